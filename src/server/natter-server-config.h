@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Everything the command line can set, with PROTOCOL.md's defaults from
+ * natter_server_config_new (). Plain data, shared read-only by the server's
+ * parts. */
+typedef struct {
+  char *listen_address; /* "127.0.0.1" */
+  guint port;           /* 8000; 0 picks a free port */
+  char *db_path;        /* $XDG_DATA_HOME/natter-server/natter.db */
+  guint ring_timeout_s; /* 45 */
+  guint caller_grace_s; /* 10 */
+  GStrv allowed_origins; /* NULL or empty: any Origin is refused except none */
+  gboolean registration_enabled;
+  GStrv profile_types; /* tutor, student, parent, advertiser */
+  char *tls_cert_file;
+  char *tls_key_file;
+  GStrv stun_uris;
+  GStrv turn_uris;
+  char *turn_secret;
+  guint turn_ttl_s; /* 86400 */
+  gboolean demo;
+
+  /* limits */
+  gsize max_frame_bytes;
+  guint max_chat_chars;
+  double chat_rate_per_s;
+  double chat_burst;
+  double frame_rate_per_s;
+  double frame_burst;
+  guint max_connections_per_user;
+  guint sync_replay_max;
+  guint heartbeat_s;
+  guint dead_after_s;
+  gint64 token_lifetime_s;
+} NatterServerConfig;
+
+NatterServerConfig *natter_server_config_new (void);
+void natter_server_config_free (NatterServerConfig *config);
+gboolean natter_server_config_origin_allowed (const NatterServerConfig *config,
+                                              const char *origin);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterServerConfig, natter_server_config_free)
+
+G_END_DECLS
