@@ -111,6 +111,9 @@ typedef struct {
   char *ref;           /* client_msg_id or client_call_id, may be NULL */
 } NatterFrame;
 
+#define NATTER_TYPE_FRAME (natter_frame_get_type ())
+GType natter_frame_get_type (void); /* boxed, for signal arguments */
+
 NatterFrame *natter_frame_new (NatterFrameType type);
 NatterFrame *natter_frame_copy (const NatterFrame *frame);
 void natter_frame_free (NatterFrame *frame);

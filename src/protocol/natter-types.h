@@ -22,6 +22,8 @@ NatterProfile *natter_profile_new (gint64 profile_id,
                                    const char *profile_type,
                                    const char *display_name,
                                    const char *avatar_url);
+#define NATTER_TYPE_PROFILE (natter_profile_get_type ())
+GType natter_profile_get_type (void); /* boxed */
 NatterProfile *natter_profile_copy (const NatterProfile *profile);
 void natter_profile_free (NatterProfile *profile);
 gboolean natter_profile_equal (const NatterProfile *a, const NatterProfile *b); /* id and type */
@@ -40,6 +42,8 @@ typedef struct {
 } NatterMessage;
 
 NatterMessage *natter_message_new (void);
+#define NATTER_TYPE_MESSAGE (natter_message_get_type ())
+GType natter_message_get_type (void); /* boxed */
 NatterMessage *natter_message_copy (const NatterMessage *message);
 void natter_message_free (NatterMessage *message);
 JsonNode *natter_message_to_node (const NatterMessage *message);
@@ -59,6 +63,8 @@ typedef struct {
 } NatterCallLog;
 
 NatterCallLog *natter_call_log_new (void);
+#define NATTER_TYPE_CALL_LOG (natter_call_log_get_type ())
+GType natter_call_log_get_type (void); /* boxed */
 NatterCallLog *natter_call_log_copy (const NatterCallLog *call_log);
 void natter_call_log_free (NatterCallLog *call_log);
 JsonNode *natter_call_log_to_node (const NatterCallLog *call_log);
@@ -75,6 +81,8 @@ typedef struct {
 } NatterConversation;
 
 NatterConversation *natter_conversation_new (void);
+#define NATTER_TYPE_CONVERSATION (natter_conversation_get_type ())
+GType natter_conversation_get_type (void); /* boxed */
 NatterConversation *natter_conversation_copy (const NatterConversation *conversation);
 void natter_conversation_free (NatterConversation *conversation);
 JsonNode *natter_conversation_to_node (const NatterConversation *conversation);
@@ -90,6 +98,8 @@ typedef struct {
 } NatterUser;
 
 NatterUser *natter_user_new (void);
+#define NATTER_TYPE_USER (natter_user_get_type ())
+GType natter_user_get_type (void); /* boxed */
 NatterUser *natter_user_copy (const NatterUser *user);
 void natter_user_free (NatterUser *user);
 JsonNode *natter_user_to_node (const NatterUser *user);
