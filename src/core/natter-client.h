@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "natter-account.h"
+#include "natter-connection.h"
+#include "natter-conversation-list.h"
+#include "natter-message-list.h"
+#include "natter-store.h"
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_CLIENT (natter_client_get_type ())
+G_DECLARE_FINAL_TYPE (NatterClient, natter_client, NATTER, CLIENT, GObject)
+
+NatterClient *natter_client_new (const char *server_url, const char *data_dir);
+
+NatterAccount *natter_client_get_account (NatterClient *self);
+NatterConnection *natter_client_get_connection (NatterClient *self);
+NatterStore *natter_client_get_store (NatterClient *self);
+GListModel *natter_client_get_conversations (NatterClient *self);
+
+void natter_client_sign_in_async (NatterClient *self,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data);
+gboolean natter_client_sign_in_finish (NatterClient *self, GAsyncResult *result, GError **error);
+
+void natter_client_sign_out_async (NatterClient *self,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
+gboolean natter_client_sign_out_finish (NatterClient *self, GAsyncResult *result, GError **error);
+
+void natter_client_refresh_conversations_async (NatterClient *self,
+                                                GCancellable *cancellable,
+                                                GAsyncReadyCallback callback,
+                                                gpointer user_data);
+gboolean natter_client_refresh_conversations_finish (NatterClient *self,
+                                                     GAsyncResult *result,
+                                                     GError **error);
+
+NatterMessageList *natter_client_open_conversation (NatterClient *self, gint64 conversation_id);
+
+char *natter_client_send_message (NatterClient *self,
+                                  gint64 conversation_id,
+                                  const char *text,
+                                  GError **error);
+char *natter_client_send_message_to_profile (NatterClient *self,
+                                             const NatterProfile *peer,
+                                             const char *text,
+                                             GError **error);
+gboolean
+natter_client_retry_message (NatterClient *self, const char *client_msg_id, GError **error);
+gboolean natter_client_mark_read (NatterClient *self, gint64 conversation_id, gint64 up_to_seq);
+gboolean natter_client_set_typing (NatterClient *self, gint64 conversation_id, gboolean active);
+
+G_END_DECLS

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "natter-frame.h"
+#include "natter-types.h"
+
+G_BEGIN_DECLS
+
+/**
+ * NatterOutboxState:
+ * @NATTER_OUTBOX_PENDING: waiting for its message_ack
+ * @NATTER_OUTBOX_FAILED: refused for good; kept with the reason, retryable
+ */
+typedef enum {
+  NATTER_OUTBOX_PENDING,
+  NATTER_OUTBOX_FAILED,
+} NatterOutboxState;
+
+/**
+ * NatterOutboxEntry:
+ *
+ * A message the user wrote that the server has not acknowledged yet. Either
+ * @conversation_id is set, or @to_profile names the peer of a direct
+ * conversation not known locally yet.
+ */
+typedef struct {
+  char *client_msg_id;
+  gint64 ordinal; /* order of writing */
+  gint64 conversation_id;
+  NatterProfile *to_profile; /* NULL when conversation_id is set */
+  char *text;
+  char *created_at;
+  NatterOutboxState state;
+  char *error_code;
+  char *error_message;
+} NatterOutboxEntry;
+
+void natter_outbox_entry_free (NatterOutboxEntry *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterOutboxEntry, natter_outbox_entry_free)
+
+#define NATTER_TYPE_STORE (natter_store_get_type ())
+G_DECLARE_FINAL_TYPE (NatterStore, natter_store, NATTER, STORE, GObject)
+
+NatterStore *natter_store_new (const char *path, const NatterProfile *own_profile, GError **error);
+char *natter_store_build_path (const char *data_dir,
+                               const char *server_url,
+                               const NatterProfile *profile);
+
+const char *natter_store_get_path (NatterStore *self);
+const NatterProfile *natter_store_get_own_profile (NatterStore *self);
+gint64 natter_store_get_last_event_id (NatterStore *self);
+
+gboolean natter_store_apply_event (NatterStore *self,
+                                   const NatterFrame *frame,
+                                   gboolean *out_applied,
+                                   GError **error);
+gboolean natter_store_add_messages (NatterStore *self, GPtrArray *messages, GError **error);
+gboolean
+natter_store_set_conversations (NatterStore *self, GPtrArray *conversations, GError **error);
+gboolean natter_store_set_has_older (NatterStore *self,
+                                     gint64 conversation_id,
+                                     gboolean has_older,
+                                     GError **error);
+gboolean natter_store_get_has_older (NatterStore *self, gint64 conversation_id);
+
+/* Conversations */
+GPtrArray *natter_store_load_conversations (NatterStore *self);
+NatterConversation *natter_store_load_conversation (NatterStore *self, gint64 conversation_id);
+gint64 natter_store_find_direct_conversation (NatterStore *self, const NatterProfile *peer);
+gint64
+natter_store_get_read_seq (NatterStore *self, gint64 conversation_id, const NatterProfile *profile);
+gint64 natter_store_get_last_seq (NatterStore *self, gint64 conversation_id);
+
+/* Messages, oldest first */
+guint natter_store_count_messages (NatterStore *self, gint64 conversation_id);
+GPtrArray *
+natter_store_load_messages (NatterStore *self, gint64 conversation_id, guint offset, guint limit);
+guint natter_store_get_message_position (NatterStore *self, gint64 conversation_id, gint64 seq);
+gint64 natter_store_get_oldest_seq (NatterStore *self, gint64 conversation_id);
+
+/* Outbox, in writing order */
+gboolean natter_store_outbox_add (NatterStore *self,
+                                  const char *client_msg_id,
+                                  gint64 conversation_id,
+                                  const NatterProfile *to_profile,
+                                  const char *text,
+                                  GError **error);
+GPtrArray *
+natter_store_outbox_list (NatterStore *self, gint64 conversation_id, gboolean pending_only);
+NatterOutboxEntry *natter_store_outbox_lookup (NatterStore *self, const char *client_msg_id);
+gboolean natter_store_outbox_ack (NatterStore *self,
+                                  const char *client_msg_id,
+                                  const NatterMessage *message,
+                                  gboolean *out_applied,
+                                  GError **error);
+gboolean natter_store_outbox_fail (NatterStore *self,
+                                   const char *client_msg_id,
+                                   const char *code,
+                                   const char *reason,
+                                   GError **error);
+gboolean natter_store_outbox_retry (NatterStore *self, const char *client_msg_id, GError **error);
+
+G_END_DECLS
