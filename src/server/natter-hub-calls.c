@@ -1,0 +1,727 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-hub"
+
+/* Call signalling (PROTOCOL.md, "Calls"): invitations, ringing, answer,
+ * decline, end, candidates, glare, timers.
+ *
+ * Binding and reconnects: a session is bound to the caller's connection that
+ * sent the invitation and, once answered, to the callee's connection whose
+ * answer won. Frames for the call go only to those two connections. When a
+ * bound connection is gone (a dropped WebSocket does not end an answered
+ * call), frames for that side go to every connection of the profile: a
+ * reconnecting client only has its call_log_id, on a new connection the hub
+ * has never seen, and must still get the peer's ice_candidate, call_update
+ * (ICE restart) and call_ended. The first frame for the call from a
+ * connection of that profile binds the call to it again; the profile's other
+ * devices ignore frames for a call_log_id they do not know. */
+
+#include "natter-hub-private.h"
+
+static void
+count_call_outcome (NatterHub *self, const char *status)
+{
+  if (self->metrics != NULL)
+    natter_metrics_inc (self->metrics, "natter_calls_total", "outcome", status);
+}
+
+static NatterCallLog *
+store_status (NatterHub *self, NatterCallSession *session, const char *status)
+{
+  g_autoptr (GError) error = NULL;
+  NatterCallLog *call_log;
+
+  call_log = natter_server_db_set_call_status (
+    self->db, natter_call_session_get_call_log_id (session), status, &error);
+  if (call_log == NULL)
+    g_warning ("Could not store call %" G_GINT64_FORMAT " as %s: %s",
+               natter_call_session_get_call_log_id (session), status, error->message);
+
+  return call_log;
+}
+
+static void
+unindex_from (NatterHub *self, const char *profile_key, NatterCallSession *session)
+{
+  GPtrArray *sessions = g_hash_table_lookup (self->calls_by_profile, profile_key);
+
+  if (sessions == NULL)
+    return;
+
+  g_ptr_array_remove_fast (sessions, session);
+  if (sessions->len == 0)
+    g_hash_table_remove (self->calls_by_profile, profile_key);
+}
+
+static void
+index_into (NatterHub *self, const char *profile_key, NatterCallSession *session)
+{
+  GPtrArray *sessions = g_hash_table_lookup (self->calls_by_profile, profile_key);
+
+  if (sessions == NULL) {
+    sessions = g_ptr_array_new ();
+    g_hash_table_insert (self->calls_by_profile, g_strdup (profile_key), sessions);
+  }
+  g_ptr_array_add (sessions, session);
+}
+
+/* Stops the session's timers and forgets it. */
+static void
+drop_session (NatterHub *self, NatterCallSession *session)
+{
+  g_autoptr (NatterCallSession) hold = g_object_ref (session);
+  gint64 call_log_id = natter_call_session_get_call_log_id (session);
+
+  natter_call_session_end (session);
+  g_signal_handlers_disconnect_by_data (session, self);
+  unindex_from (self, natter_call_session_get_caller_key (session), session);
+  unindex_from (self, natter_call_session_get_callee_key (session), session);
+  g_hash_table_remove (self->calls, &call_log_id);
+}
+
+/* Sends to the bound connection of one side, or to every connection of that
+ * profile when none is bound (ringing callee, or a dropped connection). */
+static void
+send_to_side (NatterHub *self,
+              NatterCallSession *session,
+              gboolean to_caller,
+              NatterHubConnection *except,
+              const NatterFrame *frame)
+{
+  g_autofree char *text = natter_frame_to_json (frame, NULL);
+  const char *type = natter_frame_type_to_string (frame->type);
+  NatterHubConnection *bound;
+
+  bound = to_caller ? natter_call_session_get_caller_connection (session)
+                    : natter_call_session_get_callee_connection (session);
+  if (bound != NULL) {
+    if (bound != except)
+      natter_hub_connection_send_text (bound, type, text);
+    return;
+  }
+
+  natter_hub_send_to_profile (self,
+                              to_caller ? natter_call_session_get_caller_key (session)
+                                        : natter_call_session_get_callee_key (session),
+                              except, type, text);
+}
+
+static NatterFrame *
+new_call_frame (NatterFrameType type, NatterCallSession *session, const char *reason)
+{
+  NatterFrame *frame = natter_frame_new (type);
+
+  frame->call_log_id = natter_call_session_get_call_log_id (session);
+  frame->reason = g_strdup (reason);
+  return frame;
+}
+
+/* call_cancelled to the callee's ringing connections, but @except. */
+static void
+cancel_ringing (NatterHub *self,
+                NatterCallSession *session,
+                NatterHubConnection *except,
+                const char *reason)
+{
+  g_autoptr (NatterFrame) cancelled = new_call_frame (NATTER_FRAME_CALL_CANCELLED, session, reason);
+  g_autofree char *text = natter_frame_to_json (cancelled, NULL);
+
+  natter_hub_send_to_profile (self, natter_call_session_get_callee_key (session), except,
+                              "call_cancelled", text);
+}
+
+static void
+store_missed_call_event (NatterHub *self, const NatterProfile *callee, NatterCallLog *call_log)
+{
+  g_autoptr (NatterFrame) missed = natter_frame_new (NATTER_FRAME_MISSED_CALL);
+
+  if (call_log == NULL)
+    return;
+
+  missed->call = natter_call_log_copy (call_log);
+  natter_hub_store_and_send_event (self, callee, missed);
+}
+
+static void
+on_ring_timeout (NatterHub *self, NatterCallSession *session)
+{
+  g_autoptr (NatterCallSession) hold = g_object_ref (session);
+  g_autoptr (NatterCallLog) call_log = NULL;
+  g_autoptr (NatterFrame) ended = NULL;
+
+  call_log = store_status (self, session, "missed");
+  count_call_outcome (self, "missed");
+
+  ended = new_call_frame (NATTER_FRAME_CALL_ENDED, session, "no_answer");
+  natter_hub_stamp_sender (ended, natter_call_session_get_callee (session));
+  send_to_side (self, session, TRUE, NULL, ended);
+  cancel_ringing (self, session, NULL, "timeout");
+  drop_session (self, session);
+
+  store_missed_call_event (self, natter_call_session_get_callee (session), call_log);
+}
+
+static void
+on_caller_gone (NatterHub *self, NatterCallSession *session)
+{
+  g_autoptr (NatterCallSession) hold = g_object_ref (session);
+  g_autoptr (NatterCallLog) call_log = NULL;
+  g_autoptr (NatterFrame) ended = NULL;
+  g_autofree char *text = NULL;
+
+  call_log = store_status (self, session, "cancelled");
+  count_call_outcome (self, "cancelled");
+
+  ended = new_call_frame (NATTER_FRAME_CALL_ENDED, session, "caller_cancelled");
+  natter_hub_stamp_sender (ended, natter_call_session_get_caller (session));
+  text = natter_frame_to_json (ended, NULL);
+  natter_hub_send_to_profile (self, natter_call_session_get_callee_key (session), NULL,
+                              "call_ended", text);
+  drop_session (self, session);
+}
+
+static NatterCallSession *
+find_ringing_between (NatterHub *self,
+                      const char *profile_key,
+                      const NatterProfile *caller,
+                      const NatterProfile *callee)
+{
+  GPtrArray *sessions = g_hash_table_lookup (self->calls_by_profile, profile_key);
+
+  if (sessions == NULL)
+    return NULL;
+
+  for (guint i = 0; i < sessions->len; i++) {
+    NatterCallSession *session = g_ptr_array_index (sessions, i);
+
+    if (natter_call_session_get_state (session) == NATTER_CALL_SESSION_RINGING &&
+        natter_call_session_is_caller (session, caller) &&
+        natter_call_session_is_callee (session, callee))
+      return session;
+  }
+
+  return NULL;
+}
+
+/* The newest live call between @profile and @other, either direction. */
+static NatterCallSession *
+find_call_with (NatterHub *self, const NatterProfile *profile, const NatterProfile *other)
+{
+  g_autofree char *key = natter_hub_profile_key (profile->profile_id, profile->profile_type);
+  GPtrArray *sessions = g_hash_table_lookup (self->calls_by_profile, key);
+  NatterCallSession *found = NULL;
+
+  if (sessions == NULL)
+    return NULL;
+
+  for (guint i = 0; i < sessions->len; i++) {
+    NatterCallSession *session = g_ptr_array_index (sessions, i);
+
+    if ((natter_call_session_is_caller (session, profile) &&
+         natter_call_session_is_callee (session, other)) ||
+        (natter_call_session_is_caller (session, other) &&
+         natter_call_session_is_callee (session, profile))) {
+      if (found == NULL || natter_call_session_get_call_log_id (session) >
+                             natter_call_session_get_call_log_id (found))
+        found = session;
+    }
+  }
+
+  return found;
+}
+
+static void
+handle_invitation (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+{
+  const NatterProfile *caller = natter_hub_connection_get_profile (connection);
+  g_autoptr (NatterProfile) callee = NULL;
+  g_autoptr (NatterCallLog) call_log = NULL;
+  g_autoptr (NatterCallSession) session = NULL;
+  g_autoptr (NatterFrame) reply = NULL;
+  g_autoptr (NatterFrame) invitation = NULL;
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autoptr (GDateTime) expires = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *callee_key = NULL;
+  g_autofree char *invitation_json = NULL;
+  NatterCallSession *glare;
+  guint ring_timeout_s;
+
+  callee =
+    natter_server_db_get_profile (self->db, frame->to_profile_id, frame->to_profile_type, &error);
+  if (callee == NULL) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_FOUND,
+                                      "no such profile", frame->client_call_id);
+    return;
+  }
+
+  if (natter_profile_equal (callee, caller)) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
+                                      "you cannot call yourself", frame->client_call_id);
+    return;
+  }
+
+  if (frame->conversation_id != 0 &&
+      (!natter_server_db_is_participant (self->db, frame->conversation_id, caller) ||
+       !natter_server_db_is_participant (self->db, frame->conversation_id, callee))) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
+                                      "the conversation is not yours and theirs",
+                                      frame->client_call_id);
+    return;
+  }
+
+  /* Glare: the callee is ringing us right now; the earlier call survives. */
+  glare =
+    find_ringing_between (self, natter_hub_connection_get_profile_key (connection), callee, caller);
+  if (glare != NULL) {
+    reply = natter_frame_new (NATTER_FRAME_CALL_UNAVAILABLE);
+    reply->client_call_id = g_strdup (frame->client_call_id);
+    reply->reason = g_strdup ("glare");
+    reply->ringing_call_log_id = natter_call_session_get_call_log_id (glare);
+    natter_hub_connection_send_frame (connection, reply);
+    return;
+  }
+
+  call_log = natter_server_db_create_call (self->db, caller, callee, frame->call_type,
+                                           frame->conversation_id, &error);
+  if (call_log == NULL) {
+    g_warning ("Could not store a call: %s", error->message);
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_INTERNAL,
+                                      "the server could not store the call", frame->client_call_id);
+    return;
+  }
+
+  callee_key = natter_hub_profile_key (callee->profile_id, callee->profile_type);
+  if (natter_hub_lookup_connections (self, callee_key) == NULL) {
+    g_autoptr (NatterCallLog) missed = NULL;
+
+    missed = natter_server_db_set_call_status (self->db, call_log->call_log_id, "missed", &error);
+    count_call_outcome (self, "missed");
+
+    reply = natter_frame_new (NATTER_FRAME_CALL_UNAVAILABLE);
+    reply->client_call_id = g_strdup (frame->client_call_id);
+    reply->call_log_id = call_log->call_log_id;
+    reply->reason = g_strdup ("offline");
+    natter_hub_connection_send_frame (connection, reply);
+
+    store_missed_call_event (self, callee, missed != NULL ? missed : call_log);
+    return;
+  }
+
+  ring_timeout_s =
+    self->config->ring_timeout_s > 0 ? self->config->ring_timeout_s : NATTER_RING_TIMEOUT_S;
+  session = natter_call_session_new (call_log->call_log_id, caller, callee, connection);
+  g_signal_connect_object (session, "ring-timeout", G_CALLBACK (on_ring_timeout), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "caller-gone", G_CALLBACK (on_caller_gone), self,
+                           G_CONNECT_SWAPPED);
+
+  g_hash_table_insert (self->calls,
+                       g_memdup2 (&call_log->call_log_id, sizeof call_log->call_log_id),
+                       g_object_ref (session));
+  index_into (self, natter_call_session_get_caller_key (session), session);
+  index_into (self, natter_call_session_get_callee_key (session), session);
+
+  invitation = natter_frame_new (NATTER_FRAME_CALL_INVITATION);
+  invitation->call_log_id = call_log->call_log_id;
+  natter_hub_stamp_sender (invitation, caller);
+  invitation->call_type = g_strdup (frame->call_type);
+  invitation->conversation_id = frame->conversation_id;
+  invitation->offer = natter_session_description_copy (frame->offer);
+  expires = g_date_time_add_seconds (now, ring_timeout_s);
+  invitation->expires_at = natter_format_time (expires);
+  invitation_json = natter_frame_to_json (invitation, NULL);
+  natter_call_session_set_invitation (session, invitation_json);
+
+  reply = natter_frame_new (NATTER_FRAME_CALL_RINGING);
+  reply->client_call_id = g_strdup (frame->client_call_id);
+  reply->call_log_id = call_log->call_log_id;
+  natter_hub_connection_send_frame (connection, reply);
+
+  natter_hub_send_to_profile (self, callee_key, NULL, "call_invitation", invitation_json);
+  natter_call_session_start_ringing (session, ring_timeout_s);
+}
+
+/* The live session @frame is about, or NULL after an error frame: not_found
+ * for an unknown or finished call, not_allowed when @connection's profile is
+ * not one of its two parties. */
+static NatterCallSession *
+lookup_session (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+{
+  const NatterProfile *profile = natter_hub_connection_get_profile (connection);
+  NatterCallSession *session;
+
+  if (frame->call_log_id == 0) {
+    g_autoptr (NatterProfile) other = NULL;
+
+    /* Compat: an older client names the peer instead of the call. */
+    if (frame->to_profile_id == 0 || frame->to_profile_type == NULL) {
+      natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_BAD_FRAME,
+                                        "call_log_id is missing", NULL);
+      return NULL;
+    }
+
+    other = natter_profile_new (frame->to_profile_id, frame->to_profile_type, NULL, NULL);
+    session = find_call_with (self, profile, other);
+    if (session == NULL) {
+      natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_FOUND,
+                                        "no call with this profile", NULL);
+      return NULL;
+    }
+    return session;
+  }
+
+  session = g_hash_table_lookup (self->calls, &frame->call_log_id);
+  if (session == NULL) {
+    g_autoptr (NatterCallLog) call_log = NULL;
+
+    call_log = natter_server_db_get_call (self->db, frame->call_log_id, NULL);
+    if (call_log != NULL && !natter_profile_equal (call_log->caller, profile) &&
+        !natter_profile_equal (call_log->callee, profile))
+      natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
+                                        "this is not your call", NULL);
+    else
+      natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_FOUND,
+                                        "no such call, or it is over", NULL);
+    return NULL;
+  }
+
+  if (!natter_call_session_is_caller (session, profile) &&
+      !natter_call_session_is_callee (session, profile)) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
+                                      "this is not your call", NULL);
+    return NULL;
+  }
+
+  return session;
+}
+
+/* Only the bound connection of a side speaks for it; when that connection
+ * is gone, the sender becomes the bound one (see the top of this file). The
+ * callee is bound by its answer, so before that any of its devices may
+ * speak. */
+static gboolean
+authorize_sender (NatterHub *self,
+                  NatterCallSession *session,
+                  NatterHubConnection *connection,
+                  gboolean *out_is_caller)
+{
+  const NatterProfile *profile = natter_hub_connection_get_profile (connection);
+  gboolean is_caller = natter_call_session_is_caller (session, profile);
+  NatterHubConnection *bound;
+
+  *out_is_caller = is_caller;
+
+  if (is_caller) {
+    bound = natter_call_session_get_caller_connection (session);
+    if (bound == NULL) {
+      natter_call_session_bind_caller (session, connection);
+      natter_call_session_caller_returned (session);
+      return TRUE;
+    }
+  } else {
+    if (natter_call_session_get_state (session) != NATTER_CALL_SESSION_ANSWERED)
+      return TRUE;
+    bound = natter_call_session_get_callee_connection (session);
+    if (bound == NULL) {
+      natter_call_session_bind_callee (session, connection);
+      return TRUE;
+    }
+  }
+
+  if (bound == connection)
+    return TRUE;
+
+  natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
+                                    "this call is bound to another of your connections", NULL);
+  return FALSE;
+}
+
+static void
+handle_ice_candidate (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+{
+  g_autoptr (NatterFrame) forward = NULL;
+  NatterCallSession *session;
+  gboolean is_caller;
+
+  session = lookup_session (self, connection, frame);
+  if (session == NULL || !authorize_sender (self, session, connection, &is_caller))
+    return;
+
+  forward = new_call_frame (NATTER_FRAME_ICE_CANDIDATE, session, NULL);
+  forward->candidate =
+    frame->candidate != NULL ? natter_ice_candidate_copy (frame->candidate) : NULL;
+  natter_hub_stamp_sender (forward, natter_hub_connection_get_profile (connection));
+
+  if (frame->call_log_id == 0) {
+    g_autofree char *key = natter_hub_profile_key (frame->to_profile_id, frame->to_profile_type);
+    g_autofree char *text = natter_frame_to_json (forward, NULL);
+
+    natter_hub_send_to_profile (self, key, NULL, "ice_candidate", text);
+    return;
+  }
+
+  if (is_caller && natter_call_session_get_state (session) == NATTER_CALL_SESSION_RINGING) {
+    g_autofree char *text = natter_frame_to_json (forward, NULL);
+
+    /* Kept for a callee device that comes online during the ring. */
+    natter_call_session_add_caller_candidate (session, text);
+    natter_hub_send_to_profile (self, natter_call_session_get_callee_key (session), NULL,
+                                "ice_candidate", text);
+    return;
+  }
+
+  send_to_side (self, session, !is_caller, NULL, forward);
+}
+
+static void
+handle_answer (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+{
+  const NatterProfile *callee = natter_hub_connection_get_profile (connection);
+  g_autoptr (NatterFrame) forward = NULL;
+  g_autoptr (NatterCallLog) call_log = NULL;
+  NatterCallSession *session;
+
+  session = lookup_session (self, connection, frame);
+  if (session == NULL)
+    return;
+
+  if (!natter_call_session_is_callee (session, callee)) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
+                                      "only the callee answers", NULL);
+    return;
+  }
+
+  if (natter_call_session_get_state (session) != NATTER_CALL_SESSION_RINGING) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
+                                      "the call was already answered", NULL);
+    return;
+  }
+
+  natter_call_session_answer (session, connection);
+  call_log = store_status (self, session, "answered");
+  count_call_outcome (self, "answered");
+
+  forward = new_call_frame (NATTER_FRAME_CALL_ANSWER, session, NULL);
+  forward->answer = natter_session_description_copy (frame->answer);
+  natter_hub_stamp_sender (forward, callee);
+  send_to_side (self, session, TRUE, NULL, forward);
+
+  cancel_ringing (self, session, connection, "answered_elsewhere");
+}
+
+static void
+handle_declined (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+{
+  const NatterProfile *callee = natter_hub_connection_get_profile (connection);
+  g_autoptr (NatterCallSession) hold = NULL;
+  g_autoptr (NatterFrame) forward = NULL;
+  g_autoptr (NatterCallLog) call_log = NULL;
+  gboolean busy = g_strcmp0 (frame->reason, "busy") == 0;
+  NatterCallSession *session;
+
+  session = lookup_session (self, connection, frame);
+  if (session == NULL)
+    return;
+
+  if (!natter_call_session_is_callee (session, callee) ||
+      natter_call_session_get_state (session) != NATTER_CALL_SESSION_RINGING) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
+                                      "only the callee declines a ringing call", NULL);
+    return;
+  }
+
+  hold = g_object_ref (session);
+  call_log = store_status (self, session, busy ? "busy" : "declined");
+  count_call_outcome (self, busy ? "busy" : "declined");
+
+  forward = new_call_frame (NATTER_FRAME_CALL_DECLINED, session, busy ? "busy" : "declined");
+  natter_hub_stamp_sender (forward, callee);
+  send_to_side (self, session, TRUE, NULL, forward);
+  cancel_ringing (self, session, connection, "declined_elsewhere");
+  drop_session (self, session);
+}
+
+static void
+handle_ended (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+{
+  const NatterProfile *sender = natter_hub_connection_get_profile (connection);
+  g_autoptr (NatterCallSession) hold = NULL;
+  g_autoptr (NatterFrame) forward = NULL;
+  g_autoptr (NatterCallLog) call_log = NULL;
+  g_autoptr (GError) error = NULL;
+  NatterCallSession *session;
+  gboolean is_caller;
+
+  session = lookup_session (self, connection, frame);
+  if (session == NULL || !authorize_sender (self, session, connection, &is_caller))
+    return;
+
+  hold = g_object_ref (session);
+
+  if (natter_call_session_get_state (session) == NATTER_CALL_SESSION_RINGING) {
+    if (is_caller) {
+      call_log = store_status (self, session, "cancelled");
+      count_call_outcome (self, "cancelled");
+      forward = new_call_frame (NATTER_FRAME_CALL_ENDED, session, "caller_cancelled");
+      natter_hub_stamp_sender (forward, sender);
+      send_to_side (self, session, FALSE, NULL, forward);
+    } else {
+      /* Hanging up on a ringing call is declining it. */
+      call_log = store_status (self, session, "declined");
+      count_call_outcome (self, "declined");
+      forward = new_call_frame (NATTER_FRAME_CALL_ENDED, session, frame->reason);
+      natter_hub_stamp_sender (forward, sender);
+      send_to_side (self, session, TRUE, NULL, forward);
+      cancel_ringing (self, session, connection, "declined_elsewhere");
+    }
+  } else {
+    call_log =
+      natter_server_db_end_call (self->db, natter_call_session_get_call_log_id (session), &error);
+    if (call_log == NULL)
+      g_warning ("Could not store the end of a call: %s", error->message);
+    forward = new_call_frame (NATTER_FRAME_CALL_ENDED, session, frame->reason);
+    natter_hub_stamp_sender (forward, sender);
+    send_to_side (self, session, !is_caller, NULL, forward);
+  }
+
+  drop_session (self, session);
+}
+
+static void
+handle_in_call (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+{
+  g_autoptr (NatterFrame) forward = NULL;
+  NatterCallSession *session;
+  gboolean is_caller;
+
+  session = lookup_session (self, connection, frame);
+  if (session == NULL || !authorize_sender (self, session, connection, &is_caller))
+    return;
+
+  forward = new_call_frame (frame->type, session, NULL);
+  if (frame->type == NATTER_FRAME_CALL_MEDIA_STATE) {
+    forward->audio_muted = frame->audio_muted;
+    forward->video_enabled = frame->video_enabled;
+  } else {
+    forward->offer = frame->offer != NULL ? natter_session_description_copy (frame->offer) : NULL;
+    forward->answer =
+      frame->answer != NULL ? natter_session_description_copy (frame->answer) : NULL;
+  }
+  natter_hub_stamp_sender (forward, natter_hub_connection_get_profile (connection));
+  send_to_side (self, session, !is_caller, NULL, forward);
+}
+
+void
+natter_hub_calls_handle_frame (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+{
+  switch (frame->type) {
+    case NATTER_FRAME_CALL_INVITATION:
+      handle_invitation (self, connection, frame);
+      break;
+    case NATTER_FRAME_ICE_CANDIDATE:
+      handle_ice_candidate (self, connection, frame);
+      break;
+    case NATTER_FRAME_CALL_ANSWER:
+      handle_answer (self, connection, frame);
+      break;
+    case NATTER_FRAME_CALL_DECLINED:
+      handle_declined (self, connection, frame);
+      break;
+    case NATTER_FRAME_CALL_ENDED:
+      handle_ended (self, connection, frame);
+      break;
+    case NATTER_FRAME_CALL_MEDIA_STATE:
+    case NATTER_FRAME_CALL_UPDATE:
+      handle_in_call (self, connection, frame);
+      break;
+    default:
+      g_assert_not_reached ();
+  }
+}
+
+/* A callee device that comes online during the ring rings too: the
+ * invitation at once, then the caller's candidates so far. A caller that
+ * comes back stops the grace timer. */
+void
+natter_hub_calls_connection_opened (NatterHub *self, NatterHubConnection *connection)
+{
+  const NatterProfile *profile = natter_hub_connection_get_profile (connection);
+  GPtrArray *sessions;
+
+  sessions = g_hash_table_lookup (self->calls_by_profile,
+                                  natter_hub_connection_get_profile_key (connection));
+  if (sessions == NULL)
+    return;
+
+  for (guint i = 0; i < sessions->len; i++) {
+    NatterCallSession *session = g_ptr_array_index (sessions, i);
+    GPtrArray *candidates;
+
+    if (natter_call_session_get_state (session) != NATTER_CALL_SESSION_RINGING)
+      continue;
+
+    if (natter_call_session_is_caller (session, profile)) {
+      natter_call_session_caller_returned (session);
+      continue;
+    }
+
+    natter_hub_connection_send_text (connection, "call_invitation",
+                                     natter_call_session_get_invitation (session));
+    candidates = natter_call_session_get_caller_candidates (session);
+    for (guint j = 0; j < candidates->len; j++)
+      natter_hub_connection_send_text (connection, "ice_candidate",
+                                       g_ptr_array_index (candidates, j));
+  }
+}
+
+void
+natter_hub_calls_connection_closed (NatterHub *self,
+                                    NatterHubConnection *connection,
+                                    gboolean was_last)
+{
+  const NatterProfile *profile = natter_hub_connection_get_profile (connection);
+  GPtrArray *sessions;
+  guint grace_s;
+
+  if (!was_last)
+    return;
+
+  sessions = g_hash_table_lookup (self->calls_by_profile,
+                                  natter_hub_connection_get_profile_key (connection));
+  if (sessions == NULL)
+    return;
+
+  grace_s = self->config->caller_grace_s > 0 ? self->config->caller_grace_s : NATTER_CALLER_GRACE_S;
+  for (guint i = 0; i < sessions->len; i++) {
+    NatterCallSession *session = g_ptr_array_index (sessions, i);
+
+    if (natter_call_session_get_state (session) == NATTER_CALL_SESSION_RINGING &&
+        natter_call_session_is_caller (session, profile))
+      natter_call_session_caller_left (session, grace_s);
+  }
+}
+
+/* Ringing calls cannot survive the process: they become "failed", as the
+ * next start would mark them anyway. */
+void
+natter_hub_calls_shutdown (NatterHub *self)
+{
+  g_autoptr (GPtrArray) sessions = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer session;
+
+  g_hash_table_iter_init (&iter, self->calls);
+  while (g_hash_table_iter_next (&iter, NULL, &session))
+    g_ptr_array_add (sessions, g_object_ref (session));
+
+  for (guint i = 0; i < sessions->len; i++) {
+    NatterCallSession *live = g_ptr_array_index (sessions, i);
+
+    if (natter_call_session_get_state (live) == NATTER_CALL_SESSION_RINGING) {
+      g_autoptr (NatterCallLog) call_log = store_status (self, live, "failed");
+
+      count_call_outcome (self, "failed");
+    }
+    drop_session (self, live);
+  }
+}

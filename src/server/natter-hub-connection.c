@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-hub-connection"
+
+#include "natter-hub-connection.h"
+
+#include "natter-token-bucket.h"
+
+enum { SIGNAL_FRAME_RECEIVED, SIGNAL_CLOSED, N_SIGNALS };
+
+static guint signals[N_SIGNALS];
+
+struct _NatterHubConnection {
+  GObject parent_instance;
+
+  SoupWebsocketConnection *websocket;
+  NatterProfile *profile;
+  char *profile_key;
+  gint64 user_id;
+  gint64 token_id;
+  NatterMetrics *metrics;
+
+  NatterTokenBucket *frame_bucket;
+  NatterTokenBucket *chat_bucket;
+
+  /* The watchdog compares against the last sign of life instead of being
+   * re-armed on every frame: cheaper at thousands of frames a second. */
+  gint64 last_activity_us;
+  gint64 dead_after_us;
+  guint watchdog_id;
+
+  gboolean closed;
+};
+
+G_DEFINE_FINAL_TYPE (NatterHubConnection, natter_hub_connection, G_TYPE_OBJECT)
+
+char *
+natter_hub_profile_key (gint64 profile_id, const char *profile_type)
+{
+  return g_strdup_printf ("%s/%" G_GINT64_FORMAT, profile_type, profile_id);
+}
+
+static void
+count_error (NatterHubConnection *self, NatterProtocolError code)
+{
+  if (self->metrics != NULL)
+    natter_metrics_inc (self->metrics, "natter_errors_total", "code",
+                        natter_protocol_error_to_code (code));
+}
+
+static void
+send_error_for (NatterHubConnection *self, const GError *error, const char *ref)
+{
+  g_autoptr (NatterFrame) frame = natter_frame_new_error (error, ref);
+
+  count_error (self, (NatterProtocolError) error->code);
+  natter_hub_connection_send_frame (self, frame);
+}
+
+static void
+on_websocket_message (NatterHubConnection *self,
+                      SoupWebsocketDataType data_type,
+                      GBytes *message,
+                      SoupWebsocketConnection *websocket)
+{
+  g_autoptr (NatterFrame) frame = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *ref = NULL;
+  gint64 now_us = g_get_monotonic_time ();
+  const char *data;
+  gsize length;
+
+  self->last_activity_us = now_us;
+
+  if (self->closed)
+    return;
+
+  if (!natter_token_bucket_take (self->frame_bucket, now_us)) {
+    if (self->metrics != NULL)
+      natter_metrics_inc (self->metrics, "natter_frames_in_total", "type", "rate_limited");
+    natter_hub_connection_send_error (self, NATTER_PROTOCOL_ERROR_RATE_LIMITED,
+                                      "too many frames, slow down", NULL);
+    return;
+  }
+
+  if (data_type != SOUP_WEBSOCKET_DATA_TEXT) {
+    if (self->metrics != NULL)
+      natter_metrics_inc (self->metrics, "natter_frames_in_total", "type", "invalid");
+    natter_hub_connection_send_error (self, NATTER_PROTOCOL_ERROR_BAD_FRAME,
+                                      "frames are UTF-8 text", NULL);
+    return;
+  }
+
+  data = g_bytes_get_data (message, &length);
+  frame = natter_frame_parse (data, length, NATTER_DIRECTION_TO_SERVER, &ref, &error);
+  if (frame == NULL) {
+    if (self->metrics != NULL)
+      natter_metrics_inc (self->metrics, "natter_frames_in_total", "type", "invalid");
+
+    if (g_error_matches (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_FRAME_TOO_LARGE)) {
+      natter_hub_connection_close (self, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "frame too large");
+      return;
+    }
+
+    if (error->domain != NATTER_PROTOCOL_ERROR) {
+      g_autoptr (GError) internal = g_error_new_literal (
+        NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_BAD_FRAME, error->message);
+      send_error_for (self, internal, ref);
+      return;
+    }
+
+    send_error_for (self, error, ref);
+    return;
+  }
+
+  if (self->metrics != NULL)
+    natter_metrics_inc (self->metrics, "natter_frames_in_total", "type",
+                        natter_frame_type_to_string (frame->type));
+
+  if (frame->type == NATTER_FRAME_CHAT_MESSAGE &&
+      !natter_token_bucket_take (self->chat_bucket, now_us)) {
+    natter_hub_connection_send_error (self, NATTER_PROTOCOL_ERROR_RATE_LIMITED,
+                                      "too many chat messages, slow down", frame->client_msg_id);
+    return;
+  }
+
+  g_signal_emit (self, signals[SIGNAL_FRAME_RECEIVED], 0, frame);
+}
+
+static void
+on_websocket_pong (NatterHubConnection *self, GBytes *message, SoupWebsocketConnection *websocket)
+{
+  self->last_activity_us = g_get_monotonic_time ();
+}
+
+static void
+stop_watchdog (NatterHubConnection *self)
+{
+  g_clear_handle_id (&self->watchdog_id, g_source_remove);
+}
+
+static void
+on_websocket_closed (NatterHubConnection *self, SoupWebsocketConnection *websocket)
+{
+  if (self->closed)
+    return;
+
+  self->closed = TRUE;
+  stop_watchdog (self);
+  g_debug ("connection of %s closed (%u)", self->profile_key,
+           soup_websocket_connection_get_close_code (websocket));
+
+  g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
+}
+
+static gboolean
+on_watchdog (gpointer user_data)
+{
+  NatterHubConnection *self = user_data;
+
+  if (g_get_monotonic_time () - self->last_activity_us < self->dead_after_us)
+    return G_SOURCE_CONTINUE;
+
+  g_debug ("connection of %s silent for too long, closing", self->profile_key);
+  self->watchdog_id = 0;
+  natter_hub_connection_close (self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "no heartbeat");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+natter_hub_connection_dispose (GObject *object)
+{
+  NatterHubConnection *self = (NatterHubConnection *) object;
+
+  stop_watchdog (self);
+  if (self->websocket != NULL) {
+    g_signal_handlers_disconnect_by_data (self->websocket, self);
+    if (soup_websocket_connection_get_state (self->websocket) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close (self->websocket, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+  }
+  g_clear_object (&self->websocket);
+  g_clear_object (&self->metrics);
+
+  G_OBJECT_CLASS (natter_hub_connection_parent_class)->dispose (object);
+}
+
+static void
+natter_hub_connection_finalize (GObject *object)
+{
+  NatterHubConnection *self = (NatterHubConnection *) object;
+
+  g_clear_pointer (&self->profile, natter_profile_free);
+  g_clear_pointer (&self->profile_key, g_free);
+  g_clear_pointer (&self->frame_bucket, natter_token_bucket_free);
+  g_clear_pointer (&self->chat_bucket, natter_token_bucket_free);
+
+  G_OBJECT_CLASS (natter_hub_connection_parent_class)->finalize (object);
+}
+
+static void
+natter_hub_connection_class_init (NatterHubConnectionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = natter_hub_connection_dispose;
+  object_class->finalize = natter_hub_connection_finalize;
+
+  /**
+   * NatterHubConnection::frame-received:
+   * @self: the connection
+   * @frame: the parsed, validated and rate-limited frame
+   */
+  signals[SIGNAL_FRAME_RECEIVED] =
+    g_signal_new ("frame-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, NATTER_TYPE_FRAME | G_SIGNAL_TYPE_STATIC_SCOPE);
+
+  /**
+   * NatterHubConnection::closed:
+   * @self: the connection
+   *
+   * The WebSocket is closed; emitted once.
+   */
+  signals[SIGNAL_CLOSED] = g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                         NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+natter_hub_connection_init (NatterHubConnection *self)
+{
+  self->last_activity_us = g_get_monotonic_time ();
+}
+
+/**
+ * natter_hub_connection_new:
+ * @websocket: the accepted WebSocket
+ * @profile: the full profile the connection speaks as
+ * @user_id: the owner of @profile
+ * @token_id: the token that opened the connection
+ * @config: limits and heartbeat timing
+ * @metrics: (nullable): where frames and errors are counted
+ *
+ * Returns: (transfer full): a new connection, watching @websocket
+ */
+NatterHubConnection *
+natter_hub_connection_new (SoupWebsocketConnection *websocket,
+                           const NatterProfile *profile,
+                           gint64 user_id,
+                           gint64 token_id,
+                           const NatterServerConfig *config,
+                           NatterMetrics *metrics)
+{
+  NatterHubConnection *self;
+  guint heartbeat_s;
+  guint dead_after_s;
+  guint check_ms;
+
+  g_return_val_if_fail (SOUP_IS_WEBSOCKET_CONNECTION (websocket), NULL);
+  g_return_val_if_fail (profile != NULL, NULL);
+  g_return_val_if_fail (config != NULL, NULL);
+
+  self = g_object_new (NATTER_TYPE_HUB_CONNECTION, NULL);
+  self->websocket = g_object_ref (websocket);
+  self->profile = natter_profile_copy (profile);
+  self->profile_key = natter_hub_profile_key (profile->profile_id, profile->profile_type);
+  self->user_id = user_id;
+  self->token_id = token_id;
+  self->metrics = metrics != NULL ? g_object_ref (metrics) : NULL;
+
+  self->frame_bucket = natter_token_bucket_new (
+    config->frame_rate_per_s > 0 ? config->frame_rate_per_s : NATTER_FRAME_RATE_PER_S,
+    config->frame_burst > 0 ? config->frame_burst : NATTER_FRAME_BURST);
+  self->chat_bucket = natter_token_bucket_new (
+    config->chat_rate_per_s > 0 ? config->chat_rate_per_s : NATTER_CHAT_RATE_PER_S,
+    config->chat_burst > 0 ? config->chat_burst : NATTER_CHAT_BURST);
+
+  /* libsoup refuses a frame whose payload is >= the limit with 1009. */
+  soup_websocket_connection_set_max_incoming_payload_size (
+    websocket,
+    (config->max_frame_bytes > 0 ? config->max_frame_bytes : NATTER_MAX_FRAME_BYTES) + 1);
+
+  heartbeat_s = config->heartbeat_s > 0 ? config->heartbeat_s : NATTER_HEARTBEAT_S;
+  dead_after_s = config->dead_after_s > 0 ? config->dead_after_s : NATTER_DEAD_AFTER_S;
+  soup_websocket_connection_set_keepalive_interval (websocket, heartbeat_s);
+
+  self->dead_after_us = (gint64) dead_after_s * G_USEC_PER_SEC;
+  check_ms = MAX (250, dead_after_s * 1000 / 4);
+  self->watchdog_id = g_timeout_add (check_ms, on_watchdog, self);
+
+  g_signal_connect_object (websocket, "message", G_CALLBACK (on_websocket_message), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (websocket, "pong", G_CALLBACK (on_websocket_pong), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (websocket, "closed", G_CALLBACK (on_websocket_closed), self,
+                           G_CONNECT_SWAPPED);
+
+  return self;
+}
+
+const NatterProfile *
+natter_hub_connection_get_profile (NatterHubConnection *self)
+{
+  g_return_val_if_fail (NATTER_IS_HUB_CONNECTION (self), NULL);
+
+  return self->profile;
+}
+
+const char *
+natter_hub_connection_get_profile_key (NatterHubConnection *self)
+{
+  g_return_val_if_fail (NATTER_IS_HUB_CONNECTION (self), NULL);
+
+  return self->profile_key;
+}
+
+gint64
+natter_hub_connection_get_user_id (NatterHubConnection *self)
+{
+  g_return_val_if_fail (NATTER_IS_HUB_CONNECTION (self), 0);
+
+  return self->user_id;
+}
+
+gint64
+natter_hub_connection_get_token_id (NatterHubConnection *self)
+{
+  g_return_val_if_fail (NATTER_IS_HUB_CONNECTION (self), 0);
+
+  return self->token_id;
+}
+
+/**
+ * natter_hub_connection_is_open:
+ * @self: a connection
+ *
+ * Returns: %TRUE while frames can still be sent
+ */
+gboolean
+natter_hub_connection_is_open (NatterHubConnection *self)
+{
+  g_return_val_if_fail (NATTER_IS_HUB_CONNECTION (self), FALSE);
+
+  return !self->closed &&
+         soup_websocket_connection_get_state (self->websocket) == SOUP_WEBSOCKET_STATE_OPEN;
+}
+
+/**
+ * natter_hub_connection_send_text:
+ * @self: a connection
+ * @type: the frame's type, for the metrics
+ * @text: the serialized frame
+ *
+ * Queues @text; libsoup keeps the queue and writes it when the socket allows.
+ */
+void
+natter_hub_connection_send_text (NatterHubConnection *self, const char *type, const char *text)
+{
+  g_return_if_fail (NATTER_IS_HUB_CONNECTION (self));
+  g_return_if_fail (text != NULL);
+
+  if (!natter_hub_connection_is_open (self))
+    return;
+
+  soup_websocket_connection_send_text (self->websocket, text);
+  if (self->metrics != NULL)
+    natter_metrics_inc (self->metrics, "natter_frames_out_total", "type", type);
+}
+
+/**
+ * natter_hub_connection_send_frame:
+ * @self: a connection
+ * @frame: the frame to serialize and send
+ */
+void
+natter_hub_connection_send_frame (NatterHubConnection *self, const NatterFrame *frame)
+{
+  g_autofree char *text = NULL;
+
+  g_return_if_fail (NATTER_IS_HUB_CONNECTION (self));
+  g_return_if_fail (frame != NULL);
+
+  if (!natter_hub_connection_is_open (self))
+    return;
+
+  text = natter_frame_to_json (frame, NULL);
+  natter_hub_connection_send_text (self, natter_frame_type_to_string (frame->type), text);
+}
+
+/**
+ * natter_hub_connection_send_error:
+ * @self: a connection
+ * @code: the error code
+ * @message: a human readable message
+ * @ref: (nullable): the client_msg_id or client_call_id concerned
+ *
+ * Sends an error frame; the connection stays open.
+ */
+void
+natter_hub_connection_send_error (NatterHubConnection *self,
+                                  NatterProtocolError code,
+                                  const char *message,
+                                  const char *ref)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (NATTER_IS_HUB_CONNECTION (self));
+
+  error = g_error_new_literal (NATTER_PROTOCOL_ERROR, code, message);
+  send_error_for (self, error, ref);
+}
+
+/**
+ * natter_hub_connection_close:
+ * @self: a connection
+ * @code: the WebSocket close code
+ * @reason: (nullable): the close reason
+ *
+ * Starts the close handshake; ::closed follows when it is done.
+ */
+void
+natter_hub_connection_close (NatterHubConnection *self, gushort code, const char *reason)
+{
+  g_return_if_fail (NATTER_IS_HUB_CONNECTION (self));
+
+  if (soup_websocket_connection_get_state (self->websocket) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close (self->websocket, code, reason);
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "natter-frame.h"
+#include "natter-metrics.h"
+#include "natter-server-config.h"
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_HUB_CONNECTION (natter_hub_connection_get_type ())
+G_DECLARE_FINAL_TYPE (NatterHubConnection, natter_hub_connection, NATTER, HUB_CONNECTION, GObject)
+
+/* One accepted WebSocket: the profile it speaks as, the token that opened
+ * it, its rate limiters and its heartbeat watchdog. Incoming text frames are
+ * parsed and limited here; valid frames are handed to the hub through
+ * ::frame-received, every failure is answered with an error frame. */
+NatterHubConnection *natter_hub_connection_new (SoupWebsocketConnection *websocket,
+                                                const NatterProfile *profile,
+                                                gint64 user_id,
+                                                gint64 token_id,
+                                                const NatterServerConfig *config,
+                                                NatterMetrics *metrics);
+
+const NatterProfile *natter_hub_connection_get_profile (NatterHubConnection *self);
+/* "type/id": the key of the hub's tables for this profile. */
+const char *natter_hub_connection_get_profile_key (NatterHubConnection *self);
+gint64 natter_hub_connection_get_user_id (NatterHubConnection *self);
+gint64 natter_hub_connection_get_token_id (NatterHubConnection *self);
+gboolean natter_hub_connection_is_open (NatterHubConnection *self);
+
+/* Sends an already serialized frame; @type labels the metrics. Does nothing
+ * once the connection is closing. */
+void
+natter_hub_connection_send_text (NatterHubConnection *self, const char *type, const char *text);
+void natter_hub_connection_send_frame (NatterHubConnection *self, const NatterFrame *frame);
+void natter_hub_connection_send_error (NatterHubConnection *self,
+                                       NatterProtocolError code,
+                                       const char *message,
+                                       const char *ref);
+void natter_hub_connection_close (NatterHubConnection *self, gushort code, const char *reason);
+
+char *natter_hub_profile_key (gint64 profile_id, const char *profile_type);
+
+G_END_DECLS

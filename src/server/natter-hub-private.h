@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "natter-call-session.h"
+#include "natter-hub-connection.h"
+#include "natter-hub.h"
+
+G_BEGIN_DECLS
+
+struct _NatterHub {
+  GObject parent_instance;
+
+  NatterServerDb *db;
+  const NatterServerConfig *config;
+  NatterMetrics *metrics;
+
+  /* Every open connection (owned). */
+  GHashTable *connections;
+  /* profile key -> GPtrArray of NatterHubConnection (unowned) */
+  GHashTable *by_profile;
+  /* user_id -> number of connections, for the per-user cap */
+  GHashTable *by_user;
+
+  /* call_log_id -> NatterCallSession (owned), live calls only */
+  GHashTable *calls;
+  /* profile key -> GPtrArray of NatterCallSession (unowned) where the profile
+   * is caller or callee */
+  GHashTable *calls_by_profile;
+
+  GTask *shutdown_task;
+  guint shutdown_timeout_id;
+  gboolean shutting_down;
+};
+
+/* natter-hub.c */
+GPtrArray *natter_hub_lookup_connections (NatterHub *self, const char *profile_key);
+void natter_hub_send_to_profile (NatterHub *self,
+                                 const char *profile_key,
+                                 NatterHubConnection *except,
+                                 const char *type,
+                                 const char *text);
+void natter_hub_stamp_sender (NatterFrame *frame, const NatterProfile *sender);
+void
+natter_hub_store_and_send_event (NatterHub *self, const NatterProfile *profile, NatterFrame *event);
+
+/* natter-hub-calls.c */
+void natter_hub_calls_handle_frame (NatterHub *self,
+                                    NatterHubConnection *connection,
+                                    NatterFrame *frame);
+void natter_hub_calls_connection_opened (NatterHub *self, NatterHubConnection *connection);
+void natter_hub_calls_connection_closed (NatterHub *self,
+                                         NatterHubConnection *connection,
+                                         gboolean was_last);
+void natter_hub_calls_shutdown (NatterHub *self);
+
+G_END_DECLS

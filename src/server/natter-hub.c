@@ -1,0 +1,932 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-hub"
+
+#include "natter-hub-private.h"
+
+#include "natter-http-body.h"
+#include "natter-password.h"
+
+#define AUTH_DATA_KEY "natter-hub-auth"
+#define SHUTDOWN_DEADLINE_MS 2000
+
+/* What the pre-upgrade check learned, handed to the WebSocket callback. */
+typedef struct {
+  gint64 user_id;
+  gint64 token_id;
+  NatterProfile *profile;
+} HubAuth;
+
+G_DEFINE_FINAL_TYPE (NatterHub, natter_hub, G_TYPE_OBJECT)
+
+static void
+hub_auth_free (gpointer data)
+{
+  HubAuth *auth = data;
+
+  g_clear_pointer (&auth->profile, natter_profile_free);
+  g_free (auth);
+}
+
+static void
+update_connections_gauge (NatterHub *self)
+{
+  if (self->metrics != NULL)
+    natter_metrics_set (self->metrics, "natter_connections", NULL, NULL,
+                        g_hash_table_size (self->connections));
+}
+
+/**
+ * natter_hub_lookup_connections:
+ * @self: the hub
+ * @profile_key: a key from natter_hub_profile_key ()
+ *
+ * Returns: (transfer none) (nullable) (element-type NatterHubConnection): the
+ *   profile's open connections, NULL when it has none
+ */
+GPtrArray *
+natter_hub_lookup_connections (NatterHub *self, const char *profile_key)
+{
+  return g_hash_table_lookup (self->by_profile, profile_key);
+}
+
+/* Sends one serialized frame to every connection of a profile: the frame is
+ * serialized once by the caller, whatever the number of devices. */
+void
+natter_hub_send_to_profile (NatterHub *self,
+                            const char *profile_key,
+                            NatterHubConnection *except,
+                            const char *type,
+                            const char *text)
+{
+  GPtrArray *connections = natter_hub_lookup_connections (self, profile_key);
+
+  if (connections == NULL)
+    return;
+
+  for (guint i = 0; i < connections->len; i++) {
+    NatterHubConnection *connection = g_ptr_array_index (connections, i);
+
+    if (connection != except)
+      natter_hub_connection_send_text (connection, type, text);
+  }
+}
+
+void
+natter_hub_stamp_sender (NatterFrame *frame, const NatterProfile *sender)
+{
+  frame->from_profile_id = sender->profile_id;
+  g_free (frame->from_profile_type);
+  frame->from_profile_type = g_strdup (sender->profile_type);
+  g_free (frame->from_name);
+  frame->from_name = g_strdup (sender->display_name);
+  g_free (frame->from_avatar);
+  frame->from_avatar = g_strdup (sender->avatar_url);
+}
+
+/* Stores @event for @profile (which sets its event_id) and sends it to the
+ * profile's connections. A failed store is logged: the frame is still sent,
+ * live clients should not miss it because the disk did. */
+void
+natter_hub_store_and_send_event (NatterHub *self, const NatterProfile *profile, NatterFrame *event)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *key = natter_hub_profile_key (profile->profile_id, profile->profile_type);
+  g_autofree char *text = NULL;
+
+  if (natter_server_db_add_event (self->db, profile, event, &error) == 0)
+    g_warning ("Could not store a %s event for %s: %s", natter_frame_type_to_string (event->type),
+               key, error->message);
+
+  text = natter_frame_to_json (event, NULL);
+  natter_hub_send_to_profile (self, key, NULL, natter_frame_type_to_string (event->type), text);
+}
+
+static char *
+now_rfc3339 (void)
+{
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+
+  return natter_format_time (now);
+}
+
+static void
+send_internal_error (NatterHubConnection *connection, const GError *error, const char *ref)
+{
+  g_warning ("Storage failed: %s", error != NULL ? error->message : "unknown error");
+  natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_INTERNAL,
+                                    "the server could not store this, try again", ref);
+}
+
+/* NULL after sending the error frame when @profile may not use the
+ * conversation: not_found when it does not exist, not_allowed when the
+ * profile is not one of its participants. */
+static GPtrArray *
+get_participants_for (NatterHub *self,
+                      NatterHubConnection *connection,
+                      gint64 conversation_id,
+                      const char *ref)
+{
+  const NatterProfile *profile = natter_hub_connection_get_profile (connection);
+  g_autoptr (GPtrArray) participants = NULL;
+  g_autoptr (GError) error = NULL;
+
+  participants = natter_server_db_list_participants (self->db, conversation_id, &error);
+  if (participants == NULL &&
+      !g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND)) {
+    send_internal_error (connection, error, ref);
+    return NULL;
+  }
+
+  if (participants == NULL || participants->len == 0) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_FOUND,
+                                      "no such conversation", ref);
+    return NULL;
+  }
+
+  for (guint i = 0; i < participants->len; i++) {
+    if (natter_profile_equal (g_ptr_array_index (participants, i), profile))
+      return g_steal_pointer (&participants);
+  }
+
+  natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
+                                    "you are not a participant of this conversation", ref);
+  return NULL;
+}
+
+static gint64
+resolve_conversation (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+{
+  const NatterProfile *sender = natter_hub_connection_get_profile (connection);
+  g_autoptr (NatterProfile) other = NULL;
+  g_autoptr (NatterConversation) conversation = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (frame->conversation_id != 0)
+    return frame->conversation_id;
+
+  if (frame->to_profile_id == 0 || frame->to_profile_type == NULL) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_BAD_FRAME,
+                                      "conversation_id or to_profile_id and to_profile_type needed",
+                                      frame->client_msg_id);
+    return 0;
+  }
+
+  other =
+    natter_server_db_get_profile (self->db, frame->to_profile_id, frame->to_profile_type, &error);
+  if (other == NULL) {
+    if (g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND))
+      natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_FOUND,
+                                        "no such profile", frame->client_msg_id);
+    else
+      send_internal_error (connection, error, frame->client_msg_id);
+    return 0;
+  }
+
+  if (natter_profile_equal (other, sender)) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
+                                      "you cannot write to yourself", frame->client_msg_id);
+    return 0;
+  }
+
+  conversation = natter_server_db_get_or_create_direct (self->db, sender, other, &error);
+  if (conversation == NULL) {
+    send_internal_error (connection, error, frame->client_msg_id);
+    return 0;
+  }
+
+  return conversation->conversation_id;
+}
+
+static void
+send_message_ack (NatterHubConnection *connection, const NatterMessage *message)
+{
+  g_autoptr (NatterFrame) ack = natter_frame_new (NATTER_FRAME_MESSAGE_ACK);
+
+  ack->client_msg_id = g_strdup (message->client_msg_id);
+  ack->message = natter_message_copy (message);
+  natter_hub_connection_send_frame (connection, ack);
+}
+
+static void
+handle_chat_message (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+{
+  const NatterProfile *sender = natter_hub_connection_get_profile (connection);
+  g_autoptr (NatterMessage) existing = NULL;
+  g_autoptr (NatterMessage) message = NULL;
+  g_autoptr (GPtrArray) participants = NULL;
+  g_autoptr (GPtrArray) events = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 conversation_id;
+
+  /* A retry after a reconnect: same ack, no second copy, no second event. */
+  existing = natter_server_db_find_message_by_client_id (self->db, sender, frame->client_msg_id);
+  if (existing != NULL) {
+    send_message_ack (connection, existing);
+    return;
+  }
+
+  conversation_id = resolve_conversation (self, connection, frame);
+  if (conversation_id == 0)
+    return;
+
+  participants = get_participants_for (self, connection, conversation_id, frame->client_msg_id);
+  if (participants == NULL)
+    return;
+
+  /* The message and every participant's event are one commit, and the ack
+   * only goes out once it is on disk. */
+  if (!natter_server_db_begin (self->db, &error)) {
+    send_internal_error (connection, error, frame->client_msg_id);
+    return;
+  }
+
+  message = natter_server_db_add_message (self->db, conversation_id, sender, frame->text,
+                                          frame->client_msg_id, &error);
+  if (message == NULL)
+    goto failed;
+
+  events = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_frame_free);
+  for (guint i = 0; i < participants->len; i++) {
+    NatterProfile *participant = g_ptr_array_index (participants, i);
+    NatterFrame *event = natter_frame_new (NATTER_FRAME_CHAT_MESSAGE);
+
+    event->message = natter_message_copy (message);
+    natter_hub_stamp_sender (event, sender);
+    g_ptr_array_add (events, event);
+    if (natter_server_db_add_event (self->db, participant, event, &error) == 0)
+      goto failed;
+  }
+
+  if (!natter_server_db_commit (self->db, &error))
+    goto failed;
+
+  send_message_ack (connection, message);
+
+  for (guint i = 0; i < participants->len; i++) {
+    NatterProfile *participant = g_ptr_array_index (participants, i);
+    g_autofree char *key =
+      natter_hub_profile_key (participant->profile_id, participant->profile_type);
+    g_autofree char *text = natter_frame_to_json (g_ptr_array_index (events, i), NULL);
+
+    natter_hub_send_to_profile (self, key, NULL, "chat_message", text);
+  }
+  return;
+
+failed:
+  natter_server_db_rollback (self->db);
+  send_internal_error (connection, error, frame->client_msg_id);
+}
+
+static void
+handle_typing (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+{
+  const NatterProfile *sender = natter_hub_connection_get_profile (connection);
+  g_autoptr (GPtrArray) participants = NULL;
+  g_autoptr (NatterFrame) relay = NULL;
+  g_autofree char *text = NULL;
+
+  participants = get_participants_for (self, connection, frame->conversation_id, NULL);
+  if (participants == NULL)
+    return;
+
+  relay = natter_frame_new (NATTER_FRAME_TYPING);
+  relay->conversation_id = frame->conversation_id;
+  relay->active = frame->active;
+  natter_hub_stamp_sender (relay, sender);
+  text = natter_frame_to_json (relay, NULL);
+
+  for (guint i = 0; i < participants->len; i++) {
+    NatterProfile *participant = g_ptr_array_index (participants, i);
+    g_autofree char *key = NULL;
+
+    if (natter_profile_equal (participant, sender))
+      continue;
+
+    key = natter_hub_profile_key (participant->profile_id, participant->profile_type);
+    natter_hub_send_to_profile (self, key, NULL, "typing", text);
+  }
+}
+
+static void
+handle_mark_read (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+{
+  const NatterProfile *reader = natter_hub_connection_get_profile (connection);
+  g_autoptr (GPtrArray) participants = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 stored_up_to_seq = 0;
+
+  participants = get_participants_for (self, connection, frame->conversation_id, NULL);
+  if (participants == NULL)
+    return;
+
+  if (!natter_server_db_mark_read (self->db, frame->conversation_id, reader, frame->up_to_seq,
+                                   &stored_up_to_seq, &error)) {
+    send_internal_error (connection, error, NULL);
+    return;
+  }
+
+  for (guint i = 0; i < participants->len; i++) {
+    g_autoptr (NatterFrame) receipt = natter_frame_new (NATTER_FRAME_READ_RECEIPT);
+
+    receipt->conversation_id = frame->conversation_id;
+    receipt->profile = natter_profile_copy (reader);
+    receipt->up_to_seq = stored_up_to_seq;
+    natter_hub_stamp_sender (receipt, reader);
+    natter_hub_store_and_send_event (self, g_ptr_array_index (participants, i), receipt);
+  }
+}
+
+static void
+handle_sync (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+{
+  const NatterProfile *profile = natter_hub_connection_get_profile (connection);
+  g_autoptr (GPtrArray) events = NULL;
+  g_autoptr (NatterFrame) done = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean truncated = FALSE;
+  guint limit =
+    self->config->sync_replay_max > 0 ? self->config->sync_replay_max : NATTER_SYNC_REPLAY_MAX;
+
+  events = natter_server_db_list_events_after (self->db, profile, MAX (frame->after_event_id, 0),
+                                               limit, &truncated, &error);
+  if (events == NULL) {
+    send_internal_error (connection, error, NULL);
+    return;
+  }
+
+  for (guint i = 0; i < events->len; i++)
+    natter_hub_connection_send_text (connection, "event", g_ptr_array_index (events, i));
+
+  done = natter_frame_new (NATTER_FRAME_SYNC_DONE);
+  done->last_event_id = natter_server_db_get_last_event_id (self->db, profile);
+  done->truncated = truncated;
+  natter_hub_connection_send_frame (connection, done);
+}
+
+static void
+on_frame_received (NatterHub *self, NatterFrame *frame, NatterHubConnection *connection)
+{
+  switch (frame->type) {
+    case NATTER_FRAME_SYNC:
+      handle_sync (self, connection, frame);
+      break;
+
+    case NATTER_FRAME_CHAT_MESSAGE:
+      handle_chat_message (self, connection, frame);
+      break;
+
+    case NATTER_FRAME_TYPING:
+      handle_typing (self, connection, frame);
+      break;
+
+    case NATTER_FRAME_MARK_READ:
+      handle_mark_read (self, connection, frame);
+      break;
+
+    case NATTER_FRAME_CALL_INVITATION:
+    case NATTER_FRAME_ICE_CANDIDATE:
+    case NATTER_FRAME_CALL_ANSWER:
+    case NATTER_FRAME_CALL_DECLINED:
+    case NATTER_FRAME_CALL_ENDED:
+    case NATTER_FRAME_CALL_MEDIA_STATE:
+    case NATTER_FRAME_CALL_UPDATE:
+      natter_hub_calls_handle_frame (self, connection, frame);
+      break;
+
+    case NATTER_FRAME_UNKNOWN:
+    case NATTER_FRAME_HELLO:
+    case NATTER_FRAME_SYNC_DONE:
+    case NATTER_FRAME_ERROR:
+    case NATTER_FRAME_MESSAGE_ACK:
+    case NATTER_FRAME_READ_RECEIPT:
+    case NATTER_FRAME_PRESENCE:
+    case NATTER_FRAME_CALL_RINGING:
+    case NATTER_FRAME_CALL_UNAVAILABLE:
+    case NATTER_FRAME_CALL_CANCELLED:
+    case NATTER_FRAME_MISSED_CALL:
+    case NATTER_N_FRAME_TYPES:
+    default:
+      /* Server-to-client types coming the wrong way. */
+      natter_hub_connection_send_error (
+        connection, NATTER_PROTOCOL_ERROR_UNKNOWN_TYPE, "this type is not sent to the server",
+        frame->client_msg_id != NULL ? frame->client_msg_id : frame->client_call_id);
+      break;
+  }
+}
+
+static char *
+presence_json (const NatterProfile *profile, gboolean online)
+{
+  g_autoptr (NatterFrame) presence = natter_frame_new (NATTER_FRAME_PRESENCE);
+
+  presence->profile = natter_profile_copy (profile);
+  presence->online = online;
+  presence->last_seen = now_rfc3339 ();
+  return natter_frame_to_json (presence, NULL);
+}
+
+/* Tells the profiles sharing a conversation with @profile that it came
+ * online or went offline: one frame, serialized once. */
+static void
+announce_presence (NatterHub *self, const NatterProfile *profile, gboolean online)
+{
+  g_autoptr (GPtrArray) contacts = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  contacts = natter_server_db_list_contacts (self->db, profile, &error);
+  if (contacts == NULL) {
+    g_warning ("Could not list contacts: %s", error->message);
+    return;
+  }
+
+  for (guint i = 0; i < contacts->len; i++) {
+    NatterProfile *contact = g_ptr_array_index (contacts, i);
+    g_autofree char *key = natter_hub_profile_key (contact->profile_id, contact->profile_type);
+
+    if (natter_hub_lookup_connections (self, key) == NULL)
+      continue;
+    if (text == NULL)
+      text = presence_json (profile, online);
+    natter_hub_send_to_profile (self, key, NULL, "presence", text);
+  }
+}
+
+/* A new connection learns which of its contacts are online right now; later
+ * changes reach it through announce_presence (). */
+static void
+send_contacts_presence (NatterHub *self, NatterHubConnection *connection)
+{
+  g_autoptr (GPtrArray) contacts = NULL;
+  g_autoptr (GError) error = NULL;
+
+  contacts = natter_server_db_list_contacts (
+    self->db, natter_hub_connection_get_profile (connection), &error);
+  if (contacts == NULL)
+    return;
+
+  for (guint i = 0; i < contacts->len; i++) {
+    NatterProfile *contact = g_ptr_array_index (contacts, i);
+    g_autofree char *key = natter_hub_profile_key (contact->profile_id, contact->profile_type);
+    g_autofree char *text = NULL;
+
+    if (natter_hub_lookup_connections (self, key) == NULL)
+      continue;
+    text = presence_json (contact, TRUE);
+    natter_hub_connection_send_text (connection, "presence", text);
+  }
+}
+
+static void
+maybe_finish_shutdown (NatterHub *self)
+{
+  g_autoptr (GTask) task = NULL;
+
+  if (self->shutdown_task == NULL)
+    return;
+  if (g_hash_table_size (self->connections) > 0 && self->shutdown_timeout_id != 0)
+    return;
+
+  g_clear_handle_id (&self->shutdown_timeout_id, g_source_remove);
+  task = g_steal_pointer (&self->shutdown_task);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_connection_closed (NatterHub *self, NatterHubConnection *connection)
+{
+  g_autoptr (NatterHubConnection) hold = g_object_ref (connection);
+  const char *key = natter_hub_connection_get_profile_key (connection);
+  gint64 user_id = natter_hub_connection_get_user_id (connection);
+  GPtrArray *same_profile;
+  gboolean was_last = FALSE;
+  guint n_user;
+
+  if (!g_hash_table_contains (self->connections, connection))
+    return;
+
+  g_signal_handlers_disconnect_by_data (connection, self);
+
+  same_profile = natter_hub_lookup_connections (self, key);
+  if (same_profile != NULL) {
+    g_ptr_array_remove_fast (same_profile, connection);
+    if (same_profile->len == 0) {
+      g_hash_table_remove (self->by_profile, key);
+      was_last = TRUE;
+    }
+  }
+
+  n_user = GPOINTER_TO_UINT (g_hash_table_lookup (self->by_user, &user_id));
+  if (n_user <= 1)
+    g_hash_table_remove (self->by_user, &user_id);
+  else
+    g_hash_table_insert (self->by_user, g_memdup2 (&user_id, sizeof user_id),
+                         GUINT_TO_POINTER (n_user - 1));
+
+  g_hash_table_remove (self->connections, connection);
+  update_connections_gauge (self);
+
+  if (!self->shutting_down) {
+    natter_hub_calls_connection_closed (self, connection, was_last);
+    if (was_last)
+      announce_presence (self, natter_hub_connection_get_profile (connection), FALSE);
+  }
+
+  maybe_finish_shutdown (self);
+}
+
+static void
+send_hello (NatterHub *self, NatterHubConnection *connection)
+{
+  const NatterProfile *profile = natter_hub_connection_get_profile (connection);
+  g_autoptr (NatterFrame) hello = natter_frame_new (NATTER_FRAME_HELLO);
+
+  hello->protocol = NATTER_PROTOCOL_VERSION;
+  hello->profile = natter_profile_copy (profile);
+  hello->last_event_id = natter_server_db_get_last_event_id (self->db, profile);
+  hello->heartbeat_s =
+    self->config->heartbeat_s > 0 ? self->config->heartbeat_s : NATTER_HEARTBEAT_S;
+  hello->server_time = now_rfc3339 ();
+  natter_hub_connection_send_frame (connection, hello);
+}
+
+static guint
+max_connections_per_user (NatterHub *self)
+{
+  return self->config->max_connections_per_user > 0 ? self->config->max_connections_per_user
+                                                    : NATTER_MAX_CONNECTIONS_PER_USER;
+}
+
+static void
+on_websocket_open (SoupServer *server,
+                   SoupServerMessage *message,
+                   const char *path,
+                   SoupWebsocketConnection *websocket,
+                   gpointer user_data)
+{
+  NatterHub *self = user_data;
+  HubAuth *auth = g_object_get_data (G_OBJECT (message), AUTH_DATA_KEY);
+  g_autoptr (NatterHubConnection) connection = NULL;
+  GPtrArray *same_profile;
+  gboolean first;
+  guint n_user;
+
+  if (auth == NULL || self->shutting_down) {
+    soup_websocket_connection_close (websocket, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+    return;
+  }
+
+  /* Two upgrades of one user may have passed the check at the same time. */
+  n_user = GPOINTER_TO_UINT (g_hash_table_lookup (self->by_user, &auth->user_id));
+  if (n_user >= max_connections_per_user (self)) {
+    soup_websocket_connection_close (websocket, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                                     "too many connections");
+    return;
+  }
+
+  connection = natter_hub_connection_new (websocket, auth->profile, auth->user_id, auth->token_id,
+                                          self->config, self->metrics);
+  g_hash_table_add (self->connections, g_object_ref (connection));
+  g_hash_table_insert (self->by_user, g_memdup2 (&auth->user_id, sizeof auth->user_id),
+                       GUINT_TO_POINTER (n_user + 1));
+
+  same_profile =
+    natter_hub_lookup_connections (self, natter_hub_connection_get_profile_key (connection));
+  first = same_profile == NULL;
+  if (first) {
+    same_profile = g_ptr_array_new ();
+    g_hash_table_insert (self->by_profile,
+                         g_strdup (natter_hub_connection_get_profile_key (connection)),
+                         same_profile);
+  }
+  g_ptr_array_add (same_profile, connection);
+  update_connections_gauge (self);
+
+  g_signal_connect_object (connection, "frame-received", G_CALLBACK (on_frame_received), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (connection, "closed", G_CALLBACK (on_connection_closed), self,
+                           G_CONNECT_SWAPPED);
+
+  send_hello (self, connection);
+  if (first)
+    announce_presence (self, auth->profile, TRUE);
+  send_contacts_presence (self, connection);
+  natter_hub_calls_connection_opened (self, connection);
+}
+
+static void
+refuse (SoupServerMessage *message, guint status, const char *code, const char *text)
+{
+  char *body = natter_http_error_to_json (code, text);
+
+  /* libsoup 3.2 has no name for 429, so give the reason phrase. */
+  soup_server_message_set_status (message, status, status == 429 ? "Too Many Requests" : NULL);
+  soup_server_message_set_response (message, "application/json", SOUP_MEMORY_TAKE, body,
+                                    strlen (body));
+}
+
+static char *
+find_token (SoupServerMessage *message, GHashTable *query)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (message);
+  const char *authorization = soup_message_headers_get_one (headers, "Authorization");
+
+  if (authorization != NULL) {
+    if (g_ascii_strncasecmp (authorization, "Bearer ", 7) != 0)
+      return NULL;
+    return g_strstrip (g_strdup (authorization + 7));
+  }
+
+  if (query != NULL && g_hash_table_lookup (query, "token") != NULL)
+    return g_strdup (g_hash_table_lookup (query, "token"));
+
+  return NULL;
+}
+
+/* Runs before libsoup's WebSocket handshake on the same path: any status set
+ * here answers the request as plain HTTP and no WebSocket is ever created. */
+static void
+on_websocket_request (SoupServer *server,
+                      SoupServerMessage *message,
+                      const char *path,
+                      GHashTable *query,
+                      gpointer user_data)
+{
+  NatterHub *self = user_data;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (message);
+  g_auto (GStrv) parts = g_strsplit (path, "/", -1);
+  g_autofree char *profile_type = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *token_hash = NULL;
+  g_autoptr (NatterProfile) profile = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *origin;
+  HubAuth *auth;
+  guint64 profile_id = 0;
+  gint64 user_id = 0;
+  gint64 token_id = 0;
+
+  if (self->shutting_down) {
+    refuse (message, SOUP_STATUS_SERVICE_UNAVAILABLE, "internal", "the server is shutting down");
+    return;
+  }
+
+  /* "", "ws", id, type */
+  if (g_strv_length (parts) != 4 || g_strcmp0 (parts[1], "ws") != 0 ||
+      !g_ascii_string_to_unsigned (parts[2], 10, 1, NATTER_MAX_ID, &profile_id, NULL) ||
+      (profile_type = natter_profile_type_normalize (parts[3], NULL)) == NULL) {
+    refuse (message, SOUP_STATUS_NOT_FOUND, "not_found", "use /ws/{profile_id}/{profile_type}");
+    return;
+  }
+
+  token = find_token (message, query);
+  if (token == NULL || *token == '\0') {
+    refuse (message, SOUP_STATUS_UNAUTHORIZED, "unauthorized", "a bearer token is needed");
+    return;
+  }
+
+  token_hash = natter_token_hash (token);
+  if (!natter_server_db_lookup_token (self->db, token_hash, g_get_real_time () / G_USEC_PER_SEC,
+                                      &user_id, &token_id, &error)) {
+    refuse (message, SOUP_STATUS_UNAUTHORIZED, "unauthorized", "the token is not valid");
+    return;
+  }
+
+  if (natter_server_db_get_profile_owner (self->db, (gint64) profile_id, profile_type) != user_id) {
+    refuse (message, SOUP_STATUS_FORBIDDEN, "forbidden", "this profile is not yours");
+    return;
+  }
+
+  origin = soup_message_headers_get_one (headers, "Origin");
+  if (origin != NULL && !natter_server_config_origin_allowed (self->config, origin)) {
+    refuse (message, SOUP_STATUS_FORBIDDEN, "forbidden", "this origin is not allowed");
+    return;
+  }
+
+  if (GPOINTER_TO_UINT (g_hash_table_lookup (self->by_user, &user_id)) >=
+      max_connections_per_user (self)) {
+    refuse (message, 429, "rate_limited", "too many connections");
+    return;
+  }
+
+  profile = natter_server_db_get_profile (self->db, (gint64) profile_id, profile_type, &error);
+  if (profile == NULL) {
+    refuse (message, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal", "could not read the profile");
+    return;
+  }
+
+  auth = g_new0 (HubAuth, 1);
+  auth->user_id = user_id;
+  auth->token_id = token_id;
+  auth->profile = g_steal_pointer (&profile);
+  g_object_set_data_full (G_OBJECT (message), AUTH_DATA_KEY, auth, hub_auth_free);
+}
+
+static void
+natter_hub_dispose (GObject *object)
+{
+  NatterHub *self = (NatterHub *) object;
+
+  g_clear_handle_id (&self->shutdown_timeout_id, g_source_remove);
+  if (self->connections != NULL) {
+    GHashTableIter iter;
+    gpointer connection;
+
+    g_hash_table_iter_init (&iter, self->connections);
+    while (g_hash_table_iter_next (&iter, &connection, NULL))
+      g_signal_handlers_disconnect_by_data (connection, self);
+  }
+  g_clear_pointer (&self->calls_by_profile, g_hash_table_unref);
+  g_clear_pointer (&self->calls, g_hash_table_unref);
+  g_clear_pointer (&self->by_profile, g_hash_table_unref);
+  g_clear_pointer (&self->by_user, g_hash_table_unref);
+  g_clear_pointer (&self->connections, g_hash_table_unref);
+  g_clear_object (&self->metrics);
+  g_clear_object (&self->db);
+
+  G_OBJECT_CLASS (natter_hub_parent_class)->dispose (object);
+}
+
+static void
+natter_hub_class_init (NatterHubClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = natter_hub_dispose;
+}
+
+static void
+natter_hub_init (NatterHub *self)
+{
+  self->connections = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
+  self->by_profile =
+    g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+  self->by_user = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  self->calls = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_object_unref);
+  self->calls_by_profile =
+    g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+}
+
+/**
+ * natter_hub_new:
+ * @db: the storage
+ * @config: the server's settings; must outlive the hub
+ * @metrics: (nullable): where frames, errors, calls and connections are counted
+ *
+ * Returns: (transfer full): a hub without connections
+ */
+NatterHub *
+natter_hub_new (NatterServerDb *db, const NatterServerConfig *config, NatterMetrics *metrics)
+{
+  NatterHub *self;
+
+  g_return_val_if_fail (NATTER_IS_SERVER_DB (db), NULL);
+  g_return_val_if_fail (config != NULL, NULL);
+
+  self = g_object_new (NATTER_TYPE_HUB, NULL);
+  self->db = g_object_ref (db);
+  self->config = config;
+  self->metrics = metrics != NULL ? g_object_ref (metrics) : NULL;
+  update_connections_gauge (self);
+
+  return self;
+}
+
+/**
+ * natter_hub_install:
+ * @self: the hub
+ * @server: the server to add /ws/{profile_id}/{profile_type} to
+ *
+ * Token, profile ownership, Origin and the per-user connection cap are
+ * checked by a plain handler on the same path, which libsoup runs before the
+ * WebSocket handshake: refused requests get 401, 403 or 429 and never become
+ * WebSockets.
+ */
+void
+natter_hub_install (NatterHub *self, SoupServer *server)
+{
+  g_return_if_fail (NATTER_IS_HUB (self));
+  g_return_if_fail (SOUP_IS_SERVER (server));
+
+  soup_server_add_handler (server, "/ws", on_websocket_request, g_object_ref (self),
+                           g_object_unref);
+  soup_server_add_websocket_handler (server, "/ws", NULL, NULL, on_websocket_open,
+                                     g_object_ref (self), g_object_unref);
+}
+
+/**
+ * natter_hub_disconnect_token:
+ * @self: the hub
+ * @token_id: a revoked token
+ *
+ * Closes (1008) every connection opened with @token_id.
+ */
+void
+natter_hub_disconnect_token (NatterHub *self, gint64 token_id)
+{
+  g_autoptr (GPtrArray) doomed = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer connection;
+
+  g_return_if_fail (NATTER_IS_HUB (self));
+
+  /* Logout is rare; a scan of the connections is fine here. */
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, &connection, NULL)) {
+    if (natter_hub_connection_get_token_id (connection) == token_id)
+      g_ptr_array_add (doomed, g_object_ref (connection));
+  }
+
+  for (guint i = 0; i < doomed->len; i++)
+    natter_hub_connection_close (g_ptr_array_index (doomed, i),
+                                 SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "logged out");
+}
+
+static gboolean
+on_shutdown_deadline (gpointer user_data)
+{
+  NatterHub *self = user_data;
+
+  self->shutdown_timeout_id = 0;
+  maybe_finish_shutdown (self);
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * natter_hub_shutdown_async:
+ * @self: the hub
+ * @cancellable: (nullable): unused beyond GTask's own check
+ * @callback: runs when every connection closed, or after 2 s
+ * @user_data: for @callback
+ *
+ * Ends live calls, closes every WebSocket with 1001 and refuses new ones.
+ */
+void
+natter_hub_shutdown_async (NatterHub *self,
+                           GCancellable *cancellable,
+                           GAsyncReadyCallback callback,
+                           gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  g_autoptr (GPtrArray) open = NULL;
+  GHashTableIter iter;
+  gpointer connection;
+
+  g_return_if_fail (NATTER_IS_HUB (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_hub_shutdown_async);
+
+  if (self->shutdown_task != NULL) {
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING, "already shutting down");
+    return;
+  }
+
+  self->shutting_down = TRUE;
+  natter_hub_calls_shutdown (self);
+
+  if (g_hash_table_size (self->connections) == 0) {
+    g_task_return_boolean (task, TRUE);
+    return;
+  }
+
+  self->shutdown_task = g_steal_pointer (&task);
+  self->shutdown_timeout_id = g_timeout_add (SHUTDOWN_DEADLINE_MS, on_shutdown_deadline, self);
+
+  open = g_ptr_array_new_with_free_func (g_object_unref);
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, &connection, NULL))
+    g_ptr_array_add (open, g_object_ref (connection));
+  for (guint i = 0; i < open->len; i++)
+    natter_hub_connection_close (g_ptr_array_index (open, i), SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
+                                 "server shutting down");
+}
+
+gboolean
+natter_hub_shutdown_finish (NatterHub *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (NATTER_IS_HUB (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+guint
+natter_hub_get_n_connections (NatterHub *self)
+{
+  g_return_val_if_fail (NATTER_IS_HUB (self), 0);
+
+  return g_hash_table_size (self->connections);
+}
+
+gboolean
+natter_hub_profile_is_online (NatterHub *self, gint64 profile_id, const char *profile_type)
+{
+  g_autofree char *key = NULL;
+
+  g_return_val_if_fail (NATTER_IS_HUB (self), FALSE);
+  g_return_val_if_fail (profile_type != NULL, FALSE);
+
+  key = natter_hub_profile_key (profile_id, profile_type);
+  return natter_hub_lookup_connections (self, key) != NULL;
+}
