@@ -78,10 +78,10 @@ typedef struct {
   NatterProfile *profile;
 
   /* chat */
-  char *client_msg_id;   /* chat_message to server, message_ack */
+  char *client_msg_id;    /* chat_message to server, message_ack */
   gint64 conversation_id; /* chat_message/typing/mark_read/read_receipt; optional on calls */
-  gint64 to_profile_id;  /* chat_message (instead of conversation_id), call_invitation,
-                            compat routing of ice_candidate/call_answer */
+  gint64 to_profile_id;   /* chat_message (instead of conversation_id), call_invitation,
+                             compat routing of ice_candidate/call_answer */
   char *to_profile_type;
   char *text;             /* chat_message to server; trimmed on parse */
   NatterMessage *message; /* chat_message to client, message_ack */
@@ -93,15 +93,15 @@ typedef struct {
   /* calls */
   char *client_call_id; /* call_invitation to server, call_ringing, call_unavailable */
   gint64 call_log_id;
-  gint64 ringing_call_log_id; /* call_unavailable with reason "glare" */
-  char *call_type;            /* "voice" or "video" */
+  gint64 ringing_call_log_id;       /* call_unavailable with reason "glare" */
+  char *call_type;                  /* "voice" or "video" */
   NatterSessionDescription *offer;  /* call_invitation, call_update */
   NatterSessionDescription *answer; /* call_answer, call_update */
   char *expires_at;                 /* call_invitation to client */
   char *reason;                     /* call_unavailable/declined/cancelled/ended */
   /* ice_candidate: NULL means end of candidates ({"candidate":null} or "") */
   NatterIceCandidate *candidate;
-  NatterCallLog *call; /* missed_call */
+  NatterCallLog *call;    /* missed_call */
   gboolean audio_muted;   /* call_media_state */
   gboolean video_enabled; /* call_media_state */
 
@@ -137,11 +137,8 @@ NatterFrameType natter_frame_type_from_string (const char *type);
  *
  * Returns: (transfer full) (nullable): the validated frame
  */
-NatterFrame *natter_frame_parse (const char *data,
-                                 gsize length,
-                                 NatterDirection direction,
-                                 char **out_ref,
-                                 GError **error);
+NatterFrame *natter_frame_parse (
+  const char *data, gsize length, NatterDirection direction, char **out_ref, GError **error);
 
 /* Serializes the fields of frame->type; transfer full, NUL-terminated. */
 char *natter_frame_to_json (const NatterFrame *frame, gsize *out_length);

@@ -11,13 +11,14 @@ G_BEGIN_DECLS
  * message naming the field); each _to_json writes one (transfer full). */
 
 typedef struct {
-  char *email;        /* trimmed, lowercased */
+  char *email; /* trimmed, lowercased */
   char *password;
-  char *display_name; /* trimmed, 1..NATTER_MAX_DISPLAY_NAME_CHARS */
+  char *display_name;  /* trimmed, 1..NATTER_MAX_DISPLAY_NAME_CHARS */
   GStrv profile_types; /* normalized, at least one */
 } NatterRegisterRequest;
 
-NatterRegisterRequest *natter_register_request_parse (const char *body, gsize length, GError **error);
+NatterRegisterRequest *
+natter_register_request_parse (const char *body, gsize length, GError **error);
 char *natter_register_request_to_json (const NatterRegisterRequest *request);
 void natter_register_request_free (NatterRegisterRequest *request);
 
@@ -64,25 +65,19 @@ GPtrArray *natter_call_log_list_parse (const char *body, gsize length, GError **
 char *natter_call_log_list_to_json (GPtrArray *calls);
 
 /* {"messages":[…],"has_more":bool}, oldest first. */
-GPtrArray *natter_message_page_parse (const char *body,
-                                      gsize length,
-                                      gboolean *out_has_more,
-                                      GError **error);
+GPtrArray *
+natter_message_page_parse (const char *body, gsize length, gboolean *out_has_more, GError **error);
 char *natter_message_page_to_json (GPtrArray *messages, gboolean has_more);
 
 /* {"ice_servers":[…],"ttl_s":N} */
-GPtrArray *natter_ice_servers_parse (const char *body,
-                                     gsize length,
-                                     gint64 *out_ttl_s,
-                                     GError **error);
+GPtrArray *
+natter_ice_servers_parse (const char *body, gsize length, gint64 *out_ttl_s, GError **error);
 char *natter_ice_servers_to_json (GPtrArray *servers, gint64 ttl_s);
 
 /* {"error":{"code","message"}}. _parse returns FALSE if the body is not one. */
 char *natter_http_error_to_json (const char *code, const char *message);
-gboolean natter_http_error_parse (const char *body,
-                                  gsize length,
-                                  char **out_code,
-                                  char **out_message);
+gboolean
+natter_http_error_parse (const char *body, gsize length, char **out_code, char **out_message);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterRegisterRequest, natter_register_request_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterLoginRequest, natter_login_request_free)

@@ -86,9 +86,8 @@ GType natter_conversation_get_type (void); /* boxed */
 NatterConversation *natter_conversation_copy (const NatterConversation *conversation);
 void natter_conversation_free (NatterConversation *conversation);
 JsonNode *natter_conversation_to_node (const NatterConversation *conversation);
-NatterConversation *natter_conversation_from_node (JsonNode *node,
-                                                   const char *field,
-                                                   GError **error);
+NatterConversation *
+natter_conversation_from_node (JsonNode *node, const char *field, GError **error);
 
 typedef struct {
   gint64 user_id;
@@ -117,9 +116,9 @@ void natter_session_description_free (NatterSessionDescription *desc);
 JsonNode *natter_session_description_to_node (const NatterSessionDescription *desc);
 /* @expected_type: "offer", "answer", or NULL for either. */
 NatterSessionDescription *natter_session_description_from_node (JsonNode *node,
-                                                                 const char *field,
-                                                                 const char *expected_type,
-                                                                 GError **error);
+                                                                const char *field,
+                                                                const char *expected_type,
+                                                                GError **error);
 
 /* {"candidate":"candidate:…","sdpMid":"0","sdpMLineIndex":0}. An end of
  * candidates ({"candidate":null}, or an empty candidate string) is represented
@@ -130,9 +129,8 @@ typedef struct {
   gint64 sdp_mline_index; /* -1: absent */
 } NatterIceCandidate;
 
-NatterIceCandidate *natter_ice_candidate_new (const char *candidate,
-                                              const char *sdp_mid,
-                                              gint64 sdp_mline_index);
+NatterIceCandidate *
+natter_ice_candidate_new (const char *candidate, const char *sdp_mid, gint64 sdp_mline_index);
 NatterIceCandidate *natter_ice_candidate_copy (const NatterIceCandidate *candidate);
 void natter_ice_candidate_free (NatterIceCandidate *candidate);
 JsonNode *natter_ice_candidate_to_node (const NatterIceCandidate *candidate);
@@ -143,9 +141,8 @@ typedef struct {
   char *credential; /* NULL for STUN */
 } NatterIceServer;
 
-NatterIceServer *natter_ice_server_new (const char *const *urls,
-                                        const char *username,
-                                        const char *credential);
+NatterIceServer *
+natter_ice_server_new (const char *const *urls, const char *username, const char *credential);
 void natter_ice_server_free (NatterIceServer *server);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterProfile, natter_profile_free)
