@@ -18,7 +18,7 @@ void natter_metrics_add (NatterMetrics *self,
                          const char *label_name,
                          const char *label_value,
                          gint64 delta);
-#define natter_metrics_inc(self, name, label_name, label_value)                                    \
+#define natter_metrics_inc(self, name, label_name, label_value) \
   natter_metrics_add ((self), (name), (label_name), (label_value), 1)
 void natter_metrics_set (NatterMetrics *self,
                          const char *name,
@@ -29,6 +29,14 @@ gint64 natter_metrics_get (NatterMetrics *self,
                            const char *name,
                            const char *label_name,
                            const char *label_value);
+/* The same with two labels, e.g. HTTP requests by route and status. */
+void natter_metrics_add_labels (NatterMetrics *self,
+                                const char *name,
+                                const char *label1_name,
+                                const char *label1_value,
+                                const char *label2_name,
+                                const char *label2_value,
+                                gint64 delta);
 /* Prometheus text exposition format, with # TYPE lines. */
 char *natter_metrics_render (NatterMetrics *self);
 

@@ -9,11 +9,11 @@ G_BEGIN_DECLS
  * natter_server_config_new (). Plain data, shared read-only by the server's
  * parts. */
 typedef struct {
-  char *listen_address; /* "127.0.0.1" */
-  guint port;           /* 8000; 0 picks a free port */
-  char *db_path;        /* $XDG_DATA_HOME/natter-server/natter.db */
-  guint ring_timeout_s; /* 45 */
-  guint caller_grace_s; /* 10 */
+  char *listen_address;  /* "127.0.0.1" */
+  guint port;            /* 8000; 0 picks a free port */
+  char *db_path;         /* $XDG_DATA_HOME/natter-server/natter.db */
+  guint ring_timeout_s;  /* 45 */
+  guint caller_grace_s;  /* 10 */
   GStrv allowed_origins; /* NULL or empty: any Origin is refused except none */
   gboolean registration_enabled;
   GStrv profile_types; /* tutor, student, parent, advertiser */
@@ -37,12 +37,19 @@ typedef struct {
   guint heartbeat_s;
   guint dead_after_s;
   gint64 token_lifetime_s;
+  double login_rate_per_min; /* failed logins per client address, 10 */
+  double login_burst;        /* 10 */
 } NatterServerConfig;
 
 NatterServerConfig *natter_server_config_new (void);
 void natter_server_config_free (NatterServerConfig *config);
-gboolean natter_server_config_origin_allowed (const NatterServerConfig *config,
-                                              const char *origin);
+/* Fills @config from the command line (GOption; --help explains each option)
+ * and checks the combination. On error the message names the option. */
+gboolean natter_server_config_parse_args (NatterServerConfig *config,
+                                          int *argc,
+                                          char ***argv,
+                                          GError **error);
+gboolean natter_server_config_origin_allowed (const NatterServerConfig *config, const char *origin);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterServerConfig, natter_server_config_free)
 

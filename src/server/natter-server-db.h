@@ -28,6 +28,13 @@ NatterServerDb *natter_server_db_open (const char *path, GError **error);
 void natter_server_db_close (NatterServerDb *self);
 gint natter_server_db_get_schema_version (NatterServerDb *self);
 
+/* For storage code in sibling files (natter-server-db-*.c): the handle, and a
+ * statement prepared once per SQL text, cached and returned reset with its
+ * bindings cleared. The caller resets it again when done (sqlite3_reset). */
+struct sqlite3 *natter_server_db_get_handle (NatterServerDb *self);
+struct sqlite3_stmt *
+natter_server_db_prepare (NatterServerDb *self, const char *sql, GError **error);
+
 /* Groups several writes into one commit (the hub stores a message and its
  * events together, then acks). Nested begin/commit pairs are counted. */
 gboolean natter_server_db_begin (NatterServerDb *self, GError **error);
@@ -93,6 +100,9 @@ GBytes *natter_server_db_get_avatar (NatterServerDb *self,
                                      GError **error);
 
 /* conversations; @viewer decides unread_count */
+/* The direct conversation of @a and @b, or 0 when there is none yet. */
+gint64
+natter_server_db_find_direct (NatterServerDb *self, const NatterProfile *a, const NatterProfile *b);
 NatterConversation *natter_server_db_get_or_create_direct (NatterServerDb *self,
                                                            const NatterProfile *viewer,
                                                            const NatterProfile *other,
@@ -105,17 +115,15 @@ gboolean natter_server_db_is_participant (NatterServerDb *self,
                                           gint64 conversation_id,
                                           const NatterProfile *profile);
 /* NatterProfile list, full profiles. */
-GPtrArray *natter_server_db_list_participants (NatterServerDb *self,
-                                               gint64 conversation_id,
-                                               GError **error);
+GPtrArray *
+natter_server_db_list_participants (NatterServerDb *self, gint64 conversation_id, GError **error);
 /* Newest first. */
 GPtrArray *natter_server_db_list_conversations (NatterServerDb *self,
                                                 const NatterProfile *viewer,
                                                 GError **error);
 /* Every profile sharing a conversation with @profile (for presence). */
-GPtrArray *natter_server_db_list_contacts (NatterServerDb *self,
-                                           const NatterProfile *profile,
-                                           GError **error);
+GPtrArray *
+natter_server_db_list_contacts (NatterServerDb *self, const NatterProfile *profile, GError **error);
 
 /* messages */
 /* The message @sender already stored under @client_msg_id, or NULL. */
@@ -183,5 +191,8 @@ GPtrArray *natter_server_db_list_calls (NatterServerDb *self,
                                         GError **error);
 /* At start-up: calls left "ringing" by a previous process become "failed". */
 gboolean natter_server_db_fail_stale_calls (NatterServerDb *self, GError **error);
+/* The end of an answered call: ended_at now and duration_s from answered_at,
+ * the status stays "answered" (natter-server-db-hub.c). */
+NatterCallLog *natter_server_db_end_call (NatterServerDb *self, gint64 call_log_id, GError **error);
 
 G_END_DECLS

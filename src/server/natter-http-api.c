@@ -1,0 +1,1225 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-http-api"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "natter-http-api.h"
+#include "natter-http-body.h"
+#include "natter-password.h"
+#include "natter-protocol.h"
+
+#define ROUTE_KEY "natter-route"
+#define TOO_LARGE_KEY "natter-too-large"
+#define RECEIVED_KEY "natter-received"
+#define LOGIN_BUCKETS_MAX 10000
+/* libsoup 3.2 names no constant for it. */
+#define STATUS_TOO_MANY_REQUESTS 429
+
+typedef enum {
+  ROUTE_NONE,
+  ROUTE_HEALTHZ,
+  ROUTE_METRICS,
+  ROUTE_REGISTER,
+  ROUTE_LOGIN,
+  ROUTE_LOGOUT,
+  ROUTE_ME,
+  ROUTE_PROFILES,
+  ROUTE_AVATAR,
+  ROUTE_CONVERSATIONS,
+  ROUTE_MESSAGES,
+  ROUTE_CALLS,
+  ROUTE_ICE_SERVERS,
+} RouteId;
+
+typedef struct {
+  RouteId id;
+  const char *template; /* the metrics label */
+  const char *methods;  /* the Allow header */
+} RouteInfo;
+
+static const RouteInfo routes[] = {
+  { ROUTE_NONE, "other", "" },
+  { ROUTE_HEALTHZ, "/healthz", "GET, HEAD" },
+  { ROUTE_METRICS, "/metrics", "GET, HEAD" },
+  { ROUTE_REGISTER, "/api/register", "POST" },
+  { ROUTE_LOGIN, "/api/login", "POST" },
+  { ROUTE_LOGOUT, "/api/logout", "POST" },
+  { ROUTE_ME, "/api/me", "GET" },
+  { ROUTE_PROFILES, "/api/profiles", "GET" },
+  { ROUTE_AVATAR, "/api/profiles/{type}/{id}/avatar", "GET, PUT" },
+  { ROUTE_CONVERSATIONS, "/api/as/{id}/{type}/conversations", "GET, POST" },
+  { ROUTE_MESSAGES, "/api/as/{id}/{type}/conversations/{cid}/messages", "GET" },
+  { ROUTE_CALLS, "/api/as/{id}/{type}/calls", "GET" },
+  { ROUTE_ICE_SERVERS, "/api/ice-servers", "GET" },
+};
+
+/* What the path names, once matched. */
+typedef struct {
+  RouteId id;
+  gint64 profile_id;
+  char *profile_type;
+  gint64 conversation_id;
+} Route;
+
+typedef struct {
+  double tokens;
+  gint64 updated_us;
+} LoginBucket;
+
+struct _NatterHttpApi {
+  GObject parent_instance;
+
+  NatterServerDb *db;
+  const NatterServerConfig *config;
+  NatterMetrics *metrics;
+  NatterHub *hub;
+  GHashTable *login_buckets; /* client address -> LoginBucket */
+  gboolean shutting_down;
+};
+
+G_DEFINE_FINAL_TYPE (NatterHttpApi, natter_http_api, G_TYPE_OBJECT)
+
+static void
+route_clear (Route *route)
+{
+  g_clear_pointer (&route->profile_type, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Route, route_clear)
+
+static gboolean
+parse_id (const char *text, gint64 *out_id)
+{
+  return g_ascii_string_to_signed (text, 10, 1, NATTER_MAX_ID, out_id, NULL);
+}
+
+/* Matches PROTOCOL.md's paths; the ids and types they carry must be valid
+ * or the path names nothing (404). */
+static gboolean
+match_route (const char *path, Route *route)
+{
+  g_auto (GStrv) parts = NULL;
+  guint n;
+
+  route->id = ROUTE_NONE;
+  if (path == NULL || path[0] != '/')
+    return FALSE;
+  parts = g_strsplit (path + 1, "/", 9);
+  n = g_strv_length (parts);
+
+  if (n == 1 && g_str_equal (parts[0], "healthz"))
+    route->id = ROUTE_HEALTHZ;
+  else if (n == 1 && g_str_equal (parts[0], "metrics"))
+    route->id = ROUTE_METRICS;
+  else if (n < 2 || !g_str_equal (parts[0], "api"))
+    return FALSE;
+  else if (n == 2 && g_str_equal (parts[1], "register"))
+    route->id = ROUTE_REGISTER;
+  else if (n == 2 && g_str_equal (parts[1], "login"))
+    route->id = ROUTE_LOGIN;
+  else if (n == 2 && g_str_equal (parts[1], "logout"))
+    route->id = ROUTE_LOGOUT;
+  else if (n == 2 && g_str_equal (parts[1], "me"))
+    route->id = ROUTE_ME;
+  else if (n == 2 && g_str_equal (parts[1], "profiles"))
+    route->id = ROUTE_PROFILES;
+  else if (n == 2 && g_str_equal (parts[1], "ice-servers"))
+    route->id = ROUTE_ICE_SERVERS;
+  else if (n == 5 && g_str_equal (parts[1], "profiles") && g_str_equal (parts[4], "avatar")) {
+    route->profile_type = natter_profile_type_normalize (parts[2], NULL);
+    if (route->profile_type == NULL || !parse_id (parts[3], &route->profile_id))
+      return FALSE;
+    route->id = ROUTE_AVATAR;
+  } else if (n >= 5 && g_str_equal (parts[1], "as")) {
+    if (!parse_id (parts[2], &route->profile_id))
+      return FALSE;
+    route->profile_type = natter_profile_type_normalize (parts[3], NULL);
+    if (route->profile_type == NULL)
+      return FALSE;
+    if (n == 5 && g_str_equal (parts[4], "conversations"))
+      route->id = ROUTE_CONVERSATIONS;
+    else if (n == 5 && g_str_equal (parts[4], "calls"))
+      route->id = ROUTE_CALLS;
+    else if (n == 7 && g_str_equal (parts[4], "conversations") &&
+             g_str_equal (parts[6], "messages") && parse_id (parts[5], &route->conversation_id))
+      route->id = ROUTE_MESSAGES;
+    else
+      return FALSE;
+  } else {
+    return FALSE;
+  }
+
+  return TRUE;
+}
+
+static void
+respond_json (SoupServerMessage *msg, guint status, char *json)
+{
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, json, strlen (json));
+}
+
+static void
+respond_error (
+  NatterHttpApi *self, SoupServerMessage *msg, guint status, const char *code, const char *message)
+{
+  natter_metrics_inc (self->metrics, "natter_http_errors_total", "code", code);
+  respond_json (msg, status, natter_http_error_to_json (code, message));
+}
+
+static void
+respond_no_content (SoupServerMessage *msg)
+{
+  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+}
+
+static void
+respond_internal (NatterHttpApi *self, SoupServerMessage *msg, const GError *error)
+{
+  g_warning ("%s %s: %s", soup_server_message_get_method (msg),
+             g_uri_get_path (soup_server_message_get_uri (msg)),
+             error != NULL ? error->message : "failed");
+  respond_error (self, msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
+                 "the server could not complete the request");
+}
+
+/* A parse failure of the protocol library becomes a 400 with its code. */
+static void
+respond_bad_input (NatterHttpApi *self, SoupServerMessage *msg, const GError *error)
+{
+  const char *code = "bad_frame";
+
+  if (error->domain == NATTER_PROTOCOL_ERROR)
+    code = natter_protocol_error_to_code (error->code);
+  respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, code, error->message);
+}
+
+static void
+respond_db_error (NatterHttpApi *self, SoupServerMessage *msg, const GError *error)
+{
+  if (g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND))
+    respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "not_found", error->message);
+  else if (g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_EXISTS))
+    respond_error (self, msg, SOUP_STATUS_CONFLICT, "conflict", error->message);
+  else
+    respond_internal (self, msg, error);
+}
+
+static gsize
+body_limit_for (const char *method, const char *path)
+{
+  Route route = { 0 };
+  gsize limit = NATTER_MAX_HTTP_BODY_BYTES;
+
+  if (g_str_equal (method, "PUT") && match_route (path, &route) && route.id == ROUTE_AVATAR)
+    limit = NATTER_MAX_AVATAR_BYTES;
+  route_clear (&route);
+
+  return limit;
+}
+
+/* A body over the limit is still read off the socket (so that the 413
+ * reaches the client instead of a reset), but it is not kept. */
+static void
+on_request_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
+{
+  gsize limit = GPOINTER_TO_SIZE (user_data);
+  gsize received = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), RECEIVED_KEY));
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+
+  received += g_bytes_get_size (chunk);
+  g_object_set_data (G_OBJECT (msg), RECEIVED_KEY, GSIZE_TO_POINTER (received));
+  if (received > limit && g_object_get_data (G_OBJECT (msg), TOO_LARGE_KEY) == NULL) {
+    g_object_set_data (G_OBJECT (msg), TOO_LARGE_KEY, GINT_TO_POINTER (TRUE));
+    soup_message_body_set_accumulate (body, FALSE);
+    soup_message_body_truncate (body);
+  }
+}
+
+static void
+early_handler (SoupServer *server,
+               SoupServerMessage *msg,
+               const char *path,
+               GHashTable *query,
+               gpointer user_data)
+{
+  NatterHttpApi *self = NATTER_HTTP_API (user_data);
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  gsize limit;
+  goffset length;
+
+  if (self->shutting_down) {
+    soup_message_headers_append (soup_server_message_get_response_headers (msg), "Connection",
+                                 "close");
+    respond_error (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "internal",
+                   "the server is shutting down");
+    return;
+  }
+
+  /* The hub's WebSocket upgrade has no body to watch. */
+  if (g_str_has_prefix (path, "/ws/"))
+    return;
+
+  limit = body_limit_for (soup_server_message_get_method (msg), path);
+  length = soup_message_headers_get_content_length (headers);
+  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
+      length > (goffset) limit) {
+    g_object_set_data (G_OBJECT (msg), TOO_LARGE_KEY, GINT_TO_POINTER (TRUE));
+    soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+    return;
+  }
+  g_signal_connect (msg, "got-chunk", G_CALLBACK (on_request_got_chunk), GSIZE_TO_POINTER (limit));
+}
+
+static void
+add_cors_headers (NatterHttpApi *self, SoupServerMessage *msg, gboolean preflight)
+{
+  SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
+  SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
+  const char *origin = soup_message_headers_get_one (request, "Origin");
+
+  if (origin == NULL)
+    return;
+  soup_message_headers_append (response, "Vary", "Origin");
+  if (!natter_server_config_origin_allowed (self->config, origin))
+    return;
+
+  soup_message_headers_replace (response, "Access-Control-Allow-Origin", origin);
+  if (preflight) {
+    soup_message_headers_replace (response, "Access-Control-Allow-Methods",
+                                  "GET, POST, PUT, OPTIONS");
+    soup_message_headers_replace (response, "Access-Control-Allow-Headers",
+                                  "Authorization, Content-Type");
+    soup_message_headers_replace (response, "Access-Control-Max-Age", "600");
+  }
+}
+
+static GBytes *
+request_body (SoupServerMessage *msg)
+{
+  return soup_message_body_flatten (soup_server_message_get_request_body (msg));
+}
+
+/* Checks the bearer token; answers 401 itself when it is missing or bad. */
+static gboolean
+authenticate (NatterHttpApi *self,
+              SoupServerMessage *msg,
+              gint64 *out_user_id,
+              gint64 *out_token_id)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *authorization = soup_message_headers_get_one (headers, "Authorization");
+  g_autofree char *token_hash = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *token;
+
+  if (authorization == NULL || g_ascii_strncasecmp (authorization, "Bearer ", 7) != 0) {
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                  "WWW-Authenticate", "Bearer");
+    respond_error (self, msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized", "a bearer token is needed");
+    return FALSE;
+  }
+  token = authorization + 7;
+  while (*token == ' ')
+    token++;
+
+  token_hash = natter_token_hash (token);
+  if (!natter_server_db_lookup_token (self->db, token_hash, g_get_real_time () / G_USEC_PER_SEC,
+                                      out_user_id, out_token_id, &error)) {
+    if (!g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND)) {
+      respond_internal (self, msg, error);
+      return FALSE;
+    }
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                  "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+    respond_error (self, msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
+                   "the token is unknown, expired or revoked");
+    return FALSE;
+  }
+
+  return TRUE;
+}
+
+/* /api/as/{id}/{type}/…: only the profile's owner may act as it. */
+static gboolean
+authorize_profile (NatterHttpApi *self, SoupServerMessage *msg, const Route *route, gint64 user_id)
+{
+  gint64 owner =
+    natter_server_db_get_profile_owner (self->db, route->profile_id, route->profile_type);
+
+  if (owner == 0 || owner != user_id) {
+    respond_error (self, msg, SOUP_STATUS_FORBIDDEN, "forbidden", "that profile is not yours");
+    return FALSE;
+  }
+
+  return TRUE;
+}
+
+/* Reads ?NAME=N within 1..@max, @fallback when absent; answers 400 itself. */
+static gboolean
+query_limit (NatterHttpApi *self,
+             SoupServerMessage *msg,
+             GHashTable *query,
+             const char *name,
+             gint64 min,
+             gint64 max,
+             gint64 fallback,
+             gint64 *out_value)
+{
+  const char *text = query != NULL ? g_hash_table_lookup (query, name) : NULL;
+  g_autofree char *message = NULL;
+
+  if (text == NULL) {
+    *out_value = fallback;
+    return TRUE;
+  }
+  if (g_ascii_string_to_signed (text, 10, min, max, out_value, NULL))
+    return TRUE;
+
+  message = g_strdup_printf (
+    "%s: expected a whole number from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT, name, min, max);
+  respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_frame", message);
+  return FALSE;
+}
+
+/**
+ * natter_http_api_issue_token:
+ * @db: the database
+ * @config: for the token lifetime
+ * @user_id: who logs in
+ * @out_expires_at: (out) (optional) (transfer full): RFC 3339 expiry
+ * @out_token_id: (out) (optional): the stored token's id
+ * @error: a #NatterServerDbError
+ *
+ * Makes a new bearer token and stores only its SHA-256.
+ *
+ * Returns: (transfer full) (nullable): the token to hand to the client
+ */
+char *
+natter_http_api_issue_token (NatterServerDb *db,
+                             const NatterServerConfig *config,
+                             gint64 user_id,
+                             char **out_expires_at,
+                             gint64 *out_token_id,
+                             GError **error)
+{
+  g_autofree char *token = NULL;
+  g_autofree char *token_hash = NULL;
+  gint64 expires_unix;
+
+  g_return_val_if_fail (NATTER_IS_SERVER_DB (db), NULL);
+  g_return_val_if_fail (config != NULL, NULL);
+
+  token = natter_token_generate (error);
+  if (token == NULL)
+    return NULL;
+  token_hash = natter_token_hash (token);
+  expires_unix = g_get_real_time () / G_USEC_PER_SEC + config->token_lifetime_s;
+  if (!natter_server_db_add_token (db, user_id, token_hash, expires_unix, out_token_id, error))
+    return NULL;
+
+  if (out_expires_at != NULL) {
+    g_autoptr (GDateTime) expires = g_date_time_new_from_unix_utc (expires_unix);
+
+    *out_expires_at = natter_format_time (expires);
+  }
+
+  return g_steal_pointer (&token);
+}
+
+static void
+respond_session (NatterHttpApi *self, SoupServerMessage *msg, guint status, gint64 user_id)
+{
+  g_autoptr (GError) error = NULL;
+  NatterSession session = { 0 };
+  g_autofree char *token = NULL;
+  g_autofree char *expires_at = NULL;
+  g_autoptr (NatterUser) user = NULL;
+
+  token = natter_http_api_issue_token (self->db, self->config, user_id, &expires_at, NULL, &error);
+  if (token == NULL) {
+    respond_internal (self, msg, error);
+    return;
+  }
+  user = natter_server_db_get_user (self->db, user_id, &error);
+  if (user == NULL) {
+    respond_internal (self, msg, error);
+    return;
+  }
+
+  session.token = token;
+  session.expires_at = expires_at;
+  session.user = user;
+  respond_json (msg, status, natter_session_to_json (&session));
+}
+
+/* Login and registration hash in a worker thread while the message waits:
+ * argon2id takes tens of milliseconds the WebSockets should not wait for. */
+typedef struct {
+  NatterHttpApi *self;
+  SoupServerMessage *msg;
+  gulong disconnected_id;
+  gboolean disconnected;
+  char *client_address;
+
+  /* register */
+  NatterRegisterRequest *register_request;
+  /* login */
+  gint64 user_id;
+  char *password;
+  char *stored_hash; /* NULL: unknown email, verify against the dummy */
+
+  /* results of the thread */
+  char *new_hash;
+  gboolean verified;
+  GError *error;
+} PasswordJob;
+
+static void
+password_job_free (PasswordJob *job)
+{
+  if (job->disconnected_id != 0)
+    g_signal_handler_disconnect (job->msg, job->disconnected_id);
+  g_clear_object (&job->msg);
+  g_clear_object (&job->self);
+  g_free (job->client_address);
+  g_clear_pointer (&job->register_request, natter_register_request_free);
+  if (job->password != NULL)
+    memset (job->password, 0, strlen (job->password));
+  g_free (job->password);
+  g_free (job->stored_hash);
+  g_free (job->new_hash);
+  g_clear_error (&job->error);
+  g_free (job);
+}
+
+static void
+on_job_message_disconnected (SoupServerMessage *msg, gpointer user_data)
+{
+  PasswordJob *job = user_data;
+
+  job->disconnected = TRUE;
+}
+
+static PasswordJob *
+password_job_new (NatterHttpApi *self, SoupServerMessage *msg)
+{
+  PasswordJob *job = g_new0 (PasswordJob, 1);
+
+  job->self = g_object_ref (self);
+  job->msg = g_object_ref (msg);
+  job->client_address = g_strdup (soup_server_message_get_remote_host (msg));
+  job->disconnected_id =
+    g_signal_connect (msg, "disconnected", G_CALLBACK (on_job_message_disconnected), job);
+  soup_server_message_pause (msg);
+
+  return job;
+}
+
+static void
+password_job_thread (GTask *task,
+                     gpointer source_object,
+                     gpointer task_data,
+                     GCancellable *cancellable)
+{
+  PasswordJob *job = task_data;
+
+  if (job->register_request != NULL) {
+    job->new_hash = natter_password_hash (job->register_request->password, &job->error);
+  } else if (job->stored_hash != NULL) {
+    job->verified = natter_password_verify (job->stored_hash, job->password);
+  } else {
+    natter_password_verify_dummy (job->password);
+    job->verified = FALSE;
+  }
+  g_task_return_boolean (task, TRUE);
+}
+
+/* The bucket of @address, refilled for the time since it was last used. */
+static LoginBucket *
+login_bucket_get (NatterHttpApi *self, const char *address)
+{
+  LoginBucket *bucket;
+  gint64 now = g_get_monotonic_time ();
+
+  if (address == NULL)
+    address = "";
+
+  bucket = g_hash_table_lookup (self->login_buckets, address);
+  if (bucket == NULL) {
+    /* Forget every bucket before the table could grow without bound. */
+    if (g_hash_table_size (self->login_buckets) >= LOGIN_BUCKETS_MAX)
+      g_hash_table_remove_all (self->login_buckets);
+    bucket = g_new0 (LoginBucket, 1);
+    bucket->tokens = self->config->login_burst;
+    bucket->updated_us = now;
+    g_hash_table_insert (self->login_buckets, g_strdup (address), bucket);
+  }
+
+  bucket->tokens +=
+    (double) (now - bucket->updated_us) / G_USEC_PER_SEC * self->config->login_rate_per_min / 60.0;
+  bucket->tokens = MIN (bucket->tokens, self->config->login_burst);
+  bucket->updated_us = now;
+
+  return bucket;
+}
+
+static void
+on_register_hashed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PasswordJob *job = g_task_get_task_data (G_TASK (result));
+  NatterHttpApi *self = job->self;
+  g_autoptr (GError) error = NULL;
+  gint64 user_id = 0;
+
+  if (job->disconnected)
+    return;
+
+  if (job->new_hash == NULL) {
+    respond_internal (self, job->msg, job->error);
+  } else if (!natter_server_db_create_user (
+               self->db, job->register_request->email, job->new_hash,
+               job->register_request->display_name,
+               (const char *const *) job->register_request->profile_types, &user_id, &error)) {
+    if (g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_EXISTS))
+      respond_error (self, job->msg, SOUP_STATUS_CONFLICT, "conflict",
+                     "this email already has an account");
+    else
+      respond_internal (self, job->msg, error);
+  } else {
+    g_message ("registered user %" G_GINT64_FORMAT, user_id);
+    respond_session (self, job->msg, SOUP_STATUS_CREATED, user_id);
+  }
+  soup_server_message_unpause (job->msg);
+}
+
+static void
+handle_register (NatterHttpApi *self, SoupServerMessage *msg)
+{
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NatterRegisterRequest) request = NULL;
+  g_autoptr (GTask) task = NULL;
+  PasswordJob *job;
+
+  if (!self->config->registration_enabled) {
+    respond_error (self, msg, SOUP_STATUS_FORBIDDEN, "forbidden",
+                   "this server does not allow registration");
+    return;
+  }
+
+  body = request_body (msg);
+  request =
+    natter_register_request_parse (g_bytes_get_data (body, NULL), g_bytes_get_size (body), &error);
+  if (request == NULL) {
+    respond_bad_input (self, msg, error);
+    return;
+  }
+  for (guint i = 0; request->profile_types[i] != NULL; i++) {
+    if (!g_strv_contains ((const char *const *) self->config->profile_types,
+                          request->profile_types[i])) {
+      g_autofree char *message = g_strdup_printf ("profile_types: this server does not offer “%s”",
+                                                  request->profile_types[i]);
+
+      respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_frame", message);
+      return;
+    }
+  }
+
+  job = password_job_new (self, msg);
+  job->register_request = g_steal_pointer (&request);
+  task = g_task_new (self, NULL, on_register_hashed, NULL);
+  g_task_set_task_data (task, job, (GDestroyNotify) password_job_free);
+  g_task_run_in_thread (task, password_job_thread);
+}
+
+static void
+on_login_verified (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PasswordJob *job = g_task_get_task_data (G_TASK (result));
+  NatterHttpApi *self = job->self;
+
+  if (!job->verified) {
+    LoginBucket *bucket = login_bucket_get (self, job->client_address);
+
+    bucket->tokens = MAX (0, bucket->tokens - 1);
+  }
+  if (job->disconnected)
+    return;
+
+  if (job->verified) {
+    respond_session (self, job->msg, SOUP_STATUS_OK, job->user_id);
+  } else {
+    /* The same answer for an unknown email and a wrong password. */
+    respond_error (self, job->msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
+                   "wrong email or password");
+  }
+  soup_server_message_unpause (job->msg);
+}
+
+static void
+handle_login (NatterHttpApi *self, SoupServerMessage *msg)
+{
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NatterLoginRequest) request = NULL;
+  g_autoptr (GTask) task = NULL;
+  g_autofree char *stored_hash = NULL;
+  gint64 user_id = 0;
+  PasswordJob *job;
+
+  /* Only failed attempts spend the bucket; an empty one refuses them all. */
+  if (login_bucket_get (self, soup_server_message_get_remote_host (msg))->tokens < 1) {
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
+                                  "60");
+    respond_error (self, msg, STATUS_TOO_MANY_REQUESTS, "rate_limited",
+                   "too many failed logins; try again later");
+    return;
+  }
+
+  body = request_body (msg);
+  request =
+    natter_login_request_parse (g_bytes_get_data (body, NULL), g_bytes_get_size (body), &error);
+  if (request == NULL) {
+    respond_bad_input (self, msg, error);
+    return;
+  }
+
+  if (!natter_server_db_find_login (self->db, request->email, &user_id, &stored_hash, &error) &&
+      !g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND)) {
+    respond_internal (self, msg, error);
+    return;
+  }
+
+  job = password_job_new (self, msg);
+  job->user_id = user_id;
+  job->password = g_strdup (request->password);
+  job->stored_hash = g_steal_pointer (&stored_hash);
+  task = g_task_new (self, NULL, on_login_verified, NULL);
+  g_task_set_task_data (task, job, (GDestroyNotify) password_job_free);
+  g_task_run_in_thread (task, password_job_thread);
+}
+
+static void
+handle_logout (NatterHttpApi *self, SoupServerMessage *msg)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 user_id;
+  gint64 token_id;
+
+  if (!authenticate (self, msg, &user_id, &token_id))
+    return;
+  if (!natter_server_db_revoke_token (self->db, token_id, &error)) {
+    respond_internal (self, msg, error);
+    return;
+  }
+  if (self->hub != NULL)
+    natter_hub_disconnect_token (self->hub, token_id);
+  respond_no_content (msg);
+}
+
+static void
+handle_me (NatterHttpApi *self, SoupServerMessage *msg)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NatterUser) user = NULL;
+  gint64 user_id;
+
+  if (!authenticate (self, msg, &user_id, NULL))
+    return;
+  user = natter_server_db_get_user (self->db, user_id, &error);
+  if (user == NULL) {
+    respond_db_error (self, msg, error);
+    return;
+  }
+  respond_json (msg, SOUP_STATUS_OK, natter_user_to_json (user));
+}
+
+static void
+handle_profiles (NatterHttpApi *self, SoupServerMessage *msg, GHashTable *query)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) profiles = NULL;
+  const char *text = query != NULL ? g_hash_table_lookup (query, "q") : NULL;
+  gint64 limit;
+
+  if (!authenticate (self, msg, NULL, NULL))
+    return;
+  if (!query_limit (self, msg, query, "limit", 1, NATTER_DIRECTORY_LIMIT_MAX,
+                    NATTER_DIRECTORY_LIMIT_DEFAULT, &limit))
+    return;
+  if (text != NULL && g_utf8_strlen (text, -1) > NATTER_MAX_DISPLAY_NAME_CHARS) {
+    respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_frame", "q: too long");
+    return;
+  }
+
+  profiles = natter_server_db_search_profiles (self->db, text, (guint) limit, &error);
+  if (profiles == NULL) {
+    respond_internal (self, msg, error);
+    return;
+  }
+  respond_json (msg, SOUP_STATUS_OK, natter_profile_list_to_json (profiles));
+}
+
+static const char *
+image_content_type (GBytes *image)
+{
+  static const guint8 png_magic[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+  static const guint8 jpeg_magic[] = { 0xff, 0xd8, 0xff };
+  gsize size;
+  const guint8 *data = g_bytes_get_data (image, &size);
+
+  if (size >= sizeof png_magic && memcmp (data, png_magic, sizeof png_magic) == 0)
+    return "image/png";
+  if (size >= sizeof jpeg_magic && memcmp (data, jpeg_magic, sizeof jpeg_magic) == 0)
+    return "image/jpeg";
+
+  return NULL;
+}
+
+static void
+handle_avatar (NatterHttpApi *self, SoupServerMessage *msg, const Route *route)
+{
+  g_autoptr (GError) error = NULL;
+  const char *method = soup_server_message_get_method (msg);
+
+  if (g_str_equal (method, "GET") || g_str_equal (method, "HEAD")) {
+    g_autofree char *content_type = NULL;
+    g_autoptr (GBytes) image = natter_server_db_get_avatar (
+      self->db, route->profile_id, route->profile_type, &content_type, &error);
+
+    if (image == NULL) {
+      respond_db_error (self, msg, error);
+      return;
+    }
+    soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control",
+                                  "no-cache");
+    soup_server_message_set_response (msg, content_type, SOUP_MEMORY_COPY,
+                                      g_bytes_get_data (image, NULL), g_bytes_get_size (image));
+  } else {
+    g_autoptr (GBytes) image = NULL;
+    const char *content_type;
+    gint64 user_id;
+    gint64 owner;
+
+    if (!authenticate (self, msg, &user_id, NULL))
+      return;
+    owner = natter_server_db_get_profile_owner (self->db, route->profile_id, route->profile_type);
+    if (owner == 0) {
+      respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "not_found", "no such profile");
+      return;
+    }
+    if (owner != user_id) {
+      respond_error (self, msg, SOUP_STATUS_FORBIDDEN, "forbidden", "that profile is not yours");
+      return;
+    }
+    image = request_body (msg);
+    content_type = image_content_type (image);
+    if (content_type == NULL) {
+      respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_frame",
+                     "an avatar must be a PNG or JPEG image");
+      return;
+    }
+    if (!natter_server_db_set_avatar (self->db, route->profile_id, route->profile_type, image,
+                                      content_type, &error)) {
+      respond_db_error (self, msg, error);
+      return;
+    }
+    respond_no_content (msg);
+  }
+}
+
+static void
+handle_conversations (NatterHttpApi *self, SoupServerMessage *msg, const Route *route)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NatterProfile) viewer = NULL;
+  gint64 user_id;
+
+  if (!authenticate (self, msg, &user_id, NULL) || !authorize_profile (self, msg, route, user_id))
+    return;
+  viewer = natter_profile_new (route->profile_id, route->profile_type, NULL, NULL);
+
+  if (g_str_equal (soup_server_message_get_method (msg), "GET")) {
+    g_autoptr (GPtrArray) conversations =
+      natter_server_db_list_conversations (self->db, viewer, &error);
+
+    if (conversations == NULL) {
+      respond_internal (self, msg, error);
+      return;
+    }
+    respond_json (msg, SOUP_STATUS_OK, natter_conversation_list_to_json (conversations));
+  } else {
+    g_autoptr (GBytes) body = request_body (msg);
+    g_autoptr (GPtrArray) with = NULL;
+    g_autoptr (NatterConversation) conversation = NULL;
+    NatterProfile *other;
+    gboolean existed;
+
+    with = natter_conversation_request_parse (g_bytes_get_data (body, NULL),
+                                              g_bytes_get_size (body), &error);
+    if (with == NULL) {
+      respond_bad_input (self, msg, error);
+      return;
+    }
+    if (with->len != 1) {
+      respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_frame",
+                     "with: a direct conversation has exactly one other profile");
+      return;
+    }
+    other = g_ptr_array_index (with, 0);
+    if (natter_profile_equal (viewer, other)) {
+      respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_frame",
+                     "with: a conversation with yourself is not possible");
+      return;
+    }
+    if (natter_server_db_get_profile_owner (self->db, other->profile_id, other->profile_type) ==
+        0) {
+      respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "not_found", "with: no such profile");
+      return;
+    }
+
+    existed = natter_server_db_find_direct (self->db, viewer, other) != 0;
+    conversation = natter_server_db_get_or_create_direct (self->db, viewer, other, &error);
+    if (conversation == NULL) {
+      respond_db_error (self, msg, error);
+      return;
+    }
+    respond_json (msg, existed ? SOUP_STATUS_OK : SOUP_STATUS_CREATED,
+                  natter_conversation_to_json (conversation));
+  }
+}
+
+static void
+handle_messages (NatterHttpApi *self, SoupServerMessage *msg, const Route *route, GHashTable *query)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NatterProfile) viewer = NULL;
+  g_autoptr (GPtrArray) messages = NULL;
+  gboolean has_more = FALSE;
+  gint64 user_id;
+  gint64 before_seq;
+  gint64 limit;
+
+  if (!authenticate (self, msg, &user_id, NULL) || !authorize_profile (self, msg, route, user_id))
+    return;
+  if (!query_limit (self, msg, query, "before_seq", 0, NATTER_MAX_ID, 0, &before_seq) ||
+      !query_limit (self, msg, query, "limit", 1, NATTER_HISTORY_LIMIT_MAX,
+                    NATTER_HISTORY_LIMIT_DEFAULT, &limit))
+    return;
+
+  viewer = natter_profile_new (route->profile_id, route->profile_type, NULL, NULL);
+  if (!natter_server_db_is_participant (self->db, route->conversation_id, viewer)) {
+    g_autoptr (GPtrArray) participants =
+      natter_server_db_list_participants (self->db, route->conversation_id, NULL);
+
+    if (participants != NULL && participants->len > 0)
+      respond_error (self, msg, SOUP_STATUS_FORBIDDEN, "forbidden",
+                     "that profile is not in this conversation");
+    else
+      respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "not_found", "no such conversation");
+    return;
+  }
+
+  messages = natter_server_db_list_messages (self->db, route->conversation_id, before_seq,
+                                             (guint) limit, &has_more, &error);
+  if (messages == NULL) {
+    respond_internal (self, msg, error);
+    return;
+  }
+  respond_json (msg, SOUP_STATUS_OK, natter_message_page_to_json (messages, has_more));
+}
+
+static void
+handle_calls (NatterHttpApi *self, SoupServerMessage *msg, const Route *route, GHashTable *query)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NatterProfile) viewer = NULL;
+  g_autoptr (GPtrArray) calls = NULL;
+  gint64 user_id;
+  gint64 limit;
+
+  if (!authenticate (self, msg, &user_id, NULL) || !authorize_profile (self, msg, route, user_id))
+    return;
+  if (!query_limit (self, msg, query, "limit", 1, NATTER_CALLS_LIMIT_MAX,
+                    NATTER_CALLS_LIMIT_DEFAULT, &limit))
+    return;
+
+  viewer = natter_profile_new (route->profile_id, route->profile_type, NULL, NULL);
+  calls = natter_server_db_list_calls (self->db, viewer, (guint) limit, &error);
+  if (calls == NULL) {
+    respond_internal (self, msg, error);
+    return;
+  }
+  respond_json (msg, SOUP_STATUS_OK, natter_call_log_list_to_json (calls));
+}
+
+static void
+handle_ice_servers (NatterHttpApi *self, SoupServerMessage *msg)
+{
+  g_autoptr (GPtrArray) servers =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_ice_server_free);
+  gint64 user_id;
+
+  if (!authenticate (self, msg, &user_id, NULL))
+    return;
+
+  if (self->config->stun_uris != NULL && self->config->stun_uris[0] != NULL)
+    g_ptr_array_add (
+      servers, natter_ice_server_new ((const char *const *) self->config->stun_uris, NULL, NULL));
+  if (self->config->turn_uris != NULL && self->config->turn_uris[0] != NULL &&
+      self->config->turn_secret != NULL) {
+    /* TURN REST API: the TURN server recomputes the HMAC from the shared
+     * secret and refuses the username once its expiry has passed. */
+    gint64 expiry = g_get_real_time () / G_USEC_PER_SEC + self->config->turn_ttl_s;
+    g_autofree char *username =
+      g_strdup_printf ("%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, expiry, user_id);
+    g_autofree char *credential = natter_turn_credential (self->config->turn_secret, username);
+
+    g_ptr_array_add (servers, natter_ice_server_new ((const char *const *) self->config->turn_uris,
+                                                     username, credential));
+  }
+
+  respond_json (msg, SOUP_STATUS_OK,
+                natter_ice_servers_to_json (servers, self->config->turn_ttl_s));
+}
+
+static void
+handle_metrics (NatterHttpApi *self, SoupServerMessage *msg)
+{
+  char *text;
+
+  if (self->hub != NULL)
+    natter_metrics_set (self->metrics, "natter_connections", NULL, NULL,
+                        natter_hub_get_n_connections (self->hub));
+  text = natter_metrics_render (self->metrics);
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, "text/plain; version=0.0.4; charset=utf-8",
+                                    SOUP_MEMORY_TAKE, text, strlen (text));
+}
+
+static gboolean
+method_allowed (const RouteInfo *info, const char *method)
+{
+  g_auto (GStrv) methods = g_strsplit (info->methods, ", ", -1);
+
+  return g_strv_contains ((const char *const *) methods, method);
+}
+
+static void
+handler (SoupServer *server,
+         SoupServerMessage *msg,
+         const char *path,
+         GHashTable *query,
+         gpointer user_data)
+{
+  NatterHttpApi *self = NATTER_HTTP_API (user_data);
+  const char *method = soup_server_message_get_method (msg);
+  g_auto (Route) route = { 0 };
+  const RouteInfo *info;
+  gboolean matched = match_route (path, &route);
+
+  info = &routes[route.id];
+  g_object_set_data (G_OBJECT (msg), ROUTE_KEY, (gpointer) info->template);
+
+  if (g_str_equal (method, "OPTIONS")) {
+    const char *origin =
+      soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Origin");
+
+    if (!matched) {
+      respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "not_found", "no such resource");
+    } else if (origin != NULL && !natter_server_config_origin_allowed (self->config, origin)) {
+      respond_error (self, msg, SOUP_STATUS_FORBIDDEN, "forbidden", "origin not allowed");
+    } else {
+      add_cors_headers (self, msg, TRUE);
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
+                                    info->methods);
+      respond_no_content (msg);
+    }
+    return;
+  }
+
+  add_cors_headers (self, msg, FALSE);
+
+  if (!matched) {
+    respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "not_found", "no such resource");
+    return;
+  }
+  if (!method_allowed (info, method)) {
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
+                                  info->methods);
+    respond_error (self, msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "not_allowed",
+                   "this method is not allowed here");
+    return;
+  }
+  if (g_object_get_data (G_OBJECT (msg), TOO_LARGE_KEY) != NULL) {
+    respond_error (self, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
+                   "the request body is too large");
+    return;
+  }
+
+  switch (route.id) {
+    case ROUTE_HEALTHZ:
+      soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+      soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_STATIC, "ok", 2);
+      break;
+    case ROUTE_METRICS:
+      handle_metrics (self, msg);
+      break;
+    case ROUTE_REGISTER:
+      handle_register (self, msg);
+      break;
+    case ROUTE_LOGIN:
+      handle_login (self, msg);
+      break;
+    case ROUTE_LOGOUT:
+      handle_logout (self, msg);
+      break;
+    case ROUTE_ME:
+      handle_me (self, msg);
+      break;
+    case ROUTE_PROFILES:
+      handle_profiles (self, msg, query);
+      break;
+    case ROUTE_AVATAR:
+      handle_avatar (self, msg, &route);
+      break;
+    case ROUTE_CONVERSATIONS:
+      handle_conversations (self, msg, &route);
+      break;
+    case ROUTE_MESSAGES:
+      handle_messages (self, msg, &route, query);
+      break;
+    case ROUTE_CALLS:
+      handle_calls (self, msg, &route, query);
+      break;
+    case ROUTE_ICE_SERVERS:
+      handle_ice_servers (self, msg);
+      break;
+    case ROUTE_NONE:
+    default:
+      respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "not_found", "no such resource");
+      break;
+  }
+}
+
+static void
+on_request_finished (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
+{
+  NatterHttpApi *self = NATTER_HTTP_API (user_data);
+  const char *route = g_object_get_data (G_OBJECT (msg), ROUTE_KEY);
+  char status[16];
+
+  if (route == NULL) {
+    const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
+
+    route = path != NULL && g_str_has_prefix (path, "/ws/") ? "/ws/{id}/{type}" : "other";
+  }
+  g_snprintf (status, sizeof status, "%u", soup_server_message_get_status (msg));
+  natter_metrics_add_labels (self->metrics, "natter_http_requests_total", "route", route, "status",
+                             status, 1);
+}
+
+static void
+natter_http_api_dispose (GObject *object)
+{
+  NatterHttpApi *self = NATTER_HTTP_API (object);
+
+  g_clear_object (&self->db);
+  g_clear_object (&self->metrics);
+  g_clear_object (&self->hub);
+
+  G_OBJECT_CLASS (natter_http_api_parent_class)->dispose (object);
+}
+
+static void
+natter_http_api_finalize (GObject *object)
+{
+  NatterHttpApi *self = NATTER_HTTP_API (object);
+
+  g_clear_pointer (&self->login_buckets, g_hash_table_unref);
+
+  G_OBJECT_CLASS (natter_http_api_parent_class)->finalize (object);
+}
+
+static void
+natter_http_api_class_init (NatterHttpApiClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = natter_http_api_dispose;
+  object_class->finalize = natter_http_api_finalize;
+}
+
+static void
+natter_http_api_init (NatterHttpApi *self)
+{
+  self->login_buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+/**
+ * natter_http_api_new:
+ * @db: the database
+ * @config: the configuration; must outlive the API
+ * @metrics: where requests are counted
+ * @hub: (nullable): the hub, told about logouts
+ *
+ * Returns: (transfer full): the HTTP API of PROTOCOL.md
+ */
+NatterHttpApi *
+natter_http_api_new (NatterServerDb *db,
+                     const NatterServerConfig *config,
+                     NatterMetrics *metrics,
+                     NatterHub *hub)
+{
+  NatterHttpApi *self;
+
+  g_return_val_if_fail (NATTER_IS_SERVER_DB (db), NULL);
+  g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (NATTER_IS_METRICS (metrics), NULL);
+  g_return_val_if_fail (hub == NULL || NATTER_IS_HUB (hub), NULL);
+
+  self = g_object_new (NATTER_TYPE_HTTP_API, NULL);
+  self->db = g_object_ref (db);
+  self->config = config;
+  self->metrics = g_object_ref (metrics);
+  self->hub = hub != NULL ? g_object_ref (hub) : NULL;
+
+  return self;
+}
+
+/**
+ * natter_http_api_install:
+ * @self: the API
+ * @server: the server to answer on
+ *
+ * Handles every path but the hub's /ws/, counts every request.
+ */
+void
+natter_http_api_install (NatterHttpApi *self, SoupServer *server)
+{
+  g_return_if_fail (NATTER_IS_HTTP_API (self));
+  g_return_if_fail (SOUP_IS_SERVER (server));
+
+  soup_server_add_early_handler (server, NULL, early_handler, self, NULL);
+  soup_server_add_handler (server, NULL, handler, self, NULL);
+  g_signal_connect_object (server, "request-finished", G_CALLBACK (on_request_finished), self, 0);
+}
+
+/**
+ * natter_http_api_set_shutting_down:
+ * @self: the API
+ * @shutting_down: whether new requests are refused
+ *
+ * While the server shuts down, new requests get 503.
+ */
+void
+natter_http_api_set_shutting_down (NatterHttpApi *self, gboolean shutting_down)
+{
+  g_return_if_fail (NATTER_IS_HTTP_API (self));
+
+  self->shutting_down = shutting_down;
+}

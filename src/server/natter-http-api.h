@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "natter-hub.h"
+#include "natter-metrics.h"
+#include "natter-server-config.h"
+#include "natter-server-db.h"
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_HTTP_API (natter_http_api_get_type ())
+G_DECLARE_FINAL_TYPE (NatterHttpApi, natter_http_api, NATTER, HTTP_API, GObject)
+
+NatterHttpApi *natter_http_api_new (NatterServerDb *db,
+                                    const NatterServerConfig *config,
+                                    NatterMetrics *metrics,
+                                    NatterHub *hub);
+void natter_http_api_install (NatterHttpApi *self, SoupServer *server);
+void natter_http_api_set_shutting_down (NatterHttpApi *self, gboolean shutting_down);
+
+/* A new bearer token for @user_id; only its SHA-256 is stored. */
+char *natter_http_api_issue_token (NatterServerDb *db,
+                                   const NatterServerConfig *config,
+                                   gint64 user_id,
+                                   char **out_expires_at,
+                                   gint64 *out_token_id,
+                                   GError **error);
+
+G_END_DECLS

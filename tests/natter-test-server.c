@@ -1,0 +1,650 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-test-server"
+
+#include "config.h"
+
+#include <libsoup/soup.h>
+#include <signal.h>
+#include <string.h>
+
+#include "natter-http-body.h"
+#include "natter-test-server.h"
+
+#define START_TIMEOUT_MS 10000
+#define RESTART_RETRY_MS 5000
+#define STOP_TIMEOUT_MS 10000
+#define HTTP_TIMEOUT_MS 20000
+
+/**
+ * NatterTestServer:
+ *
+ * A real natter-server process for one test: a temporary folder holding its
+ * database, a loopback port, and its stdout read up to the listening line.
+ * Its stderr goes to the test's stderr.
+ */
+struct _NatterTestServer {
+  GStrv extra_args;
+  char *tmpdir;
+  char *db_path;
+  guint port;
+  char *url;
+  char *ws_url;
+  GSubprocess *process;
+  GDataInputStream *stdout_stream;
+  SoupSession *session;
+};
+
+gboolean
+natter_test_iterate_until (gint64 deadline_us)
+{
+  g_autoptr (GMainContext) context = g_main_context_ref_thread_default ();
+  gint64 remaining = deadline_us - g_get_monotonic_time ();
+  GSource *wakeup;
+
+  if (remaining <= 0)
+    return FALSE;
+
+  /* A timeout source bounds the blocking iteration by the deadline. */
+  wakeup = g_timeout_source_new ((guint) MAX (1, MIN (remaining / 1000, 100)));
+  g_source_set_dummy_callback (wakeup);
+  g_source_attach (wakeup, context);
+  g_main_context_iteration (context, TRUE);
+  g_source_destroy (wakeup);
+  g_source_unref (wakeup);
+
+  return TRUE;
+}
+
+/**
+ * natter_test_wait_full:
+ * @condition: checked after each iteration
+ * @user_data: for @condition
+ * @timeout_ms: the deadline
+ * @what: what is awaited, for the failure message
+ * @file: the caller's file
+ * @line: the caller's line
+ *
+ * Iterates the thread-default main context until @condition holds; fails the
+ * test at the deadline. Use natter_test_wait().
+ */
+void
+natter_test_wait_full (NatterTestCondition condition,
+                       gpointer user_data,
+                       guint timeout_ms,
+                       const char *what,
+                       const char *file,
+                       int line)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (!condition (user_data)) {
+    if (!natter_test_iterate_until (deadline))
+      g_error ("%s:%d: timed out after %u ms waiting for %s", file, line, timeout_ms, what);
+  }
+}
+
+typedef struct {
+  GAsyncResult *result;
+} AsyncWait;
+
+static void
+on_async_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  AsyncWait *wait = user_data;
+
+  wait->result = g_object_ref (result);
+}
+
+/* Runs until the async call finishes or the deadline passes (then cancels it
+ * and returns NULL once it has finished). */
+static GAsyncResult *
+wait_async (AsyncWait *wait, GCancellable *cancellable, gint64 deadline)
+{
+  while (wait->result == NULL) {
+    if (!natter_test_iterate_until (deadline)) {
+      g_cancellable_cancel (cancellable);
+      while (wait->result == NULL)
+        g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
+      g_clear_object (&wait->result);
+      return NULL;
+    }
+  }
+
+  return wait->result;
+}
+
+static const char *
+server_binary (void)
+{
+  const char *binary = g_getenv ("NATTER_SERVER_BINARY");
+  static char *fallback;
+
+  if (binary != NULL)
+    return binary;
+  if (fallback == NULL && g_getenv ("NATTER_TEST_BUILDDIR") != NULL)
+    fallback =
+      g_build_filename (g_getenv ("NATTER_TEST_BUILDDIR"), "src", "server", "natter-server", NULL);
+  if (fallback == NULL || !g_file_test (fallback, G_FILE_TEST_IS_EXECUTABLE))
+    g_error ("natter-test-server: set NATTER_SERVER_BINARY to the natter-server to test");
+
+  return fallback;
+}
+
+/* Starts the process on @port and reads its listening line. Returns FALSE
+ * when the process exited before listening (the port may still be taken). */
+static gboolean
+try_start (NatterTestServer *self, guint port, gint64 deadline)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autofree char *line = NULL;
+  AsyncWait wait = { NULL };
+  GInputStream *pipe;
+  const char *url;
+  const char *colon;
+  guint64 parsed_port;
+
+  g_ptr_array_add (argv, g_strdup (server_binary ()));
+  g_ptr_array_add (argv, g_strdup ("--port"));
+  g_ptr_array_add (argv, g_strdup_printf ("%u", port));
+  g_ptr_array_add (argv, g_strdup ("--db"));
+  g_ptr_array_add (argv, g_strdup (self->db_path));
+  for (guint i = 0; self->extra_args != NULL && self->extra_args[i] != NULL; i++)
+    g_ptr_array_add (argv, g_strdup (self->extra_args[i]));
+  g_ptr_array_add (argv, NULL);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  self->process =
+    g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  if (self->process == NULL)
+    g_error ("natter-test-server: cannot start %s: %s", server_binary (), error->message);
+
+  pipe = g_subprocess_get_stdout_pipe (self->process);
+  self->stdout_stream = g_data_input_stream_new (pipe);
+  g_data_input_stream_read_line_async (self->stdout_stream, G_PRIORITY_DEFAULT, cancellable,
+                                       on_async_done, &wait);
+  if (wait_async (&wait, cancellable, deadline) == NULL) {
+    g_subprocess_force_exit (self->process);
+    g_error ("natter-test-server: no listening line within %d ms", START_TIMEOUT_MS);
+  }
+  line = g_data_input_stream_read_line_finish (self->stdout_stream, wait.result, NULL, &error);
+  g_clear_object (&wait.result);
+
+  if (line == NULL) {
+    /* End of stdout: the process failed (its reason is on stderr). */
+    AsyncWait exited = { NULL };
+
+    g_subprocess_wait_async (self->process, NULL, on_async_done, &exited);
+    while (exited.result == NULL)
+      g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
+    g_clear_object (&exited.result);
+    g_clear_object (&self->stdout_stream);
+    g_clear_object (&self->process);
+    return FALSE;
+  }
+
+  if (!g_str_has_prefix (line, "listening on "))
+    g_error ("natter-test-server: unexpected first stdout line “%s”", line);
+  url = line + strlen ("listening on ");
+  colon = strrchr (url, ':');
+  if (colon == NULL || !g_ascii_string_to_unsigned (colon + 1, 10, 1, 65535, &parsed_port, NULL))
+    g_error ("natter-test-server: cannot read the port in “%s”", line);
+
+  self->port = (guint) parsed_port;
+  g_free (self->url);
+  self->url = g_strdup (url);
+  g_free (self->ws_url);
+  self->ws_url =
+    g_strconcat (g_str_has_prefix (url, "https:") ? "wss" : "ws", strchr (url, ':'), NULL);
+
+  return TRUE;
+}
+
+/**
+ * natter_test_server_new:
+ * @extra_args: (nullable) (array zero-terminated=1): more command-line
+ *   options, e.g. `{ "--ring-timeout", "2", NULL }`
+ *
+ * Starts the natter-server binary (`NATTER_SERVER_BINARY`) with `--port 0
+ * --db <tempdir>/natter.db` and waits up to 10 s for its listening line.
+ * Fails the test if it does not come.
+ *
+ * Returns: (transfer full): the running server; free with
+ *   natter_test_server_free()
+ */
+NatterTestServer *
+natter_test_server_new (const char *const *extra_args)
+{
+  NatterTestServer *self = g_new0 (NatterTestServer, 1);
+  g_autoptr (GError) error = NULL;
+
+  self->extra_args = g_strdupv ((GStrv) extra_args);
+  self->tmpdir = g_dir_make_tmp ("natter-test-server-XXXXXX", &error);
+  if (self->tmpdir == NULL)
+    g_error ("natter-test-server: %s", error->message);
+  self->db_path = g_build_filename (self->tmpdir, "natter.db", NULL);
+
+  if (!try_start (self, 0, g_get_monotonic_time () + START_TIMEOUT_MS * 1000))
+    g_error ("natter-test-server: natter-server exited before listening (see stderr)");
+
+  return self;
+}
+
+static void
+remove_recursively (GFile *file)
+{
+  g_autoptr (GFileEnumerator) children = g_file_enumerate_children (
+    file, G_FILE_ATTRIBUTE_STANDARD_NAME, G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
+
+  if (children != NULL) {
+    GFileInfo *info;
+    GFile *child;
+
+    while (g_file_enumerator_iterate (children, &info, &child, NULL, NULL) && info != NULL)
+      remove_recursively (child);
+  }
+  g_file_delete (file, NULL, NULL);
+}
+
+/**
+ * natter_test_server_free:
+ * @self: (transfer full): the server
+ *
+ * Stops the server if it runs and removes its temporary folder.
+ */
+void
+natter_test_server_free (NatterTestServer *self)
+{
+  g_autoptr (GFile) tmpdir = NULL;
+
+  if (self == NULL)
+    return;
+
+  if (self->process != NULL)
+    natter_test_server_stop (self);
+  g_clear_object (&self->session);
+
+  tmpdir = g_file_new_for_path (self->tmpdir);
+  remove_recursively (tmpdir);
+
+  g_strfreev (self->extra_args);
+  g_free (self->tmpdir);
+  g_free (self->db_path);
+  g_free (self->url);
+  g_free (self->ws_url);
+  g_free (self);
+}
+
+/**
+ * natter_test_server_get_url:
+ * @self: the server
+ *
+ * Returns: `http://127.0.0.1:PORT` (https with TLS)
+ */
+const char *
+natter_test_server_get_url (NatterTestServer *self)
+{
+  return self->url;
+}
+
+/**
+ * natter_test_server_get_ws_url:
+ * @self: the server
+ *
+ * Returns: `ws://127.0.0.1:PORT` (wss with TLS)
+ */
+const char *
+natter_test_server_get_ws_url (NatterTestServer *self)
+{
+  return self->ws_url;
+}
+
+guint
+natter_test_server_get_port (NatterTestServer *self)
+{
+  return self->port;
+}
+
+const char *
+natter_test_server_get_db_path (NatterTestServer *self)
+{
+  return self->db_path;
+}
+
+/**
+ * natter_test_server_get_tmpdir:
+ * @self: the server
+ *
+ * Returns: the temporary folder, removed by natter_test_server_free(): a
+ *   place for the test's own files (certificates, …)
+ */
+const char *
+natter_test_server_get_tmpdir (NatterTestServer *self)
+{
+  return self->tmpdir;
+}
+
+/**
+ * natter_test_server_get_pid:
+ * @self: the server
+ *
+ * Returns: the process id, 0 when stopped
+ */
+GPid
+natter_test_server_get_pid (NatterTestServer *self)
+{
+  const char *id;
+
+  if (self->process == NULL)
+    return 0;
+  id = g_subprocess_get_identifier (self->process);
+
+  return id != NULL ? (GPid) g_ascii_strtoll (id, NULL, 10) : 0;
+}
+
+gboolean
+natter_test_server_is_running (NatterTestServer *self)
+{
+  return self->process != NULL;
+}
+
+static int
+wait_for_exit (NatterTestServer *self, const char *how)
+{
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  AsyncWait wait = { NULL };
+  int status;
+
+  g_subprocess_wait_async (self->process, cancellable, on_async_done, &wait);
+  if (wait_async (&wait, cancellable, g_get_monotonic_time () + STOP_TIMEOUT_MS * 1000) == NULL) {
+    g_subprocess_force_exit (self->process);
+    g_error ("natter-test-server: natter-server did not exit within %d ms of %s", STOP_TIMEOUT_MS,
+             how);
+  }
+  g_clear_object (&wait.result);
+
+  if (g_subprocess_get_if_exited (self->process))
+    status = g_subprocess_get_exit_status (self->process);
+  else
+    status = 128 + g_subprocess_get_term_sig (self->process);
+
+  g_clear_object (&self->stdout_stream);
+  g_clear_object (&self->process);
+  /* Connections to the old process are dead. */
+  g_clear_object (&self->session);
+
+  return status;
+}
+
+/**
+ * natter_test_server_stop:
+ * @self: the server
+ *
+ * Sends SIGTERM and waits (10 s at most) for the process to exit.
+ *
+ * Returns: the exit status (0 for a graceful shutdown; 128 + signal when
+ *   a signal ended it)
+ */
+int
+natter_test_server_stop (NatterTestServer *self)
+{
+  g_return_val_if_fail (self->process != NULL, -1);
+
+  g_subprocess_send_signal (self->process, SIGTERM);
+
+  return wait_for_exit (self, "SIGTERM");
+}
+
+/**
+ * natter_test_server_kill:
+ * @self: the server
+ *
+ * SIGKILL, as a crash or power cut would; waits for the process to be gone.
+ */
+void
+natter_test_server_kill (NatterTestServer *self)
+{
+  g_return_if_fail (self->process != NULL);
+
+  g_subprocess_force_exit (self->process);
+  wait_for_exit (self, "SIGKILL");
+}
+
+/**
+ * natter_test_server_restart:
+ * @self: a stopped or running server
+ *
+ * Starts the server again on the same port and database (stopping it first
+ * if it runs), retrying for a few seconds while the port is still taken.
+ */
+void
+natter_test_server_restart (NatterTestServer *self)
+{
+  gint64 retry_until = g_get_monotonic_time () + RESTART_RETRY_MS * 1000;
+
+  if (self->process != NULL)
+    natter_test_server_stop (self);
+
+  while (!try_start (self, self->port, g_get_monotonic_time () + START_TIMEOUT_MS * 1000)) {
+    gint64 pause_until = g_get_monotonic_time () + 100 * 1000;
+
+    if (g_get_monotonic_time () > retry_until)
+      g_error ("natter-test-server: cannot restart on port %u (see stderr)", self->port);
+    while (natter_test_iterate_until (pause_until))
+      ;
+  }
+}
+
+static SoupSession *
+session_for (NatterTestServer *self)
+{
+  if (self->session == NULL)
+    self->session = soup_session_new ();
+
+  return self->session;
+}
+
+static gboolean
+accept_any_certificate (SoupMessage *msg,
+                        GTlsCertificate *certificate,
+                        GTlsCertificateFlags errors,
+                        gpointer user_data)
+{
+  return TRUE;
+}
+
+/**
+ * natter_test_http_full:
+ * @server: the server
+ * @method: "GET", "POST", …
+ * @path: the path and query, e.g. "/api/me"
+ * @token: (nullable): sent as `Authorization: Bearer`
+ * @content_type: (nullable): of @body
+ * @body: (nullable): the request body
+ * @extra_headers: (nullable) (array zero-terminated=1): name, value, name,
+ *   value… more request headers
+ * @out_status: (out): the HTTP status, 0 when the request failed in transport
+ * @out_content_type: (out) (optional) (transfer full): the answer's type
+ *
+ * One real HTTP request with libsoup, while the main context keeps running.
+ * The server's self-signed certificate is accepted.
+ *
+ * Returns: (transfer full) (nullable): the answer's body, %NULL on a
+ *   transport failure
+ */
+GBytes *
+natter_test_http_full (NatterTestServer *server,
+                       const char *method,
+                       const char *path,
+                       const char *token,
+                       const char *content_type,
+                       GBytes *body,
+                       const char *const *extra_headers,
+                       guint *out_status,
+                       char **out_content_type)
+{
+  g_autofree char *uri = g_strconcat (server->url, path, NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new (method, uri);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  AsyncWait wait = { NULL };
+  SoupMessageHeaders *headers;
+  GBytes *answer;
+
+  g_assert_nonnull (msg);
+  *out_status = 0;
+  if (out_content_type != NULL)
+    *out_content_type = NULL;
+
+  headers = soup_message_get_request_headers (msg);
+  if (token != NULL) {
+    g_autofree char *authorization = g_strconcat ("Bearer ", token, NULL);
+
+    soup_message_headers_replace (headers, "Authorization", authorization);
+  }
+  for (guint i = 0;
+       extra_headers != NULL && extra_headers[i] != NULL && extra_headers[i + 1] != NULL; i += 2)
+    soup_message_headers_replace (headers, extra_headers[i], extra_headers[i + 1]);
+  if (body != NULL)
+    soup_message_set_request_body_from_bytes (msg, content_type, body);
+  g_signal_connect (msg, "accept-certificate", G_CALLBACK (accept_any_certificate), NULL);
+
+  soup_session_send_and_read_async (session_for (server), msg, G_PRIORITY_DEFAULT, cancellable,
+                                    on_async_done, &wait);
+  if (wait_async (&wait, cancellable, g_get_monotonic_time () + HTTP_TIMEOUT_MS * 1000) == NULL) {
+    g_test_message ("%s %s: no answer within %d ms", method, path, HTTP_TIMEOUT_MS);
+    return NULL;
+  }
+  answer = soup_session_send_and_read_finish (session_for (server), wait.result, &error);
+  g_clear_object (&wait.result);
+  if (answer == NULL) {
+    g_test_message ("%s %s: %s", method, path, error->message);
+    return NULL;
+  }
+
+  *out_status = soup_message_get_status (msg);
+  if (out_content_type != NULL)
+    *out_content_type = g_strdup (
+      soup_message_headers_get_content_type (soup_message_get_response_headers (msg), NULL));
+
+  return answer;
+}
+
+/**
+ * natter_test_http:
+ * @server: the server
+ * @method: "GET", "POST", …
+ * @path: the path and query
+ * @token: (nullable): the bearer token
+ * @json_body: (nullable): sent as application/json
+ * @out_status: (out): the HTTP status, 0 on a transport failure
+ *
+ * Returns: (transfer full) (nullable): the answer's body as a string
+ */
+char *
+natter_test_http (NatterTestServer *server,
+                  const char *method,
+                  const char *path,
+                  const char *token,
+                  const char *json_body,
+                  guint *out_status)
+{
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GBytes) answer = NULL;
+  gsize size;
+  const char *data;
+
+  if (json_body != NULL)
+    body = g_bytes_new (json_body, strlen (json_body));
+  answer = natter_test_http_full (server, method, path, token,
+                                  json_body != NULL ? "application/json" : NULL, body, NULL,
+                                  out_status, NULL);
+  if (answer == NULL)
+    return NULL;
+  data = g_bytes_get_data (answer, &size);
+
+  return g_strndup (data != NULL ? data : "", size);
+}
+
+/**
+ * natter_test_server_register:
+ * @server: the server
+ * @email: the new account's email
+ * @display_name: its name
+ * @profile_type: its one profile, e.g. "tutor"
+ * @out_token: (out) (optional) (transfer full): the session token
+ * @out_profile: (out) (optional) (transfer full): the new profile
+ *
+ * POST /api/register with password %NATTER_TEST_PASSWORD; fails the test
+ * unless the server answers 201.
+ *
+ * Returns: (transfer full): the user
+ */
+NatterUser *
+natter_test_server_register (NatterTestServer *server,
+                             const char *email,
+                             const char *display_name,
+                             const char *profile_type,
+                             char **out_token,
+                             NatterProfile **out_profile)
+{
+  char *types[] = { (char *) profile_type, NULL };
+  NatterRegisterRequest request = { (char *) email, (char *) NATTER_TEST_PASSWORD,
+                                    (char *) display_name, types };
+  g_autofree char *json = natter_register_request_to_json (&request);
+  g_autofree char *answer = NULL;
+  g_autoptr (NatterSession) session = NULL;
+  g_autoptr (GError) error = NULL;
+  NatterUser *user;
+  guint status;
+
+  answer = natter_test_http (server, "POST", "/api/register", NULL, json, &status);
+  if (status != 201)
+    g_error ("natter-test-server: register %s: status %u: %s", email, status,
+             answer != NULL ? answer : "");
+  session = natter_session_parse (answer, strlen (answer), &error);
+  if (session == NULL)
+    g_error ("natter-test-server: register %s: %s", email, error->message);
+  g_assert_cmpuint (session->user->profiles->len, >=, 1);
+
+  if (out_token != NULL)
+    *out_token = g_strdup (session->token);
+  if (out_profile != NULL)
+    *out_profile = natter_profile_copy (g_ptr_array_index (session->user->profiles, 0));
+  user = g_steal_pointer (&session->user);
+
+  return user;
+}
+
+/**
+ * natter_test_server_login:
+ * @server: the server
+ * @email: the account
+ * @password: its password
+ * @out_status: (out) (optional): the HTTP status
+ *
+ * Returns: (transfer full) (nullable): the token, %NULL unless 200
+ */
+char *
+natter_test_server_login (NatterTestServer *server,
+                          const char *email,
+                          const char *password,
+                          guint *out_status)
+{
+  NatterLoginRequest request = { (char *) email, (char *) password };
+  g_autofree char *json = natter_login_request_to_json (&request);
+  g_autofree char *answer = NULL;
+  g_autoptr (NatterSession) session = NULL;
+  guint status;
+
+  answer = natter_test_http (server, "POST", "/api/login", NULL, json, &status);
+  if (out_status != NULL)
+    *out_status = status;
+  if (status != 200 || answer == NULL)
+    return NULL;
+  session = natter_session_parse (answer, strlen (answer), NULL);
+
+  return session != NULL ? g_strdup (session->token) : NULL;
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "natter-types.h"
+
+G_BEGIN_DECLS
+
+/* The password natter_test_server_register() gives every account. */
+#define NATTER_TEST_PASSWORD "natter-test-password"
+
+typedef struct _NatterTestServer NatterTestServer;
+
+NatterTestServer *natter_test_server_new (const char *const *extra_args);
+void natter_test_server_free (NatterTestServer *self);
+
+const char *natter_test_server_get_url (NatterTestServer *self);
+const char *natter_test_server_get_ws_url (NatterTestServer *self);
+guint natter_test_server_get_port (NatterTestServer *self);
+const char *natter_test_server_get_db_path (NatterTestServer *self);
+const char *natter_test_server_get_tmpdir (NatterTestServer *self);
+GPid natter_test_server_get_pid (NatterTestServer *self);
+gboolean natter_test_server_is_running (NatterTestServer *self);
+
+int natter_test_server_stop (NatterTestServer *self);
+void natter_test_server_kill (NatterTestServer *self);
+void natter_test_server_restart (NatterTestServer *self);
+
+GBytes *natter_test_http_full (NatterTestServer *server,
+                               const char *method,
+                               const char *path,
+                               const char *token,
+                               const char *content_type,
+                               GBytes *body,
+                               const char *const *extra_headers,
+                               guint *out_status,
+                               char **out_content_type);
+char *natter_test_http (NatterTestServer *server,
+                        const char *method,
+                        const char *path,
+                        const char *token,
+                        const char *json_body,
+                        guint *out_status);
+
+NatterUser *natter_test_server_register (NatterTestServer *server,
+                                         const char *email,
+                                         const char *display_name,
+                                         const char *profile_type,
+                                         char **out_token,
+                                         NatterProfile **out_profile);
+char *natter_test_server_login (NatterTestServer *server,
+                                const char *email,
+                                const char *password,
+                                guint *out_status);
+
+typedef gboolean (*NatterTestCondition) (gpointer user_data);
+
+void natter_test_wait_full (NatterTestCondition condition,
+                            gpointer user_data,
+                            guint timeout_ms,
+                            const char *what,
+                            const char *file,
+                            int line);
+#define natter_test_wait(condition, user_data, timeout_ms) \
+  natter_test_wait_full ((condition), (user_data), (timeout_ms), #condition, __FILE__, __LINE__)
+
+gboolean natter_test_iterate_until (gint64 deadline_us);
+
+/**
+ * natter_test_wait_until:
+ * @expr: a C expression, re-evaluated after each main-context iteration
+ * @timeout_ms: the deadline
+ *
+ * Iterates the thread-default main context until @expr holds; fails the
+ * test, naming @expr, at the deadline.
+ */
+#define natter_test_wait_until(expr, timeout_ms)                                          \
+  G_STMT_START                                                                            \
+  {                                                                                       \
+    gint64 natter_test_deadline_ = g_get_monotonic_time () + (gint64) (timeout_ms) *1000; \
+    while (!(expr)) {                                                                     \
+      if (!natter_test_iterate_until (natter_test_deadline_))                             \
+        g_error ("%s:%d: timed out after %u ms waiting for %s", __FILE__, __LINE__,       \
+                 (guint) (timeout_ms), #expr);                                            \
+    }                                                                                     \
+  }                                                                                       \
+  G_STMT_END
+
+G_END_DECLS
