@@ -1,0 +1,1950 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-call-pipeline"
+
+#include "config.h"
+
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <string.h>
+
+#define GST_USE_UNSTABLE_API
+#include <gst/sdp/sdp.h>
+#include <gst/video/video.h>
+#include <gst/webrtc/webrtc.h>
+
+#include "natter-call-pipeline.h"
+
+/* Jitter buffer: see natter_call_pipeline_init() for why 60 ms. */
+#define DEFAULT_LATENCY_MS 60
+
+#define OPUS_PAYLOAD_DEFAULT 111
+#define VP8_PAYLOAD_DEFAULT 96
+
+enum {
+  PROP_0,
+  PROP_STATE,
+  PROP_WITH_VIDEO,
+  PROP_VIDEO_SINK,
+  PROP_LOCAL_VIDEO_SINK,
+  PROP_LATENCY,
+  PROP_MUTED,
+  PROP_CAMERA_ENABLED,
+  PROP_STATS,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum { SIGNAL_LOCAL_DESCRIPTION, SIGNAL_LOCAL_CANDIDATE, SIGNAL_FIRST_REMOTE_MEDIA, N_SIGNALS };
+
+static guint signals[N_SIGNALS];
+
+typedef enum {
+  VIDEO_CODEC_NONE,
+  VIDEO_CODEC_VP8,
+  VIDEO_CODEC_H264,
+} VideoCodec;
+
+typedef struct {
+  guint mline;
+  char *candidate;
+} PendingCandidate;
+
+struct _NatterCallPipeline {
+  GObject parent_instance;
+
+  GMainContext *context;
+  GstElement *pipeline;
+  GstElement *webrtcbin;
+  GstElement *echo_probe;
+  GstElement *audio_receive_head; /* sink pad free until remote audio arrives */
+  GstElement *mute_volume;
+  GstElement *video_valve;
+  GstElement *video_encoder;
+  GstElement *video_sink;
+  GstElement *local_video_sink;
+  GstDevice *audio_source_device;
+  GstDevice *video_source_device;
+  GstDevice *audio_sink_device;
+  guint bus_watch_id;
+
+  NatterCallPipelineState state;
+  char *error_message;
+  GPtrArray *ice_servers; /* NatterIceServer */
+  GPtrArray *pending_candidates;
+  NatterCallStats *stats;
+
+  guint latency_ms;
+  guint echo_probe_serial;
+  gboolean with_video;
+  gboolean remote_has_video;
+  gboolean is_offerer;
+  gboolean offer_requested;
+  gboolean remote_description_set;
+  gboolean video_receive_linked;
+  gboolean audio_receive_linked;
+  gboolean muted;
+  gboolean camera_enabled;
+  gboolean closed;
+  gboolean stats_pending;
+
+  gint audio_buffers_received; /* atomic: bumped on streaming threads */
+  gint video_frames_received;
+  gint audio_buffers_sent;
+  gint video_frames_sent;
+  gint64 first_audio_time;
+  gint64 first_video_time;
+};
+
+G_DEFINE_FINAL_TYPE (NatterCallPipeline, natter_call_pipeline, G_TYPE_OBJECT)
+
+G_DEFINE_ENUM_TYPE (NatterCallPipelineState,
+                    natter_call_pipeline_state,
+                    G_DEFINE_ENUM_VALUE (NATTER_CALL_PIPELINE_STATE_NEW, "new"),
+                    G_DEFINE_ENUM_VALUE (NATTER_CALL_PIPELINE_STATE_NEGOTIATING, "negotiating"),
+                    G_DEFINE_ENUM_VALUE (NATTER_CALL_PIPELINE_STATE_CONNECTING, "connecting"),
+                    G_DEFINE_ENUM_VALUE (NATTER_CALL_PIPELINE_STATE_CONNECTED, "connected"),
+                    G_DEFINE_ENUM_VALUE (NATTER_CALL_PIPELINE_STATE_DISCONNECTED, "disconnected"),
+                    G_DEFINE_ENUM_VALUE (NATTER_CALL_PIPELINE_STATE_FAILED, "failed"),
+                    G_DEFINE_ENUM_VALUE (NATTER_CALL_PIPELINE_STATE_CLOSED, "closed"))
+
+static void
+pending_candidate_free (gpointer data)
+{
+  PendingCandidate *pending = data;
+
+  g_free (pending->candidate);
+  g_free (pending);
+}
+
+static void
+set_state (NatterCallPipeline *self, NatterCallPipelineState state)
+{
+  if (self->state == state)
+    return;
+
+  /* Closed and failed are final, except that a failed path may recover. */
+  if (self->state == NATTER_CALL_PIPELINE_STATE_CLOSED)
+    return;
+
+  g_debug ("pipeline %p: %s", self, g_enum_to_string (NATTER_TYPE_CALL_PIPELINE_STATE, state));
+  self->state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+static void
+fail (NatterCallPipeline *self, const char *message)
+{
+  if (self->state == NATTER_CALL_PIPELINE_STATE_CLOSED)
+    return;
+
+  g_warning ("Call media failed: %s", message);
+  if (self->error_message == NULL)
+    self->error_message = g_strdup (message);
+  set_state (self, NATTER_CALL_PIPELINE_STATE_FAILED);
+}
+
+/* Streaming-thread callbacks hand their work to the main context with a
+ * reference, so the object outlives every queued call. */
+typedef void (*MainFunc) (NatterCallPipeline *self, gpointer data);
+
+typedef struct {
+  NatterCallPipeline *self;
+  MainFunc func;
+  gpointer data;
+  GDestroyNotify data_free;
+} Invocation;
+
+static gboolean
+run_invocation (gpointer user_data)
+{
+  Invocation *invocation = user_data;
+
+  if (!invocation->self->closed)
+    invocation->func (invocation->self, invocation->data);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+invocation_free (gpointer user_data)
+{
+  Invocation *invocation = user_data;
+
+  if (invocation->data_free != NULL)
+    g_clear_pointer (&invocation->data, invocation->data_free);
+  g_object_unref (invocation->self);
+  g_free (invocation);
+}
+
+static void
+invoke_on_main (NatterCallPipeline *self, MainFunc func, gpointer data, GDestroyNotify data_free)
+{
+  Invocation *invocation = g_new0 (Invocation, 1);
+
+  invocation->self = g_object_ref (self);
+  invocation->func = func;
+  invocation->data = data;
+  invocation->data_free = data_free;
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, run_invocation, invocation,
+                              invocation_free);
+}
+
+static GstElement *
+make_element (const char *factory, const char *name)
+{
+  GstElement *element = gst_element_factory_make (factory, name);
+
+  if (element == NULL)
+    g_warning ("GStreamer element %s is missing", factory);
+  return element;
+}
+
+/* NATTER_VIDEO_SRC and friends name a bin description; otherwise the chosen
+ * device, otherwise the automatic element. */
+static GstElement *
+make_endpoint (const char *env_name, GstDevice *device, const char *fallback, GError **error)
+{
+  const char *description = g_getenv (env_name);
+
+  if (description != NULL && *description != '\0') {
+    GstElement *bin;
+    gboolean is_sink = g_str_has_suffix (env_name, "SINK");
+
+    bin = gst_parse_bin_from_description (description, TRUE, error);
+    if (bin == NULL)
+      g_prefix_error (error, "%s: ", env_name);
+    else if (is_sink)
+      g_object_set (bin, "async-handling", TRUE, NULL);
+    return bin;
+  }
+
+  if (device != NULL) {
+    GstElement *element = gst_device_create_element (device, NULL);
+
+    if (element != NULL)
+      return element;
+  }
+
+  return gst_element_factory_make (fallback, NULL);
+}
+
+static gboolean
+have_element (const char *factory)
+{
+  g_autoptr (GstElementFactory) found = gst_element_factory_find (factory);
+
+  return found != NULL;
+}
+
+static gboolean
+only_loopback_available (void)
+{
+  struct ifaddrs *addresses = NULL;
+  gboolean other = FALSE;
+
+  if (getifaddrs (&addresses) != 0)
+    return FALSE;
+
+  for (struct ifaddrs *it = addresses; it != NULL; it = it->ifa_next) {
+    if (it->ifa_addr == NULL)
+      continue;
+    if (it->ifa_addr->sa_family != AF_INET && it->ifa_addr->sa_family != AF_INET6)
+      continue;
+    if ((it->ifa_flags & IFF_UP) && !(it->ifa_flags & IFF_LOOPBACK)) {
+      other = TRUE;
+      break;
+    }
+  }
+  freeifaddrs (addresses);
+  return !other;
+}
+
+static guint
+counter_get (gint *counter)
+{
+  return (guint) g_atomic_int_get (counter);
+}
+
+typedef struct {
+  char *kind;
+  gint64 time;
+} FirstMedia;
+
+static void
+first_media_free (gpointer data)
+{
+  FirstMedia *first = data;
+
+  g_free (first->kind);
+  g_free (first);
+}
+
+static void
+on_first_media_main (NatterCallPipeline *self, gpointer data)
+{
+  FirstMedia *first = data;
+
+  if (g_str_equal (first->kind, "audio"))
+    self->first_audio_time = first->time;
+  else
+    self->first_video_time = first->time;
+  g_signal_emit (self, signals[SIGNAL_FIRST_REMOTE_MEDIA], 0, first->kind);
+}
+
+static GstPadProbeReturn
+count_received_audio (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  NatterCallPipeline *self = user_data;
+
+  if (g_atomic_int_add (&self->audio_buffers_received, 1) == 0) {
+    FirstMedia *first = g_new0 (FirstMedia, 1);
+
+    first->kind = g_strdup ("audio");
+    first->time = g_get_monotonic_time ();
+    invoke_on_main (self, on_first_media_main, first, first_media_free);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+count_received_video (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  NatterCallPipeline *self = user_data;
+
+  if (g_atomic_int_add (&self->video_frames_received, 1) == 0) {
+    FirstMedia *first = g_new0 (FirstMedia, 1);
+
+    first->kind = g_strdup ("video");
+    first->time = g_get_monotonic_time ();
+    invoke_on_main (self, on_first_media_main, first, first_media_free);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+count_sent (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  g_atomic_int_inc ((gint *) user_data);
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+add_probe (GstElement *element, const char *pad_name, GstPadProbeCallback callback, gpointer data)
+{
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (element, pad_name);
+
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, callback, data, NULL);
+}
+
+/* Send chains. */
+
+static GstElement *
+build_audio_send_bin (NatterCallPipeline *self, guint payload, GError **error)
+{
+  g_autoptr (GstElement) source = NULL;
+  g_autoptr (GstCaps) caps = NULL;
+  GstElement *bin, *convert, *resample, *dsp = NULL, *convert2, *volume, *encoder, *payloader,
+                                        *filter;
+  g_autoptr (GstPad) src_pad = NULL;
+
+  source = make_endpoint ("NATTER_AUDIO_SRC", self->audio_source_device, "autoaudiosrc", error);
+  if (source == NULL)
+    return NULL;
+  gst_object_ref_sink (source);
+
+  bin = gst_bin_new ("audio-send");
+  convert = make_element ("audioconvert", NULL);
+  resample = make_element ("audioresample", NULL);
+  convert2 = make_element ("audioconvert", NULL);
+  volume = make_element ("volume", "mute");
+  encoder = make_element ("opusenc", NULL);
+  payloader = make_element ("rtpopuspay", NULL);
+  filter = make_element ("capsfilter", NULL);
+  if (!convert || !resample || !convert2 || !volume || !encoder || !payloader || !filter) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN, "Opus elements are missing");
+    g_clear_object (&convert);
+    g_clear_object (&resample);
+    g_clear_object (&convert2);
+    g_clear_object (&volume);
+    g_clear_object (&encoder);
+    g_clear_object (&payloader);
+    g_clear_object (&filter);
+    gst_object_unref (bin);
+    return NULL;
+  }
+
+  if (self->echo_probe != NULL) {
+    g_autofree char *probe_name = gst_object_get_name (GST_OBJECT (self->echo_probe));
+
+    dsp = make_element ("webrtcdsp", NULL);
+    g_object_set (dsp, "probe", probe_name, "echo-cancel", TRUE, "noise-suppression", TRUE,
+                  "gain-control", TRUE, NULL);
+  }
+
+  g_object_set (volume, "mute", self->muted, NULL);
+  g_object_set (encoder, "bitrate", 32000, "frame-size", 20, "inband-fec", TRUE, "audio-type",
+                2048 /* voice */, NULL);
+  g_object_set (payloader, "pt", payload, NULL);
+  caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, "audio", "encoding-name",
+                              G_TYPE_STRING, "OPUS", "clock-rate", G_TYPE_INT, 48000, "payload",
+                              G_TYPE_INT, payload, NULL);
+  g_object_set (filter, "caps", caps, NULL);
+
+  gst_bin_add_many (GST_BIN (bin), g_object_ref (source), convert, resample, convert2, volume,
+                    encoder, payloader, filter, NULL);
+  if (dsp != NULL) {
+    gst_bin_add (GST_BIN (bin), dsp);
+    gst_element_link_many (source, convert, resample, dsp, convert2, volume, encoder, payloader,
+                           filter, NULL);
+  } else {
+    gst_element_link_many (source, convert, resample, convert2, volume, encoder, payloader, filter,
+                           NULL);
+  }
+
+  add_probe (encoder, "src", count_sent, &self->audio_buffers_sent);
+  src_pad = gst_element_get_static_pad (filter, "src");
+  gst_element_add_pad (bin, gst_ghost_pad_new ("src", src_pad));
+  self->mute_volume = volume;
+  return bin;
+}
+
+static GstElement *
+build_video_send_bin (NatterCallPipeline *self, VideoCodec codec, guint payload, GError **error)
+{
+  g_autoptr (GstElement) source = NULL;
+  g_autoptr (GstCaps) raw_caps = NULL;
+  g_autoptr (GstCaps) rtp_caps = NULL;
+  g_autoptr (GstPad) src_pad = NULL;
+  GstElement *bin, *convert, *scale, *rate, *raw_filter, *valve, *queue, *encoder, *payloader,
+    *filter;
+  GstElement *last;
+
+  source = make_endpoint ("NATTER_VIDEO_SRC", self->video_source_device, "autovideosrc", error);
+  if (source == NULL)
+    return NULL;
+  gst_object_ref_sink (source);
+
+  bin = gst_bin_new ("video-send");
+  convert = make_element ("videoconvert", NULL);
+  scale = make_element ("videoscale", NULL);
+  rate = make_element ("videorate", NULL);
+  raw_filter = make_element ("capsfilter", NULL);
+  valve = make_element ("valve", NULL);
+  queue = make_element ("queue", NULL);
+  encoder = make_element (codec == VIDEO_CODEC_H264 ? "openh264enc" : "vp8enc", NULL);
+  payloader = make_element (codec == VIDEO_CODEC_H264 ? "rtph264pay" : "rtpvp8pay", NULL);
+  filter = make_element ("capsfilter", NULL);
+  if (!convert || !scale || !rate || !raw_filter || !valve || !queue || !encoder || !payloader ||
+      !filter) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
+                 "Video elements are missing");
+    g_clear_object (&convert);
+    g_clear_object (&scale);
+    g_clear_object (&rate);
+    g_clear_object (&raw_filter);
+    g_clear_object (&valve);
+    g_clear_object (&queue);
+    g_clear_object (&encoder);
+    g_clear_object (&payloader);
+    g_clear_object (&filter);
+    gst_object_unref (bin);
+    return NULL;
+  }
+
+  /* At most 720p30: enough for a face, affordable for a laptop. */
+  g_object_set (rate, "max-rate", 30, "drop-only", TRUE, NULL);
+  raw_caps = gst_caps_from_string ("video/x-raw,width=[16,1280],height=[16,720],"
+                                   "pixel-aspect-ratio=1/1");
+  g_object_set (raw_filter, "caps", raw_caps, NULL);
+  g_object_set (valve, "drop", !self->camera_enabled, NULL);
+  /* A late frame is better dropped than queued: keep latency flat. */
+  g_object_set (queue, "max-size-buffers", 2, "max-size-bytes", 0, "max-size-time", (guint64) 0,
+                "leaky", 2 /* downstream */, NULL);
+
+  if (codec == VIDEO_CODEC_H264) {
+    g_object_set (encoder, "bitrate", 1500000, "gop-size", 60, "usage-type", 0, NULL);
+    g_object_set (payloader, "config-interval", -1, "aggregate-mode", 1 /* zero-latency */, NULL);
+    rtp_caps = gst_caps_new_simple (
+      "application/x-rtp", "media", G_TYPE_STRING, "video", "encoding-name", G_TYPE_STRING, "H264",
+      "clock-rate", G_TYPE_INT, 90000, "payload", G_TYPE_INT, payload, "packetization-mode",
+      G_TYPE_STRING, "1", "profile-level-id", G_TYPE_STRING, "42e01f", NULL);
+  } else {
+    gst_util_set_object_arg (G_OBJECT (encoder), "error-resilient", "default+partitions");
+    gst_util_set_object_arg (G_OBJECT (encoder), "end-usage", "cbr");
+    g_object_set (encoder, "deadline", (gint64) 1, "cpu-used", 8, "keyframe-max-dist", 60,
+                  "lag-in-frames", 0, "target-bitrate", 1500000, "threads", 2, "buffer-size", 1000,
+                  "buffer-initial-size", 500, "buffer-optimal-size", 600, NULL);
+    g_object_set (payloader, "picture-id-mode", 2 /* 15 bit */, NULL);
+    rtp_caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, "video",
+                                    "encoding-name", G_TYPE_STRING, "VP8", "clock-rate", G_TYPE_INT,
+                                    90000, "payload", G_TYPE_INT, payload, NULL);
+  }
+  g_object_set (payloader, "pt", payload, NULL);
+  g_object_set (filter, "caps", rtp_caps, NULL);
+
+  gst_bin_add_many (GST_BIN (bin), g_object_ref (source), convert, scale, rate, raw_filter, valve,
+                    queue, encoder, payloader, filter, NULL);
+  gst_element_link_many (source, convert, scale, rate, raw_filter, NULL);
+  last = raw_filter;
+
+  if (self->local_video_sink != NULL) {
+    GstElement *tee = make_element ("tee", NULL);
+    GstElement *preview_queue = make_element ("queue", NULL);
+    GstElement *preview_convert = make_element ("videoconvert", NULL);
+
+    g_object_set (preview_queue, "leaky", 2, "max-size-buffers", 2, NULL);
+    gst_bin_add_many (GST_BIN (bin), tee, preview_queue, preview_convert,
+                      g_object_ref (self->local_video_sink), NULL);
+    gst_element_link_many (last, tee, preview_queue, preview_convert, self->local_video_sink, NULL);
+    last = tee;
+  }
+
+  gst_element_link_many (last, valve, queue, encoder, payloader, filter, NULL);
+  add_probe (encoder, "src", count_sent, &self->video_frames_sent);
+  src_pad = gst_element_get_static_pad (filter, "src");
+  gst_element_add_pad (bin, gst_ghost_pad_new ("src", src_pad));
+  self->video_valve = valve;
+  self->video_encoder = encoder;
+  return bin;
+}
+
+static gboolean
+attach_send_bin (NatterCallPipeline *self, GstElement *bin, int mline, GError **error)
+{
+  g_autoptr (GstPad) src_pad = NULL;
+  g_autoptr (GstPad) sink_pad = NULL;
+  g_autofree char *name = NULL;
+
+  gst_bin_add (GST_BIN (self->pipeline), bin);
+  src_pad = gst_element_get_static_pad (bin, "src");
+
+  /* "sink_N" locks the transceiver to m-line N: the answerer's send chains
+   * land in the m-lines the offer put them in. */
+  if (mline >= 0)
+    name = g_strdup_printf ("sink_%d", mline);
+  sink_pad = gst_element_request_pad_simple (self->webrtcbin, name != NULL ? name : "sink_%u");
+  if (sink_pad == NULL || gst_pad_link (src_pad, sink_pad) != GST_PAD_LINK_OK) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION, "Could not link a send chain");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Receive side. */
+
+typedef struct {
+  GstPad *pad;
+  gulong block_id;
+} BlockedPad;
+
+static void
+blocked_pad_free (gpointer data)
+{
+  BlockedPad *blocked = data;
+
+  if (blocked->block_id != 0)
+    gst_pad_remove_probe (blocked->pad, blocked->block_id);
+  gst_object_unref (blocked->pad);
+  g_free (blocked);
+}
+
+static GstPadProbeReturn
+keep_blocked (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  return GST_PAD_PROBE_OK;
+}
+
+/* New pads arrive on streaming threads: block them there, link them on the
+ * main context, then let data through. */
+static void
+block_and_invoke (NatterCallPipeline *self, GstPad *pad, MainFunc func)
+{
+  BlockedPad *blocked = g_new0 (BlockedPad, 1);
+
+  blocked->pad = gst_object_ref (pad);
+  blocked->block_id =
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM, keep_blocked, NULL, NULL);
+  invoke_on_main (self, func, blocked, blocked_pad_free);
+}
+
+static void
+link_decoded_audio (NatterCallPipeline *self, GstPad *pad)
+{
+  g_autoptr (GstPad) sink_pad = NULL;
+  GstElement *convert = make_element ("audioconvert", NULL);
+  GstElement *resample = make_element ("audioresample", NULL);
+
+  if (self->audio_receive_linked || convert == NULL || resample == NULL) {
+    g_clear_object (&convert);
+    g_clear_object (&resample);
+    return;
+  }
+
+  gst_bin_add_many (GST_BIN (self->pipeline), convert, resample, NULL);
+  gst_element_link_many (convert, resample, self->audio_receive_head, NULL);
+  gst_element_sync_state_with_parent (resample);
+  gst_element_sync_state_with_parent (convert);
+  sink_pad = gst_element_get_static_pad (convert, "sink");
+  if (gst_pad_link (pad, sink_pad) != GST_PAD_LINK_OK) {
+    fail (self, "Could not play the remote audio");
+    return;
+  }
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_received_audio, self, NULL);
+  self->audio_receive_linked = TRUE;
+}
+
+static void
+link_decoded_video (NatterCallPipeline *self, GstPad *pad)
+{
+  g_autoptr (GstPad) sink_pad = NULL;
+  GstElement *queue, *convert;
+
+  if (self->video_receive_linked)
+    return;
+
+  if (self->video_sink == NULL) {
+    self->video_sink = gst_object_ref_sink (make_element ("fakesink", "remote-video-sink"));
+    g_object_set (self->video_sink, "sync", FALSE, "async", FALSE, NULL);
+  }
+
+  queue = make_element ("queue", NULL);
+  convert = make_element ("videoconvert", NULL);
+  g_object_set (queue, "leaky", 2, "max-size-buffers", 3, NULL);
+  gst_bin_add_many (GST_BIN (self->pipeline), queue, convert, g_object_ref (self->video_sink),
+                    NULL);
+  gst_element_link_many (queue, convert, self->video_sink, NULL);
+  gst_element_sync_state_with_parent (self->video_sink);
+  gst_element_sync_state_with_parent (convert);
+  gst_element_sync_state_with_parent (queue);
+  sink_pad = gst_element_get_static_pad (queue, "sink");
+  if (gst_pad_link (pad, sink_pad) != GST_PAD_LINK_OK) {
+    fail (self, "Could not show the remote video");
+    return;
+  }
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_received_video, self, NULL);
+  self->video_receive_linked = TRUE;
+}
+
+static void
+on_decoded_pad_main (NatterCallPipeline *self, gpointer data)
+{
+  BlockedPad *blocked = data;
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (blocked->pad);
+  const char *name;
+
+  if (caps == NULL)
+    caps = gst_pad_query_caps (blocked->pad, NULL);
+  name = gst_structure_get_name (gst_caps_get_structure (caps, 0));
+
+  if (g_str_has_prefix (name, "audio/"))
+    link_decoded_audio (self, blocked->pad);
+  else if (g_str_has_prefix (name, "video/"))
+    link_decoded_video (self, blocked->pad);
+}
+
+static void
+on_decodebin_pad_added (GstElement *decodebin, GstPad *pad, gpointer user_data)
+{
+  NatterCallPipeline *self = user_data;
+
+  block_and_invoke (self, pad, on_decoded_pad_main);
+}
+
+static void
+on_webrtc_pad_main (NatterCallPipeline *self, gpointer data)
+{
+  BlockedPad *blocked = data;
+  g_autoptr (GstPad) sink_pad = NULL;
+  GstElement *decodebin;
+
+  if (GST_PAD_DIRECTION (blocked->pad) != GST_PAD_SRC)
+    return;
+
+  decodebin = make_element ("decodebin", NULL);
+  g_signal_connect_object (decodebin, "pad-added", G_CALLBACK (on_decodebin_pad_added), self, 0);
+  gst_bin_add (GST_BIN (self->pipeline), decodebin);
+  gst_element_sync_state_with_parent (decodebin);
+  sink_pad = gst_element_get_static_pad (decodebin, "sink");
+  if (gst_pad_link (blocked->pad, sink_pad) != GST_PAD_LINK_OK)
+    fail (self, "Could not decode the remote media");
+}
+
+static void
+on_webrtc_pad_added (GstElement *webrtcbin, GstPad *pad, gpointer user_data)
+{
+  NatterCallPipeline *self = user_data;
+
+  if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
+    return;
+  block_and_invoke (self, pad, on_webrtc_pad_main);
+}
+
+/* The audio output exists from the start: webrtcdsp looks its echo probe up
+ * by name when it starts, before any remote audio arrives. */
+static gboolean
+build_audio_receive_chain (NatterCallPipeline *self, GError **error)
+{
+  g_autoptr (GstElement) sink = NULL;
+  GstElement *convert, *resample;
+
+  sink = make_endpoint ("NATTER_AUDIO_SINK", self->audio_sink_device, "autoaudiosink", error);
+  if (sink == NULL)
+    return FALSE;
+  gst_object_ref_sink (sink);
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (sink), "async") != NULL)
+    g_object_set (sink, "async", FALSE, NULL);
+
+  convert = make_element ("audioconvert", NULL);
+  resample = make_element ("audioresample", NULL);
+  gst_bin_add_many (GST_BIN (self->pipeline), convert, resample, g_object_ref (sink), NULL);
+
+  if (have_element ("webrtcdsp") && have_element ("webrtcechoprobe")) {
+    static gint serial;
+    g_autofree char *name = g_strdup_printf ("natter-echo-probe-%d", g_atomic_int_add (&serial, 1));
+
+    self->echo_probe = make_element ("webrtcechoprobe", name);
+    gst_bin_add (GST_BIN (self->pipeline), self->echo_probe);
+    gst_element_link_many (self->echo_probe, convert, resample, sink, NULL);
+    self->audio_receive_head = self->echo_probe;
+  } else {
+    gst_element_link_many (convert, resample, sink, NULL);
+    self->audio_receive_head = convert;
+  }
+  return TRUE;
+}
+
+/* Signalling. */
+
+typedef struct {
+  char *type;
+  char *sdp;
+} Description;
+
+static void
+description_free (gpointer data)
+{
+  Description *description = data;
+
+  g_free (description->type);
+  g_free (description->sdp);
+  g_free (description);
+}
+
+static void
+flush_pending_candidates (NatterCallPipeline *self)
+{
+  for (guint i = 0; i < self->pending_candidates->len; i++) {
+    PendingCandidate *pending = g_ptr_array_index (self->pending_candidates, i);
+
+    g_signal_emit_by_name (self->webrtcbin, "add-ice-candidate", pending->mline,
+                           pending->candidate);
+  }
+  g_ptr_array_set_size (self->pending_candidates, 0);
+}
+
+static void
+on_local_description_set_main (NatterCallPipeline *self, gpointer data)
+{
+  Description *description = data;
+
+  if (self->state == NATTER_CALL_PIPELINE_STATE_NEGOTIATING && !self->is_offerer)
+    set_state (self, NATTER_CALL_PIPELINE_STATE_CONNECTING);
+  g_signal_emit (self, signals[SIGNAL_LOCAL_DESCRIPTION], 0, description->type, description->sdp);
+}
+
+static void
+on_description_created_main (NatterCallPipeline *self, gpointer data)
+{
+  GstPromise *promise = data;
+  const GstStructure *reply = gst_promise_get_reply (promise);
+  GstWebRTCSessionDescription *description = NULL;
+  g_autoptr (GError) error = NULL;
+  Description *local;
+
+  if (reply == NULL) {
+    fail (self, "webrtcbin gave no description");
+    return;
+  }
+  gst_structure_get (reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &description, NULL);
+  if (description == NULL)
+    gst_structure_get (reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &description, NULL);
+  if (description == NULL) {
+    gst_structure_get (reply, "error", G_TYPE_ERROR, &error, NULL);
+    fail (self, error != NULL ? error->message : "Could not create a session description");
+    return;
+  }
+
+  g_signal_emit_by_name (self->webrtcbin, "set-local-description", description, NULL);
+
+  local = g_new0 (Description, 1);
+  local->type = g_strdup (gst_webrtc_sdp_type_to_string (description->type));
+  local->sdp = gst_sdp_message_as_text (description->sdp);
+  gst_webrtc_session_description_free (description);
+  on_local_description_set_main (self, local);
+  description_free (local);
+}
+
+static void
+on_description_created (GstPromise *promise, gpointer user_data)
+{
+  NatterCallPipeline *self = user_data;
+
+  invoke_on_main (self, on_description_created_main, promise, (GDestroyNotify) gst_promise_unref);
+}
+
+static void
+create_description (NatterCallPipeline *self, const char *action)
+{
+  /* The promise holds a reference until webrtcbin answers. */
+  GstPromise *promise =
+    gst_promise_new_with_change_func (on_description_created, g_object_ref (self), g_object_unref);
+
+  g_signal_emit_by_name (self->webrtcbin, action, NULL, promise);
+}
+
+static void
+on_negotiation_needed_main (NatterCallPipeline *self, gpointer data)
+{
+  if (!self->is_offerer || !self->offer_requested)
+    return;
+  self->offer_requested = FALSE;
+  create_description (self, "create-offer");
+}
+
+static void
+on_negotiation_needed (GstElement *webrtcbin, gpointer user_data)
+{
+  invoke_on_main (user_data, on_negotiation_needed_main, NULL, NULL);
+}
+
+static void
+on_remote_description_set_main (NatterCallPipeline *self, gpointer data)
+{
+  GstPromise *promise = data;
+  const GstStructure *reply = gst_promise_get_reply (promise);
+  g_autoptr (GError) error = NULL;
+
+  if (reply != NULL && gst_structure_get (reply, "error", G_TYPE_ERROR, &error, NULL)) {
+    fail (self, error->message);
+    return;
+  }
+
+  self->remote_description_set = TRUE;
+  flush_pending_candidates (self);
+
+  if (self->is_offerer)
+    set_state (self, NATTER_CALL_PIPELINE_STATE_CONNECTING);
+  else
+    create_description (self, "create-answer");
+}
+
+static void
+on_remote_description_set (GstPromise *promise, gpointer user_data)
+{
+  invoke_on_main (user_data, on_remote_description_set_main, promise,
+                  (GDestroyNotify) gst_promise_unref);
+}
+
+typedef struct {
+  guint mline;
+  char *candidate;
+} LocalCandidate;
+
+static void
+local_candidate_free (gpointer data)
+{
+  LocalCandidate *local = data;
+
+  g_free (local->candidate);
+  g_free (local);
+}
+
+static void
+on_ice_candidate_main (NatterCallPipeline *self, gpointer data)
+{
+  LocalCandidate *local = data;
+
+  g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, local->mline, local->candidate);
+}
+
+static void
+on_ice_candidate (GstElement *webrtcbin, guint mline, const char *candidate, gpointer user_data)
+{
+  LocalCandidate *local = g_new0 (LocalCandidate, 1);
+
+  local->mline = mline;
+  local->candidate = g_strdup (candidate);
+  invoke_on_main (user_data, on_ice_candidate_main, local, local_candidate_free);
+}
+
+static void
+on_connection_state_main (NatterCallPipeline *self, gpointer data)
+{
+  GstWebRTCPeerConnectionState state = GPOINTER_TO_INT (data);
+
+  switch (state) {
+    case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED:
+      set_state (self, NATTER_CALL_PIPELINE_STATE_CONNECTED);
+      break;
+    case GST_WEBRTC_PEER_CONNECTION_STATE_DISCONNECTED:
+      if (self->state == NATTER_CALL_PIPELINE_STATE_CONNECTED)
+        set_state (self, NATTER_CALL_PIPELINE_STATE_DISCONNECTED);
+      break;
+    case GST_WEBRTC_PEER_CONNECTION_STATE_FAILED:
+      fail (self, "ICE or DTLS failed: no usable network path to the peer");
+      break;
+    case GST_WEBRTC_PEER_CONNECTION_STATE_NEW:
+    case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTING:
+    case GST_WEBRTC_PEER_CONNECTION_STATE_CLOSED:
+    default:
+      break;
+  }
+}
+
+static void
+on_connection_state_notify (GObject *webrtcbin, GParamSpec *pspec, gpointer user_data)
+{
+  GstWebRTCPeerConnectionState state;
+
+  g_object_get (webrtcbin, "connection-state", &state, NULL);
+  invoke_on_main (user_data, on_connection_state_main, GINT_TO_POINTER (state), NULL);
+}
+
+static void
+on_gathering_state_main (NatterCallPipeline *self, gpointer data)
+{
+  /* End of candidates, as a NULL candidate. */
+  g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, 0, NULL);
+}
+
+static void
+on_gathering_state_notify (GObject *webrtcbin, GParamSpec *pspec, gpointer user_data)
+{
+  GstWebRTCICEGatheringState state;
+
+  g_object_get (webrtcbin, "ice-gathering-state", &state, NULL);
+  if (state == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
+    invoke_on_main (user_data, on_gathering_state_main, NULL, NULL);
+}
+
+static void
+on_new_jitterbuffer (
+  GstElement *rtpbin, GstElement *jitterbuffer, guint session, guint ssrc, gpointer user_data)
+{
+  NatterCallPipeline *self = user_data;
+
+  /* Plain property sets, safe from any thread. */
+  g_object_set (jitterbuffer, "latency", self->latency_ms, "do-retransmission", TRUE, NULL);
+}
+
+static gboolean
+on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
+{
+  NatterCallPipeline *self = user_data;
+
+  switch (GST_MESSAGE_TYPE (message)) {
+    case GST_MESSAGE_ERROR: {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *debug = NULL;
+      g_autofree char *text = NULL;
+
+      gst_message_parse_error (message, &error, &debug);
+      g_debug ("%s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (message)), debug);
+      text =
+        g_strdup_printf ("%s (%s)", error->message, GST_OBJECT_NAME (GST_MESSAGE_SRC (message)));
+      fail (self, text);
+      break;
+    }
+    case GST_MESSAGE_WARNING: {
+      g_autoptr (GError) error = NULL;
+
+      gst_message_parse_warning (message, &error, NULL);
+      g_debug ("GStreamer warning from %s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (message)),
+               error->message);
+      break;
+    }
+    default:
+      break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+apply_ice_servers (NatterCallPipeline *self)
+{
+  gboolean have_stun = FALSE;
+
+  if (self->ice_servers == NULL)
+    return;
+
+  for (guint i = 0; i < self->ice_servers->len; i++) {
+    NatterIceServer *server = g_ptr_array_index (self->ice_servers, i);
+
+    for (guint u = 0; server->urls != NULL && server->urls[u] != NULL; u++) {
+      const char *url = server->urls[u];
+
+      if (g_str_has_prefix (url, "stun:") && !have_stun) {
+        g_autofree char *uri = g_strdup_printf ("stun://%s", url + strlen ("stun:"));
+
+        g_object_set (self->webrtcbin, "stun-server", uri, NULL);
+        have_stun = TRUE;
+      } else if ((g_str_has_prefix (url, "turn:") || g_str_has_prefix (url, "turns:")) &&
+                 server->username != NULL && server->credential != NULL) {
+        gboolean secure = g_str_has_prefix (url, "turns:");
+        const char *rest = url + (secure ? strlen ("turns:") : strlen ("turn:"));
+        g_autofree char *user = g_uri_escape_string (server->username, NULL, FALSE);
+        g_autofree char *password = g_uri_escape_string (server->credential, NULL, FALSE);
+        g_autofree char *uri =
+          g_strdup_printf ("%s://%s:%s@%s", secure ? "turns" : "turn", user, password, rest);
+        gboolean added = FALSE;
+
+        g_signal_emit_by_name (self->webrtcbin, "add-turn-server", uri, &added);
+        if (!added)
+          g_debug ("webrtcbin refused TURN server %s", url);
+      }
+    }
+  }
+}
+
+static gboolean
+build_pipeline (NatterCallPipeline *self, GError **error)
+{
+  g_autoptr (GstBus) bus = NULL;
+  g_autoptr (GstElement) rtpbin = NULL;
+  GObject *ice_agent = NULL;
+
+  self->pipeline = gst_object_ref_sink (gst_pipeline_new ("natter-call"));
+  self->webrtcbin = make_element ("webrtcbin", "webrtc");
+  if (self->webrtcbin == NULL) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN, "webrtcbin is missing");
+    return FALSE;
+  }
+  gst_util_set_object_arg (G_OBJECT (self->webrtcbin), "bundle-policy", "max-bundle");
+  g_object_set (self->webrtcbin, "latency", self->latency_ms, NULL);
+  gst_bin_add (GST_BIN (self->pipeline), self->webrtcbin);
+
+  rtpbin = gst_bin_get_by_name (GST_BIN (self->webrtcbin), "rtpbin");
+  if (rtpbin != NULL)
+    g_signal_connect_object (rtpbin, "new-jitterbuffer", G_CALLBACK (on_new_jitterbuffer), self, 0);
+
+  /* libnice gathers nothing on loopback; give it 127.0.0.1 when that is all
+   * there is, so two clients on one offline machine can still talk. */
+  g_object_get (self->webrtcbin, "ice-agent", &ice_agent, NULL);
+  if (ice_agent != NULL) {
+    if (only_loopback_available ()) {
+      gboolean added = FALSE;
+
+      g_signal_emit_by_name (ice_agent, "add-local-ip-address", "127.0.0.1", &added);
+      g_debug ("only loopback available; added 127.0.0.1: %d", added);
+    }
+    g_object_unref (ice_agent);
+  }
+  apply_ice_servers (self);
+
+  g_signal_connect_object (self->webrtcbin, "on-negotiation-needed",
+                           G_CALLBACK (on_negotiation_needed), self, 0);
+  g_signal_connect_object (self->webrtcbin, "on-ice-candidate", G_CALLBACK (on_ice_candidate), self,
+                           0);
+  g_signal_connect_object (self->webrtcbin, "pad-added", G_CALLBACK (on_webrtc_pad_added), self, 0);
+  g_signal_connect_object (self->webrtcbin, "notify::connection-state",
+                           G_CALLBACK (on_connection_state_notify), self, 0);
+  g_signal_connect_object (self->webrtcbin, "notify::ice-gathering-state",
+                           G_CALLBACK (on_gathering_state_notify), self, 0);
+
+  bus = gst_pipeline_get_bus (GST_PIPELINE (self->pipeline));
+  {
+    GSource *source = gst_bus_create_watch (bus);
+
+    g_source_set_callback (source, G_SOURCE_FUNC (on_bus_message), self, NULL);
+    self->bus_watch_id = g_source_attach (source, self->context);
+    g_source_unref (source);
+  }
+
+  return build_audio_receive_chain (self, error);
+}
+
+static void
+set_transceivers_nack (NatterCallPipeline *self)
+{
+  g_autoptr (GArray) transceivers = NULL;
+
+  g_signal_emit_by_name (self->webrtcbin, "get-transceivers", &transceivers);
+  for (guint i = 0; transceivers != NULL && i < transceivers->len; i++)
+    g_object_set (g_array_index (transceivers, GstWebRTCRTPTransceiver *, i), "do-nack", TRUE, NULL);
+}
+
+static gboolean
+start_playing (NatterCallPipeline *self, GError **error)
+{
+  if (gst_element_set_state (self->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE,
+                 "Could not start the call pipeline");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The payload type of @encoding in m-line @media, or -1. */
+static int
+find_payload (const GstSDPMedia *media, const char *encoding, gboolean need_packetization_mode_1)
+{
+  for (guint i = 0; i < gst_sdp_media_formats_len (media); i++) {
+    const char *format = gst_sdp_media_get_format (media, i);
+    int pt = atoi (format);
+    g_autoptr (GstCaps) caps = gst_sdp_media_get_caps_from_media (media, pt);
+    GstStructure *structure;
+    const char *name;
+
+    if (caps == NULL)
+      continue;
+    structure = gst_caps_get_structure (caps, 0);
+    name = gst_structure_get_string (structure, "encoding-name");
+    if (name == NULL || g_ascii_strcasecmp (name, encoding) != 0)
+      continue;
+    if (need_packetization_mode_1) {
+      const char *mode = gst_structure_get_string (structure, "packetization-mode");
+      const char *profile = gst_structure_get_string (structure, "profile-level-id");
+
+      if (g_strcmp0 (mode, "1") != 0)
+        continue;
+      /* openh264 makes constrained baseline. */
+      if (profile != NULL && !g_str_has_prefix (profile, "42"))
+        continue;
+    }
+    return pt;
+  }
+  return -1;
+}
+
+static void
+natter_call_pipeline_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  NatterCallPipeline *self = NATTER_CALL_PIPELINE (object);
+
+  switch (prop_id) {
+    case PROP_STATE:
+      g_value_set_enum (value, self->state);
+      break;
+    case PROP_WITH_VIDEO:
+      g_value_set_boolean (value, self->with_video);
+      break;
+    case PROP_VIDEO_SINK:
+      g_value_set_object (value, self->video_sink);
+      break;
+    case PROP_LOCAL_VIDEO_SINK:
+      g_value_set_object (value, self->local_video_sink);
+      break;
+    case PROP_LATENCY:
+      g_value_set_uint (value, self->latency_ms);
+      break;
+    case PROP_MUTED:
+      g_value_set_boolean (value, self->muted);
+      break;
+    case PROP_CAMERA_ENABLED:
+      g_value_set_boolean (value, self->camera_enabled);
+      break;
+    case PROP_STATS:
+      g_value_set_boxed (value, self->stats);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_call_pipeline_set_property (GObject *object,
+                                   guint prop_id,
+                                   const GValue *value,
+                                   GParamSpec *pspec)
+{
+  NatterCallPipeline *self = NATTER_CALL_PIPELINE (object);
+
+  switch (prop_id) {
+    case PROP_WITH_VIDEO:
+      self->with_video = g_value_get_boolean (value);
+      break;
+    case PROP_VIDEO_SINK:
+      natter_call_pipeline_set_video_sink (self, g_value_get_object (value));
+      break;
+    case PROP_LOCAL_VIDEO_SINK:
+      natter_call_pipeline_set_local_video_sink (self, g_value_get_object (value));
+      break;
+    case PROP_LATENCY:
+      natter_call_pipeline_set_latency (self, g_value_get_uint (value));
+      break;
+    case PROP_MUTED:
+      natter_call_pipeline_set_muted (self, g_value_get_boolean (value));
+      break;
+    case PROP_CAMERA_ENABLED:
+      natter_call_pipeline_set_camera_enabled (self, g_value_get_boolean (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_call_pipeline_dispose (GObject *object)
+{
+  NatterCallPipeline *self = NATTER_CALL_PIPELINE (object);
+
+  natter_call_pipeline_close (self);
+  g_clear_object (&self->video_sink);
+  g_clear_object (&self->local_video_sink);
+  g_clear_object (&self->audio_source_device);
+  g_clear_object (&self->video_source_device);
+  g_clear_object (&self->audio_sink_device);
+
+  G_OBJECT_CLASS (natter_call_pipeline_parent_class)->dispose (object);
+}
+
+static void
+natter_call_pipeline_finalize (GObject *object)
+{
+  NatterCallPipeline *self = NATTER_CALL_PIPELINE (object);
+
+  g_clear_pointer (&self->error_message, g_free);
+  g_clear_pointer (&self->ice_servers, g_ptr_array_unref);
+  g_clear_pointer (&self->pending_candidates, g_ptr_array_unref);
+  g_clear_pointer (&self->stats, natter_call_stats_free);
+  g_clear_pointer (&self->context, g_main_context_unref);
+
+  G_OBJECT_CLASS (natter_call_pipeline_parent_class)->finalize (object);
+}
+
+static void
+natter_call_pipeline_class_init (NatterCallPipelineClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = natter_call_pipeline_get_property;
+  object_class->set_property = natter_call_pipeline_set_property;
+  object_class->dispose = natter_call_pipeline_dispose;
+  object_class->finalize = natter_call_pipeline_finalize;
+
+  properties[PROP_STATE] = g_param_spec_enum (
+    "state", NULL, NULL, NATTER_TYPE_CALL_PIPELINE_STATE, NATTER_CALL_PIPELINE_STATE_NEW,
+    G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_WITH_VIDEO] =
+    g_param_spec_boolean ("with-video", NULL, NULL, TRUE,
+                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * NatterCallPipeline:video-sink:
+   *
+   * Where the remote video goes (the app's paintable sink). Set before the
+   * remote video arrives; by default a fakesink, counted.
+   */
+  properties[PROP_VIDEO_SINK] =
+    g_param_spec_object ("video-sink", NULL, NULL, GST_TYPE_ELEMENT,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * NatterCallPipeline:local-video-sink:
+   *
+   * Self view. Set before negotiation starts; %NULL for none.
+   */
+  properties[PROP_LOCAL_VIDEO_SINK] =
+    g_param_spec_object ("local-video-sink", NULL, NULL, GST_TYPE_ELEMENT,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_LATENCY] =
+    g_param_spec_uint ("latency", NULL, NULL, 0, 10000, DEFAULT_LATENCY_MS,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_MUTED] =
+    g_param_spec_boolean ("muted", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CAMERA_ENABLED] =
+    g_param_spec_boolean ("camera-enabled", NULL, NULL, TRUE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_STATS] =
+    g_param_spec_boxed ("stats", NULL, NULL, NATTER_TYPE_CALL_STATS,
+                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * NatterCallPipeline::local-description:
+   * @type: "offer" or "answer"
+   * @sdp: the SDP text
+   *
+   * A local description was applied and must reach the peer.
+   */
+  signals[SIGNAL_LOCAL_DESCRIPTION] =
+    g_signal_new ("local-description", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * NatterCallPipeline::local-candidate:
+   * @sdp_mline_index: the m-line
+   * @candidate: (nullable): the "candidate:…" line; %NULL at the end of
+   *   gathering
+   */
+  signals[SIGNAL_LOCAL_CANDIDATE] =
+    g_signal_new ("local-candidate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
+  /**
+   * NatterCallPipeline::first-remote-media:
+   * @kind: "audio" or "video"
+   *
+   * The first remote audio buffer or video frame was decoded.
+   */
+  signals[SIGNAL_FIRST_REMOTE_MEDIA] =
+    g_signal_new ("first-remote-media", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+}
+
+static void
+natter_call_pipeline_init (NatterCallPipeline *self)
+{
+  self->context = g_main_context_ref_thread_default ();
+  self->pending_candidates = g_ptr_array_new_with_free_func (pending_candidate_free);
+  self->camera_enabled = TRUE;
+  self->with_video = TRUE;
+  /* 60 ms: webrtcbin's 200 ms default is made for the open internet and
+   * delays the first frame by as much. A call wants low delay first; 60 ms
+   * still absorbs ordinary Wi-Fi jitter and leaves room for one NACK
+   * retransmission on a LAN. NATTER_CALL_LATENCY_MS overrides it. */
+  self->latency_ms = DEFAULT_LATENCY_MS;
+  if (g_getenv ("NATTER_CALL_LATENCY_MS") != NULL)
+    self->latency_ms =
+      (guint) MIN (g_ascii_strtoull (g_getenv ("NATTER_CALL_LATENCY_MS"), NULL, 10), 10000);
+}
+
+/**
+ * natter_call_pipeline_new:
+ * @with_video: whether to send video (an offer then has a video m-line)
+ *
+ * Creates the media side of one call. Nothing runs until
+ * natter_call_pipeline_start_offer() or
+ * natter_call_pipeline_set_remote_description() with an offer.
+ *
+ * Returns: (transfer full): a new pipeline object
+ */
+NatterCallPipeline *
+natter_call_pipeline_new (gboolean with_video)
+{
+  gst_init (NULL, NULL);
+  return g_object_new (NATTER_TYPE_CALL_PIPELINE, "with-video", with_video, NULL);
+}
+
+NatterCallPipelineState
+natter_call_pipeline_get_state (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), NATTER_CALL_PIPELINE_STATE_CLOSED);
+  return self->state;
+}
+
+/**
+ * natter_call_pipeline_get_error_message:
+ * @self: a #NatterCallPipeline
+ *
+ * Returns: (nullable): why the pipeline failed
+ */
+const char *
+natter_call_pipeline_get_error_message (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), NULL);
+  return self->error_message;
+}
+
+gboolean
+natter_call_pipeline_get_with_video (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), FALSE);
+  return self->with_video;
+}
+
+/**
+ * natter_call_pipeline_get_remote_has_video:
+ * @self: a #NatterCallPipeline
+ *
+ * Returns: whether the remote offer had a video m-line (answerer only)
+ */
+gboolean
+natter_call_pipeline_get_remote_has_video (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), FALSE);
+  return self->remote_has_video;
+}
+
+/**
+ * natter_call_pipeline_set_video_sink:
+ * @self: a #NatterCallPipeline
+ * @sink: (nullable): the element the remote video goes to
+ */
+void
+natter_call_pipeline_set_video_sink (NatterCallPipeline *self, GstElement *sink)
+{
+  g_return_if_fail (NATTER_IS_CALL_PIPELINE (self));
+  g_return_if_fail (sink == NULL || GST_IS_ELEMENT (sink));
+
+  if (self->video_receive_linked || self->video_sink == sink)
+    return;
+  if (sink != NULL)
+    gst_object_ref_sink (sink);
+  g_clear_object (&self->video_sink);
+  self->video_sink = sink;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VIDEO_SINK]);
+}
+
+/**
+ * natter_call_pipeline_get_video_sink:
+ * @self: a #NatterCallPipeline
+ *
+ * Returns: (transfer none) (nullable): the remote video sink
+ */
+GstElement *
+natter_call_pipeline_get_video_sink (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), NULL);
+  return self->video_sink;
+}
+
+/**
+ * natter_call_pipeline_set_local_video_sink:
+ * @self: a #NatterCallPipeline
+ * @sink: (nullable): the self-view element
+ */
+void
+natter_call_pipeline_set_local_video_sink (NatterCallPipeline *self, GstElement *sink)
+{
+  g_return_if_fail (NATTER_IS_CALL_PIPELINE (self));
+  g_return_if_fail (sink == NULL || GST_IS_ELEMENT (sink));
+
+  if (self->pipeline != NULL || self->local_video_sink == sink)
+    return;
+  if (sink != NULL)
+    gst_object_ref_sink (sink);
+  g_clear_object (&self->local_video_sink);
+  self->local_video_sink = sink;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOCAL_VIDEO_SINK]);
+}
+
+/**
+ * natter_call_pipeline_get_local_video_sink:
+ * @self: a #NatterCallPipeline
+ *
+ * Returns: (transfer none) (nullable): the self-view sink
+ */
+GstElement *
+natter_call_pipeline_get_local_video_sink (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), NULL);
+  return self->local_video_sink;
+}
+
+/**
+ * natter_call_pipeline_set_audio_source_device:
+ * @self: a #NatterCallPipeline
+ * @device: (nullable): the microphone, or %NULL for the default
+ *
+ * Takes effect when the pipeline is built.
+ */
+void
+natter_call_pipeline_set_audio_source_device (NatterCallPipeline *self, GstDevice *device)
+{
+  g_return_if_fail (NATTER_IS_CALL_PIPELINE (self));
+  g_set_object (&self->audio_source_device, device);
+}
+
+/**
+ * natter_call_pipeline_set_video_source_device:
+ * @self: a #NatterCallPipeline
+ * @device: (nullable): the camera, or %NULL for the default
+ */
+void
+natter_call_pipeline_set_video_source_device (NatterCallPipeline *self, GstDevice *device)
+{
+  g_return_if_fail (NATTER_IS_CALL_PIPELINE (self));
+  g_set_object (&self->video_source_device, device);
+}
+
+/**
+ * natter_call_pipeline_set_audio_sink_device:
+ * @self: a #NatterCallPipeline
+ * @device: (nullable): the speaker, or %NULL for the default
+ */
+void
+natter_call_pipeline_set_audio_sink_device (NatterCallPipeline *self, GstDevice *device)
+{
+  g_return_if_fail (NATTER_IS_CALL_PIPELINE (self));
+  g_set_object (&self->audio_sink_device, device);
+}
+
+void
+natter_call_pipeline_set_latency (NatterCallPipeline *self, guint latency_ms)
+{
+  g_return_if_fail (NATTER_IS_CALL_PIPELINE (self));
+
+  if (self->latency_ms == latency_ms)
+    return;
+  self->latency_ms = latency_ms;
+  if (self->webrtcbin != NULL)
+    g_object_set (self->webrtcbin, "latency", latency_ms, NULL);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LATENCY]);
+}
+
+guint
+natter_call_pipeline_get_latency (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), 0);
+  return self->latency_ms;
+}
+
+/**
+ * natter_call_pipeline_set_ice_servers:
+ * @self: a #NatterCallPipeline
+ * @ice_servers: (element-type NatterIceServer) (nullable): STUN and TURN
+ *   servers, as `GET /api/ice-servers` gives them
+ *
+ * Call before negotiation starts.
+ */
+void
+natter_call_pipeline_set_ice_servers (NatterCallPipeline *self, GPtrArray *ice_servers)
+{
+  g_return_if_fail (NATTER_IS_CALL_PIPELINE (self));
+
+  g_clear_pointer (&self->ice_servers, g_ptr_array_unref);
+  if (ice_servers != NULL)
+    self->ice_servers = g_ptr_array_ref (ice_servers);
+}
+
+/**
+ * natter_call_pipeline_start_offer:
+ * @self: a #NatterCallPipeline
+ * @error: return location for a #GError
+ *
+ * Builds the pipeline as the caller and starts it; the offer comes through
+ * #NatterCallPipeline::local-description.
+ *
+ * Returns: %TRUE if the pipeline started
+ */
+gboolean
+natter_call_pipeline_start_offer (NatterCallPipeline *self, GError **error)
+{
+  GstElement *audio, *video;
+
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), FALSE);
+  g_return_val_if_fail (self->pipeline == NULL, FALSE);
+
+  self->is_offerer = TRUE;
+  self->offer_requested = TRUE;
+  if (!build_pipeline (self, error))
+    return FALSE;
+
+  audio = build_audio_send_bin (self, OPUS_PAYLOAD_DEFAULT, error);
+  if (audio == NULL || !attach_send_bin (self, audio, -1, error))
+    return FALSE;
+
+  if (self->with_video) {
+    video = build_video_send_bin (self, VIDEO_CODEC_VP8, VP8_PAYLOAD_DEFAULT, error);
+    if (video == NULL || !attach_send_bin (self, video, -1, error))
+      return FALSE;
+  }
+  set_transceivers_nack (self);
+
+  set_state (self, NATTER_CALL_PIPELINE_STATE_NEGOTIATING);
+  return start_playing (self, error);
+}
+
+static gboolean
+build_answerer (NatterCallPipeline *self, GstSDPMessage *offer, GError **error)
+{
+  if (!build_pipeline (self, error))
+    return FALSE;
+
+  for (guint i = 0; i < gst_sdp_message_medias_len (offer); i++) {
+    const GstSDPMedia *media = gst_sdp_message_get_media (offer, i);
+    const char *kind = gst_sdp_media_get_media (media);
+    GstElement *bin = NULL;
+    int pt;
+
+    /* A rejected m-line (port 0 without bundle-only) or a recvonly one
+     * needs no sender. */
+    if ((gst_sdp_media_get_port (media) == 0 &&
+         gst_sdp_media_get_attribute_val (media, "bundle-only") == NULL) ||
+        gst_sdp_media_get_attribute_val (media, "recvonly") != NULL ||
+        gst_sdp_media_get_attribute_val (media, "inactive") != NULL)
+      continue;
+
+    if (g_strcmp0 (kind, "audio") == 0) {
+      pt = find_payload (media, "OPUS", FALSE);
+      if (pt >= 0)
+        bin = build_audio_send_bin (self, pt, error);
+    } else if (g_strcmp0 (kind, "video") == 0) {
+      self->remote_has_video = TRUE;
+      if (!self->with_video)
+        continue;
+      pt = find_payload (media, "VP8", FALSE);
+      if (pt >= 0) {
+        bin = build_video_send_bin (self, VIDEO_CODEC_VP8, pt, error);
+      } else if (have_element ("openh264enc")) {
+        pt = find_payload (media, "H264", TRUE);
+        if (pt >= 0)
+          bin = build_video_send_bin (self, VIDEO_CODEC_H264, pt, error);
+      }
+    } else {
+      continue;
+    }
+
+    if (error != NULL && *error != NULL)
+      return FALSE;
+    if (bin != NULL && !attach_send_bin (self, bin, (int) i, error))
+      return FALSE;
+  }
+  set_transceivers_nack (self);
+
+  return start_playing (self, error);
+}
+
+/**
+ * natter_call_pipeline_set_remote_description:
+ * @self: a #NatterCallPipeline
+ * @type: "offer" or "answer"
+ * @sdp: the SDP text from the peer (untrusted)
+ * @error: return location for a #GError
+ *
+ * An offer on a new pipeline makes it the answerer: the send chains follow
+ * the offer's m-lines and payload types, and the answer comes through
+ * #NatterCallPipeline::local-description. An answer completes the caller's
+ * negotiation.
+ *
+ * Returns: %TRUE if the description was accepted for processing
+ */
+gboolean
+natter_call_pipeline_set_remote_description (NatterCallPipeline *self,
+                                             const char *type,
+                                             const char *sdp,
+                                             GError **error)
+{
+  g_autoptr (GstSDPMessage) message = NULL;
+  GstWebRTCSessionDescription *description;
+  GstWebRTCSDPType sdp_type;
+  GstPromise *promise;
+
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), FALSE);
+  g_return_val_if_fail (type != NULL && sdp != NULL, FALSE);
+
+  if (g_str_equal (type, "offer")) {
+    sdp_type = GST_WEBRTC_SDP_TYPE_OFFER;
+  } else if (g_str_equal (type, "answer")) {
+    sdp_type = GST_WEBRTC_SDP_TYPE_ANSWER;
+  } else {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "Unknown description type “%s”", type);
+    return FALSE;
+  }
+
+  if (gst_sdp_message_new_from_text (sdp, &message) != GST_SDP_OK ||
+      gst_sdp_message_medias_len (message) == 0) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                         "The peer sent an unreadable SDP");
+    return FALSE;
+  }
+
+  if (sdp_type == GST_WEBRTC_SDP_TYPE_OFFER) {
+    if (self->pipeline != NULL) {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           "Renegotiation needs a new pipeline");
+      return FALSE;
+    }
+    self->is_offerer = FALSE;
+    if (!build_answerer (self, message, error))
+      return FALSE;
+    set_state (self, NATTER_CALL_PIPELINE_STATE_NEGOTIATING);
+  } else if (!self->is_offerer || self->pipeline == NULL || self->remote_description_set) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "Unexpected answer");
+    return FALSE;
+  }
+
+  description = gst_webrtc_session_description_new (sdp_type, g_steal_pointer (&message));
+  promise = gst_promise_new_with_change_func (on_remote_description_set, g_object_ref (self),
+                                              g_object_unref);
+  g_signal_emit_by_name (self->webrtcbin, "set-remote-description", description, promise);
+  gst_webrtc_session_description_free (description);
+  return TRUE;
+}
+
+/**
+ * natter_call_pipeline_add_remote_candidate:
+ * @self: a #NatterCallPipeline
+ * @sdp_mline_index: the m-line the candidate belongs to
+ * @candidate: (nullable): the "candidate:…" line; %NULL or "" for the end of
+ *   candidates
+ *
+ * Candidates that arrive before the remote description are kept until it is
+ * applied.
+ */
+void
+natter_call_pipeline_add_remote_candidate (NatterCallPipeline *self,
+                                           guint sdp_mline_index,
+                                           const char *candidate)
+{
+  PendingCandidate *pending;
+
+  g_return_if_fail (NATTER_IS_CALL_PIPELINE (self));
+
+  /* libnice learns the end of candidates from the checks themselves. */
+  if (candidate == NULL || *candidate == '\0' || self->closed)
+    return;
+
+  if (self->remote_description_set) {
+    g_signal_emit_by_name (self->webrtcbin, "add-ice-candidate", sdp_mline_index, candidate);
+    return;
+  }
+
+  pending = g_new0 (PendingCandidate, 1);
+  pending->mline = sdp_mline_index;
+  pending->candidate = g_strdup (candidate);
+  g_ptr_array_add (self->pending_candidates, pending);
+}
+
+/**
+ * natter_call_pipeline_restart_ice:
+ * @self: a #NatterCallPipeline
+ *
+ * webrtcbin 1.22 cannot restart ICE on a running session; callers rebuild
+ * the pipeline instead (see NatterCall).
+ *
+ * Returns: %FALSE: not possible in place
+ */
+gboolean
+natter_call_pipeline_restart_ice (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), FALSE);
+  return FALSE;
+}
+
+/**
+ * natter_call_pipeline_close:
+ * @self: a #NatterCallPipeline
+ *
+ * Stops and releases the pipeline. Call on the main thread. Idempotent.
+ */
+void
+natter_call_pipeline_close (NatterCallPipeline *self)
+{
+  g_return_if_fail (NATTER_IS_CALL_PIPELINE (self));
+
+  if (self->closed)
+    return;
+  self->closed = TRUE;
+
+  if (self->bus_watch_id != 0) {
+    GSource *source = g_main_context_find_source_by_id (self->context, self->bus_watch_id);
+
+    if (source != NULL)
+      g_source_destroy (source);
+    self->bus_watch_id = 0;
+  }
+
+  if (self->pipeline != NULL) {
+    gst_element_set_state (self->pipeline, GST_STATE_NULL);
+    g_clear_object (&self->pipeline);
+  }
+  self->webrtcbin = NULL;
+  self->echo_probe = NULL;
+  self->audio_receive_head = NULL;
+  self->mute_volume = NULL;
+  self->video_valve = NULL;
+  self->video_encoder = NULL;
+  g_ptr_array_set_size (self->pending_candidates, 0);
+
+  if (self->state != NATTER_CALL_PIPELINE_STATE_FAILED) {
+    self->state = NATTER_CALL_PIPELINE_STATE_CLOSED;
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+  }
+}
+
+/**
+ * natter_call_pipeline_set_muted:
+ * @self: a #NatterCallPipeline
+ * @muted: whether to send silence
+ */
+void
+natter_call_pipeline_set_muted (NatterCallPipeline *self, gboolean muted)
+{
+  g_return_if_fail (NATTER_IS_CALL_PIPELINE (self));
+
+  muted = !!muted;
+  if (self->muted == muted)
+    return;
+  self->muted = muted;
+  if (self->mute_volume != NULL)
+    g_object_set (self->mute_volume, "mute", muted, NULL);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MUTED]);
+}
+
+gboolean
+natter_call_pipeline_get_muted (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), FALSE);
+  return self->muted;
+}
+
+/**
+ * natter_call_pipeline_set_camera_enabled:
+ * @self: a #NatterCallPipeline
+ * @enabled: whether to send video frames
+ */
+void
+natter_call_pipeline_set_camera_enabled (NatterCallPipeline *self, gboolean enabled)
+{
+  g_return_if_fail (NATTER_IS_CALL_PIPELINE (self));
+
+  enabled = !!enabled;
+  if (self->camera_enabled == enabled)
+    return;
+  self->camera_enabled = enabled;
+
+  if (self->video_valve != NULL) {
+    g_object_set (self->video_valve, "drop", !enabled, NULL);
+    /* The peer's decoder lost its references while we were off. */
+    if (enabled && self->video_encoder != NULL) {
+      g_autoptr (GstPad) pad = gst_element_get_static_pad (self->video_encoder, "sink");
+      GstEvent *event = gst_video_event_new_downstream_force_key_unit (
+        GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, TRUE, 0);
+
+      gst_pad_send_event (pad, event);
+    }
+  }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAMERA_ENABLED]);
+}
+
+gboolean
+natter_call_pipeline_get_camera_enabled (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), FALSE);
+  return self->camera_enabled;
+}
+
+/**
+ * natter_call_pipeline_get_audio_buffers_received:
+ * @self: a #NatterCallPipeline
+ *
+ * Counters are read at any time; they are not notified.
+ *
+ * Returns: decoded remote audio buffers so far
+ */
+guint64
+natter_call_pipeline_get_audio_buffers_received (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), 0);
+  return counter_get (&self->audio_buffers_received);
+}
+
+guint64
+natter_call_pipeline_get_video_frames_received (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), 0);
+  return counter_get (&self->video_frames_received);
+}
+
+/**
+ * natter_call_pipeline_get_audio_buffers_sent:
+ * @self: a #NatterCallPipeline
+ *
+ * Returns: Opus packets the encoder produced
+ */
+guint64
+natter_call_pipeline_get_audio_buffers_sent (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), 0);
+  return counter_get (&self->audio_buffers_sent);
+}
+
+/**
+ * natter_call_pipeline_get_video_frames_sent:
+ * @self: a #NatterCallPipeline
+ *
+ * Returns: frames the video encoder produced
+ */
+guint64
+natter_call_pipeline_get_video_frames_sent (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), 0);
+  return counter_get (&self->video_frames_sent);
+}
+
+/**
+ * natter_call_pipeline_get_first_audio_time:
+ * @self: a #NatterCallPipeline
+ *
+ * Returns: g_get_monotonic_time() of the first decoded remote audio buffer,
+ *   0 if none yet
+ */
+gint64
+natter_call_pipeline_get_first_audio_time (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), 0);
+  return self->first_audio_time;
+}
+
+/**
+ * natter_call_pipeline_get_first_video_time:
+ * @self: a #NatterCallPipeline
+ *
+ * Returns: g_get_monotonic_time() of the first decoded remote video frame,
+ *   0 if none yet
+ */
+gint64
+natter_call_pipeline_get_first_video_time (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), 0);
+  return self->first_video_time;
+}
+
+static void
+on_stats_main (NatterCallPipeline *self, gpointer data)
+{
+  GstPromise *promise = data;
+  const GstStructure *reply = gst_promise_get_reply (promise);
+  NatterCallStats *stats;
+
+  self->stats_pending = FALSE;
+  if (reply == NULL)
+    return;
+
+  stats = natter_call_stats_new_from_structure (reply, self->stats, g_get_monotonic_time ());
+  g_clear_pointer (&self->stats, natter_call_stats_free);
+  self->stats = stats;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATS]);
+}
+
+static void
+on_stats (GstPromise *promise, gpointer user_data)
+{
+  invoke_on_main (user_data, on_stats_main, gst_promise_ref (promise),
+                  (GDestroyNotify) gst_promise_unref);
+}
+
+/**
+ * natter_call_pipeline_update_stats:
+ * @self: a #NatterCallPipeline
+ *
+ * Asks webrtcbin for statistics; #NatterCallPipeline:stats is notified when
+ * they arrive.
+ */
+void
+natter_call_pipeline_update_stats (NatterCallPipeline *self)
+{
+  GstPromise *promise;
+
+  g_return_if_fail (NATTER_IS_CALL_PIPELINE (self));
+
+  if (self->webrtcbin == NULL || self->stats_pending)
+    return;
+  self->stats_pending = TRUE;
+  promise = gst_promise_new_with_change_func (on_stats, g_object_ref (self), g_object_unref);
+  g_signal_emit_by_name (self->webrtcbin, "get-stats", NULL, promise);
+  gst_promise_unref (promise);
+}
+
+/**
+ * natter_call_pipeline_get_stats:
+ * @self: a #NatterCallPipeline
+ *
+ * Returns: (transfer none) (nullable): the last statistics sample
+ */
+const NatterCallStats *
+natter_call_pipeline_get_stats (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), NULL);
+  return self->stats;
+}

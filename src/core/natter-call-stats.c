@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-call-stats"
+
+#include "config.h"
+
+#define GST_USE_UNSTABLE_API
+#include <gst/webrtc/webrtc.h>
+
+#include "natter-call-stats.h"
+
+G_DEFINE_BOXED_TYPE (NatterCallStats,
+                     natter_call_stats,
+                     natter_call_stats_copy,
+                     natter_call_stats_free)
+
+/**
+ * natter_call_stats_new:
+ *
+ * Returns: (transfer full): an empty sample (round-trip time unknown)
+ */
+NatterCallStats *
+natter_call_stats_new (void)
+{
+  NatterCallStats *stats = g_new0 (NatterCallStats, 1);
+
+  stats->round_trip_time_ms = -1;
+  return stats;
+}
+
+/**
+ * natter_call_stats_copy:
+ * @stats: a #NatterCallStats
+ *
+ * Returns: (transfer full): a copy
+ */
+NatterCallStats *
+natter_call_stats_copy (const NatterCallStats *stats)
+{
+  g_return_val_if_fail (stats != NULL, NULL);
+  return g_memdup2 (stats, sizeof *stats);
+}
+
+void
+natter_call_stats_free (NatterCallStats *stats)
+{
+  g_free (stats);
+}
+
+typedef struct {
+  NatterCallStats *stats;
+  const GstStructure *report;
+} Walk;
+
+/* The kind of an RTP stream: webrtcbin 1.22 puts it in the codec stats'
+ * caps-free fields only by clock rate, so look at the codec entry. */
+static gboolean
+codec_is_video (const GstStructure *report, const GstStructure *rtp)
+{
+  const char *codec_id = gst_structure_get_string (rtp, "codec-id");
+  const char *kind = gst_structure_get_string (rtp, "kind");
+  const GstStructure *codec = NULL;
+  guint clock_rate = 0;
+
+  if (kind != NULL)
+    return g_str_equal (kind, "video");
+  if (codec_id == NULL || !gst_structure_get (report, codec_id, GST_TYPE_STRUCTURE, &codec, NULL))
+    return FALSE;
+  gst_structure_get_uint (codec, "clock-rate", &clock_rate);
+  gst_structure_free ((GstStructure *) codec);
+  return clock_rate == 90000;
+}
+
+static gboolean
+visit_entry (GQuark field_id, const GValue *value, gpointer user_data)
+{
+  Walk *walk = user_data;
+  const GstStructure *entry;
+  GstWebRTCStatsType type;
+  guint64 bytes = 0;
+  guint64 packets = 0;
+  gint64 lost = 0;
+  double rtt = 0;
+
+  if (!GST_VALUE_HOLDS_STRUCTURE (value))
+    return TRUE;
+  entry = gst_value_get_structure (value);
+  if (!gst_structure_get (entry, "type", GST_TYPE_WEBRTC_STATS_TYPE, &type, NULL))
+    return TRUE;
+
+  switch (type) {
+    case GST_WEBRTC_STATS_INBOUND_RTP:
+      gst_structure_get_uint64 (entry, "bytes-received", &bytes);
+      gst_structure_get_uint64 (entry, "packets-received", &packets);
+      gst_structure_get_int64 (entry, "packets-lost", &lost);
+      walk->stats->packets_received += packets;
+      walk->stats->packets_lost += MAX (lost, 0);
+      if (codec_is_video (walk->report, entry))
+        walk->stats->video_bytes_received += bytes;
+      else
+        walk->stats->audio_bytes_received += bytes;
+      break;
+    case GST_WEBRTC_STATS_OUTBOUND_RTP:
+      gst_structure_get_uint64 (entry, "bytes-sent", &bytes);
+      if (codec_is_video (walk->report, entry))
+        walk->stats->video_bytes_sent += bytes;
+      else
+        walk->stats->audio_bytes_sent += bytes;
+      break;
+    case GST_WEBRTC_STATS_REMOTE_INBOUND_RTP:
+      if (gst_structure_get_double (entry, "round-trip-time", &rtt) && rtt > 0)
+        walk->stats->round_trip_time_ms = MAX (walk->stats->round_trip_time_ms, rtt * 1000.0);
+      break;
+    default:
+      break;
+  }
+  return TRUE;
+}
+
+static guint64
+bitrate (guint64 now_bytes, guint64 then_bytes, gint64 interval_us)
+{
+  if (interval_us <= 0 || now_bytes < then_bytes)
+    return 0;
+  return (now_bytes - then_bytes) * 8 * G_USEC_PER_SEC / (guint64) interval_us;
+}
+
+/**
+ * natter_call_stats_new_from_structure:
+ * @report: the reply of webrtcbin's `get-stats`
+ * @previous: (nullable): the sample before, for bitrates
+ * @now_us: g_get_monotonic_time() of this sample
+ *
+ * Returns: (transfer full): the reduced sample
+ */
+NatterCallStats *
+natter_call_stats_new_from_structure (const GstStructure *report,
+                                      const NatterCallStats *previous,
+                                      gint64 now_us)
+{
+  NatterCallStats *stats = natter_call_stats_new ();
+  Walk walk = { stats, report };
+
+  g_return_val_if_fail (report != NULL, stats);
+
+  stats->sampled_at_us = now_us;
+  gst_structure_foreach (report, visit_entry, &walk);
+
+  if (stats->packets_received + stats->packets_lost > 0)
+    stats->packet_loss =
+      (double) stats->packets_lost / (double) (stats->packets_received + stats->packets_lost);
+
+  if (previous != NULL) {
+    gint64 interval = now_us - previous->sampled_at_us;
+
+    stats->audio_send_bitrate =
+      bitrate (stats->audio_bytes_sent, previous->audio_bytes_sent, interval);
+    stats->audio_receive_bitrate =
+      bitrate (stats->audio_bytes_received, previous->audio_bytes_received, interval);
+    stats->video_send_bitrate =
+      bitrate (stats->video_bytes_sent, previous->video_bytes_sent, interval);
+    stats->video_receive_bitrate =
+      bitrate (stats->video_bytes_received, previous->video_bytes_received, interval);
+  }
+  return stats;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+/**
+ * NatterCallStats:
+ * @round_trip_time_ms: from RTCP receiver reports; negative when unknown
+ * @packet_loss: fraction (0…1) of the packets the peer sent us that were lost
+ * @packets_received: RTP packets received, all streams
+ * @packets_lost: RTP packets lost, all streams
+ * @audio_send_bitrate: bits per second over the last interval
+ * @audio_receive_bitrate: bits per second over the last interval
+ * @video_send_bitrate: bits per second over the last interval
+ * @video_receive_bitrate: bits per second over the last interval
+ *
+ * One sample of webrtcbin's `get-stats`, reduced to what a call shows.
+ */
+typedef struct {
+  double round_trip_time_ms;
+  double packet_loss;
+  guint64 packets_received;
+  guint64 packets_lost;
+  guint64 audio_send_bitrate;
+  guint64 audio_receive_bitrate;
+  guint64 video_send_bitrate;
+  guint64 video_receive_bitrate;
+
+  /*< private >*/
+  gint64 sampled_at_us;
+  guint64 audio_bytes_sent;
+  guint64 audio_bytes_received;
+  guint64 video_bytes_sent;
+  guint64 video_bytes_received;
+} NatterCallStats;
+
+#define NATTER_TYPE_CALL_STATS (natter_call_stats_get_type ())
+GType natter_call_stats_get_type (void);
+
+NatterCallStats *natter_call_stats_new (void);
+NatterCallStats *natter_call_stats_copy (const NatterCallStats *stats);
+void natter_call_stats_free (NatterCallStats *stats);
+NatterCallStats *natter_call_stats_new_from_structure (const GstStructure *report,
+                                                       const NatterCallStats *previous,
+                                                       gint64 now_us);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterCallStats, natter_call_stats_free)
+
+G_END_DECLS

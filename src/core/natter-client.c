@@ -1,0 +1,912 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-client"
+
+#include "config.h"
+
+#include "natter-client.h"
+#include "natter-http-body.h"
+
+/* One per signed-in user on one server: the account, the connection as
+ * the active profile, that profile's store and list models, and (from the
+ * calls layer) the call manager. It turns server events into store changes
+ * and user actions into outbox entries and frames. */
+
+#define TYPING_EXPIRE_MS 6000
+
+enum { PROP_0, PROP_ACCOUNT, PROP_CONNECTION, PROP_STORE, PROP_CONVERSATIONS, N_PROPS };
+
+static GParamSpec *properties[N_PROPS];
+
+enum { MESSAGE_RECEIVED, MESSAGE_SENT, MESSAGE_FAILED, READ_RECEIPT, MISSED_CALL, N_SIGNALS };
+
+static guint signals[N_SIGNALS];
+
+struct _NatterClient {
+  GObject parent_instance;
+
+  char *server_url;
+  char *data_dir;
+
+  /* Long-lived: created with the client, shared by every profile. */
+  NatterAccount *account;
+  NatterConnection *connection;
+
+  /* Per active profile: replaced when the profile changes. */
+  NatterStore *store;
+  NatterConversationList *conversations;
+  GCancellable *profile_cancellable;
+};
+
+G_DEFINE_FINAL_TYPE (NatterClient, natter_client, G_TYPE_OBJECT)
+
+/* Error codes after which sending the same message again cannot help. */
+static gboolean
+error_code_is_permanent (const char *code)
+{
+  static const char *const transient[] = { "rate_limited", "internal", NULL };
+
+  return code != NULL && !g_strv_contains (transient, code);
+}
+
+static void
+on_conversations_fetched (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!natter_client_refresh_conversations_finish (NATTER_CLIENT (source), result, &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_info ("Cannot refresh the conversations: %s", error->message);
+}
+
+static void
+on_chat_message (NatterClient *self, const NatterFrame *frame)
+{
+  g_autoptr (GError) error = NULL;
+  gboolean applied = FALSE;
+
+  if (self->store == NULL || frame->message == NULL)
+    return;
+
+  if (!natter_store_apply_event (self->store, frame, &applied, &error)) {
+    g_warning ("Cannot store a message: %s", error->message);
+    return;
+  }
+
+  if (applied)
+    g_signal_emit (self, signals[MESSAGE_RECEIVED], 0, frame->message);
+}
+
+static void
+on_read_receipt (NatterClient *self, const NatterFrame *frame)
+{
+  g_autoptr (GError) error = NULL;
+  gboolean applied = FALSE;
+
+  if (self->store == NULL || frame->profile == NULL)
+    return;
+
+  if (!natter_store_apply_event (self->store, frame, &applied, &error)) {
+    g_warning ("Cannot store a read receipt: %s", error->message);
+    return;
+  }
+
+  if (applied)
+    g_signal_emit (self, signals[READ_RECEIPT], 0, frame->conversation_id, frame->profile,
+                   frame->up_to_seq);
+}
+
+static void
+on_missed_call (NatterClient *self, const NatterFrame *frame)
+{
+  g_autoptr (GError) error = NULL;
+  gboolean applied = FALSE;
+
+  if (self->store == NULL)
+    return;
+
+  if (!natter_store_apply_event (self->store, frame, &applied, &error)) {
+    g_warning ("Cannot store a missed call: %s", error->message);
+    return;
+  }
+
+  if (applied && frame->call != NULL)
+    g_signal_emit (self, signals[MISSED_CALL], 0, frame->call);
+}
+
+static void
+on_message_ack (NatterClient *self, const NatterFrame *frame)
+{
+  g_autoptr (GError) error = NULL;
+  gboolean applied = FALSE;
+
+  if (self->store == NULL || frame->client_msg_id == NULL || frame->message == NULL)
+    return;
+
+  if (!natter_store_outbox_ack (self->store, frame->client_msg_id, frame->message, &applied,
+                                &error)) {
+    g_warning ("Cannot store an acknowledged message: %s", error->message);
+    return;
+  }
+
+  /* A repeated ack (a retry the server had already stored) is not news. */
+  if (applied)
+    g_signal_emit (self, signals[MESSAGE_SENT], 0, frame->client_msg_id, frame->message);
+}
+
+static void
+on_error_frame (NatterClient *self, const NatterFrame *frame)
+{
+  g_autoptr (NatterOutboxEntry) entry = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (frame->ref == NULL || self->store == NULL) {
+    g_info ("Server error: %s %s", frame->code != NULL ? frame->code : "",
+            frame->error_message != NULL ? frame->error_message : "");
+    return;
+  }
+
+  entry = natter_store_outbox_lookup (self->store, frame->ref);
+  if (entry == NULL || !error_code_is_permanent (frame->code))
+    return;
+
+  if (!natter_store_outbox_fail (self->store, frame->ref, frame->code, frame->error_message,
+                                 &error)) {
+    g_warning ("Cannot mark a message failed: %s", error->message);
+    return;
+  }
+
+  g_signal_emit (self, signals[MESSAGE_FAILED], 0, frame->ref, frame->code, frame->error_message);
+}
+
+static void
+on_typing (NatterClient *self, const NatterFrame *frame)
+{
+  NatterConversationItem *item;
+
+  if (self->conversations == NULL)
+    return;
+
+  item = natter_conversation_list_lookup (self->conversations, frame->conversation_id);
+  if (item != NULL)
+    natter_conversation_item_set_typing (item, frame->active, TYPING_EXPIRE_MS);
+}
+
+static void
+on_presence (NatterClient *self, const NatterFrame *frame)
+{
+  guint n_items;
+  guint i;
+
+  if (self->conversations == NULL || frame->profile == NULL)
+    return;
+
+  n_items = g_list_model_get_n_items (G_LIST_MODEL (self->conversations));
+  for (i = 0; i < n_items; i++) {
+    g_autoptr (NatterConversationItem) item = NULL;
+    const NatterProfile *peer;
+
+    item = g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
+    peer = natter_conversation_item_get_peer (item);
+    if (peer != NULL && natter_profile_equal (peer, frame->profile))
+      natter_conversation_item_set_presence (item, frame->online, frame->last_seen);
+  }
+}
+
+static void
+on_sync_done (NatterClient *self, const NatterFrame *frame)
+{
+  /* Events were dropped from the replay: the summaries may be stale. */
+  if (frame->truncated)
+    natter_client_refresh_conversations_async (self, self->profile_cancellable,
+                                               on_conversations_fetched, NULL);
+}
+
+static void
+on_connection_state (NatterClient *self)
+{
+  const GError *error = natter_connection_get_last_error (self->connection);
+
+  /* The server refused our token: it was revoked (logout elsewhere) or has
+   * expired. Forget it so the next start asks the user to sign in. */
+  if (natter_connection_get_state (self->connection) == NATTER_CONNECTION_STATE_SIGNED_OUT &&
+      g_error_matches (error, NATTER_CONNECTION_ERROR, NATTER_CONNECTION_ERROR_UNAUTHORIZED) &&
+      natter_account_get_token (self->account) != NULL)
+    natter_account_forget_token (self->account);
+}
+
+static void
+set_profile_state (NatterClient *self, NatterStore *store)
+{
+  g_autoptr (NatterConversationList) conversations = NULL;
+
+  if (self->profile_cancellable != NULL)
+    g_cancellable_cancel (self->profile_cancellable);
+  g_clear_object (&self->profile_cancellable);
+
+  if (store != NULL) {
+    conversations = natter_conversation_list_new (store);
+    self->profile_cancellable = g_cancellable_new ();
+  }
+
+  natter_connection_set_store (self->connection, store);
+
+  g_object_freeze_notify (G_OBJECT (self));
+  if (g_set_object (&self->store, store))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STORE]);
+  if (g_set_object (&self->conversations, conversations))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONVERSATIONS]);
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+static void
+on_active_profile_changed (NatterClient *self)
+{
+  const NatterProfile *profile = natter_account_get_active_profile (self->account);
+  g_autoptr (NatterStore) store = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL;
+
+  if (profile == NULL) {
+    natter_connection_stop (self->connection);
+    set_profile_state (self, NULL);
+    return;
+  }
+
+  if (self->store != NULL &&
+      natter_profile_equal (natter_store_get_own_profile (self->store), profile))
+    return;
+
+  path = natter_store_build_path (natter_account_get_data_dir (self->account),
+                                  natter_account_get_server_url (self->account), profile);
+  store = natter_store_new (path, profile, &error);
+  if (store == NULL) {
+    g_warning ("Cannot open the local store %s: %s", path, error->message);
+    natter_connection_stop (self->connection);
+    set_profile_state (self, NULL);
+    return;
+  }
+
+  set_profile_state (self, store);
+
+  /* Another profile is another WebSocket. */
+  natter_connection_reconnect (self->connection);
+  natter_client_refresh_conversations_async (self, self->profile_cancellable,
+                                             on_conversations_fetched, NULL);
+}
+
+static void
+natter_client_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  NatterClient *self = NATTER_CLIENT (object);
+
+  switch (prop_id) {
+    case PROP_ACCOUNT:
+      g_value_set_object (value, self->account);
+      break;
+    case PROP_CONNECTION:
+      g_value_set_object (value, self->connection);
+      break;
+    case PROP_STORE:
+      g_value_set_object (value, self->store);
+      break;
+    case PROP_CONVERSATIONS:
+      g_value_set_object (value, self->conversations);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_client_dispose (GObject *object)
+{
+  NatterClient *self = NATTER_CLIENT (object);
+
+  if (self->profile_cancellable != NULL)
+    g_cancellable_cancel (self->profile_cancellable);
+  g_clear_object (&self->profile_cancellable);
+
+  if (self->account != NULL)
+    g_signal_handlers_disconnect_by_data (self->account, self);
+  if (self->connection != NULL) {
+    g_signal_handlers_disconnect_by_data (self->connection, self);
+    natter_connection_stop (self->connection);
+    natter_connection_set_store (self->connection, NULL);
+  }
+
+  g_clear_object (&self->conversations);
+  g_clear_object (&self->store);
+  g_clear_object (&self->connection);
+  g_clear_object (&self->account);
+
+  G_OBJECT_CLASS (natter_client_parent_class)->dispose (object);
+}
+
+static void
+natter_client_finalize (GObject *object)
+{
+  NatterClient *self = NATTER_CLIENT (object);
+
+  g_clear_pointer (&self->server_url, g_free);
+  g_clear_pointer (&self->data_dir, g_free);
+
+  G_OBJECT_CLASS (natter_client_parent_class)->finalize (object);
+}
+
+static void
+natter_client_class_init (NatterClientClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GParamFlags flags = G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+
+  object_class->get_property = natter_client_get_property;
+  object_class->dispose = natter_client_dispose;
+  object_class->finalize = natter_client_finalize;
+
+  properties[PROP_ACCOUNT] =
+    g_param_spec_object ("account", NULL, NULL, NATTER_TYPE_ACCOUNT, flags);
+  properties[PROP_CONNECTION] =
+    g_param_spec_object ("connection", NULL, NULL, NATTER_TYPE_CONNECTION, flags);
+  /**
+   * NatterClient:store:
+   *
+   * The active profile's local store; %NULL while signed out.
+   */
+  properties[PROP_STORE] = g_param_spec_object ("store", NULL, NULL, NATTER_TYPE_STORE, flags);
+  /**
+   * NatterClient:conversations:
+   *
+   * The active profile's conversations, a #GListModel of
+   * #NatterConversationItem; %NULL while signed out.
+   */
+  properties[PROP_CONVERSATIONS] =
+    g_param_spec_object ("conversations", NULL, NULL, G_TYPE_LIST_MODEL, flags);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * NatterClient::message-received:
+   * @self: the client
+   * @message: the message
+   *
+   * A message was stored for the first time: from someone else, or from
+   * another device of ours. Replays never emit it twice.
+   */
+  signals[MESSAGE_RECEIVED] =
+    g_signal_new ("message-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, NATTER_TYPE_MESSAGE | G_SIGNAL_TYPE_STATIC_SCOPE);
+
+  /**
+   * NatterClient::message-sent:
+   * @self: the client
+   * @client_msg_id: the outbox entry
+   * @message: the message as the server stored it
+   *
+   * The server acknowledged one of our messages; it left the outbox.
+   */
+  signals[MESSAGE_SENT] =
+    g_signal_new ("message-sent", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_STRING, NATTER_TYPE_MESSAGE | G_SIGNAL_TYPE_STATIC_SCOPE);
+
+  /**
+   * NatterClient::message-failed:
+   * @self: the client
+   * @client_msg_id: the outbox entry
+   * @code: the server's error code
+   * @message: (nullable): the server's explanation
+   *
+   * The server refused one of our messages for good; it stays in the
+   * outbox as failed until retried.
+   */
+  signals[MESSAGE_FAILED] =
+    g_signal_new ("message-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+
+  /**
+   * NatterClient::read-receipt:
+   * @self: the client
+   * @conversation_id: the conversation
+   * @profile: who read
+   * @up_to_seq: how far
+   */
+  signals[READ_RECEIPT] = g_signal_new (
+    "read-receipt", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+    3, G_TYPE_INT64, NATTER_TYPE_PROFILE | G_SIGNAL_TYPE_STATIC_SCOPE, G_TYPE_INT64);
+
+  /**
+   * NatterClient::missed-call:
+   * @self: the client
+   * @call: the call log of the call nobody answered
+   */
+  signals[MISSED_CALL] =
+    g_signal_new ("missed-call", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, NATTER_TYPE_CALL_LOG | G_SIGNAL_TYPE_STATIC_SCOPE);
+}
+
+static void
+natter_client_init (NatterClient *self)
+{
+}
+
+/**
+ * natter_client_new:
+ * @server_url: (nullable): the server; %NULL for the last one used
+ * @data_dir: (nullable): Natter's data directory; %NULL for `$XDG_DATA_HOME/natter`
+ *
+ * Creates the client, signed out; natter_client_sign_in_async() restores a
+ * kept sign-in, and a login through the account signs in too.
+ *
+ * Returns: (transfer full): a new client
+ */
+NatterClient *
+natter_client_new (const char *server_url, const char *data_dir)
+{
+  NatterClient *self = g_object_new (NATTER_TYPE_CLIENT, NULL);
+
+  self->server_url = g_strdup (server_url);
+  self->data_dir = g_strdup (data_dir);
+
+  self->account = natter_account_new (server_url, data_dir);
+  self->connection = natter_connection_new (self->account);
+
+  g_signal_connect_swapped (self->account, "notify::active-profile",
+                            G_CALLBACK (on_active_profile_changed), self);
+  g_signal_connect_swapped (self->connection, "notify::state", G_CALLBACK (on_connection_state),
+                            self);
+  g_signal_connect_swapped (self->connection, "frame::chat_message", G_CALLBACK (on_chat_message),
+                            self);
+  g_signal_connect_swapped (self->connection, "frame::read_receipt", G_CALLBACK (on_read_receipt),
+                            self);
+  g_signal_connect_swapped (self->connection, "frame::missed_call", G_CALLBACK (on_missed_call),
+                            self);
+  g_signal_connect_swapped (self->connection, "frame::message_ack", G_CALLBACK (on_message_ack),
+                            self);
+  g_signal_connect_swapped (self->connection, "frame::error", G_CALLBACK (on_error_frame), self);
+  g_signal_connect_swapped (self->connection, "frame::typing", G_CALLBACK (on_typing), self);
+  g_signal_connect_swapped (self->connection, "frame::presence", G_CALLBACK (on_presence), self);
+  g_signal_connect_swapped (self->connection, "frame::sync_done", G_CALLBACK (on_sync_done), self);
+
+  /* The call manager is created here, from self->connection and
+   * self->account, by the calls layer. */
+
+  return self;
+}
+
+/**
+ * natter_client_get_account:
+ * @self: a #NatterClient
+ *
+ * Returns: (transfer none): the account
+ */
+NatterAccount *
+natter_client_get_account (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+
+  return self->account;
+}
+
+/**
+ * natter_client_get_connection:
+ * @self: a #NatterClient
+ *
+ * Returns: (transfer none): the WebSocket connection
+ */
+NatterConnection *
+natter_client_get_connection (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+
+  return self->connection;
+}
+
+/**
+ * natter_client_get_store:
+ * @self: a #NatterClient
+ *
+ * Returns: (transfer none) (nullable): the active profile's store
+ */
+NatterStore *
+natter_client_get_store (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+
+  return self->store;
+}
+
+/**
+ * natter_client_get_conversations:
+ * @self: a #NatterClient
+ *
+ * Returns: (transfer none) (nullable): a #GListModel of #NatterConversationItem
+ */
+GListModel *
+natter_client_get_conversations (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+
+  return self->conversations != NULL ? G_LIST_MODEL (self->conversations) : NULL;
+}
+
+static void
+on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!natter_account_restore_finish (NATTER_ACCOUNT (source), result, &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * natter_client_sign_in_async:
+ * @self: a #NatterClient
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when signed in, or not
+ * @user_data: data for @callback
+ *
+ * Restores the kept sign-in (see natter_account_restore_async()); once the
+ * active profile is known the connection starts on its own.
+ */
+void
+natter_client_sign_in_async (NatterClient *self,
+                             GCancellable *cancellable,
+                             GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_sign_in_async);
+  natter_account_restore_async (self->account, cancellable, on_restored, task);
+}
+
+/**
+ * natter_client_sign_in_finish:
+ * @self: a #NatterClient
+ * @result: the result
+ * @error: a #NatterAccountError
+ *
+ * Returns: %TRUE if signed in
+ */
+gboolean
+natter_client_sign_in_finish (NatterClient *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+on_logged_out (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!natter_account_logout_finish (NATTER_ACCOUNT (source), result, &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * natter_client_sign_out_async:
+ * @self: a #NatterClient
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Closes the connection and revokes the token everywhere. The local store
+ * stays on disk for the next sign-in.
+ */
+void
+natter_client_sign_out_async (NatterClient *self,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_sign_out_async);
+
+  natter_connection_stop (self->connection);
+  natter_account_logout_async (self->account, cancellable, on_logged_out, task);
+}
+
+/**
+ * natter_client_sign_out_finish:
+ * @self: a #NatterClient
+ * @result: the result
+ * @error: a #GError, if the server could not be told
+ *
+ * Returns: %TRUE if the token was revoked on the server
+ */
+gboolean
+natter_client_sign_out_finish (NatterClient *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+on_conversation_list_answer (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  NatterClient *self = g_task_get_source_object (task);
+  NatterStore *store = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GPtrArray) conversations = NULL;
+  const char *data;
+  gsize length;
+
+  body = natter_account_request_finish (NATTER_ACCOUNT (source), result, &error);
+  if (body == NULL) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+
+  data = g_bytes_get_data (body, &length);
+  conversations = natter_conversation_list_parse (data, length, &error);
+  if (conversations == NULL) {
+    g_task_return_new_error (task, NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_BAD_RESPONSE,
+                             "Bad conversation list: %s", error->message);
+    return;
+  }
+
+  /* The profile may have changed while the request ran. */
+  if (store != self->store) {
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The profile changed");
+    return;
+  }
+
+  if (!natter_store_set_conversations (store, conversations, &error)) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+
+  g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * natter_client_refresh_conversations_async:
+ * @self: a #NatterClient
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when stored
+ * @user_data: data for @callback
+ *
+ * Fetches the conversation list over HTTP into the store: participants,
+ * unread counts and last messages.
+ */
+void
+natter_client_refresh_conversations_async (NatterClient *self,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  g_autofree char *path = NULL;
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_refresh_conversations_async);
+
+  if (self->store == NULL) {
+    g_task_return_new_error (task, NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_NO_TOKEN,
+                             "Not signed in");
+    return;
+  }
+
+  g_task_set_task_data (task, g_object_ref (self->store), g_object_unref);
+  path = natter_account_build_profile_path (self->account, "/conversations");
+  natter_account_request_async (self->account, "GET", path, NULL, cancellable,
+                                on_conversation_list_answer, g_steal_pointer (&task));
+}
+
+/**
+ * natter_client_refresh_conversations_finish:
+ * @self: a #NatterClient
+ * @result: the result
+ * @error: a #GError
+ *
+ * Returns: %TRUE if the list was stored
+ */
+gboolean
+natter_client_refresh_conversations_finish (NatterClient *self,
+                                            GAsyncResult *result,
+                                            GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * natter_client_open_conversation:
+ * @self: a #NatterClient
+ * @conversation_id: the conversation
+ *
+ * Returns: (transfer full) (nullable): its messages, loaded page by page
+ *   from the local store; %NULL while signed out
+ */
+NatterMessageList *
+natter_client_open_conversation (NatterClient *self, gint64 conversation_id)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+  g_return_val_if_fail (conversation_id > 0, NULL);
+
+  if (self->store == NULL)
+    return NULL;
+
+  return natter_message_list_new (self->store, self->account, conversation_id);
+}
+
+static char *
+enqueue_message (NatterClient *self,
+                 gint64 conversation_id,
+                 const NatterProfile *peer,
+                 const char *text,
+                 GError **error)
+{
+  g_autofree char *client_msg_id = NULL;
+  g_autofree char *trimmed = NULL;
+  glong length;
+
+  if (self->store == NULL) {
+    g_set_error (error, NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_NO_TOKEN, "Not signed in");
+    return NULL;
+  }
+
+  trimmed = g_strstrip (g_strdup (text));
+  length = g_utf8_strlen (trimmed, -1);
+  if (length < 1 || length > NATTER_MAX_CHAT_TEXT_CHARS) {
+    g_set_error (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_TOO_LONG,
+                 "A message has 1 to %d characters", NATTER_MAX_CHAT_TEXT_CHARS);
+    return NULL;
+  }
+
+  client_msg_id = g_uuid_string_random ();
+  if (!natter_store_outbox_add (self->store, client_msg_id, conversation_id, peer, trimmed, error))
+    return NULL;
+
+  natter_connection_flush_outbox (self->connection);
+
+  return g_steal_pointer (&client_msg_id);
+}
+
+/**
+ * natter_client_send_message:
+ * @self: a #NatterClient
+ * @conversation_id: the conversation
+ * @text: the text, 1..4096 characters after trimming
+ * @error: a #GError
+ *
+ * Writes the message to the outbox and sends it when connected; it is
+ * re-sent after every reconnect and restart until the server acknowledges it.
+ *
+ * Returns: (transfer full) (nullable): the message's client_msg_id
+ */
+char *
+natter_client_send_message (NatterClient *self,
+                            gint64 conversation_id,
+                            const char *text,
+                            GError **error)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+  g_return_val_if_fail (conversation_id > 0, NULL);
+  g_return_val_if_fail (text != NULL, NULL);
+
+  return enqueue_message (self, conversation_id, NULL, text, error);
+}
+
+/**
+ * natter_client_send_message_to_profile:
+ * @self: a #NatterClient
+ * @peer: the other person
+ * @text: the text, 1..4096 characters after trimming
+ * @error: a #GError
+ *
+ * Like natter_client_send_message(), to the direct conversation with @peer,
+ * which the server creates if needed.
+ *
+ * Returns: (transfer full) (nullable): the message's client_msg_id
+ */
+char *
+natter_client_send_message_to_profile (NatterClient *self,
+                                       const NatterProfile *peer,
+                                       const char *text,
+                                       GError **error)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+  g_return_val_if_fail (peer != NULL, NULL);
+  g_return_val_if_fail (text != NULL, NULL);
+
+  return enqueue_message (self, 0, peer, text, error);
+}
+
+/**
+ * natter_client_retry_message:
+ * @self: a #NatterClient
+ * @client_msg_id: a failed message
+ * @error: a #GError
+ *
+ * Makes a failed message pending again and sends it.
+ *
+ * Returns: %TRUE if queued
+ */
+gboolean
+natter_client_retry_message (NatterClient *self, const char *client_msg_id, GError **error)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
+  g_return_val_if_fail (client_msg_id != NULL, FALSE);
+
+  if (self->store == NULL) {
+    g_set_error (error, NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_NO_TOKEN, "Not signed in");
+    return FALSE;
+  }
+
+  if (!natter_store_outbox_retry (self->store, client_msg_id, error))
+    return FALSE;
+
+  natter_connection_flush_outbox (self->connection);
+
+  return TRUE;
+}
+
+/**
+ * natter_client_mark_read:
+ * @self: a #NatterClient
+ * @conversation_id: the conversation
+ * @up_to_seq: the newest message the user has seen
+ *
+ * Tells the server; the read receipt that comes back updates the unread
+ * count on every device.
+ *
+ * Returns: %TRUE if sent
+ */
+gboolean
+natter_client_mark_read (NatterClient *self, gint64 conversation_id, gint64 up_to_seq)
+{
+  g_autoptr (NatterFrame) frame = NULL;
+
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
+  g_return_val_if_fail (conversation_id > 0, FALSE);
+
+  frame = natter_frame_new (NATTER_FRAME_MARK_READ);
+  frame->conversation_id = conversation_id;
+  frame->up_to_seq = up_to_seq;
+
+  return natter_connection_send_frame (self->connection, frame);
+}
+
+/**
+ * natter_client_set_typing:
+ * @self: a #NatterClient
+ * @conversation_id: the conversation
+ * @active: whether the user is typing
+ *
+ * Returns: %TRUE if sent
+ */
+gboolean
+natter_client_set_typing (NatterClient *self, gint64 conversation_id, gboolean active)
+{
+  g_autoptr (NatterFrame) frame = NULL;
+
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
+  g_return_val_if_fail (conversation_id > 0, FALSE);
+
+  frame = natter_frame_new (NATTER_FRAME_TYPING);
+  frame->conversation_id = conversation_id;
+  frame->active = active;
+
+  return natter_connection_send_frame (self->connection, frame);
+}

@@ -1,0 +1,1531 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-store"
+
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+
+#include "natter-store.h"
+
+#define STORE_ERROR (g_quark_from_static_string ("natter-store-error"))
+
+enum { PROP_0, PROP_PATH, N_PROPS };
+
+static GParamSpec *properties[N_PROPS];
+
+enum { MESSAGE_ADDED, OUTBOX_CHANGED, CONVERSATION_CHANGED, CONVERSATIONS_RESET, N_SIGNALS };
+
+static guint signals[N_SIGNALS];
+
+/* What changed inside a transaction; signalled only after the commit, so
+ * listeners never see state that could still roll back. */
+typedef struct {
+  guint signal_id;
+  gint64 conversation_id;
+  gint64 seq;
+} PendingNotify;
+
+struct _NatterStore {
+  GObject parent_instance;
+
+  char *path;
+  NatterProfile *own_profile;
+  sqlite3 *db;
+  GHashTable *statements; /* SQL text (static) -> sqlite3_stmt */
+  GArray *pending_notifies;
+  gint64 last_event_id;
+};
+
+G_DEFINE_FINAL_TYPE (NatterStore, natter_store, G_TYPE_OBJECT)
+
+static const char schema_sql[] =
+  "PRAGMA journal_mode=WAL;"
+  "PRAGMA synchronous=NORMAL;"
+  "CREATE TABLE IF NOT EXISTS meta ("
+  "  key TEXT PRIMARY KEY,"
+  "  value INTEGER NOT NULL);"
+  "CREATE TABLE IF NOT EXISTS conversations ("
+  "  conversation_id INTEGER PRIMARY KEY,"
+  "  updated_at TEXT NOT NULL DEFAULT '',"
+  "  unread_count INTEGER NOT NULL DEFAULT 0,"
+  "  has_older INTEGER NOT NULL DEFAULT 1,"
+  "  last_seq INTEGER NOT NULL DEFAULT 0,"
+  "  last_text TEXT,"
+  "  last_sender_id INTEGER,"
+  "  last_sender_type TEXT,"
+  "  last_sent_at TEXT);"
+  "CREATE TABLE IF NOT EXISTS participants ("
+  "  conversation_id INTEGER NOT NULL,"
+  "  profile_id INTEGER NOT NULL,"
+  "  profile_type TEXT NOT NULL,"
+  "  display_name TEXT,"
+  "  avatar_url TEXT,"
+  "  read_seq INTEGER NOT NULL DEFAULT 0,"
+  "  PRIMARY KEY (conversation_id, profile_id, profile_type)) WITHOUT ROWID;"
+  "CREATE INDEX IF NOT EXISTS participants_by_profile"
+  "  ON participants (profile_id, profile_type);"
+  "CREATE TABLE IF NOT EXISTS messages ("
+  "  conversation_id INTEGER NOT NULL,"
+  "  seq INTEGER NOT NULL,"
+  "  message_id INTEGER NOT NULL,"
+  "  sender_id INTEGER NOT NULL,"
+  "  sender_type TEXT NOT NULL,"
+  "  sender_name TEXT,"
+  "  sender_avatar TEXT,"
+  "  text TEXT NOT NULL,"
+  "  sent_at TEXT NOT NULL,"
+  "  client_msg_id TEXT,"
+  "  PRIMARY KEY (conversation_id, seq)) WITHOUT ROWID;"
+  "CREATE TABLE IF NOT EXISTS outbox ("
+  "  ordinal INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  client_msg_id TEXT NOT NULL UNIQUE,"
+  "  conversation_id INTEGER NOT NULL DEFAULT 0,"
+  "  to_profile_id INTEGER,"
+  "  to_profile_type TEXT,"
+  "  text TEXT NOT NULL,"
+  "  created_at TEXT NOT NULL,"
+  "  state INTEGER NOT NULL DEFAULT 0,"
+  "  error_code TEXT,"
+  "  error_message TEXT);"
+  "CREATE TABLE IF NOT EXISTS missed_calls ("
+  "  call_log_id INTEGER PRIMARY KEY,"
+  "  conversation_id INTEGER,"
+  "  caller_id INTEGER NOT NULL,"
+  "  caller_type TEXT NOT NULL,"
+  "  call_type TEXT NOT NULL,"
+  "  started_at TEXT NOT NULL);";
+
+void
+natter_outbox_entry_free (NatterOutboxEntry *entry)
+{
+  if (entry == NULL)
+    return;
+
+  g_free (entry->client_msg_id);
+  g_clear_pointer (&entry->to_profile, natter_profile_free);
+  g_free (entry->text);
+  g_free (entry->created_at);
+  g_free (entry->error_code);
+  g_free (entry->error_message);
+  g_free (entry);
+}
+
+static gboolean
+set_sqlite_error (NatterStore *self, GError **error, const char *what)
+{
+  g_set_error (error, STORE_ERROR, sqlite3_errcode (self->db), "%s: %s", what,
+               sqlite3_errmsg (self->db));
+  return FALSE;
+}
+
+/* Statements are prepared once and kept; @sql must be a string literal. */
+static sqlite3_stmt *
+statement (NatterStore *self, const char *sql)
+{
+  sqlite3_stmt *stmt = g_hash_table_lookup (self->statements, sql);
+
+  if (stmt == NULL) {
+    int rc = sqlite3_prepare_v3 (self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+
+    /* Our own SQL: failing to prepare it is a programming error. */
+    if (rc != SQLITE_OK)
+      g_error ("Cannot prepare «%s»: %s", sql, sqlite3_errmsg (self->db));
+
+    g_hash_table_insert (self->statements, (gpointer) sql, stmt);
+  }
+
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+
+  return stmt;
+}
+
+static void
+bind_text (sqlite3_stmt *stmt, int index, const char *text)
+{
+  if (text != NULL)
+    sqlite3_bind_text (stmt, index, text, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null (stmt, index);
+}
+
+static char *
+column_text (sqlite3_stmt *stmt, int index)
+{
+  return g_strdup ((const char *) sqlite3_column_text (stmt, index));
+}
+
+static gboolean
+step_done (NatterStore *self, sqlite3_stmt *stmt, GError **error)
+{
+  int rc = sqlite3_step (stmt);
+
+  sqlite3_reset (stmt);
+
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+    return set_sqlite_error (self, error, "Local store");
+
+  return TRUE;
+}
+
+static gboolean
+exec (NatterStore *self, const char *sql, GError **error)
+{
+  char *message = NULL;
+
+  if (sqlite3_exec (self->db, sql, NULL, NULL, &message) != SQLITE_OK) {
+    g_set_error (error, STORE_ERROR, sqlite3_errcode (self->db), "Local store: %s", message);
+    sqlite3_free (message);
+    return FALSE;
+  }
+
+  return TRUE;
+}
+
+static gboolean
+begin (NatterStore *self, GError **error)
+{
+  return exec (self, "BEGIN IMMEDIATE", error);
+}
+
+static void
+queue_notify (NatterStore *self, guint signal_index, gint64 conversation_id, gint64 seq)
+{
+  PendingNotify notify = { signal_index, conversation_id, seq };
+  guint i;
+
+  /* One conversation-changed per conversation and transaction is enough. */
+  if (signal_index != MESSAGE_ADDED) {
+    for (i = 0; i < self->pending_notifies->len; i++) {
+      PendingNotify *queued = &g_array_index (self->pending_notifies, PendingNotify, i);
+
+      if (queued->signal_id == signal_index && queued->conversation_id == conversation_id)
+        return;
+    }
+  }
+
+  g_array_append_val (self->pending_notifies, notify);
+}
+
+static void
+emit_pending (NatterStore *self)
+{
+  g_autoptr (GArray) notifies = self->pending_notifies;
+  guint i;
+
+  self->pending_notifies = g_array_new (FALSE, FALSE, sizeof (PendingNotify));
+
+  for (i = 0; i < notifies->len; i++) {
+    PendingNotify *notify = &g_array_index (notifies, PendingNotify, i);
+
+    if (notify->signal_id == MESSAGE_ADDED)
+      g_signal_emit (self, signals[MESSAGE_ADDED], 0, notify->conversation_id, notify->seq);
+    else if (notify->signal_id == CONVERSATIONS_RESET)
+      g_signal_emit (self, signals[CONVERSATIONS_RESET], 0);
+    else
+      g_signal_emit (self, signals[notify->signal_id], 0, notify->conversation_id);
+  }
+}
+
+static gboolean
+commit (NatterStore *self, GError **error)
+{
+  if (!exec (self, "COMMIT", error)) {
+    exec (self, "ROLLBACK", NULL);
+    g_array_set_size (self->pending_notifies, 0);
+    return FALSE;
+  }
+
+  emit_pending (self);
+
+  return TRUE;
+}
+
+static void
+rollback (NatterStore *self)
+{
+  exec (self, "ROLLBACK", NULL);
+  g_array_set_size (self->pending_notifies, 0);
+}
+
+static gboolean
+set_meta (NatterStore *self, const char *key, gint64 value, GError **error)
+{
+  sqlite3_stmt *stmt = statement (self, "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+                                        "ON CONFLICT (key) DO UPDATE SET value = ?2");
+
+  sqlite3_bind_text (stmt, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, value);
+
+  return step_done (self, stmt, error);
+}
+
+static gint64
+get_meta (NatterStore *self, const char *key)
+{
+  sqlite3_stmt *stmt = statement (self, "SELECT value FROM meta WHERE key = ?1");
+  gint64 value = 0;
+
+  sqlite3_bind_text (stmt, 1, key, -1, SQLITE_STATIC);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    value = sqlite3_column_int64 (stmt, 0);
+  sqlite3_reset (stmt);
+
+  return value;
+}
+
+static gboolean
+is_own (NatterStore *self, gint64 profile_id, const char *profile_type)
+{
+  return profile_id == self->own_profile->profile_id &&
+         g_strcmp0 (profile_type, self->own_profile->profile_type) == 0;
+}
+
+static gboolean
+ensure_conversation (NatterStore *self, gint64 conversation_id, GError **error)
+{
+  sqlite3_stmt *stmt =
+    statement (self, "INSERT OR IGNORE INTO conversations (conversation_id) VALUES (?1)");
+
+  sqlite3_bind_int64 (stmt, 1, conversation_id);
+  if (!step_done (self, stmt, error))
+    return FALSE;
+
+  if (sqlite3_changes (self->db) > 0)
+    queue_notify (self, CONVERSATIONS_RESET, 0, 0);
+
+  return TRUE;
+}
+
+/* Adds a participant, or refreshes its name and avatar when given. */
+static gboolean
+upsert_participant (NatterStore *self,
+                    gint64 conversation_id,
+                    const NatterProfile *profile,
+                    GError **error)
+{
+  sqlite3_stmt *stmt = statement (self, "INSERT INTO participants (conversation_id, profile_id, "
+                                        "profile_type, display_name, avatar_url) "
+                                        "VALUES (?1, ?2, ?3, ?4, ?5) "
+                                        "ON CONFLICT DO UPDATE SET "
+                                        "display_name = coalesce (?4, display_name), "
+                                        "avatar_url = coalesce (?5, avatar_url)");
+
+  sqlite3_bind_int64 (stmt, 1, conversation_id);
+  sqlite3_bind_int64 (stmt, 2, profile->profile_id);
+  bind_text (stmt, 3, profile->profile_type);
+  bind_text (stmt, 4, profile->display_name);
+  bind_text (stmt, 5, profile->avatar_url);
+
+  return step_done (self, stmt, error);
+}
+
+/* Stores one message; *out_inserted says whether it was new. Unread counts
+ * and the conversation's summary follow. */
+static gboolean
+insert_message (NatterStore *self,
+                const NatterMessage *message,
+                gboolean *out_inserted,
+                GError **error)
+{
+  sqlite3_stmt *stmt;
+  gboolean inserted;
+
+  *out_inserted = FALSE;
+
+  if (message == NULL || message->sender == NULL || message->text == NULL)
+    return TRUE;
+
+  if (!ensure_conversation (self, message->conversation_id, error))
+    return FALSE;
+
+  stmt =
+    statement (self, "INSERT OR IGNORE INTO messages (conversation_id, seq, message_id, sender_id, "
+                     "sender_type, sender_name, sender_avatar, text, sent_at, client_msg_id) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+  sqlite3_bind_int64 (stmt, 1, message->conversation_id);
+  sqlite3_bind_int64 (stmt, 2, message->seq);
+  sqlite3_bind_int64 (stmt, 3, message->message_id);
+  sqlite3_bind_int64 (stmt, 4, message->sender->profile_id);
+  bind_text (stmt, 5, message->sender->profile_type);
+  bind_text (stmt, 6, message->sender->display_name);
+  bind_text (stmt, 7, message->sender->avatar_url);
+  bind_text (stmt, 8, message->text);
+  bind_text (stmt, 9, message->sent_at != NULL ? message->sent_at : "");
+  bind_text (stmt, 10, message->client_msg_id);
+  if (!step_done (self, stmt, error))
+    return FALSE;
+
+  inserted = sqlite3_changes (self->db) > 0;
+  if (!inserted)
+    return TRUE;
+
+  if (!upsert_participant (self, message->conversation_id, message->sender, error))
+    return FALSE;
+
+  /* A message from someone else past our read marker is unread. */
+  if (!is_own (self, message->sender->profile_id, message->sender->profile_type)) {
+    stmt = statement (self, "UPDATE conversations SET unread_count = unread_count + 1 "
+                            "WHERE conversation_id = ?1 AND ?2 > coalesce ((SELECT read_seq FROM "
+                            "participants WHERE conversation_id = ?1 AND profile_id = ?3 AND "
+                            "profile_type = ?4), 0)");
+    sqlite3_bind_int64 (stmt, 1, message->conversation_id);
+    sqlite3_bind_int64 (stmt, 2, message->seq);
+    sqlite3_bind_int64 (stmt, 3, self->own_profile->profile_id);
+    bind_text (stmt, 4, self->own_profile->profile_type);
+    if (!step_done (self, stmt, error))
+      return FALSE;
+  }
+
+  stmt =
+    statement (self, "UPDATE conversations SET last_seq = ?2, last_text = ?3, last_sender_id = ?4, "
+                     "last_sender_type = ?5, last_sent_at = ?6, "
+                     "updated_at = max (updated_at, ?6) "
+                     "WHERE conversation_id = ?1 AND last_seq < ?2");
+  sqlite3_bind_int64 (stmt, 1, message->conversation_id);
+  sqlite3_bind_int64 (stmt, 2, message->seq);
+  bind_text (stmt, 3, message->text);
+  sqlite3_bind_int64 (stmt, 4, message->sender->profile_id);
+  bind_text (stmt, 5, message->sender->profile_type);
+  bind_text (stmt, 6, message->sent_at != NULL ? message->sent_at : "");
+  if (!step_done (self, stmt, error))
+    return FALSE;
+
+  queue_notify (self, MESSAGE_ADDED, message->conversation_id, message->seq);
+  queue_notify (self, CONVERSATION_CHANGED, message->conversation_id, 0);
+  *out_inserted = TRUE;
+
+  return TRUE;
+}
+
+static gboolean
+apply_read_receipt (NatterStore *self, const NatterFrame *frame, GError **error)
+{
+  sqlite3_stmt *stmt;
+
+  if (frame->profile == NULL || frame->conversation_id <= 0)
+    return TRUE;
+
+  if (!ensure_conversation (self, frame->conversation_id, error) ||
+      !upsert_participant (self, frame->conversation_id, frame->profile, error))
+    return FALSE;
+
+  /* Read markers only move forward. */
+  stmt = statement (self, "UPDATE participants SET read_seq = max (read_seq, ?4) "
+                          "WHERE conversation_id = ?1 AND profile_id = ?2 AND profile_type = ?3");
+  sqlite3_bind_int64 (stmt, 1, frame->conversation_id);
+  sqlite3_bind_int64 (stmt, 2, frame->profile->profile_id);
+  bind_text (stmt, 3, frame->profile->profile_type);
+  sqlite3_bind_int64 (stmt, 4, frame->up_to_seq);
+  if (!step_done (self, stmt, error))
+    return FALSE;
+
+  if (is_own (self, frame->profile->profile_id, frame->profile->profile_type)) {
+    stmt =
+      statement (self, "UPDATE conversations SET unread_count = (SELECT count (*) FROM messages m "
+                       "WHERE m.conversation_id = ?1 AND m.seq > ?2 AND NOT (m.sender_id = ?3 AND "
+                       "m.sender_type = ?4)) WHERE conversation_id = ?1");
+    sqlite3_bind_int64 (stmt, 1, frame->conversation_id);
+    sqlite3_bind_int64 (stmt, 2,
+                        natter_store_get_read_seq (self, frame->conversation_id, frame->profile));
+    sqlite3_bind_int64 (stmt, 3, self->own_profile->profile_id);
+    bind_text (stmt, 4, self->own_profile->profile_type);
+    if (!step_done (self, stmt, error))
+      return FALSE;
+  }
+
+  queue_notify (self, CONVERSATION_CHANGED, frame->conversation_id, 0);
+
+  return TRUE;
+}
+
+static gboolean
+apply_missed_call (NatterStore *self, const NatterFrame *frame, GError **error)
+{
+  sqlite3_stmt *stmt;
+
+  if (frame->call == NULL || frame->call->caller == NULL)
+    return TRUE;
+
+  stmt =
+    statement (self, "INSERT OR IGNORE INTO missed_calls (call_log_id, conversation_id, caller_id, "
+                     "caller_type, call_type, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  sqlite3_bind_int64 (stmt, 1, frame->call->call_log_id);
+  sqlite3_bind_int64 (stmt, 2, frame->call->conversation_id);
+  sqlite3_bind_int64 (stmt, 3, frame->call->caller->profile_id);
+  bind_text (stmt, 4, frame->call->caller->profile_type);
+  bind_text (stmt, 5, frame->call->call_type != NULL ? frame->call->call_type : "voice");
+  bind_text (stmt, 6, frame->call->started_at != NULL ? frame->call->started_at : "");
+
+  return step_done (self, stmt, error);
+}
+
+static void
+natter_store_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  NatterStore *self = NATTER_STORE (object);
+
+  switch (prop_id) {
+    case PROP_PATH:
+      g_value_set_string (value, self->path);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_store_finalize (GObject *object)
+{
+  NatterStore *self = NATTER_STORE (object);
+
+  g_clear_pointer (&self->statements, g_hash_table_unref);
+  g_clear_pointer (&self->db, sqlite3_close);
+  g_clear_pointer (&self->path, g_free);
+  g_clear_pointer (&self->own_profile, natter_profile_free);
+  g_clear_pointer (&self->pending_notifies, g_array_unref);
+
+  G_OBJECT_CLASS (natter_store_parent_class)->finalize (object);
+}
+
+static void
+natter_store_class_init (NatterStoreClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = natter_store_get_property;
+  object_class->finalize = natter_store_finalize;
+
+  /**
+   * NatterStore:path:
+   *
+   * The database file.
+   */
+  properties[PROP_PATH] =
+    g_param_spec_string ("path", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * NatterStore::message-added:
+   * @self: the store
+   * @conversation_id: the conversation
+   * @seq: the new message's place in it
+   *
+   * A message was stored for the first time.
+   */
+  signals[MESSAGE_ADDED] =
+    g_signal_new ("message-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 2, G_TYPE_INT64, G_TYPE_INT64);
+
+  /**
+   * NatterStore::outbox-changed:
+   * @self: the store
+   * @conversation_id: the conversation, 0 if not known yet
+   *
+   * An outbox entry was added, acknowledged, failed or retried.
+   */
+  signals[OUTBOX_CHANGED] =
+    g_signal_new ("outbox-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, G_TYPE_INT64);
+
+  /**
+   * NatterStore::conversation-changed:
+   * @self: the store
+   * @conversation_id: the conversation
+   *
+   * Its summary, unread count or read markers changed.
+   */
+  signals[CONVERSATION_CHANGED] =
+    g_signal_new ("conversation-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT64);
+
+  /**
+   * NatterStore::conversations-reset:
+   * @self: the store
+   *
+   * Conversations were added or replaced.
+   */
+  signals[CONVERSATIONS_RESET] =
+    g_signal_new ("conversations-reset", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+natter_store_init (NatterStore *self)
+{
+  self->statements = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) sqlite3_finalize);
+  self->pending_notifies = g_array_new (FALSE, FALSE, sizeof (PendingNotify));
+}
+
+/**
+ * natter_store_new:
+ * @path: the database file; created with its directory if missing
+ * @own_profile: the profile this store belongs to
+ * @error: a #GError
+ *
+ * Returns: (transfer full) (nullable): the opened store
+ */
+NatterStore *
+natter_store_new (const char *path, const NatterProfile *own_profile, GError **error)
+{
+  g_autoptr (NatterStore) self = NULL;
+  g_autofree char *dir = NULL;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (own_profile != NULL, NULL);
+
+  dir = g_path_get_dirname (path);
+  if (g_mkdir_with_parents (dir, 0700) != 0) {
+    int saved_errno = errno;
+
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno), "Cannot create %s: %s",
+                 dir, g_strerror (saved_errno));
+    return NULL;
+  }
+
+  self = g_object_new (NATTER_TYPE_STORE, NULL);
+  self->path = g_strdup (path);
+  self->own_profile = natter_profile_copy (own_profile);
+
+  if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+      SQLITE_OK) {
+    set_sqlite_error (self, error, path);
+    return NULL;
+  }
+
+  sqlite3_busy_timeout (self->db, 5000);
+
+  if (!exec (self, schema_sql, error))
+    return NULL;
+
+  self->last_event_id = get_meta (self, "last_event_id");
+
+  return g_steal_pointer (&self);
+}
+
+/**
+ * natter_store_build_path:
+ * @data_dir: Natter's data directory
+ * @server_url: the server
+ * @profile: the profile
+ *
+ * One database per server and profile, named so a person can tell which.
+ *
+ * Returns: (transfer full): the path of the database file
+ */
+char *
+natter_store_build_path (const char *data_dir, const char *server_url, const NatterProfile *profile)
+{
+  g_autoptr (GString) name = g_string_new (NULL);
+  const char *p;
+
+  g_return_val_if_fail (data_dir != NULL, NULL);
+  g_return_val_if_fail (server_url != NULL, NULL);
+  g_return_val_if_fail (profile != NULL, NULL);
+
+  p = strstr (server_url, "://");
+  p = p != NULL ? p + 3 : server_url;
+
+  for (; *p != '\0'; p++) {
+    if (g_ascii_isalnum (*p) || *p == '.' || *p == '-')
+      g_string_append_c (name, *p);
+    else
+      g_string_append_c (name, '_');
+  }
+
+  g_string_append_printf (name, "-%s-%" G_GINT64_FORMAT ".db", profile->profile_type,
+                          profile->profile_id);
+
+  return g_build_filename (data_dir, name->str, NULL);
+}
+
+/**
+ * natter_store_get_path:
+ * @self: a #NatterStore
+ *
+ * Returns: the database file
+ */
+const char *
+natter_store_get_path (NatterStore *self)
+{
+  g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
+
+  return self->path;
+}
+
+/**
+ * natter_store_get_own_profile:
+ * @self: a #NatterStore
+ *
+ * Returns: (transfer none): the profile this store belongs to
+ */
+const NatterProfile *
+natter_store_get_own_profile (NatterStore *self)
+{
+  g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
+
+  return self->own_profile;
+}
+
+/**
+ * natter_store_get_last_event_id:
+ * @self: a #NatterStore
+ *
+ * Returns: the highest event id processed, for `sync`
+ */
+gint64
+natter_store_get_last_event_id (NatterStore *self)
+{
+  g_return_val_if_fail (NATTER_IS_STORE (self), 0);
+
+  return self->last_event_id;
+}
+
+/**
+ * natter_store_apply_event:
+ * @self: a #NatterStore
+ * @frame: a `chat_message`, `read_receipt` or `missed_call` frame from the server
+ * @out_applied: (out) (optional): %FALSE if the event was already processed
+ * @error: a #GError
+ *
+ * Applies an event and records its id in one transaction, so a crash never
+ * loses it or applies it twice; a replayed event changes nothing.
+ *
+ * Returns: %TRUE unless the database failed
+ */
+gboolean
+natter_store_apply_event (NatterStore *self,
+                          const NatterFrame *frame,
+                          gboolean *out_applied,
+                          GError **error)
+{
+  gboolean applied = FALSE;
+  gboolean ok = TRUE;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
+  g_return_val_if_fail (frame != NULL, FALSE);
+
+  if (out_applied != NULL)
+    *out_applied = FALSE;
+
+  if (frame->event_id > 0 && frame->event_id <= self->last_event_id)
+    return TRUE;
+
+  if (!begin (self, error))
+    return FALSE;
+
+  switch (frame->type) {
+    case NATTER_FRAME_CHAT_MESSAGE:
+      ok = insert_message (self, frame->message, &applied, error);
+      break;
+    case NATTER_FRAME_READ_RECEIPT:
+      ok = apply_read_receipt (self, frame, error);
+      applied = TRUE;
+      break;
+    case NATTER_FRAME_MISSED_CALL:
+      ok = apply_missed_call (self, frame, error);
+      applied = TRUE;
+      break;
+    default:
+      break;
+  }
+
+  if (ok && frame->event_id > self->last_event_id)
+    ok = set_meta (self, "last_event_id", frame->event_id, error);
+
+  if (!ok) {
+    rollback (self);
+    return FALSE;
+  }
+
+  if (!commit (self, error))
+    return FALSE;
+
+  self->last_event_id = MAX (self->last_event_id, frame->event_id);
+
+  if (out_applied != NULL)
+    *out_applied = applied;
+
+  return TRUE;
+}
+
+/**
+ * natter_store_add_messages:
+ * @self: a #NatterStore
+ * @messages: (element-type NatterMessage): messages from a history page
+ * @error: a #GError
+ *
+ * Stores messages fetched over HTTP; those already stored are kept as they are.
+ *
+ * Returns: %TRUE unless the database failed
+ */
+gboolean
+natter_store_add_messages (NatterStore *self, GPtrArray *messages, GError **error)
+{
+  guint i;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
+  g_return_val_if_fail (messages != NULL, FALSE);
+
+  if (!begin (self, error))
+    return FALSE;
+
+  for (i = 0; i < messages->len; i++) {
+    gboolean inserted;
+
+    if (!insert_message (self, g_ptr_array_index (messages, i), &inserted, error)) {
+      rollback (self);
+      return FALSE;
+    }
+  }
+
+  return commit (self, error);
+}
+
+/**
+ * natter_store_set_conversations:
+ * @self: a #NatterStore
+ * @conversations: (element-type NatterConversation): the server's list
+ * @error: a #GError
+ *
+ * Takes the server's view of the conversations: participants, unread
+ * counts, last messages.
+ *
+ * Returns: %TRUE unless the database failed
+ */
+gboolean
+natter_store_set_conversations (NatterStore *self, GPtrArray *conversations, GError **error)
+{
+  guint i;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
+  g_return_val_if_fail (conversations != NULL, FALSE);
+
+  if (!begin (self, error))
+    return FALSE;
+
+  for (i = 0; i < conversations->len; i++) {
+    NatterConversation *conversation = g_ptr_array_index (conversations, i);
+    NatterMessage *last = conversation->last_message;
+    sqlite3_stmt *stmt;
+    guint j;
+
+    if (!ensure_conversation (self, conversation->conversation_id, error))
+      goto failed;
+
+    for (j = 0; j < conversation->participants->len; j++) {
+      if (!upsert_participant (self, conversation->conversation_id,
+                               g_ptr_array_index (conversation->participants, j), error))
+        goto failed;
+    }
+
+    stmt = statement (self, "UPDATE conversations SET unread_count = ?2, "
+                            "updated_at = coalesce (?3, updated_at) WHERE conversation_id = ?1");
+    sqlite3_bind_int64 (stmt, 1, conversation->conversation_id);
+    sqlite3_bind_int64 (stmt, 2, MAX (conversation->unread_count, 0));
+    bind_text (stmt, 3, conversation->updated_at);
+    if (!step_done (self, stmt, error))
+      goto failed;
+
+    if (last != NULL && last->sender != NULL) {
+      stmt = statement (self, "UPDATE conversations SET last_seq = ?2, last_text = ?3, "
+                              "last_sender_id = ?4, last_sender_type = ?5, last_sent_at = ?6 "
+                              "WHERE conversation_id = ?1 AND last_seq <= ?2");
+      sqlite3_bind_int64 (stmt, 1, conversation->conversation_id);
+      sqlite3_bind_int64 (stmt, 2, last->seq);
+      bind_text (stmt, 3, last->text);
+      sqlite3_bind_int64 (stmt, 4, last->sender->profile_id);
+      bind_text (stmt, 5, last->sender->profile_type);
+      bind_text (stmt, 6, last->sent_at);
+      if (!step_done (self, stmt, error))
+        goto failed;
+    }
+
+    queue_notify (self, CONVERSATION_CHANGED, conversation->conversation_id, 0);
+  }
+
+  queue_notify (self, CONVERSATIONS_RESET, 0, 0);
+
+  return commit (self, error);
+
+failed:
+  rollback (self);
+  return FALSE;
+}
+
+/**
+ * natter_store_set_has_older:
+ * @self: a #NatterStore
+ * @conversation_id: the conversation
+ * @has_older: whether the server holds messages older than the oldest stored
+ * @error: a #GError
+ *
+ * Returns: %TRUE unless the database failed
+ */
+gboolean
+natter_store_set_has_older (NatterStore *self,
+                            gint64 conversation_id,
+                            gboolean has_older,
+                            GError **error)
+{
+  sqlite3_stmt *stmt;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
+
+  stmt = statement (self, "UPDATE conversations SET has_older = ?2 WHERE conversation_id = ?1");
+  sqlite3_bind_int64 (stmt, 1, conversation_id);
+  sqlite3_bind_int (stmt, 2, has_older ? 1 : 0);
+
+  return step_done (self, stmt, error);
+}
+
+/**
+ * natter_store_get_has_older:
+ * @self: a #NatterStore
+ * @conversation_id: the conversation
+ *
+ * Returns: %FALSE once a history page said nothing older exists
+ */
+gboolean
+natter_store_get_has_older (NatterStore *self, gint64 conversation_id)
+{
+  sqlite3_stmt *stmt;
+  gboolean has_older = TRUE;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
+
+  stmt = statement (self, "SELECT has_older FROM conversations WHERE conversation_id = ?1");
+  sqlite3_bind_int64 (stmt, 1, conversation_id);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    has_older = sqlite3_column_int (stmt, 0) != 0;
+  sqlite3_reset (stmt);
+
+  return has_older;
+}
+
+static NatterConversation *
+conversation_from_row (NatterStore *self, sqlite3_stmt *row)
+{
+  g_autoptr (NatterConversation) conversation = natter_conversation_new ();
+  sqlite3_stmt *stmt;
+
+  conversation->conversation_id = sqlite3_column_int64 (row, 0);
+  conversation->updated_at = column_text (row, 1);
+  conversation->unread_count = sqlite3_column_int64 (row, 2);
+
+  if (sqlite3_column_int64 (row, 3) > 0) {
+    NatterMessage *last = natter_message_new ();
+
+    last->conversation_id = conversation->conversation_id;
+    last->seq = sqlite3_column_int64 (row, 3);
+    last->text = column_text (row, 4);
+    last->sender = natter_profile_new (sqlite3_column_int64 (row, 5),
+                                       (const char *) sqlite3_column_text (row, 6), NULL, NULL);
+    last->sent_at = column_text (row, 7);
+    conversation->last_message = last;
+  }
+
+  stmt =
+    statement (self, "SELECT profile_id, profile_type, display_name, avatar_url FROM participants "
+                     "WHERE conversation_id = ?1 ORDER BY profile_type, profile_id");
+  sqlite3_bind_int64 (stmt, 1, conversation->conversation_id);
+  while (sqlite3_step (stmt) == SQLITE_ROW) {
+    g_ptr_array_add (conversation->participants,
+                     natter_profile_new (sqlite3_column_int64 (stmt, 0),
+                                         (const char *) sqlite3_column_text (stmt, 1),
+                                         (const char *) sqlite3_column_text (stmt, 2),
+                                         (const char *) sqlite3_column_text (stmt, 3)));
+  }
+  sqlite3_reset (stmt);
+
+  return g_steal_pointer (&conversation);
+}
+
+/**
+ * natter_store_load_conversations:
+ * @self: a #NatterStore
+ *
+ * Returns: (transfer full) (element-type NatterConversation): the stored
+ *   conversations, most recently active first
+ */
+GPtrArray *
+natter_store_load_conversations (NatterStore *self)
+{
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  GPtrArray *conversations;
+  sqlite3_stmt *stmt;
+  guint i;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
+
+  stmt = statement (self, "SELECT conversation_id FROM conversations "
+                          "ORDER BY max (updated_at, coalesce (last_sent_at, '')) DESC, "
+                          "conversation_id DESC");
+  while (sqlite3_step (stmt) == SQLITE_ROW) {
+    gint64 id = sqlite3_column_int64 (stmt, 0);
+
+    g_array_append_val (ids, id);
+  }
+  sqlite3_reset (stmt);
+
+  conversations = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_conversation_free);
+  for (i = 0; i < ids->len; i++) {
+    NatterConversation *conversation;
+
+    conversation = natter_store_load_conversation (self, g_array_index (ids, gint64, i));
+    if (conversation != NULL)
+      g_ptr_array_add (conversations, conversation);
+  }
+
+  return conversations;
+}
+
+/**
+ * natter_store_load_conversation:
+ * @self: a #NatterStore
+ * @conversation_id: the conversation
+ *
+ * Returns: (transfer full) (nullable): the conversation, or %NULL if unknown
+ */
+NatterConversation *
+natter_store_load_conversation (NatterStore *self, gint64 conversation_id)
+{
+  NatterConversation *conversation = NULL;
+  sqlite3_stmt *stmt;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
+
+  stmt = statement (self, "SELECT conversation_id, updated_at, unread_count, last_seq, last_text, "
+                          "last_sender_id, last_sender_type, last_sent_at FROM conversations "
+                          "WHERE conversation_id = ?1");
+  sqlite3_bind_int64 (stmt, 1, conversation_id);
+  if (sqlite3_step (stmt) == SQLITE_ROW) {
+    /* conversation_from_row runs its own statement: keep this row's values
+     * alive by not resetting until it returns. */
+    conversation = conversation_from_row (self, stmt);
+  }
+  sqlite3_reset (stmt);
+
+  return conversation;
+}
+
+/**
+ * natter_store_find_direct_conversation:
+ * @self: a #NatterStore
+ * @peer: the other person
+ *
+ * Returns: the two-party conversation with @peer, or 0 if none is stored
+ */
+gint64
+natter_store_find_direct_conversation (NatterStore *self, const NatterProfile *peer)
+{
+  sqlite3_stmt *stmt;
+  gint64 conversation_id = 0;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), 0);
+  g_return_val_if_fail (peer != NULL, 0);
+
+  stmt =
+    statement (self, "SELECT p.conversation_id FROM participants p WHERE p.profile_id = ?1 AND "
+                     "p.profile_type = ?2 AND (SELECT count (*) FROM participants q WHERE "
+                     "q.conversation_id = p.conversation_id) = 2 AND EXISTS (SELECT 1 FROM "
+                     "participants r WHERE r.conversation_id = p.conversation_id AND "
+                     "r.profile_id = ?3 AND r.profile_type = ?4) LIMIT 1");
+  sqlite3_bind_int64 (stmt, 1, peer->profile_id);
+  bind_text (stmt, 2, peer->profile_type);
+  sqlite3_bind_int64 (stmt, 3, self->own_profile->profile_id);
+  bind_text (stmt, 4, self->own_profile->profile_type);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    conversation_id = sqlite3_column_int64 (stmt, 0);
+  sqlite3_reset (stmt);
+
+  return conversation_id;
+}
+
+/**
+ * natter_store_get_read_seq:
+ * @self: a #NatterStore
+ * @conversation_id: the conversation
+ * @profile: a participant
+ *
+ * Returns: how far @profile has read @conversation
+ */
+gint64
+natter_store_get_read_seq (NatterStore *self, gint64 conversation_id, const NatterProfile *profile)
+{
+  sqlite3_stmt *stmt;
+  gint64 seq = 0;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), 0);
+  g_return_val_if_fail (profile != NULL, 0);
+
+  stmt = statement (self, "SELECT read_seq FROM participants WHERE conversation_id = ?1 AND "
+                          "profile_id = ?2 AND profile_type = ?3");
+  sqlite3_bind_int64 (stmt, 1, conversation_id);
+  sqlite3_bind_int64 (stmt, 2, profile->profile_id);
+  bind_text (stmt, 3, profile->profile_type);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    seq = sqlite3_column_int64 (stmt, 0);
+  sqlite3_reset (stmt);
+
+  return seq;
+}
+
+/**
+ * natter_store_get_last_seq:
+ * @self: a #NatterStore
+ * @conversation_id: the conversation
+ *
+ * Returns: the newest message's seq known for @conversation_id, 0 if none
+ */
+gint64
+natter_store_get_last_seq (NatterStore *self, gint64 conversation_id)
+{
+  sqlite3_stmt *stmt;
+  gint64 seq = 0;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), 0);
+
+  stmt =
+    statement (self, "SELECT max (coalesce ((SELECT last_seq FROM conversations WHERE "
+                     "conversation_id = ?1), 0), coalesce ((SELECT max (seq) FROM messages WHERE "
+                     "conversation_id = ?1), 0))");
+  sqlite3_bind_int64 (stmt, 1, conversation_id);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    seq = sqlite3_column_int64 (stmt, 0);
+  sqlite3_reset (stmt);
+
+  return seq;
+}
+
+/**
+ * natter_store_count_messages:
+ * @self: a #NatterStore
+ * @conversation_id: the conversation
+ *
+ * Returns: how many of its messages are stored locally
+ */
+guint
+natter_store_count_messages (NatterStore *self, gint64 conversation_id)
+{
+  sqlite3_stmt *stmt;
+  guint count = 0;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), 0);
+
+  stmt = statement (self, "SELECT count (*) FROM messages WHERE conversation_id = ?1");
+  sqlite3_bind_int64 (stmt, 1, conversation_id);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    count = (guint) sqlite3_column_int64 (stmt, 0);
+  sqlite3_reset (stmt);
+
+  return count;
+}
+
+static NatterMessage *
+message_from_row (sqlite3_stmt *stmt, gint64 conversation_id)
+{
+  NatterMessage *message = natter_message_new ();
+
+  message->conversation_id = conversation_id;
+  message->seq = sqlite3_column_int64 (stmt, 0);
+  message->message_id = sqlite3_column_int64 (stmt, 1);
+  message->sender = natter_profile_new (
+    sqlite3_column_int64 (stmt, 2), (const char *) sqlite3_column_text (stmt, 3),
+    (const char *) sqlite3_column_text (stmt, 4), (const char *) sqlite3_column_text (stmt, 5));
+  message->text = column_text (stmt, 6);
+  message->sent_at = column_text (stmt, 7);
+  message->client_msg_id = column_text (stmt, 8);
+
+  return message;
+}
+
+/**
+ * natter_store_load_messages:
+ * @self: a #NatterStore
+ * @conversation_id: the conversation
+ * @offset: position of the first message, oldest first
+ * @limit: how many at most
+ *
+ * Returns: (transfer full) (element-type NatterMessage): a page of messages,
+ *   oldest first
+ */
+GPtrArray *
+natter_store_load_messages (NatterStore *self, gint64 conversation_id, guint offset, guint limit)
+{
+  GPtrArray *messages;
+  sqlite3_stmt *stmt;
+  guint count;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
+
+  messages = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_message_free);
+  if (limit == 0)
+    return messages;
+
+  count = natter_store_count_messages (self, conversation_id);
+  if (offset >= count)
+    return messages;
+
+  limit = MIN (limit, count - offset);
+
+  /* Scrolling happens near the newest end: count from there so the index
+   * walk is short. */
+  if (offset > count / 2) {
+    stmt = statement (self, "SELECT seq, message_id, sender_id, sender_type, sender_name, "
+                            "sender_avatar, text, sent_at, client_msg_id FROM messages "
+                            "WHERE conversation_id = ?1 ORDER BY seq DESC LIMIT ?2 OFFSET ?3");
+    sqlite3_bind_int64 (stmt, 1, conversation_id);
+    sqlite3_bind_int64 (stmt, 2, limit);
+    sqlite3_bind_int64 (stmt, 3, count - offset - limit);
+    while (sqlite3_step (stmt) == SQLITE_ROW)
+      g_ptr_array_add (messages, message_from_row (stmt, conversation_id));
+    sqlite3_reset (stmt);
+
+    for (guint i = 0; i < messages->len / 2; i++) {
+      gpointer tmp = messages->pdata[i];
+
+      messages->pdata[i] = messages->pdata[messages->len - 1 - i];
+      messages->pdata[messages->len - 1 - i] = tmp;
+    }
+  } else {
+    stmt = statement (self, "SELECT seq, message_id, sender_id, sender_type, sender_name, "
+                            "sender_avatar, text, sent_at, client_msg_id FROM messages "
+                            "WHERE conversation_id = ?1 ORDER BY seq LIMIT ?2 OFFSET ?3");
+    sqlite3_bind_int64 (stmt, 1, conversation_id);
+    sqlite3_bind_int64 (stmt, 2, limit);
+    sqlite3_bind_int64 (stmt, 3, offset);
+    while (sqlite3_step (stmt) == SQLITE_ROW)
+      g_ptr_array_add (messages, message_from_row (stmt, conversation_id));
+    sqlite3_reset (stmt);
+  }
+
+  return messages;
+}
+
+/**
+ * natter_store_get_message_position:
+ * @self: a #NatterStore
+ * @conversation_id: the conversation
+ * @seq: a message's seq
+ *
+ * Returns: how many stored messages come before @seq
+ */
+guint
+natter_store_get_message_position (NatterStore *self, gint64 conversation_id, gint64 seq)
+{
+  sqlite3_stmt *stmt;
+  guint position = 0;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), 0);
+
+  stmt = statement (self, "SELECT count (*) FROM messages WHERE conversation_id = ?1 AND seq < ?2");
+  sqlite3_bind_int64 (stmt, 1, conversation_id);
+  sqlite3_bind_int64 (stmt, 2, seq);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    position = (guint) sqlite3_column_int64 (stmt, 0);
+  sqlite3_reset (stmt);
+
+  return position;
+}
+
+/**
+ * natter_store_get_oldest_seq:
+ * @self: a #NatterStore
+ * @conversation_id: the conversation
+ *
+ * Returns: the oldest stored message's seq, 0 if none is stored
+ */
+gint64
+natter_store_get_oldest_seq (NatterStore *self, gint64 conversation_id)
+{
+  sqlite3_stmt *stmt;
+  gint64 seq = 0;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), 0);
+
+  stmt = statement (self, "SELECT min (seq) FROM messages WHERE conversation_id = ?1");
+  sqlite3_bind_int64 (stmt, 1, conversation_id);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    seq = sqlite3_column_int64 (stmt, 0);
+  sqlite3_reset (stmt);
+
+  return seq;
+}
+
+/**
+ * natter_store_outbox_add:
+ * @self: a #NatterStore
+ * @client_msg_id: the message's idempotency key
+ * @conversation_id: the conversation, or 0 with @to_profile
+ * @to_profile: (nullable): the peer of a direct conversation
+ * @text: the text
+ * @error: a #GError
+ *
+ * Writes a message to the outbox, before anything is sent.
+ *
+ * Returns: %TRUE if stored
+ */
+gboolean
+natter_store_outbox_add (NatterStore *self,
+                         const char *client_msg_id,
+                         gint64 conversation_id,
+                         const NatterProfile *to_profile,
+                         const char *text,
+                         GError **error)
+{
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *created_at = natter_format_time (now);
+  sqlite3_stmt *stmt;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
+  g_return_val_if_fail (client_msg_id != NULL, FALSE);
+  g_return_val_if_fail (conversation_id > 0 || to_profile != NULL, FALSE);
+  g_return_val_if_fail (text != NULL, FALSE);
+
+  if (conversation_id <= 0)
+    conversation_id = natter_store_find_direct_conversation (self, to_profile);
+
+  stmt = statement (self, "INSERT INTO outbox (client_msg_id, conversation_id, to_profile_id, "
+                          "to_profile_type, text, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  bind_text (stmt, 1, client_msg_id);
+  sqlite3_bind_int64 (stmt, 2, MAX (conversation_id, 0));
+  if (conversation_id <= 0) {
+    sqlite3_bind_int64 (stmt, 3, to_profile->profile_id);
+    bind_text (stmt, 4, to_profile->profile_type);
+  }
+  bind_text (stmt, 5, text);
+  bind_text (stmt, 6, created_at);
+  if (!step_done (self, stmt, error))
+    return FALSE;
+
+  g_signal_emit (self, signals[OUTBOX_CHANGED], 0, MAX (conversation_id, 0));
+
+  return TRUE;
+}
+
+static NatterOutboxEntry *
+outbox_entry_from_row (sqlite3_stmt *stmt)
+{
+  NatterOutboxEntry *entry = g_new0 (NatterOutboxEntry, 1);
+
+  entry->client_msg_id = column_text (stmt, 0);
+  entry->ordinal = sqlite3_column_int64 (stmt, 1);
+  entry->conversation_id = sqlite3_column_int64 (stmt, 2);
+  if (sqlite3_column_type (stmt, 3) != SQLITE_NULL)
+    entry->to_profile = natter_profile_new (
+      sqlite3_column_int64 (stmt, 3), (const char *) sqlite3_column_text (stmt, 4), NULL, NULL);
+  entry->text = column_text (stmt, 5);
+  entry->created_at = column_text (stmt, 6);
+  entry->state = sqlite3_column_int (stmt, 7) == NATTER_OUTBOX_FAILED ? NATTER_OUTBOX_FAILED
+                                                                      : NATTER_OUTBOX_PENDING;
+  entry->error_code = column_text (stmt, 8);
+  entry->error_message = column_text (stmt, 9);
+
+  return entry;
+}
+
+/**
+ * natter_store_outbox_list:
+ * @self: a #NatterStore
+ * @conversation_id: a conversation, or 0 for every entry
+ * @pending_only: leave out failed entries
+ *
+ * Returns: (transfer full) (element-type NatterOutboxEntry): the entries in
+ *   writing order
+ */
+GPtrArray *
+natter_store_outbox_list (NatterStore *self, gint64 conversation_id, gboolean pending_only)
+{
+  GPtrArray *entries;
+  sqlite3_stmt *stmt;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
+
+  entries = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_outbox_entry_free);
+
+  stmt =
+    statement (self, "SELECT client_msg_id, ordinal, conversation_id, to_profile_id, "
+                     "to_profile_type, text, created_at, state, error_code, error_message "
+                     "FROM outbox WHERE (?1 = 0 OR conversation_id = ?1) AND (?2 = 0 OR state = 0) "
+                     "ORDER BY ordinal");
+  sqlite3_bind_int64 (stmt, 1, conversation_id);
+  sqlite3_bind_int (stmt, 2, pending_only ? 1 : 0);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_ptr_array_add (entries, outbox_entry_from_row (stmt));
+  sqlite3_reset (stmt);
+
+  return entries;
+}
+
+/**
+ * natter_store_outbox_lookup:
+ * @self: a #NatterStore
+ * @client_msg_id: the entry's key
+ *
+ * Returns: (transfer full) (nullable): the entry, %NULL if not in the outbox
+ */
+NatterOutboxEntry *
+natter_store_outbox_lookup (NatterStore *self, const char *client_msg_id)
+{
+  NatterOutboxEntry *entry = NULL;
+  sqlite3_stmt *stmt;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
+  g_return_val_if_fail (client_msg_id != NULL, NULL);
+
+  stmt = statement (self, "SELECT client_msg_id, ordinal, conversation_id, to_profile_id, "
+                          "to_profile_type, text, created_at, state, error_code, error_message "
+                          "FROM outbox WHERE client_msg_id = ?1");
+  bind_text (stmt, 1, client_msg_id);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    entry = outbox_entry_from_row (stmt);
+  sqlite3_reset (stmt);
+
+  return entry;
+}
+
+/**
+ * natter_store_outbox_ack:
+ * @self: a #NatterStore
+ * @client_msg_id: the acknowledged entry
+ * @message: the message as the server stored it
+ * @out_applied: (out) (optional): %FALSE if the entry was no longer in the outbox
+ * @error: a #GError
+ *
+ * Moves an entry from the outbox to the messages, in one transaction.
+ *
+ * Returns: %TRUE unless the database failed
+ */
+gboolean
+natter_store_outbox_ack (NatterStore *self,
+                         const char *client_msg_id,
+                         const NatterMessage *message,
+                         gboolean *out_applied,
+                         GError **error)
+{
+  g_autoptr (NatterOutboxEntry) entry = NULL;
+  sqlite3_stmt *stmt;
+  gboolean inserted;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
+  g_return_val_if_fail (client_msg_id != NULL, FALSE);
+  g_return_val_if_fail (message != NULL, FALSE);
+
+  if (out_applied != NULL)
+    *out_applied = FALSE;
+
+  entry = natter_store_outbox_lookup (self, client_msg_id);
+
+  if (!begin (self, error))
+    return FALSE;
+
+  if (!insert_message (self, message, &inserted, error))
+    goto failed;
+
+  /* A new direct conversation: remember who is in it, so later messages to
+   * that peer go by conversation id. */
+  if (entry != NULL && entry->to_profile != NULL) {
+    if (!upsert_participant (self, message->conversation_id, entry->to_profile, error) ||
+        !upsert_participant (self, message->conversation_id, self->own_profile, error))
+      goto failed;
+  }
+
+  stmt = statement (self, "DELETE FROM outbox WHERE client_msg_id = ?1");
+  bind_text (stmt, 1, client_msg_id);
+  if (!step_done (self, stmt, error))
+    goto failed;
+
+  if (entry != NULL) {
+    queue_notify (self, OUTBOX_CHANGED, entry->conversation_id, 0);
+    if (entry->conversation_id != message->conversation_id)
+      queue_notify (self, OUTBOX_CHANGED, message->conversation_id, 0);
+  }
+
+  if (!commit (self, error))
+    return FALSE;
+
+  if (out_applied != NULL)
+    *out_applied = entry != NULL;
+
+  return TRUE;
+
+failed:
+  rollback (self);
+  return FALSE;
+}
+
+static gboolean
+outbox_set_state (NatterStore *self,
+                  const char *client_msg_id,
+                  NatterOutboxState state,
+                  const char *code,
+                  const char *reason,
+                  GError **error)
+{
+  g_autoptr (NatterOutboxEntry) entry = natter_store_outbox_lookup (self, client_msg_id);
+  sqlite3_stmt *stmt;
+
+  if (entry == NULL)
+    return TRUE;
+
+  stmt = statement (self, "UPDATE outbox SET state = ?2, error_code = ?3, error_message = ?4 "
+                          "WHERE client_msg_id = ?1");
+  bind_text (stmt, 1, client_msg_id);
+  sqlite3_bind_int (stmt, 2, state);
+  bind_text (stmt, 3, code);
+  bind_text (stmt, 4, reason);
+  if (!step_done (self, stmt, error))
+    return FALSE;
+
+  g_signal_emit (self, signals[OUTBOX_CHANGED], 0, entry->conversation_id);
+
+  return TRUE;
+}
+
+/**
+ * natter_store_outbox_fail:
+ * @self: a #NatterStore
+ * @client_msg_id: the refused entry
+ * @code: the error frame's code
+ * @reason: (nullable): the server's message
+ * @error: a #GError
+ *
+ * Marks an entry failed; it is kept, and no longer sent on its own.
+ *
+ * Returns: %TRUE unless the database failed
+ */
+gboolean
+natter_store_outbox_fail (NatterStore *self,
+                          const char *client_msg_id,
+                          const char *code,
+                          const char *reason,
+                          GError **error)
+{
+  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
+  g_return_val_if_fail (client_msg_id != NULL, FALSE);
+
+  return outbox_set_state (self, client_msg_id, NATTER_OUTBOX_FAILED, code, reason, error);
+}
+
+/**
+ * natter_store_outbox_retry:
+ * @self: a #NatterStore
+ * @client_msg_id: a failed entry
+ * @error: a #GError
+ *
+ * Makes a failed entry pending again.
+ *
+ * Returns: %TRUE unless the database failed
+ */
+gboolean
+natter_store_outbox_retry (NatterStore *self, const char *client_msg_id, GError **error)
+{
+  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
+  g_return_val_if_fail (client_msg_id != NULL, FALSE);
+
+  return outbox_set_state (self, client_msg_id, NATTER_OUTBOX_PENDING, NULL, NULL, error);
+}
