@@ -437,6 +437,21 @@ natter_test_server_restart (NatterTestServer *self)
   }
 }
 
+/**
+ * natter_test_server_set_extra_args:
+ * @self: the server
+ * @extra_args: (nullable) (array zero-terminated=1): the options for the next
+ *   natter_test_server_restart()
+ *
+ * Replaces the extra command-line options, e.g. to restart with --demo.
+ */
+void
+natter_test_server_set_extra_args (NatterTestServer *self, const char *const *extra_args)
+{
+  g_strfreev (self->extra_args);
+  self->extra_args = g_strdupv ((GStrv) extra_args);
+}
+
 static SoupSession *
 session_for (NatterTestServer *self)
 {

@@ -26,6 +26,7 @@ gboolean natter_test_server_is_running (NatterTestServer *self);
 int natter_test_server_stop (NatterTestServer *self);
 void natter_test_server_kill (NatterTestServer *self);
 void natter_test_server_restart (NatterTestServer *self);
+void natter_test_server_set_extra_args (NatterTestServer *self, const char *const *extra_args);
 
 GBytes *natter_test_http_full (NatterTestServer *server,
                                const char *method,
