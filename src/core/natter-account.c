@@ -119,8 +119,29 @@ set_signed_in_state (NatterAccount *self, const char *token, NatterUser *user)
 }
 
 static void
+remember_profile (NatterAccount *self, const NatterProfile *profile)
+{
+  g_autoptr (GKeyFile) key_file = load_state (self);
+  g_autofree char *type = g_key_file_get_string (key_file, self->server_url, "profile-type", NULL);
+  gint64 id = g_key_file_get_int64 (key_file, self->server_url, "profile-id", NULL);
+
+  if (id == profile->profile_id && g_strcmp0 (type, profile->profile_type) == 0)
+    return;
+
+  g_key_file_set_int64 (key_file, self->server_url, "profile-id", profile->profile_id);
+  g_key_file_set_string (key_file, self->server_url, "profile-type", profile->profile_type);
+  save_state (self, key_file);
+}
+
+static void
 set_active_profile (NatterAccount *self, const NatterProfile *profile)
 {
+  gboolean was_signed_in;
+
+  /* Remembered per server, so the next start (even offline) acts as it. */
+  if (profile != NULL)
+    remember_profile (self, profile);
+
   if (profile == NULL && self->active_profile == NULL)
     return;
 
@@ -129,9 +150,13 @@ set_active_profile (NatterAccount *self, const NatterProfile *profile)
       g_strcmp0 (profile->display_name, self->active_profile->display_name) == 0)
     return;
 
+  was_signed_in = natter_account_get_signed_in (self);
   g_clear_pointer (&self->active_profile, natter_profile_free);
   self->active_profile = profile != NULL ? natter_profile_copy (profile) : NULL;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACTIVE_PROFILE]);
+
+  if (was_signed_in != natter_account_get_signed_in (self))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIGNED_IN]);
 }
 
 static const NatterProfile *
@@ -173,6 +198,28 @@ choose_active_profile (NatterAccount *self)
     profile = g_ptr_array_index (self->user->profiles, 0);
 
   set_active_profile (self, profile);
+}
+
+static gboolean
+activate_remembered_profile (NatterAccount *self)
+{
+  g_autoptr (GKeyFile) key_file = load_state (self);
+  g_autoptr (NatterProfile) profile = NULL;
+  g_autofree char *type = NULL;
+  gint64 id;
+
+  if (self->active_profile != NULL)
+    return TRUE;
+
+  id = g_key_file_get_int64 (key_file, self->server_url, "profile-id", NULL);
+  type = g_key_file_get_string (key_file, self->server_url, "profile-type", NULL);
+  if (type == NULL || !natter_id_is_valid (id))
+    return FALSE;
+
+  profile = natter_profile_new (id, type, NULL, NULL);
+  set_active_profile (self, profile);
+
+  return TRUE;
 }
 
 static GError *
@@ -458,14 +505,15 @@ natter_account_get_token (NatterAccount *self)
  * natter_account_get_signed_in:
  * @self: a #NatterAccount
  *
- * Returns: whether a token and the user behind it are known
+ * Returns: whether a token is known, with the user behind it or (offline)
+ *   the remembered profile
  */
 gboolean
 natter_account_get_signed_in (NatterAccount *self)
 {
   g_return_val_if_fail (NATTER_IS_ACCOUNT (self), FALSE);
 
-  return self->token != NULL && self->user != NULL;
+  return self->token != NULL && (self->user != NULL || self->active_profile != NULL);
 }
 
 /**
@@ -514,7 +562,7 @@ natter_account_set_active_profile (NatterAccount *self,
                                    const char *profile_type,
                                    GError **error)
 {
-  g_autoptr (GKeyFile) key_file = NULL;
+  g_autoptr (NatterProfile) offline_profile = NULL;
   g_autofree char *type = NULL;
   const NatterProfile *profile;
 
@@ -523,16 +571,18 @@ natter_account_set_active_profile (NatterAccount *self,
 
   type = natter_profile_type_normalize (profile_type, NULL);
   profile = type != NULL ? find_user_profile (self, profile_id, type) : NULL;
+
+  /* Offline the user's profiles are unknown: trust the caller; the server
+   * refuses a wrong one with 403 when it is back. */
+  if (profile == NULL && self->user == NULL && self->token != NULL && type != NULL &&
+      natter_id_is_valid (profile_id))
+    profile = offline_profile = natter_profile_new (profile_id, type, NULL, NULL);
+
   if (profile == NULL) {
     g_set_error (error, NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_NO_PROFILE,
                  "You have no profile %s:%" G_GINT64_FORMAT, profile_type, profile_id);
     return FALSE;
   }
-
-  key_file = load_state (self);
-  g_key_file_set_int64 (key_file, self->server_url, "profile-id", profile->profile_id);
-  g_key_file_set_string (key_file, self->server_url, "profile-type", profile->profile_type);
-  save_state (self, key_file);
 
   set_active_profile (self, profile);
 
@@ -819,6 +869,18 @@ on_me_answer (GObject *source, GAsyncResult *result, gpointer user_data)
     /* A refused token is useless: forget it so nobody retries with it. */
     if (g_error_matches (error, NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_UNAUTHORIZED))
       natter_account_forget_token (self);
+
+    /* The server is unreachable, not refusing: work offline as the
+     * remembered profile, so the cache shows and the outbox fills; the
+     * connection catches up when the server is back. */
+    if (error->domain != NATTER_ACCOUNT_ERROR &&
+        !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && self->token != NULL &&
+        activate_remembered_profile (self)) {
+      g_info ("Working offline: %s", error->message);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
     g_task_return_error (task, g_steal_pointer (&error));
     return;
   }

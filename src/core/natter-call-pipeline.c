@@ -652,6 +652,35 @@ on_decodebin_pad_added (GstElement *decodebin, GstPad *pad, gpointer user_data)
 }
 
 static void
+set_if_present (GstElement *element, const char *property, gboolean value)
+{
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (element), property) != NULL)
+    g_object_set (element, property, value, NULL);
+}
+
+/* Runs on a streaming thread while decodebin plugs elements; it only sets
+ * properties on the new element before it starts. Packets lost before SRTP
+ * is up on both sides would otherwise leave the decoder showing nothing
+ * until the next periodic keyframe. */
+static void
+on_deep_element_added (GstBin *bin, GstBin *sub_bin, GstElement *element, gpointer user_data)
+{
+  GstElementFactory *factory = gst_element_get_factory (element);
+  const char *name;
+
+  if (factory == NULL)
+    return;
+  name = gst_plugin_feature_get_name (GST_PLUGIN_FEATURE (factory));
+  if (g_str_equal (name, "rtpvp8depay") || g_str_equal (name, "rtph264depay")) {
+    set_if_present (element, "request-keyframe", TRUE);
+    set_if_present (element, "wait-for-keyframe", TRUE);
+  } else if (GST_IS_VIDEO_DECODER (element)) {
+    set_if_present (element, "automatic-request-sync-points", TRUE);
+    set_if_present (element, "discard-corrupted-frames", TRUE);
+  }
+}
+
+static void
 on_webrtc_pad_main (NatterCallPipeline *self, gpointer data)
 {
   BlockedPad *blocked = data;
@@ -1032,6 +1061,15 @@ build_pipeline (NatterCallPipeline *self, GError **error)
    * there is, so two clients on one offline machine can still talk. */
   g_object_get (self->webrtcbin, "ice-agent", &ice_agent, NULL);
   if (ice_agent != NULL) {
+    g_autoptr (GObject) nice_agent = NULL;
+
+    /* UPnP port mapping only slows gathering down; TURN covers what it would. */
+    if (g_object_class_find_property (G_OBJECT_GET_CLASS (ice_agent), "agent") != NULL)
+      g_object_get (ice_agent, "agent", &nice_agent, NULL);
+    if (nice_agent != NULL &&
+        g_object_class_find_property (G_OBJECT_GET_CLASS (nice_agent), "upnp") != NULL)
+      g_object_set (nice_agent, "upnp", FALSE, NULL);
+
     if (only_loopback_available ()) {
       gboolean added = FALSE;
 
@@ -1042,6 +1080,8 @@ build_pipeline (NatterCallPipeline *self, GError **error)
   }
   apply_ice_servers (self);
 
+  g_signal_connect_object (self->pipeline, "deep-element-added", G_CALLBACK (on_deep_element_added),
+                           self, 0);
   g_signal_connect_object (self->webrtcbin, "on-negotiation-needed",
                            G_CALLBACK (on_negotiation_needed), self, 0);
   g_signal_connect_object (self->webrtcbin, "on-ice-candidate", G_CALLBACK (on_ice_candidate), self,
@@ -1071,7 +1111,8 @@ set_transceivers_nack (NatterCallPipeline *self)
 
   g_signal_emit_by_name (self->webrtcbin, "get-transceivers", &transceivers);
   for (guint i = 0; transceivers != NULL && i < transceivers->len; i++)
-    g_object_set (g_array_index (transceivers, GstWebRTCRTPTransceiver *, i), "do-nack", TRUE, NULL);
+    g_object_set (g_array_index (transceivers, GstWebRTCRTPTransceiver *, i), "do-nack", TRUE,
+                  NULL);
 }
 
 static gboolean

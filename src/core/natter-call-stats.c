@@ -48,26 +48,23 @@ natter_call_stats_free (NatterCallStats *stats)
 
 typedef struct {
   NatterCallStats *stats;
-  const GstStructure *report;
 } Walk;
 
-/* The kind of an RTP stream: webrtcbin 1.22 puts it in the codec stats'
- * caps-free fields only by clock rate, so look at the codec entry. */
+/* The kind of an RTP stream. With max-bundle webrtcbin 1.22 labels every
+ * stream with the kind and codec of the bundle's transceiver, so go by the
+ * RTP source's clock rate: 90 kHz is video, Opus runs at 48 kHz. */
 static gboolean
-codec_is_video (const GstStructure *report, const GstStructure *rtp)
+stream_is_video (const GstStructure *rtp)
 {
-  const char *codec_id = gst_structure_get_string (rtp, "codec-id");
-  const char *kind = gst_structure_get_string (rtp, "kind");
-  const GstStructure *codec = NULL;
-  guint clock_rate = 0;
+  const GstStructure *source = NULL;
+  const GValue *value = gst_structure_get_value (rtp, "gst-rtpsource-stats");
+  int clock_rate = 0;
 
-  if (kind != NULL)
-    return g_str_equal (kind, "video");
-  if (codec_id == NULL || !gst_structure_get (report, codec_id, GST_TYPE_STRUCTURE, &codec, NULL))
-    return FALSE;
-  gst_structure_get_uint (codec, "clock-rate", &clock_rate);
-  gst_structure_free ((GstStructure *) codec);
-  return clock_rate == 90000;
+  if (value != NULL && GST_VALUE_HOLDS_STRUCTURE (value))
+    source = gst_value_get_structure (value);
+  if (source != NULL && gst_structure_get_int (source, "clock-rate", &clock_rate))
+    return clock_rate == 90000;
+  return g_strcmp0 (gst_structure_get_string (rtp, "kind"), "video") == 0;
 }
 
 static gboolean
@@ -94,14 +91,14 @@ visit_entry (GQuark field_id, const GValue *value, gpointer user_data)
       gst_structure_get_int64 (entry, "packets-lost", &lost);
       walk->stats->packets_received += packets;
       walk->stats->packets_lost += MAX (lost, 0);
-      if (codec_is_video (walk->report, entry))
+      if (stream_is_video (entry))
         walk->stats->video_bytes_received += bytes;
       else
         walk->stats->audio_bytes_received += bytes;
       break;
     case GST_WEBRTC_STATS_OUTBOUND_RTP:
       gst_structure_get_uint64 (entry, "bytes-sent", &bytes);
-      if (codec_is_video (walk->report, entry))
+      if (stream_is_video (entry))
         walk->stats->video_bytes_sent += bytes;
       else
         walk->stats->audio_bytes_sent += bytes;
@@ -138,7 +135,7 @@ natter_call_stats_new_from_structure (const GstStructure *report,
                                       gint64 now_us)
 {
   NatterCallStats *stats = natter_call_stats_new ();
-  Walk walk = { stats, report };
+  Walk walk = { stats };
 
   g_return_val_if_fail (report != NULL, stats);
 

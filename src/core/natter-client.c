@@ -202,9 +202,28 @@ on_sync_done (NatterClient *self, const NatterFrame *frame)
 }
 
 static void
+on_user_refreshed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!natter_account_refresh_user_finish (NATTER_ACCOUNT (source), result, &error))
+    g_info ("Cannot fetch the user: %s", error->message);
+}
+
+static void
 on_connection_state (NatterClient *self)
 {
   const GError *error = natter_connection_get_last_error (self->connection);
+
+  /* Signed in offline: now that the server answers, learn who we are and
+   * what changed while we were away. */
+  if (natter_connection_get_state (self->connection) == NATTER_CONNECTION_STATE_CONNECTED &&
+      natter_account_get_user (self->account) == NULL) {
+    natter_account_refresh_user_async (self->account, self->profile_cancellable, on_user_refreshed,
+                                       NULL);
+    natter_client_refresh_conversations_async (self, self->profile_cancellable,
+                                               on_conversations_fetched, NULL);
+  }
 
   /* The server refused our token: it was revoked (logout elsewhere) or has
    * expired. Forget it so the next start asks the user to sign in. */
