@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <gst/gst.h>
+#include <locale.h>
+
+#include "natter-application.h"
+
+int
+main (int argc, char *argv[])
+{
+  g_autoptr (NatterApplication) application = NULL;
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  gst_init (NULL, NULL);
+
+  application = natter_application_new ();
+  return g_application_run (G_APPLICATION (application), argc, argv);
+}

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-app-util"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "natter-app-util.h"
+
+/**
+ * natter_set_str:
+ * @str_pointer: (inout) (not optional): a string to replace
+ * @new_str: (nullable): the new value
+ *
+ * Replaces *@str_pointer with a copy of @new_str (GLib 2.76's g_set_str()).
+ *
+ * Returns: %TRUE if the value changed
+ */
+gboolean
+natter_set_str (char **str_pointer, const char *new_str)
+{
+  char *copy;
+
+  g_return_val_if_fail (str_pointer != NULL, FALSE);
+
+  if (*str_pointer == new_str || g_strcmp0 (*str_pointer, new_str) == 0)
+    return FALSE;
+
+  copy = g_strdup (new_str);
+  g_free (*str_pointer);
+  *str_pointer = copy;
+
+  return TRUE;
+}
+
+/**
+ * natter_parse_local_time:
+ * @rfc3339: (nullable): a time as the server writes it
+ *
+ * Returns: (transfer full) (nullable): the time in the local time zone, or
+ *   %NULL if @rfc3339 does not parse
+ */
+GDateTime *
+natter_parse_local_time (const char *rfc3339)
+{
+  g_autoptr (GDateTime) utc = NULL;
+
+  if (rfc3339 == NULL || *rfc3339 == '\0')
+    return NULL;
+
+  utc = g_date_time_new_from_iso8601 (rfc3339, NULL);
+  if (utc == NULL)
+    return NULL;
+
+  return g_date_time_to_local (utc);
+}
+
+/**
+ * natter_format_message_time:
+ * @time: a local time
+ *
+ * Returns: (transfer full): the clock time, as the locale writes it
+ */
+char *
+natter_format_message_time (GDateTime *time)
+{
+  g_return_val_if_fail (time != NULL, NULL);
+
+  /* Translators: time of a message, see the GDateTime format docs */
+  return g_date_time_format (time, C_ ("message time", "%H:%M"));
+}
+
+static int
+days_between (GDateTime *earlier, GDateTime *later)
+{
+  g_autoptr (GDate) a =
+    g_date_new_dmy (g_date_time_get_day_of_month (earlier), g_date_time_get_month (earlier),
+                    g_date_time_get_year (earlier));
+  g_autoptr (GDate) b =
+    g_date_new_dmy (g_date_time_get_day_of_month (later), g_date_time_get_month (later),
+                    g_date_time_get_year (later));
+
+  return g_date_days_between (a, b);
+}
+
+/**
+ * natter_format_list_time:
+ * @time: a local time
+ * @now: the local time now
+ *
+ * Returns: (transfer full): the clock time for today, a weekday within the
+ *   week, a date before that
+ */
+char *
+natter_format_list_time (GDateTime *time, GDateTime *now)
+{
+  int days;
+
+  g_return_val_if_fail (time != NULL && now != NULL, NULL);
+
+  days = days_between (time, now);
+  if (days <= 0)
+    return natter_format_message_time (time);
+  if (days == 1)
+    return g_strdup (_ ("Yesterday"));
+  if (days < 7)
+    return g_date_time_format (time, "%a");
+
+  /* Translators: a short date in the conversation list */
+  return g_date_time_format (time, C_ ("list date", "%d/%m/%y"));
+}
+
+/**
+ * natter_format_day:
+ * @time: a local time
+ * @now: the local time now
+ *
+ * Returns: (transfer full): the heading of a day in the message list
+ */
+char *
+natter_format_day (GDateTime *time, GDateTime *now)
+{
+  int days;
+
+  g_return_val_if_fail (time != NULL && now != NULL, NULL);
+
+  days = days_between (time, now);
+  if (days <= 0)
+    return g_strdup (_ ("Today"));
+  if (days == 1)
+    return g_strdup (_ ("Yesterday"));
+  if (g_date_time_get_year (time) == g_date_time_get_year (now))
+    /* Translators: a day heading in the message list, this year */
+    return g_date_time_format (time, C_ ("day heading", "%A, %e %B"));
+
+  /* Translators: a day heading in the message list, an earlier year */
+  return g_date_time_format (time, C_ ("day heading", "%e %B %Y"));
+}
+
+/**
+ * natter_format_last_seen:
+ * @rfc3339: (nullable): when the profile was last online
+ * @now: the local time now
+ *
+ * Returns: (transfer full): "last seen …", or "Offline" without a time
+ */
+char *
+natter_format_last_seen (const char *rfc3339, GDateTime *now)
+{
+  g_autoptr (GDateTime) time = natter_parse_local_time (rfc3339);
+  g_autofree char *clock = NULL;
+  int days;
+
+  if (time == NULL)
+    return g_strdup (_ ("Offline"));
+
+  clock = natter_format_message_time (time);
+  days = days_between (time, now);
+  if (days <= 0)
+    return g_strdup_printf (_ ("Last seen today at %s"), clock);
+  if (days == 1)
+    return g_strdup_printf (_ ("Last seen yesterday at %s"), clock);
+
+  {
+    /* Translators: a date in "Last seen %s" */
+    g_autofree char *date = g_date_time_format (time, C_ ("last seen date", "%e %B"));
+
+    return g_strdup_printf (_ ("Last seen %s"), g_strstrip (date));
+  }
+}
+
+/**
+ * natter_format_duration:
+ * @seconds: a call's length
+ *
+ * Returns: (transfer full): "m:ss", or "h:mm:ss" from an hour on
+ */
+char *
+natter_format_duration (gint64 seconds)
+{
+  if (seconds < 0)
+    seconds = 0;
+
+  if (seconds >= 3600)
+    return g_strdup_printf ("%" G_GINT64_FORMAT ":%02d:%02d", seconds / 3600,
+                            (int) (seconds / 60 % 60), (int) (seconds % 60));
+
+  return g_strdup_printf ("%d:%02d", (int) (seconds / 60), (int) (seconds % 60));
+}
+
+static gboolean
+is_link_start (const char *p)
+{
+  return g_str_has_prefix (p, "https://") || g_str_has_prefix (p, "http://") ||
+         g_str_has_prefix (p, "www.");
+}
+
+/**
+ * natter_text_to_markup:
+ * @text: a message's text, as anyone may have written it
+ *
+ * Escapes @text for Pango markup and turns web addresses into links.
+ *
+ * Returns: (transfer full): Pango markup
+ */
+char *
+natter_text_to_markup (const char *text)
+{
+  GString *markup;
+  const char *p;
+
+  g_return_val_if_fail (text != NULL, NULL);
+
+  markup = g_string_new (NULL);
+  p = text;
+
+  while (*p != '\0') {
+    const char *start = p;
+
+    if ((p == text || g_ascii_isspace (p[-1]) || p[-1] == '(') && is_link_start (p)) {
+      g_autofree char *link = NULL;
+      g_autofree char *escaped = NULL;
+      g_autofree char *href = NULL;
+      gsize length;
+
+      while (*p != '\0' && !g_ascii_isspace (*p) && *p != '<' && *p != '>' && *p != '"')
+        p++;
+      /* Punctuation that ends a sentence is not part of the address. */
+      while (p > start && strchr (".,;:!?)'", p[-1]) != NULL)
+        p--;
+
+      length = (gsize) (p - start);
+      link = g_strndup (start, length);
+      escaped = g_markup_escape_text (link, -1);
+      href = g_str_has_prefix (link, "www.") ? g_strconcat ("https://", escaped, NULL)
+                                             : g_strdup (escaped);
+      g_string_append_printf (markup, "<a href=\"%s\">%s</a>", href, escaped);
+      continue;
+    }
+
+    p = g_utf8_next_char (p);
+    {
+      g_autofree char *escaped = g_markup_escape_text (start, p - start);
+
+      g_string_append (markup, escaped);
+    }
+  }
+
+  return g_string_free (markup, FALSE);
+}

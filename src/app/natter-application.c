@@ -1,0 +1,991 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-application"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+
+#include "natter-application.h"
+#include "natter-incoming-call-dialog.h"
+#include "natter-preferences-window.h"
+#include "natter-sign-in-window.h"
+#include "natter-window.h"
+
+/* The application owns the client, and so the connection: it lives from
+ * sign-in to sign-out or Quit, with or without a window. Windows and
+ * notifications are listeners. Closing the last window keeps Natter running
+ * while "run-in-background" is on. */
+
+enum { INCOMING_CALL_RESPONSE, N_SIGNALS };
+
+static guint signals[N_SIGNALS];
+
+struct _NatterApplication {
+  AdwApplication parent_instance;
+
+  GSettings *settings;
+  NatterClient *client;
+  char *server_url_option;
+  GCancellable *cancellable;
+
+  gboolean signed_in;
+  gboolean restoring;
+  gboolean window_wanted;
+  gboolean held;
+  guint inhibit_cookie;
+
+  GHashTable *incoming_dialogs;       /* call id → NatterIncomingCallDialog */
+  GHashTable *incoming_notifications; /* call ids with a notification */
+};
+
+G_DEFINE_FINAL_TYPE (NatterApplication, natter_application, ADW_TYPE_APPLICATION)
+
+static void present_main_window (NatterApplication *self);
+static void present_sign_in_window (NatterApplication *self);
+
+static char *
+normalize_server_url (const char *url)
+{
+  g_autofree char *stripped = g_strstrip (g_strdup (url ? url : ""));
+  gsize length = strlen (stripped);
+
+  while (length > 0 && stripped[length - 1] == '/')
+    stripped[--length] = '\0';
+
+  if (*stripped != '\0' && !g_str_has_prefix (stripped, "http://") &&
+      !g_str_has_prefix (stripped, "https://"))
+    return g_strconcat ("https://", stripped, NULL);
+
+  return g_steal_pointer (&stripped);
+}
+
+static char *
+get_data_dir (void)
+{
+  const char *override = g_getenv ("NATTER_DATA_DIR");
+
+  if (override != NULL && *override != '\0')
+    return g_strdup (override);
+
+  return g_build_filename (g_get_user_data_dir (), "natter", NULL);
+}
+
+static GtkWindow *
+find_window_of_type (NatterApplication *self, GType type)
+{
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
+    if (G_TYPE_CHECK_INSTANCE_TYPE (l->data, type))
+      return l->data;
+
+  return NULL;
+}
+
+static void
+update_hold (NatterApplication *self)
+{
+  gboolean hold = self->signed_in && g_settings_get_boolean (self->settings, "run-in-background");
+
+  if (hold == self->held)
+    return;
+
+  self->held = hold;
+  if (hold)
+    g_application_hold (G_APPLICATION (self));
+  else
+    g_application_release (G_APPLICATION (self));
+}
+
+static void
+apply_last_profile (NatterApplication *self)
+{
+  g_autofree char *last = g_settings_get_string (self->settings, "last-profile");
+  g_auto (GStrv) parts = NULL;
+  gint64 profile_id;
+
+  if (*last == '\0')
+    return;
+
+  parts = g_strsplit (last, ":", 2);
+  if (g_strv_length (parts) != 2)
+    return;
+
+  profile_id = g_ascii_strtoll (parts[1], NULL, 10);
+  if (profile_id > 0)
+    natter_account_set_active_profile (natter_client_get_account (self->client), profile_id,
+                                       parts[0], NULL);
+}
+
+static void
+on_signed_in (NatterApplication *self)
+{
+  self->signed_in = TRUE;
+  apply_last_profile (self);
+  update_hold (self);
+
+  if (self->window_wanted)
+    present_main_window (self);
+}
+
+static void
+on_restore_finished (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (NatterApplication) self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  self->restoring = FALSE;
+
+  if (natter_client_sign_in_finish (NATTER_CLIENT (source), result, &error)) {
+    on_signed_in (self);
+    return;
+  }
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+
+  if (!g_error_matches (error, NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_NO_TOKEN))
+    g_message ("Could not sign in with the saved token: %s", error->message);
+
+  if (self->window_wanted)
+    present_sign_in_window (self);
+}
+
+/* Replaces the client when the user names another server. */
+static void
+ensure_client (NatterApplication *self, const char *server_url)
+{
+  g_autofree char *data_dir = NULL;
+
+  if (self->client != NULL &&
+      g_strcmp0 (natter_account_get_server_url (natter_client_get_account (self->client)),
+                 server_url) == 0)
+    return;
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  self->cancellable = g_cancellable_new ();
+
+  g_clear_object (&self->client);
+  data_dir = get_data_dir ();
+  self->client = natter_client_new (server_url, data_dir);
+}
+
+static void
+on_message_received (NatterApplication *self, const NatterMessage *message)
+{
+  NatterAccount *account = natter_client_get_account (self->client);
+  const NatterProfile *own = natter_account_get_active_profile (account);
+  GtkWindow *window = natter_application_get_main_window (self);
+  g_autoptr (GNotification) notification = NULL;
+  g_autofree char *id = NULL;
+  const char *sender_name;
+
+  if (!g_settings_get_boolean (self->settings, "notifications-enabled"))
+    return;
+  if (message->sender != NULL && own != NULL && natter_profile_equal (message->sender, own))
+    return;
+
+  /* Only what the user cannot see already. */
+  if (window != NULL && gtk_window_is_active (window) &&
+      natter_window_get_open_conversation_id (NATTER_WINDOW (window)) == message->conversation_id)
+    return;
+
+  sender_name = message->sender && message->sender->display_name ? message->sender->display_name
+                                                                 : _ ("New message");
+  notification = g_notification_new (sender_name);
+  g_notification_set_body (notification, message->text);
+  g_notification_set_default_action_and_target (notification, "app.open-conversation", "x",
+                                                message->conversation_id);
+  id = g_strdup_printf ("conversation-%" G_GINT64_FORMAT, message->conversation_id);
+  g_application_send_notification (G_APPLICATION (self), id, notification);
+}
+
+static void
+on_missed_call (NatterApplication *self, const NatterCallLog *call)
+{
+  g_autoptr (GNotification) notification = NULL;
+  g_autofree char *title = NULL;
+  g_autofree char *id = NULL;
+  const char *name;
+
+  if (!g_settings_get_boolean (self->settings, "notifications-enabled"))
+    return;
+
+  name = call->caller && call->caller->display_name ? call->caller->display_name : _ ("Someone");
+  title = g_strdup_printf (_ ("Missed call from %s"), name);
+  notification = g_notification_new (title);
+  g_notification_set_body (
+    notification, g_strcmp0 (call->call_type, "video") == 0 ? _ ("Video call") : _ ("Voice call"));
+  if (call->conversation_id > 0) {
+    g_notification_set_default_action_and_target (notification, "app.open-conversation", "x",
+                                                  call->conversation_id);
+    g_notification_add_button_with_target (notification, _ ("Call Back"), "app.call-back", "(xs)",
+                                           call->conversation_id,
+                                           call->call_type ? call->call_type : "voice");
+  }
+
+  id = g_strdup_printf ("missed-call-%" G_GINT64_FORMAT, call->call_log_id);
+  g_application_send_notification (G_APPLICATION (self), id, notification);
+}
+
+static void
+connect_client_signals (NatterApplication *self)
+{
+  g_signal_connect_object (self->client, "message-received", G_CALLBACK (on_message_received), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->client, "missed-call", G_CALLBACK (on_missed_call), self,
+                           G_CONNECT_SWAPPED);
+}
+
+static void
+start_restore (NatterApplication *self, const char *server_url)
+{
+  ensure_client (self, server_url);
+  connect_client_signals (self);
+  self->restoring = TRUE;
+  natter_client_sign_in_async (self->client, self->cancellable, on_restore_finished,
+                               g_object_ref (self));
+}
+
+static void
+on_sign_in_finished (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (NatterSignInWindow) window = user_data;
+  NatterApplication *self = NATTER_APPLICATION (gtk_window_get_application (GTK_WINDOW (window)));
+  NatterAccount *account = NATTER_ACCOUNT (source);
+  g_autoptr (GError) error = NULL;
+  gboolean ok;
+
+  if (natter_sign_in_window_get_creating_account (window))
+    ok = natter_account_register_finish (account, result, &error);
+  else
+    ok = natter_account_login_finish (account, result, &error);
+
+  natter_sign_in_window_set_busy (window, FALSE);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (!ok) {
+    natter_sign_in_window_show_error (window, error);
+    return;
+  }
+  if (self == NULL)
+    return;
+
+  g_settings_set_string (self->settings, "server-url", natter_account_get_server_url (account));
+  self->window_wanted = TRUE;
+  on_signed_in (self);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+on_sign_in_submit (NatterApplication *self, NatterSignInWindow *window)
+{
+  g_autofree char *server_url =
+    normalize_server_url (natter_sign_in_window_get_server_url (window));
+  NatterAccount *account;
+
+  if (self->client == NULL ||
+      g_strcmp0 (natter_account_get_server_url (natter_client_get_account (self->client)),
+                 server_url) != 0) {
+    ensure_client (self, server_url);
+    connect_client_signals (self);
+  }
+
+  account = natter_client_get_account (self->client);
+  natter_sign_in_window_set_busy (window, TRUE);
+
+  if (natter_sign_in_window_get_creating_account (window)) {
+    const char *types[] = { natter_sign_in_window_get_profile_type (window), NULL };
+
+    natter_account_register_async (account, natter_sign_in_window_get_email (window),
+                                   natter_sign_in_window_get_password (window),
+                                   natter_sign_in_window_get_display_name (window), types,
+                                   self->cancellable, on_sign_in_finished, g_object_ref (window));
+  } else {
+    natter_account_login_async (account, natter_sign_in_window_get_email (window),
+                                natter_sign_in_window_get_password (window), self->cancellable,
+                                on_sign_in_finished, g_object_ref (window));
+  }
+}
+
+static void
+present_sign_in_window (NatterApplication *self)
+{
+  GtkWindow *window = find_window_of_type (self, NATTER_TYPE_SIGN_IN_WINDOW);
+
+  if (window == NULL) {
+    g_autofree char *server_url = g_settings_get_string (self->settings, "server-url");
+
+    window = GTK_WINDOW (natter_sign_in_window_new (GTK_APPLICATION (self)));
+    natter_sign_in_window_set_server_url (NATTER_SIGN_IN_WINDOW (window),
+                                          self->server_url_option ? self->server_url_option
+                                                                  : server_url);
+    g_signal_connect_object (window, "submit", G_CALLBACK (on_sign_in_submit), self,
+                             G_CONNECT_SWAPPED);
+  }
+
+  gtk_window_present (window);
+}
+
+static void
+present_main_window (NatterApplication *self)
+{
+  GtkWindow *window = natter_application_get_main_window (self);
+  GtkWindow *sign_in = find_window_of_type (self, NATTER_TYPE_SIGN_IN_WINDOW);
+
+  if (window == NULL)
+    window = GTK_WINDOW (natter_window_new (GTK_APPLICATION (self), self->client, self->settings));
+
+  gtk_window_present (window);
+  if (sign_in != NULL)
+    gtk_window_destroy (sign_in);
+}
+
+static void
+on_incoming_dialog_response (NatterApplication *self,
+                             const char *response,
+                             NatterIncomingCallDialog *dialog)
+{
+  const char *call_id = g_object_get_data (G_OBJECT (dialog), "natter-call-id");
+  g_autofree char *id = g_strdup (call_id);
+
+  if (id == NULL)
+    return;
+
+  g_signal_emit (self, signals[INCOMING_CALL_RESPONSE], 0, id, response);
+
+  /* Silencing keeps the prompt; every other answer ends the ring. */
+  if (!g_str_equal (response, "silence"))
+    natter_application_withdraw_incoming_call (self, id);
+}
+
+static void
+on_incoming_dialog_destroy (NatterApplication *self, GtkWidget *dialog)
+{
+  const char *call_id = g_object_get_data (G_OBJECT (dialog), "natter-call-id");
+
+  if (call_id != NULL && self->incoming_dialogs != NULL &&
+      g_hash_table_lookup (self->incoming_dialogs, call_id) == dialog)
+    g_hash_table_remove (self->incoming_dialogs, call_id);
+}
+
+static void
+respond_to_call (NatterApplication *self, const char *call_id, const char *response)
+{
+  g_autofree char *id = g_strdup (call_id);
+
+  g_signal_emit (self, signals[INCOMING_CALL_RESPONSE], 0, id, response);
+  natter_application_withdraw_incoming_call (self, id);
+}
+
+static void
+on_accept_call (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  NatterApplication *self = user_data;
+
+  self->window_wanted = TRUE;
+  if (self->signed_in)
+    present_main_window (self);
+  respond_to_call (self, g_variant_get_string (parameter, NULL), "accept");
+}
+
+static void
+on_decline_call (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  respond_to_call (user_data, g_variant_get_string (parameter, NULL), "decline");
+}
+
+/* The notification's body: bring the window up with the call's prompt. */
+static void
+on_show_incoming_call (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  NatterApplication *self = user_data;
+  const char *call_id = g_variant_get_string (parameter, NULL);
+  g_autofree char *caller_name = NULL;
+  g_autofree char *call_type = NULL;
+  GNotification *known;
+
+  self->window_wanted = TRUE;
+  if (!self->signed_in)
+    return;
+
+  present_main_window (self);
+
+  known = g_hash_table_lookup (self->incoming_notifications, call_id);
+  if (known == NULL)
+    return;
+
+  caller_name = g_strdup (g_object_get_data (G_OBJECT (known), "natter-caller-name"));
+  call_type = g_strdup (g_object_get_data (G_OBJECT (known), "natter-call-type"));
+  natter_application_present_incoming_call (self, call_id, caller_name, call_type);
+}
+
+static void
+on_open_conversation (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  NatterApplication *self = user_data;
+  GtkWindow *window;
+
+  self->window_wanted = TRUE;
+  if (!self->signed_in)
+    return;
+
+  present_main_window (self);
+  window = natter_application_get_main_window (self);
+  natter_window_open_conversation (NATTER_WINDOW (window), g_variant_get_int64 (parameter));
+}
+
+static void
+on_call_back (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  NatterApplication *self = user_data;
+  gint64 conversation_id;
+  const char *call_type;
+
+  g_variant_get (parameter, "(x&s)", &conversation_id, &call_type);
+  on_open_conversation (NULL, g_variant_new_int64 (conversation_id), self);
+
+  if (g_action_group_has_action (G_ACTION_GROUP (self), "start-call"))
+    g_action_group_activate_action (G_ACTION_GROUP (self), "start-call",
+                                    g_variant_new ("(xs)", conversation_id, call_type));
+}
+
+static void
+on_switch_profile (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  NatterApplication *self = user_data;
+  const char *target = g_variant_get_string (parameter, NULL);
+  g_auto (GStrv) parts = g_strsplit (target, ":", 2);
+  g_autoptr (GError) error = NULL;
+  gint64 profile_id;
+
+  if (self->client == NULL || g_strv_length (parts) != 2)
+    return;
+
+  profile_id = g_ascii_strtoll (parts[1], NULL, 10);
+  if (!natter_account_set_active_profile (natter_client_get_account (self->client), profile_id,
+                                          parts[0], &error)) {
+    GtkWindow *window = natter_application_get_main_window (self);
+
+    if (window != NULL)
+      natter_window_add_toast (NATTER_WINDOW (window), error->message);
+    return;
+  }
+
+  g_settings_set_string (self->settings, "last-profile", target);
+}
+
+static void
+on_signed_out (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (NatterApplication) self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  /* Signed out locally either way; a server we cannot reach just keeps a
+   * token that expires. */
+  if (!natter_client_sign_out_finish (NATTER_CLIENT (source), result, &error))
+    g_message ("Signing out on the server failed: %s", error->message);
+}
+
+static void
+on_sign_out (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  NatterApplication *self = user_data;
+  GList *windows;
+
+  if (self->client == NULL || !self->signed_in)
+    return;
+
+  natter_client_sign_out_async (self->client, NULL, on_signed_out, g_object_ref (self));
+  self->signed_in = FALSE;
+  g_settings_set_string (self->settings, "last-profile", "");
+
+  self->window_wanted = TRUE;
+  present_sign_in_window (self);
+
+  windows = g_list_copy (gtk_application_get_windows (GTK_APPLICATION (self)));
+  for (GList *l = windows; l != NULL; l = l->next)
+    if (!NATTER_IS_SIGN_IN_WINDOW (l->data))
+      gtk_window_destroy (l->data);
+  g_list_free (windows);
+
+  update_hold (self);
+}
+
+static void
+on_preferences (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  NatterApplication *self = user_data;
+  GtkWindow *parent = natter_application_get_main_window (self);
+  const NatterUser *user = NULL;
+  NatterPreferencesWindow *preferences;
+
+  if (self->client != NULL)
+    user = natter_account_get_user (natter_client_get_account (self->client));
+
+  preferences = natter_preferences_window_new (parent, self->settings, user ? user->email : NULL);
+  gtk_window_present (GTK_WINDOW (preferences));
+}
+
+static void
+on_about (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  NatterApplication *self = user_data;
+  const char *developers[] = { "The Natter developers", NULL };
+
+  adw_show_about_window (
+    natter_application_get_main_window (self), "application-name", "Natter", "application-icon",
+    APPLICATION_ID, "version", PACKAGE_VERSION, "developer-name", _ ("The Natter developers"),
+    "developers", developers, "license-type", GTK_LICENSE_GPL_3_0, "comments",
+    _ ("Chat and call from your desktop"), "translator-credits", _ ("translator-credits"), NULL);
+}
+
+static void
+on_quit (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  NatterApplication *self = user_data;
+  GList *windows = g_list_copy (gtk_application_get_windows (GTK_APPLICATION (self)));
+
+  for (GList *l = windows; l != NULL; l = l->next)
+    gtk_window_destroy (l->data);
+  g_list_free (windows);
+
+  g_application_quit (G_APPLICATION (self));
+}
+
+static const GActionEntry app_actions[] = {
+  { "quit", on_quit },
+  { "about", on_about },
+  { "preferences", on_preferences },
+  { "sign-out", on_sign_out },
+  { "switch-profile", on_switch_profile, "s" },
+  { "accept-call", on_accept_call, "s" },
+  { "decline-call", on_decline_call, "s" },
+  { "show-incoming-call", on_show_incoming_call, "s" },
+  { "open-conversation", on_open_conversation, "x" },
+  { "call-back", on_call_back, "(xs)" },
+};
+
+static void
+write_autostart_file (gboolean enabled)
+{
+  g_autofree char *dir = g_build_filename (g_get_user_config_dir (), "autostart", NULL);
+  g_autofree char *path = g_build_filename (dir, APPLICATION_ID ".desktop", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *contents = NULL;
+
+  if (!enabled) {
+    if (g_unlink (path) != 0 && errno != ENOENT)
+      g_warning ("Could not remove %s: %s", path, g_strerror (errno));
+    return;
+  }
+
+  contents = g_strdup_printf ("[Desktop Entry]\n"
+                              "Type=Application\n"
+                              "Name=Natter\n"
+                              "Icon=%s\n"
+                              "Exec=natter --gapplication-service\n"
+                              "X-GNOME-Autostart-enabled=true\n"
+                              "NoDisplay=true\n",
+                              APPLICATION_ID);
+
+  if (g_mkdir_with_parents (dir, 0700) != 0 || !g_file_set_contents (path, contents, -1, &error))
+    g_warning ("Could not write %s: %s", path, error ? error->message : g_strerror (errno));
+}
+
+static void
+on_background_request_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = NULL;
+
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (reply == NULL)
+    g_warning ("The background portal refused the request: %s", error->message);
+}
+
+/* Under Flatpak the sandbox cannot write autostart files: the Background
+ * portal does it for us. */
+static void
+request_background_portal (NatterApplication *self, gboolean enabled)
+{
+  GDBusConnection *bus = g_application_get_dbus_connection (G_APPLICATION (self));
+  g_autoptr (GVariantBuilder) options = g_variant_builder_new (G_VARIANT_TYPE_VARDICT);
+  const char *const commandline[] = { "natter", "--gapplication-service", NULL };
+
+  if (bus == NULL)
+    return;
+
+  g_variant_builder_add (options, "{sv}", "reason",
+                         g_variant_new_string (_ ("Receive calls and messages in the background")));
+  g_variant_builder_add (options, "{sv}", "autostart", g_variant_new_boolean (enabled));
+  g_variant_builder_add (options, "{sv}", "commandline", g_variant_new_strv (commandline, -1));
+  g_variant_builder_add (options, "{sv}", "dbus-activatable", g_variant_new_boolean (FALSE));
+
+  g_dbus_connection_call (bus, "org.freedesktop.portal.Desktop", "/org/freedesktop/portal/desktop",
+                          "org.freedesktop.portal.Background", "RequestBackground",
+                          g_variant_new ("(sa{sv})", "", options), G_VARIANT_TYPE ("(o)"),
+                          G_DBUS_CALL_FLAGS_NONE, -1, NULL, on_background_request_sent, NULL);
+}
+
+static void
+on_start_at_login_changed (NatterApplication *self)
+{
+  gboolean enabled = g_settings_get_boolean (self->settings, "start-at-login");
+
+  if (g_file_test ("/.flatpak-info", G_FILE_TEST_EXISTS))
+    request_background_portal (self, enabled);
+  else
+    write_autostart_file (enabled);
+}
+
+static int
+natter_application_handle_local_options (GApplication *application, GVariantDict *options)
+{
+  NatterApplication *self = NATTER_APPLICATION (application);
+  const char *server = NULL;
+
+  if (g_variant_dict_lookup (options, "server", "&s", &server))
+    self->server_url_option = normalize_server_url (server);
+
+  if (g_variant_dict_contains (options, "version")) {
+    g_print ("natter %s\n", PACKAGE_VERSION);
+    return 0;
+  }
+
+  return -1;
+}
+
+static void
+natter_application_startup (GApplication *application)
+{
+  NatterApplication *self = NATTER_APPLICATION (application);
+  g_autofree char *server_url = NULL;
+  const char *quit_accels[] = { "<Control>q", NULL };
+  const char *preferences_accels[] = { "<Control>comma", NULL };
+  const char *close_accels[] = { "<Control>w", NULL };
+
+  G_APPLICATION_CLASS (natter_application_parent_class)->startup (application);
+
+  gtk_window_set_default_icon_name (APPLICATION_ID);
+
+  self->settings = g_settings_new (APPLICATION_ID);
+  g_signal_connect_object (self->settings, "changed::run-in-background", G_CALLBACK (update_hold),
+                           self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::start-at-login",
+                           G_CALLBACK (on_start_at_login_changed), self, G_CONNECT_SWAPPED);
+
+  g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions, G_N_ELEMENTS (app_actions),
+                                   self);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.quit", quit_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences",
+                                         preferences_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "window.close", close_accels);
+
+  /* Sign in with the kept token at once, window or not, so calls ring even
+   * when started hidden (--gapplication-service). */
+  server_url = self->server_url_option ? g_strdup (self->server_url_option)
+                                       : g_settings_get_string (self->settings, "server-url");
+  if (*server_url != '\0')
+    start_restore (self, server_url);
+}
+
+static void
+natter_application_activate (GApplication *application)
+{
+  NatterApplication *self = NATTER_APPLICATION (application);
+
+  self->window_wanted = TRUE;
+
+  if (self->signed_in)
+    present_main_window (self);
+  else if (!self->restoring)
+    present_sign_in_window (self);
+}
+
+static void
+natter_application_shutdown (GApplication *application)
+{
+  NatterApplication *self = NATTER_APPLICATION (application);
+
+  g_cancellable_cancel (self->cancellable);
+  if (self->inhibit_cookie != 0) {
+    gtk_application_uninhibit (GTK_APPLICATION (self), self->inhibit_cookie);
+    self->inhibit_cookie = 0;
+  }
+
+  G_APPLICATION_CLASS (natter_application_parent_class)->shutdown (application);
+}
+
+static void
+natter_application_dispose (GObject *object)
+{
+  NatterApplication *self = NATTER_APPLICATION (object);
+
+  g_clear_pointer (&self->incoming_dialogs, g_hash_table_unref);
+  g_clear_pointer (&self->incoming_notifications, g_hash_table_unref);
+  g_clear_object (&self->client);
+  g_clear_object (&self->settings);
+  g_clear_object (&self->cancellable);
+
+  G_OBJECT_CLASS (natter_application_parent_class)->dispose (object);
+}
+
+static void
+natter_application_finalize (GObject *object)
+{
+  NatterApplication *self = NATTER_APPLICATION (object);
+
+  g_clear_pointer (&self->server_url_option, g_free);
+
+  G_OBJECT_CLASS (natter_application_parent_class)->finalize (object);
+}
+
+static void
+natter_application_class_init (NatterApplicationClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GApplicationClass *application_class = G_APPLICATION_CLASS (klass);
+
+  object_class->dispose = natter_application_dispose;
+  object_class->finalize = natter_application_finalize;
+  application_class->handle_local_options = natter_application_handle_local_options;
+  application_class->startup = natter_application_startup;
+  application_class->activate = natter_application_activate;
+  application_class->shutdown = natter_application_shutdown;
+
+  /**
+   * NatterApplication::incoming-call-response:
+   * @call_id: the ringing call
+   * @response: "accept", "accept-video", "decline" or "silence"
+   *
+   * The user answered an incoming-call prompt (dialog or notification).
+   */
+  signals[INCOMING_CALL_RESPONSE] =
+    g_signal_new ("incoming-call-response", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+}
+
+static void
+natter_application_init (NatterApplication *self)
+{
+  const GOptionEntry options[] = {
+    { "server", 's', 0, G_OPTION_ARG_STRING, NULL, N_ ("The Natter server to use"), N_ ("URL") },
+    { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_ ("Show the version and quit"), NULL },
+    { NULL }
+  };
+
+  self->incoming_dialogs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->incoming_notifications =
+    g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->cancellable = g_cancellable_new ();
+
+  g_application_add_main_option_entries (G_APPLICATION (self), options);
+  g_application_set_option_context_parameter_string (G_APPLICATION (self), NULL);
+}
+
+/**
+ * natter_application_new:
+ *
+ * Returns: (transfer full): the application
+ */
+NatterApplication *
+natter_application_new (void)
+{
+  return g_object_new (NATTER_TYPE_APPLICATION, "application-id", APPLICATION_ID, "flags",
+                       G_APPLICATION_DEFAULT_FLAGS, "resource-base-path", "/org/natter/Natter",
+                       NULL);
+}
+
+/**
+ * natter_application_get_client:
+ * @self: a #NatterApplication
+ *
+ * Returns: (transfer none) (nullable): the client, once a server is known
+ */
+NatterClient *
+natter_application_get_client (NatterApplication *self)
+{
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), NULL);
+
+  return self->client;
+}
+
+/**
+ * natter_application_get_settings:
+ * @self: a #NatterApplication
+ *
+ * Returns: (transfer none) (nullable): the settings, after startup
+ */
+GSettings *
+natter_application_get_settings (NatterApplication *self)
+{
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), NULL);
+
+  return self->settings;
+}
+
+/**
+ * natter_application_get_main_window:
+ * @self: a #NatterApplication
+ *
+ * Returns: (transfer none) (nullable): the main window, if open
+ */
+GtkWindow *
+natter_application_get_main_window (NatterApplication *self)
+{
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), NULL);
+
+  return find_window_of_type (self, NATTER_TYPE_WINDOW);
+}
+
+static GtkWindow *
+find_focused_window (NatterApplication *self)
+{
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
+    if (gtk_widget_get_visible (l->data) && gtk_window_is_active (l->data) &&
+        !NATTER_IS_INCOMING_CALL_DIALOG (l->data))
+      return l->data;
+
+  return NULL;
+}
+
+/**
+ * natter_application_present_incoming_call:
+ * @self: a #NatterApplication
+ * @call_id: the ringing call
+ * @caller_name: (nullable): who calls
+ * @call_type: "voice" or "video"
+ *
+ * Puts the incoming-call prompt where the user is: a dialog over the focused
+ * Natter window, or an urgent notification when no Natter window is focused.
+ * Answers come back as #NatterApplication::incoming-call-response.
+ */
+void
+natter_application_present_incoming_call (NatterApplication *self,
+                                          const char *call_id,
+                                          const char *caller_name,
+                                          const char *call_type)
+{
+  GtkWindow *focused;
+
+  g_return_if_fail (NATTER_IS_APPLICATION (self));
+  g_return_if_fail (call_id != NULL);
+
+  if (g_hash_table_contains (self->incoming_dialogs, call_id))
+    return;
+
+  focused = find_focused_window (self);
+  if (focused != NULL) {
+    NatterIncomingCallDialog *dialog =
+      natter_incoming_call_dialog_new (focused, caller_name, call_type);
+
+    g_object_set_data_full (G_OBJECT (dialog), "natter-call-id", g_strdup (call_id), g_free);
+    g_signal_connect_object (dialog, "response", G_CALLBACK (on_incoming_dialog_response), self,
+                             G_CONNECT_SWAPPED);
+    g_signal_connect_object (dialog, "destroy", G_CALLBACK (on_incoming_dialog_destroy), self,
+                             G_CONNECT_SWAPPED);
+    g_hash_table_insert (self->incoming_dialogs, g_strdup (call_id), dialog);
+    gtk_window_set_application (GTK_WINDOW (dialog), GTK_APPLICATION (self));
+    gtk_window_present (GTK_WINDOW (dialog));
+
+    /* A notification sent earlier is superseded by the dialog. */
+    if (g_hash_table_remove (self->incoming_notifications, call_id)) {
+      g_autofree char *id = g_strdup_printf ("call-%s", call_id);
+
+      g_application_withdraw_notification (G_APPLICATION (self), id);
+    }
+  } else if (!g_hash_table_contains (self->incoming_notifications, call_id)) {
+    g_autoptr (GNotification) notification = NULL;
+    g_autofree char *title = NULL;
+    g_autofree char *id = g_strdup_printf ("call-%s", call_id);
+    gboolean video = g_strcmp0 (call_type, "video") == 0;
+
+    title = g_strdup_printf (video ? _ ("Video call from %s") : _ ("Voice call from %s"),
+                             caller_name ? caller_name : _ ("Unknown caller"));
+    notification = g_notification_new (title);
+    g_notification_set_body (notification, _ ("Incoming call"));
+    g_notification_set_priority (notification, G_NOTIFICATION_PRIORITY_URGENT);
+    g_notification_set_category (notification, "call.incoming");
+    g_notification_set_default_action_and_target (notification, "app.show-incoming-call", "s",
+                                                  call_id);
+    g_notification_add_button_with_target (notification, _ ("Decline"), "app.decline-call", "s",
+                                           call_id);
+    g_notification_add_button_with_target (notification, C_ ("incoming call", "Accept"),
+                                           "app.accept-call", "s", call_id);
+    g_object_set_data_full (G_OBJECT (notification), "natter-caller-name", g_strdup (caller_name),
+                            g_free);
+    g_object_set_data_full (G_OBJECT (notification), "natter-call-type", g_strdup (call_type),
+                            g_free);
+    g_application_send_notification (G_APPLICATION (self), id, notification);
+    g_hash_table_insert (self->incoming_notifications, g_strdup (call_id),
+                         g_steal_pointer (&notification));
+  }
+}
+
+/**
+ * natter_application_withdraw_incoming_call:
+ * @self: a #NatterApplication
+ * @call_id: the call that stopped ringing
+ *
+ * Removes the call's dialog and notification, whatever ended the ring.
+ */
+void
+natter_application_withdraw_incoming_call (NatterApplication *self, const char *call_id)
+{
+  GtkWindow *dialog;
+
+  g_return_if_fail (NATTER_IS_APPLICATION (self));
+  g_return_if_fail (call_id != NULL);
+
+  dialog = g_hash_table_lookup (self->incoming_dialogs, call_id);
+  if (dialog != NULL) {
+    g_hash_table_remove (self->incoming_dialogs, call_id);
+    gtk_window_destroy (dialog);
+  }
+
+  if (g_hash_table_remove (self->incoming_notifications, call_id)) {
+    g_autofree char *id = g_strdup_printf ("call-%s", call_id);
+
+    g_application_withdraw_notification (G_APPLICATION (self), id);
+  }
+}
+
+/**
+ * natter_application_has_incoming_call_prompt:
+ * @self: a #NatterApplication
+ * @call_id: a call
+ *
+ * Returns: whether a dialog or notification asks about @call_id
+ */
+gboolean
+natter_application_has_incoming_call_prompt (NatterApplication *self, const char *call_id)
+{
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), FALSE);
+  g_return_val_if_fail (call_id != NULL, FALSE);
+
+  return g_hash_table_contains (self->incoming_dialogs, call_id) ||
+         g_hash_table_contains (self->incoming_notifications, call_id);
+}
+
+/**
+ * natter_application_set_call_active:
+ * @self: a #NatterApplication
+ * @active: whether a call is going on
+ *
+ * Keeps the computer awake and unlocked during a call.
+ */
+void
+natter_application_set_call_active (NatterApplication *self, gboolean active)
+{
+  g_return_if_fail (NATTER_IS_APPLICATION (self));
+
+  if (active && self->inhibit_cookie == 0) {
+    self->inhibit_cookie = gtk_application_inhibit (
+      GTK_APPLICATION (self), natter_application_get_main_window (self),
+      GTK_APPLICATION_INHIBIT_SUSPEND | GTK_APPLICATION_INHIBIT_IDLE, _ ("A call is in progress"));
+  } else if (!active && self->inhibit_cookie != 0) {
+    gtk_application_uninhibit (GTK_APPLICATION (self), self->inhibit_cookie);
+    self->inhibit_cookie = 0;
+  }
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <adwaita.h>
+
+#include "natter-client.h"
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_APPLICATION (natter_application_get_type ())
+G_DECLARE_FINAL_TYPE (NatterApplication, natter_application, NATTER, APPLICATION, AdwApplication)
+
+NatterApplication *natter_application_new (void);
+NatterClient *natter_application_get_client (NatterApplication *self);
+GSettings *natter_application_get_settings (NatterApplication *self);
+GtkWindow *natter_application_get_main_window (NatterApplication *self);
+void natter_application_present_incoming_call (NatterApplication *self,
+                                               const char *call_id,
+                                               const char *caller_name,
+                                               const char *call_type);
+void natter_application_withdraw_incoming_call (NatterApplication *self, const char *call_id);
+gboolean natter_application_has_incoming_call_prompt (NatterApplication *self, const char *call_id);
+void natter_application_set_call_active (NatterApplication *self, gboolean active);
+
+G_END_DECLS

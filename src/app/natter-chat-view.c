@@ -1,0 +1,965 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-chat-view"
+
+#include "config.h"
+
+#include <adwaita.h>
+#include <glib/gi18n.h>
+
+#include "natter-app-util.h"
+#include "natter-chat-view.h"
+#include "natter-message-row.h"
+
+/* The chat pane: header with the peer's presence or typing state and the
+ * call buttons, the message list (older history loaded when scrolled near
+ * the top, a jump button when scrolled away from the bottom), the offline
+ * banner and the composer. */
+
+#define LOAD_OLDER_THRESHOLD_PX 400.0
+#define AT_BOTTOM_SLACK_PX 48.0
+#define GROUP_WINDOW_US (5 * G_TIME_SPAN_MINUTE)
+#define TYPING_REPEAT_US (3 * G_TIME_SPAN_SECOND)
+#define TYPING_IDLE_S 5
+#define OLDER_PAGE_SIZE 50
+
+enum { PROP_0, PROP_CLIENT, PROP_CONVERSATION, PROP_ONLINE, PROP_SHOW_BACK_BUTTON, N_PROPS };
+
+static GParamSpec *properties[N_PROPS];
+
+enum { START_CALL, N_SIGNALS };
+
+static guint signals[N_SIGNALS];
+
+struct _NatterChatView {
+  GtkWidget parent_instance;
+
+  NatterClient *client;
+  NatterConversationItem *conversation;
+  gulong conversation_notify_handler;
+  NatterMessageList *messages;
+  gulong items_changed_handler;
+  GHashTable *bound_items; /* GtkListItem */
+  GCancellable *load_cancellable;
+
+  gboolean online;
+  gboolean show_back_button;
+  gboolean calls_enabled;
+  gboolean stick_to_bottom;
+  gboolean adjusting;
+  double anchor_from_bottom;
+  gint64 typing_sent_at;
+  guint typing_idle_id;
+
+  AdwWindowTitle *window_title;
+  GtkWidget *back_button;
+  GtkRevealer *offline_revealer;
+  GtkStack *content_stack;
+  GtkScrolledWindow *scrolled_window;
+  GtkListView *message_list_view;
+  GtkRevealer *loading_revealer;
+  GtkRevealer *jump_revealer;
+  GtkWidget *jump_label;
+  GtkTextView *text_view;
+  GtkWidget *emoji_button;
+};
+
+G_DEFINE_FINAL_TYPE (NatterChatView, natter_chat_view, GTK_TYPE_WIDGET)
+
+static GtkAdjustment *
+get_vadjustment (NatterChatView *self)
+{
+  return gtk_scrolled_window_get_vadjustment (self->scrolled_window);
+}
+
+static gboolean
+is_at_bottom (NatterChatView *self)
+{
+  GtkAdjustment *adjustment = get_vadjustment (self);
+
+  return gtk_adjustment_get_value (adjustment) >= gtk_adjustment_get_upper (adjustment) -
+                                                    gtk_adjustment_get_page_size (adjustment) -
+                                                    AT_BOTTOM_SLACK_PX;
+}
+
+static void
+show_toast (NatterChatView *self, const char *title)
+{
+  GtkWidget *overlay = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_TOAST_OVERLAY);
+
+  if (overlay != NULL)
+    adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), adw_toast_new (title));
+  else
+    g_warning ("%s", title);
+}
+
+static void
+update_header (NatterChatView *self)
+{
+  g_autoptr (GDateTime) now = NULL;
+  g_autofree char *subtitle = NULL;
+
+  if (self->conversation == NULL) {
+    adw_window_title_set_title (self->window_title, "");
+    adw_window_title_set_subtitle (self->window_title, "");
+    return;
+  }
+
+  adw_window_title_set_title (self->window_title,
+                              natter_conversation_item_get_title (self->conversation));
+
+  if (natter_conversation_item_get_typing (self->conversation)) {
+    subtitle = g_strdup (_ ("typing…"));
+  } else if (natter_conversation_item_get_peer_online (self->conversation)) {
+    subtitle = g_strdup (_ ("Online"));
+  } else {
+    now = g_date_time_new_now_local ();
+    subtitle = natter_format_last_seen (
+      natter_conversation_item_get_peer_last_seen (self->conversation), now);
+  }
+
+  adw_window_title_set_subtitle (self->window_title, subtitle);
+}
+
+static void
+update_actions (NatterChatView *self)
+{
+  gboolean has_conversation = self->conversation != NULL && self->client != NULL;
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "chat.send", has_conversation);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "chat.start-call",
+                                 has_conversation && self->calls_enabled && self->online);
+}
+
+static void
+update_empty (NatterChatView *self)
+{
+  gboolean empty =
+    self->messages == NULL || g_list_model_get_n_items (G_LIST_MODEL (self->messages)) == 0;
+
+  gtk_stack_set_visible_child_name (self->content_stack, empty ? "empty" : "messages");
+}
+
+static void
+mark_read_if_seen (NatterChatView *self)
+{
+  GtkRoot *root;
+  gint64 last_seq;
+
+  if (self->client == NULL || self->conversation == NULL)
+    return;
+  if (!gtk_widget_get_mapped (GTK_WIDGET (self)) || !is_at_bottom (self))
+    return;
+
+  root = gtk_widget_get_root (GTK_WIDGET (self));
+  if (!GTK_IS_WINDOW (root) || !gtk_window_is_active (GTK_WINDOW (root)))
+    return;
+
+  if (natter_conversation_item_get_unread_count (self->conversation) == 0)
+    return;
+
+  last_seq = natter_conversation_item_get_last_seq (self->conversation);
+  if (last_seq > 0)
+    natter_client_mark_read (
+      self->client, natter_conversation_item_get_conversation_id (self->conversation), last_seq);
+}
+
+static void
+set_adjustment_value (NatterChatView *self, double value)
+{
+  self->adjusting = TRUE;
+  gtk_adjustment_set_value (get_vadjustment (self), value);
+  self->adjusting = FALSE;
+}
+
+static void
+on_load_older_finished (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (NatterChatView) self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  natter_message_list_load_older_finish (NATTER_MESSAGE_LIST (source), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+
+  gtk_revealer_set_reveal_child (self->loading_revealer, FALSE);
+  if (error != NULL)
+    g_debug ("Could not load older messages: %s", error->message);
+}
+
+static void
+maybe_load_older (NatterChatView *self)
+{
+  GtkAdjustment *adjustment = get_vadjustment (self);
+
+  if (self->messages == NULL || self->stick_to_bottom)
+    return;
+  if (gtk_adjustment_get_value (adjustment) > LOAD_OLDER_THRESHOLD_PX)
+    return;
+  if (!natter_message_list_get_has_more (self->messages) ||
+      natter_message_list_get_loading (self->messages))
+    return;
+
+  gtk_revealer_set_reveal_child (self->loading_revealer, TRUE);
+  natter_message_list_load_older_async (self->messages, OLDER_PAGE_SIZE, self->load_cancellable,
+                                        on_load_older_finished, g_object_ref (self));
+}
+
+static void
+on_vadjustment_value_changed (NatterChatView *self)
+{
+  gboolean at_bottom = is_at_bottom (self);
+
+  if (!self->adjusting) {
+    self->anchor_from_bottom = -1;
+    self->stick_to_bottom = at_bottom;
+  }
+
+  gtk_revealer_set_reveal_child (self->jump_revealer, !at_bottom);
+  if (at_bottom) {
+    gtk_widget_set_visible (self->jump_label, FALSE);
+    mark_read_if_seen (self);
+  }
+
+  if (!self->adjusting)
+    maybe_load_older (self);
+}
+
+/* The list's height grows as rows are measured; keep the view where the
+ * user expects it: at the bottom, or at the same message after older ones
+ * were put above. */
+static void
+on_vadjustment_bounds_changed (NatterChatView *self)
+{
+  GtkAdjustment *adjustment = get_vadjustment (self);
+  double upper = gtk_adjustment_get_upper (adjustment);
+  double page = gtk_adjustment_get_page_size (adjustment);
+
+  if (self->stick_to_bottom)
+    set_adjustment_value (self, upper - page);
+  else if (self->anchor_from_bottom >= 0)
+    set_adjustment_value (self, upper - self->anchor_from_bottom);
+}
+
+static void
+refresh_row_context (NatterChatView *self, GtkListItem *list_item)
+{
+  GtkWidget *row = gtk_list_item_get_child (list_item);
+  NatterMessageItem *item = gtk_list_item_get_item (list_item);
+  guint position = gtk_list_item_get_position (list_item);
+  g_autoptr (NatterMessageItem) previous = NULL;
+  g_autoptr (GDateTime) sent_at = NULL;
+  g_autoptr (GDateTime) previous_sent_at = NULL;
+  gboolean show_day = TRUE;
+  gboolean grouped = FALSE;
+  gboolean read = FALSE;
+
+  if (item == NULL || row == NULL || self->messages == NULL)
+    return;
+
+  if (position != GTK_INVALID_LIST_POSITION && position > 0)
+    previous = g_list_model_get_item (G_LIST_MODEL (self->messages), position - 1);
+
+  sent_at = natter_parse_local_time (natter_message_item_get_sent_at (item));
+  if (previous != NULL) {
+    previous_sent_at = natter_parse_local_time (natter_message_item_get_sent_at (previous));
+    if (sent_at != NULL && previous_sent_at != NULL) {
+      const NatterProfile *sender = natter_message_item_get_sender (item);
+      const NatterProfile *previous_sender = natter_message_item_get_sender (previous);
+
+      show_day =
+        g_date_time_get_year (sent_at) != g_date_time_get_year (previous_sent_at) ||
+        g_date_time_get_day_of_year (sent_at) != g_date_time_get_day_of_year (previous_sent_at);
+      grouped =
+        !show_day &&
+        natter_message_item_get_outgoing (item) == natter_message_item_get_outgoing (previous) &&
+        sender != NULL && previous_sender != NULL &&
+        natter_profile_equal (sender, previous_sender) &&
+        g_date_time_difference (sent_at, previous_sent_at) < GROUP_WINDOW_US;
+    } else {
+      show_day = FALSE;
+    }
+  }
+
+  if (self->conversation != NULL && natter_message_item_get_outgoing (item) &&
+      natter_message_item_get_state (item) == NATTER_MESSAGE_STATE_SENT) {
+    gint64 seq = natter_message_item_get_seq (item);
+
+    read = seq > 0 && seq <= natter_conversation_item_get_peer_read_seq (self->conversation);
+  }
+
+  natter_message_row_set_context (NATTER_MESSAGE_ROW (row), show_day, grouped, read);
+}
+
+static void
+refresh_bound_rows (NatterChatView *self)
+{
+  GHashTableIter iter;
+  gpointer list_item;
+
+  g_hash_table_iter_init (&iter, self->bound_items);
+  while (g_hash_table_iter_next (&iter, &list_item, NULL))
+    refresh_row_context (self, list_item);
+}
+
+static void
+on_message_setup (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer user_data)
+{
+  gtk_list_item_set_child (list_item, natter_message_row_new ());
+  gtk_list_item_set_activatable (list_item, FALSE);
+  gtk_list_item_set_selectable (list_item, FALSE);
+}
+
+static void
+on_message_bind (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer user_data)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (user_data);
+  NatterMessageRow *row = NATTER_MESSAGE_ROW (gtk_list_item_get_child (list_item));
+
+  natter_message_row_set_item (row, gtk_list_item_get_item (list_item));
+  g_hash_table_add (self->bound_items, list_item);
+  refresh_row_context (self, list_item);
+}
+
+static void
+on_message_unbind (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer user_data)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (user_data);
+
+  g_hash_table_remove (self->bound_items, list_item);
+  natter_message_row_set_item (NATTER_MESSAGE_ROW (gtk_list_item_get_child (list_item)), NULL);
+}
+
+static void
+on_messages_items_changed (
+  NatterChatView *self, guint position, guint removed, guint added, GListModel *model)
+{
+  guint n_items = g_list_model_get_n_items (model);
+
+  /* Older history went in above what the user is reading. */
+  if (position == 0 && added > 0 && position + added < n_items && !self->stick_to_bottom) {
+    GtkAdjustment *adjustment = get_vadjustment (self);
+
+    self->anchor_from_bottom =
+      gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_value (adjustment);
+  } else if (added > 0 && position + added == n_items && !self->stick_to_bottom) {
+    gtk_widget_set_visible (self->jump_label, TRUE);
+    gtk_revealer_set_reveal_child (self->jump_revealer, TRUE);
+  }
+
+  update_empty (self);
+  refresh_bound_rows (self);
+  mark_read_if_seen (self);
+}
+
+static void
+on_conversation_notify (NatterChatView *self)
+{
+  update_header (self);
+  refresh_bound_rows (self);
+}
+
+static gboolean
+on_typing_idle (gpointer user_data)
+{
+  NatterChatView *self = user_data;
+
+  self->typing_idle_id = 0;
+  self->typing_sent_at = 0;
+  if (self->client != NULL && self->conversation != NULL)
+    natter_client_set_typing (
+      self->client, natter_conversation_item_get_conversation_id (self->conversation), FALSE);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+stop_typing (NatterChatView *self)
+{
+  if (self->typing_idle_id == 0)
+    return;
+
+  g_clear_handle_id (&self->typing_idle_id, g_source_remove);
+  on_typing_idle (self);
+}
+
+static void
+on_buffer_changed (NatterChatView *self, GtkTextBuffer *buffer)
+{
+  gint64 now;
+
+  if (self->client == NULL || self->conversation == NULL)
+    return;
+
+  if (gtk_text_buffer_get_char_count (buffer) == 0) {
+    stop_typing (self);
+    return;
+  }
+
+  /* Tell the peer at most every few seconds, and that we stopped once the
+   * composer has been quiet for a while. */
+  now = g_get_monotonic_time ();
+  if (self->typing_sent_at == 0 || now - self->typing_sent_at > TYPING_REPEAT_US) {
+    self->typing_sent_at = now;
+    natter_client_set_typing (
+      self->client, natter_conversation_item_get_conversation_id (self->conversation), TRUE);
+  }
+
+  g_clear_handle_id (&self->typing_idle_id, g_source_remove);
+  self->typing_idle_id = g_timeout_add_seconds (TYPING_IDLE_S, on_typing_idle, self);
+}
+
+static gboolean
+on_text_view_key_pressed (NatterChatView *self,
+                          guint keyval,
+                          guint keycode,
+                          GdkModifierType state,
+                          GtkEventControllerKey *controller)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (keyval != GDK_KEY_Return && keyval != GDK_KEY_KP_Enter && keyval != GDK_KEY_ISO_Enter)
+    return GDK_EVENT_PROPAGATE;
+
+  /* Shift+Enter is a new line, as in every chat application. */
+  if (state & (GDK_SHIFT_MASK | GDK_CONTROL_MASK | GDK_ALT_MASK))
+    return GDK_EVENT_PROPAGATE;
+
+  if (!natter_chat_view_send_draft (self, &error) && error != NULL)
+    show_toast (self, error->message);
+
+  return GDK_EVENT_STOP;
+}
+
+static void
+on_emoji_picked (NatterChatView *self, const char *emoji)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->text_view);
+
+  gtk_text_buffer_insert_at_cursor (buffer, emoji, -1);
+  gtk_widget_grab_focus (GTK_WIDGET (self->text_view));
+}
+
+static void
+on_send_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+  g_autoptr (GError) error = NULL;
+
+  if (!natter_chat_view_send_draft (self, &error) && error != NULL)
+    show_toast (self, error->message);
+}
+
+static void
+on_retry_message_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+  g_autoptr (GError) error = NULL;
+
+  if (self->client == NULL)
+    return;
+
+  if (!natter_client_retry_message (self->client, g_variant_get_string (parameter, NULL), &error))
+    show_toast (self, error ? error->message : _ ("The message could not be sent again"));
+}
+
+static void
+on_start_call_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+
+  if (self->conversation == NULL)
+    return;
+
+  g_signal_emit (self, signals[START_CALL], 0, g_variant_get_string (parameter, NULL));
+}
+
+static void
+on_scroll_to_bottom_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  natter_chat_view_scroll_to_bottom (NATTER_CHAT_VIEW (widget));
+}
+
+static void
+natter_chat_view_map (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (natter_chat_view_parent_class)->map (widget);
+
+  mark_read_if_seen (NATTER_CHAT_VIEW (widget));
+}
+
+static void
+natter_chat_view_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (object);
+
+  switch (prop_id) {
+    case PROP_CLIENT:
+      g_value_set_object (value, self->client);
+      break;
+    case PROP_CONVERSATION:
+      g_value_set_object (value, self->conversation);
+      break;
+    case PROP_ONLINE:
+      g_value_set_boolean (value, self->online);
+      break;
+    case PROP_SHOW_BACK_BUTTON:
+      g_value_set_boolean (value, self->show_back_button);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_chat_view_set_property (GObject *object,
+                               guint prop_id,
+                               const GValue *value,
+                               GParamSpec *pspec)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (object);
+
+  switch (prop_id) {
+    case PROP_CLIENT:
+      natter_chat_view_set_client (self, g_value_get_object (value));
+      break;
+    case PROP_CONVERSATION:
+      natter_chat_view_set_conversation (self, g_value_get_object (value));
+      break;
+    case PROP_ONLINE:
+      natter_chat_view_set_online (self, g_value_get_boolean (value));
+      break;
+    case PROP_SHOW_BACK_BUTTON:
+      natter_chat_view_set_show_back_button (self, g_value_get_boolean (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_chat_view_dispose (GObject *object)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (object);
+
+  g_cancellable_cancel (self->load_cancellable);
+  g_clear_handle_id (&self->typing_idle_id, g_source_remove);
+  natter_chat_view_set_conversation (self, NULL);
+  g_clear_object (&self->client);
+
+  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_CHAT_VIEW);
+
+  G_OBJECT_CLASS (natter_chat_view_parent_class)->dispose (object);
+}
+
+static void
+natter_chat_view_finalize (GObject *object)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (object);
+
+  g_clear_object (&self->load_cancellable);
+  g_clear_pointer (&self->bound_items, g_hash_table_unref);
+
+  G_OBJECT_CLASS (natter_chat_view_parent_class)->finalize (object);
+}
+
+static void
+natter_chat_view_class_init (NatterChatViewClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->get_property = natter_chat_view_get_property;
+  object_class->set_property = natter_chat_view_set_property;
+  object_class->dispose = natter_chat_view_dispose;
+  object_class->finalize = natter_chat_view_finalize;
+  widget_class->map = natter_chat_view_map;
+
+  properties[PROP_CLIENT] =
+    g_param_spec_object ("client", NULL, NULL, NATTER_TYPE_CLIENT,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CONVERSATION] =
+    g_param_spec_object ("conversation", NULL, NULL, NATTER_TYPE_CONVERSATION_ITEM,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_ONLINE] =
+    g_param_spec_boolean ("online", NULL, NULL, TRUE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SHOW_BACK_BUTTON] =
+    g_param_spec_boolean ("show-back-button", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * NatterChatView::start-call:
+   * @call_type: "voice" or "video"
+   *
+   * The user asked to call the peer of the conversation shown.
+   */
+  signals[START_CALL] = g_signal_new ("start-call", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                      NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/org/natter/Natter/natter-chat-view.ui");
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, window_title);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, back_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, offline_revealer);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, content_stack);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, scrolled_window);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, message_list_view);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, loading_revealer);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, jump_revealer);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, jump_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, text_view);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, emoji_button);
+  gtk_widget_class_bind_template_callback (widget_class, on_message_setup);
+  gtk_widget_class_bind_template_callback (widget_class, on_message_bind);
+  gtk_widget_class_bind_template_callback (widget_class, on_message_unbind);
+  gtk_widget_class_bind_template_callback (widget_class, on_emoji_picked);
+
+  gtk_widget_class_install_action (widget_class, "chat.send", NULL, on_send_action);
+  gtk_widget_class_install_action (widget_class, "chat.retry-message", "s",
+                                   on_retry_message_action);
+  gtk_widget_class_install_action (widget_class, "chat.start-call", "s", on_start_call_action);
+  gtk_widget_class_install_action (widget_class, "chat.scroll-to-bottom", NULL,
+                                   on_scroll_to_bottom_action);
+
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_End, GDK_CONTROL_MASK,
+                                       "chat.scroll-to-bottom", NULL);
+
+  gtk_widget_class_set_css_name (widget_class, "natter-chat-view");
+}
+
+static void
+natter_chat_view_init (NatterChatView *self)
+{
+  GtkEventController *key_controller;
+  GtkAdjustment *adjustment;
+
+  self->bound_items = g_hash_table_new (NULL, NULL);
+  self->load_cancellable = g_cancellable_new ();
+  self->online = TRUE;
+  self->stick_to_bottom = TRUE;
+  self->anchor_from_bottom = -1;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  key_controller = gtk_event_controller_key_new ();
+  gtk_event_controller_set_propagation_phase (key_controller, GTK_PHASE_CAPTURE);
+  g_signal_connect_object (key_controller, "key-pressed", G_CALLBACK (on_text_view_key_pressed),
+                           self, G_CONNECT_SWAPPED);
+  gtk_widget_add_controller (GTK_WIDGET (self->text_view), key_controller);
+
+  g_signal_connect_object (gtk_text_view_get_buffer (self->text_view), "changed",
+                           G_CALLBACK (on_buffer_changed), self, G_CONNECT_SWAPPED);
+
+  adjustment = get_vadjustment (self);
+  g_signal_connect_object (adjustment, "value-changed", G_CALLBACK (on_vadjustment_value_changed),
+                           self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (adjustment, "notify::upper", G_CALLBACK (on_vadjustment_bounds_changed),
+                           self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (adjustment, "notify::page-size",
+                           G_CALLBACK (on_vadjustment_bounds_changed), self, G_CONNECT_SWAPPED);
+
+  update_empty (self);
+  update_actions (self);
+}
+
+/**
+ * natter_chat_view_new:
+ *
+ * Returns: (transfer floating): a new chat view showing no conversation
+ */
+GtkWidget *
+natter_chat_view_new (void)
+{
+  return g_object_new (NATTER_TYPE_CHAT_VIEW, NULL);
+}
+
+/**
+ * natter_chat_view_get_client:
+ * @self: a #NatterChatView
+ *
+ * Returns: (transfer none) (nullable): the client messages are sent through
+ */
+NatterClient *
+natter_chat_view_get_client (NatterChatView *self)
+{
+  g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), NULL);
+
+  return self->client;
+}
+
+/**
+ * natter_chat_view_set_client:
+ * @self: a #NatterChatView
+ * @client: (nullable): the signed-in client
+ */
+void
+natter_chat_view_set_client (NatterChatView *self, NatterClient *client)
+{
+  g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
+  g_return_if_fail (client == NULL || NATTER_IS_CLIENT (client));
+
+  if (self->client == client)
+    return;
+
+  natter_chat_view_set_conversation (self, NULL);
+  g_set_object (&self->client, client);
+  update_actions (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CLIENT]);
+}
+
+/**
+ * natter_chat_view_get_conversation:
+ * @self: a #NatterChatView
+ *
+ * Returns: (transfer none) (nullable): the conversation shown
+ */
+NatterConversationItem *
+natter_chat_view_get_conversation (NatterChatView *self)
+{
+  g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), NULL);
+
+  return self->conversation;
+}
+
+/**
+ * natter_chat_view_set_conversation:
+ * @self: a #NatterChatView
+ * @conversation: (nullable): the conversation to show; needs a client
+ */
+void
+natter_chat_view_set_conversation (NatterChatView *self, NatterConversationItem *conversation)
+{
+  g_autoptr (GtkNoSelection) selection = NULL;
+
+  g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
+  g_return_if_fail (conversation == NULL || NATTER_IS_CONVERSATION_ITEM (conversation));
+  g_return_if_fail (conversation == NULL || self->client != NULL);
+
+  if (self->conversation == conversation)
+    return;
+
+  stop_typing (self);
+  g_cancellable_cancel (self->load_cancellable);
+  g_clear_object (&self->load_cancellable);
+  self->load_cancellable = g_cancellable_new ();
+  gtk_revealer_set_reveal_child (self->loading_revealer, FALSE);
+
+  if (self->conversation != NULL)
+    g_clear_signal_handler (&self->conversation_notify_handler, self->conversation);
+  if (self->messages != NULL)
+    g_clear_signal_handler (&self->items_changed_handler, self->messages);
+
+  gtk_list_view_set_model (self->message_list_view, NULL);
+  g_clear_object (&self->messages);
+  g_set_object (&self->conversation, conversation);
+
+  if (conversation != NULL) {
+    gint64 conversation_id = natter_conversation_item_get_conversation_id (conversation);
+
+    self->conversation_notify_handler = g_signal_connect_object (
+      conversation, "notify", G_CALLBACK (on_conversation_notify), self, G_CONNECT_SWAPPED);
+    self->messages = natter_client_open_conversation (self->client, conversation_id);
+  }
+
+  if (self->messages != NULL) {
+    self->items_changed_handler =
+      g_signal_connect_object (self->messages, "items-changed",
+                               G_CALLBACK (on_messages_items_changed), self, G_CONNECT_SWAPPED);
+    selection = gtk_no_selection_new (G_LIST_MODEL (g_object_ref (self->messages)));
+    gtk_list_view_set_model (self->message_list_view, GTK_SELECTION_MODEL (selection));
+  }
+
+  self->stick_to_bottom = TRUE;
+  self->anchor_from_bottom = -1;
+  gtk_widget_set_visible (self->jump_label, FALSE);
+  gtk_revealer_set_reveal_child (self->jump_revealer, FALSE);
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), "", -1);
+
+  update_header (self);
+  update_empty (self);
+  update_actions (self);
+  natter_chat_view_scroll_to_bottom (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONVERSATION]);
+}
+
+/**
+ * natter_chat_view_get_messages:
+ * @self: a #NatterChatView
+ *
+ * Returns: (transfer none) (nullable): the messages of the conversation shown
+ */
+GListModel *
+natter_chat_view_get_messages (NatterChatView *self)
+{
+  g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), NULL);
+
+  return self->messages ? G_LIST_MODEL (self->messages) : NULL;
+}
+
+gboolean
+natter_chat_view_get_online (NatterChatView *self)
+{
+  g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), FALSE);
+
+  return self->online;
+}
+
+/**
+ * natter_chat_view_set_online:
+ * @self: a #NatterChatView
+ * @online: whether the connection is up; when not, a banner says messages
+ *   will go out later
+ */
+void
+natter_chat_view_set_online (NatterChatView *self, gboolean online)
+{
+  g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
+
+  online = !!online;
+  if (self->online == online)
+    return;
+
+  self->online = online;
+  gtk_revealer_set_reveal_child (self->offline_revealer, !online);
+  update_actions (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ONLINE]);
+}
+
+gboolean
+natter_chat_view_get_show_back_button (NatterChatView *self)
+{
+  g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), FALSE);
+
+  return self->show_back_button;
+}
+
+/**
+ * natter_chat_view_set_show_back_button:
+ * @self: a #NatterChatView
+ * @show_back_button: whether the header offers a way back to the sidebar
+ *   (the window is narrow)
+ */
+void
+natter_chat_view_set_show_back_button (NatterChatView *self, gboolean show_back_button)
+{
+  g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
+
+  show_back_button = !!show_back_button;
+  if (self->show_back_button == show_back_button)
+    return;
+
+  self->show_back_button = show_back_button;
+  gtk_widget_set_visible (self->back_button, show_back_button);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SHOW_BACK_BUTTON]);
+}
+
+/**
+ * natter_chat_view_set_calls_enabled:
+ * @self: a #NatterChatView
+ * @enabled: whether calls can be started now
+ */
+void
+natter_chat_view_set_calls_enabled (NatterChatView *self, gboolean enabled)
+{
+  g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
+
+  self->calls_enabled = !!enabled;
+  update_actions (self);
+}
+
+/**
+ * natter_chat_view_set_draft:
+ * @self: a #NatterChatView
+ * @text: (nullable): what the composer holds
+ */
+void
+natter_chat_view_set_draft (NatterChatView *self, const char *text)
+{
+  g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
+
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), text ? text : "", -1);
+}
+
+/**
+ * natter_chat_view_send_draft:
+ * @self: a #NatterChatView
+ * @error: return location for an error
+ *
+ * Sends what the composer holds and empties it. Blank text is not sent.
+ * While offline the message waits in the outbox.
+ *
+ * Returns: %TRUE if a message was queued
+ */
+gboolean
+natter_chat_view_send_draft (NatterChatView *self, GError **error)
+{
+  GtkTextBuffer *buffer;
+  GtkTextIter start, end;
+  g_autofree char *text = NULL;
+  g_autofree char *client_msg_id = NULL;
+
+  g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (self->client == NULL || self->conversation == NULL)
+    return FALSE;
+
+  buffer = gtk_text_view_get_buffer (self->text_view);
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  text = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+  g_strstrip (text);
+  if (*text == '\0')
+    return FALSE;
+
+  client_msg_id = natter_client_send_message (
+    self->client, natter_conversation_item_get_conversation_id (self->conversation), text, error);
+  if (client_msg_id == NULL)
+    return FALSE;
+
+  stop_typing (self);
+  gtk_text_buffer_set_text (buffer, "", -1);
+  natter_chat_view_scroll_to_bottom (self);
+
+  return TRUE;
+}
+
+/**
+ * natter_chat_view_scroll_to_bottom:
+ * @self: a #NatterChatView
+ *
+ * Shows the newest message and keeps following new ones.
+ */
+void
+natter_chat_view_scroll_to_bottom (NatterChatView *self)
+{
+  GtkAdjustment *adjustment;
+  guint n_items;
+
+  g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
+
+  self->stick_to_bottom = TRUE;
+  self->anchor_from_bottom = -1;
+
+  n_items = self->messages ? g_list_model_get_n_items (G_LIST_MODEL (self->messages)) : 0;
+  if (n_items > 0)
+    gtk_widget_activate_action (GTK_WIDGET (self->message_list_view), "list.scroll-to-item", "u",
+                                n_items - 1);
+
+  adjustment = get_vadjustment (self);
+  set_adjustment_value (self, gtk_adjustment_get_upper (adjustment) -
+                                gtk_adjustment_get_page_size (adjustment));
+  gtk_widget_set_visible (self->jump_label, FALSE);
+}
+
+/**
+ * natter_chat_view_focus_composer:
+ * @self: a #NatterChatView
+ */
+void
+natter_chat_view_focus_composer (NatterChatView *self)
+{
+  g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
+
+  gtk_widget_grab_focus (GTK_WIDGET (self->text_view));
+}

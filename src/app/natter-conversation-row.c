@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-conversation-row"
+
+#include "config.h"
+
+#include <adwaita.h>
+#include <glib/gi18n.h>
+
+#include "natter-app-util.h"
+#include "natter-conversation-row.h"
+
+/* One conversation in the sidebar: who, presence, the last message or
+ * "typing…", when, and how many are unread. */
+
+enum { PROP_0, PROP_ITEM, N_PROPS };
+
+static GParamSpec *properties[N_PROPS];
+
+struct _NatterConversationRow {
+  GtkWidget parent_instance;
+
+  NatterConversationItem *item;
+  gulong notify_handler;
+
+  AdwAvatar *avatar;
+  GtkWidget *presence_dot;
+  GtkLabel *title_label;
+  GtkLabel *time_label;
+  GtkLabel *subtitle_label;
+  GtkLabel *unread_label;
+};
+
+G_DEFINE_FINAL_TYPE (NatterConversationRow, natter_conversation_row, GTK_TYPE_WIDGET)
+
+static void
+update_row (NatterConversationRow *self)
+{
+  NatterConversationItem *item = self->item;
+  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+  g_autoptr (GDateTime) updated_at = NULL;
+  g_autofree char *time_text = NULL;
+  g_autofree char *unread_text = NULL;
+  g_autofree char *accessible = NULL;
+  const char *title;
+  const char *last_text;
+  guint unread;
+  gboolean online;
+  gboolean typing;
+
+  if (item == NULL)
+    return;
+
+  title = natter_conversation_item_get_title (item);
+  last_text = natter_conversation_item_get_last_message_text (item);
+  unread = natter_conversation_item_get_unread_count (item);
+  online = natter_conversation_item_get_peer_online (item);
+  typing = natter_conversation_item_get_typing (item);
+
+  updated_at = natter_parse_local_time (natter_conversation_item_get_updated_at (item));
+  if (updated_at != NULL)
+    time_text = natter_format_list_time (updated_at, now);
+
+  gtk_label_set_label (self->title_label, title);
+  adw_avatar_set_text (self->avatar, title);
+  gtk_label_set_label (self->time_label, time_text ? time_text : "");
+
+  if (typing) {
+    gtk_label_set_label (self->subtitle_label, _ ("typing…"));
+    gtk_widget_add_css_class (GTK_WIDGET (self->subtitle_label), "accent");
+    gtk_widget_remove_css_class (GTK_WIDGET (self->subtitle_label), "dim-label");
+  } else {
+    gtk_label_set_label (self->subtitle_label, last_text ? last_text : _ ("No messages yet"));
+    gtk_widget_remove_css_class (GTK_WIDGET (self->subtitle_label), "accent");
+    gtk_widget_add_css_class (GTK_WIDGET (self->subtitle_label), "dim-label");
+  }
+
+  gtk_widget_set_visible (self->presence_dot, online);
+  gtk_widget_set_visible (GTK_WIDGET (self->unread_label), unread > 0);
+  if (unread > 0) {
+    unread_text = unread > 99 ? g_strdup ("99+") : g_strdup_printf ("%u", unread);
+    gtk_label_set_label (self->unread_label, unread_text);
+  }
+  if (unread > 0)
+    gtk_widget_add_css_class (GTK_WIDGET (self->time_label), "accent");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->time_label), "accent");
+
+  accessible =
+    g_strdup_printf (ngettext ("%s, %s, %u unread message", "%s, %s, %u unread messages", unread),
+                     title, online ? _ ("online") : _ ("offline"), unread);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, accessible,
+                                  -1);
+}
+
+static void
+natter_conversation_row_get_property (GObject *object,
+                                      guint prop_id,
+                                      GValue *value,
+                                      GParamSpec *pspec)
+{
+  NatterConversationRow *self = NATTER_CONVERSATION_ROW (object);
+
+  switch (prop_id) {
+    case PROP_ITEM:
+      g_value_set_object (value, self->item);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_conversation_row_set_property (GObject *object,
+                                      guint prop_id,
+                                      const GValue *value,
+                                      GParamSpec *pspec)
+{
+  NatterConversationRow *self = NATTER_CONVERSATION_ROW (object);
+
+  switch (prop_id) {
+    case PROP_ITEM:
+      natter_conversation_row_set_item (self, g_value_get_object (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_conversation_row_dispose (GObject *object)
+{
+  NatterConversationRow *self = NATTER_CONVERSATION_ROW (object);
+
+  natter_conversation_row_set_item (self, NULL);
+  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_CONVERSATION_ROW);
+
+  G_OBJECT_CLASS (natter_conversation_row_parent_class)->dispose (object);
+}
+
+static void
+natter_conversation_row_class_init (NatterConversationRowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->get_property = natter_conversation_row_get_property;
+  object_class->set_property = natter_conversation_row_set_property;
+  object_class->dispose = natter_conversation_row_dispose;
+
+  properties[PROP_ITEM] =
+    g_param_spec_object ("item", NULL, NULL, NATTER_TYPE_CONVERSATION_ITEM,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/org/natter/Natter/natter-conversation-row.ui");
+  gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, avatar);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, presence_dot);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, title_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, time_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, subtitle_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, unread_label);
+
+  gtk_widget_class_set_css_name (widget_class, "natter-conversation-row");
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_GROUP);
+}
+
+static void
+natter_conversation_row_init (NatterConversationRow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+/**
+ * natter_conversation_row_new:
+ *
+ * Returns: (transfer floating): a new, empty row
+ */
+GtkWidget *
+natter_conversation_row_new (void)
+{
+  return g_object_new (NATTER_TYPE_CONVERSATION_ROW, NULL);
+}
+
+/**
+ * natter_conversation_row_get_item:
+ * @self: a #NatterConversationRow
+ *
+ * Returns: (transfer none) (nullable): the conversation shown
+ */
+NatterConversationItem *
+natter_conversation_row_get_item (NatterConversationRow *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONVERSATION_ROW (self), NULL);
+
+  return self->item;
+}
+
+/**
+ * natter_conversation_row_set_item:
+ * @self: a #NatterConversationRow
+ * @item: (nullable): the conversation to show; the row follows its changes
+ */
+void
+natter_conversation_row_set_item (NatterConversationRow *self, NatterConversationItem *item)
+{
+  g_return_if_fail (NATTER_IS_CONVERSATION_ROW (self));
+  g_return_if_fail (item == NULL || NATTER_IS_CONVERSATION_ITEM (item));
+
+  if (self->item == item)
+    return;
+
+  if (self->item != NULL)
+    g_clear_signal_handler (&self->notify_handler, self->item);
+  g_set_object (&self->item, item);
+
+  if (item != NULL) {
+    self->notify_handler =
+      g_signal_connect_object (item, "notify", G_CALLBACK (update_row), self, G_CONNECT_SWAPPED);
+    update_row (self);
+  }
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ITEM]);
+}

@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-message-row"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "natter-app-util.h"
+#include "natter-message-row.h"
+
+/* One message as a bubble: own messages on the end side, others on the
+ * start side, the day above the first message of each day, and for own
+ * messages the delivery state (pending, sent, read, failed with retry). The
+ * chat view tells each row its context, since only the list knows the
+ * neighbours and how far the peer has read. */
+
+enum { PROP_0, PROP_ITEM, N_PROPS };
+
+static GParamSpec *properties[N_PROPS];
+
+struct _NatterMessageRow {
+  GtkWidget parent_instance;
+
+  NatterMessageItem *item;
+  gulong notify_handler;
+  gboolean show_day;
+  gboolean grouped;
+  gboolean read;
+
+  GtkLabel *day_label;
+  GtkWidget *line_box;
+  GtkWidget *retry_button;
+  GtkWidget *bubble;
+  GtkLabel *sender_label;
+  GtkLabel *text_label;
+  GtkLabel *time_label;
+  GtkImage *state_image;
+};
+
+G_DEFINE_FINAL_TYPE (NatterMessageRow, natter_message_row, GTK_TYPE_WIDGET)
+
+static void
+update_state (NatterMessageRow *self)
+{
+  NatterMessageState state = natter_message_item_get_state (self->item);
+  gboolean outgoing = natter_message_item_get_outgoing (self->item);
+  const char *icon = NULL;
+  const char *description = NULL;
+
+  gtk_widget_remove_css_class (GTK_WIDGET (self->state_image), "error");
+
+  if (outgoing) {
+    switch (state) {
+      case NATTER_MESSAGE_STATE_PENDING:
+        icon = "document-open-recent-symbolic";
+        description = _ ("Sending");
+        break;
+      case NATTER_MESSAGE_STATE_FAILED:
+        icon = "dialog-error-symbolic";
+        description = _ ("Not sent");
+        gtk_widget_add_css_class (GTK_WIDGET (self->state_image), "error");
+        break;
+      case NATTER_MESSAGE_STATE_SENT:
+      default:
+        icon = self->read ? "emblem-ok-symbolic" : "object-select-symbolic";
+        description = self->read ? _ ("Read") : _ ("Sent");
+        break;
+    }
+  }
+
+  gtk_widget_set_visible (GTK_WIDGET (self->state_image), icon != NULL);
+  if (icon != NULL) {
+    gtk_image_set_from_icon_name (self->state_image, icon);
+    gtk_widget_set_tooltip_text (GTK_WIDGET (self->state_image), description);
+    gtk_accessible_update_property (GTK_ACCESSIBLE (self->state_image),
+                                    GTK_ACCESSIBLE_PROPERTY_LABEL, description, -1);
+  }
+
+  gtk_widget_set_visible (self->retry_button, outgoing && state == NATTER_MESSAGE_STATE_FAILED);
+  if (outgoing && state == NATTER_MESSAGE_STATE_FAILED) {
+    const char *reason = natter_message_item_get_error_message (self->item);
+    g_autofree char *tooltip = reason ? g_strdup_printf (_ ("Not sent: %s. Try again."), reason)
+                                      : g_strdup (_ ("Not sent. Try again."));
+
+    gtk_widget_set_tooltip_text (self->retry_button, tooltip);
+  }
+}
+
+static void
+update_row (NatterMessageRow *self)
+{
+  NatterMessageItem *item = self->item;
+  g_autoptr (GDateTime) sent_at = NULL;
+  g_autoptr (GDateTime) now = NULL;
+  g_autofree char *markup = NULL;
+  g_autofree char *time_text = NULL;
+  const char *text;
+  gboolean outgoing;
+
+  if (item == NULL)
+    return;
+
+  outgoing = natter_message_item_get_outgoing (item);
+  text = natter_message_item_get_text (item);
+  markup = natter_text_to_markup (text ? text : "");
+  gtk_label_set_markup (self->text_label, markup);
+
+  now = g_date_time_new_now_local ();
+  sent_at = natter_parse_local_time (natter_message_item_get_sent_at (item));
+  if (sent_at != NULL)
+    time_text = natter_format_message_time (sent_at);
+  gtk_label_set_label (self->time_label, time_text ? time_text : "");
+
+  gtk_widget_set_visible (GTK_WIDGET (self->day_label), self->show_day);
+  if (self->show_day) {
+    g_autofree char *day = natter_format_day (sent_at ? sent_at : now, now);
+
+    gtk_label_set_label (self->day_label, day);
+  }
+
+  gtk_label_set_label (self->sender_label, natter_message_item_get_sender_name (item));
+
+  /* The bubble hugs its side and leaves room on the other one. */
+  gtk_widget_set_halign (self->line_box, outgoing ? GTK_ALIGN_END : GTK_ALIGN_START);
+  gtk_widget_set_margin_start (self->line_box, outgoing ? 60 : 12);
+  gtk_widget_set_margin_end (self->line_box, outgoing ? 12 : 60);
+  gtk_widget_set_margin_top (self->line_box, self->grouped ? 2 : 8);
+  if (outgoing) {
+    gtk_widget_add_css_class (self->bubble, "outgoing");
+    gtk_widget_remove_css_class (self->bubble, "incoming");
+  } else {
+    gtk_widget_add_css_class (self->bubble, "incoming");
+    gtk_widget_remove_css_class (self->bubble, "outgoing");
+  }
+  if (self->grouped)
+    gtk_widget_add_css_class (self->bubble, "grouped");
+  else
+    gtk_widget_remove_css_class (self->bubble, "grouped");
+
+  update_state (self);
+}
+
+static void
+on_retry_clicked (NatterMessageRow *self)
+{
+  const char *client_msg_id;
+
+  if (self->item == NULL)
+    return;
+
+  client_msg_id = natter_message_item_get_client_msg_id (self->item);
+  if (client_msg_id != NULL)
+    gtk_widget_activate_action (GTK_WIDGET (self), "chat.retry-message", "s", client_msg_id);
+}
+
+static void
+natter_message_row_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  NatterMessageRow *self = NATTER_MESSAGE_ROW (object);
+
+  switch (prop_id) {
+    case PROP_ITEM:
+      g_value_set_object (value, self->item);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_message_row_set_property (GObject *object,
+                                 guint prop_id,
+                                 const GValue *value,
+                                 GParamSpec *pspec)
+{
+  NatterMessageRow *self = NATTER_MESSAGE_ROW (object);
+
+  switch (prop_id) {
+    case PROP_ITEM:
+      natter_message_row_set_item (self, g_value_get_object (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_message_row_dispose (GObject *object)
+{
+  NatterMessageRow *self = NATTER_MESSAGE_ROW (object);
+
+  natter_message_row_set_item (self, NULL);
+  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_MESSAGE_ROW);
+
+  G_OBJECT_CLASS (natter_message_row_parent_class)->dispose (object);
+}
+
+static void
+natter_message_row_class_init (NatterMessageRowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->get_property = natter_message_row_get_property;
+  object_class->set_property = natter_message_row_set_property;
+  object_class->dispose = natter_message_row_dispose;
+
+  properties[PROP_ITEM] =
+    g_param_spec_object ("item", NULL, NULL, NATTER_TYPE_MESSAGE_ITEM,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/org/natter/Natter/natter-message-row.ui");
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, day_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, line_box);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, retry_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, bubble);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, sender_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, text_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, time_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, state_image);
+  gtk_widget_class_bind_template_callback (widget_class, on_retry_clicked);
+
+  gtk_widget_class_set_css_name (widget_class, "natter-message-row");
+}
+
+static void
+natter_message_row_init (NatterMessageRow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+/**
+ * natter_message_row_new:
+ *
+ * Returns: (transfer floating): a new, empty row
+ */
+GtkWidget *
+natter_message_row_new (void)
+{
+  return g_object_new (NATTER_TYPE_MESSAGE_ROW, NULL);
+}
+
+/**
+ * natter_message_row_get_item:
+ * @self: a #NatterMessageRow
+ *
+ * Returns: (transfer none) (nullable): the message shown
+ */
+NatterMessageItem *
+natter_message_row_get_item (NatterMessageRow *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE_ROW (self), NULL);
+
+  return self->item;
+}
+
+/**
+ * natter_message_row_set_item:
+ * @self: a #NatterMessageRow
+ * @item: (nullable): the message to show; the row follows its changes
+ */
+void
+natter_message_row_set_item (NatterMessageRow *self, NatterMessageItem *item)
+{
+  g_return_if_fail (NATTER_IS_MESSAGE_ROW (self));
+  g_return_if_fail (item == NULL || NATTER_IS_MESSAGE_ITEM (item));
+
+  if (self->item == item)
+    return;
+
+  if (self->item != NULL)
+    g_clear_signal_handler (&self->notify_handler, self->item);
+  g_set_object (&self->item, item);
+
+  if (item != NULL) {
+    self->notify_handler =
+      g_signal_connect_object (item, "notify", G_CALLBACK (update_row), self, G_CONNECT_SWAPPED);
+    update_row (self);
+  }
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ITEM]);
+}
+
+/**
+ * natter_message_row_set_context:
+ * @self: a #NatterMessageRow
+ * @show_day: whether this is the first message of its day
+ * @grouped: whether the message above is from the same sender shortly before
+ * @read: whether the peer has read this (own) message
+ */
+void
+natter_message_row_set_context (NatterMessageRow *self,
+                                gboolean show_day,
+                                gboolean grouped,
+                                gboolean read)
+{
+  g_return_if_fail (NATTER_IS_MESSAGE_ROW (self));
+
+  show_day = !!show_day;
+  grouped = !!grouped;
+  read = !!read;
+  if (self->show_day == show_day && self->grouped == grouped && self->read == read)
+    return;
+
+  self->show_day = show_day;
+  self->grouped = grouped;
+  self->read = read;
+  update_row (self);
+}
+
+gboolean
+natter_message_row_get_show_day (NatterMessageRow *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE_ROW (self), FALSE);
+
+  return self->show_day;
+}
+
+gboolean
+natter_message_row_get_grouped (NatterMessageRow *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE_ROW (self), FALSE);
+
+  return self->grouped;
+}

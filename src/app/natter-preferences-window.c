@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-preferences-window"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <gst/gst.h>
+
+#include "natter-preferences-window.h"
+
+/* Preferences: the call devices (kept current by a GstDeviceMonitor while
+ * the window is open), ringtone, notifications, background and autostart,
+ * and signing out. Everything is stored in GSettings; the application reacts
+ * to the keys. */
+
+enum { PROP_0, PROP_SETTINGS, N_PROPS };
+
+static GParamSpec *properties[N_PROPS];
+
+typedef struct {
+  const char *device_class;
+  const char *settings_key;
+} DeviceKind;
+
+static const DeviceKind device_kinds[] = {
+  { "Audio/Source", "microphone" },
+  { "Video/Source", "camera" },
+  { "Audio/Sink", "speaker" },
+};
+
+struct _NatterPreferencesWindow {
+  AdwPreferencesWindow parent_instance;
+
+  GSettings *settings;
+  GstDeviceMonitor *monitor;
+  guint bus_watch_id;
+  gboolean updating;
+
+  AdwComboRow *microphone_row;
+  AdwComboRow *camera_row;
+  AdwComboRow *speaker_row;
+  GtkWidget *ringtone_switch;
+  GtkWidget *notifications_switch;
+  GtkWidget *background_switch;
+  GtkWidget *autostart_switch;
+  AdwActionRow *account_row;
+};
+
+G_DEFINE_FINAL_TYPE (NatterPreferencesWindow,
+                     natter_preferences_window,
+                     ADW_TYPE_PREFERENCES_WINDOW)
+
+static AdwComboRow *
+row_for_kind (NatterPreferencesWindow *self, guint kind)
+{
+  AdwComboRow *rows[] = { self->microphone_row, self->camera_row, self->speaker_row };
+
+  return rows[kind];
+}
+
+static void
+update_device_row (NatterPreferencesWindow *self, guint kind)
+{
+  AdwComboRow *row = row_for_kind (self, kind);
+  g_autoptr (GtkStringList) names = gtk_string_list_new (NULL);
+  g_autofree char *chosen = g_settings_get_string (self->settings, device_kinds[kind].settings_key);
+  GList *devices = NULL;
+  guint selected = 0;
+  guint n = 1;
+
+  gtk_string_list_append (names, kind == 1 ? _ ("First Camera Found") : _ ("System Default"));
+
+  if (self->monitor != NULL)
+    devices = gst_device_monitor_get_devices (self->monitor);
+
+  for (GList *l = devices; l != NULL; l = l->next) {
+    GstDevice *device = l->data;
+    g_autofree char *name = NULL;
+
+    if (!gst_device_has_classes (device, device_kinds[kind].device_class))
+      continue;
+
+    name = gst_device_get_display_name (device);
+    gtk_string_list_append (names, name);
+    if (g_strcmp0 (name, chosen) == 0)
+      selected = n;
+    n++;
+  }
+  g_list_free_full (devices, gst_object_unref);
+
+  /* Keep a chosen device that is unplugged now, so the choice survives. */
+  if (selected == 0 && *chosen != '\0') {
+    g_autofree char *missing = g_strdup_printf (_ ("%s (not connected)"), chosen);
+
+    gtk_string_list_append (names, missing);
+    selected = n;
+  }
+
+  self->updating = TRUE;
+  adw_combo_row_set_model (row, G_LIST_MODEL (names));
+  adw_combo_row_set_selected (row, selected);
+  self->updating = FALSE;
+}
+
+static void
+update_device_rows (NatterPreferencesWindow *self)
+{
+  for (guint kind = 0; kind < G_N_ELEMENTS (device_kinds); kind++)
+    update_device_row (self, kind);
+}
+
+static void
+on_device_row_selected (NatterPreferencesWindow *self, GParamSpec *pspec, AdwComboRow *row)
+{
+  guint selected = adw_combo_row_get_selected (row);
+  GListModel *model = adw_combo_row_get_model (row);
+  g_autofree char *current = NULL;
+  const char *name = "";
+
+  if (self->updating || model == NULL)
+    return;
+
+  for (guint kind = 0; kind < G_N_ELEMENTS (device_kinds); kind++) {
+    if (row_for_kind (self, kind) != row)
+      continue;
+
+    current = g_settings_get_string (self->settings, device_kinds[kind].settings_key);
+    if (selected > 0 && selected != GTK_INVALID_LIST_POSITION)
+      name = gtk_string_list_get_string (GTK_STRING_LIST (model), selected);
+    /* The "not connected" entry stands for the saved choice itself. */
+    if (selected > 0 && *current != '\0' && g_str_has_prefix (name, current))
+      return;
+
+    g_settings_set_string (self->settings, device_kinds[kind].settings_key, name);
+  }
+}
+
+static gboolean
+on_monitor_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
+{
+  NatterPreferencesWindow *self = user_data;
+
+  if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_DEVICE_ADDED ||
+      GST_MESSAGE_TYPE (message) == GST_MESSAGE_DEVICE_REMOVED)
+    update_device_rows (self);
+
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+start_device_monitor (NatterPreferencesWindow *self)
+{
+  g_autoptr (GstBus) bus = NULL;
+
+  if (!gst_is_initialized ())
+    return;
+
+  self->monitor = gst_device_monitor_new ();
+  for (guint kind = 0; kind < G_N_ELEMENTS (device_kinds); kind++)
+    gst_device_monitor_add_filter (self->monitor, device_kinds[kind].device_class, NULL);
+
+  bus = gst_device_monitor_get_bus (self->monitor);
+  self->bus_watch_id = gst_bus_add_watch (bus, on_monitor_bus_message, self);
+
+  if (!gst_device_monitor_start (self->monitor))
+    g_debug ("No device providers could start; only the defaults are offered");
+}
+
+static void
+natter_preferences_window_constructed (GObject *object)
+{
+  NatterPreferencesWindow *self = NATTER_PREFERENCES_WINDOW (object);
+
+  G_OBJECT_CLASS (natter_preferences_window_parent_class)->constructed (object);
+
+  g_assert (self->settings != NULL);
+
+  g_settings_bind (self->settings, "ringtone-enabled", self->ringtone_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "notifications-enabled", self->notifications_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "run-in-background", self->background_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "start-at-login", self->autostart_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+
+  start_device_monitor (self);
+  update_device_rows (self);
+
+  for (guint kind = 0; kind < G_N_ELEMENTS (device_kinds); kind++)
+    g_signal_connect_object (row_for_kind (self, kind), "notify::selected",
+                             G_CALLBACK (on_device_row_selected), self, G_CONNECT_SWAPPED);
+}
+
+static void
+natter_preferences_window_get_property (GObject *object,
+                                        guint prop_id,
+                                        GValue *value,
+                                        GParamSpec *pspec)
+{
+  NatterPreferencesWindow *self = NATTER_PREFERENCES_WINDOW (object);
+
+  switch (prop_id) {
+    case PROP_SETTINGS:
+      g_value_set_object (value, self->settings);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_preferences_window_set_property (GObject *object,
+                                        guint prop_id,
+                                        const GValue *value,
+                                        GParamSpec *pspec)
+{
+  NatterPreferencesWindow *self = NATTER_PREFERENCES_WINDOW (object);
+
+  switch (prop_id) {
+    case PROP_SETTINGS:
+      self->settings = g_value_dup_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_preferences_window_dispose (GObject *object)
+{
+  NatterPreferencesWindow *self = NATTER_PREFERENCES_WINDOW (object);
+
+  g_clear_handle_id (&self->bus_watch_id, g_source_remove);
+  if (self->monitor != NULL) {
+    gst_device_monitor_stop (self->monitor);
+    gst_clear_object (&self->monitor);
+  }
+  g_clear_object (&self->settings);
+
+  G_OBJECT_CLASS (natter_preferences_window_parent_class)->dispose (object);
+}
+
+static void
+natter_preferences_window_class_init (NatterPreferencesWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->constructed = natter_preferences_window_constructed;
+  object_class->get_property = natter_preferences_window_get_property;
+  object_class->set_property = natter_preferences_window_set_property;
+  object_class->dispose = natter_preferences_window_dispose;
+
+  properties[PROP_SETTINGS] =
+    g_param_spec_object ("settings", NULL, NULL, G_TYPE_SETTINGS,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/org/natter/Natter/natter-preferences-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, microphone_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, camera_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, speaker_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, ringtone_switch);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow,
+                                        notifications_switch);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, background_switch);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, autostart_switch);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, account_row);
+}
+
+static void
+natter_preferences_window_init (NatterPreferencesWindow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+/**
+ * natter_preferences_window_new:
+ * @parent: (nullable): the window to show over
+ * @settings: the application's settings
+ * @account_description: (nullable): who is signed in, for the account row
+ *
+ * Returns: (transfer full): a new preferences window
+ */
+NatterPreferencesWindow *
+natter_preferences_window_new (GtkWindow *parent,
+                               GSettings *settings,
+                               const char *account_description)
+{
+  NatterPreferencesWindow *self;
+
+  g_return_val_if_fail (parent == NULL || GTK_IS_WINDOW (parent), NULL);
+  g_return_val_if_fail (G_IS_SETTINGS (settings), NULL);
+
+  self = g_object_new (NATTER_TYPE_PREFERENCES_WINDOW, "transient-for", parent, "settings",
+                       settings, NULL);
+  adw_action_row_set_subtitle (self->account_row, account_description ? account_description : "");
+
+  return self;
+}
+
+/**
+ * natter_preferences_window_get_settings:
+ * @self: a #NatterPreferencesWindow
+ *
+ * Returns: (transfer none): the settings the window edits
+ */
+GSettings *
+natter_preferences_window_get_settings (NatterPreferencesWindow *self)
+{
+  g_return_val_if_fail (NATTER_IS_PREFERENCES_WINDOW (self), NULL);
+
+  return self->settings;
+}

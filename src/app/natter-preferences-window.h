@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <adwaita.h>
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_PREFERENCES_WINDOW (natter_preferences_window_get_type ())
+G_DECLARE_FINAL_TYPE (NatterPreferencesWindow,
+                      natter_preferences_window,
+                      NATTER,
+                      PREFERENCES_WINDOW,
+                      AdwPreferencesWindow)
+
+NatterPreferencesWindow *natter_preferences_window_new (GtkWindow *parent,
+                                                        GSettings *settings,
+                                                        const char *account_description);
+GSettings *natter_preferences_window_get_settings (NatterPreferencesWindow *self);
+
+G_END_DECLS

@@ -1,0 +1,706 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-window"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "natter-call-overlay.h"
+#include "natter-chat-view.h"
+#include "natter-conversation-row.h"
+#include "natter-new-conversation-dialog.h"
+#include "natter-window.h"
+
+/* The main window: the conversation sidebar (filter, profiles in the
+ * primary menu), the chat pane, and the call overlay with its "return to
+ * call" bar. It only listens to the client it is given. */
+
+enum { PROP_0, PROP_CLIENT, PROP_SETTINGS, N_PROPS };
+
+static GParamSpec *properties[N_PROPS];
+
+struct _NatterWindow {
+  AdwApplicationWindow parent_instance;
+
+  NatterClient *client;
+  GSettings *settings;
+  GtkCustomFilter *filter;
+  GtkFilterListModel *filtered;
+  GtkSingleSelection *selection;
+  char *filter_text;
+  gboolean call_active;
+
+  GMenu *profiles_section;
+  AdwToastOverlay *toast_overlay;
+  AdwLeaflet *leaflet;
+  AdwWindowTitle *sidebar_title;
+  GtkSearchEntry *search_entry;
+  GtkSearchBar *search_bar;
+  GtkStack *sidebar_stack;
+  GtkListView *conversation_list_view;
+  GtkRevealer *return_to_call_revealer;
+  GtkLabel *return_to_call_label;
+  GtkStack *content_stack;
+  NatterChatView *chat_view;
+  NatterCallOverlay *call_overlay;
+};
+
+G_DEFINE_FINAL_TYPE (NatterWindow, natter_window, ADW_TYPE_APPLICATION_WINDOW)
+
+static GListModel *
+get_conversations (NatterWindow *self)
+{
+  return natter_client_get_conversations (self->client);
+}
+
+static void
+update_sidebar_page (NatterWindow *self)
+{
+  const char *page = "list";
+
+  if (get_conversations (self) == NULL || g_list_model_get_n_items (get_conversations (self)) == 0)
+    page = "empty";
+  else if (g_list_model_get_n_items (G_LIST_MODEL (self->filtered)) == 0)
+    page = "no-match";
+
+  gtk_stack_set_visible_child_name (self->sidebar_stack, page);
+}
+
+static void
+update_return_to_call (NatterWindow *self)
+{
+  gboolean in_call_page =
+    g_strcmp0 (gtk_stack_get_visible_child_name (self->content_stack), "call") == 0;
+
+  gtk_revealer_set_reveal_child (self->return_to_call_revealer, self->call_active && !in_call_page);
+}
+
+static void
+update_online (NatterWindow *self)
+{
+  NatterConnection *connection = natter_client_get_connection (self->client);
+  NatterConnectionState state = natter_connection_get_state (connection);
+
+  /* Connecting at start-up is not "offline"; a dropped link is. */
+  natter_chat_view_set_online (NATTER_CHAT_VIEW (self->chat_view),
+                               state == NATTER_CONNECTION_STATE_CONNECTED ||
+                                 state == NATTER_CONNECTION_STATE_CONNECTING);
+}
+
+static void
+update_profiles (NatterWindow *self)
+{
+  NatterAccount *account = natter_client_get_account (self->client);
+  const NatterUser *user = natter_account_get_user (account);
+  const NatterProfile *active = natter_account_get_active_profile (account);
+
+  g_menu_remove_all (self->profiles_section);
+  adw_window_title_set_subtitle (self->sidebar_title,
+                                 active && active->display_name ? active->display_name : "");
+
+  if (user == NULL || user->profiles == NULL || user->profiles->len < 2)
+    return;
+
+  for (guint i = 0; i < user->profiles->len; i++) {
+    const NatterProfile *profile = g_ptr_array_index (user->profiles, i);
+    g_autofree char *target =
+      g_strdup_printf ("%s:%" G_GINT64_FORMAT, profile->profile_type, profile->profile_id);
+    g_autofree char *label = g_strdup_printf (
+      "%s (%s)", profile->display_name ? profile->display_name : user->display_name,
+      profile->profile_type);
+    g_autoptr (GMenuItem) item = g_menu_item_new (label, NULL);
+
+    g_menu_item_set_action_and_target (item, "app.switch-profile", "s", target);
+    g_menu_append_item (self->profiles_section, item);
+  }
+}
+
+static gboolean
+filter_conversation (gpointer item, gpointer user_data)
+{
+  NatterWindow *self = user_data;
+  g_autofree char *title = NULL;
+
+  if (self->filter_text == NULL || *self->filter_text == '\0')
+    return TRUE;
+
+  title = g_utf8_casefold (natter_conversation_item_get_title (item) ?: "", -1);
+  return strstr (title, self->filter_text) != NULL;
+}
+
+static void
+on_search_changed (NatterWindow *self)
+{
+  natter_window_set_filter_text (self, gtk_editable_get_text (GTK_EDITABLE (self->search_entry)));
+}
+
+static void
+on_leaflet_folded_changed (NatterWindow *self)
+{
+  natter_chat_view_set_show_back_button (self->chat_view, adw_leaflet_get_folded (self->leaflet));
+}
+
+static void
+show_conversation (NatterWindow *self, NatterConversationItem *item)
+{
+  natter_chat_view_set_conversation (self->chat_view, item);
+  gtk_stack_set_visible_child_name (self->content_stack, item ? "chat" : "empty");
+  update_return_to_call (self);
+  if (item != NULL) {
+    adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_FORWARD);
+    natter_chat_view_focus_composer (self->chat_view);
+  }
+}
+
+static void
+on_conversation_activated (NatterWindow *self, guint position)
+{
+  g_autoptr (NatterConversationItem) item =
+    g_list_model_get_item (G_LIST_MODEL (self->filtered), position);
+
+  gtk_single_selection_set_selected (self->selection, position);
+  show_conversation (self, item);
+}
+
+static void
+on_conversation_setup (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer data)
+{
+  gtk_list_item_set_child (list_item, natter_conversation_row_new ());
+}
+
+static void
+on_conversation_bind (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer data)
+{
+  natter_conversation_row_set_item (NATTER_CONVERSATION_ROW (gtk_list_item_get_child (list_item)),
+                                    gtk_list_item_get_item (list_item));
+}
+
+static void
+on_conversation_unbind (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer data)
+{
+  natter_conversation_row_set_item (NATTER_CONVERSATION_ROW (gtk_list_item_get_child (list_item)),
+                                    NULL);
+}
+
+static void
+on_conversations_changed (NatterWindow *self)
+{
+  update_sidebar_page (self);
+}
+
+/* The list belongs to the active profile: a profile switch brings a new one. */
+static void
+on_client_conversations_changed (NatterWindow *self)
+{
+  show_conversation (self, NULL);
+  gtk_single_selection_set_selected (self->selection, GTK_INVALID_LIST_POSITION);
+  gtk_filter_list_model_set_model (self->filtered, get_conversations (self));
+  update_sidebar_page (self);
+}
+
+static void
+on_chat_start_call (NatterWindow *self, const char *call_type)
+{
+  NatterConversationItem *item = natter_chat_view_get_conversation (self->chat_view);
+  GApplication *application = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
+
+  if (item == NULL || application == NULL)
+    return;
+
+  /* The application owns the calls; it starts one when it can. */
+  g_action_group_activate_action (
+    G_ACTION_GROUP (application), "start-call",
+    g_variant_new ("(xs)", natter_conversation_item_get_conversation_id (item), call_type));
+}
+
+static void on_conversation_created (GObject *source, GAsyncResult *result, gpointer user_data);
+
+static void
+on_profile_chosen (NatterWindow *self, const NatterProfile *profile, GtkWindow *dialog)
+{
+  GListModel *conversations = get_conversations (self);
+  NatterConversationItem *existing = NULL;
+  NatterAccount *account = natter_client_get_account (self->client);
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *path = NULL;
+
+  gtk_window_close (dialog);
+
+  if (conversations != NULL && NATTER_IS_CONVERSATION_LIST (conversations))
+    existing =
+      natter_conversation_list_find_by_peer (NATTER_CONVERSATION_LIST (conversations), profile);
+  if (existing != NULL) {
+    natter_window_open_conversation (self, natter_conversation_item_get_conversation_id (existing));
+    return;
+  }
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "with");
+  json_builder_begin_array (builder);
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "profile_id");
+  json_builder_add_int_value (builder, profile->profile_id);
+  json_builder_set_member_name (builder, "profile_type");
+  json_builder_add_string_value (builder, profile->profile_type);
+  json_builder_end_object (builder);
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  json_generator_set_root (generator, root);
+  body = json_generator_to_data (generator, NULL);
+
+  path = natter_account_build_profile_path (account, "/conversations");
+  natter_account_request_async (account, "POST", path, body, NULL, on_conversation_created,
+                                g_object_ref (self));
+}
+
+static void
+on_conversations_refreshed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  NatterWindow *self = g_task_get_source_object (task);
+  gint64 conversation_id = GPOINTER_TO_SIZE (g_task_get_task_data (task));
+  g_autoptr (GError) error = NULL;
+
+  if (!natter_client_refresh_conversations_finish (NATTER_CLIENT (source), result, &error)) {
+    natter_window_add_toast (self, error->message);
+    return;
+  }
+
+  natter_window_open_conversation (self, conversation_id);
+}
+
+static void
+on_conversation_created (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (NatterWindow) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (NatterConversation) conversation = NULL;
+  GTask *task;
+  gsize size;
+  const char *data;
+
+  body = natter_account_request_finish (NATTER_ACCOUNT (source), result, &error);
+  if (body != NULL) {
+    data = g_bytes_get_data (body, &size);
+    if (json_parser_load_from_data (parser, data, (gssize) size, &error))
+      conversation =
+        natter_conversation_from_node (json_parser_get_root (parser), "conversation", &error);
+  }
+
+  if (conversation == NULL) {
+    g_autofree char *message =
+      g_strdup_printf (_ ("Could not start the conversation: %s"), error->message);
+
+    natter_window_add_toast (self, message);
+    return;
+  }
+
+  task = g_task_new (self, NULL, NULL, NULL);
+  g_task_set_task_data (task, GSIZE_TO_POINTER ((gsize) conversation->conversation_id), NULL);
+  natter_client_refresh_conversations_async (self->client, NULL, on_conversations_refreshed, task);
+}
+
+static void
+on_new_conversation_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  NatterWindow *self = NATTER_WINDOW (widget);
+  NatterNewConversationDialog *dialog = natter_new_conversation_dialog_new (
+    GTK_WINDOW (self), natter_client_get_account (self->client));
+
+  g_signal_connect_object (dialog, "profile-chosen", G_CALLBACK (on_profile_chosen), self,
+                           G_CONNECT_SWAPPED);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+on_show_sidebar_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  NatterWindow *self = NATTER_WINDOW (widget);
+
+  adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_BACK);
+}
+
+static void
+on_show_call_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  natter_window_show_call (NATTER_WINDOW (widget));
+}
+
+static void
+on_search_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  NatterWindow *self = NATTER_WINDOW (widget);
+
+  gtk_search_bar_set_search_mode (self->search_bar, TRUE);
+  gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
+}
+
+static void
+natter_window_constructed (GObject *object)
+{
+  NatterWindow *self = NATTER_WINDOW (object);
+  G_OBJECT_CLASS (natter_window_parent_class)->constructed (object);
+
+  g_assert (NATTER_IS_CLIENT (self->client));
+
+  if (self->settings != NULL) {
+    g_settings_bind (self->settings, "window-width", self, "default-width",
+                     G_SETTINGS_BIND_DEFAULT);
+    g_settings_bind (self->settings, "window-height", self, "default-height",
+                     G_SETTINGS_BIND_DEFAULT);
+    g_settings_bind (self->settings, "window-maximized", self, "maximized",
+                     G_SETTINGS_BIND_DEFAULT);
+  }
+
+  self->filter = gtk_custom_filter_new (filter_conversation, self, NULL);
+  self->filtered = gtk_filter_list_model_new (NULL, GTK_FILTER (g_object_ref (self->filter)));
+  if (get_conversations (self) != NULL)
+    gtk_filter_list_model_set_model (self->filtered, get_conversations (self));
+  self->selection = gtk_single_selection_new (G_LIST_MODEL (g_object_ref (self->filtered)));
+  gtk_single_selection_set_autoselect (self->selection, FALSE);
+  gtk_single_selection_set_can_unselect (self->selection, TRUE);
+  gtk_single_selection_set_selected (self->selection, GTK_INVALID_LIST_POSITION);
+  gtk_list_view_set_model (self->conversation_list_view, GTK_SELECTION_MODEL (self->selection));
+
+  g_signal_connect_object (self->filtered, "items-changed", G_CALLBACK (on_conversations_changed),
+                           self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->client, "notify::conversations",
+                           G_CALLBACK (on_client_conversations_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (natter_client_get_connection (self->client), "notify::state",
+                           G_CALLBACK (update_online), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (natter_client_get_account (self->client), "notify::user",
+                           G_CALLBACK (update_profiles), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (natter_client_get_account (self->client), "notify::active-profile",
+                           G_CALLBACK (update_profiles), self, G_CONNECT_SWAPPED);
+
+  natter_chat_view_set_client (self->chat_view, self->client);
+  update_online (self);
+  update_profiles (self);
+  update_sidebar_page (self);
+  on_leaflet_folded_changed (self);
+}
+
+static void
+natter_window_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  NatterWindow *self = NATTER_WINDOW (object);
+
+  switch (prop_id) {
+    case PROP_CLIENT:
+      g_value_set_object (value, self->client);
+      break;
+    case PROP_SETTINGS:
+      g_value_set_object (value, self->settings);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_window_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  NatterWindow *self = NATTER_WINDOW (object);
+
+  switch (prop_id) {
+    case PROP_CLIENT:
+      self->client = g_value_dup_object (value);
+      break;
+    case PROP_SETTINGS:
+      self->settings = g_value_dup_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_window_dispose (GObject *object)
+{
+  NatterWindow *self = NATTER_WINDOW (object);
+
+  if (self->conversation_list_view != NULL)
+    gtk_list_view_set_model (self->conversation_list_view, NULL);
+  g_clear_object (&self->selection);
+  g_clear_object (&self->filtered);
+  g_clear_object (&self->filter);
+
+  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_WINDOW);
+
+  G_OBJECT_CLASS (natter_window_parent_class)->dispose (object);
+}
+
+static void
+natter_window_finalize (GObject *object)
+{
+  NatterWindow *self = NATTER_WINDOW (object);
+
+  g_clear_object (&self->client);
+  g_clear_object (&self->settings);
+  g_clear_pointer (&self->filter_text, g_free);
+
+  G_OBJECT_CLASS (natter_window_parent_class)->finalize (object);
+}
+
+static void
+natter_window_class_init (NatterWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->constructed = natter_window_constructed;
+  object_class->get_property = natter_window_get_property;
+  object_class->set_property = natter_window_set_property;
+  object_class->dispose = natter_window_dispose;
+  object_class->finalize = natter_window_finalize;
+
+  properties[PROP_CLIENT] =
+    g_param_spec_object ("client", NULL, NULL, NATTER_TYPE_CLIENT,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SETTINGS] =
+    g_param_spec_object ("settings", NULL, NULL, G_TYPE_SETTINGS,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  g_type_ensure (NATTER_TYPE_CHAT_VIEW);
+  g_type_ensure (NATTER_TYPE_CALL_OVERLAY);
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/org/natter/Natter/natter-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, profiles_section);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, leaflet);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar_title);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, search_entry);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, search_bar);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar_stack);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, conversation_list_view);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, return_to_call_revealer);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, return_to_call_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, content_stack);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, chat_view);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, call_overlay);
+  gtk_widget_class_bind_template_callback (widget_class, on_search_changed);
+  gtk_widget_class_bind_template_callback (widget_class, on_leaflet_folded_changed);
+  gtk_widget_class_bind_template_callback (widget_class, on_conversation_activated);
+  gtk_widget_class_bind_template_callback (widget_class, on_conversation_setup);
+  gtk_widget_class_bind_template_callback (widget_class, on_conversation_bind);
+  gtk_widget_class_bind_template_callback (widget_class, on_conversation_unbind);
+  gtk_widget_class_bind_template_callback (widget_class, on_chat_start_call);
+
+  gtk_widget_class_install_action (widget_class, "win.new-conversation", NULL,
+                                   on_new_conversation_action);
+  gtk_widget_class_install_action (widget_class, "win.show-sidebar", NULL, on_show_sidebar_action);
+  gtk_widget_class_install_action (widget_class, "win.show-call", NULL, on_show_call_action);
+  gtk_widget_class_install_action (widget_class, "win.search", NULL, on_search_action);
+
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_n, GDK_CONTROL_MASK,
+                                       "win.new-conversation", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK, "win.search",
+                                       NULL);
+}
+
+static void
+natter_window_init (NatterWindow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  if (g_str_has_suffix (APPLICATION_ID, ".Devel"))
+    gtk_widget_add_css_class (GTK_WIDGET (self), "devel");
+}
+
+/**
+ * natter_window_new:
+ * @application: the application
+ * @client: the signed-in client the window shows
+ * @settings: (nullable): where the window size is kept
+ *
+ * Returns: (transfer full): a new main window
+ */
+NatterWindow *
+natter_window_new (GtkApplication *application, NatterClient *client, GSettings *settings)
+{
+  g_return_val_if_fail (GTK_IS_APPLICATION (application), NULL);
+  g_return_val_if_fail (NATTER_IS_CLIENT (client), NULL);
+  g_return_val_if_fail (settings == NULL || G_IS_SETTINGS (settings), NULL);
+
+  return g_object_new (NATTER_TYPE_WINDOW, "application", application, "client", client, "settings",
+                       settings, NULL);
+}
+
+/**
+ * natter_window_get_client:
+ * @self: a #NatterWindow
+ *
+ * Returns: (transfer none): the client the window shows
+ */
+NatterClient *
+natter_window_get_client (NatterWindow *self)
+{
+  g_return_val_if_fail (NATTER_IS_WINDOW (self), NULL);
+
+  return self->client;
+}
+
+/**
+ * natter_window_get_chat_view:
+ * @self: a #NatterWindow
+ *
+ * Returns: (transfer none): the chat pane
+ */
+NatterChatView *
+natter_window_get_chat_view (NatterWindow *self)
+{
+  g_return_val_if_fail (NATTER_IS_WINDOW (self), NULL);
+
+  return self->chat_view;
+}
+
+/**
+ * natter_window_get_call_overlay:
+ * @self: a #NatterWindow
+ *
+ * Returns: (transfer none): the call overlay
+ */
+NatterCallOverlay *
+natter_window_get_call_overlay (NatterWindow *self)
+{
+  g_return_val_if_fail (NATTER_IS_WINDOW (self), NULL);
+
+  return self->call_overlay;
+}
+
+/**
+ * natter_window_open_conversation:
+ * @self: a #NatterWindow
+ * @conversation_id: the conversation to show
+ *
+ * Selects the conversation in the sidebar and shows it.
+ *
+ * Returns: %TRUE if the conversation is known
+ */
+gboolean
+natter_window_open_conversation (NatterWindow *self, gint64 conversation_id)
+{
+  GListModel *model;
+  guint n_items;
+
+  g_return_val_if_fail (NATTER_IS_WINDOW (self), FALSE);
+
+  natter_window_set_filter_text (self, NULL);
+  gtk_search_bar_set_search_mode (self->search_bar, FALSE);
+
+  model = G_LIST_MODEL (self->filtered);
+  n_items = g_list_model_get_n_items (model);
+  for (guint i = 0; i < n_items; i++) {
+    g_autoptr (NatterConversationItem) item = g_list_model_get_item (model, i);
+
+    if (natter_conversation_item_get_conversation_id (item) == conversation_id) {
+      on_conversation_activated (self, i);
+      return TRUE;
+    }
+  }
+
+  return FALSE;
+}
+
+/**
+ * natter_window_get_open_conversation_id:
+ * @self: a #NatterWindow
+ *
+ * Returns: the conversation on screen, or 0
+ */
+gint64
+natter_window_get_open_conversation_id (NatterWindow *self)
+{
+  NatterConversationItem *item;
+
+  g_return_val_if_fail (NATTER_IS_WINDOW (self), 0);
+
+  item = natter_chat_view_get_conversation (self->chat_view);
+  if (item == NULL ||
+      g_strcmp0 (gtk_stack_get_visible_child_name (self->content_stack), "chat") != 0)
+    return 0;
+
+  return natter_conversation_item_get_conversation_id (item);
+}
+
+/**
+ * natter_window_set_call_active:
+ * @self: a #NatterWindow
+ * @active: whether a call is going on
+ * @summary: (nullable): text for the "return to call" bar
+ */
+void
+natter_window_set_call_active (NatterWindow *self, gboolean active, const char *summary)
+{
+  g_return_if_fail (NATTER_IS_WINDOW (self));
+
+  self->call_active = !!active;
+  gtk_label_set_label (self->return_to_call_label, summary ? summary : _ ("Return to Call"));
+
+  if (!active && g_strcmp0 (gtk_stack_get_visible_child_name (self->content_stack), "call") == 0)
+    gtk_stack_set_visible_child_name (
+      self->content_stack, natter_chat_view_get_conversation (self->chat_view) ? "chat" : "empty");
+  update_return_to_call (self);
+}
+
+/**
+ * natter_window_show_call:
+ * @self: a #NatterWindow
+ *
+ * Brings the call overlay to the front of the content pane.
+ */
+void
+natter_window_show_call (NatterWindow *self)
+{
+  g_return_if_fail (NATTER_IS_WINDOW (self));
+
+  gtk_stack_set_visible_child_name (self->content_stack, "call");
+  adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_FORWARD);
+  gtk_widget_grab_focus (GTK_WIDGET (self->call_overlay));
+  update_return_to_call (self);
+}
+
+/**
+ * natter_window_add_toast:
+ * @self: a #NatterWindow
+ * @title: a short message for the user
+ */
+void
+natter_window_add_toast (NatterWindow *self, const char *title)
+{
+  g_return_if_fail (NATTER_IS_WINDOW (self));
+  g_return_if_fail (title != NULL);
+
+  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (title));
+}
+
+/**
+ * natter_window_set_filter_text:
+ * @self: a #NatterWindow
+ * @text: (nullable): show only conversations whose name contains this
+ */
+void
+natter_window_set_filter_text (NatterWindow *self, const char *text)
+{
+  g_autofree char *folded = NULL;
+
+  g_return_if_fail (NATTER_IS_WINDOW (self));
+
+  folded = text && *text ? g_utf8_casefold (text, -1) : NULL;
+  if (g_strcmp0 (folded, self->filter_text) == 0)
+    return;
+
+  g_free (self->filter_text);
+  self->filter_text = g_steal_pointer (&folded);
+  if (text == NULL && *gtk_editable_get_text (GTK_EDITABLE (self->search_entry)) != '\0')
+    gtk_editable_set_text (GTK_EDITABLE (self->search_entry), "");
+  gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);
+  update_sidebar_page (self);
+}
