@@ -488,16 +488,21 @@ natter_server_run (int argc, char **argv)
     g_printerr ("natter-server: %s\n", error->message);
     return 1;
   }
-  if (!natter_server_listen (server, &error)) {
-    g_printerr ("natter-server: cannot listen: %s\n", error->message);
-    return 1;
-  }
 
+  /* Before the listening line: whoever reads it may signal at once. */
   loop = g_main_loop_new (NULL, FALSE);
   state.loop = loop;
   state.server = server;
   term_id = g_unix_signal_add (SIGTERM, on_terminate, &state);
   int_id = g_unix_signal_add (SIGINT, on_terminate, &state);
+
+  if (!natter_server_listen (server, &error)) {
+    g_printerr ("natter-server: cannot listen: %s\n", error->message);
+    g_source_remove (term_id);
+    g_source_remove (int_id);
+    return 1;
+  }
+
   g_main_loop_run (loop);
   g_source_remove (term_id);
   g_source_remove (int_id);
