@@ -107,21 +107,25 @@ read_email (JsonObject *object, gboolean check_syntax, char **out_email, GError 
 {
   g_autofree char *raw = NULL;
   g_autofree char *trimmed = NULL;
+  g_autofree char *lowered = NULL;
 
   /* Room for surrounding spaces; the limit applies after trimming. */
   if (!natter_read_string (object, NULL, "email", NATTER_FIELD_REQUIRED, 4 * NATTER_MAX_EMAIL_CHARS,
                            FALSE, &raw, error))
     return FALSE;
 
+  /* Checked after lowercasing, which can change the length ("İ" -> "i̇"), so
+   * that what we write reads back the same. */
   trimmed = natter_utf8_strip (raw);
-  if (trimmed[0] == '\0')
+  lowered = g_utf8_strdown (trimmed, -1);
+  if (lowered[0] == '\0')
     return body_error (error, "email", "empty");
-  if (g_utf8_strlen (trimmed, -1) > NATTER_MAX_EMAIL_CHARS)
+  if (g_utf8_strlen (lowered, -1) > NATTER_MAX_EMAIL_CHARS)
     return body_error (error, "email", "longer than %d characters", NATTER_MAX_EMAIL_CHARS);
-  if (check_syntax && !email_is_valid (trimmed))
+  if (check_syntax && !email_is_valid (lowered))
     return body_error (error, "email", "not an email address");
 
-  *out_email = g_utf8_strdown (trimmed, -1);
+  *out_email = g_steal_pointer (&lowered);
   return TRUE;
 }
 
