@@ -1,0 +1,551 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-call-pipeline"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "natter-call-pipeline.h"
+
+/* Two pipelines in one process, signalled directly: no server, no network
+ * beyond the host's own interfaces. */
+
+typedef struct {
+  NatterCallPipeline *caller;
+  NatterCallPipeline *callee;
+  char *offer_sdp;
+  char *answer_sdp;
+  guint caller_candidates;
+  guint callee_candidates;
+} Fixture;
+
+typedef gboolean (*Condition) (Fixture *fixture);
+
+static gboolean
+deadline_reached (gpointer user_data)
+{
+  gboolean *reached = user_data;
+
+  *reached = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+iterate_until (Fixture *fixture, Condition condition, guint timeout_ms)
+{
+  gboolean reached = FALSE;
+  guint id = g_timeout_add (timeout_ms, deadline_reached, &reached);
+
+  while (!condition (fixture) && !reached)
+    g_main_context_iteration (NULL, TRUE);
+  if (!reached)
+    g_source_remove (id);
+  if (!condition (fixture) && fixture->caller != NULL)
+    g_test_message ("caller: audio %" G_GUINT64_FORMAT " video %" G_GUINT64_FORMAT
+                    "; callee: audio %" G_GUINT64_FORMAT " video %" G_GUINT64_FORMAT,
+                    natter_call_pipeline_get_audio_buffers_received (fixture->caller),
+                    natter_call_pipeline_get_video_frames_received (fixture->caller),
+                    natter_call_pipeline_get_audio_buffers_received (fixture->callee),
+                    natter_call_pipeline_get_video_frames_received (fixture->callee));
+  return condition (fixture);
+}
+
+static void
+on_caller_description (NatterCallPipeline *pipeline,
+                       const char *type,
+                       const char *sdp,
+                       Fixture *fixture)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpstr (type, ==, "offer");
+  g_free (fixture->offer_sdp);
+  fixture->offer_sdp = g_strdup (sdp);
+  g_assert_true (natter_call_pipeline_set_remote_description (fixture->callee, type, sdp, &error));
+  g_assert_no_error (error);
+}
+
+static void
+on_callee_description (NatterCallPipeline *pipeline,
+                       const char *type,
+                       const char *sdp,
+                       Fixture *fixture)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpstr (type, ==, "answer");
+  g_free (fixture->answer_sdp);
+  fixture->answer_sdp = g_strdup (sdp);
+  if (fixture->caller == NULL)
+    return;
+  g_assert_true (natter_call_pipeline_set_remote_description (fixture->caller, type, sdp, &error));
+  g_assert_no_error (error);
+}
+
+static void
+on_caller_candidate (NatterCallPipeline *pipeline,
+                     guint mline,
+                     const char *candidate,
+                     Fixture *fixture)
+{
+  fixture->caller_candidates++;
+  natter_call_pipeline_add_remote_candidate (fixture->callee, mline, candidate);
+}
+
+static void
+on_callee_candidate (NatterCallPipeline *pipeline,
+                     guint mline,
+                     const char *candidate,
+                     Fixture *fixture)
+{
+  fixture->callee_candidates++;
+  if (fixture->caller != NULL)
+    natter_call_pipeline_add_remote_candidate (fixture->caller, mline, candidate);
+}
+
+static void
+fixture_set_up (Fixture *fixture, gconstpointer data)
+{
+  gboolean with_video = GPOINTER_TO_INT (data);
+
+  fixture->caller = natter_call_pipeline_new (with_video);
+  fixture->callee = natter_call_pipeline_new (with_video);
+  g_signal_connect (fixture->caller, "local-description", G_CALLBACK (on_caller_description),
+                    fixture);
+  g_signal_connect (fixture->callee, "local-description", G_CALLBACK (on_callee_description),
+                    fixture);
+  g_signal_connect (fixture->caller, "local-candidate", G_CALLBACK (on_caller_candidate), fixture);
+  g_signal_connect (fixture->callee, "local-candidate", G_CALLBACK (on_callee_candidate), fixture);
+}
+
+static void
+fixture_tear_down (Fixture *fixture, gconstpointer data)
+{
+  if (fixture->caller != NULL) {
+    natter_call_pipeline_close (fixture->caller);
+    g_signal_handlers_disconnect_by_data (fixture->caller, fixture);
+  }
+  natter_call_pipeline_close (fixture->callee);
+  g_signal_handlers_disconnect_by_data (fixture->callee, fixture);
+
+  /* Queued main-context work holds references; let it run out. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  if (fixture->caller != NULL)
+    g_assert_finalize_object (fixture->caller);
+  g_assert_finalize_object (fixture->callee);
+  g_free (fixture->offer_sdp);
+  g_free (fixture->answer_sdp);
+}
+
+static gboolean
+media_flows_both_ways (Fixture *fixture)
+{
+  return natter_call_pipeline_get_video_frames_received (fixture->caller) >= 15 &&
+         natter_call_pipeline_get_video_frames_received (fixture->callee) >= 15 &&
+         natter_call_pipeline_get_audio_buffers_received (fixture->caller) >= 15 &&
+         natter_call_pipeline_get_audio_buffers_received (fixture->callee) >= 15;
+}
+
+static gboolean
+audio_flows_both_ways (Fixture *fixture)
+{
+  return natter_call_pipeline_get_audio_buffers_received (fixture->caller) >= 25 &&
+         natter_call_pipeline_get_audio_buffers_received (fixture->callee) >= 25;
+}
+
+static gboolean
+both_connected (Fixture *fixture)
+{
+  return natter_call_pipeline_get_state (fixture->caller) == NATTER_CALL_PIPELINE_STATE_CONNECTED &&
+         natter_call_pipeline_get_state (fixture->callee) == NATTER_CALL_PIPELINE_STATE_CONNECTED;
+}
+
+static void
+test_video_both_ways (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  g_assert_true (natter_call_pipeline_start_offer (fixture->caller, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (iterate_until (fixture, both_connected, 20000));
+  g_test_message ("connected after %" G_GINT64_FORMAT " ms",
+                  (g_get_monotonic_time () - start) / 1000);
+  g_assert_true (iterate_until (fixture, media_flows_both_ways, 20000));
+  g_test_message ("first video frame after %" G_GINT64_FORMAT " ms (caller), %" G_GINT64_FORMAT
+                  " ms (callee)",
+                  (natter_call_pipeline_get_first_video_time (fixture->caller) - start) / 1000,
+                  (natter_call_pipeline_get_first_video_time (fixture->callee) - start) / 1000);
+
+  g_assert_nonnull (strstr (fixture->offer_sdp, "m=audio"));
+  g_assert_nonnull (strstr (fixture->offer_sdp, "m=video"));
+  g_assert_nonnull (strstr (fixture->offer_sdp, "VP8/90000"));
+  g_assert_nonnull (strstr (fixture->offer_sdp, "a=group:BUNDLE"));
+  g_assert_cmpuint (fixture->caller_candidates, >, 0);
+  g_assert_cmpuint (fixture->callee_candidates, >, 0);
+
+  /* The encoder side counted what it sent. */
+  g_assert_cmpuint (natter_call_pipeline_get_video_frames_sent (fixture->caller), >=, 15);
+  g_assert_cmpuint (natter_call_pipeline_get_audio_buffers_sent (fixture->callee), >=, 15);
+  g_assert_cmpint (natter_call_pipeline_get_first_video_time (fixture->caller), >, 0);
+  g_assert_cmpint (natter_call_pipeline_get_first_audio_time (fixture->callee), >, 0);
+}
+
+static void
+test_voice_only (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (natter_call_pipeline_start_offer (fixture->caller, &error));
+  g_assert_no_error (error);
+  g_assert_true (iterate_until (fixture, audio_flows_both_ways, 20000));
+
+  g_assert_nonnull (strstr (fixture->offer_sdp, "m=audio"));
+  g_assert_null (strstr (fixture->offer_sdp, "m=video"));
+  g_assert_null (strstr (fixture->answer_sdp, "m=video"));
+  g_assert_false (natter_call_pipeline_get_remote_has_video (fixture->callee));
+  g_assert_cmpuint (natter_call_pipeline_get_video_frames_received (fixture->caller), ==, 0);
+  g_assert_cmpuint (natter_call_pipeline_get_video_frames_received (fixture->callee), ==, 0);
+  g_assert_cmpuint (natter_call_pipeline_get_video_frames_sent (fixture->caller), ==, 0);
+}
+
+typedef struct {
+  Fixture *fixture;
+  guint64 last_count;
+  gint64 stable_since;
+} Stability;
+
+static Stability stability;
+
+static gboolean
+caller_video_stopped (Fixture *fixture)
+{
+  guint64 sent = natter_call_pipeline_get_video_frames_sent (fixture->caller);
+  gint64 now = g_get_monotonic_time ();
+
+  if (sent != stability.last_count) {
+    stability.last_count = sent;
+    stability.stable_since = now;
+    return FALSE;
+  }
+  /* No new frame for 10 frame intervals: the valve is shut. */
+  return now - stability.stable_since > 330 * G_TIME_SPAN_MILLISECOND;
+}
+
+static guint64 callee_frames_mark;
+
+static gboolean
+callee_video_resumed (Fixture *fixture)
+{
+  return natter_call_pipeline_get_video_frames_received (fixture->callee) >=
+         callee_frames_mark + 15;
+}
+
+static gboolean
+wake_up (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+test_camera_off_and_on (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  guint ticker;
+
+  g_assert_true (natter_call_pipeline_start_offer (fixture->caller, &error));
+  g_assert_no_error (error);
+  g_assert_true (iterate_until (fixture, media_flows_both_ways, 20000));
+
+  /* Keep the loop turning so the stability check sees time pass. */
+  ticker = g_timeout_add (20, wake_up, NULL);
+  natter_call_pipeline_set_camera_enabled (fixture->caller, FALSE);
+  g_assert_false (natter_call_pipeline_get_camera_enabled (fixture->caller));
+  stability.last_count = G_MAXUINT64;
+  g_assert_true (iterate_until (fixture, caller_video_stopped, 5000));
+
+  callee_frames_mark = natter_call_pipeline_get_video_frames_received (fixture->callee);
+  natter_call_pipeline_set_camera_enabled (fixture->caller, TRUE);
+  g_assert_true (iterate_until (fixture, callee_video_resumed, 10000));
+  g_source_remove (ticker);
+
+  /* Muting keeps the stream (silence), so audio still arrives. */
+  natter_call_pipeline_set_muted (fixture->caller, TRUE);
+  g_assert_true (natter_call_pipeline_get_muted (fixture->caller));
+}
+
+static guint stats_notifications;
+
+static void
+on_stats_notify (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+  stats_notifications++;
+}
+
+static gboolean
+first_stats_arrived (Fixture *fixture)
+{
+  return stats_notifications >= 1;
+}
+
+static gboolean
+second_stats_arrived (Fixture *fixture)
+{
+  return stats_notifications >= 2;
+}
+
+static void
+test_stats (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  const NatterCallStats *stats;
+
+  g_assert_true (natter_call_pipeline_start_offer (fixture->caller, &error));
+  g_assert_no_error (error);
+  g_assert_true (iterate_until (fixture, media_flows_both_ways, 20000));
+
+  stats_notifications = 0;
+  g_signal_connect (fixture->callee, "notify::stats", G_CALLBACK (on_stats_notify), NULL);
+  natter_call_pipeline_update_stats (fixture->callee);
+  g_assert_true (iterate_until (fixture, first_stats_arrived, 5000));
+
+  /* Bitrates need a second sample, some media later. */
+  callee_frames_mark = natter_call_pipeline_get_video_frames_received (fixture->callee);
+  g_assert_true (iterate_until (fixture, callee_video_resumed, 5000));
+  natter_call_pipeline_update_stats (fixture->callee);
+  g_assert_true (iterate_until (fixture, second_stats_arrived, 5000));
+  g_signal_handlers_disconnect_by_func (fixture->callee, on_stats_notify, NULL);
+
+  stats = natter_call_pipeline_get_stats (fixture->callee);
+  g_assert_nonnull (stats);
+  g_assert_cmpuint (stats->packets_received, >, 0);
+  g_assert_cmpfloat (stats->packet_loss, >=, 0.0);
+  g_assert_cmpfloat (stats->packet_loss, <=, 1.0);
+  g_assert_cmpuint (stats->video_receive_bitrate, >, 0);
+  g_assert_cmpuint (stats->audio_receive_bitrate, >, 0);
+  g_assert_cmpuint (stats->video_send_bitrate, >, 0);
+  g_test_message ("rtt %.1f ms, loss %.3f, video in %" G_GUINT64_FORMAT
+                  " bit/s, audio in %" G_GUINT64_FORMAT " bit/s",
+                  stats->round_trip_time_ms, stats->packet_loss, stats->video_receive_bitrate,
+                  stats->audio_receive_bitrate);
+}
+
+/* Shaped like what Chromium 120 offers for a camera-and-microphone call,
+ * with its payload numbering (Opus 111, VP8 96, H.264 102…). */
+static const char chromium_offer[] =
+  "v=0\r\n"
+  "o=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n"
+  "s=-\r\n"
+  "t=0 0\r\n"
+  "a=group:BUNDLE 0 1\r\n"
+  "a=extmap-allow-mixed\r\n"
+  "a=msid-semantic: WMS 3d2a6b1e-5e5c-4c0d-9c43-0b5b0f0e6a11\r\n"
+  "m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126\r\n"
+  "c=IN IP4 0.0.0.0\r\n"
+  "a=rtcp:9 IN IP4 0.0.0.0\r\n"
+  "a=ice-ufrag:G3kd\r\n"
+  "a=ice-pwd:bHGhcbZlDxhDWq8v2S4FkGpe\r\n"
+  "a=ice-options:trickle\r\n"
+  "a=fingerprint:sha-256 "
+  "7B:8B:F0:65:5F:78:E2:51:3B:AC:6F:F3:3F:46:1B:35:DC:B8:5F:64:1A:24:C2:43:F0:A1:58:D0:A1:2C:19:"
+  "08\r\n"
+  "a=setup:actpass\r\n"
+  "a=mid:0\r\n"
+  "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+  "a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n"
+  "a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
+  "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+  "a=sendrecv\r\n"
+  "a=msid:3d2a6b1e-5e5c-4c0d-9c43-0b5b0f0e6a11 5c1ef4c7-9f0e-4d8a-a0b4-7f2c0d1e9a21\r\n"
+  "a=rtcp-mux\r\n"
+  "a=rtpmap:111 opus/48000/2\r\n"
+  "a=rtcp-fb:111 transport-cc\r\n"
+  "a=fmtp:111 minptime=10;useinbandfec=1\r\n"
+  "a=rtpmap:63 red/48000/2\r\n"
+  "a=fmtp:63 111/111\r\n"
+  "a=rtpmap:9 G722/8000\r\n"
+  "a=rtpmap:0 PCMU/8000\r\n"
+  "a=rtpmap:8 PCMA/8000\r\n"
+  "a=rtpmap:13 CN/8000\r\n"
+  "a=rtpmap:110 telephone-event/48000\r\n"
+  "a=rtpmap:126 telephone-event/8000\r\n"
+  "a=ssrc:1001 cname:Vx7m1bq3cQ0Yx3Zr\r\n"
+  "a=ssrc:1001 msid:3d2a6b1e-5e5c-4c0d-9c43-0b5b0f0e6a11 5c1ef4c7-9f0e-4d8a-a0b4-7f2c0d1e9a21\r\n"
+  "m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 98 99\r\n"
+  "c=IN IP4 0.0.0.0\r\n"
+  "a=rtcp:9 IN IP4 0.0.0.0\r\n"
+  "a=ice-ufrag:G3kd\r\n"
+  "a=ice-pwd:bHGhcbZlDxhDWq8v2S4FkGpe\r\n"
+  "a=ice-options:trickle\r\n"
+  "a=fingerprint:sha-256 "
+  "7B:8B:F0:65:5F:78:E2:51:3B:AC:6F:F3:3F:46:1B:35:DC:B8:5F:64:1A:24:C2:43:F0:A1:58:D0:A1:2C:19:"
+  "08\r\n"
+  "a=setup:actpass\r\n"
+  "a=mid:1\r\n"
+  "a=extmap:14 urn:ietf:params:rtp-hdrext:toffset\r\n"
+  "a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n"
+  "a=extmap:13 urn:3gpp:video-orientation\r\n"
+  "a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
+  "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+  "a=sendrecv\r\n"
+  "a=msid:3d2a6b1e-5e5c-4c0d-9c43-0b5b0f0e6a11 8f0a3c2d-1b4e-4f6a-9d7c-2e5b8a1c0f33\r\n"
+  "a=rtcp-mux\r\n"
+  "a=rtcp-rsize\r\n"
+  "a=rtpmap:96 VP8/90000\r\n"
+  "a=rtcp-fb:96 goog-remb\r\n"
+  "a=rtcp-fb:96 transport-cc\r\n"
+  "a=rtcp-fb:96 ccm fir\r\n"
+  "a=rtcp-fb:96 nack\r\n"
+  "a=rtcp-fb:96 nack pli\r\n"
+  "a=rtpmap:97 rtx/90000\r\n"
+  "a=fmtp:97 apt=96\r\n"
+  "a=rtpmap:102 H264/90000\r\n"
+  "a=rtcp-fb:102 goog-remb\r\n"
+  "a=rtcp-fb:102 transport-cc\r\n"
+  "a=rtcp-fb:102 ccm fir\r\n"
+  "a=rtcp-fb:102 nack\r\n"
+  "a=rtcp-fb:102 nack pli\r\n"
+  "a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n"
+  "a=rtpmap:103 rtx/90000\r\n"
+  "a=fmtp:103 apt=102\r\n"
+  "a=rtpmap:98 VP9/90000\r\n"
+  "a=rtcp-fb:98 nack pli\r\n"
+  "a=fmtp:98 profile-id=0\r\n"
+  "a=rtpmap:99 rtx/90000\r\n"
+  "a=fmtp:99 apt=98\r\n"
+  "a=ssrc-group:FID 2002 2003\r\n"
+  "a=ssrc:2002 cname:Vx7m1bq3cQ0Yx3Zr\r\n"
+  "a=ssrc:2003 cname:Vx7m1bq3cQ0Yx3Zr\r\n";
+
+static gboolean
+answer_created (Fixture *fixture)
+{
+  return fixture->answer_sdp != NULL;
+}
+
+static char *
+media_section (const char *sdp, const char *kind)
+{
+  g_autofree char *marker = g_strdup_printf ("m=%s ", kind);
+  const char *start = strstr (sdp, marker);
+  const char *end;
+
+  if (start == NULL)
+    return NULL;
+  end = strstr (start + 2, "m=");
+  return end != NULL ? g_strndup (start, end - start) : g_strdup (start);
+}
+
+static void
+test_answers_chromium_offer (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *audio = NULL;
+  g_autofree char *video = NULL;
+
+  g_clear_object (&fixture->caller);
+  g_assert_true (
+    natter_call_pipeline_set_remote_description (fixture->callee, "offer", chromium_offer, &error));
+  g_assert_no_error (error);
+  g_assert_true (iterate_until (fixture, answer_created, 10000));
+  g_assert_true (natter_call_pipeline_get_remote_has_video (fixture->callee));
+
+  audio = media_section (fixture->answer_sdp, "audio");
+  video = media_section (fixture->answer_sdp, "video");
+  g_assert_nonnull (audio);
+  g_assert_nonnull (video);
+  /* Chromium's payload numbers, our codecs, both directions. */
+  g_assert_nonnull (strstr (audio, "a=rtpmap:111 OPUS/48000/2"));
+  g_assert_nonnull (strstr (audio, "a=mid:0"));
+  g_assert_nonnull (strstr (audio, "a=sendrecv"));
+  g_assert_nonnull (strstr (video, "a=rtpmap:96 VP8/90000"));
+  g_assert_nonnull (strstr (video, "a=mid:1"));
+  g_assert_nonnull (strstr (video, "a=sendrecv"));
+  g_assert_nonnull (strstr (fixture->answer_sdp, "a=group:BUNDLE 0 1"));
+  g_assert_null (strstr (fixture->answer_sdp, "a=setup:actpass"));
+}
+
+static void
+test_answers_h264_only_offer (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) offer = g_string_new (chromium_offer);
+  g_autofree char *video = NULL;
+
+  if (gst_element_factory_find ("openh264enc") == NULL) {
+    g_test_skip ("openh264enc is not installed");
+    return;
+  }
+  gst_object_unref (gst_element_factory_find ("openh264enc"));
+
+  /* A browser that only does H.264. */
+  g_string_replace (offer, "UDP/TLS/RTP/SAVPF 96 97 102 103 98 99", "UDP/TLS/RTP/SAVPF 102 103", 1);
+  g_string_replace (offer, "a=rtpmap:96 VP8/90000\r\n", "", 1);
+  g_string_replace (offer, "a=rtpmap:98 VP9/90000\r\n", "", 1);
+
+  g_clear_object (&fixture->caller);
+  g_assert_true (
+    natter_call_pipeline_set_remote_description (fixture->callee, "offer", offer->str, &error));
+  g_assert_no_error (error);
+  g_assert_true (iterate_until (fixture, answer_created, 10000));
+
+  video = media_section (fixture->answer_sdp, "video");
+  g_assert_nonnull (video);
+  g_assert_nonnull (strstr (video, "a=rtpmap:102 H264/90000"));
+  g_assert_nonnull (strstr (video, "packetization-mode=1"));
+  g_assert_nonnull (strstr (video, "a=sendrecv"));
+  g_assert_null (strstr (video, "VP8"));
+}
+
+static void
+test_rejects_garbage_sdp (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_false (
+    natter_call_pipeline_set_remote_description (fixture->callee, "offer", "hello", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+  g_assert_false (
+    natter_call_pipeline_set_remote_description (fixture->callee, "pranswer", "v=0\r\n", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+  /* An answer before any offer is refused, not asserted on. */
+  g_assert_false (natter_call_pipeline_set_remote_description (fixture->caller, "answer",
+                                                               chromium_offer, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+}
+
+int
+main (int argc, char *argv[])
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+  /* Small frames keep two encoders per process affordable on two cores. */
+  g_setenv ("NATTER_VIDEO_SRC",
+            "videotestsrc is-live=true pattern=ball ! capsfilter "
+            "caps=\"video/x-raw,width=320,height=240,framerate=30/1\"",
+            FALSE);
+  g_setenv ("NATTER_AUDIO_SRC", "audiotestsrc is-live=true wave=ticks", FALSE);
+  g_setenv ("NATTER_AUDIO_SINK", "fakesink sync=false", FALSE);
+
+  g_test_add ("/natter/call-pipeline/video-both-ways", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_set_up, test_video_both_ways, fixture_tear_down);
+  g_test_add ("/natter/call-pipeline/voice-only-has-no-video-mline", Fixture,
+              GINT_TO_POINTER (FALSE), fixture_set_up, test_voice_only, fixture_tear_down);
+  g_test_add ("/natter/call-pipeline/camera-off-and-on", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_set_up, test_camera_off_and_on, fixture_tear_down);
+  g_test_add ("/natter/call-pipeline/stats", Fixture, GINT_TO_POINTER (TRUE), fixture_set_up,
+              test_stats, fixture_tear_down);
+  g_test_add ("/natter/call-pipeline/answers-chromium-offer", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_set_up, test_answers_chromium_offer, fixture_tear_down);
+  g_test_add ("/natter/call-pipeline/answers-h264-only-offer", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_set_up, test_answers_h264_only_offer, fixture_tear_down);
+  g_test_add ("/natter/call-pipeline/rejects-garbage-sdp", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_set_up, test_rejects_garbage_sdp, fixture_tear_down);
+
+  return g_test_run ();
+}
