@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-store"
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+
+#include "natter-conversation-list.h"
+#include "natter-message-list.h"
+#include "natter-store.h"
+
+typedef struct {
+  char *dir;
+  char *path;
+  NatterProfile *own;
+  NatterProfile *peer;
+  NatterStore *store;
+} Fixture;
+
+static void
+fixture_set_up (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  fixture->dir = g_dir_make_tmp ("natter-test-store-XXXXXX", &error);
+  g_assert_no_error (error);
+  fixture->own = natter_profile_new (1, "tutor", "Abebe", NULL);
+  fixture->peer = natter_profile_new (2, "student", "Sara", NULL);
+  fixture->path = natter_store_build_path (fixture->dir, "http://127.0.0.1:8000", fixture->own);
+  fixture->store = natter_store_new (fixture->path, fixture->own, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (fixture->store);
+}
+
+static void
+remove_dir (const char *dir)
+{
+  g_autoptr (GDir) handle = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (handle != NULL && (name = g_dir_read_name (handle)) != NULL) {
+    g_autofree char *path = g_build_filename (dir, name, NULL);
+
+    g_unlink (path);
+  }
+  g_rmdir (dir);
+}
+
+static void
+fixture_tear_down (Fixture *fixture, gconstpointer data)
+{
+  if (fixture->store != NULL)
+    g_assert_finalize_object (fixture->store);
+  remove_dir (fixture->dir);
+  g_free (fixture->dir);
+  g_free (fixture->path);
+  natter_profile_free (fixture->own);
+  natter_profile_free (fixture->peer);
+}
+
+static NatterMessage *
+make_message (gint64 conversation_id, gint64 seq, const NatterProfile *sender, const char *text)
+{
+  NatterMessage *message = natter_message_new ();
+  g_autoptr (GDateTime) base = g_date_time_new_utc (2026, 1, 1, 0, 0, 0);
+  g_autoptr (GDateTime) time = g_date_time_add_seconds (base, (double) seq);
+
+  message->conversation_id = conversation_id;
+  message->seq = seq;
+  message->message_id = conversation_id * 100000 + seq;
+  message->sender = natter_profile_copy (sender);
+  message->text = g_strdup (text);
+  message->sent_at = natter_format_time (time);
+
+  return message;
+}
+
+static NatterFrame *
+make_chat_event (gint64 event_id, NatterMessage *message)
+{
+  NatterFrame *frame = natter_frame_new (NATTER_FRAME_CHAT_MESSAGE);
+
+  frame->event_id = event_id;
+  frame->message = message;
+
+  return frame;
+}
+
+static void
+apply (NatterStore *store, const NatterFrame *frame, gboolean expect_applied)
+{
+  g_autoptr (GError) error = NULL;
+  gboolean applied = !expect_applied;
+
+  g_assert_true (natter_store_apply_event (store, frame, &applied, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (applied, ==, expect_applied);
+}
+
+static void
+test_replayed_event_changes_nothing (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterFrame) first = make_chat_event (5, make_message (7, 1, fixture->peer, "hi"));
+  g_autoptr (NatterFrame) older = make_chat_event (4, make_message (7, 2, fixture->peer, "late"));
+  g_autoptr (NatterConversation) conversation = NULL;
+
+  apply (fixture->store, first, TRUE);
+  apply (fixture->store, first, FALSE);
+  /* An event id at or below the last one was processed before. */
+  apply (fixture->store, older, FALSE);
+
+  g_assert_cmpint (natter_store_get_last_event_id (fixture->store), ==, 5);
+  g_assert_cmpuint (natter_store_count_messages (fixture->store, 7), ==, 1);
+
+  conversation = natter_store_load_conversation (fixture->store, 7);
+  g_assert_nonnull (conversation);
+  g_assert_cmpint (conversation->unread_count, ==, 1);
+}
+
+static void
+test_event_id_survives_reopen (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterFrame) frame = make_chat_event (42, make_message (7, 1, fixture->peer, "hi"));
+  g_autoptr (GError) error = NULL;
+
+  apply (fixture->store, frame, TRUE);
+  g_assert_finalize_object (g_steal_pointer (&fixture->store));
+
+  fixture->store = natter_store_new (fixture->path, fixture->own, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (natter_store_get_last_event_id (fixture->store), ==, 42);
+  g_assert_cmpuint (natter_store_count_messages (fixture->store, 7), ==, 1);
+  apply (fixture->store, frame, FALSE);
+}
+
+static void
+test_outbox_lifecycle (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) pending = NULL;
+  g_autoptr (GPtrArray) all = NULL;
+  g_autoptr (NatterMessage) acked = NULL;
+  g_autoptr (NatterOutboxEntry) failed = NULL;
+  gboolean applied = FALSE;
+  NatterOutboxEntry *entry;
+
+  g_assert_true (natter_store_outbox_add (fixture->store, "m-1", 0, fixture->peer, "one", &error));
+  g_assert_true (natter_store_outbox_add (fixture->store, "m-2", 0, fixture->peer, "two", &error));
+  g_assert_no_error (error);
+
+  pending = natter_store_outbox_list (fixture->store, 0, TRUE);
+  g_assert_cmpuint (pending->len, ==, 2);
+  entry = g_ptr_array_index (pending, 0);
+  g_assert_cmpstr (entry->client_msg_id, ==, "m-1");
+  g_assert_true (natter_profile_equal (entry->to_profile, fixture->peer));
+  g_assert_cmpstr (((NatterOutboxEntry *) g_ptr_array_index (pending, 1))->client_msg_id, ==,
+                   "m-2");
+
+  acked = make_message (9, 1, fixture->own, "one");
+  acked->client_msg_id = g_strdup ("m-1");
+  g_assert_true (natter_store_outbox_ack (fixture->store, "m-1", acked, &applied, &error));
+  g_assert_true (applied);
+  /* A second ack for the same message (a retry) is not news. */
+  g_assert_true (natter_store_outbox_ack (fixture->store, "m-1", acked, &applied, &error));
+  g_assert_false (applied);
+  g_assert_cmpuint (natter_store_count_messages (fixture->store, 9), ==, 1);
+
+  /* The new direct conversation is known: later messages go by its id. */
+  g_assert_cmpint (natter_store_find_direct_conversation (fixture->store, fixture->peer), ==, 9);
+
+  g_assert_true (natter_store_outbox_fail (fixture->store, "m-2", "too_long", "Too long", &error));
+  g_clear_pointer (&pending, g_ptr_array_unref);
+  pending = natter_store_outbox_list (fixture->store, 0, TRUE);
+  g_assert_cmpuint (pending->len, ==, 0);
+  all = natter_store_outbox_list (fixture->store, 0, FALSE);
+  g_assert_cmpuint (all->len, ==, 1);
+
+  failed = natter_store_outbox_lookup (fixture->store, "m-2");
+  g_assert_cmpint (failed->state, ==, NATTER_OUTBOX_FAILED);
+  g_assert_cmpstr (failed->error_code, ==, "too_long");
+  g_assert_cmpstr (failed->error_message, ==, "Too long");
+
+  g_assert_true (natter_store_outbox_retry (fixture->store, "m-2", &error));
+  g_clear_pointer (&pending, g_ptr_array_unref);
+  pending = natter_store_outbox_list (fixture->store, 0, TRUE);
+  g_assert_cmpuint (pending->len, ==, 1);
+  g_assert_no_error (error);
+}
+
+static void
+test_unread_counts_and_receipts (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterConversation) conversation = NULL;
+  g_autoptr (NatterFrame) own_receipt = natter_frame_new (NATTER_FRAME_READ_RECEIPT);
+  g_autoptr (NatterFrame) peer_receipt = natter_frame_new (NATTER_FRAME_READ_RECEIPT);
+  gint64 event_id = 0;
+
+  for (gint64 seq = 1; seq <= 3; seq++) {
+    g_autoptr (NatterFrame) frame =
+      make_chat_event (++event_id, make_message (7, seq, fixture->peer, "hey"));
+
+    apply (fixture->store, frame, TRUE);
+  }
+
+  {
+    g_autoptr (NatterFrame) mine =
+      make_chat_event (++event_id, make_message (7, 4, fixture->own, "mine"));
+
+    apply (fixture->store, mine, TRUE);
+  }
+
+  conversation = natter_store_load_conversation (fixture->store, 7);
+  g_assert_cmpint (conversation->unread_count, ==, 3);
+  g_assert_cmpint (conversation->last_message->seq, ==, 4);
+  g_clear_pointer (&conversation, natter_conversation_free);
+
+  own_receipt->event_id = ++event_id;
+  own_receipt->conversation_id = 7;
+  own_receipt->profile = natter_profile_copy (fixture->own);
+  own_receipt->up_to_seq = 2;
+  apply (fixture->store, own_receipt, TRUE);
+
+  conversation = natter_store_load_conversation (fixture->store, 7);
+  g_assert_cmpint (conversation->unread_count, ==, 1);
+
+  peer_receipt->event_id = ++event_id;
+  peer_receipt->conversation_id = 7;
+  peer_receipt->profile = natter_profile_copy (fixture->peer);
+  peer_receipt->up_to_seq = 4;
+  apply (fixture->store, peer_receipt, TRUE);
+  g_assert_cmpint (natter_store_get_read_seq (fixture->store, 7, fixture->peer), ==, 4);
+
+  /* Read markers never move back. */
+  peer_receipt->event_id = ++event_id;
+  peer_receipt->up_to_seq = 1;
+  apply (fixture->store, peer_receipt, TRUE);
+  g_assert_cmpint (natter_store_get_read_seq (fixture->store, 7, fixture->peer), ==, 4);
+}
+
+typedef struct {
+  guint position;
+  guint removed;
+  guint added;
+  guint count;
+} ItemsChanged;
+
+static void
+on_items_changed (GListModel *model, guint position, guint removed, guint added, ItemsChanged *seen)
+{
+  seen->position = position;
+  seen->removed = removed;
+  seen->added = added;
+  seen->count++;
+}
+
+static void
+test_message_list_pages (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GPtrArray) messages =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_message_free);
+  g_autoptr (NatterMessageList) list = NULL;
+  g_autoptr (NatterMessageItem) first = NULL;
+  g_autoptr (NatterMessageItem) last = NULL;
+  g_autoptr (NatterMessageItem) pending = NULL;
+  g_autoptr (GError) error = NULL;
+  ItemsChanged seen = { 0 };
+
+  /* Every third message is ours; seq 1..500. */
+  for (gint64 seq = 1; seq <= 500; seq++)
+    g_ptr_array_add (messages,
+                     make_message (7, seq, seq % 3 == 0 ? fixture->own : fixture->peer, "text"));
+  g_assert_true (natter_store_add_messages (fixture->store, messages, &error));
+  g_assert_no_error (error);
+
+  list = natter_message_list_new (fixture->store, NULL, 7);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 500);
+  g_assert_true (g_list_model_get_item_type (G_LIST_MODEL (list)) == NATTER_TYPE_MESSAGE_ITEM);
+
+  last = g_list_model_get_item (G_LIST_MODEL (list), 499);
+  g_assert_cmpint (natter_message_item_get_seq (last), ==, 500);
+  g_assert_true (natter_message_item_get_outgoing (last) == (500 % 3 == 0));
+  first = g_list_model_get_item (G_LIST_MODEL (list), 0);
+  g_assert_cmpint (natter_message_item_get_seq (first), ==, 1);
+  g_assert_null (g_list_model_get_item (G_LIST_MODEL (list), 500));
+
+  /* Walking the whole history one item at a time sees every seq in order. */
+  for (guint i = 0; i < 500; i++) {
+    g_autoptr (NatterMessageItem) item = g_list_model_get_item (G_LIST_MODEL (list), i);
+
+    g_assert_cmpint (natter_message_item_get_seq (item), ==, i + 1);
+  }
+
+  g_signal_connect (list, "items-changed", G_CALLBACK (on_items_changed), &seen);
+
+  /* A message filling a gap lands at its place. */
+  {
+    g_autoptr (GPtrArray) later =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) natter_message_free);
+
+    g_ptr_array_add (later, make_message (7, 600, fixture->peer, "later"));
+    g_assert_true (natter_store_add_messages (fixture->store, later, &error));
+  }
+  g_assert_cmpuint (seen.count, ==, 1);
+  g_assert_cmpuint (seen.position, ==, 500);
+  g_assert_cmpuint (seen.added, ==, 1);
+
+  /* A message in the outbox shows at the end, pending. */
+  g_assert_true (natter_store_outbox_add (fixture->store, "m-1", 7, NULL, "on its way", &error));
+  g_assert_cmpuint (seen.count, ==, 2);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 502);
+  pending = g_list_model_get_item (G_LIST_MODEL (list), 501);
+  g_assert_cmpint (natter_message_item_get_state (pending), ==, NATTER_MESSAGE_STATE_PENDING);
+  g_assert_cmpstr (natter_message_item_get_text (pending), ==, "on its way");
+  g_assert_true (natter_message_item_get_outgoing (pending));
+
+  g_signal_handlers_disconnect_by_data (list, &seen);
+  g_assert_finalize_object (g_steal_pointer (&list));
+}
+
+static void
+test_conversation_list_moves_active_to_top (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterProfile) other = natter_profile_new (3, "parent", "Lidya", NULL);
+  g_autoptr (NatterConversationList) list = NULL;
+  g_autoptr (NatterConversationItem) top = NULL;
+  ItemsChanged seen = { 0 };
+  gint64 event_id = 0;
+
+  {
+    g_autoptr (NatterFrame) a =
+      make_chat_event (++event_id, make_message (7, 1, fixture->peer, "a"));
+    g_autoptr (NatterFrame) b = make_chat_event (++event_id, make_message (8, 2, other, "b"));
+
+    apply (fixture->store, a, TRUE);
+    apply (fixture->store, b, TRUE);
+  }
+
+  list = natter_conversation_list_new (fixture->store);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 2);
+  top = g_list_model_get_item (G_LIST_MODEL (list), 0);
+  g_assert_cmpint (natter_conversation_item_get_conversation_id (top), ==, 8);
+  g_assert_cmpstr (natter_conversation_item_get_title (top), ==, "Lidya");
+  g_clear_object (&top);
+
+  g_signal_connect (list, "items-changed", G_CALLBACK (on_items_changed), &seen);
+
+  {
+    g_autoptr (NatterFrame) c =
+      make_chat_event (++event_id, make_message (7, 3, fixture->peer, "c"));
+
+    apply (fixture->store, c, TRUE);
+  }
+
+  /* One move: out of position 1, into position 0. */
+  g_assert_cmpuint (seen.count, ==, 2);
+  g_assert_cmpuint (seen.position, ==, 0);
+  g_assert_cmpuint (seen.added, ==, 1);
+  top = g_list_model_get_item (G_LIST_MODEL (list), 0);
+  g_assert_cmpint (natter_conversation_item_get_conversation_id (top), ==, 7);
+  g_assert_cmpstr (natter_conversation_item_get_last_message_text (top), ==, "c");
+  g_assert_cmpuint (natter_conversation_item_get_unread_count (top), ==, 2);
+
+  g_signal_handlers_disconnect_by_data (list, &seen);
+  g_clear_object (&top);
+  g_assert_finalize_object (g_steal_pointer (&list));
+}
+
+static gboolean
+quit_loop (gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_typing_expires (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterConversation) conversation = natter_conversation_new ();
+  g_autoptr (NatterConversationItem) item = NULL;
+  g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  gint64 deadline;
+
+  conversation->conversation_id = 7;
+  g_ptr_array_add (conversation->participants, natter_profile_copy (fixture->peer));
+  item = natter_conversation_item_new (conversation, fixture->own);
+
+  natter_conversation_item_set_typing (item, TRUE, 50);
+  g_assert_true (natter_conversation_item_get_typing (item));
+
+  deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  while (natter_conversation_item_get_typing (item) && g_get_monotonic_time () < deadline) {
+    g_timeout_add (10, quit_loop, loop);
+    g_main_loop_run (loop);
+  }
+  g_assert_false (natter_conversation_item_get_typing (item));
+
+  natter_conversation_item_set_presence (item, TRUE, "2026-01-01T00:00:00.000Z");
+  g_assert_true (natter_conversation_item_get_peer_online (item));
+  g_assert_cmpstr (natter_conversation_item_get_peer_last_seen (item), ==,
+                   "2026-01-01T00:00:00.000Z");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("/natter/store/replayed-event-changes-nothing", test_replayed_event_changes_nothing);
+  ADD ("/natter/store/event-id-survives-reopen", test_event_id_survives_reopen);
+  ADD ("/natter/store/outbox-lifecycle", test_outbox_lifecycle);
+  ADD ("/natter/store/unread-counts-and-receipts", test_unread_counts_and_receipts);
+  ADD ("/natter/store/message-list-pages", test_message_list_pages);
+  ADD ("/natter/store/conversation-list-moves-active-to-top",
+       test_conversation_list_moves_active_to_top);
+  ADD ("/natter/store/typing-expires", test_typing_expires);
+#undef ADD
+
+  return g_test_run ();
+}
