@@ -507,6 +507,11 @@ natter_server_run (int argc, char **argv)
   g_source_remove (term_id);
   g_source_remove (int_id);
 
+  /* Let closed connections finish their teardown before exiting. */
+  g_clear_object (&server);
+  for (guint i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
+    ;
+
   return state.exit_status;
 }
 
