@@ -741,6 +741,108 @@ test_boxed (void)
   g_boxed_free (NATTER_TYPE_FRAME, copy);
 }
 
+static void
+test_profile_type_normalize (void)
+{
+  static const struct {
+    const char *input;
+    const char *output; /* NULL: refused */
+  } cases[] = {
+    { "tutor", "tutor" },
+    { "Tutor", "tutor" },
+    { "ADVERTISER", "advertiser" },
+    { "x", "x" },
+    { "a1_b-c", "a1_b-c" },
+    { "abcdefghijabcdefghijabcdefghijab", "abcdefghijabcdefghijabcdefghijab" },
+    { "abcdefghijabcdefghijabcdefghijabc", NULL },
+    { "", NULL },
+    { "1tutor", NULL },
+    { "_tutor", NULL },
+    { "tu tor", NULL },
+    { "tutor/1", NULL },
+    { "tütor", NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *normalized = natter_profile_type_normalize (cases[i].input, &error);
+
+    g_assert_cmpstr (normalized, ==, cases[i].output);
+    if (cases[i].output == NULL)
+      g_assert_error (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_BAD_FRAME);
+    else
+      g_assert_no_error (error);
+  }
+}
+
+static void
+test_ids (void)
+{
+  g_assert_false (natter_id_is_valid (0));
+  g_assert_false (natter_id_is_valid (-1));
+  g_assert_true (natter_id_is_valid (1));
+  g_assert_true (natter_id_is_valid (NATTER_MAX_ID));
+  g_assert_false (natter_id_is_valid (NATTER_MAX_ID + 1));
+  g_assert_false (natter_id_is_valid (G_MAXINT64));
+}
+
+static void
+test_error_codes (void)
+{
+  static const char *const codes[] = {
+    "bad_json",  "bad_frame", "unknown_type", "not_allowed",
+    "not_found", "too_long",  "rate_limited", "internal",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (codes); i++) {
+    NatterProtocolError code = NATTER_PROTOCOL_ERROR_INTERNAL;
+
+    g_assert_cmpstr (natter_protocol_error_to_code ((NatterProtocolError) i), ==, codes[i]);
+    g_assert_true (natter_protocol_error_from_code (codes[i], &code));
+    g_assert_cmpint (code, ==, i);
+  }
+
+  g_assert_nonnull (natter_protocol_error_to_code (NATTER_PROTOCOL_ERROR_FRAME_TOO_LARGE));
+  g_assert_cmpstr (natter_protocol_error_to_code ((NatterProtocolError) 1000), ==, "internal");
+  g_assert_false (natter_protocol_error_from_code ("nope", NULL));
+  g_assert_false (natter_protocol_error_from_code (NULL, NULL));
+}
+
+static void
+test_times (void)
+{
+  g_autoptr (GDateTime) time = g_date_time_new_utc (2026, 11, 22, 1, 38, 27.123456);
+  g_autoptr (GTimeZone) zone = g_time_zone_new_offset (3 * 3600);
+  g_autoptr (GDateTime) local = g_date_time_to_timezone (time, zone);
+  g_autoptr (GDateTime) parsed = NULL;
+  g_autoptr (GDateTime) offset = NULL;
+  g_autofree char *text = natter_format_time (time);
+  g_autofree char *local_text = natter_format_time (local);
+  g_autofree char *again = NULL;
+
+  g_assert_cmpstr (text, ==, "2026-11-22T01:38:27.123Z");
+  /* Always written in UTC. */
+  g_assert_cmpstr (local_text, ==, text);
+
+  parsed = natter_parse_time (text);
+  g_assert_nonnull (parsed);
+  again = natter_format_time (parsed);
+  g_assert_cmpstr (again, ==, text);
+
+  offset = natter_parse_time ("2026-11-22T04:38:27.123+03:00");
+  g_assert_nonnull (offset);
+  g_assert_cmpint (g_date_time_get_hour (offset), ==, 1);
+  g_assert_cmpint (g_date_time_compare (offset, parsed), ==, 0);
+
+  g_assert_null (natter_parse_time (NULL));
+  g_assert_null (natter_parse_time (""));
+  g_assert_null (natter_parse_time ("yesterday"));
+  g_assert_null (natter_parse_time ("2026-11-22T01:38:27"));  /* no zone */
+  g_assert_null (natter_parse_time ("2026-W47-7T01:38:27Z")); /* ISO week date */
+  g_assert_null (natter_parse_time ("20261122T013827Z"));     /* basic format */
+  g_assert_null (natter_parse_time ("2026-13-22T01:38:27Z")); /* month 13 */
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -762,6 +864,10 @@ main (int argc, char *argv[])
   g_test_add_func ("/natter/protocol/frames/every-type-covered", test_every_type_covered);
   g_test_add_func ("/natter/protocol/frames/error-frame", test_error_frame);
   g_test_add_func ("/natter/protocol/frames/boxed", test_boxed);
+  g_test_add_func ("/natter/protocol/profile-type-normalize", test_profile_type_normalize);
+  g_test_add_func ("/natter/protocol/ids", test_ids);
+  g_test_add_func ("/natter/protocol/error-codes", test_error_codes);
+  g_test_add_func ("/natter/protocol/times", test_times);
 
   return g_test_run ();
 }
