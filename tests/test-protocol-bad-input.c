@@ -261,6 +261,10 @@ static const BadCase bad_cases[] = {
     "{\"type\":\"ice_candidate\",\"call_log_id\":5,\"candidate\":{\"candidate\":\"c\","
     "\"sdpMLineIndex\":-1}}",
     -1, BAD_FRAME, "candidate.sdpMLineIndex: expected a non-negative integer", NULL },
+  { "ice/mline-too-big", SERVER,
+    "{\"type\":\"ice_candidate\",\"call_log_id\":5,\"candidate\":{\"candidate\":\"c\","
+    "\"sdpMLineIndex\":65536}}",
+    -1, BAD_FRAME, "candidate.sdpMLineIndex: expected an integer in 0..65535", NULL },
   { "ice/mline-string", SERVER,
     "{\"type\":\"ice_candidate\",\"call_log_id\":5,\"candidate\":{\"candidate\":\"c\","
     "\"sdpMLineIndex\":\"0\"}}",

@@ -134,14 +134,18 @@ natter_read_int (JsonObject *object,
   if (node == NULL)
     return TRUE;
 
-  if (!node_holds_int (node) || (value = json_node_get_int (node)) < min || value > max) {
+  if (!node_holds_int (node) || (value = json_node_get_int (node)) < min) {
     if (min == 1)
       return field_error (error, prefix, name, "expected a positive integer");
     if (min == 0)
       return field_error (error, prefix, name, "expected a non-negative integer");
+    return field_error (error, prefix, name, "expected an integer of at least %" G_GINT64_FORMAT,
+                        min);
+  }
+
+  if (value > max)
     return field_error (error, prefix, name,
                         "expected an integer in %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT, min, max);
-  }
 
   *out_value = value;
   return TRUE;
