@@ -1,0 +1,563 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-bench"
+
+#include "config.h"
+
+#include "natter-bench-chat.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "natter-bench-common.h"
+#include "natter-protocol.h"
+
+/* How often the pacing timer looks at the clock: at 5,000 messages/s that is
+ * about ten frames per tick, and the send time is taken per frame. */
+#define SEND_TICK_MS 2
+
+/* One message: fixed-size, in one array indexed by the number embedded in
+ * client_msg_id, so receiving a frame allocates nothing. */
+typedef struct {
+  gint64 sent_us;
+  gint64 acked_us;
+  gint64 delivered_us;
+  guint32 sender;
+  guint32 recipient;
+  guint16 deliveries;
+  guint16 echoes;
+  guint8 acks;
+  guint8 failed;
+  guint8 settled;
+} ChatRecord;
+
+typedef struct {
+  NatterBench bench;
+  GPtrArray *users;       /* NatterBenchUser */
+  GPtrArray *connections; /* NatterBenchConnection, one per client */
+  GArray *live;           /* guint32: indexes of connected clients */
+  GArray *records;        /* ChatRecord */
+  GRand *rand;
+
+  double rate;
+  guint64 n_planned;
+  gint64 send_start_us;
+  gint64 send_end_us;
+  gint64 send_stopped_us;
+  guint send_timer_id;
+
+  guint64 n_sent;
+  guint64 n_acked;
+  guint64 n_delivered;
+  guint64 n_duplicated;
+  guint64 n_echoes;
+  guint64 n_misrouted;
+  guint64 n_failed;
+  guint64 n_settled;
+  guint64 n_frames_in;
+  guint64 n_foreign;
+  gint64 last_delivery_us;
+} Chat;
+
+static gboolean
+parse_record_index (Chat *chat, const char *id, gsize length, guint64 *out_index)
+{
+  guint64 index = 0;
+  gsize tag_length = strlen (chat->bench.run_tag);
+
+  if (length <= tag_length + 1 || memcmp (id, chat->bench.run_tag, tag_length) != 0 ||
+      id[tag_length] != '-')
+    return FALSE;
+
+  for (gsize i = tag_length + 1; i < length; i++) {
+    if (!g_ascii_isdigit (id[i]))
+      return FALSE;
+    index = index * 10 + (guint64) (id[i] - '0');
+  }
+
+  if (index >= chat->n_sent)
+    return FALSE;
+
+  *out_index = index;
+  return TRUE;
+}
+
+static ChatRecord *
+find_record (Chat *chat, const char *data, gsize length)
+{
+  const char *id;
+  gsize id_length;
+  guint64 index;
+
+  if (!natter_bench_scan_string (data, length, "client_msg_id", &id, &id_length) ||
+      !parse_record_index (chat, id, id_length, &index)) {
+    chat->n_foreign++;
+    return NULL;
+  }
+
+  return &g_array_index (chat->records, ChatRecord, index);
+}
+
+static void
+maybe_settle (Chat *chat, ChatRecord *record)
+{
+  if (!record->settled && ((record->acks > 0 && record->deliveries > 0) || record->failed)) {
+    record->settled = TRUE;
+    chat->n_settled++;
+  }
+}
+
+static gboolean
+type_is (const char *type, gsize type_length, const char *expected)
+{
+  return type_length == strlen (expected) && memcmp (type, expected, type_length) == 0;
+}
+
+static void
+on_chat_frame (NatterBenchConnection *connection,
+               const char *data,
+               gsize length,
+               gpointer user_data)
+{
+  Chat *chat = user_data;
+  gint64 now_us = g_get_monotonic_time ();
+  const char *type;
+  gsize type_length;
+  ChatRecord *record;
+
+  chat->n_frames_in++;
+  if (!natter_bench_scan_string (data, length, "type", &type, &type_length)) {
+    natter_bench_errors_add (&chat->bench.errors, "frame:unreadable");
+    return;
+  }
+
+  if (type_is (type, type_length, "chat_message")) {
+    record = find_record (chat, data, length);
+    if (record == NULL)
+      return;
+
+    if (connection->index == record->recipient) {
+      record->deliveries++;
+      if (record->deliveries == 1) {
+        record->delivered_us = now_us;
+        chat->n_delivered++;
+        chat->last_delivery_us = now_us;
+      } else {
+        chat->n_duplicated++;
+      }
+    } else if (connection->index == record->sender) {
+      record->echoes++;
+      chat->n_echoes++;
+    } else {
+      chat->n_misrouted++;
+    }
+    maybe_settle (chat, record);
+  } else if (type_is (type, type_length, "message_ack")) {
+    record = find_record (chat, data, length);
+    if (record == NULL)
+      return;
+
+    record->acks++;
+    if (record->acks == 1) {
+      record->acked_us = now_us;
+      chat->n_acked++;
+    }
+    maybe_settle (chat, record);
+  } else if (type_is (type, type_length, "error")) {
+    const char *code;
+    gsize code_length;
+    const char *ref;
+    gsize ref_length;
+    guint64 index;
+    g_autofree char *name = NULL;
+
+    if (natter_bench_scan_string (data, length, "code", &code, &code_length))
+      name = g_strdup_printf ("frame:%.*s", (int) code_length, code);
+    else
+      name = g_strdup ("frame:error");
+    natter_bench_errors_add (&chat->bench.errors, name);
+
+    if (natter_bench_scan_string (data, length, "ref", &ref, &ref_length) &&
+        parse_record_index (chat, ref, ref_length, &index)) {
+      record = &g_array_index (chat->records, ChatRecord, index);
+      if (!record->failed) {
+        record->failed = TRUE;
+        chat->n_failed++;
+      }
+      maybe_settle (chat, record);
+    }
+  }
+  /* presence, typing, read receipts: not part of the measure. */
+}
+
+static void
+send_one (Chat *chat, gint64 now_us)
+{
+  char frame[320];
+  guint n_live = chat->live->len;
+  guint32 sender_slot = (guint32) (chat->n_sent % n_live);
+  guint32 recipient_slot = (guint32) g_rand_int_range (chat->rand, 0, (gint32) n_live - 1);
+  NatterBenchConnection *sender;
+  NatterBenchConnection *recipient;
+  ChatRecord *record;
+  guint64 index = chat->n_sent++;
+
+  /* Round robin over senders spreads the rate evenly (each stays under the
+   * per-connection limit); the recipient is any other client. */
+  if (recipient_slot >= sender_slot)
+    recipient_slot++;
+  sender = g_ptr_array_index (chat->connections, g_array_index (chat->live, guint32, sender_slot));
+  recipient =
+    g_ptr_array_index (chat->connections, g_array_index (chat->live, guint32, recipient_slot));
+
+  g_array_set_size (chat->records, index + 1);
+  record = &g_array_index (chat->records, ChatRecord, index);
+  record->sender = sender->index;
+  record->recipient = recipient->index;
+
+  g_snprintf (frame, sizeof frame,
+              "{\"type\":\"chat_message\",\"client_msg_id\":\"%s-%" G_GUINT64_FORMAT "\","
+              "\"to_profile_id\":%" G_GINT64_FORMAT ",\"to_profile_type\":\"%s\","
+              "\"text\":\"bench message %" G_GUINT64_FORMAT "\"}",
+              chat->bench.run_tag, index, recipient->user->profile_id,
+              recipient->user->profile_type, index);
+
+  if (sender->closed ||
+      soup_websocket_connection_get_state (sender->websocket) != SOUP_WEBSOCKET_STATE_OPEN) {
+    natter_bench_errors_add (&chat->bench.errors, "send:closed");
+    record->failed = TRUE;
+    chat->n_failed++;
+    maybe_settle (chat, record);
+    return;
+  }
+
+  record->sent_us = now_us;
+  soup_websocket_connection_send_text (sender->websocket, frame);
+}
+
+static gboolean
+on_send_tick (gpointer user_data)
+{
+  Chat *chat = user_data;
+  gint64 now_us = g_get_monotonic_time ();
+  guint64 due;
+
+  if (now_us >= chat->send_end_us)
+    due = chat->n_planned;
+  else
+    due = (guint64) ((double) (now_us - chat->send_start_us) * chat->rate / G_USEC_PER_SEC);
+  due = MIN (due, chat->n_planned);
+
+  while (chat->n_sent < due)
+    send_one (chat, g_get_monotonic_time ());
+
+  if (chat->n_sent >= chat->n_planned) {
+    chat->send_stopped_us = g_get_monotonic_time ();
+    chat->send_timer_id = 0;
+    return G_SOURCE_REMOVE;
+  }
+
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+sending_done (gpointer user_data)
+{
+  return ((Chat *) user_data)->send_timer_id == 0;
+}
+
+static gboolean
+all_settled (gpointer user_data)
+{
+  Chat *chat = user_data;
+
+  return chat->n_settled >= chat->n_sent;
+}
+
+static gboolean
+on_clock_tick (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+chat_clear (Chat *chat)
+{
+  g_clear_pointer (&chat->connections, g_ptr_array_unref);
+  g_clear_pointer (&chat->users, g_ptr_array_unref);
+  g_clear_pointer (&chat->live, g_array_unref);
+  g_clear_pointer (&chat->records, g_array_unref);
+  g_clear_pointer (&chat->rand, g_rand_free);
+  natter_bench_clear (&chat->bench);
+}
+
+int
+natter_bench_chat_main (int argc, char **argv)
+{
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *server_url = NULL;
+  g_autofree char *users_file = NULL;
+  g_autofree char *save_users_file = NULL;
+  int n_clients = 10;
+  double rate = 100;
+  double duration_s = 10;
+  double drain_s = 5;
+  double connect_timeout_s = 120;
+  int server_pid = 0;
+  int concurrency = 32;
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    { "server", 0, 0, G_OPTION_ARG_STRING, &server_url, "Server URL (http://HOST:PORT)", "URL" },
+    { "clients", 0, 0, G_OPTION_ARG_INT, &n_clients, "Connected clients (default 10)", "N" },
+    { "rate", 0, 0, G_OPTION_ARG_DOUBLE, &rate, "Messages per second in total (default 100)", "R" },
+    { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &duration_s, "Seconds of sending (default 10)", "S" },
+    { "drain", 0, 0, G_OPTION_ARG_DOUBLE, &drain_s,
+      "Seconds to wait for late deliveries after sending (default 5)", "S" },
+    { "users", 0, 0, G_OPTION_ARG_FILENAME, &users_file,
+      "Log in the users of FILE (email:password lines) instead of registering", "FILE" },
+    { "save-users", 0, 0, G_OPTION_ARG_FILENAME, &save_users_file,
+      "Write the registered users to FILE for --users", "FILE" },
+    { "server-pid", 0, 0, G_OPTION_ARG_INT, &server_pid, "Report the server's RSS and CPU", "PID" },
+    { "concurrency", 0, 0, G_OPTION_ARG_INT, &concurrency,
+      "Sign-ins and handshakes in flight (default 32)", "N" },
+    { "connect-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &connect_timeout_s,
+      "Seconds allowed for connecting every client (default 120)", "S" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the results as JSON", NULL },
+    { NULL },
+  };
+  Chat chat = { 0 };
+  NatterBenchReport report;
+  NatterBenchProcStats server_start = { 0 };
+  NatterBenchProcStats server_sending = { 0 };
+  NatterBenchProcStats server_end = { 0 };
+  gboolean have_server = FALSE;
+  g_autoptr (GArray) latencies = NULL;
+  g_autoptr (GArray) ack_latencies = NULL;
+  g_autoptr (GArray) handshakes = NULL;
+  gint64 sign_in_start_us;
+  gint64 sign_in_us;
+  gint64 connect_start_us;
+  gint64 connect_us;
+  gint64 self_cpu_start_us;
+  gint64 self_cpu_us;
+  gint64 measure_end_us;
+  gint64 send_window_us;
+  gint64 delivery_window_us;
+  guint64 n_lost = 0;
+  guint64 n_unacked = 0;
+  guint clock_id;
+  guint connected;
+  int status;
+
+  context = g_option_context_new ("- chat load: N clients sending at R messages/s");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_summary (
+    context, "Registers (or logs in) N users, connects one WebSocket each, and has them send\n"
+             "chat messages to random other clients at R messages/s in total. Prints delivery\n"
+             "rate, send-to-delivery latency, loss, duplicates and errors by code.");
+  if (!g_option_context_parse (context, &argc, &argv, &error)) {
+    g_printerr ("natter-bench chat: %s\n", error->message);
+    return 2;
+  }
+
+  if (server_url == NULL || n_clients < 2 || rate <= 0 || duration_s <= 0 || drain_s < 0 ||
+      concurrency < 1) {
+    g_printerr ("natter-bench chat: needs --server URL, --clients ≥ 2, --rate > 0, "
+                "--duration > 0\n");
+    return 2;
+  }
+
+  natter_bench_raise_fd_limit ();
+  if (!natter_bench_init (&chat.bench, server_url, server_pid, (guint) concurrency, &error)) {
+    g_printerr ("natter-bench chat: %s\n", error->message);
+    return 2;
+  }
+
+  if (rate / n_clients > NATTER_CHAT_RATE_PER_S)
+    g_printerr ("natter-bench chat: %.1f messages/s per client is over the server's default "
+                "limit of %d/s; expect rate_limited errors\n",
+                rate / n_clients, NATTER_CHAT_RATE_PER_S);
+
+  /* Sign in. */
+  if (users_file != NULL) {
+    chat.users = natter_bench_load_users (users_file, &error);
+    if (chat.users == NULL) {
+      g_printerr ("natter-bench chat: %s\n", error->message);
+      chat_clear (&chat);
+      return 2;
+    }
+    if (chat.users->len < (guint) n_clients) {
+      g_printerr ("natter-bench chat: %s has %u users, --clients needs %d (one profile each)\n",
+                  users_file, chat.users->len, n_clients);
+      chat_clear (&chat);
+      return 2;
+    }
+    g_ptr_array_set_size (chat.users, n_clients);
+  } else {
+    chat.users = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_bench_user_free);
+  }
+
+  sign_in_start_us = g_get_monotonic_time ();
+  natter_bench_sign_in (&chat.bench, chat.users, (guint) n_clients);
+  sign_in_us = g_get_monotonic_time () - sign_in_start_us;
+  if (save_users_file != NULL && !natter_bench_save_users (save_users_file, chat.users, &error)) {
+    g_printerr ("natter-bench chat: %s\n", error->message);
+    g_clear_error (&error);
+  }
+
+  /* Connect, one WebSocket per user. */
+  chat.connections = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_bench_connection_free);
+  for (guint i = 0; i < chat.users->len; i++) {
+    NatterBenchConnection *connection = g_new0 (NatterBenchConnection, 1);
+
+    connection->index = i;
+    connection->user = g_ptr_array_index (chat.users, i);
+    connection->on_frame = on_chat_frame;
+    connection->user_data = &chat;
+    g_ptr_array_add (chat.connections, connection);
+  }
+
+  have_server = natter_bench_read_proc (server_pid, &server_start);
+  connect_start_us = g_get_monotonic_time ();
+  connected =
+    natter_bench_connect_all (&chat.bench, chat.connections,
+                              connect_start_us + (gint64) (connect_timeout_s * G_USEC_PER_SEC));
+  connect_us = g_get_monotonic_time () - connect_start_us;
+
+  chat.live = g_array_new (FALSE, FALSE, sizeof (guint32));
+  handshakes = g_array_new (FALSE, FALSE, sizeof (gint64));
+  for (guint i = 0; i < chat.connections->len; i++) {
+    NatterBenchConnection *connection = g_ptr_array_index (chat.connections, i);
+
+    if (connection->hello_us != 0 && !connection->failed) {
+      gint64 handshake_us = connection->hello_us - connection->started_us;
+
+      g_array_append_val (chat.live, i);
+      g_array_append_val (handshakes, handshake_us);
+    }
+  }
+  natter_bench_sort (handshakes);
+
+  /* Send, paced by the clock, then wait for the last deliveries. */
+  chat.rate = rate;
+  chat.n_planned = connected >= 2 ? (guint64) (rate * duration_s + 0.5) : 0;
+  chat.records = g_array_sized_new (FALSE, TRUE, sizeof (ChatRecord), (guint) chat.n_planned + 1);
+  chat.rand = g_rand_new ();
+
+  clock_id = g_timeout_add (50, on_clock_tick, NULL);
+  self_cpu_start_us = natter_bench_self_cpu_us ();
+  natter_bench_read_proc (server_pid, &server_sending);
+  chat.send_start_us = g_get_monotonic_time ();
+  chat.send_end_us = chat.send_start_us + (gint64) (duration_s * G_USEC_PER_SEC);
+  if (chat.n_planned > 0) {
+    chat.send_timer_id = g_timeout_add (SEND_TICK_MS, on_send_tick, &chat);
+    natter_bench_iterate_until (sending_done, &chat, G_MAXINT64);
+  } else {
+    chat.send_stopped_us = chat.send_start_us;
+  }
+  natter_bench_iterate_until (all_settled, &chat,
+                              chat.send_stopped_us + (gint64) (drain_s * G_USEC_PER_SEC));
+  self_cpu_us = natter_bench_self_cpu_us () - self_cpu_start_us;
+  natter_bench_read_proc (server_pid, &server_end);
+  measure_end_us = g_get_monotonic_time ();
+  g_source_remove (clock_id);
+
+  send_window_us = chat.send_stopped_us - chat.send_start_us;
+  delivery_window_us = chat.last_delivery_us > 0 ? chat.last_delivery_us - chat.send_start_us : 0;
+
+  /* Loss and latency, from the records. */
+  latencies = g_array_sized_new (FALSE, FALSE, sizeof (gint64), (guint) chat.n_delivered + 1);
+  ack_latencies = g_array_sized_new (FALSE, FALSE, sizeof (gint64), (guint) chat.n_acked + 1);
+  for (guint i = 0; i < chat.records->len; i++) {
+    ChatRecord *record = &g_array_index (chat.records, ChatRecord, i);
+
+    if (record->deliveries > 0) {
+      gint64 latency_us = record->delivered_us - record->sent_us;
+
+      g_array_append_val (latencies, latency_us);
+    }
+    if (record->acks > 0) {
+      gint64 latency_us = record->acked_us - record->sent_us;
+
+      g_array_append_val (ack_latencies, latency_us);
+      if (record->deliveries == 0)
+        n_lost++;
+    } else if (!record->failed) {
+      n_unacked++;
+    }
+  }
+  natter_bench_sort (latencies);
+  natter_bench_sort (ack_latencies);
+
+  natter_bench_report_init (&report, "chat");
+  natter_bench_report_section (&report, "setup");
+  natter_bench_report_int (&report, "clients", "clients requested", n_clients);
+  natter_bench_report_int (&report, "clients_connected", "clients connected", connected);
+  natter_bench_report_double (&report, "sign_in_s",
+                              users_file != NULL ? "log in time" : "registration time", "s",
+                              sign_in_us / 1e6);
+  natter_bench_report_double (&report, "connect_s", "connect time (all clients)", "s",
+                              connect_us / 1e6);
+  natter_bench_report_double (&report, "connect_p50_ms", "connect p50 (handshake + hello)", "ms",
+                              natter_bench_percentile_ms (handshakes, 50));
+  natter_bench_report_double (&report, "connect_p99_ms", "connect p99", "ms",
+                              natter_bench_percentile_ms (handshakes, 99));
+
+  natter_bench_report_section (&report, "messages");
+  natter_bench_report_double (&report, "rate_target", "target rate", "msg/s", rate);
+  natter_bench_report_double (&report, "duration_s", "sending time", "s", send_window_us / 1e6);
+  natter_bench_report_int (&report, "sent", "sent", (gint64) chat.n_sent);
+  natter_bench_report_double (&report, "sent_per_s", "sent per second", "msg/s",
+                              send_window_us > 0 ? chat.n_sent * 1e6 / send_window_us : 0);
+  natter_bench_report_int (&report, "acked", "acked", (gint64) chat.n_acked);
+  natter_bench_report_int (&report, "delivered", "delivered", (gint64) chat.n_delivered);
+  natter_bench_report_double (&report, "delivered_per_s", "delivered per second", "msg/s",
+                              delivery_window_us > 0 ? chat.n_delivered * 1e6 / delivery_window_us
+                                                     : 0);
+  natter_bench_report_int (&report, "lost", "lost (acked, never delivered)", (gint64) n_lost);
+  natter_bench_report_int (&report, "duplicated", "duplicated", (gint64) chat.n_duplicated);
+  natter_bench_report_int (&report, "unacked", "unacked (no ack, no error)", (gint64) n_unacked);
+  natter_bench_report_int (&report, "failed", "refused (error frame)", (gint64) chat.n_failed);
+  natter_bench_report_int (&report, "misrouted", "misrouted", (gint64) chat.n_misrouted);
+  natter_bench_report_int (&report, "echoes", "copies to the sender", (gint64) chat.n_echoes);
+
+  natter_bench_report_section (&report, "latency (send to recipient's chat_message)");
+  natter_bench_report_double (&report, "latency_p50_ms", "p50", "ms",
+                              natter_bench_percentile_ms (latencies, 50));
+  natter_bench_report_double (&report, "latency_p95_ms", "p95", "ms",
+                              natter_bench_percentile_ms (latencies, 95));
+  natter_bench_report_double (&report, "latency_p99_ms", "p99", "ms",
+                              natter_bench_percentile_ms (latencies, 99));
+  natter_bench_report_double (&report, "latency_max_ms", "max", "ms",
+                              natter_bench_percentile_ms (latencies, 100));
+  natter_bench_report_double (&report, "ack_p50_ms", "ack p50 (send to message_ack)", "ms",
+                              natter_bench_percentile_ms (ack_latencies, 50));
+  natter_bench_report_double (&report, "ack_p99_ms", "ack p99", "ms",
+                              natter_bench_percentile_ms (ack_latencies, 99));
+
+  natter_bench_report_section (&report, "processes (while sending and draining)");
+  natter_bench_report_double (&report, "bench_cpu_percent", "bench CPU", "% of a core",
+                              100.0 * self_cpu_us / MAX (measure_end_us - chat.send_start_us, 1));
+  if (have_server) {
+    natter_bench_report_double (
+      &report, "server_cpu_percent", "server CPU", "% of a core",
+      natter_bench_cpu_percent (&server_sending, &server_end, measure_end_us - chat.send_start_us));
+    natter_bench_report_int (&report, "server_rss_start_kib", "server RSS before connecting (KiB)",
+                             (gint64) server_start.rss_kib);
+    natter_bench_report_int (&report, "server_rss_end_kib", "server RSS at the end (KiB)",
+                             (gint64) server_end.rss_kib);
+    natter_bench_report_int (&report, "server_rss_peak_kib", "server RSS peak (KiB)",
+                             (gint64) server_end.hwm_kib);
+  }
+  natter_bench_report_int (&report, "frames_received", "frames received",
+                           (gint64) chat.n_frames_in);
+  natter_bench_report_errors (&report, &chat.bench.errors);
+  natter_bench_report_print (&report, json);
+
+  /* Loss and duplicates are bugs, not slowness: they fail the run. */
+  status = n_lost > 0 || chat.n_duplicated > 0 ? 1 : 0;
+  natter_bench_close_all (chat.connections, g_get_monotonic_time () + 5 * G_USEC_PER_SEC);
+  chat_clear (&chat);
+
+  return status;
+}
