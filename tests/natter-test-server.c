@@ -5,6 +5,8 @@
 
 #include <libsoup/soup.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "natter-http-body.h"
@@ -130,6 +132,19 @@ server_binary (void)
   return fallback;
 }
 
+/* In the child before exec: if the test process dies (a failed assertion
+ * aborts it), the server goes too instead of holding the test's stderr open
+ * and the port taken. */
+static void
+die_with_parent (gpointer user_data)
+{
+  pid_t parent = GPOINTER_TO_INT (user_data);
+
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () != parent)
+    _exit (1);
+}
+
 /* Starts the process on @port and reads its listening line. Returns FALSE
  * when the process exited before listening (the port may still be taken). */
 static gboolean
@@ -156,6 +171,8 @@ try_start (NatterTestServer *self, guint port, gint64 deadline)
   g_ptr_array_add (argv, NULL);
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, GINT_TO_POINTER (getpid ()),
+                                         NULL);
   self->process =
     g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   if (self->process == NULL)
