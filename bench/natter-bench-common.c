@@ -112,15 +112,23 @@ natter_bench_clear (NatterBench *bench)
 gboolean
 natter_bench_iterate_until (gboolean (*done) (gpointer user_data),
                             gpointer user_data,
-                            gint64 deadline_us)
+                            gint64 deadline_us,
+                            gint64 min_interval_us)
 {
   GMainContext *context = g_main_context_default ();
 
   while (!done (user_data)) {
-    if (g_get_monotonic_time () >= deadline_us)
+    gint64 started_us = g_get_monotonic_time ();
+    gint64 spent_us;
+
+    if (started_us >= deadline_us)
       return done (user_data);
     /* Blocks in poll; a timer wakes it at least every 50 ms for the clock. */
     g_main_context_iteration (context, TRUE);
+
+    spent_us = g_get_monotonic_time () - started_us;
+    if (spent_us < min_interval_us)
+      g_usleep ((gulong) (min_interval_us - spent_us));
   }
 
   return TRUE;
@@ -226,10 +234,11 @@ count_http_failure (
   g_autofree char *text = NULL;
   g_autofree char *name = NULL;
 
-  if (error != NULL)
+  if (error != NULL) {
+    g_debug ("%s failed: %s", what, error->message);
     name = g_strdup_printf ("%s:network", what);
-  else if (body != NULL && natter_http_error_parse (g_bytes_get_data (body, NULL),
-                                                    g_bytes_get_size (body), &code, &text))
+  } else if (body != NULL && natter_http_error_parse (g_bytes_get_data (body, NULL),
+                                                      g_bytes_get_size (body), &code, &text))
     name = g_strdup_printf ("%s:%s", what, code);
   else
     name = g_strdup_printf ("%s:http_%u", what, soup_message_get_status (message));
@@ -360,7 +369,7 @@ natter_bench_sign_in (NatterBench *bench, GPtrArray *users, guint n_register)
   clock_id = g_timeout_add (50, on_clock_tick, NULL);
   sign_in_start_more (&sign_in);
   /* Requests always finish: libsoup reports network failures. */
-  natter_bench_iterate_until (sign_in_done, &sign_in, G_MAXINT64);
+  natter_bench_iterate_until (sign_in_done, &sign_in, G_MAXINT64, 0);
   g_source_remove (clock_id);
 
   for (guint i = users->len; i > 0; i--) {
@@ -511,7 +520,7 @@ natter_bench_connect_all (NatterBench *bench, GPtrArray *connections, gint64 dea
 
   clock_id = g_timeout_add (50, on_clock_tick, NULL);
   connector_start_more (&connector);
-  natter_bench_iterate_until (connector_done, &connector, deadline_us);
+  natter_bench_iterate_until (connector_done, &connector, deadline_us, 0);
   g_source_remove (clock_id);
 
   /* Handshakes still in flight after the deadline hold a pointer to the
@@ -563,7 +572,7 @@ natter_bench_close_all (GPtrArray *connections, gint64 deadline_us)
   }
 
   clock_id = g_timeout_add (50, on_clock_tick, NULL);
-  natter_bench_iterate_until (all_closed, connections, deadline_us);
+  natter_bench_iterate_until (all_closed, connections, deadline_us, 0);
   g_source_remove (clock_id);
 }
 

@@ -48,7 +48,7 @@ hold (double seconds)
   guint clock_id = g_timeout_add (50, on_clock_tick, NULL);
 
   natter_bench_iterate_until (never, NULL,
-                              g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC));
+                              g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC), 0);
   g_source_remove (clock_id);
 }
 
@@ -82,7 +82,7 @@ natter_bench_idle_main (int argc, char **argv)
   double hold_s = 10;
   double connect_timeout_s = 300;
   int server_pid = 0;
-  int concurrency = 32;
+  int concurrency = 8;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
     { "server", 0, 0, G_OPTION_ARG_STRING, &server_url, "Server URL (http://HOST:PORT)", "URL" },
@@ -98,7 +98,7 @@ natter_bench_idle_main (int argc, char **argv)
     { "save-users", 0, 0, G_OPTION_ARG_FILENAME, &save_users_file,
       "Write the registered users to FILE for --users", "FILE" },
     { "concurrency", 0, 0, G_OPTION_ARG_INT, &concurrency,
-      "Sign-ins and handshakes in flight (default 32)", "N" },
+      "Sign-ins and handshakes in flight (default 8)", "N" },
     { "connect-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &connect_timeout_s,
       "Seconds allowed for connecting everything (default 300)", "S" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the results as JSON", NULL },
