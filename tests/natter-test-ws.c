@@ -303,6 +303,30 @@ natter_test_ws_expect_error (NatterTestWs *ws, const char *code)
 }
 
 static gboolean
+any_frame (gpointer user_data)
+{
+  NatterTestWs *ws = user_data;
+
+  return ws->received.length > 0 || ws->closed;
+}
+
+NatterFrame *
+natter_test_ws_next (NatterTestWs *ws)
+{
+  Received *received;
+  NatterFrame *frame;
+
+  natter_test_ws_iterate_until (any_frame, ws, FRAME_TIMEOUT_MS);
+  received = g_queue_pop_head (&ws->received);
+  if (received == NULL)
+    g_error ("No frame arrived (closed: %d, code %u)", ws->closed, ws->close_code);
+
+  frame = g_steal_pointer (&received->frame);
+  received_free (received);
+  return frame;
+}
+
+static gboolean
 never (gpointer user_data)
 {
   return FALSE;

@@ -44,6 +44,8 @@ void natter_test_ws_send_bytes (NatterTestWs *ws, gsize length, char fill);
 /* The first queued or arriving frame of @type (removed from the queue), or
  * NULL after @timeout_ms. */
 NatterFrame *natter_test_ws_wait_for (NatterTestWs *ws, const char *type, guint timeout_ms);
+/* The next frame of any type, asserting that one arrives. */
+NatterFrame *natter_test_ws_next (NatterTestWs *ws);
 /* Like natter_test_ws_wait_for, asserting that it arrives. */
 NatterFrame *natter_test_ws_expect (NatterTestWs *ws, const char *type);
 /* The error frame with @code, asserting that it arrives. */
