@@ -14,9 +14,8 @@ G_DECLARE_FINAL_TYPE (NatterHub, natter_hub, NATTER, HUB, GObject)
 
 /* The hub: who is connected as which profile, the routing of PROTOCOL.md's
  * WebSocket frames, events and replay, presence, and call sessions. */
-NatterHub *natter_hub_new (NatterServerDb *db,
-                           const NatterServerConfig *config,
-                           NatterMetrics *metrics);
+NatterHub *
+natter_hub_new (NatterServerDb *db, const NatterServerConfig *config, NatterMetrics *metrics);
 
 /* Adds the /ws/{profile_id}/{profile_type} endpoint to @server: token (header
  * or ?token=), profile ownership and Origin are checked before the upgrade
@@ -35,6 +34,7 @@ void natter_hub_shutdown_async (NatterHub *self,
 gboolean natter_hub_shutdown_finish (NatterHub *self, GAsyncResult *result, GError **error);
 
 guint natter_hub_get_n_connections (NatterHub *self);
-gboolean natter_hub_profile_is_online (NatterHub *self, gint64 profile_id, const char *profile_type);
+gboolean
+natter_hub_profile_is_online (NatterHub *self, gint64 profile_id, const char *profile_type);
 
 G_END_DECLS
