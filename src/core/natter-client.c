@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include "natter-call-manager.h"
 #include "natter-client.h"
 #include "natter-http-body.h"
 
@@ -13,7 +14,7 @@
 
 #define TYPING_EXPIRE_MS 6000
 
-enum { PROP_0, PROP_ACCOUNT, PROP_CONNECTION, PROP_STORE, PROP_CONVERSATIONS, N_PROPS };
+enum { PROP_0, PROP_ACCOUNT, PROP_CONNECTION, PROP_STORE, PROP_CONVERSATIONS, PROP_CALL_MANAGER, N_PROPS };
 
 static GParamSpec *properties[N_PROPS];
 
@@ -30,6 +31,7 @@ struct _NatterClient {
   /* Long-lived: created with the client, shared by every profile. */
   NatterAccount *account;
   NatterConnection *connection;
+  NatterCallManager *call_manager;
 
   /* Per active profile: replaced when the profile changes. */
   NatterStore *store;
@@ -266,7 +268,9 @@ on_active_profile_changed (NatterClient *self)
   g_autofree char *path = NULL;
 
   if (profile == NULL) {
-    natter_connection_stop (self->connection);
+    /* Keep signed-out (a revoked token) visible; anything else stops. */
+    if (natter_connection_get_state (self->connection) != NATTER_CONNECTION_STATE_SIGNED_OUT)
+      natter_connection_stop (self->connection);
     set_profile_state (self, NULL);
     return;
   }
@@ -311,6 +315,9 @@ natter_client_get_property (GObject *object, guint prop_id, GValue *value, GPara
     case PROP_CONVERSATIONS:
       g_value_set_object (value, self->conversations);
       break;
+    case PROP_CALL_MANAGER:
+      g_value_set_object (value, self->call_manager);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -333,6 +340,7 @@ natter_client_dispose (GObject *object)
     natter_connection_set_store (self->connection, NULL);
   }
 
+  g_clear_object (&self->call_manager);
   g_clear_object (&self->conversations);
   g_clear_object (&self->store);
   g_clear_object (&self->connection);
@@ -380,6 +388,14 @@ natter_client_class_init (NatterClientClass *klass)
    */
   properties[PROP_CONVERSATIONS] =
     g_param_spec_object ("conversations", NULL, NULL, G_TYPE_LIST_MODEL, flags);
+  /**
+   * NatterClient:call-manager:
+   *
+   * The calls of the active profile (a #NatterCallManager), created with
+   * the connection and living as long as the client.
+   */
+  properties[PROP_CALL_MANAGER] =
+    g_param_spec_object ("call-manager", NULL, NULL, NATTER_TYPE_CALL_MANAGER, flags);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -467,6 +483,7 @@ natter_client_new (const char *server_url, const char *data_dir)
 
   self->account = natter_account_new (server_url, data_dir);
   self->connection = natter_connection_new (self->account);
+  self->call_manager = natter_call_manager_new (self->connection, self->account);
 
   g_signal_connect_swapped (self->account, "notify::active-profile",
                             G_CALLBACK (on_active_profile_changed), self);

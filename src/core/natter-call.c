@@ -1,0 +1,1306 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-call"
+
+#include "config.h"
+
+#include "natter-call.h"
+
+#define STATS_INTERVAL_MS 2000
+#define DEFAULT_RECOVERY_MS 15000
+
+enum {
+  PROP_0,
+  PROP_STATE,
+  PROP_END_REASON,
+  PROP_END_MESSAGE,
+  PROP_ENDED_LOCALLY,
+  PROP_INCOMING,
+  PROP_CALL_LOG_ID,
+  PROP_PEER,
+  PROP_CALL_TYPE,
+  PROP_PEER_RINGING,
+  PROP_SILENCED,
+  PROP_DURATION,
+  PROP_MUTED,
+  PROP_CAMERA_ENABLED,
+  PROP_REMOTE_MUTED,
+  PROP_REMOTE_CAMERA_ENABLED,
+  PROP_STATS,
+  PROP_PIPELINE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+struct _NatterCall {
+  GObject parent_instance;
+
+  NatterConnection *connection;
+  NatterCallPipeline *pipeline;
+  GstElement *video_sink;
+  GPtrArray *ice_servers;
+  GstDevice *microphone;
+  GstDevice *camera;
+  GstDevice *speaker;
+
+  NatterCallState state;
+  NatterCallEndReason end_reason;
+  char *end_message;
+  gboolean ended_locally;
+  gboolean incoming;
+  gint64 call_log_id;
+  char *client_call_id;
+  NatterProfile *peer;
+  char *call_type;
+  gint64 conversation_id;
+  NatterSessionDescription *remote_offer;
+  GPtrArray *early_candidates;   /* NatterIceCandidate from the peer, before accept */
+  GPtrArray *pending_candidates; /* ours, before we know the call_log_id */
+
+  gboolean invitation_sent;
+  gboolean answer_sent;
+  gboolean hang_up_pending;
+  gboolean peer_ringing;
+  gboolean silenced;
+  gboolean muted;
+  gboolean camera_enabled;
+  gboolean camera_available;
+  gboolean remote_muted;
+  gboolean remote_camera_enabled;
+
+  gint64 invited_at;
+  gint64 ringing_at;
+  gint64 accepted_at;
+  gint64 connected_at;
+  guint duration;
+  guint duration_id;
+  guint stats_id;
+  guint recovery_id;
+  guint recovery_ms;
+};
+
+G_DEFINE_FINAL_TYPE (NatterCall, natter_call, G_TYPE_OBJECT)
+
+G_DEFINE_ENUM_TYPE (NatterCallState,
+                    natter_call_state,
+                    G_DEFINE_ENUM_VALUE (NATTER_CALL_STATE_RINGING_OUTGOING, "ringing-outgoing"),
+                    G_DEFINE_ENUM_VALUE (NATTER_CALL_STATE_RINGING_INCOMING, "ringing-incoming"),
+                    G_DEFINE_ENUM_VALUE (NATTER_CALL_STATE_CONNECTING, "connecting"),
+                    G_DEFINE_ENUM_VALUE (NATTER_CALL_STATE_CONNECTED, "connected"),
+                    G_DEFINE_ENUM_VALUE (NATTER_CALL_STATE_ENDED, "ended"))
+
+G_DEFINE_ENUM_TYPE (
+  NatterCallEndReason,
+  natter_call_end_reason,
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_END_REASON_NONE, "none"),
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_END_REASON_HANGUP, "hangup"),
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_END_REASON_DECLINED, "declined"),
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_END_REASON_BUSY, "busy"),
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_END_REASON_NO_ANSWER, "no_answer"),
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_END_REASON_ANSWERED_ELSEWHERE, "answered_elsewhere"),
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_END_REASON_DECLINED_ELSEWHERE, "declined_elsewhere"),
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_END_REASON_CALLER_CANCELLED, "caller_cancelled"),
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_END_REASON_TIMEOUT, "timeout"),
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_END_REASON_UNAVAILABLE, "unavailable"),
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_END_REASON_FAILED, "failed"))
+
+static void natter_call_end (NatterCall *self,
+                             NatterCallEndReason reason,
+                             const char *message,
+                             gboolean locally);
+
+static void
+notify (NatterCall *self, guint prop)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
+static void
+set_state (NatterCall *self, NatterCallState state)
+{
+  if (self->state == state || self->state == NATTER_CALL_STATE_ENDED)
+    return;
+  g_debug ("call %" G_GINT64_FORMAT ": %s", self->call_log_id,
+           g_enum_to_string (NATTER_TYPE_CALL_STATE, state));
+  self->state = state;
+  notify (self, PROP_STATE);
+}
+
+static void
+send_frame (NatterCall *self, NatterFrame *frame)
+{
+  /* Queued by the connection while it is down; signalling that is lost
+   * during a cut is covered by ICE keeping the media path. */
+  if (!natter_connection_send_frame (self->connection, frame))
+    g_debug ("call frame %s not sent", natter_frame_type_to_string (frame->type));
+  natter_frame_free (frame);
+}
+
+static void
+send_candidate (NatterCall *self, const NatterIceCandidate *candidate)
+{
+  NatterFrame *frame = natter_frame_new (NATTER_FRAME_ICE_CANDIDATE);
+
+  frame->call_log_id = self->call_log_id;
+  frame->candidate = candidate != NULL ? natter_ice_candidate_copy (candidate) : NULL;
+  send_frame (self, frame);
+}
+
+static void
+send_media_state (NatterCall *self)
+{
+  NatterFrame *frame;
+
+  if (self->call_log_id == 0 || !natter_call_is_live (self))
+    return;
+  frame = natter_frame_new (NATTER_FRAME_CALL_MEDIA_STATE);
+  frame->call_log_id = self->call_log_id;
+  frame->audio_muted = self->muted;
+  frame->video_enabled = self->camera_enabled && self->pipeline != NULL &&
+                         natter_call_pipeline_get_with_video (self->pipeline);
+  send_frame (self, frame);
+}
+
+static void
+on_local_description (NatterCallPipeline *pipeline,
+                      const char *type,
+                      const char *sdp,
+                      NatterCall *self)
+{
+  NatterFrame *frame;
+  g_autoptr (NatterSessionDescription) description = natter_session_description_new (type, sdp);
+
+  if (g_str_equal (type, "offer") && !self->invitation_sent) {
+    frame = natter_frame_new (NATTER_FRAME_CALL_INVITATION);
+    frame->client_call_id = g_strdup (self->client_call_id);
+    frame->to_profile_id = self->peer->profile_id;
+    frame->to_profile_type = g_strdup (self->peer->profile_type);
+    frame->call_type = g_strdup (self->call_type);
+    frame->conversation_id = self->conversation_id;
+    frame->offer = g_steal_pointer (&description);
+    self->invitation_sent = TRUE;
+    self->invited_at = g_get_monotonic_time ();
+  } else if (g_str_equal (type, "answer") && !self->answer_sent) {
+    frame = natter_frame_new (NATTER_FRAME_CALL_ANSWER);
+    frame->call_log_id = self->call_log_id;
+    frame->answer = g_steal_pointer (&description);
+    self->answer_sent = TRUE;
+  } else {
+    /* A rebuilt pipeline after ICE failed: renegotiate in the same call. */
+    frame = natter_frame_new (NATTER_FRAME_CALL_UPDATE);
+    frame->call_log_id = self->call_log_id;
+    if (g_str_equal (type, "offer"))
+      frame->offer = g_steal_pointer (&description);
+    else
+      frame->answer = g_steal_pointer (&description);
+  }
+  send_frame (self, frame);
+  if (g_str_equal (type, "answer"))
+    send_media_state (self);
+}
+
+static void
+on_local_candidate (NatterCallPipeline *pipeline,
+                    guint mline,
+                    const char *candidate,
+                    NatterCall *self)
+{
+  g_autoptr (NatterIceCandidate) ice = NULL;
+
+  if (candidate != NULL)
+    ice = natter_ice_candidate_new (candidate, NULL, mline);
+
+  if (self->call_log_id == 0) {
+    g_ptr_array_add (self->pending_candidates,
+                     ice != NULL ? natter_ice_candidate_copy (ice) : NULL);
+    return;
+  }
+  send_candidate (self, ice);
+}
+
+static gboolean
+on_duration_tick (gpointer user_data)
+{
+  NatterCall *self = user_data;
+  guint duration = (guint) ((g_get_monotonic_time () - self->connected_at) / G_USEC_PER_SEC);
+
+  if (duration != self->duration) {
+    self->duration = duration;
+    notify (self, PROP_DURATION);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_stats_tick (gpointer user_data)
+{
+  NatterCall *self = user_data;
+
+  if (self->pipeline != NULL)
+    natter_call_pipeline_update_stats (self->pipeline);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_pipeline_stats (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *self)
+{
+  notify (self, PROP_STATS);
+}
+
+static gboolean
+on_recovery_timeout (gpointer user_data)
+{
+  NatterCall *self = user_data;
+  g_autofree char *message = NULL;
+  const char *cause =
+    self->pipeline != NULL ? natter_call_pipeline_get_error_message (self->pipeline) : NULL;
+
+  self->recovery_id = 0;
+  message =
+    g_strdup_printf ("The media path did not recover within %u s%s%s", self->recovery_ms / 1000,
+                     cause != NULL ? ": " : "", cause != NULL ? cause : "");
+  natter_call_end (self, NATTER_CALL_END_REASON_FAILED, message, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+static void replace_pipeline (NatterCall *self, gboolean with_video);
+
+static void
+on_pipeline_state (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *self)
+{
+  NatterCallPipelineState state = natter_call_pipeline_get_state (pipeline);
+
+  if (pipeline != self->pipeline || self->state == NATTER_CALL_STATE_ENDED)
+    return;
+
+  switch (state) {
+    case NATTER_CALL_PIPELINE_STATE_CONNECTED:
+      g_clear_handle_id (&self->recovery_id, g_source_remove);
+      if (self->state == NATTER_CALL_STATE_CONNECTING) {
+        self->connected_at = g_get_monotonic_time ();
+        self->duration_id = g_timeout_add_seconds (1, on_duration_tick, self);
+        set_state (self, NATTER_CALL_STATE_CONNECTED);
+        send_media_state (self);
+      }
+      break;
+    case NATTER_CALL_PIPELINE_STATE_DISCONNECTED:
+      if (self->recovery_id == 0)
+        self->recovery_id = g_timeout_add (self->recovery_ms, on_recovery_timeout, self);
+      break;
+    case NATTER_CALL_PIPELINE_STATE_FAILED:
+      if (self->recovery_id == 0)
+        self->recovery_id = g_timeout_add (self->recovery_ms, on_recovery_timeout, self);
+      /* webrtcbin 1.22 cannot restart ICE in place: the caller builds a new
+       * session and offers it through call_update; the callee follows. */
+      if (!self->incoming && self->call_log_id != 0) {
+        g_message ("Call %" G_GINT64_FORMAT ": media failed (%s), renegotiating", self->call_log_id,
+                   natter_call_pipeline_get_error_message (pipeline));
+        replace_pipeline (self, natter_call_pipeline_get_with_video (pipeline));
+      }
+      break;
+    case NATTER_CALL_PIPELINE_STATE_NEW:
+    case NATTER_CALL_PIPELINE_STATE_NEGOTIATING:
+    case NATTER_CALL_PIPELINE_STATE_CONNECTING:
+    case NATTER_CALL_PIPELINE_STATE_CLOSED:
+    default:
+      break;
+  }
+}
+
+static void
+drop_pipeline (NatterCall *self)
+{
+  if (self->pipeline == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->pipeline, self);
+  natter_call_pipeline_close (self->pipeline);
+  g_clear_object (&self->pipeline);
+}
+
+static NatterCallPipeline *
+create_pipeline (NatterCall *self, gboolean with_video)
+{
+  NatterCallPipeline *pipeline = natter_call_pipeline_new (with_video);
+
+  if (self->video_sink != NULL)
+    natter_call_pipeline_set_video_sink (pipeline, self->video_sink);
+  natter_call_pipeline_set_ice_servers (pipeline, self->ice_servers);
+  natter_call_pipeline_set_audio_source_device (pipeline, self->microphone);
+  natter_call_pipeline_set_video_source_device (pipeline, self->camera);
+  natter_call_pipeline_set_audio_sink_device (pipeline, self->speaker);
+  natter_call_pipeline_set_muted (pipeline, self->muted);
+  natter_call_pipeline_set_camera_enabled (pipeline, self->camera_enabled);
+  g_signal_connect (pipeline, "local-description", G_CALLBACK (on_local_description), self);
+  g_signal_connect (pipeline, "local-candidate", G_CALLBACK (on_local_candidate), self);
+  g_signal_connect (pipeline, "notify::state", G_CALLBACK (on_pipeline_state), self);
+  g_signal_connect (pipeline, "notify::stats", G_CALLBACK (on_pipeline_stats), self);
+
+  drop_pipeline (self);
+  self->pipeline = pipeline;
+  notify (self, PROP_PIPELINE);
+
+  if (self->stats_id == 0)
+    self->stats_id = g_timeout_add (STATS_INTERVAL_MS, on_stats_tick, self);
+  return pipeline;
+}
+
+static void
+replace_pipeline (NatterCall *self, gboolean with_video)
+{
+  g_autoptr (GError) error = NULL;
+  NatterCallPipeline *pipeline = create_pipeline (self, with_video);
+
+  if (!natter_call_pipeline_start_offer (pipeline, &error))
+    natter_call_end (self, NATTER_CALL_END_REASON_FAILED, error->message, TRUE);
+}
+
+static void
+natter_call_end (NatterCall *self,
+                 NatterCallEndReason reason,
+                 const char *message,
+                 gboolean locally)
+{
+  /* The manager drops its reference when the state becomes ended. */
+  g_autoptr (NatterCall) keep = g_object_ref (self);
+
+  if (self->state == NATTER_CALL_STATE_ENDED)
+    return;
+
+  g_clear_handle_id (&self->duration_id, g_source_remove);
+  g_clear_handle_id (&self->stats_id, g_source_remove);
+  g_clear_handle_id (&self->recovery_id, g_source_remove);
+
+  g_object_freeze_notify (G_OBJECT (self));
+  self->end_reason = reason;
+  notify (self, PROP_END_REASON);
+  if (message != NULL) {
+    g_free (self->end_message);
+    self->end_message = g_strdup (message);
+    notify (self, PROP_END_MESSAGE);
+  }
+  if (self->ended_locally != locally) {
+    self->ended_locally = locally;
+    notify (self, PROP_ENDED_LOCALLY);
+  }
+  if (self->peer_ringing) {
+    self->peer_ringing = FALSE;
+    notify (self, PROP_PEER_RINGING);
+  }
+  set_state (self, NATTER_CALL_STATE_ENDED);
+  g_object_thaw_notify (G_OBJECT (self));
+
+  /* The counters stay readable: the pipeline is stopped, not dropped. */
+  if (self->pipeline != NULL)
+    natter_call_pipeline_close (self->pipeline);
+  g_ptr_array_set_size (self->early_candidates, 0);
+  g_ptr_array_set_size (self->pending_candidates, 0);
+}
+
+static NatterCallEndReason
+reason_from_string (const char *reason, NatterCallEndReason fallback)
+{
+  GEnumClass *klass;
+  GEnumValue *value;
+
+  if (reason == NULL)
+    return fallback;
+  klass = g_type_class_ref (NATTER_TYPE_CALL_END_REASON);
+  value = g_enum_get_value_by_nick (klass, reason);
+  g_type_class_unref (klass);
+  if (value == NULL || value->value == NATTER_CALL_END_REASON_NONE)
+    return fallback;
+  return value->value;
+}
+
+static void
+handle_remote_candidate (NatterCall *self, const NatterIceCandidate *candidate)
+{
+  if (candidate == NULL || candidate->candidate == NULL)
+    return;
+
+  if (self->pipeline == NULL) {
+    /* Early candidates wait for accept. */
+    g_ptr_array_add (self->early_candidates, natter_ice_candidate_copy (candidate));
+    return;
+  }
+  natter_call_pipeline_add_remote_candidate (
+    self->pipeline, candidate->sdp_mline_index >= 0 ? (guint) candidate->sdp_mline_index : 0,
+    candidate->candidate);
+}
+
+static void
+handle_update (NatterCall *self, const NatterFrame *frame)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!natter_call_is_live (self))
+    return;
+
+  if (frame->offer != NULL) {
+    gboolean with_video =
+      self->pipeline != NULL && natter_call_pipeline_get_with_video (self->pipeline);
+    NatterCallPipeline *pipeline = create_pipeline (self, with_video);
+
+    if (self->recovery_id == 0)
+      self->recovery_id = g_timeout_add (self->recovery_ms, on_recovery_timeout, self);
+    if (!natter_call_pipeline_set_remote_description (pipeline, "offer", frame->offer->sdp, &error))
+      natter_call_end (self, NATTER_CALL_END_REASON_FAILED, error->message, TRUE);
+  } else if (frame->answer != NULL && self->pipeline != NULL) {
+    if (!natter_call_pipeline_set_remote_description (self->pipeline, "answer", frame->answer->sdp,
+                                                      &error))
+      g_debug ("Ignoring a call_update answer: %s", error->message);
+  }
+}
+
+/**
+ * natter_call_handle_frame:
+ * @self: a #NatterCall
+ * @frame: a call frame addressed to this call (untrusted content)
+ *
+ * The call manager routes frames here by call_log_id or client_call_id.
+ *
+ * Returns: %TRUE if the frame meant something to this call
+ */
+gboolean
+natter_call_handle_frame (NatterCall *self, const NatterFrame *frame)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
+  g_return_val_if_fail (frame != NULL, FALSE);
+
+  if (self->state == NATTER_CALL_STATE_ENDED)
+    return FALSE;
+
+  switch (frame->type) {
+    case NATTER_FRAME_CALL_RINGING:
+      if (self->incoming || self->call_log_id != 0 || frame->call_log_id <= 0)
+        return FALSE;
+      self->call_log_id = frame->call_log_id;
+      self->ringing_at = g_get_monotonic_time ();
+      notify (self, PROP_CALL_LOG_ID);
+      if (self->hang_up_pending) {
+        NatterFrame *ended = natter_frame_new (NATTER_FRAME_CALL_ENDED);
+
+        ended->call_log_id = self->call_log_id;
+        send_frame (self, ended);
+        return TRUE;
+      }
+      for (guint i = 0; i < self->pending_candidates->len; i++)
+        send_candidate (self, g_ptr_array_index (self->pending_candidates, i));
+      g_ptr_array_set_size (self->pending_candidates, 0);
+      self->peer_ringing = TRUE;
+      notify (self, PROP_PEER_RINGING);
+      return TRUE;
+
+    case NATTER_FRAME_CALL_UNAVAILABLE:
+      if (frame->call_log_id > 0 && self->call_log_id == 0) {
+        self->call_log_id = frame->call_log_id;
+        notify (self, PROP_CALL_LOG_ID);
+      }
+      natter_call_end (self, NATTER_CALL_END_REASON_UNAVAILABLE, frame->reason, FALSE);
+      return TRUE;
+
+    case NATTER_FRAME_CALL_ANSWER:
+      if (self->incoming || self->state != NATTER_CALL_STATE_RINGING_OUTGOING ||
+          frame->answer == NULL)
+        return FALSE;
+      self->accepted_at = g_get_monotonic_time ();
+      self->peer_ringing = FALSE;
+      notify (self, PROP_PEER_RINGING);
+      set_state (self, NATTER_CALL_STATE_CONNECTING);
+      if (!natter_call_pipeline_set_remote_description (self->pipeline, "answer",
+                                                        frame->answer->sdp, &error)) {
+        NatterFrame *ended = natter_frame_new (NATTER_FRAME_CALL_ENDED);
+
+        ended->call_log_id = self->call_log_id;
+        send_frame (self, ended);
+        natter_call_end (self, NATTER_CALL_END_REASON_FAILED, error->message, TRUE);
+      }
+      return TRUE;
+
+    case NATTER_FRAME_CALL_DECLINED:
+      natter_call_end (self,
+                       g_strcmp0 (frame->reason, "busy") == 0 ? NATTER_CALL_END_REASON_BUSY
+                                                              : NATTER_CALL_END_REASON_DECLINED,
+                       frame->reason, FALSE);
+      return TRUE;
+
+    case NATTER_FRAME_CALL_CANCELLED:
+      natter_call_end (self,
+                       reason_from_string (frame->reason, NATTER_CALL_END_REASON_CALLER_CANCELLED),
+                       frame->reason, FALSE);
+      return TRUE;
+
+    case NATTER_FRAME_CALL_ENDED:
+      natter_call_end (self, reason_from_string (frame->reason, NATTER_CALL_END_REASON_HANGUP),
+                       frame->reason, FALSE);
+      return TRUE;
+
+    case NATTER_FRAME_ICE_CANDIDATE:
+      handle_remote_candidate (self, frame->candidate);
+      return TRUE;
+
+    case NATTER_FRAME_CALL_MEDIA_STATE:
+      if (self->remote_muted != frame->audio_muted) {
+        self->remote_muted = frame->audio_muted;
+        notify (self, PROP_REMOTE_MUTED);
+      }
+      if (self->remote_camera_enabled != frame->video_enabled) {
+        self->remote_camera_enabled = frame->video_enabled;
+        notify (self, PROP_REMOTE_CAMERA_ENABLED);
+      }
+      return TRUE;
+
+    case NATTER_FRAME_CALL_UPDATE:
+      handle_update (self, frame);
+      return TRUE;
+
+    default:
+      return FALSE;
+  }
+}
+
+static void
+natter_call_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  NatterCall *self = NATTER_CALL (object);
+
+  switch (prop_id) {
+    case PROP_STATE:
+      g_value_set_enum (value, self->state);
+      break;
+    case PROP_END_REASON:
+      g_value_set_enum (value, self->end_reason);
+      break;
+    case PROP_END_MESSAGE:
+      g_value_set_string (value, self->end_message);
+      break;
+    case PROP_ENDED_LOCALLY:
+      g_value_set_boolean (value, self->ended_locally);
+      break;
+    case PROP_INCOMING:
+      g_value_set_boolean (value, self->incoming);
+      break;
+    case PROP_CALL_LOG_ID:
+      g_value_set_int64 (value, self->call_log_id);
+      break;
+    case PROP_PEER:
+      g_value_set_boxed (value, self->peer);
+      break;
+    case PROP_CALL_TYPE:
+      g_value_set_string (value, self->call_type);
+      break;
+    case PROP_PEER_RINGING:
+      g_value_set_boolean (value, self->peer_ringing);
+      break;
+    case PROP_SILENCED:
+      g_value_set_boolean (value, self->silenced);
+      break;
+    case PROP_DURATION:
+      g_value_set_uint (value, self->duration);
+      break;
+    case PROP_MUTED:
+      g_value_set_boolean (value, self->muted);
+      break;
+    case PROP_CAMERA_ENABLED:
+      g_value_set_boolean (value, self->camera_enabled);
+      break;
+    case PROP_REMOTE_MUTED:
+      g_value_set_boolean (value, self->remote_muted);
+      break;
+    case PROP_REMOTE_CAMERA_ENABLED:
+      g_value_set_boolean (value, self->remote_camera_enabled);
+      break;
+    case PROP_STATS:
+      g_value_set_boxed (value, natter_call_get_stats (self));
+      break;
+    case PROP_PIPELINE:
+      g_value_set_object (value, self->pipeline);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_call_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  NatterCall *self = NATTER_CALL (object);
+
+  switch (prop_id) {
+    case PROP_MUTED:
+      natter_call_set_muted (self, g_value_get_boolean (value));
+      break;
+    case PROP_CAMERA_ENABLED:
+      natter_call_set_camera_enabled (self, g_value_get_boolean (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_call_dispose (GObject *object)
+{
+  NatterCall *self = NATTER_CALL (object);
+
+  g_clear_handle_id (&self->duration_id, g_source_remove);
+  g_clear_handle_id (&self->stats_id, g_source_remove);
+  g_clear_handle_id (&self->recovery_id, g_source_remove);
+  drop_pipeline (self);
+  g_clear_object (&self->connection);
+  g_clear_object (&self->video_sink);
+  g_clear_object (&self->microphone);
+  g_clear_object (&self->camera);
+  g_clear_object (&self->speaker);
+
+  G_OBJECT_CLASS (natter_call_parent_class)->dispose (object);
+}
+
+static void
+natter_call_finalize (GObject *object)
+{
+  NatterCall *self = NATTER_CALL (object);
+
+  g_free (self->end_message);
+  g_free (self->client_call_id);
+  g_free (self->call_type);
+  g_clear_pointer (&self->peer, natter_profile_free);
+  g_clear_pointer (&self->remote_offer, natter_session_description_free);
+  g_clear_pointer (&self->early_candidates, g_ptr_array_unref);
+  g_clear_pointer (&self->pending_candidates, g_ptr_array_unref);
+  g_clear_pointer (&self->ice_servers, g_ptr_array_unref);
+
+  G_OBJECT_CLASS (natter_call_parent_class)->finalize (object);
+}
+
+static void
+natter_call_class_init (NatterCallClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GParamFlags readable = G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+  GParamFlags writable = G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+
+  object_class->get_property = natter_call_get_property;
+  object_class->set_property = natter_call_set_property;
+  object_class->dispose = natter_call_dispose;
+  object_class->finalize = natter_call_finalize;
+
+  properties[PROP_STATE] = g_param_spec_enum ("state", NULL, NULL, NATTER_TYPE_CALL_STATE,
+                                              NATTER_CALL_STATE_RINGING_OUTGOING, readable);
+  properties[PROP_END_REASON] = g_param_spec_enum (
+    "end-reason", NULL, NULL, NATTER_TYPE_CALL_END_REASON, NATTER_CALL_END_REASON_NONE, readable);
+  /**
+   * NatterCall:end-message:
+   *
+   * The peer's reason word, or why the media failed.
+   */
+  properties[PROP_END_MESSAGE] = g_param_spec_string ("end-message", NULL, NULL, NULL, readable);
+  properties[PROP_ENDED_LOCALLY] =
+    g_param_spec_boolean ("ended-locally", NULL, NULL, FALSE, readable);
+  properties[PROP_INCOMING] = g_param_spec_boolean ("incoming", NULL, NULL, FALSE, readable);
+  properties[PROP_CALL_LOG_ID] =
+    g_param_spec_int64 ("call-log-id", NULL, NULL, 0, G_MAXINT64, 0, readable);
+  properties[PROP_PEER] = g_param_spec_boxed ("peer", NULL, NULL, NATTER_TYPE_PROFILE, readable);
+  properties[PROP_CALL_TYPE] = g_param_spec_string ("call-type", NULL, NULL, "video", readable);
+  /**
+   * NatterCall:peer-ringing:
+   *
+   * For an outgoing call: the server reported that the callee's devices
+   * ring (ringback plays).
+   */
+  properties[PROP_PEER_RINGING] =
+    g_param_spec_boolean ("peer-ringing", NULL, NULL, FALSE, readable);
+  properties[PROP_SILENCED] = g_param_spec_boolean ("silenced", NULL, NULL, FALSE, readable);
+  properties[PROP_DURATION] = g_param_spec_uint ("duration", NULL, NULL, 0, G_MAXUINT, 0, readable);
+  properties[PROP_MUTED] = g_param_spec_boolean ("muted", NULL, NULL, FALSE, writable);
+  properties[PROP_CAMERA_ENABLED] =
+    g_param_spec_boolean ("camera-enabled", NULL, NULL, TRUE, writable);
+  properties[PROP_REMOTE_MUTED] =
+    g_param_spec_boolean ("remote-muted", NULL, NULL, FALSE, readable);
+  properties[PROP_REMOTE_CAMERA_ENABLED] =
+    g_param_spec_boolean ("remote-camera-enabled", NULL, NULL, TRUE, readable);
+  /**
+   * NatterCall:stats:
+   *
+   * Round-trip time, loss and bitrates, refreshed every 2 s during the call.
+   */
+  properties[PROP_STATS] =
+    g_param_spec_boxed ("stats", NULL, NULL, NATTER_TYPE_CALL_STATS, readable);
+  properties[PROP_PIPELINE] =
+    g_param_spec_object ("pipeline", NULL, NULL, NATTER_TYPE_CALL_PIPELINE, readable);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+natter_call_init (NatterCall *self)
+{
+  const char *recovery = g_getenv ("NATTER_CALL_RECOVERY_MS");
+
+  self->early_candidates =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_ice_candidate_free);
+  self->pending_candidates =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_ice_candidate_free);
+  self->camera_enabled = TRUE;
+  self->camera_available = TRUE;
+  self->remote_camera_enabled = TRUE;
+  self->recovery_ms = DEFAULT_RECOVERY_MS;
+  if (recovery != NULL)
+    self->recovery_ms = (guint) CLAMP (g_ascii_strtoull (recovery, NULL, 10), 100, 600000);
+}
+
+/**
+ * natter_call_new_outgoing:
+ * @connection: the connection to signal through
+ * @peer: whom to call
+ * @call_type: "voice" or "video"
+ * @conversation_id: the conversation, or 0
+ *
+ * Returns: (transfer full): a call; natter_call_start() rings the peer
+ */
+NatterCall *
+natter_call_new_outgoing (NatterConnection *connection,
+                          const NatterProfile *peer,
+                          const char *call_type,
+                          gint64 conversation_id)
+{
+  NatterCall *self;
+
+  g_return_val_if_fail (NATTER_IS_CONNECTION (connection), NULL);
+  g_return_val_if_fail (peer != NULL, NULL);
+  g_return_val_if_fail (natter_call_type_is_valid (call_type), NULL);
+
+  self = g_object_new (NATTER_TYPE_CALL, NULL);
+  self->connection = g_object_ref (connection);
+  self->peer = natter_profile_copy (peer);
+  self->call_type = g_strdup (call_type);
+  self->conversation_id = conversation_id;
+  self->client_call_id = g_uuid_string_random ();
+  self->state = NATTER_CALL_STATE_RINGING_OUTGOING;
+  return self;
+}
+
+/**
+ * natter_call_new_incoming:
+ * @connection: the connection to signal through
+ * @invitation: the call_invitation frame
+ *
+ * Returns: (transfer full) (nullable): a ringing call, or %NULL if the
+ *   invitation lacks what a call needs
+ */
+NatterCall *
+natter_call_new_incoming (NatterConnection *connection, const NatterFrame *invitation)
+{
+  NatterCall *self;
+
+  g_return_val_if_fail (NATTER_IS_CONNECTION (connection), NULL);
+  g_return_val_if_fail (invitation != NULL, NULL);
+
+  if (invitation->call_log_id <= 0 || invitation->offer == NULL || invitation->offer->sdp == NULL ||
+      invitation->from_profile_type == NULL)
+    return NULL;
+
+  self = g_object_new (NATTER_TYPE_CALL, NULL);
+  self->connection = g_object_ref (connection);
+  self->incoming = TRUE;
+  self->call_log_id = invitation->call_log_id;
+  self->peer = natter_profile_new (invitation->from_profile_id, invitation->from_profile_type,
+                                   invitation->from_name, invitation->from_avatar);
+  self->call_type =
+    g_strdup (natter_call_type_is_valid (invitation->call_type) ? invitation->call_type : "video");
+  self->conversation_id = invitation->conversation_id;
+  self->remote_offer = natter_session_description_copy (invitation->offer);
+  self->state = NATTER_CALL_STATE_RINGING_INCOMING;
+  self->invited_at = g_get_monotonic_time ();
+  return self;
+}
+
+/**
+ * natter_call_start:
+ * @self: an outgoing #NatterCall
+ * @error: return location for a #GError
+ *
+ * Builds the media pipeline and sends the invitation once the offer is ready.
+ *
+ * Returns: %TRUE if the pipeline started
+ */
+gboolean
+natter_call_start (NatterCall *self, GError **error)
+{
+  NatterCallPipeline *pipeline;
+
+  g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
+  g_return_val_if_fail (!self->incoming && self->pipeline == NULL, FALSE);
+
+  pipeline =
+    create_pipeline (self, g_str_equal (self->call_type, "video") && self->camera_available);
+  if (!natter_call_pipeline_start_offer (pipeline, error)) {
+    natter_call_end (self, NATTER_CALL_END_REASON_FAILED,
+                     error != NULL && *error != NULL ? (*error)->message : NULL, TRUE);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/**
+ * natter_call_accept:
+ * @self: a ringing incoming #NatterCall
+ * @with_video: send our camera (a video call can be answered voice-only)
+ *
+ * Builds the answerer from the caller's offer, applies the candidates that
+ * arrived while ringing and sends the answer.
+ *
+ * Returns: %TRUE if the call is now connecting
+ */
+gboolean
+natter_call_accept (NatterCall *self, gboolean with_video)
+{
+  g_autoptr (GError) error = NULL;
+  NatterCallPipeline *pipeline;
+
+  g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
+
+  if (self->state != NATTER_CALL_STATE_RINGING_INCOMING)
+    return FALSE;
+
+  self->accepted_at = g_get_monotonic_time ();
+  set_state (self, NATTER_CALL_STATE_CONNECTING);
+  pipeline = create_pipeline (self, with_video && self->camera_available &&
+                                      g_str_equal (self->call_type, "video"));
+  if (!natter_call_pipeline_set_remote_description (pipeline, "offer", self->remote_offer->sdp,
+                                                    &error)) {
+    NatterFrame *frame = natter_frame_new (NATTER_FRAME_CALL_DECLINED);
+
+    frame->call_log_id = self->call_log_id;
+    frame->reason = g_strdup ("declined");
+    send_frame (self, frame);
+    natter_call_end (self, NATTER_CALL_END_REASON_FAILED, error->message, TRUE);
+    return FALSE;
+  }
+
+  for (guint i = 0; i < self->early_candidates->len; i++)
+    handle_remote_candidate (self, g_ptr_array_index (self->early_candidates, i));
+  g_ptr_array_set_size (self->early_candidates, 0);
+  return TRUE;
+}
+
+static void
+decline_with (NatterCall *self, const char *reason, NatterCallEndReason end_reason)
+{
+  NatterFrame *frame;
+
+  if (self->state != NATTER_CALL_STATE_RINGING_INCOMING)
+    return;
+  frame = natter_frame_new (NATTER_FRAME_CALL_DECLINED);
+  frame->call_log_id = self->call_log_id;
+  frame->reason = g_strdup (reason);
+  send_frame (self, frame);
+  natter_call_end (self, end_reason, reason, TRUE);
+}
+
+/**
+ * natter_call_decline:
+ * @self: a ringing incoming #NatterCall
+ *
+ * Declines; the caller hears "declined" and our other devices stop ringing.
+ */
+void
+natter_call_decline (NatterCall *self)
+{
+  g_return_if_fail (NATTER_IS_CALL (self));
+  decline_with (self, "declined", NATTER_CALL_END_REASON_DECLINED);
+}
+
+/**
+ * natter_call_decline_busy:
+ * @self: a ringing incoming #NatterCall
+ *
+ * Declines because we are in another call.
+ */
+void
+natter_call_decline_busy (NatterCall *self)
+{
+  g_return_if_fail (NATTER_IS_CALL (self));
+  decline_with (self, "busy", NATTER_CALL_END_REASON_BUSY);
+}
+
+/**
+ * natter_call_hang_up:
+ * @self: a #NatterCall
+ *
+ * Ends the call from our side in any state: declines a ringing incoming
+ * call, cancels a ringing outgoing one, hangs up a live one.
+ */
+void
+natter_call_hang_up (NatterCall *self)
+{
+  g_return_if_fail (NATTER_IS_CALL (self));
+
+  if (self->state == NATTER_CALL_STATE_ENDED)
+    return;
+  if (self->state == NATTER_CALL_STATE_RINGING_INCOMING) {
+    natter_call_decline (self);
+    return;
+  }
+
+  if (self->call_log_id != 0) {
+    NatterFrame *frame = natter_frame_new (NATTER_FRAME_CALL_ENDED);
+
+    frame->call_log_id = self->call_log_id;
+    send_frame (self, frame);
+  } else if (self->invitation_sent) {
+    /* The server has not named the call yet: end it when it does. */
+    self->hang_up_pending = TRUE;
+  }
+  natter_call_end (self, NATTER_CALL_END_REASON_HANGUP, NULL, TRUE);
+}
+
+/**
+ * natter_call_set_muted:
+ * @self: a #NatterCall
+ * @muted: whether our microphone is muted
+ *
+ * The peer learns it through call_media_state.
+ */
+void
+natter_call_set_muted (NatterCall *self, gboolean muted)
+{
+  g_return_if_fail (NATTER_IS_CALL (self));
+
+  muted = !!muted;
+  if (self->muted == muted)
+    return;
+  self->muted = muted;
+  if (self->pipeline != NULL)
+    natter_call_pipeline_set_muted (self->pipeline, muted);
+  send_media_state (self);
+  notify (self, PROP_MUTED);
+}
+
+/**
+ * natter_call_set_camera_enabled:
+ * @self: a #NatterCall
+ * @enabled: whether we send video
+ */
+void
+natter_call_set_camera_enabled (NatterCall *self, gboolean enabled)
+{
+  g_return_if_fail (NATTER_IS_CALL (self));
+
+  enabled = !!enabled;
+  if (self->camera_enabled == enabled)
+    return;
+  self->camera_enabled = enabled;
+  if (self->pipeline != NULL)
+    natter_call_pipeline_set_camera_enabled (self->pipeline, enabled);
+  send_media_state (self);
+  notify (self, PROP_CAMERA_ENABLED);
+}
+
+/**
+ * natter_call_silence:
+ * @self: a ringing incoming #NatterCall
+ *
+ * Stops the ringtone for this call without declining it.
+ */
+void
+natter_call_silence (NatterCall *self)
+{
+  g_return_if_fail (NATTER_IS_CALL (self));
+
+  if (self->silenced || self->state != NATTER_CALL_STATE_RINGING_INCOMING)
+    return;
+  self->silenced = TRUE;
+  notify (self, PROP_SILENCED);
+}
+
+NatterCallState
+natter_call_get_state (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), NATTER_CALL_STATE_ENDED);
+  return self->state;
+}
+
+/**
+ * natter_call_is_ringing:
+ * @self: a #NatterCall
+ *
+ * Returns: whether the call rings, either way
+ */
+gboolean
+natter_call_is_ringing (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
+  return self->state == NATTER_CALL_STATE_RINGING_INCOMING ||
+         self->state == NATTER_CALL_STATE_RINGING_OUTGOING;
+}
+
+/**
+ * natter_call_is_live:
+ * @self: a #NatterCall
+ *
+ * Returns: whether the call was answered and has not ended
+ */
+gboolean
+natter_call_is_live (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
+  return self->state == NATTER_CALL_STATE_CONNECTING || self->state == NATTER_CALL_STATE_CONNECTED;
+}
+
+NatterCallEndReason
+natter_call_get_end_reason (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), NATTER_CALL_END_REASON_NONE);
+  return self->end_reason;
+}
+
+/**
+ * natter_call_get_end_message:
+ * @self: a #NatterCall
+ *
+ * Returns: (nullable): the cause of the end, if one was given
+ */
+const char *
+natter_call_get_end_message (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), NULL);
+  return self->end_message;
+}
+
+gboolean
+natter_call_get_ended_locally (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
+  return self->ended_locally;
+}
+
+gboolean
+natter_call_get_incoming (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
+  return self->incoming;
+}
+
+gint64
+natter_call_get_call_log_id (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), 0);
+  return self->call_log_id;
+}
+
+/**
+ * natter_call_get_client_call_id:
+ * @self: a #NatterCall
+ *
+ * Returns: (nullable): our id for an outgoing call
+ */
+const char *
+natter_call_get_client_call_id (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), NULL);
+  return self->client_call_id;
+}
+
+/**
+ * natter_call_get_peer:
+ * @self: a #NatterCall
+ *
+ * Returns: (transfer none): the other party
+ */
+const NatterProfile *
+natter_call_get_peer (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), NULL);
+  return self->peer;
+}
+
+const char *
+natter_call_get_call_type (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), NULL);
+  return self->call_type;
+}
+
+gboolean
+natter_call_get_peer_ringing (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
+  return self->peer_ringing;
+}
+
+gboolean
+natter_call_get_silenced (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
+  return self->silenced;
+}
+
+/**
+ * natter_call_get_duration:
+ * @self: a #NatterCall
+ *
+ * Returns: seconds since the media connected
+ */
+guint
+natter_call_get_duration (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), 0);
+  return self->duration;
+}
+
+gboolean
+natter_call_get_muted (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
+  return self->muted;
+}
+
+gboolean
+natter_call_get_camera_enabled (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
+  return self->camera_enabled;
+}
+
+gboolean
+natter_call_get_remote_muted (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
+  return self->remote_muted;
+}
+
+gboolean
+natter_call_get_remote_camera_enabled (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
+  return self->remote_camera_enabled;
+}
+
+/**
+ * natter_call_get_stats:
+ * @self: a #NatterCall
+ *
+ * Returns: (transfer none) (nullable): the latest statistics
+ */
+const NatterCallStats *
+natter_call_get_stats (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), NULL);
+  return self->pipeline != NULL ? natter_call_pipeline_get_stats (self->pipeline) : NULL;
+}
+
+/**
+ * natter_call_get_pipeline:
+ * @self: a #NatterCall
+ *
+ * Returns: (transfer none) (nullable): the media side, once built
+ */
+NatterCallPipeline *
+natter_call_get_pipeline (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), NULL);
+  return self->pipeline;
+}
+
+/**
+ * natter_call_set_video_sink:
+ * @self: a #NatterCall
+ * @sink: (nullable): where the remote video goes
+ */
+void
+natter_call_set_video_sink (NatterCall *self, GstElement *sink)
+{
+  g_return_if_fail (NATTER_IS_CALL (self));
+
+  if (sink != NULL)
+    gst_object_ref_sink (sink);
+  g_clear_object (&self->video_sink);
+  self->video_sink = sink;
+  if (self->pipeline != NULL)
+    natter_call_pipeline_set_video_sink (self->pipeline, sink);
+}
+
+/**
+ * natter_call_set_ice_servers:
+ * @self: a #NatterCall
+ * @ice_servers: (element-type NatterIceServer) (nullable): the servers
+ */
+void
+natter_call_set_ice_servers (NatterCall *self, GPtrArray *ice_servers)
+{
+  g_return_if_fail (NATTER_IS_CALL (self));
+
+  g_clear_pointer (&self->ice_servers, g_ptr_array_unref);
+  if (ice_servers != NULL)
+    self->ice_servers = g_ptr_array_ref (ice_servers);
+}
+
+/**
+ * natter_call_set_devices:
+ * @self: a #NatterCall
+ * @microphone: (nullable): the chosen microphone
+ * @camera: (nullable): the chosen camera
+ * @speaker: (nullable): the chosen speaker
+ */
+void
+natter_call_set_devices (NatterCall *self,
+                         GstDevice *microphone,
+                         GstDevice *camera,
+                         GstDevice *speaker)
+{
+  g_return_if_fail (NATTER_IS_CALL (self));
+
+  g_set_object (&self->microphone, microphone);
+  g_set_object (&self->camera, camera);
+  g_set_object (&self->speaker, speaker);
+}
+
+/**
+ * natter_call_set_camera_available:
+ * @self: a #NatterCall
+ * @available: whether a camera exists
+ *
+ * Without one, a video call is made or answered voice-only: no failure.
+ */
+void
+natter_call_set_camera_available (NatterCall *self, gboolean available)
+{
+  g_return_if_fail (NATTER_IS_CALL (self));
+  self->camera_available = !!available;
+}
+
+gint64
+natter_call_get_invited_at (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), 0);
+  return self->invited_at;
+}
+
+/**
+ * natter_call_get_ringing_at:
+ * @self: an outgoing #NatterCall
+ *
+ * Returns: g_get_monotonic_time() when call_ringing arrived, or 0
+ */
+gint64
+natter_call_get_ringing_at (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), 0);
+  return self->ringing_at;
+}
+
+/**
+ * natter_call_get_accepted_at:
+ * @self: a #NatterCall
+ *
+ * Returns: g_get_monotonic_time() of accept (callee) or of the answer's
+ *   arrival (caller), or 0
+ */
+gint64
+natter_call_get_accepted_at (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), 0);
+  return self->accepted_at;
+}

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-devices"
+
+#include "config.h"
+
+#include "natter-devices.h"
+
+enum {
+  PROP_0,
+  PROP_MICROPHONE_NAME,
+  PROP_CAMERA_NAME,
+  PROP_SPEAKER_NAME,
+  PROP_HAS_CAMERA,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+typedef enum { KIND_MICROPHONE, KIND_CAMERA, KIND_SPEAKER, N_KINDS } Kind;
+
+static const char *const kind_classes[N_KINDS] = { "Audio/Source", "Video/Source", "Audio/Sink" };
+
+struct _NatterDevices {
+  GObject parent_instance;
+
+  GstDeviceMonitor *monitor;
+  guint bus_watch_id;
+  GListStore *stores[N_KINDS];
+  char *chosen[N_KINDS]; /* display names, bound to GSettings by the app */
+  gboolean has_camera;
+};
+
+G_DEFINE_FINAL_TYPE (NatterDevices, natter_devices, G_TYPE_OBJECT)
+
+static int
+device_kind (GstDevice *device)
+{
+  for (int kind = 0; kind < N_KINDS; kind++) {
+    if (gst_device_has_classes (device, kind_classes[kind]))
+      return kind;
+  }
+  return -1;
+}
+
+static void
+update_has_camera (NatterDevices *self)
+{
+  gboolean has_camera = g_list_model_get_n_items (G_LIST_MODEL (self->stores[KIND_CAMERA])) > 0;
+
+  if (self->has_camera == has_camera)
+    return;
+  self->has_camera = has_camera;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HAS_CAMERA]);
+}
+
+static gboolean
+on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
+{
+  NatterDevices *self = user_data;
+  g_autoptr (GstDevice) device = NULL;
+
+  switch (GST_MESSAGE_TYPE (message)) {
+    case GST_MESSAGE_DEVICE_ADDED:
+      gst_message_parse_device_added (message, &device);
+      natter_devices_add_device (self, device);
+      break;
+    case GST_MESSAGE_DEVICE_REMOVED:
+      gst_message_parse_device_removed (message, &device);
+      natter_devices_remove_device (self, device);
+      break;
+    default:
+      break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static GstDevice *
+chosen_device (NatterDevices *self, Kind kind)
+{
+  GListModel *model = G_LIST_MODEL (self->stores[kind]);
+  guint n = g_list_model_get_n_items (model);
+
+  /* The remembered one if it is plugged in, otherwise the first. */
+  for (guint i = 0; self->chosen[kind] != NULL && i < n; i++) {
+    g_autoptr (GstDevice) device = g_list_model_get_item (model, i);
+    g_autofree char *name = gst_device_get_display_name (device);
+
+    if (g_strcmp0 (name, self->chosen[kind]) == 0)
+      return g_steal_pointer (&device);
+  }
+  return n > 0 ? g_list_model_get_item (model, 0) : NULL;
+}
+
+static void
+set_chosen (NatterDevices *self, Kind kind, const char *name, guint prop)
+{
+  if (g_strcmp0 (self->chosen[kind], name) == 0)
+    return;
+  g_free (self->chosen[kind]);
+  self->chosen[kind] = g_strdup (name);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
+static void
+natter_devices_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  NatterDevices *self = NATTER_DEVICES (object);
+
+  switch (prop_id) {
+    case PROP_MICROPHONE_NAME:
+      g_value_set_string (value, self->chosen[KIND_MICROPHONE]);
+      break;
+    case PROP_CAMERA_NAME:
+      g_value_set_string (value, self->chosen[KIND_CAMERA]);
+      break;
+    case PROP_SPEAKER_NAME:
+      g_value_set_string (value, self->chosen[KIND_SPEAKER]);
+      break;
+    case PROP_HAS_CAMERA:
+      g_value_set_boolean (value, self->has_camera);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_devices_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  NatterDevices *self = NATTER_DEVICES (object);
+
+  switch (prop_id) {
+    case PROP_MICROPHONE_NAME:
+      natter_devices_set_microphone_name (self, g_value_get_string (value));
+      break;
+    case PROP_CAMERA_NAME:
+      natter_devices_set_camera_name (self, g_value_get_string (value));
+      break;
+    case PROP_SPEAKER_NAME:
+      natter_devices_set_speaker_name (self, g_value_get_string (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_devices_dispose (GObject *object)
+{
+  NatterDevices *self = NATTER_DEVICES (object);
+
+  natter_devices_stop (self);
+  g_clear_object (&self->monitor);
+  for (int kind = 0; kind < N_KINDS; kind++)
+    g_clear_object (&self->stores[kind]);
+
+  G_OBJECT_CLASS (natter_devices_parent_class)->dispose (object);
+}
+
+static void
+natter_devices_finalize (GObject *object)
+{
+  NatterDevices *self = NATTER_DEVICES (object);
+
+  for (int kind = 0; kind < N_KINDS; kind++)
+    g_free (self->chosen[kind]);
+
+  G_OBJECT_CLASS (natter_devices_parent_class)->finalize (object);
+}
+
+static void
+natter_devices_class_init (NatterDevicesClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GParamFlags flags = G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+
+  object_class->get_property = natter_devices_get_property;
+  object_class->set_property = natter_devices_set_property;
+  object_class->dispose = natter_devices_dispose;
+  object_class->finalize = natter_devices_finalize;
+
+  /**
+   * NatterDevices:microphone-name:
+   *
+   * The display name of the chosen microphone; the app binds it to
+   * GSettings. %NULL or a missing device means the first one.
+   */
+  properties[PROP_MICROPHONE_NAME] =
+    g_param_spec_string ("microphone-name", NULL, NULL, NULL, flags);
+  properties[PROP_CAMERA_NAME] = g_param_spec_string ("camera-name", NULL, NULL, NULL, flags);
+  properties[PROP_SPEAKER_NAME] = g_param_spec_string ("speaker-name", NULL, NULL, NULL, flags);
+  properties[PROP_HAS_CAMERA] =
+    g_param_spec_boolean ("has-camera", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+natter_devices_init (NatterDevices *self)
+{
+  for (int kind = 0; kind < N_KINDS; kind++)
+    self->stores[kind] = g_list_store_new (GST_TYPE_DEVICE);
+}
+
+/**
+ * natter_devices_new:
+ *
+ * Returns: (transfer full): device lists, empty until natter_devices_start()
+ */
+NatterDevices *
+natter_devices_new (void)
+{
+  gst_init (NULL, NULL);
+  return g_object_new (NATTER_TYPE_DEVICES, NULL);
+}
+
+/**
+ * natter_devices_start:
+ * @self: a #NatterDevices
+ *
+ * Lists the devices present and follows hot-plug on the main context.
+ *
+ * Returns: %TRUE if the monitor runs
+ */
+gboolean
+natter_devices_start (NatterDevices *self)
+{
+  g_autoptr (GstBus) bus = NULL;
+  GList *devices;
+
+  g_return_val_if_fail (NATTER_IS_DEVICES (self), FALSE);
+
+  if (self->bus_watch_id != 0)
+    return TRUE;
+
+  if (self->monitor == NULL) {
+    self->monitor = gst_device_monitor_new ();
+    for (int kind = 0; kind < N_KINDS; kind++)
+      gst_device_monitor_add_filter (self->monitor, kind_classes[kind], NULL);
+  }
+
+  bus = gst_device_monitor_get_bus (self->monitor);
+  self->bus_watch_id = gst_bus_add_watch (bus, on_bus_message, self);
+  if (!gst_device_monitor_start (self->monitor)) {
+    g_clear_handle_id (&self->bus_watch_id, g_source_remove);
+    return FALSE;
+  }
+
+  devices = gst_device_monitor_get_devices (self->monitor);
+  for (GList *l = devices; l != NULL; l = l->next)
+    natter_devices_add_device (self, l->data);
+  g_list_free_full (devices, gst_object_unref);
+  return TRUE;
+}
+
+void
+natter_devices_stop (NatterDevices *self)
+{
+  g_return_if_fail (NATTER_IS_DEVICES (self));
+
+  if (self->bus_watch_id == 0)
+    return;
+  g_clear_handle_id (&self->bus_watch_id, g_source_remove);
+  gst_device_monitor_stop (self->monitor);
+}
+
+/**
+ * natter_devices_get_microphones:
+ * @self: a #NatterDevices
+ *
+ * Returns: (transfer none): the microphones (#GstDevice)
+ */
+GListModel *
+natter_devices_get_microphones (NatterDevices *self)
+{
+  g_return_val_if_fail (NATTER_IS_DEVICES (self), NULL);
+  return G_LIST_MODEL (self->stores[KIND_MICROPHONE]);
+}
+
+/**
+ * natter_devices_get_cameras:
+ * @self: a #NatterDevices
+ *
+ * Returns: (transfer none): the cameras (#GstDevice)
+ */
+GListModel *
+natter_devices_get_cameras (NatterDevices *self)
+{
+  g_return_val_if_fail (NATTER_IS_DEVICES (self), NULL);
+  return G_LIST_MODEL (self->stores[KIND_CAMERA]);
+}
+
+/**
+ * natter_devices_get_speakers:
+ * @self: a #NatterDevices
+ *
+ * Returns: (transfer none): the speakers (#GstDevice)
+ */
+GListModel *
+natter_devices_get_speakers (NatterDevices *self)
+{
+  g_return_val_if_fail (NATTER_IS_DEVICES (self), NULL);
+  return G_LIST_MODEL (self->stores[KIND_SPEAKER]);
+}
+
+const char *
+natter_devices_get_microphone_name (NatterDevices *self)
+{
+  g_return_val_if_fail (NATTER_IS_DEVICES (self), NULL);
+  return self->chosen[KIND_MICROPHONE];
+}
+
+void
+natter_devices_set_microphone_name (NatterDevices *self, const char *name)
+{
+  g_return_if_fail (NATTER_IS_DEVICES (self));
+  set_chosen (self, KIND_MICROPHONE, name, PROP_MICROPHONE_NAME);
+}
+
+const char *
+natter_devices_get_camera_name (NatterDevices *self)
+{
+  g_return_val_if_fail (NATTER_IS_DEVICES (self), NULL);
+  return self->chosen[KIND_CAMERA];
+}
+
+void
+natter_devices_set_camera_name (NatterDevices *self, const char *name)
+{
+  g_return_if_fail (NATTER_IS_DEVICES (self));
+  set_chosen (self, KIND_CAMERA, name, PROP_CAMERA_NAME);
+}
+
+const char *
+natter_devices_get_speaker_name (NatterDevices *self)
+{
+  g_return_val_if_fail (NATTER_IS_DEVICES (self), NULL);
+  return self->chosen[KIND_SPEAKER];
+}
+
+void
+natter_devices_set_speaker_name (NatterDevices *self, const char *name)
+{
+  g_return_if_fail (NATTER_IS_DEVICES (self));
+  set_chosen (self, KIND_SPEAKER, name, PROP_SPEAKER_NAME);
+}
+
+/**
+ * natter_devices_get_microphone:
+ * @self: a #NatterDevices
+ *
+ * Returns: (transfer full) (nullable): the chosen microphone
+ */
+GstDevice *
+natter_devices_get_microphone (NatterDevices *self)
+{
+  g_return_val_if_fail (NATTER_IS_DEVICES (self), NULL);
+  return chosen_device (self, KIND_MICROPHONE);
+}
+
+/**
+ * natter_devices_get_camera:
+ * @self: a #NatterDevices
+ *
+ * Returns: (transfer full) (nullable): the chosen camera
+ */
+GstDevice *
+natter_devices_get_camera (NatterDevices *self)
+{
+  g_return_val_if_fail (NATTER_IS_DEVICES (self), NULL);
+  return chosen_device (self, KIND_CAMERA);
+}
+
+/**
+ * natter_devices_get_speaker:
+ * @self: a #NatterDevices
+ *
+ * Returns: (transfer full) (nullable): the chosen speaker
+ */
+GstDevice *
+natter_devices_get_speaker (NatterDevices *self)
+{
+  g_return_val_if_fail (NATTER_IS_DEVICES (self), NULL);
+  return chosen_device (self, KIND_SPEAKER);
+}
+
+/**
+ * natter_devices_get_has_camera:
+ * @self: a #NatterDevices
+ *
+ * Returns: whether any camera is plugged in
+ */
+gboolean
+natter_devices_get_has_camera (NatterDevices *self)
+{
+  g_return_val_if_fail (NATTER_IS_DEVICES (self), FALSE);
+  return self->has_camera;
+}
+
+/**
+ * natter_devices_add_device:
+ * @self: a #NatterDevices
+ * @device: a device the monitor reported (or a test made)
+ */
+void
+natter_devices_add_device (NatterDevices *self, GstDevice *device)
+{
+  int kind;
+  guint position;
+
+  g_return_if_fail (NATTER_IS_DEVICES (self));
+  g_return_if_fail (GST_IS_DEVICE (device));
+
+  kind = device_kind (device);
+  if (kind < 0 || g_list_store_find (self->stores[kind], device, &position))
+    return;
+  g_list_store_append (self->stores[kind], device);
+  update_has_camera (self);
+}
+
+/**
+ * natter_devices_remove_device:
+ * @self: a #NatterDevices
+ * @device: a device that went away
+ */
+void
+natter_devices_remove_device (NatterDevices *self, GstDevice *device)
+{
+  guint position;
+
+  g_return_if_fail (NATTER_IS_DEVICES (self));
+  g_return_if_fail (GST_IS_DEVICE (device));
+
+  for (int kind = 0; kind < N_KINDS; kind++) {
+    if (g_list_store_find (self->stores[kind], device, &position))
+      g_list_store_remove (self->stores[kind], position);
+  }
+  update_has_camera (self);
+}

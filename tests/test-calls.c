@@ -1,0 +1,622 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-calls"
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+
+#include "natter-call-manager.h"
+#include "natter-client.h"
+#include "natter-test-server.h"
+#include "tcp-proxy.h"
+
+/* Calls between real clients through the real natter-server, with real
+ * pipelines on test sources. Clients go through a TCP proxy so a test can
+ * cut their WebSockets. */
+
+#define WAIT_MS 20000
+
+typedef struct {
+  NatterTestServer *server;
+  NatterTcpProxy *proxy;
+  GPtrArray *data_dirs;
+  NatterProfile *caller_profile;
+  NatterProfile *callee_profile;
+  NatterProfile *third_profile;
+  NatterClient *caller;
+  NatterClient *callee;
+  NatterClient *callee_second; /* another device of the callee, when a test needs it */
+  NatterClient *third;
+} Fixture;
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    g_autofree char *child = g_build_filename (path, name, NULL);
+
+    if (g_file_test (child, G_FILE_TEST_IS_DIR))
+      remove_tree (child);
+    else
+      g_remove (child);
+  }
+  g_rmdir (path);
+}
+
+static void
+on_task_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static gboolean
+is_connected (NatterClient *client)
+{
+  return natter_connection_get_state (natter_client_get_connection (client)) ==
+         NATTER_CONNECTION_STATE_CONNECTED;
+}
+
+static NatterClient *
+signed_in_client (Fixture *fixture, const char *email)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *data_dir = g_dir_make_tmp ("natter-test-calls-XXXXXX", &error);
+  NatterClient *client;
+  NatterAccount *account;
+  g_autoptr (GAsyncResult) result = NULL;
+
+  g_assert_no_error (error);
+  client = natter_client_new (natter_tcp_proxy_get_url (fixture->proxy), data_dir);
+  account = natter_client_get_account (client);
+  g_ptr_array_add (fixture->data_dirs, g_steal_pointer (&data_dir));
+
+  natter_account_login_async (account, email, NATTER_TEST_PASSWORD, NULL, on_task_done, &result);
+  natter_test_wait_until (result != NULL, 5000);
+  g_assert_true (natter_account_login_finish (account, result, &error));
+  g_assert_no_error (error);
+  natter_test_wait_until (is_connected (client), 5000);
+  return client;
+}
+
+static NatterCallManager *
+manager_of (NatterClient *client)
+{
+  NatterCallManager *manager = NULL;
+
+  g_object_get (client, "call-manager", &manager, NULL);
+  g_assert_nonnull (manager);
+  /* The client keeps it alive; callers borrow it. */
+  g_object_unref (manager);
+  return manager;
+}
+
+static NatterRinger *
+ringer_of (NatterClient *client)
+{
+  return natter_call_manager_get_ringer (manager_of (client));
+}
+
+static NatterRingerMode
+ringer_mode (NatterClient *client)
+{
+  return natter_ringer_get_mode (ringer_of (client));
+}
+
+/* The first call of a client that has not ended, or NULL. */
+static NatterCall *
+first_call (NatterClient *client)
+{
+  GListModel *calls = natter_call_manager_get_calls (manager_of (client));
+  g_autoptr (NatterCall) call = NULL;
+
+  if (g_list_model_get_n_items (calls) == 0)
+    return NULL;
+  call = g_list_model_get_item (calls, 0);
+  return call;
+}
+
+static gboolean
+has_state (NatterCall *call, NatterCallState state)
+{
+  return call != NULL && natter_call_get_state (call) == state;
+}
+
+static guint64
+video_received (NatterCall *call)
+{
+  NatterCallPipeline *pipeline = natter_call_get_pipeline (call);
+
+  return pipeline != NULL ? natter_call_pipeline_get_video_frames_received (pipeline) : 0;
+}
+
+static guint64
+audio_received (NatterCall *call)
+{
+  NatterCallPipeline *pipeline = natter_call_get_pipeline (call);
+
+  return pipeline != NULL ? natter_call_pipeline_get_audio_buffers_received (pipeline) : 0;
+}
+
+static void
+fixture_set_up_with (Fixture *fixture, const char *const *server_args)
+{
+  g_autoptr (NatterUser) caller_user = NULL;
+  g_autoptr (NatterUser) callee_user = NULL;
+  g_autoptr (NatterUser) third_user = NULL;
+  g_autofree char *token = NULL;
+
+  fixture->server = natter_test_server_new (server_args);
+  fixture->proxy = natter_tcp_proxy_new (natter_test_server_get_port (fixture->server));
+  fixture->data_dirs = g_ptr_array_new_with_free_func (g_free);
+
+  caller_user = natter_test_server_register (fixture->server, "abebe@example.org", "Abebe", "tutor",
+                                             &token, &fixture->caller_profile);
+  g_clear_pointer (&token, g_free);
+  callee_user = natter_test_server_register (fixture->server, "bethlehem@example.org", "Bethlehem",
+                                             "student", &token, &fixture->callee_profile);
+  g_clear_pointer (&token, g_free);
+  third_user = natter_test_server_register (fixture->server, "chala@example.org", "Chala", "parent",
+                                            &token, &fixture->third_profile);
+
+  fixture->caller = signed_in_client (fixture, "abebe@example.org");
+  fixture->callee = signed_in_client (fixture, "bethlehem@example.org");
+}
+
+static void
+fixture_set_up (Fixture *fixture, gconstpointer data)
+{
+  fixture_set_up_with (fixture, data);
+}
+
+static void
+drain_main_context (void)
+{
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+static void
+fixture_tear_down (Fixture *fixture, gconstpointer data)
+{
+  NatterClient **clients[] = { &fixture->caller, &fixture->callee, &fixture->callee_second,
+                               &fixture->third };
+
+  /* Hang everything up first so no peer waits on a dead one. */
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++) {
+    if (*clients[i] != NULL &&
+        natter_call_manager_get_active_call (manager_of (*clients[i])) != NULL)
+      natter_call_hang_up (natter_call_manager_get_active_call (manager_of (*clients[i])));
+  }
+  drain_main_context ();
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++) {
+    if (*clients[i] != NULL)
+      g_assert_finalize_object (g_steal_pointer (clients[i]));
+  }
+  drain_main_context ();
+
+  natter_tcp_proxy_free (fixture->proxy);
+  natter_test_server_free (fixture->server);
+  for (guint i = 0; i < fixture->data_dirs->len; i++)
+    remove_tree (g_ptr_array_index (fixture->data_dirs, i));
+  g_ptr_array_unref (fixture->data_dirs);
+  natter_profile_free (fixture->caller_profile);
+  natter_profile_free (fixture->callee_profile);
+  natter_profile_free (fixture->third_profile);
+}
+
+static NatterCall *
+place_call (NatterClient *from, const NatterProfile *to, const char *call_type)
+{
+  g_autoptr (GError) error = NULL;
+  NatterCall *call = natter_call_manager_start_call (manager_of (from), to, call_type, 0, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (call);
+  g_assert_cmpint (natter_call_get_state (call), ==, NATTER_CALL_STATE_RINGING_OUTGOING);
+  return g_object_ref (call);
+}
+
+/* Places a call and waits until it rings on the callee and ringback plays. */
+static NatterCall *
+ring (Fixture *fixture, const char *call_type, NatterCall **out_incoming)
+{
+  NatterCall *outgoing = place_call (fixture->caller, fixture->callee_profile, call_type);
+
+  natter_test_wait_until (
+    has_state (first_call (fixture->callee), NATTER_CALL_STATE_RINGING_INCOMING), WAIT_MS);
+  natter_test_wait_until (natter_call_get_peer_ringing (outgoing), WAIT_MS);
+  *out_incoming = g_object_ref (first_call (fixture->callee));
+  g_assert_cmpint (natter_call_get_call_log_id (*out_incoming), ==,
+                   natter_call_get_call_log_id (outgoing));
+  g_assert_true (natter_call_get_incoming (*out_incoming));
+  g_assert_cmpstr (natter_call_get_call_type (*out_incoming), ==, call_type);
+  g_assert_cmpint (natter_call_get_peer (*out_incoming)->profile_id, ==,
+                   fixture->caller_profile->profile_id);
+  g_assert_cmpstr (natter_call_get_peer (*out_incoming)->display_name, ==, "Abebe");
+
+  /* The ringer at this step: ringtone for the callee, ringback for the caller. */
+  g_assert_cmpint (ringer_mode (fixture->callee), ==, NATTER_RINGER_MODE_INCOMING);
+  g_assert_cmpint (ringer_mode (fixture->caller), ==, NATTER_RINGER_MODE_RINGBACK);
+  natter_test_wait_until (natter_ringer_get_playing (ringer_of (fixture->callee)), WAIT_MS);
+  natter_test_wait_until (natter_ringer_get_playing (ringer_of (fixture->caller)), WAIT_MS);
+  g_assert_true (natter_ringer_get_synthesized (ringer_of (fixture->callee)));
+  return outgoing;
+}
+
+static void
+wait_connected (NatterCall *a, NatterCall *b)
+{
+  natter_test_wait_until (has_state (a, NATTER_CALL_STATE_CONNECTED) &&
+                            has_state (b, NATTER_CALL_STATE_CONNECTED),
+                          WAIT_MS);
+}
+
+static void
+test_video_call (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+
+  outgoing = ring (fixture, "video", &incoming);
+  g_assert_true (natter_call_accept (incoming, TRUE));
+
+  /* The ringer stops the moment the call leaves ringing. */
+  g_assert_cmpint (ringer_mode (fixture->callee), ==, NATTER_RINGER_MODE_NONE);
+  g_assert_false (natter_ringer_get_playing (ringer_of (fixture->callee)));
+
+  wait_connected (outgoing, incoming);
+  g_assert_cmpint (ringer_mode (fixture->caller), ==, NATTER_RINGER_MODE_NONE);
+  g_assert_false (natter_ringer_get_playing (ringer_of (fixture->caller)));
+  g_assert_true (natter_call_manager_get_active_call (manager_of (fixture->caller)) == outgoing);
+  g_assert_true (natter_call_manager_get_active_call (manager_of (fixture->callee)) == incoming);
+
+  natter_test_wait_until (video_received (outgoing) >= 15 && video_received (incoming) >= 15 &&
+                            audio_received (outgoing) >= 15 && audio_received (incoming) >= 15,
+                          WAIT_MS);
+
+  natter_call_hang_up (outgoing);
+  g_assert_cmpint (natter_call_get_end_reason (outgoing), ==, NATTER_CALL_END_REASON_HANGUP);
+  g_assert_true (natter_call_get_ended_locally (outgoing));
+  natter_test_wait_until (has_state (incoming, NATTER_CALL_STATE_ENDED), WAIT_MS);
+  g_assert_cmpint (natter_call_get_end_reason (incoming), ==, NATTER_CALL_END_REASON_HANGUP);
+  g_assert_false (natter_call_get_ended_locally (incoming));
+  g_assert_null (natter_call_manager_get_active_call (manager_of (fixture->callee)));
+  g_assert_cmpuint (
+    g_list_model_get_n_items (natter_call_manager_get_calls (manager_of (fixture->callee))), ==, 0);
+}
+
+static void
+test_voice_call (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+
+  outgoing = ring (fixture, "voice", &incoming);
+  g_assert_true (natter_call_accept (incoming, TRUE));
+  wait_connected (outgoing, incoming);
+  natter_test_wait_until (audio_received (outgoing) >= 25 && audio_received (incoming) >= 25,
+                          WAIT_MS);
+  g_assert_cmpuint (video_received (outgoing), ==, 0);
+  g_assert_cmpuint (video_received (incoming), ==, 0);
+  g_assert_false (natter_call_pipeline_get_with_video (natter_call_get_pipeline (incoming)));
+
+  /* Hang-up from the callee's side this time. */
+  natter_call_hang_up (incoming);
+  natter_test_wait_until (has_state (outgoing, NATTER_CALL_STATE_ENDED), WAIT_MS);
+  g_assert_cmpint (natter_call_get_end_reason (outgoing), ==, NATTER_CALL_END_REASON_HANGUP);
+  g_assert_false (natter_call_get_ended_locally (outgoing));
+}
+
+static void
+test_decline (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+
+  outgoing = ring (fixture, "video", &incoming);
+
+  /* Silencing stops the sound but keeps the call ringing. */
+  natter_call_silence (incoming);
+  g_assert_cmpint (ringer_mode (fixture->callee), ==, NATTER_RINGER_MODE_NONE);
+  g_assert_cmpint (natter_call_get_state (incoming), ==, NATTER_CALL_STATE_RINGING_INCOMING);
+
+  natter_call_decline (incoming);
+  g_assert_cmpint (natter_call_get_end_reason (incoming), ==, NATTER_CALL_END_REASON_DECLINED);
+  natter_test_wait_until (has_state (outgoing, NATTER_CALL_STATE_ENDED), WAIT_MS);
+  g_assert_cmpint (natter_call_get_end_reason (outgoing), ==, NATTER_CALL_END_REASON_DECLINED);
+  g_assert_cmpint (ringer_mode (fixture->caller), ==, NATTER_RINGER_MODE_NONE);
+  g_assert_null (natter_call_manager_get_active_call (manager_of (fixture->caller)));
+}
+
+static void
+test_busy (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+  g_autoptr (NatterCall) second = NULL;
+  g_autoptr (NatterCall) waiting = NULL;
+  GListModel *calls;
+
+  outgoing = ring (fixture, "voice", &incoming);
+  g_assert_true (natter_call_accept (incoming, TRUE));
+  wait_connected (outgoing, incoming);
+
+  fixture->third = signed_in_client (fixture, "chala@example.org");
+  natter_ringer_set_busy_duration (ringer_of (fixture->third), 300);
+  second = place_call (fixture->third, fixture->callee_profile, "voice");
+
+  calls = natter_call_manager_get_calls (manager_of (fixture->callee));
+  natter_test_wait_until (g_list_model_get_n_items (calls) == 2, WAIT_MS);
+  waiting = g_list_model_get_item (calls, 1);
+  g_assert_cmpint (natter_call_get_state (waiting), ==, NATTER_CALL_STATE_RINGING_INCOMING);
+  /* A second call during a call rings softly. */
+  g_assert_cmpint (ringer_mode (fixture->callee), ==, NATTER_RINGER_MODE_SOFT);
+
+  natter_call_decline_busy (waiting);
+  g_assert_cmpint (ringer_mode (fixture->callee), ==, NATTER_RINGER_MODE_NONE);
+  natter_test_wait_until (has_state (second, NATTER_CALL_STATE_ENDED), WAIT_MS);
+  g_assert_cmpint (natter_call_get_end_reason (second), ==, NATTER_CALL_END_REASON_BUSY);
+  g_assert_cmpint (ringer_mode (fixture->third), ==, NATTER_RINGER_MODE_BUSY);
+  natter_test_wait_until (ringer_mode (fixture->third) == NATTER_RINGER_MODE_NONE, WAIT_MS);
+
+  /* The first call is untouched. */
+  g_assert_cmpint (natter_call_get_state (incoming), ==, NATTER_CALL_STATE_CONNECTED);
+}
+
+static void
+test_end_current_and_accept (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+  g_autoptr (NatterCall) second = NULL;
+  g_autoptr (NatterCall) waiting = NULL;
+  GListModel *calls;
+
+  outgoing = ring (fixture, "voice", &incoming);
+  g_assert_true (natter_call_accept (incoming, TRUE));
+  wait_connected (outgoing, incoming);
+
+  fixture->third = signed_in_client (fixture, "chala@example.org");
+  second = place_call (fixture->third, fixture->callee_profile, "voice");
+  calls = natter_call_manager_get_calls (manager_of (fixture->callee));
+  natter_test_wait_until (g_list_model_get_n_items (calls) == 2, WAIT_MS);
+  waiting = g_list_model_get_item (calls, 1);
+
+  g_assert_true (
+    natter_call_manager_end_active_and_accept (manager_of (fixture->callee), waiting, TRUE));
+  natter_test_wait_until (has_state (outgoing, NATTER_CALL_STATE_ENDED), WAIT_MS);
+  g_assert_cmpint (natter_call_get_end_reason (outgoing), ==, NATTER_CALL_END_REASON_HANGUP);
+  wait_connected (second, waiting);
+  natter_test_wait_until (audio_received (second) >= 15 && audio_received (waiting) >= 15, WAIT_MS);
+}
+
+static void
+test_caller_cancels (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+
+  outgoing = ring (fixture, "video", &incoming);
+  natter_call_hang_up (outgoing);
+  g_assert_cmpint (ringer_mode (fixture->caller), ==, NATTER_RINGER_MODE_NONE);
+  natter_test_wait_until (has_state (incoming, NATTER_CALL_STATE_ENDED), WAIT_MS);
+  g_assert_cmpint (natter_call_get_end_reason (incoming), ==,
+                   NATTER_CALL_END_REASON_CALLER_CANCELLED);
+  g_assert_cmpint (ringer_mode (fixture->callee), ==, NATTER_RINGER_MODE_NONE);
+  g_assert_false (natter_ringer_get_playing (ringer_of (fixture->callee)));
+}
+
+static void
+test_ring_timeout (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+
+  outgoing = ring (fixture, "video", &incoming);
+  natter_test_wait_until (has_state (outgoing, NATTER_CALL_STATE_ENDED) &&
+                            has_state (incoming, NATTER_CALL_STATE_ENDED),
+                          10000);
+  g_assert_cmpint (natter_call_get_end_reason (outgoing), ==, NATTER_CALL_END_REASON_NO_ANSWER);
+  g_assert_cmpint (natter_call_get_end_reason (incoming), ==, NATTER_CALL_END_REASON_TIMEOUT);
+  g_assert_cmpint (ringer_mode (fixture->callee), ==, NATTER_RINGER_MODE_NONE);
+  g_assert_cmpint (ringer_mode (fixture->caller), ==, NATTER_RINGER_MODE_NONE);
+}
+
+static void
+test_answered_elsewhere (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+  g_autoptr (NatterCall) other = NULL;
+
+  fixture->callee_second = signed_in_client (fixture, "bethlehem@example.org");
+  outgoing = ring (fixture, "video", &incoming);
+  natter_test_wait_until (
+    has_state (first_call (fixture->callee_second), NATTER_CALL_STATE_RINGING_INCOMING), WAIT_MS);
+  other = g_object_ref (first_call (fixture->callee_second));
+  g_assert_cmpint (ringer_mode (fixture->callee_second), ==, NATTER_RINGER_MODE_INCOMING);
+
+  g_assert_true (natter_call_accept (incoming, TRUE));
+  natter_test_wait_until (has_state (other, NATTER_CALL_STATE_ENDED), WAIT_MS);
+  g_assert_cmpint (natter_call_get_end_reason (other), ==,
+                   NATTER_CALL_END_REASON_ANSWERED_ELSEWHERE);
+  g_assert_cmpint (ringer_mode (fixture->callee_second), ==, NATTER_RINGER_MODE_NONE);
+  g_assert_false (natter_ringer_get_playing (ringer_of (fixture->callee_second)));
+  g_assert_null (natter_call_get_pipeline (other));
+
+  wait_connected (outgoing, incoming);
+  natter_test_wait_until (video_received (outgoing) >= 10 && video_received (incoming) >= 10,
+                          WAIT_MS);
+}
+
+static void
+test_device_connects_during_ring (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+  g_autoptr (NatterCall) late = NULL;
+
+  outgoing = ring (fixture, "video", &incoming);
+
+  /* Switched on during the ring: it rings too, with the candidates so far. */
+  fixture->callee_second = signed_in_client (fixture, "bethlehem@example.org");
+  natter_test_wait_until (
+    has_state (first_call (fixture->callee_second), NATTER_CALL_STATE_RINGING_INCOMING), WAIT_MS);
+  late = g_object_ref (first_call (fixture->callee_second));
+  g_assert_cmpint (ringer_mode (fixture->callee_second), ==, NATTER_RINGER_MODE_INCOMING);
+
+  g_assert_true (natter_call_accept (late, TRUE));
+  natter_test_wait_until (has_state (incoming, NATTER_CALL_STATE_ENDED), WAIT_MS);
+  g_assert_cmpint (natter_call_get_end_reason (incoming), ==,
+                   NATTER_CALL_END_REASON_ANSWERED_ELSEWHERE);
+  g_assert_cmpint (ringer_mode (fixture->callee), ==, NATTER_RINGER_MODE_NONE);
+  wait_connected (outgoing, late);
+  natter_test_wait_until (video_received (outgoing) >= 10 && video_received (late) >= 10, WAIT_MS);
+}
+
+static void
+test_glare (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) first = NULL;
+  g_autoptr (NatterCall) second = NULL;
+  g_autoptr (NatterCall) survivor = NULL;
+
+  first = place_call (fixture->caller, fixture->callee_profile, "voice");
+  natter_test_wait_until (
+    has_state (first_call (fixture->callee), NATTER_CALL_STATE_RINGING_INCOMING), WAIT_MS);
+  natter_test_wait_until (natter_call_get_peer_ringing (first), WAIT_MS);
+
+  /* The callee calls back instead of answering: the server keeps the
+   * earlier call, and the callee's client accepts it on its own. The
+   * manager allows it because a ringing incoming call is not active. */
+  second = place_call (fixture->callee, fixture->caller_profile, "voice");
+  natter_test_wait_until (has_state (second, NATTER_CALL_STATE_ENDED), WAIT_MS);
+  g_assert_cmpint (natter_call_get_end_reason (second), ==, NATTER_CALL_END_REASON_UNAVAILABLE);
+  g_assert_cmpstr (natter_call_get_end_message (second), ==, "glare");
+
+  survivor = g_object_ref (natter_call_manager_find_call (manager_of (fixture->callee),
+                                                          natter_call_get_call_log_id (first)));
+  wait_connected (first, survivor);
+  natter_test_wait_until (audio_received (first) >= 15 && audio_received (survivor) >= 15, WAIT_MS);
+}
+
+static void
+test_media_state_reaches_peer (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+
+  outgoing = ring (fixture, "video", &incoming);
+  g_assert_true (natter_call_accept (incoming, TRUE));
+  wait_connected (outgoing, incoming);
+  g_assert_false (natter_call_get_remote_muted (incoming));
+  g_assert_true (natter_call_get_remote_camera_enabled (incoming));
+
+  natter_call_set_muted (outgoing, TRUE);
+  natter_test_wait_until (natter_call_get_remote_muted (incoming), WAIT_MS);
+  natter_call_set_camera_enabled (outgoing, FALSE);
+  natter_test_wait_until (!natter_call_get_remote_camera_enabled (incoming), WAIT_MS);
+
+  natter_call_set_muted (outgoing, FALSE);
+  natter_call_set_camera_enabled (outgoing, TRUE);
+  natter_test_wait_until (!natter_call_get_remote_muted (incoming) &&
+                            natter_call_get_remote_camera_enabled (incoming),
+                          WAIT_MS);
+
+  /* And the other way. */
+  natter_call_set_muted (incoming, TRUE);
+  natter_test_wait_until (natter_call_get_remote_muted (outgoing), WAIT_MS);
+}
+
+static void
+test_websocket_cut_keeps_media (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+  guint64 mark_caller, mark_callee;
+
+  outgoing = ring (fixture, "video", &incoming);
+  g_assert_true (natter_call_accept (incoming, TRUE));
+  wait_connected (outgoing, incoming);
+  natter_test_wait_until (video_received (outgoing) >= 10 && video_received (incoming) >= 10,
+                          WAIT_MS);
+
+  natter_tcp_proxy_cut_all (fixture->proxy);
+  natter_test_wait_until (!is_connected (fixture->caller) && !is_connected (fixture->callee),
+                          WAIT_MS);
+
+  /* Media is peer to peer: it flows while the signalling link is down. */
+  mark_caller = video_received (outgoing);
+  mark_callee = video_received (incoming);
+  natter_test_wait_until (video_received (outgoing) >= mark_caller + 30 &&
+                            video_received (incoming) >= mark_callee + 30,
+                          WAIT_MS);
+  g_assert_cmpint (natter_call_get_state (outgoing), ==, NATTER_CALL_STATE_CONNECTED);
+  g_assert_cmpint (natter_call_get_state (incoming), ==, NATTER_CALL_STATE_CONNECTED);
+
+  /* The clients reconnect and the call can still be ended properly. */
+  natter_test_wait_until (is_connected (fixture->caller) && is_connected (fixture->callee), 30000);
+  natter_call_hang_up (incoming);
+  natter_test_wait_until (has_state (outgoing, NATTER_CALL_STATE_ENDED), WAIT_MS);
+}
+
+static gboolean
+stats_have_rtt (NatterCall *call)
+{
+  const NatterCallStats *stats = natter_call_get_stats (call);
+
+  return stats != NULL && stats->video_receive_bitrate > 0 && stats->packets_received > 0;
+}
+
+static void
+test_stats_refresh (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+
+  outgoing = ring (fixture, "video", &incoming);
+  g_assert_true (natter_call_accept (incoming, TRUE));
+  wait_connected (outgoing, incoming);
+  /* Refreshed every 2 s on its own; bitrates need two samples. */
+  natter_test_wait_until (stats_have_rtt (incoming), WAIT_MS);
+  natter_test_wait_until (natter_call_get_duration (incoming) >= 1, WAIT_MS);
+}
+
+int
+main (int argc, char *argv[])
+{
+  static const char *const ring_timeout_args[] = { "--ring-timeout", "2", NULL };
+
+  g_test_init (&argc, &argv, NULL);
+
+  g_setenv ("NATTER_VIDEO_SRC",
+            "videotestsrc is-live=true pattern=ball ! capsfilter "
+            "caps=\"video/x-raw,width=320,height=240,framerate=30/1\"",
+            FALSE);
+  g_setenv ("NATTER_AUDIO_SRC", "audiotestsrc is-live=true wave=ticks", FALSE);
+  g_setenv ("NATTER_AUDIO_SINK", "fakesink sync=false", FALSE);
+  /* The synthesized fallback, whatever the machine has installed. */
+  g_setenv ("NATTER_SOUND_DIR", "/nonexistent", TRUE);
+
+#define ADD(path, func, args) \
+  g_test_add ("/natter/calls/" path, Fixture, args, fixture_set_up, func, fixture_tear_down)
+  ADD ("video-call-media-both-ways", test_video_call, NULL);
+  ADD ("voice-call-and-callee-hangs-up", test_voice_call, NULL);
+  ADD ("decline-after-silence", test_decline, NULL);
+  ADD ("busy-while-in-a-call", test_busy, NULL);
+  ADD ("end-current-and-accept", test_end_current_and_accept, NULL);
+  ADD ("caller-cancels", test_caller_cancels, NULL);
+  ADD ("ring-timeout", test_ring_timeout, ring_timeout_args);
+  ADD ("answered-elsewhere-stops-other-ringer", test_answered_elsewhere, NULL);
+  ADD ("device-connects-during-ring", test_device_connects_during_ring, NULL);
+  ADD ("glare-accepts-the-surviving-call", test_glare, NULL);
+  ADD ("mute-and-camera-reach-peer", test_media_state_reaches_peer, NULL);
+  ADD ("websocket-cut-keeps-media", test_websocket_cut_keeps_media, NULL);
+  ADD ("stats-refresh", test_stats_refresh, NULL);
+#undef ADD
+
+  return g_test_run ();
+}
