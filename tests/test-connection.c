@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-connection"
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+
+#include "natter-backoff.h"
+#include "natter-client.h"
+#include "natter-http-body.h"
+#include "natter-test-server.h"
+#include "tcp-proxy.h"
+
+typedef struct {
+  NatterTestServer *server;
+  NatterTcpProxy *proxy;
+  char *data_dir;
+  char *token;
+  NatterProfile *profile;
+  NatterClient *client;
+} Fixture;
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    g_autofree char *child = g_build_filename (path, name, NULL);
+
+    if (g_file_test (child, G_FILE_TEST_IS_DIR))
+      remove_tree (child);
+    else
+      g_remove (child);
+  }
+  g_rmdir (path);
+}
+
+static void
+on_task_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static NatterClient *
+signed_in_client (const char *url, const char *data_dir, const char *email)
+{
+  NatterClient *client = natter_client_new (url, data_dir);
+  NatterAccount *account = natter_client_get_account (client);
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  natter_account_login_async (account, email, NATTER_TEST_PASSWORD, NULL, on_task_done, &result);
+  natter_test_wait_until (result != NULL, 5000);
+  g_assert_true (natter_account_login_finish (account, result, &error));
+  g_assert_no_error (error);
+
+  return client;
+}
+
+static gboolean
+is_state (NatterClient *client, NatterConnectionState state)
+{
+  return natter_connection_get_state (natter_client_get_connection (client)) == state;
+}
+
+static void
+fixture_set_up (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterUser) user = NULL;
+  g_autoptr (GError) error = NULL;
+
+  fixture->server = natter_test_server_new (NULL);
+  fixture->proxy = natter_tcp_proxy_new (natter_test_server_get_port (fixture->server));
+  fixture->data_dir = g_dir_make_tmp ("natter-test-connection-XXXXXX", &error);
+  g_assert_no_error (error);
+
+  user = natter_test_server_register (fixture->server, "abebe@example.org", "Abebe", "tutor",
+                                      &fixture->token, &fixture->profile);
+  fixture->client = signed_in_client (natter_tcp_proxy_get_url (fixture->proxy), fixture->data_dir,
+                                      "abebe@example.org");
+  natter_test_wait_until (is_state (fixture->client, NATTER_CONNECTION_STATE_CONNECTED), 5000);
+}
+
+static void
+fixture_tear_down (Fixture *fixture, gconstpointer data)
+{
+  g_assert_finalize_object (g_steal_pointer (&fixture->client));
+  natter_tcp_proxy_free (fixture->proxy);
+  natter_test_server_free (fixture->server);
+  remove_tree (fixture->data_dir);
+  g_free (fixture->data_dir);
+  g_free (fixture->token);
+  natter_profile_free (fixture->profile);
+}
+
+static void
+test_backoff (void)
+{
+  guint32 seed;
+
+  for (seed = 1; seed <= 200; seed++) {
+    g_autoptr (NatterBackoff) backoff = natter_backoff_new_with_seed (1000, 2000, 30000, seed);
+    g_autoptr (NatterBackoff) replay = natter_backoff_new_with_seed (1000, 2000, 30000, seed);
+    guint max_seen = 0;
+    guint i;
+
+    /* The first retry comes within a second. */
+    g_assert_cmpuint (natter_backoff_next_delay (backoff), <=, 1000);
+    natter_backoff_next_delay (replay);
+
+    for (i = 0; i < 60; i++) {
+      guint delay = natter_backoff_next_delay (backoff);
+
+      g_assert_cmpuint (delay, <=, 30000);
+      g_assert_cmpuint (natter_backoff_next_delay (replay), ==, delay);
+      max_seen = MAX (max_seen, delay);
+    }
+
+    /* Full jitter up to the cap: over 60 attempts the delays reach well
+     * past the early ceilings. */
+    g_assert_cmpuint (max_seen, >, 8000);
+    g_assert_cmpuint (natter_backoff_get_attempts (backoff), ==, 61);
+
+    natter_backoff_reset (backoff);
+    g_assert_cmpuint (natter_backoff_get_attempts (backoff), ==, 0);
+    g_assert_cmpuint (natter_backoff_next_delay (backoff), <=, 1000);
+  }
+
+  /* The ceiling doubles: attempt n (n >= 1) is at most 2000 * 2^(n-1). */
+  {
+    g_autoptr (NatterBackoff) backoff = natter_backoff_new_with_seed (1000, 2000, 30000, 7);
+
+    natter_backoff_next_delay (backoff);
+    g_assert_cmpuint (natter_backoff_next_delay (backoff), <=, 2000);
+    g_assert_cmpuint (natter_backoff_next_delay (backoff), <=, 4000);
+    g_assert_cmpuint (natter_backoff_next_delay (backoff), <=, 8000);
+  }
+}
+
+static void
+count_frame (NatterConnection *connection, const NatterFrame *frame, guint *count)
+{
+  (*count)++;
+}
+
+static void
+test_reconnects_after_server_restart (Fixture *fixture, gconstpointer data)
+{
+  NatterConnection *connection = natter_client_get_connection (fixture->client);
+  guint hellos = 0;
+  guint presences = 0;
+
+  g_signal_connect (connection, "frame::hello", G_CALLBACK (count_frame), &hellos);
+  g_signal_connect (connection, "frame::presence", G_CALLBACK (count_frame), &presences);
+
+  natter_test_server_stop (fixture->server);
+  natter_test_wait_until (!is_state (fixture->client, NATTER_CONNECTION_STATE_CONNECTED), 5000);
+
+  natter_test_server_restart (fixture->server);
+  natter_test_wait_until (is_state (fixture->client, NATTER_CONNECTION_STATE_CONNECTED), 5000);
+
+  /* One hello per connection, dispatched by its type only. */
+  g_assert_cmpuint (hellos, ==, 1);
+  g_assert_cmpuint (presences, ==, 0);
+  g_assert_null (natter_connection_get_last_error (connection));
+
+  g_signal_handlers_disconnect_by_data (connection, &hellos);
+  g_signal_handlers_disconnect_by_data (connection, &presences);
+}
+
+static void
+count_notify (guint *count)
+{
+  (*count)++;
+}
+
+static void
+test_revoked_token_signs_out (Fixture *fixture, gconstpointer data)
+{
+  NatterConnection *connection = natter_client_get_connection (fixture->client);
+  NatterAccount *account = natter_client_get_account (fixture->client);
+  g_autofree char *answer = NULL;
+  const GError *error;
+  guint status = 0;
+  guint changes = 0;
+  gint64 settle;
+
+  /* Log out "elsewhere": the same token, revoked over HTTP. */
+  answer = natter_test_http (fixture->server, "POST", "/api/logout",
+                             natter_account_get_token (account), NULL, &status);
+  g_assert_cmpuint (status, ==, 204);
+
+  natter_tcp_proxy_cut_all (fixture->proxy);
+  natter_test_wait_until (is_state (fixture->client, NATTER_CONNECTION_STATE_SIGNED_OUT), 5000);
+
+  error = natter_connection_get_last_error (connection);
+  g_assert_error ((GError *) error, NATTER_CONNECTION_ERROR, NATTER_CONNECTION_ERROR_UNAUTHORIZED);
+  g_assert_false (natter_account_get_signed_in (account));
+
+  /* No retry loop: the state never moves again. */
+  g_signal_connect_swapped (connection, "notify::state", G_CALLBACK (count_notify), &changes);
+  settle = g_get_monotonic_time () + 2500 * 1000;
+  while (natter_test_iterate_until (settle))
+    ;
+  g_assert_true (is_state (fixture->client, NATTER_CONNECTION_STATE_SIGNED_OUT));
+  g_assert_cmpuint (changes, ==, 0);
+  g_signal_handlers_disconnect_by_data (connection, &changes);
+}
+
+static void
+test_watchdog_declares_silent_link_dead (Fixture *fixture, gconstpointer data)
+{
+  NatterConnection *connection = natter_client_get_connection (fixture->client);
+  GPid pid = natter_test_server_get_pid (fixture->server);
+  const GError *error;
+
+  natter_connection_set_keepalive_interval (connection, 1);
+  natter_connection_set_dead_after (connection, 1500);
+
+  /* A frozen server keeps the TCP link open but answers nothing. */
+  g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
+  natter_test_wait_until (is_state (fixture->client, NATTER_CONNECTION_STATE_WAITING_TO_RETRY) ||
+                            is_state (fixture->client, NATTER_CONNECTION_STATE_CONNECTING),
+                          5000);
+  error = natter_connection_get_last_error (connection);
+  g_assert_error ((GError *) error, NATTER_CONNECTION_ERROR, NATTER_CONNECTION_ERROR_NETWORK);
+
+  g_assert_cmpint (kill (pid, SIGCONT), ==, 0);
+  natter_test_wait_until (is_state (fixture->client, NATTER_CONNECTION_STATE_CONNECTED), 10000);
+}
+
+static void
+test_switching_profile_reconnects (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterClient) client = NULL;
+  g_autoptr (NatterUser) user = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *dir = g_build_filename (fixture->data_dir, "two", NULL);
+  NatterAccount *account;
+  const NatterUser *me;
+  NatterStore *first_store;
+  guint hellos = 0;
+  char *types[] = { (char *) "tutor", (char *) "parent", NULL };
+  NatterRegisterRequest request = { (char *) "lidya@example.org", (char *) NATTER_TEST_PASSWORD,
+                                    (char *) "Lidya", types };
+  g_autofree char *json = natter_register_request_to_json (&request);
+  g_autofree char *answer = NULL;
+  const NatterProfile *second;
+  guint status = 0;
+
+  answer = natter_test_http (fixture->server, "POST", "/api/register", NULL, json, &status);
+  g_assert_cmpuint (status, ==, 201);
+
+  client = signed_in_client (natter_tcp_proxy_get_url (fixture->proxy), dir, "lidya@example.org");
+  account = natter_client_get_account (client);
+  natter_test_wait_until (is_state (client, NATTER_CONNECTION_STATE_CONNECTED), 5000);
+
+  me = natter_account_get_user (account);
+  g_assert_cmpuint (me->profiles->len, ==, 2);
+  first_store = natter_client_get_store (client);
+  g_assert_nonnull (first_store);
+
+  g_signal_connect (natter_client_get_connection (client), "frame::hello", G_CALLBACK (count_frame),
+                    &hellos);
+
+  second = g_ptr_array_index (me->profiles, 1);
+  g_assert_true (
+    natter_account_set_active_profile (account, second->profile_id, second->profile_type, &error));
+  g_assert_no_error (error);
+
+  natter_test_wait_until (hellos == 1, 5000);
+  g_assert_true (is_state (client, NATTER_CONNECTION_STATE_CONNECTED));
+  g_assert_true (
+    natter_profile_equal (natter_store_get_own_profile (natter_client_get_store (client)), second));
+
+  g_signal_handlers_disconnect_by_data (natter_client_get_connection (client), &hellos);
+  g_assert_finalize_object (g_steal_pointer (&client));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_setenv ("NATTER_TOKEN_STORE", "file", TRUE);
+  g_unsetenv ("NATTER_TOKEN");
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/natter/connection/backoff-first-within-1s-capped-at-30s", test_backoff);
+#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("/natter/connection/reconnects-after-server-restart", test_reconnects_after_server_restart);
+  ADD ("/natter/connection/revoked-token-signs-out", test_revoked_token_signs_out);
+  ADD ("/natter/connection/watchdog-declares-silent-link-dead",
+       test_watchdog_declares_silent_link_dead);
+  ADD ("/natter/connection/switching-profile-reconnects", test_switching_profile_reconnects);
+#undef ADD
+
+  return g_test_run ();
+}
