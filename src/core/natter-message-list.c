@@ -406,6 +406,11 @@ on_history_page (GObject *source, GAsyncResult *result, gpointer user_data)
       g_ptr_array_remove_index (messages, i - 1);
   }
 
+  /* Nothing comes before seq 1, whatever has_more said. */
+  if (natter_store_get_oldest_seq (self->store, self->conversation_id) == 1 ||
+      (messages->len > 0 && ((NatterMessage *) g_ptr_array_index (messages, 0))->seq == 1))
+    has_more = FALSE;
+
   before = self->n_stored;
   if (!natter_store_add_messages (self->store, messages, &error) ||
       !natter_store_set_has_older (self->store, self->conversation_id, has_more, &error)) {

@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-client-chat"
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+
+#include "natter-client.h"
+#include "natter-test-server.h"
+
+/* Two real clients (NatterClient, each with its own data directory) talk
+ * through the real server. */
+
+typedef struct {
+  NatterClient *client;
+  NatterProfile *profile;
+  GPtrArray *received; /* NatterMessage, in arrival order */
+  guint sent;
+  guint receipts;
+} Side;
+
+typedef struct {
+  NatterTestServer *server;
+  char *data_dir;
+  Side a;
+  Side b;
+} Fixture;
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    g_autofree char *child = g_build_filename (path, name, NULL);
+
+    if (g_file_test (child, G_FILE_TEST_IS_DIR))
+      remove_tree (child);
+    else
+      g_remove (child);
+  }
+  g_rmdir (path);
+}
+
+static void
+on_task_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static gboolean
+is_connected (Side *side)
+{
+  return natter_connection_get_state (natter_client_get_connection (side->client)) ==
+         NATTER_CONNECTION_STATE_CONNECTED;
+}
+
+static void
+on_message_received (NatterClient *client, const NatterMessage *message, Side *side)
+{
+  g_ptr_array_add (side->received, natter_message_copy (message));
+}
+
+static void
+on_message_sent (NatterClient *client,
+                 const char *client_msg_id,
+                 const NatterMessage *message,
+                 Side *side)
+{
+  side->sent++;
+}
+
+static void
+on_read_receipt (NatterClient *client,
+                 gint64 conversation_id,
+                 const NatterProfile *profile,
+                 gint64 up_to_seq,
+                 Side *side)
+{
+  side->receipts++;
+}
+
+static void
+side_sign_in (Side *side, const char *url, const char *data_dir, const char *email)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  NatterAccount *account;
+
+  side->client = natter_client_new (url, data_dir);
+  side->received = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_message_free);
+  account = natter_client_get_account (side->client);
+
+  g_signal_connect (side->client, "message-received", G_CALLBACK (on_message_received), side);
+  g_signal_connect (side->client, "message-sent", G_CALLBACK (on_message_sent), side);
+  g_signal_connect (side->client, "read-receipt", G_CALLBACK (on_read_receipt), side);
+
+  natter_account_login_async (account, email, NATTER_TEST_PASSWORD, NULL, on_task_done, &result);
+  natter_test_wait_until (result != NULL, 5000);
+  g_assert_true (natter_account_login_finish (account, result, &error));
+  g_assert_no_error (error);
+  natter_test_wait_until (is_connected (side), 5000);
+}
+
+static void
+side_clear (Side *side)
+{
+  if (side->client != NULL) {
+    g_signal_handlers_disconnect_by_data (side->client, side);
+    g_assert_finalize_object (g_steal_pointer (&side->client));
+  }
+  g_clear_pointer (&side->received, g_ptr_array_unref);
+  g_clear_pointer (&side->profile, natter_profile_free);
+}
+
+static void
+fixture_set_up (Fixture *fixture, gconstpointer data)
+{
+  const char *const args[] = { "--chat-rate", "1000", "--chat-burst", "1000", "--sync-replay-max",
+                               "20",          NULL };
+  g_autoptr (NatterUser) user_a = NULL;
+  g_autoptr (NatterUser) user_b = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir_a = NULL;
+  g_autofree char *dir_b = NULL;
+
+  fixture->server = natter_test_server_new (args);
+  fixture->data_dir = g_dir_make_tmp ("natter-test-client-chat-XXXXXX", &error);
+  g_assert_no_error (error);
+
+  user_a = natter_test_server_register (fixture->server, "abebe@example.org", "Abebe", "tutor",
+                                        NULL, &fixture->a.profile);
+  user_b = natter_test_server_register (fixture->server, "sara@example.org", "Sara", "student",
+                                        NULL, &fixture->b.profile);
+
+  dir_a = g_build_filename (fixture->data_dir, "a", NULL);
+  dir_b = g_build_filename (fixture->data_dir, "b", NULL);
+  side_sign_in (&fixture->a, natter_test_server_get_url (fixture->server), dir_a,
+                "abebe@example.org");
+  side_sign_in (&fixture->b, natter_test_server_get_url (fixture->server), dir_b,
+                "sara@example.org");
+}
+
+static void
+fixture_tear_down (Fixture *fixture, gconstpointer data)
+{
+  side_clear (&fixture->a);
+  side_clear (&fixture->b);
+  natter_test_server_free (fixture->server);
+  remove_tree (fixture->data_dir);
+  g_free (fixture->data_dir);
+}
+
+static char *
+send_to (Side *from, Side *to, const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  char *client_msg_id;
+
+  client_msg_id = natter_client_send_message_to_profile (from->client, to->profile, text, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (client_msg_id);
+
+  return client_msg_id;
+}
+
+static NatterConversationItem *
+find_conversation (Side *side, const NatterProfile *peer)
+{
+  GListModel *conversations = natter_client_get_conversations (side->client);
+
+  return natter_conversation_list_find_by_peer (NATTER_CONVERSATION_LIST (conversations), peer);
+}
+
+static void
+test_two_clients_chat (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *id1 = NULL;
+  g_autofree char *id2 = NULL;
+  g_autofree char *id3 = NULL;
+  g_autoptr (NatterMessageList) messages = NULL;
+  g_autoptr (NatterMessageItem) last = NULL;
+  NatterConversationItem *at_a;
+  NatterConversationItem *at_b;
+  NatterMessage *first;
+  gint64 conversation_id;
+
+  id1 = send_to (&fixture->a, &fixture->b, "Hello Sara");
+  natter_test_wait_until (fixture->b.received->len == 1, 5000);
+  first = g_ptr_array_index (fixture->b.received, 0);
+  g_assert_cmpstr (first->text, ==, "Hello Sara");
+  g_assert_cmpstr (first->client_msg_id, ==, id1);
+  g_assert_true (natter_profile_equal (first->sender, fixture->a.profile));
+  conversation_id = first->conversation_id;
+  natter_test_wait_until (fixture->a.sent == 1, 5000);
+
+  /* The reply goes by conversation id. */
+  id2 = natter_client_send_message (fixture->b.client, conversation_id, "Hi Abebe", NULL);
+  g_assert_nonnull (id2);
+  id3 = send_to (&fixture->a, &fixture->b, "See you at four");
+  natter_test_wait_until (fixture->a.received->len == 1 && fixture->b.received->len == 2, 5000);
+  natter_test_wait_until (fixture->a.sent == 2 && fixture->b.sent == 1, 5000);
+
+  /* Unread counts: B has two from A, A has one from B. */
+  natter_test_wait_until ((at_b = find_conversation (&fixture->b, fixture->a.profile)) != NULL,
+                          5000);
+  natter_test_wait_until ((at_a = find_conversation (&fixture->a, fixture->b.profile)) != NULL,
+                          5000);
+  g_assert_cmpint (natter_conversation_item_get_conversation_id (at_b), ==, conversation_id);
+  g_assert_cmpuint (natter_conversation_item_get_unread_count (at_b), ==, 2);
+  g_assert_cmpuint (natter_conversation_item_get_unread_count (at_a), ==, 1);
+  g_assert_cmpstr (natter_conversation_item_get_title (at_b), ==, "Abebe");
+  g_assert_cmpint (natter_conversation_item_get_last_seq (at_a), ==, 3);
+
+  /* Both see the same three messages in the same order. */
+  messages = natter_client_open_conversation (fixture->a.client, conversation_id);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (messages)), ==, 3);
+  last = g_list_model_get_item (G_LIST_MODEL (messages), 2);
+  g_assert_cmpstr (natter_message_item_get_text (last), ==, "See you at four");
+  g_assert_cmpint (natter_message_item_get_state (last), ==, NATTER_MESSAGE_STATE_SENT);
+  g_assert_true (natter_message_item_get_outgoing (last));
+
+  /* B reads everything: B's unread drops on its own devices, A gets the
+   * read receipt. */
+  g_assert_true (natter_client_mark_read (fixture->b.client, conversation_id, 3));
+  natter_test_wait_until (natter_conversation_item_get_unread_count (at_b) == 0, 5000);
+  natter_test_wait_until (natter_conversation_item_get_peer_read_seq (at_a) == 3, 5000);
+  g_assert_cmpuint (fixture->a.receipts, ==, 1);
+  g_assert_cmpuint (natter_conversation_item_get_unread_count (at_a), ==, 1);
+
+  /* Typing reaches the other side's conversation item. */
+  g_assert_true (natter_client_set_typing (fixture->a.client, conversation_id, TRUE));
+  natter_test_wait_until (natter_conversation_item_get_typing (at_b), 5000);
+  g_assert_true (natter_client_set_typing (fixture->a.client, conversation_id, FALSE));
+  natter_test_wait_until (!natter_conversation_item_get_typing (at_b), 5000);
+
+  g_assert_finalize_object (g_steal_pointer (&messages));
+}
+
+static void
+on_load_older_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static void
+test_history_pages (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterMessageList) messages = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir_c = g_build_filename (fixture->data_dir, "c", NULL);
+  Side c = { 0 };
+  gint64 conversation_id;
+  guint rounds = 0;
+
+  for (guint i = 1; i <= 120; i++) {
+    g_autofree char *text = g_strdup_printf ("message %03u", i);
+    g_autofree char *id = send_to (&fixture->a, &fixture->b, text);
+  }
+  natter_test_wait_until (fixture->a.sent == 120, 10000);
+  natter_test_wait_until (fixture->b.received->len == 120, 10000);
+  conversation_id = ((NatterMessage *) g_ptr_array_index (fixture->b.received, 0))->conversation_id;
+
+  /* A new device of B's: sync replays only the newest 20 (the server's
+   * --sync-replay-max), the rest is history to page in over HTTP. */
+  c.profile = natter_profile_copy (fixture->b.profile);
+  side_sign_in (&c, natter_test_server_get_url (fixture->server), dir_c, "sara@example.org");
+  natter_test_wait_until (c.received->len == 20, 5000);
+
+  messages = natter_client_open_conversation (c.client, conversation_id);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (messages)), ==, 20);
+  g_assert_true (natter_message_list_get_has_more (messages));
+
+  while (natter_message_list_get_has_more (messages)) {
+    g_autoptr (GAsyncResult) result = NULL;
+    guint before = g_list_model_get_n_items (G_LIST_MODEL (messages));
+    guint added;
+
+    natter_message_list_load_older_async (messages, 50, NULL, on_load_older_done, &result);
+    g_assert_true (natter_message_list_get_loading (messages));
+    natter_test_wait_until (result != NULL, 5000);
+    added = natter_message_list_load_older_finish (messages, result, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (messages)), ==, before + added);
+    g_assert_cmpuint (++rounds, <=, 4);
+  }
+
+  g_assert_cmpuint (rounds, ==, 2);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (messages)), ==, 120);
+  for (guint i = 0; i < 120; i++) {
+    g_autoptr (NatterMessageItem) item = g_list_model_get_item (G_LIST_MODEL (messages), i);
+    g_autofree char *text = g_strdup_printf ("message %03u", i + 1);
+
+    g_assert_cmpint (natter_message_item_get_seq (item), ==, i + 1);
+    g_assert_cmpstr (natter_message_item_get_text (item), ==, text);
+  }
+
+  g_assert_finalize_object (g_steal_pointer (&messages));
+  side_clear (&c);
+}
+
+static void
+assert_texts_in_order (GPtrArray *received, const char *const *expected)
+{
+  guint n = g_strv_length ((GStrv) expected);
+
+  g_assert_cmpuint (received->len, ==, n);
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpstr (((NatterMessage *) g_ptr_array_index (received, i))->text, ==, expected[i]);
+}
+
+static void
+test_server_restart_mid_conversation (Fixture *fixture, gconstpointer data)
+{
+  const char *const to_b[] = { "before", "down 1", "down 2", "down 3", "after", NULL };
+  const char *const to_a[] = { "reply down 1", "reply down 2", NULL };
+  g_autofree char *id = NULL;
+  gint64 conversation_id;
+
+  g_free (send_to (&fixture->a, &fixture->b, "before"));
+  natter_test_wait_until (fixture->b.received->len == 1, 5000);
+  conversation_id = ((NatterMessage *) g_ptr_array_index (fixture->b.received, 0))->conversation_id;
+
+  natter_test_server_stop (fixture->server);
+  natter_test_wait_until (!is_connected (&fixture->a) && !is_connected (&fixture->b), 5000);
+
+  /* Typed while the server is down: they wait in the outboxes. */
+  g_free (send_to (&fixture->a, &fixture->b, "down 1"));
+  g_free (natter_client_send_message (fixture->b.client, conversation_id, "reply down 1", NULL));
+  g_free (send_to (&fixture->a, &fixture->b, "down 2"));
+  g_free (natter_client_send_message (fixture->b.client, conversation_id, "reply down 2", NULL));
+  g_free (send_to (&fixture->a, &fixture->b, "down 3"));
+
+  natter_test_server_restart (fixture->server);
+  natter_test_wait_until (is_connected (&fixture->a) && is_connected (&fixture->b), 10000);
+  g_free (send_to (&fixture->a, &fixture->b, "after"));
+
+  natter_test_wait_until (fixture->b.received->len >= 5 && fixture->a.received->len >= 2, 10000);
+  natter_test_wait_until (fixture->a.sent == 5 && fixture->b.sent == 2, 5000);
+
+  /* Let any duplicate show up before counting. */
+  {
+    gint64 settle = g_get_monotonic_time () + 500 * 1000;
+
+    while (natter_test_iterate_until (settle))
+      ;
+  }
+
+  assert_texts_in_order (fixture->b.received, to_b);
+  assert_texts_in_order (fixture->a.received, to_a);
+  g_assert_cmpuint (
+    natter_store_count_messages (natter_client_get_store (fixture->a.client), conversation_id), ==,
+    7);
+  g_assert_cmpuint (
+    natter_store_count_messages (natter_client_get_store (fixture->b.client), conversation_id), ==,
+    7);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_setenv ("NATTER_TOKEN_STORE", "file", TRUE);
+  g_setenv ("NATTER_CHAT_RATE", "500", TRUE);
+  g_setenv ("NATTER_CHAT_BURST", "500", TRUE);
+  g_unsetenv ("NATTER_TOKEN");
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("/natter/client/two-clients-chat", test_two_clients_chat);
+  ADD ("/natter/client/history-pages", test_history_pages);
+  ADD ("/natter/client/server-restart-mid-conversation", test_server_restart_mid_conversation);
+#undef ADD
+
+  return g_test_run ();
+}
