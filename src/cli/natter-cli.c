@@ -25,6 +25,10 @@ static const NatterCliCommand commands[] = {
     natter_cli_send },
   { "listen", "[--count N] [--timeout S]", "Print every event; reconnects on its own",
     natter_cli_listen },
+  { "call", "TYPE:ID [--voice|--video] [--duration S]",
+    "Call a profile; prints call states and a call_summary", natter_cli_call },
+  { "answer", "[--auto|--decline] [--count N] [--duration S]",
+    "Answer (or decline) incoming calls; prints call states and a call_summary", natter_cli_answer },
 };
 
 static const char events_help[] =
@@ -45,6 +49,9 @@ static const char events_help[] =
   "  typing         listen: conversation_id, from, active\n"
   "  presence       listen: profile, online, last_seen\n"
   "  missed_call    listen: call_log_id, from, call_type, started_at\n"
+  "  call_state     call, answer: state, call_log_id, peer, call_type, direction, reason\n"
+  "  call_summary   call, answer: end_reason, invitation_to_ringing_ms,\n"
+  "                 accept_to_first_audio_ms, accept_to_first_video_ms, audio/video counts\n"
   "\n"
   "Environment: NATTER_TOKEN overrides the kept token; XDG_DATA_HOME locates the\n"
   "data directory ($XDG_DATA_HOME/natter).\n";

@@ -54,5 +54,7 @@ int natter_cli_conversations (NatterCli *cli, int argc, char **argv);
 int natter_cli_history (NatterCli *cli, int argc, char **argv);
 int natter_cli_send (NatterCli *cli, int argc, char **argv);
 int natter_cli_listen (NatterCli *cli, int argc, char **argv);
+int natter_cli_call (NatterCli *cli, int argc, char **argv);
+int natter_cli_answer (NatterCli *cli, int argc, char **argv);
 
 G_END_DECLS

@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-cli"
+
+#include "config.h"
+
+#include <glib-unix.h>
+#include <signal.h>
+
+#include "natter-call-manager.h"
+#include "natter-cli.h"
+
+/* `call` and `answer`: headless calls on test sources or real devices,
+ * one JSON line per state change and a call_summary at the end. */
+
+#define DEFAULT_DURATION_S 10
+#define DEFAULT_WAIT_S 60
+
+typedef struct {
+  NatterCli *cli;
+  NatterCallManager *manager;
+  NatterCall *call; /* the call being followed */
+  guint duration_s;
+  guint hang_up_id;
+  gboolean decline;
+  guint count;
+  guint handled;
+  gboolean done;
+  int status;
+} CallSession;
+
+static const char *
+enum_nick (GType type, int value)
+{
+  g_autoptr (GEnumClass) klass = g_type_class_ref (type);
+  GEnumValue *enum_value = g_enum_get_value (klass, value);
+
+  return enum_value != NULL ? enum_value->value_nick : "unknown";
+}
+
+static gint64
+elapsed_ms (gint64 from, gint64 to)
+{
+  return from > 0 && to > 0 ? (to - from) / 1000 : -1;
+}
+
+static void
+add_int (JsonBuilder *builder, const char *name, gint64 value)
+{
+  json_builder_set_member_name (builder, name);
+  json_builder_add_int_value (builder, value);
+}
+
+static void
+print_state (NatterCall *call)
+{
+  JsonBuilder *builder = natter_cli_event_begin ("call_state");
+  g_autofree char *peer = natter_cli_format_profile (natter_call_get_peer (call));
+
+  json_builder_set_member_name (builder, "state");
+  json_builder_add_string_value (builder,
+                                 enum_nick (NATTER_TYPE_CALL_STATE, natter_call_get_state (call)));
+  add_int (builder, "call_log_id", natter_call_get_call_log_id (call));
+  json_builder_set_member_name (builder, "peer");
+  json_builder_add_string_value (builder, peer);
+  json_builder_set_member_name (builder, "call_type");
+  json_builder_add_string_value (builder, natter_call_get_call_type (call));
+  json_builder_set_member_name (builder, "direction");
+  json_builder_add_string_value (builder,
+                                 natter_call_get_incoming (call) ? "incoming" : "outgoing");
+  if (natter_call_get_state (call) == NATTER_CALL_STATE_ENDED) {
+    json_builder_set_member_name (builder, "reason");
+    json_builder_add_string_value (
+      builder, enum_nick (NATTER_TYPE_CALL_END_REASON, natter_call_get_end_reason (call)));
+    if (natter_call_get_end_message (call) != NULL) {
+      json_builder_set_member_name (builder, "message");
+      json_builder_add_string_value (builder, natter_call_get_end_message (call));
+    }
+  }
+  natter_cli_event_end (builder);
+}
+
+/* Prints the summary; returns whether media flowed both ways. */
+static gboolean
+print_summary (NatterCall *call)
+{
+  NatterCallPipeline *pipeline = natter_call_get_pipeline (call);
+  JsonBuilder *builder = natter_cli_event_begin ("call_summary");
+  gboolean video = pipeline != NULL && natter_call_pipeline_get_with_video (pipeline) &&
+                   g_str_equal (natter_call_get_call_type (call), "video");
+  guint64 audio_in = 0, video_in = 0, audio_out = 0, video_out = 0;
+  gint64 first_audio = 0, first_video = 0;
+  gboolean flowed;
+
+  if (pipeline != NULL) {
+    audio_in = natter_call_pipeline_get_audio_buffers_received (pipeline);
+    video_in = natter_call_pipeline_get_video_frames_received (pipeline);
+    audio_out = natter_call_pipeline_get_audio_buffers_sent (pipeline);
+    video_out = natter_call_pipeline_get_video_frames_sent (pipeline);
+    first_audio = natter_call_pipeline_get_first_audio_time (pipeline);
+    first_video = natter_call_pipeline_get_first_video_time (pipeline);
+  }
+
+  add_int (builder, "call_log_id", natter_call_get_call_log_id (call));
+  json_builder_set_member_name (builder, "call_type");
+  json_builder_add_string_value (builder, natter_call_get_call_type (call));
+  json_builder_set_member_name (builder, "end_reason");
+  json_builder_add_string_value (
+    builder, enum_nick (NATTER_TYPE_CALL_END_REASON, natter_call_get_end_reason (call)));
+  json_builder_set_member_name (builder, "ended_locally");
+  json_builder_add_boolean_value (builder, natter_call_get_ended_locally (call));
+  if (!natter_call_get_incoming (call))
+    add_int (builder, "invitation_to_ringing_ms",
+             elapsed_ms (natter_call_get_invited_at (call), natter_call_get_ringing_at (call)));
+  add_int (builder, "accept_to_first_audio_ms",
+           elapsed_ms (natter_call_get_accepted_at (call), first_audio));
+  add_int (builder, "accept_to_first_video_ms",
+           elapsed_ms (natter_call_get_accepted_at (call), first_video));
+  add_int (builder, "duration_s", natter_call_get_duration (call));
+  add_int (builder, "audio_buffers_received", (gint64) audio_in);
+  add_int (builder, "video_frames_received", (gint64) video_in);
+  add_int (builder, "audio_buffers_sent", (gint64) audio_out);
+  add_int (builder, "video_frames_sent", (gint64) video_out);
+
+  flowed = audio_in > 0 && audio_out > 0 && (!video || (video_in > 0 && video_out > 0));
+  json_builder_set_member_name (builder, "media_both_ways");
+  json_builder_add_boolean_value (builder, flowed);
+  natter_cli_event_end (builder);
+  return flowed;
+}
+
+static gboolean
+on_hang_up_time (gpointer user_data)
+{
+  CallSession *session = user_data;
+
+  session->hang_up_id = 0;
+  if (session->call != NULL)
+    natter_call_hang_up (session->call);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_call_state (NatterCall *call, GParamSpec *pspec, CallSession *session)
+{
+  print_state (call);
+
+  if (natter_call_get_state (call) == NATTER_CALL_STATE_CONNECTED && session->hang_up_id == 0)
+    session->hang_up_id = g_timeout_add_seconds (session->duration_s, on_hang_up_time, session);
+
+  if (natter_call_get_state (call) != NATTER_CALL_STATE_ENDED)
+    return;
+
+  g_clear_handle_id (&session->hang_up_id, g_source_remove);
+  g_signal_handlers_disconnect_by_data (call, session);
+  if (call == session->call) {
+    gboolean declined_by_us =
+      session->decline && natter_call_get_end_reason (call) == NATTER_CALL_END_REASON_DECLINED;
+
+    if (!print_summary (call) && !declined_by_us)
+      session->status = 1;
+    g_clear_object (&session->call);
+  }
+
+  if (++session->handled >= session->count)
+    session->done = TRUE;
+}
+
+static void
+follow (CallSession *session, NatterCall *call)
+{
+  g_set_object (&session->call, call);
+  g_signal_connect (call, "notify::state", G_CALLBACK (on_call_state), session);
+  print_state (call);
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  CallSession *session = user_data;
+
+  /* Ctrl-C hangs up properly, so the peer is told. */
+  if (session->call != NULL)
+    natter_call_hang_up (session->call);
+  session->done = TRUE;
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+connection_is_up (NatterCli *cli)
+{
+  NatterConnection *connection = natter_client_get_connection (natter_cli_get_client (cli));
+
+  return natter_connection_get_state (connection) == NATTER_CONNECTION_STATE_CONNECTED;
+}
+
+static void
+on_connected_notify (NatterConnection *connection, GParamSpec *pspec, gboolean *connected)
+{
+  *connected = natter_connection_get_state (connection) == NATTER_CONNECTION_STATE_CONNECTED;
+}
+
+static gboolean
+connect_and_wait (NatterCli *cli, guint timeout_s, GError **error)
+{
+  NatterConnection *connection;
+  gboolean connected = FALSE;
+
+  if (!natter_cli_sign_in (cli, timeout_s, error))
+    return FALSE;
+  connection = natter_client_get_connection (natter_cli_get_client (cli));
+  g_signal_connect (connection, "notify::state", G_CALLBACK (on_connected_notify), &connected);
+  natter_connection_start (connection);
+  connected = connection_is_up (cli);
+  natter_cli_wait (&connected, timeout_s);
+  g_signal_handlers_disconnect_by_data (connection, &connected);
+  if (!connected) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "Could not connect within %u s",
+                 timeout_s);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static NatterCallManager *
+call_manager (NatterCli *cli)
+{
+  NatterCallManager *manager = NULL;
+
+  g_object_get (natter_cli_get_client (cli), "call-manager", &manager, NULL);
+  return manager;
+}
+
+static int
+run_session (CallSession *session, guint timeout_s)
+{
+  guint sigint_id = g_unix_signal_add (SIGINT, on_signal, session);
+  guint sigterm_id = g_unix_signal_add (SIGTERM, on_signal, session);
+  gboolean finished = natter_cli_wait (&session->done, timeout_s);
+
+  g_source_remove (sigint_id);
+  g_source_remove (sigterm_id);
+
+  if (!finished) {
+    if (session->call != NULL) {
+      /* Hanging up prints the summary through the state handler. */
+      natter_call_hang_up (session->call);
+      session->status = natter_cli_fail ("Timed out after %u s", timeout_s);
+    } else if (session->handled < session->count) {
+      session->status =
+        natter_cli_fail ("Timed out waiting for calls: %u of %u", session->handled, session->count);
+    }
+  }
+
+  /* Let the last frames (call_ended) leave before the process does. */
+  natter_connection_flush_outbox (natter_call_manager_get_connection (session->manager));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_clear_handle_id (&session->hang_up_id, g_source_remove);
+  if (session->call != NULL)
+    g_signal_handlers_disconnect_by_data (session->call, session);
+  g_clear_object (&session->call);
+  return session->status;
+}
+
+/**
+ * natter_cli_call:
+ * @cli: the CLI
+ * @argc: argument count
+ * @argv: `call TYPE:ID [--voice|--video] [--duration S]`
+ *
+ * Returns: 0 if media flowed both ways
+ */
+int
+natter_cli_call (NatterCli *cli, int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NatterProfile) peer = NULL;
+  g_autoptr (NatterCallManager) manager = NULL;
+  g_autofree char *peer_type = NULL;
+  gboolean voice = FALSE, video = FALSE;
+  int duration_s = DEFAULT_DURATION_S;
+  int timeout_s = DEFAULT_WAIT_S;
+  gint64 peer_id = 0;
+  NatterCall *call;
+  CallSession session = { 0 };
+  GOptionEntry entries[] = {
+    { "voice", 0, 0, G_OPTION_ARG_NONE, &voice, "A voice call", NULL },
+    { "video", 0, 0, G_OPTION_ARG_NONE, &video, "A video call (the default)", NULL },
+    { "duration", 0, 0, G_OPTION_ARG_INT, &duration_s,
+      "Hang up S seconds after connecting (default 10)", "S" },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s, "Give up after S seconds in all (default 60)",
+      "S" },
+    { NULL },
+  };
+
+  if (!natter_cli_parse_options (entries, "TYPE:ID - call a profile", &argc, &argv, &error))
+    return natter_cli_fail ("%s", error->message);
+  if (argc != 2 || (voice && video) || duration_s < 0 || timeout_s <= 0)
+    return natter_cli_fail ("usage: call TYPE:ID [--voice|--video] [--duration S] [--timeout S]");
+  if (!natter_cli_parse_profile (argv[1], &peer_id, &peer_type, &error))
+    return natter_cli_fail ("%s", error->message);
+
+  if (!connect_and_wait (cli, 10, &error))
+    return natter_cli_fail ("%s", error->message);
+
+  manager = call_manager (cli);
+  peer = natter_profile_new (peer_id, peer_type, NULL, NULL);
+  call = natter_call_manager_start_call (manager, peer, voice ? "voice" : "video", 0, &error);
+  if (call == NULL)
+    return natter_cli_fail ("Cannot call %s: %s", argv[1], error->message);
+
+  session.cli = cli;
+  session.manager = manager;
+  session.duration_s = (guint) duration_s;
+  session.count = 1;
+  follow (&session, call);
+  return run_session (&session, (guint) (timeout_s + duration_s));
+}
+
+static void
+on_incoming_call (NatterCallManager *manager, NatterCall *call, CallSession *session)
+{
+  if (session->call != NULL) {
+    /* One at a time: a second caller hears busy. */
+    natter_call_decline_busy (call);
+    return;
+  }
+
+  follow (session, call);
+  if (session->decline)
+    natter_call_decline (call);
+  else
+    natter_call_accept (call, TRUE);
+}
+
+/**
+ * natter_cli_answer:
+ * @cli: the CLI
+ * @argc: argument count
+ * @argv: `answer [--auto|--decline] [--count N] [--duration S]`
+ *
+ * Returns: 0 if every answered call had media both ways
+ */
+int
+natter_cli_answer (NatterCli *cli, int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NatterCallManager) manager = NULL;
+  gboolean automatic = FALSE, decline = FALSE;
+  int count = 1;
+  int duration_s = DEFAULT_DURATION_S;
+  int timeout_s = 0;
+  CallSession session = { 0 };
+  int status;
+  GOptionEntry entries[] = {
+    { "auto", 0, 0, G_OPTION_ARG_NONE, &automatic, "Accept every call (the default)", NULL },
+    { "decline", 0, 0, G_OPTION_ARG_NONE, &decline, "Decline every call", NULL },
+    { "count", 0, 0, G_OPTION_ARG_INT, &count, "Exit after N calls (default 1)", "N" },
+    { "duration", 0, 0, G_OPTION_ARG_INT, &duration_s,
+      "Hang up S seconds after connecting (default 10)", "S" },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s, "Give up after S seconds (default: wait)",
+      "S" },
+    { NULL },
+  };
+
+  if (!natter_cli_parse_options (entries, "- answer incoming calls", &argc, &argv, &error))
+    return natter_cli_fail ("%s", error->message);
+  if (argc != 1 || (automatic && decline) || count <= 0 || duration_s < 0 || timeout_s < 0)
+    return natter_cli_fail (
+      "usage: answer [--auto|--decline] [--count N] [--duration S] [--timeout S]");
+
+  if (!connect_and_wait (cli, 10, &error))
+    return natter_cli_fail ("%s", error->message);
+
+  manager = call_manager (cli);
+  session.cli = cli;
+  session.manager = manager;
+  session.duration_s = (guint) duration_s;
+  session.count = (guint) count;
+  session.decline = decline;
+
+  {
+    JsonBuilder *builder = natter_cli_event_begin ("waiting");
+
+    add_int (builder, "count", count);
+    natter_cli_event_end (builder);
+  }
+
+  g_signal_connect (manager, "incoming-call", G_CALLBACK (on_incoming_call), &session);
+  status = run_session (&session, (guint) timeout_s);
+  g_signal_handlers_disconnect_by_data (manager, &session);
+  return status;
+}
