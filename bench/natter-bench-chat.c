@@ -561,12 +561,20 @@ natter_bench_chat_main (int argc, char **argv)
                               natter_bench_percentile_ms (ack_latencies, 99));
 
   natter_bench_report_section (&report, "processes (while sending and draining)");
+  /* CPU per delivered message does not depend on what else the machine
+   * runs: it gives the capacity of a free core when the figures above are
+   * bent by other load. */
   natter_bench_report_double (&report, "bench_cpu_percent", "bench CPU", "% of a core",
                               100.0 * self_cpu_us / MAX (measure_end_us - chat.send_start_us, 1));
+  natter_bench_report_double (&report, "bench_cpu_us_per_message", "bench CPU per message", "us",
+                              (double) self_cpu_us / MAX (chat.n_delivered, 1));
   if (have_server) {
     natter_bench_report_double (
       &report, "server_cpu_percent", "server CPU", "% of a core",
       natter_bench_cpu_percent (&server_sending, &server_end, measure_end_us - chat.send_start_us));
+    natter_bench_report_double (
+      &report, "server_cpu_us_per_message", "server CPU per message", "us",
+      (double) natter_bench_cpu_us (&server_sending, &server_end) / MAX (chat.n_delivered, 1));
     natter_bench_report_int (&report, "server_rss_start_kib", "server RSS before connecting (KiB)",
                              (gint64) server_start.rss_kib);
     natter_bench_report_int (&report, "server_rss_end_kib", "server RSS at the end (KiB)",

@@ -700,6 +700,17 @@ natter_bench_cpu_percent (const NatterBenchProcStats *before,
 }
 
 gint64
+natter_bench_cpu_us (const NatterBenchProcStats *before, const NatterBenchProcStats *after)
+{
+  long ticks_per_s = sysconf (_SC_CLK_TCK);
+
+  if (ticks_per_s <= 0 || after->cpu_ticks < before->cpu_ticks)
+    return 0;
+
+  return (gint64) ((after->cpu_ticks - before->cpu_ticks) * G_USEC_PER_SEC / (guint64) ticks_per_s);
+}
+
+gint64
 natter_bench_self_cpu_us (void)
 {
   struct rusage usage;

@@ -115,6 +115,8 @@ gboolean natter_bench_read_proc (int pid, NatterBenchProcStats *out);
 double natter_bench_cpu_percent (const NatterBenchProcStats *before,
                                  const NatterBenchProcStats *after,
                                  gint64 elapsed_us);
+/* CPU time used between two samples, in microseconds. */
+gint64 natter_bench_cpu_us (const NatterBenchProcStats *before, const NatterBenchProcStats *after);
 /* The bench's own user + system time, in microseconds. */
 gint64 natter_bench_self_cpu_us (void);
 

@@ -117,6 +117,7 @@ natter_bench_idle_main (int argc, char **argv)
   gint64 sign_in_us;
   gint64 connect_start_us;
   gint64 connect_us;
+  gint64 bench_cpu_connect_us;
   guint n_users;
   guint connected;
   gint64 grown_kib;
@@ -196,11 +197,13 @@ natter_bench_idle_main (int argc, char **argv)
   /* The baseline is the server after the sign-ins, with no WebSocket. */
   bench_rss_before_kib = self_rss_kib ();
   natter_bench_read_proc (server_pid, &before);
+  bench_cpu_connect_us = natter_bench_self_cpu_us ();
   connect_start_us = g_get_monotonic_time ();
   connected =
     natter_bench_connect_all (&idle.bench, idle.connections,
                               connect_start_us + (gint64) (connect_timeout_s * G_USEC_PER_SEC));
   connect_us = g_get_monotonic_time () - connect_start_us;
+  bench_cpu_connect_us = natter_bench_self_cpu_us () - bench_cpu_connect_us;
   natter_bench_read_proc (server_pid, &connected_stats);
 
   hold (hold_s);
@@ -225,6 +228,11 @@ natter_bench_idle_main (int argc, char **argv)
   natter_bench_report_double (&report, "connect_s", "connect time (all)", "s", connect_us / 1e6);
   natter_bench_report_double (&report, "connects_per_s", "connections per second", "/s",
                               connect_us > 0 ? connected * 1e6 / connect_us : 0);
+  natter_bench_report_double (&report, "server_cpu_percent_connecting",
+                              "server CPU while connecting", "% of a core",
+                              natter_bench_cpu_percent (&before, &connected_stats, connect_us));
+  natter_bench_report_double (&report, "bench_cpu_percent_connecting", "bench CPU while connecting",
+                              "% of a core", 100.0 * bench_cpu_connect_us / MAX (connect_us, 1));
   natter_bench_report_double (&report, "hold_s", "held for", "s", hold_s);
 
   natter_bench_report_section (&report, "server memory");
