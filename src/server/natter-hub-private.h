@@ -27,6 +27,10 @@ struct _NatterHub {
    * is caller or callee */
   GHashTable *calls_by_profile;
 
+  /* PendingChat: chat messages waiting for the next group commit */
+  GPtrArray *pending_chats;
+  guint chat_flush_id;
+
   GTask *shutdown_task;
   guint shutdown_timeout_id;
   gboolean shutting_down;

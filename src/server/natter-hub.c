@@ -8,6 +8,7 @@
 
 #define AUTH_DATA_KEY "natter-hub-auth"
 #define SHUTDOWN_DEADLINE_MS 2000
+#define CHAT_BATCH_MAX 512
 
 /* What the pre-upgrade check learned, handed to the WebSocket callback. */
 typedef struct {
@@ -207,74 +208,166 @@ send_message_ack (NatterHubConnection *connection, const NatterMessage *message)
   natter_hub_connection_send_frame (connection, ack);
 }
 
+/* One chat_message of a group commit, and what to send once it is on disk. */
+typedef struct {
+  NatterHubConnection *connection;
+  NatterFrame *frame;
+  NatterMessage *message;  /* the stored (or already stored) message */
+  GPtrArray *participants; /* NatterProfile; NULL for a duplicate */
+  GPtrArray *events;       /* NatterFrame, one per participant */
+} PendingChat;
+
 static void
-handle_chat_message (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+pending_chat_free (gpointer data)
 {
-  const NatterProfile *sender = natter_hub_connection_get_profile (connection);
-  g_autoptr (NatterMessage) existing = NULL;
-  g_autoptr (NatterMessage) message = NULL;
-  g_autoptr (GPtrArray) participants = NULL;
-  g_autoptr (GPtrArray) events = NULL;
-  g_autoptr (GError) error = NULL;
+  PendingChat *pending = data;
+
+  g_clear_object (&pending->connection);
+  g_clear_pointer (&pending->frame, natter_frame_free);
+  g_clear_pointer (&pending->message, natter_message_free);
+  g_clear_pointer (&pending->participants, g_ptr_array_unref);
+  g_clear_pointer (&pending->events, g_ptr_array_unref);
+  g_free (pending);
+}
+
+/* Stores one message and its events inside the open transaction. FALSE on a
+ * storage failure (the batch is rolled back); TRUE otherwise, also when an
+ * error frame was sent and nothing stored. */
+static gboolean
+store_chat_message (NatterHub *self, PendingChat *pending, GError **error)
+{
+  const NatterProfile *sender = natter_hub_connection_get_profile (pending->connection);
+  NatterFrame *frame = pending->frame;
   gint64 conversation_id;
 
-  /* A retry after a reconnect: same ack, no second copy, no second event. */
-  existing = natter_server_db_find_message_by_client_id (self->db, sender, frame->client_msg_id);
-  if (existing != NULL) {
-    send_message_ack (connection, existing);
-    return;
-  }
+  /* A retry after a reconnect: same ack, no second copy, no second event.
+   * The lookup also sees messages stored earlier in this batch. */
+  pending->message =
+    natter_server_db_find_message_by_client_id (self->db, sender, frame->client_msg_id);
+  if (pending->message != NULL)
+    return TRUE;
 
-  conversation_id = resolve_conversation (self, connection, frame);
+  conversation_id = resolve_conversation (self, pending->connection, frame);
   if (conversation_id == 0)
-    return;
+    return TRUE;
 
-  participants = get_participants_for (self, connection, conversation_id, frame->client_msg_id);
-  if (participants == NULL)
-    return;
+  pending->participants =
+    get_participants_for (self, pending->connection, conversation_id, frame->client_msg_id);
+  if (pending->participants == NULL)
+    return TRUE;
 
-  /* The message and every participant's event are one commit, and the ack
-   * only goes out once it is on disk. */
-  if (!natter_server_db_begin (self->db, &error)) {
-    send_internal_error (connection, error, frame->client_msg_id);
-    return;
-  }
+  pending->message = natter_server_db_add_message (self->db, conversation_id, sender, frame->text,
+                                                   frame->client_msg_id, error);
+  if (pending->message == NULL)
+    return FALSE;
 
-  message = natter_server_db_add_message (self->db, conversation_id, sender, frame->text,
-                                          frame->client_msg_id, &error);
-  if (message == NULL)
-    goto failed;
-
-  events = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_frame_free);
-  for (guint i = 0; i < participants->len; i++) {
-    NatterProfile *participant = g_ptr_array_index (participants, i);
+  pending->events = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_frame_free);
+  for (guint i = 0; i < pending->participants->len; i++) {
     NatterFrame *event = natter_frame_new (NATTER_FRAME_CHAT_MESSAGE);
 
-    event->message = natter_message_copy (message);
+    event->message = natter_message_copy (pending->message);
     natter_hub_stamp_sender (event, sender);
-    g_ptr_array_add (events, event);
-    if (natter_server_db_add_event (self->db, participant, event, &error) == 0)
-      goto failed;
+    g_ptr_array_add (pending->events, event);
+    if (natter_server_db_add_event (self->db, g_ptr_array_index (pending->participants, i), event,
+                                    error) == 0)
+      return FALSE;
   }
 
-  if (!natter_server_db_commit (self->db, &error))
-    goto failed;
+  return TRUE;
+}
 
-  send_message_ack (connection, message);
+static void
+deliver_chat_message (NatterHub *self, PendingChat *pending)
+{
+  if (pending->message == NULL)
+    return;
 
-  for (guint i = 0; i < participants->len; i++) {
-    NatterProfile *participant = g_ptr_array_index (participants, i);
+  send_message_ack (pending->connection, pending->message);
+  if (pending->events == NULL)
+    return;
+
+  for (guint i = 0; i < pending->participants->len; i++) {
+    NatterProfile *participant = g_ptr_array_index (pending->participants, i);
     g_autofree char *key =
       natter_hub_profile_key (participant->profile_id, participant->profile_type);
-    g_autofree char *text = natter_frame_to_json (g_ptr_array_index (events, i), NULL);
+    g_autofree char *text = natter_frame_to_json (g_ptr_array_index (pending->events, i), NULL);
 
     natter_hub_send_to_profile (self, key, NULL, "chat_message", text);
   }
-  return;
+}
 
-failed:
-  natter_server_db_rollback (self->db);
-  send_internal_error (connection, error, frame->client_msg_id);
+/* Group commit: the chat messages that arrived in one main-loop iteration
+ * are stored in one transaction, and only then acked and delivered. One
+ * commit per message would bound the hub by the disk's write latency. */
+static void
+flush_chat_messages (NatterHub *self)
+{
+  g_autoptr (GPtrArray) batch = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean stored = TRUE;
+
+  g_clear_handle_id (&self->chat_flush_id, g_source_remove);
+  if (self->pending_chats->len == 0)
+    return;
+
+  batch = g_steal_pointer (&self->pending_chats);
+  self->pending_chats = g_ptr_array_new_with_free_func (pending_chat_free);
+
+  if (!natter_server_db_begin (self->db, &error)) {
+    stored = FALSE;
+  } else {
+    for (guint i = 0; i < batch->len && stored; i++)
+      stored = store_chat_message (self, g_ptr_array_index (batch, i), &error);
+
+    if (stored)
+      stored = natter_server_db_commit (self->db, &error);
+    else
+      natter_server_db_rollback (self->db);
+  }
+
+  if (!stored) {
+    /* Nothing of the batch is on disk: every sender retries with the same
+     * client_msg_id. */
+    g_warning ("Could not store chat messages: %s",
+               error != NULL ? error->message : "unknown error");
+    for (guint i = 0; i < batch->len; i++) {
+      PendingChat *pending = g_ptr_array_index (batch, i);
+
+      natter_hub_connection_send_error (pending->connection, NATTER_PROTOCOL_ERROR_INTERNAL,
+                                        "the server could not store this, try again",
+                                        pending->frame->client_msg_id);
+    }
+    return;
+  }
+
+  for (guint i = 0; i < batch->len; i++)
+    deliver_chat_message (self, g_ptr_array_index (batch, i));
+}
+
+static gboolean
+on_chat_flush (gpointer user_data)
+{
+  NatterHub *self = user_data;
+
+  self->chat_flush_id = 0;
+  flush_chat_messages (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+queue_chat_message (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+{
+  PendingChat *pending = g_new0 (PendingChat, 1);
+
+  pending->connection = g_object_ref (connection);
+  pending->frame = natter_frame_copy (frame);
+  g_ptr_array_add (self->pending_chats, pending);
+
+  if (self->pending_chats->len >= CHAT_BATCH_MAX)
+    flush_chat_messages (self);
+  else if (self->chat_flush_id == 0)
+    /* Default priority, not idle: under load an idle would never run. */
+    self->chat_flush_id = g_timeout_add (0, on_chat_flush, self);
 }
 
 static void
@@ -372,7 +465,7 @@ on_frame_received (NatterHub *self, NatterFrame *frame, NatterHubConnection *con
       break;
 
     case NATTER_FRAME_CHAT_MESSAGE:
-      handle_chat_message (self, connection, frame);
+      queue_chat_message (self, connection, frame);
       break;
 
     case NATTER_FRAME_TYPING:
@@ -728,6 +821,8 @@ natter_hub_dispose (GObject *object)
   NatterHub *self = (NatterHub *) object;
 
   g_clear_handle_id (&self->shutdown_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->chat_flush_id, g_source_remove);
+  g_clear_pointer (&self->pending_chats, g_ptr_array_unref);
   if (self->connections != NULL) {
     GHashTableIter iter;
     gpointer connection;
@@ -759,6 +854,7 @@ static void
 natter_hub_init (NatterHub *self)
 {
   self->connections = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
+  self->pending_chats = g_ptr_array_new_with_free_func (pending_chat_free);
   self->by_profile =
     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
   self->by_user = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
@@ -883,6 +979,7 @@ natter_hub_shutdown_async (NatterHub *self,
   }
 
   self->shutting_down = TRUE;
+  flush_chat_messages (self);
   natter_hub_calls_shutdown (self);
 
   if (g_hash_table_size (self->connections) == 0) {
