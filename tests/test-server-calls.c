@@ -601,6 +601,42 @@ test_dropped_connection_keeps_call (Fixture *fixture, gconstpointer data)
   ended = natter_test_ws_expect (alice, "call_ended");
 }
 
+static const char *const short_dead_args[] = { "--heartbeat", "1", "--dead-after", "3", NULL };
+
+static gboolean
+call_has_ended (gpointer user_data)
+{
+  gpointer *args = user_data;
+  g_autoptr (NatterCallLog) call_log = fetch_call (args[0], args[1], *(gint64 *) args[2]);
+
+  return call_log->ended_at != NULL;
+}
+
+static void
+test_abandoned_call_ends (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterTestWs) alice = natter_test_peer_open (fixture->server, fixture->alice);
+  g_autoptr (NatterTestWs) bob = natter_test_peer_open (fixture->server, fixture->bob);
+  g_autoptr (NatterFrame) answer = NULL;
+  g_autoptr (NatterCallLog) call_log = NULL;
+  gint64 call_log_id = start_call (alice, fixture->bob);
+  gpointer args[] = { fixture, fixture->alice, &call_log_id };
+
+  send_answer (bob, call_log_id);
+  answer = natter_test_ws_expect (alice, "call_answer");
+
+  /* One side gone is a reconnect in progress: the call stays. */
+  natter_test_ws_close (bob);
+  natter_test_ws_assert_none (alice, "call_ended", 200);
+  g_assert_false (call_has_ended (args));
+
+  /* Both gone for --dead-after: the call ends, still "answered". */
+  natter_test_ws_close (alice);
+  g_assert_true (natter_test_ws_iterate_until (call_has_ended, args, 8000));
+  call_log = fetch_call (fixture, fixture->bob, call_log_id);
+  g_assert_cmpstr (call_log->status, ==, "answered");
+}
+
 static void
 test_busy_profile_still_invited (Fixture *fixture, gconstpointer data)
 {
@@ -654,6 +690,7 @@ main (int argc, char **argv)
   ADD ("/natter/server-calls/compat-routing", test_compat_routing, NULL);
   ADD ("/natter/server-calls/dropped-connection-keeps-call", test_dropped_connection_keeps_call,
        NULL);
+  ADD ("/natter/server-calls/abandoned-call-ends", test_abandoned_call_ends, short_dead_args);
   ADD ("/natter/server-calls/busy-profile-still-invited", test_busy_profile_still_invited, NULL);
 
   return g_test_run ();

@@ -3,7 +3,7 @@
 
 #include "natter-call-session.h"
 
-enum { SIGNAL_RING_TIMEOUT, SIGNAL_CALLER_GONE, N_SIGNALS };
+enum { SIGNAL_RING_TIMEOUT, SIGNAL_CALLER_GONE, SIGNAL_ABANDONED, N_SIGNALS };
 
 static guint signals[N_SIGNALS];
 
@@ -25,6 +25,7 @@ struct _NatterCallSession {
 
   guint ring_timeout_id;
   guint caller_grace_id;
+  guint abandoned_id;
 };
 
 G_DEFINE_FINAL_TYPE (NatterCallSession, natter_call_session, G_TYPE_OBJECT)
@@ -53,11 +54,24 @@ on_caller_grace_over (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+on_abandoned (gpointer user_data)
+{
+  NatterCallSession *self = user_data;
+
+  self->abandoned_id = 0;
+  if (self->state == NATTER_CALL_SESSION_ANSWERED)
+    g_signal_emit (self, signals[SIGNAL_ABANDONED], 0);
+
+  return G_SOURCE_REMOVE;
+}
+
 static void
 stop_timers (NatterCallSession *self)
 {
   g_clear_handle_id (&self->ring_timeout_id, g_source_remove);
   g_clear_handle_id (&self->caller_grace_id, g_source_remove);
+  g_clear_handle_id (&self->abandoned_id, g_source_remove);
 }
 
 static void
@@ -114,6 +128,15 @@ natter_call_session_class_init (NatterCallSessionClass *klass)
   signals[SIGNAL_CALLER_GONE] =
     g_signal_new ("caller-gone", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 0);
+
+  /**
+   * NatterCallSession::abandoned:
+   * @self: the session
+   *
+   * Neither party of the answered call came back within the timeout.
+   */
+  signals[SIGNAL_ABANDONED] = g_signal_new ("abandoned", G_TYPE_FROM_CLASS (klass),
+                                            G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -376,4 +399,23 @@ natter_call_session_caller_returned (NatterCallSession *self)
   g_return_if_fail (NATTER_IS_CALL_SESSION (self));
 
   g_clear_handle_id (&self->caller_grace_id, g_source_remove);
+}
+
+void
+natter_call_session_parties_left (NatterCallSession *self, guint timeout_s)
+{
+  g_return_if_fail (NATTER_IS_CALL_SESSION (self));
+
+  if (self->state != NATTER_CALL_SESSION_ANSWERED || self->abandoned_id != 0)
+    return;
+
+  self->abandoned_id = g_timeout_add (MAX (timeout_s, 1) * 1000, on_abandoned, self);
+}
+
+void
+natter_call_session_party_returned (NatterCallSession *self)
+{
+  g_return_if_fail (NATTER_IS_CALL_SESSION (self));
+
+  g_clear_handle_id (&self->abandoned_id, g_source_remove);
 }

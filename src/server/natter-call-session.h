@@ -55,4 +55,9 @@ void natter_call_session_end (NatterCallSession *self);
 void natter_call_session_caller_left (NatterCallSession *self, guint grace_s);
 void natter_call_session_caller_returned (NatterCallSession *self);
 
+/* Neither party of an answered call has a connection: ::abandoned after
+ * @timeout_s unless natter_call_session_party_returned () comes first. */
+void natter_call_session_parties_left (NatterCallSession *self, guint timeout_s);
+void natter_call_session_party_returned (NatterCallSession *self);
+
 G_END_DECLS

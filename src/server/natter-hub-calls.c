@@ -179,6 +179,23 @@ on_caller_gone (NatterHub *self, NatterCallSession *session)
   drop_session (self, session);
 }
 
+/* Both parties of an answered call have been gone for a long time: the
+ * media path is surely dead too, so the call ends instead of being kept in
+ * memory forever. */
+static void
+on_call_abandoned (NatterHub *self, NatterCallSession *session)
+{
+  g_autoptr (NatterCallSession) hold = g_object_ref (session);
+  g_autoptr (NatterCallLog) call_log = NULL;
+  g_autoptr (GError) error = NULL;
+
+  call_log =
+    natter_server_db_end_call (self->db, natter_call_session_get_call_log_id (session), &error);
+  if (call_log == NULL)
+    g_warning ("Could not store the end of a call: %s", error->message);
+  drop_session (self, session);
+}
+
 static NatterCallSession *
 find_ringing_between (NatterHub *self,
                       const char *profile_key,
@@ -313,6 +330,8 @@ handle_invitation (NatterHub *self, NatterHubConnection *connection, NatterFrame
   g_signal_connect_object (session, "ring-timeout", G_CALLBACK (on_ring_timeout), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (session, "caller-gone", G_CALLBACK (on_caller_gone), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (session, "abandoned", G_CALLBACK (on_call_abandoned), self,
                            G_CONNECT_SWAPPED);
 
   g_hash_table_insert (self->calls,
@@ -657,6 +676,7 @@ natter_hub_calls_connection_opened (NatterHub *self, NatterHubConnection *connec
     NatterCallSession *session = g_ptr_array_index (sessions, i);
     GPtrArray *candidates;
 
+    natter_call_session_party_returned (session);
     if (natter_call_session_get_state (session) != NATTER_CALL_SESSION_RINGING)
       continue;
 
@@ -682,6 +702,7 @@ natter_hub_calls_connection_closed (NatterHub *self,
   const NatterProfile *profile = natter_hub_connection_get_profile (connection);
   GPtrArray *sessions;
   guint grace_s;
+  guint abandoned_s;
 
   if (!was_last)
     return;
@@ -692,12 +713,20 @@ natter_hub_calls_connection_closed (NatterHub *self,
     return;
 
   grace_s = self->config->caller_grace_s > 0 ? self->config->caller_grace_s : NATTER_CALLER_GRACE_S;
+  /* As long as a silent connection is given before it counts as dead. */
+  abandoned_s = self->config->dead_after_s > 0 ? self->config->dead_after_s : NATTER_DEAD_AFTER_S;
   for (guint i = 0; i < sessions->len; i++) {
     NatterCallSession *session = g_ptr_array_index (sessions, i);
 
     if (natter_call_session_get_state (session) == NATTER_CALL_SESSION_RINGING &&
         natter_call_session_is_caller (session, profile))
       natter_call_session_caller_left (session, grace_s);
+    else if (natter_call_session_get_state (session) == NATTER_CALL_SESSION_ANSWERED &&
+             natter_hub_lookup_connections (self, natter_call_session_get_caller_key (session)) ==
+               NULL &&
+             natter_hub_lookup_connections (self, natter_call_session_get_callee_key (session)) ==
+               NULL)
+      natter_call_session_parties_left (session, abandoned_s);
   }
 }
 
