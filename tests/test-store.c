@@ -118,6 +118,27 @@ test_replayed_event_changes_nothing (Fixture *fixture, gconstpointer data)
 }
 
 static void
+test_live_events_during_sync (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterFrame) live = make_chat_event (10, make_message (7, 3, fixture->peer, "live"));
+  g_autoptr (NatterFrame) replayed =
+    make_chat_event (6, make_message (7, 2, fixture->peer, "older"));
+  g_autoptr (GError) error = NULL;
+
+  /* A live event overtakes the replay: the older one must still apply. */
+  natter_store_begin_sync (fixture->store);
+  apply (fixture->store, live, TRUE);
+  g_assert_cmpint (natter_store_get_last_event_id (fixture->store), ==, 0);
+  apply (fixture->store, replayed, TRUE);
+  g_assert_true (natter_store_end_sync (fixture->store, 10, &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpint (natter_store_get_last_event_id (fixture->store), ==, 10);
+  g_assert_cmpuint (natter_store_count_messages (fixture->store, 7), ==, 2);
+  apply (fixture->store, replayed, FALSE);
+}
+
+static void
 test_event_id_survives_reopen (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (NatterFrame) frame = make_chat_event (42, make_message (7, 1, fixture->peer, "hi"));
@@ -408,6 +429,7 @@ main (int argc, char **argv)
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/natter/store/replayed-event-changes-nothing", test_replayed_event_changes_nothing);
   ADD ("/natter/store/event-id-survives-reopen", test_event_id_survives_reopen);
+  ADD ("/natter/store/live-events-during-sync", test_live_events_during_sync);
   ADD ("/natter/store/outbox-lifecycle", test_outbox_lifecycle);
   ADD ("/natter/store/unread-counts-and-receipts", test_unread_counts_and_receipts);
   ADD ("/natter/store/message-list-pages", test_message_list_pages);

@@ -58,14 +58,52 @@ error_code_is_permanent (const char *code)
   return code != NULL && !g_strv_contains (transient, code);
 }
 
-static void
-on_conversations_fetched (GObject *source, GAsyncResult *result, gpointer user_data)
+static gboolean
+store_conversation_list (NatterStore *store, GBytes *body, GError **error)
 {
-  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) conversations = NULL;
+  g_autoptr (GError) parse_error = NULL;
+  const char *data;
+  gsize length;
 
-  if (!natter_client_refresh_conversations_finish (NATTER_CLIENT (source), result, &error) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    g_info ("Cannot refresh the conversations: %s", error->message);
+  data = g_bytes_get_data (body, &length);
+  conversations = natter_conversation_list_parse (data, length, &parse_error);
+  if (conversations == NULL) {
+    g_set_error (error, NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_BAD_RESPONSE,
+                 "Bad conversation list: %s", parse_error->message);
+    return FALSE;
+  }
+
+  return natter_store_set_conversations (store, conversations, error);
+}
+
+static void
+on_background_conversations (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (NatterStore) store = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) body = NULL;
+
+  body = natter_account_request_finish (NATTER_ACCOUNT (source), result, &error);
+  if (body == NULL || !store_conversation_list (store, body, &error)) {
+    if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      g_info ("Cannot refresh the conversations: %s", error->message);
+  }
+}
+
+/* Holds the store, not the client, so a client can go away while the
+ * request runs (it is cancelled then). */
+static void
+refresh_conversations_in_background (NatterClient *self)
+{
+  g_autofree char *path = NULL;
+
+  if (self->store == NULL || natter_account_get_active_profile (self->account) == NULL)
+    return;
+
+  path = natter_account_build_profile_path (self->account, "/conversations");
+  natter_account_request_async (self->account, "GET", path, NULL, self->profile_cancellable,
+                                on_background_conversations, g_object_ref (self->store));
 }
 
 static void
@@ -76,6 +114,24 @@ on_chat_message (NatterClient *self, const NatterFrame *frame)
 
   if (self->store == NULL || frame->message == NULL)
     return;
+
+  /* Our own message coming back as an event before its ack (or instead of
+   * it, when the ack was lost with the link) is the ack. */
+  if (frame->message->client_msg_id != NULL && frame->message->sender != NULL &&
+      natter_profile_equal (frame->message->sender, natter_store_get_own_profile (self->store))) {
+    g_autoptr (NatterOutboxEntry) entry =
+      natter_store_outbox_lookup (self->store, frame->message->client_msg_id);
+
+    if (entry != NULL) {
+      if (!natter_store_outbox_ack (self->store, entry->client_msg_id, frame->message, &applied,
+                                    &error)) {
+        g_warning ("Cannot store an acknowledged message: %s", error->message);
+        return;
+      }
+      if (applied)
+        g_signal_emit (self, signals[MESSAGE_SENT], 0, entry->client_msg_id, frame->message);
+    }
+  }
 
   if (!natter_store_apply_event (self->store, frame, &applied, &error)) {
     g_warning ("Cannot store a message: %s", error->message);
@@ -203,12 +259,23 @@ on_presence (NatterClient *self, const NatterFrame *frame)
 }
 
 static void
+on_hello (NatterClient *self, const NatterFrame *frame)
+{
+  if (self->store != NULL)
+    natter_store_begin_sync (self->store);
+}
+
+static void
 on_sync_done (NatterClient *self, const NatterFrame *frame)
 {
+  g_autoptr (GError) error = NULL;
+
+  if (self->store != NULL && !natter_store_end_sync (self->store, frame->last_event_id, &error))
+    g_warning ("Cannot store the last event id: %s", error->message);
+
   /* Events were dropped from the replay: the summaries may be stale. */
   if (frame->truncated)
-    natter_client_refresh_conversations_async (self, self->profile_cancellable,
-                                               on_conversations_fetched, NULL);
+    refresh_conversations_in_background (self);
 }
 
 static void
@@ -231,8 +298,7 @@ on_connection_state (NatterClient *self)
       natter_account_get_user (self->account) == NULL) {
     natter_account_refresh_user_async (self->account, self->profile_cancellable, on_user_refreshed,
                                        NULL);
-    natter_client_refresh_conversations_async (self, self->profile_cancellable,
-                                               on_conversations_fetched, NULL);
+    refresh_conversations_in_background (self);
   }
 
   /* The server refused our token: it was revoked (logout elsewhere) or has
@@ -301,8 +367,7 @@ on_active_profile_changed (NatterClient *self)
 
   /* Another profile is another WebSocket. */
   natter_connection_reconnect (self->connection);
-  natter_client_refresh_conversations_async (self, self->profile_cancellable,
-                                             on_conversations_fetched, NULL);
+  refresh_conversations_in_background (self);
 }
 
 static void
@@ -508,6 +573,7 @@ natter_client_new (const char *server_url, const char *data_dir)
   g_signal_connect_swapped (self->connection, "frame::error", G_CALLBACK (on_error_frame), self);
   g_signal_connect_swapped (self->connection, "frame::typing", G_CALLBACK (on_typing), self);
   g_signal_connect_swapped (self->connection, "frame::presence", G_CALLBACK (on_presence), self);
+  g_signal_connect_swapped (self->connection, "frame::hello", G_CALLBACK (on_hello), self);
   g_signal_connect_swapped (self->connection, "frame::sync_done", G_CALLBACK (on_sync_done), self);
 
   /* The call manager is created here, from self->connection and
@@ -688,21 +754,10 @@ on_conversation_list_answer (GObject *source, GAsyncResult *result, gpointer use
   NatterStore *store = g_task_get_task_data (task);
   g_autoptr (GError) error = NULL;
   g_autoptr (GBytes) body = NULL;
-  g_autoptr (GPtrArray) conversations = NULL;
-  const char *data;
-  gsize length;
 
   body = natter_account_request_finish (NATTER_ACCOUNT (source), result, &error);
   if (body == NULL) {
     g_task_return_error (task, g_steal_pointer (&error));
-    return;
-  }
-
-  data = g_bytes_get_data (body, &length);
-  conversations = natter_conversation_list_parse (data, length, &error);
-  if (conversations == NULL) {
-    g_task_return_new_error (task, NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_BAD_RESPONSE,
-                             "Bad conversation list: %s", error->message);
     return;
   }
 
@@ -712,7 +767,7 @@ on_conversation_list_answer (GObject *source, GAsyncResult *result, gpointer use
     return;
   }
 
-  if (!natter_store_set_conversations (store, conversations, &error)) {
+  if (!store_conversation_list (store, body, &error)) {
     g_task_return_error (task, g_steal_pointer (&error));
     return;
   }

@@ -36,6 +36,7 @@ struct _NatterStore {
   GHashTable *statements; /* SQL text (static) -> sqlite3_stmt */
   GArray *pending_notifies;
   gint64 last_event_id;
+  gboolean syncing;
 };
 
 G_DEFINE_FINAL_TYPE (NatterStore, natter_store, G_TYPE_OBJECT)
@@ -685,6 +686,51 @@ natter_store_get_last_event_id (NatterStore *self)
 }
 
 /**
+ * natter_store_begin_sync:
+ * @self: a #NatterStore
+ *
+ * A connection said hello and asked for a replay. Until the replay ends,
+ * live events interleave with replayed older ones, so events are applied
+ * (idempotently) without moving the last event id: a live event must not
+ * make the older ones still to come look processed.
+ */
+void
+natter_store_begin_sync (NatterStore *self)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+
+  self->syncing = TRUE;
+}
+
+/**
+ * natter_store_end_sync:
+ * @self: a #NatterStore
+ * @last_event_id: the `sync_done` frame's last event id
+ * @error: a #GError
+ *
+ * Everything up to @last_event_id has been replayed and applied.
+ *
+ * Returns: %TRUE unless the database failed
+ */
+gboolean
+natter_store_end_sync (NatterStore *self, gint64 last_event_id, GError **error)
+{
+  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
+
+  self->syncing = FALSE;
+
+  if (last_event_id <= self->last_event_id)
+    return TRUE;
+
+  if (!set_meta (self, "last_event_id", last_event_id, error))
+    return FALSE;
+
+  self->last_event_id = last_event_id;
+
+  return TRUE;
+}
+
+/**
  * natter_store_apply_event:
  * @self: a #NatterStore
  * @frame: a `chat_message`, `read_receipt` or `missed_call` frame from the server
@@ -733,7 +779,7 @@ natter_store_apply_event (NatterStore *self,
       break;
   }
 
-  if (ok && frame->event_id > self->last_event_id)
+  if (ok && !self->syncing && frame->event_id > self->last_event_id)
     ok = set_meta (self, "last_event_id", frame->event_id, error);
 
   if (!ok) {
@@ -744,7 +790,8 @@ natter_store_apply_event (NatterStore *self,
   if (!commit (self, error))
     return FALSE;
 
-  self->last_event_id = MAX (self->last_event_id, frame->event_id);
+  if (!self->syncing)
+    self->last_event_id = MAX (self->last_event_id, frame->event_id);
 
   if (out_applied != NULL)
     *out_applied = applied;

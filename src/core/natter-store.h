@@ -52,6 +52,8 @@ const char *natter_store_get_path (NatterStore *self);
 const NatterProfile *natter_store_get_own_profile (NatterStore *self);
 gint64 natter_store_get_last_event_id (NatterStore *self);
 
+void natter_store_begin_sync (NatterStore *self);
+gboolean natter_store_end_sync (NatterStore *self, gint64 last_event_id, GError **error);
 gboolean natter_store_apply_event (NatterStore *self,
                                    const NatterFrame *frame,
                                    gboolean *out_applied,
