@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-cli"
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include "natter-test-server.h"
+
+/* natter-cli end to end: the real binary against the real server, each
+ * user with their own XDG_DATA_HOME. */
+
+typedef struct {
+  NatterTestServer *server;
+  char *tmpdir;
+} Fixture;
+
+/* A running natter-cli whose stdout lines are collected as they come. */
+typedef struct {
+  GSubprocess *process;
+  GDataInputStream *stdout_lines;
+  GPtrArray *lines;
+  GCancellable *cancellable;
+  gboolean eof;
+  gboolean exited;
+  int exit_status;
+} Cli;
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    g_autofree char *child = g_build_filename (path, name, NULL);
+
+    if (g_file_test (child, G_FILE_TEST_IS_DIR))
+      remove_tree (child);
+    else
+      g_remove (child);
+  }
+  g_rmdir (path);
+}
+
+static void
+fixture_set_up (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  fixture->server = natter_test_server_new (NULL);
+  fixture->tmpdir = g_dir_make_tmp ("natter-test-cli-XXXXXX", &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_tear_down (Fixture *fixture, gconstpointer data)
+{
+  natter_test_server_free (fixture->server);
+  remove_tree (fixture->tmpdir);
+  g_free (fixture->tmpdir);
+}
+
+static void read_next_line (Cli *cli);
+
+static void
+on_line (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr (GError) error = NULL;
+  char *line;
+
+  line =
+    g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, &error);
+  if (line == NULL) {
+    cli->eof = TRUE;
+    return;
+  }
+
+  g_test_message ("natter-cli: %s", line);
+  g_ptr_array_add (cli->lines, line);
+  read_next_line (cli);
+}
+
+static void
+read_next_line (Cli *cli)
+{
+  g_data_input_stream_read_line_async (cli->stdout_lines, G_PRIORITY_DEFAULT, cli->cancellable,
+                                       on_line, cli);
+}
+
+static void
+on_exited (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Cli *cli = user_data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  cli->exit_status = g_subprocess_get_if_exited (G_SUBPROCESS (source))
+                       ? g_subprocess_get_exit_status (G_SUBPROCESS (source))
+                       : -1;
+  cli->exited = TRUE;
+}
+
+static char *
+data_home (Fixture *fixture, const char *user)
+{
+  return g_build_filename (fixture->tmpdir, user, NULL);
+}
+
+/* Starts natter-cli as @user (its own XDG_DATA_HOME); @stdin_text, if any,
+ * is written to its stdin. The arguments end with NULL. */
+static Cli *
+cli_spawn (Fixture *fixture, const char *user, const char *stdin_text, const char *first_arg, ...)
+{
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *home = data_home (fixture, user);
+  Cli *cli = g_new0 (Cli, 1);
+  const char *arg;
+  va_list args;
+
+  g_ptr_array_add (argv, (gpointer) NATTER_CLI_BINARY);
+  g_ptr_array_add (argv, (gpointer) "--server");
+  g_ptr_array_add (argv, (gpointer) natter_test_server_get_url (fixture->server));
+  va_start (args, first_arg);
+  for (arg = first_arg; arg != NULL; arg = va_arg (args, const char *))
+    g_ptr_array_add (argv, (gpointer) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDIN_PIPE);
+  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", home, TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN_STORE", "file", TRUE);
+  g_subprocess_launcher_unsetenv (launcher, "NATTER_TOKEN");
+  g_subprocess_launcher_setenv (launcher, "NATTER_KEEPALIVE_S", "1", TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_DEAD_AFTER_MS", "3000", TRUE);
+
+  cli->process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  cli->lines = g_ptr_array_new_with_free_func (g_free);
+  cli->cancellable = g_cancellable_new ();
+  cli->stdout_lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (cli->process));
+
+  {
+    GOutputStream *input = g_subprocess_get_stdin_pipe (cli->process);
+
+    if (stdin_text != NULL)
+      g_output_stream_write_all (input, stdin_text, strlen (stdin_text), NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_output_stream_close (input, NULL, NULL);
+  }
+
+  read_next_line (cli);
+  g_subprocess_wait_async (cli->process, cli->cancellable, on_exited, cli);
+
+  return cli;
+}
+
+static int
+cli_wait (Cli *cli, guint timeout_ms)
+{
+  natter_test_wait_until (cli->exited && cli->eof, timeout_ms);
+
+  return cli->exit_status;
+}
+
+static void
+cli_free (Cli *cli)
+{
+  if (!cli->exited) {
+    g_subprocess_force_exit (cli->process);
+    natter_test_wait_until (cli->exited, 5000);
+  }
+  natter_test_wait_until (cli->eof, 5000);
+  g_cancellable_cancel (cli->cancellable);
+  g_object_unref (cli->stdout_lines);
+  g_object_unref (cli->process);
+  g_object_unref (cli->cancellable);
+  g_ptr_array_unref (cli->lines);
+  g_free (cli);
+}
+
+/* Runs natter-cli to its end; returns the exit status. */
+#define cli_run(fixture, out_cli, user, stdin_text, ...)                        \
+  (*(out_cli) = cli_spawn ((fixture), (user), (stdin_text), __VA_ARGS__, NULL), \
+   cli_wait (*(out_cli), 30000))
+
+static JsonObject *
+line_object (Cli *cli, guint index)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  JsonNode *root;
+
+  g_assert_cmpuint (index, <, cli->lines->len);
+  json_parser_load_from_data (parser, g_ptr_array_index (cli->lines, index), -1, &error);
+  g_assert_no_error (error);
+  root = json_parser_get_root (parser);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (root));
+  g_assert_true (json_object_has_member (json_node_get_object (root), "event"));
+
+  return json_object_ref (json_node_get_object (root));
+}
+
+/* The lines whose "event" is @event, as objects. */
+static GPtrArray *
+events_named (Cli *cli, const char *event)
+{
+  GPtrArray *events = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+
+  for (guint i = 0; i < cli->lines->len; i++) {
+    JsonObject *object = line_object (cli, i);
+
+    if (g_strcmp0 (json_object_get_string_member (object, "event"), event) == 0)
+      g_ptr_array_add (events, object);
+    else
+      json_object_unref (object);
+  }
+
+  return events;
+}
+
+static gboolean
+has_event_with (Cli *cli, const char *event, const char *member, const char *value)
+{
+  g_autoptr (GPtrArray) events = events_named (cli, event);
+
+  for (guint i = 0; i < events->len; i++) {
+    JsonObject *object = g_ptr_array_index (events, i);
+
+    if (member == NULL ||
+        g_strcmp0 (json_object_get_string_member_with_default (object, member, NULL), value) == 0)
+      return TRUE;
+  }
+
+  return FALSE;
+}
+
+static void
+register_user (Fixture *fixture, const char *user, const char *type)
+{
+  g_autofree char *email = g_strdup_printf ("%s@example.org", user);
+  g_autoptr (GPtrArray) signed_in = NULL;
+  Cli *cli;
+
+  g_assert_cmpint (cli_run (fixture, &cli, user, "password-of-" NATTER_TEST_PASSWORD "\n",
+                            "register", "--email", email, "--name", user, "--profile-type", type,
+                            "--password-stdin"),
+                   ==, 0);
+  signed_in = events_named (cli, "signed_in");
+  g_assert_cmpuint (signed_in->len, ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (signed_in, 0), "email"), ==,
+                   email);
+  cli_free (cli);
+}
+
+static void
+test_account_commands (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GPtrArray) whoami = NULL;
+  g_autofree char *token_file = NULL;
+  GStatBuf info;
+  JsonObject *me;
+  Cli *cli;
+
+  register_user (fixture, "abebe", "tutor");
+
+  g_assert_cmpint (cli_run (fixture, &cli, "abebe", NULL, "whoami"), ==, 0);
+  whoami = events_named (cli, "whoami");
+  g_assert_cmpuint (whoami->len, ==, 1);
+  me = g_ptr_array_index (whoami, 0);
+  g_assert_cmpstr (json_object_get_string_member (me, "display_name"), ==, "abebe");
+  g_assert_cmpstr (json_object_get_string_member (me, "active_profile"), ==, "tutor:1");
+  g_assert_cmpstr (json_object_get_string_member (me, "token_storage"), ==, "file");
+  cli_free (cli);
+
+  /* The fallback token file is the user's alone. */
+  token_file = g_build_filename (fixture->tmpdir, "abebe", "natter", "tokens.ini", NULL);
+  g_assert_cmpint (g_stat (token_file, &info), ==, 0);
+  g_assert_cmpint (info.st_mode & 0777, ==, 0600);
+
+  g_assert_cmpint (cli_run (fixture, &cli, "abebe", NULL, "logout"), ==, 0);
+  g_assert_true (has_event_with (cli, "signed_out", NULL, NULL));
+  cli_free (cli);
+
+  /* Signed out: whoami fails, with nothing on stdout. */
+  g_assert_cmpint (cli_run (fixture, &cli, "abebe", NULL, "whoami"), !=, 0);
+  g_assert_cmpuint (cli->lines->len, ==, 0);
+  cli_free (cli);
+
+  g_assert_cmpint (cli_run (fixture, &cli, "abebe", "wrong password\n", "login", "--email",
+                            "abebe@example.org", "--password-stdin"),
+                   !=, 0);
+  g_assert_cmpuint (cli->lines->len, ==, 0);
+  cli_free (cli);
+
+  g_assert_cmpint (cli_run (fixture, &cli, "abebe", "password-of-" NATTER_TEST_PASSWORD "\n",
+                            "login", "--email", "abebe@example.org", "--password-stdin"),
+                   ==, 0);
+  g_assert_true (has_event_with (cli, "signed_in", "active_profile", "tutor:1"));
+  cli_free (cli);
+
+  g_assert_cmpint (cli_run (fixture, &cli, "abebe", NULL, "no-such-command"), !=, 0);
+  cli_free (cli);
+}
+
+static void
+test_send_listen_across_restart (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GPtrArray) messages = NULL;
+  g_autoptr (GPtrArray) conversations = NULL;
+  const char *expected[] = { "one", "two", "three" };
+  Cli *listener;
+  Cli *sender;
+
+  register_user (fixture, "abebe", "tutor");
+  register_user (fixture, "sara", "student");
+
+  listener = cli_spawn (fixture, "sara", NULL, "listen", "--count", "3", "--timeout", "60", NULL);
+  natter_test_wait_until (has_event_with (listener, "state", "state", "connected"), 10000);
+
+  g_assert_cmpint (cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "one"), ==, 0);
+  g_assert_true (has_event_with (sender, "queued", NULL, NULL));
+  g_assert_true (has_event_with (sender, "sent", NULL, NULL));
+  cli_free (sender);
+
+  /* The server goes away; a send waits for it, retrying. */
+  natter_test_server_stop (fixture->server);
+  natter_test_wait_until (has_event_with (listener, "state", "state", "waiting-to-retry"), 10000);
+  sender = cli_spawn (fixture, "abebe", NULL, "send", "student:2", "two", "--timeout", "30", NULL);
+  natter_test_wait_until (has_event_with (sender, "queued", NULL, NULL), 10000);
+  g_assert_false (sender->exited);
+
+  natter_test_server_restart (fixture->server);
+  g_assert_cmpint (cli_wait (sender, 30000), ==, 0);
+  g_assert_true (has_event_with (sender, "sent", NULL, NULL));
+  cli_free (sender);
+
+  g_assert_cmpint (cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "three"), ==, 0);
+  cli_free (sender);
+
+  /* The listener reconnected by itself and printed each message once. */
+  g_assert_cmpint (cli_wait (listener, 30000), ==, 0);
+  messages = events_named (listener, "message");
+  g_assert_cmpuint (messages->len, ==, 3);
+  for (guint i = 0; i < 3; i++) {
+    JsonObject *message = g_ptr_array_index (messages, i);
+
+    g_assert_cmpstr (json_object_get_string_member (message, "text"), ==, expected[i]);
+    g_assert_cmpstr (json_object_get_string_member (message, "from"), ==, "tutor:1");
+    g_assert_cmpint (json_object_get_int_member (message, "seq"), ==, i + 1);
+  }
+  cli_free (listener);
+
+  g_assert_cmpint (cli_run (fixture, &listener, "sara", NULL, "conversations"), ==, 0);
+  conversations = events_named (listener, "conversation");
+  g_assert_cmpuint (conversations->len, ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (conversations, 0), "peer"), ==,
+                   "tutor:1");
+  g_assert_cmpint (
+    json_object_get_int_member (g_ptr_array_index (conversations, 0), "unread_count"), ==, 3);
+  cli_free (listener);
+
+  g_assert_cmpint (cli_run (fixture, &listener, "sara", NULL, "history", "1", "--limit", "2"), ==,
+                   0);
+  g_clear_pointer (&messages, g_ptr_array_unref);
+  messages = events_named (listener, "message");
+  g_assert_cmpuint (messages->len, ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (messages, 1), "text"), ==,
+                   "three");
+  cli_free (listener);
+}
+
+static void
+test_token_from_environment (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterUser) user = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *nobody = data_home (fixture, "nobody");
+  g_autofree char *out = NULL;
+  g_autofree char *command = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) envp = NULL;
+  const char *argv[] = { NATTER_CLI_BINARY, "--server",
+                         natter_test_server_get_url (fixture->server), "whoami", NULL };
+  int status = -1;
+
+  user = natter_test_server_register (fixture->server, "lidya@example.org", "Lidya", "parent",
+                                      &token, NULL);
+
+  envp = g_get_environ ();
+  envp = g_environ_setenv (envp, "NATTER_TOKEN", token, TRUE);
+  envp = g_environ_setenv (envp, "XDG_DATA_HOME", nobody, TRUE);
+  envp = g_environ_setenv (envp, "NATTER_TOKEN_STORE", "file", TRUE);
+  g_spawn_sync (NULL, (char **) argv, envp, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL,
+                &status, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_assert_nonnull (strstr (out, "\"event\":\"whoami\""));
+  g_assert_nonnull (strstr (out, "\"token_storage\":\"environment\""));
+  g_assert_nonnull (strstr (out, "\"email\":\"lidya@example.org\""));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("/natter/cli/account-commands", test_account_commands);
+  ADD ("/natter/cli/send-and-listen-across-server-restart", test_send_listen_across_restart);
+  ADD ("/natter/cli/token-from-environment", test_token_from_environment);
+#undef ADD
+
+  return g_test_run ();
+}
