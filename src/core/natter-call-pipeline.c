@@ -782,6 +782,42 @@ on_local_description_set_main (NatterCallPipeline *self, gpointer data)
   g_signal_emit (self, signals[SIGNAL_LOCAL_DESCRIPTION], 0, description->type, description->sdp);
 }
 
+/* The answerer is ICE-controlled: it sees the nominated pair before the
+ * caller does. As DTLS client (webrtcbin's default "active") it would send
+ * its ClientHello while the caller's DTLS is still waiting for ICE, lose it,
+ * and retransmit a second later. Answering "passive" makes the caller the
+ * DTLS client, and it only starts once both ends have a pair. */
+static void
+make_answer_passive (GstWebRTCSessionDescription *description)
+{
+  g_autofree char *text = gst_sdp_message_as_text (description->sdp);
+  g_autoptr (GString) munged = g_string_new (text);
+  GstSDPMessage *message = NULL;
+
+  if (g_string_replace (munged, "a=setup:active", "a=setup:passive", 0) == 0)
+    return;
+  if (gst_sdp_message_new_from_text (munged->str, &message) != GST_SDP_OK)
+    return;
+  gst_sdp_message_free (description->sdp);
+  description->sdp = message;
+}
+
+static void
+request_keyframe (NatterCallPipeline *self)
+{
+  g_autoptr (GstPad) pad = NULL;
+
+  if (self->video_encoder == NULL)
+    return;
+  pad = gst_element_get_static_pad (self->video_encoder, "sink");
+  gst_pad_send_event (pad,
+                      gst_video_event_new_downstream_force_key_unit (GST_CLOCK_TIME_NONE,
+                                                                     GST_CLOCK_TIME_NONE,
+                                                                     GST_CLOCK_TIME_NONE,
+                                                                     TRUE,
+                                                                     0));
+}
+
 static void
 on_description_created_main (NatterCallPipeline *self, gpointer data)
 {
@@ -804,6 +840,8 @@ on_description_created_main (NatterCallPipeline *self, gpointer data)
     return;
   }
 
+  if (description->type == GST_WEBRTC_SDP_TYPE_ANSWER)
+    make_answer_passive (description);
   g_signal_emit_by_name (self->webrtcbin, "set-local-description", description, NULL);
 
   local = g_new0 (Description, 1);
@@ -914,6 +952,10 @@ on_connection_state_main (NatterCallPipeline *self, gpointer data)
 
   switch (state) {
     case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED:
+      /* Everything encoded before SRTP was up is gone: start the peer's
+       * decoder with a keyframe now instead of at the next periodic one. */
+      if (self->state != NATTER_CALL_PIPELINE_STATE_CONNECTED)
+        request_keyframe (self);
       set_state (self, NATTER_CALL_PIPELINE_STATE_CONNECTED);
       break;
     case GST_WEBRTC_PEER_CONNECTION_STATE_DISCONNECTED:

@@ -52,6 +52,7 @@ static const char schema_sql[] =
   "  updated_at TEXT NOT NULL DEFAULT '',"
   "  unread_count INTEGER NOT NULL DEFAULT 0,"
   "  has_older INTEGER NOT NULL DEFAULT 1,"
+  "  message_count INTEGER NOT NULL DEFAULT 0,"
   "  last_seq INTEGER NOT NULL DEFAULT 0,"
   "  last_text TEXT,"
   "  last_sender_id INTEGER,"
@@ -362,6 +363,13 @@ insert_message (NatterStore *self,
   inserted = sqlite3_changes (self->db) > 0;
   if (!inserted)
     return TRUE;
+
+  /* Kept with the rows, so a long conversation opens without counting. */
+  stmt = statement (self, "UPDATE conversations SET message_count = message_count + 1 "
+                          "WHERE conversation_id = ?1");
+  sqlite3_bind_int64 (stmt, 1, message->conversation_id);
+  if (!step_done (self, stmt, error))
+    return FALSE;
 
   if (!upsert_participant (self, message->conversation_id, message->sender, error))
     return FALSE;
@@ -1163,7 +1171,7 @@ natter_store_count_messages (NatterStore *self, gint64 conversation_id)
 
   g_return_val_if_fail (NATTER_IS_STORE (self), 0);
 
-  stmt = statement (self, "SELECT count (*) FROM messages WHERE conversation_id = ?1");
+  stmt = statement (self, "SELECT message_count FROM conversations WHERE conversation_id = ?1");
   sqlite3_bind_int64 (stmt, 1, conversation_id);
   if (sqlite3_step (stmt) == SQLITE_ROW)
     count = (guint) sqlite3_column_int64 (stmt, 0);
@@ -1265,16 +1273,24 @@ guint
 natter_store_get_message_position (NatterStore *self, gint64 conversation_id, gint64 seq)
 {
   sqlite3_stmt *stmt;
-  guint position = 0;
+  guint position;
+  guint newer = 0;
+  guint total;
 
   g_return_val_if_fail (NATTER_IS_STORE (self), 0);
 
-  stmt = statement (self, "SELECT count (*) FROM messages WHERE conversation_id = ?1 AND seq < ?2");
+  /* Counted from the newest end: new messages land there, so the range
+   * walked is short. */
+  stmt =
+    statement (self, "SELECT count (*) FROM messages WHERE conversation_id = ?1 AND seq >= ?2");
   sqlite3_bind_int64 (stmt, 1, conversation_id);
   sqlite3_bind_int64 (stmt, 2, seq);
   if (sqlite3_step (stmt) == SQLITE_ROW)
-    position = (guint) sqlite3_column_int64 (stmt, 0);
+    newer = (guint) sqlite3_column_int64 (stmt, 0);
   sqlite3_reset (stmt);
+
+  total = natter_store_count_messages (self, conversation_id);
+  position = total > newer ? total - newer : 0;
 
   return position;
 }
