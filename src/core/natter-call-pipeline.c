@@ -810,12 +810,9 @@ request_keyframe (NatterCallPipeline *self)
   if (self->video_encoder == NULL)
     return;
   pad = gst_element_get_static_pad (self->video_encoder, "sink");
-  gst_pad_send_event (pad,
-                      gst_video_event_new_downstream_force_key_unit (GST_CLOCK_TIME_NONE,
-                                                                     GST_CLOCK_TIME_NONE,
-                                                                     GST_CLOCK_TIME_NONE,
-                                                                     TRUE,
-                                                                     0));
+  gst_pad_send_event (
+    pad, gst_video_event_new_downstream_force_key_unit (GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE,
+                                                        GST_CLOCK_TIME_NONE, TRUE, 0));
 }
 
 static void
