@@ -545,18 +545,22 @@ announce_presence (NatterHub *self, const NatterProfile *profile, gboolean onlin
   }
 }
 
-/* A new connection learns which of its contacts are online right now; later
- * changes reach it through announce_presence (). */
+/* A new connection learns which of its contacts are online right now (later
+ * changes reach it through announce_presence ()); when it is the profile's
+ * first, those contacts learn that it came online. One contact query. */
 static void
-send_contacts_presence (NatterHub *self, NatterHubConnection *connection)
+greet_contacts (NatterHub *self, NatterHubConnection *connection, gboolean first)
 {
+  const NatterProfile *profile = natter_hub_connection_get_profile (connection);
   g_autoptr (GPtrArray) contacts = NULL;
   g_autoptr (GError) error = NULL;
+  g_autofree char *online_text = NULL;
 
-  contacts = natter_server_db_list_contacts (
-    self->db, natter_hub_connection_get_profile (connection), &error);
-  if (contacts == NULL)
+  contacts = natter_server_db_list_contacts (self->db, profile, &error);
+  if (contacts == NULL) {
+    g_warning ("Could not list contacts: %s", error->message);
     return;
+  }
 
   for (guint i = 0; i < contacts->len; i++) {
     NatterProfile *contact = g_ptr_array_index (contacts, i);
@@ -565,6 +569,13 @@ send_contacts_presence (NatterHub *self, NatterHubConnection *connection)
 
     if (natter_hub_lookup_connections (self, key) == NULL)
       continue;
+
+    if (first) {
+      if (online_text == NULL)
+        online_text = presence_json (profile, TRUE);
+      natter_hub_send_to_profile (self, key, NULL, "presence", online_text);
+    }
+
     text = presence_json (contact, TRUE);
     natter_hub_connection_send_text (connection, "presence", text);
   }
@@ -701,9 +712,7 @@ on_websocket_open (SoupServer *server,
                            G_CONNECT_SWAPPED);
 
   send_hello (self, connection);
-  if (first)
-    announce_presence (self, auth->profile, TRUE);
-  send_contacts_presence (self, connection);
+  greet_contacts (self, connection, first);
   natter_hub_calls_connection_opened (self, connection);
 }
 
