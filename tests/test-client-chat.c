@@ -373,6 +373,60 @@ test_server_restart_mid_conversation (Fixture *fixture, gconstpointer data)
     7);
 }
 
+static void
+on_message_failed (NatterClient *client,
+                   const char *client_msg_id,
+                   const char *code,
+                   const char *message,
+                   char **out_code)
+{
+  g_free (*out_code);
+  *out_code = g_strdup (code);
+}
+
+static void
+test_refused_message_fails_and_is_kept (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterMessageList) messages = NULL;
+  g_autoptr (NatterMessageItem) item = NULL;
+  g_autoptr (NatterOutboxEntry) entry = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *client_msg_id = NULL;
+  g_autofree char *code = NULL;
+  NatterStore *store = natter_client_get_store (fixture->a.client);
+
+  g_signal_connect (fixture->a.client, "message-failed", G_CALLBACK (on_message_failed), &code);
+
+  /* A conversation A is not part of: the server refuses for good. */
+  client_msg_id = natter_client_send_message (fixture->a.client, 4242, "Anyone there?", &error);
+  g_assert_no_error (error);
+  natter_test_wait_until (code != NULL, 5000);
+  g_assert_true (g_str_equal (code, "not_allowed") || g_str_equal (code, "not_found"));
+
+  entry = natter_store_outbox_lookup (store, client_msg_id);
+  g_assert_nonnull (entry);
+  g_assert_cmpint (entry->state, ==, NATTER_OUTBOX_FAILED);
+  g_assert_cmpstr (entry->error_code, ==, code);
+
+  messages = natter_client_open_conversation (fixture->a.client, 4242);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (messages)), ==, 1);
+  item = g_list_model_get_item (G_LIST_MODEL (messages), 0);
+  g_assert_cmpint (natter_message_item_get_state (item), ==, NATTER_MESSAGE_STATE_FAILED);
+  g_assert_nonnull (natter_message_item_get_error_message (item));
+
+  /* Retrying sends it again; it fails again, and is still kept. */
+  g_clear_pointer (&code, g_free);
+  g_assert_true (natter_client_retry_message (fixture->a.client, client_msg_id, &error));
+  natter_test_wait_until (code != NULL, 5000);
+  g_clear_pointer (&entry, natter_outbox_entry_free);
+  entry = natter_store_outbox_lookup (store, client_msg_id);
+  g_assert_cmpint (entry->state, ==, NATTER_OUTBOX_FAILED);
+
+  g_signal_handlers_disconnect_by_data (fixture->a.client, &code);
+  g_clear_object (&item);
+  g_assert_finalize_object (g_steal_pointer (&messages));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -386,6 +440,7 @@ main (int argc, char **argv)
   ADD ("/natter/client/two-clients-chat", test_two_clients_chat);
   ADD ("/natter/client/history-pages", test_history_pages);
   ADD ("/natter/client/server-restart-mid-conversation", test_server_restart_mid_conversation);
+  ADD ("/natter/client/refused-message-fails-and-is-kept", test_refused_message_fails_and_is_kept);
 #undef ADD
 
   return g_test_run ();

@@ -92,8 +92,10 @@ struct _NatterCallPipeline {
   gint video_frames_received;
   gint audio_buffers_sent;
   gint video_frames_sent;
-  gint64 first_audio_time;
-  gint64 first_video_time;
+  gboolean dtls_watched;
+
+  GMutex marks_lock; /* marks are set from streaming threads */
+  gint64 marks[NATTER_CALL_PIPELINE_N_MARKS];
 };
 
 G_DEFINE_FINAL_TYPE (NatterCallPipeline, natter_call_pipeline, G_TYPE_OBJECT)
@@ -107,6 +109,40 @@ G_DEFINE_ENUM_TYPE (NatterCallPipelineState,
                     G_DEFINE_ENUM_VALUE (NATTER_CALL_PIPELINE_STATE_DISCONNECTED, "disconnected"),
                     G_DEFINE_ENUM_VALUE (NATTER_CALL_PIPELINE_STATE_FAILED, "failed"),
                     G_DEFINE_ENUM_VALUE (NATTER_CALL_PIPELINE_STATE_CLOSED, "closed"))
+
+G_DEFINE_ENUM_TYPE (
+  NatterCallPipelineMark,
+  natter_call_pipeline_mark,
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_PIPELINE_MARK_STARTED, "started"),
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_PIPELINE_MARK_LOCAL_DESCRIPTION, "local-description"),
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_PIPELINE_MARK_REMOTE_DESCRIPTION, "remote-description"),
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_PIPELINE_MARK_FIRST_LOCAL_CANDIDATE, "first-local-candidate"),
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_PIPELINE_MARK_ICE_CONNECTED, "ice-connected"),
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_PIPELINE_MARK_DTLS_CONNECTED, "dtls-connected"),
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_PIPELINE_MARK_FIRST_RTP, "first-rtp"),
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_PIPELINE_MARK_FIRST_AUDIO, "first-audio"),
+  G_DEFINE_ENUM_VALUE (NATTER_CALL_PIPELINE_MARK_FIRST_VIDEO, "first-video"))
+
+/* Records the first time @mark happens; any thread. */
+static void
+set_mark (NatterCallPipeline *self, NatterCallPipelineMark mark)
+{
+  g_mutex_lock (&self->marks_lock);
+  if (self->marks[mark] == 0)
+    self->marks[mark] = g_get_monotonic_time ();
+  g_mutex_unlock (&self->marks_lock);
+}
+
+static gint64
+get_mark (NatterCallPipeline *self, NatterCallPipelineMark mark)
+{
+  gint64 time;
+
+  g_mutex_lock (&self->marks_lock);
+  time = self->marks[mark];
+  g_mutex_unlock (&self->marks_lock);
+  return time;
+}
 
 static void
 pending_candidate_free (gpointer data)
@@ -266,30 +302,10 @@ counter_get (gint *counter)
   return (guint) g_atomic_int_get (counter);
 }
 
-typedef struct {
-  char *kind;
-  gint64 time;
-} FirstMedia;
-
-static void
-first_media_free (gpointer data)
-{
-  FirstMedia *first = data;
-
-  g_free (first->kind);
-  g_free (first);
-}
-
 static void
 on_first_media_main (NatterCallPipeline *self, gpointer data)
 {
-  FirstMedia *first = data;
-
-  if (g_str_equal (first->kind, "audio"))
-    self->first_audio_time = first->time;
-  else
-    self->first_video_time = first->time;
-  g_signal_emit (self, signals[SIGNAL_FIRST_REMOTE_MEDIA], 0, first->kind);
+  g_signal_emit (self, signals[SIGNAL_FIRST_REMOTE_MEDIA], 0, (const char *) data);
 }
 
 static GstPadProbeReturn
@@ -298,11 +314,8 @@ count_received_audio (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   NatterCallPipeline *self = user_data;
 
   if (g_atomic_int_add (&self->audio_buffers_received, 1) == 0) {
-    FirstMedia *first = g_new0 (FirstMedia, 1);
-
-    first->kind = g_strdup ("audio");
-    first->time = g_get_monotonic_time ();
-    invoke_on_main (self, on_first_media_main, first, first_media_free);
+    set_mark (self, NATTER_CALL_PIPELINE_MARK_FIRST_AUDIO);
+    invoke_on_main (self, on_first_media_main, (gpointer) "audio", NULL);
   }
   return GST_PAD_PROBE_OK;
 }
@@ -313,11 +326,8 @@ count_received_video (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   NatterCallPipeline *self = user_data;
 
   if (g_atomic_int_add (&self->video_frames_received, 1) == 0) {
-    FirstMedia *first = g_new0 (FirstMedia, 1);
-
-    first->kind = g_strdup ("video");
-    first->time = g_get_monotonic_time ();
-    invoke_on_main (self, on_first_media_main, first, first_media_free);
+    set_mark (self, NATTER_CALL_PIPELINE_MARK_FIRST_VIDEO);
+    invoke_on_main (self, on_first_media_main, (gpointer) "video", NULL);
   }
   return GST_PAD_PROBE_OK;
 }
@@ -840,6 +850,7 @@ on_description_created_main (NatterCallPipeline *self, gpointer data)
   if (description->type == GST_WEBRTC_SDP_TYPE_ANSWER)
     make_answer_passive (description);
   g_signal_emit_by_name (self->webrtcbin, "set-local-description", description, NULL);
+  set_mark (self, NATTER_CALL_PIPELINE_MARK_LOCAL_DESCRIPTION);
 
   local = g_new0 (Description, 1);
   local->type = g_strdup (gst_webrtc_sdp_type_to_string (description->type));
@@ -882,6 +893,8 @@ on_negotiation_needed (GstElement *webrtcbin, gpointer user_data)
   invoke_on_main (user_data, on_negotiation_needed_main, NULL, NULL);
 }
 
+static void watch_dtls (NatterCallPipeline *self);
+
 static void
 on_remote_description_set_main (NatterCallPipeline *self, gpointer data)
 {
@@ -895,6 +908,8 @@ on_remote_description_set_main (NatterCallPipeline *self, gpointer data)
   }
 
   self->remote_description_set = TRUE;
+  set_mark (self, NATTER_CALL_PIPELINE_MARK_REMOTE_DESCRIPTION);
+  watch_dtls (self);
   flush_pending_candidates (self);
 
   if (self->is_offerer)
@@ -937,6 +952,7 @@ on_ice_candidate (GstElement *webrtcbin, guint mline, const char *candidate, gpo
 {
   LocalCandidate *local = g_new0 (LocalCandidate, 1);
 
+  set_mark (user_data, NATTER_CALL_PIPELINE_MARK_FIRST_LOCAL_CANDIDATE);
   local->mline = mline;
   local->candidate = g_strdup (candidate);
   invoke_on_main (user_data, on_ice_candidate_main, local, local_candidate_free);
@@ -980,6 +996,52 @@ on_connection_state_notify (GObject *webrtcbin, GParamSpec *pspec, gpointer user
 }
 
 static void
+on_ice_connection_state_notify (GObject *webrtcbin, GParamSpec *pspec, gpointer user_data)
+{
+  GstWebRTCICEConnectionState state;
+
+  g_object_get (webrtcbin, "ice-connection-state", &state, NULL);
+  if (state == GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED ||
+      state == GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED)
+    set_mark (user_data, NATTER_CALL_PIPELINE_MARK_ICE_CONNECTED);
+}
+
+static void
+on_dtls_state_notify (GObject *transport, GParamSpec *pspec, gpointer user_data)
+{
+  GstWebRTCDTLSTransportState state;
+
+  g_object_get (transport, "state", &state, NULL);
+  if (state == GST_WEBRTC_DTLS_TRANSPORT_STATE_CONNECTED)
+    set_mark (user_data, NATTER_CALL_PIPELINE_MARK_DTLS_CONNECTED);
+}
+
+/* The DTLS transports exist once both descriptions are known; with
+ * max-bundle the first transceiver's is the only one in use. */
+static void
+watch_dtls (NatterCallPipeline *self)
+{
+  g_autoptr (GArray) transceivers = NULL;
+  g_autoptr (GstWebRTCRTPReceiver) receiver = NULL;
+  g_autoptr (GstWebRTCDTLSTransport) transport = NULL;
+
+  if (self->dtls_watched)
+    return;
+  g_signal_emit_by_name (self->webrtcbin, "get-transceivers", &transceivers);
+  if (transceivers == NULL || transceivers->len == 0)
+    return;
+  g_object_get (g_array_index (transceivers, GstWebRTCRTPTransceiver *, 0), "receiver", &receiver,
+                NULL);
+  if (receiver != NULL)
+    g_object_get (receiver, "transport", &transport, NULL);
+  if (transport == NULL)
+    return;
+  self->dtls_watched = TRUE;
+  g_signal_connect_object (transport, "notify::state", G_CALLBACK (on_dtls_state_notify), self, 0);
+  on_dtls_state_notify (G_OBJECT (transport), NULL, self);
+}
+
+static void
 on_gathering_state_main (NatterCallPipeline *self, gpointer data)
 {
   /* End of candidates, as a NULL candidate. */
@@ -1002,7 +1064,9 @@ on_new_jitterbuffer (
 {
   NatterCallPipeline *self = user_data;
 
-  /* Plain property sets, safe from any thread. */
+  /* A jitter buffer is made for each SSRC when its first packet is out of
+   * SRTP. Plain property sets, safe from any thread. */
+  set_mark (self, NATTER_CALL_PIPELINE_MARK_FIRST_RTP);
   g_object_set (jitterbuffer, "latency", self->latency_ms, "do-retransmission", TRUE, NULL);
 }
 
@@ -1128,6 +1192,8 @@ build_pipeline (NatterCallPipeline *self, GError **error)
   g_signal_connect_object (self->webrtcbin, "pad-added", G_CALLBACK (on_webrtc_pad_added), self, 0);
   g_signal_connect_object (self->webrtcbin, "notify::connection-state",
                            G_CALLBACK (on_connection_state_notify), self, 0);
+  g_signal_connect_object (self->webrtcbin, "notify::ice-connection-state",
+                           G_CALLBACK (on_ice_connection_state_notify), self, 0);
   g_signal_connect_object (self->webrtcbin, "notify::ice-gathering-state",
                            G_CALLBACK (on_gathering_state_notify), self, 0);
 
@@ -1157,6 +1223,7 @@ set_transceivers_nack (NatterCallPipeline *self)
 static gboolean
 start_playing (NatterCallPipeline *self, GError **error)
 {
+  set_mark (self, NATTER_CALL_PIPELINE_MARK_STARTED);
   if (gst_element_set_state (self->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE,
                  "Could not start the call pipeline");
@@ -1289,6 +1356,7 @@ natter_call_pipeline_finalize (GObject *object)
   g_clear_pointer (&self->pending_candidates, g_ptr_array_unref);
   g_clear_pointer (&self->stats, natter_call_stats_free);
   g_clear_pointer (&self->context, g_main_context_unref);
+  g_mutex_clear (&self->marks_lock);
 
   G_OBJECT_CLASS (natter_call_pipeline_parent_class)->finalize (object);
 }
@@ -1374,6 +1442,7 @@ static void
 natter_call_pipeline_init (NatterCallPipeline *self)
 {
   self->context = g_main_context_ref_thread_default ();
+  g_mutex_init (&self->marks_lock);
   self->pending_candidates = g_ptr_array_new_with_free_func (pending_candidate_free);
   self->camera_enabled = TRUE;
   self->with_video = TRUE;
@@ -1953,7 +2022,7 @@ gint64
 natter_call_pipeline_get_first_audio_time (NatterCallPipeline *self)
 {
   g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), 0);
-  return self->first_audio_time;
+  return get_mark (self, NATTER_CALL_PIPELINE_MARK_FIRST_AUDIO);
 }
 
 /**
@@ -1967,7 +2036,7 @@ gint64
 natter_call_pipeline_get_first_video_time (NatterCallPipeline *self)
 {
   g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), 0);
-  return self->first_video_time;
+  return get_mark (self, NATTER_CALL_PIPELINE_MARK_FIRST_VIDEO);
 }
 
 static void
@@ -2027,4 +2096,20 @@ natter_call_pipeline_get_stats (NatterCallPipeline *self)
 {
   g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), NULL);
   return self->stats;
+}
+
+/**
+ * natter_call_pipeline_get_mark_time:
+ * @self: a #NatterCallPipeline
+ * @mark: a point of the call's setup
+ *
+ * Returns: g_get_monotonic_time() of the first time @mark happened, 0 if
+ *   it has not
+ */
+gint64
+natter_call_pipeline_get_mark_time (NatterCallPipeline *self, NatterCallPipelineMark mark)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), 0);
+  g_return_val_if_fail (mark < NATTER_CALL_PIPELINE_N_MARKS, 0);
+  return get_mark (self, mark);
 }

@@ -31,6 +31,42 @@ typedef enum {
 #define NATTER_TYPE_CALL_PIPELINE_STATE (natter_call_pipeline_state_get_type ())
 GType natter_call_pipeline_state_get_type (void);
 
+/**
+ * NatterCallPipelineMark:
+ * @NATTER_CALL_PIPELINE_MARK_STARTED: the pipeline was built and set playing
+ * @NATTER_CALL_PIPELINE_MARK_LOCAL_DESCRIPTION: our offer or answer was
+ *   created and handed to the signalling (the answer is sent)
+ * @NATTER_CALL_PIPELINE_MARK_REMOTE_DESCRIPTION: the peer's description was
+ *   applied
+ * @NATTER_CALL_PIPELINE_MARK_FIRST_LOCAL_CANDIDATE: the first local ICE
+ *   candidate was gathered
+ * @NATTER_CALL_PIPELINE_MARK_ICE_CONNECTED: ICE found a working pair
+ * @NATTER_CALL_PIPELINE_MARK_DTLS_CONNECTED: the DTLS handshake completed
+ * @NATTER_CALL_PIPELINE_MARK_FIRST_RTP: the first SRTP packet was decrypted
+ * @NATTER_CALL_PIPELINE_MARK_FIRST_AUDIO: the first remote audio buffer was
+ *   decoded
+ * @NATTER_CALL_PIPELINE_MARK_FIRST_VIDEO: the first remote video frame was
+ *   decoded
+ *
+ * Points of a call's setup, for the setup-time breakdown of
+ * natter-bench-calls and `natter-cli`'s call_summary.
+ */
+typedef enum {
+  NATTER_CALL_PIPELINE_MARK_STARTED,
+  NATTER_CALL_PIPELINE_MARK_LOCAL_DESCRIPTION,
+  NATTER_CALL_PIPELINE_MARK_REMOTE_DESCRIPTION,
+  NATTER_CALL_PIPELINE_MARK_FIRST_LOCAL_CANDIDATE,
+  NATTER_CALL_PIPELINE_MARK_ICE_CONNECTED,
+  NATTER_CALL_PIPELINE_MARK_DTLS_CONNECTED,
+  NATTER_CALL_PIPELINE_MARK_FIRST_RTP,
+  NATTER_CALL_PIPELINE_MARK_FIRST_AUDIO,
+  NATTER_CALL_PIPELINE_MARK_FIRST_VIDEO,
+  NATTER_CALL_PIPELINE_N_MARKS,
+} NatterCallPipelineMark;
+
+#define NATTER_TYPE_CALL_PIPELINE_MARK (natter_call_pipeline_mark_get_type ())
+GType natter_call_pipeline_mark_get_type (void);
+
 #define NATTER_TYPE_CALL_PIPELINE (natter_call_pipeline_get_type ())
 G_DECLARE_FINAL_TYPE (NatterCallPipeline, natter_call_pipeline, NATTER, CALL_PIPELINE, GObject)
 
@@ -74,6 +110,7 @@ guint64 natter_call_pipeline_get_audio_buffers_sent (NatterCallPipeline *self);
 guint64 natter_call_pipeline_get_video_frames_sent (NatterCallPipeline *self);
 gint64 natter_call_pipeline_get_first_audio_time (NatterCallPipeline *self);
 gint64 natter_call_pipeline_get_first_video_time (NatterCallPipeline *self);
+gint64 natter_call_pipeline_get_mark_time (NatterCallPipeline *self, NatterCallPipelineMark mark);
 
 void natter_call_pipeline_update_stats (NatterCallPipeline *self);
 const NatterCallStats *natter_call_pipeline_get_stats (NatterCallPipeline *self);

@@ -212,8 +212,11 @@ on_error_frame (NatterClient *self, const NatterFrame *frame)
   }
 
   entry = natter_store_outbox_lookup (self->store, frame->ref);
-  if (entry == NULL || !error_code_is_permanent (frame->code))
+  if (entry == NULL || !error_code_is_permanent (frame->code)) {
+    g_debug ("Server error %s for %s: %s", frame->code != NULL ? frame->code : "", frame->ref,
+             entry == NULL ? "not one of our messages" : "transient, the message stays pending");
     return;
+  }
 
   if (!natter_store_outbox_fail (self->store, frame->ref, frame->code, frame->error_message,
                                  &error)) {

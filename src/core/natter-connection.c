@@ -227,10 +227,13 @@ handle_hello (NatterConnection *self, const NatterFrame *frame)
 static void
 handle_error_frame (NatterConnection *self, const NatterFrame *frame)
 {
-  /* Too fast: send it again a little later; everything else about a
-   * message's fate is the client's to decide. */
-  if (frame->ref != NULL && g_strcmp0 (frame->code, "rate_limited") == 0 &&
-      g_hash_table_remove (self->sent_ids, frame->ref)) {
+  if (frame->ref == NULL || !g_hash_table_remove (self->sent_ids, frame->ref))
+    return;
+
+  /* The server answered for that message: it may be sent again, after a
+   * pause when the server was only busy (the client decides about the
+   * other errors: a retried failed message goes out again). */
+  if (g_strcmp0 (frame->code, "rate_limited") == 0 || g_strcmp0 (frame->code, "internal") == 0) {
     g_clear_handle_id (&self->pump_source_id, g_source_remove);
     self->chat_tokens = 0;
     self->chat_tokens_at_us = g_get_monotonic_time () + RATE_LIMITED_RETRY_MS * 1000;
