@@ -28,7 +28,8 @@ static const NatterCliCommand commands[] = {
   { "call", "TYPE:ID [--voice|--video] [--duration S]",
     "Call a profile; prints call states and a call_summary", natter_cli_call },
   { "answer", "[--auto|--decline] [--count N] [--duration S]",
-    "Answer (or decline) incoming calls; prints call states and a call_summary", natter_cli_answer },
+    "Answer (or decline) incoming calls; prints call states and a call_summary",
+    natter_cli_answer },
 };
 
 static const char events_help[] =
