@@ -381,7 +381,6 @@ test_token_from_environment (Fixture *fixture, gconstpointer data)
   g_autofree char *token = NULL;
   g_autofree char *nobody = data_home (fixture, "nobody");
   g_autofree char *out = NULL;
-  g_autofree char *command = NULL;
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) envp = NULL;
   const char *argv[] = { NATTER_CLI_BINARY, "--server",

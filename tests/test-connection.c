@@ -236,9 +236,7 @@ static void
 test_switching_profile_reconnects (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (NatterClient) client = NULL;
-  g_autoptr (NatterUser) user = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *token = NULL;
   g_autofree char *dir = g_build_filename (fixture->data_dir, "two", NULL);
   NatterAccount *account;
   const NatterUser *me;

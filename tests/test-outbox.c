@@ -240,6 +240,7 @@ on_type_some (gpointer user_data)
       natter_client_send_message (fixture->a.client, typist->conversation_id, text, &error);
 
     g_assert_no_error (error);
+    g_assert_nonnull (id);
   }
 
   for (guint i = 0; i < 1 && typist->b_queued < N_MESSAGES; i++) {
@@ -249,6 +250,7 @@ on_type_some (gpointer user_data)
       natter_client_send_message (fixture->b.client, typist->conversation_id, text, &error);
 
     g_assert_no_error (error);
+    g_assert_nonnull (id);
   }
 
   if (typist->a_queued < N_MESSAGES || typist->b_queued < N_MESSAGES)

@@ -250,7 +250,8 @@ on_websocket_message (SoupWebsocketConnection *websocket,
   NatterConnection *self = user_data;
   g_autoptr (NatterFrame) frame = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GObject) guard = g_object_ref (G_OBJECT (self));
+  /* A handler may drop the last reference to us during the emission. */
+  g_autoptr (GObject) guard G_GNUC_UNUSED = g_object_ref (G_OBJECT (self));
   const char *data;
   gsize length;
 
