@@ -447,12 +447,21 @@ take_global_option (const char *name, int *i, int argc, char **argv, char **out_
  *
  * Returns: the exit status
  */
+static void
+natter_cli_clear (NatterCli *cli)
+{
+  g_clear_object (&cli->client);
+  g_clear_pointer (&cli->server_url, g_free);
+  g_clear_pointer (&cli->profile, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NatterCli, natter_cli_clear)
+
 int
 natter_cli_main (int argc, char **argv)
 {
-  NatterCli cli = { 0 };
+  g_auto (NatterCli) cli = { 0 };
   const NatterCliCommand *command = NULL;
-  int status;
   int i;
   gsize j;
 
@@ -492,11 +501,5 @@ natter_cli_main (int argc, char **argv)
     return natter_cli_fail ("Unknown command %s", argv[i]);
   }
 
-  status = command->run (&cli, argc - i, argv + i);
-
-  g_clear_object (&cli.client);
-  g_free (cli.server_url);
-  g_free (cli.profile);
-
-  return status;
+  return command->run (&cli, argc - i, argv + i);
 }
