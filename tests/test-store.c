@@ -339,6 +339,29 @@ test_message_list_pages (Fixture *fixture, gconstpointer data)
 }
 
 static void
+test_history_edge_is_above_the_gap (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GPtrArray) messages =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_message_free);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (natter_store_get_history_edge (fixture->store, 7), ==, 0);
+
+  /* 1..10 from long ago, 990..1000 from a truncated replay. */
+  for (gint64 seq = 1; seq <= 10; seq++)
+    g_ptr_array_add (messages, make_message (7, seq, fixture->peer, "old"));
+  for (gint64 seq = 990; seq <= 1000; seq++)
+    g_ptr_array_add (messages, make_message (7, seq, fixture->peer, "new"));
+  g_assert_true (natter_store_add_messages (fixture->store, messages, &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpint (natter_store_get_oldest_seq (fixture->store, 7), ==, 1);
+  g_assert_cmpint (natter_store_get_history_edge (fixture->store, 7), ==, 990);
+  g_assert_cmpuint (natter_store_get_message_position (fixture->store, 7, 990), ==, 10);
+  g_assert_cmpuint (natter_store_count_messages (fixture->store, 7), ==, 21);
+}
+
+static void
 test_conversation_list_moves_active_to_top (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (NatterProfile) other = natter_profile_new (3, "parent", "Lidya", NULL);
@@ -433,6 +456,7 @@ main (int argc, char **argv)
   ADD ("/natter/store/outbox-lifecycle", test_outbox_lifecycle);
   ADD ("/natter/store/unread-counts-and-receipts", test_unread_counts_and_receipts);
   ADD ("/natter/store/message-list-pages", test_message_list_pages);
+  ADD ("/natter/store/history-edge-is-above-the-gap", test_history_edge_is_above_the_gap);
   ADD ("/natter/store/conversation-list-moves-active-to-top",
        test_conversation_list_moves_active_to_top);
   ADD ("/natter/store/typing-expires", test_typing_expires);

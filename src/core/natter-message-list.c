@@ -406,14 +406,23 @@ on_history_page (GObject *source, GAsyncResult *result, gpointer user_data)
       g_ptr_array_remove_index (messages, i - 1);
   }
 
-  /* Nothing comes before seq 1, whatever has_more said. */
-  if (natter_store_get_oldest_seq (self->store, self->conversation_id) == 1 ||
-      (messages->len > 0 && ((NatterMessage *) g_ptr_array_index (messages, 0))->seq == 1))
-    has_more = FALSE;
-
   before = self->n_stored;
-  if (!natter_store_add_messages (self->store, messages, &error) ||
-      !natter_store_set_has_older (self->store, self->conversation_id, has_more, &error)) {
+  if (!natter_store_add_messages (self->store, messages, &error)) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+
+  /* Done at seq 1. Otherwise the server's word counts, except that a gap
+   * below the fetched page (older messages stored earlier) is still to
+   * fill. */
+  {
+    gint64 edge = natter_store_get_history_edge (self->store, self->conversation_id);
+    gint64 oldest = natter_store_get_oldest_seq (self->store, self->conversation_id);
+
+    has_more = edge != 1 && (has_more || oldest < edge);
+  }
+
+  if (!natter_store_set_has_older (self->store, self->conversation_id, has_more, &error)) {
     g_task_return_error (task, g_steal_pointer (&error));
     return;
   }
@@ -456,9 +465,9 @@ natter_message_list_load_older_async (NatterMessageList *self,
   }
 
   limit = CLAMP (limit, 1, NATTER_HISTORY_LIMIT_MAX);
-  oldest = natter_store_get_oldest_seq (self->store, self->conversation_id);
+  oldest = natter_store_get_history_edge (self->store, self->conversation_id);
 
-  if (oldest == 1 || (!self->has_more && oldest > 0)) {
+  if (oldest == 1) {
     set_has_more (self, FALSE);
     g_task_return_int (task, 0);
     return;

@@ -1320,6 +1320,37 @@ natter_store_get_oldest_seq (NatterStore *self, gint64 conversation_id)
 }
 
 /**
+ * natter_store_get_history_edge:
+ * @self: a #NatterStore
+ * @conversation_id: the conversation
+ *
+ * Where older history must be fetched from: the first seq of the newest
+ * run of consecutive stored messages. Usually the oldest stored message;
+ * after a truncated sync the replayed newest messages sit above a gap, and
+ * the gap is what scrolling up must fill first.
+ *
+ * Returns: a seq, 0 if no message is stored
+ */
+gint64
+natter_store_get_history_edge (NatterStore *self, gint64 conversation_id)
+{
+  sqlite3_stmt *stmt;
+  gint64 edge = 0;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), 0);
+
+  stmt = statement (self, "SELECT max (m.seq) FROM messages m WHERE m.conversation_id = ?1 AND "
+                          "(m.seq = 1 OR NOT EXISTS (SELECT 1 FROM messages p WHERE "
+                          "p.conversation_id = ?1 AND p.seq = m.seq - 1))");
+  sqlite3_bind_int64 (stmt, 1, conversation_id);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    edge = sqlite3_column_int64 (stmt, 0);
+  sqlite3_reset (stmt);
+
+  return edge;
+}
+
+/**
  * natter_store_outbox_add:
  * @self: a #NatterStore
  * @client_msg_id: the message's idempotency key

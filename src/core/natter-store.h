@@ -81,6 +81,7 @@ GPtrArray *
 natter_store_load_messages (NatterStore *self, gint64 conversation_id, guint offset, guint limit);
 guint natter_store_get_message_position (NatterStore *self, gint64 conversation_id, gint64 seq);
 gint64 natter_store_get_oldest_seq (NatterStore *self, gint64 conversation_id);
+gint64 natter_store_get_history_edge (NatterStore *self, gint64 conversation_id);
 
 /* Outbox, in writing order */
 gboolean natter_store_outbox_add (NatterStore *self,
