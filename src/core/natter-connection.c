@@ -461,6 +461,9 @@ connect_now (NatterConnection *self)
   soup_session_websocket_connect_async (natter_account_get_session (self->account), self->handshake,
                                         NULL, NULL, G_PRIORITY_DEFAULT, self->connect_cancellable,
                                         on_websocket_connected, g_object_ref (self));
+
+  /* A handshake into a half-open link would otherwise wait forever. */
+  start_watchdog (self);
 }
 
 static void
