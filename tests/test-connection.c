@@ -293,6 +293,41 @@ test_switching_profile_reconnects (Fixture *fixture, gconstpointer data)
   g_assert_finalize_object (g_steal_pointer (&client));
 }
 
+static void
+test_forbidden_profile_is_surfaced (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterUser) other = NULL;
+  g_autoptr (NatterProfile) other_profile = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  NatterAccount *account;
+  const GError *last_error;
+
+  other = natter_test_server_register (fixture->server, "sara@example.org", "Sara", "student", NULL,
+                                       &other_profile);
+
+  /* Restarted while the server is down, the client cannot check which
+   * profiles are the user's and takes the one it is given. */
+  natter_test_server_stop (fixture->server);
+  g_assert_finalize_object (g_steal_pointer (&fixture->client));
+  fixture->client =
+    natter_client_new (natter_tcp_proxy_get_url (fixture->proxy), fixture->data_dir);
+  account = natter_client_get_account (fixture->client);
+  natter_client_sign_in_async (fixture->client, NULL, on_task_done, &result);
+  natter_test_wait_until (result != NULL, 5000);
+  g_assert_true (natter_client_sign_in_finish (fixture->client, result, &error));
+  g_assert_no_error (error);
+  g_assert_true (natter_account_set_active_profile (account, other_profile->profile_id,
+                                                    other_profile->profile_type, &error));
+
+  /* The server refuses someone else's profile: surfaced, not retried. */
+  natter_test_server_restart (fixture->server);
+  natter_test_wait_until (is_state (fixture->client, NATTER_CONNECTION_STATE_DISCONNECTED), 10000);
+  last_error = natter_connection_get_last_error (natter_client_get_connection (fixture->client));
+  g_assert_error ((GError *) last_error, NATTER_CONNECTION_ERROR,
+                  NATTER_CONNECTION_ERROR_FORBIDDEN);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -307,6 +342,7 @@ main (int argc, char **argv)
   ADD ("/natter/connection/watchdog-declares-silent-link-dead",
        test_watchdog_declares_silent_link_dead);
   ADD ("/natter/connection/switching-profile-reconnects", test_switching_profile_reconnects);
+  ADD ("/natter/connection/forbidden-profile-is-surfaced", test_forbidden_profile_is_surfaced);
 #undef ADD
 
   return g_test_run ();
