@@ -95,6 +95,9 @@ natter_bench_init (
   bench->session = soup_session_new_with_options (
     "max-conns", bench->concurrency + 8, "max-conns-per-host", bench->concurrency + 8, "timeout", 0,
     "idle-timeout", 0, "user-agent", "natter-bench/" PACKAGE_VERSION, NULL);
+  /* Straight to the server: no proxy lookup (libproxy, a thread and
+   * GSettings) before every request and handshake. */
+  soup_session_set_proxy_resolver (bench->session, NULL);
   natter_bench_errors_init (&bench->errors);
   g_snprintf (bench->run_tag, sizeof bench->run_tag, "%08x", g_random_int ());
 
