@@ -201,6 +201,13 @@ static void
 natter_call_overlay_dispose (GObject *object)
 {
   gtk_widget_dispose_template (GTK_WIDGET (object), NATTER_TYPE_CALL_OVERLAY);
+  /* The template's top-level children are not bound, so unparent them too. */
+  {
+    GtkWidget *child;
+
+    while ((child = gtk_widget_get_first_child (GTK_WIDGET (object))) != NULL)
+      gtk_widget_unparent (child);
+  }
 
   G_OBJECT_CLASS (natter_call_overlay_parent_class)->dispose (object);
 }

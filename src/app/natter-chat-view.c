@@ -547,6 +547,13 @@ natter_chat_view_dispose (GObject *object)
   g_clear_object (&self->client);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_CHAT_VIEW);
+  /* The template's top-level children are not bound, so unparent them too. */
+  {
+    GtkWidget *child;
+
+    while ((child = gtk_widget_get_first_child (GTK_WIDGET (self))) != NULL)
+      gtk_widget_unparent (child);
+  }
 
   G_OBJECT_CLASS (natter_chat_view_parent_class)->dispose (object);
 }

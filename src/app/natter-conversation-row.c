@@ -133,6 +133,13 @@ natter_conversation_row_dispose (GObject *object)
 
   natter_conversation_row_set_item (self, NULL);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_CONVERSATION_ROW);
+  /* The template's top-level children are not bound, so unparent them too. */
+  {
+    GtkWidget *child;
+
+    while ((child = gtk_widget_get_first_child (GTK_WIDGET (self))) != NULL)
+      gtk_widget_unparent (child);
+  }
 
   G_OBJECT_CLASS (natter_conversation_row_parent_class)->dispose (object);
 }

@@ -191,6 +191,13 @@ natter_message_row_dispose (GObject *object)
 
   natter_message_row_set_item (self, NULL);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_MESSAGE_ROW);
+  /* The template's top-level children are not bound, so unparent them too. */
+  {
+    GtkWidget *child;
+
+    while ((child = gtk_widget_get_first_child (GTK_WIDGET (self))) != NULL)
+      gtk_widget_unparent (child);
+  }
 
   G_OBJECT_CLASS (natter_message_row_parent_class)->dispose (object);
 }

@@ -1,0 +1,563 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-app-screens"
+
+#include "config.h"
+
+#include <adwaita.h>
+#include <gst/gst.h>
+
+#include "natter-call-overlay.h"
+#include "natter-chat-view.h"
+#include "natter-client.h"
+#include "natter-incoming-call-dialog.h"
+#include "natter-new-conversation-dialog.h"
+#include "natter-preferences-window.h"
+#include "natter-sign-in-window.h"
+#include "natter-test-server.h"
+#include "natter-video-paintable.h"
+#include "natter-window.h"
+
+/* Opens every screen of the app against a real natter-server, checks what
+ * it shows, and saves a PNG of each into <build>/screenshots for people to
+ * look at. Runs under Xvfb (see tests/meson.build). */
+
+#define TIMEOUT_MS 10000
+
+/* One application for the process: GTK starts up once. */
+static GtkApplication *test_application;
+
+typedef struct {
+  NatterTestServer *server;
+  char *data_dir;
+  NatterClient *alice;
+  NatterClient *bob;
+  NatterProfile *alice_profile;
+  NatterProfile *bob_profile;
+  gint64 conversation_id;
+  GtkApplication *application;
+  GSettings *settings;
+  char *shots_dir;
+} Fixture;
+
+static gboolean
+restore_done (gpointer data)
+{
+  return *(int *) data != 0;
+}
+
+static void
+on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  int *state = user_data;
+  g_autoptr (GError) error = NULL;
+
+  *state = natter_client_sign_in_finish (NATTER_CLIENT (source), result, &error) ? 1 : -1;
+  g_assert_no_error (error);
+}
+
+static NatterClient *
+signed_in_client (Fixture *fixture, const char *name, const char *token)
+{
+  g_autofree char *dir = g_build_filename (fixture->data_dir, name, NULL);
+  NatterClient *client = natter_client_new (natter_test_server_get_url (fixture->server), dir);
+  int state = 0;
+
+  g_setenv ("NATTER_TOKEN", token, TRUE);
+  natter_client_sign_in_async (client, NULL, on_restored, &state);
+  natter_test_wait (restore_done, &state, TIMEOUT_MS);
+  g_unsetenv ("NATTER_TOKEN");
+  g_assert_cmpint (state, ==, 1);
+
+  natter_test_wait_until (natter_connection_get_state (natter_client_get_connection (client)) ==
+                            NATTER_CONNECTION_STATE_CONNECTED,
+                          TIMEOUT_MS);
+  return client;
+}
+
+static void
+on_refreshed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  gboolean *done = user_data;
+  g_autoptr (GError) error = NULL;
+
+  natter_client_refresh_conversations_finish (NATTER_CLIENT (source), result, &error);
+  g_assert_no_error (error);
+  *done = TRUE;
+}
+
+static void
+refresh_conversations (NatterClient *client)
+{
+  gboolean done = FALSE;
+
+  natter_client_refresh_conversations_async (client, NULL, on_refreshed, &done);
+  natter_test_wait_until (done, TIMEOUT_MS);
+}
+
+static guint
+count_messages (NatterClient *client, gint64 conversation_id)
+{
+  NatterStore *store = natter_client_get_store (client);
+
+  return store ? natter_store_count_messages (store, conversation_id) : 0;
+}
+
+static void
+fixture_set_up (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *alice_token = NULL;
+  g_autofree char *bob_token = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *answer = NULL;
+  g_autoptr (NatterUser) alice = NULL;
+  g_autoptr (NatterUser) bob = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  const char *builddir = g_getenv ("NATTER_TEST_BUILDDIR");
+  guint status = 0;
+
+  fixture->server = natter_test_server_new (NULL);
+  fixture->data_dir = g_dir_make_tmp ("natter-app-XXXXXX", NULL);
+  fixture->shots_dir = g_build_filename (builddir ? builddir : ".", "screenshots", NULL);
+  g_mkdir_with_parents (fixture->shots_dir, 0755);
+
+  alice = natter_test_server_register (fixture->server, "alice@example.org", "Alice Kebede",
+                                       "tutor", &alice_token, &fixture->alice_profile);
+  bob = natter_test_server_register (fixture->server, "bob@example.org", "Bob Tesfaye", "student",
+                                     &bob_token, &fixture->bob_profile);
+  g_assert_nonnull (alice);
+  g_assert_nonnull (bob);
+
+  path = g_strdup_printf ("/api/as/%" G_GINT64_FORMAT "/%s/conversations",
+                          fixture->alice_profile->profile_id, fixture->alice_profile->profile_type);
+  body =
+    g_strdup_printf ("{\"with\":[{\"profile_id\":%" G_GINT64_FORMAT ",\"profile_type\":\"%s\"}]}",
+                     fixture->bob_profile->profile_id, fixture->bob_profile->profile_type);
+  answer = natter_test_http (fixture->server, "POST", path, alice_token, body, &status);
+  g_assert_cmpuint (status / 100, ==, 2);
+  node = json_from_string (answer, NULL);
+  g_assert_nonnull (node);
+  fixture->conversation_id =
+    json_object_get_int_member (json_node_get_object (node), "conversation_id");
+  g_assert_cmpint (fixture->conversation_id, >, 0);
+
+  fixture->alice = signed_in_client (fixture, "alice", alice_token);
+  fixture->bob = signed_in_client (fixture, "bob", bob_token);
+  refresh_conversations (fixture->alice);
+  refresh_conversations (fixture->bob);
+
+  fixture->settings = g_settings_new (APPLICATION_ID);
+  fixture->application = g_object_ref (test_application);
+}
+
+static void
+fixture_tear_down (Fixture *fixture, gconstpointer data)
+{
+  GList *windows = g_list_copy (gtk_application_get_windows (fixture->application));
+
+  for (GList *l = windows; l != NULL; l = l->next)
+    gtk_window_destroy (l->data);
+  g_list_free (windows);
+
+  g_clear_object (&fixture->alice);
+  g_clear_object (&fixture->bob);
+  g_clear_object (&fixture->settings);
+  g_clear_object (&fixture->application);
+  g_clear_pointer (&fixture->alice_profile, natter_profile_free);
+  g_clear_pointer (&fixture->bob_profile, natter_profile_free);
+  natter_test_server_free (fixture->server);
+  g_clear_pointer (&fixture->shots_dir, g_free);
+  g_clear_pointer (&fixture->data_dir, g_free);
+
+  /* Let finished requests and closed sockets release what they hold. */
+  natter_test_iterate_until (g_get_monotonic_time () + 100 * 1000);
+}
+
+static void
+on_after_paint (GdkFrameClock *clock, int *frames)
+{
+  (*frames)++;
+}
+
+/* Waits until the window has drawn a few frames with what it shows now. */
+static void
+settle (GtkWidget *widget)
+{
+  GdkFrameClock *clock;
+  int frames = 0;
+  gulong handler;
+
+  natter_test_wait_until (gtk_widget_get_mapped (widget), TIMEOUT_MS);
+  clock = gtk_widget_get_frame_clock (widget);
+  g_assert_nonnull (clock);
+  handler = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &frames);
+  /* Revealers and stack transitions take 250 ms. */
+  natter_test_iterate_until (g_get_monotonic_time () + 400 * 1000);
+  gtk_widget_queue_draw (widget);
+  natter_test_wait_until (frames >= 2, TIMEOUT_MS);
+  g_signal_handler_disconnect (clock, handler);
+}
+
+static void
+save_screenshot (Fixture *fixture, GtkWidget *widget, const char *name)
+{
+  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  g_autoptr (GdkTexture) texture = NULL;
+  g_autoptr (GskRenderNode) node = NULL;
+  g_autofree char *file = g_strconcat (name, ".png", NULL);
+  g_autofree char *path = g_build_filename (fixture->shots_dir, file, NULL);
+  GtkSnapshot *snapshot;
+  GskRenderer *renderer;
+  int width, height;
+
+  settle (widget);
+  width = gtk_widget_get_width (widget);
+  height = gtk_widget_get_height (widget);
+  g_assert_cmpint (width, >, 0);
+  g_assert_cmpint (height, >, 0);
+
+  snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (snapshot);
+  g_assert_nonnull (node);
+
+  renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
+  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("saved %s", path);
+}
+
+static NatterWindow *
+open_main_window (Fixture *fixture, int width, int height)
+{
+  NatterWindow *window = natter_window_new (fixture->application, fixture->alice, NULL);
+
+  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
+  gtk_window_present (GTK_WINDOW (window));
+  return window;
+}
+
+static void
+send_conversation (Fixture *fixture)
+{
+  const char *lines[] = {
+    "Hi Alice! Are we still on for the maths session tomorrow?",
+    "Yes! 4 pm works for me. I'll bring the exercises on fractions.",
+    "Great. Could you also look at question 7 from last week? I didn't get it.",
+    "Sure, we'll start with that one.",
+    "Here are the notes: https://example.org/notes/fractions.pdf",
+    "Thanks 🙏",
+  };
+  guint before = count_messages (fixture->alice, fixture->conversation_id);
+
+  for (guint i = 0; i < G_N_ELEMENTS (lines); i++) {
+    NatterClient *sender = i % 2 == 0 ? fixture->bob : fixture->alice;
+    g_autoptr (GError) error = NULL;
+    g_autofree char *id =
+      natter_client_send_message (sender, fixture->conversation_id, lines[i], &error);
+
+    g_assert_no_error (error);
+    g_assert_nonnull (id);
+    natter_test_wait_until (
+      count_messages (fixture->alice, fixture->conversation_id) >= before + i + 1 &&
+        count_messages (fixture->bob, fixture->conversation_id) >= before + i + 1,
+      TIMEOUT_MS);
+  }
+}
+
+static void
+test_sign_in (Fixture *fixture, gconstpointer data)
+{
+  NatterSignInWindow *window = natter_sign_in_window_new (fixture->application);
+  g_autoptr (GError) error =
+    g_error_new_literal (NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_UNAUTHORIZED, "401");
+
+  gtk_window_present (GTK_WINDOW (window));
+  save_screenshot (fixture, GTK_WIDGET (window), "sign-in");
+
+  natter_sign_in_window_set_server_url (window, natter_test_server_get_url (fixture->server));
+  natter_sign_in_window_set_email (window, "alice@example.org");
+  g_assert_false (gtk_widget_activate_action (GTK_WIDGET (window), "sign-in.submit", NULL) &&
+                  natter_sign_in_window_get_busy (window));
+  natter_sign_in_window_show_error (window, error);
+  save_screenshot (fixture, GTK_WIDGET (window), "sign-in-error");
+
+  natter_sign_in_window_set_creating_account (window, TRUE);
+  g_assert_true (natter_sign_in_window_get_creating_account (window));
+  g_assert_cmpstr (natter_sign_in_window_get_profile_type (window), ==, "student");
+  save_screenshot (fixture, GTK_WIDGET (window), "create-account");
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+test_main_window (Fixture *fixture, gconstpointer data)
+{
+  NatterWindow *window;
+  NatterChatView *chat_view;
+  GListModel *messages;
+
+  send_conversation (fixture);
+  window = open_main_window (fixture, 1000, 700);
+  save_screenshot (fixture, GTK_WIDGET (window), "main-empty");
+
+  g_assert_true (natter_window_open_conversation (window, fixture->conversation_id));
+  chat_view = natter_window_get_chat_view (window);
+  messages = natter_chat_view_get_messages (chat_view);
+  g_assert_nonnull (messages);
+  natter_test_wait_until (g_list_model_get_n_items (messages) >= 6, TIMEOUT_MS);
+  natter_chat_view_set_draft (chat_view, "See you tomorrow!");
+  save_screenshot (fixture, GTK_WIDGET (window), "main-chat");
+
+  natter_chat_view_set_online (chat_view, FALSE);
+  save_screenshot (fixture, GTK_WIDGET (window), "main-offline");
+  natter_chat_view_set_online (chat_view, TRUE);
+
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (),
+                                      ADW_COLOR_SCHEME_FORCE_DARK);
+  save_screenshot (fixture, GTK_WIDGET (window), "main-chat-dark");
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_DEFAULT);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+
+  window = open_main_window (fixture, 400, 700);
+  save_screenshot (fixture, GTK_WIDGET (window), "narrow-sidebar");
+  g_assert_true (natter_window_open_conversation (window, fixture->conversation_id));
+  save_screenshot (fixture, GTK_WIDGET (window), "narrow-chat");
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+on_message_received (NatterClient *client, const NatterMessage *message, char **text)
+{
+  g_free (*text);
+  *text = g_strdup (message->text);
+}
+
+static void
+test_message_reaches_other_side (Fixture *fixture, gconstpointer data)
+{
+  NatterWindow *window = open_main_window (fixture, 1000, 700);
+  NatterChatView *chat_view = natter_window_get_chat_view (window);
+  g_autofree char *received = NULL;
+  g_autoptr (GError) error = NULL;
+  GListModel *messages;
+
+  g_signal_connect (fixture->bob, "message-received", G_CALLBACK (on_message_received), &received);
+  g_assert_true (natter_window_open_conversation (window, fixture->conversation_id));
+  settle (GTK_WIDGET (window));
+
+  natter_chat_view_set_draft (chat_view, "  Typed in the app  ");
+  g_assert_true (natter_chat_view_send_draft (chat_view, &error));
+  g_assert_no_error (error);
+
+  natter_test_wait_until (received != NULL, TIMEOUT_MS);
+  g_assert_cmpstr (received, ==, "Typed in the app");
+
+  /* The own copy is in the list too, and no longer pending. */
+  messages = natter_chat_view_get_messages (chat_view);
+  natter_test_wait_until (g_list_model_get_n_items (messages) >= 1, TIMEOUT_MS);
+  {
+    guint n = g_list_model_get_n_items (messages);
+    g_autoptr (NatterMessageItem) last = g_list_model_get_item (messages, n - 1);
+
+    g_assert_cmpstr (natter_message_item_get_text (last), ==, "Typed in the app");
+    g_assert_true (natter_message_item_get_outgoing (last));
+    natter_test_wait_until (natter_message_item_get_state (last) == NATTER_MESSAGE_STATE_SENT,
+                            TIMEOUT_MS);
+  }
+
+  /* A blank draft is not sent. */
+  natter_chat_view_set_draft (chat_view, "   ");
+  g_assert_false (natter_chat_view_send_draft (chat_view, &error));
+  g_assert_no_error (error);
+
+  g_signal_handlers_disconnect_by_func (fixture->bob, on_message_received, &received);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+on_profile_chosen (NatterNewConversationDialog *dialog,
+                   const NatterProfile *profile,
+                   NatterProfile **chosen)
+{
+  *chosen = natter_profile_copy (profile);
+}
+
+static void
+test_new_conversation (Fixture *fixture, gconstpointer data)
+{
+  NatterWindow *window = open_main_window (fixture, 1000, 700);
+  NatterNewConversationDialog *dialog = natter_new_conversation_dialog_new (
+    GTK_WINDOW (window), natter_client_get_account (fixture->alice));
+  g_autoptr (NatterProfile) chosen = NULL;
+
+  g_signal_connect (dialog, "profile-chosen", G_CALLBACK (on_profile_chosen), &chosen);
+  gtk_window_present (GTK_WINDOW (dialog));
+  save_screenshot (fixture, GTK_WIDGET (dialog), "new-conversation");
+
+  natter_new_conversation_dialog_search (dialog, "Bob");
+  natter_test_wait_until (
+    g_strcmp0 (gtk_stack_get_visible_child_name (GTK_STACK (gtk_widget_get_template_child (
+                 GTK_WIDGET (dialog), NATTER_TYPE_NEW_CONVERSATION_DIALOG, "stack"))),
+               "results") == 0,
+    TIMEOUT_MS);
+  save_screenshot (fixture, GTK_WIDGET (dialog), "new-conversation-results");
+
+  /* Enter in the search entry picks the first person found. */
+  g_signal_emit_by_name (gtk_widget_get_template_child (GTK_WIDGET (dialog),
+                                                        NATTER_TYPE_NEW_CONVERSATION_DIALOG,
+                                                        "search_entry"),
+                         "activate");
+  g_assert_nonnull (chosen);
+  g_assert_true (natter_profile_equal (chosen, fixture->bob_profile));
+
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+test_preferences (Fixture *fixture, gconstpointer data)
+{
+  NatterWindow *window = open_main_window (fixture, 1000, 700);
+  NatterPreferencesWindow *preferences =
+    natter_preferences_window_new (GTK_WINDOW (window), fixture->settings, "alice@example.org");
+
+  gtk_window_present (GTK_WINDOW (preferences));
+  save_screenshot (fixture, GTK_WIDGET (preferences), "preferences");
+
+  g_settings_set_boolean (fixture->settings, "ringtone-enabled", FALSE);
+  g_assert_false (gtk_switch_get_active (GTK_SWITCH (gtk_widget_get_template_child (
+    GTK_WIDGET (preferences), NATTER_TYPE_PREFERENCES_WINDOW, "ringtone_switch"))));
+  g_settings_reset (fixture->settings, "ringtone-enabled");
+
+  gtk_window_destroy (GTK_WINDOW (preferences));
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+on_response (NatterIncomingCallDialog *dialog, const char *response, char **out)
+{
+  g_free (*out);
+  *out = g_strdup (response);
+}
+
+static void
+test_incoming_call_dialog (Fixture *fixture, gconstpointer data)
+{
+  NatterWindow *window = open_main_window (fixture, 1000, 700);
+  NatterIncomingCallDialog *dialog =
+    natter_incoming_call_dialog_new (GTK_WINDOW (window), "Bob Tesfaye", "video");
+  g_autofree char *response = NULL;
+
+  g_signal_connect (dialog, "response", G_CALLBACK (on_response), &response);
+  gtk_window_present (GTK_WINDOW (dialog));
+  save_screenshot (fixture, GTK_WIDGET (dialog), "incoming-call");
+
+  gtk_widget_activate_action (GTK_WIDGET (dialog), "call.silence", NULL);
+  g_assert_cmpstr (response, ==, "silence");
+  g_assert_true (natter_incoming_call_dialog_get_silenced (dialog));
+  gtk_widget_activate_action (GTK_WIDGET (dialog), "call.accept-video", NULL);
+  g_assert_cmpstr (response, ==, "accept-video");
+
+  natter_incoming_call_dialog_set_call_type (dialog, "voice");
+  save_screenshot (fixture, GTK_WIDGET (dialog), "incoming-call-voice");
+
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+test_call_overlay (Fixture *fixture, gconstpointer data)
+{
+  NatterWindow *window = open_main_window (fixture, 1000, 700);
+  NatterCallOverlay *overlay = natter_window_get_call_overlay (window);
+  g_autoptr (NatterVideoPaintable) remote = natter_video_paintable_new ();
+  g_autoptr (NatterVideoPaintable) local = natter_video_paintable_new ();
+  g_autoptr (GstElement) pipeline = NULL;
+  GstElement *remote_sink;
+  GstElement *local_sink;
+  GstElement *remote_src;
+  GstElement *local_src;
+
+  natter_call_overlay_set_peer_name (overlay, "Bob Tesfaye");
+  natter_call_overlay_set_call_type (overlay, "voice");
+  natter_call_overlay_set_status (overlay, "Connected");
+  natter_call_overlay_set_duration (overlay, 83);
+  natter_call_overlay_set_quality (overlay, 3);
+  natter_window_set_call_active (window, TRUE, "Bob Tesfaye · 1:23 — Return to Call");
+  natter_window_show_call (window);
+  save_screenshot (fixture, GTK_WIDGET (window), "call-voice");
+
+  /* Video: real frames through the fallback paintable. */
+  pipeline = gst_pipeline_new (NULL);
+  remote_src = gst_element_factory_make ("videotestsrc", NULL);
+  local_src = gst_element_factory_make ("videotestsrc", NULL);
+  g_object_set (remote_src, "pattern", 0, "is-live", TRUE, NULL);
+  g_object_set (local_src, "pattern", 18, "is-live", TRUE, NULL);
+  remote_sink = natter_video_paintable_create_sink (remote);
+  local_sink = natter_video_paintable_create_sink (local);
+  gst_bin_add_many (GST_BIN (pipeline), remote_src, remote_sink, local_src, local_sink, NULL);
+  g_assert_true (gst_element_link (remote_src, remote_sink));
+  g_assert_true (gst_element_link (local_src, local_sink));
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+
+  natter_call_overlay_set_call_type (overlay, "video");
+  natter_call_overlay_set_remote_video (overlay, GDK_PAINTABLE (remote));
+  natter_call_overlay_set_local_video (overlay, GDK_PAINTABLE (local));
+  natter_call_overlay_set_remote_state (overlay, TRUE, FALSE);
+  natter_test_wait_until (natter_video_paintable_get_frame_count (remote) > 2 &&
+                            natter_video_paintable_get_frame_count (local) > 2,
+                          TIMEOUT_MS);
+  save_screenshot (fixture, GTK_WIDGET (window), "call-video");
+
+  natter_call_overlay_set_muted (overlay, TRUE);
+  gtk_widget_activate_action (GTK_WIDGET (overlay), "call.toggle-camera", NULL);
+  g_assert_false (natter_call_overlay_get_camera_enabled (overlay));
+  natter_call_overlay_show_ended (overlay, "Call ended · 1:23");
+  save_screenshot (fixture, GTK_WIDGET (window), "call-ended");
+
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+
+  /* Another conversation during the call: the bar leads back. */
+  natter_call_overlay_show_ended (overlay, NULL);
+  g_assert_true (natter_window_open_conversation (window, fixture->conversation_id));
+  save_screenshot (fixture, GTK_WIDGET (window), "return-to-call");
+
+  natter_window_set_call_active (window, FALSE, NULL);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+int
+main (int argc, char *argv[])
+{
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+  gst_init (NULL, NULL);
+
+  test_application =
+    GTK_APPLICATION (adw_application_new ("org.natter.Natter.Test", G_APPLICATION_NON_UNIQUE));
+  g_assert_true (g_application_register (G_APPLICATION (test_application), NULL, NULL));
+
+  g_test_add ("/natter/app/screens/sign-in", Fixture, NULL, fixture_set_up, test_sign_in,
+              fixture_tear_down);
+  g_test_add ("/natter/app/screens/main-window", Fixture, NULL, fixture_set_up, test_main_window,
+              fixture_tear_down);
+  g_test_add ("/natter/app/chat/message-reaches-other-side", Fixture, NULL, fixture_set_up,
+              test_message_reaches_other_side, fixture_tear_down);
+  g_test_add ("/natter/app/screens/new-conversation", Fixture, NULL, fixture_set_up,
+              test_new_conversation, fixture_tear_down);
+  g_test_add ("/natter/app/screens/preferences", Fixture, NULL, fixture_set_up, test_preferences,
+              fixture_tear_down);
+  g_test_add ("/natter/app/screens/incoming-call", Fixture, NULL, fixture_set_up,
+              test_incoming_call_dialog, fixture_tear_down);
+  g_test_add ("/natter/app/screens/call-overlay", Fixture, NULL, fixture_set_up, test_call_overlay,
+              fixture_tear_down);
+
+  {
+    int status = g_test_run ();
+
+    g_clear_object (&test_application);
+    return status;
+  }
+}
