@@ -27,6 +27,10 @@ struct _NatterHub {
    * is caller or callee */
   GHashTable *calls_by_profile;
 
+  /* conversation_id -> NatterConversationRoute (reference held): who takes
+   * part, read once; participants never change once a conversation exists */
+  GHashTable *routes;
+
   /* PendingChat: chat messages waiting for the next group commit */
   GPtrArray *pending_chats;
   guint chat_flush_id;
@@ -35,6 +39,13 @@ struct _NatterHub {
   guint shutdown_timeout_id;
   gboolean shutting_down;
 };
+
+/* A conversation's participants and their profile keys, for routing;
+ * reference counted (g_rc_box). */
+typedef struct {
+  GPtrArray *participants; /* NatterProfile */
+  GPtrArray *keys;         /* char *, from natter_hub_profile_key () */
+} NatterConversationRoute;
 
 /* natter-hub.c */
 GPtrArray *natter_hub_lookup_connections (NatterHub *self, const char *profile_key);

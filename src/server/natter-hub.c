@@ -9,6 +9,8 @@
 #define AUTH_DATA_KEY "natter-hub-auth"
 #define SHUTDOWN_DEADLINE_MS 2000
 #define CHAT_BATCH_MAX 512
+/* Routes kept before the cache starts again from empty. */
+#define ROUTES_MAX 65536
 
 /* What the pre-upgrade check learned, handed to the WebSocket callback. */
 typedef struct {
@@ -94,11 +96,12 @@ natter_hub_store_and_send_event (NatterHub *self, const NatterProfile *profile, 
   g_autofree char *key = natter_hub_profile_key (profile->profile_id, profile->profile_type);
   g_autofree char *text = NULL;
 
-  if (natter_server_db_add_event (self->db, profile, event, &error) == 0)
+  if (natter_server_db_add_event_with_json (self->db, profile, event, &text, &error) == 0) {
     g_warning ("Could not store a %s event for %s: %s", natter_frame_type_to_string (event->type),
                key, error->message);
+    text = natter_frame_to_json (event, NULL);
+  }
 
-  text = natter_frame_to_json (event, NULL);
   natter_hub_send_to_profile (self, key, NULL, natter_frame_type_to_string (event->type), text);
 }
 
@@ -118,35 +121,88 @@ send_internal_error (NatterHubConnection *connection, const GError *error, const
                                     "the server could not store this, try again", ref);
 }
 
+static void
+route_clear (gpointer data)
+{
+  NatterConversationRoute *route = data;
+
+  g_clear_pointer (&route->participants, g_ptr_array_unref);
+  g_clear_pointer (&route->keys, g_ptr_array_unref);
+}
+
+static void
+route_release (gpointer data)
+{
+  g_rc_box_release_full (data, route_clear);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterConversationRoute, route_release)
+
+/* The conversation's route from the cache or the database; NULL with
+ * *not_found set when it does not exist, NULL with @error on a storage
+ * failure. */
+static NatterConversationRoute *
+lookup_route (NatterHub *self, gint64 conversation_id, GError **error)
+{
+  NatterConversationRoute *route = g_hash_table_lookup (self->routes, &conversation_id);
+  g_autoptr (GPtrArray) participants = NULL;
+
+  if (route != NULL)
+    return g_rc_box_acquire (route);
+
+  participants = natter_server_db_list_participants (self->db, conversation_id, error);
+  if (participants == NULL)
+    return NULL;
+  if (participants->len == 0) {
+    g_set_error_literal (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND,
+                         "no such conversation");
+    return NULL;
+  }
+
+  route = g_rc_box_new0 (NatterConversationRoute);
+  route->keys = g_ptr_array_new_full (participants->len, g_free);
+  for (guint i = 0; i < participants->len; i++) {
+    NatterProfile *participant = g_ptr_array_index (participants, i);
+
+    g_ptr_array_add (route->keys,
+                     natter_hub_profile_key (participant->profile_id, participant->profile_type));
+  }
+  route->participants = g_steal_pointer (&participants);
+
+  if (g_hash_table_size (self->routes) >= ROUTES_MAX)
+    g_hash_table_remove_all (self->routes);
+  g_hash_table_insert (self->routes, g_memdup2 (&conversation_id, sizeof conversation_id),
+                       g_rc_box_acquire (route));
+
+  return route;
+}
+
 /* NULL after sending the error frame when @profile may not use the
  * conversation: not_found when it does not exist, not_allowed when the
  * profile is not one of its participants. */
-static GPtrArray *
-get_participants_for (NatterHub *self,
-                      NatterHubConnection *connection,
-                      gint64 conversation_id,
-                      const char *ref)
+static NatterConversationRoute *
+get_route_for (NatterHub *self,
+               NatterHubConnection *connection,
+               gint64 conversation_id,
+               const char *ref)
 {
   const NatterProfile *profile = natter_hub_connection_get_profile (connection);
-  g_autoptr (GPtrArray) participants = NULL;
+  g_autoptr (NatterConversationRoute) route = NULL;
   g_autoptr (GError) error = NULL;
 
-  participants = natter_server_db_list_participants (self->db, conversation_id, &error);
-  if (participants == NULL &&
-      !g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND)) {
-    send_internal_error (connection, error, ref);
+  route = lookup_route (self, conversation_id, &error);
+  if (route == NULL) {
+    if (g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND))
+      natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_FOUND,
+                                        "no such conversation", ref);
+    else
+      send_internal_error (connection, error, ref);
     return NULL;
   }
 
-  if (participants == NULL || participants->len == 0) {
-    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_FOUND,
-                                      "no such conversation", ref);
-    return NULL;
-  }
-
-  for (guint i = 0; i < participants->len; i++) {
-    if (natter_profile_equal (g_ptr_array_index (participants, i), profile))
-      return g_steal_pointer (&participants);
+  for (guint i = 0; i < route->participants->len; i++) {
+    if (natter_profile_equal (g_ptr_array_index (route->participants, i), profile))
+      return g_steal_pointer (&route);
   }
 
   natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
@@ -158,9 +214,9 @@ static gint64
 resolve_conversation (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
 {
   const NatterProfile *sender = natter_hub_connection_get_profile (connection);
-  g_autoptr (NatterProfile) other = NULL;
-  g_autoptr (NatterConversation) conversation = NULL;
+  NatterProfile to = { 0 };
   g_autoptr (GError) error = NULL;
+  gint64 conversation_id;
 
   if (frame->conversation_id != 0)
     return frame->conversation_id;
@@ -172,30 +228,25 @@ resolve_conversation (NatterHub *self, NatterHubConnection *connection, NatterFr
     return 0;
   }
 
-  other =
-    natter_server_db_get_profile (self->db, frame->to_profile_id, frame->to_profile_type, &error);
-  if (other == NULL) {
-    if (g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND))
-      natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_FOUND,
-                                        "no such profile", frame->client_msg_id);
-    else
-      send_internal_error (connection, error, frame->client_msg_id);
-    return 0;
-  }
-
-  if (natter_profile_equal (other, sender)) {
+  to.profile_id = frame->to_profile_id;
+  to.profile_type = frame->to_profile_type;
+  if (natter_profile_equal (&to, sender)) {
     natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
                                       "you cannot write to yourself", frame->client_msg_id);
     return 0;
   }
 
-  conversation = natter_server_db_get_or_create_direct (self->db, sender, other, &error);
-  if (conversation == NULL) {
-    send_internal_error (connection, error, frame->client_msg_id);
-    return 0;
+  /* Only the id: the conversation itself is never read here. */
+  conversation_id = natter_server_db_ensure_direct (self->db, sender, &to, &error);
+  if (conversation_id == 0) {
+    if (g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND))
+      natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_FOUND,
+                                        "no such profile", frame->client_msg_id);
+    else
+      send_internal_error (connection, error, frame->client_msg_id);
   }
 
-  return conversation->conversation_id;
+  return conversation_id;
 }
 
 static void
@@ -212,9 +263,9 @@ send_message_ack (NatterHubConnection *connection, const NatterMessage *message)
 typedef struct {
   NatterHubConnection *connection;
   NatterFrame *frame;
-  NatterMessage *message;  /* the stored (or already stored) message */
-  GPtrArray *participants; /* NatterProfile; NULL for a duplicate */
-  GPtrArray *events;       /* NatterFrame, one per participant */
+  NatterMessage *message;         /* the stored (or already stored) message */
+  NatterConversationRoute *route; /* NULL for a duplicate */
+  GPtrArray *event_texts;         /* the stored JSON, one per participant */
 } PendingChat;
 
 static void
@@ -225,8 +276,8 @@ pending_chat_free (gpointer data)
   g_clear_object (&pending->connection);
   g_clear_pointer (&pending->frame, natter_frame_free);
   g_clear_pointer (&pending->message, natter_message_free);
-  g_clear_pointer (&pending->participants, g_ptr_array_unref);
-  g_clear_pointer (&pending->events, g_ptr_array_unref);
+  g_clear_pointer (&pending->route, route_release);
+  g_clear_pointer (&pending->event_texts, g_ptr_array_unref);
   g_free (pending);
 }
 
@@ -238,6 +289,7 @@ store_chat_message (NatterHub *self, PendingChat *pending, GError **error)
 {
   const NatterProfile *sender = natter_hub_connection_get_profile (pending->connection);
   NatterFrame *frame = pending->frame;
+  g_autoptr (NatterFrame) event = NULL;
   gint64 conversation_id;
 
   /* A retry after a reconnect: same ack, no second copy, no second event.
@@ -251,9 +303,8 @@ store_chat_message (NatterHub *self, PendingChat *pending, GError **error)
   if (conversation_id == 0)
     return TRUE;
 
-  pending->participants =
-    get_participants_for (self, pending->connection, conversation_id, frame->client_msg_id);
-  if (pending->participants == NULL)
+  pending->route = get_route_for (self, pending->connection, conversation_id, frame->client_msg_id);
+  if (pending->route == NULL)
     return TRUE;
 
   pending->message = natter_server_db_add_message (self->db, conversation_id, sender, frame->text,
@@ -261,19 +312,22 @@ store_chat_message (NatterHub *self, PendingChat *pending, GError **error)
   if (pending->message == NULL)
     return FALSE;
 
-  pending->events = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_frame_free);
-  for (guint i = 0; i < pending->participants->len; i++) {
-    NatterFrame *event = natter_frame_new (NATTER_FRAME_CHAT_MESSAGE);
+  /* One frame, its event_id changed for each participant. */
+  event = natter_frame_new (NATTER_FRAME_CHAT_MESSAGE);
+  event->message = g_steal_pointer (&pending->message);
+  natter_hub_stamp_sender (event, sender);
+  pending->event_texts = g_ptr_array_new_full (pending->route->participants->len, g_free);
+  for (guint i = 0; i < pending->route->participants->len; i++) {
+    char *text = NULL;
 
-    event->message = natter_message_copy (pending->message);
-    natter_hub_stamp_sender (event, sender);
-    g_ptr_array_add (pending->events, event);
-    if (natter_server_db_add_event (self->db, g_ptr_array_index (pending->participants, i), event,
-                                    error) == 0)
-      return FALSE;
+    if (natter_server_db_add_event_with_json (
+          self->db, g_ptr_array_index (pending->route->participants, i), event, &text, error) == 0)
+      break;
+    g_ptr_array_add (pending->event_texts, text);
   }
+  pending->message = g_steal_pointer (&event->message);
 
-  return TRUE;
+  return pending->event_texts->len == pending->route->participants->len;
 }
 
 static void
@@ -283,17 +337,12 @@ deliver_chat_message (NatterHub *self, PendingChat *pending)
     return;
 
   send_message_ack (pending->connection, pending->message);
-  if (pending->events == NULL)
+  if (pending->event_texts == NULL)
     return;
 
-  for (guint i = 0; i < pending->participants->len; i++) {
-    NatterProfile *participant = g_ptr_array_index (pending->participants, i);
-    g_autofree char *key =
-      natter_hub_profile_key (participant->profile_id, participant->profile_type);
-    g_autofree char *text = natter_frame_to_json (g_ptr_array_index (pending->events, i), NULL);
-
-    natter_hub_send_to_profile (self, key, NULL, "chat_message", text);
-  }
+  for (guint i = 0; i < pending->event_texts->len; i++)
+    natter_hub_send_to_profile (self, g_ptr_array_index (pending->route->keys, i), NULL,
+                                "chat_message", g_ptr_array_index (pending->event_texts, i));
 }
 
 /* Group commit: the chat messages that arrived in one main-loop iteration
@@ -326,6 +375,8 @@ flush_chat_messages (NatterHub *self)
   }
 
   if (!stored) {
+    /* A conversation created in the batch is gone with it. */
+    g_hash_table_remove_all (self->routes);
     /* Nothing of the batch is on disk: every sender retries with the same
      * client_msg_id. */
     g_warning ("Could not store chat messages: %s",
@@ -374,12 +425,12 @@ static void
 handle_typing (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
 {
   const NatterProfile *sender = natter_hub_connection_get_profile (connection);
-  g_autoptr (GPtrArray) participants = NULL;
+  g_autoptr (NatterConversationRoute) route = NULL;
   g_autoptr (NatterFrame) relay = NULL;
   g_autofree char *text = NULL;
 
-  participants = get_participants_for (self, connection, frame->conversation_id, NULL);
-  if (participants == NULL)
+  route = get_route_for (self, connection, frame->conversation_id, NULL);
+  if (route == NULL)
     return;
 
   relay = natter_frame_new (NATTER_FRAME_TYPING);
@@ -388,15 +439,11 @@ handle_typing (NatterHub *self, NatterHubConnection *connection, NatterFrame *fr
   natter_hub_stamp_sender (relay, sender);
   text = natter_frame_to_json (relay, NULL);
 
-  for (guint i = 0; i < participants->len; i++) {
-    NatterProfile *participant = g_ptr_array_index (participants, i);
-    g_autofree char *key = NULL;
-
-    if (natter_profile_equal (participant, sender))
+  for (guint i = 0; i < route->participants->len; i++) {
+    if (natter_profile_equal (g_ptr_array_index (route->participants, i), sender))
       continue;
 
-    key = natter_hub_profile_key (participant->profile_id, participant->profile_type);
-    natter_hub_send_to_profile (self, key, NULL, "typing", text);
+    natter_hub_send_to_profile (self, g_ptr_array_index (route->keys, i), NULL, "typing", text);
   }
 }
 
@@ -404,12 +451,12 @@ static void
 handle_mark_read (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
 {
   const NatterProfile *reader = natter_hub_connection_get_profile (connection);
-  g_autoptr (GPtrArray) participants = NULL;
+  g_autoptr (NatterConversationRoute) route = NULL;
   g_autoptr (GError) error = NULL;
   gint64 stored_up_to_seq = 0;
 
-  participants = get_participants_for (self, connection, frame->conversation_id, NULL);
-  if (participants == NULL)
+  route = get_route_for (self, connection, frame->conversation_id, NULL);
+  if (route == NULL)
     return;
 
   if (!natter_server_db_mark_read (self->db, frame->conversation_id, reader, frame->up_to_seq,
@@ -418,14 +465,14 @@ handle_mark_read (NatterHub *self, NatterHubConnection *connection, NatterFrame 
     return;
   }
 
-  for (guint i = 0; i < participants->len; i++) {
+  for (guint i = 0; i < route->participants->len; i++) {
     g_autoptr (NatterFrame) receipt = natter_frame_new (NATTER_FRAME_READ_RECEIPT);
 
     receipt->conversation_id = frame->conversation_id;
     receipt->profile = natter_profile_copy (reader);
     receipt->up_to_seq = stored_up_to_seq;
     natter_hub_stamp_sender (receipt, reader);
-    natter_hub_store_and_send_event (self, g_ptr_array_index (participants, i), receipt);
+    natter_hub_store_and_send_event (self, g_ptr_array_index (route->participants, i), receipt);
   }
 }
 
@@ -840,6 +887,7 @@ natter_hub_dispose (GObject *object)
     while (g_hash_table_iter_next (&iter, &connection, NULL))
       g_signal_handlers_disconnect_by_data (connection, self);
   }
+  g_clear_pointer (&self->routes, g_hash_table_unref);
   g_clear_pointer (&self->calls_by_profile, g_hash_table_unref);
   g_clear_pointer (&self->calls, g_hash_table_unref);
   g_clear_pointer (&self->by_profile, g_hash_table_unref);
@@ -868,6 +916,7 @@ natter_hub_init (NatterHub *self)
     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
   self->by_user = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   self->calls = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_object_unref);
+  self->routes = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, route_release);
   self->calls_by_profile =
     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
 }

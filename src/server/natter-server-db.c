@@ -9,15 +9,31 @@
 #include <sqlite3.h>
 
 #include "natter-server-db.h"
+#include "natter-wal-checkpointer.h"
+
+/* WAL size that starts a checkpoint: SQLite's own default (4 MiB). */
+#define CHECKPOINT_THRESHOLD_PAGES 1000
 
 struct _NatterServerDb {
   GObject parent_instance;
 
   sqlite3 *handle;
+  NatterWalCheckpointer *checkpointer;
   GHashTable *statements; /* SQL text -> sqlite3_stmt */
+  /* EventOwner -> the profile's last event_id (gint64 *), so that storing an
+   * event needs no MAX() query. Only this process writes the database; a
+   * rollback forgets everything, whatever it wrote may be gone. */
+  GHashTable *last_event_ids;
   guint transaction_depth;
   gboolean rollback_only;
 };
+
+/* A profile as the key of last_event_ids: the type is interned, so that
+ * keys compare by pointer. */
+typedef struct {
+  gint64 profile_id;
+  const char *profile_type;
+} EventOwner;
 
 G_DEFINE_FINAL_TYPE (NatterServerDb, natter_server_db, G_TYPE_OBJECT)
 
@@ -138,6 +154,40 @@ reverse_array (GPtrArray *array)
   }
 }
 
+static guint
+event_owner_hash (gconstpointer key)
+{
+  const EventOwner *owner = key;
+
+  return g_int64_hash (&owner->profile_id) ^ g_direct_hash (owner->profile_type);
+}
+
+static gboolean
+event_owner_equal (gconstpointer a, gconstpointer b)
+{
+  const EventOwner *first = a;
+  const EventOwner *second = b;
+
+  return first->profile_id == second->profile_id && first->profile_type == second->profile_type;
+}
+
+/* After a ROLLBACK: cached ids may name events that are gone. */
+static void
+forget_uncommitted (NatterServerDb *self)
+{
+  g_hash_table_remove_all (self->last_event_ids);
+}
+
+static void
+remember_last_event_id (NatterServerDb *self, const NatterProfile *profile, gint64 event_id)
+{
+  EventOwner *owner = g_new (EventOwner, 1);
+
+  owner->profile_id = profile->profile_id;
+  owner->profile_type = g_intern_string (profile->profile_type);
+  g_hash_table_replace (self->last_event_ids, owner, g_memdup2 (&event_id, sizeof event_id));
+}
+
 static gboolean
 set_error_from_sqlite (NatterServerDb *self, int rc, GError **error)
 {
@@ -213,6 +263,7 @@ natter_server_db_finalize (GObject *object)
 
   natter_server_db_close (self);
   g_clear_pointer (&self->statements, g_hash_table_unref);
+  g_clear_pointer (&self->last_event_ids, g_hash_table_unref);
 
   G_OBJECT_CLASS (natter_server_db_parent_class)->finalize (object);
 }
@@ -228,6 +279,8 @@ natter_server_db_init (NatterServerDb *self)
 {
   self->statements =
     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) sqlite3_finalize);
+  self->last_event_ids =
+    g_hash_table_new_full (event_owner_hash, event_owner_equal, g_free, g_free);
 }
 
 static gboolean
@@ -255,6 +308,46 @@ migrate (NatterServerDb *self, GError **error)
       return FALSE;
     g_debug ("database schema migrated to version %d", version + 1);
   }
+
+  return TRUE;
+}
+
+static int
+on_wal_commit (gpointer user_data, sqlite3 *handle, const char *db_name, int wal_pages)
+{
+  NatterServerDb *self = user_data;
+
+  natter_wal_checkpointer_notify (self->checkpointer, (guint) MAX (wal_pages, 0));
+  return SQLITE_OK;
+}
+
+/* SQLite checkpoints on the committing thread by default, and a checkpoint
+ * waits for fsync twice: with every write on the main thread that stalled
+ * the hub for tens of milliseconds every 1000 pages. A worker thread with
+ * its own connection does them instead. A commit needs no fsync in WAL mode
+ * with synchronous=NORMAL, and it is on disk (in the WAL) once it returns:
+ * it survives the process being killed. */
+static gboolean
+start_checkpointer (NatterServerDb *self, const char *path, GError **error)
+{
+  g_autoptr (NatterDbStmt) stmt = natter_server_db_prepare (self, "PRAGMA journal_mode;", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    return set_error_from_sqlite (self, rc, error);
+  /* An in-memory or temporary database has no WAL to checkpoint. */
+  if (g_ascii_strcasecmp ((const char *) sqlite3_column_text (stmt, 0), "wal") != 0)
+    return TRUE;
+
+  self->checkpointer = natter_wal_checkpointer_new (path, CHECKPOINT_THRESHOLD_PAGES, error);
+  if (self->checkpointer == NULL)
+    return FALSE;
+
+  sqlite3_wal_autocheckpoint (self->handle, 0);
+  sqlite3_wal_hook (self->handle, on_wal_commit, self);
 
   return TRUE;
 }
@@ -297,9 +390,16 @@ natter_server_db_open (const char *path, GError **error)
   sqlite3_busy_timeout (self->handle, 5000);
   sqlite3_extended_result_codes (self->handle, 1);
 
+  /* 16 MiB of page cache, reads through mmap, temporary b-trees in memory:
+   * the hub reads the same few pages (participants, last event ids) for
+   * every message. */
   if (!exec (self, "PRAGMA journal_mode = WAL;", error) ||
       !exec (self, "PRAGMA synchronous = NORMAL;", error) ||
-      !exec (self, "PRAGMA foreign_keys = ON;", error) || !migrate (self, error)) {
+      !exec (self, "PRAGMA foreign_keys = ON;", error) ||
+      !exec (self, "PRAGMA cache_size = -16384;", error) ||
+      !exec (self, "PRAGMA mmap_size = 268435456;", error) ||
+      !exec (self, "PRAGMA temp_store = MEMORY;", error) || !migrate (self, error) ||
+      !start_checkpointer (self, path, error)) {
     g_prefix_error (error, "%s: ", path);
     return NULL;
   }
@@ -326,7 +426,14 @@ natter_server_db_close (NatterServerDb *self)
     exec (self, "ROLLBACK;", NULL);
     self->transaction_depth = 0;
   }
+  forget_uncommitted (self);
   g_hash_table_remove_all (self->statements);
+  /* The worker's connection closes first: the main one, last to close,
+   * checkpoints what is left and removes the WAL. */
+  if (self->checkpointer != NULL) {
+    sqlite3_wal_hook (self->handle, NULL, NULL);
+    g_clear_pointer (&self->checkpointer, natter_wal_checkpointer_free);
+  }
   sqlite3_close (self->handle);
   self->handle = NULL;
 }
@@ -449,12 +556,14 @@ natter_server_db_commit (NatterServerDb *self, GError **error)
 
   if (self->rollback_only) {
     exec (self, "ROLLBACK;", NULL);
+    forget_uncommitted (self);
     g_set_error_literal (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_FAILED,
                          "database: an inner transaction was rolled back");
     return FALSE;
   }
   if (!exec (self, "COMMIT;", error)) {
     exec (self, "ROLLBACK;", NULL);
+    forget_uncommitted (self);
     return FALSE;
   }
 
@@ -473,6 +582,7 @@ natter_server_db_rollback (NatterServerDb *self)
     return;
   }
   exec (self, "ROLLBACK;", NULL);
+  forget_uncommitted (self);
 }
 
 gboolean
@@ -980,38 +1090,50 @@ add_participant (NatterServerDb *self,
   return step_done (self, stmt, error);
 }
 
-NatterConversation *
-natter_server_db_get_or_create_direct (NatterServerDb *self,
-                                       const NatterProfile *viewer,
-                                       const NatterProfile *other,
-                                       GError **error)
+/**
+ * natter_server_db_ensure_direct:
+ * @self: the database
+ * @a: one profile
+ * @b: another profile
+ * @error: a #NatterServerDbError: NOT_FOUND when a profile does not exist
+ *
+ * Finds or creates the direct conversation of @a and @b, without reading it
+ * back (the hub only needs its id to route a message).
+ *
+ * Returns: the conversation_id, 0 on error
+ */
+gint64
+natter_server_db_ensure_direct (NatterServerDb *self,
+                                const NatterProfile *a,
+                                const NatterProfile *b,
+                                GError **error)
 {
   gint64 conversation_id;
   g_autofree char *key = NULL;
 
-  g_return_val_if_fail (NATTER_IS_SERVER_DB (self), NULL);
-  g_return_val_if_fail (viewer != NULL && other != NULL, NULL);
+  g_return_val_if_fail (NATTER_IS_SERVER_DB (self), 0);
+  g_return_val_if_fail (a != NULL && b != NULL, 0);
 
-  if (natter_profile_equal (viewer, other)) {
+  if (natter_profile_equal (a, b)) {
     g_set_error_literal (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_FAILED,
                          "a conversation needs two different profiles");
-    return NULL;
+    return 0;
   }
 
-  conversation_id = natter_server_db_find_direct (self, viewer, other);
+  conversation_id = natter_server_db_find_direct (self, a, b);
   if (conversation_id != 0)
-    return natter_server_db_get_conversation (self, conversation_id, viewer, error);
+    return conversation_id;
 
-  if (natter_server_db_get_profile_owner (self, viewer->profile_id, viewer->profile_type) == 0 ||
-      natter_server_db_get_profile_owner (self, other->profile_id, other->profile_type) == 0) {
+  if (natter_server_db_get_profile_owner (self, a->profile_id, a->profile_type) == 0 ||
+      natter_server_db_get_profile_owner (self, b->profile_id, b->profile_type) == 0) {
     g_set_error_literal (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND,
                          "no such profile");
-    return NULL;
+    return 0;
   }
 
-  key = direct_key (viewer, other);
+  key = direct_key (a, b);
   if (!natter_server_db_begin (self, error))
-    return NULL;
+    return 0;
 
   {
     g_autoptr (NatterDbStmt) stmt = natter_server_db_prepare (
@@ -1029,17 +1151,35 @@ natter_server_db_get_or_create_direct (NatterServerDb *self,
     conversation_id = sqlite3_last_insert_rowid (self->handle);
   }
 
-  if (!add_participant (self, conversation_id, viewer, error) ||
-      !add_participant (self, conversation_id, other, error))
+  if (!add_participant (self, conversation_id, a, error) ||
+      !add_participant (self, conversation_id, b, error))
     goto failed;
   if (!natter_server_db_commit (self, error))
-    return NULL;
+    return 0;
 
-  return natter_server_db_get_conversation (self, conversation_id, viewer, error);
+  return conversation_id;
 
 failed:
   natter_server_db_rollback (self);
-  return NULL;
+  return 0;
+}
+
+NatterConversation *
+natter_server_db_get_or_create_direct (NatterServerDb *self,
+                                       const NatterProfile *viewer,
+                                       const NatterProfile *other,
+                                       GError **error)
+{
+  gint64 conversation_id;
+
+  g_return_val_if_fail (NATTER_IS_SERVER_DB (self), NULL);
+  g_return_val_if_fail (viewer != NULL && other != NULL, NULL);
+
+  conversation_id = natter_server_db_ensure_direct (self, viewer, other, error);
+  if (conversation_id == 0)
+    return NULL;
+
+  return natter_server_db_get_conversation (self, conversation_id, viewer, error);
 }
 
 #define MESSAGE_COLUMNS                                                                    \
@@ -1503,6 +1643,32 @@ natter_server_db_add_event (NatterServerDb *self,
                             NatterFrame *frame,
                             GError **error)
 {
+  g_return_val_if_fail (NATTER_IS_SERVER_DB (self), 0);
+  g_return_val_if_fail (profile != NULL && frame != NULL, 0);
+
+  return natter_server_db_add_event_with_json (self, profile, frame, NULL, error);
+}
+
+/**
+ * natter_server_db_add_event_with_json:
+ * @self: the database
+ * @profile: whose event it is
+ * @frame: the event; its event_id is set
+ * @out_json: (out) (optional) (transfer full): the frame as stored
+ * @error: a #NatterServerDbError
+ *
+ * As natter_server_db_add_event (), and hands back the stored JSON, which is
+ * what the profile's connections are sent: the frame is serialized once.
+ *
+ * Returns: the event_id, 0 on error
+ */
+gint64
+natter_server_db_add_event_with_json (NatterServerDb *self,
+                                      const NatterProfile *profile,
+                                      NatterFrame *frame,
+                                      char **out_json,
+                                      GError **error)
+{
   gint64 event_id;
   g_autofree char *json = NULL;
 
@@ -1527,15 +1693,18 @@ natter_server_db_add_event (NatterServerDb *self,
       goto failed;
     bind_profile (stmt, 1, profile->profile_id, profile->profile_type);
     sqlite3_bind_int64 (stmt, 3, event_id);
-    sqlite3_bind_text (stmt, 4, json, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 4, json, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (stmt, 5, now_ms ());
     if (!step_done (self, stmt, error))
       goto failed;
   }
+  remember_last_event_id (self, profile, event_id);
 
   if (!natter_server_db_commit (self, error))
     return 0;
 
+  if (out_json != NULL)
+    *out_json = g_steal_pointer (&json);
   return event_id;
 
 failed:
@@ -1548,9 +1717,18 @@ gint64
 natter_server_db_get_last_event_id (NatterServerDb *self, const NatterProfile *profile)
 {
   g_autoptr (NatterDbStmt) stmt = NULL;
+  EventOwner owner;
+  gint64 *cached;
+  gint64 last;
 
   g_return_val_if_fail (NATTER_IS_SERVER_DB (self), 0);
   g_return_val_if_fail (profile != NULL, 0);
+
+  owner.profile_id = profile->profile_id;
+  owner.profile_type = g_intern_string (profile->profile_type);
+  cached = g_hash_table_lookup (self->last_event_ids, &owner);
+  if (cached != NULL)
+    return *cached;
 
   stmt = natter_server_db_prepare (
     self, "SELECT MAX(event_id) FROM events WHERE profile_id = ? AND profile_type = ?;", NULL);
@@ -1560,7 +1738,9 @@ natter_server_db_get_last_event_id (NatterServerDb *self, const NatterProfile *p
   if (sqlite3_step (stmt) != SQLITE_ROW)
     return 0;
 
-  return sqlite3_column_int64 (stmt, 0);
+  last = sqlite3_column_int64 (stmt, 0);
+  remember_last_event_id (self, profile, last);
+  return last;
 }
 
 GPtrArray *

@@ -103,6 +103,12 @@ GBytes *natter_server_db_get_avatar (NatterServerDb *self,
 /* The direct conversation of @a and @b, or 0 when there is none yet. */
 gint64
 natter_server_db_find_direct (NatterServerDb *self, const NatterProfile *a, const NatterProfile *b);
+/* The id of the direct conversation of @a and @b, created if needed; 0 on
+ * error (NOT_FOUND when a profile does not exist). */
+gint64 natter_server_db_ensure_direct (NatterServerDb *self,
+                                       const NatterProfile *a,
+                                       const NatterProfile *b,
+                                       GError **error);
 NatterConversation *natter_server_db_get_or_create_direct (NatterServerDb *self,
                                                            const NatterProfile *viewer,
                                                            const NatterProfile *other,
@@ -160,6 +166,13 @@ gint64 natter_server_db_add_event (NatterServerDb *self,
                                    const NatterProfile *profile,
                                    NatterFrame *frame,
                                    GError **error);
+/* The same, and hands back the stored JSON for sending (@out_json may be
+ * NULL): each event is serialized once. */
+gint64 natter_server_db_add_event_with_json (NatterServerDb *self,
+                                             const NatterProfile *profile,
+                                             NatterFrame *frame,
+                                             char **out_json,
+                                             GError **error);
 gint64 natter_server_db_get_last_event_id (NatterServerDb *self, const NatterProfile *profile);
 /* The stored frames (JSON strings, in order) with event_id > @after_event_id;
  * when more than @limit exist, the newest @limit and *out_truncated = TRUE. */

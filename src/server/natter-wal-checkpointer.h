@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Checkpoints a WAL database from a worker thread on its own connection, so
+ * that the fsyncs of a checkpoint never stall the thread that writes. The
+ * writer turns off SQLite's automatic checkpoints and calls
+ * natter_wal_checkpointer_notify () after each commit (from its wal hook). */
+typedef struct _NatterWalCheckpointer NatterWalCheckpointer;
+
+NatterWalCheckpointer *
+natter_wal_checkpointer_new (const char *path, guint threshold_pages, GError **error);
+/* Wakes the worker when @wal_pages reached the threshold; never blocks. */
+void natter_wal_checkpointer_notify (NatterWalCheckpointer *self, guint wal_pages);
+/* Stops the worker (a checkpoint under way finishes first) and closes its
+ * connection. */
+void natter_wal_checkpointer_free (NatterWalCheckpointer *self);
+/* How many checkpoints ran, for tests and logs. */
+guint natter_wal_checkpointer_get_n_checkpoints (NatterWalCheckpointer *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterWalCheckpointer, natter_wal_checkpointer_free)
+
+G_END_DECLS
