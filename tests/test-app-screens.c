@@ -535,8 +535,14 @@ main (int argc, char *argv[])
   adw_init ();
   gst_init (NULL, NULL);
 
+  /* Screens are captured in their final state, not halfway through a
+   * transition; a loaded machine may draw few frames. */
+  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
+
+  /* The app's resource path, so its style.css applies as in natter. */
   test_application =
-    GTK_APPLICATION (adw_application_new ("org.natter.Natter.Test", G_APPLICATION_NON_UNIQUE));
+    g_object_new (ADW_TYPE_APPLICATION, "application-id", "org.natter.Natter.Test", "flags",
+                  G_APPLICATION_NON_UNIQUE, "resource-base-path", "/org/natter/Natter", NULL);
   g_assert_true (g_application_register (G_APPLICATION (test_application), NULL, NULL));
 
   g_test_add ("/natter/app/screens/sign-in", Fixture, NULL, fixture_set_up, test_sign_in,
