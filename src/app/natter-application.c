@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 
 #include "natter-application.h"
+#include "natter-call-manager.h"
 #include "natter-incoming-call-dialog.h"
 #include "natter-preferences-window.h"
 #include "natter-sign-in-window.h"
@@ -26,6 +27,7 @@ struct _NatterApplication {
 
   GSettings *settings;
   NatterClient *client;
+  NatterCallManager *call_manager;
   char *server_url_option;
   GCancellable *cancellable;
 
@@ -228,9 +230,124 @@ on_missed_call (NatterApplication *self, const NatterCallLog *call)
   g_application_send_notification (G_APPLICATION (self), id, notification);
 }
 
+static char *
+call_id_for (NatterCall *call)
+{
+  return g_strdup_printf ("%" G_GINT64_FORMAT, natter_call_get_call_log_id (call));
+}
+
+static void
+on_ringing_call_state (NatterApplication *self, GParamSpec *pspec, NatterCall *call)
+{
+  g_autofree char *call_id = NULL;
+
+  if (natter_call_is_ringing (call))
+    return;
+
+  /* Answered here or elsewhere, declined, cancelled, timed out: the prompt
+   * goes at once. */
+  call_id = call_id_for (call);
+  natter_application_withdraw_incoming_call (self, call_id);
+  g_signal_handlers_disconnect_by_func (call, on_ringing_call_state, self);
+}
+
+static void
+on_incoming_call (NatterApplication *self, NatterCall *call)
+{
+  const NatterProfile *peer = natter_call_get_peer (call);
+  g_autofree char *call_id = call_id_for (call);
+
+  g_signal_connect_object (call, "notify::state", G_CALLBACK (on_ringing_call_state), self,
+                           G_CONNECT_SWAPPED);
+  natter_application_present_incoming_call (self, call_id, peer ? peer->display_name : NULL,
+                                            natter_call_get_call_type (call));
+}
+
+static void
+on_active_call_changed (NatterApplication *self)
+{
+  NatterCall *call = natter_call_manager_get_active_call (self->call_manager);
+  GtkWindow *window;
+
+  natter_application_set_call_active (self, call != NULL);
+  if (call == NULL)
+    return;
+
+  self->window_wanted = TRUE;
+  if (self->signed_in)
+    present_main_window (self);
+
+  window = natter_application_get_main_window (self);
+  if (window != NULL)
+    natter_window_set_call (NATTER_WINDOW (window), call);
+}
+
+static void
+on_incoming_call_response (NatterApplication *self, const char *call_id, const char *response)
+{
+  NatterCall *call;
+
+  if (self->call_manager == NULL)
+    return;
+
+  call = natter_call_manager_find_call (self->call_manager, g_ascii_strtoll (call_id, NULL, 10));
+  if (call == NULL || !natter_call_is_ringing (call))
+    return;
+
+  if (g_str_equal (response, "accept"))
+    natter_call_manager_end_active_and_accept (self->call_manager, call, FALSE);
+  else if (g_str_equal (response, "accept-video"))
+    natter_call_manager_end_active_and_accept (self->call_manager, call, TRUE);
+  else if (g_str_equal (response, "decline"))
+    natter_call_decline (call);
+  else if (g_str_equal (response, "silence"))
+    natter_call_silence (call);
+}
+
+static void
+on_start_call (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  NatterApplication *self = user_data;
+  g_autoptr (GError) error = NULL;
+  GListModel *conversations;
+  NatterConversationItem *item = NULL;
+  const NatterProfile *peer;
+  gint64 conversation_id;
+  const char *call_type;
+  GtkWindow *window;
+
+  if (self->call_manager == NULL || self->client == NULL)
+    return;
+
+  g_variant_get (parameter, "(x&s)", &conversation_id, &call_type);
+  conversations = natter_client_get_conversations (self->client);
+  if (conversations != NULL && NATTER_IS_CONVERSATION_LIST (conversations))
+    item =
+      natter_conversation_list_lookup (NATTER_CONVERSATION_LIST (conversations), conversation_id);
+  peer = item ? natter_conversation_item_get_peer (item) : NULL;
+  if (peer == NULL)
+    return;
+
+  if (natter_call_manager_start_call (self->call_manager, peer, call_type, conversation_id,
+                                      &error) == NULL) {
+    window = natter_application_get_main_window (self);
+    if (window != NULL)
+      natter_window_add_toast (NATTER_WINDOW (window), error->message);
+  }
+}
+
 static void
 connect_client_signals (NatterApplication *self)
 {
+  g_clear_object (&self->call_manager);
+  g_object_get (self->client, "call-manager", &self->call_manager, NULL);
+  if (self->call_manager != NULL) {
+    g_signal_connect_object (self->call_manager, "incoming-call", G_CALLBACK (on_incoming_call),
+                             self, G_CONNECT_SWAPPED);
+    g_signal_connect_object (self->call_manager, "notify::active-call",
+                             G_CALLBACK (on_active_call_changed), self, G_CONNECT_SWAPPED);
+  }
+
   g_signal_connect_object (self->client, "message-received", G_CALLBACK (on_message_received), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->client, "missed-call", G_CALLBACK (on_missed_call), self,
@@ -564,6 +681,7 @@ static const GActionEntry app_actions[] = {
   { "show-incoming-call", on_show_incoming_call, "s" },
   { "open-conversation", on_open_conversation, "x" },
   { "call-back", on_call_back, "(xs)" },
+  { "start-call", on_start_call, "(xs)" },
 };
 
 static void
@@ -724,6 +842,7 @@ natter_application_dispose (GObject *object)
 
   g_clear_pointer (&self->incoming_dialogs, g_hash_table_unref);
   g_clear_pointer (&self->incoming_notifications, g_hash_table_unref);
+  g_clear_object (&self->call_manager);
   g_clear_object (&self->client);
   g_clear_object (&self->settings);
   g_clear_object (&self->cancellable);
@@ -780,6 +899,7 @@ natter_application_init (NatterApplication *self)
     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->cancellable = g_cancellable_new ();
 
+  g_signal_connect (self, "incoming-call-response", G_CALLBACK (on_incoming_call_response), NULL);
   g_application_add_main_option_entries (G_APPLICATION (self), options);
   g_application_set_option_context_parameter_string (G_APPLICATION (self), NULL);
 }

@@ -8,12 +8,16 @@
 #include "natter-call-overlay.h"
 #include "natter-chat-view.h"
 #include "natter-conversation-row.h"
+#include "natter-app-util.h"
 #include "natter-new-conversation-dialog.h"
+#include "natter-video-paintable.h"
 #include "natter-window.h"
 
 /* The main window: the conversation sidebar (filter, profiles in the
  * primary menu), the chat pane, and the call overlay with its "return to
- * call" bar. It only listens to the client it is given. */
+ * call" bar. It only listens to the client and the call it is given. */
+
+#define ENDED_CALL_SHOWN_S 4
 
 enum { PROP_0, PROP_CLIENT, PROP_SETTINGS, N_PROPS };
 
@@ -29,6 +33,11 @@ struct _NatterWindow {
   GtkSingleSelection *selection;
   char *filter_text;
   gboolean call_active;
+
+  NatterCall *call;
+  GSignalGroup *call_signals;
+  GdkPaintable *remote_video;
+  guint ended_timeout_id;
 
   GMenu *profiles_section;
   AdwToastOverlay *toast_overlay;
@@ -341,6 +350,143 @@ on_search_action (GtkWidget *widget, const char *action_name, GVariant *paramete
   gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
 }
 
+static int
+quality_from_stats (const NatterCallStats *stats)
+{
+  if (stats == NULL || stats->round_trip_time_ms < 0)
+    return -1;
+  if (stats->packet_loss > 0.10 || stats->round_trip_time_ms > 800)
+    return 0;
+  if (stats->packet_loss > 0.05 || stats->round_trip_time_ms > 400)
+    return 1;
+  if (stats->packet_loss > 0.02 || stats->round_trip_time_ms > 250)
+    return 2;
+  if (stats->packet_loss > 0.005 || stats->round_trip_time_ms > 120)
+    return 3;
+  return 4;
+}
+
+static gboolean
+on_ended_call_timeout (gpointer user_data)
+{
+  NatterWindow *self = user_data;
+
+  self->ended_timeout_id = 0;
+  natter_window_set_call (self, NULL);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+update_call (NatterWindow *self)
+{
+  NatterCall *call = self->call;
+  const NatterProfile *peer;
+  g_autofree char *duration = NULL;
+  g_autofree char *summary = NULL;
+  const char *name;
+  const char *status = NULL;
+  NatterCallState state;
+
+  if (call == NULL)
+    return;
+
+  state = natter_call_get_state (call);
+  peer = natter_call_get_peer (call);
+  name = peer && peer->display_name ? peer->display_name : _ ("Unknown");
+
+  switch (state) {
+    case NATTER_CALL_STATE_RINGING_OUTGOING:
+      status = natter_call_get_peer_ringing (call) ? _ ("Ringing…") : _ ("Calling…");
+      break;
+    case NATTER_CALL_STATE_RINGING_INCOMING:
+      status = _ ("Incoming call");
+      break;
+    case NATTER_CALL_STATE_CONNECTING:
+      status = _ ("Connecting…");
+      break;
+    case NATTER_CALL_STATE_CONNECTED:
+      status = _ ("Connected");
+      break;
+    case NATTER_CALL_STATE_ENDED:
+    default:
+      status = _ ("Call ended");
+      break;
+  }
+
+  natter_call_overlay_set_peer_name (self->call_overlay, name);
+  natter_call_overlay_set_call_type (self->call_overlay, natter_call_get_call_type (call));
+  natter_call_overlay_set_status (self->call_overlay, status);
+  natter_call_overlay_set_duration (self->call_overlay, state == NATTER_CALL_STATE_CONNECTED
+                                                          ? (gint64) natter_call_get_duration (call)
+                                                          : -1);
+  natter_call_overlay_set_muted (self->call_overlay, natter_call_get_muted (call));
+  natter_call_overlay_set_camera_enabled (self->call_overlay,
+                                          natter_call_get_camera_enabled (call));
+  natter_call_overlay_set_remote_state (self->call_overlay, natter_call_get_remote_muted (call),
+                                        !natter_call_get_remote_camera_enabled (call));
+  natter_call_overlay_set_quality (
+    self->call_overlay,
+    state == NATTER_CALL_STATE_CONNECTED ? quality_from_stats (natter_call_get_stats (call)) : -1);
+
+  if (state == NATTER_CALL_STATE_ENDED) {
+    const char *how = natter_call_get_end_message (call);
+
+    natter_call_overlay_show_ended (self->call_overlay, how ? how : _ ("Call ended"));
+    natter_window_set_call_active (self, FALSE, NULL);
+    if (self->ended_timeout_id == 0)
+      self->ended_timeout_id =
+        g_timeout_add_seconds (ENDED_CALL_SHOWN_S, on_ended_call_timeout, self);
+    return;
+  }
+
+  natter_call_overlay_show_ended (self->call_overlay, NULL);
+  duration = natter_format_duration (natter_call_get_duration (call));
+  /* Translators: the bar above a conversation during a call: name, duration */
+  summary = g_strdup_printf (_ ("%s · %s — Return to Call"), name, duration);
+  natter_window_set_call_active (self, TRUE, summary);
+}
+
+static void
+on_overlay_muted_changed (NatterWindow *self)
+{
+  gboolean muted = natter_call_overlay_get_muted (self->call_overlay);
+
+  if (self->call != NULL && natter_call_get_muted (self->call) != muted)
+    natter_call_set_muted (self->call, muted);
+}
+
+static void
+on_overlay_camera_changed (NatterWindow *self)
+{
+  gboolean enabled = natter_call_overlay_get_camera_enabled (self->call_overlay);
+
+  if (self->call != NULL && natter_call_get_camera_enabled (self->call) != enabled)
+    natter_call_set_camera_enabled (self->call, enabled);
+}
+
+static void
+on_overlay_hang_up (NatterWindow *self)
+{
+  if (self->call != NULL && natter_call_get_state (self->call) != NATTER_CALL_STATE_ENDED)
+    natter_call_hang_up (self->call);
+}
+
+/* gtk4paintablesink when installed; Natter's own paintable otherwise. */
+static GstElement *
+create_video_sink (GdkPaintable **out_paintable)
+{
+  GstElement *sink = gst_element_factory_make ("gtk4paintablesink", NULL);
+
+  if (sink != NULL) {
+    g_object_get (sink, "paintable", out_paintable, NULL);
+    return sink;
+  }
+
+  *out_paintable = GDK_PAINTABLE (natter_video_paintable_new ());
+  return natter_video_paintable_create_sink (NATTER_VIDEO_PAINTABLE (*out_paintable));
+}
+
 static void
 natter_window_constructed (GObject *object)
 {
@@ -379,7 +525,22 @@ natter_window_constructed (GObject *object)
   g_signal_connect_object (natter_client_get_account (self->client), "notify::active-profile",
                            G_CALLBACK (update_profiles), self, G_CONNECT_SWAPPED);
 
+  self->call_signals = g_signal_group_new (NATTER_TYPE_CALL);
+  g_signal_group_connect_swapped (self->call_signals, "notify", G_CALLBACK (update_call), self);
+  g_signal_connect_object (self->call_overlay, "notify::muted",
+                           G_CALLBACK (on_overlay_muted_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->call_overlay, "notify::camera-enabled",
+                           G_CALLBACK (on_overlay_camera_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->call_overlay, "hang-up", G_CALLBACK (on_overlay_hang_up), self,
+                           G_CONNECT_SWAPPED);
+
   natter_chat_view_set_client (self->chat_view, self->client);
+  {
+    g_autoptr (GObject) call_manager = NULL;
+
+    g_object_get (self->client, "call-manager", &call_manager, NULL);
+    natter_chat_view_set_calls_enabled (self->chat_view, call_manager != NULL);
+  }
   update_online (self);
   update_profiles (self);
   update_sidebar_page (self);
@@ -424,6 +585,13 @@ static void
 natter_window_dispose (GObject *object)
 {
   NatterWindow *self = NATTER_WINDOW (object);
+
+  g_clear_handle_id (&self->ended_timeout_id, g_source_remove);
+  if (self->call_signals != NULL)
+    g_signal_group_set_target (self->call_signals, NULL);
+  g_clear_object (&self->call_signals);
+  g_clear_object (&self->call);
+  g_clear_object (&self->remote_video);
 
   if (self->conversation_list_view != NULL)
     gtk_list_view_set_model (self->conversation_list_view, NULL);
@@ -703,4 +871,57 @@ natter_window_set_filter_text (NatterWindow *self, const char *text)
     gtk_editable_set_text (GTK_EDITABLE (self->search_entry), "");
   gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);
   update_sidebar_page (self);
+}
+
+/**
+ * natter_window_get_call:
+ * @self: a #NatterWindow
+ *
+ * Returns: (transfer none) (nullable): the call the overlay shows
+ */
+NatterCall *
+natter_window_get_call (NatterWindow *self)
+{
+  g_return_val_if_fail (NATTER_IS_WINDOW (self), NULL);
+
+  return self->call;
+}
+
+/**
+ * natter_window_set_call:
+ * @self: a #NatterWindow
+ * @call: (nullable): the call to show in the overlay; its remote video is
+ *   routed to the overlay. An ended call stays on screen for a few seconds.
+ */
+void
+natter_window_set_call (NatterWindow *self, NatterCall *call)
+{
+  g_return_if_fail (NATTER_IS_WINDOW (self));
+  g_return_if_fail (call == NULL || NATTER_IS_CALL (call));
+
+  if (self->call == call)
+    return;
+
+  g_clear_handle_id (&self->ended_timeout_id, g_source_remove);
+  g_set_object (&self->call, call);
+  g_signal_group_set_target (self->call_signals, call);
+  natter_call_overlay_set_remote_video (self->call_overlay, NULL);
+  g_clear_object (&self->remote_video);
+
+  if (call == NULL) {
+    natter_window_set_call_active (self, FALSE, NULL);
+    return;
+  }
+
+  if (g_strcmp0 (natter_call_get_call_type (call), "video") == 0 &&
+      natter_call_get_state (call) != NATTER_CALL_STATE_ENDED) {
+    GstElement *sink = create_video_sink (&self->remote_video);
+
+    if (sink != NULL)
+      natter_call_set_video_sink (call, sink);
+    natter_call_overlay_set_remote_video (self->call_overlay, self->remote_video);
+  }
+
+  update_call (self);
+  natter_window_show_call (self);
 }

@@ -3,6 +3,7 @@
 
 #include <adwaita.h>
 
+#include "natter-call.h"
 #include "natter-call-overlay.h"
 #include "natter-chat-view.h"
 #include "natter-client.h"
@@ -21,6 +22,8 @@ gboolean natter_window_open_conversation (NatterWindow *self, gint64 conversatio
 gint64 natter_window_get_open_conversation_id (NatterWindow *self);
 void natter_window_set_call_active (NatterWindow *self, gboolean active, const char *summary);
 void natter_window_show_call (NatterWindow *self);
+NatterCall *natter_window_get_call (NatterWindow *self);
+void natter_window_set_call (NatterWindow *self, NatterCall *call);
 void natter_window_add_toast (NatterWindow *self, const char *title);
 void natter_window_set_filter_text (NatterWindow *self, const char *text);
 
