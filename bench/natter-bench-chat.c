@@ -306,6 +306,13 @@ chat_clear (Chat *chat)
   natter_bench_clear (&chat->bench);
 }
 
+/**
+ * natter_bench_chat_main:
+ * @argc: the command's arguments, argv[0] naming it
+ * @argv: (array length=argc): the arguments
+ *
+ * Returns: 0, 1 when messages were lost or duplicated, 2 on bad options
+ */
 int
 natter_bench_chat_main (int argc, char **argv)
 {

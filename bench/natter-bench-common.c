@@ -65,11 +65,24 @@ natter_bench_errors_total (const NatterBenchErrors *errors)
   return total;
 }
 
+/**
+ * natter_bench_init:
+ * @bench: the run to fill
+ * @server_url: the server, http:// or https://
+ * @server_pid: its process id for /proc figures, 0 when unknown
+ * @concurrency: sign-ins and handshakes in flight at once
+ * @error: where a bad URL is reported
+ *
+ * Returns: %TRUE when @bench is ready; clear it with natter_bench_clear ()
+ */
 gboolean
 natter_bench_init (
   NatterBench *bench, const char *server_url, int server_pid, guint concurrency, GError **error)
 {
   g_autoptr (GUri) uri = NULL;
+
+  g_return_val_if_fail (bench != NULL, FALSE);
+  g_return_val_if_fail (server_url != NULL, FALSE);
 
   memset (bench, 0, sizeof *bench);
 
@@ -112,6 +125,15 @@ natter_bench_clear (NatterBench *bench)
   natter_bench_errors_clear (&bench->errors);
 }
 
+/**
+ * natter_bench_iterate_until:
+ * @done: the condition, checked before every iteration
+ * @user_data: for @done
+ * @deadline_us: monotonic time to give up at
+ * @min_interval_us: shortest time between iteration starts, 0 for none
+ *
+ * Returns: what @done says at the end
+ */
 gboolean
 natter_bench_iterate_until (gboolean (*done) (gpointer user_data),
                             gpointer user_data,
@@ -143,6 +165,13 @@ on_clock_tick (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/**
+ * natter_bench_raise_fd_limit:
+ *
+ * Raises the soft RLIMIT_NOFILE to the hard limit.
+ *
+ * Returns: the soft limit now in force
+ */
 guint64
 natter_bench_raise_fd_limit (void)
 {
@@ -161,6 +190,14 @@ natter_bench_raise_fd_limit (void)
   return limit.rlim_cur;
 }
 
+/**
+ * natter_bench_load_users:
+ * @path: a file of `email:password` lines
+ * @error: where a missing file or a bad line is reported
+ *
+ * Returns: (transfer full) (element-type NatterBenchUser): the users, not
+ *   signed in yet
+ */
 GPtrArray *
 natter_bench_load_users (const char *path, GError **error)
 {
@@ -344,6 +381,15 @@ sign_in_done (gpointer user_data)
   return sign_in->finished == sign_in->users->len;
 }
 
+/**
+ * natter_bench_sign_in:
+ * @bench: the run
+ * @users: (element-type NatterBenchUser): users to log in, or empty to register
+ * @n_register: how many to register when @users is empty
+ *
+ * Runs the main context until every request answered. Users that could not
+ * sign in are counted in the errors and removed from @users.
+ */
 void
 natter_bench_sign_in (NatterBench *bench, GPtrArray *users, guint n_register)
 {
@@ -501,6 +547,14 @@ connector_done (gpointer user_data)
   return connector->finished == connector->connections->len;
 }
 
+/**
+ * natter_bench_connect_all:
+ * @bench: the run
+ * @connections: (element-type NatterBenchConnection): user and on_frame set
+ * @deadline_us: monotonic time after which the rest count as timed out
+ *
+ * Returns: how many connections got the server's hello
+ */
 guint
 natter_bench_connect_all (NatterBench *bench, GPtrArray *connections, gint64 deadline_us)
 {
@@ -508,9 +562,15 @@ natter_bench_connect_all (NatterBench *bench, GPtrArray *connections, gint64 dea
     .bench = bench,
     .connections = connections,
   };
-  g_autofree NatterBenchFrameFunc *frame_funcs = g_new (NatterBenchFrameFunc, connections->len);
-  g_autofree gpointer *frame_data = g_new (gpointer, connections->len);
+  g_autofree NatterBenchFrameFunc *frame_funcs = NULL;
+  g_autofree gpointer *frame_data = NULL;
   guint clock_id;
+
+  g_return_val_if_fail (bench != NULL, 0);
+  g_return_val_if_fail (connections != NULL, 0);
+
+  frame_funcs = g_new (NatterBenchFrameFunc, connections->len);
+  frame_data = g_new (gpointer, connections->len);
 
   for (guint i = 0; i < connections->len; i++) {
     NatterBenchConnection *connection = g_ptr_array_index (connections, i);
@@ -561,6 +621,11 @@ all_closed (gpointer user_data)
   return TRUE;
 }
 
+/**
+ * natter_bench_close_all:
+ * @connections: (element-type NatterBenchConnection): the connections
+ * @deadline_us: monotonic time to stop waiting for close handshakes
+ */
 void
 natter_bench_close_all (GPtrArray *connections, gint64 deadline_us)
 {
@@ -601,6 +666,16 @@ skip_space (const char *data, gsize length, gsize at)
   return at;
 }
 
+/**
+ * natter_bench_scan_string:
+ * @data: a JSON object's text, not necessarily NUL-terminated
+ * @length: its length
+ * @key: the member name
+ * @out_value: (out): the raw string value, pointing into @data
+ * @out_length: (out): its length
+ *
+ * Returns: %TRUE when @key has a string value in @data
+ */
 gboolean
 natter_bench_scan_string (
   const char *data, gsize length, const char *key, const char **out_value, gsize *out_length)
@@ -646,6 +721,13 @@ natter_bench_scan_string (
   return FALSE;
 }
 
+/**
+ * natter_bench_read_proc:
+ * @pid: a process id
+ * @out: (out caller-allocates): its RSS, peak RSS and CPU ticks
+ *
+ * Returns: %FALSE when /proc/@pid cannot be read (@out is then zero)
+ */
 gboolean
 natter_bench_read_proc (int pid, NatterBenchProcStats *out)
 {
@@ -740,6 +822,13 @@ natter_bench_sort (GArray *values_us)
   g_array_sort (values_us, compare_int64);
 }
 
+/**
+ * natter_bench_percentile_ms:
+ * @sorted_us: (element-type gint64): values in microseconds, sorted
+ * @p: the percentile, 0 to 100
+ *
+ * Returns: the nearest-rank percentile in milliseconds, 0 for no values
+ */
 double
 natter_bench_percentile_ms (GArray *sorted_us, double p)
 {
@@ -823,6 +912,13 @@ natter_bench_report_errors (NatterBenchReport *report, const NatterBenchErrors *
   json_builder_end_object (report->builder);
 }
 
+/**
+ * natter_bench_report_print:
+ * @report: a report from natter_bench_report_init ()
+ * @json: print JSON instead of the table
+ *
+ * Prints @report to stdout and frees what it holds.
+ */
 void
 natter_bench_report_print (NatterBenchReport *report, gboolean json)
 {

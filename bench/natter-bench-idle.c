@@ -69,6 +69,13 @@ idle_clear (Idle *idle)
   natter_bench_clear (&idle->bench);
 }
 
+/**
+ * natter_bench_idle_main:
+ * @argc: the command's arguments, argv[0] naming it
+ * @argv: (array length=argc): the arguments
+ *
+ * Returns: 0 when every connection opened, 1 otherwise, 2 on bad options
+ */
 int
 natter_bench_idle_main (int argc, char **argv)
 {
