@@ -139,17 +139,15 @@ on_restore_finished (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (natter_client_sign_in_finish (NATTER_CLIENT (source), result, &error)) {
     on_signed_in (self);
-    return;
+  } else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    if (!g_error_matches (error, NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_NO_TOKEN))
+      g_message ("Could not sign in with the saved token: %s", error->message);
+    if (self->window_wanted)
+      present_sign_in_window (self);
   }
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-
-  if (!g_error_matches (error, NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_NO_TOKEN))
-    g_message ("Could not sign in with the saved token: %s", error->message);
-
-  if (self->window_wanted)
-    present_sign_in_window (self);
+  /* Released after the window, if any, is up: see start_restore(). */
+  g_application_release (G_APPLICATION (self));
 }
 
 /* Replaces the client when the user names another server. */
@@ -360,6 +358,8 @@ start_restore (NatterApplication *self, const char *server_url)
   ensure_client (self, server_url);
   connect_client_signals (self);
   self->restoring = TRUE;
+  /* Nothing else keeps the application alive until a window opens. */
+  g_application_hold (G_APPLICATION (self));
   natter_client_sign_in_async (self->client, self->cancellable, on_restore_finished,
                                g_object_ref (self));
 }
