@@ -136,7 +136,7 @@ report (const char *what, GArray *values)
 {
   double median, worst;
 
-  if (values->len == 0) {
+  if (values == NULL || values->len == 0) {
     printf ("%-40s no samples\n", what);
     return;
   }
@@ -215,6 +215,68 @@ summaries_arrived (gpointer data)
   return wait->callee->summaries->len >= wait->n || wait->callee->eof;
 }
 
+static const char *
+enum_nick (GType type, int value)
+{
+  g_autoptr (GEnumClass) klass = g_type_class_ref (type);
+  GEnumValue *enum_value = g_enum_get_value (klass, value);
+
+  return enum_value != NULL ? enum_value->value_nick : "unknown";
+}
+
+/* Setup points of both sides, in ms after the callee's accept: the two
+ * processes share the system's monotonic clock. */
+typedef struct {
+  GArray *caller[NATTER_CALL_PIPELINE_N_MARKS];
+  GArray *callee[NATTER_CALL_PIPELINE_N_MARKS];
+  GArray *caller_answer;
+} Breakdown;
+
+static void
+append_ms (GArray **values, gint64 from_us, gint64 to_us)
+{
+  double value = (to_us - from_us) / 1000.0;
+
+  if (*values == NULL)
+    *values = g_array_new (FALSE, FALSE, sizeof (double));
+  if (from_us > 0 && to_us > 0)
+    g_array_append_val (*values, value);
+}
+
+static void
+add_breakdown (Breakdown *breakdown,
+               JsonObject *summary,
+               gint64 caller_answer_at,
+               const gint64 *caller_marks)
+{
+  gint64 accepted = json_object_get_int_member_with_default (summary, "accepted_at_us", 0);
+  JsonObject *setup = json_object_get_object_member (summary, "setup_ms");
+
+  if (accepted <= 0 || setup == NULL)
+    return;
+  append_ms (&breakdown->caller_answer, accepted, caller_answer_at);
+  for (int mark = 0; mark < NATTER_CALL_PIPELINE_N_MARKS; mark++) {
+    const char *nick = enum_nick (NATTER_TYPE_CALL_PIPELINE_MARK, mark);
+
+    append_ms (&breakdown->caller[mark], accepted, caller_marks[mark]);
+    if (json_object_has_member (setup, nick))
+      append_ms (&breakdown->callee[mark], accepted,
+                 accepted + json_object_get_int_member (setup, nick) * 1000);
+    else
+      append_ms (&breakdown->callee[mark], 0, 0);
+  }
+}
+
+static void
+breakdown_clear (Breakdown *breakdown)
+{
+  for (int mark = 0; mark < NATTER_CALL_PIPELINE_N_MARKS; mark++) {
+    g_clear_pointer (&breakdown->caller[mark], g_array_unref);
+    g_clear_pointer (&breakdown->callee[mark], g_array_unref);
+  }
+  g_clear_pointer (&breakdown->caller_answer, g_array_unref);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -230,8 +292,7 @@ main (int argc, char *argv[])
   g_autoptr (NatterClient) callee_client = NULL;
   g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GArray) ringing = g_array_new (FALSE, FALSE, sizeof (double));
-  g_autoptr (GArray) caller_first = g_array_new (FALSE, FALSE, sizeof (double));
-  g_autoptr (GArray) callee_first = g_array_new (FALSE, FALSE, sizeof (double));
+  Breakdown breakdown = { 0 };
   NatterCallManager *manager = NULL;
   g_autoptr (NatterProfile) peer = NULL;
   Callee callee = { 0 };
@@ -309,23 +370,29 @@ main (int argc, char *argv[])
     gboolean cpu_run = i == calls;
     g_autoptr (NatterCall) call = NULL;
     MediaWait media = { 0 };
-    SummaryWait summary = { &callee, (guint) i + 1 };
+    SummaryWait summary = { &callee, callee.summaries->len + 1 };
     double cpu_self = 0, cpu_callee = 0;
     gint64 started = 0;
     GPid pid = 0;
     const char *identifier = g_subprocess_get_identifier (callee.process);
+    gint64 caller_marks[NATTER_CALL_PIPELINE_N_MARKS] = { 0 };
+    gint64 caller_answer_at = 0;
+    gboolean timed = FALSE;
 
     call = natter_call_manager_start_call (manager, peer, "video", 0, &error);
     if (call == NULL)
       g_error ("Cannot call: %s", error->message);
     g_object_ref (call);
 
+    /* A second of video, so that the callee has decoded its first frame
+     * too before the hang-up. */
     media.call = call;
-    media.frames = 1;
+    media.frames = 30;
     if (!wait_for (call_has_video, &media, 30000) ||
         natter_call_get_state (call) == NATTER_CALL_STATE_ENDED) {
       fprintf (stderr, "call %d: no video (%s)\n", i, natter_call_get_end_message (call));
       natter_call_hang_up (call);
+      wait_for (summaries_arrived, &summary, 10000);
       continue;
     }
 
@@ -353,32 +420,49 @@ main (int argc, char *argv[])
 
       value = (natter_call_get_ringing_at (call) - natter_call_get_invited_at (call)) / 1000.0;
       g_array_append_val (ringing, value);
-      value = (natter_call_pipeline_get_first_video_time (pipeline) -
-               natter_call_get_accepted_at (call)) /
-              1000.0;
-      g_array_append_val (caller_first, value);
+      for (int mark = 0; mark < NATTER_CALL_PIPELINE_N_MARKS; mark++)
+        caller_marks[mark] = natter_call_pipeline_get_mark_time (pipeline, mark);
+      caller_answer_at = natter_call_get_accepted_at (call);
+      timed = TRUE;
     }
 
     natter_call_hang_up (call);
     wait_for (call_ended, call, 5000);
     wait_for (summaries_arrived, &summary, 10000);
 
-    if (!cpu_run && callee.summaries->len > (guint) i) {
+    if (timed && callee.summaries->len >= summary.n) {
       g_autoptr (JsonParser) parser = json_parser_new ();
+      const char *line = g_ptr_array_index (callee.summaries, summary.n - 1);
 
-      if (json_parser_load_from_data (parser, g_ptr_array_index (callee.summaries, i), -1, NULL)) {
-        JsonObject *object = json_node_get_object (json_parser_get_root (parser));
-        double value = (double) json_object_get_int_member (object, "accept_to_first_video_ms");
-
-        if (value >= 0)
-          g_array_append_val (callee_first, value);
-      }
+      if (json_parser_load_from_data (parser, line, -1, NULL))
+        add_breakdown (&breakdown, json_node_get_object (json_parser_get_root (parser)),
+                       caller_answer_at, caller_marks);
     }
   }
 
   report ("invitation -> callee ringing", ringing);
-  report ("accept -> first video frame (caller)", caller_first);
-  report ("accept -> first video frame (callee)", callee_first);
+  report ("accept -> first video frame (caller)",
+          breakdown.caller[NATTER_CALL_PIPELINE_MARK_FIRST_VIDEO]);
+  report ("accept -> first video frame (callee)",
+          breakdown.callee[NATTER_CALL_PIPELINE_MARK_FIRST_VIDEO]);
+  printf ("\nWhere the time goes, from the callee's accept:\n");
+  report ("  callee: answer sent", breakdown.callee[NATTER_CALL_PIPELINE_MARK_LOCAL_DESCRIPTION]);
+  report ("  caller: answer received", breakdown.caller_answer);
+  report ("  caller: answer applied",
+          breakdown.caller[NATTER_CALL_PIPELINE_MARK_REMOTE_DESCRIPTION]);
+  report ("  callee: first local candidate",
+          breakdown.callee[NATTER_CALL_PIPELINE_MARK_FIRST_LOCAL_CANDIDATE]);
+  for (int mark = NATTER_CALL_PIPELINE_MARK_ICE_CONNECTED; mark < NATTER_CALL_PIPELINE_N_MARKS;
+       mark++) {
+    g_autofree char *caller_label =
+      g_strdup_printf ("  caller: %s", enum_nick (NATTER_TYPE_CALL_PIPELINE_MARK, mark));
+    g_autofree char *callee_label =
+      g_strdup_printf ("  callee: %s", enum_nick (NATTER_TYPE_CALL_PIPELINE_MARK, mark));
+
+    report (callee_label, breakdown.callee[mark]);
+    report (caller_label, breakdown.caller[mark]);
+  }
+  breakdown_clear (&breakdown);
 
   g_subprocess_send_signal (callee.process, SIGTERM);
   g_subprocess_wait (callee.process, NULL, NULL);

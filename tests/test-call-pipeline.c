@@ -162,6 +162,22 @@ both_connected (Fixture *fixture)
 }
 
 static void
+log_timeline (Fixture *fixture, gint64 start)
+{
+  g_autoptr (GEnumClass) marks = g_type_class_ref (NATTER_TYPE_CALL_PIPELINE_MARK);
+
+  for (guint mark = 0; mark < NATTER_CALL_PIPELINE_N_MARKS; mark++) {
+    gint64 caller = natter_call_pipeline_get_mark_time (fixture->caller, mark);
+    gint64 callee = natter_call_pipeline_get_mark_time (fixture->callee, mark);
+
+    g_test_message ("%-22s caller %5" G_GINT64_FORMAT " ms, callee %5" G_GINT64_FORMAT " ms",
+                    g_enum_get_value (marks, mark)->value_nick,
+                    caller > 0 ? (caller - start) / 1000 : -1,
+                    callee > 0 ? (callee - start) / 1000 : -1);
+  }
+}
+
+static void
 test_video_both_ways (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -178,6 +194,8 @@ test_video_both_ways (Fixture *fixture, gconstpointer data)
                   " ms (callee)",
                   (natter_call_pipeline_get_first_video_time (fixture->caller) - start) / 1000,
                   (natter_call_pipeline_get_first_video_time (fixture->callee) - start) / 1000);
+
+  log_timeline (fixture, start);
 
   g_assert_nonnull (strstr (fixture->offer_sdp, "m=audio"));
   g_assert_nonnull (strstr (fixture->offer_sdp, "m=video"));

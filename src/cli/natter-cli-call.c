@@ -121,6 +121,22 @@ print_summary (NatterCall *call)
   add_int (builder, "audio_buffers_sent", (gint64) audio_out);
   add_int (builder, "video_frames_sent", (gint64) video_out);
 
+  /* Where the setup time went, from accept (the callee's click, or the
+   * answer's arrival at the caller); accepted_at_us is the system's
+   * monotonic clock, so two processes on one machine can be lined up. */
+  add_int (builder, "accepted_at_us", natter_call_get_accepted_at (call));
+  json_builder_set_member_name (builder, "setup_ms");
+  json_builder_begin_object (builder);
+  for (int mark = 0; pipeline != NULL && mark < NATTER_CALL_PIPELINE_N_MARKS; mark++) {
+    gint64 time = natter_call_pipeline_get_mark_time (pipeline, mark);
+
+    if (time == 0 || natter_call_get_accepted_at (call) == 0)
+      continue;
+    add_int (builder, enum_nick (NATTER_TYPE_CALL_PIPELINE_MARK, mark),
+             (time - natter_call_get_accepted_at (call)) / 1000);
+  }
+  json_builder_end_object (builder);
+
   flowed = audio_in > 0 && audio_out > 0 && (!video || (video_in > 0 && video_out > 0));
   json_builder_set_member_name (builder, "media_both_ways");
   json_builder_add_boolean_value (builder, flowed);

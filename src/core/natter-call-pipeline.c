@@ -812,6 +812,13 @@ make_answer_passive (GstWebRTCSessionDescription *description)
   description->sdp = message;
 }
 
+static void watch_dtls (NatterCallPipeline *self);
+
+/* Upstream from the encoder's source pad, as a receiver's PLI would come:
+ * that event is not serialized, so the main thread never waits for the
+ * stream lock of an encoder whose push is held up downstream (webrtcbin
+ * holds RTP until DTLS is up; a serialized event sent from here used to
+ * stall the main context for 200-350 ms right when the call connected). */
 static void
 request_keyframe (NatterCallPipeline *self)
 {
@@ -819,10 +826,9 @@ request_keyframe (NatterCallPipeline *self)
 
   if (self->video_encoder == NULL)
     return;
-  pad = gst_element_get_static_pad (self->video_encoder, "sink");
-  gst_pad_send_event (
-    pad, gst_video_event_new_downstream_force_key_unit (GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE,
-                                                        GST_CLOCK_TIME_NONE, TRUE, 0));
+  pad = gst_element_get_static_pad (self->video_encoder, "src");
+  gst_pad_send_event (pad,
+                      gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE, 0));
 }
 
 static void
@@ -851,6 +857,7 @@ on_description_created_main (NatterCallPipeline *self, gpointer data)
     make_answer_passive (description);
   g_signal_emit_by_name (self->webrtcbin, "set-local-description", description, NULL);
   set_mark (self, NATTER_CALL_PIPELINE_MARK_LOCAL_DESCRIPTION);
+  watch_dtls (self);
 
   local = g_new0 (Description, 1);
   local->type = g_strdup (gst_webrtc_sdp_type_to_string (description->type));
@@ -892,8 +899,6 @@ on_negotiation_needed (GstElement *webrtcbin, gpointer user_data)
 {
   invoke_on_main (user_data, on_negotiation_needed_main, NULL, NULL);
 }
-
-static void watch_dtls (NatterCallPipeline *self);
 
 static void
 on_remote_description_set_main (NatterCallPipeline *self, gpointer data)
@@ -1068,6 +1073,10 @@ on_new_jitterbuffer (
    * SRTP. Plain property sets, safe from any thread. */
   set_mark (self, NATTER_CALL_PIPELINE_MARK_FIRST_RTP);
   g_object_set (jitterbuffer, "latency", self->latency_ms, "do-retransmission", TRUE, NULL);
+  /* Without it the first packet waits the whole latency for earlier ones
+   * that never come; two in sequence show the stream has started. */
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (jitterbuffer), "faststart-min-packets"))
+    g_object_set (jitterbuffer, "faststart-min-packets", 2u, NULL);
 }
 
 static gboolean
@@ -1139,6 +1148,22 @@ apply_ice_servers (NatterCallPipeline *self)
   }
 }
 
+/* libnice's defaults cost a call on loopback or a LAN about 100 ms of its
+ * setup: one connectivity check every 20 ms, and a first retransmission
+ * after 500 ms when a check reaches the peer before it has our
+ * credentials. 5 ms is RFC 8445's smallest pacing (Ta). (Nomination stays
+ * regular: webrtcbin creates the agent, and the mode is construct-only.) */
+static void
+tune_ice_agent (GObject *nice_agent)
+{
+  GObjectClass *klass = G_OBJECT_GET_CLASS (nice_agent);
+
+  if (g_object_class_find_property (klass, "stun-pacing-timer") != NULL)
+    g_object_set (nice_agent, "stun-pacing-timer", 5u, NULL);
+  if (g_object_class_find_property (klass, "stun-initial-timeout") != NULL)
+    g_object_set (nice_agent, "stun-initial-timeout", 200u, NULL);
+}
+
 static gboolean
 build_pipeline (NatterCallPipeline *self, GError **error)
 {
@@ -1172,6 +1197,8 @@ build_pipeline (NatterCallPipeline *self, GError **error)
     if (nice_agent != NULL &&
         g_object_class_find_property (G_OBJECT_GET_CLASS (nice_agent), "upnp") != NULL)
       g_object_set (nice_agent, "upnp", FALSE, NULL);
+    if (nice_agent != NULL)
+      tune_ice_agent (nice_agent);
 
     if (only_loopback_available ()) {
       gboolean added = FALSE;
@@ -1446,10 +1473,16 @@ natter_call_pipeline_init (NatterCallPipeline *self)
   self->pending_candidates = g_ptr_array_new_with_free_func (pending_candidate_free);
   self->camera_enabled = TRUE;
   self->with_video = TRUE;
-  /* 60 ms: webrtcbin's 200 ms default is made for the open internet and
-   * delays the first frame by as much. A call wants low delay first; 60 ms
-   * still absorbs ordinary Wi-Fi jitter and leaves room for one NACK
-   * retransmission on a LAN. NATTER_CALL_LATENCY_MS overrides it. */
+  /* 60 ms: the jitter buffer plays packets that arrive in order at once;
+   * the latency is how long it waits for a late or retransmitted one, and
+   * what the audio sink adds to the mouth-to-ear delay. 60 ms absorbs
+   * ordinary Wi-Fi jitter and one NACK retransmission on a LAN or within a
+   * city (RTT < 40 ms), and stays far below the 150 ms where talk starts to
+   * feel delayed. At 30 ms a retransmission would rarely make it in time, and
+   * a lost packet becomes a gap; webrtcbin's 200 ms is made for the open
+   * internet. The first packets no longer wait
+   * for it (faststart-min-packets, see on_new_jitterbuffer()), so the choice
+   * does not cost the setup time. NATTER_CALL_LATENCY_MS overrides it. */
   self->latency_ms = DEFAULT_LATENCY_MS;
   if (g_getenv ("NATTER_CALL_LATENCY_MS") != NULL)
     self->latency_ms =
@@ -1945,13 +1978,8 @@ natter_call_pipeline_set_camera_enabled (NatterCallPipeline *self, gboolean enab
   if (self->video_valve != NULL) {
     g_object_set (self->video_valve, "drop", !enabled, NULL);
     /* The peer's decoder lost its references while we were off. */
-    if (enabled && self->video_encoder != NULL) {
-      g_autoptr (GstPad) pad = gst_element_get_static_pad (self->video_encoder, "sink");
-      GstEvent *event = gst_video_event_new_downstream_force_key_unit (
-        GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, TRUE, 0);
-
-      gst_pad_send_event (pad, event);
-    }
+    if (enabled)
+      request_keyframe (self);
   }
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAMERA_ENABLED]);
 }
