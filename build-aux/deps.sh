@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Natter needs to build, run and test.
+# Sourced by run.sh and test.sh; apt-get runs only when something is missing.
+
+NATTER_PACKAGES=(
+  # build
+  meson ninja-build pkg-config gcc clang libclang-rt-14-dev clang-format
+  gettext desktop-file-utils appstream libglib2.0-bin
+  # libraries
+  libglib2.0-dev libjson-glib-dev libsoup-3.0-dev libsqlite3-dev libargon2-dev
+  libsecret-1-dev libgtk-4-dev libadwaita-1-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+  # run time: media
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-nice gstreamer1.0-tools
+  # calls: ringtones (theme sounds), browser interoperability test
+  sound-theme-freedesktop chromium
+  # tests: a display, a session bus, a notification daemon stand-in, screenshots
+  xvfb xauth dbus dbus-x11 python3-dbusmock imagemagick sqlite3 openssl
+)
+
+natter_install_deps ()
+{
+  local missing=()
+  local pkg
+  for pkg in "${NATTER_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$pkg")
+    fi
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    return 0
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "Missing packages: ${missing[*]} (run as root to install them)" >&2
+    return 1
+  fi
+  echo "Installing: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >&2
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+}

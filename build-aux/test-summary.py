@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Counts test cases in meson test logs and prints "N passed, N failed".
+
+TAP tests (GTest with --tap) count one per test case; other tests count once.
+Exits non-zero when anything failed or nothing ran.
+"""
+import json
+import re
+import sys
+
+TAP_LINE = re.compile(r"^(not ok|ok)\b(.*)$")
+
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    try:
+        with open(path, encoding="utf-8") as log:
+            entries = [json.loads(line) for line in log if line.strip()]
+    except FileNotFoundError:
+        failed += 1
+        print(f"missing test log: {path}", file=sys.stderr)
+        continue
+    for entry in entries:
+        result = entry.get("result", "")
+        counted = False
+        failed_before = failed
+        if entry.get("protocol") == "tap":
+            for line in (entry.get("stdout") or "").splitlines():
+                match = TAP_LINE.match(line.strip())
+                if not match:
+                    continue
+                counted = True
+                if "# SKIP" in match.group(2):
+                    skipped += 1
+                elif match.group(1) == "ok":
+                    passed += 1
+                else:
+                    failed += 1
+        if result in ("OK", "EXPECTEDFAIL"):
+            if not counted:
+                passed += 1
+        elif result == "SKIP":
+            if not counted:
+                skipped += 1
+        else:
+            # A crash or timeout after some cases passed is still a failure.
+            if failed == failed_before:
+                failed += 1
+            print(f"FAILED: {entry.get('name')} ({result})", file=sys.stderr)
+
+line = f"{passed} passed, {failed} failed"
+if skipped:
+    line += f", {skipped} skipped"
+print(line)
+sys.exit(1 if failed or passed == 0 else 0)
