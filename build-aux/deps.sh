@@ -17,6 +17,8 @@ NATTER_PACKAGES=(
   sound-theme-freedesktop chromium
   # tests: a display, a session bus, a notification daemon stand-in, screenshots
   xvfb xauth dbus dbus-x11 python3-dbusmock imagemagick sqlite3 openssl
+  # translations: run the app in de_DE.UTF-8 / am_ET.UTF-8 (locale-gen them)
+  locales
 )
 
 natter_install_deps ()
