@@ -17,8 +17,9 @@ NATTER_PACKAGES=(
   sound-theme-freedesktop chromium
   # tests: a display, a session bus, a notification daemon stand-in, screenshots
   xvfb xauth dbus dbus-x11 python3-dbusmock imagemagick sqlite3 openssl
-  # translations: run the app in de_DE.UTF-8 / am_ET.UTF-8 (locale-gen them)
-  locales
+  # translations: run the app in de_DE.UTF-8 / am_ET.UTF-8 (locale-gen them),
+  # and a font with Ethiopic script for the Amharic UI
+  locales fonts-sil-abyssinica
 )
 
 natter_install_deps ()
