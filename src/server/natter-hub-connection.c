@@ -22,11 +22,10 @@ struct _NatterHubConnection {
   NatterTokenBucket *frame_bucket;
   NatterTokenBucket *chat_bucket;
 
-  /* The watchdog compares against the last sign of life instead of being
-   * re-armed on every frame: cheaper at thousands of frames a second. */
+  /* The hub's one watchdog timer compares against the last sign of life:
+   * no timer per connection, nothing re-armed on every frame. */
   gint64 last_activity_us;
   gint64 dead_after_us;
-  guint watchdog_id;
 
   gboolean closed;
 };
@@ -133,37 +132,16 @@ on_websocket_pong (NatterHubConnection *self, GBytes *message, SoupWebsocketConn
 }
 
 static void
-stop_watchdog (NatterHubConnection *self)
-{
-  g_clear_handle_id (&self->watchdog_id, g_source_remove);
-}
-
-static void
 on_websocket_closed (NatterHubConnection *self, SoupWebsocketConnection *websocket)
 {
   if (self->closed)
     return;
 
   self->closed = TRUE;
-  stop_watchdog (self);
   g_debug ("connection of %s closed (%u)", self->profile_key,
            soup_websocket_connection_get_close_code (websocket));
 
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
-}
-
-static gboolean
-on_watchdog (gpointer user_data)
-{
-  NatterHubConnection *self = user_data;
-
-  if (g_get_monotonic_time () - self->last_activity_us < self->dead_after_us)
-    return G_SOURCE_CONTINUE;
-
-  g_debug ("connection of %s silent for too long, closing", self->profile_key);
-  self->watchdog_id = 0;
-  natter_hub_connection_close (self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "no heartbeat");
-  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -171,7 +149,6 @@ natter_hub_connection_dispose (GObject *object)
 {
   NatterHubConnection *self = (NatterHubConnection *) object;
 
-  stop_watchdog (self);
   if (self->websocket != NULL) {
     g_signal_handlers_disconnect_by_data (self->websocket, self);
     if (soup_websocket_connection_get_state (self->websocket) == SOUP_WEBSOCKET_STATE_OPEN)
@@ -251,7 +228,6 @@ natter_hub_connection_new (SoupWebsocketConnection *websocket,
   NatterHubConnection *self;
   guint heartbeat_s;
   guint dead_after_s;
-  guint check_ms;
 
   g_return_val_if_fail (SOUP_IS_WEBSOCKET_CONNECTION (websocket), NULL);
   g_return_val_if_fail (profile != NULL, NULL);
@@ -282,8 +258,6 @@ natter_hub_connection_new (SoupWebsocketConnection *websocket,
   soup_websocket_connection_set_keepalive_interval (websocket, heartbeat_s);
 
   self->dead_after_us = (gint64) dead_after_s * G_USEC_PER_SEC;
-  check_ms = MAX (250, dead_after_s * 1000 / 4);
-  self->watchdog_id = g_timeout_add (check_ms, on_watchdog, self);
 
   g_signal_connect_object (websocket, "message", G_CALLBACK (on_websocket_message), self,
                            G_CONNECT_SWAPPED);
@@ -293,6 +267,29 @@ natter_hub_connection_new (SoupWebsocketConnection *websocket,
                            G_CONNECT_SWAPPED);
 
   return self;
+}
+
+/**
+ * natter_hub_connection_check_alive:
+ * @self: a connection
+ * @now_us: the monotonic time
+ *
+ * Closes the connection (1001) when nothing, not even a pong, came for
+ * longer than the dead-after time.
+ *
+ * Returns: %FALSE when it was found dead
+ */
+gboolean
+natter_hub_connection_check_alive (NatterHubConnection *self, gint64 now_us)
+{
+  g_return_val_if_fail (NATTER_IS_HUB_CONNECTION (self), FALSE);
+
+  if (self->closed || now_us - self->last_activity_us < self->dead_after_us)
+    return TRUE;
+
+  g_debug ("connection of %s silent for too long, closing", self->profile_key);
+  natter_hub_connection_close (self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "no heartbeat");
+  return FALSE;
 }
 
 const NatterProfile *

@@ -13,7 +13,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (NatterHubConnection, natter_hub_connection, NATTER, HUB_CONNECTION, GObject)
 
 /* One accepted WebSocket: the profile it speaks as, the token that opened
- * it, its rate limiters and its heartbeat watchdog. Incoming text frames are
+ * it, its rate limiters and its last sign of life. Incoming text frames are
  * parsed and limited here; valid frames are handed to the hub through
  * ::frame-received, every failure is answered with an error frame. */
 NatterHubConnection *natter_hub_connection_new (SoupWebsocketConnection *websocket,
@@ -29,6 +29,9 @@ const char *natter_hub_connection_get_profile_key (NatterHubConnection *self);
 gint64 natter_hub_connection_get_user_id (NatterHubConnection *self);
 gint64 natter_hub_connection_get_token_id (NatterHubConnection *self);
 gboolean natter_hub_connection_is_open (NatterHubConnection *self);
+/* Closes the connection when it was silent for too long (the hub calls this
+ * from its one watchdog timer); FALSE when it did. */
+gboolean natter_hub_connection_check_alive (NatterHubConnection *self, gint64 now_us);
 
 /* Sends an already serialized frame; @type labels the metrics. Does nothing
  * once the connection is closing. */

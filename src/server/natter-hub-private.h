@@ -35,6 +35,9 @@ struct _NatterHub {
   GPtrArray *pending_chats;
   guint chat_flush_id;
 
+  /* One timer closes the silent connections of every profile. */
+  guint watchdog_id;
+
   GTask *shutdown_task;
   guint shutdown_timeout_id;
   gboolean shutting_down;

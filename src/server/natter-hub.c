@@ -871,11 +871,34 @@ on_websocket_request (SoupServer *server,
   g_object_set_data_full (G_OBJECT (message), AUTH_DATA_KEY, auth, hub_auth_free);
 }
 
+/* A connection that answers nothing, not even pings, for the dead-after
+ * time is closed. One timer for all of them: a GSource per connection costs
+ * memory, and every main-loop iteration walks every source. */
+static gboolean
+on_watchdog (gpointer user_data)
+{
+  NatterHub *self = user_data;
+  g_autoptr (GPtrArray) open = g_ptr_array_new_with_free_func (g_object_unref);
+  gint64 now_us = g_get_monotonic_time ();
+  GHashTableIter iter;
+  gpointer connection;
+
+  /* Closing may emit ::closed, which edits the table: iterate a copy. */
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, &connection, NULL))
+    g_ptr_array_add (open, g_object_ref (connection));
+  for (guint i = 0; i < open->len; i++)
+    natter_hub_connection_check_alive (g_ptr_array_index (open, i), now_us);
+
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 natter_hub_dispose (GObject *object)
 {
   NatterHub *self = (NatterHub *) object;
 
+  g_clear_handle_id (&self->watchdog_id, g_source_remove);
   g_clear_handle_id (&self->shutdown_timeout_id, g_source_remove);
   g_clear_handle_id (&self->chat_flush_id, g_source_remove);
   g_clear_pointer (&self->pending_chats, g_ptr_array_unref);
@@ -933,6 +956,7 @@ NatterHub *
 natter_hub_new (NatterServerDb *db, const NatterServerConfig *config, NatterMetrics *metrics)
 {
   NatterHub *self;
+  guint dead_after_s;
 
   g_return_val_if_fail (NATTER_IS_SERVER_DB (db), NULL);
   g_return_val_if_fail (config != NULL, NULL);
@@ -942,6 +966,9 @@ natter_hub_new (NatterServerDb *db, const NatterServerConfig *config, NatterMetr
   self->config = config;
   self->metrics = metrics != NULL ? g_object_ref (metrics) : NULL;
   update_connections_gauge (self);
+
+  dead_after_s = config->dead_after_s > 0 ? config->dead_after_s : NATTER_DEAD_AFTER_S;
+  self->watchdog_id = g_timeout_add (MAX (250, dead_after_s * 1000 / 4), on_watchdog, self);
 
   return self;
 }

@@ -42,6 +42,7 @@ natter_server_config_new (void)
   config->max_connections_per_user = NATTER_MAX_CONNECTIONS_PER_USER;
   config->sync_replay_max = NATTER_SYNC_REPLAY_MAX;
   config->heartbeat_s = NATTER_HEARTBEAT_S;
+  config->loop_interval_us = 1000;
   config->dead_after_s = NATTER_DEAD_AFTER_S;
   config->token_lifetime_s = NATTER_TOKEN_LIFETIME_S;
   config->login_rate_per_min = 10;
@@ -150,6 +151,7 @@ natter_server_config_parse_args (NatterServerConfig *config,
   g_autofree char *ring_timeout = NULL;
   g_autofree char *caller_grace = NULL;
   g_autofree char *heartbeat = NULL;
+  g_autofree char *loop_interval = NULL;
   g_autofree char *dead_after = NULL;
   g_autofree char *token_lifetime = NULL;
   g_autofree char *turn_ttl = NULL;
@@ -225,6 +227,10 @@ natter_server_config_parse_args (NatterServerConfig *config,
       "Failed logins per minute per client address (default 10)", "N" },
     { "login-burst", 0, 0, G_OPTION_ARG_STRING, &login_burst,
       "Failed login burst per client address (default 10)", "N" },
+    { "loop-interval", 0, 0, G_OPTION_ARG_STRING, &loop_interval,
+      "Microseconds between two main-loop wake-ups under load, so each serves many sockets "
+      "(default 1000; 0: wake for every event)",
+      "US" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = NULL;
@@ -285,6 +291,14 @@ natter_server_config_parse_args (NatterServerConfig *config,
   if (dead_after != NULL &&
       !parse_seconds ("--dead-after", dead_after, 1, &config->dead_after_s, error))
     return FALSE;
+  if (loop_interval != NULL &&
+      !parse_seconds ("--loop-interval", loop_interval, 0, &config->loop_interval_us, error))
+    return FALSE;
+  if (config->loop_interval_us > 100000) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--loop-interval: at most 100000 microseconds, got %u", config->loop_interval_us);
+    return FALSE;
+  }
   if (turn_ttl != NULL && !parse_seconds ("--turn-ttl", turn_ttl, 1, &config->turn_ttl_s, error))
     return FALSE;
   if (max_connections != NULL && !parse_seconds ("--max-connections-per-user", max_connections, 1,

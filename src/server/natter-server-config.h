@@ -39,6 +39,10 @@ typedef struct {
   gint64 token_lifetime_s;
   double login_rate_per_min; /* failed logins per client address, 10 */
   double login_burst;        /* 10 */
+
+  /* The shortest time between two main-loop wake-ups, so that under load
+   * each iteration serves many sockets; 0: wake for every event. */
+  guint loop_interval_us; /* 1000 */
 } NatterServerConfig;
 
 NatterServerConfig *natter_server_config_new (void);

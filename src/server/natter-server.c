@@ -418,6 +418,35 @@ log_to_stderr (GLogLevelFlags log_level,
   return G_LOG_WRITER_HANDLED;
 }
 
+/* The main loop's poll() walks every socket and every GSource: with
+ * thousands of connections one iteration costs more than the frames it
+ * serves, if it wakes for each frame. Waking at most every
+ * loop_interval_us lets frames gather, so that under load each iteration
+ * serves many sockets; an idle server still wakes at once. GLib's poll
+ * function takes no user data, hence the file-level state. */
+static gint64 loop_interval_us;
+static gint64 loop_woke_us;
+
+static int
+coalescing_poll (GPollFD *fds, guint n_fds, int timeout_ms)
+{
+  gint64 wait_us = loop_woke_us + loop_interval_us - g_get_monotonic_time ();
+  int n_ready;
+
+  if (timeout_ms != 0 && wait_us > 0) {
+    if (timeout_ms > 0)
+      wait_us = MIN (wait_us, (gint64) timeout_ms * 1000);
+    g_usleep ((gulong) wait_us);
+    if (timeout_ms > 0)
+      timeout_ms = MAX (0, timeout_ms - (int) ((wait_us + 999) / 1000));
+  }
+
+  n_ready = g_poll (fds, n_fds, timeout_ms);
+  loop_woke_us = g_get_monotonic_time ();
+
+  return n_ready;
+}
+
 typedef struct {
   GMainLoop *loop;
   NatterServer *server;
@@ -483,11 +512,15 @@ natter_server_run (int argc, char **argv)
     return 2;
   }
 
+  loop_interval_us = config->loop_interval_us;
   server = natter_server_new (g_steal_pointer (&config), &error);
   if (server == NULL) {
     g_printerr ("natter-server: %s\n", error->message);
     return 1;
   }
+
+  if (loop_interval_us > 0)
+    g_main_context_set_poll_func (NULL, coalescing_poll);
 
   /* Before the listening line: whoever reads it may signal at once. */
   loop = g_main_loop_new (NULL, FALSE);

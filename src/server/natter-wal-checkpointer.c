@@ -7,13 +7,13 @@
 
 #include "natter-server-db.h"
 
-/* Rounds of catching up with frames committed while a checkpoint ran,
- * before waiting for the next commit again. */
-#define MAX_ROUNDS 64
-
 struct _NatterWalCheckpointer {
   sqlite3 *handle; /* used by the worker only, once it runs */
   guint threshold_pages;
+  /* The WAL size that asks for the next checkpoint: the threshold once the
+   * WAL restarts, a quarter more than now while writers keep it from
+   * restarting. Written by the worker, read by the writer. */
+  guint trigger_pages;
 
   GThread *thread;
   GMutex mutex;
@@ -25,32 +25,28 @@ struct _NatterWalCheckpointer {
 };
 
 /* Passive checkpoints never take the writer lock: the writing thread goes on
- * appending to the WAL meanwhile. While frames remain that were committed
- * during the last round, another round copies just those; once everything is
- * backfilled, the next write transaction rewinds the WAL to its start. */
+ * appending to the WAL meanwhile. Once everything is backfilled, the next
+ * write transaction rewinds the WAL to its start; while commits keep coming
+ * faster than that, the next checkpoint waits for the WAL to grow a quarter
+ * of the threshold more, so that each copies many frames (and each page
+ * once, however often it changed) instead of fsyncing for a few. */
 static void
 checkpoint (NatterWalCheckpointer *self)
 {
-  int previous_ckpt = -1;
+  int n_log = 0;
+  int n_ckpt = 0;
+  int rc;
 
-  for (guint round = 0; round < MAX_ROUNDS; round++) {
-    int n_log = 0;
-    int n_ckpt = 0;
-    int rc;
+  rc = sqlite3_wal_checkpoint_v2 (self->handle, NULL, SQLITE_CHECKPOINT_PASSIVE, &n_log, &n_ckpt);
+  g_atomic_int_inc (&self->n_checkpoints);
 
-    rc = sqlite3_wal_checkpoint_v2 (self->handle, NULL, SQLITE_CHECKPOINT_PASSIVE, &n_log, &n_ckpt);
-    g_atomic_int_inc (&self->n_checkpoints);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+    g_warning ("WAL checkpoint failed: %s", sqlite3_errmsg (self->handle));
 
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-      g_warning ("WAL checkpoint failed: %s", sqlite3_errmsg (self->handle));
-      return;
-    }
-
-    /* Done, or a reader pins an old snapshot and nothing more can move. */
-    if (n_log <= n_ckpt || n_ckpt == previous_ckpt || g_atomic_int_get (&self->stopping))
-      return;
-    previous_ckpt = n_ckpt;
-  }
+  if (rc == SQLITE_OK && n_log > n_ckpt)
+    g_atomic_int_set (&self->trigger_pages, (guint) n_log + MAX (self->threshold_pages / 4, 1));
+  else
+    g_atomic_int_set (&self->trigger_pages, self->threshold_pages);
 }
 
 static gpointer
@@ -98,6 +94,7 @@ natter_wal_checkpointer_new (const char *path, guint threshold_pages, GError **e
 
   self = g_new0 (NatterWalCheckpointer, 1);
   self->threshold_pages = threshold_pages;
+  self->trigger_pages = threshold_pages;
   g_mutex_init (&self->mutex);
   g_cond_init (&self->cond);
 
@@ -130,15 +127,15 @@ natter_wal_checkpointer_new (const char *path, guint threshold_pages, GError **e
  * @wal_pages: the WAL's size after a commit, in pages
  *
  * Called on the writing thread after each commit. Asks the worker for a
- * checkpoint once the WAL reached the threshold; the lock is only held to
- * set a flag, never while a checkpoint runs.
+ * checkpoint once the WAL grew enough; the lock is only held to set a
+ * flag, never while a checkpoint runs.
  */
 void
 natter_wal_checkpointer_notify (NatterWalCheckpointer *self, guint wal_pages)
 {
   g_return_if_fail (self != NULL);
 
-  if (wal_pages < self->threshold_pages)
+  if (wal_pages < (guint) g_atomic_int_get (&self->trigger_pages))
     return;
 
   g_mutex_lock (&self->mutex);
