@@ -9,6 +9,7 @@ import re
 import sys
 
 TAP_LINE = re.compile(r"^(not ok|ok)\b(.*)$")
+TAP_PLAN = re.compile(r"^1\.\.\d+", re.MULTILINE)
 
 passed = failed = skipped = 0
 for path in sys.argv[1:]:
@@ -23,8 +24,11 @@ for path in sys.argv[1:]:
         result = entry.get("result", "")
         counted = False
         failed_before = failed
-        if entry.get("protocol") == "tap":
-            for line in (entry.get("stdout") or "").splitlines():
+        # meson's log does not record the protocol; GTest's --tap output
+        # starts with a plan line "1..N".
+        stdout = entry.get("stdout") or ""
+        if "--tap" in (entry.get("command") or []) or TAP_PLAN.search(stdout):
+            for line in stdout.splitlines():
                 match = TAP_LINE.match(line.strip())
                 if not match:
                     continue
