@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds Natter and starts it: a local natter-server with demo accounts, and
-# the app signed in as the first demo user (when the app is built).
+# Builds Natter and starts it for a newcomer: a local natter-server with demo
+# accounts, a second demo user (Selam) on natter-cli who answers calls, and
+# the app signed in as the first demo user (Abebe).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -13,21 +14,63 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 meson compile -C "$build" || exit 1
 
-echo "Built:"
-for program in src/server/natter-server src/cli/natter-cli src/app/natter; do
-  if [ -x "$build/$program" ]; then
-    echo "  $build/$program"
-  fi
-done
-
-server="$build/src/server/natter-server"
-if [ ! -x "$server" ]; then
-  exit 0
-fi
-
+server_bin="$build/src/server/natter-server"
+cli_bin="$build/src/cli/natter-cli"
+app_bin="$build/src/app/natter"
+port=${NATTER_PORT:-8000}
 state="$build/run"
 mkdir -p "$state"
-"$server" --port "${NATTER_PORT:-8000}" --db "$state/natter-server.db" --demo &
-server_pid=$!
-trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null' EXIT INT TERM
-wait $server_pid
+
+pids=()
+cleanup ()
+{
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null
+  done
+  wait 2>/dev/null
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The server prints one line on stdout once it listens; demo accounts go to stderr.
+rm -f "$state/server.out"
+"$server_bin" --port "$port" --db "$state/natter-server.db" --demo >"$state/server.out" &
+pids+=($!)
+for _ in $(seq 100); do
+  grep -q '^listening on ' "$state/server.out" 2>/dev/null && break
+  kill -0 "${pids[0]}" 2>/dev/null || { echo "natter-server did not start" >&2; exit 1; }
+  sleep 0.1
+done
+url=$(sed -n 's/^listening on //p' "$state/server.out")
+[ -n "$url" ] || { echo "natter-server did not start" >&2; exit 1; }
+echo "natter-server: $url (database $state/natter-server.db)"
+
+# Each demo user gets a data folder of their own, as two machines would.
+export NATTER_TOKEN_STORE=file
+sign_in ()
+{
+  echo natter-demo | XDG_DATA_HOME="$state/$1" "$cli_bin" --server "$url" \
+    login --email "$1@demo.natter" --password-stdin >/dev/null
+}
+sign_in selam || exit 1
+sign_in abebe || exit 1
+
+# Selam has no camera or microphone here: a test pattern and ticks stand in.
+XDG_DATA_HOME="$state/selam" NATTER_VIDEO_SRC="videotestsrc is-live=true pattern=ball" \
+  NATTER_AUDIO_SRC="audiotestsrc is-live=true wave=ticks" NATTER_AUDIO_SINK=fakesink \
+  "$cli_bin" --server "$url" answer --auto --count 1000 \
+  >"$state/selam-answers.log" 2>&1 &
+pids+=($!)
+echo "Selam Tesfaye (student) answers calls through natter-cli: $state/selam-answers.log"
+
+if [ -x "$app_bin" ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; }; then
+  echo "Opening Natter as Abebe Kebede (tutor). Demo password for every account: natter-demo"
+  XDG_DATA_HOME="$state/abebe" GSETTINGS_BACKEND=${GSETTINGS_BACKEND:-memory} \
+    GSETTINGS_SCHEMA_DIR="$build/data" "$app_bin" --server "$url"
+else
+  echo "No display (or no app built): chat from a shell instead, for example"
+  echo "  XDG_DATA_HOME=$state/abebe NATTER_TOKEN_STORE=file $cli_bin --server $url send student:2 'Hello'"
+  echo "  XDG_DATA_HOME=$state/abebe NATTER_TOKEN_STORE=file $cli_bin --server $url call student:2 --video --duration 5"
+  echo "Press Ctrl+C to stop the server."
+  wait "${pids[0]}"
+fi
