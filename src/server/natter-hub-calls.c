@@ -68,7 +68,7 @@ index_into (NatterHub *self, const char *profile_key, NatterCallSession *session
 static void
 drop_session (NatterHub *self, NatterCallSession *session)
 {
-  g_autoptr (NatterCallSession) hold = g_object_ref (session);
+  G_GNUC_UNUSED g_autoptr (NatterCallSession) hold = g_object_ref (session);
   gint64 call_log_id = natter_call_session_get_call_log_id (session);
 
   natter_call_session_end (session);
@@ -144,7 +144,7 @@ store_missed_call_event (NatterHub *self, const NatterProfile *callee, NatterCal
 static void
 on_ring_timeout (NatterHub *self, NatterCallSession *session)
 {
-  g_autoptr (NatterCallSession) hold = g_object_ref (session);
+  G_GNUC_UNUSED g_autoptr (NatterCallSession) hold = g_object_ref (session);
   g_autoptr (NatterCallLog) call_log = NULL;
   g_autoptr (NatterFrame) ended = NULL;
 
@@ -163,7 +163,7 @@ on_ring_timeout (NatterHub *self, NatterCallSession *session)
 static void
 on_caller_gone (NatterHub *self, NatterCallSession *session)
 {
-  g_autoptr (NatterCallSession) hold = g_object_ref (session);
+  G_GNUC_UNUSED g_autoptr (NatterCallSession) hold = g_object_ref (session);
   g_autoptr (NatterCallLog) call_log = NULL;
   g_autoptr (NatterFrame) ended = NULL;
   g_autofree char *text = NULL;
@@ -185,7 +185,7 @@ on_caller_gone (NatterHub *self, NatterCallSession *session)
 static void
 on_call_abandoned (NatterHub *self, NatterCallSession *session)
 {
-  g_autoptr (NatterCallSession) hold = g_object_ref (session);
+  G_GNUC_UNUSED g_autoptr (NatterCallSession) hold = g_object_ref (session);
   g_autoptr (NatterCallLog) call_log = NULL;
   g_autoptr (GError) error = NULL;
 
@@ -747,7 +747,7 @@ natter_hub_calls_shutdown (NatterHub *self)
     NatterCallSession *live = g_ptr_array_index (sessions, i);
 
     if (natter_call_session_get_state (live) == NATTER_CALL_SESSION_RINGING) {
-      g_autoptr (NatterCallLog) call_log = store_status (self, live, "failed");
+      G_GNUC_UNUSED g_autoptr (NatterCallLog) call_log = store_status (self, live, "failed");
 
       count_call_outcome (self, "failed");
     }

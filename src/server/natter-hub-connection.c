@@ -3,6 +3,7 @@
 
 #include "natter-hub-connection.h"
 
+#include "natter-hub-private.h"
 #include "natter-token-bucket.h"
 
 enum { SIGNAL_FRAME_RECEIVED, SIGNAL_CLOSED, N_SIGNALS };
@@ -12,7 +13,9 @@ static guint signals[N_SIGNALS];
 struct _NatterHubConnection {
   GObject parent_instance;
 
+  /* NULL for a connection made for testing, whose frames go to outbox. */
   SoupWebsocketConnection *websocket;
+  GPtrArray *outbox;
   NatterProfile *profile;
   char *profile_key;
   gint64 user_id;
@@ -26,6 +29,7 @@ struct _NatterHubConnection {
    * no timer per connection, nothing re-armed on every frame. */
   gint64 last_activity_us;
   gint64 dead_after_us;
+  gsize max_frame_bytes;
 
   gboolean closed;
 };
@@ -55,18 +59,17 @@ send_error_for (NatterHubConnection *self, const GError *error, const char *ref)
   natter_hub_connection_send_frame (self, frame);
 }
 
+/* One frame from the network: rate limits, parsing, then ::frame-received. */
 static void
-on_websocket_message (NatterHubConnection *self,
-                      SoupWebsocketDataType data_type,
-                      GBytes *message,
-                      SoupWebsocketConnection *websocket)
+receive_frame (NatterHubConnection *self,
+               SoupWebsocketDataType data_type,
+               const char *data,
+               gsize length)
 {
   g_autoptr (NatterFrame) frame = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *ref = NULL;
   gint64 now_us = g_get_monotonic_time ();
-  const char *data;
-  gsize length;
 
   self->last_activity_us = now_us;
 
@@ -89,7 +92,6 @@ on_websocket_message (NatterHubConnection *self,
     return;
   }
 
-  data = g_bytes_get_data (message, &length);
   frame = natter_frame_parse (data, length, NATTER_DIRECTION_TO_SERVER, &ref, &error);
   if (frame == NULL) {
     if (self->metrics != NULL)
@@ -126,22 +128,40 @@ on_websocket_message (NatterHubConnection *self,
 }
 
 static void
+on_websocket_message (NatterHubConnection *self,
+                      SoupWebsocketDataType data_type,
+                      GBytes *message,
+                      SoupWebsocketConnection *websocket)
+{
+  const char *data;
+  gsize length;
+
+  data = g_bytes_get_data (message, &length);
+  receive_frame (self, data_type, data, length);
+}
+
+static void
 on_websocket_pong (NatterHubConnection *self, GBytes *message, SoupWebsocketConnection *websocket)
 {
   self->last_activity_us = g_get_monotonic_time ();
 }
 
 static void
-on_websocket_closed (NatterHubConnection *self, SoupWebsocketConnection *websocket)
+mark_closed (NatterHubConnection *self, gushort code)
 {
   if (self->closed)
     return;
 
   self->closed = TRUE;
-  g_debug ("connection of %s closed (%u)", self->profile_key,
-           soup_websocket_connection_get_close_code (websocket));
+  g_debug ("connection of %s closed (%u)", self->profile_key, code);
 
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
+}
+
+static void
+on_websocket_closed (NatterHubConnection *self, SoupWebsocketConnection *websocket)
+{
+  mark_closed (self, soup_websocket_connection_get_close_code (websocket));
 }
 
 static void
@@ -165,6 +185,7 @@ natter_hub_connection_finalize (GObject *object)
 {
   NatterHubConnection *self = (NatterHubConnection *) object;
 
+  g_clear_pointer (&self->outbox, g_ptr_array_unref);
   g_clear_pointer (&self->profile, natter_profile_free);
   g_clear_pointer (&self->profile_key, g_free);
   g_clear_pointer (&self->frame_bucket, natter_token_bucket_free);
@@ -206,6 +227,38 @@ natter_hub_connection_init (NatterHubConnection *self)
   self->last_activity_us = g_get_monotonic_time ();
 }
 
+static NatterHubConnection *
+connection_new (const NatterProfile *profile,
+                gint64 user_id,
+                gint64 token_id,
+                const NatterServerConfig *config,
+                NatterMetrics *metrics)
+{
+  NatterHubConnection *self;
+  guint dead_after_s;
+
+  self = g_object_new (NATTER_TYPE_HUB_CONNECTION, NULL);
+  self->profile = natter_profile_copy (profile);
+  self->profile_key = natter_hub_profile_key (profile->profile_id, profile->profile_type);
+  self->user_id = user_id;
+  self->token_id = token_id;
+  self->metrics = metrics != NULL ? g_object_ref (metrics) : NULL;
+
+  self->frame_bucket = natter_token_bucket_new (
+    config->frame_rate_per_s > 0 ? config->frame_rate_per_s : NATTER_FRAME_RATE_PER_S,
+    config->frame_burst > 0 ? config->frame_burst : NATTER_FRAME_BURST);
+  self->chat_bucket = natter_token_bucket_new (
+    config->chat_rate_per_s > 0 ? config->chat_rate_per_s : NATTER_CHAT_RATE_PER_S,
+    config->chat_burst > 0 ? config->chat_burst : NATTER_CHAT_BURST);
+
+  self->max_frame_bytes =
+    config->max_frame_bytes > 0 ? config->max_frame_bytes : NATTER_MAX_FRAME_BYTES;
+  dead_after_s = config->dead_after_s > 0 ? config->dead_after_s : NATTER_DEAD_AFTER_S;
+  self->dead_after_us = (gint64) dead_after_s * G_USEC_PER_SEC;
+
+  return self;
+}
+
 /**
  * natter_hub_connection_new:
  * @websocket: the accepted WebSocket
@@ -227,26 +280,13 @@ natter_hub_connection_new (SoupWebsocketConnection *websocket,
 {
   NatterHubConnection *self;
   guint heartbeat_s;
-  guint dead_after_s;
 
   g_return_val_if_fail (SOUP_IS_WEBSOCKET_CONNECTION (websocket), NULL);
   g_return_val_if_fail (profile != NULL, NULL);
   g_return_val_if_fail (config != NULL, NULL);
 
-  self = g_object_new (NATTER_TYPE_HUB_CONNECTION, NULL);
+  self = connection_new (profile, user_id, token_id, config, metrics);
   self->websocket = g_object_ref (websocket);
-  self->profile = natter_profile_copy (profile);
-  self->profile_key = natter_hub_profile_key (profile->profile_id, profile->profile_type);
-  self->user_id = user_id;
-  self->token_id = token_id;
-  self->metrics = metrics != NULL ? g_object_ref (metrics) : NULL;
-
-  self->frame_bucket = natter_token_bucket_new (
-    config->frame_rate_per_s > 0 ? config->frame_rate_per_s : NATTER_FRAME_RATE_PER_S,
-    config->frame_burst > 0 ? config->frame_burst : NATTER_FRAME_BURST);
-  self->chat_bucket = natter_token_bucket_new (
-    config->chat_rate_per_s > 0 ? config->chat_rate_per_s : NATTER_CHAT_RATE_PER_S,
-    config->chat_burst > 0 ? config->chat_burst : NATTER_CHAT_BURST);
 
   /* libsoup refuses a frame whose payload is >= the limit with 1009. */
   soup_websocket_connection_set_max_incoming_payload_size (
@@ -254,10 +294,7 @@ natter_hub_connection_new (SoupWebsocketConnection *websocket,
     (config->max_frame_bytes > 0 ? config->max_frame_bytes : NATTER_MAX_FRAME_BYTES) + 1);
 
   heartbeat_s = config->heartbeat_s > 0 ? config->heartbeat_s : NATTER_HEARTBEAT_S;
-  dead_after_s = config->dead_after_s > 0 ? config->dead_after_s : NATTER_DEAD_AFTER_S;
   soup_websocket_connection_set_keepalive_interval (websocket, heartbeat_s);
-
-  self->dead_after_us = (gint64) dead_after_s * G_USEC_PER_SEC;
 
   g_signal_connect_object (websocket, "message", G_CALLBACK (on_websocket_message), self,
                            G_CONNECT_SWAPPED);
@@ -267,6 +304,83 @@ natter_hub_connection_new (SoupWebsocketConnection *websocket,
                            G_CONNECT_SWAPPED);
 
   return self;
+}
+
+/**
+ * natter_hub_connection_new_for_testing:
+ * @profile: the full profile the connection speaks as
+ * @user_id: the owner of @profile
+ * @token_id: a token id
+ * @config: limits
+ * @metrics: (nullable): where frames and errors are counted
+ *
+ * A connection without a WebSocket, for the fuzzer: frames come in through
+ * natter_hub_connection_receive_for_testing () and what it would send is
+ * kept in natter_hub_connection_get_outbox_for_testing ().
+ *
+ * Returns: (transfer full): a new connection
+ */
+NatterHubConnection *
+natter_hub_connection_new_for_testing (const NatterProfile *profile,
+                                       gint64 user_id,
+                                       gint64 token_id,
+                                       const NatterServerConfig *config,
+                                       NatterMetrics *metrics)
+{
+  NatterHubConnection *self;
+
+  g_return_val_if_fail (profile != NULL, NULL);
+  g_return_val_if_fail (config != NULL, NULL);
+
+  self = connection_new (profile, user_id, token_id, config, metrics);
+  self->outbox = g_ptr_array_new_with_free_func (g_free);
+
+  return self;
+}
+
+/**
+ * natter_hub_connection_receive_for_testing:
+ * @self: a connection from natter_hub_connection_new_for_testing ()
+ * @data: the bytes of one text frame, as they came from the network
+ * @length: their length
+ *
+ * Handles @data as a WebSocket text message, with every check a real one
+ * gets: size, rate limits, parsing.
+ */
+void
+natter_hub_connection_receive_for_testing (NatterHubConnection *self,
+                                           const char *data,
+                                           gsize length)
+{
+  g_return_if_fail (NATTER_IS_HUB_CONNECTION (self));
+  g_return_if_fail (self->websocket == NULL);
+  g_return_if_fail (data != NULL || length == 0);
+
+  if (self->closed)
+    return;
+
+  /* libsoup closes with 1009 before a message over the limit is read. */
+  if (length > self->max_frame_bytes) {
+    natter_hub_connection_close (self, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "frame too large");
+    return;
+  }
+
+  receive_frame (self, SOUP_WEBSOCKET_DATA_TEXT, data != NULL ? data : "", length);
+}
+
+/**
+ * natter_hub_connection_get_outbox_for_testing:
+ * @self: a connection from natter_hub_connection_new_for_testing ()
+ *
+ * Returns: (transfer none) (element-type utf8): the frames sent so far, in
+ *   order; the caller may empty it
+ */
+GPtrArray *
+natter_hub_connection_get_outbox_for_testing (NatterHubConnection *self)
+{
+  g_return_val_if_fail (NATTER_IS_HUB_CONNECTION (self), NULL);
+
+  return self->outbox;
 }
 
 /**
@@ -335,6 +449,9 @@ natter_hub_connection_is_open (NatterHubConnection *self)
 {
   g_return_val_if_fail (NATTER_IS_HUB_CONNECTION (self), FALSE);
 
+  if (self->websocket == NULL)
+    return !self->closed;
+
   return !self->closed &&
          soup_websocket_connection_get_state (self->websocket) == SOUP_WEBSOCKET_STATE_OPEN;
 }
@@ -356,7 +473,10 @@ natter_hub_connection_send_text (NatterHubConnection *self, const char *type, co
   if (!natter_hub_connection_is_open (self))
     return;
 
-  soup_websocket_connection_send_text (self->websocket, text);
+  if (self->websocket != NULL)
+    soup_websocket_connection_send_text (self->websocket, text);
+  else
+    g_ptr_array_add (self->outbox, g_strdup (text));
   if (self->metrics != NULL)
     natter_metrics_inc (self->metrics, "natter_frames_out_total", "type", type);
 }
@@ -417,6 +537,9 @@ natter_hub_connection_close (NatterHubConnection *self, gushort code, const char
 {
   g_return_if_fail (NATTER_IS_HUB_CONNECTION (self));
 
-  if (soup_websocket_connection_get_state (self->websocket) == SOUP_WEBSOCKET_STATE_OPEN)
+  /* Without a WebSocket there is no handshake to wait for. */
+  if (self->websocket == NULL)
+    mark_closed (self, code);
+  else if (soup_websocket_connection_get_state (self->websocket) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_close (self->websocket, code, reason);
 }

@@ -646,7 +646,7 @@ maybe_finish_shutdown (NatterHub *self)
 static void
 on_connection_closed (NatterHub *self, NatterHubConnection *connection)
 {
-  g_autoptr (NatterHubConnection) hold = g_object_ref (connection);
+  G_GNUC_UNUSED g_autoptr (NatterHubConnection) hold = g_object_ref (connection);
   const char *key = natter_hub_connection_get_profile_key (connection);
   gint64 user_id = natter_hub_connection_get_user_id (connection);
   GPtrArray *same_profile;
@@ -708,37 +708,19 @@ max_connections_per_user (NatterHub *self)
                                                     : NATTER_MAX_CONNECTIONS_PER_USER;
 }
 
+/* Registers an accepted connection and greets it: hello, presence, and the
+ * calls ringing for its profile. */
 static void
-on_websocket_open (SoupServer *server,
-                   SoupServerMessage *message,
-                   const char *path,
-                   SoupWebsocketConnection *websocket,
-                   gpointer user_data)
+add_connection (NatterHub *self, NatterHubConnection *connection)
 {
-  NatterHub *self = user_data;
-  HubAuth *auth = g_object_get_data (G_OBJECT (message), AUTH_DATA_KEY);
-  g_autoptr (NatterHubConnection) connection = NULL;
+  gint64 user_id = natter_hub_connection_get_user_id (connection);
   GPtrArray *same_profile;
   gboolean first;
   guint n_user;
 
-  if (auth == NULL || self->shutting_down) {
-    soup_websocket_connection_close (websocket, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
-    return;
-  }
-
-  /* Two upgrades of one user may have passed the check at the same time. */
-  n_user = GPOINTER_TO_UINT (g_hash_table_lookup (self->by_user, &auth->user_id));
-  if (n_user >= max_connections_per_user (self)) {
-    soup_websocket_connection_close (websocket, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
-                                     "too many connections");
-    return;
-  }
-
-  connection = natter_hub_connection_new (websocket, auth->profile, auth->user_id, auth->token_id,
-                                          self->config, self->metrics);
+  n_user = GPOINTER_TO_UINT (g_hash_table_lookup (self->by_user, &user_id));
   g_hash_table_add (self->connections, g_object_ref (connection));
-  g_hash_table_insert (self->by_user, g_memdup2 (&auth->user_id, sizeof auth->user_id),
+  g_hash_table_insert (self->by_user, g_memdup2 (&user_id, sizeof user_id),
                        GUINT_TO_POINTER (n_user + 1));
 
   same_profile =
@@ -761,6 +743,36 @@ on_websocket_open (SoupServer *server,
   send_hello (self, connection);
   greet_contacts (self, connection, first);
   natter_hub_calls_connection_opened (self, connection);
+}
+
+static void
+on_websocket_open (SoupServer *server,
+                   SoupServerMessage *message,
+                   const char *path,
+                   SoupWebsocketConnection *websocket,
+                   gpointer user_data)
+{
+  NatterHub *self = user_data;
+  HubAuth *auth = g_object_get_data (G_OBJECT (message), AUTH_DATA_KEY);
+  g_autoptr (NatterHubConnection) connection = NULL;
+  guint n_user;
+
+  if (auth == NULL || self->shutting_down) {
+    soup_websocket_connection_close (websocket, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+    return;
+  }
+
+  /* Two upgrades of one user may have passed the check at the same time. */
+  n_user = GPOINTER_TO_UINT (g_hash_table_lookup (self->by_user, &auth->user_id));
+  if (n_user >= max_connections_per_user (self)) {
+    soup_websocket_connection_close (websocket, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                                     "too many connections");
+    return;
+  }
+
+  connection = natter_hub_connection_new (websocket, auth->profile, auth->user_id, auth->token_id,
+                                          self->config, self->metrics);
+  add_connection (self, connection);
 }
 
 static void
@@ -993,6 +1005,24 @@ natter_hub_install (NatterHub *self, SoupServer *server)
                            g_object_unref);
   soup_server_add_websocket_handler (server, "/ws", NULL, NULL, on_websocket_open,
                                      g_object_ref (self), g_object_unref);
+}
+
+/**
+ * natter_hub_add_connection_for_testing:
+ * @self: the hub
+ * @connection: from natter_hub_connection_new_for_testing ()
+ *
+ * Registers @connection as if its WebSocket had just been accepted: it gets
+ * hello, presence and ringing calls, and its frames are routed.
+ */
+void
+natter_hub_add_connection_for_testing (NatterHub *self, NatterHubConnection *connection)
+{
+  g_return_if_fail (NATTER_IS_HUB (self));
+  g_return_if_fail (NATTER_IS_HUB_CONNECTION (connection));
+  g_return_if_fail (!self->shutting_down);
+
+  add_connection (self, connection);
 }
 
 /**
