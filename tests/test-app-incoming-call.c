@@ -8,6 +8,10 @@
 
 #include "natter-application.h"
 #include "natter-call-manager.h"
+#include "natter-incoming-call-dialog.h"
+#include "natter-preferences-window.h"
+#include "natter-message-item.h"
+#include "natter-window.h"
 #include "natter-test-server.h"
 
 /* The application side of an incoming call, end to end: Bob calls Alice
@@ -68,6 +72,9 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   g_autoptr (NatterUser) bob = NULL;
   g_autoptr (JsonNode) node = NULL;
   g_autoptr (GSettings) settings = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *application_id = NULL;
+  static guint fixture_count;
   guint status = 0;
   int state = 0;
 
@@ -109,7 +116,16 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   g_setenv ("NATTER_TOKEN", alice_token, TRUE);
 
   fixture->application = natter_application_new ();
-  g_assert_true (g_application_register (G_APPLICATION (fixture->application), NULL, NULL));
+  /* One process runs several applications in turn: none takes the name,
+   * and each exports its actions on a path of its own. */
+  fixture_count++;
+  application_id = g_strdup_printf ("%s.Test%u", APPLICATION_ID, fixture_count);
+  g_application_set_application_id (G_APPLICATION (fixture->application), application_id);
+  g_application_set_flags (G_APPLICATION (fixture->application),
+                           g_application_get_flags (G_APPLICATION (fixture->application)) |
+                             G_APPLICATION_NON_UNIQUE);
+  g_application_register (G_APPLICATION (fixture->application), NULL, &error);
+  g_assert_no_error (error);
   natter_test_wait_until (connected (natter_application_get_client (fixture->application)),
                           TIMEOUT_MS);
   g_unsetenv ("NATTER_TOKEN");
@@ -118,6 +134,12 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
 static void
 fixture_tear_down (Fixture *fixture, gconstpointer data)
 {
+  GList *windows =
+    g_list_copy (gtk_application_get_windows (GTK_APPLICATION (fixture->application)));
+
+  for (GList *l = windows; l != NULL; l = l->next)
+    gtk_window_destroy (l->data);
+  g_list_free (windows);
   g_clear_object (&fixture->application);
   g_clear_object (&fixture->bob);
   g_clear_pointer (&fixture->alice_profile, natter_profile_free);
@@ -184,6 +206,315 @@ test_prompt_follows_the_ring (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (natter_call_get_end_reason (second_call), ==, NATTER_CALL_END_REASON_DECLINED);
 }
 
+static GtkWindow *
+find_window (NatterApplication *application, GType type)
+{
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (application)); l != NULL;
+       l = l->next)
+    if (G_TYPE_CHECK_INSTANCE_TYPE (l->data, type))
+      return l->data;
+
+  return NULL;
+}
+
+static NatterCall *
+alice_call_with_id (Fixture *fixture, const char *call_id)
+{
+  NatterCallManager *alice_calls =
+    get_call_manager (natter_application_get_client (fixture->application));
+
+  return natter_call_manager_find_call (alice_calls, g_ascii_strtoll (call_id, NULL, 10));
+}
+
+static gboolean
+call_started (NatterCall *call)
+{
+  NatterCallState state = natter_call_get_state (call);
+
+  return state == NATTER_CALL_STATE_CONNECTING || state == NATTER_CALL_STATE_CONNECTED;
+}
+
+static void
+hang_up_everything (Fixture *fixture, NatterCall *bob_call)
+{
+  natter_call_hang_up (bob_call);
+  natter_test_wait_until (
+    natter_call_manager_get_active_call (get_call_manager (fixture->bob)) == NULL &&
+      natter_call_manager_get_active_call (
+        get_call_manager (natter_application_get_client (fixture->application))) == NULL,
+    TIMEOUT_MS);
+}
+
+/* The user is in preferences when the call comes: the dialog goes over
+ * preferences, and Accept brings the call up in the main window. */
+static void
+test_dialog_over_preferences (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) bob_call = NULL;
+  g_autofree char *call_id = NULL;
+  GtkWindow *main_window;
+  GtkWindow *preferences;
+  GtkWindow *dialog;
+  NatterCall *alice_call;
+
+  g_application_activate (G_APPLICATION (fixture->application));
+  natter_test_wait_until (natter_application_get_main_window (fixture->application) != NULL,
+                          TIMEOUT_MS);
+  main_window = natter_application_get_main_window (fixture->application);
+  natter_test_wait_until (gtk_window_is_active (main_window), TIMEOUT_MS);
+
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->application), "preferences", NULL);
+  preferences = find_window (fixture->application, NATTER_TYPE_PREFERENCES_WINDOW);
+  g_assert_nonnull (preferences);
+  natter_test_wait_until (gtk_window_is_active (preferences), TIMEOUT_MS);
+  g_assert_true (gtk_window_is_active (preferences));
+
+  call_id = ring_alice (fixture, &bob_call);
+  dialog = find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG);
+  g_assert_nonnull (dialog);
+  g_assert_true (gtk_window_get_transient_for (dialog) == preferences);
+  natter_test_wait_until (gtk_widget_get_mapped (GTK_WIDGET (dialog)), TIMEOUT_MS);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "call.accept", NULL));
+  alice_call = alice_call_with_id (fixture, call_id);
+  g_assert_nonnull (alice_call);
+  natter_test_wait_until (call_started (alice_call), TIMEOUT_MS);
+  g_assert_true (call_started (alice_call));
+  g_assert_false (natter_application_has_incoming_call_prompt (fixture->application, call_id));
+  g_assert_null (find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG));
+
+  /* The main window follows the call and shows its overlay. */
+  natter_test_wait_until (natter_window_get_call (NATTER_WINDOW (main_window)) == alice_call &&
+                            gtk_widget_get_mapped (GTK_WIDGET (
+                              natter_window_get_call_overlay (NATTER_WINDOW (main_window)))),
+                          TIMEOUT_MS);
+  g_assert_true (natter_window_get_call (NATTER_WINDOW (main_window)) == alice_call);
+  g_assert_true (gtk_widget_get_mapped (
+    GTK_WIDGET (natter_window_get_call_overlay (NATTER_WINDOW (main_window)))));
+
+  hang_up_everything (fixture, bob_call);
+  gtk_window_destroy (preferences);
+}
+
+typedef struct {
+  guint32 id;
+  char *accept_action;
+  char *decline_action;
+  guint8 urgency;
+} SentNotification;
+
+/* dbusmock hands call arguments over as variants. */
+static GVariant *
+call_argument (GVariant *args, gsize index)
+{
+  g_autoptr (GVariant) boxed = g_variant_get_child_value (args, index);
+
+  return g_variant_get_variant (boxed);
+}
+
+/* The Notify calls the stand-in daemon got; its ids count up from 1. */
+static gboolean
+find_sent_notification (const char *summary, SentNotification *out)
+{
+  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GVariant) calls = NULL;
+  GVariantIter iter;
+  const char *method;
+  GVariant *args;
+  guint32 next_id = 1;
+  gboolean found = FALSE;
+
+  reply = g_dbus_connection_call_sync (
+    bus, "org.freedesktop.Notifications", "/org/freedesktop/Notifications",
+    "org.freedesktop.DBus.Mock", "GetCalls", NULL, G_VARIANT_TYPE ("(a(tsav))"),
+    G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  g_assert_nonnull (reply);
+  calls = g_variant_get_child_value (reply, 0);
+  g_variant_iter_init (&iter, calls);
+  while (g_variant_iter_next (&iter, "(t&s@av)", NULL, &method, &args)) {
+    g_autoptr (GVariant) owned_args = args;
+    g_autoptr (GVariant) replaces = NULL;
+    g_autoptr (GVariant) title = NULL;
+    g_autoptr (GVariant) actions = NULL;
+    g_autoptr (GVariant) hints = NULL;
+    g_autoptr (GVariant) urgency = NULL;
+    g_autofree const char **strv = NULL;
+    guint32 id;
+
+    if (!g_str_equal (method, "Notify"))
+      continue;
+
+    replaces = call_argument (args, 1);
+    id = g_variant_get_uint32 (replaces) != 0 ? g_variant_get_uint32 (replaces) : next_id++;
+    title = call_argument (args, 3);
+    if (g_strcmp0 (g_variant_get_string (title, NULL), summary) != 0)
+      continue;
+
+    g_clear_pointer (&out->accept_action, g_free);
+    g_clear_pointer (&out->decline_action, g_free);
+    out->id = id;
+    actions = call_argument (args, 5);
+    strv = g_variant_get_strv (actions, NULL);
+    for (guint i = 0; strv[i] != NULL && strv[i + 1] != NULL; i += 2) {
+      if (g_str_equal (strv[i + 1], "Accept"))
+        out->accept_action = g_strdup (strv[i]);
+      else if (g_str_equal (strv[i + 1], "Decline"))
+        out->decline_action = g_strdup (strv[i]);
+    }
+    hints = call_argument (args, 6);
+    urgency = g_variant_lookup_value (hints, "urgency", G_VARIANT_TYPE_BYTE);
+    out->urgency = urgency ? g_variant_get_byte (urgency) : 0;
+    found = TRUE;
+  }
+
+  return found;
+}
+
+/* The user presses Accept on the notification: the daemon says so over
+ * D-Bus, as a desktop would. */
+static void
+invoke_notification_action (guint32 id, const char *action)
+{
+  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr (GVariant) reply = NULL;
+
+  reply = g_dbus_connection_call_sync (
+    bus, "org.freedesktop.Notifications", "/org/freedesktop/Notifications",
+    "org.freedesktop.DBus.Mock", "EmitSignal",
+    g_variant_new (
+      "(sss@av)", "org.freedesktop.Notifications", "ActionInvoked", "us",
+      g_variant_new_array (G_VARIANT_TYPE_VARIANT,
+                           (GVariant *[]){ g_variant_new_variant (g_variant_new_uint32 (id)),
+                                           g_variant_new_variant (g_variant_new_string (action)) },
+                           2)),
+    NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  g_assert_nonnull (reply);
+}
+
+static NatterRinger *
+alice_ringer (Fixture *fixture)
+{
+  return natter_call_manager_get_ringer (
+    get_call_manager (natter_application_get_client (fixture->application)));
+}
+
+/* No window: an urgent notification with Accept and Decline; Accept from the
+ * notification starts the call and brings the window up. */
+static void
+test_accept_from_notification (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) bob_call = NULL;
+  g_autofree char *call_id = NULL;
+  SentNotification sent = { 0 };
+  NatterCall *alice_call;
+  GtkWindow *main_window;
+
+  g_assert_null (natter_application_get_main_window (fixture->application));
+  call_id = ring_alice (fixture, &bob_call);
+  g_assert_null (find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG));
+  natter_test_wait_until (find_sent_notification ("Voice call from Bob Tesfaye", &sent),
+                          TIMEOUT_MS);
+  g_assert_cmpuint (sent.id, >, 0);
+  g_assert_cmpuint (sent.urgency, ==, 2);
+  g_assert_nonnull (sent.accept_action);
+  g_assert_nonnull (sent.decline_action);
+  g_assert_cmpint (natter_ringer_get_mode (alice_ringer (fixture)), ==,
+                   NATTER_RINGER_MODE_INCOMING);
+
+  invoke_notification_action (sent.id, sent.accept_action);
+  alice_call = alice_call_with_id (fixture, call_id);
+  g_assert_nonnull (alice_call);
+  natter_test_wait_until (call_started (alice_call), TIMEOUT_MS);
+  g_assert_true (call_started (alice_call));
+  g_assert_false (natter_application_has_incoming_call_prompt (fixture->application, call_id));
+  g_assert_cmpint (natter_ringer_get_mode (alice_ringer (fixture)), ==, NATTER_RINGER_MODE_NONE);
+
+  natter_test_wait_until (natter_application_get_main_window (fixture->application) != NULL,
+                          TIMEOUT_MS);
+  main_window = natter_application_get_main_window (fixture->application);
+  g_assert_nonnull (main_window);
+  natter_test_wait_until (gtk_widget_get_mapped (GTK_WIDGET (main_window)) &&
+                            natter_window_get_call (NATTER_WINDOW (main_window)) == alice_call,
+                          TIMEOUT_MS);
+  g_assert_true (natter_window_get_call (NATTER_WINDOW (main_window)) == alice_call);
+
+  hang_up_everything (fixture, bob_call);
+  g_free (sent.accept_action);
+  g_free (sent.decline_action);
+}
+
+/* The caller gives up while the notification is up: it goes, and so does
+ * the ringtone. */
+static void
+test_caller_cancels (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) bob_call = NULL;
+  g_autofree char *call_id = NULL;
+
+  call_id = ring_alice (fixture, &bob_call);
+  g_assert_null (find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG));
+  natter_test_wait_until (
+    natter_ringer_get_mode (alice_ringer (fixture)) == NATTER_RINGER_MODE_INCOMING, TIMEOUT_MS);
+  g_assert_cmpint (natter_ringer_get_mode (alice_ringer (fixture)), ==,
+                   NATTER_RINGER_MODE_INCOMING);
+
+  natter_call_hang_up (bob_call);
+  natter_test_wait_until (
+    !natter_application_has_incoming_call_prompt (fixture->application, call_id) &&
+      natter_ringer_get_mode (alice_ringer (fixture)) == NATTER_RINGER_MODE_NONE,
+    TIMEOUT_MS);
+  g_assert_false (natter_application_has_incoming_call_prompt (fixture->application, call_id));
+  g_assert_cmpint (natter_ringer_get_mode (alice_ringer (fixture)), ==, NATTER_RINGER_MODE_NONE);
+  g_assert_false (natter_ringer_get_playing (alice_ringer (fixture)));
+}
+
+static gboolean
+list_has_text (GListModel *messages, const char *text)
+{
+  guint n = messages ? g_list_model_get_n_items (messages) : 0;
+
+  for (guint i = 0; i < n; i++) {
+    g_autoptr (NatterMessageItem) item = g_list_model_get_item (messages, i);
+
+    if (g_strcmp0 (natter_message_item_get_text (item), text) == 0)
+      return TRUE;
+  }
+
+  return FALSE;
+}
+
+/* What the other side sends shows up in the open conversation. */
+static void
+test_message_appears_in_open_conversation (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *id = NULL;
+  GtkWindow *main_window;
+  GListModel *messages;
+
+  g_application_activate (G_APPLICATION (fixture->application));
+  natter_test_wait_until (natter_application_get_main_window (fixture->application) != NULL,
+                          TIMEOUT_MS);
+  main_window = natter_application_get_main_window (fixture->application);
+  natter_test_wait_until (
+    natter_window_open_conversation (NATTER_WINDOW (main_window), fixture->conversation_id),
+    TIMEOUT_MS);
+  g_assert_cmpint (natter_window_get_open_conversation_id (NATTER_WINDOW (main_window)), ==,
+                   fixture->conversation_id);
+  messages =
+    natter_chat_view_get_messages (natter_window_get_chat_view (NATTER_WINDOW (main_window)));
+  g_assert_nonnull (messages);
+  g_assert_false (list_has_text (messages, "Hello from Bob"));
+
+  id =
+    natter_client_send_message (fixture->bob, fixture->conversation_id, "Hello from Bob", &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (id);
+  natter_test_wait_until (list_has_text (messages, "Hello from Bob"), TIMEOUT_MS);
+  g_assert_true (list_has_text (messages, "Hello from Bob"));
+}
+
 /* A notification server stand-in on the test's private session bus, so the
  * app's GNotification has somewhere to go. */
 static GSubprocess *
@@ -194,8 +525,9 @@ start_notification_daemon (void)
   GSubprocess *daemon;
   gint64 deadline;
 
-  daemon = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, "/usr/bin/python3", "-m", "dbusmock",
-                             "--template", "notification_daemon", NULL);
+  /* Its log of calls would go into the TAP stream. */
+  daemon = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, "/usr/bin/python3", "-m",
+                             "dbusmock", "--template", "notification_daemon", NULL);
   g_assert_no_error (error);
 
   bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
@@ -242,6 +574,14 @@ main (int argc, char *argv[])
 
   g_test_add ("/natter/app/incoming-call/prompt-follows-the-ring", Fixture, NULL, fixture_set_up,
               test_prompt_follows_the_ring, fixture_tear_down);
+  g_test_add ("/natter/app/incoming-call/dialog-over-preferences", Fixture, NULL, fixture_set_up,
+              test_dialog_over_preferences, fixture_tear_down);
+  g_test_add ("/natter/app/incoming-call/accept-from-notification", Fixture, NULL, fixture_set_up,
+              test_accept_from_notification, fixture_tear_down);
+  g_test_add ("/natter/app/incoming-call/caller-cancels", Fixture, NULL, fixture_set_up,
+              test_caller_cancels, fixture_tear_down);
+  g_test_add ("/natter/app/chat/message-appears-in-open-conversation", Fixture, NULL,
+              fixture_set_up, test_message_appears_in_open_conversation, fixture_tear_down);
 
   notification_daemon = start_notification_daemon ();
   status = g_test_run ();
