@@ -4,6 +4,8 @@
 #include "config.h"
 
 #include <adwaita.h>
+#include <glib/gi18n.h>
+#include <locale.h>
 #include <gst/gst.h>
 
 #include "natter-call-overlay.h"
@@ -204,7 +206,8 @@ save_screenshot (Fixture *fixture, GtkWidget *widget, const char *name)
   g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
   g_autoptr (GdkTexture) texture = NULL;
   g_autoptr (GskRenderNode) node = NULL;
-  g_autofree char *file = g_strconcat (name, ".png", NULL);
+  const char *prefix = g_getenv ("NATTER_SCREENSHOT_PREFIX");
+  g_autofree char *file = g_strconcat (prefix ? prefix : "", name, ".png", NULL);
   g_autofree char *path = g_build_filename (fixture->shots_dir, file, NULL);
   GtkSnapshot *snapshot;
   GskRenderer *renderer;
@@ -531,9 +534,25 @@ test_call_overlay (Fixture *fixture, gconstpointer data)
 int
 main (int argc, char *argv[])
 {
+  const char *builddir = g_getenv ("NATTER_TEST_BUILDDIR");
+
+  /* gtk_test_init () keeps the C locale; a translated run wants the
+   * environment's. */
+  if (g_getenv ("NATTER_SCREENSHOT_PREFIX") != NULL)
+    setlocale (LC_ALL, "");
+
   gtk_test_init (&argc, &argv, NULL);
   adw_init ();
   gst_init (NULL, NULL);
+
+  /* The translations the build made, for runs in other languages. */
+  if (builddir != NULL) {
+    g_autofree char *localedir = g_build_filename (builddir, "po", NULL);
+
+    bindtextdomain (GETTEXT_PACKAGE, localedir);
+    bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+    textdomain (GETTEXT_PACKAGE);
+  }
 
   /* Screens are captured in their final state, not halfway through a
    * transition; a loaded machine may draw few frames. */
