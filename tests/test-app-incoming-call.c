@@ -11,6 +11,7 @@
 #include "natter-incoming-call-dialog.h"
 #include "natter-preferences-window.h"
 #include "natter-message-item.h"
+#include "natter-video-paintable.h"
 #include "natter-window.h"
 #include "natter-test-server.h"
 
@@ -151,7 +152,7 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
 
 /* Bob calls; returns Alice's ringing call id once her app prompts. */
 static char *
-ring_alice (Fixture *fixture, NatterCall **out_bob_call)
+ring_alice_with (Fixture *fixture, const char *call_type, NatterCall **out_bob_call)
 {
   NatterCallManager *alice_calls =
     get_call_manager (natter_application_get_client (fixture->application));
@@ -162,7 +163,7 @@ ring_alice (Fixture *fixture, NatterCall **out_bob_call)
 
   bob_call =
     natter_call_manager_start_call (get_call_manager (fixture->bob), fixture->alice_profile,
-                                    "voice", fixture->conversation_id, &error);
+                                    call_type, fixture->conversation_id, &error);
   g_assert_no_error (error);
   g_assert_nonnull (bob_call);
   *out_bob_call = g_object_ref (bob_call);
@@ -176,6 +177,12 @@ ring_alice (Fixture *fixture, NatterCall **out_bob_call)
   natter_test_wait_until (
     natter_application_has_incoming_call_prompt (fixture->application, call_id), TIMEOUT_MS);
   return call_id;
+}
+
+static char *
+ring_alice (Fixture *fixture, NatterCall **out_bob_call)
+{
+  return ring_alice_with (fixture, "voice", out_bob_call);
 }
 
 static void
@@ -294,6 +301,52 @@ test_dialog_over_preferences (Fixture *fixture, gconstpointer data)
 
   hang_up_everything (fixture, bob_call);
   gtk_window_destroy (preferences);
+}
+
+/* A video call accepted with video: the overlay's self view shows the
+ * camera's frames from the call's own pipeline. */
+static void
+test_video_call_self_view (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) bob_call = NULL;
+  g_autofree char *call_id = NULL;
+  NatterCallOverlay *overlay;
+  GdkPaintable *self_view;
+  GtkWindow *main_window;
+  GtkWindow *dialog;
+  NatterCall *alice_call;
+
+  g_application_activate (G_APPLICATION (fixture->application));
+  natter_test_wait_until (natter_application_get_main_window (fixture->application) != NULL,
+                          TIMEOUT_MS);
+  main_window = natter_application_get_main_window (fixture->application);
+  natter_test_wait_until (gtk_window_is_active (main_window), TIMEOUT_MS);
+
+  call_id = ring_alice_with (fixture, "video", &bob_call);
+  dialog = find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG);
+  g_assert_nonnull (dialog);
+  g_assert_true (gtk_window_get_transient_for (dialog) == main_window);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "call.accept-video", NULL));
+
+  alice_call = alice_call_with_id (fixture, call_id);
+  g_assert_nonnull (alice_call);
+  natter_test_wait_until (natter_call_get_state (alice_call) == NATTER_CALL_STATE_CONNECTED,
+                          TIMEOUT_MS);
+  g_assert_cmpint (natter_call_get_state (alice_call), ==, NATTER_CALL_STATE_CONNECTED);
+
+  overlay = natter_window_get_call_overlay (NATTER_WINDOW (main_window));
+  natter_test_wait_until (natter_call_overlay_get_local_video (overlay) != NULL, TIMEOUT_MS);
+  self_view = natter_call_overlay_get_local_video (overlay);
+  g_assert_nonnull (self_view);
+  g_assert_nonnull (
+    natter_call_pipeline_get_local_video_sink (natter_call_get_pipeline (alice_call)));
+  if (NATTER_IS_VIDEO_PAINTABLE (self_view))
+    natter_test_wait_until (
+      natter_video_paintable_get_frame_count (NATTER_VIDEO_PAINTABLE (self_view)) > 2, TIMEOUT_MS);
+  natter_test_wait_until (gdk_paintable_get_intrinsic_width (self_view) > 0, TIMEOUT_MS);
+  g_assert_cmpint (gdk_paintable_get_intrinsic_width (self_view), >, 0);
+
+  hang_up_everything (fixture, bob_call);
 }
 
 typedef struct {
@@ -576,6 +629,8 @@ main (int argc, char *argv[])
               test_prompt_follows_the_ring, fixture_tear_down);
   g_test_add ("/natter/app/incoming-call/dialog-over-preferences", Fixture, NULL, fixture_set_up,
               test_dialog_over_preferences, fixture_tear_down);
+  g_test_add ("/natter/app/incoming-call/video-call-self-view", Fixture, NULL, fixture_set_up,
+              test_video_call_self_view, fixture_tear_down);
   g_test_add ("/natter/app/incoming-call/accept-from-notification", Fixture, NULL, fixture_set_up,
               test_accept_from_notification, fixture_tear_down);
   g_test_add ("/natter/app/incoming-call/caller-cancels", Fixture, NULL, fixture_set_up,

@@ -509,6 +509,20 @@ natter_call_overlay_set_local_video (NatterCallOverlay *self, GdkPaintable *pain
 }
 
 /**
+ * natter_call_overlay_get_local_video:
+ * @self: a #NatterCallOverlay
+ *
+ * Returns: (transfer none) (nullable): the self view's picture
+ */
+GdkPaintable *
+natter_call_overlay_get_local_video (NatterCallOverlay *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_OVERLAY (self), NULL);
+
+  return gtk_picture_get_paintable (self->local_picture);
+}
+
+/**
  * natter_call_overlay_set_devices_menu:
  * @self: a #NatterCallOverlay
  * @menu: (nullable): the device choices offered during the call

@@ -23,6 +23,7 @@ void natter_call_overlay_set_remote_state (NatterCallOverlay *self,
 void natter_call_overlay_set_quality (NatterCallOverlay *self, int quality);
 void natter_call_overlay_set_remote_video (NatterCallOverlay *self, GdkPaintable *paintable);
 void natter_call_overlay_set_local_video (NatterCallOverlay *self, GdkPaintable *paintable);
+GdkPaintable *natter_call_overlay_get_local_video (NatterCallOverlay *self);
 void natter_call_overlay_set_devices_menu (NatterCallOverlay *self, GMenuModel *menu);
 void natter_call_overlay_show_ended (NatterCallOverlay *self, const char *how);
 

@@ -37,6 +37,7 @@ struct _NatterWindow {
   NatterCall *call;
   GSignalGroup *call_signals;
   GdkPaintable *remote_video;
+  GdkPaintable *local_video;
   guint ended_timeout_id;
 
   GMenu *profiles_section;
@@ -487,6 +488,32 @@ create_video_sink (GdkPaintable **out_paintable)
   return natter_video_paintable_create_sink (NATTER_VIDEO_PAINTABLE (*out_paintable));
 }
 
+/* The self view: the camera's picture, from the call's pipeline before it
+ * starts (a started pipeline keeps the sink it has). */
+static void
+attach_self_view (NatterWindow *self)
+{
+  NatterCallPipeline *pipeline = self->call ? natter_call_get_pipeline (self->call) : NULL;
+  g_autoptr (GstElement) sink = NULL;
+
+  if (pipeline == NULL || !natter_call_pipeline_get_with_video (pipeline) ||
+      natter_call_pipeline_get_local_video_sink (pipeline) != NULL)
+    return;
+
+  g_clear_object (&self->local_video);
+  sink = create_video_sink (&self->local_video);
+  if (sink == NULL)
+    return;
+  /* Ours until the pipeline takes it; a started pipeline refuses it. */
+  gst_object_ref_sink (sink);
+
+  natter_call_pipeline_set_local_video_sink (pipeline, sink);
+  if (natter_call_pipeline_get_local_video_sink (pipeline) == sink)
+    natter_call_overlay_set_local_video (self->call_overlay, self->local_video);
+  else
+    g_clear_object (&self->local_video);
+}
+
 static void
 natter_window_constructed (GObject *object)
 {
@@ -527,6 +554,8 @@ natter_window_constructed (GObject *object)
 
   self->call_signals = g_signal_group_new (NATTER_TYPE_CALL);
   g_signal_group_connect_swapped (self->call_signals, "notify", G_CALLBACK (update_call), self);
+  g_signal_group_connect_swapped (self->call_signals, "notify::pipeline",
+                                  G_CALLBACK (attach_self_view), self);
   g_signal_connect_object (self->call_overlay, "notify::muted",
                            G_CALLBACK (on_overlay_muted_changed), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->call_overlay, "notify::camera-enabled",
@@ -592,6 +621,7 @@ natter_window_dispose (GObject *object)
   g_clear_object (&self->call_signals);
   g_clear_object (&self->call);
   g_clear_object (&self->remote_video);
+  g_clear_object (&self->local_video);
 
   if (self->conversation_list_view != NULL)
     gtk_list_view_set_model (self->conversation_list_view, NULL);
@@ -906,7 +936,9 @@ natter_window_set_call (NatterWindow *self, NatterCall *call)
   g_set_object (&self->call, call);
   g_signal_group_set_target (self->call_signals, call);
   natter_call_overlay_set_remote_video (self->call_overlay, NULL);
+  natter_call_overlay_set_local_video (self->call_overlay, NULL);
   g_clear_object (&self->remote_video);
+  g_clear_object (&self->local_video);
 
   if (call == NULL) {
     natter_window_set_call_active (self, FALSE, NULL);
@@ -921,6 +953,7 @@ natter_window_set_call (NatterWindow *self, NatterCall *call)
       natter_call_set_video_sink (call, sink);
     natter_call_overlay_set_remote_video (self->call_overlay, self->remote_video);
   }
+  attach_self_view (self);
 
   update_call (self);
   natter_window_show_call (self);
