@@ -349,6 +349,25 @@ test_video_call_self_view (Fixture *fixture, gconstpointer data)
   hang_up_everything (fixture, bob_call);
 }
 
+/* Calls take the devices chosen in preferences. */
+static void
+test_calls_use_chosen_devices (Fixture *fixture, gconstpointer data)
+{
+  NatterCallManager *calls =
+    get_call_manager (natter_application_get_client (fixture->application));
+  GSettings *settings = natter_application_get_settings (fixture->application);
+  NatterDevices *devices = natter_call_manager_get_devices (calls);
+
+  g_assert_nonnull (devices);
+  g_settings_set_string (settings, "camera", "Test Camera");
+  g_settings_set_string (settings, "microphone", "Test Microphone");
+  g_assert_cmpstr (natter_devices_get_camera_name (devices), ==, "Test Camera");
+  g_assert_cmpstr (natter_devices_get_microphone_name (devices), ==, "Test Microphone");
+  g_settings_reset (settings, "camera");
+  g_settings_reset (settings, "microphone");
+  g_assert_cmpstr (natter_devices_get_camera_name (devices), ==, "");
+}
+
 typedef struct {
   guint32 id;
   char *accept_action;
@@ -631,6 +650,8 @@ main (int argc, char *argv[])
               test_dialog_over_preferences, fixture_tear_down);
   g_test_add ("/natter/app/incoming-call/video-call-self-view", Fixture, NULL, fixture_set_up,
               test_video_call_self_view, fixture_tear_down);
+  g_test_add ("/natter/app/calls/use-chosen-devices", Fixture, NULL, fixture_set_up,
+              test_calls_use_chosen_devices, fixture_tear_down);
   g_test_add ("/natter/app/incoming-call/accept-from-notification", Fixture, NULL, fixture_set_up,
               test_accept_from_notification, fixture_tear_down);
   g_test_add ("/natter/app/incoming-call/caller-cancels", Fixture, NULL, fixture_set_up,

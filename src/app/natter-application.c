@@ -28,6 +28,7 @@ struct _NatterApplication {
   GSettings *settings;
   NatterClient *client;
   NatterCallManager *call_manager;
+  NatterDevices *devices; /* the chosen microphone, camera, speaker for calls */
   char *server_url_option;
   GCancellable *cancellable;
 
@@ -340,6 +341,7 @@ connect_client_signals (NatterApplication *self)
   g_clear_object (&self->call_manager);
   g_object_get (self->client, "call-manager", &self->call_manager, NULL);
   if (self->call_manager != NULL) {
+    natter_call_manager_set_devices (self->call_manager, self->devices);
     g_signal_connect_object (self->call_manager, "incoming-call", G_CALLBACK (on_incoming_call),
                              self, G_CONNECT_SWAPPED);
     g_signal_connect_object (self->call_manager, "notify::active-call",
@@ -795,6 +797,16 @@ natter_application_startup (GApplication *application)
   g_signal_connect_object (self->settings, "changed::start-at-login",
                            G_CALLBACK (on_start_at_login_changed), self, G_CONNECT_SWAPPED);
 
+  /* Calls take the devices chosen in preferences (display names in
+   * GSettings), following hot-plug. */
+  self->devices = natter_devices_new ();
+  g_settings_bind (self->settings, "microphone", self->devices, "microphone-name",
+                   G_SETTINGS_BIND_GET);
+  g_settings_bind (self->settings, "camera", self->devices, "camera-name", G_SETTINGS_BIND_GET);
+  g_settings_bind (self->settings, "speaker", self->devices, "speaker-name", G_SETTINGS_BIND_GET);
+  if (!natter_devices_start (self->devices))
+    g_debug ("no device monitor: calls use the default devices");
+
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions, G_N_ELEMENTS (app_actions),
                                    self);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.quit", quit_accels);
@@ -829,6 +841,8 @@ natter_application_shutdown (GApplication *application)
   NatterApplication *self = NATTER_APPLICATION (application);
 
   g_cancellable_cancel (self->cancellable);
+  if (self->devices != NULL)
+    natter_devices_stop (self->devices);
   if (self->inhibit_cookie != 0) {
     gtk_application_uninhibit (GTK_APPLICATION (self), self->inhibit_cookie);
     self->inhibit_cookie = 0;
@@ -846,6 +860,7 @@ natter_application_dispose (GObject *object)
   g_clear_pointer (&self->incoming_notifications, g_hash_table_unref);
   g_clear_object (&self->call_manager);
   g_clear_object (&self->client);
+  g_clear_object (&self->devices);
   g_clear_object (&self->settings);
   g_clear_object (&self->cancellable);
 
