@@ -60,6 +60,7 @@ struct _NatterChatView {
   GtkRevealer *jump_revealer;
   GtkWidget *jump_label;
   GtkTextView *text_view;
+  GtkWidget *placeholder;
   GtkWidget *emoji_button;
 };
 
@@ -387,6 +388,9 @@ on_buffer_changed (NatterChatView *self, GtkTextBuffer *buffer)
 {
   gint64 now;
 
+  /* GtkTextView has no placeholder of its own. */
+  gtk_widget_set_visible (self->placeholder, gtk_text_buffer_get_char_count (buffer) == 0);
+
   if (self->client == NULL || self->conversation == NULL)
     return;
 
@@ -616,6 +620,7 @@ natter_chat_view_class_init (NatterChatViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterChatView, jump_revealer);
   gtk_widget_class_bind_template_child (widget_class, NatterChatView, jump_label);
   gtk_widget_class_bind_template_child (widget_class, NatterChatView, text_view);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, placeholder);
   gtk_widget_class_bind_template_child (widget_class, NatterChatView, emoji_button);
   gtk_widget_class_bind_template_callback (widget_class, on_message_setup);
   gtk_widget_class_bind_template_callback (widget_class, on_message_bind);
