@@ -452,6 +452,17 @@ natter_server_db_get_schema_version (NatterServerDb *self)
   return sqlite3_column_int (stmt, 0);
 }
 
+guint
+natter_server_db_get_n_checkpoints (NatterServerDb *self)
+{
+  g_return_val_if_fail (NATTER_IS_SERVER_DB (self), 0);
+
+  if (self->checkpointer == NULL)
+    return 0;
+
+  return natter_wal_checkpointer_get_n_checkpoints (self->checkpointer);
+}
+
 /**
  * natter_server_db_get_handle:
  * @self: the database

@@ -27,6 +27,9 @@ G_DECLARE_FINAL_TYPE (NatterServerDb, natter_server_db, NATTER, SERVER_DB, GObje
 NatterServerDb *natter_server_db_open (const char *path, GError **error);
 void natter_server_db_close (NatterServerDb *self);
 gint natter_server_db_get_schema_version (NatterServerDb *self);
+/* WAL checkpoints run so far by the worker thread (none for a database
+ * without WAL), for tests and logs. */
+guint natter_server_db_get_n_checkpoints (NatterServerDb *self);
 
 /* For storage code in sibling files (natter-server-db-*.c): the handle, and a
  * statement prepared once per SQL text, cached and returned reset with its
