@@ -20,6 +20,8 @@ NATTER_PACKAGES=(
   # translations: run the app in de_DE.UTF-8 / am_ET.UTF-8 (locale-gen them),
   # and a font with Ethiopic script for the Amharic UI
   locales fonts-sil-abyssinica
+  # app: emoji in messages and the emoji chooser
+  fonts-noto-color-emoji
 )
 
 natter_install_deps ()
