@@ -163,7 +163,11 @@ set_state (NatterCallPipeline *self, NatterCallPipelineState state)
   if (self->state == NATTER_CALL_PIPELINE_STATE_CLOSED)
     return;
 
-  g_debug ("pipeline %p: %s", self, g_enum_to_string (NATTER_TYPE_CALL_PIPELINE_STATE, state));
+  if (!g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN)) {
+    g_autofree char *name = g_enum_to_string (NATTER_TYPE_CALL_PIPELINE_STATE, state);
+
+    g_debug ("pipeline %p: %s", self, name);
+  }
   self->state = state;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
 }
@@ -401,8 +405,8 @@ build_audio_send_bin (NatterCallPipeline *self, guint payload, GError **error)
                               G_TYPE_INT, payload, NULL);
   g_object_set (filter, "caps", caps, NULL);
 
-  gst_bin_add_many (GST_BIN (bin), g_object_ref (source), convert, resample, convert2, volume,
-                    encoder, payloader, filter, NULL);
+  gst_bin_add_many (GST_BIN (bin), source, convert, resample, convert2, volume, encoder, payloader,
+                    filter, NULL);
   if (dsp != NULL) {
     gst_bin_add (GST_BIN (bin), dsp);
     gst_element_link_many (source, convert, resample, dsp, convert2, volume, encoder, payloader,
@@ -493,8 +497,8 @@ build_video_send_bin (NatterCallPipeline *self, VideoCodec codec, guint payload,
   g_object_set (payloader, "pt", payload, NULL);
   g_object_set (filter, "caps", rtp_caps, NULL);
 
-  gst_bin_add_many (GST_BIN (bin), g_object_ref (source), convert, scale, rate, raw_filter, valve,
-                    queue, encoder, payloader, filter, NULL);
+  gst_bin_add_many (GST_BIN (bin), source, convert, scale, rate, raw_filter, valve, queue, encoder,
+                    payloader, filter, NULL);
   gst_element_link_many (source, convert, scale, rate, raw_filter, NULL);
   last = raw_filter;
 
@@ -504,8 +508,8 @@ build_video_send_bin (NatterCallPipeline *self, VideoCodec codec, guint payload,
     GstElement *preview_convert = make_element ("videoconvert", NULL);
 
     g_object_set (preview_queue, "leaky", 2, "max-size-buffers", 2, NULL);
-    gst_bin_add_many (GST_BIN (bin), tee, preview_queue, preview_convert,
-                      g_object_ref (self->local_video_sink), NULL);
+    gst_bin_add_many (GST_BIN (bin), tee, preview_queue, preview_convert, self->local_video_sink,
+                      NULL);
     gst_element_link_many (last, tee, preview_queue, preview_convert, self->local_video_sink, NULL);
     last = tee;
   }
@@ -621,8 +625,7 @@ link_decoded_video (NatterCallPipeline *self, GstPad *pad)
   queue = make_element ("queue", NULL);
   convert = make_element ("videoconvert", NULL);
   g_object_set (queue, "leaky", 2, "max-size-buffers", 3, NULL);
-  gst_bin_add_many (GST_BIN (self->pipeline), queue, convert, g_object_ref (self->video_sink),
-                    NULL);
+  gst_bin_add_many (GST_BIN (self->pipeline), queue, convert, self->video_sink, NULL);
   gst_element_link_many (queue, convert, self->video_sink, NULL);
   gst_element_sync_state_with_parent (self->video_sink);
   gst_element_sync_state_with_parent (convert);
@@ -736,7 +739,7 @@ build_audio_receive_chain (NatterCallPipeline *self, GError **error)
 
   convert = make_element ("audioconvert", NULL);
   resample = make_element ("audioresample", NULL);
-  gst_bin_add_many (GST_BIN (self->pipeline), convert, resample, g_object_ref (sink), NULL);
+  gst_bin_add_many (GST_BIN (self->pipeline), convert, resample, sink, NULL);
 
   if (have_element ("webrtcdsp") && have_element ("webrtcechoprobe")) {
     static gint serial;

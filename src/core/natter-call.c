@@ -120,8 +120,11 @@ set_state (NatterCall *self, NatterCallState state)
 {
   if (self->state == state || self->state == NATTER_CALL_STATE_ENDED)
     return;
-  g_debug ("call %" G_GINT64_FORMAT ": %s", self->call_log_id,
-           g_enum_to_string (NATTER_TYPE_CALL_STATE, state));
+  if (!g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN)) {
+    g_autofree char *name = g_enum_to_string (NATTER_TYPE_CALL_STATE, state);
+
+    g_debug ("call %" G_GINT64_FORMAT ": %s", self->call_log_id, name);
+  }
   self->state = state;
   notify (self, PROP_STATE);
 }
