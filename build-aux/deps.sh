@@ -14,7 +14,7 @@ NATTER_PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-nice gstreamer1.0-tools
   # calls: ringtones (theme sounds), browser interoperability test
-  sound-theme-freedesktop chromium
+  sound-theme-freedesktop
   # tests: a display, a session bus, a notification daemon stand-in, screenshots
   xvfb xauth dbus dbus-x11 python3-dbusmock imagemagick sqlite3 openssl
   # translations: run the app in de_DE.UTF-8 / am_ET.UTF-8 (locale-gen them),
