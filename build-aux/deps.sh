@@ -13,7 +13,7 @@ NATTER_PACKAGES=(
   # run time: media
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-nice gstreamer1.0-tools
-  # calls: ringtones (theme sounds), browser interoperability test
+  # calls: ringtones (the freedesktop theme sounds)
   sound-theme-freedesktop
   # tests: a display, a session bus, a notification daemon stand-in, screenshots
   xvfb xauth dbus dbus-x11 python3-dbusmock imagemagick sqlite3 openssl
