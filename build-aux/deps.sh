@@ -33,15 +33,35 @@ natter_install_deps ()
       missing+=("$pkg")
     fi
   done
-  if [ "${#missing[@]}" -eq 0 ]; then
+  if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+      echo "Missing packages: ${missing[*]} (run as root to install them)" >&2
+      return 1
+    fi
+    echo "Installing: ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >&2 || return 1
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 || return 1
+  fi
+  natter_generate_locales
+}
+
+# The translated UI is tested in German and Amharic; gettext ignores
+# LANGUAGE unless the locale itself exists.
+natter_generate_locales ()
+{
+  local wanted=(de_DE.UTF-8 am_ET.UTF-8)
+  local name generate=0
+  for name in "${wanted[@]}"; do
+    if ! locale -a 2>/dev/null | grep -qix "${name%.UTF-8}.utf8"; then
+      generate=1
+    fi
+  done
+  if [ "$generate" -eq 0 ] || [ "$(id -u)" -ne 0 ]; then
     return 0
   fi
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "Missing packages: ${missing[*]} (run as root to install them)" >&2
-    return 1
-  fi
-  echo "Installing: ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >&2
-  apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+  for name in "${wanted[@]}"; do
+    grep -q "^$name UTF-8" /etc/locale.gen 2>/dev/null || echo "$name UTF-8" >>/etc/locale.gen
+  done
+  locale-gen >&2
 }
