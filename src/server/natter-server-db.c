@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <sqlite3.h>
+#include <string.h>
 
 #include "natter-server-db.h"
 #include "natter-wal-checkpointer.h"
@@ -20,6 +21,10 @@ struct _NatterServerDb {
   sqlite3 *handle;
   NatterWalCheckpointer *checkpointer;
   GHashTable *statements; /* SQL text -> sqlite3_stmt */
+  /* The same, keyed by the address of the caller's SQL text: nearly every
+   * caller passes a string literal, and hashing a 200-byte query on every
+   * call cost more than running some of them. Checked with strcmp. */
+  GHashTable *statements_by_address;
   /* EventOwner -> the profile's last event_id (gint64 *), so that storing an
    * event needs no MAX() query. Only this process writes the database; a
    * rollback forgets everything, whatever it wrote may be gone. */
@@ -262,6 +267,7 @@ natter_server_db_finalize (GObject *object)
   NatterServerDb *self = NATTER_SERVER_DB (object);
 
   natter_server_db_close (self);
+  g_clear_pointer (&self->statements_by_address, g_hash_table_unref);
   g_clear_pointer (&self->statements, g_hash_table_unref);
   g_clear_pointer (&self->last_event_ids, g_hash_table_unref);
 
@@ -279,6 +285,7 @@ natter_server_db_init (NatterServerDb *self)
 {
   self->statements =
     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) sqlite3_finalize);
+  self->statements_by_address = g_hash_table_new (NULL, NULL);
   self->last_event_ids =
     g_hash_table_new_full (event_owner_hash, event_owner_equal, g_free, g_free);
 }
@@ -427,6 +434,7 @@ natter_server_db_close (NatterServerDb *self)
     self->transaction_depth = 0;
   }
   forget_uncommitted (self);
+  g_hash_table_remove_all (self->statements_by_address);
   g_hash_table_remove_all (self->statements);
   /* The worker's connection closes first: the main one, last to close,
    * checkpoints what is left and removes the WAL. */
@@ -500,10 +508,18 @@ natter_server_db_prepare (NatterServerDb *self, const char *sql, GError **error)
     return NULL;
   }
 
+  stmt = g_hash_table_lookup (self->statements_by_address, sql);
+  if (stmt != NULL && strcmp (sqlite3_sql (stmt), sql) == 0) {
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);
+    return stmt;
+  }
+
   stmt = g_hash_table_lookup (self->statements, sql);
   if (stmt != NULL) {
     sqlite3_reset (stmt);
     sqlite3_clear_bindings (stmt);
+    g_hash_table_insert (self->statements_by_address, (gpointer) sql, stmt);
     return stmt;
   }
 
@@ -513,6 +529,7 @@ natter_server_db_prepare (NatterServerDb *self, const char *sql, GError **error)
     return NULL;
   }
   g_hash_table_insert (self->statements, g_strdup (sql), stmt);
+  g_hash_table_insert (self->statements_by_address, (gpointer) sql, stmt);
 
   return stmt;
 }

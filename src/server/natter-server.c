@@ -5,6 +5,7 @@
 
 #include <glib-unix.h>
 #include <locale.h>
+#include <sqlite3.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -517,6 +518,9 @@ natter_server_run (int argc, char **argv)
    * A fixed threshold keeps big blocks in mmap, returned when freed. */
   mallopt (M_MMAP_THRESHOLD, 1024 * 1024);
 #endif
+  /* SQLite's memory statistics take a global mutex on every allocation;
+   * nothing reads them. Only possible before SQLite initializes. */
+  sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0);
 
   if (!natter_server_config_parse_args (config, &argc, &argv, &error)) {
     g_printerr ("natter-server: %s\nTry “natter-server --help”.\n", error->message);
