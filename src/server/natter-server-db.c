@@ -399,13 +399,15 @@ natter_server_db_open (const char *path, GError **error)
 
   /* 16 MiB of page cache, reads through mmap, temporary b-trees in memory:
    * the hub reads the same few pages (participants, last event ids) for
-   * every message. */
+   * every message. A WAL that grew during a burst is cut back to 64 MiB
+   * when it rewinds. */
   if (!exec (self, "PRAGMA journal_mode = WAL;", error) ||
       !exec (self, "PRAGMA synchronous = NORMAL;", error) ||
       !exec (self, "PRAGMA foreign_keys = ON;", error) ||
       !exec (self, "PRAGMA cache_size = -16384;", error) ||
       !exec (self, "PRAGMA mmap_size = 268435456;", error) ||
-      !exec (self, "PRAGMA temp_store = MEMORY;", error) || !migrate (self, error) ||
+      !exec (self, "PRAGMA temp_store = MEMORY;", error) ||
+      !exec (self, "PRAGMA journal_size_limit = 67108864;", error) || !migrate (self, error) ||
       !start_checkpointer (self, path, error)) {
     g_prefix_error (error, "%s: ", path);
     return NULL;
