@@ -109,7 +109,7 @@ remove_call (NatterCallManager *self, NatterCall *call)
 static void
 on_call_state (NatterCall *call, GParamSpec *pspec, NatterCallManager *self)
 {
-  g_autoptr (NatterCall) keep = g_object_ref (call);
+  G_GNUC_UNUSED g_autoptr (NatterCall) keep = g_object_ref (call);
 
   if (natter_call_get_state (call) == NATTER_CALL_STATE_ENDED) {
     if (!natter_call_get_incoming (call) &&

@@ -364,7 +364,7 @@ natter_call_end (NatterCall *self,
                  gboolean locally)
 {
   /* The manager drops its reference when the state becomes ended. */
-  g_autoptr (NatterCall) keep = g_object_ref (self);
+  G_GNUC_UNUSED g_autoptr (NatterCall) keep = g_object_ref (self);
 
   if (self->state == NATTER_CALL_STATE_ENDED)
     return;
