@@ -7,6 +7,7 @@
 #include <libsoup/soup.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "natter-http-body.h"
 #include "natter-test-server.h"
@@ -46,30 +47,42 @@ wait_or_fail (AsyncWait *wait, const char *what)
   }
 }
 
-/* Runs natter-server with @args to its exit; returns the exit status. */
+/* Runs natter-server with @args to its exit; returns the exit status.
+ * @input reaches it through a file, not a pipe: a server that refuses its
+ * options exits without reading stdin, and a pipe would then fail the
+ * write with EPIPE. */
 static int
 run_to_exit (const char *const *args, const char *input, char **out_stdout, char **out_stderr)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GSubprocess) process = NULL;
   g_autoptr (GError) error = NULL;
+  g_autofree char *input_path = NULL;
   AsyncWait wait = { NULL };
+  int fd;
 
   g_ptr_array_add (argv, (gpointer) server_binary ());
   for (guint i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
 
-  process = g_subprocess_newv ((const char *const *) argv->pdata,
-                               G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                 G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                               &error);
+  fd = g_file_open_tmp ("natter-server-stdin-XXXXXX", &input_path, &error);
   g_assert_no_error (error);
-  g_subprocess_communicate_utf8_async (process, input != NULL ? input : "", NULL, on_async_done,
-                                       &wait);
+  close (fd);
+  g_file_set_contents (input_path, input != NULL ? input : "", -1, &error);
+  g_assert_no_error (error);
+
+  launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_set_stdin_file_path (launcher, input_path);
+  process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (process, NULL, NULL, on_async_done, &wait);
   wait_or_fail (&wait, "natter-server to exit");
   g_subprocess_communicate_utf8_finish (process, wait.result, out_stdout, out_stderr, &error);
   g_clear_object (&wait.result);
+  g_unlink (input_path);
   g_assert_no_error (error);
   g_assert_true (g_subprocess_get_if_exited (process));
 
