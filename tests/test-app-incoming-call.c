@@ -133,6 +133,22 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
 }
 
 static void
+on_final_activate (GApplication *application)
+{
+  g_signal_stop_emission_by_name (application, "activate");
+  g_application_quit (application);
+}
+
+/* g_application_run () on the registered application, which activates it
+ * (here: quits at once) and then shuts it down as at the end of a session. */
+static void
+end_application_run (GApplication *application)
+{
+  g_signal_connect (application, "activate", G_CALLBACK (on_final_activate), NULL);
+  g_assert_cmpint (g_application_run (application, 0, NULL), ==, 0);
+}
+
+static void
 fixture_tear_down (Fixture *fixture, gconstpointer data)
 {
   GList *windows =
@@ -141,7 +157,13 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
   for (GList *l = windows; l != NULL; l = l->next)
     gtk_window_destroy (l->data);
   g_list_free (windows);
-  g_clear_object (&fixture->application);
+
+  /* Without the end of a run ("shutdown", then unregistering from D-Bus),
+   * GTK's action muxer keeps a reference to the application and the
+   * application, its client and its D-Bus objects outlive the test. */
+  end_application_run (G_APPLICATION (fixture->application));
+  natter_test_wait_until (G_OBJECT (fixture->application)->ref_count == 1, TIMEOUT_MS);
+  g_assert_finalize_object (g_steal_pointer (&fixture->application));
   g_clear_object (&fixture->bob);
   g_clear_pointer (&fixture->alice_profile, natter_profile_free);
   g_clear_pointer (&fixture->bob_profile, natter_profile_free);

@@ -531,6 +531,13 @@ test_call_overlay (Fixture *fixture, gconstpointer data)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static void
+on_final_activate (GApplication *application)
+{
+  g_signal_stop_emission_by_name (application, "activate");
+  g_application_quit (application);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -582,7 +589,10 @@ main (int argc, char *argv[])
   {
     int status = g_test_run ();
 
-    g_clear_object (&test_application);
+    /* The end of a run: GTK drops its own reference at shutdown. */
+    g_signal_connect (test_application, "activate", G_CALLBACK (on_final_activate), NULL);
+    g_assert_cmpint (g_application_run (G_APPLICATION (test_application), 0, NULL), ==, 0);
+    g_assert_finalize_object (g_steal_pointer (&test_application));
     return status;
   }
 }
