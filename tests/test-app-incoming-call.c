@@ -8,6 +8,7 @@
 
 #include "natter-application.h"
 #include "natter-call-manager.h"
+#include "natter-call-overlay.h"
 #include "natter-incoming-call-dialog.h"
 #include "natter-preferences-window.h"
 #include "natter-message-item.h"
@@ -390,6 +391,44 @@ test_calls_use_chosen_devices (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (natter_devices_get_camera_name (devices), ==, "");
 }
 
+/* The call overlay's devices button offers the same choices as preferences
+ * and keeps them in the same settings. */
+static void
+test_devices_menu_in_call (Fixture *fixture, gconstpointer data)
+{
+  GSettings *settings = natter_application_get_settings (fixture->application);
+  NatterDevices *devices = natter_call_manager_get_devices (
+    get_call_manager (natter_application_get_client (fixture->application)));
+  NatterCallOverlay *overlay;
+  GtkWidget *devices_button;
+  GMenuModel *menu;
+  GtkWindow *main_window;
+
+  g_application_activate (G_APPLICATION (fixture->application));
+  natter_test_wait_until (natter_application_get_main_window (fixture->application) != NULL,
+                          TIMEOUT_MS);
+  main_window = natter_application_get_main_window (fixture->application);
+  overlay = natter_window_get_call_overlay (NATTER_WINDOW (main_window));
+  devices_button = GTK_WIDGET (gtk_widget_get_template_child (
+    GTK_WIDGET (overlay), NATTER_TYPE_CALL_OVERLAY, "devices_button"));
+  g_assert_true (gtk_widget_get_visible (devices_button));
+  menu = gtk_menu_button_get_menu_model (GTK_MENU_BUTTON (devices_button));
+  g_assert_nonnull (menu);
+  /* Microphone, camera, speaker, and the note that choices apply next call. */
+  g_assert_cmpint (g_menu_model_get_n_items (menu), ==, 4);
+
+  g_assert_true (
+    gtk_widget_activate_action (GTK_WIDGET (overlay), "devices.camera", "s", "Test Camera"));
+  g_assert_cmpstr (natter_devices_get_camera_name (devices), ==, "Test Camera");
+  {
+    g_autofree char *camera = g_settings_get_string (settings, "camera");
+
+    g_assert_cmpstr (camera, ==, "Test Camera");
+  }
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (overlay), "devices.camera", "s", ""));
+  g_assert_cmpstr (natter_devices_get_camera_name (devices), ==, "");
+}
+
 typedef struct {
   guint32 id;
   char *accept_action;
@@ -674,6 +713,8 @@ main (int argc, char *argv[])
               test_video_call_self_view, fixture_tear_down);
   g_test_add ("/natter/app/calls/use-chosen-devices", Fixture, NULL, fixture_set_up,
               test_calls_use_chosen_devices, fixture_tear_down);
+  g_test_add ("/natter/app/calls/devices-menu-in-call", Fixture, NULL, fixture_set_up,
+              test_devices_menu_in_call, fixture_tear_down);
   g_test_add ("/natter/app/incoming-call/accept-from-notification", Fixture, NULL, fixture_set_up,
               test_accept_from_notification, fixture_tear_down);
   g_test_add ("/natter/app/incoming-call/caller-cancels", Fixture, NULL, fixture_set_up,

@@ -426,6 +426,8 @@ test_preferences (Fixture *fixture, gconstpointer data)
   NatterPreferencesWindow *preferences =
     natter_preferences_window_new (GTK_WINDOW (window), fixture->settings, "alice@example.org");
 
+  /* Tall enough for the whole page, sign-out included, in the screenshot. */
+  gtk_window_set_default_size (GTK_WINDOW (preferences), 560, 800);
   gtk_window_present (GTK_WINDOW (preferences));
   save_screenshot (fixture, GTK_WIDGET (preferences), "preferences");
 

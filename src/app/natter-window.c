@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "natter-call-manager.h"
 #include "natter-call-overlay.h"
 #include "natter-chat-view.h"
 #include "natter-conversation-row.h"
@@ -36,6 +37,7 @@ struct _NatterWindow {
 
   NatterCall *call;
   GSignalGroup *call_signals;
+  NatterDevices *devices;
   GdkPaintable *remote_video;
   GdkPaintable *local_video;
   guint ended_timeout_id;
@@ -514,6 +516,96 @@ attach_self_view (NatterWindow *self)
     g_clear_object (&self->local_video);
 }
 
+/* The devices button of the call overlay offers the choices of preferences
+ * (the GSettings keys, as radio items). A call's pipeline takes its devices
+ * when it starts, so a choice made during a call applies from the next. */
+static void
+update_devices_menu (NatterWindow *self)
+{
+  static const struct {
+    const char *key;
+    const char *context;
+    const char *title;
+  } kinds[] = {
+    { "microphone", NULL, N_ ("Microphone") },
+    { "camera", "webcam", NC_ ("webcam", "Camera") },
+    { "speaker", "loudspeaker", NC_ ("loudspeaker", "Speaker") },
+  };
+  g_autoptr (GMenu) menu = NULL;
+  g_autoptr (GMenu) note = NULL;
+
+  if (self->devices == NULL || self->settings == NULL) {
+    natter_call_overlay_set_devices_menu (self->call_overlay, NULL);
+    return;
+  }
+
+  menu = g_menu_new ();
+  for (guint kind = 0; kind < G_N_ELEMENTS (kinds); kind++) {
+    g_autoptr (GMenu) section = g_menu_new ();
+    g_autofree char *action = g_strconcat ("devices.", kinds[kind].key, NULL);
+    GListModel *list = kind == 0   ? natter_devices_get_microphones (self->devices)
+                       : kind == 1 ? natter_devices_get_cameras (self->devices)
+                                   : natter_devices_get_speakers (self->devices);
+    g_autoptr (GMenuItem) fallback =
+      g_menu_item_new (kind == 1 ? _ ("First Camera Found") : _ ("System Default"), NULL);
+    guint n = list ? g_list_model_get_n_items (list) : 0;
+
+    g_menu_item_set_action_and_target (fallback, action, "s", "");
+    g_menu_append_item (section, fallback);
+    for (guint i = 0; i < n; i++) {
+      g_autoptr (GstDevice) device = g_list_model_get_item (list, i);
+      g_autofree char *name = gst_device_get_display_name (device);
+      g_autoptr (GMenuItem) item = g_menu_item_new (name, NULL);
+
+      g_menu_item_set_action_and_target (item, action, "s", name);
+      g_menu_append_item (section, item);
+    }
+    g_menu_append_section (
+      menu,
+      kinds[kind].context ? g_dpgettext2 (GETTEXT_PACKAGE, kinds[kind].context, kinds[kind].title)
+                          : _ (kinds[kind].title),
+      G_MENU_MODEL (section));
+  }
+
+  /* An item without an action shows as a greyed-out line. */
+  note = g_menu_new ();
+  g_menu_append (note, _ ("Changes apply from the next call"), NULL);
+  g_menu_append_section (menu, NULL, G_MENU_MODEL (note));
+
+  natter_call_overlay_set_devices_menu (self->call_overlay, G_MENU_MODEL (menu));
+}
+
+static void
+setup_devices_menu (NatterWindow *self)
+{
+  g_autoptr (NatterCallManager) call_manager = NULL;
+  g_autoptr (GSimpleActionGroup) group = NULL;
+  const char *keys[] = { "microphone", "camera", "speaker" };
+
+  g_object_get (self->client, "call-manager", &call_manager, NULL);
+  if (call_manager == NULL || self->settings == NULL ||
+      natter_call_manager_get_devices (call_manager) == NULL)
+    return;
+
+  g_set_object (&self->devices, natter_call_manager_get_devices (call_manager));
+  group = g_simple_action_group_new ();
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++) {
+    g_autoptr (GAction) action = g_settings_create_action (self->settings, keys[i]);
+
+    g_action_map_add_action (G_ACTION_MAP (group), action);
+  }
+  gtk_widget_insert_action_group (GTK_WIDGET (self), "devices", G_ACTION_GROUP (group));
+
+  /* Hot-plug: the lists follow the device monitor. */
+  g_signal_connect_object (natter_devices_get_microphones (self->devices), "items-changed",
+                           G_CALLBACK (update_devices_menu), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (natter_devices_get_cameras (self->devices), "items-changed",
+                           G_CALLBACK (update_devices_menu), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (natter_devices_get_speakers (self->devices), "items-changed",
+                           G_CALLBACK (update_devices_menu), self, G_CONNECT_SWAPPED);
+  update_devices_menu (self);
+}
+
 static void
 natter_window_constructed (GObject *object)
 {
@@ -570,6 +662,7 @@ natter_window_constructed (GObject *object)
     g_object_get (self->client, "call-manager", &call_manager, NULL);
     natter_chat_view_set_calls_enabled (self->chat_view, call_manager != NULL);
   }
+  setup_devices_menu (self);
   update_online (self);
   update_profiles (self);
   update_sidebar_page (self);
@@ -620,6 +713,7 @@ natter_window_dispose (GObject *object)
     g_signal_group_set_target (self->call_signals, NULL);
   g_clear_object (&self->call_signals);
   g_clear_object (&self->call);
+  g_clear_object (&self->devices);
   g_clear_object (&self->remote_video);
   g_clear_object (&self->local_video);
 
