@@ -560,6 +560,50 @@ handle_declined (NatterHub *self, NatterHubConnection *connection, NatterFrame *
   drop_session (self, session);
 }
 
+/* A call answered before this server (re)started has no session here, only
+ * its call log row, "answered" and not ended: a party's call_ended ends it
+ * there and goes to every connection of the other party, or the peer would
+ * keep the call up on a media path nobody is sending on. Returns FALSE when
+ * @frame is not about such a call. */
+static gboolean
+end_call_without_session (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+{
+  const NatterProfile *sender = natter_hub_connection_get_profile (connection);
+  g_autoptr (NatterCallLog) call_log = NULL;
+  g_autoptr (NatterCallLog) ended = NULL;
+  g_autoptr (NatterFrame) forward = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *key = NULL;
+  g_autofree char *text = NULL;
+  const NatterProfile *other;
+
+  if (frame->call_log_id == 0 || g_hash_table_contains (self->calls, &frame->call_log_id))
+    return FALSE;
+  call_log = natter_server_db_get_call (self->db, frame->call_log_id, NULL);
+  if (call_log == NULL || g_strcmp0 (call_log->status, "answered") != 0 ||
+      call_log->ended_at != NULL)
+    return FALSE;
+  if (natter_profile_equal (call_log->caller, sender))
+    other = call_log->callee;
+  else if (natter_profile_equal (call_log->callee, sender))
+    other = call_log->caller;
+  else
+    return FALSE;
+
+  ended = natter_server_db_end_call (self->db, frame->call_log_id, &error);
+  if (ended == NULL)
+    g_warning ("Could not store the end of a call: %s", error->message);
+
+  forward = natter_frame_new (NATTER_FRAME_CALL_ENDED);
+  forward->call_log_id = frame->call_log_id;
+  forward->reason = g_strdup (frame->reason);
+  natter_hub_stamp_sender (forward, sender);
+  text = natter_frame_to_json (forward, NULL);
+  key = natter_hub_profile_key (other->profile_id, other->profile_type);
+  natter_hub_send_to_profile (self, key, NULL, "call_ended", text);
+  return TRUE;
+}
+
 static void
 handle_ended (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
 {
@@ -570,6 +614,9 @@ handle_ended (NatterHub *self, NatterHubConnection *connection, NatterFrame *fra
   g_autoptr (GError) error = NULL;
   NatterCallSession *session;
   gboolean is_caller;
+
+  if (end_call_without_session (self, connection, frame))
+    return;
 
   session = lookup_session (self, connection, frame);
   if (session == NULL || !authorize_sender (self, session, connection, &is_caller))
