@@ -17,6 +17,8 @@ NATTER_PACKAGES=(
   sound-theme-freedesktop
   # tests: a display, a session bus, a notification daemon stand-in, screenshots
   xvfb xauth dbus dbus-x11 python3-dbusmock imagemagick sqlite3 openssl
+  # tests: the leak check of the core and server tests (build-aux/test.sh)
+  valgrind
   # translations: run the app in de_DE.UTF-8 / am_ET.UTF-8 (locale-gen them),
   # and a font with Ethiopic script for the Amharic UI
   locales fonts-sil-abyssinica
