@@ -243,21 +243,35 @@ on_typing (NatterClient *self, const NatterFrame *frame)
 static void
 on_presence (NatterClient *self, const NatterFrame *frame)
 {
-  guint n_items;
-  guint i;
-
   if (self->conversations == NULL || frame->profile == NULL)
     return;
 
-  n_items = g_list_model_get_n_items (G_LIST_MODEL (self->conversations));
-  for (i = 0; i < n_items; i++) {
-    g_autoptr (NatterConversationItem) item = NULL;
-    const NatterProfile *peer;
+  natter_conversation_list_set_presence (self->conversations, frame->profile, frame->online,
+                                         frame->last_seen);
+}
 
-    item = g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
-    peer = natter_conversation_item_get_peer (item);
-    if (peer != NULL && natter_profile_equal (peer, frame->profile))
-      natter_conversation_item_set_presence (item, frame->online, frame->last_seen);
+/* Our read markers the server has not confirmed; each is the highest for
+ * its conversation. Sent after the hello's sync, and again after each
+ * reconnect until the read receipt comes back. */
+static void
+send_pending_reads (NatterClient *self)
+{
+  g_autoptr (GArray) reads = NULL;
+  guint i;
+
+  if (self->store == NULL ||
+      natter_connection_get_state (self->connection) != NATTER_CONNECTION_STATE_CONNECTED)
+    return;
+
+  reads = natter_store_list_pending_reads (self->store);
+  for (i = 0; i < reads->len; i++) {
+    const NatterPendingRead *read = &g_array_index (reads, NatterPendingRead, i);
+    g_autoptr (NatterFrame) frame = natter_frame_new (NATTER_FRAME_MARK_READ);
+
+    frame->conversation_id = read->conversation_id;
+    frame->up_to_seq = read->up_to_seq;
+    if (!natter_connection_send_frame (self->connection, frame))
+      return;
   }
 }
 
@@ -266,6 +280,12 @@ on_hello (NatterClient *self, const NatterFrame *frame)
 {
   if (self->store != NULL)
     natter_store_begin_sync (self->store);
+
+  /* The server greets us with who is online now; sync_done ends it. */
+  if (self->conversations != NULL)
+    natter_conversation_list_begin_presence_refresh (self->conversations);
+
+  send_pending_reads (self);
 }
 
 static void
@@ -275,6 +295,9 @@ on_sync_done (NatterClient *self, const NatterFrame *frame)
 
   if (self->store != NULL && !natter_store_end_sync (self->store, frame->last_event_id, &error))
     g_warning ("Cannot store the last event id: %s", error->message);
+
+  if (self->conversations != NULL)
+    natter_conversation_list_end_presence_refresh (self->conversations);
 
   /* Events were dropped from the replay: the summaries may be stale. */
   if (frame->truncated)
@@ -970,24 +993,34 @@ natter_client_retry_message (NatterClient *self, const char *client_msg_id, GErr
  * @conversation_id: the conversation
  * @up_to_seq: the newest message the user has seen
  *
- * Tells the server; the read receipt that comes back updates the unread
- * count on every device.
+ * Moves the read marker in the store at once (the unread count drops) and
+ * tells the server now if connected, else after the next hello, also
+ * after a restart, until the server's read receipt confirms it. That
+ * receipt updates the unread count on every device.
  *
- * Returns: %TRUE if sent
+ * Returns: %TRUE if the marker was recorded (or already was)
  */
 gboolean
 natter_client_mark_read (NatterClient *self, gint64 conversation_id, gint64 up_to_seq)
 {
-  g_autoptr (NatterFrame) frame = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean changed = FALSE;
 
   g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
   g_return_val_if_fail (conversation_id > 0, FALSE);
 
-  frame = natter_frame_new (NATTER_FRAME_MARK_READ);
-  frame->conversation_id = conversation_id;
-  frame->up_to_seq = up_to_seq;
+  if (self->store == NULL)
+    return FALSE;
 
-  return natter_connection_send_frame (self->connection, frame);
+  if (!natter_store_mark_read (self->store, conversation_id, up_to_seq, &changed, &error)) {
+    g_warning ("Cannot store a read marker: %s", error->message);
+    return FALSE;
+  }
+
+  if (changed)
+    send_pending_reads (self);
+
+  return TRUE;
 }
 
 /**
@@ -995,6 +1028,9 @@ natter_client_mark_read (NatterClient *self, gint64 conversation_id, gint64 up_t
  * @self: a #NatterClient
  * @conversation_id: the conversation
  * @active: whether the user is typing
+ *
+ * Typing is ephemeral: while disconnected it is dropped, not queued (a
+ * "typing" from minutes ago would be wrong when it finally arrives).
  *
  * Returns: %TRUE if sent
  */

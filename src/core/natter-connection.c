@@ -29,6 +29,8 @@ enum {
   PROP_LAST_ERROR,
   PROP_KEEPALIVE_INTERVAL,
   PROP_DEAD_AFTER,
+  PROP_NETWORK_MONITOR,
+  PROP_RETRY_DELAY,
   N_PROPS
 };
 
@@ -53,6 +55,7 @@ struct _NatterConnection {
   GCancellable *connect_cancellable;
   NatterBackoff *backoff;
   guint retry_source_id;
+  guint retry_delay_ms;
   guint watchdog_source_id;
   gint64 last_activity_us;
   GNetworkMonitor *network_monitor;
@@ -134,6 +137,35 @@ env_double (const char *name, double fallback)
   return parsed;
 }
 
+static guint
+env_uint (const char *name, guint fallback)
+{
+  const char *value = g_getenv (name);
+  guint64 parsed;
+
+  if (value == NULL || !g_ascii_string_to_unsigned (value, 10, 1, G_MAXINT32, &parsed, NULL))
+    return fallback;
+
+  return (guint) parsed;
+}
+
+static void
+set_retry_delay (NatterConnection *self, guint delay_ms)
+{
+  if (self->retry_delay_ms == delay_ms)
+    return;
+
+  self->retry_delay_ms = delay_ms;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RETRY_DELAY]);
+}
+
+static void
+cancel_retry (NatterConnection *self)
+{
+  g_clear_handle_id (&self->retry_source_id, g_source_remove);
+  set_retry_delay (self, 0);
+}
+
 static void
 drop_websocket (NatterConnection *self)
 {
@@ -165,6 +197,7 @@ on_retry_timeout (gpointer user_data)
   NatterConnection *self = user_data;
 
   self->retry_source_id = 0;
+  set_retry_delay (self, 0);
   connect_now (self);
 
   return G_SOURCE_REMOVE;
@@ -176,11 +209,12 @@ schedule_retry (NatterConnection *self)
   guint delay;
 
   drop_websocket (self);
-  g_clear_handle_id (&self->retry_source_id, g_source_remove);
+  cancel_retry (self);
 
   delay = natter_backoff_next_delay (self->backoff);
   g_debug ("Retrying in %u ms", delay);
   self->retry_source_id = g_timeout_add (delay, on_retry_timeout, self);
+  set_retry_delay (self, delay);
   set_state (self, NATTER_CONNECTION_STATE_WAITING_TO_RETRY);
 }
 
@@ -189,7 +223,7 @@ static void
 give_up (NatterConnection *self, NatterConnectionState state, GError *error)
 {
   drop_websocket (self);
-  g_clear_handle_id (&self->retry_source_id, g_source_remove);
+  cancel_retry (self);
   set_last_error (self, error);
   set_state (self, state);
 }
@@ -432,7 +466,7 @@ connect_now (NatterConnection *self)
   g_autofree char *authorization = NULL;
 
   drop_websocket (self);
-  g_clear_handle_id (&self->retry_source_id, g_source_remove);
+  cancel_retry (self);
 
   if (token == NULL || profile == NULL) {
     give_up (self, NATTER_CONNECTION_STATE_SIGNED_OUT,
@@ -472,15 +506,19 @@ on_network_changed (GNetworkMonitor *monitor, gboolean available, gpointer user_
   NatterConnection *self = user_data;
   gint64 now = g_get_monotonic_time ();
 
+  /* Losing the network changes nothing: the scheduled retry stays where
+   * the backoff put it, so an offline machine does not spin. */
   if (!available || self->state != NATTER_CONNECTION_STATE_WAITING_TO_RETRY)
     return;
 
-  /* Network monitors can fire in bursts; one retry per burst is enough. */
-  if (now - self->last_network_retry_us < NETWORK_RETRY_THROTTLE_US)
+  /* Network monitors fire in bursts (one per interface and route); one
+   * retry per burst is enough, the backoff covers the rest. */
+  if (self->last_network_retry_us != 0 &&
+      now - self->last_network_retry_us < NETWORK_RETRY_THROTTLE_US)
     return;
 
   self->last_network_retry_us = now;
-  g_debug ("Network is back: retrying now");
+  g_debug ("The network is back: retrying now");
   connect_now (self);
 }
 
@@ -575,6 +613,12 @@ natter_connection_get_property (GObject *object, guint prop_id, GValue *value, G
     case PROP_DEAD_AFTER:
       g_value_set_uint (value, self->dead_after_ms);
       break;
+    case PROP_NETWORK_MONITOR:
+      g_value_set_object (value, self->network_monitor);
+      break;
+    case PROP_RETRY_DELAY:
+      g_value_set_uint (value, self->retry_delay_ms);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -601,6 +645,9 @@ natter_connection_set_property (GObject *object,
     case PROP_DEAD_AFTER:
       natter_connection_set_dead_after (self, g_value_get_uint (value));
       break;
+    case PROP_NETWORK_MONITOR:
+      natter_connection_set_network_monitor (self, g_value_get_object (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -612,7 +659,7 @@ natter_connection_dispose (GObject *object)
   NatterConnection *self = NATTER_CONNECTION (object);
 
   drop_websocket (self);
-  g_clear_handle_id (&self->retry_source_id, g_source_remove);
+  cancel_retry (self);
   if (self->network_monitor != NULL)
     g_signal_handlers_disconnect_by_data (self->network_monitor, self);
   g_clear_object (&self->network_monitor);
@@ -684,6 +731,26 @@ natter_connection_class_init (NatterConnectionClass *klass)
     g_param_spec_uint ("dead-after", NULL, NULL, 100, G_MAXUINT, NATTER_DEAD_AFTER_S * 1000,
                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
+  /**
+   * NatterConnection:network-monitor:
+   *
+   * Tells when the network comes back, so a waiting retry happens at once
+   * (at most one every 2 s). %NULL on construction means
+   * g_network_monitor_get_default(); tests give one of their own.
+   */
+  properties[PROP_NETWORK_MONITOR] = g_param_spec_object (
+    "network-monitor", NULL, NULL, G_TYPE_NETWORK_MONITOR,
+    G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * NatterConnection:retry-delay:
+   *
+   * In state %NATTER_CONNECTION_STATE_WAITING_TO_RETRY, the milliseconds
+   * the scheduled retry waits (drawn by the backoff); 0 otherwise.
+   */
+  properties[PROP_RETRY_DELAY] =
+    g_param_spec_uint ("retry-delay", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -713,7 +780,10 @@ natter_connection_init (NatterConnection *self)
   if (keepalive != NULL && g_ascii_strtoull (keepalive, NULL, 10) >= 1)
     self->keepalive_interval_s = (guint) g_ascii_strtoull (keepalive, NULL, 10);
 
-  self->backoff = natter_backoff_new (FIRST_RETRY_MS, RETRY_BASE_MS, RETRY_MAX_MS);
+  /* NATTER_RETRY_*_MS: tests make the backoff long to show what cuts it short. */
+  self->backoff = natter_backoff_new (env_uint ("NATTER_RETRY_FIRST_MS", FIRST_RETRY_MS),
+                                      env_uint ("NATTER_RETRY_BASE_MS", RETRY_BASE_MS),
+                                      env_uint ("NATTER_RETRY_MAX_MS", RETRY_MAX_MS));
   self->sent_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&self->send_queue);
 
@@ -721,10 +791,6 @@ natter_connection_init (NatterConnection *self)
   self->chat_burst = env_double ("NATTER_CHAT_BURST", NATTER_CHAT_BURST);
   self->chat_tokens = self->chat_burst;
   self->chat_tokens_at_us = g_get_monotonic_time ();
-
-  self->network_monitor = g_object_ref (g_network_monitor_get_default ());
-  g_signal_connect (self->network_monitor, "network-changed", G_CALLBACK (on_network_changed),
-                    self);
 }
 
 /**
@@ -883,6 +949,63 @@ natter_connection_set_dead_after (NatterConnection *self, guint milliseconds)
 }
 
 /**
+ * natter_connection_get_network_monitor:
+ * @self: a #NatterConnection
+ *
+ * Returns: (transfer none): the monitor that says when the network is back
+ */
+GNetworkMonitor *
+natter_connection_get_network_monitor (NatterConnection *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONNECTION (self), NULL);
+
+  return self->network_monitor;
+}
+
+/**
+ * natter_connection_set_network_monitor:
+ * @self: a #NatterConnection
+ * @monitor: (nullable): a network monitor; %NULL for the default one
+ *
+ * When @monitor reports the network available again while a retry is
+ * waiting, the connection retries at once (throttled).
+ */
+void
+natter_connection_set_network_monitor (NatterConnection *self, GNetworkMonitor *monitor)
+{
+  g_return_if_fail (NATTER_IS_CONNECTION (self));
+  g_return_if_fail (monitor == NULL || G_IS_NETWORK_MONITOR (monitor));
+
+  if (monitor == NULL)
+    monitor = g_network_monitor_get_default ();
+
+  if (self->network_monitor == monitor)
+    return;
+
+  if (self->network_monitor != NULL)
+    g_signal_handlers_disconnect_by_data (self->network_monitor, self);
+  g_set_object (&self->network_monitor, monitor);
+  g_signal_connect (self->network_monitor, "network-changed", G_CALLBACK (on_network_changed),
+                    self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NETWORK_MONITOR]);
+}
+
+/**
+ * natter_connection_get_retry_delay:
+ * @self: a #NatterConnection
+ *
+ * Returns: how long the scheduled retry waits, in milliseconds; 0 when
+ *   none is scheduled
+ */
+guint
+natter_connection_get_retry_delay (NatterConnection *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONNECTION (self), 0);
+
+  return self->retry_delay_ms;
+}
+
+/**
  * natter_connection_start:
  * @self: a #NatterConnection
  *
@@ -914,7 +1037,7 @@ natter_connection_stop (NatterConnection *self)
   g_return_if_fail (NATTER_IS_CONNECTION (self));
 
   drop_websocket (self);
-  g_clear_handle_id (&self->retry_source_id, g_source_remove);
+  cancel_retry (self);
   set_state (self, NATTER_CONNECTION_STATE_DISCONNECTED);
 }
 

@@ -63,6 +63,9 @@ guint natter_connection_get_keepalive_interval (NatterConnection *self);
 void natter_connection_set_keepalive_interval (NatterConnection *self, guint seconds);
 guint natter_connection_get_dead_after (NatterConnection *self);
 void natter_connection_set_dead_after (NatterConnection *self, guint milliseconds);
+GNetworkMonitor *natter_connection_get_network_monitor (NatterConnection *self);
+void natter_connection_set_network_monitor (NatterConnection *self, GNetworkMonitor *monitor);
+guint natter_connection_get_retry_delay (NatterConnection *self);
 
 void natter_connection_start (NatterConnection *self);
 void natter_connection_stop (NatterConnection *self);

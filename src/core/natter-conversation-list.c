@@ -8,7 +8,11 @@
 /* The conversations of one profile, most recently active first, as
  * NatterConversationItems. Conversations are few and small (no history), so
  * all their items are kept; items are reused across reloads so bindings on
- * them survive. */
+ * them survive.
+ *
+ * Presence is kept per profile, not per item: it often arrives (the
+ * server's greeting right after hello) before the conversation list has
+ * been fetched, and an item made later must still show it. */
 
 enum { PROP_0, PROP_STORE, PROP_N_ITEMS, N_PROPS };
 
@@ -18,8 +22,28 @@ struct _NatterConversationList {
   GObject parent_instance;
 
   NatterStore *store;
-  GPtrArray *items; /* NatterConversationItem, in list order */
+  GPtrArray *items;        /* NatterConversationItem, in list order */
+  GHashTable *presence;    /* "type:id" -> Presence */
+  GHashTable *unconfirmed; /* "type:id" set: online before a reconnect, not greeted since */
 };
+
+typedef struct {
+  gboolean online;
+  char *last_seen;
+} Presence;
+
+static void
+presence_free (Presence *presence)
+{
+  g_free (presence->last_seen);
+  g_free (presence);
+}
+
+static char *
+profile_key (const NatterProfile *profile)
+{
+  return g_strdup_printf ("%s:%" G_GINT64_FORMAT, profile->profile_type, profile->profile_id);
+}
 
 static void natter_conversation_list_model_init (GListModelInterface *iface);
 
@@ -89,9 +113,15 @@ update_item (NatterConversationList *self,
   natter_conversation_item_update (item, conversation);
 
   peer = natter_conversation_item_get_peer (item);
-  if (peer != NULL)
+  if (peer != NULL) {
+    g_autofree char *key = profile_key (peer);
+    Presence *presence = g_hash_table_lookup (self->presence, key);
+
     natter_conversation_item_set_peer_read_seq (
       item, natter_store_get_read_seq (self->store, conversation->conversation_id, peer));
+    if (presence != NULL)
+      natter_conversation_item_set_presence (item, presence->online, presence->last_seen);
+  }
 }
 
 /* Rebuilds the order from the store, reusing items; emits the smallest
@@ -238,6 +268,8 @@ natter_conversation_list_finalize (GObject *object)
   NatterConversationList *self = NATTER_CONVERSATION_LIST (object);
 
   g_clear_pointer (&self->items, g_ptr_array_unref);
+  g_clear_pointer (&self->presence, g_hash_table_unref);
+  g_clear_pointer (&self->unconfirmed, g_hash_table_unref);
 
   G_OBJECT_CLASS (natter_conversation_list_parent_class)->finalize (object);
 }
@@ -267,6 +299,9 @@ static void
 natter_conversation_list_init (NatterConversationList *self)
 {
   self->items = g_ptr_array_new_with_free_func (g_object_unref);
+  self->presence =
+    g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) presence_free);
+  self->unconfirmed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 /**
@@ -341,4 +376,112 @@ natter_conversation_list_find_by_peer (NatterConversationList *self, const Natte
   }
 
   return NULL;
+}
+
+/**
+ * natter_conversation_list_set_presence:
+ * @self: a #NatterConversationList
+ * @profile: a profile sharing a conversation with the active one
+ * @online: whether it has a connection
+ * @last_seen: (nullable): when it was last online
+ *
+ * Updates the peer presence of @profile's conversations, now and for
+ * items that appear later.
+ */
+void
+natter_conversation_list_set_presence (NatterConversationList *self,
+                                       const NatterProfile *profile,
+                                       gboolean online,
+                                       const char *last_seen)
+{
+  g_autofree char *key = NULL;
+  Presence *presence;
+  guint i;
+
+  g_return_if_fail (NATTER_IS_CONVERSATION_LIST (self));
+  g_return_if_fail (profile != NULL);
+
+  key = profile_key (profile);
+  g_hash_table_remove (self->unconfirmed, key);
+
+  presence = g_hash_table_lookup (self->presence, key);
+  if (presence == NULL) {
+    presence = g_new0 (Presence, 1);
+    g_hash_table_insert (self->presence, g_strdup (key), presence);
+  }
+  presence->online = !!online;
+  if (last_seen != NULL) {
+    g_free (presence->last_seen);
+    presence->last_seen = g_strdup (last_seen);
+  }
+
+  for (i = 0; i < self->items->len; i++) {
+    NatterConversationItem *item = g_ptr_array_index (self->items, i);
+    const NatterProfile *peer = natter_conversation_item_get_peer (item);
+
+    if (peer != NULL && natter_profile_equal (peer, profile))
+      natter_conversation_item_set_presence (item, presence->online, presence->last_seen);
+  }
+}
+
+/**
+ * natter_conversation_list_begin_presence_refresh:
+ * @self: a #NatterConversationList
+ *
+ * A new connection said hello: the server now names every contact that is
+ * online. Who went offline while we were away is not named, so everyone
+ * online until now must be confirmed before
+ * natter_conversation_list_end_presence_refresh().
+ */
+void
+natter_conversation_list_begin_presence_refresh (NatterConversationList *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+  gpointer value;
+
+  g_return_if_fail (NATTER_IS_CONVERSATION_LIST (self));
+
+  g_hash_table_remove_all (self->unconfirmed);
+  g_hash_table_iter_init (&iter, self->presence);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    Presence *presence = value;
+
+    if (presence->online)
+      g_hash_table_add (self->unconfirmed, g_strdup (key));
+  }
+}
+
+/**
+ * natter_conversation_list_end_presence_refresh:
+ * @self: a #NatterConversationList
+ *
+ * The greeting is over (the server answers `sync` after it): contacts
+ * that were online and were not named since
+ * natter_conversation_list_begin_presence_refresh() went offline.
+ */
+void
+natter_conversation_list_end_presence_refresh (NatterConversationList *self)
+{
+  g_autoptr (GPtrArray) gone = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  gpointer key;
+  guint i;
+
+  g_return_if_fail (NATTER_IS_CONVERSATION_LIST (self));
+
+  g_hash_table_iter_init (&iter, self->unconfirmed);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (gone, g_strdup (key));
+  g_hash_table_remove_all (self->unconfirmed);
+
+  for (i = 0; i < gone->len; i++) {
+    const char *name = g_ptr_array_index (gone, i);
+    const char *colon = strchr (name, ':');
+    g_autofree char *type = g_strndup (name, colon - name);
+    g_autoptr (NatterProfile) profile =
+      natter_profile_new (g_ascii_strtoll (colon + 1, NULL, 10), type, NULL, NULL);
+
+    natter_conversation_list_set_presence (self, profile, FALSE, NULL);
+  }
 }

@@ -19,5 +19,11 @@ NatterConversationItem *natter_conversation_list_lookup (NatterConversationList 
                                                          gint64 conversation_id);
 NatterConversationItem *natter_conversation_list_find_by_peer (NatterConversationList *self,
                                                                const NatterProfile *peer);
+void natter_conversation_list_set_presence (NatterConversationList *self,
+                                            const NatterProfile *profile,
+                                            gboolean online,
+                                            const char *last_seen);
+void natter_conversation_list_begin_presence_refresh (NatterConversationList *self);
+void natter_conversation_list_end_presence_refresh (NatterConversationList *self);
 
 G_END_DECLS

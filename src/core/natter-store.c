@@ -91,6 +91,11 @@ static const char schema_sql[] =
   "  state INTEGER NOT NULL DEFAULT 0,"
   "  error_code TEXT,"
   "  error_message TEXT);"
+  /* Our own read markers the server has not confirmed yet (no own
+   * read_receipt back): sent again after every hello until it does. */
+  "CREATE TABLE IF NOT EXISTS pending_reads ("
+  "  conversation_id INTEGER PRIMARY KEY,"
+  "  up_to_seq INTEGER NOT NULL);"
   "CREATE TABLE IF NOT EXISTS missed_calls ("
   "  call_log_id INTEGER PRIMARY KEY,"
   "  conversation_id INTEGER,"
@@ -409,6 +414,37 @@ insert_message (NatterStore *self,
   return TRUE;
 }
 
+/* Unread: messages from others past our own read marker, among those stored. */
+static gboolean
+recount_unread (NatterStore *self, gint64 conversation_id, GError **error)
+{
+  sqlite3_stmt *stmt =
+    statement (self, "UPDATE conversations SET unread_count = (SELECT count (*) FROM messages m "
+                     "WHERE m.conversation_id = ?1 AND m.seq > ?2 AND NOT (m.sender_id = ?3 AND "
+                     "m.sender_type = ?4)) WHERE conversation_id = ?1");
+
+  sqlite3_bind_int64 (stmt, 1, conversation_id);
+  sqlite3_bind_int64 (stmt, 2,
+                      natter_store_get_read_seq (self, conversation_id, self->own_profile));
+  sqlite3_bind_int64 (stmt, 3, self->own_profile->profile_id);
+  bind_text (stmt, 4, self->own_profile->profile_type);
+
+  return step_done (self, stmt, error);
+}
+
+static gboolean
+has_pending_read (NatterStore *self, gint64 conversation_id)
+{
+  sqlite3_stmt *stmt = statement (self, "SELECT 1 FROM pending_reads WHERE conversation_id = ?1");
+  gboolean found;
+
+  sqlite3_bind_int64 (stmt, 1, conversation_id);
+  found = sqlite3_step (stmt) == SQLITE_ROW;
+  sqlite3_reset (stmt);
+
+  return found;
+}
+
 static gboolean
 apply_read_receipt (NatterStore *self, const NatterFrame *frame, GError **error)
 {
@@ -432,15 +468,14 @@ apply_read_receipt (NatterStore *self, const NatterFrame *frame, GError **error)
     return FALSE;
 
   if (is_own (self, frame->profile->profile_id, frame->profile->profile_type)) {
-    stmt =
-      statement (self, "UPDATE conversations SET unread_count = (SELECT count (*) FROM messages m "
-                       "WHERE m.conversation_id = ?1 AND m.seq > ?2 AND NOT (m.sender_id = ?3 AND "
-                       "m.sender_type = ?4)) WHERE conversation_id = ?1");
+    if (!recount_unread (self, frame->conversation_id, error))
+      return FALSE;
+
+    /* The server has our marker that far: nothing left to send. */
+    stmt = statement (self, "DELETE FROM pending_reads WHERE conversation_id = ?1 AND "
+                            "up_to_seq <= ?2");
     sqlite3_bind_int64 (stmt, 1, frame->conversation_id);
-    sqlite3_bind_int64 (stmt, 2,
-                        natter_store_get_read_seq (self, frame->conversation_id, frame->profile));
-    sqlite3_bind_int64 (stmt, 3, self->own_profile->profile_id);
-    bind_text (stmt, 4, self->own_profile->profile_type);
+    sqlite3_bind_int64 (stmt, 2, frame->up_to_seq);
     if (!step_done (self, stmt, error))
       return FALSE;
   }
@@ -883,6 +918,12 @@ natter_store_set_conversations (NatterStore *self, GPtrArray *conversations, GEr
     sqlite3_bind_int64 (stmt, 2, MAX (conversation->unread_count, 0));
     bind_text (stmt, 3, conversation->updated_at);
     if (!step_done (self, stmt, error))
+      goto failed;
+
+    /* The server has not seen our newest read marker yet: its count is
+     * older than ours. */
+    if (has_pending_read (self, conversation->conversation_id) &&
+        !recount_unread (self, conversation->conversation_id, error))
       goto failed;
 
     if (last != NULL && last->sender != NULL) {
@@ -1622,4 +1663,106 @@ natter_store_outbox_retry (NatterStore *self, const char *client_msg_id, GError 
   g_return_val_if_fail (client_msg_id != NULL, FALSE);
 
   return outbox_set_state (self, client_msg_id, NATTER_OUTBOX_PENDING, NULL, NULL, error);
+}
+
+/**
+ * natter_store_mark_read:
+ * @self: a #NatterStore
+ * @conversation_id: the conversation
+ * @up_to_seq: the newest message the user has seen
+ * @out_changed: (out) (optional): %FALSE if the marker was already there
+ * @error: a #GError
+ *
+ * Moves our own read marker forward at once (the unread count drops) and
+ * keeps it as pending until the server's read receipt confirms it, so a
+ * marker set offline, or before a restart, is not lost. @up_to_seq is
+ * capped at the newest message known here.
+ *
+ * Returns: %TRUE unless the database failed
+ */
+gboolean
+natter_store_mark_read (NatterStore *self,
+                        gint64 conversation_id,
+                        gint64 up_to_seq,
+                        gboolean *out_changed,
+                        GError **error)
+{
+  sqlite3_stmt *stmt;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
+  g_return_val_if_fail (conversation_id > 0, FALSE);
+
+  if (out_changed != NULL)
+    *out_changed = FALSE;
+
+  up_to_seq = MIN (up_to_seq, natter_store_get_last_seq (self, conversation_id));
+  if (up_to_seq <= natter_store_get_read_seq (self, conversation_id, self->own_profile))
+    return TRUE;
+
+  if (!begin (self, error))
+    return FALSE;
+
+  if (!ensure_conversation (self, conversation_id, error) ||
+      !upsert_participant (self, conversation_id, self->own_profile, error))
+    goto failed;
+
+  stmt = statement (self, "UPDATE participants SET read_seq = max (read_seq, ?4) "
+                          "WHERE conversation_id = ?1 AND profile_id = ?2 AND profile_type = ?3");
+  sqlite3_bind_int64 (stmt, 1, conversation_id);
+  sqlite3_bind_int64 (stmt, 2, self->own_profile->profile_id);
+  bind_text (stmt, 3, self->own_profile->profile_type);
+  sqlite3_bind_int64 (stmt, 4, up_to_seq);
+  if (!step_done (self, stmt, error) || !recount_unread (self, conversation_id, error))
+    goto failed;
+
+  /* Only the highest marker per conversation is worth sending. */
+  stmt = statement (self, "INSERT INTO pending_reads (conversation_id, up_to_seq) VALUES (?1, ?2) "
+                          "ON CONFLICT (conversation_id) DO UPDATE SET "
+                          "up_to_seq = max (up_to_seq, ?2)");
+  sqlite3_bind_int64 (stmt, 1, conversation_id);
+  sqlite3_bind_int64 (stmt, 2, up_to_seq);
+  if (!step_done (self, stmt, error))
+    goto failed;
+
+  queue_notify (self, CONVERSATION_CHANGED, conversation_id, 0);
+
+  if (!commit (self, error))
+    return FALSE;
+
+  if (out_changed != NULL)
+    *out_changed = TRUE;
+
+  return TRUE;
+
+failed:
+  rollback (self);
+  return FALSE;
+}
+
+/**
+ * natter_store_list_pending_reads:
+ * @self: a #NatterStore
+ *
+ * Returns: (transfer full) (element-type NatterPendingRead): our read
+ *   markers not yet confirmed by the server, one per conversation
+ */
+GArray *
+natter_store_list_pending_reads (NatterStore *self)
+{
+  GArray *reads;
+  sqlite3_stmt *stmt;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
+
+  reads = g_array_new (FALSE, FALSE, sizeof (NatterPendingRead));
+  stmt = statement (self, "SELECT conversation_id, up_to_seq FROM pending_reads "
+                          "ORDER BY conversation_id");
+  while (sqlite3_step (stmt) == SQLITE_ROW) {
+    NatterPendingRead read = { sqlite3_column_int64 (stmt, 0), sqlite3_column_int64 (stmt, 1) };
+
+    g_array_append_val (reads, read);
+  }
+  sqlite3_reset (stmt);
+
+  return reads;
 }

@@ -40,6 +40,18 @@ typedef struct {
 void natter_outbox_entry_free (NatterOutboxEntry *entry);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterOutboxEntry, natter_outbox_entry_free)
 
+/**
+ * NatterPendingRead:
+ * @conversation_id: the conversation
+ * @up_to_seq: how far we have read it
+ *
+ * Our own read marker, set here and not yet confirmed by the server.
+ */
+typedef struct {
+  gint64 conversation_id;
+  gint64 up_to_seq;
+} NatterPendingRead;
+
 #define NATTER_TYPE_STORE (natter_store_get_type ())
 G_DECLARE_FINAL_TYPE (NatterStore, natter_store, NATTER, STORE, GObject)
 
@@ -74,6 +86,12 @@ gint64 natter_store_find_direct_conversation (NatterStore *self, const NatterPro
 gint64
 natter_store_get_read_seq (NatterStore *self, gint64 conversation_id, const NatterProfile *profile);
 gint64 natter_store_get_last_seq (NatterStore *self, gint64 conversation_id);
+gboolean natter_store_mark_read (NatterStore *self,
+                                 gint64 conversation_id,
+                                 gint64 up_to_seq,
+                                 gboolean *out_changed,
+                                 GError **error);
+GArray *natter_store_list_pending_reads (NatterStore *self);
 
 /* Messages, oldest first */
 guint natter_store_count_messages (NatterStore *self, gint64 conversation_id);

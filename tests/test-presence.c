@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-presence"
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+
+#include "natter-client.h"
+#include "natter-test-server.h"
+
+/* Two real clients that share a conversation see each other come and go,
+ * through the conversation item properties the app binds (peer-online,
+ * peer-last-seen). */
+
+typedef struct {
+  char *email;
+  char *data_dir;
+  NatterProfile *profile;
+  NatterClient *client;
+} Side;
+
+typedef struct {
+  NatterTestServer *server;
+  char *tmpdir;
+  Side a;
+  Side b;
+} Fixture;
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    g_autofree char *child = g_build_filename (path, name, NULL);
+
+    if (g_file_test (child, G_FILE_TEST_IS_DIR))
+      remove_tree (child);
+    else
+      g_remove (child);
+  }
+  g_rmdir (path);
+}
+
+static void
+on_task_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static gboolean
+is_connected (Side *side)
+{
+  return side->client != NULL &&
+         natter_connection_get_state (natter_client_get_connection (side->client)) ==
+           NATTER_CONNECTION_STATE_CONNECTED;
+}
+
+static void
+side_login (Side *side, NatterTestServer *server)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  NatterAccount *account;
+
+  side->client = natter_client_new (natter_test_server_get_url (server), side->data_dir);
+  account = natter_client_get_account (side->client);
+  natter_account_login_async (account, side->email, NATTER_TEST_PASSWORD, NULL, on_task_done,
+                              &result);
+  natter_test_wait_until (result != NULL, 5000);
+  g_assert_true (natter_account_login_finish (account, result, &error));
+  g_assert_no_error (error);
+}
+
+/* A restarted application: the kept token, the same data directory. */
+static void
+side_restart (Side *side, NatterTestServer *server)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  side->client = natter_client_new (natter_test_server_get_url (server), side->data_dir);
+  natter_client_sign_in_async (side->client, NULL, on_task_done, &result);
+  natter_test_wait_until (result != NULL, 5000);
+  g_assert_true (natter_client_sign_in_finish (side->client, result, &error));
+  g_assert_no_error (error);
+}
+
+static void
+side_quit (Side *side)
+{
+  g_assert_finalize_object (g_steal_pointer (&side->client));
+}
+
+static NatterConversationItem *
+conversation_with (Side *side, const NatterProfile *peer)
+{
+  GListModel *conversations = natter_client_get_conversations (side->client);
+
+  if (conversations == NULL)
+    return NULL;
+
+  return natter_conversation_list_find_by_peer (NATTER_CONVERSATION_LIST (conversations), peer);
+}
+
+static gboolean
+sees_online (Side *side, const NatterProfile *peer)
+{
+  NatterConversationItem *item = conversation_with (side, peer);
+
+  return item != NULL && natter_conversation_item_get_peer_online (item);
+}
+
+static gboolean
+sees_offline (Side *side, const NatterProfile *peer)
+{
+  NatterConversationItem *item = conversation_with (side, peer);
+
+  return item != NULL && !natter_conversation_item_get_peer_online (item) &&
+         natter_conversation_item_get_peer_last_seen (item) != NULL;
+}
+
+static void
+fixture_set_up (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterUser) user_a = NULL;
+  g_autoptr (NatterUser) user_b = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *token_a = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *answer = NULL;
+  guint status = 0;
+
+  fixture->server = natter_test_server_new (NULL);
+  fixture->tmpdir = g_dir_make_tmp ("natter-test-presence-XXXXXX", &error);
+  g_assert_no_error (error);
+
+  user_a = natter_test_server_register (fixture->server, "abebe@example.org", "Abebe", "tutor",
+                                        &token_a, &fixture->a.profile);
+  user_b = natter_test_server_register (fixture->server, "sara@example.org", "Sara", "student",
+                                        NULL, &fixture->b.profile);
+  fixture->a.email = g_strdup ("abebe@example.org");
+  fixture->b.email = g_strdup ("sara@example.org");
+  fixture->a.data_dir = g_build_filename (fixture->tmpdir, "a", NULL);
+  fixture->b.data_dir = g_build_filename (fixture->tmpdir, "b", NULL);
+
+  /* Presence is only for profiles that share a conversation. */
+  path = g_strdup_printf ("/api/as/%" G_GINT64_FORMAT "/%s/conversations",
+                          fixture->a.profile->profile_id, fixture->a.profile->profile_type);
+  body =
+    g_strdup_printf ("{\"with\":[{\"profile_id\":%" G_GINT64_FORMAT ",\"profile_type\":\"%s\"}]}",
+                     fixture->b.profile->profile_id, fixture->b.profile->profile_type);
+  answer = natter_test_http (fixture->server, "POST", path, token_a, body, &status);
+  g_assert_cmpuint (status / 100, ==, 2);
+
+  side_login (&fixture->a, fixture->server);
+  natter_test_wait_until (is_connected (&fixture->a), 5000);
+  side_login (&fixture->b, fixture->server);
+  natter_test_wait_until (is_connected (&fixture->b), 5000);
+}
+
+static void
+side_clear (Side *side)
+{
+  if (side->client != NULL)
+    side_quit (side);
+  g_clear_pointer (&side->profile, natter_profile_free);
+  g_clear_pointer (&side->email, g_free);
+  g_clear_pointer (&side->data_dir, g_free);
+}
+
+static void
+fixture_tear_down (Fixture *fixture, gconstpointer data)
+{
+  side_clear (&fixture->a);
+  side_clear (&fixture->b);
+  natter_test_server_free (fixture->server);
+  remove_tree (fixture->tmpdir);
+  g_free (fixture->tmpdir);
+}
+
+static void
+count_notify (guint *count)
+{
+  (*count)++;
+}
+
+static void
+test_online_offline_and_back (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterConversationItem) at_a = NULL;
+  g_autoptr (GDateTime) before = NULL;
+  g_autoptr (GDateTime) last_seen = NULL;
+  g_autoptr (GDateTime) after = NULL;
+  guint online_changes = 0;
+
+  /* A was online first: B learns it from the server's greeting, which
+   * comes before B's conversation list; A hears B arrive. */
+  natter_test_wait_until (sees_online (&fixture->a, fixture->b.profile), 5000);
+  natter_test_wait_until (sees_online (&fixture->b, fixture->a.profile), 5000);
+
+  at_a = g_object_ref (conversation_with (&fixture->a, fixture->b.profile));
+  g_signal_connect_swapped (at_a, "notify::peer-online", G_CALLBACK (count_notify),
+                            &online_changes);
+
+  /* B quits: A sees B offline, with the time B was last seen. */
+  before = g_date_time_new_now_utc ();
+  side_quit (&fixture->b);
+  natter_test_wait_until (!natter_conversation_item_get_peer_online (at_a), 5000);
+  after = g_date_time_new_now_utc ();
+  g_assert_cmpuint (online_changes, ==, 1);
+  g_assert_nonnull (natter_conversation_item_get_peer_last_seen (at_a));
+  last_seen =
+    g_date_time_new_from_iso8601 (natter_conversation_item_get_peer_last_seen (at_a), NULL);
+  g_assert_nonnull (last_seen);
+  /* The server stamps whole seconds. */
+  g_assert_cmpint (g_date_time_difference (last_seen, before), >=, -G_USEC_PER_SEC);
+  g_assert_cmpint (g_date_time_difference (after, last_seen), >=, 0);
+
+  /* B starts again: both see each other online. */
+  side_restart (&fixture->b, fixture->server);
+  natter_test_wait_until (natter_conversation_item_get_peer_online (at_a), 5000);
+  natter_test_wait_until (sees_online (&fixture->b, fixture->a.profile), 5000);
+  g_assert_cmpuint (online_changes, ==, 2);
+
+  g_signal_handlers_disconnect_by_data (at_a, &online_changes);
+}
+
+static void
+test_peer_gone_while_away (Fixture *fixture, gconstpointer data)
+{
+  natter_test_wait_until (sees_online (&fixture->a, fixture->b.profile), 5000);
+
+  /* The server goes down; B quits before it is back. Nobody tells A that
+   * B went offline: the server's greeting after the reconnect simply does
+   * not name B. */
+  natter_test_server_stop (fixture->server);
+  natter_test_wait_until (!is_connected (&fixture->a), 5000);
+  side_quit (&fixture->b);
+  g_assert_true (sees_online (&fixture->a, fixture->b.profile));
+
+  natter_test_server_restart (fixture->server);
+  natter_test_wait_until (is_connected (&fixture->a), 10000);
+  natter_test_wait_until (sees_offline (&fixture->a, fixture->b.profile), 5000);
+
+  /* Both back after another restart: each sees the other. */
+  side_restart (&fixture->b, fixture->server);
+  natter_test_wait_until (is_connected (&fixture->b), 10000);
+  natter_test_wait_until (sees_online (&fixture->a, fixture->b.profile), 5000);
+  natter_test_wait_until (sees_online (&fixture->b, fixture->a.profile), 5000);
+
+  natter_test_server_stop (fixture->server);
+  natter_test_wait_until (!is_connected (&fixture->a) && !is_connected (&fixture->b), 5000);
+  natter_test_server_restart (fixture->server);
+  natter_test_wait_until (is_connected (&fixture->a) && is_connected (&fixture->b), 10000);
+  natter_test_wait_until (sees_online (&fixture->a, fixture->b.profile), 5000);
+  natter_test_wait_until (sees_online (&fixture->b, fixture->a.profile), 5000);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_setenv ("NATTER_TOKEN_STORE", "file", TRUE);
+  g_unsetenv ("NATTER_TOKEN");
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("/natter/presence/online-offline-and-back", test_online_offline_and_back);
+  ADD ("/natter/presence/peer-gone-while-away-shows-offline", test_peer_gone_while_away);
+#undef ADD
+
+  return g_test_run ();
+}
