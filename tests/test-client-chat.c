@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 
 #include "natter-client.h"
+#include "natter-http-body.h"
 #include "natter-test-server.h"
 
 /* Two real clients (NatterClient, each with its own data directory) talk
@@ -426,6 +427,156 @@ test_refused_message_fails_and_is_kept (Fixture *fixture, gconstpointer data)
   g_assert_finalize_object (g_steal_pointer (&messages));
 }
 
+/* The unread count the server keeps for @side in @conversation_id. */
+static gint64
+server_unread_count (Fixture *fixture, Side *side, gint64 conversation_id)
+{
+  NatterAccount *account = natter_client_get_account (side->client);
+  g_autoptr (GPtrArray) conversations = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *body = NULL;
+  guint status = 0;
+
+  path = g_strdup_printf ("/api/as/%" G_GINT64_FORMAT "/%s/conversations",
+                          side->profile->profile_id, side->profile->profile_type);
+  body = natter_test_http (fixture->server, "GET", path, natter_account_get_token (account), NULL,
+                           &status);
+  g_assert_cmpuint (status, ==, 200);
+  conversations = natter_conversation_list_parse (body, strlen (body), &error);
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < conversations->len; i++) {
+    NatterConversation *conversation = g_ptr_array_index (conversations, i);
+
+    if (conversation->conversation_id == conversation_id)
+      return conversation->unread_count;
+  }
+
+  g_assert_not_reached ();
+}
+
+static void
+side_restart (Side *side, const char *url, const char *data_dir)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  side->client = natter_client_new (url, data_dir);
+  g_signal_connect (side->client, "message-received", G_CALLBACK (on_message_received), side);
+  g_signal_connect (side->client, "message-sent", G_CALLBACK (on_message_sent), side);
+  g_signal_connect (side->client, "read-receipt", G_CALLBACK (on_read_receipt), side);
+  natter_client_sign_in_async (side->client, NULL, on_task_done, &result);
+  natter_test_wait_until (result != NULL, 5000);
+  g_assert_true (natter_client_sign_in_finish (side->client, result, &error));
+  g_assert_no_error (error);
+}
+
+static gint64
+receive_three (Fixture *fixture)
+{
+  g_free (send_to (&fixture->a, &fixture->b, "one"));
+  g_free (send_to (&fixture->a, &fixture->b, "two"));
+  g_free (send_to (&fixture->a, &fixture->b, "three"));
+  natter_test_wait_until (fixture->b.received->len == 3 && fixture->a.sent == 3, 5000);
+
+  return ((NatterMessage *) g_ptr_array_index (fixture->b.received, 0))->conversation_id;
+}
+
+static void
+settle (guint ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) ms * 1000;
+
+  while (natter_test_iterate_until (deadline))
+    ;
+}
+
+static guint
+count_pending_reads (NatterStore *store)
+{
+  g_autoptr (GArray) pending = natter_store_list_pending_reads (store);
+
+  return pending->len;
+}
+
+static void
+test_mark_read_offline (Fixture *fixture, gconstpointer data)
+{
+  gint64 conversation_id = receive_three (fixture);
+  NatterStore *store_b = natter_client_get_store (fixture->b.client);
+  NatterConversationItem *at_a;
+  NatterConversationItem *at_b;
+  g_autoptr (GArray) pending = NULL;
+
+  natter_test_wait_until ((at_b = find_conversation (&fixture->b, fixture->a.profile)) != NULL &&
+                            natter_conversation_item_get_unread_count (at_b) == 3,
+                          5000);
+  natter_test_wait_until ((at_a = find_conversation (&fixture->a, fixture->b.profile)) != NULL,
+                          5000);
+  g_assert_cmpint (server_unread_count (fixture, &fixture->b, conversation_id), ==, 3);
+
+  natter_test_server_stop (fixture->server);
+  natter_test_wait_until (!is_connected (&fixture->a) && !is_connected (&fixture->b), 5000);
+
+  /* Read offline, message by message: the badge drops at once, and only
+   * the highest marker waits to be sent. Typing offline goes nowhere. */
+  g_assert_true (natter_client_mark_read (fixture->b.client, conversation_id, 1));
+  g_assert_true (natter_client_mark_read (fixture->b.client, conversation_id, 2));
+  g_assert_true (natter_client_mark_read (fixture->b.client, conversation_id, 3));
+  g_assert_false (natter_client_set_typing (fixture->b.client, conversation_id, TRUE));
+  g_assert_cmpuint (natter_conversation_item_get_unread_count (at_b), ==, 0);
+  pending = natter_store_list_pending_reads (store_b);
+  g_assert_cmpuint (pending->len, ==, 1);
+  g_assert_cmpint (g_array_index (pending, NatterPendingRead, 0).up_to_seq, ==, 3);
+  g_clear_pointer (&pending, g_array_unref);
+
+  /* Back online: A gets one receipt, the server's count is 0. */
+  natter_test_server_restart (fixture->server);
+  natter_test_wait_until (natter_conversation_item_get_peer_read_seq (at_a) == 3, 10000);
+  natter_test_wait_until (server_unread_count (fixture, &fixture->b, conversation_id) == 0, 5000);
+  settle (300);
+  g_assert_cmpuint (fixture->a.receipts, ==, 1);
+  g_assert_false (natter_conversation_item_get_typing (at_a));
+
+  /* Confirmed by B's own receipt: nothing is pending any more. */
+  natter_test_wait_until (count_pending_reads (store_b) == 0, 5000);
+  g_assert_cmpuint (natter_conversation_item_get_unread_count (at_b), ==, 0);
+}
+
+static void
+test_mark_read_survives_restart (Fixture *fixture, gconstpointer data)
+{
+  gint64 conversation_id = receive_three (fixture);
+  g_autofree char *dir_b = g_build_filename (fixture->data_dir, "b", NULL);
+  NatterConversationItem *at_a;
+  NatterConversationItem *at_b;
+
+  natter_test_wait_until ((at_a = find_conversation (&fixture->a, fixture->b.profile)) != NULL,
+                          5000);
+  natter_test_wait_until ((at_b = find_conversation (&fixture->b, fixture->a.profile)) != NULL &&
+                            natter_conversation_item_get_unread_count (at_b) == 3,
+                          5000);
+
+  /* Marked read while the server is down, then B quits. */
+  natter_test_server_stop (fixture->server);
+  natter_test_wait_until (!is_connected (&fixture->b), 5000);
+  g_assert_true (natter_client_mark_read (fixture->b.client, conversation_id, 2));
+  g_signal_handlers_disconnect_by_data (fixture->b.client, &fixture->b);
+  g_assert_finalize_object (g_steal_pointer (&fixture->b.client));
+
+  /* B starts again, still offline: the marker is still there. */
+  side_restart (&fixture->b, natter_test_server_get_url (fixture->server), dir_b);
+  natter_test_wait_until ((at_b = find_conversation (&fixture->b, fixture->a.profile)) != NULL,
+                          5000);
+  g_assert_cmpuint (natter_conversation_item_get_unread_count (at_b), ==, 1);
+
+  natter_test_server_restart (fixture->server);
+  natter_test_wait_until (natter_conversation_item_get_peer_read_seq (at_a) == 2, 10000);
+  natter_test_wait_until (server_unread_count (fixture, &fixture->b, conversation_id) == 1, 5000);
+  g_assert_cmpuint (fixture->a.receipts, ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -440,6 +591,8 @@ main (int argc, char **argv)
   ADD ("/natter/client/history-pages", test_history_pages);
   ADD ("/natter/client/server-restart-mid-conversation", test_server_restart_mid_conversation);
   ADD ("/natter/client/refused-message-fails-and-is-kept", test_refused_message_fails_and_is_kept);
+  ADD ("/natter/client/mark-read-offline-reaches-peer", test_mark_read_offline);
+  ADD ("/natter/client/mark-read-survives-restart", test_mark_read_survives_restart);
 #undef ADD
 
   return g_test_run ();
