@@ -1239,15 +1239,51 @@ build_pipeline (NatterCallPipeline *self, GError **error)
   return build_audio_receive_chain (self, error);
 }
 
+static int
+pad_has_transceiver (gconstpointer item, gconstpointer transceiver)
+{
+  g_autoptr (GstWebRTCRTPTransceiver) linked = NULL;
+
+  g_object_get (g_value_get_object (item), "transceiver", &linked, NULL);
+  return linked == transceiver ? 0 : 1;
+}
+
+/* Whether the send chain linked to @transceiver carries audio. webrtcbin
+ * learns a transceiver's kind only once caps flow, after the offer is
+ * made, so the kind comes from the send chain's caps. */
+static gboolean
+transceiver_sends_audio (NatterCallPipeline *self, GstWebRTCRTPTransceiver *transceiver)
+{
+  g_autoptr (GstIterator) pads = gst_element_iterate_sink_pads (self->webrtcbin);
+  g_auto (GValue) item = G_VALUE_INIT;
+  g_autoptr (GstCaps) caps = NULL;
+  const char *media;
+
+  if (!gst_iterator_find_custom (pads, pad_has_transceiver, &item, transceiver))
+    return FALSE;
+  caps = gst_pad_peer_query_caps (g_value_get_object (&item), NULL);
+  if (caps == NULL || gst_caps_get_size (caps) == 0)
+    return FALSE;
+  media = gst_structure_get_string (gst_caps_get_structure (caps, 0), "media");
+
+  return g_strcmp0 (media, "audio") == 0;
+}
+
+/* NACK (and so RTX) for video only: Chromium refuses an offer whose audio
+ * m-line carries a second (RTX) SSRC ("Failed to add remote stream ssrc"),
+ * and Opus has in-band FEC for audio loss. */
 static void
 set_transceivers_nack (NatterCallPipeline *self)
 {
   g_autoptr (GArray) transceivers = NULL;
 
   g_signal_emit_by_name (self->webrtcbin, "get-transceivers", &transceivers);
-  for (guint i = 0; transceivers != NULL && i < transceivers->len; i++)
-    g_object_set (g_array_index (transceivers, GstWebRTCRTPTransceiver *, i), "do-nack", TRUE,
-                  NULL);
+  for (guint i = 0; transceivers != NULL && i < transceivers->len; i++) {
+    GstWebRTCRTPTransceiver *transceiver =
+      g_array_index (transceivers, GstWebRTCRTPTransceiver *, i);
+
+    g_object_set (transceiver, "do-nack", !transceiver_sends_audio (self, transceiver), NULL);
+  }
 }
 
 static gboolean
