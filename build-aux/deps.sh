@@ -24,6 +24,8 @@ NATTER_PACKAGES=(
   locales fonts-sil-abyssinica
   # app: emoji in messages and the emoji chooser
   fonts-noto-color-emoji
+  # tests: the browser interoperability test (tests/interop)
+  chromium
 )
 
 natter_install_deps ()
