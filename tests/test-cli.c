@@ -403,6 +403,248 @@ test_token_from_environment (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (strstr (out, "\"email\":\"lidya@example.org\""));
 }
 
+static gint64
+elapsed_ms (gint64 since_us)
+{
+  return (g_get_monotonic_time () - since_us) / 1000;
+}
+
+static void
+test_send_timeout_with_server_down (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GPtrArray) messages = NULL;
+  Cli *listener;
+  Cli *sender;
+  gint64 started;
+
+  register_user (fixture, "abebe", "tutor");
+  register_user (fixture, "sara", "student");
+
+  /* Nobody answers: send waits its --timeout, then fails, and says the
+   * message is still queued. */
+  natter_test_server_stop (fixture->server);
+  started = g_get_monotonic_time ();
+  g_assert_cmpint (
+    cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "waited", "--timeout", "2"), ==,
+    1);
+  g_assert_cmpint (elapsed_ms (started), >=, 2000);
+  g_assert_cmpint (elapsed_ms (started), <, 10000);
+  g_assert_true (has_event_with (sender, "queued", NULL, NULL));
+  g_assert_false (has_event_with (sender, "sent", NULL, NULL));
+  cli_free (sender);
+
+  /* The outbox goes out with the next run: both arrive, once, in order. */
+  natter_test_server_restart (fixture->server);
+  listener = cli_spawn (fixture, "sara", NULL, "listen", "--count", "2", "--timeout", "30", NULL);
+  natter_test_wait_until (has_event_with (listener, "state", "state", "connected"), 10000);
+  g_assert_cmpint (cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "after"), ==, 0);
+  cli_free (sender);
+
+  g_assert_cmpint (cli_wait (listener, 30000), ==, 0);
+  messages = events_named (listener, "message");
+  g_assert_cmpuint (messages->len, ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (messages, 0), "text"), ==,
+                   "waited");
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (messages, 1), "text"), ==,
+                   "after");
+  cli_free (listener);
+}
+
+static void
+test_listen_count_and_timeout (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GPtrArray) messages = NULL;
+  Cli *listener;
+  Cli *sender;
+  gint64 started;
+
+  register_user (fixture, "abebe", "tutor");
+  register_user (fixture, "sara", "student");
+
+  /* --timeout alone: listening that long is success. */
+  started = g_get_monotonic_time ();
+  g_assert_cmpint (cli_run (fixture, &listener, "sara", NULL, "listen", "--timeout", "2"), ==, 0);
+  g_assert_cmpint (elapsed_ms (started), >=, 2000);
+  g_assert_true (has_event_with (listener, "state", "state", "connected"));
+  cli_free (listener);
+
+  /* --count not reached by the --timeout: a failure. */
+  g_assert_cmpint (
+    cli_run (fixture, &listener, "sara", NULL, "listen", "--count", "1", "--timeout", "2"), ==, 1);
+  g_assert_false (has_event_with (listener, "message", NULL, NULL));
+  cli_free (listener);
+
+  /* --count reached: exits at once, before the --timeout. */
+  listener = cli_spawn (fixture, "sara", NULL, "listen", "--count", "1", "--timeout", "60", NULL);
+  natter_test_wait_until (has_event_with (listener, "state", "state", "connected"), 10000);
+  started = g_get_monotonic_time ();
+  g_assert_cmpint (cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "hi"), ==, 0);
+  cli_free (sender);
+  g_assert_cmpint (cli_wait (listener, 10000), ==, 0);
+  g_assert_cmpint (elapsed_ms (started), <, 10000);
+  messages = events_named (listener, "message");
+  g_assert_cmpuint (messages->len, ==, 1);
+  cli_free (listener);
+
+  /* Bad arguments: an error, nothing on stdout. */
+  g_assert_cmpint (cli_run (fixture, &listener, "sara", NULL, "listen", "--count", "-1"), ==, 1);
+  g_assert_cmpuint (listener->lines->len, ==, 0);
+  cli_free (listener);
+  g_assert_cmpint (cli_run (fixture, &sender, "abebe", NULL, "send", "student:2"), ==, 1);
+  g_assert_cmpuint (sender->lines->len, ==, 0);
+  cli_free (sender);
+}
+
+static void
+test_refusals_are_errors (Fixture *fixture, gconstpointer data)
+{
+  Cli *cli;
+
+  register_user (fixture, "abebe", "tutor");
+  register_user (fixture, "sara", "student");
+
+  /* Someone else's profile: refused before anything is printed. */
+  g_assert_cmpint (
+    cli_run (fixture, &cli, "abebe", NULL, "--profile", "student:2", "listen", "--timeout", "5"),
+    ==, 1);
+  g_assert_cmpuint (cli->lines->len, ==, 0);
+  cli_free (cli);
+
+  /* A profile nobody has: the server refuses the message for good. */
+  g_assert_cmpint (cli_run (fixture, &cli, "abebe", NULL, "send", "student:99", "anyone?"), ==, 1);
+  g_assert_true (has_event_with (cli, "queued", NULL, NULL));
+  g_assert_true (has_event_with (cli, "failed", NULL, NULL));
+  g_assert_false (has_event_with (cli, "sent", NULL, NULL));
+  cli_free (cli);
+
+  /* A revoked token: signed out, an error, no retry loop. */
+  g_assert_cmpint (cli_run (fixture, &cli, "abebe", NULL, "logout"), ==, 0);
+  cli_free (cli);
+  g_assert_cmpint (cli_run (fixture, &cli, "abebe", NULL, "listen", "--timeout", "5"), ==, 1);
+  cli_free (cli);
+}
+
+static guint
+count_substrings (const char *haystack, const char *needle)
+{
+  guint count = 0;
+
+  for (const char *p = strstr (haystack, needle); p != NULL; p = strstr (p + 1, needle))
+    count++;
+
+  return count;
+}
+
+/* Runs natter-cli with stderr captured, in an environment without a
+ * Secret Service; @wrapper (nullable) runs it under dbus-run-session. */
+static int
+run_without_secret_service (Fixture *fixture,
+                            const char *wrapper,
+                            const char *stdin_text,
+                            char **out_stdout,
+                            char **out_stderr,
+                            const char *command,
+                            ...)
+{
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *home = data_home (fixture, "nobus");
+  g_autofree char *runtime = g_build_filename (fixture->tmpdir, "runtime", NULL);
+  const char *arg;
+  va_list args;
+
+  g_mkdir_with_parents (runtime, 0700);
+  if (wrapper != NULL) {
+    g_ptr_array_add (argv, (gpointer) wrapper);
+    g_ptr_array_add (argv, (gpointer) "--");
+  }
+  g_ptr_array_add (argv, (gpointer) NATTER_CLI_BINARY);
+  g_ptr_array_add (argv, (gpointer) "--server");
+  g_ptr_array_add (argv, (gpointer) natter_test_server_get_url (fixture->server));
+  g_ptr_array_add (argv, (gpointer) command);
+  va_start (args, command);
+  for (arg = va_arg (args, const char *); arg != NULL; arg = va_arg (args, const char *))
+    g_ptr_array_add (argv, (gpointer) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                               G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", home, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", runtime, TRUE);
+  g_subprocess_launcher_unsetenv (launcher, "DBUS_SESSION_BUS_ADDRESS");
+  g_subprocess_launcher_unsetenv (launcher, "NATTER_TOKEN_STORE");
+  g_subprocess_launcher_unsetenv (launcher, "NATTER_TOKEN");
+  g_subprocess_launcher_unsetenv (launcher, "G_MESSAGES_DEBUG");
+  process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, stdin_text, NULL, out_stdout, out_stderr, &error);
+  g_assert_no_error (error);
+  g_test_message ("stderr: %s", *out_stderr);
+
+  return g_subprocess_get_if_exited (process) ? g_subprocess_get_exit_status (process) : -1;
+}
+
+static void
+assert_json_lines (const char *text)
+{
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+
+  for (guint i = 0; lines[i] != NULL; i++) {
+    g_autoptr (JsonParser) parser = json_parser_new ();
+    g_autoptr (GError) error = NULL;
+
+    if (lines[i][0] == '\0')
+      continue;
+    json_parser_load_from_data (parser, lines[i], -1, &error);
+    g_assert_no_error (error);
+    g_assert_true (
+      json_object_has_member (json_node_get_object (json_parser_get_root (parser)), "event"));
+  }
+}
+
+static void
+test_token_file_fallback_said_once (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterUser) user = NULL;
+  g_autofree char *dbus_run_session = g_find_program_in_path ("dbus-run-session");
+  const char *const wrappers[] = { NULL, dbus_run_session };
+  const char *fallback = "No Secret Service";
+
+  user = natter_test_server_register (fixture->server, "lidya@example.org", "Lidya", "parent", NULL,
+                                      NULL);
+
+  /* Without a session bus, and (if dbus-run-session exists) with a bus
+   * but no Secret Service on it: the file is used, and each run says so
+   * once on stderr, never on stdout. */
+  for (guint i = 0; i < G_N_ELEMENTS (wrappers); i++) {
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+
+    if (i > 0 && wrappers[i] == NULL)
+      continue;
+
+    g_assert_cmpint (run_without_secret_service (fixture, wrappers[i], NATTER_TEST_PASSWORD "\n",
+                                                 &out, &err, "login", "--email",
+                                                 "lidya@example.org", "--password-stdin", NULL),
+                     ==, 0);
+    g_assert_cmpuint (count_substrings (err, fallback), ==, 1);
+    g_assert_nonnull (strstr (out, "\"event\":\"signed_in\""));
+    assert_json_lines (out);
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+
+    g_assert_cmpint (
+      run_without_secret_service (fixture, wrappers[i], NULL, &out, &err, "whoami", NULL), ==, 0);
+    g_assert_cmpuint (count_substrings (err, fallback), ==, 1);
+    g_assert_nonnull (strstr (out, "\"token_storage\":\"file\""));
+    assert_json_lines (out);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -412,6 +654,10 @@ main (int argc, char **argv)
   ADD ("/natter/cli/account-commands", test_account_commands);
   ADD ("/natter/cli/send-and-listen-across-server-restart", test_send_listen_across_restart);
   ADD ("/natter/cli/token-from-environment", test_token_from_environment);
+  ADD ("/natter/cli/send-timeout-with-server-down", test_send_timeout_with_server_down);
+  ADD ("/natter/cli/listen-count-and-timeout", test_listen_count_and_timeout);
+  ADD ("/natter/cli/refusals-are-errors", test_refusals_are_errors);
+  ADD ("/natter/cli/token-file-fallback-said-once", test_token_file_fallback_said_once);
 #undef ADD
 
   return g_test_run ();

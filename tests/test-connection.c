@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <libsoup/soup.h>
 #include <signal.h>
 
 #include "natter-backoff.h"
@@ -328,6 +329,153 @@ test_forbidden_profile_is_surfaced (Fixture *fixture, gconstpointer data)
                   NATTER_CONNECTION_ERROR_FORBIDDEN);
 }
 
+/* A server that speaks broken protocol, which natter-server never does:
+ * just enough HTTP for a login, and a WebSocket the test scripts. */
+typedef struct {
+  SoupServer *server;
+  char *url;
+  SoupWebsocketConnection *websocket;
+} BrokenServer;
+
+static const char broken_user[] =
+  "{\"user_id\":1,\"email\":\"abebe@example.org\",\"display_name\":\"Abebe\","
+  "\"profiles\":[{\"profile_id\":1,\"profile_type\":\"tutor\",\"display_name\":\"Abebe\"}]}";
+
+static void
+broken_respond (SoupServerMessage *message, const char *json)
+{
+  soup_server_message_set_status (message, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (message, "application/json", SOUP_MEMORY_COPY, json,
+                                    strlen (json));
+}
+
+static void
+on_broken_http (SoupServer *server,
+                SoupServerMessage *message,
+                const char *path,
+                GHashTable *query,
+                gpointer user_data)
+{
+  g_autofree char *session = NULL;
+
+  if (g_str_equal (path, "/api/login")) {
+    session = g_strdup_printf ("{\"token\":\"broken-token\",\"expires_at\":"
+                               "\"2099-01-01T00:00:00Z\",\"user\":%s}",
+                               broken_user);
+    broken_respond (message, session);
+  } else if (g_str_equal (path, "/api/me")) {
+    broken_respond (message, broken_user);
+  } else if (g_str_has_prefix (path, "/api/as/")) {
+    broken_respond (message, "{\"conversations\":[]}");
+  } else {
+    soup_server_message_set_status (message, SOUP_STATUS_NOT_FOUND, NULL);
+  }
+}
+
+static void
+on_broken_websocket (SoupServer *server,
+                     SoupServerMessage *message,
+                     const char *path,
+                     SoupWebsocketConnection *websocket,
+                     gpointer user_data)
+{
+  BrokenServer *broken = user_data;
+
+  g_set_object (&broken->websocket, websocket);
+}
+
+static void
+broken_server_init (BrokenServer *broken)
+{
+  g_autoptr (GError) error = NULL;
+  GSList *uris;
+
+  broken->server = soup_server_new (NULL, NULL);
+  soup_server_add_handler (broken->server, "/api", on_broken_http, broken, NULL);
+  soup_server_add_websocket_handler (broken->server, "/ws", NULL, NULL, on_broken_websocket, broken,
+                                     NULL);
+  soup_server_listen_local (broken->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  g_assert_no_error (error);
+
+  uris = soup_server_get_uris (broken->server);
+  broken->url = g_strdup_printf ("http://127.0.0.1:%d", g_uri_get_port (uris->data));
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+}
+
+static void
+broken_server_clear (BrokenServer *broken)
+{
+  g_clear_object (&broken->websocket);
+  soup_server_disconnect (broken->server);
+  g_clear_object (&broken->server);
+  g_clear_pointer (&broken->url, g_free);
+}
+
+static gboolean
+has_error (NatterConnection *connection, int code, const char *part)
+{
+  const GError *error = natter_connection_get_last_error (connection);
+
+  return g_error_matches (error, NATTER_CONNECTION_ERROR, code) &&
+         strstr (error->message, part) != NULL;
+}
+
+static void
+test_protocol_errors_are_surfaced (void)
+{
+  g_autofree char *data_dir = g_dir_make_tmp ("natter-test-connection-XXXXXX", NULL);
+  BrokenServer broken = { 0 };
+  g_autoptr (NatterClient) client = NULL;
+  NatterConnection *connection;
+  guint attempts = 0;
+  gint64 settle;
+
+  broken_server_init (&broken);
+  client = signed_in_client (broken.url, data_dir, "abebe@example.org");
+  connection = natter_client_get_connection (client);
+  g_signal_connect (connection, "notify::state", G_CALLBACK (count_connecting), &attempts);
+  natter_test_wait_until (broken.websocket != NULL, 5000);
+
+  /* An unreadable frame: said, and the link stays. */
+  soup_websocket_connection_send_text (broken.websocket, "{\"type\":\"hello\",");
+  natter_test_wait_until (has_error (connection, NATTER_CONNECTION_ERROR_PROTOCOL, "Unreadable"),
+                          5000);
+  g_assert_true (is_state (client, NATTER_CONNECTION_STATE_CONNECTING));
+
+  /* A good hello clears it. */
+  soup_websocket_connection_send_text (
+    broken.websocket, "{\"type\":\"hello\",\"protocol\":1,\"profile\":{\"profile_id\":1,"
+                      "\"profile_type\":\"tutor\"},\"last_event_id\":0,\"heartbeat_s\":30,"
+                      "\"server_time\":\"2026-01-01T00:00:00Z\"}");
+  natter_test_wait_until (is_state (client, NATTER_CONNECTION_STATE_CONNECTED), 5000);
+  g_assert_null (natter_connection_get_last_error (connection));
+
+  /* A binary frame: said, still connected. */
+  soup_websocket_connection_send_binary (broken.websocket, "\x01\x02", 2);
+  natter_test_wait_until (has_error (connection, NATTER_CONNECTION_ERROR_PROTOCOL, "binary"), 5000);
+  g_assert_true (is_state (client, NATTER_CONNECTION_STATE_CONNECTED));
+
+  /* A server of another protocol version: no use retrying. */
+  soup_websocket_connection_send_text (
+    broken.websocket, "{\"type\":\"hello\",\"protocol\":99,\"profile\":{\"profile_id\":1,"
+                      "\"profile_type\":\"tutor\"},\"last_event_id\":0,\"heartbeat_s\":30,"
+                      "\"server_time\":\"2026-01-01T00:00:00Z\"}");
+  natter_test_wait_until (is_state (client, NATTER_CONNECTION_STATE_DISCONNECTED), 5000);
+  g_assert_true (has_error (connection, NATTER_CONNECTION_ERROR_PROTOCOL, "protocol 99"));
+
+  attempts = 0;
+  settle = g_get_monotonic_time () + 1500 * 1000;
+  while (natter_test_iterate_until (settle))
+    ;
+  g_assert_cmpuint (attempts, ==, 0);
+  g_assert_true (is_state (client, NATTER_CONNECTION_STATE_DISCONNECTED));
+
+  g_signal_handlers_disconnect_by_data (connection, &attempts);
+  g_assert_finalize_object (g_steal_pointer (&client));
+  broken_server_clear (&broken);
+  remove_tree (data_dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -344,6 +492,8 @@ main (int argc, char **argv)
   ADD ("/natter/connection/switching-profile-reconnects", test_switching_profile_reconnects);
   ADD ("/natter/connection/forbidden-profile-is-surfaced", test_forbidden_profile_is_surfaced);
 #undef ADD
+  g_test_add_func ("/natter/connection/protocol-errors-are-surfaced",
+                   test_protocol_errors_are_surfaced);
 
   return g_test_run ();
 }
