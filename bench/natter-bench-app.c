@@ -1,0 +1,542 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-bench-app"
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "natter-client.h"
+#include "natter-store.h"
+
+/* The desktop app, measured as a user meets it: a real natter-server, an
+ * account whose sign-in is stored (token file and local store of a previous
+ * session) and one conversation of 10,000 messages in it. Each run starts the
+ * real natter binary and reads the times it prints with NATTER_BENCH_TIMING
+ * (CLOCK_MONOTONIC, so comparable with ours):
+ *
+ * - launch to the first frame of the main window (exec, GTK start-up, the
+ *   stored sign-in checked with the server, the first paint);
+ * - the conversation opened through the app.open-conversation action, as a
+ *   notification does, to its first paint;
+ * - the app's RSS a second after that.
+ *
+ * Run it inside a display and a session bus, e.g.
+ *   xvfb-run -a dbus-run-session BUILD/bench/natter-bench-app
+ */
+
+#define PASSWORD "bench-password-1"
+#define SEND_BATCH 500
+#define LINE_TIMEOUT_US (60 * G_USEC_PER_SEC)
+
+static char *opt_natter;
+static char *opt_server;
+static char *opt_schemas;
+static int opt_runs = 5;
+static int opt_messages = 10000;
+
+typedef struct {
+  gboolean done;
+  gboolean ok;
+  GError *error;
+  GBytes *bytes;
+  char *line;
+} Wait;
+
+static void
+iterate_until (gboolean *done, gint64 deadline_us, const char *what)
+{
+  while (!*done) {
+    if (g_get_monotonic_time () > deadline_us)
+      g_error ("timed out waiting for %s", what);
+    g_main_context_iteration (NULL, FALSE);
+    if (!*done)
+      g_usleep (1000);
+  }
+}
+
+static void
+iterate_for (gint64 duration_us)
+{
+  gint64 end = g_get_monotonic_time () + duration_us;
+
+  while (g_get_monotonic_time () < end) {
+    g_main_context_iteration (NULL, FALSE);
+    g_usleep (1000);
+  }
+}
+
+static gint64
+rss_kib (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int) pid);
+  g_autofree char *status = NULL;
+  const char *line;
+
+  if (!g_file_get_contents (path, &status, NULL, NULL))
+    return -1;
+  line = strstr (status, "VmRSS:");
+  return line ? g_ascii_strtoll (line + strlen ("VmRSS:"), NULL, 10) : -1;
+}
+
+static double
+median (GArray *values)
+{
+  double *v = (double *) values->data;
+
+  g_assert (values->len > 0);
+  for (guint i = 1; i < values->len; i++)
+    for (guint j = i; j > 0 && v[j - 1] > v[j]; j--) {
+      double t = v[j];
+
+      v[j] = v[j - 1];
+      v[j - 1] = t;
+    }
+
+  return values->len % 2 ? v[values->len / 2] : (v[values->len / 2 - 1] + v[values->len / 2]) / 2.0;
+}
+
+static void
+on_line (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Wait *wait = user_data;
+
+  wait->line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result,
+                                                          NULL, &wait->error);
+  wait->done = TRUE;
+}
+
+/* The next line on @stream, or NULL at its end. */
+static char *
+read_line (GDataInputStream *stream, const char *what)
+{
+  Wait wait = { 0 };
+
+  g_data_input_stream_read_line_async (stream, G_PRIORITY_DEFAULT, NULL, on_line, &wait);
+  iterate_until (&wait.done, g_get_monotonic_time () + LINE_TIMEOUT_US, what);
+  if (wait.error != NULL)
+    g_error ("reading %s: %s", what, wait.error->message);
+  return wait.line;
+}
+
+static void
+on_registered (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Wait *wait = user_data;
+
+  wait->ok = natter_account_register_finish (NATTER_ACCOUNT (source), result, &wait->error);
+  wait->done = TRUE;
+}
+
+static void
+on_signed_in (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Wait *wait = user_data;
+
+  wait->ok = natter_client_sign_in_finish (NATTER_CLIENT (source), result, &wait->error);
+  wait->done = TRUE;
+}
+
+static void
+on_request (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Wait *wait = user_data;
+
+  wait->bytes = natter_account_request_finish (NATTER_ACCOUNT (source), result, &wait->error);
+  wait->done = TRUE;
+}
+
+/* Registers @email (the token goes to the data folder's token file, as
+ * after a sign-in in the app) and connects. */
+static NatterClient *
+signed_up_client (const char *url,
+                  const char *data_dir,
+                  const char *email,
+                  const char *name,
+                  const char *profile_type)
+{
+  NatterClient *client = natter_client_new (url, data_dir);
+  const char *types[] = { profile_type, NULL };
+  Wait registered = { 0 };
+  Wait signed_in = { 0 };
+
+  natter_account_register_async (natter_client_get_account (client), email, PASSWORD, name, types,
+                                 NULL, on_registered, &registered);
+  iterate_until (&registered.done, g_get_monotonic_time () + 30 * G_USEC_PER_SEC, "register");
+  if (!registered.ok)
+    g_error ("register %s: %s", email, registered.error->message);
+
+  natter_client_sign_in_async (client, NULL, on_signed_in, &signed_in);
+  iterate_until (&signed_in.done, g_get_monotonic_time () + 30 * G_USEC_PER_SEC, "sign-in");
+  if (!signed_in.ok)
+    g_error ("sign in %s: %s", email, signed_in.error->message);
+
+  return client;
+}
+
+static gboolean
+connected (NatterClient *client)
+{
+  return natter_connection_get_state (natter_client_get_connection (client)) ==
+         NATTER_CONNECTION_STATE_CONNECTED;
+}
+
+static gint64
+create_conversation (NatterClient *from, NatterClient *to)
+{
+  const NatterProfile *peer = natter_account_get_active_profile (natter_client_get_account (to));
+  NatterAccount *account = natter_client_get_account (from);
+  g_autofree char *path = natter_account_build_profile_path (account, "/conversations");
+  g_autofree char *body =
+    g_strdup_printf ("{\"with\":[{\"profile_id\":%" G_GINT64_FORMAT ",\"profile_type\":\"%s\"}]}",
+                     peer->profile_id, peer->profile_type);
+  g_autoptr (JsonNode) node = NULL;
+  Wait wait = { 0 };
+  gint64 conversation_id;
+
+  natter_account_request_async (account, "POST", path, body, NULL, on_request, &wait);
+  iterate_until (&wait.done, g_get_monotonic_time () + 30 * G_USEC_PER_SEC, "conversation");
+  if (wait.bytes == NULL)
+    g_error ("creating the conversation: %s", wait.error->message);
+
+  {
+    gsize length;
+    const char *data = g_bytes_get_data (wait.bytes, &length);
+    g_autofree char *text = g_strndup (data, length);
+
+    node = json_from_string (text, NULL);
+  }
+  g_bytes_unref (wait.bytes);
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    g_error ("creating the conversation: not a JSON object");
+  conversation_id = json_object_get_int_member (json_node_get_object (node), "conversation_id");
+  if (conversation_id <= 0)
+    g_error ("creating the conversation: no conversation_id");
+  return conversation_id;
+}
+
+/* The other side sends the history; Alice's client stores it, as it would
+ * have over weeks of chatting. */
+static void
+seed_conversation (NatterClient *alice, NatterClient *bob, gint64 conversation_id)
+{
+  static const char *const texts[] = {
+    "Selam! Are we still on for the maths session tomorrow?",
+    "Yes, 4 pm works. I'll bring the exercises on fractions.",
+    "Could you also look at question 7 from last week? I didn't get it.",
+    "Sure, we'll start with that one.",
+    "Here are the notes: https://example.org/notes/fractions.pdf",
+    "Thanks 🙏",
+    "ok",
+  };
+  NatterStore *store = natter_client_get_store (alice);
+  gint64 started = g_get_monotonic_time ();
+  guint sent = 0;
+
+  while (sent < (guint) opt_messages) {
+    guint target = MIN (sent + SEND_BATCH, (guint) opt_messages);
+    gboolean done = FALSE;
+    gint64 deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+
+    for (; sent < target; sent++) {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *text = g_strdup_printf ("%s (%u)", texts[sent % G_N_ELEMENTS (texts)], sent);
+      g_autofree char *id = natter_client_send_message (bob, conversation_id, text, &error);
+
+      if (id == NULL)
+        g_error ("sending: %s", error->message);
+    }
+
+    while (!done) {
+      done = natter_store_count_messages (store, conversation_id) >= target;
+      if (!done && g_get_monotonic_time () > deadline)
+        g_error ("Alice has %u of %u messages",
+                 natter_store_count_messages (store, conversation_id), target);
+      if (!done)
+        iterate_for (5000);
+    }
+  }
+
+  g_printerr ("seeded %u messages in %.1f s\n",
+              natter_store_count_messages (store, conversation_id),
+              (g_get_monotonic_time () - started) / 1e6);
+}
+
+static GSubprocess *
+start_server (const char *db_path, char **out_url)
+{
+  g_autoptr (GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *line = NULL;
+  GSubprocess *server;
+
+  /* The seeding sends far faster than a person types. */
+  server = g_subprocess_launcher_spawn (launcher, &error, opt_server, "--port", "0", "--db",
+                                        db_path, "--chat-rate", "100000", "--chat-burst", "100000",
+                                        "--frame-rate", "100000", "--frame-burst", "100000", NULL);
+  if (server == NULL)
+    g_error ("natter-server: %s", error->message);
+
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server));
+  line = read_line (out, "natter-server to listen");
+  if (line == NULL || !g_str_has_prefix (line, "listening on "))
+    g_error ("natter-server did not start");
+  *out_url = g_strdup (line + strlen ("listening on "));
+  return server;
+}
+
+static void
+activate_action (GDBusConnection *bus, const char *name, GVariant *parameter)
+{
+  g_autofree char *object_path = g_strdup_printf ("/%s", APPLICATION_ID);
+  g_autoptr (GVariantBuilder) parameters = g_variant_builder_new (G_VARIANT_TYPE ("av"));
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_strdelimit (object_path, ".", '/');
+  g_strdelimit (object_path, "-", '_');
+  if (parameter != NULL)
+    g_variant_builder_add (parameters, "v", parameter);
+
+  reply =
+    g_dbus_connection_call_sync (bus, APPLICATION_ID, object_path, "org.gtk.Actions", "Activate",
+                                 g_variant_new ("(sava{sv})", name, parameters, NULL), NULL,
+                                 G_DBUS_CALL_FLAGS_NONE, 10000, NULL, &error);
+  if (reply == NULL)
+    g_error ("activating app.%s: %s", name, error->message);
+}
+
+typedef struct {
+  double first_frame_ms;
+  double open_ms;
+  guint n_items;
+  gint64 rss_first_frame_kib;
+  gint64 rss_open_kib;
+} Run;
+
+static void
+on_exited (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  gboolean *done = user_data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  *done = TRUE;
+}
+
+static Run
+run_app (
+  const char *url, const char *data_dir, gint64 conversation_id, guint index, const char *tmp)
+{
+  g_autoptr (GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr (GSubprocess) app = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autoptr (GDBusConnection) bus = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *log_path = g_strdup_printf ("%s/natter-%u.log", tmp, index);
+  g_autofree char *line = NULL;
+  Run run = { 0 };
+  GPid pid;
+  gint64 launched;
+  gint64 stamp = 0;
+  gint64 activated;
+  gboolean exited = FALSE;
+
+  g_subprocess_launcher_setenv (launcher, "NATTER_BENCH_TIMING", "1", TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_DATA_DIR", data_dir, TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN_STORE", "file", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GSETTINGS_BACKEND", "memory", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GSETTINGS_SCHEMA_DIR", opt_schemas, TRUE);
+  g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
+
+  launched = g_get_monotonic_time ();
+  app = g_subprocess_launcher_spawn (launcher, &error, opt_natter, "--server", url, NULL);
+  if (app == NULL)
+    g_error ("natter: %s", error->message);
+  pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (app), NULL, 10);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (app));
+
+  while (stamp == 0) {
+    g_clear_pointer (&line, g_free);
+    line = read_line (out, "the main window's first frame");
+    if (line == NULL)
+      g_error ("natter exited before its first frame; see %s", log_path);
+    if (sscanf (line, "natter-bench: first-frame %" G_GINT64_FORMAT, &stamp) != 1)
+      stamp = 0;
+  }
+  run.first_frame_ms = (stamp - launched) / 1000.0;
+  run.rss_first_frame_kib = rss_kib (pid);
+
+  /* As a notification's default action does. */
+  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  if (bus == NULL)
+    g_error ("session bus: %s", error->message);
+  activated = g_get_monotonic_time ();
+  activate_action (bus, "open-conversation", g_variant_new_int64 (conversation_id));
+
+  stamp = 0;
+  while (stamp == 0) {
+    gint64 shown_id = 0;
+
+    g_clear_pointer (&line, g_free);
+    line = read_line (out, "the conversation to show");
+    if (line == NULL)
+      g_error ("natter exited before showing the conversation; see %s", log_path);
+    if (sscanf (line, "natter-bench: conversation-shown %" G_GINT64_FORMAT " %u %" G_GINT64_FORMAT,
+                &shown_id, &run.n_items, &stamp) != 3 ||
+        shown_id != conversation_id)
+      stamp = 0;
+  }
+  run.open_ms = (stamp - activated) / 1000.0;
+
+  /* The pages around the newest messages load and the list settles. */
+  iterate_for (G_USEC_PER_SEC);
+  run.rss_open_kib = rss_kib (pid);
+
+  activate_action (bus, "quit", NULL);
+  g_subprocess_wait_async (app, NULL, on_exited, &exited);
+  iterate_until (&exited, g_get_monotonic_time () + 10 * G_USEC_PER_SEC, "natter to quit");
+
+  return run;
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    g_autofree char *child = g_build_filename (path, name, NULL);
+
+    if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+      remove_tree (child);
+    else
+      g_unlink (child);
+  }
+  g_rmdir (path);
+}
+
+static void
+set_default_paths (void)
+{
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *bench_dir = exe ? g_path_get_dirname (exe) : g_strdup (".");
+  g_autofree char *build_dir = g_path_get_dirname (bench_dir);
+
+  if (opt_natter == NULL)
+    opt_natter = g_build_filename (build_dir, "src", "app", "natter", NULL);
+  if (opt_server == NULL)
+    opt_server = g_build_filename (build_dir, "src", "server", "natter-server", NULL);
+  if (opt_schemas == NULL)
+    opt_schemas = g_build_filename (build_dir, "data", NULL);
+}
+
+int
+main (int argc, char *argv[])
+{
+  const GOptionEntry entries[] = {
+    { "natter", 0, 0, G_OPTION_ARG_FILENAME, &opt_natter, "The app (default: this build's)",
+      "PATH" },
+    { "server", 0, 0, G_OPTION_ARG_FILENAME, &opt_server, "natter-server (default: this build's)",
+      "PATH" },
+    { "schemas", 0, 0, G_OPTION_ARG_FILENAME, &opt_schemas,
+      "Compiled GSettings schemas (default: this build's data/)", "DIR" },
+    { "runs", 'n', 0, G_OPTION_ARG_INT, &opt_runs, "Launches to measure (default 5)", "N" },
+    { "messages", 'm', 0, G_OPTION_ARG_INT, &opt_messages,
+      "Messages in the conversation (default 10000)", "N" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context =
+    g_option_context_new ("- the desktop app's start and memory");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) server = NULL;
+  g_autoptr (GArray) first_frame = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) open = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) rss_first = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) rss_open = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autofree char *tmp = NULL;
+  g_autofree char *db_path = NULL;
+  g_autofree char *alice_dir = NULL;
+  g_autofree char *bob_dir = NULL;
+  g_autofree char *url = NULL;
+  NatterClient *alice;
+  NatterClient *bob;
+  gint64 conversation_id;
+  gboolean alice_connected = FALSE;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error)) {
+    g_printerr ("%s\n", error->message);
+    return 2;
+  }
+  if (opt_runs < 1 || opt_messages < 1) {
+    g_printerr ("--runs and --messages must be positive\n");
+    return 2;
+  }
+  if (g_getenv ("DISPLAY") == NULL && g_getenv ("WAYLAND_DISPLAY") == NULL) {
+    g_printerr ("No display: run under xvfb-run -a dbus-run-session\n");
+    return 2;
+  }
+  set_default_paths ();
+
+  tmp = g_dir_make_tmp ("natter-bench-app-XXXXXX", &error);
+  if (tmp == NULL)
+    g_error ("%s", error->message);
+  db_path = g_build_filename (tmp, "server.db", NULL);
+  alice_dir = g_build_filename (tmp, "alice", NULL);
+  bob_dir = g_build_filename (tmp, "bob", NULL);
+  g_setenv ("NATTER_TOKEN_STORE", "file", TRUE);
+  /* The client paces its sends to the server's default chat rate. */
+  g_setenv ("NATTER_CHAT_RATE", "1000", TRUE);
+  g_setenv ("NATTER_CHAT_BURST", "100", TRUE);
+
+  server = start_server (db_path, &url);
+  alice = signed_up_client (url, alice_dir, "alice@bench.natter", "Alice Kebede", "tutor");
+  bob = signed_up_client (url, bob_dir, "bob@bench.natter", "Bob Tesfaye", "student");
+  while (!alice_connected) {
+    alice_connected = connected (alice) && connected (bob);
+    if (!alice_connected)
+      iterate_for (5000);
+  }
+  conversation_id = create_conversation (bob, alice);
+  seed_conversation (alice, bob, conversation_id);
+
+  /* Alice's session ends here; the app takes over her data folder. */
+  g_object_unref (bob);
+  g_object_unref (alice);
+  iterate_for (200 * 1000);
+
+  g_print ("natter-bench-app: %d messages, %d launches of %s\n", opt_messages, opt_runs,
+           opt_natter);
+  for (int i = 0; i < opt_runs; i++) {
+    Run run = run_app (url, alice_dir, conversation_id, (guint) i, tmp);
+    double rss_first_mib = run.rss_first_frame_kib / 1024.0;
+    double rss_open_mib = run.rss_open_kib / 1024.0;
+
+    g_print ("run %d: first frame %.0f ms (RSS %.1f MiB); conversation of %u shown %.0f ms "
+             "after the action; RSS a second later %.1f MiB\n",
+             i + 1, run.first_frame_ms, rss_first_mib, run.n_items, run.open_ms, rss_open_mib);
+    g_array_append_val (first_frame, run.first_frame_ms);
+    g_array_append_val (open, run.open_ms);
+    g_array_append_val (rss_first, rss_first_mib);
+    g_array_append_val (rss_open, rss_open_mib);
+  }
+
+  g_print ("median of %d: launch to first frame %.0f ms; open conversation %.0f ms; "
+           "RSS at first frame %.1f MiB, with the %d-message conversation open %.1f MiB\n",
+           opt_runs, median (first_frame), median (open), median (rss_first), opt_messages,
+           median (rss_open));
+
+  g_subprocess_send_signal (server, SIGTERM);
+  g_subprocess_wait (server, NULL, NULL);
+  remove_tree (tmp);
+  g_free (opt_natter);
+  g_free (opt_server);
+  g_free (opt_schemas);
+
+  return 0;
+}
