@@ -11,6 +11,7 @@ POSTs its reports back to it.
       page, which answers with audio and video.
   /natter/interop/chromium-calls-cli: the page calls
       `natter-cli answer --auto`.
+  …-voice: the same two as voice calls (no video m-line).
 
 Both ways, natter-cli must decode the browser's audio and video
 (call_summary) and exit 0, and the page's getStats() must show decoded
@@ -295,8 +296,9 @@ class Fixture:
         self.processes.append(process)
         return process
 
-    def chromium(self, name, mode):
+    def chromium(self, name, mode, call_type="video"):
         query = urllib.parse.urlencode({
+            "call_type": call_type,
             "server": self.url,
             "token": self.page_token,
             "profile_id": self.page_id,
@@ -352,43 +354,55 @@ def page_wait(page, kind, timeout_s, chromium):
         error = page.find("error")
         if error is not None:
             raise Failure("the page failed in %s: %s" % (error.get("where"), error.get("message")))
+        # The server refusing one of the page's frames is an interop bug too.
+        error = page.find("server-error")
+        if error is not None:
+            raise Failure("the server answered the page with %s" % json.dumps(error.get("frame")))
         if chromium.done():
             raise Failure("chromium exited with status %d" % chromium.exit_status)
         return page.find(kind)
     return EVENTS.wait(found, timeout_s, "the page's %s report" % kind)
 
 
-def check_cli_summary(cli, check):
+def check_cli_summary(cli, check, call_type):
     summaries = cli.events("call_summary")
     check(len(summaries) == 1, "natter-cli printed one call_summary")
     if not summaries:
         return None
     summary = summaries[0]
-    check(summary.get("call_type") == "video", "the call was a video call")
+    check(summary.get("call_type") == call_type, "the call was a %s call" % call_type)
     check(summary.get("end_reason") == "hangup",
           "natter-cli's call ended by hang-up (%s)" % summary.get("end_reason"))
     check(summary.get("audio_buffers_received", 0) > 0,
           "natter-cli decoded the browser's audio (%s buffers)"
           % summary.get("audio_buffers_received"))
-    check(summary.get("video_frames_received", 0) > 0,
-          "natter-cli decoded the browser's video (%s frames)"
-          % summary.get("video_frames_received"))
+    if call_type == "video":
+        check(summary.get("video_frames_received", 0) > 0,
+              "natter-cli decoded the browser's video (%s frames)"
+              % summary.get("video_frames_received"))
+    else:
+        check(summary.get("video_frames_received", 0) == 0
+              and summary.get("video_frames_sent", 0) == 0, "natter-cli had no video")
     check(summary.get("media_both_ways") is True, "natter-cli reports media both ways")
     check(cli.exit_status == 0, "natter-cli exited 0 (%s)" % cli.exit_status)
     return summary
 
 
-def check_page_result(result, check):
+def check_page_result(result, check, call_type):
     stats = result.get("stats") or {}
     inbound = stats.get("inbound", {})
     video = inbound.get("video", {})
     audio = inbound.get("audio", {})
     check(result.get("reason") == "hangup",
           "the page saw the call end by hang-up (%s)" % result.get("reason"))
-    check(video.get("framesDecoded", 0) > 0,
-          "the page decoded natter-cli's video (%s frames of %s, %sx%s)"
-          % (video.get("framesDecoded"), video.get("codec"), video.get("frameWidth"),
-             video.get("frameHeight")))
+    if call_type == "video":
+        check(video.get("framesDecoded", 0) > 0,
+              "the page decoded natter-cli's video (%s frames of %s, %sx%s, %s lost packets)"
+              % (video.get("framesDecoded"), video.get("codec"), video.get("frameWidth"),
+                 video.get("frameHeight"), video.get("packetsLost")))
+    else:
+        check("video" not in inbound and "video" not in stats.get("outbound", {}),
+              "the page had no video stream")
     check(audio.get("packetsReceived", 0) > 0,
           "the page received natter-cli's audio packets (%s of %s)"
           % (audio.get("packetsReceived"), audio.get("codec")))
@@ -396,24 +410,31 @@ def check_page_result(result, check):
           "the page received natter-cli's audio samples (%s)"
           % audio.get("totalSamplesReceived"))
     outbound = stats.get("outbound", {})
-    check(outbound.get("video", {}).get("framesEncoded", 0) > 0,
-          "the page sent video (%s frames encoded)"
-          % outbound.get("video", {}).get("framesEncoded"))
+    check(outbound.get("audio", {}).get("packetsSent", 0) > 0,
+          "the page sent audio (%s packets)" % outbound.get("audio", {}).get("packetsSent"))
+    if call_type == "video":
+        check(outbound.get("video", {}).get("framesEncoded", 0) > 0,
+              "the page sent video (%s frames encoded)"
+              % outbound.get("video", {}).get("framesEncoded"))
 
 
 def figures(summary, result, answered_mark):
-    """Setup times as TAP comments: the browser's from its own clock."""
+    """Setup times as TAP comments; the browser's from its own clock, from
+    the answer it sent or received."""
     lines = []
     if summary is not None:
         lines.append("natter-cli: accept to first video frame %s ms, first audio %s ms"
                      % (summary.get("accept_to_first_video_ms"),
                         summary.get("accept_to_first_audio_ms")))
+        lines.append("natter-cli: setup marks (ms from accept) %s"
+                     % json.dumps(summary.get("setup_ms"), sort_keys=True))
     timeline = (result or {}).get("timeline", {})
-    if answered_mark in timeline and "first_video_frame" in timeline:
-        lines.append("chromium: %s to first video frame %d ms, first audio %s ms"
+    if answered_mark in timeline:
+        lines.append("chromium: %s to first video frame %s ms, first audio %s ms"
                      % (answered_mark.replace("_", " "),
-                        timeline["first_video_frame"] - timeline[answered_mark],
-                        timeline.get("first_audio_samples", 0) - timeline[answered_mark]
+                        timeline["first_video_frame"] - timeline[answered_mark]
+                        if "first_video_frame" in timeline else None,
+                        timeline["first_audio_samples"] - timeline[answered_mark]
                         if "first_audio_samples" in timeline else None))
     pair = ((result or {}).get("stats") or {}).get("pair")
     if pair:
@@ -466,26 +487,27 @@ def run_case(fixture, number, name, body):
     return not problems
 
 
-def case_cli_calls_chromium(fixture, check):
-    chromium = fixture.chromium("chromium-answer", "answer")
+def cli_calls_chromium(fixture, check, call_type):
+    chromium = fixture.chromium("chromium-answer-" + call_type, "answer")
     page_wait(fixture.page, "ready", START_TIMEOUT_S, chromium)
 
-    cli = fixture.cli("natter-cli-call", [
-        "call", "%s:%d" % (fixture.page_type, fixture.page_id), "--video",
+    cli = fixture.cli("natter-cli-call-" + call_type, [
+        "call", "%s:%d" % (fixture.page_type, fixture.page_id), "--" + call_type,
         "--duration", str(CALL_DURATION_S), "--timeout", str(CALL_TIMEOUT_S)])
     invitation = page_wait(fixture.page, "invitation", START_TIMEOUT_S, chromium)
-    check(invitation.get("call_type") == "video", "the page got a video call_invitation")
+    check(invitation.get("call_type") == call_type,
+          "the page got a %s call_invitation" % call_type)
     page_wait(fixture.page, "answered", START_TIMEOUT_S, chromium)
     EVENTS.wait(cli.done, CALL_TIMEOUT_S, "natter-cli call to exit")
     result = page_wait(fixture.page, "result", START_TIMEOUT_S, chromium)
 
-    summary = check_cli_summary(cli, check)
-    check_page_result(result, check)
+    summary = check_cli_summary(cli, check, call_type)
+    check_page_result(result, check, call_type)
     return figures(summary, result, "answered")
 
 
-def case_chromium_calls_cli(fixture, check):
-    cli = fixture.cli("natter-cli-answer", [
+def chromium_calls_cli(fixture, check, call_type):
+    cli = fixture.cli("natter-cli-answer-" + call_type, [
         "answer", "--auto", "--count", "1", "--duration", str(CALL_DURATION_S),
         "--timeout", str(CALL_TIMEOUT_S)])
     EVENTS.wait(lambda: cli.events("waiting") or cli.done(), START_TIMEOUT_S,
@@ -493,15 +515,15 @@ def case_chromium_calls_cli(fixture, check):
     if cli.done():
         raise Failure("natter-cli answer exited with status %d" % cli.exit_status)
 
-    chromium = fixture.chromium("chromium-call", "call")
+    chromium = fixture.chromium("chromium-call-" + call_type, "call", call_type)
     page_wait(fixture.page, "ready", START_TIMEOUT_S, chromium)
     page_wait(fixture.page, "ringing", START_TIMEOUT_S, chromium)
     page_wait(fixture.page, "answer-received", START_TIMEOUT_S, chromium)
     EVENTS.wait(cli.done, CALL_TIMEOUT_S, "natter-cli answer to exit")
     result = page_wait(fixture.page, "result", START_TIMEOUT_S, chromium)
 
-    summary = check_cli_summary(cli, check)
-    check_page_result(result, check)
+    summary = check_cli_summary(cli, check, call_type)
+    check_page_result(result, check, call_type)
     return figures(summary, result, "answer_received")
 
 
@@ -532,12 +554,14 @@ def main(argv):
 
     signal.signal(signal.SIGTERM, on_sigterm)
     cases = [
-        ("/natter/interop/cli-calls-chromium", case_cli_calls_chromium),
-        ("/natter/interop/chromium-calls-cli", case_chromium_calls_cli),
+        ("/natter/interop/cli-calls-chromium", cli_calls_chromium, "video"),
+        ("/natter/interop/chromium-calls-cli", chromium_calls_cli, "video"),
+        ("/natter/interop/cli-calls-chromium-voice", cli_calls_chromium, "voice"),
+        ("/natter/interop/chromium-calls-cli-voice", chromium_calls_cli, "voice"),
     ]
     selected = os.environ.get("NATTER_INTEROP_CASE")
     if selected:
-        cases = [case for case in cases if case[0].endswith(selected)]
+        cases = [case for case in cases if case[0].endswith("/" + selected)]
 
     print("1..%d" % len(cases))
     sys.stdout.flush()
@@ -549,8 +573,9 @@ def main(argv):
         fixture = Fixture(server_binary, cli_binary, chromium_binary, tmp, page)
         try:
             fixture.start_server()
-            for number, (name, body) in enumerate(cases, start=1):
-                if not run_case(fixture, number, name, body):
+            for number, (name, body, call_type) in enumerate(cases, start=1):
+                if not run_case(fixture, number, name,
+                                lambda fixture, check: body(fixture, check, call_type)):
                     failed += 1
         except Failure as failure:
             print("Bail out! %s" % failure)

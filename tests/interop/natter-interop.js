@@ -5,7 +5,8 @@
 // places one (mode=call), then reports what it received.
 //
 // Query: server (the natter-server base URL), token, profile_id,
-// profile_type, mode, and for mode=call peer_id and peer_type.
+// profile_type, mode, and for mode=call peer_id, peer_type and call_type
+// (video, the default, or voice).
 // Reports are JSON objects POSTed to /report on the page's own origin (the
 // test driver): ready, invitation, answered, ringing, first-media, log,
 // error, and one result at the end of the call.
@@ -194,7 +195,8 @@ async function watchFirstMedia() {
       if (entry.kind === 'audio' && entry.totalSamplesReceived > 0)
         mark('first_audio_samples');
     });
-    if ('first_video_frame' in timeline && 'first_audio_samples' in timeline) {
+    const wantVideo = pc.getReceivers().some((receiver) => receiver.track.kind === 'video');
+    if ((!wantVideo || 'first_video_frame' in timeline) && 'first_audio_samples' in timeline) {
       report('first-media', { timeline: timeline });
       return;
     }
@@ -251,14 +253,16 @@ async function onInvitation(frame) {
 
 async function startCall() {
   createPeerConnection();
-  localStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+  const callType = params.get('call_type') || 'video';
+  localStream = await navigator.mediaDevices.getUserMedia(
+    { audio: true, video: callType === 'video' });
   for (const track of localStream.getTracks())
     pc.addTrack(track, localStream);
   await pc.setLocalDescription(await pc.createOffer());
   clientCallId = crypto.randomUUID();
   send({ type: 'call_invitation', client_call_id: clientCallId,
          to_profile_id: Number(params.get('peer_id')), to_profile_type: params.get('peer_type'),
-         call_type: 'video', offer: { type: 'offer', sdp: pc.localDescription.sdp } });
+         call_type: callType, offer: { type: 'offer', sdp: pc.localDescription.sdp } });
   mark('invited');
   report('invited', { offer_sdp: pc.localDescription.sdp });
 }
