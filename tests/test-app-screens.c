@@ -5,6 +5,7 @@
 
 #include <adwaita.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 #include <locale.h>
 #include <gst/gst.h>
 
@@ -293,6 +294,108 @@ test_sign_in (Fixture *fixture, gconstpointer data)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+typedef struct {
+  gboolean done;
+  GError *error;
+} LoginWait;
+
+static void
+on_login_finished (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  LoginWait *wait = user_data;
+
+  g_assert_false (natter_account_login_finish (NATTER_ACCOUNT (source), result, &wait->error));
+  wait->done = TRUE;
+}
+
+/* Signs in against @server_url for real and returns what the form says. */
+static char *
+sign_in_error_text (Fixture *fixture,
+                    NatterSignInWindow *window,
+                    const char *server_url,
+                    const char *password)
+{
+  g_autofree char *dir = g_build_filename (fixture->data_dir, "sign-in", NULL);
+  g_autoptr (NatterClient) client = natter_client_new (server_url, dir);
+  GtkLabel *label = GTK_LABEL (
+    gtk_widget_get_template_child (GTK_WIDGET (window), NATTER_TYPE_SIGN_IN_WINDOW, "error_label"));
+  LoginWait wait = { 0 };
+
+  natter_sign_in_window_set_server_url (window, server_url);
+  natter_account_login_async (natter_client_get_account (client), "alice@example.org", password,
+                              NULL, on_login_finished, &wait);
+  natter_test_wait_until (wait.done, TIMEOUT_MS);
+  g_assert_nonnull (wait.error);
+  natter_sign_in_window_show_error (window, wait.error);
+  g_clear_error (&wait.error);
+
+  return g_strdup (gtk_label_get_label (label));
+}
+
+static char *
+make_certificate (const char *folder)
+{
+  g_autofree char *cert = g_build_filename (folder, "cert.pem", NULL);
+  g_autofree char *key = g_build_filename (folder, "key.pem", NULL);
+  const char *argv[] = { "openssl", "req",     "-x509", "-newkey",       "rsa:2048",
+                         "-nodes",  "-keyout", key,     "-out",          cert,
+                         "-days",   "1",       "-subj", "/CN=127.0.0.1", NULL };
+  g_autoptr (GError) error = NULL;
+  int wait_status = 0;
+
+  g_spawn_sync (NULL, (char **) argv, NULL,
+                G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                NULL, NULL, NULL, &wait_status, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (wait_status, NULL));
+
+  return g_steal_pointer (&cert);
+}
+
+/* The inline errors come from real failures: a wrong password on the real
+ * server, nothing listening, and a server whose certificate is self-signed. */
+static void
+test_sign_in_errors (Fixture *fixture, gconstpointer data)
+{
+  NatterSignInWindow *window = natter_sign_in_window_new (fixture->application);
+  g_autofree char *folder = g_build_filename (fixture->data_dir, "tls", NULL);
+  g_autofree char *cert = NULL;
+  g_autofree char *key = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *expected = NULL;
+  NatterTestServer *tls_server;
+
+  gtk_window_present (GTK_WINDOW (window));
+
+  text = sign_in_error_text (fixture, window, natter_test_server_get_url (fixture->server),
+                             "not the password");
+  g_assert_cmpstr (text, ==, "Wrong email or password.");
+  g_clear_pointer (&text, g_free);
+
+  text = sign_in_error_text (fixture, window, "http://127.0.0.1:1", NATTER_TEST_PASSWORD);
+  g_assert_cmpstr (text, ==, "Cannot reach a Natter server at http://127.0.0.1:1.");
+  save_screenshot (fixture, GTK_WIDGET (window), "sign-in-unreachable");
+  g_clear_pointer (&text, g_free);
+
+  g_mkdir_with_parents (folder, 0700);
+  cert = make_certificate (folder);
+  key = g_build_filename (folder, "key.pem", NULL);
+  {
+    const char *args[] = { "--tls-cert", cert, "--tls-key", key, NULL };
+
+    tls_server = natter_test_server_new (args);
+  }
+  text = sign_in_error_text (fixture, window, natter_test_server_get_url (tls_server),
+                             NATTER_TEST_PASSWORD);
+  g_assert_true (g_str_has_prefix (text, "The server’s security certificate is not valid"));
+  natter_test_server_free (tls_server);
+
+  g_remove (cert);
+  g_remove (key);
+  g_rmdir (folder);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 static void
 test_main_window (Fixture *fixture, gconstpointer data)
 {
@@ -337,6 +440,15 @@ on_message_received (NatterClient *client, const NatterMessage *message, char **
   *text = g_strdup (message->text);
 }
 
+static NatterMessageState
+last_item_state (GListModel *messages)
+{
+  guint n = g_list_model_get_n_items (messages);
+  g_autoptr (NatterMessageItem) last = n > 0 ? g_list_model_get_item (messages, n - 1) : NULL;
+
+  return last ? natter_message_item_get_state (last) : NATTER_MESSAGE_STATE_PENDING;
+}
+
 static void
 test_message_reaches_other_side (Fixture *fixture, gconstpointer data)
 {
@@ -366,9 +478,9 @@ test_message_reaches_other_side (Fixture *fixture, gconstpointer data)
 
     g_assert_cmpstr (natter_message_item_get_text (last), ==, "Typed in the app");
     g_assert_true (natter_message_item_get_outgoing (last));
-    natter_test_wait_until (natter_message_item_get_state (last) == NATTER_MESSAGE_STATE_SENT,
-                            TIMEOUT_MS);
   }
+  /* The list replaces the pending item by the stored one: ask again. */
+  natter_test_wait_until (last_item_state (messages) == NATTER_MESSAGE_STATE_SENT, TIMEOUT_MS);
 
   /* A blank draft is not sent. */
   natter_chat_view_set_draft (chat_view, "   ");
@@ -575,6 +687,8 @@ main (int argc, char *argv[])
 
   g_test_add ("/natter/app/screens/sign-in", Fixture, NULL, fixture_set_up, test_sign_in,
               fixture_tear_down);
+  g_test_add ("/natter/app/sign-in/errors-from-real-failures", Fixture, NULL, fixture_set_up,
+              test_sign_in_errors, fixture_tear_down);
   g_test_add ("/natter/app/screens/main-window", Fixture, NULL, fixture_set_up, test_main_window,
               fixture_tear_down);
   g_test_add ("/natter/app/chat/message-reaches-other-side", Fixture, NULL, fixture_set_up,
