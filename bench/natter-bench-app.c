@@ -35,6 +35,7 @@ static char *opt_server;
 static char *opt_schemas;
 static int opt_runs = 5;
 static int opt_messages = 10000;
+static gboolean opt_smaps;
 
 typedef struct {
   gboolean done;
@@ -78,6 +79,63 @@ rss_kib (GPid pid)
     return -1;
   line = strstr (status, "VmRSS:");
   return line ? g_ascii_strtoll (line + strlen ("VmRSS:"), NULL, 10) : -1;
+}
+
+static gint
+compare_rss (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  GHashTable *totals = user_data;
+  gsize ra = GPOINTER_TO_SIZE (g_hash_table_lookup (totals, *(const char *const *) a));
+  gsize rb = GPOINTER_TO_SIZE (g_hash_table_lookup (totals, *(const char *const *) b));
+
+  return ra < rb ? 1 : ra > rb ? -1 : 0;
+}
+
+/* Where the RSS is: /proc/PID/smaps summed by mapped file ("[anon]" for
+ * anonymous memory), the biggest first. */
+static void
+print_smaps (GPid pid, guint top)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/smaps", (int) pid);
+  g_autofree char *contents = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autoptr (GHashTable) totals = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  const char *current = "[anon]";
+  GHashTableIter iter;
+  gpointer key;
+
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    return;
+
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++) {
+    const char *line = lines[i];
+
+    if (g_ascii_isxdigit (line[0]) && strchr (line, '-') != NULL && strchr (line, ' ') != NULL) {
+      /* "start-end perms offset dev inode [path]" */
+      g_auto (GStrv) fields = g_strsplit_set (line, " ", 6);
+      const char *name = g_strv_length (fields) == 6 ? g_strstrip (fields[5]) : "";
+
+      current = *name != '\0' ? g_intern_string (name) : "[anon]";
+    } else if (g_str_has_prefix (line, "Rss:")) {
+      gint64 kib = g_ascii_strtoll (line + 4, NULL, 10);
+      gpointer old = g_hash_table_lookup (totals, current);
+
+      g_hash_table_replace (totals, g_strdup (current),
+                            GSIZE_TO_POINTER (GPOINTER_TO_SIZE (old) + (gsize) kib));
+    }
+  }
+
+  g_hash_table_iter_init (&iter, totals);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (names, key);
+  g_ptr_array_sort_with_data (names, compare_rss, totals);
+  g_print ("  RSS by mapping:\n");
+  for (guint i = 0; i < MIN (top, names->len); i++)
+    g_print ("    %8.1f MiB  %s\n",
+             GPOINTER_TO_SIZE (g_hash_table_lookup (totals, names->pdata[i])) / 1024.0,
+             (const char *) names->pdata[i]);
 }
 
 static double
@@ -395,6 +453,8 @@ run_app (
   /* The pages around the newest messages load and the list settles. */
   iterate_for (G_USEC_PER_SEC);
   run.rss_open_kib = rss_kib (pid);
+  if (opt_smaps)
+    print_smaps (pid, 12);
 
   activate_action (bus, "quit", NULL);
   g_subprocess_wait_async (app, NULL, on_exited, &exited);
@@ -448,6 +508,8 @@ main (int argc, char *argv[])
     { "runs", 'n', 0, G_OPTION_ARG_INT, &opt_runs, "Launches to measure (default 5)", "N" },
     { "messages", 'm', 0, G_OPTION_ARG_INT, &opt_messages,
       "Messages in the conversation (default 10000)", "N" },
+    { "smaps", 0, 0, G_OPTION_ARG_NONE, &opt_smaps,
+      "After each run, where the RSS is (by mapping, from /proc/PID/smaps)", NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) context =
