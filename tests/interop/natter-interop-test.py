@@ -468,7 +468,7 @@ def run_case(fixture, number, name, body):
         print("ok %d %s" % (number, name))
     for note in notes:
         print("# " + note)
-    if problems:
+    if problems or os.environ.get("NATTER_INTEROP_VERBOSE"):
         for report in fixture.page.reports:
             sdps = {key: report.pop(key) for key in list(report) if key.endswith("_sdp")}
             print("# page: " + json.dumps(report)[:400])
@@ -587,6 +587,10 @@ def main(argv):
             fixture.stop_server()
             page.shutdown()
             page.server_close()
+            if fixture.server is not None and (failed or os.environ.get("NATTER_INTEROP_VERBOSE")):
+                print("# --- natter-server: stderr")
+                for line in fixture.server.log_tail():
+                    print("#   " + line[:400])
     return 1 if failed else 0
 
 
