@@ -80,7 +80,7 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   guint status = 0;
   int state = 0;
 
-  fixture->server = natter_test_server_new (NULL);
+  fixture->server = natter_test_server_new (data);
   fixture->data_dir = g_dir_make_tmp ("natter-app-call-XXXXXX", NULL);
 
   alice = natter_test_server_register (fixture->server, "alice@example.org", "Alice Kebede",
@@ -433,6 +433,7 @@ typedef struct {
   guint32 id;
   char *accept_action;
   char *decline_action;
+  char *call_back_action;
   guint8 urgency;
 } SentNotification;
 
@@ -486,6 +487,7 @@ find_sent_notification (const char *summary, SentNotification *out)
 
     g_clear_pointer (&out->accept_action, g_free);
     g_clear_pointer (&out->decline_action, g_free);
+    g_clear_pointer (&out->call_back_action, g_free);
     out->id = id;
     actions = call_argument (args, 5);
     strv = g_variant_get_strv (actions, NULL);
@@ -494,6 +496,8 @@ find_sent_notification (const char *summary, SentNotification *out)
         out->accept_action = g_strdup (strv[i]);
       else if (g_str_equal (strv[i + 1], "Decline"))
         out->decline_action = g_strdup (strv[i]);
+      else if (g_str_equal (strv[i + 1], "Call Back"))
+        out->call_back_action = g_strdup (strv[i]);
     }
     hints = call_argument (args, 6);
     urgency = g_variant_lookup_value (hints, "urgency", G_VARIANT_TYPE_BYTE);
@@ -575,6 +579,144 @@ test_accept_from_notification (Fixture *fixture, gconstpointer data)
   hang_up_everything (fixture, bob_call);
   g_free (sent.accept_action);
   g_free (sent.decline_action);
+  g_free (sent.call_back_action);
+}
+
+/* Nobody answers (the server's ring timeout is 1 s here): the prompt goes,
+ * a missed-call notification comes with "Call Back", and that calls Bob. */
+static void
+test_missed_call_calls_back (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) bob_call = NULL;
+  g_autofree char *call_id = NULL;
+  SentNotification sent = { 0 };
+  NatterCallManager *alice_calls =
+    get_call_manager (natter_application_get_client (fixture->application));
+  NatterCall *callback;
+  GtkWindow *main_window;
+
+  call_id = ring_alice (fixture, &bob_call);
+  natter_test_wait_until (
+    !natter_application_has_incoming_call_prompt (fixture->application, call_id), TIMEOUT_MS);
+  natter_test_wait_until (find_sent_notification ("Missed call from Bob Tesfaye", &sent),
+                          TIMEOUT_MS);
+  g_assert_nonnull (sent.call_back_action);
+  natter_test_wait_until (natter_call_manager_get_active_call (alice_calls) == NULL &&
+                            natter_call_manager_get_active_call (get_call_manager (fixture->bob)) ==
+                              NULL,
+                          TIMEOUT_MS);
+
+  invoke_notification_action (sent.id, sent.call_back_action);
+  natter_test_wait_until (natter_call_manager_get_active_call (alice_calls) != NULL, TIMEOUT_MS);
+  callback = natter_call_manager_get_active_call (alice_calls);
+  g_assert_false (natter_call_get_incoming (callback));
+  g_assert_true (natter_profile_equal (natter_call_get_peer (callback), fixture->bob_profile));
+  g_assert_cmpstr (natter_call_get_call_type (callback), ==, "voice");
+
+  /* The window comes up with the call. */
+  main_window = natter_application_get_main_window (fixture->application);
+  g_assert_nonnull (main_window);
+  natter_test_wait_until (natter_window_get_call (NATTER_WINDOW (main_window)) == callback,
+                          TIMEOUT_MS);
+
+  natter_call_hang_up (callback);
+  natter_test_wait_until (natter_call_manager_get_active_call (alice_calls) == NULL, TIMEOUT_MS);
+  g_free (sent.accept_action);
+  g_free (sent.decline_action);
+  g_free (sent.call_back_action);
+}
+
+/* A message while Natter runs in the background: a notification with the
+ * sender, whose default action opens the window on the conversation. */
+static void
+test_message_notification_opens_conversation (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *id = NULL;
+  SentNotification sent = { 0 };
+  GtkWindow *main_window;
+
+  g_assert_null (natter_application_get_main_window (fixture->application));
+  id =
+    natter_client_send_message (fixture->bob, fixture->conversation_id, "Are you there?", &error);
+  g_assert_no_error (error);
+  natter_test_wait_until (find_sent_notification ("Bob Tesfaye", &sent), TIMEOUT_MS);
+  g_assert_cmpuint (sent.id, >, 0);
+
+  invoke_notification_action (sent.id, "default");
+  natter_test_wait_until (natter_application_get_main_window (fixture->application) != NULL,
+                          TIMEOUT_MS);
+  main_window = natter_application_get_main_window (fixture->application);
+  natter_test_wait_until (natter_window_get_open_conversation_id (NATTER_WINDOW (main_window)) ==
+                            fixture->conversation_id,
+                          TIMEOUT_MS);
+  g_assert_cmpint (natter_window_get_open_conversation_id (NATTER_WINDOW (main_window)), ==,
+                   fixture->conversation_id);
+  g_free (sent.accept_action);
+  g_free (sent.decline_action);
+  g_free (sent.call_back_action);
+}
+
+/* Someone new writes while Natter runs in the background: the conversation
+ * is not in Alice's list yet when the notification comes, and its default
+ * action still opens it. */
+static void
+test_new_conversation_notification_opens_it (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *carol_token = NULL;
+  g_autofree char *carol_dir = g_build_filename (fixture->data_dir, "carol", NULL);
+  g_autofree char *path = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *answer = NULL;
+  g_autofree char *id = NULL;
+  g_autoptr (NatterProfile) carol_profile = NULL;
+  g_autoptr (NatterUser) carol_user = NULL;
+  g_autoptr (NatterClient) carol = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  g_autoptr (GError) error = NULL;
+  SentNotification sent = { 0 };
+  GtkWindow *main_window;
+  gint64 conversation_id;
+  guint status = 0;
+  int state = 0;
+
+  carol_user = natter_test_server_register (fixture->server, "carol@example.org", "Carol Haile",
+                                            "parent", &carol_token, &carol_profile);
+  path = g_strdup_printf ("/api/as/%" G_GINT64_FORMAT "/%s/conversations",
+                          carol_profile->profile_id, carol_profile->profile_type);
+  body =
+    g_strdup_printf ("{\"with\":[{\"profile_id\":%" G_GINT64_FORMAT ",\"profile_type\":\"%s\"}]}",
+                     fixture->alice_profile->profile_id, fixture->alice_profile->profile_type);
+  answer = natter_test_http (fixture->server, "POST", path, carol_token, body, &status);
+  g_assert_cmpuint (status / 100, ==, 2);
+  node = json_from_string (answer, NULL);
+  conversation_id = json_object_get_int_member (json_node_get_object (node), "conversation_id");
+  g_assert_cmpint (conversation_id, !=, fixture->conversation_id);
+
+  carol = natter_client_new (natter_test_server_get_url (fixture->server), carol_dir);
+  g_setenv ("NATTER_TOKEN", carol_token, TRUE);
+  natter_client_sign_in_async (carol, NULL, on_signed_in, &state);
+  natter_test_wait_until (state != 0, TIMEOUT_MS);
+  g_unsetenv ("NATTER_TOKEN");
+  g_assert_cmpint (state, ==, 1);
+  natter_test_wait_until (connected (carol), TIMEOUT_MS);
+
+  id = natter_client_send_message (carol, conversation_id, "Hello, I'm Meron's mother", &error);
+  g_assert_no_error (error);
+  natter_test_wait_until (find_sent_notification ("Carol Haile", &sent), TIMEOUT_MS);
+
+  invoke_notification_action (sent.id, "default");
+  natter_test_wait_until (natter_application_get_main_window (fixture->application) != NULL,
+                          TIMEOUT_MS);
+  main_window = natter_application_get_main_window (fixture->application);
+  natter_test_wait_until (natter_window_get_open_conversation_id (NATTER_WINDOW (main_window)) ==
+                            conversation_id,
+                          TIMEOUT_MS);
+  g_assert_cmpint (natter_window_get_open_conversation_id (NATTER_WINDOW (main_window)), ==,
+                   conversation_id);
+  g_free (sent.accept_action);
+  g_free (sent.decline_action);
+  g_free (sent.call_back_action);
 }
 
 /* The caller gives up while the notification is up: it goes, and so does
@@ -688,6 +830,7 @@ start_notification_daemon (void)
 int
 main (int argc, char *argv[])
 {
+  static const char *const short_ring[] = { "--ring-timeout", "1", NULL };
   g_autoptr (GSubprocess) notification_daemon = NULL;
   int status;
 
@@ -717,6 +860,12 @@ main (int argc, char *argv[])
               test_devices_menu_in_call, fixture_tear_down);
   g_test_add ("/natter/app/incoming-call/accept-from-notification", Fixture, NULL, fixture_set_up,
               test_accept_from_notification, fixture_tear_down);
+  g_test_add ("/natter/app/incoming-call/missed-call-calls-back", Fixture, short_ring,
+              fixture_set_up, test_missed_call_calls_back, fixture_tear_down);
+  g_test_add ("/natter/app/notifications/message-opens-conversation", Fixture, NULL, fixture_set_up,
+              test_message_notification_opens_conversation, fixture_tear_down);
+  g_test_add ("/natter/app/notifications/new-conversation-opens-it", Fixture, NULL, fixture_set_up,
+              test_new_conversation_notification_opens_it, fixture_tear_down);
   g_test_add ("/natter/app/incoming-call/caller-cancels", Fixture, NULL, fixture_set_up,
               test_caller_cancels, fixture_tear_down);
   g_test_add ("/natter/app/chat/message-appears-in-open-conversation", Fixture, NULL,
