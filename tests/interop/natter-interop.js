@@ -185,8 +185,16 @@ async function collectStats() {
 // Polls the statistics until the first video frame is decoded and the
 // first audio samples arrive: when the remote media started, for the driver.
 async function watchFirstMedia() {
-  while (!finished && pc !== null && pc.connectionState !== 'closed') {
-    const stats = await pc.getStats();
+  while (!finished && pc.connectionState !== 'closed') {
+    let stats;
+    try {
+      stats = await pc.getStats();
+    } catch (error) {
+      // Closed at the end of the call while asking: nothing to report.
+      if (!finished)
+        fail('getStats', error);
+      return;
+    }
     stats.forEach((entry) => {
       if (entry.type !== 'inbound-rtp')
         return;
@@ -204,9 +212,12 @@ async function watchFirstMedia() {
   }
 }
 
+let ending = false;
+
 async function finish(reason) {
-  if (finished)
+  if (ending)
     return;
+  ending = true;
   mark('ended');
   let stats = null;
   if (pc !== null) {
