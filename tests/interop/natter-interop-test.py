@@ -19,6 +19,11 @@ video frames and received audio samples. Prints TAP; skips when there is
 no Chromium.
 
 Usage: natter-interop-test.py NATTER_SERVER NATTER_CLI [CHROMIUM]
+
+Environment: NATTER_INTEROP_CASE=chromium-calls-cli (the last part of a
+case's path) runs one case; NATTER_INTEROP_VERBOSE=1 prints the page's
+reports (with both SDPs) and every process's stderr even when the cases
+pass. Both are printed as TAP comments whenever a case fails.
 """
 
 import ctypes
