@@ -258,6 +258,111 @@ test_unread_counts_and_receipts (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (natter_store_get_read_seq (fixture->store, 7, fixture->peer), ==, 4);
 }
 
+static gint64
+pending_read (NatterStore *store, gint64 conversation_id)
+{
+  g_autoptr (GArray) reads = natter_store_list_pending_reads (store);
+
+  for (guint i = 0; i < reads->len; i++) {
+    NatterPendingRead *read = &g_array_index (reads, NatterPendingRead, i);
+
+    if (read->conversation_id == conversation_id)
+      return read->up_to_seq;
+  }
+
+  return 0;
+}
+
+static gint64
+unread (NatterStore *store, gint64 conversation_id)
+{
+  g_autoptr (NatterConversation) conversation =
+    natter_store_load_conversation (store, conversation_id);
+
+  return conversation->unread_count;
+}
+
+static void
+mark_read (NatterStore *store, gint64 conversation_id, gint64 up_to_seq, gboolean expect_changed)
+{
+  g_autoptr (GError) error = NULL;
+  gboolean changed = !expect_changed;
+
+  g_assert_true (natter_store_mark_read (store, conversation_id, up_to_seq, &changed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (changed, ==, expect_changed);
+}
+
+static void
+test_read_markers_pending_until_confirmed (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterFrame) own_receipt = natter_frame_new (NATTER_FRAME_READ_RECEIPT);
+  g_autoptr (GPtrArray) from_server = NULL;
+  g_autoptr (GError) error = NULL;
+  NatterConversation *summary;
+  gint64 event_id = 0;
+
+  for (gint64 seq = 1; seq <= 4; seq++) {
+    g_autoptr (NatterFrame) frame =
+      make_chat_event (++event_id, make_message (7, seq, fixture->peer, "hey"));
+
+    apply (fixture->store, frame, TRUE);
+  }
+  g_assert_cmpint (unread (fixture->store, 7), ==, 4);
+
+  /* Marked here: the count drops at once, the marker waits to be sent. */
+  mark_read (fixture->store, 7, 2, TRUE);
+  g_assert_cmpint (unread (fixture->store, 7), ==, 2);
+  g_assert_cmpint (pending_read (fixture->store, 7), ==, 2);
+
+  /* Only the highest is kept; going back changes nothing; beyond the
+   * newest message known means up to it. */
+  mark_read (fixture->store, 7, 1, FALSE);
+  mark_read (fixture->store, 7, 99, TRUE);
+  g_assert_cmpint (pending_read (fixture->store, 7), ==, 4);
+  g_assert_cmpint (unread (fixture->store, 7), ==, 0);
+  mark_read (fixture->store, 7, 4, FALSE);
+  /* A conversation without messages has nothing to mark. */
+  mark_read (fixture->store, 8, 3, FALSE);
+  g_assert_cmpint (pending_read (fixture->store, 8), ==, 0);
+
+  /* The server's list, fetched before it saw the marker, does not bring
+   * the count back. */
+  summary = natter_conversation_new ();
+  summary->conversation_id = 7;
+  summary->unread_count = 4;
+  g_ptr_array_add (summary->participants, natter_profile_copy (fixture->own));
+  g_ptr_array_add (summary->participants, natter_profile_copy (fixture->peer));
+  from_server = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_conversation_free);
+  g_ptr_array_add (from_server, summary);
+  g_assert_true (natter_store_set_conversations (fixture->store, from_server, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (unread (fixture->store, 7), ==, 0);
+
+  /* It survives reopening. */
+  g_assert_finalize_object (g_steal_pointer (&fixture->store));
+  fixture->store = natter_store_new (fixture->path, fixture->own, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (pending_read (fixture->store, 7), ==, 4);
+  g_assert_cmpint (unread (fixture->store, 7), ==, 0);
+
+  /* An older receipt of ours (another device) does not confirm it ... */
+  own_receipt->event_id = ++event_id;
+  own_receipt->conversation_id = 7;
+  own_receipt->profile = natter_profile_copy (fixture->own);
+  own_receipt->up_to_seq = 3;
+  apply (fixture->store, own_receipt, TRUE);
+  g_assert_cmpint (pending_read (fixture->store, 7), ==, 4);
+  g_assert_cmpint (unread (fixture->store, 7), ==, 0);
+
+  /* ... the server's answer to ours does. */
+  own_receipt->event_id = ++event_id;
+  own_receipt->up_to_seq = 4;
+  apply (fixture->store, own_receipt, TRUE);
+  g_assert_cmpint (pending_read (fixture->store, 7), ==, 0);
+  g_assert_cmpint (unread (fixture->store, 7), ==, 0);
+}
+
 typedef struct {
   guint position;
   guint removed;
@@ -455,6 +560,8 @@ main (int argc, char **argv)
   ADD ("/natter/store/live-events-during-sync", test_live_events_during_sync);
   ADD ("/natter/store/outbox-lifecycle", test_outbox_lifecycle);
   ADD ("/natter/store/unread-counts-and-receipts", test_unread_counts_and_receipts);
+  ADD ("/natter/store/read-markers-pending-until-confirmed",
+       test_read_markers_pending_until_confirmed);
   ADD ("/natter/store/message-list-pages", test_message_list_pages);
   ADD ("/natter/store/history-edge-is-above-the-gap", test_history_edge_is_above_the_gap);
   ADD ("/natter/store/conversation-list-moves-active-to-top",
