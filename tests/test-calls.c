@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
 
 #include "natter-call-manager.h"
 #include "natter-client.h"
@@ -563,6 +564,295 @@ test_websocket_cut_keeps_media (Fixture *fixture, gconstpointer data)
   natter_test_wait_until (has_state (outgoing, NATTER_CALL_STATE_ENDED), WAIT_MS);
 }
 
+/* Sets a variable the call objects read when they are made; restores the
+ * previous value at the end of the test's scope. */
+typedef struct {
+  const char *name;
+  char *old;
+} ScopedEnv;
+
+static ScopedEnv
+scoped_env (const char *name, const char *value)
+{
+  ScopedEnv env = { name, g_strdup (g_getenv (name)) };
+
+  g_setenv (name, value, TRUE);
+  return env;
+}
+
+static void
+scoped_env_restore (ScopedEnv *env)
+{
+  if (env->old != NULL)
+    g_setenv (env->name, env->old, TRUE);
+  else
+    g_unsetenv (env->name);
+  g_clear_pointer (&env->old, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ScopedEnv, scoped_env_restore)
+
+static GstPadProbeReturn
+drop_everything (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  g_atomic_int_inc ((gint *) user_data);
+  return GST_PAD_PROBE_DROP;
+}
+
+/* Stands for a network path that stopped carrying anything: every packet
+ * into and out of @pipeline's ICE transport is dropped. Returns how many
+ * elements were cut. */
+static guint
+cut_network (NatterCallPipeline *pipeline, gint *dropped)
+{
+  GstElement *element = natter_call_pipeline_get_element (pipeline);
+  g_autoptr (GstIterator) iterator = gst_bin_iterate_recurse (GST_BIN (element));
+  g_auto (GValue) item = G_VALUE_INIT;
+  guint cut = 0;
+
+  while (gst_iterator_next (iterator, &item) == GST_ITERATOR_OK) {
+    GstElement *child = g_value_get_object (&item);
+    GstElementFactory *factory = gst_element_get_factory (child);
+    const char *name = factory != NULL ? gst_plugin_feature_get_name (factory) : "";
+    const char *pad_name = g_str_equal (name, "nicesrc")    ? "src"
+                           : g_str_equal (name, "nicesink") ? "sink"
+                                                            : NULL;
+
+    if (pad_name != NULL) {
+      g_autoptr (GstPad) pad = gst_element_get_static_pad (child, pad_name);
+
+      gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                         drop_everything, dropped, NULL);
+      cut++;
+    }
+    g_value_reset (&item);
+  }
+  return cut;
+}
+
+/* The ice-ufrag of an SDP, the session's ICE credentials. */
+static char *
+ice_ufrag (const char *sdp)
+{
+  const char *found = sdp != NULL ? strstr (sdp, "a=ice-ufrag:") : NULL;
+
+  if (found == NULL)
+    return NULL;
+  found += strlen ("a=ice-ufrag:");
+  return g_strndup (found, strcspn (found, "\r\n"));
+}
+
+typedef struct {
+  GPtrArray *offers;  /* SDP of call_invitation and call_update offers, in order */
+  GPtrArray *answers; /* SDP of call_answer and call_update answers */
+  guint updates;
+} SignallingLog;
+
+static void
+on_signalling_frame (NatterConnection *connection, const NatterFrame *frame, SignallingLog *log)
+{
+  if (frame->type == NATTER_FRAME_CALL_UPDATE)
+    log->updates++;
+  if (frame->offer != NULL && frame->offer->sdp != NULL)
+    g_ptr_array_add (log->offers, g_strdup (frame->offer->sdp));
+  if (frame->answer != NULL && frame->answer->sdp != NULL)
+    g_ptr_array_add (log->answers, g_strdup (frame->answer->sdp));
+}
+
+static void
+test_ice_restart_after_lost_path (Fixture *fixture, gconstpointer data)
+{
+  g_auto (ScopedEnv) media_timeout = scoped_env ("NATTER_CALL_MEDIA_TIMEOUT_MS", "1500");
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+  g_autoptr (NatterCallPipeline) caller_before = NULL;
+  g_autoptr (NatterCallPipeline) callee_before = NULL;
+  SignallingLog callee_log = { g_ptr_array_new_with_free_func (g_free), NULL, 0 };
+  SignallingLog caller_log = { NULL, g_ptr_array_new_with_free_func (g_free), 0 };
+  g_autofree char *first_offer_ufrag = NULL;
+  g_autofree char *update_offer_ufrag = NULL;
+  g_autofree char *first_answer_ufrag = NULL;
+  g_autofree char *update_answer_ufrag = NULL;
+  gulong callee_handler, caller_handler;
+  gint dropped = 0;
+
+  callee_log.answers = g_ptr_array_new_with_free_func (g_free);
+  caller_log.offers = g_ptr_array_new_with_free_func (g_free);
+  callee_handler = g_signal_connect (natter_client_get_connection (fixture->callee), "frame",
+                                     G_CALLBACK (on_signalling_frame), &callee_log);
+  caller_handler = g_signal_connect (natter_client_get_connection (fixture->caller), "frame",
+                                     G_CALLBACK (on_signalling_frame), &caller_log);
+
+  outgoing = ring (fixture, "video", &incoming);
+  g_assert_true (natter_call_accept (incoming, TRUE));
+  wait_connected (outgoing, incoming);
+  natter_test_wait_until (video_received (outgoing) >= 10 && video_received (incoming) >= 10,
+                          WAIT_MS);
+  caller_before = g_object_ref (natter_call_get_pipeline (outgoing));
+  callee_before = g_object_ref (natter_call_get_pipeline (incoming));
+
+  /* The callee's path goes dead both ways. */
+  g_assert_cmpuint (cut_network (callee_before, &dropped), >=, 2);
+
+  /* No media for 1.5 s: the caller restarts ICE through call_update and
+   * both sides run new sessions, with media flowing again. */
+  natter_test_wait_until (natter_call_get_pipeline (outgoing) != caller_before &&
+                            natter_call_get_pipeline (incoming) != callee_before,
+                          WAIT_MS);
+  natter_test_wait_until (video_received (outgoing) >= 10 && video_received (incoming) >= 10 &&
+                            audio_received (outgoing) >= 10 && audio_received (incoming) >= 10,
+                          WAIT_MS);
+  g_assert_cmpint (g_atomic_int_get (&dropped), >, 0);
+  g_assert_cmpstr (natter_call_pipeline_get_error_message (caller_before), !=, NULL);
+  g_assert_cmpint (natter_call_get_state (outgoing), ==, NATTER_CALL_STATE_CONNECTED);
+  g_assert_cmpint (natter_call_get_state (incoming), ==, NATTER_CALL_STATE_CONNECTED);
+  g_assert_true (natter_call_manager_get_active_call (manager_of (fixture->caller)) == outgoing);
+  g_assert_true (natter_call_manager_get_active_call (manager_of (fixture->callee)) == incoming);
+  g_assert_cmpint (ringer_mode (fixture->caller), ==, NATTER_RINGER_MODE_NONE);
+  g_assert_cmpint (ringer_mode (fixture->callee), ==, NATTER_RINGER_MODE_NONE);
+
+  /* New ICE credentials went both ways in call_update frames. */
+  g_assert_cmpuint (callee_log.updates, >=, 1);
+  g_assert_cmpuint (caller_log.updates, >=, 1);
+  g_assert_cmpuint (callee_log.offers->len, >=, 2);
+  g_assert_cmpuint (caller_log.answers->len, >=, 2);
+  first_offer_ufrag = ice_ufrag (g_ptr_array_index (callee_log.offers, 0));
+  update_offer_ufrag =
+    ice_ufrag (g_ptr_array_index (callee_log.offers, callee_log.offers->len - 1));
+  first_answer_ufrag = ice_ufrag (g_ptr_array_index (caller_log.answers, 0));
+  update_answer_ufrag =
+    ice_ufrag (g_ptr_array_index (caller_log.answers, caller_log.answers->len - 1));
+  g_assert_nonnull (first_offer_ufrag);
+  g_assert_nonnull (update_offer_ufrag);
+  g_assert_nonnull (first_answer_ufrag);
+  g_assert_nonnull (update_answer_ufrag);
+  g_assert_cmpstr (first_offer_ufrag, !=, update_offer_ufrag);
+  g_assert_cmpstr (first_answer_ufrag, !=, update_answer_ufrag);
+
+  natter_call_hang_up (outgoing);
+  natter_test_wait_until (has_state (incoming, NATTER_CALL_STATE_ENDED), WAIT_MS);
+  g_assert_cmpint (natter_call_get_end_reason (incoming), ==, NATTER_CALL_END_REASON_HANGUP);
+
+  g_signal_handler_disconnect (natter_client_get_connection (fixture->callee), callee_handler);
+  g_signal_handler_disconnect (natter_client_get_connection (fixture->caller), caller_handler);
+  g_ptr_array_unref (callee_log.offers);
+  g_ptr_array_unref (callee_log.answers);
+  g_ptr_array_unref (caller_log.offers);
+  g_ptr_array_unref (caller_log.answers);
+}
+
+/* natter-cli as a peer in its own process, so the test can kill it. */
+typedef struct {
+  GSubprocess *process;
+  GDataInputStream *out;
+  gboolean waiting;
+  gboolean connected;
+  gboolean eof;
+} CliPeer;
+
+static void cli_peer_read (CliPeer *peer);
+
+static void
+on_cli_peer_line (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  CliPeer *peer = user_data;
+  g_autofree char *line =
+    g_data_input_stream_read_line_finish (G_DATA_INPUT_STREAM (source), result, NULL, NULL);
+
+  if (line == NULL) {
+    peer->eof = TRUE;
+    return;
+  }
+  g_test_message ("cli: %s", line);
+  if (strstr (line, "\"event\":\"waiting\"") != NULL)
+    peer->waiting = TRUE;
+  if (strstr (line, "\"state\":\"connected\"") != NULL)
+    peer->connected = TRUE;
+  cli_peer_read (peer);
+}
+
+static void
+cli_peer_read (CliPeer *peer)
+{
+  g_data_input_stream_read_line_async (peer->out, G_PRIORITY_DEFAULT, NULL, on_cli_peer_line, peer);
+}
+
+static void
+test_peer_vanishes_ends_failed (Fixture *fixture, gconstpointer data)
+{
+  g_auto (ScopedEnv) media_timeout = scoped_env ("NATTER_CALL_MEDIA_TIMEOUT_MS", "1000");
+  g_auto (ScopedEnv) recovery = scoped_env ("NATTER_CALL_RECOVERY_MS", "3000");
+  g_autoptr (GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autofree char *binary =
+    g_build_filename (g_getenv ("NATTER_TEST_BUILDDIR"), "src", "cli", "natter-cli", NULL);
+  g_autofree char *profile =
+    g_strdup_printf ("%s:%" G_GINT64_FORMAT, fixture->third_profile->profile_type,
+                     fixture->third_profile->profile_id);
+  g_autofree char *token = NULL;
+  g_autofree char *data_home = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NatterCall) outgoing = NULL;
+  CliPeer peer = { 0 };
+  const char *message;
+  guint status = 0;
+  gint64 killed_at, elapsed_ms;
+
+  token =
+    natter_test_server_login (fixture->server, "chala@example.org", NATTER_TEST_PASSWORD, &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_nonnull (token);
+  g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN", token, TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN_STORE", "file", TRUE);
+  data_home = g_dir_make_tmp ("natter-test-calls-cli-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data_home, TRUE);
+  g_ptr_array_add (fixture->data_dirs, g_steal_pointer (&data_home));
+  peer.process = g_subprocess_launcher_spawn (
+    launcher, &error, binary, "--server", natter_test_server_get_url (fixture->server), "--profile",
+    profile, "answer", "--auto", "--count", "1", "--duration", "120", NULL);
+  g_assert_no_error (error);
+  peer.out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (peer.process));
+  cli_peer_read (&peer);
+  natter_test_wait_until (peer.waiting, WAIT_MS);
+
+  outgoing = place_call (fixture->caller, fixture->third_profile, "video");
+  natter_test_wait_until (has_state (outgoing, NATTER_CALL_STATE_CONNECTED) && peer.connected,
+                          WAIT_MS);
+  natter_test_wait_until (video_received (outgoing) >= 10 && audio_received (outgoing) >= 10,
+                          WAIT_MS);
+
+  /* The peer dies without a word: no call_ended, its WebSocket just drops
+   * (which alone does not end an answered call). */
+  g_subprocess_send_signal (peer.process, SIGKILL);
+  killed_at = g_get_monotonic_time ();
+  natter_test_wait_until (has_state (outgoing, NATTER_CALL_STATE_ENDED), WAIT_MS);
+  elapsed_ms = (g_get_monotonic_time () - killed_at) / 1000;
+  g_test_message ("call ended %" G_GINT64_FORMAT " ms after the peer died", elapsed_ms);
+
+  /* 1 s without media, then 3 s to recover (an ICE restart nobody answers). */
+  g_assert_cmpint (elapsed_ms, >=, 3000);
+  g_assert_cmpint (elapsed_ms, <=, 1000 + 3000 + 4000);
+  g_assert_cmpint (natter_call_get_end_reason (outgoing), ==, NATTER_CALL_END_REASON_FAILED);
+  g_assert_true (natter_call_get_ended_locally (outgoing));
+  message = natter_call_get_end_message (outgoing);
+  g_assert_nonnull (message);
+  g_assert_nonnull (strstr (message, "did not recover within 3 s"));
+  g_assert_nonnull (strstr (message, "No media from the peer"));
+
+  g_assert_cmpint (ringer_mode (fixture->caller), ==, NATTER_RINGER_MODE_NONE);
+  g_assert_false (natter_ringer_get_playing (ringer_of (fixture->caller)));
+  g_assert_null (natter_call_manager_get_active_call (manager_of (fixture->caller)));
+  g_assert_cmpuint (
+    g_list_model_get_n_items (natter_call_manager_get_calls (manager_of (fixture->caller))), ==, 0);
+
+  g_subprocess_wait (peer.process, NULL, NULL);
+  g_assert_true (g_subprocess_get_if_signaled (peer.process));
+  natter_test_wait_until (peer.eof, WAIT_MS);
+  g_clear_object (&peer.out);
+  g_clear_object (&peer.process);
+}
+
 static gboolean
 stats_have_rtt (NatterCall *call)
 {
@@ -616,6 +906,8 @@ main (int argc, char *argv[])
   ADD ("mute-and-camera-reach-peer", test_media_state_reaches_peer, NULL);
   ADD ("websocket-cut-keeps-media", test_websocket_cut_keeps_media, NULL);
   ADD ("stats-refresh", test_stats_refresh, NULL);
+  ADD ("ice-restart-after-lost-path", test_ice_restart_after_lost_path, NULL);
+  ADD ("peer-vanishes-ends-failed", test_peer_vanishes_ends_failed, NULL);
 #undef ADD
 
   return g_test_run ();

@@ -17,6 +17,10 @@
 /* Jitter buffer: see natter_call_pipeline_init() for why 60 ms. */
 #define DEFAULT_LATENCY_MS 60
 
+/* A connected call whose peer sends nothing for this long has lost its
+ * media path (see check_media_flow()). */
+#define DEFAULT_MEDIA_TIMEOUT_MS 5000
+
 #define OPUS_PAYLOAD_DEFAULT 111
 #define VP8_PAYLOAD_DEFAULT 96
 
@@ -75,6 +79,11 @@ struct _NatterCallPipeline {
   NatterCallStats *stats;
 
   guint latency_ms;
+  guint media_timeout_ms;
+  guint media_watch_id;
+  guint last_rtp_received;
+  gint64 last_rtp_at;
+  gboolean media_lost;
   guint echo_probe_serial;
   gboolean with_video;
   gboolean remote_has_video;
@@ -88,7 +97,8 @@ struct _NatterCallPipeline {
   gboolean closed;
   gboolean stats_pending;
 
-  gint audio_buffers_received; /* atomic: bumped on streaming threads */
+  gint rtp_received; /* atomic: bumped on streaming threads */
+  gint audio_buffers_received;
   gint video_frames_received;
   gint audio_buffers_sent;
   gint video_frames_sent;
@@ -333,6 +343,15 @@ count_received_video (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
     set_mark (self, NATTER_CALL_PIPELINE_MARK_FIRST_VIDEO);
     invoke_on_main (self, on_first_media_main, (gpointer) "video", NULL);
   }
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+count_rtp (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  NatterCallPipeline *self = user_data;
+
+  g_atomic_int_inc (&self->rtp_received);
   return GST_PAD_PROBE_OK;
 }
 
@@ -693,6 +712,71 @@ on_deep_element_added (GstBin *bin, GstBin *sub_bin, GstElement *element, gpoint
   }
 }
 
+/* The depayloader and decoder for the codecs we negotiate ourselves, built
+ * directly: decodebin would search the registry for them and hand its pad
+ * over through one more trip to the main context, which costs the first
+ * frame tens of milliseconds. Anything else goes through decodebin. */
+static gboolean
+link_known_codec (NatterCallPipeline *self, GstPad *pad)
+{
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  g_autoptr (GstPad) sink_pad = NULL;
+  g_autoptr (GstPad) decoded_pad = NULL;
+  GstStructure *structure;
+  const char *media, *encoding;
+  GstElement *depay, *decoder;
+  gboolean video;
+
+  if (caps == NULL || gst_caps_is_empty (caps))
+    return FALSE;
+  structure = gst_caps_get_structure (caps, 0);
+  media = gst_structure_get_string (structure, "media");
+  encoding = gst_structure_get_string (structure, "encoding-name");
+  if (media == NULL || encoding == NULL)
+    return FALSE;
+
+  if (g_str_equal (media, "audio") && g_ascii_strcasecmp (encoding, "OPUS") == 0 &&
+      have_element ("rtpopusdepay") && have_element ("opusdec")) {
+    if (self->audio_receive_linked)
+      return FALSE;
+    video = FALSE;
+    depay = make_element ("rtpopusdepay", NULL);
+    decoder = make_element ("opusdec", NULL);
+    /* Conceal a lost packet from the next one's redundancy, not silence. */
+    g_object_set (decoder, "plc", TRUE, "use-inband-fec", TRUE, NULL);
+  } else if (g_str_equal (media, "video") && g_ascii_strcasecmp (encoding, "VP8") == 0 &&
+             have_element ("rtpvp8depay") && have_element ("vp8dec")) {
+    if (self->video_receive_linked)
+      return FALSE;
+    video = TRUE;
+    depay = make_element ("rtpvp8depay", NULL);
+    decoder = make_element ("vp8dec", NULL);
+    g_object_set (depay, "request-keyframe", TRUE, "wait-for-keyframe", TRUE, NULL);
+    g_object_set (decoder, "automatic-request-sync-points", TRUE, "discard-corrupted-frames", TRUE,
+                  NULL);
+  } else {
+    return FALSE;
+  }
+
+  gst_bin_add_many (GST_BIN (self->pipeline), depay, decoder, NULL);
+  if (!gst_element_link (depay, decoder)) {
+    gst_bin_remove_many (GST_BIN (self->pipeline), depay, decoder, NULL);
+    return FALSE;
+  }
+  decoded_pad = gst_element_get_static_pad (decoder, "src");
+  if (video)
+    link_decoded_video (self, decoded_pad);
+  else
+    link_decoded_audio (self, decoded_pad);
+  gst_element_sync_state_with_parent (decoder);
+  gst_element_sync_state_with_parent (depay);
+
+  sink_pad = gst_element_get_static_pad (depay, "sink");
+  if (gst_pad_link (pad, sink_pad) != GST_PAD_LINK_OK)
+    fail (self, "Could not decode the remote media");
+  return TRUE;
+}
+
 static void
 on_webrtc_pad_main (NatterCallPipeline *self, gpointer data)
 {
@@ -701,6 +785,12 @@ on_webrtc_pad_main (NatterCallPipeline *self, gpointer data)
   GstElement *decodebin;
 
   if (GST_PAD_DIRECTION (blocked->pad) != GST_PAD_SRC)
+    return;
+
+  /* RTP out of the jitter buffer, before decoding: the media watch counts
+   * packets, not the decoder's loss concealment. */
+  gst_pad_add_probe (blocked->pad, GST_PAD_PROBE_TYPE_BUFFER, count_rtp, self, NULL);
+  if (link_known_codec (self, blocked->pad))
     return;
 
   decodebin = make_element ("decodebin", NULL);
@@ -966,6 +1056,55 @@ on_ice_candidate (GstElement *webrtcbin, guint mline, const char *candidate, gpo
   invoke_on_main (user_data, on_ice_candidate_main, local, local_candidate_free);
 }
 
+/* ICE in GStreamer 1.22 keeps a pair "connected" when the peer vanishes:
+ * libnice's keepalives expect no answer. Audio never stops while a call
+ * runs (a muted microphone still sends encoded silence), so a connected
+ * pipeline that receives no RTP at all for media_timeout_ms has lost its
+ * path; it reports disconnected, with the cause, and connected again when
+ * packets come back. */
+static gboolean
+check_media_flow (gpointer user_data)
+{
+  NatterCallPipeline *self = user_data;
+  guint received = counter_get (&self->rtp_received);
+  gint64 now = g_get_monotonic_time ();
+
+  if (received != self->last_rtp_received) {
+    self->last_rtp_received = received;
+    self->last_rtp_at = now;
+    if (self->media_lost) {
+      self->media_lost = FALSE;
+      g_clear_pointer (&self->error_message, g_free);
+      if (self->state == NATTER_CALL_PIPELINE_STATE_DISCONNECTED)
+        set_state (self, NATTER_CALL_PIPELINE_STATE_CONNECTED);
+    }
+  } else if (!self->media_lost && self->state == NATTER_CALL_PIPELINE_STATE_CONNECTED &&
+             now - self->last_rtp_at >= (gint64) self->media_timeout_ms * 1000) {
+    self->media_lost = TRUE;
+    g_free (self->error_message);
+    self->error_message =
+      g_strdup_printf ("No media from the peer for %.1f s", self->media_timeout_ms / 1000.0);
+    g_message ("Call media: %s", self->error_message);
+    set_state (self, NATTER_CALL_PIPELINE_STATE_DISCONNECTED);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+start_media_watch (NatterCallPipeline *self)
+{
+  GSource *source;
+
+  if (self->media_watch_id != 0 || self->media_timeout_ms == 0)
+    return;
+  self->last_rtp_received = counter_get (&self->rtp_received);
+  self->last_rtp_at = g_get_monotonic_time ();
+  source = g_timeout_source_new (MAX (self->media_timeout_ms / 5, 50));
+  g_source_set_callback (source, check_media_flow, self, NULL);
+  self->media_watch_id = g_source_attach (source, self->context);
+  g_source_unref (source);
+}
+
 static void
 on_connection_state_main (NatterCallPipeline *self, gpointer data)
 {
@@ -973,11 +1112,18 @@ on_connection_state_main (NatterCallPipeline *self, gpointer data)
 
   switch (state) {
     case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED:
-      /* Everything encoded before SRTP was up is gone: start the peer's
-       * decoder with a keyframe now instead of at the next periodic one. */
-      if (self->state != NATTER_CALL_PIPELINE_STATE_CONNECTED)
+      /* webrtcbin holds the first RTP packet until SRTP is up, so the
+       * encoder's first frame, a keyframe, waits there and starts the peer's
+       * decoder. Only when more went out (the path came back after a loss)
+       * does the peer need a fresh keyframe: asking for one on every connect
+       * made the encoder spend a second 720p keyframe exactly while both
+       * sides start decoding. A peer that still misses it asks with a PLI. */
+      if (self->state != NATTER_CALL_PIPELINE_STATE_CONNECTED &&
+          counter_get (&self->video_frames_sent) > 1)
         request_keyframe (self);
-      set_state (self, NATTER_CALL_PIPELINE_STATE_CONNECTED);
+      start_media_watch (self);
+      if (!self->media_lost)
+        set_state (self, NATTER_CALL_PIPELINE_STATE_CONNECTED);
       break;
     case GST_WEBRTC_PEER_CONNECTION_STATE_DISCONNECTED:
       if (self->state == NATTER_CALL_PIPELINE_STATE_CONNECTED)
@@ -1165,6 +1311,13 @@ tune_ice_agent (GObject *nice_agent)
     g_object_set (nice_agent, "stun-pacing-timer", 5u, NULL);
   if (g_object_class_find_property (klass, "stun-initial-timeout") != NULL)
     g_object_set (nice_agent, "stun-initial-timeout", 200u, NULL);
+  /* TCP host candidates double the candidates each side trickles and the
+   * pairs ICE checks, for a path that only matters where UDP is blocked, and
+   * there TURN over TCP or TLS (from the server's list) is the way through.
+   * Browsers prefer UDP too. NATTER_ICE_TCP=1 brings them back. */
+  if (g_object_class_find_property (klass, "ice-tcp") != NULL &&
+      g_strcmp0 (g_getenv ("NATTER_ICE_TCP"), "1") != 0)
+    g_object_set (nice_agent, "ice-tcp", FALSE, NULL);
 }
 
 static gboolean
@@ -1522,10 +1675,52 @@ natter_call_pipeline_init (NatterCallPipeline *self)
    * internet. The first packets no longer wait
    * for it (faststart-min-packets, see on_new_jitterbuffer()), so the choice
    * does not cost the setup time. NATTER_CALL_LATENCY_MS overrides it. */
+  self->media_timeout_ms = DEFAULT_MEDIA_TIMEOUT_MS;
+  if (g_getenv ("NATTER_CALL_MEDIA_TIMEOUT_MS") != NULL)
+    self->media_timeout_ms =
+      (guint) MIN (g_ascii_strtoull (g_getenv ("NATTER_CALL_MEDIA_TIMEOUT_MS"), NULL, 10), 600000);
   self->latency_ms = DEFAULT_LATENCY_MS;
   if (g_getenv ("NATTER_CALL_LATENCY_MS") != NULL)
     self->latency_ms =
       (guint) MIN (g_ascii_strtoull (g_getenv ("NATTER_CALL_LATENCY_MS"), NULL, 10), 10000);
+}
+
+static gpointer
+preload_thread (gpointer data)
+{
+  static const char *const factories[] = {
+    "webrtcbin", "dtlsdec",   "nicesrc",      "srtpdec",      "opusenc",       "opusdec",
+    "vp8enc",    "vp8dec",    "rtpopuspay",   "rtpopusdepay", "rtpvp8pay",     "rtpvp8depay",
+    "webrtcdsp", "decodebin", "videoconvert", "audioconvert", "audioresample",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (factories); i++) {
+    GstElement *element = gst_element_factory_make (factories[i], NULL);
+
+    if (element != NULL)
+      gst_object_unref (gst_object_ref_sink (element));
+  }
+  return NULL;
+}
+
+/**
+ * natter_call_pipeline_preload:
+ *
+ * Loads the plugins a call uses and makes the DTLS certificate, once per
+ * process, on a worker thread. The first call of a process otherwise pays
+ * for both between accept and the first frame: about half a second on a
+ * busy machine. Call it when calls become possible (the call manager does).
+ */
+void
+natter_call_pipeline_preload (void)
+{
+  static gsize started = 0;
+
+  if (g_once_init_enter (&started)) {
+    gst_init (NULL, NULL);
+    g_thread_unref (g_thread_new ("natter-call-preload", preload_thread, NULL));
+    g_once_init_leave (&started, 1);
+  }
 }
 
 /**
@@ -1947,6 +2142,14 @@ natter_call_pipeline_close (NatterCallPipeline *self)
     return;
   self->closed = TRUE;
 
+  if (self->media_watch_id != 0) {
+    GSource *source = g_main_context_find_source_by_id (self->context, self->media_watch_id);
+
+    if (source != NULL)
+      g_source_destroy (source);
+    self->media_watch_id = 0;
+  }
+
   if (self->bus_watch_id != 0) {
     GSource *source = g_main_context_find_source_by_id (self->context, self->bus_watch_id);
 
@@ -2163,6 +2366,23 @@ natter_call_pipeline_get_stats (NatterCallPipeline *self)
 {
   g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), NULL);
   return self->stats;
+}
+
+/**
+ * natter_call_pipeline_get_element:
+ * @self: a #NatterCallPipeline
+ *
+ * The GStreamer pipeline itself, for diagnostics and tests (a test cuts its
+ * network elements to stand for a lost path).
+ *
+ * Returns: (transfer none) (nullable): the pipeline, %NULL before it is
+ *   built or after it is closed
+ */
+GstElement *
+natter_call_pipeline_get_element (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), NULL);
+  return self->pipeline;
 }
 
 /**

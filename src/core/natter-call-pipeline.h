@@ -70,6 +70,7 @@ GType natter_call_pipeline_mark_get_type (void);
 #define NATTER_TYPE_CALL_PIPELINE (natter_call_pipeline_get_type ())
 G_DECLARE_FINAL_TYPE (NatterCallPipeline, natter_call_pipeline, NATTER, CALL_PIPELINE, GObject)
 
+void natter_call_pipeline_preload (void);
 NatterCallPipeline *natter_call_pipeline_new (gboolean with_video);
 
 NatterCallPipelineState natter_call_pipeline_get_state (NatterCallPipeline *self);
@@ -111,6 +112,8 @@ guint64 natter_call_pipeline_get_video_frames_sent (NatterCallPipeline *self);
 gint64 natter_call_pipeline_get_first_audio_time (NatterCallPipeline *self);
 gint64 natter_call_pipeline_get_first_video_time (NatterCallPipeline *self);
 gint64 natter_call_pipeline_get_mark_time (NatterCallPipeline *self, NatterCallPipelineMark mark);
+
+GstElement *natter_call_pipeline_get_element (NatterCallPipeline *self);
 
 void natter_call_pipeline_update_stats (NatterCallPipeline *self);
 const NatterCallStats *natter_call_pipeline_get_stats (NatterCallPipeline *self);

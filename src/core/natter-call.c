@@ -56,6 +56,7 @@ struct _NatterCall {
   NatterSessionDescription *remote_offer;
   GPtrArray *early_candidates;   /* NatterIceCandidate from the peer, before accept */
   GPtrArray *pending_candidates; /* ours, before we know the call_log_id */
+  GStrv local_mids;              /* a=mid of each m-line of our last description */
 
   gboolean invitation_sent;
   gboolean answer_sent;
@@ -77,6 +78,7 @@ struct _NatterCall {
   guint stats_id;
   guint recovery_id;
   guint recovery_ms;
+  char *last_error; /* why the media path was lost, while recovering */
 };
 
 G_DEFINE_FINAL_TYPE (NatterCall, natter_call, G_TYPE_OBJECT)
@@ -164,6 +166,25 @@ send_media_state (NatterCall *self)
   send_frame (self, frame);
 }
 
+/* The a=mid of each m-line of @sdp, "" where an m-line has none. */
+static GStrv
+sdp_mids (const char *sdp)
+{
+  g_auto (GStrv) lines = g_strsplit (sdp, "\n", -1);
+  g_autoptr (GPtrArray) mids = g_ptr_array_new ();
+
+  for (guint i = 0; lines[i] != NULL; i++) {
+    if (g_str_has_prefix (lines[i], "m=")) {
+      g_ptr_array_add (mids, g_strdup (""));
+    } else if (g_str_has_prefix (lines[i], "a=mid:") && mids->len > 0) {
+      g_free (mids->pdata[mids->len - 1]);
+      mids->pdata[mids->len - 1] = g_strdup (g_strstrip (lines[i] + sizeof ("a=mid:") - 1));
+    }
+  }
+  g_ptr_array_add (mids, NULL);
+  return (GStrv) g_ptr_array_steal (mids, NULL);
+}
+
 static void
 on_local_description (NatterCallPipeline *pipeline,
                       const char *type,
@@ -172,6 +193,10 @@ on_local_description (NatterCallPipeline *pipeline,
 {
   NatterFrame *frame;
   g_autoptr (NatterSessionDescription) description = natter_session_description_new (type, sdp);
+
+  /* Our candidates name their m-line's mid too (PROTOCOL.md's sdpMid). */
+  g_strfreev (self->local_mids);
+  self->local_mids = sdp_mids (sdp);
 
   if (g_str_equal (type, "offer") && !self->invitation_sent) {
     frame = natter_frame_new (NATTER_FRAME_CALL_INVITATION);
@@ -209,9 +234,13 @@ on_local_candidate (NatterCallPipeline *pipeline,
                     NatterCall *self)
 {
   g_autoptr (NatterIceCandidate) ice = NULL;
+  const char *mid = NULL;
 
+  if (self->local_mids != NULL && mline < g_strv_length (self->local_mids) &&
+      *self->local_mids[mline] != '\0')
+    mid = self->local_mids[mline];
   if (candidate != NULL)
-    ice = natter_ice_candidate_new (candidate, NULL, mline);
+    ice = natter_ice_candidate_new (candidate, mid, mline);
 
   if (self->call_log_id == 0) {
     g_ptr_array_add (self->pending_candidates,
@@ -258,9 +287,14 @@ on_recovery_timeout (gpointer user_data)
   const char *cause =
     self->pipeline != NULL ? natter_call_pipeline_get_error_message (self->pipeline) : NULL;
 
+  /* A restarted session that never connected has no error of its own: the
+   * cause is what ended the one before it. */
+  if (cause == NULL)
+    cause = self->last_error;
+
   self->recovery_id = 0;
   message =
-    g_strdup_printf ("The media path did not recover within %u s%s%s", self->recovery_ms / 1000,
+    g_strdup_printf ("The media path did not recover within %g s%s%s", self->recovery_ms / 1000.0,
                      cause != NULL ? ": " : "", cause != NULL ? cause : "");
   natter_call_end (self, NATTER_CALL_END_REASON_FAILED, message, TRUE);
   return G_SOURCE_REMOVE;
@@ -279,6 +313,7 @@ on_pipeline_state (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *
   switch (state) {
     case NATTER_CALL_PIPELINE_STATE_CONNECTED:
       g_clear_handle_id (&self->recovery_id, g_source_remove);
+      g_clear_pointer (&self->last_error, g_free);
       if (self->state == NATTER_CALL_STATE_CONNECTING) {
         self->connected_at = g_get_monotonic_time ();
         self->duration_id = g_timeout_add_seconds (1, on_duration_tick, self);
@@ -287,17 +322,24 @@ on_pipeline_state (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *
       }
       break;
     case NATTER_CALL_PIPELINE_STATE_DISCONNECTED:
-      if (self->recovery_id == 0)
-        self->recovery_id = g_timeout_add (self->recovery_ms, on_recovery_timeout, self);
-      break;
     case NATTER_CALL_PIPELINE_STATE_FAILED:
+      /* From here the call has recovery_ms to get its media back, however
+       * many restarts that takes; the timer stops when a pipeline connects. */
       if (self->recovery_id == 0)
         self->recovery_id = g_timeout_add (self->recovery_ms, on_recovery_timeout, self);
-      /* webrtcbin 1.22 cannot restart ICE in place: the caller builds a new
-       * session and offers it through call_update; the callee follows. */
+      /* The ICE restart. webrtcbin 1.22 cannot restart ICE in place: the
+       * caller builds a new session (new ICE credentials and candidates)
+       * and offers it through call_update; the callee answers from a new
+       * session of its own. Disconnected counts too: it means no media
+       * came for a while, and waiting longer does not bring it back. */
+      if (natter_call_pipeline_get_error_message (pipeline) != NULL) {
+        g_free (self->last_error);
+        self->last_error = g_strdup (natter_call_pipeline_get_error_message (pipeline));
+      }
       if (!self->incoming && self->call_log_id != 0) {
-        g_message ("Call %" G_GINT64_FORMAT ": media failed (%s), renegotiating", self->call_log_id,
-                   natter_call_pipeline_get_error_message (pipeline));
+        g_message ("Call %" G_GINT64_FORMAT ": media %s (%s), restarting ICE", self->call_log_id,
+                   state == NATTER_CALL_PIPELINE_STATE_FAILED ? "failed" : "lost",
+                   self->last_error != NULL ? self->last_error : "no cause");
         replace_pipeline (self, natter_call_pipeline_get_with_video (pipeline));
       }
       break;
@@ -667,12 +709,14 @@ natter_call_finalize (GObject *object)
   NatterCall *self = NATTER_CALL (object);
 
   g_free (self->end_message);
+  g_free (self->last_error);
   g_free (self->client_call_id);
   g_free (self->call_type);
   g_clear_pointer (&self->peer, natter_profile_free);
   g_clear_pointer (&self->remote_offer, natter_session_description_free);
   g_clear_pointer (&self->early_candidates, g_ptr_array_unref);
   g_clear_pointer (&self->pending_candidates, g_ptr_array_unref);
+  g_clear_pointer (&self->local_mids, g_strfreev);
   g_clear_pointer (&self->ice_servers, g_ptr_array_unref);
 
   G_OBJECT_CLASS (natter_call_parent_class)->finalize (object);
