@@ -15,11 +15,14 @@
  * NatterClients: links cut at random by tests/tcp-proxy.c, the server killed
  * with SIGKILL mid-traffic, and a call that lives through a server restart.
  * Every random choice comes from one seed, printed by each test; set
- * NATTER_TEST_FAULT_SEED to replay a run. */
+ * NATTER_TEST_FAULT_SEED to replay a run. NATTER_TEST_TIME_SCALE (set by
+ * build-aux/test.sh for sanitizer builds, which run several times slower)
+ * stretches the pace of writing, the intervals between cuts and the
+ * deadlines, so the same traffic meets the same faults. */
 
 #define CUTS_PER_SIDE 500
 #define KILL_PER_SIDE 300
-#define WAIT_MS 20000
+#define WAIT_MS scaled (20000)
 
 typedef struct {
   NatterClient *client;
@@ -41,6 +44,25 @@ typedef struct {
   Side a;
   Side b;
 } Fixture;
+
+static double
+time_scale (void)
+{
+  static double scale;
+
+  if (scale == 0) {
+    const char *text = g_getenv ("NATTER_TEST_TIME_SCALE");
+
+    scale = text != NULL ? CLAMP (g_ascii_strtod (text, NULL), 1.0, 20.0) : 1.0;
+  }
+  return scale;
+}
+
+static guint
+scaled (guint ms)
+{
+  return (guint) (ms * time_scale ());
+}
 
 static void
 remove_tree (const char *path)
@@ -314,11 +336,11 @@ test_random_cuts (Fixture *fixture, gconstpointer data)
   typist.conversation_id = open_conversation (fixture);
 
   started = g_get_monotonic_time ();
-  natter_tcp_proxy_cut_randomly (fixture->proxy, fixture->seed, 200, 2000);
-  typist.source_id = g_timeout_add (25, on_type, &typist);
+  natter_tcp_proxy_cut_randomly (fixture->proxy, fixture->seed, scaled (200), scaled (2000));
+  typist.source_id = g_timeout_add (scaled (25), on_type, &typist);
 
   natter_test_wait_until (fixture->a.sent == CUTS_PER_SIDE && fixture->b.sent == CUTS_PER_SIDE,
-                          90000);
+                          scaled (90000));
   natter_tcp_proxy_stop_cutting (fixture->proxy);
   natter_test_wait_until (fixture->a.received->len >= CUTS_PER_SIDE &&
                             fixture->b.received->len >= CUTS_PER_SIDE,
@@ -437,7 +459,7 @@ test_server_sigkill (Fixture *fixture, gconstpointer data)
   side_login (&fixture->b, url);
   typist.conversation_id = open_conversation (fixture);
 
-  typist.source_id = g_timeout_add (10, on_type, &typist);
+  typist.source_id = g_timeout_add (scaled (10), on_type, &typist);
   natter_test_wait_until (fixture->a.sent >= kill_after && fixture->b.sent >= kill_after, WAIT_MS);
 
   /* A burst from each side, and the kill as soon as the server has
@@ -478,7 +500,7 @@ test_server_sigkill (Fixture *fixture, gconstpointer data)
   natter_test_wait_until (fixture->a.sent == KILL_PER_SIDE && fixture->b.sent == KILL_PER_SIDE &&
                             fixture->a.received->len >= KILL_PER_SIDE &&
                             fixture->b.received->len >= KILL_PER_SIDE,
-                          60000);
+                          scaled (60000));
   settle (1000);
 
   assert_exactly_once_in_order (&fixture->b, &fixture->a);
