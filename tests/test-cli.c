@@ -44,6 +44,20 @@ remove_tree (const char *path)
   g_rmdir (path);
 }
 
+/* NATTER_TEST_TIME_SCALE: how much slower than a quiet machine this run
+ * is (build-aux/test.sh sets it under sanitizers and valgrind). */
+static guint
+time_scale (void)
+{
+  const char *text = g_getenv ("NATTER_TEST_TIME_SCALE");
+  guint64 scale = 1;
+
+  if (text != NULL && !g_ascii_string_to_unsigned (text, 10, 1, 100, &scale, NULL))
+    scale = 1;
+
+  return (guint) scale;
+}
+
 static void
 fixture_set_up (Fixture *fixture, gconstpointer data)
 {
@@ -186,7 +200,7 @@ cli_free (Cli *cli)
 /* Runs natter-cli to its end; returns the exit status. */
 #define cli_run(fixture, out_cli, user, stdin_text, ...)                        \
   (*(out_cli) = cli_spawn ((fixture), (user), (stdin_text), __VA_ARGS__, NULL), \
-   cli_wait (*(out_cli), 30000))
+   cli_wait (*(out_cli), 30000 * time_scale ()))
 
 static JsonObject *
 line_object (Cli *cli, guint index)
@@ -409,10 +423,18 @@ elapsed_ms (gint64 since_us)
   return (g_get_monotonic_time () - since_us) / 1000;
 }
 
+/* A --timeout argument: @seconds on a quiet machine. */
+static char *
+scaled_seconds (guint seconds)
+{
+  return g_strdup_printf ("%u", seconds * time_scale ());
+}
+
 static void
 test_send_timeout_with_server_down (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (GPtrArray) messages = NULL;
+  g_autofree char *two = scaled_seconds (2);
   Cli *listener;
   Cli *sender;
   gint64 started;
@@ -425,10 +447,10 @@ test_send_timeout_with_server_down (Fixture *fixture, gconstpointer data)
   natter_test_server_stop (fixture->server);
   started = g_get_monotonic_time ();
   g_assert_cmpint (
-    cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "waited", "--timeout", "2"), ==,
+    cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "waited", "--timeout", two), ==,
     1);
-  g_assert_cmpint (elapsed_ms (started), >=, 2000);
-  g_assert_cmpint (elapsed_ms (started), <, 10000);
+  g_assert_cmpint (elapsed_ms (started), >=, 2000 * time_scale ());
+  g_assert_cmpint (elapsed_ms (started), <, 10000 * time_scale ());
   g_assert_true (has_event_with (sender, "queued", NULL, NULL));
   g_assert_false (has_event_with (sender, "sent", NULL, NULL));
   cli_free (sender);
@@ -454,6 +476,7 @@ static void
 test_listen_count_and_timeout (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (GPtrArray) messages = NULL;
+  g_autofree char *two = scaled_seconds (2);
   Cli *listener;
   Cli *sender;
   gint64 started;
@@ -463,14 +486,14 @@ test_listen_count_and_timeout (Fixture *fixture, gconstpointer data)
 
   /* --timeout alone: listening that long is success. */
   started = g_get_monotonic_time ();
-  g_assert_cmpint (cli_run (fixture, &listener, "sara", NULL, "listen", "--timeout", "2"), ==, 0);
-  g_assert_cmpint (elapsed_ms (started), >=, 2000);
+  g_assert_cmpint (cli_run (fixture, &listener, "sara", NULL, "listen", "--timeout", two), ==, 0);
+  g_assert_cmpint (elapsed_ms (started), >=, 2000 * time_scale ());
   g_assert_true (has_event_with (listener, "state", "state", "connected"));
   cli_free (listener);
 
   /* --count not reached by the --timeout: a failure. */
   g_assert_cmpint (
-    cli_run (fixture, &listener, "sara", NULL, "listen", "--count", "1", "--timeout", "2"), ==, 1);
+    cli_run (fixture, &listener, "sara", NULL, "listen", "--count", "1", "--timeout", two), ==, 1);
   g_assert_false (has_event_with (listener, "message", NULL, NULL));
   cli_free (listener);
 
@@ -480,8 +503,8 @@ test_listen_count_and_timeout (Fixture *fixture, gconstpointer data)
   started = g_get_monotonic_time ();
   g_assert_cmpint (cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "hi"), ==, 0);
   cli_free (sender);
-  g_assert_cmpint (cli_wait (listener, 10000), ==, 0);
-  g_assert_cmpint (elapsed_ms (started), <, 10000);
+  g_assert_cmpint (cli_wait (listener, 10000 * time_scale ()), ==, 0);
+  g_assert_cmpint (elapsed_ms (started), <, 10000 * time_scale ());
   messages = events_named (listener, "message");
   g_assert_cmpuint (messages->len, ==, 1);
   cli_free (listener);
