@@ -121,7 +121,8 @@ typedef struct {
   char *tmpdir;
   TestNetworkMonitor *monitor;
   NatterClient *client;
-  guint attempts;      /* state changes to connecting */
+  guint attempts; /* state changes to connecting */
+  guint hellos;
   gint64 retry_due_us; /* when the scheduled retry fires */
 } Fixture;
 
@@ -168,6 +169,12 @@ on_state (NatterConnection *connection, GParamSpec *pspec, Fixture *fixture)
 }
 
 static void
+on_hello (NatterConnection *connection, const NatterFrame *frame, Fixture *fixture)
+{
+  fixture->hellos++;
+}
+
+static void
 on_retry_delay (NatterConnection *connection, GParamSpec *pspec, Fixture *fixture)
 {
   guint delay = natter_connection_get_retry_delay (connection);
@@ -209,6 +216,7 @@ start_client (Fixture *fixture)
   natter_connection_set_network_monitor (connection, G_NETWORK_MONITOR (fixture->monitor));
   g_signal_connect (connection, "notify::state", G_CALLBACK (on_state), fixture);
   g_signal_connect (connection, "notify::retry-delay", G_CALLBACK (on_retry_delay), fixture);
+  g_signal_connect (connection, "frame::hello", G_CALLBACK (on_hello), fixture);
   log_in (fixture->client);
 }
 
@@ -290,6 +298,23 @@ server_ws_attempts (Fixture *fixture)
   }
 
   return total;
+}
+
+/* `sync` frames the server has read: one per link that said hello. */
+static guint
+server_syncs (Fixture *fixture)
+{
+  g_autofree char *metrics = NULL;
+  const char *line;
+  guint status = 0;
+
+  metrics = natter_test_http (fixture->server, "GET", "/metrics", NULL, NULL, &status);
+  g_assert_cmpuint (status, ==, 200);
+  line = strstr (metrics, "natter_frames_in_total{type=\"sync\"} ");
+  if (line == NULL)
+    return 0;
+
+  return (guint) g_ascii_strtoull (strchr (line, ' ') + 1, NULL, 10);
 }
 
 static gboolean
@@ -417,6 +442,43 @@ test_burst_is_throttled (Fixture *fixture, gconstpointer data)
   natter_test_wait_until (is_state (fixture, NATTER_CONNECTION_STATE_CONNECTED), left_ms / 3);
 }
 
+static void
+test_link_replaced_after_network_loss (Fixture *fixture, gconstpointer data)
+{
+  start_client (fixture);
+  natter_test_wait_until (is_state (fixture, NATTER_CONNECTION_STATE_CONNECTED), 5000);
+  g_assert_cmpuint (fixture->hellos, ==, 1);
+  natter_test_wait_until (server_syncs (fixture) == 1, 5000);
+
+  /* "The network changed" while nothing was lost: the link stays. */
+  test_network_monitor_changed (fixture->monitor, TRUE);
+  settle (500);
+  g_assert_cmpuint (fixture->attempts, ==, 1);
+  g_assert_cmpuint (fixture->hellos, ==, 1);
+
+  /* Gone: nothing to do yet (the link may still be fine). */
+  test_network_monitor_changed (fixture->monitor, FALSE);
+  settle (300);
+  g_assert_true (is_state (fixture, NATTER_CONNECTION_STATE_CONNECTED));
+  g_assert_cmpuint (fixture->attempts, ==, 1);
+
+  /* Back: the link that lived through the loss is replaced at once, not
+   * after the watchdog's 90 s. */
+  test_network_monitor_changed (fixture->monitor, TRUE);
+  natter_test_wait_until (fixture->hellos == 2, 5000);
+  g_assert_true (is_state (fixture, NATTER_CONNECTION_STATE_CONNECTED));
+  g_assert_cmpuint (fixture->attempts, ==, 2);
+  natter_test_wait_until (server_syncs (fixture) == 2, 5000);
+
+  /* Once: the next "back" without a loss leaves it alone. */
+  settle (2100);
+  test_network_monitor_changed (fixture->monitor, TRUE);
+  settle (500);
+  g_assert_cmpuint (fixture->attempts, ==, 2);
+  g_assert_cmpuint (fixture->hellos, ==, 2);
+  g_assert_cmpuint (server_syncs (fixture), ==, 2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -433,6 +495,8 @@ main (int argc, char **argv)
 
   g_test_add ("/natter/network-monitor/network-back-retries-at-once", Fixture, NULL, fixture_set_up,
               test_network_back_retries_at_once, fixture_tear_down);
+  g_test_add ("/natter/network-monitor/link-replaced-after-network-loss", Fixture, NULL,
+              fixture_set_up, test_link_replaced_after_network_loss, fixture_tear_down);
   g_test_add ("/natter/network-monitor/burst-is-throttled-offline-does-not-spin", Fixture,
               one_connection_per_user, fixture_set_up, test_burst_is_throttled, fixture_tear_down);
 

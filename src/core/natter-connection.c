@@ -60,6 +60,7 @@ struct _NatterConnection {
   gint64 last_activity_us;
   GNetworkMonitor *network_monitor;
   gint64 last_network_retry_us;
+  gboolean network_lost; /* the monitor said "no network" since this link opened */
 
   /* Outbox sending: ids queued in writing order, ids already sent on this
    * link, and a token bucket that keeps us under the server's chat rate. */
@@ -467,6 +468,7 @@ connect_now (NatterConnection *self)
 
   drop_websocket (self);
   cancel_retry (self);
+  self->network_lost = FALSE;
 
   if (token == NULL || profile == NULL) {
     give_up (self, NATTER_CONNECTION_STATE_SIGNED_OUT,
@@ -506,9 +508,22 @@ on_network_changed (GNetworkMonitor *monitor, gboolean available, gpointer user_
   NatterConnection *self = user_data;
   gint64 now = g_get_monotonic_time ();
 
-  /* Losing the network changes nothing: the scheduled retry stays where
+  /* Losing the network changes nothing yet: a scheduled retry stays where
    * the backoff put it, so an offline machine does not spin. */
-  if (!available || self->state != NATTER_CONNECTION_STATE_WAITING_TO_RETRY)
+  if (!available) {
+    if (self->state == NATTER_CONNECTION_STATE_CONNECTED ||
+        self->state == NATTER_CONNECTION_STATE_CONNECTING)
+      self->network_lost = TRUE;
+    return;
+  }
+
+  /* Back: a waiting retry happens now. A link that lived through the loss
+   * is most likely dead (another address, a suspended laptop) and would
+   * only be found out by the watchdog: it is replaced now. */
+  if (self->state != NATTER_CONNECTION_STATE_WAITING_TO_RETRY && !self->network_lost)
+    return;
+  if (self->state == NATTER_CONNECTION_STATE_SIGNED_OUT ||
+      self->state == NATTER_CONNECTION_STATE_DISCONNECTED)
     return;
 
   /* Network monitors fire in bursts (one per interface and route); one
@@ -518,7 +533,7 @@ on_network_changed (GNetworkMonitor *monitor, gboolean available, gpointer user_
     return;
 
   self->last_network_retry_us = now;
-  g_debug ("The network is back: retrying now");
+  g_debug ("The network is back: connecting now");
   connect_now (self);
 }
 
@@ -734,8 +749,9 @@ natter_connection_class_init (NatterConnectionClass *klass)
   /**
    * NatterConnection:network-monitor:
    *
-   * Tells when the network comes back, so a waiting retry happens at once
-   * (at most one every 2 s). %NULL on construction means
+   * Tells when the network comes back, so a waiting retry happens at once,
+   * and a link that was open while the network went away is replaced (at
+   * most one attempt every 2 s). %NULL on construction means
    * g_network_monitor_get_default(); tests give one of their own.
    */
   properties[PROP_NETWORK_MONITOR] = g_param_spec_object (
