@@ -560,9 +560,12 @@ on_call_back (GSimpleAction *action, GVariant *parameter, gpointer user_data)
   NatterApplication *self = user_data;
   gint64 conversation_id;
   const char *call_type;
+  g_autoptr (GVariant) conversation = NULL;
 
   g_variant_get (parameter, "(x&s)", &conversation_id, &call_type);
-  on_open_conversation (NULL, g_variant_new_int64 (conversation_id), self);
+  /* Sunk: on_open_conversation() only reads it. */
+  conversation = g_variant_ref_sink (g_variant_new_int64 (conversation_id));
+  on_open_conversation (NULL, conversation, self);
 
   if (g_action_group_has_action (G_ACTION_GROUP (self), "start-call"))
     g_action_group_activate_action (G_ACTION_GROUP (self), "start-call",
