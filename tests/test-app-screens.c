@@ -40,6 +40,7 @@ typedef struct {
   GtkApplication *application;
   GSettings *settings;
   char *shots_dir;
+  char *alice_token;
 } Fixture;
 
 static gboolean
@@ -119,7 +120,7 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   const char *builddir = g_getenv ("NATTER_TEST_BUILDDIR");
   guint status = 0;
 
-  fixture->server = natter_test_server_new (NULL);
+  fixture->server = natter_test_server_new (data);
   fixture->data_dir = g_dir_make_tmp ("natter-app-XXXXXX", NULL);
   fixture->shots_dir = g_build_filename (builddir ? builddir : ".", "screenshots", NULL);
   g_mkdir_with_parents (fixture->shots_dir, 0755);
@@ -145,6 +146,7 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (fixture->conversation_id, >, 0);
 
   fixture->alice = signed_in_client (fixture, "alice", alice_token);
+  fixture->alice_token = g_strdup (alice_token);
   fixture->bob = signed_in_client (fixture, "bob", bob_token);
   refresh_conversations (fixture->alice);
   refresh_conversations (fixture->bob);
@@ -170,6 +172,7 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
   g_clear_pointer (&fixture->bob_profile, natter_profile_free);
   natter_test_server_free (fixture->server);
   g_clear_pointer (&fixture->shots_dir, g_free);
+  g_clear_pointer (&fixture->alice_token, g_free);
   g_clear_pointer (&fixture->data_dir, g_free);
 
   /* Let finished requests and closed sockets release what they hold. */
@@ -440,6 +443,39 @@ on_message_received (NatterClient *client, const NatterMessage *message, char **
   *text = g_strdup (message->text);
 }
 
+/* Alice on a new computer, with a server that replays only the last event
+ * on sync: the local store has the newest message at most, and opening the
+ * conversation fetches the rest. */
+static void
+test_history_from_server (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterClient) fresh = NULL;
+  NatterWindow *window;
+  GListModel *messages;
+  GtkWidget *content_stack;
+
+  send_conversation (fixture);
+  fresh = signed_in_client (fixture, "alice-new-computer", fixture->alice_token);
+  g_assert_cmpuint (count_messages (fresh, fixture->conversation_id), <=, 1);
+
+  window = natter_window_new (fixture->application, fresh, NULL);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1000, 700);
+  gtk_window_present (GTK_WINDOW (window));
+  natter_test_wait_until (natter_window_open_conversation (window, fixture->conversation_id),
+                          TIMEOUT_MS);
+  messages = natter_chat_view_get_messages (natter_window_get_chat_view (window));
+  natter_test_wait_until (g_list_model_get_n_items (messages) >= 6, TIMEOUT_MS);
+  g_assert_cmpuint (g_list_model_get_n_items (messages), ==, 6);
+
+  /* The list, not the "no messages" page. */
+  content_stack = GTK_WIDGET (gtk_widget_get_template_child (
+    GTK_WIDGET (natter_window_get_chat_view (window)), NATTER_TYPE_CHAT_VIEW, "content_stack"));
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (GTK_STACK (content_stack)), ==, "messages");
+  save_screenshot (fixture, GTK_WIDGET (window), "history-from-server");
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 static NatterMessageState
 last_item_state (GListModel *messages)
 {
@@ -655,6 +691,7 @@ on_final_activate (GApplication *application)
 int
 main (int argc, char *argv[])
 {
+  static const char *const short_replay[] = { "--sync-replay-max", "1", NULL };
   const char *builddir = g_getenv ("NATTER_TEST_BUILDDIR");
 
   /* gtk_test_init () keeps the C locale; a translated run wants the
@@ -689,6 +726,8 @@ main (int argc, char *argv[])
               fixture_tear_down);
   g_test_add ("/natter/app/sign-in/errors-from-real-failures", Fixture, NULL, fixture_set_up,
               test_sign_in_errors, fixture_tear_down);
+  g_test_add ("/natter/app/chat/history-from-server", Fixture, short_replay, fixture_set_up,
+              test_history_from_server, fixture_tear_down);
   g_test_add ("/natter/app/screens/main-window", Fixture, NULL, fixture_set_up, test_main_window,
               fixture_tear_down);
   g_test_add ("/natter/app/chat/message-reaches-other-side", Fixture, NULL, fixture_set_up,

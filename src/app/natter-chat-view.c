@@ -134,8 +134,10 @@ update_actions (NatterChatView *self)
 static void
 update_empty (NatterChatView *self)
 {
+  /* While history loads the list shows its spinner, not "No Messages". */
   gboolean empty =
-    self->messages == NULL || g_list_model_get_n_items (G_LIST_MODEL (self->messages)) == 0;
+    self->messages == NULL || (g_list_model_get_n_items (G_LIST_MODEL (self->messages)) == 0 &&
+                               !natter_message_list_get_loading (self->messages));
 
   gtk_stack_set_visible_child_name (self->content_stack, empty ? "empty" : "messages");
 }
@@ -172,6 +174,8 @@ set_adjustment_value (NatterChatView *self, double value)
   self->adjusting = FALSE;
 }
 
+static void maybe_fill_view (NatterChatView *self);
+
 static void
 on_load_older_finished (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -183,8 +187,29 @@ on_load_older_finished (GObject *source, GAsyncResult *result, gpointer user_dat
     return;
 
   gtk_revealer_set_reveal_child (self->loading_revealer, FALSE);
-  if (error != NULL)
+  update_empty (self);
+  if (error != NULL) {
     g_debug ("Could not load older messages: %s", error->message);
+    return;
+  }
+
+  maybe_fill_view (self);
+}
+
+static gboolean
+can_load_older (NatterChatView *self)
+{
+  return self->messages != NULL && natter_message_list_get_has_more (self->messages) &&
+         !natter_message_list_get_loading (self->messages);
+}
+
+static void
+load_older (NatterChatView *self)
+{
+  gtk_revealer_set_reveal_child (self->loading_revealer, TRUE);
+  natter_message_list_load_older_async (self->messages, OLDER_PAGE_SIZE, self->load_cancellable,
+                                        on_load_older_finished, g_object_ref (self));
+  update_empty (self);
 }
 
 static void
@@ -196,13 +221,28 @@ maybe_load_older (NatterChatView *self)
     return;
   if (gtk_adjustment_get_value (adjustment) > LOAD_OLDER_THRESHOLD_PX)
     return;
-  if (!natter_message_list_get_has_more (self->messages) ||
-      natter_message_list_get_loading (self->messages))
+  if (can_load_older (self))
+    load_older (self);
+}
+
+/* The local store may hold none or only a few of the conversation's
+ * messages (a new computer, history never scrolled to): older pages come
+ * from the server until the view is full, there is nothing older, or the
+ * list is not on screen to measure. */
+static void
+maybe_fill_view (NatterChatView *self)
+{
+  GtkAdjustment *adjustment = get_vadjustment (self);
+
+  if (!can_load_older (self))
+    return;
+  if (g_list_model_get_n_items (G_LIST_MODEL (self->messages)) > 0 &&
+      (!gtk_widget_get_mapped (GTK_WIDGET (self->message_list_view)) ||
+       gtk_adjustment_get_upper (adjustment) >
+         gtk_adjustment_get_page_size (adjustment) + LOAD_OLDER_THRESHOLD_PX))
     return;
 
-  gtk_revealer_set_reveal_child (self->loading_revealer, TRUE);
-  natter_message_list_load_older_async (self->messages, OLDER_PAGE_SIZE, self->load_cancellable,
-                                        on_load_older_finished, g_object_ref (self));
+  load_older (self);
 }
 
 static void
@@ -239,6 +279,8 @@ on_vadjustment_bounds_changed (NatterChatView *self)
     set_adjustment_value (self, upper - page);
   else if (self->anchor_from_bottom >= 0)
     set_adjustment_value (self, upper - self->anchor_from_bottom);
+
+  maybe_fill_view (self);
 }
 
 static void
@@ -792,6 +834,7 @@ natter_chat_view_set_conversation (NatterChatView *self, NatterConversationItem 
   update_empty (self);
   update_actions (self);
   natter_chat_view_scroll_to_bottom (self);
+  maybe_fill_view (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONVERSATION]);
 }
 
