@@ -638,6 +638,12 @@ test_call_overlay (Fixture *fixture, gconstpointer data)
   natter_call_overlay_set_status (overlay, "Connected");
   natter_call_overlay_set_duration (overlay, 83);
   natter_call_overlay_set_quality (overlay, 3);
+  {
+    g_autoptr (GMenu) devices = g_menu_new ();
+
+    g_menu_append (devices, "System Default", NULL);
+    natter_call_overlay_set_devices_menu (overlay, G_MENU_MODEL (devices));
+  }
   natter_window_set_call_active (window, TRUE, "Bob Tesfaye · 1:23 — Return to Call");
   natter_window_show_call (window);
   save_screenshot (fixture, GTK_WIDGET (window), "call-voice");
