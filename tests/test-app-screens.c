@@ -418,7 +418,15 @@ test_main_window (Fixture *fixture, gconstpointer data)
   natter_chat_view_set_draft (chat_view, "See you tomorrow!");
   save_screenshot (fixture, GTK_WIDGET (window), "main-chat");
 
-  natter_chat_view_set_online (chat_view, FALSE);
+  {
+    AdwWindowTitle *title = ADW_WINDOW_TITLE (gtk_widget_get_template_child (
+      GTK_WIDGET (chat_view), NATTER_TYPE_CHAT_VIEW, "window_title"));
+
+    /* Bob's presence as last known; offline, it would be stale. */
+    g_assert_cmpstr (adw_window_title_get_subtitle (title), !=, "");
+    natter_chat_view_set_online (chat_view, FALSE);
+    g_assert_cmpstr (adw_window_title_get_subtitle (title), ==, "");
+  }
   save_screenshot (fixture, GTK_WIDGET (window), "main-offline");
   natter_chat_view_set_online (chat_view, TRUE);
 

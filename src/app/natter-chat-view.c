@@ -108,7 +108,10 @@ update_header (NatterChatView *self)
   adw_window_title_set_title (self->window_title,
                               natter_conversation_item_get_title (self->conversation));
 
-  if (natter_conversation_item_get_typing (self->conversation)) {
+  /* Offline, what we knew of the peer is stale: say nothing. */
+  if (!self->online) {
+    subtitle = NULL;
+  } else if (natter_conversation_item_get_typing (self->conversation)) {
     subtitle = g_strdup (_ ("typing…"));
   } else if (natter_conversation_item_get_peer_online (self->conversation)) {
     subtitle = g_strdup (_ ("Online"));
@@ -878,6 +881,7 @@ natter_chat_view_set_online (NatterChatView *self, gboolean online)
   self->online = online;
   gtk_revealer_set_reveal_child (self->offline_revealer, !online);
   update_actions (self);
+  update_header (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ONLINE]);
 }
 
