@@ -12,10 +12,10 @@
 #include "natter-http-body.h"
 #include "natter-test-server.h"
 
-#define START_TIMEOUT_MS 10000
-#define RESTART_RETRY_MS 5000
-#define STOP_TIMEOUT_MS 10000
-#define HTTP_TIMEOUT_MS 20000
+#define START_TIMEOUT_MS natter_test_scale_ms (10000)
+#define RESTART_RETRY_MS natter_test_scale_ms (5000)
+#define STOP_TIMEOUT_MS natter_test_scale_ms (10000)
+#define HTTP_TIMEOUT_MS natter_test_scale_ms (20000)
 
 /**
  * NatterTestServer:
@@ -35,6 +35,28 @@ struct _NatterTestServer {
   GDataInputStream *stdout_stream;
   SoupSession *session;
 };
+
+/**
+ * natter_test_scale_ms:
+ * @ms: a deadline that fits a normal build
+ *
+ * Sanitizer and valgrind runs are several times slower; build-aux/test.sh
+ * sets NATTER_TEST_TIME_SCALE for them (1 to 20, default 1).
+ *
+ * Returns: @ms times the scale
+ */
+guint
+natter_test_scale_ms (guint ms)
+{
+  static double scale;
+
+  if (scale == 0) {
+    const char *text = g_getenv ("NATTER_TEST_TIME_SCALE");
+
+    scale = text != NULL ? CLAMP (g_ascii_strtod (text, NULL), 1.0, 20.0) : 1.0;
+  }
+  return (guint) (ms * scale);
+}
 
 gboolean
 natter_test_iterate_until (gint64 deadline_us)
@@ -207,7 +229,7 @@ try_start (NatterTestServer *self, guint port, gint64 deadline)
                                        on_async_done, &wait);
   if (wait_async (&wait, cancellable, deadline) == NULL) {
     g_subprocess_force_exit (self->process);
-    g_error ("natter-test-server: no listening line within %d ms", START_TIMEOUT_MS);
+    g_error ("natter-test-server: no listening line within %u ms", START_TIMEOUT_MS);
   }
   line = g_data_input_stream_read_line_finish (self->stdout_stream, wait.result, NULL, &error);
   g_clear_object (&wait.result);
@@ -400,7 +422,7 @@ wait_for_exit (NatterTestServer *self, const char *how)
   g_subprocess_wait_async (self->process, cancellable, on_async_done, &wait);
   if (wait_async (&wait, cancellable, g_get_monotonic_time () + STOP_TIMEOUT_MS * 1000) == NULL) {
     g_subprocess_force_exit (self->process);
-    g_error ("natter-test-server: natter-server did not exit within %d ms of %s", STOP_TIMEOUT_MS,
+    g_error ("natter-test-server: natter-server did not exit within %u ms of %s", STOP_TIMEOUT_MS,
              how);
   }
   g_clear_object (&wait.result);
@@ -569,7 +591,7 @@ natter_test_http_full (NatterTestServer *server,
   soup_session_send_and_read_async (session_for (server), msg, G_PRIORITY_DEFAULT, cancellable,
                                     on_async_done, &wait);
   if (wait_async (&wait, cancellable, g_get_monotonic_time () + HTTP_TIMEOUT_MS * 1000) == NULL) {
-    g_test_message ("%s %s: no answer within %d ms", method, path, HTTP_TIMEOUT_MS);
+    g_test_message ("%s %s: no answer within %u ms", method, path, HTTP_TIMEOUT_MS);
     return NULL;
   }
   answer = soup_session_send_and_read_finish (session_for (server), wait.result, &error);

@@ -67,6 +67,7 @@ void natter_test_wait_full (NatterTestCondition condition,
   natter_test_wait_full ((condition), (user_data), (timeout_ms), #condition, __FILE__, __LINE__)
 
 gboolean natter_test_iterate_until (gint64 deadline_us);
+guint natter_test_scale_ms (guint ms);
 
 /**
  * natter_test_wait_until:

@@ -5,8 +5,8 @@
 
 #include "natter-http-body.h"
 
-#define CONNECT_TIMEOUT_MS 5000
-#define FRAME_TIMEOUT_MS 5000
+#define CONNECT_TIMEOUT_MS natter_test_scale_ms (5000)
+#define FRAME_TIMEOUT_MS natter_test_scale_ms (5000)
 
 typedef struct {
   char *text;
