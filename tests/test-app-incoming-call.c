@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <adwaita.h>
+#include <glib/gstdio.h>
 #include <gst/gst.h>
 
 #include "natter-application.h"
@@ -429,6 +430,28 @@ test_devices_menu_in_call (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (natter_devices_get_camera_name (devices), ==, "");
 }
 
+/* Outside Flatpak, "Start at login" is an XDG autostart entry that starts
+ * Natter hidden. (XDG_CONFIG_HOME is the test's own folder, see main ().) */
+static void
+test_start_at_login_autostart (Fixture *fixture, gconstpointer data)
+{
+  GSettings *settings = natter_application_get_settings (fixture->application);
+  g_autofree char *path =
+    g_build_filename (g_get_user_config_dir (), "autostart", APPLICATION_ID ".desktop", NULL);
+  g_autofree char *contents = NULL;
+
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_settings_set_boolean (settings, "start-at-login", TRUE);
+  natter_test_wait_until (g_file_test (path, G_FILE_TEST_EXISTS), TIMEOUT_MS);
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  g_assert_nonnull (strstr (contents, "\nExec=natter --gapplication-service\n"));
+  g_assert_nonnull (strstr (contents, "\nType=Application\n"));
+
+  g_settings_set_boolean (settings, "start-at-login", FALSE);
+  natter_test_wait_until (!g_file_test (path, G_FILE_TEST_EXISTS), TIMEOUT_MS);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+}
+
 typedef struct {
   guint32 id;
   char *accept_action;
@@ -719,6 +742,98 @@ test_new_conversation_notification_opens_it (Fixture *fixture, gconstpointer dat
   g_free (sent.call_back_action);
 }
 
+static void
+on_service_line (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  char **line = user_data;
+
+  *line =
+    g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, NULL);
+  if (*line == NULL)
+    *line = g_strdup ("");
+}
+
+/* The real natter binary, started as at login (natter --gapplication-service):
+ * it signs in with no window, and a call rings it through a notification.
+ * NATTER_BENCH_TIMING would print a line when a window paints: none does. */
+static void
+test_service_starts_hidden_and_rings (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *natter =
+    g_build_filename (g_getenv ("NATTER_TEST_BUILDDIR"), "src", "app", "natter", NULL);
+  g_autofree char *dawit_dir = g_build_filename (fixture->data_dir, "dawit", NULL);
+  g_autofree char *dawit_token = NULL;
+  g_autofree char *line = NULL;
+  g_autoptr (NatterProfile) dawit_profile = NULL;
+  g_autoptr (NatterUser) dawit = NULL;
+  g_autoptr (GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr (GSubprocess) service = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr (GVariant) reply = NULL;
+  g_autofree char *object_path = g_strdelimit (g_strconcat ("/", APPLICATION_ID, NULL), ".", '/');
+  SentNotification sent = { 0 };
+  g_autoptr (NatterCall) bob_call = NULL;
+  gint64 deadline;
+  NatterCallManager *bob_calls = get_call_manager (fixture->bob);
+
+  dawit = natter_test_server_register (fixture->server, "dawit@example.org", "Dawit Alemu",
+                                       "student", &dawit_token, &dawit_profile);
+  g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN", dawit_token, TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_DATA_DIR", dawit_dir, TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_BENCH_TIMING", "1", TRUE);
+  g_subprocess_launcher_unsetenv (launcher, "LSAN_OPTIONS");
+  service =
+    g_subprocess_launcher_spawn (launcher, &error, natter, "--gapplication-service", "--server",
+                                 natter_test_server_get_url (fixture->server), NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (service));
+  g_data_input_stream_read_line_async (out, G_PRIORITY_DEFAULT, cancellable, on_service_line,
+                                       &line);
+
+  /* Online without a window: Bob's call reaches it and it rings. Until
+   * it has signed in, the server answers "unavailable": call again. */
+  deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  for (;;) {
+    g_clear_object (&bob_call);
+    bob_call = natter_call_manager_start_call (bob_calls, dawit_profile, "voice", 0, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (bob_call);
+    g_object_ref (bob_call); /* the manager drops it when it ends */
+    natter_test_wait_until (natter_call_get_peer_ringing (bob_call) ||
+                              natter_call_get_state (bob_call) == NATTER_CALL_STATE_ENDED,
+                            TIMEOUT_MS);
+    if (natter_call_get_peer_ringing (bob_call))
+      break;
+    natter_test_wait_until (natter_call_manager_get_active_call (bob_calls) == NULL, TIMEOUT_MS);
+    g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    natter_test_iterate_until (g_get_monotonic_time () + 200 * 1000);
+  }
+  natter_test_wait_until (find_sent_notification ("Voice call from Bob Tesfaye", &sent),
+                          TIMEOUT_MS);
+  g_assert_cmpuint (sent.urgency, ==, 2);
+  g_assert_null (line);
+
+  natter_call_hang_up (bob_call);
+  natter_test_wait_until (natter_call_manager_get_active_call (bob_calls) == NULL, TIMEOUT_MS);
+
+  /* Quit as the menu does; still no window painted. */
+  reply = g_dbus_connection_call_sync (bus, APPLICATION_ID, object_path, "org.gtk.Actions",
+                                       "Activate", g_variant_new ("(sava{sv})", "quit", NULL, NULL),
+                                       NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait (service, NULL, &error));
+  g_assert_no_error (error);
+  natter_test_wait_until (line != NULL, TIMEOUT_MS);
+  g_assert_cmpstr (line, ==, "");
+  g_free (sent.accept_action);
+  g_free (sent.decline_action);
+  g_free (sent.call_back_action);
+}
+
 /* The caller gives up while the notification is up: it goes, and so does
  * the ringtone. */
 static void
@@ -832,7 +947,12 @@ main (int argc, char *argv[])
 {
   static const char *const short_ring[] = { "--ring-timeout", "1", NULL };
   g_autoptr (GSubprocess) notification_daemon = NULL;
+  g_autofree char *config_dir = g_dir_make_tmp ("natter-app-config-XXXXXX", NULL);
+  g_autofree char *autostart_dir = g_build_filename (config_dir, "autostart", NULL);
   int status;
+
+  /* Before GLib reads it: autostart entries go to a folder of the test's. */
+  g_setenv ("XDG_CONFIG_HOME", config_dir, TRUE);
 
   gtk_test_init (&argc, &argv, NULL);
   adw_init ();
@@ -866,6 +986,10 @@ main (int argc, char *argv[])
               test_message_notification_opens_conversation, fixture_tear_down);
   g_test_add ("/natter/app/notifications/new-conversation-opens-it", Fixture, NULL, fixture_set_up,
               test_new_conversation_notification_opens_it, fixture_tear_down);
+  g_test_add ("/natter/app/background/start-at-login-autostart", Fixture, NULL, fixture_set_up,
+              test_start_at_login_autostart, fixture_tear_down);
+  g_test_add ("/natter/app/background/service-starts-hidden-and-rings", Fixture, NULL,
+              fixture_set_up, test_service_starts_hidden_and_rings, fixture_tear_down);
   g_test_add ("/natter/app/incoming-call/caller-cancels", Fixture, NULL, fixture_set_up,
               test_caller_cancels, fixture_tear_down);
   g_test_add ("/natter/app/chat/message-appears-in-open-conversation", Fixture, NULL,
@@ -874,6 +998,8 @@ main (int argc, char *argv[])
   notification_daemon = start_notification_daemon ();
   status = g_test_run ();
   g_subprocess_force_exit (notification_daemon);
+  g_rmdir (autostart_dir);
+  g_rmdir (config_dir);
 
   return status;
 }
