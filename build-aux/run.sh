@@ -65,6 +65,19 @@ echo "Selam Tesfaye (student) answers calls through natter-cli: $state/selam-ans
 
 if [ -x "$app_bin" ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; }; then
   echo "Opening Natter as Abebe Kebede (tutor). Demo password for every account: natter-demo"
+  # A machine without sound or camera (a VM, a container) would fail the
+  # call; test sources stand in, as for Selam. Real devices are used if any.
+  runtime=${XDG_RUNTIME_DIR:-/run/user/$(id -u)}
+  if [ ! -d /dev/snd ] && [ ! -S "$runtime/pulse/native" ] && [ ! -S "$runtime/pipewire-0" ] &&
+    [ -z "${PULSE_SERVER:-}" ]; then
+    echo "No sound devices: Abebe's calls send silence and play into nothing"
+    export NATTER_AUDIO_SRC=${NATTER_AUDIO_SRC:-"audiotestsrc is-live=true wave=silence"}
+    export NATTER_AUDIO_SINK=${NATTER_AUDIO_SINK:-fakesink}
+  fi
+  if ! ls /dev/video* >/dev/null 2>&1; then
+    echo "No camera: a test pattern stands in for Abebe's"
+    export NATTER_VIDEO_SRC=${NATTER_VIDEO_SRC:-"videotestsrc is-live=true"}
+  fi
   XDG_DATA_HOME="$state/abebe" GSETTINGS_BACKEND=${GSETTINGS_BACKEND:-memory} \
     GSETTINGS_SCHEMA_DIR="$build/data" "$app_bin" --server "$url"
 else
