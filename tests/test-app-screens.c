@@ -562,6 +562,16 @@ test_new_conversation (Fixture *fixture, gconstpointer data)
                "results") == 0,
     TIMEOUT_MS);
   save_screenshot (fixture, GTK_WIDGET (dialog), "new-conversation-results");
+  {
+    GtkWidget *results = GTK_WIDGET (gtk_widget_get_template_child (
+      GTK_WIDGET (dialog), NATTER_TYPE_NEW_CONVERSATION_DIALOG, "results_list"));
+    GtkWidget *first = gtk_widget_get_first_child (results);
+
+    /* The profile type as the user reads it, translated, not the wire's. */
+    g_assert_true (ADW_IS_ACTION_ROW (first));
+    g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (first)), ==,
+                     g_dpgettext2 (GETTEXT_PACKAGE, "profile type", "Student"));
+  }
 
   /* Enter in the search entry picks the first person found. */
   g_signal_emit_by_name (gtk_widget_get_template_child (GTK_WIDGET (dialog),

@@ -248,3 +248,27 @@ natter_text_to_markup (const char *text)
 
   return g_string_free (markup, FALSE);
 }
+
+/**
+ * natter_profile_type_label:
+ * @profile_type: a profile type from the server ("student", "tutor", …)
+ *
+ * Returns: the type as the user reads it: translated for the types Natter
+ *   knows, @profile_type itself for others
+ */
+const char *
+natter_profile_type_label (const char *profile_type)
+{
+  g_return_val_if_fail (profile_type != NULL, NULL);
+
+  if (g_str_equal (profile_type, "student"))
+    return C_ ("profile type", "Student");
+  if (g_str_equal (profile_type, "tutor"))
+    return C_ ("profile type", "Tutor");
+  if (g_str_equal (profile_type, "parent"))
+    return C_ ("profile type", "Parent");
+  if (g_str_equal (profile_type, "advertiser"))
+    return C_ ("profile type", "Advertiser");
+
+  return profile_type;
+}

@@ -13,5 +13,6 @@ char *natter_format_day (GDateTime *time, GDateTime *now);
 char *natter_format_last_seen (const char *rfc3339, GDateTime *now);
 char *natter_format_duration (gint64 seconds);
 char *natter_text_to_markup (const char *text);
+const char *natter_profile_type_label (const char *profile_type);
 
 G_END_DECLS

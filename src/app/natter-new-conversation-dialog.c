@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "natter-app-util.h"
 #include "natter-new-conversation-dialog.h"
 
 /* Searches the server's directory (GET /api/profiles?q=) as the user types
@@ -269,7 +270,8 @@ natter_new_conversation_dialog_set_results (NatterNewConversationDialog *self, G
     const NatterProfile *profile = g_ptr_array_index (profiles, i);
     const char *name = profile->display_name ? profile->display_name : _ ("Unnamed");
     g_autofree char *escaped = g_markup_escape_text (name, -1);
-    g_autofree char *type = g_markup_escape_text (profile->profile_type, -1);
+    g_autofree char *type =
+      g_markup_escape_text (natter_profile_type_label (profile->profile_type), -1);
     gboolean own = FALSE;
     GtkWidget *row;
     GtkWidget *avatar;

@@ -123,9 +123,11 @@ update_profiles (NatterWindow *self)
     const NatterProfile *profile = g_ptr_array_index (user->profiles, i);
     g_autofree char *target =
       g_strdup_printf ("%s:%" G_GINT64_FORMAT, profile->profile_type, profile->profile_id);
-    g_autofree char *label = g_strdup_printf (
-      "%s (%s)", profile->display_name ? profile->display_name : user->display_name,
-      profile->profile_type);
+    /* Translators: a profile in the menu: the name, then "Tutor", "Parent"… */
+    g_autofree char *label =
+      g_strdup_printf (C_ ("profile menu", "%s (%s)"),
+                       profile->display_name ? profile->display_name : user->display_name,
+                       natter_profile_type_label (profile->profile_type));
     g_autoptr (GMenuItem) item = g_menu_item_new (label, NULL);
 
     g_menu_item_set_action_and_target (item, "app.switch-profile", "s", target);
