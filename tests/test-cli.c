@@ -5,6 +5,7 @@
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
 
 #include "natter-test-server.h"
 
@@ -668,6 +669,140 @@ test_token_file_fallback_said_once (Fixture *fixture, gconstpointer data)
   }
 }
 
+/* A server that speaks broken protocol, which natter-server never does:
+ * /api/me for the sign-in, and a WebSocket the test scripts. */
+typedef struct {
+  SoupServer *server;
+  char *url;
+  SoupWebsocketConnection *websocket;
+} BrokenServer;
+
+static void
+on_broken_http (SoupServer *server,
+                SoupServerMessage *message,
+                const char *path,
+                GHashTable *query,
+                gpointer user_data)
+{
+  static const char user[] =
+    "{\"user_id\":1,\"email\":\"abebe@example.org\",\"display_name\":\"Abebe\",\"profiles\":"
+    "[{\"profile_id\":1,\"profile_type\":\"tutor\",\"display_name\":\"Abebe\"}]}";
+  const char *body = g_str_equal (path, "/api/me") ? user : "{\"conversations\":[]}";
+
+  soup_server_message_set_status (message, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (message, "application/json", SOUP_MEMORY_COPY, body,
+                                    strlen (body));
+}
+
+static void
+on_broken_websocket (SoupServer *server,
+                     SoupServerMessage *message,
+                     const char *path,
+                     SoupWebsocketConnection *websocket,
+                     gpointer user_data)
+{
+  BrokenServer *broken = user_data;
+
+  g_set_object (&broken->websocket, websocket);
+}
+
+static void
+broken_server_init (BrokenServer *broken)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GInetAddress) loopback = NULL;
+  g_autoptr (GSocketAddress) address = NULL;
+
+  broken->server = soup_server_new (NULL, NULL);
+  soup_server_add_handler (broken->server, "/api", on_broken_http, broken, NULL);
+  soup_server_add_websocket_handler (broken->server, "/ws", NULL, NULL, on_broken_websocket, broken,
+                                     NULL);
+
+  /* Our own socket: listen_local () and get_uris () leak in libsoup 3.2. */
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  address = g_inet_socket_address_new (loopback, 0);
+  g_assert_true (g_socket_bind (socket, address, TRUE, &error));
+  g_assert_true (g_socket_listen (socket, &error));
+  g_assert_true (soup_server_listen_socket (broken->server, socket, 0, &error));
+  g_clear_object (&address);
+  address = g_socket_get_local_address (socket, &error);
+  g_assert_no_error (error);
+  broken->url = g_strdup_printf ("http://127.0.0.1:%u",
+                                 g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)));
+}
+
+static void
+broken_server_clear (BrokenServer *broken)
+{
+  g_clear_object (&broken->websocket);
+  soup_server_disconnect (broken->server);
+  g_clear_object (&broken->server);
+  g_clear_pointer (&broken->url, g_free);
+}
+
+#define BROKEN_HELLO                                                                    \
+  "{\"type\":\"hello\",\"protocol\":%d,\"profile\":{\"profile_id\":1,\"profile_type\":" \
+  "\"tutor\"},\"last_event_id\":0,\"heartbeat_s\":30,\"server_time\":"                  \
+  "\"2026-01-01T00:00:00Z\"}"
+
+static void
+on_listen_exited (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  gboolean *exited = user_data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  *exited = TRUE;
+}
+
+static void
+test_protocol_errors_on_stderr (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *home = data_home (fixture, "broken");
+  g_autofree char *err_path = g_build_filename (fixture->tmpdir, "broken-stderr.txt", NULL);
+  g_autofree char *err = NULL;
+  g_autofree char *timeout = scaled_seconds (30);
+  BrokenServer broken = { 0 };
+  gboolean exited = FALSE;
+  g_autofree char *hello_1 = g_strdup_printf (BROKEN_HELLO, 1);
+  g_autofree char *hello_99 = g_strdup_printf (BROKEN_HELLO, 99);
+
+  broken_server_init (&broken);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_subprocess_launcher_set_stderr_file_path (launcher, err_path);
+  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", home, TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN_STORE", "file", TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN", "broken-token", TRUE);
+  process = g_subprocess_launcher_spawn (launcher, &error, NATTER_CLI_BINARY, "--server",
+                                         broken.url, "listen", "--timeout", timeout, NULL);
+  g_assert_no_error (error);
+  g_subprocess_wait_async (process, NULL, on_listen_exited, &exited);
+
+  natter_test_wait_until (broken.websocket != NULL, 10000 * time_scale ());
+
+  /* Garbage, then a good hello: the link stays, the garbage is told. */
+  soup_websocket_connection_send_text (broken.websocket, "{\"type\":\"hello\",");
+  soup_websocket_connection_send_text (broken.websocket, hello_1);
+  /* A server of another protocol: told, and listen gives up with 1. */
+  soup_websocket_connection_send_text (broken.websocket, hello_99);
+  natter_test_wait_until (exited, 10000 * time_scale ());
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 1);
+
+  g_assert_true (g_file_get_contents (err_path, &err, NULL, NULL));
+  g_test_message ("stderr: %s", err);
+  g_assert_cmpuint (count_substrings (err, "Unreadable frame from the server"), ==, 1);
+  g_assert_cmpuint (count_substrings (err, "protocol 99"), ==, 1);
+
+  broken_server_clear (&broken);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -681,6 +816,7 @@ main (int argc, char **argv)
   ADD ("/natter/cli/listen-count-and-timeout", test_listen_count_and_timeout);
   ADD ("/natter/cli/refusals-are-errors", test_refusals_are_errors);
   ADD ("/natter/cli/token-file-fallback-said-once", test_token_file_fallback_said_once);
+  ADD ("/natter/cli/protocol-errors-on-stderr", test_protocol_errors_on_stderr);
 #undef ADD
 
   return g_test_run ();

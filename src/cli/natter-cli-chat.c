@@ -268,6 +268,7 @@ typedef struct {
   guint received;
   gboolean done;
   int status;
+  char *said; /* the last error already on stderr */
 } ListenState;
 
 static void
@@ -382,9 +383,27 @@ on_listen_state (NatterConnection *connection, GParamSpec *pspec, ListenState *s
 
   if (connection_state == NATTER_CONNECTION_STATE_SIGNED_OUT ||
       (connection_state == NATTER_CONNECTION_STATE_DISCONNECTED && error != NULL)) {
-    state->status = natter_cli_fail ("%s", error != NULL ? error->message : "Signed out");
+    if (error != NULL && g_strcmp0 (error->message, state->said) == 0)
+      state->status = 1;
+    else
+      state->status = natter_cli_fail ("%s", error != NULL ? error->message : "Signed out");
     state->done = TRUE;
   }
+}
+
+/* A frame the server should never have sent does not end the link, and
+ * no state change shows it: say so on stderr. */
+static void
+on_listen_error (NatterConnection *connection, GParamSpec *pspec, ListenState *state)
+{
+  const GError *error = natter_connection_get_last_error (connection);
+
+  if (!g_error_matches (error, NATTER_CONNECTION_ERROR, NATTER_CONNECTION_ERROR_PROTOCOL))
+    return;
+
+  natter_cli_fail ("%s", error->message);
+  g_free (state->said);
+  state->said = g_strdup (error->message);
 }
 
 static gboolean
@@ -401,7 +420,7 @@ on_listen_signal (gpointer user_data)
 int
 natter_cli_listen (NatterCli *cli, int argc, char **argv)
 {
-  ListenState state = { 0, 0, FALSE, 0 };
+  ListenState state = { 0, 0, FALSE, 0, NULL };
   g_autoptr (GError) error = NULL;
   NatterClient *client;
   NatterConnection *connection;
@@ -435,6 +454,7 @@ natter_cli_listen (NatterCli *cli, int argc, char **argv)
   g_signal_connect (client, "read-receipt", G_CALLBACK (on_listen_read_receipt), &state);
   g_signal_connect (client, "missed-call", G_CALLBACK (on_listen_missed_call), &state);
   g_signal_connect (connection, "notify::state", G_CALLBACK (on_listen_state), &state);
+  g_signal_connect (connection, "notify::last-error", G_CALLBACK (on_listen_error), &state);
   g_signal_connect (connection, "frame::typing", G_CALLBACK (on_listen_typing), &state);
   g_signal_connect (connection, "frame::presence", G_CALLBACK (on_listen_presence), &state);
 
@@ -456,6 +476,8 @@ natter_cli_listen (NatterCli *cli, int argc, char **argv)
   g_source_remove (sigterm_id);
   g_signal_handlers_disconnect_by_data (client, &state);
   g_signal_handlers_disconnect_by_data (connection, &state);
+
+  g_free (state.said);
 
   return state.status;
 }
