@@ -13,6 +13,7 @@
 #include "natter-chat-view.h"
 #include "natter-client.h"
 #include "natter-incoming-call-dialog.h"
+#include "natter-message-list.h"
 #include "natter-new-conversation-dialog.h"
 #include "natter-preferences-window.h"
 #include "natter-sign-in-window.h"
@@ -202,6 +203,23 @@ settle (GtkWidget *widget)
   gtk_widget_queue_draw (widget);
   natter_test_wait_until (frames >= 2, TIMEOUT_MS);
   g_signal_handler_disconnect (clock, handler);
+}
+
+/* A conversation that does not fill the view asks the server for older
+ * messages once it is laid out: wait for that to end before a screenshot. */
+static void
+wait_history_settled (GtkWidget *window, NatterChatView *chat_view)
+{
+  GtkRevealer *spinner = GTK_REVEALER (gtk_widget_get_template_child (
+    GTK_WIDGET (chat_view), NATTER_TYPE_CHAT_VIEW, "loading_revealer"));
+  GListModel *messages;
+
+  settle (window);
+  messages = natter_chat_view_get_messages (chat_view);
+  g_assert_nonnull (messages);
+  natter_test_wait_until (!natter_message_list_get_loading (NATTER_MESSAGE_LIST (messages)) &&
+                            !gtk_revealer_get_child_revealed (spinner),
+                          TIMEOUT_MS);
 }
 
 static void
@@ -416,6 +434,7 @@ test_main_window (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (messages);
   natter_test_wait_until (g_list_model_get_n_items (messages) >= 6, TIMEOUT_MS);
   natter_chat_view_set_draft (chat_view, "See you tomorrow!");
+  wait_history_settled (GTK_WIDGET (window), chat_view);
   save_screenshot (fixture, GTK_WIDGET (window), "main-chat");
 
   {
@@ -440,6 +459,7 @@ test_main_window (Fixture *fixture, gconstpointer data)
   window = open_main_window (fixture, 400, 700);
   save_screenshot (fixture, GTK_WIDGET (window), "narrow-sidebar");
   g_assert_true (natter_window_open_conversation (window, fixture->conversation_id));
+  wait_history_settled (GTK_WIDGET (window), natter_window_get_chat_view (window));
   save_screenshot (fixture, GTK_WIDGET (window), "narrow-chat");
   gtk_window_destroy (GTK_WINDOW (window));
 }
