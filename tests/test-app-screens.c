@@ -551,6 +551,36 @@ test_message_reaches_other_side (Fixture *fixture, gconstpointer data)
   g_assert_false (natter_chat_view_send_draft (chat_view, &error));
   g_assert_no_error (error);
 
+  /* Keys in the composer: Shift+Enter is left to the text view (a new
+   * line), Enter sends. */
+  {
+    GtkWidget *text_view = GTK_WIDGET (
+      gtk_widget_get_template_child (GTK_WIDGET (chat_view), NATTER_TYPE_CHAT_VIEW, "text_view"));
+    GtkTextBuffer *buffer = gtk_text_view_get_buffer (GTK_TEXT_VIEW (text_view));
+    g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (text_view);
+    GtkEventController *keys = NULL;
+    gboolean handled = FALSE;
+
+    for (guint i = 0; i < g_list_model_get_n_items (controllers); i++) {
+      g_autoptr (GtkEventController) controller = g_list_model_get_item (controllers, i);
+
+      if (GTK_IS_EVENT_CONTROLLER_KEY (controller) &&
+          gtk_event_controller_get_propagation_phase (controller) == GTK_PHASE_CAPTURE)
+        keys = controller;
+    }
+    g_assert_nonnull (keys);
+
+    g_clear_pointer (&received, g_free);
+    gtk_text_buffer_set_text (buffer, "Sent with Enter", -1);
+    g_signal_emit_by_name (keys, "key-pressed", GDK_KEY_Return, 0, GDK_SHIFT_MASK, &handled);
+    g_assert_false (handled);
+    g_signal_emit_by_name (keys, "key-pressed", GDK_KEY_Return, 0, 0, &handled);
+    g_assert_true (handled);
+    natter_test_wait_until (received != NULL, TIMEOUT_MS);
+    g_assert_cmpstr (received, ==, "Sent with Enter");
+    g_assert_cmpint (gtk_text_buffer_get_char_count (buffer), ==, 0);
+  }
+
   g_signal_handlers_disconnect_by_func (fixture->bob, on_message_received, &received);
   gtk_window_destroy (GTK_WINDOW (window));
 }
