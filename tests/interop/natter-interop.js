@@ -118,14 +118,34 @@ function createPeerConnection() {
   };
 }
 
+// The a=mid of each m-line of the remote description.
+function remoteMids() {
+  const mids = [];
+  for (const line of pc.remoteDescription.sdp.split(/\r?\n/)) {
+    if (line.startsWith('m='))
+      mids.push(null);
+    else if (line.startsWith('a=mid:') && mids.length > 0)
+      mids[mids.length - 1] = line.substring('a=mid:'.length).trim();
+  }
+  return mids;
+}
+
 async function addRemoteCandidate(candidate) {
   if (!remoteDescriptionSet) {
     remoteCandidates.push(candidate);
     return;
   }
+  log('remote candidate: ' + JSON.stringify(candidate));
   // {"candidate":null} or an empty string: end of candidates.
   if (candidate === null || candidate === undefined || !candidate.candidate)
     return;
+  // PROTOCOL.md: sdpMid names the m-line that sdpMLineIndex counts to.
+  const mids = remoteMids();
+  if (typeof candidate.sdpMid !== 'string' || !Number.isInteger(candidate.sdpMLineIndex) ||
+      mids[candidate.sdpMLineIndex] !== candidate.sdpMid) {
+    fail('ice_candidate', 'sdpMid and sdpMLineIndex do not match the description (mids ' +
+         JSON.stringify(mids) + '): ' + JSON.stringify(candidate));
+  }
   try {
     await pc.addIceCandidate({ candidate: candidate.candidate,
                                sdpMid: candidate.sdpMid,
