@@ -454,6 +454,20 @@ test_main_window (Fixture *fixture, gconstpointer data)
   save_screenshot (fixture, GTK_WIDGET (window), "main-chat-dark");
   adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_DEFAULT);
 
+  /* High contrast, as the desktop's accessibility setting asks (libadwaita
+   * reads it from GSettings without a portal). */
+  {
+    g_autoptr (GSettings) a11y = g_settings_new ("org.gnome.desktop.a11y.interface");
+
+    g_settings_set_boolean (a11y, "high-contrast", TRUE);
+    natter_test_wait_until (adw_style_manager_get_high_contrast (adw_style_manager_get_default ()),
+                            TIMEOUT_MS);
+    save_screenshot (fixture, GTK_WIDGET (window), "main-chat-high-contrast");
+    g_settings_reset (a11y, "high-contrast");
+    natter_test_wait_until (!adw_style_manager_get_high_contrast (adw_style_manager_get_default ()),
+                            TIMEOUT_MS);
+  }
+
   gtk_window_destroy (GTK_WINDOW (window));
 
   window = open_main_window (fixture, 400, 700);
