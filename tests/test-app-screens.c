@@ -689,6 +689,30 @@ test_incoming_call_dialog (Fixture *fixture, gconstpointer data)
   gtk_window_present (GTK_WINDOW (dialog));
   save_screenshot (fixture, GTK_WIDGET (dialog), "incoming-call");
 
+  /* Escape silences, as the shortcuts window says. */
+  {
+    g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (dialog));
+    const char *escape_action = NULL;
+
+    for (guint i = 0; i < g_list_model_get_n_items (controllers); i++) {
+      g_autoptr (GObject) controller = g_list_model_get_item (controllers, i);
+
+      if (!GTK_IS_SHORTCUT_CONTROLLER (controller))
+        continue;
+      for (guint j = 0; j < g_list_model_get_n_items (G_LIST_MODEL (controller)); j++) {
+        g_autoptr (GtkShortcut) shortcut = g_list_model_get_item (G_LIST_MODEL (controller), j);
+        GtkShortcutTrigger *trigger = gtk_shortcut_get_trigger (shortcut);
+        GtkShortcutAction *action = gtk_shortcut_get_action (shortcut);
+
+        if (GTK_IS_KEYVAL_TRIGGER (trigger) &&
+            gtk_keyval_trigger_get_keyval (GTK_KEYVAL_TRIGGER (trigger)) == GDK_KEY_Escape &&
+            GTK_IS_NAMED_ACTION (action))
+          escape_action = gtk_named_action_get_action_name (GTK_NAMED_ACTION (action));
+      }
+    }
+    g_assert_cmpstr (escape_action, ==, "call.silence");
+  }
+
   gtk_widget_activate_action (GTK_WIDGET (dialog), "call.silence", NULL);
   g_assert_cmpstr (response, ==, "silence");
   g_assert_true (natter_incoming_call_dialog_get_silenced (dialog));

@@ -172,6 +172,8 @@ natter_incoming_call_dialog_class_init (NatterIncomingCallDialogClass *klass)
   gtk_widget_class_install_action (widget_class, "call.silence", NULL, on_response_action);
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Return, 0, "call.accept", NULL);
+  /* As the shortcuts window says; the prompt stays, without the ringtone. */
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "call.silence", NULL);
 }
 
 static void
