@@ -785,7 +785,6 @@ test_service_starts_hidden_and_rings (Fixture *fixture, gconstpointer data)
   g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN", dawit_token, TRUE);
   g_subprocess_launcher_setenv (launcher, "NATTER_DATA_DIR", dawit_dir, TRUE);
   g_subprocess_launcher_setenv (launcher, "NATTER_BENCH_TIMING", "1", TRUE);
-  g_subprocess_launcher_unsetenv (launcher, "LSAN_OPTIONS");
   service =
     g_subprocess_launcher_spawn (launcher, &error, natter, "--gapplication-service", "--server",
                                  natter_test_server_get_url (fixture->server), NULL);
