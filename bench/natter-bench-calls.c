@@ -43,6 +43,10 @@ on_callee_line (GObject *source, GAsyncResult *result, gpointer user_data)
     callee->eof = TRUE;
     return;
   }
+  /* The callee's events and its debug output (G_MESSAGES_DEBUG), for
+   * looking into a slow or failed call. */
+  if (g_getenv ("NATTER_BENCH_VERBOSE") != NULL)
+    fprintf (stderr, "callee: %s\n", line);
   if (strstr (line, "\"event\":\"waiting\"") != NULL)
     callee->ready = TRUE;
   if (strstr (line, "\"event\":\"call_summary\"") != NULL)

@@ -5,6 +5,7 @@
 
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define GST_USE_UNSTABLE_API
@@ -1711,6 +1712,24 @@ preload_thread (gpointer data)
  * for both between accept and the first frame: about half a second on a
  * busy machine. Call it when calls become possible (the call manager does).
  */
+static GMutex preload_lock;
+static GThread *preload_thread_handle;
+
+/* Waits for the preload: before the first pipeline (the work is the same,
+ * no need to do it twice at once) and at exit, so no plugin is still
+ * loading while the process tears down. */
+static void
+preload_join (void)
+{
+  GThread *thread;
+
+  g_mutex_lock (&preload_lock);
+  thread = g_steal_pointer (&preload_thread_handle);
+  g_mutex_unlock (&preload_lock);
+  if (thread != NULL)
+    g_thread_join (thread);
+}
+
 void
 natter_call_pipeline_preload (void)
 {
@@ -1718,7 +1737,10 @@ natter_call_pipeline_preload (void)
 
   if (g_once_init_enter (&started)) {
     gst_init (NULL, NULL);
-    g_thread_unref (g_thread_new ("natter-call-preload", preload_thread, NULL));
+    g_mutex_lock (&preload_lock);
+    preload_thread_handle = g_thread_new ("natter-call-preload", preload_thread, NULL);
+    g_mutex_unlock (&preload_lock);
+    atexit (preload_join);
     g_once_init_leave (&started, 1);
   }
 }
@@ -1737,6 +1759,7 @@ NatterCallPipeline *
 natter_call_pipeline_new (gboolean with_video)
 {
   gst_init (NULL, NULL);
+  preload_join ();
   return g_object_new (NATTER_TYPE_CALL_PIPELINE, "with-video", with_video, NULL);
 }
 
