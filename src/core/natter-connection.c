@@ -20,6 +20,7 @@
 #define RETRY_MAX_MS 30000
 #define NETWORK_RETRY_THROTTLE_US (2 * G_USEC_PER_SEC)
 #define RATE_LIMITED_RETRY_MS 1000
+#define SYNC_WAIT_MS 10000
 
 enum {
   PROP_0,
@@ -71,6 +72,11 @@ struct _NatterConnection {
   double chat_tokens;
   gint64 chat_tokens_at_us;
   guint pump_source_id;
+  /* The outbox waits for the sync replay: our own messages that reached the
+   * server before the link broke come back in it and leave the outbox
+   * without being sent again. */
+  gboolean synced;
+  guint sync_wait_source_id;
 };
 
 G_DEFINE_FINAL_TYPE (NatterConnection, natter_connection, G_TYPE_OBJECT)
@@ -172,6 +178,8 @@ drop_websocket (NatterConnection *self)
 {
   g_clear_handle_id (&self->watchdog_source_id, g_source_remove);
   g_clear_handle_id (&self->pump_source_id, g_source_remove);
+  g_clear_handle_id (&self->sync_wait_source_id, g_source_remove);
+  self->synced = FALSE;
 
   if (self->connect_cancellable != NULL) {
     g_cancellable_cancel (self->connect_cancellable);
@@ -239,6 +247,27 @@ send_sync (NatterConnection *self)
 }
 
 static void
+outbox_may_go (NatterConnection *self)
+{
+  g_clear_handle_id (&self->sync_wait_source_id, g_source_remove);
+  self->synced = TRUE;
+  natter_connection_flush_outbox (self);
+}
+
+static gboolean
+on_sync_wait_timeout (gpointer user_data)
+{
+  NatterConnection *self = user_data;
+
+  /* A server that never ends its replay must not hold the outbox forever:
+   * the server drops duplicates by client_msg_id anyway. */
+  self->sync_wait_source_id = 0;
+  g_debug ("No sync_done after %u ms; sending the outbox", SYNC_WAIT_MS);
+  outbox_may_go (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
 handle_hello (NatterConnection *self, const NatterFrame *frame)
 {
   if (frame->protocol != NATTER_PROTOCOL_VERSION) {
@@ -255,7 +284,8 @@ handle_hello (NatterConnection *self, const NatterFrame *frame)
 
   if (self->store != NULL) {
     send_sync (self);
-    natter_connection_flush_outbox (self);
+    g_clear_handle_id (&self->sync_wait_source_id, g_source_remove);
+    self->sync_wait_source_id = g_timeout_add (SYNC_WAIT_MS, on_sync_wait_timeout, self);
   }
 }
 
@@ -315,6 +345,11 @@ on_websocket_message (SoupWebsocketConnection *websocket,
 
   g_signal_emit (self, signals[FRAME],
                  g_quark_from_static_string (natter_frame_type_to_string (frame->type)), frame);
+
+  /* After the handlers: the replayed messages have acknowledged what the
+   * server already had. */
+  if (frame->type == NATTER_FRAME_SYNC_DONE && self->websocket != NULL && !self->synced)
+    outbox_may_go (self);
 }
 
 static void
@@ -1118,7 +1153,7 @@ natter_connection_flush_outbox (NatterConnection *self)
 
   g_return_if_fail (NATTER_IS_CONNECTION (self));
 
-  if (self->state != NATTER_CONNECTION_STATE_CONNECTED || self->store == NULL)
+  if (self->state != NATTER_CONNECTION_STATE_CONNECTED || self->store == NULL || !self->synced)
     return;
 
   entries = natter_store_outbox_list (self->store, 0, TRUE);
