@@ -104,6 +104,7 @@ struct _NatterCallPipeline {
   gint audio_buffers_sent;
   gint video_frames_sent;
   gboolean dtls_watched;
+  GObject *dtls_transport; /* watched for its state */
 
   GMutex marks_lock; /* marks are set from streaming threads */
   gint64 marks[NATTER_CALL_PIPELINE_N_MARKS];
@@ -1192,6 +1193,7 @@ watch_dtls (NatterCallPipeline *self)
   if (transport == NULL)
     return;
   self->dtls_watched = TRUE;
+  self->dtls_transport = G_OBJECT (g_object_ref (transport));
   g_signal_connect_object (transport, "notify::state", G_CALLBACK (on_dtls_state_notify), self, 0);
   on_dtls_state_notify (G_OBJECT (transport), NULL, self);
 }
@@ -2181,7 +2183,29 @@ natter_call_pipeline_close (NatterCallPipeline *self)
     self->bus_watch_id = 0;
   }
 
+  /* Our handlers go before the elements do: webrtcbin finalizes some of
+   * its objects on its own threads, and a handler left to
+   * g_signal_connect_object() would be invalidated from whichever thread
+   * drops the last reference. */
+  if (self->dtls_transport != NULL) {
+    g_signal_handlers_disconnect_by_data (self->dtls_transport, self);
+    g_clear_object (&self->dtls_transport);
+  }
   if (self->pipeline != NULL) {
+    g_autoptr (GstIterator) iterator = gst_bin_iterate_recurse (GST_BIN (self->pipeline));
+    g_auto (GValue) item = G_VALUE_INIT;
+    GstIteratorResult result;
+
+    g_signal_handlers_disconnect_by_data (self->pipeline, self);
+    while ((result = gst_iterator_next (iterator, &item)) != GST_ITERATOR_DONE &&
+           result != GST_ITERATOR_ERROR) {
+      if (result == GST_ITERATOR_RESYNC) {
+        gst_iterator_resync (iterator);
+        continue;
+      }
+      g_signal_handlers_disconnect_by_data (g_value_get_object (&item), self);
+      g_value_reset (&item);
+    }
     gst_element_set_state (self->pipeline, GST_STATE_NULL);
     g_clear_object (&self->pipeline);
   }
