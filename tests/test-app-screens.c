@@ -650,16 +650,40 @@ test_new_conversation (Fixture *fixture, gconstpointer data)
 }
 
 static void
+on_action_activated (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+}
+
+static void
 test_preferences (Fixture *fixture, gconstpointer data)
 {
   NatterWindow *window = open_main_window (fixture, 1000, 700);
   NatterPreferencesWindow *preferences =
     natter_preferences_window_new (GTK_WINDOW (window), fixture->settings, "alice@example.org");
+  g_autoptr (GSimpleAction) sign_out = g_simple_action_new ("sign-out", NULL);
+  GtkWidget *sign_out_button;
+  gboolean signed_out = FALSE;
+
+  /* The test application stands in for NatterApplication's app.sign-out,
+   * and the window is one of the application's, as the app makes it: the
+   * button is live, not greyed out, in the screenshot. */
+  g_signal_connect (sign_out, "activate", G_CALLBACK (on_action_activated), &signed_out);
+  g_action_map_add_action (G_ACTION_MAP (fixture->application), G_ACTION (sign_out));
+  gtk_window_set_application (GTK_WINDOW (preferences), fixture->application);
 
   /* Tall enough for the whole page, sign-out included, in the screenshot. */
   gtk_window_set_default_size (GTK_WINDOW (preferences), 560, 800);
   gtk_window_present (GTK_WINDOW (preferences));
   save_screenshot (fixture, GTK_WIDGET (preferences), "preferences");
+
+  sign_out_button = GTK_WIDGET (gtk_widget_get_template_child (
+    GTK_WIDGET (preferences), NATTER_TYPE_PREFERENCES_WINDOW, "sign_out_button"));
+  g_assert_true (gtk_widget_is_sensitive (sign_out_button));
+  /* A button activated from the keyboard clicks after its pressed look. */
+  g_assert_true (gtk_widget_activate (sign_out_button));
+  natter_test_wait_until (signed_out, TIMEOUT_MS);
+  g_action_map_remove_action (G_ACTION_MAP (fixture->application), "sign-out");
 
   g_settings_set_boolean (fixture->settings, "ringtone-enabled", FALSE);
   g_assert_false (gtk_switch_get_active (GTK_SWITCH (gtk_widget_get_template_child (

@@ -44,6 +44,7 @@ struct _NatterPreferencesWindow {
   GtkWidget *background_switch;
   GtkWidget *autostart_switch;
   AdwActionRow *account_row;
+  GtkButton *sign_out_button;
 };
 
 G_DEFINE_FINAL_TYPE (NatterPreferencesWindow,
@@ -268,6 +269,7 @@ natter_preferences_window_class_init (NatterPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, background_switch);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, autostart_switch);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, account_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, sign_out_button);
 }
 
 static void
