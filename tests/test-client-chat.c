@@ -12,7 +12,10 @@
 /* Two real clients (NatterClient, each with its own data directory) talk
  * through the real server. */
 
+typedef struct _Fixture Fixture;
+
 typedef struct {
+  Fixture *fixture;
   NatterClient *client;
   NatterProfile *profile;
   GPtrArray *received; /* NatterMessage, in arrival order */
@@ -20,12 +23,12 @@ typedef struct {
   guint receipts;
 } Side;
 
-typedef struct {
+struct _Fixture {
   NatterTestServer *server;
   char *data_dir;
   Side a;
   Side b;
-} Fixture;
+};
 
 static void
 remove_tree (const char *path)
@@ -127,6 +130,8 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   g_autofree char *dir_b = NULL;
 
   fixture->server = natter_test_server_new (args);
+  fixture->a.fixture = fixture;
+  fixture->b.fixture = fixture;
   fixture->data_dir = g_dir_make_tmp ("natter-test-client-chat-XXXXXX", &error);
   g_assert_no_error (error);
 
@@ -577,6 +582,126 @@ test_mark_read_survives_restart (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (fixture->a.receipts, ==, 1);
 }
 
+/* How many history pages the server has answered, from its /metrics. */
+static guint64
+count_history_requests (Fixture *fixture)
+{
+  const char *prefix = "natter_http_requests_total{route=\"/api/as/{id}/{type}/conversations/"
+                       "{cid}/messages\",status=\"200\"} ";
+  g_autofree char *metrics = NULL;
+  const char *line;
+  guint status = 0;
+
+  metrics = natter_test_http (fixture->server, "GET", "/metrics", NULL, NULL, &status);
+  g_assert_cmpuint (status, ==, 200);
+  line = strstr (metrics, prefix);
+  if (line == NULL)
+    return 0;
+
+  return g_ascii_strtoull (line + strlen (prefix), NULL, 10);
+}
+
+/* What the chat view does when a conversation opens: fetch older pages
+ * while the list says the server has more. Returns how many it fetched. */
+static guint
+open_and_fill (Side *side, gint64 conversation_id, guint n_expected)
+{
+  g_autoptr (NatterMessageList) messages = NULL;
+  guint rounds = 0;
+
+  messages = natter_client_open_conversation (side->client, conversation_id);
+  while (natter_message_list_get_has_more (messages)) {
+    g_autoptr (GAsyncResult) result = NULL;
+    g_autoptr (GError) error = NULL;
+    guint before = count_history_requests (side->fixture);
+
+    natter_message_list_load_older_async (messages, 50, NULL, on_load_older_done, &result);
+    natter_test_wait_until (result != NULL, 5000);
+    natter_message_list_load_older_finish (messages, result, &error);
+    g_assert_no_error (error);
+    rounds += count_history_requests (side->fixture) - before;
+    g_assert_cmpuint (rounds, <=, 4);
+  }
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (messages)), ==, n_expected);
+
+  g_assert_finalize_object (g_steal_pointer (&messages));
+  return rounds;
+}
+
+/* Opened again: the list starts with nothing more to load. */
+static void
+assert_history_complete (Side *side, gint64 conversation_id)
+{
+  g_autoptr (NatterMessageList) messages =
+    natter_client_open_conversation (side->client, conversation_id);
+
+  g_assert_false (natter_message_list_get_has_more (messages));
+  g_assert_finalize_object (g_steal_pointer (&messages));
+}
+
+static void
+test_history_fetched_once (Fixture *fixture, gconstpointer data)
+{
+  NatterAccount *account = natter_client_get_account (fixture->a.client);
+  g_autoptr (NatterConversation) conversation = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir_c = g_build_filename (fixture->data_dir, "c", NULL);
+  g_autofree char *path = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *answer = NULL;
+  Side c = { 0 };
+  gint64 conversation_id;
+  guint status = 0;
+
+  /* A new conversation, opened before the list knows it: one empty page,
+   * then never again. */
+  path = g_strdup_printf ("/api/as/%" G_GINT64_FORMAT "/%s/conversations",
+                          fixture->a.profile->profile_id, fixture->a.profile->profile_type);
+  body =
+    g_strdup_printf ("{\"with\":[{\"profile_id\":%" G_GINT64_FORMAT ",\"profile_type\":\"%s\"}]}",
+                     fixture->b.profile->profile_id, fixture->b.profile->profile_type);
+  answer = natter_test_http (fixture->server, "POST", path, natter_account_get_token (account),
+                             body, &status);
+  g_assert_cmpuint (status, ==, 201);
+  conversation = natter_conversation_parse (answer, strlen (answer), &error);
+  g_assert_no_error (error);
+  conversation_id = conversation->conversation_id;
+
+  g_assert_cmpuint (open_and_fill (&fixture->a, conversation_id, 0), ==, 1);
+  assert_history_complete (&fixture->a, conversation_id);
+  g_assert_cmpuint (open_and_fill (&fixture->a, conversation_id, 0), ==, 0);
+
+  /* Every message stored from seq 1 on, as events: nothing to fetch, and
+   * the next opening knows it. */
+  for (guint i = 1; i <= 30; i++) {
+    g_autofree char *text = g_strdup_printf ("message %02u", i);
+
+    g_free (natter_client_send_message (fixture->a.client, conversation_id, text, &error));
+    g_assert_no_error (error);
+  }
+  natter_test_wait_until (fixture->a.sent == 30 && fixture->b.received->len == 30, 10000);
+  g_assert_cmpuint (open_and_fill (&fixture->b, conversation_id, 30), ==, 0);
+  assert_history_complete (&fixture->b, conversation_id);
+
+  /* A new device of B's holds the newest 20 (--sync-replay-max): the first
+   * opening fetches the rest, later ones nothing, also after a restart. */
+  c.fixture = fixture;
+  c.profile = natter_profile_copy (fixture->b.profile);
+  side_sign_in (&c, natter_test_server_get_url (fixture->server), dir_c, "sara@example.org");
+  natter_test_wait_until (c.received->len == 20, 5000);
+  g_assert_cmpuint (open_and_fill (&c, conversation_id, 30), ==, 1);
+  assert_history_complete (&c, conversation_id);
+
+  g_signal_handlers_disconnect_by_data (c.client, &c);
+  g_assert_finalize_object (g_steal_pointer (&c.client));
+  side_restart (&c, natter_test_server_get_url (fixture->server), dir_c);
+  natter_test_wait_until (is_connected (&c), 5000);
+  assert_history_complete (&c, conversation_id);
+  g_assert_cmpuint (open_and_fill (&c, conversation_id, 30), ==, 0);
+
+  side_clear (&c);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -589,6 +714,7 @@ main (int argc, char **argv)
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/natter/client/two-clients-chat", test_two_clients_chat);
   ADD ("/natter/client/history-pages", test_history_pages);
+  ADD ("/natter/client/history-fetched-once", test_history_fetched_once);
   ADD ("/natter/client/server-restart-mid-conversation", test_server_restart_mid_conversation);
   ADD ("/natter/client/refused-message-fails-and-is-kept", test_refused_message_fails_and_is_kept);
   ADD ("/natter/client/mark-read-offline-reaches-peer", test_mark_read_offline);

@@ -466,6 +466,32 @@ test_history_edge_is_above_the_gap (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (natter_store_count_messages (fixture->store, 7), ==, 21);
 }
 
+/* The history flag is kept for a conversation the store holds nothing of
+ * yet (opened before any list refresh or message), without making it show
+ * up in the conversation list. */
+static void
+test_has_older_kept_without_conversation (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GPtrArray) conversations = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (natter_store_get_has_older (fixture->store, 9));
+  g_assert_true (natter_store_set_has_older (fixture->store, 9, FALSE, &error));
+  g_assert_no_error (error);
+  g_assert_false (natter_store_get_has_older (fixture->store, 9));
+
+  conversations = natter_store_load_conversations (fixture->store);
+  g_assert_cmpuint (conversations->len, ==, 0);
+
+  g_assert_finalize_object (g_steal_pointer (&fixture->store));
+  fixture->store = natter_store_new (fixture->path, fixture->own, &error);
+  g_assert_no_error (error);
+  g_assert_false (natter_store_get_has_older (fixture->store, 9));
+
+  /* Other conversations keep the default. */
+  g_assert_true (natter_store_get_has_older (fixture->store, 10));
+}
+
 static void
 test_conversation_list_moves_active_to_top (Fixture *fixture, gconstpointer data)
 {
@@ -564,6 +590,8 @@ main (int argc, char **argv)
        test_read_markers_pending_until_confirmed);
   ADD ("/natter/store/message-list-pages", test_message_list_pages);
   ADD ("/natter/store/history-edge-is-above-the-gap", test_history_edge_is_above_the_gap);
+  ADD ("/natter/store/has-older-kept-without-conversation",
+       test_has_older_kept_without_conversation);
   ADD ("/natter/store/conversation-list-moves-active-to-top",
        test_conversation_list_moves_active_to_top);
   ADD ("/natter/store/typing-expires", test_typing_expires);

@@ -467,7 +467,15 @@ natter_message_list_load_older_async (NatterMessageList *self,
   limit = CLAMP (limit, 1, NATTER_HISTORY_LIMIT_MAX);
   oldest = natter_store_get_history_edge (self->store, self->conversation_id);
 
+  /* Everything from seq 1 up is stored: say so to the store too, or the
+   * next opening starts with has-more again. */
   if (oldest == 1) {
+    g_autoptr (GError) error = NULL;
+
+    if (!natter_store_set_has_older (self->store, self->conversation_id, FALSE, &error)) {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
     set_has_more (self, FALSE);
     g_task_return_int (task, 0);
     return;

@@ -971,7 +971,11 @@ natter_store_set_has_older (NatterStore *self,
 
   g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
 
-  stmt = statement (self, "UPDATE conversations SET has_older = ?2 WHERE conversation_id = ?1");
+  /* The row may not exist yet (a conversation opened before any list
+   * refresh or message): an UPDATE alone would drop the flag, and the
+   * default would say "more" at the next opening. */
+  stmt = statement (self, "INSERT INTO conversations (conversation_id, has_older) VALUES (?1, ?2) "
+                          "ON CONFLICT (conversation_id) DO UPDATE SET has_older = ?2");
   sqlite3_bind_int64 (stmt, 1, conversation_id);
   sqlite3_bind_int (stmt, 2, has_older ? 1 : 0);
 
@@ -1057,7 +1061,10 @@ natter_store_load_conversations (NatterStore *self)
 
   g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
 
-  stmt = statement (self, "SELECT conversation_id FROM conversations "
+  /* A row without participants only holds history state: nothing to show
+   * until the server's list or a message says who is in it. */
+  stmt = statement (self, "SELECT conversation_id FROM conversations c WHERE EXISTS (SELECT 1 "
+                          "FROM participants p WHERE p.conversation_id = c.conversation_id) "
                           "ORDER BY max (updated_at, coalesce (last_sent_at, '')) DESC, "
                           "conversation_id DESC");
   while (sqlite3_step (stmt) == SQLITE_ROW) {
