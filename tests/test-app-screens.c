@@ -803,6 +803,10 @@ test_call_overlay (Fixture *fixture, gconstpointer data)
   natter_call_overlay_set_muted (overlay, TRUE);
   gtk_widget_activate_action (GTK_WIDGET (overlay), "call.toggle-camera", NULL);
   g_assert_false (natter_call_overlay_get_camera_enabled (overlay));
+  /* What NatterWindow does when the call ends. */
+  natter_call_overlay_set_status (overlay, "Call ended");
+  natter_call_overlay_set_duration (overlay, -1);
+  natter_call_overlay_set_quality (overlay, -1);
   natter_call_overlay_show_ended (overlay, "Call ended · 1:23");
   save_screenshot (fixture, GTK_WIDGET (window), "call-ended");
 
