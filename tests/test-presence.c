@@ -22,6 +22,7 @@ typedef struct {
 typedef struct {
   NatterTestServer *server;
   char *tmpdir;
+  char *token_a;
   Side a;
   Side b;
 } Fixture;
@@ -121,24 +122,37 @@ sees_offline (Side *side, const NatterProfile *peer)
          natter_conversation_item_get_peer_last_seen (item) != NULL;
 }
 
+/* A asks the server, over HTTP, for the direct conversation with B. */
+static void
+create_conversation (Fixture *fixture)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *answer = NULL;
+  guint status = 0;
+
+  path = g_strdup_printf ("/api/as/%" G_GINT64_FORMAT "/%s/conversations",
+                          fixture->a.profile->profile_id, fixture->a.profile->profile_type);
+  body =
+    g_strdup_printf ("{\"with\":[{\"profile_id\":%" G_GINT64_FORMAT ",\"profile_type\":\"%s\"}]}",
+                     fixture->b.profile->profile_id, fixture->b.profile->profile_type);
+  answer = natter_test_http (fixture->server, "POST", path, fixture->token_a, body, &status);
+  g_assert_cmpuint (status / 100, ==, 2);
+}
+
 static void
 fixture_set_up (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (NatterUser) user_a = NULL;
   g_autoptr (NatterUser) user_b = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *token_a = NULL;
-  g_autofree char *path = NULL;
-  g_autofree char *body = NULL;
-  g_autofree char *answer = NULL;
-  guint status = 0;
 
   fixture->server = natter_test_server_new (NULL);
   fixture->tmpdir = g_dir_make_tmp ("natter-test-presence-XXXXXX", &error);
   g_assert_no_error (error);
 
   user_a = natter_test_server_register (fixture->server, "abebe@example.org", "Abebe", "tutor",
-                                        &token_a, &fixture->a.profile);
+                                        &fixture->token_a, &fixture->a.profile);
   user_b = natter_test_server_register (fixture->server, "sara@example.org", "Sara", "student",
                                         NULL, &fixture->b.profile);
   fixture->a.email = g_strdup ("abebe@example.org");
@@ -146,14 +160,10 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   fixture->a.data_dir = g_build_filename (fixture->tmpdir, "a", NULL);
   fixture->b.data_dir = g_build_filename (fixture->tmpdir, "b", NULL);
 
-  /* Presence is only for profiles that share a conversation. */
-  path = g_strdup_printf ("/api/as/%" G_GINT64_FORMAT "/%s/conversations",
-                          fixture->a.profile->profile_id, fixture->a.profile->profile_type);
-  body =
-    g_strdup_printf ("{\"with\":[{\"profile_id\":%" G_GINT64_FORMAT ",\"profile_type\":\"%s\"}]}",
-                     fixture->b.profile->profile_id, fixture->b.profile->profile_type);
-  answer = natter_test_http (fixture->server, "POST", path, token_a, body, &status);
-  g_assert_cmpuint (status / 100, ==, 2);
+  /* Presence is only for profiles that share a conversation. Tests given
+   * @data ("message" or "http") create theirs while both are online. */
+  if (data == NULL)
+    create_conversation (fixture);
 
   side_login (&fixture->a, fixture->server);
   natter_test_wait_until (is_connected (&fixture->a), 5000);
@@ -177,6 +187,7 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
   side_clear (&fixture->a);
   side_clear (&fixture->b);
   natter_test_server_free (fixture->server);
+  g_free (fixture->token_a);
   remove_tree (fixture->tmpdir);
   g_free (fixture->tmpdir);
 }
@@ -259,6 +270,59 @@ test_peer_gone_while_away (Fixture *fixture, gconstpointer data)
   natter_test_wait_until (sees_online (&fixture->b, fixture->a.profile), 5000);
 }
 
+static void
+count_disconnects (NatterConnection *connection, GParamSpec *pspec, guint *disconnects)
+{
+  if (natter_connection_get_state (connection) != NATTER_CONNECTION_STATE_CONNECTED)
+    (*disconnects)++;
+}
+
+static void
+refresh_conversations (Side *side)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  natter_client_refresh_conversations_async (side->client, NULL, on_task_done, &result);
+  natter_test_wait_until (result != NULL, 5000);
+  g_assert_true (natter_client_refresh_conversations_finish (side->client, result, &error));
+  g_assert_no_error (error);
+}
+
+/* Both online before they share a conversation: its creation, by the first
+ * message or over HTTP, tells each that the other is online, with no
+ * reconnect. */
+static void
+test_online_when_conversation_created (Fixture *fixture, gconstpointer data)
+{
+  NatterConnection *connection_a = natter_client_get_connection (fixture->a.client);
+  NatterConnection *connection_b = natter_client_get_connection (fixture->b.client);
+  g_autoptr (GError) error = NULL;
+  guint disconnects = 0;
+
+  g_signal_connect (connection_a, "notify::state", G_CALLBACK (count_disconnects), &disconnects);
+  g_signal_connect (connection_b, "notify::state", G_CALLBACK (count_disconnects), &disconnects);
+
+  if (g_str_equal (data, "message")) {
+    g_autofree char *client_msg_id = natter_client_send_message_to_profile (
+      fixture->a.client, fixture->b.profile, "Hello", &error);
+
+    g_assert_no_error (error);
+    g_assert_nonnull (client_msg_id);
+  } else {
+    create_conversation (fixture);
+    refresh_conversations (&fixture->a);
+    refresh_conversations (&fixture->b);
+  }
+
+  natter_test_wait_until (sees_online (&fixture->a, fixture->b.profile), 5000);
+  natter_test_wait_until (sees_online (&fixture->b, fixture->a.profile), 5000);
+  g_assert_cmpuint (disconnects, ==, 0);
+
+  g_signal_handlers_disconnect_by_data (connection_a, &disconnects);
+  g_signal_handlers_disconnect_by_data (connection_b, &disconnects);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -270,6 +334,10 @@ main (int argc, char **argv)
   ADD ("/natter/presence/online-offline-and-back", test_online_offline_and_back);
   ADD ("/natter/presence/peer-gone-while-away-shows-offline", test_peer_gone_while_away);
 #undef ADD
+  g_test_add ("/natter/presence/online-when-first-message-creates-conversation", Fixture, "message",
+              fixture_set_up, test_online_when_conversation_created, fixture_tear_down);
+  g_test_add ("/natter/presence/online-when-conversation-created-over-http", Fixture, "http",
+              fixture_set_up, test_online_when_conversation_created, fixture_tear_down);
 
   return g_test_run ();
 }

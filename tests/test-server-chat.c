@@ -347,6 +347,94 @@ test_acked_messages_survive_kill (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (stored->len, ==, 5);
 }
 
+static void
+assert_presence_of (NatterFrame *presence, NatterTestPeer *peer)
+{
+  g_assert_nonnull (presence);
+  g_assert_cmpint (presence->profile->profile_id, ==, peer->profile->profile_id);
+  g_assert_cmpstr (presence->profile->profile_type, ==, peer->profile->profile_type);
+  g_assert_true (presence->online);
+}
+
+/* Presence moves when a profile's first connection opens or its last one
+ * closes; two profiles already online when their conversation is created
+ * are told about each other then, once, by either way of creating it. */
+static void
+test_new_conversation_introduces_online_participants (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterTestPeer) dave = natter_test_peer_new (fixture->server, "dave", "student");
+  g_autoptr (NatterTestWs) alice = natter_test_peer_open (fixture->server, fixture->alice);
+  g_autoptr (NatterTestWs) carol = natter_test_peer_open (fixture->server, fixture->carol);
+  g_autoptr (NatterTestWs) carol2 = natter_test_peer_open (fixture->server, fixture->carol);
+  g_autoptr (NatterTestWs) bob = NULL;
+  g_autoptr (NatterFrame) ack = NULL;
+  g_autoptr (NatterFrame) event = NULL;
+  g_autoptr (NatterFrame) on_alice = NULL;
+  g_autoptr (NatterFrame) on_carol = NULL;
+  g_autoptr (NatterFrame) on_carol2 = NULL;
+  g_autoptr (NatterFrame) on_bob = NULL;
+  g_autoptr (NatterFrame) carol_sees_bob = NULL;
+
+  /* Not contacts yet: nobody was told anything. */
+  g_assert_cmpuint (natter_test_ws_count (alice, "presence"), ==, 0);
+  g_assert_cmpuint (natter_test_ws_count (carol, "presence"), ==, 0);
+
+  /* The first message creates the conversation: both sides, every device. */
+  natter_test_ws_send_printf (carol,
+                              "{\"type\":\"chat_message\",\"client_msg_id\":\"n-1\","
+                              "\"to_profile_id\":%" G_GINT64_FORMAT
+                              ",\"to_profile_type\":\"tutor\",\"text\":\"hello\"}",
+                              fixture->alice->profile->profile_id);
+  ack = natter_test_ws_expect (carol, "message_ack");
+  on_carol = natter_test_ws_expect (carol, "presence");
+  assert_presence_of (on_carol, fixture->alice);
+  on_carol2 = natter_test_ws_expect (carol2, "presence");
+  assert_presence_of (on_carol2, fixture->alice);
+  on_alice = natter_test_ws_expect (alice, "presence");
+  assert_presence_of (on_alice, fixture->carol);
+  g_clear_pointer (&event, natter_frame_free);
+  event = natter_test_ws_expect (alice, "chat_message");
+  g_assert_cmpint (event->message->conversation_id, ==, ack->message->conversation_id);
+
+  /* The conversation exists now: the next message is no news. */
+  natter_test_ws_send_printf (carol,
+                              "{\"type\":\"chat_message\",\"client_msg_id\":\"n-2\","
+                              "\"to_profile_id\":%" G_GINT64_FORMAT
+                              ",\"to_profile_type\":\"tutor\",\"text\":\"again\"}",
+                              fixture->alice->profile->profile_id);
+  g_clear_pointer (&event, natter_frame_free);
+  event = natter_test_ws_expect (alice, "chat_message");
+  natter_test_ws_assert_none (alice, "presence", 200);
+  g_assert_cmpuint (natter_test_ws_count (carol, "presence"), ==, 0);
+
+  /* Created over HTTP: the same, and not again when it already exists. */
+  bob = natter_test_peer_open (fixture->server, fixture->bob);
+  natter_test_ws_clear (bob);
+  natter_test_ws_clear (alice);
+  natter_test_peer_conversation_with (fixture->server, fixture->carol, fixture->bob);
+  on_bob = natter_test_ws_expect (bob, "presence");
+  assert_presence_of (on_bob, fixture->carol);
+  carol_sees_bob = natter_test_ws_expect (carol, "presence");
+  assert_presence_of (carol_sees_bob, fixture->bob);
+  natter_test_peer_conversation_with (fixture->server, fixture->carol, fixture->bob);
+  natter_test_ws_assert_none (bob, "presence", 200);
+  g_assert_cmpuint (natter_test_ws_count (carol, "presence"), ==, 0);
+  g_assert_cmpuint (natter_test_ws_count (alice, "presence"), ==, 0);
+
+  /* An offline peer: nothing to tell either side. Presence would come
+   * between the ack and the message event. */
+  natter_test_ws_send_printf (carol,
+                              "{\"type\":\"chat_message\",\"client_msg_id\":\"n-3\","
+                              "\"to_profile_id\":%" G_GINT64_FORMAT
+                              ",\"to_profile_type\":\"student\",\"text\":\"hi dave\"}",
+                              dave->profile->profile_id);
+  do {
+    g_clear_pointer (&event, natter_frame_free);
+    event = natter_test_ws_expect (carol, "chat_message");
+  } while (!g_str_equal (event->message->text, "hi dave"));
+  g_assert_cmpuint (natter_test_ws_count (carol, "presence"), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -365,6 +453,8 @@ main (int argc, char **argv)
   ADD ("/natter/server-chat/typing-goes-to-the-others", test_typing_goes_to_the_others);
   ADD ("/natter/server-chat/mark-read-reaches-everyone", test_mark_read_reaches_everyone);
   ADD ("/natter/server-chat/acked-messages-survive-kill", test_acked_messages_survive_kill);
+  ADD ("/natter/server-chat/new-conversation-introduces-online-participants",
+       test_new_conversation_introduces_online_participants);
 
   return g_test_run ();
 }

@@ -890,6 +890,8 @@ handle_conversations (NatterHttpApi *self, SoupServerMessage *msg, const Route *
     }
     respond_json (msg, existed ? SOUP_STATUS_OK : SOUP_STATUS_CREATED,
                   natter_conversation_to_json (conversation));
+    if (!existed && self->hub != NULL)
+      natter_hub_conversation_created (self->hub, conversation->conversation_id);
   }
 }
 

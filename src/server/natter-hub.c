@@ -210,13 +210,20 @@ get_route_for (NatterHub *self,
   return NULL;
 }
 
+/* The conversation a chat_message goes to; *out_created is TRUE when its
+ * to_profile_* made a new direct conversation. */
 static gint64
-resolve_conversation (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+resolve_conversation (NatterHub *self,
+                      NatterHubConnection *connection,
+                      NatterFrame *frame,
+                      gboolean *out_created)
 {
   const NatterProfile *sender = natter_hub_connection_get_profile (connection);
   NatterProfile to = { 0 };
   g_autoptr (GError) error = NULL;
   gint64 conversation_id;
+
+  *out_created = FALSE;
 
   if (frame->conversation_id != 0)
     return frame->conversation_id;
@@ -236,7 +243,13 @@ resolve_conversation (NatterHub *self, NatterHubConnection *connection, NatterFr
     return 0;
   }
 
-  /* Only the id: the conversation itself is never read here. */
+  /* Only the id: the conversation itself is never read here. Looked up
+   * first, so that a creation can be told from an existing conversation at
+   * no extra cost for the existing one. */
+  conversation_id = natter_server_db_find_direct (self->db, sender, &to);
+  if (conversation_id != 0)
+    return conversation_id;
+
   conversation_id = natter_server_db_ensure_direct (self->db, sender, &to, &error);
   if (conversation_id == 0) {
     if (g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND))
@@ -244,8 +257,10 @@ resolve_conversation (NatterHub *self, NatterHubConnection *connection, NatterFr
                                         "no such profile", frame->client_msg_id);
     else
       send_internal_error (connection, error, frame->client_msg_id);
+    return 0;
   }
 
+  *out_created = TRUE;
   return conversation_id;
 }
 
@@ -266,7 +281,10 @@ typedef struct {
   NatterMessage *message;         /* the stored (or already stored) message */
   NatterConversationRoute *route; /* NULL for a duplicate */
   GPtrArray *event_texts;         /* the stored JSON, one per participant */
+  gboolean created;               /* the message made its conversation */
 } PendingChat;
+
+static void introduce_participants (NatterHub *self, NatterConversationRoute *route);
 
 static void
 pending_chat_free (gpointer data)
@@ -299,7 +317,7 @@ store_chat_message (NatterHub *self, PendingChat *pending, GError **error)
   if (pending->message != NULL)
     return TRUE;
 
-  conversation_id = resolve_conversation (self, pending->connection, frame);
+  conversation_id = resolve_conversation (self, pending->connection, frame, &pending->created);
   if (conversation_id == 0)
     return TRUE;
 
@@ -339,6 +357,10 @@ deliver_chat_message (NatterHub *self, PendingChat *pending)
   send_message_ack (pending->connection, pending->message);
   if (pending->event_texts == NULL)
     return;
+
+  /* Only now, after the commit: a rolled back batch created nothing. */
+  if (pending->created)
+    introduce_participants (self, pending->route);
 
   for (guint i = 0; i < pending->event_texts->len; i++)
     natter_hub_send_to_profile (self, g_ptr_array_index (pending->route->keys, i), NULL,
@@ -589,6 +611,29 @@ announce_presence (NatterHub *self, const NatterProfile *profile, gboolean onlin
     if (text == NULL)
       text = presence_json (profile, online);
     natter_hub_send_to_profile (self, key, NULL, "presence", text);
+  }
+}
+
+/* Participants of a new conversation became contacts while both may have
+ * been online all along: each online participant learns which of the others
+ * are online now, as a connection learns it from greet_contacts (). */
+static void
+introduce_participants (NatterHub *self, NatterConversationRoute *route)
+{
+  for (guint i = 0; i < route->participants->len; i++) {
+    const char *key = g_ptr_array_index (route->keys, i);
+    g_autofree char *text = NULL;
+
+    if (natter_hub_lookup_connections (self, key) == NULL)
+      continue;
+
+    text = presence_json (g_ptr_array_index (route->participants, i), TRUE);
+    for (guint j = 0; j < route->participants->len; j++) {
+      const char *other_key = g_ptr_array_index (route->keys, j);
+
+      if (j != i)
+        natter_hub_send_to_profile (self, other_key, NULL, "presence", text);
+    }
   }
 }
 
@@ -1121,6 +1166,37 @@ natter_hub_shutdown_finish (NatterHub *self, GAsyncResult *result, GError **erro
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * natter_hub_conversation_created:
+ * @self: the hub
+ * @conversation_id: a conversation just created (and committed)
+ *
+ * Sends each online participant the presence of the other online ones:
+ * presence otherwise only moves when a profile's first connection opens or
+ * its last closes, so two people online when their conversation starts
+ * would see each other offline.
+ */
+void
+natter_hub_conversation_created (NatterHub *self, gint64 conversation_id)
+{
+  g_autoptr (NatterConversationRoute) route = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (NATTER_IS_HUB (self));
+
+  if (self->shutting_down)
+    return;
+
+  route = lookup_route (self, conversation_id, &error);
+  if (route == NULL) {
+    g_warning ("Could not read the participants of conversation %" G_GINT64_FORMAT ": %s",
+               conversation_id, error->message);
+    return;
+  }
+
+  introduce_participants (self, route);
 }
 
 guint

@@ -33,6 +33,10 @@ void natter_hub_shutdown_async (NatterHub *self,
                                 gpointer user_data);
 gboolean natter_hub_shutdown_finish (NatterHub *self, GAsyncResult *result, GError **error);
 
+/* Tells the online participants of a new conversation who of the others is
+ * online (presence frames). */
+void natter_hub_conversation_created (NatterHub *self, gint64 conversation_id);
+
 guint natter_hub_get_n_connections (NatterHub *self);
 gboolean
 natter_hub_profile_is_online (NatterHub *self, gint64 profile_id, const char *profile_type);
