@@ -11,6 +11,7 @@
 #endif
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "natter-http-api.h"
 #include "natter-http-body.h"
@@ -222,6 +223,7 @@ natter_server_listen (NatterServer *self, GError **error)
   g_autoptr (GInetAddress) address = NULL;
   g_autoptr (GSocketAddress) socket_address = NULL;
   g_autoptr (GSocketAddress) local = NULL;
+  g_autoptr (GSocket) listen_socket = NULL;
   g_autofree char *url = NULL;
   GSList *listeners;
 
@@ -234,8 +236,18 @@ natter_server_listen (NatterServer *self, GError **error)
     return FALSE;
   }
   socket_address = g_inet_socket_address_new (address, (guint16) self->config->port);
-  if (!soup_server_listen (self->soup_server, socket_address,
-                           self->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, error))
+  /* Our own socket rather than soup_server_listen (): GLib's default
+   * backlog of 10 overflows when clients come back together after a
+   * restart (SYN retransmits cost them a second each). */
+  listen_socket = g_socket_new (g_inet_address_get_family (address), G_SOCKET_TYPE_STREAM,
+                                G_SOCKET_PROTOCOL_TCP, error);
+  if (listen_socket == NULL)
+    return FALSE;
+  g_socket_set_listen_backlog (listen_socket, SOMAXCONN);
+  if (!g_socket_bind (listen_socket, socket_address, TRUE, error) ||
+      !g_socket_listen (listen_socket, error) ||
+      !soup_server_listen_socket (self->soup_server, listen_socket,
+                                  self->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, error))
     return FALSE;
 
   listeners = soup_server_get_listeners (self->soup_server);
