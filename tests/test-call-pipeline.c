@@ -229,6 +229,77 @@ test_voice_only (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (natter_call_pipeline_get_video_frames_sent (fixture->caller), ==, 0);
 }
 
+/* GStreamer logs a line for each element a state change finds already in
+ * PLAYING; a pipeline stuck waiting for a sink to preroll repeats that walk
+ * over every element each time webrtcbin changes something. */
+static gint skipped_transitions;
+
+static void
+count_skipped_transitions (GstDebugCategory *category,
+                           GstDebugLevel level,
+                           const char *file,
+                           const char *function,
+                           int line,
+                           GObject *object,
+                           GstDebugMessage *message,
+                           gpointer user_data)
+{
+  const char *text;
+
+  if (level != GST_LEVEL_INFO || g_strcmp0 (gst_debug_category_get_name (category), "GST_STATES"))
+    return;
+  text = gst_debug_message_get (message);
+  if (text != NULL && strstr (text, "skipping transition from PLAYING") != NULL)
+    g_atomic_int_inc (&skipped_transitions);
+}
+
+static GstDebugCategory *
+find_debug_category (const char *name)
+{
+  GSList *categories = gst_debug_get_all_categories ();
+  GstDebugCategory *found = NULL;
+
+  for (GSList *l = categories; l != NULL && found == NULL; l = l->next) {
+    if (g_str_equal (gst_debug_category_get_name (l->data), name))
+      found = l->data;
+  }
+  g_slist_free (categories);
+  return found;
+}
+
+static void
+test_no_state_change_loop (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  GstDebugLevel saved_threshold;
+  GstDebugCategory *states = find_debug_category ("GST_STATES");
+  gboolean was_active = gst_debug_is_active ();
+  guint count;
+
+  g_assert_nonnull (states);
+  saved_threshold = gst_debug_category_get_threshold (states);
+  g_atomic_int_set (&skipped_transitions, 0);
+  gst_debug_remove_log_function (gst_debug_log_default);
+  gst_debug_add_log_function (count_skipped_transitions, NULL, NULL);
+  gst_debug_set_active (TRUE);
+  gst_debug_category_set_threshold (states, GST_LEVEL_INFO);
+
+  g_assert_true (natter_call_pipeline_start_offer (fixture->caller, &error));
+  g_assert_no_error (error);
+  g_assert_true (iterate_until (fixture, audio_flows_both_ways, 20000));
+
+  gst_debug_category_set_threshold (states, saved_threshold);
+  gst_debug_remove_log_function (count_skipped_transitions);
+  gst_debug_add_log_function (gst_debug_log_default, NULL, NULL);
+  gst_debug_set_active (was_active);
+
+  /* A sink that prerolls made this several thousand on two cores; webrtcbin
+   * adding its pads and elements once leaves a few dozen. */
+  count = (guint) g_atomic_int_get (&skipped_transitions);
+  g_test_message ("%u skipped PLAYING => PLAYING transitions", count);
+  g_assert_cmpuint (count, <, 300);
+}
+
 typedef struct {
   Fixture *fixture;
   guint64 last_count;
@@ -554,6 +625,9 @@ main (int argc, char *argv[])
               fixture_set_up, test_video_both_ways, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/voice-only-has-no-video-mline", Fixture,
               GINT_TO_POINTER (FALSE), fixture_set_up, test_voice_only, fixture_tear_down);
+  g_test_add ("/natter/call-pipeline/no-state-change-loop-during-setup", Fixture,
+              GINT_TO_POINTER (FALSE), fixture_set_up, test_no_state_change_loop,
+              fixture_tear_down);
   g_test_add ("/natter/call-pipeline/camera-off-and-on", Fixture, GINT_TO_POINTER (TRUE),
               fixture_set_up, test_camera_off_and_on, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/stats", Fixture, GINT_TO_POINTER (TRUE), fixture_set_up,

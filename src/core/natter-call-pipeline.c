@@ -9,6 +9,7 @@
 #include <string.h>
 
 #define GST_USE_UNSTABLE_API
+#include <gst/base/gstbasesink.h>
 #include <gst/sdp/sdp.h>
 #include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
@@ -692,6 +693,35 @@ set_if_present (GstElement *element, const char *property, gboolean value)
     g_object_set (element, property, value, NULL);
 }
 
+/* The call pipeline is live: a sink that waits to preroll keeps it in an
+ * asynchronous state until the first remote buffer, and until then every
+ * state change webrtcbin makes as it adds its pads and elements walks the
+ * whole pipeline again (thousands of PLAYING => PLAYING passes during call
+ * setup). A sink wrapped in a bin (NATTER_AUDIO_SINK, autoaudiosink's
+ * child) has to be reached where it is: here for the ones present, and
+ * through deep-element-added for those created later. */
+static void
+make_sink_not_async (GstElement *element)
+{
+  if (GST_IS_BASE_SINK (element)) {
+    gst_base_sink_set_async_enabled (GST_BASE_SINK (element), FALSE);
+    return;
+  }
+
+  if (GST_IS_BIN (element)) {
+    g_autoptr (GstIterator) iterator = gst_bin_iterate_recurse (GST_BIN (element));
+    g_auto (GValue) item = G_VALUE_INIT;
+
+    while (gst_iterator_next (iterator, &item) == GST_ITERATOR_OK) {
+      GstElement *child = g_value_get_object (&item);
+
+      if (GST_IS_BASE_SINK (child))
+        gst_base_sink_set_async_enabled (GST_BASE_SINK (child), FALSE);
+      g_value_reset (&item);
+    }
+  }
+}
+
 /* Runs on a streaming thread while decodebin plugs elements; it only sets
  * properties on the new element before it starts. Packets lost before SRTP
  * is up on both sides would otherwise leave the decoder showing nothing
@@ -705,6 +735,8 @@ on_deep_element_added (GstBin *bin, GstBin *sub_bin, GstElement *element, gpoint
   if (factory == NULL)
     return;
   name = gst_plugin_feature_get_name (GST_PLUGIN_FEATURE (factory));
+  if (GST_IS_BASE_SINK (element))
+    make_sink_not_async (element);
   if (g_str_equal (name, "rtpvp8depay") || g_str_equal (name, "rtph264depay")) {
     set_if_present (element, "request-keyframe", TRUE);
     set_if_present (element, "wait-for-keyframe", TRUE);
@@ -826,8 +858,7 @@ build_audio_receive_chain (NatterCallPipeline *self, GError **error)
   if (sink == NULL)
     return FALSE;
   gst_object_ref_sink (sink);
-  if (g_object_class_find_property (G_OBJECT_GET_CLASS (sink), "async") != NULL)
-    g_object_set (sink, "async", FALSE, NULL);
+  make_sink_not_async (sink);
 
   convert = make_element ("audioconvert", NULL);
   resample = make_element ("audioresample", NULL);
