@@ -311,6 +311,41 @@ remove_recursively (GFile *file)
 }
 
 /**
+ * natter_test_remove_tree:
+ * @path: a file or folder
+ *
+ * Removes @path and, for a folder, everything below it (symbolic links are
+ * removed, not followed). Errors are ignored: a test's temporary data may
+ * already be gone.
+ */
+void
+natter_test_remove_tree (const char *path)
+{
+  g_autoptr (GFile) file = NULL;
+
+  g_return_if_fail (path != NULL);
+
+  file = g_file_new_for_path (path);
+  remove_recursively (file);
+}
+
+/**
+ * natter_test_on_task_done:
+ * @source: the source object
+ * @result: the result
+ * @user_data: a `GAsyncResult **`, %NULL until the call completes
+ *
+ * A #GAsyncReadyCallback that stores a reference to @result in
+ * @user_data, for waiting with natter_test_wait_until (result != NULL, …)
+ * and then calling the matching _finish().
+ */
+void
+natter_test_on_task_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/**
  * natter_test_server_free:
  * @self: (transfer full): the server
  *

@@ -55,6 +55,9 @@ char *natter_test_server_login (NatterTestServer *server,
                                 const char *password,
                                 guint *out_status);
 
+void natter_test_remove_tree (const char *path);
+void natter_test_on_task_done (GObject *source, GAsyncResult *result, gpointer user_data);
+
 typedef gboolean (*NatterTestCondition) (gpointer user_data);
 
 void natter_test_wait_full (NatterTestCondition condition,

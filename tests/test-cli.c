@@ -28,23 +28,6 @@ typedef struct {
   int exit_status;
 } Cli;
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *child = g_build_filename (path, name, NULL);
-
-    if (g_file_test (child, G_FILE_TEST_IS_DIR))
-      remove_tree (child);
-    else
-      g_remove (child);
-  }
-  g_rmdir (path);
-}
-
 /* NATTER_TEST_TIME_SCALE: how much slower than a quiet machine this run
  * is (build-aux/test.sh sets it under sanitizers and valgrind). */
 static guint
@@ -73,7 +56,7 @@ static void
 fixture_tear_down (Fixture *fixture, gconstpointer data)
 {
   natter_test_server_free (fixture->server);
-  remove_tree (fixture->tmpdir);
+  natter_test_remove_tree (fixture->tmpdir);
   g_free (fixture->tmpdir);
 }
 

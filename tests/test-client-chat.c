@@ -3,8 +3,6 @@
 
 #include "config.h"
 
-#include <glib/gstdio.h>
-
 #include "natter-client.h"
 #include "natter-http-body.h"
 #include "natter-test-server.h"
@@ -29,29 +27,6 @@ struct _Fixture {
   Side a;
   Side b;
 };
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *child = g_build_filename (path, name, NULL);
-
-    if (g_file_test (child, G_FILE_TEST_IS_DIR))
-      remove_tree (child);
-    else
-      g_remove (child);
-  }
-  g_rmdir (path);
-}
-
-static void
-on_task_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
 
 static gboolean
 is_connected (Side *side)
@@ -100,7 +75,8 @@ side_sign_in (Side *side, const char *url, const char *data_dir, const char *ema
   g_signal_connect (side->client, "message-sent", G_CALLBACK (on_message_sent), side);
   g_signal_connect (side->client, "read-receipt", G_CALLBACK (on_read_receipt), side);
 
-  natter_account_login_async (account, email, NATTER_TEST_PASSWORD, NULL, on_task_done, &result);
+  natter_account_login_async (account, email, NATTER_TEST_PASSWORD, NULL, natter_test_on_task_done,
+                              &result);
   natter_test_wait_until (result != NULL, 5000);
   g_assert_true (natter_account_login_finish (account, result, &error));
   g_assert_no_error (error);
@@ -154,7 +130,7 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
   side_clear (&fixture->a);
   side_clear (&fixture->b);
   natter_test_server_free (fixture->server);
-  remove_tree (fixture->data_dir);
+  natter_test_remove_tree (fixture->data_dir);
   g_free (fixture->data_dir);
 }
 
@@ -471,7 +447,7 @@ side_restart (Side *side, const char *url, const char *data_dir)
   g_signal_connect (side->client, "message-received", G_CALLBACK (on_message_received), side);
   g_signal_connect (side->client, "message-sent", G_CALLBACK (on_message_sent), side);
   g_signal_connect (side->client, "read-receipt", G_CALLBACK (on_read_receipt), side);
-  natter_client_sign_in_async (side->client, NULL, on_task_done, &result);
+  natter_client_sign_in_async (side->client, NULL, natter_test_on_task_done, &result);
   natter_test_wait_until (result != NULL, 5000);
   g_assert_true (natter_client_sign_in_finish (side->client, result, &error));
   g_assert_no_error (error);

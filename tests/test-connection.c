@@ -3,7 +3,6 @@
 
 #include "config.h"
 
-#include <glib/gstdio.h>
 #include <libsoup/soup.h>
 #include <signal.h>
 
@@ -22,29 +21,6 @@ typedef struct {
   NatterClient *client;
 } Fixture;
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *child = g_build_filename (path, name, NULL);
-
-    if (g_file_test (child, G_FILE_TEST_IS_DIR))
-      remove_tree (child);
-    else
-      g_remove (child);
-  }
-  g_rmdir (path);
-}
-
-static void
-on_task_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
 static NatterClient *
 signed_in_client (const char *url, const char *data_dir, const char *email)
 {
@@ -53,7 +29,8 @@ signed_in_client (const char *url, const char *data_dir, const char *email)
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
 
-  natter_account_login_async (account, email, NATTER_TEST_PASSWORD, NULL, on_task_done, &result);
+  natter_account_login_async (account, email, NATTER_TEST_PASSWORD, NULL, natter_test_on_task_done,
+                              &result);
   natter_test_wait_until (result != NULL, 5000);
   g_assert_true (natter_account_login_finish (account, result, &error));
   g_assert_no_error (error);
@@ -91,7 +68,7 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
   g_assert_finalize_object (g_steal_pointer (&fixture->client));
   natter_tcp_proxy_free (fixture->proxy);
   natter_test_server_free (fixture->server);
-  remove_tree (fixture->data_dir);
+  natter_test_remove_tree (fixture->data_dir);
   g_free (fixture->data_dir);
   g_free (fixture->token);
   natter_profile_free (fixture->profile);
@@ -314,7 +291,7 @@ test_forbidden_profile_is_surfaced (Fixture *fixture, gconstpointer data)
   fixture->client =
     natter_client_new (natter_tcp_proxy_get_url (fixture->proxy), fixture->data_dir);
   account = natter_client_get_account (fixture->client);
-  natter_client_sign_in_async (fixture->client, NULL, on_task_done, &result);
+  natter_client_sign_in_async (fixture->client, NULL, natter_test_on_task_done, &result);
   natter_test_wait_until (result != NULL, 5000);
   g_assert_true (natter_client_sign_in_finish (fixture->client, result, &error));
   g_assert_no_error (error);
@@ -486,7 +463,7 @@ test_protocol_errors_are_surfaced (void)
   g_signal_handlers_disconnect_by_data (connection, &attempts);
   g_assert_finalize_object (g_steal_pointer (&client));
   broken_server_clear (&broken);
-  remove_tree (data_dir);
+  natter_test_remove_tree (data_dir);
 }
 
 int

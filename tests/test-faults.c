@@ -3,7 +3,6 @@
 
 #include "config.h"
 
-#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
 #include "natter-call-manager.h"
@@ -64,29 +63,6 @@ scaled (guint ms)
   return (guint) (ms * time_scale ());
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *child = g_build_filename (path, name, NULL);
-
-    if (g_file_test (child, G_FILE_TEST_IS_DIR))
-      remove_tree (child);
-    else
-      g_remove (child);
-  }
-  g_rmdir (path);
-}
-
-static void
-on_task_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
 static gboolean
 client_is_connected (NatterClient *client)
 {
@@ -121,8 +97,8 @@ side_login (Side *side, const char *url)
   g_signal_connect (side->client, "message-received", G_CALLBACK (on_message_received), side);
   g_signal_connect (side->client, "message-sent", G_CALLBACK (on_message_sent), side);
   account = natter_client_get_account (side->client);
-  natter_account_login_async (account, side->email, NATTER_TEST_PASSWORD, NULL, on_task_done,
-                              &result);
+  natter_account_login_async (account, side->email, NATTER_TEST_PASSWORD, NULL,
+                              natter_test_on_task_done, &result);
   natter_test_wait_until (result != NULL, WAIT_MS);
   g_assert_true (natter_account_login_finish (account, result, &error));
   g_assert_no_error (error);
@@ -198,7 +174,7 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
   side_clear (&fixture->b);
   natter_tcp_proxy_free (fixture->proxy);
   natter_test_server_free (fixture->server);
-  remove_tree (fixture->data_dir);
+  natter_test_remove_tree (fixture->data_dir);
   g_free (fixture->data_dir);
 }
 

@@ -3,8 +3,6 @@
 
 #include "config.h"
 
-#include <glib/gstdio.h>
-
 #include "natter-client.h"
 #include "natter-test-server.h"
 
@@ -126,29 +124,6 @@ typedef struct {
   gint64 retry_due_us; /* when the scheduled retry fires */
 } Fixture;
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *child = g_build_filename (path, name, NULL);
-
-    if (g_file_test (child, G_FILE_TEST_IS_DIR))
-      remove_tree (child);
-    else
-      g_remove (child);
-  }
-  g_rmdir (path);
-}
-
-static void
-on_task_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
 static NatterConnection *
 connection_of (Fixture *fixture)
 {
@@ -190,7 +165,7 @@ log_in (NatterClient *client)
   g_autoptr (GError) error = NULL;
 
   natter_account_login_async (account, "abebe@example.org", NATTER_TEST_PASSWORD, NULL,
-                              on_task_done, &result);
+                              natter_test_on_task_done, &result);
   natter_test_wait_until (result != NULL, 5000);
   g_assert_true (natter_account_login_finish (account, result, &error));
   g_assert_no_error (error);
@@ -247,7 +222,7 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
   g_object_unref (fixture->monitor);
   natter_test_wait_until (fixture->monitor == NULL, 5000);
   natter_test_server_free (fixture->server);
-  remove_tree (fixture->tmpdir);
+  natter_test_remove_tree (fixture->tmpdir);
   g_free (fixture->tmpdir);
 }
 

@@ -3,8 +3,6 @@
 
 #include "config.h"
 
-#include <glib/gstdio.h>
-
 #include "natter-client.h"
 #include "natter-test-server.h"
 #include "tcp-proxy.h"
@@ -30,29 +28,6 @@ typedef struct {
   Side a;
   Side b;
 } Fixture;
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *child = g_build_filename (path, name, NULL);
-
-    if (g_file_test (child, G_FILE_TEST_IS_DIR))
-      remove_tree (child);
-    else
-      g_remove (child);
-  }
-  g_rmdir (path);
-}
-
-static void
-on_task_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
 
 static gboolean
 is_connected (Side *side)
@@ -103,8 +78,8 @@ side_login (Side *side, const char *url)
 
   side_attach (side, url);
   account = natter_client_get_account (side->client);
-  natter_account_login_async (account, side->email, NATTER_TEST_PASSWORD, NULL, on_task_done,
-                              &result);
+  natter_account_login_async (account, side->email, NATTER_TEST_PASSWORD, NULL,
+                              natter_test_on_task_done, &result);
   natter_test_wait_until (result != NULL, 5000);
   g_assert_true (natter_account_login_finish (account, result, &error));
   g_assert_no_error (error);
@@ -155,7 +130,7 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
   side_clear (&fixture->b);
   natter_tcp_proxy_free (fixture->proxy);
   natter_test_server_free (fixture->server);
-  remove_tree (fixture->data_dir);
+  natter_test_remove_tree (fixture->data_dir);
   g_free (fixture->data_dir);
 }
 
@@ -194,7 +169,7 @@ test_survives_client_restart (Fixture *fixture, gconstpointer data)
   /* A new NatterClient on the same data directory, signing in while the
    * server is still down: it works from the remembered profile. */
   side_attach (&fixture->a, url);
-  natter_client_sign_in_async (fixture->a.client, NULL, on_task_done, &result);
+  natter_client_sign_in_async (fixture->a.client, NULL, natter_test_on_task_done, &result);
   natter_test_wait_until (result != NULL, 5000);
   g_assert_true (natter_client_sign_in_finish (fixture->a.client, result, &error));
   g_assert_no_error (error);

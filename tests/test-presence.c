@@ -3,8 +3,6 @@
 
 #include "config.h"
 
-#include <glib/gstdio.h>
-
 #include "natter-client.h"
 #include "natter-test-server.h"
 
@@ -27,29 +25,6 @@ typedef struct {
   Side b;
 } Fixture;
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *child = g_build_filename (path, name, NULL);
-
-    if (g_file_test (child, G_FILE_TEST_IS_DIR))
-      remove_tree (child);
-    else
-      g_remove (child);
-  }
-  g_rmdir (path);
-}
-
-static void
-on_task_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
 static gboolean
 is_connected (Side *side)
 {
@@ -67,8 +42,8 @@ side_login (Side *side, NatterTestServer *server)
 
   side->client = natter_client_new (natter_test_server_get_url (server), side->data_dir);
   account = natter_client_get_account (side->client);
-  natter_account_login_async (account, side->email, NATTER_TEST_PASSWORD, NULL, on_task_done,
-                              &result);
+  natter_account_login_async (account, side->email, NATTER_TEST_PASSWORD, NULL,
+                              natter_test_on_task_done, &result);
   natter_test_wait_until (result != NULL, 5000);
   g_assert_true (natter_account_login_finish (account, result, &error));
   g_assert_no_error (error);
@@ -82,7 +57,7 @@ side_restart (Side *side, NatterTestServer *server)
   g_autoptr (GError) error = NULL;
 
   side->client = natter_client_new (natter_test_server_get_url (server), side->data_dir);
-  natter_client_sign_in_async (side->client, NULL, on_task_done, &result);
+  natter_client_sign_in_async (side->client, NULL, natter_test_on_task_done, &result);
   natter_test_wait_until (result != NULL, 5000);
   g_assert_true (natter_client_sign_in_finish (side->client, result, &error));
   g_assert_no_error (error);
@@ -188,7 +163,7 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
   side_clear (&fixture->b);
   natter_test_server_free (fixture->server);
   g_free (fixture->token_a);
-  remove_tree (fixture->tmpdir);
+  natter_test_remove_tree (fixture->tmpdir);
   g_free (fixture->tmpdir);
 }
 
@@ -283,7 +258,7 @@ refresh_conversations (Side *side)
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
 
-  natter_client_refresh_conversations_async (side->client, NULL, on_task_done, &result);
+  natter_client_refresh_conversations_async (side->client, NULL, natter_test_on_task_done, &result);
   natter_test_wait_until (result != NULL, 5000);
   g_assert_true (natter_client_refresh_conversations_finish (side->client, result, &error));
   g_assert_no_error (error);
