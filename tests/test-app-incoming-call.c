@@ -25,6 +25,9 @@
 
 #define TIMEOUT_MS 15000
 
+/* What the session manager stand-in answers to Inhibit. */
+#define SESSION_MANAGER_COOKIE 4711u
+
 typedef struct {
   NatterTestServer *server;
   char *data_dir;
@@ -904,6 +907,135 @@ test_message_appears_in_open_conversation (Fixture *fixture, gconstpointer data)
   g_assert_true (list_has_text (messages, "Hello from Bob"));
 }
 
+/* The Inhibit and Uninhibit calls the session manager stand-in got, in
+ * order, as (method, arguments) pairs. */
+static GVariant *
+session_manager_calls (void)
+{
+  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr (GVariant) reply = NULL;
+
+  reply = g_dbus_connection_call_sync (
+    bus, "org.gnome.SessionManager", "/org/gnome/SessionManager", "org.freedesktop.DBus.Mock",
+    "GetCalls", NULL, G_VARIANT_TYPE ("(a(tsav))"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  g_assert_nonnull (reply);
+  return g_variant_get_child_value (reply, 0);
+}
+
+static guint
+count_session_manager_calls (const char *method)
+{
+  g_autoptr (GVariant) calls = session_manager_calls ();
+  GVariantIter iter;
+  const char *name;
+  guint n = 0;
+
+  g_variant_iter_init (&iter, calls);
+  while (g_variant_iter_next (&iter, "(t&s@av)", NULL, &name, NULL))
+    if (g_str_equal (name, method))
+      n++;
+
+  return n;
+}
+
+/* The arguments of the first call of @method, or NULL. */
+static GVariant *
+session_manager_call_args (const char *method)
+{
+  g_autoptr (GVariant) calls = session_manager_calls ();
+  GVariantIter iter;
+  const char *name;
+  GVariant *args;
+
+  g_variant_iter_init (&iter, calls);
+  while (g_variant_iter_next (&iter, "(t&s@av)", NULL, &name, &args)) {
+    if (g_str_equal (name, method))
+      return args;
+    g_variant_unref (args);
+  }
+
+  return NULL;
+}
+
+static void
+clear_session_manager_calls (void)
+{
+  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr (GVariant) reply = NULL;
+
+  reply = g_dbus_connection_call_sync (bus, "org.gnome.SessionManager", "/org/gnome/SessionManager",
+                                       "org.freedesktop.DBus.Mock", "ClearCalls", NULL, NULL,
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  g_assert_nonnull (reply);
+}
+
+/* While a call is going on the session may neither idle nor suspend: GTK
+ * asks org.gnome.SessionManager (the stand-in here) and the app gives the
+ * cookie back when the call ends. */
+static void
+test_call_inhibits_idle_and_suspend (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) bob_call = NULL;
+  g_autoptr (GVariant) inhibit = NULL;
+  g_autoptr (GVariant) uninhibit = NULL;
+  g_autoptr (GVariant) app_id = NULL;
+  g_autoptr (GVariant) toplevel = NULL;
+  g_autoptr (GVariant) reason = NULL;
+  g_autoptr (GVariant) flags = NULL;
+  g_autoptr (GVariant) cookie = NULL;
+  g_autofree char *call_id = NULL;
+  GtkWindow *main_window;
+  GtkWindow *dialog;
+  NatterCall *alice_call;
+
+  g_application_activate (G_APPLICATION (fixture->application));
+  natter_test_wait_until (natter_application_get_main_window (fixture->application) != NULL,
+                          TIMEOUT_MS);
+  main_window = natter_application_get_main_window (fixture->application);
+  natter_test_wait_until (gtk_window_is_active (main_window), TIMEOUT_MS);
+  clear_session_manager_calls ();
+
+  /* Ringing alone inhibits nothing. */
+  call_id = ring_alice (fixture, &bob_call);
+  g_assert_cmpuint (count_session_manager_calls ("Inhibit"), ==, 0);
+
+  dialog = find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG);
+  g_assert_nonnull (dialog);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "call.accept", NULL));
+  alice_call = alice_call_with_id (fixture, call_id);
+  g_assert_nonnull (alice_call);
+  natter_test_wait_until (natter_call_get_state (alice_call) == NATTER_CALL_STATE_CONNECTED,
+                          TIMEOUT_MS);
+  g_assert_cmpint (natter_call_get_state (alice_call), ==, NATTER_CALL_STATE_CONNECTED);
+
+  /* Once, for idle and suspend, on behalf of the main window. */
+  g_assert_cmpuint (count_session_manager_calls ("Inhibit"), ==, 1);
+  inhibit = session_manager_call_args ("Inhibit");
+  g_assert_nonnull (inhibit);
+  g_assert_cmpuint (g_variant_n_children (inhibit), ==, 4);
+  app_id = call_argument (inhibit, 0);
+  g_assert_cmpstr (g_variant_get_string (app_id, NULL), ==,
+                   g_application_get_application_id (G_APPLICATION (fixture->application)));
+  toplevel = call_argument (inhibit, 1);
+  g_assert_cmpuint (g_variant_get_uint32 (toplevel), !=, 0);
+  reason = call_argument (inhibit, 2);
+  g_assert_cmpstr (g_variant_get_string (reason, NULL), ==, "A call is in progress");
+  flags = call_argument (inhibit, 3);
+  g_assert_cmpuint (g_variant_get_uint32 (flags), ==,
+                    GTK_APPLICATION_INHIBIT_IDLE | GTK_APPLICATION_INHIBIT_SUSPEND);
+  g_assert_cmpuint (count_session_manager_calls ("Uninhibit"), ==, 0);
+
+  /* The call ends: the same cookie goes back, once. */
+  hang_up_everything (fixture, bob_call);
+  natter_test_wait_until (count_session_manager_calls ("Uninhibit") > 0, TIMEOUT_MS);
+  g_assert_cmpuint (count_session_manager_calls ("Uninhibit"), ==, 1);
+  uninhibit = session_manager_call_args ("Uninhibit");
+  g_assert_nonnull (uninhibit);
+  cookie = call_argument (uninhibit, 0);
+  g_assert_cmpuint (g_variant_get_uint32 (cookie), ==, SESSION_MANAGER_COOKIE);
+  g_assert_cmpuint (count_session_manager_calls ("Inhibit"), ==, 1);
+}
+
 /* A notification server stand-in on the test's private session bus, so the
  * app's GNotification has somewhere to go. */
 static GSubprocess *
@@ -941,11 +1073,71 @@ start_notification_daemon (void)
   return daemon;
 }
 
+/* A stand-in for GNOME's session manager, for GtkApplication's Inhibit and
+ * Uninhibit. GTK looks for it when an application starts up and only then,
+ * so it must be on the bus before the first application registers. */
+static GSubprocess *
+start_session_manager (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDBusConnection) bus = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  g_autofree char *inhibit_code = NULL;
+  GSubprocess *manager;
+  gint64 deadline;
+
+  manager = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, "/usr/bin/python3", "-m",
+                              "dbusmock", "org.gnome.SessionManager", "/org/gnome/SessionManager",
+                              "org.gnome.SessionManager", NULL);
+  g_assert_no_error (error);
+
+  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  g_assert_no_error (error);
+  deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  for (;;) {
+    g_autoptr (GVariant) owner = g_dbus_connection_call_sync (
+      bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner",
+      g_variant_new ("(s)", "org.gnome.SessionManager"), G_VARIANT_TYPE ("(b)"),
+      G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+    gboolean owned = FALSE;
+
+    if (owner != NULL)
+      g_variant_get (owner, "(b)", &owned);
+    if (owned)
+      break;
+    if (g_get_monotonic_time () > deadline)
+      g_error ("the session manager stand-in did not start");
+    g_usleep (50 * 1000);
+  }
+
+  inhibit_code = g_strdup_printf ("ret = %u", SESSION_MANAGER_COOKIE);
+  reply = g_dbus_connection_call_sync (
+    bus, "org.gnome.SessionManager", "/org/gnome/SessionManager", "org.freedesktop.DBus.Mock",
+    "AddMethod", g_variant_new ("(sssss)", "", "Inhibit", "susu", "u", inhibit_code), NULL,
+    G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = g_dbus_connection_call_sync (bus, "org.gnome.SessionManager", "/org/gnome/SessionManager",
+                                       "org.freedesktop.DBus.Mock", "AddMethod",
+                                       g_variant_new ("(sssss)", "", "Uninhibit", "u", "", ""),
+                                       NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = g_dbus_connection_call_sync (
+    bus, "org.gnome.SessionManager", "/org/gnome/SessionManager", "org.freedesktop.DBus.Mock",
+    "AddMethod", g_variant_new ("(sssss)", "", "IsInhibited", "u", "b", "ret = False"), NULL,
+    G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+
+  return manager;
+}
+
 int
 main (int argc, char *argv[])
 {
   static const char *const short_ring[] = { "--ring-timeout", "1", NULL };
   g_autoptr (GSubprocess) notification_daemon = NULL;
+  g_autoptr (GSubprocess) session_manager = NULL;
   g_autofree char *config_dir = g_dir_make_tmp ("natter-app-config-XXXXXX", NULL);
   g_autofree char *autostart_dir = g_build_filename (config_dir, "autostart", NULL);
   int status;
@@ -991,11 +1183,15 @@ main (int argc, char *argv[])
               fixture_set_up, test_service_starts_hidden_and_rings, fixture_tear_down);
   g_test_add ("/natter/app/incoming-call/caller-cancels", Fixture, NULL, fixture_set_up,
               test_caller_cancels, fixture_tear_down);
+  g_test_add ("/natter/app/calls/inhibit-idle-and-suspend", Fixture, NULL, fixture_set_up,
+              test_call_inhibits_idle_and_suspend, fixture_tear_down);
   g_test_add ("/natter/app/chat/message-appears-in-open-conversation", Fixture, NULL,
               fixture_set_up, test_message_appears_in_open_conversation, fixture_tear_down);
 
   notification_daemon = start_notification_daemon ();
+  session_manager = start_session_manager ();
   status = g_test_run ();
+  g_subprocess_force_exit (session_manager);
   g_subprocess_force_exit (notification_daemon);
   g_rmdir (autostart_dir);
   g_rmdir (config_dir);

@@ -11,6 +11,7 @@
 
 #include "natter-call-overlay.h"
 #include "natter-chat-view.h"
+#include "natter-conversation-row.h"
 #include "natter-client.h"
 #include "natter-incoming-call-dialog.h"
 #include "natter-message-list.h"
@@ -417,6 +418,83 @@ test_sign_in_errors (Fixture *fixture, gconstpointer data)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static NatterConversationRow *
+find_row_under (GtkWidget *widget, gint64 conversation_id)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child)) {
+    NatterConversationRow *row;
+
+    if (NATTER_IS_CONVERSATION_ROW (child)) {
+      NatterConversationItem *item =
+        natter_conversation_row_get_item (NATTER_CONVERSATION_ROW (child));
+
+      if (item != NULL && natter_conversation_item_get_conversation_id (item) == conversation_id)
+        return NATTER_CONVERSATION_ROW (child);
+      continue;
+    }
+    row = find_row_under (child, conversation_id);
+    if (row != NULL)
+      return row;
+  }
+
+  return NULL;
+}
+
+/* The sidebar row of a conversation, as the list view made it. */
+static NatterConversationRow *
+find_conversation_row (NatterWindow *window, gint64 conversation_id)
+{
+  GtkWidget *list_view = GTK_WIDGET (gtk_widget_get_template_child (
+    GTK_WIDGET (window), NATTER_TYPE_WINDOW, "conversation_list_view"));
+
+  g_assert_nonnull (list_view);
+  return find_row_under (list_view, conversation_id);
+}
+
+typedef struct {
+  NatterWindow *window;
+  GtkWidget *dot;
+  guint connecting;
+  guint shown_online;
+} RetryWatch;
+
+/* After the window's own handler: while a retry connects, is presence
+ * shown? */
+static void
+on_retry_state (NatterConnection *connection, GParamSpec *pspec, RetryWatch *watch)
+{
+  if (natter_connection_get_state (connection) != NATTER_CONNECTION_STATE_CONNECTING)
+    return;
+  watch->connecting++;
+  if (natter_window_get_online (watch->window) || gtk_widget_get_visible (watch->dot))
+    watch->shown_online++;
+}
+
+/* What a screen reader hears of the row: with presence only when online. */
+static void
+assert_row_label (NatterConversationRow *row, gboolean with_presence)
+{
+  NatterConversationItem *item = natter_conversation_row_get_item (row);
+  const char *title = natter_conversation_item_get_title (item);
+  guint unread = natter_conversation_item_get_unread_count (item);
+  g_autofree char *expected = NULL;
+
+  if (with_presence)
+    expected = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s, %s, %u unread message",
+                                             "%s, %s, %u unread messages", unread),
+                                title,
+                                natter_conversation_item_get_peer_online (item)
+                                  ? g_dgettext (GETTEXT_PACKAGE, "online")
+                                  : g_dgettext (GETTEXT_PACKAGE, "offline"),
+                                unread);
+  else
+    expected = g_strdup_printf (
+      g_dngettext (GETTEXT_PACKAGE, "%s, %u unread message", "%s, %u unread messages", unread),
+      title, unread);
+  gtk_test_accessible_assert_property (row, GTK_ACCESSIBLE_PROPERTY_LABEL, expected);
+}
+
 static void
 test_main_window (Fixture *fixture, gconstpointer data)
 {
@@ -440,14 +518,48 @@ test_main_window (Fixture *fixture, gconstpointer data)
   {
     AdwWindowTitle *title = ADW_WINDOW_TITLE (gtk_widget_get_template_child (
       GTK_WIDGET (chat_view), NATTER_TYPE_CHAT_VIEW, "window_title"));
+    NatterConversationRow *row = find_conversation_row (window, fixture->conversation_id);
+    RetryWatch retry = { 0 };
+    gulong handler;
+    GtkWidget *dot;
 
-    /* Bob's presence as last known; offline, it would be stale. */
+    /* Online: Bob's presence in the header and a dot on his row. */
+    g_assert_nonnull (row);
+    dot = GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (row), NATTER_TYPE_CONVERSATION_ROW,
+                                                     "presence_dot"));
+    natter_test_wait_until (gtk_widget_get_visible (dot), TIMEOUT_MS);
+    g_assert_true (natter_window_get_online (window));
+    g_assert_true (gtk_widget_get_visible (dot));
     g_assert_cmpstr (adw_window_title_get_subtitle (title), !=, "");
-    natter_chat_view_set_online (chat_view, FALSE);
+    assert_row_label (row, TRUE);
+
+    /* The server goes away: what the window knows of presence is stale, in
+     * the header and in the sidebar, also while the retries connect. */
+    natter_test_server_stop (fixture->server);
+    natter_test_wait_until (!natter_window_get_online (window), TIMEOUT_MS);
+    g_assert_false (natter_window_get_online (window));
+    g_assert_false (natter_conversation_row_get_presence_known (row));
+    g_assert_false (gtk_widget_get_visible (dot));
     g_assert_cmpstr (adw_window_title_get_subtitle (title), ==, "");
+    assert_row_label (row, FALSE);
+    retry.window = window;
+    retry.dot = dot;
+    handler = g_signal_connect (natter_client_get_connection (fixture->alice), "notify::state",
+                                G_CALLBACK (on_retry_state), &retry);
+    natter_test_wait_until (retry.connecting > 0, TIMEOUT_MS);
+    g_clear_signal_handler (&handler, natter_client_get_connection (fixture->alice));
+    g_assert_cmpuint (retry.connecting, >, 0);
+    g_assert_cmpuint (retry.shown_online, ==, 0);
+    save_screenshot (fixture, GTK_WIDGET (window), "main-offline");
+
+    /* Back: Bob's dot too, once his own client is back. */
+    natter_test_server_restart (fixture->server);
+    natter_test_wait_until (natter_window_get_online (window) && gtk_widget_get_visible (dot),
+                            TIMEOUT_MS);
+    g_assert_true (natter_window_get_online (window));
+    g_assert_true (gtk_widget_get_visible (dot));
+    assert_row_label (row, TRUE);
   }
-  save_screenshot (fixture, GTK_WIDGET (window), "main-offline");
-  natter_chat_view_set_online (chat_view, TRUE);
 
   adw_style_manager_set_color_scheme (adw_style_manager_get_default (),
                                       ADW_COLOR_SCHEME_FORCE_DARK);
@@ -839,6 +951,9 @@ main (int argc, char *argv[])
   if (g_getenv ("NATTER_SCREENSHOT_PREFIX") != NULL)
     setlocale (LC_ALL, "");
 
+  /* GTK's test accessibility backend, so the tests can read what a screen
+   * reader would hear (with "none", widgets have no AT context). */
+  g_setenv ("GTK_A11Y", "test", TRUE);
   gtk_test_init (&argc, &argv, NULL);
   adw_init ();
   gst_init (NULL, NULL);

@@ -12,7 +12,7 @@
 /* One conversation in the sidebar: who, presence, the last message or
  * "typing…", when, and how many are unread. */
 
-enum { PROP_0, PROP_ITEM, N_PROPS };
+enum { PROP_0, PROP_ITEM, PROP_PRESENCE_KNOWN, N_PROPS };
 
 static GParamSpec *properties[N_PROPS];
 
@@ -21,6 +21,7 @@ struct _NatterConversationRow {
 
   NatterConversationItem *item;
   gulong notify_handler;
+  gboolean presence_known;
 
   AdwAvatar *avatar;
   GtkWidget *presence_dot;
@@ -74,7 +75,7 @@ update_row (NatterConversationRow *self)
     gtk_widget_add_css_class (GTK_WIDGET (self->subtitle_label), "dim-label");
   }
 
-  gtk_widget_set_visible (self->presence_dot, online);
+  gtk_widget_set_visible (self->presence_dot, online && self->presence_known);
   gtk_widget_set_visible (GTK_WIDGET (self->unread_label), unread > 0);
   if (unread > 0) {
     unread_text = unread > 99 ? g_strdup ("99+") : g_strdup_printf ("%u", unread);
@@ -85,9 +86,15 @@ update_row (NatterConversationRow *self)
   else
     gtk_widget_remove_css_class (GTK_WIDGET (self->time_label), "accent");
 
-  accessible =
-    g_strdup_printf (ngettext ("%s, %s, %u unread message", "%s, %s, %u unread messages", unread),
-                     title, online ? _ ("online") : _ ("offline"), unread);
+  if (self->presence_known)
+    accessible =
+      g_strdup_printf (ngettext ("%s, %s, %u unread message", "%s, %s, %u unread messages", unread),
+                       title, online ? _ ("online") : _ ("offline"), unread);
+  else
+    /* Translators: conversation name and unread count, when the app is
+     * offline and does not know who is online. */
+    accessible = g_strdup_printf (
+      ngettext ("%s, %u unread message", "%s, %u unread messages", unread), title, unread);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, accessible,
                                   -1);
 }
@@ -103,6 +110,9 @@ natter_conversation_row_get_property (GObject *object,
   switch (prop_id) {
     case PROP_ITEM:
       g_value_set_object (value, self->item);
+      break;
+    case PROP_PRESENCE_KNOWN:
+      g_value_set_boolean (value, self->presence_known);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -120,6 +130,9 @@ natter_conversation_row_set_property (GObject *object,
   switch (prop_id) {
     case PROP_ITEM:
       natter_conversation_row_set_item (self, g_value_get_object (value));
+      break;
+    case PROP_PRESENCE_KNOWN:
+      natter_conversation_row_set_presence_known (self, g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -157,6 +170,15 @@ natter_conversation_row_class_init (NatterConversationRowClass *klass)
   properties[PROP_ITEM] =
     g_param_spec_object ("item", NULL, NULL, NATTER_TYPE_CONVERSATION_ITEM,
                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * NatterConversationRow:presence-known:
+   *
+   * Whether the peer's presence is current; offline it is stale, and the
+   * row neither shows the dot nor says "online".
+   */
+  properties[PROP_PRESENCE_KNOWN] =
+    g_param_spec_boolean ("presence-known", NULL, NULL, TRUE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_template_from_resource (widget_class,
@@ -175,6 +197,7 @@ natter_conversation_row_class_init (NatterConversationRowClass *klass)
 static void
 natter_conversation_row_init (NatterConversationRow *self)
 {
+  self->presence_known = TRUE;
   gtk_widget_init_template (GTK_WIDGET (self));
 }
 
@@ -228,4 +251,37 @@ natter_conversation_row_set_item (NatterConversationRow *self, NatterConversatio
   }
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ITEM]);
+}
+
+/**
+ * natter_conversation_row_get_presence_known:
+ * @self: a #NatterConversationRow
+ *
+ * Returns: whether the row shows the peer's presence
+ */
+gboolean
+natter_conversation_row_get_presence_known (NatterConversationRow *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONVERSATION_ROW (self), FALSE);
+
+  return self->presence_known;
+}
+
+/**
+ * natter_conversation_row_set_presence_known:
+ * @self: a #NatterConversationRow
+ * @presence_known: whether the peer's presence is current (the app is online)
+ */
+void
+natter_conversation_row_set_presence_known (NatterConversationRow *self, gboolean presence_known)
+{
+  g_return_if_fail (NATTER_IS_CONVERSATION_ROW (self));
+
+  presence_known = !!presence_known;
+  if (self->presence_known == presence_known)
+    return;
+
+  self->presence_known = presence_known;
+  update_row (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PRESENCE_KNOWN]);
 }

@@ -14,5 +14,8 @@ G_DECLARE_FINAL_TYPE (
 GtkWidget *natter_conversation_row_new (void);
 NatterConversationItem *natter_conversation_row_get_item (NatterConversationRow *self);
 void natter_conversation_row_set_item (NatterConversationRow *self, NatterConversationItem *item);
+gboolean natter_conversation_row_get_presence_known (NatterConversationRow *self);
+void natter_conversation_row_set_presence_known (NatterConversationRow *self,
+                                                 gboolean presence_known);
 
 G_END_DECLS

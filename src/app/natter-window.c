@@ -20,7 +20,7 @@
 
 #define ENDED_CALL_SHOWN_S 4
 
-enum { PROP_0, PROP_CLIENT, PROP_SETTINGS, N_PROPS };
+enum { PROP_0, PROP_CLIENT, PROP_SETTINGS, PROP_ONLINE, N_PROPS };
 
 static GParamSpec *properties[N_PROPS];
 
@@ -34,6 +34,8 @@ struct _NatterWindow {
   GtkSingleSelection *selection;
   char *filter_text;
   gboolean call_active;
+  gboolean online;
+  gboolean link_dropped;
 
   NatterCall *call;
   GSignalGroup *call_signals;
@@ -99,10 +101,22 @@ update_online (NatterWindow *self)
   NatterConnection *connection = natter_client_get_connection (self->client);
   NatterConnectionState state = natter_connection_get_state (connection);
 
-  /* Connecting at start-up is not "offline"; a dropped link is. */
-  natter_chat_view_set_online (NATTER_CHAT_VIEW (self->chat_view),
-                               state == NATTER_CONNECTION_STATE_CONNECTED ||
-                                 state == NATTER_CONNECTION_STATE_CONNECTING);
+  gboolean online;
+
+  /* Connecting at start-up is not "offline"; a dropped link is, also while
+   * the retries connect again. */
+  if (state == NATTER_CONNECTION_STATE_CONNECTED)
+    self->link_dropped = FALSE;
+  else if (state == NATTER_CONNECTION_STATE_WAITING_TO_RETRY)
+    self->link_dropped = TRUE;
+  online = state == NATTER_CONNECTION_STATE_CONNECTED ||
+           (state == NATTER_CONNECTION_STATE_CONNECTING && !self->link_dropped);
+
+  natter_chat_view_set_online (NATTER_CHAT_VIEW (self->chat_view), online);
+  if (self->online != online) {
+    self->online = online;
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ONLINE]);
+  }
 }
 
 static void
@@ -185,7 +199,11 @@ on_conversation_activated (NatterWindow *self, guint position)
 static void
 on_conversation_setup (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer data)
 {
-  gtk_list_item_set_child (list_item, natter_conversation_row_new ());
+  GtkWidget *row = natter_conversation_row_new ();
+
+  /* Offline, the peers' presence is stale: the rows stop showing it. */
+  g_object_bind_property (data, "online", row, "presence-known", G_BINDING_SYNC_CREATE);
+  gtk_list_item_set_child (list_item, row);
 }
 
 static void
@@ -729,6 +747,9 @@ natter_window_get_property (GObject *object, guint prop_id, GValue *value, GPara
     case PROP_SETTINGS:
       g_value_set_object (value, self->settings);
       break;
+    case PROP_ONLINE:
+      g_value_set_boolean (value, self->online);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -806,6 +827,15 @@ natter_window_class_init (NatterWindowClass *klass)
   properties[PROP_SETTINGS] =
     g_param_spec_object ("settings", NULL, NULL, G_TYPE_SETTINGS,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * NatterWindow:online:
+   *
+   * Whether the window shows the connection as online: connected, or
+   * connecting at start-up. Presence is shown only while online.
+   */
+  properties[PROP_ONLINE] =
+    g_param_spec_boolean ("online", NULL, NULL, TRUE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   g_type_ensure (NATTER_TYPE_CHAT_VIEW);
@@ -848,6 +878,7 @@ natter_window_class_init (NatterWindowClass *klass)
 static void
 natter_window_init (NatterWindow *self)
 {
+  self->online = TRUE;
   gtk_widget_init_template (GTK_WIDGET (self));
 
   if (g_str_has_suffix (APPLICATION_ID, ".Devel"))
@@ -1103,4 +1134,19 @@ natter_window_set_call (NatterWindow *self, NatterCall *call)
 
   update_call (self);
   natter_window_show_call (self);
+}
+
+/**
+ * natter_window_get_online:
+ * @self: a #NatterWindow
+ *
+ * Returns: whether the window shows the connection as online (connected,
+ *   or connecting at start-up); presence shows only then
+ */
+gboolean
+natter_window_get_online (NatterWindow *self)
+{
+  g_return_val_if_fail (NATTER_IS_WINDOW (self), FALSE);
+
+  return self->online;
 }

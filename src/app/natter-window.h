@@ -26,5 +26,6 @@ NatterCall *natter_window_get_call (NatterWindow *self);
 void natter_window_set_call (NatterWindow *self, NatterCall *call);
 void natter_window_add_toast (NatterWindow *self, const char *title);
 void natter_window_set_filter_text (NatterWindow *self, const char *text);
+gboolean natter_window_get_online (NatterWindow *self);
 
 G_END_DECLS
