@@ -30,11 +30,22 @@ deadline_reached (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Sanitizer runs are several times slower: build-aux/test.sh sets
+ * NATTER_TEST_TIME_SCALE (1 to 20), as the server harness reads it. */
+static guint
+scale_ms (guint ms)
+{
+  const char *text = g_getenv ("NATTER_TEST_TIME_SCALE");
+  double scale = text != NULL ? CLAMP (g_ascii_strtod (text, NULL), 1.0, 20.0) : 1.0;
+
+  return (guint) (ms * scale);
+}
+
 static gboolean
 iterate_until (Fixture *fixture, Condition condition, guint timeout_ms)
 {
   gboolean reached = FALSE;
-  guint id = g_timeout_add (timeout_ms, deadline_reached, &reached);
+  guint id = g_timeout_add (scale_ms (timeout_ms), deadline_reached, &reached);
 
   while (!condition (fixture) && !reached)
     g_main_context_iteration (NULL, TRUE);
@@ -298,6 +309,90 @@ test_no_state_change_loop (Fixture *fixture, gconstpointer data)
   count = (guint) g_atomic_int_get (&skipped_transitions);
   g_test_message ("%u skipped PLAYING => PLAYING transitions", count);
   g_assert_cmpuint (count, <, 300);
+}
+
+/* Sources that fail for real when they open: a file that does not exist
+ * (fails in READY to PAUSED) and a sound server that does not exist. */
+static const char *const failing_sources[] = {
+  "filesrc location=/nonexistent/natter-device",
+  "pulsesrc server=/nonexistent/natter-pulse",
+};
+
+static void
+test_microphone_fails_to_open (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *saved = g_strdup (g_getenv ("NATTER_AUDIO_SRC"));
+
+  for (guint i = 0; i < G_N_ELEMENTS (failing_sources); i++) {
+    g_autoptr (NatterCallPipeline) pipeline = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GstElementFactory) factory = NULL;
+    g_auto (GStrv) words = g_strsplit (failing_sources[i], " ", 2);
+    gint64 start;
+
+    factory = gst_element_factory_find (words[0]);
+    if (factory == NULL) {
+      g_test_message ("%s is not installed", words[0]);
+      continue;
+    }
+    g_setenv ("NATTER_AUDIO_SRC", failing_sources[i], TRUE);
+    pipeline = natter_call_pipeline_new (FALSE);
+    start = g_get_monotonic_time ();
+    g_assert_false (natter_call_pipeline_start_offer (pipeline, &error));
+    g_assert_nonnull (error);
+    g_test_message ("%s: %s after %" G_GINT64_FORMAT " ms", failing_sources[i], error->message,
+                    (g_get_monotonic_time () - start) / 1000);
+    g_assert_true (g_str_has_prefix (error->message, "The microphone could not be opened: "));
+    g_assert_cmpuint (strlen (error->message), >, strlen ("The microphone could not be opened: "));
+    natter_call_pipeline_close (pipeline);
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+  }
+  g_setenv ("NATTER_AUDIO_SRC", saved, TRUE);
+}
+
+static gboolean
+callee_video_and_audio_flow (Fixture *fixture)
+{
+  return natter_call_pipeline_get_video_frames_received (fixture->caller) >= 15 &&
+         natter_call_pipeline_get_audio_buffers_received (fixture->caller) >= 15 &&
+         natter_call_pipeline_get_audio_buffers_received (fixture->callee) >= 15;
+}
+
+static void
+on_camera_enabled_notify (NatterCallPipeline *pipeline, GParamSpec *pspec, guint *count)
+{
+  (*count)++;
+}
+
+static void
+test_camera_fails_to_open (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *saved = g_strdup (g_getenv ("NATTER_VIDEO_SRC"));
+  guint notified = 0;
+
+  g_signal_connect (fixture->caller, "notify::camera-enabled",
+                    G_CALLBACK (on_camera_enabled_notify), &notified);
+  /* Only the caller's camera fails: its pipeline is built here, the
+   * callee's when the offer reaches it. */
+  g_setenv ("NATTER_VIDEO_SRC", failing_sources[0], TRUE);
+  g_assert_true (natter_call_pipeline_start_offer (fixture->caller, &error));
+  g_setenv ("NATTER_VIDEO_SRC", saved, TRUE);
+  g_assert_no_error (error);
+  g_assert_false (natter_call_pipeline_get_camera_enabled (fixture->caller));
+  g_assert_cmpuint (notified, ==, 1);
+
+  g_assert_true (iterate_until (fixture, callee_video_and_audio_flow, 20000));
+  g_assert_nonnull (strstr (fixture->offer_sdp, "m=video"));
+  g_assert_cmpuint (natter_call_pipeline_get_video_frames_sent (fixture->caller), ==, 0);
+  g_assert_cmpuint (natter_call_pipeline_get_video_frames_received (fixture->callee), ==, 0);
+
+  /* Turning it on does not send the stand-in's black frames. */
+  natter_call_pipeline_set_camera_enabled (fixture->caller, TRUE);
+  g_assert_false (natter_call_pipeline_get_camera_enabled (fixture->caller));
+  g_assert_cmpuint (notified, ==, 1);
+  g_signal_handlers_disconnect_by_func (fixture->caller, on_camera_enabled_notify, &notified);
 }
 
 typedef struct {
@@ -628,6 +723,10 @@ main (int argc, char *argv[])
   g_test_add ("/natter/call-pipeline/no-state-change-loop-during-setup", Fixture,
               GINT_TO_POINTER (FALSE), fixture_set_up, test_no_state_change_loop,
               fixture_tear_down);
+  g_test_add ("/natter/call-pipeline/microphone-fails-to-open", Fixture, GINT_TO_POINTER (FALSE),
+              NULL, test_microphone_fails_to_open, NULL);
+  g_test_add ("/natter/call-pipeline/camera-fails-to-open-goes-on-without-video", Fixture,
+              GINT_TO_POINTER (TRUE), fixture_set_up, test_camera_fails_to_open, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/camera-off-and-on", Fixture, GINT_TO_POINTER (TRUE),
               fixture_set_up, test_camera_off_and_on, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/stats", Fixture, GINT_TO_POINTER (TRUE), fixture_set_up,

@@ -15,7 +15,8 @@
  * pipelines on test sources. Clients go through a TCP proxy so a test can
  * cut their WebSockets. */
 
-#define WAIT_MS 20000
+/* Media deadlines stretch with NATTER_TEST_TIME_SCALE (sanitizer runs). */
+#define WAIT_MS natter_test_scale_ms (20000)
 
 typedef struct {
   NatterTestServer *server;
@@ -75,10 +76,10 @@ signed_in_client (Fixture *fixture, const char *email)
   g_ptr_array_add (fixture->data_dirs, g_steal_pointer (&data_dir));
 
   natter_account_login_async (account, email, NATTER_TEST_PASSWORD, NULL, on_task_done, &result);
-  natter_test_wait_until (result != NULL, 5000);
+  natter_test_wait_until (result != NULL, natter_test_scale_ms (5000));
   g_assert_true (natter_account_login_finish (account, result, &error));
   g_assert_no_error (error);
-  natter_test_wait_until (is_connected (client), 5000);
+  natter_test_wait_until (is_connected (client), natter_test_scale_ms (5000));
   return client;
 }
 
@@ -419,7 +420,7 @@ test_ring_timeout (Fixture *fixture, gconstpointer data)
   outgoing = ring (fixture, "video", &incoming);
   natter_test_wait_until (has_state (outgoing, NATTER_CALL_STATE_ENDED) &&
                             has_state (incoming, NATTER_CALL_STATE_ENDED),
-                          10000);
+                          natter_test_scale_ms (10000));
   g_assert_cmpint (natter_call_get_end_reason (outgoing), ==, NATTER_CALL_END_REASON_NO_ANSWER);
   g_assert_cmpint (natter_call_get_end_reason (incoming), ==, NATTER_CALL_END_REASON_TIMEOUT);
   g_assert_cmpint (ringer_mode (fixture->callee), ==, NATTER_RINGER_MODE_NONE);
@@ -559,7 +560,8 @@ test_websocket_cut_keeps_media (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (natter_call_get_state (incoming), ==, NATTER_CALL_STATE_CONNECTED);
 
   /* The clients reconnect and the call can still be ended properly. */
-  natter_test_wait_until (is_connected (fixture->caller) && is_connected (fixture->callee), 30000);
+  natter_test_wait_until (is_connected (fixture->caller) && is_connected (fixture->callee),
+                          natter_test_scale_ms (30000));
   natter_call_hang_up (incoming);
   natter_test_wait_until (has_state (outgoing, NATTER_CALL_STATE_ENDED), WAIT_MS);
 }
@@ -591,6 +593,69 @@ scoped_env_restore (ScopedEnv *env)
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ScopedEnv, scoped_env_restore)
+
+/* Fails for real when it opens (in READY to PAUSED). */
+#define FAILING_SOURCE "filesrc location=/nonexistent/natter-device"
+#define MICROPHONE_FAILED "The microphone could not be opened: "
+
+static void
+test_microphone_fails_ends_call_at_once (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+  NatterCall *call;
+  gint64 start = g_get_monotonic_time ();
+
+  /* The caller's microphone: the call ends before it rings anywhere. */
+  {
+    g_auto (ScopedEnv) env = scoped_env ("NATTER_AUDIO_SRC", FAILING_SOURCE);
+
+    call = natter_call_manager_start_call (manager_of (fixture->caller), fixture->callee_profile,
+                                           "voice", 0, &error);
+  }
+  g_assert_null (call);
+  g_assert_nonnull (error);
+  g_assert_true (g_str_has_prefix (error->message, MICROPHONE_FAILED));
+  g_assert_cmpint ((g_get_monotonic_time () - start) / 1000, <, natter_test_scale_ms (2000));
+  g_assert_null (natter_call_manager_get_active_call (manager_of (fixture->caller)));
+
+  /* The callee's: accepting fails at once, and the caller hears of it. */
+  outgoing = ring (fixture, "voice", &incoming);
+  {
+    g_auto (ScopedEnv) env = scoped_env ("NATTER_AUDIO_SRC", FAILING_SOURCE);
+
+    g_assert_false (natter_call_accept (incoming, FALSE));
+  }
+  g_assert_true (has_state (incoming, NATTER_CALL_STATE_ENDED));
+  g_assert_cmpint (natter_call_get_end_reason (incoming), ==, NATTER_CALL_END_REASON_FAILED);
+  g_assert_true (g_str_has_prefix (natter_call_get_end_message (incoming), MICROPHONE_FAILED));
+  natter_test_wait_until (has_state (outgoing, NATTER_CALL_STATE_ENDED), WAIT_MS);
+  g_assert_false (natter_ringer_get_playing (ringer_of (fixture->callee)));
+}
+
+static void
+test_camera_fails_goes_on_without_video (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+
+  /* The caller's pipeline is built as it calls, the callee's on accept. */
+  {
+    g_auto (ScopedEnv) env = scoped_env ("NATTER_VIDEO_SRC", FAILING_SOURCE);
+
+    outgoing = ring (fixture, "video", &incoming);
+  }
+  g_assert_false (natter_call_get_camera_enabled (outgoing));
+  g_assert_true (natter_call_accept (incoming, TRUE));
+  wait_connected (outgoing, incoming);
+  natter_test_wait_until (video_received (outgoing) >= 15 && audio_received (outgoing) >= 15 &&
+                            audio_received (incoming) >= 15,
+                          WAIT_MS);
+  natter_test_wait_until (!natter_call_get_remote_camera_enabled (incoming), WAIT_MS);
+  g_assert_cmpuint (video_received (incoming), ==, 0);
+  g_assert_cmpint (natter_call_get_state (outgoing), ==, NATTER_CALL_STATE_CONNECTED);
+}
 
 static GstPadProbeReturn
 drop_everything (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
@@ -908,6 +973,8 @@ main (int argc, char *argv[])
   ADD ("stats-refresh", test_stats_refresh, NULL);
   ADD ("ice-restart-after-lost-path", test_ice_restart_after_lost_path, NULL);
   ADD ("peer-vanishes-ends-failed", test_peer_vanishes_ends_failed, NULL);
+  ADD ("microphone-fails-ends-call-at-once", test_microphone_fails_ends_call_at_once, NULL);
+  ADD ("camera-fails-goes-on-without-video", test_camera_fails_goes_on_without_video, NULL);
 #undef ADD
 
   return g_test_run ();

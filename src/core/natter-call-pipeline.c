@@ -96,6 +96,7 @@ struct _NatterCallPipeline {
   gboolean audio_receive_linked;
   gboolean muted;
   gboolean camera_enabled;
+  gboolean camera_failed; /* the camera did not open: the call goes on without it */
   gboolean closed;
   gboolean stats_pending;
 
@@ -282,6 +283,36 @@ make_endpoint (const char *env_name, GstDevice *device, const char *fallback, GE
   return gst_element_factory_make (fallback, NULL);
 }
 
+/* Opens a capture source on its own before it joins the pipeline, so a
+ * device that cannot open (no sound server, no such file, busy camera) is
+ * known while the call is built, not as a bus error after the offer went
+ * out. Opening is what fails, in NULL to READY or READY to PAUSED; a live
+ * source produces nothing in PAUSED. It is left in READY, opened, and the
+ * pipeline takes it on from there. */
+static gboolean
+open_source (GstElement *source, GError **error)
+{
+  g_autoptr (GstBus) bus = gst_bus_new ();
+  GstStateChangeReturn result;
+
+  gst_element_set_bus (source, bus);
+  result = gst_element_set_state (source, GST_STATE_PAUSED);
+  if (result == GST_STATE_CHANGE_FAILURE) {
+    g_autoptr (GstMessage) message = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+
+    if (message != NULL)
+      gst_message_parse_error (message, error, NULL);
+    else
+      g_set_error_literal (error, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE,
+                           "The device did not start");
+    gst_element_set_state (source, GST_STATE_NULL);
+  } else {
+    gst_element_set_state (source, GST_STATE_READY);
+  }
+  gst_element_set_bus (source, NULL);
+  return result != GST_STATE_CHANGE_FAILURE;
+}
+
 static gboolean
 have_element (const char *factory)
 {
@@ -388,6 +419,15 @@ build_audio_send_bin (NatterCallPipeline *self, guint payload, GError **error)
   if (source == NULL)
     return NULL;
   gst_object_ref_sink (source);
+  {
+    g_autoptr (GError) open_error = NULL;
+
+    if (!open_source (source, &open_error)) {
+      g_set_error (error, open_error->domain, open_error->code,
+                   "The microphone could not be opened: %s", open_error->message);
+      return NULL;
+    }
+  }
 
   bin = gst_bin_new ("audio-send");
   convert = make_element ("audioconvert", NULL);
@@ -460,6 +500,25 @@ build_video_send_bin (NatterCallPipeline *self, VideoCodec codec, guint payload,
   if (source == NULL)
     return NULL;
   gst_object_ref_sink (source);
+  {
+    g_autoptr (GError) open_error = NULL;
+
+    /* A camera that does not open makes the call voice-only from our side:
+     * the video m-line stays (the peer may still send), the valve stays shut
+     * and the peer learns through call_media_state that our camera is off. */
+    if (!open_source (source, &open_error)) {
+      g_message ("The camera could not be opened (%s); going on without video",
+                 open_error->message);
+      g_clear_object (&source);
+      source = gst_object_ref_sink (make_element ("videotestsrc", NULL));
+      g_object_set (source, "is-live", TRUE, "pattern", 2 /* black */, NULL);
+      self->camera_failed = TRUE;
+      if (self->camera_enabled) {
+        self->camera_enabled = FALSE;
+        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAMERA_ENABLED]);
+      }
+    }
+  }
 
   bin = gst_bin_new ("video-send");
   convert = make_element ("videoconvert", NULL);
@@ -493,6 +552,9 @@ build_video_send_bin (NatterCallPipeline *self, VideoCodec codec, guint payload,
   raw_caps = gst_caps_from_string ("video/x-raw,width=[16,1280],height=[16,720],"
                                    "pixel-aspect-ratio=1/1");
   g_object_set (raw_filter, "caps", raw_caps, NULL);
+  /* Caps still pass while the camera is off: webrtcbin waits for them
+   * before it negotiates. */
+  gst_util_set_object_arg (G_OBJECT (valve), "drop-mode", "forward-sticky-events");
   g_object_set (valve, "drop", !self->camera_enabled, NULL);
   /* A late frame is better dropped than queued: keep latency flat. */
   g_object_set (queue, "max-size-buffers", 2, "max-size-bytes", 0, "max-size-time", (guint64) 0,
@@ -2290,7 +2352,8 @@ natter_call_pipeline_set_camera_enabled (NatterCallPipeline *self, gboolean enab
 {
   g_return_if_fail (NATTER_IS_CALL_PIPELINE (self));
 
-  enabled = !!enabled;
+  /* A camera that failed to open stays off for this session. */
+  enabled = !!enabled && !self->camera_failed;
   if (self->camera_enabled == enabled)
     return;
   self->camera_enabled = enabled;

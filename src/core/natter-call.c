@@ -352,6 +352,15 @@ on_pipeline_state (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *
   }
 }
 
+/* The pipeline turns the camera off itself when it cannot open it. */
+static void
+on_pipeline_camera_enabled (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *self)
+{
+  if (pipeline != self->pipeline || natter_call_pipeline_get_camera_enabled (pipeline))
+    return;
+  natter_call_set_camera_enabled (self, FALSE);
+}
+
 static void
 drop_pipeline (NatterCall *self)
 {
@@ -379,6 +388,8 @@ create_pipeline (NatterCall *self, gboolean with_video)
   g_signal_connect (pipeline, "local-candidate", G_CALLBACK (on_local_candidate), self);
   g_signal_connect (pipeline, "notify::state", G_CALLBACK (on_pipeline_state), self);
   g_signal_connect (pipeline, "notify::stats", G_CALLBACK (on_pipeline_stats), self);
+  g_signal_connect (pipeline, "notify::camera-enabled", G_CALLBACK (on_pipeline_camera_enabled),
+                    self);
 
   drop_pipeline (self);
   self->pipeline = pipeline;
