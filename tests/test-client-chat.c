@@ -5,6 +5,7 @@
 
 #include "natter-client.h"
 #include "natter-http-body.h"
+#include "natter-test-client.h"
 #include "natter-test-server.h"
 
 /* Two real clients (NatterClient, each with its own data directory) talk
@@ -27,13 +28,6 @@ struct _Fixture {
   Side a;
   Side b;
 };
-
-static gboolean
-is_connected (Side *side)
-{
-  return natter_connection_get_state (natter_client_get_connection (side->client)) ==
-         NATTER_CONNECTION_STATE_CONNECTED;
-}
 
 static void
 on_message_received (NatterClient *client, const NatterMessage *message, Side *side)
@@ -63,24 +57,15 @@ on_read_receipt (NatterClient *client,
 static void
 side_sign_in (Side *side, const char *url, const char *data_dir, const char *email)
 {
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-  NatterAccount *account;
-
   side->client = natter_client_new (url, data_dir);
   side->received = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_message_free);
-  account = natter_client_get_account (side->client);
 
   g_signal_connect (side->client, "message-received", G_CALLBACK (on_message_received), side);
   g_signal_connect (side->client, "message-sent", G_CALLBACK (on_message_sent), side);
   g_signal_connect (side->client, "read-receipt", G_CALLBACK (on_read_receipt), side);
 
-  natter_account_login_async (account, email, NATTER_TEST_PASSWORD, NULL, natter_test_on_task_done,
-                              &result);
-  natter_test_wait_until (result != NULL, 5000);
-  g_assert_true (natter_account_login_finish (account, result, &error));
-  g_assert_no_error (error);
-  natter_test_wait_until (is_connected (side), 5000);
+  natter_test_client_login (side->client, email, 5000);
+  natter_test_wait_until (natter_test_client_is_connected (side->client), 5000);
 }
 
 static void
@@ -320,7 +305,9 @@ test_server_restart_mid_conversation (Fixture *fixture, gconstpointer data)
   conversation_id = ((NatterMessage *) g_ptr_array_index (fixture->b.received, 0))->conversation_id;
 
   natter_test_server_stop (fixture->server);
-  natter_test_wait_until (!is_connected (&fixture->a) && !is_connected (&fixture->b), 5000);
+  natter_test_wait_until (!natter_test_client_is_connected (fixture->a.client) &&
+                            !natter_test_client_is_connected (fixture->b.client),
+                          5000);
 
   /* Typed while the server is down: they wait in the outboxes. */
   g_free (send_to (&fixture->a, &fixture->b, "down 1"));
@@ -330,7 +317,9 @@ test_server_restart_mid_conversation (Fixture *fixture, gconstpointer data)
   g_free (send_to (&fixture->a, &fixture->b, "down 3"));
 
   natter_test_server_restart (fixture->server);
-  natter_test_wait_until (is_connected (&fixture->a) && is_connected (&fixture->b), 10000);
+  natter_test_wait_until (natter_test_client_is_connected (fixture->a.client) &&
+                            natter_test_client_is_connected (fixture->b.client),
+                          10000);
   g_free (send_to (&fixture->a, &fixture->b, "after"));
 
   natter_test_wait_until (fixture->b.received->len >= 5 && fixture->a.received->len >= 2, 10000);
@@ -440,17 +429,11 @@ server_unread_count (Fixture *fixture, Side *side, gint64 conversation_id)
 static void
 side_restart (Side *side, const char *url, const char *data_dir)
 {
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-
   side->client = natter_client_new (url, data_dir);
   g_signal_connect (side->client, "message-received", G_CALLBACK (on_message_received), side);
   g_signal_connect (side->client, "message-sent", G_CALLBACK (on_message_sent), side);
   g_signal_connect (side->client, "read-receipt", G_CALLBACK (on_read_receipt), side);
-  natter_client_sign_in_async (side->client, NULL, natter_test_on_task_done, &result);
-  natter_test_wait_until (result != NULL, 5000);
-  g_assert_true (natter_client_sign_in_finish (side->client, result, &error));
-  g_assert_no_error (error);
+  natter_test_client_sign_in (side->client, 5000);
 }
 
 static gint64
@@ -498,7 +481,9 @@ test_mark_read_offline (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (server_unread_count (fixture, &fixture->b, conversation_id), ==, 3);
 
   natter_test_server_stop (fixture->server);
-  natter_test_wait_until (!is_connected (&fixture->a) && !is_connected (&fixture->b), 5000);
+  natter_test_wait_until (!natter_test_client_is_connected (fixture->a.client) &&
+                            !natter_test_client_is_connected (fixture->b.client),
+                          5000);
 
   /* Read offline, message by message: the badge drops at once, and only
    * the highest marker waits to be sent. Typing offline goes nowhere. */
@@ -541,7 +526,7 @@ test_mark_read_survives_restart (Fixture *fixture, gconstpointer data)
 
   /* Marked read while the server is down, then B quits. */
   natter_test_server_stop (fixture->server);
-  natter_test_wait_until (!is_connected (&fixture->b), 5000);
+  natter_test_wait_until (!natter_test_client_is_connected (fixture->b.client), 5000);
   g_assert_true (natter_client_mark_read (fixture->b.client, conversation_id, 2));
   g_signal_handlers_disconnect_by_data (fixture->b.client, &fixture->b);
   g_assert_finalize_object (g_steal_pointer (&fixture->b.client));
@@ -671,7 +656,7 @@ test_history_fetched_once (Fixture *fixture, gconstpointer data)
   g_signal_handlers_disconnect_by_data (c.client, &c);
   g_assert_finalize_object (g_steal_pointer (&c.client));
   side_restart (&c, natter_test_server_get_url (fixture->server), dir_c);
-  natter_test_wait_until (is_connected (&c), 5000);
+  natter_test_wait_until (natter_test_client_is_connected (c.client), 5000);
   assert_history_complete (&c, conversation_id);
   g_assert_cmpuint (open_and_fill (&c, conversation_id, 30), ==, 0);
 

@@ -9,6 +9,7 @@
 #include "natter-backoff.h"
 #include "natter-client.h"
 #include "natter-http-body.h"
+#include "natter-test-client.h"
 #include "natter-test-server.h"
 #include "tcp-proxy.h"
 
@@ -25,15 +26,8 @@ static NatterClient *
 signed_in_client (const char *url, const char *data_dir, const char *email)
 {
   NatterClient *client = natter_client_new (url, data_dir);
-  NatterAccount *account = natter_client_get_account (client);
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
 
-  natter_account_login_async (account, email, NATTER_TEST_PASSWORD, NULL, natter_test_on_task_done,
-                              &result);
-  natter_test_wait_until (result != NULL, 5000);
-  g_assert_true (natter_account_login_finish (account, result, &error));
-  g_assert_no_error (error);
+  natter_test_client_login (client, email, 5000);
 
   return client;
 }
@@ -276,7 +270,6 @@ test_forbidden_profile_is_surfaced (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (NatterUser) other = NULL;
   g_autoptr (NatterProfile) other_profile = NULL;
-  g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
   NatterAccount *account;
   const GError *last_error;
@@ -291,10 +284,7 @@ test_forbidden_profile_is_surfaced (Fixture *fixture, gconstpointer data)
   fixture->client =
     natter_client_new (natter_tcp_proxy_get_url (fixture->proxy), fixture->data_dir);
   account = natter_client_get_account (fixture->client);
-  natter_client_sign_in_async (fixture->client, NULL, natter_test_on_task_done, &result);
-  natter_test_wait_until (result != NULL, 5000);
-  g_assert_true (natter_client_sign_in_finish (fixture->client, result, &error));
-  g_assert_no_error (error);
+  natter_test_client_sign_in (fixture->client, 5000);
   g_assert_true (natter_account_set_active_profile (account, other_profile->profile_id,
                                                     other_profile->profile_type, &error));
 

@@ -7,6 +7,7 @@
 
 #include "natter-call-manager.h"
 #include "natter-client.h"
+#include "natter-test-client.h"
 #include "natter-test-server.h"
 #include "tcp-proxy.h"
 
@@ -63,13 +64,6 @@ scaled (guint ms)
   return (guint) (ms * time_scale ());
 }
 
-static gboolean
-client_is_connected (NatterClient *client)
-{
-  return natter_connection_get_state (natter_client_get_connection (client)) ==
-         NATTER_CONNECTION_STATE_CONNECTED;
-}
-
 static void
 on_message_received (NatterClient *client, const NatterMessage *message, Side *side)
 {
@@ -89,20 +83,11 @@ on_message_sent (NatterClient *client,
 static void
 side_login (Side *side, const char *url)
 {
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-  NatterAccount *account;
-
   side->client = natter_client_new (url, side->data_dir);
   g_signal_connect (side->client, "message-received", G_CALLBACK (on_message_received), side);
   g_signal_connect (side->client, "message-sent", G_CALLBACK (on_message_sent), side);
-  account = natter_client_get_account (side->client);
-  natter_account_login_async (account, side->email, NATTER_TEST_PASSWORD, NULL,
-                              natter_test_on_task_done, &result);
-  natter_test_wait_until (result != NULL, WAIT_MS);
-  g_assert_true (natter_account_login_finish (account, result, &error));
-  g_assert_no_error (error);
-  natter_test_wait_until (client_is_connected (side->client), WAIT_MS);
+  natter_test_client_login (side->client, side->email, WAIT_MS);
+  natter_test_wait_until (natter_test_client_is_connected (side->client), WAIT_MS);
 }
 
 static void
@@ -460,16 +445,18 @@ test_server_sigkill (Fixture *fixture, gconstpointer data)
                     fixture->a.written->len + fixture->b.written->len);
 
   /* Writing goes on while the server is gone. */
-  natter_test_wait_until (
-    !client_is_connected (fixture->a.client) && !client_is_connected (fixture->b.client), WAIT_MS);
+  natter_test_wait_until (!natter_test_client_is_connected (fixture->a.client) &&
+                            !natter_test_client_is_connected (fixture->b.client),
+                          WAIT_MS);
   settle (down_ms);
 
   natter_test_server_restart (fixture->server);
   restarted = g_get_monotonic_time ();
 
   /* The clients come back on their own. */
-  natter_test_wait_until (
-    client_is_connected (fixture->a.client) && client_is_connected (fixture->b.client), WAIT_MS);
+  natter_test_wait_until (natter_test_client_is_connected (fixture->a.client) &&
+                            natter_test_client_is_connected (fixture->b.client),
+                          WAIT_MS);
   g_test_message ("both connected %.1f s after the restart",
                   (g_get_monotonic_time () - restarted) / (double) G_USEC_PER_SEC);
 
@@ -592,13 +579,15 @@ test_call_survives_server_restart (Fixture *fixture, gconstpointer data)
 
   /* The server goes away: media is peer to peer and keeps flowing. */
   g_assert_cmpint (natter_test_server_stop (fixture->server), ==, 0);
-  natter_test_wait_until (
-    !client_is_connected (fixture->a.client) && !client_is_connected (fixture->b.client), WAIT_MS);
+  natter_test_wait_until (!natter_test_client_is_connected (fixture->a.client) &&
+                            !natter_test_client_is_connected (fixture->b.client),
+                          WAIT_MS);
   assert_media_flows (outgoing, incoming);
 
   natter_test_server_restart (fixture->server);
-  natter_test_wait_until (
-    client_is_connected (fixture->a.client) && client_is_connected (fixture->b.client), WAIT_MS);
+  natter_test_wait_until (natter_test_client_is_connected (fixture->a.client) &&
+                            natter_test_client_is_connected (fixture->b.client),
+                          WAIT_MS);
   assert_media_flows (outgoing, incoming);
   g_assert_true (natter_call_manager_get_active_call (manager_of (fixture->a.client)) == outgoing);
   g_assert_true (natter_call_manager_get_active_call (manager_of (fixture->b.client)) == incoming);

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "natter-client.h"
+#include "natter-test-client.h"
 #include "natter-test-server.h"
 
 /* The connection retries at once when the network comes back, throttled,
@@ -160,15 +161,7 @@ on_retry_delay (NatterConnection *connection, GParamSpec *pspec, Fixture *fixtur
 static void
 log_in (NatterClient *client)
 {
-  NatterAccount *account = natter_client_get_account (client);
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-
-  natter_account_login_async (account, "abebe@example.org", NATTER_TEST_PASSWORD, NULL,
-                              natter_test_on_task_done, &result);
-  natter_test_wait_until (result != NULL, 5000);
-  g_assert_true (natter_account_login_finish (account, result, &error));
-  g_assert_no_error (error);
+  natter_test_client_login (client, "abebe@example.org", 5000);
 }
 
 static NatterClient *

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "natter-client.h"
+#include "natter-test-client.h"
 #include "natter-test-server.h"
 #include "tcp-proxy.h"
 
@@ -28,13 +29,6 @@ typedef struct {
   Side a;
   Side b;
 } Fixture;
-
-static gboolean
-is_connected (Side *side)
-{
-  return natter_connection_get_state (natter_client_get_connection (side->client)) ==
-         NATTER_CONNECTION_STATE_CONNECTED;
-}
 
 static void
 on_message_received (NatterClient *client, const NatterMessage *message, Side *side)
@@ -72,18 +66,9 @@ side_detach (Side *side)
 static void
 side_login (Side *side, const char *url)
 {
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-  NatterAccount *account;
-
   side_attach (side, url);
-  account = natter_client_get_account (side->client);
-  natter_account_login_async (account, side->email, NATTER_TEST_PASSWORD, NULL,
-                              natter_test_on_task_done, &result);
-  natter_test_wait_until (result != NULL, 5000);
-  g_assert_true (natter_account_login_finish (account, result, &error));
-  g_assert_no_error (error);
-  natter_test_wait_until (is_connected (side), 5000);
+  natter_test_client_login (side->client, side->email, 5000);
+  natter_test_wait_until (natter_test_client_is_connected (side->client), 5000);
 }
 
 static void
@@ -147,7 +132,6 @@ static void
 test_survives_client_restart (Fixture *fixture, gconstpointer data)
 {
   const char *url = natter_test_server_get_url (fixture->server);
-  g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *client_msg_id = NULL;
   g_autoptr (NatterOutboxEntry) entry = NULL;
@@ -159,7 +143,7 @@ test_survives_client_restart (Fixture *fixture, gconstpointer data)
   /* The server goes away; a message is written while it is gone, then the
    * application quits. */
   natter_test_server_stop (fixture->server);
-  natter_test_wait_until (!is_connected (&fixture->a), 5000);
+  natter_test_wait_until (!natter_test_client_is_connected (fixture->a.client), 5000);
   client_msg_id = natter_client_send_message_to_profile (fixture->a.client, fixture->b.profile,
                                                          "written offline", &error);
   g_assert_no_error (error);
@@ -169,10 +153,7 @@ test_survives_client_restart (Fixture *fixture, gconstpointer data)
   /* A new NatterClient on the same data directory, signing in while the
    * server is still down: it works from the remembered profile. */
   side_attach (&fixture->a, url);
-  natter_client_sign_in_async (fixture->a.client, NULL, natter_test_on_task_done, &result);
-  natter_test_wait_until (result != NULL, 5000);
-  g_assert_true (natter_client_sign_in_finish (fixture->a.client, result, &error));
-  g_assert_no_error (error);
+  natter_test_client_sign_in (fixture->a.client, 5000);
   g_assert_nonnull (natter_client_get_store (fixture->a.client));
   entry = natter_store_outbox_lookup (natter_client_get_store (fixture->a.client), client_msg_id);
   g_assert_nonnull (entry);

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "natter-client.h"
+#include "natter-test-client.h"
 #include "natter-test-server.h"
 
 /* Two real clients that share a conversation see each other come and go,
@@ -25,42 +26,19 @@ typedef struct {
   Side b;
 } Fixture;
 
-static gboolean
-is_connected (Side *side)
-{
-  return side->client != NULL &&
-         natter_connection_get_state (natter_client_get_connection (side->client)) ==
-           NATTER_CONNECTION_STATE_CONNECTED;
-}
-
 static void
 side_login (Side *side, NatterTestServer *server)
 {
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-  NatterAccount *account;
-
   side->client = natter_client_new (natter_test_server_get_url (server), side->data_dir);
-  account = natter_client_get_account (side->client);
-  natter_account_login_async (account, side->email, NATTER_TEST_PASSWORD, NULL,
-                              natter_test_on_task_done, &result);
-  natter_test_wait_until (result != NULL, 5000);
-  g_assert_true (natter_account_login_finish (account, result, &error));
-  g_assert_no_error (error);
+  natter_test_client_login (side->client, side->email, 5000);
 }
 
 /* A restarted application: the kept token, the same data directory. */
 static void
 side_restart (Side *side, NatterTestServer *server)
 {
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-
   side->client = natter_client_new (natter_test_server_get_url (server), side->data_dir);
-  natter_client_sign_in_async (side->client, NULL, natter_test_on_task_done, &result);
-  natter_test_wait_until (result != NULL, 5000);
-  g_assert_true (natter_client_sign_in_finish (side->client, result, &error));
-  g_assert_no_error (error);
+  natter_test_client_sign_in (side->client, 5000);
 }
 
 static void
@@ -141,9 +119,9 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
     create_conversation (fixture);
 
   side_login (&fixture->a, fixture->server);
-  natter_test_wait_until (is_connected (&fixture->a), 5000);
+  natter_test_wait_until (natter_test_client_is_connected (fixture->a.client), 5000);
   side_login (&fixture->b, fixture->server);
-  natter_test_wait_until (is_connected (&fixture->b), 5000);
+  natter_test_wait_until (natter_test_client_is_connected (fixture->b.client), 5000);
 }
 
 static void
@@ -223,24 +201,28 @@ test_peer_gone_while_away (Fixture *fixture, gconstpointer data)
    * B went offline: the server's greeting after the reconnect simply does
    * not name B. */
   natter_test_server_stop (fixture->server);
-  natter_test_wait_until (!is_connected (&fixture->a), 5000);
+  natter_test_wait_until (!natter_test_client_is_connected (fixture->a.client), 5000);
   side_quit (&fixture->b);
   g_assert_true (sees_online (&fixture->a, fixture->b.profile));
 
   natter_test_server_restart (fixture->server);
-  natter_test_wait_until (is_connected (&fixture->a), 10000);
+  natter_test_wait_until (natter_test_client_is_connected (fixture->a.client), 10000);
   natter_test_wait_until (sees_offline (&fixture->a, fixture->b.profile), 5000);
 
   /* Both back after another restart: each sees the other. */
   side_restart (&fixture->b, fixture->server);
-  natter_test_wait_until (is_connected (&fixture->b), 10000);
+  natter_test_wait_until (natter_test_client_is_connected (fixture->b.client), 10000);
   natter_test_wait_until (sees_online (&fixture->a, fixture->b.profile), 5000);
   natter_test_wait_until (sees_online (&fixture->b, fixture->a.profile), 5000);
 
   natter_test_server_stop (fixture->server);
-  natter_test_wait_until (!is_connected (&fixture->a) && !is_connected (&fixture->b), 5000);
+  natter_test_wait_until (!natter_test_client_is_connected (fixture->a.client) &&
+                            !natter_test_client_is_connected (fixture->b.client),
+                          5000);
   natter_test_server_restart (fixture->server);
-  natter_test_wait_until (is_connected (&fixture->a) && is_connected (&fixture->b), 10000);
+  natter_test_wait_until (natter_test_client_is_connected (fixture->a.client) &&
+                            natter_test_client_is_connected (fixture->b.client),
+                          10000);
   natter_test_wait_until (sees_online (&fixture->a, fixture->b.profile), 5000);
   natter_test_wait_until (sees_online (&fixture->b, fixture->a.profile), 5000);
 }
