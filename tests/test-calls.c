@@ -668,7 +668,7 @@ drop_everything (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
  * into and out of @pipeline's ICE transport is dropped. Returns how many
  * elements were cut. */
 static guint
-cut_network (NatterCallPipeline *pipeline, gint *dropped)
+cut_network_full (NatterCallPipeline *pipeline, gboolean receive_only, gint *dropped)
 {
   GstElement *element = natter_call_pipeline_get_element (pipeline);
   g_autoptr (GstIterator) iterator = gst_bin_iterate_recurse (GST_BIN (element));
@@ -679,9 +679,9 @@ cut_network (NatterCallPipeline *pipeline, gint *dropped)
     GstElement *child = g_value_get_object (&item);
     GstElementFactory *factory = gst_element_get_factory (child);
     const char *name = factory != NULL ? gst_plugin_feature_get_name (factory) : "";
-    const char *pad_name = g_str_equal (name, "nicesrc")    ? "src"
-                           : g_str_equal (name, "nicesink") ? "sink"
-                                                            : NULL;
+    const char *pad_name = g_str_equal (name, "nicesrc")                     ? "src"
+                           : g_str_equal (name, "nicesink") && !receive_only ? "sink"
+                                                                             : NULL;
 
     if (pad_name != NULL) {
       g_autoptr (GstPad) pad = gst_element_get_static_pad (child, pad_name);
@@ -693,6 +693,12 @@ cut_network (NatterCallPipeline *pipeline, gint *dropped)
     g_value_reset (&item);
   }
   return cut;
+}
+
+static guint
+cut_network (NatterCallPipeline *pipeline, gint *dropped)
+{
+  return cut_network_full (pipeline, FALSE, dropped);
 }
 
 /* The ice-ufrag of an SDP, the session's ICE credentials. */
@@ -842,6 +848,63 @@ cli_peer_read (CliPeer *peer)
   g_data_input_stream_read_line_async (peer->out, G_PRIORITY_DEFAULT, NULL, on_cli_peer_line, peer);
 }
 
+/* Only the callee stops receiving: the caller's media keeps coming, so
+ * only the callee notices, and it offers the restart itself. */
+static void
+test_callee_restarts_ice (Fixture *fixture, gconstpointer data)
+{
+  g_auto (ScopedEnv) media_timeout = scoped_env ("NATTER_CALL_MEDIA_TIMEOUT_MS", "1500");
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+  g_autoptr (NatterCallPipeline) caller_before = NULL;
+  g_autoptr (NatterCallPipeline) callee_before = NULL;
+  SignallingLog caller_log = { g_ptr_array_new_with_free_func (g_free), NULL, 0 };
+  SignallingLog callee_log = { NULL, g_ptr_array_new_with_free_func (g_free), 0 };
+  gulong caller_handler, callee_handler;
+  guint offers_before;
+  gint dropped = 0;
+
+  outgoing = ring (fixture, "voice", &incoming);
+  g_assert_true (natter_call_accept (incoming, FALSE));
+  wait_connected (outgoing, incoming);
+  natter_test_wait_until (audio_received (outgoing) >= 10 && audio_received (incoming) >= 10,
+                          WAIT_MS);
+  caller_before = g_object_ref (natter_call_get_pipeline (outgoing));
+  callee_before = g_object_ref (natter_call_get_pipeline (incoming));
+  offers_before = caller_log.offers->len;
+  caller_handler = g_signal_connect (natter_client_get_connection (fixture->caller), "frame",
+                                     G_CALLBACK (on_signalling_frame), &caller_log);
+  callee_handler = g_signal_connect (natter_client_get_connection (fixture->callee), "frame",
+                                     G_CALLBACK (on_signalling_frame), &callee_log);
+
+  g_assert_cmpuint (cut_network_full (callee_before, TRUE, &dropped), >=, 1);
+
+  /* The callee offers a new session in call_update; the caller answers from
+   * a new session of its own, and media flows again both ways. */
+  natter_test_wait_until (natter_call_get_pipeline (outgoing) != caller_before &&
+                            natter_call_get_pipeline (incoming) != callee_before,
+                          WAIT_MS);
+  natter_test_wait_until (audio_received (outgoing) >= 10 && audio_received (incoming) >= 10,
+                          WAIT_MS);
+  g_assert_cmpint (g_atomic_int_get (&dropped), >, 0);
+  g_assert_cmpuint (caller_log.offers->len, >, offers_before);
+  g_assert_cmpuint (caller_log.updates, >=, 1);
+  g_assert_cmpuint (callee_log.answers->len, >=, 1);
+  g_assert_cmpstr (natter_call_pipeline_get_error_message (callee_before), !=, NULL);
+  g_assert_null (natter_call_pipeline_get_error_message (caller_before));
+  g_assert_cmpint (natter_call_get_state (outgoing), ==, NATTER_CALL_STATE_CONNECTED);
+  g_assert_cmpint (natter_call_get_state (incoming), ==, NATTER_CALL_STATE_CONNECTED);
+
+  g_signal_handler_disconnect (natter_client_get_connection (fixture->caller), caller_handler);
+  g_signal_handler_disconnect (natter_client_get_connection (fixture->callee), callee_handler);
+  g_ptr_array_unref (caller_log.offers);
+  g_ptr_array_unref (callee_log.answers);
+
+  natter_call_hang_up (incoming);
+  natter_test_wait_until (has_state (outgoing, NATTER_CALL_STATE_ENDED), WAIT_MS);
+  g_assert_cmpint (natter_call_get_end_reason (outgoing), ==, NATTER_CALL_END_REASON_HANGUP);
+}
+
 static void
 test_peer_vanishes_ends_failed (Fixture *fixture, gconstpointer data)
 {
@@ -973,6 +1036,7 @@ main (int argc, char *argv[])
   ADD ("stats-refresh", test_stats_refresh, NULL);
   ADD ("ice-restart-after-lost-path", test_ice_restart_after_lost_path, NULL);
   ADD ("peer-vanishes-ends-failed", test_peer_vanishes_ends_failed, NULL);
+  ADD ("callee-restarts-ice-when-only-it-stops-receiving", test_callee_restarts_ice, NULL);
   ADD ("microphone-fails-ends-call-at-once", test_microphone_fails_ends_call_at_once, NULL);
   ADD ("camera-fails-goes-on-without-video", test_camera_fails_goes_on_without_video, NULL);
 #undef ADD

@@ -78,7 +78,8 @@ struct _NatterCall {
   guint stats_id;
   guint recovery_id;
   guint recovery_ms;
-  char *last_error; /* why the media path was lost, while recovering */
+  char *last_error;         /* why the media path was lost, while recovering */
+  gboolean restart_offered; /* our call_update offer has no answer yet */
 };
 
 G_DEFINE_FINAL_TYPE (NatterCall, natter_call, G_TYPE_OBJECT)
@@ -198,7 +199,7 @@ on_local_description (NatterCallPipeline *pipeline,
   g_strfreev (self->local_mids);
   self->local_mids = sdp_mids (sdp);
 
-  if (g_str_equal (type, "offer") && !self->invitation_sent) {
+  if (g_str_equal (type, "offer") && !self->incoming && !self->invitation_sent) {
     frame = natter_frame_new (NATTER_FRAME_CALL_INVITATION);
     frame->client_call_id = g_strdup (self->client_call_id);
     frame->to_profile_id = self->peer->profile_id;
@@ -208,13 +209,14 @@ on_local_description (NatterCallPipeline *pipeline,
     frame->offer = g_steal_pointer (&description);
     self->invitation_sent = TRUE;
     self->invited_at = g_get_monotonic_time ();
-  } else if (g_str_equal (type, "answer") && !self->answer_sent) {
+  } else if (g_str_equal (type, "answer") && self->incoming && !self->answer_sent) {
     frame = natter_frame_new (NATTER_FRAME_CALL_ANSWER);
     frame->call_log_id = self->call_log_id;
     frame->answer = g_steal_pointer (&description);
     self->answer_sent = TRUE;
   } else {
-    /* A rebuilt pipeline after ICE failed: renegotiate in the same call. */
+    /* A rebuilt pipeline after ICE failed, on either side: renegotiate in
+     * the same call. */
     frame = natter_frame_new (NATTER_FRAME_CALL_UPDATE);
     frame->call_log_id = self->call_log_id;
     if (g_str_equal (type, "offer"))
@@ -328,15 +330,17 @@ on_pipeline_state (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *
       if (self->recovery_id == 0)
         self->recovery_id = g_timeout_add (self->recovery_ms, on_recovery_timeout, self);
       /* The ICE restart. webrtcbin 1.22 cannot restart ICE in place: the
-       * caller builds a new session (new ICE credentials and candidates)
-       * and offers it through call_update; the callee answers from a new
-       * session of its own. Disconnected counts too: it means no media
+       * side that notices builds a new session (new ICE credentials and
+       * candidates) and offers it through call_update; the other answers
+       * from a new session of its own. Disconnected counts too: it means no media
        * came for a while, and waiting longer does not bring it back. */
       if (natter_call_pipeline_get_error_message (pipeline) != NULL) {
         g_free (self->last_error);
         self->last_error = g_strdup (natter_call_pipeline_get_error_message (pipeline));
       }
-      if (!self->incoming && self->call_log_id != 0) {
+      /* Either side may offer the restart (PROTOCOL.md): when only the
+       * callee stops receiving, only the callee notices. */
+      if (self->call_log_id != 0) {
         g_message ("Call %" G_GINT64_FORMAT ": media %s (%s), restarting ICE", self->call_log_id,
                    state == NATTER_CALL_PIPELINE_STATE_FAILED ? "failed" : "lost",
                    self->last_error != NULL ? self->last_error : "no cause");
@@ -405,6 +409,8 @@ replace_pipeline (NatterCall *self, gboolean with_video)
 {
   g_autoptr (GError) error = NULL;
   NatterCallPipeline *pipeline = create_pipeline (self, with_video);
+
+  self->restart_offered = TRUE;
 
   if (!natter_call_pipeline_start_offer (pipeline, &error))
     natter_call_end (self, NATTER_CALL_END_REASON_FAILED, error->message, TRUE);
@@ -495,13 +501,24 @@ handle_update (NatterCall *self, const NatterFrame *frame)
   if (frame->offer != NULL) {
     gboolean with_video =
       self->pipeline != NULL && natter_call_pipeline_get_with_video (self->pipeline);
-    NatterCallPipeline *pipeline = create_pipeline (self, with_video);
+    NatterCallPipeline *pipeline;
+
+    /* Glare between two restarts: the caller's offer wins, the callee drops
+     * its own session and answers the caller's. */
+    if (!self->incoming && self->restart_offered) {
+      g_debug ("Call %" G_GINT64_FORMAT ": ignoring the callee's restart offer, ours is out",
+               self->call_log_id);
+      return;
+    }
+    self->restart_offered = FALSE;
+    pipeline = create_pipeline (self, with_video);
 
     if (self->recovery_id == 0)
       self->recovery_id = g_timeout_add (self->recovery_ms, on_recovery_timeout, self);
     if (!natter_call_pipeline_set_remote_description (pipeline, "offer", frame->offer->sdp, &error))
       natter_call_end (self, NATTER_CALL_END_REASON_FAILED, error->message, TRUE);
   } else if (frame->answer != NULL && self->pipeline != NULL) {
+    self->restart_offered = FALSE;
     if (!natter_call_pipeline_set_remote_description (self->pipeline, "answer", frame->answer->sdp,
                                                       &error))
       g_debug ("Ignoring a call_update answer: %s", error->message);
