@@ -330,6 +330,41 @@ natter_test_remove_tree (const char *path)
 }
 
 /**
+ * natter_test_soup_server_listen:
+ * @server: a #SoupServer the test made, with its handlers
+ *
+ * Makes @server listen on a free loopback port, on a socket of our own:
+ * soup_server_listen_local() and soup_server_get_uris() leak in libsoup 3.2.
+ *
+ * Returns: (transfer full): the base URL, `http://127.0.0.1:PORT`
+ */
+char *
+natter_test_soup_server_listen (SoupServer *server)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GInetAddress) loopback = NULL;
+  g_autoptr (GSocketAddress) address = NULL;
+  g_autoptr (GSocketAddress) local = NULL;
+
+  g_return_val_if_fail (SOUP_IS_SERVER (server), NULL);
+
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  address = g_inet_socket_address_new (loopback, 0);
+  g_assert_true (g_socket_bind (socket, address, TRUE, &error));
+  g_assert_true (g_socket_listen (socket, &error));
+  g_assert_true (soup_server_listen_socket (server, socket, 0, &error));
+  g_assert_no_error (error);
+  local = g_socket_get_local_address (socket, &error);
+  g_assert_no_error (error);
+
+  return g_strdup_printf ("http://127.0.0.1:%u",
+                          g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local)));
+}
+
+/**
  * natter_test_on_task_done:
  * @source: the source object
  * @result: the result

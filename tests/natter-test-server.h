@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <libsoup/soup.h>
 
 #include "natter-types.h"
 
@@ -56,6 +57,7 @@ char *natter_test_server_login (NatterTestServer *server,
                                 guint *out_status);
 
 void natter_test_remove_tree (const char *path);
+char *natter_test_soup_server_listen (SoupServer *server);
 void natter_test_on_task_done (GObject *source, GAsyncResult *result, gpointer user_data);
 
 typedef gboolean (*NatterTestCondition) (gpointer user_data);

@@ -354,32 +354,11 @@ on_broken_websocket (SoupServer *server,
 static void
 broken_server_init (BrokenServer *broken)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSocket) socket = NULL;
-  g_autoptr (GInetAddress) loopback = NULL;
-  g_autoptr (GSocketAddress) address = NULL;
-
   broken->server = soup_server_new (NULL, NULL);
   soup_server_add_handler (broken->server, "/api", on_broken_http, broken, NULL);
   soup_server_add_websocket_handler (broken->server, "/ws", NULL, NULL, on_broken_websocket, broken,
                                      NULL);
-  /* Our own socket: soup_server_listen_local () in libsoup 3.2 leaks an
-   * address. */
-  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
-  g_assert_no_error (error);
-  loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  address = g_inet_socket_address_new (loopback, 0);
-  g_assert_true (g_socket_bind (socket, address, TRUE, &error));
-  g_assert_true (g_socket_listen (socket, &error));
-  g_assert_true (soup_server_listen_socket (broken->server, socket, 0, &error));
-  g_assert_no_error (error);
-
-  /* Asked of our socket: soup_server_get_uris () in libsoup 3.2 leaks too. */
-  g_clear_object (&address);
-  address = g_socket_get_local_address (socket, &error);
-  g_assert_no_error (error);
-  broken->url = g_strdup_printf ("http://127.0.0.1:%u",
-                                 g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)));
+  broken->url = natter_test_soup_server_listen (broken->server);
 }
 
 static void
