@@ -28,20 +28,6 @@ typedef struct {
   int exit_status;
 } Cli;
 
-/* NATTER_TEST_TIME_SCALE: how much slower than a quiet machine this run
- * is (build-aux/test.sh sets it under sanitizers and valgrind). */
-static guint
-time_scale (void)
-{
-  const char *text = g_getenv ("NATTER_TEST_TIME_SCALE");
-  guint64 scale = 1;
-
-  if (text != NULL && !g_ascii_string_to_unsigned (text, 10, 1, 100, &scale, NULL))
-    scale = 1;
-
-  return (guint) scale;
-}
-
 static void
 fixture_set_up (Fixture *fixture, gconstpointer data)
 {
@@ -184,7 +170,7 @@ cli_free (Cli *cli)
 /* Runs natter-cli to its end; returns the exit status. */
 #define cli_run(fixture, out_cli, user, stdin_text, ...)                        \
   (*(out_cli) = cli_spawn ((fixture), (user), (stdin_text), __VA_ARGS__, NULL), \
-   cli_wait (*(out_cli), 30000 * time_scale ()))
+   cli_wait (*(out_cli), natter_test_scale_ms (30000)))
 
 static JsonObject *
 line_object (Cli *cli, guint index)
@@ -411,7 +397,7 @@ elapsed_ms (gint64 since_us)
 static char *
 scaled_seconds (guint seconds)
 {
-  return g_strdup_printf ("%u", seconds * time_scale ());
+  return g_strdup_printf ("%u", natter_test_scale_ms (seconds));
 }
 
 static void
@@ -433,8 +419,8 @@ test_send_timeout_with_server_down (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (
     cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "waited", "--timeout", two), ==,
     1);
-  g_assert_cmpint (elapsed_ms (started), >=, 2000 * time_scale ());
-  g_assert_cmpint (elapsed_ms (started), <, 10000 * time_scale ());
+  g_assert_cmpint (elapsed_ms (started), >=, natter_test_scale_ms (2000));
+  g_assert_cmpint (elapsed_ms (started), <, natter_test_scale_ms (10000));
   g_assert_true (has_event_with (sender, "queued", NULL, NULL));
   g_assert_false (has_event_with (sender, "sent", NULL, NULL));
   cli_free (sender);
@@ -471,7 +457,7 @@ test_listen_count_and_timeout (Fixture *fixture, gconstpointer data)
   /* --timeout alone: listening that long is success. */
   started = g_get_monotonic_time ();
   g_assert_cmpint (cli_run (fixture, &listener, "sara", NULL, "listen", "--timeout", two), ==, 0);
-  g_assert_cmpint (elapsed_ms (started), >=, 2000 * time_scale ());
+  g_assert_cmpint (elapsed_ms (started), >=, natter_test_scale_ms (2000));
   g_assert_true (has_event_with (listener, "state", "state", "connected"));
   cli_free (listener);
 
@@ -487,8 +473,8 @@ test_listen_count_and_timeout (Fixture *fixture, gconstpointer data)
   started = g_get_monotonic_time ();
   g_assert_cmpint (cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "hi"), ==, 0);
   cli_free (sender);
-  g_assert_cmpint (cli_wait (listener, 10000 * time_scale ()), ==, 0);
-  g_assert_cmpint (elapsed_ms (started), <, 10000 * time_scale ());
+  g_assert_cmpint (cli_wait (listener, natter_test_scale_ms (10000)), ==, 0);
+  g_assert_cmpint (elapsed_ms (started), <, natter_test_scale_ms (10000));
   messages = events_named (listener, "message");
   g_assert_cmpuint (messages->len, ==, 1);
   cli_free (listener);
@@ -749,14 +735,14 @@ test_protocol_errors_on_stderr (Fixture *fixture, gconstpointer data)
   g_assert_no_error (error);
   g_subprocess_wait_async (process, NULL, on_listen_exited, &exited);
 
-  natter_test_wait_until (broken.websocket != NULL, 10000 * time_scale ());
+  natter_test_wait_until (broken.websocket != NULL, natter_test_scale_ms (10000));
 
   /* Garbage, then a good hello: the link stays, the garbage is told. */
   soup_websocket_connection_send_text (broken.websocket, "{\"type\":\"hello\",");
   soup_websocket_connection_send_text (broken.websocket, hello_1);
   /* A server of another protocol: told, and listen gives up with 1. */
   soup_websocket_connection_send_text (broken.websocket, hello_99);
-  natter_test_wait_until (exited, 10000 * time_scale ());
+  natter_test_wait_until (exited, natter_test_scale_ms (10000));
   g_assert_true (g_subprocess_get_if_exited (process));
   g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 1);
 

@@ -22,7 +22,7 @@
 
 #define CUTS_PER_SIDE 500
 #define KILL_PER_SIDE 300
-#define WAIT_MS scaled (20000)
+#define WAIT_MS natter_test_scale_ms (20000)
 
 typedef struct {
   NatterClient *client;
@@ -44,25 +44,6 @@ typedef struct {
   Side a;
   Side b;
 } Fixture;
-
-static double
-time_scale (void)
-{
-  static double scale;
-
-  if (scale == 0) {
-    const char *text = g_getenv ("NATTER_TEST_TIME_SCALE");
-
-    scale = text != NULL ? CLAMP (g_ascii_strtod (text, NULL), 1.0, 20.0) : 1.0;
-  }
-  return scale;
-}
-
-static guint
-scaled (guint ms)
-{
-  return (guint) (ms * time_scale ());
-}
 
 static void
 on_message_received (NatterClient *client, const NatterMessage *message, Side *side)
@@ -297,11 +278,12 @@ test_random_cuts (Fixture *fixture, gconstpointer data)
   typist.conversation_id = open_conversation (fixture);
 
   started = g_get_monotonic_time ();
-  natter_tcp_proxy_cut_randomly (fixture->proxy, fixture->seed, scaled (200), scaled (2000));
-  typist.source_id = g_timeout_add (scaled (25), on_type, &typist);
+  natter_tcp_proxy_cut_randomly (fixture->proxy, fixture->seed, natter_test_scale_ms (200),
+                                 natter_test_scale_ms (2000));
+  typist.source_id = g_timeout_add (natter_test_scale_ms (25), on_type, &typist);
 
   natter_test_wait_until (fixture->a.sent == CUTS_PER_SIDE && fixture->b.sent == CUTS_PER_SIDE,
-                          scaled (90000));
+                          natter_test_scale_ms (90000));
   natter_tcp_proxy_stop_cutting (fixture->proxy);
   natter_test_wait_until (fixture->a.received->len >= CUTS_PER_SIDE &&
                             fixture->b.received->len >= CUTS_PER_SIDE,
@@ -420,7 +402,7 @@ test_server_sigkill (Fixture *fixture, gconstpointer data)
   side_login (&fixture->b, url);
   typist.conversation_id = open_conversation (fixture);
 
-  typist.source_id = g_timeout_add (scaled (10), on_type, &typist);
+  typist.source_id = g_timeout_add (natter_test_scale_ms (10), on_type, &typist);
   natter_test_wait_until (fixture->a.sent >= kill_after && fixture->b.sent >= kill_after, WAIT_MS);
 
   /* A burst from each side, and the kill as soon as the server has
@@ -463,7 +445,7 @@ test_server_sigkill (Fixture *fixture, gconstpointer data)
   natter_test_wait_until (fixture->a.sent == KILL_PER_SIDE && fixture->b.sent == KILL_PER_SIDE &&
                             fixture->a.received->len >= KILL_PER_SIDE &&
                             fixture->b.received->len >= KILL_PER_SIDE,
-                          scaled (60000));
+                          natter_test_scale_ms (60000));
   settle (1000);
 
   assert_exactly_once_in_order (&fixture->b, &fixture->a);

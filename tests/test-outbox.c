@@ -255,21 +255,6 @@ assert_exactly_once_in_order (GPtrArray *received, const char *prefix)
   g_assert_cmpuint (expected, ==, N_MESSAGES);
 }
 
-/* NATTER_TEST_TIME_SCALE: how much slower than a quiet machine this run
- * is (build-aux/test.sh sets it under sanitizers and valgrind). Links are
- * cut that much less often, so a reconnect still has time to send some. */
-static guint
-time_scale (void)
-{
-  const char *text = g_getenv ("NATTER_TEST_TIME_SCALE");
-  guint64 scale = 1;
-
-  if (text != NULL && !g_ascii_string_to_unsigned (text, 10, 1, 100, &scale, NULL))
-    scale = 1;
-
-  return (guint) scale;
-}
-
 static void
 test_random_cuts (Fixture *fixture, gconstpointer data)
 {
@@ -289,15 +274,18 @@ test_random_cuts (Fixture *fixture, gconstpointer data)
     ((NatterMessage *) g_ptr_array_index (fixture->b.received, 0))->conversation_id;
 
   g_test_message ("proxy seed %u (NATTER_TEST_PROXY_SEED replays a run)", seed);
-  natter_tcp_proxy_cut_randomly (fixture->proxy, seed, 300 * time_scale (), 1200 * time_scale ());
+  /* Slower runs (NATTER_TEST_TIME_SCALE) cut links that much less often, so a
+   * reconnect still has time to send some. */
+  natter_tcp_proxy_cut_randomly (fixture->proxy, seed, natter_test_scale_ms (300),
+                                 natter_test_scale_ms (1200));
   typist.source_id = g_timeout_add (20, on_type_some, &typist);
 
   natter_test_wait_until (fixture->a.sent == N_MESSAGES + 1 && fixture->b.sent == N_MESSAGES,
-                          120000 * time_scale ());
+                          natter_test_scale_ms (120000));
   natter_tcp_proxy_stop_cutting (fixture->proxy);
   natter_test_wait_until (fixture->a.received->len >= N_MESSAGES &&
                             fixture->b.received->len >= N_MESSAGES + 1,
-                          30000 * time_scale ());
+                          natter_test_scale_ms (30000));
 
   /* Give a duplicate every chance to arrive before counting. */
   settle = g_get_monotonic_time () + 1000 * 1000;
