@@ -365,6 +365,41 @@ natter_test_soup_server_listen (SoupServer *server)
 }
 
 /**
+ * natter_test_server_metric:
+ * @server: a running server
+ * @prefix: the start of the series' lines, e.g. `natter_frames_in_total{type="sync"} `
+ *
+ * Reads `GET /metrics` (failing the test unless it answers 200) and adds up
+ * the values of the lines that start with @prefix: one series, or all the
+ * series of a metric whose labels start so.
+ *
+ * Returns: the sum, 0 if no line matches
+ */
+guint64
+natter_test_server_metric (NatterTestServer *server, const char *prefix)
+{
+  g_autofree char *metrics = NULL;
+  g_auto (GStrv) lines = NULL;
+  guint64 total = 0;
+  guint status = 0;
+
+  g_return_val_if_fail (server != NULL, 0);
+  g_return_val_if_fail (prefix != NULL, 0);
+
+  metrics = natter_test_http (server, "GET", "/metrics", NULL, NULL, &status);
+  g_assert_cmpuint (status, ==, 200);
+  lines = g_strsplit (metrics, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++) {
+    const char *space = strrchr (lines[i], ' ');
+
+    if (g_str_has_prefix (lines[i], prefix) && space != NULL)
+      total += g_ascii_strtoull (space + 1, NULL, 10);
+  }
+
+  return total;
+}
+
+/**
  * natter_test_on_task_done:
  * @source: the source object
  * @result: the result

@@ -51,6 +51,7 @@ NatterUser *natter_test_server_register (NatterTestServer *server,
                                          const char *profile_type,
                                          char **out_token,
                                          NatterProfile **out_profile);
+guint64 natter_test_server_metric (NatterTestServer *server, const char *prefix);
 char *natter_test_server_login (NatterTestServer *server,
                                 const char *email,
                                 const char *password,

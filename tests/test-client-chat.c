@@ -549,17 +549,8 @@ count_history_requests (Fixture *fixture)
 {
   const char *prefix = "natter_http_requests_total{route=\"/api/as/{id}/{type}/conversations/"
                        "{cid}/messages\",status=\"200\"} ";
-  g_autofree char *metrics = NULL;
-  const char *line;
-  guint status = 0;
 
-  metrics = natter_test_http (fixture->server, "GET", "/metrics", NULL, NULL, &status);
-  g_assert_cmpuint (status, ==, 200);
-  line = strstr (metrics, prefix);
-  if (line == NULL)
-    return 0;
-
-  return g_ascii_strtoull (line + strlen (prefix), NULL, 10);
+  return natter_test_server_metric (fixture->server, prefix);
 }
 
 /* What the chat view does when a conversation opens: fetch older pages

@@ -249,40 +249,16 @@ settle (guint ms)
 static guint
 server_ws_attempts (Fixture *fixture)
 {
-  g_autofree char *metrics = NULL;
-  g_auto (GStrv) lines = NULL;
-  const char *prefix = "natter_http_requests_total{route=\"/ws/{id}/{type}\"";
-  guint total = 0;
-  guint status = 0;
-
-  metrics = natter_test_http (fixture->server, "GET", "/metrics", NULL, NULL, &status);
-  g_assert_cmpuint (status, ==, 200);
-  lines = g_strsplit (metrics, "\n", -1);
-  for (guint i = 0; lines[i] != NULL; i++) {
-    const char *space = strrchr (lines[i], ' ');
-
-    if (g_str_has_prefix (lines[i], prefix) && space != NULL)
-      total += (guint) g_ascii_strtoull (space + 1, NULL, 10);
-  }
-
-  return total;
+  return (guint) natter_test_server_metric (fixture->server,
+                                            "natter_http_requests_total{route=\"/ws/{id}/{type}\"");
 }
 
 /* `sync` frames the server has read: one per link that said hello. */
 static guint
 server_syncs (Fixture *fixture)
 {
-  g_autofree char *metrics = NULL;
-  const char *line;
-  guint status = 0;
-
-  metrics = natter_test_http (fixture->server, "GET", "/metrics", NULL, NULL, &status);
-  g_assert_cmpuint (status, ==, 200);
-  line = strstr (metrics, "natter_frames_in_total{type=\"sync\"} ");
-  if (line == NULL)
-    return 0;
-
-  return (guint) g_ascii_strtoull (strchr (line, ' ') + 1, NULL, 10);
+  return (guint) natter_test_server_metric (fixture->server,
+                                            "natter_frames_in_total{type=\"sync\"} ");
 }
 
 static gboolean
