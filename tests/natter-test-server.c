@@ -399,6 +399,58 @@ natter_test_server_metric (NatterTestServer *server, const char *prefix)
   return total;
 }
 
+static void
+on_scripted_websocket (SoupServer *server,
+                       SoupServerMessage *message,
+                       const char *path,
+                       SoupWebsocketConnection *websocket,
+                       gpointer user_data)
+{
+  NatterTestScriptedServer *self = user_data;
+
+  g_set_object (&self->websocket, websocket);
+}
+
+/**
+ * natter_test_scripted_server_init:
+ * @self: a zeroed #NatterTestScriptedServer
+ * @http_handler: answers requests below `/api`, called with @self
+ *
+ * Starts a server that speaks whatever the test scripts (natter-server
+ * never breaks the protocol): @http_handler for HTTP, and the last WebSocket
+ * opened on `/ws` kept in @self->websocket for the test to write to.
+ */
+void
+natter_test_scripted_server_init (NatterTestScriptedServer *self, SoupServerCallback http_handler)
+{
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (http_handler != NULL);
+
+  self->server = soup_server_new (NULL, NULL);
+  soup_server_add_handler (self->server, "/api", http_handler, self, NULL);
+  soup_server_add_websocket_handler (self->server, "/ws", NULL, NULL, on_scripted_websocket, self,
+                                     NULL);
+  self->url = natter_test_soup_server_listen (self->server);
+}
+
+/**
+ * natter_test_scripted_server_clear:
+ * @self: a server set up by natter_test_scripted_server_init()
+ *
+ * Stops it and frees what it holds.
+ */
+void
+natter_test_scripted_server_clear (NatterTestScriptedServer *self)
+{
+  g_return_if_fail (self != NULL);
+
+  g_clear_object (&self->websocket);
+  if (self->server != NULL)
+    soup_server_disconnect (self->server);
+  g_clear_object (&self->server);
+  g_clear_pointer (&self->url, g_free);
+}
+
 /**
  * natter_test_on_task_done:
  * @source: the source object

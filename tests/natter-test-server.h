@@ -59,6 +59,17 @@ char *natter_test_server_login (NatterTestServer *server,
 
 void natter_test_remove_tree (const char *path);
 char *natter_test_soup_server_listen (SoupServer *server);
+
+/* A server that speaks broken protocol, as scripted by a test. */
+typedef struct {
+  SoupServer *server;
+  char *url;
+  SoupWebsocketConnection *websocket; /* the last one opened on /ws */
+} NatterTestScriptedServer;
+
+void natter_test_scripted_server_init (NatterTestScriptedServer *self,
+                                       SoupServerCallback http_handler);
+void natter_test_scripted_server_clear (NatterTestScriptedServer *self);
 void natter_test_on_task_done (GObject *source, GAsyncResult *result, gpointer user_data);
 
 typedef gboolean (*NatterTestCondition) (gpointer user_data);

@@ -638,14 +638,8 @@ test_token_file_fallback_said_once (Fixture *fixture, gconstpointer data)
   }
 }
 
-/* A server that speaks broken protocol, which natter-server never does:
- * /api/me for the sign-in, and a WebSocket the test scripts. */
-typedef struct {
-  SoupServer *server;
-  char *url;
-  SoupWebsocketConnection *websocket;
-} BrokenServer;
-
+/* The HTTP side of a scripted server (natter_test_scripted_server_init):
+ * /api/me for the sign-in. */
 static void
 on_broken_http (SoupServer *server,
                 SoupServerMessage *message,
@@ -661,37 +655,6 @@ on_broken_http (SoupServer *server,
   soup_server_message_set_status (message, SOUP_STATUS_OK, NULL);
   soup_server_message_set_response (message, "application/json", SOUP_MEMORY_COPY, body,
                                     strlen (body));
-}
-
-static void
-on_broken_websocket (SoupServer *server,
-                     SoupServerMessage *message,
-                     const char *path,
-                     SoupWebsocketConnection *websocket,
-                     gpointer user_data)
-{
-  BrokenServer *broken = user_data;
-
-  g_set_object (&broken->websocket, websocket);
-}
-
-static void
-broken_server_init (BrokenServer *broken)
-{
-  broken->server = soup_server_new (NULL, NULL);
-  soup_server_add_handler (broken->server, "/api", on_broken_http, broken, NULL);
-  soup_server_add_websocket_handler (broken->server, "/ws", NULL, NULL, on_broken_websocket, broken,
-                                     NULL);
-  broken->url = natter_test_soup_server_listen (broken->server);
-}
-
-static void
-broken_server_clear (BrokenServer *broken)
-{
-  g_clear_object (&broken->websocket);
-  soup_server_disconnect (broken->server);
-  g_clear_object (&broken->server);
-  g_clear_pointer (&broken->url, g_free);
 }
 
 #define BROKEN_HELLO                                                                    \
@@ -718,12 +681,12 @@ test_protocol_errors_on_stderr (Fixture *fixture, gconstpointer data)
   g_autofree char *err_path = g_build_filename (fixture->tmpdir, "broken-stderr.txt", NULL);
   g_autofree char *err = NULL;
   g_autofree char *timeout = scaled_seconds (30);
-  BrokenServer broken = { 0 };
+  NatterTestScriptedServer broken = { 0 };
   gboolean exited = FALSE;
   g_autofree char *hello_1 = g_strdup_printf (BROKEN_HELLO, 1);
   g_autofree char *hello_99 = g_strdup_printf (BROKEN_HELLO, 99);
 
-  broken_server_init (&broken);
+  natter_test_scripted_server_init (&broken, on_broken_http);
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   g_subprocess_launcher_set_stderr_file_path (launcher, err_path);
@@ -751,7 +714,7 @@ test_protocol_errors_on_stderr (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (count_substrings (err, "Unreadable frame from the server"), ==, 1);
   g_assert_cmpuint (count_substrings (err, "protocol 99"), ==, 1);
 
-  broken_server_clear (&broken);
+  natter_test_scripted_server_clear (&broken);
 }
 
 int

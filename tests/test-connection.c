@@ -296,14 +296,8 @@ test_forbidden_profile_is_surfaced (Fixture *fixture, gconstpointer data)
                   NATTER_CONNECTION_ERROR_FORBIDDEN);
 }
 
-/* A server that speaks broken protocol, which natter-server never does:
- * just enough HTTP for a login, and a WebSocket the test scripts. */
-typedef struct {
-  SoupServer *server;
-  char *url;
-  SoupWebsocketConnection *websocket;
-} BrokenServer;
-
+/* The HTTP side of a scripted server (natter_test_scripted_server_init):
+ * just enough HTTP for a login. */
 static const char broken_user[] =
   "{\"user_id\":1,\"email\":\"abebe@example.org\",\"display_name\":\"Abebe\","
   "\"profiles\":[{\"profile_id\":1,\"profile_type\":\"tutor\",\"display_name\":\"Abebe\"}]}";
@@ -339,37 +333,6 @@ on_broken_http (SoupServer *server,
   }
 }
 
-static void
-on_broken_websocket (SoupServer *server,
-                     SoupServerMessage *message,
-                     const char *path,
-                     SoupWebsocketConnection *websocket,
-                     gpointer user_data)
-{
-  BrokenServer *broken = user_data;
-
-  g_set_object (&broken->websocket, websocket);
-}
-
-static void
-broken_server_init (BrokenServer *broken)
-{
-  broken->server = soup_server_new (NULL, NULL);
-  soup_server_add_handler (broken->server, "/api", on_broken_http, broken, NULL);
-  soup_server_add_websocket_handler (broken->server, "/ws", NULL, NULL, on_broken_websocket, broken,
-                                     NULL);
-  broken->url = natter_test_soup_server_listen (broken->server);
-}
-
-static void
-broken_server_clear (BrokenServer *broken)
-{
-  g_clear_object (&broken->websocket);
-  soup_server_disconnect (broken->server);
-  g_clear_object (&broken->server);
-  g_clear_pointer (&broken->url, g_free);
-}
-
 static gboolean
 has_error (NatterConnection *connection, int code, const char *part)
 {
@@ -383,13 +346,13 @@ static void
 test_protocol_errors_are_surfaced (void)
 {
   g_autofree char *data_dir = g_dir_make_tmp ("natter-test-connection-XXXXXX", NULL);
-  BrokenServer broken = { 0 };
+  NatterTestScriptedServer broken = { 0 };
   g_autoptr (NatterClient) client = NULL;
   NatterConnection *connection;
   guint attempts = 0;
   gint64 settle;
 
-  broken_server_init (&broken);
+  natter_test_scripted_server_init (&broken, on_broken_http);
   client = signed_in_client (broken.url, data_dir, "abebe@example.org");
   connection = natter_client_get_connection (client);
   g_signal_connect (connection, "notify::state", G_CALLBACK (count_connecting), &attempts);
@@ -431,7 +394,7 @@ test_protocol_errors_are_surfaced (void)
 
   g_signal_handlers_disconnect_by_data (connection, &attempts);
   g_assert_finalize_object (g_steal_pointer (&client));
-  broken_server_clear (&broken);
+  natter_test_scripted_server_clear (&broken);
   natter_test_remove_tree (data_dir);
 }
 
