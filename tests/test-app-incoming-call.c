@@ -1075,7 +1075,9 @@ start_notification_daemon (void)
 
 /* A stand-in for GNOME's session manager, for GtkApplication's Inhibit and
  * Uninhibit. GTK looks for it when an application starts up and only then,
- * so it must be on the bus before the first application registers. */
+ * so it must be on the bus before the first application registers. Outside
+ * a sandbox GTK 4.8 asks it rather than the Inhibit portal (the portal only
+ * with GDK_DEBUG=portals; 4.8 has no "no-portals" key). */
 static GSubprocess *
 start_session_manager (void)
 {
