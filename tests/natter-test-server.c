@@ -83,7 +83,8 @@ natter_test_iterate_until (gint64 deadline_us)
  * natter_test_wait_full:
  * @condition: checked after each iteration
  * @user_data: for @condition
- * @timeout_ms: the deadline
+ * @timeout_ms: the deadline on a quiet machine (stretched as in
+ *   natter_test_wait_until())
  * @what: what is awaited, for the failure message
  * @file: the caller's file
  * @line: the caller's line
@@ -99,11 +100,12 @@ natter_test_wait_full (NatterTestCondition condition,
                        const char *file,
                        int line)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  guint scaled_ms = natter_test_scale_ms (timeout_ms);
+  gint64 deadline = g_get_monotonic_time () + (gint64) scaled_ms * 1000;
 
   while (!condition (user_data)) {
     if (!natter_test_iterate_until (deadline))
-      g_error ("%s:%d: timed out after %u ms waiting for %s", file, line, timeout_ms, what);
+      g_error ("%s:%d: timed out after %u ms waiting for %s", file, line, scaled_ms, what);
   }
 }
 

@@ -89,21 +89,23 @@ guint natter_test_scale_ms (guint ms);
 /**
  * natter_test_wait_until:
  * @expr: a C expression, re-evaluated after each main-context iteration
- * @timeout_ms: the deadline
+ * @timeout_ms: the deadline on a quiet machine
  *
  * Iterates the thread-default main context until @expr holds; fails the
- * test, naming @expr, at the deadline.
+ * test, naming @expr, at the deadline, which NATTER_TEST_TIME_SCALE
+ * stretches (natter_test_scale_ms()) for sanitizer and valgrind runs.
  */
-#define natter_test_wait_until(expr, timeout_ms)                                          \
-  G_STMT_START                                                                            \
-  {                                                                                       \
-    gint64 natter_test_deadline_ = g_get_monotonic_time () + (gint64) (timeout_ms) *1000; \
-    while (!(expr)) {                                                                     \
-      if (!natter_test_iterate_until (natter_test_deadline_))                             \
-        g_error ("%s:%d: timed out after %u ms waiting for %s", __FILE__, __LINE__,       \
-                 (guint) (timeout_ms), #expr);                                            \
-    }                                                                                     \
-  }                                                                                       \
+#define natter_test_wait_until(expr, timeout_ms)                                                   \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
+    guint natter_test_timeout_ = natter_test_scale_ms (timeout_ms);                                \
+    gint64 natter_test_deadline_ = g_get_monotonic_time () + (gint64) natter_test_timeout_ * 1000; \
+    while (!(expr)) {                                                                              \
+      if (!natter_test_iterate_until (natter_test_deadline_))                                      \
+        g_error ("%s:%d: timed out after %u ms waiting for %s", __FILE__, __LINE__,                \
+                 natter_test_timeout_, #expr);                                                     \
+    }                                                                                              \
+  }                                                                                                \
   G_STMT_END
 
 G_END_DECLS

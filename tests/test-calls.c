@@ -15,8 +15,8 @@
  * pipelines on test sources. Clients go through a TCP proxy so a test can
  * cut their WebSockets. */
 
-/* Media deadlines stretch with NATTER_TEST_TIME_SCALE (sanitizer runs). */
-#define WAIT_MS natter_test_scale_ms (20000)
+/* natter_test_wait_until() stretches it with NATTER_TEST_TIME_SCALE. */
+#define WAIT_MS 20000
 
 typedef struct {
   NatterTestServer *server;
@@ -76,10 +76,10 @@ signed_in_client (Fixture *fixture, const char *email)
   g_ptr_array_add (fixture->data_dirs, g_steal_pointer (&data_dir));
 
   natter_account_login_async (account, email, NATTER_TEST_PASSWORD, NULL, on_task_done, &result);
-  natter_test_wait_until (result != NULL, natter_test_scale_ms (5000));
+  natter_test_wait_until (result != NULL, 5000);
   g_assert_true (natter_account_login_finish (account, result, &error));
   g_assert_no_error (error);
-  natter_test_wait_until (is_connected (client), natter_test_scale_ms (5000));
+  natter_test_wait_until (is_connected (client), 5000);
   return client;
 }
 
@@ -420,7 +420,7 @@ test_ring_timeout (Fixture *fixture, gconstpointer data)
   outgoing = ring (fixture, "video", &incoming);
   natter_test_wait_until (has_state (outgoing, NATTER_CALL_STATE_ENDED) &&
                             has_state (incoming, NATTER_CALL_STATE_ENDED),
-                          natter_test_scale_ms (10000));
+                          10000);
   g_assert_cmpint (natter_call_get_end_reason (outgoing), ==, NATTER_CALL_END_REASON_NO_ANSWER);
   g_assert_cmpint (natter_call_get_end_reason (incoming), ==, NATTER_CALL_END_REASON_TIMEOUT);
   g_assert_cmpint (ringer_mode (fixture->callee), ==, NATTER_RINGER_MODE_NONE);
@@ -560,8 +560,7 @@ test_websocket_cut_keeps_media (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (natter_call_get_state (incoming), ==, NATTER_CALL_STATE_CONNECTED);
 
   /* The clients reconnect and the call can still be ended properly. */
-  natter_test_wait_until (is_connected (fixture->caller) && is_connected (fixture->callee),
-                          natter_test_scale_ms (30000));
+  natter_test_wait_until (is_connected (fixture->caller) && is_connected (fixture->callee), 30000);
   natter_call_hang_up (incoming);
   natter_test_wait_until (has_state (outgoing, NATTER_CALL_STATE_ENDED), WAIT_MS);
 }

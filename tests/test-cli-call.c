@@ -204,11 +204,10 @@ test_video_call (Fixture *fixture, gconstpointer data)
   JsonObject *caller_summary, *callee_summary;
 
   answer = cli_spawn (fixture, fixture->callee_token, fixture->callee, answer_args);
-  natter_test_wait_until (has_event (answer, "waiting"), natter_test_scale_ms (20000));
+  natter_test_wait_until (has_event (answer, "waiting"), 20000);
   call = cli_spawn (fixture, fixture->caller_token, fixture->caller, call_args);
 
-  natter_test_wait_until (call->exited && call->eof && answer->exited && answer->eof,
-                          natter_test_scale_ms (60000));
+  natter_test_wait_until (call->exited && call->eof && answer->exited && answer->eof, 60000);
   g_assert_true (g_subprocess_get_if_exited (call->process));
   g_assert_cmpint (g_subprocess_get_exit_status (call->process), ==, 0);
   g_assert_cmpint (g_subprocess_get_exit_status (answer->process), ==, 0);
@@ -243,11 +242,10 @@ test_declined_voice_call (Fixture *fixture, gconstpointer data)
   JsonObject *caller_summary;
 
   answer = cli_spawn (fixture, fixture->callee_token, fixture->callee, answer_args);
-  natter_test_wait_until (has_event (answer, "waiting"), natter_test_scale_ms (20000));
+  natter_test_wait_until (has_event (answer, "waiting"), 20000);
   call = cli_spawn (fixture, fixture->caller_token, fixture->caller, call_args);
 
-  natter_test_wait_until (call->exited && call->eof && answer->exited && answer->eof,
-                          natter_test_scale_ms (60000));
+  natter_test_wait_until (call->exited && call->eof && answer->exited && answer->eof, 60000);
   /* No media: the caller fails; declining as asked is a success. */
   g_assert_cmpint (g_subprocess_get_exit_status (call->process), !=, 0);
   g_assert_cmpint (g_subprocess_get_exit_status (answer->process), ==, 0);

@@ -101,6 +101,7 @@ cli_spawn (Fixture *fixture, const char *user, const char *stdin_text, const cha
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_autoptr (GError) error = NULL;
   g_autofree char *home = data_home (fixture, user);
+  g_autofree char *dead_after_ms = g_strdup_printf ("%u", natter_test_scale_ms (3000));
   Cli *cli = g_new0 (Cli, 1);
   const char *arg;
   va_list args;
@@ -120,7 +121,7 @@ cli_spawn (Fixture *fixture, const char *user, const char *stdin_text, const cha
   g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN_STORE", "file", TRUE);
   g_subprocess_launcher_unsetenv (launcher, "NATTER_TOKEN");
   g_subprocess_launcher_setenv (launcher, "NATTER_KEEPALIVE_S", "1", TRUE);
-  g_subprocess_launcher_setenv (launcher, "NATTER_DEAD_AFTER_MS", "3000", TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_DEAD_AFTER_MS", dead_after_ms, TRUE);
 
   cli->process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   g_assert_no_error (error);
@@ -165,6 +166,13 @@ cli_free (Cli *cli)
   g_object_unref (cli->cancellable);
   g_ptr_array_unref (cli->lines);
   g_free (cli);
+}
+
+/* A --timeout argument: @seconds on a quiet machine. */
+static char *
+scaled_seconds (guint seconds)
+{
+  return g_strdup_printf ("%u", natter_test_scale_ms (seconds));
 }
 
 /* Runs natter-cli to its end; returns the exit status. */
@@ -294,6 +302,8 @@ test_account_commands (Fixture *fixture, gconstpointer data)
 static void
 test_send_listen_across_restart (Fixture *fixture, gconstpointer data)
 {
+  g_autofree char *sixty = scaled_seconds (60);
+  g_autofree char *thirty = scaled_seconds (30);
   g_autoptr (GPtrArray) messages = NULL;
   g_autoptr (GPtrArray) conversations = NULL;
   const char *expected[] = { "one", "two", "three" };
@@ -303,7 +313,7 @@ test_send_listen_across_restart (Fixture *fixture, gconstpointer data)
   register_user (fixture, "abebe", "tutor");
   register_user (fixture, "sara", "student");
 
-  listener = cli_spawn (fixture, "sara", NULL, "listen", "--count", "3", "--timeout", "60", NULL);
+  listener = cli_spawn (fixture, "sara", NULL, "listen", "--count", "3", "--timeout", sixty, NULL);
   natter_test_wait_until (has_event_with (listener, "state", "state", "connected"), 10000);
 
   g_assert_cmpint (cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "one"), ==, 0);
@@ -314,12 +324,13 @@ test_send_listen_across_restart (Fixture *fixture, gconstpointer data)
   /* The server goes away; a send waits for it, retrying. */
   natter_test_server_stop (fixture->server);
   natter_test_wait_until (has_event_with (listener, "state", "state", "waiting-to-retry"), 10000);
-  sender = cli_spawn (fixture, "abebe", NULL, "send", "student:2", "two", "--timeout", "30", NULL);
+  sender =
+    cli_spawn (fixture, "abebe", NULL, "send", "student:2", "two", "--timeout", thirty, NULL);
   natter_test_wait_until (has_event_with (sender, "queued", NULL, NULL), 10000);
   g_assert_false (sender->exited);
 
   natter_test_server_restart (fixture->server);
-  g_assert_cmpint (cli_wait (sender, 30000), ==, 0);
+  g_assert_cmpint (cli_wait (sender, natter_test_scale_ms (30000)), ==, 0);
   g_assert_true (has_event_with (sender, "sent", NULL, NULL));
   cli_free (sender);
 
@@ -327,7 +338,7 @@ test_send_listen_across_restart (Fixture *fixture, gconstpointer data)
   cli_free (sender);
 
   /* The listener reconnected by itself and printed each message once. */
-  g_assert_cmpint (cli_wait (listener, 30000), ==, 0);
+  g_assert_cmpint (cli_wait (listener, natter_test_scale_ms (30000)), ==, 0);
   messages = events_named (listener, "message");
   g_assert_cmpuint (messages->len, ==, 3);
   for (guint i = 0; i < 3; i++) {
@@ -393,16 +404,10 @@ elapsed_ms (gint64 since_us)
   return (g_get_monotonic_time () - since_us) / 1000;
 }
 
-/* A --timeout argument: @seconds on a quiet machine. */
-static char *
-scaled_seconds (guint seconds)
-{
-  return g_strdup_printf ("%u", natter_test_scale_ms (seconds));
-}
-
 static void
 test_send_timeout_with_server_down (Fixture *fixture, gconstpointer data)
 {
+  g_autofree char *thirty = scaled_seconds (30);
   g_autoptr (GPtrArray) messages = NULL;
   g_autofree char *two = scaled_seconds (2);
   Cli *listener;
@@ -427,12 +432,12 @@ test_send_timeout_with_server_down (Fixture *fixture, gconstpointer data)
 
   /* The outbox goes out with the next run: both arrive, once, in order. */
   natter_test_server_restart (fixture->server);
-  listener = cli_spawn (fixture, "sara", NULL, "listen", "--count", "2", "--timeout", "30", NULL);
+  listener = cli_spawn (fixture, "sara", NULL, "listen", "--count", "2", "--timeout", thirty, NULL);
   natter_test_wait_until (has_event_with (listener, "state", "state", "connected"), 10000);
   g_assert_cmpint (cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "after"), ==, 0);
   cli_free (sender);
 
-  g_assert_cmpint (cli_wait (listener, 30000), ==, 0);
+  g_assert_cmpint (cli_wait (listener, natter_test_scale_ms (30000)), ==, 0);
   messages = events_named (listener, "message");
   g_assert_cmpuint (messages->len, ==, 2);
   g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (messages, 0), "text"), ==,
@@ -445,6 +450,7 @@ test_send_timeout_with_server_down (Fixture *fixture, gconstpointer data)
 static void
 test_listen_count_and_timeout (Fixture *fixture, gconstpointer data)
 {
+  g_autofree char *sixty = scaled_seconds (60);
   g_autoptr (GPtrArray) messages = NULL;
   g_autofree char *two = scaled_seconds (2);
   Cli *listener;
@@ -468,7 +474,7 @@ test_listen_count_and_timeout (Fixture *fixture, gconstpointer data)
   cli_free (listener);
 
   /* --count reached: exits at once, before the --timeout. */
-  listener = cli_spawn (fixture, "sara", NULL, "listen", "--count", "1", "--timeout", "60", NULL);
+  listener = cli_spawn (fixture, "sara", NULL, "listen", "--count", "1", "--timeout", sixty, NULL);
   natter_test_wait_until (has_event_with (listener, "state", "state", "connected"), 10000);
   started = g_get_monotonic_time ();
   g_assert_cmpint (cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "hi"), ==, 0);
@@ -491,6 +497,7 @@ test_listen_count_and_timeout (Fixture *fixture, gconstpointer data)
 static void
 test_refusals_are_errors (Fixture *fixture, gconstpointer data)
 {
+  g_autofree char *five = scaled_seconds (5);
   Cli *cli;
 
   register_user (fixture, "abebe", "tutor");
@@ -498,7 +505,7 @@ test_refusals_are_errors (Fixture *fixture, gconstpointer data)
 
   /* Someone else's profile: refused before anything is printed. */
   g_assert_cmpint (
-    cli_run (fixture, &cli, "abebe", NULL, "--profile", "student:2", "listen", "--timeout", "5"),
+    cli_run (fixture, &cli, "abebe", NULL, "--profile", "student:2", "listen", "--timeout", five),
     ==, 1);
   g_assert_cmpuint (cli->lines->len, ==, 0);
   cli_free (cli);
@@ -513,7 +520,7 @@ test_refusals_are_errors (Fixture *fixture, gconstpointer data)
   /* A revoked token: signed out, an error, no retry loop. */
   g_assert_cmpint (cli_run (fixture, &cli, "abebe", NULL, "logout"), ==, 0);
   cli_free (cli);
-  g_assert_cmpint (cli_run (fixture, &cli, "abebe", NULL, "listen", "--timeout", "5"), ==, 1);
+  g_assert_cmpint (cli_run (fixture, &cli, "abebe", NULL, "listen", "--timeout", five), ==, 1);
   cli_free (cli);
 }
 
@@ -698,14 +705,14 @@ test_protocol_errors_on_stderr (Fixture *fixture, gconstpointer data)
   g_assert_no_error (error);
   g_subprocess_wait_async (process, NULL, on_listen_exited, &exited);
 
-  natter_test_wait_until (broken.websocket != NULL, natter_test_scale_ms (10000));
+  natter_test_wait_until (broken.websocket != NULL, 10000);
 
   /* Garbage, then a good hello: the link stays, the garbage is told. */
   soup_websocket_connection_send_text (broken.websocket, "{\"type\":\"hello\",");
   soup_websocket_connection_send_text (broken.websocket, hello_1);
   /* A server of another protocol: told, and listen gives up with 1. */
   soup_websocket_connection_send_text (broken.websocket, hello_99);
-  natter_test_wait_until (exited, natter_test_scale_ms (10000));
+  natter_test_wait_until (exited, 10000);
   g_assert_true (g_subprocess_get_if_exited (process));
   g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 1);
 

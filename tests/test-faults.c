@@ -22,7 +22,7 @@
 
 #define CUTS_PER_SIDE 500
 #define KILL_PER_SIDE 300
-#define WAIT_MS natter_test_scale_ms (20000)
+#define WAIT_MS 20000
 
 typedef struct {
   NatterClient *client;
@@ -283,7 +283,7 @@ test_random_cuts (Fixture *fixture, gconstpointer data)
   typist.source_id = g_timeout_add (natter_test_scale_ms (25), on_type, &typist);
 
   natter_test_wait_until (fixture->a.sent == CUTS_PER_SIDE && fixture->b.sent == CUTS_PER_SIDE,
-                          natter_test_scale_ms (90000));
+                          90000);
   natter_tcp_proxy_stop_cutting (fixture->proxy);
   natter_test_wait_until (fixture->a.received->len >= CUTS_PER_SIDE &&
                             fixture->b.received->len >= CUTS_PER_SIDE,
@@ -445,7 +445,7 @@ test_server_sigkill (Fixture *fixture, gconstpointer data)
   natter_test_wait_until (fixture->a.sent == KILL_PER_SIDE && fixture->b.sent == KILL_PER_SIDE &&
                             fixture->a.received->len >= KILL_PER_SIDE &&
                             fixture->b.received->len >= KILL_PER_SIDE,
-                          natter_test_scale_ms (60000));
+                          60000);
   settle (1000);
 
   assert_exactly_once_in_order (&fixture->b, &fixture->a);
