@@ -238,13 +238,24 @@ static void
 invoke_on_main (NatterCallPipeline *self, MainFunc func, gpointer data, GDestroyNotify data_free)
 {
   Invocation *invocation = g_new0 (Invocation, 1);
+  GSource *source;
 
   invocation->self = g_object_ref (self);
   invocation->func = func;
   invocation->data = data;
   invocation->data_free = data_free;
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, run_invocation, invocation,
-                              invocation_free);
+  /* Always through a source: g_main_context_invoke() runs the function at
+   * once on the calling streaming thread whenever it can acquire the
+   * context, which it can while the main thread is between iterations (a
+   * test's own code, natter-cli between waits). A candidate then went out
+   * on the WebSocket from that thread while the main thread used it too,
+   * and libsoup's frame queue broke (assertion "len > frame->sent"). */
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, run_invocation, invocation, invocation_free);
+  g_source_set_static_name (source, "[natter] call pipeline to main");
+  g_source_attach (source, self->context);
+  g_source_unref (source);
 }
 
 static GstElement *
