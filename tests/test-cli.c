@@ -175,10 +175,11 @@ scaled_seconds (guint seconds)
   return g_strdup_printf ("%u", natter_test_scale_ms (seconds));
 }
 
-/* Runs natter-cli to its end; returns the exit status. */
+/* Runs natter-cli to its end; returns the exit status. Longer than any
+ * --timeout a test gives, so natter-cli says why it gave up. */
 #define cli_run(fixture, out_cli, user, stdin_text, ...)                        \
   (*(out_cli) = cli_spawn ((fixture), (user), (stdin_text), __VA_ARGS__, NULL), \
-   cli_wait (*(out_cli), natter_test_scale_ms (30000)))
+   cli_wait (*(out_cli), 60000))
 
 static JsonObject *
 line_object (Cli *cli, guint index)
@@ -316,7 +317,9 @@ test_send_listen_across_restart (Fixture *fixture, gconstpointer data)
   listener = cli_spawn (fixture, "sara", NULL, "listen", "--count", "3", "--timeout", sixty, NULL);
   natter_test_wait_until (has_event_with (listener, "state", "state", "connected"), 10000);
 
-  g_assert_cmpint (cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "one"), ==, 0);
+  g_assert_cmpint (
+    cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "one", "--timeout", thirty), ==,
+    0);
   g_assert_true (has_event_with (sender, "queued", NULL, NULL));
   g_assert_true (has_event_with (sender, "sent", NULL, NULL));
   cli_free (sender);
@@ -330,15 +333,17 @@ test_send_listen_across_restart (Fixture *fixture, gconstpointer data)
   g_assert_false (sender->exited);
 
   natter_test_server_restart (fixture->server);
-  g_assert_cmpint (cli_wait (sender, natter_test_scale_ms (30000)), ==, 0);
+  g_assert_cmpint (cli_wait (sender, 30000), ==, 0);
   g_assert_true (has_event_with (sender, "sent", NULL, NULL));
   cli_free (sender);
 
-  g_assert_cmpint (cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "three"), ==, 0);
+  g_assert_cmpint (
+    cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "three", "--timeout", thirty),
+    ==, 0);
   cli_free (sender);
 
   /* The listener reconnected by itself and printed each message once. */
-  g_assert_cmpint (cli_wait (listener, natter_test_scale_ms (30000)), ==, 0);
+  g_assert_cmpint (cli_wait (listener, 30000), ==, 0);
   messages = events_named (listener, "message");
   g_assert_cmpuint (messages->len, ==, 3);
   for (guint i = 0; i < 3; i++) {
@@ -434,10 +439,12 @@ test_send_timeout_with_server_down (Fixture *fixture, gconstpointer data)
   natter_test_server_restart (fixture->server);
   listener = cli_spawn (fixture, "sara", NULL, "listen", "--count", "2", "--timeout", thirty, NULL);
   natter_test_wait_until (has_event_with (listener, "state", "state", "connected"), 10000);
-  g_assert_cmpint (cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "after"), ==, 0);
+  g_assert_cmpint (
+    cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "after", "--timeout", thirty),
+    ==, 0);
   cli_free (sender);
 
-  g_assert_cmpint (cli_wait (listener, natter_test_scale_ms (30000)), ==, 0);
+  g_assert_cmpint (cli_wait (listener, 30000), ==, 0);
   messages = events_named (listener, "message");
   g_assert_cmpuint (messages->len, ==, 2);
   g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (messages, 0), "text"), ==,
@@ -477,9 +484,11 @@ test_listen_count_and_timeout (Fixture *fixture, gconstpointer data)
   listener = cli_spawn (fixture, "sara", NULL, "listen", "--count", "1", "--timeout", sixty, NULL);
   natter_test_wait_until (has_event_with (listener, "state", "state", "connected"), 10000);
   started = g_get_monotonic_time ();
-  g_assert_cmpint (cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "hi"), ==, 0);
+  g_assert_cmpint (
+    cli_run (fixture, &sender, "abebe", NULL, "send", "student:2", "hi", "--timeout", sixty), ==,
+    0);
   cli_free (sender);
-  g_assert_cmpint (cli_wait (listener, natter_test_scale_ms (10000)), ==, 0);
+  g_assert_cmpint (cli_wait (listener, 10000), ==, 0);
   g_assert_cmpint (elapsed_ms (started), <, natter_test_scale_ms (10000));
   messages = events_named (listener, "message");
   g_assert_cmpuint (messages->len, ==, 1);
@@ -497,6 +506,7 @@ test_listen_count_and_timeout (Fixture *fixture, gconstpointer data)
 static void
 test_refusals_are_errors (Fixture *fixture, gconstpointer data)
 {
+  g_autofree char *thirty = scaled_seconds (30);
   g_autofree char *five = scaled_seconds (5);
   Cli *cli;
 
@@ -511,7 +521,9 @@ test_refusals_are_errors (Fixture *fixture, gconstpointer data)
   cli_free (cli);
 
   /* A profile nobody has: the server refuses the message for good. */
-  g_assert_cmpint (cli_run (fixture, &cli, "abebe", NULL, "send", "student:99", "anyone?"), ==, 1);
+  g_assert_cmpint (
+    cli_run (fixture, &cli, "abebe", NULL, "send", "student:99", "anyone?", "--timeout", thirty),
+    ==, 1);
   g_assert_true (has_event_with (cli, "queued", NULL, NULL));
   g_assert_true (has_event_with (cli, "failed", NULL, NULL));
   g_assert_false (has_event_with (cli, "sent", NULL, NULL));
