@@ -333,6 +333,8 @@ main (int argc, char *argv[])
   g_setenv ("NATTER_VIDEO_SRC", video_src, FALSE);
   g_setenv ("NATTER_AUDIO_SRC", "audiotestsrc is-live=true wave=ticks", FALSE);
   g_setenv ("NATTER_AUDIO_SINK", "fakesink sync=false", FALSE);
+  /* As the app does when it starts. */
+  natter_call_pipeline_preload ();
   g_setenv ("NATTER_TOKEN_STORE", "file", TRUE);
 
   data_dir = g_dir_make_tmp ("natter-bench-calls-XXXXXX", &error);

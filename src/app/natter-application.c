@@ -793,6 +793,8 @@ natter_application_startup (GApplication *application)
   G_APPLICATION_CLASS (natter_application_parent_class)->startup (application);
 
   gtk_window_set_default_icon_name (APPLICATION_ID);
+  /* So that the first call's accept does not wait for plugins to load. */
+  natter_call_pipeline_preload ();
 
   self->settings = g_settings_new (APPLICATION_ID);
   g_signal_connect_object (self->settings, "changed::run-in-background", G_CALLBACK (update_hold),

@@ -316,6 +316,8 @@ natter_cli_call (NatterCli *cli, int argc, char **argv)
   if (!natter_cli_parse_profile (argv[1], &peer_id, &peer_type, &error))
     return natter_cli_fail ("%s", error->message);
 
+  /* Plugins and DTLS certificate load while the connection comes up. */
+  natter_call_pipeline_preload ();
   if (!connect_and_wait (cli, 10, &error))
     return natter_cli_fail ("%s", error->message);
 
@@ -385,6 +387,7 @@ natter_cli_answer (NatterCli *cli, int argc, char **argv)
     return natter_cli_fail (
       "usage: answer [--auto|--decline] [--count N] [--duration S] [--timeout S]");
 
+  natter_call_pipeline_preload ();
   if (!connect_and_wait (cli, 10, &error))
     return natter_cli_fail ("%s", error->message);
 

@@ -520,7 +520,6 @@ natter_call_manager_init (NatterCallManager *self)
   self->calls = g_list_store_new (NATTER_TYPE_CALL);
   self->ringer = natter_ringer_new ();
   self->cancellable = g_cancellable_new ();
-  natter_call_pipeline_preload ();
 }
 
 /**

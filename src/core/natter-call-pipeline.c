@@ -1817,16 +1817,6 @@ preload_thread (gpointer data)
   return NULL;
 }
 
-/**
- * natter_call_pipeline_preload:
- *
- * Loads the plugins a call uses and makes the DTLS certificate, once per
- * process, on a worker thread. The first call of a process otherwise pays
- * for both between accept and the first frame: about half a second on a
- * busy machine. Call it when calls become possible (the call manager does).
- * It also sets glibc's allocator to keep freed memory for the next call
- * (see below): process-wide, which is why only our own programs call it.
- */
 static GMutex preload_lock;
 static GThread *preload_thread_handle;
 
@@ -1845,6 +1835,30 @@ preload_join (void)
     g_thread_join (thread);
 }
 
+/**
+ * natter_call_pipeline_preload_wait:
+ *
+ * Waits for natter_call_pipeline_preload() to finish, if it runs. For a
+ * program that leaves through _exit(): the plugin loader must not be
+ * half-way through a dlopen() when the process goes.
+ */
+void
+natter_call_pipeline_preload_wait (void)
+{
+  preload_join ();
+}
+
+/**
+ * natter_call_pipeline_preload:
+ *
+ * Loads the plugins a call uses and makes the DTLS certificate, once per
+ * process, on a worker thread. The first call of a process otherwise pays
+ * for both between accept and the first frame: about half a second on a
+ * busy machine. Programs that take calls call it as they start (the app,
+ * natter-cli's call and answer); the others do not pay for it.
+ * It also sets glibc's allocator to keep freed memory for the next call
+ * (see below): process-wide, which is why only our own programs call it.
+ */
 void
 natter_call_pipeline_preload (void)
 {

@@ -71,6 +71,7 @@ GType natter_call_pipeline_mark_get_type (void);
 G_DECLARE_FINAL_TYPE (NatterCallPipeline, natter_call_pipeline, NATTER, CALL_PIPELINE, GObject)
 
 void natter_call_pipeline_preload (void);
+void natter_call_pipeline_preload_wait (void);
 NatterCallPipeline *natter_call_pipeline_new (gboolean with_video);
 
 NatterCallPipelineState natter_call_pipeline_get_state (NatterCallPipeline *self);
