@@ -8,6 +8,7 @@
 
 #include "natter-call-manager.h"
 #include "natter-client.h"
+#include "natter-test-client.h"
 #include "natter-test-server.h"
 #include "tcp-proxy.h"
 
@@ -48,38 +49,18 @@ remove_tree (const char *path)
   g_rmdir (path);
 }
 
-static void
-on_task_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
-static gboolean
-is_connected (NatterClient *client)
-{
-  return natter_connection_get_state (natter_client_get_connection (client)) ==
-         NATTER_CONNECTION_STATE_CONNECTED;
-}
-
 static NatterClient *
 signed_in_client (Fixture *fixture, const char *email)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *data_dir = g_dir_make_tmp ("natter-test-calls-XXXXXX", &error);
   NatterClient *client;
-  NatterAccount *account;
-  g_autoptr (GAsyncResult) result = NULL;
 
   g_assert_no_error (error);
   client = natter_client_new (natter_tcp_proxy_get_url (fixture->proxy), data_dir);
-  account = natter_client_get_account (client);
   g_ptr_array_add (fixture->data_dirs, g_steal_pointer (&data_dir));
-
-  natter_account_login_async (account, email, NATTER_TEST_PASSWORD, NULL, on_task_done, &result);
-  natter_test_wait_until (result != NULL, 5000);
-  g_assert_true (natter_account_login_finish (account, result, &error));
-  g_assert_no_error (error);
-  natter_test_wait_until (is_connected (client), 5000);
+  natter_test_client_login (client, email, 5000);
+  natter_test_wait_until (natter_test_client_is_connected (client), 5000);
   return client;
 }
 
@@ -547,7 +528,8 @@ test_websocket_cut_keeps_media (Fixture *fixture, gconstpointer data)
                           WAIT_MS);
 
   natter_tcp_proxy_cut_all (fixture->proxy);
-  natter_test_wait_until (!is_connected (fixture->caller) && !is_connected (fixture->callee),
+  natter_test_wait_until (!natter_test_client_is_connected (fixture->caller) &&
+                            !natter_test_client_is_connected (fixture->callee),
                           WAIT_MS);
 
   /* Media is peer to peer: it flows while the signalling link is down. */
@@ -560,7 +542,9 @@ test_websocket_cut_keeps_media (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (natter_call_get_state (incoming), ==, NATTER_CALL_STATE_CONNECTED);
 
   /* The clients reconnect and the call can still be ended properly. */
-  natter_test_wait_until (is_connected (fixture->caller) && is_connected (fixture->callee), 30000);
+  natter_test_wait_until (natter_test_client_is_connected (fixture->caller) &&
+                            natter_test_client_is_connected (fixture->callee),
+                          30000);
   natter_call_hang_up (incoming);
   natter_test_wait_until (has_state (outgoing, NATTER_CALL_STATE_ENDED), WAIT_MS);
 }

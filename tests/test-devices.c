@@ -9,6 +9,7 @@
 #include "natter-call-manager.h"
 #include "natter-client.h"
 #include "natter-devices.h"
+#include "natter-test-client.h"
 #include "natter-test-server.h"
 
 /* NatterDevices against a device provider registered by this test (the
@@ -285,35 +286,17 @@ test_remembered_by_name (void)
 /* A video call to someone without a camera: it rings as a video call, and
  * accepting it with video makes a call that sends voice only. */
 
-static void
-on_task_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
-static gboolean
-is_connected (NatterClient *client)
-{
-  return natter_connection_get_state (natter_client_get_connection (client)) ==
-         NATTER_CONNECTION_STATE_CONNECTED;
-}
-
 static NatterClient *
 signed_in_client (NatterTestServer *server, const char *email, char **out_dir)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GAsyncResult) result = NULL;
   NatterClient *client;
 
   *out_dir = g_dir_make_tmp ("natter-test-devices-XXXXXX", &error);
   g_assert_no_error (error);
   client = natter_client_new (natter_test_server_get_url (server), *out_dir);
-  natter_account_login_async (natter_client_get_account (client), email, NATTER_TEST_PASSWORD, NULL,
-                              on_task_done, &result);
-  natter_test_wait_until (result != NULL, WAIT_MS);
-  g_assert_true (natter_account_login_finish (natter_client_get_account (client), result, &error));
-  g_assert_no_error (error);
-  natter_test_wait_until (is_connected (client), WAIT_MS);
+  natter_test_client_login (client, email, WAIT_MS);
+  natter_test_wait_until (natter_test_client_is_connected (client), WAIT_MS);
   return client;
 }
 
