@@ -138,6 +138,44 @@ test_live_events_during_sync (Fixture *fixture, gconstpointer data)
   apply (fixture->store, replayed, FALSE);
 }
 
+/* A receipt or missed call that happens while a connection syncs comes
+ * live and then again in the replay (same event id): it is applied, and
+ * announced, once. Seen as two read-receipt signals in client-chat. */
+static void
+test_event_live_and_replayed_during_sync (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterFrame) receipt = natter_frame_new (NATTER_FRAME_READ_RECEIPT);
+  g_autoptr (NatterFrame) missed = natter_frame_new (NATTER_FRAME_MISSED_CALL);
+  g_autoptr (NatterFrame) message = make_chat_event (7, make_message (7, 1, fixture->peer, "hi"));
+  g_autoptr (GError) error = NULL;
+
+  receipt->event_id = 8;
+  receipt->conversation_id = 7;
+  receipt->profile = natter_profile_copy (fixture->peer);
+  receipt->up_to_seq = 1;
+  missed->event_id = 9;
+  missed->call = natter_call_log_new ();
+  missed->call->call_log_id = 3;
+  missed->call->conversation_id = 7;
+  missed->call->caller = natter_profile_copy (fixture->peer);
+
+  natter_store_begin_sync (fixture->store);
+  apply (fixture->store, receipt, TRUE);
+  apply (fixture->store, missed, TRUE);
+  apply (fixture->store, message, TRUE);
+  apply (fixture->store, receipt, FALSE);
+  apply (fixture->store, missed, FALSE);
+  apply (fixture->store, message, FALSE);
+  g_assert_true (natter_store_end_sync (fixture->store, 9, &error));
+  g_assert_no_error (error);
+  apply (fixture->store, receipt, FALSE);
+
+  /* A new sync forgets the last one's ids: the event id covers them. */
+  natter_store_begin_sync (fixture->store);
+  apply (fixture->store, missed, FALSE);
+  g_assert_true (natter_store_end_sync (fixture->store, 9, &error));
+}
+
 static void
 test_event_id_survives_reopen (Fixture *fixture, gconstpointer data)
 {
@@ -584,6 +622,8 @@ main (int argc, char **argv)
   ADD ("/natter/store/replayed-event-changes-nothing", test_replayed_event_changes_nothing);
   ADD ("/natter/store/event-id-survives-reopen", test_event_id_survives_reopen);
   ADD ("/natter/store/live-events-during-sync", test_live_events_during_sync);
+  ADD ("/natter/store/event-live-and-replayed-during-sync",
+       test_event_live_and_replayed_during_sync);
   ADD ("/natter/store/outbox-lifecycle", test_outbox_lifecycle);
   ADD ("/natter/store/unread-counts-and-receipts", test_unread_counts_and_receipts);
   ADD ("/natter/store/read-markers-pending-until-confirmed",

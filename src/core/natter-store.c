@@ -37,6 +37,10 @@ struct _NatterStore {
   GArray *pending_notifies;
   gint64 last_event_id;
   gboolean syncing;
+  /* Event ids applied since the sync began: last_event_id cannot move
+   * while live events overtake the replay, and an event that happens
+   * during the sync comes both live and replayed. */
+  GHashTable *synced_event_ids;
 };
 
 G_DEFINE_FINAL_TYPE (NatterStore, natter_store, G_TYPE_OBJECT)
@@ -530,6 +534,7 @@ natter_store_finalize (GObject *object)
   g_clear_pointer (&self->path, g_free);
   g_clear_pointer (&self->own_profile, natter_profile_free);
   g_clear_pointer (&self->pending_notifies, g_array_unref);
+  g_clear_pointer (&self->synced_event_ids, g_hash_table_unref);
 
   G_OBJECT_CLASS (natter_store_parent_class)->finalize (object);
 }
@@ -743,6 +748,9 @@ natter_store_begin_sync (NatterStore *self)
   g_return_if_fail (NATTER_IS_STORE (self));
 
   self->syncing = TRUE;
+  if (self->synced_event_ids == NULL)
+    self->synced_event_ids = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  g_hash_table_remove_all (self->synced_event_ids);
 }
 
 /**
@@ -761,6 +769,8 @@ natter_store_end_sync (NatterStore *self, gint64 last_event_id, GError **error)
   g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
 
   self->syncing = FALSE;
+  if (self->synced_event_ids != NULL)
+    g_hash_table_remove_all (self->synced_event_ids);
 
   if (last_event_id <= self->last_event_id)
     return TRUE;
@@ -802,6 +812,9 @@ natter_store_apply_event (NatterStore *self,
 
   if (frame->event_id > 0 && frame->event_id <= self->last_event_id)
     return TRUE;
+  if (self->syncing && frame->event_id > 0 &&
+      g_hash_table_contains (self->synced_event_ids, &frame->event_id))
+    return TRUE;
 
   if (!begin (self, error))
     return FALSE;
@@ -835,6 +848,8 @@ natter_store_apply_event (NatterStore *self,
 
   if (!self->syncing)
     self->last_event_id = MAX (self->last_event_id, frame->event_id);
+  else if (frame->event_id > 0)
+    g_hash_table_add (self->synced_event_ids, g_memdup2 (&frame->event_id, sizeof (gint64)));
 
   if (out_applied != NULL)
     *out_applied = applied;
