@@ -176,10 +176,10 @@ scaled_seconds (guint seconds)
 }
 
 /* Runs natter-cli to its end; returns the exit status. Longer than any
- * --timeout a test gives, so natter-cli says why it gave up. */
+ * --timeout a test gives (60 s at most), so natter-cli says why it gave up. */
 #define cli_run(fixture, out_cli, user, stdin_text, ...)                        \
   (*(out_cli) = cli_spawn ((fixture), (user), (stdin_text), __VA_ARGS__, NULL), \
-   cli_wait (*(out_cli), 60000))
+   cli_wait (*(out_cli), 90000))
 
 static JsonObject *
 line_object (Cli *cli, guint index)

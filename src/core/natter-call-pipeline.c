@@ -1820,11 +1820,16 @@ preload_thread (gpointer data)
 static GMutex preload_lock;
 static GThread *preload_thread_handle;
 
-/* Waits for the preload: before the first pipeline (the work is the same,
- * no need to do it twice at once) and at exit, so no plugin is still
- * loading while the process tears down. */
-static void
-preload_join (void)
+/**
+ * natter_call_pipeline_preload_wait:
+ *
+ * Waits for natter_call_pipeline_preload() to finish, if it runs: before
+ * the first pipeline (the work is the same, no need to do it twice at
+ * once), at exit, and before a program leaves through _exit(), so that no
+ * plugin is half-way through a dlopen() when the process goes.
+ */
+void
+natter_call_pipeline_preload_wait (void)
 {
   GThread *thread;
 
@@ -1833,19 +1838,6 @@ preload_join (void)
   g_mutex_unlock (&preload_lock);
   if (thread != NULL)
     g_thread_join (thread);
-}
-
-/**
- * natter_call_pipeline_preload_wait:
- *
- * Waits for natter_call_pipeline_preload() to finish, if it runs. For a
- * program that leaves through _exit(): the plugin loader must not be
- * half-way through a dlopen() when the process goes.
- */
-void
-natter_call_pipeline_preload_wait (void)
-{
-  preload_join ();
 }
 
 /**
@@ -1883,7 +1875,7 @@ natter_call_pipeline_preload (void)
     g_mutex_lock (&preload_lock);
     preload_thread_handle = g_thread_new ("natter-call-preload", preload_thread, NULL);
     g_mutex_unlock (&preload_lock);
-    atexit (preload_join);
+    atexit (natter_call_pipeline_preload_wait);
     g_once_init_leave (&started, 1);
   }
 }
@@ -1902,7 +1894,7 @@ NatterCallPipeline *
 natter_call_pipeline_new (gboolean with_video)
 {
   gst_init (NULL, NULL);
-  preload_join ();
+  natter_call_pipeline_preload_wait ();
   return g_object_new (NATTER_TYPE_CALL_PIPELINE, "with-video", with_video, NULL);
 }
 

@@ -607,6 +607,7 @@ natter_store_init (NatterStore *self)
 {
   self->statements = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) sqlite3_finalize);
   self->pending_notifies = g_array_new (FALSE, FALSE, sizeof (PendingNotify));
+  self->synced_event_ids = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
 }
 
 /**
@@ -748,8 +749,6 @@ natter_store_begin_sync (NatterStore *self)
   g_return_if_fail (NATTER_IS_STORE (self));
 
   self->syncing = TRUE;
-  if (self->synced_event_ids == NULL)
-    self->synced_event_ids = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   g_hash_table_remove_all (self->synced_event_ids);
 }
 
@@ -769,8 +768,7 @@ natter_store_end_sync (NatterStore *self, gint64 last_event_id, GError **error)
   g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
 
   self->syncing = FALSE;
-  if (self->synced_event_ids != NULL)
-    g_hash_table_remove_all (self->synced_event_ids);
+  g_hash_table_remove_all (self->synced_event_ids);
 
   if (last_event_id <= self->last_event_id)
     return TRUE;
