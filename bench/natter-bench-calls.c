@@ -1,72 +1,48 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-#define G_LOG_DOMAIN "natter-bench-calls"
+#define G_LOG_DOMAIN "natter-bench"
 
 #include "config.h"
 
-#include <glib/gstdio.h>
-#include <signal.h>
-#include <json-glib/json-glib.h>
-#include <stdio.h>
-#include <sys/resource.h>
-#include <unistd.h>
+#include "natter-bench-calls.h"
 
+#include <glib/gstdio.h>
+#include <stdio.h>
+
+#include "natter-bench-common.h"
+#include "natter-bench-server.h"
 #include "natter-call-manager.h"
 #include "natter-client.h"
 
-/* natter-bench-calls --server URL [--calls 20] [--cpu-seconds 10]
+/* natter-bench calls [--server URL] [--count N] [--cpu-seconds S] [--json]
  *
- * The caller runs in this process (a NatterClient); the callee is a
- * `natter-cli answer --auto` child, as on another machine. Each call rings,
- * is answered, runs until both sides decoded video, and is hung up. Prints
- * the median and worst of invitation → ringing and accept → first decoded
- * remote video frame on each side, then the CPU each side uses during one
- * longer 720p call. */
+ * Two NatterClients in this process, with test sources in place of devices:
+ * a caller (tutor) and a callee (student) that accepts with video as soon as
+ * its call rings. N video calls one after the other; each runs until both
+ * sides decoded a second of video, then the caller hangs up. Both share
+ * this process's monotonic clock, so every interval is measured directly. */
+
+#define STEP_TIMEOUT_MS 30000
+#define FRAMES_PER_CALL 30 /* a second of video at 30 fps */
 
 typedef struct {
-  GSubprocess *process;
-  GDataInputStream *out;
-  GPtrArray *summaries; /* callee's call_summary lines */
-  gboolean ready;
-  gboolean eof;
-} Callee;
+  NatterClient *caller;
+  NatterClient *callee;
+  NatterCall *incoming; /* the callee's side of the current call */
+} Calls;
 
-static void read_callee_line (Callee *callee);
-
-static void
-on_callee_line (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Callee *callee = user_data;
-  char *line =
-    g_data_input_stream_read_line_finish (G_DATA_INPUT_STREAM (source), result, NULL, NULL);
-
-  if (line == NULL) {
-    callee->eof = TRUE;
-    return;
-  }
-  /* The callee's events and its debug output (G_MESSAGES_DEBUG), for
-   * looking into a slow or failed call. */
-  if (g_getenv ("NATTER_BENCH_VERBOSE") != NULL)
-    fprintf (stderr, "callee: %s\n", line);
-  if (strstr (line, "\"event\":\"waiting\"") != NULL)
-    callee->ready = TRUE;
-  if (strstr (line, "\"event\":\"call_summary\"") != NULL)
-    g_ptr_array_add (callee->summaries, line);
-  else
-    g_free (line);
-  read_callee_line (callee);
-}
+/* One sample list per figure, in ms. */
+typedef struct {
+  GArray *callee_rings;   /* caller's invitation sent → callee's call rings */
+  GArray *caller_ringing; /* → caller hears the server's call_ringing */
+  GArray *marks[2][NATTER_CALL_PIPELINE_N_MARKS]; /* [caller, callee], from accept */
+} Samples;
 
 static void
-read_callee_line (Callee *callee)
+on_incoming_call (NatterCallManager *manager, NatterCall *call, gpointer user_data)
 {
-  g_data_input_stream_read_line_async (callee->out, G_PRIORITY_DEFAULT, NULL, on_callee_line,
-                                       callee);
-}
+  Calls *calls = user_data;
 
-static void
-on_task_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
+  g_set_object (&calls->incoming, call);
 }
 
 static gboolean
@@ -75,7 +51,7 @@ wake_up (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* Iterates until *@flag or the deadline. */
+/* Iterates the main context until @check says so or @timeout_ms passes. */
 static gboolean
 wait_for (gboolean (*check) (gpointer), gpointer data, guint timeout_ms)
 {
@@ -86,6 +62,12 @@ wait_for (gboolean (*check) (gpointer), gpointer data, guint timeout_ms)
     g_main_context_iteration (NULL, TRUE);
   g_source_remove (tick);
   return check (data);
+}
+
+static void
+on_task_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
 }
 
 static gboolean
@@ -101,103 +83,45 @@ client_connected (gpointer data)
          NATTER_CONNECTION_STATE_CONNECTED;
 }
 
-static gboolean
-callee_ready (gpointer data)
-{
-  return ((Callee *) data)->ready;
-}
-
 static NatterClient *
-register_client (const char *server, const char *data_dir, const char *name, const char *type)
+register_client (
+  const char *server, const char *data_dir, const char *name, const char *type, GError **error)
 {
-  NatterClient *client = natter_client_new (server, data_dir);
+  g_autoptr (NatterClient) client = natter_client_new (server, data_dir);
   g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
   g_autofree char *email = g_strdup_printf ("bench-%s-%08x@example.org", name, g_random_int ());
   const char *types[] = { type, NULL };
 
   natter_account_register_async (natter_client_get_account (client), email, "bench-password-123",
                                  name, types, NULL, on_task_done, &result);
-  wait_for (result_ready, &result, 10000);
-  if (result == NULL ||
-      !natter_account_register_finish (natter_client_get_account (client), result, &error))
-    g_error ("Cannot register %s: %s", email, error != NULL ? error->message : "timed out");
-  if (!wait_for (client_connected, client, 10000))
-    g_error ("%s could not connect", email);
-  return client;
-}
-
-static int
-compare_doubles (gconstpointer a, gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return (x > y) - (x < y);
-}
-
-static void
-report (const char *what, GArray *values)
-{
-  double median, worst;
-
-  if (values == NULL || values->len == 0) {
-    printf ("%-40s no samples\n", what);
-    return;
+  if (!wait_for (result_ready, &result, STEP_TIMEOUT_MS)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "registering %s timed out", email);
+    return NULL;
   }
-  g_array_sort (values, compare_doubles);
-  median = values->len % 2 ? g_array_index (values, double, values->len / 2)
-                           : (g_array_index (values, double, values->len / 2 - 1) +
-                              g_array_index (values, double, values->len / 2)) /
-                               2;
-  worst = g_array_index (values, double, values->len - 1);
-  printf ("%-40s median %7.1f ms   worst %7.1f ms   (n=%u)\n", what, median, worst, values->len);
+  if (!natter_account_register_finish (natter_client_get_account (client), result, error))
+    return NULL;
+  if (!wait_for (client_connected, client, STEP_TIMEOUT_MS)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "%s could not connect", email);
+    return NULL;
+  }
+  return g_steal_pointer (&client);
 }
 
-static double
-process_cpu_seconds (GPid pid)
+static NatterCallManager *
+call_manager_of (NatterClient *client)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
-  g_autofree char *contents = NULL;
-  g_auto (GStrv) fields = NULL;
-  const char *after_name;
+  NatterCallManager *manager = NULL;
 
-  if (!g_file_get_contents (path, &contents, NULL, NULL))
-    return 0;
-  /* Fields after the ")" of the command name: utime is the 12th, stime the 13th. */
-  after_name = strrchr (contents, ')');
-  if (after_name == NULL)
-    return 0;
-  fields = g_strsplit (after_name + 2, " ", 0);
-  if (g_strv_length (fields) < 13)
-    return 0;
-  return (g_ascii_strtod (fields[11], NULL) + g_ascii_strtod (fields[12], NULL)) /
-         sysconf (_SC_CLK_TCK);
+  /* The client keeps its manager alive. */
+  g_object_get (client, "call-manager", &manager, NULL);
+  g_object_unref (manager);
+  return manager;
 }
-
-static double
-self_cpu_seconds (void)
-{
-  struct rusage usage;
-
-  getrusage (RUSAGE_SELF, &usage);
-  return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec +
-         usage.ru_stime.tv_usec / 1e6;
-}
-
-typedef struct {
-  NatterCall *call;
-  guint64 frames;
-} MediaWait;
 
 static gboolean
-call_has_video (gpointer data)
+callee_rang (gpointer data)
 {
-  MediaWait *wait = data;
-  NatterCallPipeline *pipeline = natter_call_get_pipeline (wait->call);
-
-  return natter_call_get_state (wait->call) == NATTER_CALL_STATE_ENDED ||
-         (pipeline != NULL &&
-          natter_call_pipeline_get_video_frames_received (pipeline) >= wait->frames);
+  return ((Calls *) data)->incoming != NULL;
 }
 
 static gboolean
@@ -207,124 +131,233 @@ call_ended (gpointer data)
 }
 
 typedef struct {
-  Callee *callee;
-  guint n;
-} SummaryWait;
+  NatterCall *sides[2];
+  guint64 frames;
+} VideoWait;
+
+static guint64
+frames_received (NatterCall *call)
+{
+  NatterCallPipeline *pipeline = natter_call_get_pipeline (call);
+
+  return pipeline != NULL ? natter_call_pipeline_get_video_frames_received (pipeline) : 0;
+}
 
 static gboolean
-summaries_arrived (gpointer data)
+both_have_video (gpointer data)
 {
-  SummaryWait *wait = data;
+  VideoWait *wait = data;
 
-  return wait->callee->summaries->len >= wait->n || wait->callee->eof;
+  for (int side = 0; side < 2; side++) {
+    if (natter_call_get_state (wait->sides[side]) == NATTER_CALL_STATE_ENDED)
+      return TRUE;
+  }
+  return frames_received (wait->sides[0]) >= wait->frames &&
+         frames_received (wait->sides[1]) >= wait->frames;
 }
-
-static const char *
-enum_nick (GType type, int value)
-{
-  g_autoptr (GEnumClass) klass = g_type_class_ref (type);
-  GEnumValue *enum_value = g_enum_get_value (klass, value);
-
-  return enum_value != NULL ? enum_value->value_nick : "unknown";
-}
-
-/* Setup points of both sides, in ms after the callee's accept: the two
- * processes share the system's monotonic clock. */
-typedef struct {
-  GArray *caller[NATTER_CALL_PIPELINE_N_MARKS];
-  GArray *callee[NATTER_CALL_PIPELINE_N_MARKS];
-  GArray *caller_answer;
-} Breakdown;
 
 static void
-append_ms (GArray **values, gint64 from_us, gint64 to_us)
+add_ms (GArray **values, gint64 from_us, gint64 to_us)
 {
-  double value = (to_us - from_us) / 1000.0;
+  gint64 value = to_us - from_us;
 
   if (*values == NULL)
-    *values = g_array_new (FALSE, FALSE, sizeof (double));
+    *values = g_array_new (FALSE, FALSE, sizeof (gint64));
   if (from_us > 0 && to_us > 0)
     g_array_append_val (*values, value);
 }
 
 static void
-add_breakdown (Breakdown *breakdown,
-               JsonObject *summary,
-               gint64 caller_answer_at,
-               const gint64 *caller_marks)
+samples_clear (Samples *samples)
 {
-  gint64 accepted = json_object_get_int_member_with_default (summary, "accepted_at_us", 0);
-  JsonObject *setup = json_object_get_object_member (summary, "setup_ms");
-
-  if (accepted <= 0 || setup == NULL)
-    return;
-  append_ms (&breakdown->caller_answer, accepted, caller_answer_at);
-  for (int mark = 0; mark < NATTER_CALL_PIPELINE_N_MARKS; mark++) {
-    const char *nick = enum_nick (NATTER_TYPE_CALL_PIPELINE_MARK, mark);
-
-    append_ms (&breakdown->caller[mark], accepted, caller_marks[mark]);
-    if (json_object_has_member (setup, nick))
-      append_ms (&breakdown->callee[mark], accepted,
-                 accepted + json_object_get_int_member (setup, nick) * 1000);
-    else
-      append_ms (&breakdown->callee[mark], 0, 0);
+  g_clear_pointer (&samples->callee_rings, g_array_unref);
+  g_clear_pointer (&samples->caller_ringing, g_array_unref);
+  for (int side = 0; side < 2; side++) {
+    for (int mark = 0; mark < NATTER_CALL_PIPELINE_N_MARKS; mark++)
+      g_clear_pointer (&samples->marks[side][mark], g_array_unref);
   }
 }
 
+/* "<key>_median_ms" and, @with_worst, "<key>_worst_ms" rows of @values (µs). */
 static void
-breakdown_clear (Breakdown *breakdown)
+report_times (NatterBenchReport *report,
+              const char *key,
+              const char *label,
+              GArray *values,
+              gboolean with_worst)
 {
-  for (int mark = 0; mark < NATTER_CALL_PIPELINE_N_MARKS; mark++) {
-    g_clear_pointer (&breakdown->caller[mark], g_array_unref);
-    g_clear_pointer (&breakdown->callee[mark], g_array_unref);
+  g_autofree char *median_key = g_strdup_printf ("%s_median_ms", key);
+  g_autofree char *worst_key = g_strdup_printf ("%s_worst_ms", key);
+  g_autofree char *median_label = g_strdup_printf ("%s%s", label, with_worst ? ", median" : "");
+  g_autofree char *worst_label = g_strdup_printf ("%s, worst", label);
+
+  if (values == NULL || values->len == 0)
+    return;
+  natter_bench_sort (values);
+  natter_bench_report_double (report, median_key, median_label, "ms",
+                              natter_bench_percentile_ms (values, 50));
+  if (with_worst)
+    natter_bench_report_double (report, worst_key, worst_label, "ms",
+                                natter_bench_percentile_ms (values, 100));
+}
+
+/* The clients' stores and token files: the bench's own temporary folder. */
+static void
+remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    g_autofree char *child = g_build_filename (path, name, NULL);
+
+    if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+      remove_tree (child);
+    else
+      g_unlink (child);
   }
-  g_clear_pointer (&breakdown->caller_answer, g_array_unref);
+  g_rmdir (path);
+}
+
+static const char *
+mark_nick (NatterCallPipelineMark mark)
+{
+  g_autoptr (GEnumClass) klass = g_type_class_ref (NATTER_TYPE_CALL_PIPELINE_MARK);
+  GEnumValue *value = g_enum_get_value (klass, mark);
+
+  return value != NULL ? value->value_nick : "unknown";
+}
+
+/* One call: rings, is accepted, runs until both sides decoded @frames video
+ * frames (and @cpu_seconds more when measuring CPU), is hung up. */
+static gboolean
+run_call (Calls *calls,
+          const NatterProfile *peer,
+          Samples *samples,
+          double cpu_seconds,
+          double *out_cpu_percent,
+          GError **error)
+{
+  NatterCallManager *manager = call_manager_of (calls->caller);
+  g_autoptr (NatterCall) call = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+  VideoWait video = { { NULL, NULL }, FRAMES_PER_CALL };
+  gboolean ok = FALSE;
+
+  g_clear_object (&calls->incoming);
+  call = natter_call_manager_start_call (manager, peer, "video", 0, error);
+  if (call == NULL)
+    return FALSE;
+  g_object_ref (call);
+
+  if (!wait_for (callee_rang, calls, STEP_TIMEOUT_MS)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "the callee's call did not ring (%s)",
+                 natter_call_get_end_message (call));
+    goto out;
+  }
+  incoming = g_object_ref (calls->incoming);
+  if (!natter_call_accept (incoming, TRUE)) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "the callee could not accept");
+    goto out;
+  }
+
+  video.sides[0] = call;
+  video.sides[1] = incoming;
+  if (!wait_for (both_have_video, &video, STEP_TIMEOUT_MS) ||
+      natter_call_get_state (call) == NATTER_CALL_STATE_ENDED ||
+      natter_call_get_state (incoming) == NATTER_CALL_STATE_ENDED) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                 "no video both ways (caller %" G_GUINT64_FORMAT
+                 " frames, callee %" G_GUINT64_FORMAT " frames; %s)",
+                 frames_received (call), frames_received (incoming),
+                 natter_call_get_end_message (call));
+    goto out;
+  }
+
+  if (cpu_seconds > 0) {
+    gint64 cpu_before = natter_bench_self_cpu_us ();
+    gint64 started = g_get_monotonic_time ();
+
+    /* The steady state: the setup is over once video flows both ways. */
+    video.frames = G_MAXUINT64;
+    wait_for (both_have_video, &video, (guint) (cpu_seconds * 1000));
+    *out_cpu_percent = 100.0 * (natter_bench_self_cpu_us () - cpu_before) /
+                       (double) (g_get_monotonic_time () - started);
+  } else {
+    gint64 accepted = natter_call_get_accepted_at (incoming);
+
+    add_ms (&samples->callee_rings, natter_call_get_invited_at (call),
+            natter_call_get_invited_at (incoming));
+    add_ms (&samples->caller_ringing, natter_call_get_invited_at (call),
+            natter_call_get_ringing_at (call));
+    for (int side = 0; side < 2; side++) {
+      NatterCallPipeline *pipeline = natter_call_get_pipeline (video.sides[side]);
+
+      for (int mark = 0; mark < NATTER_CALL_PIPELINE_N_MARKS; mark++)
+        add_ms (&samples->marks[side][mark], accepted,
+                natter_call_pipeline_get_mark_time (pipeline, mark));
+    }
+  }
+  ok = TRUE;
+
+out:
+  natter_call_hang_up (call);
+  wait_for (call_ended, call, STEP_TIMEOUT_MS);
+  if (incoming != NULL)
+    wait_for (call_ended, incoming, STEP_TIMEOUT_MS);
+  g_clear_object (&calls->incoming);
+  return ok;
 }
 
 int
-main (int argc, char *argv[])
+natter_bench_calls_main (int argc, char **argv)
 {
-  g_autoptr (GOptionContext) context = g_option_context_new ("- call setup and CPU benchmark");
+  g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *server = NULL;
-  g_autofree char *cli_path = NULL;
+  g_autofree char *server_url = NULL;
   g_autofree char *data_dir = NULL;
-  g_autofree char *callee_data = NULL;
-  g_autofree char *callee_profile = NULL;
-  g_autofree char *total = NULL;
-  g_autoptr (NatterClient) caller = NULL;
-  g_autoptr (NatterClient) callee_client = NULL;
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
-  g_autoptr (GArray) ringing = g_array_new (FALSE, FALSE, sizeof (double));
-  Breakdown breakdown = { 0 };
-  NatterCallManager *manager = NULL;
+  g_autofree char *caller_dir = NULL;
+  g_autofree char *callee_dir = NULL;
+  g_autofree char *video_src = NULL;
+  g_auto (NatterBenchServer) local_server = { 0 };
   g_autoptr (NatterProfile) peer = NULL;
-  Callee callee = { 0 };
-  int calls = 20;
-  int cpu_seconds = 10;
+  int count = 20;
+  double cpu_seconds = 10;
   int width = 1280, height = 720;
+  gboolean json = FALSE;
   GOptionEntry entries[] = {
-    { "server", 0, 0, G_OPTION_ARG_STRING, &server, "The natter-server URL", "URL" },
-    { "calls", 0, 0, G_OPTION_ARG_INT, &calls, "How many calls to time (default 20)", "N" },
-    { "cpu-seconds", 0, 0, G_OPTION_ARG_INT, &cpu_seconds, "Length of the CPU call (default 10)",
-      "S" },
+    { "server", 0, 0, G_OPTION_ARG_STRING, &server_url,
+      "Server URL (http://HOST:PORT; default: start this build's natter-server)", "URL" },
+    { "count", 0, 0, G_OPTION_ARG_INT, &count, "Calls to time (default 20)", "N" },
+    { "cpu-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &cpu_seconds,
+      "Length of one more call whose CPU use is measured (default 10; 0: none)", "S" },
     { "width", 0, 0, G_OPTION_ARG_INT, &width, "Test video width (default 1280)", "W" },
     { "height", 0, 0, G_OPTION_ARG_INT, &height, "Test video height (default 720)", "H" },
-    { "natter-cli", 0, 0, G_OPTION_ARG_FILENAME, &cli_path, "The natter-cli binary for the callee",
-      "PATH" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the results as JSON", NULL },
     { NULL },
   };
-  g_autofree char *video_src = NULL;
+  Calls calls = { 0 };
+  Samples samples = { 0 };
+  NatterBenchReport report;
+  double cpu_percent = -1;
+  int completed = 0;
+  int failed = 0;
+  static const char *const side_names[2] = { "caller", "callee" };
 
+  context = g_option_context_new ("- call setup: N calls between two in-process clients");
   g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, &argc, &argv, &error) || server == NULL || calls <= 0) {
-    fprintf (stderr, "usage: natter-bench-calls --server URL [--calls N] [--cpu-seconds S]\n");
+  g_option_context_set_summary (
+    context, "Two clients in this process, test sources instead of devices, place N video\n"
+             "calls one after the other; the callee accepts each as soon as it rings. Prints\n"
+             "invitation → ringing and accept → first decoded remote video frame on each\n"
+             "side (median and worst), where the setup time goes, and the CPU of one call.");
+  if (!g_option_context_parse (context, &argc, &argv, &error)) {
+    g_printerr ("natter-bench calls: %s\n", error->message);
     return 2;
   }
-  if (cli_path == NULL) {
-    g_autofree char *directory = g_path_get_dirname (argv[0]);
-
-    cli_path = g_build_filename (directory, "..", "src", "cli", "natter-cli", NULL);
+  if (count < 1 || cpu_seconds < 0 || width < 16 || height < 16) {
+    g_printerr ("natter-bench calls: needs --count ≥ 1, --cpu-seconds ≥ 0, a video size\n");
+    return 2;
   }
 
   video_src = g_strdup_printf ("videotestsrc is-live=true pattern=ball ! capsfilter "
@@ -333,147 +366,93 @@ main (int argc, char *argv[])
   g_setenv ("NATTER_VIDEO_SRC", video_src, FALSE);
   g_setenv ("NATTER_AUDIO_SRC", "audiotestsrc is-live=true wave=ticks", FALSE);
   g_setenv ("NATTER_AUDIO_SINK", "fakesink sync=false", FALSE);
+  g_setenv ("NATTER_SOUND_DIR", "/nonexistent", FALSE); /* no ringtone to load */
+  g_setenv ("NATTER_TOKEN_STORE", "file", TRUE);
   /* As the app does when it starts. */
   natter_call_pipeline_preload ();
-  g_setenv ("NATTER_TOKEN_STORE", "file", TRUE);
+
+  if (server_url == NULL) {
+    if (!natter_bench_server_start (&local_server, &error)) {
+      g_printerr ("natter-bench calls: %s\n", error->message);
+      return 2;
+    }
+    server_url = g_strdup (local_server.url);
+  }
 
   data_dir = g_dir_make_tmp ("natter-bench-calls-XXXXXX", &error);
-  g_assert_no_error (error);
-  callee_data = g_build_filename (data_dir, "callee", NULL);
-  caller = register_client (server, data_dir, "Caller", "tutor");
-  callee_client = register_client (server, callee_data, "Callee", "student");
+  if (data_dir == NULL) {
+    g_printerr ("natter-bench calls: %s\n", error->message);
+    return 2;
+  }
+  caller_dir = g_build_filename (data_dir, "caller", NULL);
+  callee_dir = g_build_filename (data_dir, "callee", NULL);
+  calls.caller = register_client (server_url, caller_dir, "Caller", "tutor", &error);
+  if (calls.caller != NULL)
+    calls.callee = register_client (server_url, callee_dir, "Callee", "student", &error);
+  if (calls.callee == NULL) {
+    g_printerr ("natter-bench calls: %s\n", error->message);
+    g_clear_object (&calls.caller);
+    natter_call_pipeline_preload_wait ();
+    remove_tree (data_dir);
+    return 1;
+  }
   peer = natter_profile_copy (
-    natter_account_get_active_profile (natter_client_get_account (callee_client)));
-  callee_profile = g_strdup_printf ("%s:%" G_GINT64_FORMAT, peer->profile_type, peer->profile_id);
+    natter_account_get_active_profile (natter_client_get_account (calls.callee)));
+  g_signal_connect (call_manager_of (calls.callee), "incoming-call", G_CALLBACK (on_incoming_call),
+                    &calls);
 
-  /* The callee answers in its own process, with its own token. */
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_subprocess_launcher_setenv (
-    launcher, "NATTER_TOKEN", natter_account_get_token (natter_client_get_account (callee_client)),
-    TRUE);
-  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", callee_data, TRUE);
-  total = g_strdup_printf ("%d", calls + 1);
-  callee.process = g_subprocess_launcher_spawn (launcher, &error, cli_path, "--server", server,
-                                                "--profile", callee_profile, "answer", "--auto",
-                                                "--count", total, "--duration", "3600", NULL);
-  if (callee.process == NULL)
-    g_error ("Cannot start %s: %s", cli_path, error->message);
-  g_clear_object (&callee_client);
-  callee.out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (callee.process));
-  callee.summaries = g_ptr_array_new_with_free_func (g_free);
-  read_callee_line (&callee);
-  if (!wait_for (callee_ready, &callee, 20000))
-    g_error ("The callee did not start");
+  for (int i = 0; i < count + (cpu_seconds > 0 ? 1 : 0); i++) {
+    gboolean cpu_run = i == count;
 
-  g_object_get (caller, "call-manager", &manager, NULL);
-  g_object_unref (manager);
-
-  printf ("%d calls, %dx%d, jitter buffer %s ms\n", calls, width, height,
-          g_getenv ("NATTER_CALL_LATENCY_MS") != NULL ? g_getenv ("NATTER_CALL_LATENCY_MS")
-                                                      : "default");
-
-  for (int i = 0; i <= calls; i++) {
-    gboolean cpu_run = i == calls;
-    g_autoptr (NatterCall) call = NULL;
-    MediaWait media = { 0 };
-    SummaryWait summary = { &callee, callee.summaries->len + 1 };
-    double cpu_self = 0, cpu_callee = 0;
-    gint64 started = 0;
-    GPid pid = 0;
-    const char *identifier = g_subprocess_get_identifier (callee.process);
-    gint64 caller_marks[NATTER_CALL_PIPELINE_N_MARKS] = { 0 };
-    gint64 caller_answer_at = 0;
-    gboolean timed = FALSE;
-
-    call = natter_call_manager_start_call (manager, peer, "video", 0, &error);
-    if (call == NULL)
-      g_error ("Cannot call: %s", error->message);
-    g_object_ref (call);
-
-    /* A second of video, so that the callee has decoded its first frame
-     * too before the hang-up. */
-    media.call = call;
-    media.frames = 30;
-    if (!wait_for (call_has_video, &media, 30000) ||
-        natter_call_get_state (call) == NATTER_CALL_STATE_ENDED) {
-      fprintf (stderr, "call %d: no video (%s)\n", i, natter_call_get_end_message (call));
-      natter_call_hang_up (call);
-      wait_for (summaries_arrived, &summary, 10000);
-      continue;
-    }
-
-    if (cpu_run && identifier != NULL) {
-      /* Steady state: measure over the middle of a long call. */
-      pid = (GPid) atoi (identifier);
-      media.frames = 60;
-      wait_for (call_has_video, &media, 30000);
-      cpu_self = self_cpu_seconds ();
-      cpu_callee = process_cpu_seconds (pid);
-      started = g_get_monotonic_time ();
-      media.frames = G_MAXUINT64;
-      wait_for (call_has_video, &media, (guint) cpu_seconds * 1000);
-    }
-
-    if (cpu_run && started > 0) {
-      double wall = (g_get_monotonic_time () - started) / 1e6;
-
-      printf ("CPU during a %dx%d call: caller %.0f%%, callee %.0f%% of one core (over %.1f s)\n",
-              width, height, 100.0 * (self_cpu_seconds () - cpu_self) / wall,
-              100.0 * (process_cpu_seconds (pid) - cpu_callee) / wall, wall);
+    if (run_call (&calls, peer, &samples, cpu_run ? cpu_seconds : 0, &cpu_percent, &error)) {
+      if (!cpu_run)
+        completed++;
     } else {
-      NatterCallPipeline *pipeline = natter_call_get_pipeline (call);
-      double value;
-
-      value = (natter_call_get_ringing_at (call) - natter_call_get_invited_at (call)) / 1000.0;
-      g_array_append_val (ringing, value);
-      for (int mark = 0; mark < NATTER_CALL_PIPELINE_N_MARKS; mark++)
-        caller_marks[mark] = natter_call_pipeline_get_mark_time (pipeline, mark);
-      caller_answer_at = natter_call_get_accepted_at (call);
-      timed = TRUE;
-    }
-
-    natter_call_hang_up (call);
-    wait_for (call_ended, call, 5000);
-    wait_for (summaries_arrived, &summary, 10000);
-
-    if (timed && callee.summaries->len >= summary.n) {
-      g_autoptr (JsonParser) parser = json_parser_new ();
-      const char *line = g_ptr_array_index (callee.summaries, summary.n - 1);
-
-      if (json_parser_load_from_data (parser, line, -1, NULL))
-        add_breakdown (&breakdown, json_node_get_object (json_parser_get_root (parser)),
-                       caller_answer_at, caller_marks);
+      g_printerr ("natter-bench calls: call %d: %s\n", i + 1, error->message);
+      g_clear_error (&error);
+      failed++;
     }
   }
 
-  report ("invitation -> callee ringing", ringing);
-  report ("accept -> first video frame (caller)",
-          breakdown.caller[NATTER_CALL_PIPELINE_MARK_FIRST_VIDEO]);
-  report ("accept -> first video frame (callee)",
-          breakdown.callee[NATTER_CALL_PIPELINE_MARK_FIRST_VIDEO]);
-  printf ("\nWhere the time goes, from the callee's accept:\n");
-  report ("  callee: answer sent", breakdown.callee[NATTER_CALL_PIPELINE_MARK_LOCAL_DESCRIPTION]);
-  report ("  caller: answer received", breakdown.caller_answer);
-  report ("  caller: answer applied",
-          breakdown.caller[NATTER_CALL_PIPELINE_MARK_REMOTE_DESCRIPTION]);
-  report ("  callee: first local candidate",
-          breakdown.callee[NATTER_CALL_PIPELINE_MARK_FIRST_LOCAL_CANDIDATE]);
-  for (int mark = NATTER_CALL_PIPELINE_MARK_ICE_CONNECTED; mark < NATTER_CALL_PIPELINE_N_MARKS;
-       mark++) {
-    g_autofree char *caller_label =
-      g_strdup_printf ("  caller: %s", enum_nick (NATTER_TYPE_CALL_PIPELINE_MARK, mark));
-    g_autofree char *callee_label =
-      g_strdup_printf ("  callee: %s", enum_nick (NATTER_TYPE_CALL_PIPELINE_MARK, mark));
+  natter_bench_report_init (&report, "calls");
+  natter_bench_report_section (&report, "Calls");
+  natter_bench_report_int (&report, "calls", "calls timed", count);
+  natter_bench_report_int (&report, "completed", "completed (video both ways)", completed);
+  natter_bench_report_int (&report, "failed", "failed", failed);
+  natter_bench_report_int (&report, "width", "video width", width);
+  natter_bench_report_int (&report, "height", "video height", height);
+  natter_bench_report_section (&report, "Invitation sent to ringing");
+  report_times (&report, "invitation_to_ringing", "callee's call rings", samples.callee_rings,
+                TRUE);
+  report_times (&report, "invitation_to_caller_ringing", "caller hears ringback",
+                samples.caller_ringing, TRUE);
+  natter_bench_report_section (&report, "Accept to first decoded remote video frame");
+  report_times (&report, "accept_to_first_video_caller", "caller",
+                samples.marks[0][NATTER_CALL_PIPELINE_MARK_FIRST_VIDEO], TRUE);
+  report_times (&report, "accept_to_first_video_callee", "callee",
+                samples.marks[1][NATTER_CALL_PIPELINE_MARK_FIRST_VIDEO], TRUE);
+  natter_bench_report_section (&report, "Where the time goes (medians from the callee's accept)");
+  for (int mark = 0; mark < NATTER_CALL_PIPELINE_N_MARKS; mark++) {
+    for (int side = 0; side < 2; side++) {
+      g_autofree char *key = g_strdup_printf ("%s_%s", side_names[side], mark_nick (mark));
+      g_autofree char *label = g_strdup_printf ("%s: %s", side_names[side], mark_nick (mark));
 
-    report (callee_label, breakdown.callee[mark]);
-    report (caller_label, breakdown.caller[mark]);
+      g_strdelimit (key, "-", '_');
+      report_times (&report, key, label, samples.marks[side][mark], FALSE);
+    }
   }
-  breakdown_clear (&breakdown);
+  if (cpu_percent >= 0) {
+    g_autofree char *label = g_strdup_printf ("%dx%d call, both sides", width, height);
 
-  g_subprocess_send_signal (callee.process, SIGTERM);
-  g_subprocess_wait (callee.process, NULL, NULL);
-  g_clear_object (&callee.out);
-  g_clear_object (&callee.process);
-  g_ptr_array_unref (callee.summaries);
-  return 0;
+    natter_bench_report_section (&report, "CPU of this process, in % of one core");
+    natter_bench_report_double (&report, "cpu_percent_both_sides", label, "%", cpu_percent);
+  }
+  natter_bench_report_print (&report, json);
+
+  samples_clear (&samples);
+  g_clear_object (&calls.caller);
+  g_clear_object (&calls.callee);
+  natter_call_pipeline_preload_wait ();
+  remove_tree (data_dir);
+  return completed == count && failed == 0 ? 0 : 1;
 }

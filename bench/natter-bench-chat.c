@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "natter-bench-common.h"
+#include "natter-bench-server.h"
 #include "natter-protocol.h"
 
 /* How often the pacing timer looks at the clock: at 5,000 messages/s that is
@@ -327,11 +328,13 @@ natter_bench_chat_main (int argc, char **argv)
   double drain_s = 5;
   double connect_timeout_s = 120;
   int server_pid = 0;
+  g_auto (NatterBenchServer) local_server = { 0 };
   int concurrency = 8;
   int loop_interval_us = 1000;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
-    { "server", 0, 0, G_OPTION_ARG_STRING, &server_url, "Server URL (http://HOST:PORT)", "URL" },
+    { "server", 0, 0, G_OPTION_ARG_STRING, &server_url,
+      "Server URL (http://HOST:PORT; default: start this build's natter-server)", "URL" },
     { "clients", 0, 0, G_OPTION_ARG_INT, &n_clients, "Connected clients (default 10)", "N" },
     { "rate", 0, 0, G_OPTION_ARG_DOUBLE, &rate, "Messages per second in total (default 100)", "R" },
     { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &duration_s, "Seconds of sending (default 10)", "S" },
@@ -388,20 +391,27 @@ natter_bench_chat_main (int argc, char **argv)
     return 2;
   }
 
-  if (server_url == NULL || n_clients < 2 || rate <= 0 || duration_s <= 0 || drain_s < 0 ||
-      concurrency < 1 || loop_interval_us < 0) {
-    g_printerr ("natter-bench chat: needs --server URL, --clients ≥ 2, --rate > 0, "
-                "--duration > 0\n");
+  if (n_clients < 2 || rate <= 0 || duration_s <= 0 || drain_s < 0 || concurrency < 1 ||
+      loop_interval_us < 0) {
+    g_printerr ("natter-bench chat: needs --clients ≥ 2, --rate > 0, --duration > 0\n");
     return 2;
   }
 
   natter_bench_raise_fd_limit ();
+  if (server_url == NULL) {
+    if (!natter_bench_server_start (&local_server, &error)) {
+      g_printerr ("natter-bench chat: %s\n", error->message);
+      return 2;
+    }
+    server_url = g_strdup (local_server.url);
+    server_pid = local_server.pid;
+  }
   if (!natter_bench_init (&chat.bench, server_url, server_pid, (guint) concurrency, &error)) {
     g_printerr ("natter-bench chat: %s\n", error->message);
     return 2;
   }
 
-  if (rate / n_clients > NATTER_CHAT_RATE_PER_S)
+  if (local_server.process == NULL && rate / n_clients > NATTER_CHAT_RATE_PER_S)
     g_printerr ("natter-bench chat: %.1f messages/s per client is over the server's default "
                 "limit of %d/s; expect rate_limited errors\n",
                 rate / n_clients, NATTER_CHAT_RATE_PER_S);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "natter-bench-common.h"
+#include "natter-bench-server.h"
 #include "natter-protocol.h"
 
 typedef struct {
@@ -89,15 +90,17 @@ natter_bench_idle_main (int argc, char **argv)
   double hold_s = 10;
   double connect_timeout_s = 300;
   int server_pid = 0;
+  g_auto (NatterBenchServer) local_server = { 0 };
   int concurrency = 8;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
-    { "server", 0, 0, G_OPTION_ARG_STRING, &server_url, "Server URL (http://HOST:PORT)", "URL" },
+    { "server", 0, 0, G_OPTION_ARG_STRING, &server_url,
+      "Server URL (http://HOST:PORT; default: start this build's natter-server)", "URL" },
     { "clients", 0, 0, G_OPTION_ARG_INT, &n_clients, "WebSocket connections (default 100)", "N" },
     { "hold", 0, 0, G_OPTION_ARG_DOUBLE, &hold_s,
       "Seconds to hold them open before measuring (default 10)", "S" },
-    { "server-pid", 0, 0, G_OPTION_ARG_INT, &server_pid, "The server's process id (required)",
-      "PID" },
+    { "server-pid", 0, 0, G_OPTION_ARG_INT, &server_pid,
+      "The server's process id (default: the local process listening at the URL)", "PID" },
     { "per-user", 0, 0, G_OPTION_ARG_INT, &per_user,
       "Connections per user (default 16, the server's cap)", "K" },
     { "users", 0, 0, G_OPTION_ARG_FILENAME, &users_file,
@@ -134,23 +137,41 @@ natter_bench_idle_main (int argc, char **argv)
   g_option_context_set_summary (
     context, "Opens N WebSockets (K per user, the server caps users at 16), holds them open\n"
              "and reports the server's resident memory before, with them, and per connection.\n"
-             "Start the server from a shell with a raised limit (ulimit -n 20000).");
+             "Without --server it starts this build's natter-server with the limit it raised\n"
+             "for itself; start a server of your own with one raised too (ulimit -n 20000).");
   if (!g_option_context_parse (context, &argc, &argv, &error)) {
     g_printerr ("natter-bench idle: %s\n", error->message);
     return 2;
   }
 
-  if (server_url == NULL || server_pid <= 0 || n_clients < 1 || per_user < 1 || hold_s < 0 ||
-      concurrency < 1) {
-    g_printerr ("natter-bench idle: needs --server URL, --server-pid PID and --clients ≥ 1\n");
+  if (n_clients < 1 || per_user < 1 || hold_s < 0 || concurrency < 1) {
+    g_printerr ("natter-bench idle: needs --clients ≥ 1, --per-user ≥ 1, --hold ≥ 0\n");
     return 2;
   }
 
+  /* Before a server of our own starts, so that it inherits the limit. */
   fd_limit = natter_bench_raise_fd_limit ();
   if (fd_limit < (guint64) n_clients + 64)
     g_printerr ("natter-bench idle: the open file limit is %" G_GUINT64_FORMAT
                 ", too low for %d connections\n",
                 fd_limit, n_clients);
+
+  if (server_url == NULL) {
+    if (!natter_bench_server_start (&local_server, &error)) {
+      g_printerr ("natter-bench idle: %s\n", error->message);
+      return 2;
+    }
+    server_url = g_strdup (local_server.url);
+    server_pid = local_server.pid;
+  } else if (server_pid <= 0) {
+    server_pid = natter_bench_find_server_pid (server_url);
+    if (server_pid <= 0) {
+      g_printerr ("natter-bench idle: needs --server-pid PID: no process of this machine "
+                  "listens at %s\n",
+                  server_url);
+      return 2;
+    }
+  }
 
   if (!natter_bench_init (&idle.bench, server_url, server_pid, (guint) concurrency, &error)) {
     g_printerr ("natter-bench idle: %s\n", error->message);

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Smoke test of natter-bench chat against a real natter-server.
+"""Smoke test of natter-bench's three commands against a real natter-server.
 
 Starts natter-server on a free loopback port with a temporary database, runs
 `natter-bench chat --clients 10 --rate 50 --duration 2 --json`, and checks
-that nothing was lost or duplicated and that messages were delivered.
-Prints TAP.
+that nothing was lost or duplicated and that messages were delivered; runs
+`natter-bench idle` on it without --server-pid (the bench finds the
+listening process) and checks the server's RSS figures; then runs
+`natter-bench calls --count 2` without --server (the bench starts this
+build's natter-server itself) and checks that both calls had video both
+ways and that the setup times are there. Prints TAP.
 
 Usage: natter-bench-smoke.py NATTER_SERVER NATTER_BENCH
 """
@@ -19,7 +23,17 @@ import tempfile
 import threading
 
 START_TIMEOUT_S = 30
-BENCH_TIMEOUT_S = 120
+
+
+def time_scale():
+    """NATTER_TEST_TIME_SCALE (1 to 20), as the C tests read it."""
+    try:
+        return min(max(int(os.environ.get("NATTER_TEST_TIME_SCALE", "1")), 1), 20)
+    except ValueError:
+        return 1
+
+
+BENCH_TIMEOUT_S = 60 * time_scale()
 
 
 def read_listening_line(server):
@@ -37,13 +51,82 @@ def read_listening_line(server):
     return found.get("url")
 
 
+def run_json(argv, number, what):
+    """Runs natter-bench with --json; the parsed output, or None after a
+    "not ok" line with what it printed."""
+    try:
+        bench = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               timeout=BENCH_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        print("not ok %d - %s: timed out after %d s" % (number, what, BENCH_TIMEOUT_S))
+        return None
+    try:
+        result = json.loads(bench.stdout)
+        if bench.returncode == 0:
+            return result
+    except json.JSONDecodeError:
+        pass
+    print("not ok %d - %s: exit %d" % (number, what, bench.returncode))
+    for line in (bench.stdout + bench.stderr).splitlines()[-20:]:
+        print("# " + line)
+    return None
+
+
+def check_idle(bench_binary, url, server_pid):
+    """Case 5: idle connections on the running server, its process found by
+    the bench from the URL's port."""
+    result = run_json([bench_binary, "idle", "--server", url, "--clients", "20", "--hold", "1",
+                       "--json"], 5, "natter-bench idle")
+    if result is None:
+        return 1
+    rss = result["server_rss_connected_kib"]
+    if result["clients_connected"] == 20 and rss > 0:
+        print("ok 5 - natter-bench idle held 20 connections; server RSS %d KiB, %.2f KiB each"
+              % (rss, result["server_rss_per_connection_kib"]))
+        return 0
+    print("not ok 5 - idle: %d of 20 connected, server RSS %d KiB (server pid %d)"
+          % (result["clients_connected"], rss, server_pid))
+    return 1
+
+
+def check_calls(bench_binary):
+    """Cases 6 and 7: two small calls between in-process clients on a server
+    the bench starts for itself."""
+    result = run_json([bench_binary, "calls", "--count", "2", "--cpu-seconds", "1",
+                       "--width", "320", "--height", "240", "--json"], 6, "natter-bench calls")
+    if result is None:
+        print("not ok 7 - natter-bench calls reports setup times")
+        return 2
+    failures = 0
+    if result["completed"] == 2 and result["failed"] == 0:
+        print("ok 6 - natter-bench calls: 2 of 2 calls had video both ways")
+    else:
+        print("not ok 6 - natter-bench calls: %d completed, %d failed"
+              % (result["completed"], result["failed"]))
+        failures += 1
+    keys = ["invitation_to_ringing_median_ms", "invitation_to_ringing_worst_ms",
+            "accept_to_first_video_caller_median_ms", "accept_to_first_video_caller_worst_ms",
+            "accept_to_first_video_callee_median_ms", "accept_to_first_video_callee_worst_ms",
+            "cpu_percent_both_sides"]
+    missing = [key for key in keys if not result.get(key, 0) > 0]
+    if not missing:
+        print("ok 7 - invitation to ringing %.1f ms, accept to first video %.1f / %.1f ms"
+              % (result["invitation_to_ringing_median_ms"],
+                 result["accept_to_first_video_caller_median_ms"],
+                 result["accept_to_first_video_callee_median_ms"]))
+    else:
+        print("not ok 7 - figures missing or zero: %s" % ", ".join(missing))
+        failures += 1
+    return failures
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
     server_binary, bench_binary = sys.argv[1], sys.argv[2]
 
-    print("1..4")
+    print("1..7")
     with tempfile.TemporaryDirectory(prefix="natter-bench-smoke-") as tmp:
         server = subprocess.Popen(
             [server_binary, "--port", "0", "--db", os.path.join(tmp, "natter.db")],
@@ -82,6 +165,8 @@ def main():
                 print("not ok 4 - delivered %d of %d sent; errors %s"
                       % (result["delivered"], result["sent"], result["errors"]))
                 failures += 1
+            failures += check_idle(bench_binary, url, server.pid)
+            failures += check_calls(bench_binary)
             return 1 if failures else 0
         finally:
             server.send_signal(signal.SIGTERM)

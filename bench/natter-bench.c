@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "natter-bench-calls.h"
 #include "natter-bench-chat.h"
 #include "natter-bench-idle.h"
 
@@ -19,13 +20,16 @@ static const struct {
   { "chat", natter_bench_chat_main,
     "N clients send chat messages at R/s in total: delivery rate, latency, loss" },
   { "idle", natter_bench_idle_main, "N WebSockets held open: server RSS per connection" },
+  { "calls", natter_bench_calls_main,
+    "N calls between two in-process clients: ringing and first-frame times" },
 };
 
 static void
 print_usage (FILE *out)
 {
   fprintf (out, "Usage: natter-bench COMMAND [OPTION…]\n\n"
-                "Load benchmarks for a server that speaks Natter's PROTOCOL.md.\n\n"
+                "Benchmarks of a server that speaks Natter's PROTOCOL.md, and of calls.\n"
+                "Without --server a command starts this build's natter-server.\n\n"
                 "Commands:\n");
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     fprintf (out, "  %-6s %s\n", commands[i].name, commands[i].summary);

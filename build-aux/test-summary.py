@@ -2,7 +2,9 @@
 """Counts test cases in meson test logs and prints "N passed, N failed".
 
 TAP tests (GTest with --tap) count one per test case; other tests count once.
-Exits non-zero when anything failed or nothing ran.
+Exits non-zero when anything failed or nothing ran. For each failed test it
+prints, just above that line, the few output lines that say why (CI shows
+only the end of the output).
 """
 import json
 import re
@@ -10,6 +12,19 @@ import sys
 
 TAP_LINE = re.compile(r"^(not ok|ok)\b(.*)$")
 TAP_PLAN = re.compile(r"^1\.\.\d+", re.MULTILINE)
+# Lines that say why a test failed: failed TAP cases, GLib's assertion and
+# critical messages, sanitizer and valgrind reports, the interop driver's
+# failed checks.
+WHY_LINE = re.compile(r"^(not ok\b|Bail out!|# FAILED|.*(ERROR|CRITICAL|Sanitizer|"
+                      r"definitely lost|timed out)\b)")
+WHY_MAX_LINES = 8
+
+
+def why(entry):
+    output = (entry.get("stdout") or "") + "\n" + (entry.get("stderr") or "")
+    lines = [line.strip()[:300] for line in output.splitlines() if WHY_LINE.match(line.strip())]
+    return lines[:WHY_MAX_LINES]
+
 
 passed = failed = skipped = 0
 for path in sys.argv[1:]:
@@ -49,7 +64,9 @@ for path in sys.argv[1:]:
             # A crash or timeout after some cases passed is still a failure.
             if failed == failed_before:
                 failed += 1
-            print(f"FAILED: {entry.get('name')} ({result})", file=sys.stderr)
+            print(f"FAILED: {entry.get('name')} ({result}) in {path}", file=sys.stderr)
+            for line in why(entry):
+                print(f"  {line}", file=sys.stderr)
 
 line = f"{passed} passed, {failed} failed"
 if skipped:

@@ -49,7 +49,7 @@ GType natter_call_pipeline_state_get_type (void);
  *   decoded
  *
  * Points of a call's setup, for the setup-time breakdown of
- * natter-bench-calls and `natter-cli`'s call_summary.
+ * `natter-bench calls` and `natter-cli`'s call_summary.
  */
 typedef enum {
   NATTER_CALL_PIPELINE_MARK_STARTED,

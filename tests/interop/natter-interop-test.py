@@ -46,8 +46,20 @@ PAGE_FILES = {
     "/natter-interop.js": "text/javascript; charset=utf-8",
 }
 
-START_TIMEOUT_S = 20     # a process up and listening, the page connected
-CALL_TIMEOUT_S = 40      # from the first invitation to both sides done
+
+def time_scale():
+    """NATTER_TEST_TIME_SCALE (1 to 20), as the C tests read it: the
+    sanitizer run sets 3, since natter-server and natter-cli run slower."""
+    try:
+        scale = int(os.environ.get("NATTER_TEST_TIME_SCALE", "1"))
+    except ValueError:
+        return 1
+    return min(max(scale, 1), 20)
+
+
+# Deadlines, not pauses: each only bounds a wait on an event.
+START_TIMEOUT_S = 20 * time_scale()  # a process up and listening, the page connected
+CALL_TIMEOUT_S = 40 * time_scale()   # from the first invitation to both sides done
 CALL_DURATION_S = 3      # natter-cli hangs up this long after connecting
 CHROMIUM_STOP_S = 5
 
@@ -321,6 +333,9 @@ class Fixture:
             "--headless=new",
             "--no-sandbox",
             "--disable-gpu",
+            # Shared memory files in /tmp, not /dev/shm, which containers
+            # often keep at 64 MiB (decoded video frames live there).
+            "--disable-dev-shm-usage",
             "--use-fake-device-for-media-stream",
             "--use-fake-ui-for-media-stream",
             "--autoplay-policy=no-user-gesture-required",

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* A natter-server of this build that a bench command starts for itself when
+ * it is given no --server: port 0, a database in a temporary folder, the
+ * per-connection rate limits lifted (the load is the point). */
+typedef struct {
+  GSubprocess *process;
+  GDataInputStream *out;
+  char *directory;
+  char *url;
+  int pid;
+} NatterBenchServer;
+
+gboolean natter_bench_server_start (NatterBenchServer *server, GError **error);
+/* Stops the server (SIGTERM, then waits) and deletes its folder. */
+void natter_bench_server_stop (NatterBenchServer *server);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NatterBenchServer, natter_bench_server_stop)
+
+/* The process that listens on @url's port on this machine, from
+ * /proc/net/tcp{,6} and the processes' open sockets; 0 when the server is
+ * elsewhere or not ours to see. */
+int natter_bench_find_server_pid (const char *url);
+
+G_END_DECLS
