@@ -6,7 +6,9 @@
 #include "natter-bench-calls.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "natter-bench-common.h"
 #include "natter-bench-server.h"
@@ -19,7 +21,12 @@
  * a caller (tutor) and a callee (student) that accepts with video as soon as
  * its call rings. N video calls one after the other; each runs until both
  * sides decoded a second of video, then the caller hangs up. Both share
- * this process's monotonic clock, so every interval is measured directly. */
+ * this process's monotonic clock, so every interval is measured directly.
+ *
+ * The CPU of each side is read over one more, longer call whose callee is
+ * a `natter-cli answer --auto` child with the callee's token (as on another
+ * machine): one process cannot tell its two sides' threads apart. Without
+ * natter-cli, that call runs in process and the figure is both sides'. */
 
 #define STEP_TIMEOUT_MS 30000
 #define FRAMES_PER_CALL 30 /* a second of video at 30 fps */
@@ -219,6 +226,184 @@ remove_tree (const char *path)
   g_rmdir (path);
 }
 
+/* natter-cli: $NATTER_CLI, else this build's, else beside the bench, else
+ * on PATH. */
+static char *
+find_natter_cli (void)
+{
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *bench_dir = exe != NULL ? g_path_get_dirname (exe) : g_strdup (".");
+  g_autofree char *build_dir = g_path_get_dirname (bench_dir);
+  g_autofree char *in_build = g_build_filename (build_dir, "src", "cli", "natter-cli", NULL);
+  g_autofree char *beside = g_build_filename (bench_dir, "natter-cli", NULL);
+  const char *candidates[] = { g_getenv ("NATTER_CLI"), in_build, beside };
+
+  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++) {
+    if (candidates[i] != NULL && g_file_test (candidates[i], G_FILE_TEST_IS_EXECUTABLE))
+      return g_strdup (candidates[i]);
+  }
+  return g_find_program_in_path ("natter-cli");
+}
+
+/* The callee of the CPU call: a natter-cli child and what it printed. */
+typedef struct {
+  GSubprocess *process;
+  GDataInputStream *out;
+  GCancellable *cancellable;
+  gboolean waiting; /* it printed {"event":"waiting"}: connected, ready */
+  gboolean eof;
+} CalleeProcess;
+
+static void read_callee_line (CalleeProcess *callee);
+
+static void
+on_callee_line (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autofree char *line =
+    g_data_input_stream_read_line_finish (G_DATA_INPUT_STREAM (source), result, NULL, NULL);
+  CalleeProcess *callee;
+
+  if (line == NULL) {
+    /* End of output, or cancelled when the bench is done with it. */
+    if (!g_cancellable_is_cancelled (G_CANCELLABLE (user_data)))
+      ((CalleeProcess *) g_object_get_data (G_OBJECT (user_data), "callee"))->eof = TRUE;
+    g_object_unref (user_data);
+    return;
+  }
+  callee = g_object_get_data (G_OBJECT (user_data), "callee");
+  if (strstr (line, "\"event\":\"waiting\"") != NULL)
+    callee->waiting = TRUE;
+  g_object_unref (user_data);
+  read_callee_line (callee);
+}
+
+static void
+read_callee_line (CalleeProcess *callee)
+{
+  g_data_input_stream_read_line_async (callee->out, G_PRIORITY_DEFAULT, callee->cancellable,
+                                       on_callee_line, g_object_ref (callee->cancellable));
+}
+
+static gboolean
+callee_waiting (gpointer data)
+{
+  CalleeProcess *callee = data;
+
+  return callee->waiting || callee->eof;
+}
+
+static gboolean
+callee_process_start (CalleeProcess *callee,
+                      const char *cli_path,
+                      const char *server_url,
+                      const char *token,
+                      const NatterProfile *profile,
+                      const char *data_dir,
+                      GError **error)
+{
+  g_autoptr (GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_autofree char *profile_arg =
+    g_strdup_printf ("%s:%" G_GINT64_FORMAT, profile->profile_type, profile->profile_id);
+
+  g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN", token, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data_dir, TRUE);
+  callee->process = g_subprocess_launcher_spawn (launcher, error, cli_path, "--server", server_url,
+                                                 "--profile", profile_arg, "answer", "--auto",
+                                                 "--count", "1", "--duration", "3600", NULL);
+  if (callee->process == NULL)
+    return FALSE;
+  callee->cancellable = g_cancellable_new ();
+  g_object_set_data (G_OBJECT (callee->cancellable), "callee", callee);
+  callee->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (callee->process));
+  read_callee_line (callee);
+  if (!wait_for (callee_waiting, callee, STEP_TIMEOUT_MS) || !callee->waiting) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s answer did not start", cli_path);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+callee_process_stop (CalleeProcess *callee)
+{
+  if (callee->cancellable != NULL)
+    g_cancellable_cancel (callee->cancellable);
+  if (callee->process != NULL) {
+    g_subprocess_send_signal (callee->process, SIGTERM);
+    g_subprocess_wait (callee->process, NULL, NULL);
+  }
+  g_clear_object (&callee->out);
+  g_clear_object (&callee->process);
+  g_clear_object (&callee->cancellable);
+}
+
+static gboolean
+caller_has_video (gpointer data)
+{
+  VideoWait *wait = data;
+
+  return natter_call_get_state (wait->sides[0]) == NATTER_CALL_STATE_ENDED ||
+         frames_received (wait->sides[0]) >= wait->frames;
+}
+
+/* The CPU call with the callee in @callee's process: each side's CPU in %
+ * of one core over @cpu_seconds of steady video. */
+static gboolean
+run_cpu_call_with_callee_process (Calls *calls,
+                                  const NatterProfile *peer,
+                                  CalleeProcess *callee,
+                                  double cpu_seconds,
+                                  double *out_caller_percent,
+                                  double *out_callee_percent,
+                                  GError **error)
+{
+  NatterCallManager *manager = call_manager_of (calls->caller);
+  g_autoptr (NatterCall) call = NULL;
+  VideoWait video = { { NULL, NULL }, 2 * FRAMES_PER_CALL };
+  int pid = atoi (g_subprocess_get_identifier (callee->process));
+  NatterBenchProcStats callee_before, callee_after;
+  gint64 caller_before, started, elapsed;
+  gboolean ok = FALSE;
+
+  call = natter_call_manager_start_call (manager, peer, "video", 0, error);
+  if (call == NULL)
+    return FALSE;
+  g_object_ref (call);
+  video.sides[0] = call;
+  /* Past the setup: two seconds of the callee's video decoded here. */
+  if (!wait_for (caller_has_video, &video, STEP_TIMEOUT_MS) ||
+      natter_call_get_state (call) == NATTER_CALL_STATE_ENDED) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                 "no video from the natter-cli callee (%" G_GUINT64_FORMAT " frames; %s)",
+                 frames_received (call), natter_call_get_end_message (call));
+    goto out;
+  }
+  if (!natter_bench_read_proc (pid, &callee_before)) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot read the callee's /proc");
+    goto out;
+  }
+  caller_before = natter_bench_self_cpu_us ();
+  started = g_get_monotonic_time ();
+  video.frames = G_MAXUINT64;
+  wait_for (caller_has_video, &video, (guint) (cpu_seconds * 1000));
+  elapsed = g_get_monotonic_time () - started;
+  if (natter_call_get_state (call) == NATTER_CALL_STATE_ENDED ||
+      !natter_bench_read_proc (pid, &callee_after)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "the call ended early (%s)",
+                 natter_call_get_end_message (call));
+    goto out;
+  }
+  *out_caller_percent = 100.0 * (natter_bench_self_cpu_us () - caller_before) / (double) elapsed;
+  *out_callee_percent = natter_bench_cpu_percent (&callee_before, &callee_after, elapsed);
+  ok = TRUE;
+
+out:
+  natter_call_hang_up (call);
+  wait_for (call_ended, call, STEP_TIMEOUT_MS);
+  return ok;
+}
+
 static const char *
 mark_nick (NatterCallPipelineMark mark)
 {
@@ -319,6 +504,7 @@ natter_bench_calls_main (int argc, char **argv)
   g_autofree char *caller_dir = NULL;
   g_autofree char *callee_dir = NULL;
   g_autofree char *video_src = NULL;
+  g_autofree char *cli_path = NULL;
   g_auto (NatterBenchServer) local_server = { 0 };
   g_autoptr (NatterProfile) peer = NULL;
   int count = 20;
@@ -333,10 +519,14 @@ natter_bench_calls_main (int argc, char **argv)
       "Length of one more call whose CPU use is measured (default 10; 0: none)", "S" },
     { "width", 0, 0, G_OPTION_ARG_INT, &width, "Test video width (default 1280)", "W" },
     { "height", 0, 0, G_OPTION_ARG_INT, &height, "Test video height (default 720)", "H" },
+    { "natter-cli", 0, 0, G_OPTION_ARG_FILENAME, &cli_path,
+      "natter-cli for the callee of the CPU call (default: this build's)", "PATH" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the results as JSON", NULL },
     { NULL },
   };
   Calls calls = { 0 };
+  CalleeProcess callee_process = { 0 };
+  double caller_cpu_percent = -1, callee_cpu_percent = -1;
   Samples samples = { 0 };
   NatterBenchReport report;
   double cpu_percent = -1;
@@ -401,14 +591,38 @@ natter_bench_calls_main (int argc, char **argv)
   g_signal_connect (call_manager_of (calls.callee), "incoming-call", G_CALLBACK (on_incoming_call),
                     &calls);
 
-  for (int i = 0; i < count + (cpu_seconds > 0 ? 1 : 0); i++) {
-    gboolean cpu_run = i == count;
-
-    if (run_call (&calls, peer, &samples, cpu_run ? cpu_seconds : 0, &cpu_percent, &error)) {
-      if (!cpu_run)
-        completed++;
+  for (int i = 0; i < count; i++) {
+    if (run_call (&calls, peer, &samples, 0, NULL, &error)) {
+      completed++;
     } else {
       g_printerr ("natter-bench calls: call %d: %s\n", i + 1, error->message);
+      g_clear_error (&error);
+      failed++;
+    }
+  }
+
+  if (cpu_seconds > 0) {
+    g_autofree char *callee_process_dir = g_build_filename (data_dir, "callee-cli", NULL);
+
+    if (cli_path == NULL)
+      cli_path = find_natter_cli ();
+    if (cli_path != NULL) {
+      g_autofree char *token =
+        g_strdup (natter_account_get_token (natter_client_get_account (calls.callee)));
+
+      /* The in-process callee leaves first, so that only the child rings. */
+      g_clear_object (&calls.callee);
+      if (!callee_process_start (&callee_process, cli_path, server_url, token, peer,
+                                 callee_process_dir, &error) ||
+          !run_cpu_call_with_callee_process (&calls, peer, &callee_process, cpu_seconds,
+                                             &caller_cpu_percent, &callee_cpu_percent, &error)) {
+        g_printerr ("natter-bench calls: the CPU call: %s\n", error->message);
+        g_clear_error (&error);
+        failed++;
+      }
+      callee_process_stop (&callee_process);
+    } else if (!run_call (&calls, peer, &samples, cpu_seconds, &cpu_percent, &error)) {
+      g_printerr ("natter-bench calls: the CPU call: %s\n", error->message);
       g_clear_error (&error);
       failed++;
     }
@@ -441,11 +655,22 @@ natter_bench_calls_main (int argc, char **argv)
       report_times (&report, key, label, samples.marks[side][mark], FALSE);
     }
   }
-  if (cpu_percent >= 0) {
-    g_autofree char *label = g_strdup_printf ("%dx%d call, both sides", width, height);
+  if (caller_cpu_percent >= 0) {
+    g_autofree char *title =
+      g_strdup_printf ("CPU during a %dx%d call, in %% of one core", width, height);
 
-    natter_bench_report_section (&report, "CPU of this process, in % of one core");
-    natter_bench_report_double (&report, "cpu_percent_both_sides", label, "%", cpu_percent);
+    natter_bench_report_section (&report, title);
+    natter_bench_report_double (&report, "cpu_percent_caller", "caller (this process)", "%",
+                                caller_cpu_percent);
+    natter_bench_report_double (&report, "cpu_percent_callee", "callee (natter-cli)", "%",
+                                callee_cpu_percent);
+  } else if (cpu_percent >= 0) {
+    g_autofree char *title =
+      g_strdup_printf ("CPU during a %dx%d call, in %% of one core", width, height);
+
+    natter_bench_report_section (&report, title);
+    natter_bench_report_double (&report, "cpu_percent_both_sides", "both sides (this process)", "%",
+                                cpu_percent);
   }
   natter_bench_report_print (&report, json);
 

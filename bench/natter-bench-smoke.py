@@ -9,7 +9,8 @@ that nothing was lost or duplicated and that messages were delivered; runs
 listening process) and checks the server's RSS figures; then runs
 `natter-bench calls --count 2` without --server (the bench starts this
 build's natter-server itself) and checks that both calls had video both
-ways and that the setup times are there. Prints TAP.
+ways and that the setup times and each side's CPU (the callee of the CPU
+call is this build's natter-cli) are there. Prints TAP.
 
 Usage: natter-bench-smoke.py NATTER_SERVER NATTER_BENCH
 """
@@ -107,13 +108,15 @@ def check_calls(bench_binary):
     keys = ["invitation_to_ringing_median_ms", "invitation_to_ringing_worst_ms",
             "accept_to_first_video_caller_median_ms", "accept_to_first_video_caller_worst_ms",
             "accept_to_first_video_callee_median_ms", "accept_to_first_video_callee_worst_ms",
-            "cpu_percent_both_sides"]
+            "cpu_percent_caller", "cpu_percent_callee"]
     missing = [key for key in keys if not result.get(key, 0) > 0]
     if not missing:
-        print("ok 7 - invitation to ringing %.1f ms, accept to first video %.1f / %.1f ms"
+        print("ok 7 - invitation to ringing %.1f ms, accept to first video %.1f / %.1f ms, "
+              "CPU %.0f %% / %.0f %%"
               % (result["invitation_to_ringing_median_ms"],
                  result["accept_to_first_video_caller_median_ms"],
-                 result["accept_to_first_video_callee_median_ms"]))
+                 result["accept_to_first_video_callee_median_ms"],
+                 result["cpu_percent_caller"], result["cpu_percent_callee"]))
     else:
         print("not ok 7 - figures missing or zero: %s" % ", ".join(missing))
         failures += 1
