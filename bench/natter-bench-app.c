@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "natter-bench-server.h"
 #include "natter-client.h"
 #include "natter-store.h"
 
@@ -464,23 +465,6 @@ run_app (
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *child = g_build_filename (path, name, NULL);
-
-    if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-      remove_tree (child);
-    else
-      g_unlink (child);
-  }
-  g_rmdir (path);
-}
-
-static void
 set_default_paths (void)
 {
   g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
@@ -595,7 +579,7 @@ main (int argc, char *argv[])
 
   g_subprocess_send_signal (server, SIGTERM);
   g_subprocess_wait (server, NULL, NULL);
-  remove_tree (tmp);
+  natter_bench_remove_tree (tmp);
   g_free (opt_natter);
   g_free (opt_server);
   g_free (opt_schemas);

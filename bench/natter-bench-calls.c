@@ -208,43 +208,6 @@ report_times (NatterBenchReport *report,
                                 natter_bench_percentile_ms (values, 100));
 }
 
-/* The clients' stores and token files: the bench's own temporary folder. */
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *child = g_build_filename (path, name, NULL);
-
-    if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-      remove_tree (child);
-    else
-      g_unlink (child);
-  }
-  g_rmdir (path);
-}
-
-/* natter-cli: $NATTER_CLI, else this build's, else beside the bench, else
- * on PATH. */
-static char *
-find_natter_cli (void)
-{
-  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
-  g_autofree char *bench_dir = exe != NULL ? g_path_get_dirname (exe) : g_strdup (".");
-  g_autofree char *build_dir = g_path_get_dirname (bench_dir);
-  g_autofree char *in_build = g_build_filename (build_dir, "src", "cli", "natter-cli", NULL);
-  g_autofree char *beside = g_build_filename (bench_dir, "natter-cli", NULL);
-  const char *candidates[] = { g_getenv ("NATTER_CLI"), in_build, beside };
-
-  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++) {
-    if (candidates[i] != NULL && g_file_test (candidates[i], G_FILE_TEST_IS_EXECUTABLE))
-      return g_strdup (candidates[i]);
-  }
-  return g_find_program_in_path ("natter-cli");
-}
-
 /* The callee of the CPU call: a natter-cli child and what it printed. */
 typedef struct {
   GSubprocess *process;
@@ -583,7 +546,7 @@ natter_bench_calls_main (int argc, char **argv)
     g_printerr ("natter-bench calls: %s\n", error->message);
     g_clear_object (&calls.caller);
     natter_call_pipeline_preload_wait ();
-    remove_tree (data_dir);
+    natter_bench_remove_tree (data_dir);
     return 1;
   }
   peer = natter_profile_copy (
@@ -605,7 +568,7 @@ natter_bench_calls_main (int argc, char **argv)
     g_autofree char *callee_process_dir = g_build_filename (data_dir, "callee-cli", NULL);
 
     if (cli_path == NULL)
-      cli_path = find_natter_cli ();
+      cli_path = natter_bench_find_program ("NATTER_CLI", "src/cli", "natter-cli");
     if (cli_path != NULL) {
       g_autofree char *token =
         g_strdup (natter_account_get_token (natter_client_get_account (calls.callee)));
@@ -678,6 +641,6 @@ natter_bench_calls_main (int argc, char **argv)
   g_clear_object (&calls.caller);
   g_clear_object (&calls.callee);
   natter_call_pipeline_preload_wait ();
-  remove_tree (data_dir);
+  natter_bench_remove_tree (data_dir);
   return completed == count && failed == 0 ? 0 : 1;
 }

@@ -6,29 +6,43 @@
 #include "natter-bench-server.h"
 
 #include <glib/gstdio.h>
-#include <libsoup/soup.h>
 #include <signal.h>
 #include <stdlib.h>
 
 #define START_TIMEOUT_MS 30000
 
-/* $NATTER_SERVER, else this build's server next to the bench in the build
- * tree, else beside the bench once installed, else on PATH. */
-static char *
-find_server_binary (void)
+char *
+natter_bench_find_program (const char *env_variable, const char *build_path, const char *name)
 {
   g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
   g_autofree char *bench_dir = exe != NULL ? g_path_get_dirname (exe) : g_strdup (".");
   g_autofree char *build_dir = g_path_get_dirname (bench_dir);
-  g_autofree char *in_build = g_build_filename (build_dir, "src", "server", "natter-server", NULL);
-  g_autofree char *beside = g_build_filename (bench_dir, "natter-server", NULL);
-  const char *candidates[] = { g_getenv ("NATTER_SERVER"), in_build, beside };
+  g_autofree char *in_build = g_build_filename (build_dir, build_path, name, NULL);
+  g_autofree char *beside = g_build_filename (bench_dir, name, NULL);
+  const char *candidates[] = { g_getenv (env_variable), in_build, beside };
 
   for (guint i = 0; i < G_N_ELEMENTS (candidates); i++) {
     if (candidates[i] != NULL && g_file_test (candidates[i], G_FILE_TEST_IS_EXECUTABLE))
       return g_strdup (candidates[i]);
   }
-  return g_find_program_in_path ("natter-server");
+  return g_find_program_in_path (name);
+}
+
+void
+natter_bench_remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    g_autofree char *child = g_build_filename (path, name, NULL);
+
+    if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+      natter_bench_remove_tree (child);
+    else
+      g_unlink (child);
+  }
+  g_rmdir (path);
 }
 
 static void
@@ -62,7 +76,8 @@ natter_bench_server_start (NatterBenchServer *server, GError **error)
 {
   g_autoptr (GSubprocessLauncher) launcher =
     g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
-  g_autofree char *binary = find_server_binary ();
+  g_autofree char *binary =
+    natter_bench_find_program ("NATTER_SERVER", "src/server", "natter-server");
   g_autofree char *db = NULL;
   g_autofree char *line = NULL;
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
@@ -114,16 +129,8 @@ natter_bench_server_stop (NatterBenchServer *server)
     g_subprocess_send_signal (server->process, SIGTERM);
     g_subprocess_wait (server->process, NULL, NULL);
   }
-  if (server->directory != NULL) {
-    const char *names[] = { "natter.db", "natter.db-wal", "natter.db-shm" };
-
-    for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
-      g_autofree char *path = g_build_filename (server->directory, names[i], NULL);
-
-      g_unlink (path);
-    }
-    g_rmdir (server->directory);
-  }
+  if (server->directory != NULL)
+    natter_bench_remove_tree (server->directory);
   g_clear_object (&server->out);
   g_clear_object (&server->process);
   g_clear_pointer (&server->directory, g_free);

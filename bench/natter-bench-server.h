@@ -5,6 +5,15 @@
 
 G_BEGIN_DECLS
 
+/* A program of this build: $@env_variable if set, else @build_path/@name
+ * in the build tree the bench runs from, else @name beside the bench (an
+ * install), else @name on PATH. NULL when none is executable. */
+char *
+natter_bench_find_program (const char *env_variable, const char *build_path, const char *name);
+
+/* Deletes @path and everything under it (the bench's temporary folders). */
+void natter_bench_remove_tree (const char *path);
+
 /* A natter-server of this build that a bench command starts for itself when
  * it is given no --server: port 0, a database in a temporary folder, the
  * per-connection rate limits lifted (the load is the point). */
