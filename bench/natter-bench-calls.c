@@ -222,29 +222,30 @@ static void read_callee_line (CalleeProcess *callee);
 static void
 on_callee_line (GObject *source, GAsyncResult *result, gpointer user_data)
 {
+  g_autoptr (GError) error = NULL;
   g_autofree char *line =
-    g_data_input_stream_read_line_finish (G_DATA_INPUT_STREAM (source), result, NULL, NULL);
-  CalleeProcess *callee;
+    g_data_input_stream_read_line_finish (G_DATA_INPUT_STREAM (source), result, NULL, &error);
+  CalleeProcess *callee = user_data;
 
+  /* Cancelled by callee_process_stop (): the bench is done with it. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
   if (line == NULL) {
-    /* End of output, or cancelled when the bench is done with it. */
-    if (!g_cancellable_is_cancelled (G_CANCELLABLE (user_data)))
-      ((CalleeProcess *) g_object_get_data (G_OBJECT (user_data), "callee"))->eof = TRUE;
-    g_object_unref (user_data);
+    callee->eof = TRUE;
     return;
   }
-  callee = g_object_get_data (G_OBJECT (user_data), "callee");
   if (strstr (line, "\"event\":\"waiting\"") != NULL)
     callee->waiting = TRUE;
-  g_object_unref (user_data);
-  read_callee_line (callee);
+  /* A line read just before the stop: nothing more to read. */
+  if (callee->out != NULL)
+    read_callee_line (callee);
 }
 
 static void
 read_callee_line (CalleeProcess *callee)
 {
   g_data_input_stream_read_line_async (callee->out, G_PRIORITY_DEFAULT, callee->cancellable,
-                                       on_callee_line, g_object_ref (callee->cancellable));
+                                       on_callee_line, callee);
 }
 
 static gboolean
@@ -277,7 +278,6 @@ callee_process_start (CalleeProcess *callee,
   if (callee->process == NULL)
     return FALSE;
   callee->cancellable = g_cancellable_new ();
-  g_object_set_data (G_OBJECT (callee->cancellable), "callee", callee);
   callee->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (callee->process));
   read_callee_line (callee);
   if (!wait_for (callee_waiting, callee, STEP_TIMEOUT_MS) || !callee->waiting) {
@@ -524,12 +524,9 @@ natter_bench_calls_main (int argc, char **argv)
   /* As the app does when it starts. */
   natter_call_pipeline_preload ();
 
-  if (server_url == NULL) {
-    if (!natter_bench_server_start (&local_server, &error)) {
-      g_printerr ("natter-bench calls: %s\n", error->message);
-      return 2;
-    }
-    server_url = g_strdup (local_server.url);
+  if (!natter_bench_server_start_unless_given (&local_server, &server_url, NULL, &error)) {
+    g_printerr ("natter-bench calls: %s\n", error->message);
+    return 2;
   }
 
   data_dir = g_dir_make_tmp ("natter-bench-calls-XXXXXX", &error);

@@ -398,13 +398,9 @@ natter_bench_chat_main (int argc, char **argv)
   }
 
   natter_bench_raise_fd_limit ();
-  if (server_url == NULL) {
-    if (!natter_bench_server_start (&local_server, &error)) {
-      g_printerr ("natter-bench chat: %s\n", error->message);
-      return 2;
-    }
-    server_url = g_strdup (local_server.url);
-    server_pid = local_server.pid;
+  if (!natter_bench_server_start_unless_given (&local_server, &server_url, &server_pid, &error)) {
+    g_printerr ("natter-bench chat: %s\n", error->message);
+    return 2;
   }
   if (!natter_bench_init (&chat.bench, server_url, server_pid, (guint) concurrency, &error)) {
     g_printerr ("natter-bench chat: %s\n", error->message);

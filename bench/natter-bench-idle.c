@@ -156,14 +156,11 @@ natter_bench_idle_main (int argc, char **argv)
                 ", too low for %d connections\n",
                 fd_limit, n_clients);
 
-  if (server_url == NULL) {
-    if (!natter_bench_server_start (&local_server, &error)) {
-      g_printerr ("natter-bench idle: %s\n", error->message);
-      return 2;
-    }
-    server_url = g_strdup (local_server.url);
-    server_pid = local_server.pid;
-  } else if (server_pid <= 0) {
+  if (!natter_bench_server_start_unless_given (&local_server, &server_url, &server_pid, &error)) {
+    g_printerr ("natter-bench idle: %s\n", error->message);
+    return 2;
+  }
+  if (server_pid <= 0) {
     server_pid = natter_bench_find_server_pid (server_url);
     if (server_pid <= 0) {
       g_printerr ("natter-bench idle: needs --server-pid PID: no process of this machine "

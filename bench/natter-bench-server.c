@@ -122,6 +122,22 @@ natter_bench_server_start (NatterBenchServer *server, GError **error)
   return TRUE;
 }
 
+gboolean
+natter_bench_server_start_unless_given (NatterBenchServer *server,
+                                        char **url,
+                                        int *pid,
+                                        GError **error)
+{
+  if (*url != NULL)
+    return TRUE;
+  if (!natter_bench_server_start (server, error))
+    return FALSE;
+  *url = g_strdup (server->url);
+  if (pid != NULL)
+    *pid = server->pid;
+  return TRUE;
+}
+
 void
 natter_bench_server_stop (NatterBenchServer *server)
 {

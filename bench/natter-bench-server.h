@@ -26,6 +26,12 @@ typedef struct {
 } NatterBenchServer;
 
 gboolean natter_bench_server_start (NatterBenchServer *server, GError **error);
+/* What every command does with --server: when *@url is NULL, starts
+ * @server and sets *@url (and *@pid when given) to it. */
+gboolean natter_bench_server_start_unless_given (NatterBenchServer *server,
+                                                 char **url,
+                                                 int *pid,
+                                                 GError **error);
 /* Stops the server (SIGTERM, then waits) and deletes its folder. */
 void natter_bench_server_stop (NatterBenchServer *server);
 
