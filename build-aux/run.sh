@@ -18,7 +18,7 @@ server_bin="$build/src/server/natter-server"
 cli_bin="$build/src/cli/natter-cli"
 app_bin="$build/src/app/natter"
 port=${NATTER_PORT:-8000}
-state="$build/run"
+state=${NATTER_RUN_DIR:-$build/run}
 mkdir -p "$state"
 
 pids=()
@@ -30,7 +30,8 @@ cleanup ()
   wait 2>/dev/null
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # The server prints one line on stdout once it listens; demo accounts go to stderr.
 rm -f "$state/server.out"
@@ -63,27 +64,40 @@ XDG_DATA_HOME="$state/selam" NATTER_VIDEO_SRC="videotestsrc is-live=true pattern
 pids+=($!)
 echo "Selam Tesfaye (student) answers calls through natter-cli: $state/selam-answers.log"
 
+# A machine without sound or camera (a VM, a container) would fail Abebe's
+# calls: test sources stand in, as for Selam, and the commands printed below
+# carry them too. Real devices are used if any.
+runtime=${XDG_RUNTIME_DIR:-/run/user/$(id -u)}
+media_env=()
+if [ ! -d /dev/snd ] && [ ! -S "$runtime/pulse/native" ] && [ ! -S "$runtime/pipewire-0" ] &&
+  [ -z "${PULSE_SERVER:-}" ]; then
+  echo "No sound devices: Abebe's calls send silence and play into nothing"
+  media_env+=("NATTER_AUDIO_SRC=${NATTER_AUDIO_SRC:-audiotestsrc is-live=true wave=silence}")
+  media_env+=("NATTER_AUDIO_SINK=${NATTER_AUDIO_SINK:-fakesink}")
+fi
+if ! ls /dev/video* >/dev/null 2>&1; then
+  echo "No camera: a test pattern stands in for Abebe's"
+  media_env+=("NATTER_VIDEO_SRC=${NATTER_VIDEO_SRC:-videotestsrc is-live=true}")
+fi
+
 if [ -x "$app_bin" ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; }; then
   echo "Opening Natter as Abebe Kebede (tutor). Demo password for every account: natter-demo"
-  # A machine without sound or camera (a VM, a container) would fail the
-  # call; test sources stand in, as for Selam. Real devices are used if any.
-  runtime=${XDG_RUNTIME_DIR:-/run/user/$(id -u)}
-  if [ ! -d /dev/snd ] && [ ! -S "$runtime/pulse/native" ] && [ ! -S "$runtime/pipewire-0" ] &&
-    [ -z "${PULSE_SERVER:-}" ]; then
-    echo "No sound devices: Abebe's calls send silence and play into nothing"
-    export NATTER_AUDIO_SRC=${NATTER_AUDIO_SRC:-"audiotestsrc is-live=true wave=silence"}
-    export NATTER_AUDIO_SINK=${NATTER_AUDIO_SINK:-fakesink}
-  fi
-  if ! ls /dev/video* >/dev/null 2>&1; then
-    echo "No camera: a test pattern stands in for Abebe's"
-    export NATTER_VIDEO_SRC=${NATTER_VIDEO_SRC:-"videotestsrc is-live=true"}
-  fi
-  XDG_DATA_HOME="$state/abebe" GSETTINGS_BACKEND=${GSETTINGS_BACKEND:-memory} \
-    GSETTINGS_SCHEMA_DIR="$build/data" "$app_bin" --server "$url"
+  # In the background and waited for, so that SIGTERM reaches the trap at
+  # once (bash runs traps only after a foreground child ends) and stops
+  # every child, the app included.
+  env "${media_env[@]}" XDG_DATA_HOME="$state/abebe" GSETTINGS_BACKEND=${GSETTINGS_BACKEND:-memory} \
+    GSETTINGS_SCHEMA_DIR="$build/data" "$app_bin" --server "$url" &
+  pids+=($!)
+  wait "${pids[-1]}"
 else
+  # Quoted so that each printed line works when pasted into a shell.
+  prefix="XDG_DATA_HOME=$state/abebe NATTER_TOKEN_STORE=file"
+  for assignment in "${media_env[@]}"; do
+    prefix+=" ${assignment%%=*}=$(printf '%q' "${assignment#*=}")"
+  done
   echo "No display (or no app built): chat from a shell instead, for example"
-  echo "  XDG_DATA_HOME=$state/abebe NATTER_TOKEN_STORE=file $cli_bin --server $url send student:2 'Hello'"
-  echo "  XDG_DATA_HOME=$state/abebe NATTER_TOKEN_STORE=file $cli_bin --server $url call student:2 --video --duration 5"
+  echo "  $prefix $cli_bin --server $url send student:2 'Hello'"
+  echo "  $prefix $cli_bin --server $url call student:2 --video --duration 5"
   echo "Press Ctrl+C to stop the server."
   wait "${pids[0]}"
 fi
