@@ -316,6 +316,49 @@ test_sign_in (Fixture *fixture, gconstpointer data)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* The password must not leave for another machine unencrypted unwarned. */
+static void
+test_sign_in_cleartext_warning (Fixture *fixture, gconstpointer data)
+{
+  static const struct {
+    const char *url;
+    gboolean warned;
+  } cases[] = {
+    { "http://chat.example.org", TRUE },
+    { "http://192.0.2.7:8000", TRUE },
+    { "ws://[2001:db8::1]:8000", TRUE },
+    { "HTTP://chat.example.org/", TRUE },
+    { "https://chat.example.org", FALSE },
+    { "http://127.0.0.1:8000", FALSE },
+    { "http://127.8.9.10", FALSE },
+    { "http://[::1]:8000", FALSE },
+    { "http://localhost:8000", FALSE },
+    { "chat.example.org", FALSE },
+    { "", FALSE },
+  };
+  NatterSignInWindow *window = natter_sign_in_window_new (fixture->application);
+  GtkRevealer *revealer = GTK_REVEALER (gtk_widget_get_template_child (
+    GTK_WIDGET (window), NATTER_TYPE_SIGN_IN_WINDOW, "cleartext_revealer"));
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    g_assert_cmpint (natter_server_url_is_cleartext (cases[i].url), ==, cases[i].warned);
+
+  gtk_window_present (GTK_WINDOW (window));
+  natter_sign_in_window_set_server_url (window, natter_test_server_get_url (fixture->server));
+  g_assert_false (gtk_revealer_get_reveal_child (revealer));
+
+  natter_sign_in_window_set_server_url (window, " http://chat.example.org:8000 ");
+  natter_sign_in_window_set_email (window, "alice@example.org");
+  g_assert_true (gtk_revealer_get_reveal_child (revealer));
+  natter_test_wait_until (gtk_revealer_get_child_revealed (revealer), TIMEOUT_MS);
+  save_screenshot (fixture, GTK_WIDGET (window), "sign-in-cleartext");
+
+  natter_sign_in_window_set_server_url (window, "https://chat.example.org");
+  g_assert_false (gtk_revealer_get_reveal_child (revealer));
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 typedef struct {
   gboolean done;
   GError *error;
@@ -981,6 +1024,8 @@ main (int argc, char *argv[])
               fixture_tear_down);
   g_test_add ("/natter/app/sign-in/errors-from-real-failures", Fixture, NULL, fixture_set_up,
               test_sign_in_errors, fixture_tear_down);
+  g_test_add ("/natter/app/sign-in/warns-on-cleartext-address", Fixture, NULL, fixture_set_up,
+              test_sign_in_cleartext_warning, fixture_tear_down);
   g_test_add ("/natter/app/chat/history-from-server", Fixture, short_replay, fixture_set_up,
               test_history_from_server, fixture_tear_down);
   g_test_add ("/natter/app/screens/main-window", Fixture, NULL, fixture_set_up, test_main_window,

@@ -32,6 +32,7 @@ struct _NatterSignInWindow {
   AdwEntryRow *email_row;
   AdwEntryRow *password_row;
   AdwComboRow *profile_type_row;
+  GtkRevealer *cleartext_revealer;
   GtkRevealer *error_revealer;
   GtkLabel *error_label;
   GtkLabel *title_label;
@@ -86,9 +87,22 @@ clear_row_errors (NatterSignInWindow *self)
   gtk_widget_remove_css_class (GTK_WIDGET (self->password_row), "error");
 }
 
+/* The app reads an address without a scheme as https://, so only an
+ * explicit http:// to another machine is warned about. */
+static void
+update_cleartext_warning (NatterSignInWindow *self)
+{
+  const char *url = gtk_editable_get_text (GTK_EDITABLE (self->server_row));
+  g_autofree char *stripped = g_strstrip (g_strdup (url));
+
+  gtk_revealer_set_reveal_child (self->cleartext_revealer,
+                                 natter_server_url_is_cleartext (stripped));
+}
+
 static void
 on_entry_changed (NatterSignInWindow *self)
 {
+  update_cleartext_warning (self);
   update_actions (self);
 }
 
@@ -187,6 +201,7 @@ natter_sign_in_window_class_init (NatterSignInWindowClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/natter/Natter/natter-sign-in-window.ui");
   gtk_widget_class_bind_template_child (widget_class, NatterSignInWindow, server_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterSignInWindow, cleartext_revealer);
   gtk_widget_class_bind_template_child (widget_class, NatterSignInWindow, display_name_row);
   gtk_widget_class_bind_template_child (widget_class, NatterSignInWindow, email_row);
   gtk_widget_class_bind_template_child (widget_class, NatterSignInWindow, password_row);

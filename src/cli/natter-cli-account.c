@@ -48,6 +48,19 @@ print_signed_in (NatterAccount *account)
   natter_cli_event_end (builder);
 }
 
+/* Said before the password leaves: a script's log is where the user sees it. */
+static void
+warn_if_cleartext (NatterAccount *account)
+{
+  const char *url = natter_account_get_server_url (account);
+
+  if (natter_server_url_is_cleartext (url))
+    g_printerr ("natter-cli: warning: %s is not encrypted: the password and the token travel in "
+                "clear over the network. Use an https:// address unless you trust every network "
+                "between you and the server.\n",
+                url);
+}
+
 /* Registration and login sign in; --profile then picks among the profiles. */
 static int
 finish_sign_in (NatterCli *cli, NatterAccount *account)
@@ -111,6 +124,7 @@ natter_cli_register (NatterCli *cli, int argc, char **argv)
     return natter_cli_fail ("%s", error->message);
 
   account = natter_client_get_account (natter_cli_get_client (cli));
+  warn_if_cleartext (account);
   natter_account_register_async (account, email, password, name, (const char *const *) types->pdata,
                                  NULL, natter_cli_task_done, &result);
   natter_cli_wait_for_task (&result);
@@ -148,6 +162,7 @@ natter_cli_login (NatterCli *cli, int argc, char **argv)
     return natter_cli_fail ("%s", error->message);
 
   account = natter_client_get_account (natter_cli_get_client (cli));
+  warn_if_cleartext (account);
   natter_account_login_async (account, email, password, NULL, natter_cli_task_done, &result);
   natter_cli_wait_for_task (&result);
 

@@ -433,6 +433,44 @@ natter_account_init (NatterAccount *self)
 }
 
 /**
+ * natter_server_url_is_cleartext:
+ * @server_url: a server address as the user typed it
+ *
+ * Whether signing in to @server_url would send the password and then the
+ * token unencrypted over a network: `http://` (or `ws://`) to any host but
+ * this machine's own loopback. A host name other than `localhost` counts as
+ * remote, since it is not resolved here.
+ *
+ * Returns: %TRUE when the user should be warned
+ */
+gboolean
+natter_server_url_is_cleartext (const char *server_url)
+{
+  g_autoptr (GUri) uri = NULL;
+  g_autoptr (GInetAddress) address = NULL;
+  const char *host;
+
+  g_return_val_if_fail (server_url != NULL, FALSE);
+
+  uri = g_uri_parse (server_url, G_URI_FLAGS_NONE, NULL);
+  if (uri == NULL || g_uri_get_scheme (uri) == NULL)
+    return FALSE;
+  if (g_ascii_strcasecmp (g_uri_get_scheme (uri), "http") != 0 &&
+      g_ascii_strcasecmp (g_uri_get_scheme (uri), "ws") != 0)
+    return FALSE;
+
+  host = g_uri_get_host (uri);
+  if (host == NULL || *host == '\0')
+    return FALSE;
+  if (g_ascii_strcasecmp (host, "localhost") == 0 || g_str_has_suffix (host, ".localhost"))
+    return FALSE;
+
+  address = g_inet_address_new_from_string (host);
+
+  return address == NULL || !g_inet_address_get_is_loopback (address);
+}
+
+/**
  * natter_account_new:
  * @server_url: (nullable): the server; %NULL for the last one used
  * @data_dir: (nullable): Natter's data directory; %NULL for `$XDG_DATA_HOME/natter`

@@ -34,6 +34,8 @@ typedef enum {
 
 GQuark natter_account_error_quark (void);
 
+gboolean natter_server_url_is_cleartext (const char *server_url);
+
 #define NATTER_TYPE_ACCOUNT (natter_account_get_type ())
 G_DECLARE_FINAL_TYPE (NatterAccount, natter_account, NATTER, ACCOUNT, GObject)
 
