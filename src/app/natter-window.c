@@ -48,6 +48,7 @@ struct _NatterWindow {
   GMenu *profiles_section;
   AdwToastOverlay *toast_overlay;
   AdwLeaflet *leaflet;
+  GtkWidget *sidebar_header_bar;
   AdwWindowTitle *sidebar_title;
   GtkSearchEntry *search_entry;
   GtkSearchBar *search_bar;
@@ -845,6 +846,7 @@ natter_window_class_init (NatterWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, profiles_section);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, leaflet);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar_header_bar);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar_title);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, search_entry);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, search_bar);

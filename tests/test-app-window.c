@@ -1,0 +1,617 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-app-window"
+
+#include "config.h"
+
+#include <adwaita.h>
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+
+#include "natter-application.h"
+#include "natter-call-manager.h"
+#include "natter-call-overlay.h"
+#include "natter-conversation-row.h"
+#include "natter-incoming-call-dialog.h"
+#include "natter-sign-in-window.h"
+#include "natter-test-server.h"
+#include "natter-window.h"
+
+/* The main window and the application as a person meets them, against a
+ * real natter-server, with Bob (a plain client) on the other side: what
+ * the sidebar draws after a burst of messages, what Enter does on an
+ * incoming call, what a call's end looks like, sign-out and sign-in,
+ * profiles, and which events notify. Warnings are fatal (tests/meson.build):
+ * a "snapshot without a current allocation" fails the test. Screenshots go
+ * to <build>/screenshots. */
+
+#define TIMEOUT_MS 15000
+
+typedef struct {
+  NatterTestServer *server;
+  char *data_dir;
+  char *shots_dir;
+  char *alice_token;
+  char *bob_token;
+  NatterProfile *alice_profile;
+  NatterProfile *bob_profile;
+  gint64 conversation_id;
+  NatterClient *bob;
+  NatterApplication *application;
+} Fixture;
+
+static void clear_notifications (void);
+G_GNUC_UNUSED static guint count_notifications (const char *summary);
+
+static const char *const fast_chat[] = { "--chat-rate", "1000", "--chat-burst", "1000", NULL };
+
+static void
+on_signed_in (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  int *state = user_data;
+
+  *state = natter_client_sign_in_finish (NATTER_CLIENT (source), result, NULL) ? 1 : -1;
+}
+
+static NatterCallManager *
+get_call_manager (NatterClient *client)
+{
+  NatterCallManager *call_manager = NULL;
+
+  g_object_get (client, "call-manager", &call_manager, NULL);
+  g_assert_nonnull (call_manager);
+  g_object_unref (call_manager); /* the client keeps it */
+  return call_manager;
+}
+
+static gboolean
+connected (NatterClient *client)
+{
+  return client != NULL && natter_connection_get_state (natter_client_get_connection (client)) ==
+                             NATTER_CONNECTION_STATE_CONNECTED;
+}
+
+static NatterClient *
+signed_in_client (Fixture *fixture, const char *name, const char *token)
+{
+  g_autofree char *dir = g_build_filename (fixture->data_dir, name, NULL);
+  NatterClient *client = natter_client_new (natter_test_server_get_url (fixture->server), dir);
+  int state = 0;
+
+  g_setenv ("NATTER_TOKEN", token, TRUE);
+  natter_client_sign_in_async (client, NULL, on_signed_in, &state);
+  natter_test_wait_until (state != 0, TIMEOUT_MS);
+  g_unsetenv ("NATTER_TOKEN");
+  g_assert_cmpint (state, ==, 1);
+  natter_test_wait_until (connected (client), TIMEOUT_MS);
+  return client;
+}
+
+static gint64
+create_conversation (Fixture *fixture,
+                     const char *token,
+                     const NatterProfile *as,
+                     const NatterProfile *with)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *answer = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  guint status = 0;
+
+  path = g_strdup_printf ("/api/as/%" G_GINT64_FORMAT "/%s/conversations", as->profile_id,
+                          as->profile_type);
+  body =
+    g_strdup_printf ("{\"with\":[{\"profile_id\":%" G_GINT64_FORMAT ",\"profile_type\":\"%s\"}]}",
+                     with->profile_id, with->profile_type);
+  answer = natter_test_http (fixture->server, "POST", path, token, body, &status);
+  g_assert_cmpuint (status / 100, ==, 2);
+  node = json_from_string (answer, NULL);
+  g_assert_nonnull (node);
+  return json_object_get_int_member (json_node_get_object (node), "conversation_id");
+}
+
+/* Alice's NatterApplication, started with her kept server and token, as
+ * `natter` is. One process runs several in turn: none takes the bus name. */
+static NatterApplication *
+start_application (Fixture *fixture, const char *data_dir_name, const char *token)
+{
+  static guint count;
+  g_autofree char *dir = g_build_filename (fixture->data_dir, data_dir_name, NULL);
+  g_autofree char *application_id = g_strdup_printf ("%s.WindowTest%u", APPLICATION_ID, ++count);
+  g_autoptr (GSettings) settings = g_settings_new (APPLICATION_ID);
+  g_autoptr (GError) error = NULL;
+  NatterApplication *application;
+
+  g_settings_set_string (settings, "server-url", natter_test_server_get_url (fixture->server));
+  g_settings_set_boolean (settings, "run-in-background", FALSE);
+  g_setenv ("NATTER_DATA_DIR", dir, TRUE);
+  if (token != NULL)
+    g_setenv ("NATTER_TOKEN", token, TRUE);
+
+  application = natter_application_new ();
+  g_application_set_application_id (G_APPLICATION (application), application_id);
+  g_application_set_flags (G_APPLICATION (application),
+                           g_application_get_flags (G_APPLICATION (application)) |
+                             G_APPLICATION_NON_UNIQUE);
+  g_application_register (G_APPLICATION (application), NULL, &error);
+  g_assert_no_error (error);
+  if (token != NULL) {
+    natter_test_wait_until (connected (natter_application_get_client (application)), TIMEOUT_MS);
+    g_unsetenv ("NATTER_TOKEN");
+  }
+
+  return application;
+}
+
+static void
+fixture_set_up (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterUser) alice = NULL;
+  g_autoptr (NatterUser) bob = NULL;
+  const char *builddir = g_getenv ("NATTER_TEST_BUILDDIR");
+
+  fixture->server = natter_test_server_new (data ? data : fast_chat);
+  fixture->data_dir = g_dir_make_tmp ("natter-app-window-XXXXXX", NULL);
+  fixture->shots_dir = g_build_filename (builddir ? builddir : ".", "screenshots", NULL);
+  g_mkdir_with_parents (fixture->shots_dir, 0755);
+
+  alice = natter_test_server_register (fixture->server, "alice@example.org", "Alice Kebede",
+                                       "tutor", &fixture->alice_token, &fixture->alice_profile);
+  bob = natter_test_server_register (fixture->server, "bob@example.org", "Bob Tesfaye", "student",
+                                     &fixture->bob_token, &fixture->bob_profile);
+  g_assert_nonnull (alice);
+  g_assert_nonnull (bob);
+  fixture->conversation_id =
+    create_conversation (fixture, fixture->bob_token, fixture->bob_profile, fixture->alice_profile);
+  fixture->bob = signed_in_client (fixture, "bob", fixture->bob_token);
+  clear_notifications ();
+}
+
+static void
+on_final_activate (GApplication *application)
+{
+  g_signal_stop_emission_by_name (application, "activate");
+  g_application_quit (application);
+}
+
+/* The end of a session: "shutdown", then the application is released. */
+static void
+stop_application (NatterApplication **application)
+{
+  GList *windows;
+
+  if (*application == NULL)
+    return;
+
+  windows = g_list_copy (gtk_application_get_windows (GTK_APPLICATION (*application)));
+  for (GList *l = windows; l != NULL; l = l->next)
+    gtk_window_destroy (l->data);
+  g_list_free (windows);
+
+  g_signal_connect (*application, "activate", G_CALLBACK (on_final_activate), NULL);
+  g_assert_cmpint (g_application_run (G_APPLICATION (*application), 0, NULL), ==, 0);
+  natter_test_wait_until (G_OBJECT (*application)->ref_count == 1, TIMEOUT_MS);
+  g_assert_finalize_object (g_steal_pointer (application));
+}
+
+static void
+fixture_tear_down (Fixture *fixture, gconstpointer data)
+{
+  stop_application (&fixture->application);
+  g_clear_object (&fixture->bob);
+  g_clear_pointer (&fixture->alice_profile, natter_profile_free);
+  g_clear_pointer (&fixture->bob_profile, natter_profile_free);
+  natter_test_server_free (fixture->server);
+  natter_test_remove_tree (fixture->data_dir);
+  g_clear_pointer (&fixture->data_dir, g_free);
+  g_clear_pointer (&fixture->shots_dir, g_free);
+  g_clear_pointer (&fixture->alice_token, g_free);
+  g_clear_pointer (&fixture->bob_token, g_free);
+  natter_test_iterate_until (g_get_monotonic_time () + 100 * 1000);
+}
+
+static NatterWindow *
+open_main_window (Fixture *fixture)
+{
+  GtkWindow *window;
+
+  g_application_activate (G_APPLICATION (fixture->application));
+  natter_test_wait_until (natter_application_get_main_window (fixture->application) != NULL,
+                          TIMEOUT_MS);
+  window = natter_application_get_main_window (fixture->application);
+  gtk_window_set_default_size (window, 1000, 700);
+  natter_test_wait_until (
+    gtk_widget_get_mapped (GTK_WIDGET (window)) && gtk_window_is_active (window), TIMEOUT_MS);
+  return NATTER_WINDOW (window);
+}
+
+static void
+on_after_paint (GdkFrameClock *clock, int *frames)
+{
+  (*frames)++;
+}
+
+/* Waits until @widget's window has drawn a few frames of what it shows. */
+static void
+settle (GtkWidget *widget)
+{
+  GdkFrameClock *clock;
+  int frames = 0;
+  gulong handler;
+
+  natter_test_wait_until (gtk_widget_get_mapped (widget), TIMEOUT_MS);
+  clock = gtk_widget_get_frame_clock (widget);
+  g_assert_nonnull (clock);
+  handler = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &frames);
+  natter_test_iterate_until (g_get_monotonic_time () + 300 * 1000);
+  for (int wanted = frames + 1; wanted <= 3; wanted++) {
+    gtk_widget_queue_draw (widget);
+    natter_test_wait_until (frames >= wanted, TIMEOUT_MS);
+  }
+  g_signal_handler_disconnect (clock, handler);
+}
+
+static GdkTexture *
+render (GtkWidget *widget)
+{
+  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  g_autoptr (GskRenderNode) node = NULL;
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  int width = gtk_widget_get_width (widget);
+  int height = gtk_widget_get_height (widget);
+
+  g_assert_cmpint (width, >, 0);
+  g_assert_cmpint (height, >, 0);
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (snapshot);
+  g_assert_nonnull (node);
+  return gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)),
+                                      node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+}
+
+static void
+save_screenshot (Fixture *fixture, GtkWidget *widget, const char *name)
+{
+  g_autoptr (GdkTexture) texture = NULL;
+  g_autofree char *file = g_strconcat (name, ".png", NULL);
+  g_autofree char *path = g_build_filename (fixture->shots_dir, file, NULL);
+
+  settle (widget);
+  texture = render (widget);
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("saved %s", path);
+}
+
+/* How many distinct colours the rectangle holds: a drawn row has text and
+ * an avatar, a blank one a single background colour. */
+static guint
+count_colours (GdkTexture *texture, const graphene_rect_t *rect)
+{
+  int width = gdk_texture_get_width (texture);
+  int height = gdk_texture_get_height (texture);
+  g_autofree guint32 *pixels = g_new (guint32, (gsize) width * height);
+  g_autoptr (GHashTable) colours = g_hash_table_new (NULL, NULL);
+
+  gdk_texture_download (texture, (guchar *) pixels, (gsize) width * 4);
+  for (int y = MAX (0, (int) rect->origin.y);
+       y < MIN (height, (int) (rect->origin.y + rect->size.height)); y++)
+    for (int x = MAX (0, (int) rect->origin.x);
+         x < MIN (width, (int) (rect->origin.x + rect->size.width)); x++)
+      g_hash_table_add (colours, GUINT_TO_POINTER (pixels[(gsize) y * width + x]));
+
+  return g_hash_table_size (colours);
+}
+
+static NatterConversationRow *
+find_row_under (GtkWidget *widget, gint64 conversation_id)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child)) {
+    NatterConversationRow *row;
+
+    if (NATTER_IS_CONVERSATION_ROW (child)) {
+      NatterConversationItem *item =
+        natter_conversation_row_get_item (NATTER_CONVERSATION_ROW (child));
+
+      if (item != NULL && natter_conversation_item_get_conversation_id (item) == conversation_id)
+        return NATTER_CONVERSATION_ROW (child);
+      continue;
+    }
+    row = find_row_under (child, conversation_id);
+    if (row != NULL)
+      return row;
+  }
+
+  return NULL;
+}
+
+static GtkWidget *
+template_child (NatterWindow *window, const char *name)
+{
+  GtkWidget *child =
+    GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (window), NATTER_TYPE_WINDOW, name));
+
+  g_assert_nonnull (child);
+  return child;
+}
+
+static guint
+count_messages (NatterClient *client, gint64 conversation_id)
+{
+  NatterStore *store = natter_client_get_store (client);
+
+  return store ? natter_store_count_messages (store, conversation_id) : 0;
+}
+
+/* Defect 2: messages arrive while a chat is open, and the sidebar, header
+ * buttons included, stays drawn: every frame lays it out (a widget that
+ * lost its allocation would warn "Trying to snapshot … without a current
+ * allocation", fatal here), its rows have their place and show pixels. */
+static void
+test_sidebar_drawn_after_burst (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterUser) carol = NULL;
+  g_autoptr (NatterProfile) carol_profile = NULL;
+  g_autofree char *carol_token = NULL;
+  g_autoptr (NatterClient) carol_client = NULL;
+  g_autoptr (GdkTexture) texture = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *id = NULL;
+  NatterClient *alice;
+  NatterWindow *window;
+  GtkWidget *sidebar;
+  gint64 carol_conversation;
+  graphene_rect_t bounds;
+
+  /* Two conversations, Carol's the newer: Bob's burst moves his to the top. */
+  carol = natter_test_server_register (fixture->server, "carol@example.org", "Carol Haile",
+                                       "parent", &carol_token, &carol_profile);
+  carol_conversation =
+    create_conversation (fixture, carol_token, carol_profile, fixture->alice_profile);
+  carol_client = signed_in_client (fixture, "carol", carol_token);
+  id = natter_client_send_message (fixture->bob, fixture->conversation_id, "Hi", &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&id, g_free);
+  id = natter_client_send_message (carol_client, carol_conversation, "Hello", &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&id, g_free);
+
+  fixture->application = start_application (fixture, "alice", fixture->alice_token);
+  alice = natter_application_get_client (fixture->application);
+  natter_test_wait_until (count_messages (alice, carol_conversation) == 1 &&
+                            count_messages (alice, fixture->conversation_id) == 1,
+                          TIMEOUT_MS);
+  window = open_main_window (fixture);
+  natter_test_wait_until (natter_window_open_conversation (window, fixture->conversation_id),
+                          TIMEOUT_MS);
+  settle (GTK_WIDGET (window));
+
+  for (guint i = 0; i < 50; i++) {
+    g_autofree char *text = g_strdup_printf ("Message %u of the burst", i + 1);
+    g_autofree char *message_id =
+      natter_client_send_message (fixture->bob, fixture->conversation_id, text, &error);
+
+    g_assert_no_error (error);
+  }
+  natter_test_wait_until (count_messages (alice, fixture->conversation_id) == 51, TIMEOUT_MS);
+  settle (GTK_WIDGET (window));
+
+  /* Every sidebar row has its place inside the sidebar. */
+  sidebar = template_child (window, "sidebar_stack");
+  for (guint i = 0; i < 2; i++) {
+    gint64 conversation_id = i == 0 ? fixture->conversation_id : carol_conversation;
+    NatterConversationRow *row = find_row_under (sidebar, conversation_id);
+
+    g_assert_nonnull (row);
+    g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (row)));
+    g_assert_true (gtk_widget_compute_bounds (GTK_WIDGET (row), GTK_WIDGET (window), &bounds));
+    g_assert_cmpfloat (bounds.size.width, >, 100);
+    g_assert_cmpfloat (bounds.size.height, >, 20);
+
+    /* Drawn: its avatar and text are there in a picture of the window. */
+    g_clear_object (&texture);
+    texture = render (GTK_WIDGET (window));
+    g_assert_cmpuint (count_colours (texture, &bounds), >, 20);
+  }
+
+  /* Bob's conversation went to the top. */
+  g_assert_true (gtk_widget_compute_bounds (
+    GTK_WIDGET (find_row_under (sidebar, fixture->conversation_id)), GTK_WIDGET (window), &bounds));
+  {
+    graphene_rect_t carol_bounds;
+
+    g_assert_true (
+      gtk_widget_compute_bounds (GTK_WIDGET (find_row_under (sidebar, carol_conversation)),
+                                 GTK_WIDGET (window), &carol_bounds));
+    g_assert_cmpfloat (bounds.origin.y, <, carol_bounds.origin.y);
+  }
+
+  /* The header's buttons too. */
+  g_assert_true (gtk_widget_compute_bounds (template_child (window, "sidebar_header_bar"),
+                                            GTK_WIDGET (window), &bounds));
+  g_assert_cmpuint (count_colours (texture, &bounds), >, 20);
+
+  save_screenshot (fixture, GTK_WIDGET (window), "sidebar-after-burst");
+}
+
+/* Defect 3: Enter accepts, as the shortcuts window says: the focus starts
+ * on Accept, and Enter activates the focused button. */
+static void
+test_enter_accepts_call (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) bob_call = NULL;
+  NatterCallManager *alice_calls;
+  NatterIncomingCallDialog *dialog = NULL;
+  GtkWidget *focus;
+  GtkWidget *default_widget;
+  NatterCall *alice_call;
+  g_autoptr (GError) error = NULL;
+
+  fixture->application = start_application (fixture, "alice", fixture->alice_token);
+  open_main_window (fixture);
+  alice_calls = get_call_manager (natter_application_get_client (fixture->application));
+
+  bob_call =
+    natter_call_manager_start_call (get_call_manager (fixture->bob), fixture->alice_profile,
+                                    "voice", fixture->conversation_id, &error);
+  g_assert_no_error (error);
+  g_object_ref (bob_call);
+  natter_test_wait_until (
+    g_list_model_get_n_items (natter_call_manager_get_calls (alice_calls)) > 0, TIMEOUT_MS);
+  alice_call = g_list_model_get_item (natter_call_manager_get_calls (alice_calls), 0);
+  g_object_unref (alice_call); /* the manager keeps it */
+
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (fixture->application));
+       dialog == NULL; l = l ? l->next : NULL) {
+    if (l == NULL) {
+      natter_test_iterate_until (g_get_monotonic_time () + 50 * 1000);
+      l = gtk_application_get_windows (GTK_APPLICATION (fixture->application));
+    }
+    if (NATTER_IS_INCOMING_CALL_DIALOG (l->data))
+      dialog = l->data;
+  }
+  natter_test_wait_until (gtk_window_is_active (GTK_WINDOW (dialog)), TIMEOUT_MS);
+  save_screenshot (fixture, GTK_WIDGET (dialog), "incoming-call-focus");
+
+  /* Accept has the focus and is the default: Enter goes to it. */
+  focus = gtk_window_get_focus (GTK_WINDOW (dialog));
+  g_assert_true (GTK_IS_BUTTON (focus));
+  g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (focus)), ==, "call.accept");
+  default_widget = gtk_window_get_default_widget (GTK_WINDOW (dialog));
+  g_assert_true (default_widget == focus);
+
+  /* What Enter does to the focused button. */
+  g_assert_true (gtk_widget_activate (focus));
+  natter_test_wait_until (natter_call_get_state (alice_call) == NATTER_CALL_STATE_CONNECTING ||
+                            natter_call_get_state (alice_call) == NATTER_CALL_STATE_CONNECTED,
+                          TIMEOUT_MS);
+
+  natter_call_hang_up (bob_call);
+  natter_test_wait_until (natter_call_manager_get_active_call (alice_calls) == NULL, TIMEOUT_MS);
+}
+
+/* A notification server stand-in on the test's private session bus. */
+static GSubprocess *
+start_notification_daemon (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDBusConnection) bus = NULL;
+  GSubprocess *daemon;
+  gint64 deadline;
+
+  daemon = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, "/usr/bin/python3", "-m",
+                             "dbusmock", "--template", "notification_daemon", NULL);
+  g_assert_no_error (error);
+
+  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  g_assert_no_error (error);
+  deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  for (;;) {
+    g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
+      bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner",
+      g_variant_new ("(s)", "org.freedesktop.Notifications"), G_VARIANT_TYPE ("(b)"),
+      G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+    gboolean owned = FALSE;
+
+    if (reply != NULL)
+      g_variant_get (reply, "(b)", &owned);
+    if (owned)
+      break;
+    if (g_get_monotonic_time () > deadline)
+      g_error ("the notification daemon stand-in did not start");
+    g_usleep (50 * 1000);
+  }
+
+  return daemon;
+}
+
+static void
+clear_notifications (void)
+{
+  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr (GVariant) reply = NULL;
+
+  reply = g_dbus_connection_call_sync (
+    bus, "org.freedesktop.Notifications", "/org/freedesktop/Notifications",
+    "org.freedesktop.DBus.Mock", "ClearCalls", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  g_assert_nonnull (reply);
+}
+
+/* The summaries ("Bob Tesfaye", "Missed call from Bob Tesfaye") of every
+ * notification sent since the last clear_notifications (), in order. */
+static GPtrArray *
+sent_notifications (void)
+{
+  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GVariant) calls = NULL;
+  GPtrArray *summaries = g_ptr_array_new_with_free_func (g_free);
+  GVariantIter iter;
+  const char *method;
+  GVariant *args;
+
+  reply = g_dbus_connection_call_sync (
+    bus, "org.freedesktop.Notifications", "/org/freedesktop/Notifications",
+    "org.freedesktop.DBus.Mock", "GetCalls", NULL, G_VARIANT_TYPE ("(a(tsav))"),
+    G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  g_assert_nonnull (reply);
+  calls = g_variant_get_child_value (reply, 0);
+  g_variant_iter_init (&iter, calls);
+  while (g_variant_iter_next (&iter, "(t&s@av)", NULL, &method, &args)) {
+    g_autoptr (GVariant) owned_args = args;
+    g_autoptr (GVariant) boxed = NULL;
+    g_autoptr (GVariant) title = NULL;
+
+    if (!g_str_equal (method, "Notify"))
+      continue;
+    boxed = g_variant_get_child_value (args, 3);
+    title = g_variant_get_variant (boxed);
+    g_ptr_array_add (summaries, g_variant_dup_string (title, NULL));
+  }
+
+  return summaries;
+}
+
+static guint
+count_notifications (const char *summary)
+{
+  g_autoptr (GPtrArray) summaries = sent_notifications ();
+  guint n = 0;
+
+  for (guint i = 0; i < summaries->len; i++)
+    if (g_str_equal (g_ptr_array_index (summaries, i), summary))
+      n++;
+
+  return n;
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_autoptr (GSubprocess) notification_daemon = NULL;
+  g_autofree char *config_dir = g_dir_make_tmp ("natter-app-window-config-XXXXXX", NULL);
+  int status;
+
+  g_setenv ("XDG_CONFIG_HOME", config_dir, TRUE);
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+  gst_init (NULL, NULL);
+  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
+
+  /* No devices here: test sources and sinks. */
+  g_setenv ("NATTER_AUDIO_SRC", "audiotestsrc is-live=true wave=silence", FALSE);
+  g_setenv ("NATTER_AUDIO_SINK", "fakesink", FALSE);
+  g_setenv ("NATTER_VIDEO_SRC", "videotestsrc is-live=true", FALSE);
+
+  g_test_add ("/natter/app/window/sidebar-drawn-after-burst", Fixture, NULL, fixture_set_up,
+              test_sidebar_drawn_after_burst, fixture_tear_down);
+  g_test_add ("/natter/app/window/enter-accepts-call", Fixture, NULL, fixture_set_up,
+              test_enter_accepts_call, fixture_tear_down);
+
+  notification_daemon = start_notification_daemon ();
+  status = g_test_run ();
+  g_subprocess_force_exit (notification_daemon);
+  g_rmdir (config_dir);
+
+  return status;
+}
