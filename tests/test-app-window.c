@@ -12,6 +12,7 @@
 #include "natter-call-overlay.h"
 #include "natter-conversation-row.h"
 #include "natter-incoming-call-dialog.h"
+#include "natter-preferences-window.h"
 #include "natter-sign-in-window.h"
 #include "natter-test-server.h"
 #include "natter-window.h"
@@ -490,6 +491,181 @@ test_enter_accepts_call (Fixture *fixture, gconstpointer data)
   natter_test_wait_until (natter_call_manager_get_active_call (alice_calls) == NULL, TIMEOUT_MS);
 }
 
+static GtkWindow *
+find_window (NatterApplication *application, GType type)
+{
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (application)); l != NULL;
+       l = l->next)
+    if (G_TYPE_CHECK_INSTANCE_TYPE (l->data, type))
+      return l->data;
+
+  return NULL;
+}
+
+static guint
+n_conversations (NatterApplication *application)
+{
+  NatterClient *client = natter_application_get_client (application);
+  GListModel *conversations = client ? natter_client_get_conversations (client) : NULL;
+
+  return conversations ? g_list_model_get_n_items (conversations) : 0;
+}
+
+/* Signs in through the sign-in window, as a person does. */
+static void
+sign_in_with_form (Fixture *fixture, const char *email)
+{
+  GtkWindow *sign_in;
+  GtkEditable *password;
+
+  natter_test_wait_until (
+    (sign_in = find_window (fixture->application, NATTER_TYPE_SIGN_IN_WINDOW)) != NULL &&
+      gtk_widget_get_mapped (GTK_WIDGET (sign_in)),
+    TIMEOUT_MS);
+  natter_sign_in_window_set_server_url (NATTER_SIGN_IN_WINDOW (sign_in),
+                                        natter_test_server_get_url (fixture->server));
+  natter_sign_in_window_set_email (NATTER_SIGN_IN_WINDOW (sign_in), email);
+  password = GTK_EDITABLE (gtk_widget_get_template_child (
+    GTK_WIDGET (sign_in), NATTER_TYPE_SIGN_IN_WINDOW, "password_row"));
+  gtk_editable_set_text (password, NATTER_TEST_PASSWORD);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (sign_in), "sign-in.submit", NULL));
+  natter_test_wait_until (natter_application_get_main_window (fixture->application) != NULL &&
+                            find_window (fixture->application, NATTER_TYPE_SIGN_IN_WINDOW) == NULL,
+                          TIMEOUT_MS);
+}
+
+/* Defect 10: signing out uses no freed object (a critical would be fatal
+ * here), and defect 7: signing in again opens the profile with its
+ * conversations, not an empty one. */
+static void
+test_sign_out_and_in (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *id = NULL;
+  NatterClient *client;
+  NatterWindow *window;
+  GtkWindow *preferences;
+
+  id = natter_client_send_message (fixture->bob, fixture->conversation_id, "Before", &error);
+  g_assert_no_error (error);
+  /* Signed in with the form, the token kept as the app keeps it. */
+  fixture->application = start_application (fixture, "alice", NULL);
+  g_application_activate (G_APPLICATION (fixture->application));
+  sign_in_with_form (fixture, "alice@example.org");
+  window = NATTER_WINDOW (natter_application_get_main_window (fixture->application));
+  natter_test_wait_until (natter_window_open_conversation (window, fixture->conversation_id),
+                          TIMEOUT_MS);
+  settle (GTK_WIDGET (window));
+  client = natter_application_get_client (fixture->application);
+
+  /* Preferences, Sign Out: as a person does it. */
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->application), "preferences", NULL);
+  natter_test_wait_until (
+    (preferences = find_window (fixture->application, NATTER_TYPE_PREFERENCES_WINDOW)) != NULL &&
+      gtk_widget_get_mapped (GTK_WIDGET (preferences)),
+    TIMEOUT_MS);
+  settle (GTK_WIDGET (preferences));
+  g_assert_true (gtk_widget_activate (GTK_WIDGET (gtk_widget_get_template_child (
+    GTK_WIDGET (preferences), NATTER_TYPE_PREFERENCES_WINDOW, "sign_out_button"))));
+  natter_test_wait_until (natter_application_get_main_window (fixture->application) == NULL &&
+                            find_window (fixture->application, NATTER_TYPE_SIGN_IN_WINDOW) != NULL,
+                          TIMEOUT_MS);
+  natter_test_wait_until (natter_account_get_token (natter_client_get_account (client)) == NULL,
+                          TIMEOUT_MS);
+  g_assert_cmpuint (n_conversations (fixture->application), ==, 0);
+  natter_test_iterate_until (g_get_monotonic_time () + 300 * 1000);
+
+  sign_in_with_form (fixture, "alice@example.org");
+  window = NATTER_WINDOW (natter_application_get_main_window (fixture->application));
+  client = natter_application_get_client (fixture->application);
+  natter_test_wait_until (connected (client) && n_conversations (fixture->application) == 1,
+                          TIMEOUT_MS);
+  g_assert_true (
+    natter_profile_equal (natter_account_get_active_profile (natter_client_get_account (client)),
+                          fixture->alice_profile));
+  g_assert_true (natter_window_open_conversation (window, fixture->conversation_id));
+  settle (GTK_WIDGET (window));
+}
+
+/* Bob calls Alice and she accepts from the app: returns her call, connected. */
+static NatterCall *
+accepted_call_from_bob (Fixture *fixture, NatterCall **out_bob_call)
+{
+  NatterCallManager *alice_calls =
+    get_call_manager (natter_application_get_client (fixture->application));
+  g_autoptr (GError) error = NULL;
+  g_autofree char *call_id = NULL;
+  NatterCall *bob_call;
+  NatterCall *alice_call;
+
+  bob_call =
+    natter_call_manager_start_call (get_call_manager (fixture->bob), fixture->alice_profile,
+                                    "voice", fixture->conversation_id, &error);
+  g_assert_no_error (error);
+  *out_bob_call = g_object_ref (bob_call);
+  natter_test_wait_until (
+    g_list_model_get_n_items (natter_call_manager_get_calls (alice_calls)) > 0, TIMEOUT_MS);
+  alice_call = g_list_model_get_item (natter_call_manager_get_calls (alice_calls), 0);
+  g_object_unref (alice_call); /* the manager keeps it */
+  call_id = g_strdup_printf ("%" G_GINT64_FORMAT, natter_call_get_call_log_id (alice_call));
+  natter_test_wait_until (
+    natter_application_has_incoming_call_prompt (fixture->application, call_id), TIMEOUT_MS);
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->application), "accept-call",
+                                  g_variant_new_string (call_id));
+  natter_test_wait_until (natter_call_get_state (alice_call) == NATTER_CALL_STATE_CONNECTED,
+                          TIMEOUT_MS);
+  return alice_call;
+}
+
+/* Calls leave a trace: when Bob hangs up, Alice's call view stays a moment
+ * with "Call ended · 0:02" (its length), then gives way to the chat. */
+static void
+test_call_ended_shows_duration (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) bob_call = NULL;
+  g_autoptr (NatterCall) alice_call = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *duration = NULL;
+  NatterWindow *window;
+  GtkStack *content_stack;
+  GtkLabel *ended_label;
+  GtkRevealer *ended_revealer;
+  NatterCallOverlay *overlay;
+
+  fixture->application = start_application (fixture, "alice", fixture->alice_token);
+  window = open_main_window (fixture);
+  natter_test_wait_until (natter_window_open_conversation (window, fixture->conversation_id),
+                          TIMEOUT_MS);
+  alice_call = g_object_ref (accepted_call_from_bob (fixture, &bob_call));
+  content_stack = GTK_STACK (template_child (window, "content_stack"));
+  overlay = natter_window_get_call_overlay (window);
+  ended_label = GTK_LABEL (
+    gtk_widget_get_template_child (GTK_WIDGET (overlay), NATTER_TYPE_CALL_OVERLAY, "ended_label"));
+  ended_revealer = GTK_REVEALER (gtk_widget_get_template_child (
+    GTK_WIDGET (overlay), NATTER_TYPE_CALL_OVERLAY, "ended_revealer"));
+  natter_test_wait_until (natter_window_get_call (window) == alice_call, TIMEOUT_MS);
+  natter_test_wait_until (natter_call_get_duration (alice_call) >= 2, TIMEOUT_MS);
+
+  natter_call_hang_up (bob_call);
+  natter_test_wait_until (natter_call_get_state (alice_call) == NATTER_CALL_STATE_ENDED,
+                          TIMEOUT_MS);
+  duration = g_strdup_printf ("%u:%02u", natter_call_get_duration (alice_call) / 60,
+                              natter_call_get_duration (alice_call) % 60);
+  expected = g_strdup_printf ("Call ended · %s", duration);
+
+  /* Still the call view, saying so. */
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (content_stack), ==, "call");
+  g_assert_true (gtk_revealer_get_reveal_child (ended_revealer));
+  g_assert_cmpstr (gtk_label_get_label (ended_label), ==, expected);
+  save_screenshot (fixture, GTK_WIDGET (window), "call-ended-duration");
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (content_stack), ==, "call");
+  g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (ended_label)));
+
+  /* Then the chat again. */
+  natter_test_wait_until (natter_window_get_call (window) == NULL, TIMEOUT_MS);
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (content_stack), ==, "chat");
+}
+
 /* A notification server stand-in on the test's private session bus. */
 static GSubprocess *
 start_notification_daemon (void)
@@ -607,6 +783,12 @@ main (int argc, char *argv[])
               test_sidebar_drawn_after_burst, fixture_tear_down);
   g_test_add ("/natter/app/window/enter-accepts-call", Fixture, NULL, fixture_set_up,
               test_enter_accepts_call, fixture_tear_down);
+
+  g_test_add ("/natter/app/window/sign-out-and-in", Fixture, NULL, fixture_set_up,
+              test_sign_out_and_in, fixture_tear_down);
+
+  g_test_add ("/natter/app/window/call-ended-shows-duration", Fixture, NULL, fixture_set_up,
+              test_call_ended_shows_duration, fixture_tear_down);
 
   notification_daemon = start_notification_daemon ();
   status = g_test_run ();

@@ -38,6 +38,7 @@ struct _NatterWindow {
   gboolean link_dropped;
 
   NatterCall *call;
+  gboolean call_was_connected;
   GSignalGroup *call_signals;
   NatterDevices *devices;
   guint bench_pending; /* BenchEvent flags, with NATTER_BENCH_TIMING */
@@ -407,6 +408,41 @@ on_ended_call_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* What the call view says once the call is over: how long it lasted, or
+ * why it never started. */
+static char *
+describe_end (NatterWindow *self, NatterCall *call)
+{
+  g_autofree char *duration = NULL;
+
+  if (self->call_was_connected) {
+    duration = natter_format_duration (natter_call_get_duration (call));
+    /* Translators: shown for a moment when a call ends: its length, "12:04" */
+    return g_strdup_printf (_ ("Call ended · %s"), duration);
+  }
+
+  switch (natter_call_get_end_reason (call)) {
+    case NATTER_CALL_END_REASON_DECLINED:
+      return g_strdup (_ ("Call declined"));
+    case NATTER_CALL_END_REASON_BUSY:
+      return g_strdup (_ ("Busy in another call"));
+    case NATTER_CALL_END_REASON_NO_ANSWER:
+      return g_strdup (_ ("No answer"));
+    case NATTER_CALL_END_REASON_UNAVAILABLE:
+      return g_strdup (_ ("Not available"));
+    case NATTER_CALL_END_REASON_FAILED:
+      return g_strdup (_ ("The call could not connect"));
+    case NATTER_CALL_END_REASON_NONE:
+    case NATTER_CALL_END_REASON_HANGUP:
+    case NATTER_CALL_END_REASON_ANSWERED_ELSEWHERE:
+    case NATTER_CALL_END_REASON_DECLINED_ELSEWHERE:
+    case NATTER_CALL_END_REASON_CALLER_CANCELLED:
+    case NATTER_CALL_END_REASON_TIMEOUT:
+    default:
+      return g_strdup (_ ("Call ended"));
+  }
+}
+
 static void
 update_call (NatterWindow *self)
 {
@@ -459,11 +495,17 @@ update_call (NatterWindow *self)
     self->call_overlay,
     state == NATTER_CALL_STATE_CONNECTED ? quality_from_stats (natter_call_get_stats (call)) : -1);
 
-  if (state == NATTER_CALL_STATE_ENDED) {
-    const char *how = natter_call_get_end_message (call);
+  if (state == NATTER_CALL_STATE_CONNECTED)
+    self->call_was_connected = TRUE;
 
-    natter_call_overlay_show_ended (self->call_overlay, how ? how : _ ("Call ended"));
-    natter_window_set_call_active (self, FALSE, NULL);
+  if (state == NATTER_CALL_STATE_ENDED) {
+    g_autofree char *how = describe_end (self, call);
+
+    /* The call view stays, saying how the call ended, for a moment; the
+     * "return to call" bar goes at once. */
+    natter_call_overlay_show_ended (self->call_overlay, how);
+    self->call_active = FALSE;
+    update_return_to_call (self);
     if (self->ended_timeout_id == 0)
       self->ended_timeout_id =
         g_timeout_add_seconds (ENDED_CALL_SHOWN_S, on_ended_call_timeout, self);
@@ -1113,6 +1155,7 @@ natter_window_set_call (NatterWindow *self, NatterCall *call)
 
   g_clear_handle_id (&self->ended_timeout_id, g_source_remove);
   g_set_object (&self->call, call);
+  self->call_was_connected = FALSE;
   g_signal_group_set_target (self->call_signals, call);
   natter_call_overlay_set_remote_video (self->call_overlay, NULL);
   natter_call_overlay_set_local_video (self->call_overlay, NULL);
