@@ -41,7 +41,8 @@ typedef struct {
 } Fixture;
 
 static void clear_notifications (void);
-G_GNUC_UNUSED static guint count_notifications (const char *summary);
+static NatterCall *accepted_call_from_bob (Fixture *fixture, NatterCall **out_bob_call);
+static guint count_notifications (const char *summary);
 
 static const char *const fast_chat[] = { "--chat-rate", "1000", "--chat-burst", "1000", NULL };
 
@@ -545,6 +546,8 @@ test_sign_out_and_in (Fixture *fixture, gconstpointer data)
   NatterClient *client;
   NatterWindow *window;
   GtkWindow *preferences;
+  g_autoptr (NatterCall) bob_call = NULL;
+  g_autoptr (NatterCall) alice_call = NULL;
 
   id = natter_client_send_message (fixture->bob, fixture->conversation_id, "Before", &error);
   g_assert_no_error (error);
@@ -557,6 +560,12 @@ test_sign_out_and_in (Fixture *fixture, gconstpointer data)
                           TIMEOUT_MS);
   settle (GTK_WIDGET (window));
   client = natter_application_get_client (fixture->application);
+
+  /* A call first, as in a day's use: its objects are about at sign-out. */
+  alice_call = g_object_ref (accepted_call_from_bob (fixture, &bob_call));
+  natter_call_hang_up (bob_call);
+  natter_test_wait_until (natter_call_get_state (alice_call) == NATTER_CALL_STATE_ENDED,
+                          TIMEOUT_MS);
 
   /* Preferences, Sign Out: as a person does it. */
   g_action_group_activate_action (G_ACTION_GROUP (fixture->application), "preferences", NULL);
@@ -664,6 +673,63 @@ test_call_ended_shows_duration (Fixture *fixture, gconstpointer data)
   /* Then the chat again. */
   natter_test_wait_until (natter_window_get_call (window) == NULL, TIMEOUT_MS);
   g_assert_cmpstr (gtk_stack_get_visible_child_name (content_stack), ==, "chat");
+}
+
+static const char *const fast_chat_short_ring[] = { "--chat-rate", "1000",           "--chat-burst",
+                                                    "1000",        "--ring-timeout", "1",
+                                                    NULL };
+
+/* Defect 9: Alice signs in on a new computer. What happened before (three
+ * messages she read elsewhere, a call she missed) is fetched but does not
+ * notify; a message sent afterwards does. */
+static void
+test_new_device_notifies_only_news (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterClient) old_device = NULL;
+  g_autoptr (GSettings) settings = g_settings_new (APPLICATION_ID);
+  g_autoptr (GError) error = NULL;
+  NatterCall *bob_call;
+  NatterClient *alice;
+
+  old_device = signed_in_client (fixture, "alice-old", fixture->alice_token);
+  for (guint i = 0; i < 3; i++) {
+    g_autofree char *text = g_strdup_printf ("Old news %u", i + 1);
+    g_autofree char *id =
+      natter_client_send_message (fixture->bob, fixture->conversation_id, text, &error);
+
+    g_assert_no_error (error);
+  }
+  natter_test_wait_until (count_messages (old_device, fixture->conversation_id) == 3, TIMEOUT_MS);
+  g_assert_true (natter_client_mark_read (old_device, fixture->conversation_id, 3));
+
+  /* Bob calls, nobody answers within the server's 1 s: a missed call. */
+  bob_call =
+    natter_call_manager_start_call (get_call_manager (fixture->bob), fixture->alice_profile,
+                                    "voice", fixture->conversation_id, &error);
+  g_assert_no_error (error);
+  g_object_ref (bob_call);
+  natter_test_wait_until (natter_call_get_state (bob_call) == NATTER_CALL_STATE_ENDED, TIMEOUT_MS);
+  g_object_unref (bob_call);
+  g_clear_object (&old_device);
+
+  /* The new computer: nothing of Natter's kept yet. */
+  g_settings_reset (settings, "notify-after");
+  fixture->application = start_application (fixture, "alice-new", fixture->alice_token);
+  alice = natter_application_get_client (fixture->application);
+  natter_test_wait_until (count_messages (alice, fixture->conversation_id) == 3, TIMEOUT_MS);
+  natter_test_iterate_until (g_get_monotonic_time () + 500 * 1000);
+  g_assert_cmpuint (count_notifications ("Bob Tesfaye"), ==, 0);
+  g_assert_cmpuint (count_notifications ("Missed call from Bob Tesfaye"), ==, 0);
+  g_assert_cmpint (g_settings_get_int64 (settings, "notify-after"), >, 0);
+
+  /* News notify. */
+  {
+    g_autofree char *id =
+      natter_client_send_message (fixture->bob, fixture->conversation_id, "Are you there?", &error);
+
+    g_assert_no_error (error);
+  }
+  natter_test_wait_until (count_notifications ("Bob Tesfaye") == 1, TIMEOUT_MS);
 }
 
 /* A notification server stand-in on the test's private session bus. */
@@ -789,6 +855,9 @@ main (int argc, char *argv[])
 
   g_test_add ("/natter/app/window/call-ended-shows-duration", Fixture, NULL, fixture_set_up,
               test_call_ended_shows_duration, fixture_tear_down);
+
+  g_test_add ("/natter/app/window/new-device-notifies-only-news", Fixture, fast_chat_short_ring,
+              fixture_set_up, test_new_device_notifies_only_news, fixture_tear_down);
 
   notification_daemon = start_notification_daemon ();
   status = g_test_run ();

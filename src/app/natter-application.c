@@ -34,6 +34,7 @@ struct _NatterApplication {
 
   gboolean signed_in;
   gboolean restoring;
+  gboolean mark_sign_in; /* the next hello's server time is this device's sign-in */
   gboolean window_wanted;
   gboolean held;
   guint inhibit_cookie;
@@ -171,6 +172,115 @@ ensure_client (NatterApplication *self, const char *server_url)
   self->client = natter_client_new (server_url, data_dir);
 }
 
+/* Server times are RFC 3339; -1 when missing or broken. */
+static gint64
+parse_server_time (const char *rfc3339)
+{
+  g_autoptr (GDateTime) time = NULL;
+
+  if (rfc3339 == NULL)
+    return -1;
+  time = g_date_time_new_from_iso8601 (rfc3339, NULL);
+  if (time == NULL)
+    return -1;
+
+  return g_date_time_to_unix (time) * G_USEC_PER_SEC + g_date_time_get_microsecond (time);
+}
+
+/* The first hello after a sign-in on this computer: from then on events are
+ * news. What came before (a new computer fetches all of it on its first
+ * sync) was seen elsewhere or is old, and does not notify. */
+static void
+on_hello (NatterApplication *self, const NatterFrame *frame)
+{
+  gint64 server_time = parse_server_time (frame->server_time);
+
+  if (!self->mark_sign_in || server_time < 0)
+    return;
+
+  self->mark_sign_in = FALSE;
+  g_settings_set_int64 (self->settings, "notify-after", server_time);
+}
+
+static gboolean
+is_news (NatterApplication *self, const char *event_time)
+{
+  gint64 time = parse_server_time (event_time);
+
+  if (self->mark_sign_in)
+    return FALSE;
+
+  return time < 0 || time >= g_settings_get_int64 (self->settings, "notify-after");
+}
+
+static char *
+muted_key (NatterApplication *self, gint64 conversation_id)
+{
+  return g_strdup_printf ("%s#%" G_GINT64_FORMAT,
+                          natter_account_get_server_url (natter_client_get_account (self->client)),
+                          conversation_id);
+}
+
+/**
+ * natter_application_get_conversation_muted:
+ * @self: a #NatterApplication
+ * @conversation_id: a conversation of the signed-in server
+ *
+ * Returns: whether the conversation's messages notify no more
+ */
+gboolean
+natter_application_get_conversation_muted (NatterApplication *self, gint64 conversation_id)
+{
+  g_auto (GStrv) muted = NULL;
+  g_autofree char *key = NULL;
+
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), FALSE);
+
+  if (self->client == NULL || self->settings == NULL || conversation_id <= 0)
+    return FALSE;
+
+  muted = g_settings_get_strv (self->settings, "muted-conversations");
+  key = muted_key (self, conversation_id);
+  return g_strv_contains ((const char *const *) muted, key);
+}
+
+/**
+ * natter_application_set_conversation_muted:
+ * @self: a #NatterApplication
+ * @conversation_id: a conversation of the signed-in server
+ * @muted: whether its messages notify no more
+ *
+ * Kept in GSettings, beside the other notification choices: it outlives
+ * sign-out and the local store, and is this desktop user's choice.
+ */
+void
+natter_application_set_conversation_muted (NatterApplication *self,
+                                           gint64 conversation_id,
+                                           gboolean muted)
+{
+  g_auto (GStrv) old = NULL;
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto (GStrv) updated = NULL;
+  g_autofree char *key = NULL;
+
+  g_return_if_fail (NATTER_IS_APPLICATION (self));
+  g_return_if_fail (conversation_id > 0);
+
+  if (self->client == NULL ||
+      natter_application_get_conversation_muted (self, conversation_id) == !!muted)
+    return;
+
+  key = muted_key (self, conversation_id);
+  old = g_settings_get_strv (self->settings, "muted-conversations");
+  for (guint i = 0; old[i] != NULL; i++)
+    if (!g_str_equal (old[i], key))
+      g_strv_builder_add (builder, old[i]);
+  if (muted)
+    g_strv_builder_add (builder, key);
+  updated = g_strv_builder_end (builder);
+  g_settings_set_strv (self->settings, "muted-conversations", (const char *const *) updated);
+}
+
 static void
 on_message_received (NatterApplication *self, const NatterMessage *message)
 {
@@ -181,9 +291,13 @@ on_message_received (NatterApplication *self, const NatterMessage *message)
   g_autofree char *id = NULL;
   const char *sender_name;
 
-  if (!g_settings_get_boolean (self->settings, "notifications-enabled"))
+  if (!g_settings_get_boolean (self->settings, "notifications-enabled") ||
+      g_settings_get_boolean (self->settings, "do-not-disturb"))
     return;
   if (message->sender != NULL && own != NULL && natter_profile_equal (message->sender, own))
+    return;
+  if (!is_news (self, message->sent_at) ||
+      natter_application_get_conversation_muted (self, message->conversation_id))
     return;
 
   /* Only what the user cannot see already. */
@@ -209,7 +323,8 @@ on_missed_call (NatterApplication *self, const NatterCallLog *call)
   g_autofree char *id = NULL;
   const char *name;
 
-  if (!g_settings_get_boolean (self->settings, "notifications-enabled"))
+  if (!g_settings_get_boolean (self->settings, "notifications-enabled") ||
+      !is_news (self, call->started_at))
     return;
 
   name = call->caller && call->caller->display_name ? call->caller->display_name : _ ("Someone");
@@ -250,6 +365,20 @@ on_ringing_call_state (NatterApplication *self, GParamSpec *pspec, NatterCall *c
   g_signal_handlers_disconnect_by_func (call, on_ringing_call_state, self);
 }
 
+static gint64
+conversation_of_call (NatterApplication *self, NatterCall *call)
+{
+  GListModel *conversations = natter_client_get_conversations (self->client);
+  const NatterProfile *peer = natter_call_get_peer (call);
+  NatterConversationItem *item = NULL;
+
+  /* A call is one to one: its conversation is the direct one with the peer. */
+  if (peer != NULL && conversations != NULL && NATTER_IS_CONVERSATION_LIST (conversations))
+    item = natter_conversation_list_find_by_peer (NATTER_CONVERSATION_LIST (conversations), peer);
+
+  return item != NULL ? natter_conversation_item_get_conversation_id (item) : 0;
+}
+
 static void
 on_incoming_call (NatterApplication *self, NatterCall *call)
 {
@@ -258,6 +387,11 @@ on_incoming_call (NatterApplication *self, NatterCall *call)
 
   g_signal_connect_object (call, "notify::state", G_CALLBACK (on_ringing_call_state), self,
                            G_CONNECT_SWAPPED);
+  /* Do Not Disturb lets calls ring, as GNOME lets urgent notifications
+   * through, but not from a conversation the user muted as well. */
+  if (g_settings_get_boolean (self->settings, "do-not-disturb") &&
+      natter_application_get_conversation_muted (self, conversation_of_call (self, call)))
+    natter_call_silence (call);
   natter_application_present_incoming_call (self, call_id, peer ? peer->display_name : NULL,
                                             natter_call_get_call_type (call));
 }
@@ -352,6 +486,8 @@ connect_client_signals (NatterApplication *self)
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->client, "missed-call", G_CALLBACK (on_missed_call), self,
                            G_CONNECT_SWAPPED);
+  g_signal_connect_object (natter_client_get_connection (self->client), "frame::hello",
+                           G_CALLBACK (on_hello), self, G_CONNECT_SWAPPED);
 }
 
 static void
@@ -360,6 +496,8 @@ start_restore (NatterApplication *self, const char *server_url)
   ensure_client (self, server_url);
   connect_client_signals (self);
   self->restoring = TRUE;
+  /* Signed in before this computer kept the time of it (or never): now. */
+  self->mark_sign_in = g_settings_get_int64 (self->settings, "notify-after") == 0;
   /* Nothing else keeps the application alive until a window opens. */
   g_application_hold (G_APPLICATION (self));
   natter_client_sign_in_async (self->client, self->cancellable, on_restore_finished,
@@ -391,6 +529,7 @@ on_sign_in_finished (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
 
   g_settings_set_string (self->settings, "server-url", natter_account_get_server_url (account));
+  self->mark_sign_in = TRUE;
   self->window_wanted = TRUE;
   on_signed_in (self);
   gtk_window_destroy (GTK_WINDOW (window));

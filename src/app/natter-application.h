@@ -21,5 +21,10 @@ void natter_application_present_incoming_call (NatterApplication *self,
 void natter_application_withdraw_incoming_call (NatterApplication *self, const char *call_id);
 gboolean natter_application_has_incoming_call_prompt (NatterApplication *self, const char *call_id);
 void natter_application_set_call_active (NatterApplication *self, gboolean active);
+gboolean natter_application_get_conversation_muted (NatterApplication *self,
+                                                    gint64 conversation_id);
+void natter_application_set_conversation_muted (NatterApplication *self,
+                                                gint64 conversation_id,
+                                                gboolean muted);
 
 G_END_DECLS
