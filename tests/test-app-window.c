@@ -732,6 +732,189 @@ test_new_device_notifies_only_news (Fixture *fixture, gconstpointer data)
   natter_test_wait_until (count_notifications ("Bob Tesfaye") == 1, TIMEOUT_MS);
 }
 
+/* Bob calls Alice; returns her ringing call once the app prompts. */
+static NatterCall *
+ringing_call_from_bob (Fixture *fixture, NatterCall **out_bob_call)
+{
+  NatterCallManager *alice_calls =
+    get_call_manager (natter_application_get_client (fixture->application));
+  g_autoptr (GError) error = NULL;
+  g_autofree char *call_id = NULL;
+  NatterCall *alice_call;
+
+  *out_bob_call = g_object_ref (natter_call_manager_start_call (get_call_manager (fixture->bob),
+                                                                fixture->alice_profile, "voice",
+                                                                fixture->conversation_id, &error));
+  g_assert_no_error (error);
+  natter_test_wait_until (
+    g_list_model_get_n_items (natter_call_manager_get_calls (alice_calls)) > 0, TIMEOUT_MS);
+  alice_call = g_list_model_get_item (natter_call_manager_get_calls (alice_calls), 0);
+  g_object_unref (alice_call); /* the manager keeps it */
+  call_id = g_strdup_printf ("%" G_GINT64_FORMAT, natter_call_get_call_log_id (alice_call));
+  natter_test_wait_until (
+    natter_application_has_incoming_call_prompt (fixture->application, call_id), TIMEOUT_MS);
+  return alice_call;
+}
+
+static void
+hang_up (Fixture *fixture, NatterCall *bob_call)
+{
+  natter_call_hang_up (bob_call);
+  natter_test_wait_until (
+    natter_call_manager_get_active_call (
+      get_call_manager (natter_application_get_client (fixture->application))) == NULL &&
+      g_list_model_get_n_items (natter_call_manager_get_calls (
+        get_call_manager (natter_application_get_client (fixture->application)))) == 0,
+    TIMEOUT_MS);
+}
+
+static GtkWidget *
+find_popover (GtkWidget *widget)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    if (GTK_IS_POPOVER_MENU (child))
+      return child;
+
+  return NULL;
+}
+
+static void
+bob_says (Fixture *fixture, const char *text)
+{
+  NatterClient *alice = natter_application_get_client (fixture->application);
+  guint before = count_messages (alice, fixture->conversation_id);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *id =
+    natter_client_send_message (fixture->bob, fixture->conversation_id, text, &error);
+
+  g_assert_no_error (error);
+  natter_test_wait_until (count_messages (alice, fixture->conversation_id) > before, TIMEOUT_MS);
+  /* The notification, if any, went out with the message. */
+  natter_test_iterate_until (g_get_monotonic_time () + 300 * 1000);
+}
+
+static NatterRingerMode
+alice_ringer_mode (Fixture *fixture)
+{
+  return natter_ringer_get_mode (natter_call_manager_get_ringer (
+    get_call_manager (natter_application_get_client (fixture->application))));
+}
+
+/* A muted conversation's messages do not notify, but its calls ring; Do Not
+ * Disturb silences every message, and lets calls ring unless the caller's
+ * conversation is muted too. The menu and preferences say so. */
+static void
+test_mute_and_do_not_disturb (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GSettings) settings = g_settings_new (APPLICATION_ID);
+  g_autoptr (NatterCall) bob_call = NULL;
+  g_autofree char *muted_key = NULL;
+  g_auto (GStrv) muted = NULL;
+  NatterConversationRow *row;
+  NatterCall *alice_call;
+  NatterWindow *window;
+  GtkWidget *menu;
+  GtkWidget *muted_icon;
+  GtkWindow *preferences;
+
+  {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *id =
+      natter_client_send_message (fixture->bob, fixture->conversation_id, "Hi", &error);
+
+    g_assert_no_error (error);
+  }
+  fixture->application = start_application (fixture, "alice", fixture->alice_token);
+  window = open_main_window (fixture);
+  natter_test_wait_until ((row = find_row_under (template_child (window, "sidebar_stack"),
+                                                 fixture->conversation_id)) != NULL,
+                          TIMEOUT_MS);
+  muted_icon = GTK_WIDGET (
+    gtk_widget_get_template_child (GTK_WIDGET (row), NATTER_TYPE_CONVERSATION_ROW, "muted_icon"));
+  g_assert_false (gtk_widget_get_visible (muted_icon));
+
+  /* The row's menu says what muting does. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.conversation-menu", "x",
+                                             fixture->conversation_id));
+  menu = find_popover (GTK_WIDGET (row));
+  g_assert_nonnull (menu);
+  natter_test_wait_until (gtk_widget_get_mapped (menu), TIMEOUT_MS);
+  {
+    GMenuModel *model = gtk_popover_menu_get_menu_model (GTK_POPOVER_MENU (menu));
+    g_autoptr (GMenuModel) actions = g_menu_model_get_item_link (model, 0, G_MENU_LINK_SECTION);
+    g_autoptr (GMenuModel) note = g_menu_model_get_item_link (model, 1, G_MENU_LINK_SECTION);
+    g_autofree char *label = NULL;
+    g_autofree char *explanation = NULL;
+
+    g_assert_true (g_menu_model_get_item_attribute (actions, 0, "label", "s", &label));
+    g_assert_cmpstr (label, ==, "_Mute Notifications");
+    g_assert_true (g_menu_model_get_item_attribute (note, 0, "label", "s", &explanation));
+    g_assert_cmpstr (explanation, ==,
+                     "Messages here will not notify; calls still ring unless Do Not Disturb is on");
+  }
+  save_screenshot (fixture, menu, "conversation-menu-mute");
+  gtk_popover_popdown (GTK_POPOVER (menu));
+
+  /* Muted: the setting, the icon, and no notification for a message. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.toggle-mute", "x",
+                                             fixture->conversation_id));
+  muted = g_settings_get_strv (settings, "muted-conversations");
+  muted_key = g_strdup_printf ("%s#%" G_GINT64_FORMAT, natter_test_server_get_url (fixture->server),
+                               fixture->conversation_id);
+  g_assert_true (g_strv_contains ((const char *const *) muted, muted_key));
+  g_assert_true (gtk_widget_get_visible (muted_icon));
+  save_screenshot (fixture, GTK_WIDGET (window), "conversation-muted");
+  clear_notifications ();
+  bob_says (fixture, "Muted hello");
+  g_assert_cmpuint (count_notifications ("Bob Tesfaye"), ==, 0);
+
+  /* Muted, no Do Not Disturb: his call rings. */
+  alice_call = ringing_call_from_bob (fixture, &bob_call);
+  natter_test_wait_until (alice_ringer_mode (fixture) == NATTER_RINGER_MODE_INCOMING, TIMEOUT_MS);
+  g_assert_false (natter_call_get_silenced (alice_call));
+  hang_up (fixture, bob_call);
+  g_clear_object (&bob_call);
+
+  /* Muted and Do Not Disturb: his call prompts without a sound. */
+  g_settings_set_boolean (settings, "do-not-disturb", TRUE);
+  alice_call = ringing_call_from_bob (fixture, &bob_call);
+  g_assert_true (natter_call_get_silenced (alice_call));
+  g_assert_cmpint (alice_ringer_mode (fixture), ==, NATTER_RINGER_MODE_NONE);
+  hang_up (fixture, bob_call);
+  g_clear_object (&bob_call);
+
+  /* Do Not Disturb alone: calls ring, messages are quiet. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.toggle-mute", "x",
+                                             fixture->conversation_id));
+  g_assert_false (gtk_widget_get_visible (muted_icon));
+  alice_call = ringing_call_from_bob (fixture, &bob_call);
+  natter_test_wait_until (alice_ringer_mode (fixture) == NATTER_RINGER_MODE_INCOMING, TIMEOUT_MS);
+  g_assert_false (natter_call_get_silenced (alice_call));
+  hang_up (fixture, bob_call);
+  g_clear_object (&bob_call);
+  bob_says (fixture, "Quiet hello");
+  g_assert_cmpuint (count_notifications ("Bob Tesfaye"), ==, 0);
+
+  /* Preferences say what Do Not Disturb does. */
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->application), "preferences", NULL);
+  preferences = find_window (fixture->application, NATTER_TYPE_PREFERENCES_WINDOW);
+  g_assert_nonnull (preferences);
+  gtk_window_set_default_size (preferences, 560, 900);
+  g_assert_true (gtk_switch_get_active (GTK_SWITCH (gtk_widget_get_template_child (
+    GTK_WIDGET (preferences), NATTER_TYPE_PREFERENCES_WINDOW, "do_not_disturb_switch"))));
+  save_screenshot (fixture, GTK_WIDGET (preferences), "preferences-do-not-disturb");
+  gtk_window_destroy (preferences);
+
+  /* Both off: news notify again. */
+  g_settings_set_boolean (settings, "do-not-disturb", FALSE);
+  bob_says (fixture, "Loud hello");
+  natter_test_wait_until (count_notifications ("Bob Tesfaye") == 1, TIMEOUT_MS);
+
+  g_settings_reset (settings, "do-not-disturb");
+  g_settings_reset (settings, "muted-conversations");
+}
+
 /* A notification server stand-in on the test's private session bus. */
 static GSubprocess *
 start_notification_daemon (void)
@@ -858,6 +1041,9 @@ main (int argc, char *argv[])
 
   g_test_add ("/natter/app/window/new-device-notifies-only-news", Fixture, fast_chat_short_ring,
               fixture_set_up, test_new_device_notifies_only_news, fixture_tear_down);
+
+  g_test_add ("/natter/app/window/mute-and-do-not-disturb", Fixture, NULL, fixture_set_up,
+              test_mute_and_do_not_disturb, fixture_tear_down);
 
   notification_daemon = start_notification_daemon ();
   status = g_test_run ();

@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "natter-app-util.h"
 #include "natter-application.h"
 #include "natter-call-manager.h"
 #include "natter-incoming-call-dialog.h"
@@ -213,14 +214,6 @@ is_news (NatterApplication *self, const char *event_time)
   return time < 0 || time >= g_settings_get_int64 (self->settings, "notify-after");
 }
 
-static char *
-muted_key (NatterApplication *self, gint64 conversation_id)
-{
-  return g_strdup_printf ("%s#%" G_GINT64_FORMAT,
-                          natter_account_get_server_url (natter_client_get_account (self->client)),
-                          conversation_id);
-}
-
 /**
  * natter_application_get_conversation_muted:
  * @self: a #NatterApplication
@@ -231,54 +224,14 @@ muted_key (NatterApplication *self, gint64 conversation_id)
 gboolean
 natter_application_get_conversation_muted (NatterApplication *self, gint64 conversation_id)
 {
-  g_auto (GStrv) muted = NULL;
-  g_autofree char *key = NULL;
-
   g_return_val_if_fail (NATTER_IS_APPLICATION (self), FALSE);
 
-  if (self->client == NULL || self->settings == NULL || conversation_id <= 0)
+  if (self->client == NULL || self->settings == NULL)
     return FALSE;
 
-  muted = g_settings_get_strv (self->settings, "muted-conversations");
-  key = muted_key (self, conversation_id);
-  return g_strv_contains ((const char *const *) muted, key);
-}
-
-/**
- * natter_application_set_conversation_muted:
- * @self: a #NatterApplication
- * @conversation_id: a conversation of the signed-in server
- * @muted: whether its messages notify no more
- *
- * Kept in GSettings, beside the other notification choices: it outlives
- * sign-out and the local store, and is this desktop user's choice.
- */
-void
-natter_application_set_conversation_muted (NatterApplication *self,
-                                           gint64 conversation_id,
-                                           gboolean muted)
-{
-  g_auto (GStrv) old = NULL;
-  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
-  g_auto (GStrv) updated = NULL;
-  g_autofree char *key = NULL;
-
-  g_return_if_fail (NATTER_IS_APPLICATION (self));
-  g_return_if_fail (conversation_id > 0);
-
-  if (self->client == NULL ||
-      natter_application_get_conversation_muted (self, conversation_id) == !!muted)
-    return;
-
-  key = muted_key (self, conversation_id);
-  old = g_settings_get_strv (self->settings, "muted-conversations");
-  for (guint i = 0; old[i] != NULL; i++)
-    if (!g_str_equal (old[i], key))
-      g_strv_builder_add (builder, old[i]);
-  if (muted)
-    g_strv_builder_add (builder, key);
-  updated = g_strv_builder_end (builder);
-  g_settings_set_strv (self->settings, "muted-conversations", (const char *const *) updated);
+  return natter_settings_get_conversation_muted (
+    self->settings, natter_account_get_server_url (natter_client_get_account (self->client)),
+    conversation_id);
 }
 
 static void

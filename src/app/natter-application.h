@@ -23,8 +23,5 @@ gboolean natter_application_has_incoming_call_prompt (NatterApplication *self, c
 void natter_application_set_call_active (NatterApplication *self, gboolean active);
 gboolean natter_application_get_conversation_muted (NatterApplication *self,
                                                     gint64 conversation_id);
-void natter_application_set_conversation_muted (NatterApplication *self,
-                                                gint64 conversation_id,
-                                                gboolean muted);
 
 G_END_DECLS
