@@ -10,6 +10,7 @@
 #include "natter-application.h"
 #include "natter-call-manager.h"
 #include "natter-call-overlay.h"
+#include "natter-http-body.h"
 #include "natter-conversation-row.h"
 #include "natter-incoming-call-dialog.h"
 #include "natter-preferences-window.h"
@@ -915,6 +916,130 @@ test_mute_and_do_not_disturb (Fixture *fixture, gconstpointer data)
   g_settings_reset (settings, "muted-conversations");
 }
 
+/* Dana: one user, a tutor and a parent profile. */
+static NatterUser *
+register_dana (Fixture *fixture)
+{
+  char *types[] = { "tutor", "parent", NULL };
+  NatterRegisterRequest request = { "dana@example.org", NATTER_TEST_PASSWORD, "Dana Bekele",
+                                    types };
+  g_autofree char *json = natter_register_request_to_json (&request);
+  g_autofree char *answer = NULL;
+  g_autoptr (NatterSession) session = NULL;
+  g_autoptr (GError) error = NULL;
+  guint status = 0;
+
+  answer = natter_test_http (fixture->server, "POST", "/api/register", NULL, json, &status);
+  g_assert_cmpuint (status, ==, 201);
+  session = natter_session_parse (answer, strlen (answer), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (session->user->profiles->len, ==, 2);
+  return g_steal_pointer (&session->user);
+}
+
+static const NatterProfile *
+active_profile (Fixture *fixture)
+{
+  return natter_account_get_active_profile (
+    natter_client_get_account (natter_application_get_client (fixture->application)));
+}
+
+static char *
+profile_target (const NatterProfile *profile)
+{
+  return g_strdup_printf ("%s:%" G_GINT64_FORMAT, profile->profile_type, profile->profile_id);
+}
+
+/* Defect 7: the sidebar's header shows the active profile and switches to
+ * the other (a new WebSocket as that profile, its own conversations); the
+ * profile used last reopens after signing out and in, and after a restart. */
+static void
+test_profile_switcher (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterUser) dana = register_dana (fixture);
+  const NatterProfile *tutor = g_ptr_array_index (dana->profiles, 0);
+  const NatterProfile *parent = g_ptr_array_index (dana->profiles, 1);
+  g_autofree char *parent_target = profile_target (parent);
+  g_autoptr (GVariant) state = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *id = NULL;
+  NatterWindow *window;
+  GtkWidget *button;
+  GtkWidget *popover;
+  gint64 parent_conversation;
+
+  g_assert_cmpstr (tutor->profile_type, ==, "tutor");
+  parent_conversation =
+    create_conversation (fixture, fixture->bob_token, fixture->bob_profile, parent);
+  id = natter_client_send_message (fixture->bob, parent_conversation, "Hello, parent", &error);
+  g_assert_no_error (error);
+
+  fixture->application = start_application (fixture, "dana", NULL);
+  g_application_activate (G_APPLICATION (fixture->application));
+  sign_in_with_form (fixture, "dana@example.org");
+  window = NATTER_WINDOW (natter_application_get_main_window (fixture->application));
+  natter_test_wait_until (connected (natter_application_get_client (fixture->application)),
+                          TIMEOUT_MS);
+
+  /* The header says who she acts as: the tutor, with no conversations. */
+  g_assert_true (natter_profile_equal (active_profile (fixture), tutor));
+  g_assert_cmpstr (
+    gtk_stack_get_visible_child_name (GTK_STACK (template_child (window, "sidebar_title_stack"))),
+    ==, "switcher");
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (template_child (window, "profile_type_label"))),
+                   ==, "Tutor");
+  g_assert_cmpuint (n_conversations (fixture->application), ==, 0);
+
+  /* The switcher lists both, the active one checked. */
+  button = template_child (window, "profile_button");
+  settle (GTK_WIDGET (window));
+  gtk_menu_button_popup (GTK_MENU_BUTTON (button));
+  popover = GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (button)));
+  natter_test_wait_until (gtk_widget_get_mapped (popover), TIMEOUT_MS);
+  g_assert_cmpint (
+    g_menu_model_get_n_items (gtk_menu_button_get_menu_model (GTK_MENU_BUTTON (button))), ==, 1);
+  state = g_action_group_get_action_state (G_ACTION_GROUP (fixture->application), "switch-profile");
+  {
+    g_autofree char *tutor_target = profile_target (tutor);
+
+    g_assert_cmpstr (g_variant_get_string (state, NULL), ==, tutor_target);
+  }
+  save_screenshot (fixture, popover, "profile-switcher-menu");
+  save_screenshot (fixture, GTK_WIDGET (window), "profile-switcher");
+  gtk_menu_button_popdown (GTK_MENU_BUTTON (button));
+
+  /* Switching reconnects as the parent, whose conversation shows. */
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->application), "switch-profile",
+                                  g_variant_new_string (parent_target));
+  natter_test_wait_until (natter_profile_equal (active_profile (fixture), parent) &&
+                            connected (natter_application_get_client (fixture->application)) &&
+                            n_conversations (fixture->application) == 1,
+                          TIMEOUT_MS);
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (template_child (window, "profile_type_label"))),
+                   ==, "Parent");
+  g_assert_true (natter_window_open_conversation (window, parent_conversation));
+  save_screenshot (fixture, GTK_WIDGET (window), "profile-switched");
+
+  /* Out and in again: the parent, with her conversation. */
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->application), "sign-out", NULL);
+  natter_test_wait_until (natter_account_get_token (natter_client_get_account (
+                            natter_application_get_client (fixture->application))) == NULL,
+                          TIMEOUT_MS);
+  sign_in_with_form (fixture, "dana@example.org");
+  natter_test_wait_until (connected (natter_application_get_client (fixture->application)) &&
+                            n_conversations (fixture->application) == 1,
+                          TIMEOUT_MS);
+  g_assert_true (natter_profile_equal (active_profile (fixture), parent));
+
+  /* And after a restart, with the kept token. */
+  stop_application (&fixture->application);
+  fixture->application = start_application (fixture, "dana", NULL);
+  natter_test_wait_until (connected (natter_application_get_client (fixture->application)) &&
+                            n_conversations (fixture->application) == 1,
+                          TIMEOUT_MS);
+  g_assert_true (natter_profile_equal (active_profile (fixture), parent));
+}
+
 /* A notification server stand-in on the test's private session bus. */
 static GSubprocess *
 start_notification_daemon (void)
@@ -1044,6 +1169,9 @@ main (int argc, char *argv[])
 
   g_test_add ("/natter/app/window/mute-and-do-not-disturb", Fixture, NULL, fixture_set_up,
               test_mute_and_do_not_disturb, fixture_tear_down);
+
+  g_test_add ("/natter/app/window/profile-switcher", Fixture, NULL, fixture_set_up,
+              test_profile_switcher, fixture_tear_down);
 
   notification_daemon = start_notification_daemon ();
   status = g_test_run ();

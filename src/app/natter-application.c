@@ -47,6 +47,7 @@ struct _NatterApplication {
 G_DEFINE_FINAL_TYPE (NatterApplication, natter_application, ADW_TYPE_APPLICATION)
 
 static void present_main_window (NatterApplication *self);
+static void on_active_profile_changed (NatterApplication *self);
 static void present_sign_in_window (NatterApplication *self);
 
 static char *
@@ -441,6 +442,9 @@ connect_client_signals (NatterApplication *self)
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (natter_client_get_connection (self->client), "frame::hello",
                            G_CALLBACK (on_hello), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (natter_client_get_account (self->client), "notify::active-profile",
+                           G_CALLBACK (on_active_profile_changed), self, G_CONNECT_SWAPPED);
+  on_active_profile_changed (self);
 }
 
 static void
@@ -689,6 +693,24 @@ on_switch_profile (GSimpleAction *action, GVariant *parameter, gpointer user_dat
   g_settings_set_string (self->settings, "last-profile", target);
 }
 
+/* app.switch-profile's state is the active profile, "type:id", so its menu
+ * items show which one is active. */
+static void
+on_active_profile_changed (NatterApplication *self)
+{
+  const NatterProfile *active =
+    self->client ? natter_account_get_active_profile (natter_client_get_account (self->client))
+                 : NULL;
+  GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), "switch-profile");
+  g_autofree char *target = NULL;
+
+  if (active != NULL)
+    target = g_strdup_printf ("%s:%" G_GINT64_FORMAT, active->profile_type, active->profile_id);
+  if (action != NULL)
+    g_simple_action_set_state (G_SIMPLE_ACTION (action),
+                               g_variant_new_string (target ? target : ""));
+}
+
 static void
 on_signed_out (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -711,8 +733,8 @@ on_sign_out (GSimpleAction *action, GVariant *parameter, gpointer user_data)
     return;
 
   natter_client_sign_out_async (self->client, NULL, on_signed_out, g_object_ref (self));
+  /* "last-profile" stays: signing in again opens the profile used last. */
   self->signed_in = FALSE;
-  g_settings_set_string (self->settings, "last-profile", "");
 
   self->window_wanted = TRUE;
   present_sign_in_window (self);
@@ -774,7 +796,7 @@ static const GActionEntry app_actions[] = {
   { "about", on_about },
   { "preferences", on_preferences },
   { "sign-out", on_sign_out },
-  { "switch-profile", on_switch_profile, "s" },
+  { "switch-profile", on_switch_profile, "s", "''" },
   { "accept-call", on_accept_call, "s" },
   { "decline-call", on_decline_call, "s" },
   { "show-incoming-call", on_show_incoming_call, "s" },

@@ -54,6 +54,10 @@ struct _NatterWindow {
   AdwLeaflet *leaflet;
   GtkWidget *sidebar_header_bar;
   AdwWindowTitle *sidebar_title;
+  GtkStack *sidebar_title_stack;
+  GtkWidget *profile_button;
+  GtkLabel *profile_name_label;
+  GtkLabel *profile_type_label;
   GtkSearchEntry *search_entry;
   GtkSearchBar *search_bar;
   GtkStack *sidebar_stack;
@@ -124,19 +128,33 @@ update_online (NatterWindow *self)
   }
 }
 
+/* The active profile in the sidebar's header: who the user is acting as,
+ * with the other profiles one click away (radio items of the stateful
+ * app.switch-profile). */
 static void
 update_profiles (NatterWindow *self)
 {
   NatterAccount *account = natter_client_get_account (self->client);
   const NatterUser *user = natter_account_get_user (account);
   const NatterProfile *active = natter_account_get_active_profile (account);
+  gboolean several = user != NULL && user->profiles != NULL && user->profiles->len > 1;
+  const char *active_name = active && active->display_name ? active->display_name : "";
+  g_autofree char *tooltip = NULL;
 
   g_menu_remove_all (self->profiles_section);
-  adw_window_title_set_subtitle (self->sidebar_title,
-                                 active && active->display_name ? active->display_name : "");
-
-  if (user == NULL || user->profiles == NULL || user->profiles->len < 2)
+  adw_window_title_set_subtitle (self->sidebar_title, active_name);
+  gtk_stack_set_visible_child_name (self->sidebar_title_stack,
+                                    several && active != NULL ? "switcher" : "title");
+  if (!several || active == NULL)
     return;
+
+  gtk_label_set_label (self->profile_name_label,
+                       *active_name != '\0' ? active_name : user->display_name);
+  gtk_label_set_label (self->profile_type_label, natter_profile_type_label (active->profile_type));
+  /* Translators: tooltip of the profile switcher: the active profile's type */
+  tooltip = g_strdup_printf (_ ("Acting as %s: switch profile"),
+                             natter_profile_type_label (active->profile_type));
+  gtk_widget_set_tooltip_text (self->profile_button, tooltip);
 
   for (guint i = 0; i < user->profiles->len; i++) {
     const NatterProfile *profile = g_ptr_array_index (user->profiles, i);
@@ -1057,6 +1075,10 @@ natter_window_class_init (NatterWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, leaflet);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar_header_bar);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar_title);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar_title_stack);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, profile_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, profile_name_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, profile_type_label);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, search_entry);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, search_bar);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar_stack);
