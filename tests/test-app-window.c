@@ -990,6 +990,20 @@ test_profile_switcher (Fixture *fixture, gconstpointer data)
                    ==, "Tutor");
   g_assert_cmpuint (n_conversations (fixture->application), ==, 0);
 
+  /* A message to her parent profile notifies all the same: that profile
+   * has a connection of its own. The one from before she signed in does
+   * not. */
+  {
+    g_autofree char *later =
+      natter_client_send_message (fixture->bob, parent_conversation, "Free at 5?", &error);
+
+    g_assert_no_error (error);
+  }
+  natter_test_wait_until (count_notifications ("Bob Tesfaye · to Parent") == 1, TIMEOUT_MS);
+  natter_test_iterate_until (g_get_monotonic_time () + 300 * 1000);
+  g_assert_cmpuint (count_notifications ("Bob Tesfaye · to Parent"), ==, 1);
+  g_assert_cmpuint (n_conversations (fixture->application), ==, 0);
+
   /* The switcher lists both, the active one checked. */
   button = template_child (window, "profile_button");
   settle (GTK_WIDGET (window));
@@ -1038,6 +1052,17 @@ test_profile_switcher (Fixture *fixture, gconstpointer data)
                             n_conversations (fixture->application) == 1,
                           TIMEOUT_MS);
   g_assert_true (natter_profile_equal (active_profile (fixture), parent));
+
+  /* Acting as the parent, the tutor is watched: a message to it notifies. */
+  {
+    gint64 tutor_conversation =
+      create_conversation (fixture, fixture->bob_token, fixture->bob_profile, tutor);
+    g_autofree char *to_tutor =
+      natter_client_send_message (fixture->bob, tutor_conversation, "Maths at 6?", &error);
+
+    g_assert_no_error (error);
+  }
+  natter_test_wait_until (count_notifications ("Bob Tesfaye · to Tutor") == 1, TIMEOUT_MS);
 }
 
 /* A notification server stand-in on the test's private session bus. */

@@ -28,6 +28,7 @@ struct _NatterApplication {
 
   GSettings *settings;
   NatterClient *client;
+  GPtrArray *watchers; /* NatterClient: the user's other profiles */
   NatterCallManager *call_manager;
   NatterDevices *devices; /* the chosen microphone, camera, speaker for calls */
   char *server_url_option;
@@ -122,11 +123,78 @@ apply_last_profile (NatterApplication *self)
                                        parts[0], NULL);
 }
 
+static NatterClient *
+find_watcher (NatterApplication *self, const NatterProfile *profile, guint *out_index)
+{
+  for (guint i = 0; i < self->watchers->len; i++) {
+    NatterClient *watcher = g_ptr_array_index (self->watchers, i);
+
+    if (natter_profile_equal (
+          natter_account_get_active_profile (natter_client_get_account (watcher)), profile)) {
+      if (out_index != NULL)
+        *out_index = i;
+      return watcher;
+    }
+  }
+
+  return NULL;
+}
+
+static void on_missed_call (NatterApplication *self, const NatterCallLog *call);
+static void
+on_watched_message (NatterClient *client, const NatterMessage *message, gpointer user_data);
+
+/* The application owns one connection per signed-in profile: the active
+ * one's is self->client's; every other profile of the user gets a client
+ * of its own, so messages to it arrive and notify too. */
+static void
+update_watchers (NatterApplication *self)
+{
+  NatterAccount *account = self->client ? natter_client_get_account (self->client) : NULL;
+  const NatterUser *user = account ? natter_account_get_user (account) : NULL;
+  const NatterProfile *active = account ? natter_account_get_active_profile (account) : NULL;
+  g_autoptr (GPtrArray) old = g_steal_pointer (&self->watchers);
+
+  self->watchers = g_ptr_array_new_with_free_func (g_object_unref);
+  if (!self->signed_in || user == NULL || user->profiles == NULL || active == NULL ||
+      natter_account_get_token (account) == NULL)
+    return;
+
+  for (guint i = 0; i < user->profiles->len; i++) {
+    const NatterProfile *profile = g_ptr_array_index (user->profiles, i);
+    NatterClient *watcher = NULL;
+    guint index;
+
+    if (natter_profile_equal (profile, active))
+      continue;
+
+    for (index = 0; index < old->len; index++) {
+      NatterClient *candidate = g_ptr_array_index (old, index);
+
+      if (natter_profile_equal (
+            natter_account_get_active_profile (natter_client_get_account (candidate)), profile)) {
+        watcher = g_ptr_array_steal_index (old, index);
+        break;
+      }
+    }
+
+    if (watcher == NULL) {
+      watcher = natter_client_new_for_profile (self->client, profile);
+      g_signal_connect_object (watcher, "message-received", G_CALLBACK (on_watched_message), self,
+                               0);
+      g_signal_connect_object (watcher, "missed-call", G_CALLBACK (on_missed_call), self,
+                               G_CONNECT_SWAPPED);
+    }
+    g_ptr_array_add (self->watchers, watcher);
+  }
+}
+
 static void
 on_signed_in (NatterApplication *self)
 {
   self->signed_in = TRUE;
   apply_last_profile (self);
+  update_watchers (self);
   update_hold (self);
 
   if (self->window_wanted)
@@ -235,38 +303,66 @@ natter_application_get_conversation_muted (NatterApplication *self, gint64 conve
     conversation_id);
 }
 
+/* A message to @client's profile: the active one (self->client) or another
+ * profile of the user, watched on a connection of its own. */
 static void
-on_message_received (NatterApplication *self, const NatterMessage *message)
+notify_message (NatterApplication *self, NatterClient *client, const NatterMessage *message)
 {
-  NatterAccount *account = natter_client_get_account (self->client);
+  NatterAccount *account = natter_client_get_account (client);
   const NatterProfile *own = natter_account_get_active_profile (account);
   GtkWindow *window = natter_application_get_main_window (self);
   g_autoptr (GNotification) notification = NULL;
   g_autofree char *id = NULL;
+  g_autofree char *title = NULL;
+  g_autofree char *target = NULL;
   const char *sender_name;
 
   if (!g_settings_get_boolean (self->settings, "notifications-enabled") ||
-      g_settings_get_boolean (self->settings, "do-not-disturb"))
+      g_settings_get_boolean (self->settings, "do-not-disturb") || own == NULL)
     return;
-  if (message->sender != NULL && own != NULL && natter_profile_equal (message->sender, own))
+  if (message->sender != NULL && natter_profile_equal (message->sender, own))
     return;
   if (!is_news (self, message->sent_at) ||
       natter_application_get_conversation_muted (self, message->conversation_id))
     return;
 
   /* Only what the user cannot see already. */
-  if (window != NULL && gtk_window_is_active (window) &&
+  if (client == self->client && window != NULL && gtk_window_is_active (window) &&
       natter_window_get_open_conversation_id (NATTER_WINDOW (window)) == message->conversation_id)
     return;
 
   sender_name = message->sender && message->sender->display_name ? message->sender->display_name
                                                                  : _ ("New message");
-  notification = g_notification_new (sender_name);
+  if (client == self->client)
+    title = g_strdup (sender_name);
+  else
+    /* Translators: a message to another profile of the user: sender, then
+     * the profile it went to ("Parent") */
+    title = g_strdup_printf (_ ("%s · to %s"), sender_name,
+                             natter_profile_type_label (own->profile_type));
+  notification = g_notification_new (title);
   g_notification_set_body (notification, message->text);
-  g_notification_set_default_action_and_target (notification, "app.open-conversation", "x",
-                                                message->conversation_id);
+  target = g_strdup_printf ("%s:%" G_GINT64_FORMAT, own->profile_type, own->profile_id);
+  if (client == self->client)
+    g_notification_set_default_action_and_target (notification, "app.open-conversation", "x",
+                                                  message->conversation_id);
+  else
+    g_notification_set_default_action_and_target (notification, "app.open-profile-conversation",
+                                                  "(sx)", target, message->conversation_id);
   id = g_strdup_printf ("conversation-%" G_GINT64_FORMAT, message->conversation_id);
   g_application_send_notification (G_APPLICATION (self), id, notification);
+}
+
+static void
+on_message_received (NatterApplication *self, const NatterMessage *message)
+{
+  notify_message (self, self->client, message);
+}
+
+static void
+on_watched_message (NatterClient *client, const NatterMessage *message, gpointer user_data)
+{
+  notify_message (NATTER_APPLICATION (user_data), client, message);
 }
 
 static void
@@ -444,6 +540,8 @@ connect_client_signals (NatterApplication *self)
                            G_CALLBACK (on_hello), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (natter_client_get_account (self->client), "notify::active-profile",
                            G_CALLBACK (on_active_profile_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (natter_client_get_account (self->client), "notify::user",
+                           G_CALLBACK (update_watchers), self, G_CONNECT_SWAPPED);
   on_active_profile_changed (self);
 }
 
@@ -668,6 +766,26 @@ on_call_back (GSimpleAction *action, GVariant *parameter, gpointer user_data)
                                     g_variant_new ("(xs)", conversation_id, call_type));
 }
 
+static void on_switch_profile (GSimpleAction *action, GVariant *parameter, gpointer user_data);
+
+/* A notification about another profile's message: act as that profile,
+ * then open the conversation. */
+static void
+on_open_profile_conversation (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  NatterApplication *self = user_data;
+  const char *target;
+  gint64 conversation_id;
+  g_autoptr (GVariant) profile = NULL;
+  g_autoptr (GVariant) conversation = NULL;
+
+  g_variant_get (parameter, "(&sx)", &target, &conversation_id);
+  profile = g_variant_ref_sink (g_variant_new_string (target));
+  on_switch_profile (NULL, profile, self);
+  conversation = g_variant_ref_sink (g_variant_new_int64 (conversation_id));
+  on_open_conversation (NULL, conversation, self);
+}
+
 static void
 on_switch_profile (GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
@@ -681,6 +799,14 @@ on_switch_profile (GSimpleAction *action, GVariant *parameter, gpointer user_dat
     return;
 
   profile_id = g_ascii_strtoll (parts[1], NULL, 10);
+  /* Its watching client goes first: one store, one connection per profile. */
+  {
+    g_autoptr (NatterProfile) profile = natter_profile_new (profile_id, parts[0], NULL, NULL);
+    guint index;
+
+    if (find_watcher (self, profile, &index) != NULL)
+      g_ptr_array_remove_index (self->watchers, index);
+  }
   if (!natter_account_set_active_profile (natter_client_get_account (self->client), profile_id,
                                           parts[0], &error)) {
     GtkWindow *window = natter_application_get_main_window (self);
@@ -709,6 +835,7 @@ on_active_profile_changed (NatterApplication *self)
   if (action != NULL)
     g_simple_action_set_state (G_SIMPLE_ACTION (action),
                                g_variant_new_string (target ? target : ""));
+  update_watchers (self);
 }
 
 static void
@@ -735,6 +862,7 @@ on_sign_out (GSimpleAction *action, GVariant *parameter, gpointer user_data)
   natter_client_sign_out_async (self->client, NULL, on_signed_out, g_object_ref (self));
   /* "last-profile" stays: signing in again opens the profile used last. */
   self->signed_in = FALSE;
+  update_watchers (self);
 
   self->window_wanted = TRUE;
   present_sign_in_window (self);
@@ -797,6 +925,7 @@ static const GActionEntry app_actions[] = {
   { "preferences", on_preferences },
   { "sign-out", on_sign_out },
   { "switch-profile", on_switch_profile, "s", "''" },
+  { "open-profile-conversation", on_open_profile_conversation, "(sx)" },
   { "accept-call", on_accept_call, "s" },
   { "decline-call", on_decline_call, "s" },
   { "show-incoming-call", on_show_incoming_call, "s" },
@@ -977,6 +1106,7 @@ natter_application_dispose (GObject *object)
 
   g_clear_pointer (&self->incoming_dialogs, g_hash_table_unref);
   g_clear_pointer (&self->incoming_notifications, g_hash_table_unref);
+  g_clear_pointer (&self->watchers, g_ptr_array_unref);
   g_clear_object (&self->call_manager);
   g_clear_object (&self->client);
   g_clear_object (&self->devices);
@@ -1034,6 +1164,7 @@ natter_application_init (NatterApplication *self)
   self->incoming_notifications =
     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->cancellable = g_cancellable_new ();
+  self->watchers = g_ptr_array_new_with_free_func (g_object_unref);
 
   g_signal_connect (self, "incoming-call-response", G_CALLBACK (on_incoming_call_response), NULL);
   g_application_add_main_option_entries (G_APPLICATION (self), options);

@@ -38,6 +38,8 @@ GQuark natter_account_error_quark (void);
 G_DECLARE_FINAL_TYPE (NatterAccount, natter_account, NATTER, ACCOUNT, GObject)
 
 NatterAccount *natter_account_new (const char *server_url, const char *data_dir);
+NatterAccount *natter_account_new_for_profile (NatterAccount *signed_in,
+                                               const NatterProfile *profile);
 
 const char *natter_account_get_server_url (NatterAccount *self);
 const char *natter_account_get_data_dir (NatterAccount *self);
