@@ -536,8 +536,9 @@ sign_in_with_form (Fixture *fixture, const char *email)
                           TIMEOUT_MS);
 }
 
-/* Defect 10: signing out uses no freed object (a critical would be fatal
- * here), and defect 7: signing in again opens the profile with its
+/* Defect 10: signing out (from preferences, in the middle of a video call)
+ * uses no freed object (a critical would be fatal here) and ends the call
+ * for the other side; defect 7: signing in again opens the profile with its
  * conversations, not an empty one. */
 static void
 test_sign_out_and_in (Fixture *fixture, gconstpointer data)
@@ -562,11 +563,26 @@ test_sign_out_and_in (Fixture *fixture, gconstpointer data)
   settle (GTK_WIDGET (window));
   client = natter_application_get_client (fixture->application);
 
-  /* A call first, as in a day's use: its objects are about at sign-out. */
-  alice_call = g_object_ref (accepted_call_from_bob (fixture, &bob_call));
-  natter_call_hang_up (bob_call);
-  natter_test_wait_until (natter_call_get_state (alice_call) == NATTER_CALL_STATE_ENDED,
-                          TIMEOUT_MS);
+  /* She is in a video call with Bob when she signs out. */
+  {
+    NatterCallManager *alice_calls = get_call_manager (client);
+    GtkWindow *dialog = NULL;
+
+    bob_call = g_object_ref (natter_call_manager_start_call (get_call_manager (fixture->bob),
+                                                             fixture->alice_profile, "video",
+                                                             fixture->conversation_id, &error));
+    g_assert_no_error (error);
+    natter_test_wait_until (
+      g_list_model_get_n_items (natter_call_manager_get_calls (alice_calls)) > 0, TIMEOUT_MS);
+    alice_call = g_list_model_get_item (natter_call_manager_get_calls (alice_calls), 0);
+    natter_test_wait_until (
+      (dialog = find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG)) != NULL,
+      TIMEOUT_MS);
+    gtk_widget_activate_action (GTK_WIDGET (dialog), "call.accept-video", NULL);
+    natter_test_wait_until (natter_call_get_state (alice_call) == NATTER_CALL_STATE_CONNECTED,
+                            TIMEOUT_MS);
+    natter_test_iterate_until (g_get_monotonic_time () + 1500 * 1000);
+  }
 
   /* Preferences, Sign Out: as a person does it. */
   g_action_group_activate_action (G_ACTION_GROUP (fixture->application), "preferences", NULL);
@@ -583,6 +599,8 @@ test_sign_out_and_in (Fixture *fixture, gconstpointer data)
   natter_test_wait_until (natter_account_get_token (natter_client_get_account (client)) == NULL,
                           TIMEOUT_MS);
   g_assert_cmpuint (n_conversations (fixture->application), ==, 0);
+  /* Signing out ends the call: Bob does not wait for media. */
+  natter_test_wait_until (natter_call_get_state (bob_call) == NATTER_CALL_STATE_ENDED, TIMEOUT_MS);
   natter_test_iterate_until (g_get_monotonic_time () + 300 * 1000);
 
   sign_in_with_form (fixture, "alice@example.org");

@@ -859,6 +859,24 @@ on_sign_out (GSimpleAction *action, GVariant *parameter, gpointer user_data)
   if (self->client == NULL || !self->signed_in)
     return;
 
+  /* Whoever is on the other end of a call hears it end, while the
+   * connection still carries the call_ended; a ringing call is declined. */
+  if (self->call_manager != NULL) {
+    GListModel *calls = natter_call_manager_get_calls (self->call_manager);
+    g_autoptr (GPtrArray) ending = g_ptr_array_new_with_free_func (g_object_unref);
+
+    for (guint i = 0; i < g_list_model_get_n_items (calls); i++)
+      g_ptr_array_add (ending, g_list_model_get_item (calls, i));
+    for (guint i = 0; i < ending->len; i++) {
+      NatterCall *call = g_ptr_array_index (ending, i);
+
+      if (natter_call_get_incoming (call) && natter_call_is_ringing (call))
+        natter_call_decline (call);
+      else
+        natter_call_hang_up (call);
+    }
+  }
+
   natter_client_sign_out_async (self->client, NULL, on_signed_out, g_object_ref (self));
   /* "last-profile" stays: signing in again opens the profile used last. */
   self->signed_in = FALSE;
