@@ -144,6 +144,12 @@ static void on_missed_call (NatterApplication *self, const NatterCallLog *call);
 static void
 on_watched_message (NatterClient *client, const NatterMessage *message, gpointer user_data);
 
+static void
+on_watcher_synced (NatterClient *watcher)
+{
+  g_object_set_data (G_OBJECT (watcher), "natter-quiet", NULL);
+}
+
 /* The application owns one connection per signed-in profile: the active
  * one's is self->client's; every other profile of the user gets a client
  * of its own, so messages to it arrive and notify too. */
@@ -179,7 +185,17 @@ update_watchers (NatterApplication *self)
     }
 
     if (watcher == NULL) {
+      NatterStore *store;
+
       watcher = natter_client_new_for_profile (self->client, profile);
+      /* A profile this computer never followed: its whole history comes
+       * on the first sync, old news that must not notify. */
+      store = natter_client_get_store (watcher);
+      if (store == NULL || natter_store_get_last_event_id (store) == 0) {
+        g_object_set_data (G_OBJECT (watcher), "natter-quiet", GINT_TO_POINTER (TRUE));
+        g_signal_connect_object (natter_client_get_connection (watcher), "frame::sync_done",
+                                 G_CALLBACK (on_watcher_synced), watcher, G_CONNECT_SWAPPED);
+      }
       g_signal_connect_object (watcher, "message-received", G_CALLBACK (on_watched_message), self,
                                0);
       g_signal_connect_object (watcher, "missed-call", G_CALLBACK (on_missed_call), self,
@@ -237,6 +253,7 @@ ensure_client (NatterApplication *self, const char *server_url)
   g_clear_object (&self->cancellable);
   self->cancellable = g_cancellable_new ();
 
+  g_ptr_array_set_size (self->watchers, 0);
   g_clear_object (&self->client);
   data_dir = get_data_dir ();
   self->client = natter_client_new (server_url, data_dir);
@@ -362,7 +379,8 @@ on_message_received (NatterApplication *self, const NatterMessage *message)
 static void
 on_watched_message (NatterClient *client, const NatterMessage *message, gpointer user_data)
 {
-  notify_message (NATTER_APPLICATION (user_data), client, message);
+  if (g_object_get_data (G_OBJECT (client), "natter-quiet") == NULL)
+    notify_message (NATTER_APPLICATION (user_data), client, message);
 }
 
 static void
@@ -1107,6 +1125,7 @@ natter_application_shutdown (GApplication *application)
   NatterApplication *self = NATTER_APPLICATION (application);
 
   g_cancellable_cancel (self->cancellable);
+  g_ptr_array_set_size (self->watchers, 0);
   if (self->devices != NULL)
     natter_devices_stop (self->devices);
   if (self->inhibit_cookie != 0) {
@@ -1393,4 +1412,31 @@ natter_application_set_call_active (NatterApplication *self, gboolean active)
     gtk_application_uninhibit (GTK_APPLICATION (self), self->inhibit_cookie);
     self->inhibit_cookie = 0;
   }
+}
+
+/**
+ * natter_application_get_profile_client:
+ * @self: a #NatterApplication
+ * @profile: a profile of the signed-in user
+ *
+ * Returns: (transfer none) (nullable): the client with the connection as
+ *   @profile: the main client for the active profile, else the one that
+ *   watches it
+ */
+NatterClient *
+natter_application_get_profile_client (NatterApplication *self, const NatterProfile *profile)
+{
+  const NatterProfile *active;
+
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), NULL);
+  g_return_val_if_fail (profile != NULL, NULL);
+
+  if (self->client == NULL)
+    return NULL;
+
+  active = natter_account_get_active_profile (natter_client_get_account (self->client));
+  if (active != NULL && natter_profile_equal (active, profile))
+    return self->client;
+
+  return find_watcher (self, profile, NULL);
 }
