@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -14,5 +14,12 @@ char *natter_format_last_seen (const char *rfc3339, GDateTime *now);
 char *natter_format_duration (gint64 seconds);
 char *natter_text_to_markup (const char *text);
 const char *natter_profile_type_label (const char *profile_type);
+gboolean natter_settings_get_conversation_muted (GSettings *settings,
+                                                 const char *server_url,
+                                                 gint64 conversation_id);
+void natter_settings_set_conversation_muted (GSettings *settings,
+                                             const char *server_url,
+                                             gint64 conversation_id,
+                                             gboolean muted);
 
 G_END_DECLS

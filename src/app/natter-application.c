@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "natter-app-util.h"
 #include "natter-application.h"
 #include "natter-call-manager.h"
 #include "natter-incoming-call-dialog.h"
@@ -27,6 +28,7 @@ struct _NatterApplication {
 
   GSettings *settings;
   NatterClient *client;
+  GPtrArray *watchers; /* NatterClient: the user's other profiles */
   NatterCallManager *call_manager;
   NatterDevices *devices; /* the chosen microphone, camera, speaker for calls */
   char *server_url_option;
@@ -34,6 +36,7 @@ struct _NatterApplication {
 
   gboolean signed_in;
   gboolean restoring;
+  gboolean mark_sign_in; /* the next hello's server time is this device's sign-in */
   gboolean window_wanted;
   gboolean held;
   guint inhibit_cookie;
@@ -45,6 +48,7 @@ struct _NatterApplication {
 G_DEFINE_FINAL_TYPE (NatterApplication, natter_application, ADW_TYPE_APPLICATION)
 
 static void present_main_window (NatterApplication *self);
+static void on_active_profile_changed (NatterApplication *self);
 static void present_sign_in_window (NatterApplication *self);
 
 static char *
@@ -119,11 +123,94 @@ apply_last_profile (NatterApplication *self)
                                        parts[0], NULL);
 }
 
+static NatterClient *
+find_watcher (NatterApplication *self, const NatterProfile *profile, guint *out_index)
+{
+  for (guint i = 0; i < self->watchers->len; i++) {
+    NatterClient *watcher = g_ptr_array_index (self->watchers, i);
+
+    if (natter_profile_equal (
+          natter_account_get_active_profile (natter_client_get_account (watcher)), profile)) {
+      if (out_index != NULL)
+        *out_index = i;
+      return watcher;
+    }
+  }
+
+  return NULL;
+}
+
+static void on_missed_call (NatterApplication *self, const NatterCallLog *call);
+static void
+on_watched_message (NatterClient *client, const NatterMessage *message, gpointer user_data);
+
+static void
+on_watcher_synced (NatterClient *watcher)
+{
+  g_object_set_data (G_OBJECT (watcher), "natter-quiet", NULL);
+}
+
+/* The application owns one connection per signed-in profile: the active
+ * one's is self->client's; every other profile of the user gets a client
+ * of its own, so messages to it arrive and notify too. */
+static void
+update_watchers (NatterApplication *self)
+{
+  NatterAccount *account = self->client ? natter_client_get_account (self->client) : NULL;
+  const NatterUser *user = account ? natter_account_get_user (account) : NULL;
+  const NatterProfile *active = account ? natter_account_get_active_profile (account) : NULL;
+  g_autoptr (GPtrArray) old = g_steal_pointer (&self->watchers);
+
+  self->watchers = g_ptr_array_new_with_free_func (g_object_unref);
+  if (!self->signed_in || user == NULL || user->profiles == NULL || active == NULL ||
+      natter_account_get_token (account) == NULL)
+    return;
+
+  for (guint i = 0; i < user->profiles->len; i++) {
+    const NatterProfile *profile = g_ptr_array_index (user->profiles, i);
+    NatterClient *watcher = NULL;
+    guint index;
+
+    if (natter_profile_equal (profile, active))
+      continue;
+
+    for (index = 0; index < old->len; index++) {
+      NatterClient *candidate = g_ptr_array_index (old, index);
+
+      if (natter_profile_equal (
+            natter_account_get_active_profile (natter_client_get_account (candidate)), profile)) {
+        watcher = g_ptr_array_steal_index (old, index);
+        break;
+      }
+    }
+
+    if (watcher == NULL) {
+      NatterStore *store;
+
+      watcher = natter_client_new_for_profile (self->client, profile);
+      /* A profile this computer never followed: its whole history comes
+       * on the first sync, old news that must not notify. */
+      store = natter_client_get_store (watcher);
+      if (store == NULL || natter_store_get_last_event_id (store) == 0) {
+        g_object_set_data (G_OBJECT (watcher), "natter-quiet", GINT_TO_POINTER (TRUE));
+        g_signal_connect_object (natter_client_get_connection (watcher), "frame::sync_done",
+                                 G_CALLBACK (on_watcher_synced), watcher, G_CONNECT_SWAPPED);
+      }
+      g_signal_connect_object (watcher, "message-received", G_CALLBACK (on_watched_message), self,
+                               0);
+      g_signal_connect_object (watcher, "missed-call", G_CALLBACK (on_missed_call), self,
+                               G_CONNECT_SWAPPED);
+    }
+    g_ptr_array_add (self->watchers, watcher);
+  }
+}
+
 static void
 on_signed_in (NatterApplication *self)
 {
   self->signed_in = TRUE;
   apply_last_profile (self);
+  update_watchers (self);
   update_hold (self);
 
   if (self->window_wanted)
@@ -166,39 +253,134 @@ ensure_client (NatterApplication *self, const char *server_url)
   g_clear_object (&self->cancellable);
   self->cancellable = g_cancellable_new ();
 
+  g_ptr_array_set_size (self->watchers, 0);
   g_clear_object (&self->client);
   data_dir = get_data_dir ();
   self->client = natter_client_new (server_url, data_dir);
 }
 
-static void
-on_message_received (NatterApplication *self, const NatterMessage *message)
+/* Server times are RFC 3339; -1 when missing or broken. */
+static gint64
+parse_server_time (const char *rfc3339)
 {
-  NatterAccount *account = natter_client_get_account (self->client);
+  g_autoptr (GDateTime) time = NULL;
+
+  if (rfc3339 == NULL)
+    return -1;
+  time = g_date_time_new_from_iso8601 (rfc3339, NULL);
+  if (time == NULL)
+    return -1;
+
+  return g_date_time_to_unix (time) * G_USEC_PER_SEC + g_date_time_get_microsecond (time);
+}
+
+/* The first hello after a sign-in on this computer: from then on events are
+ * news. What came before (a new computer fetches all of it on its first
+ * sync) was seen elsewhere or is old, and does not notify. */
+static void
+on_hello (NatterApplication *self, const NatterFrame *frame)
+{
+  gint64 server_time = parse_server_time (frame->server_time);
+
+  if (!self->mark_sign_in || server_time < 0)
+    return;
+
+  self->mark_sign_in = FALSE;
+  g_settings_set_int64 (self->settings, "notify-after", server_time);
+}
+
+static gboolean
+is_news (NatterApplication *self, const char *event_time)
+{
+  gint64 time = parse_server_time (event_time);
+
+  if (self->mark_sign_in)
+    return FALSE;
+
+  return time < 0 || time >= g_settings_get_int64 (self->settings, "notify-after");
+}
+
+/**
+ * natter_application_get_conversation_muted:
+ * @self: a #NatterApplication
+ * @conversation_id: a conversation of the signed-in server
+ *
+ * Returns: whether the conversation's messages notify no more
+ */
+gboolean
+natter_application_get_conversation_muted (NatterApplication *self, gint64 conversation_id)
+{
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), FALSE);
+
+  if (self->client == NULL || self->settings == NULL)
+    return FALSE;
+
+  return natter_settings_get_conversation_muted (
+    self->settings, natter_account_get_server_url (natter_client_get_account (self->client)),
+    conversation_id);
+}
+
+/* A message to @client's profile: the active one (self->client) or another
+ * profile of the user, watched on a connection of its own. */
+static void
+notify_message (NatterApplication *self, NatterClient *client, const NatterMessage *message)
+{
+  NatterAccount *account = natter_client_get_account (client);
   const NatterProfile *own = natter_account_get_active_profile (account);
   GtkWindow *window = natter_application_get_main_window (self);
   g_autoptr (GNotification) notification = NULL;
   g_autofree char *id = NULL;
+  g_autofree char *title = NULL;
+  g_autofree char *target = NULL;
   const char *sender_name;
 
-  if (!g_settings_get_boolean (self->settings, "notifications-enabled"))
+  if (!g_settings_get_boolean (self->settings, "notifications-enabled") ||
+      g_settings_get_boolean (self->settings, "do-not-disturb") || own == NULL)
     return;
-  if (message->sender != NULL && own != NULL && natter_profile_equal (message->sender, own))
+  if (message->sender != NULL && natter_profile_equal (message->sender, own))
+    return;
+  if (!is_news (self, message->sent_at) ||
+      natter_application_get_conversation_muted (self, message->conversation_id))
     return;
 
   /* Only what the user cannot see already. */
-  if (window != NULL && gtk_window_is_active (window) &&
+  if (client == self->client && window != NULL && gtk_window_is_active (window) &&
       natter_window_get_open_conversation_id (NATTER_WINDOW (window)) == message->conversation_id)
     return;
 
   sender_name = message->sender && message->sender->display_name ? message->sender->display_name
                                                                  : _ ("New message");
-  notification = g_notification_new (sender_name);
+  if (client == self->client)
+    title = g_strdup (sender_name);
+  else
+    /* Translators: a message to another profile of the user: sender, then
+     * the profile it went to ("Parent") */
+    title = g_strdup_printf (_ ("%s · to %s"), sender_name,
+                             natter_profile_type_label (own->profile_type));
+  notification = g_notification_new (title);
   g_notification_set_body (notification, message->text);
-  g_notification_set_default_action_and_target (notification, "app.open-conversation", "x",
-                                                message->conversation_id);
+  target = g_strdup_printf ("%s:%" G_GINT64_FORMAT, own->profile_type, own->profile_id);
+  if (client == self->client)
+    g_notification_set_default_action_and_target (notification, "app.open-conversation", "x",
+                                                  message->conversation_id);
+  else
+    g_notification_set_default_action_and_target (notification, "app.open-profile-conversation",
+                                                  "(sx)", target, message->conversation_id);
   id = g_strdup_printf ("conversation-%" G_GINT64_FORMAT, message->conversation_id);
   g_application_send_notification (G_APPLICATION (self), id, notification);
+}
+
+static void
+on_message_received (NatterApplication *self, const NatterMessage *message)
+{
+  notify_message (self, self->client, message);
+}
+
+static void
+on_watched_message (NatterClient *client, const NatterMessage *message, gpointer user_data)
+{
+  if (g_object_get_data (G_OBJECT (client), "natter-quiet") == NULL)
+    notify_message (NATTER_APPLICATION (user_data), client, message);
 }
 
 static void
@@ -209,7 +391,8 @@ on_missed_call (NatterApplication *self, const NatterCallLog *call)
   g_autofree char *id = NULL;
   const char *name;
 
-  if (!g_settings_get_boolean (self->settings, "notifications-enabled"))
+  if (!g_settings_get_boolean (self->settings, "notifications-enabled") ||
+      !is_news (self, call->started_at))
     return;
 
   name = call->caller && call->caller->display_name ? call->caller->display_name : _ ("Someone");
@@ -250,6 +433,20 @@ on_ringing_call_state (NatterApplication *self, GParamSpec *pspec, NatterCall *c
   g_signal_handlers_disconnect_by_func (call, on_ringing_call_state, self);
 }
 
+static gint64
+conversation_of_call (NatterApplication *self, NatterCall *call)
+{
+  GListModel *conversations = natter_client_get_conversations (self->client);
+  const NatterProfile *peer = natter_call_get_peer (call);
+  NatterConversationItem *item = NULL;
+
+  /* A call is one to one: its conversation is the direct one with the peer. */
+  if (peer != NULL && conversations != NULL && NATTER_IS_CONVERSATION_LIST (conversations))
+    item = natter_conversation_list_find_by_peer (NATTER_CONVERSATION_LIST (conversations), peer);
+
+  return item != NULL ? natter_conversation_item_get_conversation_id (item) : 0;
+}
+
 static void
 on_incoming_call (NatterApplication *self, NatterCall *call)
 {
@@ -258,6 +455,11 @@ on_incoming_call (NatterApplication *self, NatterCall *call)
 
   g_signal_connect_object (call, "notify::state", G_CALLBACK (on_ringing_call_state), self,
                            G_CONNECT_SWAPPED);
+  /* Do Not Disturb lets calls ring, as GNOME lets urgent notifications
+   * through, but not from a conversation the user muted as well. */
+  if (g_settings_get_boolean (self->settings, "do-not-disturb") &&
+      natter_application_get_conversation_muted (self, conversation_of_call (self, call)))
+    natter_call_silence (call);
   natter_application_present_incoming_call (self, call_id, peer ? peer->display_name : NULL,
                                             natter_call_get_call_type (call));
 }
@@ -352,6 +554,13 @@ connect_client_signals (NatterApplication *self)
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->client, "missed-call", G_CALLBACK (on_missed_call), self,
                            G_CONNECT_SWAPPED);
+  g_signal_connect_object (natter_client_get_connection (self->client), "frame::hello",
+                           G_CALLBACK (on_hello), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (natter_client_get_account (self->client), "notify::active-profile",
+                           G_CALLBACK (on_active_profile_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (natter_client_get_account (self->client), "notify::user",
+                           G_CALLBACK (update_watchers), self, G_CONNECT_SWAPPED);
+  on_active_profile_changed (self);
 }
 
 static void
@@ -360,6 +569,8 @@ start_restore (NatterApplication *self, const char *server_url)
   ensure_client (self, server_url);
   connect_client_signals (self);
   self->restoring = TRUE;
+  /* Signed in before this computer kept the time of it (or never): now. */
+  self->mark_sign_in = g_settings_get_int64 (self->settings, "notify-after") == 0;
   /* Nothing else keeps the application alive until a window opens. */
   g_application_hold (G_APPLICATION (self));
   natter_client_sign_in_async (self->client, self->cancellable, on_restore_finished,
@@ -391,6 +602,7 @@ on_sign_in_finished (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
 
   g_settings_set_string (self->settings, "server-url", natter_account_get_server_url (account));
+  self->mark_sign_in = TRUE;
   self->window_wanted = TRUE;
   on_signed_in (self);
   gtk_window_destroy (GTK_WINDOW (window));
@@ -572,6 +784,26 @@ on_call_back (GSimpleAction *action, GVariant *parameter, gpointer user_data)
                                     g_variant_new ("(xs)", conversation_id, call_type));
 }
 
+static void on_switch_profile (GSimpleAction *action, GVariant *parameter, gpointer user_data);
+
+/* A notification about another profile's message: act as that profile,
+ * then open the conversation. */
+static void
+on_open_profile_conversation (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  NatterApplication *self = user_data;
+  const char *target;
+  gint64 conversation_id;
+  g_autoptr (GVariant) profile = NULL;
+  g_autoptr (GVariant) conversation = NULL;
+
+  g_variant_get (parameter, "(&sx)", &target, &conversation_id);
+  profile = g_variant_ref_sink (g_variant_new_string (target));
+  on_switch_profile (NULL, profile, self);
+  conversation = g_variant_ref_sink (g_variant_new_int64 (conversation_id));
+  on_open_conversation (NULL, conversation, self);
+}
+
 static void
 on_switch_profile (GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
@@ -585,6 +817,14 @@ on_switch_profile (GSimpleAction *action, GVariant *parameter, gpointer user_dat
     return;
 
   profile_id = g_ascii_strtoll (parts[1], NULL, 10);
+  /* Its watching client goes first: one store, one connection per profile. */
+  {
+    g_autoptr (NatterProfile) profile = natter_profile_new (profile_id, parts[0], NULL, NULL);
+    guint index;
+
+    if (find_watcher (self, profile, &index) != NULL)
+      g_ptr_array_remove_index (self->watchers, index);
+  }
   if (!natter_account_set_active_profile (natter_client_get_account (self->client), profile_id,
                                           parts[0], &error)) {
     GtkWindow *window = natter_application_get_main_window (self);
@@ -595,6 +835,25 @@ on_switch_profile (GSimpleAction *action, GVariant *parameter, gpointer user_dat
   }
 
   g_settings_set_string (self->settings, "last-profile", target);
+}
+
+/* app.switch-profile's state is the active profile, "type:id", so its menu
+ * items show which one is active. */
+static void
+on_active_profile_changed (NatterApplication *self)
+{
+  const NatterProfile *active =
+    self->client ? natter_account_get_active_profile (natter_client_get_account (self->client))
+                 : NULL;
+  GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), "switch-profile");
+  g_autofree char *target = NULL;
+
+  if (active != NULL)
+    target = g_strdup_printf ("%s:%" G_GINT64_FORMAT, active->profile_type, active->profile_id);
+  if (action != NULL)
+    g_simple_action_set_state (G_SIMPLE_ACTION (action),
+                               g_variant_new_string (target ? target : ""));
+  update_watchers (self);
 }
 
 static void
@@ -618,9 +877,28 @@ on_sign_out (GSimpleAction *action, GVariant *parameter, gpointer user_data)
   if (self->client == NULL || !self->signed_in)
     return;
 
+  /* Whoever is on the other end of a call hears it end, while the
+   * connection still carries the call_ended; a ringing call is declined. */
+  if (self->call_manager != NULL) {
+    GListModel *calls = natter_call_manager_get_calls (self->call_manager);
+    g_autoptr (GPtrArray) ending = g_ptr_array_new_with_free_func (g_object_unref);
+
+    for (guint i = 0; i < g_list_model_get_n_items (calls); i++)
+      g_ptr_array_add (ending, g_list_model_get_item (calls, i));
+    for (guint i = 0; i < ending->len; i++) {
+      NatterCall *call = g_ptr_array_index (ending, i);
+
+      if (natter_call_get_incoming (call) && natter_call_is_ringing (call))
+        natter_call_decline (call);
+      else
+        natter_call_hang_up (call);
+    }
+  }
+
   natter_client_sign_out_async (self->client, NULL, on_signed_out, g_object_ref (self));
+  /* "last-profile" stays: signing in again opens the profile used last. */
   self->signed_in = FALSE;
-  g_settings_set_string (self->settings, "last-profile", "");
+  update_watchers (self);
 
   self->window_wanted = TRUE;
   present_sign_in_window (self);
@@ -682,7 +960,8 @@ static const GActionEntry app_actions[] = {
   { "about", on_about },
   { "preferences", on_preferences },
   { "sign-out", on_sign_out },
-  { "switch-profile", on_switch_profile, "s" },
+  { "switch-profile", on_switch_profile, "s", "''" },
+  { "open-profile-conversation", on_open_profile_conversation, "(sx)" },
   { "accept-call", on_accept_call, "s" },
   { "decline-call", on_decline_call, "s" },
   { "show-incoming-call", on_show_incoming_call, "s" },
@@ -846,6 +1125,7 @@ natter_application_shutdown (GApplication *application)
   NatterApplication *self = NATTER_APPLICATION (application);
 
   g_cancellable_cancel (self->cancellable);
+  g_ptr_array_set_size (self->watchers, 0);
   if (self->devices != NULL)
     natter_devices_stop (self->devices);
   if (self->inhibit_cookie != 0) {
@@ -863,6 +1143,7 @@ natter_application_dispose (GObject *object)
 
   g_clear_pointer (&self->incoming_dialogs, g_hash_table_unref);
   g_clear_pointer (&self->incoming_notifications, g_hash_table_unref);
+  g_clear_pointer (&self->watchers, g_ptr_array_unref);
   g_clear_object (&self->call_manager);
   g_clear_object (&self->client);
   g_clear_object (&self->devices);
@@ -920,6 +1201,7 @@ natter_application_init (NatterApplication *self)
   self->incoming_notifications =
     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->cancellable = g_cancellable_new ();
+  self->watchers = g_ptr_array_new_with_free_func (g_object_unref);
 
   g_signal_connect (self, "incoming-call-response", G_CALLBACK (on_incoming_call_response), NULL);
   g_application_add_main_option_entries (G_APPLICATION (self), options);
@@ -1130,4 +1412,31 @@ natter_application_set_call_active (NatterApplication *self, gboolean active)
     gtk_application_uninhibit (GTK_APPLICATION (self), self->inhibit_cookie);
     self->inhibit_cookie = 0;
   }
+}
+
+/**
+ * natter_application_get_profile_client:
+ * @self: a #NatterApplication
+ * @profile: a profile of the signed-in user
+ *
+ * Returns: (transfer none) (nullable): the client with the connection as
+ *   @profile: the main client for the active profile, else the one that
+ *   watches it
+ */
+NatterClient *
+natter_application_get_profile_client (NatterApplication *self, const NatterProfile *profile)
+{
+  const NatterProfile *active;
+
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), NULL);
+  g_return_val_if_fail (profile != NULL, NULL);
+
+  if (self->client == NULL)
+    return NULL;
+
+  active = natter_account_get_active_profile (natter_client_get_account (self->client));
+  if (active != NULL && natter_profile_equal (active, profile))
+    return self->client;
+
+  return find_watcher (self, profile, NULL);
 }

@@ -21,5 +21,9 @@ void natter_application_present_incoming_call (NatterApplication *self,
 void natter_application_withdraw_incoming_call (NatterApplication *self, const char *call_id);
 gboolean natter_application_has_incoming_call_prompt (NatterApplication *self, const char *call_id);
 void natter_application_set_call_active (NatterApplication *self, gboolean active);
+NatterClient *natter_application_get_profile_client (NatterApplication *self,
+                                                     const NatterProfile *profile);
+gboolean natter_application_get_conversation_muted (NatterApplication *self,
+                                                    gint64 conversation_id);
 
 G_END_DECLS

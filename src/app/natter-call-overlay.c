@@ -551,4 +551,5 @@ natter_call_overlay_show_ended (NatterCallOverlay *self, const char *how)
     gtk_label_set_label (self->ended_label, how);
   gtk_revealer_set_reveal_child (self->ended_revealer, how != NULL);
   gtk_widget_set_sensitive (self->controls, how == NULL);
+  gtk_widget_set_visible (self->controls, how == NULL);
 }

@@ -49,6 +49,7 @@ struct _NatterChatView {
   double anchor_from_bottom;
   gint64 typing_sent_at;
   guint typing_idle_id;
+  guint mark_read_id;
 
   AdwWindowTitle *window_title;
   GtkWidget *back_button;
@@ -145,28 +146,45 @@ update_empty (NatterChatView *self)
   gtk_stack_set_visible_child_name (self->content_stack, empty ? "empty" : "messages");
 }
 
-static void
-mark_read_if_seen (NatterChatView *self)
+static gboolean
+on_mark_read_idle (gpointer user_data)
 {
+  NatterChatView *self = user_data;
   GtkRoot *root;
   gint64 last_seq;
 
+  self->mark_read_id = 0;
   if (self->client == NULL || self->conversation == NULL)
-    return;
+    return G_SOURCE_REMOVE;
   if (!gtk_widget_get_mapped (GTK_WIDGET (self)) || !is_at_bottom (self))
-    return;
+    return G_SOURCE_REMOVE;
 
   root = gtk_widget_get_root (GTK_WIDGET (self));
   if (!GTK_IS_WINDOW (root) || !gtk_window_is_active (GTK_WINDOW (root)))
-    return;
+    return G_SOURCE_REMOVE;
 
   if (natter_conversation_item_get_unread_count (self->conversation) == 0)
-    return;
+    return G_SOURCE_REMOVE;
 
   last_seq = natter_conversation_item_get_last_seq (self->conversation);
   if (last_seq > 0)
     natter_client_mark_read (
       self->client, natter_conversation_item_get_conversation_id (self->conversation), last_seq);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Called from the scroll adjustment's signals, which GTK emits while it
+ * lays the window out. Marking read changes the conversation list (unread
+ * counts, order): done there, the sidebar's rows would be resized in the
+ * middle of the layout and miss it, and the sidebar, header included, would
+ * stay blank ("Trying to snapshot … without a current allocation") until
+ * something else asked for a layout. So it waits until the frame is done. */
+static void
+mark_read_if_seen (NatterChatView *self)
+{
+  if (self->mark_read_id == 0)
+    self->mark_read_id = g_idle_add (on_mark_read_idle, self);
 }
 
 static void
@@ -592,6 +610,7 @@ natter_chat_view_dispose (GObject *object)
 
   g_cancellable_cancel (self->load_cancellable);
   g_clear_handle_id (&self->typing_idle_id, g_source_remove);
+  g_clear_handle_id (&self->mark_read_id, g_source_remove);
   natter_chat_view_set_conversation (self, NULL);
   g_clear_object (&self->client);
 

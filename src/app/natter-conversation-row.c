@@ -12,7 +12,7 @@
 /* One conversation in the sidebar: who, presence, the last message or
  * "typing…", when, and how many are unread. */
 
-enum { PROP_0, PROP_ITEM, PROP_PRESENCE_KNOWN, N_PROPS };
+enum { PROP_0, PROP_ITEM, PROP_PRESENCE_KNOWN, PROP_MUTED, N_PROPS };
 
 static GParamSpec *properties[N_PROPS];
 
@@ -22,8 +22,10 @@ struct _NatterConversationRow {
   NatterConversationItem *item;
   gulong notify_handler;
   gboolean presence_known;
+  gboolean muted;
 
   AdwAvatar *avatar;
+  GtkWidget *muted_icon;
   GtkWidget *presence_dot;
   GtkLabel *title_label;
   GtkLabel *time_label;
@@ -114,6 +116,9 @@ natter_conversation_row_get_property (GObject *object,
     case PROP_PRESENCE_KNOWN:
       g_value_set_boolean (value, self->presence_known);
       break;
+    case PROP_MUTED:
+      g_value_set_boolean (value, self->muted);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -133,6 +138,9 @@ natter_conversation_row_set_property (GObject *object,
       break;
     case PROP_PRESENCE_KNOWN:
       natter_conversation_row_set_presence_known (self, g_value_get_boolean (value));
+      break;
+    case PROP_MUTED:
+      natter_conversation_row_set_muted (self, g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -179,12 +187,21 @@ natter_conversation_row_class_init (NatterConversationRowClass *klass)
   properties[PROP_PRESENCE_KNOWN] =
     g_param_spec_boolean ("presence-known", NULL, NULL, TRUE,
                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * NatterConversationRow:muted:
+   *
+   * Whether the conversation's messages do not notify (shown as an icon).
+   */
+  properties[PROP_MUTED] =
+    g_param_spec_boolean ("muted", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/natter/Natter/natter-conversation-row.ui");
   gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, avatar);
   gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, presence_dot);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, muted_icon);
   gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, title_label);
   gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, time_label);
   gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, subtitle_label);
@@ -284,4 +301,37 @@ natter_conversation_row_set_presence_known (NatterConversationRow *self, gboolea
   self->presence_known = presence_known;
   update_row (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PRESENCE_KNOWN]);
+}
+
+/**
+ * natter_conversation_row_get_muted:
+ * @self: a #NatterConversationRow
+ *
+ * Returns: whether the row shows the conversation as muted
+ */
+gboolean
+natter_conversation_row_get_muted (NatterConversationRow *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONVERSATION_ROW (self), FALSE);
+
+  return self->muted;
+}
+
+/**
+ * natter_conversation_row_set_muted:
+ * @self: a #NatterConversationRow
+ * @muted: whether the conversation's messages do not notify
+ */
+void
+natter_conversation_row_set_muted (NatterConversationRow *self, gboolean muted)
+{
+  g_return_if_fail (NATTER_IS_CONVERSATION_ROW (self));
+
+  muted = !!muted;
+  if (self->muted == muted)
+    return;
+
+  self->muted = muted;
+  gtk_widget_set_visible (self->muted_icon, muted);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MUTED]);
 }

@@ -18,4 +18,7 @@ gboolean natter_conversation_row_get_presence_known (NatterConversationRow *self
 void natter_conversation_row_set_presence_known (NatterConversationRow *self,
                                                  gboolean presence_known);
 
+gboolean natter_conversation_row_get_muted (NatterConversationRow *self);
+void natter_conversation_row_set_muted (NatterConversationRow *self, gboolean muted);
+
 G_END_DECLS

@@ -41,6 +41,7 @@ struct _NatterPreferencesWindow {
   AdwComboRow *speaker_row;
   GtkWidget *ringtone_switch;
   GtkWidget *notifications_switch;
+  GtkWidget *do_not_disturb_switch;
   GtkWidget *background_switch;
   GtkWidget *autostart_switch;
   AdwActionRow *account_row;
@@ -180,6 +181,8 @@ natter_preferences_window_constructed (GObject *object)
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "notifications-enabled", self->notifications_switch, "active",
                    G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "do-not-disturb", self->do_not_disturb_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "run-in-background", self->background_switch, "active",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "start-at-login", self->autostart_switch, "active",
@@ -266,6 +269,8 @@ natter_preferences_window_class_init (NatterPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, ringtone_switch);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow,
                                         notifications_switch);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow,
+                                        do_not_disturb_switch);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, background_switch);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, autostart_switch);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, account_row);

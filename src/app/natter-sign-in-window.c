@@ -26,6 +26,7 @@ struct _NatterSignInWindow {
 
   gboolean creating_account;
   gboolean busy;
+  GtkWidget *focus_before_busy;
 
   AdwEntryRow *server_row;
   AdwEntryRow *display_name_row;
@@ -173,6 +174,16 @@ natter_sign_in_window_set_property (GObject *object,
 }
 
 static void
+natter_sign_in_window_dispose (GObject *object)
+{
+  NatterSignInWindow *self = NATTER_SIGN_IN_WINDOW (object);
+
+  g_clear_weak_pointer (&self->focus_before_busy);
+
+  G_OBJECT_CLASS (natter_sign_in_window_parent_class)->dispose (object);
+}
+
+static void
 natter_sign_in_window_class_init (NatterSignInWindowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
@@ -180,6 +191,7 @@ natter_sign_in_window_class_init (NatterSignInWindowClass *klass)
 
   object_class->get_property = natter_sign_in_window_get_property;
   object_class->set_property = natter_sign_in_window_set_property;
+  object_class->dispose = natter_sign_in_window_dispose;
 
   properties[PROP_CREATING_ACCOUNT] =
     g_param_spec_boolean ("creating-account", NULL, NULL, FALSE,
@@ -388,12 +400,23 @@ natter_sign_in_window_set_busy (NatterSignInWindow *self, gboolean busy)
     return;
 
   self->busy = busy;
+  /* GTK 4.8 leaves a focused text's cursor blinking when its row turns
+   * insensitive ("GtkText - did not receive a focus-out event"): the focus
+   * leaves the form properly first, and comes back after. */
+  if (busy) {
+    g_set_weak_pointer (&self->focus_before_busy, gtk_window_get_focus (GTK_WINDOW (self)));
+    gtk_window_set_focus (GTK_WINDOW (self), NULL);
+  }
   gtk_stack_set_visible_child_name (self->submit_stack, busy ? "spinner" : "label");
   gtk_widget_set_sensitive (GTK_WIDGET (self->server_row), !busy);
   gtk_widget_set_sensitive (GTK_WIDGET (self->display_name_row), !busy);
   gtk_widget_set_sensitive (GTK_WIDGET (self->email_row), !busy);
   gtk_widget_set_sensitive (GTK_WIDGET (self->password_row), !busy);
   gtk_widget_set_sensitive (GTK_WIDGET (self->profile_type_row), !busy);
+  if (!busy && self->focus_before_busy != NULL) {
+    gtk_widget_grab_focus (self->focus_before_busy);
+    g_clear_weak_pointer (&self->focus_before_busy);
+  }
   update_actions (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
 }

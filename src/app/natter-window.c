@@ -38,6 +38,7 @@ struct _NatterWindow {
   gboolean link_dropped;
 
   NatterCall *call;
+  gboolean call_was_connected;
   GSignalGroup *call_signals;
   NatterDevices *devices;
   guint bench_pending; /* BenchEvent flags, with NATTER_BENCH_TIMING */
@@ -45,10 +46,18 @@ struct _NatterWindow {
   GdkPaintable *local_video;
   guint ended_timeout_id;
 
+  GHashTable *bound_rows; /* NatterConversationRow */
+  GtkWidget *row_menu;    /* the rows' context menu, moved to the row it is for */
+
   GMenu *profiles_section;
   AdwToastOverlay *toast_overlay;
   AdwLeaflet *leaflet;
+  GtkWidget *sidebar_header_bar;
   AdwWindowTitle *sidebar_title;
+  GtkStack *sidebar_title_stack;
+  GtkWidget *profile_button;
+  GtkLabel *profile_name_label;
+  GtkLabel *profile_type_label;
   GtkSearchEntry *search_entry;
   GtkSearchBar *search_bar;
   GtkStack *sidebar_stack;
@@ -119,19 +128,33 @@ update_online (NatterWindow *self)
   }
 }
 
+/* The active profile in the sidebar's header: who the user is acting as,
+ * with the other profiles one click away (radio items of the stateful
+ * app.switch-profile). */
 static void
 update_profiles (NatterWindow *self)
 {
   NatterAccount *account = natter_client_get_account (self->client);
   const NatterUser *user = natter_account_get_user (account);
   const NatterProfile *active = natter_account_get_active_profile (account);
+  gboolean several = user != NULL && user->profiles != NULL && user->profiles->len > 1;
+  const char *active_name = active && active->display_name ? active->display_name : "";
+  g_autofree char *tooltip = NULL;
 
   g_menu_remove_all (self->profiles_section);
-  adw_window_title_set_subtitle (self->sidebar_title,
-                                 active && active->display_name ? active->display_name : "");
-
-  if (user == NULL || user->profiles == NULL || user->profiles->len < 2)
+  adw_window_title_set_subtitle (self->sidebar_title, active_name);
+  gtk_stack_set_visible_child_name (self->sidebar_title_stack,
+                                    several && active != NULL ? "switcher" : "title");
+  if (!several || active == NULL)
     return;
+
+  gtk_label_set_label (self->profile_name_label,
+                       *active_name != '\0' ? active_name : user->display_name);
+  gtk_label_set_label (self->profile_type_label, natter_profile_type_label (active->profile_type));
+  /* Translators: tooltip of the profile switcher: the active profile's type */
+  tooltip = g_strdup_printf (_ ("Acting as %s: switch profile"),
+                             natter_profile_type_label (active->profile_type));
+  gtk_widget_set_tooltip_text (self->profile_button, tooltip);
 
   for (guint i = 0; i < user->profiles->len; i++) {
     const NatterProfile *profile = g_ptr_array_index (user->profiles, i);
@@ -196,28 +219,176 @@ on_conversation_activated (NatterWindow *self, guint position)
   show_conversation (self, item);
 }
 
+static const char *
+get_server_url (NatterWindow *self)
+{
+  return natter_account_get_server_url (natter_client_get_account (self->client));
+}
+
+static gboolean
+get_muted (NatterWindow *self, gint64 conversation_id)
+{
+  return self->settings != NULL && natter_settings_get_conversation_muted (
+                                     self->settings, get_server_url (self), conversation_id);
+}
+
+static void
+update_row_muted (NatterWindow *self, NatterConversationRow *row)
+{
+  NatterConversationItem *item = natter_conversation_row_get_item (row);
+
+  natter_conversation_row_set_muted (
+    row, item != NULL && get_muted (self, natter_conversation_item_get_conversation_id (item)));
+}
+
+static void
+on_muted_conversations_changed (NatterWindow *self)
+{
+  GHashTableIter iter;
+  gpointer row;
+
+  g_hash_table_iter_init (&iter, self->bound_rows);
+  while (g_hash_table_iter_next (&iter, &row, NULL))
+    update_row_muted (self, row);
+}
+
+static NatterConversationRow *
+find_bound_row (NatterWindow *self, gint64 conversation_id)
+{
+  GHashTableIter iter;
+  gpointer row;
+
+  g_hash_table_iter_init (&iter, self->bound_rows);
+  while (g_hash_table_iter_next (&iter, &row, NULL)) {
+    NatterConversationItem *item = natter_conversation_row_get_item (row);
+
+    if (item != NULL && natter_conversation_item_get_conversation_id (item) == conversation_id)
+      return row;
+  }
+
+  return NULL;
+}
+
+/* The row's context menu: mute, with what muting does in words. */
+static void
+popup_row_menu (NatterWindow *self, NatterConversationRow *row, double x, double y)
+{
+  NatterConversationItem *item = natter_conversation_row_get_item (row);
+  g_autoptr (GMenu) menu = g_menu_new ();
+  g_autoptr (GMenu) actions = g_menu_new ();
+  g_autoptr (GMenu) note = g_menu_new ();
+  g_autoptr (GMenuItem) toggle = NULL;
+  gint64 conversation_id;
+  gboolean muted;
+
+  if (item == NULL || self->settings == NULL)
+    return;
+
+  conversation_id = natter_conversation_item_get_conversation_id (item);
+  muted = get_muted (self, conversation_id);
+  toggle = g_menu_item_new (muted ? _ ("_Unmute Notifications") : _ ("_Mute Notifications"), NULL);
+  g_menu_item_set_action_and_target (toggle, "win.toggle-mute", "x", conversation_id);
+  g_menu_append_item (actions, toggle);
+  g_menu_append_section (menu, NULL, G_MENU_MODEL (actions));
+  /* An item without an action shows as a greyed-out line. */
+  g_menu_append (note,
+                 muted ? _ ("Messages here do not notify")
+                       : _ ("Messages here will not notify; calls still ring unless Do Not "
+                            "Disturb is on"),
+                 NULL);
+  g_menu_append_section (menu, NULL, G_MENU_MODEL (note));
+
+  gtk_popover_menu_set_menu_model (GTK_POPOVER_MENU (self->row_menu), G_MENU_MODEL (menu));
+  if (gtk_widget_get_parent (self->row_menu) != GTK_WIDGET (row)) {
+    if (gtk_widget_get_parent (self->row_menu) != NULL)
+      gtk_widget_unparent (self->row_menu);
+    gtk_widget_set_parent (self->row_menu, GTK_WIDGET (row));
+  }
+  if (x >= 0 && y >= 0)
+    gtk_popover_set_pointing_to (GTK_POPOVER (self->row_menu),
+                                 &(GdkRectangle){ (int) x, (int) y, 1, 1 });
+  else
+    gtk_popover_set_pointing_to (GTK_POPOVER (self->row_menu), NULL);
+  gtk_popover_popup (GTK_POPOVER (self->row_menu));
+}
+
+static void
+on_row_secondary_click (GtkGestureClick *gesture, int n_press, double x, double y, gpointer data)
+{
+  GtkWidget *row = gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (gesture));
+
+  gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
+  popup_row_menu (NATTER_WINDOW (data), NATTER_CONVERSATION_ROW (row), x, y);
+}
+
+static void
+on_row_long_press (GtkGestureLongPress *gesture, double x, double y, gpointer data)
+{
+  GtkWidget *row = gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (gesture));
+
+  popup_row_menu (NATTER_WINDOW (data), NATTER_CONVERSATION_ROW (row), x, y);
+}
+
 static void
 on_conversation_setup (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer data)
 {
   GtkWidget *row = natter_conversation_row_new ();
+  GtkGesture *click = gtk_gesture_click_new ();
+  GtkGesture *long_press = gtk_gesture_long_press_new ();
 
   /* Offline, the peers' presence is stale: the rows stop showing it. */
   g_object_bind_property (data, "online", row, "presence-known", G_BINDING_SYNC_CREATE);
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (click), GDK_BUTTON_SECONDARY);
+  g_signal_connect_object (click, "pressed", G_CALLBACK (on_row_secondary_click), data, 0);
+  gtk_widget_add_controller (row, GTK_EVENT_CONTROLLER (click));
+  gtk_gesture_single_set_touch_only (GTK_GESTURE_SINGLE (long_press), TRUE);
+  g_signal_connect_object (long_press, "pressed", G_CALLBACK (on_row_long_press), data, 0);
+  gtk_widget_add_controller (row, GTK_EVENT_CONTROLLER (long_press));
   gtk_list_item_set_child (list_item, row);
 }
 
 static void
 on_conversation_bind (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer data)
 {
-  natter_conversation_row_set_item (NATTER_CONVERSATION_ROW (gtk_list_item_get_child (list_item)),
-                                    gtk_list_item_get_item (list_item));
+  NatterWindow *self = NATTER_WINDOW (data);
+  NatterConversationRow *row = NATTER_CONVERSATION_ROW (gtk_list_item_get_child (list_item));
+
+  natter_conversation_row_set_item (row, gtk_list_item_get_item (list_item));
+  g_hash_table_add (self->bound_rows, row);
+  update_row_muted (self, row);
 }
 
 static void
 on_conversation_unbind (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer data)
 {
-  natter_conversation_row_set_item (NATTER_CONVERSATION_ROW (gtk_list_item_get_child (list_item)),
-                                    NULL);
+  NatterWindow *self = NATTER_WINDOW (data);
+  NatterConversationRow *row = NATTER_CONVERSATION_ROW (gtk_list_item_get_child (list_item));
+
+  g_hash_table_remove (self->bound_rows, row);
+  natter_conversation_row_set_item (row, NULL);
+}
+
+static void
+on_toggle_mute_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  NatterWindow *self = NATTER_WINDOW (widget);
+  gint64 conversation_id = g_variant_get_int64 (parameter);
+
+  if (self->settings == NULL || conversation_id <= 0)
+    return;
+
+  natter_settings_set_conversation_muted (self->settings, get_server_url (self), conversation_id,
+                                          !get_muted (self, conversation_id));
+}
+
+static void
+on_conversation_menu_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  NatterWindow *self = NATTER_WINDOW (widget);
+  NatterConversationRow *row = find_bound_row (self, g_variant_get_int64 (parameter));
+
+  if (row != NULL)
+    popup_row_menu (self, row, -1, -1);
 }
 
 static void
@@ -406,6 +577,41 @@ on_ended_call_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* What the call view says once the call is over: how long it lasted, or
+ * why it never started. */
+static char *
+describe_end (NatterWindow *self, NatterCall *call)
+{
+  g_autofree char *duration = NULL;
+
+  if (self->call_was_connected) {
+    duration = natter_format_duration (natter_call_get_duration (call));
+    /* Translators: shown for a moment when a call ends: its length, "12:04" */
+    return g_strdup_printf (_ ("Call ended · %s"), duration);
+  }
+
+  switch (natter_call_get_end_reason (call)) {
+    case NATTER_CALL_END_REASON_DECLINED:
+      return g_strdup (_ ("Call declined"));
+    case NATTER_CALL_END_REASON_BUSY:
+      return g_strdup (_ ("Busy in another call"));
+    case NATTER_CALL_END_REASON_NO_ANSWER:
+      return g_strdup (_ ("No answer"));
+    case NATTER_CALL_END_REASON_UNAVAILABLE:
+      return g_strdup (_ ("Not available"));
+    case NATTER_CALL_END_REASON_FAILED:
+      return g_strdup (_ ("The call could not connect"));
+    case NATTER_CALL_END_REASON_NONE:
+    case NATTER_CALL_END_REASON_HANGUP:
+    case NATTER_CALL_END_REASON_ANSWERED_ELSEWHERE:
+    case NATTER_CALL_END_REASON_DECLINED_ELSEWHERE:
+    case NATTER_CALL_END_REASON_CALLER_CANCELLED:
+    case NATTER_CALL_END_REASON_TIMEOUT:
+    default:
+      return g_strdup (_ ("Call ended"));
+  }
+}
+
 static void
 update_call (NatterWindow *self)
 {
@@ -458,11 +664,17 @@ update_call (NatterWindow *self)
     self->call_overlay,
     state == NATTER_CALL_STATE_CONNECTED ? quality_from_stats (natter_call_get_stats (call)) : -1);
 
-  if (state == NATTER_CALL_STATE_ENDED) {
-    const char *how = natter_call_get_end_message (call);
+  if (state == NATTER_CALL_STATE_CONNECTED)
+    self->call_was_connected = TRUE;
 
-    natter_call_overlay_show_ended (self->call_overlay, how ? how : _ ("Call ended"));
-    natter_window_set_call_active (self, FALSE, NULL);
+  if (state == NATTER_CALL_STATE_ENDED) {
+    g_autofree char *how = describe_end (self, call);
+
+    /* The call view stays, saying how the call ended, for a moment; the
+     * "return to call" bar goes at once. */
+    natter_call_overlay_show_ended (self->call_overlay, how);
+    self->call_active = FALSE;
+    update_return_to_call (self);
     if (self->ended_timeout_id == 0)
       self->ended_timeout_id =
         g_timeout_add_seconds (ENDED_CALL_SHOWN_S, on_ended_call_timeout, self);
@@ -687,6 +899,18 @@ natter_window_constructed (GObject *object)
                      G_SETTINGS_BIND_DEFAULT);
   }
 
+  if (self->settings != NULL) {
+    g_autoptr (GSimpleActionGroup) notifications = g_simple_action_group_new ();
+    g_autoptr (GAction) do_not_disturb =
+      g_settings_create_action (self->settings, "do-not-disturb");
+
+    g_action_map_add_action (G_ACTION_MAP (notifications), do_not_disturb);
+    gtk_widget_insert_action_group (GTK_WIDGET (self), "notifications",
+                                    G_ACTION_GROUP (notifications));
+    g_signal_connect_object (self->settings, "changed::muted-conversations",
+                             G_CALLBACK (on_muted_conversations_changed), self, G_CONNECT_SWAPPED);
+  }
+
   self->filter = gtk_custom_filter_new (filter_conversation, self, NULL);
   self->filtered = gtk_filter_list_model_new (NULL, GTK_FILTER (g_object_ref (self->filter)));
   if (get_conversations (self) != NULL)
@@ -786,6 +1010,9 @@ natter_window_dispose (GObject *object)
   g_clear_object (&self->remote_video);
   g_clear_object (&self->local_video);
 
+  if (self->row_menu != NULL && gtk_widget_get_parent (self->row_menu) != NULL)
+    gtk_widget_unparent (self->row_menu);
+  g_clear_object (&self->row_menu);
   if (self->conversation_list_view != NULL)
     gtk_list_view_set_model (self->conversation_list_view, NULL);
   g_clear_object (&self->selection);
@@ -805,6 +1032,7 @@ natter_window_finalize (GObject *object)
   g_clear_object (&self->client);
   g_clear_object (&self->settings);
   g_clear_pointer (&self->filter_text, g_free);
+  g_clear_pointer (&self->bound_rows, g_hash_table_unref);
 
   G_OBJECT_CLASS (natter_window_parent_class)->finalize (object);
 }
@@ -845,7 +1073,12 @@ natter_window_class_init (NatterWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, profiles_section);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, leaflet);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar_header_bar);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar_title);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar_title_stack);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, profile_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, profile_name_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, profile_type_label);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, search_entry);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, search_bar);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar_stack);
@@ -868,6 +1101,9 @@ natter_window_class_init (NatterWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.show-sidebar", NULL, on_show_sidebar_action);
   gtk_widget_class_install_action (widget_class, "win.show-call", NULL, on_show_call_action);
   gtk_widget_class_install_action (widget_class, "win.search", NULL, on_search_action);
+  gtk_widget_class_install_action (widget_class, "win.toggle-mute", "x", on_toggle_mute_action);
+  gtk_widget_class_install_action (widget_class, "win.conversation-menu", "x",
+                                   on_conversation_menu_action);
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_n, GDK_CONTROL_MASK,
                                        "win.new-conversation", NULL);
@@ -879,6 +1115,10 @@ static void
 natter_window_init (NatterWindow *self)
 {
   self->online = TRUE;
+  self->bound_rows = g_hash_table_new (NULL, NULL);
+  self->row_menu = g_object_ref_sink (gtk_popover_menu_new_from_model (NULL));
+  gtk_popover_set_has_arrow (GTK_POPOVER (self->row_menu), FALSE);
+  gtk_widget_set_halign (self->row_menu, GTK_ALIGN_START);
   gtk_widget_init_template (GTK_WIDGET (self));
 
   if (g_str_has_suffix (APPLICATION_ID, ".Devel"))
@@ -1111,6 +1351,7 @@ natter_window_set_call (NatterWindow *self, NatterCall *call)
 
   g_clear_handle_id (&self->ended_timeout_id, g_source_remove);
   g_set_object (&self->call, call);
+  self->call_was_connected = FALSE;
   g_signal_group_set_target (self->call_signals, call);
   natter_call_overlay_set_remote_video (self->call_overlay, NULL);
   natter_call_overlay_set_local_video (self->call_overlay, NULL);

@@ -37,6 +37,7 @@ struct _NatterAccount {
   NatterTokenStore *token_store;
   char *token;
   gboolean token_from_environment;
+  gboolean secondary; /* watches one more profile of a signed-in user */
   NatterUser *user;
   NatterProfile *active_profile;
 };
@@ -139,7 +140,7 @@ set_active_profile (NatterAccount *self, const NatterProfile *profile)
   gboolean was_signed_in;
 
   /* Remembered per server, so the next start (even offline) acts as it. */
-  if (profile != NULL)
+  if (profile != NULL && !self->secondary)
     remember_profile (self, profile);
 
   if (profile == NULL && self->active_profile == NULL)
@@ -481,6 +482,35 @@ NatterAccount *
 natter_account_new (const char *server_url, const char *data_dir)
 {
   return g_object_new (NATTER_TYPE_ACCOUNT, "server-url", server_url, "data-dir", data_dir, NULL);
+}
+
+/**
+ * natter_account_new_for_profile:
+ * @signed_in: a signed-in account
+ * @profile: another profile of its user
+ *
+ * An account acting as @profile with @signed_in's token, for a second
+ * connection: the application keeps one per signed-in profile so messages
+ * to every profile arrive. It neither remembers its profile as the one
+ * used last nor removes the kept token when the server refuses it.
+ *
+ * Returns: (transfer full): a new account
+ */
+NatterAccount *
+natter_account_new_for_profile (NatterAccount *signed_in, const NatterProfile *profile)
+{
+  NatterAccount *self;
+
+  g_return_val_if_fail (NATTER_IS_ACCOUNT (signed_in), NULL);
+  g_return_val_if_fail (profile != NULL, NULL);
+
+  self = natter_account_new (signed_in->server_url, signed_in->data_dir);
+  self->secondary = TRUE;
+  self->token = g_strdup (signed_in->token);
+  self->user = signed_in->user != NULL ? natter_user_copy (signed_in->user) : NULL;
+  self->active_profile = natter_profile_copy (profile);
+
+  return self;
 }
 
 /**
@@ -1054,7 +1084,7 @@ natter_account_forget_token (NatterAccount *self)
 
   g_return_if_fail (NATTER_IS_ACCOUNT (self));
 
-  if (!self->token_from_environment &&
+  if (!self->token_from_environment && !self->secondary &&
       !natter_token_store_clear (self->token_store, self->server_url, &error))
     g_warning ("Cannot remove the kept token: %s", error->message);
 

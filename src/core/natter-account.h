@@ -40,6 +40,8 @@ gboolean natter_server_url_is_cleartext (const char *server_url);
 G_DECLARE_FINAL_TYPE (NatterAccount, natter_account, NATTER, ACCOUNT, GObject)
 
 NatterAccount *natter_account_new (const char *server_url, const char *data_dir);
+NatterAccount *natter_account_new_for_profile (NatterAccount *signed_in,
+                                               const NatterProfile *profile);
 
 const char *natter_account_get_server_url (NatterAccount *self);
 const char *natter_account_get_data_dir (NatterAccount *self);

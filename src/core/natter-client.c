@@ -572,6 +572,8 @@ natter_client_init (NatterClient *self)
  *
  * Returns: (transfer full): a new client
  */
+static void connect_signals (NatterClient *self);
+
 NatterClient *
 natter_client_new (const char *server_url, const char *data_dir)
 {
@@ -583,7 +585,48 @@ natter_client_new (const char *server_url, const char *data_dir)
   self->account = natter_account_new (server_url, data_dir);
   self->connection = natter_connection_new (self->account);
   self->call_manager = natter_call_manager_new (self->connection, self->account);
+  connect_signals (self);
 
+  /* The call manager is created here, from self->connection and
+   * self->account, by the calls layer. */
+
+  return self;
+}
+
+/**
+ * natter_client_new_for_profile:
+ * @signed_in: the signed-in client, acting as its active profile
+ * @profile: another profile of the same user
+ *
+ * A client for one more profile of the signed-in user, with a connection
+ * of its own as that profile and that profile's store, so its messages
+ * arrive (and notify) while the user acts as another. It has no call
+ * manager: calls are answered as the active profile.
+ *
+ * Returns: (transfer full): a new client, connecting
+ */
+NatterClient *
+natter_client_new_for_profile (NatterClient *signed_in, const NatterProfile *profile)
+{
+  NatterClient *self;
+
+  g_return_val_if_fail (NATTER_IS_CLIENT (signed_in), NULL);
+  g_return_val_if_fail (profile != NULL, NULL);
+
+  self = g_object_new (NATTER_TYPE_CLIENT, NULL);
+  self->server_url = g_strdup (natter_account_get_server_url (signed_in->account));
+  self->data_dir = g_strdup (natter_account_get_data_dir (signed_in->account));
+  self->account = natter_account_new_for_profile (signed_in->account, profile);
+  self->connection = natter_connection_new (self->account);
+  connect_signals (self);
+  on_active_profile_changed (self);
+
+  return self;
+}
+
+static void
+connect_signals (NatterClient *self)
+{
   g_signal_connect_swapped (self->account, "notify::active-profile",
                             G_CALLBACK (on_active_profile_changed), self);
   g_signal_connect_swapped (self->connection, "notify::state", G_CALLBACK (on_connection_state),
@@ -601,11 +644,6 @@ natter_client_new (const char *server_url, const char *data_dir)
   g_signal_connect_swapped (self->connection, "frame::presence", G_CALLBACK (on_presence), self);
   g_signal_connect_swapped (self->connection, "frame::hello", G_CALLBACK (on_hello), self);
   g_signal_connect_swapped (self->connection, "frame::sync_done", G_CALLBACK (on_sync_done), self);
-
-  /* The call manager is created here, from self->connection and
-   * self->account, by the calls layer. */
-
-  return self;
 }
 
 /**

@@ -15,6 +15,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (NatterClient, natter_client, NATTER, CLIENT, GObject)
 
 NatterClient *natter_client_new (const char *server_url, const char *data_dir);
+NatterClient *natter_client_new_for_profile (NatterClient *signed_in, const NatterProfile *profile);
 
 NatterAccount *natter_client_get_account (NatterClient *self);
 NatterConnection *natter_client_get_connection (NatterClient *self);
