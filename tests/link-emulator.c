@@ -239,8 +239,11 @@ print_direction (const Direction *direction)
 static void
 print_stats (const char *event, Direction directions[2], gint64 started_us)
 {
-  printf ("{\"event\":\"%s\",\"t_ms\":%" G_GINT64_FORMAT ",", event,
-          (now_us () - started_us) / 1000);
+  gint64 now = now_us ();
+
+  /* now_us: CLOCK_MONOTONIC, the clock of natter-cli's accepted_at_us. */
+  printf ("{\"event\":\"%s\",\"t_ms\":%" G_GINT64_FORMAT ",\"now_us\":%" G_GINT64_FORMAT ",", event,
+          (now - started_us) / 1000, now);
   print_direction (&directions[0]);
   printf (",");
   print_direction (&directions[1]);

@@ -6,6 +6,7 @@
 #
 #   link-emulator.sh [--emulator PATH] [--delay-ms D] [--loss PCT]
 #                    [--rate-kbit K] [--queue-ms Q] [--seed S]
+#                    [--stats-interval-ms MS]
 #                    [--stats FILE] -- COMMAND [ARG…]
 #
 #          namespace A                                   namespace B
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --emulator) emulator=$2; shift 2 ;;
         --stats) stats=$2; shift 2 ;;
-        --delay-ms|--loss|--rate-kbit|--queue-ms|--seed)
+        --delay-ms|--loss|--rate-kbit|--queue-ms|--seed|--stats-interval-ms)
             emulator_args+=("$1" "$2"); shift 2 ;;
         --) shift; break ;;
         *) echo "link-emulator.sh: unknown option $1" >&2; exit 2 ;;
