@@ -87,6 +87,17 @@ skip() {
     exit 77
 }
 
+# Leftovers of runs that were killed outright (SIGKILL runs no trap): their
+# namespaces are named after a process that no longer exists.
+for stale in $(ip netns list 2>/dev/null | sed -n 's/^\(nl[0-9]*\)[ab]\b.*/\1/p' | sort -u); do
+    if ! kill -0 "${stale#nl}" 2>/dev/null; then
+        ip netns del "${stale}a" 2>/dev/null
+        ip netns del "${stale}b" 2>/dev/null
+        ip link del "${stale}ha" 2>/dev/null
+        ip link del "${stale}hb" 2>/dev/null
+    fi
+done
+
 if ! ip netns add "$ns_a" 2>/dev/null; then
     skip "cannot create a network namespace (needs root or CAP_SYS_ADMIN + CAP_NET_ADMIN)"
 fi
