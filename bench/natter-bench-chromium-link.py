@@ -46,6 +46,8 @@ class Reports:
     def add(self, report):
         with self.condition:
             report["at"] = time.monotonic()  # CLOCK_MONOTONIC, the emulator's clock
+            if os.environ.get("NATTER_LINK_VERBOSE") and report.get("kind") != "sample":
+                print("report: %s" % json.dumps(report), file=sys.stderr)
             self.items.append(report)
             self.condition.notify_all()
 
@@ -63,8 +65,9 @@ REPORTS = Reports()
 
 
 class PageHandler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+    def log_message(self, form, *args):
+        if os.environ.get("NATTER_LINK_VERBOSE"):
+            print("page server: " + form % args, file=sys.stderr)
 
     def do_GET(self):
         name = urllib.parse.urlparse(self.path).path.lstrip("/")
@@ -105,9 +108,23 @@ def register(url, email, profile_type):
     return answer["token"], profile["profile_id"], profile["profile_type"]
 
 
-def chromium(binary, netns, home, url):
-    """The interop test's flags (tests/interop/natter-interop-test.py)."""
+def make_video_file(path):
+    """natter-bench calls --link's video (the moving SMPTE pattern, 640x360,
+    30 fps) as the fake camera's file: Chromium's own fake camera is a
+    near-still 20 fps picture a VP8 encoder sends at 200 kbit/s."""
+    subprocess.run(
+        ["gst-launch-1.0", "-q", "videotestsrc", "num-buffers=300", "pattern=smpte",
+         "horizontal-speed=4", "!",
+         "video/x-raw,width=640,height=360,framerate=30/1,format=I420", "!", "y4menc", "!",
+         "filesink", "location=" + path], check=True, stdout=subprocess.DEVNULL)
+
+
+def chromium(binary, netns, home, url, video_file):
+    """The interop test's flags (tests/interop/natter-interop-test.py), and
+    the page's origin treated as secure: it is not localhost here, and
+    getUserMedia needs a secure context."""
     os.makedirs(home, exist_ok=True)
+    origin = "/".join(url.split("/")[:3])
     argv = ["ip", "netns", "exec", netns, binary,
             "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
             "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
@@ -116,7 +133,9 @@ def chromium(binary, netns, home, url):
             "--no-default-browser-check", "--disable-extensions",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-breakpad", "--disable-crash-reporter", "--password-store=basic",
-            "--use-mock-keychain", "--disable-features=WebRtcHideLocalIpsWithMdns", url]
+            "--use-mock-keychain", "--disable-features=WebRtcHideLocalIpsWithMdns",
+            "--unsafely-treat-insecure-origin-as-secure=" + origin,
+            "--use-file-for-fake-video-capture=" + video_file, url]
     return subprocess.Popen(argv, env=dict(os.environ, HOME=home), stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
@@ -175,14 +194,16 @@ def run_call(args, index, url, users, page_port, work):
 
     callee = chromium(args.chromium, os.environ["NATTER_LINK_NETNS_B"],
                       os.path.join(work, "b-%d" % index),
-                      page("answer", server_b, users["callee"], users["caller"]))
+                      page("answer", server_b, users["callee"], users["caller"]),
+                      os.path.join(work, "camera.y4m"))
     caller = None
     try:
         REPORTS.wait(lambda items: any(r["kind"] == "ready" and r["side"] == "answer"
                                        for r in items), 60, "the callee page")
         caller = chromium(args.chromium, os.environ["NATTER_LINK_NETNS_A"],
                           os.path.join(work, "a-%d" % index),
-                          page("call", server_a, users["caller"], users["callee"]))
+                          page("call", server_a, users["caller"], users["callee"]),
+                          os.path.join(work, "camera.y4m"))
         REPORTS.wait(lambda items: sum(r["kind"] == "ended" for r in items) >= 2,
                      args.duration + 90, "both sides to end the call")
     finally:
@@ -242,6 +263,7 @@ def inside(args):
         if not line.startswith("listening on "):
             raise RuntimeError("natter-server did not start")
         url = "http://127.0.0.1:" + line.strip().rsplit(":", 1)[1]
+        make_video_file(os.path.join(work, "camera.y4m"))
         users = {"caller": register(url, "caller@example.org", "tutor"),
                  "callee": register(url, "callee@example.org", "student")}
         results = []

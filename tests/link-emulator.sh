@@ -105,7 +105,9 @@ ip netns add "$ns_b" || skip "cannot create a second network namespace"
 
 # A free 10.98.N.0/29 for the two veth pairs, chosen under a lock so that
 # concurrent runs never share one.
-exec 9>/run/lock/natter-link-emulator.lock 2>/dev/null || exec 9>/tmp/natter-link-emulator.lock
+lock=/run/lock/natter-link-emulator.lock
+[ -d /run/lock ] || lock=/tmp/natter-link-emulator.lock
+exec 9>"$lock"
 flock -w 10 9
 subnet=
 for n in $(seq 1 250); do

@@ -202,7 +202,12 @@ function main() {
   const url = server.replace(/^http/, 'ws') + '/ws/' + params.get('profile_id') + '/' +
     encodeURIComponent(params.get('profile_type')) + '?token=' + encodeURIComponent(token);
   let inbox = Promise.resolve();
+  report('loaded', { url: url });
   ws = new WebSocket(url);
+  ws.onclose = (event) => {
+    if (!ended)
+      report('log', { text: 'WebSocket closed: ' + event.code });
+  };
   ws.onmessage = (event) => {
     const frame = JSON.parse(event.data);
     inbox = inbox.then(() => handleFrame(frame))
