@@ -39,7 +39,7 @@ typedef struct {
 
 typedef struct {
   Direction directions[2];  /* [0] caller → callee, [1] callee → caller */
-  double first_video_ms[2]; /* accept → first video at the caller, the callee */
+  double first_video_ms[2]; /* accept → first decoded video, each direction */
   GString *send_kbit;       /* the caller's video send bitrate every 2 s */
   GString *target_kbit;     /* its encoder's target */
   GString *estimate_kbit;   /* the congestion controller's estimate */
@@ -206,8 +206,8 @@ analyse_call (const char *caller_out,
   receiver_figures (callee_stats, callee, from_us, &result->directions[0]);
   receiver_figures (caller_stats, caller, from_us, &result->directions[1]);
   link_figures (link_stats, from_us, to_us, result);
-  result->first_video_ms[0] = member (caller, "accept_to_first_video_ms");
-  result->first_video_ms[1] = member (callee, "accept_to_first_video_ms");
+  result->first_video_ms[0] = member (callee, "accept_to_first_video_ms");
+  result->first_video_ms[1] = member (caller, "accept_to_first_video_ms");
 
   result->send_kbit = g_string_new (NULL);
   result->target_kbit = g_string_new (NULL);
@@ -397,12 +397,21 @@ print_text (const char *link, GArray *results, int duration_s, double warm_up_s,
   g_print ("%-30s %18.2f %18.2f\n", "concealed audio (%)",
            median_of (results, DIRECTION_OFFSET (0, concealed_pct)),
            median_of (results, DIRECTION_OFFSET (1, concealed_pct)));
-  g_print ("%-30s %18.1f %18.1f\n", "packets dropped at bottleneck (%)",
+  g_print ("%-30s %18.1f %18.1f\n", "bottleneck drops (%)",
            median_of (results, DIRECTION_OFFSET (0, dropped_pct)),
            median_of (results, DIRECTION_OFFSET (1, dropped_pct)));
-  g_print ("%-30s %18.0f %18.0f\n", "accept → first video (ms)",
-           median_of (results, G_STRUCT_OFFSET (CallResult, first_video_ms)),
-           median_of (results, G_STRUCT_OFFSET (CallResult, first_video_ms) + sizeof (double)));
+  g_print ("%-30s", "accept to first video (ms)");
+  for (int side = 0; side < 2; side++) {
+    double ms =
+      median_of (results, G_STRUCT_OFFSET (CallResult, first_video_ms) + side * sizeof (double));
+
+    /* Calls without any video are left out of the median; none: never. */
+    if (ms < 0)
+      g_print (" %18s", "never");
+    else
+      g_print (" %18.0f", ms);
+  }
+  g_print ("\n");
   for (guint i = 0; i < results->len; i++) {
     CallResult *result = &g_array_index (results, CallResult, i);
 
