@@ -120,8 +120,8 @@ def inside(case):
         ok = len(rtts) >= 8 and min(rtts) >= 60 and sorted(rtts)[len(rtts) // 2] < 60 + 40
         return ok, "round trips (ms): %s" % ", ".join("%.1f" % r for r in rtts)
     if case == "loss":
-        # 400 packets, 2.1 s. The counters also see the kernel's own
-        # packets (IPv6 neighbour discovery): judge by what arrived.
+        # 400 packets, 2.1 s; judged by what arrived (the counters would
+        # also count any packet of the kernel's own).
         sent, received, counters = flood_through(300, 400, 200)
         lost = sent - received
         ok = 0.05 * sent <= lost <= 0.15 * sent and counters["a_to_b"]["lost"] >= lost
@@ -131,7 +131,7 @@ def inside(case):
         a_to_b = counters["a_to_b"]
         kbit_out = a_to_b["bytes_out"] * 8 / 1000 / 2.0
         ok = (a_to_b["bottleneck_dropped"] > 0.5 * sent and 400 <= kbit_out <= 600 and
-              received == a_to_b["packets_out"] and
+              received <= a_to_b["packets_out"] and
               a_to_b["packets_in"] == a_to_b["packets_out"] + a_to_b["bottleneck_dropped"]
               + a_to_b["lost"] + a_to_b["queued"])
         return ok, json.dumps({"sent": sent, "received": received, "kbit_out": kbit_out,

@@ -129,6 +129,10 @@ ip -n "$ns_a" addr add "$subnet.2/30" dev ga
 ip -n "$ns_b" addr add "$subnet.6/30" dev gb
 for ns in "$ns_a" "$ns_b"; do
     ip -n "$ns" link set lo up
+    # IPv4 only: the kernel's IPv6 chatter (neighbour discovery, MLD) on the
+    # TUN devices would draw from the seeded loss and shift its pattern.
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+        net.ipv6.conf.default.disable_ipv6=1 2>/dev/null
 done
 ip -n "$ns_a" link set ga up
 ip -n "$ns_b" link set gb up
