@@ -172,7 +172,9 @@ add_optional_int (JsonBuilder *builder, const char *name, gint64 value)
     json_builder_add_int_value (builder, value);
 }
 
-/* Read while the pipeline runs: it is gone when the summary is printed. */
+/* The pipeline's stats carry it every 2 s; read it again for each
+ * call_stats line, and while the pipeline runs: it is gone when the
+ * summary is printed. */
 static void
 read_audio_playout (CallSession *session)
 {
@@ -180,8 +182,11 @@ read_audio_playout (CallSession *session)
     session->call != NULL ? natter_call_get_pipeline (session->call) : NULL;
   GstElement *element = pipeline != NULL ? natter_call_pipeline_get_element (pipeline) : NULL;
 
-  if (element != NULL && session->last_stats != NULL)
-    natter_call_stats_read_audio_playout (session->last_stats, element);
+  if (element == NULL)
+    return;
+  if (session->last_stats == NULL)
+    session->last_stats = natter_call_stats_new ();
+  natter_call_stats_read_audio_playout (session->last_stats, element);
 }
 
 /* One call_stats line: counters since the start, so that a reader can take

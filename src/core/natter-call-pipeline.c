@@ -2543,6 +2543,8 @@ on_stats_main (NatterCallPipeline *self, gpointer data)
     return;
 
   stats = natter_call_stats_new_from_structure (reply, self->stats, g_get_monotonic_time ());
+  if (self->pipeline != NULL)
+    natter_call_stats_read_audio_playout (stats, self->pipeline);
   g_clear_pointer (&self->stats, natter_call_stats_free);
   self->stats = stats;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATS]);
