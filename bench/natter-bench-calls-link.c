@@ -461,6 +461,11 @@ print_json (const char *link, GArray *results, int duration_s, double warm_up_s,
                                    median_of (results, DIRECTION_OFFSET (d, concealed_pct)));
     json_builder_set_member_name (builder, "bottleneck_dropped_pct");
     json_builder_add_double_value (builder, median_of (results, DIRECTION_OFFSET (d, dropped_pct)));
+    /* -1: no video came in any call. */
+    json_builder_set_member_name (builder, "accept_to_first_video_ms");
+    json_builder_add_double_value (
+      builder,
+      median_of (results, G_STRUCT_OFFSET (CallResult, first_video_ms) + d * sizeof (double)));
     json_builder_end_object (builder);
   }
   json_builder_end_object (builder);
