@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "natter-bench-calls.h"
+#include "natter-bench-calls-link.h"
 
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -26,7 +27,10 @@
  * The CPU of each side is read over one more, longer call whose callee is
  * a `natter-cli answer --auto` child with the callee's token (as on another
  * machine): one process cannot tell its two sides' threads apart. Without
- * natter-cli, that call runs in process and the figure is both sides'. */
+ * natter-cli, that call runs in process and the figure is both sides'.
+ *
+ * natter-bench calls --link DELAY_MS,LOSS_PCT,KBIT: calls over an emulated
+ * link instead, in natter-bench-calls-link.c. */
 
 #define STEP_TIMEOUT_MS 30000
 #define FRAMES_PER_CALL 30 /* a second of video at 30 fps */
@@ -468,6 +472,7 @@ natter_bench_calls_main (int argc, char **argv)
   g_autofree char *callee_dir = NULL;
   g_autofree char *video_src = NULL;
   g_autofree char *cli_path = NULL;
+  g_autofree char *link = NULL; /* only for --help: --link runs elsewhere */
   g_auto (NatterBenchServer) local_server = { 0 };
   g_autoptr (NatterProfile) peer = NULL;
   int count = 20;
@@ -485,6 +490,9 @@ natter_bench_calls_main (int argc, char **argv)
     { "natter-cli", 0, 0, G_OPTION_ARG_FILENAME, &cli_path,
       "natter-cli for the callee of the CPU call (default: this build's)", "PATH" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the results as JSON", NULL },
+    { "link", 0, 0, G_OPTION_ARG_STRING, &link,
+      "Video calls over an emulated link instead (see --link DELAY_MS,LOSS_PCT,KBIT --help)",
+      "DELAY_MS,LOSS_PCT,KBIT" },
     { NULL },
   };
   Calls calls = { 0 };
@@ -496,6 +504,13 @@ natter_bench_calls_main (int argc, char **argv)
   int completed = 0;
   int failed = 0;
   static const char *const side_names[2] = { "caller", "callee" };
+
+  /* Over an emulated link the calls are natter-cli's, in two namespaces:
+   * natter-bench-calls-link.c, with options of its own. */
+  for (int i = 1; i < argc; i++) {
+    if (g_str_has_prefix (argv[i], "--link"))
+      return natter_bench_calls_link_main (argc, argv);
+  }
 
   context = g_option_context_new ("- call setup: N calls between two in-process clients");
   g_option_context_add_main_entries (context, entries, NULL);

@@ -10,7 +10,9 @@ listening process) and checks the server's RSS figures; then runs
 `natter-bench calls --count 2` without --server (the bench starts this
 build's natter-server itself) and checks that both calls had video both
 ways and that the setup times and each side's CPU (the callee of the CPU
-call is this build's natter-cli) are there. Prints TAP.
+call is this build's natter-cli) are there; then `natter-bench calls
+--link`: a malformed link is refused, and one short call over a clean
+emulated link has video both ways (skipped without root). Prints TAP.
 
 Usage: natter-bench-smoke.py NATTER_SERVER NATTER_BENCH
 """
@@ -123,13 +125,48 @@ def check_calls(bench_binary):
     return failures
 
 
+def check_calls_over_link(bench_binary):
+    """Cases 8 and 9: --link refuses a malformed link; a short call over a
+    clean emulated link has video both ways (root only: namespaces)."""
+    failures = 0
+    bad = subprocess.run([bench_binary, "calls", "--link", "40,1"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, timeout=BENCH_TIMEOUT_S)
+    if bad.returncode == 2 and "DELAY_MS,LOSS_PCT,KBIT" in bad.stderr:
+        print("ok 8 - natter-bench calls --link 40,1 is refused: %s" % bad.stderr.strip())
+    else:
+        print("not ok 8 - natter-bench calls --link 40,1 exited %d: %s"
+              % (bad.returncode, bad.stderr.strip()))
+        failures += 1
+    run = subprocess.run([bench_binary, "calls", "--link", "0,0,0", "--count", "1",
+                          "--duration", "4", "--warm-up", "1", "--json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         timeout=BENCH_TIMEOUT_S)
+    if run.returncode == 77:
+        print("ok 9 # SKIP natter-bench calls --link needs root (network namespaces)")
+        return failures
+    try:
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        fps = (result["caller_to_callee"]["fps"], result["callee_to_caller"]["fps"])
+    except (ValueError, IndexError, KeyError, TypeError):
+        result, fps = None, (0, 0)
+    if result is not None and result["calls"] == 1 and min(fps) > 0:
+        print("ok 9 - natter-bench calls --link 0,0,0: %.1f / %.1f fps, bottleneck drops "
+              "%.1f / %.1f %%" % (fps[0], fps[1], result["caller_to_callee"]["bottleneck_dropped_pct"],
+                                  result["callee_to_caller"]["bottleneck_dropped_pct"]))
+    else:
+        print("not ok 9 - natter-bench calls --link 0,0,0 (exit %d): %s %s"
+              % (run.returncode, run.stdout.strip(), run.stderr.strip()[-500:]))
+        failures += 1
+    return failures
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
     server_binary, bench_binary = sys.argv[1], sys.argv[2]
 
-    print("1..7")
+    print("1..9")
     with tempfile.TemporaryDirectory(prefix="natter-bench-smoke-") as tmp:
         server = subprocess.Popen(
             [server_binary, "--port", "0", "--db", os.path.join(tmp, "natter.db")],
@@ -170,6 +207,7 @@ def main():
                 failures += 1
             failures += check_idle(bench_binary, url, server.pid)
             failures += check_calls(bench_binary)
+            failures += check_calls_over_link(bench_binary)
             return 1 if failures else 0
         finally:
             server.send_signal(signal.SIGTERM)

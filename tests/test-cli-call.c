@@ -197,7 +197,8 @@ test_video_call (Fixture *fixture, gconstpointer data)
 {
   const char *answer_args[] = { "answer", "--auto", "--count", "1", "--duration", "30", NULL };
   g_autofree char *callee = profile_string (fixture->callee);
-  const char *call_args[] = { "call", callee, "--video", "--duration", "2", NULL };
+  const char *call_args[] = { "call", callee, "--video", "--duration", "2", "--stats-interval",
+                              "500",  NULL };
   g_autoptr (JsonParser) caller_parser = json_parser_new ();
   g_autoptr (JsonParser) callee_parser = json_parser_new ();
   Cli *answer, *call;
@@ -226,6 +227,20 @@ test_video_call (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (json_object_get_int_member (caller_summary, "video_frames_sent"), >, 0);
   g_assert_cmpint (json_object_get_int_member (caller_summary, "invitation_to_ringing_ms"), >=, 0);
   g_assert_cmpint (json_object_get_int_member (callee_summary, "accept_to_first_video_ms"), >=, 0);
+  /* How smooth it was: a frame rate each way, freezes counted (none is
+   * asserted: the machine may be loaded), the audio the caller played. */
+  g_assert_cmpfloat (json_object_get_double_member (caller_summary, "video_fps_received"), >, 0);
+  g_assert_cmpfloat (json_object_get_double_member (caller_summary, "video_fps_sent"), >, 0);
+  g_assert_cmpfloat (json_object_get_double_member (callee_summary, "video_fps_received"), >, 0);
+  g_assert_cmpint (json_object_get_int_member (caller_summary, "video_freezes"), >=, 0);
+  g_assert_cmpint (json_object_get_int_member (caller_summary, "video_freeze_ms"), >=, 0);
+  g_assert_cmpint (json_object_get_int_member (caller_summary, "audio_frames_played"), >, 0);
+  g_assert_cmpfloat (json_object_get_double_member (caller_summary, "audio_concealed_pct"), >=, 0);
+  g_assert_cmpfloat (json_object_get_double_member (caller_summary, "audio_concealed_pct"), <=,
+                     100);
+  /* --stats-interval: call_stats lines while connected, the callee's none. */
+  g_assert_true (has_event (call, "call_stats"));
+  g_assert_false (has_event (answer, "call_stats"));
 
   cli_free (call);
   cli_free (answer);

@@ -21,6 +21,9 @@ typedef struct {
   NatterCall *call; /* the call being followed */
   guint duration_s;
   guint hang_up_id;
+  guint stats_interval_ms; /* 0: no call_stats lines */
+  guint stats_id;
+  NatterCallStats *last_stats; /* the call forgets its stats when it ends */
   gboolean decline;
   guint count;
   guint handled;
@@ -79,9 +82,153 @@ print_state (NatterCall *call)
   natter_cli_event_end (builder);
 }
 
+static void
+add_double (JsonBuilder *builder, const char *name, double value)
+{
+  json_builder_set_member_name (builder, name);
+  /* Two decimals are all a frame rate or a percentage needs. */
+  gint64 hundredths = (gint64) (ABS (value) * 100.0 + 0.5);
+
+  json_builder_add_double_value (builder, (value < 0 ? -hundredths : hundredths) / 100.0);
+}
+
+/* How smooth the video was each way (browsers' freeze count) and how much
+ * of the peer's audio had to be concealed. */
+static void
+add_smoothness (JsonBuilder *builder, NatterCall *call, const NatterCallStats *stats)
+{
+  NatterCallPipeline *pipeline = natter_call_get_pipeline (call);
+  NatterFrameTiming *received = NULL, *sent = NULL;
+
+  if (pipeline != NULL) {
+    received = natter_call_pipeline_get_video_received_timing (pipeline);
+    sent = natter_call_pipeline_get_video_sent_timing (pipeline);
+  }
+  add_double (builder, "video_fps_received",
+              received != NULL ? natter_frame_timing_get_frames_per_second (received) : 0);
+  add_double (builder, "video_fps_sent",
+              sent != NULL ? natter_frame_timing_get_frames_per_second (sent) : 0);
+  add_int (builder, "video_freezes",
+           received != NULL ? natter_frame_timing_get_freeze_count (received) : 0);
+  add_int (builder, "video_freeze_ms",
+           received != NULL ? natter_frame_timing_get_freeze_duration_us (received) / 1000 : 0);
+  add_int (builder, "audio_frames_played",
+           stats != NULL ? (gint64) stats->audio_packets_played : 0);
+  add_int (builder, "audio_frames_concealed",
+           stats != NULL ? (gint64) stats->audio_packets_concealed : 0);
+  add_double (builder, "audio_concealed_pct",
+              stats != NULL ? 100.0 * natter_call_stats_get_audio_concealed (stats) : 0);
+}
+
+/* The video encoder's target bitrate in bit/s, or -1 without one. */
+static gint64
+encoder_target_bitrate (NatterCallPipeline *pipeline)
+{
+  GstElement *bin = pipeline != NULL ? natter_call_pipeline_get_element (pipeline) : NULL;
+  g_autoptr (GstIterator) iterator = NULL;
+  g_auto (GValue) item = G_VALUE_INIT;
+  gint64 bitrate = -1;
+
+  if (bin == NULL || !GST_IS_BIN (bin))
+    return -1;
+  iterator = gst_bin_iterate_recurse (GST_BIN (bin));
+  while (bitrate < 0 && gst_iterator_next (iterator, &item) == GST_ITERATOR_OK) {
+    GstElement *element = g_value_get_object (&item);
+    GstElementFactory *factory = gst_element_get_factory (element);
+    int target = 0;
+
+    if (factory != NULL && g_str_equal (GST_OBJECT_NAME (factory), "vp8enc")) {
+      g_object_get (element, "target-bitrate", &target, NULL);
+      bitrate = target;
+    }
+    g_value_reset (&item);
+  }
+  return bitrate;
+}
+
+/* The congestion controller's estimate, once NatterCall has one. */
+static gint64
+estimated_bitrate (NatterCall *call)
+{
+  GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (call), "estimated-bitrate");
+  g_auto (GValue) value = G_VALUE_INIT;
+  g_auto (GValue) as_int = G_VALUE_INIT;
+
+  if (pspec == NULL)
+    return -1;
+  g_value_init (&value, pspec->value_type);
+  g_object_get_property (G_OBJECT (call), "estimated-bitrate", &value);
+  g_value_init (&as_int, G_TYPE_INT64);
+  return g_value_transform (&value, &as_int) ? g_value_get_int64 (&as_int) : -1;
+}
+
+static void
+add_optional_int (JsonBuilder *builder, const char *name, gint64 value)
+{
+  json_builder_set_member_name (builder, name);
+  if (value < 0)
+    json_builder_add_null_value (builder);
+  else
+    json_builder_add_int_value (builder, value);
+}
+
+/* The pipeline's stats carry it every 2 s; read it again for each
+ * call_stats line, and while the pipeline runs: it is gone when the
+ * summary is printed. */
+static void
+read_audio_playout (CallSession *session)
+{
+  NatterCallPipeline *pipeline =
+    session->call != NULL ? natter_call_get_pipeline (session->call) : NULL;
+  GstElement *element = pipeline != NULL ? natter_call_pipeline_get_element (pipeline) : NULL;
+
+  if (element == NULL)
+    return;
+  if (session->last_stats == NULL)
+    session->last_stats = natter_call_stats_new ();
+  natter_call_stats_read_audio_playout (session->last_stats, element);
+}
+
+/* One call_stats line: counters since the start, so that a reader can take
+ * any window (natter-bench calls --link leaves the first 5 s out). */
+static gboolean
+on_stats_time (gpointer user_data)
+{
+  CallSession *session = user_data;
+  NatterCall *call = session->call;
+  NatterCallPipeline *pipeline = call != NULL ? natter_call_get_pipeline (call) : NULL;
+  const NatterCallStats *stats;
+  JsonBuilder *builder;
+
+  if (pipeline == NULL)
+    return G_SOURCE_CONTINUE;
+  read_audio_playout (session);
+  stats = session->last_stats;
+  builder = natter_cli_event_begin ("call_stats");
+  add_int (builder, "t_ms",
+           elapsed_ms (natter_call_get_accepted_at (call), g_get_monotonic_time ()));
+  add_int (builder, "video_frames_received",
+           (gint64) natter_frame_timing_get_frames (
+             natter_call_pipeline_get_video_received_timing (pipeline)));
+  add_int (builder, "video_frames_sent",
+           (gint64) natter_frame_timing_get_frames (
+             natter_call_pipeline_get_video_sent_timing (pipeline)));
+  add_smoothness (builder, call, stats);
+  add_int (builder, "audio_send_bitrate", stats != NULL ? (gint64) stats->audio_send_bitrate : 0);
+  add_int (builder, "video_send_bitrate", stats != NULL ? (gint64) stats->video_send_bitrate : 0);
+  add_int (builder, "video_receive_bitrate",
+           stats != NULL ? (gint64) stats->video_receive_bitrate : 0);
+  add_optional_int (builder, "encoder_target_bitrate", encoder_target_bitrate (pipeline));
+  add_optional_int (builder, "estimated_bitrate", estimated_bitrate (call));
+  add_double (builder, "round_trip_time_ms", stats != NULL ? stats->round_trip_time_ms : -1);
+  add_double (builder, "packet_loss_pct", stats != NULL ? 100.0 * stats->packet_loss : 0);
+  natter_cli_event_end (builder);
+  return G_SOURCE_CONTINUE;
+}
+
 /* Prints the summary; returns whether media flowed both ways. */
 static gboolean
-print_summary (NatterCall *call)
+print_summary (NatterCall *call, const NatterCallStats *last_stats)
 {
   NatterCallPipeline *pipeline = natter_call_get_pipeline (call);
   JsonBuilder *builder = natter_cli_event_begin ("call_summary");
@@ -120,6 +267,7 @@ print_summary (NatterCall *call)
   add_int (builder, "video_frames_received", (gint64) video_in);
   add_int (builder, "audio_buffers_sent", (gint64) audio_out);
   add_int (builder, "video_frames_sent", (gint64) video_out);
+  add_smoothness (builder, call, last_stats);
 
   /* Where the setup time went, from accept (the callee's click, or the
    * answer's arrival at the caller); accepted_at_us is the system's
@@ -162,17 +310,21 @@ on_call_state (NatterCall *call, GParamSpec *pspec, CallSession *session)
 
   if (natter_call_get_state (call) == NATTER_CALL_STATE_CONNECTED && session->hang_up_id == 0)
     session->hang_up_id = g_timeout_add_seconds (session->duration_s, on_hang_up_time, session);
+  if (natter_call_get_state (call) == NATTER_CALL_STATE_CONNECTED && session->stats_id == 0 &&
+      session->stats_interval_ms > 0)
+    session->stats_id = g_timeout_add (session->stats_interval_ms, on_stats_time, session);
 
   if (natter_call_get_state (call) != NATTER_CALL_STATE_ENDED)
     return;
 
   g_clear_handle_id (&session->hang_up_id, g_source_remove);
+  g_clear_handle_id (&session->stats_id, g_source_remove);
   g_signal_handlers_disconnect_by_data (call, session);
   if (call == session->call) {
     gboolean declined_by_us =
       session->decline && natter_call_get_end_reason (call) == NATTER_CALL_END_REASON_DECLINED;
 
-    if (!print_summary (call) && !declined_by_us)
+    if (!print_summary (call, session->last_stats) && !declined_by_us)
       session->status = 1;
     g_clear_object (&session->call);
   }
@@ -182,10 +334,22 @@ on_call_state (NatterCall *call, GParamSpec *pspec, CallSession *session)
 }
 
 static void
+on_call_stats (NatterCall *call, GParamSpec *pspec, CallSession *session)
+{
+  if (natter_call_get_stats (call) == NULL)
+    return;
+  g_clear_pointer (&session->last_stats, natter_call_stats_free);
+  session->last_stats = natter_call_stats_copy (natter_call_get_stats (call));
+  read_audio_playout (session);
+}
+
+static void
 follow (CallSession *session, NatterCall *call)
 {
   g_set_object (&session->call, call);
+  g_clear_pointer (&session->last_stats, natter_call_stats_free);
   g_signal_connect (call, "notify::state", G_CALLBACK (on_call_state), session);
+  g_signal_connect (call, "notify::stats", G_CALLBACK (on_call_stats), session);
   print_state (call);
 }
 
@@ -272,6 +436,8 @@ run_session (CallSession *session, guint timeout_s)
   while (g_main_context_iteration (NULL, FALSE))
     ;
   g_clear_handle_id (&session->hang_up_id, g_source_remove);
+  g_clear_handle_id (&session->stats_id, g_source_remove);
+  g_clear_pointer (&session->last_stats, natter_call_stats_free);
   if (session->call != NULL)
     g_signal_handlers_disconnect_by_data (session->call, session);
   g_clear_object (&session->call);
@@ -296,6 +462,7 @@ natter_cli_call (NatterCli *cli, int argc, char **argv)
   gboolean voice = FALSE, video = FALSE;
   int duration_s = DEFAULT_DURATION_S;
   int timeout_s = DEFAULT_WAIT_S;
+  int stats_interval_ms = 0;
   gint64 peer_id = 0;
   NatterCall *call;
   CallSession session = { 0 };
@@ -306,13 +473,16 @@ natter_cli_call (NatterCli *cli, int argc, char **argv)
       "Hang up S seconds after connecting (default 10)", "S" },
     { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s, "Give up after S seconds in all (default 60)",
       "S" },
+    { "stats-interval", 0, 0, G_OPTION_ARG_INT, &stats_interval_ms,
+      "Print a call_stats line every MS while connected (default 0: none)", "MS" },
     { NULL },
   };
 
   if (!natter_cli_parse_options (entries, "TYPE:ID - call a profile", &argc, &argv, &error))
     return natter_cli_fail ("%s", error->message);
-  if (argc != 2 || (voice && video) || duration_s < 0 || timeout_s <= 0)
-    return natter_cli_fail ("usage: call TYPE:ID [--voice|--video] [--duration S] [--timeout S]");
+  if (argc != 2 || (voice && video) || duration_s < 0 || timeout_s <= 0 || stats_interval_ms < 0)
+    return natter_cli_fail ("usage: call TYPE:ID [--voice|--video] [--duration S] [--timeout S] "
+                            "[--stats-interval MS]");
   if (!natter_cli_parse_profile (argv[1], &peer_id, &peer_type, &error))
     return natter_cli_fail ("%s", error->message);
 
@@ -330,6 +500,7 @@ natter_cli_call (NatterCli *cli, int argc, char **argv)
   session.cli = cli;
   session.manager = manager;
   session.duration_s = (guint) duration_s;
+  session.stats_interval_ms = (guint) stats_interval_ms;
   session.count = 1;
   follow (&session, call);
   return run_session (&session, (guint) (timeout_s + duration_s));
@@ -368,6 +539,7 @@ natter_cli_answer (NatterCli *cli, int argc, char **argv)
   int count = 1;
   int duration_s = DEFAULT_DURATION_S;
   int timeout_s = 0;
+  int stats_interval_ms = 0;
   CallSession session = { 0 };
   int status;
   GOptionEntry entries[] = {
@@ -378,14 +550,17 @@ natter_cli_answer (NatterCli *cli, int argc, char **argv)
       "Hang up S seconds after connecting (default 10)", "S" },
     { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s, "Give up after S seconds (default: wait)",
       "S" },
+    { "stats-interval", 0, 0, G_OPTION_ARG_INT, &stats_interval_ms,
+      "Print a call_stats line every MS while connected (default 0: none)", "MS" },
     { NULL },
   };
 
   if (!natter_cli_parse_options (entries, "- answer incoming calls", &argc, &argv, &error))
     return natter_cli_fail ("%s", error->message);
-  if (argc != 1 || (automatic && decline) || count <= 0 || duration_s < 0 || timeout_s < 0)
-    return natter_cli_fail (
-      "usage: answer [--auto|--decline] [--count N] [--duration S] [--timeout S]");
+  if (argc != 1 || (automatic && decline) || count <= 0 || duration_s < 0 || timeout_s < 0 ||
+      stats_interval_ms < 0)
+    return natter_cli_fail ("usage: answer [--auto|--decline] [--count N] [--duration S] "
+                            "[--timeout S] [--stats-interval MS]");
 
   natter_call_pipeline_preload ();
   if (!connect_and_wait (cli, 10, &error))
@@ -395,6 +570,7 @@ natter_cli_answer (NatterCli *cli, int argc, char **argv)
   session.cli = cli;
   session.manager = manager;
   session.duration_s = (guint) duration_s;
+  session.stats_interval_ms = (guint) stats_interval_ms;
   session.count = (guint) count;
   session.decline = decline;
 

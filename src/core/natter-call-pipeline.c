@@ -108,6 +108,8 @@ struct _NatterCallPipeline {
   gint video_frames_received;
   gint audio_buffers_sent;
   gint video_frames_sent;
+  NatterFrameTiming *video_received_timing; /* fps and freezes, each way */
+  NatterFrameTiming *video_sent_timing;
   gboolean dtls_watched;
   GObject *dtls_transport; /* watched for its state */
 
@@ -387,6 +389,7 @@ count_received_video (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   NatterCallPipeline *self = user_data;
 
+  natter_frame_timing_add_frame (self->video_received_timing, g_get_monotonic_time ());
   if (g_atomic_int_add (&self->video_frames_received, 1) == 0) {
     set_mark (self, NATTER_CALL_PIPELINE_MARK_FIRST_VIDEO);
     invoke_on_main (self, on_first_media_main, (gpointer) "video", NULL);
@@ -407,6 +410,13 @@ static GstPadProbeReturn
 count_sent (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   g_atomic_int_inc ((gint *) user_data);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+time_sent_frame (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  natter_frame_timing_add_frame (user_data, g_get_monotonic_time ());
   return GST_PAD_PROBE_OK;
 }
 
@@ -618,6 +628,7 @@ build_video_send_bin (NatterCallPipeline *self, VideoCodec codec, guint payload,
 
   gst_element_link_many (last, valve, queue, encoder, payloader, filter, NULL);
   add_probe (encoder, "src", count_sent, &self->video_frames_sent);
+  add_probe (encoder, "src", time_sent_frame, self->video_sent_timing);
   src_pad = gst_element_get_static_pad (filter, "src");
   gst_element_add_pad (bin, gst_ghost_pad_new ("src", src_pad));
   self->video_valve = valve;
@@ -1690,6 +1701,8 @@ natter_call_pipeline_finalize (GObject *object)
   g_clear_pointer (&self->stats, natter_call_stats_free);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_mutex_clear (&self->marks_lock);
+  g_clear_pointer (&self->video_received_timing, natter_frame_timing_free);
+  g_clear_pointer (&self->video_sent_timing, natter_frame_timing_free);
 
   G_OBJECT_CLASS (natter_call_pipeline_parent_class)->finalize (object);
 }
@@ -1776,6 +1789,8 @@ natter_call_pipeline_init (NatterCallPipeline *self)
 {
   self->context = g_main_context_ref_thread_default ();
   g_mutex_init (&self->marks_lock);
+  self->video_received_timing = natter_frame_timing_new ();
+  self->video_sent_timing = natter_frame_timing_new ();
   self->pending_candidates = g_ptr_array_new_with_free_func (pending_candidate_free);
   self->camera_enabled = TRUE;
   self->with_video = TRUE;
@@ -2477,6 +2492,32 @@ natter_call_pipeline_get_first_audio_time (NatterCallPipeline *self)
 }
 
 /**
+ * natter_call_pipeline_get_video_received_timing:
+ * @self: a #NatterCallPipeline
+ *
+ * Returns: (transfer none): when the peer's video frames were decoded
+ */
+NatterFrameTiming *
+natter_call_pipeline_get_video_received_timing (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), NULL);
+  return self->video_received_timing;
+}
+
+/**
+ * natter_call_pipeline_get_video_sent_timing:
+ * @self: a #NatterCallPipeline
+ *
+ * Returns: (transfer none): when our video frames left the encoder
+ */
+NatterFrameTiming *
+natter_call_pipeline_get_video_sent_timing (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), NULL);
+  return self->video_sent_timing;
+}
+
+/**
  * natter_call_pipeline_get_first_video_time:
  * @self: a #NatterCallPipeline
  *
@@ -2502,6 +2543,8 @@ on_stats_main (NatterCallPipeline *self, gpointer data)
     return;
 
   stats = natter_call_stats_new_from_structure (reply, self->stats, g_get_monotonic_time ());
+  if (self->pipeline != NULL)
+    natter_call_stats_read_audio_playout (stats, self->pipeline);
   g_clear_pointer (&self->stats, natter_call_stats_free);
   self->stats = stats;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATS]);

@@ -4,6 +4,7 @@
 #include <gst/gst.h>
 
 #include "natter-call-stats.h"
+#include "natter-frame-timing.h"
 #include "natter-types.h"
 
 G_BEGIN_DECLS
@@ -112,6 +113,8 @@ guint64 natter_call_pipeline_get_audio_buffers_sent (NatterCallPipeline *self);
 guint64 natter_call_pipeline_get_video_frames_sent (NatterCallPipeline *self);
 gint64 natter_call_pipeline_get_first_audio_time (NatterCallPipeline *self);
 gint64 natter_call_pipeline_get_first_video_time (NatterCallPipeline *self);
+NatterFrameTiming *natter_call_pipeline_get_video_received_timing (NatterCallPipeline *self);
+NatterFrameTiming *natter_call_pipeline_get_video_sent_timing (NatterCallPipeline *self);
 gint64 natter_call_pipeline_get_mark_time (NatterCallPipeline *self, NatterCallPipelineMark mark);
 
 GstElement *natter_call_pipeline_get_element (NatterCallPipeline *self);

@@ -160,3 +160,101 @@ natter_call_stats_new_from_structure (const GstStructure *report,
   }
   return stats;
 }
+
+/**
+ * natter_call_stats_get_audio_concealed:
+ * @stats: a #NatterCallStats
+ *
+ * Returns: the share (0…1) of the peer's 20 ms audio frames that had to be
+ *   concealed so far
+ */
+double
+natter_call_stats_get_audio_concealed (const NatterCallStats *stats)
+{
+  guint64 total;
+
+  g_return_val_if_fail (stats != NULL, 0);
+  total = stats->audio_packets_played + stats->audio_packets_concealed;
+  return total > 0 ? (double) stats->audio_packets_concealed / (double) total : 0;
+}
+
+static gboolean
+caps_are_audio (GstCaps *caps)
+{
+  const GstStructure *structure;
+  int clock_rate = 0;
+
+  if (caps == NULL || gst_caps_get_size (caps) == 0)
+    return FALSE;
+  structure = gst_caps_get_structure (caps, 0);
+  if (gst_structure_has_field (structure, "media"))
+    return g_strcmp0 (gst_structure_get_string (structure, "media"), "audio") == 0;
+  return gst_structure_get_int (structure, "clock-rate", &clock_rate) && clock_rate != 90000;
+}
+
+/* A jitter buffer's caps carry only the SSRC: the payload type demuxer
+ * after it knows the stream's media. */
+static gboolean
+jitterbuffer_is_audio (GstElement *jitterbuffer)
+{
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (jitterbuffer, "src");
+  g_autoptr (GstPad) peer = pad != NULL ? gst_pad_get_peer (pad) : NULL;
+  g_autoptr (GstElement) demuxer = peer != NULL ? gst_pad_get_parent_element (peer) : NULL;
+  g_autoptr (GstIterator) iterator = NULL;
+  g_auto (GValue) item = G_VALUE_INIT;
+  gboolean audio = FALSE;
+
+  if (demuxer == NULL)
+    return FALSE;
+  iterator = gst_element_iterate_src_pads (demuxer);
+  while (!audio && gst_iterator_next (iterator, &item) == GST_ITERATOR_OK) {
+    g_autoptr (GstCaps) caps = gst_pad_get_current_caps (g_value_get_object (&item));
+
+    audio = caps_are_audio (caps);
+    g_value_reset (&item);
+  }
+  return audio;
+}
+
+/**
+ * natter_call_stats_read_audio_playout:
+ * @stats: a #NatterCallStats
+ * @pipeline: the call's pipeline
+ *
+ * Sets @stats' audio_packets_played and audio_packets_concealed from the
+ * jitter buffers of the peer's audio. webrtcbin 1.22's `get-stats` leaves
+ * their statistics out; each packet a jitter buffer declares lost (never
+ * came, or came after its time) makes opusdec conceal 20 ms.
+ */
+void
+natter_call_stats_read_audio_playout (NatterCallStats *stats, GstElement *pipeline)
+{
+  g_autoptr (GstIterator) iterator = NULL;
+  g_auto (GValue) item = G_VALUE_INIT;
+  guint64 played = 0, concealed = 0;
+
+  g_return_if_fail (stats != NULL);
+  g_return_if_fail (GST_IS_BIN (pipeline));
+
+  iterator = gst_bin_iterate_recurse (GST_BIN (pipeline));
+  while (gst_iterator_next (iterator, &item) == GST_ITERATOR_OK) {
+    GstElement *element = g_value_get_object (&item);
+    GstElementFactory *factory = gst_element_get_factory (element);
+
+    if (factory != NULL && g_str_equal (GST_OBJECT_NAME (factory), "rtpjitterbuffer") &&
+        jitterbuffer_is_audio (element)) {
+      g_autoptr (GstStructure) jitter_stats = NULL;
+      guint64 pushed = 0, lost = 0;
+
+      g_object_get (element, "stats", &jitter_stats, NULL);
+      if (jitter_stats != NULL && gst_structure_get_uint64 (jitter_stats, "num-pushed", &pushed) &&
+          gst_structure_get_uint64 (jitter_stats, "num-lost", &lost)) {
+        played += pushed;
+        concealed += lost;
+      }
+    }
+    g_value_reset (&item);
+  }
+  stats->audio_packets_played = played;
+  stats->audio_packets_concealed = concealed;
+}

@@ -15,6 +15,10 @@ G_BEGIN_DECLS
  * @audio_receive_bitrate: bits per second over the last interval
  * @video_send_bitrate: bits per second over the last interval
  * @video_receive_bitrate: bits per second over the last interval
+ * @audio_packets_played: audio packets the jitter buffer passed on (set by
+ *   natter_call_stats_read_audio_playout())
+ * @audio_packets_concealed: audio packets the jitter buffer gave up on (lost
+ *   or too late), each one a 20 ms frame the decoder had to conceal
  *
  * One sample of webrtcbin's `get-stats`, reduced to what a call shows.
  */
@@ -27,6 +31,8 @@ typedef struct {
   guint64 audio_receive_bitrate;
   guint64 video_send_bitrate;
   guint64 video_receive_bitrate;
+  guint64 audio_packets_played;
+  guint64 audio_packets_concealed;
 
   /*< private >*/
   gint64 sampled_at_us;
@@ -45,6 +51,9 @@ void natter_call_stats_free (NatterCallStats *stats);
 NatterCallStats *natter_call_stats_new_from_structure (const GstStructure *report,
                                                        const NatterCallStats *previous,
                                                        gint64 now_us);
+
+void natter_call_stats_read_audio_playout (NatterCallStats *stats, GstElement *pipeline);
+double natter_call_stats_get_audio_concealed (const NatterCallStats *stats);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterCallStats, natter_call_stats_free)
 
