@@ -244,6 +244,7 @@ natter_server_config_parse_args (NatterServerConfig *config,
                                 "stderr.\n\nAdministration:\n  natter-server adduser --db PATH "
                                 "--email E --name N --profile-type T --password-stdin");
   g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_add_group (context, natter_server_config_hub_option_group (config));
   if (!g_option_context_parse (context, argc, argv, error))
     return FALSE;
 
