@@ -221,8 +221,9 @@ static gboolean
 take_invitation (NatterHub *self, const char *caller_key)
 {
   NatterTokenBucket *bucket = g_hash_table_lookup (self->invitation_buckets, caller_key);
-  guint per_min = self->config->call_invitations_per_min > 0 ? self->config->call_invitations_per_min
-                                                             : NATTER_CALL_INVITATIONS_PER_MIN;
+  guint per_min = self->config->call_invitations_per_min > 0
+                    ? self->config->call_invitations_per_min
+                    : NATTER_CALL_INVITATIONS_PER_MIN;
 
   if (bucket == NULL) {
     if (g_hash_table_size (self->invitation_buckets) >= 65536)

@@ -680,8 +680,8 @@ natter_hub_connection_take_typing (NatterHubConnection *self, gint64 conversatio
     if (g_hash_table_size (self->typing_buckets) >= 1024)
       g_hash_table_remove_all (self->typing_buckets);
     bucket = natter_token_bucket_new (self->typing_rate_per_s, MAX (1.0, self->typing_rate_per_s));
-    g_hash_table_insert (self->typing_buckets,
-                         g_memdup2 (&conversation_id, sizeof conversation_id), bucket);
+    g_hash_table_insert (self->typing_buckets, g_memdup2 (&conversation_id, sizeof conversation_id),
+                         bucket);
   }
 
   return natter_token_bucket_take (bucket, g_get_monotonic_time ());

@@ -39,8 +39,7 @@ parse_count (const char *option, const char *value, guint64 max, guint64 *out, G
 
   if (!g_ascii_string_to_unsigned (value, 10, 1, max, out, NULL)) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                 "%s: “%s” is not a whole number from 1 to %" G_GUINT64_FORMAT, option, value,
-                 max);
+                 "%s: “%s” is not a whole number from 1 to %" G_GUINT64_FORMAT, option, value, max);
     return FALSE;
   }
 
@@ -77,8 +76,7 @@ on_hub_options_parsed (GOptionContext *context,
   NatterServerConfig *config = options->config;
   guint64 value = 0;
 
-  if (!parse_count ("--max-outgoing-bytes", options->max_outgoing_bytes, G_MAXINT32, &value,
-                    error))
+  if (!parse_count ("--max-outgoing-bytes", options->max_outgoing_bytes, G_MAXINT32, &value, error))
     return FALSE;
   if (options->max_outgoing_bytes != NULL)
     config->max_outgoing_bytes = value;
@@ -124,9 +122,8 @@ natter_server_config_hub_option_group (NatterServerConfig *config)
       "Bytes of events replayed at most on one sync (default 4194304)", "N" },
     { "max-ringing-calls", 0, 0, G_OPTION_ARG_STRING, &options->max_ringing_calls,
       "Outgoing calls one profile may have ringing at once (default 2)", "N" },
-    { "call-invitations-per-minute", 0, 0, G_OPTION_ARG_STRING,
-      &options->call_invitations_per_min, "Call invitations per minute per profile (default 10)",
-      "N" },
+    { "call-invitations-per-minute", 0, 0, G_OPTION_ARG_STRING, &options->call_invitations_per_min,
+      "Call invitations per minute per profile (default 10)", "N" },
     { "max-call-candidates", 0, 0, G_OPTION_ARG_STRING, &options->max_call_candidates,
       "ICE candidates kept per ringing call for devices that join late (default 64)", "N" },
     { "typing-rate", 0, 0, G_OPTION_ARG_STRING, &options->typing_rate,

@@ -45,12 +45,12 @@ typedef struct {
   guint loop_interval_us; /* 1000 */
 
   /* WebSocket hub limits (natter-server-config-hub.c); 0 means the default */
-  gsize max_outgoing_bytes;      /* 4 MiB waiting per connection, then close 1008 */
-  gsize sync_replay_max_bytes;   /* 4 MiB replayed at most on one sync */
-  guint max_ringing_calls;       /* 2 outgoing calls ringing per profile */
+  gsize max_outgoing_bytes;       /* 4 MiB waiting per connection, then close 1008 */
+  gsize sync_replay_max_bytes;    /* 4 MiB replayed at most on one sync */
+  guint max_ringing_calls;        /* 2 outgoing calls ringing per profile */
   guint call_invitations_per_min; /* 10 */
-  guint max_call_candidates;     /* 64 kept per ringing call */
-  double typing_rate_per_s;      /* 2 per conversation */
+  guint max_call_candidates;      /* 64 kept per ringing call */
+  double typing_rate_per_s;       /* 2 per conversation */
 } NatterServerConfig;
 
 #define NATTER_MAX_OUTGOING_BYTES (4 * 1024 * 1024)

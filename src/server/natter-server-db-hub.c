@@ -98,8 +98,8 @@ natter_server_db_get_epoch (NatterServerDb *self)
   if (epoch != NULL)
     return epoch;
 
-  stmt = natter_server_db_prepare (self, "SELECT value FROM server_meta WHERE key = 'epoch';",
-                                   NULL);
+  stmt =
+    natter_server_db_prepare (self, "SELECT value FROM server_meta WHERE key = 'epoch';", NULL);
   if (stmt == NULL)
     return "";
   if (sqlite3_step (stmt) != SQLITE_ROW) {
@@ -163,10 +163,11 @@ natter_server_db_get_read_seq (NatterServerDb *self,
   g_return_val_if_fail (NATTER_IS_SERVER_DB (self), 0);
   g_return_val_if_fail (profile != NULL, 0);
 
-  stmt = natter_server_db_prepare (self,
-                                   "SELECT last_read_seq FROM participants WHERE"
-                                   " conversation_id = ?1 AND profile_id = ?2 AND profile_type = ?3;",
-                                   NULL);
+  stmt =
+    natter_server_db_prepare (self,
+                              "SELECT last_read_seq FROM participants WHERE"
+                              " conversation_id = ?1 AND profile_id = ?2 AND profile_type = ?3;",
+                              NULL);
   if (stmt == NULL)
     return 0;
   sqlite3_bind_int64 (stmt, 1, conversation_id);
@@ -193,10 +194,11 @@ natter_server_db_set_took_part (NatterServerDb *self,
   if (out_changed != NULL)
     *out_changed = FALSE;
 
-  stmt = natter_server_db_prepare (self,
-                                   "UPDATE participants SET took_part = 1 WHERE conversation_id = ?1"
-                                   " AND profile_id = ?2 AND profile_type = ?3 AND took_part = 0;",
-                                   error);
+  stmt =
+    natter_server_db_prepare (self,
+                              "UPDATE participants SET took_part = 1 WHERE conversation_id = ?1"
+                              " AND profile_id = ?2 AND profile_type = ?3 AND took_part = 0;",
+                              error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, conversation_id);
@@ -316,10 +318,11 @@ natter_server_db_list_blocks (NatterServerDb *self, const NatterProfile *blocker
   g_return_val_if_fail (NATTER_IS_SERVER_DB (self), NULL);
   g_return_val_if_fail (blocker != NULL, NULL);
 
-  stmt = natter_server_db_prepare (self,
-                                   "SELECT blocked_id, blocked_type FROM blocks WHERE blocker_id = ?1"
-                                   " AND blocker_type = ?2 ORDER BY created_at DESC;",
-                                   error);
+  stmt =
+    natter_server_db_prepare (self,
+                              "SELECT blocked_id, blocked_type FROM blocks WHERE blocker_id = ?1"
+                              " AND blocker_type = ?2 ORDER BY created_at DESC;",
+                              error);
   if (stmt == NULL)
     return NULL;
   bind_profile_at (stmt, 1, blocker);
@@ -341,7 +344,8 @@ natter_server_db_list_blocks (NatterServerDb *self, const NatterProfile *blocker
     const char *type = g_ptr_array_index (types, i);
     NatterProfile *profile = natter_server_db_get_profile (self, id, type, NULL);
 
-    g_ptr_array_add (profiles, profile != NULL ? profile : natter_profile_new (id, type, NULL, NULL));
+    g_ptr_array_add (profiles,
+                     profile != NULL ? profile : natter_profile_new (id, type, NULL, NULL));
   }
 
   return g_steal_pointer (&profiles);
@@ -358,12 +362,13 @@ natter_server_db_is_blocked_either (NatterServerDb *self,
   g_return_val_if_fail (NATTER_IS_SERVER_DB (self), FALSE);
   g_return_val_if_fail (a != NULL && b != NULL, FALSE);
 
-  stmt = natter_server_db_prepare (self,
-                                   "SELECT 1 FROM blocks WHERE (blocker_id = ?1 AND blocker_type = ?2"
-                                   " AND blocked_id = ?3 AND blocked_type = ?4) OR (blocker_id = ?3"
-                                   " AND blocker_type = ?4 AND blocked_id = ?1 AND blocked_type = ?2)"
-                                   " LIMIT 1;",
-                                   NULL);
+  stmt =
+    natter_server_db_prepare (self,
+                              "SELECT 1 FROM blocks WHERE (blocker_id = ?1 AND blocker_type = ?2"
+                              " AND blocked_id = ?3 AND blocked_type = ?4) OR (blocker_id = ?3"
+                              " AND blocker_type = ?4 AND blocked_id = ?1 AND blocked_type = ?2)"
+                              " LIMIT 1;",
+                              NULL);
   if (stmt == NULL)
     return FALSE;
   bind_profile_at (stmt, 1, a);

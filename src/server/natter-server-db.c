@@ -395,9 +395,10 @@ apply_test_page_limit (NatterServerDb *self, GError **error)
     return stmt != NULL;
   pragma = g_strdup_printf ("PRAGMA max_page_count = %" G_GINT64_FORMAT ";",
                             (gint64) sqlite3_column_int64 (stmt, 0) + (gint64) pages);
-  g_warning ("Test switch NATTER_TEST_DB_MAX_PAGE_COUNT: the database may grow by %" G_GUINT64_FORMAT
-             " pages only",
-             pages);
+  g_warning (
+    "Test switch NATTER_TEST_DB_MAX_PAGE_COUNT: the database may grow by %" G_GUINT64_FORMAT
+    " pages only",
+    pages);
   return exec (self, pragma, error);
 }
 

@@ -252,7 +252,8 @@ gboolean natter_server_db_remove_block (NatterServerDb *self,
 GPtrArray *
 natter_server_db_list_blocks (NatterServerDb *self, const NatterProfile *blocker, GError **error);
 /* TRUE when either of the two blocked the other. */
-gboolean
-natter_server_db_is_blocked_either (NatterServerDb *self, const NatterProfile *a, const NatterProfile *b);
+gboolean natter_server_db_is_blocked_either (NatterServerDb *self,
+                                             const NatterProfile *a,
+                                             const NatterProfile *b);
 
 G_END_DECLS
