@@ -47,8 +47,10 @@ struct _NatterHubConnection {
   guint64 acked_base;
   gsize max_outgoing_bytes;
   guint force_close_id;
-  /* bytes_sent when the last replay ended: a new sync waits until the peer
-   * has taken the previous one. */
+  /* bytes_sent when the last replay began and ended: a replay the peer
+   * has not taken yet is allowed on top of the limit (it has a limit of its
+   * own), and no second sync is served before the peer took it. */
+  guint64 sync_start_mark;
   guint64 sync_end_mark;
 
   /* The hub's one watchdog timer compares against the last sign of life:
@@ -219,24 +221,31 @@ on_force_close (gpointer user_data)
 /* More than the limit waits for a peer that does not read: close with
  * 1008. The close frame waits behind the queue the peer does not read, so
  * the socket itself is closed soon after, which frees the queue. */
+static guint64
+get_allowed_bytes (NatterHubConnection *self)
+{
+  guint64 allowed = self->max_outgoing_bytes;
+
+  if (self->sync_end_mark == G_MAXUINT64)
+    return G_MAXUINT64;
+  if (self->bytes_acked < self->sync_end_mark)
+    allowed += self->sync_end_mark - self->sync_start_mark;
+  return allowed;
+}
+
 static gboolean
 check_outgoing_queue (NatterHubConnection *self)
 {
-  if (get_waiting_bytes (self) <= self->max_outgoing_bytes)
+  if (get_waiting_bytes (self) <= get_allowed_bytes (self))
     return TRUE;
-  if (refresh_acked (self) && get_waiting_bytes (self) <= self->max_outgoing_bytes)
+  if (refresh_acked (self) && get_waiting_bytes (self) <= get_allowed_bytes (self))
     return TRUE;
   if (self->socket == NULL)
     return TRUE;
 
   g_debug ("connection of %s does not read (%" G_GUINT64_FORMAT " bytes waiting), closing",
            self->profile_key, get_waiting_bytes (self));
-  if (self->metrics != NULL)
-    natter_metrics_inc (self->metrics, "natter_errors_total", "code", "slow_reader");
-  natter_hub_connection_close (self, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
-                               "too much data waiting, read faster");
-  if (self->force_close_id == 0)
-    self->force_close_id = g_timeout_add (1000, on_force_close, self);
+  natter_hub_connection_close_slow_reader (self, "too much data waiting, read faster");
   return FALSE;
 }
 
@@ -625,6 +634,43 @@ natter_hub_connection_set_socket (NatterHubConnection *self, GSocket *socket)
     self->acked_base += self->bytes_acked;
     self->bytes_acked = 0;
   }
+}
+
+/**
+ * natter_hub_connection_close_slow_reader:
+ * @self: a connection
+ * @reason: the close reason
+ *
+ * Closes (1008) a connection that does not read what it is sent. The close
+ * frame waits behind what the peer does not read, so the socket itself is
+ * closed a second later, which frees the queue.
+ */
+void
+natter_hub_connection_close_slow_reader (NatterHubConnection *self, const char *reason)
+{
+  g_return_if_fail (NATTER_IS_HUB_CONNECTION (self));
+
+  if (self->metrics != NULL)
+    natter_metrics_inc (self->metrics, "natter_errors_total", "code", "slow_reader");
+  natter_hub_connection_close (self, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
+  if (self->websocket != NULL && self->force_close_id == 0)
+    self->force_close_id = g_timeout_add (1000, on_force_close, self);
+}
+
+/**
+ * natter_hub_connection_begin_replay:
+ * @self: a connection
+ *
+ * A sync's replay is about to be queued.
+ */
+void
+natter_hub_connection_begin_replay (NatterHubConnection *self)
+{
+  g_return_if_fail (NATTER_IS_HUB_CONNECTION (self));
+
+  self->sync_start_mark = self->bytes_sent;
+  /* Until it ends, the whole replay is allowed. */
+  self->sync_end_mark = G_MAXUINT64;
 }
 
 /**

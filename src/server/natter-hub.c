@@ -590,11 +590,13 @@ handle_sync (NatterHub *self, NatterHubConnection *connection, NatterFrame *fram
   gsize bytes = 0;
   guint first = 0;
 
-  /* One sync at a time: a client asking again before it took the last
-   * replay would only pile replays up in memory. */
+  /* One sync at a time: a client that asks again before it took the last
+   * replay does not read what it is sent, and each replay would pile up in
+   * memory. It is closed like any reader that does not read (1008); its
+   * events wait for a proper sync. */
   if (natter_hub_connection_is_replaying (connection)) {
-    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_RATE_LIMITED,
-                                      "a sync is still being sent, read it first", NULL);
+    natter_hub_connection_close_slow_reader (connection,
+                                             "one sync at a time: read the last replay");
     return;
   }
 
@@ -616,6 +618,7 @@ handle_sync (NatterHub *self, NatterHubConnection *connection, NatterFrame *fram
     bytes += size;
   }
 
+  natter_hub_connection_begin_replay (connection);
   for (guint i = first; i < events->len && natter_hub_connection_is_open (connection); i++)
     natter_hub_connection_send_text (connection, "event", g_ptr_array_index (events, i));
 
