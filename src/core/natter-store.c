@@ -355,13 +355,15 @@ insert_message (NatterStore *self,
   if (!ensure_conversation (self, message->conversation_id, error))
     return FALSE;
 
-  /* Another message at this place is from a server history that is gone
-   * (a restored backup): the server's word wins. */
+  /* Another message at this place (even under the same id) is from a
+   * server history that is gone (a restored backup): the server wins. */
   stmt = statement (self, "DELETE FROM messages WHERE conversation_id = ?1 AND seq = ?2 "
-                          "AND message_id != ?3");
+                          "AND NOT (message_id = ?3 AND text IS ?4 AND sent_at IS ?5)");
   sqlite3_bind_int64 (stmt, 1, message->conversation_id);
   sqlite3_bind_int64 (stmt, 2, message->seq);
   sqlite3_bind_int64 (stmt, 3, message->message_id);
+  bind_text (stmt, 4, message->text);
+  bind_text (stmt, 5, message->sent_at != NULL ? message->sent_at : "");
   if (!step_done (self, stmt, error))
     return FALSE;
   if (sqlite3_changes (self->db) > 0) {
