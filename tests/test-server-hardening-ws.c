@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "natter-http-body.h"
 #include "natter-test-server.h"
 #include "natter-test-ws.h"
 
@@ -746,6 +747,126 @@ test_unstored_event_is_never_sent (Fixture *fixture, gconstpointer data)
   }
 }
 
+static char *
+blocks_path (NatterTestPeer *peer)
+{
+  return g_strdup_printf ("/api/as/%" G_GINT64_FORMAT "/%s/blocks", peer->profile->profile_id,
+                          peer->profile->profile_type);
+}
+
+/* Blocks: the blocked profile can no longer write, call, start a
+ * conversation or see presence (not_allowed, as for a stranger); history
+ * stays; unblocking lets it write again. */
+static void
+test_block_stops_everything (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterTestWs) alice = NULL;
+  g_autoptr (NatterTestWs) bob = NULL;
+  g_autoptr (NatterTestWs) alice_again = NULL;
+  g_autoptr (NatterFrame) online = NULL;
+  g_autoptr (NatterFrame) offline = NULL;
+  g_autoptr (NatterFrame) refused = NULL;
+  g_autoptr (GPtrArray) blocked = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = blocks_path (fixture->bob);
+  g_autofree char *answer = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *delete_path = NULL;
+  g_autofree char *conversations_path = NULL;
+  guint status = 0;
+
+  natter_test_peers_befriend (fixture->server, fixture->alice, fixture->bob);
+  alice = natter_test_peer_open (fixture->server, fixture->alice);
+  bob = natter_test_peer_open (fixture->server, fixture->bob);
+  online = natter_test_ws_expect (alice, "presence");
+  g_assert_true (online->online);
+
+  body =
+    g_strdup_printf ("{\"profile_id\":%" G_GINT64_FORMAT ",\"profile_type\":\"%s\"}",
+                     fixture->alice->profile->profile_id, fixture->alice->profile->profile_type);
+  answer = natter_test_http (fixture->server, "POST", path, fixture->bob->token, body, &status);
+  g_assert_cmpuint (status, ==, 204);
+  offline = natter_test_ws_expect (alice, "presence");
+  g_assert_cmpint (offline->profile->profile_id, ==, fixture->bob->profile->profile_id);
+  g_assert_false (offline->online);
+
+  /* Only the owner lists or changes a profile's blocks. */
+  g_free (answer);
+  answer = natter_test_http (fixture->server, "GET", path, fixture->alice->token, NULL, &status);
+  g_assert_cmpuint (status, ==, 403);
+  g_free (answer);
+  answer = natter_test_http (fixture->server, "GET", path, fixture->bob->token, NULL, &status);
+  g_assert_cmpuint (status, ==, 200);
+  blocked = natter_block_list_parse (answer, strlen (answer), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (blocked->len, ==, 1);
+  g_assert_true (natter_profile_equal (g_ptr_array_index (blocked, 0), fixture->alice->profile));
+  g_assert_cmpstr (((NatterProfile *) g_ptr_array_index (blocked, 0))->display_name, ==, "alice");
+
+  /* Messages, by conversation or by profile. */
+  natter_test_ws_send_printf (alice,
+                              "{\"type\":\"chat_message\",\"client_msg_id\":\"blocked-1\","
+                              "\"conversation_id\":%" G_GINT64_FORMAT ",\"text\":\"hey\"}",
+                              fixture->conversation_id);
+  refused = natter_test_ws_expect_error (alice, "not_allowed");
+  g_assert_cmpstr (refused->ref, ==, "blocked-1");
+  natter_test_ws_send_printf (alice,
+                              "{\"type\":\"chat_message\",\"client_msg_id\":\"blocked-2\","
+                              "\"to_profile_id\":%" G_GINT64_FORMAT
+                              ",\"to_profile_type\":\"student\",\"text\":\"hey\"}",
+                              fixture->bob->profile->profile_id);
+  g_clear_pointer (&refused, natter_frame_free);
+  refused = natter_test_ws_expect_error (alice, "not_allowed");
+  g_assert_cmpstr (refused->ref, ==, "blocked-2");
+
+  /* Calls and typing. */
+  send_invitation (alice, fixture->bob, "blocked-call");
+  g_clear_pointer (&refused, natter_frame_free);
+  refused = natter_test_ws_expect_error (alice, "not_allowed");
+  g_assert_cmpstr (refused->ref, ==, "blocked-call");
+  natter_test_ws_send_printf (
+    alice, "{\"type\":\"typing\",\"conversation_id\":%" G_GINT64_FORMAT ",\"active\":true}",
+    fixture->conversation_id);
+  natter_test_ws_assert_none (bob, "typing", 300);
+  g_assert_cmpuint (natter_test_ws_count (bob, "chat_message"), ==, 0);
+  g_assert_cmpuint (natter_test_ws_count (bob, "call_invitation"), ==, 0);
+
+  /* A new conversation, the way a stranger would try. */
+  conversations_path = g_strdup_printf ("/api/as/%" G_GINT64_FORMAT "/tutor/conversations",
+                                        fixture->alice->profile->profile_id);
+  g_free (body);
+  body = g_strdup_printf ("{\"with\":[{\"profile_id\":%" G_GINT64_FORMAT
+                          ",\"profile_type\":\"student\"}]}",
+                          fixture->bob->profile->profile_id);
+  g_free (answer);
+  answer = natter_test_http (fixture->server, "POST", conversations_path, fixture->alice->token,
+                             body, &status);
+  g_assert_cmpuint (status, ==, 403);
+  g_assert_nonnull (strstr (answer, "not_allowed"));
+
+  /* Presence: a new connection of Alice does not see Bob online. */
+  alice_again = natter_test_peer_open (fixture->server, fixture->alice);
+  natter_test_ws_assert_none (alice_again, "presence", 300);
+
+  /* Unblocked: Alice writes again. */
+  delete_path =
+    g_strdup_printf ("%s/tutor/%" G_GINT64_FORMAT, path, fixture->alice->profile->profile_id);
+  g_free (answer);
+  answer =
+    natter_test_http (fixture->server, "DELETE", delete_path, fixture->bob->token, NULL, &status);
+  g_assert_cmpuint (status, ==, 204);
+  g_free (answer);
+  answer = natter_test_http (fixture->server, "GET", path, fixture->bob->token, NULL, &status);
+  g_assert_cmpstr (answer, ==, "{\"blocked\":[]}");
+  natter_test_ws_send_printf (alice,
+                              "{\"type\":\"chat_message\",\"client_msg_id\":\"again\","
+                              "\"conversation_id\":%" G_GINT64_FORMAT ",\"text\":\"sorry\"}",
+                              fixture->conversation_id);
+  g_clear_pointer (&refused, natter_frame_free);
+  refused = natter_test_ws_expect (bob, "chat_message");
+  g_assert_cmpstr (refused->message->text, ==, "sorry");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -770,6 +891,7 @@ main (int argc, char **argv)
   ADD ("missed-calls-while-away-are-one-event", NULL, test_missed_calls_while_away_are_one_event);
   ADD ("hello-has-server-epoch", NULL, test_hello_has_server_epoch);
   ADD ("unstored-event-is-never-sent", NULL, test_unstored_event_is_never_sent);
+  ADD ("block-stops-everything", NULL, test_block_stops_everything);
 #undef ADD
 
   return g_test_run ();

@@ -247,6 +247,12 @@ resolve_conversation (NatterHub *self,
     return 0;
   }
 
+  if (natter_server_db_is_blocked_either (self->db, sender, &to)) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
+                                      "you cannot write to this profile", frame->client_msg_id);
+    return 0;
+  }
+
   /* Only the id: the conversation itself is never read here. Looked up
    * first, so that a creation can be told from an existing conversation at
    * no extra cost for the existing one. */
@@ -1328,6 +1334,40 @@ natter_hub_conversation_created (NatterHub *self, gint64 conversation_id)
 
   /* Opening a conversation takes no part in it: presence waits until both
    * sides wrote. This only warms the route cache for the first message. */
+}
+
+/**
+ * natter_hub_profile_blocked:
+ * @self: the hub
+ * @blocker: who blocked
+ * @blocked: whom
+ *
+ * Presence stops between the two at once: each online side is told the
+ * other went offline.
+ */
+void
+natter_hub_profile_blocked (NatterHub *self,
+                            const NatterProfile *blocker,
+                            const NatterProfile *blocked)
+{
+  g_autofree char *blocker_key = NULL;
+  g_autofree char *blocked_key = NULL;
+
+  g_return_if_fail (NATTER_IS_HUB (self));
+  g_return_if_fail (blocker != NULL && blocked != NULL);
+
+  blocker_key = natter_hub_profile_key (blocker->profile_id, blocker->profile_type);
+  blocked_key = natter_hub_profile_key (blocked->profile_id, blocked->profile_type);
+  if (natter_hub_lookup_connections (self, blocker_key) != NULL) {
+    g_autofree char *text = presence_json (blocker, FALSE);
+
+    natter_hub_send_to_profile (self, blocked_key, NULL, "presence", text);
+  }
+  if (natter_hub_lookup_connections (self, blocked_key) != NULL) {
+    g_autofree char *text = presence_json (blocked, FALSE);
+
+    natter_hub_send_to_profile (self, blocker_key, NULL, "presence", text);
+  }
 }
 
 guint
