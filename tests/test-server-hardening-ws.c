@@ -597,6 +597,35 @@ test_kept_candidates_are_capped (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (natter_test_ws_count (bob2, "ice_candidate"), ==, 3);
 }
 
+/* Answering a call takes part like writing: the first answered call
+ * between two strangers gives each the other's presence at once. */
+static void
+test_answered_call_makes_contacts (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterTestWs) alice = natter_test_peer_open (fixture->server, fixture->alice);
+  g_autoptr (NatterTestWs) carol = natter_test_peer_open (fixture->server, fixture->carol);
+  g_autoptr (NatterFrame) ringing = NULL;
+  g_autoptr (NatterFrame) answer = NULL;
+  g_autoptr (NatterFrame) on_alice = NULL;
+  g_autoptr (NatterFrame) on_carol = NULL;
+
+  natter_test_ws_assert_none (alice, "presence", 200);
+  send_invitation (alice, fixture->carol, "first-call");
+  ringing = natter_test_ws_expect (alice, "call_ringing");
+  g_assert_cmpuint (natter_test_ws_count (carol, "presence"), ==, 0);
+  natter_test_ws_send_printf (carol,
+                              "{\"type\":\"call_answer\",\"call_log_id\":%" G_GINT64_FORMAT
+                              ",\"answer\":{\"type\":\"answer\",\"sdp\":\"v=0\\r\\no=- 2 1 IN IP4 "
+                              "127.0.0.1\\r\\ns=-\\r\\nt=0 0\\r\\n\"}}",
+                              ringing->call_log_id);
+  answer = natter_test_ws_expect (alice, "call_answer");
+  on_alice = natter_test_ws_expect (alice, "presence");
+  g_assert_cmpint (on_alice->profile->profile_id, ==, fixture->carol->profile->profile_id);
+  g_assert_true (on_alice->online);
+  on_carol = natter_test_ws_expect (carol, "presence");
+  g_assert_cmpint (on_carol->profile->profile_id, ==, fixture->alice->profile->profile_id);
+}
+
 /* A caller's missed calls to a profile away since are one missed_call
  * event with a count, at the end of the history. */
 static void
@@ -901,6 +930,7 @@ main (int argc, char **argv)
   ADD ("invitations-per-minute", invitation_rate_args, test_invitations_per_minute);
   ADD ("kept-candidates-are-capped", candidate_args, test_kept_candidates_are_capped);
   ADD ("missed-calls-while-away-are-one-event", NULL, test_missed_calls_while_away_are_one_event);
+  ADD ("answered-call-makes-contacts", NULL, test_answered_call_makes_contacts);
   ADD ("hello-has-server-epoch", NULL, test_hello_has_server_epoch);
   ADD ("unstored-event-is-never-sent", NULL, test_unstored_event_is_never_sent);
   ADD ("block-stops-everything", NULL, test_block_stops_everything);

@@ -619,6 +619,7 @@ handle_answer (NatterHub *self, NatterHubConnection *connection, NatterFrame *fr
   g_autoptr (NatterFrame) forward = NULL;
   g_autoptr (NatterCallLog) call_log = NULL;
   NatterCallSession *session;
+  gboolean were_contacts;
 
   session = lookup_session (self, connection, frame);
   if (session == NULL)
@@ -636,9 +637,13 @@ handle_answer (NatterHub *self, NatterHubConnection *connection, NatterFrame *fr
     return;
   }
 
+  /* Answering a call takes part like writing: a first one makes contacts. */
+  were_contacts = natter_hub_are_contacts (self, natter_call_session_get_caller (session), callee);
   natter_call_session_answer (session, connection);
   call_log = store_status (self, session, "answered");
   count_call_outcome (self, "answered");
+  if (!were_contacts && call_log != NULL)
+    natter_hub_introduce (self, natter_call_session_get_caller (session), callee);
 
   forward = new_call_frame (NATTER_FRAME_CALL_ANSWER, session, NULL);
   forward->answer = natter_session_description_copy (frame->answer);

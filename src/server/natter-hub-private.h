@@ -63,6 +63,8 @@ void natter_hub_send_to_profile (NatterHub *self,
                                  const char *type,
                                  const char *text);
 void natter_hub_stamp_sender (NatterFrame *frame, const NatterProfile *sender);
+gboolean natter_hub_are_contacts (NatterHub *self, const NatterProfile *a, const NatterProfile *b);
+void natter_hub_introduce (NatterHub *self, const NatterProfile *a, const NatterProfile *b);
 gboolean
 natter_hub_store_and_send_event (NatterHub *self, const NatterProfile *profile, NatterFrame *event);
 

@@ -1336,6 +1336,39 @@ natter_hub_conversation_created (NatterHub *self, gint64 conversation_id)
    * sides wrote. This only warms the route cache for the first message. */
 }
 
+/* TRUE when @a sees @b's presence (natter_server_db_list_contacts ()). */
+gboolean
+natter_hub_are_contacts (NatterHub *self, const NatterProfile *a, const NatterProfile *b)
+{
+  g_autoptr (GPtrArray) contacts = natter_server_db_list_contacts (self->db, a, NULL);
+
+  for (guint i = 0; contacts != NULL && i < contacts->len; i++) {
+    if (natter_profile_equal (g_ptr_array_index (contacts, i), b))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* @a and @b just became contacts: each online side learns the other's
+ * presence at once. */
+void
+natter_hub_introduce (NatterHub *self, const NatterProfile *a, const NatterProfile *b)
+{
+  g_autofree char *a_key = natter_hub_profile_key (a->profile_id, a->profile_type);
+  g_autofree char *b_key = natter_hub_profile_key (b->profile_id, b->profile_type);
+  g_autofree char *a_text = NULL;
+  g_autofree char *b_text = NULL;
+
+  if (natter_hub_lookup_connections (self, a_key) == NULL ||
+      natter_hub_lookup_connections (self, b_key) == NULL)
+    return;
+
+  a_text = presence_json (a, TRUE);
+  b_text = presence_json (b, TRUE);
+  natter_hub_send_to_profile (self, b_key, NULL, "presence", a_text);
+  natter_hub_send_to_profile (self, a_key, NULL, "presence", b_text);
+}
+
 /**
  * natter_hub_profile_blocked:
  * @self: the hub
