@@ -146,6 +146,7 @@ store_missed_call_event (NatterHub *self, const NatterProfile *callee, NatterCal
   g_autoptr (NatterFrame) missed = natter_frame_new (NATTER_FRAME_MISSED_CALL);
   g_autofree char *callee_key = NULL;
   g_autofree char *caller_key = NULL;
+  g_autofree char *text = NULL;
   g_autoptr (GError) error = NULL;
   GHashTable *by_caller;
   MissedCalls *previous = NULL;
@@ -170,12 +171,14 @@ store_missed_call_event (NatterHub *self, const NatterProfile *callee, NatterCal
     natter_server_db_rollback (self->db);
     goto failed;
   }
-  if (!natter_hub_store_and_send_event (self, callee, missed)) {
+  if (natter_server_db_add_event_with_json (self->db, callee, missed, &text, &error) == 0) {
     natter_server_db_rollback (self->db);
-    return;
+    goto failed;
   }
   if (!natter_server_db_commit (self->db, &error))
     goto failed;
+  /* Sent only once committed: an event that is not stored is never sent. */
+  natter_hub_send_to_profile (self, callee_key, NULL, "missed_call", text);
 
   /* Only a callee with no connection gathers: one online saw the event. */
   if (natter_hub_lookup_connections (self, callee_key) != NULL)

@@ -65,8 +65,6 @@ void natter_hub_send_to_profile (NatterHub *self,
 void natter_hub_stamp_sender (NatterFrame *frame, const NatterProfile *sender);
 gboolean natter_hub_are_contacts (NatterHub *self, const NatterProfile *a, const NatterProfile *b);
 void natter_hub_introduce (NatterHub *self, const NatterProfile *a, const NatterProfile *b);
-gboolean
-natter_hub_store_and_send_event (NatterHub *self, const NatterProfile *profile, NatterFrame *event);
 
 /* For the fuzzer (tests/fuzz/fuzz-server.c): connections without a
  * WebSocket, frames injected and sent frames kept in memory. */

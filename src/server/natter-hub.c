@@ -89,26 +89,6 @@ natter_hub_stamp_sender (NatterFrame *frame, const NatterProfile *sender)
   frame->from_avatar = g_strdup (sender->avatar_url);
 }
 
-/* Stores @event for @profile (which sets its event_id) and sends it to the
- * profile's connections. An event that could not be stored is never sent:
- * a client would hold an event id the server does not have. FALSE then. */
-gboolean
-natter_hub_store_and_send_event (NatterHub *self, const NatterProfile *profile, NatterFrame *event)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *key = natter_hub_profile_key (profile->profile_id, profile->profile_type);
-  g_autofree char *text = NULL;
-
-  if (natter_server_db_add_event_with_json (self->db, profile, event, &text, &error) == 0) {
-    g_warning ("Could not store a %s event for %s: %s", natter_frame_type_to_string (event->type),
-               key, error->message);
-    return FALSE;
-  }
-
-  natter_hub_send_to_profile (self, key, NULL, natter_frame_type_to_string (event->type), text);
-  return TRUE;
-}
-
 static char *
 now_rfc3339 (void)
 {
