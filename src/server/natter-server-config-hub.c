@@ -127,7 +127,7 @@ natter_server_config_hub_option_group (NatterServerConfig *config)
     { "max-call-candidates", 0, 0, G_OPTION_ARG_STRING, &options->max_call_candidates,
       "ICE candidates kept per ringing call for devices that join late (default 64)", "N" },
     { "typing-rate", 0, 0, G_OPTION_ARG_STRING, &options->typing_rate,
-      "Typing frames relayed per second per conversation and profile (default 2)", "N" },
+      "Typing frames relayed per second per connection and conversation (default 2)", "N" },
     { NULL }
   };
 
