@@ -436,3 +436,27 @@ natter_test_peer_conversation_with (NatterTestServer *server,
 
   return conversation->conversation_id;
 }
+
+/* Makes @peer and @other contacts (PROTOCOL.md: presence only between
+ * profiles who both took part): each sends one message in their direct
+ * conversation, from a connection closed again afterwards. */
+gint64
+natter_test_peers_befriend (NatterTestServer *server, NatterTestPeer *peer, NatterTestPeer *other)
+{
+  gint64 conversation_id = natter_test_peer_conversation_with (server, peer, other);
+  NatterTestPeer *both[] = { peer, other };
+
+  for (guint i = 0; i < G_N_ELEMENTS (both); i++) {
+    g_autoptr (NatterTestWs) ws = natter_test_peer_open (server, both[i]);
+    g_autoptr (NatterFrame) ack = NULL;
+
+    natter_test_ws_send_printf (
+      ws,
+      "{\"type\":\"chat_message\",\"client_msg_id\":\"befriend-%u-%" G_GINT64_FORMAT
+      "\",\"conversation_id\":%" G_GINT64_FORMAT ",\"text\":\"hello\"}",
+      i, conversation_id, conversation_id);
+    ack = natter_test_ws_expect (ws, "message_ack");
+  }
+
+  return conversation_id;
+}

@@ -89,6 +89,11 @@ gint64 natter_test_peer_conversation_with (NatterTestServer *server,
                                            NatterTestPeer *peer,
                                            NatterTestPeer *other);
 
+/* Makes the two contacts who see each other's presence: both write once in
+ * their direct conversation. Returns its id. */
+gint64
+natter_test_peers_befriend (NatterTestServer *server, NatterTestPeer *peer, NatterTestPeer *other);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterTestWs, natter_test_ws_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterTestPeer, natter_test_peer_free)
 

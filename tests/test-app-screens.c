@@ -9,6 +9,7 @@
 #include <locale.h>
 #include <gst/gst.h>
 
+#include "natter-blocked-group.h"
 #include "natter-call-overlay.h"
 #include "natter-chat-view.h"
 #include "natter-conversation-row.h"
@@ -849,6 +850,116 @@ test_preferences (Fixture *fixture, gconstpointer data)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* The first GtkButton under @widget whose label is @label. */
+static GtkWidget *
+find_button_labelled (GtkWidget *widget, const char *label)
+{
+  if (GTK_IS_BUTTON (widget) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), label) == 0)
+    return widget;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child)) {
+    GtkWidget *found = find_button_labelled (child, label);
+
+    if (found != NULL)
+      return found;
+  }
+  return NULL;
+}
+
+static GtkWidget *
+find_widget_of_type (GtkWidget *widget, GType type)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
+    return widget;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child)) {
+    GtkWidget *found = find_widget_of_type (child, type);
+
+    if (found != NULL)
+      return found;
+  }
+  return NULL;
+}
+
+static gboolean
+bob_is_blocked (Fixture *fixture, gboolean *out_answered)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GPtrArray) blocked = NULL;
+  g_autoptr (GError) error = NULL;
+
+  natter_client_list_blocked_async (fixture->alice, NULL, natter_test_on_task_done, &result);
+  natter_test_wait_until (result != NULL, TIMEOUT_MS);
+  blocked = natter_client_list_blocked_finish (fixture->alice, result, &error);
+  g_assert_no_error (error);
+  *out_answered = TRUE;
+  return blocked->len == 1 &&
+         natter_profile_equal (g_ptr_array_index (blocked, 0), fixture->bob_profile);
+}
+
+/* "Block" in the conversation's menu blocks the peer; Preferences lists
+ * the blocked profiles, and "Unblock" there lifts the block. */
+static void
+test_block_from_menu_and_unblock (Fixture *fixture, gconstpointer data)
+{
+  NatterWindow *window;
+  NatterChatView *chat_view;
+  NatterPreferencesWindow *preferences;
+  NatterBlockedGroup *group;
+  GtkMenuButton *menu_button;
+  GtkWidget *unblock;
+  gboolean answered = FALSE;
+
+  send_conversation (fixture);
+  window = open_main_window (fixture, 1000, 700);
+  g_assert_true (natter_window_open_conversation (window, fixture->conversation_id));
+  chat_view = natter_window_get_chat_view (window);
+  wait_history_settled (GTK_WIDGET (window), chat_view);
+
+  menu_button =
+    GTK_MENU_BUTTON (find_widget_of_type (GTK_WIDGET (chat_view), GTK_TYPE_MENU_BUTTON));
+  g_assert_nonnull (menu_button);
+  gtk_menu_button_popup (menu_button);
+  natter_test_wait_until (
+    gtk_widget_get_mapped (GTK_WIDGET (gtk_menu_button_get_popover (menu_button))), TIMEOUT_MS);
+  save_screenshot (fixture, GTK_WIDGET (gtk_menu_button_get_popover (menu_button)),
+                   "conversation-menu");
+  gtk_menu_button_popdown (menu_button);
+
+  g_assert_false (bob_is_blocked (fixture, &answered));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (chat_view), "chat.block-peer", NULL));
+  {
+    gint64 deadline = g_get_monotonic_time () + (gint64) natter_test_scale_ms (TIMEOUT_MS) * 1000;
+
+    while (!bob_is_blocked (fixture, &answered))
+      g_assert_true (natter_test_iterate_until (deadline));
+  }
+
+  preferences =
+    natter_preferences_window_new (GTK_WINDOW (window), fixture->settings, "alice@example.org");
+  natter_preferences_window_set_client (preferences, fixture->alice);
+  gtk_window_set_application (GTK_WINDOW (preferences), fixture->application);
+  gtk_window_set_default_size (GTK_WINDOW (preferences), 560, 1000);
+  gtk_window_present (GTK_WINDOW (preferences));
+  group = NATTER_BLOCKED_GROUP (gtk_widget_get_template_child (
+    GTK_WIDGET (preferences), NATTER_TYPE_PREFERENCES_WINDOW, "blocked_group"));
+  natter_test_wait_until (natter_blocked_group_get_loaded (group) &&
+                            natter_blocked_group_get_n_blocked (group) == 1,
+                          TIMEOUT_MS);
+  save_screenshot (fixture, GTK_WIDGET (preferences), "preferences-blocked");
+
+  unblock = find_button_labelled (GTK_WIDGET (group), _ ("_Unblock"));
+  g_assert_nonnull (unblock);
+  g_assert_true (gtk_widget_activate (unblock));
+  natter_test_wait_until (natter_blocked_group_get_n_blocked (group) == 0, TIMEOUT_MS);
+  g_assert_false (bob_is_blocked (fixture, &answered));
+
+  gtk_window_destroy (GTK_WINDOW (preferences));
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 static void
 on_response (NatterIncomingCallDialog *dialog, const char *response, char **out)
 {
@@ -1036,6 +1147,8 @@ main (int argc, char *argv[])
               test_new_conversation, fixture_tear_down);
   g_test_add ("/natter/app/screens/preferences", Fixture, NULL, fixture_set_up, test_preferences,
               fixture_tear_down);
+  g_test_add ("/natter/app/screens/block-from-menu-and-unblock", Fixture, NULL, fixture_set_up,
+              test_block_from_menu_and_unblock, fixture_tear_down);
   g_test_add ("/natter/app/screens/incoming-call", Fixture, NULL, fixture_set_up,
               test_incoming_call_dialog, fixture_tear_down);
   g_test_add ("/natter/app/screens/call-overlay", Fixture, NULL, fixture_set_up, test_call_overlay,

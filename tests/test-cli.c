@@ -536,6 +536,60 @@ test_refusals_are_errors (Fixture *fixture, gconstpointer data)
   cli_free (cli);
 }
 
+/* block, blocked, unblock: a blocked profile's message is refused for
+ * good (not_allowed), and goes through again once unblocked. */
+static void
+test_block_unblock_blocked (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *thirty = scaled_seconds (30);
+  g_autoptr (GPtrArray) blocked = NULL;
+  Cli *cli;
+
+  register_user (fixture, "abebe", "tutor");
+  register_user (fixture, "sara", "student");
+
+  g_assert_cmpint (cli_run (fixture, &cli, "sara", NULL, "blocked"), ==, 0);
+  g_assert_cmpuint (cli->lines->len, ==, 0);
+  cli_free (cli);
+
+  g_assert_cmpint (cli_run (fixture, &cli, "sara", NULL, "block", "tutor:1"), ==, 0);
+  g_assert_true (has_event_with (cli, "blocked", "profile", "tutor:1"));
+  cli_free (cli);
+
+  g_assert_cmpint (cli_run (fixture, &cli, "sara", NULL, "blocked"), ==, 0);
+  blocked = events_named (cli, "blocked");
+  g_assert_cmpuint (blocked->len, ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (blocked, 0), "profile"), ==,
+                   "tutor:1");
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (blocked, 0), "display_name"),
+                   ==, "abebe");
+  cli_free (cli);
+
+  g_assert_cmpint (
+    cli_run (fixture, &cli, "abebe", NULL, "send", "student:2", "hello?", "--timeout", thirty), ==,
+    1);
+  g_assert_true (has_event_with (cli, "failed", "code", "not_allowed"));
+  cli_free (cli);
+
+  /* Bad input is an error with nothing on stdout. */
+  g_assert_cmpint (cli_run (fixture, &cli, "sara", NULL, "block", "nobody"), !=, 0);
+  g_assert_cmpuint (cli->lines->len, ==, 0);
+  cli_free (cli);
+
+  g_assert_cmpint (cli_run (fixture, &cli, "sara", NULL, "unblock", "tutor:1"), ==, 0);
+  g_assert_true (has_event_with (cli, "unblocked", "profile", "tutor:1"));
+  cli_free (cli);
+  g_assert_cmpint (cli_run (fixture, &cli, "sara", NULL, "blocked"), ==, 0);
+  g_assert_cmpuint (cli->lines->len, ==, 0);
+  cli_free (cli);
+
+  g_assert_cmpint (
+    cli_run (fixture, &cli, "abebe", NULL, "send", "student:2", "hello!", "--timeout", thirty), ==,
+    0);
+  g_assert_true (has_event_with (cli, "sent", NULL, NULL));
+  cli_free (cli);
+}
+
 static guint
 count_substrings (const char *haystack, const char *needle)
 {
@@ -748,6 +802,7 @@ main (int argc, char **argv)
   ADD ("/natter/cli/send-timeout-with-server-down", test_send_timeout_with_server_down);
   ADD ("/natter/cli/listen-count-and-timeout", test_listen_count_and_timeout);
   ADD ("/natter/cli/refusals-are-errors", test_refusals_are_errors);
+  ADD ("/natter/cli/block-unblock-blocked", test_block_unblock_blocked);
   ADD ("/natter/cli/token-file-fallback-said-once", test_token_file_fallback_said_once);
   ADD ("/natter/cli/protocol-errors-on-stderr", test_protocol_errors_on_stderr);
 #undef ADD

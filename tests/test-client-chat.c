@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <glib/gstdio.h>
+
 #include "natter-client.h"
 #include "natter-http-body.h"
 #include "natter-test-client.h"
@@ -344,6 +346,81 @@ test_server_restart_mid_conversation (Fixture *fixture, gconstpointer data)
 }
 
 static void
+copy_database (const char *from, const char *to)
+{
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (g_file_get_contents (from, &contents, &length, &error));
+  g_assert_true (g_file_set_contents (to, contents, length, &error));
+  g_assert_no_error (error);
+}
+
+static gboolean
+has_received (Side *side, const char *text)
+{
+  for (guint i = 0; i < side->received->len; i++) {
+    NatterMessage *message = g_ptr_array_index (side->received, i);
+
+    if (g_strcmp0 (message->text, text) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* An older copy of the server's database is restored under connected
+ * clients: their last event ids are now above the server's. They notice
+ * (hello's last_event_id is lower), sync from the start, and a message
+ * sent after the restore, whose event id they had already passed, still
+ * reaches them. */
+static void
+test_restored_backup_resyncs (Fixture *fixture, gconstpointer data)
+{
+  const char *db_path = natter_test_server_get_db_path (fixture->server);
+  g_autofree char *backup =
+    g_build_filename (natter_test_server_get_tmpdir (fixture->server), "backup.db", NULL);
+  g_autofree char *wal = g_strconcat (db_path, "-wal", NULL);
+  g_autofree char *shm = g_strconcat (db_path, "-shm", NULL);
+  NatterStore *store_b = natter_client_get_store (fixture->b.client);
+
+  g_free (send_to (&fixture->a, &fixture->b, "one"));
+  natter_test_wait_until (fixture->b.received->len == 1 && fixture->a.sent == 1, 5000);
+
+  /* The backup, taken with the server stopped (its WAL folded in). */
+  natter_test_server_stop (fixture->server);
+  copy_database (db_path, backup);
+  natter_test_server_restart (fixture->server);
+  natter_test_wait_until (natter_test_client_is_connected (fixture->a.client) &&
+                            natter_test_client_is_connected (fixture->b.client),
+                          10000);
+
+  g_free (send_to (&fixture->a, &fixture->b, "two"));
+  g_free (send_to (&fixture->a, &fixture->b, "three"));
+  natter_test_wait_until (fixture->b.received->len == 3 && fixture->a.sent == 3, 5000);
+  natter_test_wait_until (natter_store_get_last_event_id (store_b) == 3, 5000);
+
+  /* The restore: "two" and "three" are gone from the server. */
+  natter_test_server_stop (fixture->server);
+  natter_test_wait_until (!natter_test_client_is_connected (fixture->a.client) &&
+                            !natter_test_client_is_connected (fixture->b.client),
+                          5000);
+  g_remove (wal);
+  g_remove (shm);
+  copy_database (backup, db_path);
+  natter_test_server_restart (fixture->server);
+  natter_test_wait_until (natter_test_client_is_connected (fixture->a.client) &&
+                            natter_test_client_is_connected (fixture->b.client),
+                          10000);
+  natter_test_wait_until (natter_store_get_last_event_id (store_b) == 1, 5000);
+
+  /* Event 2 again for B, a message it has never seen. */
+  g_free (send_to (&fixture->a, &fixture->b, "four"));
+  natter_test_wait_until (has_received (&fixture->b, "four"), 5000);
+  natter_test_wait_until (natter_store_get_last_event_id (store_b) == 2, 5000);
+}
+
+static void
 on_message_failed (NatterClient *client,
                    const char *client_msg_id,
                    const char *code,
@@ -671,6 +748,7 @@ main (int argc, char **argv)
   ADD ("/natter/client/refused-message-fails-and-is-kept", test_refused_message_fails_and_is_kept);
   ADD ("/natter/client/mark-read-offline-reaches-peer", test_mark_read_offline);
   ADD ("/natter/client/mark-read-survives-restart", test_mark_read_survives_restart);
+  ADD ("/natter/client/restored-backup-resyncs", test_restored_backup_resyncs);
 #undef ADD
 
   return g_test_run ();

@@ -6,6 +6,7 @@
 #include "natter-client.h"
 #include "natter-test-client.h"
 #include "natter-test-server.h"
+#include "natter-test-ws.h"
 
 /* Two real clients that share a conversation see each other come and go,
  * through the conversation item properties the app binds (peer-online,
@@ -93,12 +94,32 @@ create_conversation (Fixture *fixture)
   g_assert_cmpuint (status / 100, ==, 2);
 }
 
+/* @from writes to @to from a WebSocket of its own, closed again. */
+static void
+write_to (NatterTestServer *server,
+          const NatterProfile *from,
+          const char *token,
+          const NatterProfile *to)
+{
+  g_autoptr (NatterTestWs) ws = natter_test_ws_open (natter_test_server_get_url (server),
+                                                     from->profile_id, from->profile_type, token);
+  g_autoptr (NatterFrame) ack = NULL;
+
+  natter_test_ws_send_printf (ws,
+                              "{\"type\":\"chat_message\",\"client_msg_id\":\"hi-%" G_GINT64_FORMAT
+                              "\",\"to_profile_id\":%" G_GINT64_FORMAT
+                              ",\"to_profile_type\":\"%s\",\"text\":\"hi\"}",
+                              from->profile_id, to->profile_id, to->profile_type);
+  ack = natter_test_ws_expect (ws, "message_ack");
+}
+
 static void
 fixture_set_up (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (NatterUser) user_a = NULL;
   g_autoptr (NatterUser) user_b = NULL;
   g_autoptr (GError) error = NULL;
+  g_autofree char *token_b = NULL;
 
   fixture->server = natter_test_server_new (NULL);
   fixture->tmpdir = g_dir_make_tmp ("natter-test-presence-XXXXXX", &error);
@@ -107,16 +128,19 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   user_a = natter_test_server_register (fixture->server, "abebe@example.org", "Abebe", "tutor",
                                         &fixture->token_a, &fixture->a.profile);
   user_b = natter_test_server_register (fixture->server, "sara@example.org", "Sara", "student",
-                                        NULL, &fixture->b.profile);
+                                        &token_b, &fixture->b.profile);
   fixture->a.email = g_strdup ("abebe@example.org");
   fixture->b.email = g_strdup ("sara@example.org");
   fixture->a.data_dir = g_build_filename (fixture->tmpdir, "a", NULL);
   fixture->b.data_dir = g_build_filename (fixture->tmpdir, "b", NULL);
 
-  /* Presence is only for profiles that share a conversation. Tests given
-   * @data ("message" or "http") create theirs while both are online. */
-  if (data == NULL)
-    create_conversation (fixture);
+  /* Presence is only for profiles that both wrote in a conversation
+   * (PROTOCOL.md 1.1). Tests given @data ("message" or "http") start
+   * theirs while both are online. */
+  if (data == NULL) {
+    write_to (fixture->server, fixture->a.profile, fixture->token_a, fixture->b.profile);
+    write_to (fixture->server, fixture->b.profile, token_b, fixture->a.profile);
+  }
 
   side_login (&fixture->a, fixture->server);
   natter_test_wait_until (natter_test_client_is_connected (fixture->a.client), 5000);
@@ -246,9 +270,9 @@ refresh_conversations (Side *side)
   g_assert_no_error (error);
 }
 
-/* Both online before they share a conversation: its creation, by the first
- * message or over HTTP, tells each that the other is online, with no
- * reconnect. */
+/* Both online before they share a conversation: opening it (over HTTP) or
+ * writing into it alone tells nobody; once both wrote, each learns that the
+ * other is online, with no reconnect. */
 static void
 test_online_when_conversation_created (Fixture *fixture, gconstpointer data)
 {
@@ -266,10 +290,31 @@ test_online_when_conversation_created (Fixture *fixture, gconstpointer data)
 
     g_assert_no_error (error);
     g_assert_nonnull (client_msg_id);
+    natter_test_wait_until (conversation_with (&fixture->b, fixture->a.profile) != NULL, 5000);
   } else {
     create_conversation (fixture);
     refresh_conversations (&fixture->a);
     refresh_conversations (&fixture->b);
+  }
+
+  /* One side alone: no presence yet. */
+  natter_test_iterate_until (g_get_monotonic_time () + 300 * 1000);
+  g_assert_false (sees_online (&fixture->a, fixture->b.profile));
+  g_assert_false (sees_online (&fixture->b, fixture->a.profile));
+
+  {
+    g_autofree char *reply = natter_client_send_message_to_profile (
+      fixture->b.client, fixture->a.profile, "Hello back", &error);
+
+    g_assert_no_error (error);
+    g_assert_nonnull (reply);
+  }
+  if (!g_str_equal (data, "message")) {
+    g_autofree char *answer = natter_client_send_message_to_profile (
+      fixture->a.client, fixture->b.profile, "Hello", &error);
+
+    g_assert_no_error (error);
+    g_assert_nonnull (answer);
   }
 
   natter_test_wait_until (sees_online (&fixture->a, fixture->b.profile), 5000);
@@ -291,9 +336,9 @@ main (int argc, char **argv)
   ADD ("/natter/presence/online-offline-and-back", test_online_offline_and_back);
   ADD ("/natter/presence/peer-gone-while-away-shows-offline", test_peer_gone_while_away);
 #undef ADD
-  g_test_add ("/natter/presence/online-when-first-message-creates-conversation", Fixture, "message",
-              fixture_set_up, test_online_when_conversation_created, fixture_tear_down);
-  g_test_add ("/natter/presence/online-when-conversation-created-over-http", Fixture, "http",
+  g_test_add ("/natter/presence/online-when-both-have-written", Fixture, "message", fixture_set_up,
+              test_online_when_conversation_created, fixture_tear_down);
+  g_test_add ("/natter/presence/online-when-both-write-after-opening-over-http", Fixture, "http",
               fixture_set_up, test_online_when_conversation_created, fixture_tear_down);
 
   return g_test_run ();

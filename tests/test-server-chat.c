@@ -61,7 +61,6 @@ test_message_reaches_every_connection (Fixture *fixture, gconstpointer data)
   g_autoptr (NatterTestWs) alice2 = natter_test_peer_open (fixture->server, fixture->alice);
   g_autoptr (NatterTestWs) bob = natter_test_peer_open (fixture->server, fixture->bob);
   g_autoptr (NatterFrame) ack = NULL;
-  g_autoptr (NatterFrame) on_alice1 = NULL;
   g_autoptr (NatterFrame) on_alice2 = NULL;
   g_autoptr (NatterFrame) on_bob = NULL;
   g_autoptr (GPtrArray) stored = NULL;
@@ -83,13 +82,16 @@ test_message_reaches_every_connection (Fixture *fixture, gconstpointer data)
   stored = fetch_messages (fixture, fixture->bob, fixture->conversation_id);
   g_assert_cmpuint (stored->len, ==, 1);
 
-  on_alice1 = natter_test_ws_expect (alice1, "chat_message");
+  /* The sending connection has its ack, with its own event id, and no
+   * copy; Alice's other device gets the message as that same event. */
   on_alice2 = natter_test_ws_expect (alice2, "chat_message");
   on_bob = natter_test_ws_expect (bob, "chat_message");
   g_assert_cmpint (on_bob->message->message_id, ==, ack->message->message_id);
   g_assert_cmpint (on_alice2->message->message_id, ==, ack->message->message_id);
   g_assert_cmpint (on_bob->event_id, >, 0);
-  g_assert_cmpint (on_alice1->event_id, ==, on_alice2->event_id);
+  g_assert_cmpint (ack->event_id, >, 0);
+  g_assert_cmpint (on_alice2->event_id, ==, ack->event_id);
+  natter_test_ws_assert_none (alice1, "chat_message", 300);
   g_assert_cmpint (on_bob->from_profile_id, ==, fixture->alice->profile->profile_id);
   g_assert_cmpstr (on_bob->from_name, ==, "alice");
 }
@@ -356,92 +358,73 @@ assert_presence_of (NatterFrame *presence, NatterTestPeer *peer)
   g_assert_true (presence->online);
 }
 
-/* Presence moves when a profile's first connection opens or its last one
- * closes; two profiles already online when their conversation is created
- * are told about each other then, once, by either way of creating it. */
+/* PROTOCOL.md 1.1: presence only between profiles who both took part in a
+ * conversation. Opening one, or writing into it alone, tells nobody; the
+ * answer of the other side makes them contacts, and each side learns the
+ * other's presence then, once, on every device. */
 static void
-test_new_conversation_introduces_online_participants (Fixture *fixture, gconstpointer data)
+test_presence_waits_until_both_took_part (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (NatterTestPeer) dave = natter_test_peer_new (fixture->server, "dave", "student");
   g_autoptr (NatterTestWs) alice = natter_test_peer_open (fixture->server, fixture->alice);
   g_autoptr (NatterTestWs) carol = natter_test_peer_open (fixture->server, fixture->carol);
   g_autoptr (NatterTestWs) carol2 = natter_test_peer_open (fixture->server, fixture->carol);
-  g_autoptr (NatterTestWs) bob = NULL;
+  g_autoptr (NatterTestWs) dave_ws = NULL;
   g_autoptr (NatterFrame) ack = NULL;
   g_autoptr (NatterFrame) event = NULL;
   g_autoptr (NatterFrame) on_alice = NULL;
   g_autoptr (NatterFrame) on_carol = NULL;
   g_autoptr (NatterFrame) on_carol2 = NULL;
-  g_autoptr (NatterFrame) on_bob = NULL;
-  g_autoptr (NatterFrame) carol_sees_bob = NULL;
-  g_autoptr (NatterFrame) bob_sees_alice = NULL;
-  g_autoptr (NatterFrame) alice_sees_bob = NULL;
 
   /* Not contacts yet: nobody was told anything. */
   g_assert_cmpuint (natter_test_ws_count (alice, "presence"), ==, 0);
   g_assert_cmpuint (natter_test_ws_count (carol, "presence"), ==, 0);
 
-  /* The first message creates the conversation: both sides, every device. */
+  /* A stranger writes first: the conversation exists, but only Carol took
+   * part: no presence either way. */
   natter_test_ws_send_printf (carol,
                               "{\"type\":\"chat_message\",\"client_msg_id\":\"n-1\","
                               "\"to_profile_id\":%" G_GINT64_FORMAT
                               ",\"to_profile_type\":\"tutor\",\"text\":\"hello\"}",
                               fixture->alice->profile->profile_id);
   ack = natter_test_ws_expect (carol, "message_ack");
+  event = natter_test_ws_expect (alice, "chat_message");
+  g_assert_cmpint (event->message->conversation_id, ==, ack->message->conversation_id);
+  natter_test_ws_assert_none (alice, "presence", 300);
+  g_assert_cmpuint (natter_test_ws_count (carol, "presence"), ==, 0);
+  g_assert_cmpuint (natter_test_ws_count (carol2, "presence"), ==, 0);
+
+  /* Alice answers: now both took part, each side learns of the other. */
+  natter_test_ws_send_printf (alice,
+                              "{\"type\":\"chat_message\",\"client_msg_id\":\"n-2\","
+                              "\"conversation_id\":%" G_GINT64_FORMAT ",\"text\":\"hi carol\"}",
+                              ack->message->conversation_id);
   on_carol = natter_test_ws_expect (carol, "presence");
   assert_presence_of (on_carol, fixture->alice);
   on_carol2 = natter_test_ws_expect (carol2, "presence");
   assert_presence_of (on_carol2, fixture->alice);
   on_alice = natter_test_ws_expect (alice, "presence");
   assert_presence_of (on_alice, fixture->carol);
-  g_clear_pointer (&event, natter_frame_free);
-  event = natter_test_ws_expect (alice, "chat_message");
-  g_assert_cmpint (event->message->conversation_id, ==, ack->message->conversation_id);
 
-  /* The conversation exists now: the next message is no news. */
-  natter_test_ws_send_printf (carol,
-                              "{\"type\":\"chat_message\",\"client_msg_id\":\"n-2\","
-                              "\"to_profile_id\":%" G_GINT64_FORMAT
-                              ",\"to_profile_type\":\"tutor\",\"text\":\"again\"}",
-                              fixture->alice->profile->profile_id);
-  g_clear_pointer (&event, natter_frame_free);
-  event = natter_test_ws_expect (alice, "chat_message");
-  natter_test_ws_assert_none (alice, "presence", 200);
-  /* Carol's own copy comes after any presence meant for her. */
-  do {
-    g_clear_pointer (&event, natter_frame_free);
-    event = natter_test_ws_expect (carol, "chat_message");
-  } while (!g_str_equal (event->message->text, "again"));
-  g_assert_cmpuint (natter_test_ws_count (carol, "presence"), ==, 0);
-
-  /* Created over HTTP: the same, and not again when it already exists. */
-  bob = natter_test_peer_open (fixture->server, fixture->bob);
-  bob_sees_alice = natter_test_ws_expect (bob, "presence");
-  assert_presence_of (bob_sees_alice, fixture->alice);
-  alice_sees_bob = natter_test_ws_expect (alice, "presence");
-  assert_presence_of (alice_sees_bob, fixture->bob);
-  natter_test_peer_conversation_with (fixture->server, fixture->carol, fixture->bob);
-  on_bob = natter_test_ws_expect (bob, "presence");
-  assert_presence_of (on_bob, fixture->carol);
-  carol_sees_bob = natter_test_ws_expect (carol, "presence");
-  assert_presence_of (carol_sees_bob, fixture->bob);
-  natter_test_peer_conversation_with (fixture->server, fixture->carol, fixture->bob);
-  natter_test_ws_assert_none (bob, "presence", 200);
-  g_assert_cmpuint (natter_test_ws_count (carol, "presence"), ==, 0);
-  g_assert_cmpuint (natter_test_ws_count (alice, "presence"), ==, 0);
-
-  /* An offline peer: nothing to tell either side. Presence would come
-   * between the ack and the message event. */
+  /* Further messages are no news. */
   natter_test_ws_send_printf (carol,
                               "{\"type\":\"chat_message\",\"client_msg_id\":\"n-3\","
-                              "\"to_profile_id\":%" G_GINT64_FORMAT
-                              ",\"to_profile_type\":\"student\",\"text\":\"hi dave\"}",
-                              dave->profile->profile_id);
+                              "\"conversation_id\":%" G_GINT64_FORMAT ",\"text\":\"again\"}",
+                              ack->message->conversation_id);
   do {
     g_clear_pointer (&event, natter_frame_free);
-    event = natter_test_ws_expect (carol, "chat_message");
-  } while (!g_str_equal (event->message->text, "hi dave"));
+    event = natter_test_ws_expect (alice, "chat_message");
+  } while (!g_str_equal (event->message->text, "again"));
+  natter_test_ws_assert_none (alice, "presence", 200);
   g_assert_cmpuint (natter_test_ws_count (carol, "presence"), ==, 0);
+
+  /* A conversation only opened over HTTP tells nobody, and a new
+   * connection of a stranger learns nothing about who is online. */
+  natter_test_peer_conversation_with (fixture->server, dave, fixture->carol);
+  dave_ws = natter_test_peer_open (fixture->server, dave);
+  natter_test_ws_assert_none (dave_ws, "presence", 300);
+  g_assert_cmpuint (natter_test_ws_count (carol, "presence"), ==, 0);
+  g_assert_cmpuint (natter_test_ws_count (alice, "presence"), ==, 0);
 }
 
 int
@@ -462,8 +445,8 @@ main (int argc, char **argv)
   ADD ("/natter/server-chat/typing-goes-to-the-others", test_typing_goes_to_the_others);
   ADD ("/natter/server-chat/mark-read-reaches-everyone", test_mark_read_reaches_everyone);
   ADD ("/natter/server-chat/acked-messages-survive-kill", test_acked_messages_survive_kill);
-  ADD ("/natter/server-chat/new-conversation-introduces-online-participants",
-       test_new_conversation_introduces_online_participants);
+  ADD ("/natter/server-chat/presence-waits-until-both-took-part",
+       test_presence_waits_until_both_took_part);
 
   return g_test_run ();
 }

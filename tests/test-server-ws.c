@@ -293,7 +293,7 @@ test_presence (Fixture *fixture, gconstpointer data)
   g_autoptr (NatterFrame) offline = NULL;
   g_autoptr (NatterFrame) already = NULL;
 
-  natter_test_peer_conversation_with (fixture->server, fixture->alice, fixture->bob);
+  natter_test_peers_befriend (fixture->server, fixture->alice, fixture->bob);
   alice = natter_test_peer_open (fixture->server, fixture->alice);
   bob = natter_test_peer_open (fixture->server, fixture->bob);
 

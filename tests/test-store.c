@@ -192,6 +192,76 @@ test_event_id_survives_reopen (Fixture *fixture, gconstpointer data)
   apply (fixture->store, frame, FALSE);
 }
 
+/* A new server epoch, or a server whose last event id is below ours (a
+ * restored backup), forgets the position: new events with ids we already
+ * passed are applied, and a message at a place we hold from the lost
+ * history replaces it. The same epoch again changes nothing. */
+static void
+test_new_epoch_resets_position (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterFrame) old = make_chat_event (3, make_message (7, 2, fixture->peer, "lost"));
+  g_autoptr (NatterFrame) reused = make_chat_event (2, make_message (7, 2, fixture->peer, "new"));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NatterMessageList) messages = NULL;
+  g_autoptr (NatterMessageItem) item = NULL;
+
+  /* Another message at the same place (conversation 7, seq 2). */
+  reused->message->message_id += 50;
+  g_assert_true (natter_store_check_epoch (fixture->store, "aaaa", 0, &error));
+  g_assert_false (natter_store_take_position_reset (fixture->store));
+  apply (fixture->store, old, TRUE);
+  g_assert_cmpint (natter_store_get_last_event_id (fixture->store), ==, 3);
+
+  /* Same epoch, server ahead: nothing to forget. */
+  g_assert_true (natter_store_check_epoch (fixture->store, "aaaa", 5, &error));
+  g_assert_false (natter_store_take_position_reset (fixture->store));
+  g_assert_cmpint (natter_store_get_last_event_id (fixture->store), ==, 3);
+
+  /* Same epoch, server behind us: a restored backup. */
+  g_assert_true (natter_store_check_epoch (fixture->store, "aaaa", 1, &error));
+  g_assert_no_error (error);
+  g_assert_true (natter_store_take_position_reset (fixture->store));
+  g_assert_false (natter_store_take_position_reset (fixture->store));
+  g_assert_cmpint (natter_store_get_last_event_id (fixture->store), ==, 0);
+  apply (fixture->store, reused, TRUE);
+  g_assert_cmpuint (natter_store_count_messages (fixture->store, 7), ==, 1);
+  messages = natter_message_list_new (fixture->store, NULL, 7);
+  item = g_list_model_get_item (G_LIST_MODEL (messages), 0);
+  g_assert_cmpstr (natter_message_item_get_text (item), ==, "new");
+
+  /* Another epoch, even ahead of us: forgotten too, and kept over a reopen. */
+  g_assert_true (natter_store_check_epoch (fixture->store, "bbbb", 100, &error));
+  g_assert_true (natter_store_take_position_reset (fixture->store));
+  g_assert_cmpint (natter_store_get_last_event_id (fixture->store), ==, 0);
+  g_clear_object (&item);
+  g_assert_finalize_object (g_steal_pointer (&messages));
+  g_assert_finalize_object (g_steal_pointer (&fixture->store));
+  fixture->store = natter_store_new (fixture->path, fixture->own, &error);
+  g_assert_no_error (error);
+  g_assert_true (natter_store_check_epoch (fixture->store, "bbbb", 0, &error));
+  g_assert_false (natter_store_take_position_reset (fixture->store));
+}
+
+/* The sending connection gets no copy of its own message: the ack's event
+ * id counts as processed, outside a sync at once, during one at its end. */
+static void
+test_own_event_from_ack (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (natter_store_note_own_event (fixture->store, 4, &error));
+  g_assert_cmpint (natter_store_get_last_event_id (fixture->store), ==, 4);
+  g_assert_true (natter_store_note_own_event (fixture->store, 2, &error));
+  g_assert_cmpint (natter_store_get_last_event_id (fixture->store), ==, 4);
+
+  natter_store_begin_sync (fixture->store);
+  g_assert_true (natter_store_note_own_event (fixture->store, 9, &error));
+  g_assert_cmpint (natter_store_get_last_event_id (fixture->store), ==, 4);
+  g_assert_true (natter_store_end_sync (fixture->store, 9, &error));
+  g_assert_cmpint (natter_store_get_last_event_id (fixture->store), ==, 9);
+  g_assert_no_error (error);
+}
+
 static void
 test_outbox_lifecycle (Fixture *fixture, gconstpointer data)
 {
@@ -635,6 +705,8 @@ main (int argc, char **argv)
   ADD ("/natter/store/conversation-list-moves-active-to-top",
        test_conversation_list_moves_active_to_top);
   ADD ("/natter/store/typing-expires", test_typing_expires);
+  ADD ("/natter/store/new-epoch-resets-position", test_new_epoch_resets_position);
+  ADD ("/natter/store/own-event-from-ack", test_own_event_from_ack);
 #undef ADD
 
   return g_test_run ();

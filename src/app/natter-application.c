@@ -924,6 +924,7 @@ on_preferences (GSimpleAction *action, GVariant *parameter, gpointer user_data)
     user = natter_account_get_user (natter_client_get_account (self->client));
 
   preferences = natter_preferences_window_new (parent, self->settings, user ? user->email : NULL);
+  natter_preferences_window_set_client (preferences, self->client);
   /* One of the app's windows, so an incoming call finds it when focused. */
   gtk_window_set_application (GTK_WINDOW (preferences), GTK_APPLICATION (self));
   gtk_window_present (GTK_WINDOW (preferences));

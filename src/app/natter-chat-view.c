@@ -8,6 +8,7 @@
 
 #include "natter-app-util.h"
 #include "natter-chat-view.h"
+#include "natter-chat-view-block.h"
 #include "natter-message-row.h"
 
 /* The chat pane: header with the peer's presence or typing state and the
@@ -695,6 +696,7 @@ natter_chat_view_class_init (NatterChatViewClass *klass)
   gtk_widget_class_install_action (widget_class, "chat.retry-message", "s",
                                    on_retry_message_action);
   gtk_widget_class_install_action (widget_class, "chat.start-call", "s", on_start_call_action);
+  natter_chat_view_install_block_action (widget_class);
   gtk_widget_class_install_action (widget_class, "chat.scroll-to-bottom", NULL,
                                    on_scroll_to_bottom_action);
 

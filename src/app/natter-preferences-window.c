@@ -8,6 +8,8 @@
 
 #include "natter-preferences-window.h"
 
+#include "natter-blocked-group.h"
+
 /* Preferences: the call devices (kept current by a GstDeviceMonitor while
  * the window is open), ringtone, notifications, background and autostart,
  * and signing out. Everything is stored in GSettings; the application reacts
@@ -46,6 +48,7 @@ struct _NatterPreferencesWindow {
   GtkWidget *autostart_switch;
   AdwActionRow *account_row;
   GtkButton *sign_out_button;
+  NatterBlockedGroup *blocked_group;
 };
 
 G_DEFINE_FINAL_TYPE (NatterPreferencesWindow,
@@ -251,6 +254,8 @@ natter_preferences_window_class_init (NatterPreferencesWindowClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
+  g_type_ensure (NATTER_TYPE_BLOCKED_GROUP);
+
   object_class->constructed = natter_preferences_window_constructed;
   object_class->get_property = natter_preferences_window_get_property;
   object_class->set_property = natter_preferences_window_set_property;
@@ -275,6 +280,7 @@ natter_preferences_window_class_init (NatterPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, autostart_switch);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, account_row);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, sign_out_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, blocked_group);
 }
 
 static void
@@ -320,4 +326,17 @@ natter_preferences_window_get_settings (NatterPreferencesWindow *self)
   g_return_val_if_fail (NATTER_IS_PREFERENCES_WINDOW (self), NULL);
 
   return self->settings;
+}
+
+/**
+ * natter_preferences_window_set_client:
+ * @self: a #NatterPreferencesWindow
+ * @client: (nullable): the signed-in client, for the blocked profiles
+ */
+void
+natter_preferences_window_set_client (NatterPreferencesWindow *self, NatterClient *client)
+{
+  g_return_if_fail (NATTER_IS_PREFERENCES_WINDOW (self));
+
+  natter_blocked_group_set_client (self->blocked_group, client);
 }

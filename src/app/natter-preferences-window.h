@@ -3,6 +3,8 @@
 
 #include <adwaita.h>
 
+#include "natter-client.h"
+
 G_BEGIN_DECLS
 
 #define NATTER_TYPE_PREFERENCES_WINDOW (natter_preferences_window_get_type ())
@@ -16,5 +18,6 @@ NatterPreferencesWindow *natter_preferences_window_new (GtkWindow *parent,
                                                         GSettings *settings,
                                                         const char *account_description);
 GSettings *natter_preferences_window_get_settings (NatterPreferencesWindow *self);
+void natter_preferences_window_set_client (NatterPreferencesWindow *self, NatterClient *client);
 
 G_END_DECLS

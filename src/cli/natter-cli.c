@@ -30,6 +30,10 @@ static const NatterCliCommand commands[] = {
   { "answer", "[--auto|--decline] [--count N] [--duration S]",
     "Answer (or decline) incoming calls; prints call states and a call_summary",
     natter_cli_answer },
+  { "block", "TYPE:ID", "Block a profile: it can no longer write, call or see you online",
+    natter_cli_block },
+  { "unblock", "TYPE:ID", "Unblock a profile", natter_cli_unblock },
+  { "blocked", "", "List the blocked profiles", natter_cli_blocked },
 };
 
 static const char events_help[] =
@@ -50,6 +54,8 @@ static const char events_help[] =
   "  typing         listen: conversation_id, from, active\n"
   "  presence       listen: profile, online, last_seen\n"
   "  missed_call    listen: call_log_id, from, call_type, started_at\n"
+  "  blocked        block, blocked: profile (\"type:id\"), display_name\n"
+  "  unblocked      unblock: profile\n"
   "  call_state     call, answer: state, call_log_id, peer, call_type, direction, reason\n"
   "  call_summary   call, answer: end_reason, invitation_to_ringing_ms,\n"
   "                 accept_to_first_audio_ms, accept_to_first_video_ms, audio/video counts\n"

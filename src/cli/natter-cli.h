@@ -56,5 +56,8 @@ int natter_cli_send (NatterCli *cli, int argc, char **argv);
 int natter_cli_listen (NatterCli *cli, int argc, char **argv);
 int natter_cli_call (NatterCli *cli, int argc, char **argv);
 int natter_cli_answer (NatterCli *cli, int argc, char **argv);
+int natter_cli_block (NatterCli *cli, int argc, char **argv);
+int natter_cli_unblock (NatterCli *cli, int argc, char **argv);
+int natter_cli_blocked (NatterCli *cli, int argc, char **argv);
 
 G_END_DECLS

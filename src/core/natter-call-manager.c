@@ -277,6 +277,20 @@ on_frame (NatterConnection *connection, const NatterFrame *frame, NatterCallMana
         handle_unavailable (self, keep, frame);
       }
       return;
+    case NATTER_FRAME_ERROR:
+      /* An invitation the server refused (rate_limited, not_allowed for a
+       * block, …) never rings: the call ends as unavailable. */
+      call = frame->ref != NULL ? find_by_client_call_id (self, frame->ref) : NULL;
+      if (call != NULL && natter_call_get_call_log_id (call) == 0 &&
+          natter_call_get_state (call) == NATTER_CALL_STATE_RINGING_OUTGOING) {
+        g_autoptr (NatterCall) keep = g_object_ref (call);
+        g_autoptr (NatterFrame) refused = natter_frame_new (NATTER_FRAME_CALL_UNAVAILABLE);
+
+        refused->client_call_id = g_strdup (frame->ref);
+        refused->reason = g_strdup (frame->code != NULL ? frame->code : "refused");
+        natter_call_handle_frame (keep, refused);
+      }
+      return;
     case NATTER_FRAME_ICE_CANDIDATE:
     case NATTER_FRAME_CALL_ANSWER:
     case NATTER_FRAME_CALL_DECLINED:

@@ -194,6 +194,9 @@ on_message_ack (NatterClient *self, const NatterFrame *frame)
     return;
   }
 
+  if (frame->event_id > 0 && !natter_store_note_own_event (self->store, frame->event_id, &error))
+    g_warning ("Cannot store the last event id: %s", error->message);
+
   /* A repeated ack (a retry the server had already stored) is not news. */
   if (applied)
     g_signal_emit (self, signals[MESSAGE_SENT], 0, frame->client_msg_id, frame->message);
@@ -280,6 +283,10 @@ on_hello (NatterClient *self, const NatterFrame *frame)
 {
   if (self->store != NULL)
     natter_store_begin_sync (self->store);
+
+  /* The server's history changed under us: what we cached may be gone. */
+  if (self->store != NULL && natter_store_take_position_reset (self->store))
+    refresh_conversations_in_background (self);
 
   /* The server greets us with who is online now; sync_done ends it. */
   if (self->conversations != NULL)

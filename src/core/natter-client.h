@@ -57,4 +57,20 @@ natter_client_retry_message (NatterClient *self, const char *client_msg_id, GErr
 gboolean natter_client_mark_read (NatterClient *self, gint64 conversation_id, gint64 up_to_seq);
 gboolean natter_client_set_typing (NatterClient *self, gint64 conversation_id, gboolean active);
 
+/* natter-client-blocks.c */
+void natter_client_list_blocked_async (NatterClient *self,
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data);
+GPtrArray *
+natter_client_list_blocked_finish (NatterClient *self, GAsyncResult *result, GError **error);
+void natter_client_set_blocked_async (NatterClient *self,
+                                      const NatterProfile *profile,
+                                      gboolean blocked,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data);
+gboolean
+natter_client_set_blocked_finish (NatterClient *self, GAsyncResult *result, GError **error);
+
 G_END_DECLS

@@ -283,6 +283,11 @@ handle_hello (NatterConnection *self, const NatterFrame *frame)
   set_state (self, NATTER_CONNECTION_STATE_CONNECTED);
 
   if (self->store != NULL) {
+    g_autoptr (GError) error = NULL;
+
+    /* Before the sync: a restored or replaced server history restarts it. */
+    if (!natter_store_check_epoch (self->store, frame->server_epoch, frame->last_event_id, &error))
+      g_warning ("Cannot check the server's epoch: %s", error->message);
     send_sync (self);
     g_clear_handle_id (&self->sync_wait_source_id, g_source_remove);
     self->sync_wait_source_id = g_timeout_add (SYNC_WAIT_MS, on_sync_wait_timeout, self);

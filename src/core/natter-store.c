@@ -41,6 +41,9 @@ struct _NatterStore {
    * while live events overtake the replay, and an event that happens
    * during the sync comes both live and replayed. */
   GHashTable *synced_event_ids;
+  /* The position was forgotten (a new server epoch): conversations must be
+   * fetched again. */
+  gboolean position_reset;
 };
 
 G_DEFINE_FINAL_TYPE (NatterStore, natter_store, G_TYPE_OBJECT)
@@ -351,6 +354,25 @@ insert_message (NatterStore *self,
 
   if (!ensure_conversation (self, message->conversation_id, error))
     return FALSE;
+
+  /* Another message at this place (even under the same id) is from a
+   * server history that is gone (a restored backup): the server wins. */
+  stmt = statement (self, "DELETE FROM messages WHERE conversation_id = ?1 AND seq = ?2 "
+                          "AND NOT (message_id = ?3 AND text IS ?4 AND sent_at IS ?5)");
+  sqlite3_bind_int64 (stmt, 1, message->conversation_id);
+  sqlite3_bind_int64 (stmt, 2, message->seq);
+  sqlite3_bind_int64 (stmt, 3, message->message_id);
+  bind_text (stmt, 4, message->text);
+  bind_text (stmt, 5, message->sent_at != NULL ? message->sent_at : "");
+  if (!step_done (self, stmt, error))
+    return FALSE;
+  if (sqlite3_changes (self->db) > 0) {
+    stmt = statement (self, "UPDATE conversations SET message_count = max (message_count - 1, 0) "
+                            "WHERE conversation_id = ?1");
+    sqlite3_bind_int64 (stmt, 1, message->conversation_id);
+    if (!step_done (self, stmt, error))
+      return FALSE;
+  }
 
   stmt =
     statement (self, "INSERT OR IGNORE INTO messages (conversation_id, seq, message_id, sender_id, "
@@ -777,6 +799,139 @@ natter_store_end_sync (NatterStore *self, gint64 last_event_id, GError **error)
     return FALSE;
 
   self->last_event_id = last_event_id;
+
+  return TRUE;
+}
+
+static char *
+get_meta_text (NatterStore *self, const char *key)
+{
+  sqlite3_stmt *stmt = statement (self, "SELECT value FROM meta WHERE key = ?1");
+  char *value = NULL;
+
+  sqlite3_bind_text (stmt, 1, key, -1, SQLITE_STATIC);
+  if (sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_type (stmt, 0) == SQLITE_TEXT)
+    value = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  sqlite3_reset (stmt);
+
+  return value;
+}
+
+static gboolean
+set_meta_text (NatterStore *self, const char *key, const char *value, GError **error)
+{
+  sqlite3_stmt *stmt = statement (self, "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+                                        "ON CONFLICT (key) DO UPDATE SET value = ?2");
+
+  sqlite3_bind_text (stmt, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, value, -1, SQLITE_TRANSIENT);
+
+  return step_done (self, stmt, error);
+}
+
+/**
+ * natter_store_check_epoch:
+ * @self: a #NatterStore
+ * @server_epoch: (nullable): the hello's `server_epoch`
+ * @server_last_event_id: the hello's `last_event_id`
+ * @error: a #GError
+ *
+ * A new epoch, or a server whose last event id is below ours (a restored
+ * backup), means our position names events the server no longer has: the
+ * position is forgotten, so the next sync starts from 0 and no new event
+ * is taken for one already seen.
+ *
+ * Returns: %TRUE unless the database failed
+ */
+gboolean
+natter_store_check_epoch (NatterStore *self,
+                          const char *server_epoch,
+                          gint64 server_last_event_id,
+                          GError **error)
+{
+  /* Stored with a prefix: the meta column's integer affinity would turn an
+   * epoch made only of digits into a number. */
+  g_autofree char *stored = NULL;
+  g_autofree char *wanted = NULL;
+  gboolean reset;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
+
+  stored = get_meta_text (self, "server_epoch");
+  wanted = server_epoch != NULL ? g_strconcat ("epoch:", server_epoch, NULL) : NULL;
+  reset = server_last_event_id < self->last_event_id ||
+          (wanted != NULL && stored != NULL && g_strcmp0 (stored, wanted) != 0);
+
+  if (!reset && (wanted == NULL || g_strcmp0 (stored, wanted) == 0))
+    return TRUE;
+
+  if (!begin (self, error))
+    return FALSE;
+  if ((wanted != NULL && !set_meta_text (self, "server_epoch", wanted, error)) ||
+      (reset && !set_meta (self, "last_event_id", 0, error))) {
+    rollback (self);
+    return FALSE;
+  }
+  if (!commit (self, error))
+    return FALSE;
+
+  if (reset) {
+    g_info ("The server's event history changed (epoch %s, last event %" G_GINT64_FORMAT
+            " < %" G_GINT64_FORMAT "?): syncing from the start",
+            server_epoch != NULL ? server_epoch : "?", server_last_event_id, self->last_event_id);
+    self->last_event_id = 0;
+    g_hash_table_remove_all (self->synced_event_ids);
+    self->position_reset = TRUE;
+  }
+
+  return TRUE;
+}
+
+/**
+ * natter_store_take_position_reset:
+ * @self: a #NatterStore
+ *
+ * Returns: %TRUE once after natter_store_check_epoch () forgot the position
+ */
+gboolean
+natter_store_take_position_reset (NatterStore *self)
+{
+  gboolean reset;
+
+  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
+
+  reset = self->position_reset;
+  self->position_reset = FALSE;
+  return reset;
+}
+
+/**
+ * natter_store_note_own_event:
+ * @self: a #NatterStore
+ * @event_id: the `message_ack`'s event id: our own event for the message
+ * @error: a #GError
+ *
+ * The sending connection gets no `chat_message` copy of its own message,
+ * only the ack: its event id counts as processed like any other event's.
+ *
+ * Returns: %TRUE unless the database failed
+ */
+gboolean
+natter_store_note_own_event (NatterStore *self, gint64 event_id, GError **error)
+{
+  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
+
+  if (event_id <= self->last_event_id)
+    return TRUE;
+
+  if (self->syncing) {
+    g_hash_table_add (self->synced_event_ids, g_memdup2 (&event_id, sizeof (gint64)));
+    return TRUE;
+  }
+
+  if (!set_meta (self, "last_event_id", event_id, error))
+    return FALSE;
+  self->last_event_id = event_id;
 
   return TRUE;
 }

@@ -66,6 +66,12 @@ gint64 natter_store_get_last_event_id (NatterStore *self);
 
 void natter_store_begin_sync (NatterStore *self);
 gboolean natter_store_end_sync (NatterStore *self, gint64 last_event_id, GError **error);
+gboolean natter_store_check_epoch (NatterStore *self,
+                                   const char *server_epoch,
+                                   gint64 server_last_event_id,
+                                   GError **error);
+gboolean natter_store_take_position_reset (NatterStore *self);
+gboolean natter_store_note_own_event (NatterStore *self, gint64 event_id, GError **error);
 gboolean natter_store_apply_event (NatterStore *self,
                                    const NatterFrame *frame,
                                    gboolean *out_applied,

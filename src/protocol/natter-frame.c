@@ -16,6 +16,7 @@
 #define MAX_ERROR_MESSAGE_CHARS 4096
 #define MAX_SDP_MID_CHARS 64
 #define MAX_SHOWN_TYPE_CHARS 32
+#define MAX_EPOCH_CHARS 64
 
 G_DEFINE_BOXED_TYPE (NatterFrame, natter_frame, natter_frame_copy, natter_frame_free)
 
@@ -73,6 +74,7 @@ static const FieldSpec hello_fields[] = {
   { "last_event_id", KIND_COUNT, F (last_event_id), 0, NOT_READ, REQUIRED },
   { "heartbeat_s", KIND_POSITIVE, F (heartbeat_s), 0, NOT_READ, REQUIRED },
   { "server_time", KIND_STRING, F (server_time), MAX_TIME_CHARS, NOT_READ, REQUIRED },
+  { "server_epoch", KIND_STRING, F (server_epoch), MAX_EPOCH_CHARS, NOT_READ, OPTIONAL },
   END
 };
 
@@ -106,6 +108,7 @@ static const FieldSpec chat_message_fields[] = {
 
 static const FieldSpec message_ack_fields[] = {
   { "client_msg_id", KIND_CLIENT_ID, F (client_msg_id), 0, NOT_READ, REQUIRED },
+  { "event_id", KIND_ID, F (event_id), 0, NOT_READ, OPTIONAL },
   { "message", KIND_MESSAGE, F (message), 0, NOT_READ, REQUIRED },
   END
 };
@@ -200,6 +203,7 @@ static const FieldSpec call_ended_fields[] = {
 static const FieldSpec missed_call_fields[] = {
   { "event_id", KIND_ID, F (event_id), 0, NOT_READ, REQUIRED },
   { "call", KIND_CALL_LOG, F (call), 0, NOT_READ, REQUIRED },
+  { "count", KIND_ID, F (count), 0, NOT_READ, OPTIONAL },
   END
 };
 
@@ -295,6 +299,7 @@ natter_frame_copy (const NatterFrame *frame)
   copy->from_name = g_strdup (frame->from_name);
   copy->from_avatar = g_strdup (frame->from_avatar);
   copy->server_time = g_strdup (frame->server_time);
+  copy->server_epoch = g_strdup (frame->server_epoch);
   copy->profile = frame->profile != NULL ? natter_profile_copy (frame->profile) : NULL;
   copy->client_msg_id = g_strdup (frame->client_msg_id);
   copy->to_profile_type = g_strdup (frame->to_profile_type);
@@ -330,6 +335,7 @@ natter_frame_free (NatterFrame *frame)
   g_free (frame->from_name);
   g_free (frame->from_avatar);
   g_free (frame->server_time);
+  g_free (frame->server_epoch);
   g_clear_pointer (&frame->profile, natter_profile_free);
   g_free (frame->client_msg_id);
   g_free (frame->to_profile_type);

@@ -69,6 +69,7 @@ typedef struct {
   gint64 protocol;
   gint64 heartbeat_s;
   char *server_time;
+  char *server_epoch; /* names the server's event history; NULL from a 1.0 server */
   /* hello, sync_done: last_event_id; sync: after_event_id */
   gint64 last_event_id;
   gint64 after_event_id;
@@ -102,6 +103,7 @@ typedef struct {
   /* ice_candidate: NULL means end of candidates ({"candidate":null} or "") */
   NatterIceCandidate *candidate;
   NatterCallLog *call;    /* missed_call */
+  gint64 count;           /* missed_call: calls it stands for (0 or absent: one) */
   gboolean audio_muted;   /* call_media_state */
   gboolean video_enabled; /* call_media_state */
 

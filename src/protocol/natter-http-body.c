@@ -871,3 +871,82 @@ natter_http_error_parse (const char *body, gsize length, char **out_code, char *
 
   return TRUE;
 }
+
+/**
+ * natter_block_request_parse:
+ * @body: the body of POST …/blocks: {"profile_id","profile_type"}
+ * @length: its length in bytes
+ * @error: a #GError
+ *
+ * Returns: (transfer full) (nullable): the profile to block, a bare reference
+ */
+NatterProfile *
+natter_block_request_parse (const char *body, gsize length, GError **error)
+{
+  g_autoptr (JsonNode) root = NULL;
+  NatterProfile *profile;
+
+  if (parse_object (body, length, &root, error) == NULL)
+    return NULL;
+
+  profile = natter_profile_from_node (root, "profile", error);
+  if (profile == NULL)
+    return NULL;
+  g_clear_pointer (&profile->display_name, g_free);
+  g_clear_pointer (&profile->avatar_url, g_free);
+
+  return profile;
+}
+
+/**
+ * natter_block_request_to_json:
+ * @profile: the profile to block
+ *
+ * Returns: (transfer full): {"profile_id","profile_type"}
+ */
+char *
+natter_block_request_to_json (const NatterProfile *profile)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+
+  g_return_val_if_fail (profile != NULL, NULL);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "profile_id");
+  json_builder_add_int_value (builder, profile->profile_id);
+  json_builder_set_member_name (builder, "profile_type");
+  json_builder_add_string_value (builder, profile->profile_type);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+
+  return json_to_string (root, FALSE);
+}
+
+/**
+ * natter_block_list_parse:
+ * @body: {"blocked":[profile…]}
+ * @length: its length in bytes
+ * @error: a #GError
+ *
+ * Returns: (transfer full) (nullable) (element-type NatterProfile): the
+ *   blocked profiles
+ */
+GPtrArray *
+natter_block_list_parse (const char *body, gsize length, GError **error)
+{
+  return parse_list_body (body, length, "blocked", (RecordFromNode) natter_profile_from_node,
+                          (GDestroyNotify) natter_profile_free, error);
+}
+
+/**
+ * natter_block_list_to_json:
+ * @profiles: (element-type NatterProfile) (nullable): the blocked profiles
+ *
+ * Returns: (transfer full): {"blocked":[…]}
+ */
+char *
+natter_block_list_to_json (GPtrArray *profiles)
+{
+  return list_to_json ("blocked", profiles, (RecordToNode) natter_profile_to_node);
+}

@@ -76,6 +76,12 @@ char *natter_ice_servers_to_json (GPtrArray *servers, gint64 ttl_s);
 
 /* {"error":{"code","message"}}. _parse returns FALSE if the body is not one. */
 char *natter_http_error_to_json (const char *code, const char *message);
+
+/* Blocks: POST …/blocks and GET …/blocks. */
+NatterProfile *natter_block_request_parse (const char *body, gsize length, GError **error);
+char *natter_block_request_to_json (const NatterProfile *profile);
+GPtrArray *natter_block_list_parse (const char *body, gsize length, GError **error);
+char *natter_block_list_to_json (GPtrArray *profiles);
 gboolean
 natter_http_error_parse (const char *body, gsize length, char **out_code, char **out_message);
 

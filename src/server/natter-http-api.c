@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "natter-http-api.h"
+#include "natter-http-blocks.h"
 #include "natter-http-body.h"
 #include "natter-password.h"
 #include "natter-protocol.h"
@@ -882,6 +883,13 @@ handle_conversations (NatterHttpApi *self, SoupServerMessage *msg, const Route *
       return;
     }
 
+    /* A block answers like a stranger's attempt elsewhere: not allowed. */
+    if (natter_server_db_is_blocked_either (self->db, viewer, other)) {
+      respond_error (self, msg, SOUP_STATUS_FORBIDDEN, "not_allowed",
+                     "you cannot start a conversation with this profile");
+      return;
+    }
+
     existed = natter_server_db_find_direct (self->db, viewer, other) != 0;
     conversation = natter_server_db_get_or_create_direct (self->db, viewer, other, &error);
     if (conversation == NULL) {
@@ -1026,6 +1034,12 @@ handler (SoupServer *server,
 
   info = &routes[route.id];
   g_object_set_data (G_OBJECT (msg), ROUTE_KEY, (gpointer) info->template);
+
+  /* Blocks live in natter-http-blocks.c. */
+  if (!matched && natter_http_blocks_handle (self->db, self->hub, msg, path)) {
+    g_object_set_data (G_OBJECT (msg), ROUTE_KEY, (gpointer) "/api/as/{id}/{type}/blocks");
+    return;
+  }
 
   if (g_str_equal (method, "OPTIONS")) {
     const char *origin =

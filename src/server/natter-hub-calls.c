@@ -16,6 +16,7 @@
  * devices ignore frames for a call_log_id they do not know. */
 
 #include "natter-hub-private.h"
+#include "natter-token-bucket.h"
 
 static void
 count_call_outcome (NatterHub *self, const char *status)
@@ -129,16 +130,112 @@ cancel_ringing (NatterHub *self,
                               "call_cancelled", text);
 }
 
+/* The one missed_call event a caller has in the history of a callee that
+ * has not been online since. */
+typedef struct {
+  gint64 event_id;
+  gint64 count;
+} MissedCalls;
+
+/* While the callee is away, a caller's missed calls are one event with a
+ * count, moved to the end of the history: a flood of calls cannot push
+ * messages out of the replay window. */
 static void
 store_missed_call_event (NatterHub *self, const NatterProfile *callee, NatterCallLog *call_log)
 {
   g_autoptr (NatterFrame) missed = natter_frame_new (NATTER_FRAME_MISSED_CALL);
+  g_autofree char *callee_key = NULL;
+  g_autofree char *caller_key = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr (GError) error = NULL;
+  GHashTable *by_caller;
+  MissedCalls *previous = NULL;
 
-  if (call_log == NULL)
+  if (call_log == NULL || call_log->caller == NULL)
     return;
 
+  callee_key = natter_hub_profile_key (callee->profile_id, callee->profile_type);
+  caller_key =
+    natter_hub_profile_key (call_log->caller->profile_id, call_log->caller->profile_type);
+  by_caller = g_hash_table_lookup (self->missed_calls, callee_key);
+  if (by_caller != NULL)
+    previous = g_hash_table_lookup (by_caller, caller_key);
+
   missed->call = natter_call_log_copy (call_log);
-  natter_hub_store_and_send_event (self, callee, missed);
+  missed->count = previous != NULL ? previous->count + 1 : 1;
+
+  if (!natter_server_db_begin (self->db, &error))
+    goto failed;
+  if (previous != NULL &&
+      !natter_server_db_delete_event (self->db, callee, previous->event_id, &error)) {
+    natter_server_db_rollback (self->db);
+    goto failed;
+  }
+  if (natter_server_db_add_event_with_json (self->db, callee, missed, &text, &error) == 0) {
+    natter_server_db_rollback (self->db);
+    goto failed;
+  }
+  if (!natter_server_db_commit (self->db, &error))
+    goto failed;
+  /* Sent only once committed: an event that is not stored is never sent. */
+  natter_hub_send_to_profile (self, callee_key, NULL, "missed_call", text);
+
+  /* Only a callee with no connection gathers: one online saw the event. */
+  if (natter_hub_lookup_connections (self, callee_key) != NULL)
+    return;
+  if (by_caller == NULL) {
+    /* Bounded like the routes: forgetting only means a new event. */
+    if (g_hash_table_size (self->missed_calls) >= 65536)
+      g_hash_table_remove_all (self->missed_calls);
+    by_caller = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+    g_hash_table_insert (self->missed_calls, g_strdup (callee_key), by_caller);
+  }
+  if (previous == NULL) {
+    previous = g_new0 (MissedCalls, 1);
+    g_hash_table_insert (by_caller, g_strdup (caller_key), previous);
+  }
+  previous->event_id = missed->event_id;
+  previous->count = missed->count;
+  return;
+
+failed:
+  g_warning ("Could not store a missed call: %s", error->message);
+}
+
+/* How many calls @caller_key has ringing right now. */
+static guint
+count_ringing_from (NatterHub *self, const char *caller_key, const NatterProfile *caller)
+{
+  GPtrArray *sessions = g_hash_table_lookup (self->calls_by_profile, caller_key);
+  guint n = 0;
+
+  for (guint i = 0; sessions != NULL && i < sessions->len; i++) {
+    NatterCallSession *session = g_ptr_array_index (sessions, i);
+
+    if (natter_call_session_get_state (session) == NATTER_CALL_SESSION_RINGING &&
+        natter_call_session_is_caller (session, caller))
+      n++;
+  }
+
+  return n;
+}
+
+static gboolean
+take_invitation (NatterHub *self, const char *caller_key)
+{
+  NatterTokenBucket *bucket = g_hash_table_lookup (self->invitation_buckets, caller_key);
+  guint per_min = self->config->call_invitations_per_min > 0
+                    ? self->config->call_invitations_per_min
+                    : NATTER_CALL_INVITATIONS_PER_MIN;
+
+  if (bucket == NULL) {
+    if (g_hash_table_size (self->invitation_buckets) >= 65536)
+      g_hash_table_remove_all (self->invitation_buckets);
+    bucket = natter_token_bucket_new (per_min / 60.0, per_min);
+    g_hash_table_insert (self->invitation_buckets, g_strdup (caller_key), bucket);
+  }
+
+  return natter_token_bucket_take (bucket, g_get_monotonic_time ());
 }
 
 static void
@@ -277,6 +374,18 @@ handle_invitation (NatterHub *self, NatterHubConnection *connection, NatterFrame
     return;
   }
 
+  if (natter_server_db_is_blocked_either (self->db, caller, callee)) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
+                                      "you cannot call this profile", frame->client_call_id);
+    return;
+  }
+
+  if (!take_invitation (self, natter_hub_connection_get_profile_key (connection))) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_RATE_LIMITED,
+                                      "too many calls, wait a minute", frame->client_call_id);
+    return;
+  }
+
   if (frame->conversation_id != 0 &&
       (!natter_server_db_is_participant (self->db, frame->conversation_id, caller) ||
        !natter_server_db_is_participant (self->db, frame->conversation_id, callee))) {
@@ -294,6 +403,16 @@ handle_invitation (NatterHub *self, NatterHubConnection *connection, NatterFrame
     reply->client_call_id = g_strdup (frame->client_call_id);
     reply->reason = g_strdup ("glare");
     reply->ringing_call_log_id = natter_call_session_get_call_log_id (glare);
+    natter_hub_connection_send_frame (connection, reply);
+    return;
+  }
+
+  if (count_ringing_from (self, natter_hub_connection_get_profile_key (connection), caller) >=
+      (self->config->max_ringing_calls > 0 ? self->config->max_ringing_calls
+                                           : NATTER_MAX_RINGING_CALLS)) {
+    reply = natter_frame_new (NATTER_FRAME_CALL_UNAVAILABLE);
+    reply->client_call_id = g_strdup (frame->client_call_id);
+    reply->reason = g_strdup ("busy");
     natter_hub_connection_send_frame (connection, reply);
     return;
   }
@@ -482,8 +601,12 @@ handle_ice_candidate (NatterHub *self, NatterHubConnection *connection, NatterFr
   if (is_caller && natter_call_session_get_state (session) == NATTER_CALL_SESSION_RINGING) {
     g_autofree char *text = natter_frame_to_json (forward, NULL);
 
-    /* Kept for a callee device that comes online during the ring. */
-    natter_call_session_add_caller_candidate (session, text);
+    /* Kept for a callee device that comes online during the ring, up to
+     * the limit: the live devices get every one anyway. */
+    if (natter_call_session_get_caller_candidates (session)->len <
+        (self->config->max_call_candidates > 0 ? self->config->max_call_candidates
+                                               : NATTER_MAX_CALL_CANDIDATES))
+      natter_call_session_add_caller_candidate (session, text);
     natter_hub_send_to_profile (self, natter_call_session_get_callee_key (session), NULL,
                                 "ice_candidate", text);
     return;
@@ -499,6 +622,7 @@ handle_answer (NatterHub *self, NatterHubConnection *connection, NatterFrame *fr
   g_autoptr (NatterFrame) forward = NULL;
   g_autoptr (NatterCallLog) call_log = NULL;
   NatterCallSession *session;
+  gboolean were_contacts;
 
   session = lookup_session (self, connection, frame);
   if (session == NULL)
@@ -516,9 +640,13 @@ handle_answer (NatterHub *self, NatterHubConnection *connection, NatterFrame *fr
     return;
   }
 
+  /* Answering a call takes part like writing: a first one makes contacts. */
+  were_contacts = natter_hub_are_contacts (self, natter_call_session_get_caller (session), callee);
   natter_call_session_answer (session, connection);
   call_log = store_status (self, session, "answered");
   count_call_outcome (self, "answered");
+  if (!were_contacts && call_log != NULL)
+    natter_hub_introduce (self, natter_call_session_get_caller (session), callee);
 
   forward = new_call_frame (NATTER_FRAME_CALL_ANSWER, session, NULL);
   forward->answer = natter_session_description_copy (frame->answer);

@@ -3,12 +3,20 @@
 
 #include "natter-hub-connection.h"
 
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "natter-hub-private.h"
 #include "natter-token-bucket.h"
+
+#include <string.h>
 
 enum { SIGNAL_FRAME_RECEIVED, SIGNAL_CLOSED, N_SIGNALS };
 
 static guint signals[N_SIGNALS];
+
+static void mark_closed (NatterHubConnection *self, gushort code);
 
 struct _NatterHubConnection {
   GObject parent_instance;
@@ -24,6 +32,26 @@ struct _NatterHubConnection {
 
   NatterTokenBucket *frame_bucket;
   NatterTokenBucket *chat_bucket;
+  /* conversation_id -> NatterTokenBucket for typing frames */
+  GHashTable *typing_buckets;
+  double typing_rate_per_s;
+
+  /* Slow readers. libsoup queues without bound and tells nothing about its
+   * queue, so the bytes handed to it are counted here and compared with
+   * what the peer's TCP stack acknowledged (TCP_INFO): the difference is
+   * what waits, in libsoup's queue or the kernel's. acked_base rebases the
+   * count whenever it runs ahead (pings, pongs, TLS records we do not see). */
+  GSocket *socket;
+  guint64 bytes_sent;
+  guint64 bytes_acked; /* as last read, minus acked_base */
+  guint64 acked_base;
+  gsize max_outgoing_bytes;
+  guint force_close_id;
+  /* bytes_sent when the last replay began and ended: a replay the peer
+   * has not taken yet is allowed on top of the limit (it has a limit of its
+   * own), and no second sync is served before the peer took it. */
+  guint64 sync_start_mark;
+  guint64 sync_end_mark;
 
   /* The hub's one watchdog timer compares against the last sign of life:
    * no timer per connection, nothing re-armed on every frame. */
@@ -71,8 +99,8 @@ receive_frame (NatterHubConnection *self,
   g_autofree char *ref = NULL;
   gint64 now_us = g_get_monotonic_time ();
 
-  self->last_activity_us = now_us;
-
+  /* Frames do not count as a sign of life: a client that writes but never
+   * reads would otherwise stay forever. Only pongs do. */
   if (self->closed)
     return;
 
@@ -140,6 +168,87 @@ on_websocket_message (NatterHubConnection *self,
   receive_frame (self, data_type, data, length);
 }
 
+/* The bytes a frame takes on the wire (server frames are not masked). */
+static guint64
+wire_size (gsize payload)
+{
+  return payload + (payload < 126 ? 2 : payload < 65536 ? 4 : 10);
+}
+
+/* Reads how much the peer acknowledged; FALSE when the socket cannot say
+ * (not TCP, already closed), and then nothing is counted as waiting. */
+static gboolean
+refresh_acked (NatterHubConnection *self)
+{
+  struct tcp_info info = { 0 };
+  socklen_t length = sizeof info;
+  guint64 raw;
+
+  if (self->socket == NULL || g_socket_is_closed (self->socket))
+    return FALSE;
+  if (getsockopt (g_socket_get_fd (self->socket), IPPROTO_TCP, TCP_INFO, &info, &length) != 0 ||
+      length < G_STRUCT_OFFSET (struct tcp_info, tcpi_bytes_acked) + sizeof info.tcpi_bytes_acked)
+    return FALSE;
+
+  raw = info.tcpi_bytes_acked;
+  if (raw < self->acked_base)
+    self->acked_base = raw;
+  if (raw - self->acked_base > self->bytes_sent)
+    self->acked_base = raw - self->bytes_sent;
+  self->bytes_acked = raw - self->acked_base;
+
+  return TRUE;
+}
+
+static guint64
+get_waiting_bytes (NatterHubConnection *self)
+{
+  return self->bytes_sent - MIN (self->bytes_acked, self->bytes_sent);
+}
+
+static gboolean
+on_force_close (gpointer user_data)
+{
+  NatterHubConnection *self = user_data;
+
+  self->force_close_id = 0;
+  if (self->websocket != NULL)
+    g_io_stream_close (soup_websocket_connection_get_io_stream (self->websocket), NULL, NULL);
+  mark_closed (self, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+  return G_SOURCE_REMOVE;
+}
+
+/* More than the limit waits for a peer that does not read: close with
+ * 1008. The close frame waits behind the queue the peer does not read, so
+ * the socket itself is closed soon after, which frees the queue. */
+static guint64
+get_allowed_bytes (NatterHubConnection *self)
+{
+  guint64 allowed = self->max_outgoing_bytes;
+
+  if (self->sync_end_mark == G_MAXUINT64)
+    return G_MAXUINT64;
+  if (self->bytes_acked < self->sync_end_mark)
+    allowed += self->sync_end_mark - self->sync_start_mark;
+  return allowed;
+}
+
+static gboolean
+check_outgoing_queue (NatterHubConnection *self)
+{
+  if (get_waiting_bytes (self) <= get_allowed_bytes (self))
+    return TRUE;
+  if (refresh_acked (self) && get_waiting_bytes (self) <= get_allowed_bytes (self))
+    return TRUE;
+  if (self->socket == NULL)
+    return TRUE;
+
+  g_debug ("connection of %s does not read (%" G_GUINT64_FORMAT " bytes waiting), closing",
+           self->profile_key, get_waiting_bytes (self));
+  natter_hub_connection_close_slow_reader (self, "too much data waiting, read faster");
+  return FALSE;
+}
+
 static void
 on_websocket_pong (NatterHubConnection *self, GBytes *message, SoupWebsocketConnection *websocket)
 {
@@ -175,7 +284,9 @@ natter_hub_connection_dispose (GObject *object)
       soup_websocket_connection_close (self->websocket, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
   }
   g_clear_object (&self->websocket);
+  g_clear_object (&self->socket);
   g_clear_object (&self->metrics);
+  g_clear_handle_id (&self->force_close_id, g_source_remove);
 
   G_OBJECT_CLASS (natter_hub_connection_parent_class)->dispose (object);
 }
@@ -190,6 +301,7 @@ natter_hub_connection_finalize (GObject *object)
   g_clear_pointer (&self->profile_key, g_free);
   g_clear_pointer (&self->frame_bucket, natter_token_bucket_free);
   g_clear_pointer (&self->chat_bucket, natter_token_bucket_free);
+  g_clear_pointer (&self->typing_buckets, g_hash_table_unref);
 
   G_OBJECT_CLASS (natter_hub_connection_parent_class)->finalize (object);
 }
@@ -250,6 +362,13 @@ connection_new (const NatterProfile *profile,
   self->chat_bucket = natter_token_bucket_new (
     config->chat_rate_per_s > 0 ? config->chat_rate_per_s : NATTER_CHAT_RATE_PER_S,
     config->chat_burst > 0 ? config->chat_burst : NATTER_CHAT_BURST);
+
+  self->typing_buckets = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                                (GDestroyNotify) natter_token_bucket_free);
+  self->typing_rate_per_s =
+    config->typing_rate_per_s > 0 ? config->typing_rate_per_s : NATTER_TYPING_RATE_PER_S;
+  self->max_outgoing_bytes =
+    config->max_outgoing_bytes > 0 ? config->max_outgoing_bytes : NATTER_MAX_OUTGOING_BYTES;
 
   self->max_frame_bytes =
     config->max_frame_bytes > 0 ? config->max_frame_bytes : NATTER_MAX_FRAME_BYTES;
@@ -398,7 +517,16 @@ natter_hub_connection_check_alive (NatterHubConnection *self, gint64 now_us)
 {
   g_return_val_if_fail (NATTER_IS_HUB_CONNECTION (self), FALSE);
 
-  if (self->closed || now_us - self->last_activity_us < self->dead_after_us)
+  if (self->closed)
+    return TRUE;
+
+  /* Also rebases the count of waiting bytes, and catches a slow reader
+   * that is no longer sent anything. */
+  refresh_acked (self);
+  if (!check_outgoing_queue (self))
+    return FALSE;
+
+  if (now_us - self->last_activity_us < self->dead_after_us)
     return TRUE;
 
   g_debug ("connection of %s silent for too long, closing", self->profile_key);
@@ -477,8 +605,132 @@ natter_hub_connection_send_text (NatterHubConnection *self, const char *type, co
     soup_websocket_connection_send_text (self->websocket, text);
   else
     g_ptr_array_add (self->outbox, g_strdup (text));
+  self->bytes_sent += wire_size (strlen (text));
   if (self->metrics != NULL)
     natter_metrics_inc (self->metrics, "natter_frames_out_total", "type", type);
+
+  check_outgoing_queue (self);
+}
+
+/**
+ * natter_hub_connection_set_socket:
+ * @self: a connection
+ * @socket: the TCP socket under its WebSocket
+ *
+ * Lets the connection see how much of what it sent the peer has taken, for
+ * the limit on waiting bytes and for one sync at a time.
+ */
+void
+natter_hub_connection_set_socket (NatterHubConnection *self, GSocket *socket)
+{
+  g_return_if_fail (NATTER_IS_HUB_CONNECTION (self));
+  g_return_if_fail (socket == NULL || G_IS_SOCKET (socket));
+
+  g_set_object (&self->socket, socket);
+  self->acked_base = 0;
+  self->bytes_acked = 0;
+  if (refresh_acked (self)) {
+    /* What was acknowledged so far was the HTTP handshake. */
+    self->acked_base += self->bytes_acked;
+    self->bytes_acked = 0;
+  }
+}
+
+/**
+ * natter_hub_connection_close_slow_reader:
+ * @self: a connection
+ * @reason: the close reason
+ *
+ * Closes (1008) a connection that does not read what it is sent. The close
+ * frame waits behind what the peer does not read, so the socket itself is
+ * closed a second later, which frees the queue.
+ */
+void
+natter_hub_connection_close_slow_reader (NatterHubConnection *self, const char *reason)
+{
+  g_return_if_fail (NATTER_IS_HUB_CONNECTION (self));
+
+  if (self->metrics != NULL)
+    natter_metrics_inc (self->metrics, "natter_errors_total", "code", "slow_reader");
+  natter_hub_connection_close (self, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
+  if (self->websocket != NULL && self->force_close_id == 0)
+    self->force_close_id = g_timeout_add (1000, on_force_close, self);
+}
+
+/**
+ * natter_hub_connection_begin_replay:
+ * @self: a connection
+ *
+ * A sync's replay is about to be queued.
+ */
+void
+natter_hub_connection_begin_replay (NatterHubConnection *self)
+{
+  g_return_if_fail (NATTER_IS_HUB_CONNECTION (self));
+
+  self->sync_start_mark = self->bytes_sent;
+  /* Until it ends, the whole replay is allowed. */
+  self->sync_end_mark = G_MAXUINT64;
+}
+
+/**
+ * natter_hub_connection_end_replay:
+ * @self: a connection
+ *
+ * The replay of a sync has just been queued (sync_done included).
+ */
+void
+natter_hub_connection_end_replay (NatterHubConnection *self)
+{
+  g_return_if_fail (NATTER_IS_HUB_CONNECTION (self));
+
+  self->sync_end_mark = self->bytes_sent;
+}
+
+/**
+ * natter_hub_connection_is_replaying:
+ * @self: a connection
+ *
+ * Returns: %TRUE while the last replay still waits for the peer to take it
+ */
+gboolean
+natter_hub_connection_is_replaying (NatterHubConnection *self)
+{
+  g_return_val_if_fail (NATTER_IS_HUB_CONNECTION (self), FALSE);
+
+  if (self->bytes_acked >= self->sync_end_mark)
+    return FALSE;
+  if (!refresh_acked (self))
+    return FALSE;
+  return self->bytes_acked < self->sync_end_mark;
+}
+
+/**
+ * natter_hub_connection_take_typing:
+ * @self: a connection
+ * @conversation_id: the conversation typed in
+ *
+ * Returns: %FALSE when the typing frame is over the rate and is dropped
+ */
+gboolean
+natter_hub_connection_take_typing (NatterHubConnection *self, gint64 conversation_id)
+{
+  NatterTokenBucket *bucket;
+
+  g_return_val_if_fail (NATTER_IS_HUB_CONNECTION (self), FALSE);
+
+  bucket = g_hash_table_lookup (self->typing_buckets, &conversation_id);
+  if (bucket == NULL) {
+    /* Bounded by the conversations one connection types in; forgetting all
+     * only hands out one more burst. */
+    if (g_hash_table_size (self->typing_buckets) >= 1024)
+      g_hash_table_remove_all (self->typing_buckets);
+    bucket = natter_token_bucket_new (self->typing_rate_per_s, MAX (1.0, self->typing_rate_per_s));
+    g_hash_table_insert (self->typing_buckets, g_memdup2 (&conversation_id, sizeof conversation_id),
+                         bucket);
+  }
+
+  return natter_token_bucket_take (bucket, g_get_monotonic_time ());
 }
 
 /**

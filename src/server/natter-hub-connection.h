@@ -44,6 +44,14 @@ void natter_hub_connection_send_error (NatterHubConnection *self,
                                        const char *ref);
 void natter_hub_connection_close (NatterHubConnection *self, gushort code, const char *reason);
 
+/* Slow readers, replay and typing limits (PROTOCOL.md "Limits"). */
+void natter_hub_connection_set_socket (NatterHubConnection *self, GSocket *socket);
+void natter_hub_connection_close_slow_reader (NatterHubConnection *self, const char *reason);
+void natter_hub_connection_begin_replay (NatterHubConnection *self);
+void natter_hub_connection_end_replay (NatterHubConnection *self);
+gboolean natter_hub_connection_is_replaying (NatterHubConnection *self);
+gboolean natter_hub_connection_take_typing (NatterHubConnection *self, gint64 conversation_id);
+
 char *natter_hub_profile_key (gint64 profile_id, const char *profile_type);
 
 G_END_DECLS

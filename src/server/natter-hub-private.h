@@ -35,6 +35,11 @@ struct _NatterHub {
   GPtrArray *pending_chats;
   guint chat_flush_id;
 
+  /* Limits on calls: caller key -> NatterTokenBucket of invitations, and
+   * callee key -> (caller key -> MissedCalls) for a callee away since. */
+  GHashTable *invitation_buckets;
+  GHashTable *missed_calls;
+
   /* One timer closes the silent connections of every profile. */
   guint watchdog_id;
 
@@ -58,8 +63,8 @@ void natter_hub_send_to_profile (NatterHub *self,
                                  const char *type,
                                  const char *text);
 void natter_hub_stamp_sender (NatterFrame *frame, const NatterProfile *sender);
-void
-natter_hub_store_and_send_event (NatterHub *self, const NatterProfile *profile, NatterFrame *event);
+gboolean natter_hub_are_contacts (NatterHub *self, const NatterProfile *a, const NatterProfile *b);
+void natter_hub_introduce (NatterHub *self, const NatterProfile *a, const NatterProfile *b);
 
 /* For the fuzzer (tests/fuzz/fuzz-server.c): connections without a
  * WebSocket, frames injected and sent frames kept in memory. */

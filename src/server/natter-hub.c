@@ -5,6 +5,9 @@
 
 #include "natter-http-body.h"
 #include "natter-password.h"
+#include "natter-token-bucket.h"
+
+#include <string.h>
 
 #define AUTH_DATA_KEY "natter-hub-auth"
 #define SHUTDOWN_DEADLINE_MS 2000
@@ -84,25 +87,6 @@ natter_hub_stamp_sender (NatterFrame *frame, const NatterProfile *sender)
   frame->from_name = g_strdup (sender->display_name);
   g_free (frame->from_avatar);
   frame->from_avatar = g_strdup (sender->avatar_url);
-}
-
-/* Stores @event for @profile (which sets its event_id) and sends it to the
- * profile's connections. A failed store is logged: the frame is still sent,
- * live clients should not miss it because the disk did. */
-void
-natter_hub_store_and_send_event (NatterHub *self, const NatterProfile *profile, NatterFrame *event)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *key = natter_hub_profile_key (profile->profile_id, profile->profile_type);
-  g_autofree char *text = NULL;
-
-  if (natter_server_db_add_event_with_json (self->db, profile, event, &text, &error) == 0) {
-    g_warning ("Could not store a %s event for %s: %s", natter_frame_type_to_string (event->type),
-               key, error->message);
-    text = natter_frame_to_json (event, NULL);
-  }
-
-  natter_hub_send_to_profile (self, key, NULL, natter_frame_type_to_string (event->type), text);
 }
 
 static char *
@@ -243,6 +227,12 @@ resolve_conversation (NatterHub *self,
     return 0;
   }
 
+  if (natter_server_db_is_blocked_either (self->db, sender, &to)) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
+                                      "you cannot write to this profile", frame->client_msg_id);
+    return 0;
+  }
+
   /* Only the id: the conversation itself is never read here. Looked up
    * first, so that a creation can be told from an existing conversation at
    * no extra cost for the existing one. */
@@ -265,11 +255,12 @@ resolve_conversation (NatterHub *self,
 }
 
 static void
-send_message_ack (NatterHubConnection *connection, const NatterMessage *message)
+send_message_ack (NatterHubConnection *connection, const NatterMessage *message, gint64 event_id)
 {
   g_autoptr (NatterFrame) ack = natter_frame_new (NATTER_FRAME_MESSAGE_ACK);
 
   ack->client_msg_id = g_strdup (message->client_msg_id);
+  ack->event_id = event_id;
   ack->message = natter_message_copy (message);
   natter_hub_connection_send_frame (connection, ack);
 }
@@ -281,10 +272,30 @@ typedef struct {
   NatterMessage *message;         /* the stored (or already stored) message */
   NatterConversationRoute *route; /* NULL for a duplicate */
   GPtrArray *event_texts;         /* the stored JSON, one per participant */
+  gint64 sender_event_id;         /* the sender's own event, for the ack */
   gboolean created;               /* the message made its conversation */
+  gboolean took_part;             /* the sender's first message in it */
 } PendingChat;
 
-static void introduce_participants (NatterHub *self, NatterConversationRoute *route);
+static void introduce_participants (NatterHub *self,
+                                    NatterConversationRoute *route,
+                                    gint64 conversation_id,
+                                    const NatterProfile *newcomer);
+
+/* TRUE when @sender and another participant blocked one another. */
+static gboolean
+route_is_blocked (NatterHub *self, NatterConversationRoute *route, const NatterProfile *sender)
+{
+  for (guint i = 0; i < route->participants->len; i++) {
+    const NatterProfile *participant = g_ptr_array_index (route->participants, i);
+
+    if (!natter_profile_equal (participant, sender) &&
+        natter_server_db_is_blocked_either (self->db, sender, participant))
+      return TRUE;
+  }
+
+  return FALSE;
+}
 
 static void
 pending_chat_free (gpointer data)
@@ -314,8 +325,11 @@ store_chat_message (NatterHub *self, PendingChat *pending, GError **error)
    * The lookup also sees messages stored earlier in this batch. */
   pending->message =
     natter_server_db_find_message_by_client_id (self->db, sender, frame->client_msg_id);
-  if (pending->message != NULL)
+  if (pending->message != NULL) {
+    pending->sender_event_id =
+      natter_server_db_get_sender_event_id (self->db, pending->message->message_id);
     return TRUE;
+  }
 
   conversation_id = resolve_conversation (self, pending->connection, frame, &pending->created);
   if (conversation_id == 0)
@@ -324,6 +338,12 @@ store_chat_message (NatterHub *self, PendingChat *pending, GError **error)
   pending->route = get_route_for (self, pending->connection, conversation_id, frame->client_msg_id);
   if (pending->route == NULL)
     return TRUE;
+  if (route_is_blocked (self, pending->route, sender)) {
+    natter_hub_connection_send_error (pending->connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
+                                      "you cannot write to this profile", frame->client_msg_id);
+    g_clear_pointer (&pending->route, route_release);
+    return TRUE;
+  }
 
   pending->message = natter_server_db_add_message (self->db, conversation_id, sender, frame->text,
                                                    frame->client_msg_id, error);
@@ -336,16 +356,23 @@ store_chat_message (NatterHub *self, PendingChat *pending, GError **error)
   natter_hub_stamp_sender (event, sender);
   pending->event_texts = g_ptr_array_new_full (pending->route->participants->len, g_free);
   for (guint i = 0; i < pending->route->participants->len; i++) {
+    const NatterProfile *participant = g_ptr_array_index (pending->route->participants, i);
     char *text = NULL;
 
-    if (natter_server_db_add_event_with_json (
-          self->db, g_ptr_array_index (pending->route->participants, i), event, &text, error) == 0)
+    if (natter_server_db_add_event_with_json (self->db, participant, event, &text, error) == 0)
       break;
     g_ptr_array_add (pending->event_texts, text);
+    if (natter_profile_equal (participant, sender))
+      pending->sender_event_id = event->event_id;
   }
   pending->message = g_steal_pointer (&event->message);
+  if (pending->event_texts->len != pending->route->participants->len)
+    return FALSE;
 
-  return pending->event_texts->len == pending->route->participants->len;
+  return natter_server_db_set_sender_event_id (self->db, pending->message->message_id,
+                                               pending->sender_event_id, error) &&
+         natter_server_db_set_took_part (self->db, conversation_id, sender, &pending->took_part,
+                                         error);
 }
 
 static void
@@ -354,17 +381,22 @@ deliver_chat_message (NatterHub *self, PendingChat *pending)
   if (pending->message == NULL)
     return;
 
-  send_message_ack (pending->connection, pending->message);
+  send_message_ack (pending->connection, pending->message, pending->sender_event_id);
   if (pending->event_texts == NULL)
     return;
 
-  /* Only now, after the commit: a rolled back batch created nothing. */
-  if (pending->created)
-    introduce_participants (self, pending->route);
+  /* Only now, after the commit: a rolled back batch changed nothing. The
+   * sender's first message may make the participants contacts. */
+  if (pending->took_part)
+    introduce_participants (self, pending->route, pending->message->conversation_id,
+                            natter_hub_connection_get_profile (pending->connection));
 
+  /* The sending connection has its ack; the sender's other devices get the
+   * message like everyone else. */
   for (guint i = 0; i < pending->event_texts->len; i++)
-    natter_hub_send_to_profile (self, g_ptr_array_index (pending->route->keys, i), NULL,
-                                "chat_message", g_ptr_array_index (pending->event_texts, i));
+    natter_hub_send_to_profile (self, g_ptr_array_index (pending->route->keys, i),
+                                pending->connection, "chat_message",
+                                g_ptr_array_index (pending->event_texts, i));
 }
 
 /* Group commit: the chat messages that arrived in one main-loop iteration
@@ -455,6 +487,12 @@ handle_typing (NatterHub *self, NatterHubConnection *connection, NatterFrame *fr
   if (route == NULL)
     return;
 
+  /* Extra typing frames are dropped silently: they only say "still typing". */
+  if (!natter_hub_connection_take_typing (connection, frame->conversation_id))
+    return;
+  if (route_is_blocked (self, route, sender))
+    return;
+
   relay = natter_frame_new (NATTER_FRAME_TYPING);
   relay->conversation_id = frame->conversation_id;
   relay->active = frame->active;
@@ -474,6 +512,7 @@ handle_mark_read (NatterHub *self, NatterHubConnection *connection, NatterFrame 
 {
   const NatterProfile *reader = natter_hub_connection_get_profile (connection);
   g_autoptr (NatterConversationRoute) route = NULL;
+  g_autoptr (GPtrArray) texts = NULL;
   g_autoptr (GError) error = NULL;
   gint64 stored_up_to_seq = 0;
 
@@ -481,21 +520,45 @@ handle_mark_read (NatterHub *self, NatterHubConnection *connection, NatterFrame 
   if (route == NULL)
     return;
 
-  if (!natter_server_db_mark_read (self->db, frame->conversation_id, reader, frame->up_to_seq,
-                                   &stored_up_to_seq, &error)) {
-    send_internal_error (connection, error, NULL);
+  /* A mark_read that does not move the position stores and sends nothing:
+   * a client repeating one must not fill everyone's event history. */
+  if (frame->up_to_seq <= natter_server_db_get_read_seq (self->db, frame->conversation_id, reader))
     return;
-  }
+
+  /* The position and every participant's event in one commit, sent after
+   * it: nothing is sent that is not stored. */
+  texts = g_ptr_array_new_full (route->participants->len, g_free);
+  if (!natter_server_db_begin (self->db, &error))
+    goto failed;
+  if (!natter_server_db_mark_read (self->db, frame->conversation_id, reader, frame->up_to_seq,
+                                   &stored_up_to_seq, &error))
+    goto rollback;
 
   for (guint i = 0; i < route->participants->len; i++) {
     g_autoptr (NatterFrame) receipt = natter_frame_new (NATTER_FRAME_READ_RECEIPT);
+    char *text = NULL;
 
     receipt->conversation_id = frame->conversation_id;
     receipt->profile = natter_profile_copy (reader);
     receipt->up_to_seq = stored_up_to_seq;
     natter_hub_stamp_sender (receipt, reader);
-    natter_hub_store_and_send_event (self, g_ptr_array_index (route->participants, i), receipt);
+    if (natter_server_db_add_event_with_json (self->db, g_ptr_array_index (route->participants, i),
+                                              receipt, &text, &error) == 0)
+      goto rollback;
+    g_ptr_array_add (texts, text);
   }
+  if (!natter_server_db_commit (self->db, &error))
+    goto failed;
+
+  for (guint i = 0; i < texts->len; i++)
+    natter_hub_send_to_profile (self, g_ptr_array_index (route->keys, i), NULL, "read_receipt",
+                                g_ptr_array_index (texts, i));
+  return;
+
+rollback:
+  natter_server_db_rollback (self->db);
+failed:
+  send_internal_error (connection, error, NULL);
 }
 
 static void
@@ -508,6 +571,20 @@ handle_sync (NatterHub *self, NatterHubConnection *connection, NatterFrame *fram
   gboolean truncated = FALSE;
   guint limit =
     self->config->sync_replay_max > 0 ? self->config->sync_replay_max : NATTER_SYNC_REPLAY_MAX;
+  gsize max_bytes = self->config->sync_replay_max_bytes > 0 ? self->config->sync_replay_max_bytes
+                                                            : NATTER_SYNC_REPLAY_MAX_BYTES;
+  gsize bytes = 0;
+  guint first = 0;
+
+  /* One sync at a time: a client that asks again before it took the last
+   * replay does not read what it is sent, and each replay would pile up in
+   * memory. It is closed like any reader that does not read (1008); its
+   * events wait for a proper sync. */
+  if (natter_hub_connection_is_replaying (connection)) {
+    natter_hub_connection_close_slow_reader (connection,
+                                             "one sync at a time: read the last replay");
+    return;
+  }
 
   events = natter_server_db_list_events_after (self->db, profile, MAX (frame->after_event_id, 0),
                                                limit, &truncated, &error);
@@ -516,13 +593,26 @@ handle_sync (NatterHub *self, NatterHubConnection *connection, NatterFrame *fram
     return;
   }
 
-  for (guint i = 0; i < events->len; i++)
+  /* The newest events that fit in the byte limit. */
+  for (first = events->len; first > 0; first--) {
+    gsize size = strlen (g_ptr_array_index (events, first - 1));
+
+    if (bytes + size > max_bytes) {
+      truncated = TRUE;
+      break;
+    }
+    bytes += size;
+  }
+
+  natter_hub_connection_begin_replay (connection);
+  for (guint i = first; i < events->len && natter_hub_connection_is_open (connection); i++)
     natter_hub_connection_send_text (connection, "event", g_ptr_array_index (events, i));
 
   done = natter_frame_new (NATTER_FRAME_SYNC_DONE);
   done->last_event_id = natter_server_db_get_last_event_id (self->db, profile);
   done->truncated = truncated;
   natter_hub_connection_send_frame (connection, done);
+  natter_hub_connection_end_replay (connection);
 }
 
 static void
@@ -614,26 +704,40 @@ announce_presence (NatterHub *self, const NatterProfile *profile, gboolean onlin
   }
 }
 
-/* Participants of a new conversation became contacts while both may have
- * been online all along: each online participant learns which of the others
- * are online now, as a connection learns it from greet_contacts (). */
+/* @newcomer just took part in the conversation for the first time: with
+ * each other participant who took part too (and no block between them),
+ * it became a contact while both may have been online all along, so each
+ * side learns the other's presence now, as a connection learns it from
+ * greet_contacts (). */
 static void
-introduce_participants (NatterHub *self, NatterConversationRoute *route)
+introduce_participants (NatterHub *self,
+                        NatterConversationRoute *route,
+                        gint64 conversation_id,
+                        const NatterProfile *newcomer)
 {
+  g_autofree char *newcomer_key =
+    natter_hub_profile_key (newcomer->profile_id, newcomer->profile_type);
+  g_autofree char *newcomer_text = NULL;
+
+  if (natter_hub_lookup_connections (self, newcomer_key) == NULL)
+    return;
+
   for (guint i = 0; i < route->participants->len; i++) {
-    const char *key = g_ptr_array_index (route->keys, i);
+    const NatterProfile *other = g_ptr_array_index (route->participants, i);
+    const char *other_key = g_ptr_array_index (route->keys, i);
     g_autofree char *text = NULL;
 
-    if (natter_hub_lookup_connections (self, key) == NULL)
+    if (natter_profile_equal (other, newcomer) ||
+        natter_hub_lookup_connections (self, other_key) == NULL ||
+        !natter_server_db_took_part (self->db, conversation_id, other) ||
+        natter_server_db_is_blocked_either (self->db, newcomer, other))
       continue;
 
-    text = presence_json (g_ptr_array_index (route->participants, i), TRUE);
-    for (guint j = 0; j < route->participants->len; j++) {
-      const char *other_key = g_ptr_array_index (route->keys, j);
-
-      if (j != i)
-        natter_hub_send_to_profile (self, other_key, NULL, "presence", text);
-    }
+    if (newcomer_text == NULL)
+      newcomer_text = presence_json (newcomer, TRUE);
+    natter_hub_send_to_profile (self, other_key, NULL, "presence", newcomer_text);
+    text = presence_json (other, TRUE);
+    natter_hub_send_to_profile (self, newcomer_key, NULL, "presence", text);
   }
 }
 
@@ -743,6 +847,7 @@ send_hello (NatterHub *self, NatterHubConnection *connection)
   hello->heartbeat_s =
     self->config->heartbeat_s > 0 ? self->config->heartbeat_s : NATTER_HEARTBEAT_S;
   hello->server_time = now_rfc3339 ();
+  hello->server_epoch = g_strdup (natter_server_db_get_epoch (self->db));
   natter_hub_connection_send_frame (connection, hello);
 }
 
@@ -785,6 +890,10 @@ add_connection (NatterHub *self, NatterHubConnection *connection)
   g_signal_connect_object (connection, "closed", G_CALLBACK (on_connection_closed), self,
                            G_CONNECT_SWAPPED);
 
+  /* Missed calls from now on are news again, not more of the same. */
+  if (first)
+    g_hash_table_remove (self->missed_calls, natter_hub_connection_get_profile_key (connection));
+
   send_hello (self, connection);
   greet_contacts (self, connection, first);
   natter_hub_calls_connection_opened (self, connection);
@@ -817,6 +926,7 @@ on_websocket_open (SoupServer *server,
 
   connection = natter_hub_connection_new (websocket, auth->profile, auth->user_id, auth->token_id,
                                           self->config, self->metrics);
+  natter_hub_connection_set_socket (connection, soup_server_message_get_socket (message));
   add_connection (self, connection);
 }
 
@@ -969,6 +1079,8 @@ natter_hub_dispose (GObject *object)
   }
   g_clear_pointer (&self->routes, g_hash_table_unref);
   g_clear_pointer (&self->calls_by_profile, g_hash_table_unref);
+  g_clear_pointer (&self->invitation_buckets, g_hash_table_unref);
+  g_clear_pointer (&self->missed_calls, g_hash_table_unref);
   g_clear_pointer (&self->calls, g_hash_table_unref);
   g_clear_pointer (&self->by_profile, g_hash_table_unref);
   g_clear_pointer (&self->by_user, g_hash_table_unref);
@@ -999,6 +1111,10 @@ natter_hub_init (NatterHub *self)
   self->routes = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, route_release);
   self->calls_by_profile =
     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+  self->invitation_buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                    (GDestroyNotify) natter_token_bucket_free);
+  self->missed_calls =
+    g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
 }
 
 /**
@@ -1196,7 +1312,75 @@ natter_hub_conversation_created (NatterHub *self, gint64 conversation_id)
     return;
   }
 
-  introduce_participants (self, route);
+  /* Opening a conversation takes no part in it: presence waits until both
+   * sides wrote. This only warms the route cache for the first message. */
+}
+
+/* TRUE when @a sees @b's presence (natter_server_db_list_contacts ()). */
+gboolean
+natter_hub_are_contacts (NatterHub *self, const NatterProfile *a, const NatterProfile *b)
+{
+  g_autoptr (GPtrArray) contacts = natter_server_db_list_contacts (self->db, a, NULL);
+
+  for (guint i = 0; contacts != NULL && i < contacts->len; i++) {
+    if (natter_profile_equal (g_ptr_array_index (contacts, i), b))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* @a and @b just became contacts: each online side learns the other's
+ * presence at once. */
+void
+natter_hub_introduce (NatterHub *self, const NatterProfile *a, const NatterProfile *b)
+{
+  g_autofree char *a_key = natter_hub_profile_key (a->profile_id, a->profile_type);
+  g_autofree char *b_key = natter_hub_profile_key (b->profile_id, b->profile_type);
+  g_autofree char *a_text = NULL;
+  g_autofree char *b_text = NULL;
+
+  if (natter_hub_lookup_connections (self, a_key) == NULL ||
+      natter_hub_lookup_connections (self, b_key) == NULL)
+    return;
+
+  a_text = presence_json (a, TRUE);
+  b_text = presence_json (b, TRUE);
+  natter_hub_send_to_profile (self, b_key, NULL, "presence", a_text);
+  natter_hub_send_to_profile (self, a_key, NULL, "presence", b_text);
+}
+
+/**
+ * natter_hub_profile_blocked:
+ * @self: the hub
+ * @blocker: who blocked
+ * @blocked: whom
+ *
+ * Presence stops between the two at once: each online side is told the
+ * other went offline.
+ */
+void
+natter_hub_profile_blocked (NatterHub *self,
+                            const NatterProfile *blocker,
+                            const NatterProfile *blocked)
+{
+  g_autofree char *blocker_key = NULL;
+  g_autofree char *blocked_key = NULL;
+
+  g_return_if_fail (NATTER_IS_HUB (self));
+  g_return_if_fail (blocker != NULL && blocked != NULL);
+
+  blocker_key = natter_hub_profile_key (blocker->profile_id, blocker->profile_type);
+  blocked_key = natter_hub_profile_key (blocked->profile_id, blocked->profile_type);
+  if (natter_hub_lookup_connections (self, blocker_key) != NULL) {
+    g_autofree char *text = presence_json (blocker, FALSE);
+
+    natter_hub_send_to_profile (self, blocked_key, NULL, "presence", text);
+  }
+  if (natter_hub_lookup_connections (self, blocked_key) != NULL) {
+    g_autofree char *text = presence_json (blocked, FALSE);
+
+    natter_hub_send_to_profile (self, blocker_key, NULL, "presence", text);
+  }
 }
 
 guint

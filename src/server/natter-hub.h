@@ -37,6 +37,11 @@ gboolean natter_hub_shutdown_finish (NatterHub *self, GAsyncResult *result, GErr
  * online (presence frames). */
 void natter_hub_conversation_created (NatterHub *self, gint64 conversation_id);
 
+/* @blocker just blocked @blocked: each stops seeing the other online. */
+void natter_hub_profile_blocked (NatterHub *self,
+                                 const NatterProfile *blocker,
+                                 const NatterProfile *blocked);
+
 guint natter_hub_get_n_connections (NatterHub *self);
 gboolean
 natter_hub_profile_is_online (NatterHub *self, gint64 profile_id, const char *profile_type);

@@ -208,7 +208,8 @@ natter_server_config_parse_args (NatterServerConfig *config,
     { "heartbeat", 0, 0, G_OPTION_ARG_STRING, &heartbeat,
       "Seconds of WebSocket silence before a ping (default 30)", "S" },
     { "dead-after", 0, 0, G_OPTION_ARG_STRING, &dead_after,
-      "Seconds without any frame or pong before a WebSocket is closed (default 90)", "S" },
+      "Seconds without a pong (the answer to a ping) before a WebSocket is closed (default 90)",
+      "S" },
     { "token-lifetime", 0, 0, G_OPTION_ARG_STRING, &token_lifetime,
       "Seconds a login token stays valid (default 2592000, 30 days)", "S" },
     { "chat-rate", 0, 0, G_OPTION_ARG_STRING, &chat_rate,
@@ -244,6 +245,7 @@ natter_server_config_parse_args (NatterServerConfig *config,
                                 "stderr.\n\nAdministration:\n  natter-server adduser --db PATH "
                                 "--email E --name N --profile-type T --password-stdin");
   g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_add_group (context, natter_server_config_hub_option_group (config));
   if (!g_option_context_parse (context, argc, argv, error))
     return FALSE;
 

@@ -43,7 +43,22 @@ typedef struct {
   /* The shortest time between two main-loop wake-ups, so that under load
    * each iteration serves many sockets; 0: wake for every event. */
   guint loop_interval_us; /* 1000 */
+
+  /* WebSocket hub limits (natter-server-config-hub.c); 0 means the default */
+  gsize max_outgoing_bytes;       /* 4 MiB waiting per connection, then close 1008 */
+  gsize sync_replay_max_bytes;    /* 4 MiB replayed at most on one sync */
+  guint max_ringing_calls;        /* 2 outgoing calls ringing per profile */
+  guint call_invitations_per_min; /* 10 */
+  guint max_call_candidates;      /* 64 kept per ringing call */
+  double typing_rate_per_s;       /* 2 per conversation */
 } NatterServerConfig;
+
+#define NATTER_MAX_OUTGOING_BYTES (4 * 1024 * 1024)
+#define NATTER_SYNC_REPLAY_MAX_BYTES (4 * 1024 * 1024)
+#define NATTER_MAX_RINGING_CALLS 2
+#define NATTER_CALL_INVITATIONS_PER_MIN 10
+#define NATTER_MAX_CALL_CANDIDATES 64
+#define NATTER_TYPING_RATE_PER_S 2.0
 
 NatterServerConfig *natter_server_config_new (void);
 void natter_server_config_free (NatterServerConfig *config);
@@ -53,6 +68,9 @@ gboolean natter_server_config_parse_args (NatterServerConfig *config,
                                           int *argc,
                                           char ***argv,
                                           GError **error);
+/* The hub's limits as options (--max-outgoing-bytes …), filled in @config
+ * once parsed. */
+GOptionGroup *natter_server_config_hub_option_group (NatterServerConfig *config);
 gboolean natter_server_config_origin_allowed (const NatterServerConfig *config, const char *origin);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterServerConfig, natter_server_config_free)

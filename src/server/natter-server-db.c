@@ -127,6 +127,24 @@ static const char *const migrations[] = {
   "CREATE INDEX calls_by_caller ON calls (caller_id, caller_type, call_log_id);"
   "CREATE INDEX calls_by_callee ON calls (callee_id, callee_type, call_log_id);"
   "CREATE INDEX calls_by_status ON calls (status);",
+
+  /* 2: the history's epoch, the sender's own event of a message (its ack),
+   * who took part in a conversation (presence), blocks. */
+  "CREATE TABLE server_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+  "INSERT INTO server_meta (key, value) VALUES ('epoch', lower(hex(randomblob(16))));"
+  "ALTER TABLE messages ADD COLUMN sender_event_id INTEGER;"
+  "ALTER TABLE participants ADD COLUMN took_part INTEGER NOT NULL DEFAULT 0;"
+  "UPDATE participants SET took_part = 1 WHERE EXISTS (SELECT 1 FROM messages m"
+  "  WHERE m.conversation_id = participants.conversation_id"
+  "  AND m.sender_id = participants.profile_id AND m.sender_type = participants.profile_type);"
+  "CREATE TABLE blocks ("
+  "  blocker_id INTEGER NOT NULL,"
+  "  blocker_type TEXT NOT NULL,"
+  "  blocked_id INTEGER NOT NULL,"
+  "  blocked_type TEXT NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (blocker_id, blocker_type, blocked_id, blocked_type)) WITHOUT ROWID;"
+  "CREATE INDEX blocks_by_blocked ON blocks (blocked_id, blocked_type);",
 };
 
 static gint64
@@ -331,9 +349,9 @@ on_wal_commit (gpointer user_data, sqlite3 *handle, const char *db_name, int wal
 /* SQLite checkpoints on the committing thread by default, and a checkpoint
  * waits for fsync twice: with every write on the main thread that stalled
  * the hub for tens of milliseconds every 1000 pages. A worker thread with
- * its own connection does them instead. A commit needs no fsync in WAL mode
- * with synchronous=NORMAL, and it is on disk (in the WAL) once it returns:
- * it survives the process being killed. */
+ * its own connection does them instead. With synchronous=FULL every commit
+ * fsyncs the WAL: an acknowledged message survives a power cut, not only
+ * the process being killed. */
 static gboolean
 start_checkpointer (NatterServerDb *self, const char *path, GError **error)
 {
@@ -357,6 +375,31 @@ start_checkpointer (NatterServerDb *self, const char *path, GError **error)
   sqlite3_wal_hook (self->handle, on_wal_commit, self);
 
   return TRUE;
+}
+
+/* Tests make storage fail on purpose: NATTER_TEST_DB_MAX_PAGE_COUNT caps
+ * the file at that many pages plus what it has now (SQLITE_FULL after). */
+static gboolean
+apply_test_page_limit (NatterServerDb *self, GError **error)
+{
+  const char *extra = g_getenv ("NATTER_TEST_DB_MAX_PAGE_COUNT");
+  g_autoptr (NatterDbStmt) stmt = NULL;
+  g_autofree char *pragma = NULL;
+  guint64 pages = 0;
+
+  if (extra == NULL || !g_ascii_string_to_unsigned (extra, 10, 0, G_MAXINT32, &pages, NULL))
+    return TRUE;
+
+  stmt = natter_server_db_prepare (self, "PRAGMA page_count;", error);
+  if (stmt == NULL || sqlite3_step (stmt) != SQLITE_ROW)
+    return stmt != NULL;
+  pragma = g_strdup_printf ("PRAGMA max_page_count = %" G_GINT64_FORMAT ";",
+                            (gint64) sqlite3_column_int64 (stmt, 0) + (gint64) pages);
+  g_warning (
+    "Test switch NATTER_TEST_DB_MAX_PAGE_COUNT: the database may grow by %" G_GUINT64_FORMAT
+    " pages only",
+    pages);
+  return exec (self, pragma, error);
 }
 
 /**
@@ -402,13 +445,13 @@ natter_server_db_open (const char *path, GError **error)
    * every message. A WAL that grew during a burst is cut back to 64 MiB
    * when it rewinds. */
   if (!exec (self, "PRAGMA journal_mode = WAL;", error) ||
-      !exec (self, "PRAGMA synchronous = NORMAL;", error) ||
+      !exec (self, "PRAGMA synchronous = FULL;", error) ||
       !exec (self, "PRAGMA foreign_keys = ON;", error) ||
       !exec (self, "PRAGMA cache_size = -16384;", error) ||
       !exec (self, "PRAGMA mmap_size = 268435456;", error) ||
       !exec (self, "PRAGMA temp_store = MEMORY;", error) ||
       !exec (self, "PRAGMA journal_size_limit = 67108864;", error) || !migrate (self, error) ||
-      !start_checkpointer (self, path, error)) {
+      !start_checkpointer (self, path, error) || !apply_test_page_limit (self, error)) {
     g_prefix_error (error, "%s: ", path);
     return NULL;
   }
@@ -1457,12 +1500,21 @@ natter_server_db_list_contacts (NatterServerDb *self, const NatterProfile *profi
 
   stmt = natter_server_db_prepare (
     self,
-    "SELECT DISTINCT o.profile_id, o.profile_type, u.display_name, p.avatar IS NOT NULL"
-    " FROM participants me JOIN participants o ON o.conversation_id = me.conversation_id"
-    " LEFT JOIN profiles p ON p.profile_id = o.profile_id AND p.profile_type = o.profile_type"
+    "WITH c (id, type) AS ("
+    "  SELECT o.profile_id, o.profile_type"
+    "  FROM participants me JOIN participants o ON o.conversation_id = me.conversation_id"
+    "  WHERE me.profile_id = ?1 AND me.profile_type = ?2 AND me.took_part AND o.took_part"
+    "  AND NOT (o.profile_id = ?1 AND o.profile_type = ?2)"
+    "  UNION SELECT callee_id, callee_type FROM calls"
+    "  WHERE caller_id = ?1 AND caller_type = ?2 AND answered_at IS NOT NULL"
+    "  UNION SELECT caller_id, caller_type FROM calls"
+    "  WHERE callee_id = ?1 AND callee_type = ?2 AND answered_at IS NOT NULL)"
+    " SELECT c.id, c.type, u.display_name, p.avatar IS NOT NULL FROM c"
+    " LEFT JOIN profiles p ON p.profile_id = c.id AND p.profile_type = c.type"
     " LEFT JOIN users u ON u.user_id = p.user_id"
-    " WHERE me.profile_id = ?1 AND me.profile_type = ?2"
-    " AND NOT (o.profile_id = ?1 AND o.profile_type = ?2);",
+    " WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = ?1 AND b.blocker_type = ?2"
+    "   AND b.blocked_id = c.id AND b.blocked_type = c.type) OR (b.blocked_id = ?1"
+    "   AND b.blocked_type = ?2 AND b.blocker_id = c.id AND b.blocker_type = c.type));",
     error);
   if (stmt == NULL)
     return NULL;

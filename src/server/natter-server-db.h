@@ -130,7 +130,9 @@ natter_server_db_list_participants (NatterServerDb *self, gint64 conversation_id
 GPtrArray *natter_server_db_list_conversations (NatterServerDb *self,
                                                 const NatterProfile *viewer,
                                                 GError **error);
-/* Every profile sharing a conversation with @profile (for presence). */
+/* Every profile that sees @profile's presence: both took part in a shared
+ * conversation (sent a message) or in an answered call, and neither
+ * blocked the other. */
 GPtrArray *
 natter_server_db_list_contacts (NatterServerDb *self, const NatterProfile *profile, GError **error);
 
@@ -210,5 +212,48 @@ gboolean natter_server_db_fail_stale_calls (NatterServerDb *self, GError **error
 /* The end of an answered call: ended_at now and duration_s from answered_at,
  * the status stays "answered" (natter-server-db-hub.c). */
 NatterCallLog *natter_server_db_end_call (NatterServerDb *self, gint64 call_log_id, GError **error);
+
+/* natter-server-db-hub.c: epoch, own events, taking part, blocks */
+/* Names this database's event history (made with the database). */
+const char *natter_server_db_get_epoch (NatterServerDb *self);
+gboolean natter_server_db_set_sender_event_id (NatterServerDb *self,
+                                               gint64 message_id,
+                                               gint64 event_id,
+                                               GError **error);
+/* 0 when unknown (a message stored before schema 2). */
+gint64 natter_server_db_get_sender_event_id (NatterServerDb *self, gint64 message_id);
+gint64 natter_server_db_get_read_seq (NatterServerDb *self,
+                                      gint64 conversation_id,
+                                      const NatterProfile *profile);
+/* Marks @profile as having taken part in the conversation; *out_changed is
+ * TRUE the first time. */
+gboolean natter_server_db_set_took_part (NatterServerDb *self,
+                                         gint64 conversation_id,
+                                         const NatterProfile *profile,
+                                         gboolean *out_changed,
+                                         GError **error);
+gboolean natter_server_db_took_part (NatterServerDb *self,
+                                     gint64 conversation_id,
+                                     const NatterProfile *profile);
+gboolean natter_server_db_delete_event (NatterServerDb *self,
+                                        const NatterProfile *profile,
+                                        gint64 event_id,
+                                        GError **error);
+/* Blocks: @blocker no longer hears from @blocked. Adding twice is no error. */
+gboolean natter_server_db_add_block (NatterServerDb *self,
+                                     const NatterProfile *blocker,
+                                     const NatterProfile *blocked,
+                                     GError **error);
+gboolean natter_server_db_remove_block (NatterServerDb *self,
+                                        const NatterProfile *blocker,
+                                        const NatterProfile *blocked,
+                                        GError **error);
+/* The profiles @blocker blocked, full profiles, newest first. */
+GPtrArray *
+natter_server_db_list_blocks (NatterServerDb *self, const NatterProfile *blocker, GError **error);
+/* TRUE when either of the two blocked the other. */
+gboolean natter_server_db_is_blocked_either (NatterServerDb *self,
+                                             const NatterProfile *a,
+                                             const NatterProfile *b);
 
 G_END_DECLS

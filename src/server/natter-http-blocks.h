@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "natter-hub.h"
+#include "natter-server-db.h"
+
+G_BEGIN_DECLS
+
+gboolean natter_http_blocks_handle (NatterServerDb *db,
+                                    NatterHub *hub,
+                                    SoupServerMessage *msg,
+                                    const char *path);
+
+G_END_DECLS
