@@ -11,8 +11,6 @@
 #include "natter-protocol.h"
 
 #define ROUTE_KEY "natter-route"
-#define TOO_LARGE_KEY "natter-too-large"
-#define RECEIVED_KEY "natter-received"
 #define LOGIN_BUCKETS_MAX 10000
 /* libsoup 3.2 names no constant for it. */
 #define STATUS_TOO_MANY_REQUESTS 429
@@ -207,37 +205,6 @@ respond_db_error (NatterHttpApi *self, SoupServerMessage *msg, const GError *err
     respond_internal (self, msg, error);
 }
 
-static gsize
-body_limit_for (const char *method, const char *path)
-{
-  Route route = { 0 };
-  gsize limit = NATTER_MAX_HTTP_BODY_BYTES;
-
-  if (g_str_equal (method, "PUT") && match_route (path, &route) && route.id == ROUTE_AVATAR)
-    limit = NATTER_MAX_AVATAR_BYTES;
-  route_clear (&route);
-
-  return limit;
-}
-
-/* A body over the limit is still read off the socket (so that the 413
- * reaches the client instead of a reset), but it is not kept. */
-static void
-on_request_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
-{
-  gsize limit = GPOINTER_TO_SIZE (user_data);
-  gsize received = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), RECEIVED_KEY));
-  SoupMessageBody *body = soup_server_message_get_request_body (msg);
-
-  received += g_bytes_get_size (chunk);
-  g_object_set_data (G_OBJECT (msg), RECEIVED_KEY, GSIZE_TO_POINTER (received));
-  if (received > limit && g_object_get_data (G_OBJECT (msg), TOO_LARGE_KEY) == NULL) {
-    g_object_set_data (G_OBJECT (msg), TOO_LARGE_KEY, GINT_TO_POINTER (TRUE));
-    soup_message_body_set_accumulate (body, FALSE);
-    soup_message_body_truncate (body);
-  }
-}
-
 static void
 early_handler (SoupServer *server,
                SoupServerMessage *msg,
@@ -246,31 +213,12 @@ early_handler (SoupServer *server,
                gpointer user_data)
 {
   NatterHttpApi *self = NATTER_HTTP_API (user_data);
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-  gsize limit;
-  goffset length;
-
   if (self->shutting_down) {
     soup_message_headers_append (soup_server_message_get_response_headers (msg), "Connection",
                                  "close");
     respond_error (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "internal",
                    "the server is shutting down");
-    return;
   }
-
-  /* The hub's WebSocket upgrade has no body to watch. */
-  if (g_str_has_prefix (path, "/ws/"))
-    return;
-
-  limit = body_limit_for (soup_server_message_get_method (msg), path);
-  length = soup_message_headers_get_content_length (headers);
-  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
-      length > (goffset) limit) {
-    g_object_set_data (G_OBJECT (msg), TOO_LARGE_KEY, GINT_TO_POINTER (TRUE));
-    soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
-    return;
-  }
-  g_signal_connect (msg, "got-chunk", G_CALLBACK (on_request_got_chunk), GSIZE_TO_POINTER (limit));
 }
 
 static void
@@ -1011,6 +959,42 @@ method_allowed (const RouteInfo *info, const char *method)
   return g_strv_contains ((const char *const *) methods, method);
 }
 
+/**
+ * natter_http_api_check_request:
+ * @method: the request's method
+ * @path: its path
+ * @out_body_limit: (out): the most its body may hold
+ * @user_data: the #NatterHttpApi
+ *
+ * What the API answers a request before reading its body: an unknown path
+ * 404, a method the path does not take 405; otherwise 0 and the body limit
+ * of that route (natter-request-guard.c refuses bodies past it unread).
+ *
+ * Returns: 0, or the status the request gets whatever its body
+ */
+guint
+natter_http_api_check_request (const char *method,
+                               const char *path,
+                               gsize *out_body_limit,
+                               gpointer user_data)
+{
+  NatterHttpApi *self = NATTER_HTTP_API (user_data);
+  g_auto (Route) route = { 0 };
+
+  *out_body_limit = 0;
+  if (!match_route (path, &route))
+    return SOUP_STATUS_NOT_FOUND;
+  if (!g_str_equal (method, "OPTIONS") && !method_allowed (&routes[route.id], method))
+    return SOUP_STATUS_METHOD_NOT_ALLOWED;
+
+  if (route.id == ROUTE_AVATAR)
+    *out_body_limit = self->config->max_avatar_bytes;
+  else
+    *out_body_limit = self->config->max_request_body_bytes;
+
+  return 0;
+}
+
 static void
 handler (SoupServer *server,
          SoupServerMessage *msg,
@@ -1055,11 +1039,6 @@ handler (SoupServer *server,
                                   info->methods);
     respond_error (self, msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "not_allowed",
                    "this method is not allowed here");
-    return;
-  }
-  if (g_object_get_data (G_OBJECT (msg), TOO_LARGE_KEY) != NULL) {
-    respond_error (self, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
-                   "the request body is too large");
     return;
   }
 

@@ -11,12 +11,14 @@
 #endif
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "natter-http-api.h"
 #include "natter-http-body.h"
 #include "natter-password.h"
 #include "natter-protocol.h"
+#include "natter-request-guard.h"
 #include "natter-server.h"
 
 #define DEMO_PASSWORD "natter-demo"
@@ -29,6 +31,7 @@ struct _NatterServer {
   NatterMetrics *metrics;
   NatterHub *hub;
   NatterHttpApi *api;
+  NatterRequestGuard *guard;
   SoupServer *soup_server;
   guint port;
   gboolean tls;
@@ -123,6 +126,7 @@ natter_server_dispose (GObject *object)
 
   if (self->soup_server != NULL)
     soup_server_disconnect (self->soup_server);
+  g_clear_object (&self->guard);
   g_clear_object (&self->api);
   g_clear_object (&self->hub);
   g_clear_object (&self->soup_server);
@@ -186,6 +190,10 @@ natter_server_new (NatterServerConfig *config, GError **error)
     return NULL;
 
   self->soup_server = soup_server_new ("server-header", "natter-server/" PACKAGE_VERSION " ", NULL);
+  /* No permessage-deflate: chat frames are small, inflating each one costs
+   * the routing thread CPU, and a compressed frame is a decompression bomb
+   * waiting to happen. A client that sends RSV1 anyway is closed. */
+  soup_server_remove_websocket_extension (self->soup_server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
   if (config->tls_cert_file != NULL) {
     g_autoptr (GTlsCertificate) certificate =
       g_tls_certificate_new_from_files (config->tls_cert_file, config->tls_key_file, error);
@@ -200,6 +208,9 @@ natter_server_new (NatterServerConfig *config, GError **error)
   natter_hub_install (self->hub, self->soup_server);
   self->api = natter_http_api_new (self->db, config, self->metrics, self->hub);
   natter_http_api_install (self->api, self->soup_server);
+  self->guard =
+    natter_request_guard_new (config, self->metrics, natter_http_api_check_request, self->api);
+  natter_request_guard_install (self->guard, self->soup_server);
 
   /* Warm the dummy hash now, so the first login for an unknown email costs
    * no more than any other. */
@@ -463,6 +474,20 @@ coalescing_poll (GPollFD *fds, guint n_fds, int timeout_ms)
   return n_ready;
 }
 
+/* Every connection is a file descriptor: the default soft limit of 1024
+ * would refuse clients long before memory or CPU run out. */
+static void
+raise_file_limit (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max)
+    return;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
+    g_warning ("could not raise the open file limit to %llu", (unsigned long long) limit.rlim_max);
+}
+
 typedef struct {
   GMainLoop *loop;
   NatterServer *server;
@@ -538,6 +563,7 @@ natter_server_run (int argc, char **argv)
     g_printerr ("natter-server: %s\nTry “natter-server --help”.\n", error->message);
     return 2;
   }
+  raise_file_limit ();
 
   loop_interval_us = config->loop_interval_us;
   server = natter_server_new (g_steal_pointer (&config), &error);
