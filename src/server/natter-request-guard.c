@@ -20,12 +20,14 @@
 #define LINGER_BUFFER_BYTES (16 * 1024)
 
 /* One TCP connection, from its first request-started until its socket is
- * finalized (a WebSocket keeps it alive after the upgrade). */
+ * closed (a WebSocket keeps it open after the upgrade). libsoup 3.2 may
+ * leak the socket of a closed connection, so closing, not finalizing,
+ * ends the entry. */
 typedef struct {
-  NatterRequestGuard *guard;
-  GSocket *socket; /* not owned: weakly referenced */
+  GSocket *socket;
   char *address;
   gint64 deadline_us; /* 0: no deadline (a request is being served, or a WebSocket) */
+  gboolean idle;      /* between two requests of a kept-alive connection */
 } GuardedConnection;
 
 struct _NatterRequestGuard {
@@ -42,13 +44,10 @@ struct _NatterRequestGuard {
 
 G_DEFINE_FINAL_TYPE (NatterRequestGuard, natter_request_guard, G_TYPE_OBJECT)
 
-static void on_socket_finalized (gpointer data, GObject *where_the_object_was);
-
 static void
 guarded_connection_free (GuardedConnection *connection)
 {
-  if (connection->socket != NULL)
-    g_object_weak_unref (G_OBJECT (connection->socket), on_socket_finalized, connection);
+  g_clear_object (&connection->socket);
   g_free (connection->address);
   g_free (connection);
 }
@@ -62,17 +61,6 @@ release_address (NatterRequestGuard *self, const char *address)
     g_hash_table_remove (self->per_address, address);
   else
     g_hash_table_insert (self->per_address, g_strdup (address), GUINT_TO_POINTER (count - 1));
-}
-
-static void
-on_socket_finalized (gpointer data, GObject *where_the_object_was)
-{
-  GuardedConnection *connection = data;
-  NatterRequestGuard *self = connection->guard;
-
-  connection->socket = NULL;
-  release_address (self, connection->address);
-  g_hash_table_remove (self->connections, where_the_object_was);
 }
 
 static GuardedConnection *
@@ -321,14 +309,13 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_da
       }
       g_hash_table_insert (self->per_address, g_strdup (address), GUINT_TO_POINTER (count + 1));
       connection = g_new0 (GuardedConnection, 1);
-      connection->guard = self;
-      connection->socket = socket;
+      connection->socket = g_object_ref (socket);
       connection->address = g_strdup (address);
-      g_object_weak_ref (G_OBJECT (socket), on_socket_finalized, connection);
       g_hash_table_insert (self->connections, socket, connection);
     }
     connection->deadline_us =
       g_get_monotonic_time () + (gint64) self->config->header_timeout_s * G_USEC_PER_SEC;
+    connection->idle = FALSE;
   }
 
   g_signal_connect_object (msg, "got-headers", G_CALLBACK (on_got_headers), self, 0);
@@ -342,14 +329,18 @@ on_request_done (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
   NatterRequestGuard *self = NATTER_REQUEST_GUARD (user_data);
   GuardedConnection *connection = lookup_connection (self, msg);
 
-  if (connection != NULL)
+  if (connection != NULL) {
     connection->deadline_us =
       g_get_monotonic_time () + (gint64) self->config->idle_timeout_s * G_USEC_PER_SEC;
+    connection->idle = TRUE;
+  }
 }
 
 /* One timer for every connection: a source each would cost every main-loop
  * iteration a walk over all of them. Shutting the socket down makes
- * libsoup read EOF and drop the connection the ordinary way. */
+ * libsoup read EOF and drop the connection the ordinary way; an idle
+ * keep-alive connection libsoup would forget (3.2 leaks those) is closed
+ * outright so that its descriptor comes back. */
 static gboolean
 on_sweep (gpointer user_data)
 {
@@ -363,9 +354,16 @@ on_sweep (gpointer user_data)
     GuardedConnection *connection = value;
 
     if (connection->deadline_us != 0 && connection->deadline_us <= now) {
-      connection->deadline_us = 0;
       natter_metrics_inc (self->metrics, "natter_http_timeouts_total", NULL, NULL);
-      g_socket_shutdown (connection->socket, TRUE, TRUE, NULL);
+      if (connection->idle)
+        g_socket_close (connection->socket, NULL);
+      else
+        g_socket_shutdown (connection->socket, TRUE, TRUE, NULL);
+      connection->deadline_us = 0;
+    }
+    if (g_socket_is_closed (connection->socket)) {
+      release_address (self, connection->address);
+      g_hash_table_iter_remove (&iter);
     }
   }
 
