@@ -5,13 +5,16 @@
 
 #include <string.h>
 
+#include "natter-attempt-limiter.h"
 #include "natter-http-api.h"
 #include "natter-http-body.h"
 #include "natter-password.h"
 #include "natter-protocol.h"
+#include "natter-request-guard.h"
 
 #define ROUTE_KEY "natter-route"
-#define LOGIN_BUCKETS_MAX 10000
+/* Keys each limiter remembers; the least recently used go first. */
+#define LIMITER_CAPACITY 100000
 /* libsoup 3.2 names no constant for it. */
 #define STATUS_TOO_MANY_REQUESTS 429
 
@@ -61,11 +64,6 @@ typedef struct {
   gint64 conversation_id;
 } Route;
 
-typedef struct {
-  double tokens;
-  gint64 updated_us;
-} LoginBucket;
-
 struct _NatterHttpApi {
   GObject parent_instance;
 
@@ -73,7 +71,10 @@ struct _NatterHttpApi {
   const NatterServerConfig *config;
   NatterMetrics *metrics;
   NatterHub *hub;
-  GHashTable *login_buckets; /* client address -> LoginBucket */
+  NatterAttemptLimiter *logins_by_address;
+  NatterAttemptLimiter *logins_by_account;
+  NatterAttemptLimiter *registrations_by_address;
+  guint hashes_waiting; /* password jobs queued or running */
   gboolean shutting_down;
 };
 
@@ -411,6 +412,7 @@ typedef struct {
   gulong disconnected_id;
   gboolean disconnected;
   char *client_address;
+  char *account_key; /* login: the email, lowercased */
 
   /* register */
   NatterRegisterRequest *register_request;
@@ -433,6 +435,7 @@ password_job_free (PasswordJob *job)
   g_clear_object (&job->msg);
   g_clear_object (&job->self);
   g_free (job->client_address);
+  g_free (job->account_key);
   g_clear_pointer (&job->register_request, natter_register_request_free);
   if (job->password != NULL)
     memset (job->password, 0, strlen (job->password));
@@ -458,7 +461,7 @@ password_job_new (NatterHttpApi *self, SoupServerMessage *msg)
 
   job->self = g_object_ref (self);
   job->msg = g_object_ref (msg);
-  job->client_address = g_strdup (soup_server_message_get_remote_host (msg));
+  job->client_address = natter_request_guard_client_address (self->config, msg);
   job->disconnected_id =
     g_signal_connect (msg, "disconnected", G_CALLBACK (on_job_message_disconnected), job);
   soup_server_message_pause (msg);
@@ -485,33 +488,45 @@ password_job_thread (GTask *task,
   g_task_return_boolean (task, TRUE);
 }
 
-/* The bucket of @address, refilled for the time since it was last used. */
-static LoginBucket *
-login_bucket_get (NatterHttpApi *self, const char *address)
+/* Refuses with 429 and Retry-After. */
+static void
+respond_rate_limited (NatterHttpApi *self,
+                      SoupServerMessage *msg,
+                      guint retry_after_s,
+                      const char *text)
 {
-  LoginBucket *bucket;
-  gint64 now = g_get_monotonic_time ();
+  g_autofree char *seconds = g_strdup_printf ("%u", MAX (retry_after_s, 1));
 
-  if (address == NULL)
-    address = "";
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
+                                seconds);
+  respond_error (self, msg, STATUS_TOO_MANY_REQUESTS, "rate_limited", text);
+}
 
-  bucket = g_hash_table_lookup (self->login_buckets, address);
-  if (bucket == NULL) {
-    /* Forget every bucket before the table could grow without bound. */
-    if (g_hash_table_size (self->login_buckets) >= LOGIN_BUCKETS_MAX)
-      g_hash_table_remove_all (self->login_buckets);
-    bucket = g_new0 (LoginBucket, 1);
-    bucket->tokens = self->config->login_burst;
-    bucket->updated_us = now;
-    g_hash_table_insert (self->login_buckets, g_strdup (address), bucket);
+/* Hashing takes a worker thread tens of milliseconds and 19 MiB: past
+ * --max-hashes-waiting jobs, new ones are refused (503) rather than queued
+ * without bound. */
+static gboolean
+reserve_hash (NatterHttpApi *self, SoupServerMessage *msg)
+{
+  if (self->hashes_waiting >= self->config->max_hashes_waiting) {
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
+                                  "1");
+    respond_error (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "rate_limited",
+                   "the server is busy; try again in a moment");
+    return FALSE;
   }
+  return TRUE;
+}
 
-  bucket->tokens +=
-    (double) (now - bucket->updated_us) / G_USEC_PER_SEC * self->config->login_rate_per_min / 60.0;
-  bucket->tokens = MIN (bucket->tokens, self->config->login_burst);
-  bucket->updated_us = now;
+static void
+run_password_job (NatterHttpApi *self, PasswordJob *job, GAsyncReadyCallback callback)
+{
+  g_autoptr (GTask) task = g_task_new (self, NULL, callback, NULL);
 
-  return bucket;
+  self->hashes_waiting++;
+  natter_metrics_inc (self->metrics, "natter_password_hashes_total", NULL, NULL);
+  g_task_set_task_data (task, job, (GDestroyNotify) password_job_free);
+  g_task_run_in_thread (task, password_job_thread);
 }
 
 static void
@@ -522,6 +537,7 @@ on_register_hashed (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
   gint64 user_id = 0;
 
+  self->hashes_waiting--;
   if (job->disconnected)
     return;
 
@@ -549,12 +565,21 @@ handle_register (NatterHttpApi *self, SoupServerMessage *msg)
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (NatterRegisterRequest) request = NULL;
-  g_autoptr (GTask) task = NULL;
+  g_autofree char *address = NULL;
   PasswordJob *job;
+  guint retry_after_s = 0;
 
   if (!self->config->registration_enabled) {
     respond_error (self, msg, SOUP_STATUS_FORBIDDEN, "forbidden",
                    "this server does not allow registration");
+    return;
+  }
+
+  /* The token goes when the request arrives: parallel ones cannot pass. */
+  address = natter_request_guard_client_address (self->config, msg);
+  if (!natter_attempt_limiter_take (self->registrations_by_address, address,
+                                    g_get_monotonic_time (), &retry_after_s)) {
+    respond_rate_limited (self, msg, retry_after_s, "too many registrations; try again later");
     return;
   }
 
@@ -576,11 +601,13 @@ handle_register (NatterHttpApi *self, SoupServerMessage *msg)
     }
   }
 
+  if (!reserve_hash (self, msg)) {
+    natter_attempt_limiter_give_back (self->registrations_by_address, address);
+    return;
+  }
   job = password_job_new (self, msg);
   job->register_request = g_steal_pointer (&request);
-  task = g_task_new (self, NULL, on_register_hashed, NULL);
-  g_task_set_task_data (task, job, (GDestroyNotify) password_job_free);
-  g_task_run_in_thread (task, password_job_thread);
+  run_password_job (self, job, on_register_hashed);
 }
 
 static void
@@ -589,10 +616,11 @@ on_login_verified (GObject *source, GAsyncResult *result, gpointer user_data)
   PasswordJob *job = g_task_get_task_data (G_TASK (result));
   NatterHttpApi *self = job->self;
 
-  if (!job->verified) {
-    LoginBucket *bucket = login_bucket_get (self, job->client_address);
-
-    bucket->tokens = MAX (0, bucket->tokens - 1);
+  self->hashes_waiting--;
+  /* Only failed attempts keep their tokens spent. */
+  if (job->verified) {
+    natter_attempt_limiter_give_back (self->logins_by_address, job->client_address);
+    natter_attempt_limiter_give_back (self->logins_by_account, job->account_key);
   }
   if (job->disconnected)
     return;
@@ -613,17 +641,19 @@ handle_login (NatterHttpApi *self, SoupServerMessage *msg)
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (NatterLoginRequest) request = NULL;
-  g_autoptr (GTask) task = NULL;
   g_autofree char *stored_hash = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *account = NULL;
   gint64 user_id = 0;
+  gint64 now = g_get_monotonic_time ();
+  guint retry_after_s = 0;
   PasswordJob *job;
 
-  /* Only failed attempts spend the bucket; an empty one refuses them all. */
-  if (login_bucket_get (self, soup_server_message_get_remote_host (msg))->tokens < 1) {
-    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
-                                  "60");
-    respond_error (self, msg, STATUS_TOO_MANY_REQUESTS, "rate_limited",
-                   "too many failed logins; try again later");
+  /* Tokens are taken when the request arrives, so that parallel guesses
+   * cannot all pass; a correct password gives them back. */
+  address = natter_request_guard_client_address (self->config, msg);
+  if (!natter_attempt_limiter_take (self->logins_by_address, address, now, &retry_after_s)) {
+    respond_rate_limited (self, msg, retry_after_s, "too many failed logins; try again later");
     return;
   }
 
@@ -635,6 +665,20 @@ handle_login (NatterHttpApi *self, SoupServerMessage *msg)
     return;
   }
 
+  /* Per account too, whatever the address: an attacker with many
+   * addresses still gets a burst of guesses, then ever longer waits. The
+   * same for unknown emails, so the answer does not tell them apart. */
+  account = g_utf8_strdown (request->email, -1);
+  if (!natter_attempt_limiter_take (self->logins_by_account, account, now, &retry_after_s)) {
+    respond_rate_limited (self, msg, retry_after_s, "too many failed logins; try again later");
+    return;
+  }
+  if (!reserve_hash (self, msg)) {
+    natter_attempt_limiter_give_back (self->logins_by_address, address);
+    natter_attempt_limiter_give_back (self->logins_by_account, account);
+    return;
+  }
+
   if (!natter_server_db_find_login (self->db, request->email, &user_id, &stored_hash, &error) &&
       !g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND)) {
     respond_internal (self, msg, error);
@@ -643,11 +687,10 @@ handle_login (NatterHttpApi *self, SoupServerMessage *msg)
 
   job = password_job_new (self, msg);
   job->user_id = user_id;
+  job->account_key = g_steal_pointer (&account);
   job->password = g_strdup (request->password);
   job->stored_hash = g_steal_pointer (&stored_hash);
-  task = g_task_new (self, NULL, on_login_verified, NULL);
-  g_task_set_task_data (task, job, (GDestroyNotify) password_job_free);
-  g_task_run_in_thread (task, password_job_thread);
+  run_password_job (self, job, on_login_verified);
 }
 
 static void
@@ -1121,7 +1164,9 @@ natter_http_api_finalize (GObject *object)
 {
   NatterHttpApi *self = NATTER_HTTP_API (object);
 
-  g_clear_pointer (&self->login_buckets, g_hash_table_unref);
+  g_clear_pointer (&self->logins_by_address, natter_attempt_limiter_free);
+  g_clear_pointer (&self->logins_by_account, natter_attempt_limiter_free);
+  g_clear_pointer (&self->registrations_by_address, natter_attempt_limiter_free);
 
   G_OBJECT_CLASS (natter_http_api_parent_class)->finalize (object);
 }
@@ -1138,7 +1183,6 @@ natter_http_api_class_init (NatterHttpApiClass *klass)
 static void
 natter_http_api_init (NatterHttpApi *self)
 {
-  self->login_buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 /**
@@ -1168,6 +1212,12 @@ natter_http_api_new (NatterServerDb *db,
   self->config = config;
   self->metrics = g_object_ref (metrics);
   self->hub = hub != NULL ? g_object_ref (hub) : NULL;
+  self->logins_by_address = natter_attempt_limiter_new (config->login_rate_per_min / 60.0,
+                                                        config->login_burst, LIMITER_CAPACITY);
+  self->logins_by_account = natter_attempt_limiter_new (config->login_rate_per_min / 60.0,
+                                                        config->login_burst, LIMITER_CAPACITY);
+  self->registrations_by_address = natter_attempt_limiter_new (
+    config->registration_rate_per_hour / 3600.0, config->registration_burst, LIMITER_CAPACITY);
 
   return self;
 }

@@ -453,6 +453,12 @@ natter_server_config_parse_args (NatterServerConfig *config,
     config->metrics_listen = g_steal_pointer (&metrics_listen);
   }
 
+  if (config->login_burst < 1 || config->registration_burst < 1) {
+    g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                         "--login-burst and --registration-burst: at least 1");
+    return FALSE;
+  }
+
   if (origins != NULL) {
     g_strfreev (config->allowed_origins);
     config->allowed_origins = g_steal_pointer (&origins);
