@@ -21,7 +21,6 @@
 typedef enum {
   ROUTE_NONE,
   ROUTE_HEALTHZ,
-  ROUTE_METRICS,
   ROUTE_REGISTER,
   ROUTE_LOGIN,
   ROUTE_LOGOUT,
@@ -43,7 +42,6 @@ typedef struct {
 static const RouteInfo routes[] = {
   { ROUTE_NONE, "other", "" },
   { ROUTE_HEALTHZ, "/healthz", "GET, HEAD" },
-  { ROUTE_METRICS, "/metrics", "GET, HEAD" },
   { ROUTE_REGISTER, "/api/register", "POST" },
   { ROUTE_LOGIN, "/api/login", "POST" },
   { ROUTE_LOGOUT, "/api/logout", "POST" },
@@ -108,10 +106,10 @@ match_route (const char *path, Route *route)
   parts = g_strsplit (path + 1, "/", 9);
   n = g_strv_length (parts);
 
+  /* /metrics is not here: natter_http_api_install_metrics () serves it on
+   * its own address only. */
   if (n == 1 && g_str_equal (parts[0], "healthz"))
     route->id = ROUTE_HEALTHZ;
-  else if (n == 1 && g_str_equal (parts[0], "metrics"))
-    route->id = ROUTE_METRICS;
   else if (n < 2 || !g_str_equal (parts[0], "api"))
     return FALSE;
   else if (n == 2 && g_str_equal (parts[1], "register"))
@@ -1090,9 +1088,6 @@ handler (SoupServer *server,
       soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
       soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_STATIC, "ok", 2);
       break;
-    case ROUTE_METRICS:
-      handle_metrics (self, msg);
-      break;
     case ROUTE_REGISTER:
       handle_register (self, msg);
       break;
@@ -1238,6 +1233,44 @@ natter_http_api_install (NatterHttpApi *self, SoupServer *server)
   soup_server_add_early_handler (server, NULL, early_handler, self, NULL);
   soup_server_add_handler (server, NULL, handler, self, NULL);
   g_signal_connect_object (server, "request-finished", G_CALLBACK (on_request_finished), self, 0);
+}
+
+static void
+metrics_handler (SoupServer *server,
+                 SoupServerMessage *msg,
+                 const char *path,
+                 GHashTable *query,
+                 gpointer user_data)
+{
+  NatterHttpApi *self = NATTER_HTTP_API (user_data);
+  const char *method = soup_server_message_get_method (msg);
+
+  if (!g_str_equal (path, "/metrics")) {
+    respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "not_found", "no such resource");
+  } else if (!g_str_equal (method, "GET") && !g_str_equal (method, "HEAD")) {
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
+                                  "GET, HEAD");
+    respond_error (self, msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "not_allowed",
+                   "this method is not allowed here");
+  } else {
+    handle_metrics (self, msg);
+  }
+}
+
+/**
+ * natter_http_api_install_metrics:
+ * @self: the API
+ * @server: the server of the metrics address (--metrics-listen)
+ *
+ * Serves `GET /metrics` on @server, which is never the public one.
+ */
+void
+natter_http_api_install_metrics (NatterHttpApi *self, SoupServer *server)
+{
+  g_return_if_fail (NATTER_IS_HTTP_API (self));
+  g_return_if_fail (SOUP_IS_SERVER (server));
+
+  soup_server_add_handler (server, NULL, metrics_handler, self, NULL);
 }
 
 /**

@@ -33,6 +33,7 @@ struct _NatterServer {
   NatterHttpApi *api;
   NatterRequestGuard *guard;
   SoupServer *soup_server;
+  SoupServer *metrics_server; /* NULL without --metrics-listen */
   guint port;
   gboolean tls;
   gboolean shutting_down;
@@ -126,6 +127,9 @@ natter_server_dispose (GObject *object)
 
   if (self->soup_server != NULL)
     soup_server_disconnect (self->soup_server);
+  if (self->metrics_server != NULL)
+    soup_server_disconnect (self->metrics_server);
+  g_clear_object (&self->metrics_server);
   g_clear_object (&self->guard);
   g_clear_object (&self->api);
   g_clear_object (&self->hub);
@@ -211,12 +215,41 @@ natter_server_new (NatterServerConfig *config, GError **error)
   self->guard =
     natter_request_guard_new (config, self->metrics, natter_http_api_check_request, self->api);
   natter_request_guard_install (self->guard, self->soup_server);
+  if (config->metrics_listen != NULL) {
+    self->metrics_server = soup_server_new ("server-header", NULL, NULL);
+    natter_http_api_install_metrics (self->api, self->metrics_server);
+  }
 
   /* Warm the dummy hash now, so the first login for an unknown email costs
    * no more than any other. */
   natter_password_get_dummy_hash ();
 
   return g_steal_pointer (&self);
+}
+
+/* --metrics-listen ADDR:PORT, plain HTTP: meant for a private network or
+ * loopback, never the public address. */
+static gboolean
+listen_metrics (NatterServer *self, GError **error)
+{
+  g_autoptr (GSocketConnectable) connectable =
+    g_network_address_parse (self->config->metrics_listen, 0, error);
+  g_autoptr (GInetAddress) address = NULL;
+  g_autoptr (GSocketAddress) socket_address = NULL;
+
+  if (connectable == NULL)
+    return FALSE;
+  address = g_inet_address_new_from_string (
+    g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable)));
+  if (address == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "--metrics-listen: “%s” is not ADDR:PORT", self->config->metrics_listen);
+    return FALSE;
+  }
+  socket_address = g_inet_socket_address_new (
+    address, g_network_address_get_port (G_NETWORK_ADDRESS (connectable)));
+
+  return soup_server_listen (self->metrics_server, socket_address, 0, error);
 }
 
 /**
@@ -270,6 +303,9 @@ natter_server_listen (NatterServer *self, GError **error)
     return FALSE;
   }
   self->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+
+  if (self->metrics_server != NULL && !listen_metrics (self, error))
+    return FALSE;
 
   url = natter_server_get_url (self);
   fprintf (stdout, "listening on %s\n", url);
@@ -374,6 +410,8 @@ on_hub_shut_down (GObject *source, GAsyncResult *result, gpointer user_data)
     g_warning ("closing the WebSockets: %s", error->message);
 
   soup_server_disconnect (self->soup_server);
+  if (self->metrics_server != NULL)
+    soup_server_disconnect (self->metrics_server);
   natter_server_db_close (self->db);
   g_task_return_boolean (task, TRUE);
 }
