@@ -723,6 +723,190 @@ test_compressed_message_refused (void)
   natter_test_server_free (server);
 }
 
+/* --- Logins and registrations ------------------------------------------ */
+
+typedef struct {
+  guint answered;
+  guint by_status[600];
+  gboolean retry_after_missing;
+} Flood;
+
+typedef struct {
+  Flood *flood;
+  SoupMessage *msg;
+} FloodRequest;
+
+static void
+on_flood_answer (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  FloodRequest *request = user_data;
+  g_autoptr (GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, NULL);
+  guint status = soup_message_get_status (request->msg);
+
+  request->flood->answered++;
+  if (status < G_N_ELEMENTS (request->flood->by_status))
+    request->flood->by_status[status]++;
+  if ((status == 429 || status == 503) &&
+      soup_message_headers_get_one (soup_message_get_response_headers (request->msg),
+                                    "Retry-After") == NULL)
+    request->flood->retry_after_missing = TRUE;
+  g_object_unref (request->msg);
+  g_free (request);
+}
+
+typedef enum {
+  FROM_LOOPBACK,    /* no X-Forwarded-For */
+  FROM_ONE_ADDRESS, /* X-Forwarded-For: 10.2.0.1 */
+  FROM_MANY,        /* X-Forwarded-For: 10.3.x.y, one per request */
+} FloodSource;
+
+static char *
+wrong_login_for_one_account (guint i)
+{
+  return g_strdup_printf ("{\"email\":\"target@example.org\",\"password\":\"guess-%u\"}", i);
+}
+
+static char *
+wrong_login_for_many_accounts (guint i)
+{
+  return g_strdup_printf ("{\"email\":\"nobody-%u@example.org\",\"password\":\"guess\"}", i);
+}
+
+static char *
+registration (guint i)
+{
+  return g_strdup_printf ("{\"email\":\"flood-%u-%u@example.org\",\"password\":\"flood-password\","
+                          "\"display_name\":\"Flood\",\"profile_types\":[\"student\"]}",
+                          g_random_int (), i);
+}
+
+/* @n requests at once, each on its own connection; through the trusted
+ * proxy (127.0.0.1), X-Forwarded-For names the client as @source says. */
+static void
+flood (NatterTestServer *server,
+       Flood *flood,
+       guint n,
+       const char *path,
+       char *(*make_body) (guint i),
+       FloodSource source)
+{
+  g_autoptr (SoupSession) session =
+    soup_session_new_with_options ("max-conns", n + 1, "max-conns-per-host", n + 1, NULL);
+  guint before = flood->answered;
+
+  for (guint i = 0; i < n; i++) {
+    g_autofree char *uri = g_strconcat (natter_test_server_get_url (server), path, NULL);
+    g_autofree char *body = make_body (i);
+    FloodRequest *request = g_new0 (FloodRequest, 1);
+    g_autoptr (GBytes) bytes = g_bytes_new (body, strlen (body));
+
+    request->flood = flood;
+    request->msg = soup_message_new ("POST", uri);
+    soup_message_set_request_body_from_bytes (request->msg, "application/json", bytes);
+    if (source != FROM_LOOPBACK) {
+      g_autofree char *address = source == FROM_ONE_ADDRESS
+                                   ? g_strdup ("10.2.0.1")
+                                   : g_strdup_printf ("10.3.%u.%u", i / 250, i % 250 + 1);
+
+      soup_message_headers_replace (soup_message_get_request_headers (request->msg),
+                                    "X-Forwarded-For", address);
+    }
+    soup_session_send_and_read_async (session, request->msg, G_PRIORITY_DEFAULT, NULL,
+                                      on_flood_answer, request);
+  }
+  natter_test_wait_until (flood->answered == before + n, 60000);
+}
+
+static void
+test_parallel_logins_hash_at_most_the_burst (void)
+{
+  const char *args[] = { "--login-burst", "5", "--login-rate", "1", "--trusted-proxy",
+                         "127.0.0.1",     NULL };
+  NatterTestServer *server = natter_test_server_new (args);
+  g_autoptr (NatterUser) user =
+    natter_test_server_register (server, "target@example.org", "Target", "tutor", NULL, NULL);
+  Flood by_address = { 0 };
+  Flood by_account = { 0 };
+  guint64 hashes_before = natter_test_server_metric (server, "natter_password_hashes_total");
+  guint64 hashes;
+
+  /* 200 guesses at one account from 200 addresses: the account's burst. */
+  flood (server, &by_account, 200, "/api/login", wrong_login_for_one_account, FROM_MANY);
+  g_test_message ("one account: %u × 401, %u × 429", by_account.by_status[401],
+                  by_account.by_status[429]);
+  g_assert_cmpuint (by_account.by_status[401], <=, 5);
+  g_assert_cmpuint (by_account.by_status[401] + by_account.by_status[429], ==, 200);
+  g_assert_false (by_account.retry_after_missing);
+
+  /* 200 guesses at 200 accounts from one address: the address's burst. */
+  flood (server, &by_address, 200, "/api/login", wrong_login_for_many_accounts, FROM_LOOPBACK);
+  g_test_message ("one address: %u × 401, %u × 429", by_address.by_status[401],
+                  by_address.by_status[429]);
+  g_assert_cmpuint (by_address.by_status[401], <=, 5);
+  g_assert_cmpuint (by_address.by_status[401] + by_address.by_status[429], ==, 200);
+
+  hashes = natter_test_server_metric (server, "natter_password_hashes_total") - hashes_before;
+  g_test_message ("password hashes for 400 guesses: %" G_GUINT64_FORMAT, hashes);
+  g_assert_cmpuint (hashes, <=, 10);
+
+  natter_test_server_free (server);
+}
+
+static void
+test_registration_flood (void)
+{
+  const char *args[] = {
+    "--registration-burst", "5", "--max-hashes-waiting", "1", "--trusted-proxy", "127.0.0.1", NULL
+  };
+  NatterTestServer *server = natter_test_server_new (args);
+  g_autoptr (NatterUser) user =
+    natter_test_server_register (server, "real@example.org", "Real", "tutor", NULL, NULL);
+  g_autofree char *token = NULL;
+  Flood one_address = { 0 };
+  Flood many_addresses = { 0 };
+  guint status = 0;
+
+  /* From one address: five, then 429. */
+  flood (server, &one_address, 60, "/api/register", registration, FROM_ONE_ADDRESS);
+  g_test_message ("one address: %u × 201, %u × 429, %u × 503", one_address.by_status[201],
+                  one_address.by_status[429], one_address.by_status[503]);
+  g_assert_cmpuint (one_address.by_status[201], <=, 5);
+  g_assert_cmpuint (one_address.by_status[429] + one_address.by_status[503], >=, 55);
+  g_assert_cmpuint (
+    one_address.by_status[201] + one_address.by_status[429] + one_address.by_status[503], ==, 60);
+  /* One at a time, the address gets what is left of its five, then 429. */
+  for (guint created = one_address.by_status[201];; created++) {
+    g_autofree char *body = registration (created);
+    const char *headers[] = { "X-Forwarded-For", "10.2.0.1", NULL };
+    g_autoptr (GBytes) bytes = g_bytes_new (body, strlen (body));
+    g_autoptr (GBytes) answer = natter_test_http_full (
+      server, "POST", "/api/register", NULL, "application/json", bytes, headers, &status, NULL);
+
+    if (created == 5) {
+      g_assert_cmpuint (status, ==, 429);
+      break;
+    }
+    g_assert_cmpuint (status, ==, 201);
+  }
+
+  /* From many addresses at once: the hash queue is full, 503. */
+  flood (server, &many_addresses, 100, "/api/register", registration, FROM_MANY);
+  g_test_message ("many addresses: %u × 201, %u × 503", many_addresses.by_status[201],
+                  many_addresses.by_status[503]);
+  g_assert_cmpuint (many_addresses.by_status[201] + many_addresses.by_status[503], ==, 100);
+  /* Under valgrind the server parses more slowly than it hashes. */
+  if (natter_test_scale_ms (1) == 1)
+    g_assert_cmpuint (many_addresses.by_status[503], >, 0);
+  g_assert_false (one_address.retry_after_missing || many_addresses.retry_after_missing);
+
+  /* A real login still succeeds. */
+  token = natter_test_server_login (server, "real@example.org", NATTER_TEST_PASSWORD, &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_nonnull (token);
+
+  natter_test_server_free (server);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -741,6 +925,10 @@ main (int argc, char **argv)
                    test_fragmented_message_closed);
   g_test_add_func ("/natter/server-hardening/compressed-message-refused",
                    test_compressed_message_refused);
+
+  g_test_add_func ("/natter/server-hardening/parallel-logins-hash-at-most-the-burst",
+                   test_parallel_logins_hash_at_most_the_burst);
+  g_test_add_func ("/natter/server-hardening/registration-flood", test_registration_flood);
 
   return g_test_run ();
 }
