@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <sqlite3.h>
 #include <zlib.h>
 
 #include "natter-test-server.h"
@@ -723,6 +724,101 @@ test_compressed_message_refused (void)
   natter_test_server_free (server);
 }
 
+/* --- Tokens --------------------------------------------------------------- */
+
+static gint64
+count_tokens (NatterTestServer *server)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gint64 n;
+
+  g_assert_cmpint (
+    sqlite3_open_v2 (natter_test_server_get_db_path (server), &db, SQLITE_OPEN_READONLY, NULL), ==,
+    SQLITE_OK);
+  sqlite3_busy_timeout (db, 5000);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT count(*) FROM tokens;", -1, &stmt, NULL), ==,
+                   SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  n = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+
+  return n;
+}
+
+static void
+test_logout_everywhere (void)
+{
+  NatterTestServer *server = natter_test_server_new (NULL);
+  g_autoptr (NatterTestPeer) phone = natter_test_peer_new (server, "everywhere", "tutor");
+  g_autoptr (NatterTestPeer) laptop = natter_test_peer_new (server, "bystander", "student");
+  g_autoptr (NatterTestWs) phone_ws = NULL;
+  g_autoptr (NatterTestWs) laptop_ws = NULL;
+  g_autoptr (NatterTestWs) bystander_ws = NULL;
+  g_autofree char *answer = NULL;
+  guint status = 0;
+
+  /* The laptop: the same user, another token. */
+  g_free (laptop->token);
+  laptop->token = natter_test_server_login (server, phone->email, NATTER_TEST_PASSWORD, &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_clear_pointer (&laptop->profile, natter_profile_free);
+  laptop->profile = natter_profile_copy (phone->profile);
+  phone_ws = natter_test_peer_open (server, phone);
+  laptop_ws = natter_test_peer_open (server, laptop);
+
+  /* Another user stays connected. */
+  {
+    g_autoptr (NatterTestPeer) other = natter_test_peer_new (server, "other", "parent");
+
+    bystander_ws = natter_test_peer_open (server, other);
+  }
+
+  answer =
+    natter_test_http (server, "POST", "/api/logout?everywhere=true", phone->token, NULL, &status);
+  g_assert_cmpuint (status, ==, 204);
+  g_assert_cmpuint (natter_test_ws_wait_closed (phone_ws, natter_test_scale_ms (3000)), ==, 1008);
+  g_assert_cmpuint (natter_test_ws_wait_closed (laptop_ws, natter_test_scale_ms (3000)), ==, 1008);
+  g_assert_true (natter_test_ws_is_open (bystander_ws));
+
+  g_free (natter_test_http (server, "GET", "/api/me", laptop->token, NULL, &status));
+  g_assert_cmpuint (status, ==, 401);
+  g_free (natter_test_http (server, "GET", "/api/me", phone->token, NULL, &status));
+  g_assert_cmpuint (status, ==, 401);
+
+  natter_test_server_free (server);
+}
+
+static void
+test_expired_tokens_close_and_go (void)
+{
+  const char *args[] = { "--token-lifetime", "2", NULL };
+  NatterTestServer *server = natter_test_server_new (args);
+  g_autoptr (NatterTestPeer) peer = natter_test_peer_new (server, "shortlived", "tutor");
+  g_autoptr (NatterTestWs) ws = natter_test_peer_open (server, peer);
+  gint64 opened = g_get_monotonic_time ();
+  guint status = 0;
+
+  g_assert_cmpint (count_tokens (server), ==, 1);
+  /* Closed once the token expires (2 s), within the sweep (1 s). */
+  g_assert_cmpuint (natter_test_ws_wait_closed (ws, natter_test_scale_ms (6000)), ==, 1008);
+  g_test_message ("closed %.2f s after opening", (g_get_monotonic_time () - opened) / 1e6);
+  g_free (natter_test_http (server, "GET", "/api/me", peer->token, NULL, &status));
+  g_assert_cmpuint (status, ==, 401);
+  natter_test_wait_until (count_tokens (server) == 0, 3000);
+
+  /* A revoked token goes too. */
+  g_free (peer->token);
+  peer->token = natter_test_server_login (server, peer->email, NATTER_TEST_PASSWORD, &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_free (natter_test_http (server, "POST", "/api/logout", peer->token, NULL, &status));
+  g_assert_cmpuint (status, ==, 204);
+  natter_test_wait_until (count_tokens (server) == 0, 3000);
+
+  natter_test_server_free (server);
+}
+
 /* --- Logins and registrations ------------------------------------------ */
 
 typedef struct {
@@ -929,6 +1025,9 @@ main (int argc, char **argv)
   g_test_add_func ("/natter/server-hardening/parallel-logins-hash-at-most-the-burst",
                    test_parallel_logins_hash_at_most_the_burst);
   g_test_add_func ("/natter/server-hardening/registration-flood", test_registration_flood);
+  g_test_add_func ("/natter/server-hardening/logout-everywhere", test_logout_everywhere);
+  g_test_add_func ("/natter/server-hardening/expired-tokens-close-and-go",
+                   test_expired_tokens_close_and_go);
 
   return g_test_run ();
 }

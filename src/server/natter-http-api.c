@@ -692,20 +692,35 @@ handle_login (NatterHttpApi *self, SoupServerMessage *msg)
 }
 
 static void
-handle_logout (NatterHttpApi *self, SoupServerMessage *msg)
+handle_logout (NatterHttpApi *self, SoupServerMessage *msg, GHashTable *query)
 {
   g_autoptr (GError) error = NULL;
+  const char *everywhere = query != NULL ? g_hash_table_lookup (query, "everywhere") : NULL;
+  gboolean all_tokens;
   gint64 user_id;
   gint64 token_id;
 
+  if (everywhere != NULL && !g_str_equal (everywhere, "true") &&
+      !g_str_equal (everywhere, "false")) {
+    respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_frame",
+                   "everywhere: expected true or false");
+    return;
+  }
+  all_tokens = g_strcmp0 (everywhere, "true") == 0;
+
   if (!authenticate (self, msg, &user_id, &token_id))
     return;
-  if (!natter_server_db_revoke_token (self->db, token_id, &error)) {
+  if (all_tokens ? !natter_server_db_revoke_user_tokens (self->db, user_id, &error)
+                 : !natter_server_db_revoke_token (self->db, token_id, &error)) {
     respond_internal (self, msg, error);
     return;
   }
-  if (self->hub != NULL)
-    natter_hub_disconnect_token (self->hub, token_id);
+  if (self->hub != NULL) {
+    if (all_tokens)
+      natter_hub_disconnect_user (self->hub, user_id);
+    else
+      natter_hub_disconnect_token (self->hub, token_id);
+  }
   respond_no_content (msg);
 }
 
@@ -1095,7 +1110,7 @@ handler (SoupServer *server,
       handle_login (self, msg);
       break;
     case ROUTE_LOGOUT:
-      handle_logout (self, msg);
+      handle_logout (self, msg, query);
       break;
     case ROUTE_ME:
       handle_me (self, msg);

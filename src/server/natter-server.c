@@ -35,6 +35,7 @@ struct _NatterServer {
   SoupServer *soup_server;
   SoupServer *metrics_server; /* NULL without --metrics-listen */
   guint port;
+  guint token_sweep_id;
   gboolean tls;
   gboolean shutting_down;
 };
@@ -120,11 +121,31 @@ out:
   return ok;
 }
 
+/* Expired and revoked tokens go from the database, and the WebSockets they
+ * opened are closed: a connection lives no longer than its token. */
+static gboolean
+on_token_sweep (gpointer user_data)
+{
+  NatterServer *self = NATTER_SERVER (user_data);
+  g_autoptr (GHashTable) pruned = NULL;
+  g_autoptr (GError) error = NULL;
+
+  pruned = natter_server_db_prune_tokens (self->db, g_get_real_time () / G_USEC_PER_SEC, &error);
+  if (pruned == NULL) {
+    g_warning ("could not prune the tokens: %s", error->message);
+    return G_SOURCE_CONTINUE;
+  }
+  natter_hub_disconnect_tokens (self->hub, pruned);
+
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 natter_server_dispose (GObject *object)
 {
   NatterServer *self = NATTER_SERVER (object);
 
+  g_clear_handle_id (&self->token_sweep_id, g_source_remove);
   if (self->soup_server != NULL)
     soup_server_disconnect (self->soup_server);
   if (self->metrics_server != NULL)
@@ -219,6 +240,11 @@ natter_server_new (NatterServerConfig *config, GError **error)
     self->metrics_server = soup_server_new ("server-header", NULL, NULL);
     natter_http_api_install_metrics (self->api, self->metrics_server);
   }
+
+  /* Often enough that a connection outlives its token by at most half a
+   * lifetime, never more than a minute. */
+  self->token_sweep_id = g_timeout_add (
+    (guint) CLAMP (config->token_lifetime_s * 1000 / 2, 500, 60 * 1000), on_token_sweep, self);
 
   /* Warm the dummy hash now, so the first login for an unknown email costs
    * no more than any other. */
@@ -444,6 +470,7 @@ natter_server_shutdown_async (NatterServer *self,
     return;
   }
   self->shutting_down = TRUE;
+  g_clear_handle_id (&self->token_sweep_id, g_source_remove);
   natter_http_api_set_shutting_down (self->api, TRUE);
   natter_hub_shutdown_async (self->hub, cancellable, on_hub_shut_down, g_steal_pointer (&task));
 }
