@@ -609,16 +609,20 @@ on_signed_out (GObject *source, GAsyncResult *result, gpointer user_data)
     g_message ("Signing out on the server failed: %s", error->message);
 }
 
+/* @everywhere: the server also signs out the user's other devices. */
 static void
-on_sign_out (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+sign_out (NatterApplication *self, gboolean everywhere)
 {
-  NatterApplication *self = user_data;
   GList *windows;
 
   if (self->client == NULL || !self->signed_in)
     return;
 
-  natter_client_sign_out_async (self->client, NULL, on_signed_out, g_object_ref (self));
+  if (everywhere)
+    natter_client_sign_out_everywhere_async (self->client, NULL, on_signed_out,
+                                             g_object_ref (self));
+  else
+    natter_client_sign_out_async (self->client, NULL, on_signed_out, g_object_ref (self));
   self->signed_in = FALSE;
   g_settings_set_string (self->settings, "last-profile", "");
 
@@ -632,6 +636,18 @@ on_sign_out (GSimpleAction *action, GVariant *parameter, gpointer user_data)
   g_list_free (windows);
 
   update_hold (self);
+}
+
+static void
+on_sign_out (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  sign_out (NATTER_APPLICATION (user_data), FALSE);
+}
+
+static void
+on_sign_out_everywhere (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  sign_out (NATTER_APPLICATION (user_data), TRUE);
 }
 
 static void
@@ -682,6 +698,7 @@ static const GActionEntry app_actions[] = {
   { "about", on_about },
   { "preferences", on_preferences },
   { "sign-out", on_sign_out },
+  { "sign-out-everywhere", on_sign_out_everywhere },
   { "switch-profile", on_switch_profile, "s" },
   { "accept-call", on_accept_call, "s" },
   { "decline-call", on_decline_call, "s" },

@@ -45,6 +45,7 @@ struct _NatterPreferencesWindow {
   GtkWidget *autostart_switch;
   AdwActionRow *account_row;
   GtkButton *sign_out_button;
+  GtkButton *sign_out_everywhere_button;
 };
 
 G_DEFINE_FINAL_TYPE (NatterPreferencesWindow,
@@ -270,6 +271,8 @@ natter_preferences_window_class_init (NatterPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, autostart_switch);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, account_row);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, sign_out_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow,
+                                        sign_out_everywhere_button);
 }
 
 static void
