@@ -747,6 +747,58 @@ count_tokens (NatterTestServer *server)
   return n;
 }
 
+static char *
+stored_password_hash (NatterTestServer *server, const char *email)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  char *hash;
+
+  g_assert_cmpint (
+    sqlite3_open_v2 (natter_test_server_get_db_path (server), &db, SQLITE_OPEN_READONLY, NULL), ==,
+    SQLITE_OK);
+  sqlite3_busy_timeout (db, 5000);
+  g_assert_cmpint (
+    sqlite3_prepare_v2 (db, "SELECT password_hash FROM users WHERE email = ?;", -1, &stmt, NULL),
+    ==, SQLITE_OK);
+  sqlite3_bind_text (stmt, 1, email, -1, SQLITE_TRANSIENT);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  hash = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+
+  return hash;
+}
+
+/* The weak test hash exists only in builds with test hooks (debug,
+ * debugoptimized): a release or plain build ignores the variable. */
+static void
+test_insecure_hash_only_with_test_hooks (void)
+{
+  g_autofree char *saved = g_strdup (g_getenv ("NATTER_TEST_INSECURE_PASSWORD_HASH"));
+  NatterTestServer *server;
+  g_autoptr (NatterUser) user = NULL;
+  g_autofree char *hash = NULL;
+
+  g_setenv ("NATTER_TEST_INSECURE_PASSWORD_HASH", "1", TRUE);
+  server = natter_test_server_new (NULL);
+  if (saved != NULL)
+    g_setenv ("NATTER_TEST_INSECURE_PASSWORD_HASH", saved, TRUE);
+  else
+    g_unsetenv ("NATTER_TEST_INSECURE_PASSWORD_HASH");
+
+  user = natter_test_server_register (server, "hooks@example.org", "Hooks", "tutor", NULL, NULL);
+  hash = stored_password_hash (server, "hooks@example.org");
+  g_test_message ("stored hash parameters: %.32s…", hash);
+#if NATTER_TEST_HOOKS
+  g_assert_nonnull (strstr (hash, "$m=64,"));
+#else
+  g_assert_nonnull (strstr (hash, "$m=19456,"));
+#endif
+
+  natter_test_server_free (server);
+}
+
 static void
 test_logout_everywhere (void)
 {
@@ -1026,6 +1078,8 @@ main (int argc, char **argv)
                    test_parallel_logins_hash_at_most_the_burst);
   g_test_add_func ("/natter/server-hardening/registration-flood", test_registration_flood);
   g_test_add_func ("/natter/server-hardening/logout-everywhere", test_logout_everywhere);
+  g_test_add_func ("/natter/server-hardening/insecure-hash-only-with-test-hooks",
+                   test_insecure_hash_only_with_test_hooks);
   g_test_add_func ("/natter/server-hardening/expired-tokens-close-and-go",
                    test_expired_tokens_close_and_go);
 
