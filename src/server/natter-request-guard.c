@@ -38,7 +38,7 @@ struct _NatterRequestGuard {
   NatterRequestCheckFunc check;
   gpointer check_data;
   GHashTable *connections; /* GSocket * -> GuardedConnection (owned) */
-  GHashTable *per_address; /* address -> count of open connections */
+  GHashTable *per_address; /* address -> GPtrArray of its GuardedConnection (not owned) */
   guint sweep_id;
 };
 
@@ -53,14 +53,37 @@ guarded_connection_free (GuardedConnection *connection)
 }
 
 static void
-release_address (NatterRequestGuard *self, const char *address)
+forget_connection (NatterRequestGuard *self, GuardedConnection *connection)
 {
-  guint count = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_address, address));
+  GPtrArray *same_address = g_hash_table_lookup (self->per_address, connection->address);
 
-  if (count <= 1)
-    g_hash_table_remove (self->per_address, address);
-  else
-    g_hash_table_insert (self->per_address, g_strdup (address), GUINT_TO_POINTER (count - 1));
+  if (same_address != NULL) {
+    g_ptr_array_remove_fast (same_address, connection);
+    if (same_address->len == 0)
+      g_hash_table_remove (self->per_address, connection->address);
+  }
+  g_hash_table_remove (self->connections, connection->socket);
+}
+
+/* Open connections of @address. The sweep notices closed ones within a
+ * second; at the limit, look now, so a slot a client just gave back
+ * counts as free. */
+static guint
+count_open (NatterRequestGuard *self, const char *address, gboolean purge)
+{
+  GPtrArray *same_address = g_hash_table_lookup (self->per_address, address);
+
+  if (same_address == NULL)
+    return 0;
+  for (guint i = same_address->len; purge && i > 0; i--) {
+    GuardedConnection *connection = g_ptr_array_index (same_address, i - 1);
+
+    if (g_socket_is_closed (connection->socket))
+      forget_connection (self, connection);
+  }
+  same_address = g_hash_table_lookup (self->per_address, address);
+
+  return same_address != NULL ? same_address->len : 0;
 }
 
 static GuardedConnection *
@@ -297,21 +320,26 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_da
     connection = g_hash_table_lookup (self->connections, socket);
     if (connection == NULL) {
       const char *address = soup_server_message_get_remote_host (msg);
-      guint count;
+      guint max = self->config->max_connections_per_address;
+      GPtrArray *same_address;
 
       if (address == NULL)
         address = "";
-      count = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_address, address));
-      if (count >= self->config->max_connections_per_address &&
+      if (count_open (self, address, FALSE) >= max && count_open (self, address, TRUE) >= max &&
           !natter_server_config_is_trusted_proxy (self->config, address)) {
         refuse_connection (self, socket);
         return;
       }
-      g_hash_table_insert (self->per_address, g_strdup (address), GUINT_TO_POINTER (count + 1));
       connection = g_new0 (GuardedConnection, 1);
       connection->socket = g_object_ref (socket);
       connection->address = g_strdup (address);
       g_hash_table_insert (self->connections, socket, connection);
+      same_address = g_hash_table_lookup (self->per_address, address);
+      if (same_address == NULL) {
+        same_address = g_ptr_array_new ();
+        g_hash_table_insert (self->per_address, g_strdup (address), same_address);
+      }
+      g_ptr_array_add (same_address, connection);
     }
     connection->deadline_us =
       g_get_monotonic_time () + (gint64) self->config->header_timeout_s * G_USEC_PER_SEC;
@@ -362,7 +390,11 @@ on_sweep (gpointer user_data)
       connection->deadline_us = 0;
     }
     if (g_socket_is_closed (connection->socket)) {
-      release_address (self, connection->address);
+      GPtrArray *same_address = g_hash_table_lookup (self->per_address, connection->address);
+
+      g_ptr_array_remove_fast (same_address, connection);
+      if (same_address->len == 0)
+        g_hash_table_remove (self->per_address, connection->address);
       g_hash_table_iter_remove (&iter);
     }
   }
@@ -376,8 +408,8 @@ natter_request_guard_dispose (GObject *object)
   NatterRequestGuard *self = NATTER_REQUEST_GUARD (object);
 
   g_clear_handle_id (&self->sweep_id, g_source_remove);
-  g_clear_pointer (&self->connections, g_hash_table_unref);
   g_clear_pointer (&self->per_address, g_hash_table_unref);
+  g_clear_pointer (&self->connections, g_hash_table_unref);
   g_clear_object (&self->metrics);
 
   G_OBJECT_CLASS (natter_request_guard_parent_class)->dispose (object);
@@ -396,7 +428,8 @@ natter_request_guard_init (NatterRequestGuard *self)
 {
   self->connections =
     g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) guarded_connection_free);
-  self->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->per_address =
+    g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
 }
 
 /**
