@@ -38,6 +38,19 @@ server_rss_kib (NatterTestServer *server)
   return (gsize) g_ascii_strtoull (line + strlen ("VmRSS:"), NULL, 10);
 }
 
+/* Under valgrind (build-aux/test.sh follows the children) the server's
+ * memory is valgrind's: it keeps what it once held, so a drop back to the
+ * baseline cannot be seen there. */
+static gboolean
+server_under_valgrind (NatterTestServer *server)
+{
+  g_autofree char *path =
+    g_strdup_printf ("/proc/%d/exe", (int) natter_test_server_get_pid (server));
+  g_autofree char *exe = g_file_read_link (path, NULL);
+
+  return exe != NULL && (strstr (exe, "valgrind") != NULL || strstr (exe, "memcheck") != NULL);
+}
+
 static int
 connect_raw (NatterTestServer *server)
 {
@@ -671,7 +684,8 @@ test_fragmented_message_closed (void)
   close (fd);
   /* libsoup reads what is in flight during the close handshake (bounded by
    * the socket buffers) and gives it back with the connection. */
-  natter_test_wait_until (server_rss_kib (server) <= before + 2 * 1024, 5000);
+  if (!server_under_valgrind (server))
+    natter_test_wait_until (server_rss_kib (server) <= before + 2 * 1024, 5000);
   g_test_message ("10 MB in 1,000 fragments: closed %u after %u, server RSS %zu KiB (was %zu)",
                   code, sent, server_rss_kib (server), before);
   g_assert_cmpuint (code, ==, 1009);

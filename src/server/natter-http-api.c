@@ -1043,6 +1043,8 @@ natter_http_api_check_request (const char *method,
   if (!g_str_equal (method, "OPTIONS") && !method_allowed (&routes[route.id], method))
     return SOUP_STATUS_METHOD_NOT_ALLOWED;
 
+  /* Each route's own limit; an upload route (attachments) answers
+   * config->max_attachment_bytes here. */
   if (route.id == ROUTE_AVATAR)
     *out_body_limit = self->config->max_avatar_bytes;
   else
