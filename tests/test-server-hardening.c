@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 #include <zlib.h>
 
+#include "natter-attempt-limiter.h"
 #include "natter-test-server.h"
 #include "natter-test-ws.h"
 
@@ -885,6 +886,47 @@ test_expired_tokens_close_and_go (void)
   natter_test_server_free (server);
 }
 
+/* The limiter behind logins and registrations, on its own: tokens, backoff,
+ * least-recently-used eviction. */
+static void
+test_attempt_limiter (void)
+{
+  g_autoptr (NatterAttemptLimiter) limiter = natter_attempt_limiter_new (1.0, 2, 3);
+  gint64 now = 1000 * G_USEC_PER_SEC;
+  guint retry_after = 0;
+  guint previous;
+
+  /* A burst of two, then refusals whose wait doubles. */
+  g_assert_true (natter_attempt_limiter_take (limiter, "a", now, NULL));
+  g_assert_true (natter_attempt_limiter_take (limiter, "a", now, NULL));
+  g_assert_false (natter_attempt_limiter_take (limiter, "a", now, &retry_after));
+  g_assert_cmpuint (retry_after, ==, 1);
+  previous = retry_after;
+  g_assert_false (natter_attempt_limiter_take (limiter, "a", now, &retry_after));
+  g_assert_cmpuint (retry_after, ==, 2 * previous);
+  g_assert_false (natter_attempt_limiter_take (limiter, "a", now, &retry_after));
+  g_assert_cmpuint (retry_after, ==, 4 * previous);
+  /* Waiting long enough lets one through; a success ends the backoff. */
+  now += (gint64) retry_after * G_USEC_PER_SEC;
+  g_assert_true (natter_attempt_limiter_take (limiter, "a", now, NULL));
+  natter_attempt_limiter_give_back (limiter, "a");
+  g_assert_true (natter_attempt_limiter_take (limiter, "a", now, NULL));
+
+  /* Three keys fit; a fourth evicts the least recently used ("b"), not
+   * the whole table: "a" and "c" keep their state. */
+  g_assert_true (natter_attempt_limiter_take (limiter, "b", now, NULL));
+  g_assert_true (natter_attempt_limiter_take (limiter, "c", now, NULL));
+  g_assert_true (natter_attempt_limiter_take (limiter, "c", now, NULL));
+  g_assert_true (natter_attempt_limiter_take (limiter, "a", now, NULL));
+  g_assert_false (natter_attempt_limiter_take (limiter, "a", now, NULL));
+  g_assert_cmpuint (natter_attempt_limiter_get_size (limiter), ==, 3);
+  g_assert_true (natter_attempt_limiter_take (limiter, "d", now, NULL));
+  g_assert_cmpuint (natter_attempt_limiter_get_size (limiter), ==, 3);
+  g_assert_false (natter_attempt_limiter_take (limiter, "c", now, NULL));
+  g_assert_false (natter_attempt_limiter_take (limiter, "a", now, NULL));
+  g_assert_cmpuint (natter_attempt_limiter_get_size (limiter), ==, 3);
+}
+
 /* --- Logins and registrations ------------------------------------------ */
 
 typedef struct {
@@ -1091,6 +1133,7 @@ main (int argc, char **argv)
   g_test_add_func ("/natter/server-hardening/parallel-logins-hash-at-most-the-burst",
                    test_parallel_logins_hash_at_most_the_burst);
   g_test_add_func ("/natter/server-hardening/registration-flood", test_registration_flood);
+  g_test_add_func ("/natter/server-hardening/attempt-limiter", test_attempt_limiter);
   g_test_add_func ("/natter/server-hardening/logout-everywhere", test_logout_everywhere);
   g_test_add_func ("/natter/server-hardening/insecure-hash-only-with-test-hooks",
                    test_insecure_hash_only_with_test_hooks);
