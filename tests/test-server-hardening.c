@@ -126,6 +126,19 @@ status_of (const char *response)
   return (guint) status;
 }
 
+/* The body is as long as Content-Length says. */
+static void
+assert_complete_answer (const char *answer)
+{
+  const char *length = strstr (answer, "Content-Length: ");
+  const char *body = strstr (answer, "\r\n\r\n");
+
+  g_assert_nonnull (length);
+  g_assert_nonnull (body);
+  g_assert_cmpuint (strlen (body + 4), ==,
+                    g_ascii_strtoull (length + strlen ("Content-Length: "), NULL, 10));
+}
+
 /* Sends @head, then up to @body_bytes of chunked body while reading, the
  * way curl -T does; stops sending once the answer's head has arrived.
  * Returns the status, 0 if none came within @timeout_ms. */
@@ -262,6 +275,7 @@ assert_refused_and_closed (NatterTestServer *server, const char *request, guint 
   close (fd);
   g_assert_cmpuint (status_of (answer->str), ==, expected);
   g_assert_nonnull (strstr (answer->str, "Connection: close"));
+  assert_complete_answer (answer->str);
   g_assert_true (closed);
 }
 
@@ -405,6 +419,7 @@ test_connections_per_address (void)
   close (fd);
   g_assert_cmpuint (status_of (answer->str), ==, 429);
   g_assert_true (closed);
+  assert_complete_answer (answer->str);
 
   /* …until one of the four goes away. */
   close (held[0]);

@@ -107,18 +107,21 @@ reason_phrase (guint status)
 static void
 refuse_connection (NatterRequestGuard *self, GSocket *socket)
 {
-  static const char response[] = "HTTP/1.1 429 Too Many Requests\r\n"
-                                 "Content-Type: application/json\r\n"
-                                 "Content-Length: 77\r\n"
-                                 "Connection: close\r\n\r\n"
-                                 "{\"error\":{\"code\":\"rate_limited\",\"message\":\"too many "
-                                 "connections\"}}\n";
-
   natter_metrics_inc (self->metrics, "natter_http_connections_refused_total", "reason",
                       "per_address");
   /* Under TLS the handshake comes first: just close. */
-  if (self->config->tls_cert_file == NULL)
-    g_socket_send (socket, response, sizeof response - 1, NULL, NULL);
+  if (self->config->tls_cert_file == NULL) {
+    g_autofree char *body = natter_http_error_to_json ("rate_limited", "too many connections");
+    g_autofree char *response = g_strdup_printf ("HTTP/1.1 429 Too Many Requests\r\n"
+                                                 "Content-Type: application/json\r\n"
+                                                 "Content-Length: %zu\r\n"
+                                                 "Retry-After: 10\r\n"
+                                                 "Connection: close\r\n\r\n%s",
+                                                 strlen (body), body);
+
+    /* A fresh socket's buffer takes this much without blocking. */
+    g_socket_send (socket, response, strlen (response), NULL, NULL);
+  }
   g_socket_shutdown (socket, TRUE, TRUE, NULL);
 }
 
