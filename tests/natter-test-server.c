@@ -238,10 +238,6 @@ try_start (NatterTestServer *self, guint port, gint64 deadline)
   self->metrics_url = g_strdup_printf ("http://127.0.0.1:%u", free_port ());
   g_ptr_array_add (argv, g_strdup ("--metrics-listen"));
   g_ptr_array_add (argv, g_strdup (self->metrics_url + strlen ("http://")));
-  /* Tests register many accounts from 127.0.0.1; a test of the limit
-   * passes its own value, which comes later and wins. */
-  g_ptr_array_add (argv, g_strdup ("--registration-burst"));
-  g_ptr_array_add (argv, g_strdup ("100000"));
   for (guint i = 0; self->extra_args != NULL && self->extra_args[i] != NULL; i++)
     g_ptr_array_add (argv, g_strdup (self->extra_args[i]));
   g_ptr_array_add (argv, NULL);

@@ -573,14 +573,6 @@ handle_register (NatterHttpApi *self, SoupServerMessage *msg)
     return;
   }
 
-  /* The token goes when the request arrives: parallel ones cannot pass. */
-  address = natter_request_guard_client_address (self->config, msg);
-  if (!natter_attempt_limiter_take (self->registrations_by_address, address,
-                                    g_get_monotonic_time (), &retry_after_s)) {
-    respond_rate_limited (self, msg, retry_after_s, "too many registrations; try again later");
-    return;
-  }
-
   body = request_body (msg);
   request =
     natter_register_request_parse (g_bytes_get_data (body, NULL), g_bytes_get_size (body), &error);
@@ -599,6 +591,15 @@ handle_register (NatterHttpApi *self, SoupServerMessage *msg)
     }
   }
 
+  /* A well-formed request takes its token before anything slow happens,
+   * so parallel ones cannot pass together; a malformed one costs nothing
+   * and counts for nothing. */
+  address = natter_request_guard_client_address (self->config, msg);
+  if (!natter_attempt_limiter_take (self->registrations_by_address, address,
+                                    g_get_monotonic_time (), &retry_after_s)) {
+    respond_rate_limited (self, msg, retry_after_s, "too many registrations; try again later");
+    return;
+  }
   if (!reserve_hash (self, msg)) {
     natter_attempt_limiter_give_back (self->registrations_by_address, address);
     return;
