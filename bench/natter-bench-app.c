@@ -335,7 +335,8 @@ start_server (const char *db_path, char **out_url)
   /* The seeding sends far faster than a person types. */
   server = g_subprocess_launcher_spawn (launcher, &error, opt_server, "--port", "0", "--db",
                                         db_path, "--chat-rate", "100000", "--chat-burst", "100000",
-                                        "--frame-rate", "100000", "--frame-burst", "100000", NULL);
+                                        "--frame-rate", "100000", "--frame-burst", "100000",
+                                        "--registration-burst", "100000", NULL);
   if (server == NULL)
     g_error ("natter-server: %s", error->message);
 

@@ -169,7 +169,10 @@ def main():
     print("1..9")
     with tempfile.TemporaryDirectory(prefix="natter-bench-smoke-") as tmp:
         server = subprocess.Popen(
-            [server_binary, "--port", "0", "--db", os.path.join(tmp, "natter.db")],
+            # Every bench client comes from 127.0.0.1: lift the per-address
+            # registration and connection limits of a public server.
+            [server_binary, "--port", "0", "--db", os.path.join(tmp, "natter.db"),
+             "--registration-burst", "1000", "--max-connections-per-address", "1000"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
             url = read_listening_line(server)

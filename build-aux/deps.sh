@@ -8,6 +8,7 @@ NATTER_PACKAGES=(
   gettext desktop-file-utils appstream libglib2.0-bin
   # libraries
   libglib2.0-dev libjson-glib-dev libsoup-3.0-dev libsqlite3-dev libargon2-dev
+  zlib1g-dev  # tests: a compressed WebSocket frame (test-server-hardening)
   libsecret-1-dev libgtk-4-dev libadwaita-1-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   # run time: media

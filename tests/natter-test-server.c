@@ -31,6 +31,7 @@ struct _NatterTestServer {
   guint port;
   char *url;
   char *ws_url;
+  char *metrics_url;
   GSubprocess *process;
   GDataInputStream *stdout_stream;
   SoupSession *session;
@@ -187,6 +188,26 @@ server_sanitizer_options (void)
   return g_strconcat (inherited, ":fast_unwind_on_malloc=0:detect_leaks=1", NULL);
 }
 
+/* A port nothing listens on now (the kernel's pick); another process could
+ * take it before the server binds it, which on a test machine does not
+ * happen in practice. */
+static guint
+free_port (void)
+{
+  g_autoptr (GSocket) socket =
+    g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+
+  g_assert_nonnull (socket);
+  g_assert_true (g_socket_bind (socket, any_port, FALSE, NULL));
+  bound = g_socket_get_local_address (socket, NULL);
+  g_assert_nonnull (bound);
+
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
 /* Starts the process on @port and reads its listening line. Returns FALSE
  * when the process exited before listening (the port may still be taken). */
 static gboolean
@@ -212,6 +233,11 @@ try_start (NatterTestServer *self, guint port, gint64 deadline)
   g_ptr_array_add (argv, g_strdup_printf ("%u", port));
   g_ptr_array_add (argv, g_strdup ("--db"));
   g_ptr_array_add (argv, g_strdup (self->db_path));
+  /* /metrics is served only on its own address. */
+  g_free (self->metrics_url);
+  self->metrics_url = g_strdup_printf ("http://127.0.0.1:%u", free_port ());
+  g_ptr_array_add (argv, g_strdup ("--metrics-listen"));
+  g_ptr_array_add (argv, g_strdup (self->metrics_url + strlen ("http://")));
   for (guint i = 0; self->extra_args != NULL && self->extra_args[i] != NULL; i++)
     g_ptr_array_add (argv, g_strdup (self->extra_args[i]));
   g_ptr_array_add (argv, NULL);
@@ -377,6 +403,33 @@ natter_test_soup_server_listen (SoupServer *server)
  *
  * Returns: the sum, 0 if no line matches
  */
+/**
+ * natter_test_server_fetch_metrics:
+ * @server: a running server
+ * @out_status: (out): the HTTP status, 0 on a transport failure
+ *
+ * `GET /metrics` on the server's metrics address (`--metrics-listen`,
+ * which the harness always gives), not on its public one.
+ *
+ * Returns: (transfer full) (nullable): the Prometheus text
+ */
+char *
+natter_test_server_fetch_metrics (NatterTestServer *server, guint *out_status)
+{
+  g_autofree char *url = NULL;
+
+  g_return_val_if_fail (server != NULL, NULL);
+
+  url = g_strconcat (server->metrics_url, "/metrics", NULL);
+  return natter_test_http (server, "GET", url, NULL, NULL, out_status);
+}
+
+const char *
+natter_test_server_get_metrics_url (NatterTestServer *self)
+{
+  return self->metrics_url;
+}
+
 guint64
 natter_test_server_metric (NatterTestServer *server, const char *prefix)
 {
@@ -388,7 +441,7 @@ natter_test_server_metric (NatterTestServer *server, const char *prefix)
   g_return_val_if_fail (server != NULL, 0);
   g_return_val_if_fail (prefix != NULL, 0);
 
-  metrics = natter_test_http (server, "GET", "/metrics", NULL, NULL, &status);
+  metrics = natter_test_server_fetch_metrics (server, &status);
   g_assert_cmpuint (status, ==, 200);
   lines = g_strsplit (metrics, "\n", -1);
   for (guint i = 0; lines[i] != NULL; i++) {
@@ -495,6 +548,7 @@ natter_test_server_free (NatterTestServer *self)
   g_free (self->db_path);
   g_free (self->url);
   g_free (self->ws_url);
+  g_free (self->metrics_url);
   g_free (self);
 }
 
@@ -721,7 +775,9 @@ natter_test_http_full (NatterTestServer *server,
                        guint *out_status,
                        char **out_content_type)
 {
-  g_autofree char *uri = g_strconcat (server->url, path, NULL);
+  /* A whole URL (the metrics address) or a path on the public one. */
+  g_autofree char *uri =
+    g_str_has_prefix (path, "http") ? g_strdup (path) : g_strconcat (server->url, path, NULL);
   g_autoptr (SoupMessage) msg = soup_message_new (method, uri);
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   g_autoptr (GError) error = NULL;

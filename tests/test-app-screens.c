@@ -818,14 +818,20 @@ test_preferences (Fixture *fixture, gconstpointer data)
   NatterPreferencesWindow *preferences =
     natter_preferences_window_new (GTK_WINDOW (window), fixture->settings, "alice@example.org");
   g_autoptr (GSimpleAction) sign_out = g_simple_action_new ("sign-out", NULL);
+  g_autoptr (GSimpleAction) sign_out_everywhere = g_simple_action_new ("sign-out-everywhere", NULL);
   GtkWidget *sign_out_button;
+  GtkWidget *sign_out_everywhere_button;
   gboolean signed_out = FALSE;
+  gboolean signed_out_everywhere = FALSE;
 
   /* The test application stands in for NatterApplication's app.sign-out,
    * and the window is one of the application's, as the app makes it: the
    * button is live, not greyed out, in the screenshot. */
   g_signal_connect (sign_out, "activate", G_CALLBACK (on_action_activated), &signed_out);
   g_action_map_add_action (G_ACTION_MAP (fixture->application), G_ACTION (sign_out));
+  g_signal_connect (sign_out_everywhere, "activate", G_CALLBACK (on_action_activated),
+                    &signed_out_everywhere);
+  g_action_map_add_action (G_ACTION_MAP (fixture->application), G_ACTION (sign_out_everywhere));
   gtk_window_set_application (GTK_WINDOW (preferences), fixture->application);
 
   /* Tall enough for the whole page, sign-out included, in the screenshot. */
@@ -840,6 +846,16 @@ test_preferences (Fixture *fixture, gconstpointer data)
   g_assert_true (gtk_widget_activate (sign_out_button));
   natter_test_wait_until (signed_out, TIMEOUT_MS);
   g_action_map_remove_action (G_ACTION_MAP (fixture->application), "sign-out");
+
+  /* Sign out everywhere: the user's other devices too. */
+  sign_out_everywhere_button = GTK_WIDGET (gtk_widget_get_template_child (
+    GTK_WIDGET (preferences), NATTER_TYPE_PREFERENCES_WINDOW, "sign_out_everywhere_button"));
+  g_assert_true (gtk_widget_is_sensitive (sign_out_everywhere_button));
+  signed_out = FALSE;
+  g_assert_true (gtk_widget_activate (sign_out_everywhere_button));
+  natter_test_wait_until (signed_out_everywhere, TIMEOUT_MS);
+  g_assert_false (signed_out);
+  g_action_map_remove_action (G_ACTION_MAP (fixture->application), "sign-out-everywhere");
 
   g_settings_set_boolean (fixture->settings, "ringtone-enabled", FALSE);
   g_assert_false (gtk_switch_get_active (GTK_SWITCH (gtk_widget_get_template_child (

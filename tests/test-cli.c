@@ -250,6 +250,30 @@ register_user (Fixture *fixture, const char *user, const char *type)
   cli_free (cli);
 }
 
+/* `logout --everywhere` on one device signs the user out on the others. */
+static void
+test_logout_everywhere (Fixture *fixture, gconstpointer data)
+{
+  Cli *cli;
+
+  register_user (fixture, "abebe", "tutor");
+  g_assert_cmpint (cli_run (fixture, &cli, "abebe-laptop", "password-of-" NATTER_TEST_PASSWORD "\n",
+                            "login", "--email", "abebe@example.org", "--password-stdin"),
+                   ==, 0);
+  cli_free (cli);
+  g_assert_cmpint (cli_run (fixture, &cli, "abebe-laptop", NULL, "conversations"), ==, 0);
+  cli_free (cli);
+
+  g_assert_cmpint (cli_run (fixture, &cli, "abebe", NULL, "logout", "--everywhere"), ==, 0);
+  g_assert_true (has_event_with (cli, "signed_out", NULL, NULL));
+  cli_free (cli);
+
+  /* The laptop's token was revoked too. */
+  g_assert_cmpint (cli_run (fixture, &cli, "abebe-laptop", NULL, "conversations"), !=, 0);
+  g_assert_cmpuint (cli->lines->len, ==, 0);
+  cli_free (cli);
+}
+
 static void
 test_account_commands (Fixture *fixture, gconstpointer data)
 {
@@ -797,6 +821,7 @@ main (int argc, char **argv)
 
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/natter/cli/account-commands", test_account_commands);
+  ADD ("/natter/cli/logout-everywhere", test_logout_everywhere);
   ADD ("/natter/cli/send-and-listen-across-server-restart", test_send_listen_across_restart);
   ADD ("/natter/cli/token-from-environment", test_token_from_environment);
   ADD ("/natter/cli/send-timeout-with-server-down", test_send_timeout_with_server_down);

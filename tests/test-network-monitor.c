@@ -267,7 +267,7 @@ server_has_no_connections (Fixture *fixture)
   g_autofree char *metrics = NULL;
   guint status = 0;
 
-  metrics = natter_test_http (fixture->server, "GET", "/metrics", NULL, NULL, &status);
+  metrics = natter_test_server_fetch_metrics (fixture->server, &status);
 
   return status == 200 && strstr (metrics, "\nnatter_connections 0\n") != NULL;
 }

@@ -109,16 +109,21 @@ test_healthz_and_metrics (Fixture *fixture, gconstpointer data)
 {
   g_autofree char *ok = expect (fixture->server, "GET", "/healthz", NULL, NULL, 200, NULL);
   g_autofree char *metrics = NULL;
+  guint status = 0;
 
   g_assert_cmpstr (ok, ==, "ok");
   expect_error (fixture->server, "GET", "/api/me", NULL, NULL, 401, "unauthorized");
-  metrics = expect (fixture->server, "GET", "/metrics", NULL, NULL, 200, NULL);
+  /* Never on the public address: only on --metrics-listen. */
+  expect_error (fixture->server, "GET", "/metrics", NULL, NULL, 404, "not_found");
+  metrics = natter_test_server_fetch_metrics (fixture->server, &status);
+  g_assert_cmpuint (status, ==, 200);
   g_assert_nonnull (strstr (metrics, "# TYPE natter_http_requests_total counter\n"));
   g_assert_nonnull (
     strstr (metrics, "natter_http_requests_total{route=\"/healthz\",status=\"200\"} 1\n"));
   g_assert_nonnull (
     strstr (metrics, "natter_http_requests_total{route=\"/api/register\",status=\"201\"} 2\n"));
   g_assert_nonnull (strstr (metrics, "natter_http_errors_total{code=\"unauthorized\"} 1\n"));
+  g_assert_nonnull (strstr (metrics, "natter_http_errors_total{code=\"not_found\"} 1\n"));
   g_assert_nonnull (strstr (metrics, "# TYPE natter_connections gauge\nnatter_connections 0\n"));
 }
 

@@ -179,7 +179,7 @@ static gboolean
 has_connections (NatterTestServer *server, guint n)
 {
   guint status = 0;
-  g_autofree char *metrics = natter_test_http (server, "GET", "/metrics", NULL, NULL, &status);
+  g_autofree char *metrics = natter_test_server_fetch_metrics (server, &status);
   g_autofree char *line = g_strdup_printf ("natter_connections %u\n", n);
 
   return status == 200 && metrics != NULL && strstr (metrics, line) != NULL;
@@ -215,7 +215,7 @@ test_metrics (Fixture *fixture, gconstpointer data)
     fixture->bob->profile->profile_id);
   unavailable = natter_test_ws_expect (alice, "call_unavailable");
 
-  metrics = natter_test_http (fixture->server, "GET", "/metrics", NULL, NULL, &status);
+  metrics = natter_test_server_fetch_metrics (fixture->server, &status);
   g_assert_cmpuint (status, ==, 200);
   g_assert_nonnull (strstr (metrics, "natter_frames_in_total{type=\"chat_message\"} 1"));
   g_assert_nonnull (strstr (metrics, "natter_frames_out_total{type=\"message_ack\"} 1"));

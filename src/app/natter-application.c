@@ -868,10 +868,10 @@ on_signed_out (GObject *source, GAsyncResult *result, gpointer user_data)
     g_message ("Signing out on the server failed: %s", error->message);
 }
 
+/* @everywhere: the server also signs out the user's other devices. */
 static void
-on_sign_out (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+sign_out (NatterApplication *self, gboolean everywhere)
 {
-  NatterApplication *self = user_data;
   GList *windows;
 
   if (self->client == NULL || !self->signed_in)
@@ -895,7 +895,11 @@ on_sign_out (GSimpleAction *action, GVariant *parameter, gpointer user_data)
     }
   }
 
-  natter_client_sign_out_async (self->client, NULL, on_signed_out, g_object_ref (self));
+  if (everywhere)
+    natter_client_sign_out_everywhere_async (self->client, NULL, on_signed_out,
+                                             g_object_ref (self));
+  else
+    natter_client_sign_out_async (self->client, NULL, on_signed_out, g_object_ref (self));
   /* "last-profile" stays: signing in again opens the profile used last. */
   self->signed_in = FALSE;
   update_watchers (self);
@@ -910,6 +914,18 @@ on_sign_out (GSimpleAction *action, GVariant *parameter, gpointer user_data)
   g_list_free (windows);
 
   update_hold (self);
+}
+
+static void
+on_sign_out (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  sign_out (NATTER_APPLICATION (user_data), FALSE);
+}
+
+static void
+on_sign_out_everywhere (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  sign_out (NATTER_APPLICATION (user_data), TRUE);
 }
 
 static void
@@ -961,6 +977,7 @@ static const GActionEntry app_actions[] = {
   { "about", on_about },
   { "preferences", on_preferences },
   { "sign-out", on_sign_out },
+  { "sign-out-everywhere", on_sign_out_everywhere },
   { "switch-profile", on_switch_profile, "s", "''" },
   { "open-profile-conversation", on_open_profile_conversation, "(sx)" },
   { "accept-call", on_accept_call, "s" },

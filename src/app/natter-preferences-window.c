@@ -49,6 +49,7 @@ struct _NatterPreferencesWindow {
   AdwActionRow *account_row;
   GtkButton *sign_out_button;
   NatterBlockedGroup *blocked_group;
+  GtkButton *sign_out_everywhere_button;
 };
 
 G_DEFINE_FINAL_TYPE (NatterPreferencesWindow,
@@ -281,6 +282,8 @@ natter_preferences_window_class_init (NatterPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, account_row);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, sign_out_button);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, blocked_group);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow,
+                                        sign_out_everywhere_button);
 }
 
 static void

@@ -178,13 +178,21 @@ natter_cli_logout (NatterCli *cli, int argc, char **argv)
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
   NatterAccount *account;
-  GOptionEntry entries[] = { { NULL } };
+  gboolean everywhere = FALSE;
+  GOptionEntry entries[] = {
+    { "everywhere", 0, 0, G_OPTION_ARG_NONE, &everywhere,
+      "Revoke every token of the user and close all their connections (every device)", NULL },
+    { NULL }
+  };
 
-  if (!natter_cli_parse_options (entries, "- sign out everywhere", &argc, &argv, &error))
+  if (!natter_cli_parse_options (entries, "- sign out", &argc, &argv, &error))
     return natter_cli_fail ("%s", error->message);
 
   account = natter_client_get_account (natter_cli_get_client (cli));
-  natter_account_logout_async (account, NULL, natter_cli_task_done, &result);
+  if (everywhere)
+    natter_account_logout_everywhere_async (account, NULL, natter_cli_task_done, &result);
+  else
+    natter_account_logout_async (account, NULL, natter_cli_task_done, &result);
   natter_cli_wait_for_task (&result);
 
   if (!natter_account_logout_finish (account, result, &error))

@@ -1114,6 +1114,35 @@ on_logout_answer (GObject *source, GAsyncResult *result, gpointer user_data)
   g_task_return_boolean (task, TRUE);
 }
 
+static void
+logout (NatterAccount *self,
+        const char *path,
+        gpointer source_tag,
+        GCancellable *cancellable,
+        GAsyncReadyCallback callback,
+        gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+
+  if (self->token == NULL) {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *token =
+      natter_token_store_lookup (self->token_store, self->server_url, &error);
+
+    if (token == NULL) {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+    set_signed_in_state (self, token, NULL);
+  }
+
+  natter_account_request_async (self, "POST", path, NULL, cancellable, on_logout_answer,
+                                g_steal_pointer (&task));
+}
+
 /**
  * natter_account_logout_async:
  * @self: a #NatterAccount
@@ -1129,28 +1158,32 @@ natter_account_logout_async (NatterAccount *self,
                              GAsyncReadyCallback callback,
                              gpointer user_data)
 {
-  g_autoptr (GTask) task = NULL;
-
   g_return_if_fail (NATTER_IS_ACCOUNT (self));
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, natter_account_logout_async);
+  logout (self, "/api/logout", natter_account_logout_async, cancellable, callback, user_data);
+}
 
-  if (self->token == NULL) {
-    g_autoptr (GError) error = NULL;
-    g_autofree char *token =
-      natter_token_store_lookup (self->token_store, self->server_url, &error);
+/**
+ * natter_account_logout_everywhere_async:
+ * @self: a #NatterAccount
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done; finish with natter_account_logout_finish()
+ * @user_data: data for @callback
+ *
+ * Signs out everywhere: the server revokes every token of the user (other
+ * devices, a lost laptop) and closes their connections; the token is
+ * forgotten here too.
+ */
+void
+natter_account_logout_everywhere_async (NatterAccount *self,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_ACCOUNT (self));
 
-    if (token == NULL) {
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-
-    set_signed_in_state (self, token, NULL);
-  }
-
-  natter_account_request_async (self, "POST", "/api/logout", NULL, cancellable, on_logout_answer,
-                                g_steal_pointer (&task));
+  logout (self, "/api/logout?everywhere=true", natter_account_logout_everywhere_async, cancellable,
+          callback, user_data);
 }
 
 /**

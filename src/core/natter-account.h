@@ -91,6 +91,10 @@ void natter_account_logout_async (NatterAccount *self,
                                   GCancellable *cancellable,
                                   GAsyncReadyCallback callback,
                                   gpointer user_data);
+void natter_account_logout_everywhere_async (NatterAccount *self,
+                                             GCancellable *cancellable,
+                                             GAsyncReadyCallback callback,
+                                             gpointer user_data);
 gboolean natter_account_logout_finish (NatterAccount *self, GAsyncResult *result, GError **error);
 
 void natter_account_forget_token (NatterAccount *self);

@@ -802,6 +802,33 @@ natter_client_sign_out_async (NatterClient *self,
 }
 
 /**
+ * natter_client_sign_out_everywhere_async:
+ * @self: a #NatterClient
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done; finish with natter_client_sign_out_finish()
+ * @user_data: data for @callback
+ *
+ * Like natter_client_sign_out_async(), and the server also revokes every
+ * other token of the user, signing out their other devices.
+ */
+void
+natter_client_sign_out_everywhere_async (NatterClient *self,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_sign_out_everywhere_async);
+
+  natter_connection_stop (self->connection);
+  natter_account_logout_everywhere_async (self->account, cancellable, on_logged_out, task);
+}
+
+/**
  * natter_client_sign_out_finish:
  * @self: a #NatterClient
  * @result: the result

@@ -32,6 +32,10 @@ void natter_client_sign_out_async (NatterClient *self,
                                    GCancellable *cancellable,
                                    GAsyncReadyCallback callback,
                                    gpointer user_data);
+void natter_client_sign_out_everywhere_async (NatterClient *self,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer user_data);
 gboolean natter_client_sign_out_finish (NatterClient *self, GAsyncResult *result, GError **error);
 
 void natter_client_refresh_conversations_async (NatterClient *self,

@@ -5,23 +5,23 @@
 
 #include <string.h>
 
+#include "natter-attempt-limiter.h"
 #include "natter-http-api.h"
 #include "natter-http-blocks.h"
 #include "natter-http-body.h"
 #include "natter-password.h"
 #include "natter-protocol.h"
+#include "natter-request-guard.h"
 
 #define ROUTE_KEY "natter-route"
-#define TOO_LARGE_KEY "natter-too-large"
-#define RECEIVED_KEY "natter-received"
-#define LOGIN_BUCKETS_MAX 10000
+/* Keys each limiter remembers; the least recently used go first. */
+#define LIMITER_CAPACITY 100000
 /* libsoup 3.2 names no constant for it. */
 #define STATUS_TOO_MANY_REQUESTS 429
 
 typedef enum {
   ROUTE_NONE,
   ROUTE_HEALTHZ,
-  ROUTE_METRICS,
   ROUTE_REGISTER,
   ROUTE_LOGIN,
   ROUTE_LOGOUT,
@@ -43,7 +43,6 @@ typedef struct {
 static const RouteInfo routes[] = {
   { ROUTE_NONE, "other", "" },
   { ROUTE_HEALTHZ, "/healthz", "GET, HEAD" },
-  { ROUTE_METRICS, "/metrics", "GET, HEAD" },
   { ROUTE_REGISTER, "/api/register", "POST" },
   { ROUTE_LOGIN, "/api/login", "POST" },
   { ROUTE_LOGOUT, "/api/logout", "POST" },
@@ -64,11 +63,6 @@ typedef struct {
   gint64 conversation_id;
 } Route;
 
-typedef struct {
-  double tokens;
-  gint64 updated_us;
-} LoginBucket;
-
 struct _NatterHttpApi {
   GObject parent_instance;
 
@@ -76,7 +70,10 @@ struct _NatterHttpApi {
   const NatterServerConfig *config;
   NatterMetrics *metrics;
   NatterHub *hub;
-  GHashTable *login_buckets; /* client address -> LoginBucket */
+  NatterAttemptLimiter *logins_by_address;
+  NatterAttemptLimiter *logins_by_account;
+  NatterAttemptLimiter *registrations_by_address;
+  guint hashes_waiting; /* password jobs queued or running */
   gboolean shutting_down;
 };
 
@@ -110,10 +107,10 @@ match_route (const char *path, Route *route)
   parts = g_strsplit (path + 1, "/", 9);
   n = g_strv_length (parts);
 
+  /* /metrics is not here: natter_http_api_install_metrics () serves it on
+   * its own address only. */
   if (n == 1 && g_str_equal (parts[0], "healthz"))
     route->id = ROUTE_HEALTHZ;
-  else if (n == 1 && g_str_equal (parts[0], "metrics"))
-    route->id = ROUTE_METRICS;
   else if (n < 2 || !g_str_equal (parts[0], "api"))
     return FALSE;
   else if (n == 2 && g_str_equal (parts[1], "register"))
@@ -208,37 +205,6 @@ respond_db_error (NatterHttpApi *self, SoupServerMessage *msg, const GError *err
     respond_internal (self, msg, error);
 }
 
-static gsize
-body_limit_for (const char *method, const char *path)
-{
-  Route route = { 0 };
-  gsize limit = NATTER_MAX_HTTP_BODY_BYTES;
-
-  if (g_str_equal (method, "PUT") && match_route (path, &route) && route.id == ROUTE_AVATAR)
-    limit = NATTER_MAX_AVATAR_BYTES;
-  route_clear (&route);
-
-  return limit;
-}
-
-/* A body over the limit is still read off the socket (so that the 413
- * reaches the client instead of a reset), but it is not kept. */
-static void
-on_request_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
-{
-  gsize limit = GPOINTER_TO_SIZE (user_data);
-  gsize received = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), RECEIVED_KEY));
-  SoupMessageBody *body = soup_server_message_get_request_body (msg);
-
-  received += g_bytes_get_size (chunk);
-  g_object_set_data (G_OBJECT (msg), RECEIVED_KEY, GSIZE_TO_POINTER (received));
-  if (received > limit && g_object_get_data (G_OBJECT (msg), TOO_LARGE_KEY) == NULL) {
-    g_object_set_data (G_OBJECT (msg), TOO_LARGE_KEY, GINT_TO_POINTER (TRUE));
-    soup_message_body_set_accumulate (body, FALSE);
-    soup_message_body_truncate (body);
-  }
-}
-
 static void
 early_handler (SoupServer *server,
                SoupServerMessage *msg,
@@ -247,31 +213,12 @@ early_handler (SoupServer *server,
                gpointer user_data)
 {
   NatterHttpApi *self = NATTER_HTTP_API (user_data);
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-  gsize limit;
-  goffset length;
-
   if (self->shutting_down) {
     soup_message_headers_append (soup_server_message_get_response_headers (msg), "Connection",
                                  "close");
     respond_error (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "internal",
                    "the server is shutting down");
-    return;
   }
-
-  /* The hub's WebSocket upgrade has no body to watch. */
-  if (g_str_has_prefix (path, "/ws/"))
-    return;
-
-  limit = body_limit_for (soup_server_message_get_method (msg), path);
-  length = soup_message_headers_get_content_length (headers);
-  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
-      length > (goffset) limit) {
-    g_object_set_data (G_OBJECT (msg), TOO_LARGE_KEY, GINT_TO_POINTER (TRUE));
-    soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
-    return;
-  }
-  g_signal_connect (msg, "got-chunk", G_CALLBACK (on_request_got_chunk), GSIZE_TO_POINTER (limit));
 }
 
 static void
@@ -464,6 +411,7 @@ typedef struct {
   gulong disconnected_id;
   gboolean disconnected;
   char *client_address;
+  char *account_key; /* login: the email, lowercased */
 
   /* register */
   NatterRegisterRequest *register_request;
@@ -486,6 +434,7 @@ password_job_free (PasswordJob *job)
   g_clear_object (&job->msg);
   g_clear_object (&job->self);
   g_free (job->client_address);
+  g_free (job->account_key);
   g_clear_pointer (&job->register_request, natter_register_request_free);
   if (job->password != NULL)
     memset (job->password, 0, strlen (job->password));
@@ -511,7 +460,7 @@ password_job_new (NatterHttpApi *self, SoupServerMessage *msg)
 
   job->self = g_object_ref (self);
   job->msg = g_object_ref (msg);
-  job->client_address = g_strdup (soup_server_message_get_remote_host (msg));
+  job->client_address = natter_request_guard_client_address (self->config, msg);
   job->disconnected_id =
     g_signal_connect (msg, "disconnected", G_CALLBACK (on_job_message_disconnected), job);
   soup_server_message_pause (msg);
@@ -538,33 +487,45 @@ password_job_thread (GTask *task,
   g_task_return_boolean (task, TRUE);
 }
 
-/* The bucket of @address, refilled for the time since it was last used. */
-static LoginBucket *
-login_bucket_get (NatterHttpApi *self, const char *address)
+/* Refuses with 429 and Retry-After. */
+static void
+respond_rate_limited (NatterHttpApi *self,
+                      SoupServerMessage *msg,
+                      guint retry_after_s,
+                      const char *text)
 {
-  LoginBucket *bucket;
-  gint64 now = g_get_monotonic_time ();
+  g_autofree char *seconds = g_strdup_printf ("%u", MAX (retry_after_s, 1));
 
-  if (address == NULL)
-    address = "";
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
+                                seconds);
+  respond_error (self, msg, STATUS_TOO_MANY_REQUESTS, "rate_limited", text);
+}
 
-  bucket = g_hash_table_lookup (self->login_buckets, address);
-  if (bucket == NULL) {
-    /* Forget every bucket before the table could grow without bound. */
-    if (g_hash_table_size (self->login_buckets) >= LOGIN_BUCKETS_MAX)
-      g_hash_table_remove_all (self->login_buckets);
-    bucket = g_new0 (LoginBucket, 1);
-    bucket->tokens = self->config->login_burst;
-    bucket->updated_us = now;
-    g_hash_table_insert (self->login_buckets, g_strdup (address), bucket);
+/* Hashing takes a worker thread tens of milliseconds and 19 MiB: past
+ * --max-hashes-waiting jobs, new ones are refused (503) rather than queued
+ * without bound. */
+static gboolean
+reserve_hash (NatterHttpApi *self, SoupServerMessage *msg)
+{
+  if (self->hashes_waiting >= self->config->max_hashes_waiting) {
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
+                                  "1");
+    respond_error (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "rate_limited",
+                   "the server is busy; try again in a moment");
+    return FALSE;
   }
+  return TRUE;
+}
 
-  bucket->tokens +=
-    (double) (now - bucket->updated_us) / G_USEC_PER_SEC * self->config->login_rate_per_min / 60.0;
-  bucket->tokens = MIN (bucket->tokens, self->config->login_burst);
-  bucket->updated_us = now;
+static void
+run_password_job (NatterHttpApi *self, PasswordJob *job, GAsyncReadyCallback callback)
+{
+  g_autoptr (GTask) task = g_task_new (self, NULL, callback, NULL);
 
-  return bucket;
+  self->hashes_waiting++;
+  natter_metrics_inc (self->metrics, "natter_password_hashes_total", NULL, NULL);
+  g_task_set_task_data (task, job, (GDestroyNotify) password_job_free);
+  g_task_run_in_thread (task, password_job_thread);
 }
 
 static void
@@ -575,6 +536,7 @@ on_register_hashed (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
   gint64 user_id = 0;
 
+  self->hashes_waiting--;
   if (job->disconnected)
     return;
 
@@ -602,8 +564,9 @@ handle_register (NatterHttpApi *self, SoupServerMessage *msg)
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (NatterRegisterRequest) request = NULL;
-  g_autoptr (GTask) task = NULL;
+  g_autofree char *address = NULL;
   PasswordJob *job;
+  guint retry_after_s = 0;
 
   if (!self->config->registration_enabled) {
     respond_error (self, msg, SOUP_STATUS_FORBIDDEN, "forbidden",
@@ -629,11 +592,22 @@ handle_register (NatterHttpApi *self, SoupServerMessage *msg)
     }
   }
 
+  /* A well-formed request takes its token before anything slow happens,
+   * so parallel ones cannot pass together; a malformed one costs nothing
+   * and counts for nothing. */
+  address = natter_request_guard_client_address (self->config, msg);
+  if (!natter_attempt_limiter_take (self->registrations_by_address, address,
+                                    g_get_monotonic_time (), &retry_after_s)) {
+    respond_rate_limited (self, msg, retry_after_s, "too many registrations; try again later");
+    return;
+  }
+  if (!reserve_hash (self, msg)) {
+    natter_attempt_limiter_give_back (self->registrations_by_address, address);
+    return;
+  }
   job = password_job_new (self, msg);
   job->register_request = g_steal_pointer (&request);
-  task = g_task_new (self, NULL, on_register_hashed, NULL);
-  g_task_set_task_data (task, job, (GDestroyNotify) password_job_free);
-  g_task_run_in_thread (task, password_job_thread);
+  run_password_job (self, job, on_register_hashed);
 }
 
 static void
@@ -642,10 +616,11 @@ on_login_verified (GObject *source, GAsyncResult *result, gpointer user_data)
   PasswordJob *job = g_task_get_task_data (G_TASK (result));
   NatterHttpApi *self = job->self;
 
-  if (!job->verified) {
-    LoginBucket *bucket = login_bucket_get (self, job->client_address);
-
-    bucket->tokens = MAX (0, bucket->tokens - 1);
+  self->hashes_waiting--;
+  /* Only failed attempts keep their tokens spent. */
+  if (job->verified) {
+    natter_attempt_limiter_give_back (self->logins_by_address, job->client_address);
+    natter_attempt_limiter_give_back (self->logins_by_account, job->account_key);
   }
   if (job->disconnected)
     return;
@@ -666,17 +641,19 @@ handle_login (NatterHttpApi *self, SoupServerMessage *msg)
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (NatterLoginRequest) request = NULL;
-  g_autoptr (GTask) task = NULL;
   g_autofree char *stored_hash = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *account = NULL;
   gint64 user_id = 0;
+  gint64 now = g_get_monotonic_time ();
+  guint retry_after_s = 0;
   PasswordJob *job;
 
-  /* Only failed attempts spend the bucket; an empty one refuses them all. */
-  if (login_bucket_get (self, soup_server_message_get_remote_host (msg))->tokens < 1) {
-    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
-                                  "60");
-    respond_error (self, msg, STATUS_TOO_MANY_REQUESTS, "rate_limited",
-                   "too many failed logins; try again later");
+  /* Tokens are taken when the request arrives, so that parallel guesses
+   * cannot all pass; a correct password gives them back. */
+  address = natter_request_guard_client_address (self->config, msg);
+  if (!natter_attempt_limiter_take (self->logins_by_address, address, now, &retry_after_s)) {
+    respond_rate_limited (self, msg, retry_after_s, "too many failed logins; try again later");
     return;
   }
 
@@ -688,6 +665,20 @@ handle_login (NatterHttpApi *self, SoupServerMessage *msg)
     return;
   }
 
+  /* Per account too, whatever the address: an attacker with many
+   * addresses still gets a burst of guesses, then ever longer waits. The
+   * same for unknown emails, so the answer does not tell them apart. */
+  account = g_utf8_strdown (request->email, -1);
+  if (!natter_attempt_limiter_take (self->logins_by_account, account, now, &retry_after_s)) {
+    respond_rate_limited (self, msg, retry_after_s, "too many failed logins; try again later");
+    return;
+  }
+  if (!reserve_hash (self, msg)) {
+    natter_attempt_limiter_give_back (self->logins_by_address, address);
+    natter_attempt_limiter_give_back (self->logins_by_account, account);
+    return;
+  }
+
   if (!natter_server_db_find_login (self->db, request->email, &user_id, &stored_hash, &error) &&
       !g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND)) {
     respond_internal (self, msg, error);
@@ -696,28 +687,42 @@ handle_login (NatterHttpApi *self, SoupServerMessage *msg)
 
   job = password_job_new (self, msg);
   job->user_id = user_id;
+  job->account_key = g_steal_pointer (&account);
   job->password = g_strdup (request->password);
   job->stored_hash = g_steal_pointer (&stored_hash);
-  task = g_task_new (self, NULL, on_login_verified, NULL);
-  g_task_set_task_data (task, job, (GDestroyNotify) password_job_free);
-  g_task_run_in_thread (task, password_job_thread);
+  run_password_job (self, job, on_login_verified);
 }
 
 static void
-handle_logout (NatterHttpApi *self, SoupServerMessage *msg)
+handle_logout (NatterHttpApi *self, SoupServerMessage *msg, GHashTable *query)
 {
   g_autoptr (GError) error = NULL;
+  const char *everywhere = query != NULL ? g_hash_table_lookup (query, "everywhere") : NULL;
+  gboolean all_tokens;
   gint64 user_id;
   gint64 token_id;
 
+  if (everywhere != NULL && !g_str_equal (everywhere, "true") &&
+      !g_str_equal (everywhere, "false")) {
+    respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_frame",
+                   "everywhere: expected true or false");
+    return;
+  }
+  all_tokens = g_strcmp0 (everywhere, "true") == 0;
+
   if (!authenticate (self, msg, &user_id, &token_id))
     return;
-  if (!natter_server_db_revoke_token (self->db, token_id, &error)) {
+  if (all_tokens ? !natter_server_db_revoke_user_tokens (self->db, user_id, &error)
+                 : !natter_server_db_revoke_token (self->db, token_id, &error)) {
     respond_internal (self, msg, error);
     return;
   }
-  if (self->hub != NULL)
-    natter_hub_disconnect_token (self->hub, token_id);
+  if (self->hub != NULL) {
+    if (all_tokens)
+      natter_hub_disconnect_user (self->hub, user_id);
+    else
+      natter_hub_disconnect_token (self->hub, token_id);
+  }
   respond_no_content (msg);
 }
 
@@ -1019,6 +1024,44 @@ method_allowed (const RouteInfo *info, const char *method)
   return g_strv_contains ((const char *const *) methods, method);
 }
 
+/**
+ * natter_http_api_check_request:
+ * @method: the request's method
+ * @path: its path
+ * @out_body_limit: (out): the most its body may hold
+ * @user_data: the #NatterHttpApi
+ *
+ * What the API answers a request before reading its body: an unknown path
+ * 404, a method the path does not take 405; otherwise 0 and the body limit
+ * of that route (natter-request-guard.c refuses bodies past it unread).
+ *
+ * Returns: 0, or the status the request gets whatever its body
+ */
+guint
+natter_http_api_check_request (const char *method,
+                               const char *path,
+                               gsize *out_body_limit,
+                               gpointer user_data)
+{
+  NatterHttpApi *self = NATTER_HTTP_API (user_data);
+  g_auto (Route) route = { 0 };
+
+  *out_body_limit = 0;
+  if (!match_route (path, &route))
+    return SOUP_STATUS_NOT_FOUND;
+  if (!g_str_equal (method, "OPTIONS") && !method_allowed (&routes[route.id], method))
+    return SOUP_STATUS_METHOD_NOT_ALLOWED;
+
+  /* Each route's own limit; an upload route (attachments) answers
+   * config->max_attachment_bytes here. */
+  if (route.id == ROUTE_AVATAR)
+    *out_body_limit = self->config->max_avatar_bytes;
+  else
+    *out_body_limit = self->config->max_request_body_bytes;
+
+  return 0;
+}
+
 static void
 handler (SoupServer *server,
          SoupServerMessage *msg,
@@ -1071,19 +1114,11 @@ handler (SoupServer *server,
                    "this method is not allowed here");
     return;
   }
-  if (g_object_get_data (G_OBJECT (msg), TOO_LARGE_KEY) != NULL) {
-    respond_error (self, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
-                   "the request body is too large");
-    return;
-  }
 
   switch (route.id) {
     case ROUTE_HEALTHZ:
       soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
       soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_STATIC, "ok", 2);
-      break;
-    case ROUTE_METRICS:
-      handle_metrics (self, msg);
       break;
     case ROUTE_REGISTER:
       handle_register (self, msg);
@@ -1092,7 +1127,7 @@ handler (SoupServer *server,
       handle_login (self, msg);
       break;
     case ROUTE_LOGOUT:
-      handle_logout (self, msg);
+      handle_logout (self, msg, query);
       break;
     case ROUTE_ME:
       handle_me (self, msg);
@@ -1156,7 +1191,9 @@ natter_http_api_finalize (GObject *object)
 {
   NatterHttpApi *self = NATTER_HTTP_API (object);
 
-  g_clear_pointer (&self->login_buckets, g_hash_table_unref);
+  g_clear_pointer (&self->logins_by_address, natter_attempt_limiter_free);
+  g_clear_pointer (&self->logins_by_account, natter_attempt_limiter_free);
+  g_clear_pointer (&self->registrations_by_address, natter_attempt_limiter_free);
 
   G_OBJECT_CLASS (natter_http_api_parent_class)->finalize (object);
 }
@@ -1173,7 +1210,6 @@ natter_http_api_class_init (NatterHttpApiClass *klass)
 static void
 natter_http_api_init (NatterHttpApi *self)
 {
-  self->login_buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 /**
@@ -1203,6 +1239,12 @@ natter_http_api_new (NatterServerDb *db,
   self->config = config;
   self->metrics = g_object_ref (metrics);
   self->hub = hub != NULL ? g_object_ref (hub) : NULL;
+  self->logins_by_address = natter_attempt_limiter_new (config->login_rate_per_min / 60.0,
+                                                        config->login_burst, LIMITER_CAPACITY);
+  self->logins_by_account = natter_attempt_limiter_new (config->login_rate_per_min / 60.0,
+                                                        config->login_burst, LIMITER_CAPACITY);
+  self->registrations_by_address = natter_attempt_limiter_new (
+    config->registration_rate_per_hour / 3600.0, config->registration_burst, LIMITER_CAPACITY);
 
   return self;
 }
@@ -1223,6 +1265,44 @@ natter_http_api_install (NatterHttpApi *self, SoupServer *server)
   soup_server_add_early_handler (server, NULL, early_handler, self, NULL);
   soup_server_add_handler (server, NULL, handler, self, NULL);
   g_signal_connect_object (server, "request-finished", G_CALLBACK (on_request_finished), self, 0);
+}
+
+static void
+metrics_handler (SoupServer *server,
+                 SoupServerMessage *msg,
+                 const char *path,
+                 GHashTable *query,
+                 gpointer user_data)
+{
+  NatterHttpApi *self = NATTER_HTTP_API (user_data);
+  const char *method = soup_server_message_get_method (msg);
+
+  if (!g_str_equal (path, "/metrics")) {
+    respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "not_found", "no such resource");
+  } else if (!g_str_equal (method, "GET") && !g_str_equal (method, "HEAD")) {
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
+                                  "GET, HEAD");
+    respond_error (self, msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "not_allowed",
+                   "this method is not allowed here");
+  } else {
+    handle_metrics (self, msg);
+  }
+}
+
+/**
+ * natter_http_api_install_metrics:
+ * @self: the API
+ * @server: the server of the metrics address (--metrics-listen)
+ *
+ * Serves `GET /metrics` on @server, which is never the public one.
+ */
+void
+natter_http_api_install_metrics (NatterHttpApi *self, SoupServer *server)
+{
+  g_return_if_fail (NATTER_IS_HTTP_API (self));
+  g_return_if_fail (SOUP_IS_SERVER (server));
+
+  soup_server_add_handler (server, NULL, metrics_handler, self, NULL);
 }
 
 /**

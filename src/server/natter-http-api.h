@@ -18,7 +18,12 @@ NatterHttpApi *natter_http_api_new (NatterServerDb *db,
                                     NatterMetrics *metrics,
                                     NatterHub *hub);
 void natter_http_api_install (NatterHttpApi *self, SoupServer *server);
+void natter_http_api_install_metrics (NatterHttpApi *self, SoupServer *server);
 void natter_http_api_set_shutting_down (NatterHttpApi *self, gboolean shutting_down);
+guint natter_http_api_check_request (const char *method,
+                                     const char *path,
+                                     gsize *out_body_limit,
+                                     gpointer user_data);
 
 /* A new bearer token for @user_id; only its SHA-256 is stored. */
 char *natter_http_api_issue_token (NatterServerDb *db,

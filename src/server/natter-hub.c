@@ -1402,3 +1402,63 @@ natter_hub_profile_is_online (NatterHub *self, gint64 profile_id, const char *pr
   key = natter_hub_profile_key (profile_id, profile_type);
   return natter_hub_lookup_connections (self, key) != NULL;
 }
+
+/**
+ * natter_hub_disconnect_user:
+ * @self: the hub
+ * @user_id: a user who signed out everywhere
+ *
+ * Closes (1008) every connection of @user_id.
+ */
+void
+natter_hub_disconnect_user (NatterHub *self, gint64 user_id)
+{
+  g_autoptr (GPtrArray) doomed = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer connection;
+
+  g_return_if_fail (NATTER_IS_HUB (self));
+
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, &connection, NULL)) {
+    if (natter_hub_connection_get_user_id (connection) == user_id)
+      g_ptr_array_add (doomed, g_object_ref (connection));
+  }
+
+  for (guint i = 0; i < doomed->len; i++)
+    natter_hub_connection_close (g_ptr_array_index (doomed, i),
+                                 SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "signed out everywhere");
+}
+
+/**
+ * natter_hub_disconnect_tokens:
+ * @self: the hub
+ * @token_ids: a set of gint64 token ids that expired or were revoked
+ *
+ * Closes (1008) every connection opened with one of @token_ids: a
+ * WebSocket lives no longer than the token that opened it.
+ */
+void
+natter_hub_disconnect_tokens (NatterHub *self, GHashTable *token_ids)
+{
+  g_autoptr (GPtrArray) doomed = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer connection;
+
+  g_return_if_fail (NATTER_IS_HUB (self));
+  g_return_if_fail (token_ids != NULL);
+
+  if (g_hash_table_size (token_ids) == 0)
+    return;
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, &connection, NULL)) {
+    gint64 token_id = natter_hub_connection_get_token_id (connection);
+
+    if (g_hash_table_contains (token_ids, &token_id))
+      g_ptr_array_add (doomed, g_object_ref (connection));
+  }
+
+  for (guint i = 0; i < doomed->len; i++)
+    natter_hub_connection_close (g_ptr_array_index (doomed, i),
+                                 SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "the token expired");
+}

@@ -24,6 +24,8 @@ void natter_hub_install (NatterHub *self, SoupServer *server);
 
 /* Closes every connection opened with that token (logout). */
 void natter_hub_disconnect_token (NatterHub *self, gint64 token_id);
+void natter_hub_disconnect_user (NatterHub *self, gint64 user_id);
+void natter_hub_disconnect_tokens (NatterHub *self, GHashTable *token_ids);
 
 /* Graceful shutdown: closes every WebSocket with 1001 and stops timers;
  * @callback runs when every close handshake finished or timed out. */

@@ -52,7 +52,9 @@ natter_random_bytes (guint8 *buffer, gsize length, GError **error)
 /* argon2's memory cost in KiB. NATTER_TEST_INSECURE_PASSWORD_HASH=1 makes
  * it 64 KiB (and one pass) for test runs under valgrind, where every 19 MiB
  * hash takes seconds; the encoded hash names its parameters, so
- * verification works whichever way a hash was made. */
+ * verification works whichever way a hash was made. The switch exists only
+ * in builds with test hooks (meson -Dtest_hooks, on in debug and
+ * debugoptimized builds only). */
 static guint32
 memory_cost_kib (guint32 *out_passes)
 {
@@ -60,7 +62,11 @@ memory_cost_kib (guint32 *out_passes)
   static gboolean insecure;
 
   if (g_once_init_enter (&insecure_once)) {
+#if NATTER_TEST_HOOKS
     insecure = g_strcmp0 (g_getenv ("NATTER_TEST_INSECURE_PASSWORD_HASH"), "1") == 0;
+#else
+    insecure = FALSE;
+#endif
     if (insecure)
       g_warning ("NATTER_TEST_INSECURE_PASSWORD_HASH=1: passwords are hashed with test "
                  "parameters, not fit for real accounts");

@@ -5,6 +5,8 @@
 
 #include <gio/gio.h>
 
+#include <string.h>
+
 #include "natter-protocol.h"
 #include "natter-server-config.h"
 
@@ -47,6 +49,16 @@ natter_server_config_new (void)
   config->token_lifetime_s = NATTER_TOKEN_LIFETIME_S;
   config->login_rate_per_min = 10;
   config->login_burst = 10;
+  config->max_request_body_bytes = NATTER_MAX_HTTP_BODY_BYTES;
+  config->max_avatar_bytes = NATTER_MAX_AVATAR_BYTES;
+  config->max_attachment_bytes = 25 * 1024 * 1024;
+  config->header_timeout_s = 10;
+  config->idle_timeout_s = 60;
+  config->max_connections_per_address = 64;
+  config->trusted_proxies = g_new0 (char *, 1);
+  config->max_hashes_waiting = 64;
+  config->registration_rate_per_hour = 5;
+  config->registration_burst = 5;
 
   return config;
 }
@@ -66,6 +78,8 @@ natter_server_config_free (NatterServerConfig *config)
   g_strfreev (config->stun_uris);
   g_strfreev (config->turn_uris);
   g_free (config->turn_secret);
+  g_strfreev (config->trusted_proxies);
+  g_free (config->metrics_listen);
   g_free (config);
 }
 
@@ -163,6 +177,17 @@ natter_server_config_parse_args (NatterServerConfig *config,
   g_autofree char *login_burst = NULL;
   g_autofree char *max_connections = NULL;
   g_autofree char *sync_replay_max = NULL;
+  g_autofree char *max_request_body = NULL;
+  g_autofree char *max_avatar_size = NULL;
+  g_autofree char *max_attachment_size = NULL;
+  g_autofree char *header_timeout = NULL;
+  g_autofree char *idle_timeout = NULL;
+  g_autofree char *max_connections_per_address = NULL;
+  g_auto (GStrv) trusted_proxies = NULL;
+  g_autofree char *max_hashes_waiting = NULL;
+  g_autofree char *registration_rate = NULL;
+  g_autofree char *registration_burst = NULL;
+  g_autofree char *metrics_listen = NULL;
   g_auto (GStrv) origins = NULL;
   gboolean no_registration = FALSE;
   g_autofree char *profile_types = NULL;
@@ -228,6 +253,29 @@ natter_server_config_parse_args (NatterServerConfig *config,
       "Failed logins per minute per client address (default 10)", "N" },
     { "login-burst", 0, 0, G_OPTION_ARG_STRING, &login_burst,
       "Failed login burst per client address (default 10)", "N" },
+    { "max-request-body", 0, 0, G_OPTION_ARG_STRING, &max_request_body,
+      "Bytes an API request body may hold (default 65536)", "BYTES" },
+    { "max-avatar-size", 0, 0, G_OPTION_ARG_STRING, &max_avatar_size,
+      "Bytes an avatar upload may hold (default 1048576)", "BYTES" },
+    { "max-attachment-size", 0, 0, G_OPTION_ARG_STRING, &max_attachment_size,
+      "Bytes an attachment upload may hold (default 26214400)", "BYTES" },
+    { "header-timeout", 0, 0, G_OPTION_ARG_STRING, &header_timeout,
+      "Seconds a client has to send a request's headers (default 10)", "S" },
+    { "idle-timeout", 0, 0, G_OPTION_ARG_STRING, &idle_timeout,
+      "Seconds an idle keep-alive HTTP connection stays open (default 60)", "S" },
+    { "max-connections-per-address", 0, 0, G_OPTION_ARG_STRING, &max_connections_per_address,
+      "Open connections one client address may hold (default 64; trusted proxies are exempt)",
+      "N" },
+    { "trusted-proxy", 0, 0, G_OPTION_ARG_STRING_ARRAY, &trusted_proxies,
+      "Reverse proxy whose X-Forwarded-For names the client address (repeatable)", "ADDR" },
+    { "max-hashes-waiting", 0, 0, G_OPTION_ARG_STRING, &max_hashes_waiting,
+      "Password hashes that may wait for a thread before logins get 503 (default 64)", "N" },
+    { "registration-rate", 0, 0, G_OPTION_ARG_STRING, &registration_rate,
+      "Registrations per hour per client address (default 5)", "N" },
+    { "registration-burst", 0, 0, G_OPTION_ARG_STRING, &registration_burst,
+      "Registration burst per client address (default 5)", "N" },
+    { "metrics-listen", 0, 0, G_OPTION_ARG_STRING, &metrics_listen,
+      "Serve /metrics on this separate ADDR:PORT only (default: not served)", "ADDR:PORT" },
     { "loop-interval", 0, 0, G_OPTION_ARG_STRING, &loop_interval,
       "Microseconds between two main-loop wake-ups under load, so each serves many sockets "
       "(default 1000; 0: wake for every event)",
@@ -335,6 +383,84 @@ natter_server_config_parse_args (NatterServerConfig *config,
       !parse_positive_double ("--login-burst", login_burst, &config->login_burst, error))
     return FALSE;
 
+  if (max_request_body != NULL) {
+    guint bytes;
+
+    if (!parse_seconds ("--max-request-body", max_request_body, 1, &bytes, error))
+      return FALSE;
+    config->max_request_body_bytes = bytes;
+  }
+  if (max_avatar_size != NULL) {
+    guint bytes;
+
+    if (!parse_seconds ("--max-avatar-size", max_avatar_size, 1, &bytes, error))
+      return FALSE;
+    config->max_avatar_bytes = bytes;
+  }
+  if (max_attachment_size != NULL) {
+    guint bytes;
+
+    if (!parse_seconds ("--max-attachment-size", max_attachment_size, 1, &bytes, error))
+      return FALSE;
+    config->max_attachment_bytes = bytes;
+  }
+  if (header_timeout != NULL &&
+      !parse_seconds ("--header-timeout", header_timeout, 1, &config->header_timeout_s, error))
+    return FALSE;
+  if (idle_timeout != NULL &&
+      !parse_seconds ("--idle-timeout", idle_timeout, 1, &config->idle_timeout_s, error))
+    return FALSE;
+  if (max_connections_per_address != NULL &&
+      !parse_seconds ("--max-connections-per-address", max_connections_per_address, 1,
+                      &config->max_connections_per_address, error))
+    return FALSE;
+  if (max_hashes_waiting != NULL && !parse_seconds ("--max-hashes-waiting", max_hashes_waiting, 1,
+                                                    &config->max_hashes_waiting, error))
+    return FALSE;
+  if (registration_rate != NULL &&
+      !parse_positive_double ("--registration-rate", registration_rate,
+                              &config->registration_rate_per_hour, error))
+    return FALSE;
+  if (registration_burst != NULL &&
+      !parse_positive_double ("--registration-burst", registration_burst,
+                              &config->registration_burst, error))
+    return FALSE;
+  if (trusted_proxies != NULL) {
+    for (guint i = 0; trusted_proxies[i] != NULL; i++) {
+      g_autoptr (GInetAddress) address = g_inet_address_new_from_string (trusted_proxies[i]);
+
+      if (address == NULL) {
+        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                     "--trusted-proxy: “%s” is not an IP address", trusted_proxies[i]);
+        return FALSE;
+      }
+    }
+    g_strfreev (config->trusted_proxies);
+    config->trusted_proxies = g_steal_pointer (&trusted_proxies);
+  }
+  if (metrics_listen != NULL) {
+    g_autoptr (GSocketConnectable) connectable = g_network_address_parse (metrics_listen, 0, NULL);
+    g_autoptr (GInetAddress) address = NULL;
+
+    if (connectable != NULL)
+      address = g_inet_address_new_from_string (
+        g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable)));
+    if (address == NULL || strchr (metrics_listen, ':') == NULL) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--metrics-listen: expected ADDR:PORT (IPv6 as [ADDR]:PORT), got “%s”",
+                   metrics_listen);
+      return FALSE;
+    }
+    g_free (config->metrics_listen);
+    config->metrics_listen = g_steal_pointer (&metrics_listen);
+  }
+
+  if (config->login_burst < 1 || config->registration_burst < 1) {
+    g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                         "--login-burst and --registration-burst: at least 1");
+    return FALSE;
+  }
+
   if (origins != NULL) {
     g_strfreev (config->allowed_origins);
     config->allowed_origins = g_steal_pointer (&origins);
@@ -342,6 +468,18 @@ natter_server_config_parse_args (NatterServerConfig *config,
 
   config->registration_enabled = !no_registration;
   config->demo = demo;
+  if (demo) {
+    g_autoptr (GInetAddress) address = g_inet_address_new_from_string (config->listen_address);
+
+    /* The demo accounts share a published password. */
+    if (!g_inet_address_get_is_loopback (address)) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--demo: the demo accounts have a published password; --listen must be a "
+                   "loopback address, not “%s”",
+                   config->listen_address);
+      return FALSE;
+    }
+  }
 
   if (profile_types != NULL) {
     g_auto (GStrv) words = g_strsplit (profile_types, ",", -1);
@@ -408,4 +546,34 @@ natter_server_config_parse_args (NatterServerConfig *config,
   }
 
   return TRUE;
+}
+
+/**
+ * natter_server_config_is_trusted_proxy:
+ * @config: the configuration
+ * @address: (nullable): a peer's IP address as text
+ *
+ * Returns: whether @address is one of the --trusted-proxy addresses
+ */
+gboolean
+natter_server_config_is_trusted_proxy (const NatterServerConfig *config, const char *address)
+{
+  g_autoptr (GInetAddress) peer = NULL;
+
+  g_return_val_if_fail (config != NULL, FALSE);
+
+  if (address == NULL || config->trusted_proxies == NULL || config->trusted_proxies[0] == NULL)
+    return FALSE;
+  peer = g_inet_address_new_from_string (address);
+  if (peer == NULL)
+    return FALSE;
+
+  for (guint i = 0; config->trusted_proxies[i] != NULL; i++) {
+    g_autoptr (GInetAddress) proxy = g_inet_address_new_from_string (config->trusted_proxies[i]);
+
+    if (proxy != NULL && g_inet_address_equal (proxy, peer))
+      return TRUE;
+  }
+
+  return FALSE;
 }

@@ -40,6 +40,19 @@ typedef struct {
   double login_rate_per_min; /* failed logins per client address, 10 */
   double login_burst;        /* 10 */
 
+  /* HTTP transport (natter-request-guard.c) */
+  gsize max_request_body_bytes;      /* 64 KiB: every API body */
+  gsize max_avatar_bytes;            /* 1 MiB: PUT …/avatar */
+  gsize max_attachment_bytes;        /* 25 MiB: attachment uploads */
+  guint header_timeout_s;            /* 10: to send a request's headers */
+  guint idle_timeout_s;              /* 60: an idle keep-alive connection */
+  guint max_connections_per_address; /* 64 */
+  GStrv trusted_proxies;             /* addresses whose X-Forwarded-For counts */
+  guint max_hashes_waiting;          /* 64: password hashes queued, then 503 */
+  double registration_rate_per_hour; /* 5 per client address */
+  double registration_burst;         /* 5 */
+  char *metrics_listen;              /* ADDR:PORT of /metrics; NULL: off */
+
   /* The shortest time between two main-loop wake-ups, so that under load
    * each iteration serves many sockets; 0: wake for every event. */
   guint loop_interval_us; /* 1000 */
@@ -72,6 +85,8 @@ gboolean natter_server_config_parse_args (NatterServerConfig *config,
  * once parsed. */
 GOptionGroup *natter_server_config_hub_option_group (NatterServerConfig *config);
 gboolean natter_server_config_origin_allowed (const NatterServerConfig *config, const char *origin);
+gboolean natter_server_config_is_trusted_proxy (const NatterServerConfig *config,
+                                                const char *address);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterServerConfig, natter_server_config_free)
 

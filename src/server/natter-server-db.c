@@ -934,6 +934,75 @@ natter_server_db_revoke_token (NatterServerDb *self, gint64 token_id, GError **e
   return TRUE;
 }
 
+/**
+ * natter_server_db_revoke_user_tokens:
+ * @self: the database
+ * @user_id: whose tokens
+ * @error: a #NatterServerDbError
+ *
+ * Revokes every live token of @user_id (sign out everywhere).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+natter_server_db_revoke_user_tokens (NatterServerDb *self, gint64 user_id, GError **error)
+{
+  g_autoptr (NatterDbStmt) stmt = NULL;
+
+  g_return_val_if_fail (NATTER_IS_SERVER_DB (self), FALSE);
+
+  stmt = natter_server_db_prepare (
+    self, "UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL;", error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, g_get_real_time () / G_USEC_PER_SEC);
+  sqlite3_bind_int64 (stmt, 2, user_id);
+
+  return step_done (self, stmt, error);
+}
+
+/**
+ * natter_server_db_prune_tokens:
+ * @self: the database
+ * @now_unix: the time
+ * @error: a #NatterServerDbError
+ *
+ * Deletes the tokens that expired or were revoked: they can never be used
+ * again, and a table of every token ever issued would only grow.
+ *
+ * Returns: (transfer full) (nullable): the deleted token ids (gint64 keys
+ *   of a set), %NULL on error
+ */
+GHashTable *
+natter_server_db_prune_tokens (NatterServerDb *self, gint64 now_unix, GError **error)
+{
+  g_autoptr (NatterDbStmt) stmt = NULL;
+  g_autoptr (GHashTable) pruned = NULL;
+  int rc;
+
+  g_return_val_if_fail (NATTER_IS_SERVER_DB (self), NULL);
+
+  stmt = natter_server_db_prepare (
+    self, "DELETE FROM tokens WHERE expires_at <= ? OR revoked_at IS NOT NULL RETURNING token_id;",
+    error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, now_unix);
+  pruned = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    gint64 *token_id = g_new (gint64, 1);
+
+    *token_id = sqlite3_column_int64 (stmt, 0);
+    g_hash_table_add (pruned, token_id);
+  }
+  if (rc != SQLITE_DONE) {
+    set_error_from_sqlite (self, rc, error);
+    return NULL;
+  }
+
+  return g_steal_pointer (&pruned);
+}
+
 NatterProfile *
 natter_server_db_get_profile (NatterServerDb *self,
                               gint64 profile_id,

@@ -75,6 +75,8 @@ gboolean natter_server_db_lookup_token (NatterServerDb *self,
                                         gint64 *out_token_id,
                                         GError **error);
 gboolean natter_server_db_revoke_token (NatterServerDb *self, gint64 token_id, GError **error);
+gboolean natter_server_db_revoke_user_tokens (NatterServerDb *self, gint64 user_id, GError **error);
+GHashTable *natter_server_db_prune_tokens (NatterServerDb *self, gint64 now_unix, GError **error);
 
 /* profiles: (profile_id, profile_type); display_name is the user's, avatar_url
  * is "/api/profiles/{type}/{id}/avatar" when an avatar is stored, else NULL */

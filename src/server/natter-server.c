@@ -11,12 +11,14 @@
 #endif
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "natter-http-api.h"
 #include "natter-http-body.h"
 #include "natter-password.h"
 #include "natter-protocol.h"
+#include "natter-request-guard.h"
 #include "natter-server.h"
 
 #define DEMO_PASSWORD "natter-demo"
@@ -29,8 +31,11 @@ struct _NatterServer {
   NatterMetrics *metrics;
   NatterHub *hub;
   NatterHttpApi *api;
+  NatterRequestGuard *guard;
   SoupServer *soup_server;
+  SoupServer *metrics_server; /* NULL without --metrics-listen */
   guint port;
+  guint token_sweep_id;
   gboolean tls;
   gboolean shutting_down;
 };
@@ -116,13 +121,37 @@ out:
   return ok;
 }
 
+/* Expired and revoked tokens go from the database, and the WebSockets they
+ * opened are closed: a connection lives no longer than its token. */
+static gboolean
+on_token_sweep (gpointer user_data)
+{
+  NatterServer *self = NATTER_SERVER (user_data);
+  g_autoptr (GHashTable) pruned = NULL;
+  g_autoptr (GError) error = NULL;
+
+  pruned = natter_server_db_prune_tokens (self->db, g_get_real_time () / G_USEC_PER_SEC, &error);
+  if (pruned == NULL) {
+    g_warning ("could not prune the tokens: %s", error->message);
+    return G_SOURCE_CONTINUE;
+  }
+  natter_hub_disconnect_tokens (self->hub, pruned);
+
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 natter_server_dispose (GObject *object)
 {
   NatterServer *self = NATTER_SERVER (object);
 
+  g_clear_handle_id (&self->token_sweep_id, g_source_remove);
   if (self->soup_server != NULL)
     soup_server_disconnect (self->soup_server);
+  if (self->metrics_server != NULL)
+    soup_server_disconnect (self->metrics_server);
+  g_clear_object (&self->metrics_server);
+  g_clear_object (&self->guard);
   g_clear_object (&self->api);
   g_clear_object (&self->hub);
   g_clear_object (&self->soup_server);
@@ -186,6 +215,10 @@ natter_server_new (NatterServerConfig *config, GError **error)
     return NULL;
 
   self->soup_server = soup_server_new ("server-header", "natter-server/" PACKAGE_VERSION " ", NULL);
+  /* No permessage-deflate: chat frames are small, inflating each one costs
+   * the routing thread CPU, and a compressed frame is a decompression bomb
+   * waiting to happen. A client that sends RSV1 anyway is closed. */
+  soup_server_remove_websocket_extension (self->soup_server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
   if (config->tls_cert_file != NULL) {
     g_autoptr (GTlsCertificate) certificate =
       g_tls_certificate_new_from_files (config->tls_cert_file, config->tls_key_file, error);
@@ -200,12 +233,49 @@ natter_server_new (NatterServerConfig *config, GError **error)
   natter_hub_install (self->hub, self->soup_server);
   self->api = natter_http_api_new (self->db, config, self->metrics, self->hub);
   natter_http_api_install (self->api, self->soup_server);
+  self->guard =
+    natter_request_guard_new (config, self->metrics, natter_http_api_check_request, self->api);
+  natter_request_guard_install (self->guard, self->soup_server);
+  if (config->metrics_listen != NULL) {
+    self->metrics_server = soup_server_new ("server-header", NULL, NULL);
+    natter_http_api_install_metrics (self->api, self->metrics_server);
+  }
+
+  /* Often enough that a connection outlives its token by at most half a
+   * lifetime, never more than a minute. */
+  self->token_sweep_id = g_timeout_add (
+    (guint) CLAMP (config->token_lifetime_s * 1000 / 2, 500, 60 * 1000), on_token_sweep, self);
 
   /* Warm the dummy hash now, so the first login for an unknown email costs
    * no more than any other. */
   natter_password_get_dummy_hash ();
 
   return g_steal_pointer (&self);
+}
+
+/* --metrics-listen ADDR:PORT, plain HTTP: meant for a private network or
+ * loopback, never the public address. */
+static gboolean
+listen_metrics (NatterServer *self, GError **error)
+{
+  g_autoptr (GSocketConnectable) connectable =
+    g_network_address_parse (self->config->metrics_listen, 0, error);
+  g_autoptr (GInetAddress) address = NULL;
+  g_autoptr (GSocketAddress) socket_address = NULL;
+
+  if (connectable == NULL)
+    return FALSE;
+  address = g_inet_address_new_from_string (
+    g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable)));
+  if (address == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "--metrics-listen: “%s” is not ADDR:PORT", self->config->metrics_listen);
+    return FALSE;
+  }
+  socket_address = g_inet_socket_address_new (
+    address, g_network_address_get_port (G_NETWORK_ADDRESS (connectable)));
+
+  return soup_server_listen (self->metrics_server, socket_address, 0, error);
 }
 
 /**
@@ -259,6 +329,9 @@ natter_server_listen (NatterServer *self, GError **error)
     return FALSE;
   }
   self->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+
+  if (self->metrics_server != NULL && !listen_metrics (self, error))
+    return FALSE;
 
   url = natter_server_get_url (self);
   fprintf (stdout, "listening on %s\n", url);
@@ -363,6 +436,8 @@ on_hub_shut_down (GObject *source, GAsyncResult *result, gpointer user_data)
     g_warning ("closing the WebSockets: %s", error->message);
 
   soup_server_disconnect (self->soup_server);
+  if (self->metrics_server != NULL)
+    soup_server_disconnect (self->metrics_server);
   natter_server_db_close (self->db);
   g_task_return_boolean (task, TRUE);
 }
@@ -395,6 +470,7 @@ natter_server_shutdown_async (NatterServer *self,
     return;
   }
   self->shutting_down = TRUE;
+  g_clear_handle_id (&self->token_sweep_id, g_source_remove);
   natter_http_api_set_shutting_down (self->api, TRUE);
   natter_hub_shutdown_async (self->hub, cancellable, on_hub_shut_down, g_steal_pointer (&task));
 }
@@ -461,6 +537,20 @@ coalescing_poll (GPollFD *fds, guint n_fds, int timeout_ms)
   loop_woke_us = g_get_monotonic_time ();
 
   return n_ready;
+}
+
+/* Every connection is a file descriptor: the default soft limit of 1024
+ * would refuse clients long before memory or CPU run out. */
+static void
+raise_file_limit (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max)
+    return;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
+    g_warning ("could not raise the open file limit to %llu", (unsigned long long) limit.rlim_max);
 }
 
 typedef struct {
@@ -538,6 +628,7 @@ natter_server_run (int argc, char **argv)
     g_printerr ("natter-server: %s\nTry “natter-server --help”.\n", error->message);
     return 2;
   }
+  raise_file_limit ();
 
   loop_interval_us = config->loop_interval_us;
   server = natter_server_new (g_steal_pointer (&config), &error);

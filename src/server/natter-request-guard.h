@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "natter-metrics.h"
+#include "natter-server-config.h"
+
+G_BEGIN_DECLS
+
+/* What the HTTP API would do with a request before its body is read: the
+ * body limit, or the status it answers anyway (404, 405). */
+typedef guint (*NatterRequestCheckFunc) (const char *method,
+                                         const char *path,
+                                         gsize *out_body_limit,
+                                         gpointer user_data);
+
+#define NATTER_TYPE_REQUEST_GUARD (natter_request_guard_get_type ())
+
+G_DECLARE_FINAL_TYPE (NatterRequestGuard, natter_request_guard, NATTER, REQUEST_GUARD, GObject)
+
+NatterRequestGuard *natter_request_guard_new (const NatterServerConfig *config,
+                                              NatterMetrics *metrics,
+                                              NatterRequestCheckFunc check,
+                                              gpointer check_data);
+void natter_request_guard_install (NatterRequestGuard *self, SoupServer *server);
+guint natter_request_guard_get_n_connections (NatterRequestGuard *self);
+
+char *natter_request_guard_client_address (const NatterServerConfig *config,
+                                           SoupServerMessage *msg);
+
+G_END_DECLS
