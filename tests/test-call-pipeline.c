@@ -529,6 +529,40 @@ test_stats (Fixture *fixture, gconstpointer data)
                   stats->audio_receive_bitrate);
 }
 
+static gboolean
+both_have_estimates (Fixture *fixture)
+{
+  return natter_call_pipeline_get_bandwidth_estimate (fixture->caller) > 0 &&
+         natter_call_pipeline_get_bandwidth_estimate (fixture->callee) > 0;
+}
+
+/* Both ends negotiate transport-wide congestion control, send each other
+ * its feedback, and estimate from it. */
+static void
+test_congestion_control_feedback (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  const NatterRatePlan *plan;
+
+  g_assert_true (natter_call_pipeline_start_offer (fixture->caller, &error));
+  g_assert_no_error (error);
+  g_assert_true (iterate_until (fixture, media_flows_both_ways, 20000));
+  g_test_message ("offer: %s", fixture->offer_sdp);
+  g_test_message ("answer: %s", fixture->answer_sdp);
+  g_assert_nonnull (strstr (fixture->offer_sdp, "transport-wide-cc-extensions-01"));
+  g_assert_nonnull (strstr (fixture->offer_sdp, "transport-cc"));
+  g_assert_nonnull (strstr (fixture->answer_sdp, "transport-wide-cc-extensions-01"));
+  g_assert_nonnull (strstr (fixture->answer_sdp, "transport-cc"));
+
+  g_assert_true (iterate_until (fixture, both_have_estimates, 10000));
+  g_test_message ("estimates: caller %u, callee %u",
+                  natter_call_pipeline_get_bandwidth_estimate (fixture->caller),
+                  natter_call_pipeline_get_bandwidth_estimate (fixture->callee));
+  plan = natter_call_pipeline_get_send_plan (fixture->caller);
+  g_assert_nonnull (plan);
+  g_assert_cmpuint (plan->video_bps, >, 0);
+}
+
 /* Shaped like what Chromium 120 offers for a camera-and-microphone call,
  * with its payload numbering (Opus 111, VP8 96, H.264 102…). */
 static const char chromium_offer[] =
@@ -742,6 +776,8 @@ main (int argc, char *argv[])
               GINT_TO_POINTER (TRUE), fixture_set_up, test_camera_fails_to_open, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/camera-off-and-on", Fixture, GINT_TO_POINTER (TRUE),
               fixture_set_up, test_camera_off_and_on, fixture_tear_down);
+  g_test_add ("/natter/call-pipeline/congestion-control-feedback", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_set_up, test_congestion_control_feedback, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/stats", Fixture, GINT_TO_POINTER (TRUE), fixture_set_up,
               test_stats, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/answers-chromium-offer", Fixture, GINT_TO_POINTER (TRUE),

@@ -17,6 +17,7 @@
 #include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
 
+#include "natter-call-adaptation.h"
 #include "natter-call-pipeline.h"
 
 /* Jitter buffer: see natter_call_pipeline_init() for why 60 ms. */
@@ -28,6 +29,9 @@
 
 #define OPUS_PAYLOAD_DEFAULT 111
 #define VP8_PAYLOAD_DEFAULT 96
+/* The id our offers give the transport-wide sequence number extension
+ * (Chromium's own choice too; any 1-14 works). */
+#define TWCC_EXTENSION_ID_DEFAULT 3
 
 enum {
   PROP_0,
@@ -39,6 +43,8 @@ enum {
   PROP_MUTED,
   PROP_CAMERA_ENABLED,
   PROP_STATS,
+  PROP_BANDWIDTH_ESTIMATE,
+  PROP_VIDEO_REDUCED,
   N_PROPS
 };
 
@@ -82,6 +88,12 @@ struct _NatterCallPipeline {
   GPtrArray *ice_servers; /* NatterIceServer */
   GPtrArray *pending_candidates;
   NatterCallStats *stats;
+  NatterCallAdaptation *adaptation;
+  guint twcc_extension_id; /* 0: not negotiated */
+  gboolean twcc_probe_added;
+  gboolean congestion_control;
+  guint bandwidth_estimate;
+  gboolean video_reduced;
 
   guint latency_ms;
   guint media_timeout_ms;
@@ -418,6 +430,95 @@ add_probe (GstElement *element, const char *pad_name, GstPadProbeCallback callba
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, callback, data, NULL);
 }
 
+/* Congestion control: see NatterCallAdaptation. */
+
+static void
+update_adaptation_properties (NatterCallPipeline *self)
+{
+  guint estimate = natter_call_adaptation_get_estimate (self->adaptation);
+  gboolean reduced = natter_call_adaptation_get_video_reduced (self->adaptation);
+
+  /* Feedback comes ten times a second: tell only real moves. */
+  if (estimate / 10000 != self->bandwidth_estimate / 10000) {
+    self->bandwidth_estimate = estimate;
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BANDWIDTH_ESTIMATE]);
+  }
+  if (reduced != self->video_reduced) {
+    self->video_reduced = reduced;
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VIDEO_REDUCED]);
+  }
+}
+
+static void
+on_twcc_main (NatterCallPipeline *self, gpointer data)
+{
+  if (self->closed || self->adaptation == NULL)
+    return;
+  natter_call_adaptation_on_twcc (self->adaptation, data, g_get_monotonic_time ());
+  update_adaptation_properties (self);
+}
+
+/* rtpsession sends each transport-wide feedback upstream as an event
+ * through every send chain of the bundle; one chain listens. */
+static GstPadProbeReturn
+on_upstream_event (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  const GstStructure *structure;
+
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_UPSTREAM)
+    return GST_PAD_PROBE_OK;
+  structure = gst_event_get_structure (event);
+  if (structure != NULL && gst_structure_has_name (structure, "RTPTWCCPackets"))
+    invoke_on_main (user_data, on_twcc_main, gst_structure_copy (structure),
+                    (GDestroyNotify) gst_structure_free);
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+watch_feedback (NatterCallPipeline *self, GstElement *last)
+{
+  g_autoptr (GstPad) pad = NULL;
+
+  if (self->twcc_extension_id == 0 || self->twcc_probe_added)
+    return;
+  self->twcc_probe_added = TRUE;
+  pad = gst_element_get_static_pad (last, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_upstream_event, self, NULL);
+}
+
+/* Each PLI (and a lost keyframe brings one per lost packet, and again
+ * each round trip until it is repaired) becomes a force-key-unit event:
+ * one keyframe in flight answers them all. */
+static GstPadProbeReturn
+limit_keyframe_requests (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  NatterCallPipeline *self = user_data;
+  gboolean allowed;
+
+  if (!gst_video_event_is_force_key_unit (GST_PAD_PROBE_INFO_EVENT (info)))
+    return GST_PAD_PROBE_OK;
+  g_mutex_lock (&self->marks_lock);
+  allowed = self->adaptation == NULL ||
+            natter_call_adaptation_allow_keyframe (self->adaptation, g_get_monotonic_time ());
+  g_mutex_unlock (&self->marks_lock);
+  return allowed ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+}
+
+/* The send caps carry the header extension (the payloader then writes it,
+ * and webrtcbin puts it in the SDP) and ask for transport-cc feedback. */
+static void
+add_twcc_to_caps (NatterCallPipeline *self, GstCaps *caps)
+{
+  g_autofree char *field = NULL;
+
+  if (self->twcc_extension_id == 0)
+    return;
+  field = g_strdup_printf ("extmap-%u", self->twcc_extension_id);
+  gst_caps_set_simple (caps, field, G_TYPE_STRING, NATTER_TWCC_EXTENSION_URI,
+                       "rtcp-fb-transport-cc", G_TYPE_BOOLEAN, TRUE, NULL);
+}
+
 /* Send chains. */
 
 static GstElement *
@@ -479,6 +580,7 @@ build_audio_send_bin (NatterCallPipeline *self, guint payload, GError **error)
   caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, "audio", "encoding-name",
                               G_TYPE_STRING, "OPUS", "clock-rate", G_TYPE_INT, 48000, "payload",
                               G_TYPE_INT, payload, NULL);
+  add_twcc_to_caps (self, caps);
   g_object_set (filter, "caps", caps, NULL);
 
   gst_bin_add_many (GST_BIN (bin), source, convert, resample, convert2, volume, encoder, payloader,
@@ -493,6 +595,9 @@ build_audio_send_bin (NatterCallPipeline *self, guint payload, GError **error)
   }
 
   add_probe (encoder, "src", count_sent, &self->audio_buffers_sent);
+  if (self->congestion_control)
+    natter_call_adaptation_set_audio_encoder (self->adaptation, encoder);
+  watch_feedback (self, filter);
   src_pad = gst_element_get_static_pad (filter, "src");
   gst_element_add_pad (bin, gst_ghost_pad_new ("src", src_pad));
   self->mute_volume = volume;
@@ -509,6 +614,8 @@ build_video_send_bin (NatterCallPipeline *self, VideoCodec codec, guint payload,
   GstElement *bin, *convert, *scale, *rate, *raw_filter, *valve, *queue, *encoder, *payloader,
     *filter;
   GstElement *last;
+  const NatterRatePlan *plan;
+  static const NatterRatePlan full_plan = { 1500000, 32000, 1280, 720, 30, 0 };
 
   source = make_endpoint ("NATTER_VIDEO_SRC", self->video_source_device, "autovideosrc", error);
   if (source == NULL)
@@ -561,10 +668,17 @@ build_video_send_bin (NatterCallPipeline *self, VideoCodec codec, guint payload,
     return NULL;
   }
 
-  /* At most 720p30: enough for a face, affordable for a laptop. */
-  g_object_set (rate, "max-rate", 30, "drop-only", TRUE, NULL);
-  raw_caps = gst_caps_from_string ("video/x-raw,width=[16,1280],height=[16,720],"
-                                   "pixel-aspect-ratio=1/1");
+  /* At most 720p30: enough for a face, affordable for a laptop. Less when
+   * the link is slow: the ladder of the rate controller starts where the
+   * estimate does, and moves live (NatterCallAdaptation). */
+  plan = natter_call_adaptation_get_plan (self->adaptation);
+  if (!self->congestion_control)
+    plan = &full_plan;
+  g_object_set (rate, "max-rate", (int) plan->max_fps, "drop-only", TRUE, NULL);
+  raw_caps =
+    gst_caps_new_simple ("video/x-raw", "width", GST_TYPE_INT_RANGE, 16, (int) plan->max_width,
+                         "height", GST_TYPE_INT_RANGE, 16, (int) plan->max_height,
+                         "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
   g_object_set (raw_filter, "caps", raw_caps, NULL);
   /* Caps still pass while the camera is off: webrtcbin waits for them
    * before it negotiates. */
@@ -575,7 +689,7 @@ build_video_send_bin (NatterCallPipeline *self, VideoCodec codec, guint payload,
                 "leaky", 2 /* downstream */, NULL);
 
   if (codec == VIDEO_CODEC_H264) {
-    g_object_set (encoder, "bitrate", 1500000, "gop-size", 60, "usage-type", 0, NULL);
+    g_object_set (encoder, "bitrate", plan->video_bps, "gop-size", 60, "usage-type", 0, NULL);
     g_object_set (payloader, "config-interval", -1, "aggregate-mode", 1 /* zero-latency */, NULL);
     rtp_caps = gst_caps_new_simple (
       "application/x-rtp", "media", G_TYPE_STRING, "video", "encoding-name", G_TYPE_STRING, "H264",
@@ -589,13 +703,15 @@ build_video_send_bin (NatterCallPipeline *self, VideoCodec codec, guint payload,
      * cores, frames with two took 100 to 200 ms (the first one always: 141
      * to 166 ms on the callee, 23 ms alone). */
     g_object_set (encoder, "deadline", (gint64) 1, "cpu-used", 8, "keyframe-max-dist", 60,
-                  "lag-in-frames", 0, "target-bitrate", 1500000, "threads", 1, "buffer-size", 1000,
-                  "buffer-initial-size", 500, "buffer-optimal-size", 600, NULL);
+                  "lag-in-frames", 0, "target-bitrate", (int) plan->video_bps, "threads", 1,
+                  "buffer-size", 1000, "buffer-initial-size", 500, "buffer-optimal-size", 600,
+                  NULL);
     g_object_set (payloader, "picture-id-mode", 2 /* 15 bit */, NULL);
     rtp_caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, "video",
                                     "encoding-name", G_TYPE_STRING, "VP8", "clock-rate", G_TYPE_INT,
                                     90000, "payload", G_TYPE_INT, payload, NULL);
   }
+  add_twcc_to_caps (self, rtp_caps);
   g_object_set (payloader, "pt", payload, NULL);
   g_object_set (filter, "caps", rtp_caps, NULL);
 
@@ -618,6 +734,15 @@ build_video_send_bin (NatterCallPipeline *self, VideoCodec codec, guint payload,
 
   gst_element_link_many (last, valve, queue, encoder, payloader, filter, NULL);
   add_probe (encoder, "src", count_sent, &self->video_frames_sent);
+  {
+    g_autoptr (GstPad) encoder_src = gst_element_get_static_pad (encoder, "src");
+
+    gst_pad_add_probe (encoder_src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, limit_keyframe_requests,
+                       self, NULL);
+  }
+  if (self->congestion_control)
+    natter_call_adaptation_set_video (self->adaptation, encoder, scale, raw_filter, rate);
+  watch_feedback (self, filter);
   src_pad = gst_element_get_static_pad (filter, "src");
   gst_element_add_pad (bin, gst_ghost_pad_new ("src", src_pad));
   self->video_valve = valve;
@@ -1335,7 +1460,9 @@ on_new_jitterbuffer (
   /* A jitter buffer is made for each SSRC when its first packet is out of
    * SRTP. Plain property sets, safe from any thread. */
   set_mark (self, NATTER_CALL_PIPELINE_MARK_FIRST_RTP);
-  g_object_set (jitterbuffer, "latency", self->latency_ms, "do-retransmission", TRUE, NULL);
+  g_object_set (jitterbuffer, "do-retransmission", TRUE, NULL);
+  /* Its latency follows the round trip from here on. */
+  natter_call_adaptation_add_jitterbuffer (self->adaptation, jitterbuffer);
   /* Without it the first packet waits the whole latency for earlier ones
    * that never come; two in sequence show the stream has started. */
   if (g_object_class_find_property (G_OBJECT_GET_CLASS (jitterbuffer), "faststart-min-packets"))
@@ -1441,6 +1568,7 @@ build_pipeline (NatterCallPipeline *self, GError **error)
   g_autoptr (GstElement) rtpbin = NULL;
   GObject *ice_agent = NULL;
 
+  self->adaptation = natter_call_adaptation_new (self->latency_ms);
   self->pipeline = gst_object_ref_sink (gst_pipeline_new ("natter-call"));
   self->webrtcbin = make_element ("webrtcbin", "webrtc");
   if (self->webrtcbin == NULL) {
@@ -1627,6 +1755,12 @@ natter_call_pipeline_get_property (GObject *object, guint prop_id, GValue *value
     case PROP_STATS:
       g_value_set_boxed (value, self->stats);
       break;
+    case PROP_BANDWIDTH_ESTIMATE:
+      g_value_set_uint (value, self->bandwidth_estimate);
+      break;
+    case PROP_VIDEO_REDUCED:
+      g_value_set_boolean (value, self->video_reduced);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -1739,6 +1873,25 @@ natter_call_pipeline_class_init (NatterCallPipelineClass *klass)
   properties[PROP_STATS] =
     g_param_spec_boxed ("stats", NULL, NULL, NATTER_TYPE_CALL_STATS,
                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * NatterCallPipeline:bandwidth-estimate:
+   *
+   * Bits per second the path to the peer is estimated to carry, from the
+   * peer's transport-wide congestion control feedback and receiver
+   * reports; 0 before the first.
+   */
+  properties[PROP_BANDWIDTH_ESTIMATE] =
+    g_param_spec_uint ("bandwidth-estimate", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * NatterCallPipeline:video-reduced:
+   *
+   * Whether the video we send is smaller or slower than the camera gives,
+   * for want of bandwidth.
+   */
+  properties[PROP_VIDEO_REDUCED] =
+    g_param_spec_boolean ("video-reduced", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -1793,6 +1946,9 @@ natter_call_pipeline_init (NatterCallPipeline *self)
   if (g_getenv ("NATTER_CALL_MEDIA_TIMEOUT_MS") != NULL)
     self->media_timeout_ms =
       (guint) MIN (g_ascii_strtoull (g_getenv ("NATTER_CALL_MEDIA_TIMEOUT_MS"), NULL, 10), 600000);
+  /* NATTER_CALL_CONGESTION_CONTROL=0: a fixed 1.5 Mbit/s and no
+   * transport-cc, as before (for comparisons). */
+  self->congestion_control = g_strcmp0 (g_getenv ("NATTER_CALL_CONGESTION_CONTROL"), "0") != 0;
   self->latency_ms = DEFAULT_LATENCY_MS;
   if (g_getenv ("NATTER_CALL_LATENCY_MS") != NULL)
     self->latency_ms =
@@ -2100,6 +2256,8 @@ natter_call_pipeline_start_offer (NatterCallPipeline *self, GError **error)
 
   self->is_offerer = TRUE;
   self->offer_requested = TRUE;
+  if (self->congestion_control)
+    self->twcc_extension_id = TWCC_EXTENSION_ID_DEFAULT;
   if (!build_pipeline (self, error))
     return FALSE;
 
@@ -2118,9 +2276,42 @@ natter_call_pipeline_start_offer (NatterCallPipeline *self, GError **error)
   return start_playing (self, error);
 }
 
+/* The id the offer gives the transport-wide sequence number extension, or
+ * 0. With BUNDLE it is the same in every m-line. */
+static guint
+find_twcc_extension_id (GstSDPMessage *offer)
+{
+  for (guint i = 0; i < gst_sdp_message_medias_len (offer); i++) {
+    const GstSDPMedia *media = gst_sdp_message_get_media (offer, i);
+
+    for (guint a = 0; a < gst_sdp_media_attributes_len (media); a++) {
+      const GstSDPAttribute *attribute = gst_sdp_media_get_attribute (media, a);
+      guint64 id;
+      char *end = NULL;
+
+      if (g_strcmp0 (attribute->key, "extmap") != 0 || attribute->value == NULL)
+        continue;
+      /* "ID[/direction] URI" */
+      id = g_ascii_strtoull (attribute->value, &end, 10);
+      if (end == attribute->value || id < 1 || id > 14)
+        continue;
+      end = strchr (end, ' ');
+      if (end == NULL)
+        continue;
+      while (*end == ' ')
+        end++;
+      if (g_str_has_prefix (end, NATTER_TWCC_EXTENSION_URI))
+        return (guint) id;
+    }
+  }
+  return 0;
+}
+
 static gboolean
 build_answerer (NatterCallPipeline *self, GstSDPMessage *offer, GError **error)
 {
+  if (self->congestion_control)
+    self->twcc_extension_id = find_twcc_extension_id (offer);
   if (!build_pipeline (self, error))
     return FALSE;
 
@@ -2348,6 +2539,9 @@ natter_call_pipeline_close (NatterCallPipeline *self)
   self->mute_volume = NULL;
   self->video_valve = NULL;
   self->video_encoder = NULL;
+  g_mutex_lock (&self->marks_lock);
+  g_clear_pointer (&self->adaptation, natter_call_adaptation_free);
+  g_mutex_unlock (&self->marks_lock);
   g_ptr_array_set_size (self->pending_candidates, 0);
 
   if (self->state != NATTER_CALL_PIPELINE_STATE_FAILED) {
@@ -2504,6 +2698,11 @@ on_stats_main (NatterCallPipeline *self, gpointer data)
   stats = natter_call_stats_new_from_structure (reply, self->stats, g_get_monotonic_time ());
   g_clear_pointer (&self->stats, natter_call_stats_free);
   self->stats = stats;
+  if (self->adaptation != NULL && self->congestion_control) {
+    natter_call_adaptation_on_receiver_report (self->adaptation, stats->round_trip_time_ms,
+                                               stats->send_packet_loss, g_get_monotonic_time ());
+    update_adaptation_properties (self);
+  }
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATS]);
 }
 
@@ -2547,6 +2746,64 @@ natter_call_pipeline_get_stats (NatterCallPipeline *self)
 {
   g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), NULL);
   return self->stats;
+}
+
+/**
+ * natter_call_pipeline_get_bandwidth_estimate:
+ * @self: a #NatterCallPipeline
+ *
+ * Returns: see #NatterCallPipeline:bandwidth-estimate
+ */
+guint
+natter_call_pipeline_get_bandwidth_estimate (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), 0);
+  return self->bandwidth_estimate;
+}
+
+/**
+ * natter_call_pipeline_get_video_reduced:
+ * @self: a #NatterCallPipeline
+ *
+ * Returns: see #NatterCallPipeline:video-reduced
+ */
+gboolean
+natter_call_pipeline_get_video_reduced (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), FALSE);
+  return self->video_reduced;
+}
+
+/**
+ * natter_call_pipeline_get_send_plan:
+ * @self: a #NatterCallPipeline
+ *
+ * Returns: (transfer none) (nullable): what the rate controller has the
+ *   encoders send, %NULL when there is no running call or no congestion
+ *   control
+ */
+const NatterRatePlan *
+natter_call_pipeline_get_send_plan (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), NULL);
+  if (self->adaptation == NULL || !self->congestion_control)
+    return NULL;
+  return natter_call_adaptation_get_plan (self->adaptation);
+}
+
+/**
+ * natter_call_pipeline_get_jitter_latency:
+ * @self: a #NatterCallPipeline
+ *
+ * Returns: the jitter buffers' latency now, in ms (it follows the round
+ *   trip)
+ */
+guint
+natter_call_pipeline_get_jitter_latency (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), 0);
+  return self->adaptation != NULL ? natter_call_adaptation_get_latency (self->adaptation)
+                                  : self->latency_ms;
 }
 
 /**
