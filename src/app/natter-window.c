@@ -379,22 +379,6 @@ on_search_action (GtkWidget *widget, const char *action_name, GVariant *paramete
   gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
 }
 
-static int
-quality_from_stats (const NatterCallStats *stats)
-{
-  if (stats == NULL || stats->round_trip_time_ms < 0)
-    return -1;
-  if (stats->packet_loss > 0.10 || stats->round_trip_time_ms > 800)
-    return 0;
-  if (stats->packet_loss > 0.05 || stats->round_trip_time_ms > 400)
-    return 1;
-  if (stats->packet_loss > 0.02 || stats->round_trip_time_ms > 250)
-    return 2;
-  if (stats->packet_loss > 0.005 || stats->round_trip_time_ms > 120)
-    return 3;
-  return 4;
-}
-
 static gboolean
 on_ended_call_timeout (gpointer user_data)
 {
@@ -454,9 +438,9 @@ update_call (NatterWindow *self)
                                           natter_call_get_camera_enabled (call));
   natter_call_overlay_set_remote_state (self->call_overlay, natter_call_get_remote_muted (call),
                                         !natter_call_get_remote_camera_enabled (call));
-  natter_call_overlay_set_quality (
-    self->call_overlay,
-    state == NATTER_CALL_STATE_CONNECTED ? quality_from_stats (natter_call_get_stats (call)) : -1);
+  natter_call_overlay_set_quality (self->call_overlay, natter_call_get_network_quality (call));
+  natter_call_overlay_set_poor_connection (self->call_overlay,
+                                           natter_call_get_poor_connection (call));
 
   if (state == NATTER_CALL_STATE_ENDED) {
     const char *how = natter_call_get_end_message (call);
