@@ -563,6 +563,165 @@ test_congestion_control_feedback (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (plan->video_bps, >, 0);
 }
 
+/* Devices for live switching: each makes a test source or a fakesink
+ * named after the device, and counts the buffers through it. */
+
+#define TEST_TYPE_DEVICE (test_device_get_type ())
+G_DECLARE_FINAL_TYPE (TestDevice, test_device, TEST, DEVICE, GstDevice)
+
+struct _TestDevice {
+  GstDevice parent_instance;
+  gint buffers; /* atomic */
+};
+
+G_DEFINE_FINAL_TYPE (TestDevice, test_device, GST_TYPE_DEVICE)
+
+static GstPadProbeReturn
+count_device_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  g_atomic_int_inc (&TEST_DEVICE (user_data)->buffers);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstElement *
+test_device_create_element (GstDevice *device, const char *name)
+{
+  g_autofree char *display_name = gst_device_get_display_name (device);
+  g_autofree char *description = NULL;
+  gboolean is_sink = gst_device_has_classes (device, "Audio/Sink");
+  GstElement *element;
+  g_autoptr (GstPad) pad = NULL;
+
+  if (gst_device_has_classes (device, "Video/Source"))
+    /* The pattern tells the cameras apart. */
+    description = g_strdup_printf ("videotestsrc is-live=true pattern=%s ! "
+                                   "video/x-raw,width=320,height=240,framerate=30/1",
+                                   g_str_has_suffix (display_name, "B") ? "ball" : "smpte");
+  else if (gst_device_has_classes (device, "Audio/Source"))
+    description = g_strdup ("audiotestsrc is-live=true wave=ticks");
+  else
+    description = g_strdup ("fakesink sync=false async=false");
+
+  element = gst_parse_bin_from_description (description, TRUE, NULL);
+  g_assert_nonnull (element);
+  gst_object_set_name (GST_OBJECT (element), display_name);
+  pad = gst_element_get_static_pad (element, is_sink ? "sink" : "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_device_buffer, device, NULL);
+  return element;
+}
+
+static void
+test_device_class_init (TestDeviceClass *klass)
+{
+  GST_DEVICE_CLASS (klass)->create_element = test_device_create_element;
+}
+
+static void
+test_device_init (TestDevice *self)
+{
+}
+
+static TestDevice *
+test_device_new (const char *display_name, const char *device_class)
+{
+  g_autoptr (GstCaps) caps = gst_caps_new_any ();
+
+  return g_object_new (TEST_TYPE_DEVICE, "display-name", display_name, "device-class", device_class,
+                       "caps", caps, NULL);
+}
+
+static TestDevice *switch_watched;
+static guint switch_mark;
+
+static gboolean
+watched_device_flows (Fixture *fixture)
+{
+  return (guint) g_atomic_int_get (&switch_watched->buffers) >= switch_mark;
+}
+
+static gboolean
+element_in_pipeline (NatterCallPipeline *pipeline, const char *name)
+{
+  g_autoptr (GstElement) element =
+    gst_bin_get_by_name (GST_BIN (natter_call_pipeline_get_element (pipeline)), name);
+
+  return element != NULL;
+}
+
+/* Microphone, camera and speaker switched during the call: the new device
+ * is used at once, the old one is gone, and the call flows on. */
+static void
+test_switches_devices_live (Fixture *fixture, gconstpointer data)
+{
+  static const char *const overridden[] = { "NATTER_VIDEO_SRC", "NATTER_AUDIO_SRC",
+                                            "NATTER_AUDIO_SINK" };
+  char *saved[G_N_ELEMENTS (overridden)];
+  g_autoptr (TestDevice) camera_a = test_device_new ("Camera A", "Video/Source");
+  g_autoptr (TestDevice) camera_b = test_device_new ("Camera B", "Video/Source");
+  g_autoptr (TestDevice) microphone_a = test_device_new ("Microphone A", "Audio/Source");
+  g_autoptr (TestDevice) microphone_b = test_device_new ("Microphone B", "Audio/Source");
+  g_autoptr (TestDevice) speaker_a = test_device_new ("Speaker A", "Audio/Sink");
+  g_autoptr (TestDevice) speaker_b = test_device_new ("Speaker B", "Audio/Sink");
+  g_autoptr (TestDevice) callee_camera = test_device_new ("Callee Camera", "Video/Source");
+  g_autoptr (TestDevice) callee_microphone = test_device_new ("Callee Microphone", "Audio/Source");
+  g_autoptr (GError) error = NULL;
+  guint64 frames, audio;
+
+  /* The sources come from the devices, not from the environment. */
+  for (guint i = 0; i < G_N_ELEMENTS (overridden); i++) {
+    saved[i] = g_strdup (g_getenv (overridden[i]));
+    g_unsetenv (overridden[i]);
+  }
+
+  natter_call_pipeline_set_video_source_device (fixture->caller, GST_DEVICE (camera_a));
+  natter_call_pipeline_set_audio_source_device (fixture->caller, GST_DEVICE (microphone_a));
+  natter_call_pipeline_set_audio_sink_device (fixture->caller, GST_DEVICE (speaker_a));
+  natter_call_pipeline_set_video_source_device (fixture->callee, GST_DEVICE (callee_camera));
+  natter_call_pipeline_set_audio_source_device (fixture->callee, GST_DEVICE (callee_microphone));
+  natter_call_pipeline_set_audio_sink_device (fixture->callee, GST_DEVICE (speaker_a));
+  g_assert_true (natter_call_pipeline_start_offer (fixture->caller, &error));
+  g_assert_no_error (error);
+  g_assert_true (iterate_until (fixture, media_flows_both_ways, 20000));
+  g_assert_cmpint (g_atomic_int_get (&camera_a->buffers), >, 0);
+
+  /* Camera: B's frames go out, A is gone, the callee keeps decoding. */
+  frames = natter_call_pipeline_get_video_frames_received (fixture->callee);
+  natter_call_pipeline_set_video_source_device (fixture->caller, GST_DEVICE (camera_b));
+  g_assert_false (element_in_pipeline (fixture->caller, "Camera A"));
+  g_assert_true (element_in_pipeline (fixture->caller, "Camera B"));
+  switch_watched = camera_b;
+  switch_mark = 15;
+  g_assert_true (iterate_until (fixture, watched_device_flows, 10000));
+  callee_frames_mark = frames;
+  g_assert_true (iterate_until (fixture, callee_video_resumed, 10000));
+
+  /* Microphone. */
+  natter_call_pipeline_set_audio_source_device (fixture->caller, GST_DEVICE (microphone_b));
+  g_assert_false (element_in_pipeline (fixture->caller, "Microphone A"));
+  switch_watched = microphone_b;
+  switch_mark = 25;
+  g_assert_true (iterate_until (fixture, watched_device_flows, 10000));
+  audio = natter_call_pipeline_get_audio_buffers_received (fixture->callee);
+  natter_call_pipeline_set_audio_sink_device (fixture->callee, GST_DEVICE (speaker_b));
+
+  /* Speaker: the callee's remote audio now plays on B. */
+  switch_watched = speaker_b;
+  switch_mark = 25;
+  g_assert_true (iterate_until (fixture, watched_device_flows, 10000));
+  g_assert_false (element_in_pipeline (fixture->callee, "Speaker A"));
+  g_assert_cmpuint (natter_call_pipeline_get_audio_buffers_received (fixture->callee), >, audio);
+  g_assert_cmpint (natter_call_pipeline_get_state (fixture->caller), ==,
+                   NATTER_CALL_PIPELINE_STATE_CONNECTED);
+  g_assert_cmpint (natter_call_pipeline_get_state (fixture->callee), ==,
+                   NATTER_CALL_PIPELINE_STATE_CONNECTED);
+
+  for (guint i = 0; i < G_N_ELEMENTS (overridden); i++) {
+    if (saved[i] != NULL)
+      g_setenv (overridden[i], saved[i], TRUE);
+    g_free (saved[i]);
+  }
+}
+
 /* Shaped like what Chromium 120 offers for a camera-and-microphone call,
  * with its payload numbering (Opus 111, VP8 96, H.264 102…). */
 static const char chromium_offer[] =
@@ -778,6 +937,8 @@ main (int argc, char *argv[])
               fixture_set_up, test_camera_off_and_on, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/congestion-control-feedback", Fixture, GINT_TO_POINTER (TRUE),
               fixture_set_up, test_congestion_control_feedback, fixture_tear_down);
+  g_test_add ("/natter/call-pipeline/switches-devices-live", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_set_up, test_switches_devices_live, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/stats", Fixture, GINT_TO_POINTER (TRUE), fixture_set_up,
               test_stats, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/answers-chromium-offer", Fixture, GINT_TO_POINTER (TRUE),

@@ -565,8 +565,9 @@ on_bench_map (NatterWindow *self)
 }
 
 /* The devices button of the call overlay offers the choices of preferences
- * (the GSettings keys, as radio items). A call's pipeline takes its devices
- * when it starts, so a choice made during a call applies from the next. */
+ * (the GSettings keys, as radio items). A choice made during a call applies
+ * at once: NatterCallManager hands it to the call, whose pipeline swaps the
+ * device in place. */
 static void
 update_devices_menu (NatterWindow *self)
 {
@@ -580,7 +581,6 @@ update_devices_menu (NatterWindow *self)
     { "speaker", "loudspeaker", NC_ ("loudspeaker", "Speaker") },
   };
   g_autoptr (GMenu) menu = NULL;
-  g_autoptr (GMenu) note = NULL;
 
   if (self->devices == NULL || self->settings == NULL) {
     natter_call_overlay_set_devices_menu (self->call_overlay, NULL);
@@ -614,11 +614,6 @@ update_devices_menu (NatterWindow *self)
                           : _ (kinds[kind].title),
       G_MENU_MODEL (section));
   }
-
-  /* An item without an action shows as a greyed-out line. */
-  note = g_menu_new ();
-  g_menu_append (note, _ ("Changes apply from the next call"), NULL);
-  g_menu_append_section (menu, NULL, G_MENU_MODEL (note));
 
   natter_call_overlay_set_devices_menu (self->call_overlay, G_MENU_MODEL (menu));
 }

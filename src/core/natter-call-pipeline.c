@@ -78,6 +78,9 @@ struct _NatterCallPipeline {
   GstElement *video_encoder;
   GstElement *video_sink;
   GstElement *local_video_sink;
+  GstElement *audio_source; /* the current microphone, camera and speaker elements */
+  GstElement *video_source;
+  GstElement *audio_sink;
   GstDevice *audio_source_device;
   GstDevice *video_source_device;
   GstDevice *audio_sink_device;
@@ -595,6 +598,7 @@ build_audio_send_bin (NatterCallPipeline *self, guint payload, GError **error)
   }
 
   add_probe (encoder, "src", count_sent, &self->audio_buffers_sent);
+  self->audio_source = source;
   if (self->congestion_control)
     natter_call_adaptation_set_audio_encoder (self->adaptation, encoder);
   watch_feedback (self, filter);
@@ -740,6 +744,7 @@ build_video_send_bin (NatterCallPipeline *self, VideoCodec codec, guint payload,
     gst_pad_add_probe (encoder_src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, limit_keyframe_requests,
                        self, NULL);
   }
+  self->video_source = source;
   if (self->congestion_control)
     natter_call_adaptation_set_video (self->adaptation, encoder, scale, raw_filter, rate);
   watch_feedback (self, filter);
@@ -1068,6 +1073,7 @@ build_audio_receive_chain (NatterCallPipeline *self, GError **error)
   convert = make_element ("audioconvert", NULL);
   resample = make_element ("audioresample", NULL);
   gst_bin_add_many (GST_BIN (self->pipeline), convert, resample, sink, NULL);
+  self->audio_sink = sink;
 
   if (have_element ("webrtcdsp") && have_element ("webrtcechoprobe")) {
     static gint serial;
@@ -1570,6 +1576,15 @@ build_pipeline (NatterCallPipeline *self, GError **error)
 
   self->adaptation = natter_call_adaptation_new (self->latency_ms);
   self->pipeline = gst_object_ref_sink (gst_pipeline_new ("natter-call"));
+  /* A microphone or speaker (pulsesrc, pulsesink) would otherwise be the
+   * pipeline's clock, and switching devices during the call would take the
+   * clock away with it. The sound elements follow the system clock
+   * instead, as they do for any network stream. */
+  {
+    g_autoptr (GstClock) clock = gst_system_clock_obtain ();
+
+    gst_pipeline_use_clock (GST_PIPELINE (self->pipeline), clock);
+  }
   self->webrtcbin = make_element ("webrtcbin", "webrtc");
   if (self->webrtcbin == NULL) {
     g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN, "webrtcbin is missing");
@@ -2160,6 +2175,175 @@ natter_call_pipeline_get_local_video_sink (NatterCallPipeline *self)
   return self->local_video_sink;
 }
 
+/* Live device switching: the new element takes the old one's place in
+ * the running pipeline, and the caps towards the encoder stay what the
+ * converters and the size filter make them, so nothing is renegotiated. */
+
+static gboolean
+overridden (const char *env_name)
+{
+  const char *description = g_getenv (env_name);
+
+  return description != NULL && *description != '\0';
+}
+
+/* The stream goes on: the new source's stream-start would tell the
+ * encoder and webrtcbin that a new one began. */
+static GstPadProbeReturn
+drop_stream_start (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_STREAM_START)
+    return GST_PAD_PROBE_DROP;
+  return GST_PAD_PROBE_OK;
+}
+
+/* Returns whether @current was replaced by @device's element. */
+static gboolean
+switch_source (NatterCallPipeline *self,
+               GstElement **current,
+               const char *env_name,
+               GstDevice *device,
+               const char *fallback)
+{
+  g_autoptr (GstElement) replacement = NULL;
+  g_autoptr (GstElement) old = NULL;
+  g_autoptr (GstObject) bin = NULL;
+  g_autoptr (GstPad) old_pad = NULL;
+  g_autoptr (GstPad) new_pad = NULL;
+  g_autoptr (GstPad) peer = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* Before the call is built the choice is simply kept; an environment
+   * override is no device to switch to. */
+  if (*current == NULL || self->closed || overridden (env_name))
+    return FALSE;
+
+  replacement = make_endpoint (env_name, device, fallback, &error);
+  if (replacement == NULL) {
+    g_message ("Keeping the current device: %s", error != NULL ? error->message : fallback);
+    return FALSE;
+  }
+  gst_object_ref_sink (replacement);
+  if (!open_source (replacement, &error)) {
+    g_message ("Keeping the current device: the new one did not open (%s)", error->message);
+    gst_element_set_state (replacement, GST_STATE_NULL);
+    return FALSE;
+  }
+
+  old = gst_object_ref (*current);
+  bin = gst_object_get_parent (GST_OBJECT (old));
+  old_pad = gst_element_get_static_pad (old, "src");
+  new_pad = gst_element_get_static_pad (replacement, "src");
+  peer = old_pad != NULL ? gst_pad_get_peer (old_pad) : NULL;
+  if (bin == NULL || peer == NULL || new_pad == NULL) {
+    gst_element_set_state (replacement, GST_STATE_NULL);
+    return FALSE;
+  }
+
+  /* Stopping the old source first ends its pushes (a source unlinked while
+   * pushing would stop with "not-linked", an error for the whole call). */
+  gst_element_set_locked_state (old, TRUE);
+  gst_element_set_state (old, GST_STATE_NULL);
+  gst_pad_unlink (old_pad, peer);
+  gst_bin_remove (GST_BIN (bin), old);
+
+  gst_bin_add (GST_BIN (bin), gst_object_ref (replacement));
+  gst_pad_add_probe (new_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, drop_stream_start, NULL, NULL);
+  if (gst_pad_link (new_pad, peer) != GST_PAD_LINK_OK) {
+    fail (self, "Could not link the new device");
+    return FALSE;
+  }
+  gst_element_sync_state_with_parent (replacement);
+  *current = replacement;
+  g_debug ("switched to %s", GST_OBJECT_NAME (replacement));
+  return TRUE;
+}
+
+typedef struct {
+  NatterCallPipeline *self;
+  GstElement *replacement;
+} SinkSwitch;
+
+static void
+sink_switch_free (gpointer data)
+{
+  SinkSwitch *sink_switch = data;
+
+  g_object_unref (sink_switch->self);
+  gst_object_unref (sink_switch->replacement);
+  g_free (sink_switch);
+}
+
+/* Once no buffer is on its way into the old sink (from any thread): a sink
+ * set to NULL under a push would make the push fail as flushing and stop
+ * the remote audio for good. */
+static GstPadProbeReturn
+replace_sink_when_idle (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  SinkSwitch *sink_switch = user_data;
+  NatterCallPipeline *self = sink_switch->self;
+  g_autoptr (GstPad) old_pad = gst_pad_get_peer (pad);
+  g_autoptr (GstPad) new_pad = NULL;
+  GstElement *old;
+
+  g_mutex_lock (&self->marks_lock);
+  old = self->audio_sink != NULL ? gst_object_ref (self->audio_sink) : NULL;
+  g_mutex_unlock (&self->marks_lock);
+  if (old == NULL || old_pad == NULL || self->pipeline == NULL)
+    goto out;
+
+  gst_pad_unlink (pad, old_pad);
+  gst_element_set_locked_state (old, TRUE);
+  gst_element_set_state (old, GST_STATE_NULL);
+  gst_bin_remove (GST_BIN (self->pipeline), old);
+
+  gst_bin_add (GST_BIN (self->pipeline), gst_object_ref (sink_switch->replacement));
+  new_pad = gst_element_get_static_pad (sink_switch->replacement, "sink");
+  if (new_pad != NULL)
+    gst_pad_link (pad, new_pad);
+  gst_element_sync_state_with_parent (sink_switch->replacement);
+  g_mutex_lock (&self->marks_lock);
+  self->audio_sink = sink_switch->replacement;
+  g_mutex_unlock (&self->marks_lock);
+  g_debug ("switched to %s", GST_OBJECT_NAME (sink_switch->replacement));
+
+out:
+  g_clear_object (&old);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+static void
+switch_audio_sink (NatterCallPipeline *self, GstDevice *device)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstPad) sink_pad = NULL;
+  g_autoptr (GstPad) feeding = NULL;
+  GstElement *replacement;
+  SinkSwitch *sink_switch;
+
+  if (self->audio_sink == NULL || self->closed || overridden ("NATTER_AUDIO_SINK"))
+    return;
+  replacement = make_endpoint ("NATTER_AUDIO_SINK", device, "autoaudiosink", &error);
+  if (replacement == NULL) {
+    g_message ("Keeping the current speaker: %s", error != NULL ? error->message : "");
+    return;
+  }
+  gst_object_ref_sink (replacement);
+  make_sink_not_async (replacement);
+
+  sink_pad = gst_element_get_static_pad (self->audio_sink, "sink");
+  feeding = sink_pad != NULL ? gst_pad_get_peer (sink_pad) : NULL;
+  if (feeding == NULL) {
+    gst_object_unref (replacement);
+    return;
+  }
+  sink_switch = g_new0 (SinkSwitch, 1);
+  sink_switch->self = g_object_ref (self);
+  sink_switch->replacement = replacement;
+  gst_pad_add_probe (feeding, GST_PAD_PROBE_TYPE_IDLE, replace_sink_when_idle, sink_switch,
+                     sink_switch_free);
+}
+
 /**
  * natter_call_pipeline_set_audio_source_device:
  * @self: a #NatterCallPipeline
@@ -2171,7 +2355,9 @@ void
 natter_call_pipeline_set_audio_source_device (NatterCallPipeline *self, GstDevice *device)
 {
   g_return_if_fail (NATTER_IS_CALL_PIPELINE (self));
-  g_set_object (&self->audio_source_device, device);
+  if (!g_set_object (&self->audio_source_device, device))
+    return;
+  switch_source (self, &self->audio_source, "NATTER_AUDIO_SRC", device, "autoaudiosrc");
 }
 
 /**
@@ -2183,7 +2369,10 @@ void
 natter_call_pipeline_set_video_source_device (NatterCallPipeline *self, GstDevice *device)
 {
   g_return_if_fail (NATTER_IS_CALL_PIPELINE (self));
-  g_set_object (&self->video_source_device, device);
+  if (!g_set_object (&self->video_source_device, device))
+    return;
+  if (switch_source (self, &self->video_source, "NATTER_VIDEO_SRC", device, "autovideosrc"))
+    request_keyframe (self);
 }
 
 /**
@@ -2195,7 +2384,9 @@ void
 natter_call_pipeline_set_audio_sink_device (NatterCallPipeline *self, GstDevice *device)
 {
   g_return_if_fail (NATTER_IS_CALL_PIPELINE (self));
-  g_set_object (&self->audio_sink_device, device);
+  if (!g_set_object (&self->audio_sink_device, device))
+    return;
+  switch_audio_sink (self, device);
 }
 
 void
@@ -2539,6 +2730,9 @@ natter_call_pipeline_close (NatterCallPipeline *self)
   self->mute_volume = NULL;
   self->video_valve = NULL;
   self->video_encoder = NULL;
+  self->audio_source = NULL;
+  self->video_source = NULL;
+  self->audio_sink = NULL;
   g_mutex_lock (&self->marks_lock);
   g_clear_pointer (&self->adaptation, natter_call_adaptation_free);
   g_mutex_unlock (&self->marks_lock);

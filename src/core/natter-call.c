@@ -1444,6 +1444,9 @@ natter_call_set_ice_servers (NatterCall *self, GPtrArray *ice_servers)
  * @microphone: (nullable): the chosen microphone
  * @camera: (nullable): the chosen camera
  * @speaker: (nullable): the chosen speaker
+ *
+ * Before the call connects they are what its pipeline opens; during the
+ * call a changed one replaces the old at once, without renegotiation.
  */
 void
 natter_call_set_devices (NatterCall *self,
@@ -1456,6 +1459,12 @@ natter_call_set_devices (NatterCall *self,
   g_set_object (&self->microphone, microphone);
   g_set_object (&self->camera, camera);
   g_set_object (&self->speaker, speaker);
+  /* During the call the pipeline switches at once. */
+  if (self->pipeline != NULL) {
+    natter_call_pipeline_set_audio_source_device (self->pipeline, microphone);
+    natter_call_pipeline_set_video_source_device (self->pipeline, camera);
+    natter_call_pipeline_set_audio_sink_device (self->pipeline, speaker);
+  }
 }
 
 /**
