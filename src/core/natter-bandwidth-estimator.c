@@ -300,7 +300,10 @@ update_delay_rate (NatterBandwidthEstimator *self, gint64 now_us)
       if (self->rate_state != RATE_DECREASE) {
         double base = self->acknowledged_bps > 0 ? self->acknowledged_bps : self->delay_bps;
 
-        self->delay_bps = clamp_rate (self, MIN (self->delay_bps, 0.85 * base));
+        /* At most halved at once: a keyframe's burst can look like
+         * overuse while the encoder, between frames, sends little. */
+        self->delay_bps =
+          clamp_rate (self, MIN (self->delay_bps, MAX (0.85 * base, 0.5 * self->delay_bps)));
         /* Wait for the queue to drain before judging again. */
         self->rate_state = RATE_DECREASE;
       }

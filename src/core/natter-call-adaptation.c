@@ -16,8 +16,9 @@
 
 /* Where a call starts before any feedback: below the old fixed 1.5 Mbit/s,
  * so a slow link is not flooded for its first second, and high enough for
- * a clean one to show a sharp picture at once. */
-#define START_BPS 1000000
+ * a clean one to show a fair picture at once (360p; 480p and 720p follow
+ * as the estimate grows). */
+#define START_BPS 600000
 #define MIN_BPS 60000
 #define MAX_BPS 2500000
 /* Apply at most this often: each change of vp8enc's rate reconfigures it. */

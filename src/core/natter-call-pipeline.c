@@ -710,6 +710,14 @@ build_video_send_bin (NatterCallPipeline *self, VideoCodec codec, guint payload,
                   "lag-in-frames", 0, "target-bitrate", (int) plan->video_bps, "threads", 1,
                   "buffer-size", 1000, "buffer-initial-size", 500, "buffer-optimal-size", 600,
                   NULL);
+    /* A keyframe at most three frames' worth: an unbounded one (ten and
+     * more) is a burst a slow link's queue drops, which brings a PLI and
+     * the next big keyframe. The picture sharpens over the next frames. */
+    /* And as libwebrtc sets libvpx: overshoot the rate by at most 15 %
+     * (not the default 100 %), and skip a frame rather than overflow the
+     * rate buffer. */
+    g_object_set (encoder, "max-intra-bitrate", 300, "overshoot", 15, "undershoot", 100,
+                  "dropframe-threshold", 30, NULL);
     g_object_set (payloader, "picture-id-mode", 2 /* 15 bit */, NULL);
     rtp_caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, "video",
                                     "encoding-name", G_TYPE_STRING, "VP8", "clock-rate", G_TYPE_INT,
