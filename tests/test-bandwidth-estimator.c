@@ -176,6 +176,19 @@ test_bottleneck_800k (void)
   g_assert_cmpuint (result.max_queue_delay_ms_after_5s, <, 300);
 }
 
+/* As a call starts: low, then fast growth until the first congestion. */
+static void
+test_bottleneck_800k_from_low_start (void)
+{
+  PathProfile path = { 800000, 40, 0, 10000, 6 };
+  RunResult result = run_path (&path, 300000, 20);
+
+  g_assert_cmpuint (result.overuse_signals, >, 0);
+  g_assert_cmpuint (result.max_estimate_after_5s, <=, 1000000);
+  g_assert_cmpuint (result.min_estimate_after_5s, >=, 400000);
+  g_assert_cmpfloat (result.bottleneck_drop_after_5s, <, 0.10);
+}
+
 static void
 test_bottleneck_300k_with_loss (void)
 {
@@ -322,6 +335,8 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/natter/bandwidth-estimator/clean-path-grows", test_clean_path_grows);
   g_test_add_func ("/natter/bandwidth-estimator/bottleneck-800k", test_bottleneck_800k);
+  g_test_add_func ("/natter/bandwidth-estimator/bottleneck-800k-from-low-start",
+                   test_bottleneck_800k_from_low_start);
   g_test_add_func ("/natter/bandwidth-estimator/bottleneck-300k-with-loss",
                    test_bottleneck_300k_with_loss);
   g_test_add_func ("/natter/bandwidth-estimator/random-loss-holds", test_random_loss_holds);

@@ -77,6 +77,7 @@ struct _NatterBandwidthEstimator {
 
   /* AIMD rate control on the delay signal. */
   RateState rate_state;
+  gboolean starting; /* no congestion seen yet: grow fast */
   double delay_bps;
   gint64 last_rate_update_us;
 
@@ -109,6 +110,7 @@ natter_bandwidth_estimator_new (guint min_bps, guint start_bps, guint max_bps)
   self->loss_bps = self->delay_bps;
   self->threshold = THRESHOLD_INITIAL;
   self->rate_state = RATE_INCREASE;
+  self->starting = TRUE;
   self->usage = NATTER_BANDWIDTH_USAGE_NORMAL;
   self->last_feedback_us = G_MININT64;
   self->last_rate_update_us = G_MININT64;
@@ -300,10 +302,8 @@ update_delay_rate (NatterBandwidthEstimator *self, gint64 now_us)
       if (self->rate_state != RATE_DECREASE) {
         double base = self->acknowledged_bps > 0 ? self->acknowledged_bps : self->delay_bps;
 
-        /* At most halved at once: a keyframe's burst can look like
-         * overuse while the encoder, between frames, sends little. */
-        self->delay_bps =
-          clamp_rate (self, MIN (self->delay_bps, MAX (0.85 * base, 0.5 * self->delay_bps)));
+        self->delay_bps = clamp_rate (self, MIN (self->delay_bps, 0.85 * base));
+        self->starting = FALSE;
         /* Wait for the queue to drain before judging again. */
         self->rate_state = RATE_DECREASE;
       }
@@ -315,7 +315,10 @@ update_delay_rate (NatterBandwidthEstimator *self, gint64 now_us)
       if (self->rate_state == RATE_DECREASE) {
         self->rate_state = RATE_HOLD;
       } else {
-        double grown = self->delay_bps * pow (1.08, seconds);
+        /* Until the first sign of congestion, +50 % a second (a call starts
+         * low and finds a clean link's rate in a few seconds, as libwebrtc's
+         * start-up probing does); then 8 %. */
+        double grown = self->delay_bps * pow (self->starting ? 1.5 : 1.08, seconds);
 
         self->rate_state = RATE_INCREASE;
         /* An encoder that sends less than allowed must not let the estimate
@@ -346,6 +349,8 @@ update_loss_rate (NatterBandwidthEstimator *self, guint lost, guint total, gint6
 
   fraction = (double) self->interval_lost / self->interval_total;
   self->loss = self->loss == 0 ? fraction : 0.7 * self->loss + 0.3 * fraction;
+  if (fraction > LOSS_HIGH)
+    self->starting = FALSE;
   if (fraction > LOSS_HIGH)
     self->loss_bps = clamp_rate (self, self->loss_bps * (1 - 0.5 * fraction));
   else if (fraction < LOSS_LOW)

@@ -15,10 +15,10 @@
  * renegotiation. Main thread only, except add_jitterbuffer(). */
 
 /* Where a call starts before any feedback: below the old fixed 1.5 Mbit/s,
- * so a slow link is not flooded for its first second, and high enough for
- * a clean one to show a fair picture at once (360p; 480p and 720p follow
- * as the estimate grows). */
-#define START_BPS 600000
+ * so a slow link is not flooded for its first seconds; the estimator grows
+ * it fast until it sees congestion, so a clean link reaches 480p and
+ * 720p within seconds, as browsers do. */
+#define START_BPS 300000
 #define MIN_BPS 60000
 #define MAX_BPS 2500000
 /* Apply at most this often: each change of vp8enc's rate reconfigures it. */
@@ -348,6 +348,7 @@ natter_call_adaptation_on_receiver_report (NatterCallAdaptation *self,
                                            double fraction_lost,
                                            gint64 now_us)
 {
+  g_debug ("receiver report: round trip %.1f ms, %.3f lost", round_trip_time_ms, fraction_lost);
   if (round_trip_time_ms >= 0 && round_trip_time_ms < 60000) {
     self->round_trip_time_ms = round_trip_time_ms;
     apply_latency (self);

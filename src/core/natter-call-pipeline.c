@@ -961,6 +961,11 @@ on_deep_element_added (GstBin *bin, GstBin *sub_bin, GstElement *element, gpoint
   } else if (GST_IS_VIDEO_DECODER (element)) {
     set_if_present (element, "automatic-request-sync-points", TRUE);
     set_if_present (element, "discard-corrupted-frames", TRUE);
+  } else if (g_str_equal (name, "rtpsession")) {
+    /* Receiver reports every second rather than every five: the round
+     * trip they carry sizes the jitter buffers, and their loss Opus's FEC,
+     * and both are wanted in the first seconds of a call. */
+    g_object_set (element, "rtcp-min-interval", (guint64) GST_SECOND, NULL);
   }
 }
 
@@ -1339,6 +1344,10 @@ check_media_flow (gpointer user_data)
     g_message ("Call media: %s", self->error_message);
     set_state (self, NATTER_CALL_PIPELINE_STATE_DISCONNECTED);
   }
+  /* The round trip and the peer's loss reports, for the adaptation (see
+   * on_stats_main()), as soon as RTCP has them. */
+  if (self->congestion_control && self->state == NATTER_CALL_PIPELINE_STATE_CONNECTED)
+    natter_call_pipeline_update_stats (self);
   return G_SOURCE_CONTINUE;
 }
 
@@ -2255,7 +2264,7 @@ switch_source (NatterCallPipeline *self,
   gst_pad_unlink (old_pad, peer);
   gst_bin_remove (GST_BIN (bin), old);
 
-  gst_bin_add (GST_BIN (bin), gst_object_ref (replacement));
+  gst_bin_add (GST_BIN (bin), replacement);
   gst_pad_add_probe (new_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, drop_stream_start, NULL, NULL);
   if (gst_pad_link (new_pad, peer) != GST_PAD_LINK_OK) {
     fail (self, "Could not link the new device");
@@ -2305,7 +2314,7 @@ replace_sink_when_idle (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   gst_element_set_state (old, GST_STATE_NULL);
   gst_bin_remove (GST_BIN (self->pipeline), old);
 
-  gst_bin_add (GST_BIN (self->pipeline), gst_object_ref (sink_switch->replacement));
+  gst_bin_add (GST_BIN (self->pipeline), sink_switch->replacement);
   new_pad = gst_element_get_static_pad (sink_switch->replacement, "sink");
   if (new_pad != NULL)
     gst_pad_link (pad, new_pad);
