@@ -101,6 +101,11 @@ natter_call_adaptation_set_video (NatterCallAdaptation *self,
   g_set_object (&self->video_scale, scale);
   g_set_object (&self->size_filter, size_filter);
   g_set_object (&self->video_rate, rate);
+  /* The send chain was built with the current plan: setting it again on the
+   * first feedback would renegotiate the size filter and restart the
+   * encoder right under the call's first frames. */
+  self->applied = *natter_rate_controller_get_plan (self->controller);
+  self->have_applied = TRUE;
 }
 
 void
