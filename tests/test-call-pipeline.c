@@ -563,6 +563,61 @@ test_congestion_control_feedback (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (plan->video_bps, >, 0);
 }
 
+static gboolean
+caller_video_reduced (Fixture *fixture)
+{
+  return natter_call_pipeline_get_video_reduced (fixture->caller);
+}
+
+/* NATTER_CALL_MAX_BITRATE at its edge (150 kbit/s, where video drops to
+ * the ladder's last rung): the rate plan reduces the video, the pipeline
+ * says so, and the peer keeps receiving frames. */
+static void
+test_capped_bitrate_reduces_video (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  const NatterRatePlan *plan;
+  g_autoptr (GstElement) encoder = NULL;
+  int target = 0;
+  guint64 frames;
+
+  g_setenv ("NATTER_CALL_MAX_BITRATE", "150000", TRUE);
+  g_assert_true (natter_call_pipeline_start_offer (fixture->caller, &error));
+  g_unsetenv ("NATTER_CALL_MAX_BITRATE");
+  g_assert_no_error (error);
+  g_assert_true (iterate_until (fixture, media_flows_both_ways, 20000));
+  g_assert_true (iterate_until (fixture, caller_video_reduced, 10000));
+
+  plan = natter_call_pipeline_get_send_plan (fixture->caller);
+  g_assert_nonnull (plan);
+  g_assert_cmpuint (plan->max_fps, ==, 15);
+  g_assert_cmpuint (plan->max_height, ==, 240);
+  g_assert_cmpuint (plan->video_bps + plan->audio_bps, <=, 150000);
+  {
+    g_autoptr (GstIterator) elements =
+      gst_bin_iterate_recurse (GST_BIN (natter_call_pipeline_get_element (fixture->caller)));
+    g_auto (GValue) item = G_VALUE_INIT;
+
+    while (gst_iterator_next (elements, &item) == GST_ITERATOR_OK) {
+      GstElement *element = g_value_get_object (&item);
+      GstElementFactory *factory = gst_element_get_factory (element);
+
+      if (factory != NULL && g_str_equal (GST_OBJECT_NAME (factory), "vp8enc"))
+        encoder = gst_object_ref (element);
+      g_value_reset (&item);
+    }
+  }
+  g_assert_nonnull (encoder);
+  g_object_get (encoder, "target-bitrate", &target, NULL);
+  g_assert_cmpint (target, <=, 150000);
+
+  /* The callee, uncapped, is not reduced, and still gets our frames. */
+  g_assert_false (natter_call_pipeline_get_video_reduced (fixture->callee));
+  frames = natter_call_pipeline_get_video_frames_received (fixture->callee);
+  callee_frames_mark = frames;
+  g_assert_true (iterate_until (fixture, callee_video_resumed, 10000));
+}
+
 /* Devices for live switching: each makes a test source or a fakesink
  * named after the device, and counts the buffers through it. */
 
@@ -939,6 +994,8 @@ main (int argc, char *argv[])
               fixture_set_up, test_congestion_control_feedback, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/switches-devices-live", Fixture, GINT_TO_POINTER (TRUE),
               fixture_set_up, test_switches_devices_live, fixture_tear_down);
+  g_test_add ("/natter/call-pipeline/capped-bitrate-reduces-video", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_set_up, test_capped_bitrate_reduces_video, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/stats", Fixture, GINT_TO_POINTER (TRUE), fixture_set_up,
               test_stats, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/answers-chromium-offer", Fixture, GINT_TO_POINTER (TRUE),

@@ -476,6 +476,19 @@ natter_bandwidth_estimator_get_usage (const NatterBandwidthEstimator *self)
 }
 
 /**
+ * natter_bandwidth_estimator_get_limited:
+ *
+ * Returns: whether congestion was seen, so that the estimate is the path's
+ *   limit rather than a start-up value still growing
+ */
+gboolean
+natter_bandwidth_estimator_get_limited (const NatterBandwidthEstimator *self)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  return !self->starting;
+}
+
+/**
  * natter_bandwidth_estimator_get_trend:
  *
  * Returns: the slope of the queuing delay (ms per ms) over the last groups

@@ -47,6 +47,7 @@ guint natter_bandwidth_estimator_get_acknowledged_bitrate (const NatterBandwidth
 double natter_bandwidth_estimator_get_loss (const NatterBandwidthEstimator *self);
 NatterBandwidthUsage natter_bandwidth_estimator_get_usage (const NatterBandwidthEstimator *self);
 double natter_bandwidth_estimator_get_trend (const NatterBandwidthEstimator *self);
+gboolean natter_bandwidth_estimator_get_limited (const NatterBandwidthEstimator *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterBandwidthEstimator, natter_bandwidth_estimator_free)
 

@@ -50,14 +50,23 @@ struct _NatterCallAdaptation {
   double round_trip_time_ms;
 };
 
+/**
+ * natter_call_adaptation_new:
+ * @min_latency_ms: the jitter buffers' latency before the round trip is
+ *   known, and their least
+ * @max_bps: the most to send, whatever the estimate (0: 2.5 Mbit/s)
+ *
+ * Returns: (transfer full): a new adaptation
+ */
 NatterCallAdaptation *
-natter_call_adaptation_new (guint min_latency_ms)
+natter_call_adaptation_new (guint min_latency_ms, guint max_bps)
 {
   NatterCallAdaptation *self = g_new0 (NatterCallAdaptation, 1);
+  guint max = max_bps > 0 ? CLAMP (max_bps, MIN_BPS, MAX_BPS) : MAX_BPS;
 
-  self->estimator = natter_bandwidth_estimator_new (MIN_BPS, START_BPS, MAX_BPS);
+  self->estimator = natter_bandwidth_estimator_new (MIN_BPS, MIN (START_BPS, max), max);
   self->controller = natter_rate_controller_new ();
-  natter_rate_controller_update (self->controller, START_BPS, 0);
+  natter_rate_controller_update (self->controller, MIN (START_BPS, max), 0);
   g_mutex_init (&self->jitterbuffers_lock);
   self->jitterbuffers = g_ptr_array_new_with_free_func (gst_object_unref);
   self->min_latency_ms = min_latency_ms;
@@ -386,6 +395,12 @@ guint
 natter_call_adaptation_get_estimate (NatterCallAdaptation *self)
 {
   return natter_bandwidth_estimator_get_estimate (self->estimator);
+}
+
+gboolean
+natter_call_adaptation_get_limited (NatterCallAdaptation *self)
+{
+  return natter_bandwidth_estimator_get_limited (self->estimator);
 }
 
 double

@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 
 typedef struct _NatterCallAdaptation NatterCallAdaptation;
 
-NatterCallAdaptation *natter_call_adaptation_new (guint min_latency_ms);
+NatterCallAdaptation *natter_call_adaptation_new (guint min_latency_ms, guint max_bps);
 void natter_call_adaptation_free (NatterCallAdaptation *self);
 
 void natter_call_adaptation_set_video (NatterCallAdaptation *self,
@@ -36,6 +36,7 @@ gboolean natter_call_adaptation_on_receiver_report (NatterCallAdaptation *self,
 gboolean natter_call_adaptation_allow_keyframe (NatterCallAdaptation *self, gint64 now_us);
 
 guint natter_call_adaptation_get_estimate (NatterCallAdaptation *self);
+gboolean natter_call_adaptation_get_limited (NatterCallAdaptation *self);
 double natter_call_adaptation_get_loss (NatterCallAdaptation *self);
 guint natter_call_adaptation_get_latency (NatterCallAdaptation *self);
 gboolean natter_call_adaptation_get_video_reduced (NatterCallAdaptation *self);

@@ -95,6 +95,7 @@ struct _NatterCallPipeline {
   guint twcc_extension_id; /* 0: not negotiated */
   gboolean twcc_probe_added;
   gboolean congestion_control;
+  guint max_bitrate; /* bit/s, 0: no cap of our own */
   guint bandwidth_estimate;
   gboolean video_reduced;
 
@@ -1591,7 +1592,12 @@ build_pipeline (NatterCallPipeline *self, GError **error)
   g_autoptr (GstElement) rtpbin = NULL;
   GObject *ice_agent = NULL;
 
-  self->adaptation = natter_call_adaptation_new (self->latency_ms);
+  /* NATTER_CALL_MAX_BITRATE (bit/s, 60000 to 2500000): send no more than
+   * this whatever the link allows, as on a metered connection. */
+  if (g_getenv ("NATTER_CALL_MAX_BITRATE") != NULL)
+    self->max_bitrate =
+      (guint) MIN (g_ascii_strtoull (g_getenv ("NATTER_CALL_MAX_BITRATE"), NULL, 10), G_MAXUINT);
+  self->adaptation = natter_call_adaptation_new (self->latency_ms, self->max_bitrate);
   self->pipeline = gst_object_ref_sink (gst_pipeline_new ("natter-call"));
   /* A microphone or speaker (pulsesrc, pulsesink) would otherwise be the
    * pipeline's clock, and switching devices during the call would take the
@@ -2970,6 +2976,20 @@ natter_call_pipeline_get_bandwidth_estimate (NatterCallPipeline *self)
 {
   g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), 0);
   return self->bandwidth_estimate;
+}
+
+/**
+ * natter_call_pipeline_get_bandwidth_limited:
+ * @self: a #NatterCallPipeline
+ *
+ * Returns: whether the estimate has met the path's limit (congestion was
+ *   seen); before, it is a start-up value still growing
+ */
+gboolean
+natter_call_pipeline_get_bandwidth_limited (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), FALSE);
+  return self->adaptation != NULL && natter_call_adaptation_get_limited (self->adaptation);
 }
 
 /**

@@ -117,6 +117,7 @@ gint64 natter_call_pipeline_get_mark_time (NatterCallPipeline *self, NatterCallP
 
 GstElement *natter_call_pipeline_get_element (NatterCallPipeline *self);
 guint natter_call_pipeline_get_bandwidth_estimate (NatterCallPipeline *self);
+gboolean natter_call_pipeline_get_bandwidth_limited (NatterCallPipeline *self);
 gboolean natter_call_pipeline_get_video_reduced (NatterCallPipeline *self);
 const NatterRatePlan *natter_call_pipeline_get_send_plan (NatterCallPipeline *self);
 guint natter_call_pipeline_get_jitter_latency (NatterCallPipeline *self);

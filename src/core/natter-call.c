@@ -127,19 +127,22 @@ notify (NatterCall *self, guint prop)
 static int
 quality_for (const NatterCallStats *stats, guint estimate, gboolean sending_video, gboolean reduced)
 {
-  double loss;
+  double loss, rtt;
   int quality;
 
-  if (stats == NULL || stats->round_trip_time_ms < 0)
+  /* Nothing received yet says nothing; a round trip not known yet (RTCP
+   * takes a second or two) leaves the loss to judge by. */
+  if (stats == NULL || stats->packets_received == 0)
     return -1;
+  rtt = MAX (stats->round_trip_time_ms, 0);
   loss = MAX (stats->packet_loss, stats->send_packet_loss);
-  if (loss > 0.10 || stats->round_trip_time_ms > 800)
+  if (loss > 0.10 || rtt > 800)
     quality = 0;
-  else if (loss > 0.05 || stats->round_trip_time_ms > 400)
+  else if (loss > 0.05 || rtt > 400)
     quality = 1;
-  else if (loss > 0.02 || stats->round_trip_time_ms > 250)
+  else if (loss > 0.02 || rtt > 250)
     quality = 2;
-  else if (loss > 0.005 || stats->round_trip_time_ms > 120)
+  else if (loss > 0.005 || rtt > 120)
     quality = 3;
   else
     quality = 4;
@@ -167,10 +170,13 @@ update_network_quality (NatterCall *self)
 
   if (self->pipeline != NULL && self->state == NATTER_CALL_STATE_CONNECTED) {
     gboolean reduced = natter_call_pipeline_get_video_reduced (self->pipeline);
+    /* A start-up estimate, still growing, says nothing of the link. */
+    guint estimate = natter_call_pipeline_get_bandwidth_limited (self->pipeline)
+                       ? natter_call_pipeline_get_bandwidth_estimate (self->pipeline)
+                       : 0;
 
     quality = quality_for (
-      natter_call_pipeline_get_stats (self->pipeline),
-      natter_call_pipeline_get_bandwidth_estimate (self->pipeline),
+      natter_call_pipeline_get_stats (self->pipeline), estimate,
       natter_call_pipeline_get_with_video (self->pipeline) && self->camera_enabled, reduced);
     poor = reduced;
   }
