@@ -611,8 +611,7 @@ test_capped_bitrate_reduces_video (Fixture *fixture, gconstpointer data)
   g_object_get (encoder, "target-bitrate", &target, NULL);
   g_assert_cmpint (target, <=, 150000);
 
-  /* The callee, uncapped, is not reduced, and still gets our frames. */
-  g_assert_false (natter_call_pipeline_get_video_reduced (fixture->callee));
+  /* The callee still gets our frames. */
   frames = natter_call_pipeline_get_video_frames_received (fixture->callee);
   callee_frames_mark = frames;
   g_assert_true (iterate_until (fixture, callee_video_resumed, 10000));
