@@ -339,11 +339,13 @@ natter_call_adaptation_on_twcc (NatterCallAdaptation *self,
 
   natter_bandwidth_estimator_on_feedback (self->estimator, (NatterPacketFeedback *) feedback->data,
                                           feedback->len, now_us);
-  g_debug ("feedback on %u packets: estimate %u, acknowledged %u bit/s, loss %.3f, trend %.4f",
-           feedback->len, natter_bandwidth_estimator_get_estimate (self->estimator),
-           natter_bandwidth_estimator_get_acknowledged_bitrate (self->estimator),
-           natter_bandwidth_estimator_get_loss (self->estimator),
-           natter_bandwidth_estimator_get_trend (self->estimator));
+  /* Ten and more a second: formatted only when someone reads it. */
+  if (!g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN))
+    g_debug ("feedback on %u packets: estimate %u, acknowledged %u bit/s, loss %.3f, trend %.4f",
+             feedback->len, natter_bandwidth_estimator_get_estimate (self->estimator),
+             natter_bandwidth_estimator_get_acknowledged_bitrate (self->estimator),
+             natter_bandwidth_estimator_get_loss (self->estimator),
+             natter_bandwidth_estimator_get_trend (self->estimator));
   self->loss = natter_bandwidth_estimator_get_loss (self->estimator);
   apply_loss (self);
   return apply_plan (self, now_us);
