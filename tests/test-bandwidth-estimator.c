@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "natter-bandwidth-estimator.h"
+#include "natter-call-adaptation.h"
 #include "natter-rate-controller.h"
 
 /* The estimator is fed feedback sequences recorded from a simulated path:
@@ -328,9 +329,115 @@ test_ladder (void)
   g_assert_cmpuint (plan->max_height, ==, 360);
 }
 
+/* rtpsession's RTPTWCCPackets as GStreamer 1.22 sends it upstream: a
+ * GValueArray of RTPTWCCPacket structures, times in nanoseconds, lost
+ * packets with remote-ts GST_CLOCK_TIME_NONE. */
+static GstStructure *
+twcc_packets (guint n, guint lost_every)
+{
+  GstStructure *packets = gst_structure_new_empty ("RTPTWCCPackets");
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  GValueArray *array = g_value_array_new (n);
+  GValue value = G_VALUE_INIT;
+
+  for (guint i = 0; i < n; i++) {
+    GValue item = G_VALUE_INIT;
+    gboolean lost = lost_every > 0 && i % lost_every == lost_every - 1;
+    GstStructure *packet = gst_structure_new (
+      "RTPTWCCPacket", "seqnum", G_TYPE_UINT, i, "local-ts", G_TYPE_UINT64,
+      (guint64) (1000 + i * 10) * GST_MSECOND, "remote-ts", G_TYPE_UINT64,
+      lost ? GST_CLOCK_TIME_NONE : (guint64) (5000 + i * 10 + 40) * GST_MSECOND, "payload-type",
+      G_TYPE_UCHAR, 96, "size", G_TYPE_UINT, 1200u, "lost", G_TYPE_BOOLEAN, lost, NULL);
+
+    g_value_init (&item, GST_TYPE_STRUCTURE);
+    g_value_take_boxed (&item, packet);
+    g_value_array_append (array, &item);
+    g_value_unset (&item);
+  }
+  g_value_init (&value, g_value_array_get_type ());
+  g_value_take_boxed (&value, array);
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  gst_structure_take_value (packets, "packets", &value);
+  return packets;
+}
+
+static void
+test_parse_twcc (void)
+{
+  g_autoptr (GstStructure) packets = twcc_packets (10, 5);
+  g_autoptr (GstStructure) other = gst_structure_new_empty ("GstForceKeyUnit");
+  g_autoptr (GstStructure) empty = gst_structure_new_empty ("RTPTWCCPackets");
+  g_autoptr (GArray) feedback = natter_call_adaptation_parse_twcc (packets);
+  g_autoptr (GArray) none = natter_call_adaptation_parse_twcc (other);
+  g_autoptr (GArray) nothing = natter_call_adaptation_parse_twcc (empty);
+  NatterPacketFeedback *first, *lost;
+
+  g_assert_cmpuint (feedback->len, ==, 10);
+  first = &g_array_index (feedback, NatterPacketFeedback, 0);
+  g_assert_cmpint (first->send_time_us, ==, 1000000);
+  g_assert_cmpint (first->arrival_time_us, ==, 5040000);
+  g_assert_cmpuint (first->size, ==, 1200);
+  lost = &g_array_index (feedback, NatterPacketFeedback, 4);
+  g_assert_cmpint (lost->arrival_time_us, <, 0);
+  g_assert_cmpuint (none->len, ==, 0);
+  g_assert_cmpuint (nothing->len, ==, 0);
+}
+
+/* A stream of feedback with a packet in five lost: Opus is told to expect
+ * 20 % loss, and the estimate comes down. */
+static void
+test_adaptation_follows_feedback (void)
+{
+  g_autoptr (NatterCallAdaptation) adaptation = natter_call_adaptation_new (60, 0);
+  g_autoptr (GstElement) opus = gst_element_factory_make ("opusenc", NULL);
+  guint start = natter_call_adaptation_get_estimate (adaptation);
+  int percentage = 0;
+
+  if (opus == NULL) {
+    g_test_skip ("no opusenc");
+    return;
+  }
+  natter_call_adaptation_set_audio_encoder (adaptation, opus);
+  for (guint i = 0; i < 20; i++) {
+    g_autoptr (GstStructure) packets = twcc_packets (10, 5);
+
+    natter_call_adaptation_on_twcc (adaptation, packets, (gint64) i * 100000);
+  }
+  g_object_get (opus, "packet-loss-percentage", &percentage, NULL);
+  g_assert_cmpint (percentage, >=, 15);
+  g_assert_cmpint (percentage, <=, 25);
+  g_assert_cmpuint (natter_call_adaptation_get_estimate (adaptation), <, start);
+}
+
+static void
+test_latency_for_rtt (void)
+{
+  /* Unknown: the floor; a LAN: the floor; 100 ms: one retransmission and
+   * some; far: bounded at 400 ms. */
+  g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, -1), ==, 60);
+  g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, 10), ==, 60);
+  g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, 100), ==, 170);
+  g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, 399), ==, 400);
+  g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, 5000), ==, 400);
+  g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (500, 100), ==, 500);
+}
+
+static void
+test_keyframe_requests_limited (void)
+{
+  g_autoptr (NatterCallAdaptation) adaptation = natter_call_adaptation_new (60, 0);
+
+  /* A storm of PLIs within 300 ms makes one keyframe. */
+  g_assert_true (natter_call_adaptation_allow_keyframe (adaptation, 1000000));
+  g_assert_false (natter_call_adaptation_allow_keyframe (adaptation, 1050000));
+  g_assert_false (natter_call_adaptation_allow_keyframe (adaptation, 1299000));
+  g_assert_true (natter_call_adaptation_allow_keyframe (adaptation, 1300000));
+}
+
 int
 main (int argc, char *argv[])
 {
+  gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/natter/bandwidth-estimator/clean-path-grows", test_clean_path_grows);
@@ -344,6 +451,11 @@ main (int argc, char *argv[])
   g_test_add_func ("/natter/bandwidth-estimator/loss-report-fallback", test_loss_report_fallback);
   g_test_add_func ("/natter/bandwidth-estimator/odd-feedback", test_odd_feedback);
   g_test_add_func ("/natter/rate-controller/ladder", test_ladder);
+  g_test_add_func ("/natter/call-adaptation/parse-twcc", test_parse_twcc);
+  g_test_add_func ("/natter/call-adaptation/follows-feedback", test_adaptation_follows_feedback);
+  g_test_add_func ("/natter/call-adaptation/latency-for-rtt", test_latency_for_rtt);
+  g_test_add_func ("/natter/call-adaptation/keyframe-requests-limited",
+                   test_keyframe_requests_limited);
 
   return g_test_run ();
 }
