@@ -125,7 +125,9 @@ struct _NatterCallPipeline {
   gint audio_buffers_sent;
   gint video_frames_sent;
   gboolean dtls_watched;
-  GObject *dtls_transport; /* watched for its state */
+  GObject *dtls_transport;                    /* watched for its state */
+  GstWebRTCRTPTransceiver *video_transceiver; /* with FEC, when negotiated */
+  guint fec_percentage;
 
   GMutex marks_lock; /* marks are set from streaming threads */
   gint64 marks[NATTER_CALL_PIPELINE_N_MARKS];
@@ -450,6 +452,17 @@ update_adaptation_properties (NatterCallPipeline *self)
   if (reduced != self->video_reduced) {
     self->video_reduced = reduced;
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VIDEO_REDUCED]);
+  }
+  if (self->video_transceiver != NULL) {
+    /* Twice the loss, at most half the packets: one FEC packet protects a
+     * few, and at 1 % loss 2 % of the video is a cheap insurance. */
+    guint percentage =
+      (guint) CLAMP (natter_call_adaptation_get_loss (self->adaptation) * 200, 0, 50);
+
+    if (percentage != self->fec_percentage) {
+      self->fec_percentage = percentage;
+      g_object_set (self->video_transceiver, "fec-percentage", percentage, NULL);
+    }
   }
 }
 
@@ -1719,6 +1732,59 @@ set_transceivers_nack (NatterCallPipeline *self)
   }
 }
 
+/* ULPFEC in RED for video, as browsers do: offered by us, and answered
+ * when the peer offers it. It costs nothing until loss is seen; then the
+ * share of FEC packets follows the loss (see update_adaptation_properties()). */
+static void
+set_transceivers_fec (NatterCallPipeline *self, gboolean allowed)
+{
+  g_autoptr (GArray) transceivers = NULL;
+
+  if (!allowed || !self->congestion_control || !have_element ("rtpulpfecenc") ||
+      !have_element ("rtpredenc"))
+    return;
+  g_signal_emit_by_name (self->webrtcbin, "get-transceivers", &transceivers);
+  for (guint i = 0; transceivers != NULL && i < transceivers->len; i++) {
+    GstWebRTCRTPTransceiver *transceiver =
+      g_array_index (transceivers, GstWebRTCRTPTransceiver *, i);
+
+    if (transceiver_sends_audio (self, transceiver))
+      continue;
+    g_object_set (transceiver, "fec-type", GST_WEBRTC_FEC_TYPE_ULP_RED, "fec-percentage", 0u, NULL);
+    g_set_object (&self->video_transceiver, transceiver);
+    break;
+  }
+}
+
+/* Whether @offer's video carries both RED and ULPFEC. */
+static gboolean
+offer_has_fec (GstSDPMessage *offer)
+{
+  for (guint i = 0; i < gst_sdp_message_medias_len (offer); i++) {
+    const GstSDPMedia *media = gst_sdp_message_get_media (offer, i);
+    gboolean red = FALSE, ulpfec = FALSE;
+
+    if (g_strcmp0 (gst_sdp_media_get_media (media), "video") != 0)
+      continue;
+    for (guint a = 0; a < gst_sdp_media_attributes_len (media); a++) {
+      const GstSDPAttribute *attribute = gst_sdp_media_get_attribute (media, a);
+      const char *space;
+
+      if (g_strcmp0 (attribute->key, "rtpmap") != 0 || attribute->value == NULL)
+        continue;
+      space = strchr (attribute->value, ' ');
+      if (space == NULL)
+        continue;
+      if (g_ascii_strncasecmp (space + 1, "red/", 4) == 0)
+        red = TRUE;
+      else if (g_ascii_strncasecmp (space + 1, "ulpfec/", 7) == 0)
+        ulpfec = TRUE;
+    }
+    return red && ulpfec;
+  }
+  return FALSE;
+}
+
 static gboolean
 start_playing (NatterCallPipeline *self, GError **error)
 {
@@ -2485,6 +2551,7 @@ natter_call_pipeline_start_offer (NatterCallPipeline *self, GError **error)
       return FALSE;
   }
   set_transceivers_nack (self);
+  set_transceivers_fec (self, TRUE);
 
   set_state (self, NATTER_CALL_PIPELINE_STATE_NEGOTIATING);
   return start_playing (self, error);
@@ -2569,6 +2636,7 @@ build_answerer (NatterCallPipeline *self, GstSDPMessage *offer, GError **error)
       return FALSE;
   }
   set_transceivers_nack (self);
+  set_transceivers_fec (self, offer_has_fec (offer));
 
   return start_playing (self, error);
 }
@@ -2756,6 +2824,7 @@ natter_call_pipeline_close (NatterCallPipeline *self)
   self->audio_source = NULL;
   self->video_source = NULL;
   self->audio_sink = NULL;
+  g_clear_object (&self->video_transceiver);
   g_mutex_lock (&self->marks_lock);
   g_clear_pointer (&self->adaptation, natter_call_adaptation_free);
   g_mutex_unlock (&self->marks_lock);
