@@ -454,10 +454,12 @@ update_adaptation_properties (NatterCallPipeline *self)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VIDEO_REDUCED]);
   }
   if (self->video_transceiver != NULL) {
-    /* Twice the loss, at most half the packets: one FEC packet protects a
-     * few, and at 1 % loss 2 % of the video is a cheap insurance. */
-    guint percentage =
-      (guint) CLAMP (natter_call_adaptation_get_loss (self->adaptation) * 200, 0, 50);
+    /* Twice the loss, at most a fifth of the packets: one FEC packet
+     * protects a few, and at 1 % loss 2 % of the video is cheap insurance.
+     * None on a starved link or under heavy loss: there the loss is
+     * congestion, and FEC would add to it. */
+    double loss = natter_call_adaptation_get_loss (self->adaptation);
+    guint percentage = loss < 0.10 && estimate >= 800000 ? (guint) CLAMP (loss * 200, 0, 20) : 0;
 
     if (percentage != self->fec_percentage) {
       self->fec_percentage = percentage;
@@ -1740,8 +1742,9 @@ set_transceivers_fec (NatterCallPipeline *self, gboolean allowed)
 {
   g_autoptr (GArray) transceivers = NULL;
 
-  if (!allowed || !self->congestion_control || !have_element ("rtpulpfecenc") ||
-      !have_element ("rtpredenc"))
+  /* NATTER_CALL_FEC=0 leaves it out. */
+  if (!allowed || !self->congestion_control || g_strcmp0 (g_getenv ("NATTER_CALL_FEC"), "0") == 0 ||
+      !have_element ("rtpulpfecenc") || !have_element ("rtpredenc"))
     return;
   g_signal_emit_by_name (self->webrtcbin, "get-transceivers", &transceivers);
   for (guint i = 0; transceivers != NULL && i < transceivers->len; i++) {
