@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "natter-call-adaptation.h"
 #include "natter-call-pipeline.h"
 
 /* Two pipelines in one process, signalled directly: no server, no network
@@ -909,6 +910,42 @@ test_answers_chromium_offer (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (strstr (video, "a=sendrecv"));
   g_assert_nonnull (strstr (fixture->answer_sdp, "a=group:BUNDLE 0 1"));
   g_assert_null (strstr (fixture->answer_sdp, "a=setup:actpass"));
+  /* Transport-wide congestion control with Chromium's extension id, both
+   * ways; no FEC it did not offer. */
+  g_assert_nonnull (strstr (video, "a=extmap:3 " NATTER_TWCC_EXTENSION_URI));
+  g_assert_nonnull (strstr (video, "a=rtcp-fb:96 transport-cc"));
+  g_assert_null (strstr (video, "ulpfec"));
+}
+
+/* Chromium with RED and ULPFEC for video (its default): the answer takes
+ * them. */
+static void
+test_answers_fec_offer (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) offer = g_string_new (chromium_offer);
+  g_autofree char *video = NULL;
+
+  g_assert_cmpuint (g_string_replace (offer, "m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 98 99\r\n",
+                                      "m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 98 99 116 117\r\n",
+                                      1),
+                    ==, 1);
+  g_assert_cmpuint (g_string_replace (offer, "a=rtpmap:96 VP8/90000\r\n",
+                                      "a=rtpmap:96 VP8/90000\r\n"
+                                      "a=rtpmap:116 red/90000\r\n"
+                                      "a=rtpmap:117 ulpfec/90000\r\n",
+                                      1),
+                    ==, 1);
+  g_clear_object (&fixture->caller);
+  g_assert_true (
+    natter_call_pipeline_set_remote_description (fixture->callee, "offer", offer->str, &error));
+  g_assert_no_error (error);
+  g_assert_true (iterate_until (fixture, answer_created, 10000));
+  video = media_section (fixture->answer_sdp, "video");
+  g_assert_nonnull (video);
+  g_assert_nonnull (strstr (video, "a=rtpmap:96 VP8/90000"));
+  g_assert_nonnull (strstr (video, "red/90000"));
+  g_assert_nonnull (strstr (video, "ulpfec/90000"));
 }
 
 static void
@@ -999,6 +1036,8 @@ main (int argc, char *argv[])
               test_stats, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/answers-chromium-offer", Fixture, GINT_TO_POINTER (TRUE),
               fixture_set_up, test_answers_chromium_offer, fixture_tear_down);
+  g_test_add ("/natter/call-pipeline/answers-fec-offer", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_set_up, test_answers_fec_offer, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/answers-h264-only-offer", Fixture, GINT_TO_POINTER (TRUE),
               fixture_set_up, test_answers_h264_only_offer, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/rejects-garbage-sdp", Fixture, GINT_TO_POINTER (TRUE),
