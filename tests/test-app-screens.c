@@ -1081,6 +1081,11 @@ test_call_overlay (Fixture *fixture, gconstpointer data)
                             natter_video_paintable_get_frame_count (local) > 2,
                           TIMEOUT_MS);
   save_screenshot (fixture, GTK_WIDGET (window), "call-video");
+  /* Our video reduced for want of bandwidth: said in words. */
+  g_assert_false (natter_call_overlay_get_poor_connection (overlay));
+  natter_call_overlay_set_poor_connection (overlay, TRUE);
+  g_assert_true (natter_call_overlay_get_poor_connection (overlay));
+  natter_call_overlay_set_poor_connection (overlay, FALSE);
 
   natter_call_overlay_set_muted (overlay, TRUE);
   gtk_widget_activate_action (GTK_WIDGET (overlay), "call.toggle-camera", NULL);

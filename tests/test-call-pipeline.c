@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "natter-call-adaptation.h"
 #include "natter-call-pipeline.h"
 
 /* Two pipelines in one process, signalled directly: no server, no network
@@ -529,6 +530,253 @@ test_stats (Fixture *fixture, gconstpointer data)
                   stats->audio_receive_bitrate);
 }
 
+static gboolean
+both_have_estimates (Fixture *fixture)
+{
+  return natter_call_pipeline_get_bandwidth_estimate (fixture->caller) > 0 &&
+         natter_call_pipeline_get_bandwidth_estimate (fixture->callee) > 0;
+}
+
+/* Both ends negotiate transport-wide congestion control, send each other
+ * its feedback, and estimate from it. */
+static void
+test_congestion_control_feedback (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  const NatterRatePlan *plan;
+
+  g_assert_true (natter_call_pipeline_start_offer (fixture->caller, &error));
+  g_assert_no_error (error);
+  g_assert_true (iterate_until (fixture, media_flows_both_ways, 20000));
+  g_test_message ("offer: %s", fixture->offer_sdp);
+  g_test_message ("answer: %s", fixture->answer_sdp);
+  g_assert_nonnull (strstr (fixture->offer_sdp, "transport-wide-cc-extensions-01"));
+  g_assert_nonnull (strstr (fixture->offer_sdp, "transport-cc"));
+  g_assert_nonnull (strstr (fixture->answer_sdp, "transport-wide-cc-extensions-01"));
+  g_assert_nonnull (strstr (fixture->answer_sdp, "transport-cc"));
+
+  g_assert_true (iterate_until (fixture, both_have_estimates, 10000));
+  g_test_message ("estimates: caller %u, callee %u",
+                  natter_call_pipeline_get_bandwidth_estimate (fixture->caller),
+                  natter_call_pipeline_get_bandwidth_estimate (fixture->callee));
+  plan = natter_call_pipeline_get_send_plan (fixture->caller);
+  g_assert_nonnull (plan);
+  g_assert_cmpuint (plan->video_bps, >, 0);
+}
+
+static gboolean
+caller_video_reduced (Fixture *fixture)
+{
+  return natter_call_pipeline_get_video_reduced (fixture->caller);
+}
+
+/* NATTER_CALL_MAX_BITRATE at its edge (150 kbit/s, where video drops to
+ * the ladder's last rung): the rate plan reduces the video, the pipeline
+ * says so, and the peer keeps receiving frames. */
+static void
+test_capped_bitrate_reduces_video (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  const NatterRatePlan *plan;
+  g_autoptr (GstElement) encoder = NULL;
+  int target = 0;
+  guint64 frames;
+
+  g_setenv ("NATTER_CALL_MAX_BITRATE", "150000", TRUE);
+  g_assert_true (natter_call_pipeline_start_offer (fixture->caller, &error));
+  g_unsetenv ("NATTER_CALL_MAX_BITRATE");
+  g_assert_no_error (error);
+  g_assert_true (iterate_until (fixture, media_flows_both_ways, 20000));
+  g_assert_true (iterate_until (fixture, caller_video_reduced, 10000));
+
+  plan = natter_call_pipeline_get_send_plan (fixture->caller);
+  g_assert_nonnull (plan);
+  g_assert_cmpuint (plan->max_fps, ==, 15);
+  g_assert_cmpuint (plan->max_height, ==, 240);
+  g_assert_cmpuint (plan->video_bps + plan->audio_bps, <=, 150000);
+  {
+    g_autoptr (GstIterator) elements =
+      gst_bin_iterate_recurse (GST_BIN (natter_call_pipeline_get_element (fixture->caller)));
+    g_auto (GValue) item = G_VALUE_INIT;
+
+    while (gst_iterator_next (elements, &item) == GST_ITERATOR_OK) {
+      GstElement *element = g_value_get_object (&item);
+      GstElementFactory *factory = gst_element_get_factory (element);
+
+      if (factory != NULL && g_str_equal (GST_OBJECT_NAME (factory), "vp8enc"))
+        encoder = gst_object_ref (element);
+      g_value_reset (&item);
+    }
+  }
+  g_assert_nonnull (encoder);
+  g_object_get (encoder, "target-bitrate", &target, NULL);
+  g_assert_cmpint (target, <=, 150000);
+
+  /* The callee still gets our frames. */
+  frames = natter_call_pipeline_get_video_frames_received (fixture->callee);
+  callee_frames_mark = frames;
+  g_assert_true (iterate_until (fixture, callee_video_resumed, 10000));
+}
+
+/* Devices for live switching: each makes a test source or a fakesink
+ * named after the device, and counts the buffers through it. */
+
+#define TEST_TYPE_DEVICE (test_device_get_type ())
+G_DECLARE_FINAL_TYPE (TestDevice, test_device, TEST, DEVICE, GstDevice)
+
+struct _TestDevice {
+  GstDevice parent_instance;
+  gint buffers; /* atomic */
+};
+
+G_DEFINE_FINAL_TYPE (TestDevice, test_device, GST_TYPE_DEVICE)
+
+static GstPadProbeReturn
+count_device_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  g_atomic_int_inc (&TEST_DEVICE (user_data)->buffers);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstElement *
+test_device_create_element (GstDevice *device, const char *name)
+{
+  g_autofree char *display_name = gst_device_get_display_name (device);
+  g_autofree char *description = NULL;
+  gboolean is_sink = gst_device_has_classes (device, "Audio/Sink");
+  GstElement *element;
+  g_autoptr (GstPad) pad = NULL;
+
+  if (gst_device_has_classes (device, "Video/Source"))
+    /* The pattern tells the cameras apart. */
+    description = g_strdup_printf ("videotestsrc is-live=true pattern=%s ! "
+                                   "video/x-raw,width=320,height=240,framerate=30/1",
+                                   g_str_has_suffix (display_name, "B") ? "ball" : "smpte");
+  else if (gst_device_has_classes (device, "Audio/Source"))
+    description = g_strdup ("audiotestsrc is-live=true wave=ticks");
+  else
+    description = g_strdup ("fakesink sync=false async=false");
+
+  element = gst_parse_bin_from_description (description, TRUE, NULL);
+  g_assert_nonnull (element);
+  gst_object_set_name (GST_OBJECT (element), display_name);
+  pad = gst_element_get_static_pad (element, is_sink ? "sink" : "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_device_buffer, device, NULL);
+  return element;
+}
+
+static void
+test_device_class_init (TestDeviceClass *klass)
+{
+  GST_DEVICE_CLASS (klass)->create_element = test_device_create_element;
+}
+
+static void
+test_device_init (TestDevice *self)
+{
+}
+
+static TestDevice *
+test_device_new (const char *display_name, const char *device_class)
+{
+  g_autoptr (GstCaps) caps = gst_caps_new_any ();
+
+  return g_object_new (TEST_TYPE_DEVICE, "display-name", display_name, "device-class", device_class,
+                       "caps", caps, NULL);
+}
+
+static TestDevice *switch_watched;
+static guint switch_mark;
+
+static gboolean
+watched_device_flows (Fixture *fixture)
+{
+  return (guint) g_atomic_int_get (&switch_watched->buffers) >= switch_mark;
+}
+
+static gboolean
+element_in_pipeline (NatterCallPipeline *pipeline, const char *name)
+{
+  g_autoptr (GstElement) element =
+    gst_bin_get_by_name (GST_BIN (natter_call_pipeline_get_element (pipeline)), name);
+
+  return element != NULL;
+}
+
+/* Microphone, camera and speaker switched during the call: the new device
+ * is used at once, the old one is gone, and the call flows on. */
+static void
+test_switches_devices_live (Fixture *fixture, gconstpointer data)
+{
+  static const char *const overridden[] = { "NATTER_VIDEO_SRC", "NATTER_AUDIO_SRC",
+                                            "NATTER_AUDIO_SINK" };
+  char *saved[G_N_ELEMENTS (overridden)];
+  g_autoptr (TestDevice) camera_a = test_device_new ("Camera A", "Video/Source");
+  g_autoptr (TestDevice) camera_b = test_device_new ("Camera B", "Video/Source");
+  g_autoptr (TestDevice) microphone_a = test_device_new ("Microphone A", "Audio/Source");
+  g_autoptr (TestDevice) microphone_b = test_device_new ("Microphone B", "Audio/Source");
+  g_autoptr (TestDevice) speaker_a = test_device_new ("Speaker A", "Audio/Sink");
+  g_autoptr (TestDevice) speaker_b = test_device_new ("Speaker B", "Audio/Sink");
+  g_autoptr (TestDevice) callee_camera = test_device_new ("Callee Camera", "Video/Source");
+  g_autoptr (TestDevice) callee_microphone = test_device_new ("Callee Microphone", "Audio/Source");
+  g_autoptr (GError) error = NULL;
+  guint64 frames, audio;
+
+  /* The sources come from the devices, not from the environment. */
+  for (guint i = 0; i < G_N_ELEMENTS (overridden); i++) {
+    saved[i] = g_strdup (g_getenv (overridden[i]));
+    g_unsetenv (overridden[i]);
+  }
+
+  natter_call_pipeline_set_video_source_device (fixture->caller, GST_DEVICE (camera_a));
+  natter_call_pipeline_set_audio_source_device (fixture->caller, GST_DEVICE (microphone_a));
+  natter_call_pipeline_set_audio_sink_device (fixture->caller, GST_DEVICE (speaker_a));
+  natter_call_pipeline_set_video_source_device (fixture->callee, GST_DEVICE (callee_camera));
+  natter_call_pipeline_set_audio_source_device (fixture->callee, GST_DEVICE (callee_microphone));
+  natter_call_pipeline_set_audio_sink_device (fixture->callee, GST_DEVICE (speaker_a));
+  g_assert_true (natter_call_pipeline_start_offer (fixture->caller, &error));
+  g_assert_no_error (error);
+  g_assert_true (iterate_until (fixture, media_flows_both_ways, 20000));
+  g_assert_cmpint (g_atomic_int_get (&camera_a->buffers), >, 0);
+
+  /* Camera: B's frames go out, A is gone, the callee keeps decoding. */
+  frames = natter_call_pipeline_get_video_frames_received (fixture->callee);
+  natter_call_pipeline_set_video_source_device (fixture->caller, GST_DEVICE (camera_b));
+  g_assert_false (element_in_pipeline (fixture->caller, "Camera A"));
+  g_assert_true (element_in_pipeline (fixture->caller, "Camera B"));
+  switch_watched = camera_b;
+  switch_mark = 15;
+  g_assert_true (iterate_until (fixture, watched_device_flows, 10000));
+  callee_frames_mark = frames;
+  g_assert_true (iterate_until (fixture, callee_video_resumed, 10000));
+
+  /* Microphone. */
+  natter_call_pipeline_set_audio_source_device (fixture->caller, GST_DEVICE (microphone_b));
+  g_assert_false (element_in_pipeline (fixture->caller, "Microphone A"));
+  switch_watched = microphone_b;
+  switch_mark = 25;
+  g_assert_true (iterate_until (fixture, watched_device_flows, 10000));
+  audio = natter_call_pipeline_get_audio_buffers_received (fixture->callee);
+  natter_call_pipeline_set_audio_sink_device (fixture->callee, GST_DEVICE (speaker_b));
+
+  /* Speaker: the callee's remote audio now plays on B. */
+  switch_watched = speaker_b;
+  switch_mark = 25;
+  g_assert_true (iterate_until (fixture, watched_device_flows, 10000));
+  g_assert_false (element_in_pipeline (fixture->callee, "Speaker A"));
+  g_assert_cmpuint (natter_call_pipeline_get_audio_buffers_received (fixture->callee), >, audio);
+  g_assert_cmpint (natter_call_pipeline_get_state (fixture->caller), ==,
+                   NATTER_CALL_PIPELINE_STATE_CONNECTED);
+  g_assert_cmpint (natter_call_pipeline_get_state (fixture->callee), ==,
+                   NATTER_CALL_PIPELINE_STATE_CONNECTED);
+
+  for (guint i = 0; i < G_N_ELEMENTS (overridden); i++) {
+    if (saved[i] != NULL)
+      g_setenv (overridden[i], saved[i], TRUE);
+    g_free (saved[i]);
+  }
+}
+
 /* Shaped like what Chromium 120 offers for a camera-and-microphone call,
  * with its payload numbering (Opus 111, VP8 96, H.264 102…). */
 static const char chromium_offer[] =
@@ -662,6 +910,42 @@ test_answers_chromium_offer (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (strstr (video, "a=sendrecv"));
   g_assert_nonnull (strstr (fixture->answer_sdp, "a=group:BUNDLE 0 1"));
   g_assert_null (strstr (fixture->answer_sdp, "a=setup:actpass"));
+  /* Transport-wide congestion control with Chromium's extension id, both
+   * ways; no FEC it did not offer. */
+  g_assert_nonnull (strstr (video, "a=extmap:3 " NATTER_TWCC_EXTENSION_URI));
+  g_assert_nonnull (strstr (video, "a=rtcp-fb:96 transport-cc"));
+  g_assert_null (strstr (video, "ulpfec"));
+}
+
+/* Chromium with RED and ULPFEC for video (its default): the answer takes
+ * them. */
+static void
+test_answers_fec_offer (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) offer = g_string_new (chromium_offer);
+  g_autofree char *video = NULL;
+
+  g_assert_cmpuint (g_string_replace (offer, "m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 98 99\r\n",
+                                      "m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 98 99 116 117\r\n",
+                                      1),
+                    ==, 1);
+  g_assert_cmpuint (g_string_replace (offer, "a=rtpmap:96 VP8/90000\r\n",
+                                      "a=rtpmap:96 VP8/90000\r\n"
+                                      "a=rtpmap:116 red/90000\r\n"
+                                      "a=rtpmap:117 ulpfec/90000\r\n",
+                                      1),
+                    ==, 1);
+  g_clear_object (&fixture->caller);
+  g_assert_true (
+    natter_call_pipeline_set_remote_description (fixture->callee, "offer", offer->str, &error));
+  g_assert_no_error (error);
+  g_assert_true (iterate_until (fixture, answer_created, 10000));
+  video = media_section (fixture->answer_sdp, "video");
+  g_assert_nonnull (video);
+  g_assert_nonnull (strstr (video, "a=rtpmap:96 VP8/90000"));
+  g_assert_nonnull (strstr (video, "red/90000"));
+  g_assert_nonnull (strstr (video, "ulpfec/90000"));
 }
 
 static void
@@ -742,10 +1026,18 @@ main (int argc, char *argv[])
               GINT_TO_POINTER (TRUE), fixture_set_up, test_camera_fails_to_open, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/camera-off-and-on", Fixture, GINT_TO_POINTER (TRUE),
               fixture_set_up, test_camera_off_and_on, fixture_tear_down);
+  g_test_add ("/natter/call-pipeline/congestion-control-feedback", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_set_up, test_congestion_control_feedback, fixture_tear_down);
+  g_test_add ("/natter/call-pipeline/switches-devices-live", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_set_up, test_switches_devices_live, fixture_tear_down);
+  g_test_add ("/natter/call-pipeline/capped-bitrate-reduces-video", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_set_up, test_capped_bitrate_reduces_video, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/stats", Fixture, GINT_TO_POINTER (TRUE), fixture_set_up,
               test_stats, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/answers-chromium-offer", Fixture, GINT_TO_POINTER (TRUE),
               fixture_set_up, test_answers_chromium_offer, fixture_tear_down);
+  g_test_add ("/natter/call-pipeline/answers-fec-offer", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_set_up, test_answers_fec_offer, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/answers-h264-only-offer", Fixture, GINT_TO_POINTER (TRUE),
               fixture_set_up, test_answers_h264_only_offer, fixture_tear_down);
   g_test_add ("/natter/call-pipeline/rejects-garbage-sdp", Fixture, GINT_TO_POINTER (TRUE),

@@ -984,6 +984,14 @@ test_stats_refresh (Fixture *fixture, gconstpointer data)
   /* Refreshed every 2 s on its own; bitrates need two samples. */
   natter_test_wait_until (stats_have_rtt (incoming), WAIT_MS);
   natter_test_wait_until (natter_call_get_duration (incoming) >= 1, WAIT_MS);
+  /* The network quality follows them: known, and good on loopback, with
+   * no video reduced. */
+  natter_test_wait_until (natter_call_get_network_quality (incoming) >= 0 &&
+                            natter_call_get_network_quality (outgoing) >= 0,
+                          WAIT_MS);
+  g_assert_cmpint (natter_call_get_network_quality (incoming), >=, 2);
+  g_assert_false (natter_call_get_poor_connection (incoming));
+  g_assert_false (natter_call_get_poor_connection (outgoing));
 }
 
 int

@@ -42,6 +42,7 @@ struct _NatterCallOverlay {
   GtkWidget *remote_muted_image;
   GtkWidget *remote_camera_off_image;
   GtkImage *quality_image;
+  GtkWidget *poor_connection_label;
   GtkWidget *self_view;
   GtkPicture *local_picture;
   GtkRevealer *ended_revealer;
@@ -262,6 +263,7 @@ natter_call_overlay_class_init (NatterCallOverlayClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterCallOverlay, remote_muted_image);
   gtk_widget_class_bind_template_child (widget_class, NatterCallOverlay, remote_camera_off_image);
   gtk_widget_class_bind_template_child (widget_class, NatterCallOverlay, quality_image);
+  gtk_widget_class_bind_template_child (widget_class, NatterCallOverlay, poor_connection_label);
   gtk_widget_class_bind_template_child (widget_class, NatterCallOverlay, self_view);
   gtk_widget_class_bind_template_child (widget_class, NatterCallOverlay, local_picture);
   gtk_widget_class_bind_template_child (widget_class, NatterCallOverlay, ended_revealer);
@@ -479,6 +481,33 @@ natter_call_overlay_set_quality (NatterCallOverlay *self, int quality)
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->quality_image), descriptions[quality]);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->quality_image),
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, descriptions[quality], -1);
+}
+
+/**
+ * natter_call_overlay_set_poor_connection:
+ * @self: a #NatterCallOverlay
+ * @poor: whether our video is being reduced for want of bandwidth
+ *   (#NatterCall:poor-connection)
+ */
+void
+natter_call_overlay_set_poor_connection (NatterCallOverlay *self, gboolean poor)
+{
+  g_return_if_fail (NATTER_IS_CALL_OVERLAY (self));
+
+  gtk_widget_set_visible (self->poor_connection_label, poor);
+}
+
+/**
+ * natter_call_overlay_get_poor_connection:
+ * @self: a #NatterCallOverlay
+ *
+ * Returns: whether "Poor connection" is shown
+ */
+gboolean
+natter_call_overlay_get_poor_connection (NatterCallOverlay *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_OVERLAY (self), FALSE);
+  return gtk_widget_get_visible (self->poor_connection_label);
 }
 
 /**

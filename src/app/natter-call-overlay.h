@@ -21,6 +21,8 @@ void natter_call_overlay_set_remote_state (NatterCallOverlay *self,
                                            gboolean remote_muted,
                                            gboolean remote_camera_off);
 void natter_call_overlay_set_quality (NatterCallOverlay *self, int quality);
+void natter_call_overlay_set_poor_connection (NatterCallOverlay *self, gboolean poor);
+gboolean natter_call_overlay_get_poor_connection (NatterCallOverlay *self);
 void natter_call_overlay_set_remote_video (NatterCallOverlay *self, GdkPaintable *paintable);
 void natter_call_overlay_set_local_video (NatterCallOverlay *self, GdkPaintable *paintable);
 GdkPaintable *natter_call_overlay_get_local_video (NatterCallOverlay *self);

@@ -550,22 +550,6 @@ on_search_action (GtkWidget *widget, const char *action_name, GVariant *paramete
   gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
 }
 
-static int
-quality_from_stats (const NatterCallStats *stats)
-{
-  if (stats == NULL || stats->round_trip_time_ms < 0)
-    return -1;
-  if (stats->packet_loss > 0.10 || stats->round_trip_time_ms > 800)
-    return 0;
-  if (stats->packet_loss > 0.05 || stats->round_trip_time_ms > 400)
-    return 1;
-  if (stats->packet_loss > 0.02 || stats->round_trip_time_ms > 250)
-    return 2;
-  if (stats->packet_loss > 0.005 || stats->round_trip_time_ms > 120)
-    return 3;
-  return 4;
-}
-
 static gboolean
 on_ended_call_timeout (gpointer user_data)
 {
@@ -660,9 +644,9 @@ update_call (NatterWindow *self)
                                           natter_call_get_camera_enabled (call));
   natter_call_overlay_set_remote_state (self->call_overlay, natter_call_get_remote_muted (call),
                                         !natter_call_get_remote_camera_enabled (call));
-  natter_call_overlay_set_quality (
-    self->call_overlay,
-    state == NATTER_CALL_STATE_CONNECTED ? quality_from_stats (natter_call_get_stats (call)) : -1);
+  natter_call_overlay_set_quality (self->call_overlay, natter_call_get_network_quality (call));
+  natter_call_overlay_set_poor_connection (self->call_overlay,
+                                           natter_call_get_poor_connection (call));
 
   if (state == NATTER_CALL_STATE_CONNECTED)
     self->call_was_connected = TRUE;
@@ -793,8 +777,9 @@ on_bench_map (NatterWindow *self)
 }
 
 /* The devices button of the call overlay offers the choices of preferences
- * (the GSettings keys, as radio items). A call's pipeline takes its devices
- * when it starts, so a choice made during a call applies from the next. */
+ * (the GSettings keys, as radio items). A choice made during a call applies
+ * at once: NatterCallManager hands it to the call, whose pipeline swaps the
+ * device in place. */
 static void
 update_devices_menu (NatterWindow *self)
 {
@@ -808,7 +793,6 @@ update_devices_menu (NatterWindow *self)
     { "speaker", "loudspeaker", NC_ ("loudspeaker", "Speaker") },
   };
   g_autoptr (GMenu) menu = NULL;
-  g_autoptr (GMenu) note = NULL;
 
   if (self->devices == NULL || self->settings == NULL) {
     natter_call_overlay_set_devices_menu (self->call_overlay, NULL);
@@ -842,11 +826,6 @@ update_devices_menu (NatterWindow *self)
                           : _ (kinds[kind].title),
       G_MENU_MODEL (section));
   }
-
-  /* An item without an action shows as a greyed-out line. */
-  note = g_menu_new ();
-  g_menu_append (note, _ ("Changes apply from the next call"), NULL);
-  g_menu_append_section (menu, NULL, G_MENU_MODEL (note));
 
   natter_call_overlay_set_devices_menu (self->call_overlay, G_MENU_MODEL (menu));
 }

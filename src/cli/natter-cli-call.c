@@ -146,20 +146,15 @@ encoder_target_bitrate (NatterCallPipeline *pipeline)
   return bitrate;
 }
 
-/* The congestion controller's estimate, once NatterCall has one. */
+/* The congestion controller's estimate; -1 (null) before the first
+ * feedback or without congestion control. */
 static gint64
 estimated_bitrate (NatterCall *call)
 {
-  GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (call), "estimated-bitrate");
-  g_auto (GValue) value = G_VALUE_INIT;
-  g_auto (GValue) as_int = G_VALUE_INIT;
+  NatterCallPipeline *pipeline = natter_call_get_pipeline (call);
+  guint estimate = pipeline != NULL ? natter_call_pipeline_get_bandwidth_estimate (pipeline) : 0;
 
-  if (pspec == NULL)
-    return -1;
-  g_value_init (&value, pspec->value_type);
-  g_object_get_property (G_OBJECT (call), "estimated-bitrate", &value);
-  g_value_init (&as_int, G_TYPE_INT64);
-  return g_value_transform (&value, &as_int) ? g_value_get_int64 (&as_int) : -1;
+  return estimate > 0 ? (gint64) estimate : -1;
 }
 
 static void

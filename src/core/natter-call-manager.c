@@ -133,15 +133,38 @@ on_call_ringing_changed (NatterCall *call, GParamSpec *pspec, NatterCallManager 
 }
 
 static void
+give_devices (NatterCallManager *self, NatterCall *call)
+{
+  g_autoptr (GstDevice) microphone = natter_devices_get_microphone (self->devices);
+  g_autoptr (GstDevice) camera = natter_devices_get_camera (self->devices);
+  g_autoptr (GstDevice) speaker = natter_devices_get_speaker (self->devices);
+
+  natter_call_set_devices (call, microphone, camera, speaker);
+}
+
+/* A choice made in preferences or the call's device menu applies to the
+ * calls under way at once. */
+static void
+on_device_choice_changed (NatterDevices *devices, GParamSpec *pspec, NatterCallManager *self)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->calls));
+
+  for (guint i = 0; i < n; i++) {
+    g_autoptr (NatterCall) call = g_list_model_get_item (G_LIST_MODEL (self->calls), i);
+
+    if (natter_call_get_state (call) != NATTER_CALL_STATE_ENDED)
+      give_devices (self, call);
+  }
+}
+
+static void
 prepare_call (NatterCallManager *self, NatterCall *call)
 {
   natter_call_set_ice_servers (call, self->ice_servers);
   if (self->devices != NULL) {
-    g_autoptr (GstDevice) microphone = natter_devices_get_microphone (self->devices);
     g_autoptr (GstDevice) camera = natter_devices_get_camera (self->devices);
-    g_autoptr (GstDevice) speaker = natter_devices_get_speaker (self->devices);
 
-    natter_call_set_devices (call, microphone, camera, speaker);
+    give_devices (self, call);
     /* A test source stands in for a camera when one is configured. */
     if (g_getenv ("NATTER_VIDEO_SRC") == NULL)
       natter_call_set_camera_available (call, camera != NULL);
@@ -449,6 +472,8 @@ natter_call_manager_dispose (GObject *object)
   g_clear_object (&self->active_call);
   g_clear_object (&self->calls);
   g_clear_object (&self->ringer);
+  if (self->devices != NULL)
+    g_signal_handlers_disconnect_by_func (self->devices, on_device_choice_changed, self);
   g_clear_object (&self->devices);
   g_clear_object (&self->connection);
   g_clear_object (&self->account);
@@ -629,8 +654,18 @@ natter_call_manager_set_devices (NatterCallManager *self, NatterDevices *devices
 {
   g_return_if_fail (NATTER_IS_CALL_MANAGER (self));
 
-  if (g_set_object (&self->devices, devices))
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DEVICES]);
+  if (self->devices == devices)
+    return;
+  if (self->devices != NULL)
+    g_signal_handlers_disconnect_by_func (self->devices, on_device_choice_changed, self);
+  g_set_object (&self->devices, devices);
+  if (devices != NULL) {
+    g_signal_connect (devices, "notify::microphone-name", G_CALLBACK (on_device_choice_changed),
+                      self);
+    g_signal_connect (devices, "notify::camera-name", G_CALLBACK (on_device_choice_changed), self);
+    g_signal_connect (devices, "notify::speaker-name", G_CALLBACK (on_device_choice_changed), self);
+  }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DEVICES]);
 }
 
 /**

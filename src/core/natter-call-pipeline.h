@@ -5,6 +5,7 @@
 
 #include "natter-call-stats.h"
 #include "natter-frame-timing.h"
+#include "natter-rate-controller.h"
 #include "natter-types.h"
 
 G_BEGIN_DECLS
@@ -118,6 +119,11 @@ NatterFrameTiming *natter_call_pipeline_get_video_sent_timing (NatterCallPipelin
 gint64 natter_call_pipeline_get_mark_time (NatterCallPipeline *self, NatterCallPipelineMark mark);
 
 GstElement *natter_call_pipeline_get_element (NatterCallPipeline *self);
+guint natter_call_pipeline_get_bandwidth_estimate (NatterCallPipeline *self);
+gboolean natter_call_pipeline_get_bandwidth_limited (NatterCallPipeline *self);
+gboolean natter_call_pipeline_get_video_reduced (NatterCallPipeline *self);
+const NatterRatePlan *natter_call_pipeline_get_send_plan (NatterCallPipeline *self);
+guint natter_call_pipeline_get_jitter_latency (NatterCallPipeline *self);
 
 void natter_call_pipeline_update_stats (NatterCallPipeline *self);
 const NatterCallStats *natter_call_pipeline_get_stats (NatterCallPipeline *self);

@@ -24,6 +24,7 @@ natter_call_stats_new (void)
   NatterCallStats *stats = g_new0 (NatterCallStats, 1);
 
   stats->round_trip_time_ms = -1;
+  stats->send_packet_loss = -1;
   return stats;
 }
 
@@ -77,6 +78,7 @@ visit_entry (GQuark field_id, const GValue *value, gpointer user_data)
   guint64 packets = 0;
   gint64 lost = 0;
   double rtt = 0;
+  double fraction = 0;
 
   if (!GST_VALUE_HOLDS_STRUCTURE (value))
     return TRUE;
@@ -106,6 +108,9 @@ visit_entry (GQuark field_id, const GValue *value, gpointer user_data)
     case GST_WEBRTC_STATS_REMOTE_INBOUND_RTP:
       if (gst_structure_get_double (entry, "round-trip-time", &rtt) && rtt > 0)
         walk->stats->round_trip_time_ms = MAX (walk->stats->round_trip_time_ms, rtt * 1000.0);
+      if (gst_structure_get_double (entry, "fraction-lost", &fraction) && fraction >= 0 &&
+          fraction <= 1)
+        walk->stats->send_packet_loss = MAX (walk->stats->send_packet_loss, fraction);
       break;
     default:
       break;

@@ -9,6 +9,8 @@ G_BEGIN_DECLS
  * NatterCallStats:
  * @round_trip_time_ms: from RTCP receiver reports; negative when unknown
  * @packet_loss: fraction (0…1) of the packets the peer sent us that were lost
+ * @send_packet_loss: fraction (0…1) of the packets we sent that the peer's
+ *   last receiver report says were lost; negative when unknown
  * @packets_received: RTP packets received, all streams
  * @packets_lost: RTP packets lost, all streams
  * @audio_send_bitrate: bits per second over the last interval
@@ -25,6 +27,7 @@ G_BEGIN_DECLS
 typedef struct {
   double round_trip_time_ms;
   double packet_loss;
+  double send_packet_loss;
   guint64 packets_received;
   guint64 packets_lost;
   guint64 audio_send_bitrate;

@@ -27,6 +27,8 @@ enum {
   PROP_REMOTE_CAMERA_ENABLED,
   PROP_STATS,
   PROP_PIPELINE,
+  PROP_NETWORK_QUALITY,
+  PROP_POOR_CONNECTION,
   N_PROPS
 };
 
@@ -68,6 +70,8 @@ struct _NatterCall {
   gboolean camera_available;
   gboolean remote_muted;
   gboolean remote_camera_enabled;
+  int network_quality; /* -1 unknown */
+  gboolean poor_connection;
 
   gint64 invited_at;
   gint64 ringing_at;
@@ -118,6 +122,74 @@ notify (NatterCall *self, guint prop)
   g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
 }
 
+/* 0 (very poor) to 4 (excellent): loss and round trip both ways from
+ * RTCP, and, while we send video, the bandwidth the estimate finds. */
+static int
+quality_for (const NatterCallStats *stats, guint estimate, gboolean sending_video, gboolean reduced)
+{
+  double loss, rtt;
+  int quality;
+
+  /* Nothing received yet says nothing; a round trip not known yet (RTCP
+   * takes a second or two) leaves the loss to judge by. */
+  if (stats == NULL || stats->packets_received == 0)
+    return -1;
+  rtt = MAX (stats->round_trip_time_ms, 0);
+  loss = MAX (stats->packet_loss, stats->send_packet_loss);
+  if (loss > 0.10 || rtt > 800)
+    quality = 0;
+  else if (loss > 0.05 || rtt > 400)
+    quality = 1;
+  else if (loss > 0.02 || rtt > 250)
+    quality = 2;
+  else if (loss > 0.005 || rtt > 120)
+    quality = 3;
+  else
+    quality = 4;
+
+  if (sending_video && estimate > 0) {
+    if (estimate < 150000)
+      quality = MIN (quality, 0);
+    else if (estimate < 300000)
+      quality = MIN (quality, 1);
+    else if (estimate < 600000)
+      quality = MIN (quality, 2);
+    else if (estimate < 1000000)
+      quality = MIN (quality, 3);
+  }
+  if (reduced)
+    quality = MIN (quality, 1);
+  return quality;
+}
+
+static void
+update_network_quality (NatterCall *self)
+{
+  int quality = -1;
+  gboolean poor = FALSE;
+
+  if (self->pipeline != NULL && self->state == NATTER_CALL_STATE_CONNECTED) {
+    gboolean reduced = natter_call_pipeline_get_video_reduced (self->pipeline);
+    /* A start-up estimate, still growing, says nothing of the link. */
+    guint estimate = natter_call_pipeline_get_bandwidth_limited (self->pipeline)
+                       ? natter_call_pipeline_get_bandwidth_estimate (self->pipeline)
+                       : 0;
+
+    quality = quality_for (
+      natter_call_pipeline_get_stats (self->pipeline), estimate,
+      natter_call_pipeline_get_with_video (self->pipeline) && self->camera_enabled, reduced);
+    poor = reduced;
+  }
+  if (quality != self->network_quality) {
+    self->network_quality = quality;
+    notify (self, PROP_NETWORK_QUALITY);
+  }
+  if (poor != self->poor_connection) {
+    self->poor_connection = poor;
+    notify (self, PROP_POOR_CONNECTION);
+  }
+}
+
 static void
 set_state (NatterCall *self, NatterCallState state)
 {
@@ -130,6 +202,7 @@ set_state (NatterCall *self, NatterCallState state)
   }
   self->state = state;
   notify (self, PROP_STATE);
+  update_network_quality (self);
 }
 
 static void
@@ -279,6 +352,13 @@ static void
 on_pipeline_stats (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *self)
 {
   notify (self, PROP_STATS);
+  update_network_quality (self);
+}
+
+static void
+on_pipeline_adaptation (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *self)
+{
+  update_network_quality (self);
 }
 
 static gboolean
@@ -392,6 +472,9 @@ create_pipeline (NatterCall *self, gboolean with_video)
   g_signal_connect (pipeline, "local-candidate", G_CALLBACK (on_local_candidate), self);
   g_signal_connect (pipeline, "notify::state", G_CALLBACK (on_pipeline_state), self);
   g_signal_connect (pipeline, "notify::stats", G_CALLBACK (on_pipeline_stats), self);
+  g_signal_connect (pipeline, "notify::bandwidth-estimate", G_CALLBACK (on_pipeline_adaptation),
+                    self);
+  g_signal_connect (pipeline, "notify::video-reduced", G_CALLBACK (on_pipeline_adaptation), self);
   g_signal_connect (pipeline, "notify::camera-enabled", G_CALLBACK (on_pipeline_camera_enabled),
                     self);
 
@@ -688,6 +771,12 @@ natter_call_get_property (GObject *object, guint prop_id, GValue *value, GParamS
     case PROP_STATS:
       g_value_set_boxed (value, natter_call_get_stats (self));
       break;
+    case PROP_NETWORK_QUALITY:
+      g_value_set_int (value, self->network_quality);
+      break;
+    case PROP_POOR_CONNECTION:
+      g_value_set_boolean (value, self->poor_connection);
+      break;
     case PROP_PIPELINE:
       g_value_set_object (value, self->pipeline);
       break;
@@ -805,6 +894,22 @@ natter_call_class_init (NatterCallClass *klass)
     g_param_spec_boxed ("stats", NULL, NULL, NATTER_TYPE_CALL_STATS, readable);
   properties[PROP_PIPELINE] =
     g_param_spec_object ("pipeline", NULL, NULL, NATTER_TYPE_CALL_PIPELINE, readable);
+  /**
+   * NatterCall:network-quality:
+   *
+   * 0 (very poor) to 4 (excellent) while connected, from the loss and
+   * round trip both ways and the bandwidth estimate; -1 when unknown.
+   */
+  properties[PROP_NETWORK_QUALITY] =
+    g_param_spec_int ("network-quality", NULL, NULL, -1, 4, -1, readable);
+  /**
+   * NatterCall:poor-connection:
+   *
+   * Whether the video we send is being reduced (smaller or slower) for
+   * want of bandwidth: the call view says so in words.
+   */
+  properties[PROP_POOR_CONNECTION] =
+    g_param_spec_boolean ("poor-connection", NULL, NULL, FALSE, readable);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -819,6 +924,7 @@ natter_call_init (NatterCall *self)
     g_ptr_array_new_with_free_func ((GDestroyNotify) natter_ice_candidate_free);
   self->camera_enabled = TRUE;
   self->camera_available = TRUE;
+  self->network_quality = -1;
   self->remote_camera_enabled = TRUE;
   self->recovery_ms = DEFAULT_RECOVERY_MS;
   if (recovery != NULL)
@@ -1254,6 +1360,32 @@ natter_call_get_remote_camera_enabled (NatterCall *self)
 }
 
 /**
+ * natter_call_get_network_quality:
+ * @self: a #NatterCall
+ *
+ * Returns: see #NatterCall:network-quality
+ */
+int
+natter_call_get_network_quality (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), -1);
+  return self->network_quality;
+}
+
+/**
+ * natter_call_get_poor_connection:
+ * @self: a #NatterCall
+ *
+ * Returns: see #NatterCall:poor-connection
+ */
+gboolean
+natter_call_get_poor_connection (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
+  return self->poor_connection;
+}
+
+/**
  * natter_call_get_stats:
  * @self: a #NatterCall
  *
@@ -1318,6 +1450,9 @@ natter_call_set_ice_servers (NatterCall *self, GPtrArray *ice_servers)
  * @microphone: (nullable): the chosen microphone
  * @camera: (nullable): the chosen camera
  * @speaker: (nullable): the chosen speaker
+ *
+ * Before the call connects they are what its pipeline opens; during the
+ * call a changed one replaces the old at once, without renegotiation.
  */
 void
 natter_call_set_devices (NatterCall *self,
@@ -1330,6 +1465,12 @@ natter_call_set_devices (NatterCall *self,
   g_set_object (&self->microphone, microphone);
   g_set_object (&self->camera, camera);
   g_set_object (&self->speaker, speaker);
+  /* During the call the pipeline switches at once. */
+  if (self->pipeline != NULL) {
+    natter_call_pipeline_set_audio_source_device (self->pipeline, microphone);
+    natter_call_pipeline_set_video_source_device (self->pipeline, camera);
+    natter_call_pipeline_set_audio_sink_device (self->pipeline, speaker);
+  }
 }
 
 /**

@@ -101,6 +101,8 @@ gboolean natter_call_get_camera_enabled (NatterCall *self);
 gboolean natter_call_get_remote_muted (NatterCall *self);
 gboolean natter_call_get_remote_camera_enabled (NatterCall *self);
 const NatterCallStats *natter_call_get_stats (NatterCall *self);
+int natter_call_get_network_quality (NatterCall *self);
+gboolean natter_call_get_poor_connection (NatterCall *self);
 NatterCallPipeline *natter_call_get_pipeline (NatterCall *self);
 void natter_call_set_video_sink (NatterCall *self, GstElement *sink);
 void natter_call_set_ice_servers (NatterCall *self, GPtrArray *ice_servers);

@@ -1,0 +1,461 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <math.h>
+
+#include "natter-bandwidth-estimator.h"
+#include "natter-call-adaptation.h"
+#include "natter-rate-controller.h"
+
+/* The estimator is fed feedback sequences recorded from a simulated path:
+ * a sender at the estimate (30 video frames a second split in 1,200-byte
+ * packets, a 100-byte audio packet every 20 ms), a bottleneck queue of a
+ * given rate and size (as tbf), propagation delay, seeded random loss, and
+ * a receiver that reports every 50 ms the way transport-wide congestion
+ * control feedback does. The peer's clock is offset from ours: only
+ * differences of arrival times may matter. */
+
+#define REMOTE_CLOCK_OFFSET_US 987654321
+
+typedef struct {
+  guint rate_bps; /* 0: no bottleneck */
+  guint delay_ms;
+  double loss;
+  guint queue_bytes;
+  guint32 seed;
+} PathProfile;
+
+typedef struct {
+  gint64 send_us;
+  gint64 arrival_us; /* -1 lost */
+  guint size;
+} SentPacket;
+
+typedef struct {
+  guint final_estimate;
+  guint min_estimate_after_5s;
+  guint max_estimate_after_5s;
+  double bottleneck_drop_after_5s; /* fraction of packets the queue dropped */
+  guint max_queue_delay_ms_after_5s;
+  guint overuse_signals;
+} RunResult;
+
+static RunResult
+run_path (const PathProfile *path, guint start_bps, guint seconds)
+{
+  g_autoptr (NatterBandwidthEstimator) estimator =
+    natter_bandwidth_estimator_new (50000, start_bps, 2500000);
+  g_autoptr (GRand) rand = g_rand_new_with_seed (path->seed);
+  g_autoptr (GArray) sent = g_array_new (FALSE, FALSE, sizeof (SentPacket));
+  g_autoptr (GArray) feedback = g_array_new (FALSE, FALSE, sizeof (NatterPacketFeedback));
+  RunResult result = { 0, G_MAXUINT, 0, 0, 0, 0 };
+  gint64 link_free_us = 0; /* when the bottleneck has sent all it holds */
+  guint reported = 0, dropped_late = 0, total_late = 0;
+  gint64 end_us = (gint64) seconds * G_USEC_PER_SEC;
+  NatterBandwidthUsage last_usage = NATTER_BANDWIDTH_USAGE_NORMAL;
+
+  for (gint64 now = 0; now < end_us; now += 1000) {
+    guint estimate = natter_bandwidth_estimator_get_estimate (estimator);
+    GArray *burst = g_array_new (FALSE, FALSE, sizeof (guint));
+
+    if (now % 33000 == 0) {
+      guint frame = MAX (estimate - 40000, 20000) / 30 / 8;
+
+      for (guint left = frame; left > 0;) {
+        guint size = MIN (left, 1200);
+
+        g_array_append_val (burst, size);
+        left -= size;
+      }
+    }
+    if (now % 20000 == 0) {
+      guint size = 100;
+
+      g_array_append_val (burst, size);
+    }
+
+    for (guint i = 0; i < burst->len; i++) {
+      SentPacket packet = { now, -1, g_array_index (burst, guint, i) };
+      gboolean tail_drop = FALSE;
+
+      if (path->rate_bps > 0) {
+        gint64 backlog_us = MAX (link_free_us - now, 0);
+        guint64 backlog_bytes = (guint64) backlog_us * path->rate_bps / 8 / G_USEC_PER_SEC;
+
+        if (backlog_bytes + packet.size > path->queue_bytes) {
+          tail_drop = TRUE;
+        } else {
+          link_free_us =
+            MAX (link_free_us, now) + (gint64) packet.size * 8 * G_USEC_PER_SEC / path->rate_bps;
+          packet.arrival_us = link_free_us + path->delay_ms * 1000;
+          if (now >= 5 * G_USEC_PER_SEC)
+            result.max_queue_delay_ms_after_5s =
+              MAX (result.max_queue_delay_ms_after_5s, (guint) ((link_free_us - now) / 1000));
+        }
+      } else {
+        packet.arrival_us = now + path->delay_ms * 1000;
+      }
+      if (!tail_drop && g_rand_double (rand) < path->loss)
+        packet.arrival_us = -1;
+      if (now >= 5 * G_USEC_PER_SEC) {
+        total_late++;
+        if (tail_drop)
+          dropped_late++;
+      }
+      g_array_append_val (sent, packet);
+    }
+    g_array_unref (burst);
+
+    /* Feedback every 50 ms on what has arrived (or is known lost) by now,
+     * reaching us one propagation delay later. */
+    if (now % 50000 == 0 && now > 0) {
+      gint64 receiver_now = now - path->delay_ms * 1000;
+
+      g_array_set_size (feedback, 0);
+      while (reported < sent->len) {
+        SentPacket *packet = &g_array_index (sent, SentPacket, reported);
+        NatterPacketFeedback entry;
+
+        if (packet->arrival_us >= 0 && packet->arrival_us > receiver_now)
+          break;
+        if (packet->arrival_us < 0 && packet->send_us + path->delay_ms * 1000 > receiver_now)
+          break;
+        entry.send_time_us = packet->send_us;
+        entry.arrival_time_us =
+          packet->arrival_us < 0 ? -1 : packet->arrival_us + REMOTE_CLOCK_OFFSET_US;
+        entry.size = packet->size;
+        g_array_append_val (feedback, entry);
+        reported++;
+      }
+      natter_bandwidth_estimator_on_feedback (estimator, (NatterPacketFeedback *) feedback->data,
+                                              feedback->len, now);
+      if (natter_bandwidth_estimator_get_usage (estimator) == NATTER_BANDWIDTH_USAGE_OVERUSING &&
+          last_usage != NATTER_BANDWIDTH_USAGE_OVERUSING)
+        result.overuse_signals++;
+      last_usage = natter_bandwidth_estimator_get_usage (estimator);
+      if (now >= 5 * G_USEC_PER_SEC) {
+        estimate = natter_bandwidth_estimator_get_estimate (estimator);
+        result.min_estimate_after_5s = MIN (result.min_estimate_after_5s, estimate);
+        result.max_estimate_after_5s = MAX (result.max_estimate_after_5s, estimate);
+      }
+    }
+  }
+  result.final_estimate = natter_bandwidth_estimator_get_estimate (estimator);
+  result.bottleneck_drop_after_5s = total_late > 0 ? (double) dropped_late / total_late : 0;
+  g_test_message ("rate %u delay %u loss %.2f: final %u, after 5 s %u-%u, drops %.3f, "
+                  "queue <= %u ms, %u overuse signals",
+                  path->rate_bps, path->delay_ms, path->loss, result.final_estimate,
+                  result.min_estimate_after_5s, result.max_estimate_after_5s,
+                  result.bottleneck_drop_after_5s, result.max_queue_delay_ms_after_5s,
+                  result.overuse_signals);
+  return result;
+}
+
+static void
+test_clean_path_grows (void)
+{
+  PathProfile path = { 0, 20, 0, 0, 1 };
+  RunResult result = run_path (&path, 300000, 20);
+
+  /* Nothing limits it: from 300 kbit/s to well above a megabit in 20 s,
+   * without a single false overuse. */
+  g_assert_cmpuint (result.final_estimate, >, 1000000);
+  g_assert_cmpuint (result.overuse_signals, ==, 0);
+}
+
+static void
+test_bottleneck_800k (void)
+{
+  /* tbf-like: 800 kbit/s, a 30 KB queue (300 ms). */
+  PathProfile path = { 800000, 40, 0, 30000, 2 };
+  RunResult result = run_path (&path, 1500000, 20);
+
+  g_assert_cmpuint (result.overuse_signals, >, 0);
+  g_assert_cmpuint (result.max_estimate_after_5s, <=, 1000000);
+  g_assert_cmpuint (result.min_estimate_after_5s, >=, 400000);
+  g_assert_cmpfloat (result.bottleneck_drop_after_5s, <, 0.10);
+  g_assert_cmpuint (result.max_queue_delay_ms_after_5s, <, 300);
+}
+
+/* As a call starts: low, then fast growth until the first congestion. */
+static void
+test_bottleneck_800k_from_low_start (void)
+{
+  PathProfile path = { 800000, 40, 0, 10000, 6 };
+  RunResult result = run_path (&path, 300000, 20);
+
+  g_assert_cmpuint (result.overuse_signals, >, 0);
+  g_assert_cmpuint (result.max_estimate_after_5s, <=, 1000000);
+  g_assert_cmpuint (result.min_estimate_after_5s, >=, 400000);
+  g_assert_cmpfloat (result.bottleneck_drop_after_5s, <, 0.10);
+}
+
+static void
+test_bottleneck_300k_with_loss (void)
+{
+  PathProfile path = { 300000, 40, 0.01, 15000, 3 };
+  RunResult result = run_path (&path, 1000000, 20);
+
+  g_assert_cmpuint (result.final_estimate, <=, 360000);
+  g_assert_cmpuint (result.final_estimate, >=, 150000);
+  g_assert_cmpfloat (result.bottleneck_drop_after_5s, <, 0.10);
+}
+
+static void
+test_random_loss_holds (void)
+{
+  /* 5 % random loss is not congestion: the loss-based part holds rather
+   * than cutting, and the delay signal stays quiet. */
+  PathProfile path = { 0, 30, 0.05, 0, 4 };
+  RunResult result = run_path (&path, 1000000, 15);
+
+  g_assert_cmpuint (result.final_estimate, >=, 900000);
+  g_assert_cmpuint (result.overuse_signals, ==, 0);
+}
+
+static void
+test_heavy_loss_cuts (void)
+{
+  PathProfile path = { 0, 30, 0.25, 0, 5 };
+  RunResult result = run_path (&path, 1000000, 10);
+
+  g_assert_cmpuint (result.final_estimate, <, 400000);
+  g_assert_cmpuint (result.final_estimate, >=, 50000);
+}
+
+static void
+test_loss_report_fallback (void)
+{
+  g_autoptr (NatterBandwidthEstimator) estimator =
+    natter_bandwidth_estimator_new (50000, 1000000, 2500000);
+  NatterPacketFeedback packet = { 0, 1000, 1200 };
+  gint64 now = 0;
+
+  /* Receiver reports alone: 30 % lost cuts, each time. */
+  natter_bandwidth_estimator_on_loss_report (estimator, 0.30, now);
+  g_assert_cmpuint (natter_bandwidth_estimator_get_estimate (estimator), ==, 850000);
+  natter_bandwidth_estimator_on_loss_report (estimator, 0.30, now += G_USEC_PER_SEC);
+  g_assert_cmpuint (natter_bandwidth_estimator_get_estimate (estimator), <, 850000);
+  g_assert_cmpfloat (natter_bandwidth_estimator_get_loss (estimator), >, 0.25);
+
+  /* Out-of-range fractions from the network change nothing. */
+  {
+    guint before = natter_bandwidth_estimator_get_estimate (estimator);
+
+    natter_bandwidth_estimator_on_loss_report (estimator, -1, now += G_USEC_PER_SEC);
+    natter_bandwidth_estimator_on_loss_report (estimator, NAN, now += G_USEC_PER_SEC);
+    natter_bandwidth_estimator_on_loss_report (estimator, 7, now += G_USEC_PER_SEC);
+    g_assert_cmpuint (natter_bandwidth_estimator_get_estimate (estimator), ==, before);
+  }
+
+  /* While transport-wide feedback flows, it counts loss itself and the
+   * reports are ignored. */
+  natter_bandwidth_estimator_on_feedback (estimator, &packet, 1, now += G_USEC_PER_SEC);
+  {
+    guint before = natter_bandwidth_estimator_get_loss_estimate (estimator);
+
+    natter_bandwidth_estimator_on_loss_report (estimator, 0.9, now + 100000);
+    g_assert_cmpuint (natter_bandwidth_estimator_get_loss_estimate (estimator), ==, before);
+  }
+}
+
+static void
+test_odd_feedback (void)
+{
+  g_autoptr (NatterBandwidthEstimator) estimator =
+    natter_bandwidth_estimator_new (50000, 500000, 2500000);
+  NatterPacketFeedback packets[64];
+
+  /* Empty, all lost, arrival times going backwards, duplicates: the
+   * estimate stays within its bounds. */
+  natter_bandwidth_estimator_on_feedback (estimator, NULL, 0, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (packets); i++) {
+    packets[i].send_time_us = i * 7000;
+    packets[i].arrival_time_us = (i % 3 == 0) ? -1 : (gint64) (G_N_ELEMENTS (packets) - i) * 9000;
+    packets[i].size = i % 2 ? 1200 : 0;
+  }
+  for (guint round = 0; round < 20; round++)
+    natter_bandwidth_estimator_on_feedback (estimator, packets, G_N_ELEMENTS (packets),
+                                            round * 50000);
+  g_assert_cmpuint (natter_bandwidth_estimator_get_estimate (estimator), >=, 50000);
+  g_assert_cmpuint (natter_bandwidth_estimator_get_estimate (estimator), <=, 2500000);
+}
+
+static void
+test_ladder (void)
+{
+  g_autoptr (NatterRateController) controller = natter_rate_controller_new ();
+  const NatterRatePlan *plan;
+  gint64 now = 0;
+
+  plan = natter_rate_controller_update (controller, 2000000, now);
+  g_assert_cmpuint (plan->max_height, ==, 720);
+  g_assert_cmpuint (plan->max_fps, ==, 30);
+  g_assert_cmpuint (plan->audio_bps, ==, 32000);
+  g_assert_cmpuint (plan->video_bps + plan->audio_bps, <=, 2000000);
+
+  /* Down at once, several rungs if need be. */
+  plan = natter_rate_controller_update (controller, 700000, now += 100000);
+  g_assert_cmpuint (plan->max_height, ==, 480);
+  plan = natter_rate_controller_update (controller, 250000, now += 100000);
+  g_assert_cmpuint (plan->max_height, ==, 240);
+  g_assert_cmpuint (plan->max_fps, ==, 30);
+  g_assert_cmpuint (plan->audio_bps, ==, 32000);
+  plan = natter_rate_controller_update (controller, 150000, now += 100000);
+  g_assert_cmpuint (plan->max_height, ==, 240);
+  g_assert_cmpuint (plan->max_fps, ==, 15);
+  g_assert_cmpuint (plan->audio_bps, ==, 32000);
+  g_assert_cmpuint (plan->rung, ==, natter_rate_controller_get_n_rungs () - 1);
+
+  /* Audio goes last, and video keeps a floor. */
+  plan = natter_rate_controller_update (controller, 60000, now += 100000);
+  g_assert_cmpuint (plan->audio_bps, ==, 16000);
+  g_assert_cmpuint (plan->video_bps, >=, 50000);
+
+  /* Up only after the estimate has held above the next rung for 3 s. */
+  plan = natter_rate_controller_update (controller, 800000, now += 100000);
+  g_assert_cmpuint (plan->max_fps, ==, 15);
+  plan = natter_rate_controller_update (controller, 800000, now += 2 * G_USEC_PER_SEC);
+  g_assert_cmpuint (plan->max_fps, ==, 15);
+  plan = natter_rate_controller_update (controller, 800000, now += 1100000);
+  g_assert_cmpuint (plan->max_fps, ==, 30);
+  g_assert_cmpuint (plan->max_height, ==, 240);
+  /* A dip restarts the wait. */
+  plan = natter_rate_controller_update (controller, 800000, now += 2 * G_USEC_PER_SEC);
+  plan = natter_rate_controller_update (controller, 300000, now += 100000);
+  plan = natter_rate_controller_update (controller, 800000, now += 1100000);
+  g_assert_cmpuint (plan->max_height, ==, 240);
+  plan = natter_rate_controller_update (controller, 800000, now += 3 * G_USEC_PER_SEC);
+  g_assert_cmpuint (plan->max_height, ==, 360);
+}
+
+/* rtpsession's RTPTWCCPackets as GStreamer 1.22 sends it upstream: a
+ * GValueArray of RTPTWCCPacket structures, times in nanoseconds, lost
+ * packets with remote-ts GST_CLOCK_TIME_NONE. */
+static GstStructure *
+twcc_packets (guint n, guint lost_every)
+{
+  GstStructure *packets = gst_structure_new_empty ("RTPTWCCPackets");
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  GValueArray *array = g_value_array_new (n);
+  GValue value = G_VALUE_INIT;
+
+  for (guint i = 0; i < n; i++) {
+    GValue item = G_VALUE_INIT;
+    gboolean lost = lost_every > 0 && i % lost_every == lost_every - 1;
+    GstStructure *packet = gst_structure_new (
+      "RTPTWCCPacket", "seqnum", G_TYPE_UINT, i, "local-ts", G_TYPE_UINT64,
+      (guint64) (1000 + i * 10) * GST_MSECOND, "remote-ts", G_TYPE_UINT64,
+      lost ? GST_CLOCK_TIME_NONE : (guint64) (5000 + i * 10 + 40) * GST_MSECOND, "payload-type",
+      G_TYPE_UCHAR, 96, "size", G_TYPE_UINT, 1200u, "lost", G_TYPE_BOOLEAN, lost, NULL);
+
+    g_value_init (&item, GST_TYPE_STRUCTURE);
+    g_value_take_boxed (&item, packet);
+    g_value_array_append (array, &item);
+    g_value_unset (&item);
+  }
+  g_value_init (&value, g_value_array_get_type ());
+  g_value_take_boxed (&value, array);
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  gst_structure_take_value (packets, "packets", &value);
+  return packets;
+}
+
+static void
+test_parse_twcc (void)
+{
+  g_autoptr (GstStructure) packets = twcc_packets (10, 5);
+  g_autoptr (GstStructure) other = gst_structure_new_empty ("GstForceKeyUnit");
+  g_autoptr (GstStructure) empty = gst_structure_new_empty ("RTPTWCCPackets");
+  g_autoptr (GArray) feedback = natter_call_adaptation_parse_twcc (packets);
+  g_autoptr (GArray) none = natter_call_adaptation_parse_twcc (other);
+  g_autoptr (GArray) nothing = natter_call_adaptation_parse_twcc (empty);
+  NatterPacketFeedback *first, *lost;
+
+  g_assert_cmpuint (feedback->len, ==, 10);
+  first = &g_array_index (feedback, NatterPacketFeedback, 0);
+  g_assert_cmpint (first->send_time_us, ==, 1000000);
+  g_assert_cmpint (first->arrival_time_us, ==, 5040000);
+  g_assert_cmpuint (first->size, ==, 1200);
+  lost = &g_array_index (feedback, NatterPacketFeedback, 4);
+  g_assert_cmpint (lost->arrival_time_us, <, 0);
+  g_assert_cmpuint (none->len, ==, 0);
+  g_assert_cmpuint (nothing->len, ==, 0);
+}
+
+/* A stream of feedback with a packet in five lost: Opus is told to expect
+ * 20 % loss, and the estimate comes down. */
+static void
+test_adaptation_follows_feedback (void)
+{
+  g_autoptr (NatterCallAdaptation) adaptation = natter_call_adaptation_new (60, 0);
+  g_autoptr (GstElement) opus = gst_element_factory_make ("opusenc", NULL);
+  guint start = natter_call_adaptation_get_estimate (adaptation);
+  int percentage = 0;
+
+  if (opus == NULL) {
+    g_test_skip ("no opusenc");
+    return;
+  }
+  natter_call_adaptation_set_audio_encoder (adaptation, opus);
+  for (guint i = 0; i < 20; i++) {
+    g_autoptr (GstStructure) packets = twcc_packets (10, 5);
+
+    natter_call_adaptation_on_twcc (adaptation, packets, (gint64) i * 100000);
+  }
+  g_object_get (opus, "packet-loss-percentage", &percentage, NULL);
+  g_assert_cmpint (percentage, >=, 15);
+  g_assert_cmpint (percentage, <=, 25);
+  g_assert_cmpuint (natter_call_adaptation_get_estimate (adaptation), <, start);
+}
+
+static void
+test_latency_for_rtt (void)
+{
+  /* Unknown: the floor; a LAN: the floor; 100 ms: one retransmission and
+   * some; far: bounded at 400 ms. */
+  g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, -1), ==, 60);
+  g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, 10), ==, 60);
+  g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, 100), ==, 170);
+  g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, 399), ==, 400);
+  g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, 5000), ==, 400);
+  g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (500, 100), ==, 500);
+}
+
+static void
+test_keyframe_requests_limited (void)
+{
+  g_autoptr (NatterCallAdaptation) adaptation = natter_call_adaptation_new (60, 0);
+
+  /* A storm of PLIs within 300 ms makes one keyframe. */
+  g_assert_true (natter_call_adaptation_allow_keyframe (adaptation, 1000000));
+  g_assert_false (natter_call_adaptation_allow_keyframe (adaptation, 1050000));
+  g_assert_false (natter_call_adaptation_allow_keyframe (adaptation, 1299000));
+  g_assert_true (natter_call_adaptation_allow_keyframe (adaptation, 1300000));
+}
+
+int
+main (int argc, char *argv[])
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/natter/bandwidth-estimator/clean-path-grows", test_clean_path_grows);
+  g_test_add_func ("/natter/bandwidth-estimator/bottleneck-800k", test_bottleneck_800k);
+  g_test_add_func ("/natter/bandwidth-estimator/bottleneck-800k-from-low-start",
+                   test_bottleneck_800k_from_low_start);
+  g_test_add_func ("/natter/bandwidth-estimator/bottleneck-300k-with-loss",
+                   test_bottleneck_300k_with_loss);
+  g_test_add_func ("/natter/bandwidth-estimator/random-loss-holds", test_random_loss_holds);
+  g_test_add_func ("/natter/bandwidth-estimator/heavy-loss-cuts", test_heavy_loss_cuts);
+  g_test_add_func ("/natter/bandwidth-estimator/loss-report-fallback", test_loss_report_fallback);
+  g_test_add_func ("/natter/bandwidth-estimator/odd-feedback", test_odd_feedback);
+  g_test_add_func ("/natter/rate-controller/ladder", test_ladder);
+  g_test_add_func ("/natter/call-adaptation/parse-twcc", test_parse_twcc);
+  g_test_add_func ("/natter/call-adaptation/follows-feedback", test_adaptation_follows_feedback);
+  g_test_add_func ("/natter/call-adaptation/latency-for-rtt", test_latency_for_rtt);
+  g_test_add_func ("/natter/call-adaptation/keyframe-requests-limited",
+                   test_keyframe_requests_limited);
+
+  return g_test_run ();
+}
