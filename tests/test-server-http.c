@@ -881,7 +881,6 @@ test_tls (void)
   g_autofree char *cert = NULL;
   g_autofree char *key = NULL;
   NatterTestServer *server;
-  g_autofree char *answer = NULL;
 
   g_assert_no_error (error);
   cert = make_certificate (folder);
@@ -893,8 +892,27 @@ test_tls (void)
   }
   g_assert_true (g_str_has_prefix (natter_test_server_get_url (server), "https://127.0.0.1:"));
   g_assert_true (g_str_has_prefix (natter_test_server_get_ws_url (server), "wss://127.0.0.1:"));
-  answer = expect (server, "GET", "/healthz", NULL, NULL, 200, NULL);
-  g_assert_cmpstr (answer, ==, "ok");
+  /* The TLS client is openssl in a child process, not GIO's GnuTLS module
+   * in this one: GCC 12's LeakSanitizer crashes ("Tracer caught signal 11")
+   * scanning the dynamic TLS that module leaves, and the sanitizer run would
+   * fail on a leak check that never ran. */
+  {
+    const char *url = natter_test_server_get_url (server);
+    g_autofree char *address = g_strdup (url + strlen ("https://"));
+    g_autoptr (GSubprocess) client =
+      g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                          G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                        &error, "openssl", "s_client", "-connect", address, "-quiet", NULL);
+    g_autofree char *out = NULL;
+
+    g_assert_no_error (error);
+    g_assert_true (g_subprocess_communicate_utf8 (
+      client, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", NULL, &out,
+      NULL, &error));
+    g_assert_no_error (error);
+    g_assert_true (g_str_has_prefix (out, "HTTP/1.1 200"));
+    g_assert_true (g_str_has_suffix (out, "\r\n\r\nok"));
+  }
   natter_test_server_free (server);
 
   g_remove (cert);
