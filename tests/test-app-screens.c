@@ -862,6 +862,41 @@ test_preferences (Fixture *fixture, gconstpointer data)
     GTK_WIDGET (preferences), NATTER_TYPE_PREFERENCES_WINDOW, "ringtone_switch"))));
   g_settings_reset (fixture->settings, "ringtone-enabled");
 
+  /* A sign-in kept in a file instead of a keyring is said, with the file. */
+  {
+    AdwActionRow *token_file_row = ADW_ACTION_ROW (gtk_widget_get_template_child (
+      GTK_WIDGET (preferences), NATTER_TYPE_PREFERENCES_WINDOW, "token_file_row"));
+    g_autofree char *dir = g_build_filename (fixture->data_dir, "token-in-file", NULL);
+    g_autoptr (NatterClient) client = NULL;
+
+    g_assert_false (gtk_widget_get_visible (GTK_WIDGET (token_file_row)));
+    g_setenv ("NATTER_TOKEN_STORE", "file", TRUE);
+    client = natter_client_new (natter_test_server_get_url (fixture->server), dir);
+    g_unsetenv ("NATTER_TOKEN_STORE");
+    natter_preferences_window_set_client (preferences, client);
+    g_assert_true (gtk_widget_get_visible (GTK_WIDGET (token_file_row)));
+    g_assert_nonnull (strstr (adw_action_row_get_subtitle (token_file_row), "tokens.ini"));
+    g_assert_nonnull (strstr (adw_action_row_get_subtitle (token_file_row), dir));
+    {
+      GtkWidget *scrolled =
+        gtk_widget_get_ancestor (GTK_WIDGET (token_file_row), GTK_TYPE_SCROLLED_WINDOW);
+      GtkAdjustment *adjustment =
+        gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scrolled));
+
+      graphene_rect_t bounds = { 0 };
+
+      /* Scrolled to the end once the new row is laid out and in view. */
+      natter_test_wait_until (
+        (gtk_adjustment_set_value (adjustment, gtk_adjustment_get_upper (adjustment)),
+         gtk_widget_compute_bounds (GTK_WIDGET (token_file_row), scrolled, &bounds) &&
+           bounds.origin.y + bounds.size.height <= gtk_widget_get_height (scrolled)),
+        TIMEOUT_MS);
+    }
+    save_screenshot (fixture, GTK_WIDGET (preferences), "preferences-token-in-file");
+    natter_preferences_window_set_client (preferences, NULL);
+    g_assert_false (gtk_widget_get_visible (GTK_WIDGET (token_file_row)));
+  }
+
   gtk_window_destroy (GTK_WINDOW (preferences));
   gtk_window_destroy (GTK_WINDOW (window));
 }

@@ -50,6 +50,7 @@ struct _NatterPreferencesWindow {
   GtkButton *sign_out_button;
   NatterBlockedGroup *blocked_group;
   GtkButton *sign_out_everywhere_button;
+  AdwActionRow *token_file_row;
 };
 
 G_DEFINE_FINAL_TYPE (NatterPreferencesWindow,
@@ -284,6 +285,7 @@ natter_preferences_window_class_init (NatterPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, blocked_group);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow,
                                         sign_out_everywhere_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, token_file_row);
 }
 
 static void
@@ -334,12 +336,31 @@ natter_preferences_window_get_settings (NatterPreferencesWindow *self)
 /**
  * natter_preferences_window_set_client:
  * @self: a #NatterPreferencesWindow
- * @client: (nullable): the signed-in client, for the blocked profiles
+ * @client: (nullable): the signed-in client, for the blocked profiles and
+ *   where its sign-in is kept
  */
 void
 natter_preferences_window_set_client (NatterPreferencesWindow *self, NatterClient *client)
 {
+  g_autofree char *token_file = NULL;
+
   g_return_if_fail (NATTER_IS_PREFERENCES_WINDOW (self));
+  g_return_if_fail (client == NULL || NATTER_IS_CLIENT (client));
 
   natter_blocked_group_set_client (self->blocked_group, client);
+
+  /* Without a keyring the token sits in a file: the user should know that
+   * whoever reads it can act as them. */
+  if (client != NULL)
+    token_file = natter_account_dup_token_file (natter_client_get_account (client));
+  gtk_widget_set_visible (GTK_WIDGET (self->token_file_row), token_file != NULL);
+  if (token_file != NULL) {
+    g_autofree char *subtitle = g_strdup_printf (
+      _ ("No keyring was available, so your sign-in is stored in %s, readable only by you. "
+         "Anyone who can read that file can act as you."),
+      token_file);
+    g_autofree char *escaped = g_markup_escape_text (subtitle, -1);
+
+    adw_action_row_set_subtitle (self->token_file_row, escaped);
+  }
 }

@@ -672,6 +672,21 @@ natter_account_get_token_in_file (NatterAccount *self)
 }
 
 /**
+ * natter_account_dup_token_file:
+ * @self: a #NatterAccount
+ *
+ * Returns: (transfer full) (nullable): the file the token is kept in when
+ *   no keyring could take it, or %NULL
+ */
+char *
+natter_account_dup_token_file (NatterAccount *self)
+{
+  g_return_val_if_fail (NATTER_IS_ACCOUNT (self), NULL);
+
+  return natter_token_store_dup_file_path (self->token_store);
+}
+
+/**
  * natter_account_request_async:
  * @self: a #NatterAccount
  * @method: "GET", "POST", …

@@ -55,6 +55,7 @@ gboolean natter_account_set_active_profile (NatterAccount *self,
                                             const char *profile_type,
                                             GError **error);
 gboolean natter_account_get_token_in_file (NatterAccount *self);
+char *natter_account_dup_token_file (NatterAccount *self);
 
 void natter_account_register_async (NatterAccount *self,
                                     const char *email,

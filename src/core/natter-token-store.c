@@ -272,3 +272,18 @@ natter_token_store_get_uses_file (NatterTokenStore *self)
 
   return self->uses_file;
 }
+
+/**
+ * natter_token_store_dup_file_path:
+ * @self: a #NatterTokenStore
+ *
+ * Returns: (transfer full) (nullable): the fallback file the tokens are
+ *   kept in, or %NULL while the Secret Service keeps them
+ */
+char *
+natter_token_store_dup_file_path (NatterTokenStore *self)
+{
+  g_return_val_if_fail (NATTER_IS_TOKEN_STORE (self), NULL);
+
+  return self->uses_file ? token_file_path (self) : NULL;
+}

@@ -17,5 +17,6 @@ gboolean natter_token_store_save (NatterTokenStore *self,
                                   GError **error);
 gboolean natter_token_store_clear (NatterTokenStore *self, const char *server_url, GError **error);
 gboolean natter_token_store_get_uses_file (NatterTokenStore *self);
+char *natter_token_store_dup_file_path (NatterTokenStore *self);
 
 G_END_DECLS
