@@ -1036,6 +1036,42 @@ test_call_inhibits_idle_and_suspend (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (count_session_manager_calls ("Inhibit"), ==, 1);
 }
 
+/* On a bare window manager no notification server runs: with the window
+ * closed the incoming call shows a window of its own, and answering it
+ * works; the caller is not left ringing into nothing. Runs in a process
+ * of its own that starts no notification server stand-in
+ * (NATTER_TEST_NO_NOTIFICATION_SERVER=1, the app-incoming-call-bare test). */
+static void
+test_rings_without_notification_server (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) bob_call = NULL;
+  g_autofree char *call_id = NULL;
+  NatterIncomingCallDialog *dialog;
+  NatterCall *alice_call;
+
+  if (g_getenv ("NATTER_TEST_NO_NOTIFICATION_SERVER") == NULL) {
+    g_test_skip ("needs a session bus without a notification server");
+    return;
+  }
+  g_assert_null (natter_application_get_main_window (fixture->application));
+  call_id = ring_alice (fixture, &bob_call);
+  natter_test_wait_until (
+    find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG) != NULL, TIMEOUT_MS);
+  dialog = NATTER_INCOMING_CALL_DIALOG (
+    find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG));
+  g_assert_nonnull (dialog);
+  natter_test_wait_until (gtk_widget_get_mapped (GTK_WIDGET (dialog)), TIMEOUT_MS);
+  g_assert_cmpstr (natter_incoming_call_dialog_get_caller_name (dialog), ==, "Bob Tesfaye");
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "call.accept", NULL));
+  alice_call = alice_call_with_id (fixture, call_id);
+  g_assert_nonnull (alice_call);
+  natter_test_wait_until (call_started (alice_call), TIMEOUT_MS);
+  g_assert_true (call_started (alice_call));
+
+  hang_up_everything (fixture, bob_call);
+}
+
 /* A notification server stand-in on the test's private session bus, so the
  * app's GNotification has somewhere to go. */
 static GSubprocess *
@@ -1185,14 +1221,18 @@ main (int argc, char *argv[])
               test_caller_cancels, fixture_tear_down);
   g_test_add ("/natter/app/calls/inhibit-idle-and-suspend", Fixture, NULL, fixture_set_up,
               test_call_inhibits_idle_and_suspend, fixture_tear_down);
+  g_test_add ("/natter/app/incoming-call/rings-without-notification-server", Fixture, NULL,
+              fixture_set_up, test_rings_without_notification_server, fixture_tear_down);
   g_test_add ("/natter/app/chat/message-appears-in-open-conversation", Fixture, NULL,
               fixture_set_up, test_message_appears_in_open_conversation, fixture_tear_down);
 
-  notification_daemon = start_notification_daemon ();
+  if (g_getenv ("NATTER_TEST_NO_NOTIFICATION_SERVER") == NULL)
+    notification_daemon = start_notification_daemon ();
   session_manager = start_session_manager ();
   status = g_test_run ();
   g_subprocess_force_exit (session_manager);
-  g_subprocess_force_exit (notification_daemon);
+  if (notification_daemon != NULL)
+    g_subprocess_force_exit (notification_daemon);
   g_rmdir (autostart_dir);
   g_rmdir (config_dir);
 

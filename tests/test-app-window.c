@@ -44,6 +44,7 @@ typedef struct {
 static void clear_notifications (void);
 static NatterCall *accepted_call_from_bob (Fixture *fixture, NatterCall **out_bob_call);
 static guint count_notifications (const char *summary);
+static char *last_notification_body (const char *summary);
 
 static const char *const fast_chat[] = { "--chat-rate", "1000", "--chat-burst", "1000", NULL };
 
@@ -813,6 +814,28 @@ bob_says (Fixture *fixture, const char *text)
   natter_test_iterate_until (g_get_monotonic_time () + 300 * 1000);
 }
 
+/* org.freedesktop.Notifications servers read bodies as markup: what Bob
+ * typed arrives as he typed it, and a toast shows it as it is too. */
+static void
+test_text_is_not_markup (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *body = NULL;
+  NatterWindow *window;
+
+  fixture->application = start_application (fixture, "alice", fixture->alice_token);
+  window = open_main_window (fixture);
+  gtk_window_minimize (GTK_WINDOW (window));
+  clear_notifications ();
+  bob_says (fixture, "Tom & Jerry <3 <b>bold</b>");
+  natter_test_wait_until (count_notifications ("Bob Tesfaye") == 1, TIMEOUT_MS);
+  body = last_notification_body ("Bob Tesfaye");
+  g_assert_cmpstr (body, ==, "Tom &amp; Jerry &lt;3 &lt;b&gt;bold&lt;/b&gt;");
+
+  /* Unescaped, Pango would refuse it with a warning (fatal here). */
+  natter_window_add_toast (window, "Server says: <3 & goodbye");
+  natter_test_iterate_until (g_get_monotonic_time () + 200 * 1000);
+}
+
 static NatterRingerMode
 alice_ringer_mode (Fixture *fixture)
 {
@@ -1186,6 +1209,47 @@ sent_notifications (void)
   return summaries;
 }
 
+/* The body of the last notification whose summary is @summary. */
+static char *
+last_notification_body (const char *summary)
+{
+  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GVariant) calls = NULL;
+  char *body = NULL;
+  GVariantIter iter;
+  const char *method;
+  GVariant *args;
+
+  reply = g_dbus_connection_call_sync (
+    bus, "org.freedesktop.Notifications", "/org/freedesktop/Notifications",
+    "org.freedesktop.DBus.Mock", "GetCalls", NULL, G_VARIANT_TYPE ("(a(tsav))"),
+    G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  g_assert_nonnull (reply);
+  calls = g_variant_get_child_value (reply, 0);
+  g_variant_iter_init (&iter, calls);
+  while (g_variant_iter_next (&iter, "(t&s@av)", NULL, &method, &args)) {
+    g_autoptr (GVariant) owned_args = args;
+    g_autoptr (GVariant) boxed_summary = NULL;
+    g_autoptr (GVariant) boxed_body = NULL;
+    g_autoptr (GVariant) title = NULL;
+    g_autoptr (GVariant) text = NULL;
+
+    if (!g_str_equal (method, "Notify"))
+      continue;
+    boxed_summary = g_variant_get_child_value (args, 3);
+    title = g_variant_get_variant (boxed_summary);
+    if (!g_str_equal (g_variant_get_string (title, NULL), summary))
+      continue;
+    boxed_body = g_variant_get_child_value (args, 4);
+    text = g_variant_get_variant (boxed_body);
+    g_free (body);
+    body = g_variant_dup_string (text, NULL);
+  }
+
+  return body;
+}
+
 static guint
 count_notifications (const char *summary)
 {
@@ -1233,6 +1297,8 @@ main (int argc, char *argv[])
 
   g_test_add ("/natter/app/window/mute-and-do-not-disturb", Fixture, NULL, fixture_set_up,
               test_mute_and_do_not_disturb, fixture_tear_down);
+  g_test_add ("/natter/app/window/text-is-not-markup", Fixture, NULL, fixture_set_up,
+              test_text_is_not_markup, fixture_tear_down);
 
   g_test_add ("/natter/app/window/profile-switcher", Fixture, NULL, fixture_set_up,
               test_profile_switcher, fixture_tear_down);

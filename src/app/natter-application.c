@@ -39,6 +39,7 @@ struct _NatterApplication {
   gboolean mark_sign_in; /* the next hello's server time is this device's sign-in */
   gboolean window_wanted;
   gboolean held;
+  gboolean notification_body_markup; /* the notification backend reads markup */
   guint inhibit_cookie;
 
   GHashTable *incoming_dialogs;       /* call id → NatterIncomingCallDialog */
@@ -50,6 +51,67 @@ G_DEFINE_FINAL_TYPE (NatterApplication, natter_application, ADW_TYPE_APPLICATION
 static void present_main_window (NatterApplication *self);
 static void on_active_profile_changed (NatterApplication *self);
 static void present_sign_in_window (NatterApplication *self);
+
+static gboolean
+name_has_owner (GDBusConnection *bus, const char *name)
+{
+  g_autoptr (GVariant) reply = NULL;
+  gboolean owned = FALSE;
+
+  if (bus == NULL)
+    return FALSE;
+  reply = g_dbus_connection_call_sync (
+    bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner",
+    g_variant_new ("(s)", name), G_VARIANT_TYPE ("(b)"), G_DBUS_CALL_FLAGS_NONE, 1000, NULL, NULL);
+  if (reply != NULL)
+    g_variant_get (reply, "(b)", &owned);
+  return owned;
+}
+
+static gboolean
+is_sandboxed (void)
+{
+  return g_file_test ("/.flatpak-info", G_FILE_TEST_EXISTS);
+}
+
+/* GLib sends notifications through the portal in a sandbox, to
+ * org.gtk.Notifications where the desktop offers it (both take plain text),
+ * and otherwise straight to org.freedesktop.Notifications, whose servers
+ * read the body as markup. It picks once, at registration; so do we. */
+static gboolean
+notification_body_reads_markup (NatterApplication *self)
+{
+  const char *backend = g_getenv ("GNOTIFICATION_BACKEND");
+
+  if (backend != NULL)
+    return g_str_equal (backend, "freedesktop");
+  if (is_sandboxed ())
+    return FALSE;
+  return !name_has_owner (g_application_get_dbus_connection (G_APPLICATION (self)),
+                          "org.gtk.Notifications");
+}
+
+/* @text is what a person wrote: "<3" and "Tom & Jerry" must arrive as typed. */
+static void
+set_notification_body (NatterApplication *self, GNotification *notification, const char *text)
+{
+  g_autofree char *escaped = NULL;
+
+  if (self->notification_body_markup)
+    text = escaped = g_markup_escape_text (text != NULL ? text : "", -1);
+  g_notification_set_body (notification, text);
+}
+
+/* Whether a notification would reach anyone: on a bare window manager no
+ * notification server runs, and a ringing call must show its own window. */
+static gboolean
+can_notify (NatterApplication *self)
+{
+  GDBusConnection *bus = g_application_get_dbus_connection (G_APPLICATION (self));
+
+  return is_sandboxed () || name_has_owner (bus, "org.gtk.Notifications") ||
+         name_has_owner (bus, "org.freedesktop.Notifications");
+}
 
 static char *
 normalize_server_url (const char *url)
@@ -358,7 +420,7 @@ notify_message (NatterApplication *self, NatterClient *client, const NatterMessa
     title = g_strdup_printf (_ ("%s · to %s"), sender_name,
                              natter_profile_type_label (own->profile_type));
   notification = g_notification_new (title);
-  g_notification_set_body (notification, message->text);
+  set_notification_body (self, notification, message->text);
   target = g_strdup_printf ("%s:%" G_GINT64_FORMAT, own->profile_type, own->profile_id);
   if (client == self->client)
     g_notification_set_default_action_and_target (notification, "app.open-conversation", "x",
@@ -398,8 +460,9 @@ on_missed_call (NatterApplication *self, const NatterCallLog *call)
   name = call->caller && call->caller->display_name ? call->caller->display_name : _ ("Someone");
   title = g_strdup_printf (_ ("Missed call from %s"), name);
   notification = g_notification_new (title);
-  g_notification_set_body (
-    notification, g_strcmp0 (call->call_type, "video") == 0 ? _ ("Video call") : _ ("Voice call"));
+  set_notification_body (self, notification,
+                         g_strcmp0 (call->call_type, "video") == 0 ? _ ("Video call")
+                                                                   : _ ("Voice call"));
   if (call->conversation_id > 0) {
     g_notification_set_default_action_and_target (notification, "app.open-conversation", "x",
                                                   call->conversation_id);
@@ -1090,6 +1153,7 @@ natter_application_startup (GApplication *application)
   G_APPLICATION_CLASS (natter_application_parent_class)->startup (application);
 
   gtk_window_set_default_icon_name (APPLICATION_ID);
+  self->notification_body_markup = notification_body_reads_markup (self);
   /* So that the first call's accept does not wait for plugins to load. */
   natter_call_pipeline_preload ();
 
@@ -1150,6 +1214,10 @@ natter_application_shutdown (GApplication *application)
     gtk_application_uninhibit (GTK_APPLICATION (self), self->inhibit_cookie);
     self->inhibit_cookie = 0;
   }
+  /* The preload startup began may still be loading a plugin: the process
+   * must not exit under it (OpenSSL's exit handlers free what the DTLS
+   * element is initialising; seen as a crash of a short app test). */
+  natter_call_pipeline_preload_wait ();
 
   G_APPLICATION_CLASS (natter_application_parent_class)->shutdown (application);
 }
@@ -1300,7 +1368,8 @@ find_focused_window (NatterApplication *self)
  * @call_type: "voice" or "video"
  *
  * Puts the incoming-call prompt where the user is: a dialog over the focused
- * Natter window, or an urgent notification when no Natter window is focused.
+ * Natter window, or an urgent notification when no Natter window is focused,
+ * or a dialog of its own when no notification server runs.
  * Answers come back as #NatterApplication::incoming-call-response.
  */
 void
@@ -1317,8 +1386,11 @@ natter_application_present_incoming_call (NatterApplication *self,
   if (g_hash_table_contains (self->incoming_dialogs, call_id))
     return;
 
+  /* Without a notification server the prompt is a window of its own, even
+   * with no Natter window open: the caller hears it ring, so the user must
+   * see it. */
   focused = find_focused_window (self);
-  if (focused != NULL) {
+  if (focused != NULL || !can_notify (self)) {
     NatterIncomingCallDialog *dialog =
       natter_incoming_call_dialog_new (focused, caller_name, call_type);
 
@@ -1346,7 +1418,7 @@ natter_application_present_incoming_call (NatterApplication *self,
     title = g_strdup_printf (video ? _ ("Video call from %s") : _ ("Voice call from %s"),
                              caller_name ? caller_name : _ ("Unknown caller"));
     notification = g_notification_new (title);
-    g_notification_set_body (notification, _ ("Incoming call"));
+    set_notification_body (self, notification, _ ("Incoming call"));
     g_notification_set_priority (notification, G_NOTIFICATION_PRIORITY_URGENT);
     g_notification_set_category (notification, "call.incoming");
     g_notification_set_default_action_and_target (notification, "app.show-incoming-call", "s",

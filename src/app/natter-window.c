@@ -1269,10 +1269,14 @@ natter_window_show_call (NatterWindow *self)
 void
 natter_window_add_toast (NatterWindow *self, const char *title)
 {
+  g_autofree char *escaped = NULL;
+
   g_return_if_fail (NATTER_IS_WINDOW (self));
   g_return_if_fail (title != NULL);
 
-  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (title));
+  /* A toast's title is markup; @title is text, often the server's. */
+  escaped = g_markup_escape_text (title, -1);
+  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (escaped));
 }
 
 /**
