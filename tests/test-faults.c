@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <json-glib/json-glib.h>
+#include <signal.h>
 
 #include "natter-call-manager.h"
 #include "natter-client.h"
@@ -24,6 +25,8 @@
 #define KILL_PER_SIDE 300
 #define WAIT_MS 20000
 
+typedef struct _KillPlan KillPlan;
+
 typedef struct {
   NatterClient *client;
   NatterProfile *profile;
@@ -34,7 +37,26 @@ typedef struct {
   GHashTable *acked;   /* client_msg_id → GINT_TO_POINTER (1), message_ack seen */
   GPtrArray *written;  /* client_msg_id, in writing order */
   guint sent;
+  KillPlan *kill_plan; /* armed: SIGKILL from on_message_sent */
 } Side;
+
+/* The server is killed from inside the handler of the first message_ack
+ * past a mark, and what each side had seen acknowledged is copied right
+ * there: waiting in the test body instead would let the main loop take
+ * every ack already on the wire first, and on a loaded machine that can be
+ * the whole burst. */
+struct _KillPlan {
+  GPid server_pid;
+  Side *a;
+  Side *b;
+  guint mark_a;
+  guint mark_b;
+  GHashTable *acked_a; /* copies, made before the kill */
+  GHashTable *acked_b;
+  guint written_a; /* written->len at the kill */
+  guint written_b;
+  gboolean killed;
+};
 
 typedef struct {
   NatterTestServer *server;
@@ -44,6 +66,19 @@ typedef struct {
   Side a;
   Side b;
 } Fixture;
+
+static GHashTable *
+copy_ids (GHashTable *ids)
+{
+  GHashTable *copy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, ids);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_hash_table_add (copy, g_strdup (key));
+  return copy;
+}
 
 static void
 on_message_received (NatterClient *client, const NatterMessage *message, Side *side)
@@ -57,8 +92,21 @@ on_message_sent (NatterClient *client,
                  const NatterMessage *message,
                  Side *side)
 {
+  KillPlan *plan = side->kill_plan;
+
   side->sent++;
   g_hash_table_add (side->acked, g_strdup (client_msg_id));
+
+  if (plan == NULL || plan->killed ||
+      (plan->a->sent <= plan->mark_a && plan->b->sent <= plan->mark_b))
+    return;
+  plan->acked_a = copy_ids (plan->a->acked);
+  plan->acked_b = copy_ids (plan->b->acked);
+  plan->written_a = plan->a->written->len;
+  plan->written_b = plan->b->written->len;
+  /* Only the signal here; the test body reaps the process. */
+  g_assert_cmpint (kill (plan->server_pid, SIGKILL), ==, 0);
+  plan->killed = TRUE;
 }
 
 static void
@@ -367,19 +415,6 @@ server_history (Fixture *fixture, Side *reader, gint64 conversation_id)
   return ids;
 }
 
-static GHashTable *
-copy_ids (GHashTable *ids)
-{
-  GHashTable *copy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  GHashTableIter iter;
-  gpointer key;
-
-  g_hash_table_iter_init (&iter, ids);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    g_hash_table_add (copy, g_strdup (key));
-  return copy;
-}
-
 /* b. natter-server dies by SIGKILL with traffic in flight and comes back on
  * the same port and database. */
 static void
@@ -397,6 +432,7 @@ test_server_sigkill (Fixture *fixture, gconstpointer data)
   gpointer key;
   gint64 restarted;
   guint mark_a, mark_b;
+  KillPlan plan = { 0 };
 
   side_login (&fixture->a, url);
   side_login (&fixture->b, url);
@@ -414,17 +450,26 @@ test_server_sigkill (Fixture *fixture, gconstpointer data)
     type_one (&fixture->a, &typist, "a ");
     type_one (&fixture->b, &typist, "b ");
   }
-  natter_test_wait_until (fixture->a.sent > mark_a || fixture->b.sent > mark_b, WAIT_MS);
+  plan.server_pid = natter_test_server_get_pid (fixture->server);
+  plan.a = &fixture->a;
+  plan.b = &fixture->b;
+  plan.mark_a = mark_a;
+  plan.mark_b = mark_b;
+  fixture->a.kill_plan = &plan;
+  fixture->b.kill_plan = &plan;
+  natter_test_wait_until (plan.killed, WAIT_MS);
+  fixture->a.kill_plan = NULL;
+  fixture->b.kill_plan = NULL;
   natter_test_server_kill (fixture->server);
   /* What the server acknowledged before it died: it must all be there. */
-  acked_a = copy_ids (fixture->a.acked);
-  acked_b = copy_ids (fixture->b.acked);
+  acked_a = g_steal_pointer (&plan.acked_a);
+  acked_b = g_steal_pointer (&plan.acked_b);
   g_test_message ("killed after %u + %u acknowledged, %u + %u written; down %u ms",
-                  g_hash_table_size (acked_a), g_hash_table_size (acked_b), fixture->a.written->len,
-                  fixture->b.written->len, down_ms);
+                  g_hash_table_size (acked_a), g_hash_table_size (acked_b), plan.written_a,
+                  plan.written_b, down_ms);
   g_assert_cmpuint (g_hash_table_size (acked_a), <, KILL_PER_SIDE);
   g_assert_cmpuint (g_hash_table_size (acked_a) + g_hash_table_size (acked_b), <,
-                    fixture->a.written->len + fixture->b.written->len);
+                    plan.written_a + plan.written_b);
 
   /* Writing goes on while the server is gone. */
   natter_test_wait_until (!natter_test_client_is_connected (fixture->a.client) &&

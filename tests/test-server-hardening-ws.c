@@ -235,6 +235,22 @@ test_sync_flood_of_a_client_that_never_reads (Fixture *fixture, gconstpointer da
   g_assert_cmpuint (natter_test_ws_count (bob, "chat_message"), ==, 200);
 }
 
+/* Waits until the server's data can be read, at most @timeout_ms. */
+static gboolean
+raw_ws_wait_readable (int fd, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) natter_test_scale_ms (timeout_ms) * 1000;
+
+  while (g_get_monotonic_time () < deadline) {
+    struct pollfd readable = { fd, POLLIN, 0 };
+
+    if (poll (&readable, 1, 100) > 0)
+      return TRUE;
+  }
+
+  return FALSE;
+}
+
 /* Reads what the server sent until it closes, at most @timeout_ms. */
 static GString *
 raw_ws_read_until_closed (int fd, guint timeout_ms, gboolean *out_closed)
@@ -288,9 +304,15 @@ test_one_sync_at_a_time (Fixture *fixture, gconstpointer data)
 
   fd = raw_ws_open (fixture, fixture->bob, 4096);
   g_assert_true (raw_ws_send (fd, "{\"type\":\"sync\",\"after_event_id\":0}"));
-  /* Let the replay fill the small window before asking again. */
-  g_usleep (natter_test_scale_ms (300) * 1000);
+  /* The replay has reached the small window and waits there, unread. */
+  g_assert_true (raw_ws_wait_readable (fd, 5000));
   g_assert_true (raw_ws_send (fd, "{\"type\":\"sync\",\"after_event_id\":0}"));
+  /* Reading now would race the server's check: what the client reads
+   * before the server handles the second sync is a replay taken, and the
+   * server rightly serves it. So the verdict comes first, then the reading. */
+  natter_test_wait_until (
+    natter_test_server_metric (fixture->server, "natter_errors_total{code=\"slow_reader\"} ") == 1,
+    10000);
 
   received = raw_ws_read_until_closed (fd, 10000, &closed);
   close (fd);

@@ -14,6 +14,8 @@
 
 #define DEFAULT_DURATION_S 10
 #define DEFAULT_WAIT_S 60
+/* How long the server may take to answer our close before we exit anyway. */
+#define CLOSE_WAIT_S 5
 
 typedef struct {
   NatterCli *cli;
@@ -405,9 +407,19 @@ call_manager (NatterCli *cli)
   return manager;
 }
 
+/* Wakes the loop that waits for the close handshake to look at the clock. */
+static gboolean
+keep_ticking (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
 static int
 run_session (CallSession *session, guint timeout_s)
 {
+  NatterConnection *connection = natter_call_manager_get_connection (session->manager);
+  gint64 close_deadline;
+  guint tick;
   guint sigint_id = g_unix_signal_add (SIGINT, on_signal, session);
   guint sigterm_id = g_unix_signal_add (SIGTERM, on_signal, session);
   gboolean finished = natter_cli_wait (&session->done, timeout_s);
@@ -426,10 +438,19 @@ run_session (CallSession *session, guint timeout_s)
     }
   }
 
-  /* Let the last frames (call_ended) leave before the process does. */
-  natter_connection_flush_outbox (natter_call_manager_get_connection (session->manager));
+  /* Let the last frames (call_ended, call_declined) reach the server
+   * before the process exits: the server answers our close only after
+   * reading what came before it. Exiting at once could lose them (the
+   * socket reset by the exit) and leave the peer ringing. */
+  natter_connection_flush_outbox (connection);
   while (g_main_context_iteration (NULL, FALSE))
     ;
+  natter_connection_close (connection);
+  close_deadline = g_get_monotonic_time () + CLOSE_WAIT_S * G_USEC_PER_SEC;
+  tick = g_timeout_add (100, keep_ticking, NULL);
+  while (natter_connection_is_closing (connection) && g_get_monotonic_time () < close_deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (tick);
   g_clear_handle_id (&session->hang_up_id, g_source_remove);
   g_clear_handle_id (&session->stats_id, g_source_remove);
   g_clear_pointer (&session->last_stats, natter_call_stats_free);

@@ -52,6 +52,9 @@ struct _NatterConnection {
   guint dead_after_ms;
 
   SoupWebsocketConnection *websocket;
+  /* Closed by natter_connection_close(), kept until the server answered
+   * the close: it has then read every frame sent before. */
+  SoupWebsocketConnection *closing_websocket;
   SoupMessage *handshake;
   GCancellable *connect_cancellable;
   NatterBackoff *backoff;
@@ -709,10 +712,26 @@ natter_connection_set_property (GObject *object,
 }
 
 static void
+forget_closing_websocket (NatterConnection *self)
+{
+  if (self->closing_websocket == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->closing_websocket, self);
+  g_clear_object (&self->closing_websocket);
+}
+
+static void
+on_closing_websocket_closed (SoupWebsocketConnection *websocket, NatterConnection *self)
+{
+  forget_closing_websocket (self);
+}
+
+static void
 natter_connection_dispose (GObject *object)
 {
   NatterConnection *self = NATTER_CONNECTION (object);
 
+  forget_closing_websocket (self);
   drop_websocket (self);
   cancel_retry (self);
   if (self->network_monitor != NULL)
@@ -1095,6 +1114,50 @@ natter_connection_stop (NatterConnection *self)
   drop_websocket (self);
   cancel_retry (self);
   set_state (self, NATTER_CONNECTION_STATE_DISCONNECTED);
+}
+
+/**
+ * natter_connection_close:
+ * @self: a #NatterConnection
+ *
+ * Like natter_connection_stop(), but with the WebSocket close handshake
+ * instead of dropping the link: the frames already sent (a call_declined
+ * just before the process exits) reach the server, which answers the close
+ * only after reading them. natter_connection_is_closing() tells when that
+ * answer came.
+ */
+void
+natter_connection_close (NatterConnection *self)
+{
+  g_return_if_fail (NATTER_IS_CONNECTION (self));
+
+  if (self->websocket != NULL &&
+      soup_websocket_connection_get_state (self->websocket) == SOUP_WEBSOCKET_STATE_OPEN) {
+    forget_closing_websocket (self);
+    self->closing_websocket = g_steal_pointer (&self->websocket);
+    /* Frames that still come are read (a socket closed with unread data is
+     * reset, which can cost the server what we sent last) but not handled. */
+    g_signal_handlers_disconnect_by_data (self->closing_websocket, self);
+    g_signal_connect (self->closing_websocket, "closed", G_CALLBACK (on_closing_websocket_closed),
+                      self);
+    soup_websocket_connection_close (self->closing_websocket, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  }
+  natter_connection_stop (self);
+}
+
+/**
+ * natter_connection_is_closing:
+ * @self: a #NatterConnection
+ *
+ * Returns: %TRUE from natter_connection_close() until the server answered
+ *   the close or the link broke
+ */
+gboolean
+natter_connection_is_closing (NatterConnection *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONNECTION (self), FALSE);
+
+  return self->closing_websocket != NULL;
 }
 
 /**

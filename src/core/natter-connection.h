@@ -69,6 +69,8 @@ guint natter_connection_get_retry_delay (NatterConnection *self);
 
 void natter_connection_start (NatterConnection *self);
 void natter_connection_stop (NatterConnection *self);
+void natter_connection_close (NatterConnection *self);
+gboolean natter_connection_is_closing (NatterConnection *self);
 void natter_connection_reconnect (NatterConnection *self);
 gboolean natter_connection_send_frame (NatterConnection *self, const NatterFrame *frame);
 void natter_connection_flush_outbox (NatterConnection *self);
