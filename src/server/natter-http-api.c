@@ -1047,8 +1047,13 @@ natter_http_api_check_request (const char *method,
   g_auto (Route) route = { 0 };
 
   *out_body_limit = 0;
-  if (!match_route (path, &route))
-    return SOUP_STATUS_NOT_FOUND;
+  if (!match_route (path, &route)) {
+    guint status = natter_http_blocks_check_request (method, path);
+
+    if (status == 0)
+      *out_body_limit = self->config->max_request_body_bytes;
+    return status;
+  }
   if (!g_str_equal (method, "OPTIONS") && !method_allowed (&routes[route.id], method))
     return SOUP_STATUS_METHOD_NOT_ALLOWED;
 

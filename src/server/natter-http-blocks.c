@@ -184,3 +184,29 @@ natter_http_blocks_handle (NatterServerDb *db,
   respond (msg, SOUP_STATUS_NO_CONTENT, NULL, NULL);
   return TRUE;
 }
+
+/**
+ * natter_http_blocks_check_request:
+ * @method: the request's method
+ * @path: the request's path
+ *
+ * What the request guard asks before reading a body: whether @path is a
+ * blocks path that takes @method.
+ *
+ * Returns: 0 when it is, else the status to refuse it with (404 or 405)
+ */
+guint
+natter_http_blocks_check_request (const char *method, const char *path)
+{
+  g_autoptr (NatterProfile) actor = NULL;
+  g_autoptr (NatterProfile) other = NULL;
+
+  if (!match_blocks_path (path, &actor, &other))
+    return SOUP_STATUS_NOT_FOUND;
+  if (g_str_equal (method, "OPTIONS"))
+    return 0;
+  if (other == NULL ? g_str_equal (method, "GET") || g_str_equal (method, "POST")
+                    : g_str_equal (method, "DELETE"))
+    return 0;
+  return SOUP_STATUS_METHOD_NOT_ALLOWED;
+}
