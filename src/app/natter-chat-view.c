@@ -13,7 +13,16 @@
 /* The chat pane: header with the peer's presence or typing state and the
  * call buttons, the message list (older history loaded when scrolled near
  * the top, a jump button when scrolled away from the bottom), the offline
- * banner and the composer. */
+ * banner and the composer.
+ *
+ * GtkListView only measures the rows near its anchor and estimates the
+ * rest, so the adjustment's upper bound is a guess: setting its value to
+ * "the bottom" lands wherever the guess says. The view therefore never
+ * sets the value itself; it anchors the list on the newest item
+ * (list.scroll-to-item) and, after each frame is drawn, checks the newest
+ * row's real allocation and anchors again until that row is on screen.
+ * The same after-frame check decides what was seen: only rows drawn inside
+ * the visible area of a focused window count as read. */
 
 #define LOAD_OLDER_THRESHOLD_PX 400.0
 #define AT_BOTTOM_SLACK_PX 48.0
@@ -37,6 +46,7 @@ struct _NatterChatView {
   NatterConversationItem *conversation;
   gulong conversation_notify_handler;
   NatterMessageList *messages;
+  GtkSelectionModel *selection;
   gulong items_changed_handler;
   GHashTable *bound_items; /* GtkListItem */
   GCancellable *load_cancellable;
@@ -44,9 +54,12 @@ struct _NatterChatView {
   gboolean online;
   gboolean show_back_button;
   gboolean calls_enabled;
-  gboolean stick_to_bottom;
-  gboolean adjusting;
-  double anchor_from_bottom;
+  gboolean follow_newest;
+  double last_value;
+  GdkFrameClock *frame_clock;
+  gulong after_paint_handler;
+  GtkWindow *window;
+  gulong window_active_handler;
   gint64 typing_sent_at;
   guint typing_idle_id;
 
@@ -145,36 +158,133 @@ update_empty (NatterChatView *self)
   gtk_stack_set_visible_child_name (self->content_stack, empty ? "empty" : "messages");
 }
 
+static gboolean
+window_is_active (NatterChatView *self)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+
+  return GTK_IS_WINDOW (root) && gtk_window_is_active (GTK_WINDOW (root));
+}
+
+/* Whether @row was laid out and drawn with its end inside the visible part
+ * of the list: what a person can actually read. */
+static gboolean
+row_is_shown (NatterChatView *self, GtkWidget *row)
+{
+  graphene_rect_t bounds;
+  int viewport_height = gtk_widget_get_height (GTK_WIDGET (self->scrolled_window));
+
+  if (row == NULL || !gtk_widget_is_drawable (row) || gtk_widget_get_height (row) <= 0)
+    return FALSE;
+  if (!gtk_widget_compute_bounds (row, GTK_WIDGET (self->scrolled_window), &bounds))
+    return FALSE;
+
+  /* Rows taller than the view count once their end is shown. */
+  return bounds.origin.y + bounds.size.height > 0.5 &&
+         bounds.origin.y + bounds.size.height <= viewport_height + 0.5 &&
+         (bounds.origin.y >= -0.5 || bounds.size.height > viewport_height);
+}
+
+static guint
+n_list_items (NatterChatView *self)
+{
+  GListModel *model = G_LIST_MODEL (gtk_list_view_get_model (self->message_list_view));
+
+  return model != NULL ? g_list_model_get_n_items (model) : 0;
+}
+
+/* The newest message's row, if the list has one bound to it. */
+static GtkWidget *
+find_newest_row (NatterChatView *self)
+{
+  guint n_items = n_list_items (self);
+  GHashTableIter iter;
+  gpointer list_item;
+
+  if (n_items == 0)
+    return NULL;
+
+  g_hash_table_iter_init (&iter, self->bound_items);
+  while (g_hash_table_iter_next (&iter, &list_item, NULL)) {
+    if (gtk_list_item_get_position (list_item) == n_items - 1)
+      return gtk_list_item_get_child (list_item);
+  }
+
+  return NULL;
+}
+
+/* A message counts as read once its row has been on screen in a focused
+ * window: the read marker goes up to the newest such row, never further. */
 static void
 mark_read_if_seen (NatterChatView *self)
 {
-  GtkRoot *root;
-  gint64 last_seq;
+  GHashTableIter iter;
+  gpointer list_item;
+  gint64 seen_seq = 0;
 
   if (self->client == NULL || self->conversation == NULL)
     return;
-  if (!gtk_widget_get_mapped (GTK_WIDGET (self)) || !is_at_bottom (self))
+  if (!gtk_widget_get_mapped (GTK_WIDGET (self)) || !window_is_active (self))
     return;
 
-  root = gtk_widget_get_root (GTK_WIDGET (self));
-  if (!GTK_IS_WINDOW (root) || !gtk_window_is_active (GTK_WINDOW (root)))
-    return;
+  g_hash_table_iter_init (&iter, self->bound_items);
+  while (g_hash_table_iter_next (&iter, &list_item, NULL)) {
+    NatterMessageItem *item = gtk_list_item_get_item (list_item);
 
-  if (natter_conversation_item_get_unread_count (self->conversation) == 0)
-    return;
+    if (item == NULL || natter_message_item_get_state (item) != NATTER_MESSAGE_STATE_SENT ||
+        natter_message_item_get_conversation_id (item) !=
+          natter_conversation_item_get_conversation_id (self->conversation))
+      continue;
+    if (natter_message_item_get_seq (item) > seen_seq &&
+        row_is_shown (self, gtk_list_item_get_child (list_item)))
+      seen_seq = natter_message_item_get_seq (item);
+  }
 
-  last_seq = natter_conversation_item_get_last_seq (self->conversation);
-  if (last_seq > 0)
+  if (seen_seq > 0)
     natter_client_mark_read (
-      self->client, natter_conversation_item_get_conversation_id (self->conversation), last_seq);
+      self->client, natter_conversation_item_get_conversation_id (self->conversation), seen_seq);
+}
+
+/* Anchors the list on its newest item. The list lays out around its
+ * anchor with real row heights, unlike a value given to the adjustment. */
+static void
+scroll_to_newest (NatterChatView *self)
+{
+  guint n_items = n_list_items (self);
+
+  if (n_items > 0)
+    gtk_widget_activate_action (GTK_WIDGET (self->message_list_view), "list.scroll-to-item", "u",
+                                n_items - 1);
+  gtk_widget_queue_draw (GTK_WIDGET (self->message_list_view));
 }
 
 static void
-set_adjustment_value (NatterChatView *self, double value)
+set_jump_button (NatterChatView *self, gboolean reveal)
 {
-  self->adjusting = TRUE;
-  gtk_adjustment_set_value (get_vadjustment (self), value);
-  self->adjusting = FALSE;
+  gtk_revealer_set_reveal_child (self->jump_revealer, reveal);
+  if (!reveal)
+    gtk_widget_set_visible (self->jump_label, FALSE);
+}
+
+/* Runs once a frame has been drawn, when every row has its allocation. */
+static void
+on_after_paint (NatterChatView *self, GdkFrameClock *frame_clock)
+{
+  if (self->follow_newest && n_list_items (self) > 0) {
+    if (row_is_shown (self, find_newest_row (self)))
+      set_jump_button (self, FALSE);
+    else
+      scroll_to_newest (self);
+  }
+
+  mark_read_if_seen (self);
+}
+
+static void
+on_window_active_changed (NatterChatView *self)
+{
+  /* Drawn already; the check only needs a frame to run after. */
+  gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
 static void maybe_fill_view (NatterChatView *self);
@@ -220,7 +330,7 @@ maybe_load_older (NatterChatView *self)
 {
   GtkAdjustment *adjustment = get_vadjustment (self);
 
-  if (self->messages == NULL || self->stick_to_bottom)
+  if (self->messages == NULL || self->follow_newest)
     return;
   if (gtk_adjustment_get_value (adjustment) > LOAD_OLDER_THRESHOLD_PX)
     return;
@@ -251,37 +361,36 @@ maybe_fill_view (NatterChatView *self)
 static void
 on_vadjustment_value_changed (NatterChatView *self)
 {
+  GtkAdjustment *adjustment = get_vadjustment (self);
+  double value = gtk_adjustment_get_value (adjustment);
   gboolean at_bottom = is_at_bottom (self);
 
-  if (!self->adjusting) {
-    self->anchor_from_bottom = -1;
-    self->stick_to_bottom = at_bottom;
-  }
+  /* A move up that leaves the very end is the user's: the list itself only
+   * moves up while following when its end moves up (rows re-measured
+   * smaller). A move down close to the end follows the newest again. */
+  if (value < self->last_value - 0.5 &&
+      value < gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment) - 1)
+    self->follow_newest = FALSE;
+  else if (value > self->last_value && at_bottom)
+    self->follow_newest = TRUE;
+  self->last_value = value;
 
-  gtk_revealer_set_reveal_child (self->jump_revealer, !at_bottom);
-  if (at_bottom) {
-    gtk_widget_set_visible (self->jump_label, FALSE);
-    mark_read_if_seen (self);
-  }
+  if (!self->follow_newest)
+    gtk_revealer_set_reveal_child (self->jump_revealer, TRUE);
+  else if (at_bottom)
+    set_jump_button (self, FALSE);
 
-  if (!self->adjusting)
-    maybe_load_older (self);
+  maybe_load_older (self);
+  gtk_widget_queue_draw (GTK_WIDGET (self->message_list_view));
 }
 
-/* The list's height grows as rows are measured; keep the view where the
- * user expects it: at the bottom, or at the same message after older ones
- * were put above. */
+/* The list's height grows as rows are measured and older history comes
+ * in; the list keeps its anchor item in place by itself. */
 static void
 on_vadjustment_bounds_changed (NatterChatView *self)
 {
-  GtkAdjustment *adjustment = get_vadjustment (self);
-  double upper = gtk_adjustment_get_upper (adjustment);
-  double page = gtk_adjustment_get_page_size (adjustment);
-
-  if (self->stick_to_bottom)
-    set_adjustment_value (self, upper - page);
-  else if (self->anchor_from_bottom >= 0)
-    set_adjustment_value (self, upper - self->anchor_from_bottom);
+  if (self->follow_newest)
+    scroll_to_newest (self);
 
   maybe_fill_view (self);
 }
@@ -375,26 +484,27 @@ on_message_unbind (GtkSignalListItemFactory *factory, GtkListItem *list_item, gp
   natter_message_row_set_item (NATTER_MESSAGE_ROW (gtk_list_item_get_child (list_item)), NULL);
 }
 
+/* Connected to the list view's model after the list view, so the list
+ * already knows the new items. */
 static void
 on_messages_items_changed (
   NatterChatView *self, guint position, guint removed, guint added, GListModel *model)
 {
   guint n_items = g_list_model_get_n_items (model);
 
-  /* Older history went in above what the user is reading. */
-  if (position == 0 && added > 0 && position + added < n_items && !self->stick_to_bottom) {
-    GtkAdjustment *adjustment = get_vadjustment (self);
-
-    self->anchor_from_bottom =
-      gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_value (adjustment);
-  } else if (added > 0 && position + added == n_items && !self->stick_to_bottom) {
-    gtk_widget_set_visible (self->jump_label, TRUE);
-    gtk_revealer_set_reveal_child (self->jump_revealer, TRUE);
+  if (added > 0 && position + added == n_items) {
+    if (self->follow_newest) {
+      scroll_to_newest (self);
+    } else {
+      /* Scrolled up: say there is something new instead of jumping. */
+      gtk_widget_set_visible (self->jump_label, TRUE);
+      gtk_revealer_set_reveal_child (self->jump_revealer, TRUE);
+    }
   }
 
   update_empty (self);
   refresh_bound_rows (self);
-  mark_read_if_seen (self);
+  gtk_widget_queue_draw (GTK_WIDGET (self->message_list_view));
 }
 
 static void
@@ -529,11 +639,51 @@ on_scroll_to_bottom_action (GtkWidget *widget, const char *action_name, GVariant
 }
 
 static void
+natter_chat_view_realize (GtkWidget *widget)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+  GtkRoot *root;
+
+  GTK_WIDGET_CLASS (natter_chat_view_parent_class)->realize (widget);
+
+  self->frame_clock = g_object_ref (gtk_widget_get_frame_clock (widget));
+  self->after_paint_handler = g_signal_connect_object (
+    self->frame_clock, "after-paint", G_CALLBACK (on_after_paint), self, G_CONNECT_SWAPPED);
+
+  root = gtk_widget_get_root (widget);
+  if (GTK_IS_WINDOW (root)) {
+    self->window = g_object_ref (GTK_WINDOW (root));
+    self->window_active_handler =
+      g_signal_connect_object (self->window, "notify::is-active",
+                               G_CALLBACK (on_window_active_changed), self, G_CONNECT_SWAPPED);
+  }
+}
+
+static void
+natter_chat_view_unrealize (GtkWidget *widget)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+
+  if (self->frame_clock != NULL)
+    g_clear_signal_handler (&self->after_paint_handler, self->frame_clock);
+  g_clear_object (&self->frame_clock);
+  if (self->window != NULL)
+    g_clear_signal_handler (&self->window_active_handler, self->window);
+  g_clear_object (&self->window);
+
+  GTK_WIDGET_CLASS (natter_chat_view_parent_class)->unrealize (widget);
+}
+
+static void
 natter_chat_view_map (GtkWidget *widget)
 {
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+
   GTK_WIDGET_CLASS (natter_chat_view_parent_class)->map (widget);
 
-  mark_read_if_seen (NATTER_CHAT_VIEW (widget));
+  if (self->follow_newest)
+    scroll_to_newest (self);
+  gtk_widget_queue_draw (widget);
 }
 
 static void
@@ -629,6 +779,8 @@ natter_chat_view_class_init (NatterChatViewClass *klass)
   object_class->dispose = natter_chat_view_dispose;
   object_class->finalize = natter_chat_view_finalize;
   widget_class->map = natter_chat_view_map;
+  widget_class->realize = natter_chat_view_realize;
+  widget_class->unrealize = natter_chat_view_unrealize;
 
   properties[PROP_CLIENT] =
     g_param_spec_object ("client", NULL, NULL, NATTER_TYPE_CLIENT,
@@ -694,8 +846,7 @@ natter_chat_view_init (NatterChatView *self)
   self->bound_items = g_hash_table_new (NULL, NULL);
   self->load_cancellable = g_cancellable_new ();
   self->online = TRUE;
-  self->stick_to_bottom = TRUE;
-  self->anchor_from_bottom = -1;
+  self->follow_newest = TRUE;
 
   gtk_widget_init_template (GTK_WIDGET (self));
 
@@ -804,8 +955,9 @@ natter_chat_view_set_conversation (NatterChatView *self, NatterConversationItem 
 
   if (self->conversation != NULL)
     g_clear_signal_handler (&self->conversation_notify_handler, self->conversation);
-  if (self->messages != NULL)
-    g_clear_signal_handler (&self->items_changed_handler, self->messages);
+  if (self->selection != NULL)
+    g_clear_signal_handler (&self->items_changed_handler, self->selection);
+  g_clear_object (&self->selection);
 
   gtk_list_view_set_model (self->message_list_view, NULL);
   g_clear_object (&self->messages);
@@ -820,17 +972,16 @@ natter_chat_view_set_conversation (NatterChatView *self, NatterConversationItem 
   }
 
   if (self->messages != NULL) {
-    self->items_changed_handler =
-      g_signal_connect_object (self->messages, "items-changed",
-                               G_CALLBACK (on_messages_items_changed), self, G_CONNECT_SWAPPED);
     selection = gtk_no_selection_new (G_LIST_MODEL (g_object_ref (self->messages)));
     gtk_list_view_set_model (self->message_list_view, GTK_SELECTION_MODEL (selection));
+    self->selection = GTK_SELECTION_MODEL (g_object_ref (selection));
+    self->items_changed_handler = g_signal_connect_object (
+      selection, "items-changed", G_CALLBACK (on_messages_items_changed), self, G_CONNECT_SWAPPED);
   }
 
-  self->stick_to_bottom = TRUE;
-  self->anchor_from_bottom = -1;
-  gtk_widget_set_visible (self->jump_label, FALSE);
-  gtk_revealer_set_reveal_child (self->jump_revealer, FALSE);
+  self->follow_newest = TRUE;
+  self->last_value = 0;
+  set_jump_button (self, FALSE);
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), "", -1);
 
   update_header (self);
@@ -992,23 +1143,11 @@ natter_chat_view_send_draft (NatterChatView *self, GError **error)
 void
 natter_chat_view_scroll_to_bottom (NatterChatView *self)
 {
-  GtkAdjustment *adjustment;
-  guint n_items;
-
   g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
 
-  self->stick_to_bottom = TRUE;
-  self->anchor_from_bottom = -1;
-
-  n_items = self->messages ? g_list_model_get_n_items (G_LIST_MODEL (self->messages)) : 0;
-  if (n_items > 0)
-    gtk_widget_activate_action (GTK_WIDGET (self->message_list_view), "list.scroll-to-item", "u",
-                                n_items - 1);
-
-  adjustment = get_vadjustment (self);
-  set_adjustment_value (self, gtk_adjustment_get_upper (adjustment) -
-                                gtk_adjustment_get_page_size (adjustment));
-  gtk_widget_set_visible (self->jump_label, FALSE);
+  self->follow_newest = TRUE;
+  set_jump_button (self, FALSE);
+  scroll_to_newest (self);
 }
 
 /**

@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-app-chat-view"
+
+#include "config.h"
+
+#include <adwaita.h>
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+#include <sqlite3.h>
+
+#include "natter-chat-view.h"
+#include "natter-client.h"
+#include "natter-message-list.h"
+#include "natter-message-row.h"
+#include "natter-test-server.h"
+#include "natter-window.h"
+
+/* What a person sees in the chat pane, checked on the screen: the newest
+ * message's row is laid out inside the visible part of the list after
+ * opening, sending and receiving, with long histories; messages arriving
+ * while scrolled up bring a button, not a jump; and only rows that were
+ * shown in a focused window are marked read. Runs under Xvfb with GLib and
+ * GTK warnings fatal (see tests/meson.build). */
+
+#define TIMEOUT_MS 10000
+
+static GtkApplication *test_application;
+
+typedef struct {
+  NatterTestServer *server;
+  char *data_dir;
+  char *shots_dir;
+  NatterClient *alice;
+  NatterClient *bob;
+  NatterProfile *alice_profile;
+  NatterProfile *bob_profile;
+  gint64 conversation_id;
+  NatterWindow *window;
+  NatterChatView *chat_view;
+  /* The highest seq the test saw on screen, to judge read markers. */
+  gint64 max_shown_seq;
+  gint64 seeded_read;
+} Fixture;
+
+static gboolean
+flag_set (gpointer data)
+{
+  return *(int *) data != 0;
+}
+
+static void
+on_signed_in (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  int *state = user_data;
+  g_autoptr (GError) error = NULL;
+
+  *state = natter_client_sign_in_finish (NATTER_CLIENT (source), result, &error) ? 1 : -1;
+  g_assert_no_error (error);
+}
+
+static NatterClient *
+signed_in_client (Fixture *fixture, const char *name, const char *token)
+{
+  g_autofree char *dir = g_build_filename (fixture->data_dir, name, NULL);
+  NatterClient *client = natter_client_new (natter_test_server_get_url (fixture->server), dir);
+  int state = 0;
+
+  g_setenv ("NATTER_TOKEN", token, TRUE);
+  natter_client_sign_in_async (client, NULL, on_signed_in, &state);
+  natter_test_wait (flag_set, &state, TIMEOUT_MS);
+  g_unsetenv ("NATTER_TOKEN");
+  g_assert_cmpint (state, ==, 1);
+
+  natter_test_wait_until (natter_connection_get_state (natter_client_get_connection (client)) ==
+                            NATTER_CONNECTION_STATE_CONNECTED,
+                          TIMEOUT_MS);
+  return client;
+}
+
+static void
+on_refreshed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  int *done = user_data;
+  g_autoptr (GError) error = NULL;
+
+  natter_client_refresh_conversations_finish (NATTER_CLIENT (source), result, &error);
+  g_assert_no_error (error);
+  *done = 1;
+}
+
+static void
+refresh_conversations (NatterClient *client)
+{
+  int done = 0;
+
+  natter_client_refresh_conversations_async (client, NULL, on_refreshed, &done);
+  natter_test_wait (flag_set, &done, TIMEOUT_MS);
+}
+
+static void
+fixture_set_up (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *alice_token = NULL;
+  g_autofree char *bob_token = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *answer = NULL;
+  g_autoptr (NatterUser) alice = NULL;
+  g_autoptr (NatterUser) bob = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  const char *builddir = g_getenv ("NATTER_TEST_BUILDDIR");
+  guint status = 0;
+
+  fixture->server = natter_test_server_new (NULL);
+  fixture->data_dir = g_dir_make_tmp ("natter-chat-view-XXXXXX", NULL);
+  fixture->shots_dir = g_build_filename (builddir ? builddir : ".", "screenshots", NULL);
+  g_mkdir_with_parents (fixture->shots_dir, 0755);
+
+  alice = natter_test_server_register (fixture->server, "alice@example.org", "Alice Kebede",
+                                       "tutor", &alice_token, &fixture->alice_profile);
+  bob = natter_test_server_register (fixture->server, "bob@example.org", "Bob Tesfaye", "student",
+                                     &bob_token, &fixture->bob_profile);
+  g_assert_nonnull (alice);
+  g_assert_nonnull (bob);
+
+  path = g_strdup_printf ("/api/as/%" G_GINT64_FORMAT "/%s/conversations",
+                          fixture->alice_profile->profile_id, fixture->alice_profile->profile_type);
+  body =
+    g_strdup_printf ("{\"with\":[{\"profile_id\":%" G_GINT64_FORMAT ",\"profile_type\":\"%s\"}]}",
+                     fixture->bob_profile->profile_id, fixture->bob_profile->profile_type);
+  answer = natter_test_http (fixture->server, "POST", path, alice_token, body, &status);
+  g_assert_cmpuint (status / 100, ==, 2);
+  node = json_from_string (answer, NULL);
+  g_assert_nonnull (node);
+  fixture->conversation_id =
+    json_object_get_int_member (json_node_get_object (node), "conversation_id");
+  g_assert_cmpint (fixture->conversation_id, >, 0);
+
+  fixture->alice = signed_in_client (fixture, "alice", alice_token);
+  fixture->bob = signed_in_client (fixture, "bob", bob_token);
+  refresh_conversations (fixture->alice);
+  refresh_conversations (fixture->bob);
+}
+
+static void
+fixture_tear_down (Fixture *fixture, gconstpointer data)
+{
+  if (fixture->window != NULL)
+    gtk_window_destroy (GTK_WINDOW (fixture->window));
+
+  g_clear_object (&fixture->alice);
+  g_clear_object (&fixture->bob);
+  g_clear_pointer (&fixture->alice_profile, natter_profile_free);
+  g_clear_pointer (&fixture->bob_profile, natter_profile_free);
+  natter_test_server_free (fixture->server);
+  natter_test_remove_tree (fixture->data_dir);
+  g_clear_pointer (&fixture->data_dir, g_free);
+  g_clear_pointer (&fixture->shots_dir, g_free);
+
+  natter_test_iterate_until (g_get_monotonic_time () + 100 * 1000);
+}
+
+/* Text of history message @seq: lengths vary so rows have very different
+ * heights, which is what defeats a list that estimates them. */
+static char *
+history_text (guint seq)
+{
+  if (seq % 7 == 0)
+    return g_strdup_printf ("Message %u. A longer one that wraps over several lines in a normal "
+                            "window: fractions, decimals and percentages are three ways of "
+                            "writing the same numbers, and the exercises on page %u show how "
+                            "to move from one to the other without a calculator.",
+                            seq, seq);
+  if (seq % 5 == 0)
+    return g_strdup_printf ("Message %u.\nWith\nseveral\nshort\nlines.", seq);
+
+  return g_strdup_printf ("Message %u", seq);
+}
+
+/* @count messages of history, mostly from Bob, put straight into the
+ * server's database and Alice's local store (as a sync would have left
+ * them): tens of thousands of frames would take minutes. Alice has read
+ * all but the last @unread. */
+static void
+seed_history (Fixture *fixture, guint count, guint unread)
+{
+  g_autoptr (GPtrArray) messages =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_message_free);
+  g_autoptr (GError) error = NULL;
+  NatterStore *store = natter_client_get_store (fixture->alice);
+  gint64 now_ms = g_get_real_time () / 1000;
+  sqlite3 *db = NULL;
+  sqlite3_stmt *insert = NULL;
+
+  g_assert_cmpint (sqlite3_open (natter_test_server_get_db_path (fixture->server), &db), ==,
+                   SQLITE_OK);
+  sqlite3_busy_timeout (db, 5000);
+  g_assert_cmpint (sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db,
+                                       "INSERT INTO messages (conversation_id, seq, sender_id, "
+                                       "sender_type, text, sent_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                       -1, &insert, NULL),
+                   ==, SQLITE_OK);
+
+  for (guint seq = 1; seq <= count; seq++) {
+    const NatterProfile *sender = seq % 4 == 0 ? fixture->alice_profile : fixture->bob_profile;
+    gint64 sent_ms = now_ms - (gint64) (count - seq + 1) * 1000;
+    g_autoptr (GDateTime) sent_at = g_date_time_new_from_unix_utc (sent_ms / 1000);
+    NatterMessage *message = natter_message_new ();
+    g_autofree char *text = history_text (seq);
+
+    sqlite3_bind_int64 (insert, 1, fixture->conversation_id);
+    sqlite3_bind_int64 (insert, 2, seq);
+    sqlite3_bind_int64 (insert, 3, sender->profile_id);
+    sqlite3_bind_text (insert, 4, sender->profile_type, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text (insert, 5, text, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (insert, 6, sent_ms);
+    g_assert_cmpint (sqlite3_step (insert), ==, SQLITE_DONE);
+    sqlite3_reset (insert);
+
+    message->message_id = sqlite3_last_insert_rowid (db);
+    message->conversation_id = fixture->conversation_id;
+    message->seq = seq;
+    message->sender = natter_profile_copy (sender);
+    message->text = g_steal_pointer (&text);
+    message->sent_at = g_date_time_format_iso8601 (sent_at);
+    g_ptr_array_add (messages, message);
+  }
+  sqlite3_finalize (insert);
+
+  {
+    g_autofree char *update = g_strdup_printf (
+      "UPDATE conversations SET last_seq = %u WHERE conversation_id = %" G_GINT64_FORMAT ";"
+      "UPDATE participants SET last_read_seq = %u WHERE conversation_id = %" G_GINT64_FORMAT
+      " AND profile_id = %" G_GINT64_FORMAT ";"
+      "COMMIT;",
+      count, fixture->conversation_id, count - unread, fixture->conversation_id,
+      fixture->alice_profile->profile_id);
+
+    g_assert_cmpint (sqlite3_exec (db, update, NULL, NULL, NULL), ==, SQLITE_OK);
+  }
+  sqlite3_close (db);
+
+  g_assert_true (natter_store_add_messages (store, messages, &error));
+  g_assert_no_error (error);
+  g_assert_true (natter_store_set_has_older (store, fixture->conversation_id, FALSE, &error));
+  g_assert_no_error (error);
+  fixture->seeded_read = count - unread;
+  if (count > unread) {
+    g_assert_true (
+      natter_store_mark_read (store, fixture->conversation_id, count - unread, NULL, &error));
+    g_assert_no_error (error);
+  }
+  refresh_conversations (fixture->alice);
+  g_assert_cmpuint (natter_store_count_messages (store, fixture->conversation_id), ==, count);
+}
+
+static GtkWidget *
+chat_child (Fixture *fixture, const char *name)
+{
+  return GTK_WIDGET (
+    gtk_widget_get_template_child (GTK_WIDGET (fixture->chat_view), NATTER_TYPE_CHAT_VIEW, name));
+}
+
+/* The message rows the list view has made, shown or not. */
+static GPtrArray *
+list_rows (Fixture *fixture)
+{
+  GtkWidget *list_view = chat_child (fixture, "message_list_view");
+  GPtrArray *rows = g_ptr_array_new ();
+
+  for (GtkWidget *child = gtk_widget_get_first_child (list_view); child != NULL;
+       child = gtk_widget_get_next_sibling (child)) {
+    GtkWidget *row = gtk_widget_get_first_child (child);
+
+    if (NATTER_IS_MESSAGE_ROW (row) && natter_message_row_get_item (NATTER_MESSAGE_ROW (row)))
+      g_ptr_array_add (rows, row);
+  }
+
+  return rows;
+}
+
+/* Whether @row is drawn and lies entirely inside the visible part of the
+ * scrolled list. */
+static gboolean
+row_on_screen (Fixture *fixture, GtkWidget *row)
+{
+  GtkWidget *viewport = chat_child (fixture, "scrolled_window");
+  graphene_rect_t bounds;
+
+  if (!gtk_widget_is_drawable (row) ||
+      !gtk_widget_get_child_visible (gtk_widget_get_parent (row)) ||
+      gtk_widget_get_height (row) <= 0)
+    return FALSE;
+  if (!gtk_widget_compute_bounds (row, viewport, &bounds))
+    return FALSE;
+
+  return bounds.origin.y >= -0.5 &&
+         bounds.origin.y + bounds.size.height <= gtk_widget_get_height (viewport) + 0.5;
+}
+
+/* The seq of the topmost row on screen, 0 if none. */
+static gint64
+first_seq_on_screen (Fixture *fixture)
+{
+  g_autoptr (GPtrArray) rows = list_rows (fixture);
+  GtkWidget *viewport = chat_child (fixture, "scrolled_window");
+  gint64 first = 0;
+  double first_y = G_MAXDOUBLE;
+
+  for (guint i = 0; i < rows->len; i++) {
+    GtkWidget *row = g_ptr_array_index (rows, i);
+    graphene_rect_t bounds;
+
+    if (row_on_screen (fixture, row) && gtk_widget_compute_bounds (row, viewport, &bounds) &&
+        bounds.origin.y < first_y) {
+      first_y = bounds.origin.y;
+      first = natter_message_item_get_seq (natter_message_row_get_item (NATTER_MESSAGE_ROW (row)));
+    }
+  }
+
+  return first;
+}
+
+static gint64
+own_read_seq (Fixture *fixture)
+{
+  return natter_store_get_read_seq (natter_client_get_store (fixture->alice),
+                                    fixture->conversation_id, fixture->alice_profile);
+}
+
+/* Looks at the screen once: remembers the newest seq shown, and checks
+ * that Alice's read marker never went past what was shown. Returns whether
+ * the newest message of the list is on screen. */
+static gboolean
+look_at_screen (Fixture *fixture)
+{
+  GListModel *messages = natter_chat_view_get_messages (fixture->chat_view);
+  guint n_items = messages ? g_list_model_get_n_items (messages) : 0;
+  g_autoptr (NatterMessageItem) newest =
+    n_items > 0 ? g_list_model_get_item (messages, n_items - 1) : NULL;
+  g_autoptr (GPtrArray) rows = list_rows (fixture);
+  gboolean newest_shown = FALSE;
+
+  for (guint i = 0; i < rows->len; i++) {
+    GtkWidget *row = g_ptr_array_index (rows, i);
+    NatterMessageItem *item = natter_message_row_get_item (NATTER_MESSAGE_ROW (row));
+
+    if (!row_on_screen (fixture, row))
+      continue;
+
+    fixture->max_shown_seq = MAX (fixture->max_shown_seq, natter_message_item_get_seq (item));
+    if (newest != NULL &&
+        g_strcmp0 (natter_message_item_get_text (item), natter_message_item_get_text (newest)) ==
+          0 &&
+        natter_message_item_get_seq (item) == natter_message_item_get_seq (newest))
+      newest_shown = TRUE;
+  }
+
+  /* A read marker past anything shown is a lie to the sender. */
+  g_assert_cmpint (own_read_seq (fixture), <=, MAX (fixture->max_shown_seq, fixture->seeded_read));
+
+  return newest_shown;
+}
+
+static void
+on_after_paint (GdkFrameClock *clock, int *frames)
+{
+  (*frames)++;
+}
+
+/* Lets the window draw @count more frames. */
+static void
+wait_frames (Fixture *fixture, int count)
+{
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (fixture->window));
+  int frames = 0;
+  gulong handler;
+
+  g_assert_nonnull (clock);
+  handler = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &frames);
+  for (int seen = 0; seen < count; seen++) {
+    gtk_widget_queue_draw (GTK_WIDGET (fixture->window));
+    natter_test_wait_until (frames > seen, TIMEOUT_MS);
+    look_at_screen (fixture);
+  }
+  g_signal_handler_disconnect (clock, handler);
+}
+
+/* The newest message's row must come on screen, within a deadline, and
+ * stay there for a few more frames. */
+static void
+assert_newest_on_screen (Fixture *fixture)
+{
+  natter_test_wait_until (look_at_screen (fixture), TIMEOUT_MS);
+  wait_frames (fixture, 3);
+  g_assert_true (look_at_screen (fixture));
+}
+
+static void
+open_window (Fixture *fixture)
+{
+  fixture->window = natter_window_new (test_application, fixture->alice, NULL);
+  gtk_window_set_default_size (GTK_WINDOW (fixture->window), 900, 640);
+  gtk_window_present (GTK_WINDOW (fixture->window));
+  natter_test_wait_until (gtk_widget_get_mapped (GTK_WIDGET (fixture->window)), TIMEOUT_MS);
+  natter_test_wait_until (
+    natter_window_open_conversation (fixture->window, fixture->conversation_id), TIMEOUT_MS);
+  fixture->chat_view = natter_window_get_chat_view (fixture->window);
+  natter_test_wait_until (gtk_window_is_active (GTK_WINDOW (fixture->window)), TIMEOUT_MS);
+}
+
+static guint
+count_items (Fixture *fixture)
+{
+  return g_list_model_get_n_items (natter_chat_view_get_messages (fixture->chat_view));
+}
+
+static void
+bob_sends (Fixture *fixture, const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  guint before = count_items (fixture);
+  g_autofree char *id =
+    natter_client_send_message (fixture->bob, fixture->conversation_id, text, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (id);
+  natter_test_wait_until (count_items (fixture) > before, TIMEOUT_MS);
+}
+
+static void
+alice_sends (Fixture *fixture, const char *text)
+{
+  g_autoptr (GError) error = NULL;
+
+  natter_chat_view_set_draft (fixture->chat_view, text);
+  g_assert_true (natter_chat_view_send_draft (fixture->chat_view, &error));
+  g_assert_no_error (error);
+}
+
+static void
+save_screenshot (Fixture *fixture, const char *name)
+{
+  GtkWidget *widget = GTK_WIDGET (fixture->window);
+  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  g_autoptr (GdkTexture) texture = NULL;
+  g_autoptr (GskRenderNode) node = NULL;
+  g_autofree char *file = g_strconcat (name, ".png", NULL);
+  g_autofree char *path = g_build_filename (fixture->shots_dir, file, NULL);
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  int width = gtk_widget_get_width (widget);
+  int height = gtk_widget_get_height (widget);
+
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (snapshot);
+  g_assert_nonnull (node);
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (widget)), node,
+                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("saved %s", path);
+}
+
+/* Open, send, receive, receive a burst: the newest row is on screen after
+ * each, and the read marker never passes what was shown. */
+static void
+test_newest_visible (Fixture *fixture, gconstpointer data)
+{
+  guint history = GPOINTER_TO_UINT (data);
+  g_autofree char *shot = g_strdup_printf ("chat-newest-visible-%u", history);
+
+  seed_history (fixture, history, 4);
+  open_window (fixture);
+  assert_newest_on_screen (fixture);
+  g_assert_cmpint (own_read_seq (fixture), ==, history);
+
+  alice_sends (fixture, "My answer, sent from the composer.");
+  assert_newest_on_screen (fixture);
+
+  bob_sends (fixture, "Bob's reply, received while at the bottom.");
+  assert_newest_on_screen (fixture);
+
+  for (guint i = 0; i < 20; i++) {
+    g_autofree char *text = history_text (history + 10 + i);
+
+    bob_sends (fixture, text);
+  }
+  assert_newest_on_screen (fixture);
+  natter_test_wait_until (own_read_seq (fixture) == history + 22, TIMEOUT_MS);
+  save_screenshot (fixture, shot);
+}
+
+/* Scrolled up to read older messages: new ones bring the "new messages"
+ * button and the view stays where it was; they are not read until shown. */
+static void
+test_scrolled_up (Fixture *fixture, gconstpointer data)
+{
+  GtkAdjustment *adjustment;
+  GtkWidget *jump_revealer;
+  gint64 first_before;
+
+  seed_history (fixture, 120, 0);
+  open_window (fixture);
+  assert_newest_on_screen (fixture);
+
+  adjustment = gtk_scrolled_window_get_vadjustment (
+    GTK_SCROLLED_WINDOW (chat_child (fixture, "scrolled_window")));
+  gtk_adjustment_set_value (adjustment, gtk_adjustment_get_value (adjustment) - 1500);
+  wait_frames (fixture, 3);
+  first_before = first_seq_on_screen (fixture);
+  g_assert_cmpint (first_before, >, 0);
+  g_assert_false (look_at_screen (fixture));
+
+  bob_sends (fixture, "Are you there?");
+  bob_sends (fixture, "The next exercise is ready.");
+  wait_frames (fixture, 4);
+
+  jump_revealer = chat_child (fixture, "jump_revealer");
+  g_assert_true (gtk_revealer_get_reveal_child (GTK_REVEALER (jump_revealer)));
+  g_assert_true (gtk_widget_get_visible (chat_child (fixture, "jump_label")));
+  g_assert_false (look_at_screen (fixture));
+  g_assert_cmpint (first_seq_on_screen (fixture), ==, first_before);
+  /* Not shown, so not read. */
+  g_assert_cmpint (own_read_seq (fixture), <=, 120);
+  save_screenshot (fixture, "chat-new-messages-button");
+
+  /* The button (and Ctrl+End) bring them, and then they are read. */
+  g_assert_true (
+    gtk_widget_activate_action (GTK_WIDGET (fixture->chat_view), "chat.scroll-to-bottom", NULL));
+  assert_newest_on_screen (fixture);
+  natter_test_wait_until (own_read_seq (fixture) == 122, TIMEOUT_MS);
+  natter_test_wait_until (!gtk_revealer_get_reveal_child (GTK_REVEALER (jump_revealer)),
+                          TIMEOUT_MS);
+}
+
+static void
+on_final_activate (GApplication *application)
+{
+  g_signal_stop_emission_by_name (application, "activate");
+  g_application_quit (application);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_setenv ("GTK_A11Y", "test", TRUE);
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+  gst_init (NULL, NULL);
+
+  test_application =
+    g_object_new (ADW_TYPE_APPLICATION, "application-id", "org.natter.Natter.ChatViewTest", "flags",
+                  G_APPLICATION_NON_UNIQUE, "resource-base-path", "/org/natter/Natter", NULL);
+  g_assert_true (g_application_register (G_APPLICATION (test_application), NULL, NULL));
+
+  g_test_add ("/natter/app/chat-view/newest-visible/120", Fixture, GUINT_TO_POINTER (120),
+              fixture_set_up, test_newest_visible, fixture_tear_down);
+  g_test_add ("/natter/app/chat-view/newest-visible/10000", Fixture, GUINT_TO_POINTER (10000),
+              fixture_set_up, test_newest_visible, fixture_tear_down);
+  g_test_add ("/natter/app/chat-view/scrolled-up-shows-button", Fixture, NULL, fixture_set_up,
+              test_scrolled_up, fixture_tear_down);
+
+  {
+    int status = g_test_run ();
+
+    g_signal_connect (test_application, "activate", G_CALLBACK (on_final_activate), NULL);
+    g_assert_cmpint (g_application_run (G_APPLICATION (test_application), 0, NULL), ==, 0);
+    g_assert_finalize_object (g_steal_pointer (&test_application));
+    return status;
+  }
+}
