@@ -10,6 +10,7 @@
 
 #include "natter-chat-view.h"
 #include "natter-client.h"
+#include "natter-conversation-item.h"
 #include "natter-message-list.h"
 #include "natter-message-row.h"
 #include "natter-test-server.h"
@@ -533,6 +534,33 @@ test_scrolled_up (Fixture *fixture, gconstpointer data)
                           TIMEOUT_MS);
 }
 
+static guint
+unread_badge (Fixture *fixture)
+{
+  return natter_conversation_item_get_unread_count (
+    natter_chat_view_get_conversation (fixture->chat_view));
+}
+
+/* A message arriving in the chat that is open and shown is read at once:
+ * its badge must not stay at 1. */
+static void
+test_badge_cleared_in_open_chat (Fixture *fixture, gconstpointer data)
+{
+  seed_history (fixture, 10, 0);
+  open_window (fixture);
+  assert_newest_on_screen (fixture);
+  g_assert_cmpuint (unread_badge (fixture), ==, 0);
+
+  for (guint i = 0; i < 3; i++) {
+    g_autofree char *text = g_strdup_printf ("Arrives in the open chat, %u", i);
+
+    bob_sends (fixture, text);
+    assert_newest_on_screen (fixture);
+    natter_test_wait_until (unread_badge (fixture) == 0, TIMEOUT_MS);
+    natter_test_wait_until (own_read_seq (fixture) == 11 + i, TIMEOUT_MS);
+  }
+}
+
 static void
 on_final_activate (GApplication *application)
 {
@@ -557,6 +585,8 @@ main (int argc, char *argv[])
               fixture_set_up, test_newest_visible, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/newest-visible/10000", Fixture, GUINT_TO_POINTER (10000),
               fixture_set_up, test_newest_visible, fixture_tear_down);
+  g_test_add ("/natter/app/chat-view/badge-cleared-in-open-chat", Fixture, NULL, fixture_set_up,
+              test_badge_cleared_in_open_chat, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/scrolled-up-shows-button", Fixture, NULL, fixture_set_up,
               test_scrolled_up, fixture_tear_down);
 

@@ -401,6 +401,58 @@ test_read_markers_pending_until_confirmed (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (unread (fixture->store, 7), ==, 0);
 }
 
+/* The server counts 4 unread, the store holds the newest 2: the page of
+ * history fetched when the chat opens brings the other 2, which are in the
+ * server's count already (the badge went from 4 to 6). */
+static void
+test_history_page_adds_no_unread (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GPtrArray) from_server =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_conversation_free);
+  g_autoptr (GPtrArray) page =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_message_free);
+  g_autoptr (GError) error = NULL;
+  NatterConversation *summary;
+  gint64 event_id = 0;
+
+  for (gint64 seq = 9; seq <= 10; seq++) {
+    g_autoptr (NatterFrame) frame =
+      make_chat_event (++event_id, make_message (7, seq, fixture->peer, "new"));
+
+    apply (fixture->store, frame, TRUE);
+  }
+  g_assert_cmpint (unread (fixture->store, 7), ==, 2);
+
+  summary = natter_conversation_new ();
+  summary->conversation_id = 7;
+  summary->unread_count = 4;
+  summary->last_message = make_message (7, 10, fixture->peer, "new");
+  g_ptr_array_add (summary->participants, natter_profile_copy (fixture->own));
+  g_ptr_array_add (summary->participants, natter_profile_copy (fixture->peer));
+  g_ptr_array_add (from_server, summary);
+  g_assert_true (natter_store_set_conversations (fixture->store, from_server, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (unread (fixture->store, 7), ==, 4);
+
+  for (gint64 seq = 5; seq <= 8; seq++)
+    g_ptr_array_add (page, make_message (7, seq, seq == 6 ? fixture->own : fixture->peer, "old"));
+  g_assert_true (natter_store_add_messages (fixture->store, page, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (natter_store_count_messages (fixture->store, 7), ==, 6);
+  g_assert_cmpint (unread (fixture->store, 7), ==, 4);
+
+  /* A new message still counts; reading up to it clears the badge. */
+  {
+    g_autoptr (NatterFrame) frame =
+      make_chat_event (++event_id, make_message (7, 11, fixture->peer, "newer"));
+
+    apply (fixture->store, frame, TRUE);
+  }
+  g_assert_cmpint (unread (fixture->store, 7), ==, 5);
+  mark_read (fixture->store, 7, 11, TRUE);
+  g_assert_cmpint (unread (fixture->store, 7), ==, 0);
+}
+
 typedef struct {
   guint position;
   guint removed;
@@ -628,6 +680,7 @@ main (int argc, char **argv)
   ADD ("/natter/store/unread-counts-and-receipts", test_unread_counts_and_receipts);
   ADD ("/natter/store/read-markers-pending-until-confirmed",
        test_read_markers_pending_until_confirmed);
+  ADD ("/natter/store/history-page-adds-no-unread", test_history_page_adds_no_unread);
   ADD ("/natter/store/message-list-pages", test_message_list_pages);
   ADD ("/natter/store/history-edge-is-above-the-gap", test_history_edge_is_above_the_gap);
   ADD ("/natter/store/has-older-kept-without-conversation",

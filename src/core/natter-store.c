@@ -383,10 +383,14 @@ insert_message (NatterStore *self,
   if (!upsert_participant (self, message->conversation_id, message->sender, error))
     return FALSE;
 
-  /* A message from someone else past our read marker is unread. */
+  /* A new message from someone else past our read marker is unread. One
+   * older than the newest known (a page of history) was already in the
+   * server's count, or was read here: counting it again made a badge of 4
+   * into 6 when the chat was opened. */
   if (!is_own (self, message->sender->profile_id, message->sender->profile_type)) {
     stmt = statement (self, "UPDATE conversations SET unread_count = unread_count + 1 "
-                            "WHERE conversation_id = ?1 AND ?2 > coalesce ((SELECT read_seq FROM "
+                            "WHERE conversation_id = ?1 AND ?2 > last_seq "
+                            "AND ?2 > coalesce ((SELECT read_seq FROM "
                             "participants WHERE conversation_id = ?1 AND profile_id = ?3 AND "
                             "profile_type = ?4), 0)");
     sqlite3_bind_int64 (stmt, 1, message->conversation_id);
