@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 
 #include "natter-conversation-list.h"
 #include "natter-message-list.h"
@@ -453,6 +454,128 @@ test_history_page_adds_no_unread (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (unread (fixture->store, 7), ==, 0);
 }
 
+static void
+reopen (Fixture *fixture)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (fixture->store != NULL)
+    g_assert_finalize_object (g_steal_pointer (&fixture->store));
+  fixture->store = natter_store_new (fixture->path, fixture->own, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (fixture->store);
+}
+
+static void
+test_drafts_survive_reopen (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *draft = NULL;
+
+  g_assert_null (natter_store_get_draft (fixture->store, 7));
+  g_assert_true (natter_store_set_draft (fixture->store, 7, "Half a thought, \"quoted\"", &error));
+  g_assert_no_error (error);
+  g_assert_true (natter_store_set_draft (fixture->store, 8, "Another one", &error));
+  g_assert_true (natter_store_set_draft (fixture->store, 8, "Another one, longer", &error));
+  g_assert_no_error (error);
+
+  reopen (fixture);
+  draft = natter_store_get_draft (fixture->store, 7);
+  g_assert_cmpstr (draft, ==, "Half a thought, \"quoted\"");
+  g_clear_pointer (&draft, g_free);
+  draft = natter_store_get_draft (fixture->store, 8);
+  g_assert_cmpstr (draft, ==, "Another one, longer");
+  g_clear_pointer (&draft, g_free);
+
+  /* Blank is no draft. */
+  g_assert_true (natter_store_set_draft (fixture->store, 7, "  \n ", &error));
+  g_assert_no_error (error);
+  g_assert_null (natter_store_get_draft (fixture->store, 7));
+  g_assert_true (natter_store_set_draft (fixture->store, 8, NULL, &error));
+  g_assert_null (natter_store_get_draft (fixture->store, 8));
+}
+
+static void
+add_messages (NatterStore *store,
+              gint64 conversation_id,
+              const NatterProfile *sender,
+              const char *const *texts)
+{
+  g_autoptr (GPtrArray) messages =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_message_free);
+  g_autoptr (GError) error = NULL;
+  gint64 first = natter_store_get_last_seq (store, conversation_id) + 1;
+
+  for (guint i = 0; texts[i] != NULL; i++)
+    g_ptr_array_add (messages, make_message (conversation_id, first + i, sender, texts[i]));
+  g_assert_true (natter_store_add_messages (store, messages, &error));
+  g_assert_no_error (error);
+}
+
+static char *
+search (NatterStore *store, gint64 conversation_id, const char *text)
+{
+  g_autoptr (GArray) hits = natter_store_search_messages (store, conversation_id, text, 50);
+  g_autoptr (GString) seqs = g_string_new (NULL);
+
+  for (guint i = 0; i < hits->len; i++) {
+    NatterSearchHit *hit = &g_array_index (hits, NatterSearchHit, i);
+
+    g_string_append_printf (seqs, "%s%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, i ? " " : "",
+                            hit->conversation_id, hit->seq);
+  }
+
+  return g_string_free (g_steal_pointer (&seqs), FALSE);
+}
+
+#define ASSERT_SEARCH(store, conversation_id, text, expected)              \
+  G_STMT_START                                                             \
+  {                                                                        \
+    g_autofree char *found_ = search ((store), (conversation_id), (text)); \
+    g_assert_cmpstr (found_, ==, (expected));                              \
+  }                                                                        \
+  G_STMT_END
+
+static void
+test_search_stored_messages (Fixture *fixture, gconstpointer data)
+{
+  const char *const seven[] = { "Fractions today at 4 pm?", "Yes, bring the exercises",
+                                "Décimales et fractions", "(unbalanced \"quote* AND OR", NULL };
+  const char *const eight[] = { "A fraction of the price", NULL };
+  sqlite3 *db = NULL;
+
+  add_messages (fixture->store, 7, fixture->peer, seven);
+  add_messages (fixture->store, 8, fixture->own, eight);
+
+  /* Word starts, any case, accents folded, all words required. */
+  ASSERT_SEARCH (fixture->store, 7, "fraction", "7:1 7:3");
+  ASSERT_SEARCH (fixture->store, 7, "FRACT", "7:1 7:3");
+  ASSERT_SEARCH (fixture->store, 7, "decimales", "7:3");
+  ASSERT_SEARCH (fixture->store, 7, "fractions today", "7:1");
+  ASSERT_SEARCH (fixture->store, 7, "homework", "");
+  ASSERT_SEARCH (fixture->store, 0, "fraction", "7:1 7:3 8:1");
+  /* What people type is never query syntax. */
+  ASSERT_SEARCH (fixture->store, 7, "\"quote*", "7:4");
+  ASSERT_SEARCH (fixture->store, 7, "AND OR (", "7:4");
+  ASSERT_SEARCH (fixture->store, 7, "NOT fractions", "");
+  ASSERT_SEARCH (fixture->store, 7, "  ", "");
+  g_assert_true (natter_store_conversation_has_match (fixture->store, 8, "price"));
+  g_assert_false (natter_store_conversation_has_match (fixture->store, 7, "price"));
+
+  /* A store from before the index is indexed when opened. */
+  g_assert_finalize_object (g_steal_pointer (&fixture->store));
+  g_assert_cmpint (sqlite3_open (fixture->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db,
+                                 "DROP TRIGGER message_search_insert;"
+                                 "DROP TRIGGER message_search_delete;"
+                                 "DROP TABLE message_search;",
+                                 NULL, NULL, NULL),
+                   ==, SQLITE_OK);
+  sqlite3_close (db);
+  reopen (fixture);
+  ASSERT_SEARCH (fixture->store, 0, "fraction", "7:1 7:3 8:1");
+}
+
 typedef struct {
   guint position;
   guint removed;
@@ -681,6 +804,8 @@ main (int argc, char **argv)
   ADD ("/natter/store/read-markers-pending-until-confirmed",
        test_read_markers_pending_until_confirmed);
   ADD ("/natter/store/history-page-adds-no-unread", test_history_page_adds_no_unread);
+  ADD ("/natter/store/drafts-survive-reopen", test_drafts_survive_reopen);
+  ADD ("/natter/store/search-stored-messages", test_search_stored_messages);
   ADD ("/natter/store/message-list-pages", test_message_list_pages);
   ADD ("/natter/store/history-edge-is-above-the-gap", test_history_edge_is_above_the_gap);
   ADD ("/natter/store/has-older-kept-without-conversation",

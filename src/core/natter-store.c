@@ -7,7 +7,7 @@
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 
-#include "natter-store.h"
+#include "natter-store-private.h"
 
 #define STORE_ERROR (g_quark_from_static_string ("natter-store-error"))
 
@@ -652,12 +652,18 @@ natter_store_new (const char *path, const NatterProfile *own_profile, GError **e
 
   sqlite3_busy_timeout (self->db, 5000);
 
-  if (!exec (self, schema_sql, error))
+  if (!exec (self, schema_sql, error) || !natter_store_chat_init (self, error))
     return NULL;
 
   self->last_event_id = get_meta (self, "last_event_id");
 
   return g_steal_pointer (&self);
+}
+
+sqlite3 *
+natter_store_get_db (NatterStore *self)
+{
+  return self->db;
 }
 
 /**
