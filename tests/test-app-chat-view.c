@@ -41,6 +41,7 @@ typedef struct {
   /* The highest seq the test saw on screen, to judge read markers. */
   gint64 max_shown_seq;
   gint64 seeded_read;
+  char *alice_token;
 } Fixture;
 
 static gboolean
@@ -138,6 +139,7 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (fixture->conversation_id, >, 0);
 
   fixture->alice = signed_in_client (fixture, "alice", alice_token);
+  fixture->alice_token = g_strdup (alice_token);
   fixture->bob = signed_in_client (fixture, "bob", bob_token);
   refresh_conversations (fixture->alice);
   refresh_conversations (fixture->bob);
@@ -157,6 +159,7 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
   natter_test_remove_tree (fixture->data_dir);
   g_clear_pointer (&fixture->data_dir, g_free);
   g_clear_pointer (&fixture->shots_dir, g_free);
+  g_clear_pointer (&fixture->alice_token, g_free);
 
   natter_test_iterate_until (g_get_monotonic_time () + 100 * 1000);
 }
@@ -561,6 +564,104 @@ test_badge_cleared_in_open_chat (Fixture *fixture, gconstpointer data)
   }
 }
 
+static char *
+composer_text (Fixture *fixture)
+{
+  GtkTextBuffer *buffer =
+    gtk_text_view_get_buffer (GTK_TEXT_VIEW (chat_child (fixture, "text_view")));
+  GtkTextIter start, end;
+
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  return gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+}
+
+static void
+type_text (Fixture *fixture, const char *text)
+{
+  GtkTextBuffer *buffer =
+    gtk_text_view_get_buffer (GTK_TEXT_VIEW (chat_child (fixture, "text_view")));
+
+  gtk_text_buffer_insert_at_cursor (buffer, text, -1);
+}
+
+#define ASSERT_COMPOSER(fixture, expected)            \
+  G_STMT_START                                        \
+  {                                                   \
+    g_autofree char *text_ = composer_text (fixture); \
+    g_assert_cmpstr (text_, ==, (expected));          \
+  }                                                   \
+  G_STMT_END
+
+static void
+open_conversation (Fixture *fixture, gint64 conversation_id)
+{
+  natter_test_wait_until (natter_window_open_conversation (fixture->window, conversation_id),
+                          TIMEOUT_MS);
+  g_assert_cmpint (natter_conversation_item_get_conversation_id (
+                     natter_chat_view_get_conversation (fixture->chat_view)),
+                   ==, conversation_id);
+}
+
+/* What the composer holds stays with its conversation, across switching
+ * and across a restart, until it is sent. */
+static void
+test_drafts_kept (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterUser) carol = NULL;
+  g_autoptr (NatterProfile) carol_profile = NULL;
+  g_autofree char *carol_token = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *answer = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  gint64 carol_conversation;
+  guint status = 0;
+
+  carol = natter_test_server_register (fixture->server, "carol@example.org", "Carol Haile",
+                                       "parent", &carol_token, &carol_profile);
+  path = g_strdup_printf ("/api/as/%" G_GINT64_FORMAT "/%s/conversations",
+                          fixture->alice_profile->profile_id, fixture->alice_profile->profile_type);
+  body =
+    g_strdup_printf ("{\"with\":[{\"profile_id\":%" G_GINT64_FORMAT ",\"profile_type\":\"%s\"}]}",
+                     carol_profile->profile_id, carol_profile->profile_type);
+  answer = natter_test_http (fixture->server, "POST", path, fixture->alice_token, body, &status);
+  g_assert_cmpuint (status / 100, ==, 2);
+  node = json_from_string (answer, NULL);
+  carol_conversation = json_object_get_int_member (json_node_get_object (node), "conversation_id");
+  refresh_conversations (fixture->alice);
+
+  open_window (fixture);
+  ASSERT_COMPOSER (fixture, "");
+  type_text (fixture, "See you at 4, and ");
+
+  open_conversation (fixture, carol_conversation);
+  ASSERT_COMPOSER (fixture, "");
+  type_text (fixture, "Dear Carol, about the report");
+
+  open_conversation (fixture, fixture->conversation_id);
+  ASSERT_COMPOSER (fixture, "See you at 4, and ");
+  type_text (fixture, "bring the book");
+
+  /* A restart: a new client on the same data, a new window. Nothing
+   * waits for a timer: the switch and the window's end keep the text. */
+  gtk_window_destroy (GTK_WINDOW (g_steal_pointer (&fixture->window)));
+  g_clear_object (&fixture->alice);
+  fixture->alice = signed_in_client (fixture, "alice", fixture->alice_token);
+  refresh_conversations (fixture->alice);
+  open_window (fixture);
+  ASSERT_COMPOSER (fixture, "See you at 4, and bring the book");
+  open_conversation (fixture, carol_conversation);
+  ASSERT_COMPOSER (fixture, "Dear Carol, about the report");
+
+  /* Sent: gone from the composer and from the store. */
+  g_assert_true (natter_chat_view_send_draft (fixture->chat_view, NULL));
+  ASSERT_COMPOSER (fixture, "");
+  g_assert_null (
+    natter_store_get_draft (natter_client_get_store (fixture->alice), carol_conversation));
+  open_conversation (fixture, fixture->conversation_id);
+  ASSERT_COMPOSER (fixture, "See you at 4, and bring the book");
+}
+
 static void
 on_final_activate (GApplication *application)
 {
@@ -587,6 +688,8 @@ main (int argc, char *argv[])
               fixture_set_up, test_newest_visible, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/badge-cleared-in-open-chat", Fixture, NULL, fixture_set_up,
               test_badge_cleared_in_open_chat, fixture_tear_down);
+  g_test_add ("/natter/app/chat-view/drafts-kept", Fixture, NULL, fixture_set_up, test_drafts_kept,
+              fixture_tear_down);
   g_test_add ("/natter/app/chat-view/scrolled-up-shows-button", Fixture, NULL, fixture_set_up,
               test_scrolled_up, fixture_tear_down);
 

@@ -30,6 +30,7 @@
 #define TYPING_REPEAT_US (3 * G_TIME_SPAN_SECOND)
 #define TYPING_IDLE_S 5
 #define OLDER_PAGE_SIZE 50
+#define SAVE_DRAFT_DELAY_MS 500
 
 enum { PROP_0, PROP_CLIENT, PROP_CONVERSATION, PROP_ONLINE, PROP_SHOW_BACK_BUTTON, N_PROPS };
 
@@ -62,6 +63,8 @@ struct _NatterChatView {
   gulong window_active_handler;
   gint64 typing_sent_at;
   guint typing_idle_id;
+  guint save_draft_id;
+  gboolean loading_draft;
 
   AdwWindowTitle *window_title;
   GtkWidget *back_button;
@@ -538,6 +541,58 @@ stop_typing (NatterChatView *self)
   on_typing_idle (self);
 }
 
+/* The composer's text is kept per conversation in the local store, so it
+ * survives switching conversations and restarting. */
+static void
+save_draft (NatterChatView *self)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->text_view);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+  GtkTextIter start, end;
+  NatterStore *store;
+
+  g_clear_handle_id (&self->save_draft_id, g_source_remove);
+  if (self->client == NULL || self->conversation == NULL)
+    return;
+
+  store = natter_client_get_store (self->client);
+  if (store == NULL)
+    return;
+
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  text = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+  if (!natter_store_set_draft (
+        store, natter_conversation_item_get_conversation_id (self->conversation), text, &error))
+    g_warning ("Cannot keep the draft: %s", error->message);
+}
+
+static gboolean
+on_save_draft_timeout (gpointer user_data)
+{
+  NatterChatView *self = user_data;
+
+  self->save_draft_id = 0;
+  save_draft (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+load_draft (NatterChatView *self)
+{
+  NatterStore *store = self->client ? natter_client_get_store (self->client) : NULL;
+  g_autofree char *draft = NULL;
+
+  if (store != NULL && self->conversation != NULL)
+    draft = natter_store_get_draft (
+      store, natter_conversation_item_get_conversation_id (self->conversation));
+
+  self->loading_draft = TRUE;
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), draft ? draft : "", -1);
+  self->loading_draft = FALSE;
+}
+
 static void
 on_buffer_changed (NatterChatView *self, GtkTextBuffer *buffer)
 {
@@ -546,8 +601,11 @@ on_buffer_changed (NatterChatView *self, GtkTextBuffer *buffer)
   /* GtkTextView has no placeholder of its own. */
   gtk_widget_set_visible (self->placeholder, gtk_text_buffer_get_char_count (buffer) == 0);
 
-  if (self->client == NULL || self->conversation == NULL)
+  if (self->client == NULL || self->conversation == NULL || self->loading_draft)
     return;
+
+  g_clear_handle_id (&self->save_draft_id, g_source_remove);
+  self->save_draft_id = g_timeout_add (SAVE_DRAFT_DELAY_MS, on_save_draft_timeout, self);
 
   if (gtk_text_buffer_get_char_count (buffer) == 0) {
     stop_typing (self);
@@ -742,6 +800,8 @@ natter_chat_view_dispose (GObject *object)
 
   g_cancellable_cancel (self->load_cancellable);
   g_clear_handle_id (&self->typing_idle_id, g_source_remove);
+  if (self->save_draft_id != 0)
+    save_draft (self);
   natter_chat_view_set_conversation (self, NULL);
   g_clear_object (&self->client);
 
@@ -948,6 +1008,8 @@ natter_chat_view_set_conversation (NatterChatView *self, NatterConversationItem 
     return;
 
   stop_typing (self);
+  if (self->save_draft_id != 0)
+    save_draft (self);
   g_cancellable_cancel (self->load_cancellable);
   g_clear_object (&self->load_cancellable);
   self->load_cancellable = g_cancellable_new ();
@@ -982,7 +1044,7 @@ natter_chat_view_set_conversation (NatterChatView *self, NatterConversationItem 
   self->follow_newest = TRUE;
   self->last_value = 0;
   set_jump_button (self, FALSE);
-  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), "", -1);
+  load_draft (self);
 
   update_header (self);
   update_empty (self);
@@ -1129,6 +1191,8 @@ natter_chat_view_send_draft (NatterChatView *self, GError **error)
 
   stop_typing (self);
   gtk_text_buffer_set_text (buffer, "", -1);
+  /* Sent: no draft to bring back, even after a crash a moment later. */
+  save_draft (self);
   natter_chat_view_scroll_to_bottom (self);
 
   return TRUE;
