@@ -42,6 +42,7 @@ typedef struct {
   gint64 max_shown_seq;
   gint64 seeded_read;
   char *alice_token;
+  char *bob_token;
 } Fixture;
 
 static gboolean
@@ -141,6 +142,7 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   fixture->alice = signed_in_client (fixture, "alice", alice_token);
   fixture->alice_token = g_strdup (alice_token);
   fixture->bob = signed_in_client (fixture, "bob", bob_token);
+  fixture->bob_token = g_strdup (bob_token);
   refresh_conversations (fixture->alice);
   refresh_conversations (fixture->bob);
 }
@@ -160,6 +162,7 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
   g_clear_pointer (&fixture->data_dir, g_free);
   g_clear_pointer (&fixture->shots_dir, g_free);
   g_clear_pointer (&fixture->alice_token, g_free);
+  g_clear_pointer (&fixture->bob_token, g_free);
 
   natter_test_iterate_until (g_get_monotonic_time () + 100 * 1000);
 }
@@ -662,6 +665,144 @@ test_drafts_kept (Fixture *fixture, gconstpointer data)
   ASSERT_COMPOSER (fixture, "See you at 4, and bring the book");
 }
 
+/* The row showing @text, if the list has made one. */
+static GtkWidget *
+find_row (Fixture *fixture, const char *text)
+{
+  g_autoptr (GPtrArray) rows = list_rows (fixture);
+
+  for (guint i = 0; i < rows->len; i++) {
+    GtkWidget *row = g_ptr_array_index (rows, i);
+    NatterMessageItem *item = natter_message_row_get_item (NATTER_MESSAGE_ROW (row));
+
+    if (g_strcmp0 (natter_message_item_get_text (item), text) == 0)
+      return row;
+  }
+
+  return NULL;
+}
+
+static GtkWidget *
+row_child (GtkWidget *row, const char *name)
+{
+  return GTK_WIDGET (gtk_widget_get_template_child (row, NATTER_TYPE_MESSAGE_ROW, name));
+}
+
+/* Whether the row of @text shows @icon, named @label for screen readers. */
+static gboolean
+row_shows_state (Fixture *fixture, const char *text, const char *icon, const char *label)
+{
+  GtkWidget *row = find_row (fixture, text);
+  GtkWidget *image;
+  g_autofree char *mismatch = NULL;
+
+  if (row == NULL)
+    return FALSE;
+
+  image = row_child (row, "state_image");
+  if (!gtk_widget_get_visible (image) ||
+      g_strcmp0 (gtk_image_get_icon_name (GTK_IMAGE (image)), icon) != 0)
+    return FALSE;
+
+  mismatch = gtk_test_accessible_check_property (GTK_ACCESSIBLE (image),
+                                                 GTK_ACCESSIBLE_PROPERTY_LABEL, label);
+  return mismatch == NULL && gtk_widget_get_visible (row_child (row, "retry_button")) ==
+                               (g_strcmp0 (label, "Not sent") == 0);
+}
+
+static void
+alice_sends_and_waits (Fixture *fixture, const char *text, const char *icon, const char *label)
+{
+  alice_sends (fixture, text);
+  natter_test_wait_until (row_shows_state (fixture, text, icon, label), TIMEOUT_MS);
+}
+
+static void
+save_in_styles (Fixture *fixture, const char *name)
+{
+  AdwStyleManager *style = adw_style_manager_get_default ();
+  g_autoptr (GSettings) a11y = g_settings_new ("org.gnome.desktop.a11y.interface");
+  g_autofree char *dark = g_strconcat (name, "-dark", NULL);
+  g_autofree char *high_contrast = g_strconcat (name, "-high-contrast", NULL);
+
+  wait_frames (fixture, 2);
+  save_screenshot (fixture, name);
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
+  wait_frames (fixture, 2);
+  save_screenshot (fixture, dark);
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_DEFAULT);
+
+  g_settings_set_boolean (a11y, "high-contrast", TRUE);
+  natter_test_wait_until (adw_style_manager_get_high_contrast (style), TIMEOUT_MS);
+  wait_frames (fixture, 2);
+  save_screenshot (fixture, high_contrast);
+  g_settings_reset (a11y, "high-contrast");
+  natter_test_wait_until (!adw_style_manager_get_high_contrast (style), TIMEOUT_MS);
+}
+
+/* Every own message shows its state with an icon of its own and a name
+ * for screen readers: sending (clock), sent (one tick), read (two ticks),
+ * not sent (error, with a Retry button that sends it). */
+static void
+test_message_states (Fixture *fixture, gconstpointer data)
+{
+  const char *read_text = "Read by Bob";
+  const char *sent_text = "Sent, not read yet";
+  const char *failed_text = "Refused by the server";
+  const char *pending_text = "Waiting in the outbox";
+  g_autoptr (GError) error = NULL;
+  NatterMessageItem *failed_item;
+  GtkWidget *retry;
+
+  seed_history (fixture, 3, 0);
+  open_window (fixture);
+  assert_newest_on_screen (fixture);
+
+  alice_sends_and_waits (fixture, read_text, "natter-message-sent-symbolic", "Sent");
+  natter_client_mark_read (fixture->bob, fixture->conversation_id, 4);
+  natter_test_wait_until (
+    row_shows_state (fixture, read_text, "natter-message-read-symbolic", "Read"), TIMEOUT_MS);
+
+  alice_sends_and_waits (fixture, sent_text, "natter-message-sent-symbolic", "Sent");
+
+  /* Offline, messages wait in the outbox. One is marked refused for good,
+   * as the client does when the server answers with a permanent error
+   * (the server here offers no way to refuse a participant's message). */
+  natter_test_server_stop (fixture->server);
+  natter_test_wait_until (!natter_window_get_online (fixture->window), TIMEOUT_MS);
+  alice_sends_and_waits (fixture, failed_text, "natter-message-pending-symbolic", "Sending");
+  failed_item = natter_message_row_get_item (NATTER_MESSAGE_ROW (find_row (fixture, failed_text)));
+  g_assert_true (natter_store_outbox_fail (natter_client_get_store (fixture->alice),
+                                           natter_message_item_get_client_msg_id (failed_item),
+                                           "not_allowed", "not a participant", &error));
+  g_assert_no_error (error);
+  natter_test_wait_until (
+    row_shows_state (fixture, failed_text, "dialog-error-symbolic", "Not sent"), TIMEOUT_MS);
+  alice_sends_and_waits (fixture, pending_text, "natter-message-pending-symbolic", "Sending");
+
+  /* All four at once, each as it was. */
+  g_assert_true (row_shows_state (fixture, read_text, "natter-message-read-symbolic", "Read"));
+  g_assert_true (row_shows_state (fixture, sent_text, "natter-message-sent-symbolic", "Sent"));
+  g_assert_true (row_shows_state (fixture, failed_text, "dialog-error-symbolic", "Not sent"));
+  assert_newest_on_screen (fixture);
+  save_in_styles (fixture, "chat-message-states");
+
+  /* Back online the pending one goes out; the refused one waits for the
+   * user, and Retry sends it. */
+  natter_test_server_restart (fixture->server);
+  natter_test_wait_until (
+    row_shows_state (fixture, pending_text, "natter-message-sent-symbolic", "Sent"), TIMEOUT_MS);
+  g_assert_true (row_shows_state (fixture, failed_text, "dialog-error-symbolic", "Not sent"));
+  retry = row_child (find_row (fixture, failed_text), "retry_button");
+  g_assert_true (gtk_widget_get_visible (retry));
+  g_signal_emit_by_name (retry, "clicked");
+  natter_test_wait_until (
+    row_shows_state (fixture, failed_text, "natter-message-sent-symbolic", "Sent"), TIMEOUT_MS);
+  natter_test_wait_until (natter_store_count_messages (natter_client_get_store (fixture->bob),
+                                                       fixture->conversation_id) == 4,
+                          TIMEOUT_MS);
+}
+
 static void
 on_final_activate (GApplication *application)
 {
@@ -688,6 +829,8 @@ main (int argc, char *argv[])
               fixture_set_up, test_newest_visible, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/badge-cleared-in-open-chat", Fixture, NULL, fixture_set_up,
               test_badge_cleared_in_open_chat, fixture_tear_down);
+  g_test_add ("/natter/app/chat-view/message-states", Fixture, NULL, fixture_set_up,
+              test_message_states, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/drafts-kept", Fixture, NULL, fixture_set_up, test_drafts_kept,
               fixture_tear_down);
   g_test_add ("/natter/app/chat-view/scrolled-up-shows-button", Fixture, NULL, fixture_set_up,

@@ -39,31 +39,43 @@ struct _NatterMessageRow {
 
 G_DEFINE_FINAL_TYPE (NatterMessageRow, natter_message_row, GTK_TYPE_WIDGET)
 
+/* Each state of an own message has a shape of its own (not only a
+ * colour), so it reads in every style: a clock while in the outbox, one
+ * tick once the server stored it, two once the peer read it, and an error
+ * with a Retry button. Protocol 1.1 says nothing of delivery to the peer's
+ * devices, so there is no "delivered" state between sent and read. */
 static void
 update_state (NatterMessageRow *self)
 {
+  static const char *const state_classes[] = { "pending", "sent", "read", "failed" };
   NatterMessageState state = natter_message_item_get_state (self->item);
   gboolean outgoing = natter_message_item_get_outgoing (self->item);
   const char *icon = NULL;
   const char *description = NULL;
+  const char *state_class = NULL;
 
-  gtk_widget_remove_css_class (GTK_WIDGET (self->state_image), "error");
+  for (guint i = 0; i < G_N_ELEMENTS (state_classes); i++)
+    gtk_widget_remove_css_class (GTK_WIDGET (self->state_image), state_classes[i]);
 
   if (outgoing) {
     switch (state) {
       case NATTER_MESSAGE_STATE_PENDING:
-        icon = "document-open-recent-symbolic";
+        icon = "natter-message-pending-symbolic";
         description = _ ("Sending");
+        state_class = "pending";
         break;
       case NATTER_MESSAGE_STATE_FAILED:
         icon = "dialog-error-symbolic";
         description = _ ("Not sent");
-        gtk_widget_add_css_class (GTK_WIDGET (self->state_image), "error");
+        /* In the bubble's own colour: red on the accent colour does not
+         * read; the Retry button beside the bubble carries the alarm. */
+        state_class = "failed";
         break;
       case NATTER_MESSAGE_STATE_SENT:
       default:
-        icon = self->read ? "emblem-ok-symbolic" : "object-select-symbolic";
+        icon = self->read ? "natter-message-read-symbolic" : "natter-message-sent-symbolic";
         description = self->read ? _ ("Read") : _ ("Sent");
+        state_class = self->read ? "read" : "sent";
         break;
     }
   }
@@ -71,6 +83,7 @@ update_state (NatterMessageRow *self)
   gtk_widget_set_visible (GTK_WIDGET (self->state_image), icon != NULL);
   if (icon != NULL) {
     gtk_image_set_from_icon_name (self->state_image, icon);
+    gtk_widget_add_css_class (GTK_WIDGET (self->state_image), state_class);
     gtk_widget_set_tooltip_text (GTK_WIDGET (self->state_image), description);
     gtk_accessible_update_property (GTK_ACCESSIBLE (self->state_image),
                                     GTK_ACCESSIBLE_PROPERTY_LABEL, description, -1);
