@@ -172,6 +172,8 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
 static char *
 history_text (guint seq)
 {
+  if (seq == 5)
+    return g_strdup ("Message 5: meet me by the zebra crossing near the school.");
   if (seq % 7 == 0)
     return g_strdup_printf ("Message %u. A longer one that wraps over several lines in a normal "
                             "window: fractions, decimals and percentages are three ways of "
@@ -455,10 +457,13 @@ save_screenshot (Fixture *fixture, const char *name)
   g_autoptr (GskRenderNode) node = NULL;
   g_autofree char *file = g_strconcat (name, ".png", NULL);
   g_autofree char *path = g_build_filename (fixture->shots_dir, file, NULL);
-  GtkSnapshot *snapshot = gtk_snapshot_new ();
-  int width = gtk_widget_get_width (widget);
-  int height = gtk_widget_get_height (widget);
+  GtkSnapshot *snapshot;
+  int width, height;
 
+  wait_frames (fixture, 2);
+  width = gtk_widget_get_width (widget);
+  height = gtk_widget_get_height (widget);
+  snapshot = gtk_snapshot_new ();
   gdk_paintable_snapshot (paintable, snapshot, width, height);
   node = gtk_snapshot_free_to_node (snapshot);
   g_assert_nonnull (node);
@@ -803,6 +808,162 @@ test_message_states (Fixture *fixture, gconstpointer data)
                           TIMEOUT_MS);
 }
 
+static guint
+sidebar_rows (Fixture *fixture)
+{
+  GtkListView *list = GTK_LIST_VIEW (gtk_widget_get_template_child (
+    GTK_WIDGET (fixture->window), NATTER_TYPE_WINDOW, "conversation_list_view"));
+
+  return g_list_model_get_n_items (G_LIST_MODEL (gtk_list_view_get_model (list)));
+}
+
+static const char *
+search_count (Fixture *fixture)
+{
+  return gtk_label_get_label (GTK_LABEL (chat_child (fixture, "search_count_label")));
+}
+
+/* Whether the row of message @seq is on screen, marked as the match shown,
+ * with @words highlighted in its text. */
+static gboolean
+match_shown (Fixture *fixture, gint64 seq)
+{
+  g_autoptr (GPtrArray) rows = list_rows (fixture);
+
+  for (guint i = 0; i < rows->len; i++) {
+    GtkWidget *row = g_ptr_array_index (rows, i);
+    NatterMessageItem *item = natter_message_row_get_item (NATTER_MESSAGE_ROW (row));
+
+    if (natter_message_item_get_seq (item) == seq)
+      return row_on_screen (fixture, row) &&
+             natter_message_row_get_n_highlights (NATTER_MESSAGE_ROW (row)) > 0 &&
+             gtk_widget_has_css_class (row_child (row, "bubble"), "current-match");
+  }
+
+  return FALSE;
+}
+
+static void
+search_for (Fixture *fixture, const char *text)
+{
+  gtk_editable_set_text (GTK_EDITABLE (chat_child (fixture, "search_entry")), text);
+  /* GtkSearchEntry waits a moment before it says the text changed. */
+  natter_test_wait_until (g_strcmp0 (search_count (fixture), "") != 0 || g_strcmp0 (text, "") == 0,
+                          TIMEOUT_MS);
+}
+
+/* Runs what @widget's own shortcut for @keyval with @modifiers does, as
+ * GTK would on that key press (GTK 4 has no way to inject key events). */
+static gboolean
+press_shortcut (GtkWidget *widget, guint keyval, GdkModifierType modifiers)
+{
+  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (widget);
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++) {
+    g_autoptr (GObject) controller = g_list_model_get_item (controllers, i);
+
+    if (!GTK_IS_SHORTCUT_CONTROLLER (controller))
+      continue;
+
+    for (guint j = 0; j < g_list_model_get_n_items (G_LIST_MODEL (controller)); j++) {
+      g_autoptr (GtkShortcut) shortcut = g_list_model_get_item (G_LIST_MODEL (controller), j);
+      GtkShortcutTrigger *trigger = gtk_shortcut_get_trigger (shortcut);
+
+      if (GTK_IS_KEYVAL_TRIGGER (trigger) &&
+          gtk_keyval_trigger_get_keyval (GTK_KEYVAL_TRIGGER (trigger)) == keyval &&
+          gtk_keyval_trigger_get_modifiers (GTK_KEYVAL_TRIGGER (trigger)) == modifiers)
+        return gtk_shortcut_action_activate (gtk_shortcut_get_action (shortcut), 0, widget,
+                                             gtk_shortcut_get_arguments (shortcut));
+    }
+  }
+
+  return FALSE;
+}
+
+/* Ctrl+F in the chat: matches from the local store's index, newest first,
+ * highlighted and brought on screen; up and down walk them. */
+static void
+test_search_in_conversation (Fixture *fixture, gconstpointer data)
+{
+  GtkWidget *search_bar;
+
+  seed_history (fixture, 120, 0);
+  open_window (fixture);
+  assert_newest_on_screen (fixture);
+
+  natter_chat_view_focus_composer (fixture->chat_view);
+  search_bar = chat_child (fixture, "search_bar");
+  g_assert_false (gtk_search_bar_get_search_mode (GTK_SEARCH_BAR (search_bar)));
+  g_assert_true (press_shortcut (GTK_WIDGET (fixture->chat_view), GDK_KEY_f, GDK_CONTROL_MASK));
+  g_assert_true (gtk_search_bar_get_search_mode (GTK_SEARCH_BAR (search_bar)));
+
+  /* Multiples of 7 mention a calculator: 17 of them up to 119. */
+  search_for (fixture, "CALCUL");
+  g_assert_cmpstr (search_count (fixture), ==, "17 of 17");
+  natter_test_wait_until (match_shown (fixture, 119), TIMEOUT_MS);
+
+  g_assert_true (
+    gtk_widget_activate_action (GTK_WIDGET (fixture->chat_view), "chat.search-previous", NULL));
+  g_assert_cmpstr (search_count (fixture), ==, "16 of 17");
+  natter_test_wait_until (match_shown (fixture, 112), TIMEOUT_MS);
+
+  /* Far back: the list has to bring the row from an estimate. */
+  for (guint i = 0; i < 14; i++)
+    gtk_widget_activate_action (GTK_WIDGET (fixture->chat_view), "chat.search-previous", NULL);
+  g_assert_cmpstr (search_count (fixture), ==, "2 of 17");
+  natter_test_wait_until (match_shown (fixture, 14), TIMEOUT_MS);
+  save_screenshot (fixture, "chat-search");
+
+  gtk_widget_activate_action (GTK_WIDGET (fixture->chat_view), "chat.search-next", NULL);
+  g_assert_cmpstr (search_count (fixture), ==, "3 of 17");
+  natter_test_wait_until (match_shown (fixture, 21), TIMEOUT_MS);
+
+  search_for (fixture, "nowhere to be found");
+  g_assert_cmpstr (search_count (fixture), ==, "No matches");
+  /* Everything is stored: nothing older to ask the server for. */
+  g_assert_false (gtk_widget_get_visible (chat_child (fixture, "search_server_button")));
+
+  /* The sidebar's search looks into the messages too. */
+  natter_window_set_filter_text (fixture->window, "zebra crossing");
+  g_assert_cmpuint (sidebar_rows (fixture), ==, 1);
+  natter_window_set_filter_text (fixture->window, "giraffe");
+  g_assert_cmpuint (sidebar_rows (fixture), ==, 0);
+  natter_window_set_filter_text (fixture->window, "bob");
+  g_assert_cmpuint (sidebar_rows (fixture), ==, 1);
+  natter_window_set_filter_text (fixture->window, NULL);
+}
+
+/* Alice on a new computer: the store holds only the newest pages. A word
+ * from an old message is not found here, and "Search Older Messages on the
+ * Server" pages back through the history until it is. */
+static void
+test_search_older_on_server (Fixture *fixture, gconstpointer data)
+{
+  GtkWidget *server_button;
+
+  seed_history (fixture, 400, 0);
+  g_clear_object (&fixture->alice);
+  fixture->alice = signed_in_client (fixture, "alice-new-computer", fixture->alice_token);
+  refresh_conversations (fixture->alice);
+  open_window (fixture);
+  natter_test_wait_until (count_items (fixture) > 0, TIMEOUT_MS);
+  assert_newest_on_screen (fixture);
+  g_assert_cmpuint (count_items (fixture), <, 400);
+  g_test_message ("%u messages fetched on opening", count_items (fixture));
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->chat_view), "chat.search", NULL));
+  search_for (fixture, "zebra");
+  g_assert_cmpstr (search_count (fixture), ==, "No matches");
+  server_button = chat_child (fixture, "search_server_button");
+  g_assert_true (gtk_widget_get_visible (server_button));
+  save_screenshot (fixture, "chat-search-older-on-server");
+
+  g_signal_emit_by_name (server_button, "clicked");
+  natter_test_wait_until (g_strcmp0 (search_count (fixture), "1 of 1") == 0, TIMEOUT_MS);
+  natter_test_wait_until (match_shown (fixture, 5), TIMEOUT_MS);
+  g_assert_false (gtk_widget_get_visible (server_button));
+}
+
 static void
 on_final_activate (GApplication *application)
 {
@@ -831,6 +992,10 @@ main (int argc, char *argv[])
               test_badge_cleared_in_open_chat, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/message-states", Fixture, NULL, fixture_set_up,
               test_message_states, fixture_tear_down);
+  g_test_add ("/natter/app/chat-view/search-in-conversation", Fixture, NULL, fixture_set_up,
+              test_search_in_conversation, fixture_tear_down);
+  g_test_add ("/natter/app/chat-view/search-older-on-server", Fixture, NULL, fixture_set_up,
+              test_search_older_on_server, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/drafts-kept", Fixture, NULL, fixture_set_up, test_drafts_kept,
               fixture_tear_down);
   g_test_add ("/natter/app/chat-view/scrolled-up-shows-button", Fixture, NULL, fixture_set_up,

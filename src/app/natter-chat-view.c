@@ -31,6 +31,9 @@
 #define TYPING_IDLE_S 5
 #define OLDER_PAGE_SIZE 50
 #define SAVE_DRAFT_DELAY_MS 500
+#define SEARCH_LIMIT 1000
+#define SEARCH_SERVER_PAGE 200
+#define SEARCH_SERVER_PAGES 10
 
 enum { PROP_0, PROP_CLIENT, PROP_CONVERSATION, PROP_ONLINE, PROP_SHOW_BACK_BUTTON, N_PROPS };
 
@@ -65,6 +68,7 @@ struct _NatterChatView {
   guint typing_idle_id;
   guint save_draft_id;
   gboolean loading_draft;
+  gboolean fill_after_paint;
 
   AdwWindowTitle *window_title;
   GtkWidget *back_button;
@@ -78,6 +82,16 @@ struct _NatterChatView {
   GtkTextView *text_view;
   GtkWidget *placeholder;
   GtkWidget *emoji_button;
+  GtkSearchBar *search_bar;
+  GtkEditable *search_entry;
+  GtkLabel *search_count_label;
+  GtkWidget *search_server_button;
+
+  /* In-conversation search: the matches in the local store, oldest first,
+   * and the one shown. */
+  GArray *search_hits;
+  int search_current;
+  guint search_server_pages_left;
 };
 
 G_DEFINE_FINAL_TYPE (NatterChatView, natter_chat_view, GTK_TYPE_WIDGET)
@@ -269,6 +283,8 @@ set_jump_button (NatterChatView *self, gboolean reveal)
     gtk_widget_set_visible (self->jump_label, FALSE);
 }
 
+static void maybe_fill_view (NatterChatView *self);
+
 /* Runs once a frame has been drawn, when every row has its allocation. */
 static void
 on_after_paint (NatterChatView *self, GdkFrameClock *frame_clock)
@@ -281,6 +297,11 @@ on_after_paint (NatterChatView *self, GdkFrameClock *frame_clock)
   }
 
   mark_read_if_seen (self);
+
+  if (self->fill_after_paint) {
+    self->fill_after_paint = FALSE;
+    maybe_fill_view (self);
+  }
 }
 
 static void
@@ -290,7 +311,9 @@ on_window_active_changed (NatterChatView *self)
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
-static void maybe_fill_view (NatterChatView *self);
+static void continue_server_search (NatterChatView *self);
+static void update_search_controls (NatterChatView *self);
+static void load_older_page (NatterChatView *self, guint limit);
 
 static void
 on_load_older_finished (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -306,10 +329,20 @@ on_load_older_finished (GObject *source, GAsyncResult *result, gpointer user_dat
   update_empty (self);
   if (error != NULL) {
     g_debug ("Could not load older messages: %s", error->message);
+    if (self->search_server_pages_left > 0) {
+      self->search_server_pages_left = 0;
+      show_toast (self, _ ("Older messages could not be fetched"));
+      update_search_controls (self);
+    }
     return;
   }
 
-  maybe_fill_view (self);
+  continue_server_search (self);
+
+  /* Judged once the new rows are laid out: before, the list's height is
+   * still the old one and page after page would be fetched. */
+  self->fill_after_paint = TRUE;
+  gtk_widget_queue_draw (GTK_WIDGET (self->message_list_view));
 }
 
 static gboolean
@@ -320,12 +353,18 @@ can_load_older (NatterChatView *self)
 }
 
 static void
-load_older (NatterChatView *self)
+load_older_page (NatterChatView *self, guint limit)
 {
   gtk_revealer_set_reveal_child (self->loading_revealer, TRUE);
-  natter_message_list_load_older_async (self->messages, OLDER_PAGE_SIZE, self->load_cancellable,
+  natter_message_list_load_older_async (self->messages, limit, self->load_cancellable,
                                         on_load_older_finished, g_object_ref (self));
   update_empty (self);
+}
+
+static void
+load_older (NatterChatView *self)
+{
+  load_older_page (self, OLDER_PAGE_SIZE);
 }
 
 static void
@@ -398,6 +437,27 @@ on_vadjustment_bounds_changed (NatterChatView *self)
   maybe_fill_view (self);
 }
 
+static const char *
+active_search_text (NatterChatView *self)
+{
+  const char *text;
+
+  if (!gtk_search_bar_get_search_mode (self->search_bar))
+    return NULL;
+
+  text = gtk_editable_get_text (self->search_entry);
+  return text != NULL && *text != '\0' ? text : NULL;
+}
+
+static gint64
+current_match_seq (NatterChatView *self)
+{
+  if (self->search_current < 0 || (guint) self->search_current >= self->search_hits->len)
+    return 0;
+
+  return g_array_index (self->search_hits, NatterSearchHit, self->search_current).seq;
+}
+
 static void
 refresh_row_context (NatterChatView *self, GtkListItem *list_item)
 {
@@ -446,6 +506,10 @@ refresh_row_context (NatterChatView *self, GtkListItem *list_item)
   }
 
   natter_message_row_set_context (NATTER_MESSAGE_ROW (row), show_day, grouped, read);
+  natter_message_row_set_highlight (NATTER_MESSAGE_ROW (row), active_search_text (self),
+                                    natter_message_item_get_seq (item) > 0 &&
+                                      natter_message_item_get_seq (item) ==
+                                        current_match_seq (self));
 }
 
 static void
@@ -457,6 +521,154 @@ refresh_bound_rows (NatterChatView *self)
   g_hash_table_iter_init (&iter, self->bound_items);
   while (g_hash_table_iter_next (&iter, &list_item, NULL))
     refresh_row_context (self, list_item);
+}
+
+static void
+update_search_controls (NatterChatView *self)
+{
+  const char *text = active_search_text (self);
+  guint n_hits = self->search_hits->len;
+  gboolean searching_server = self->search_server_pages_left > 0;
+  g_autofree char *count = NULL;
+
+  if (text == NULL)
+    count = g_strdup ("");
+  else if (n_hits == 0)
+    count = g_strdup (searching_server ? _ ("Searching…") : _ ("No matches"));
+  else
+    /* Translators: the match shown and how many there are, "3 of 12" */
+    count = g_strdup_printf (_ ("%d of %u"), self->search_current + 1, n_hits);
+  gtk_label_set_label (self->search_count_label, count);
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "chat.search-previous",
+                                 n_hits > 0 && self->search_current > 0);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "chat.search-next",
+                                 n_hits > 0 && (guint) self->search_current + 1 < n_hits);
+  /* Nothing here: older history the store never fetched may hold it. */
+  gtk_widget_set_visible (self->search_server_button,
+                          text != NULL && n_hits == 0 && self->messages != NULL &&
+                            natter_message_list_get_has_more (self->messages));
+  gtk_widget_set_sensitive (self->search_server_button, !searching_server);
+}
+
+static void
+show_current_match (NatterChatView *self)
+{
+  NatterStore *store = self->client ? natter_client_get_store (self->client) : NULL;
+  gint64 seq = current_match_seq (self);
+  guint position;
+
+  if (store == NULL || self->conversation == NULL || seq <= 0)
+    return;
+
+  position = natter_store_get_message_position (
+    store, natter_conversation_item_get_conversation_id (self->conversation), seq);
+  self->follow_newest = FALSE;
+  gtk_widget_activate_action (GTK_WIDGET (self->message_list_view), "list.scroll-to-item", "u",
+                              position);
+  refresh_bound_rows (self);
+}
+
+/* Runs the search again over the store; @keep_seq keeps that match shown
+ * if it is still one, otherwise the newest match is shown. */
+static void
+run_search (NatterChatView *self, gint64 keep_seq)
+{
+  NatterStore *store = self->client ? natter_client_get_store (self->client) : NULL;
+  const char *text = active_search_text (self);
+
+  g_array_set_size (self->search_hits, 0);
+  self->search_current = -1;
+
+  if (text != NULL && store != NULL && self->conversation != NULL) {
+    g_autoptr (GArray) hits = natter_store_search_messages (
+      store, natter_conversation_item_get_conversation_id (self->conversation), text, SEARCH_LIMIT);
+
+    g_array_append_vals (self->search_hits, hits->data, hits->len);
+    self->search_current = (int) hits->len - 1;
+    for (guint i = 0; i < hits->len; i++) {
+      if (g_array_index (hits, NatterSearchHit, i).seq == keep_seq)
+        self->search_current = i;
+    }
+  }
+
+  update_search_controls (self);
+  refresh_bound_rows (self);
+  if (self->search_current >= 0)
+    show_current_match (self);
+}
+
+static void
+on_search_changed (NatterChatView *self)
+{
+  self->search_server_pages_left = 0;
+  run_search (self, 0);
+}
+
+static void
+step_match (NatterChatView *self, int step)
+{
+  int next = self->search_current + step;
+
+  if (next < 0 || (guint) next >= self->search_hits->len)
+    return;
+
+  self->search_current = next;
+  update_search_controls (self);
+  show_current_match (self);
+}
+
+static void
+on_search_older (NatterChatView *self)
+{
+  step_match (self, -1);
+}
+
+static void
+on_search_newer (NatterChatView *self)
+{
+  step_match (self, 1);
+}
+
+static void
+on_search_stop (NatterChatView *self)
+{
+  gtk_search_bar_set_search_mode (self->search_bar, FALSE);
+}
+
+static void
+on_search_mode_changed (NatterChatView *self)
+{
+  if (gtk_search_bar_get_search_mode (self->search_bar)) {
+    gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
+  } else {
+    self->search_server_pages_left = 0;
+    gtk_editable_set_text (self->search_entry, "");
+  }
+
+  run_search (self, 0);
+}
+
+/* "Search older messages on the server": after each page of history
+ * (fetched for the search or for any other reason) the search runs again
+ * over the store, and the next page is asked for until a match turns up,
+ * the history ends or the pages allowed per request are spent. */
+static void
+continue_server_search (NatterChatView *self)
+{
+  if (self->search_server_pages_left == 0)
+    return;
+
+  run_search (self, 0);
+  if (self->search_hits->len > 0 || self->messages == NULL ||
+      !natter_message_list_get_has_more (self->messages)) {
+    self->search_server_pages_left = 0;
+  } else if (can_load_older (self)) {
+    self->search_server_pages_left--;
+    load_older_page (self, SEARCH_SERVER_PAGE);
+  }
+
+  update_search_controls (self);
 }
 
 static void
@@ -506,7 +718,21 @@ on_messages_items_changed (
   }
 
   update_empty (self);
-  refresh_bound_rows (self);
+  /* Only the row after the change has new neighbours; new rows get their
+   * context when bound. Refreshing every row for each of a page's
+   * messages made loading history take seconds. */
+  {
+    GHashTableIter iter;
+    gpointer list_item;
+
+    g_hash_table_iter_init (&iter, self->bound_items);
+    while (g_hash_table_iter_next (&iter, &list_item, NULL)) {
+      guint item_position = gtk_list_item_get_position (list_item);
+
+      if (item_position >= position && item_position <= position + added)
+        refresh_row_context (self, list_item);
+    }
+  }
   gtk_widget_queue_draw (GTK_WIDGET (self->message_list_view));
 }
 
@@ -691,6 +917,47 @@ on_start_call_action (GtkWidget *widget, const char *action_name, GVariant *para
 }
 
 static void
+on_search_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+
+  if (self->conversation == NULL)
+    return;
+
+  gtk_search_bar_set_search_mode (self->search_bar, TRUE);
+  gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
+}
+
+static void
+on_search_previous_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  on_search_older (NATTER_CHAT_VIEW (widget));
+}
+
+static void
+on_search_next_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  on_search_newer (NATTER_CHAT_VIEW (widget));
+}
+
+static void
+on_search_server_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+
+  if (self->messages == NULL || self->search_server_pages_left > 0)
+    return;
+
+  /* A page already on its way counts as the first. */
+  self->search_server_pages_left = SEARCH_SERVER_PAGES;
+  if (can_load_older (self)) {
+    self->search_server_pages_left--;
+    load_older_page (self, SEARCH_SERVER_PAGE);
+  }
+  update_search_controls (self);
+}
+
+static void
 on_scroll_to_bottom_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
   natter_chat_view_scroll_to_bottom (NATTER_CHAT_VIEW (widget));
@@ -824,6 +1091,7 @@ natter_chat_view_finalize (GObject *object)
 
   g_clear_object (&self->load_cancellable);
   g_clear_pointer (&self->bound_items, g_hash_table_unref);
+  g_clear_pointer (&self->search_hits, g_array_unref);
 
   G_OBJECT_CLASS (natter_chat_view_parent_class)->finalize (object);
 }
@@ -883,6 +1151,17 @@ natter_chat_view_class_init (NatterChatViewClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_message_bind);
   gtk_widget_class_bind_template_callback (widget_class, on_message_unbind);
   gtk_widget_class_bind_template_callback (widget_class, on_emoji_picked);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, search_bar);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, search_entry);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, search_count_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, search_server_button);
+  gtk_widget_class_bind_template_callback (widget_class, on_search_changed);
+  gtk_widget_class_bind_template_callback (widget_class, on_search_stop);
+  /* Matches are walked from the newest back in time: Enter goes older. */
+  gtk_widget_class_bind_template_callback_full (widget_class, "on_search_next",
+                                                G_CALLBACK (on_search_older));
+  gtk_widget_class_bind_template_callback_full (widget_class, "on_search_previous",
+                                                G_CALLBACK (on_search_newer));
 
   gtk_widget_class_install_action (widget_class, "chat.send", NULL, on_send_action);
   gtk_widget_class_install_action (widget_class, "chat.retry-message", "s",
@@ -891,8 +1170,17 @@ natter_chat_view_class_init (NatterChatViewClass *klass)
   gtk_widget_class_install_action (widget_class, "chat.scroll-to-bottom", NULL,
                                    on_scroll_to_bottom_action);
 
+  gtk_widget_class_install_action (widget_class, "chat.search", NULL, on_search_action);
+  gtk_widget_class_install_action (widget_class, "chat.search-previous", NULL,
+                                   on_search_previous_action);
+  gtk_widget_class_install_action (widget_class, "chat.search-next", NULL, on_search_next_action);
+  gtk_widget_class_install_action (widget_class, "chat.search-server", NULL,
+                                   on_search_server_action);
+
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_End, GDK_CONTROL_MASK,
                                        "chat.scroll-to-bottom", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK, "chat.search",
+                                       NULL);
 
   gtk_widget_class_set_css_name (widget_class, "natter-chat-view");
 }
@@ -904,11 +1192,17 @@ natter_chat_view_init (NatterChatView *self)
   GtkAdjustment *adjustment;
 
   self->bound_items = g_hash_table_new (NULL, NULL);
+  self->search_hits = g_array_new (FALSE, FALSE, sizeof (NatterSearchHit));
+  self->search_current = -1;
   self->load_cancellable = g_cancellable_new ();
   self->online = TRUE;
   self->follow_newest = TRUE;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+
+  g_signal_connect_object (self->search_bar, "notify::search-mode-enabled",
+                           G_CALLBACK (on_search_mode_changed), self, G_CONNECT_SWAPPED);
+  gtk_search_bar_connect_entry (self->search_bar, GTK_EDITABLE (self->search_entry));
 
   key_controller = gtk_event_controller_key_new ();
   gtk_event_controller_set_propagation_phase (key_controller, GTK_PHASE_CAPTURE);
@@ -929,6 +1223,7 @@ natter_chat_view_init (NatterChatView *self)
 
   update_empty (self);
   update_actions (self);
+  update_search_controls (self);
 }
 
 /**
@@ -1045,6 +1340,8 @@ natter_chat_view_set_conversation (NatterChatView *self, NatterConversationItem 
   self->last_value = 0;
   set_jump_button (self, FALSE);
   load_draft (self);
+  self->search_server_pages_left = 0;
+  gtk_search_bar_set_search_mode (self->search_bar, FALSE);
 
   update_header (self);
   update_empty (self);

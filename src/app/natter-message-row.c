@@ -26,6 +26,9 @@ struct _NatterMessageRow {
   gboolean show_day;
   gboolean grouped;
   gboolean read;
+  char *highlight_words;
+  gboolean current_match;
+  guint n_highlights;
 
   GtkLabel *day_label;
   GtkWidget *line_box;
@@ -99,6 +102,61 @@ update_state (NatterMessageRow *self)
   }
 }
 
+/* Marks where each of the search words occurs in the message text, case
+ * folded, over the label's own text (the markup's links stay). The match
+ * shown gets a stronger colour. Fixed colours: the yellow of a search
+ * highlight, with black text, reads in every style. */
+static void
+update_highlight (NatterMessageRow *self)
+{
+  const char *text = gtk_label_get_text (self->text_label);
+  g_autoptr (PangoAttrList) attributes = NULL;
+  g_auto (GStrv) words = NULL;
+
+  self->n_highlights = 0;
+  if (self->highlight_words == NULL || text == NULL || *text == '\0') {
+    gtk_label_set_attributes (self->text_label, NULL);
+    return;
+  }
+
+  attributes = pango_attr_list_new ();
+  words = g_strsplit_set (self->highlight_words, " \t\n", -1);
+  for (guint w = 0; words[w] != NULL; w++) {
+    g_autofree char *word = g_utf8_casefold (words[w], -1);
+    glong word_chars = g_utf8_strlen (word, -1);
+
+    if (word_chars == 0)
+      continue;
+
+    for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p)) {
+      const char *end = p;
+      g_autofree char *candidate = NULL;
+      glong i;
+
+      for (i = 0; i < word_chars && *end != '\0'; i++)
+        end = g_utf8_next_char (end);
+      if (i < word_chars)
+        break;
+
+      candidate = g_utf8_casefold (p, end - p);
+      if (g_strcmp0 (candidate, word) == 0) {
+        PangoAttribute *background = self->current_match
+                                       ? pango_attr_background_new (0xffff, 0xa3a3, 0x4848)
+                                       : pango_attr_background_new (0xf6f6, 0xd3d3, 0x2d2d);
+        PangoAttribute *foreground = pango_attr_foreground_new (0, 0, 0);
+
+        background->start_index = foreground->start_index = p - text;
+        background->end_index = foreground->end_index = end - text;
+        pango_attr_list_insert (attributes, background);
+        pango_attr_list_insert (attributes, foreground);
+        self->n_highlights++;
+      }
+    }
+  }
+
+  gtk_label_set_attributes (self->text_label, attributes);
+}
+
 static void
 update_row (NatterMessageRow *self)
 {
@@ -117,6 +175,7 @@ update_row (NatterMessageRow *self)
   text = natter_message_item_get_text (item);
   markup = natter_text_to_markup (text ? text : "");
   gtk_label_set_markup (self->text_label, markup);
+  update_highlight (self);
 
   now = g_date_time_new_now_local ();
   sent_at = natter_parse_local_time (natter_message_item_get_sent_at (item));
@@ -203,6 +262,7 @@ natter_message_row_dispose (GObject *object)
   NatterMessageRow *self = NATTER_MESSAGE_ROW (object);
 
   natter_message_row_set_item (self, NULL);
+  g_clear_pointer (&self->highlight_words, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_MESSAGE_ROW);
   /* The template's top-level children are not bound, so unparent them too. */
   {
@@ -328,6 +388,45 @@ natter_message_row_set_context (NatterMessageRow *self,
   self->grouped = grouped;
   self->read = read;
   update_row (self);
+}
+
+/**
+ * natter_message_row_set_highlight:
+ * @self: a #NatterMessageRow
+ * @words: (nullable): the search words to mark in the text
+ * @current: whether this message is the match being shown
+ */
+void
+natter_message_row_set_highlight (NatterMessageRow *self, const char *words, gboolean current)
+{
+  g_return_if_fail (NATTER_IS_MESSAGE_ROW (self));
+
+  current = !!current;
+  if (g_strcmp0 (self->highlight_words, words) == 0 && self->current_match == current)
+    return;
+
+  g_free (self->highlight_words);
+  self->highlight_words = g_strdup (words);
+  self->current_match = current;
+  if (current)
+    gtk_widget_add_css_class (self->bubble, "current-match");
+  else
+    gtk_widget_remove_css_class (self->bubble, "current-match");
+  update_highlight (self);
+}
+
+/**
+ * natter_message_row_get_n_highlights:
+ * @self: a #NatterMessageRow
+ *
+ * Returns: how many places of the text are marked as search matches
+ */
+guint
+natter_message_row_get_n_highlights (NatterMessageRow *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE_ROW (self), 0);
+
+  return self->n_highlights;
 }
 
 gboolean
