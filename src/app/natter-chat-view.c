@@ -488,7 +488,8 @@ refresh_row_context (NatterChatView *self, GtkListItem *list_item)
         g_date_time_get_year (sent_at) != g_date_time_get_year (previous_sent_at) ||
         g_date_time_get_day_of_year (sent_at) != g_date_time_get_day_of_year (previous_sent_at);
       grouped =
-        !show_day &&
+        !show_day && natter_message_item_get_call (item) == NULL &&
+        natter_message_item_get_call (previous) == NULL &&
         natter_message_item_get_outgoing (item) == natter_message_item_get_outgoing (previous) &&
         sender != NULL && previous_sender != NULL &&
         natter_profile_equal (sender, previous_sender) &&
@@ -554,15 +555,13 @@ update_search_controls (NatterChatView *self)
 static void
 show_current_match (NatterChatView *self)
 {
-  NatterStore *store = self->client ? natter_client_get_store (self->client) : NULL;
   gint64 seq = current_match_seq (self);
   guint position;
 
-  if (store == NULL || self->conversation == NULL || seq <= 0)
+  if (self->messages == NULL || seq <= 0)
     return;
 
-  position = natter_store_get_message_position (
-    store, natter_conversation_item_get_conversation_id (self->conversation), seq);
+  position = natter_message_list_get_position_for_seq (self->messages, seq);
   self->follow_newest = FALSE;
   gtk_widget_activate_action (GTK_WIDGET (self->message_list_view), "list.scroll-to-item", "u",
                               position);

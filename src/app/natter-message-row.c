@@ -38,6 +38,10 @@ struct _NatterMessageRow {
   GtkLabel *text_label;
   GtkLabel *time_label;
   GtkImage *state_image;
+  GtkWidget *call_box;
+  GtkImage *call_icon;
+  GtkLabel *call_label;
+  GtkWidget *call_back_button;
 };
 
 G_DEFINE_FINAL_TYPE (NatterMessageRow, natter_message_row, GTK_TYPE_WIDGET)
@@ -157,6 +161,89 @@ update_highlight (NatterMessageRow *self)
   gtk_label_set_attributes (self->text_label, attributes);
 }
 
+static char *
+format_duration (gint64 seconds)
+{
+  if (seconds < 60)
+    /* Translators: how long a call lasted, under a minute */
+    return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d s", "%d s", seconds), (int) seconds);
+
+  /* Translators: how long a call lasted, in minutes */
+  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d min", "%d min", (seconds + 30) / 60),
+                          (int) ((seconds + 30) / 60));
+}
+
+/* What a call row says, from the side of whoever looks at it: "Missed
+ * voice call · 14:02", "Video call · 12 min". Whole sentences for each
+ * case, so translators can order them. */
+static char *
+describe_call (const NatterCallLog *call, gboolean outgoing, const char *time)
+{
+  gboolean video = g_strcmp0 (call->call_type, "video") == 0;
+  const char *status = call->status != NULL ? call->status : "";
+
+  if (g_str_equal (status, "answered")) {
+    g_autofree char *duration = format_duration (call->duration_s);
+
+    return g_strdup_printf (video ? _ ("Video call · %s") : _ ("Voice call · %s"), duration);
+  }
+  if (g_str_equal (status, "ringing"))
+    return g_strdup_printf (
+      outgoing ? (video ? _ ("Calling (video) · %s") : _ ("Calling · %s"))
+               : (video ? _ ("Incoming video call · %s") : _ ("Incoming voice call · %s")),
+      time);
+  if (outgoing) {
+    if (g_str_equal (status, "declined"))
+      return g_strdup_printf (
+        video ? _ ("Video call, declined · %s") : _ ("Voice call, declined · %s"), time);
+    if (g_str_equal (status, "cancelled"))
+      return g_strdup_printf (
+        video ? _ ("Cancelled video call · %s") : _ ("Cancelled voice call · %s"), time);
+    if (g_str_equal (status, "busy"))
+      return g_strdup_printf (video ? _ ("Video call, busy · %s") : _ ("Voice call, busy · %s"),
+                              time);
+    if (g_str_equal (status, "failed"))
+      return g_strdup_printf (video ? _ ("Video call, failed · %s") : _ ("Voice call, failed · %s"),
+                              time);
+    return g_strdup_printf (
+      video ? _ ("Video call, no answer · %s") : _ ("Voice call, no answer · %s"), time);
+  }
+
+  if (g_str_equal (status, "declined"))
+    return g_strdup_printf (video ? _ ("Declined video call · %s") : _ ("Declined voice call · %s"),
+                            time);
+  return g_strdup_printf (video ? _ ("Missed video call · %s") : _ ("Missed voice call · %s"),
+                          time);
+}
+
+static void
+update_call (NatterMessageRow *self, const NatterCallLog *call)
+{
+  gboolean outgoing = natter_message_item_get_outgoing (self->item);
+  gboolean answered = g_strcmp0 (call->status, "answered") == 0;
+  gboolean ringing = g_strcmp0 (call->status, "ringing") == 0;
+  g_autoptr (GDateTime) started_at = natter_parse_local_time (call->started_at);
+  g_autofree char *time = started_at ? natter_format_message_time (started_at) : g_strdup ("");
+  g_autofree char *text = describe_call (call, outgoing, time);
+  const char *icon;
+
+  if (answered || ringing)
+    icon = outgoing ? "call-outgoing-symbolic" : "call-incoming-symbolic";
+  else if (outgoing)
+    icon = "call-outgoing-symbolic";
+  else
+    icon = "call-missed-symbolic";
+
+  gtk_image_set_from_icon_name (self->call_icon, icon);
+  gtk_label_set_label (self->call_label, text);
+  if (!answered && !ringing && !outgoing)
+    gtk_widget_add_css_class (GTK_WIDGET (self->call_box), "missed");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->call_box), "missed");
+  /* A call that did not happen can be returned from where it shows. */
+  gtk_widget_set_visible (self->call_back_button, !answered && !ringing);
+}
+
 static void
 update_row (NatterMessageRow *self)
 {
@@ -170,6 +257,22 @@ update_row (NatterMessageRow *self)
 
   if (item == NULL)
     return;
+
+  gtk_widget_set_visible (self->call_box, natter_message_item_get_call (item) != NULL);
+  gtk_widget_set_visible (self->line_box, natter_message_item_get_call (item) == NULL);
+  if (natter_message_item_get_call (item) != NULL) {
+    g_autoptr (GDateTime) day_of = natter_parse_local_time (natter_message_item_get_sent_at (item));
+
+    update_call (self, natter_message_item_get_call (item));
+    gtk_widget_set_visible (GTK_WIDGET (self->day_label), self->show_day);
+    if (self->show_day) {
+      g_autoptr (GDateTime) today = g_date_time_new_now_local ();
+      g_autofree char *day = natter_format_day (day_of ? day_of : today, today);
+
+      gtk_label_set_label (self->day_label, day);
+    }
+    return;
+  }
 
   outgoing = natter_message_item_get_outgoing (item);
   text = natter_message_item_get_text (item);
@@ -223,6 +326,16 @@ on_retry_clicked (NatterMessageRow *self)
   client_msg_id = natter_message_item_get_client_msg_id (self->item);
   if (client_msg_id != NULL)
     gtk_widget_activate_action (GTK_WIDGET (self), "chat.retry-message", "s", client_msg_id);
+}
+
+static void
+on_call_back_clicked (NatterMessageRow *self)
+{
+  const NatterCallLog *call = self->item ? natter_message_item_get_call (self->item) : NULL;
+
+  if (call != NULL)
+    gtk_widget_activate_action (GTK_WIDGET (self), "chat.start-call", "s",
+                                g_strcmp0 (call->call_type, "video") == 0 ? "video" : "voice");
 }
 
 static void
@@ -301,6 +414,11 @@ natter_message_row_class_init (NatterMessageRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, time_label);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, state_image);
   gtk_widget_class_bind_template_callback (widget_class, on_retry_clicked);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, call_box);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, call_icon);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, call_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, call_back_button);
+  gtk_widget_class_bind_template_callback (widget_class, on_call_back_clicked);
 
   gtk_widget_class_set_css_name (widget_class, "natter-message-row");
 }

@@ -11,5 +11,6 @@ G_BEGIN_DECLS
  * (natter-store-chat.c: drafts, the call log, full-text search). */
 sqlite3 *natter_store_get_db (NatterStore *self);
 gboolean natter_store_chat_init (NatterStore *self, GError **error);
+gint64 natter_store_chat_put_call (NatterStore *self, const NatterCallLog *call, GError **error);
 
 G_END_DECLS

@@ -15,7 +15,14 @@ enum { PROP_0, PROP_PATH, N_PROPS };
 
 static GParamSpec *properties[N_PROPS];
 
-enum { MESSAGE_ADDED, OUTBOX_CHANGED, CONVERSATION_CHANGED, CONVERSATIONS_RESET, N_SIGNALS };
+enum {
+  MESSAGE_ADDED,
+  OUTBOX_CHANGED,
+  CONVERSATION_CHANGED,
+  CONVERSATIONS_RESET,
+  CALLS_CHANGED,
+  N_SIGNALS
+};
 
 static guint signals[N_SIGNALS];
 
@@ -510,8 +517,20 @@ apply_missed_call (NatterStore *self, const NatterFrame *frame, GError **error)
   bind_text (stmt, 4, frame->call->caller->profile_type);
   bind_text (stmt, 5, frame->call->call_type != NULL ? frame->call->call_type : "voice");
   bind_text (stmt, 6, frame->call->started_at != NULL ? frame->call->started_at : "");
+  if (!step_done (self, stmt, error))
+    return FALSE;
 
-  return step_done (self, stmt, error);
+  /* It is also a row in its conversation. */
+  {
+    gint64 conversation_id = natter_store_chat_put_call (self, frame->call, error);
+
+    if (conversation_id < 0)
+      return FALSE;
+    if (conversation_id > 0)
+      queue_notify (self, CALLS_CHANGED, conversation_id, 0);
+  }
+
+  return TRUE;
 }
 
 static void
@@ -604,6 +623,16 @@ natter_store_class_init (NatterStoreClass *klass)
   signals[CONVERSATIONS_RESET] =
     g_signal_new ("conversations-reset", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                   NULL, NULL, G_TYPE_NONE, 0);
+
+  /**
+   * NatterStore::calls-changed:
+   * @conversation_id: the conversation
+   *
+   * Calls of the conversation were added to the log or updated.
+   */
+  signals[CALLS_CHANGED] =
+    g_signal_new ("calls-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, G_TYPE_INT64);
 }
 
 static void

@@ -130,6 +130,12 @@ gboolean natter_store_set_draft (NatterStore *self,
                                  const char *text,
                                  GError **error);
 
+/* The call log, merged into each conversation's timeline */
+gboolean natter_store_add_calls (NatterStore *self, GPtrArray *calls, GError **error);
+GPtrArray *natter_store_load_calls (NatterStore *self, gint64 conversation_id);
+guint
+natter_store_count_messages_before (NatterStore *self, gint64 conversation_id, const char *time);
+
 /* Full-text search over the stored messages */
 typedef struct {
   gint64 conversation_id;
