@@ -26,6 +26,15 @@
 #define TIMEOUT_MS 10000
 
 static GtkApplication *test_application;
+/* What the application's start-call action was last asked for. */
+static GVariant *started_call;
+
+static void
+on_start_call_activated (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  g_clear_pointer (&started_call, g_variant_unref);
+  started_call = g_variant_ref (parameter);
+}
 
 typedef struct {
   NatterTestServer *server;
@@ -98,6 +107,17 @@ refresh_conversations (NatterClient *client)
 
   natter_client_refresh_conversations_async (client, NULL, on_refreshed, &done);
   natter_test_wait (flag_set, &done, TIMEOUT_MS);
+}
+
+static void
+on_calls_refreshed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  int *done = user_data;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (natter_client_refresh_calls_finish (NATTER_CLIENT (source), result, &error));
+  g_assert_no_error (error);
+  *done = 1;
 }
 
 static void
@@ -215,6 +235,7 @@ seed_history (Fixture *fixture, guint count, guint unread)
     const NatterProfile *sender = seq % 4 == 0 ? fixture->alice_profile : fixture->bob_profile;
     gint64 sent_ms = now_ms - (gint64) (count - seq + 1) * 1000;
     g_autoptr (GDateTime) sent_at = g_date_time_new_from_unix_utc (sent_ms / 1000);
+    g_autoptr (GDateTime) sent_at_ms = g_date_time_add (sent_at, (sent_ms % 1000) * 1000);
     NatterMessage *message = natter_message_new ();
     g_autofree char *text = history_text (seq);
 
@@ -232,7 +253,7 @@ seed_history (Fixture *fixture, guint count, guint unread)
     message->seq = seq;
     message->sender = natter_profile_copy (sender);
     message->text = g_steal_pointer (&text);
-    message->sent_at = g_date_time_format_iso8601 (sent_at);
+    message->sent_at = natter_format_time (sent_at_ms);
     g_ptr_array_add (messages, message);
   }
   sqlite3_finalize (insert);
@@ -964,6 +985,147 @@ test_search_older_on_server (Fixture *fixture, gconstpointer data)
   g_assert_false (gtk_widget_get_visible (server_button));
 }
 
+/* A call of the server's log, put in its database: making real calls takes
+ * a media pipeline per side and seconds of ringing. */
+static void
+seed_call (Fixture *fixture,
+           const NatterProfile *caller,
+           const NatterProfile *callee,
+           const char *call_type,
+           const char *status,
+           gint64 started_ms,
+           gint64 duration_s)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *insert = NULL;
+
+  g_assert_cmpint (sqlite3_open (natter_test_server_get_db_path (fixture->server), &db), ==,
+                   SQLITE_OK);
+  sqlite3_busy_timeout (db, 5000);
+  g_assert_cmpint (
+    sqlite3_prepare_v2 (db,
+                        "INSERT INTO calls (conversation_id, caller_id, caller_type, callee_id, "
+                        "callee_type, call_type, status, started_at, answered_at, ended_at, "
+                        "duration_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        -1, &insert, NULL),
+    ==, SQLITE_OK);
+  sqlite3_bind_int64 (insert, 1, fixture->conversation_id);
+  sqlite3_bind_int64 (insert, 2, caller->profile_id);
+  sqlite3_bind_text (insert, 3, caller->profile_type, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (insert, 4, callee->profile_id);
+  sqlite3_bind_text (insert, 5, callee->profile_type, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (insert, 6, call_type, -1, SQLITE_STATIC);
+  sqlite3_bind_text (insert, 7, status, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (insert, 8, started_ms);
+  if (duration_s > 0)
+    sqlite3_bind_int64 (insert, 9, started_ms + 2000);
+  sqlite3_bind_int64 (insert, 10, started_ms + 2000 + duration_s * 1000);
+  sqlite3_bind_int64 (insert, 11, duration_s);
+  g_assert_cmpint (sqlite3_step (insert), ==, SQLITE_DONE);
+  sqlite3_finalize (insert);
+  sqlite3_close (db);
+}
+
+static void
+refresh_calls (NatterClient *client)
+{
+  int done = 0;
+
+  natter_client_refresh_calls_async (client, NULL, on_calls_refreshed, &done);
+  natter_test_wait (flag_set, &done, TIMEOUT_MS);
+}
+
+/* The row whose call line reads @text. */
+static GtkWidget *
+find_call_row (Fixture *fixture, const char *text)
+{
+  g_autoptr (GPtrArray) rows = list_rows (fixture);
+
+  for (guint i = 0; i < rows->len; i++) {
+    GtkWidget *row = g_ptr_array_index (rows, i);
+    GtkWidget *label = row_child (row, "call_label");
+
+    if (gtk_widget_get_visible (row_child (row, "call_box")) &&
+        g_strcmp0 (gtk_label_get_label (GTK_LABEL (label)), text) == 0)
+      return row;
+  }
+
+  return NULL;
+}
+
+static char *
+local_time (gint64 ms)
+{
+  g_autoptr (GDateTime) time = g_date_time_new_from_unix_local (ms / 1000);
+
+  return g_date_time_format (time, "%H:%M");
+}
+
+/* The calls of the server's log are rows of the conversation, in time
+ * order among the messages, and a missed one can be returned from there. */
+static void
+test_call_rows (Fixture *fixture, gconstpointer data)
+{
+  gint64 now_ms = g_get_real_time () / 1000;
+  g_autofree char *missed_time = local_time (now_ms - 4500);
+  g_autofree char *missed_text = g_strdup_printf ("Missed voice call · %s", missed_time);
+  g_autofree char *unanswered_time = local_time (now_ms - 1500);
+  g_autofree char *unanswered_text =
+    g_strdup_printf ("Video call, no answer · %s", unanswered_time);
+  GtkWidget *missed_row;
+  GtkWidget *video_row;
+  GtkWidget *unanswered_row;
+  gint64 conversation_id = 0;
+  const char *call_type = NULL;
+
+  seed_history (fixture, 6, 0);
+  seed_call (fixture, fixture->bob_profile, fixture->alice_profile, "voice", "missed",
+             now_ms - 4500, 0);
+  seed_call (fixture, fixture->alice_profile, fixture->bob_profile, "video", "answered",
+             now_ms - 3500, 725);
+  seed_call (fixture, fixture->alice_profile, fixture->bob_profile, "video", "missed",
+             now_ms - 1500, 0);
+  open_window (fixture);
+  assert_newest_on_screen (fixture);
+
+  refresh_calls (fixture->alice);
+  natter_test_wait_until (count_items (fixture) == 9, TIMEOUT_MS);
+  wait_frames (fixture, 2);
+
+  missed_row = find_call_row (fixture, missed_text);
+  video_row = find_call_row (fixture, "Video call · 12 min");
+  unanswered_row = find_call_row (fixture, unanswered_text);
+  g_assert_nonnull (missed_row);
+  g_assert_nonnull (video_row);
+  g_assert_nonnull (unanswered_row);
+  g_assert_true (gtk_widget_get_visible (row_child (missed_row, "call_back_button")));
+  g_assert_false (gtk_widget_get_visible (row_child (video_row, "call_back_button")));
+  g_assert_true (gtk_widget_has_css_class (row_child (missed_row, "call_box"), "missed"));
+
+  /* In time order: the missed call after message 2 (sent 5 s ago). */
+  {
+    GListModel *messages = natter_chat_view_get_messages (fixture->chat_view);
+    g_autoptr (NatterMessageItem) before = g_list_model_get_item (messages, 1);
+    g_autoptr (NatterMessageItem) call = g_list_model_get_item (messages, 2);
+    g_autoptr (NatterMessageItem) after = g_list_model_get_item (messages, 3);
+
+    g_assert_cmpint (natter_message_item_get_seq (before), ==, 2);
+    g_assert_nonnull (natter_message_item_get_call (call));
+    g_assert_cmpstr (natter_message_item_get_call (call)->status, ==, "missed");
+    g_assert_cmpint (natter_message_item_get_seq (after), ==, 3);
+  }
+  assert_newest_on_screen (fixture);
+  save_in_styles (fixture, "chat-call-rows");
+
+  /* Call Back asks the application for a voice call in this conversation. */
+  g_clear_pointer (&started_call, g_variant_unref);
+  g_signal_emit_by_name (row_child (missed_row, "call_back_button"), "clicked");
+  g_assert_nonnull (started_call);
+  g_variant_get (started_call, "(x&s)", &conversation_id, &call_type);
+  g_assert_cmpint (conversation_id, ==, fixture->conversation_id);
+  g_assert_cmpstr (call_type, ==, "voice");
+}
+
 static void
 on_final_activate (GApplication *application)
 {
@@ -983,6 +1145,13 @@ main (int argc, char *argv[])
     g_object_new (ADW_TYPE_APPLICATION, "application-id", "org.natter.Natter.ChatViewTest", "flags",
                   G_APPLICATION_NON_UNIQUE, "resource-base-path", "/org/natter/Natter", NULL);
   g_assert_true (g_application_register (G_APPLICATION (test_application), NULL, NULL));
+  {
+    g_autoptr (GSimpleAction) start_call =
+      g_simple_action_new ("start-call", G_VARIANT_TYPE ("(xs)"));
+
+    g_signal_connect (start_call, "activate", G_CALLBACK (on_start_call_activated), NULL);
+    g_action_map_add_action (G_ACTION_MAP (test_application), G_ACTION (start_call));
+  }
 
   g_test_add ("/natter/app/chat-view/newest-visible/120", Fixture, GUINT_TO_POINTER (120),
               fixture_set_up, test_newest_visible, fixture_tear_down);
@@ -996,6 +1165,8 @@ main (int argc, char *argv[])
               test_search_in_conversation, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/search-older-on-server", Fixture, NULL, fixture_set_up,
               test_search_older_on_server, fixture_tear_down);
+  g_test_add ("/natter/app/chat-view/call-rows", Fixture, NULL, fixture_set_up, test_call_rows,
+              fixture_tear_down);
   g_test_add ("/natter/app/chat-view/drafts-kept", Fixture, NULL, fixture_set_up, test_drafts_kept,
               fixture_tear_down);
   g_test_add ("/natter/app/chat-view/scrolled-up-shows-button", Fixture, NULL, fixture_set_up,
@@ -1007,6 +1178,7 @@ main (int argc, char *argv[])
     g_signal_connect (test_application, "activate", G_CALLBACK (on_final_activate), NULL);
     g_assert_cmpint (g_application_run (G_APPLICATION (test_application), 0, NULL), ==, 0);
     g_assert_finalize_object (g_steal_pointer (&test_application));
+    g_clear_pointer (&started_call, g_variant_unref);
     return status;
   }
 }

@@ -592,6 +592,160 @@ on_items_changed (GListModel *model, guint position, guint removed, guint added,
   seen->count++;
 }
 
+static NatterCallLog *
+make_call (gint64 call_log_id,
+           gint64 conversation_id,
+           double at_seconds,
+           const NatterProfile *caller,
+           const NatterProfile *callee,
+           const char *status)
+{
+  NatterCallLog *call = natter_call_log_new ();
+  g_autoptr (GDateTime) base = g_date_time_new_utc (2026, 1, 1, 0, 0, 0);
+  g_autoptr (GDateTime) time = g_date_time_add_seconds (base, at_seconds);
+
+  call->call_log_id = call_log_id;
+  call->conversation_id = conversation_id;
+  call->caller = natter_profile_copy (caller);
+  call->callee = natter_profile_copy (callee);
+  call->call_type = g_strdup ("voice");
+  call->status = g_strdup (status);
+  call->started_at = natter_format_time (time);
+  call->duration_s = g_str_equal (status, "answered") ? 725 : 0;
+
+  return call;
+}
+
+static gint64
+call_at (GListModel *list, guint position)
+{
+  g_autoptr (NatterMessageItem) item = g_list_model_get_item (list, position);
+  const NatterCallLog *call = item ? natter_message_item_get_call (item) : NULL;
+
+  return call ? call->call_log_id : -natter_message_item_get_seq (item);
+}
+
+static char *
+timeline (GListModel *list)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+
+  for (guint i = 0; i < g_list_model_get_n_items (list); i++) {
+    gint64 id = call_at (list, i);
+
+    if (id > 0)
+      g_string_append_printf (text, "%scall%" G_GINT64_FORMAT, i ? " " : "", id);
+    else
+      g_string_append_printf (text, "%s%" G_GINT64_FORMAT, i ? " " : "", -id);
+  }
+
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+#define ASSERT_TIMELINE(list, expected)                          \
+  G_STMT_START                                                   \
+  {                                                              \
+    g_autofree char *timeline_ = timeline (G_LIST_MODEL (list)); \
+    g_assert_cmpstr (timeline_, ==, (expected));                 \
+  }                                                              \
+  G_STMT_END
+
+/* Calls are rows of their conversation, among the messages in time order,
+ * whether they come from the server's log or as missed_call events, and
+ * they stay in place as older history comes in. */
+static void
+test_calls_in_timeline (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GPtrArray) newer =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_message_free);
+  g_autoptr (GPtrArray) older =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_message_free);
+  g_autoptr (GPtrArray) calls =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_call_log_free);
+  g_autoptr (NatterFrame) missed = natter_frame_new (NATTER_FRAME_MISSED_CALL);
+  g_autoptr (NatterMessageList) list = NULL;
+  g_autoptr (GError) error = NULL;
+  ItemsChanged seen = { 0 };
+
+  for (gint64 seq = 3; seq <= 5; seq++)
+    g_ptr_array_add (newer, make_message (7, seq, fixture->peer, "newer"));
+  g_assert_true (natter_store_add_messages (fixture->store, newer, &error));
+  g_assert_no_error (error);
+
+  /* A made call between 3 and 4, one without a conversation (the direct
+   * one with the peer is meant) after 5, and another conversation's. */
+  g_ptr_array_add (calls, make_call (11, 7, 3.5, fixture->own, fixture->peer, "answered"));
+  g_ptr_array_add (calls, make_call (12, 0, 9, fixture->own, fixture->peer, "declined"));
+  g_ptr_array_add (calls, make_call (13, 8, 4, fixture->peer, fixture->own, "missed"));
+  g_assert_true (natter_store_add_calls (fixture->store, calls, &error));
+  g_assert_no_error (error);
+
+  list = natter_message_list_new (fixture->store, NULL, 7);
+  g_signal_connect (list, "items-changed", G_CALLBACK (on_items_changed), &seen);
+  ASSERT_TIMELINE (list, "3 call11 4 5");
+  {
+    g_autoptr (GPtrArray) other = natter_store_load_calls (fixture->store, 8);
+
+    g_assert_cmpuint (other->len, ==, 1);
+  }
+
+  /* Known once the direct conversation is: a list of participants. */
+  {
+    g_autoptr (GPtrArray) from_server =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) natter_conversation_free);
+    NatterConversation *summary = natter_conversation_new ();
+
+    summary->conversation_id = 7;
+    g_ptr_array_add (summary->participants, natter_profile_copy (fixture->own));
+    g_ptr_array_add (summary->participants, natter_profile_copy (fixture->peer));
+    g_ptr_array_add (from_server, summary);
+    g_assert_true (natter_store_set_conversations (fixture->store, from_server, &error));
+    g_assert_true (natter_store_add_calls (fixture->store, calls, &error));
+    g_assert_no_error (error);
+  }
+  ASSERT_TIMELINE (list, "3 call11 4 5 call12");
+  g_assert_cmpuint (seen.position, ==, 4);
+  g_assert_cmpuint (seen.added, ==, 1);
+
+  /* A missed call comes as an event. */
+  missed->event_id = 1;
+  missed->call = make_call (14, 7, 4.5, fixture->peer, fixture->own, "missed");
+  apply (fixture->store, missed, TRUE);
+  ASSERT_TIMELINE (list, "3 call11 4 call14 5 call12");
+  g_assert_cmpuint (seen.position, ==, 3);
+
+  /* Older history goes in above, the calls keep their place. */
+  for (gint64 seq = 1; seq <= 2; seq++)
+    g_ptr_array_add (older, make_message (7, seq, fixture->peer, "older"));
+  g_assert_true (natter_store_add_messages (fixture->store, older, &error));
+  g_assert_no_error (error);
+  ASSERT_TIMELINE (list, "1 2 3 call11 4 call14 5 call12");
+
+  /* A new message after them all; an update of a known call replaces
+   * its row in place. */
+  {
+    g_autoptr (NatterMessage) message = make_message (7, 10, fixture->own, "new");
+    g_autoptr (GPtrArray) one = g_ptr_array_new ();
+    g_autoptr (NatterMessageItem) item = NULL;
+
+    g_ptr_array_add (one, message);
+    g_assert_true (natter_store_add_messages (fixture->store, one, &error));
+    ASSERT_TIMELINE (list, "1 2 3 call11 4 call14 5 call12 10");
+    g_assert_cmpuint (seen.position, ==, 8);
+
+    g_free (((NatterCallLog *) calls->pdata[1])->status);
+    ((NatterCallLog *) calls->pdata[1])->status = g_strdup ("answered");
+    g_assert_true (natter_store_add_calls (fixture->store, calls, &error));
+    ASSERT_TIMELINE (list, "1 2 3 call11 4 call14 5 call12 10");
+    g_assert_cmpuint (seen.position, ==, 7);
+    g_assert_cmpuint (seen.removed, ==, 1);
+    item = g_list_model_get_item (G_LIST_MODEL (list), 7);
+    g_assert_cmpstr (natter_message_item_get_call (item)->status, ==, "answered");
+    g_assert_true (natter_message_item_get_outgoing (item));
+  }
+  g_assert_cmpuint (natter_message_list_get_position_for_seq (list, 5), ==, 6);
+}
+
 static void
 test_message_list_pages (Fixture *fixture, gconstpointer data)
 {
@@ -807,6 +961,7 @@ main (int argc, char **argv)
   ADD ("/natter/store/drafts-survive-reopen", test_drafts_survive_reopen);
   ADD ("/natter/store/search-stored-messages", test_search_stored_messages);
   ADD ("/natter/store/message-list-pages", test_message_list_pages);
+  ADD ("/natter/store/calls-in-timeline", test_calls_in_timeline);
   ADD ("/natter/store/history-edge-is-above-the-gap", test_history_edge_is_above_the_gap);
   ADD ("/natter/store/has-older-kept-without-conversation",
        test_has_older_kept_without_conversation);
