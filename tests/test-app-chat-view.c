@@ -523,6 +523,34 @@ test_newest_visible (Fixture *fixture, gconstpointer data)
   save_screenshot (fixture, shot);
 }
 
+/* Runs what @widget's own shortcut for @keyval with @modifiers does, as
+ * GTK would on that key press (GTK 4 has no way to inject key events). */
+static gboolean
+press_shortcut (GtkWidget *widget, guint keyval, GdkModifierType modifiers)
+{
+  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (widget);
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++) {
+    g_autoptr (GObject) controller = g_list_model_get_item (controllers, i);
+
+    if (!GTK_IS_SHORTCUT_CONTROLLER (controller))
+      continue;
+
+    for (guint j = 0; j < g_list_model_get_n_items (G_LIST_MODEL (controller)); j++) {
+      g_autoptr (GtkShortcut) shortcut = g_list_model_get_item (G_LIST_MODEL (controller), j);
+      GtkShortcutTrigger *trigger = gtk_shortcut_get_trigger (shortcut);
+
+      if (GTK_IS_KEYVAL_TRIGGER (trigger) &&
+          gtk_keyval_trigger_get_keyval (GTK_KEYVAL_TRIGGER (trigger)) == keyval &&
+          gtk_keyval_trigger_get_modifiers (GTK_KEYVAL_TRIGGER (trigger)) == modifiers)
+        return gtk_shortcut_action_activate (gtk_shortcut_get_action (shortcut), 0, widget,
+                                             gtk_shortcut_get_arguments (shortcut));
+    }
+  }
+
+  return FALSE;
+}
+
 /* Scrolled up to read older messages: new ones bring the "new messages"
  * button and the view stays where it was; they are not read until shown. */
 static void
@@ -557,9 +585,8 @@ test_scrolled_up (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (own_read_seq (fixture), <=, 120);
   save_screenshot (fixture, "chat-new-messages-button");
 
-  /* The button (and Ctrl+End) bring them, and then they are read. */
-  g_assert_true (
-    gtk_widget_activate_action (GTK_WIDGET (fixture->chat_view), "chat.scroll-to-bottom", NULL));
+  /* Ctrl+End (as the button) brings them, and then they are read. */
+  g_assert_true (press_shortcut (GTK_WIDGET (fixture->chat_view), GDK_KEY_End, GDK_CONTROL_MASK));
   assert_newest_on_screen (fixture);
   natter_test_wait_until (own_read_seq (fixture) == 122, TIMEOUT_MS);
   natter_test_wait_until (!gtk_revealer_get_reveal_child (GTK_REVEALER (jump_revealer)),
@@ -873,34 +900,6 @@ search_for (Fixture *fixture, const char *text)
                           TIMEOUT_MS);
 }
 
-/* Runs what @widget's own shortcut for @keyval with @modifiers does, as
- * GTK would on that key press (GTK 4 has no way to inject key events). */
-static gboolean
-press_shortcut (GtkWidget *widget, guint keyval, GdkModifierType modifiers)
-{
-  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (widget);
-
-  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++) {
-    g_autoptr (GObject) controller = g_list_model_get_item (controllers, i);
-
-    if (!GTK_IS_SHORTCUT_CONTROLLER (controller))
-      continue;
-
-    for (guint j = 0; j < g_list_model_get_n_items (G_LIST_MODEL (controller)); j++) {
-      g_autoptr (GtkShortcut) shortcut = g_list_model_get_item (G_LIST_MODEL (controller), j);
-      GtkShortcutTrigger *trigger = gtk_shortcut_get_trigger (shortcut);
-
-      if (GTK_IS_KEYVAL_TRIGGER (trigger) &&
-          gtk_keyval_trigger_get_keyval (GTK_KEYVAL_TRIGGER (trigger)) == keyval &&
-          gtk_keyval_trigger_get_modifiers (GTK_KEYVAL_TRIGGER (trigger)) == modifiers)
-        return gtk_shortcut_action_activate (gtk_shortcut_get_action (shortcut), 0, widget,
-                                             gtk_shortcut_get_arguments (shortcut));
-    }
-  }
-
-  return FALSE;
-}
-
 /* Ctrl+F in the chat: matches from the local store's index, newest first,
  * highlighted and brought on screen; up and down walk them. */
 static void
@@ -1126,6 +1125,40 @@ test_call_rows (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (call_type, ==, "voice");
 }
 
+/* In a window that is not focused nothing counts as read, shown or not;
+ * once the window has the focus, what it shows does. */
+static void
+test_read_only_in_focused_window (Fixture *fixture, gconstpointer data)
+{
+  GtkWidget *other;
+
+  seed_history (fixture, 10, 0);
+  open_window (fixture);
+  assert_newest_on_screen (fixture);
+  g_assert_cmpint (own_read_seq (fixture), ==, 10);
+
+  other = gtk_window_new ();
+  gtk_window_set_default_size (GTK_WINDOW (other), 200, 200);
+  gtk_window_present (GTK_WINDOW (other));
+  natter_test_wait_until (!gtk_window_is_active (GTK_WINDOW (fixture->window)), TIMEOUT_MS);
+
+  bob_sends (fixture, "Sent while Alice looks at another window");
+  assert_newest_on_screen (fixture);
+  wait_frames (fixture, 3);
+  g_assert_cmpint (own_read_seq (fixture), ==, 10);
+  g_assert_cmpuint (natter_conversation_item_get_unread_count (
+                      natter_chat_view_get_conversation (fixture->chat_view)),
+                    ==, 1);
+
+  gtk_window_destroy (GTK_WINDOW (other));
+  gtk_window_present (GTK_WINDOW (fixture->window));
+  natter_test_wait_until (gtk_window_is_active (GTK_WINDOW (fixture->window)), TIMEOUT_MS);
+  natter_test_wait_until (own_read_seq (fixture) == 11, TIMEOUT_MS);
+  natter_test_wait_until (natter_conversation_item_get_unread_count (
+                            natter_chat_view_get_conversation (fixture->chat_view)) == 0,
+                          TIMEOUT_MS);
+}
+
 static void
 on_final_activate (GApplication *application)
 {
@@ -1169,6 +1202,8 @@ main (int argc, char *argv[])
               fixture_tear_down);
   g_test_add ("/natter/app/chat-view/drafts-kept", Fixture, NULL, fixture_set_up, test_drafts_kept,
               fixture_tear_down);
+  g_test_add ("/natter/app/chat-view/read-only-in-focused-window", Fixture, NULL, fixture_set_up,
+              test_read_only_in_focused_window, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/scrolled-up-shows-button", Fixture, NULL, fixture_set_up,
               test_scrolled_up, fixture_tear_down);
 
