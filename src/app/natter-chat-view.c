@@ -59,6 +59,9 @@ struct _NatterChatView {
   gboolean show_back_button;
   gboolean calls_enabled;
   gboolean follow_newest;
+  /* Anchored on the newest item, and that row not yet seen on screen:
+   * the list is still measuring and moves the value both ways. */
+  gboolean settling;
   double last_value;
   GdkFrameClock *frame_clock;
   gulong after_paint_handler;
@@ -269,9 +272,11 @@ scroll_to_newest (NatterChatView *self)
 {
   guint n_items = n_list_items (self);
 
-  if (n_items > 0)
+  if (n_items > 0) {
+    self->settling = TRUE;
     gtk_widget_activate_action (GTK_WIDGET (self->message_list_view), "list.scroll-to-item", "u",
                                 n_items - 1);
+  }
   gtk_widget_queue_draw (GTK_WIDGET (self->message_list_view));
 }
 
@@ -290,10 +295,14 @@ static void
 on_after_paint (NatterChatView *self, GdkFrameClock *frame_clock)
 {
   if (self->follow_newest && n_list_items (self) > 0) {
-    if (row_is_shown (self, find_newest_row (self)))
+    if (row_is_shown (self, find_newest_row (self))) {
+      self->settling = FALSE;
       set_jump_button (self, FALSE);
-    else
+    } else {
       scroll_to_newest (self);
+    }
+  } else {
+    self->settling = FALSE;
   }
 
   mark_read_if_seen (self);
@@ -410,7 +419,7 @@ on_vadjustment_value_changed (NatterChatView *self)
   /* A move up that leaves the very end is the user's: the list itself only
    * moves up while following when its end moves up (rows re-measured
    * smaller). A move down close to the end follows the newest again. */
-  if (value < self->last_value - 0.5 &&
+  if (!self->settling && value < self->last_value - 0.5 &&
       value < gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment) - 1)
     self->follow_newest = FALSE;
   else if (value > self->last_value && at_bottom)
@@ -563,6 +572,7 @@ show_current_match (NatterChatView *self)
 
   position = natter_message_list_get_position_for_seq (self->messages, seq);
   self->follow_newest = FALSE;
+  self->settling = FALSE;
   gtk_widget_activate_action (GTK_WIDGET (self->message_list_view), "list.scroll-to-item", "u",
                               position);
   refresh_bound_rows (self);
