@@ -1193,14 +1193,10 @@ main (int argc, char *argv[])
               fixture_set_up, test_newest_visible, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/badge-cleared-in-open-chat", Fixture, NULL, fixture_set_up,
               test_badge_cleared_in_open_chat, fixture_tear_down);
-  g_test_add ("/natter/app/chat-view/message-states", Fixture, NULL, fixture_set_up,
-              test_message_states, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/search-in-conversation", Fixture, NULL, fixture_set_up,
               test_search_in_conversation, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/search-older-on-server", Fixture, NULL, fixture_set_up,
               test_search_older_on_server, fixture_tear_down);
-  g_test_add ("/natter/app/chat-view/call-rows", Fixture, NULL, fixture_set_up, test_call_rows,
-              fixture_tear_down);
   g_test_add ("/natter/app/chat-view/drafts-kept", Fixture, NULL, fixture_set_up, test_drafts_kept,
               fixture_tear_down);
   g_test_add ("/natter/app/chat-view/read-only-in-focused-window", Fixture, NULL, fixture_set_up,
@@ -1208,6 +1204,12 @@ main (int argc, char *argv[])
   g_test_add ("/natter/app/chat-view/scrolled-up-shows-button", Fixture, NULL, fixture_set_up,
               test_scrolled_up, fixture_tear_down);
 
+  /* Last: these two switch the style (dark, high contrast) for their
+   * screenshots. */
+  g_test_add ("/natter/app/chat-view/message-states", Fixture, NULL, fixture_set_up,
+              test_message_states, fixture_tear_down);
+  g_test_add ("/natter/app/chat-view/call-rows", Fixture, NULL, fixture_set_up, test_call_rows,
+              fixture_tear_down);
   {
     int status = g_test_run ();
 
