@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 
 #include "natter-conversation-list.h"
 #include "natter-message-list.h"
@@ -471,6 +472,180 @@ test_read_markers_pending_until_confirmed (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (unread (fixture->store, 7), ==, 0);
 }
 
+/* The server counts 4 unread, the store holds the newest 2: the page of
+ * history fetched when the chat opens brings the other 2, which are in the
+ * server's count already (the badge went from 4 to 6). */
+static void
+test_history_page_adds_no_unread (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GPtrArray) from_server =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_conversation_free);
+  g_autoptr (GPtrArray) page =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_message_free);
+  g_autoptr (GError) error = NULL;
+  NatterConversation *summary;
+  gint64 event_id = 0;
+
+  for (gint64 seq = 9; seq <= 10; seq++) {
+    g_autoptr (NatterFrame) frame =
+      make_chat_event (++event_id, make_message (7, seq, fixture->peer, "new"));
+
+    apply (fixture->store, frame, TRUE);
+  }
+  g_assert_cmpint (unread (fixture->store, 7), ==, 2);
+
+  summary = natter_conversation_new ();
+  summary->conversation_id = 7;
+  summary->unread_count = 4;
+  summary->last_message = make_message (7, 10, fixture->peer, "new");
+  g_ptr_array_add (summary->participants, natter_profile_copy (fixture->own));
+  g_ptr_array_add (summary->participants, natter_profile_copy (fixture->peer));
+  g_ptr_array_add (from_server, summary);
+  g_assert_true (natter_store_set_conversations (fixture->store, from_server, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (unread (fixture->store, 7), ==, 4);
+
+  for (gint64 seq = 5; seq <= 8; seq++)
+    g_ptr_array_add (page, make_message (7, seq, seq == 6 ? fixture->own : fixture->peer, "old"));
+  g_assert_true (natter_store_add_messages (fixture->store, page, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (natter_store_count_messages (fixture->store, 7), ==, 6);
+  g_assert_cmpint (unread (fixture->store, 7), ==, 4);
+
+  /* A new message still counts; reading up to it clears the badge. */
+  {
+    g_autoptr (NatterFrame) frame =
+      make_chat_event (++event_id, make_message (7, 11, fixture->peer, "newer"));
+
+    apply (fixture->store, frame, TRUE);
+  }
+  g_assert_cmpint (unread (fixture->store, 7), ==, 5);
+  mark_read (fixture->store, 7, 11, TRUE);
+  g_assert_cmpint (unread (fixture->store, 7), ==, 0);
+}
+
+static void
+reopen (Fixture *fixture)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (fixture->store != NULL)
+    g_assert_finalize_object (g_steal_pointer (&fixture->store));
+  fixture->store = natter_store_new (fixture->path, fixture->own, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (fixture->store);
+}
+
+static void
+test_drafts_survive_reopen (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *draft = NULL;
+
+  g_assert_null (natter_store_get_draft (fixture->store, 7));
+  g_assert_true (natter_store_set_draft (fixture->store, 7, "Half a thought, \"quoted\"", &error));
+  g_assert_no_error (error);
+  g_assert_true (natter_store_set_draft (fixture->store, 8, "Another one", &error));
+  g_assert_true (natter_store_set_draft (fixture->store, 8, "Another one, longer", &error));
+  g_assert_no_error (error);
+
+  reopen (fixture);
+  draft = natter_store_get_draft (fixture->store, 7);
+  g_assert_cmpstr (draft, ==, "Half a thought, \"quoted\"");
+  g_clear_pointer (&draft, g_free);
+  draft = natter_store_get_draft (fixture->store, 8);
+  g_assert_cmpstr (draft, ==, "Another one, longer");
+  g_clear_pointer (&draft, g_free);
+
+  /* Blank is no draft. */
+  g_assert_true (natter_store_set_draft (fixture->store, 7, "  \n ", &error));
+  g_assert_no_error (error);
+  g_assert_null (natter_store_get_draft (fixture->store, 7));
+  g_assert_true (natter_store_set_draft (fixture->store, 8, NULL, &error));
+  g_assert_null (natter_store_get_draft (fixture->store, 8));
+}
+
+static void
+add_messages (NatterStore *store,
+              gint64 conversation_id,
+              const NatterProfile *sender,
+              const char *const *texts)
+{
+  g_autoptr (GPtrArray) messages =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_message_free);
+  g_autoptr (GError) error = NULL;
+  gint64 first = natter_store_get_last_seq (store, conversation_id) + 1;
+
+  for (guint i = 0; texts[i] != NULL; i++)
+    g_ptr_array_add (messages, make_message (conversation_id, first + i, sender, texts[i]));
+  g_assert_true (natter_store_add_messages (store, messages, &error));
+  g_assert_no_error (error);
+}
+
+static char *
+search (NatterStore *store, gint64 conversation_id, const char *text)
+{
+  g_autoptr (GArray) hits = natter_store_search_messages (store, conversation_id, text, 50);
+  g_autoptr (GString) seqs = g_string_new (NULL);
+
+  for (guint i = 0; i < hits->len; i++) {
+    NatterSearchHit *hit = &g_array_index (hits, NatterSearchHit, i);
+
+    g_string_append_printf (seqs, "%s%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, i ? " " : "",
+                            hit->conversation_id, hit->seq);
+  }
+
+  return g_string_free (g_steal_pointer (&seqs), FALSE);
+}
+
+#define ASSERT_SEARCH(store, conversation_id, text, expected)              \
+  G_STMT_START                                                             \
+  {                                                                        \
+    g_autofree char *found_ = search ((store), (conversation_id), (text)); \
+    g_assert_cmpstr (found_, ==, (expected));                              \
+  }                                                                        \
+  G_STMT_END
+
+static void
+test_search_stored_messages (Fixture *fixture, gconstpointer data)
+{
+  const char *const seven[] = { "Fractions today at 4 pm?", "Yes, bring the exercises",
+                                "Décimales et fractions", "(unbalanced \"quote* AND OR", NULL };
+  const char *const eight[] = { "A fraction of the price", NULL };
+  sqlite3 *db = NULL;
+
+  add_messages (fixture->store, 7, fixture->peer, seven);
+  add_messages (fixture->store, 8, fixture->own, eight);
+
+  /* Word starts, any case, accents folded, all words required. */
+  ASSERT_SEARCH (fixture->store, 7, "fraction", "7:1 7:3");
+  ASSERT_SEARCH (fixture->store, 7, "FRACT", "7:1 7:3");
+  ASSERT_SEARCH (fixture->store, 7, "decimales", "7:3");
+  ASSERT_SEARCH (fixture->store, 7, "fractions today", "7:1");
+  ASSERT_SEARCH (fixture->store, 7, "homework", "");
+  ASSERT_SEARCH (fixture->store, 0, "fraction", "7:1 7:3 8:1");
+  /* What people type is never query syntax. */
+  ASSERT_SEARCH (fixture->store, 7, "\"quote*", "7:4");
+  ASSERT_SEARCH (fixture->store, 7, "AND OR (", "7:4");
+  ASSERT_SEARCH (fixture->store, 7, "NOT fractions", "");
+  ASSERT_SEARCH (fixture->store, 7, "  ", "");
+  g_assert_true (natter_store_conversation_has_match (fixture->store, 8, "price"));
+  g_assert_false (natter_store_conversation_has_match (fixture->store, 7, "price"));
+
+  /* A store from before the index is indexed when opened. */
+  g_assert_finalize_object (g_steal_pointer (&fixture->store));
+  g_assert_cmpint (sqlite3_open (fixture->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db,
+                                 "DROP TRIGGER message_search_insert;"
+                                 "DROP TRIGGER message_search_delete;"
+                                 "DROP TABLE message_search;",
+                                 NULL, NULL, NULL),
+                   ==, SQLITE_OK);
+  sqlite3_close (db);
+  reopen (fixture);
+  ASSERT_SEARCH (fixture->store, 0, "fraction", "7:1 7:3 8:1");
+}
+
 typedef struct {
   guint position;
   guint removed;
@@ -485,6 +660,160 @@ on_items_changed (GListModel *model, guint position, guint removed, guint added,
   seen->removed = removed;
   seen->added = added;
   seen->count++;
+}
+
+static NatterCallLog *
+make_call (gint64 call_log_id,
+           gint64 conversation_id,
+           double at_seconds,
+           const NatterProfile *caller,
+           const NatterProfile *callee,
+           const char *status)
+{
+  NatterCallLog *call = natter_call_log_new ();
+  g_autoptr (GDateTime) base = g_date_time_new_utc (2026, 1, 1, 0, 0, 0);
+  g_autoptr (GDateTime) time = g_date_time_add_seconds (base, at_seconds);
+
+  call->call_log_id = call_log_id;
+  call->conversation_id = conversation_id;
+  call->caller = natter_profile_copy (caller);
+  call->callee = natter_profile_copy (callee);
+  call->call_type = g_strdup ("voice");
+  call->status = g_strdup (status);
+  call->started_at = natter_format_time (time);
+  call->duration_s = g_str_equal (status, "answered") ? 725 : 0;
+
+  return call;
+}
+
+static gint64
+call_at (GListModel *list, guint position)
+{
+  g_autoptr (NatterMessageItem) item = g_list_model_get_item (list, position);
+  const NatterCallLog *call = item ? natter_message_item_get_call (item) : NULL;
+
+  return call ? call->call_log_id : -natter_message_item_get_seq (item);
+}
+
+static char *
+timeline (GListModel *list)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+
+  for (guint i = 0; i < g_list_model_get_n_items (list); i++) {
+    gint64 id = call_at (list, i);
+
+    if (id > 0)
+      g_string_append_printf (text, "%scall%" G_GINT64_FORMAT, i ? " " : "", id);
+    else
+      g_string_append_printf (text, "%s%" G_GINT64_FORMAT, i ? " " : "", -id);
+  }
+
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+#define ASSERT_TIMELINE(list, expected)                          \
+  G_STMT_START                                                   \
+  {                                                              \
+    g_autofree char *timeline_ = timeline (G_LIST_MODEL (list)); \
+    g_assert_cmpstr (timeline_, ==, (expected));                 \
+  }                                                              \
+  G_STMT_END
+
+/* Calls are rows of their conversation, among the messages in time order,
+ * whether they come from the server's log or as missed_call events, and
+ * they stay in place as older history comes in. */
+static void
+test_calls_in_timeline (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GPtrArray) newer =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_message_free);
+  g_autoptr (GPtrArray) older =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_message_free);
+  g_autoptr (GPtrArray) calls =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_call_log_free);
+  g_autoptr (NatterFrame) missed = natter_frame_new (NATTER_FRAME_MISSED_CALL);
+  g_autoptr (NatterMessageList) list = NULL;
+  g_autoptr (GError) error = NULL;
+  ItemsChanged seen = { 0 };
+
+  for (gint64 seq = 3; seq <= 5; seq++)
+    g_ptr_array_add (newer, make_message (7, seq, fixture->peer, "newer"));
+  g_assert_true (natter_store_add_messages (fixture->store, newer, &error));
+  g_assert_no_error (error);
+
+  /* A made call between 3 and 4, one without a conversation (the direct
+   * one with the peer is meant) after 5, and another conversation's. */
+  g_ptr_array_add (calls, make_call (11, 7, 3.5, fixture->own, fixture->peer, "answered"));
+  g_ptr_array_add (calls, make_call (12, 0, 9, fixture->own, fixture->peer, "declined"));
+  g_ptr_array_add (calls, make_call (13, 8, 4, fixture->peer, fixture->own, "missed"));
+  g_assert_true (natter_store_add_calls (fixture->store, calls, &error));
+  g_assert_no_error (error);
+
+  list = natter_message_list_new (fixture->store, NULL, 7);
+  g_signal_connect (list, "items-changed", G_CALLBACK (on_items_changed), &seen);
+  ASSERT_TIMELINE (list, "3 call11 4 5");
+  {
+    g_autoptr (GPtrArray) other = natter_store_load_calls (fixture->store, 8);
+
+    g_assert_cmpuint (other->len, ==, 1);
+  }
+
+  /* Known once the direct conversation is: a list of participants. */
+  {
+    g_autoptr (GPtrArray) from_server =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) natter_conversation_free);
+    NatterConversation *summary = natter_conversation_new ();
+
+    summary->conversation_id = 7;
+    g_ptr_array_add (summary->participants, natter_profile_copy (fixture->own));
+    g_ptr_array_add (summary->participants, natter_profile_copy (fixture->peer));
+    g_ptr_array_add (from_server, summary);
+    g_assert_true (natter_store_set_conversations (fixture->store, from_server, &error));
+    g_assert_true (natter_store_add_calls (fixture->store, calls, &error));
+    g_assert_no_error (error);
+  }
+  ASSERT_TIMELINE (list, "3 call11 4 5 call12");
+  g_assert_cmpuint (seen.position, ==, 4);
+  g_assert_cmpuint (seen.added, ==, 1);
+
+  /* A missed call comes as an event. */
+  missed->event_id = 1;
+  missed->call = make_call (14, 7, 4.5, fixture->peer, fixture->own, "missed");
+  apply (fixture->store, missed, TRUE);
+  ASSERT_TIMELINE (list, "3 call11 4 call14 5 call12");
+  g_assert_cmpuint (seen.position, ==, 3);
+
+  /* Older history goes in above, the calls keep their place. */
+  for (gint64 seq = 1; seq <= 2; seq++)
+    g_ptr_array_add (older, make_message (7, seq, fixture->peer, "older"));
+  g_assert_true (natter_store_add_messages (fixture->store, older, &error));
+  g_assert_no_error (error);
+  ASSERT_TIMELINE (list, "1 2 3 call11 4 call14 5 call12");
+
+  /* A new message after them all; an update of a known call replaces
+   * its row in place. */
+  {
+    g_autoptr (NatterMessage) message = make_message (7, 10, fixture->own, "new");
+    g_autoptr (GPtrArray) one = g_ptr_array_new ();
+    g_autoptr (NatterMessageItem) item = NULL;
+
+    g_ptr_array_add (one, message);
+    g_assert_true (natter_store_add_messages (fixture->store, one, &error));
+    ASSERT_TIMELINE (list, "1 2 3 call11 4 call14 5 call12 10");
+    g_assert_cmpuint (seen.position, ==, 8);
+
+    g_free (((NatterCallLog *) calls->pdata[1])->status);
+    ((NatterCallLog *) calls->pdata[1])->status = g_strdup ("answered");
+    g_assert_true (natter_store_add_calls (fixture->store, calls, &error));
+    ASSERT_TIMELINE (list, "1 2 3 call11 4 call14 5 call12 10");
+    g_assert_cmpuint (seen.position, ==, 7);
+    g_assert_cmpuint (seen.removed, ==, 1);
+    item = g_list_model_get_item (G_LIST_MODEL (list), 7);
+    g_assert_cmpstr (natter_message_item_get_call (item)->status, ==, "answered");
+    g_assert_true (natter_message_item_get_outgoing (item));
+  }
+  g_assert_cmpuint (natter_message_list_get_position_for_seq (list, 5), ==, 6);
 }
 
 static void
@@ -698,7 +1027,11 @@ main (int argc, char **argv)
   ADD ("/natter/store/unread-counts-and-receipts", test_unread_counts_and_receipts);
   ADD ("/natter/store/read-markers-pending-until-confirmed",
        test_read_markers_pending_until_confirmed);
+  ADD ("/natter/store/history-page-adds-no-unread", test_history_page_adds_no_unread);
+  ADD ("/natter/store/drafts-survive-reopen", test_drafts_survive_reopen);
+  ADD ("/natter/store/search-stored-messages", test_search_stored_messages);
   ADD ("/natter/store/message-list-pages", test_message_list_pages);
+  ADD ("/natter/store/calls-in-timeline", test_calls_in_timeline);
   ADD ("/natter/store/history-edge-is-above-the-gap", test_history_edge_is_above_the_gap);
   ADD ("/natter/store/has-older-kept-without-conversation",
        test_has_older_kept_without_conversation);

@@ -14,7 +14,16 @@
 /* The chat pane: header with the peer's presence or typing state and the
  * call buttons, the message list (older history loaded when scrolled near
  * the top, a jump button when scrolled away from the bottom), the offline
- * banner and the composer. */
+ * banner and the composer.
+ *
+ * GtkListView only measures the rows near its anchor and estimates the
+ * rest, so the adjustment's upper bound is a guess: setting its value to
+ * "the bottom" lands wherever the guess says. The view therefore never
+ * sets the value itself; it anchors the list on the newest item
+ * (list.scroll-to-item) and, after each frame is drawn, checks the newest
+ * row's real allocation and anchors again until that row is on screen.
+ * The same after-frame check decides what was seen: only rows drawn inside
+ * the visible area of a focused window count as read. */
 
 #define LOAD_OLDER_THRESHOLD_PX 400.0
 #define AT_BOTTOM_SLACK_PX 48.0
@@ -22,6 +31,10 @@
 #define TYPING_REPEAT_US (3 * G_TIME_SPAN_SECOND)
 #define TYPING_IDLE_S 5
 #define OLDER_PAGE_SIZE 50
+#define SAVE_DRAFT_DELAY_MS 500
+#define SEARCH_LIMIT 1000
+#define SEARCH_SERVER_PAGE 200
+#define SEARCH_SERVER_PAGES 10
 
 enum { PROP_0, PROP_CLIENT, PROP_CONVERSATION, PROP_ONLINE, PROP_SHOW_BACK_BUTTON, N_PROPS };
 
@@ -38,6 +51,7 @@ struct _NatterChatView {
   NatterConversationItem *conversation;
   gulong conversation_notify_handler;
   NatterMessageList *messages;
+  GtkSelectionModel *selection;
   gulong items_changed_handler;
   GHashTable *bound_items; /* GtkListItem */
   GCancellable *load_cancellable;
@@ -45,12 +59,21 @@ struct _NatterChatView {
   gboolean online;
   gboolean show_back_button;
   gboolean calls_enabled;
-  gboolean stick_to_bottom;
-  gboolean adjusting;
-  double anchor_from_bottom;
+  gboolean follow_newest;
+  /* Anchored on the newest item, and that row not yet seen on screen:
+   * the list is still measuring and moves the value both ways. */
+  gboolean settling;
+  double last_value;
+  GdkFrameClock *frame_clock;
+  gulong after_paint_handler;
+  GtkWindow *window;
+  gulong window_active_handler;
   gint64 typing_sent_at;
   guint typing_idle_id;
   guint mark_read_id;
+  guint save_draft_id;
+  gboolean loading_draft;
+  gboolean fill_after_paint;
 
   AdwWindowTitle *window_title;
   GtkWidget *back_button;
@@ -64,6 +87,16 @@ struct _NatterChatView {
   GtkTextView *text_view;
   GtkWidget *placeholder;
   GtkWidget *emoji_button;
+  GtkSearchBar *search_bar;
+  GtkEditable *search_entry;
+  GtkLabel *search_count_label;
+  GtkWidget *search_server_button;
+
+  /* In-conversation search: the matches in the local store, oldest first,
+   * and the one shown. */
+  GArray *search_hits;
+  int search_current;
+  guint search_server_pages_left;
 };
 
 G_DEFINE_FINAL_TYPE (NatterChatView, natter_chat_view, GTK_TYPE_WIDGET)
@@ -148,39 +181,101 @@ update_empty (NatterChatView *self)
 }
 
 static gboolean
+window_is_active (NatterChatView *self)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+
+  return GTK_IS_WINDOW (root) && gtk_window_is_active (GTK_WINDOW (root));
+}
+
+/* Whether @row was laid out and drawn with its end inside the visible part
+ * of the list: what a person can actually read. */
+static gboolean
+row_is_shown (NatterChatView *self, GtkWidget *row)
+{
+  graphene_rect_t bounds;
+  int viewport_height = gtk_widget_get_height (GTK_WIDGET (self->scrolled_window));
+
+  if (row == NULL || !gtk_widget_is_drawable (row) || gtk_widget_get_height (row) <= 0)
+    return FALSE;
+  if (!gtk_widget_compute_bounds (row, GTK_WIDGET (self->scrolled_window), &bounds))
+    return FALSE;
+
+  /* Rows taller than the view count once their end is shown. */
+  return bounds.origin.y + bounds.size.height > 0.5 &&
+         bounds.origin.y + bounds.size.height <= viewport_height + 0.5 &&
+         (bounds.origin.y >= -0.5 || bounds.size.height > viewport_height);
+}
+
+static guint
+n_list_items (NatterChatView *self)
+{
+  GListModel *model = G_LIST_MODEL (gtk_list_view_get_model (self->message_list_view));
+
+  return model != NULL ? g_list_model_get_n_items (model) : 0;
+}
+
+/* The newest message's row, if the list has one bound to it. */
+static GtkWidget *
+find_newest_row (NatterChatView *self)
+{
+  guint n_items = n_list_items (self);
+  GHashTableIter iter;
+  gpointer list_item;
+
+  if (n_items == 0)
+    return NULL;
+
+  g_hash_table_iter_init (&iter, self->bound_items);
+  while (g_hash_table_iter_next (&iter, &list_item, NULL)) {
+    if (gtk_list_item_get_position (list_item) == n_items - 1)
+      return gtk_list_item_get_child (list_item);
+  }
+
+  return NULL;
+}
+
+/* A message counts as read once its row has been on screen in a focused
+ * window: the read marker goes up to the newest such row, never further. */
+static gboolean
 on_mark_read_idle (gpointer user_data)
 {
   NatterChatView *self = user_data;
-  GtkRoot *root;
-  gint64 last_seq;
+  GHashTableIter iter;
+  gpointer list_item;
+  gint64 seen_seq = 0;
 
   self->mark_read_id = 0;
   if (self->client == NULL || self->conversation == NULL)
     return G_SOURCE_REMOVE;
-  if (!gtk_widget_get_mapped (GTK_WIDGET (self)) || !is_at_bottom (self))
+  if (!gtk_widget_get_mapped (GTK_WIDGET (self)) || !window_is_active (self))
     return G_SOURCE_REMOVE;
 
-  root = gtk_widget_get_root (GTK_WIDGET (self));
-  if (!GTK_IS_WINDOW (root) || !gtk_window_is_active (GTK_WINDOW (root)))
-    return G_SOURCE_REMOVE;
+  g_hash_table_iter_init (&iter, self->bound_items);
+  while (g_hash_table_iter_next (&iter, &list_item, NULL)) {
+    NatterMessageItem *item = gtk_list_item_get_item (list_item);
 
-  if (natter_conversation_item_get_unread_count (self->conversation) == 0)
-    return G_SOURCE_REMOVE;
+    if (item == NULL || natter_message_item_get_state (item) != NATTER_MESSAGE_STATE_SENT ||
+        natter_message_item_get_conversation_id (item) !=
+          natter_conversation_item_get_conversation_id (self->conversation))
+      continue;
+    if (natter_message_item_get_seq (item) > seen_seq &&
+        row_is_shown (self, gtk_list_item_get_child (list_item)))
+      seen_seq = natter_message_item_get_seq (item);
+  }
 
-  last_seq = natter_conversation_item_get_last_seq (self->conversation);
-  if (last_seq > 0)
+  if (seen_seq > 0)
     natter_client_mark_read (
-      self->client, natter_conversation_item_get_conversation_id (self->conversation), last_seq);
+      self->client, natter_conversation_item_get_conversation_id (self->conversation), seen_seq);
 
   return G_SOURCE_REMOVE;
 }
 
-/* Called from the scroll adjustment's signals, which GTK emits while it
- * lays the window out. Marking read changes the conversation list (unread
- * counts, order): done there, the sidebar's rows would be resized in the
- * middle of the layout and miss it, and the sidebar, header included, would
- * stay blank ("Trying to snapshot … without a current allocation") until
- * something else asked for a layout. So it waits until the frame is done. */
+/* Marking read changes the conversation list (unread counts, order). Done
+ * while GTK lays the window out (from a scroll adjustment's signals), the
+ * sidebar's rows would be resized in the middle of the layout and miss it,
+ * and the sidebar, header included, would stay blank ("Trying to snapshot
+ * … without a current allocation"). So it waits until the frame is done. */
 static void
 mark_read_if_seen (NatterChatView *self)
 {
@@ -188,15 +283,64 @@ mark_read_if_seen (NatterChatView *self)
     self->mark_read_id = g_idle_add (on_mark_read_idle, self);
 }
 
+/* Anchors the list on its newest item. The list lays out around its
+ * anchor with real row heights, unlike a value given to the adjustment. */
 static void
-set_adjustment_value (NatterChatView *self, double value)
+scroll_to_newest (NatterChatView *self)
 {
-  self->adjusting = TRUE;
-  gtk_adjustment_set_value (get_vadjustment (self), value);
-  self->adjusting = FALSE;
+  guint n_items = n_list_items (self);
+
+  if (n_items > 0) {
+    self->settling = TRUE;
+    gtk_widget_activate_action (GTK_WIDGET (self->message_list_view), "list.scroll-to-item", "u",
+                                n_items - 1);
+  }
+  gtk_widget_queue_draw (GTK_WIDGET (self->message_list_view));
+}
+
+static void
+set_jump_button (NatterChatView *self, gboolean reveal)
+{
+  gtk_revealer_set_reveal_child (self->jump_revealer, reveal);
+  if (!reveal)
+    gtk_widget_set_visible (self->jump_label, FALSE);
 }
 
 static void maybe_fill_view (NatterChatView *self);
+
+/* Runs once a frame has been drawn, when every row has its allocation. */
+static void
+on_after_paint (NatterChatView *self, GdkFrameClock *frame_clock)
+{
+  if (self->follow_newest && n_list_items (self) > 0) {
+    if (row_is_shown (self, find_newest_row (self))) {
+      self->settling = FALSE;
+      set_jump_button (self, FALSE);
+    } else {
+      scroll_to_newest (self);
+    }
+  } else {
+    self->settling = FALSE;
+  }
+
+  mark_read_if_seen (self);
+
+  if (self->fill_after_paint) {
+    self->fill_after_paint = FALSE;
+    maybe_fill_view (self);
+  }
+}
+
+static void
+on_window_active_changed (NatterChatView *self)
+{
+  /* Drawn already; the check only needs a frame to run after. */
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static void continue_server_search (NatterChatView *self);
+static void update_search_controls (NatterChatView *self);
+static void load_older_page (NatterChatView *self, guint limit);
 
 static void
 on_load_older_finished (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -212,10 +356,20 @@ on_load_older_finished (GObject *source, GAsyncResult *result, gpointer user_dat
   update_empty (self);
   if (error != NULL) {
     g_debug ("Could not load older messages: %s", error->message);
+    if (self->search_server_pages_left > 0) {
+      self->search_server_pages_left = 0;
+      show_toast (self, _ ("Older messages could not be fetched"));
+      update_search_controls (self);
+    }
     return;
   }
 
-  maybe_fill_view (self);
+  continue_server_search (self);
+
+  /* Judged once the new rows are laid out: before, the list's height is
+   * still the old one and page after page would be fetched. */
+  self->fill_after_paint = TRUE;
+  gtk_widget_queue_draw (GTK_WIDGET (self->message_list_view));
 }
 
 static gboolean
@@ -226,12 +380,18 @@ can_load_older (NatterChatView *self)
 }
 
 static void
-load_older (NatterChatView *self)
+load_older_page (NatterChatView *self, guint limit)
 {
   gtk_revealer_set_reveal_child (self->loading_revealer, TRUE);
-  natter_message_list_load_older_async (self->messages, OLDER_PAGE_SIZE, self->load_cancellable,
+  natter_message_list_load_older_async (self->messages, limit, self->load_cancellable,
                                         on_load_older_finished, g_object_ref (self));
   update_empty (self);
+}
+
+static void
+load_older (NatterChatView *self)
+{
+  load_older_page (self, OLDER_PAGE_SIZE);
 }
 
 static void
@@ -239,7 +399,7 @@ maybe_load_older (NatterChatView *self)
 {
   GtkAdjustment *adjustment = get_vadjustment (self);
 
-  if (self->messages == NULL || self->stick_to_bottom)
+  if (self->messages == NULL || self->follow_newest)
     return;
   if (gtk_adjustment_get_value (adjustment) > LOAD_OLDER_THRESHOLD_PX)
     return;
@@ -270,39 +430,59 @@ maybe_fill_view (NatterChatView *self)
 static void
 on_vadjustment_value_changed (NatterChatView *self)
 {
+  GtkAdjustment *adjustment = get_vadjustment (self);
+  double value = gtk_adjustment_get_value (adjustment);
   gboolean at_bottom = is_at_bottom (self);
 
-  if (!self->adjusting) {
-    self->anchor_from_bottom = -1;
-    self->stick_to_bottom = at_bottom;
-  }
+  /* A move up that leaves the very end is the user's: the list itself only
+   * moves up while following when its end moves up (rows re-measured
+   * smaller). A move down close to the end follows the newest again. */
+  if (!self->settling && value < self->last_value - 0.5 &&
+      value < gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment) - 1)
+    self->follow_newest = FALSE;
+  else if (value > self->last_value && at_bottom)
+    self->follow_newest = TRUE;
+  self->last_value = value;
 
-  gtk_revealer_set_reveal_child (self->jump_revealer, !at_bottom);
-  if (at_bottom) {
-    gtk_widget_set_visible (self->jump_label, FALSE);
-    mark_read_if_seen (self);
-  }
+  if (!self->follow_newest)
+    gtk_revealer_set_reveal_child (self->jump_revealer, TRUE);
+  else if (at_bottom)
+    set_jump_button (self, FALSE);
 
-  if (!self->adjusting)
-    maybe_load_older (self);
+  maybe_load_older (self);
+  gtk_widget_queue_draw (GTK_WIDGET (self->message_list_view));
 }
 
-/* The list's height grows as rows are measured; keep the view where the
- * user expects it: at the bottom, or at the same message after older ones
- * were put above. */
+/* The list's height grows as rows are measured and older history comes
+ * in; the list keeps its anchor item in place by itself. */
 static void
 on_vadjustment_bounds_changed (NatterChatView *self)
 {
-  GtkAdjustment *adjustment = get_vadjustment (self);
-  double upper = gtk_adjustment_get_upper (adjustment);
-  double page = gtk_adjustment_get_page_size (adjustment);
-
-  if (self->stick_to_bottom)
-    set_adjustment_value (self, upper - page);
-  else if (self->anchor_from_bottom >= 0)
-    set_adjustment_value (self, upper - self->anchor_from_bottom);
+  if (self->follow_newest)
+    scroll_to_newest (self);
 
   maybe_fill_view (self);
+}
+
+static const char *
+active_search_text (NatterChatView *self)
+{
+  const char *text;
+
+  if (!gtk_search_bar_get_search_mode (self->search_bar))
+    return NULL;
+
+  text = gtk_editable_get_text (self->search_entry);
+  return text != NULL && *text != '\0' ? text : NULL;
+}
+
+static gint64
+current_match_seq (NatterChatView *self)
+{
+  if (self->search_current < 0 || (guint) self->search_current >= self->search_hits->len)
+    return 0;
+
+  return g_array_index (self->search_hits, NatterSearchHit, self->search_current).seq;
 }
 
 static void
@@ -335,7 +515,8 @@ refresh_row_context (NatterChatView *self, GtkListItem *list_item)
         g_date_time_get_year (sent_at) != g_date_time_get_year (previous_sent_at) ||
         g_date_time_get_day_of_year (sent_at) != g_date_time_get_day_of_year (previous_sent_at);
       grouped =
-        !show_day &&
+        !show_day && natter_message_item_get_call (item) == NULL &&
+        natter_message_item_get_call (previous) == NULL &&
         natter_message_item_get_outgoing (item) == natter_message_item_get_outgoing (previous) &&
         sender != NULL && previous_sender != NULL &&
         natter_profile_equal (sender, previous_sender) &&
@@ -353,6 +534,10 @@ refresh_row_context (NatterChatView *self, GtkListItem *list_item)
   }
 
   natter_message_row_set_context (NATTER_MESSAGE_ROW (row), show_day, grouped, read);
+  natter_message_row_set_highlight (NATTER_MESSAGE_ROW (row), active_search_text (self),
+                                    natter_message_item_get_seq (item) > 0 &&
+                                      natter_message_item_get_seq (item) ==
+                                        current_match_seq (self));
 }
 
 static void
@@ -364,6 +549,153 @@ refresh_bound_rows (NatterChatView *self)
   g_hash_table_iter_init (&iter, self->bound_items);
   while (g_hash_table_iter_next (&iter, &list_item, NULL))
     refresh_row_context (self, list_item);
+}
+
+static void
+update_search_controls (NatterChatView *self)
+{
+  const char *text = active_search_text (self);
+  guint n_hits = self->search_hits->len;
+  gboolean searching_server = self->search_server_pages_left > 0;
+  g_autofree char *count = NULL;
+
+  if (text == NULL)
+    count = g_strdup ("");
+  else if (n_hits == 0)
+    count = g_strdup (searching_server ? _ ("Searching…") : _ ("No matches"));
+  else
+    /* Translators: the match shown and how many there are, "3 of 12" */
+    count = g_strdup_printf (_ ("%d of %u"), self->search_current + 1, n_hits);
+  gtk_label_set_label (self->search_count_label, count);
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "chat.search-previous",
+                                 n_hits > 0 && self->search_current > 0);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "chat.search-next",
+                                 n_hits > 0 && (guint) self->search_current + 1 < n_hits);
+  /* Nothing here: older history the store never fetched may hold it. */
+  gtk_widget_set_visible (self->search_server_button,
+                          text != NULL && n_hits == 0 && self->messages != NULL &&
+                            natter_message_list_get_has_more (self->messages));
+  gtk_widget_set_sensitive (self->search_server_button, !searching_server);
+}
+
+static void
+show_current_match (NatterChatView *self)
+{
+  gint64 seq = current_match_seq (self);
+  guint position;
+
+  if (self->messages == NULL || seq <= 0)
+    return;
+
+  position = natter_message_list_get_position_for_seq (self->messages, seq);
+  self->follow_newest = FALSE;
+  self->settling = FALSE;
+  gtk_widget_activate_action (GTK_WIDGET (self->message_list_view), "list.scroll-to-item", "u",
+                              position);
+  refresh_bound_rows (self);
+}
+
+/* Runs the search again over the store; @keep_seq keeps that match shown
+ * if it is still one, otherwise the newest match is shown. */
+static void
+run_search (NatterChatView *self, gint64 keep_seq)
+{
+  NatterStore *store = self->client ? natter_client_get_store (self->client) : NULL;
+  const char *text = active_search_text (self);
+
+  g_array_set_size (self->search_hits, 0);
+  self->search_current = -1;
+
+  if (text != NULL && store != NULL && self->conversation != NULL) {
+    g_autoptr (GArray) hits = natter_store_search_messages (
+      store, natter_conversation_item_get_conversation_id (self->conversation), text, SEARCH_LIMIT);
+
+    g_array_append_vals (self->search_hits, hits->data, hits->len);
+    self->search_current = (int) hits->len - 1;
+    for (guint i = 0; i < hits->len; i++) {
+      if (g_array_index (hits, NatterSearchHit, i).seq == keep_seq)
+        self->search_current = i;
+    }
+  }
+
+  update_search_controls (self);
+  refresh_bound_rows (self);
+  if (self->search_current >= 0)
+    show_current_match (self);
+}
+
+static void
+on_search_changed (NatterChatView *self)
+{
+  self->search_server_pages_left = 0;
+  run_search (self, 0);
+}
+
+static void
+step_match (NatterChatView *self, int step)
+{
+  int next = self->search_current + step;
+
+  if (next < 0 || (guint) next >= self->search_hits->len)
+    return;
+
+  self->search_current = next;
+  update_search_controls (self);
+  show_current_match (self);
+}
+
+static void
+on_search_older (NatterChatView *self)
+{
+  step_match (self, -1);
+}
+
+static void
+on_search_newer (NatterChatView *self)
+{
+  step_match (self, 1);
+}
+
+static void
+on_search_stop (NatterChatView *self)
+{
+  gtk_search_bar_set_search_mode (self->search_bar, FALSE);
+}
+
+static void
+on_search_mode_changed (NatterChatView *self)
+{
+  if (gtk_search_bar_get_search_mode (self->search_bar)) {
+    gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
+  } else {
+    self->search_server_pages_left = 0;
+    gtk_editable_set_text (self->search_entry, "");
+  }
+
+  run_search (self, 0);
+}
+
+/* "Search older messages on the server": after each page of history
+ * (fetched for the search or for any other reason) the search runs again
+ * over the store, and the next page is asked for until a match turns up,
+ * the history ends or the pages allowed per request are spent. */
+static void
+continue_server_search (NatterChatView *self)
+{
+  if (self->search_server_pages_left == 0)
+    return;
+
+  run_search (self, 0);
+  if (self->search_hits->len > 0 || self->messages == NULL ||
+      !natter_message_list_get_has_more (self->messages)) {
+    self->search_server_pages_left = 0;
+  } else if (can_load_older (self)) {
+    self->search_server_pages_left--;
+    load_older_page (self, SEARCH_SERVER_PAGE);
+  }
+
+  update_search_controls (self);
 }
 
 static void
@@ -394,26 +726,41 @@ on_message_unbind (GtkSignalListItemFactory *factory, GtkListItem *list_item, gp
   natter_message_row_set_item (NATTER_MESSAGE_ROW (gtk_list_item_get_child (list_item)), NULL);
 }
 
+/* Connected to the list view's model after the list view, so the list
+ * already knows the new items. */
 static void
 on_messages_items_changed (
   NatterChatView *self, guint position, guint removed, guint added, GListModel *model)
 {
   guint n_items = g_list_model_get_n_items (model);
 
-  /* Older history went in above what the user is reading. */
-  if (position == 0 && added > 0 && position + added < n_items && !self->stick_to_bottom) {
-    GtkAdjustment *adjustment = get_vadjustment (self);
-
-    self->anchor_from_bottom =
-      gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_value (adjustment);
-  } else if (added > 0 && position + added == n_items && !self->stick_to_bottom) {
-    gtk_widget_set_visible (self->jump_label, TRUE);
-    gtk_revealer_set_reveal_child (self->jump_revealer, TRUE);
+  if (added > 0 && position + added == n_items) {
+    if (self->follow_newest) {
+      scroll_to_newest (self);
+    } else {
+      /* Scrolled up: say there is something new instead of jumping. */
+      gtk_widget_set_visible (self->jump_label, TRUE);
+      gtk_revealer_set_reveal_child (self->jump_revealer, TRUE);
+    }
   }
 
   update_empty (self);
-  refresh_bound_rows (self);
-  mark_read_if_seen (self);
+  /* Only the row after the change has new neighbours; new rows get their
+   * context when bound. Refreshing every row for each of a page's
+   * messages made loading history take seconds. */
+  {
+    GHashTableIter iter;
+    gpointer list_item;
+
+    g_hash_table_iter_init (&iter, self->bound_items);
+    while (g_hash_table_iter_next (&iter, &list_item, NULL)) {
+      guint item_position = gtk_list_item_get_position (list_item);
+
+      if (item_position >= position && item_position <= position + added)
+        refresh_row_context (self, list_item);
+    }
+  }
+  gtk_widget_queue_draw (GTK_WIDGET (self->message_list_view));
 }
 
 static void
@@ -447,6 +794,58 @@ stop_typing (NatterChatView *self)
   on_typing_idle (self);
 }
 
+/* The composer's text is kept per conversation in the local store, so it
+ * survives switching conversations and restarting. */
+static void
+save_draft (NatterChatView *self)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->text_view);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+  GtkTextIter start, end;
+  NatterStore *store;
+
+  g_clear_handle_id (&self->save_draft_id, g_source_remove);
+  if (self->client == NULL || self->conversation == NULL)
+    return;
+
+  store = natter_client_get_store (self->client);
+  if (store == NULL)
+    return;
+
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  text = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+  if (!natter_store_set_draft (
+        store, natter_conversation_item_get_conversation_id (self->conversation), text, &error))
+    g_warning ("Cannot keep the draft: %s", error->message);
+}
+
+static gboolean
+on_save_draft_timeout (gpointer user_data)
+{
+  NatterChatView *self = user_data;
+
+  self->save_draft_id = 0;
+  save_draft (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+load_draft (NatterChatView *self)
+{
+  NatterStore *store = self->client ? natter_client_get_store (self->client) : NULL;
+  g_autofree char *draft = NULL;
+
+  if (store != NULL && self->conversation != NULL)
+    draft = natter_store_get_draft (
+      store, natter_conversation_item_get_conversation_id (self->conversation));
+
+  self->loading_draft = TRUE;
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), draft ? draft : "", -1);
+  self->loading_draft = FALSE;
+}
+
 static void
 on_buffer_changed (NatterChatView *self, GtkTextBuffer *buffer)
 {
@@ -455,8 +854,11 @@ on_buffer_changed (NatterChatView *self, GtkTextBuffer *buffer)
   /* GtkTextView has no placeholder of its own. */
   gtk_widget_set_visible (self->placeholder, gtk_text_buffer_get_char_count (buffer) == 0);
 
-  if (self->client == NULL || self->conversation == NULL)
+  if (self->client == NULL || self->conversation == NULL || self->loading_draft)
     return;
+
+  g_clear_handle_id (&self->save_draft_id, g_source_remove);
+  self->save_draft_id = g_timeout_add (SAVE_DRAFT_DELAY_MS, on_save_draft_timeout, self);
 
   if (gtk_text_buffer_get_char_count (buffer) == 0) {
     stop_typing (self);
@@ -542,17 +944,98 @@ on_start_call_action (GtkWidget *widget, const char *action_name, GVariant *para
 }
 
 static void
+on_search_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+
+  if (self->conversation == NULL)
+    return;
+
+  gtk_search_bar_set_search_mode (self->search_bar, TRUE);
+  gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
+}
+
+static void
+on_search_previous_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  on_search_older (NATTER_CHAT_VIEW (widget));
+}
+
+static void
+on_search_next_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  on_search_newer (NATTER_CHAT_VIEW (widget));
+}
+
+static void
+on_search_server_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+
+  if (self->messages == NULL || self->search_server_pages_left > 0)
+    return;
+
+  /* A page already on its way counts as the first. */
+  self->search_server_pages_left = SEARCH_SERVER_PAGES;
+  if (can_load_older (self)) {
+    self->search_server_pages_left--;
+    load_older_page (self, SEARCH_SERVER_PAGE);
+  }
+  update_search_controls (self);
+}
+
+static void
 on_scroll_to_bottom_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
   natter_chat_view_scroll_to_bottom (NATTER_CHAT_VIEW (widget));
 }
 
 static void
+natter_chat_view_realize (GtkWidget *widget)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+  GtkRoot *root;
+
+  GTK_WIDGET_CLASS (natter_chat_view_parent_class)->realize (widget);
+
+  self->frame_clock = g_object_ref (gtk_widget_get_frame_clock (widget));
+  self->after_paint_handler = g_signal_connect_object (
+    self->frame_clock, "after-paint", G_CALLBACK (on_after_paint), self, G_CONNECT_SWAPPED);
+
+  root = gtk_widget_get_root (widget);
+  if (GTK_IS_WINDOW (root)) {
+    self->window = g_object_ref (GTK_WINDOW (root));
+    self->window_active_handler =
+      g_signal_connect_object (self->window, "notify::is-active",
+                               G_CALLBACK (on_window_active_changed), self, G_CONNECT_SWAPPED);
+  }
+}
+
+static void
+natter_chat_view_unrealize (GtkWidget *widget)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+
+  if (self->frame_clock != NULL)
+    g_clear_signal_handler (&self->after_paint_handler, self->frame_clock);
+  g_clear_object (&self->frame_clock);
+  if (self->window != NULL)
+    g_clear_signal_handler (&self->window_active_handler, self->window);
+  g_clear_object (&self->window);
+
+  GTK_WIDGET_CLASS (natter_chat_view_parent_class)->unrealize (widget);
+}
+
+static void
 natter_chat_view_map (GtkWidget *widget)
 {
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+
   GTK_WIDGET_CLASS (natter_chat_view_parent_class)->map (widget);
 
-  mark_read_if_seen (NATTER_CHAT_VIEW (widget));
+  if (self->follow_newest)
+    scroll_to_newest (self);
+  gtk_widget_queue_draw (widget);
 }
 
 static void
@@ -612,6 +1095,8 @@ natter_chat_view_dispose (GObject *object)
   g_cancellable_cancel (self->load_cancellable);
   g_clear_handle_id (&self->typing_idle_id, g_source_remove);
   g_clear_handle_id (&self->mark_read_id, g_source_remove);
+  if (self->save_draft_id != 0)
+    save_draft (self);
   natter_chat_view_set_conversation (self, NULL);
   g_clear_object (&self->client);
 
@@ -634,6 +1119,7 @@ natter_chat_view_finalize (GObject *object)
 
   g_clear_object (&self->load_cancellable);
   g_clear_pointer (&self->bound_items, g_hash_table_unref);
+  g_clear_pointer (&self->search_hits, g_array_unref);
 
   G_OBJECT_CLASS (natter_chat_view_parent_class)->finalize (object);
 }
@@ -649,6 +1135,8 @@ natter_chat_view_class_init (NatterChatViewClass *klass)
   object_class->dispose = natter_chat_view_dispose;
   object_class->finalize = natter_chat_view_finalize;
   widget_class->map = natter_chat_view_map;
+  widget_class->realize = natter_chat_view_realize;
+  widget_class->unrealize = natter_chat_view_unrealize;
 
   properties[PROP_CLIENT] =
     g_param_spec_object ("client", NULL, NULL, NATTER_TYPE_CLIENT,
@@ -691,6 +1179,17 @@ natter_chat_view_class_init (NatterChatViewClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_message_bind);
   gtk_widget_class_bind_template_callback (widget_class, on_message_unbind);
   gtk_widget_class_bind_template_callback (widget_class, on_emoji_picked);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, search_bar);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, search_entry);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, search_count_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, search_server_button);
+  gtk_widget_class_bind_template_callback (widget_class, on_search_changed);
+  gtk_widget_class_bind_template_callback (widget_class, on_search_stop);
+  /* Matches are walked from the newest back in time: Enter goes older. */
+  gtk_widget_class_bind_template_callback_full (widget_class, "on_search_next",
+                                                G_CALLBACK (on_search_older));
+  gtk_widget_class_bind_template_callback_full (widget_class, "on_search_previous",
+                                                G_CALLBACK (on_search_newer));
 
   gtk_widget_class_install_action (widget_class, "chat.send", NULL, on_send_action);
   gtk_widget_class_install_action (widget_class, "chat.retry-message", "s",
@@ -700,8 +1199,17 @@ natter_chat_view_class_init (NatterChatViewClass *klass)
   gtk_widget_class_install_action (widget_class, "chat.scroll-to-bottom", NULL,
                                    on_scroll_to_bottom_action);
 
+  gtk_widget_class_install_action (widget_class, "chat.search", NULL, on_search_action);
+  gtk_widget_class_install_action (widget_class, "chat.search-previous", NULL,
+                                   on_search_previous_action);
+  gtk_widget_class_install_action (widget_class, "chat.search-next", NULL, on_search_next_action);
+  gtk_widget_class_install_action (widget_class, "chat.search-server", NULL,
+                                   on_search_server_action);
+
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_End, GDK_CONTROL_MASK,
                                        "chat.scroll-to-bottom", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK, "chat.search",
+                                       NULL);
 
   gtk_widget_class_set_css_name (widget_class, "natter-chat-view");
 }
@@ -713,12 +1221,17 @@ natter_chat_view_init (NatterChatView *self)
   GtkAdjustment *adjustment;
 
   self->bound_items = g_hash_table_new (NULL, NULL);
+  self->search_hits = g_array_new (FALSE, FALSE, sizeof (NatterSearchHit));
+  self->search_current = -1;
   self->load_cancellable = g_cancellable_new ();
   self->online = TRUE;
-  self->stick_to_bottom = TRUE;
-  self->anchor_from_bottom = -1;
+  self->follow_newest = TRUE;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+
+  g_signal_connect_object (self->search_bar, "notify::search-mode-enabled",
+                           G_CALLBACK (on_search_mode_changed), self, G_CONNECT_SWAPPED);
+  gtk_search_bar_connect_entry (self->search_bar, GTK_EDITABLE (self->search_entry));
 
   key_controller = gtk_event_controller_key_new ();
   gtk_event_controller_set_propagation_phase (key_controller, GTK_PHASE_CAPTURE);
@@ -739,6 +1252,7 @@ natter_chat_view_init (NatterChatView *self)
 
   update_empty (self);
   update_actions (self);
+  update_search_controls (self);
 }
 
 /**
@@ -818,6 +1332,8 @@ natter_chat_view_set_conversation (NatterChatView *self, NatterConversationItem 
     return;
 
   stop_typing (self);
+  if (self->save_draft_id != 0)
+    save_draft (self);
   g_cancellable_cancel (self->load_cancellable);
   g_clear_object (&self->load_cancellable);
   self->load_cancellable = g_cancellable_new ();
@@ -825,8 +1341,9 @@ natter_chat_view_set_conversation (NatterChatView *self, NatterConversationItem 
 
   if (self->conversation != NULL)
     g_clear_signal_handler (&self->conversation_notify_handler, self->conversation);
-  if (self->messages != NULL)
-    g_clear_signal_handler (&self->items_changed_handler, self->messages);
+  if (self->selection != NULL)
+    g_clear_signal_handler (&self->items_changed_handler, self->selection);
+  g_clear_object (&self->selection);
 
   gtk_list_view_set_model (self->message_list_view, NULL);
   g_clear_object (&self->messages);
@@ -841,18 +1358,19 @@ natter_chat_view_set_conversation (NatterChatView *self, NatterConversationItem 
   }
 
   if (self->messages != NULL) {
-    self->items_changed_handler =
-      g_signal_connect_object (self->messages, "items-changed",
-                               G_CALLBACK (on_messages_items_changed), self, G_CONNECT_SWAPPED);
     selection = gtk_no_selection_new (G_LIST_MODEL (g_object_ref (self->messages)));
     gtk_list_view_set_model (self->message_list_view, GTK_SELECTION_MODEL (selection));
+    self->selection = GTK_SELECTION_MODEL (g_object_ref (selection));
+    self->items_changed_handler = g_signal_connect_object (
+      selection, "items-changed", G_CALLBACK (on_messages_items_changed), self, G_CONNECT_SWAPPED);
   }
 
-  self->stick_to_bottom = TRUE;
-  self->anchor_from_bottom = -1;
-  gtk_widget_set_visible (self->jump_label, FALSE);
-  gtk_revealer_set_reveal_child (self->jump_revealer, FALSE);
-  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), "", -1);
+  self->follow_newest = TRUE;
+  self->last_value = 0;
+  set_jump_button (self, FALSE);
+  load_draft (self);
+  self->search_server_pages_left = 0;
+  gtk_search_bar_set_search_mode (self->search_bar, FALSE);
 
   update_header (self);
   update_empty (self);
@@ -999,6 +1517,8 @@ natter_chat_view_send_draft (NatterChatView *self, GError **error)
 
   stop_typing (self);
   gtk_text_buffer_set_text (buffer, "", -1);
+  /* Sent: no draft to bring back, even after a crash a moment later. */
+  save_draft (self);
   natter_chat_view_scroll_to_bottom (self);
 
   return TRUE;
@@ -1013,23 +1533,11 @@ natter_chat_view_send_draft (NatterChatView *self, GError **error)
 void
 natter_chat_view_scroll_to_bottom (NatterChatView *self)
 {
-  GtkAdjustment *adjustment;
-  guint n_items;
-
   g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
 
-  self->stick_to_bottom = TRUE;
-  self->anchor_from_bottom = -1;
-
-  n_items = self->messages ? g_list_model_get_n_items (G_LIST_MODEL (self->messages)) : 0;
-  if (n_items > 0)
-    gtk_widget_activate_action (GTK_WIDGET (self->message_list_view), "list.scroll-to-item", "u",
-                                n_items - 1);
-
-  adjustment = get_vadjustment (self);
-  set_adjustment_value (self, gtk_adjustment_get_upper (adjustment) -
-                                gtk_adjustment_get_page_size (adjustment));
-  gtk_widget_set_visible (self->jump_label, FALSE);
+  self->follow_newest = TRUE;
+  set_jump_button (self, FALSE);
+  scroll_to_newest (self);
 }
 
 /**

@@ -26,6 +26,9 @@ struct _NatterMessageRow {
   gboolean show_day;
   gboolean grouped;
   gboolean read;
+  char *highlight_words;
+  gboolean current_match;
+  guint n_highlights;
 
   GtkLabel *day_label;
   GtkWidget *line_box;
@@ -35,35 +38,51 @@ struct _NatterMessageRow {
   GtkLabel *text_label;
   GtkLabel *time_label;
   GtkImage *state_image;
+  GtkWidget *call_box;
+  GtkImage *call_icon;
+  GtkLabel *call_label;
+  GtkWidget *call_back_button;
 };
 
 G_DEFINE_FINAL_TYPE (NatterMessageRow, natter_message_row, GTK_TYPE_WIDGET)
 
+/* Each state of an own message has a shape of its own (not only a
+ * colour), so it reads in every style: a clock while in the outbox, one
+ * tick once the server stored it, two once the peer read it, and an error
+ * with a Retry button. Protocol 1.1 says nothing of delivery to the peer's
+ * devices, so there is no "delivered" state between sent and read. */
 static void
 update_state (NatterMessageRow *self)
 {
+  static const char *const state_classes[] = { "pending", "sent", "read", "failed" };
   NatterMessageState state = natter_message_item_get_state (self->item);
   gboolean outgoing = natter_message_item_get_outgoing (self->item);
   const char *icon = NULL;
   const char *description = NULL;
+  const char *state_class = NULL;
 
-  gtk_widget_remove_css_class (GTK_WIDGET (self->state_image), "error");
+  for (guint i = 0; i < G_N_ELEMENTS (state_classes); i++)
+    gtk_widget_remove_css_class (GTK_WIDGET (self->state_image), state_classes[i]);
 
   if (outgoing) {
     switch (state) {
       case NATTER_MESSAGE_STATE_PENDING:
-        icon = "document-open-recent-symbolic";
+        icon = "natter-message-pending-symbolic";
         description = _ ("Sending");
+        state_class = "pending";
         break;
       case NATTER_MESSAGE_STATE_FAILED:
         icon = "dialog-error-symbolic";
         description = _ ("Not sent");
-        gtk_widget_add_css_class (GTK_WIDGET (self->state_image), "error");
+        /* In the bubble's own colour: red on the accent colour does not
+         * read; the Retry button beside the bubble carries the alarm. */
+        state_class = "failed";
         break;
       case NATTER_MESSAGE_STATE_SENT:
       default:
-        icon = self->read ? "emblem-ok-symbolic" : "object-select-symbolic";
+        icon = self->read ? "natter-message-read-symbolic" : "natter-message-sent-symbolic";
         description = self->read ? _ ("Read") : _ ("Sent");
+        state_class = self->read ? "read" : "sent";
         break;
     }
   }
@@ -71,6 +90,7 @@ update_state (NatterMessageRow *self)
   gtk_widget_set_visible (GTK_WIDGET (self->state_image), icon != NULL);
   if (icon != NULL) {
     gtk_image_set_from_icon_name (self->state_image, icon);
+    gtk_widget_add_css_class (GTK_WIDGET (self->state_image), state_class);
     gtk_widget_set_tooltip_text (GTK_WIDGET (self->state_image), description);
     gtk_accessible_update_property (GTK_ACCESSIBLE (self->state_image),
                                     GTK_ACCESSIBLE_PROPERTY_LABEL, description, -1);
@@ -84,6 +104,144 @@ update_state (NatterMessageRow *self)
 
     gtk_widget_set_tooltip_text (self->retry_button, tooltip);
   }
+}
+
+/* Marks where each of the search words occurs in the message text, case
+ * folded, over the label's own text (the markup's links stay). The match
+ * shown gets a stronger colour. Fixed colours: the yellow of a search
+ * highlight, with black text, reads in every style. */
+static void
+update_highlight (NatterMessageRow *self)
+{
+  const char *text = gtk_label_get_text (self->text_label);
+  g_autoptr (PangoAttrList) attributes = NULL;
+  g_auto (GStrv) words = NULL;
+
+  self->n_highlights = 0;
+  if (self->highlight_words == NULL || text == NULL || *text == '\0') {
+    gtk_label_set_attributes (self->text_label, NULL);
+    return;
+  }
+
+  attributes = pango_attr_list_new ();
+  words = g_strsplit_set (self->highlight_words, " \t\n", -1);
+  for (guint w = 0; words[w] != NULL; w++) {
+    g_autofree char *word = g_utf8_casefold (words[w], -1);
+    glong word_chars = g_utf8_strlen (word, -1);
+
+    if (word_chars == 0)
+      continue;
+
+    for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p)) {
+      const char *end = p;
+      g_autofree char *candidate = NULL;
+      glong i;
+
+      for (i = 0; i < word_chars && *end != '\0'; i++)
+        end = g_utf8_next_char (end);
+      if (i < word_chars)
+        break;
+
+      candidate = g_utf8_casefold (p, end - p);
+      if (g_strcmp0 (candidate, word) == 0) {
+        PangoAttribute *background = self->current_match
+                                       ? pango_attr_background_new (0xffff, 0xa3a3, 0x4848)
+                                       : pango_attr_background_new (0xf6f6, 0xd3d3, 0x2d2d);
+        PangoAttribute *foreground = pango_attr_foreground_new (0, 0, 0);
+
+        background->start_index = foreground->start_index = p - text;
+        background->end_index = foreground->end_index = end - text;
+        pango_attr_list_insert (attributes, background);
+        pango_attr_list_insert (attributes, foreground);
+        self->n_highlights++;
+      }
+    }
+  }
+
+  gtk_label_set_attributes (self->text_label, attributes);
+}
+
+static char *
+format_duration (gint64 seconds)
+{
+  if (seconds < 60)
+    /* Translators: how long a call lasted, under a minute */
+    return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d s", "%d s", seconds), (int) seconds);
+
+  /* Translators: how long a call lasted, in minutes */
+  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d min", "%d min", (seconds + 30) / 60),
+                          (int) ((seconds + 30) / 60));
+}
+
+/* What a call row says, from the side of whoever looks at it: "Missed
+ * voice call · 14:02", "Video call · 12 min". Whole sentences for each
+ * case, so translators can order them. */
+static char *
+describe_call (const NatterCallLog *call, gboolean outgoing, const char *time)
+{
+  gboolean video = g_strcmp0 (call->call_type, "video") == 0;
+  const char *status = call->status != NULL ? call->status : "";
+
+  if (g_str_equal (status, "answered")) {
+    g_autofree char *duration = format_duration (call->duration_s);
+
+    return g_strdup_printf (video ? _ ("Video call · %s") : _ ("Voice call · %s"), duration);
+  }
+  if (g_str_equal (status, "ringing"))
+    return g_strdup_printf (
+      outgoing ? (video ? _ ("Calling (video) · %s") : _ ("Calling · %s"))
+               : (video ? _ ("Incoming video call · %s") : _ ("Incoming voice call · %s")),
+      time);
+  if (outgoing) {
+    if (g_str_equal (status, "declined"))
+      return g_strdup_printf (
+        video ? _ ("Video call, declined · %s") : _ ("Voice call, declined · %s"), time);
+    if (g_str_equal (status, "cancelled"))
+      return g_strdup_printf (
+        video ? _ ("Cancelled video call · %s") : _ ("Cancelled voice call · %s"), time);
+    if (g_str_equal (status, "busy"))
+      return g_strdup_printf (video ? _ ("Video call, busy · %s") : _ ("Voice call, busy · %s"),
+                              time);
+    if (g_str_equal (status, "failed"))
+      return g_strdup_printf (video ? _ ("Video call, failed · %s") : _ ("Voice call, failed · %s"),
+                              time);
+    return g_strdup_printf (
+      video ? _ ("Video call, no answer · %s") : _ ("Voice call, no answer · %s"), time);
+  }
+
+  if (g_str_equal (status, "declined"))
+    return g_strdup_printf (video ? _ ("Declined video call · %s") : _ ("Declined voice call · %s"),
+                            time);
+  return g_strdup_printf (video ? _ ("Missed video call · %s") : _ ("Missed voice call · %s"),
+                          time);
+}
+
+static void
+update_call (NatterMessageRow *self, const NatterCallLog *call)
+{
+  gboolean outgoing = natter_message_item_get_outgoing (self->item);
+  gboolean answered = g_strcmp0 (call->status, "answered") == 0;
+  gboolean ringing = g_strcmp0 (call->status, "ringing") == 0;
+  g_autoptr (GDateTime) started_at = natter_parse_local_time (call->started_at);
+  g_autofree char *time = started_at ? natter_format_message_time (started_at) : g_strdup ("");
+  g_autofree char *text = describe_call (call, outgoing, time);
+  const char *icon;
+
+  if (answered || ringing)
+    icon = outgoing ? "call-outgoing-symbolic" : "call-incoming-symbolic";
+  else if (outgoing)
+    icon = "call-outgoing-symbolic";
+  else
+    icon = "call-missed-symbolic";
+
+  gtk_image_set_from_icon_name (self->call_icon, icon);
+  gtk_label_set_label (self->call_label, text);
+  if (!answered && !ringing && !outgoing)
+    gtk_widget_add_css_class (GTK_WIDGET (self->call_box), "missed");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->call_box), "missed");
+  /* A call that did not happen can be returned from where it shows. */
+  gtk_widget_set_visible (self->call_back_button, !answered && !ringing);
 }
 
 static void
@@ -100,10 +258,27 @@ update_row (NatterMessageRow *self)
   if (item == NULL)
     return;
 
+  gtk_widget_set_visible (self->call_box, natter_message_item_get_call (item) != NULL);
+  gtk_widget_set_visible (self->line_box, natter_message_item_get_call (item) == NULL);
+  if (natter_message_item_get_call (item) != NULL) {
+    g_autoptr (GDateTime) day_of = natter_parse_local_time (natter_message_item_get_sent_at (item));
+
+    update_call (self, natter_message_item_get_call (item));
+    gtk_widget_set_visible (GTK_WIDGET (self->day_label), self->show_day);
+    if (self->show_day) {
+      g_autoptr (GDateTime) today = g_date_time_new_now_local ();
+      g_autofree char *day = natter_format_day (day_of ? day_of : today, today);
+
+      gtk_label_set_label (self->day_label, day);
+    }
+    return;
+  }
+
   outgoing = natter_message_item_get_outgoing (item);
   text = natter_message_item_get_text (item);
   markup = natter_text_to_markup (text ? text : "");
   gtk_label_set_markup (self->text_label, markup);
+  update_highlight (self);
 
   now = g_date_time_new_now_local ();
   sent_at = natter_parse_local_time (natter_message_item_get_sent_at (item));
@@ -154,6 +329,16 @@ on_retry_clicked (NatterMessageRow *self)
 }
 
 static void
+on_call_back_clicked (NatterMessageRow *self)
+{
+  const NatterCallLog *call = self->item ? natter_message_item_get_call (self->item) : NULL;
+
+  if (call != NULL)
+    gtk_widget_activate_action (GTK_WIDGET (self), "chat.start-call", "s",
+                                g_strcmp0 (call->call_type, "video") == 0 ? "video" : "voice");
+}
+
+static void
 natter_message_row_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
   NatterMessageRow *self = NATTER_MESSAGE_ROW (object);
@@ -190,6 +375,7 @@ natter_message_row_dispose (GObject *object)
   NatterMessageRow *self = NATTER_MESSAGE_ROW (object);
 
   natter_message_row_set_item (self, NULL);
+  g_clear_pointer (&self->highlight_words, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_MESSAGE_ROW);
   /* The template's top-level children are not bound, so unparent them too. */
   {
@@ -228,6 +414,11 @@ natter_message_row_class_init (NatterMessageRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, time_label);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, state_image);
   gtk_widget_class_bind_template_callback (widget_class, on_retry_clicked);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, call_box);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, call_icon);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, call_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, call_back_button);
+  gtk_widget_class_bind_template_callback (widget_class, on_call_back_clicked);
 
   gtk_widget_class_set_css_name (widget_class, "natter-message-row");
 }
@@ -315,6 +506,45 @@ natter_message_row_set_context (NatterMessageRow *self,
   self->grouped = grouped;
   self->read = read;
   update_row (self);
+}
+
+/**
+ * natter_message_row_set_highlight:
+ * @self: a #NatterMessageRow
+ * @words: (nullable): the search words to mark in the text
+ * @current: whether this message is the match being shown
+ */
+void
+natter_message_row_set_highlight (NatterMessageRow *self, const char *words, gboolean current)
+{
+  g_return_if_fail (NATTER_IS_MESSAGE_ROW (self));
+
+  current = !!current;
+  if (g_strcmp0 (self->highlight_words, words) == 0 && self->current_match == current)
+    return;
+
+  g_free (self->highlight_words);
+  self->highlight_words = g_strdup (words);
+  self->current_match = current;
+  if (current)
+    gtk_widget_add_css_class (self->bubble, "current-match");
+  else
+    gtk_widget_remove_css_class (self->bubble, "current-match");
+  update_highlight (self);
+}
+
+/**
+ * natter_message_row_get_n_highlights:
+ * @self: a #NatterMessageRow
+ *
+ * Returns: how many places of the text are marked as search matches
+ */
+guint
+natter_message_row_get_n_highlights (NatterMessageRow *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE_ROW (self), 0);
+
+  return self->n_highlights;
 }
 
 gboolean

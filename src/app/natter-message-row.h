@@ -17,6 +17,8 @@ void natter_message_row_set_context (NatterMessageRow *self,
                                      gboolean show_day,
                                      gboolean grouped,
                                      gboolean read);
+void natter_message_row_set_highlight (NatterMessageRow *self, const char *words, gboolean current);
+guint natter_message_row_get_n_highlights (NatterMessageRow *self);
 gboolean natter_message_row_get_show_day (NatterMessageRow *self);
 gboolean natter_message_row_get_grouped (NatterMessageRow *self);
 

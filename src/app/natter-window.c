@@ -177,12 +177,21 @@ filter_conversation (gpointer item, gpointer user_data)
 {
   NatterWindow *self = user_data;
   g_autofree char *title = NULL;
+  NatterStore *store;
 
   if (self->filter_text == NULL || *self->filter_text == '\0')
     return TRUE;
 
   title = g_utf8_casefold (natter_conversation_item_get_title (item) ?: "", -1);
-  return strstr (title, self->filter_text) != NULL;
+  if (strstr (title, self->filter_text) != NULL)
+    return TRUE;
+
+  /* Or a message of the conversation has the words (the local store's
+   * full-text index over the history fetched so far). */
+  store = self->client != NULL ? natter_client_get_store (self->client) : NULL;
+  return store != NULL &&
+         natter_store_conversation_has_match (
+           store, natter_conversation_item_get_conversation_id (item), self->filter_text);
 }
 
 static void

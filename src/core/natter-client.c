@@ -106,6 +106,75 @@ refresh_conversations_in_background (NatterClient *self)
                                 on_background_conversations, g_object_ref (self->store));
 }
 
+#define CALL_LOG_LIMIT 50
+
+static gboolean
+store_call_log (NatterStore *store, GBytes *body, GError **error)
+{
+  g_autoptr (GPtrArray) calls = NULL;
+  g_autoptr (GError) parse_error = NULL;
+  const char *data;
+  gsize length;
+
+  data = g_bytes_get_data (body, &length);
+  calls = natter_call_log_list_parse (data, length, &parse_error);
+  if (calls == NULL) {
+    g_set_error (error, NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_BAD_RESPONSE, "Bad call log: %s",
+                 parse_error->message);
+    return FALSE;
+  }
+
+  return natter_store_add_calls (store, calls, error);
+}
+
+static void
+on_call_log_answer (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  NatterStore *store = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) body = NULL;
+
+  body = natter_account_request_finish (NATTER_ACCOUNT (source), result, &error);
+  if (body == NULL || !store_call_log (store, body, &error)) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_background_call_log (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (NatterStore) store = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) body = NULL;
+
+  body = natter_account_request_finish (NATTER_ACCOUNT (source), result, &error);
+  if (body == NULL || !store_call_log (store, body, &error)) {
+    if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      g_info ("Cannot refresh the call log: %s", error->message);
+  }
+}
+
+/* The calls of each conversation are rows in it: the log is fetched after
+ * every connection and after every call (made, answered or declined calls
+ * come as no event; only missed ones do). Holds the store, not the client,
+ * like the conversations' refresh. */
+static void
+refresh_calls_in_background (NatterClient *self)
+{
+  g_autofree char *path = NULL;
+
+  if (self->store == NULL || natter_account_get_active_profile (self->account) == NULL)
+    return;
+
+  path = natter_account_build_profile_path (self->account, "/calls?limit=%d", CALL_LOG_LIMIT);
+  natter_account_request_async (self->account, "GET", path, NULL, self->profile_cancellable,
+                                on_background_call_log, g_object_ref (self->store));
+}
+
 static void
 on_chat_message (NatterClient *self, const NatterFrame *frame)
 {
@@ -309,6 +378,7 @@ on_sync_done (NatterClient *self, const NatterFrame *frame)
   /* Events were dropped from the replay: the summaries may be stale. */
   if (frame->truncated)
     refresh_conversations_in_background (self);
+  refresh_calls_in_background (self);
 }
 
 static void
@@ -594,9 +664,6 @@ natter_client_new (const char *server_url, const char *data_dir)
   self->call_manager = natter_call_manager_new (self->connection, self->account);
   connect_signals (self);
 
-  /* The call manager is created here, from self->connection and
-   * self->account, by the calls layer. */
-
   return self;
 }
 
@@ -651,6 +718,10 @@ connect_signals (NatterClient *self)
   g_signal_connect_swapped (self->connection, "frame::presence", G_CALLBACK (on_presence), self);
   g_signal_connect_swapped (self->connection, "frame::hello", G_CALLBACK (on_hello), self);
   g_signal_connect_swapped (self->connection, "frame::sync_done", G_CALLBACK (on_sync_done), self);
+  /* An ended call becomes a row of its conversation: refetch the log. */
+  if (self->call_manager != NULL)
+    g_signal_connect_swapped (self->call_manager, "call-ended",
+                              G_CALLBACK (refresh_calls_in_background), self);
 }
 
 /**
@@ -1119,4 +1190,56 @@ natter_client_set_typing (NatterClient *self, gint64 conversation_id, gboolean a
   frame->active = active;
 
   return natter_connection_send_frame (self->connection, frame);
+}
+
+/**
+ * natter_client_refresh_calls_async:
+ * @self: a #NatterClient
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when stored
+ * @user_data: data for @callback
+ *
+ * Fetches the newest calls of the server's call log into the store, where
+ * each becomes a row of its conversation.
+ */
+void
+natter_client_refresh_calls_async (NatterClient *self,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  g_autofree char *path = NULL;
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_refresh_calls_async);
+
+  if (self->store == NULL || natter_account_get_active_profile (self->account) == NULL) {
+    g_task_return_new_error (task, NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_NO_TOKEN,
+                             "Not signed in");
+    return;
+  }
+
+  g_task_set_task_data (task, g_object_ref (self->store), g_object_unref);
+  path = natter_account_build_profile_path (self->account, "/calls?limit=%d", CALL_LOG_LIMIT);
+  natter_account_request_async (self->account, "GET", path, NULL, cancellable, on_call_log_answer,
+                                g_steal_pointer (&task));
+}
+
+/**
+ * natter_client_refresh_calls_finish:
+ * @self: a #NatterClient
+ * @result: the result
+ * @error: a #GError
+ *
+ * Returns: %TRUE if the call log was stored
+ */
+gboolean
+natter_client_refresh_calls_finish (NatterClient *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -46,6 +46,13 @@ gboolean natter_client_refresh_conversations_finish (NatterClient *self,
                                                      GAsyncResult *result,
                                                      GError **error);
 
+void natter_client_refresh_calls_async (NatterClient *self,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer user_data);
+gboolean
+natter_client_refresh_calls_finish (NatterClient *self, GAsyncResult *result, GError **error);
+
 NatterMessageList *natter_client_open_conversation (NatterClient *self, gint64 conversation_id);
 
 char *natter_client_send_message (NatterClient *self,

@@ -5,9 +5,9 @@
 
 #include "natter-message-item.h"
 
-/* One row of a NatterMessageList: a stored message, or an outbox entry
- * still waiting for its ack. Immutable: the list replaces the item when its
- * state changes. */
+/* One row of a NatterMessageList: a stored message, an outbox entry
+ * still waiting for its ack, or a call of the conversation. Immutable: the list replaces the item
+ * when its state changes. */
 
 enum {
   PROP_0,
@@ -40,6 +40,7 @@ struct _NatterMessageItem {
   gboolean outgoing;
   NatterMessageState state;
   char *error_message;
+  NatterCallLog *call;
 };
 
 G_DEFINE_FINAL_TYPE (NatterMessageItem, natter_message_item, G_TYPE_OBJECT)
@@ -104,6 +105,7 @@ natter_message_item_finalize (GObject *object)
   g_clear_pointer (&self->sent_at, g_free);
   g_clear_pointer (&self->client_msg_id, g_free);
   g_clear_pointer (&self->error_message, g_free);
+  g_clear_pointer (&self->call, natter_call_log_free);
 
   G_OBJECT_CLASS (natter_message_item_parent_class)->finalize (object);
 }
@@ -352,4 +354,45 @@ natter_message_item_get_error_message (NatterMessageItem *self)
   g_return_val_if_fail (NATTER_IS_MESSAGE_ITEM (self), NULL);
 
   return self->error_message;
+}
+
+/**
+ * natter_message_item_new_from_call:
+ * @call: a call of the conversation's log
+ * @own_profile: the signed-in profile, to tell made calls from received
+ *
+ * Returns: (transfer full): an item for a call row
+ */
+NatterMessageItem *
+natter_message_item_new_from_call (const NatterCallLog *call, const NatterProfile *own_profile)
+{
+  NatterMessageItem *self;
+
+  g_return_val_if_fail (call != NULL, NULL);
+
+  self = g_object_new (NATTER_TYPE_MESSAGE_ITEM, NULL);
+  self->conversation_id = call->conversation_id;
+  self->sender = call->caller ? natter_profile_copy (call->caller) : NULL;
+  self->sent_at = g_strdup (call->started_at);
+  self->outgoing =
+    call->caller != NULL && own_profile != NULL && natter_profile_equal (call->caller, own_profile);
+  self->state = NATTER_MESSAGE_STATE_SENT;
+  self->call = natter_call_log_copy (call);
+
+  return self;
+}
+
+/**
+ * natter_message_item_get_call:
+ * @self: a #NatterMessageItem
+ *
+ * Returns: (transfer none) (nullable): the call this row shows, %NULL for
+ *   a message
+ */
+const NatterCallLog *
+natter_message_item_get_call (NatterMessageItem *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE_ITEM (self), NULL);
+
+  return self->call;
 }

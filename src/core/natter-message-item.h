@@ -29,6 +29,9 @@ G_DECLARE_FINAL_TYPE (NatterMessageItem, natter_message_item, NATTER, MESSAGE_IT
 NatterMessageItem *natter_message_item_new (const NatterMessage *message, gboolean outgoing);
 NatterMessageItem *natter_message_item_new_from_outbox (const NatterOutboxEntry *entry,
                                                         const NatterProfile *own_profile);
+NatterMessageItem *natter_message_item_new_from_call (const NatterCallLog *call,
+                                                      const NatterProfile *own_profile);
+const NatterCallLog *natter_message_item_get_call (NatterMessageItem *self);
 
 gint64 natter_message_item_get_message_id (NatterMessageItem *self);
 gint64 natter_message_item_get_conversation_id (NatterMessageItem *self);

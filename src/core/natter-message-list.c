@@ -6,10 +6,11 @@
 #include "natter-http-body.h"
 #include "natter-message-list.h"
 
-/* One conversation's messages, oldest first, then the messages still in the
- * outbox. Stored messages are read from the local store a page at a time
- * and only a few pages are kept, so a conversation of any length costs the
- * same memory. */
+/* One conversation's messages, oldest first, with its calls among them in
+ * time order, then the messages still in the outbox. Stored messages are
+ * read from the local store a page at a time and only a few pages are
+ * kept, so a conversation of any length costs the same memory. Calls are
+ * few and all kept, each with the number of stored messages before it. */
 
 #define PAGE_SIZE 50
 #define MAX_CACHED_PAGES 8
@@ -29,6 +30,8 @@ struct _NatterMessageList {
   GHashTable *pages;       /* page index -> GPtrArray of NatterMessageItem */
   GQueue page_lru;         /* page indexes, most recently used first */
   GPtrArray *outbox_items; /* NatterMessageItem, pending and failed */
+  GPtrArray *call_items;   /* NatterMessageItem for calls, in time order */
+  GArray *calls_before;    /* guint per call: stored messages before it */
 
   gboolean has_more;
   gboolean loading;
@@ -58,6 +61,32 @@ drop_pages_from (NatterMessageList *self, guint first_page)
 
     link = next;
   }
+}
+
+static guint
+call_position (NatterMessageList *self, guint index)
+{
+  return g_array_index (self->calls_before, guint, index) + index;
+}
+
+/* Where stored message number @index (oldest first) is in the list. */
+static guint
+message_position (NatterMessageList *self, guint index)
+{
+  guint calls = 0;
+
+  for (guint i = 0; i < self->call_items->len; i++) {
+    if (g_array_index (self->calls_before, guint, i) <= index)
+      calls++;
+  }
+
+  return index + calls;
+}
+
+static guint
+n_timeline (NatterMessageList *self)
+{
+  return self->n_stored + self->call_items->len;
 }
 
 static GPtrArray *
@@ -109,7 +138,7 @@ natter_message_list_get_n_items (GListModel *model)
 {
   NatterMessageList *self = NATTER_MESSAGE_LIST (model);
 
-  return self->n_stored + self->outbox_items->len;
+  return n_timeline (self) + self->outbox_items->len;
 }
 
 static gpointer
@@ -119,11 +148,26 @@ natter_message_list_get_item (GListModel *model, guint position)
   GPtrArray *page;
   guint index;
 
-  if (position >= self->n_stored) {
-    index = position - self->n_stored;
+  if (position >= n_timeline (self)) {
+    index = position - n_timeline (self);
     if (index >= self->outbox_items->len)
       return NULL;
     return g_object_ref (g_ptr_array_index (self->outbox_items, index));
+  }
+
+  /* A call, or the stored message after the calls before it. */
+  {
+    guint calls_before_position = 0;
+
+    for (guint i = 0; i < self->call_items->len; i++) {
+      guint at = call_position (self, i);
+
+      if (at == position)
+        return g_object_ref (g_ptr_array_index (self->call_items, i));
+      if (at < position)
+        calls_before_position++;
+    }
+    position -= calls_before_position;
   }
 
   page = load_page (self, position / PAGE_SIZE);
@@ -160,7 +204,7 @@ reload_outbox (NatterMessageList *self)
                      natter_message_item_new_from_outbox (g_ptr_array_index (entries, i), own));
 
   if (old_items->len > 0 || self->outbox_items->len > 0) {
-    g_list_model_items_changed (G_LIST_MODEL (self), self->n_stored, old_items->len,
+    g_list_model_items_changed (G_LIST_MODEL (self), n_timeline (self), old_items->len,
                                 self->outbox_items->len);
     if (old_items->len != self->outbox_items->len)
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_ITEMS]);
@@ -171,16 +215,93 @@ static void
 on_message_added (NatterMessageList *self, gint64 conversation_id, gint64 seq)
 {
   guint position;
+  guint index;
 
   if (conversation_id != self->conversation_id)
     return;
 
-  position = natter_store_get_message_position (self->store, conversation_id, seq);
+  index = natter_store_get_message_position (self->store, conversation_id, seq);
+
+  /* Calls after the new message have one more message before them. */
+  if (self->call_items->len > 0) {
+    g_autoptr (GPtrArray) added =
+      natter_store_load_messages (self->store, conversation_id, index, 1);
+    const char *sent_at = added->len > 0 ? ((NatterMessage *) added->pdata[0])->sent_at : NULL;
+
+    for (guint i = 0; i < self->call_items->len; i++) {
+      const char *started_at =
+        natter_message_item_get_sent_at (g_ptr_array_index (self->call_items, i));
+
+      if (sent_at != NULL && g_strcmp0 (started_at, sent_at) > 0)
+        g_array_index (self->calls_before, guint, i)++;
+    }
+  }
+
   self->n_stored++;
-  drop_pages_from (self, position / PAGE_SIZE);
+  drop_pages_from (self, index / PAGE_SIZE);
+  position = message_position (self, index);
 
   g_list_model_items_changed (G_LIST_MODEL (self), position, 0, 1);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_ITEMS]);
+}
+
+static gboolean
+same_call (const NatterCallLog *a, const NatterCallLog *b)
+{
+  return g_strcmp0 (a->status, b->status) == 0 && a->duration_s == b->duration_s &&
+         g_strcmp0 (a->ended_at, b->ended_at) == 0 &&
+         g_strcmp0 (a->answered_at, b->answered_at) == 0;
+}
+
+/* New calls go in where they belong, changed ones are replaced: the list
+ * is never reset, so the view keeps its place. */
+static void
+on_calls_changed (NatterMessageList *self, gint64 conversation_id)
+{
+  g_autoptr (GPtrArray) calls = NULL;
+  const NatterProfile *own;
+
+  if (conversation_id != self->conversation_id)
+    return;
+
+  calls = natter_store_load_calls (self->store, conversation_id);
+  own = natter_store_get_own_profile (self->store);
+
+  for (guint c = 0; c < calls->len; c++) {
+    const NatterCallLog *call = g_ptr_array_index (calls, c);
+    g_autoptr (NatterMessageItem) item = natter_message_item_new_from_call (call, own);
+    guint index = self->call_items->len;
+    gboolean known = FALSE;
+
+    for (guint i = 0; i < self->call_items->len; i++) {
+      NatterMessageItem *existing = g_ptr_array_index (self->call_items, i);
+      const NatterCallLog *old = natter_message_item_get_call (existing);
+      int order = g_strcmp0 (old->started_at, call->started_at);
+
+      if (old->call_log_id == call->call_log_id) {
+        known = TRUE;
+        if (!same_call (old, call)) {
+          g_ptr_array_index (self->call_items, i) = g_object_ref (item);
+          g_object_unref (existing);
+          g_list_model_items_changed (G_LIST_MODEL (self), call_position (self, i), 1, 1);
+        }
+        break;
+      }
+      if (index == self->call_items->len &&
+          (order > 0 || (order == 0 && old->call_log_id > call->call_log_id)))
+        index = i;
+    }
+
+    if (!known) {
+      guint before =
+        natter_store_count_messages_before (self->store, conversation_id, call->started_at);
+
+      g_ptr_array_insert (self->call_items, index, g_object_ref (item));
+      g_array_insert_val (self->calls_before, index, before);
+      g_list_model_items_changed (G_LIST_MODEL (self), call_position (self, index), 0, 1);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_ITEMS]);
+    }
+  }
 }
 
 static void
@@ -254,6 +375,8 @@ natter_message_list_finalize (GObject *object)
   g_clear_pointer (&self->pages, g_hash_table_unref);
   g_queue_clear (&self->page_lru);
   g_clear_pointer (&self->outbox_items, g_ptr_array_unref);
+  g_clear_pointer (&self->call_items, g_ptr_array_unref);
+  g_clear_pointer (&self->calls_before, g_array_unref);
 
   G_OBJECT_CLASS (natter_message_list_parent_class)->finalize (object);
 }
@@ -283,6 +406,8 @@ natter_message_list_init (NatterMessageList *self)
 {
   self->pages = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_ptr_array_unref);
   self->outbox_items = g_ptr_array_new_with_free_func (g_object_unref);
+  self->call_items = g_ptr_array_new_with_free_func (g_object_unref);
+  self->calls_before = g_array_new (FALSE, FALSE, sizeof (guint));
 }
 
 /**
@@ -323,6 +448,21 @@ natter_message_list_new (NatterStore *store, NatterAccount *account, gint64 conv
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (store, "outbox-changed", G_CALLBACK (on_outbox_changed), self,
                            G_CONNECT_SWAPPED);
+  g_signal_connect_object (store, "calls-changed", G_CALLBACK (on_calls_changed), self,
+                           G_CONNECT_SWAPPED);
+
+  {
+    g_autoptr (GPtrArray) calls = natter_store_load_calls (store, conversation_id);
+    const NatterProfile *own = natter_store_get_own_profile (store);
+
+    for (guint i = 0; i < calls->len; i++) {
+      const NatterCallLog *call = g_ptr_array_index (calls, i);
+      guint before = natter_store_count_messages_before (store, conversation_id, call->started_at);
+
+      g_ptr_array_add (self->call_items, natter_message_item_new_from_call (call, own));
+      g_array_append_val (self->calls_before, before);
+    }
+  }
 
   return self;
 }
@@ -516,4 +656,20 @@ natter_message_list_load_older_finish (NatterMessageList *self,
   count = g_task_propagate_int (G_TASK (result), error);
 
   return count > 0 ? (guint) count : 0;
+}
+
+/**
+ * natter_message_list_get_position_for_seq:
+ * @self: a #NatterMessageList
+ * @seq: a stored message's seq
+ *
+ * Returns: where that message is in the list, calls counted
+ */
+guint
+natter_message_list_get_position_for_seq (NatterMessageList *self, gint64 seq)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE_LIST (self), 0);
+
+  return message_position (
+    self, natter_store_get_message_position (self->store, self->conversation_id, seq));
 }

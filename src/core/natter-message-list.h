@@ -28,4 +28,6 @@ guint natter_message_list_load_older_finish (NatterMessageList *self,
                                              GAsyncResult *result,
                                              GError **error);
 
+guint natter_message_list_get_position_for_seq (NatterMessageList *self, gint64 seq);
+
 G_END_DECLS

@@ -7,7 +7,7 @@
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 
-#include "natter-store.h"
+#include "natter-store-private.h"
 
 #define STORE_ERROR (g_quark_from_static_string ("natter-store-error"))
 
@@ -15,7 +15,14 @@ enum { PROP_0, PROP_PATH, N_PROPS };
 
 static GParamSpec *properties[N_PROPS];
 
-enum { MESSAGE_ADDED, OUTBOX_CHANGED, CONVERSATION_CHANGED, CONVERSATIONS_RESET, N_SIGNALS };
+enum {
+  MESSAGE_ADDED,
+  OUTBOX_CHANGED,
+  CONVERSATION_CHANGED,
+  CONVERSATIONS_RESET,
+  CALLS_CHANGED,
+  N_SIGNALS
+};
 
 static guint signals[N_SIGNALS];
 
@@ -405,10 +412,14 @@ insert_message (NatterStore *self,
   if (!upsert_participant (self, message->conversation_id, message->sender, error))
     return FALSE;
 
-  /* A message from someone else past our read marker is unread. */
+  /* A new message from someone else past our read marker is unread. One
+   * older than the newest known (a page of history) was already in the
+   * server's count, or was read here: counting it again made a badge of 4
+   * into 6 when the chat was opened. */
   if (!is_own (self, message->sender->profile_id, message->sender->profile_type)) {
     stmt = statement (self, "UPDATE conversations SET unread_count = unread_count + 1 "
-                            "WHERE conversation_id = ?1 AND ?2 > coalesce ((SELECT read_seq FROM "
+                            "WHERE conversation_id = ?1 AND ?2 > last_seq "
+                            "AND ?2 > coalesce ((SELECT read_seq FROM "
                             "participants WHERE conversation_id = ?1 AND profile_id = ?3 AND "
                             "profile_type = ?4), 0)");
     sqlite3_bind_int64 (stmt, 1, message->conversation_id);
@@ -528,8 +539,20 @@ apply_missed_call (NatterStore *self, const NatterFrame *frame, GError **error)
   bind_text (stmt, 4, frame->call->caller->profile_type);
   bind_text (stmt, 5, frame->call->call_type != NULL ? frame->call->call_type : "voice");
   bind_text (stmt, 6, frame->call->started_at != NULL ? frame->call->started_at : "");
+  if (!step_done (self, stmt, error))
+    return FALSE;
 
-  return step_done (self, stmt, error);
+  /* It is also a row in its conversation. */
+  {
+    gint64 conversation_id = natter_store_chat_put_call (self, frame->call, error);
+
+    if (conversation_id < 0)
+      return FALSE;
+    if (conversation_id > 0)
+      queue_notify (self, CALLS_CHANGED, conversation_id, 0);
+  }
+
+  return TRUE;
 }
 
 static void
@@ -622,6 +645,16 @@ natter_store_class_init (NatterStoreClass *klass)
   signals[CONVERSATIONS_RESET] =
     g_signal_new ("conversations-reset", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                   NULL, NULL, G_TYPE_NONE, 0);
+
+  /**
+   * NatterStore::calls-changed:
+   * @conversation_id: the conversation
+   *
+   * Calls of the conversation were added to the log or updated.
+   */
+  signals[CALLS_CHANGED] =
+    g_signal_new ("calls-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, G_TYPE_INT64);
 }
 
 static void
@@ -670,12 +703,18 @@ natter_store_new (const char *path, const NatterProfile *own_profile, GError **e
 
   sqlite3_busy_timeout (self->db, 5000);
 
-  if (!exec (self, schema_sql, error))
+  if (!exec (self, schema_sql, error) || !natter_store_chat_init (self, error))
     return NULL;
 
   self->last_event_id = get_meta (self, "last_event_id");
 
   return g_steal_pointer (&self);
+}
+
+sqlite3 *
+natter_store_get_db (NatterStore *self)
+{
+  return self->db;
 }
 
 /**

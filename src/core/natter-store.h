@@ -129,4 +129,30 @@ gboolean natter_store_outbox_fail (NatterStore *self,
                                    GError **error);
 gboolean natter_store_outbox_retry (NatterStore *self, const char *client_msg_id, GError **error);
 
+/* Drafts, one per conversation */
+char *natter_store_get_draft (NatterStore *self, gint64 conversation_id);
+gboolean natter_store_set_draft (NatterStore *self,
+                                 gint64 conversation_id,
+                                 const char *text,
+                                 GError **error);
+
+/* The call log, merged into each conversation's timeline */
+gboolean natter_store_add_calls (NatterStore *self, GPtrArray *calls, GError **error);
+GPtrArray *natter_store_load_calls (NatterStore *self, gint64 conversation_id);
+guint
+natter_store_count_messages_before (NatterStore *self, gint64 conversation_id, const char *time);
+
+/* Full-text search over the stored messages */
+typedef struct {
+  gint64 conversation_id;
+  gint64 seq;
+} NatterSearchHit;
+
+GArray *natter_store_search_messages (NatterStore *self,
+                                      gint64 conversation_id,
+                                      const char *text,
+                                      guint limit);
+gboolean
+natter_store_conversation_has_match (NatterStore *self, gint64 conversation_id, const char *text);
+
 G_END_DECLS
