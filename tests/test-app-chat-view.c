@@ -505,6 +505,8 @@ test_newest_visible (Fixture *fixture, gconstpointer data)
   seed_history (fixture, history, 4);
   open_window (fixture);
   assert_newest_on_screen (fixture);
+  /* Marked read once the frame that showed it is done. */
+  natter_test_wait_until (own_read_seq (fixture) == history, TIMEOUT_MS);
   g_assert_cmpint (own_read_seq (fixture), ==, history);
 
   alice_sends (fixture, "My answer, sent from the composer.");
@@ -1136,6 +1138,7 @@ test_read_only_in_focused_window (Fixture *fixture, gconstpointer data)
   seed_history (fixture, 10, 0);
   open_window (fixture);
   assert_newest_on_screen (fixture);
+  natter_test_wait_until (own_read_seq (fixture) == 10, TIMEOUT_MS);
   g_assert_cmpint (own_read_seq (fixture), ==, 10);
 
   other = gtk_window_new ();
