@@ -535,15 +535,37 @@ start_server (GSubprocess **server, char **port, const char *data_dir, GError **
   g_autoptr (GDataInputStream) out = NULL;
   g_autofree char *line = NULL;
   const char *colon;
+  static const char *const accounts[][3] = {
+    { "abebe@demo.natter", "Abebe Kebede", "tutor" },
+    { "selam@demo.natter", "Selam Tesfaye", "student" },
+  };
 
   if (binary == NULL) {
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "natter-server not found");
     return FALSE;
   }
+  /* The two accounts of --demo, made by hand: --demo only serves loopback,
+   * and the namespaces reach the server over their veth. */
+  for (guint i = 0; i < G_N_ELEMENTS (accounts); i++) {
+    g_autoptr (GSubprocess) adduser =
+      g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE, error,
+                        binary, "adduser", "--db", db, "--email", accounts[i][0], "--name",
+                        accounts[i][1], "--profile-type", accounts[i][2], "--password-stdin", NULL);
+
+    if (adduser == NULL ||
+        !g_subprocess_communicate_utf8 (adduser, "natter-demo\n", NULL, NULL, NULL, error))
+      return FALSE;
+    if (!g_subprocess_get_successful (adduser)) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s adduser %s failed", binary,
+                   accounts[i][0]);
+      return FALSE;
+    }
+  }
+
   /* Every address, so that both namespaces reach it over their veth. */
   *server =
     g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, error,
-                      binary, "--listen", "0.0.0.0", "--port", "0", "--db", db, "--demo", NULL);
+                      binary, "--listen", "0.0.0.0", "--port", "0", "--db", db, NULL);
   if (*server == NULL)
     return FALSE;
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (*server));

@@ -119,9 +119,16 @@ def run_inside(server_path, cli_path):
     ns_b = os.environ["NATTER_LINK_NETNS_B"]
     stats_path = os.environ["NATTER_LINK_STATS"]
     work = tempfile.mkdtemp(prefix="natter-link-test-")
+    db = os.path.join(work, "natter.db")
+    # The two accounts of --demo, made by hand: --demo only serves loopback,
+    # and the namespaces reach the server over their veth.
+    for email, name, kind in (("abebe@demo.natter", "Abebe Kebede", "tutor"),
+                              ("selam@demo.natter", "Selam Tesfaye", "student")):
+        subprocess.run([server_path, "adduser", "--db", db, "--email", email, "--name", name,
+                        "--profile-type", kind, "--password-stdin"], input="natter-demo\n",
+                       text=True, check=True, stdout=subprocess.DEVNULL)
     server = subprocess.Popen(
-        [server_path, "--listen", "0.0.0.0", "--port", "0", "--db",
-         os.path.join(work, "natter.db"), "--demo"],
+        [server_path, "--listen", "0.0.0.0", "--port", "0", "--db", db],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     processes = [server]
     try:
