@@ -748,8 +748,8 @@ test_ice_restart_after_lost_path (Fixture *fixture, gconstpointer data)
   /* The callee's path goes dead both ways. */
   g_assert_cmpuint (cut_network (callee_before, &dropped), >=, 2);
 
-  /* No media for 1.5 s: the caller restarts ICE through call_update and
-   * both sides run new sessions, with media flowing again. */
+  /* No media for 1.5 s: ICE restarts through call_update and both sides
+   * run new sessions, with media flowing again. */
   natter_test_wait_until (natter_call_get_pipeline (outgoing) != caller_before &&
                             natter_call_get_pipeline (incoming) != callee_before,
                           WAIT_MS);
@@ -757,7 +757,11 @@ test_ice_restart_after_lost_path (Fixture *fixture, gconstpointer data)
                             audio_received (outgoing) >= 10 && audio_received (incoming) >= 10,
                           WAIT_MS);
   g_assert_cmpint (g_atomic_int_get (&dropped), >, 0);
-  g_assert_cmpstr (natter_call_pipeline_get_error_message (caller_before), !=, NULL);
+  /* Both sides stop receiving at once: whichever notices first restarts,
+   * the other answers its call_update, so one of the two old sessions
+   * ended on its media timeout. */
+  g_assert_true (natter_call_pipeline_get_error_message (caller_before) != NULL ||
+                 natter_call_pipeline_get_error_message (callee_before) != NULL);
   g_assert_cmpint (natter_call_get_state (outgoing), ==, NATTER_CALL_STATE_CONNECTED);
   g_assert_cmpint (natter_call_get_state (incoming), ==, NATTER_CALL_STATE_CONNECTED);
   g_assert_true (natter_call_manager_get_active_call (manager_of (fixture->caller)) == outgoing);
