@@ -435,6 +435,17 @@ test_sidebar_drawn_after_burst (Fixture *fixture, gconstpointer data)
                                             GTK_WIDGET (window), &bounds));
   g_assert_cmpuint (count_colours (texture, &bounds), >, 20);
 
+  /* Alice never wrote to Bob: his presence is not shared with her
+   * (PROTOCOL.md 1.1), and the header says nothing rather than "Offline". */
+  {
+    GtkWidget *chat_view = template_child (window, "chat_view");
+    AdwWindowTitle *title = ADW_WINDOW_TITLE (
+      gtk_widget_get_template_child (chat_view, NATTER_TYPE_CHAT_VIEW, "window_title"));
+    const char *subtitle = adw_window_title_get_subtitle (title);
+
+    g_assert_true (subtitle == NULL || *subtitle == '\0');
+  }
+
   save_screenshot (fixture, GTK_WIDGET (window), "sidebar-after-burst");
 }
 

@@ -142,7 +142,8 @@ natter_format_day (GDateTime *time, GDateTime *now)
  * @rfc3339: (nullable): when the profile was last online
  * @now: the local time now
  *
- * Returns: (transfer full): "last seen …", or "Offline" without a time
+ * Returns: (transfer full) (nullable): "last seen …", or %NULL without a
+ *   time (the peer's presence was never shared with us)
  */
 char *
 natter_format_last_seen (const char *rfc3339, GDateTime *now)
@@ -151,8 +152,10 @@ natter_format_last_seen (const char *rfc3339, GDateTime *now)
   g_autofree char *clock = NULL;
   int days;
 
+  /* Presence is shared only once both took part in a conversation
+   * (PROTOCOL.md 1.1): nothing known is not the same as offline. */
   if (time == NULL)
-    return g_strdup (_ ("Offline"));
+    return NULL;
 
   clock = natter_format_message_time (time);
   days = days_between (time, now);
