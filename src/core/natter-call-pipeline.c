@@ -1349,7 +1349,9 @@ on_ice_candidate (GstElement *webrtcbin, guint mline, const char *candidate, gpo
 static gboolean
 check_media_flow (gpointer user_data)
 {
-  NatterCallPipeline *self = user_data;
+  /* A state change can make the call drop this pipeline (an ICE restart
+   * builds a new one): hold it until the end. */
+  g_autoptr (NatterCallPipeline) self = g_object_ref (user_data);
   guint received = counter_get (&self->rtp_received);
   gint64 now = g_get_monotonic_time ();
 
