@@ -502,6 +502,14 @@ test_newest_visible (Fixture *fixture, gconstpointer data)
   guint history = GPOINTER_TO_UINT (data);
   g_autofree char *shot = g_strdup_printf ("chat-newest-visible-%u", history);
 
+  /* Ten thousand rows at a sanitizer's pace take minutes to settle (CI's
+   * sanitizer run timed out at 30 s); the plain run covers them, and the
+   * 120-row case runs here too. */
+  if (history > 1000 && natter_test_scale_ms (1000) > 1000) {
+    g_test_skip ("10,000 messages only at full speed (NATTER_TEST_TIME_SCALE > 1)");
+    return;
+  }
+
   seed_history (fixture, history, 4);
   open_window (fixture);
   assert_newest_on_screen (fixture);
