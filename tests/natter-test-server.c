@@ -940,3 +940,44 @@ natter_test_server_login (NatterTestServer *server,
 
   return session != NULL ? g_strdup (session->token) : NULL;
 }
+
+/**
+ * natter_test_start_notification_server:
+ *
+ * Starts python-dbusmock's notification daemon on the test's session bus,
+ * so GNotification has somewhere to go, and returns once it owns
+ * org.freedesktop.Notifications. Its log of calls is silenced: it would go
+ * into the TAP stream.
+ *
+ * Returns: (transfer full): the stand-in's process
+ */
+GSubprocess *
+natter_test_start_notification_server (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDBusConnection) bus = NULL;
+  GSubprocess *daemon;
+  gboolean owned = FALSE;
+
+  daemon = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, "/usr/bin/python3", "-m",
+                             "dbusmock", "--template", "notification_daemon", NULL);
+  g_assert_no_error (error);
+
+  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  g_assert_no_error (error);
+  for (gint64 deadline =
+         g_get_monotonic_time () + natter_test_scale_ms (10000) * G_GINT64_CONSTANT (1000);
+       !owned; g_usleep (50 * 1000)) {
+    g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
+      bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner",
+      g_variant_new ("(s)", "org.freedesktop.Notifications"), G_VARIANT_TYPE ("(b)"),
+      G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+
+    if (reply != NULL)
+      g_variant_get (reply, "(b)", &owned);
+    if (!owned && g_get_monotonic_time () > deadline)
+      g_error ("the notification server stand-in did not start");
+  }
+
+  return daemon;
+}

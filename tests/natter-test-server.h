@@ -110,4 +110,6 @@ guint natter_test_scale_ms (guint ms);
   }                                                                                                \
   G_STMT_END
 
+GSubprocess *natter_test_start_notification_server (void);
+
 G_END_DECLS

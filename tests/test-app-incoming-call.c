@@ -1072,43 +1072,6 @@ test_rings_without_notification_server (Fixture *fixture, gconstpointer data)
   hang_up_everything (fixture, bob_call);
 }
 
-/* A notification server stand-in on the test's private session bus, so the
- * app's GNotification has somewhere to go. */
-static GSubprocess *
-start_notification_daemon (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GDBusConnection) bus = NULL;
-  GSubprocess *daemon;
-  gint64 deadline;
-
-  /* Its log of calls would go into the TAP stream. */
-  daemon = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, "/usr/bin/python3", "-m",
-                             "dbusmock", "--template", "notification_daemon", NULL);
-  g_assert_no_error (error);
-
-  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
-  g_assert_no_error (error);
-  deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
-  for (;;) {
-    g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
-      bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner",
-      g_variant_new ("(s)", "org.freedesktop.Notifications"), G_VARIANT_TYPE ("(b)"),
-      G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
-    gboolean owned = FALSE;
-
-    if (reply != NULL)
-      g_variant_get (reply, "(b)", &owned);
-    if (owned)
-      break;
-    if (g_get_monotonic_time () > deadline)
-      g_error ("the notification daemon stand-in did not start");
-    g_usleep (50 * 1000);
-  }
-
-  return daemon;
-}
-
 /* A stand-in for GNOME's session manager, for GtkApplication's Inhibit and
  * Uninhibit. GTK looks for it when an application starts up and only then,
  * so it must be on the bus before the first application registers. Outside
@@ -1227,7 +1190,7 @@ main (int argc, char *argv[])
               fixture_set_up, test_message_appears_in_open_conversation, fixture_tear_down);
 
   if (g_getenv ("NATTER_TEST_NO_NOTIFICATION_SERVER") == NULL)
-    notification_daemon = start_notification_daemon ();
+    notification_daemon = natter_test_start_notification_server ();
   session_manager = start_session_manager ();
   status = g_test_run ();
   g_subprocess_force_exit (session_manager);

@@ -1138,41 +1138,6 @@ test_profile_switcher (Fixture *fixture, gconstpointer data)
   natter_test_wait_until (count_notifications ("Bob Tesfaye · to Tutor") >= 1, TIMEOUT_MS);
 }
 
-/* A notification server stand-in on the test's private session bus. */
-static GSubprocess *
-start_notification_daemon (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GDBusConnection) bus = NULL;
-  GSubprocess *daemon;
-  gint64 deadline;
-
-  daemon = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, "/usr/bin/python3", "-m",
-                             "dbusmock", "--template", "notification_daemon", NULL);
-  g_assert_no_error (error);
-
-  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
-  g_assert_no_error (error);
-  deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
-  for (;;) {
-    g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
-      bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner",
-      g_variant_new ("(s)", "org.freedesktop.Notifications"), G_VARIANT_TYPE ("(b)"),
-      G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
-    gboolean owned = FALSE;
-
-    if (reply != NULL)
-      g_variant_get (reply, "(b)", &owned);
-    if (owned)
-      break;
-    if (g_get_monotonic_time () > deadline)
-      g_error ("the notification daemon stand-in did not start");
-    g_usleep (50 * 1000);
-  }
-
-  return daemon;
-}
-
 static void
 clear_notifications (void)
 {
@@ -1314,7 +1279,7 @@ main (int argc, char *argv[])
   g_test_add ("/natter/app/window/profile-switcher", Fixture, NULL, fixture_set_up,
               test_profile_switcher, fixture_tear_down);
 
-  notification_daemon = start_notification_daemon ();
+  notification_daemon = natter_test_start_notification_server ();
   status = g_test_run ();
   g_subprocess_force_exit (notification_daemon);
   g_rmdir (config_dir);
