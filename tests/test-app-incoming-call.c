@@ -762,8 +762,7 @@ on_service_line (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 test_service_starts_hidden_and_rings (Fixture *fixture, gconstpointer data)
 {
-  g_autofree char *natter =
-    g_build_filename (g_getenv ("NATTER_TEST_BUILDDIR"), "src", "app", "natter", NULL);
+  g_autofree char *natter = natter_test_top_build_filename ("src", "app", "natter", NULL);
   g_autofree char *dawit_dir = g_build_filename (fixture->data_dir, "dawit", NULL);
   g_autofree char *dawit_token = NULL;
   g_autofree char *line = NULL;

@@ -120,12 +120,11 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   g_autoptr (NatterUser) alice = NULL;
   g_autoptr (NatterUser) bob = NULL;
   g_autoptr (JsonNode) node = NULL;
-  const char *builddir = g_getenv ("NATTER_TEST_BUILDDIR");
   guint status = 0;
 
   fixture->server = natter_test_server_new (data);
   fixture->data_dir = g_dir_make_tmp ("natter-app-XXXXXX", NULL);
-  fixture->shots_dir = g_build_filename (builddir ? builddir : ".", "screenshots", NULL);
+  fixture->shots_dir = natter_test_top_build_filename ("screenshots", NULL);
   g_mkdir_with_parents (fixture->shots_dir, 0755);
 
   alice = natter_test_server_register (fixture->server, "alice@example.org", "Alice Kebede",
@@ -1154,7 +1153,7 @@ int
 main (int argc, char *argv[])
 {
   static const char *const short_replay[] = { "--sync-replay-max", "1", NULL };
-  const char *builddir = g_getenv ("NATTER_TEST_BUILDDIR");
+  g_autofree char *localedir = NULL;
 
   /* gtk_test_init () keeps the C locale; a translated run wants the
    * environment's. */
@@ -1169,13 +1168,10 @@ main (int argc, char *argv[])
   gst_init (NULL, NULL);
 
   /* The translations the build made, for runs in other languages. */
-  if (builddir != NULL) {
-    g_autofree char *localedir = g_build_filename (builddir, "po", NULL);
-
-    bindtextdomain (GETTEXT_PACKAGE, localedir);
-    bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-    textdomain (GETTEXT_PACKAGE);
-  }
+  localedir = natter_test_top_build_filename ("po", NULL);
+  bindtextdomain (GETTEXT_PACKAGE, localedir);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
 
   /* Screens are captured in their final state, not halfway through a
    * transition; a loaded machine may draw few frames. */

@@ -899,8 +899,7 @@ test_peer_vanishes_ends_failed (Fixture *fixture, gconstpointer data)
   g_auto (ScopedEnv) recovery = scoped_env ("NATTER_CALL_RECOVERY_MS", "3000");
   g_autoptr (GSubprocessLauncher) launcher =
     g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_autofree char *binary =
-    g_build_filename (g_getenv ("NATTER_TEST_BUILDDIR"), "src", "cli", "natter-cli", NULL);
+  g_autofree char *binary = natter_test_top_build_filename ("src", "cli", "natter-cli", NULL);
   g_autofree char *profile =
     g_strdup_printf ("%s:%" G_GINT64_FORMAT, fixture->third_profile->profile_type,
                      fixture->third_profile->profile_id);

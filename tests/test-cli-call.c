@@ -69,8 +69,7 @@ cli_spawn (Fixture *fixture,
 {
   g_autoptr (GSubprocessLauncher) launcher =
     g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_autofree char *binary =
-    g_build_filename (g_getenv ("NATTER_TEST_BUILDDIR"), "src", "cli", "natter-cli", NULL);
+  g_autofree char *binary = natter_test_top_build_filename ("src", "cli", "natter-cli", NULL);
   g_autofree char *profile_arg =
     g_strdup_printf ("%s:%" G_GINT64_FORMAT, profile->profile_type, profile->profile_id);
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();

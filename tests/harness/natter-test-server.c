@@ -148,9 +148,8 @@ server_binary (void)
 
   if (binary != NULL)
     return binary;
-  if (fallback == NULL && g_getenv ("NATTER_TEST_BUILDDIR") != NULL)
-    fallback =
-      g_build_filename (g_getenv ("NATTER_TEST_BUILDDIR"), "src", "server", "natter-server", NULL);
+  if (fallback == NULL)
+    fallback = natter_test_top_build_filename ("src", "server", "natter-server", NULL);
   if (fallback == NULL || !g_file_test (fallback, G_FILE_TEST_IS_EXECUTABLE))
     g_error ("natter-test-server: set NATTER_SERVER_BINARY to the natter-server to test");
 
@@ -336,6 +335,33 @@ remove_recursively (GFile *file)
       remove_recursively (child);
   }
   g_file_delete (file, NULL, NULL);
+}
+
+/**
+ * natter_test_top_build_filename:
+ * @first_element: the first element of a path below the project's build
+ *   directory, then more, then %NULL
+ *
+ * Meson sets G_TEST_BUILDDIR to <build>/tests; the programs under test
+ * are built in <build>/src, and screenshots land in <build>/screenshots.
+ *
+ * Returns: (transfer full): the path
+ */
+char *
+natter_test_top_build_filename (const char *first_element, ...)
+{
+  g_autofree char *top = g_path_get_dirname (g_test_get_dir (G_TEST_BUILT));
+  g_autoptr (GPtrArray) elements = g_ptr_array_new ();
+  va_list args;
+
+  g_ptr_array_add (elements, top);
+  va_start (args, first_element);
+  for (const char *element = first_element; element != NULL; element = va_arg (args, const char *))
+    g_ptr_array_add (elements, (gpointer) element);
+  va_end (args);
+  g_ptr_array_add (elements, NULL);
+
+  return g_build_filenamev ((char **) elements->pdata);
 }
 
 /**

@@ -60,6 +60,7 @@ char *natter_test_server_login (NatterTestServer *server,
                                 guint *out_status);
 
 void natter_test_remove_tree (const char *path);
+char *natter_test_top_build_filename (const char *first_element, ...) G_GNUC_NULL_TERMINATED;
 char *natter_test_soup_server_listen (SoupServer *server);
 
 /* A server that speaks broken protocol, as scripted by a test. */
