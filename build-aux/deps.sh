@@ -11,6 +11,9 @@ NATTER_PACKAGES=(
   zlib1g-dev  # tests: a compressed WebSocket frame (test-server-hardening)
   libsecret-1-dev libgtk-4-dev libadwaita-1-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+  # server on several nodes (issue 17): PostgreSQL storage and the Redis bus;
+  # optional at build time (meson -Dlibpq / -Dhiredis)
+  libpq-dev libhiredis-dev
   # run time: media
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-nice gstreamer1.0-tools
@@ -18,6 +21,10 @@ NATTER_PACKAGES=(
   sound-theme-freedesktop
   # tests: a display, a session bus, a notification daemon stand-in, screenshots
   xvfb xauth dbus dbus-x11 python3-dbusmock imagemagick sqlite3 openssl
+  # tests: the real PostgreSQL 15 and redis-server the multi-node tests start
+  # on loopback ports (tests/harness/natter-test-services.c); installing them
+  # also starts Debian's own instances, which the tests do not use
+  postgresql-15 redis-server
   # tests: the leak check of the core and server tests (build-aux/test.sh)
   valgrind
   # translations: run the app in de_DE.UTF-8 / am_ET.UTF-8 (locale-gen them),
