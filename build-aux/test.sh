@@ -72,7 +72,8 @@ fi
 # on the plain build: a definite leak fails the test. --trace-children
 # follows the natter-server and natter-cli processes the tests start, so
 # their leaks count too. tests/natter-valgrind.supp holds the third-party
-# suppressions besides GLib's own file.
+# suppressions besides GLib's own file. The services the multi-node tests
+# start (redis-server, PostgreSQL) are not ours: they run untraced.
 valgrind_suites=(protocol server server-hub core cli)
 # Left out: outbox, whose random link cuts under 300 messages a side with
 # the test's own 5 s deadlines cannot run at valgrind's pace; its code paths
@@ -91,7 +92,8 @@ for line in sys.stdin:
   glib_supp=$(pkg-config --variable=prefix glib-2.0)/share/glib-2.0/valgrind/glib.supp
   vg=(valgrind --quiet --leak-check=full --show-leak-kinds=definite
     --errors-for-leak-kinds=definite --error-exitcode=1 --trace-children=yes
-    --num-callers=40 --suppressions="$top/tests/natter-valgrind.supp")
+    --num-callers=40 --suppressions="$top/tests/natter-valgrind.supp"
+    --trace-children-skip='*/redis-server,*/initdb,*/postgres')
   [ -f "$glib_supp" ] && vg+=(--suppressions="$glib_supp")
   # A 19 MiB argon2id hash takes seconds under valgrind: the servers use
   # test parameters (src/server/natter-password.c). GLib's libproxy resolver
