@@ -309,6 +309,36 @@ test_large_message (Fixture *fixture, gconstpointer data)
   assert_received (&fixture->b, 0, "natter:profile:big", payload);
 }
 
+/* Redis dies while a node still has megabytes to write to it: the socket
+ * is readable (the reset) and writable at once, and the read that finds
+ * the reset frees hiredis's context; nothing may touch it after that
+ * (hiredis issues 343, 468), and the write to the dead socket must not
+ * kill the process with SIGPIPE. */
+static void
+test_server_dies_while_writing (Fixture *fixture, gconstpointer data)
+{
+  gsize size = 1024 * 1024;
+  g_autoptr (GBytes) payload = NULL;
+
+  if (fixture->redis == NULL)
+    return;
+
+  payload = g_bytes_new_take (g_malloc0 (size), size);
+  subscribe (&fixture->b, "natter:profile:3");
+  for (guint i = 0; i < 8; i++)
+    g_assert_true (natter_redis_bus_publish (fixture->a.bus, "natter:profile:3", payload));
+  natter_test_redis_kill (fixture->redis);
+  natter_test_wait_until (!natter_redis_bus_get_connected (fixture->a.bus) &&
+                            !natter_redis_bus_get_connected (fixture->b.bus),
+                          5000);
+
+  natter_test_redis_restart (fixture->redis);
+  natter_test_wait_until (natter_redis_bus_get_connected (fixture->a.bus) &&
+                            natter_redis_bus_get_connected (fixture->b.bus),
+                          10000);
+  assert_delivers (fixture, "natter:profile:3");
+}
+
 static void
 test_rejects_bad_uri (void)
 {
@@ -336,6 +366,7 @@ main (int argc, char **argv)
   ADD ("/natter/redis-bus/reconnects-after-redis-restart", test_reconnects_after_restart);
   ADD ("/natter/redis-bus/watchdog-drops-stalled-server", test_watchdog_drops_stalled_server);
   ADD ("/natter/redis-bus/large-message", test_large_message);
+  ADD ("/natter/redis-bus/server-dies-while-writing", test_server_dies_while_writing);
 #undef ADD
   g_test_add_func ("/natter/redis-bus/rejects-bad-uri", test_rejects_bad_uri);
 

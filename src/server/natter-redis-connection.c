@@ -5,6 +5,7 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <signal.h>
 #include <string.h>
 
 /* One connection to Redis on the main context: hiredis's asynchronous API
@@ -417,6 +418,10 @@ natter_redis_connection_class_init (NatterRedisConnectionClass *klass)
   object_class->get_property = natter_redis_connection_get_property;
   object_class->dispose = natter_redis_connection_dispose;
   object_class->finalize = natter_redis_connection_finalize;
+
+  /* hiredis writes with write(2), not send(MSG_NOSIGNAL): a Redis that
+   * goes away between poll and write would end the whole server. */
+  signal (SIGPIPE, SIG_IGN);
 
   /**
    * NatterRedisConnection:state:
