@@ -339,6 +339,35 @@ test_server_dies_while_writing (Fixture *fixture, gconstpointer data)
   assert_delivers (fixture, "natter:profile:3");
 }
 
+/* The reconnect delay doubles up to the backoff's maximum and stays there:
+ * with Redis gone for 1.5 s and a 50 ms cap a node retries every 25 to
+ * 50 ms (30 to 60 times), where doubling alone would retry about 8 times. */
+static void
+test_backoff_is_capped (Fixture *fixture, gconstpointer data)
+{
+  guint cap_ms = natter_test_scale_ms (50);
+  gint64 down_until;
+  guint before, attempts;
+
+  if (fixture->redis == NULL)
+    return;
+
+  natter_redis_bus_set_backoff (fixture->a.bus, 10, cap_ms);
+  natter_test_redis_kill (fixture->redis);
+  natter_test_wait_until (!natter_redis_bus_get_connected (fixture->a.bus), 5000);
+  before = command_drops (&fixture->a);
+  down_until = g_get_monotonic_time () + (gint64) natter_test_scale_ms (1500) * 1000;
+  while (natter_test_iterate_until (down_until))
+    ;
+  attempts = command_drops (&fixture->a) - before;
+  g_test_message ("%u attempts in %u ms with a %u ms cap", attempts, natter_test_scale_ms (1500),
+                  cap_ms);
+  g_assert_cmpuint (attempts, >=, 15);
+
+  natter_test_redis_restart (fixture->redis);
+  natter_test_wait_until (natter_redis_bus_get_connected (fixture->a.bus), 5000);
+}
+
 static void
 test_rejects_bad_uri (void)
 {
@@ -367,6 +396,7 @@ main (int argc, char **argv)
   ADD ("/natter/redis-bus/watchdog-drops-stalled-server", test_watchdog_drops_stalled_server);
   ADD ("/natter/redis-bus/large-message", test_large_message);
   ADD ("/natter/redis-bus/server-dies-while-writing", test_server_dies_while_writing);
+  ADD ("/natter/redis-bus/backoff-is-capped", test_backoff_is_capped);
 #undef ADD
   g_test_add_func ("/natter/redis-bus/rejects-bad-uri", test_rejects_bad_uri);
 

@@ -366,7 +366,7 @@ natter_redis_bus_set_watchdog (NatterRedisBus *self, guint ping_interval_ms, gui
 
 /**
  * natter_redis_bus_set_backoff:
- * @self: a bus, not started yet
+ * @self: a bus (applies from the next reconnection)
  * @min_ms: the first wait before reconnecting
  * @max_ms: the longest wait
  */
