@@ -340,12 +340,12 @@ test_server_dies_while_writing (Fixture *fixture, gconstpointer data)
 }
 
 /* The reconnect delay doubles up to the backoff's maximum and stays there:
- * with Redis gone for 1.5 s and a 50 ms cap a node retries every 25 to
- * 50 ms (30 to 60 times), where doubling alone would retry about 8 times. */
+ * with Redis gone for 1 s and a 30 ms cap a node retries every 15 to 30 ms
+ * (30 to 60 times), where doubling alone would retry about 7 times. */
 static void
 test_backoff_is_capped (Fixture *fixture, gconstpointer data)
 {
-  guint cap_ms = natter_test_scale_ms (50);
+  guint cap_ms = natter_test_scale_ms (30);
   gint64 down_until;
   guint before, attempts;
 
@@ -356,11 +356,11 @@ test_backoff_is_capped (Fixture *fixture, gconstpointer data)
   natter_test_redis_kill (fixture->redis);
   natter_test_wait_until (!natter_redis_bus_get_connected (fixture->a.bus), 5000);
   before = command_drops (&fixture->a);
-  down_until = g_get_monotonic_time () + (gint64) natter_test_scale_ms (1500) * 1000;
+  down_until = g_get_monotonic_time () + (gint64) natter_test_scale_ms (1000) * 1000;
   while (natter_test_iterate_until (down_until))
     ;
   attempts = command_drops (&fixture->a) - before;
-  g_test_message ("%u attempts in %u ms with a %u ms cap", attempts, natter_test_scale_ms (1500),
+  g_test_message ("%u attempts in %u ms with a %u ms cap", attempts, natter_test_scale_ms (1000),
                   cap_ms);
   g_assert_cmpuint (attempts, >=, 15);
 
