@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "natter-redis-bus.h"
+#include "natter-redis-connection.h"
 #include "natter-test-server.h"
 #include "natter-test-services.h"
 
@@ -369,6 +370,51 @@ test_backoff_is_capped (Fixture *fixture, gconstpointer data)
 }
 
 static void
+on_client_kill_reply (NatterRedisConnection *connection,
+                      const struct redisReply *reply,
+                      gpointer user_data)
+{
+  gboolean *replied = user_data;
+
+  g_assert_nonnull (reply);
+  *replied = TRUE;
+}
+
+/* Redis drops subscribers by itself (a slow one past its output buffer
+ * limit): here every subscriber, by CLIENT KILL from a third connection.
+ * Only the subscribers reconnect; they subscribe again and say so. */
+static void
+test_subscriber_killed_resubscribes (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterRedisConnection) admin = NULL;
+  const char *argv[] = { "CLIENT", "KILL", "TYPE", "pubsub" };
+  size_t argv_lengths[] = { 6, 4, 4, 6 };
+  gboolean replied = FALSE;
+
+  if (fixture->redis == NULL)
+    return;
+
+  subscribe (&fixture->b, "natter:profile:4");
+  assert_delivers (fixture, "natter:profile:4");
+  g_assert_cmpuint (subscriber_drops (&fixture->b), ==, 0);
+
+  admin =
+    natter_redis_connection_new ("127.0.0.1", natter_test_redis_get_port (fixture->redis), "admin");
+  natter_redis_connection_start (admin);
+  natter_test_wait_until (
+    natter_redis_connection_get_state (admin) == NATTER_REDIS_CONNECTION_READY, 5000);
+  g_assert_true (natter_redis_connection_command (admin, on_client_kill_reply, &replied,
+                                                  G_N_ELEMENTS (argv), argv, argv_lengths));
+  natter_test_wait_until (replied, 5000);
+
+  natter_test_wait_until (fixture->a.reconnected >= 1 && fixture->b.reconnected >= 1, 10000);
+  g_assert_cmpuint (subscriber_drops (&fixture->b), >=, 1);
+  g_assert_cmpuint (command_drops (&fixture->a) + command_drops (&fixture->b), ==, 0);
+  assert_delivers (fixture, "natter:profile:4");
+  g_assert_finalize_object (g_steal_pointer (&admin));
+}
+
+static void
 test_rejects_bad_uri (void)
 {
   const char *bad[] = { "http://127.0.0.1:6379", "redis://", "127.0.0.1:6379",
@@ -397,6 +443,7 @@ main (int argc, char **argv)
   ADD ("/natter/redis-bus/large-message", test_large_message);
   ADD ("/natter/redis-bus/server-dies-while-writing", test_server_dies_while_writing);
   ADD ("/natter/redis-bus/backoff-is-capped", test_backoff_is_capped);
+  ADD ("/natter/redis-bus/subscriber-killed-resubscribes", test_subscriber_killed_resubscribes);
 #undef ADD
   g_test_add_func ("/natter/redis-bus/rejects-bad-uri", test_rejects_bad_uri);
 
