@@ -415,6 +415,44 @@ test_subscriber_killed_resubscribes (Fixture *fixture, gconstpointer data)
 }
 
 static void
+on_blocked_reply (NatterRedisConnection *connection,
+                  const struct redisReply *reply,
+                  gpointer user_data)
+{
+  guint *calls = user_data;
+
+  g_assert_null (reply);
+  (*calls)++;
+}
+
+/* A command Redis has not answered when its connection goes: its callback
+ * runs once, with no reply, and nothing leaks (valgrind). */
+static void
+test_pending_command_on_close (Fixture *fixture, gconstpointer data)
+{
+  NatterRedisConnection *connection;
+  const char *argv[] = { "BLPOP", "natter:nothing", "0" };
+  size_t argv_lengths[] = { 5, 14, 1 };
+  guint calls = 0;
+
+  if (fixture->redis == NULL)
+    return;
+
+  connection = natter_redis_connection_new ("127.0.0.1",
+                                            natter_test_redis_get_port (fixture->redis), "blocked");
+  natter_redis_connection_start (connection);
+  natter_test_wait_until (
+    natter_redis_connection_get_state (connection) == NATTER_REDIS_CONNECTION_READY, 5000);
+  /* BLPOP with no timeout on an empty list: Redis answers never. */
+  g_assert_true (natter_redis_connection_command (connection, on_blocked_reply, &calls,
+                                                  G_N_ELEMENTS (argv), argv, argv_lengths));
+  g_assert_true (natter_redis_connection_command (connection, on_blocked_reply, &calls,
+                                                  G_N_ELEMENTS (argv), argv, argv_lengths));
+  g_assert_finalize_object (connection);
+  g_assert_cmpuint (calls, ==, 2);
+}
+
+static void
 test_rejects_bad_uri (void)
 {
   const char *bad[] = { "http://127.0.0.1:6379", "redis://", "127.0.0.1:6379",
@@ -444,6 +482,7 @@ main (int argc, char **argv)
   ADD ("/natter/redis-bus/server-dies-while-writing", test_server_dies_while_writing);
   ADD ("/natter/redis-bus/backoff-is-capped", test_backoff_is_capped);
   ADD ("/natter/redis-bus/subscriber-killed-resubscribes", test_subscriber_killed_resubscribes);
+  ADD ("/natter/redis-bus/pending-command-on-close", test_pending_command_on_close);
 #undef ADD
   g_test_add_func ("/natter/redis-bus/rejects-bad-uri", test_rejects_bad_uri);
 

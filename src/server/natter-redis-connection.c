@@ -144,7 +144,8 @@ redis_source_attach (redisAsyncContext *context)
 typedef struct {
   NatterRedisReplyFunc func;
   gpointer user_data;
-  /* Strong: the reply may come after the owner let go. */
+  /* Not a reference: dispose frees the context, which calls every pending
+   * callback (with NULL) first. */
   NatterRedisConnection *connection;
 } PendingCommand;
 
@@ -331,7 +332,6 @@ on_command_reply (redisAsyncContext *context, void *reply, void *privdata)
   PendingCommand *pending = privdata;
 
   pending->func (pending->connection, reply, pending->user_data);
-  g_object_unref (pending->connection);
   g_free (pending);
 }
 
@@ -551,11 +551,14 @@ natter_redis_connection_get_state (NatterRedisConnection *self)
  * natter_redis_connection_command:
  * @self: a ready connection
  * @func: (nullable): called with the reply, or with %NULL if the connection
- *   is lost first
+ *   is lost, dropped or disposed first
  * @user_data: for @func
  * @argc: the number of arguments
  * @argv: (array length=argc): the command and its arguments
  * @argv_lengths: (array length=argc): their lengths (binary safe)
+ *
+ * Replies come in order, so a blocking command (BLPOP…) holds up the PING
+ * behind it and the watchdog drops the connection: use none.
  *
  * Returns: %FALSE when the connection is not ready (@func is not called)
  */
@@ -579,14 +582,11 @@ natter_redis_connection_command (NatterRedisConnection *self,
     pending = g_new0 (PendingCommand, 1);
     pending->func = func;
     pending->user_data = user_data;
-    pending->connection = g_object_ref (self);
+    pending->connection = self;
   }
   if (redisAsyncCommandArgv (self->context, func != NULL ? on_command_reply : NULL, pending, argc,
                              argv, argv_lengths) != REDIS_OK) {
-    if (pending != NULL) {
-      g_object_unref (pending->connection);
-      g_free (pending);
-    }
+    g_free (pending);
     return FALSE;
   }
 
