@@ -19,6 +19,7 @@
  * free loopback port, gone when the test ends or dies. */
 
 #define REDIS_SERVER "redis-server"
+/* Debian's; NATTER_TEST_POSTGRES_BIN_DIR names another. */
 #define POSTGRES_BIN_DIR "/usr/lib/postgresql/15/bin"
 #define START_TIMEOUT_MS 15000
 #define INITDB_TIMEOUT_MS 60000
@@ -348,6 +349,14 @@ natter_test_redis_resume (NatterTestRedis *self)
 
 /* --- postgres ------------------------------------------------------------- */
 
+static const char *
+postgres_bin_dir (void)
+{
+  const char *dir = g_getenv ("NATTER_TEST_POSTGRES_BIN_DIR");
+
+  return dir != NULL && *dir != '\0' ? dir : POSTGRES_BIN_DIR;
+}
+
 /* The postmaster writes "ready" on line 8 of postmaster.pid once it accepts
  * connections (PostgreSQL 10 and later). */
 static gboolean
@@ -367,7 +376,7 @@ postgres_ready (NatterTestPostgres *self)
 static gboolean
 postgres_try_start (NatterTestPostgres *self, ChildSetup *setup)
 {
-  g_autofree char *binary = g_build_filename (POSTGRES_BIN_DIR, "postgres", NULL);
+  g_autofree char *binary = g_build_filename (postgres_bin_dir (), "postgres", NULL);
   g_autofree char *port = g_strdup_printf ("%u", self->port);
   g_autofree char *log_path = g_build_filename (self->tmpdir, "postgres.log", NULL);
   /* Throwaway data: no fsync. */
@@ -434,7 +443,7 @@ postgres_child_setup (NatterTestPostgres *self)
 NatterTestPostgres *
 natter_test_postgres_new (void)
 {
-  g_autofree char *initdb = g_build_filename (POSTGRES_BIN_DIR, "initdb", NULL);
+  g_autofree char *initdb = g_build_filename (postgres_bin_dir (), "initdb", NULL);
   g_autofree char *log_path = NULL;
   g_autoptr (GSubprocess) process = NULL;
   NatterTestPostgres *self;
