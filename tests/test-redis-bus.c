@@ -4,7 +4,9 @@
 
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "natter-redis-bus.h"
 #include "natter-redis-connection.h"
@@ -468,6 +470,20 @@ test_rejects_bad_uri (void)
   }
 }
 
+/* Two nodes on one machine get different ids: the host name, then the
+ * process id. */
+static void
+test_default_node_id (void)
+{
+  g_autofree char *node_id = natter_redis_bus_default_node_id ();
+  const char *dash = strrchr (node_id, '-');
+
+  g_assert_nonnull (dash);
+  g_assert_cmpuint ((gsize) (dash - node_id), ==, strlen (g_get_host_name ()));
+  g_assert_true (g_str_has_prefix (node_id, g_get_host_name ()));
+  g_assert_cmpint (atoi (dash + 1), ==, getpid ());
+}
+
 int
 main (int argc, char **argv)
 {
@@ -485,6 +501,7 @@ main (int argc, char **argv)
   ADD ("/natter/redis-bus/pending-command-on-close", test_pending_command_on_close);
 #undef ADD
   g_test_add_func ("/natter/redis-bus/rejects-bad-uri", test_rejects_bad_uri);
+  g_test_add_func ("/natter/redis-bus/default-node-id", test_default_node_id);
 
   return g_test_run ();
 }

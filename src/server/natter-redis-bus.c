@@ -5,6 +5,7 @@
 
 #include <hiredis/hiredis.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "natter-redis-connection.h"
 
@@ -343,6 +344,20 @@ natter_redis_bus_new (const char *uri, const char *node_id, GError **error)
   natter_redis_bus_set_watchdog (self, DEFAULT_PING_INTERVAL_MS, DEFAULT_TIMEOUT_MS);
 
   return self;
+}
+
+/**
+ * natter_redis_bus_default_node_id:
+ *
+ * What `--node-id` defaults to: unique among the nodes of one machine and
+ * across machines.
+ *
+ * Returns: (transfer full): `HOSTNAME-PID`
+ */
+char *
+natter_redis_bus_default_node_id (void)
+{
+  return g_strdup_printf ("%s-%d", g_get_host_name (), (int) getpid ());
 }
 
 /**

@@ -9,6 +9,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (NatterRedisBus, natter_redis_bus, NATTER, REDIS_BUS, GObject)
 
 NatterRedisBus *natter_redis_bus_new (const char *uri, const char *node_id, GError **error);
+char *natter_redis_bus_default_node_id (void);
 void natter_redis_bus_set_watchdog (NatterRedisBus *self, guint ping_interval_ms, guint timeout_ms);
 void natter_redis_bus_set_backoff (NatterRedisBus *self, guint min_ms, guint max_ms);
 void natter_redis_bus_start (NatterRedisBus *self);
