@@ -562,6 +562,23 @@ test_send_and_download (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (messages->len, ==, 1);
   g_assert_cmpuint (((NatterMessage *) messages->pdata[0])->attachments->len, ==, 2);
 
+  /* So does the conversation list's last message. */
+  {
+    g_autofree char *list_path = g_strdup_printf (
+      "/api/as/%" G_GINT64_FORMAT "/student/conversations", fixture->bethel->profile->profile_id);
+    g_autofree char *list =
+      natter_test_http (fixture->server, "GET", list_path, fixture->bethel->token, NULL, &status);
+    g_autoptr (GPtrArray) conversations = NULL;
+    NatterConversation *conversation;
+
+    g_assert_cmpuint (status, ==, 200);
+    conversations = natter_conversation_list_parse (list, strlen (list), &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (conversations->len, ==, 1);
+    conversation = g_ptr_array_index (conversations, 0);
+    g_assert_cmpuint (conversation->last_message->attachments->len, ==, 2);
+  }
+
   /* Download: headers, Range, ETag. */
   {
     g_autoptr (Response) whole = download (fixture, fixture->bethel, notes->attachment_id, NULL);

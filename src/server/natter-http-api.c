@@ -840,6 +840,20 @@ handle_avatar (NatterHttpApi *self, SoupServerMessage *msg, const Route *route)
   }
 }
 
+static gboolean
+fill_last_message_attachments (NatterHttpApi *self, GPtrArray *conversations, GError **error)
+{
+  for (guint i = 0; i < conversations->len; i++) {
+    NatterConversation *conversation = g_ptr_array_index (conversations, i);
+
+    if (conversation->last_message != NULL &&
+        !natter_server_db_fill_attachments (self->db, conversation->last_message, error))
+      return FALSE;
+  }
+
+  return TRUE;
+}
+
 static void
 handle_conversations (NatterHttpApi *self, SoupServerMessage *msg, const Route *route)
 {
@@ -855,7 +869,7 @@ handle_conversations (NatterHttpApi *self, SoupServerMessage *msg, const Route *
     g_autoptr (GPtrArray) conversations =
       natter_server_db_list_conversations (self->db, viewer, &error);
 
-    if (conversations == NULL) {
+    if (conversations == NULL || !fill_last_message_attachments (self, conversations, &error)) {
       respond_internal (self, msg, error);
       return;
     }
@@ -1090,10 +1104,13 @@ handler (SoupServer *server,
   info = &routes[route.id];
   g_object_set_data (G_OBJECT (msg), ROUTE_KEY, (gpointer) info->template);
 
-  /* Attachments live in natter-http-attachments.c. */
+  /* Attachments live in natter-http-attachments.c; a browser reads them
+   * across origins like the rest of the API. */
   if (!matched && self->attachments != NULL &&
-      natter_http_attachments_handle (self->attachments, msg, path)) {
+      natter_http_attachments_is_path (self->attachments, path)) {
     g_object_set_data (G_OBJECT (msg), ROUTE_KEY, (gpointer) "/api/…/attachments");
+    add_cors_headers (self, msg, g_str_equal (method, "OPTIONS"));
+    natter_http_attachments_handle (self->attachments, msg, path);
     return;
   }
 

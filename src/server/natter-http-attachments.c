@@ -707,6 +707,23 @@ handle_download (NatterHttpAttachments *self, SoupServerMessage *msg, gint64 att
 }
 
 /**
+ * natter_http_attachments_is_path:
+ * @self: the attachments
+ * @path: a request's path
+ *
+ * Returns: whether @path is an upload or a download path
+ */
+gboolean
+natter_http_attachments_is_path (NatterHttpAttachments *self, const char *path)
+{
+  gint64 id = 0;
+
+  g_return_val_if_fail (NATTER_IS_HTTP_ATTACHMENTS (self), FALSE);
+
+  return match_upload_path (path, NULL, &id) || match_download_path (path, &id);
+}
+
+/**
  * natter_http_attachments_handle:
  * @self: the attachments
  * @msg: a request, its body (if any) already streamed to disk

@@ -20,6 +20,7 @@ NatterHttpAttachments *natter_http_attachments_new (NatterServerDb *db,
                                                     NatterRequestGuard *guard,
                                                     GError **error);
 void natter_http_attachments_install (NatterHttpAttachments *self, SoupServer *server);
+gboolean natter_http_attachments_is_path (NatterHttpAttachments *self, const char *path);
 gboolean natter_http_attachments_handle (NatterHttpAttachments *self,
                                          SoupServerMessage *msg,
                                          const char *path);

@@ -311,32 +311,6 @@ pending_chat_free (gpointer data)
   g_free (pending);
 }
 
-/* A chat_message's attachments must be the sender's own unsent uploads to
- * this conversation. FALSE when they are not (an error frame went out,
- * @error stays unset) or on a storage failure (@error set). */
-static gboolean
-check_chat_attachments (NatterHub *self,
-                        PendingChat *pending,
-                        gint64 conversation_id,
-                        GError **error)
-{
-  const NatterProfile *sender = natter_hub_connection_get_profile (pending->connection);
-  g_autoptr (GError) local_error = NULL;
-
-  if (natter_server_db_check_attachments (self->db, pending->frame->attachment_ids, sender,
-                                          conversation_id, &local_error))
-    return TRUE;
-
-  if (local_error->domain != NATTER_PROTOCOL_ERROR) {
-    g_propagate_error (error, g_steal_pointer (&local_error));
-    return FALSE;
-  }
-  natter_hub_connection_send_error (pending->connection, local_error->code, local_error->message,
-                                    pending->frame->client_msg_id);
-  g_clear_pointer (&pending->route, route_release);
-  return FALSE;
-}
-
 /* Stores one message and its events inside the open transaction. FALSE on a
  * storage failure (the batch is rolled back); TRUE otherwise, also when an
  * error frame was sent and nothing stored. */
@@ -372,8 +346,10 @@ store_chat_message (NatterHub *self, PendingChat *pending, GError **error)
     return TRUE;
   }
 
-  if (!check_chat_attachments (self, pending, conversation_id, error))
+  if (!natter_hub_check_attachments (self, pending->connection, frame, conversation_id, error)) {
+    g_clear_pointer (&pending->route, route_release);
     return error == NULL || *error == NULL;
+  }
 
   pending->message = natter_server_db_add_message (self->db, conversation_id, sender, frame->text,
                                                    frame->client_msg_id, error);
