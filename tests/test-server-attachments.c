@@ -838,6 +838,35 @@ test_rss_during_upload (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (peak - before, <=, 4 * 1024);
 }
 
+/* The new options refuse what is not a whole number from 1, naming
+ * themselves, before anything listens. */
+static void
+test_bad_options (void)
+{
+  static const char *const cases[][2] = {
+    { "--attachment-quota", "0" },           { "--attachment-quota", "lots" },
+    { "--attachment-unsent-lifetime", "0" }, { "--attachment-unsent-lifetime", "-5" },
+    { "--max-attachment-size", "0" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    const char *argv[] = { g_getenv ("NATTER_SERVER_BINARY"), cases[i][0], cases[i][1], NULL };
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr (GError) error = NULL;
+    int status = 0;
+
+    g_assert_nonnull (argv[0]);
+    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status,
+                  &error);
+    g_assert_no_error (error);
+    g_assert_false (g_spawn_check_wait_status (status, NULL));
+    if (strstr (err, cases[i][0]) == NULL)
+      g_error ("%s %s: stderr does not name the option: %s", cases[i][0], cases[i][1], err);
+    g_assert_cmpstr (out, ==, "");
+  }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -858,6 +887,7 @@ main (int argc, char *argv[])
   ADD ("rss-during-25-mib-upload", test_rss_during_upload, NULL);
 
 #undef ADD
+  g_test_add_func ("/natter/server/attachments/bad-options", test_bad_options);
 
   return g_test_run ();
 }
