@@ -634,7 +634,6 @@ accepted_call_from_bob (Fixture *fixture, NatterCall **out_bob_call)
   NatterCallManager *alice_calls =
     get_call_manager (natter_application_get_client (fixture->application));
   g_autoptr (GError) error = NULL;
-  g_autofree char *call_id = NULL;
   NatterCall *bob_call;
   NatterCall *alice_call;
 
@@ -647,11 +646,11 @@ accepted_call_from_bob (Fixture *fixture, NatterCall **out_bob_call)
     g_list_model_get_n_items (natter_call_manager_get_calls (alice_calls)) > 0, TIMEOUT_MS);
   alice_call = g_list_model_get_item (natter_call_manager_get_calls (alice_calls), 0);
   g_object_unref (alice_call); /* the manager keeps it */
-  call_id = g_strdup_printf ("%" G_GINT64_FORMAT, natter_call_get_call_log_id (alice_call));
-  natter_test_wait_until (
-    natter_application_has_incoming_call_prompt (fixture->application, call_id), TIMEOUT_MS);
+  natter_test_wait_until (natter_call_notifier_has_prompt (
+                            natter_application_get_call_notifier (fixture->application), alice_call),
+                          TIMEOUT_MS);
   g_action_group_activate_action (G_ACTION_GROUP (fixture->application), "accept-call",
-                                  g_variant_new_string (call_id));
+                                  g_variant_new_int64 (natter_call_get_call_log_id (alice_call)));
   natter_test_wait_until (natter_call_get_state (alice_call) == NATTER_CALL_STATE_CONNECTED,
                           TIMEOUT_MS);
   return alice_call;
@@ -770,7 +769,6 @@ ringing_call_from_bob (Fixture *fixture, NatterCall **out_bob_call)
   NatterCallManager *alice_calls =
     get_call_manager (natter_application_get_client (fixture->application));
   g_autoptr (GError) error = NULL;
-  g_autofree char *call_id = NULL;
   NatterCall *alice_call;
 
   *out_bob_call = g_object_ref (natter_call_manager_start_call (get_call_manager (fixture->bob),
@@ -781,9 +779,9 @@ ringing_call_from_bob (Fixture *fixture, NatterCall **out_bob_call)
     g_list_model_get_n_items (natter_call_manager_get_calls (alice_calls)) > 0, TIMEOUT_MS);
   alice_call = g_list_model_get_item (natter_call_manager_get_calls (alice_calls), 0);
   g_object_unref (alice_call); /* the manager keeps it */
-  call_id = g_strdup_printf ("%" G_GINT64_FORMAT, natter_call_get_call_log_id (alice_call));
-  natter_test_wait_until (
-    natter_application_has_incoming_call_prompt (fixture->application, call_id), TIMEOUT_MS);
+  natter_test_wait_until (natter_call_notifier_has_prompt (
+                            natter_application_get_call_notifier (fixture->application), alice_call),
+                          TIMEOUT_MS);
   return alice_call;
 }
 
