@@ -65,6 +65,31 @@ connected (NatterClient *client)
                              NATTER_CONNECTION_STATE_CONNECTED;
 }
 
+/* Bob's picture on the server, before he connects (the server names it in
+ * his invitations): a 32×32 PNG in one colour. */
+static void
+upload_bob_avatar (Fixture *fixture, const char *bob_token)
+{
+  g_autofree guint8 *data = g_malloc (32 * 32 * 4);
+  g_autoptr (GBytes) pixels = NULL;
+  g_autoptr (GdkTexture) picture = NULL;
+  g_autoptr (GBytes) png = NULL;
+  g_autoptr (GBytes) answer = NULL;
+  g_autofree char *path = NULL;
+  guint status = 0;
+
+  for (guint i = 0; i < 32 * 32 * 4; i++)
+    data[i] = i % 4 == 3 ? 0xff : (i % 4 == 2 ? 0xc0 : 0x20);
+  pixels = g_bytes_new (data, 32 * 32 * 4);
+  picture = gdk_memory_texture_new (32, 32, GDK_MEMORY_R8G8B8A8, pixels, 32 * 4);
+  png = gdk_texture_save_to_png_bytes (picture);
+  path = g_strdup_printf ("/api/profiles/%s/%" G_GINT64_FORMAT "/avatar",
+                          fixture->bob_profile->profile_type, fixture->bob_profile->profile_id);
+  answer = natter_test_http_full (fixture->server, "PUT", path, bob_token, "image/png", png, NULL,
+                                  &status, NULL);
+  g_assert_cmpuint (status / 100, ==, 2);
+}
+
 static void
 fixture_set_up (Fixture *fixture, gconstpointer data)
 {
@@ -103,6 +128,8 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   node = json_from_string (answer, NULL);
   fixture->conversation_id =
     json_object_get_int_member (json_node_get_object (node), "conversation_id");
+
+  upload_bob_avatar (fixture, bob_token);
 
   /* Bob: a plain client. */
   bob_dir = g_build_filename (fixture->data_dir, "bob", NULL);
@@ -228,8 +255,7 @@ test_prompt_follows_the_ring (Fixture *fixture, gconstpointer data)
   /* Bob gives up: the prompt goes. */
   first_ringing = ring_alice (fixture, &first_call);
   natter_call_hang_up (first_call);
-  natter_test_wait_until (
-    !has_prompt (fixture, first_ringing), TIMEOUT_MS);
+  natter_test_wait_until (!has_prompt (fixture, first_ringing), TIMEOUT_MS);
 
   /* Alice declines from the notification's button: Bob hears so. */
   natter_test_wait_until (
@@ -238,8 +264,9 @@ test_prompt_follows_the_ring (Fixture *fixture, gconstpointer data)
   g_assert_true (first_ringing != second_ringing);
   g_assert_cmpint (natter_call_get_call_log_id (first_ringing), !=,
                    natter_call_get_call_log_id (second_ringing));
-  g_action_group_activate_action (G_ACTION_GROUP (fixture->application), "decline-call",
-                                  g_variant_new_int64 (natter_call_get_call_log_id (second_ringing)));
+  g_action_group_activate_action (
+    G_ACTION_GROUP (fixture->application), "decline-call",
+    g_variant_new_int64 (natter_call_get_call_log_id (second_ringing)));
   g_assert_false (has_prompt (fixture, second_ringing));
 
   natter_test_wait_until (natter_call_get_state (second_call) == NATTER_CALL_STATE_ENDED,
@@ -288,6 +315,23 @@ hang_up_everything (Fixture *fixture, NatterCall *bob_call)
 
 /* The user is in preferences when the call comes: the dialog goes over
  * preferences, and Accept brings the call up in the main window. */
+static AdwAvatar *
+find_avatar (GtkWidget *widget)
+{
+  if (ADW_IS_AVATAR (widget))
+    return ADW_AVATAR (widget);
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child)) {
+    AdwAvatar *found = find_avatar (child);
+
+    if (found != NULL)
+      return found;
+  }
+
+  return NULL;
+}
+
 static void
 test_dialog_over_preferences (Fixture *fixture, gconstpointer data)
 {
@@ -315,6 +359,19 @@ test_dialog_over_preferences (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (dialog);
   g_assert_true (gtk_window_get_transient_for (dialog) == preferences);
   natter_test_wait_until (gtk_widget_get_mapped (GTK_WIDGET (dialog)), TIMEOUT_MS);
+
+  /* The dialog holds the call and shows Bob's picture, fetched for it. */
+  g_assert_true (natter_incoming_call_dialog_get_call (NATTER_INCOMING_CALL_DIALOG (dialog)) ==
+                 ringing);
+  g_assert_cmpstr (
+    natter_incoming_call_dialog_get_caller_name (NATTER_INCOMING_CALL_DIALOG (dialog)), ==,
+    "Bob Tesfaye");
+  natter_test_wait_until (adw_avatar_get_custom_image (find_avatar (GTK_WIDGET (dialog))) != NULL,
+                          TIMEOUT_MS);
+  g_assert_nonnull (natter_call_get_avatar (ringing));
+  g_assert_cmpint (gdk_paintable_get_intrinsic_width (
+                     adw_avatar_get_custom_image (find_avatar (GTK_WIDGET (dialog)))),
+                   ==, 32);
 
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "call.accept", NULL));
   alice_call = alice_call_with_id (fixture, ringing);
@@ -629,8 +686,7 @@ test_missed_call_calls_back (Fixture *fixture, gconstpointer data)
   GtkWindow *main_window;
 
   ringing = ring_alice (fixture, &bob_call);
-  natter_test_wait_until (
-    !has_prompt (fixture, ringing), TIMEOUT_MS);
+  natter_test_wait_until (!has_prompt (fixture, ringing), TIMEOUT_MS);
   natter_test_wait_until (find_sent_notification ("Missed call from Bob Tesfaye", &sent),
                           TIMEOUT_MS);
   g_assert_nonnull (sent.call_back_action);
@@ -859,10 +915,9 @@ test_caller_cancels (Fixture *fixture, gconstpointer data)
                    NATTER_RINGER_MODE_INCOMING);
 
   natter_call_hang_up (bob_call);
-  natter_test_wait_until (
-    !has_prompt (fixture, ringing) &&
-      natter_ringer_get_mode (alice_ringer (fixture)) == NATTER_RINGER_MODE_NONE,
-    TIMEOUT_MS);
+  natter_test_wait_until (!has_prompt (fixture, ringing) && natter_ringer_get_mode (alice_ringer (
+                                                              fixture)) == NATTER_RINGER_MODE_NONE,
+                          TIMEOUT_MS);
   g_assert_false (has_prompt (fixture, ringing));
   g_assert_cmpint (natter_ringer_get_mode (alice_ringer (fixture)), ==, NATTER_RINGER_MODE_NONE);
   g_assert_false (natter_ringer_get_playing (alice_ringer (fixture)));

@@ -1049,9 +1049,9 @@ ring_alice (Fixture *fixture, const char *call_type, NatterCall **out_bob_call)
   picture = gdk_memory_texture_new (64, 64, GDK_MEMORY_R8G8B8A8, pixels, 64 * 4);
   png = gdk_texture_save_to_png_bytes (picture);
 
-  *out_bob_call = g_object_ref (natter_call_manager_start_call (
-    call_manager_of (fixture->bob), fixture->alice_profile, call_type, fixture->conversation_id,
-    &error));
+  *out_bob_call = g_object_ref (natter_call_manager_start_call (call_manager_of (fixture->bob),
+                                                                fixture->alice_profile, call_type,
+                                                                fixture->conversation_id, &error));
   g_assert_no_error (error);
   natter_test_wait_until (
     g_list_model_get_n_items (natter_call_manager_get_calls (alice_calls)) > 0, TIMEOUT_MS);
@@ -1066,10 +1066,9 @@ static void
 hang_up (Fixture *fixture, NatterCall *bob_call)
 {
   natter_call_hang_up (bob_call);
-  natter_test_wait_until (
-    g_list_model_get_n_items (natter_call_manager_get_calls (call_manager_of (fixture->alice))) ==
-      0,
-    TIMEOUT_MS);
+  natter_test_wait_until (g_list_model_get_n_items (
+                            natter_call_manager_get_calls (call_manager_of (fixture->alice))) == 0,
+                          TIMEOUT_MS);
 }
 
 static void
@@ -1241,6 +1240,10 @@ main (int argc, char *argv[])
   /* GTK's test accessibility backend, so the tests can read what a screen
    * reader would hear (with "none", widgets have no AT context). */
   g_setenv ("GTK_A11Y", "test", TRUE);
+  /* The incoming-call dialog shows a real ringing call: no devices needed. */
+  g_setenv ("NATTER_AUDIO_SRC", "audiotestsrc is-live=true wave=silence", FALSE);
+  g_setenv ("NATTER_AUDIO_SINK", "fakesink", FALSE);
+  g_setenv ("NATTER_VIDEO_SRC", "videotestsrc is-live=true", FALSE);
   gtk_test_init (&argc, &argv, NULL);
   adw_init ();
   gst_init (NULL, NULL);

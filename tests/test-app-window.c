@@ -646,9 +646,10 @@ accepted_call_from_bob (Fixture *fixture, NatterCall **out_bob_call)
     g_list_model_get_n_items (natter_call_manager_get_calls (alice_calls)) > 0, TIMEOUT_MS);
   alice_call = g_list_model_get_item (natter_call_manager_get_calls (alice_calls), 0);
   g_object_unref (alice_call); /* the manager keeps it */
-  natter_test_wait_until (natter_call_notifier_has_prompt (
-                            natter_application_get_call_notifier (fixture->application), alice_call),
-                          TIMEOUT_MS);
+  natter_test_wait_until (
+    natter_call_notifier_has_prompt (natter_application_get_call_notifier (fixture->application),
+                                     alice_call),
+    TIMEOUT_MS);
   g_action_group_activate_action (G_ACTION_GROUP (fixture->application), "accept-call",
                                   g_variant_new_int64 (natter_call_get_call_log_id (alice_call)));
   natter_test_wait_until (natter_call_get_state (alice_call) == NATTER_CALL_STATE_CONNECTED,
@@ -779,9 +780,10 @@ ringing_call_from_bob (Fixture *fixture, NatterCall **out_bob_call)
     g_list_model_get_n_items (natter_call_manager_get_calls (alice_calls)) > 0, TIMEOUT_MS);
   alice_call = g_list_model_get_item (natter_call_manager_get_calls (alice_calls), 0);
   g_object_unref (alice_call); /* the manager keeps it */
-  natter_test_wait_until (natter_call_notifier_has_prompt (
-                            natter_application_get_call_notifier (fixture->application), alice_call),
-                          TIMEOUT_MS);
+  natter_test_wait_until (
+    natter_call_notifier_has_prompt (natter_application_get_call_notifier (fixture->application),
+                                     alice_call),
+    TIMEOUT_MS);
   return alice_call;
 }
 

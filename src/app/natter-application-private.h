@@ -13,7 +13,7 @@ struct _NatterApplication {
 
   GSettings *settings;
   NatterClient *client;
-  GPtrArray *watchers; /* NatterClient: the user's other profiles */
+  GPtrArray *watchers;           /* NatterClient: the user's other profiles */
   NatterClient *calling_watcher; /* another profile's client, kept while its call lasts */
   NatterCallManager *call_manager;
   NatterCallNotifier *call_notifier;

@@ -62,7 +62,9 @@ notification_body_reads_markup (NatterApplication *self)
 
 /* @text is what a person wrote: "<3" and "Tom & Jerry" must arrive as typed. */
 void
-natter_application_set_notification_body (NatterApplication *self, GNotification *notification, const char *text)
+natter_application_set_notification_body (NatterApplication *self,
+                                          GNotification *notification,
+                                          const char *text)
 {
   g_autofree char *escaped = NULL;
 
@@ -155,7 +157,9 @@ apply_last_profile (NatterApplication *self)
 }
 
 NatterClient *
-natter_application_find_watcher (NatterApplication *self, const NatterProfile *profile, guint *out_index)
+natter_application_find_watcher (NatterApplication *self,
+                                 const NatterProfile *profile,
+                                 guint *out_index)
 {
   for (guint i = 0; i < self->watchers->len; i++) {
     NatterClient *watcher = g_ptr_array_index (self->watchers, i);
@@ -434,9 +438,9 @@ on_missed_call (NatterApplication *self, const NatterCallLog *call)
   name = call->caller && call->caller->display_name ? call->caller->display_name : _ ("Someone");
   title = g_strdup_printf (_ ("Missed call from %s"), name);
   notification = g_notification_new (title);
-  natter_application_set_notification_body (self, notification,
-                         g_strcmp0 (call->call_type, "video") == 0 ? _ ("Video call")
-                                                                   : _ ("Voice call"));
+  natter_application_set_notification_body (
+    self, notification,
+    g_strcmp0 (call->call_type, "video") == 0 ? _ ("Video call") : _ ("Voice call"));
   if (call->conversation_id > 0) {
     g_notification_set_default_action_and_target (notification, "app.open-conversation", "x",
                                                   call->conversation_id);
@@ -490,8 +494,7 @@ on_active_call_changed (NatterApplication *self)
   /* The other profile's client goes once its call is over, outside the
    * notification of its own call manager. */
   if (other != NULL && natter_call_manager_get_active_call (other) == NULL)
-    g_idle_add_full (G_PRIORITY_DEFAULT, drop_calling_watcher, g_object_ref (self),
-                     g_object_unref);
+    g_idle_add_full (G_PRIORITY_DEFAULT, drop_calling_watcher, g_object_ref (self), g_object_unref);
 
   natter_application_set_call_active (self, call != NULL);
   if (call == NULL)
@@ -516,8 +519,8 @@ watch_calls (NatterApplication *self, NatterClient *client)
     return;
 
   natter_call_manager_set_devices (call_manager, self->devices);
-  g_signal_connect_object (call_manager, "notify::active-call",
-                           G_CALLBACK (on_active_call_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (call_manager, "notify::active-call", G_CALLBACK (on_active_call_changed),
+                           self, G_CONNECT_SWAPPED);
   natter_call_notifier_add_client (self->call_notifier, client);
 }
 
@@ -537,7 +540,8 @@ connect_client_signals (NatterApplication *self)
   g_signal_connect_object (natter_client_get_account (self->client), "notify::active-profile",
                            G_CALLBACK (on_active_profile_changed), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (natter_client_get_account (self->client), "notify::user",
-                           G_CALLBACK (natter_application_update_watchers), self, G_CONNECT_SWAPPED);
+                           G_CALLBACK (natter_application_update_watchers), self,
+                           G_CONNECT_SWAPPED);
   on_active_profile_changed (self);
 }
 
@@ -773,8 +777,8 @@ natter_application_startup (GApplication *application)
   natter_call_pipeline_preload ();
 
   self->settings = g_settings_new (APPLICATION_ID);
-  g_signal_connect_object (self->settings, "changed::run-in-background", G_CALLBACK (natter_application_update_hold),
-                           self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::run-in-background",
+                           G_CALLBACK (natter_application_update_hold), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->settings, "changed::start-at-login",
                            G_CALLBACK (on_start_at_login_changed), self, G_CONNECT_SWAPPED);
 
@@ -872,7 +876,6 @@ natter_application_class_init (NatterApplicationClass *klass)
   application_class->startup = natter_application_startup;
   application_class->activate = natter_application_activate;
   application_class->shutdown = natter_application_shutdown;
-
 }
 
 static void

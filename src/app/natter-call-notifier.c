@@ -147,16 +147,15 @@ send_notification (NatterCallNotifier *self, Prompt *prompt)
   const NatterProfile *peer = natter_call_get_peer (prompt->call);
   gint64 call_log_id = natter_call_get_call_log_id (prompt->call);
   gboolean video = g_strcmp0 (natter_call_get_call_type (prompt->call), "video") == 0;
-  const char *name = peer != NULL && peer->display_name != NULL ? peer->display_name
-                                                                  : _ ("Unknown caller");
+  const char *name =
+    peer != NULL && peer->display_name != NULL ? peer->display_name : _ ("Unknown caller");
   g_autoptr (GNotification) notification = NULL;
   g_autofree char *title = NULL;
   g_autofree char *id = notification_id_for (prompt->call);
 
   title = g_strdup_printf (video ? _ ("Video call from %s") : _ ("Voice call from %s"), name);
   notification = g_notification_new (title);
-  natter_application_set_notification_body (self->application, notification,
-                                            _ ("Incoming call"));
+  natter_application_set_notification_body (self->application, notification, _ ("Incoming call"));
   g_notification_set_priority (notification, G_NOTIFICATION_PRIORITY_URGENT);
   g_notification_set_category (notification, "call.incoming");
   g_notification_set_default_action_and_target (notification, "app.show-incoming-call", "x",
