@@ -1138,6 +1138,41 @@ test_profile_switcher (Fixture *fixture, gconstpointer data)
   natter_test_wait_until (count_notifications ("Bob Tesfaye · to Tutor") >= 1, TIMEOUT_MS);
 }
 
+/* Defect 10 too: signing out while a call rings, its dialog up over the
+ * open chat, uses no freed object (criticals are fatal here): the prompt
+ * goes, the call is declined, and Bob hears so. */
+static void
+test_sign_out_while_ringing (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) bob_call = NULL;
+  NatterWindow *window;
+  NatterCall *alice_call;
+
+  fixture->application = start_application (fixture, "alice", NULL);
+  g_application_activate (G_APPLICATION (fixture->application));
+  sign_in_with_form (fixture, "alice@example.org");
+  window = NATTER_WINDOW (natter_application_get_main_window (fixture->application));
+  natter_test_wait_until (natter_window_open_conversation (window, fixture->conversation_id) &&
+                            gtk_window_is_active (GTK_WINDOW (window)),
+                          TIMEOUT_MS);
+  settle (GTK_WIDGET (window));
+
+  alice_call = g_object_ref (ringing_call_from_bob (fixture, &bob_call));
+  natter_test_wait_until (
+    find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG) != NULL, TIMEOUT_MS);
+
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->application), "sign-out", NULL);
+  g_assert_null (find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG));
+  g_assert_false (natter_call_notifier_has_prompt (
+    natter_application_get_call_notifier (fixture->application), alice_call));
+  natter_test_wait_until (natter_call_get_state (bob_call) == NATTER_CALL_STATE_ENDED, TIMEOUT_MS);
+  g_assert_cmpint (natter_call_get_end_reason (bob_call), ==, NATTER_CALL_END_REASON_DECLINED);
+  natter_test_wait_until (find_window (fixture->application, NATTER_TYPE_SIGN_IN_WINDOW) != NULL,
+                          TIMEOUT_MS);
+  natter_test_iterate_until (g_get_monotonic_time () + 300 * 1000);
+  g_object_unref (alice_call);
+}
+
 /* Issue 13: a call to a signed-in profile that is not the active one rings
  * and prompts too; accepting it answers on that profile's connection and
  * the window switches to that profile, showing the call. */
@@ -1160,22 +1195,21 @@ test_other_profile_call_rings (Fixture *fixture, gconstpointer data)
   g_application_activate (G_APPLICATION (fixture->application));
   sign_in_with_form (fixture, "dana@example.org");
   window = NATTER_WINDOW (natter_application_get_main_window (fixture->application));
-  natter_test_wait_until (connected (natter_application_get_client (fixture->application)) &&
-                            connected (natter_application_get_profile_client (
-                              fixture->application, parent)) &&
-                            gtk_window_is_active (GTK_WINDOW (window)),
-                          TIMEOUT_MS);
+  natter_test_wait_until (
+    connected (natter_application_get_client (fixture->application)) &&
+      connected (natter_application_get_profile_client (fixture->application, parent)) &&
+      gtk_window_is_active (GTK_WINDOW (window)),
+    TIMEOUT_MS);
   g_assert_true (natter_profile_equal (active_profile (fixture), tutor));
 
-  bob_call = g_object_ref (natter_call_manager_start_call (
-    get_call_manager (fixture->bob), parent, "voice", parent_conversation, &error));
+  bob_call = g_object_ref (natter_call_manager_start_call (get_call_manager (fixture->bob), parent,
+                                                           "voice", parent_conversation, &error));
   g_assert_no_error (error);
 
   /* Dana acts as the tutor: the call to her parent profile prompts all
    * the same, and rings. */
-  natter_test_wait_until (find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG) !=
-                            NULL,
-                          TIMEOUT_MS);
+  natter_test_wait_until (
+    find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG) != NULL, TIMEOUT_MS);
   dialog = find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG);
   g_assert_nonnull (dialog);
   g_assert_cmpstr (
@@ -1208,11 +1242,11 @@ test_other_profile_call_rings (Fixture *fixture, gconstpointer data)
   natter_call_hang_up (bob_call);
   natter_test_wait_until (natter_call_get_state (dana_call) == NATTER_CALL_STATE_ENDED, TIMEOUT_MS);
   /* The tutor is watched again, the parent is the window's own. */
-  natter_test_wait_until (natter_application_get_profile_client (fixture->application, parent) ==
-                              natter_application_get_client (fixture->application) &&
-                            connected (natter_application_get_profile_client (
-                              fixture->application, tutor)),
-                          TIMEOUT_MS);
+  natter_test_wait_until (
+    natter_application_get_profile_client (fixture->application, parent) ==
+        natter_application_get_client (fixture->application) &&
+      connected (natter_application_get_profile_client (fixture->application, tutor)),
+    TIMEOUT_MS);
 }
 
 static void
@@ -1355,6 +1389,8 @@ main (int argc, char *argv[])
 
   g_test_add ("/natter/app/window/profile-switcher", Fixture, NULL, fixture_set_up,
               test_profile_switcher, fixture_tear_down);
+  g_test_add ("/natter/app/window/sign-out-while-ringing", Fixture, NULL, fixture_set_up,
+              test_sign_out_while_ringing, fixture_tear_down);
   g_test_add ("/natter/app/window/other-profile-call-rings", Fixture, NULL, fixture_set_up,
               test_other_profile_call_rings, fixture_tear_down);
 
