@@ -15,17 +15,6 @@
  * incoming-call dialog and shortcuts all end here. Calls are named by their
  * call log id, conversations by theirs. */
 
-static NatterCallManager *
-call_manager_of (NatterClient *client)
-{
-  NatterCallManager *call_manager = NULL;
-
-  g_object_get (client, "call-manager", &call_manager, NULL);
-  if (call_manager != NULL)
-    g_object_unref (call_manager); /* the client keeps it */
-  return call_manager;
-}
-
 static void
 show_toast (NatterApplication *self, const char *text)
 {
@@ -94,7 +83,8 @@ accept_call (NatterApplication *self, gint64 call_log_id, gboolean with_video)
   if (active != NULL)
     natter_call_hang_up (active);
   g_set_object (&self->calling_watcher, owner);
-  if (natter_call_manager_end_active_and_accept (call_manager_of (owner), call, with_video))
+  if (natter_call_manager_end_active_and_accept (natter_client_get_call_manager (owner), call,
+                                                 with_video))
     switch_profile (self, natter_account_get_active_profile (natter_client_get_account (owner)));
 }
 
@@ -253,7 +243,7 @@ on_signed_out (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 end_calls (NatterClient *client)
 {
-  NatterCallManager *call_manager = client ? call_manager_of (client) : NULL;
+  NatterCallManager *call_manager = client ? natter_client_get_call_manager (client) : NULL;
   g_autoptr (GPtrArray) ending = g_ptr_array_new_with_free_func (g_object_unref);
   GListModel *calls;
 

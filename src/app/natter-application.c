@@ -453,24 +453,12 @@ on_missed_call (NatterApplication *self, const NatterCallLog *call)
   g_application_send_notification (G_APPLICATION (self), id, notification);
 }
 
-static NatterCallManager *
-call_manager_of (NatterClient *client)
-{
-  NatterCallManager *call_manager = NULL;
-
-  if (client == NULL)
-    return NULL;
-  g_object_get (client, "call-manager", &call_manager, NULL);
-  if (call_manager != NULL)
-    g_object_unref (call_manager); /* the client keeps it */
-  return call_manager;
-}
-
 static gboolean
 drop_calling_watcher (gpointer user_data)
 {
   NatterApplication *self = user_data;
-  NatterCallManager *call_manager = call_manager_of (self->calling_watcher);
+  NatterCallManager *call_manager =
+    self->calling_watcher ? natter_client_get_call_manager (self->calling_watcher) : NULL;
 
   if (call_manager != NULL && natter_call_manager_get_active_call (call_manager) == NULL) {
     natter_call_notifier_remove_client (self->call_notifier, self->calling_watcher);
@@ -486,7 +474,8 @@ static void
 on_active_call_changed (NatterApplication *self)
 {
   NatterCall *call = natter_call_manager_get_active_call (self->call_manager);
-  NatterCallManager *other = call_manager_of (self->calling_watcher);
+  NatterCallManager *other =
+    self->calling_watcher ? natter_client_get_call_manager (self->calling_watcher) : NULL;
   GtkWindow *window;
 
   if (call == NULL && other != NULL)
@@ -513,7 +502,7 @@ on_active_call_changed (NatterApplication *self)
 static void
 watch_calls (NatterApplication *self, NatterClient *client)
 {
-  NatterCallManager *call_manager = call_manager_of (client);
+  NatterCallManager *call_manager = natter_client_get_call_manager (client);
 
   if (call_manager == NULL)
     return;
@@ -527,8 +516,7 @@ watch_calls (NatterApplication *self, NatterClient *client)
 static void
 connect_client_signals (NatterApplication *self)
 {
-  g_clear_object (&self->call_manager);
-  g_object_get (self->client, "call-manager", &self->call_manager, NULL);
+  g_set_object (&self->call_manager, natter_client_get_call_manager (self->client));
   watch_calls (self, self->client);
 
   g_signal_connect_object (self->client, "message-received", G_CALLBACK (on_message_received), self,

@@ -41,17 +41,6 @@ prompt_free (Prompt *prompt)
   g_free (prompt);
 }
 
-static NatterCallManager *
-call_manager_of (NatterClient *client)
-{
-  NatterCallManager *call_manager = NULL;
-
-  g_object_get (client, "call-manager", &call_manager, NULL);
-  if (call_manager != NULL)
-    g_object_unref (call_manager); /* the client keeps it */
-  return call_manager;
-}
-
 static Prompt *
 find_prompt (NatterCallNotifier *self, NatterCall *call, guint *out_index)
 {
@@ -222,7 +211,7 @@ on_incoming_call (NatterCallNotifier *self, NatterCall *call, NatterCallManager 
   NatterClient *client = NULL;
 
   for (guint i = 0; i < self->clients->len && client == NULL; i++)
-    if (call_manager_of (g_ptr_array_index (self->clients, i)) == call_manager)
+    if (natter_client_get_call_manager (g_ptr_array_index (self->clients, i)) == call_manager)
       client = g_ptr_array_index (self->clients, i);
   if (client == NULL)
     return;
@@ -315,7 +304,7 @@ natter_call_notifier_add_client (NatterCallNotifier *self, NatterClient *client)
   g_return_if_fail (NATTER_IS_CALL_NOTIFIER (self));
   g_return_if_fail (NATTER_IS_CLIENT (client));
 
-  call_manager = call_manager_of (client);
+  call_manager = natter_client_get_call_manager (client);
   if (call_manager == NULL || g_ptr_array_find (self->clients, client, NULL))
     return;
 
@@ -344,7 +333,7 @@ natter_call_notifier_remove_client (NatterCallNotifier *self, NatterClient *clie
   if (!g_ptr_array_find (self->clients, client, &index))
     return;
 
-  call_manager = call_manager_of (client);
+  call_manager = natter_client_get_call_manager (client);
   if (call_manager != NULL) {
     GListModel *calls = natter_call_manager_get_calls (call_manager);
 
@@ -377,7 +366,8 @@ natter_call_notifier_find_call (NatterCallNotifier *self,
 
   for (guint i = 0; i < self->clients->len; i++) {
     NatterClient *client = g_ptr_array_index (self->clients, i);
-    NatterCall *call = natter_call_manager_find_call (call_manager_of (client), call_log_id);
+    NatterCall *call =
+      natter_call_manager_find_call (natter_client_get_call_manager (client), call_log_id);
 
     if (call != NULL) {
       if (out_client != NULL)

@@ -754,6 +754,20 @@ natter_client_get_connection (NatterClient *self)
 }
 
 /**
+ * natter_client_get_call_manager:
+ * @self: a #NatterClient
+ *
+ * Returns: (transfer none) (nullable): the calls of the client's profile
+ */
+NatterCallManager *
+natter_client_get_call_manager (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+
+  return self->call_manager;
+}
+
+/**
  * natter_client_get_store:
  * @self: a #NatterClient
  *
