@@ -83,9 +83,12 @@ accept_call (NatterApplication *self, gint64 call_log_id, gboolean with_video)
   if (active != NULL)
     natter_call_hang_up (active);
   g_set_object (&self->calling_watcher, owner);
-  if (natter_call_manager_end_active_and_accept (natter_client_get_call_manager (owner), call,
-                                                 with_video))
-    switch_profile (self, natter_account_get_active_profile (natter_client_get_account (owner)));
+  if (!natter_call_manager_end_active_and_accept (natter_client_get_call_manager (owner), call,
+                                                  with_video)) {
+    g_clear_object (&self->calling_watcher);
+    return;
+  }
+  switch_profile (self, natter_account_get_active_profile (natter_client_get_account (owner)));
 }
 
 static void

@@ -419,8 +419,14 @@ on_message_received (NatterApplication *self, const NatterMessage *message)
 static void
 on_watched_message (NatterClient *client, const NatterMessage *message, gpointer user_data)
 {
+  NatterApplication *self = NATTER_APPLICATION (user_data);
+
+  /* The client kept for a call of the now active profile: self->client
+   * notifies its messages already. */
+  if (client == self->calling_watcher)
+    return;
   if (g_object_get_data (G_OBJECT (client), "natter-quiet") == NULL)
-    notify_message (NATTER_APPLICATION (user_data), client, message);
+    notify_message (self, client, message);
 }
 
 static void
