@@ -8,6 +8,7 @@
 #include <gst/gst.h>
 
 #include "natter-application.h"
+#include "natter-call-notifier.h"
 #include "natter-call-manager.h"
 #include "natter-call-overlay.h"
 #include "natter-incoming-call-dialog.h"
@@ -64,6 +65,31 @@ connected (NatterClient *client)
                              NATTER_CONNECTION_STATE_CONNECTED;
 }
 
+/* Bob's picture on the server, before he connects (the server names it in
+ * his invitations): a 32×32 PNG in one colour. */
+static void
+upload_bob_avatar (Fixture *fixture, const char *bob_token)
+{
+  g_autofree guint8 *data = g_malloc (32 * 32 * 4);
+  g_autoptr (GBytes) pixels = NULL;
+  g_autoptr (GdkTexture) picture = NULL;
+  g_autoptr (GBytes) png = NULL;
+  g_autoptr (GBytes) answer = NULL;
+  g_autofree char *path = NULL;
+  guint status = 0;
+
+  for (guint i = 0; i < 32 * 32 * 4; i++)
+    data[i] = i % 4 == 3 ? 0xff : (i % 4 == 2 ? 0xc0 : 0x20);
+  pixels = g_bytes_new (data, 32 * 32 * 4);
+  picture = gdk_memory_texture_new (32, 32, GDK_MEMORY_R8G8B8A8, pixels, 32 * 4);
+  png = gdk_texture_save_to_png_bytes (picture);
+  path = g_strdup_printf ("/api/profiles/%s/%" G_GINT64_FORMAT "/avatar",
+                          fixture->bob_profile->profile_type, fixture->bob_profile->profile_id);
+  answer = natter_test_http_full (fixture->server, "PUT", path, bob_token, "image/png", png, NULL,
+                                  &status, NULL);
+  g_assert_cmpuint (status / 100, ==, 2);
+}
+
 static void
 fixture_set_up (Fixture *fixture, gconstpointer data)
 {
@@ -102,6 +128,8 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   node = json_from_string (answer, NULL);
   fixture->conversation_id =
     json_object_get_int_member (json_node_get_object (node), "conversation_id");
+
+  upload_bob_avatar (fixture, bob_token);
 
   /* Bob: a plain client. */
   bob_dir = g_build_filename (fixture->data_dir, "bob", NULL);
@@ -177,16 +205,22 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
   natter_test_iterate_until (g_get_monotonic_time () + 100 * 1000);
 }
 
-/* Bob calls; returns Alice's ringing call id once her app prompts. */
-static char *
+static gboolean
+has_prompt (Fixture *fixture, NatterCall *call)
+{
+  return natter_call_notifier_has_prompt (
+    natter_application_get_call_notifier (fixture->application), call);
+}
+
+/* Bob calls; returns Alice's ringing call once her app prompts. */
+static NatterCall *
 ring_alice_with (Fixture *fixture, const char *call_type, NatterCall **out_bob_call)
 {
   NatterCallManager *alice_calls =
     get_call_manager (natter_application_get_client (fixture->application));
   g_autoptr (GError) error = NULL;
-  g_autoptr (NatterCall) alice_call = NULL;
+  NatterCall *alice_call;
   NatterCall *bob_call;
-  char *call_id;
 
   bob_call =
     natter_call_manager_start_call (get_call_manager (fixture->bob), fixture->alice_profile,
@@ -199,14 +233,12 @@ ring_alice_with (Fixture *fixture, const char *call_type, NatterCall **out_bob_c
     g_list_model_get_n_items (natter_call_manager_get_calls (alice_calls)) > 0, TIMEOUT_MS);
   alice_call = g_list_model_get_item (natter_call_manager_get_calls (alice_calls), 0);
   g_assert_true (natter_call_get_incoming (alice_call));
-  call_id = g_strdup_printf ("%" G_GINT64_FORMAT, natter_call_get_call_log_id (alice_call));
 
-  natter_test_wait_until (
-    natter_application_has_incoming_call_prompt (fixture->application, call_id), TIMEOUT_MS);
-  return call_id;
+  natter_test_wait_until (has_prompt (fixture, alice_call), TIMEOUT_MS);
+  return alice_call;
 }
 
-static char *
+static NatterCall *
 ring_alice (Fixture *fixture, NatterCall **out_bob_call)
 {
   return ring_alice_with (fixture, "voice", out_bob_call);
@@ -217,23 +249,25 @@ test_prompt_follows_the_ring (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (NatterCall) first_call = NULL;
   g_autoptr (NatterCall) second_call = NULL;
-  g_autofree char *first_id = NULL;
-  g_autofree char *second_id = NULL;
+  g_autoptr (NatterCall) first_ringing = NULL;
+  g_autoptr (NatterCall) second_ringing = NULL;
 
   /* Bob gives up: the prompt goes. */
-  first_id = ring_alice (fixture, &first_call);
+  first_ringing = ring_alice (fixture, &first_call);
   natter_call_hang_up (first_call);
-  natter_test_wait_until (
-    !natter_application_has_incoming_call_prompt (fixture->application, first_id), TIMEOUT_MS);
+  natter_test_wait_until (!has_prompt (fixture, first_ringing), TIMEOUT_MS);
 
   /* Alice declines from the notification's button: Bob hears so. */
   natter_test_wait_until (
     natter_call_manager_get_active_call (get_call_manager (fixture->bob)) == NULL, TIMEOUT_MS);
-  second_id = ring_alice (fixture, &second_call);
-  g_assert_cmpstr (first_id, !=, second_id);
-  g_action_group_activate_action (G_ACTION_GROUP (fixture->application), "decline-call",
-                                  g_variant_new_string (second_id));
-  g_assert_false (natter_application_has_incoming_call_prompt (fixture->application, second_id));
+  second_ringing = ring_alice (fixture, &second_call);
+  g_assert_true (first_ringing != second_ringing);
+  g_assert_cmpint (natter_call_get_call_log_id (first_ringing), !=,
+                   natter_call_get_call_log_id (second_ringing));
+  g_action_group_activate_action (
+    G_ACTION_GROUP (fixture->application), "decline-call",
+    g_variant_new_int64 (natter_call_get_call_log_id (second_ringing)));
+  g_assert_false (has_prompt (fixture, second_ringing));
 
   natter_test_wait_until (natter_call_get_state (second_call) == NATTER_CALL_STATE_ENDED,
                           TIMEOUT_MS);
@@ -252,12 +286,12 @@ find_window (NatterApplication *application, GType type)
 }
 
 static NatterCall *
-alice_call_with_id (Fixture *fixture, const char *call_id)
+alice_call_with_id (Fixture *fixture, NatterCall *ringing)
 {
   NatterCallManager *alice_calls =
     get_call_manager (natter_application_get_client (fixture->application));
 
-  return natter_call_manager_find_call (alice_calls, g_ascii_strtoll (call_id, NULL, 10));
+  return natter_call_manager_find_call (alice_calls, natter_call_get_call_log_id (ringing));
 }
 
 static gboolean
@@ -281,11 +315,28 @@ hang_up_everything (Fixture *fixture, NatterCall *bob_call)
 
 /* The user is in preferences when the call comes: the dialog goes over
  * preferences, and Accept brings the call up in the main window. */
+static AdwAvatar *
+find_avatar (GtkWidget *widget)
+{
+  if (ADW_IS_AVATAR (widget))
+    return ADW_AVATAR (widget);
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child)) {
+    AdwAvatar *found = find_avatar (child);
+
+    if (found != NULL)
+      return found;
+  }
+
+  return NULL;
+}
+
 static void
 test_dialog_over_preferences (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (NatterCall) bob_call = NULL;
-  g_autofree char *call_id = NULL;
+  g_autoptr (NatterCall) ringing = NULL;
   GtkWindow *main_window;
   GtkWindow *preferences;
   GtkWindow *dialog;
@@ -303,18 +354,31 @@ test_dialog_over_preferences (Fixture *fixture, gconstpointer data)
   natter_test_wait_until (gtk_window_is_active (preferences), TIMEOUT_MS);
   g_assert_true (gtk_window_is_active (preferences));
 
-  call_id = ring_alice (fixture, &bob_call);
+  ringing = ring_alice (fixture, &bob_call);
   dialog = find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG);
   g_assert_nonnull (dialog);
   g_assert_true (gtk_window_get_transient_for (dialog) == preferences);
   natter_test_wait_until (gtk_widget_get_mapped (GTK_WIDGET (dialog)), TIMEOUT_MS);
 
+  /* The dialog holds the call and shows Bob's picture, fetched for it. */
+  g_assert_true (natter_incoming_call_dialog_get_call (NATTER_INCOMING_CALL_DIALOG (dialog)) ==
+                 ringing);
+  g_assert_cmpstr (
+    natter_incoming_call_dialog_get_caller_name (NATTER_INCOMING_CALL_DIALOG (dialog)), ==,
+    "Bob Tesfaye");
+  natter_test_wait_until (adw_avatar_get_custom_image (find_avatar (GTK_WIDGET (dialog))) != NULL,
+                          TIMEOUT_MS);
+  g_assert_nonnull (natter_call_get_avatar (ringing));
+  g_assert_cmpint (gdk_paintable_get_intrinsic_width (
+                     adw_avatar_get_custom_image (find_avatar (GTK_WIDGET (dialog)))),
+                   ==, 32);
+
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "call.accept", NULL));
-  alice_call = alice_call_with_id (fixture, call_id);
+  alice_call = alice_call_with_id (fixture, ringing);
   g_assert_nonnull (alice_call);
   natter_test_wait_until (call_started (alice_call), TIMEOUT_MS);
   g_assert_true (call_started (alice_call));
-  g_assert_false (natter_application_has_incoming_call_prompt (fixture->application, call_id));
+  g_assert_false (has_prompt (fixture, ringing));
   g_assert_null (find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG));
 
   /* The main window follows the call and shows its overlay. */
@@ -336,7 +400,7 @@ static void
 test_video_call_self_view (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (NatterCall) bob_call = NULL;
-  g_autofree char *call_id = NULL;
+  g_autoptr (NatterCall) ringing = NULL;
   NatterCallOverlay *overlay;
   GdkPaintable *self_view;
   GtkWindow *main_window;
@@ -349,13 +413,13 @@ test_video_call_self_view (Fixture *fixture, gconstpointer data)
   main_window = natter_application_get_main_window (fixture->application);
   natter_test_wait_until (gtk_window_is_active (main_window), TIMEOUT_MS);
 
-  call_id = ring_alice_with (fixture, "video", &bob_call);
+  ringing = ring_alice_with (fixture, "video", &bob_call);
   dialog = find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG);
   g_assert_nonnull (dialog);
   g_assert_true (gtk_window_get_transient_for (dialog) == main_window);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "call.accept-video", NULL));
 
-  alice_call = alice_call_with_id (fixture, call_id);
+  alice_call = alice_call_with_id (fixture, ringing);
   g_assert_nonnull (alice_call);
   natter_test_wait_until (natter_call_get_state (alice_call) == NATTER_CALL_STATE_CONNECTED,
                           TIMEOUT_MS);
@@ -568,13 +632,13 @@ static void
 test_accept_from_notification (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (NatterCall) bob_call = NULL;
-  g_autofree char *call_id = NULL;
+  g_autoptr (NatterCall) ringing = NULL;
   SentNotification sent = { 0 };
   NatterCall *alice_call;
   GtkWindow *main_window;
 
   g_assert_null (natter_application_get_main_window (fixture->application));
-  call_id = ring_alice (fixture, &bob_call);
+  ringing = ring_alice (fixture, &bob_call);
   g_assert_null (find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG));
   natter_test_wait_until (find_sent_notification ("Voice call from Bob Tesfaye", &sent),
                           TIMEOUT_MS);
@@ -586,11 +650,11 @@ test_accept_from_notification (Fixture *fixture, gconstpointer data)
                    NATTER_RINGER_MODE_INCOMING);
 
   invoke_notification_action (sent.id, sent.accept_action);
-  alice_call = alice_call_with_id (fixture, call_id);
+  alice_call = alice_call_with_id (fixture, ringing);
   g_assert_nonnull (alice_call);
   natter_test_wait_until (call_started (alice_call), TIMEOUT_MS);
   g_assert_true (call_started (alice_call));
-  g_assert_false (natter_application_has_incoming_call_prompt (fixture->application, call_id));
+  g_assert_false (has_prompt (fixture, ringing));
   g_assert_cmpint (natter_ringer_get_mode (alice_ringer (fixture)), ==, NATTER_RINGER_MODE_NONE);
 
   natter_test_wait_until (natter_application_get_main_window (fixture->application) != NULL,
@@ -614,16 +678,15 @@ static void
 test_missed_call_calls_back (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (NatterCall) bob_call = NULL;
-  g_autofree char *call_id = NULL;
+  g_autoptr (NatterCall) ringing = NULL;
   SentNotification sent = { 0 };
   NatterCallManager *alice_calls =
     get_call_manager (natter_application_get_client (fixture->application));
   NatterCall *callback;
   GtkWindow *main_window;
 
-  call_id = ring_alice (fixture, &bob_call);
-  natter_test_wait_until (
-    !natter_application_has_incoming_call_prompt (fixture->application, call_id), TIMEOUT_MS);
+  ringing = ring_alice (fixture, &bob_call);
+  natter_test_wait_until (!has_prompt (fixture, ringing), TIMEOUT_MS);
   natter_test_wait_until (find_sent_notification ("Missed call from Bob Tesfaye", &sent),
                           TIMEOUT_MS);
   g_assert_nonnull (sent.call_back_action);
@@ -841,9 +904,9 @@ static void
 test_caller_cancels (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (NatterCall) bob_call = NULL;
-  g_autofree char *call_id = NULL;
+  g_autoptr (NatterCall) ringing = NULL;
 
-  call_id = ring_alice (fixture, &bob_call);
+  ringing = ring_alice (fixture, &bob_call);
   g_assert_null (find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG));
   natter_test_wait_until (
     natter_ringer_get_mode (alice_ringer (fixture)) == NATTER_RINGER_MODE_INCOMING, TIMEOUT_MS);
@@ -851,11 +914,10 @@ test_caller_cancels (Fixture *fixture, gconstpointer data)
                    NATTER_RINGER_MODE_INCOMING);
 
   natter_call_hang_up (bob_call);
-  natter_test_wait_until (
-    !natter_application_has_incoming_call_prompt (fixture->application, call_id) &&
-      natter_ringer_get_mode (alice_ringer (fixture)) == NATTER_RINGER_MODE_NONE,
-    TIMEOUT_MS);
-  g_assert_false (natter_application_has_incoming_call_prompt (fixture->application, call_id));
+  natter_test_wait_until (!has_prompt (fixture, ringing) && natter_ringer_get_mode (alice_ringer (
+                                                              fixture)) == NATTER_RINGER_MODE_NONE,
+                          TIMEOUT_MS);
+  g_assert_false (has_prompt (fixture, ringing));
   g_assert_cmpint (natter_ringer_get_mode (alice_ringer (fixture)), ==, NATTER_RINGER_MODE_NONE);
   g_assert_false (natter_ringer_get_playing (alice_ringer (fixture)));
 }
@@ -982,7 +1044,7 @@ test_call_inhibits_idle_and_suspend (Fixture *fixture, gconstpointer data)
   g_autoptr (GVariant) reason = NULL;
   g_autoptr (GVariant) flags = NULL;
   g_autoptr (GVariant) cookie = NULL;
-  g_autofree char *call_id = NULL;
+  g_autoptr (NatterCall) ringing = NULL;
   GtkWindow *main_window;
   GtkWindow *dialog;
   NatterCall *alice_call;
@@ -995,13 +1057,13 @@ test_call_inhibits_idle_and_suspend (Fixture *fixture, gconstpointer data)
   clear_session_manager_calls ();
 
   /* Ringing alone inhibits nothing. */
-  call_id = ring_alice (fixture, &bob_call);
+  ringing = ring_alice (fixture, &bob_call);
   g_assert_cmpuint (count_session_manager_calls ("Inhibit"), ==, 0);
 
   dialog = find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG);
   g_assert_nonnull (dialog);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "call.accept", NULL));
-  alice_call = alice_call_with_id (fixture, call_id);
+  alice_call = alice_call_with_id (fixture, ringing);
   g_assert_nonnull (alice_call);
   natter_test_wait_until (natter_call_get_state (alice_call) == NATTER_CALL_STATE_CONNECTED,
                           TIMEOUT_MS);
@@ -1044,7 +1106,7 @@ static void
 test_rings_without_notification_server (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (NatterCall) bob_call = NULL;
-  g_autofree char *call_id = NULL;
+  g_autoptr (NatterCall) ringing = NULL;
   NatterIncomingCallDialog *dialog;
   NatterCall *alice_call;
 
@@ -1053,7 +1115,7 @@ test_rings_without_notification_server (Fixture *fixture, gconstpointer data)
     return;
   }
   g_assert_null (natter_application_get_main_window (fixture->application));
-  call_id = ring_alice (fixture, &bob_call);
+  ringing = ring_alice (fixture, &bob_call);
   natter_test_wait_until (
     find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG) != NULL, TIMEOUT_MS);
   dialog = NATTER_INCOMING_CALL_DIALOG (
@@ -1063,7 +1125,7 @@ test_rings_without_notification_server (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (natter_incoming_call_dialog_get_caller_name (dialog), ==, "Bob Tesfaye");
 
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "call.accept", NULL));
-  alice_call = alice_call_with_id (fixture, call_id);
+  alice_call = alice_call_with_id (fixture, ringing);
   g_assert_nonnull (alice_call);
   natter_test_wait_until (call_started (alice_call), TIMEOUT_MS);
   g_assert_true (call_started (alice_call));

@@ -14,6 +14,7 @@
 #include "natter-chat-view.h"
 #include "natter-conversation-row.h"
 #include "natter-client.h"
+#include "natter-call-manager.h"
 #include "natter-incoming-call-dialog.h"
 #include "natter-message-list.h"
 #include "natter-new-conversation-dialog.h"
@@ -1010,23 +1011,91 @@ test_block_from_menu_and_unblock (Fixture *fixture, gconstpointer data)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
-static void
-on_response (NatterIncomingCallDialog *dialog, const char *response, char **out)
+static NatterCallManager *
+call_manager_of (NatterClient *client)
 {
-  g_free (*out);
-  *out = g_strdup (response);
+  NatterCallManager *call_manager = NULL;
+
+  g_object_get (client, "call-manager", &call_manager, NULL);
+  g_assert_nonnull (call_manager);
+  g_object_unref (call_manager); /* the client keeps it */
+  return call_manager;
+}
+
+/* Bob calls Alice: her ringing call, with a picture of Bob (an orange
+ * square with a dark band) as the call's avatar. */
+static NatterCall *
+ring_alice (Fixture *fixture, const char *call_type, NatterCall **out_bob_call)
+{
+  NatterCallManager *alice_calls = call_manager_of (fixture->alice);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) pixels = NULL;
+  g_autoptr (GdkTexture) picture = NULL;
+  g_autoptr (GBytes) png = NULL;
+  g_autoptr (GIcon) avatar = NULL;
+  guint8 *data = g_malloc (64 * 64 * 4);
+  NatterCall *alice_call;
+
+  for (guint i = 0; i < 64 * 64; i++) {
+    gboolean band = (i / 64) >= 24 && (i / 64) < 40;
+
+    data[4 * i] = band ? 0x24 : 0xf6;
+    data[4 * i + 1] = band ? 0x1f : 0x61;
+    data[4 * i + 2] = band ? 0x31 : 0x51;
+    data[4 * i + 3] = 0xff;
+  }
+  pixels = g_bytes_new_take (data, 64 * 64 * 4);
+  picture = gdk_memory_texture_new (64, 64, GDK_MEMORY_R8G8B8A8, pixels, 64 * 4);
+  png = gdk_texture_save_to_png_bytes (picture);
+
+  *out_bob_call = g_object_ref (natter_call_manager_start_call (call_manager_of (fixture->bob),
+                                                                fixture->alice_profile, call_type,
+                                                                fixture->conversation_id, &error));
+  g_assert_no_error (error);
+  natter_test_wait_until (
+    g_list_model_get_n_items (natter_call_manager_get_calls (alice_calls)) > 0, TIMEOUT_MS);
+  alice_call = g_list_model_get_item (natter_call_manager_get_calls (alice_calls), 0);
+  g_assert_true (natter_call_is_ringing (alice_call));
+  avatar = g_bytes_icon_new (png);
+  natter_call_set_avatar (alice_call, G_LOADABLE_ICON (avatar));
+  return alice_call;
+}
+
+static void
+hang_up (Fixture *fixture, NatterCall *bob_call)
+{
+  natter_call_hang_up (bob_call);
+  natter_test_wait_until (g_list_model_get_n_items (
+                            natter_call_manager_get_calls (call_manager_of (fixture->alice))) == 0,
+                          TIMEOUT_MS);
+}
+
+static void
+on_accept_video_call (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  *(gint64 *) user_data = g_variant_get_int64 (parameter);
 }
 
 static void
 test_incoming_call_dialog (Fixture *fixture, gconstpointer data)
 {
   NatterWindow *window = open_main_window (fixture, 1000, 700);
-  NatterIncomingCallDialog *dialog =
-    natter_incoming_call_dialog_new (GTK_WINDOW (window), "Bob Tesfaye", "video");
-  g_autofree char *response = NULL;
+  g_autoptr (NatterCall) bob_call = NULL;
+  g_autoptr (NatterCall) call = ring_alice (fixture, "video", &bob_call);
+  NatterIncomingCallDialog *dialog = natter_incoming_call_dialog_new (GTK_WINDOW (window), call);
+  g_autoptr (GSimpleActionGroup) app_actions = g_simple_action_group_new ();
+  g_autoptr (GSimpleAction) accept_video = NULL;
+  gint64 accepted_call_log_id = 0;
 
-  g_signal_connect (dialog, "response", G_CALLBACK (on_response), &response);
+  /* Answers go to the application's actions, targeted at the call. */
+  accept_video = g_simple_action_new ("accept-video-call", G_VARIANT_TYPE_INT64);
+  g_signal_connect (accept_video, "activate", G_CALLBACK (on_accept_video_call),
+                    &accepted_call_log_id);
+  g_action_map_add_action (G_ACTION_MAP (app_actions), G_ACTION (accept_video));
+  gtk_widget_insert_action_group (GTK_WIDGET (dialog), "app", G_ACTION_GROUP (app_actions));
+
   gtk_window_present (GTK_WINDOW (dialog));
+  g_assert_cmpstr (natter_incoming_call_dialog_get_caller_name (dialog), ==, "Bob Tesfaye");
   save_screenshot (fixture, GTK_WIDGET (dialog), "incoming-call");
 
   /* Escape silences, as the shortcuts window says. */
@@ -1053,16 +1122,23 @@ test_incoming_call_dialog (Fixture *fixture, gconstpointer data)
     g_assert_cmpstr (escape_action, ==, "call.silence");
   }
 
+  g_assert_false (natter_call_get_silenced (call));
   gtk_widget_activate_action (GTK_WIDGET (dialog), "call.silence", NULL);
-  g_assert_cmpstr (response, ==, "silence");
-  g_assert_true (natter_incoming_call_dialog_get_silenced (dialog));
+  g_assert_true (natter_call_get_silenced (call));
   gtk_widget_activate_action (GTK_WIDGET (dialog), "call.accept-video", NULL);
-  g_assert_cmpstr (response, ==, "accept-video");
+  g_assert_cmpint (accepted_call_log_id, ==, natter_call_get_call_log_id (call));
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  hang_up (fixture, bob_call);
+  g_clear_object (&call);
+  g_clear_object (&bob_call);
 
-  natter_incoming_call_dialog_set_call_type (dialog, "voice");
+  call = ring_alice (fixture, "voice", &bob_call);
+  dialog = natter_incoming_call_dialog_new (GTK_WINDOW (window), call);
+  gtk_window_present (GTK_WINDOW (dialog));
   save_screenshot (fixture, GTK_WIDGET (dialog), "incoming-call-voice");
 
   gtk_window_destroy (GTK_WINDOW (dialog));
+  hang_up (fixture, bob_call);
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
@@ -1163,6 +1239,10 @@ main (int argc, char *argv[])
   /* GTK's test accessibility backend, so the tests can read what a screen
    * reader would hear (with "none", widgets have no AT context). */
   g_setenv ("GTK_A11Y", "test", TRUE);
+  /* The incoming-call dialog shows a real ringing call: no devices needed. */
+  g_setenv ("NATTER_AUDIO_SRC", "audiotestsrc is-live=true wave=silence", FALSE);
+  g_setenv ("NATTER_AUDIO_SINK", "fakesink", FALSE);
+  g_setenv ("NATTER_VIDEO_SRC", "videotestsrc is-live=true", FALSE);
   gtk_test_init (&argc, &argv, NULL);
   adw_init ();
   gst_init (NULL, NULL);

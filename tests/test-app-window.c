@@ -633,7 +633,6 @@ accepted_call_from_bob (Fixture *fixture, NatterCall **out_bob_call)
   NatterCallManager *alice_calls =
     get_call_manager (natter_application_get_client (fixture->application));
   g_autoptr (GError) error = NULL;
-  g_autofree char *call_id = NULL;
   NatterCall *bob_call;
   NatterCall *alice_call;
 
@@ -646,11 +645,12 @@ accepted_call_from_bob (Fixture *fixture, NatterCall **out_bob_call)
     g_list_model_get_n_items (natter_call_manager_get_calls (alice_calls)) > 0, TIMEOUT_MS);
   alice_call = g_list_model_get_item (natter_call_manager_get_calls (alice_calls), 0);
   g_object_unref (alice_call); /* the manager keeps it */
-  call_id = g_strdup_printf ("%" G_GINT64_FORMAT, natter_call_get_call_log_id (alice_call));
   natter_test_wait_until (
-    natter_application_has_incoming_call_prompt (fixture->application, call_id), TIMEOUT_MS);
+    natter_call_notifier_has_prompt (natter_application_get_call_notifier (fixture->application),
+                                     alice_call),
+    TIMEOUT_MS);
   g_action_group_activate_action (G_ACTION_GROUP (fixture->application), "accept-call",
-                                  g_variant_new_string (call_id));
+                                  g_variant_new_int64 (natter_call_get_call_log_id (alice_call)));
   natter_test_wait_until (natter_call_get_state (alice_call) == NATTER_CALL_STATE_CONNECTED,
                           TIMEOUT_MS);
   return alice_call;
@@ -769,7 +769,6 @@ ringing_call_from_bob (Fixture *fixture, NatterCall **out_bob_call)
   NatterCallManager *alice_calls =
     get_call_manager (natter_application_get_client (fixture->application));
   g_autoptr (GError) error = NULL;
-  g_autofree char *call_id = NULL;
   NatterCall *alice_call;
 
   *out_bob_call = g_object_ref (natter_call_manager_start_call (get_call_manager (fixture->bob),
@@ -780,9 +779,10 @@ ringing_call_from_bob (Fixture *fixture, NatterCall **out_bob_call)
     g_list_model_get_n_items (natter_call_manager_get_calls (alice_calls)) > 0, TIMEOUT_MS);
   alice_call = g_list_model_get_item (natter_call_manager_get_calls (alice_calls), 0);
   g_object_unref (alice_call); /* the manager keeps it */
-  call_id = g_strdup_printf ("%" G_GINT64_FORMAT, natter_call_get_call_log_id (alice_call));
   natter_test_wait_until (
-    natter_application_has_incoming_call_prompt (fixture->application, call_id), TIMEOUT_MS);
+    natter_call_notifier_has_prompt (natter_application_get_call_notifier (fixture->application),
+                                     alice_call),
+    TIMEOUT_MS);
   return alice_call;
 }
 
@@ -1137,6 +1137,122 @@ test_profile_switcher (Fixture *fixture, gconstpointer data)
   natter_test_wait_until (count_notifications ("Bob Tesfaye · to Tutor") >= 1, TIMEOUT_MS);
 }
 
+/* Defect 10 too: signing out while a call rings, its dialog up over the
+ * open chat, uses no freed object (criticals are fatal here): the prompt
+ * goes, the call is declined, and Bob hears so. */
+static void
+test_sign_out_while_ringing (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) bob_call = NULL;
+  NatterWindow *window;
+  NatterCall *alice_call;
+
+  fixture->application = start_application (fixture, "alice", NULL);
+  g_application_activate (G_APPLICATION (fixture->application));
+  sign_in_with_form (fixture, "alice@example.org");
+  window = NATTER_WINDOW (natter_application_get_main_window (fixture->application));
+  natter_test_wait_until (natter_window_open_conversation (window, fixture->conversation_id) &&
+                            gtk_window_is_active (GTK_WINDOW (window)),
+                          TIMEOUT_MS);
+  settle (GTK_WIDGET (window));
+
+  alice_call = g_object_ref (ringing_call_from_bob (fixture, &bob_call));
+  natter_test_wait_until (
+    find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG) != NULL, TIMEOUT_MS);
+
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->application), "sign-out", NULL);
+  g_assert_null (find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG));
+  g_assert_false (natter_call_notifier_has_prompt (
+    natter_application_get_call_notifier (fixture->application), alice_call));
+  natter_test_wait_until (natter_call_get_state (bob_call) == NATTER_CALL_STATE_ENDED, TIMEOUT_MS);
+  g_assert_cmpint (natter_call_get_end_reason (bob_call), ==, NATTER_CALL_END_REASON_DECLINED);
+  natter_test_wait_until (find_window (fixture->application, NATTER_TYPE_SIGN_IN_WINDOW) != NULL,
+                          TIMEOUT_MS);
+  natter_test_iterate_until (g_get_monotonic_time () + 300 * 1000);
+  g_object_unref (alice_call);
+}
+
+/* Issue 13: a call to a signed-in profile that is not the active one rings
+ * and prompts too; accepting it answers on that profile's connection and
+ * the window switches to that profile, showing the call. */
+static void
+test_other_profile_call_rings (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterUser) dana = register_dana (fixture);
+  const NatterProfile *tutor = g_ptr_array_index (dana->profiles, 0);
+  const NatterProfile *parent = g_ptr_array_index (dana->profiles, 1);
+  g_autoptr (GSettings) settings = g_settings_new (APPLICATION_ID);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NatterCall) bob_call = NULL;
+  NatterWindow *window;
+  GtkWindow *dialog;
+  NatterCall *dana_call;
+  gint64 parent_conversation;
+
+  parent_conversation =
+    create_conversation (fixture, fixture->bob_token, fixture->bob_profile, parent);
+  /* She acts as the tutor (the profile switcher's test leaves the parent
+   * as the last one used). */
+  g_settings_reset (settings, "last-profile");
+  fixture->application = start_application (fixture, "dana", NULL);
+  g_application_activate (G_APPLICATION (fixture->application));
+  sign_in_with_form (fixture, "dana@example.org");
+  window = NATTER_WINDOW (natter_application_get_main_window (fixture->application));
+  natter_test_wait_until (
+    connected (natter_application_get_client (fixture->application)) &&
+      connected (natter_application_get_profile_client (fixture->application, parent)) &&
+      gtk_window_is_active (GTK_WINDOW (window)),
+    TIMEOUT_MS);
+  g_assert_true (natter_profile_equal (active_profile (fixture), tutor));
+
+  bob_call = g_object_ref (natter_call_manager_start_call (get_call_manager (fixture->bob), parent,
+                                                           "voice", parent_conversation, &error));
+  g_assert_no_error (error);
+
+  /* Dana acts as the tutor: the call to her parent profile prompts all
+   * the same, and rings. */
+  natter_test_wait_until (
+    find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG) != NULL, TIMEOUT_MS);
+  dialog = find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG);
+  g_assert_nonnull (dialog);
+  g_assert_cmpstr (
+    natter_incoming_call_dialog_get_caller_name (NATTER_INCOMING_CALL_DIALOG (dialog)), ==,
+    "Bob Tesfaye");
+  natter_test_wait_until (natter_call_get_peer_ringing (bob_call), TIMEOUT_MS);
+  g_assert_true (natter_profile_equal (active_profile (fixture), tutor));
+
+  /* Accept: the call connects, and the window now acts as the parent. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "call.accept", NULL));
+  natter_test_wait_until (natter_call_get_state (bob_call) == NATTER_CALL_STATE_CONNECTED,
+                          TIMEOUT_MS);
+  g_assert_cmpint (natter_call_get_state (bob_call), ==, NATTER_CALL_STATE_CONNECTED);
+  g_assert_null (find_window (fixture->application, NATTER_TYPE_INCOMING_CALL_DIALOG));
+  natter_test_wait_until (natter_profile_equal (active_profile (fixture), parent) &&
+                            natter_window_get_call (window) != NULL,
+                          TIMEOUT_MS);
+  dana_call = natter_window_get_call (window);
+  g_assert_nonnull (dana_call);
+  g_assert_true (natter_profile_equal (natter_call_get_peer (dana_call), fixture->bob_profile));
+  g_assert_cmpint (natter_call_get_call_log_id (dana_call), ==,
+                   natter_call_get_call_log_id (bob_call));
+  g_assert_cmpint (natter_call_get_state (dana_call), ==, NATTER_CALL_STATE_CONNECTED);
+  natter_test_wait_until (connected (natter_application_get_client (fixture->application)),
+                          TIMEOUT_MS);
+
+  /* The call survives the switch; Bob ends it, and it ends for Dana. */
+  natter_test_iterate_until (g_get_monotonic_time () + 300 * 1000);
+  g_assert_cmpint (natter_call_get_state (dana_call), ==, NATTER_CALL_STATE_CONNECTED);
+  natter_call_hang_up (bob_call);
+  natter_test_wait_until (natter_call_get_state (dana_call) == NATTER_CALL_STATE_ENDED, TIMEOUT_MS);
+  /* The tutor is watched again, the parent is the window's own. */
+  natter_test_wait_until (
+    natter_application_get_profile_client (fixture->application, parent) ==
+        natter_application_get_client (fixture->application) &&
+      connected (natter_application_get_profile_client (fixture->application, tutor)),
+    TIMEOUT_MS);
+  g_settings_reset (settings, "last-profile");
+}
+
 static void
 clear_notifications (void)
 {
@@ -1277,6 +1393,10 @@ main (int argc, char *argv[])
 
   g_test_add ("/natter/app/window/profile-switcher", Fixture, NULL, fixture_set_up,
               test_profile_switcher, fixture_tear_down);
+  g_test_add ("/natter/app/window/sign-out-while-ringing", Fixture, NULL, fixture_set_up,
+              test_sign_out_while_ringing, fixture_tear_down);
+  g_test_add ("/natter/app/window/other-profile-call-rings", Fixture, NULL, fixture_set_up,
+              test_other_profile_call_rings, fixture_tear_down);
 
   notification_daemon = natter_test_start_notification_server ();
   status = g_test_run ();

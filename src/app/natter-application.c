@@ -7,10 +7,8 @@
 #include <glib/gstdio.h>
 
 #include "natter-app-util.h"
-#include "natter-application.h"
-#include "natter-call-manager.h"
-#include "natter-incoming-call-dialog.h"
-#include "natter-preferences-window.h"
+#include "natter-application-private.h"
+#include "natter-conversation-list.h"
 #include "natter-sign-in-window.h"
 #include "natter-window.h"
 
@@ -19,38 +17,9 @@
  * notifications are listeners. Closing the last window keeps Natter running
  * while "run-in-background" is on. */
 
-enum { INCOMING_CALL_RESPONSE, N_SIGNALS };
-
-static guint signals[N_SIGNALS];
-
-struct _NatterApplication {
-  AdwApplication parent_instance;
-
-  GSettings *settings;
-  NatterClient *client;
-  GPtrArray *watchers; /* NatterClient: the user's other profiles */
-  NatterCallManager *call_manager;
-  NatterDevices *devices; /* the chosen microphone, camera, speaker for calls */
-  char *server_url_option;
-  GCancellable *cancellable;
-
-  gboolean signed_in;
-  gboolean restoring;
-  gboolean mark_sign_in; /* the next hello's server time is this device's sign-in */
-  gboolean window_wanted;
-  gboolean held;
-  gboolean notification_body_markup; /* the notification backend reads markup */
-  guint inhibit_cookie;
-
-  GHashTable *incoming_dialogs;       /* call id → NatterIncomingCallDialog */
-  GHashTable *incoming_notifications; /* call ids with a notification */
-};
-
 G_DEFINE_FINAL_TYPE (NatterApplication, natter_application, ADW_TYPE_APPLICATION)
 
-static void present_main_window (NatterApplication *self);
 static void on_active_profile_changed (NatterApplication *self);
-static void present_sign_in_window (NatterApplication *self);
 
 static gboolean
 name_has_owner (GDBusConnection *bus, const char *name)
@@ -92,8 +61,10 @@ notification_body_reads_markup (NatterApplication *self)
 }
 
 /* @text is what a person wrote: "<3" and "Tom & Jerry" must arrive as typed. */
-static void
-set_notification_body (NatterApplication *self, GNotification *notification, const char *text)
+void
+natter_application_set_notification_body (NatterApplication *self,
+                                          GNotification *notification,
+                                          const char *text)
 {
   g_autofree char *escaped = NULL;
 
@@ -104,8 +75,8 @@ set_notification_body (NatterApplication *self, GNotification *notification, con
 
 /* Whether a notification would reach anyone: on a bare window manager no
  * notification server runs, and a ringing call must show its own window. */
-static gboolean
-can_notify (NatterApplication *self)
+gboolean
+natter_application_can_notify (NatterApplication *self)
 {
   GDBusConnection *bus = g_application_get_dbus_connection (G_APPLICATION (self));
 
@@ -150,8 +121,8 @@ find_window_of_type (NatterApplication *self, GType type)
   return NULL;
 }
 
-static void
-update_hold (NatterApplication *self)
+void
+natter_application_update_hold (NatterApplication *self)
 {
   gboolean hold = self->signed_in && g_settings_get_boolean (self->settings, "run-in-background");
 
@@ -185,8 +156,10 @@ apply_last_profile (NatterApplication *self)
                                        parts[0], NULL);
 }
 
-static NatterClient *
-find_watcher (NatterApplication *self, const NatterProfile *profile, guint *out_index)
+NatterClient *
+natter_application_find_watcher (NatterApplication *self,
+                                 const NatterProfile *profile,
+                                 guint *out_index)
 {
   for (guint i = 0; i < self->watchers->len; i++) {
     NatterClient *watcher = g_ptr_array_index (self->watchers, i);
@@ -203,6 +176,7 @@ find_watcher (NatterApplication *self, const NatterProfile *profile, guint *out_
 }
 
 static void on_missed_call (NatterApplication *self, const NatterCallLog *call);
+static void watch_calls (NatterApplication *self, NatterClient *client);
 static void
 on_watched_message (NatterClient *client, const NatterMessage *message, gpointer user_data);
 
@@ -215,8 +189,8 @@ on_watcher_synced (NatterClient *watcher)
 /* The application owns one connection per signed-in profile: the active
  * one's is self->client's; every other profile of the user gets a client
  * of its own, so messages to it arrive and notify too. */
-static void
-update_watchers (NatterApplication *self)
+void
+natter_application_update_watchers (NatterApplication *self)
 {
   NatterAccount *account = self->client ? natter_client_get_account (self->client) : NULL;
   const NatterUser *user = account ? natter_account_get_user (account) : NULL;
@@ -262,6 +236,7 @@ update_watchers (NatterApplication *self)
                                0);
       g_signal_connect_object (watcher, "missed-call", G_CALLBACK (on_missed_call), self,
                                G_CONNECT_SWAPPED);
+      watch_calls (self, watcher);
     }
     g_ptr_array_add (self->watchers, watcher);
   }
@@ -272,11 +247,11 @@ on_signed_in (NatterApplication *self)
 {
   self->signed_in = TRUE;
   apply_last_profile (self);
-  update_watchers (self);
-  update_hold (self);
+  natter_application_update_watchers (self);
+  natter_application_update_hold (self);
 
   if (self->window_wanted)
-    present_main_window (self);
+    natter_application_present_main_window (self);
 }
 
 static void
@@ -293,7 +268,7 @@ on_restore_finished (GObject *source, GAsyncResult *result, gpointer user_data)
     if (!g_error_matches (error, NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_NO_TOKEN))
       g_message ("Could not sign in with the saved token: %s", error->message);
     if (self->window_wanted)
-      present_sign_in_window (self);
+      natter_application_present_sign_in_window (self);
   }
 
   /* Released after the window, if any, is up: see start_restore(). */
@@ -316,6 +291,9 @@ ensure_client (NatterApplication *self, const char *server_url)
   self->cancellable = g_cancellable_new ();
 
   g_ptr_array_set_size (self->watchers, 0);
+  g_clear_object (&self->calling_watcher);
+  if (self->client != NULL)
+    natter_call_notifier_remove_client (self->call_notifier, self->client);
   g_clear_object (&self->client);
   data_dir = get_data_dir ();
   self->client = natter_client_new (server_url, data_dir);
@@ -420,7 +398,7 @@ notify_message (NatterApplication *self, NatterClient *client, const NatterMessa
     title = g_strdup_printf (_ ("%s · to %s"), sender_name,
                              natter_profile_type_label (own->profile_type));
   notification = g_notification_new (title);
-  set_notification_body (self, notification, message->text);
+  natter_application_set_notification_body (self, notification, message->text);
   target = g_strdup_printf ("%s:%" G_GINT64_FORMAT, own->profile_type, own->profile_id);
   if (client == self->client)
     g_notification_set_default_action_and_target (notification, "app.open-conversation", "x",
@@ -441,8 +419,14 @@ on_message_received (NatterApplication *self, const NatterMessage *message)
 static void
 on_watched_message (NatterClient *client, const NatterMessage *message, gpointer user_data)
 {
+  NatterApplication *self = NATTER_APPLICATION (user_data);
+
+  /* The client kept for a call of the now active profile: self->client
+   * notifies its messages already. */
+  if (client == self->calling_watcher)
+    return;
   if (g_object_get_data (G_OBJECT (client), "natter-quiet") == NULL)
-    notify_message (NATTER_APPLICATION (user_data), client, message);
+    notify_message (self, client, message);
 }
 
 static void
@@ -460,9 +444,9 @@ on_missed_call (NatterApplication *self, const NatterCallLog *call)
   name = call->caller && call->caller->display_name ? call->caller->display_name : _ ("Someone");
   title = g_strdup_printf (_ ("Missed call from %s"), name);
   notification = g_notification_new (title);
-  set_notification_body (self, notification,
-                         g_strcmp0 (call->call_type, "video") == 0 ? _ ("Video call")
-                                                                   : _ ("Voice call"));
+  natter_application_set_notification_body (
+    self, notification,
+    g_strcmp0 (call->call_type, "video") == 0 ? _ ("Video call") : _ ("Voice call"));
   if (call->conversation_id > 0) {
     g_notification_set_default_action_and_target (notification, "app.open-conversation", "x",
                                                   call->conversation_id);
@@ -475,63 +459,37 @@ on_missed_call (NatterApplication *self, const NatterCallLog *call)
   g_application_send_notification (G_APPLICATION (self), id, notification);
 }
 
-static char *
-call_id_for (NatterCall *call)
+static gboolean
+drop_calling_watcher (gpointer user_data)
 {
-  return g_strdup_printf ("%" G_GINT64_FORMAT, natter_call_get_call_log_id (call));
+  NatterApplication *self = user_data;
+  NatterCallManager *call_manager =
+    self->calling_watcher ? natter_client_get_call_manager (self->calling_watcher) : NULL;
+
+  if (call_manager != NULL && natter_call_manager_get_active_call (call_manager) == NULL) {
+    natter_call_notifier_remove_client (self->call_notifier, self->calling_watcher);
+    g_clear_object (&self->calling_watcher);
+    natter_application_update_watchers (self);
+  }
+  return G_SOURCE_REMOVE;
 }
 
-static void
-on_ringing_call_state (NatterApplication *self, GParamSpec *pspec, NatterCall *call)
-{
-  g_autofree char *call_id = NULL;
-
-  if (natter_call_is_ringing (call))
-    return;
-
-  /* Answered here or elsewhere, declined, cancelled, timed out: the prompt
-   * goes at once. */
-  call_id = call_id_for (call);
-  natter_application_withdraw_incoming_call (self, call_id);
-  g_signal_handlers_disconnect_by_func (call, on_ringing_call_state, self);
-}
-
-static gint64
-conversation_of_call (NatterApplication *self, NatterCall *call)
-{
-  GListModel *conversations = natter_client_get_conversations (self->client);
-  const NatterProfile *peer = natter_call_get_peer (call);
-  NatterConversationItem *item = NULL;
-
-  /* A call is one to one: its conversation is the direct one with the peer. */
-  if (peer != NULL && conversations != NULL && NATTER_IS_CONVERSATION_LIST (conversations))
-    item = natter_conversation_list_find_by_peer (NATTER_CONVERSATION_LIST (conversations), peer);
-
-  return item != NULL ? natter_conversation_item_get_conversation_id (item) : 0;
-}
-
-static void
-on_incoming_call (NatterApplication *self, NatterCall *call)
-{
-  const NatterProfile *peer = natter_call_get_peer (call);
-  g_autofree char *call_id = call_id_for (call);
-
-  g_signal_connect_object (call, "notify::state", G_CALLBACK (on_ringing_call_state), self,
-                           G_CONNECT_SWAPPED);
-  /* Do Not Disturb lets calls ring, as GNOME lets urgent notifications
-   * through, but not from a conversation the user muted as well. */
-  if (g_settings_get_boolean (self->settings, "do-not-disturb") &&
-      natter_application_get_conversation_muted (self, conversation_of_call (self, call)))
-    natter_call_silence (call);
-  natter_application_present_incoming_call (self, call_id, peer ? peer->display_name : NULL,
-                                            natter_call_get_call_type (call));
-}
-
+/* The call in progress: the active profile's, or the one answered for
+ * another profile (see accept_call()). */
 static void
 on_active_call_changed (NatterApplication *self)
 {
   NatterCall *call = natter_call_manager_get_active_call (self->call_manager);
+  NatterCallManager *other =
+    self->calling_watcher ? natter_client_get_call_manager (self->calling_watcher) : NULL;
   GtkWindow *window;
+
+  if (call == NULL && other != NULL)
+    call = natter_call_manager_get_active_call (other);
+  /* The other profile's client goes once its call is over, outside the
+   * notification of its own call manager. */
+  if (other != NULL && natter_call_manager_get_active_call (other) == NULL)
+    g_idle_add_full (G_PRIORITY_DEFAULT, drop_calling_watcher, g_object_ref (self), g_object_unref);
 
   natter_application_set_call_active (self, call != NULL);
   if (call == NULL)
@@ -539,79 +497,33 @@ on_active_call_changed (NatterApplication *self)
 
   self->window_wanted = TRUE;
   if (self->signed_in)
-    present_main_window (self);
+    natter_application_present_main_window (self);
 
   window = natter_application_get_main_window (self);
   if (window != NULL)
     natter_window_set_call (NATTER_WINDOW (window), call);
 }
 
+/* Every signed-in profile's calls ring, and a call in progress shows. */
 static void
-on_incoming_call_response (NatterApplication *self, const char *call_id, const char *response)
+watch_calls (NatterApplication *self, NatterClient *client)
 {
-  NatterCall *call;
+  NatterCallManager *call_manager = natter_client_get_call_manager (client);
 
-  if (self->call_manager == NULL)
+  if (call_manager == NULL)
     return;
 
-  call = natter_call_manager_find_call (self->call_manager, g_ascii_strtoll (call_id, NULL, 10));
-  if (call == NULL || !natter_call_is_ringing (call))
-    return;
-
-  if (g_str_equal (response, "accept"))
-    natter_call_manager_end_active_and_accept (self->call_manager, call, FALSE);
-  else if (g_str_equal (response, "accept-video"))
-    natter_call_manager_end_active_and_accept (self->call_manager, call, TRUE);
-  else if (g_str_equal (response, "decline"))
-    natter_call_decline (call);
-  else if (g_str_equal (response, "silence"))
-    natter_call_silence (call);
-}
-
-static void
-on_start_call (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  NatterApplication *self = user_data;
-  g_autoptr (GError) error = NULL;
-  GListModel *conversations;
-  NatterConversationItem *item = NULL;
-  const NatterProfile *peer;
-  gint64 conversation_id;
-  const char *call_type;
-  GtkWindow *window;
-
-  if (self->call_manager == NULL || self->client == NULL)
-    return;
-
-  g_variant_get (parameter, "(x&s)", &conversation_id, &call_type);
-  conversations = natter_client_get_conversations (self->client);
-  if (conversations != NULL && NATTER_IS_CONVERSATION_LIST (conversations))
-    item =
-      natter_conversation_list_lookup (NATTER_CONVERSATION_LIST (conversations), conversation_id);
-  peer = item ? natter_conversation_item_get_peer (item) : NULL;
-  if (peer == NULL)
-    return;
-
-  if (natter_call_manager_start_call (self->call_manager, peer, call_type, conversation_id,
-                                      &error) == NULL) {
-    window = natter_application_get_main_window (self);
-    if (window != NULL)
-      natter_window_add_toast (NATTER_WINDOW (window), error->message);
-  }
+  natter_call_manager_set_devices (call_manager, self->devices);
+  g_signal_connect_object (call_manager, "notify::active-call", G_CALLBACK (on_active_call_changed),
+                           self, G_CONNECT_SWAPPED);
+  natter_call_notifier_add_client (self->call_notifier, client);
 }
 
 static void
 connect_client_signals (NatterApplication *self)
 {
-  g_clear_object (&self->call_manager);
-  g_object_get (self->client, "call-manager", &self->call_manager, NULL);
-  if (self->call_manager != NULL) {
-    natter_call_manager_set_devices (self->call_manager, self->devices);
-    g_signal_connect_object (self->call_manager, "incoming-call", G_CALLBACK (on_incoming_call),
-                             self, G_CONNECT_SWAPPED);
-    g_signal_connect_object (self->call_manager, "notify::active-call",
-                             G_CALLBACK (on_active_call_changed), self, G_CONNECT_SWAPPED);
-  }
+  g_set_object (&self->call_manager, natter_client_get_call_manager (self->client));
+  watch_calls (self, self->client);
 
   g_signal_connect_object (self->client, "message-received", G_CALLBACK (on_message_received), self,
                            G_CONNECT_SWAPPED);
@@ -622,7 +534,8 @@ connect_client_signals (NatterApplication *self)
   g_signal_connect_object (natter_client_get_account (self->client), "notify::active-profile",
                            G_CALLBACK (on_active_profile_changed), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (natter_client_get_account (self->client), "notify::user",
-                           G_CALLBACK (update_watchers), self, G_CONNECT_SWAPPED);
+                           G_CALLBACK (natter_application_update_watchers), self,
+                           G_CONNECT_SWAPPED);
   on_active_profile_changed (self);
 }
 
@@ -702,8 +615,8 @@ on_sign_in_submit (NatterApplication *self, NatterSignInWindow *window)
   }
 }
 
-static void
-present_sign_in_window (NatterApplication *self)
+void
+natter_application_present_sign_in_window (NatterApplication *self)
 {
   GtkWindow *window = find_window_of_type (self, NATTER_TYPE_SIGN_IN_WINDOW);
 
@@ -721,8 +634,8 @@ present_sign_in_window (NatterApplication *self)
   gtk_window_present (window);
 }
 
-static void
-present_main_window (NatterApplication *self)
+void
+natter_application_present_main_window (NatterApplication *self)
 {
   GtkWindow *window = natter_application_get_main_window (self);
   GtkWindow *sign_in = find_window_of_type (self, NATTER_TYPE_SIGN_IN_WINDOW);
@@ -733,171 +646,6 @@ present_main_window (NatterApplication *self)
   gtk_window_present (window);
   if (sign_in != NULL)
     gtk_window_destroy (sign_in);
-}
-
-static void
-on_incoming_dialog_response (NatterApplication *self,
-                             const char *response,
-                             NatterIncomingCallDialog *dialog)
-{
-  const char *call_id = g_object_get_data (G_OBJECT (dialog), "natter-call-id");
-  g_autofree char *id = g_strdup (call_id);
-
-  if (id == NULL)
-    return;
-
-  g_signal_emit (self, signals[INCOMING_CALL_RESPONSE], 0, id, response);
-
-  /* Silencing keeps the prompt; every other answer ends the ring. */
-  if (!g_str_equal (response, "silence"))
-    natter_application_withdraw_incoming_call (self, id);
-}
-
-static void
-on_incoming_dialog_destroy (NatterApplication *self, GtkWidget *dialog)
-{
-  const char *call_id = g_object_get_data (G_OBJECT (dialog), "natter-call-id");
-
-  if (call_id != NULL && self->incoming_dialogs != NULL &&
-      g_hash_table_lookup (self->incoming_dialogs, call_id) == dialog)
-    g_hash_table_remove (self->incoming_dialogs, call_id);
-}
-
-static void
-respond_to_call (NatterApplication *self, const char *call_id, const char *response)
-{
-  g_autofree char *id = g_strdup (call_id);
-
-  g_signal_emit (self, signals[INCOMING_CALL_RESPONSE], 0, id, response);
-  natter_application_withdraw_incoming_call (self, id);
-}
-
-static void
-on_accept_call (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  NatterApplication *self = user_data;
-
-  self->window_wanted = TRUE;
-  if (self->signed_in)
-    present_main_window (self);
-  respond_to_call (self, g_variant_get_string (parameter, NULL), "accept");
-}
-
-static void
-on_decline_call (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  respond_to_call (user_data, g_variant_get_string (parameter, NULL), "decline");
-}
-
-/* The notification's body: bring the window up with the call's prompt. */
-static void
-on_show_incoming_call (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  NatterApplication *self = user_data;
-  const char *call_id = g_variant_get_string (parameter, NULL);
-  g_autofree char *caller_name = NULL;
-  g_autofree char *call_type = NULL;
-  GNotification *known;
-
-  self->window_wanted = TRUE;
-  if (!self->signed_in)
-    return;
-
-  present_main_window (self);
-
-  known = g_hash_table_lookup (self->incoming_notifications, call_id);
-  if (known == NULL)
-    return;
-
-  caller_name = g_strdup (g_object_get_data (G_OBJECT (known), "natter-caller-name"));
-  call_type = g_strdup (g_object_get_data (G_OBJECT (known), "natter-call-type"));
-  natter_application_present_incoming_call (self, call_id, caller_name, call_type);
-}
-
-static void
-on_open_conversation (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  NatterApplication *self = user_data;
-  GtkWindow *window;
-
-  self->window_wanted = TRUE;
-  if (!self->signed_in)
-    return;
-
-  present_main_window (self);
-  window = natter_application_get_main_window (self);
-  natter_window_open_conversation (NATTER_WINDOW (window), g_variant_get_int64 (parameter));
-}
-
-static void
-on_call_back (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  NatterApplication *self = user_data;
-  gint64 conversation_id;
-  const char *call_type;
-  g_autoptr (GVariant) conversation = NULL;
-
-  g_variant_get (parameter, "(x&s)", &conversation_id, &call_type);
-  /* Sunk: on_open_conversation() only reads it. */
-  conversation = g_variant_ref_sink (g_variant_new_int64 (conversation_id));
-  on_open_conversation (NULL, conversation, self);
-
-  if (g_action_group_has_action (G_ACTION_GROUP (self), "start-call"))
-    g_action_group_activate_action (G_ACTION_GROUP (self), "start-call",
-                                    g_variant_new ("(xs)", conversation_id, call_type));
-}
-
-static void on_switch_profile (GSimpleAction *action, GVariant *parameter, gpointer user_data);
-
-/* A notification about another profile's message: act as that profile,
- * then open the conversation. */
-static void
-on_open_profile_conversation (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  NatterApplication *self = user_data;
-  const char *target;
-  gint64 conversation_id;
-  g_autoptr (GVariant) profile = NULL;
-  g_autoptr (GVariant) conversation = NULL;
-
-  g_variant_get (parameter, "(&sx)", &target, &conversation_id);
-  profile = g_variant_ref_sink (g_variant_new_string (target));
-  on_switch_profile (NULL, profile, self);
-  conversation = g_variant_ref_sink (g_variant_new_int64 (conversation_id));
-  on_open_conversation (NULL, conversation, self);
-}
-
-static void
-on_switch_profile (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  NatterApplication *self = user_data;
-  const char *target = g_variant_get_string (parameter, NULL);
-  g_auto (GStrv) parts = g_strsplit (target, ":", 2);
-  g_autoptr (GError) error = NULL;
-  gint64 profile_id;
-
-  if (self->client == NULL || g_strv_length (parts) != 2)
-    return;
-
-  profile_id = g_ascii_strtoll (parts[1], NULL, 10);
-  /* Its watching client goes first: one store, one connection per profile. */
-  {
-    g_autoptr (NatterProfile) profile = natter_profile_new (profile_id, parts[0], NULL, NULL);
-    guint index;
-
-    if (find_watcher (self, profile, &index) != NULL)
-      g_ptr_array_remove_index (self->watchers, index);
-  }
-  if (!natter_account_set_active_profile (natter_client_get_account (self->client), profile_id,
-                                          parts[0], &error)) {
-    GtkWindow *window = natter_application_get_main_window (self);
-
-    if (window != NULL)
-      natter_window_add_toast (NATTER_WINDOW (window), error->message);
-    return;
-  }
-
-  g_settings_set_string (self->settings, "last-profile", target);
 }
 
 /* app.switch-profile's state is the active profile, "type:id", so its menu
@@ -916,140 +664,8 @@ on_active_profile_changed (NatterApplication *self)
   if (action != NULL)
     g_simple_action_set_state (G_SIMPLE_ACTION (action),
                                g_variant_new_string (target ? target : ""));
-  update_watchers (self);
+  natter_application_update_watchers (self);
 }
-
-static void
-on_signed_out (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr (NatterApplication) self = user_data;
-  g_autoptr (GError) error = NULL;
-
-  /* Signed out locally either way; a server we cannot reach just keeps a
-   * token that expires. */
-  if (!natter_client_sign_out_finish (NATTER_CLIENT (source), result, &error))
-    g_message ("Signing out on the server failed: %s", error->message);
-}
-
-/* @everywhere: the server also signs out the user's other devices. */
-static void
-sign_out (NatterApplication *self, gboolean everywhere)
-{
-  GList *windows;
-
-  if (self->client == NULL || !self->signed_in)
-    return;
-
-  /* Whoever is on the other end of a call hears it end, while the
-   * connection still carries the call_ended; a ringing call is declined. */
-  if (self->call_manager != NULL) {
-    GListModel *calls = natter_call_manager_get_calls (self->call_manager);
-    g_autoptr (GPtrArray) ending = g_ptr_array_new_with_free_func (g_object_unref);
-
-    for (guint i = 0; i < g_list_model_get_n_items (calls); i++)
-      g_ptr_array_add (ending, g_list_model_get_item (calls, i));
-    for (guint i = 0; i < ending->len; i++) {
-      NatterCall *call = g_ptr_array_index (ending, i);
-
-      if (natter_call_get_incoming (call) && natter_call_is_ringing (call))
-        natter_call_decline (call);
-      else
-        natter_call_hang_up (call);
-    }
-  }
-
-  if (everywhere)
-    natter_client_sign_out_everywhere_async (self->client, NULL, on_signed_out,
-                                             g_object_ref (self));
-  else
-    natter_client_sign_out_async (self->client, NULL, on_signed_out, g_object_ref (self));
-  /* "last-profile" stays: signing in again opens the profile used last. */
-  self->signed_in = FALSE;
-  update_watchers (self);
-
-  self->window_wanted = TRUE;
-  present_sign_in_window (self);
-
-  windows = g_list_copy (gtk_application_get_windows (GTK_APPLICATION (self)));
-  for (GList *l = windows; l != NULL; l = l->next)
-    if (!NATTER_IS_SIGN_IN_WINDOW (l->data))
-      gtk_window_destroy (l->data);
-  g_list_free (windows);
-
-  update_hold (self);
-}
-
-static void
-on_sign_out (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  sign_out (NATTER_APPLICATION (user_data), FALSE);
-}
-
-static void
-on_sign_out_everywhere (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  sign_out (NATTER_APPLICATION (user_data), TRUE);
-}
-
-static void
-on_preferences (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  NatterApplication *self = user_data;
-  GtkWindow *parent = natter_application_get_main_window (self);
-  const NatterUser *user = NULL;
-  NatterPreferencesWindow *preferences;
-
-  if (self->client != NULL)
-    user = natter_account_get_user (natter_client_get_account (self->client));
-
-  preferences = natter_preferences_window_new (parent, self->settings, user ? user->email : NULL);
-  natter_preferences_window_set_client (preferences, self->client);
-  /* One of the app's windows, so an incoming call finds it when focused. */
-  gtk_window_set_application (GTK_WINDOW (preferences), GTK_APPLICATION (self));
-  gtk_window_present (GTK_WINDOW (preferences));
-}
-
-static void
-on_about (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  NatterApplication *self = user_data;
-  const char *developers[] = { "The Natter developers", NULL };
-
-  adw_show_about_window (
-    natter_application_get_main_window (self), "application-name", "Natter", "application-icon",
-    APPLICATION_ID, "version", PACKAGE_VERSION, "developer-name", _ ("The Natter developers"),
-    "developers", developers, "license-type", GTK_LICENSE_GPL_3_0, "comments",
-    _ ("Chat and call from your desktop"), "translator-credits", _ ("translator-credits"), NULL);
-}
-
-static void
-on_quit (GSimpleAction *action, GVariant *parameter, gpointer user_data)
-{
-  NatterApplication *self = user_data;
-  GList *windows = g_list_copy (gtk_application_get_windows (GTK_APPLICATION (self)));
-
-  for (GList *l = windows; l != NULL; l = l->next)
-    gtk_window_destroy (l->data);
-  g_list_free (windows);
-
-  g_application_quit (G_APPLICATION (self));
-}
-
-static const GActionEntry app_actions[] = {
-  { "quit", on_quit },
-  { "about", on_about },
-  { "preferences", on_preferences },
-  { "sign-out", on_sign_out },
-  { "sign-out-everywhere", on_sign_out_everywhere },
-  { "switch-profile", on_switch_profile, "s", "''" },
-  { "open-profile-conversation", on_open_profile_conversation, "(sx)" },
-  { "accept-call", on_accept_call, "s" },
-  { "decline-call", on_decline_call, "s" },
-  { "show-incoming-call", on_show_incoming_call, "s" },
-  { "open-conversation", on_open_conversation, "x" },
-  { "call-back", on_call_back, "(xs)" },
-  { "start-call", on_start_call, "(xs)" },
-};
 
 static void
 write_autostart_file (gboolean enabled)
@@ -1146,9 +762,6 @@ natter_application_startup (GApplication *application)
 {
   NatterApplication *self = NATTER_APPLICATION (application);
   g_autofree char *server_url = NULL;
-  const char *quit_accels[] = { "<Control>q", NULL };
-  const char *preferences_accels[] = { "<Control>comma", NULL };
-  const char *close_accels[] = { "<Control>w", NULL };
 
   G_APPLICATION_CLASS (natter_application_parent_class)->startup (application);
 
@@ -1158,8 +771,8 @@ natter_application_startup (GApplication *application)
   natter_call_pipeline_preload ();
 
   self->settings = g_settings_new (APPLICATION_ID);
-  g_signal_connect_object (self->settings, "changed::run-in-background", G_CALLBACK (update_hold),
-                           self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::run-in-background",
+                           G_CALLBACK (natter_application_update_hold), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->settings, "changed::start-at-login",
                            G_CALLBACK (on_start_at_login_changed), self, G_CONNECT_SWAPPED);
 
@@ -1173,12 +786,7 @@ natter_application_startup (GApplication *application)
   if (!natter_devices_start (self->devices))
     g_debug ("no device monitor: calls use the default devices");
 
-  g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions, G_N_ELEMENTS (app_actions),
-                                   self);
-  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.quit", quit_accels);
-  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences",
-                                         preferences_accels);
-  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "window.close", close_accels);
+  natter_application_add_actions (self);
 
   /* Sign in with the kept token at once, window or not, so calls ring even
    * when started hidden (--gapplication-service). */
@@ -1196,9 +804,9 @@ natter_application_activate (GApplication *application)
   self->window_wanted = TRUE;
 
   if (self->signed_in)
-    present_main_window (self);
+    natter_application_present_main_window (self);
   else if (!self->restoring)
-    present_sign_in_window (self);
+    natter_application_present_sign_in_window (self);
 }
 
 static void
@@ -1208,6 +816,7 @@ natter_application_shutdown (GApplication *application)
 
   g_cancellable_cancel (self->cancellable);
   g_ptr_array_set_size (self->watchers, 0);
+  g_clear_object (&self->calling_watcher);
   if (self->devices != NULL)
     natter_devices_stop (self->devices);
   if (self->inhibit_cookie != 0) {
@@ -1227,9 +836,9 @@ natter_application_dispose (GObject *object)
 {
   NatterApplication *self = NATTER_APPLICATION (object);
 
-  g_clear_pointer (&self->incoming_dialogs, g_hash_table_unref);
-  g_clear_pointer (&self->incoming_notifications, g_hash_table_unref);
   g_clear_pointer (&self->watchers, g_ptr_array_unref);
+  g_clear_object (&self->calling_watcher);
+  g_clear_object (&self->call_notifier);
   g_clear_object (&self->call_manager);
   g_clear_object (&self->client);
   g_clear_object (&self->devices);
@@ -1261,17 +870,6 @@ natter_application_class_init (NatterApplicationClass *klass)
   application_class->startup = natter_application_startup;
   application_class->activate = natter_application_activate;
   application_class->shutdown = natter_application_shutdown;
-
-  /**
-   * NatterApplication::incoming-call-response:
-   * @call_id: the ringing call
-   * @response: "accept", "accept-video", "decline" or "silence"
-   *
-   * The user answered an incoming-call prompt (dialog or notification).
-   */
-  signals[INCOMING_CALL_RESPONSE] =
-    g_signal_new ("incoming-call-response", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                  NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void
@@ -1283,13 +881,10 @@ natter_application_init (NatterApplication *self)
     { NULL }
   };
 
-  self->incoming_dialogs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->incoming_notifications =
-    g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->call_notifier = natter_call_notifier_new (GTK_APPLICATION (self));
   self->cancellable = g_cancellable_new ();
   self->watchers = g_ptr_array_new_with_free_func (g_object_unref);
 
-  g_signal_connect (self, "incoming-call-response", G_CALLBACK (on_incoming_call_response), NULL);
   g_application_add_main_option_entries (G_APPLICATION (self), options);
   g_application_set_option_context_parameter_string (G_APPLICATION (self), NULL);
 }
@@ -1349,137 +944,18 @@ natter_application_get_main_window (NatterApplication *self)
   return find_window_of_type (self, NATTER_TYPE_WINDOW);
 }
 
-static GtkWindow *
-find_focused_window (NatterApplication *self)
-{
-  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
-    if (gtk_widget_get_visible (l->data) && gtk_window_is_active (l->data) &&
-        !NATTER_IS_INCOMING_CALL_DIALOG (l->data))
-      return l->data;
-
-  return NULL;
-}
-
 /**
- * natter_application_present_incoming_call:
+ * natter_application_get_call_notifier:
  * @self: a #NatterApplication
- * @call_id: the ringing call
- * @caller_name: (nullable): who calls
- * @call_type: "voice" or "video"
  *
- * Puts the incoming-call prompt where the user is: a dialog over the focused
- * Natter window, or an urgent notification when no Natter window is focused,
- * or a dialog of its own when no notification server runs.
- * Answers come back as #NatterApplication::incoming-call-response.
+ * Returns: (transfer none): what puts ringing calls in front of the user
  */
-void
-natter_application_present_incoming_call (NatterApplication *self,
-                                          const char *call_id,
-                                          const char *caller_name,
-                                          const char *call_type)
+NatterCallNotifier *
+natter_application_get_call_notifier (NatterApplication *self)
 {
-  GtkWindow *focused;
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), NULL);
 
-  g_return_if_fail (NATTER_IS_APPLICATION (self));
-  g_return_if_fail (call_id != NULL);
-
-  if (g_hash_table_contains (self->incoming_dialogs, call_id))
-    return;
-
-  /* Without a notification server the prompt is a window of its own, even
-   * with no Natter window open: the caller hears it ring, so the user must
-   * see it. */
-  focused = find_focused_window (self);
-  if (focused != NULL || !can_notify (self)) {
-    NatterIncomingCallDialog *dialog =
-      natter_incoming_call_dialog_new (focused, caller_name, call_type);
-
-    g_object_set_data_full (G_OBJECT (dialog), "natter-call-id", g_strdup (call_id), g_free);
-    g_signal_connect_object (dialog, "response", G_CALLBACK (on_incoming_dialog_response), self,
-                             G_CONNECT_SWAPPED);
-    g_signal_connect_object (dialog, "destroy", G_CALLBACK (on_incoming_dialog_destroy), self,
-                             G_CONNECT_SWAPPED);
-    g_hash_table_insert (self->incoming_dialogs, g_strdup (call_id), dialog);
-    gtk_window_set_application (GTK_WINDOW (dialog), GTK_APPLICATION (self));
-    gtk_window_present (GTK_WINDOW (dialog));
-
-    /* A notification sent earlier is superseded by the dialog. */
-    if (g_hash_table_remove (self->incoming_notifications, call_id)) {
-      g_autofree char *id = g_strdup_printf ("call-%s", call_id);
-
-      g_application_withdraw_notification (G_APPLICATION (self), id);
-    }
-  } else if (!g_hash_table_contains (self->incoming_notifications, call_id)) {
-    g_autoptr (GNotification) notification = NULL;
-    g_autofree char *title = NULL;
-    g_autofree char *id = g_strdup_printf ("call-%s", call_id);
-    gboolean video = g_strcmp0 (call_type, "video") == 0;
-
-    title = g_strdup_printf (video ? _ ("Video call from %s") : _ ("Voice call from %s"),
-                             caller_name ? caller_name : _ ("Unknown caller"));
-    notification = g_notification_new (title);
-    set_notification_body (self, notification, _ ("Incoming call"));
-    g_notification_set_priority (notification, G_NOTIFICATION_PRIORITY_URGENT);
-    g_notification_set_category (notification, "call.incoming");
-    g_notification_set_default_action_and_target (notification, "app.show-incoming-call", "s",
-                                                  call_id);
-    g_notification_add_button_with_target (notification, _ ("Decline"), "app.decline-call", "s",
-                                           call_id);
-    g_notification_add_button_with_target (notification, C_ ("incoming call", "Accept"),
-                                           "app.accept-call", "s", call_id);
-    g_object_set_data_full (G_OBJECT (notification), "natter-caller-name", g_strdup (caller_name),
-                            g_free);
-    g_object_set_data_full (G_OBJECT (notification), "natter-call-type", g_strdup (call_type),
-                            g_free);
-    g_application_send_notification (G_APPLICATION (self), id, notification);
-    g_hash_table_insert (self->incoming_notifications, g_strdup (call_id),
-                         g_steal_pointer (&notification));
-  }
-}
-
-/**
- * natter_application_withdraw_incoming_call:
- * @self: a #NatterApplication
- * @call_id: the call that stopped ringing
- *
- * Removes the call's dialog and notification, whatever ended the ring.
- */
-void
-natter_application_withdraw_incoming_call (NatterApplication *self, const char *call_id)
-{
-  GtkWindow *dialog;
-
-  g_return_if_fail (NATTER_IS_APPLICATION (self));
-  g_return_if_fail (call_id != NULL);
-
-  dialog = g_hash_table_lookup (self->incoming_dialogs, call_id);
-  if (dialog != NULL) {
-    g_hash_table_remove (self->incoming_dialogs, call_id);
-    gtk_window_destroy (dialog);
-  }
-
-  if (g_hash_table_remove (self->incoming_notifications, call_id)) {
-    g_autofree char *id = g_strdup_printf ("call-%s", call_id);
-
-    g_application_withdraw_notification (G_APPLICATION (self), id);
-  }
-}
-
-/**
- * natter_application_has_incoming_call_prompt:
- * @self: a #NatterApplication
- * @call_id: a call
- *
- * Returns: whether a dialog or notification asks about @call_id
- */
-gboolean
-natter_application_has_incoming_call_prompt (NatterApplication *self, const char *call_id)
-{
-  g_return_val_if_fail (NATTER_IS_APPLICATION (self), FALSE);
-  g_return_val_if_fail (call_id != NULL, FALSE);
-
-  return g_hash_table_contains (self->incoming_dialogs, call_id) ||
-         g_hash_table_contains (self->incoming_notifications, call_id);
+  return self->call_notifier;
 }
 
 /**
@@ -1528,5 +1004,5 @@ natter_application_get_profile_client (NatterApplication *self, const NatterProf
   if (active != NULL && natter_profile_equal (active, profile))
     return self->client;
 
-  return find_watcher (self, profile, NULL);
+  return natter_application_find_watcher (self, profile, NULL);
 }

@@ -3,6 +3,7 @@
 
 #include <adwaita.h>
 
+#include "natter-call-notifier.h"
 #include "natter-client.h"
 
 G_BEGIN_DECLS
@@ -14,12 +15,7 @@ NatterApplication *natter_application_new (void);
 NatterClient *natter_application_get_client (NatterApplication *self);
 GSettings *natter_application_get_settings (NatterApplication *self);
 GtkWindow *natter_application_get_main_window (NatterApplication *self);
-void natter_application_present_incoming_call (NatterApplication *self,
-                                               const char *call_id,
-                                               const char *caller_name,
-                                               const char *call_type);
-void natter_application_withdraw_incoming_call (NatterApplication *self, const char *call_id);
-gboolean natter_application_has_incoming_call_prompt (NatterApplication *self, const char *call_id);
+NatterCallNotifier *natter_application_get_call_notifier (NatterApplication *self);
 void natter_application_set_call_active (NatterApplication *self, gboolean active);
 NatterClient *natter_application_get_profile_client (NatterApplication *self,
                                                      const NatterProfile *profile);

@@ -5,28 +5,22 @@
 
 #include <glib/gi18n.h>
 
-#include "natter-app-util.h"
 #include "natter-incoming-call-dialog.h"
 
 /* The prompt for a ringing call over whichever Natter window is on top. It
- * only reports what the user chose ("response"); the application owns the
- * call and closes this dialog as soon as the call stops ringing. */
+ * takes the call and shows what the call says (who, their picture, voice or
+ * video, silenced); answers go to the application's call actions, keyed by
+ * the call log id, as the notification's buttons do. The call notifier owns
+ * the dialog and closes it as soon as the call stops ringing. */
 
-enum { PROP_0, PROP_CALLER_NAME, PROP_CALL_TYPE, PROP_AVATAR, PROP_SILENCED, N_PROPS };
+enum { PROP_0, PROP_CALL, N_PROPS };
 
 static GParamSpec *properties[N_PROPS];
-
-enum { RESPONSE, N_SIGNALS };
-
-static guint signals[N_SIGNALS];
 
 struct _NatterIncomingCallDialog {
   AdwWindow parent_instance;
 
-  char *caller_name;
-  char *call_type;
-  GdkPaintable *avatar_image;
-  gboolean silenced;
+  NatterCall *call;
 
   AdwAvatar *avatar;
   GtkLabel *name_label;
@@ -37,31 +31,86 @@ struct _NatterIncomingCallDialog {
 
 G_DEFINE_FINAL_TYPE (NatterIncomingCallDialog, natter_incoming_call_dialog, ADW_TYPE_WINDOW)
 
-static void
-update_call_type (NatterIncomingCallDialog *self)
+static gboolean
+peer_to_name (GBinding *binding, const GValue *from, GValue *to, gpointer user_data)
 {
-  gboolean video = g_strcmp0 (self->call_type, "video") == 0;
+  const NatterProfile *peer = g_value_get_boxed (from);
+  gboolean for_label = GPOINTER_TO_INT (user_data);
 
-  gtk_label_set_label (self->call_type_label,
-                       video ? _ ("Incoming video call") : _ ("Incoming voice call"));
-  gtk_widget_set_visible (self->accept_video_box, video);
+  if (peer != NULL && peer->display_name != NULL && *peer->display_name != '\0')
+    g_value_set_string (to, peer->display_name);
+  else
+    g_value_set_string (to, for_label ? _ ("Unknown caller") : NULL);
+  return TRUE;
+}
+
+static gboolean
+call_type_to_label (GBinding *binding, const GValue *from, GValue *to, gpointer user_data)
+{
+  gboolean video = g_strcmp0 (g_value_get_string (from), "video") == 0;
+
+  g_value_set_string (to, video ? _ ("Incoming video call") : _ ("Incoming voice call"));
+  return TRUE;
+}
+
+static gboolean
+call_type_is_video (GBinding *binding, const GValue *from, GValue *to, gpointer user_data)
+{
+  g_value_set_boolean (to, g_strcmp0 (g_value_get_string (from), "video") == 0);
+  return TRUE;
+}
+
+/* The call holds the picture as image bytes (core has no GDK); an image
+ * that does not decode leaves the initials. */
+static gboolean
+avatar_to_texture (GBinding *binding, const GValue *from, GValue *to, gpointer user_data)
+{
+  GObject *avatar = g_value_get_object (from);
+  g_autoptr (GdkTexture) texture = NULL;
+
+  if (G_IS_BYTES_ICON (avatar)) {
+    g_autoptr (GError) error = NULL;
+
+    texture = gdk_texture_new_from_bytes (g_bytes_icon_get_bytes (G_BYTES_ICON (avatar)), &error);
+    if (texture == NULL)
+      g_debug ("The caller's avatar is no image: %s", error->message);
+  }
+  g_value_set_object (to, texture);
+  return TRUE;
 }
 
 static void
-on_response_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+activate_app_call_action (NatterIncomingCallDialog *self, const char *action_name)
 {
-  NatterIncomingCallDialog *self = NATTER_INCOMING_CALL_DIALOG (widget);
-  const char *response = action_name + strlen ("call.");
+  gint64 call_log_id = natter_call_get_call_log_id (self->call);
 
-  if (g_str_equal (response, "silence")) {
-    if (self->silenced)
-      return;
-    self->silenced = TRUE;
-    gtk_widget_set_sensitive (self->silence_button, FALSE);
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SILENCED]);
-  }
+  if (!gtk_widget_activate_action (GTK_WIDGET (self), action_name, "x", call_log_id))
+    g_debug ("No %s for this dialog", action_name);
+}
 
-  g_signal_emit (self, signals[RESPONSE], 0, response);
+static void
+on_accept (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  activate_app_call_action (NATTER_INCOMING_CALL_DIALOG (widget), "app.accept-call");
+}
+
+static void
+on_accept_video (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  activate_app_call_action (NATTER_INCOMING_CALL_DIALOG (widget), "app.accept-video-call");
+}
+
+static void
+on_decline (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  activate_app_call_action (NATTER_INCOMING_CALL_DIALOG (widget), "app.decline-call");
+}
+
+/* Silencing is the call's own business: the prompt stays. */
+static void
+on_silence (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  natter_call_silence (NATTER_INCOMING_CALL_DIALOG (widget)->call);
 }
 
 static void
@@ -73,17 +122,8 @@ natter_incoming_call_dialog_get_property (GObject *object,
   NatterIncomingCallDialog *self = NATTER_INCOMING_CALL_DIALOG (object);
 
   switch (prop_id) {
-    case PROP_CALLER_NAME:
-      g_value_set_string (value, self->caller_name);
-      break;
-    case PROP_CALL_TYPE:
-      g_value_set_string (value, self->call_type);
-      break;
-    case PROP_AVATAR:
-      g_value_set_object (value, self->avatar_image);
-      break;
-    case PROP_SILENCED:
-      g_value_set_boolean (value, self->silenced);
+    case PROP_CALL:
+      g_value_set_object (value, self->call);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -99,14 +139,8 @@ natter_incoming_call_dialog_set_property (GObject *object,
   NatterIncomingCallDialog *self = NATTER_INCOMING_CALL_DIALOG (object);
 
   switch (prop_id) {
-    case PROP_CALLER_NAME:
-      natter_incoming_call_dialog_set_caller_name (self, g_value_get_string (value));
-      break;
-    case PROP_CALL_TYPE:
-      natter_incoming_call_dialog_set_call_type (self, g_value_get_string (value));
-      break;
-    case PROP_AVATAR:
-      natter_incoming_call_dialog_set_avatar (self, g_value_get_object (value));
+    case PROP_CALL:
+      self->call = g_value_dup_object (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -114,13 +148,45 @@ natter_incoming_call_dialog_set_property (GObject *object,
 }
 
 static void
+natter_incoming_call_dialog_constructed (GObject *object)
+{
+  NatterIncomingCallDialog *self = NATTER_INCOMING_CALL_DIALOG (object);
+  const GBindingFlags flags = G_BINDING_SYNC_CREATE;
+
+  G_OBJECT_CLASS (natter_incoming_call_dialog_parent_class)->constructed (object);
+
+  g_assert (NATTER_IS_CALL (self->call));
+
+  g_object_bind_property_full (self->call, "peer", self->name_label, "label", flags, peer_to_name,
+                               NULL, GINT_TO_POINTER (TRUE), NULL);
+  g_object_bind_property_full (self->call, "peer", self->avatar, "text", flags, peer_to_name, NULL,
+                               GINT_TO_POINTER (FALSE), NULL);
+  g_object_bind_property_full (self->call, "avatar", self->avatar, "custom-image", flags,
+                               avatar_to_texture, NULL, NULL, NULL);
+  g_object_bind_property_full (self->call, "call-type", self->call_type_label, "label", flags,
+                               call_type_to_label, NULL, NULL, NULL);
+  g_object_bind_property_full (self->call, "call-type", self->accept_video_box, "visible", flags,
+                               call_type_is_video, NULL, NULL, NULL);
+  g_object_bind_property (self->call, "silenced", self->silence_button, "sensitive",
+                          flags | G_BINDING_INVERT_BOOLEAN);
+}
+
+static void
+natter_incoming_call_dialog_dispose (GObject *object)
+{
+  NatterIncomingCallDialog *self = NATTER_INCOMING_CALL_DIALOG (object);
+
+  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_INCOMING_CALL_DIALOG);
+
+  G_OBJECT_CLASS (natter_incoming_call_dialog_parent_class)->dispose (object);
+}
+
+static void
 natter_incoming_call_dialog_finalize (GObject *object)
 {
   NatterIncomingCallDialog *self = NATTER_INCOMING_CALL_DIALOG (object);
 
-  g_clear_pointer (&self->caller_name, g_free);
-  g_clear_pointer (&self->call_type, g_free);
-  g_clear_object (&self->avatar_image);
+  g_clear_object (&self->call);
 
   G_OBJECT_CLASS (natter_incoming_call_dialog_parent_class)->finalize (object);
 }
@@ -133,30 +199,19 @@ natter_incoming_call_dialog_class_init (NatterIncomingCallDialogClass *klass)
 
   object_class->get_property = natter_incoming_call_dialog_get_property;
   object_class->set_property = natter_incoming_call_dialog_set_property;
+  object_class->constructed = natter_incoming_call_dialog_constructed;
+  object_class->dispose = natter_incoming_call_dialog_dispose;
   object_class->finalize = natter_incoming_call_dialog_finalize;
 
-  properties[PROP_CALLER_NAME] =
-    g_param_spec_string ("caller-name", NULL, NULL, NULL,
-                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  properties[PROP_CALL_TYPE] =
-    g_param_spec_string ("call-type", NULL, NULL, "voice",
-                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  properties[PROP_AVATAR] =
-    g_param_spec_object ("avatar", NULL, NULL, GDK_TYPE_PAINTABLE,
-                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  properties[PROP_SILENCED] =
-    g_param_spec_boolean ("silenced", NULL, NULL, FALSE,
-                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  g_object_class_install_properties (object_class, N_PROPS, properties);
-
   /**
-   * NatterIncomingCallDialog::response:
-   * @response: "accept", "accept-video", "decline" or "silence"
+   * NatterIncomingCallDialog:call:
    *
-   * The user chose what to do with the call.
+   * The ringing call the dialog asks about.
    */
-  signals[RESPONSE] = g_signal_new ("response", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                                    NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  properties[PROP_CALL] =
+    g_param_spec_object ("call", NULL, NULL, NATTER_TYPE_CALL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/natter/Natter/natter-incoming-call-dialog.ui");
@@ -166,10 +221,10 @@ natter_incoming_call_dialog_class_init (NatterIncomingCallDialogClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterIncomingCallDialog, accept_video_box);
   gtk_widget_class_bind_template_child (widget_class, NatterIncomingCallDialog, silence_button);
 
-  gtk_widget_class_install_action (widget_class, "call.accept", NULL, on_response_action);
-  gtk_widget_class_install_action (widget_class, "call.accept-video", NULL, on_response_action);
-  gtk_widget_class_install_action (widget_class, "call.decline", NULL, on_response_action);
-  gtk_widget_class_install_action (widget_class, "call.silence", NULL, on_response_action);
+  gtk_widget_class_install_action (widget_class, "call.accept", NULL, on_accept);
+  gtk_widget_class_install_action (widget_class, "call.accept-video", NULL, on_accept_video);
+  gtk_widget_class_install_action (widget_class, "call.decline", NULL, on_decline);
+  gtk_widget_class_install_action (widget_class, "call.silence", NULL, on_silence);
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Return, 0, "call.accept", NULL);
   /* As the shortcuts window says; the prompt stays, without the ringtone. */
@@ -179,120 +234,50 @@ natter_incoming_call_dialog_class_init (NatterIncomingCallDialogClass *klass)
 static void
 natter_incoming_call_dialog_init (NatterIncomingCallDialog *self)
 {
-  self->call_type = g_strdup ("voice");
-
   gtk_widget_init_template (GTK_WIDGET (self));
-  update_call_type (self);
 }
 
 /**
  * natter_incoming_call_dialog_new:
  * @parent: (nullable): the window to show the dialog over
- * @caller_name: who is calling
- * @call_type: "voice" or "video"
+ * @call: the ringing call
  *
  * Returns: (transfer floating): a new, not yet presented dialog
  */
 NatterIncomingCallDialog *
-natter_incoming_call_dialog_new (GtkWindow *parent, const char *caller_name, const char *call_type)
+natter_incoming_call_dialog_new (GtkWindow *parent, NatterCall *call)
 {
   g_return_val_if_fail (parent == NULL || GTK_IS_WINDOW (parent), NULL);
+  g_return_val_if_fail (NATTER_IS_CALL (call), NULL);
 
-  return g_object_new (NATTER_TYPE_INCOMING_CALL_DIALOG, "transient-for", parent, "caller-name",
-                       caller_name, "call-type", call_type, NULL);
+  return g_object_new (NATTER_TYPE_INCOMING_CALL_DIALOG, "transient-for", parent, "call", call,
+                       NULL);
 }
 
+/**
+ * natter_incoming_call_dialog_get_call:
+ * @self: a #NatterIncomingCallDialog
+ *
+ * Returns: (transfer none): the call the dialog asks about
+ */
+NatterCall *
+natter_incoming_call_dialog_get_call (NatterIncomingCallDialog *self)
+{
+  g_return_val_if_fail (NATTER_IS_INCOMING_CALL_DIALOG (self), NULL);
+
+  return self->call;
+}
+
+/**
+ * natter_incoming_call_dialog_get_caller_name:
+ * @self: a #NatterIncomingCallDialog
+ *
+ * Returns: what the dialog shows as the caller's name
+ */
 const char *
 natter_incoming_call_dialog_get_caller_name (NatterIncomingCallDialog *self)
 {
   g_return_val_if_fail (NATTER_IS_INCOMING_CALL_DIALOG (self), NULL);
 
-  return self->caller_name;
-}
-
-/**
- * natter_incoming_call_dialog_set_caller_name:
- * @self: a #NatterIncomingCallDialog
- * @caller_name: (nullable): the caller's display name
- */
-void
-natter_incoming_call_dialog_set_caller_name (NatterIncomingCallDialog *self,
-                                             const char *caller_name)
-{
-  g_return_if_fail (NATTER_IS_INCOMING_CALL_DIALOG (self));
-
-  if (!natter_set_str (&self->caller_name, caller_name))
-    return;
-
-  gtk_label_set_label (self->name_label, caller_name ? caller_name : _ ("Unknown caller"));
-  adw_avatar_set_text (self->avatar, caller_name);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CALLER_NAME]);
-}
-
-const char *
-natter_incoming_call_dialog_get_call_type (NatterIncomingCallDialog *self)
-{
-  g_return_val_if_fail (NATTER_IS_INCOMING_CALL_DIALOG (self), NULL);
-
-  return self->call_type;
-}
-
-/**
- * natter_incoming_call_dialog_set_call_type:
- * @self: a #NatterIncomingCallDialog
- * @call_type: "voice" or "video"; anything else counts as voice
- */
-void
-natter_incoming_call_dialog_set_call_type (NatterIncomingCallDialog *self, const char *call_type)
-{
-  g_return_if_fail (NATTER_IS_INCOMING_CALL_DIALOG (self));
-
-  if (call_type == NULL)
-    call_type = "voice";
-
-  if (!natter_set_str (&self->call_type, call_type))
-    return;
-
-  update_call_type (self);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CALL_TYPE]);
-}
-
-GdkPaintable *
-natter_incoming_call_dialog_get_avatar (NatterIncomingCallDialog *self)
-{
-  g_return_val_if_fail (NATTER_IS_INCOMING_CALL_DIALOG (self), NULL);
-
-  return self->avatar_image;
-}
-
-/**
- * natter_incoming_call_dialog_set_avatar:
- * @self: a #NatterIncomingCallDialog
- * @avatar: (nullable): the caller's picture; initials are shown without one
- */
-void
-natter_incoming_call_dialog_set_avatar (NatterIncomingCallDialog *self, GdkPaintable *avatar)
-{
-  g_return_if_fail (NATTER_IS_INCOMING_CALL_DIALOG (self));
-  g_return_if_fail (avatar == NULL || GDK_IS_PAINTABLE (avatar));
-
-  if (!g_set_object (&self->avatar_image, avatar))
-    return;
-
-  adw_avatar_set_custom_image (self->avatar, avatar);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AVATAR]);
-}
-
-/**
- * natter_incoming_call_dialog_get_silenced:
- * @self: a #NatterIncomingCallDialog
- *
- * Returns: whether the user silenced the ringtone from this dialog
- */
-gboolean
-natter_incoming_call_dialog_get_silenced (NatterIncomingCallDialog *self)
-{
-  g_return_val_if_fail (NATTER_IS_INCOMING_CALL_DIALOG (self), FALSE);
-
-  return self->silenced;
+  return gtk_label_get_label (self->name_label);
 }

@@ -29,6 +29,7 @@ enum {
   PROP_PIPELINE,
   PROP_NETWORK_QUALITY,
   PROP_POOR_CONNECTION,
+  PROP_AVATAR,
   N_PROPS
 };
 
@@ -53,6 +54,7 @@ struct _NatterCall {
   gint64 call_log_id;
   char *client_call_id;
   NatterProfile *peer;
+  GLoadableIcon *avatar; /* the peer's picture, once fetched */
   char *call_type;
   gint64 conversation_id;
   NatterSessionDescription *remote_offer;
@@ -774,6 +776,9 @@ natter_call_get_property (GObject *object, guint prop_id, GValue *value, GParamS
     case PROP_NETWORK_QUALITY:
       g_value_set_int (value, self->network_quality);
       break;
+    case PROP_AVATAR:
+      g_value_set_object (value, self->avatar);
+      break;
     case PROP_POOR_CONNECTION:
       g_value_set_boolean (value, self->poor_connection);
       break;
@@ -830,6 +835,7 @@ natter_call_finalize (GObject *object)
   g_free (self->client_call_id);
   g_free (self->call_type);
   g_clear_pointer (&self->peer, natter_profile_free);
+  g_clear_object (&self->avatar);
   g_clear_pointer (&self->remote_offer, natter_session_description_free);
   g_clear_pointer (&self->early_candidates, g_ptr_array_unref);
   g_clear_pointer (&self->pending_candidates, g_ptr_array_unref);
@@ -910,6 +916,14 @@ natter_call_class_init (NatterCallClass *klass)
    */
   properties[PROP_POOR_CONNECTION] =
     g_param_spec_boolean ("poor-connection", NULL, NULL, FALSE, readable);
+  /**
+   * NatterCall:avatar:
+   *
+   * The peer's picture (the image bytes of its avatar URL), or %NULL while
+   * unknown or when the peer has none.
+   */
+  properties[PROP_AVATAR] =
+    g_param_spec_object ("avatar", NULL, NULL, G_TYPE_LOADABLE_ICON, readable);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -1194,6 +1208,34 @@ natter_call_silence (NatterCall *self)
     return;
   self->silenced = TRUE;
   notify (self, PROP_SILENCED);
+}
+
+/**
+ * natter_call_get_avatar:
+ * @self: a #NatterCall
+ *
+ * Returns: (transfer none) (nullable): the peer's picture
+ */
+GLoadableIcon *
+natter_call_get_avatar (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), NULL);
+  return self->avatar;
+}
+
+/**
+ * natter_call_set_avatar:
+ * @self: a #NatterCall
+ * @avatar: (nullable): the peer's picture, fetched by whoever shows the call
+ */
+void
+natter_call_set_avatar (NatterCall *self, GLoadableIcon *avatar)
+{
+  g_return_if_fail (NATTER_IS_CALL (self));
+  g_return_if_fail (avatar == NULL || G_IS_LOADABLE_ICON (avatar));
+
+  if (g_set_object (&self->avatar, avatar))
+    notify (self, PROP_AVATAR);
 }
 
 NatterCallState

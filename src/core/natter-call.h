@@ -81,6 +81,8 @@ void natter_call_hang_up (NatterCall *self);
 void natter_call_set_muted (NatterCall *self, gboolean muted);
 void natter_call_set_camera_enabled (NatterCall *self, gboolean enabled);
 void natter_call_silence (NatterCall *self);
+GLoadableIcon *natter_call_get_avatar (NatterCall *self);
+void natter_call_set_avatar (NatterCall *self, GLoadableIcon *avatar);
 
 NatterCallState natter_call_get_state (NatterCall *self);
 gboolean natter_call_is_ringing (NatterCall *self);

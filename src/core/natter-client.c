@@ -674,8 +674,8 @@ natter_client_new (const char *server_url, const char *data_dir)
  *
  * A client for one more profile of the signed-in user, with a connection
  * of its own as that profile and that profile's store, so its messages
- * arrive (and notify) while the user acts as another. It has no call
- * manager: calls are answered as the active profile.
+ * arrive (and notify) while the user acts as another, and a call manager
+ * of its own, so calls to that profile ring too.
  *
  * Returns: (transfer full): a new client, connecting
  */
@@ -692,6 +692,7 @@ natter_client_new_for_profile (NatterClient *signed_in, const NatterProfile *pro
   self->data_dir = g_strdup (natter_account_get_data_dir (signed_in->account));
   self->account = natter_account_new_for_profile (signed_in->account, profile);
   self->connection = natter_connection_new (self->account);
+  self->call_manager = natter_call_manager_new (self->connection, self->account);
   connect_signals (self);
   on_active_profile_changed (self);
 
@@ -750,6 +751,20 @@ natter_client_get_connection (NatterClient *self)
   g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
 
   return self->connection;
+}
+
+/**
+ * natter_client_get_call_manager:
+ * @self: a #NatterClient
+ *
+ * Returns: (transfer none) (nullable): the calls of the client's profile
+ */
+NatterCallManager *
+natter_client_get_call_manager (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+
+  return self->call_manager;
 }
 
 /**

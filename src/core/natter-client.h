@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "natter-account.h"
+#include "natter-call-manager.h"
 #include "natter-connection.h"
 #include "natter-conversation-list.h"
 #include "natter-message-list.h"
@@ -19,6 +20,7 @@ NatterClient *natter_client_new_for_profile (NatterClient *signed_in, const Natt
 
 NatterAccount *natter_client_get_account (NatterClient *self);
 NatterConnection *natter_client_get_connection (NatterClient *self);
+NatterCallManager *natter_client_get_call_manager (NatterClient *self);
 NatterStore *natter_client_get_store (NatterClient *self);
 GListModel *natter_client_get_conversations (NatterClient *self);
 

@@ -156,6 +156,8 @@ start_pipeline (NatterRinger *self)
   g_autofree char *description = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GstBus) bus = NULL;
+  char volume[G_ASCII_DTOSTR_BUF_SIZE];
+  char frequency[G_ASCII_DTOSTR_BUF_SIZE];
 
   if (tone->theme_sound != NULL) {
     g_autofree char *name = g_strconcat (tone->theme_sound, ".oga", NULL);
@@ -165,17 +167,21 @@ start_pipeline (NatterRinger *self)
       g_clear_pointer (&file, g_free);
   }
 
+  /* A decimal point whatever the locale: gst_parse_launch() reads "0,30"
+   * (German) as no number at all. */
+  g_ascii_formatd (volume, sizeof volume, "%.2f", tone->volume);
+  g_ascii_formatd (frequency, sizeof frequency, "%.0f", tone->frequency);
   if (file != NULL) {
     g_autofree char *quoted = g_strescape (file, NULL);
 
     description =
       g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! audioconvert ! audioresample ! "
-                       "volume name=level volume=%.2f ! %s",
-                       quoted, tone->volume, sink);
+                       "volume name=level volume=%s ! %s",
+                       quoted, volume, sink);
   } else {
-    description = g_strdup_printf ("audiotestsrc is-live=true wave=sine freq=%.0f ! audioconvert ! "
-                                   "audioresample ! volume name=level volume=%.2f ! %s",
-                                   tone->frequency, tone->volume, sink);
+    description = g_strdup_printf ("audiotestsrc is-live=true wave=sine freq=%s ! audioconvert ! "
+                                   "audioresample ! volume name=level volume=%s ! %s",
+                                   frequency, volume, sink);
   }
   set_synthesized (self, file == NULL);
 
