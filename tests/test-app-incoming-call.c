@@ -860,7 +860,7 @@ test_service_starts_hidden_and_rings (Fixture *fixture, gconstpointer data)
 
   /* Online without a window: Bob's call reaches it and it rings. Until
    * it has signed in, the server answers "unavailable": call again. */
-  deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  deadline = g_get_monotonic_time () + (gint64) natter_test_scale_ms (TIMEOUT_MS) * 1000;
   for (;;) {
     g_clear_object (&bob_call);
     bob_call = natter_call_manager_start_call (bob_calls, dawit_profile, "voice", 0, &error);
@@ -1155,7 +1155,7 @@ start_session_manager (void)
 
   bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
   g_assert_no_error (error);
-  deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  deadline = g_get_monotonic_time () + (gint64) natter_test_scale_ms (TIMEOUT_MS) * 1000;
   for (;;) {
     g_autoptr (GVariant) owner = g_dbus_connection_call_sync (
       bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner",
