@@ -28,6 +28,10 @@ enum { PROP_0, PROP_CACHE_LIMIT, N_PROPS };
 
 static GParamSpec *properties[N_PROPS];
 
+enum { UPLOAD_FAILED, N_SIGNALS };
+
+static guint signals[N_SIGNALS];
+
 struct _NatterAttachmentTransfers {
   GObject parent_instance;
 
@@ -156,8 +160,12 @@ fail_message (NatterAttachmentTransfers *self,
 
   if (self->upload_item != NULL)
     natter_attachment_item_set_state (self->upload_item, NATTER_ATTACHMENT_STATE_FAILED, reason);
-  if (!natter_store_outbox_fail (self->store, client_msg_id, code, reason, &error))
+  if (!natter_store_outbox_fail (self->store, client_msg_id, code, reason, &error)) {
     g_warning ("Cannot mark a message failed: %s", error->message);
+    return;
+  }
+
+  g_signal_emit (self, signals[UPLOAD_FAILED], 0, client_msg_id, code, reason);
 }
 
 static void
@@ -540,6 +548,20 @@ natter_attachment_transfers_class_init (NatterAttachmentTransfersClass *klass)
     G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * NatterAttachmentTransfers::upload-failed:
+   * @self: the transfers
+   * @client_msg_id: the message, now failed in the outbox
+   * @code: why, as a word (`too_large`, `file_unreadable`, the server's code)
+   * @message: (nullable): why, for people
+   *
+   * A file of the message was refused for good; the message is kept as
+   * failed and can be retried.
+   */
+  signals[UPLOAD_FAILED] =
+    g_signal_new ("upload-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void
@@ -778,6 +800,7 @@ typedef struct {
   goffset received;
   goffset total;
   char *etag_sha256;
+  char *served_name; /* Content-Disposition's, when no stored message names it */
 } Download;
 
 static void
@@ -793,6 +816,7 @@ download_free (Download *download)
   g_clear_pointer (&download->part_path, g_free);
   g_clear_pointer (&download->checksum, g_checksum_free);
   g_clear_pointer (&download->etag_sha256, g_free);
+  g_clear_pointer (&download->served_name, g_free);
   g_free (download);
 }
 
@@ -916,9 +940,10 @@ download_complete (GTask *task)
   }
 
   cache_dir = natter_store_get_cache_dir (self->store);
-  safe_name = g_strdup (download->expected != NULL && download->expected->name != NULL
-                          ? download->expected->name
-                          : "attachment");
+  if (download->expected != NULL && download->expected->name != NULL)
+    safe_name = g_strdup (download->expected->name);
+  else
+    safe_name = g_strdup (download->served_name != NULL ? download->served_name : "attachment");
   g_strdelimit (safe_name, "/\\", '_');
   final_path =
     g_strdup_printf ("%s/%" G_GINT64_FORMAT "-%s", cache_dir, download->attachment_id, safe_name);
@@ -1038,6 +1063,13 @@ on_download_answer (GObject *source, GAsyncResult *result, gpointer user_data)
 
   headers = soup_message_get_response_headers (download->message);
   download->etag_sha256 = sha256_from_etag (soup_message_headers_get_one (headers, "ETag"));
+  {
+    g_autoptr (GHashTable) params = NULL;
+
+    if (soup_message_headers_get_content_disposition (headers, NULL, &params) &&
+        natter_attachment_name_is_valid (g_hash_table_lookup (params, "filename")))
+      download->served_name = g_strdup (g_hash_table_lookup (params, "filename"));
+  }
   download->total = soup_message_headers_get_content_length (headers);
   if (download->total <= 0 && download->expected != NULL)
     download->total = download->expected->size;
