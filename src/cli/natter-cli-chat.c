@@ -287,6 +287,17 @@ natter_cli_send (NatterCli *cli, int argc, char **argv)
   return state.status;
 }
 
+#define DOWNLOAD_TIMEOUT_DEFAULT_S 60
+#define DOWNLOAD_RETRY_MS 500
+
+static void
+on_retry_wait_done (gpointer user_data)
+{
+  gboolean *waited = user_data;
+
+  *waited = TRUE;
+}
+
 int
 natter_cli_download (NatterCli *cli, int argc, char **argv)
 {
@@ -300,8 +311,12 @@ natter_cli_download (NatterCli *cli, int argc, char **argv)
   NatterClient *client;
   JsonBuilder *builder;
   guint64 attachment_id;
+  int timeout_s = DOWNLOAD_TIMEOUT_DEFAULT_S;
+  gint64 deadline;
   GOptionEntry entries[] = {
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "Where to save the file", "PATH" },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s,
+      "Keep trying across cut links for S seconds (default 60)", "S" },
     { NULL },
   };
 
@@ -314,16 +329,39 @@ natter_cli_download (NatterCli *cli, int argc, char **argv)
     return natter_cli_fail ("download needs one ATTACHMENT_ID");
   if (output == NULL)
     return natter_cli_fail ("download needs --output PATH");
+  if (timeout_s < 1)
+    return natter_cli_fail ("--timeout must be at least 1");
 
   if (!natter_cli_sign_in (cli, 0, &error))
     return natter_cli_fail ("%s", error->message);
 
   client = natter_cli_get_client (cli);
-  natter_client_download_attachment_async (client, (gint64) attachment_id, NULL,
-                                           natter_cli_task_done, &result);
-  natter_cli_wait_for_task (&result);
+  deadline = g_get_monotonic_time () + (gint64) timeout_s * G_USEC_PER_SEC;
 
-  cached = natter_client_download_attachment_finish (client, result, &error);
+  /* A cut link starts the download again; what the server refused, or
+   * bytes that do not match, do not get better by asking again. */
+  for (;;) {
+    natter_client_download_attachment_async (client, (gint64) attachment_id, NULL,
+                                             natter_cli_task_done, &result);
+    natter_cli_wait_for_task (&result);
+    cached = natter_client_download_attachment_finish (client, result, &error);
+    g_clear_object (&result);
+    if (cached != NULL || error->domain == NATTER_ACCOUNT_ERROR ||
+        g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA) ||
+        g_get_monotonic_time () + DOWNLOAD_RETRY_MS * 1000 > deadline)
+      break;
+
+    g_debug ("Download interrupted (%s); again", error->message);
+    g_clear_error (&error);
+    {
+      gboolean waited = FALSE;
+
+      g_timeout_add_once (DOWNLOAD_RETRY_MS, on_retry_wait_done, &waited);
+      while (!waited)
+        g_main_context_iteration (NULL, TRUE);
+    }
+  }
+
   if (cached == NULL)
     return natter_cli_fail ("Cannot download attachment %" G_GUINT64_FORMAT ": %s", attachment_id,
                             error->message);
