@@ -22,7 +22,7 @@
  * every row that shows an attachment shares the one that moves. */
 
 #define UPLOAD_RETRY_MS 1000
-#define DOWNLOAD_CHUNK_BYTES (64 * 1024)
+#define DOWNLOAD_CHUNK_BYTES (512 * 1024)
 
 enum { PROP_0, PROP_CACHE_LIMIT, N_PROPS };
 
@@ -1026,7 +1026,7 @@ read_next_chunk (GTask *task)
 {
   Download *download = g_task_get_task_data (task);
 
-  g_input_stream_read_bytes_async (download->body, DOWNLOAD_CHUNK_BYTES, G_PRIORITY_LOW,
+  g_input_stream_read_bytes_async (download->body, DOWNLOAD_CHUNK_BYTES, G_PRIORITY_DEFAULT,
                                    g_task_get_cancellable (task), on_chunk_read, task);
 }
 
@@ -1180,7 +1180,7 @@ natter_attachment_transfers_download_async (NatterAttachmentTransfers *self,
   }
 
   soup_session_send_async (natter_account_get_session (self->account), download->message,
-                           G_PRIORITY_LOW, cancellable, on_download_answer,
+                           G_PRIORITY_DEFAULT, cancellable, on_download_answer,
                            g_steal_pointer (&task));
 }
 
