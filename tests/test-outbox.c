@@ -644,6 +644,75 @@ test_attachments_cache_limit (Fixture *fixture, gconstpointer data)
   }
 }
 
+typedef struct {
+  char *client_msg_id;
+  char *code;
+} Failure;
+
+static void
+on_message_failed (NatterClient *client,
+                   const char *client_msg_id,
+                   const char *code,
+                   const char *message,
+                   Failure *failure)
+{
+  g_free (failure->client_msg_id);
+  g_free (failure->code);
+  failure->client_msg_id = g_strdup (client_msg_id);
+  failure->code = g_strdup (code);
+}
+
+/* The server's upload limit, at its edge: a file of exactly the limit
+ * goes; one byte more fails the message for good (kept, retryable), and
+ * the outbox goes on with the next message instead of trying forever. */
+static void
+test_attachments_over_the_server_limit (Fixture *fixture, gconstpointer data)
+{
+  const char *const args[] = { "--chat-rate", "200", "--chat-burst", "400", "--max-attachment-size",
+                               "100000",      NULL };
+  const char *url = natter_test_server_get_url (fixture->server);
+  g_autofree char *at_sha256 = NULL;
+  g_autofree char *over_sha256 = NULL;
+  g_autofree char *at_limit = write_random_file (fixture, "at.bin", 100000, 1, &at_sha256);
+  g_autofree char *over_limit = write_random_file (fixture, "over.bin", 100001, 2, &over_sha256);
+  g_autofree char *over_id = NULL;
+  g_autofree char *at_id = NULL;
+  g_autoptr (NatterOutboxEntry) entry = NULL;
+  g_autoptr (NatterAttachmentItem) item = NULL;
+  Failure failure = { NULL, NULL };
+  NatterMessage *message;
+
+  natter_test_server_set_extra_args (fixture->server, args);
+  natter_test_server_restart (fixture->server);
+  url = natter_test_server_get_url (fixture->server);
+  side_login (&fixture->a, url);
+  side_login (&fixture->b, url);
+  g_signal_connect (fixture->a.client, "message-failed", G_CALLBACK (on_message_failed), &failure);
+
+  over_id = send_with_file (&fixture->a, fixture->b.profile, "too big", over_limit);
+  item = outbox_item (&fixture->a, over_id);
+  at_id = send_with_file (&fixture->a, fixture->b.profile, "just fits", at_limit);
+
+  natter_test_wait_until (failure.client_msg_id != NULL, 10000);
+  g_assert_cmpstr (failure.client_msg_id, ==, over_id);
+  g_assert_cmpstr (failure.code, ==, "too_large");
+  g_assert_cmpint (natter_attachment_item_get_state (item), ==, NATTER_ATTACHMENT_STATE_FAILED);
+  g_assert_nonnull (natter_attachment_item_get_error (item));
+  entry = natter_store_outbox_lookup (natter_client_get_store (fixture->a.client), over_id);
+  g_assert_nonnull (entry);
+  g_assert_cmpint (entry->state, ==, NATTER_OUTBOX_FAILED);
+
+  natter_test_wait_until (fixture->b.received->len == 1, 10000);
+  message = g_ptr_array_index (fixture->b.received, 0);
+  g_assert_cmpstr (message->client_msg_id, ==, at_id);
+  g_assert_cmpstr (((NatterAttachment *) g_ptr_array_index (message->attachments, 0))->sha256, ==,
+                   at_sha256);
+
+  g_signal_handlers_disconnect_by_data (fixture->a.client, &failure);
+  g_free (failure.client_msg_id);
+  g_free (failure.code);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -663,6 +732,8 @@ main (int argc, char **argv)
   ADD ("/natter/outbox/attachments-cancel-takes-the-message-back", test_attachments_cancel);
   ADD ("/natter/outbox/attachments-cache-limit-evicts-least-recently-used",
        test_attachments_cache_limit);
+  ADD ("/natter/outbox/attachments-over-the-server-limit-fail-for-good",
+       test_attachments_over_the_server_limit);
 #undef ADD
 
   return g_test_run ();

@@ -50,13 +50,17 @@ struct _NatterAttachmentTransfers {
   goffset upload_sent;
   goffset upload_total;
   guint retry_source_id;
+  guint start_source_id;
 };
 
 G_DEFINE_FINAL_TYPE (NatterAttachmentTransfers, natter_attachment_transfers, G_TYPE_OBJECT)
 
+/* One key of the live items: an item shown under two keys (its outbox
+ * place and, once uploaded, its id) has two. */
 typedef struct {
-  NatterAttachmentTransfers *self; /* weak: cleared when it goes */
+  NatterAttachmentTransfers *self; /* cleared when it goes first */
   char *key;
+  NatterAttachmentItem *item; /* weak */
 } ItemWatch;
 
 static void start_next_upload (NatterAttachmentTransfers *self);
@@ -66,8 +70,7 @@ on_item_finalized (gpointer data, GObject *where_the_object_was)
 {
   ItemWatch *watch = data;
 
-  if (watch->self != NULL &&
-      g_hash_table_lookup (watch->self->items, watch->key) == (gpointer) where_the_object_was)
+  if (watch->self != NULL && g_hash_table_lookup (watch->self->items, watch->key) == watch)
     g_hash_table_remove (watch->self->items, watch->key);
 
   g_free (watch->key);
@@ -75,23 +78,39 @@ on_item_finalized (gpointer data, GObject *where_the_object_was)
 }
 
 static void
+forget_item (ItemWatch *watch)
+{
+  g_object_weak_unref (G_OBJECT (watch->item), on_item_finalized, watch);
+  g_free (watch->key);
+  g_free (watch);
+}
+
+static void
 remember_item (NatterAttachmentTransfers *self, const char *key, NatterAttachmentItem *item)
 {
-  ItemWatch *watch = g_new0 (ItemWatch, 1);
+  ItemWatch *watch = g_hash_table_lookup (self->items, key);
 
+  if (watch != NULL) {
+    if (watch->item == item)
+      return;
+    g_hash_table_steal (self->items, key);
+    forget_item (watch);
+  }
+
+  watch = g_new0 (ItemWatch, 1);
   watch->self = self;
   watch->key = g_strdup (key);
+  watch->item = item;
   g_object_weak_ref (G_OBJECT (item), on_item_finalized, watch);
-  g_object_set_data (G_OBJECT (item), key, watch);
-  g_hash_table_replace (self->items, g_strdup (key), item);
+  g_hash_table_insert (self->items, watch->key, watch);
 }
 
 static NatterAttachmentItem *
 lookup_item (NatterAttachmentTransfers *self, const char *key)
 {
-  NatterAttachmentItem *item = g_hash_table_lookup (self->items, key);
+  ItemWatch *watch = g_hash_table_lookup (self->items, key);
 
-  return item != NULL ? g_object_ref (item) : NULL;
+  return watch != NULL ? g_object_ref (watch->item) : NULL;
 }
 
 static char *
@@ -106,12 +125,14 @@ attachment_key (gint64 attachment_id)
   return g_strdup_printf ("a:%" G_GINT64_FORMAT, attachment_id);
 }
 
+/* (transfer none) */
 static NatterAttachmentItem *
 find_attachment_item (NatterAttachmentTransfers *self, gint64 attachment_id)
 {
   g_autofree char *key = attachment_key (attachment_id);
+  ItemWatch *watch = g_hash_table_lookup (self->items, key);
 
-  return g_hash_table_lookup (self->items, key);
+  return watch != NULL ? watch->item : NULL;
 }
 
 /* Permanent: the server will say the same again (too large, not a
@@ -443,10 +464,23 @@ on_connection_state (NatterAttachmentTransfers *self)
   start_next_upload (self);
 }
 
+static gboolean
+on_start_uploads (gpointer user_data)
+{
+  NatterAttachmentTransfers *self = user_data;
+
+  self->start_source_id = 0;
+  start_next_upload (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* After the change's transaction is committed, once per burst. */
 static void
 on_outbox_changed (NatterAttachmentTransfers *self)
 {
-  start_next_upload (self);
+  if (self->start_source_id == 0)
+    self->start_source_id = g_idle_add (on_start_uploads, self);
 }
 
 static void
@@ -487,10 +521,9 @@ static void
 natter_attachment_transfers_dispose (GObject *object)
 {
   NatterAttachmentTransfers *self = NATTER_ATTACHMENT_TRANSFERS (object);
-  GHashTableIter iter;
-  gpointer key, item;
 
   g_clear_handle_id (&self->retry_source_id, g_source_remove);
+  g_clear_handle_id (&self->start_source_id, g_source_remove);
   if (self->upload_cancellable != NULL)
     g_cancellable_cancel (self->upload_cancellable);
   finish_upload (self);
@@ -501,14 +534,12 @@ natter_attachment_transfers_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->store, self);
 
   /* Items outlive us in views: they stop telling us they go. */
-  g_hash_table_iter_init (&iter, self->items);
-  while (g_hash_table_iter_next (&iter, &key, &item)) {
-    ItemWatch *watch = g_object_get_data (G_OBJECT (item), key);
+  {
+    g_autoptr (GList) watches = g_hash_table_get_values (self->items);
 
-    if (watch != NULL)
-      watch->self = NULL;
+    g_hash_table_steal_all (self->items);
+    g_list_foreach (watches, (GFunc) forget_item, NULL);
   }
-  g_hash_table_remove_all (self->items);
 
   g_clear_object (&self->connection);
   g_clear_object (&self->store);
@@ -567,7 +598,7 @@ natter_attachment_transfers_class_init (NatterAttachmentTransfersClass *klass)
 static void
 natter_attachment_transfers_init (NatterAttachmentTransfers *self)
 {
-  self->items = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->items = g_hash_table_new (g_str_hash, g_str_equal);
   self->cache_limit = NATTER_DEFAULT_ATTACHMENT_CACHE_BYTES;
 }
 
@@ -779,10 +810,10 @@ natter_attachment_transfers_cancel_message (NatterAttachmentTransfers *self,
   for (guint i = 0; entry->attachments != NULL && i < entry->attachments->len; i++) {
     NatterOutboxAttachment *attachment = g_ptr_array_index (entry->attachments, i);
     g_autofree char *key = outbox_key (client_msg_id, attachment->position);
-    NatterAttachmentItem *item = g_hash_table_lookup (self->items, key);
+    ItemWatch *watch = g_hash_table_lookup (self->items, key);
 
-    if (item != NULL)
-      natter_attachment_item_set_state (item, NATTER_ATTACHMENT_STATE_CANCELLED, NULL);
+    if (watch != NULL)
+      natter_attachment_item_set_state (watch->item, NATTER_ATTACHMENT_STATE_CANCELLED, NULL);
   }
 
   return natter_store_outbox_remove (self->store, client_msg_id, NULL, error);
