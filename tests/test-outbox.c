@@ -713,6 +713,84 @@ test_attachments_over_the_server_limit (Fixture *fixture, gconstpointer data)
   g_free (failure.code);
 }
 
+static void
+on_download_cancelled (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GError **out_error = user_data;
+  g_autofree char *path = NULL;
+
+  path = natter_client_download_attachment_finish (NATTER_CLIENT (source), result, out_error);
+  g_assert_null (path);
+}
+
+/* What a bubble binds: the receiver's message row holds the attachment
+ * item, whose progress and state follow the download; a cancelled
+ * download says so and leaves nothing in the cache. */
+static void
+test_attachments_download_progress_and_cancel (Fixture *fixture, gconstpointer data)
+{
+  const char *url = natter_test_server_get_url (fixture->server);
+  g_autofree char *sha256 = NULL;
+  g_autofree char *path = write_random_file (fixture, "scan.pdf", 8 * 1024 * 1024, 11, &sha256);
+  g_autofree char *client_msg_id = NULL;
+  g_autofree char *cached = NULL;
+  g_autoptr (NatterMessageList) list = NULL;
+  g_autoptr (NatterMessageItem) row = NULL;
+  g_autoptr (NatterAttachmentItem) item = NULL;
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  ProgressWatch watch = { 0, FALSE };
+  NatterMessage *message;
+  GListModel *attachments;
+
+  side_login (&fixture->a, url);
+  side_login (&fixture->b, url);
+  client_msg_id = send_with_file (&fixture->a, fixture->b.profile, NULL, path);
+  natter_test_wait_until (fixture->b.received->len == 1, 20000);
+  message = g_ptr_array_index (fixture->b.received, 0);
+
+  list = natter_client_open_conversation (fixture->b.client, message->conversation_id);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 1);
+  row = g_list_model_get_item (G_LIST_MODEL (list), 0);
+  attachments = natter_message_item_get_attachments (row);
+  g_assert_cmpuint (g_list_model_get_n_items (attachments), ==, 1);
+  item = g_list_model_get_item (attachments, 0);
+  g_assert_cmpstr (natter_attachment_item_get_name (item), ==, "scan.pdf");
+  g_assert_cmpstr (natter_attachment_item_get_content_type (item), ==, "application/pdf");
+  g_assert_cmpint (natter_attachment_item_get_size (item), ==, 8 * 1024 * 1024);
+  g_assert_cmpint (natter_attachment_item_get_state (item), ==, NATTER_ATTACHMENT_STATE_REMOTE);
+  g_assert_null (natter_attachment_item_get_local_path (item));
+  g_signal_connect (item, "notify::progress", G_CALLBACK (on_progress), &watch);
+
+  /* Cancelled on its way. */
+  natter_client_download_attachment_async (fixture->b.client,
+                                           natter_attachment_item_get_attachment_id (item),
+                                           cancellable, on_download_cancelled, &error);
+  g_assert_cmpint (natter_attachment_item_get_state (item), ==,
+                   NATTER_ATTACHMENT_STATE_DOWNLOADING);
+  natter_test_wait_until (watch.highest > 0, 10000);
+  g_cancellable_cancel (cancellable);
+  natter_test_wait_until (error != NULL, 10000);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (natter_attachment_item_get_state (item), ==, NATTER_ATTACHMENT_STATE_CANCELLED);
+  g_assert_null (natter_attachment_item_get_local_path (item));
+  g_assert_cmpint (natter_store_get_cache_size (natter_client_get_store (fixture->b.client)), ==,
+                   0);
+
+  /* Then whole: progress to 1, the verified copy is the item's file. */
+  watch.highest = 0;
+  cached = download (&fixture->b, natter_attachment_item_get_attachment_id (item));
+  g_assert_cmpint (natter_attachment_item_get_state (item), ==, NATTER_ATTACHMENT_STATE_DOWNLOADED);
+  g_assert_cmpfloat (natter_attachment_item_get_progress (item), ==, 1.0);
+  g_assert_cmpstr (natter_attachment_item_get_local_path (item), ==, cached);
+  {
+    g_autofree char *received = file_sha256 (cached);
+
+    g_assert_cmpstr (received, ==, sha256);
+  }
+  g_signal_handlers_disconnect_by_data (item, &watch);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -732,6 +810,8 @@ main (int argc, char **argv)
   ADD ("/natter/outbox/attachments-cancel-takes-the-message-back", test_attachments_cancel);
   ADD ("/natter/outbox/attachments-cache-limit-evicts-least-recently-used",
        test_attachments_cache_limit);
+  ADD ("/natter/outbox/attachments-download-progress-and-cancel",
+       test_attachments_download_progress_and_cancel);
   ADD ("/natter/outbox/attachments-over-the-server-limit-fail-for-good",
        test_attachments_over_the_server_limit);
 #undef ADD
