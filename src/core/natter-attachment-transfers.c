@@ -362,7 +362,7 @@ on_conversation_for_upload (GObject *source, GAsyncResult *result, gpointer user
   g_free (wait);
 
   body = natter_account_request_finish (NATTER_ACCOUNT (source), result, &error);
-  if (self->store == NULL || self->upload_msg_id == NULL ||
+  if (self->store == NULL || self->upload_msg_id == NULL || entry == NULL ||
       g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
       g_strcmp0 (self->upload_msg_id, entry->client_msg_id) != 0) {
     finish_upload (self);
