@@ -194,6 +194,50 @@ static const BadCase bad_cases[] = {
     "{\"type\":\"chat_message\",\"client_msg_id\":\"c-1\",\"to_profile_id\":9007199254740992,"
     "\"to_profile_type\":\"tutor\",\"text\":\"hi\"}",
     -1, BAD_JSON, "integer out of range", NULL },
+  { "chat/attachments-not-array", SERVER,
+    "{\"type\":\"chat_message\",\"client_msg_id\":\"c-1\",\"conversation_id\":7,\"text\":\"\","
+    "\"attachments\":31}",
+    -1, BAD_FRAME, "attachments: expected an array of attachment ids", "c-1" },
+  { "chat/attachments-eleven", SERVER,
+    "{\"type\":\"chat_message\",\"client_msg_id\":\"c-1\",\"conversation_id\":7,\"text\":\"\","
+    "\"attachments\":[1,2,3,4,5,6,7,8,9,10,11]}",
+    -1, BAD_FRAME, "attachments: more than 10 attachments", "c-1" },
+  { "chat/attachments-string-id", SERVER,
+    "{\"type\":\"chat_message\",\"client_msg_id\":\"c-1\",\"conversation_id\":7,\"text\":\"\","
+    "\"attachments\":[\"31\"]}",
+    -1, BAD_FRAME, "attachments: element 0: expected a positive integer", "c-1" },
+  { "chat/attachments-zero-id", SERVER,
+    "{\"type\":\"chat_message\",\"client_msg_id\":\"c-1\",\"conversation_id\":7,\"text\":\"\","
+    "\"attachments\":[4,0]}",
+    -1, BAD_FRAME, "attachments: element 1: expected a positive integer", "c-1" },
+  { "chat/attachments-repeated", SERVER,
+    "{\"type\":\"chat_message\",\"client_msg_id\":\"c-1\",\"conversation_id\":7,\"text\":\"\","
+    "\"attachments\":[4,4]}",
+    -1, BAD_FRAME, "attachments: attachment 4 given twice", "c-1" },
+  { "chat/attachments-empty-and-no-text", SERVER,
+    "{\"type\":\"chat_message\",\"client_msg_id\":\"c-1\",\"conversation_id\":7,\"text\":\"\","
+    "\"attachments\":[]}",
+    -1, BAD_FRAME, "text: empty", "c-1" },
+  { "chat-to-client/attachment-bad-sha", CLIENT,
+    "{\"type\":\"chat_message\",\"event_id\":1,\"message\":{\"message_id\":1,\"conversation_id\":7,"
+    "\"seq\":1,\"sender\":{\"profile_id\":1,\"profile_type\":\"tutor\"},\"text\":\"\","
+    "\"sent_at\":\"t\",\"attachments\":[{\"attachment_id\":3,\"name\":\"a.pdf\","
+    "\"content_type\":\"application/pdf\",\"size\":1,\"sha256\":\"abc\"}]}}",
+    -1, BAD_FRAME, "message.attachments[0].sha256: expected 64 lowercase hex digits", NULL },
+  { "chat-to-client/attachment-path-name", CLIENT,
+    "{\"type\":\"chat_message\",\"event_id\":1,\"message\":{\"message_id\":1,\"conversation_id\":7,"
+    "\"seq\":1,\"sender\":{\"profile_id\":1,\"profile_type\":\"tutor\"},\"text\":\"\","
+    "\"sent_at\":\"t\",\"attachments\":[{\"attachment_id\":3,\"name\":\"../a.pdf\","
+    "\"content_type\":\"application/pdf\",\"size\":1,\"sha256\":"
+    "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}]}}",
+    -1, BAD_FRAME, "message.attachments[0].name: not a file name", NULL },
+  { "chat-to-client/attachment-negative-width", CLIENT,
+    "{\"type\":\"chat_message\",\"event_id\":1,\"message\":{\"message_id\":1,\"conversation_id\":7,"
+    "\"seq\":1,\"sender\":{\"profile_id\":1,\"profile_type\":\"tutor\"},\"text\":\"\","
+    "\"sent_at\":\"t\",\"attachments\":[{\"attachment_id\":3,\"name\":\"a.png\","
+    "\"content_type\":\"image/png\",\"size\":1,\"width\":-4,\"sha256\":"
+    "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}]}}",
+    -1, BAD_FRAME, "message.attachments[0].width: expected a positive integer", NULL },
   /* typing, mark_read, sync */
   { "typing/active-string", SERVER,
     "{\"type\":\"typing\",\"conversation_id\":7,\"active\":\"yes\"}", -1, BAD_FRAME,

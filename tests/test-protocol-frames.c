@@ -18,6 +18,18 @@
 #define MESSAGE                                                               \
   "{\"message_id\":100,\"conversation_id\":7,\"seq\":3,\"sender\":" PROFILE_1 \
   ",\"text\":\"Selam\",\"sent_at\":\"2026-11-22T01:38:27.123Z\",\"client_msg_id\":\"c-1\"}"
+#define ATTACHMENT_PDF                                                                     \
+  "{\"attachment_id\":31,\"name\":\"worksheet.pdf\",\"content_type\":\"application/pdf\"," \
+  "\"size\":20971520,\"sha256\":"                                                          \
+  "\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"}"
+#define ATTACHMENT_PHOTO                                                                           \
+  "{\"attachment_id\":32,\"name\":\"homework.jpg\",\"content_type\":\"image/jpeg\","               \
+  "\"size\":2048,\"sha256\":\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"," \
+  "\"width\":4032,\"height\":3024}"
+#define MESSAGE_WITH_ATTACHMENTS                                                       \
+  "{\"message_id\":101,\"conversation_id\":7,\"seq\":4,\"sender\":" PROFILE_1          \
+  ",\"text\":\"\",\"sent_at\":\"2026-11-22T01:39:00.000Z\",\"client_msg_id\":\"c-3\"," \
+  "\"attachments\":[" ATTACHMENT_PDF "," ATTACHMENT_PHOTO "]}"
 #define CALL_LOG                                                                                \
   "{\"call_log_id\":55,\"conversation_id\":7,\"caller\":" PROFILE_1 ",\"callee\":" PROFILE_2    \
   ",\"call_type\":\"video\",\"status\":\"missed\",\"started_at\":\"2026-11-22T01:00:00.000Z\"," \
@@ -153,8 +165,66 @@ check_chat_to_client (const NatterFrame *frame)
 {
   g_assert_cmpint (frame->event_id, ==, 12);
   check_message (frame->message);
+  g_assert_null (frame->message->attachments);
   g_assert_null (frame->client_msg_id);
   g_assert_null (frame->text);
+}
+
+static void
+check_chat_with_attachment_ids (const NatterFrame *frame)
+{
+  g_assert_cmpstr (frame->client_msg_id, ==, "c-3");
+  g_assert_cmpint (frame->conversation_id, ==, 7);
+  g_assert_cmpstr (frame->text, ==, "");
+  g_assert_nonnull (frame->attachment_ids);
+  g_assert_cmpuint (frame->attachment_ids->len, ==, 2);
+  g_assert_cmpint (g_array_index (frame->attachment_ids, gint64, 0), ==, 31);
+  g_assert_cmpint (g_array_index (frame->attachment_ids, gint64, 1), ==, 32);
+}
+
+static void
+check_message_with_attachments (const NatterMessage *message)
+{
+  const NatterAttachment *pdf;
+  const NatterAttachment *photo;
+
+  g_assert_nonnull (message);
+  g_assert_cmpstr (message->text, ==, "");
+  g_assert_nonnull (message->attachments);
+  g_assert_cmpuint (message->attachments->len, ==, 2);
+
+  pdf = g_ptr_array_index (message->attachments, 0);
+  g_assert_cmpint (pdf->attachment_id, ==, 31);
+  g_assert_cmpstr (pdf->name, ==, "worksheet.pdf");
+  g_assert_cmpstr (pdf->content_type, ==, "application/pdf");
+  g_assert_cmpint (pdf->size, ==, 20971520);
+  g_assert_cmpstr (pdf->sha256, ==,
+                   "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+  g_assert_cmpint (pdf->width, ==, 0);
+  g_assert_cmpint (pdf->height, ==, 0);
+  g_assert_false (natter_attachment_is_image (pdf));
+
+  photo = g_ptr_array_index (message->attachments, 1);
+  g_assert_cmpint (photo->attachment_id, ==, 32);
+  g_assert_cmpstr (photo->content_type, ==, "image/jpeg");
+  g_assert_cmpint (photo->width, ==, 4032);
+  g_assert_cmpint (photo->height, ==, 3024);
+  g_assert_true (natter_attachment_is_image (photo));
+}
+
+static void
+check_chat_to_client_with_attachments (const NatterFrame *frame)
+{
+  g_assert_cmpint (frame->event_id, ==, 13);
+  check_message_with_attachments (frame->message);
+  g_assert_null (frame->attachment_ids);
+}
+
+static void
+check_message_ack_with_attachments (const NatterFrame *frame)
+{
+  g_assert_cmpstr (frame->client_msg_id, ==, "c-3");
+  check_message_with_attachments (frame->message);
 }
 
 static void
@@ -431,6 +501,25 @@ static const FrameCase frame_cases[] = {
   { "chat_message/to-client", CLIENT,
     "{\"type\":\"chat_message\",\"event_id\":12,\"message\":" MESSAGE "}",
     NATTER_FRAME_CHAT_MESSAGE, check_chat_to_client, NULL },
+  { "chat_message/to-server-with-attachments", SERVER,
+    "{\"type\":\"chat_message\",\"client_msg_id\":\"c-3\",\"conversation_id\":7,\"text\":\" "
+    "\",\"attachments\":[31,32]}",
+    NATTER_FRAME_CHAT_MESSAGE, check_chat_with_attachment_ids,
+    "{\"type\":\"chat_message\",\"client_msg_id\":\"c-3\",\"conversation_id\":7,\"text\":\"\","
+    "\"attachments\":[31,32]}" },
+  { "chat_message/to-server-empty-attachments", SERVER,
+    "{\"type\":\"chat_message\",\"client_msg_id\":\"c-2\",\"to_profile_id\":2,\"to_profile_type\":"
+    "\"student\",\"text\":\"hi\",\"attachments\":[]}",
+    NATTER_FRAME_CHAT_MESSAGE, check_chat_to_profile,
+    "{\"type\":\"chat_message\",\"client_msg_id\":\"c-2\",\"to_profile_id\":2,\"to_profile_type\":"
+    "\"student\",\"text\":\"hi\"}" },
+  { "chat_message/to-client-with-attachments", CLIENT,
+    "{\"type\":\"chat_message\",\"event_id\":13,\"message\":" MESSAGE_WITH_ATTACHMENTS "}",
+    NATTER_FRAME_CHAT_MESSAGE, check_chat_to_client_with_attachments, NULL },
+  { "message_ack/to-client-with-attachments", CLIENT,
+    "{\"type\":\"message_ack\",\"client_msg_id\":\"c-3\",\"event_id\":14,"
+    "\"message\":" MESSAGE_WITH_ATTACHMENTS "}",
+    NATTER_FRAME_MESSAGE_ACK, check_message_ack_with_attachments, NULL },
   { "message_ack/to-client", CLIENT,
     "{\"type\":\"message_ack\",\"client_msg_id\":\"c-1\",\"message\":" MESSAGE "}",
     NATTER_FRAME_MESSAGE_ACK, check_message_ack, NULL },
@@ -742,6 +831,99 @@ test_boxed (void)
 }
 
 static void
+test_attachment_values (void)
+{
+  g_autoptr (NatterAttachment) attachment = natter_attachment_new ();
+  g_autoptr (JsonNode) node = NULL;
+  g_autofree char *json = NULL;
+  NatterAttachment *copy;
+
+  g_assert_true (natter_attachment_name_is_valid ("Worksheet 3 (final).pdf"));
+  g_assert_true (natter_attachment_name_is_valid ("ፎቶ.jpg"));
+  g_assert_false (natter_attachment_name_is_valid (""));
+  g_assert_false (natter_attachment_name_is_valid (NULL));
+  g_assert_false (natter_attachment_name_is_valid (".."));
+  g_assert_false (natter_attachment_name_is_valid ("../etc/passwd"));
+  g_assert_false (natter_attachment_name_is_valid ("a\\b"));
+  g_assert_false (natter_attachment_name_is_valid ("line\nbreak"));
+  g_assert_false (natter_attachment_name_is_valid ("\xff.pdf"));
+
+  g_assert_true (natter_attachment_content_type_is_valid ("application/pdf"));
+  g_assert_true (
+    natter_attachment_content_type_is_valid ("application/vnd.oasis.opendocument.text"));
+  g_assert_false (natter_attachment_content_type_is_valid ("Image/PNG"));
+  g_assert_false (natter_attachment_content_type_is_valid ("text/plain; charset=utf-8"));
+  g_assert_false (natter_attachment_content_type_is_valid ("pdf"));
+  g_assert_false (natter_attachment_content_type_is_valid ("/pdf"));
+  g_assert_false (natter_attachment_content_type_is_valid ("image/"));
+
+  g_assert_true (natter_attachment_sha256_is_valid (
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+  g_assert_false (natter_attachment_sha256_is_valid (
+    "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"));
+  g_assert_false (natter_attachment_sha256_is_valid ("e3b0"));
+
+  attachment->attachment_id = 5;
+  attachment->name = g_strdup ("a.txt");
+  attachment->content_type = g_strdup ("text/plain");
+  attachment->size = 0;
+  attachment->sha256 =
+    g_strdup ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  node = natter_attachment_to_node (attachment);
+  json = natter_json_to_string (node, NULL);
+  g_assert_cmpstr (json, ==,
+                   "{\"attachment_id\":5,\"name\":\"a.txt\",\"content_type\":\"text/plain\","
+                   "\"size\":0,\"sha256\":"
+                   "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}");
+
+  {
+    g_autofree char *body = natter_attachment_to_json (attachment);
+    g_autoptr (NatterAttachment) parsed = natter_attachment_parse (body, strlen (body), NULL);
+    g_autoptr (GError) error = NULL;
+
+    g_assert_cmpstr (body, ==, json);
+    g_assert_nonnull (parsed);
+    g_assert_cmpint (parsed->attachment_id, ==, 5);
+    g_assert_cmpint (parsed->width, ==, 0);
+    g_assert_null (
+      natter_attachment_parse ("{\"attachment_id\":5}", strlen ("{\"attachment_id\":5}"), &error));
+    g_assert_error (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_BAD_FRAME);
+  }
+
+  g_assert_true (G_TYPE_IS_BOXED (NATTER_TYPE_ATTACHMENT));
+  copy = g_boxed_copy (NATTER_TYPE_ATTACHMENT, attachment);
+  g_assert_cmpstr (copy->name, ==, "a.txt");
+  g_assert_true (copy->name != attachment->name);
+  g_boxed_free (NATTER_TYPE_ATTACHMENT, copy);
+}
+
+static void
+test_message_copy_keeps_attachments (void)
+{
+  const char *input =
+    "{\"type\":\"chat_message\",\"event_id\":13,\"message\":" MESSAGE_WITH_ATTACHMENTS "}";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NatterFrame) frame = NULL;
+  g_autoptr (NatterFrame) copy = NULL;
+  g_autoptr (NatterFrame) server_frame = NULL;
+  const char *to_server =
+    "{\"type\":\"chat_message\",\"client_msg_id\":\"c-3\",\"conversation_id\":"
+    "7,\"text\":\"\",\"attachments\":[31,32]}";
+
+  frame = natter_frame_parse (input, strlen (input), CLIENT, NULL, &error);
+  g_assert_no_error (error);
+  copy = natter_frame_copy (frame);
+  natter_frame_free (g_steal_pointer (&frame));
+  check_chat_to_client_with_attachments (copy);
+
+  frame = natter_frame_parse (to_server, strlen (to_server), SERVER, NULL, &error);
+  g_assert_no_error (error);
+  server_frame = natter_frame_copy (frame);
+  natter_frame_free (g_steal_pointer (&frame));
+  check_chat_with_attachment_ids (server_frame);
+}
+
+static void
 test_profile_type_normalize (void)
 {
   static const struct {
@@ -864,6 +1046,9 @@ main (int argc, char *argv[])
   g_test_add_func ("/natter/protocol/frames/every-type-covered", test_every_type_covered);
   g_test_add_func ("/natter/protocol/frames/error-frame", test_error_frame);
   g_test_add_func ("/natter/protocol/frames/boxed", test_boxed);
+  g_test_add_func ("/natter/protocol/attachment-values", test_attachment_values);
+  g_test_add_func ("/natter/protocol/frames/message-copy-keeps-attachments",
+                   test_message_copy_keeps_attachments);
   g_test_add_func ("/natter/protocol/profile-type-normalize", test_profile_type_normalize);
   g_test_add_func ("/natter/protocol/ids", test_ids);
   g_test_add_func ("/natter/protocol/error-codes", test_error_codes);

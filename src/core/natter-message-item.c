@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include "natter-attachment-item.h"
 #include "natter-message-item.h"
 
 /* One row of a NatterMessageList: a stored message, an outbox entry
@@ -22,6 +23,7 @@ enum {
   PROP_OUTGOING,
   PROP_STATE,
   PROP_ERROR_MESSAGE,
+  PROP_ATTACHMENTS,
   N_PROPS
 };
 
@@ -41,6 +43,7 @@ struct _NatterMessageItem {
   NatterMessageState state;
   char *error_message;
   NatterCallLog *call;
+  GListStore *attachments; /* NatterAttachmentItem */
 };
 
 G_DEFINE_FINAL_TYPE (NatterMessageItem, natter_message_item, G_TYPE_OBJECT)
@@ -90,6 +93,9 @@ natter_message_item_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_ERROR_MESSAGE:
       g_value_set_string (value, self->error_message);
       break;
+    case PROP_ATTACHMENTS:
+      g_value_set_object (value, self->attachments);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -106,6 +112,7 @@ natter_message_item_finalize (GObject *object)
   g_clear_pointer (&self->client_msg_id, g_free);
   g_clear_pointer (&self->error_message, g_free);
   g_clear_pointer (&self->call, natter_call_log_free);
+  g_clear_object (&self->attachments);
 
   G_OBJECT_CLASS (natter_message_item_parent_class)->finalize (object);
 }
@@ -134,6 +141,15 @@ natter_message_item_class_init (NatterMessageItemClass *klass)
   properties[PROP_STATE] = g_param_spec_enum ("state", NULL, NULL, NATTER_TYPE_MESSAGE_STATE,
                                               NATTER_MESSAGE_STATE_SENT, flags);
   properties[PROP_ERROR_MESSAGE] = g_param_spec_string ("error-message", NULL, NULL, NULL, flags);
+  /**
+   * NatterMessageItem:attachments:
+   *
+   * The message's files and images (#NatterAttachmentItem), in the order
+   * the sender attached them; empty for a text-only message. The items are
+   * shared and change in place while they upload or download.
+   */
+  properties[PROP_ATTACHMENTS] =
+    g_param_spec_object ("attachments", NULL, NULL, G_TYPE_LIST_MODEL, flags);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -141,6 +157,7 @@ natter_message_item_class_init (NatterMessageItemClass *klass)
 static void
 natter_message_item_init (NatterMessageItem *self)
 {
+  self->attachments = g_list_store_new (NATTER_TYPE_ATTACHMENT_ITEM);
 }
 
 /**
@@ -395,4 +412,35 @@ natter_message_item_get_call (NatterMessageItem *self)
   g_return_val_if_fail (NATTER_IS_MESSAGE_ITEM (self), NULL);
 
   return self->call;
+}
+
+/**
+ * natter_message_item_get_attachments:
+ * @self: a #NatterMessageItem
+ *
+ * Returns: (transfer none): a #GListModel of #NatterAttachmentItem, never
+ *   %NULL
+ */
+GListModel *
+natter_message_item_get_attachments (NatterMessageItem *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE_ITEM (self), NULL);
+
+  return G_LIST_MODEL (self->attachments);
+}
+
+/**
+ * natter_message_item_add_attachment:
+ * @self: a #NatterMessageItem
+ * @attachment: an attachment of the message
+ *
+ * For the core, while it builds the item.
+ */
+void
+natter_message_item_add_attachment (NatterMessageItem *self, NatterAttachmentItem *attachment)
+{
+  g_return_if_fail (NATTER_IS_MESSAGE_ITEM (self));
+  g_return_if_fail (NATTER_IS_ATTACHMENT_ITEM (attachment));
+
+  g_list_store_append (self->attachments, attachment);
 }

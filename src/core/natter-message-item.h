@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-#include <glib-object.h>
+#include <gio/gio.h>
+
+#include "natter-attachment-item.h"
 
 #include "natter-store.h"
 #include "natter-types.h"
@@ -44,5 +46,7 @@ const char *natter_message_item_get_client_msg_id (NatterMessageItem *self);
 gboolean natter_message_item_get_outgoing (NatterMessageItem *self);
 NatterMessageState natter_message_item_get_state (NatterMessageItem *self);
 const char *natter_message_item_get_error_message (NatterMessageItem *self);
+GListModel *natter_message_item_get_attachments (NatterMessageItem *self);
+void natter_message_item_add_attachment (NatterMessageItem *self, NatterAttachmentItem *attachment);
 
 G_END_DECLS

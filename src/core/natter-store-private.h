@@ -13,4 +13,29 @@ sqlite3 *natter_store_get_db (NatterStore *self);
 gboolean natter_store_chat_init (NatterStore *self, GError **error);
 gint64 natter_store_chat_put_call (NatterStore *self, const NatterCallLog *call, GError **error);
 
+/* natter-store-outbox.c: what the user wrote and the server has not
+ * acknowledged yet. */
+gboolean natter_store_outbox_init (NatterStore *self, GError **error);
+
+/* Shared by the sibling files: one statement cache, one transaction
+ * discipline (signals queued inside a transaction are emitted after its
+ * commit). */
+sqlite3_stmt *natter_store_statement (NatterStore *self, const char *sql);
+void natter_store_bind_text (sqlite3_stmt *stmt, int index, const char *text);
+char *natter_store_column_text (sqlite3_stmt *stmt, int index);
+gboolean natter_store_step_done (NatterStore *self, sqlite3_stmt *stmt, GError **error);
+gboolean natter_store_begin (NatterStore *self, GError **error);
+gboolean natter_store_commit (NatterStore *self, GError **error);
+void natter_store_rollback (NatterStore *self);
+gboolean natter_store_insert_message (NatterStore *self,
+                                      const NatterMessage *message,
+                                      gboolean *out_inserted,
+                                      GError **error);
+gboolean natter_store_upsert_participant (NatterStore *self,
+                                          gint64 conversation_id,
+                                          const NatterProfile *profile,
+                                          GError **error);
+void natter_store_queue_outbox_changed (NatterStore *self, gint64 conversation_id);
+void natter_store_emit_outbox_changed (NatterStore *self, gint64 conversation_id);
+
 G_END_DECLS

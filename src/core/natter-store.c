@@ -94,17 +94,6 @@ static const char schema_sql[] =
   "  sent_at TEXT NOT NULL,"
   "  client_msg_id TEXT,"
   "  PRIMARY KEY (conversation_id, seq)) WITHOUT ROWID;"
-  "CREATE TABLE IF NOT EXISTS outbox ("
-  "  ordinal INTEGER PRIMARY KEY AUTOINCREMENT,"
-  "  client_msg_id TEXT NOT NULL UNIQUE,"
-  "  conversation_id INTEGER NOT NULL DEFAULT 0,"
-  "  to_profile_id INTEGER,"
-  "  to_profile_type TEXT,"
-  "  text TEXT NOT NULL,"
-  "  created_at TEXT NOT NULL,"
-  "  state INTEGER NOT NULL DEFAULT 0,"
-  "  error_code TEXT,"
-  "  error_message TEXT);"
   /* Our own read markers the server has not confirmed yet (no own
    * read_receipt back): sent again after every hello until it does. */
   "CREATE TABLE IF NOT EXISTS pending_reads ("
@@ -117,21 +106,6 @@ static const char schema_sql[] =
   "  caller_type TEXT NOT NULL,"
   "  call_type TEXT NOT NULL,"
   "  started_at TEXT NOT NULL);";
-
-void
-natter_outbox_entry_free (NatterOutboxEntry *entry)
-{
-  if (entry == NULL)
-    return;
-
-  g_free (entry->client_msg_id);
-  g_clear_pointer (&entry->to_profile, natter_profile_free);
-  g_free (entry->text);
-  g_free (entry->created_at);
-  g_free (entry->error_code);
-  g_free (entry->error_message);
-  g_free (entry);
-}
 
 static gboolean
 set_sqlite_error (NatterStore *self, GError **error, const char *what)
@@ -703,7 +677,8 @@ natter_store_new (const char *path, const NatterProfile *own_profile, GError **e
 
   sqlite3_busy_timeout (self->db, 5000);
 
-  if (!exec (self, schema_sql, error) || !natter_store_chat_init (self, error))
+  if (!exec (self, schema_sql, error) || !natter_store_chat_init (self, error) ||
+      !natter_store_outbox_init (self, error))
     return NULL;
 
   self->last_event_id = get_meta (self, "last_event_id");
@@ -715,6 +690,81 @@ sqlite3 *
 natter_store_get_db (NatterStore *self)
 {
   return self->db;
+}
+
+/* The helpers below are for the sibling files (natter-store-private.h),
+ * so each concern of the store keeps one statement cache and one
+ * transaction discipline. */
+sqlite3_stmt *
+natter_store_statement (NatterStore *self, const char *sql)
+{
+  return statement (self, sql);
+}
+
+void
+natter_store_bind_text (sqlite3_stmt *stmt, int index, const char *text)
+{
+  bind_text (stmt, index, text);
+}
+
+char *
+natter_store_column_text (sqlite3_stmt *stmt, int index)
+{
+  return column_text (stmt, index);
+}
+
+gboolean
+natter_store_step_done (NatterStore *self, sqlite3_stmt *stmt, GError **error)
+{
+  return step_done (self, stmt, error);
+}
+
+gboolean
+natter_store_begin (NatterStore *self, GError **error)
+{
+  return begin (self, error);
+}
+
+gboolean
+natter_store_commit (NatterStore *self, GError **error)
+{
+  return commit (self, error);
+}
+
+void
+natter_store_rollback (NatterStore *self)
+{
+  rollback (self);
+}
+
+gboolean
+natter_store_insert_message (NatterStore *self,
+                             const NatterMessage *message,
+                             gboolean *out_inserted,
+                             GError **error)
+{
+  return insert_message (self, message, out_inserted, error);
+}
+
+gboolean
+natter_store_upsert_participant (NatterStore *self,
+                                 gint64 conversation_id,
+                                 const NatterProfile *profile,
+                                 GError **error)
+{
+  return upsert_participant (self, conversation_id, profile, error);
+}
+
+void
+natter_store_queue_outbox_changed (NatterStore *self, gint64 conversation_id)
+{
+  queue_notify (self, OUTBOX_CHANGED, conversation_id, 0);
+}
+
+void
+natter_store_emit_outbox_changed (NatterStore *self, gint64 conversation_id)
+{
+  g_signal_emit (self, signals[OUTBOX_CHANGED], 0, conversation_id);
 }
 
 /**
@@ -1603,280 +1653,6 @@ natter_store_get_history_edge (NatterStore *self, gint64 conversation_id)
   sqlite3_reset (stmt);
 
   return edge;
-}
-
-/**
- * natter_store_outbox_add:
- * @self: a #NatterStore
- * @client_msg_id: the message's idempotency key
- * @conversation_id: the conversation, or 0 with @to_profile
- * @to_profile: (nullable): the peer of a direct conversation
- * @text: the text
- * @error: a #GError
- *
- * Writes a message to the outbox, before anything is sent.
- *
- * Returns: %TRUE if stored
- */
-gboolean
-natter_store_outbox_add (NatterStore *self,
-                         const char *client_msg_id,
-                         gint64 conversation_id,
-                         const NatterProfile *to_profile,
-                         const char *text,
-                         GError **error)
-{
-  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree char *created_at = natter_format_time (now);
-  sqlite3_stmt *stmt;
-
-  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
-  g_return_val_if_fail (client_msg_id != NULL, FALSE);
-  g_return_val_if_fail (conversation_id > 0 || to_profile != NULL, FALSE);
-  g_return_val_if_fail (text != NULL, FALSE);
-
-  if (conversation_id <= 0)
-    conversation_id = natter_store_find_direct_conversation (self, to_profile);
-
-  stmt = statement (self, "INSERT INTO outbox (client_msg_id, conversation_id, to_profile_id, "
-                          "to_profile_type, text, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-  bind_text (stmt, 1, client_msg_id);
-  sqlite3_bind_int64 (stmt, 2, MAX (conversation_id, 0));
-  if (conversation_id <= 0) {
-    sqlite3_bind_int64 (stmt, 3, to_profile->profile_id);
-    bind_text (stmt, 4, to_profile->profile_type);
-  }
-  bind_text (stmt, 5, text);
-  bind_text (stmt, 6, created_at);
-  if (!step_done (self, stmt, error))
-    return FALSE;
-
-  g_signal_emit (self, signals[OUTBOX_CHANGED], 0, MAX (conversation_id, 0));
-
-  return TRUE;
-}
-
-static NatterOutboxEntry *
-outbox_entry_from_row (sqlite3_stmt *stmt)
-{
-  NatterOutboxEntry *entry = g_new0 (NatterOutboxEntry, 1);
-
-  entry->client_msg_id = column_text (stmt, 0);
-  entry->ordinal = sqlite3_column_int64 (stmt, 1);
-  entry->conversation_id = sqlite3_column_int64 (stmt, 2);
-  if (sqlite3_column_type (stmt, 3) != SQLITE_NULL)
-    entry->to_profile = natter_profile_new (
-      sqlite3_column_int64 (stmt, 3), (const char *) sqlite3_column_text (stmt, 4), NULL, NULL);
-  entry->text = column_text (stmt, 5);
-  entry->created_at = column_text (stmt, 6);
-  entry->state = sqlite3_column_int (stmt, 7) == NATTER_OUTBOX_FAILED ? NATTER_OUTBOX_FAILED
-                                                                      : NATTER_OUTBOX_PENDING;
-  entry->error_code = column_text (stmt, 8);
-  entry->error_message = column_text (stmt, 9);
-
-  return entry;
-}
-
-/**
- * natter_store_outbox_list:
- * @self: a #NatterStore
- * @conversation_id: a conversation, or 0 for every entry
- * @pending_only: leave out failed entries
- *
- * Returns: (transfer full) (element-type NatterOutboxEntry): the entries in
- *   writing order
- */
-GPtrArray *
-natter_store_outbox_list (NatterStore *self, gint64 conversation_id, gboolean pending_only)
-{
-  GPtrArray *entries;
-  sqlite3_stmt *stmt;
-
-  g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
-
-  entries = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_outbox_entry_free);
-
-  stmt =
-    statement (self, "SELECT client_msg_id, ordinal, conversation_id, to_profile_id, "
-                     "to_profile_type, text, created_at, state, error_code, error_message "
-                     "FROM outbox WHERE (?1 = 0 OR conversation_id = ?1) AND (?2 = 0 OR state = 0) "
-                     "ORDER BY ordinal");
-  sqlite3_bind_int64 (stmt, 1, conversation_id);
-  sqlite3_bind_int (stmt, 2, pending_only ? 1 : 0);
-  while (sqlite3_step (stmt) == SQLITE_ROW)
-    g_ptr_array_add (entries, outbox_entry_from_row (stmt));
-  sqlite3_reset (stmt);
-
-  return entries;
-}
-
-/**
- * natter_store_outbox_lookup:
- * @self: a #NatterStore
- * @client_msg_id: the entry's key
- *
- * Returns: (transfer full) (nullable): the entry, %NULL if not in the outbox
- */
-NatterOutboxEntry *
-natter_store_outbox_lookup (NatterStore *self, const char *client_msg_id)
-{
-  NatterOutboxEntry *entry = NULL;
-  sqlite3_stmt *stmt;
-
-  g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
-  g_return_val_if_fail (client_msg_id != NULL, NULL);
-
-  stmt = statement (self, "SELECT client_msg_id, ordinal, conversation_id, to_profile_id, "
-                          "to_profile_type, text, created_at, state, error_code, error_message "
-                          "FROM outbox WHERE client_msg_id = ?1");
-  bind_text (stmt, 1, client_msg_id);
-  if (sqlite3_step (stmt) == SQLITE_ROW)
-    entry = outbox_entry_from_row (stmt);
-  sqlite3_reset (stmt);
-
-  return entry;
-}
-
-/**
- * natter_store_outbox_ack:
- * @self: a #NatterStore
- * @client_msg_id: the acknowledged entry
- * @message: the message as the server stored it
- * @out_applied: (out) (optional): %FALSE if the entry was no longer in the outbox
- * @error: a #GError
- *
- * Moves an entry from the outbox to the messages, in one transaction.
- *
- * Returns: %TRUE unless the database failed
- */
-gboolean
-natter_store_outbox_ack (NatterStore *self,
-                         const char *client_msg_id,
-                         const NatterMessage *message,
-                         gboolean *out_applied,
-                         GError **error)
-{
-  g_autoptr (NatterOutboxEntry) entry = NULL;
-  sqlite3_stmt *stmt;
-  gboolean inserted;
-
-  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
-  g_return_val_if_fail (client_msg_id != NULL, FALSE);
-  g_return_val_if_fail (message != NULL, FALSE);
-
-  if (out_applied != NULL)
-    *out_applied = FALSE;
-
-  entry = natter_store_outbox_lookup (self, client_msg_id);
-
-  if (!begin (self, error))
-    return FALSE;
-
-  if (!insert_message (self, message, &inserted, error))
-    goto failed;
-
-  /* A new direct conversation: remember who is in it, so later messages to
-   * that peer go by conversation id. */
-  if (entry != NULL && entry->to_profile != NULL) {
-    if (!upsert_participant (self, message->conversation_id, entry->to_profile, error) ||
-        !upsert_participant (self, message->conversation_id, self->own_profile, error))
-      goto failed;
-  }
-
-  stmt = statement (self, "DELETE FROM outbox WHERE client_msg_id = ?1");
-  bind_text (stmt, 1, client_msg_id);
-  if (!step_done (self, stmt, error))
-    goto failed;
-
-  if (entry != NULL) {
-    queue_notify (self, OUTBOX_CHANGED, entry->conversation_id, 0);
-    if (entry->conversation_id != message->conversation_id)
-      queue_notify (self, OUTBOX_CHANGED, message->conversation_id, 0);
-  }
-
-  if (!commit (self, error))
-    return FALSE;
-
-  if (out_applied != NULL)
-    *out_applied = entry != NULL;
-
-  return TRUE;
-
-failed:
-  rollback (self);
-  return FALSE;
-}
-
-static gboolean
-outbox_set_state (NatterStore *self,
-                  const char *client_msg_id,
-                  NatterOutboxState state,
-                  const char *code,
-                  const char *reason,
-                  GError **error)
-{
-  g_autoptr (NatterOutboxEntry) entry = natter_store_outbox_lookup (self, client_msg_id);
-  sqlite3_stmt *stmt;
-
-  if (entry == NULL)
-    return TRUE;
-
-  stmt = statement (self, "UPDATE outbox SET state = ?2, error_code = ?3, error_message = ?4 "
-                          "WHERE client_msg_id = ?1");
-  bind_text (stmt, 1, client_msg_id);
-  sqlite3_bind_int (stmt, 2, state);
-  bind_text (stmt, 3, code);
-  bind_text (stmt, 4, reason);
-  if (!step_done (self, stmt, error))
-    return FALSE;
-
-  g_signal_emit (self, signals[OUTBOX_CHANGED], 0, entry->conversation_id);
-
-  return TRUE;
-}
-
-/**
- * natter_store_outbox_fail:
- * @self: a #NatterStore
- * @client_msg_id: the refused entry
- * @code: the error frame's code
- * @reason: (nullable): the server's message
- * @error: a #GError
- *
- * Marks an entry failed; it is kept, and no longer sent on its own.
- *
- * Returns: %TRUE unless the database failed
- */
-gboolean
-natter_store_outbox_fail (NatterStore *self,
-                          const char *client_msg_id,
-                          const char *code,
-                          const char *reason,
-                          GError **error)
-{
-  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
-  g_return_val_if_fail (client_msg_id != NULL, FALSE);
-
-  return outbox_set_state (self, client_msg_id, NATTER_OUTBOX_FAILED, code, reason, error);
-}
-
-/**
- * natter_store_outbox_retry:
- * @self: a #NatterStore
- * @client_msg_id: a failed entry
- * @error: a #GError
- *
- * Makes a failed entry pending again.
- *
- * Returns: %TRUE unless the database failed
- */
-gboolean
-natter_store_outbox_retry (NatterStore *self, const char *client_msg_id, GError **error)
-{
-  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
-  g_return_val_if_fail (client_msg_id != NULL, FALSE);
-
-  return outbox_set_state (self, client_msg_id, NATTER_OUTBOX_PENDING, NULL, NULL, error);
 }
 
 /**

@@ -22,15 +22,16 @@ G_DEFINE_BOXED_TYPE (NatterFrame, natter_frame, natter_frame_copy, natter_frame_
 
 /* How one member of a frame is read and written. */
 typedef enum {
-  KIND_ID,           /* 1..2^53-1, written when non-zero */
-  KIND_COUNT,        /* 0..2^53-1, always written */
-  KIND_POSITIVE,     /* 1..2^53-1, always written */
-  KIND_BOOL,         /* always written */
-  KIND_STRING,       /* written when set */
-  KIND_CLIENT_ID,    /* 1..128 characters */
-  KIND_PROFILE_TYPE, /* normalized */
-  KIND_CALL_TYPE,    /* "voice" or "video" */
-  KIND_TEXT,         /* chat text: trimmed, 1..4096 characters */
+  KIND_ID,             /* 1..2^53-1, written when non-zero */
+  KIND_COUNT,          /* 0..2^53-1, always written */
+  KIND_POSITIVE,       /* 1..2^53-1, always written */
+  KIND_BOOL,           /* always written */
+  KIND_STRING,         /* written when set */
+  KIND_CLIENT_ID,      /* 1..128 characters */
+  KIND_PROFILE_TYPE,   /* normalized */
+  KIND_CALL_TYPE,      /* "voice" or "video" */
+  KIND_TEXT,           /* chat text: trimmed, 1..4096 characters (0 with attachments) */
+  KIND_ATTACHMENT_IDS, /* chat_message: 1..10 distinct ids; absent or [] when none */
   KIND_PROFILE,
   KIND_MESSAGE,
   KIND_CALL_LOG,
@@ -102,6 +103,7 @@ static const FieldSpec chat_message_fields[] = {
   { "to_profile_id", KIND_ID, F (to_profile_id), 0, OPTIONAL, NOT_READ },
   { "to_profile_type", KIND_PROFILE_TYPE, F (to_profile_type), 0, OPTIONAL, NOT_READ },
   { "text", KIND_TEXT, F (text), 0, REQUIRED, NOT_READ },
+  { "attachments", KIND_ATTACHMENT_IDS, F (attachment_ids), 0, OPTIONAL, NOT_READ },
   { "message", KIND_MESSAGE, F (message), 0, NOT_READ, REQUIRED },
   END
 };
@@ -304,6 +306,8 @@ natter_frame_copy (const NatterFrame *frame)
   copy->client_msg_id = g_strdup (frame->client_msg_id);
   copy->to_profile_type = g_strdup (frame->to_profile_type);
   copy->text = g_strdup (frame->text);
+  if (frame->attachment_ids != NULL)
+    copy->attachment_ids = g_array_copy (frame->attachment_ids);
   copy->message = frame->message != NULL ? natter_message_copy (frame->message) : NULL;
   copy->last_seen = g_strdup (frame->last_seen);
   copy->client_call_id = g_strdup (frame->client_call_id);
@@ -340,6 +344,7 @@ natter_frame_free (NatterFrame *frame)
   g_free (frame->client_msg_id);
   g_free (frame->to_profile_type);
   g_free (frame->text);
+  g_clear_pointer (&frame->attachment_ids, g_array_unref);
   g_clear_pointer (&frame->message, natter_message_free);
   g_free (frame->last_seen);
   g_free (frame->client_call_id);
@@ -435,6 +440,54 @@ read_candidate (JsonObject *object, NatterIceCandidate **out_candidate, GError *
 }
 
 static gboolean
+read_attachment_ids (JsonObject *object, const char *name, GArray **out_ids, GError **error)
+{
+  g_autoptr (GArray) ids = NULL;
+  JsonNode *node;
+  JsonArray *array;
+  guint length;
+
+  if (!natter_read_member (object, NULL, name, NATTER_FIELD_OPTIONAL, &node, error))
+    return FALSE;
+  if (node == NULL)
+    return TRUE;
+
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    return frame_error (error, NATTER_PROTOCOL_ERROR_BAD_FRAME, name,
+                        "expected an array of attachment ids");
+
+  array = json_node_get_array (node);
+  length = json_array_get_length (array);
+  if (length > NATTER_MAX_MESSAGE_ATTACHMENTS)
+    return frame_error (error, NATTER_PROTOCOL_ERROR_BAD_FRAME, name, "more than %d attachments",
+                        NATTER_MAX_MESSAGE_ATTACHMENTS);
+  if (length == 0)
+    return TRUE;
+
+  ids = g_array_sized_new (FALSE, FALSE, sizeof (gint64), length);
+  for (guint i = 0; i < length; i++) {
+    JsonNode *element = json_array_get_element (array, i);
+    gint64 id;
+
+    if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_INT64 ||
+        !natter_id_is_valid (id = json_node_get_int (element)))
+      return frame_error (error, NATTER_PROTOCOL_ERROR_BAD_FRAME, name,
+                          "element %u: expected a positive integer", i);
+
+    for (guint j = 0; j < ids->len; j++) {
+      if (g_array_index (ids, gint64, j) == id)
+        return frame_error (error, NATTER_PROTOCOL_ERROR_BAD_FRAME, name,
+                            "attachment %" G_GINT64_FORMAT " given twice", id);
+    }
+    g_array_append_val (ids, id);
+  }
+
+  g_clear_pointer (out_ids, g_array_unref);
+  *out_ids = g_steal_pointer (&ids);
+  return TRUE;
+}
+
+static gboolean
 read_text (JsonObject *object, const char *name, Presence presence, char **out_text, GError **error)
 {
   g_autofree char *raw = NULL;
@@ -450,11 +503,10 @@ read_text (JsonObject *object, const char *name, Presence presence, char **out_t
   if (raw == NULL)
     return TRUE;
 
+  /* An empty text is refused in check_frame () unless attachments come with
+   * it. */
   text = natter_utf8_strip (raw);
   length = g_utf8_strlen (text, -1);
-
-  if (length == 0)
-    return frame_error (error, NATTER_PROTOCOL_ERROR_BAD_FRAME, name, "empty");
 
   if (length > NATTER_MAX_CHAT_TEXT_CHARS)
     return frame_error (error, NATTER_PROTOCOL_ERROR_TOO_LONG, name, "longer than %d characters",
@@ -518,6 +570,9 @@ read_field (
     case KIND_CANDIDATE:
       return read_candidate (object, member, error);
 
+    case KIND_ATTACHMENT_IDS:
+      return read_attachment_ids (object, field->name, member, error);
+
     case KIND_PROFILE:
     case KIND_MESSAGE:
     case KIND_CALL_LOG:
@@ -563,6 +618,11 @@ check_frame (NatterFrame *frame, NatterDirection direction, GError **error)
 
   if (direction != NATTER_DIRECTION_TO_SERVER)
     return TRUE;
+
+  /* Text may be empty only when attachments carry the message. */
+  if (frame->type == NATTER_FRAME_CHAT_MESSAGE && frame->text != NULL && frame->text[0] == '\0' &&
+      frame->attachment_ids == NULL)
+    return frame_error (error, NATTER_PROTOCOL_ERROR_BAD_FRAME, "text", "empty");
 
   if (frame->type != NATTER_FRAME_CHAT_MESSAGE && frame->type != NATTER_FRAME_ICE_CANDIDATE &&
       frame->type != NATTER_FRAME_CALL_ANSWER)
@@ -802,6 +862,19 @@ write_field (JsonObject *object, const FieldSpec *field, const NatterFrame *fram
       json_object_set_member (object, field->name,
                               natter_ice_candidate_to_node (*(NatterIceCandidate *const *) member));
       break;
+
+    case KIND_ATTACHMENT_IDS: {
+      GArray *ids = *(GArray *const *) member;
+      JsonArray *array;
+
+      if (ids == NULL || ids->len == 0)
+        break;
+      array = json_array_sized_new (ids->len);
+      for (guint i = 0; i < ids->len; i++)
+        json_array_add_int_element (array, g_array_index (ids, gint64, i));
+      json_object_set_array_member (object, field->name, array);
+      break;
+    }
 
     default:
       g_assert_not_reached ();

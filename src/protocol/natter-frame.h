@@ -84,7 +84,10 @@ typedef struct {
   gint64 to_profile_id;   /* chat_message (instead of conversation_id), call_invitation,
                              compat routing of ice_candidate/call_answer */
   char *to_profile_type;
-  char *text;             /* chat_message to server; trimmed on parse */
+  char *text;             /* chat_message to server; trimmed on parse; "" only with
+                             attachment_ids */
+  GArray *attachment_ids; /* chat_message to server: gint64 ids of uploaded attachments,
+                             1..NATTER_MAX_MESSAGE_ATTACHMENTS, no repeats; NULL when none */
   NatterMessage *message; /* chat_message to client, message_ack */
   gboolean active;        /* typing */
   gint64 up_to_seq;       /* mark_read, read_receipt */

@@ -444,6 +444,34 @@ read_profile_member (JsonObject *object,
   return TRUE;
 }
 
+/* An absent, null or empty array leaves *out_attachments NULL. */
+static gboolean
+read_attachments_member (JsonObject *object,
+                         const char *prefix,
+                         GPtrArray **out_attachments,
+                         GError **error)
+{
+  g_autofree char *path = natter_field_path (prefix, "attachments");
+  JsonNode *node;
+  GPtrArray *attachments;
+
+  if (!natter_read_member (object, prefix, "attachments", NATTER_FIELD_OPTIONAL, &node, error))
+    return FALSE;
+  if (node == NULL)
+    return TRUE;
+
+  attachments = natter_attachment_list_from_node (node, path, error);
+  if (attachments == NULL)
+    return FALSE;
+
+  g_clear_pointer (out_attachments, g_ptr_array_unref);
+  if (attachments->len == 0)
+    g_ptr_array_unref (attachments);
+  else
+    *out_attachments = attachments;
+  return TRUE;
+}
+
 /* NatterMessage */
 
 /**
@@ -478,6 +506,12 @@ natter_message_copy (const NatterMessage *message)
   copy->text = g_strdup (message->text);
   copy->sent_at = g_strdup (message->sent_at);
   copy->client_msg_id = g_strdup (message->client_msg_id);
+  if (message->attachments != NULL) {
+    copy->attachments = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_attachment_free);
+    for (guint i = 0; i < message->attachments->len; i++)
+      g_ptr_array_add (copy->attachments,
+                       natter_attachment_copy (g_ptr_array_index (message->attachments, i)));
+  }
 
   return copy;
 }
@@ -496,6 +530,7 @@ natter_message_free (NatterMessage *message)
   g_free (message->text);
   g_free (message->sent_at);
   g_free (message->client_msg_id);
+  g_clear_pointer (&message->attachments, g_ptr_array_unref);
   g_free (message);
 }
 
@@ -521,6 +556,9 @@ natter_message_to_node (const NatterMessage *message)
   set_string_if (object, "text", message->text);
   set_string_if (object, "sent_at", message->sent_at);
   set_string_if (object, "client_msg_id", message->client_msg_id);
+  if (message->attachments != NULL && message->attachments->len > 0)
+    json_object_set_member (object, "attachments",
+                            natter_attachment_list_to_node (message->attachments));
 
   return node_new_object (object);
 }
@@ -552,7 +590,8 @@ natter_message_from_node (JsonNode *node, const char *field, GError **error)
       !natter_read_string (object, field, "sent_at", NATTER_FIELD_REQUIRED, MAX_TIME_CHARS, FALSE,
                            &message->sent_at, error) ||
       !natter_read_string (object, field, "client_msg_id", NATTER_FIELD_OPTIONAL,
-                           NATTER_MAX_CLIENT_ID_CHARS, TRUE, &message->client_msg_id, error))
+                           NATTER_MAX_CLIENT_ID_CHARS, TRUE, &message->client_msg_id, error) ||
+      !read_attachments_member (object, field, &message->attachments, error))
     return NULL;
 
   return g_steal_pointer (&message);

@@ -3,6 +3,8 @@
 
 #include <json-glib/json-glib.h>
 
+#include "natter-attachment.h"
+
 G_BEGIN_DECLS
 
 /* The records of PROTOCOL.md as plain C values. Each has _new/_copy/_free,
@@ -38,7 +40,8 @@ typedef struct {
   NatterProfile *sender;
   char *text;
   char *sent_at;
-  char *client_msg_id; /* may be NULL */
+  char *client_msg_id;    /* may be NULL */
+  GPtrArray *attachments; /* NatterAttachment, owned; NULL when none ("attachments" absent) */
 } NatterMessage;
 
 NatterMessage *natter_message_new (void);
