@@ -28,7 +28,7 @@ test_notifies_on_real_change (void)
 {
   g_autoptr (GHashTable) counts = g_hash_table_new (g_str_hash, g_str_equal);
   NatterAttachmentItem *item =
-    natter_attachment_item_new (NULL, "worksheet.pdf", "application/pdf", 1234, 0, 0, NULL);
+    natter_attachment_item_new (0, "worksheet.pdf", "application/pdf", 1234, 0, 0, NULL);
 
   g_signal_connect (item, "notify", G_CALLBACK (count_notify), counts);
   g_assert_cmpint (natter_attachment_item_get_state (item), ==, NATTER_ATTACHMENT_STATE_REMOTE);
@@ -44,8 +44,8 @@ test_notifies_on_real_change (void)
   g_assert_cmpuint (notified (counts, "progress"), ==, 2);
   g_assert_cmpfloat (natter_attachment_item_get_progress (item), ==, 1.0);
 
-  natter_attachment_item_set_uploaded (item, "42", "ab12");
-  g_assert_cmpstr (natter_attachment_item_get_attachment_id (item), ==, "42");
+  natter_attachment_item_set_uploaded (item, 42, "ab12");
+  g_assert_cmpint (natter_attachment_item_get_attachment_id (item), ==, 42);
   g_assert_cmpstr (natter_attachment_item_get_sha256 (item), ==, "ab12");
   g_assert_cmpint (natter_attachment_item_get_state (item), ==, NATTER_ATTACHMENT_STATE_REMOTE);
   g_assert_cmpuint (notified (counts, "attachment-id"), ==, 1);
@@ -68,8 +68,8 @@ static void
 test_image_and_defaults (void)
 {
   NatterAttachmentItem *item =
-    natter_attachment_item_new ("7", "photo.jpg", "image/jpeg", 10, 4032, 3024, "ff");
-  NatterAttachmentItem *unknown = natter_attachment_item_new ("8", "blob", NULL, -5, -1, -1, NULL);
+    natter_attachment_item_new (7, "photo.jpg", "image/jpeg", 10, 4032, 3024, "ff");
+  NatterAttachmentItem *unknown = natter_attachment_item_new (8, "blob", NULL, -5, -1, -1, NULL);
 
   g_assert_true (natter_attachment_item_is_image (item));
   g_assert_cmpint (natter_attachment_item_get_width (item), ==, 4032);
@@ -95,7 +95,7 @@ test_message_item_holds_attachments (void)
                             .sent_at = (char *) "2026-12-06T20:00:00Z" };
   NatterMessageItem *row = natter_message_item_new (&message, TRUE);
   NatterAttachmentItem *item =
-    natter_attachment_item_new ("5", "worksheet.pdf", "application/pdf", 1, 0, 0, NULL);
+    natter_attachment_item_new (5, "worksheet.pdf", "application/pdf", 1, 0, 0, NULL);
   g_autoptr (GListModel) bound = NULL;
 
   g_assert_cmpuint (g_list_model_get_n_items (natter_message_item_get_attachments (row)), ==, 0);

@@ -31,7 +31,7 @@ static GParamSpec *properties[N_PROPS];
 struct _NatterAttachmentItem {
   GObject parent_instance;
 
-  char *attachment_id;
+  gint64 attachment_id;
   char *name;
   char *content_type;
   gint64 size;
@@ -77,7 +77,7 @@ natter_attachment_item_get_property (GObject *object,
 
   switch (prop_id) {
     case PROP_ATTACHMENT_ID:
-      g_value_set_string (value, self->attachment_id);
+      g_value_set_int64 (value, self->attachment_id);
       break;
     case PROP_NAME:
       g_value_set_string (value, self->name);
@@ -119,7 +119,6 @@ natter_attachment_item_finalize (GObject *object)
 {
   NatterAttachmentItem *self = NATTER_ATTACHMENT_ITEM (object);
 
-  g_clear_pointer (&self->attachment_id, g_free);
   g_clear_pointer (&self->name, g_free);
   g_clear_pointer (&self->content_type, g_free);
   g_clear_pointer (&self->sha256, g_free);
@@ -141,9 +140,10 @@ natter_attachment_item_class_init (NatterAttachmentItemClass *klass)
   /**
    * NatterAttachmentItem:attachment-id:
    *
-   * The server's id; %NULL until the upload is done.
+   * The server's id; 0 until the upload is done.
    */
-  properties[PROP_ATTACHMENT_ID] = g_param_spec_string ("attachment-id", NULL, NULL, NULL, flags);
+  properties[PROP_ATTACHMENT_ID] =
+    g_param_spec_int64 ("attachment-id", NULL, NULL, 0, G_MAXINT64, 0, flags);
   /**
    * NatterAttachmentItem:name:
    *
@@ -206,7 +206,7 @@ natter_attachment_item_init (NatterAttachmentItem *self)
 
 /**
  * natter_attachment_item_new:
- * @attachment_id: (nullable): the server's id, %NULL before the upload
+ * @attachment_id: the server's id, 0 before the upload
  * @name: the file name
  * @content_type: (nullable): its MIME type
  * @size: bytes
@@ -217,7 +217,7 @@ natter_attachment_item_init (NatterAttachmentItem *self)
  * Returns: (transfer full): a new item in state remote
  */
 NatterAttachmentItem *
-natter_attachment_item_new (const char *attachment_id,
+natter_attachment_item_new (gint64 attachment_id,
                             const char *name,
                             const char *content_type,
                             gint64 size,
@@ -230,7 +230,7 @@ natter_attachment_item_new (const char *attachment_id,
   g_return_val_if_fail (name != NULL, NULL);
 
   self = g_object_new (NATTER_TYPE_ATTACHMENT_ITEM, NULL);
-  self->attachment_id = g_strdup (attachment_id);
+  self->attachment_id = MAX (attachment_id, 0);
   self->name = g_strdup (name);
   self->content_type = g_strdup (content_type != NULL ? content_type : "application/octet-stream");
   self->size = MAX (size, 0);
@@ -245,12 +245,12 @@ natter_attachment_item_new (const char *attachment_id,
  * natter_attachment_item_get_attachment_id:
  * @self: a #NatterAttachmentItem
  *
- * Returns: (nullable): the server's id, %NULL until uploaded
+ * Returns: the server's id, 0 until uploaded
  */
-const char *
+gint64
 natter_attachment_item_get_attachment_id (NatterAttachmentItem *self)
 {
-  g_return_val_if_fail (NATTER_IS_ATTACHMENT_ITEM (self), NULL);
+  g_return_val_if_fail (NATTER_IS_ATTACHMENT_ITEM (self), 0);
 
   return self->attachment_id;
 }
@@ -419,15 +419,17 @@ natter_attachment_item_is_image (NatterAttachmentItem *self)
  */
 void
 natter_attachment_item_set_uploaded (NatterAttachmentItem *self,
-                                     const char *attachment_id,
+                                     gint64 attachment_id,
                                      const char *sha256)
 {
   g_return_if_fail (NATTER_IS_ATTACHMENT_ITEM (self));
-  g_return_if_fail (attachment_id != NULL);
+  g_return_if_fail (attachment_id > 0);
 
   g_object_freeze_notify (G_OBJECT (self));
-  if (set_string (&self->attachment_id, attachment_id))
+  if (attachment_id != self->attachment_id) {
+    self->attachment_id = attachment_id;
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ATTACHMENT_ID]);
+  }
   if (set_string (&self->sha256, sha256))
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SHA256]);
   natter_attachment_item_set_progress (self, 1);

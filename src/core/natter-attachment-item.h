@@ -32,7 +32,7 @@ GType natter_attachment_state_get_type (void);
 G_DECLARE_FINAL_TYPE (
   NatterAttachmentItem, natter_attachment_item, NATTER, ATTACHMENT_ITEM, GObject)
 
-NatterAttachmentItem *natter_attachment_item_new (const char *attachment_id,
+NatterAttachmentItem *natter_attachment_item_new (gint64 attachment_id,
                                                   const char *name,
                                                   const char *content_type,
                                                   gint64 size,
@@ -40,7 +40,7 @@ NatterAttachmentItem *natter_attachment_item_new (const char *attachment_id,
                                                   int height,
                                                   const char *sha256);
 
-const char *natter_attachment_item_get_attachment_id (NatterAttachmentItem *self);
+gint64 natter_attachment_item_get_attachment_id (NatterAttachmentItem *self);
 const char *natter_attachment_item_get_name (NatterAttachmentItem *self);
 const char *natter_attachment_item_get_content_type (NatterAttachmentItem *self);
 gint64 natter_attachment_item_get_size (NatterAttachmentItem *self);
@@ -55,7 +55,7 @@ gboolean natter_attachment_item_is_image (NatterAttachmentItem *self);
 
 /* Set by the core as transfers move on; views only read. */
 void natter_attachment_item_set_uploaded (NatterAttachmentItem *self,
-                                          const char *attachment_id,
+                                          gint64 attachment_id,
                                           const char *sha256);
 void natter_attachment_item_set_local_path (NatterAttachmentItem *self, const char *local_path);
 void natter_attachment_item_set_progress (NatterAttachmentItem *self, double progress);
