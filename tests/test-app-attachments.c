@@ -7,9 +7,13 @@
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 
+#include "natter-attachment-progress.h"
 #include "natter-attachment-tray.h"
 #include "natter-chat-view.h"
 #include "natter-client.h"
+#include "natter-file-card.h"
+#include "natter-image-bubble.h"
+#include "natter-image-viewer.h"
 #include "natter-test-server.h"
 #include "natter-window.h"
 
@@ -503,6 +507,303 @@ test_paste (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (n_attachments (fixture), ==, 1);
 }
 
+/* Widget tests: an image bubble and a file card on their own, in a plain
+ * window, following an attachment item as the core would change it. */
+typedef struct {
+  char *dir;
+  char *shots_dir;
+  GtkWindow *window;
+  GtkWidget *column;
+  NatterThumbnailLoader *loader;
+} WidgetFixture;
+
+static void
+widget_fixture_set_up (WidgetFixture *fixture, gconstpointer data)
+{
+  const char *builddir = g_getenv ("NATTER_TEST_BUILDDIR");
+
+  fixture->dir = g_dir_make_tmp ("natter-attachment-widgets-XXXXXX", NULL);
+  fixture->shots_dir = g_build_filename (builddir ? builddir : ".", "screenshots", NULL);
+  g_mkdir_with_parents (fixture->shots_dir, 0755);
+  fixture->loader = natter_thumbnail_loader_new (4);
+  fixture->window = GTK_WINDOW (gtk_window_new ());
+  gtk_window_set_default_size (fixture->window, 420, 560);
+  fixture->column = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
+  gtk_widget_set_margin_start (fixture->column, 12);
+  gtk_widget_set_margin_end (fixture->column, 12);
+  gtk_widget_set_margin_top (fixture->column, 12);
+  gtk_widget_set_margin_bottom (fixture->column, 12);
+  gtk_window_set_child (fixture->window, fixture->column);
+  gtk_window_present (fixture->window);
+  natter_test_wait_until (gtk_widget_get_mapped (GTK_WIDGET (fixture->window)), TIMEOUT_MS);
+}
+
+static void
+widget_fixture_tear_down (WidgetFixture *fixture, gconstpointer data)
+{
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_DEFAULT);
+  gtk_window_destroy (fixture->window);
+  g_clear_object (&fixture->loader);
+  natter_test_remove_tree (fixture->dir);
+  g_free (fixture->dir);
+  g_free (fixture->shots_dir);
+  natter_test_iterate_until (g_get_monotonic_time () + 50 * 1000);
+}
+
+static void
+widget_frames (WidgetFixture *fixture, int count)
+{
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (fixture->window));
+  int frames = 0;
+  gulong handler = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &frames);
+
+  for (int seen = 0; seen < count; seen++) {
+    gtk_widget_queue_draw (GTK_WIDGET (fixture->window));
+    natter_test_wait_until (frames > seen, TIMEOUT_MS);
+  }
+  g_signal_handler_disconnect (clock, handler);
+}
+
+static void
+widget_screenshot (WidgetFixture *fixture, const char *name)
+{
+  GtkWidget *widget = GTK_WIDGET (fixture->window);
+  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  g_autoptr (GdkTexture) texture = NULL;
+  g_autoptr (GskRenderNode) node = NULL;
+  g_autofree char *file = g_strconcat (name, ".png", NULL);
+  g_autofree char *path = g_build_filename (fixture->shots_dir, file, NULL);
+  GtkSnapshot *snapshot;
+  int width, height;
+
+  widget_frames (fixture, 2);
+  width = gtk_widget_get_width (widget);
+  height = gtk_widget_get_height (widget);
+  snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (snapshot);
+  g_assert_nonnull (node);
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (widget)), node,
+                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("saved %s", path);
+}
+
+static char *
+write_photo (const char *dir, const char *name, int width, int height)
+{
+  g_autoptr (GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, width, height);
+  g_autoptr (GError) error = NULL;
+  char *path = g_build_filename (dir, name, NULL);
+  guint8 *pixels = gdk_pixbuf_get_pixels (pixbuf);
+  int stride = gdk_pixbuf_get_rowstride (pixbuf);
+
+  for (int y = 0; y < height; y++)
+    for (int x = 0; x < width; x++) {
+      guint8 *p = pixels + y * stride + x * 3;
+
+      p[0] = 40 + 200 * x / width;
+      p[1] = 90 + 120 * y / height;
+      p[2] = 200 - 120 * x / width;
+    }
+  g_assert_true (gdk_pixbuf_save (pixbuf, path, "png", &error, NULL));
+  g_assert_no_error (error);
+
+  return path;
+}
+
+static GtkWidget *
+find_progress (GtkWidget *widget)
+{
+  if (NATTER_IS_ATTACHMENT_PROGRESS (widget))
+    return widget;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child)) {
+    GtkWidget *found = find_progress (child);
+
+    if (found != NULL)
+      return found;
+  }
+
+  return NULL;
+}
+
+static GtkWidget *
+add_bubble (WidgetFixture *fixture, NatterAttachmentItem *item)
+{
+  GtkWidget *bubble = g_object_new (NATTER_TYPE_IMAGE_BUBBLE, "attachment", item, "loader",
+                                    fixture->loader, "halign", GTK_ALIGN_START, NULL);
+
+  gtk_box_append (GTK_BOX (fixture->column), bubble);
+  return bubble;
+}
+
+static NatterImageViewer *
+find_viewer (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++) {
+    g_autoptr (GObject) window = g_list_model_get_item (toplevels, i);
+
+    if (NATTER_IS_IMAGE_VIEWER (window))
+      return NATTER_IMAGE_VIEWER (window);
+  }
+
+  return NULL;
+}
+
+/* The sender measured 1600 x 1200: the bubble keeps 280 x 210 from the
+ * start, while the image is still on its way, and keeps exactly that when
+ * the thumbnail arrives. */
+static void
+test_image_bubble_reserves_size (WidgetFixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterAttachmentItem) photo =
+    natter_attachment_item_new (7, "homework.png", "image/png", 250000, 1600, 1200, NULL);
+  g_autoptr (NatterAttachmentItem) unmeasured =
+    natter_attachment_item_new (8, "unknown.png", "image/png", 1000, 0, 0, NULL);
+  g_autoptr (NatterAttachmentItem) tall =
+    natter_attachment_item_new (9, "receipt.png", "image/png", 1000, 300, 3000, NULL);
+  g_autofree char *path = NULL;
+  GtkWidget *bubble, *progress;
+  NatterImageViewer *viewer;
+  int width, height;
+
+  natter_attachment_item_set_state (photo, NATTER_ATTACHMENT_STATE_DOWNLOADING, NULL);
+  natter_attachment_item_set_progress (photo, 0.4);
+  bubble = add_bubble (fixture, photo);
+  add_bubble (fixture, unmeasured);
+  add_bubble (fixture, tall);
+  widget_frames (fixture, 2);
+
+  natter_image_bubble_get_reserved_size (NATTER_IMAGE_BUBBLE (bubble), &width, &height);
+  g_assert_cmpint (width, ==, 280);
+  g_assert_cmpint (height, ==, 210);
+  g_assert_cmpint (gtk_widget_get_width (bubble), ==, 280);
+  g_assert_cmpint (gtk_widget_get_height (bubble), ==, 210);
+  g_assert_false (natter_image_bubble_get_has_thumbnail (NATTER_IMAGE_BUBBLE (bubble)));
+  progress = find_progress (bubble);
+  g_assert_nonnull (progress);
+  g_assert_true (gtk_widget_is_drawable (progress));
+  widget_screenshot (fixture, "attachments-image-downloading");
+
+  /* Unmeasured: a fixed box; very tall: fitted, never thinner than usable. */
+  natter_image_bubble_get_reserved_size (NATTER_IMAGE_BUBBLE (gtk_widget_get_next_sibling (bubble)),
+                                         &width, &height);
+  g_assert_cmpint (width, ==, 240);
+  g_assert_cmpint (height, ==, 180);
+  natter_image_bubble_get_reserved_size (
+    NATTER_IMAGE_BUBBLE (gtk_widget_get_last_child (fixture->column)), &width, &height);
+  g_assert_cmpint (width, ==, 48);
+  g_assert_cmpint (height, ==, 280);
+
+  /* The download ends: the thumbnail comes, the size stays. */
+  path = write_photo (fixture->dir, "homework.png", 1600, 1200);
+  natter_attachment_item_set_local_path (photo, path);
+  natter_attachment_item_set_state (photo, NATTER_ATTACHMENT_STATE_DOWNLOADED, NULL);
+  natter_test_wait_until (natter_image_bubble_get_has_thumbnail (NATTER_IMAGE_BUBBLE (bubble)),
+                          TIMEOUT_MS);
+  widget_frames (fixture, 2);
+  g_assert_cmpint (gtk_widget_get_width (bubble), ==, 280);
+  g_assert_cmpint (gtk_widget_get_height (bubble), ==, 210);
+  g_assert_false (gtk_widget_get_visible (progress));
+  widget_screenshot (fixture, "attachments-image");
+
+  /* A click opens it large, upright and whole (1600 x 1200 fits in 2048). */
+  g_assert_null (find_viewer ());
+  g_assert_true (gtk_widget_activate_action_variant (bubble, "attachment.open", NULL));
+  viewer = find_viewer ();
+  g_assert_nonnull (viewer);
+  g_assert_true (natter_image_viewer_get_attachment (viewer) == photo);
+  natter_test_wait_until (natter_image_viewer_get_paintable (viewer) != NULL, TIMEOUT_MS);
+  g_assert_cmpint (gdk_paintable_get_intrinsic_width (natter_image_viewer_get_paintable (viewer)),
+                   ==, 1600);
+  g_assert_cmpint (gdk_paintable_get_intrinsic_height (natter_image_viewer_get_paintable (viewer)),
+                   ==, 1200);
+  gtk_window_destroy (GTK_WINDOW (viewer));
+}
+
+/* A PDF: its name and size, a download button until it is here, progress
+ * while it moves, then Open and Save As. Dark too. */
+static void
+test_file_card (WidgetFixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterAttachmentItem) worksheet = natter_attachment_item_new (
+    11, "Fractions worksheet.pdf", "application/pdf", 20 * 1024 * 1024, 0, 0, NULL);
+  g_autoptr (NatterAttachmentItem) photo =
+    natter_attachment_item_new (12, "homework.png", "image/png", 250000, 1600, 1200, NULL);
+  g_autofree char *size = g_format_size (20 * 1024 * 1024);
+  g_autofree char *half = g_format_size (10 * 1024 * 1024);
+  g_autofree char *sending = NULL;
+  g_autofree char *photo_path = write_photo (fixture->dir, "homework.png", 1600, 1200);
+  g_autofree char *pdf_path = g_build_filename (fixture->dir, "worksheet.pdf", NULL);
+  GtkWidget *card = natter_file_card_new (worksheet);
+  GtkWidget *download, *open, *save, *progress;
+
+  gtk_widget_set_halign (card, GTK_ALIGN_START);
+  gtk_box_append (GTK_BOX (fixture->column), card);
+  widget_frames (fixture, 2);
+
+  g_assert_true (tray_shows_label (card, "Fractions worksheet.pdf"));
+  g_assert_true (tray_shows_label (card, size));
+  download = find_button_labelled (card, "Download");
+  open = find_button_labelled (card, "Open");
+  save = find_button_labelled (card, "Save As…");
+  g_assert_nonnull (download);
+  g_assert_nonnull (open);
+  g_assert_nonnull (save);
+  g_assert_true (gtk_widget_is_drawable (download));
+  g_assert_false (gtk_widget_get_visible (open));
+  g_assert_false (gtk_widget_get_visible (save));
+  progress = find_progress (card);
+  g_assert_false (gtk_widget_get_visible (progress));
+
+  /* Going up: half way, with Cancel. */
+  natter_attachment_item_set_state (worksheet, NATTER_ATTACHMENT_STATE_UPLOADING, NULL);
+  natter_attachment_item_set_progress (worksheet, 0.5);
+  widget_frames (fixture, 1);
+  g_assert_true (gtk_widget_is_drawable (progress));
+  g_assert_false (gtk_widget_get_visible (download));
+  sending = g_strdup_printf ("Sending %s of %s", half, size);
+  g_assert_true (tray_shows_label (card, sending));
+  g_assert_nonnull (find_button_labelled (progress, "Cancel"));
+  widget_screenshot (fixture, "attachments-file-card-progress");
+
+  g_assert_true (g_file_set_contents (pdf_path, "%PDF-1.4\n", -1, NULL));
+  natter_attachment_item_set_local_path (worksheet, pdf_path);
+  natter_attachment_item_set_state (worksheet, NATTER_ATTACHMENT_STATE_DOWNLOADED, NULL);
+  widget_frames (fixture, 1);
+  g_assert_false (gtk_widget_get_visible (progress));
+  g_assert_true (gtk_widget_is_drawable (open));
+  g_assert_true (gtk_widget_is_drawable (save));
+  g_assert_false (gtk_widget_get_visible (download));
+
+  /* A failure says why. */
+  natter_attachment_item_set_state (worksheet, NATTER_ATTACHMENT_STATE_FAILED, "connection lost");
+  widget_frames (fixture, 1);
+  {
+    g_autofree char *failed = g_strdup_printf ("%s · Failed: connection lost", size);
+
+    g_assert_true (tray_shows_label (card, failed));
+  }
+  natter_attachment_item_set_state (worksheet, NATTER_ATTACHMENT_STATE_DOWNLOADED, NULL);
+
+  natter_attachment_item_set_local_path (photo, photo_path);
+  natter_attachment_item_set_state (photo, NATTER_ATTACHMENT_STATE_DOWNLOADED, NULL);
+  {
+    GtkWidget *bubble = add_bubble (fixture, photo);
+
+    natter_test_wait_until (natter_image_bubble_get_has_thumbnail (NATTER_IMAGE_BUBBLE (bubble)),
+                            TIMEOUT_MS);
+  }
+  widget_screenshot (fixture, "attachments-file-card");
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (),
+                                      ADW_COLOR_SCHEME_FORCE_DARK);
+  widget_screenshot (fixture, "attachments-dark");
+}
+
 static void
 on_final_activate (GApplication *application)
 {
@@ -531,6 +832,10 @@ main (int argc, char *argv[])
               test_drop_adds_chips, fixture_tear_down);
   g_test_add ("/natter/app/attachments/limits", Fixture, NULL, fixture_set_up, test_limits,
               fixture_tear_down);
+  g_test_add ("/natter/app/attachments/image-bubble-reserves-size", WidgetFixture, NULL,
+              widget_fixture_set_up, test_image_bubble_reserves_size, widget_fixture_tear_down);
+  g_test_add ("/natter/app/attachments/file-card", WidgetFixture, NULL, widget_fixture_set_up,
+              test_file_card, widget_fixture_tear_down);
   g_test_add ("/natter/app/attachments/paste", Fixture, NULL, fixture_set_up, test_paste,
               fixture_tear_down);
   {

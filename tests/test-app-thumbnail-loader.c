@@ -306,6 +306,22 @@ test_cache (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (natter_thumbnail_loader_lookup (fixture->loader, third, 32, 32));
 
   g_object_unref (first_texture);
+
+  /* At the pixel limit a result is kept; one row more and it is not. */
+  {
+    g_autofree char *at_limit = write_png (fixture, "at-limit.png", 1024, 1024);
+    g_autofree char *over_limit = write_png (fixture, "over-limit.png", 1024, 1025);
+
+    load (fixture, at_limit, 2048, 2048, NULL, &result);
+    g_assert_cmpint (gdk_texture_get_height (result.texture), ==, 1024);
+    load_result_clear (&result);
+    g_assert_nonnull (natter_thumbnail_loader_lookup (fixture->loader, at_limit, 2048, 2048));
+    load (fixture, over_limit, 2048, 2048, NULL, &result);
+    g_assert_cmpint (gdk_texture_get_height (result.texture), ==, 1025);
+    load_result_clear (&result);
+    g_assert_null (natter_thumbnail_loader_lookup (fixture->loader, over_limit, 2048, 2048));
+    g_assert_nonnull (natter_thumbnail_loader_lookup (fixture->loader, at_limit, 2048, 2048));
+  }
 }
 
 static void

@@ -10,6 +10,9 @@
 
 #include "natter-chat-view-private.h"
 
+/* Thumbnails kept decoded: a few screens of images. */
+#define THUMBNAIL_CACHE_SIZE 48
+
 static void
 on_attach_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
@@ -52,11 +55,13 @@ natter_chat_view_install_attachment_actions (GtkWidgetClass *widget_class)
  * natter_chat_view_setup_attachments:
  * @self: a #NatterChatView, its template initialised
  *
- * Connects the drop target, the paste handler and the tray's refusals.
+ * Makes the thumbnail loader; connects the drop target, the paste handler
+ * and the tray's refusals.
  */
 void
 natter_chat_view_setup_attachments (NatterChatView *self)
 {
+  self->thumbnail_loader = natter_thumbnail_loader_new (THUMBNAIL_CACHE_SIZE);
   gtk_widget_add_controller (GTK_WIDGET (self),
                              natter_attachment_tray_create_drop_target (self->attachment_tray));
   g_signal_connect_object (self->text_view, "paste-clipboard", G_CALLBACK (on_paste_clipboard),

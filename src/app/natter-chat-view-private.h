@@ -5,6 +5,7 @@
 
 #include "natter-attachment-tray.h"
 #include "natter-chat-view.h"
+#include "natter-thumbnail-loader.h"
 
 G_BEGIN_DECLS
 
@@ -54,6 +55,7 @@ struct _NatterChatView {
   GtkWidget *placeholder;
   GtkWidget *emoji_button;
   NatterAttachmentTray *attachment_tray;
+  NatterThumbnailLoader *thumbnail_loader;
   GtkSearchBar *search_bar;
   GtkEditable *search_entry;
   GtkLabel *search_count_label;

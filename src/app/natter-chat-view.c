@@ -1010,6 +1010,7 @@ natter_chat_view_finalize (GObject *object)
   NatterChatView *self = NATTER_CHAT_VIEW (object);
 
   g_clear_object (&self->load_cancellable);
+  g_clear_object (&self->thumbnail_loader);
   g_clear_pointer (&self->bound_items, g_hash_table_unref);
   g_clear_pointer (&self->search_hits, g_array_unref);
 

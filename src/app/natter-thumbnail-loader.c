@@ -310,7 +310,11 @@ on_load_done (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   }
 
-  cache_insert (self, request->key, texture);
+  /* An image opened large is not kept: a few of those would be hundreds
+   * of megabytes. */
+  if ((gint64) gdk_texture_get_width (texture) * gdk_texture_get_height (texture) <=
+      NATTER_THUMBNAIL_LOADER_MAX_CACHED_PIXELS)
+    cache_insert (self, request->key, texture);
   g_task_return_pointer (outer, g_steal_pointer (&texture), g_object_unref);
 }
 

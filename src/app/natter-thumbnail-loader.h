@@ -5,6 +5,9 @@
 
 G_BEGIN_DECLS
 
+/* Larger results are handed out but not kept. */
+#define NATTER_THUMBNAIL_LOADER_MAX_CACHED_PIXELS (1024 * 1024)
+
 #define NATTER_TYPE_THUMBNAIL_LOADER (natter_thumbnail_loader_get_type ())
 G_DECLARE_FINAL_TYPE (
   NatterThumbnailLoader, natter_thumbnail_loader, NATTER, THUMBNAIL_LOADER, GObject)
