@@ -223,8 +223,15 @@ activate_remembered_profile (NatterAccount *self)
   return TRUE;
 }
 
-static GError *
-error_for_status (guint status, GBytes *body)
+/**
+ * natter_account_error_for_status:
+ * @status: an HTTP error status
+ * @body: (nullable): the answer's body, perhaps a PROTOCOL.md error object
+ *
+ * Returns: (transfer full): a %NATTER_ACCOUNT_ERROR with the server's message
+ */
+GError *
+natter_account_error_for_status (guint status, GBytes *body)
 {
   g_autofree char *code = NULL;
   g_autofree char *message = NULL;
@@ -275,7 +282,7 @@ on_request_done (GObject *source, GAsyncResult *result, gpointer user_data)
 
   status = soup_message_get_status (message);
   if (!SOUP_STATUS_IS_SUCCESSFUL (status)) {
-    g_task_return_error (task, error_for_status (status, body));
+    g_task_return_error (task, natter_account_error_for_status (status, body));
     return;
   }
 
@@ -742,6 +749,39 @@ natter_account_request_async (NatterAccount *self,
   g_task_set_task_data (task, g_object_ref (message), g_object_unref);
   soup_session_send_and_read_async (self->session, message, G_PRIORITY_DEFAULT, cancellable,
                                     on_request_done, g_steal_pointer (&task));
+}
+
+/**
+ * natter_account_new_message:
+ * @self: a #NatterAccount
+ * @method: "GET", "POST", …
+ * @path: the path under the server URL, with its query
+ *
+ * For requests whose bodies are streamed (attachments): the caller sets
+ * the body and sends it on natter_account_get_session().
+ *
+ * Returns: (transfer full) (nullable): a message carrying the bearer
+ *   token, %NULL if the server URL is not valid
+ */
+SoupMessage *
+natter_account_new_message (NatterAccount *self, const char *method, const char *path)
+{
+  g_autofree char *url = NULL;
+  SoupMessage *message;
+
+  g_return_val_if_fail (NATTER_IS_ACCOUNT (self), NULL);
+  g_return_val_if_fail (path != NULL && path[0] == '/', NULL);
+
+  url = g_strconcat (self->server_url, path, NULL);
+  message = soup_message_new (method, url);
+  if (message != NULL && self->token != NULL) {
+    g_autofree char *authorization = g_strconcat ("Bearer ", self->token, NULL);
+
+    soup_message_headers_replace (soup_message_get_request_headers (message), "Authorization",
+                                  authorization);
+  }
+
+  return message;
 }
 
 /**

@@ -108,6 +108,8 @@ void natter_account_request_async (NatterAccount *self,
                                    GAsyncReadyCallback callback,
                                    gpointer user_data);
 GBytes *natter_account_request_finish (NatterAccount *self, GAsyncResult *result, GError **error);
+SoupMessage *natter_account_new_message (NatterAccount *self, const char *method, const char *path);
+GError *natter_account_error_for_status (guint status, GBytes *body);
 
 char *natter_account_build_profile_path (NatterAccount *self, const char *format, ...)
   G_GNUC_PRINTF (2, 3);

@@ -45,6 +45,9 @@ struct _NatterClient {
   NatterStore *store;
   NatterConversationList *conversations;
   GCancellable *profile_cancellable;
+  NatterAttachmentTransfers *transfers;
+
+  guint64 attachment_cache_limit;
 };
 
 G_DEFINE_FINAL_TYPE (NatterClient, natter_client, G_TYPE_OBJECT)
@@ -421,12 +424,22 @@ set_profile_state (NatterClient *self, NatterStore *store)
     g_cancellable_cancel (self->profile_cancellable);
   g_clear_object (&self->profile_cancellable);
 
+  /* The old profile's transfers stop now; their callbacks find them so. */
+  if (self->transfers != NULL)
+    g_object_run_dispose (G_OBJECT (self->transfers));
+  g_clear_object (&self->transfers);
+
   if (store != NULL) {
     conversations = natter_conversation_list_new (store);
     self->profile_cancellable = g_cancellable_new ();
   }
 
   natter_connection_set_store (self->connection, store);
+
+  if (store != NULL) {
+    self->transfers = natter_attachment_transfers_new (self->account, store, self->connection);
+    natter_attachment_transfers_set_cache_limit (self->transfers, self->attachment_cache_limit);
+  }
 
   g_object_freeze_notify (G_OBJECT (self));
   if (g_set_object (&self->store, store))
@@ -516,6 +529,9 @@ natter_client_dispose (GObject *object)
     natter_connection_set_store (self->connection, NULL);
   }
 
+  if (self->transfers != NULL)
+    g_object_run_dispose (G_OBJECT (self->transfers));
+  g_clear_object (&self->transfers);
   g_clear_object (&self->call_manager);
   g_clear_object (&self->conversations);
   g_clear_object (&self->store);
@@ -637,6 +653,7 @@ natter_client_class_init (NatterClientClass *klass)
 static void
 natter_client_init (NatterClient *self)
 {
+  self->attachment_cache_limit = NATTER_DEFAULT_ATTACHMENT_CACHE_BYTES;
 }
 
 /**
@@ -1009,13 +1026,18 @@ natter_client_refresh_conversations_finish (NatterClient *self,
 NatterMessageList *
 natter_client_open_conversation (NatterClient *self, gint64 conversation_id)
 {
+  NatterMessageList *list;
+
   g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
   g_return_val_if_fail (conversation_id > 0, NULL);
 
   if (self->store == NULL)
     return NULL;
 
-  return natter_message_list_new (self->store, self->account, conversation_id);
+  list = natter_message_list_new (self->store, self->account, conversation_id);
+  natter_message_list_set_attachment_transfers (list, self->transfers);
+
+  return list;
 }
 
 static char *
@@ -1242,4 +1264,34 @@ natter_client_refresh_calls_finish (NatterClient *self, GAsyncResult *result, GE
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * natter_client_get_attachment_transfers:
+ * @self: a #NatterClient
+ *
+ * Returns: (transfer none) (nullable): the uploads and downloads of the
+ *   active profile, %NULL when none is active
+ */
+NatterAttachmentTransfers *
+natter_client_get_attachment_transfers (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+
+  return self->transfers;
+}
+
+/**
+ * natter_client_set_attachment_cache_limit:
+ * @self: a #NatterClient
+ * @bytes: the most the download cache of each profile keeps
+ */
+void
+natter_client_set_attachment_cache_limit (NatterClient *self, guint64 bytes)
+{
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+
+  self->attachment_cache_limit = bytes;
+  if (self->transfers != NULL)
+    natter_attachment_transfers_set_cache_limit (self->transfers, bytes);
 }

@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "natter-account.h"
+#include "natter-attachment-transfers.h"
 #include "natter-connection.h"
 #include "natter-conversation-list.h"
 #include "natter-message-list.h"
@@ -67,6 +68,26 @@ gboolean
 natter_client_retry_message (NatterClient *self, const char *client_msg_id, GError **error);
 gboolean natter_client_mark_read (NatterClient *self, gint64 conversation_id, gint64 up_to_seq);
 gboolean natter_client_set_typing (NatterClient *self, gint64 conversation_id, gboolean active);
+
+NatterAttachmentTransfers *natter_client_get_attachment_transfers (NatterClient *self);
+void natter_client_set_attachment_cache_limit (NatterClient *self, guint64 bytes);
+
+/* natter-client-attachments.c */
+char *natter_client_send_message_with_attachments (NatterClient *self,
+                                                   gint64 conversation_id,
+                                                   const NatterProfile *peer,
+                                                   const char *text,
+                                                   GPtrArray *files,
+                                                   GError **error);
+gboolean
+natter_client_cancel_message (NatterClient *self, const char *client_msg_id, GError **error);
+void natter_client_download_attachment_async (NatterClient *self,
+                                              gint64 attachment_id,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer user_data);
+char *
+natter_client_download_attachment_finish (NatterClient *self, GAsyncResult *result, GError **error);
 
 /* natter-client-blocks.c */
 void natter_client_list_blocked_async (NatterClient *self,

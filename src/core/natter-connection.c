@@ -621,9 +621,21 @@ pump_outbox (NatterConnection *self)
     if (entry == NULL || entry->state != NATTER_OUTBOX_PENDING)
       continue;
 
+    /* Its files are still going up: the next flush, after the last
+     * upload, queues it again. */
+    if (!natter_outbox_entry_is_uploaded (entry))
+      continue;
+
     frame = natter_frame_new (NATTER_FRAME_CHAT_MESSAGE);
     frame->client_msg_id = g_strdup (entry->client_msg_id);
     frame->text = g_strdup (entry->text);
+    for (guint i = 0; entry->attachments != NULL && i < entry->attachments->len; i++) {
+      NatterOutboxAttachment *attachment = g_ptr_array_index (entry->attachments, i);
+
+      if (frame->attachment_ids == NULL)
+        frame->attachment_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+      g_array_append_val (frame->attachment_ids, attachment->attachment_id);
+    }
     if (entry->conversation_id > 0) {
       frame->conversation_id = entry->conversation_id;
     } else if (entry->to_profile != NULL) {
@@ -1228,7 +1240,8 @@ natter_connection_flush_outbox (NatterConnection *self)
   for (i = 0; i < entries->len; i++) {
     NatterOutboxEntry *entry = g_ptr_array_index (entries, i);
 
-    if (g_hash_table_contains (self->sent_ids, entry->client_msg_id) ||
+    if (!natter_outbox_entry_is_uploaded (entry) ||
+        g_hash_table_contains (self->sent_ids, entry->client_msg_id) ||
         g_queue_find_custom (&self->send_queue, entry->client_msg_id, (GCompareFunc) g_strcmp0))
       continue;
 

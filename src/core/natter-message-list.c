@@ -24,6 +24,7 @@ struct _NatterMessageList {
 
   NatterStore *store;
   NatterAccount *account;
+  NatterAttachmentTransfers *transfers; /* NULL: attachments shown without transfers */
   gint64 conversation_id;
 
   guint n_stored;
@@ -44,6 +45,60 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (NatterMessageList,
                                G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (G_TYPE_LIST_MODEL,
                                                       natter_message_list_model_init))
+
+static void
+add_attachments (NatterMessageList *self, NatterMessageItem *item, GPtrArray *attachments)
+{
+  for (guint i = 0; attachments != NULL && i < attachments->len; i++) {
+    NatterAttachment *attachment = g_ptr_array_index (attachments, i);
+    g_autoptr (NatterAttachmentItem) attachment_item = NULL;
+
+    if (self->transfers != NULL)
+      attachment_item =
+        natter_attachment_transfers_item_for_attachment (self->transfers, attachment);
+    else
+      attachment_item = natter_attachment_item_new (
+        attachment->attachment_id, attachment->name != NULL ? attachment->name : "",
+        attachment->content_type, attachment->size, (int) CLAMP (attachment->width, 0, G_MAXINT),
+        (int) CLAMP (attachment->height, 0, G_MAXINT), attachment->sha256);
+    natter_message_item_add_attachment (item, attachment_item);
+  }
+}
+
+static NatterMessageItem *
+item_for_message (NatterMessageList *self, const NatterMessage *message, gboolean outgoing)
+{
+  NatterMessageItem *item = natter_message_item_new (message, outgoing);
+
+  add_attachments (self, item, message->attachments);
+
+  return item;
+}
+
+static NatterMessageItem *
+item_for_outbox (NatterMessageList *self, const NatterOutboxEntry *entry)
+{
+  NatterMessageItem *item =
+    natter_message_item_new_from_outbox (entry, natter_store_get_own_profile (self->store));
+
+  for (guint i = 0; entry->attachments != NULL && i < entry->attachments->len; i++) {
+    NatterOutboxAttachment *attachment = g_ptr_array_index (entry->attachments, i);
+    g_autoptr (NatterAttachmentItem) attachment_item = NULL;
+
+    if (self->transfers != NULL) {
+      attachment_item =
+        natter_attachment_transfers_item_for_outbox (self->transfers, entry, attachment);
+    } else {
+      attachment_item = natter_attachment_item_new (
+        attachment->attachment_id, attachment->name, attachment->content_type, attachment->size,
+        attachment->width, attachment->height, attachment->sha256);
+      natter_attachment_item_set_local_path (attachment_item, attachment->path);
+    }
+    natter_message_item_add_attachment (item, attachment_item);
+  }
+
+  return item;
+}
 
 static void
 drop_pages_from (NatterMessageList *self, guint first_page)
@@ -111,7 +166,7 @@ load_page (NatterMessageList *self, guint page)
       NatterMessage *message = g_ptr_array_index (messages, i);
       gboolean outgoing = message->sender != NULL && natter_profile_equal (message->sender, own);
 
-      g_ptr_array_add (items, natter_message_item_new (message, outgoing));
+      g_ptr_array_add (items, item_for_message (self, message, outgoing));
     }
   }
 
@@ -195,13 +250,11 @@ reload_outbox (NatterMessageList *self)
   g_autoptr (GPtrArray) entries =
     natter_store_outbox_list (self->store, self->conversation_id, FALSE);
   g_autoptr (GPtrArray) old_items = self->outbox_items;
-  const NatterProfile *own = natter_store_get_own_profile (self->store);
   guint i;
 
   self->outbox_items = g_ptr_array_new_full (entries->len, g_object_unref);
   for (i = 0; i < entries->len; i++)
-    g_ptr_array_add (self->outbox_items,
-                     natter_message_item_new_from_outbox (g_ptr_array_index (entries, i), own));
+    g_ptr_array_add (self->outbox_items, item_for_outbox (self, g_ptr_array_index (entries, i)));
 
   if (old_items->len > 0 || self->outbox_items->len > 0) {
     g_list_model_items_changed (G_LIST_MODEL (self), n_timeline (self), old_items->len,
@@ -363,6 +416,7 @@ natter_message_list_dispose (GObject *object)
 
   g_clear_object (&self->store);
   g_clear_object (&self->account);
+  g_clear_object (&self->transfers);
 
   G_OBJECT_CLASS (natter_message_list_parent_class)->dispose (object);
 }
@@ -437,11 +491,9 @@ natter_message_list_new (NatterStore *store, NatterAccount *account, gint64 conv
   self->outbox_items = g_ptr_array_new_with_free_func (g_object_unref);
   {
     g_autoptr (GPtrArray) entries = natter_store_outbox_list (store, conversation_id, FALSE);
-    const NatterProfile *own = natter_store_get_own_profile (store);
 
     for (guint i = 0; i < entries->len; i++)
-      g_ptr_array_add (self->outbox_items,
-                       natter_message_item_new_from_outbox (g_ptr_array_index (entries, i), own));
+      g_ptr_array_add (self->outbox_items, item_for_outbox (self, g_ptr_array_index (entries, i)));
   }
 
   g_signal_connect_object (store, "message-added", G_CALLBACK (on_message_added), self,
@@ -672,4 +724,26 @@ natter_message_list_get_position_for_seq (NatterMessageList *self, gint64 seq)
 
   return message_position (
     self, natter_store_get_message_position (self->store, self->conversation_id, seq));
+}
+
+/**
+ * natter_message_list_set_attachment_transfers:
+ * @self: a #NatterMessageList
+ * @transfers: (nullable): the profile's transfers
+ *
+ * Attachments then show as the live items of @transfers, following their
+ * uploads and downloads. Set once, before the list is shown.
+ */
+void
+natter_message_list_set_attachment_transfers (NatterMessageList *self,
+                                              NatterAttachmentTransfers *transfers)
+{
+  g_return_if_fail (NATTER_IS_MESSAGE_LIST (self));
+
+  if (!g_set_object (&self->transfers, transfers))
+    return;
+
+  /* Items built so far hold detached attachments. */
+  drop_pages_from (self, 0);
+  reload_outbox (self);
 }

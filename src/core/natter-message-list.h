@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "natter-account.h"
+#include "natter-attachment-transfers.h"
 #include "natter-message-item.h"
 #include "natter-store.h"
 
@@ -29,5 +30,7 @@ guint natter_message_list_load_older_finish (NatterMessageList *self,
                                              GError **error);
 
 guint natter_message_list_get_position_for_seq (NatterMessageList *self, gint64 seq);
+void natter_message_list_set_attachment_transfers (NatterMessageList *self,
+                                                   NatterAttachmentTransfers *transfers);
 
 G_END_DECLS

@@ -49,6 +49,7 @@ natter_outbox_entry_free (NatterOutboxEntry *entry)
   g_free (entry->created_at);
   g_free (entry->error_code);
   g_free (entry->error_message);
+  g_clear_pointer (&entry->attachments, g_ptr_array_unref);
   g_free (entry);
 }
 
@@ -155,6 +156,12 @@ natter_store_outbox_list (NatterStore *self, gint64 conversation_id, gboolean pe
     g_ptr_array_add (entries, outbox_entry_from_row (stmt));
   sqlite3_reset (stmt);
 
+  for (guint i = 0; i < entries->len; i++) {
+    NatterOutboxEntry *entry = g_ptr_array_index (entries, i);
+
+    entry->attachments = natter_store_outbox_attachments_load (self, entry->client_msg_id);
+  }
+
   return entries;
 }
 
@@ -182,6 +189,9 @@ natter_store_outbox_lookup (NatterStore *self, const char *client_msg_id)
   if (sqlite3_step (stmt) == SQLITE_ROW)
     entry = outbox_entry_from_row (stmt);
   sqlite3_reset (stmt);
+
+  if (entry != NULL)
+    entry->attachments = natter_store_outbox_attachments_load (self, entry->client_msg_id);
 
   return entry;
 }

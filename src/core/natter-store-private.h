@@ -17,6 +17,14 @@ gint64 natter_store_chat_put_call (NatterStore *self, const NatterCallLog *call,
  * acknowledged yet. */
 gboolean natter_store_outbox_init (NatterStore *self, GError **error);
 
+/* natter-store-attachments.c: attachments of stored and outgoing messages,
+ * and the index of their files on this disk. */
+gboolean natter_store_attachments_init (NatterStore *self, GError **error);
+gboolean
+natter_store_attachments_put (NatterStore *self, const NatterMessage *message, GError **error);
+void natter_store_attachments_load (NatterStore *self, NatterMessage *message);
+GPtrArray *natter_store_outbox_attachments_load (NatterStore *self, const char *client_msg_id);
+
 /* Shared by the sibling files: one statement cache, one transaction
  * discipline (signals queued inside a transaction are emitted after its
  * commit). */

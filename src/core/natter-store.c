@@ -376,6 +376,9 @@ insert_message (NatterStore *self,
   if (!inserted)
     return TRUE;
 
+  if (!natter_store_attachments_put (self, message, error))
+    return FALSE;
+
   /* Kept with the rows, so a long conversation opens without counting. */
   stmt = statement (self, "UPDATE conversations SET message_count = message_count + 1 "
                           "WHERE conversation_id = ?1");
@@ -678,7 +681,7 @@ natter_store_new (const char *path, const NatterProfile *own_profile, GError **e
   sqlite3_busy_timeout (self->db, 5000);
 
   if (!exec (self, schema_sql, error) || !natter_store_chat_init (self, error) ||
-      !natter_store_outbox_init (self, error))
+      !natter_store_outbox_init (self, error) || !natter_store_attachments_init (self, error))
     return NULL;
 
   self->last_event_id = get_meta (self, "last_event_id");
@@ -1562,6 +1565,9 @@ natter_store_load_messages (NatterStore *self, gint64 conversation_id, guint off
       g_ptr_array_add (messages, message_from_row (stmt, conversation_id));
     sqlite3_reset (stmt);
   }
+
+  for (guint i = 0; i < messages->len; i++)
+    natter_store_attachments_load (self, g_ptr_array_index (messages, i));
 
   return messages;
 }

@@ -19,6 +19,35 @@ typedef enum {
 } NatterOutboxState;
 
 /**
+ * NatterOutboxAttachment:
+ * @position: its place among the message's attachments, from 0
+ * @path: the sender's file
+ * @name: the file name sent
+ * @content_type: its MIME type
+ * @size: bytes, as measured when it was attached
+ * @width: an image's width as the sender measured it, or 0
+ * @height: an image's height, or 0
+ * @attachment_id: the server's id once uploaded, 0 before
+ * @sha256: the server's SHA-256 once uploaded
+ *
+ * A file of a message in the outbox.
+ */
+typedef struct {
+  guint position;
+  char *path;
+  char *name;
+  char *content_type;
+  gint64 size;
+  int width;
+  int height;
+  gint64 attachment_id;
+  char *sha256;
+} NatterOutboxAttachment;
+
+void natter_outbox_attachment_free (NatterOutboxAttachment *attachment);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterOutboxAttachment, natter_outbox_attachment_free)
+
+/**
  * NatterOutboxEntry:
  *
  * A message the user wrote that the server has not acknowledged yet. Either
@@ -35,9 +64,11 @@ typedef struct {
   NatterOutboxState state;
   char *error_code;
   char *error_message;
+  GPtrArray *attachments; /* NatterOutboxAttachment, in order; empty for text only */
 } NatterOutboxEntry;
 
 void natter_outbox_entry_free (NatterOutboxEntry *entry);
+gboolean natter_outbox_entry_is_uploaded (const NatterOutboxEntry *entry);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterOutboxEntry, natter_outbox_entry_free)
 
 /**
@@ -128,6 +159,37 @@ gboolean natter_store_outbox_fail (NatterStore *self,
                                    const char *reason,
                                    GError **error);
 gboolean natter_store_outbox_retry (NatterStore *self, const char *client_msg_id, GError **error);
+gboolean natter_store_outbox_add_with_attachments (NatterStore *self,
+                                                   const char *client_msg_id,
+                                                   gint64 conversation_id,
+                                                   const NatterProfile *to_profile,
+                                                   const char *text,
+                                                   GPtrArray *attachments,
+                                                   GError **error);
+gboolean natter_store_outbox_set_uploaded (NatterStore *self,
+                                           const char *client_msg_id,
+                                           guint position,
+                                           const NatterAttachment *uploaded,
+                                           GError **error);
+gboolean natter_store_outbox_remove (NatterStore *self,
+                                     const char *client_msg_id,
+                                     gboolean *out_removed,
+                                     GError **error);
+
+/* Attachments of stored messages, and the files of them on this disk */
+NatterAttachment *natter_store_lookup_attachment (NatterStore *self, gint64 attachment_id);
+char *natter_store_get_attachment_file (NatterStore *self, gint64 attachment_id);
+gboolean natter_store_set_attachment_file (NatterStore *self,
+                                           gint64 attachment_id,
+                                           const char *path,
+                                           gboolean cached,
+                                           gint64 size,
+                                           GError **error);
+gboolean
+natter_store_forget_attachment_file (NatterStore *self, gint64 attachment_id, GError **error);
+gint64 natter_store_get_cache_size (NatterStore *self);
+GArray *natter_store_list_cached_files (NatterStore *self);
+char *natter_store_get_cache_dir (NatterStore *self);
 
 /* Drafts, one per conversation */
 char *natter_store_get_draft (NatterStore *self, gint64 conversation_id);

@@ -12,6 +12,7 @@
 #include "natter-password.h"
 #include "natter-protocol.h"
 #include "natter-request-guard.h"
+#include "natter-server-db-attachments.h"
 
 #define ROUTE_KEY "natter-route"
 /* Keys each limiter remembers; the least recently used go first. */
@@ -70,6 +71,7 @@ struct _NatterHttpApi {
   const NatterServerConfig *config;
   NatterMetrics *metrics;
   NatterHub *hub;
+  NatterHttpAttachments *attachments; /* NULL: no attachment paths */
   NatterAttemptLimiter *logins_by_address;
   NatterAttemptLimiter *logins_by_account;
   NatterAttemptLimiter *registrations_by_address;
@@ -838,6 +840,20 @@ handle_avatar (NatterHttpApi *self, SoupServerMessage *msg, const Route *route)
   }
 }
 
+static gboolean
+fill_last_message_attachments (NatterHttpApi *self, GPtrArray *conversations, GError **error)
+{
+  for (guint i = 0; i < conversations->len; i++) {
+    NatterConversation *conversation = g_ptr_array_index (conversations, i);
+
+    if (conversation->last_message != NULL &&
+        !natter_server_db_fill_attachments (self->db, conversation->last_message, error))
+      return FALSE;
+  }
+
+  return TRUE;
+}
+
 static void
 handle_conversations (NatterHttpApi *self, SoupServerMessage *msg, const Route *route)
 {
@@ -853,7 +869,7 @@ handle_conversations (NatterHttpApi *self, SoupServerMessage *msg, const Route *
     g_autoptr (GPtrArray) conversations =
       natter_server_db_list_conversations (self->db, viewer, &error);
 
-    if (conversations == NULL) {
+    if (conversations == NULL || !fill_last_message_attachments (self, conversations, &error)) {
       respond_internal (self, msg, error);
       return;
     }
@@ -941,7 +957,7 @@ handle_messages (NatterHttpApi *self, SoupServerMessage *msg, const Route *route
 
   messages = natter_server_db_list_messages (self->db, route->conversation_id, before_seq,
                                              (guint) limit, &has_more, &error);
-  if (messages == NULL) {
+  if (messages == NULL || !natter_server_db_fill_attachments_of_list (self->db, messages, &error)) {
     respond_internal (self, msg, error);
     return;
   }
@@ -1048,7 +1064,12 @@ natter_http_api_check_request (const char *method,
 
   *out_body_limit = 0;
   if (!match_route (path, &route)) {
-    guint status = natter_http_blocks_check_request (method, path);
+    guint status =
+      natter_http_attachments_check_request (self->config, method, path, out_body_limit);
+
+    if (status != SOUP_STATUS_NOT_FOUND)
+      return status;
+    status = natter_http_blocks_check_request (method, path);
 
     if (status == 0)
       *out_body_limit = self->config->max_request_body_bytes;
@@ -1082,6 +1103,16 @@ handler (SoupServer *server,
 
   info = &routes[route.id];
   g_object_set_data (G_OBJECT (msg), ROUTE_KEY, (gpointer) info->template);
+
+  /* Attachments live in natter-http-attachments.c; a browser reads them
+   * across origins like the rest of the API. */
+  if (!matched && self->attachments != NULL &&
+      natter_http_attachments_is_path (self->attachments, path)) {
+    g_object_set_data (G_OBJECT (msg), ROUTE_KEY, (gpointer) "/api/…/attachments");
+    add_cors_headers (self, msg, g_str_equal (method, "OPTIONS"));
+    natter_http_attachments_handle (self->attachments, msg, path);
+    return;
+  }
 
   /* Blocks live in natter-http-blocks.c. */
   if (!matched && natter_http_blocks_handle (self->db, self->hub, msg, path)) {
@@ -1187,6 +1218,7 @@ natter_http_api_dispose (GObject *object)
   g_clear_object (&self->db);
   g_clear_object (&self->metrics);
   g_clear_object (&self->hub);
+  g_clear_object (&self->attachments);
 
   G_OBJECT_CLASS (natter_http_api_parent_class)->dispose (object);
 }
@@ -1270,6 +1302,14 @@ natter_http_api_install (NatterHttpApi *self, SoupServer *server)
   soup_server_add_early_handler (server, NULL, early_handler, self, NULL);
   soup_server_add_handler (server, NULL, handler, self, NULL);
   g_signal_connect_object (server, "request-finished", G_CALLBACK (on_request_finished), self, 0);
+}
+
+void
+natter_http_api_set_attachments (NatterHttpApi *self, NatterHttpAttachments *attachments)
+{
+  g_return_if_fail (NATTER_IS_HTTP_API (self));
+
+  g_set_object (&self->attachments, attachments);
 }
 
 static void

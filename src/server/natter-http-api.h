@@ -3,6 +3,7 @@
 
 #include <libsoup/soup.h>
 
+#include "natter-http-attachments.h"
 #include "natter-hub.h"
 #include "natter-metrics.h"
 #include "natter-server-config.h"
@@ -18,6 +19,8 @@ NatterHttpApi *natter_http_api_new (NatterServerDb *db,
                                     NatterMetrics *metrics,
                                     NatterHub *hub);
 void natter_http_api_install (NatterHttpApi *self, SoupServer *server);
+/* Hands the attachment paths to @attachments. */
+void natter_http_api_set_attachments (NatterHttpApi *self, NatterHttpAttachments *attachments);
 void natter_http_api_install_metrics (NatterHttpApi *self, SoupServer *server);
 void natter_http_api_set_shutting_down (NatterHttpApi *self, gboolean shutting_down);
 guint natter_http_api_check_request (const char *method,

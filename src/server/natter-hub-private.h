@@ -63,6 +63,12 @@ void natter_hub_send_to_profile (NatterHub *self,
                                  const char *type,
                                  const char *text);
 void natter_hub_stamp_sender (NatterFrame *frame, const NatterProfile *sender);
+/* natter-hub-attachments.c */
+gboolean natter_hub_check_attachments (NatterHub *self,
+                                       NatterHubConnection *connection,
+                                       const NatterFrame *frame,
+                                       gint64 conversation_id,
+                                       GError **error);
 gboolean natter_hub_are_contacts (NatterHub *self, const NatterProfile *a, const NatterProfile *b);
 void natter_hub_introduce (NatterHub *self, const NatterProfile *a, const NatterProfile *b);
 

@@ -6,6 +6,7 @@
 #include "natter-http-body.h"
 #include "natter-password.h"
 #include "natter-token-bucket.h"
+#include "natter-server-db-attachments.h"
 
 #include <string.h>
 
@@ -328,7 +329,7 @@ store_chat_message (NatterHub *self, PendingChat *pending, GError **error)
   if (pending->message != NULL) {
     pending->sender_event_id =
       natter_server_db_get_sender_event_id (self->db, pending->message->message_id);
-    return TRUE;
+    return natter_server_db_fill_attachments (self->db, pending->message, error);
   }
 
   conversation_id = resolve_conversation (self, pending->connection, frame, &pending->created);
@@ -345,9 +346,15 @@ store_chat_message (NatterHub *self, PendingChat *pending, GError **error)
     return TRUE;
   }
 
+  if (!natter_hub_check_attachments (self, pending->connection, frame, conversation_id, error)) {
+    g_clear_pointer (&pending->route, route_release);
+    return error == NULL || *error == NULL;
+  }
+
   pending->message = natter_server_db_add_message (self->db, conversation_id, sender, frame->text,
                                                    frame->client_msg_id, error);
-  if (pending->message == NULL)
+  if (pending->message == NULL ||
+      !natter_server_db_link_attachments (self->db, pending->message, frame->attachment_ids, error))
     return FALSE;
 
   /* One frame, its event_id changed for each participant. */

@@ -498,6 +498,30 @@ natter_request_guard_get_n_connections (NatterRequestGuard *self)
 }
 
 /**
+ * natter_request_guard_refuse:
+ * @self: the guard
+ * @msg: a request whose body is not read yet (or only partly)
+ * @status: the HTTP status
+ * @code: the error word
+ * @text: the error message
+ *
+ * Answers @msg without reading the rest of its body and closes its
+ * connection once the client had a moment to read the answer.
+ */
+void
+natter_request_guard_refuse (NatterRequestGuard *self,
+                             SoupServerMessage *msg,
+                             guint status,
+                             const char *code,
+                             const char *text)
+{
+  g_return_if_fail (NATTER_IS_REQUEST_GUARD (self));
+  g_return_if_fail (SOUP_IS_SERVER_MESSAGE (msg));
+
+  refuse_request (self, msg, status, code, text);
+}
+
+/**
  * natter_request_guard_client_address:
  * @config: for the trusted proxies
  * @msg: a request

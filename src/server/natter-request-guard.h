@@ -25,6 +25,14 @@ NatterRequestGuard *natter_request_guard_new (const NatterServerConfig *config,
                                               gpointer check_data);
 void natter_request_guard_install (NatterRequestGuard *self, SoupServer *server);
 guint natter_request_guard_get_n_connections (NatterRequestGuard *self);
+/* Answers @msg at once with an error body and closes the connection,
+ * without reading (the rest of) its body: for handlers that refuse a
+ * streamed upload after its headers. */
+void natter_request_guard_refuse (NatterRequestGuard *self,
+                                  SoupServerMessage *msg,
+                                  guint status,
+                                  const char *code,
+                                  const char *text);
 
 char *natter_request_guard_client_address (const NatterServerConfig *config,
                                            SoupServerMessage *msg);

@@ -52,6 +52,8 @@ natter_server_config_new (void)
   config->max_request_body_bytes = NATTER_MAX_HTTP_BODY_BYTES;
   config->max_avatar_bytes = NATTER_MAX_AVATAR_BYTES;
   config->max_attachment_bytes = 25 * 1024 * 1024;
+  config->attachment_quota_bytes = G_GUINT64_CONSTANT (1024) * 1024 * 1024;
+  config->attachment_unsent_lifetime_s = 24 * 3600;
   config->header_timeout_s = 10;
   config->idle_timeout_s = 60;
   config->max_connections_per_address = 64;
@@ -294,6 +296,7 @@ natter_server_config_parse_args (NatterServerConfig *config,
                                 "--email E --name N --profile-type T --password-stdin");
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_add_group (context, natter_server_config_hub_option_group (config));
+  g_option_context_add_group (context, natter_server_config_attachments_option_group (config));
   if (!g_option_context_parse (context, argc, argv, error))
     return FALSE;
 

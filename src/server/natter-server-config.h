@@ -53,6 +53,10 @@ typedef struct {
   double registration_burst;         /* 5 */
   char *metrics_listen;              /* ADDR:PORT of /metrics; NULL: off */
 
+  /* Attachments (natter-server-config-attachments.c) */
+  guint64 attachment_quota_bytes;     /* 1 GiB one user may keep */
+  guint attachment_unsent_lifetime_s; /* 86400: unsent uploads are removed after */
+
   /* The shortest time between two main-loop wake-ups, so that under load
    * each iteration serves many sockets; 0: wake for every event. */
   guint loop_interval_us; /* 1000 */
@@ -84,6 +88,8 @@ gboolean natter_server_config_parse_args (NatterServerConfig *config,
 /* The hub's limits as options (--max-outgoing-bytes …), filled in @config
  * once parsed. */
 GOptionGroup *natter_server_config_hub_option_group (NatterServerConfig *config);
+/* --attachment-quota and --attachment-unsent-lifetime. */
+GOptionGroup *natter_server_config_attachments_option_group (NatterServerConfig *config);
 gboolean natter_server_config_origin_allowed (const NatterServerConfig *config, const char *origin);
 gboolean natter_server_config_is_trusted_proxy (const NatterServerConfig *config,
                                                 const char *address);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "natter-server-db.h"
+#include "natter-server-db-attachments.h"
 #include "natter-wal-checkpointer.h"
 
 /* WAL size that starts a checkpoint: SQLite's own default (4 MiB). */
@@ -145,6 +146,9 @@ static const char *const migrations[] = {
   "  created_at INTEGER NOT NULL,"
   "  PRIMARY KEY (blocker_id, blocker_type, blocked_id, blocked_type)) WITHOUT ROWID;"
   "CREATE INDEX blocks_by_blocked ON blocks (blocked_id, blocked_type);",
+
+  /* 3: attachments (natter-server-db-attachments.c) */
+  natter_server_db_attachments_migration,
 };
 
 static gint64

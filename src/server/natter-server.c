@@ -32,6 +32,7 @@ struct _NatterServer {
   NatterHub *hub;
   NatterHttpApi *api;
   NatterRequestGuard *guard;
+  NatterHttpAttachments *attachments;
   SoupServer *soup_server;
   SoupServer *metrics_server; /* NULL without --metrics-listen */
   guint port;
@@ -151,6 +152,7 @@ natter_server_dispose (GObject *object)
   if (self->metrics_server != NULL)
     soup_server_disconnect (self->metrics_server);
   g_clear_object (&self->metrics_server);
+  g_clear_object (&self->attachments);
   g_clear_object (&self->guard);
   g_clear_object (&self->api);
   g_clear_object (&self->hub);
@@ -236,6 +238,13 @@ natter_server_new (NatterServerConfig *config, GError **error)
   self->guard =
     natter_request_guard_new (config, self->metrics, natter_http_api_check_request, self->api);
   natter_request_guard_install (self->guard, self->soup_server);
+  /* After the guard: its size check sees an upload's headers first. */
+  self->attachments =
+    natter_http_attachments_new (self->db, config, self->metrics, self->guard, error);
+  if (self->attachments == NULL)
+    return NULL;
+  natter_http_attachments_install (self->attachments, self->soup_server);
+  natter_http_api_set_attachments (self->api, self->attachments);
   if (config->metrics_listen != NULL) {
     self->metrics_server = soup_server_new ("server-header", NULL, NULL);
     natter_http_api_install_metrics (self->api, self->metrics_server);
