@@ -11,6 +11,7 @@
 #include "natter-attachment-tray.h"
 #include "natter-chat-view.h"
 #include "natter-client.h"
+#include "natter-message-list.h"
 #include "natter-file-card.h"
 #include "natter-image-bubble.h"
 #include "natter-image-viewer.h"
@@ -175,6 +176,10 @@ open_window (Fixture *fixture)
     natter_window_open_conversation (fixture->window, fixture->conversation_id), TIMEOUT_MS);
   fixture->chat_view = natter_window_get_chat_view (fixture->window);
   natter_test_wait_until (gtk_window_is_active (GTK_WINDOW (fixture->window)), TIMEOUT_MS);
+  /* The history fetch done: its spinner would keep software GL drawing. */
+  natter_test_wait_until (!natter_message_list_get_loading (NATTER_MESSAGE_LIST (
+                            natter_chat_view_get_messages (fixture->chat_view))),
+                          TIMEOUT_MS);
 }
 
 static void
@@ -507,6 +512,218 @@ test_paste (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (n_attachments (fixture), ==, 1);
 }
 
+static void
+collect_widgets (GtkWidget *widget, GType type, GPtrArray *found)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type) && gtk_widget_is_drawable (widget))
+    g_ptr_array_add (found, widget);
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    collect_widgets (child, type, found);
+}
+
+/* The drawn widget of @type in the chat view showing attachment @name. */
+static GtkWidget *
+shown_attachment (Fixture *fixture, GType type, const char *name)
+{
+  g_autoptr (GPtrArray) found = g_ptr_array_new ();
+
+  collect_widgets (GTK_WIDGET (fixture->chat_view), type, found);
+  for (guint i = 0; i < found->len; i++) {
+    GtkWidget *widget = g_ptr_array_index (found, i);
+    NatterAttachmentItem *attachment = NULL;
+
+    g_object_get (widget, "attachment", &attachment, NULL);
+    if (attachment != NULL && g_strcmp0 (natter_attachment_item_get_name (attachment), name) == 0) {
+      g_object_unref (attachment);
+      return widget;
+    }
+    g_clear_object (&attachment);
+  }
+
+  return NULL;
+}
+
+static char *
+file_sha256 (const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+
+  g_assert_true (g_file_get_contents (path, &contents, &length, &error));
+  g_assert_no_error (error);
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, length);
+}
+
+static NatterMessageItem *
+last_message (NatterMessageList *messages)
+{
+  guint n_items = g_list_model_get_n_items (G_LIST_MODEL (messages));
+
+  return n_items > 0 ? g_list_model_get_item (G_LIST_MODEL (messages), n_items - 1) : NULL;
+}
+
+static guint
+n_attachments_of_last (NatterMessageList *messages)
+{
+  g_autoptr (NatterMessageItem) message = last_message (messages);
+
+  return message != NULL ? g_list_model_get_n_items (natter_message_item_get_attachments (message))
+                         : 0;
+}
+
+typedef struct {
+  char *path;
+  GError *error;
+  gboolean done;
+} Download;
+
+static void
+on_downloaded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Download *download = user_data;
+
+  download->path =
+    natter_client_download_attachment_finish (NATTER_CLIENT (source), result, &download->error);
+  download->done = TRUE;
+}
+
+static char *
+download (NatterClient *client, NatterAttachmentItem *attachment)
+{
+  Download result = { 0 };
+
+  natter_client_download_attachment_async (
+    client, natter_attachment_item_get_attachment_id (attachment), NULL, on_downloaded, &result);
+  natter_test_wait_until (result.done, TIMEOUT_MS);
+  g_assert_no_error (result.error);
+  g_assert_nonnull (result.path);
+  return result.path;
+}
+
+/* A photo and a PDF go from the app to Bob, byte for byte; Bob's photo
+ * and PDF come back and show in the app: the image's room kept from the
+ * start, the card with name and size. */
+static void
+test_send_and_receive (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *photo = write_image (fixture, "homework.png", 1600, 1200);
+  g_autofree char *worksheet = write_document (fixture, "worksheet.pdf", 300 * 1000);
+  g_autofree char *reply_photo = write_image (fixture, "corrected.png", 800, 1000);
+  g_autofree char *reply_notes = write_document (fixture, "notes.pdf", 4321);
+  const char *const both[] = { photo, worksheet, NULL };
+  g_autoptr (NatterMessageList) bob_messages = NULL;
+  g_autoptr (NatterMessageItem) received = NULL;
+  g_autoptr (GPtrArray) reply = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *reply_id = NULL;
+  g_autofree char *notes_size = g_format_size (4321);
+  GtkWidget *bubble, *card;
+  int width, height;
+
+  open_window (fixture);
+
+  /* Alice: two files and a line of text. */
+  g_assert_true (drop_files (fixture, both));
+  natter_chat_view_set_draft (fixture->chat_view, "My homework and the worksheet");
+  g_assert_true (natter_chat_view_send_draft (fixture->chat_view, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_attachments (fixture), ==, 0);
+  natter_test_wait_until (shown_attachment (fixture, NATTER_TYPE_IMAGE_BUBBLE, "homework.png") &&
+                            shown_attachment (fixture, NATTER_TYPE_FILE_CARD, "worksheet.pdf"),
+                          TIMEOUT_MS);
+
+  /* Bob gets both, measured, and the same bytes. */
+  bob_messages = natter_client_open_conversation (fixture->bob, fixture->conversation_id);
+  /* Generous: the upload runs at low priority behind the window's work. */
+  natter_test_wait_until (n_attachments_of_last (bob_messages) == 2, 3 * TIMEOUT_MS);
+  received = last_message (bob_messages);
+  g_assert_cmpstr (natter_message_item_get_text (received), ==, "My homework and the worksheet");
+  {
+    GListModel *attachments = natter_message_item_get_attachments (received);
+    g_autoptr (NatterAttachmentItem) image = g_list_model_get_item (attachments, 0);
+    g_autoptr (NatterAttachmentItem) document = g_list_model_get_item (attachments, 1);
+    g_autofree char *image_path = NULL;
+    g_autofree char *document_path = NULL;
+    g_autofree char *sent_image_sum = file_sha256 (photo);
+    g_autofree char *sent_document_sum = file_sha256 (worksheet);
+    g_autofree char *image_sum = NULL;
+    g_autofree char *document_sum = NULL;
+
+    g_assert_cmpstr (natter_attachment_item_get_name (image), ==, "homework.png");
+    g_assert_cmpint (natter_attachment_item_get_width (image), ==, 1600);
+    g_assert_cmpint (natter_attachment_item_get_height (image), ==, 1200);
+    g_assert_cmpstr (natter_attachment_item_get_name (document), ==, "worksheet.pdf");
+    g_assert_cmpint (natter_attachment_item_get_size (document), ==, 300 * 1000);
+    image_path = download (fixture->bob, image);
+    document_path = download (fixture->bob, document);
+    image_sum = file_sha256 (image_path);
+    document_sum = file_sha256 (document_path);
+    g_assert_cmpstr (image_sum, ==, sent_image_sum);
+    g_assert_cmpstr (document_sum, ==, sent_document_sum);
+  }
+
+  /* Bob answers with files of his own. */
+  g_ptr_array_add (reply, g_file_new_for_path (reply_photo));
+  g_ptr_array_add (reply, g_file_new_for_path (reply_notes));
+  reply_id = natter_client_send_message_with_attachments (fixture->bob, fixture->conversation_id,
+                                                          NULL, NULL, reply, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (reply_id);
+
+  natter_test_wait_until (
+    (bubble = shown_attachment (fixture, NATTER_TYPE_IMAGE_BUBBLE, "corrected.png")) != NULL,
+    3 * TIMEOUT_MS);
+  /* Room for 800 x 1000 in 280 x 280 from the first frame it is drawn. */
+  natter_test_wait_until (gtk_widget_get_height (bubble) > 0, TIMEOUT_MS);
+  natter_image_bubble_get_reserved_size (NATTER_IMAGE_BUBBLE (bubble), &width, &height);
+  g_assert_cmpint (width, ==, 224);
+  g_assert_cmpint (height, ==, 280);
+  g_assert_cmpint (gtk_widget_get_width (bubble), ==, 224);
+  g_assert_cmpint (gtk_widget_get_height (bubble), ==, 280);
+  natter_test_wait_until (natter_image_bubble_get_has_thumbnail (NATTER_IMAGE_BUBBLE (bubble)),
+                          3 * TIMEOUT_MS);
+  wait_frames (fixture, 2);
+  bubble = shown_attachment (fixture, NATTER_TYPE_IMAGE_BUBBLE, "corrected.png");
+  g_assert_nonnull (bubble);
+  g_assert_cmpint (gtk_widget_get_width (bubble), ==, 224);
+  g_assert_cmpint (gtk_widget_get_height (bubble), ==, 280);
+  {
+    NatterAttachmentItem *image = natter_image_bubble_get_attachment (NATTER_IMAGE_BUBBLE (bubble));
+    g_autofree char *sum = file_sha256 (natter_attachment_item_get_local_path (image));
+    g_autofree char *sent_sum = file_sha256 (reply_photo);
+
+    g_assert_cmpint (natter_attachment_item_get_state (image), ==,
+                     NATTER_ATTACHMENT_STATE_DOWNLOADED);
+    g_assert_cmpstr (sum, ==, sent_sum);
+  }
+
+  /* The PDF waits to be asked for: its card shows name and size. */
+  card = shown_attachment (fixture, NATTER_TYPE_FILE_CARD, "notes.pdf");
+  g_assert_nonnull (card);
+  g_assert_true (tray_shows_label (card, "notes.pdf"));
+  g_assert_true (tray_shows_label (card, notes_size));
+  g_assert_true (gtk_widget_is_drawable (find_button_labelled (card, "Download")));
+  natter_chat_view_scroll_to_bottom (fixture->chat_view);
+  save_screenshot (fixture, "attachments-chat");
+
+  /* Download from the card: then Open and Save As. */
+  g_assert_true (gtk_widget_activate_action_variant (card, "attachment.download", NULL));
+  natter_test_wait_until (natter_attachment_item_get_state (natter_file_card_get_attachment (
+                            NATTER_FILE_CARD (card))) == NATTER_ATTACHMENT_STATE_DOWNLOADED,
+                          TIMEOUT_MS);
+  wait_frames (fixture, 1);
+  card = shown_attachment (fixture, NATTER_TYPE_FILE_CARD, "notes.pdf");
+  g_assert_true (gtk_widget_is_drawable (find_button_labelled (card, "Open")));
+  g_assert_true (gtk_widget_is_drawable (find_button_labelled (card, "Save As…")));
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (),
+                                      ADW_COLOR_SCHEME_FORCE_DARK);
+  save_screenshot (fixture, "attachments-chat-dark");
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (), ADW_COLOR_SCHEME_DEFAULT);
+}
+
 /* Widget tests: an image bubble and a file card on their own, in a plain
  * window, following an attachment item as the core would change it. */
 typedef struct {
@@ -836,6 +1053,8 @@ main (int argc, char *argv[])
               widget_fixture_set_up, test_image_bubble_reserves_size, widget_fixture_tear_down);
   g_test_add ("/natter/app/attachments/file-card", WidgetFixture, NULL, widget_fixture_set_up,
               test_file_card, widget_fixture_tear_down);
+  g_test_add ("/natter/app/attachments/send-and-receive", Fixture, NULL, fixture_set_up,
+              test_send_and_receive, fixture_tear_down);
   g_test_add ("/natter/app/attachments/paste", Fixture, NULL, fixture_set_up, test_paste,
               fixture_tear_down);
   {

@@ -12,6 +12,7 @@
 
 #include "natter-attachment-actions.h"
 #include "natter-chat-view-private.h"
+#include "natter-message-row.h"
 
 static NatterChatView *
 chat_view_of (GtkWidget *widget)
@@ -148,39 +149,91 @@ natter_attachment_save_as (GtkWidget *widget, NatterAttachmentItem *attachment)
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
 }
 
+/* A download's cancellable, kept on the item: a download goes on while its
+ * row is scrolled away (and its widgets recycled). */
+#define DOWNLOAD_CANCELLABLE_KEY "natter-app-download"
+
+static void
+on_downloaded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (NatterChatView) view = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL;
+
+  path = natter_client_download_attachment_finish (NATTER_CLIENT (source), result, &error);
+  if (path == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    g_autofree char *title = g_strdup_printf (_ ("Could not download: %s"), error->message);
+
+    natter_chat_view_show_toast (view, title);
+  }
+}
+
 /**
  * natter_attachment_download:
  * @widget: the widget asking
  * @attachment: an attachment on the server
  *
- * Fetches the attachment into the client's cache; its state and progress
- * follow.
+ * Fetches the attachment into the client's download cache; its state,
+ * progress and local path follow.
  */
 void
 natter_attachment_download (GtkWidget *widget, NatterAttachmentItem *attachment)
 {
   NatterChatView *view = chat_view_of (widget);
+  GCancellable *cancellable;
 
-  if (view == NULL || view->client == NULL)
+  if (view == NULL || view->client == NULL ||
+      natter_attachment_item_get_attachment_id (attachment) <= 0 ||
+      natter_attachment_item_get_state (attachment) == NATTER_ATTACHMENT_STATE_DOWNLOADING)
     return;
 
-  g_debug ("download %s", natter_attachment_item_get_name (attachment)); /* PENDING-CORE */
+  cancellable = g_cancellable_new ();
+  g_object_set_data_full (G_OBJECT (attachment), DOWNLOAD_CANCELLABLE_KEY, cancellable,
+                          g_object_unref);
+  natter_client_download_attachment_async (view->client,
+                                           natter_attachment_item_get_attachment_id (attachment),
+                                           cancellable, on_downloaded, g_object_ref (view));
 }
 
 /**
  * natter_attachment_cancel:
- * @widget: the widget asking
+ * @widget: the widget asking, inside the message's row
  * @attachment: an attachment going up or coming down
+ *
+ * Stops a download; stops an upload by taking its whole message out of the
+ * outbox (a message goes with all its files or not at all).
  */
 void
 natter_attachment_cancel (GtkWidget *widget, NatterAttachmentItem *attachment)
 {
   NatterChatView *view = chat_view_of (widget);
+  GtkWidget *row = gtk_widget_get_ancestor (widget, NATTER_TYPE_MESSAGE_ROW);
 
-  if (view == NULL || view->client == NULL)
-    return;
+  switch (natter_attachment_item_get_state (attachment)) {
+    case NATTER_ATTACHMENT_STATE_DOWNLOADING:
+      g_cancellable_cancel (g_object_get_data (G_OBJECT (attachment), DOWNLOAD_CANCELLABLE_KEY));
+      break;
+    case NATTER_ATTACHMENT_STATE_UPLOADING:
+      if (view != NULL && view->client != NULL && row != NULL &&
+          natter_message_row_get_item (NATTER_MESSAGE_ROW (row)) != NULL) {
+        NatterMessageItem *message = natter_message_row_get_item (NATTER_MESSAGE_ROW (row));
+        g_autoptr (GError) error = NULL;
 
-  g_debug ("cancel %s", natter_attachment_item_get_name (attachment)); /* PENDING-CORE */
+        if (!natter_client_cancel_message (
+              view->client, natter_message_item_get_client_msg_id (message), &error)) {
+          g_autofree char *title = g_strdup_printf (_ ("Could not cancel: %s"), error->message);
+
+          toast (widget, title);
+        }
+      }
+      break;
+    case NATTER_ATTACHMENT_STATE_REMOTE:
+    case NATTER_ATTACHMENT_STATE_DOWNLOADED:
+    case NATTER_ATTACHMENT_STATE_FAILED:
+    case NATTER_ATTACHMENT_STATE_CANCELLED:
+    default:
+      break;
+  }
 }
 
 /**

@@ -70,6 +70,48 @@ natter_chat_view_setup_attachments (NatterChatView *self)
                            self, G_CONNECT_SWAPPED);
 }
 
+gboolean
+natter_chat_view_has_attachments (NatterChatView *self)
+{
+  return g_list_model_get_n_items (natter_attachment_tray_get_attachments (self->attachment_tray)) >
+         0;
+}
+
+/**
+ * natter_chat_view_send_attachments:
+ * @self: a #NatterChatView
+ * @text: the composer's text, trimmed; empty: the core writes the files'
+ *   names, for clients that show no files
+ * @error: return location for an error
+ *
+ * Queues a message with the tray's files (uploaded by the core, then
+ * sent) and empties the tray.
+ *
+ * Returns: (transfer full) (nullable): the message's client_msg_id
+ */
+char *
+natter_chat_view_send_attachments (NatterChatView *self, const char *text, GError **error)
+{
+  GListModel *attachments = natter_attachment_tray_get_attachments (self->attachment_tray);
+  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  char *client_msg_id;
+
+  for (guint i = 0; i < g_list_model_get_n_items (attachments); i++) {
+    g_autoptr (GFileInfo) info = g_list_model_get_item (attachments, i);
+
+    g_ptr_array_add (files, g_object_ref (g_file_info_get_attribute_object (
+                              info, NATTER_ATTACHMENT_ATTRIBUTE_FILE)));
+  }
+
+  client_msg_id = natter_client_send_message_with_attachments (
+    self->client, natter_conversation_item_get_conversation_id (self->conversation), NULL, text,
+    files, error);
+  if (client_msg_id != NULL)
+    natter_attachment_tray_clear (self->attachment_tray);
+
+  return client_msg_id;
+}
+
 /**
  * natter_chat_view_get_attachment_tray:
  * @self: a #NatterChatView

@@ -1380,8 +1380,9 @@ natter_chat_view_set_draft (NatterChatView *self, const char *text)
  * @self: a #NatterChatView
  * @error: return location for an error
  *
- * Sends what the composer holds and empties it. Blank text is not sent.
- * While offline the message waits in the outbox.
+ * Sends what the composer holds, text and attached files, and empties it.
+ * Blank text without files is not sent. While offline the message waits
+ * in the outbox.
  *
  * Returns: %TRUE if a message was queued
  */
@@ -1403,11 +1404,11 @@ natter_chat_view_send_draft (NatterChatView *self, GError **error)
   gtk_text_buffer_get_bounds (buffer, &start, &end);
   text = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
   g_strstrip (text);
-  if (*text == '\0')
-    return FALSE;
-
-  client_msg_id = natter_client_send_message (
-    self->client, natter_conversation_item_get_conversation_id (self->conversation), text, error);
+  if (natter_chat_view_has_attachments (self))
+    client_msg_id = natter_chat_view_send_attachments (self, text, error);
+  else if (*text != '\0')
+    client_msg_id = natter_client_send_message (
+      self->client, natter_conversation_item_get_conversation_id (self->conversation), text, error);
   if (client_msg_id == NULL)
     return FALSE;
 
