@@ -1021,6 +1021,58 @@ test_file_card (WidgetFixture *fixture, gconstpointer data)
   widget_screenshot (fixture, "attachments-dark");
 }
 
+/* Cancel on a file still going up (here: the server is away, so it
+ * cannot have gone): the message is taken back and never reaches Bob;
+ * what Alice writes next does. */
+static void
+test_cancel_upload (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *worksheet = write_document (fixture, "worksheet.pdf", 5000);
+  const char *const one[] = { worksheet, NULL };
+  g_autoptr (NatterMessageList) bob_messages = NULL;
+  g_autoptr (NatterMessageItem) last = NULL;
+  g_autoptr (NatterAttachmentItem) attachment = NULL;
+  g_autoptr (GError) error = NULL;
+  GtkWidget *card, *progress, *cancel;
+
+  open_window (fixture);
+  natter_test_server_stop (fixture->server);
+  natter_test_wait_until (natter_connection_get_state (natter_client_get_connection (
+                            fixture->alice)) != NATTER_CONNECTION_STATE_CONNECTED,
+                          TIMEOUT_MS);
+
+  g_assert_true (drop_files (fixture, one));
+  g_assert_true (natter_chat_view_send_draft (fixture->chat_view, &error));
+  g_assert_no_error (error);
+  natter_test_wait_until (shown_attachment (fixture, NATTER_TYPE_FILE_CARD, "worksheet.pdf"),
+                          TIMEOUT_MS);
+  card = shown_attachment (fixture, NATTER_TYPE_FILE_CARD, "worksheet.pdf");
+  attachment = g_object_ref (natter_file_card_get_attachment (NATTER_FILE_CARD (card)));
+  g_assert_cmpint (natter_attachment_item_get_state (attachment), ==,
+                   NATTER_ATTACHMENT_STATE_UPLOADING);
+  wait_frames (fixture, 1);
+  progress = find_progress (card);
+  g_assert_true (gtk_widget_is_drawable (progress));
+  cancel = find_button_labelled (progress, "Cancel");
+  g_assert_nonnull (cancel);
+  g_signal_emit_by_name (cancel, "clicked");
+  g_assert_cmpint (natter_attachment_item_get_state (attachment), ==,
+                   NATTER_ATTACHMENT_STATE_CANCELLED);
+
+  /* Back online: the next message arrives, the cancelled one never does. */
+  natter_test_server_restart (fixture->server);
+  natter_chat_view_set_draft (fixture->chat_view, "Sorry, wrong file");
+  g_assert_true (natter_chat_view_send_draft (fixture->chat_view, &error));
+  g_assert_no_error (error);
+  bob_messages = natter_client_open_conversation (fixture->bob, fixture->conversation_id);
+  natter_test_wait_until (g_list_model_get_n_items (G_LIST_MODEL (bob_messages)) > 0,
+                          3 * TIMEOUT_MS);
+  last = last_message (bob_messages);
+  g_assert_cmpstr (natter_message_item_get_text (last), ==, "Sorry, wrong file");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (bob_messages)), ==, 1);
+  g_assert_cmpuint (g_list_model_get_n_items (natter_message_item_get_attachments (last)), ==, 0);
+}
+
 static void
 on_final_activate (GApplication *application)
 {
@@ -1055,6 +1107,8 @@ main (int argc, char *argv[])
               test_file_card, widget_fixture_tear_down);
   g_test_add ("/natter/app/attachments/send-and-receive", Fixture, NULL, fixture_set_up,
               test_send_and_receive, fixture_tear_down);
+  g_test_add ("/natter/app/attachments/cancel-upload", Fixture, NULL, fixture_set_up,
+              test_cancel_upload, fixture_tear_down);
   g_test_add ("/natter/app/attachments/paste", Fixture, NULL, fixture_set_up, test_paste,
               fixture_tear_down);
   {
