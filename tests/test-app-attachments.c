@@ -505,11 +505,29 @@ test_paste (Fixture *fixture, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpint (gdk_pixbuf_get_width (written), ==, 120);
 
+  /* Files copied in a file manager are attached too. */
+  {
+    g_autofree char *notes = write_document (fixture, "notes.pdf", 2000);
+    g_autoptr (GFile) file = g_file_new_for_path (notes);
+    GSList *files = g_slist_append (NULL, file);
+    GdkFileList *list = gdk_file_list_new_from_list (files);
+    g_autoptr (GFileInfo) notes_info = NULL;
+
+    g_slist_free (files);
+    gdk_clipboard_set (clipboard, GDK_TYPE_FILE_LIST, list);
+    g_boxed_free (GDK_TYPE_FILE_LIST, list);
+    g_signal_emit_by_name (text_view, "paste-clipboard");
+    natter_test_wait_until (n_attachments (fixture) == 2, TIMEOUT_MS);
+    notes_info = attachment_at (fixture, 1);
+    g_assert_cmpstr (g_file_info_get_display_name (notes_info), ==, "notes.pdf");
+    g_assert_cmpint (gtk_text_buffer_get_char_count (buffer), ==, 0);
+  }
+
   /* Text on the clipboard is pasted as text, nothing is attached. */
   gdk_clipboard_set_text (clipboard, "page 12, exercise 3");
   g_signal_emit_by_name (text_view, "paste-clipboard");
   natter_test_wait_until (gtk_text_buffer_get_char_count (buffer) > 0, TIMEOUT_MS);
-  g_assert_cmpuint (n_attachments (fixture), ==, 1);
+  g_assert_cmpuint (n_attachments (fixture), ==, 2);
 }
 
 static void

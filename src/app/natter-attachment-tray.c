@@ -204,6 +204,7 @@ on_clipboard_files (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (NatterAttachmentTray) self = user_data;
   g_autoptr (GError) error = NULL;
   const GValue *value;
+  GSList *files;
 
   value = gdk_clipboard_read_value_finish (GDK_CLIPBOARD (source), result, &error);
   if (value == NULL) {
@@ -212,7 +213,9 @@ on_clipboard_files (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   }
 
-  add_files (self, gdk_file_list_get_files (g_value_get_boxed (value)));
+  files = gdk_file_list_get_files (g_value_get_boxed (value));
+  add_files (self, files);
+  g_slist_free (files);
 }
 
 static gboolean
