@@ -10,6 +10,7 @@ NATTER_PACKAGES=(
   libglib2.0-dev libjson-glib-dev libsoup-3.0-dev libsqlite3-dev libargon2-dev
   zlib1g-dev  # tests: a compressed WebSocket frame (test-server-hardening)
   libsecret-1-dev libgtk-4-dev libadwaita-1-dev
+  libgdk-pixbuf-2.0-dev  # core: an image's size measured before it is sent
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   # run time: media
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad

@@ -321,30 +321,6 @@ count_stored_files (Fixture *fixture)
   return count_files (folder);
 }
 
-static void
-test_size_limit_edge (Fixture *fixture, gconstpointer data)
-{
-  g_autoptr (GBytes) at_limit = make_bytes (LIMIT_BYTES, 1);
-  g_autoptr (GBytes) over_limit = make_bytes (LIMIT_BYTES + 1, 2);
-  g_autoptr (Response) passed = NULL;
-  g_autoptr (Response) refused = NULL;
-  g_autoptr (NatterAttachment) attachment = NULL;
-  g_autofree char *sha256 = NULL;
-
-  passed = upload_full (fixture, fixture->alem, fixture->conversation_id, "name=a.bin",
-                        "application/octet-stream", at_limit, TRUE);
-  attachment = expect_created (passed);
-  g_assert_cmpint (attachment->size, ==, LIMIT_BYTES);
-  g_assert_cmpstr (attachment->name, ==, "a.bin");
-  sha256 = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, at_limit);
-  g_assert_cmpstr (attachment->sha256, ==, sha256);
-
-  refused = upload_full (fixture, fixture->alem, fixture->conversation_id, "name=b.bin",
-                         "application/octet-stream", over_limit, FALSE);
-  expect_error (refused, 413, "too_large");
-  g_assert_cmpuint (count_stored_files (fixture), ==, 1);
-}
-
 /* A body of unannounced length is streamed and counted the same way. */
 static void
 test_chunked_upload (Fixture *fixture, gconstpointer data)
@@ -374,6 +350,32 @@ test_chunked_upload (Fixture *fixture, gconstpointer data)
   attachment = expect_created (response);
   g_assert_cmpint (attachment->size, ==, (gint64) g_bytes_get_size (bytes));
   g_assert_cmpstr (attachment->sha256, ==, sha256);
+}
+
+static void
+test_size_limit_edge (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GBytes) at_limit = make_bytes (LIMIT_BYTES, 1);
+  g_autoptr (GBytes) over_limit = make_bytes (LIMIT_BYTES + 1, 2);
+  g_autoptr (Response) passed = NULL;
+  g_autoptr (Response) refused = NULL;
+  g_autoptr (NatterAttachment) attachment = NULL;
+  g_autofree char *sha256 = NULL;
+
+  passed = upload_full (fixture, fixture->alem, fixture->conversation_id, "name=a.bin",
+                        "application/octet-stream", at_limit, TRUE);
+  attachment = expect_created (passed);
+  g_assert_cmpint (attachment->size, ==, LIMIT_BYTES);
+  g_assert_cmpstr (attachment->name, ==, "a.bin");
+  sha256 = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, at_limit);
+  g_assert_cmpstr (attachment->sha256, ==, sha256);
+
+  refused = upload_full (fixture, fixture->alem, fixture->conversation_id, "name=b.bin",
+                         "application/octet-stream", over_limit, FALSE);
+  expect_error (refused, 413, "too_large");
+  g_assert_cmpuint (count_stored_files (fixture), ==, 1);
+
+  test_chunked_upload (fixture, data);
 }
 
 static void
@@ -462,6 +464,7 @@ test_foreign_upload (Fixture *fixture, gconstpointer data)
   expect_error (response, 404, "not_found");
 
   g_assert_cmpuint (count_stored_files (fixture), ==, 0);
+  test_bad_uploads (fixture, data);
 }
 
 /* The disposition type and the file name, quoted or not (RFC 6266). */
@@ -759,6 +762,16 @@ test_unsent_expiry (Fixture *fixture, gconstpointer data)
   g_assert_cmpint ((gint64) g_bytes_get_size (kept->body), ==, 1000);
 }
 
+static gboolean
+server_is_natter_server (Fixture *fixture)
+{
+  g_autofree char *link =
+    g_strdup_printf ("/proc/%d/exe", (int) natter_test_server_get_pid (fixture->server));
+  g_autofree char *exe = g_file_read_link (link, NULL);
+
+  return exe != NULL && g_str_has_suffix (exe, "/natter-server");
+}
+
 static gint64
 server_rss_kib (Fixture *fixture)
 {
@@ -794,6 +807,11 @@ test_rss_during_upload (Fixture *fixture, gconstpointer data)
   g_test_skip ("AddressSanitizer's quarantine keeps freed chunks resident");
   return;
 #endif
+  /* valgrind (test.sh traces children) holds freed blocks back too. */
+  if (!server_is_natter_server (fixture)) {
+    g_test_skip ("the server runs under a memory checker");
+    return;
+  }
 
   /* Every code path of an upload runs once before the baseline. */
   warm = upload (fixture, fixture->alem, 256 * 1024, 1);
@@ -820,6 +838,35 @@ test_rss_during_upload (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (peak - before, <=, 4 * 1024);
 }
 
+/* The new options refuse what is not a whole number from 1, naming
+ * themselves, before anything listens. */
+static void
+test_bad_options (void)
+{
+  static const char *const cases[][2] = {
+    { "--attachment-quota", "0" },           { "--attachment-quota", "lots" },
+    { "--attachment-unsent-lifetime", "0" }, { "--attachment-unsent-lifetime", "-5" },
+    { "--max-attachment-size", "0" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    const char *argv[] = { g_getenv ("NATTER_SERVER_BINARY"), cases[i][0], cases[i][1], NULL };
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr (GError) error = NULL;
+    int status = 0;
+
+    g_assert_nonnull (argv[0]);
+    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status,
+                  &error);
+    g_assert_no_error (error);
+    g_assert_false (g_spawn_check_wait_status (status, NULL));
+    if (strstr (err, cases[i][0]) == NULL)
+      g_error ("%s %s: stderr does not name the option: %s", cases[i][0], cases[i][1], err);
+    g_assert_cmpstr (out, ==, "");
+  }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -829,11 +876,9 @@ main (int argc, char *argv[])
   g_test_add ("/natter/server/attachments/" path, Fixture, args, fixture_set_up, func, \
               fixture_tear_down)
 
-  ADD ("size-limit-edge", test_size_limit_edge, limit_args);
-  ADD ("chunked-upload", test_chunked_upload, limit_args);
+  ADD ("size-limit-edge-and-chunked", test_size_limit_edge, limit_args);
   ADD ("quota-edge", test_quota_edge, limit_args);
-  ADD ("bad-uploads", test_bad_uploads, limit_args);
-  ADD ("foreign-upload", test_foreign_upload, limit_args);
+  ADD ("foreign-and-bad-uploads", test_foreign_upload, limit_args);
   ADD ("send-and-download", test_send_and_download, limit_args);
   ADD ("ten-not-eleven-own-unsent-same-conversation", test_attachment_rules, limit_args);
   ADD ("same-bytes-stored-once", test_dedup, limit_args);
@@ -842,6 +887,7 @@ main (int argc, char *argv[])
   ADD ("rss-during-25-mib-upload", test_rss_during_upload, NULL);
 
 #undef ADD
+  g_test_add_func ("/natter/server/attachments/bad-options", test_bad_options);
 
   return g_test_run ();
 }

@@ -113,8 +113,10 @@ natter_cli_history (NatterCli *cli, int argc, char **argv)
   if (messages == NULL)
     return natter_cli_fail ("The server's answer did not parse: %s", error->message);
 
-  for (guint i = 0; i < messages->len; i++)
+  for (guint i = 0; i < messages->len; i++) {
     natter_cli_print_message ("message", g_ptr_array_index (messages, i));
+    natter_cli_print_attachments (g_ptr_array_index (messages, i));
+  }
 
   return 0;
 }
@@ -146,6 +148,7 @@ on_send_acked (NatterClient *client,
   json_builder_set_member_name (builder, "seq");
   json_builder_add_int_value (builder, message->seq);
   natter_cli_event_end (builder);
+  natter_cli_print_attachments (message);
 
   state->status = 0;
   state->done = TRUE;
@@ -198,6 +201,7 @@ natter_cli_send (NatterCli *cli, int argc, char **argv)
   g_autoptr (NatterProfile) peer = NULL;
   g_autofree char *peer_type = NULL;
   g_autofree char *client_msg_id = NULL;
+  g_auto (GStrv) file_paths = NULL;
   NatterClient *client;
   NatterConnection *connection;
   JsonBuilder *builder;
@@ -206,22 +210,33 @@ natter_cli_send (NatterCli *cli, int argc, char **argv)
   gint64 deadline;
   gint64 left_s;
   GOptionEntry entries[] = {
+    { "file", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &file_paths,
+      "Attach this file (repeat for more, at most 10)", "PATH" },
     { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s,
       "Give up after S seconds without the server's ack (default 30)", "S" },
     { NULL },
   };
 
-  if (!natter_cli_parse_options (entries, "TYPE:ID TEXT - send a message", &argc, &argv, &error))
+  if (!natter_cli_parse_options (entries, "TYPE:ID [TEXT] - send a message", &argc, &argv, &error))
     return natter_cli_fail ("%s", error->message);
 
-  if (argc != 3)
-    return natter_cli_fail ("send needs TYPE:ID and TEXT");
+  if (argc != 3 && !(argc == 2 && file_paths != NULL))
+    return natter_cli_fail ("send needs TYPE:ID and TEXT, or TYPE:ID and --file PATH");
+
+  if (file_paths != NULL && g_strv_length (file_paths) > NATTER_MAX_MESSAGE_ATTACHMENTS)
+    return natter_cli_fail ("send takes at most %d --file", NATTER_MAX_MESSAGE_ATTACHMENTS);
 
   if (timeout_s < 1)
     return natter_cli_fail ("--timeout must be at least 1");
 
   if (!natter_cli_parse_profile (argv[1], &peer_id, &peer_type, &error))
     return natter_cli_fail ("%s", error->message);
+
+  /* Before signing in: a file that is not there is the user's mistake. */
+  for (guint i = 0; file_paths != NULL && file_paths[i] != NULL; i++) {
+    if (!g_file_test (file_paths[i], G_FILE_TEST_IS_REGULAR))
+      return natter_cli_fail ("%s is not a file", file_paths[i]);
+  }
 
   deadline = g_get_monotonic_time () + (gint64) timeout_s * G_USEC_PER_SEC;
 
@@ -236,7 +251,16 @@ natter_cli_send (NatterCli *cli, int argc, char **argv)
   g_signal_connect (client, "message-failed", G_CALLBACK (on_send_failed), &state);
   g_signal_connect (connection, "notify::state", G_CALLBACK (on_send_state), &state);
 
-  client_msg_id = natter_client_send_message_to_profile (client, peer, argv[2], &error);
+  if (file_paths != NULL) {
+    g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+
+    for (guint i = 0; file_paths[i] != NULL; i++)
+      g_ptr_array_add (files, g_file_new_for_commandline_arg (file_paths[i]));
+    client_msg_id = natter_client_send_message_with_attachments (
+      client, 0, peer, argc == 3 ? argv[2] : NULL, files, &error);
+  } else {
+    client_msg_id = natter_client_send_message_to_profile (client, peer, argv[2], &error);
+  }
   if (client_msg_id == NULL) {
     g_signal_handlers_disconnect_by_data (client, &state);
     g_signal_handlers_disconnect_by_data (connection, &state);
@@ -263,6 +287,106 @@ natter_cli_send (NatterCli *cli, int argc, char **argv)
   return state.status;
 }
 
+#define DOWNLOAD_TIMEOUT_DEFAULT_S 60
+#define DOWNLOAD_RETRY_MS 500
+
+static void
+on_retry_wait_done (gpointer user_data)
+{
+  gboolean *waited = user_data;
+
+  *waited = TRUE;
+}
+
+int
+natter_cli_download (NatterCli *cli, int argc, char **argv)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *output = NULL;
+  g_autofree char *cached = NULL;
+  g_autoptr (GFile) source = NULL;
+  g_autoptr (GFile) destination = NULL;
+  g_autoptr (GFileInfo) info = NULL;
+  NatterClient *client;
+  JsonBuilder *builder;
+  guint64 attachment_id;
+  int timeout_s = DOWNLOAD_TIMEOUT_DEFAULT_S;
+  gint64 deadline;
+  GOptionEntry entries[] = {
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "Where to save the file", "PATH" },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s,
+      "Keep trying across cut links for S seconds (default 60)", "S" },
+    { NULL },
+  };
+
+  if (!natter_cli_parse_options (entries, "ATTACHMENT_ID - save an attachment's file", &argc, &argv,
+                                 &error))
+    return natter_cli_fail ("%s", error->message);
+
+  if (argc != 2 ||
+      !g_ascii_string_to_unsigned (argv[1], 10, 1, NATTER_MAX_ID, &attachment_id, NULL))
+    return natter_cli_fail ("download needs one ATTACHMENT_ID");
+  if (output == NULL)
+    return natter_cli_fail ("download needs --output PATH");
+  if (timeout_s < 1)
+    return natter_cli_fail ("--timeout must be at least 1");
+
+  if (!natter_cli_sign_in (cli, 0, &error))
+    return natter_cli_fail ("%s", error->message);
+
+  client = natter_cli_get_client (cli);
+  deadline = g_get_monotonic_time () + (gint64) timeout_s * G_USEC_PER_SEC;
+
+  /* A cut link starts the download again; what the server refused, or
+   * bytes that do not match, do not get better by asking again. */
+  for (;;) {
+    natter_client_download_attachment_async (client, (gint64) attachment_id, NULL,
+                                             natter_cli_task_done, &result);
+    natter_cli_wait_for_task (&result);
+    cached = natter_client_download_attachment_finish (client, result, &error);
+    g_clear_object (&result);
+    if (cached != NULL || error->domain == NATTER_ACCOUNT_ERROR ||
+        g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA) ||
+        g_get_monotonic_time () + DOWNLOAD_RETRY_MS * 1000 > deadline)
+      break;
+
+    g_debug ("Download interrupted (%s); again", error->message);
+    g_clear_error (&error);
+    {
+      gboolean waited = FALSE;
+
+      g_timeout_add_once (DOWNLOAD_RETRY_MS, on_retry_wait_done, &waited);
+      while (!waited)
+        g_main_context_iteration (NULL, TRUE);
+    }
+  }
+
+  if (cached == NULL)
+    return natter_cli_fail ("Cannot download attachment %" G_GUINT64_FORMAT ": %s", attachment_id,
+                            error->message);
+
+  /* The verified copy stays in the cache; the user gets their own. */
+  source = g_file_new_for_path (cached);
+  destination = g_file_new_for_commandline_arg (output);
+  if (!g_file_copy (source, destination, G_FILE_COPY_OVERWRITE, NULL, NULL, NULL, &error))
+    return natter_cli_fail ("Cannot write %s: %s", output, error->message);
+
+  info = g_file_query_info (destination, G_FILE_ATTRIBUTE_STANDARD_SIZE, G_FILE_QUERY_INFO_NONE,
+                            NULL, NULL);
+
+  builder = natter_cli_event_begin ("downloaded");
+  json_builder_set_member_name (builder, "attachment_id");
+  json_builder_add_int_value (builder, (gint64) attachment_id);
+  json_builder_set_member_name (builder, "path");
+  json_builder_add_string_value (builder, output);
+  json_builder_set_member_name (builder, "size");
+  json_builder_add_int_value (builder, info != NULL ? g_file_info_get_size (info) : 0);
+  natter_cli_event_end (builder);
+
+  return 0;
+}
+
 typedef struct {
   guint count;
   guint received;
@@ -275,6 +399,7 @@ static void
 on_listen_message (NatterClient *client, const NatterMessage *message, ListenState *state)
 {
   natter_cli_print_message ("message", message);
+  natter_cli_print_attachments (message);
 
   state->received++;
   if (state->count > 0 && state->received >= state->count) {

@@ -22,8 +22,10 @@ static const NatterCliCommand commands[] = {
   { "whoami", "", "Show the user, their profiles and the active one", natter_cli_whoami },
   { "conversations", "", "List the active profile's conversations", natter_cli_conversations },
   { "history", "CONVERSATION_ID [--limit N]", "Print the newest messages", natter_cli_history },
-  { "send", "TYPE:ID TEXT [--timeout S]", "Send a message; exits after the server's ack",
-    natter_cli_send },
+  { "send", "TYPE:ID [TEXT] [--file PATH]… [--timeout S]",
+    "Send a message, with files; exits after the server's ack", natter_cli_send },
+  { "download", "ATTACHMENT_ID --output PATH", "Save an attachment's file, checked",
+    natter_cli_download },
   { "listen", "[--count N] [--timeout S]", "Print every event; reconnects on its own",
     natter_cli_listen },
   { "call", "TYPE:ID [--voice|--video] [--duration S]",
@@ -408,6 +410,43 @@ natter_cli_add_message (JsonBuilder *builder, const NatterMessage *message)
   if (message->client_msg_id != NULL) {
     json_builder_set_member_name (builder, "client_msg_id");
     json_builder_add_string_value (builder, message->client_msg_id);
+  }
+}
+
+/**
+ * natter_cli_print_attachments:
+ * @message: a message
+ *
+ * Prints one "attachment" line per file of @message, after its own line.
+ */
+void
+natter_cli_print_attachments (const NatterMessage *message)
+{
+  for (guint i = 0; message->attachments != NULL && i < message->attachments->len; i++) {
+    NatterAttachment *attachment = g_ptr_array_index (message->attachments, i);
+    JsonBuilder *builder = natter_cli_event_begin ("attachment");
+
+    json_builder_set_member_name (builder, "conversation_id");
+    json_builder_add_int_value (builder, message->conversation_id);
+    json_builder_set_member_name (builder, "seq");
+    json_builder_add_int_value (builder, message->seq);
+    json_builder_set_member_name (builder, "attachment_id");
+    json_builder_add_int_value (builder, attachment->attachment_id);
+    json_builder_set_member_name (builder, "name");
+    json_builder_add_string_value (builder, attachment->name);
+    json_builder_set_member_name (builder, "content_type");
+    json_builder_add_string_value (builder, attachment->content_type);
+    json_builder_set_member_name (builder, "size");
+    json_builder_add_int_value (builder, attachment->size);
+    json_builder_set_member_name (builder, "sha256");
+    json_builder_add_string_value (builder, attachment->sha256);
+    if (attachment->width > 0 && attachment->height > 0) {
+      json_builder_set_member_name (builder, "width");
+      json_builder_add_int_value (builder, attachment->width);
+      json_builder_set_member_name (builder, "height");
+      json_builder_add_int_value (builder, attachment->height);
+    }
+    natter_cli_event_end (builder);
   }
 }
 

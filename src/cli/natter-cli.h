@@ -43,6 +43,7 @@ JsonBuilder *natter_cli_event_begin (const char *event);
 void natter_cli_event_end (JsonBuilder *builder);
 void natter_cli_add_message (JsonBuilder *builder, const NatterMessage *message);
 void natter_cli_print_message (const char *event, const NatterMessage *message);
+void natter_cli_print_attachments (const NatterMessage *message);
 int natter_cli_fail (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
 /* The commands, one file per area. */
@@ -54,6 +55,7 @@ int natter_cli_conversations (NatterCli *cli, int argc, char **argv);
 int natter_cli_history (NatterCli *cli, int argc, char **argv);
 int natter_cli_send (NatterCli *cli, int argc, char **argv);
 int natter_cli_listen (NatterCli *cli, int argc, char **argv);
+int natter_cli_download (NatterCli *cli, int argc, char **argv);
 int natter_cli_call (NatterCli *cli, int argc, char **argv);
 int natter_cli_answer (NatterCli *cli, int argc, char **argv);
 int natter_cli_block (NatterCli *cli, int argc, char **argv);

@@ -22,11 +22,15 @@
  * every row that shows an attachment shares the one that moves. */
 
 #define UPLOAD_RETRY_MS 1000
-#define DOWNLOAD_CHUNK_BYTES (64 * 1024)
+#define DOWNLOAD_CHUNK_BYTES (512 * 1024)
 
 enum { PROP_0, PROP_CACHE_LIMIT, N_PROPS };
 
 static GParamSpec *properties[N_PROPS];
+
+enum { UPLOAD_FAILED, N_SIGNALS };
+
+static guint signals[N_SIGNALS];
 
 struct _NatterAttachmentTransfers {
   GObject parent_instance;
@@ -46,13 +50,17 @@ struct _NatterAttachmentTransfers {
   goffset upload_sent;
   goffset upload_total;
   guint retry_source_id;
+  guint start_source_id;
 };
 
 G_DEFINE_FINAL_TYPE (NatterAttachmentTransfers, natter_attachment_transfers, G_TYPE_OBJECT)
 
+/* One key of the live items: an item shown under two keys (its outbox
+ * place and, once uploaded, its id) has two. */
 typedef struct {
-  NatterAttachmentTransfers *self; /* weak: cleared when it goes */
+  NatterAttachmentTransfers *self; /* cleared when it goes first */
   char *key;
+  NatterAttachmentItem *item; /* weak */
 } ItemWatch;
 
 static void start_next_upload (NatterAttachmentTransfers *self);
@@ -62,8 +70,7 @@ on_item_finalized (gpointer data, GObject *where_the_object_was)
 {
   ItemWatch *watch = data;
 
-  if (watch->self != NULL &&
-      g_hash_table_lookup (watch->self->items, watch->key) == (gpointer) where_the_object_was)
+  if (watch->self != NULL && g_hash_table_lookup (watch->self->items, watch->key) == watch)
     g_hash_table_remove (watch->self->items, watch->key);
 
   g_free (watch->key);
@@ -71,23 +78,39 @@ on_item_finalized (gpointer data, GObject *where_the_object_was)
 }
 
 static void
+forget_item (ItemWatch *watch)
+{
+  g_object_weak_unref (G_OBJECT (watch->item), on_item_finalized, watch);
+  g_free (watch->key);
+  g_free (watch);
+}
+
+static void
 remember_item (NatterAttachmentTransfers *self, const char *key, NatterAttachmentItem *item)
 {
-  ItemWatch *watch = g_new0 (ItemWatch, 1);
+  ItemWatch *watch = g_hash_table_lookup (self->items, key);
 
+  if (watch != NULL) {
+    if (watch->item == item)
+      return;
+    g_hash_table_steal (self->items, key);
+    forget_item (watch);
+  }
+
+  watch = g_new0 (ItemWatch, 1);
   watch->self = self;
   watch->key = g_strdup (key);
+  watch->item = item;
   g_object_weak_ref (G_OBJECT (item), on_item_finalized, watch);
-  g_object_set_data (G_OBJECT (item), key, watch);
-  g_hash_table_replace (self->items, g_strdup (key), item);
+  g_hash_table_insert (self->items, watch->key, watch);
 }
 
 static NatterAttachmentItem *
 lookup_item (NatterAttachmentTransfers *self, const char *key)
 {
-  NatterAttachmentItem *item = g_hash_table_lookup (self->items, key);
+  ItemWatch *watch = g_hash_table_lookup (self->items, key);
 
-  return item != NULL ? g_object_ref (item) : NULL;
+  return watch != NULL ? g_object_ref (watch->item) : NULL;
 }
 
 static char *
@@ -102,12 +125,14 @@ attachment_key (gint64 attachment_id)
   return g_strdup_printf ("a:%" G_GINT64_FORMAT, attachment_id);
 }
 
+/* (transfer none) */
 static NatterAttachmentItem *
 find_attachment_item (NatterAttachmentTransfers *self, gint64 attachment_id)
 {
   g_autofree char *key = attachment_key (attachment_id);
+  ItemWatch *watch = g_hash_table_lookup (self->items, key);
 
-  return g_hash_table_lookup (self->items, key);
+  return watch != NULL ? watch->item : NULL;
 }
 
 /* Permanent: the server will say the same again (too large, not a
@@ -156,8 +181,12 @@ fail_message (NatterAttachmentTransfers *self,
 
   if (self->upload_item != NULL)
     natter_attachment_item_set_state (self->upload_item, NATTER_ATTACHMENT_STATE_FAILED, reason);
-  if (!natter_store_outbox_fail (self->store, client_msg_id, code, reason, &error))
+  if (!natter_store_outbox_fail (self->store, client_msg_id, code, reason, &error)) {
     g_warning ("Cannot mark a message failed: %s", error->message);
+    return;
+  }
+
+  g_signal_emit (self, signals[UPLOAD_FAILED], 0, client_msg_id, code, reason);
 }
 
 static void
@@ -333,7 +362,7 @@ on_conversation_for_upload (GObject *source, GAsyncResult *result, gpointer user
   g_free (wait);
 
   body = natter_account_request_finish (NATTER_ACCOUNT (source), result, &error);
-  if (self->store == NULL || self->upload_msg_id == NULL ||
+  if (self->store == NULL || self->upload_msg_id == NULL || entry == NULL ||
       g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
       g_strcmp0 (self->upload_msg_id, entry->client_msg_id) != 0) {
     finish_upload (self);
@@ -435,10 +464,23 @@ on_connection_state (NatterAttachmentTransfers *self)
   start_next_upload (self);
 }
 
+static gboolean
+on_start_uploads (gpointer user_data)
+{
+  NatterAttachmentTransfers *self = user_data;
+
+  self->start_source_id = 0;
+  start_next_upload (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* After the change's transaction is committed, once per burst. */
 static void
 on_outbox_changed (NatterAttachmentTransfers *self)
 {
-  start_next_upload (self);
+  if (self->start_source_id == 0)
+    self->start_source_id = g_idle_add (on_start_uploads, self);
 }
 
 static void
@@ -479,10 +521,9 @@ static void
 natter_attachment_transfers_dispose (GObject *object)
 {
   NatterAttachmentTransfers *self = NATTER_ATTACHMENT_TRANSFERS (object);
-  GHashTableIter iter;
-  gpointer key, item;
 
   g_clear_handle_id (&self->retry_source_id, g_source_remove);
+  g_clear_handle_id (&self->start_source_id, g_source_remove);
   if (self->upload_cancellable != NULL)
     g_cancellable_cancel (self->upload_cancellable);
   finish_upload (self);
@@ -493,14 +534,12 @@ natter_attachment_transfers_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->store, self);
 
   /* Items outlive us in views: they stop telling us they go. */
-  g_hash_table_iter_init (&iter, self->items);
-  while (g_hash_table_iter_next (&iter, &key, &item)) {
-    ItemWatch *watch = g_object_get_data (G_OBJECT (item), key);
+  {
+    g_autoptr (GList) watches = g_hash_table_get_values (self->items);
 
-    if (watch != NULL)
-      watch->self = NULL;
+    g_hash_table_steal_all (self->items);
+    g_list_foreach (watches, (GFunc) forget_item, NULL);
   }
-  g_hash_table_remove_all (self->items);
 
   g_clear_object (&self->connection);
   g_clear_object (&self->store);
@@ -540,12 +579,26 @@ natter_attachment_transfers_class_init (NatterAttachmentTransfersClass *klass)
     G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * NatterAttachmentTransfers::upload-failed:
+   * @self: the transfers
+   * @client_msg_id: the message, now failed in the outbox
+   * @code: why, as a word (`too_large`, `file_unreadable`, the server's code)
+   * @message: (nullable): why, for people
+   *
+   * A file of the message was refused for good; the message is kept as
+   * failed and can be retried.
+   */
+  signals[UPLOAD_FAILED] =
+    g_signal_new ("upload-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void
 natter_attachment_transfers_init (NatterAttachmentTransfers *self)
 {
-  self->items = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->items = g_hash_table_new (g_str_hash, g_str_equal);
   self->cache_limit = NATTER_DEFAULT_ATTACHMENT_CACHE_BYTES;
 }
 
@@ -757,10 +810,10 @@ natter_attachment_transfers_cancel_message (NatterAttachmentTransfers *self,
   for (guint i = 0; entry->attachments != NULL && i < entry->attachments->len; i++) {
     NatterOutboxAttachment *attachment = g_ptr_array_index (entry->attachments, i);
     g_autofree char *key = outbox_key (client_msg_id, attachment->position);
-    NatterAttachmentItem *item = g_hash_table_lookup (self->items, key);
+    ItemWatch *watch = g_hash_table_lookup (self->items, key);
 
-    if (item != NULL)
-      natter_attachment_item_set_state (item, NATTER_ATTACHMENT_STATE_CANCELLED, NULL);
+    if (watch != NULL)
+      natter_attachment_item_set_state (watch->item, NATTER_ATTACHMENT_STATE_CANCELLED, NULL);
   }
 
   return natter_store_outbox_remove (self->store, client_msg_id, NULL, error);
@@ -778,6 +831,7 @@ typedef struct {
   goffset received;
   goffset total;
   char *etag_sha256;
+  char *served_name; /* Content-Disposition's, when no stored message names it */
 } Download;
 
 static void
@@ -793,6 +847,7 @@ download_free (Download *download)
   g_clear_pointer (&download->part_path, g_free);
   g_clear_pointer (&download->checksum, g_checksum_free);
   g_clear_pointer (&download->etag_sha256, g_free);
+  g_clear_pointer (&download->served_name, g_free);
   g_free (download);
 }
 
@@ -916,9 +971,10 @@ download_complete (GTask *task)
   }
 
   cache_dir = natter_store_get_cache_dir (self->store);
-  safe_name = g_strdup (download->expected != NULL && download->expected->name != NULL
-                          ? download->expected->name
-                          : "attachment");
+  if (download->expected != NULL && download->expected->name != NULL)
+    safe_name = g_strdup (download->expected->name);
+  else
+    safe_name = g_strdup (download->served_name != NULL ? download->served_name : "attachment");
   g_strdelimit (safe_name, "/\\", '_');
   final_path =
     g_strdup_printf ("%s/%" G_GINT64_FORMAT "-%s", cache_dir, download->attachment_id, safe_name);
@@ -1001,7 +1057,7 @@ read_next_chunk (GTask *task)
 {
   Download *download = g_task_get_task_data (task);
 
-  g_input_stream_read_bytes_async (download->body, DOWNLOAD_CHUNK_BYTES, G_PRIORITY_LOW,
+  g_input_stream_read_bytes_async (download->body, DOWNLOAD_CHUNK_BYTES, G_PRIORITY_DEFAULT,
                                    g_task_get_cancellable (task), on_chunk_read, task);
 }
 
@@ -1038,6 +1094,13 @@ on_download_answer (GObject *source, GAsyncResult *result, gpointer user_data)
 
   headers = soup_message_get_response_headers (download->message);
   download->etag_sha256 = sha256_from_etag (soup_message_headers_get_one (headers, "ETag"));
+  {
+    g_autoptr (GHashTable) params = NULL;
+
+    if (soup_message_headers_get_content_disposition (headers, NULL, &params) &&
+        natter_attachment_name_is_valid (g_hash_table_lookup (params, "filename")))
+      download->served_name = g_strdup (g_hash_table_lookup (params, "filename"));
+  }
   download->total = soup_message_headers_get_content_length (headers);
   if (download->total <= 0 && download->expected != NULL)
     download->total = download->expected->size;
@@ -1148,7 +1211,7 @@ natter_attachment_transfers_download_async (NatterAttachmentTransfers *self,
   }
 
   soup_session_send_async (natter_account_get_session (self->account), download->message,
-                           G_PRIORITY_LOW, cancellable, on_download_answer,
+                           G_PRIORITY_DEFAULT, cancellable, on_download_answer,
                            g_steal_pointer (&task));
 }
 

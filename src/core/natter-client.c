@@ -416,6 +416,15 @@ on_connection_state (NatterClient *self)
 }
 
 static void
+on_upload_failed (NatterClient *self,
+                  const char *client_msg_id,
+                  const char *code,
+                  const char *reason)
+{
+  g_signal_emit (self, signals[MESSAGE_FAILED], 0, client_msg_id, code, reason);
+}
+
+static void
 set_profile_state (NatterClient *self, NatterStore *store)
 {
   g_autoptr (NatterConversationList) conversations = NULL;
@@ -439,6 +448,8 @@ set_profile_state (NatterClient *self, NatterStore *store)
   if (store != NULL) {
     self->transfers = natter_attachment_transfers_new (self->account, store, self->connection);
     natter_attachment_transfers_set_cache_limit (self->transfers, self->attachment_cache_limit);
+    g_signal_connect_object (self->transfers, "upload-failed", G_CALLBACK (on_upload_failed), self,
+                             G_CONNECT_SWAPPED);
   }
 
   g_object_freeze_notify (G_OBJECT (self));

@@ -1108,7 +1108,10 @@ handler (SoupServer *server,
    * across origins like the rest of the API. */
   if (!matched && self->attachments != NULL &&
       natter_http_attachments_is_path (self->attachments, path)) {
-    g_object_set_data (G_OBJECT (msg), ROUTE_KEY, (gpointer) "/api/…/attachments");
+    g_object_set_data (G_OBJECT (msg), ROUTE_KEY,
+                       g_str_has_prefix (path, "/api/attachments/")
+                         ? (gpointer) "/api/attachments/{id}"
+                         : (gpointer) "/api/as/{id}/{type}/conversations/{cid}/attachments");
     add_cors_headers (self, msg, g_str_equal (method, "OPTIONS"));
     natter_http_attachments_handle (self->attachments, msg, path);
     return;

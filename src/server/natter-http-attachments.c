@@ -694,9 +694,9 @@ handle_download (NatterHttpAttachments *self, SoupServerMessage *msg, gint64 att
         "bytes %" G_GINT64_FORMAT "-%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT, first, last, size);
       soup_message_headers_replace (response, "Content-Range", content_range);
       soup_server_message_set_status (msg, SOUP_STATUS_PARTIAL_CONTENT, NULL);
-      g_clear_pointer (&bytes, g_bytes_unref);
-      bytes = g_bytes_new_from_bytes (g_mapped_file_get_bytes (file), (gsize) first,
-                                      (gsize) (last - first + 1));
+      g_autoptr (GBytes) whole = g_steal_pointer (&bytes);
+
+      bytes = g_bytes_new_from_bytes (whole, (gsize) first, (gsize) (last - first + 1));
     } else {
       soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
     }

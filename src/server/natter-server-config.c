@@ -142,6 +142,335 @@ parse_positive_double (const char *option, const char *value, double *out, GErro
   return TRUE;
 }
 
+/* What an option takes and where it goes in NatterServerConfig. */
+typedef enum {
+  OPTION_FLAG,     /* gboolean */
+  OPTION_PORT,     /* 0..65535 into a guint */
+  OPTION_TEXT,     /* char * */
+  OPTION_PATH,     /* char *, a file name */
+  OPTION_LIST,     /* GStrv, repeatable; replaces the default list */
+  OPTION_UINT,     /* a whole number of at least min, into a guint */
+  OPTION_SIZE,     /* the same, into a gsize */
+  OPTION_INT64,    /* the same, into a gint64 */
+  OPTION_POSITIVE, /* a positive number, into a double */
+} OptionKind;
+
+typedef struct {
+  const char *name;
+  OptionKind kind;
+  gssize offset; /* in NatterServerConfig; -1: only validate_config () reads it */
+  guint min;     /* OPTION_UINT, _SIZE, _INT64 */
+  const char *description;
+  const char *arg_description;
+} OptionSpec;
+
+#define AT(member) ((gssize) G_STRUCT_OFFSET (NatterServerConfig, member))
+
+/* In the order --help lists them. */
+static const OptionSpec option_specs[] = {
+  { "listen", OPTION_TEXT, AT (listen_address), 0,
+    "Address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every interface)", "ADDR" },
+  { "port", OPTION_PORT, AT (port), 0, "TCP port (default 8000; 0 picks a free port)", "N" },
+  { "db", OPTION_PATH, AT (db_path), 0,
+    "SQLite database file (default $XDG_DATA_HOME/natter-server/natter.db)", "PATH" },
+  { "ring-timeout", OPTION_UINT, AT (ring_timeout_s), 1,
+    "Seconds an unanswered call rings before it is missed (default 45)", "S" },
+  { "allowed-origin", OPTION_LIST, AT (allowed_origins), 0,
+    "Browser Origin allowed to use the API and the WebSocket (repeatable; * allows any)",
+    "ORIGIN" },
+  { "no-registration", OPTION_FLAG, -1, 0,
+    "Refuse POST /api/register (accounts only through adduser)", NULL },
+  { "profile-types", OPTION_TEXT, -1, 0,
+    "Comma-separated profile types users may hold (default tutor,student,parent,advertiser)",
+    "LIST" },
+  { "tls-cert", OPTION_PATH, AT (tls_cert_file), 0,
+    "PEM certificate: serve https and wss (needs --tls-key)", "FILE" },
+  { "tls-key", OPTION_PATH, AT (tls_key_file), 0, "PEM private key of --tls-cert", "FILE" },
+  { "stun-uri", OPTION_LIST, AT (stun_uris), 0,
+    "STUN server handed to clients by /api/ice-servers (repeatable)", "URI" },
+  { "turn-uri", OPTION_LIST, AT (turn_uris), 0,
+    "TURN server handed to clients with ephemeral credentials (repeatable; needs "
+    "--turn-secret)",
+    "URI" },
+  { "turn-secret", OPTION_TEXT, AT (turn_secret), 0,
+    "Shared secret of the TURN server's REST API credentials", "S" },
+  { "turn-ttl", OPTION_UINT, AT (turn_ttl_s), 1,
+    "Seconds a TURN credential stays valid (default 86400)", "S" },
+  { "demo", OPTION_FLAG, AT (demo), 0,
+    "Create demo accounts in an empty database and print them on stderr", NULL },
+  { "caller-grace", OPTION_UINT, AT (caller_grace_s), 1,
+    "Seconds a ringing call survives without a caller connection (default 10)", "S" },
+  { "heartbeat", OPTION_UINT, AT (heartbeat_s), 1,
+    "Seconds of WebSocket silence before a ping (default 30)", "S" },
+  { "dead-after", OPTION_UINT, AT (dead_after_s), 1,
+    "Seconds without a pong (the answer to a ping) before a WebSocket is closed (default 90)",
+    "S" },
+  { "token-lifetime", OPTION_INT64, AT (token_lifetime_s), 1,
+    "Seconds a login token stays valid (default 2592000, 30 days)", "S" },
+  { "chat-rate", OPTION_POSITIVE, AT (chat_rate_per_s), 0,
+    "Chat messages per second per connection (default 10)", "N" },
+  { "chat-burst", OPTION_POSITIVE, AT (chat_burst), 0,
+    "Chat message burst per connection (default 30)", "N" },
+  { "frame-rate", OPTION_POSITIVE, AT (frame_rate_per_s), 0,
+    "Frames per second per connection (default 200)", "N" },
+  { "frame-burst", OPTION_POSITIVE, AT (frame_burst), 0, "Frame burst per connection (default 400)",
+    "N" },
+  { "max-connections-per-user", OPTION_UINT, AT (max_connections_per_user), 1,
+    "WebSocket connections one user may hold (default 16)", "N" },
+  { "sync-replay-max", OPTION_UINT, AT (sync_replay_max), 1,
+    "Events replayed at most on sync (default 1000)", "N" },
+  { "login-rate", OPTION_POSITIVE, AT (login_rate_per_min), 0,
+    "Failed logins per minute per client address (default 10)", "N" },
+  { "login-burst", OPTION_POSITIVE, AT (login_burst), 0,
+    "Failed login burst per client address (default 10)", "N" },
+  { "max-request-body", OPTION_SIZE, AT (max_request_body_bytes), 1,
+    "Bytes an API request body may hold (default 65536)", "BYTES" },
+  { "max-avatar-size", OPTION_SIZE, AT (max_avatar_bytes), 1,
+    "Bytes an avatar upload may hold (default 1048576)", "BYTES" },
+  { "max-attachment-size", OPTION_SIZE, AT (max_attachment_bytes), 1,
+    "Bytes an attachment upload may hold (default 26214400)", "BYTES" },
+  { "header-timeout", OPTION_UINT, AT (header_timeout_s), 1,
+    "Seconds a client has to send a request's headers (default 10)", "S" },
+  { "idle-timeout", OPTION_UINT, AT (idle_timeout_s), 1,
+    "Seconds an idle keep-alive HTTP connection stays open (default 60)", "S" },
+  { "max-connections-per-address", OPTION_UINT, AT (max_connections_per_address), 1,
+    "Open connections one client address may hold (default 64; trusted proxies are exempt)", "N" },
+  { "trusted-proxy", OPTION_LIST, AT (trusted_proxies), 0,
+    "Reverse proxy whose X-Forwarded-For names the client address (repeatable)", "ADDR" },
+  { "max-hashes-waiting", OPTION_UINT, AT (max_hashes_waiting), 1,
+    "Password hashes that may wait for a thread before logins get 503 (default 64)", "N" },
+  { "registration-rate", OPTION_POSITIVE, AT (registration_rate_per_hour), 0,
+    "Registrations per hour per client address (default 5)", "N" },
+  { "registration-burst", OPTION_POSITIVE, AT (registration_burst), 0,
+    "Registration burst per client address (default 5)", "N" },
+  { "metrics-listen", OPTION_TEXT, AT (metrics_listen), 0,
+    "Serve /metrics on this separate ADDR:PORT only (default: not served)", "ADDR:PORT" },
+  { "loop-interval", OPTION_UINT, AT (loop_interval_us), 0,
+    "Microseconds between two main-loop wake-ups under load, so each serves many sockets "
+    "(default 1000; 0: wake for every event)",
+    "US" },
+};
+
+#undef AT
+
+/* What the command line said, one per option_specs entry. */
+typedef union {
+  gboolean flag;
+  int number; /* OPTION_PORT; -1 when absent */
+  char *text;
+  GStrv list;
+} OptionValue;
+
+static GOptionEntry *
+option_entries_new (OptionValue *values)
+{
+  GOptionEntry *entries = g_new0 (GOptionEntry, G_N_ELEMENTS (option_specs) + 1);
+
+  for (guint i = 0; i < G_N_ELEMENTS (option_specs); i++) {
+    const OptionSpec *spec = &option_specs[i];
+    GOptionEntry *entry = &entries[i];
+
+    entry->long_name = spec->name;
+    entry->description = spec->description;
+    entry->arg_description = spec->arg_description;
+    switch (spec->kind) {
+      case OPTION_FLAG:
+        entry->arg = G_OPTION_ARG_NONE;
+        entry->arg_data = &values[i].flag;
+        break;
+      case OPTION_PORT:
+        entry->arg = G_OPTION_ARG_INT;
+        values[i].number = -1;
+        entry->arg_data = &values[i].number;
+        break;
+      case OPTION_PATH:
+        entry->arg = G_OPTION_ARG_FILENAME;
+        entry->arg_data = &values[i].text;
+        break;
+      case OPTION_LIST:
+        entry->arg = G_OPTION_ARG_STRING_ARRAY;
+        entry->arg_data = &values[i].list;
+        break;
+      default:
+        entry->arg = G_OPTION_ARG_STRING;
+        entry->arg_data = &values[i].text;
+        break;
+    }
+  }
+
+  return entries;
+}
+
+static void
+option_values_clear (OptionValue *values)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (option_specs); i++) {
+    if (option_specs[i].kind == OPTION_LIST)
+      g_strfreev (values[i].list);
+    else if (option_specs[i].kind != OPTION_FLAG && option_specs[i].kind != OPTION_PORT)
+      g_free (values[i].text);
+  }
+}
+
+/* Converts one given value into its config member; the option's own
+ * syntax only, combinations are validate_config ()'s. */
+static gboolean
+store_option (NatterServerConfig *config,
+              const OptionSpec *spec,
+              OptionValue *value,
+              GError **error)
+{
+  gpointer member = G_STRUCT_MEMBER_P (config, spec->offset);
+  g_autofree char *option = g_strconcat ("--", spec->name, NULL);
+  guint whole = 0;
+
+  switch (spec->kind) {
+    case OPTION_FLAG:
+      *(gboolean *) member = value->flag;
+      return TRUE;
+
+    case OPTION_PORT:
+      if (value->number == -1)
+        return TRUE;
+      if (value->number < 0 || value->number > 65535) {
+        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                     "--port: %d is not a port number (0–65535)", value->number);
+        return FALSE;
+      }
+      *(guint *) member = (guint) value->number;
+      return TRUE;
+
+    case OPTION_TEXT:
+    case OPTION_PATH:
+      if (value->text == NULL)
+        return TRUE;
+      g_free (*(char **) member);
+      *(char **) member = g_steal_pointer (&value->text);
+      return TRUE;
+
+    case OPTION_LIST:
+      if (value->list == NULL)
+        return TRUE;
+      g_strfreev (*(GStrv *) member);
+      *(GStrv *) member = g_steal_pointer (&value->list);
+      return TRUE;
+
+    case OPTION_POSITIVE:
+      return value->text == NULL ||
+             parse_positive_double (option, value->text, (double *) member, error);
+
+    case OPTION_UINT:
+    case OPTION_SIZE:
+    case OPTION_INT64:
+      if (value->text == NULL)
+        return TRUE;
+      if (!parse_seconds (option, value->text, spec->min, &whole, error))
+        return FALSE;
+      if (spec->kind == OPTION_UINT)
+        *(guint *) member = whole;
+      else if (spec->kind == OPTION_SIZE)
+        *(gsize *) member = whole;
+      else
+        *(gint64 *) member = whole;
+      return TRUE;
+
+    default:
+      g_assert_not_reached ();
+  }
+}
+
+static gboolean G_GNUC_PRINTF (2, 3) bad_value (GError **error, const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, message);
+  return FALSE;
+}
+
+/* The comma-separated --profile-types, each a valid word. */
+static gboolean
+store_profile_types (NatterServerConfig *config, const char *profile_types, GError **error)
+{
+  g_auto (GStrv) words = g_strsplit (profile_types, ",", -1);
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  guint n = 0;
+
+  for (guint i = 0; words[i] != NULL; i++) {
+    g_autoptr (GError) local_error = NULL;
+    g_autofree char *normalized = NULL;
+
+    g_strstrip (words[i]);
+    if (words[i][0] == '\0')
+      continue;
+    normalized = natter_profile_type_normalize (words[i], &local_error);
+    if (normalized == NULL)
+      return bad_value (error, "--profile-types: “%s” is not a profile type: %s", words[i],
+                        local_error->message);
+    g_strv_builder_add (builder, normalized);
+    n++;
+  }
+  if (n == 0)
+    return bad_value (error, "--profile-types: the list is empty");
+
+  g_strfreev (config->profile_types);
+  config->profile_types = g_strv_builder_end (builder);
+  return TRUE;
+}
+
+/* The one validation step, once every option is stored: values that must
+ * be addresses, and the combinations. */
+static gboolean
+validate_config (NatterServerConfig *config, GError **error)
+{
+  g_autoptr (GInetAddress) listen = g_inet_address_new_from_string (config->listen_address);
+
+  if (listen == NULL)
+    return bad_value (error, "--listen: “%s” is not an IP address", config->listen_address);
+  if (config->loop_interval_us > 100000)
+    return bad_value (error, "--loop-interval: at most 100000 microseconds, got %u",
+                      config->loop_interval_us);
+  for (guint i = 0; config->trusted_proxies[i] != NULL; i++) {
+    g_autoptr (GInetAddress) address = g_inet_address_new_from_string (config->trusted_proxies[i]);
+
+    if (address == NULL)
+      return bad_value (error, "--trusted-proxy: “%s” is not an IP address",
+                        config->trusted_proxies[i]);
+  }
+  if (config->metrics_listen != NULL) {
+    g_autoptr (GSocketConnectable) connectable =
+      g_network_address_parse (config->metrics_listen, 0, NULL);
+    g_autoptr (GInetAddress) address = NULL;
+
+    if (connectable != NULL)
+      address = g_inet_address_new_from_string (
+        g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable)));
+    if (address == NULL || strchr (config->metrics_listen, ':') == NULL)
+      return bad_value (error,
+                        "--metrics-listen: expected ADDR:PORT (IPv6 as [ADDR]:PORT), got “%s”",
+                        config->metrics_listen);
+  }
+  if (config->login_burst < 1 || config->registration_burst < 1)
+    return bad_value (error, "--login-burst and --registration-burst: at least 1");
+  /* The demo accounts share a published password. */
+  if (config->demo && !g_inet_address_get_is_loopback (listen))
+    return bad_value (error,
+                      "--demo: the demo accounts have a published password; --listen must be a "
+                      "loopback address, not “%s”",
+                      config->listen_address);
+  if ((config->tls_cert_file == NULL) != (config->tls_key_file == NULL))
+    return bad_value (error, "--tls-cert and --tls-key go together");
+  if (config->turn_secret != NULL && config->turn_secret[0] == '\0')
+    return bad_value (error, "--turn-secret: the secret is empty");
+  if (config->turn_uris[0] != NULL && config->turn_secret == NULL)
+    return bad_value (error, "--turn-uri needs --turn-secret");
+
+  return TRUE;
+}
+
 /**
  * natter_server_config_parse_args:
  * @config: the configuration to fill
@@ -161,130 +490,10 @@ natter_server_config_parse_args (NatterServerConfig *config,
                                  char ***argv,
                                  GError **error)
 {
-  g_autofree char *listen = NULL;
-  int port = -1;
-  g_autofree char *db = NULL;
-  g_autofree char *ring_timeout = NULL;
-  g_autofree char *caller_grace = NULL;
-  g_autofree char *heartbeat = NULL;
-  g_autofree char *loop_interval = NULL;
-  g_autofree char *dead_after = NULL;
-  g_autofree char *token_lifetime = NULL;
-  g_autofree char *turn_ttl = NULL;
-  g_autofree char *chat_rate = NULL;
-  g_autofree char *chat_burst = NULL;
-  g_autofree char *frame_rate = NULL;
-  g_autofree char *frame_burst = NULL;
-  g_autofree char *login_rate = NULL;
-  g_autofree char *login_burst = NULL;
-  g_autofree char *max_connections = NULL;
-  g_autofree char *sync_replay_max = NULL;
-  g_autofree char *max_request_body = NULL;
-  g_autofree char *max_avatar_size = NULL;
-  g_autofree char *max_attachment_size = NULL;
-  g_autofree char *header_timeout = NULL;
-  g_autofree char *idle_timeout = NULL;
-  g_autofree char *max_connections_per_address = NULL;
-  g_auto (GStrv) trusted_proxies = NULL;
-  g_autofree char *max_hashes_waiting = NULL;
-  g_autofree char *registration_rate = NULL;
-  g_autofree char *registration_burst = NULL;
-  g_autofree char *metrics_listen = NULL;
-  g_auto (GStrv) origins = NULL;
-  gboolean no_registration = FALSE;
-  g_autofree char *profile_types = NULL;
-  g_autofree char *tls_cert = NULL;
-  g_autofree char *tls_key = NULL;
-  g_auto (GStrv) stun_uris = NULL;
-  g_auto (GStrv) turn_uris = NULL;
-  g_autofree char *turn_secret = NULL;
-  gboolean demo = FALSE;
-  const GOptionEntry entries[] = {
-    { "listen", 0, 0, G_OPTION_ARG_STRING, &listen,
-      "Address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every interface)", "ADDR" },
-    { "port", 0, 0, G_OPTION_ARG_INT, &port, "TCP port (default 8000; 0 picks a free port)", "N" },
-    { "db", 0, 0, G_OPTION_ARG_FILENAME, &db,
-      "SQLite database file (default $XDG_DATA_HOME/natter-server/natter.db)", "PATH" },
-    { "ring-timeout", 0, 0, G_OPTION_ARG_STRING, &ring_timeout,
-      "Seconds an unanswered call rings before it is missed (default 45)", "S" },
-    { "allowed-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &origins,
-      "Browser Origin allowed to use the API and the WebSocket (repeatable; * allows any)",
-      "ORIGIN" },
-    { "no-registration", 0, 0, G_OPTION_ARG_NONE, &no_registration,
-      "Refuse POST /api/register (accounts only through adduser)", NULL },
-    { "profile-types", 0, 0, G_OPTION_ARG_STRING, &profile_types,
-      "Comma-separated profile types users may hold (default tutor,student,parent,advertiser)",
-      "LIST" },
-    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert,
-      "PEM certificate: serve https and wss (needs --tls-key)", "FILE" },
-    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key, "PEM private key of --tls-cert", "FILE" },
-    { "stun-uri", 0, 0, G_OPTION_ARG_STRING_ARRAY, &stun_uris,
-      "STUN server handed to clients by /api/ice-servers (repeatable)", "URI" },
-    { "turn-uri", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn_uris,
-      "TURN server handed to clients with ephemeral credentials (repeatable; needs "
-      "--turn-secret)",
-      "URI" },
-    { "turn-secret", 0, 0, G_OPTION_ARG_STRING, &turn_secret,
-      "Shared secret of the TURN server's REST API credentials", "S" },
-    { "turn-ttl", 0, 0, G_OPTION_ARG_STRING, &turn_ttl,
-      "Seconds a TURN credential stays valid (default 86400)", "S" },
-    { "demo", 0, 0, G_OPTION_ARG_NONE, &demo,
-      "Create demo accounts in an empty database and print them on stderr", NULL },
-    { "caller-grace", 0, 0, G_OPTION_ARG_STRING, &caller_grace,
-      "Seconds a ringing call survives without a caller connection (default 10)", "S" },
-    { "heartbeat", 0, 0, G_OPTION_ARG_STRING, &heartbeat,
-      "Seconds of WebSocket silence before a ping (default 30)", "S" },
-    { "dead-after", 0, 0, G_OPTION_ARG_STRING, &dead_after,
-      "Seconds without a pong (the answer to a ping) before a WebSocket is closed (default 90)",
-      "S" },
-    { "token-lifetime", 0, 0, G_OPTION_ARG_STRING, &token_lifetime,
-      "Seconds a login token stays valid (default 2592000, 30 days)", "S" },
-    { "chat-rate", 0, 0, G_OPTION_ARG_STRING, &chat_rate,
-      "Chat messages per second per connection (default 10)", "N" },
-    { "chat-burst", 0, 0, G_OPTION_ARG_STRING, &chat_burst,
-      "Chat message burst per connection (default 30)", "N" },
-    { "frame-rate", 0, 0, G_OPTION_ARG_STRING, &frame_rate,
-      "Frames per second per connection (default 200)", "N" },
-    { "frame-burst", 0, 0, G_OPTION_ARG_STRING, &frame_burst,
-      "Frame burst per connection (default 400)", "N" },
-    { "max-connections-per-user", 0, 0, G_OPTION_ARG_STRING, &max_connections,
-      "WebSocket connections one user may hold (default 16)", "N" },
-    { "sync-replay-max", 0, 0, G_OPTION_ARG_STRING, &sync_replay_max,
-      "Events replayed at most on sync (default 1000)", "N" },
-    { "login-rate", 0, 0, G_OPTION_ARG_STRING, &login_rate,
-      "Failed logins per minute per client address (default 10)", "N" },
-    { "login-burst", 0, 0, G_OPTION_ARG_STRING, &login_burst,
-      "Failed login burst per client address (default 10)", "N" },
-    { "max-request-body", 0, 0, G_OPTION_ARG_STRING, &max_request_body,
-      "Bytes an API request body may hold (default 65536)", "BYTES" },
-    { "max-avatar-size", 0, 0, G_OPTION_ARG_STRING, &max_avatar_size,
-      "Bytes an avatar upload may hold (default 1048576)", "BYTES" },
-    { "max-attachment-size", 0, 0, G_OPTION_ARG_STRING, &max_attachment_size,
-      "Bytes an attachment upload may hold (default 26214400)", "BYTES" },
-    { "header-timeout", 0, 0, G_OPTION_ARG_STRING, &header_timeout,
-      "Seconds a client has to send a request's headers (default 10)", "S" },
-    { "idle-timeout", 0, 0, G_OPTION_ARG_STRING, &idle_timeout,
-      "Seconds an idle keep-alive HTTP connection stays open (default 60)", "S" },
-    { "max-connections-per-address", 0, 0, G_OPTION_ARG_STRING, &max_connections_per_address,
-      "Open connections one client address may hold (default 64; trusted proxies are exempt)",
-      "N" },
-    { "trusted-proxy", 0, 0, G_OPTION_ARG_STRING_ARRAY, &trusted_proxies,
-      "Reverse proxy whose X-Forwarded-For names the client address (repeatable)", "ADDR" },
-    { "max-hashes-waiting", 0, 0, G_OPTION_ARG_STRING, &max_hashes_waiting,
-      "Password hashes that may wait for a thread before logins get 503 (default 64)", "N" },
-    { "registration-rate", 0, 0, G_OPTION_ARG_STRING, &registration_rate,
-      "Registrations per hour per client address (default 5)", "N" },
-    { "registration-burst", 0, 0, G_OPTION_ARG_STRING, &registration_burst,
-      "Registration burst per client address (default 5)", "N" },
-    { "metrics-listen", 0, 0, G_OPTION_ARG_STRING, &metrics_listen,
-      "Serve /metrics on this separate ADDR:PORT only (default: not served)", "ADDR:PORT" },
-    { "loop-interval", 0, 0, G_OPTION_ARG_STRING, &loop_interval,
-      "Microseconds between two main-loop wake-ups under load, so each serves many sockets "
-      "(default 1000; 0: wake for every event)",
-      "US" },
-    { NULL }
-  };
+  OptionValue values[G_N_ELEMENTS (option_specs)] = { { 0 } };
+  g_autofree GOptionEntry *entries = option_entries_new (values);
   g_autoptr (GOptionContext) context = NULL;
+  gboolean valid = FALSE;
 
   g_return_val_if_fail (config != NULL, FALSE);
 
@@ -298,257 +507,31 @@ natter_server_config_parse_args (NatterServerConfig *config,
   g_option_context_add_group (context, natter_server_config_hub_option_group (config));
   g_option_context_add_group (context, natter_server_config_attachments_option_group (config));
   if (!g_option_context_parse (context, argc, argv, error))
-    return FALSE;
+    goto out;
 
   if (*argc > 1) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION, "unexpected argument “%s”",
                  (*argv)[1]);
-    return FALSE;
+    goto out;
   }
 
-  if (listen != NULL) {
-    g_autoptr (GInetAddress) address = g_inet_address_new_from_string (listen);
+  for (guint i = 0; i < G_N_ELEMENTS (option_specs); i++) {
+    const OptionSpec *spec = &option_specs[i];
 
-    if (address == NULL) {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "--listen: “%s” is not an IP address", listen);
-      return FALSE;
-    }
-    g_free (config->listen_address);
-    config->listen_address = g_steal_pointer (&listen);
+    if (spec->offset >= 0 && !store_option (config, spec, &values[i], error))
+      goto out;
+    if (g_str_equal (spec->name, "no-registration"))
+      config->registration_enabled = !values[i].flag;
+    else if (g_str_equal (spec->name, "profile-types") && values[i].text != NULL &&
+             !store_profile_types (config, values[i].text, error))
+      goto out;
   }
 
-  if (port != -1) {
-    if (port < 0 || port > 65535) {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "--port: %d is not a port number (0–65535)", port);
-      return FALSE;
-    }
-    config->port = (guint) port;
-  }
+  valid = validate_config (config, error);
 
-  if (db != NULL) {
-    g_free (config->db_path);
-    config->db_path = g_steal_pointer (&db);
-  }
-
-  if (ring_timeout != NULL &&
-      !parse_seconds ("--ring-timeout", ring_timeout, 1, &config->ring_timeout_s, error))
-    return FALSE;
-  if (caller_grace != NULL &&
-      !parse_seconds ("--caller-grace", caller_grace, 1, &config->caller_grace_s, error))
-    return FALSE;
-  if (heartbeat != NULL &&
-      !parse_seconds ("--heartbeat", heartbeat, 1, &config->heartbeat_s, error))
-    return FALSE;
-  if (dead_after != NULL &&
-      !parse_seconds ("--dead-after", dead_after, 1, &config->dead_after_s, error))
-    return FALSE;
-  if (loop_interval != NULL &&
-      !parse_seconds ("--loop-interval", loop_interval, 0, &config->loop_interval_us, error))
-    return FALSE;
-  if (config->loop_interval_us > 100000) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                 "--loop-interval: at most 100000 microseconds, got %u", config->loop_interval_us);
-    return FALSE;
-  }
-  if (turn_ttl != NULL && !parse_seconds ("--turn-ttl", turn_ttl, 1, &config->turn_ttl_s, error))
-    return FALSE;
-  if (max_connections != NULL && !parse_seconds ("--max-connections-per-user", max_connections, 1,
-                                                 &config->max_connections_per_user, error))
-    return FALSE;
-  if (sync_replay_max != NULL &&
-      !parse_seconds ("--sync-replay-max", sync_replay_max, 1, &config->sync_replay_max, error))
-    return FALSE;
-  if (token_lifetime != NULL) {
-    guint lifetime;
-
-    if (!parse_seconds ("--token-lifetime", token_lifetime, 1, &lifetime, error))
-      return FALSE;
-    config->token_lifetime_s = lifetime;
-  }
-  if (chat_rate != NULL &&
-      !parse_positive_double ("--chat-rate", chat_rate, &config->chat_rate_per_s, error))
-    return FALSE;
-  if (chat_burst != NULL &&
-      !parse_positive_double ("--chat-burst", chat_burst, &config->chat_burst, error))
-    return FALSE;
-  if (frame_rate != NULL &&
-      !parse_positive_double ("--frame-rate", frame_rate, &config->frame_rate_per_s, error))
-    return FALSE;
-  if (frame_burst != NULL &&
-      !parse_positive_double ("--frame-burst", frame_burst, &config->frame_burst, error))
-    return FALSE;
-  if (login_rate != NULL &&
-      !parse_positive_double ("--login-rate", login_rate, &config->login_rate_per_min, error))
-    return FALSE;
-  if (login_burst != NULL &&
-      !parse_positive_double ("--login-burst", login_burst, &config->login_burst, error))
-    return FALSE;
-
-  if (max_request_body != NULL) {
-    guint bytes;
-
-    if (!parse_seconds ("--max-request-body", max_request_body, 1, &bytes, error))
-      return FALSE;
-    config->max_request_body_bytes = bytes;
-  }
-  if (max_avatar_size != NULL) {
-    guint bytes;
-
-    if (!parse_seconds ("--max-avatar-size", max_avatar_size, 1, &bytes, error))
-      return FALSE;
-    config->max_avatar_bytes = bytes;
-  }
-  if (max_attachment_size != NULL) {
-    guint bytes;
-
-    if (!parse_seconds ("--max-attachment-size", max_attachment_size, 1, &bytes, error))
-      return FALSE;
-    config->max_attachment_bytes = bytes;
-  }
-  if (header_timeout != NULL &&
-      !parse_seconds ("--header-timeout", header_timeout, 1, &config->header_timeout_s, error))
-    return FALSE;
-  if (idle_timeout != NULL &&
-      !parse_seconds ("--idle-timeout", idle_timeout, 1, &config->idle_timeout_s, error))
-    return FALSE;
-  if (max_connections_per_address != NULL &&
-      !parse_seconds ("--max-connections-per-address", max_connections_per_address, 1,
-                      &config->max_connections_per_address, error))
-    return FALSE;
-  if (max_hashes_waiting != NULL && !parse_seconds ("--max-hashes-waiting", max_hashes_waiting, 1,
-                                                    &config->max_hashes_waiting, error))
-    return FALSE;
-  if (registration_rate != NULL &&
-      !parse_positive_double ("--registration-rate", registration_rate,
-                              &config->registration_rate_per_hour, error))
-    return FALSE;
-  if (registration_burst != NULL &&
-      !parse_positive_double ("--registration-burst", registration_burst,
-                              &config->registration_burst, error))
-    return FALSE;
-  if (trusted_proxies != NULL) {
-    for (guint i = 0; trusted_proxies[i] != NULL; i++) {
-      g_autoptr (GInetAddress) address = g_inet_address_new_from_string (trusted_proxies[i]);
-
-      if (address == NULL) {
-        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                     "--trusted-proxy: “%s” is not an IP address", trusted_proxies[i]);
-        return FALSE;
-      }
-    }
-    g_strfreev (config->trusted_proxies);
-    config->trusted_proxies = g_steal_pointer (&trusted_proxies);
-  }
-  if (metrics_listen != NULL) {
-    g_autoptr (GSocketConnectable) connectable = g_network_address_parse (metrics_listen, 0, NULL);
-    g_autoptr (GInetAddress) address = NULL;
-
-    if (connectable != NULL)
-      address = g_inet_address_new_from_string (
-        g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable)));
-    if (address == NULL || strchr (metrics_listen, ':') == NULL) {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "--metrics-listen: expected ADDR:PORT (IPv6 as [ADDR]:PORT), got “%s”",
-                   metrics_listen);
-      return FALSE;
-    }
-    g_free (config->metrics_listen);
-    config->metrics_listen = g_steal_pointer (&metrics_listen);
-  }
-
-  if (config->login_burst < 1 || config->registration_burst < 1) {
-    g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                         "--login-burst and --registration-burst: at least 1");
-    return FALSE;
-  }
-
-  if (origins != NULL) {
-    g_strfreev (config->allowed_origins);
-    config->allowed_origins = g_steal_pointer (&origins);
-  }
-
-  config->registration_enabled = !no_registration;
-  config->demo = demo;
-  if (demo) {
-    g_autoptr (GInetAddress) address = g_inet_address_new_from_string (config->listen_address);
-
-    /* The demo accounts share a published password. */
-    if (!g_inet_address_get_is_loopback (address)) {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "--demo: the demo accounts have a published password; --listen must be a "
-                   "loopback address, not “%s”",
-                   config->listen_address);
-      return FALSE;
-    }
-  }
-
-  if (profile_types != NULL) {
-    g_auto (GStrv) words = g_strsplit (profile_types, ",", -1);
-    g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
-    guint n = 0;
-
-    for (guint i = 0; words[i] != NULL; i++) {
-      g_autoptr (GError) local_error = NULL;
-      g_autofree char *normalized = NULL;
-
-      g_strstrip (words[i]);
-      if (words[i][0] == '\0')
-        continue;
-      normalized = natter_profile_type_normalize (words[i], &local_error);
-      if (normalized == NULL) {
-        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                     "--profile-types: “%s” is not a profile type: %s", words[i],
-                     local_error->message);
-        return FALSE;
-      }
-      g_strv_builder_add (builder, normalized);
-      n++;
-    }
-    if (n == 0) {
-      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                           "--profile-types: the list is empty");
-      return FALSE;
-    }
-    g_strfreev (config->profile_types);
-    config->profile_types = g_strv_builder_end (builder);
-  }
-
-  if ((tls_cert == NULL) != (tls_key == NULL)) {
-    g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                         "--tls-cert and --tls-key go together");
-    return FALSE;
-  }
-  g_free (config->tls_cert_file);
-  config->tls_cert_file = g_steal_pointer (&tls_cert);
-  g_free (config->tls_key_file);
-  config->tls_key_file = g_steal_pointer (&tls_key);
-
-  if (stun_uris != NULL) {
-    g_strfreev (config->stun_uris);
-    config->stun_uris = g_steal_pointer (&stun_uris);
-  }
-  if (turn_uris != NULL) {
-    g_strfreev (config->turn_uris);
-    config->turn_uris = g_steal_pointer (&turn_uris);
-  }
-  if (turn_secret != NULL) {
-    if (turn_secret[0] == '\0') {
-      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                           "--turn-secret: the secret is empty");
-      return FALSE;
-    }
-    g_free (config->turn_secret);
-    config->turn_secret = g_steal_pointer (&turn_secret);
-  }
-  if (config->turn_uris[0] != NULL && config->turn_secret == NULL) {
-    g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                         "--turn-uri needs --turn-secret");
-    return FALSE;
-  }
-
-  return TRUE;
+out:
+  option_values_clear (values);
+  return valid;
 }
 
 /**
