@@ -47,8 +47,11 @@ update (NatterAttachmentProgress *self)
   if (!moving)
     return;
 
-  progress = natter_attachment_item_get_progress (self->attachment);
-  gtk_progress_bar_set_fraction (GTK_PROGRESS_BAR (self->bar), progress);
+  /* In whole percents: a redraw per network chunk would slow the
+   * transfer itself, which runs at low priority behind the window. */
+  progress = (int) (natter_attachment_item_get_progress (self->attachment) * 100) / 100.0;
+  if (progress != gtk_progress_bar_get_fraction (GTK_PROGRESS_BAR (self->bar)))
+    gtk_progress_bar_set_fraction (GTK_PROGRESS_BAR (self->bar), progress);
   {
     g_autofree char *done =
       g_format_size ((guint64) (progress * natter_attachment_item_get_size (self->attachment)));
