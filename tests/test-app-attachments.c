@@ -1071,6 +1071,7 @@ test_cancel_upload (Fixture *fixture, gconstpointer data)
   wait_frames (fixture, 1);
   progress = find_progress (card);
   g_assert_true (gtk_widget_is_drawable (progress));
+  save_screenshot (fixture, "attachments-chat-uploading");
   cancel = find_button_labelled (progress, "Cancel");
   g_assert_nonnull (cancel);
   g_signal_emit_by_name (cancel, "clicked");
