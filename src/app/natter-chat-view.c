@@ -7,8 +7,8 @@
 #include <glib/gi18n.h>
 
 #include "natter-app-util.h"
-#include "natter-chat-view.h"
 #include "natter-chat-view-block.h"
+#include "natter-chat-view-private.h"
 #include "natter-message-row.h"
 
 /* The chat pane: header with the peer's presence or typing state and the
@@ -31,7 +31,6 @@
 #define TYPING_REPEAT_US (3 * G_TIME_SPAN_SECOND)
 #define TYPING_IDLE_S 5
 #define OLDER_PAGE_SIZE 50
-#define SAVE_DRAFT_DELAY_MS 500
 #define SEARCH_LIMIT 1000
 #define SEARCH_SERVER_PAGE 200
 #define SEARCH_SERVER_PAGES 10
@@ -43,61 +42,6 @@ static GParamSpec *properties[N_PROPS];
 enum { START_CALL, N_SIGNALS };
 
 static guint signals[N_SIGNALS];
-
-struct _NatterChatView {
-  GtkWidget parent_instance;
-
-  NatterClient *client;
-  NatterConversationItem *conversation;
-  gulong conversation_notify_handler;
-  NatterMessageList *messages;
-  GtkSelectionModel *selection;
-  gulong items_changed_handler;
-  GHashTable *bound_items; /* GtkListItem */
-  GCancellable *load_cancellable;
-
-  gboolean online;
-  gboolean show_back_button;
-  gboolean calls_enabled;
-  gboolean follow_newest;
-  /* Anchored on the newest item, and that row not yet seen on screen:
-   * the list is still measuring and moves the value both ways. */
-  gboolean settling;
-  double last_value;
-  GdkFrameClock *frame_clock;
-  gulong after_paint_handler;
-  GtkWindow *window;
-  gulong window_active_handler;
-  gint64 typing_sent_at;
-  guint typing_idle_id;
-  guint mark_read_id;
-  guint save_draft_id;
-  gboolean loading_draft;
-  gboolean fill_after_paint;
-
-  AdwWindowTitle *window_title;
-  GtkWidget *back_button;
-  GtkRevealer *offline_revealer;
-  GtkStack *content_stack;
-  GtkScrolledWindow *scrolled_window;
-  GtkListView *message_list_view;
-  GtkRevealer *loading_revealer;
-  GtkRevealer *jump_revealer;
-  GtkWidget *jump_label;
-  GtkTextView *text_view;
-  GtkWidget *placeholder;
-  GtkWidget *emoji_button;
-  GtkSearchBar *search_bar;
-  GtkEditable *search_entry;
-  GtkLabel *search_count_label;
-  GtkWidget *search_server_button;
-
-  /* In-conversation search: the matches in the local store, oldest first,
-   * and the one shown. */
-  GArray *search_hits;
-  int search_current;
-  guint search_server_pages_left;
-};
 
 G_DEFINE_FINAL_TYPE (NatterChatView, natter_chat_view, GTK_TYPE_WIDGET)
 
@@ -117,8 +61,8 @@ is_at_bottom (NatterChatView *self)
                                                     AT_BOTTOM_SLACK_PX;
 }
 
-static void
-show_toast (NatterChatView *self, const char *title)
+void
+natter_chat_view_show_toast (NatterChatView *self, const char *title)
 {
   GtkWidget *overlay = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_TOAST_OVERLAY);
 
@@ -358,7 +302,7 @@ on_load_older_finished (GObject *source, GAsyncResult *result, gpointer user_dat
     g_debug ("Could not load older messages: %s", error->message);
     if (self->search_server_pages_left > 0) {
       self->search_server_pages_left = 0;
-      show_toast (self, _ ("Older messages could not be fetched"));
+      natter_chat_view_show_toast (self, _ ("Older messages could not be fetched"));
       update_search_controls (self);
     }
     return;
@@ -794,58 +738,6 @@ stop_typing (NatterChatView *self)
   on_typing_idle (self);
 }
 
-/* The composer's text is kept per conversation in the local store, so it
- * survives switching conversations and restarting. */
-static void
-save_draft (NatterChatView *self)
-{
-  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->text_view);
-  g_autoptr (GError) error = NULL;
-  g_autofree char *text = NULL;
-  GtkTextIter start, end;
-  NatterStore *store;
-
-  g_clear_handle_id (&self->save_draft_id, g_source_remove);
-  if (self->client == NULL || self->conversation == NULL)
-    return;
-
-  store = natter_client_get_store (self->client);
-  if (store == NULL)
-    return;
-
-  gtk_text_buffer_get_bounds (buffer, &start, &end);
-  text = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
-  if (!natter_store_set_draft (
-        store, natter_conversation_item_get_conversation_id (self->conversation), text, &error))
-    g_warning ("Cannot keep the draft: %s", error->message);
-}
-
-static gboolean
-on_save_draft_timeout (gpointer user_data)
-{
-  NatterChatView *self = user_data;
-
-  self->save_draft_id = 0;
-  save_draft (self);
-
-  return G_SOURCE_REMOVE;
-}
-
-static void
-load_draft (NatterChatView *self)
-{
-  NatterStore *store = self->client ? natter_client_get_store (self->client) : NULL;
-  g_autofree char *draft = NULL;
-
-  if (store != NULL && self->conversation != NULL)
-    draft = natter_store_get_draft (
-      store, natter_conversation_item_get_conversation_id (self->conversation));
-
-  self->loading_draft = TRUE;
-  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), draft ? draft : "", -1);
-  self->loading_draft = FALSE;
-}
-
 static void
 on_buffer_changed (NatterChatView *self, GtkTextBuffer *buffer)
 {
@@ -857,8 +749,7 @@ on_buffer_changed (NatterChatView *self, GtkTextBuffer *buffer)
   if (self->client == NULL || self->conversation == NULL || self->loading_draft)
     return;
 
-  g_clear_handle_id (&self->save_draft_id, g_source_remove);
-  self->save_draft_id = g_timeout_add (SAVE_DRAFT_DELAY_MS, on_save_draft_timeout, self);
+  natter_chat_view_queue_draft_save (self);
 
   if (gtk_text_buffer_get_char_count (buffer) == 0) {
     stop_typing (self);
@@ -895,7 +786,7 @@ on_text_view_key_pressed (NatterChatView *self,
     return GDK_EVENT_PROPAGATE;
 
   if (!natter_chat_view_send_draft (self, &error) && error != NULL)
-    show_toast (self, error->message);
+    natter_chat_view_show_toast (self, error->message);
 
   return GDK_EVENT_STOP;
 }
@@ -916,7 +807,7 @@ on_send_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   g_autoptr (GError) error = NULL;
 
   if (!natter_chat_view_send_draft (self, &error) && error != NULL)
-    show_toast (self, error->message);
+    natter_chat_view_show_toast (self, error->message);
 }
 
 static void
@@ -929,7 +820,8 @@ on_retry_message_action (GtkWidget *widget, const char *action_name, GVariant *p
     return;
 
   if (!natter_client_retry_message (self->client, g_variant_get_string (parameter, NULL), &error))
-    show_toast (self, error ? error->message : _ ("The message could not be sent again"));
+    natter_chat_view_show_toast (self, error ? error->message
+                                             : _ ("The message could not be sent again"));
 }
 
 static void
@@ -1096,7 +988,7 @@ natter_chat_view_dispose (GObject *object)
   g_clear_handle_id (&self->typing_idle_id, g_source_remove);
   g_clear_handle_id (&self->mark_read_id, g_source_remove);
   if (self->save_draft_id != 0)
-    save_draft (self);
+    natter_chat_view_save_draft (self);
   natter_chat_view_set_conversation (self, NULL);
   g_clear_object (&self->client);
 
@@ -1118,6 +1010,7 @@ natter_chat_view_finalize (GObject *object)
   NatterChatView *self = NATTER_CHAT_VIEW (object);
 
   g_clear_object (&self->load_cancellable);
+  g_clear_object (&self->thumbnail_loader);
   g_clear_pointer (&self->bound_items, g_hash_table_unref);
   g_clear_pointer (&self->search_hits, g_array_unref);
 
@@ -1175,6 +1068,7 @@ natter_chat_view_class_init (NatterChatViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterChatView, text_view);
   gtk_widget_class_bind_template_child (widget_class, NatterChatView, placeholder);
   gtk_widget_class_bind_template_child (widget_class, NatterChatView, emoji_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, attachment_tray);
   gtk_widget_class_bind_template_callback (widget_class, on_message_setup);
   gtk_widget_class_bind_template_callback (widget_class, on_message_bind);
   gtk_widget_class_bind_template_callback (widget_class, on_message_unbind);
@@ -1196,6 +1090,7 @@ natter_chat_view_class_init (NatterChatViewClass *klass)
                                    on_retry_message_action);
   gtk_widget_class_install_action (widget_class, "chat.start-call", "s", on_start_call_action);
   natter_chat_view_install_block_action (widget_class);
+  natter_chat_view_install_attachment_actions (widget_class);
   gtk_widget_class_install_action (widget_class, "chat.scroll-to-bottom", NULL,
                                    on_scroll_to_bottom_action);
 
@@ -1228,6 +1123,7 @@ natter_chat_view_init (NatterChatView *self)
   self->follow_newest = TRUE;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  natter_chat_view_setup_attachments (self);
 
   g_signal_connect_object (self->search_bar, "notify::search-mode-enabled",
                            G_CALLBACK (on_search_mode_changed), self, G_CONNECT_SWAPPED);
@@ -1333,7 +1229,7 @@ natter_chat_view_set_conversation (NatterChatView *self, NatterConversationItem 
 
   stop_typing (self);
   if (self->save_draft_id != 0)
-    save_draft (self);
+    natter_chat_view_save_draft (self);
   g_cancellable_cancel (self->load_cancellable);
   g_clear_object (&self->load_cancellable);
   self->load_cancellable = g_cancellable_new ();
@@ -1368,7 +1264,7 @@ natter_chat_view_set_conversation (NatterChatView *self, NatterConversationItem 
   self->follow_newest = TRUE;
   self->last_value = 0;
   set_jump_button (self, FALSE);
-  load_draft (self);
+  natter_chat_view_load_draft (self);
   self->search_server_pages_left = 0;
   gtk_search_bar_set_search_mode (self->search_bar, FALSE);
 
@@ -1484,8 +1380,9 @@ natter_chat_view_set_draft (NatterChatView *self, const char *text)
  * @self: a #NatterChatView
  * @error: return location for an error
  *
- * Sends what the composer holds and empties it. Blank text is not sent.
- * While offline the message waits in the outbox.
+ * Sends what the composer holds, text and attached files, and empties it.
+ * Blank text without files is not sent. While offline the message waits
+ * in the outbox.
  *
  * Returns: %TRUE if a message was queued
  */
@@ -1507,18 +1404,18 @@ natter_chat_view_send_draft (NatterChatView *self, GError **error)
   gtk_text_buffer_get_bounds (buffer, &start, &end);
   text = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
   g_strstrip (text);
-  if (*text == '\0')
-    return FALSE;
-
-  client_msg_id = natter_client_send_message (
-    self->client, natter_conversation_item_get_conversation_id (self->conversation), text, error);
+  if (natter_chat_view_has_attachments (self))
+    client_msg_id = natter_chat_view_send_attachments (self, text, error);
+  else if (*text != '\0')
+    client_msg_id = natter_client_send_message (
+      self->client, natter_conversation_item_get_conversation_id (self->conversation), text, error);
   if (client_msg_id == NULL)
     return FALSE;
 
   stop_typing (self);
   gtk_text_buffer_set_text (buffer, "", -1);
   /* Sent: no draft to bring back, even after a crash a moment later. */
-  save_draft (self);
+  natter_chat_view_save_draft (self);
   natter_chat_view_scroll_to_bottom (self);
 
   return TRUE;

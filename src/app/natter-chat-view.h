@@ -25,5 +25,6 @@ void natter_chat_view_set_draft (NatterChatView *self, const char *text);
 gboolean natter_chat_view_send_draft (NatterChatView *self, GError **error);
 void natter_chat_view_scroll_to_bottom (NatterChatView *self);
 void natter_chat_view_focus_composer (NatterChatView *self);
+GtkWidget *natter_chat_view_get_attachment_tray (NatterChatView *self);
 
 G_END_DECLS

@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "natter-app-util.h"
+#include "natter-message-attachments.h"
 #include "natter-message-row.h"
 
 /* One message as a bubble: own messages on the end side, others on the
@@ -35,6 +36,7 @@ struct _NatterMessageRow {
   GtkWidget *retry_button;
   GtkWidget *bubble;
   GtkLabel *sender_label;
+  NatterMessageAttachments *attachments_view;
   GtkLabel *text_label;
   GtkLabel *time_label;
   GtkImage *state_image;
@@ -278,6 +280,9 @@ update_row (NatterMessageRow *self)
   text = natter_message_item_get_text (item);
   markup = natter_text_to_markup (text ? text : "");
   gtk_label_set_markup (self->text_label, markup);
+  gtk_widget_set_visible (GTK_WIDGET (self->text_label),
+                          *markup != '\0' && !natter_message_attachments_text_is_names (
+                                               natter_message_item_get_attachments (item), text));
   update_highlight (self);
 
   now = g_date_time_new_now_local ();
@@ -410,6 +415,8 @@ natter_message_row_class_init (NatterMessageRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, retry_button);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, bubble);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, sender_label);
+  g_type_ensure (NATTER_TYPE_MESSAGE_ATTACHMENTS);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, attachments_view);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, text_label);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, time_label);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, state_image);
@@ -471,6 +478,8 @@ natter_message_row_set_item (NatterMessageRow *self, NatterMessageItem *item)
   if (self->item != NULL)
     g_clear_signal_handler (&self->notify_handler, self->item);
   g_set_object (&self->item, item);
+  natter_message_attachments_set_model (self->attachments_view,
+                                        item ? natter_message_item_get_attachments (item) : NULL);
 
   if (item != NULL) {
     self->notify_handler =
