@@ -438,12 +438,6 @@ on_profile_chosen (NatterWindow *self, const NatterProfile *profile, GtkWindow *
 {
   GListModel *conversations = get_conversations (self);
   NatterConversationItem *existing = NULL;
-  NatterAccount *account = natter_client_get_account (self->client);
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  g_autoptr (JsonNode) root = NULL;
-  g_autofree char *body = NULL;
-  g_autofree char *path = NULL;
 
   gtk_window_close (dialog);
 
@@ -455,24 +449,8 @@ on_profile_chosen (NatterWindow *self, const NatterProfile *profile, GtkWindow *
     return;
   }
 
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "with");
-  json_builder_begin_array (builder);
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "profile_id");
-  json_builder_add_int_value (builder, profile->profile_id);
-  json_builder_set_member_name (builder, "profile_type");
-  json_builder_add_string_value (builder, profile->profile_type);
-  json_builder_end_object (builder);
-  json_builder_end_array (builder);
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  json_generator_set_root (generator, root);
-  body = json_generator_to_data (generator, NULL);
-
-  path = natter_account_build_profile_path (account, "/conversations");
-  natter_account_request_async (account, "POST", path, body, NULL, on_conversation_created,
-                                g_object_ref (self));
+  natter_client_start_conversation_async (self->client, profile, NULL, on_conversation_created,
+                                          g_object_ref (self));
 }
 
 static void
@@ -496,20 +474,10 @@ on_conversation_created (GObject *source, GAsyncResult *result, gpointer user_da
 {
   g_autoptr (NatterWindow) self = user_data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) body = NULL;
-  g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (NatterConversation) conversation = NULL;
   GTask *task;
-  gsize size;
-  const char *data;
 
-  body = natter_account_request_finish (NATTER_ACCOUNT (source), result, &error);
-  if (body != NULL) {
-    data = g_bytes_get_data (body, &size);
-    if (json_parser_load_from_data (parser, data, (gssize) size, &error))
-      conversation =
-        natter_conversation_from_node (json_parser_get_root (parser), "conversation", &error);
-  }
+  conversation = natter_client_start_conversation_finish (NATTER_CLIENT (source), result, &error);
 
   if (conversation == NULL) {
     g_autofree char *message =

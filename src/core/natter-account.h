@@ -109,6 +109,15 @@ void natter_account_request_async (NatterAccount *self,
                                    gpointer user_data);
 GBytes *natter_account_request_finish (NatterAccount *self, GAsyncResult *result, GError **error);
 
+void natter_account_search_profiles_async (NatterAccount *self,
+                                           const char *query,
+                                           guint limit,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data);
+GPtrArray *
+natter_account_search_profiles_finish (NatterAccount *self, GAsyncResult *result, GError **error);
+
 char *natter_account_build_profile_path (NatterAccount *self, const char *format, ...)
   G_GNUC_PRINTF (2, 3);
 

@@ -68,6 +68,26 @@ natter_client_retry_message (NatterClient *self, const char *client_msg_id, GErr
 gboolean natter_client_mark_read (NatterClient *self, gint64 conversation_id, gint64 up_to_seq);
 gboolean natter_client_set_typing (NatterClient *self, gint64 conversation_id, gboolean active);
 
+/* natter-client-conversations.c */
+void natter_client_start_conversation_async (NatterClient *self,
+                                             const NatterProfile *peer,
+                                             GCancellable *cancellable,
+                                             GAsyncReadyCallback callback,
+                                             gpointer user_data);
+NatterConversation *
+natter_client_start_conversation_finish (NatterClient *self, GAsyncResult *result, GError **error);
+void natter_client_fetch_history_async (NatterClient *self,
+                                        gint64 conversation_id,
+                                        gint64 before_seq,
+                                        guint limit,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer user_data);
+GPtrArray *natter_client_fetch_history_finish (NatterClient *self,
+                                               GAsyncResult *result,
+                                               gboolean *out_has_more,
+                                               GError **error);
+
 /* natter-client-blocks.c */
 void natter_client_list_blocked_async (NatterClient *self,
                                        GCancellable *cancellable,
