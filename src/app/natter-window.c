@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "natter-bench-probes.h"
 #include "natter-call-manager.h"
 #include "natter-call-overlay.h"
 #include "natter-chat-view.h"
@@ -41,7 +42,7 @@ struct _NatterWindow {
   gboolean call_was_connected;
   GSignalGroup *call_signals;
   NatterDevices *devices;
-  guint bench_pending; /* BenchEvent flags, with NATTER_BENCH_TIMING */
+  NatterBenchProbes *bench_probes; /* with NATTER_BENCH_TIMING */
   GdkPaintable *remote_video;
   GdkPaintable *local_video;
   guint ended_timeout_id;
@@ -70,11 +71,6 @@ struct _NatterWindow {
 };
 
 G_DEFINE_FINAL_TYPE (NatterWindow, natter_window, ADW_TYPE_APPLICATION_WINDOW)
-
-typedef enum {
-  BENCH_FIRST_FRAME = 1 << 0,
-  BENCH_CONVERSATION_SHOWN = 1 << 1,
-} BenchEvent;
 
 static GListModel *
 get_conversations (NatterWindow *self)
@@ -715,44 +711,6 @@ attach_self_view (NatterWindow *self)
     g_clear_object (&self->local_video);
 }
 
-/* With NATTER_BENCH_TIMING set (bench/natter-bench-app), the window prints
- * on stdout when it first paints and when an opened conversation first
- * paints, as g_get_monotonic_time (): CLOCK_MONOTONIC, comparable with the
- * clock of the process that started Natter. */
-static void
-on_bench_after_paint (NatterWindow *self)
-{
-  if (self->bench_pending & BENCH_FIRST_FRAME) {
-    g_print ("natter-bench: first-frame %" G_GINT64_FORMAT "\n", g_get_monotonic_time ());
-    self->bench_pending &= ~BENCH_FIRST_FRAME;
-  }
-
-  if (self->bench_pending & BENCH_CONVERSATION_SHOWN) {
-    GListModel *messages = natter_chat_view_get_messages (self->chat_view);
-    guint n_items = messages ? g_list_model_get_n_items (messages) : 0;
-
-    if (n_items > 0) {
-      g_print ("natter-bench: conversation-shown %" G_GINT64_FORMAT " %u %" G_GINT64_FORMAT "\n",
-               natter_window_get_open_conversation_id (self), n_items, g_get_monotonic_time ());
-      self->bench_pending &= ~BENCH_CONVERSATION_SHOWN;
-    }
-  }
-
-  fflush (stdout);
-}
-
-static void
-on_bench_map (NatterWindow *self)
-{
-  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (self));
-
-  if (clock != NULL && !(self->bench_pending & BENCH_FIRST_FRAME)) {
-    self->bench_pending |= BENCH_FIRST_FRAME;
-    g_signal_connect_object (clock, "after-paint", G_CALLBACK (on_bench_after_paint), self,
-                             G_CONNECT_SWAPPED);
-  }
-}
-
 /* The devices button of the call overlay offers the choices of preferences
  * (the GSettings keys, as radio items). A choice made during a call applies
  * at once: NatterCallManager hands it to the call, whose pipeline swaps the
@@ -908,7 +866,7 @@ natter_window_constructed (GObject *object)
   }
   setup_devices_menu (self);
   if (g_getenv ("NATTER_BENCH_TIMING") != NULL)
-    g_signal_connect (self, "map", G_CALLBACK (on_bench_map), NULL);
+    self->bench_probes = natter_bench_probes_new (self);
   update_online (self);
   update_profiles (self);
   update_sidebar_page (self);
@@ -963,6 +921,7 @@ natter_window_dispose (GObject *object)
   g_clear_object (&self->call_signals);
   g_clear_object (&self->call);
   g_clear_object (&self->devices);
+  g_clear_object (&self->bench_probes);
   g_clear_object (&self->remote_video);
   g_clear_object (&self->local_video);
 
@@ -1169,10 +1128,8 @@ natter_window_open_conversation (NatterWindow *self, gint64 conversation_id)
 
     if (natter_conversation_item_get_conversation_id (item) == conversation_id) {
       on_conversation_activated (self, i);
-      if (g_getenv ("NATTER_BENCH_TIMING") != NULL) {
-        self->bench_pending |= BENCH_CONVERSATION_SHOWN;
-        gtk_widget_queue_draw (GTK_WIDGET (self));
-      }
+      if (self->bench_probes != NULL)
+        natter_bench_probes_conversation_opened (self->bench_probes);
       return TRUE;
     }
   }
