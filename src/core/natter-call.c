@@ -1520,3 +1520,52 @@ natter_call_get_accepted_at (NatterCall *self)
   g_return_val_if_fail (NATTER_IS_CALL (self), 0);
   return self->accepted_at;
 }
+
+/**
+ * natter_call_wants_local_video_sink:
+ * @self: a #NatterCall
+ *
+ * Whether the call's current media side would take a self-view sink: it
+ * sends video, has none yet, and has not started (a started pipeline keeps
+ * the elements it has). Each new pipeline of the call (an ICE restart
+ * builds one) wants one again; #NatterCall:pipeline notifies then.
+ *
+ * Returns: %TRUE if natter_call_set_local_video_sink() would be taken
+ */
+gboolean
+natter_call_wants_local_video_sink (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
+
+  return self->pipeline != NULL && natter_call_pipeline_get_with_video (self->pipeline) &&
+         natter_call_pipeline_get_local_video_sink (self->pipeline) == NULL;
+}
+
+/**
+ * natter_call_set_local_video_sink:
+ * @self: a #NatterCall
+ * @sink: (transfer floating): where the camera's own picture goes
+ *
+ * Hands the self view's sink to the current media side, if it still takes
+ * one (natter_call_wants_local_video_sink()). A floating @sink that is not
+ * taken is freed.
+ *
+ * Returns: %TRUE if the pipeline took @sink
+ */
+gboolean
+natter_call_set_local_video_sink (NatterCall *self, GstElement *sink)
+{
+  g_autoptr (GstElement) owned = NULL;
+
+  g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
+  g_return_val_if_fail (GST_IS_ELEMENT (sink), FALSE);
+
+  /* Ours until the pipeline takes it; a started pipeline refuses it. */
+  owned = gst_object_ref_sink (sink);
+  if (!natter_call_wants_local_video_sink (self))
+    return FALSE;
+
+  natter_call_pipeline_set_local_video_sink (self->pipeline, sink);
+
+  return natter_call_pipeline_get_local_video_sink (self->pipeline) == sink;
+}
