@@ -8,7 +8,7 @@
 
 #include "config.h"
 
-#include "natter-client.h"
+#include "natter-client-private.h"
 
 #include "natter-http-body.h"
 
@@ -22,20 +22,6 @@ history_page_free (HistoryPage *page)
 {
   g_clear_pointer (&page->messages, g_ptr_array_unref);
   g_free (page);
-}
-
-static gboolean
-check_signed_in (NatterClient *self, GTask *task)
-{
-  NatterAccount *account = natter_client_get_account (self);
-
-  if (natter_account_get_token (account) != NULL &&
-      natter_account_get_active_profile (account) != NULL)
-    return TRUE;
-
-  g_task_return_new_error (task, NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_NO_TOKEN,
-                           "Not signed in");
-  return FALSE;
 }
 
 static void
@@ -90,7 +76,7 @@ natter_client_start_conversation_async (NatterClient *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, natter_client_start_conversation_async);
-  if (!check_signed_in (self, task))
+  if (!natter_client_check_signed_in (self, task))
     return;
 
   with = g_ptr_array_new ();
@@ -183,7 +169,7 @@ natter_client_fetch_history_async (NatterClient *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, natter_client_fetch_history_async);
-  if (!check_signed_in (self, task))
+  if (!natter_client_check_signed_in (self, task))
     return;
 
   account = natter_client_get_account (self);
