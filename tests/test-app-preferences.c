@@ -80,6 +80,7 @@ test_devices_from_core (void)
   g_autoptr (GstDevice) camera = test_device_new ("Built-in Camera", "Video/Source");
   g_autoptr (GstDevice) headset = test_device_new ("Headset", "Audio/Sink");
   g_autoptr (GstDevice) second_camera = test_device_new ("Desk Camera", "Video/Source");
+  g_autofree char *microphone_choice = NULL;
   NatterPreferencesWindow *preferences;
 
   natter_devices_add_device (devices, microphone);
@@ -119,7 +120,8 @@ test_devices_from_core (void)
     ADW_COMBO_ROW (gtk_widget_get_template_child (
       GTK_WIDGET (preferences), NATTER_TYPE_PREFERENCES_WINDOW, "microphone_row")),
     1);
-  g_assert_cmpstr (g_settings_get_string (settings, "microphone"), ==, "USB Microphone");
+  microphone_choice = g_settings_get_string (settings, "microphone");
+  g_assert_cmpstr (microphone_choice, ==, "USB Microphone");
 
   /* Without devices, only the defaults and the saved choices remain. */
   natter_preferences_window_set_devices (preferences, NULL);
