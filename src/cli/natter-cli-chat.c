@@ -6,7 +6,6 @@
 #include <glib-unix.h>
 
 #include "natter-cli.h"
-#include "natter-http-body.h"
 
 /* conversations, history, send, listen */
 
