@@ -8,14 +8,15 @@
 
 #include "natter-app-util.h"
 #include "natter-call-overlay.h"
+#include "natter-call-video.h"
 
 /* What the user sees during a call: the remote video filling the pane (or
  * the peer's avatar for a voice call), the self view in a corner, state and
  * duration, the peer's mute and camera marks, network quality, and the call
- * controls. It reflects state it is given and reports the user's choices
- * through its properties and the "hang-up" signal. */
+ * controls. Given a #NatterCall it follows the call and acts on it (mute,
+ * camera, hang up); without one it shows the state its setters give it. */
 
-enum { PROP_0, PROP_MUTED, PROP_CAMERA_ENABLED, N_PROPS };
+enum { PROP_0, PROP_MUTED, PROP_CAMERA_ENABLED, PROP_CALL, N_PROPS };
 
 static GParamSpec *properties[N_PROPS];
 
@@ -25,6 +26,11 @@ static guint signals[N_SIGNALS];
 
 struct _NatterCallOverlay {
   GtkWidget parent_instance;
+
+  NatterCall *call;
+  GSignalGroup *call_signals;
+  NatterCallVideo *video; /* the call's pictures as paintables */
+  gboolean call_was_connected;
 
   char *call_type;
   char *status;
@@ -158,7 +164,118 @@ on_toggle_fullscreen_action (GtkWidget *widget, const char *action_name, GVarian
 static void
 on_hang_up_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
-  g_signal_emit (widget, signals[HANG_UP], 0);
+  NatterCallOverlay *self = NATTER_CALL_OVERLAY (widget);
+
+  g_signal_emit (self, signals[HANG_UP], 0);
+  if (self->call != NULL && natter_call_get_state (self->call) != NATTER_CALL_STATE_ENDED)
+    natter_call_hang_up (self->call);
+}
+
+/* What the call view says once the call is over: how long it lasted, or
+ * why it never started. */
+static char *
+describe_end (NatterCallOverlay *self)
+{
+  g_autofree char *duration = NULL;
+
+  if (self->call_was_connected) {
+    duration = natter_format_duration (natter_call_get_duration (self->call));
+    /* Translators: shown for a moment when a call ends: its length, "12:04" */
+    return g_strdup_printf (_ ("Call ended · %s"), duration);
+  }
+
+  switch (natter_call_get_end_reason (self->call)) {
+    case NATTER_CALL_END_REASON_DECLINED:
+      return g_strdup (_ ("Call declined"));
+    case NATTER_CALL_END_REASON_BUSY:
+      return g_strdup (_ ("Busy in another call"));
+    case NATTER_CALL_END_REASON_NO_ANSWER:
+      return g_strdup (_ ("No answer"));
+    case NATTER_CALL_END_REASON_UNAVAILABLE:
+      return g_strdup (_ ("Not available"));
+    case NATTER_CALL_END_REASON_FAILED:
+      return g_strdup (_ ("The call could not connect"));
+    case NATTER_CALL_END_REASON_NONE:
+    case NATTER_CALL_END_REASON_HANGUP:
+    case NATTER_CALL_END_REASON_ANSWERED_ELSEWHERE:
+    case NATTER_CALL_END_REASON_DECLINED_ELSEWHERE:
+    case NATTER_CALL_END_REASON_CALLER_CANCELLED:
+    case NATTER_CALL_END_REASON_TIMEOUT:
+    default:
+      return g_strdup (_ ("Call ended"));
+  }
+}
+
+static void
+update_from_call (NatterCallOverlay *self)
+{
+  NatterCall *call = self->call;
+  const NatterProfile *peer;
+  const char *status;
+  NatterCallState state;
+
+  if (call == NULL)
+    return;
+
+  state = natter_call_get_state (call);
+  peer = natter_call_get_peer (call);
+
+  switch (state) {
+    case NATTER_CALL_STATE_RINGING_OUTGOING:
+      status = natter_call_get_peer_ringing (call) ? _ ("Ringing…") : _ ("Calling…");
+      break;
+    case NATTER_CALL_STATE_RINGING_INCOMING:
+      status = _ ("Incoming call");
+      break;
+    case NATTER_CALL_STATE_CONNECTING:
+      status = _ ("Connecting…");
+      break;
+    case NATTER_CALL_STATE_CONNECTED:
+      status = _ ("Connected");
+      break;
+    case NATTER_CALL_STATE_ENDED:
+    default:
+      status = _ ("Call ended");
+      break;
+  }
+
+  natter_call_overlay_set_peer_name (self, peer && peer->display_name ? peer->display_name
+                                                                      : _ ("Unknown"));
+  natter_call_overlay_set_call_type (self, natter_call_get_call_type (call));
+  natter_call_overlay_set_status (self, status);
+  natter_call_overlay_set_duration (
+    self, state == NATTER_CALL_STATE_CONNECTED ? (gint64) natter_call_get_duration (call) : -1);
+  natter_call_overlay_set_muted (self, natter_call_get_muted (call));
+  natter_call_overlay_set_camera_enabled (self, natter_call_get_camera_enabled (call));
+  natter_call_overlay_set_remote_state (self, natter_call_get_remote_muted (call),
+                                        !natter_call_get_remote_camera_enabled (call));
+  natter_call_overlay_set_quality (self, natter_call_get_network_quality (call));
+  natter_call_overlay_set_poor_connection (self, natter_call_get_poor_connection (call));
+
+  if (state == NATTER_CALL_STATE_CONNECTED)
+    self->call_was_connected = TRUE;
+
+  if (state == NATTER_CALL_STATE_ENDED) {
+    g_autofree char *how = describe_end (self);
+
+    /* The call view stays, saying how the call ended, for as long as the
+     * window shows the call. */
+    natter_call_overlay_show_ended (self, how);
+  } else {
+    natter_call_overlay_show_ended (self, NULL);
+  }
+}
+
+static void
+on_remote_paintable_changed (NatterCallOverlay *self)
+{
+  natter_call_overlay_set_remote_video (self, natter_call_video_get_remote_paintable (self->video));
+}
+
+static void
+on_local_paintable_changed (NatterCallOverlay *self)
+{
+  natter_call_overlay_set_local_video (self, natter_call_video_get_local_paintable (self->video));
 }
 
 static void
@@ -172,6 +289,9 @@ natter_call_overlay_get_property (GObject *object, guint prop_id, GValue *value,
       break;
     case PROP_CAMERA_ENABLED:
       g_value_set_boolean (value, self->camera_enabled);
+      break;
+    case PROP_CALL:
+      g_value_set_object (value, self->call);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -193,6 +313,9 @@ natter_call_overlay_set_property (GObject *object,
     case PROP_CAMERA_ENABLED:
       natter_call_overlay_set_camera_enabled (self, g_value_get_boolean (value));
       break;
+    case PROP_CALL:
+      natter_call_overlay_set_call (self, g_value_get_object (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -201,6 +324,16 @@ natter_call_overlay_set_property (GObject *object,
 static void
 natter_call_overlay_dispose (GObject *object)
 {
+  NatterCallOverlay *self = NATTER_CALL_OVERLAY (object);
+
+  if (self->call_signals != NULL)
+    g_signal_group_set_target (self->call_signals, NULL);
+  g_clear_object (&self->call_signals);
+  if (self->video != NULL)
+    g_signal_handlers_disconnect_by_data (self->video, self);
+  g_clear_object (&self->video);
+  g_clear_object (&self->call);
+
   gtk_widget_dispose_template (GTK_WIDGET (object), NATTER_TYPE_CALL_OVERLAY);
   /* The template's top-level children are not bound, so unparent them too. */
   {
@@ -241,6 +374,15 @@ natter_call_overlay_class_init (NatterCallOverlayClass *klass)
   properties[PROP_CAMERA_ENABLED] =
     g_param_spec_boolean ("camera-enabled", NULL, NULL, TRUE,
                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * NatterCallOverlay:call:
+   *
+   * The call shown: the overlay follows its state and pictures, and the
+   * controls act on it.
+   */
+  properties[PROP_CALL] =
+    g_param_spec_object ("call", NULL, NULL, NATTER_TYPE_CALL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -304,6 +446,15 @@ natter_call_overlay_init (NatterCallOverlay *self)
   gtk_widget_set_focusable (GTK_WIDGET (self), TRUE);
   update_toggles (self);
   update_status (self);
+
+  self->call_signals = g_signal_group_new (NATTER_TYPE_CALL);
+  g_signal_group_connect_swapped (self->call_signals, "notify", G_CALLBACK (update_from_call),
+                                  self);
+  self->video = natter_call_video_new ();
+  g_signal_connect_swapped (self->video, "notify::remote-paintable",
+                            G_CALLBACK (on_remote_paintable_changed), self);
+  g_signal_connect_swapped (self->video, "notify::local-paintable",
+                            G_CALLBACK (on_local_paintable_changed), self);
 }
 
 /**
@@ -401,6 +552,8 @@ natter_call_overlay_set_muted (NatterCallOverlay *self, gboolean muted)
 
   self->muted = muted;
   update_toggles (self);
+  if (self->call != NULL && natter_call_get_muted (self->call) != muted)
+    natter_call_set_muted (self->call, muted);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MUTED]);
 }
 
@@ -428,6 +581,8 @@ natter_call_overlay_set_camera_enabled (NatterCallOverlay *self, gboolean camera
 
   self->camera_enabled = camera_enabled;
   update_toggles (self);
+  if (self->call != NULL && natter_call_get_camera_enabled (self->call) != camera_enabled)
+    natter_call_set_camera_enabled (self->call, camera_enabled);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAMERA_ENABLED]);
 }
 
@@ -581,4 +736,39 @@ natter_call_overlay_show_ended (NatterCallOverlay *self, const char *how)
   gtk_revealer_set_reveal_child (self->ended_revealer, how != NULL);
   gtk_widget_set_sensitive (self->controls, how == NULL);
   gtk_widget_set_visible (self->controls, how == NULL);
+}
+
+/**
+ * natter_call_overlay_get_call:
+ * @self: a #NatterCallOverlay
+ *
+ * Returns: (transfer none) (nullable): the call shown
+ */
+NatterCall *
+natter_call_overlay_get_call (NatterCallOverlay *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_OVERLAY (self), NULL);
+
+  return self->call;
+}
+
+/**
+ * natter_call_overlay_set_call:
+ * @self: a #NatterCallOverlay
+ * @call: (nullable): the call to show; its video goes to the overlay
+ */
+void
+natter_call_overlay_set_call (NatterCallOverlay *self, NatterCall *call)
+{
+  g_return_if_fail (NATTER_IS_CALL_OVERLAY (self));
+  g_return_if_fail (call == NULL || NATTER_IS_CALL (call));
+
+  if (!g_set_object (&self->call, call))
+    return;
+
+  self->call_was_connected = FALSE;
+  g_signal_group_set_target (self->call_signals, call);
+  natter_call_video_set_call (self->video, call);
+  update_from_call (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CALL]);
 }

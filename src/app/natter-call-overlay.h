@@ -3,12 +3,16 @@
 
 #include <gtk/gtk.h>
 
+#include "natter-call.h"
+
 G_BEGIN_DECLS
 
 #define NATTER_TYPE_CALL_OVERLAY (natter_call_overlay_get_type ())
 G_DECLARE_FINAL_TYPE (NatterCallOverlay, natter_call_overlay, NATTER, CALL_OVERLAY, GtkWidget)
 
 GtkWidget *natter_call_overlay_new (void);
+NatterCall *natter_call_overlay_get_call (NatterCallOverlay *self);
+void natter_call_overlay_set_call (NatterCallOverlay *self, NatterCall *call);
 void natter_call_overlay_set_peer_name (NatterCallOverlay *self, const char *peer_name);
 void natter_call_overlay_set_call_type (NatterCallOverlay *self, const char *call_type);
 void natter_call_overlay_set_status (NatterCallOverlay *self, const char *status);

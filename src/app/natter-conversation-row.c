@@ -20,7 +20,10 @@ struct _NatterConversationRow {
   GtkWidget parent_instance;
 
   NatterConversationItem *item;
-  gulong notify_handler;
+  /* Follow whichever item the row shows: the groups move their handler and
+   * bindings when the item changes. */
+  GSignalGroup *item_signals;
+  GBindingGroup *item_bindings;
   gboolean presence_known;
   gboolean muted;
 
@@ -63,8 +66,6 @@ update_row (NatterConversationRow *self)
   if (updated_at != NULL)
     time_text = natter_format_list_time (updated_at, now);
 
-  gtk_label_set_label (self->title_label, title);
-  adw_avatar_set_text (self->avatar, title);
   gtk_label_set_label (self->time_label, time_text ? time_text : "");
 
   if (typing) {
@@ -153,6 +154,8 @@ natter_conversation_row_dispose (GObject *object)
   NatterConversationRow *self = NATTER_CONVERSATION_ROW (object);
 
   natter_conversation_row_set_item (self, NULL);
+  g_clear_object (&self->item_signals);
+  g_clear_object (&self->item_bindings);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_CONVERSATION_ROW);
   /* The template's top-level children are not bound, so unparent them too. */
   {
@@ -216,6 +219,13 @@ natter_conversation_row_init (NatterConversationRow *self)
 {
   self->presence_known = TRUE;
   gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->item_signals = g_signal_group_new (NATTER_TYPE_CONVERSATION_ITEM);
+  g_signal_group_connect_swapped (self->item_signals, "notify", G_CALLBACK (update_row), self);
+  self->item_bindings = g_binding_group_new ();
+  g_binding_group_bind (self->item_bindings, "title", self->title_label, "label",
+                        G_BINDING_SYNC_CREATE);
+  g_binding_group_bind (self->item_bindings, "title", self->avatar, "text", G_BINDING_SYNC_CREATE);
 }
 
 /**
@@ -254,19 +264,12 @@ natter_conversation_row_set_item (NatterConversationRow *self, NatterConversatio
   g_return_if_fail (NATTER_IS_CONVERSATION_ROW (self));
   g_return_if_fail (item == NULL || NATTER_IS_CONVERSATION_ITEM (item));
 
-  if (self->item == item)
+  if (!g_set_object (&self->item, item))
     return;
 
-  if (self->item != NULL)
-    g_clear_signal_handler (&self->notify_handler, self->item);
-  g_set_object (&self->item, item);
-
-  if (item != NULL) {
-    self->notify_handler =
-      g_signal_connect_object (item, "notify", G_CALLBACK (update_row), self, G_CONNECT_SWAPPED);
-    update_row (self);
-  }
-
+  g_signal_group_set_target (self->item_signals, item);
+  g_binding_group_set_source (self->item_bindings, item);
+  update_row (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ITEM]);
 }
 

@@ -23,7 +23,10 @@ struct _NatterMessageRow {
   GtkWidget parent_instance;
 
   NatterMessageItem *item;
-  gulong notify_handler;
+  /* Follow whichever item the row shows: the groups move their handler and
+   * bindings when the item changes. */
+  GSignalGroup *item_signals;
+  GBindingGroup *item_bindings;
   gboolean show_day;
   gboolean grouped;
   gboolean read;
@@ -298,8 +301,6 @@ update_row (NatterMessageRow *self)
     gtk_label_set_label (self->day_label, day);
   }
 
-  gtk_label_set_label (self->sender_label, natter_message_item_get_sender_name (item));
-
   /* The bubble hugs its side and leaves room on the other one. */
   gtk_widget_set_halign (self->line_box, outgoing ? GTK_ALIGN_END : GTK_ALIGN_START);
   gtk_widget_set_margin_start (self->line_box, outgoing ? 60 : 12);
@@ -380,6 +381,8 @@ natter_message_row_dispose (GObject *object)
   NatterMessageRow *self = NATTER_MESSAGE_ROW (object);
 
   natter_message_row_set_item (self, NULL);
+  g_clear_object (&self->item_signals);
+  g_clear_object (&self->item_bindings);
   g_clear_pointer (&self->highlight_words, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_MESSAGE_ROW);
   /* The template's top-level children are not bound, so unparent them too. */
@@ -434,6 +437,12 @@ static void
 natter_message_row_init (NatterMessageRow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->item_signals = g_signal_group_new (NATTER_TYPE_MESSAGE_ITEM);
+  g_signal_group_connect_swapped (self->item_signals, "notify", G_CALLBACK (update_row), self);
+  self->item_bindings = g_binding_group_new ();
+  g_binding_group_bind (self->item_bindings, "sender-name", self->sender_label, "label",
+                        G_BINDING_SYNC_CREATE);
 }
 
 /**
@@ -472,21 +481,14 @@ natter_message_row_set_item (NatterMessageRow *self, NatterMessageItem *item)
   g_return_if_fail (NATTER_IS_MESSAGE_ROW (self));
   g_return_if_fail (item == NULL || NATTER_IS_MESSAGE_ITEM (item));
 
-  if (self->item == item)
+  if (!g_set_object (&self->item, item))
     return;
 
-  if (self->item != NULL)
-    g_clear_signal_handler (&self->notify_handler, self->item);
-  g_set_object (&self->item, item);
   natter_message_attachments_set_model (self->attachments_view,
                                         item ? natter_message_item_get_attachments (item) : NULL);
-
-  if (item != NULL) {
-    self->notify_handler =
-      g_signal_connect_object (item, "notify", G_CALLBACK (update_row), self, G_CONNECT_SWAPPED);
-    update_row (self);
-  }
-
+  g_signal_group_set_target (self->item_signals, item);
+  g_binding_group_set_source (self->item_bindings, item);
+  update_row (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ITEM]);
 }
 

@@ -35,61 +35,16 @@ struct _NatterNewConversationDialog {
 
 G_DEFINE_FINAL_TYPE (NatterNewConversationDialog, natter_new_conversation_dialog, ADW_TYPE_WINDOW)
 
-static GPtrArray *
-parse_profiles (GBytes *body, GError **error)
-{
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GPtrArray) profiles =
-    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
-  gsize size;
-  const char *data = g_bytes_get_data (body, &size);
-  JsonNode *root;
-  JsonObject *object;
-  JsonArray *array;
-
-  if (!json_parser_load_from_data (parser, data, (gssize) size, error))
-    return NULL;
-
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    goto bad;
-  object = json_node_get_object (root);
-  if (!json_object_has_member (object, "profiles") ||
-      !JSON_NODE_HOLDS_ARRAY (json_object_get_member (object, "profiles")))
-    goto bad;
-
-  array = json_object_get_array_member (object, "profiles");
-  for (guint i = 0; i < json_array_get_length (array); i++) {
-    NatterProfile *profile =
-      natter_profile_from_node (json_array_get_element (array, i), "profiles[]", error);
-
-    if (profile == NULL)
-      return NULL;
-    g_ptr_array_add (profiles, profile);
-  }
-
-  return g_steal_pointer (&profiles);
-
-bad:
-  g_set_error_literal (error, NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_BAD_RESPONSE,
-                       "profiles: not a directory answer");
-  return NULL;
-}
-
 static void
 on_search_finished (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (NatterNewConversationDialog) self = user_data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) body = NULL;
   g_autoptr (GPtrArray) profiles = NULL;
 
-  body = natter_account_request_finish (NATTER_ACCOUNT (source), result, &error);
+  profiles = natter_account_search_profiles_finish (NATTER_ACCOUNT (source), result, &error);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
-
-  if (body != NULL)
-    profiles = parse_profiles (body, &error);
 
   if (profiles == NULL) {
     adw_status_page_set_title (self->no_results_page, _ ("Search Failed"));
@@ -311,8 +266,6 @@ void
 natter_new_conversation_dialog_search (NatterNewConversationDialog *self, const char *query)
 {
   g_autofree char *stripped = NULL;
-  g_autofree char *escaped = NULL;
-  g_autofree char *path = NULL;
 
   g_return_if_fail (NATTER_IS_NEW_CONVERSATION_DIALOG (self));
   g_return_if_fail (query != NULL);
@@ -330,9 +283,8 @@ natter_new_conversation_dialog_search (NatterNewConversationDialog *self, const 
     gtk_editable_set_text (GTK_EDITABLE (self->search_entry), query);
 
   self->search_cancellable = g_cancellable_new ();
-  escaped = g_uri_escape_string (stripped, NULL, FALSE);
-  path = g_strdup_printf ("/api/profiles?q=%s&limit=%d", escaped, SEARCH_LIMIT);
   gtk_stack_set_visible_child_name (self->stack, "searching");
-  natter_account_request_async (self->account, "GET", path, NULL, self->search_cancellable,
-                                on_search_finished, g_object_ref (self));
+  natter_account_search_profiles_async (self->account, stripped, SEARCH_LIMIT,
+                                        self->search_cancellable, on_search_finished,
+                                        g_object_ref (self));
 }

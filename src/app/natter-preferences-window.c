@@ -4,14 +4,14 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
-#include <gst/gst.h>
 
+#include "natter-call-manager.h"
 #include "natter-preferences-window.h"
 
 #include "natter-blocked-group.h"
 
-/* Preferences: the call devices (kept current by a GstDeviceMonitor while
- * the window is open), ringtone, notifications, background and autostart,
+/* Preferences: the call devices (the lists of the core's NatterDevices,
+ * which follow hot-plugging), ringtone, notifications, background and autostart,
  * and signing out. Everything is stored in GSettings; the application reacts
  * to the keys. */
 
@@ -20,22 +20,21 @@ enum { PROP_0, PROP_SETTINGS, N_PROPS };
 static GParamSpec *properties[N_PROPS];
 
 typedef struct {
-  const char *device_class;
+  GListModel *(*get_list) (NatterDevices *devices);
   const char *settings_key;
 } DeviceKind;
 
 static const DeviceKind device_kinds[] = {
-  { "Audio/Source", "microphone" },
-  { "Video/Source", "camera" },
-  { "Audio/Sink", "speaker" },
+  { natter_devices_get_microphones, "microphone" },
+  { natter_devices_get_cameras, "camera" },
+  { natter_devices_get_speakers, "speaker" },
 };
 
 struct _NatterPreferencesWindow {
   AdwPreferencesWindow parent_instance;
 
   GSettings *settings;
-  GstDeviceMonitor *monitor;
-  guint bus_watch_id;
+  NatterDevices *devices;
   gboolean updating;
 
   AdwComboRow *microphone_row;
@@ -71,29 +70,22 @@ update_device_row (NatterPreferencesWindow *self, guint kind)
   AdwComboRow *row = row_for_kind (self, kind);
   g_autoptr (GtkStringList) names = gtk_string_list_new (NULL);
   g_autofree char *chosen = g_settings_get_string (self->settings, device_kinds[kind].settings_key);
-  GList *devices = NULL;
+  GListModel *devices = self->devices ? device_kinds[kind].get_list (self->devices) : NULL;
+  guint n_devices = devices ? g_list_model_get_n_items (devices) : 0;
   guint selected = 0;
   guint n = 1;
 
   gtk_string_list_append (names, kind == 1 ? _ ("First Camera Found") : _ ("System Default"));
 
-  if (self->monitor != NULL)
-    devices = gst_device_monitor_get_devices (self->monitor);
+  for (guint i = 0; i < n_devices; i++) {
+    g_autoptr (GstDevice) device = g_list_model_get_item (devices, i);
+    g_autofree char *name = gst_device_get_display_name (device);
 
-  for (GList *l = devices; l != NULL; l = l->next) {
-    GstDevice *device = l->data;
-    g_autofree char *name = NULL;
-
-    if (!gst_device_has_classes (device, device_kinds[kind].device_class))
-      continue;
-
-    name = gst_device_get_display_name (device);
     gtk_string_list_append (names, name);
     if (g_strcmp0 (name, chosen) == 0)
       selected = n;
     n++;
   }
-  g_list_free_full (devices, gst_object_unref);
 
   /* Keep a chosen device that is unplugged now, so the choice survives. */
   if (selected == 0 && *chosen != '\0') {
@@ -142,37 +134,6 @@ on_device_row_selected (NatterPreferencesWindow *self, GParamSpec *pspec, AdwCom
   }
 }
 
-static gboolean
-on_monitor_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
-{
-  NatterPreferencesWindow *self = user_data;
-
-  if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_DEVICE_ADDED ||
-      GST_MESSAGE_TYPE (message) == GST_MESSAGE_DEVICE_REMOVED)
-    update_device_rows (self);
-
-  return G_SOURCE_CONTINUE;
-}
-
-static void
-start_device_monitor (NatterPreferencesWindow *self)
-{
-  g_autoptr (GstBus) bus = NULL;
-
-  if (!gst_is_initialized ())
-    return;
-
-  self->monitor = gst_device_monitor_new ();
-  for (guint kind = 0; kind < G_N_ELEMENTS (device_kinds); kind++)
-    gst_device_monitor_add_filter (self->monitor, device_kinds[kind].device_class, NULL);
-
-  bus = gst_device_monitor_get_bus (self->monitor);
-  self->bus_watch_id = gst_bus_add_watch (bus, on_monitor_bus_message, self);
-
-  if (!gst_device_monitor_start (self->monitor))
-    g_debug ("No device providers could start; only the defaults are offered");
-}
-
 static void
 natter_preferences_window_constructed (GObject *object)
 {
@@ -193,7 +154,6 @@ natter_preferences_window_constructed (GObject *object)
   g_settings_bind (self->settings, "start-at-login", self->autostart_switch, "active",
                    G_SETTINGS_BIND_DEFAULT);
 
-  start_device_monitor (self);
   update_device_rows (self);
 
   for (guint kind = 0; kind < G_N_ELEMENTS (device_kinds); kind++)
@@ -240,11 +200,9 @@ natter_preferences_window_dispose (GObject *object)
 {
   NatterPreferencesWindow *self = NATTER_PREFERENCES_WINDOW (object);
 
-  g_clear_handle_id (&self->bus_watch_id, g_source_remove);
-  if (self->monitor != NULL) {
-    gst_device_monitor_stop (self->monitor);
-    gst_clear_object (&self->monitor);
-  }
+  for (guint kind = 0; self->devices != NULL && kind < G_N_ELEMENTS (device_kinds); kind++)
+    g_signal_handlers_disconnect_by_data (device_kinds[kind].get_list (self->devices), self);
+  g_clear_object (&self->devices);
   g_clear_object (&self->settings);
 
   G_OBJECT_CLASS (natter_preferences_window_parent_class)->dispose (object);
@@ -349,6 +307,17 @@ natter_preferences_window_set_client (NatterPreferencesWindow *self, NatterClien
 
   natter_blocked_group_set_client (self->blocked_group, client);
 
+  /* The device lists the calls use, kept by the client's call manager. */
+  if (client != NULL) {
+    g_autoptr (NatterCallManager) call_manager = NULL;
+
+    g_object_get (client, "call-manager", &call_manager, NULL);
+    natter_preferences_window_set_devices (
+      self, call_manager ? natter_call_manager_get_devices (call_manager) : NULL);
+  } else {
+    natter_preferences_window_set_devices (self, NULL);
+  }
+
   /* Without a keyring the token sits in a file: the user should know that
    * whoever reads it can act as them. */
   if (client != NULL)
@@ -363,4 +332,44 @@ natter_preferences_window_set_client (NatterPreferencesWindow *self, NatterClien
 
     adw_action_row_set_subtitle (self->token_file_row, escaped);
   }
+}
+
+/**
+ * natter_preferences_window_set_devices:
+ * @self: a #NatterPreferencesWindow
+ * @devices: (nullable): the microphones, cameras and speakers to offer;
+ *   the rows follow their lists
+ */
+void
+natter_preferences_window_set_devices (NatterPreferencesWindow *self, NatterDevices *devices)
+{
+  g_return_if_fail (NATTER_IS_PREFERENCES_WINDOW (self));
+  g_return_if_fail (devices == NULL || NATTER_IS_DEVICES (devices));
+
+  if (self->devices == devices)
+    return;
+
+  for (guint kind = 0; self->devices != NULL && kind < G_N_ELEMENTS (device_kinds); kind++)
+    g_signal_handlers_disconnect_by_data (device_kinds[kind].get_list (self->devices), self);
+  g_set_object (&self->devices, devices);
+  for (guint kind = 0; devices != NULL && kind < G_N_ELEMENTS (device_kinds); kind++)
+    g_signal_connect_object (device_kinds[kind].get_list (devices), "items-changed",
+                             G_CALLBACK (update_device_rows), self, G_CONNECT_SWAPPED);
+
+  if (self->settings != NULL)
+    update_device_rows (self);
+}
+
+/**
+ * natter_preferences_window_get_devices:
+ * @self: a #NatterPreferencesWindow
+ *
+ * Returns: (transfer none) (nullable): the devices offered
+ */
+NatterDevices *
+natter_preferences_window_get_devices (NatterPreferencesWindow *self)
+{
+  g_return_val_if_fail (NATTER_IS_PREFERENCES_WINDOW (self), NULL);
+
+  return self->devices;
 }

@@ -4,6 +4,7 @@
 #include <adwaita.h>
 
 #include "natter-client.h"
+#include "natter-devices.h"
 
 G_BEGIN_DECLS
 
@@ -19,5 +20,7 @@ NatterPreferencesWindow *natter_preferences_window_new (GtkWindow *parent,
                                                         const char *account_description);
 GSettings *natter_preferences_window_get_settings (NatterPreferencesWindow *self);
 void natter_preferences_window_set_client (NatterPreferencesWindow *self, NatterClient *client);
+NatterDevices *natter_preferences_window_get_devices (NatterPreferencesWindow *self);
+void natter_preferences_window_set_devices (NatterPreferencesWindow *self, NatterDevices *devices);
 
 G_END_DECLS

@@ -5,13 +5,13 @@
 
 #include <glib/gi18n.h>
 
+#include "natter-bench-probes.h"
 #include "natter-call-manager.h"
 #include "natter-call-overlay.h"
 #include "natter-chat-view.h"
 #include "natter-conversation-row.h"
 #include "natter-app-util.h"
 #include "natter-new-conversation-dialog.h"
-#include "natter-video-paintable.h"
 #include "natter-window.h"
 
 /* The main window: the conversation sidebar (filter, profiles in the
@@ -38,12 +38,9 @@ struct _NatterWindow {
   gboolean link_dropped;
 
   NatterCall *call;
-  gboolean call_was_connected;
   GSignalGroup *call_signals;
   NatterDevices *devices;
-  guint bench_pending; /* BenchEvent flags, with NATTER_BENCH_TIMING */
-  GdkPaintable *remote_video;
-  GdkPaintable *local_video;
+  NatterBenchProbes *bench_probes; /* with NATTER_BENCH_TIMING */
   guint ended_timeout_id;
 
   GHashTable *bound_rows; /* NatterConversationRow */
@@ -70,11 +67,6 @@ struct _NatterWindow {
 };
 
 G_DEFINE_FINAL_TYPE (NatterWindow, natter_window, ADW_TYPE_APPLICATION_WINDOW)
-
-typedef enum {
-  BENCH_FIRST_FRAME = 1 << 0,
-  BENCH_CONVERSATION_SHOWN = 1 << 1,
-} BenchEvent;
 
 static GListModel *
 get_conversations (NatterWindow *self)
@@ -438,12 +430,6 @@ on_profile_chosen (NatterWindow *self, const NatterProfile *profile, GtkWindow *
 {
   GListModel *conversations = get_conversations (self);
   NatterConversationItem *existing = NULL;
-  NatterAccount *account = natter_client_get_account (self->client);
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  g_autoptr (JsonNode) root = NULL;
-  g_autofree char *body = NULL;
-  g_autofree char *path = NULL;
 
   gtk_window_close (dialog);
 
@@ -455,24 +441,8 @@ on_profile_chosen (NatterWindow *self, const NatterProfile *profile, GtkWindow *
     return;
   }
 
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "with");
-  json_builder_begin_array (builder);
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "profile_id");
-  json_builder_add_int_value (builder, profile->profile_id);
-  json_builder_set_member_name (builder, "profile_type");
-  json_builder_add_string_value (builder, profile->profile_type);
-  json_builder_end_object (builder);
-  json_builder_end_array (builder);
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  json_generator_set_root (generator, root);
-  body = json_generator_to_data (generator, NULL);
-
-  path = natter_account_build_profile_path (account, "/conversations");
-  natter_account_request_async (account, "POST", path, body, NULL, on_conversation_created,
-                                g_object_ref (self));
+  natter_client_start_conversation_async (self->client, profile, NULL, on_conversation_created,
+                                          g_object_ref (self));
 }
 
 static void
@@ -496,20 +466,10 @@ on_conversation_created (GObject *source, GAsyncResult *result, gpointer user_da
 {
   g_autoptr (NatterWindow) self = user_data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) body = NULL;
-  g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (NatterConversation) conversation = NULL;
   GTask *task;
-  gsize size;
-  const char *data;
 
-  body = natter_account_request_finish (NATTER_ACCOUNT (source), result, &error);
-  if (body != NULL) {
-    data = g_bytes_get_data (body, &size);
-    if (json_parser_load_from_data (parser, data, (gssize) size, &error))
-      conversation =
-        natter_conversation_from_node (json_parser_get_root (parser), "conversation", &error);
-  }
+  conversation = natter_client_start_conversation_finish (NATTER_CLIENT (source), result, &error);
 
   if (conversation == NULL) {
     g_autofree char *message =
@@ -570,41 +530,8 @@ on_ended_call_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* What the call view says once the call is over: how long it lasted, or
- * why it never started. */
-static char *
-describe_end (NatterWindow *self, NatterCall *call)
-{
-  g_autofree char *duration = NULL;
-
-  if (self->call_was_connected) {
-    duration = natter_format_duration (natter_call_get_duration (call));
-    /* Translators: shown for a moment when a call ends: its length, "12:04" */
-    return g_strdup_printf (_ ("Call ended · %s"), duration);
-  }
-
-  switch (natter_call_get_end_reason (call)) {
-    case NATTER_CALL_END_REASON_DECLINED:
-      return g_strdup (_ ("Call declined"));
-    case NATTER_CALL_END_REASON_BUSY:
-      return g_strdup (_ ("Busy in another call"));
-    case NATTER_CALL_END_REASON_NO_ANSWER:
-      return g_strdup (_ ("No answer"));
-    case NATTER_CALL_END_REASON_UNAVAILABLE:
-      return g_strdup (_ ("Not available"));
-    case NATTER_CALL_END_REASON_FAILED:
-      return g_strdup (_ ("The call could not connect"));
-    case NATTER_CALL_END_REASON_NONE:
-    case NATTER_CALL_END_REASON_HANGUP:
-    case NATTER_CALL_END_REASON_ANSWERED_ELSEWHERE:
-    case NATTER_CALL_END_REASON_DECLINED_ELSEWHERE:
-    case NATTER_CALL_END_REASON_CALLER_CANCELLED:
-    case NATTER_CALL_END_REASON_TIMEOUT:
-    default:
-      return g_strdup (_ ("Call ended"));
-  }
-}
-
+/* The overlay follows the call itself; the window keeps the "return to
+ * call" bar and, once the call ended, shows the overlay for a moment. */
 static void
 update_call (NatterWindow *self)
 {
@@ -613,59 +540,11 @@ update_call (NatterWindow *self)
   g_autofree char *duration = NULL;
   g_autofree char *summary = NULL;
   const char *name;
-  const char *status = NULL;
-  NatterCallState state;
 
   if (call == NULL)
     return;
 
-  state = natter_call_get_state (call);
-  peer = natter_call_get_peer (call);
-  name = peer && peer->display_name ? peer->display_name : _ ("Unknown");
-
-  switch (state) {
-    case NATTER_CALL_STATE_RINGING_OUTGOING:
-      status = natter_call_get_peer_ringing (call) ? _ ("Ringing…") : _ ("Calling…");
-      break;
-    case NATTER_CALL_STATE_RINGING_INCOMING:
-      status = _ ("Incoming call");
-      break;
-    case NATTER_CALL_STATE_CONNECTING:
-      status = _ ("Connecting…");
-      break;
-    case NATTER_CALL_STATE_CONNECTED:
-      status = _ ("Connected");
-      break;
-    case NATTER_CALL_STATE_ENDED:
-    default:
-      status = _ ("Call ended");
-      break;
-  }
-
-  natter_call_overlay_set_peer_name (self->call_overlay, name);
-  natter_call_overlay_set_call_type (self->call_overlay, natter_call_get_call_type (call));
-  natter_call_overlay_set_status (self->call_overlay, status);
-  natter_call_overlay_set_duration (self->call_overlay, state == NATTER_CALL_STATE_CONNECTED
-                                                          ? (gint64) natter_call_get_duration (call)
-                                                          : -1);
-  natter_call_overlay_set_muted (self->call_overlay, natter_call_get_muted (call));
-  natter_call_overlay_set_camera_enabled (self->call_overlay,
-                                          natter_call_get_camera_enabled (call));
-  natter_call_overlay_set_remote_state (self->call_overlay, natter_call_get_remote_muted (call),
-                                        !natter_call_get_remote_camera_enabled (call));
-  natter_call_overlay_set_quality (self->call_overlay, natter_call_get_network_quality (call));
-  natter_call_overlay_set_poor_connection (self->call_overlay,
-                                           natter_call_get_poor_connection (call));
-
-  if (state == NATTER_CALL_STATE_CONNECTED)
-    self->call_was_connected = TRUE;
-
-  if (state == NATTER_CALL_STATE_ENDED) {
-    g_autofree char *how = describe_end (self, call);
-
-    /* The call view stays, saying how the call ended, for a moment; the
-     * "return to call" bar goes at once. */
-    natter_call_overlay_show_ended (self->call_overlay, how);
+  if (natter_call_get_state (call) == NATTER_CALL_STATE_ENDED) {
     self->call_active = FALSE;
     update_return_to_call (self);
     if (self->ended_timeout_id == 0)
@@ -674,115 +553,12 @@ update_call (NatterWindow *self)
     return;
   }
 
-  natter_call_overlay_show_ended (self->call_overlay, NULL);
+  peer = natter_call_get_peer (call);
+  name = peer && peer->display_name ? peer->display_name : _ ("Unknown");
   duration = natter_format_duration (natter_call_get_duration (call));
   /* Translators: the bar above a conversation during a call: name, duration */
   summary = g_strdup_printf (_ ("%s · %s — Return to Call"), name, duration);
   natter_window_set_call_active (self, TRUE, summary);
-}
-
-static void
-on_overlay_muted_changed (NatterWindow *self)
-{
-  gboolean muted = natter_call_overlay_get_muted (self->call_overlay);
-
-  if (self->call != NULL && natter_call_get_muted (self->call) != muted)
-    natter_call_set_muted (self->call, muted);
-}
-
-static void
-on_overlay_camera_changed (NatterWindow *self)
-{
-  gboolean enabled = natter_call_overlay_get_camera_enabled (self->call_overlay);
-
-  if (self->call != NULL && natter_call_get_camera_enabled (self->call) != enabled)
-    natter_call_set_camera_enabled (self->call, enabled);
-}
-
-static void
-on_overlay_hang_up (NatterWindow *self)
-{
-  if (self->call != NULL && natter_call_get_state (self->call) != NATTER_CALL_STATE_ENDED)
-    natter_call_hang_up (self->call);
-}
-
-/* gtk4paintablesink when installed; Natter's own paintable otherwise. */
-static GstElement *
-create_video_sink (GdkPaintable **out_paintable)
-{
-  GstElement *sink = gst_element_factory_make ("gtk4paintablesink", NULL);
-
-  if (sink != NULL) {
-    g_object_get (sink, "paintable", out_paintable, NULL);
-    return sink;
-  }
-
-  *out_paintable = GDK_PAINTABLE (natter_video_paintable_new ());
-  return natter_video_paintable_create_sink (NATTER_VIDEO_PAINTABLE (*out_paintable));
-}
-
-/* The self view: the camera's picture, from the call's pipeline before it
- * starts (a started pipeline keeps the sink it has). */
-static void
-attach_self_view (NatterWindow *self)
-{
-  NatterCallPipeline *pipeline = self->call ? natter_call_get_pipeline (self->call) : NULL;
-  g_autoptr (GstElement) sink = NULL;
-
-  if (pipeline == NULL || !natter_call_pipeline_get_with_video (pipeline) ||
-      natter_call_pipeline_get_local_video_sink (pipeline) != NULL)
-    return;
-
-  g_clear_object (&self->local_video);
-  sink = create_video_sink (&self->local_video);
-  if (sink == NULL)
-    return;
-  /* Ours until the pipeline takes it; a started pipeline refuses it. */
-  gst_object_ref_sink (sink);
-
-  natter_call_pipeline_set_local_video_sink (pipeline, sink);
-  if (natter_call_pipeline_get_local_video_sink (pipeline) == sink)
-    natter_call_overlay_set_local_video (self->call_overlay, self->local_video);
-  else
-    g_clear_object (&self->local_video);
-}
-
-/* With NATTER_BENCH_TIMING set (bench/natter-bench-app), the window prints
- * on stdout when it first paints and when an opened conversation first
- * paints, as g_get_monotonic_time (): CLOCK_MONOTONIC, comparable with the
- * clock of the process that started Natter. */
-static void
-on_bench_after_paint (NatterWindow *self)
-{
-  if (self->bench_pending & BENCH_FIRST_FRAME) {
-    g_print ("natter-bench: first-frame %" G_GINT64_FORMAT "\n", g_get_monotonic_time ());
-    self->bench_pending &= ~BENCH_FIRST_FRAME;
-  }
-
-  if (self->bench_pending & BENCH_CONVERSATION_SHOWN) {
-    GListModel *messages = natter_chat_view_get_messages (self->chat_view);
-    guint n_items = messages ? g_list_model_get_n_items (messages) : 0;
-
-    if (n_items > 0) {
-      g_print ("natter-bench: conversation-shown %" G_GINT64_FORMAT " %u %" G_GINT64_FORMAT "\n",
-               natter_window_get_open_conversation_id (self), n_items, g_get_monotonic_time ());
-      self->bench_pending &= ~BENCH_CONVERSATION_SHOWN;
-    }
-  }
-
-  fflush (stdout);
-}
-
-static void
-on_bench_map (NatterWindow *self)
-{
-  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (self));
-
-  if (clock != NULL && !(self->bench_pending & BENCH_FIRST_FRAME)) {
-    self->bench_pending |= BENCH_FIRST_FRAME;
-    g_signal_connect_object (clock, "after-paint", G_CALLBACK (on_bench_after_paint), self,
-                             G_CONNECT_SWAPPED);
-  }
 }
 
 /* The devices button of the call overlay offers the choices of preferences
@@ -922,14 +698,6 @@ natter_window_constructed (GObject *object)
 
   self->call_signals = g_signal_group_new (NATTER_TYPE_CALL);
   g_signal_group_connect_swapped (self->call_signals, "notify", G_CALLBACK (update_call), self);
-  g_signal_group_connect_swapped (self->call_signals, "notify::pipeline",
-                                  G_CALLBACK (attach_self_view), self);
-  g_signal_connect_object (self->call_overlay, "notify::muted",
-                           G_CALLBACK (on_overlay_muted_changed), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->call_overlay, "notify::camera-enabled",
-                           G_CALLBACK (on_overlay_camera_changed), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->call_overlay, "hang-up", G_CALLBACK (on_overlay_hang_up), self,
-                           G_CONNECT_SWAPPED);
 
   natter_chat_view_set_client (self->chat_view, self->client);
   {
@@ -940,7 +708,7 @@ natter_window_constructed (GObject *object)
   }
   setup_devices_menu (self);
   if (g_getenv ("NATTER_BENCH_TIMING") != NULL)
-    g_signal_connect (self, "map", G_CALLBACK (on_bench_map), NULL);
+    self->bench_probes = natter_bench_probes_new (self);
   update_online (self);
   update_profiles (self);
   update_sidebar_page (self);
@@ -995,8 +763,7 @@ natter_window_dispose (GObject *object)
   g_clear_object (&self->call_signals);
   g_clear_object (&self->call);
   g_clear_object (&self->devices);
-  g_clear_object (&self->remote_video);
-  g_clear_object (&self->local_video);
+  g_clear_object (&self->bench_probes);
 
   if (self->row_menu != NULL && gtk_widget_get_parent (self->row_menu) != NULL)
     gtk_widget_unparent (self->row_menu);
@@ -1201,10 +968,8 @@ natter_window_open_conversation (NatterWindow *self, gint64 conversation_id)
 
     if (natter_conversation_item_get_conversation_id (item) == conversation_id) {
       on_conversation_activated (self, i);
-      if (g_getenv ("NATTER_BENCH_TIMING") != NULL) {
-        self->bench_pending |= BENCH_CONVERSATION_SHOWN;
-        gtk_widget_queue_draw (GTK_WIDGET (self));
-      }
+      if (self->bench_probes != NULL)
+        natter_bench_probes_conversation_opened (self->bench_probes);
       return TRUE;
     }
   }
@@ -1343,27 +1108,13 @@ natter_window_set_call (NatterWindow *self, NatterCall *call)
 
   g_clear_handle_id (&self->ended_timeout_id, g_source_remove);
   g_set_object (&self->call, call);
-  self->call_was_connected = FALSE;
   g_signal_group_set_target (self->call_signals, call);
-  natter_call_overlay_set_remote_video (self->call_overlay, NULL);
-  natter_call_overlay_set_local_video (self->call_overlay, NULL);
-  g_clear_object (&self->remote_video);
-  g_clear_object (&self->local_video);
+  natter_call_overlay_set_call (self->call_overlay, call);
 
   if (call == NULL) {
     natter_window_set_call_active (self, FALSE, NULL);
     return;
   }
-
-  if (g_strcmp0 (natter_call_get_call_type (call), "video") == 0 &&
-      natter_call_get_state (call) != NATTER_CALL_STATE_ENDED) {
-    GstElement *sink = create_video_sink (&self->remote_video);
-
-    if (sink != NULL)
-      natter_call_set_video_sink (call, sink);
-    natter_call_overlay_set_remote_video (self->call_overlay, self->remote_video);
-  }
-  attach_self_view (self);
 
   update_call (self);
   natter_window_show_call (self);

@@ -6,7 +6,6 @@
 #include <glib-unix.h>
 
 #include "natter-cli.h"
-#include "natter-http-body.h"
 
 /* conversations, history, send, listen */
 
@@ -71,15 +70,10 @@ natter_cli_history (NatterCli *cli, int argc, char **argv)
 {
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) body = NULL;
   g_autoptr (GPtrArray) messages = NULL;
-  g_autofree char *path = NULL;
-  NatterAccount *account;
+  NatterClient *client;
   guint64 conversation_id;
-  gboolean has_more = FALSE;
   int limit = NATTER_HISTORY_LIMIT_DEFAULT;
-  const char *data;
-  gsize length;
   GOptionEntry entries[] = {
     { "limit", 0, 0, G_OPTION_ARG_INT, &limit, "How many messages (default 50, at most 200)", "N" },
     { NULL },
@@ -98,20 +92,14 @@ natter_cli_history (NatterCli *cli, int argc, char **argv)
   if (!natter_cli_sign_in (cli, 0, &error))
     return natter_cli_fail ("%s", error->message);
 
-  account = natter_client_get_account (natter_cli_get_client (cli));
-  path = natter_account_build_profile_path (
-    account, "/conversations/%" G_GUINT64_FORMAT "/messages?limit=%d", conversation_id, limit);
-  natter_account_request_async (account, "GET", path, NULL, NULL, natter_cli_task_done, &result);
+  client = natter_cli_get_client (cli);
+  natter_client_fetch_history_async (client, (gint64) conversation_id, 0, (guint) limit, NULL,
+                                     natter_cli_task_done, &result);
   natter_cli_wait_for_task (&result);
 
-  body = natter_account_request_finish (account, result, &error);
-  if (body == NULL)
-    return natter_cli_fail ("Cannot fetch the history: %s", error->message);
-
-  data = g_bytes_get_data (body, &length);
-  messages = natter_message_page_parse (data, length, &has_more, &error);
+  messages = natter_client_fetch_history_finish (client, result, NULL, &error);
   if (messages == NULL)
-    return natter_cli_fail ("The server's answer did not parse: %s", error->message);
+    return natter_cli_fail ("Cannot fetch the history: %s", error->message);
 
   for (guint i = 0; i < messages->len; i++) {
     natter_cli_print_message ("message", g_ptr_array_index (messages, i));

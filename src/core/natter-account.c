@@ -1256,3 +1256,80 @@ natter_account_logout_finish (NatterAccount *self, GAsyncResult *result, GError 
 
   return g_task_propagate_boolean (G_TASK (result), error);
 }
+
+static void
+on_profile_search_answer (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) body = NULL;
+  GPtrArray *profiles;
+
+  body = natter_account_request_finish (NATTER_ACCOUNT (source), result, &error);
+  if (body == NULL) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+
+  profiles =
+    natter_profile_list_parse (g_bytes_get_data (body, NULL), g_bytes_get_size (body), &error);
+  if (profiles == NULL)
+    g_task_return_new_error (task, NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_BAD_RESPONSE,
+                             "Bad directory answer: %s", error->message);
+  else
+    g_task_return_pointer (task, profiles, (GDestroyNotify) g_ptr_array_unref);
+}
+
+/**
+ * natter_account_search_profiles_async:
+ * @self: a #NatterAccount
+ * @query: the name, or part of it, to look for
+ * @limit: how many profiles at most, 1 to %NATTER_DIRECTORY_LIMIT_MAX
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the answer
+ * @user_data: for @callback
+ *
+ * Searches the server's directory of profiles by display name.
+ */
+void
+natter_account_search_profiles_async (NatterAccount *self,
+                                      const char *query,
+                                      guint limit,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  g_autofree char *escaped = NULL;
+  g_autofree char *path = NULL;
+
+  g_return_if_fail (NATTER_IS_ACCOUNT (self));
+  g_return_if_fail (query != NULL);
+  g_return_if_fail (limit >= 1 && limit <= NATTER_DIRECTORY_LIMIT_MAX);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_account_search_profiles_async);
+
+  escaped = g_uri_escape_string (query, NULL, FALSE);
+  path = g_strdup_printf ("/api/profiles?q=%s&limit=%u", escaped, limit);
+  natter_account_request_async (self, "GET", path, NULL, cancellable, on_profile_search_answer,
+                                g_steal_pointer (&task));
+}
+
+/**
+ * natter_account_search_profiles_finish:
+ * @self: a #NatterAccount
+ * @result: the result
+ * @error: a #GError
+ *
+ * Returns: (transfer full) (element-type NatterProfile) (nullable): the
+ *   profiles found, the user's own included; %NULL on error
+ */
+GPtrArray *
+natter_account_search_profiles_finish (NatterAccount *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (NATTER_IS_ACCOUNT (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

@@ -111,6 +111,15 @@ GBytes *natter_account_request_finish (NatterAccount *self, GAsyncResult *result
 SoupMessage *natter_account_new_message (NatterAccount *self, const char *method, const char *path);
 GError *natter_account_error_for_status (guint status, GBytes *body);
 
+void natter_account_search_profiles_async (NatterAccount *self,
+                                           const char *query,
+                                           guint limit,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data);
+GPtrArray *
+natter_account_search_profiles_finish (NatterAccount *self, GAsyncResult *result, GError **error);
+
 char *natter_account_build_profile_path (NatterAccount *self, const char *format, ...)
   G_GNUC_PRINTF (2, 3);
 

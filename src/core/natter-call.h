@@ -118,4 +118,7 @@ gint64 natter_call_get_invited_at (NatterCall *self);
 gint64 natter_call_get_ringing_at (NatterCall *self);
 gint64 natter_call_get_accepted_at (NatterCall *self);
 
+gboolean natter_call_wants_local_video_sink (NatterCall *self);
+gboolean natter_call_set_local_video_sink (NatterCall *self, GstElement *sink);
+
 G_END_DECLS

@@ -6,23 +6,9 @@
 
 #include "config.h"
 
-#include "natter-client.h"
+#include "natter-client-private.h"
 
 #include "natter-http-body.h"
-
-static gboolean
-check_signed_in (NatterClient *self, GTask *task)
-{
-  NatterAccount *account = natter_client_get_account (self);
-
-  if (natter_account_get_token (account) != NULL &&
-      natter_account_get_active_profile (account) != NULL)
-    return TRUE;
-
-  g_task_return_new_error (task, NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_NO_TOKEN,
-                           "Not signed in");
-  return FALSE;
-}
 
 static void
 on_blocks_answer (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -69,7 +55,7 @@ natter_client_list_blocked_async (NatterClient *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, natter_client_list_blocked_async);
-  if (!check_signed_in (self, task))
+  if (!natter_client_check_signed_in (self, task))
     return;
 
   account = natter_client_get_account (self);
@@ -140,7 +126,7 @@ natter_client_set_blocked_async (NatterClient *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, natter_client_set_blocked_async);
-  if (!check_signed_in (self, task))
+  if (!natter_client_check_signed_in (self, task))
     return;
 
   account = natter_client_get_account (self);

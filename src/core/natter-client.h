@@ -91,6 +91,26 @@ void natter_client_download_attachment_async (NatterClient *self,
 char *
 natter_client_download_attachment_finish (NatterClient *self, GAsyncResult *result, GError **error);
 
+/* natter-client-conversations.c */
+void natter_client_start_conversation_async (NatterClient *self,
+                                             const NatterProfile *peer,
+                                             GCancellable *cancellable,
+                                             GAsyncReadyCallback callback,
+                                             gpointer user_data);
+NatterConversation *
+natter_client_start_conversation_finish (NatterClient *self, GAsyncResult *result, GError **error);
+void natter_client_fetch_history_async (NatterClient *self,
+                                        gint64 conversation_id,
+                                        gint64 before_seq,
+                                        guint limit,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer user_data);
+GPtrArray *natter_client_fetch_history_finish (NatterClient *self,
+                                               GAsyncResult *result,
+                                               gboolean *out_has_more,
+                                               GError **error);
+
 /* natter-client-blocks.c */
 void natter_client_list_blocked_async (NatterClient *self,
                                        GCancellable *cancellable,

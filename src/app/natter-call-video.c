@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-call-video"
+
+#include "config.h"
+
+#include "natter-call-video.h"
+#include "natter-video-paintable.h"
+
+/* A call's pictures as paintables for GTK: it makes the video sinks and
+ * hands them to the call (the peer's picture, and the camera's own for the
+ * self view of each new pipeline), so core stays free of GTK and the call
+ * overlay only shows the two paintables. */
+
+enum { PROP_0, PROP_CALL, PROP_REMOTE_PAINTABLE, PROP_LOCAL_PAINTABLE, N_PROPS };
+
+static GParamSpec *properties[N_PROPS];
+
+struct _NatterCallVideo {
+  GObject parent_instance;
+
+  NatterCall *call;
+  GSignalGroup *call_signals;
+  GdkPaintable *remote_paintable;
+  GdkPaintable *local_paintable;
+};
+
+G_DEFINE_FINAL_TYPE (NatterCallVideo, natter_call_video, G_TYPE_OBJECT)
+
+/* gtk4paintablesink when installed; Natter's own paintable otherwise. */
+static GstElement *
+create_video_sink (GdkPaintable **out_paintable)
+{
+  GstElement *sink = gst_element_factory_make ("gtk4paintablesink", NULL);
+
+  if (sink != NULL) {
+    g_object_get (sink, "paintable", out_paintable, NULL);
+    return sink;
+  }
+
+  *out_paintable = GDK_PAINTABLE (natter_video_paintable_new ());
+  return natter_video_paintable_create_sink (NATTER_VIDEO_PAINTABLE (*out_paintable));
+}
+
+static void
+set_paintable (NatterCallVideo *self, GdkPaintable **field, GdkPaintable *paintable, guint prop)
+{
+  if (g_set_object (field, paintable))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
+/* The self view: the camera's picture, for each pipeline of the call that
+ * sends video, before it starts. */
+static void
+attach_self_view (NatterCallVideo *self)
+{
+  g_autoptr (GdkPaintable) paintable = NULL;
+  GstElement *sink;
+
+  if (self->call == NULL || !natter_call_wants_local_video_sink (self->call))
+    return;
+
+  set_paintable (self, &self->local_paintable, NULL, PROP_LOCAL_PAINTABLE);
+  sink = create_video_sink (&paintable);
+  if (sink == NULL)
+    return;
+
+  if (natter_call_set_local_video_sink (self->call, sink))
+    set_paintable (self, &self->local_paintable, paintable, PROP_LOCAL_PAINTABLE);
+}
+
+static void
+natter_call_video_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  NatterCallVideo *self = NATTER_CALL_VIDEO (object);
+
+  switch (prop_id) {
+    case PROP_CALL:
+      g_value_set_object (value, self->call);
+      break;
+    case PROP_REMOTE_PAINTABLE:
+      g_value_set_object (value, self->remote_paintable);
+      break;
+    case PROP_LOCAL_PAINTABLE:
+      g_value_set_object (value, self->local_paintable);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_call_video_set_property (GObject *object,
+                                guint prop_id,
+                                const GValue *value,
+                                GParamSpec *pspec)
+{
+  NatterCallVideo *self = NATTER_CALL_VIDEO (object);
+
+  switch (prop_id) {
+    case PROP_CALL:
+      natter_call_video_set_call (self, g_value_get_object (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+natter_call_video_dispose (GObject *object)
+{
+  NatterCallVideo *self = NATTER_CALL_VIDEO (object);
+
+  if (self->call_signals != NULL)
+    g_signal_group_set_target (self->call_signals, NULL);
+  g_clear_object (&self->call_signals);
+  g_clear_object (&self->call);
+  g_clear_object (&self->remote_paintable);
+  g_clear_object (&self->local_paintable);
+
+  G_OBJECT_CLASS (natter_call_video_parent_class)->dispose (object);
+}
+
+static void
+natter_call_video_class_init (NatterCallVideoClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = natter_call_video_get_property;
+  object_class->set_property = natter_call_video_set_property;
+  object_class->dispose = natter_call_video_dispose;
+
+  properties[PROP_CALL] =
+    g_param_spec_object ("call", NULL, NULL, NATTER_TYPE_CALL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * NatterCallVideo:remote-paintable:
+   *
+   * The peer's picture, for a video call.
+   */
+  properties[PROP_REMOTE_PAINTABLE] =
+    g_param_spec_object ("remote-paintable", NULL, NULL, GDK_TYPE_PAINTABLE,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * NatterCallVideo:local-paintable:
+   *
+   * The camera's own picture (the self view), once a pipeline took its sink.
+   */
+  properties[PROP_LOCAL_PAINTABLE] =
+    g_param_spec_object ("local-paintable", NULL, NULL, GDK_TYPE_PAINTABLE,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+natter_call_video_init (NatterCallVideo *self)
+{
+  self->call_signals = g_signal_group_new (NATTER_TYPE_CALL);
+  g_signal_group_connect_swapped (self->call_signals, "notify::pipeline",
+                                  G_CALLBACK (attach_self_view), self);
+}
+
+/**
+ * natter_call_video_new:
+ *
+ * Returns: (transfer full): an object that shows no call yet
+ */
+NatterCallVideo *
+natter_call_video_new (void)
+{
+  return g_object_new (NATTER_TYPE_CALL_VIDEO, NULL);
+}
+
+/**
+ * natter_call_video_get_call:
+ * @self: a #NatterCallVideo
+ *
+ * Returns: (transfer none) (nullable): the call whose pictures these are
+ */
+NatterCall *
+natter_call_video_get_call (NatterCallVideo *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_VIDEO (self), NULL);
+
+  return self->call;
+}
+
+/**
+ * natter_call_video_set_call:
+ * @self: a #NatterCallVideo
+ * @call: (nullable): the call to show; a video call that has not ended
+ *   gets its sinks at once
+ */
+void
+natter_call_video_set_call (NatterCallVideo *self, NatterCall *call)
+{
+  g_return_if_fail (NATTER_IS_CALL_VIDEO (self));
+  g_return_if_fail (call == NULL || NATTER_IS_CALL (call));
+
+  if (!g_set_object (&self->call, call))
+    return;
+
+  g_signal_group_set_target (self->call_signals, call);
+  set_paintable (self, &self->remote_paintable, NULL, PROP_REMOTE_PAINTABLE);
+  set_paintable (self, &self->local_paintable, NULL, PROP_LOCAL_PAINTABLE);
+
+  if (call != NULL && g_strcmp0 (natter_call_get_call_type (call), "video") == 0 &&
+      natter_call_get_state (call) != NATTER_CALL_STATE_ENDED) {
+    g_autoptr (GdkPaintable) paintable = NULL;
+    GstElement *sink = create_video_sink (&paintable);
+
+    if (sink != NULL)
+      natter_call_set_video_sink (call, sink);
+    set_paintable (self, &self->remote_paintable, paintable, PROP_REMOTE_PAINTABLE);
+  }
+  attach_self_view (self);
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CALL]);
+}
+
+/**
+ * natter_call_video_get_remote_paintable:
+ * @self: a #NatterCallVideo
+ *
+ * Returns: (transfer none) (nullable): the peer's picture
+ */
+GdkPaintable *
+natter_call_video_get_remote_paintable (NatterCallVideo *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_VIDEO (self), NULL);
+
+  return self->remote_paintable;
+}
+
+/**
+ * natter_call_video_get_local_paintable:
+ * @self: a #NatterCallVideo
+ *
+ * Returns: (transfer none) (nullable): the self view's picture
+ */
+GdkPaintable *
+natter_call_video_get_local_paintable (NatterCallVideo *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_VIDEO (self), NULL);
+
+  return self->local_paintable;
+}
