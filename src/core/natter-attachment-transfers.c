@@ -337,8 +337,11 @@ upload_to (NatterAttachmentTransfers *self,
   natter_attachment_item_set_state (self->upload_item, NATTER_ATTACHMENT_STATE_UPLOADING, NULL);
   natter_attachment_item_set_progress (self->upload_item, 0);
 
+  /* At the default priority: below idle (G_PRIORITY_LOW), a window that
+   * keeps redrawing (a progress bar, a spinner) held the server's answer
+   * back for seconds. */
   soup_session_send_and_read_async (natter_account_get_session (self->account), message,
-                                    G_PRIORITY_LOW, self->upload_cancellable, on_uploaded,
+                                    G_PRIORITY_DEFAULT, self->upload_cancellable, on_uploaded,
                                     g_object_ref (self));
 }
 
