@@ -122,46 +122,6 @@ notify (NatterCall *self, guint prop)
   g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
 }
 
-/* 0 (very poor) to 4 (excellent): loss and round trip both ways from
- * RTCP, and, while we send video, the bandwidth the estimate finds. */
-static int
-quality_for (const NatterCallStats *stats, guint estimate, gboolean sending_video, gboolean reduced)
-{
-  double loss, rtt;
-  int quality;
-
-  /* Nothing received yet says nothing; a round trip not known yet (RTCP
-   * takes a second or two) leaves the loss to judge by. */
-  if (stats == NULL || stats->packets_received == 0)
-    return -1;
-  rtt = MAX (stats->round_trip_time_ms, 0);
-  loss = MAX (stats->packet_loss, stats->send_packet_loss);
-  if (loss > 0.10 || rtt > 800)
-    quality = 0;
-  else if (loss > 0.05 || rtt > 400)
-    quality = 1;
-  else if (loss > 0.02 || rtt > 250)
-    quality = 2;
-  else if (loss > 0.005 || rtt > 120)
-    quality = 3;
-  else
-    quality = 4;
-
-  if (sending_video && estimate > 0) {
-    if (estimate < 150000)
-      quality = MIN (quality, 0);
-    else if (estimate < 300000)
-      quality = MIN (quality, 1);
-    else if (estimate < 600000)
-      quality = MIN (quality, 2);
-    else if (estimate < 1000000)
-      quality = MIN (quality, 3);
-  }
-  if (reduced)
-    quality = MIN (quality, 1);
-  return quality;
-}
-
 static void
 update_network_quality (NatterCall *self)
 {
@@ -175,7 +135,7 @@ update_network_quality (NatterCall *self)
                        ? natter_call_pipeline_get_bandwidth_estimate (self->pipeline)
                        : 0;
 
-    quality = quality_for (
+    quality = natter_call_stats_get_network_quality (
       natter_call_pipeline_get_stats (self->pipeline), estimate,
       natter_call_pipeline_get_with_video (self->pipeline) && self->camera_enabled, reduced);
     poor = reduced;
