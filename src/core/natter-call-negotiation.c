@@ -416,6 +416,18 @@ on_new_jitterbuffer (
     g_object_set (jitterbuffer, "faststart-min-packets", 2u, NULL);
 }
 
+/* Whether @origin is the microphone (or inside it) and it never gave a
+ * buffer: a device lost mid-call is the media path's business. */
+static gboolean
+microphone_failed_to_start (NatterCallPipeline *self, GstObject *origin)
+{
+  if (self->audio_source == NULL ||
+      natter_call_pipeline_counter_get (&self->audio_buffers_sent) > 0)
+    return FALSE;
+  return origin == GST_OBJECT (self->audio_source) ||
+         gst_object_has_as_ancestor (origin, GST_OBJECT (self->audio_source));
+}
+
 static gboolean
 on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
 {
@@ -429,6 +441,21 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
 
       gst_message_parse_error (message, &error, &debug);
       g_debug ("%s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (message)), debug);
+      /* A microphone that opened but fails as it starts (autoaudiosrc on
+       * a machine without sound devices picks one that does) will not
+       * come back: the call cannot go on without it. */
+      if (microphone_failed_to_start (self, GST_MESSAGE_SRC (message))) {
+        self->microphone_failed = TRUE;
+        text = g_strdup_printf ("The microphone could not be opened: %s (%s)", error->message,
+                                GST_OBJECT_NAME (GST_MESSAGE_SRC (message)));
+        /* The machine's sound, not a fault of ours: no warning, the call
+         * ends with this as its message. */
+        g_message ("%s", text);
+        if (self->error_message == NULL)
+          self->error_message = g_steal_pointer (&text);
+        natter_call_pipeline_set_state (self, NATTER_CALL_PIPELINE_STATE_FAILED);
+        break;
+      }
       text =
         g_strdup_printf ("%s (%s)", error->message, GST_OBJECT_NAME (GST_MESSAGE_SRC (message)));
       natter_call_pipeline_fail (self, text);

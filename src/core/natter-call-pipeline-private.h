@@ -98,7 +98,8 @@ struct _NatterCallPipeline {
   gboolean audio_receive_linked;
   gboolean muted;
   gboolean camera_enabled;
-  gboolean camera_failed; /* the camera did not open: the call goes on without it */
+  gboolean camera_failed;     /* the camera did not open: the call goes on without it */
+  gboolean microphone_failed; /* it errored before its first buffer: the call cannot */
   gboolean closed;
   gboolean stats_pending;
 

@@ -447,10 +447,9 @@ natter_call_pipeline_preload_wait (void)
  * Loads the plugins a call uses and makes the DTLS certificate, once per
  * process, on a worker thread. The first call of a process otherwise pays
  * for both between accept and the first frame: about half a second on a
- * busy machine. Programs that take calls call it as they start (the app,
- * natter-cli's call and answer); the others do not pay for it.
- * It also sets glibc's allocator to keep freed memory for the next call
- * (see below): process-wide, which is why only our own programs call it.
+ * busy machine. natter_call_pipeline_hold() starts it when a call rings or
+ * is placed (45 s of ringing is plenty); natter-cli's answer starts it as
+ * it begins waiting. A process that never calls never loads them.
  */
 void
 natter_call_pipeline_preload (void)
@@ -458,20 +457,6 @@ natter_call_pipeline_preload (void)
   static gsize started = 0;
 
   if (g_once_init_enter (&started)) {
-#ifdef __GLIBC__
-    /* Every call allocates about 30 MiB for the VP8 encoder alone at 720p
-     * and touches all of it. glibc gave big blocks back to the kernel when
-     * a call ended (mmap, and trimming the top of each heap), so the next
-     * call's encoder took 7,500 fresh page faults, 65 to 80 ms on the
-     * callee between accept and its first frame. Fixed thresholds keep
-     * freed blocks for the next call. And each call's new streaming
-     * threads took arenas of their own (up to 16 here), each keeping its
-     * peak: a callee grew to 380 MiB over 20 calls and 460 MiB over 40;
-     * with two arenas it stays near 150 MiB. */
-    mallopt (M_MMAP_THRESHOLD, 32 * 1024 * 1024);
-    mallopt (M_TRIM_THRESHOLD, 256 * 1024 * 1024);
-    mallopt (M_ARENA_MAX, 2);
-#endif
     gst_init (NULL, NULL);
     g_mutex_lock (&preload_lock);
     preload_thread_handle = g_thread_new ("natter-call-preload", preload_thread, NULL);
@@ -479,6 +464,71 @@ natter_call_pipeline_preload (void)
     atexit (natter_call_pipeline_preload_wait);
     g_once_init_leave (&started, 1);
   }
+}
+
+static guint call_holds; /* main thread only */
+
+/**
+ * natter_call_pipeline_hold:
+ *
+ * A call rings or was placed: loads the call stack (see
+ * natter_call_pipeline_preload()) and sets the allocator for calls until
+ * the matching natter_call_pipeline_release(). Holds nest; call on the
+ * main thread.
+ */
+void
+natter_call_pipeline_hold (void)
+{
+  if (call_holds++ > 0)
+    return;
+#ifdef __GLIBC__
+  /* Every call allocates about 30 MiB for the VP8 encoder alone at 720p
+   * and touches all of it. glibc gave big blocks back to the kernel at
+   * once (mmap, and trimming the top of each heap), so a call's encoder
+   * took 7,500 fresh page faults, 65 to 80 ms on the callee between accept
+   * and its first frame. While calls go on, fixed thresholds keep freed
+   * blocks for the next one. And each call's new streaming threads took
+   * arenas of their own (up to 16 here), each keeping its peak: a callee
+   * grew to 380 MiB over 20 calls and 460 MiB over 40; with two arenas it
+   * stays near 150 MiB. The arena cap only saves memory, so it stays. */
+  mallopt (M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  mallopt (M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+  mallopt (M_ARENA_MAX, 2);
+#endif
+  natter_call_pipeline_preload ();
+}
+
+/**
+ * natter_call_pipeline_release:
+ *
+ * Ends a natter_call_pipeline_hold(). After the last one the allocator
+ * goes back to glibc's defaults and returns what the calls freed to the
+ * system: an app that runs all day keeps no call's peak.
+ */
+void
+natter_call_pipeline_release (void)
+{
+  g_return_if_fail (call_holds > 0);
+
+  if (--call_holds > 0)
+    return;
+#ifdef __GLIBC__
+  mallopt (M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt (M_TRIM_THRESHOLD, 128 * 1024);
+  malloc_trim (0);
+#endif
+}
+
+/**
+ * natter_call_pipeline_get_held:
+ *
+ * Returns: whether a natter_call_pipeline_hold() is in force: a call
+ *   rings, runs, or ended moments ago
+ */
+gboolean
+natter_call_pipeline_get_held (void)
+{
+  return call_holds > 0;
 }
 
 /**
@@ -517,6 +567,20 @@ natter_call_pipeline_get_error_message (NatterCallPipeline *self)
 {
   g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), NULL);
   return self->error_message;
+}
+
+/**
+ * natter_call_pipeline_get_microphone_failed:
+ * @self: a #NatterCallPipeline
+ *
+ * Returns: whether the pipeline failed because the microphone, opened,
+ *   errored before it gave anything; no new session will do better
+ */
+gboolean
+natter_call_pipeline_get_microphone_failed (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), FALSE);
+  return self->microphone_failed;
 }
 
 gboolean

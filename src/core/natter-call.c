@@ -200,25 +200,6 @@ send_media_state (NatterCall *self)
   send_frame (self, frame);
 }
 
-/* The a=mid of each m-line of @sdp, "" where an m-line has none. */
-static GStrv
-sdp_mids (const char *sdp)
-{
-  g_auto (GStrv) lines = g_strsplit (sdp, "\n", -1);
-  g_autoptr (GPtrArray) mids = g_ptr_array_new ();
-
-  for (guint i = 0; lines[i] != NULL; i++) {
-    if (g_str_has_prefix (lines[i], "m=")) {
-      g_ptr_array_add (mids, g_strdup (""));
-    } else if (g_str_has_prefix (lines[i], "a=mid:") && mids->len > 0) {
-      g_free (mids->pdata[mids->len - 1]);
-      mids->pdata[mids->len - 1] = g_strdup (g_strstrip (lines[i] + sizeof ("a=mid:") - 1));
-    }
-  }
-  g_ptr_array_add (mids, NULL);
-  return (GStrv) g_ptr_array_steal (mids, NULL);
-}
-
 static void
 on_local_description (NatterCallPipeline *pipeline,
                       const char *type,
@@ -230,7 +211,7 @@ on_local_description (NatterCallPipeline *pipeline,
 
   /* Our candidates name their m-line's mid too (PROTOCOL.md's sdpMid). */
   g_strfreev (self->local_mids);
-  self->local_mids = sdp_mids (sdp);
+  self->local_mids = natter_sdp_get_mids (sdp);
 
   if (g_str_equal (type, "offer") && !self->incoming && !self->invitation_sent) {
     frame = natter_frame_new (NATTER_FRAME_CALL_INVITATION);
@@ -344,6 +325,27 @@ on_recovery_timeout (gpointer user_data)
 
 static void replace_pipeline (NatterCall *self, gboolean with_video);
 
+/* The call cannot go on for a cause of ours: the peer hears of it as of a
+ * hang-up, or of a decline while our answer has not gone out. */
+static void
+end_failed (NatterCall *self, const char *message)
+{
+  NatterFrame *frame = NULL;
+
+  if (self->incoming && !self->answer_sent)
+    frame = natter_frame_new (NATTER_FRAME_CALL_DECLINED);
+  else if (self->call_log_id != 0)
+    frame = natter_frame_new (NATTER_FRAME_CALL_ENDED);
+  else
+    self->hang_up_pending = self->invitation_sent;
+  if (frame != NULL) {
+    frame->call_log_id = self->call_log_id;
+    frame->reason = frame->type == NATTER_FRAME_CALL_DECLINED ? g_strdup ("declined") : NULL;
+    send_frame (self, frame);
+  }
+  natter_call_end (self, NATTER_CALL_END_REASON_FAILED, message, TRUE);
+}
+
 static void
 on_pipeline_state (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *self)
 {
@@ -365,6 +367,11 @@ on_pipeline_state (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *
       break;
     case NATTER_CALL_PIPELINE_STATE_DISCONNECTED:
     case NATTER_CALL_PIPELINE_STATE_FAILED:
+      /* No new session brings back a microphone that failed as it started. */
+      if (natter_call_pipeline_get_microphone_failed (pipeline)) {
+        end_failed (self, natter_call_pipeline_get_error_message (pipeline));
+        break;
+      }
       /* From here the call has recovery_ms to get its media back, however
        * many restarts that takes; the timer stops when a pipeline connects. */
       if (self->recovery_id == 0)
@@ -1011,12 +1018,7 @@ natter_call_accept (NatterCall *self, gboolean with_video)
                                       g_str_equal (self->call_type, "video"));
   if (!natter_call_pipeline_set_remote_description (pipeline, "offer", self->remote_offer->sdp,
                                                     &error)) {
-    NatterFrame *frame = natter_frame_new (NATTER_FRAME_CALL_DECLINED);
-
-    frame->call_log_id = self->call_log_id;
-    frame->reason = g_strdup ("declined");
-    send_frame (self, frame);
-    natter_call_end (self, NATTER_CALL_END_REASON_FAILED, error->message, TRUE);
+    end_failed (self, error->message);
     return FALSE;
   }
 
