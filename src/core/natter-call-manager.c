@@ -554,6 +554,9 @@ natter_call_manager_class_init (NatterCallManagerClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  /* Before the threads of any call exist. */
+  natter_call_pipeline_limit_arenas ();
+
   object_class->get_property = natter_call_manager_get_property;
   object_class->set_property = natter_call_manager_set_property;
   object_class->constructed = natter_call_manager_constructed;

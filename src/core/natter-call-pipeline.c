@@ -466,6 +466,29 @@ natter_call_pipeline_preload (void)
   }
 }
 
+/**
+ * natter_call_pipeline_limit_arenas:
+ *
+ * Caps glibc's malloc arenas at two, once per process, before the threads
+ * of calls exist: each call's new streaming threads would otherwise take
+ * arenas of their own, each keeping its peak and each faulting in the
+ * encoder's memory afresh (see natter_call_pipeline_hold()). It only saves
+ * memory, so it holds for the whole process. #NatterCallManager calls it
+ * when its class is made.
+ */
+void
+natter_call_pipeline_limit_arenas (void)
+{
+#ifdef __GLIBC__
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done)) {
+    mallopt (M_ARENA_MAX, 2);
+    g_once_init_leave (&done, 1);
+  }
+#endif
+}
+
 static guint call_holds; /* main thread only */
 
 /**
@@ -490,10 +513,9 @@ natter_call_pipeline_hold (void)
    * blocks for the next one. And each call's new streaming threads took
    * arenas of their own (up to 16 here), each keeping its peak: a callee
    * grew to 380 MiB over 20 calls and 460 MiB over 40; with two arenas it
-   * stays near 150 MiB. The arena cap only saves memory, so it stays. */
+   * stays near 150 MiB (natter_call_pipeline_limit_arenas()). */
   mallopt (M_MMAP_THRESHOLD, 32 * 1024 * 1024);
   mallopt (M_TRIM_THRESHOLD, 256 * 1024 * 1024);
-  mallopt (M_ARENA_MAX, 2);
 #endif
   natter_call_pipeline_preload ();
 }

@@ -74,6 +74,7 @@ G_DECLARE_FINAL_TYPE (NatterCallPipeline, natter_call_pipeline, NATTER, CALL_PIP
 
 void natter_call_pipeline_preload (void);
 void natter_call_pipeline_preload_wait (void);
+void natter_call_pipeline_limit_arenas (void);
 void natter_call_pipeline_hold (void);
 void natter_call_pipeline_release (void);
 gboolean natter_call_pipeline_get_held (void);
