@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "natter-bench-server.h"
+#include "natter-call-manager.h"
 #include "natter-client.h"
 #include "natter-store.h"
 
@@ -23,6 +24,13 @@
  *   notification does, to its first paint;
  * - the app's RSS a second after that.
  *
+ * --background starts the app hidden instead, signed in and able to ring
+ * (as at login, --gapplication-service), and reads over --seconds its RSS
+ * and how often each of its threads woke up (context switches, from
+ * /proc/PID/task/TID/status). --calls N has the app place N video calls
+ * to Bob (a core client in this process that answers and hangs up after a
+ * few seconds) and reads its RSS before the first and after the last.
+ *
  * Run it inside a display and a session bus, e.g.
  *   xvfb-run -a dbus-run-session BUILD/bench/natter-bench-app
  */
@@ -37,6 +45,9 @@ static char *opt_schemas;
 static int opt_runs = 5;
 static int opt_messages = 10000;
 static gboolean opt_smaps;
+static gboolean opt_background;
+static int opt_seconds = 60;
+static int opt_calls;
 
 typedef struct {
   gboolean done;
@@ -465,6 +476,209 @@ run_app (
   return run;
 }
 
+/* Context switches of each thread of @pid: name → voluntary + involuntary. */
+static GHashTable *
+thread_switches (GPid pid)
+{
+  g_autofree char *task_dir = g_strdup_printf ("/proc/%d/task", (int) pid);
+  g_autoptr (GDir) dir = g_dir_open (task_dir, 0, NULL);
+  GHashTable *switches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  const char *tid;
+
+  while (dir != NULL && (tid = g_dir_read_name (dir)) != NULL) {
+    g_autofree char *status_path = g_build_filename (task_dir, tid, "status", NULL);
+    g_autofree char *status = NULL;
+    const char *name, *voluntary, *involuntary;
+    g_autofree char *key = NULL;
+    gsize count;
+
+    if (!g_file_get_contents (status_path, &status, NULL, NULL))
+      continue;
+    name = strstr (status, "Name:");
+    voluntary = strstr (status, "\nvoluntary_ctxt_switches:");
+    involuntary = strstr (status, "nonvoluntary_ctxt_switches:");
+    if (name == NULL || voluntary == NULL || involuntary == NULL)
+      continue;
+    name += strlen ("Name:");
+    while (*name == ' ' || *name == '\t')
+      name++;
+    /* Threads of one name (a pool) count together; the TID tells apart
+     * threads that come and go. */
+    key = g_strdup_printf ("%.*s/%s", (int) strcspn (name, "\n"), name, tid);
+    count =
+      (gsize) g_ascii_strtoull (voluntary + strlen ("\nvoluntary_ctxt_switches:"), NULL, 10) +
+      (gsize) g_ascii_strtoull (involuntary + strlen ("nonvoluntary_ctxt_switches:"), NULL, 10);
+    g_hash_table_insert (switches, g_steal_pointer (&key), GSIZE_TO_POINTER (count));
+  }
+  return switches;
+}
+
+static void
+run_background (const char *url, const char *data_dir, const char *tmp)
+{
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr (GSubprocess) app = NULL;
+  g_autoptr (GDBusConnection) bus = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GHashTable) before = NULL;
+  g_autoptr (GHashTable) after = NULL;
+  g_autofree char *log_path = g_strdup_printf ("%s/natter-background.log", tmp);
+  GHashTableIter iter;
+  gpointer key, value;
+  gsize total = 0;
+  gint64 rss_start, rss_end;
+  gboolean exited = FALSE;
+  GPid pid;
+
+  g_subprocess_launcher_setenv (launcher, "NATTER_DATA_DIR", data_dir, TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN_STORE", "file", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GSETTINGS_BACKEND", "memory", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GSETTINGS_SCHEMA_DIR", opt_schemas, TRUE);
+  g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
+  app = g_subprocess_launcher_spawn (launcher, &error, opt_natter, "--gapplication-service",
+                                     "--server", url, NULL);
+  if (app == NULL)
+    g_error ("natter: %s", error->message);
+  pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (app), NULL, 10);
+
+  /* Signed in and connected, its start-up work done. */
+  iterate_for (5 * G_USEC_PER_SEC);
+  rss_start = rss_kib (pid);
+  before = thread_switches (pid);
+  iterate_for ((gint64) opt_seconds * G_USEC_PER_SEC);
+  after = thread_switches (pid);
+  rss_end = rss_kib (pid);
+
+  g_print ("background, %d s: RSS %.1f MiB at the start, %.1f MiB at the end\n", opt_seconds,
+           rss_start / 1024.0, rss_end / 1024.0);
+  g_print ("context switches by thread (name/TID: count over the %d s):\n", opt_seconds);
+  g_hash_table_iter_init (&iter, after);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    gpointer old = NULL;
+    gsize delta;
+
+    g_hash_table_lookup_extended (before, key, NULL, &old);
+    delta = GPOINTER_TO_SIZE (value) - GPOINTER_TO_SIZE (old);
+    total += delta;
+    if (delta > 0)
+      g_print ("  %-32s %6zu\n", (const char *) key, delta);
+  }
+  g_print ("background: %zu context switches in %d s (%.2f/s), RSS %.1f MiB\n", total, opt_seconds,
+           (double) total / opt_seconds, rss_end / 1024.0);
+  if (opt_smaps)
+    print_smaps (pid, 12);
+
+  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  if (bus == NULL)
+    g_error ("session bus: %s", error->message);
+  activate_action (bus, "quit", NULL);
+  g_subprocess_wait_async (app, NULL, on_exited, &exited);
+  iterate_until (&exited, g_get_monotonic_time () + 10 * G_USEC_PER_SEC, "natter to quit");
+}
+
+typedef struct {
+  NatterCall *call; /* Bob's */
+  guint ended;
+} Answerer;
+
+static gboolean
+hang_up_later (gpointer user_data)
+{
+  NatterCall *call = user_data;
+
+  natter_call_hang_up (call);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_bob_call_state (NatterCall *call, GParamSpec *pspec, Answerer *answerer)
+{
+  if (natter_call_get_state (call) == NATTER_CALL_STATE_CONNECTED)
+    g_timeout_add_full (G_PRIORITY_DEFAULT, 3000, hang_up_later, g_object_ref (call),
+                        g_object_unref);
+  else if (natter_call_get_state (call) == NATTER_CALL_STATE_ENDED)
+    answerer->ended++;
+}
+
+static void
+on_bob_incoming_call (NatterCallManager *manager, NatterCall *call, Answerer *answerer)
+{
+  g_signal_connect (call, "notify::state", G_CALLBACK (on_bob_call_state), answerer);
+  natter_call_accept (call, TRUE);
+}
+
+static void
+run_calls (
+  const char *url, const char *data_dir, gint64 conversation_id, NatterClient *bob, const char *tmp)
+{
+  g_autoptr (GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr (GSubprocess) app = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autoptr (GDBusConnection) bus = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *log_path = g_strdup_printf ("%s/natter-calls.log", tmp);
+  g_autofree char *line = NULL;
+  NatterCallManager *manager = NULL;
+  Answerer answerer = { 0 };
+  gint64 rss_before, rss_after, rss_peak = 0;
+  gboolean exited = FALSE;
+  GPid pid;
+
+  g_subprocess_launcher_setenv (launcher, "NATTER_BENCH_TIMING", "1", TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_DATA_DIR", data_dir, TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN_STORE", "file", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GSETTINGS_BACKEND", "memory", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GSETTINGS_SCHEMA_DIR", opt_schemas, TRUE);
+  g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
+  app = g_subprocess_launcher_spawn (launcher, &error, opt_natter, "--server", url, NULL);
+  if (app == NULL)
+    g_error ("natter: %s", error->message);
+  pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (app), NULL, 10);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (app));
+  while (line == NULL || !g_str_has_prefix (line, "natter-bench: first-frame")) {
+    g_clear_pointer (&line, g_free);
+    line = read_line (out, "the main window's first frame");
+    if (line == NULL)
+      g_error ("natter exited before its first frame; see %s", log_path);
+  }
+
+  g_object_get (bob, "call-manager", &manager, NULL);
+  g_signal_connect (manager, "incoming-call", G_CALLBACK (on_bob_incoming_call), &answerer);
+  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  if (bus == NULL)
+    g_error ("session bus: %s", error->message);
+
+  iterate_for (3 * G_USEC_PER_SEC);
+  rss_before = rss_kib (pid);
+  for (int i = 0; i < opt_calls; i++) {
+    guint ended = answerer.ended;
+
+    activate_action (bus, "start-call", g_variant_new ("(xs)", conversation_id, "video"));
+    while (answerer.ended == ended) {
+      iterate_for (100 * 1000);
+      rss_peak = MAX (rss_peak, rss_kib (pid));
+    }
+    g_print ("call %d: ended; app RSS %.1f MiB\n", i + 1, rss_kib (pid) / 1024.0);
+    iterate_for (G_USEC_PER_SEC);
+  }
+  /* The app gives the calls' memory back a few seconds after the last. */
+  iterate_for (8 * G_USEC_PER_SEC);
+  rss_after = rss_kib (pid);
+  g_print ("calls: %d video calls; app RSS %.1f MiB before the first, %.1f MiB at most during "
+           "them, %.1f MiB after the last (%+.1f MiB)\n",
+           opt_calls, rss_before / 1024.0, rss_peak / 1024.0, rss_after / 1024.0,
+           (rss_after - rss_before) / 1024.0);
+  if (opt_smaps)
+    print_smaps (pid, 12);
+
+  g_signal_handlers_disconnect_by_data (manager, &answerer);
+  g_object_unref (manager);
+  activate_action (bus, "quit", NULL);
+  g_subprocess_wait_async (app, NULL, on_exited, &exited);
+  iterate_until (&exited, g_get_monotonic_time () + 10 * G_USEC_PER_SEC, "natter to quit");
+}
+
 static void
 set_default_paths (void)
 {
@@ -495,6 +709,12 @@ main (int argc, char *argv[])
       "Messages in the conversation (default 10000)", "N" },
     { "smaps", 0, 0, G_OPTION_ARG_NONE, &opt_smaps,
       "After each run, where the RSS is (by mapping, from /proc/PID/smaps)", NULL },
+    { "background", 0, 0, G_OPTION_ARG_NONE, &opt_background,
+      "Instead: the app hidden and signed in, its RSS and wake-ups over --seconds", NULL },
+    { "seconds", 0, 0, G_OPTION_ARG_INT, &opt_seconds, "How long --background watches (default 60)",
+      "S" },
+    { "calls", 0, 0, G_OPTION_ARG_INT, &opt_calls,
+      "Instead: the app's RSS before and after N video calls", "N" },
     { NULL }
   };
   g_autoptr (GOptionContext) context =
@@ -520,8 +740,8 @@ main (int argc, char *argv[])
     g_printerr ("%s\n", error->message);
     return 2;
   }
-  if (opt_runs < 1 || opt_messages < 1) {
-    g_printerr ("--runs and --messages must be positive\n");
+  if (opt_runs < 1 || opt_messages < 1 || opt_seconds < 1 || opt_calls < 0) {
+    g_printerr ("--runs, --messages and --seconds must be positive\n");
     return 2;
   }
   if (g_getenv ("DISPLAY") == NULL && g_getenv ("WAYLAND_DISPLAY") == NULL) {
@@ -540,6 +760,16 @@ main (int argc, char *argv[])
   /* The client paces its sends to the server's default chat rate. */
   g_setenv ("NATTER_CHAT_RATE", "1000", TRUE);
   g_setenv ("NATTER_CHAT_BURST", "100", TRUE);
+  if (opt_calls > 0) {
+    /* Test sources for both ends: the app and Bob (in this process). */
+    g_setenv ("NATTER_VIDEO_SRC",
+              "videotestsrc is-live=true pattern=ball ! capsfilter "
+              "caps=\"video/x-raw,width=1280,height=720,framerate=30/1\"",
+              FALSE);
+    g_setenv ("NATTER_AUDIO_SRC", "audiotestsrc is-live=true wave=ticks", FALSE);
+    g_setenv ("NATTER_AUDIO_SINK", "fakesink sync=false", FALSE);
+    g_setenv ("NATTER_SOUND_DIR", "/nonexistent", FALSE);
+  }
 
   server = start_server (db_path, &url);
   alice = signed_up_client (url, alice_dir, "alice@bench.natter", "Alice Kebede", "tutor");
@@ -552,13 +782,25 @@ main (int argc, char *argv[])
   conversation_id = create_conversation (bob, alice);
   seed_conversation (alice, bob, conversation_id);
 
-  /* Alice's session ends here; the app takes over her data folder. */
-  g_object_unref (bob);
+  /* Alice's session ends here; the app takes over her data folder. Bob
+   * stays to answer --calls. */
+  if (opt_calls == 0)
+    g_clear_object (&bob);
   g_object_unref (alice);
   iterate_for (200 * 1000);
 
-  g_print ("natter-bench-app: %d messages, %d launches of %s\n", opt_messages, opt_runs,
-           opt_natter);
+  if (opt_background || opt_calls > 0) {
+    if (opt_background)
+      run_background (url, alice_dir, tmp);
+    if (opt_calls > 0)
+      run_calls (url, alice_dir, conversation_id, bob, tmp);
+    g_clear_object (&bob);
+    opt_runs = 0;
+  }
+
+  if (opt_runs > 0)
+    g_print ("natter-bench-app: %d messages, %d launches of %s\n", opt_messages, opt_runs,
+             opt_natter);
   for (int i = 0; i < opt_runs; i++) {
     Run run = run_app (url, alice_dir, conversation_id, (guint) i, tmp);
     double rss_first_mib = run.rss_first_frame_kib / 1024.0;
@@ -573,10 +815,11 @@ main (int argc, char *argv[])
     g_array_append_val (rss_open, rss_open_mib);
   }
 
-  g_print ("median of %d: launch to first frame %.0f ms; open conversation %.0f ms; "
-           "RSS at first frame %.1f MiB, with the %d-message conversation open %.1f MiB\n",
-           opt_runs, median (first_frame), median (open), median (rss_first), opt_messages,
-           median (rss_open));
+  if (opt_runs > 0)
+    g_print ("median of %d: launch to first frame %.0f ms; open conversation %.0f ms; "
+             "RSS at first frame %.1f MiB, with the %d-message conversation open %.1f MiB\n",
+             opt_runs, median (first_frame), median (open), median (rss_first), opt_messages,
+             median (rss_open));
 
   g_subprocess_send_signal (server, SIGTERM);
   g_subprocess_wait (server, NULL, NULL);

@@ -536,8 +536,8 @@ natter_bench_calls_main (int argc, char **argv)
   g_setenv ("NATTER_AUDIO_SINK", "fakesink sync=false", FALSE);
   g_setenv ("NATTER_SOUND_DIR", "/nonexistent", FALSE); /* no ringtone to load */
   g_setenv ("NATTER_TOKEN_STORE", "file", TRUE);
-  /* As the app does when it starts. */
-  natter_call_pipeline_preload ();
+  /* The call stack loads as the app does it: when the first call rings or
+   * is placed (NatterCallManager). */
 
   if (!natter_bench_server_start_unless_given (&local_server, &server_url, NULL, &error)) {
     g_printerr ("natter-bench calls: %s\n", error->message);

@@ -617,6 +617,53 @@ test_microphone_fails_ends_call_at_once (Fixture *fixture, gconstpointer data)
   g_assert_false (natter_ringer_get_playing (ringer_of (fixture->callee)));
 }
 
+/* Opens (a file descriptor is no device to open) and fails on its first
+ * read, as autoaudiosrc's choice does on a machine without sound devices. */
+#define SOURCE_FAILING_AT_START "fdsrc fd=2147483647 ! rawaudioparse"
+
+static gboolean
+ended_failed_on_microphone (NatterCall *call)
+{
+  return natter_call_get_state (call) == NATTER_CALL_STATE_ENDED &&
+         natter_call_get_end_reason (call) == NATTER_CALL_END_REASON_FAILED &&
+         g_str_has_prefix (natter_call_get_end_message (call), MICROPHONE_FAILED);
+}
+
+static void
+test_microphone_fails_as_it_starts_ends_call_at_once (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+  gint64 start;
+
+  /* The callee's: accepted, then ended in under a second, and the caller
+   * hears of it. */
+  outgoing = ring (fixture, "voice", &incoming);
+  {
+    g_auto (ScopedEnv) env = scoped_env ("NATTER_AUDIO_SRC", SOURCE_FAILING_AT_START);
+
+    start = g_get_monotonic_time ();
+    g_assert_true (natter_call_accept (incoming, FALSE));
+    natter_test_wait_until (ended_failed_on_microphone (incoming), 1000);
+  }
+  g_assert_cmpint ((g_get_monotonic_time () - start) / 1000, <, natter_test_scale_ms (1000));
+  natter_test_wait_until (has_state (outgoing, NATTER_CALL_STATE_ENDED), WAIT_MS);
+  g_assert_false (natter_ringer_get_playing (ringer_of (fixture->callee)));
+  g_clear_object (&outgoing);
+  g_clear_object (&incoming);
+
+  /* The caller's: the call ends as fast, before anyone answers. */
+  {
+    g_auto (ScopedEnv) env = scoped_env ("NATTER_AUDIO_SRC", SOURCE_FAILING_AT_START);
+
+    start = g_get_monotonic_time ();
+    outgoing = place_call (fixture->caller, fixture->callee_profile, "voice");
+    natter_test_wait_until (ended_failed_on_microphone (outgoing), 1000);
+  }
+  g_assert_cmpint ((g_get_monotonic_time () - start) / 1000, <, natter_test_scale_ms (1000));
+  g_assert_null (natter_call_manager_get_active_call (manager_of (fixture->caller)));
+}
+
 static void
 test_camera_fails_goes_on_without_video (Fixture *fixture, gconstpointer data)
 {
@@ -997,6 +1044,25 @@ test_stats_refresh (Fixture *fixture, gconstpointer data)
   g_assert_false (natter_call_get_poor_connection (outgoing));
 }
 
+/* The call stack is the calls' own: held from the first ring to a moment
+ * after the last call ends (NATTER_CALL_RELEASE_DELAY_MS, 0 here), when
+ * its memory goes back. */
+static void
+test_call_stack_held_while_calls_last (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+
+  natter_test_wait_until (!natter_call_pipeline_get_held (), WAIT_MS);
+  outgoing = ring (fixture, "voice", &incoming);
+  g_assert_true (natter_call_pipeline_get_held ());
+  g_assert_true (natter_call_accept (incoming, FALSE));
+  wait_connected (outgoing, incoming);
+  natter_call_hang_up (outgoing);
+  natter_test_wait_until (has_state (incoming, NATTER_CALL_STATE_ENDED), WAIT_MS);
+  natter_test_wait_until (!natter_call_pipeline_get_held (), WAIT_MS);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1012,6 +1078,8 @@ main (int argc, char *argv[])
   g_setenv ("NATTER_AUDIO_SINK", "fakesink sync=false", FALSE);
   /* The synthesized fallback, whatever the machine has installed. */
   g_setenv ("NATTER_SOUND_DIR", "/nonexistent", TRUE);
+  /* Memory goes back at once after each test's last call. */
+  g_setenv ("NATTER_CALL_RELEASE_DELAY_MS", "0", TRUE);
 
 #define ADD(path, func, args) \
   g_test_add ("/natter/calls/" path, Fixture, args, fixture_set_up, func, fixture_tear_down)
@@ -1032,7 +1100,10 @@ main (int argc, char *argv[])
   ADD ("peer-vanishes-ends-failed", test_peer_vanishes_ends_failed, NULL);
   ADD ("callee-restarts-ice-when-only-it-stops-receiving", test_callee_restarts_ice, NULL);
   ADD ("microphone-fails-ends-call-at-once", test_microphone_fails_ends_call_at_once, NULL);
+  ADD ("microphone-fails-as-it-starts-ends-call-at-once",
+       test_microphone_fails_as_it_starts_ends_call_at_once, NULL);
   ADD ("camera-fails-goes-on-without-video", test_camera_fails_goes_on_without_video, NULL);
+  ADD ("call-stack-held-while-calls-last", test_call_stack_held_while_calls_last, NULL);
 #undef ADD
 
   return g_test_run ();

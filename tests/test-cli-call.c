@@ -61,14 +61,17 @@ on_exited (GObject *source, GAsyncResult *result, gpointer user_data)
   cli->exited = TRUE;
 }
 
+/* @env: NULL or name, value, …, NULL; with it the lines read include
+ * stderr's. */
 static Cli *
-cli_spawn (Fixture *fixture,
-           const char *token,
-           const NatterProfile *profile,
-           const char *const *args)
+cli_spawn_full (Fixture *fixture,
+                const char *token,
+                const NatterProfile *profile,
+                const char *const *args,
+                const char *const *env)
 {
-  g_autoptr (GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+    G_SUBPROCESS_FLAGS_STDOUT_PIPE | (env != NULL ? G_SUBPROCESS_FLAGS_STDERR_MERGE : 0));
   g_autofree char *binary = natter_test_top_build_filename ("src", "cli", "natter-cli", NULL);
   g_autofree char *profile_arg =
     g_strdup_printf ("%s:%" G_GINT64_FORMAT, profile->profile_type, profile->profile_id);
@@ -81,6 +84,8 @@ cli_spawn (Fixture *fixture,
   g_mkdir_with_parents (data_home, 0700);
   g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN", token, TRUE);
   g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data_home, TRUE);
+  for (guint i = 0; env != NULL && env[i] != NULL && env[i + 1] != NULL; i += 2)
+    g_subprocess_launcher_setenv (launcher, env[i], env[i + 1], TRUE);
 
   g_ptr_array_add (argv, binary);
   g_ptr_array_add (argv, "--server");
@@ -98,6 +103,25 @@ cli_spawn (Fixture *fixture,
   read_next_line (cli);
   g_subprocess_wait_async (cli->process, NULL, on_exited, cli);
   return cli;
+}
+
+static Cli *
+cli_spawn (Fixture *fixture,
+           const char *token,
+           const NatterProfile *profile,
+           const char *const *args)
+{
+  return cli_spawn_full (fixture, token, profile, args, NULL);
+}
+
+static gboolean
+has_line_with (Cli *cli, const char *text)
+{
+  for (guint i = 0; i < cli->lines->len; i++) {
+    if (strstr (g_ptr_array_index (cli->lines, i), text) != NULL)
+      return TRUE;
+  }
+  return FALSE;
 }
 
 static void
@@ -272,6 +296,30 @@ test_declined_voice_call (Fixture *fixture, gconstpointer data)
   cli_free (answer);
 }
 
+/* On a machine without sound devices the microphone opens and fails as it
+ * starts (autoaudiosrc's choice there); a file descriptor that reads
+ * nothing does the same anywhere. natter-cli says so at once, and how to
+ * call with test sources, instead of waiting for the media path. */
+static void
+test_missing_microphone_says_so_at_once (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *callee = profile_string (fixture->callee);
+  const char *call_args[] = { "call", callee, "--voice", "--timeout", "30", NULL };
+  const char *env[] = { "NATTER_AUDIO_SRC", "fdsrc fd=2147483647 ! rawaudioparse", NULL };
+  Cli *call;
+  gint64 start = g_get_monotonic_time ();
+
+  call = cli_spawn_full (fixture, fixture->caller_token, fixture->caller, call_args, env);
+  natter_test_wait_until (call->exited && call->eof, 3000);
+  g_assert_cmpint ((g_get_monotonic_time () - start) / 1000, <, natter_test_scale_ms (3000));
+  g_assert_cmpint (g_subprocess_get_exit_status (call->process), !=, 0);
+  g_assert_true (has_line_with (call, "The microphone could not be opened"));
+  g_assert_true (has_line_with (call, "NATTER_AUDIO_SRC=audiotestsrc"));
+  g_assert_false (has_line_with (call, "did not recover"));
+
+  cli_free (call);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -290,6 +338,8 @@ main (int argc, char *argv[])
               test_video_call, fixture_tear_down);
   g_test_add ("/natter/cli-call/declined-voice-call", Fixture, NULL, fixture_set_up,
               test_declined_voice_call, fixture_tear_down);
+  g_test_add ("/natter/cli-call/missing-microphone-says-so-at-once", Fixture, NULL, fixture_set_up,
+              test_missing_microphone_says_so_at_once, fixture_tear_down);
 
   return g_test_run ();
 }

@@ -767,8 +767,6 @@ natter_application_startup (GApplication *application)
 
   gtk_window_set_default_icon_name (APPLICATION_ID);
   self->notification_body_markup = notification_body_reads_markup (self);
-  /* So that the first call's accept does not wait for plugins to load. */
-  natter_call_pipeline_preload ();
 
   self->settings = g_settings_new (APPLICATION_ID);
   g_signal_connect_object (self->settings, "changed::run-in-background",
@@ -823,7 +821,7 @@ natter_application_shutdown (GApplication *application)
     gtk_application_uninhibit (GTK_APPLICATION (self), self->inhibit_cookie);
     self->inhibit_cookie = 0;
   }
-  /* The preload startup began may still be loading a plugin: the process
+  /* The preload a call began may still be loading a plugin: the process
    * must not exit under it (OpenSSL's exit handlers free what the DTLS
    * element is initialising; seen as a crash of a short app test). */
   natter_call_pipeline_preload_wait ();

@@ -300,6 +300,18 @@ on_hang_up_time (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* A machine without sound devices (a VM, a container) has no microphone
+ * to call with: say which device and what to use instead. */
+static void
+explain_device_failure (const char *message)
+{
+  if (message == NULL || !g_str_has_prefix (message, "The microphone could not be opened"))
+    return;
+  natter_cli_fail ("no usable microphone (no sound device?). To call with test sources, run "
+                   "it as NATTER_AUDIO_SRC=audiotestsrc NATTER_AUDIO_SINK=fakesink "
+                   "NATTER_VIDEO_SRC=videotestsrc natter-cli …");
+}
+
 static void
 on_call_state (NatterCall *call, GParamSpec *pspec, CallSession *session)
 {
@@ -317,6 +329,11 @@ on_call_state (NatterCall *call, GParamSpec *pspec, CallSession *session)
   g_clear_handle_id (&session->hang_up_id, g_source_remove);
   g_clear_handle_id (&session->stats_id, g_source_remove);
   g_signal_handlers_disconnect_by_data (call, session);
+  if (natter_call_get_end_reason (call) == NATTER_CALL_END_REASON_FAILED &&
+      natter_call_get_end_message (call) != NULL) {
+    natter_cli_fail ("%s", natter_call_get_end_message (call));
+    explain_device_failure (natter_call_get_end_message (call));
+  }
   if (call == session->call) {
     gboolean declined_by_us =
       session->decline && natter_call_get_end_reason (call) == NATTER_CALL_END_REASON_DECLINED;
@@ -510,8 +527,11 @@ natter_cli_call (NatterCli *cli, int argc, char **argv)
   manager = call_manager (cli);
   peer = natter_profile_new (peer_id, peer_type, NULL, NULL);
   call = natter_call_manager_start_call (manager, peer, voice ? "voice" : "video", 0, &error);
-  if (call == NULL)
-    return natter_cli_fail ("Cannot call %s: %s", argv[1], error->message);
+  if (call == NULL) {
+    natter_cli_fail ("Cannot call %s: %s", argv[1], error->message);
+    explain_device_failure (error->message);
+    return 1;
+  }
 
   session.cli = cli;
   session.manager = manager;

@@ -6,6 +6,9 @@
 #include "natter-call-manager.h"
 #include "natter-http-body.h"
 
+/* See release_call_stack_later(). */
+#define RELEASE_CALL_STACK_DELAY_MS 5000
+
 /* Owned by NatterClient, so by the application, never by a view: calls ring
  * whatever window is open, or none. The app follows calls through the
  * `calls` model, `active-call`, and the `incoming-call` / `call-ended`
@@ -46,6 +49,9 @@ struct _NatterCallManager {
   gint64 glare_call_log_id;
   NatterProfile *glare_peer;
   gboolean glare_with_video;
+
+  gboolean holds_call_stack; /* while it has calls: natter_call_pipeline_hold() */
+  guint release_call_stack_id;
 };
 
 G_DEFINE_FINAL_TYPE (NatterCallManager, natter_call_manager, G_TYPE_OBJECT)
@@ -106,6 +112,52 @@ remove_call (NatterCallManager *self, NatterCall *call)
     g_list_store_remove (self->calls, position);
 }
 
+/* The call stack loads when a call rings or is placed, not when the
+ * program starts, and its memory goes back once no call is left. */
+static void
+hold_call_stack (NatterCallManager *self)
+{
+  g_clear_handle_id (&self->release_call_stack_id, g_source_remove);
+  if (self->holds_call_stack)
+    return;
+  self->holds_call_stack = TRUE;
+  natter_call_pipeline_hold ();
+}
+
+static gboolean
+release_call_stack (gpointer user_data)
+{
+  NatterCallManager *self = user_data;
+
+  self->release_call_stack_id = 0;
+  if (self->holds_call_stack) {
+    self->holds_call_stack = FALSE;
+    natter_call_pipeline_release ();
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* A few seconds after the last call ended: its pipeline is closed, the
+ * listeners of call-ended have let go of what they held, and a call made
+ * right after (a redial, a call back) still finds the memory the last one
+ * freed (see natter_call_pipeline_hold()). NATTER_CALL_RELEASE_DELAY_MS
+ * changes the wait (tests, benchmarks). */
+static void
+release_call_stack_later (NatterCallManager *self)
+{
+  const char *delay_env = g_getenv ("NATTER_CALL_RELEASE_DELAY_MS");
+  guint delay_ms = RELEASE_CALL_STACK_DELAY_MS;
+
+  if (!self->holds_call_stack || self->release_call_stack_id != 0 ||
+      g_list_model_get_n_items (G_LIST_MODEL (self->calls)) > 0)
+    return;
+  if (delay_env != NULL)
+    delay_ms = (guint) MIN (g_ascii_strtoull (delay_env, NULL, 10), 600000);
+  self->release_call_stack_id = g_timeout_add (delay_ms, release_call_stack, self);
+  g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->release_call_stack_id),
+                            "[natter] release the call stack");
+}
+
 static void
 on_call_state (NatterCall *call, GParamSpec *pspec, NatterCallManager *self)
 {
@@ -119,6 +171,7 @@ on_call_state (NatterCall *call, GParamSpec *pspec, NatterCallManager *self)
     update_active_call (self);
     update_ringer (self);
     g_signal_emit (self, signals[SIGNAL_CALL_ENDED], 0, call);
+    release_call_stack_later (self);
     return;
   }
 
@@ -160,6 +213,7 @@ on_device_choice_changed (NatterDevices *devices, GParamSpec *pspec, NatterCallM
 static void
 prepare_call (NatterCallManager *self, NatterCall *call)
 {
+  hold_call_stack (self);
   natter_call_set_ice_servers (call, self->ice_servers);
   if (self->devices != NULL) {
     g_autoptr (GstDevice) camera = natter_devices_get_camera (self->devices);
@@ -468,6 +522,8 @@ natter_call_manager_dispose (GObject *object)
   }
   if (self->ringer != NULL)
     natter_ringer_set_mode (self->ringer, NATTER_RINGER_MODE_NONE);
+  g_clear_handle_id (&self->release_call_stack_id, g_source_remove);
+  release_call_stack (self);
 
   g_clear_object (&self->active_call);
   g_clear_object (&self->calls);
@@ -497,6 +553,9 @@ static void
 natter_call_manager_class_init (NatterCallManagerClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  /* Before the threads of any call exist. */
+  natter_call_pipeline_limit_arenas ();
 
   object_class->get_property = natter_call_manager_get_property;
   object_class->set_property = natter_call_manager_set_property;

@@ -74,10 +74,15 @@ G_DECLARE_FINAL_TYPE (NatterCallPipeline, natter_call_pipeline, NATTER, CALL_PIP
 
 void natter_call_pipeline_preload (void);
 void natter_call_pipeline_preload_wait (void);
+void natter_call_pipeline_limit_arenas (void);
+void natter_call_pipeline_hold (void);
+void natter_call_pipeline_release (void);
+gboolean natter_call_pipeline_get_held (void);
 NatterCallPipeline *natter_call_pipeline_new (gboolean with_video);
 
 NatterCallPipelineState natter_call_pipeline_get_state (NatterCallPipeline *self);
 const char *natter_call_pipeline_get_error_message (NatterCallPipeline *self);
+gboolean natter_call_pipeline_get_microphone_failed (NatterCallPipeline *self);
 gboolean natter_call_pipeline_get_with_video (NatterCallPipeline *self);
 gboolean natter_call_pipeline_get_remote_has_video (NatterCallPipeline *self);
 

@@ -263,3 +263,56 @@ natter_call_stats_read_audio_playout (NatterCallStats *stats, GstElement *pipeli
   stats->audio_packets_played = played;
   stats->audio_packets_concealed = concealed;
 }
+
+/**
+ * natter_call_stats_get_network_quality:
+ * @stats: (nullable): the latest statistics
+ * @estimate: the bandwidth estimate in bit/s, 0 when not known
+ * @sending_video: whether we send video
+ * @reduced: whether our video is reduced for want of bandwidth
+ *
+ * 0 (very poor) to 4 (excellent): loss and round trip both ways from
+ * RTCP, and, while we send video, the bandwidth the estimate finds.
+ *
+ * Returns: the quality, or -1 when nothing was received yet
+ */
+int
+natter_call_stats_get_network_quality (const NatterCallStats *stats,
+                                       guint estimate,
+                                       gboolean sending_video,
+                                       gboolean reduced)
+{
+  double loss, rtt;
+  int quality;
+
+  /* Nothing received yet says nothing; a round trip not known yet (RTCP
+   * takes a second or two) leaves the loss to judge by. */
+  if (stats == NULL || stats->packets_received == 0)
+    return -1;
+  rtt = MAX (stats->round_trip_time_ms, 0);
+  loss = MAX (stats->packet_loss, stats->send_packet_loss);
+  if (loss > 0.10 || rtt > 800)
+    quality = 0;
+  else if (loss > 0.05 || rtt > 400)
+    quality = 1;
+  else if (loss > 0.02 || rtt > 250)
+    quality = 2;
+  else if (loss > 0.005 || rtt > 120)
+    quality = 3;
+  else
+    quality = 4;
+
+  if (sending_video && estimate > 0) {
+    if (estimate < 150000)
+      quality = MIN (quality, 0);
+    else if (estimate < 300000)
+      quality = MIN (quality, 1);
+    else if (estimate < 600000)
+      quality = MIN (quality, 2);
+    else if (estimate < 1000000)
+      quality = MIN (quality, 3);
+  }
+  if (reduced)
+    quality = MIN (quality, 1);
+  return quality;
+}

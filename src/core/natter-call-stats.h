@@ -57,6 +57,10 @@ NatterCallStats *natter_call_stats_new_from_structure (const GstStructure *repor
 
 void natter_call_stats_read_audio_playout (NatterCallStats *stats, GstElement *pipeline);
 double natter_call_stats_get_audio_concealed (const NatterCallStats *stats);
+int natter_call_stats_get_network_quality (const NatterCallStats *stats,
+                                           guint estimate,
+                                           gboolean sending_video,
+                                           gboolean reduced);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterCallStats, natter_call_stats_free)
 

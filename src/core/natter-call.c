@@ -124,46 +124,6 @@ notify (NatterCall *self, guint prop)
   g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
 }
 
-/* 0 (very poor) to 4 (excellent): loss and round trip both ways from
- * RTCP, and, while we send video, the bandwidth the estimate finds. */
-static int
-quality_for (const NatterCallStats *stats, guint estimate, gboolean sending_video, gboolean reduced)
-{
-  double loss, rtt;
-  int quality;
-
-  /* Nothing received yet says nothing; a round trip not known yet (RTCP
-   * takes a second or two) leaves the loss to judge by. */
-  if (stats == NULL || stats->packets_received == 0)
-    return -1;
-  rtt = MAX (stats->round_trip_time_ms, 0);
-  loss = MAX (stats->packet_loss, stats->send_packet_loss);
-  if (loss > 0.10 || rtt > 800)
-    quality = 0;
-  else if (loss > 0.05 || rtt > 400)
-    quality = 1;
-  else if (loss > 0.02 || rtt > 250)
-    quality = 2;
-  else if (loss > 0.005 || rtt > 120)
-    quality = 3;
-  else
-    quality = 4;
-
-  if (sending_video && estimate > 0) {
-    if (estimate < 150000)
-      quality = MIN (quality, 0);
-    else if (estimate < 300000)
-      quality = MIN (quality, 1);
-    else if (estimate < 600000)
-      quality = MIN (quality, 2);
-    else if (estimate < 1000000)
-      quality = MIN (quality, 3);
-  }
-  if (reduced)
-    quality = MIN (quality, 1);
-  return quality;
-}
-
 static void
 update_network_quality (NatterCall *self)
 {
@@ -177,7 +137,7 @@ update_network_quality (NatterCall *self)
                        ? natter_call_pipeline_get_bandwidth_estimate (self->pipeline)
                        : 0;
 
-    quality = quality_for (
+    quality = natter_call_stats_get_network_quality (
       natter_call_pipeline_get_stats (self->pipeline), estimate,
       natter_call_pipeline_get_with_video (self->pipeline) && self->camera_enabled, reduced);
     poor = reduced;
@@ -242,25 +202,6 @@ send_media_state (NatterCall *self)
   send_frame (self, frame);
 }
 
-/* The a=mid of each m-line of @sdp, "" where an m-line has none. */
-static GStrv
-sdp_mids (const char *sdp)
-{
-  g_auto (GStrv) lines = g_strsplit (sdp, "\n", -1);
-  g_autoptr (GPtrArray) mids = g_ptr_array_new ();
-
-  for (guint i = 0; lines[i] != NULL; i++) {
-    if (g_str_has_prefix (lines[i], "m=")) {
-      g_ptr_array_add (mids, g_strdup (""));
-    } else if (g_str_has_prefix (lines[i], "a=mid:") && mids->len > 0) {
-      g_free (mids->pdata[mids->len - 1]);
-      mids->pdata[mids->len - 1] = g_strdup (g_strstrip (lines[i] + sizeof ("a=mid:") - 1));
-    }
-  }
-  g_ptr_array_add (mids, NULL);
-  return (GStrv) g_ptr_array_steal (mids, NULL);
-}
-
 static void
 on_local_description (NatterCallPipeline *pipeline,
                       const char *type,
@@ -272,7 +213,7 @@ on_local_description (NatterCallPipeline *pipeline,
 
   /* Our candidates name their m-line's mid too (PROTOCOL.md's sdpMid). */
   g_strfreev (self->local_mids);
-  self->local_mids = sdp_mids (sdp);
+  self->local_mids = natter_sdp_get_mids (sdp);
 
   if (g_str_equal (type, "offer") && !self->incoming && !self->invitation_sent) {
     frame = natter_frame_new (NATTER_FRAME_CALL_INVITATION);
@@ -386,6 +327,27 @@ on_recovery_timeout (gpointer user_data)
 
 static void replace_pipeline (NatterCall *self, gboolean with_video);
 
+/* The call cannot go on for a cause of ours: the peer hears of it as of a
+ * hang-up, or of a decline while our answer has not gone out. */
+static void
+end_failed (NatterCall *self, const char *message)
+{
+  NatterFrame *frame = NULL;
+
+  if (self->incoming && !self->answer_sent)
+    frame = natter_frame_new (NATTER_FRAME_CALL_DECLINED);
+  else if (self->call_log_id != 0)
+    frame = natter_frame_new (NATTER_FRAME_CALL_ENDED);
+  else
+    self->hang_up_pending = self->invitation_sent;
+  if (frame != NULL) {
+    frame->call_log_id = self->call_log_id;
+    frame->reason = frame->type == NATTER_FRAME_CALL_DECLINED ? g_strdup ("declined") : NULL;
+    send_frame (self, frame);
+  }
+  natter_call_end (self, NATTER_CALL_END_REASON_FAILED, message, TRUE);
+}
+
 static void
 on_pipeline_state (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *self)
 {
@@ -407,6 +369,11 @@ on_pipeline_state (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *
       break;
     case NATTER_CALL_PIPELINE_STATE_DISCONNECTED:
     case NATTER_CALL_PIPELINE_STATE_FAILED:
+      /* No new session brings back a microphone that failed as it started. */
+      if (natter_call_pipeline_get_microphone_failed (pipeline)) {
+        end_failed (self, natter_call_pipeline_get_error_message (pipeline));
+        break;
+      }
       /* From here the call has recovery_ms to get its media back, however
        * many restarts that takes; the timer stops when a pipeline connects. */
       if (self->recovery_id == 0)
@@ -1065,12 +1032,7 @@ natter_call_accept (NatterCall *self, gboolean with_video)
                                       g_str_equal (self->call_type, "video"));
   if (!natter_call_pipeline_set_remote_description (pipeline, "offer", self->remote_offer->sdp,
                                                     &error)) {
-    NatterFrame *frame = natter_frame_new (NATTER_FRAME_CALL_DECLINED);
-
-    frame->call_log_id = self->call_log_id;
-    frame->reason = g_strdup ("declined");
-    send_frame (self, frame);
-    natter_call_end (self, NATTER_CALL_END_REASON_FAILED, error->message, TRUE);
+    end_failed (self, error->message);
     return FALSE;
   }
 

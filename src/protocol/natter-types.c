@@ -1374,3 +1374,28 @@ natter_ice_server_from_node (JsonNode *node, const char *field, GError **error)
 
   return g_steal_pointer (&server);
 }
+
+/**
+ * natter_sdp_get_mids:
+ * @sdp: an SDP text
+ *
+ * Returns: (transfer full): the a=mid of each m-line of @sdp, "" where an
+ *   m-line has none (what PROTOCOL.md's sdpMid names)
+ */
+GStrv
+natter_sdp_get_mids (const char *sdp)
+{
+  g_auto (GStrv) lines = g_strsplit (sdp, "\n", -1);
+  g_autoptr (GPtrArray) mids = g_ptr_array_new ();
+
+  for (guint i = 0; lines[i] != NULL; i++) {
+    if (g_str_has_prefix (lines[i], "m=")) {
+      g_ptr_array_add (mids, g_strdup (""));
+    } else if (g_str_has_prefix (lines[i], "a=mid:") && mids->len > 0) {
+      g_free (mids->pdata[mids->len - 1]);
+      mids->pdata[mids->len - 1] = g_strdup (g_strstrip (lines[i] + sizeof ("a=mid:") - 1));
+    }
+  }
+  g_ptr_array_add (mids, NULL);
+  return (GStrv) g_ptr_array_steal (mids, NULL);
+}

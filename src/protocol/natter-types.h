@@ -153,6 +153,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterMessage, natter_message_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterCallLog, natter_call_log_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterConversation, natter_conversation_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterUser, natter_user_free)
+GStrv natter_sdp_get_mids (const char *sdp);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterSessionDescription, natter_session_description_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterIceCandidate, natter_ice_candidate_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterIceServer, natter_ice_server_free)
