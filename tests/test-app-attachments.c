@@ -109,12 +109,11 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   g_autoptr (NatterUser) alice = NULL;
   g_autoptr (NatterUser) bob = NULL;
   g_autoptr (JsonNode) node = NULL;
-  const char *builddir = g_getenv ("NATTER_TEST_BUILDDIR");
   guint status = 0;
 
   fixture->server = natter_test_server_new (NULL);
   fixture->data_dir = g_dir_make_tmp ("natter-attachments-XXXXXX", NULL);
-  fixture->shots_dir = g_build_filename (builddir ? builddir : ".", "screenshots", NULL);
+  fixture->shots_dir = natter_test_top_build_filename ("screenshots", NULL);
   g_mkdir_with_parents (fixture->shots_dir, 0755);
 
   alice = natter_test_server_register (fixture->server, "alice@example.org", "Alice Kebede",
@@ -755,10 +754,8 @@ typedef struct {
 static void
 widget_fixture_set_up (WidgetFixture *fixture, gconstpointer data)
 {
-  const char *builddir = g_getenv ("NATTER_TEST_BUILDDIR");
-
   fixture->dir = g_dir_make_tmp ("natter-attachment-widgets-XXXXXX", NULL);
-  fixture->shots_dir = g_build_filename (builddir ? builddir : ".", "screenshots", NULL);
+  fixture->shots_dir = natter_test_top_build_filename ("screenshots", NULL);
   g_mkdir_with_parents (fixture->shots_dir, 0755);
   fixture->loader = natter_thumbnail_loader_new (4);
   fixture->window = GTK_WINDOW (gtk_window_new ());

@@ -84,11 +84,10 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (NatterUser) alice = NULL;
   g_autoptr (NatterUser) bob = NULL;
-  const char *builddir = g_getenv ("NATTER_TEST_BUILDDIR");
 
   fixture->server = natter_test_server_new (NULL);
   fixture->data_dirs = g_ptr_array_new_with_free_func (g_free);
-  fixture->shots_dir = g_build_filename (builddir ? builddir : ".", "screenshots", NULL);
+  fixture->shots_dir = natter_test_top_build_filename ("screenshots", NULL);
   g_mkdir_with_parents (fixture->shots_dir, 0755);
 
   alice = natter_test_server_register (fixture->server, "alice@example.org", "Alice Kebede",

@@ -3,90 +3,12 @@
 
 #include "config.h"
 
-#include "natter-call.h"
+#include "natter-call-private.h"
 
 #define STATS_INTERVAL_MS 2000
 #define DEFAULT_RECOVERY_MS 15000
 
-enum {
-  PROP_0,
-  PROP_STATE,
-  PROP_END_REASON,
-  PROP_END_MESSAGE,
-  PROP_ENDED_LOCALLY,
-  PROP_INCOMING,
-  PROP_CALL_LOG_ID,
-  PROP_PEER,
-  PROP_CALL_TYPE,
-  PROP_PEER_RINGING,
-  PROP_SILENCED,
-  PROP_DURATION,
-  PROP_MUTED,
-  PROP_CAMERA_ENABLED,
-  PROP_REMOTE_MUTED,
-  PROP_REMOTE_CAMERA_ENABLED,
-  PROP_STATS,
-  PROP_PIPELINE,
-  PROP_NETWORK_QUALITY,
-  PROP_POOR_CONNECTION,
-  PROP_AVATAR,
-  N_PROPS
-};
-
 static GParamSpec *properties[N_PROPS];
-
-struct _NatterCall {
-  GObject parent_instance;
-
-  NatterConnection *connection;
-  NatterCallPipeline *pipeline;
-  GstElement *video_sink;
-  GPtrArray *ice_servers;
-  GstDevice *microphone;
-  GstDevice *camera;
-  GstDevice *speaker;
-
-  NatterCallState state;
-  NatterCallEndReason end_reason;
-  char *end_message;
-  gboolean ended_locally;
-  gboolean incoming;
-  gint64 call_log_id;
-  char *client_call_id;
-  NatterProfile *peer;
-  GLoadableIcon *avatar; /* the peer's picture, once fetched */
-  char *call_type;
-  gint64 conversation_id;
-  NatterSessionDescription *remote_offer;
-  GPtrArray *early_candidates;   /* NatterIceCandidate from the peer, before accept */
-  GPtrArray *pending_candidates; /* ours, before we know the call_log_id */
-  GStrv local_mids;              /* a=mid of each m-line of our last description */
-
-  gboolean invitation_sent;
-  gboolean answer_sent;
-  gboolean hang_up_pending;
-  gboolean peer_ringing;
-  gboolean silenced;
-  gboolean muted;
-  gboolean camera_enabled;
-  gboolean camera_available;
-  gboolean remote_muted;
-  gboolean remote_camera_enabled;
-  int network_quality; /* -1 unknown */
-  gboolean poor_connection;
-
-  gint64 invited_at;
-  gint64 ringing_at;
-  gint64 accepted_at;
-  gint64 connected_at;
-  guint duration;
-  guint duration_id;
-  guint stats_id;
-  guint recovery_id;
-  guint recovery_ms;
-  char *last_error;         /* why the media path was lost, while recovering */
-  gboolean restart_offered; /* our call_update offer has no answer yet */
-};
 
 G_DEFINE_FINAL_TYPE (NatterCall, natter_call, G_TYPE_OBJECT)
 
@@ -113,13 +35,8 @@ G_DEFINE_ENUM_TYPE (
   G_DEFINE_ENUM_VALUE (NATTER_CALL_END_REASON_UNAVAILABLE, "unavailable"),
   G_DEFINE_ENUM_VALUE (NATTER_CALL_END_REASON_FAILED, "failed"))
 
-static void natter_call_end (NatterCall *self,
-                             NatterCallEndReason reason,
-                             const char *message,
-                             gboolean locally);
-
-static void
-notify (NatterCall *self, guint prop)
+void
+natter_call_notify (NatterCall *self, guint prop)
 {
   g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
 }
@@ -144,16 +61,16 @@ update_network_quality (NatterCall *self)
   }
   if (quality != self->network_quality) {
     self->network_quality = quality;
-    notify (self, PROP_NETWORK_QUALITY);
+    natter_call_notify (self, PROP_NETWORK_QUALITY);
   }
   if (poor != self->poor_connection) {
     self->poor_connection = poor;
-    notify (self, PROP_POOR_CONNECTION);
+    natter_call_notify (self, PROP_POOR_CONNECTION);
   }
 }
 
-static void
-set_state (NatterCall *self, NatterCallState state)
+void
+natter_call_set_state (NatterCall *self, NatterCallState state)
 {
   if (self->state == state || self->state == NATTER_CALL_STATE_ENDED)
     return;
@@ -163,12 +80,12 @@ set_state (NatterCall *self, NatterCallState state)
     g_debug ("call %" G_GINT64_FORMAT ": %s", self->call_log_id, name);
   }
   self->state = state;
-  notify (self, PROP_STATE);
+  natter_call_notify (self, PROP_STATE);
   update_network_quality (self);
 }
 
-static void
-send_frame (NatterCall *self, NatterFrame *frame)
+void
+natter_call_send_frame (NatterCall *self, NatterFrame *frame)
 {
   /* Queued by the connection while it is down; signalling that is lost
    * during a cut is covered by ICE keeping the media path. */
@@ -177,14 +94,14 @@ send_frame (NatterCall *self, NatterFrame *frame)
   natter_frame_free (frame);
 }
 
-static void
-send_candidate (NatterCall *self, const NatterIceCandidate *candidate)
+void
+natter_call_send_candidate (NatterCall *self, const NatterIceCandidate *candidate)
 {
   NatterFrame *frame = natter_frame_new (NATTER_FRAME_ICE_CANDIDATE);
 
   frame->call_log_id = self->call_log_id;
   frame->candidate = candidate != NULL ? natter_ice_candidate_copy (candidate) : NULL;
-  send_frame (self, frame);
+  natter_call_send_frame (self, frame);
 }
 
 static void
@@ -199,7 +116,7 @@ send_media_state (NatterCall *self)
   frame->audio_muted = self->muted;
   frame->video_enabled = self->camera_enabled && self->pipeline != NULL &&
                          natter_call_pipeline_get_with_video (self->pipeline);
-  send_frame (self, frame);
+  natter_call_send_frame (self, frame);
 }
 
 static void
@@ -240,7 +157,7 @@ on_local_description (NatterCallPipeline *pipeline,
     else
       frame->answer = g_steal_pointer (&description);
   }
-  send_frame (self, frame);
+  natter_call_send_frame (self, frame);
   if (g_str_equal (type, "answer"))
     send_media_state (self);
 }
@@ -265,7 +182,7 @@ on_local_candidate (NatterCallPipeline *pipeline,
                      ice != NULL ? natter_ice_candidate_copy (ice) : NULL);
     return;
   }
-  send_candidate (self, ice);
+  natter_call_send_candidate (self, ice);
 }
 
 static gboolean
@@ -276,7 +193,7 @@ on_duration_tick (gpointer user_data)
 
   if (duration != self->duration) {
     self->duration = duration;
-    notify (self, PROP_DURATION);
+    natter_call_notify (self, PROP_DURATION);
   }
   return G_SOURCE_CONTINUE;
 }
@@ -294,7 +211,7 @@ on_stats_tick (gpointer user_data)
 static void
 on_pipeline_stats (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *self)
 {
-  notify (self, PROP_STATS);
+  natter_call_notify (self, PROP_STATS);
   update_network_quality (self);
 }
 
@@ -325,6 +242,13 @@ on_recovery_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+void
+natter_call_start_recovery (NatterCall *self)
+{
+  if (self->recovery_id == 0)
+    self->recovery_id = g_timeout_add (self->recovery_ms, on_recovery_timeout, self);
+}
+
 static void replace_pipeline (NatterCall *self, gboolean with_video);
 
 /* The call cannot go on for a cause of ours: the peer hears of it as of a
@@ -343,7 +267,7 @@ end_failed (NatterCall *self, const char *message)
   if (frame != NULL) {
     frame->call_log_id = self->call_log_id;
     frame->reason = frame->type == NATTER_FRAME_CALL_DECLINED ? g_strdup ("declined") : NULL;
-    send_frame (self, frame);
+    natter_call_send_frame (self, frame);
   }
   natter_call_end (self, NATTER_CALL_END_REASON_FAILED, message, TRUE);
 }
@@ -363,7 +287,7 @@ on_pipeline_state (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *
       if (self->state == NATTER_CALL_STATE_CONNECTING) {
         self->connected_at = g_get_monotonic_time ();
         self->duration_id = g_timeout_add_seconds (1, on_duration_tick, self);
-        set_state (self, NATTER_CALL_STATE_CONNECTED);
+        natter_call_set_state (self, NATTER_CALL_STATE_CONNECTED);
         send_media_state (self);
       }
       break;
@@ -424,8 +348,8 @@ drop_pipeline (NatterCall *self)
   g_clear_object (&self->pipeline);
 }
 
-static NatterCallPipeline *
-create_pipeline (NatterCall *self, gboolean with_video)
+NatterCallPipeline *
+natter_call_create_pipeline (NatterCall *self, gboolean with_video)
 {
   NatterCallPipeline *pipeline = natter_call_pipeline_new (with_video);
 
@@ -449,7 +373,7 @@ create_pipeline (NatterCall *self, gboolean with_video)
 
   drop_pipeline (self);
   self->pipeline = pipeline;
-  notify (self, PROP_PIPELINE);
+  natter_call_notify (self, PROP_PIPELINE);
 
   if (self->stats_id == 0)
     self->stats_id = g_timeout_add (STATS_INTERVAL_MS, on_stats_tick, self);
@@ -460,7 +384,7 @@ static void
 replace_pipeline (NatterCall *self, gboolean with_video)
 {
   g_autoptr (GError) error = NULL;
-  NatterCallPipeline *pipeline = create_pipeline (self, with_video);
+  NatterCallPipeline *pipeline = natter_call_create_pipeline (self, with_video);
 
   self->restart_offered = TRUE;
 
@@ -468,7 +392,7 @@ replace_pipeline (NatterCall *self, gboolean with_video)
     natter_call_end (self, NATTER_CALL_END_REASON_FAILED, error->message, TRUE);
 }
 
-static void
+void
 natter_call_end (NatterCall *self,
                  NatterCallEndReason reason,
                  const char *message,
@@ -486,21 +410,21 @@ natter_call_end (NatterCall *self,
 
   g_object_freeze_notify (G_OBJECT (self));
   self->end_reason = reason;
-  notify (self, PROP_END_REASON);
+  natter_call_notify (self, PROP_END_REASON);
   if (message != NULL) {
     g_free (self->end_message);
     self->end_message = g_strdup (message);
-    notify (self, PROP_END_MESSAGE);
+    natter_call_notify (self, PROP_END_MESSAGE);
   }
   if (self->ended_locally != locally) {
     self->ended_locally = locally;
-    notify (self, PROP_ENDED_LOCALLY);
+    natter_call_notify (self, PROP_ENDED_LOCALLY);
   }
   if (self->peer_ringing) {
     self->peer_ringing = FALSE;
-    notify (self, PROP_PEER_RINGING);
+    natter_call_notify (self, PROP_PEER_RINGING);
   }
-  set_state (self, NATTER_CALL_STATE_ENDED);
+  natter_call_set_state (self, NATTER_CALL_STATE_ENDED);
   g_object_thaw_notify (G_OBJECT (self));
 
   /* The counters stay readable: the pipeline is stopped, not dropped. */
@@ -508,182 +432,6 @@ natter_call_end (NatterCall *self,
     natter_call_pipeline_close (self->pipeline);
   g_ptr_array_set_size (self->early_candidates, 0);
   g_ptr_array_set_size (self->pending_candidates, 0);
-}
-
-static NatterCallEndReason
-reason_from_string (const char *reason, NatterCallEndReason fallback)
-{
-  GEnumClass *klass;
-  GEnumValue *value;
-
-  if (reason == NULL)
-    return fallback;
-  klass = g_type_class_ref (NATTER_TYPE_CALL_END_REASON);
-  value = g_enum_get_value_by_nick (klass, reason);
-  g_type_class_unref (klass);
-  if (value == NULL || value->value == NATTER_CALL_END_REASON_NONE)
-    return fallback;
-  return value->value;
-}
-
-static void
-handle_remote_candidate (NatterCall *self, const NatterIceCandidate *candidate)
-{
-  if (candidate == NULL || candidate->candidate == NULL)
-    return;
-
-  if (self->pipeline == NULL) {
-    /* Early candidates wait for accept. */
-    g_ptr_array_add (self->early_candidates, natter_ice_candidate_copy (candidate));
-    return;
-  }
-  natter_call_pipeline_add_remote_candidate (
-    self->pipeline, candidate->sdp_mline_index >= 0 ? (guint) candidate->sdp_mline_index : 0,
-    candidate->candidate);
-}
-
-static void
-handle_update (NatterCall *self, const NatterFrame *frame)
-{
-  g_autoptr (GError) error = NULL;
-
-  if (!natter_call_is_live (self))
-    return;
-
-  if (frame->offer != NULL) {
-    gboolean with_video =
-      self->pipeline != NULL && natter_call_pipeline_get_with_video (self->pipeline);
-    NatterCallPipeline *pipeline;
-
-    /* Glare between two restarts: the caller's offer wins, the callee drops
-     * its own session and answers the caller's. */
-    if (!self->incoming && self->restart_offered) {
-      g_debug ("Call %" G_GINT64_FORMAT ": ignoring the callee's restart offer, ours is out",
-               self->call_log_id);
-      return;
-    }
-    self->restart_offered = FALSE;
-    pipeline = create_pipeline (self, with_video);
-
-    if (self->recovery_id == 0)
-      self->recovery_id = g_timeout_add (self->recovery_ms, on_recovery_timeout, self);
-    if (!natter_call_pipeline_set_remote_description (pipeline, "offer", frame->offer->sdp, &error))
-      natter_call_end (self, NATTER_CALL_END_REASON_FAILED, error->message, TRUE);
-  } else if (frame->answer != NULL && self->pipeline != NULL) {
-    self->restart_offered = FALSE;
-    if (!natter_call_pipeline_set_remote_description (self->pipeline, "answer", frame->answer->sdp,
-                                                      &error))
-      g_debug ("Ignoring a call_update answer: %s", error->message);
-  }
-}
-
-/**
- * natter_call_handle_frame:
- * @self: a #NatterCall
- * @frame: a call frame addressed to this call (untrusted content)
- *
- * The call manager routes frames here by call_log_id or client_call_id.
- *
- * Returns: %TRUE if the frame meant something to this call
- */
-gboolean
-natter_call_handle_frame (NatterCall *self, const NatterFrame *frame)
-{
-  g_autoptr (GError) error = NULL;
-
-  g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
-  g_return_val_if_fail (frame != NULL, FALSE);
-
-  if (self->state == NATTER_CALL_STATE_ENDED)
-    return FALSE;
-
-  switch (frame->type) {
-    case NATTER_FRAME_CALL_RINGING:
-      if (self->incoming || self->call_log_id != 0 || frame->call_log_id <= 0)
-        return FALSE;
-      self->call_log_id = frame->call_log_id;
-      self->ringing_at = g_get_monotonic_time ();
-      notify (self, PROP_CALL_LOG_ID);
-      if (self->hang_up_pending) {
-        NatterFrame *ended = natter_frame_new (NATTER_FRAME_CALL_ENDED);
-
-        ended->call_log_id = self->call_log_id;
-        send_frame (self, ended);
-        return TRUE;
-      }
-      for (guint i = 0; i < self->pending_candidates->len; i++)
-        send_candidate (self, g_ptr_array_index (self->pending_candidates, i));
-      g_ptr_array_set_size (self->pending_candidates, 0);
-      self->peer_ringing = TRUE;
-      notify (self, PROP_PEER_RINGING);
-      return TRUE;
-
-    case NATTER_FRAME_CALL_UNAVAILABLE:
-      if (frame->call_log_id > 0 && self->call_log_id == 0) {
-        self->call_log_id = frame->call_log_id;
-        notify (self, PROP_CALL_LOG_ID);
-      }
-      natter_call_end (self, NATTER_CALL_END_REASON_UNAVAILABLE, frame->reason, FALSE);
-      return TRUE;
-
-    case NATTER_FRAME_CALL_ANSWER:
-      if (self->incoming || self->state != NATTER_CALL_STATE_RINGING_OUTGOING ||
-          frame->answer == NULL)
-        return FALSE;
-      self->accepted_at = g_get_monotonic_time ();
-      self->peer_ringing = FALSE;
-      notify (self, PROP_PEER_RINGING);
-      set_state (self, NATTER_CALL_STATE_CONNECTING);
-      if (!natter_call_pipeline_set_remote_description (self->pipeline, "answer",
-                                                        frame->answer->sdp, &error)) {
-        NatterFrame *ended = natter_frame_new (NATTER_FRAME_CALL_ENDED);
-
-        ended->call_log_id = self->call_log_id;
-        send_frame (self, ended);
-        natter_call_end (self, NATTER_CALL_END_REASON_FAILED, error->message, TRUE);
-      }
-      return TRUE;
-
-    case NATTER_FRAME_CALL_DECLINED:
-      natter_call_end (self,
-                       g_strcmp0 (frame->reason, "busy") == 0 ? NATTER_CALL_END_REASON_BUSY
-                                                              : NATTER_CALL_END_REASON_DECLINED,
-                       frame->reason, FALSE);
-      return TRUE;
-
-    case NATTER_FRAME_CALL_CANCELLED:
-      natter_call_end (self,
-                       reason_from_string (frame->reason, NATTER_CALL_END_REASON_CALLER_CANCELLED),
-                       frame->reason, FALSE);
-      return TRUE;
-
-    case NATTER_FRAME_CALL_ENDED:
-      natter_call_end (self, reason_from_string (frame->reason, NATTER_CALL_END_REASON_HANGUP),
-                       frame->reason, FALSE);
-      return TRUE;
-
-    case NATTER_FRAME_ICE_CANDIDATE:
-      handle_remote_candidate (self, frame->candidate);
-      return TRUE;
-
-    case NATTER_FRAME_CALL_MEDIA_STATE:
-      if (self->remote_muted != frame->audio_muted) {
-        self->remote_muted = frame->audio_muted;
-        notify (self, PROP_REMOTE_MUTED);
-      }
-      if (self->remote_camera_enabled != frame->video_enabled) {
-        self->remote_camera_enabled = frame->video_enabled;
-        notify (self, PROP_REMOTE_CAMERA_ENABLED);
-      }
-      return TRUE;
-
-    case NATTER_FRAME_CALL_UPDATE:
-      handle_update (self, frame);
-      return TRUE;
-
-    default:
-      return FALSE;
-  }
 }
 
 static void
@@ -995,8 +743,8 @@ natter_call_start (NatterCall *self, GError **error)
   g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
   g_return_val_if_fail (!self->incoming && self->pipeline == NULL, FALSE);
 
-  pipeline =
-    create_pipeline (self, g_str_equal (self->call_type, "video") && self->camera_available);
+  pipeline = natter_call_create_pipeline (self, g_str_equal (self->call_type, "video") &&
+                                                  self->camera_available);
   if (!natter_call_pipeline_start_offer (pipeline, error)) {
     natter_call_end (self, NATTER_CALL_END_REASON_FAILED,
                      error != NULL && *error != NULL ? (*error)->message : NULL, TRUE);
@@ -1027,9 +775,9 @@ natter_call_accept (NatterCall *self, gboolean with_video)
     return FALSE;
 
   self->accepted_at = g_get_monotonic_time ();
-  set_state (self, NATTER_CALL_STATE_CONNECTING);
-  pipeline = create_pipeline (self, with_video && self->camera_available &&
-                                      g_str_equal (self->call_type, "video"));
+  natter_call_set_state (self, NATTER_CALL_STATE_CONNECTING);
+  pipeline = natter_call_create_pipeline (self, with_video && self->camera_available &&
+                                                  g_str_equal (self->call_type, "video"));
   if (!natter_call_pipeline_set_remote_description (pipeline, "offer", self->remote_offer->sdp,
                                                     &error)) {
     end_failed (self, error->message);
@@ -1037,7 +785,7 @@ natter_call_accept (NatterCall *self, gboolean with_video)
   }
 
   for (guint i = 0; i < self->early_candidates->len; i++)
-    handle_remote_candidate (self, g_ptr_array_index (self->early_candidates, i));
+    natter_call_add_remote_candidate (self, g_ptr_array_index (self->early_candidates, i));
   g_ptr_array_set_size (self->early_candidates, 0);
   return TRUE;
 }
@@ -1052,7 +800,7 @@ decline_with (NatterCall *self, const char *reason, NatterCallEndReason end_reas
   frame = natter_frame_new (NATTER_FRAME_CALL_DECLINED);
   frame->call_log_id = self->call_log_id;
   frame->reason = g_strdup (reason);
-  send_frame (self, frame);
+  natter_call_send_frame (self, frame);
   natter_call_end (self, end_reason, reason, TRUE);
 }
 
@@ -1105,7 +853,7 @@ natter_call_hang_up (NatterCall *self)
     NatterFrame *frame = natter_frame_new (NATTER_FRAME_CALL_ENDED);
 
     frame->call_log_id = self->call_log_id;
-    send_frame (self, frame);
+    natter_call_send_frame (self, frame);
   } else if (self->invitation_sent) {
     /* The server has not named the call yet: end it when it does. */
     self->hang_up_pending = TRUE;
@@ -1132,7 +880,7 @@ natter_call_set_muted (NatterCall *self, gboolean muted)
   if (self->pipeline != NULL)
     natter_call_pipeline_set_muted (self->pipeline, muted);
   send_media_state (self);
-  notify (self, PROP_MUTED);
+  natter_call_notify (self, PROP_MUTED);
 }
 
 /**
@@ -1152,7 +900,7 @@ natter_call_set_camera_enabled (NatterCall *self, gboolean enabled)
   if (self->pipeline != NULL)
     natter_call_pipeline_set_camera_enabled (self->pipeline, enabled);
   send_media_state (self);
-  notify (self, PROP_CAMERA_ENABLED);
+  natter_call_notify (self, PROP_CAMERA_ENABLED);
 }
 
 /**
@@ -1169,7 +917,7 @@ natter_call_silence (NatterCall *self)
   if (self->silenced || self->state != NATTER_CALL_STATE_RINGING_INCOMING)
     return;
   self->silenced = TRUE;
-  notify (self, PROP_SILENCED);
+  natter_call_notify (self, PROP_SILENCED);
 }
 
 /**
@@ -1197,7 +945,7 @@ natter_call_set_avatar (NatterCall *self, GLoadableIcon *avatar)
   g_return_if_fail (avatar == NULL || G_IS_LOADABLE_ICON (avatar));
 
   if (g_set_object (&self->avatar, avatar))
-    notify (self, PROP_AVATAR);
+    natter_call_notify (self, PROP_AVATAR);
 }
 
 NatterCallState
