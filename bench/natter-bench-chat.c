@@ -534,6 +534,8 @@ natter_bench_chat_main (int argc, char **argv)
                               sign_in_us / 1e6);
   natter_bench_report_double (&report, "connect_s", "connect time (all clients)", "s",
                               connect_us / 1e6);
+  natter_bench_report_double (&report, "connects_per_s", "connections per second", "/s",
+                              connect_us > 0 ? connected * 1e6 / connect_us : 0);
   natter_bench_report_double (&report, "connect_p50_ms", "connect p50 (handshake + hello)", "ms",
                               natter_bench_percentile_ms (handshakes, 50));
   natter_bench_report_double (&report, "connect_p99_ms", "connect p99", "ms",
