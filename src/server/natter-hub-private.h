@@ -10,7 +10,8 @@ G_BEGIN_DECLS
 struct _NatterHub {
   GObject parent_instance;
 
-  NatterServerDb *db;
+  NatterServerDb *db;       /* reads */
+  NatterServerStore *store; /* writes that carry events */
   const NatterServerConfig *config;
   NatterMetrics *metrics;
 

@@ -80,13 +80,7 @@ natter_hub_send_to_profile (NatterHub *self,
 void
 natter_hub_stamp_sender (NatterFrame *frame, const NatterProfile *sender)
 {
-  frame->from_profile_id = sender->profile_id;
-  g_free (frame->from_profile_type);
-  frame->from_profile_type = g_strdup (sender->profile_type);
-  g_free (frame->from_name);
-  frame->from_name = g_strdup (sender->display_name);
-  g_free (frame->from_avatar);
-  frame->from_avatar = g_strdup (sender->avatar_url);
+  natter_store_stamp_sender (frame, sender);
 }
 
 static char *
@@ -269,13 +263,19 @@ send_message_ack (NatterHubConnection *connection, const NatterMessage *message,
 typedef struct {
   NatterHubConnection *connection;
   NatterFrame *frame;
-  NatterMessage *message;         /* the stored (or already stored) message */
-  NatterConversationRoute *route; /* NULL for a duplicate */
-  GPtrArray *event_texts;         /* the stored JSON, one per participant */
-  gint64 sender_event_id;         /* the sender's own event, for the ack */
-  gboolean created;               /* the message made its conversation */
-  gboolean took_part;             /* the sender's first message in it */
+  NatterConversationRoute *route;  /* NULL when refused or already stored */
+  NatterStoreChatMessage *request; /* NULL when refused or already stored */
+  NatterMessage *stored;           /* stored before this batch: acked at once */
+  gint64 stored_event_id;
+  gboolean created; /* the message made its conversation */
 } PendingChat;
+
+/* The chat messages handed to the store in one call. */
+typedef struct {
+  NatterHub *hub;
+  GPtrArray *pending;  /* PendingChat */
+  GPtrArray *requests; /* NatterStoreChatMessage (unowned: the PendingChat's) */
+} ChatBatch;
 
 static void introduce_participants (NatterHub *self,
                                     NatterConversationRoute *route,
@@ -304,149 +304,147 @@ pending_chat_free (gpointer data)
 
   g_clear_object (&pending->connection);
   g_clear_pointer (&pending->frame, natter_frame_free);
-  g_clear_pointer (&pending->message, natter_message_free);
   g_clear_pointer (&pending->route, route_release);
-  g_clear_pointer (&pending->event_texts, g_ptr_array_unref);
+  g_clear_pointer (&pending->request, natter_store_chat_message_free);
+  g_clear_pointer (&pending->stored, natter_message_free);
   g_free (pending);
 }
 
-/* Stores one message and its events inside the open transaction. FALSE on a
- * storage failure (the batch is rolled back); TRUE otherwise, also when an
- * error frame was sent and nothing stored. */
+static void
+chat_batch_free (ChatBatch *batch)
+{
+  g_clear_pointer (&batch->requests, g_ptr_array_unref);
+  g_clear_pointer (&batch->pending, g_ptr_array_unref);
+  g_clear_object (&batch->hub);
+  g_free (batch);
+}
+
+/* Decides what the store is asked for: the routing checks, on this thread
+ * with the read connection. Sends the error frame and returns FALSE when the
+ * message is refused; an earlier copy already on disk is acked at once. */
 static gboolean
-store_chat_message (NatterHub *self, PendingChat *pending, GError **error)
+prepare_chat_message (NatterHub *self, PendingChat *pending)
 {
   const NatterProfile *sender = natter_hub_connection_get_profile (pending->connection);
   NatterFrame *frame = pending->frame;
-  g_autoptr (NatterFrame) event = NULL;
   gint64 conversation_id;
 
   /* A retry after a reconnect: same ack, no second copy, no second event.
-   * The lookup also sees messages stored earlier in this batch. */
-  pending->message =
+   * The store checks again for a copy that is not committed yet. */
+  pending->stored =
     natter_server_db_find_message_by_client_id (self->db, sender, frame->client_msg_id);
-  if (pending->message != NULL) {
-    pending->sender_event_id =
-      natter_server_db_get_sender_event_id (self->db, pending->message->message_id);
-    return TRUE;
+  if (pending->stored != NULL) {
+    pending->stored_event_id =
+      natter_server_db_get_sender_event_id (self->db, pending->stored->message_id);
+    return FALSE;
   }
 
   conversation_id = resolve_conversation (self, pending->connection, frame, &pending->created);
   if (conversation_id == 0)
-    return TRUE;
+    return FALSE;
 
   pending->route = get_route_for (self, pending->connection, conversation_id, frame->client_msg_id);
   if (pending->route == NULL)
-    return TRUE;
+    return FALSE;
   if (route_is_blocked (self, pending->route, sender)) {
     natter_hub_connection_send_error (pending->connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
                                       "you cannot write to this profile", frame->client_msg_id);
     g_clear_pointer (&pending->route, route_release);
-    return TRUE;
+    return FALSE;
   }
 
-  pending->message = natter_server_db_add_message (self->db, conversation_id, sender, frame->text,
-                                                   frame->client_msg_id, error);
-  if (pending->message == NULL)
-    return FALSE;
-
-  /* One frame, its event_id changed for each participant. */
-  event = natter_frame_new (NATTER_FRAME_CHAT_MESSAGE);
-  event->message = g_steal_pointer (&pending->message);
-  natter_hub_stamp_sender (event, sender);
-  pending->event_texts = g_ptr_array_new_full (pending->route->participants->len, g_free);
-  for (guint i = 0; i < pending->route->participants->len; i++) {
-    const NatterProfile *participant = g_ptr_array_index (pending->route->participants, i);
-    char *text = NULL;
-
-    if (natter_server_db_add_event_with_json (self->db, participant, event, &text, error) == 0)
-      break;
-    g_ptr_array_add (pending->event_texts, text);
-    if (natter_profile_equal (participant, sender))
-      pending->sender_event_id = event->event_id;
-  }
-  pending->message = g_steal_pointer (&event->message);
-  if (pending->event_texts->len != pending->route->participants->len)
-    return FALSE;
-
-  return natter_server_db_set_sender_event_id (self->db, pending->message->message_id,
-                                               pending->sender_event_id, error) &&
-         natter_server_db_set_took_part (self->db, conversation_id, sender, &pending->took_part,
-                                         error);
+  pending->request = natter_store_chat_message_new (
+    sender, conversation_id, frame->text, frame->client_msg_id, pending->route->participants);
+  return TRUE;
 }
 
 static void
 deliver_chat_message (NatterHub *self, PendingChat *pending)
 {
-  if (pending->message == NULL)
+  NatterStoreChatMessage *request = pending->request;
+
+  if (request == NULL) {
+    if (pending->stored != NULL)
+      send_message_ack (pending->connection, pending->stored, pending->stored_event_id);
+    return;
+  }
+
+  send_message_ack (pending->connection, request->message, request->sender_event_id);
+  if (request->duplicate)
     return;
 
-  send_message_ack (pending->connection, pending->message, pending->sender_event_id);
-  if (pending->event_texts == NULL)
-    return;
-
-  /* Only now, after the commit: a rolled back batch changed nothing. The
+  /* Only now, after the commit: a failed batch changed nothing. The
    * sender's first message may make the participants contacts. */
-  if (pending->took_part)
-    introduce_participants (self, pending->route, pending->message->conversation_id,
+  if (request->took_part)
+    introduce_participants (self, pending->route, request->message->conversation_id,
                             natter_hub_connection_get_profile (pending->connection));
 
   /* The sending connection has its ack; the sender's other devices get the
    * message like everyone else. */
-  for (guint i = 0; i < pending->event_texts->len; i++)
+  for (guint i = 0; i < request->event_texts->len; i++)
     natter_hub_send_to_profile (self, g_ptr_array_index (pending->route->keys, i),
                                 pending->connection, "chat_message",
-                                g_ptr_array_index (pending->event_texts, i));
+                                g_ptr_array_index (request->event_texts, i));
+}
+
+static void
+on_chat_messages_stored (NatterServerStore *store, const GError *error, gpointer user_data)
+{
+  ChatBatch *batch = user_data;
+  NatterHub *self = batch->hub;
+
+  for (guint i = 0; i < batch->pending->len; i++) {
+    PendingChat *pending = g_ptr_array_index (batch->pending, i);
+
+    if (error == NULL || pending->request == NULL) {
+      deliver_chat_message (self, pending);
+      continue;
+    }
+
+    /* Nothing of the batch is on disk: every sender retries with the same
+     * client_msg_id. */
+    natter_hub_connection_send_error (pending->connection, NATTER_PROTOCOL_ERROR_INTERNAL,
+                                      "the server could not store this, try again",
+                                      pending->frame->client_msg_id);
+  }
+  if (error != NULL)
+    g_warning ("Could not store chat messages: %s", error->message);
+
+  chat_batch_free (batch);
 }
 
 /* Group commit: the chat messages that arrived in one main-loop iteration
- * are stored in one transaction, and only then acked and delivered. One
- * commit per message would bound the hub by the disk's write latency. */
+ * go to the store in one request, stored in one transaction (with whatever
+ * else is queued), and only then acked and delivered. One commit per
+ * message would bound the hub by the disk's write latency. */
 static void
 flush_chat_messages (NatterHub *self)
 {
-  g_autoptr (GPtrArray) batch = NULL;
-  g_autoptr (GError) error = NULL;
-  gboolean stored = TRUE;
+  ChatBatch *batch;
 
   g_clear_handle_id (&self->chat_flush_id, g_source_remove);
   if (self->pending_chats->len == 0)
     return;
 
-  batch = g_steal_pointer (&self->pending_chats);
+  batch = g_new0 (ChatBatch, 1);
+  batch->hub = g_object_ref (self);
+  batch->pending = g_steal_pointer (&self->pending_chats);
+  batch->requests = g_ptr_array_sized_new (batch->pending->len);
   self->pending_chats = g_ptr_array_new_with_free_func (pending_chat_free);
 
-  if (!natter_server_db_begin (self->db, &error)) {
-    stored = FALSE;
-  } else {
-    for (guint i = 0; i < batch->len && stored; i++)
-      stored = store_chat_message (self, g_ptr_array_index (batch, i), &error);
+  for (guint i = 0; i < batch->pending->len; i++) {
+    PendingChat *pending = g_ptr_array_index (batch->pending, i);
 
-    if (stored)
-      stored = natter_server_db_commit (self->db, &error);
-    else
-      natter_server_db_rollback (self->db);
+    if (prepare_chat_message (self, pending))
+      g_ptr_array_add (batch->requests, pending->request);
   }
 
-  if (!stored) {
-    /* A conversation created in the batch is gone with it. */
-    g_hash_table_remove_all (self->routes);
-    /* Nothing of the batch is on disk: every sender retries with the same
-     * client_msg_id. */
-    g_warning ("Could not store chat messages: %s",
-               error != NULL ? error->message : "unknown error");
-    for (guint i = 0; i < batch->len; i++) {
-      PendingChat *pending = g_ptr_array_index (batch, i);
-
-      natter_hub_connection_send_error (pending->connection, NATTER_PROTOCOL_ERROR_INTERNAL,
-                                        "the server could not store this, try again",
-                                        pending->frame->client_msg_id);
-    }
+  if (batch->requests->len == 0) {
+    on_chat_messages_stored (self->store, NULL, batch);
     return;
   }
-
-  for (guint i = 0; i < batch->len; i++)
-    deliver_chat_message (self, g_ptr_array_index (batch, i));
+  natter_server_store_store_chat_messages (self->store, batch->requests, on_chat_messages_stored,
+                                           batch);
 }
 
 static gboolean
@@ -507,58 +505,60 @@ handle_typing (NatterHub *self, NatterHubConnection *connection, NatterFrame *fr
   }
 }
 
+/* A mark_read on its way to the store. */
+typedef struct {
+  NatterHub *hub;
+  NatterHubConnection *connection;
+  NatterConversationRoute *route;
+  NatterStoreReadMark *mark;
+} PendingRead;
+
+static void
+on_read_marked (NatterServerStore *store, const GError *error, gpointer user_data)
+{
+  PendingRead *pending = user_data;
+
+  if (error != NULL) {
+    send_internal_error (pending->connection, error, NULL);
+  } else {
+    /* Sent after the commit: nothing is sent that is not stored. */
+    for (guint i = 0; i < pending->mark->event_texts->len; i++)
+      natter_hub_send_to_profile (pending->hub, g_ptr_array_index (pending->route->keys, i), NULL,
+                                  "read_receipt",
+                                  g_ptr_array_index (pending->mark->event_texts, i));
+  }
+
+  natter_store_read_mark_free (pending->mark);
+  route_release (pending->route);
+  g_object_unref (pending->connection);
+  g_object_unref (pending->hub);
+  g_free (pending);
+}
+
 static void
 handle_mark_read (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
 {
   const NatterProfile *reader = natter_hub_connection_get_profile (connection);
   g_autoptr (NatterConversationRoute) route = NULL;
-  g_autoptr (GPtrArray) texts = NULL;
-  g_autoptr (GError) error = NULL;
-  gint64 stored_up_to_seq = 0;
+  PendingRead *pending;
 
   route = get_route_for (self, connection, frame->conversation_id, NULL);
   if (route == NULL)
     return;
 
-  /* A mark_read that does not move the position stores and sends nothing:
-   * a client repeating one must not fill everyone's event history. */
+  /* A mark_read that does not move the position stores and sends nothing
+   * (the store checks again against what is queued before it). */
   if (frame->up_to_seq <= natter_server_db_get_read_seq (self->db, frame->conversation_id, reader))
     return;
 
-  /* The position and every participant's event in one commit, sent after
-   * it: nothing is sent that is not stored. */
-  texts = g_ptr_array_new_full (route->participants->len, g_free);
-  if (!natter_server_db_begin (self->db, &error))
-    goto failed;
-  if (!natter_server_db_mark_read (self->db, frame->conversation_id, reader, frame->up_to_seq,
-                                   &stored_up_to_seq, &error))
-    goto rollback;
-
-  for (guint i = 0; i < route->participants->len; i++) {
-    g_autoptr (NatterFrame) receipt = natter_frame_new (NATTER_FRAME_READ_RECEIPT);
-    char *text = NULL;
-
-    receipt->conversation_id = frame->conversation_id;
-    receipt->profile = natter_profile_copy (reader);
-    receipt->up_to_seq = stored_up_to_seq;
-    natter_hub_stamp_sender (receipt, reader);
-    if (natter_server_db_add_event_with_json (self->db, g_ptr_array_index (route->participants, i),
-                                              receipt, &text, &error) == 0)
-      goto rollback;
-    g_ptr_array_add (texts, text);
-  }
-  if (!natter_server_db_commit (self->db, &error))
-    goto failed;
-
-  for (guint i = 0; i < texts->len; i++)
-    natter_hub_send_to_profile (self, g_ptr_array_index (route->keys, i), NULL, "read_receipt",
-                                g_ptr_array_index (texts, i));
-  return;
-
-rollback:
-  natter_server_db_rollback (self->db);
-failed:
-  send_internal_error (connection, error, NULL);
+  /* The position and every participant's event in one commit. */
+  pending = g_new0 (PendingRead, 1);
+  pending->hub = g_object_ref (self);
+  pending->connection = g_object_ref (connection);
+  pending->mark = natter_store_read_mark_new (reader, frame->conversation_id, frame->up_to_seq,
+                                              route->participants);
+  pending->route = g_steal_pointer (&route);
+  natter_server_store_mark_read (self->store, pending->mark, on_read_marked, pending);
 }
 
 static void
@@ -1086,6 +1086,7 @@ natter_hub_dispose (GObject *object)
   g_clear_pointer (&self->by_user, g_hash_table_unref);
   g_clear_pointer (&self->connections, g_hash_table_unref);
   g_clear_object (&self->metrics);
+  g_clear_object (&self->store);
   g_clear_object (&self->db);
 
   G_OBJECT_CLASS (natter_hub_parent_class)->dispose (object);
@@ -1119,23 +1120,29 @@ natter_hub_init (NatterHub *self)
 
 /**
  * natter_hub_new:
- * @db: the storage
+ * @db: the storage's read connection: routes, blocks, tokens, replay
+ * @store: where the writes that carry events go
  * @config: the server's settings; must outlive the hub
  * @metrics: (nullable): where frames, errors, calls and connections are counted
  *
  * Returns: (transfer full): a hub without connections
  */
 NatterHub *
-natter_hub_new (NatterServerDb *db, const NatterServerConfig *config, NatterMetrics *metrics)
+natter_hub_new (NatterServerDb *db,
+                NatterServerStore *store,
+                const NatterServerConfig *config,
+                NatterMetrics *metrics)
 {
   NatterHub *self;
   guint dead_after_s;
 
   g_return_val_if_fail (NATTER_IS_SERVER_DB (db), NULL);
+  g_return_val_if_fail (NATTER_IS_SERVER_STORE (store), NULL);
   g_return_val_if_fail (config != NULL, NULL);
 
   self = g_object_new (NATTER_TYPE_HUB, NULL);
   self->db = g_object_ref (db);
+  self->store = g_object_ref (store);
   self->config = config;
   self->metrics = metrics != NULL ? g_object_ref (metrics) : NULL;
   update_connections_gauge (self);
@@ -1257,6 +1264,9 @@ natter_hub_shutdown_async (NatterHub *self,
   self->shutting_down = TRUE;
   flush_chat_messages (self);
   natter_hub_calls_shutdown (self);
+  /* What was queued is stored, acked and delivered before the sockets
+   * close. */
+  natter_server_store_flush (self->store);
 
   if (g_hash_table_size (self->connections) == 0) {
     g_task_return_boolean (task, TRUE);

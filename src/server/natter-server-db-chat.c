@@ -677,7 +677,8 @@ natter_server_db_get_last_event_id (NatterServerDb *self, const NatterProfile *p
 
   owner.profile_id = profile->profile_id;
   owner.profile_type = g_intern_string (profile->profile_type);
-  cached = g_hash_table_lookup (self->last_event_ids, &owner);
+  cached =
+    self->events_written_elsewhere ? NULL : g_hash_table_lookup (self->last_event_ids, &owner);
   if (cached != NULL)
     return *cached;
 
@@ -690,7 +691,8 @@ natter_server_db_get_last_event_id (NatterServerDb *self, const NatterProfile *p
     return 0;
 
   last = sqlite3_column_int64 (stmt, 0);
-  natter_db_remember_last_event_id (self, profile, last);
+  if (!self->events_written_elsewhere)
+    natter_db_remember_last_event_id (self, profile, last);
   return last;
 }
 

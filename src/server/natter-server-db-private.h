@@ -26,6 +26,9 @@ struct _NatterServerDb {
    * event needs no MAX() query. Only this process writes the database; a
    * rollback forgets everything, whatever it wrote may be gone. */
   GHashTable *last_event_ids;
+  /* Another connection (the store's writer) adds the events: the cache
+   * above would go stale, every read asks the database. */
+  gboolean events_written_elsewhere;
   guint transaction_depth;
   gboolean rollback_only;
 };

@@ -372,6 +372,14 @@ apply_test_page_limit (NatterServerDb *self, GError **error)
   return natter_db_exec (self, pragma, error);
 }
 
+void
+natter_server_db_configure_library (void)
+{
+  /* SQLite's memory statistics take a global mutex on every allocation;
+   * nothing reads them. Only possible before SQLite initializes. */
+  sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 /**
  * natter_server_db_open:
  * @path: the database file; its folder is created if needed

@@ -21,9 +21,13 @@ GQuark natter_server_db_error_quark (void);
 #define NATTER_TYPE_SERVER_DB (natter_server_db_get_type ())
 G_DECLARE_FINAL_TYPE (NatterServerDb, natter_server_db, NATTER, SERVER_DB, GObject)
 
+/* Process-wide SQLite settings; before the first database opens. */
+void natter_server_db_configure_library (void);
+
 /* Opens (creating folders and the file) and migrates the schema. WAL,
  * synchronous=FULL: a commit survives a power cut. Every query
- * is a prepared statement, prepared once. All calls are on the main thread. */
+ * is a prepared statement, prepared once. One thread at a time uses a
+ * connection: the main thread its own, the store's writer thread another. */
 NatterServerDb *natter_server_db_open (const char *path, GError **error);
 void natter_server_db_close (NatterServerDb *self);
 gint natter_server_db_get_schema_version (NatterServerDb *self);
