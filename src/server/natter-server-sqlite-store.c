@@ -36,7 +36,10 @@ struct _NatterServerSqliteStore {
   GQueue queued;   /* Job, waiting for the writer */
   GQueue finished; /* Job, stored or failed, waiting for their callback */
   guint n_running; /* jobs the writer took and has not finished */
-  gboolean completion_scheduled;
+  /* Attached to the main context, each holding a reference to the store:
+   * the callbacks of finished jobs, and (in memory) the next turn. */
+  GSource *callbacks_source;
+  GSource *turn_source;
   gboolean stopping;
   gboolean closed;
 };
@@ -96,11 +99,19 @@ run_callbacks (NatterServerSqliteStore *self)
   GQueue finished = G_QUEUE_INIT;
   Job *job;
 
+  GSource *source;
+
   g_mutex_lock (&self->lock);
   finished = self->finished;
   g_queue_init (&self->finished);
-  self->completion_scheduled = FALSE;
+  source = g_steal_pointer (&self->callbacks_source);
   g_mutex_unlock (&self->lock);
+
+  /* Called directly (a flush) the source has nothing left to do. */
+  if (source != NULL) {
+    g_source_destroy (source);
+    g_source_unref (source);
+  }
 
   while ((job = g_queue_pop_head (&finished)) != NULL) {
     job->done (NATTER_SERVER_STORE (self), job->error, job->user_data);
@@ -120,17 +131,15 @@ on_callbacks_due (gpointer user_data)
 static void
 schedule_callbacks_locked (NatterServerSqliteStore *self)
 {
-  g_autoptr (GSource) source = NULL;
-
-  if (self->completion_scheduled)
+  if (self->callbacks_source != NULL)
     return;
 
-  self->completion_scheduled = TRUE;
-  source = g_idle_source_new ();
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_static_name (source, "natter-store-callbacks");
-  g_source_set_callback (source, on_callbacks_due, g_object_ref (self), g_object_unref);
-  g_source_attach (source, self->context);
+  self->callbacks_source = g_idle_source_new ();
+  g_source_set_priority (self->callbacks_source, G_PRIORITY_DEFAULT);
+  g_source_set_static_name (self->callbacks_source, "natter-store-callbacks");
+  g_source_set_callback (self->callbacks_source, on_callbacks_due, g_object_ref (self),
+                         g_object_unref);
+  g_source_attach (self->callbacks_source, self->context);
 }
 
 /* Takes up to one turn of queued jobs into @turn; with the lock held. */
@@ -202,6 +211,12 @@ on_inline_turn (gpointer user_data)
   more = !g_queue_is_empty (&self->queued);
   g_mutex_unlock (&self->lock);
 
+  if (!more && self->turn_source != NULL) {
+    /* Done: also when a flush called this directly. */
+    g_source_destroy (self->turn_source);
+    g_clear_pointer (&self->turn_source, g_source_unref);
+  }
+
   return more ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
@@ -234,12 +249,12 @@ enqueue (NatterServerSqliteStore *self,
   g_cond_broadcast (&self->changed);
   g_mutex_unlock (&self->lock);
 
-  if (start_inline_turn) {
-    g_autoptr (GSource) source = g_idle_source_new ();
-
-    g_source_set_priority (source, G_PRIORITY_DEFAULT);
-    g_source_set_callback (source, on_inline_turn, g_object_ref (self), g_object_unref);
-    g_source_attach (source, self->context);
+  if (start_inline_turn && self->turn_source == NULL) {
+    self->turn_source = g_idle_source_new ();
+    g_source_set_priority (self->turn_source, G_PRIORITY_DEFAULT);
+    g_source_set_static_name (self->turn_source, "natter-store-turn");
+    g_source_set_callback (self->turn_source, on_inline_turn, g_object_ref (self), g_object_unref);
+    g_source_attach (self->turn_source, self->context);
   }
 }
 
