@@ -282,6 +282,46 @@ test_event_replaces_pending_one (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (g_ptr_array_index (events, 0), ==, second->text);
 }
 
+/* Two messages to a profile without a conversation, both queued before
+ * either is stored: the first creates it, the second finds it. */
+static void
+test_creates_direct_conversation_once (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterProfile) c = add_user (fixture->db, "c@test.invalid", "parent");
+  g_autoptr (GPtrArray) participants =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
+  g_autoptr (GPtrArray) first =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_store_chat_message_free);
+  g_autoptr (GPtrArray) second =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_store_chat_message_free);
+  NatterStoreChatMessage *one;
+  NatterStoreChatMessage *two;
+  guint n_done = 0;
+
+  g_ptr_array_add (participants, natter_profile_copy (fixture->a));
+  g_ptr_array_add (participants, natter_profile_copy (c));
+  one = natter_store_chat_message_new (fixture->a, 0, "one", "d-1", participants);
+  one->to_profile = natter_profile_copy (c);
+  two = natter_store_chat_message_new (fixture->a, 0, "two", "d-2", participants);
+  two->to_profile = natter_profile_copy (c);
+  g_ptr_array_add (first, one);
+  g_ptr_array_add (second, two);
+  natter_server_store_store_chat_messages (NATTER_SERVER_STORE (fixture->store), first, on_counted,
+                                           &n_done);
+  natter_server_store_store_chat_messages (NATTER_SERVER_STORE (fixture->store), second, on_counted,
+                                           &n_done);
+  iterate_until (&n_done, 2);
+
+  g_assert_true (one->created);
+  g_assert_false (two->created);
+  g_assert_cmpint (one->conversation_id, !=, 0);
+  g_assert_cmpint (one->conversation_id, !=, fixture->conversation_id);
+  g_assert_cmpint (two->conversation_id, ==, one->conversation_id);
+  g_assert_cmpint (two->message->seq, ==, 2);
+  g_assert_cmpint (natter_server_db_find_direct (fixture->db, fixture->a, c), ==,
+                   one->conversation_id);
+}
+
 /* Closing stores what is queued and runs its callbacks first. */
 static void
 test_close_flushes (Fixture *fixture, gconstpointer data)
@@ -310,6 +350,8 @@ main (int argc, char **argv)
   ADD ("/natter/server-store/event-replaces-pending-one", FALSE, test_event_replaces_pending_one);
   ADD ("/natter/server-store/in-memory-event-replaces-pending-one", TRUE,
        test_event_replaces_pending_one);
+  ADD ("/natter/server-store/creates-direct-conversation-once", FALSE,
+       test_creates_direct_conversation_once);
   ADD ("/natter/server-store/close-flushes", FALSE, test_close_flushes);
 #undef ADD
 

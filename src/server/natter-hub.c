@@ -188,20 +188,22 @@ get_route_for (NatterHub *self,
   return NULL;
 }
 
-/* The conversation a chat_message goes to; *out_created is TRUE when its
- * to_profile_* made a new direct conversation. */
+/* The conversation a chat_message goes to. 0 with *out_to set when its
+ * to_profile_* names a profile without a direct conversation with the
+ * sender yet: the store creates it with the message. 0 alone after sending
+ * the error frame. */
 static gint64
 resolve_conversation (NatterHub *self,
                       NatterHubConnection *connection,
                       NatterFrame *frame,
-                      gboolean *out_created)
+                      NatterProfile **out_to)
 {
   const NatterProfile *sender = natter_hub_connection_get_profile (connection);
   NatterProfile to = { 0 };
   g_autoptr (GError) error = NULL;
   gint64 conversation_id;
 
-  *out_created = FALSE;
+  *out_to = NULL;
 
   if (frame->conversation_id != 0)
     return frame->conversation_id;
@@ -227,25 +229,37 @@ resolve_conversation (NatterHub *self,
     return 0;
   }
 
-  /* Only the id: the conversation itself is never read here. Looked up
-   * first, so that a creation can be told from an existing conversation at
-   * no extra cost for the existing one. */
+  /* Only the id: the conversation itself is never read here. */
   conversation_id = natter_server_db_find_direct (self->db, sender, &to);
   if (conversation_id != 0)
     return conversation_id;
 
-  conversation_id = natter_server_db_ensure_direct (self->db, sender, &to, &error);
-  if (conversation_id == 0) {
+  *out_to = natter_server_db_get_profile (self->db, to.profile_id, to.profile_type, &error);
+  if (*out_to == NULL) {
     if (g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND))
       natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_FOUND,
                                         "no such profile", frame->client_msg_id);
     else
       send_internal_error (connection, error, frame->client_msg_id);
-    return 0;
   }
 
-  *out_created = TRUE;
-  return conversation_id;
+  return 0;
+}
+
+/* The route of a direct conversation the store is about to create. */
+static NatterConversationRoute *
+new_direct_route (const NatterProfile *sender, const NatterProfile *to)
+{
+  NatterConversationRoute *route = g_rc_box_new0 (NatterConversationRoute);
+
+  route->participants = g_ptr_array_new_full (2, (GDestroyNotify) natter_profile_free);
+  g_ptr_array_add (route->participants, natter_profile_copy (sender));
+  g_ptr_array_add (route->participants, natter_profile_copy (to));
+  route->keys = g_ptr_array_new_full (2, g_free);
+  g_ptr_array_add (route->keys, natter_hub_profile_key (sender->profile_id, sender->profile_type));
+  g_ptr_array_add (route->keys, natter_hub_profile_key (to->profile_id, to->profile_type));
+
+  return route;
 }
 
 static void
@@ -267,7 +281,6 @@ typedef struct {
   NatterStoreChatMessage *request; /* NULL when refused or already stored */
   NatterMessage *stored;           /* stored before this batch: acked at once */
   gint64 stored_event_id;
-  gboolean created; /* the message made its conversation */
 } PendingChat;
 
 /* The chat messages handed to the store in one call. */
@@ -327,6 +340,7 @@ prepare_chat_message (NatterHub *self, PendingChat *pending)
 {
   const NatterProfile *sender = natter_hub_connection_get_profile (pending->connection);
   NatterFrame *frame = pending->frame;
+  g_autoptr (NatterProfile) to = NULL;
   gint64 conversation_id;
 
   /* A retry after a reconnect: same ack, no second copy, no second event.
@@ -339,11 +353,15 @@ prepare_chat_message (NatterHub *self, PendingChat *pending)
     return FALSE;
   }
 
-  conversation_id = resolve_conversation (self, pending->connection, frame, &pending->created);
-  if (conversation_id == 0)
+  conversation_id = resolve_conversation (self, pending->connection, frame, &to);
+  if (conversation_id == 0 && to == NULL)
     return FALSE;
 
-  pending->route = get_route_for (self, pending->connection, conversation_id, frame->client_msg_id);
+  if (to != NULL)
+    pending->route = new_direct_route (sender, to);
+  else
+    pending->route =
+      get_route_for (self, pending->connection, conversation_id, frame->client_msg_id);
   if (pending->route == NULL)
     return FALSE;
   if (route_is_blocked (self, pending->route, sender)) {
@@ -355,6 +373,7 @@ prepare_chat_message (NatterHub *self, PendingChat *pending)
 
   pending->request = natter_store_chat_message_new (
     sender, conversation_id, frame->text, frame->client_msg_id, pending->route->participants);
+  pending->request->to_profile = g_steal_pointer (&to);
   return TRUE;
 }
 

@@ -277,6 +277,18 @@ store_chat_message (NatterServerDb *db, NatterStoreChatMessage *request, GError 
     return TRUE;
   }
 
+  if (request->conversation_id == 0) {
+    request->conversation_id =
+      natter_server_db_find_direct (db, request->sender, request->to_profile);
+    if (request->conversation_id == 0) {
+      request->conversation_id =
+        natter_server_db_ensure_direct (db, request->sender, request->to_profile, error);
+      if (request->conversation_id == 0)
+        return FALSE;
+      request->created = TRUE;
+    }
+  }
+
   request->message = natter_server_db_add_message (db, request->conversation_id, request->sender,
                                                    request->text, request->client_msg_id, error);
   if (request->message == NULL)

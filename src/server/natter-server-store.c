@@ -96,6 +96,7 @@ natter_store_chat_message_free (NatterStoreChatMessage *message)
     return;
 
   g_clear_pointer (&message->sender, natter_profile_free);
+  g_clear_pointer (&message->to_profile, natter_profile_free);
   g_free (message->text);
   g_free (message->client_msg_id);
   g_clear_pointer (&message->participants, g_ptr_array_unref);

@@ -39,7 +39,10 @@ typedef void (*NatterServerStoreDone) (NatterServerStore *store,
 typedef struct {
   /* in */
   NatterProfile *sender; /* full profile: the events carry its name and avatar */
+  /* 0: the direct conversation of sender and @to_profile, created in the
+   * storing transaction when it does not exist yet (then set) */
   gint64 conversation_id;
+  NatterProfile *to_profile;
   char *text;
   char *client_msg_id;
   GPtrArray *participants; /* NatterProfile: the conversation's, sender included */
@@ -52,6 +55,7 @@ typedef struct {
   GPtrArray *event_texts; /* char *, the stored event per participant; NULL for a duplicate */
   gboolean duplicate;
   gboolean took_part; /* the sender's first message in the conversation */
+  gboolean created;   /* the message made its direct conversation */
 } NatterStoreChatMessage;
 
 /* A read position: kept only when it moves forward (clamped to the
