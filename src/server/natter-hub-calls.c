@@ -153,6 +153,10 @@ typedef struct {
   NatterStoreEvent *request;
   char *callee_key;
   char *caller_key;
+  /* Sent once the event is stored (nullable): what the caller learns
+   * comes after what the callee will find. */
+  NatterHubConnection *reply_to;
+  NatterFrame *reply;
 } PendingMissedCall;
 
 static void
@@ -179,7 +183,11 @@ on_missed_call_stored (NatterServerStore *store, const GError *error, gpointer u
     /* Sent only once committed: an event that is not stored is never sent. */
     natter_hub_send_to_profile (self, pending->callee_key, NULL, "missed_call",
                                 pending->request->text);
+  if (pending->reply_to != NULL)
+    natter_hub_connection_send_frame (pending->reply_to, pending->reply);
 
+  g_clear_object (&pending->reply_to);
+  g_clear_pointer (&pending->reply, natter_frame_free);
   natter_store_event_unref (pending->request);
   g_free (pending->callee_key);
   g_free (pending->caller_key);
@@ -191,17 +199,26 @@ on_missed_call_stored (NatterServerStore *store, const GError *error, gpointer u
  * count, moved to the end of the history: a flood of calls cannot push
  * messages out of the replay window. */
 static void
-store_missed_call_event (NatterHub *self, const NatterProfile *callee, NatterCallLog *call_log)
+store_missed_call_event (NatterHub *self,
+                         const NatterProfile *callee,
+                         NatterCallLog *call_log,
+                         NatterHubConnection *reply_to,
+                         NatterFrame *reply)
 {
   NatterFrame *missed;
   PendingMissedCall *pending;
   GHashTable *by_caller;
   MissedCalls *previous = NULL;
 
-  if (call_log == NULL || call_log->caller == NULL)
+  if (call_log == NULL || call_log->caller == NULL) {
+    if (reply_to != NULL)
+      natter_hub_connection_send_frame (reply_to, reply);
     return;
+  }
 
   pending = g_new0 (PendingMissedCall, 1);
+  pending->reply_to = reply_to != NULL ? g_object_ref (reply_to) : NULL;
+  pending->reply = reply != NULL ? natter_frame_copy (reply) : NULL;
   pending->hub = g_object_ref (self);
   pending->callee_key = natter_hub_profile_key (callee->profile_id, callee->profile_type);
   pending->caller_key =
@@ -293,7 +310,7 @@ on_ring_timeout (NatterHub *self, NatterCallSession *session)
   cancel_ringing (self, session, NULL, "timeout");
   drop_session (self, session);
 
-  store_missed_call_event (self, natter_call_session_get_callee (session), call_log);
+  store_missed_call_event (self, natter_call_session_get_callee (session), call_log, NULL, NULL);
 }
 
 static void
@@ -476,9 +493,7 @@ handle_invitation (NatterHub *self, NatterHubConnection *connection, NatterFrame
     reply->client_call_id = g_strdup (frame->client_call_id);
     reply->call_log_id = call_log->call_log_id;
     reply->reason = g_strdup ("offline");
-    natter_hub_connection_send_frame (connection, reply);
-
-    store_missed_call_event (self, callee, missed != NULL ? missed : call_log);
+    store_missed_call_event (self, callee, missed != NULL ? missed : call_log, connection, reply);
     return;
   }
 

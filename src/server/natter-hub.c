@@ -594,6 +594,7 @@ handle_sync (NatterHub *self, NatterHubConnection *connection, NatterFrame *fram
                                                             : NATTER_SYNC_REPLAY_MAX_BYTES;
   gsize bytes = 0;
   guint first = 0;
+  gint64 last_event_id;
 
   /* One sync at a time: a client that asks again before it took the last
    * replay does not read what it is sent, and each replay would pile up in
@@ -605,6 +606,12 @@ handle_sync (NatterHub *self, NatterHubConnection *connection, NatterFrame *fram
     return;
   }
 
+  /* Read before the replay: the store's writer commits events meanwhile,
+   * and a last_event_id read after it could name events the replay did not
+   * hold, which the client would then skip when they arrive. Everything up
+   * to this one is in the replay (ids commit in order); what comes after
+   * it is sent live as well, and the client applies it once. */
+  last_event_id = natter_server_db_get_last_event_id (self->db, profile);
   events = natter_server_db_list_events_after (self->db, profile, MAX (frame->after_event_id, 0),
                                                limit, &truncated, &error);
   if (events == NULL) {
@@ -628,7 +635,7 @@ handle_sync (NatterHub *self, NatterHubConnection *connection, NatterFrame *fram
     natter_hub_connection_send_text (connection, "event", g_ptr_array_index (events, i));
 
   done = natter_frame_new (NATTER_FRAME_SYNC_DONE);
-  done->last_event_id = natter_server_db_get_last_event_id (self->db, profile);
+  done->last_event_id = last_event_id;
   done->truncated = truncated;
   natter_hub_connection_send_frame (connection, done);
   natter_hub_connection_end_replay (connection);
