@@ -397,7 +397,14 @@ natter_bench_chat_main (int argc, char **argv)
     return 2;
   }
 
-  natter_bench_raise_fd_limit ();
+  /* Before a server of our own starts, so that it inherits the limit: one
+   * descriptor per client, on both sides. */
+  if (natter_bench_raise_fd_limit () < (guint64) n_clients + 64) {
+    g_printerr ("natter-bench chat: the open file limit is too low for %d clients"
+                " (raise the hard limit: ulimit -Hn)\n",
+                n_clients);
+    return 2;
+  }
   if (!natter_bench_server_start_unless_given (&local_server, &server_url, &server_pid, &error)) {
     g_printerr ("natter-bench chat: %s\n", error->message);
     return 2;
