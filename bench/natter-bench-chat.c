@@ -397,7 +397,14 @@ natter_bench_chat_main (int argc, char **argv)
     return 2;
   }
 
-  natter_bench_raise_fd_limit ();
+  /* Before a server of our own starts, so that it inherits the limit: one
+   * descriptor per client, on both sides. */
+  if (natter_bench_raise_fd_limit () < (guint64) n_clients + 64) {
+    g_printerr ("natter-bench chat: the open file limit is too low for %d clients"
+                " (raise the hard limit: ulimit -Hn)\n",
+                n_clients);
+    return 2;
+  }
   if (!natter_bench_server_start_unless_given (&local_server, &server_url, &server_pid, &error)) {
     g_printerr ("natter-bench chat: %s\n", error->message);
     return 2;
@@ -534,6 +541,8 @@ natter_bench_chat_main (int argc, char **argv)
                               sign_in_us / 1e6);
   natter_bench_report_double (&report, "connect_s", "connect time (all clients)", "s",
                               connect_us / 1e6);
+  natter_bench_report_double (&report, "connects_per_s", "connections per second", "/s",
+                              connect_us > 0 ? connected * 1e6 / connect_us : 0);
   natter_bench_report_double (&report, "connect_p50_ms", "connect p50 (handshake + hello)", "ms",
                               natter_bench_percentile_ms (handshakes, 50));
   natter_bench_report_double (&report, "connect_p99_ms", "connect p99", "ms",

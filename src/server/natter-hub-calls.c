@@ -135,71 +135,127 @@ cancel_ringing (NatterHub *self,
 typedef struct {
   gint64 event_id;
   gint64 count;
+  NatterStoreEvent *pending; /* the request storing its newest copy */
 } MissedCalls;
+
+static void
+missed_calls_free (gpointer data)
+{
+  MissedCalls *missed = data;
+
+  g_clear_pointer (&missed->pending, natter_store_event_unref);
+  g_free (missed);
+}
+
+/* A missed_call event on its way to the store. */
+typedef struct {
+  NatterHub *hub;
+  NatterStoreEvent *request;
+  char *callee_key;
+  char *caller_key;
+  /* Sent once the event is stored (nullable): what the caller learns
+   * comes after what the callee will find. */
+  NatterHubConnection *reply_to;
+  NatterFrame *reply;
+} PendingMissedCall;
+
+static void
+on_missed_call_stored (NatterServerStore *store, const GError *error, gpointer user_data)
+{
+  PendingMissedCall *pending = user_data;
+  NatterHub *self = pending->hub;
+  GHashTable *by_caller = NULL;
+  MissedCalls *previous = NULL;
+
+  if (self->missed_calls != NULL)
+    by_caller = g_hash_table_lookup (self->missed_calls, pending->callee_key);
+  if (by_caller != NULL)
+    previous = g_hash_table_lookup (by_caller, pending->caller_key);
+  if (previous != NULL && previous->pending == pending->request) {
+    if (error == NULL)
+      previous->event_id = pending->request->event_id;
+    g_clear_pointer (&previous->pending, natter_store_event_unref);
+  }
+
+  if (error != NULL)
+    g_warning ("Could not store a missed call: %s", error->message);
+  else
+    /* Sent only once committed: an event that is not stored is never sent. */
+    natter_hub_send_to_profile (self, pending->callee_key, NULL, "missed_call",
+                                pending->request->text);
+  if (pending->reply_to != NULL)
+    natter_hub_connection_send_frame (pending->reply_to, pending->reply);
+
+  g_clear_object (&pending->reply_to);
+  g_clear_pointer (&pending->reply, natter_frame_free);
+  natter_store_event_unref (pending->request);
+  g_free (pending->callee_key);
+  g_free (pending->caller_key);
+  g_object_unref (pending->hub);
+  g_free (pending);
+}
 
 /* While the callee is away, a caller's missed calls are one event with a
  * count, moved to the end of the history: a flood of calls cannot push
  * messages out of the replay window. */
 static void
-store_missed_call_event (NatterHub *self, const NatterProfile *callee, NatterCallLog *call_log)
+store_missed_call_event (NatterHub *self,
+                         const NatterProfile *callee,
+                         NatterCallLog *call_log,
+                         NatterHubConnection *reply_to,
+                         NatterFrame *reply)
 {
-  g_autoptr (NatterFrame) missed = natter_frame_new (NATTER_FRAME_MISSED_CALL);
-  g_autofree char *callee_key = NULL;
-  g_autofree char *caller_key = NULL;
-  g_autofree char *text = NULL;
-  g_autoptr (GError) error = NULL;
+  NatterFrame *missed;
+  PendingMissedCall *pending;
   GHashTable *by_caller;
   MissedCalls *previous = NULL;
 
-  if (call_log == NULL || call_log->caller == NULL)
+  if (call_log == NULL || call_log->caller == NULL) {
+    if (reply_to != NULL)
+      natter_hub_connection_send_frame (reply_to, reply);
     return;
+  }
 
-  callee_key = natter_hub_profile_key (callee->profile_id, callee->profile_type);
-  caller_key =
+  pending = g_new0 (PendingMissedCall, 1);
+  pending->reply_to = reply_to != NULL ? g_object_ref (reply_to) : NULL;
+  pending->reply = reply != NULL ? natter_frame_copy (reply) : NULL;
+  pending->hub = g_object_ref (self);
+  pending->callee_key = natter_hub_profile_key (callee->profile_id, callee->profile_type);
+  pending->caller_key =
     natter_hub_profile_key (call_log->caller->profile_id, call_log->caller->profile_type);
-  by_caller = g_hash_table_lookup (self->missed_calls, callee_key);
+  by_caller = g_hash_table_lookup (self->missed_calls, pending->callee_key);
   if (by_caller != NULL)
-    previous = g_hash_table_lookup (by_caller, caller_key);
+    previous = g_hash_table_lookup (by_caller, pending->caller_key);
 
+  missed = natter_frame_new (NATTER_FRAME_MISSED_CALL);
   missed->call = natter_call_log_copy (call_log);
   missed->count = previous != NULL ? previous->count + 1 : 1;
+  pending->request = natter_store_event_new (callee, missed);
+  /* The copy this one replaces may still be on its way to the disk. */
+  if (previous != NULL && previous->pending != NULL)
+    pending->request->replaces = natter_store_event_ref (previous->pending);
+  else if (previous != NULL)
+    pending->request->replace_event_id = previous->event_id;
 
-  if (!natter_server_db_begin (self->db, &error))
-    goto failed;
-  if (previous != NULL &&
-      !natter_server_db_delete_event (self->db, callee, previous->event_id, &error)) {
-    natter_server_db_rollback (self->db);
-    goto failed;
+  /* Only a callee with no connection gathers: one online sees the event. */
+  if (natter_hub_lookup_connections (self, pending->callee_key) == NULL) {
+    if (by_caller == NULL) {
+      /* Bounded like the routes: forgetting only means a new event. */
+      if (g_hash_table_size (self->missed_calls) >= 65536)
+        g_hash_table_remove_all (self->missed_calls);
+      by_caller = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, missed_calls_free);
+      g_hash_table_insert (self->missed_calls, g_strdup (pending->callee_key), by_caller);
+    }
+    if (previous == NULL) {
+      previous = g_new0 (MissedCalls, 1);
+      g_hash_table_insert (by_caller, g_strdup (pending->caller_key), previous);
+    }
+    previous->count = missed->count;
+    g_clear_pointer (&previous->pending, natter_store_event_unref);
+    previous->pending = natter_store_event_ref (pending->request);
   }
-  if (natter_server_db_add_event_with_json (self->db, callee, missed, &text, &error) == 0) {
-    natter_server_db_rollback (self->db);
-    goto failed;
-  }
-  if (!natter_server_db_commit (self->db, &error))
-    goto failed;
-  /* Sent only once committed: an event that is not stored is never sent. */
-  natter_hub_send_to_profile (self, callee_key, NULL, "missed_call", text);
 
-  /* Only a callee with no connection gathers: one online saw the event. */
-  if (natter_hub_lookup_connections (self, callee_key) != NULL)
-    return;
-  if (by_caller == NULL) {
-    /* Bounded like the routes: forgetting only means a new event. */
-    if (g_hash_table_size (self->missed_calls) >= 65536)
-      g_hash_table_remove_all (self->missed_calls);
-    by_caller = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-    g_hash_table_insert (self->missed_calls, g_strdup (callee_key), by_caller);
-  }
-  if (previous == NULL) {
-    previous = g_new0 (MissedCalls, 1);
-    g_hash_table_insert (by_caller, g_strdup (caller_key), previous);
-  }
-  previous->event_id = missed->event_id;
-  previous->count = missed->count;
-  return;
-
-failed:
-  g_warning ("Could not store a missed call: %s", error->message);
+  natter_server_store_add_event (self->store, pending->request, on_missed_call_stored, pending);
 }
 
 /* How many calls @caller_key has ringing right now. */
@@ -254,7 +310,7 @@ on_ring_timeout (NatterHub *self, NatterCallSession *session)
   cancel_ringing (self, session, NULL, "timeout");
   drop_session (self, session);
 
-  store_missed_call_event (self, natter_call_session_get_callee (session), call_log);
+  store_missed_call_event (self, natter_call_session_get_callee (session), call_log, NULL, NULL);
 }
 
 static void
@@ -437,9 +493,7 @@ handle_invitation (NatterHub *self, NatterHubConnection *connection, NatterFrame
     reply->client_call_id = g_strdup (frame->client_call_id);
     reply->call_log_id = call_log->call_log_id;
     reply->reason = g_strdup ("offline");
-    natter_hub_connection_send_frame (connection, reply);
-
-    store_missed_call_event (self, callee, missed != NULL ? missed : call_log);
+    store_missed_call_event (self, callee, missed != NULL ? missed : call_log, connection, reply);
     return;
   }
 

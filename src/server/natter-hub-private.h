@@ -10,7 +10,8 @@ G_BEGIN_DECLS
 struct _NatterHub {
   GObject parent_instance;
 
-  NatterServerDb *db;
+  NatterServerDb *db;       /* reads */
+  NatterServerStore *store; /* writes that carry events */
   const NatterServerConfig *config;
   NatterMetrics *metrics;
 
@@ -84,6 +85,36 @@ void natter_hub_connection_receive_for_testing (NatterHubConnection *self,
                                                 gsize length);
 GPtrArray *natter_hub_connection_get_outbox_for_testing (NatterHubConnection *self);
 void natter_hub_add_connection_for_testing (NatterHub *self, NatterHubConnection *connection);
+
+void natter_hub_send_internal_error (NatterHubConnection *connection,
+                                     const GError *error,
+                                     const char *ref);
+void natter_hub_introduce_participants (NatterHub *self,
+                                        NatterConversationRoute *route,
+                                        gint64 conversation_id,
+                                        const NatterProfile *newcomer);
+
+/* natter-hub-chat.c */
+void natter_conversation_route_release (gpointer route);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterConversationRoute, natter_conversation_route_release)
+/* The conversation's participants, cached; NULL with @error (NOT_FOUND
+ * when it does not exist). */
+NatterConversationRoute *
+natter_hub_lookup_route (NatterHub *self, gint64 conversation_id, GError **error);
+void natter_hub_chat_queue_message (NatterHub *self,
+                                    NatterHubConnection *connection,
+                                    NatterFrame *frame);
+/* Hands the queued chat messages to the store now. */
+void natter_hub_chat_flush (NatterHub *self);
+void natter_hub_chat_pending_free (gpointer pending);
+void natter_hub_chat_handle_typing (NatterHub *self,
+                                    NatterHubConnection *connection,
+                                    NatterFrame *frame);
+void natter_hub_chat_handle_mark_read (NatterHub *self,
+                                       NatterHubConnection *connection,
+                                       NatterFrame *frame);
+void
+natter_hub_chat_handle_sync (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame);
 
 /* natter-hub-calls.c */
 void natter_hub_calls_handle_frame (NatterHub *self,

@@ -6,15 +6,11 @@
 #include "natter-http-body.h"
 #include "natter-password.h"
 #include "natter-token-bucket.h"
-#include "natter-server-db-attachments.h"
 
 #include <string.h>
 
 #define AUTH_DATA_KEY "natter-hub-auth"
 #define SHUTDOWN_DEADLINE_MS 2000
-#define CHAT_BATCH_MAX 512
-/* Routes kept before the cache starts again from empty. */
-#define ROUTES_MAX 65536
 
 /* What the pre-upgrade check learned, handed to the WebSocket callback. */
 typedef struct {
@@ -81,13 +77,7 @@ natter_hub_send_to_profile (NatterHub *self,
 void
 natter_hub_stamp_sender (NatterFrame *frame, const NatterProfile *sender)
 {
-  frame->from_profile_id = sender->profile_id;
-  g_free (frame->from_profile_type);
-  frame->from_profile_type = g_strdup (sender->profile_type);
-  g_free (frame->from_name);
-  frame->from_name = g_strdup (sender->display_name);
-  g_free (frame->from_avatar);
-  frame->from_avatar = g_strdup (sender->avatar_url);
+  natter_store_stamp_sender (frame, sender);
 }
 
 static char *
@@ -98,8 +88,10 @@ now_rfc3339 (void)
   return natter_format_time (now);
 }
 
-static void
-send_internal_error (NatterHubConnection *connection, const GError *error, const char *ref)
+void
+natter_hub_send_internal_error (NatterHubConnection *connection,
+                                const GError *error,
+                                const char *ref)
 {
   g_warning ("Storage failed: %s", error != NULL ? error->message : "unknown error");
   natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_INTERNAL,
@@ -107,539 +99,23 @@ send_internal_error (NatterHubConnection *connection, const GError *error, const
 }
 
 static void
-route_clear (gpointer data)
-{
-  NatterConversationRoute *route = data;
-
-  g_clear_pointer (&route->participants, g_ptr_array_unref);
-  g_clear_pointer (&route->keys, g_ptr_array_unref);
-}
-
-static void
-route_release (gpointer data)
-{
-  g_rc_box_release_full (data, route_clear);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterConversationRoute, route_release)
-
-/* The conversation's route from the cache or the database; NULL with
- * *not_found set when it does not exist, NULL with @error on a storage
- * failure. */
-static NatterConversationRoute *
-lookup_route (NatterHub *self, gint64 conversation_id, GError **error)
-{
-  NatterConversationRoute *route = g_hash_table_lookup (self->routes, &conversation_id);
-  g_autoptr (GPtrArray) participants = NULL;
-
-  if (route != NULL)
-    return g_rc_box_acquire (route);
-
-  participants = natter_server_db_list_participants (self->db, conversation_id, error);
-  if (participants == NULL)
-    return NULL;
-  if (participants->len == 0) {
-    g_set_error_literal (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND,
-                         "no such conversation");
-    return NULL;
-  }
-
-  route = g_rc_box_new0 (NatterConversationRoute);
-  route->keys = g_ptr_array_new_full (participants->len, g_free);
-  for (guint i = 0; i < participants->len; i++) {
-    NatterProfile *participant = g_ptr_array_index (participants, i);
-
-    g_ptr_array_add (route->keys,
-                     natter_hub_profile_key (participant->profile_id, participant->profile_type));
-  }
-  route->participants = g_steal_pointer (&participants);
-
-  if (g_hash_table_size (self->routes) >= ROUTES_MAX)
-    g_hash_table_remove_all (self->routes);
-  g_hash_table_insert (self->routes, g_memdup2 (&conversation_id, sizeof conversation_id),
-                       g_rc_box_acquire (route));
-
-  return route;
-}
-
-/* NULL after sending the error frame when @profile may not use the
- * conversation: not_found when it does not exist, not_allowed when the
- * profile is not one of its participants. */
-static NatterConversationRoute *
-get_route_for (NatterHub *self,
-               NatterHubConnection *connection,
-               gint64 conversation_id,
-               const char *ref)
-{
-  const NatterProfile *profile = natter_hub_connection_get_profile (connection);
-  g_autoptr (NatterConversationRoute) route = NULL;
-  g_autoptr (GError) error = NULL;
-
-  route = lookup_route (self, conversation_id, &error);
-  if (route == NULL) {
-    if (g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND))
-      natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_FOUND,
-                                        "no such conversation", ref);
-    else
-      send_internal_error (connection, error, ref);
-    return NULL;
-  }
-
-  for (guint i = 0; i < route->participants->len; i++) {
-    if (natter_profile_equal (g_ptr_array_index (route->participants, i), profile))
-      return g_steal_pointer (&route);
-  }
-
-  natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
-                                    "you are not a participant of this conversation", ref);
-  return NULL;
-}
-
-/* The conversation a chat_message goes to; *out_created is TRUE when its
- * to_profile_* made a new direct conversation. */
-static gint64
-resolve_conversation (NatterHub *self,
-                      NatterHubConnection *connection,
-                      NatterFrame *frame,
-                      gboolean *out_created)
-{
-  const NatterProfile *sender = natter_hub_connection_get_profile (connection);
-  NatterProfile to = { 0 };
-  g_autoptr (GError) error = NULL;
-  gint64 conversation_id;
-
-  *out_created = FALSE;
-
-  if (frame->conversation_id != 0)
-    return frame->conversation_id;
-
-  if (frame->to_profile_id == 0 || frame->to_profile_type == NULL) {
-    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_BAD_FRAME,
-                                      "conversation_id or to_profile_id and to_profile_type needed",
-                                      frame->client_msg_id);
-    return 0;
-  }
-
-  to.profile_id = frame->to_profile_id;
-  to.profile_type = frame->to_profile_type;
-  if (natter_profile_equal (&to, sender)) {
-    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
-                                      "you cannot write to yourself", frame->client_msg_id);
-    return 0;
-  }
-
-  if (natter_server_db_is_blocked_either (self->db, sender, &to)) {
-    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
-                                      "you cannot write to this profile", frame->client_msg_id);
-    return 0;
-  }
-
-  /* Only the id: the conversation itself is never read here. Looked up
-   * first, so that a creation can be told from an existing conversation at
-   * no extra cost for the existing one. */
-  conversation_id = natter_server_db_find_direct (self->db, sender, &to);
-  if (conversation_id != 0)
-    return conversation_id;
-
-  conversation_id = natter_server_db_ensure_direct (self->db, sender, &to, &error);
-  if (conversation_id == 0) {
-    if (g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND))
-      natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_FOUND,
-                                        "no such profile", frame->client_msg_id);
-    else
-      send_internal_error (connection, error, frame->client_msg_id);
-    return 0;
-  }
-
-  *out_created = TRUE;
-  return conversation_id;
-}
-
-static void
-send_message_ack (NatterHubConnection *connection, const NatterMessage *message, gint64 event_id)
-{
-  g_autoptr (NatterFrame) ack = natter_frame_new (NATTER_FRAME_MESSAGE_ACK);
-
-  ack->client_msg_id = g_strdup (message->client_msg_id);
-  ack->event_id = event_id;
-  ack->message = natter_message_copy (message);
-  natter_hub_connection_send_frame (connection, ack);
-}
-
-/* One chat_message of a group commit, and what to send once it is on disk. */
-typedef struct {
-  NatterHubConnection *connection;
-  NatterFrame *frame;
-  NatterMessage *message;         /* the stored (or already stored) message */
-  NatterConversationRoute *route; /* NULL for a duplicate */
-  GPtrArray *event_texts;         /* the stored JSON, one per participant */
-  gint64 sender_event_id;         /* the sender's own event, for the ack */
-  gboolean created;               /* the message made its conversation */
-  gboolean took_part;             /* the sender's first message in it */
-} PendingChat;
-
-static void introduce_participants (NatterHub *self,
-                                    NatterConversationRoute *route,
-                                    gint64 conversation_id,
-                                    const NatterProfile *newcomer);
-
-/* TRUE when @sender and another participant blocked one another. */
-static gboolean
-route_is_blocked (NatterHub *self, NatterConversationRoute *route, const NatterProfile *sender)
-{
-  for (guint i = 0; i < route->participants->len; i++) {
-    const NatterProfile *participant = g_ptr_array_index (route->participants, i);
-
-    if (!natter_profile_equal (participant, sender) &&
-        natter_server_db_is_blocked_either (self->db, sender, participant))
-      return TRUE;
-  }
-
-  return FALSE;
-}
-
-static void
-pending_chat_free (gpointer data)
-{
-  PendingChat *pending = data;
-
-  g_clear_object (&pending->connection);
-  g_clear_pointer (&pending->frame, natter_frame_free);
-  g_clear_pointer (&pending->message, natter_message_free);
-  g_clear_pointer (&pending->route, route_release);
-  g_clear_pointer (&pending->event_texts, g_ptr_array_unref);
-  g_free (pending);
-}
-
-/* Stores one message and its events inside the open transaction. FALSE on a
- * storage failure (the batch is rolled back); TRUE otherwise, also when an
- * error frame was sent and nothing stored. */
-static gboolean
-store_chat_message (NatterHub *self, PendingChat *pending, GError **error)
-{
-  const NatterProfile *sender = natter_hub_connection_get_profile (pending->connection);
-  NatterFrame *frame = pending->frame;
-  g_autoptr (NatterFrame) event = NULL;
-  gint64 conversation_id;
-
-  /* A retry after a reconnect: same ack, no second copy, no second event.
-   * The lookup also sees messages stored earlier in this batch. */
-  pending->message =
-    natter_server_db_find_message_by_client_id (self->db, sender, frame->client_msg_id);
-  if (pending->message != NULL) {
-    pending->sender_event_id =
-      natter_server_db_get_sender_event_id (self->db, pending->message->message_id);
-    return natter_server_db_fill_attachments (self->db, pending->message, error);
-  }
-
-  conversation_id = resolve_conversation (self, pending->connection, frame, &pending->created);
-  if (conversation_id == 0)
-    return TRUE;
-
-  pending->route = get_route_for (self, pending->connection, conversation_id, frame->client_msg_id);
-  if (pending->route == NULL)
-    return TRUE;
-  if (route_is_blocked (self, pending->route, sender)) {
-    natter_hub_connection_send_error (pending->connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
-                                      "you cannot write to this profile", frame->client_msg_id);
-    g_clear_pointer (&pending->route, route_release);
-    return TRUE;
-  }
-
-  if (!natter_hub_check_attachments (self, pending->connection, frame, conversation_id, error)) {
-    g_clear_pointer (&pending->route, route_release);
-    return error == NULL || *error == NULL;
-  }
-
-  pending->message = natter_server_db_add_message (self->db, conversation_id, sender, frame->text,
-                                                   frame->client_msg_id, error);
-  if (pending->message == NULL ||
-      !natter_server_db_link_attachments (self->db, pending->message, frame->attachment_ids, error))
-    return FALSE;
-
-  /* One frame, its event_id changed for each participant. */
-  event = natter_frame_new (NATTER_FRAME_CHAT_MESSAGE);
-  event->message = g_steal_pointer (&pending->message);
-  natter_hub_stamp_sender (event, sender);
-  pending->event_texts = g_ptr_array_new_full (pending->route->participants->len, g_free);
-  for (guint i = 0; i < pending->route->participants->len; i++) {
-    const NatterProfile *participant = g_ptr_array_index (pending->route->participants, i);
-    char *text = NULL;
-
-    if (natter_server_db_add_event_with_json (self->db, participant, event, &text, error) == 0)
-      break;
-    g_ptr_array_add (pending->event_texts, text);
-    if (natter_profile_equal (participant, sender))
-      pending->sender_event_id = event->event_id;
-  }
-  pending->message = g_steal_pointer (&event->message);
-  if (pending->event_texts->len != pending->route->participants->len)
-    return FALSE;
-
-  return natter_server_db_set_sender_event_id (self->db, pending->message->message_id,
-                                               pending->sender_event_id, error) &&
-         natter_server_db_set_took_part (self->db, conversation_id, sender, &pending->took_part,
-                                         error);
-}
-
-static void
-deliver_chat_message (NatterHub *self, PendingChat *pending)
-{
-  if (pending->message == NULL)
-    return;
-
-  send_message_ack (pending->connection, pending->message, pending->sender_event_id);
-  if (pending->event_texts == NULL)
-    return;
-
-  /* Only now, after the commit: a rolled back batch changed nothing. The
-   * sender's first message may make the participants contacts. */
-  if (pending->took_part)
-    introduce_participants (self, pending->route, pending->message->conversation_id,
-                            natter_hub_connection_get_profile (pending->connection));
-
-  /* The sending connection has its ack; the sender's other devices get the
-   * message like everyone else. */
-  for (guint i = 0; i < pending->event_texts->len; i++)
-    natter_hub_send_to_profile (self, g_ptr_array_index (pending->route->keys, i),
-                                pending->connection, "chat_message",
-                                g_ptr_array_index (pending->event_texts, i));
-}
-
-/* Group commit: the chat messages that arrived in one main-loop iteration
- * are stored in one transaction, and only then acked and delivered. One
- * commit per message would bound the hub by the disk's write latency. */
-static void
-flush_chat_messages (NatterHub *self)
-{
-  g_autoptr (GPtrArray) batch = NULL;
-  g_autoptr (GError) error = NULL;
-  gboolean stored = TRUE;
-
-  g_clear_handle_id (&self->chat_flush_id, g_source_remove);
-  if (self->pending_chats->len == 0)
-    return;
-
-  batch = g_steal_pointer (&self->pending_chats);
-  self->pending_chats = g_ptr_array_new_with_free_func (pending_chat_free);
-
-  if (!natter_server_db_begin (self->db, &error)) {
-    stored = FALSE;
-  } else {
-    for (guint i = 0; i < batch->len && stored; i++)
-      stored = store_chat_message (self, g_ptr_array_index (batch, i), &error);
-
-    if (stored)
-      stored = natter_server_db_commit (self->db, &error);
-    else
-      natter_server_db_rollback (self->db);
-  }
-
-  if (!stored) {
-    /* A conversation created in the batch is gone with it. */
-    g_hash_table_remove_all (self->routes);
-    /* Nothing of the batch is on disk: every sender retries with the same
-     * client_msg_id. */
-    g_warning ("Could not store chat messages: %s",
-               error != NULL ? error->message : "unknown error");
-    for (guint i = 0; i < batch->len; i++) {
-      PendingChat *pending = g_ptr_array_index (batch, i);
-
-      natter_hub_connection_send_error (pending->connection, NATTER_PROTOCOL_ERROR_INTERNAL,
-                                        "the server could not store this, try again",
-                                        pending->frame->client_msg_id);
-    }
-    return;
-  }
-
-  for (guint i = 0; i < batch->len; i++)
-    deliver_chat_message (self, g_ptr_array_index (batch, i));
-}
-
-static gboolean
-on_chat_flush (gpointer user_data)
-{
-  NatterHub *self = user_data;
-
-  self->chat_flush_id = 0;
-  flush_chat_messages (self);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-queue_chat_message (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
-{
-  PendingChat *pending = g_new0 (PendingChat, 1);
-
-  pending->connection = g_object_ref (connection);
-  pending->frame = natter_frame_copy (frame);
-  g_ptr_array_add (self->pending_chats, pending);
-
-  if (self->pending_chats->len >= CHAT_BATCH_MAX)
-    flush_chat_messages (self);
-  else if (self->chat_flush_id == 0)
-    /* Default priority, not idle: under load an idle would never run. */
-    self->chat_flush_id = g_timeout_add (0, on_chat_flush, self);
-}
-
-static void
-handle_typing (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
-{
-  const NatterProfile *sender = natter_hub_connection_get_profile (connection);
-  g_autoptr (NatterConversationRoute) route = NULL;
-  g_autoptr (NatterFrame) relay = NULL;
-  g_autofree char *text = NULL;
-
-  route = get_route_for (self, connection, frame->conversation_id, NULL);
-  if (route == NULL)
-    return;
-
-  /* Extra typing frames are dropped silently: they only say "still typing". */
-  if (!natter_hub_connection_take_typing (connection, frame->conversation_id))
-    return;
-  if (route_is_blocked (self, route, sender))
-    return;
-
-  relay = natter_frame_new (NATTER_FRAME_TYPING);
-  relay->conversation_id = frame->conversation_id;
-  relay->active = frame->active;
-  natter_hub_stamp_sender (relay, sender);
-  text = natter_frame_to_json (relay, NULL);
-
-  for (guint i = 0; i < route->participants->len; i++) {
-    if (natter_profile_equal (g_ptr_array_index (route->participants, i), sender))
-      continue;
-
-    natter_hub_send_to_profile (self, g_ptr_array_index (route->keys, i), NULL, "typing", text);
-  }
-}
-
-static void
-handle_mark_read (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
-{
-  const NatterProfile *reader = natter_hub_connection_get_profile (connection);
-  g_autoptr (NatterConversationRoute) route = NULL;
-  g_autoptr (GPtrArray) texts = NULL;
-  g_autoptr (GError) error = NULL;
-  gint64 stored_up_to_seq = 0;
-
-  route = get_route_for (self, connection, frame->conversation_id, NULL);
-  if (route == NULL)
-    return;
-
-  /* A mark_read that does not move the position stores and sends nothing:
-   * a client repeating one must not fill everyone's event history. */
-  if (frame->up_to_seq <= natter_server_db_get_read_seq (self->db, frame->conversation_id, reader))
-    return;
-
-  /* The position and every participant's event in one commit, sent after
-   * it: nothing is sent that is not stored. */
-  texts = g_ptr_array_new_full (route->participants->len, g_free);
-  if (!natter_server_db_begin (self->db, &error))
-    goto failed;
-  if (!natter_server_db_mark_read (self->db, frame->conversation_id, reader, frame->up_to_seq,
-                                   &stored_up_to_seq, &error))
-    goto rollback;
-
-  for (guint i = 0; i < route->participants->len; i++) {
-    g_autoptr (NatterFrame) receipt = natter_frame_new (NATTER_FRAME_READ_RECEIPT);
-    char *text = NULL;
-
-    receipt->conversation_id = frame->conversation_id;
-    receipt->profile = natter_profile_copy (reader);
-    receipt->up_to_seq = stored_up_to_seq;
-    natter_hub_stamp_sender (receipt, reader);
-    if (natter_server_db_add_event_with_json (self->db, g_ptr_array_index (route->participants, i),
-                                              receipt, &text, &error) == 0)
-      goto rollback;
-    g_ptr_array_add (texts, text);
-  }
-  if (!natter_server_db_commit (self->db, &error))
-    goto failed;
-
-  for (guint i = 0; i < texts->len; i++)
-    natter_hub_send_to_profile (self, g_ptr_array_index (route->keys, i), NULL, "read_receipt",
-                                g_ptr_array_index (texts, i));
-  return;
-
-rollback:
-  natter_server_db_rollback (self->db);
-failed:
-  send_internal_error (connection, error, NULL);
-}
-
-static void
-handle_sync (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
-{
-  const NatterProfile *profile = natter_hub_connection_get_profile (connection);
-  g_autoptr (GPtrArray) events = NULL;
-  g_autoptr (NatterFrame) done = NULL;
-  g_autoptr (GError) error = NULL;
-  gboolean truncated = FALSE;
-  guint limit =
-    self->config->sync_replay_max > 0 ? self->config->sync_replay_max : NATTER_SYNC_REPLAY_MAX;
-  gsize max_bytes = self->config->sync_replay_max_bytes > 0 ? self->config->sync_replay_max_bytes
-                                                            : NATTER_SYNC_REPLAY_MAX_BYTES;
-  gsize bytes = 0;
-  guint first = 0;
-
-  /* One sync at a time: a client that asks again before it took the last
-   * replay does not read what it is sent, and each replay would pile up in
-   * memory. It is closed like any reader that does not read (1008); its
-   * events wait for a proper sync. */
-  if (natter_hub_connection_is_replaying (connection)) {
-    natter_hub_connection_close_slow_reader (connection,
-                                             "one sync at a time: read the last replay");
-    return;
-  }
-
-  events = natter_server_db_list_events_after (self->db, profile, MAX (frame->after_event_id, 0),
-                                               limit, &truncated, &error);
-  if (events == NULL) {
-    send_internal_error (connection, error, NULL);
-    return;
-  }
-
-  /* The newest events that fit in the byte limit. */
-  for (first = events->len; first > 0; first--) {
-    gsize size = strlen (g_ptr_array_index (events, first - 1));
-
-    if (bytes + size > max_bytes) {
-      truncated = TRUE;
-      break;
-    }
-    bytes += size;
-  }
-
-  natter_hub_connection_begin_replay (connection);
-  for (guint i = first; i < events->len && natter_hub_connection_is_open (connection); i++)
-    natter_hub_connection_send_text (connection, "event", g_ptr_array_index (events, i));
-
-  done = natter_frame_new (NATTER_FRAME_SYNC_DONE);
-  done->last_event_id = natter_server_db_get_last_event_id (self->db, profile);
-  done->truncated = truncated;
-  natter_hub_connection_send_frame (connection, done);
-  natter_hub_connection_end_replay (connection);
-}
-
-static void
 on_frame_received (NatterHub *self, NatterFrame *frame, NatterHubConnection *connection)
 {
   switch (frame->type) {
     case NATTER_FRAME_SYNC:
-      handle_sync (self, connection, frame);
+      natter_hub_chat_handle_sync (self, connection, frame);
       break;
 
     case NATTER_FRAME_CHAT_MESSAGE:
-      queue_chat_message (self, connection, frame);
+      natter_hub_chat_queue_message (self, connection, frame);
       break;
 
     case NATTER_FRAME_TYPING:
-      handle_typing (self, connection, frame);
+      natter_hub_chat_handle_typing (self, connection, frame);
       break;
 
     case NATTER_FRAME_MARK_READ:
-      handle_mark_read (self, connection, frame);
+      natter_hub_chat_handle_mark_read (self, connection, frame);
       break;
 
     case NATTER_FRAME_CALL_INVITATION:
@@ -716,11 +192,11 @@ announce_presence (NatterHub *self, const NatterProfile *profile, gboolean onlin
  * it became a contact while both may have been online all along, so each
  * side learns the other's presence now, as a connection learns it from
  * greet_contacts (). */
-static void
-introduce_participants (NatterHub *self,
-                        NatterConversationRoute *route,
-                        gint64 conversation_id,
-                        const NatterProfile *newcomer)
+void
+natter_hub_introduce_participants (NatterHub *self,
+                                   NatterConversationRoute *route,
+                                   gint64 conversation_id,
+                                   const NatterProfile *newcomer)
 {
   g_autofree char *newcomer_key =
     natter_hub_profile_key (newcomer->profile_id, newcomer->profile_type);
@@ -1093,6 +569,7 @@ natter_hub_dispose (GObject *object)
   g_clear_pointer (&self->by_user, g_hash_table_unref);
   g_clear_pointer (&self->connections, g_hash_table_unref);
   g_clear_object (&self->metrics);
+  g_clear_object (&self->store);
   g_clear_object (&self->db);
 
   G_OBJECT_CLASS (natter_hub_parent_class)->dispose (object);
@@ -1110,12 +587,13 @@ static void
 natter_hub_init (NatterHub *self)
 {
   self->connections = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
-  self->pending_chats = g_ptr_array_new_with_free_func (pending_chat_free);
+  self->pending_chats = g_ptr_array_new_with_free_func (natter_hub_chat_pending_free);
   self->by_profile =
     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
   self->by_user = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   self->calls = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_object_unref);
-  self->routes = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, route_release);
+  self->routes =
+    g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, natter_conversation_route_release);
   self->calls_by_profile =
     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
   self->invitation_buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
@@ -1126,23 +604,29 @@ natter_hub_init (NatterHub *self)
 
 /**
  * natter_hub_new:
- * @db: the storage
+ * @db: the storage's read connection: routes, blocks, tokens, replay
+ * @store: where the writes that carry events go
  * @config: the server's settings; must outlive the hub
  * @metrics: (nullable): where frames, errors, calls and connections are counted
  *
  * Returns: (transfer full): a hub without connections
  */
 NatterHub *
-natter_hub_new (NatterServerDb *db, const NatterServerConfig *config, NatterMetrics *metrics)
+natter_hub_new (NatterServerDb *db,
+                NatterServerStore *store,
+                const NatterServerConfig *config,
+                NatterMetrics *metrics)
 {
   NatterHub *self;
   guint dead_after_s;
 
   g_return_val_if_fail (NATTER_IS_SERVER_DB (db), NULL);
+  g_return_val_if_fail (NATTER_IS_SERVER_STORE (store), NULL);
   g_return_val_if_fail (config != NULL, NULL);
 
   self = g_object_new (NATTER_TYPE_HUB, NULL);
   self->db = g_object_ref (db);
+  self->store = g_object_ref (store);
   self->config = config;
   self->metrics = metrics != NULL ? g_object_ref (metrics) : NULL;
   update_connections_gauge (self);
@@ -1262,8 +746,11 @@ natter_hub_shutdown_async (NatterHub *self,
   }
 
   self->shutting_down = TRUE;
-  flush_chat_messages (self);
+  natter_hub_chat_flush (self);
   natter_hub_calls_shutdown (self);
+  /* What was queued is stored, acked and delivered before the sockets
+   * close. */
+  natter_server_store_flush (self->store);
 
   if (g_hash_table_size (self->connections) == 0) {
     g_task_return_boolean (task, TRUE);
@@ -1312,7 +799,7 @@ natter_hub_conversation_created (NatterHub *self, gint64 conversation_id)
   if (self->shutting_down)
     return;
 
-  route = lookup_route (self, conversation_id, &error);
+  route = natter_hub_lookup_route (self, conversation_id, &error);
   if (route == NULL) {
     g_warning ("Could not read the participants of conversation %" G_GINT64_FORMAT ": %s",
                conversation_id, error->message);

@@ -6,6 +6,7 @@
 #include "natter-metrics.h"
 #include "natter-server-config.h"
 #include "natter-server-db.h"
+#include "natter-server-store.h"
 
 G_BEGIN_DECLS
 
@@ -14,8 +15,10 @@ G_DECLARE_FINAL_TYPE (NatterHub, natter_hub, NATTER, HUB, GObject)
 
 /* The hub: who is connected as which profile, the routing of PROTOCOL.md's
  * WebSocket frames, events and replay, presence, and call sessions. */
-NatterHub *
-natter_hub_new (NatterServerDb *db, const NatterServerConfig *config, NatterMetrics *metrics);
+NatterHub *natter_hub_new (NatterServerDb *db,
+                           NatterServerStore *store,
+                           const NatterServerConfig *config,
+                           NatterMetrics *metrics);
 
 /* Adds the /ws/{profile_id}/{profile_type} endpoint to @server: token (header
  * or ?token=), profile ownership and Origin are checked before the upgrade

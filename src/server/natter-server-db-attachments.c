@@ -4,10 +4,9 @@
 /* Attachment rows, on the same handle and statement cache as
  * natter-server-db.c. */
 
-#include <sqlite3.h>
-
 #include "natter-protocol.h"
 #include "natter-server-db-attachments.h"
+#include "natter-server-db-private.h"
 
 /* 3: attachments. created_at in Unix milliseconds; message_id and position
  * NULL until a chat_message sends it. */
@@ -40,7 +39,7 @@ static gboolean
 fail (NatterServerDb *self, GError **error)
 {
   g_set_error (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_FAILED, "database: %s",
-               sqlite3_errmsg (natter_server_db_get_handle (self)));
+               sqlite3_errmsg (self->handle));
   return FALSE;
 }
 
@@ -124,7 +123,7 @@ natter_server_db_add_attachment (NatterServerDb *self,
   }
 
   stored = natter_attachment_copy (attachment);
-  stored->attachment_id = sqlite3_last_insert_rowid (natter_server_db_get_handle (self));
+  stored->attachment_id = sqlite3_last_insert_rowid (self->handle);
   return g_steal_pointer (&stored);
 }
 
@@ -333,7 +332,7 @@ natter_server_db_link_attachments (NatterServerDb *self,
     sqlite3_reset (stmt);
     if (rc != SQLITE_DONE)
       return fail (self, error);
-    if (sqlite3_changes (natter_server_db_get_handle (self)) != 1) {
+    if (sqlite3_changes (self->handle) != 1) {
       g_set_error (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_FAILED,
                    "database: attachment %" G_GINT64_FORMAT " vanished",
                    g_array_index (attachment_ids, gint64, i));

@@ -21,22 +21,19 @@ GQuark natter_server_db_error_quark (void);
 #define NATTER_TYPE_SERVER_DB (natter_server_db_get_type ())
 G_DECLARE_FINAL_TYPE (NatterServerDb, natter_server_db, NATTER, SERVER_DB, GObject)
 
+/* Process-wide SQLite settings; before the first database opens. */
+void natter_server_db_configure_library (void);
+
 /* Opens (creating folders and the file) and migrates the schema. WAL,
- * synchronous=NORMAL: a commit survives the process being killed. Every query
- * is a prepared statement, prepared once. All calls are on the main thread. */
+ * synchronous=FULL: a commit survives a power cut. Every query
+ * is a prepared statement, prepared once. One thread at a time uses a
+ * connection: the main thread its own, the store's writer thread another. */
 NatterServerDb *natter_server_db_open (const char *path, GError **error);
 void natter_server_db_close (NatterServerDb *self);
 gint natter_server_db_get_schema_version (NatterServerDb *self);
 /* WAL checkpoints run so far by the worker thread (none for a database
  * without WAL), for tests and logs. */
 guint natter_server_db_get_n_checkpoints (NatterServerDb *self);
-
-/* For storage code in sibling files (natter-server-db-*.c): the handle, and a
- * statement prepared once per SQL text, cached and returned reset with its
- * bindings cleared. The caller resets it again when done (sqlite3_reset). */
-struct sqlite3 *natter_server_db_get_handle (NatterServerDb *self);
-struct sqlite3_stmt *
-natter_server_db_prepare (NatterServerDb *self, const char *sql, GError **error);
 
 /* Groups several writes into one commit (the hub stores a message and its
  * events together, then acks). Nested begin/commit pairs are counted. */
@@ -212,10 +209,10 @@ GPtrArray *natter_server_db_list_calls (NatterServerDb *self,
 /* At start-up: calls left "ringing" by a previous process become "failed". */
 gboolean natter_server_db_fail_stale_calls (NatterServerDb *self, GError **error);
 /* The end of an answered call: ended_at now and duration_s from answered_at,
- * the status stays "answered" (natter-server-db-hub.c). */
+ * the status stays "answered". */
 NatterCallLog *natter_server_db_end_call (NatterServerDb *self, gint64 call_log_id, GError **error);
 
-/* natter-server-db-hub.c: epoch, own events, taking part, blocks */
+/* epoch, own events, taking part, blocks */
 /* Names this database's event history (made with the database). */
 const char *natter_server_db_get_epoch (NatterServerDb *self);
 gboolean natter_server_db_set_sender_event_id (NatterServerDb *self,

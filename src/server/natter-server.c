@@ -5,7 +5,6 @@
 
 #include <glib-unix.h>
 #include <locale.h>
-#include <sqlite3.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -19,6 +18,7 @@
 #include "natter-password.h"
 #include "natter-protocol.h"
 #include "natter-request-guard.h"
+#include "natter-server-sqlite-store.h"
 #include "natter-server.h"
 
 #define DEMO_PASSWORD "natter-demo"
@@ -28,6 +28,7 @@ struct _NatterServer {
 
   NatterServerConfig *config;
   NatterServerDb *db;
+  NatterServerSqliteStore *store;
   NatterMetrics *metrics;
   NatterHub *hub;
   NatterHttpApi *api;
@@ -156,6 +157,7 @@ natter_server_dispose (GObject *object)
   g_clear_object (&self->guard);
   g_clear_object (&self->api);
   g_clear_object (&self->hub);
+  g_clear_object (&self->store);
   g_clear_object (&self->soup_server);
   g_clear_object (&self->metrics);
   g_clear_object (&self->db);
@@ -215,6 +217,9 @@ natter_server_new (NatterServerConfig *config, GError **error)
     return NULL;
   if (config->demo && !create_demo_accounts (self, error))
     return NULL;
+  self->store = natter_server_sqlite_store_new (self->db, error);
+  if (self->store == NULL)
+    return NULL;
 
   self->soup_server = soup_server_new ("server-header", "natter-server/" PACKAGE_VERSION " ", NULL);
   /* No permessage-deflate: chat frames are small, inflating each one costs
@@ -231,7 +236,7 @@ natter_server_new (NatterServerConfig *config, GError **error)
     self->tls = TRUE;
   }
 
-  self->hub = natter_hub_new (self->db, config, self->metrics);
+  self->hub = natter_hub_new (self->db, NATTER_SERVER_STORE (self->store), config, self->metrics);
   natter_hub_install (self->hub, self->soup_server);
   self->api = natter_http_api_new (self->db, config, self->metrics, self->hub);
   natter_http_api_install (self->api, self->soup_server);
@@ -447,6 +452,7 @@ on_hub_shut_down (GObject *source, GAsyncResult *result, gpointer user_data)
   soup_server_disconnect (self->soup_server);
   if (self->metrics_server != NULL)
     soup_server_disconnect (self->metrics_server);
+  natter_server_sqlite_store_close (self->store);
   natter_server_db_close (self->db);
   g_task_return_boolean (task, TRUE);
 }
@@ -629,9 +635,7 @@ natter_server_run (int argc, char **argv)
    * A fixed threshold keeps big blocks in mmap, returned when freed. */
   mallopt (M_MMAP_THRESHOLD, 1024 * 1024);
 #endif
-  /* SQLite's memory statistics take a global mutex on every allocation;
-   * nothing reads them. Only possible before SQLite initializes. */
-  sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0);
+  natter_server_db_configure_library ();
 
   if (!natter_server_config_parse_args (config, &argc, &argv, &error)) {
     g_printerr ("natter-server: %s\nTry “natter-server --help”.\n", error->message);

@@ -24,6 +24,7 @@
 
 #include "natter-frame.h"
 #include "natter-hub-private.h"
+#include "natter-server-sqlite-store.h"
 
 #define N_SLOTS 4
 
@@ -32,6 +33,7 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 typedef struct {
   NatterServerDb *db;
+  NatterServerSqliteStore *store;
   NatterServerConfig *config;
   NatterMetrics *metrics;
   NatterHub *hub;
@@ -153,7 +155,10 @@ world_init (World *world)
   world->config->frame_burst = 100000;
   world->config->chat_burst = 100000;
   world->metrics = natter_metrics_new ();
-  world->hub = natter_hub_new (world->db, world->config, world->metrics);
+  world->store = natter_server_sqlite_store_new (world->db, &error);
+  g_assert_no_error (error);
+  world->hub =
+    natter_hub_new (world->db, NATTER_SERVER_STORE (world->store), world->config, world->metrics);
 
   for (guint i = 0; i < N_SLOTS; i++)
     open_slot (world, i);
@@ -206,6 +211,8 @@ world_clear (World *world)
     abort ();
   }
 
+  natter_server_sqlite_store_close (world->store);
+  g_clear_object (&world->store);
   natter_server_db_close (world->db);
   g_object_add_weak_pointer (db_alive, &db_alive);
   g_clear_object (&world->db);

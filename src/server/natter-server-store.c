@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-server-store"
+
+#include "config.h"
+
+#include "natter-server-store.h"
+
+G_DEFINE_INTERFACE (NatterServerStore, natter_server_store, G_TYPE_OBJECT)
+
+static void
+natter_server_store_default_init (NatterServerStoreInterface *iface)
+{
+}
+
+/**
+ * natter_server_store_store_chat_messages:
+ * @self: the store
+ * @messages: (element-type NatterStoreChatMessage): requests, kept alive by
+ *   the caller until @done ran
+ * @done: runs on the main context once they are durable, or failed together
+ * @user_data: for @done
+ */
+void
+natter_server_store_store_chat_messages (NatterServerStore *self,
+                                         GPtrArray *messages,
+                                         NatterServerStoreDone done,
+                                         gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_SERVER_STORE (self));
+  g_return_if_fail (messages != NULL && done != NULL);
+
+  NATTER_SERVER_STORE_GET_IFACE (self)->store_chat_messages (self, messages, done, user_data);
+}
+
+void
+natter_server_store_mark_read (NatterServerStore *self,
+                               NatterStoreReadMark *mark,
+                               NatterServerStoreDone done,
+                               gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_SERVER_STORE (self));
+  g_return_if_fail (mark != NULL && done != NULL);
+
+  NATTER_SERVER_STORE_GET_IFACE (self)->mark_read (self, mark, done, user_data);
+}
+
+void
+natter_server_store_add_event (NatterServerStore *self,
+                               NatterStoreEvent *event,
+                               NatterServerStoreDone done,
+                               gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_SERVER_STORE (self));
+  g_return_if_fail (event != NULL && done != NULL);
+
+  NATTER_SERVER_STORE_GET_IFACE (self)->add_event (self, event, done, user_data);
+}
+
+/**
+ * natter_server_store_flush:
+ * @self: the store
+ *
+ * Blocks until every request made so far is stored (or failed) and has had
+ * its callback: for shutdown, so that nothing committed goes unacknowledged.
+ */
+void
+natter_server_store_flush (NatterServerStore *self)
+{
+  g_return_if_fail (NATTER_IS_SERVER_STORE (self));
+
+  NATTER_SERVER_STORE_GET_IFACE (self)->flush (self);
+}
+
+NatterStoreChatMessage *
+natter_store_chat_message_new (const NatterProfile *sender,
+                               gint64 conversation_id,
+                               const char *text,
+                               const char *client_msg_id,
+                               GPtrArray *participants)
+{
+  NatterStoreChatMessage *message = g_new0 (NatterStoreChatMessage, 1);
+
+  message->sender = natter_profile_copy (sender);
+  message->conversation_id = conversation_id;
+  message->text = g_strdup (text);
+  message->client_msg_id = g_strdup (client_msg_id);
+  message->participants = g_ptr_array_ref (participants);
+
+  return message;
+}
+
+void
+natter_store_chat_message_free (NatterStoreChatMessage *message)
+{
+  if (message == NULL)
+    return;
+
+  g_clear_pointer (&message->sender, natter_profile_free);
+  g_clear_pointer (&message->to_profile, natter_profile_free);
+  g_free (message->text);
+  g_free (message->client_msg_id);
+  g_clear_pointer (&message->participants, g_ptr_array_unref);
+  g_clear_pointer (&message->attachment_ids, g_array_unref);
+  g_clear_pointer (&message->message, natter_message_free);
+  g_clear_pointer (&message->event_texts, g_ptr_array_unref);
+  g_free (message);
+}
+
+NatterStoreReadMark *
+natter_store_read_mark_new (const NatterProfile *reader,
+                            gint64 conversation_id,
+                            gint64 up_to_seq,
+                            GPtrArray *participants)
+{
+  NatterStoreReadMark *mark = g_new0 (NatterStoreReadMark, 1);
+
+  mark->reader = natter_profile_copy (reader);
+  mark->conversation_id = conversation_id;
+  mark->up_to_seq = up_to_seq;
+  mark->participants = g_ptr_array_ref (participants);
+
+  return mark;
+}
+
+void
+natter_store_read_mark_free (NatterStoreReadMark *mark)
+{
+  if (mark == NULL)
+    return;
+
+  g_clear_pointer (&mark->reader, natter_profile_free);
+  g_clear_pointer (&mark->participants, g_ptr_array_unref);
+  g_clear_pointer (&mark->event_texts, g_ptr_array_unref);
+  g_free (mark);
+}
+
+NatterStoreEvent *
+natter_store_event_new (const NatterProfile *profile, NatterFrame *frame)
+{
+  NatterStoreEvent *event = g_atomic_rc_box_new0 (NatterStoreEvent);
+
+  event->profile = natter_profile_copy (profile);
+  event->frame = frame;
+
+  return event;
+}
+
+NatterStoreEvent *
+natter_store_event_ref (NatterStoreEvent *event)
+{
+  return g_atomic_rc_box_acquire (event);
+}
+
+static void
+store_event_clear (gpointer data)
+{
+  NatterStoreEvent *event = data;
+
+  g_clear_pointer (&event->profile, natter_profile_free);
+  g_clear_pointer (&event->frame, natter_frame_free);
+  g_clear_pointer (&event->replaces, natter_store_event_unref);
+  g_free (event->text);
+}
+
+void
+natter_store_event_unref (NatterStoreEvent *event)
+{
+  g_atomic_rc_box_release_full (event, store_event_clear);
+}
+
+void
+natter_store_stamp_sender (NatterFrame *frame, const NatterProfile *sender)
+{
+  frame->from_profile_id = sender->profile_id;
+  g_free (frame->from_profile_type);
+  frame->from_profile_type = g_strdup (sender->profile_type);
+  g_free (frame->from_name);
+  frame->from_name = g_strdup (sender->display_name);
+  g_free (frame->from_avatar);
+  frame->from_avatar = g_strdup (sender->avatar_url);
+}
