@@ -35,15 +35,31 @@ gboolean natter_store_step_done (NatterStore *self, sqlite3_stmt *stmt, GError *
 gboolean natter_store_begin (NatterStore *self, GError **error);
 gboolean natter_store_commit (NatterStore *self, GError **error);
 void natter_store_rollback (NatterStore *self);
-gboolean natter_store_insert_message (NatterStore *self,
-                                      const NatterMessage *message,
-                                      gboolean *out_inserted,
-                                      GError **error);
+gboolean natter_store_is_own (NatterStore *self, gint64 profile_id, const char *profile_type);
+gboolean
+natter_store_ensure_conversation (NatterStore *self, gint64 conversation_id, GError **error);
 gboolean natter_store_upsert_participant (NatterStore *self,
                                           gint64 conversation_id,
                                           const NatterProfile *profile,
                                           GError **error);
+void natter_store_queue_message_added (NatterStore *self, gint64 conversation_id, gint64 seq);
+void natter_store_queue_conversation_changed (NatterStore *self, gint64 conversation_id);
+void natter_store_queue_conversations_reset (NatterStore *self);
 void natter_store_queue_outbox_changed (NatterStore *self, gint64 conversation_id);
 void natter_store_emit_outbox_changed (NatterStore *self, gint64 conversation_id);
+
+/* natter-store-messages.c: a message stored once, with its conversation's
+ * summary and unread count following. */
+gboolean natter_store_insert_message (NatterStore *self,
+                                      const NatterMessage *message,
+                                      gboolean *out_inserted,
+                                      GError **error);
+
+/* natter-store-read-markers.c: read receipts applied, unread counts
+ * recounted from our own marker. */
+gboolean natter_store_recount_unread (NatterStore *self, gint64 conversation_id, GError **error);
+gboolean natter_store_has_pending_read (NatterStore *self, gint64 conversation_id);
+gboolean
+natter_store_apply_read_receipt (NatterStore *self, const NatterFrame *frame, GError **error);
 
 G_END_DECLS
