@@ -6,7 +6,8 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
-#include "natter-app-util.h"
+#include "natter-format.h"
+#include "natter-muted-conversations.h"
 #include "natter-application-private.h"
 #include "natter-conversation-list.h"
 #include "natter-sign-in-window.h"

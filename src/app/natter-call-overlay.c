@@ -6,7 +6,7 @@
 #include <adwaita.h>
 #include <glib/gi18n.h>
 
-#include "natter-app-util.h"
+#include "natter-format.h"
 #include "natter-call-overlay.h"
 #include "natter-call-video.h"
 
@@ -61,6 +61,24 @@ struct _NatterCallOverlay {
 };
 
 G_DEFINE_FINAL_TYPE (NatterCallOverlay, natter_call_overlay, GTK_TYPE_WIDGET)
+
+/* GLib 2.76's g_set_str(): replaces the string, TRUE if it changed. */
+static gboolean
+set_str (char **str_pointer, const char *new_str)
+{
+  char *copy;
+
+  g_return_val_if_fail (str_pointer != NULL, FALSE);
+
+  if (*str_pointer == new_str || g_strcmp0 (*str_pointer, new_str) == 0)
+    return FALSE;
+
+  copy = g_strdup (new_str);
+  g_free (*str_pointer);
+  *str_pointer = copy;
+
+  return TRUE;
+}
 
 static gboolean
 is_video (NatterCallOverlay *self)
@@ -493,7 +511,7 @@ natter_call_overlay_set_call_type (NatterCallOverlay *self, const char *call_typ
 {
   g_return_if_fail (NATTER_IS_CALL_OVERLAY (self));
 
-  if (natter_set_str (&self->call_type, call_type))
+  if (set_str (&self->call_type, call_type))
     update_media (self);
 }
 
@@ -507,7 +525,7 @@ natter_call_overlay_set_status (NatterCallOverlay *self, const char *status)
 {
   g_return_if_fail (NATTER_IS_CALL_OVERLAY (self));
 
-  if (natter_set_str (&self->status, status))
+  if (set_str (&self->status, status))
     update_status (self);
 }
 

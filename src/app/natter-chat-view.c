@@ -6,7 +6,7 @@
 #include <adwaita.h>
 #include <glib/gi18n.h>
 
-#include "natter-app-util.h"
+#include "natter-format.h"
 #include "natter-chat-view-block.h"
 #include "natter-chat-view-private.h"
 #include "natter-message-row.h"

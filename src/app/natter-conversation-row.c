@@ -6,7 +6,7 @@
 #include <adwaita.h>
 #include <glib/gi18n.h>
 
-#include "natter-app-util.h"
+#include "natter-format.h"
 #include "natter-conversation-row.h"
 
 /* One conversation in the sidebar: who, presence, the last message or

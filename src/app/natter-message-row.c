@@ -5,7 +5,7 @@
 
 #include <glib/gi18n.h>
 
-#include "natter-app-util.h"
+#include "natter-format.h"
 #include "natter-message-attachments.h"
 #include "natter-message-row.h"
 

@@ -5,7 +5,7 @@
 
 #include <glib/gi18n.h>
 
-#include "natter-app-util.h"
+#include "natter-format.h"
 #include "natter-new-conversation-dialog.h"
 
 /* Searches the server's directory (GET /api/profiles?q=) as the user types

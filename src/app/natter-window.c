@@ -10,7 +10,8 @@
 #include "natter-call-overlay.h"
 #include "natter-chat-view.h"
 #include "natter-conversation-row.h"
-#include "natter-app-util.h"
+#include "natter-format.h"
+#include "natter-muted-conversations.h"
 #include "natter-new-conversation-dialog.h"
 #include "natter-window.h"
 

@@ -6,6 +6,7 @@
  * read marks and the replay of events. */
 
 #include "natter-hub-private.h"
+#include "natter-server-db-attachments.h"
 
 #include <string.h>
 

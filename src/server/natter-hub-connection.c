@@ -7,7 +7,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "natter-hub-private.h"
+#include "natter-hub-testing.h"
 #include "natter-token-bucket.h"
 
 #include <string.h>

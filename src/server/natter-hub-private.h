@@ -73,19 +73,6 @@ gboolean natter_hub_check_attachments (NatterHub *self,
 gboolean natter_hub_are_contacts (NatterHub *self, const NatterProfile *a, const NatterProfile *b);
 void natter_hub_introduce (NatterHub *self, const NatterProfile *a, const NatterProfile *b);
 
-/* For the fuzzer (tests/fuzz/fuzz-server.c): connections without a
- * WebSocket, frames injected and sent frames kept in memory. */
-NatterHubConnection *natter_hub_connection_new_for_testing (const NatterProfile *profile,
-                                                            gint64 user_id,
-                                                            gint64 token_id,
-                                                            const NatterServerConfig *config,
-                                                            NatterMetrics *metrics);
-void natter_hub_connection_receive_for_testing (NatterHubConnection *self,
-                                                const char *data,
-                                                gsize length);
-GPtrArray *natter_hub_connection_get_outbox_for_testing (NatterHubConnection *self);
-void natter_hub_add_connection_for_testing (NatterHub *self, NatterHubConnection *connection);
-
 void natter_hub_send_internal_error (NatterHubConnection *connection,
                                      const GError *error,
                                      const char *ref);

@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "natter-hub"
 
 #include "natter-hub-private.h"
+#include "natter-hub-testing.h"
 
 #include "natter-http-body.h"
 #include "natter-password.h"

@@ -330,6 +330,7 @@ static gboolean
 start_checkpointer (NatterServerDb *self, const char *path, GError **error)
 {
   g_autoptr (NatterDbStmt) stmt = natter_server_db_prepare (self, "PRAGMA journal_mode;", error);
+  g_autoptr (GError) local_error = NULL;
   int rc;
 
   if (stmt == NULL)
@@ -341,9 +342,12 @@ start_checkpointer (NatterServerDb *self, const char *path, GError **error)
   if (g_ascii_strcasecmp ((const char *) sqlite3_column_text (stmt, 0), "wal") != 0)
     return TRUE;
 
-  self->checkpointer = natter_wal_checkpointer_new (path, CHECKPOINT_THRESHOLD_PAGES, error);
-  if (self->checkpointer == NULL)
+  self->checkpointer = natter_wal_checkpointer_new (path, CHECKPOINT_THRESHOLD_PAGES, &local_error);
+  if (self->checkpointer == NULL) {
+    g_set_error (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_FAILED, "database: %s",
+                 local_error->message);
     return FALSE;
+  }
 
   sqlite3_wal_autocheckpoint (self->handle, 0);
   sqlite3_wal_hook (self->handle, on_wal_commit, self);

@@ -3,9 +3,8 @@
 
 #include "natter-wal-checkpointer.h"
 
+#include <gio/gio.h>
 #include <sqlite3.h>
-
-#include "natter-server-db.h"
 
 struct _NatterWalCheckpointer {
   sqlite3 *handle; /* used by the worker only, once it runs */
@@ -105,8 +104,7 @@ natter_wal_checkpointer_new (const char *path, guint threshold_pages, GError **e
                        "PRAGMA synchronous = NORMAL; SELECT count(*) FROM sqlite_schema;", NULL,
                        NULL, &message);
   if (rc != SQLITE_OK) {
-    g_set_error (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_FAILED,
-                 "database: checkpoint connection: %s",
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "checkpoint connection: %s",
                  message != NULL        ? message
                  : self->handle != NULL ? sqlite3_errmsg (self->handle)
                                         : sqlite3_errstr (rc));

@@ -24,6 +24,7 @@
 
 #include "natter-frame.h"
 #include "natter-hub-private.h"
+#include "natter-hub-testing.h"
 #include "natter-server-sqlite-store.h"
 
 #define N_SLOTS 4

@@ -5,15 +5,6 @@
 
 G_BEGIN_DECLS
 
-gboolean natter_set_str (char **str_pointer, const char *new_str);
-GDateTime *natter_parse_local_time (const char *rfc3339);
-char *natter_format_message_time (GDateTime *time);
-char *natter_format_list_time (GDateTime *time, GDateTime *now);
-char *natter_format_day (GDateTime *time, GDateTime *now);
-char *natter_format_last_seen (const char *rfc3339, GDateTime *now);
-char *natter_format_duration (gint64 seconds);
-char *natter_text_to_markup (const char *text);
-const char *natter_profile_type_label (const char *profile_type);
 gboolean natter_settings_get_conversation_muted (GSettings *settings,
                                                  const char *server_url,
                                                  gint64 conversation_id);
