@@ -17,6 +17,7 @@
 #include "natter-image-viewer.h"
 #include "natter-test-server.h"
 #include "natter-window.h"
+#include "tcp-proxy.h"
 
 /* Files and images in the chat (issue 18), as a person uses them: files
  * dropped on the chat, an image pasted into the composer and files chosen
@@ -1089,6 +1090,328 @@ test_cancel_upload (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (g_list_model_get_n_items (natter_message_item_get_attachments (last)), ==, 0);
 }
 
+/* --- the issue's "Done when": app → natter-cli → app through a cut link -- */
+
+/* 20 MiB, the issue's worksheet, and a 4032 × 3024 phone photo; under
+ * sanitizers or valgrind (a time scale above 1) 5 MiB and 2016 × 1512, so
+ * hashing and thumbnailing at their pace stay within seconds. */
+static gboolean
+round_trip_scaled_down (void)
+{
+  return natter_test_scale_ms (1000) > 1000;
+}
+
+/* Random bytes, so no layer can shorten them. */
+static char *
+write_random_file (Fixture *fixture, const char *name, gsize size)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (20261206);
+  g_autofree guint32 *data = g_malloc (size);
+  g_autoptr (GError) error = NULL;
+  char *path = g_build_filename (fixture->data_dir, name, NULL);
+
+  for (gsize i = 0; i < size / sizeof (guint32); i++)
+    data[i] = g_rand_int (rand);
+  g_assert_true (g_file_set_contents (path, (const char *) data, size, &error));
+  g_assert_no_error (error);
+
+  return path;
+}
+
+static char *
+write_jpeg (Fixture *fixture, const char *name, int width, int height)
+{
+  g_autoptr (GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, width, height);
+  g_autoptr (GError) error = NULL;
+  char *path = g_build_filename (fixture->data_dir, name, NULL);
+  guint8 *pixels = gdk_pixbuf_get_pixels (pixbuf);
+  int stride = gdk_pixbuf_get_rowstride (pixbuf);
+
+  for (int y = 0; y < height; y++)
+    for (int x = 0; x < width; x++) {
+      guint8 *p = pixels + y * stride + x * 3;
+
+      p[0] = (guint8) x;
+      p[1] = (guint8) y;
+      p[2] = (guint8) (x ^ y);
+    }
+  g_assert_true (gdk_pixbuf_save (pixbuf, path, "jpeg", &error, "quality", "90", NULL));
+  g_assert_no_error (error);
+
+  return path;
+}
+
+/* The size of the largest file in @dir: how far an upload has come on the
+ * server, which writes it to a temporary file there. */
+static goffset
+largest_file_in (const char *dir)
+{
+  g_autoptr (GDir) folder = g_dir_open (dir, 0, NULL);
+  const char *name;
+  goffset largest = 0;
+
+  while (folder != NULL && (name = g_dir_read_name (folder)) != NULL) {
+    g_autofree char *path = g_build_filename (dir, name, NULL);
+    GStatBuf buf;
+
+    if (g_stat (path, &buf) == 0 && S_ISREG (buf.st_mode))
+      largest = MAX (largest, (goffset) buf.st_size);
+  }
+
+  return largest;
+}
+
+typedef struct {
+  char *out;
+  int status;
+  gboolean done;
+} CliRun;
+
+static void
+on_cli_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  CliRun *run = user_data;
+  g_autoptr (GError) error = NULL;
+
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &run->out, NULL, &error);
+  g_assert_no_error (error);
+  run->status = g_subprocess_get_if_exited (G_SUBPROCESS (source))
+                  ? g_subprocess_get_exit_status (G_SUBPROCESS (source))
+                  : -1;
+  run->done = TRUE;
+}
+
+/* natter-cli, the process, as Bob (his token in the environment), straight
+ * to the server; its JSON lines, parsed. Exits 0 or the test fails. */
+static GPtrArray *
+bob_cli (Fixture *fixture, const char *const *args)
+{
+  g_autoptr (GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *home = g_build_filename (fixture->data_dir, "bob-cli", NULL);
+  g_auto (GStrv) lines = NULL;
+  GPtrArray *objects = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  CliRun run = { 0 };
+
+  g_ptr_array_add (argv, (gpointer) NATTER_CLI_BINARY);
+  g_ptr_array_add (argv, (gpointer) "--server");
+  g_ptr_array_add (argv, (gpointer) natter_test_server_get_url (fixture->server));
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", home, TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN_STORE", "file", TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN", fixture->bob_token, TRUE);
+  process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (process, NULL, NULL, on_cli_done, &run);
+  natter_test_wait_until (run.done, 60000);
+  g_test_message ("natter-cli %s: %s", args[0], run.out);
+  g_assert_cmpint (run.status, ==, 0);
+
+  lines = g_strsplit (run.out, "\n", -1);
+  g_free (run.out);
+  for (guint i = 0; lines[i] != NULL; i++) {
+    g_autoptr (JsonNode) node = NULL;
+
+    if (*lines[i] == '\0')
+      continue;
+    node = json_from_string (lines[i], &error);
+    g_assert_no_error (error);
+    g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
+    g_ptr_array_add (objects, json_object_ref (json_node_get_object (node)));
+  }
+
+  return objects;
+}
+
+/* How many of natter-cli's @lines are @event with @member equal to @value. */
+static guint
+count_lines (GPtrArray *lines, const char *event, const char *member, const char *value)
+{
+  guint count = 0;
+
+  for (guint i = 0; i < lines->len; i++) {
+    JsonObject *line = g_ptr_array_index (lines, i);
+
+    if (g_strcmp0 (json_object_get_string_member_with_default (line, "event", NULL), event) == 0 &&
+        g_strcmp0 (json_object_get_string_member_with_default (line, member, NULL), value) == 0)
+      count++;
+  }
+
+  return count;
+}
+
+static gint64
+attachment_id_named (GPtrArray *lines, const char *name)
+{
+  for (guint i = 0; i < lines->len; i++) {
+    JsonObject *line = g_ptr_array_index (lines, i);
+
+    if (g_strcmp0 (json_object_get_string_member_with_default (line, "event", NULL),
+                   "attachment") == 0 &&
+        g_strcmp0 (json_object_get_string_member_with_default (line, "name", NULL), name) == 0)
+      return json_object_get_int_member (line, "attachment_id");
+  }
+
+  g_error ("natter-cli printed no attachment %s", name);
+}
+
+/* Bob's natter-cli downloads attachment @name of @history to @output and
+ * the bytes are the ones in @original. */
+static void
+assert_cli_download (
+  Fixture *fixture, GPtrArray *history, const char *name, const char *output, const char *original)
+{
+  g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, attachment_id_named (history, name));
+  const char *args[] = { "download", id, "--output", output, NULL };
+  g_autoptr (GPtrArray) lines = bob_cli (fixture, args);
+  g_autofree char *got = file_sha256 (output);
+  g_autofree char *sent = file_sha256 (original);
+
+  g_assert_cmpuint (count_lines (lines, "downloaded", "path", output), ==, 1);
+  g_assert_cmpstr (got, ==, sent);
+}
+
+/* The issue's "Done when": a 20 MiB PDF and a phone photo go from the app,
+ * whose link to the server is cut during the upload, to natter-cli and
+ * back, exactly once and byte-identical (SHA-256). The app's downloads go
+ * through the same proxy but are not cut: the core starts a cut download
+ * over rather than resuming it, so a cut there would only fail it. */
+static void
+test_round_trip_through_cut_link (Fixture *fixture, gconstpointer data)
+{
+  gsize big_size = round_trip_scaled_down () ? 5 * 1024 * 1024 : 20 * 1024 * 1024;
+  int photo_width = round_trip_scaled_down () ? 2016 : 4032;
+  int photo_height = round_trip_scaled_down () ? 1512 : 3024;
+  g_autofree char *worksheet = write_random_file (fixture, "worksheet.pdf", big_size);
+  g_autofree char *photo = write_jpeg (fixture, "IMG_20261206.jpg", photo_width, photo_height);
+  g_autofree char *db_dir = g_path_get_dirname (natter_test_server_get_db_path (fixture->server));
+  g_autofree char *uploads = g_build_filename (db_dir, "attachments", "tmp", NULL);
+  g_autofree char *cid = g_strdup_printf ("%" G_GINT64_FORMAT, fixture->conversation_id);
+  g_autofree char *alice =
+    g_strdup_printf ("%s:%" G_GINT64_FORMAT, fixture->alice_profile->profile_type,
+                     fixture->alice_profile->profile_id);
+  g_autofree char *worksheet_back =
+    g_build_filename (fixture->data_dir, "worksheet-checked.pdf", NULL);
+  g_autofree char *photo_back = g_build_filename (fixture->data_dir, "IMG_checked.jpg", NULL);
+  const char *history_args[] = { "history", cid, NULL };
+  const char *send_args[] = {
+    "send", alice, "Checked, see attached", "--file", worksheet_back, "--file", photo_back, NULL
+  };
+  g_autoptr (NatterTcpProxy) proxy =
+    natter_tcp_proxy_new (natter_test_server_get_port (fixture->server));
+  g_autoptr (GFile) worksheet_file = g_file_new_for_path (worksheet);
+  g_autoptr (GFile) photo_file = g_file_new_for_path (photo);
+  g_autoptr (GPtrArray) history = NULL;
+  g_autoptr (GPtrArray) sent = NULL;
+  g_autoptr (NatterMessageList) bob_messages = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *alice_dir = g_build_filename (fixture->data_dir, "alice-proxied", NULL);
+  GtkWidget *bubble, *card;
+  int state = 0;
+
+  /* The app signed in through the proxy instead of straight to the server. */
+  g_clear_object (&fixture->alice);
+  fixture->alice = natter_client_new (natter_tcp_proxy_get_url (proxy), alice_dir);
+  g_setenv ("NATTER_TOKEN", fixture->alice_token, TRUE);
+  natter_client_sign_in_async (fixture->alice, NULL, on_signed_in, &state);
+  natter_test_wait (flag_set, &state, TIMEOUT_MS);
+  g_unsetenv ("NATTER_TOKEN");
+  g_assert_cmpint (state, ==, 1);
+  natter_test_wait_until (natter_connection_get_state (natter_client_get_connection (
+                            fixture->alice)) == NATTER_CONNECTION_STATE_CONNECTED,
+                          TIMEOUT_MS);
+  refresh_conversations (fixture->alice);
+  open_window (fixture);
+
+  /* Both through the attach path (what the file chooser's answer does). */
+  g_assert_true (natter_attachment_tray_add_file (tray_of (fixture), worksheet_file, &error));
+  g_assert_no_error (error);
+  g_assert_true (natter_attachment_tray_add_file (tray_of (fixture), photo_file, &error));
+  g_assert_no_error (error);
+  {
+    g_autoptr (GFileInfo) info = attachment_at (fixture, 0);
+
+    g_assert_cmpstr (g_file_info_get_content_type (info), ==, "application/pdf");
+  }
+  natter_chat_view_set_draft (fixture->chat_view, "The worksheet and my photo");
+  g_assert_true (natter_chat_view_send_draft (fixture->chat_view, &error));
+  g_assert_no_error (error);
+
+  /* A quarter of the worksheet on the server's disk: cut the app's link. */
+  natter_test_wait_until (largest_file_in (uploads) >= (goffset) big_size / 4, 3 * TIMEOUT_MS);
+  natter_tcp_proxy_cut_all (proxy);
+  g_assert_cmpuint (natter_tcp_proxy_get_n_cuts (proxy), >=, 1);
+
+  /* The message reaches Bob (his client straight to the server) ... */
+  bob_messages = natter_client_open_conversation (fixture->bob, fixture->conversation_id);
+  natter_test_wait_until (n_attachments_of_last (bob_messages) == 2, 6 * TIMEOUT_MS);
+
+  /* ... and natter-cli lists it once, with both files, byte-identical. */
+  history = bob_cli (fixture, history_args);
+  g_assert_cmpuint (count_lines (history, "message", "text", "The worksheet and my photo"), ==, 1);
+  g_assert_cmpuint (count_lines (history, "attachment", "name", "worksheet.pdf"), ==, 1);
+  g_assert_cmpuint (count_lines (history, "attachment", "name", "IMG_20261206.jpg"), ==, 1);
+  g_assert_cmpuint (count_lines (history, "attachment", "content_type", "application/pdf"), ==, 1);
+  assert_cli_download (fixture, history, "worksheet.pdf", worksheet_back, worksheet);
+  assert_cli_download (fixture, history, "IMG_20261206.jpg", photo_back, photo);
+
+  /* natter-cli sends both back in one message; the app shows it. */
+  sent = bob_cli (fixture, send_args);
+  g_assert_cmpuint (count_lines (sent, "attachment", "name", "worksheet-checked.pdf"), ==, 1);
+  natter_test_wait_until (
+    (bubble = shown_attachment (fixture, NATTER_TYPE_IMAGE_BUBBLE, "IMG_checked.jpg")) != NULL &&
+      shown_attachment (fixture, NATTER_TYPE_FILE_CARD, "worksheet-checked.pdf") != NULL,
+    6 * TIMEOUT_MS);
+
+  /* The app downloads both through the proxy: the photo by itself for its
+   * thumbnail, the PDF from its card; the cached copies are the originals. */
+  card = shown_attachment (fixture, NATTER_TYPE_FILE_CARD, "worksheet-checked.pdf");
+  g_assert_true (gtk_widget_activate_action_variant (card, "attachment.download", NULL));
+  {
+    g_autoptr (NatterAttachmentItem) image = NULL;
+    g_autoptr (NatterAttachmentItem) document = NULL;
+    g_autofree char *image_sum = NULL;
+    g_autofree char *document_sum = NULL;
+    g_autofree char *photo_sum = file_sha256 (photo);
+    g_autofree char *worksheet_sum = file_sha256 (worksheet);
+
+    g_object_get (bubble, "attachment", &image, NULL);
+    g_object_get (card, "attachment", &document, NULL);
+    natter_test_wait_until (
+      natter_attachment_item_get_state (document) == NATTER_ATTACHMENT_STATE_DOWNLOADED &&
+        natter_attachment_item_get_state (image) == NATTER_ATTACHMENT_STATE_DOWNLOADED,
+      6 * TIMEOUT_MS);
+    image_sum = file_sha256 (natter_attachment_item_get_local_path (image));
+    document_sum = file_sha256 (natter_attachment_item_get_local_path (document));
+    g_assert_cmpstr (image_sum, ==, photo_sum);
+    g_assert_cmpstr (document_sum, ==, worksheet_sum);
+    g_assert_cmpint (natter_attachment_item_get_width (image), ==, photo_width);
+    g_assert_cmpint (natter_attachment_item_get_height (image), ==, photo_height);
+  }
+
+  /* Each message exactly once, in natter-cli's history and in the app. */
+  g_clear_pointer (&history, g_ptr_array_unref);
+  history = bob_cli (fixture, history_args);
+  g_assert_cmpuint (count_lines (history, "message", "text", "The worksheet and my photo"), ==, 1);
+  g_assert_cmpuint (count_lines (history, "message", "text", "Checked, see attached"), ==, 1);
+  g_assert_cmpuint (count_lines (history, "attachment", "name", "worksheet.pdf"), ==, 1);
+  g_assert_cmpuint (count_lines (history, "attachment", "name", "worksheet-checked.pdf"), ==, 1);
+  g_assert_cmpuint (count_lines (history, "attachment", "name", "IMG_checked.jpg"), ==, 1);
+  g_assert_cmpuint (g_list_model_get_n_items (natter_chat_view_get_messages (fixture->chat_view)),
+                    ==, 2);
+  g_assert_cmpuint (natter_tcp_proxy_get_n_cuts (proxy), >=, 1);
+
+  /* The window goes before the client and the proxy it uses. */
+  gtk_window_destroy (GTK_WINDOW (fixture->window));
+  fixture->window = NULL;
+  g_clear_object (&fixture->alice);
+}
+
 static void
 on_final_activate (GApplication *application)
 {
@@ -1125,6 +1448,8 @@ main (int argc, char *argv[])
               test_send_and_receive, fixture_tear_down);
   g_test_add ("/natter/app/attachments/cancel-upload", Fixture, NULL, fixture_set_up,
               test_cancel_upload, fixture_tear_down);
+  g_test_add ("/natter/app/attachments/round-trip-through-cut-link", Fixture, NULL, fixture_set_up,
+              test_round_trip_through_cut_link, fixture_tear_down);
   g_test_add ("/natter/app/attachments/paste", Fixture, NULL, fixture_set_up, test_paste,
               fixture_tear_down);
   {
