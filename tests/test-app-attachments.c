@@ -1277,10 +1277,9 @@ assert_cli_download (
 }
 
 /* The issue's "Done when": a 20 MiB PDF and a phone photo go from the app,
- * whose link to the server is cut during the upload, to natter-cli and
- * back, exactly once and byte-identical (SHA-256). The app's downloads go
- * through the same proxy but are not cut: the core starts a cut download
- * over rather than resuming it, so a cut there would only fail it. */
+ * whose link to the server is cut during the upload and again during the
+ * download, to natter-cli and back, exactly once and byte-identical
+ * (SHA-256). */
 static void
 test_round_trip_through_cut_link (Fixture *fixture, gconstpointer data)
 {
@@ -1380,8 +1379,19 @@ test_round_trip_through_cut_link (Fixture *fixture, gconstpointer data)
     g_autofree char *photo_sum = file_sha256 (photo);
     g_autofree char *worksheet_sum = file_sha256 (worksheet);
 
+    guint cuts = natter_tcp_proxy_get_n_cuts (proxy);
+
     g_object_get (bubble, "attachment", &image, NULL);
     g_object_get (card, "attachment", &document, NULL);
+    /* Cut again while the PDF comes down: the download goes on. */
+    natter_test_wait_until (natter_attachment_item_get_progress (document) > 0 ||
+                              natter_attachment_item_get_state (document) ==
+                                NATTER_ATTACHMENT_STATE_DOWNLOADED,
+                            6 * TIMEOUT_MS);
+    g_assert_cmpint (natter_attachment_item_get_state (document), ==,
+                     NATTER_ATTACHMENT_STATE_DOWNLOADING);
+    natter_tcp_proxy_cut_all (proxy);
+    g_assert_cmpuint (natter_tcp_proxy_get_n_cuts (proxy), >, cuts);
     natter_test_wait_until (
       natter_attachment_item_get_state (document) == NATTER_ATTACHMENT_STATE_DOWNLOADED &&
         natter_attachment_item_get_state (image) == NATTER_ATTACHMENT_STATE_DOWNLOADED,

@@ -791,6 +791,51 @@ test_attachments_download_progress_and_cancel (Fixture *fixture, gconstpointer d
   g_signal_handlers_disconnect_by_data (item, &watch);
 }
 
+/* A download cut by the network goes on where it stopped (a Range
+ * request): progress never falls back to 0, and the file is whole. */
+static void
+test_attachments_download_goes_on_after_a_cut (Fixture *fixture, gconstpointer data)
+{
+  const char *url = natter_tcp_proxy_get_url (fixture->proxy);
+  g_autofree char *sha256 = NULL;
+  g_autofree char *path = write_random_file (fixture, "scan.pdf", 16 * 1024 * 1024, 12, &sha256);
+  g_autofree char *client_msg_id = NULL;
+  g_autofree char *cached = NULL;
+  g_autofree char *received = NULL;
+  g_autoptr (NatterMessageList) list = NULL;
+  g_autoptr (NatterMessageItem) row = NULL;
+  g_autoptr (NatterAttachmentItem) item = NULL;
+  ProgressWatch watch = { 0, FALSE };
+  NatterMessage *message;
+  guint cuts;
+
+  side_login (&fixture->a, url);
+  side_login (&fixture->b, url);
+  client_msg_id = send_with_file (&fixture->a, fixture->b.profile, NULL, path);
+  natter_test_wait_until (fixture->b.received->len == 1, 30000);
+  message = g_ptr_array_index (fixture->b.received, 0);
+  list = natter_client_open_conversation (fixture->b.client, message->conversation_id);
+  row = g_list_model_get_item (G_LIST_MODEL (list), 0);
+  item = g_list_model_get_item (natter_message_item_get_attachments (row), 0);
+  g_signal_connect (item, "notify::progress", G_CALLBACK (on_progress), &watch);
+
+  natter_client_download_attachment_async (fixture->b.client,
+                                           natter_attachment_item_get_attachment_id (item), NULL,
+                                           on_download_done, &cached);
+  natter_test_wait_until (watch.highest > 0 || cached != NULL, 10000);
+  g_assert_null (cached);
+  cuts = natter_tcp_proxy_get_n_cuts (fixture->proxy);
+  natter_tcp_proxy_cut_all (fixture->proxy);
+  g_assert_cmpuint (natter_tcp_proxy_get_n_cuts (fixture->proxy), >, cuts);
+
+  natter_test_wait_until (cached != NULL, 30000);
+  g_assert_false (watch.restarted);
+  g_assert_cmpint (natter_attachment_item_get_state (item), ==, NATTER_ATTACHMENT_STATE_DOWNLOADED);
+  received = file_sha256 (cached);
+  g_assert_cmpstr (received, ==, sha256);
+  g_signal_handlers_disconnect_by_data (item, &watch);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -812,6 +857,8 @@ main (int argc, char **argv)
        test_attachments_cache_limit);
   ADD ("/natter/outbox/attachments-download-progress-and-cancel",
        test_attachments_download_progress_and_cancel);
+  ADD ("/natter/outbox/attachments-download-goes-on-after-a-cut",
+       test_attachments_download_goes_on_after_a_cut);
   ADD ("/natter/outbox/attachments-over-the-server-limit-fail-for-good",
        test_attachments_over_the_server_limit);
 #undef ADD

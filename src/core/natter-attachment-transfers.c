@@ -23,6 +23,11 @@
 
 #define UPLOAD_RETRY_MS 1000
 #define DOWNLOAD_CHUNK_BYTES (512 * 1024)
+/* A download cut by the network goes on where it stopped (Range), after
+ * 0.25 s, 0.5 s, ... up to 8 s between tries: about a minute in all. */
+#define DOWNLOAD_RETRY_FIRST_MS 250
+#define DOWNLOAD_RETRY_MAX_MS 8000
+#define DOWNLOAD_MAX_RETRIES 10
 
 enum { PROP_0, PROP_CACHE_LIMIT, N_PROPS };
 
@@ -835,11 +840,28 @@ typedef struct {
   goffset total;
   char *etag_sha256;
   char *served_name; /* Content-Disposition's, when no stored message names it */
+  guint retries;
+  GSource *retry_timeout; /* while waiting to go on after a cut */
+  GSource *retry_cancelled;
 } Download;
+
+static void
+stop_retry_wait (Download *download)
+{
+  if (download->retry_timeout != NULL) {
+    g_source_destroy (download->retry_timeout);
+    g_clear_pointer (&download->retry_timeout, g_source_unref);
+  }
+  if (download->retry_cancelled != NULL) {
+    g_source_destroy (download->retry_cancelled);
+    g_clear_pointer (&download->retry_cancelled, g_source_unref);
+  }
+}
 
 static void
 download_free (Download *download)
 {
+  stop_retry_wait (download);
   if (download->part_path != NULL)
     g_unlink (download->part_path);
   g_clear_pointer (&download->expected, natter_attachment_free);
@@ -1010,6 +1032,7 @@ download_complete (GTask *task)
 }
 
 static void read_next_chunk (GTask *task);
+static void retry_or_fail (GTask *task, GError *error);
 
 static void
 on_chunk_read (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -1023,7 +1046,7 @@ on_chunk_read (GObject *source, GAsyncResult *result, gpointer user_data)
 
   chunk = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
   if (chunk == NULL) {
-    download_failed (task, g_steal_pointer (&error));
+    retry_or_fail (g_steal_pointer (&task), g_steal_pointer (&error));
     return;
   }
 
@@ -1077,25 +1100,57 @@ on_download_answer (GObject *source, GAsyncResult *result, gpointer user_data)
   guint status;
   int fd;
 
+  g_clear_object (&download->body);
   download->body = soup_session_send_finish (SOUP_SESSION (source), result, &error);
   if (download->body == NULL) {
-    download_failed (g_steal_pointer (&task), g_steal_pointer (&error));
+    retry_or_fail (g_steal_pointer (&task), g_steal_pointer (&error));
     return;
   }
 
   if (self->store == NULL) {
-    download_failed (g_steal_pointer (&task), g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                                                   "The profile was closed"));
+    download_failed (
+      task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "The profile was closed"));
     return;
   }
 
   status = soup_message_get_status (download->message);
   if (!SOUP_STATUS_IS_SUCCESSFUL (status)) {
-    download_failed (g_steal_pointer (&task), natter_account_error_for_status (status, NULL));
+    download_failed (task, natter_account_error_for_status (status, NULL));
     return;
   }
 
   headers = soup_message_get_response_headers (download->message);
+
+  /* Going on after a cut: the rest, from where the part file ends. */
+  if (download->out != NULL) {
+    goffset start = -1, end = -1, length = -1;
+
+    g_debug ("Download of attachment %" G_GINT64_FORMAT " answered %u after a cut",
+             download->attachment_id, status);
+
+    if (status == SOUP_STATUS_PARTIAL_CONTENT &&
+        soup_message_headers_get_content_range (headers, &start, &end, &length) &&
+        start == download->received) {
+      read_next_chunk (g_steal_pointer (&task));
+      return;
+    }
+    /* Not the rest of the same bytes: from the start again. */
+    g_output_stream_close (download->out, NULL, NULL);
+    g_clear_object (&download->out);
+    g_unlink (download->part_path);
+    g_clear_pointer (&download->part_path, g_free);
+    g_clear_pointer (&download->checksum, g_checksum_free);
+    g_clear_pointer (&download->etag_sha256, g_free);
+    g_clear_pointer (&download->served_name, g_free);
+    download->received = 0;
+    if (status == SOUP_STATUS_PARTIAL_CONTENT) {
+      retry_or_fail (g_steal_pointer (&task),
+                     g_error_new_literal (G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT,
+                                          "The server sent another part of the file"));
+      return;
+    }
+  }
+
   download->etag_sha256 = sha256_from_etag (soup_message_headers_get_one (headers, "ETag"));
   {
     g_autoptr (GHashTable) params = NULL;
@@ -1112,7 +1167,7 @@ on_download_answer (GObject *source, GAsyncResult *result, gpointer user_data)
   if (g_mkdir_with_parents (cache_dir, 0700) != 0) {
     int saved_errno = errno;
 
-    download_failed (g_steal_pointer (&task),
+    download_failed (task,
                      g_error_new (G_IO_ERROR, g_io_error_from_errno (saved_errno),
                                   "Cannot create %s: %s", cache_dir, g_strerror (saved_errno)));
     return;
@@ -1126,7 +1181,7 @@ on_download_answer (GObject *source, GAsyncResult *result, gpointer user_data)
   if (fd < 0) {
     int saved_errno = errno;
 
-    download_failed (g_steal_pointer (&task),
+    download_failed (task,
                      g_error_new (G_IO_ERROR, g_io_error_from_errno (saved_errno),
                                   "Cannot write in %s: %s", cache_dir, g_strerror (saved_errno)));
     return;
@@ -1136,6 +1191,99 @@ on_download_answer (GObject *source, GAsyncResult *result, gpointer user_data)
   download->checksum = g_checksum_new (G_CHECKSUM_SHA256);
 
   read_next_chunk (g_steal_pointer (&task));
+}
+
+static void
+send_download_request (GTask *task)
+{
+  NatterAttachmentTransfers *self = g_task_get_source_object (task);
+  Download *download = g_task_get_task_data (task);
+  g_autofree char *path =
+    g_strdup_printf ("/api/attachments/%" G_GINT64_FORMAT, download->attachment_id);
+
+  g_clear_object (&download->message);
+  download->message = natter_account_new_message (self->account, "GET", path);
+  if (download->message == NULL) {
+    download_failed (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                                                "Not a valid server URL"));
+    g_object_unref (task);
+    return;
+  }
+  if (download->out != NULL)
+    soup_message_headers_set_range (soup_message_get_request_headers (download->message),
+                                    download->received, -1);
+
+  soup_session_send_async (natter_account_get_session (self->account), download->message,
+                           G_PRIORITY_DEFAULT, g_task_get_cancellable (task), on_download_answer,
+                           task);
+}
+
+static gboolean
+on_retry_timeout (gpointer user_data)
+{
+  GTask *task = user_data;
+  Download *download = g_task_get_task_data (task);
+
+  stop_retry_wait (download);
+  send_download_request (g_object_ref (task));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_retry_cancelled (GCancellable *cancellable, gpointer user_data)
+{
+  GTask *task = user_data;
+  Download *download = g_task_get_task_data (task);
+
+  g_object_ref (task);
+  stop_retry_wait (download);
+  download_failed (
+    task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "The download was cancelled"));
+  g_object_unref (task);
+  return G_SOURCE_REMOVE;
+}
+
+/* A cut link or a refused connection: tried again, from where the part
+ * file ends, while the tries last; anything else fails the download. */
+static void
+retry_or_fail (GTask *task, GError *error)
+{
+  Download *download = g_task_get_task_data (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  guint delay;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+      (cancellable != NULL && g_cancellable_is_cancelled (cancellable)) ||
+      download->retries >= DOWNLOAD_MAX_RETRIES) {
+    download_failed (task, error);
+    g_object_unref (task);
+    return;
+  }
+
+  /* The cut request's body holds its connection: let it go, or the
+   * session's per-host limit keeps the next try waiting for it. */
+  if (download->body != NULL)
+    g_input_stream_close (download->body, NULL, NULL);
+  g_clear_object (&download->body);
+  g_clear_object (&download->message);
+
+  delay =
+    MIN ((guint) DOWNLOAD_RETRY_FIRST_MS << MIN (download->retries, 8u), DOWNLOAD_RETRY_MAX_MS);
+  download->retries++;
+  g_debug ("Download of attachment %" G_GINT64_FORMAT " cut at %" G_GOFFSET_FORMAT
+           " bytes (%s): again in %u ms",
+           download->attachment_id, download->received, error->message, delay);
+  g_error_free (error);
+
+  download->retry_timeout = g_timeout_source_new (delay);
+  g_source_set_callback (download->retry_timeout, on_retry_timeout, task, g_object_unref);
+  g_source_attach (download->retry_timeout, g_main_context_get_thread_default ());
+  if (cancellable != NULL) {
+    download->retry_cancelled = g_cancellable_source_new (cancellable);
+    g_source_set_callback (download->retry_cancelled, G_SOURCE_FUNC (on_retry_cancelled),
+                           g_object_ref (task), g_object_unref);
+    g_source_attach (download->retry_cancelled, g_main_context_get_thread_default ());
+  }
 }
 
 /**
@@ -1160,7 +1308,6 @@ natter_attachment_transfers_download_async (NatterAttachmentTransfers *self,
 {
   g_autoptr (GTask) task = NULL;
   g_autofree char *known_path = NULL;
-  g_autofree char *path = NULL;
   Download *download;
   NatterAttachmentItem *item;
 
@@ -1199,23 +1346,12 @@ natter_attachment_transfers_download_async (NatterAttachmentTransfers *self,
   download->item = item;
   g_task_set_task_data (task, download, (GDestroyNotify) download_free);
 
-  path = g_strdup_printf ("/api/attachments/%" G_GINT64_FORMAT, attachment_id);
-  download->message = natter_account_new_message (self->account, "GET", path);
-  if (download->message == NULL) {
-    download_failed (
-      g_steal_pointer (&task),
-      g_error_new_literal (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "Not a valid server URL"));
-    return;
-  }
-
   if (download->item != NULL) {
     natter_attachment_item_set_progress (download->item, 0);
     natter_attachment_item_set_state (download->item, NATTER_ATTACHMENT_STATE_DOWNLOADING, NULL);
   }
 
-  soup_session_send_async (natter_account_get_session (self->account), download->message,
-                           G_PRIORITY_DEFAULT, cancellable, on_download_answer,
-                           g_steal_pointer (&task));
+  send_download_request (g_steal_pointer (&task));
 }
 
 /**
