@@ -122,9 +122,6 @@ static GPtrArray *
 list_user_profiles (NatterServerDb *self, gint64 user_id, GError **error)
 {
   g_autoptr (NatterDbStmt) stmt = NULL;
-  g_autoptr (GPtrArray) profiles =
-    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
-  int rc;
 
   stmt = natter_server_db_prepare (
     self,
@@ -135,14 +132,7 @@ list_user_profiles (NatterServerDb *self, gint64 user_id, GError **error)
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_int64 (stmt, 1, user_id);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (profiles, natter_db_column_profile (stmt, 0));
-  if (rc != SQLITE_DONE) {
-    natter_db_set_error (self, rc, error);
-    return NULL;
-  }
-
-  return g_steal_pointer (&profiles);
+  return natter_db_step_profiles (self, stmt, error);
 }
 
 NatterUser *
@@ -387,10 +377,7 @@ natter_server_db_search_profiles (NatterServerDb *self,
                                   GError **error)
 {
   g_autoptr (NatterDbStmt) stmt = NULL;
-  g_autoptr (GPtrArray) profiles =
-    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
   GString *pattern = g_string_new ("%");
-  int rc;
 
   g_return_val_if_fail (NATTER_IS_SERVER_DB (self), NULL);
 
@@ -416,14 +403,7 @@ natter_server_db_search_profiles (NatterServerDb *self,
   sqlite3_bind_text (stmt, 1, pattern->str, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64 (stmt, 2, limit);
   g_string_free (pattern, TRUE);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (profiles, natter_db_column_profile (stmt, 0));
-  if (rc != SQLITE_DONE) {
-    natter_db_set_error (self, rc, error);
-    return NULL;
-  }
-
-  return g_steal_pointer (&profiles);
+  return natter_db_step_profiles (self, stmt, error);
 }
 
 gboolean

@@ -295,9 +295,6 @@ GPtrArray *
 natter_server_db_list_participants (NatterServerDb *self, gint64 conversation_id, GError **error)
 {
   g_autoptr (NatterDbStmt) stmt = NULL;
-  g_autoptr (GPtrArray) profiles =
-    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
-  int rc;
 
   g_return_val_if_fail (NATTER_IS_SERVER_DB (self), NULL);
 
@@ -312,14 +309,7 @@ natter_server_db_list_participants (NatterServerDb *self, gint64 conversation_id
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_int64 (stmt, 1, conversation_id);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (profiles, natter_db_column_profile (stmt, 0));
-  if (rc != SQLITE_DONE) {
-    natter_db_set_error (self, rc, error);
-    return NULL;
-  }
-
-  return g_steal_pointer (&profiles);
+  return natter_db_step_profiles (self, stmt, error);
 }
 
 GPtrArray *
@@ -374,9 +364,6 @@ GPtrArray *
 natter_server_db_list_contacts (NatterServerDb *self, const NatterProfile *profile, GError **error)
 {
   g_autoptr (NatterDbStmt) stmt = NULL;
-  g_autoptr (GPtrArray) profiles =
-    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
-  int rc;
 
   g_return_val_if_fail (NATTER_IS_SERVER_DB (self), NULL);
   g_return_val_if_fail (profile != NULL, NULL);
@@ -402,14 +389,7 @@ natter_server_db_list_contacts (NatterServerDb *self, const NatterProfile *profi
   if (stmt == NULL)
     return NULL;
   natter_db_bind_profile (stmt, 1, profile->profile_id, profile->profile_type);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (profiles, natter_db_column_profile (stmt, 0));
-  if (rc != SQLITE_DONE) {
-    natter_db_set_error (self, rc, error);
-    return NULL;
-  }
-
-  return g_steal_pointer (&profiles);
+  return natter_db_step_profiles (self, stmt, error);
 }
 
 NatterMessage *

@@ -81,6 +81,8 @@ char *natter_db_column_dup (sqlite3_stmt *stmt, int column);
 char *natter_db_column_time (sqlite3_stmt *stmt, int column);
 /* Reads a profile from four columns: id, type, display name, has avatar. */
 NatterProfile *natter_db_column_profile (sqlite3_stmt *stmt, int first);
+/* Every row of @stmt as such a profile; NULL with @error on an SQLite error. */
+GPtrArray *natter_db_step_profiles (NatterServerDb *self, sqlite3_stmt *stmt, GError **error);
 char *natter_db_avatar_url_for (gint64 profile_id, const char *profile_type);
 
 gint64 natter_db_now_ms (void);

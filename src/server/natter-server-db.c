@@ -231,6 +231,23 @@ natter_db_column_time (sqlite3_stmt *stmt, int column)
   return natter_db_format_ms (sqlite3_column_int64 (stmt, column));
 }
 
+GPtrArray *
+natter_db_step_profiles (NatterServerDb *self, sqlite3_stmt *stmt, GError **error)
+{
+  g_autoptr (GPtrArray) profiles =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
+  int rc;
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (profiles, natter_db_column_profile (stmt, 0));
+  if (rc != SQLITE_DONE) {
+    natter_db_set_error (self, rc, error);
+    return NULL;
+  }
+
+  return g_steal_pointer (&profiles);
+}
+
 char *
 natter_db_avatar_url_for (gint64 profile_id, const char *profile_type)
 {
