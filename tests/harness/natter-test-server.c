@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <execinfo.h>
 #include <libsoup/soup.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -57,6 +58,34 @@ natter_test_scale_ms (guint ms)
     scale = text != NULL ? CLAMP (g_ascii_strtod (text, NULL), 1.0, 20.0) : 1.0;
   }
   return (guint) (ms * scale);
+}
+
+/* A fatal critical (G_DEBUG=fatal-criticals) stops the test with SIGTRAP
+ * and no stack: print the stack first, so that a failure seen once in CI
+ * says where it came from. */
+static void
+on_fatal_trap (int signum)
+{
+  void *frames[64];
+  int n = backtrace (frames, G_N_ELEMENTS (frames));
+
+  backtrace_symbols_fd (frames, n, STDERR_FILENO);
+  signal (signum, SIG_DFL);
+  raise (signum);
+}
+
+/* Every program that links the harness: the stack on a fatal critical,
+ * and a call's "no media" timeout stretched like every other wait when
+ * sanitizers or valgrind slow the process down (NATTER_TEST_TIME_SCALE),
+ * unless the test sets one of its own. */
+static void __attribute__ ((constructor)) natter_test_harness_init (void)
+{
+  signal (SIGTRAP, on_fatal_trap);
+  if (g_getenv ("NATTER_CALL_MEDIA_TIMEOUT_MS") == NULL && natter_test_scale_ms (1000) > 1000) {
+    g_autofree char *timeout = g_strdup_printf ("%u", natter_test_scale_ms (5000));
+
+    g_setenv ("NATTER_CALL_MEDIA_TIMEOUT_MS", timeout, FALSE);
+  }
 }
 
 gboolean
