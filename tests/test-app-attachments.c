@@ -188,20 +188,27 @@ on_after_paint (GdkFrameClock *clock, int *frames)
   (*frames)++;
 }
 
+/* Lets @window draw @count more frames. */
 static void
-wait_frames (Fixture *fixture, int count)
+wait_window_frames (GtkWidget *window, int count)
 {
-  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (fixture->window));
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (window);
   int frames = 0;
   gulong handler;
 
   g_assert_nonnull (clock);
   handler = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &frames);
   for (int seen = 0; seen < count; seen++) {
-    gtk_widget_queue_draw (GTK_WIDGET (fixture->window));
+    gtk_widget_queue_draw (window);
     natter_test_wait_until (frames > seen, TIMEOUT_MS);
   }
   g_signal_handler_disconnect (clock, handler);
+}
+
+static void
+wait_frames (Fixture *fixture, int count)
+{
+  wait_window_frames (GTK_WIDGET (fixture->window), count);
 }
 
 static void
@@ -786,15 +793,7 @@ widget_fixture_tear_down (WidgetFixture *fixture, gconstpointer data)
 static void
 widget_frames (WidgetFixture *fixture, int count)
 {
-  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (fixture->window));
-  int frames = 0;
-  gulong handler = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &frames);
-
-  for (int seen = 0; seen < count; seen++) {
-    gtk_widget_queue_draw (GTK_WIDGET (fixture->window));
-    natter_test_wait_until (frames > seen, TIMEOUT_MS);
-  }
-  g_signal_handler_disconnect (clock, handler);
+  wait_window_frames (GTK_WIDGET (fixture->window), count);
 }
 
 static void
