@@ -279,6 +279,78 @@ assert_refused_and_closed (NatterTestServer *server, const char *request, guint 
   g_assert_true (closed);
 }
 
+/* Sends @request, then reads the answer until the server closes. */
+static char *
+refusal_for (NatterTestServer *server, const char *request)
+{
+  g_autoptr (GString) answer = NULL;
+  gboolean closed;
+  int fd = connect_raw (server);
+
+  send_all (fd, request, strlen (request));
+  answer = read_until_closed (fd, natter_test_scale_ms (2000), &closed);
+  close (fd);
+  g_assert_true (closed);
+  assert_complete_answer (answer->str);
+
+  return g_strdup (answer->str);
+}
+
+static gboolean
+has_header (const char *answer, const char *line)
+{
+  g_autofree char *wanted = g_strdup_printf ("\r\n%s\r\n", line);
+  const char *end = strstr (answer, "\r\n\r\n");
+
+  return strstr (answer, wanted) != NULL && strstr (answer, wanted) < end + 2;
+}
+
+/* A refusal made before the body is read still says which methods the
+ * path takes, and a browser of an allowed origin can read it. */
+static void
+test_refusals_carry_allow_and_cors (void)
+{
+  const char *args[] = { "--allowed-origin", "https://app.example", NULL };
+  NatterTestServer *server = natter_test_server_new (args);
+  static const struct {
+    const char *method;
+    const char *path;
+    const char *origin;
+    guint status;
+    const char *allow;
+  } cases[] = {
+    { "PUT", "/api/login", "https://app.example", 405, "Allow: POST" },
+    { "POST", "/api/login", "https://app.example", 413, NULL },
+    { "PUT", "/api/attachments/1", "https://app.example", 405, "Allow: GET, HEAD" },
+    { "GET", "/api/as/1/tutor/conversations/1/attachments", "https://app.example", 405,
+      "Allow: POST" },
+    { "PUT", "/api/as/1/tutor/blocks", "https://app.example", 405, "Allow: GET, POST" },
+    { "PUT", "/api/login", "https://elsewhere.example", 405, "Allow: POST" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *request =
+      g_strdup_printf ("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: %s\r\n"
+                       "Content-Type: application/json\r\nContent-Length: %u\r\n\r\n",
+                       cases[i].method, cases[i].path, cases[i].origin, ATTACK_BODY_BYTES);
+    g_autofree char *answer = refusal_for (server, request);
+    g_autofree char *allow_origin =
+      g_strdup_printf ("Access-Control-Allow-Origin: %s", cases[i].origin);
+    gboolean allowed = g_str_equal (cases[i].origin, "https://app.example");
+
+    g_test_message ("%s %s from %s: %.*s", cases[i].method, cases[i].path, cases[i].origin,
+                    (int) (strstr (answer, "\r\n\r\n") - answer), answer);
+    g_assert_cmpuint (status_of (answer), ==, cases[i].status);
+    g_assert_true (has_header (answer, "Connection: close"));
+    g_assert_true (has_header (answer, "Vary: Origin"));
+    g_assert_cmpint (has_header (answer, allow_origin), ==, allowed);
+    if (cases[i].allow != NULL)
+      g_assert_true (has_header (answer, cases[i].allow));
+  }
+
+  natter_test_server_free (server);
+}
+
 static void
 test_refused_upgrade_closes (void)
 {
@@ -1141,6 +1213,8 @@ main (int argc, char **argv)
   g_test_add_func ("/natter/server-hardening/bodies-are-refused-unread",
                    test_bodies_are_refused_unread);
   g_test_add_func ("/natter/server-hardening/refused-upgrade-closes", test_refused_upgrade_closes);
+  g_test_add_func ("/natter/server-hardening/refusals-carry-allow-and-cors",
+                   test_refusals_carry_allow_and_cors);
   g_test_add_func ("/natter/server-hardening/slowloris", test_slowloris);
   g_test_add_func ("/natter/server-hardening/idle-keep-alive-closed", test_idle_keep_alive_closed);
   g_test_add_func ("/natter/server-hardening/connections-per-address",

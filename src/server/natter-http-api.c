@@ -232,7 +232,9 @@ add_cors_headers (NatterHttpApi *self, SoupServerMessage *msg, gboolean prefligh
 
   if (origin == NULL)
     return;
-  soup_message_headers_append (response, "Vary", "Origin");
+  /* Once only: the request guard may have added them before the body. */
+  if (!soup_message_headers_header_contains (response, "Vary", "Origin"))
+    soup_message_headers_append (response, "Vary", "Origin");
   if (!natter_server_config_origin_allowed (self->config, origin))
     return;
 
@@ -1042,6 +1044,7 @@ method_allowed (const RouteInfo *info, const char *method)
 
 /**
  * natter_http_api_check_request:
+ * @msg: the request, its headers read
  * @method: the request's method
  * @path: its path
  * @out_body_limit: (out): the most its body may hold
@@ -1050,33 +1053,40 @@ method_allowed (const RouteInfo *info, const char *method)
  * What the API answers a request before reading its body: an unknown path
  * 404, a method the path does not take 405; otherwise 0 and the body limit
  * of that route (natter-request-guard.c refuses bodies past it unread).
+ * The headers any answer to @msg carries (CORS; Allow with a 405) go on
+ * its response now, so that a refusal made before the body has them too.
  *
  * Returns: 0, or the status the request gets whatever its body
  */
 guint
-natter_http_api_check_request (const char *method,
+natter_http_api_check_request (SoupServerMessage *msg,
+                               const char *method,
                                const char *path,
                                gsize *out_body_limit,
                                gpointer user_data)
 {
   NatterHttpApi *self = NATTER_HTTP_API (user_data);
+  SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
   g_auto (Route) route = { 0 };
 
   *out_body_limit = 0;
+  add_cors_headers (self, msg, FALSE);
   if (!match_route (path, &route)) {
     guint status =
-      natter_http_attachments_check_request (self->config, method, path, out_body_limit);
+      natter_http_attachments_check_request (self->config, method, path, response, out_body_limit);
 
     if (status != SOUP_STATUS_NOT_FOUND)
       return status;
-    status = natter_http_blocks_check_request (method, path);
+    status = natter_http_blocks_check_request (method, path, response);
 
     if (status == 0)
       *out_body_limit = self->config->max_request_body_bytes;
     return status;
   }
-  if (!g_str_equal (method, "OPTIONS") && !method_allowed (&routes[route.id], method))
+  if (!g_str_equal (method, "OPTIONS") && !method_allowed (&routes[route.id], method)) {
+    soup_message_headers_replace (response, "Allow", routes[route.id].methods);
     return SOUP_STATUS_METHOD_NOT_ALLOWED;
+  }
 
   /* Each route's own limit; an upload route (attachments) answers
    * config->max_attachment_bytes here. */

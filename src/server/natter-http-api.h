@@ -23,7 +23,8 @@ void natter_http_api_install (NatterHttpApi *self, SoupServer *server);
 void natter_http_api_set_attachments (NatterHttpApi *self, NatterHttpAttachments *attachments);
 void natter_http_api_install_metrics (NatterHttpApi *self, SoupServer *server);
 void natter_http_api_set_shutting_down (NatterHttpApi *self, gboolean shutting_down);
-guint natter_http_api_check_request (const char *method,
+guint natter_http_api_check_request (SoupServerMessage *msg,
+                                     const char *method,
                                      const char *path,
                                      gsize *out_body_limit,
                                      gpointer user_data);

@@ -772,6 +772,7 @@ natter_http_attachments_handle (NatterHttpAttachments *self,
  * @config: for the upload limit
  * @method: the request's method
  * @path: its path
+ * @response: the response's headers: a 405 sets Allow there
  * @out_body_limit: (out): the most its body may hold
  *
  * What the request guard asks before reading a body.
@@ -783,6 +784,7 @@ guint
 natter_http_attachments_check_request (const NatterServerConfig *config,
                                        const char *method,
                                        const char *path,
+                                       SoupMessageHeaders *response,
                                        gsize *out_body_limit)
 {
   gint64 id = 0;
@@ -791,16 +793,20 @@ natter_http_attachments_check_request (const NatterServerConfig *config,
   if (match_upload_path (path, NULL, &id)) {
     if (g_str_equal (method, "OPTIONS"))
       return 0;
-    if (!g_str_equal (method, "POST"))
+    if (!g_str_equal (method, "POST")) {
+      soup_message_headers_replace (response, "Allow", "POST");
       return SOUP_STATUS_METHOD_NOT_ALLOWED;
+    }
     *out_body_limit = config->max_attachment_bytes;
     return 0;
   }
-  if (match_download_path (path, &id))
-    return g_str_equal (method, "GET") || g_str_equal (method, "HEAD") ||
-               g_str_equal (method, "OPTIONS")
-             ? 0
-             : SOUP_STATUS_METHOD_NOT_ALLOWED;
+  if (match_download_path (path, &id)) {
+    if (g_str_equal (method, "GET") || g_str_equal (method, "HEAD") ||
+        g_str_equal (method, "OPTIONS"))
+      return 0;
+    soup_message_headers_replace (response, "Allow", "GET, HEAD");
+    return SOUP_STATUS_METHOD_NOT_ALLOWED;
+  }
 
   return SOUP_STATUS_NOT_FOUND;
 }

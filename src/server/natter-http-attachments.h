@@ -27,6 +27,7 @@ gboolean natter_http_attachments_handle (NatterHttpAttachments *self,
 guint natter_http_attachments_check_request (const NatterServerConfig *config,
                                              const char *method,
                                              const char *path,
+                                             SoupMessageHeaders *response,
                                              gsize *out_body_limit);
 const char *natter_http_attachments_get_folder (NatterHttpAttachments *self);
 

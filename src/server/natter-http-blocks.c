@@ -189,6 +189,7 @@ natter_http_blocks_handle (NatterServerDb *db,
  * natter_http_blocks_check_request:
  * @method: the request's method
  * @path: the request's path
+ * @response: the response's headers: a 405 sets Allow there
  *
  * What the request guard asks before reading a body: whether @path is a
  * blocks path that takes @method.
@@ -196,7 +197,9 @@ natter_http_blocks_handle (NatterServerDb *db,
  * Returns: 0 when it is, else the status to refuse it with (404 or 405)
  */
 guint
-natter_http_blocks_check_request (const char *method, const char *path)
+natter_http_blocks_check_request (const char *method,
+                                  const char *path,
+                                  SoupMessageHeaders *response)
 {
   g_autoptr (NatterProfile) actor = NULL;
   g_autoptr (NatterProfile) other = NULL;
@@ -208,5 +211,6 @@ natter_http_blocks_check_request (const char *method, const char *path)
   if (other == NULL ? g_str_equal (method, "GET") || g_str_equal (method, "POST")
                     : g_str_equal (method, "DELETE"))
     return 0;
+  soup_message_headers_replace (response, "Allow", other != NULL ? "DELETE" : "GET, POST");
   return SOUP_STATUS_METHOD_NOT_ALLOWED;
 }

@@ -13,6 +13,8 @@ gboolean natter_http_blocks_handle (NatterServerDb *db,
                                     SoupServerMessage *msg,
                                     const char *path);
 
-guint natter_http_blocks_check_request (const char *method, const char *path);
+guint natter_http_blocks_check_request (const char *method,
+                                        const char *path,
+                                        SoupMessageHeaders *response);
 
 G_END_DECLS

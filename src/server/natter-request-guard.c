@@ -201,8 +201,9 @@ refuse_request (NatterRequestGuard *self,
 {
   g_autofree char *body = natter_http_error_to_json (code, text);
   g_autoptr (GString) response = g_string_new (NULL);
-  const char *allow =
-    soup_message_headers_get_one (soup_server_message_get_response_headers (msg), "Allow");
+  SoupMessageHeadersIter iter;
+  const char *name;
+  const char *value;
   GIOStream *stream;
   Linger *linger;
   gsize size;
@@ -214,8 +215,16 @@ refuse_request (NatterRequestGuard *self,
                           "Content-Length: %zu\r\n"
                           "Connection: close\r\n",
                           strlen (body));
-  if (allow != NULL)
-    g_string_append_printf (response, "Allow: %s\r\n", allow);
+  /* The headers set so far (Allow, CORS: a browser only shows a refusal
+   * that names its origin); the framing is this function's own. */
+  soup_message_headers_iter_init (&iter, soup_server_message_get_response_headers (msg));
+  while (soup_message_headers_iter_next (&iter, &name, &value)) {
+    if (g_ascii_strcasecmp (name, "Content-Type") != 0 &&
+        g_ascii_strcasecmp (name, "Content-Length") != 0 &&
+        g_ascii_strcasecmp (name, "Transfer-Encoding") != 0 &&
+        g_ascii_strcasecmp (name, "Connection") != 0)
+      g_string_append_printf (response, "%s: %s\r\n", name, value);
+  }
   g_string_append_printf (response, "\r\n%s", body);
 
   natter_metrics_inc (self->metrics, "natter_http_bodies_refused_total", "code", code);
@@ -284,7 +293,7 @@ on_got_headers (SoupServerMessage *msg, gpointer user_data)
     return;
   }
 
-  status = self->check (method, path, &limit, self->check_data);
+  status = self->check (msg, method, path, &limit, self->check_data);
   if (status == SOUP_STATUS_NOT_FOUND) {
     refuse_request (self, msg, status, "not_found", "no such resource");
   } else if (status == SOUP_STATUS_METHOD_NOT_ALLOWED) {

@@ -9,8 +9,11 @@
 G_BEGIN_DECLS
 
 /* What the HTTP API would do with a request before its body is read: the
- * body limit, or the status it answers anyway (404, 405). */
-typedef guint (*NatterRequestCheckFunc) (const char *method,
+ * body limit, or the status it answers anyway (404, 405). It may add the
+ * headers a refusal must carry to @msg's response (Allow, CORS): the guard
+ * sends them with whatever refusal it makes. */
+typedef guint (*NatterRequestCheckFunc) (SoupServerMessage *msg,
+                                         const char *method,
                                          const char *path,
                                          gsize *out_body_limit,
                                          gpointer user_data);
