@@ -7,6 +7,7 @@
 #include "natter-http-body.h"
 #include "natter-password.h"
 #include "natter-token-bucket.h"
+#include "natter-websocket-limit-connection.h"
 
 #include <string.h>
 
@@ -384,13 +385,18 @@ add_connection (NatterHub *self, NatterHubConnection *connection)
 }
 
 static void
-on_websocket_open (SoupServer *server,
-                   SoupServerMessage *message,
-                   const char *path,
-                   SoupWebsocketConnection *websocket,
-                   gpointer user_data)
+on_message_too_large (NatterHubConnection *connection)
 {
-  NatterHub *self = user_data;
+  natter_hub_connection_close (connection, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "frame too large");
+}
+
+static void
+open_connection (NatterHub *self,
+                 SoupServerMessage *message,
+                 GSocket *socket,
+                 SoupWebsocketConnection *websocket,
+                 NatterWebsocketLimitInput *input)
+{
   HubAuth *auth = g_object_get_data (G_OBJECT (message), AUTH_DATA_KEY);
   g_autoptr (NatterHubConnection) connection = NULL;
   guint n_user;
@@ -410,8 +416,38 @@ on_websocket_open (SoupServer *server,
 
   connection = natter_hub_connection_new (websocket, auth->profile, auth->user_id, auth->token_id,
                                           self->config, self->metrics);
-  natter_hub_connection_set_socket (connection, soup_server_message_get_socket (message));
+  natter_hub_connection_set_socket (connection, socket);
+  g_signal_connect_object (input, "limit-exceeded", G_CALLBACK (on_message_too_large), connection,
+                           G_CONNECT_SWAPPED);
   add_connection (self, connection);
+}
+
+/* The 101 is on the wire: the connection becomes a WebSocket. libsoup's
+ * own WebSocket handler would read it unguarded (see
+ * natter-websocket-limit-input.c), so the hub does the upgrade itself. */
+static void
+on_upgrade_written (SoupServerMessage *message, gpointer user_data)
+{
+  NatterHub *self = user_data;
+  const char *origin =
+    soup_message_headers_get_one (soup_server_message_get_request_headers (message), "Origin");
+  guint max_bytes =
+    self->config->max_frame_bytes > 0 ? self->config->max_frame_bytes : NATTER_MAX_FRAME_BYTES;
+  g_autoptr (GSocket) socket = g_object_ref (soup_server_message_get_socket (message));
+  g_autoptr (GIOStream) stream = soup_server_message_steal_connection (message);
+  g_autoptr (NatterWebsocketLimitConnection) limited = NULL;
+  g_autoptr (SoupWebsocketConnection) websocket = NULL;
+
+  g_signal_handlers_disconnect_by_func (message, on_upgrade_written, self);
+  if (stream == NULL)
+    return;
+
+  limited = natter_websocket_limit_connection_new (stream, socket, max_bytes);
+  websocket =
+    soup_websocket_connection_new (G_IO_STREAM (limited), soup_server_message_get_uri (message),
+                                   SOUP_WEBSOCKET_CONNECTION_SERVER, origin, NULL, NULL);
+  open_connection (self, message, socket, websocket,
+                   natter_websocket_limit_connection_get_input (limited));
 }
 
 static void
@@ -520,6 +556,15 @@ on_websocket_request (SoupServer *server,
   auth->token_id = token_id;
   auth->profile = g_steal_pointer (&profile);
   g_object_set_data_full (G_OBJECT (message), AUTH_DATA_KEY, auth, hub_auth_free);
+
+  /* No subprotocol and no extension. permessage-deflate is not offered:
+   * chat frames are small, inflating each one costs the routing thread
+   * CPU, and a compressed frame is a decompression bomb waiting to happen
+   * (a client that sends RSV1 anyway is closed). A request that is no
+   * handshake gets libsoup's 400. */
+  if (soup_websocket_server_process_handshake (message, NULL, NULL, NULL, NULL))
+    g_signal_connect_object (message, "wrote-informational", G_CALLBACK (on_upgrade_written), self,
+                             0);
 }
 
 /* A connection that answers nothing, not even pings, for the dead-after
@@ -644,9 +689,8 @@ natter_hub_new (NatterServerDb *db,
  * @server: the server to add /ws/{profile_id}/{profile_type} to
  *
  * Token, profile ownership, Origin and the per-user connection cap are
- * checked by a plain handler on the same path, which libsoup runs before the
- * WebSocket handshake: refused requests get 401, 403 or 429 and never become
- * WebSockets.
+ * checked before the WebSocket handshake: refused requests get 401, 403 or
+ * 429 and never become WebSockets. The hub answers the handshake itself.
  */
 void
 natter_hub_install (NatterHub *self, SoupServer *server)
@@ -656,8 +700,6 @@ natter_hub_install (NatterHub *self, SoupServer *server)
 
   soup_server_add_handler (server, "/ws", on_websocket_request, g_object_ref (self),
                            g_object_unref);
-  soup_server_add_websocket_handler (server, "/ws", NULL, NULL, on_websocket_open,
-                                     g_object_ref (self), g_object_unref);
 }
 
 /**

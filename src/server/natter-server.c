@@ -222,10 +222,6 @@ natter_server_new (NatterServerConfig *config, GError **error)
     return NULL;
 
   self->soup_server = soup_server_new ("server-header", "natter-server/" PACKAGE_VERSION " ", NULL);
-  /* No permessage-deflate: chat frames are small, inflating each one costs
-   * the routing thread CPU, and a compressed frame is a decompression bomb
-   * waiting to happen. A client that sends RSV1 anyway is closed. */
-  soup_server_remove_websocket_extension (self->soup_server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
   if (config->tls_cert_file != NULL) {
     g_autoptr (GTlsCertificate) certificate =
       g_tls_certificate_new_from_files (config->tls_cert_file, config->tls_key_file, error);
