@@ -1172,6 +1172,48 @@ test_sign_out_while_ringing (Fixture *fixture, gconstpointer data)
   g_object_unref (alice_call);
 }
 
+/* Defect 10 as a person meets it: Sign Out clicked with the pointer in
+ * Preferences, which is transient for the main window. GTK keeps the window
+ * a click came from until the next pointer event, so Preferences outlives
+ * the main window; when it goes, GTK disconnects it from its transient
+ * parent, which must not be freed by then ("instance with invalid (NULL)
+ * class pointer", g_signal_handlers_disconnect_matched: fatal here). The
+ * test holds Preferences as the pointer does. */
+static void
+test_sign_out_clicked_in_preferences (Fixture *fixture, gconstpointer data)
+{
+  GtkWindow *window;
+  GtkWindow *preferences;
+  GtkWidget *sign_out;
+
+  fixture->application = start_application (fixture, "alice", fixture->alice_token);
+  window = GTK_WINDOW (open_main_window (fixture));
+  natter_test_wait_until (
+    natter_window_open_conversation (NATTER_WINDOW (window), fixture->conversation_id), TIMEOUT_MS);
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->application), "preferences", NULL);
+  natter_test_wait_until (
+    (preferences = find_window (fixture->application, NATTER_TYPE_PREFERENCES_WINDOW)) != NULL,
+    TIMEOUT_MS);
+  g_assert_true (gtk_window_get_transient_for (preferences) == window);
+  settle (GTK_WIDGET (preferences));
+  sign_out = GTK_WIDGET (gtk_widget_get_template_child (
+    GTK_WIDGET (preferences), NATTER_TYPE_PREFERENCES_WINDOW, "sign_out_button"));
+
+  g_object_ref (preferences); /* the pointer's hold */
+  g_object_add_weak_pointer (G_OBJECT (window), (gpointer *) &window);
+  g_signal_emit_by_name (sign_out, "clicked");
+  natter_test_wait_until (window == NULL &&
+                            find_window (fixture->application, NATTER_TYPE_SIGN_IN_WINDOW) != NULL,
+                          TIMEOUT_MS);
+  g_assert_null (find_window (fixture->application, NATTER_TYPE_PREFERENCES_WINDOW));
+  natter_test_iterate_until (g_get_monotonic_time () + 100 * 1000);
+
+  /* The next pointer event: GTK lets go of Preferences. */
+  g_object_add_weak_pointer (G_OBJECT (preferences), (gpointer *) &preferences);
+  g_object_unref (preferences);
+  natter_test_wait_until (preferences == NULL, TIMEOUT_MS);
+}
+
 /* Issue 13: a call to a signed-in profile that is not the active one rings
  * and prompts too; accepting it answers on that profile's connection and
  * the window switches to that profile, showing the call. */
@@ -1395,6 +1437,8 @@ main (int argc, char *argv[])
               test_profile_switcher, fixture_tear_down);
   g_test_add ("/natter/app/window/sign-out-while-ringing", Fixture, NULL, fixture_set_up,
               test_sign_out_while_ringing, fixture_tear_down);
+  g_test_add ("/natter/app/window/sign-out-clicked-in-preferences", Fixture, NULL, fixture_set_up,
+              test_sign_out_clicked_in_preferences, fixture_tear_down);
   g_test_add ("/natter/app/window/other-profile-call-rings", Fixture, NULL, fixture_set_up,
               test_other_profile_call_rings, fixture_tear_down);
 

@@ -229,6 +229,30 @@ on_open_profile_conversation (GSimpleAction *action, GVariant *parameter, gpoint
   open_conversation (self, conversation_id);
 }
 
+/* Destroys every window of the application but those of type @keep (or
+ * all, for G_TYPE_INVALID). A destroyed window can outlive its
+ * gtk_window_destroy (): GTK keeps the one a click came from until the next
+ * pointer event. When it goes at last, GTK disconnects it from its
+ * transient parent, freed by then (Sign Out clicked in Preferences:
+ * "instance with invalid (NULL) class pointer"), so each window lets go of
+ * its parent first. The list holds references: destroying a parent also
+ * destroys the windows kept above it (Preferences is destroyed with the
+ * main window). */
+static void
+destroy_windows (NatterApplication *self, GType keep)
+{
+  GList *windows = g_list_copy_deep (gtk_application_get_windows (GTK_APPLICATION (self)),
+                                     (GCopyFunc) g_object_ref, NULL);
+
+  for (GList *l = windows; l != NULL; l = l->next)
+    if (keep == G_TYPE_INVALID || !G_TYPE_CHECK_INSTANCE_TYPE (l->data, keep))
+      gtk_window_set_transient_for (l->data, NULL);
+  for (GList *l = windows; l != NULL; l = l->next)
+    if (keep == G_TYPE_INVALID || !G_TYPE_CHECK_INSTANCE_TYPE (l->data, keep))
+      gtk_window_destroy (l->data);
+  g_list_free_full (windows, g_object_unref);
+}
+
 static void
 on_signed_out (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -270,8 +294,6 @@ end_calls (NatterClient *client)
 static void
 sign_out (NatterApplication *self, gboolean everywhere)
 {
-  GList *windows;
-
   if (self->client == NULL || !self->signed_in)
     return;
 
@@ -292,11 +314,7 @@ sign_out (NatterApplication *self, gboolean everywhere)
   self->window_wanted = TRUE;
   natter_application_present_sign_in_window (self);
 
-  windows = g_list_copy (gtk_application_get_windows (GTK_APPLICATION (self)));
-  for (GList *l = windows; l != NULL; l = l->next)
-    if (!NATTER_IS_SIGN_IN_WINDOW (l->data))
-      gtk_window_destroy (l->data);
-  g_list_free (windows);
+  destroy_windows (self, NATTER_TYPE_SIGN_IN_WINDOW);
 
   natter_application_update_hold (self);
 }
@@ -348,12 +366,8 @@ static void
 on_quit (GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
   NatterApplication *self = user_data;
-  GList *windows = g_list_copy (gtk_application_get_windows (GTK_APPLICATION (self)));
 
-  for (GList *l = windows; l != NULL; l = l->next)
-    gtk_window_destroy (l->data);
-  g_list_free (windows);
-
+  destroy_windows (self, G_TYPE_INVALID);
   g_application_quit (G_APPLICATION (self));
 }
 
