@@ -114,6 +114,23 @@ store_error_new (const GError *error)
       code = NATTER_SERVER_DB_ERROR_EXISTS;
   }
 
+  /* "SQLSTATE: ERROR:  message\nCONTEXT: …" from the connection: the
+   * message and the SQLSTATE, on one line. */
+  if (error->domain == G_IO_ERROR && error->code == G_IO_ERROR_FAILED &&
+      strlen (error->message) > 6 && error->message[5] == ':') {
+    const char *text = error->message + 6;
+    g_autofree char *line = NULL;
+
+    while (*text == ' ')
+      text++;
+    if (g_str_has_prefix (text, "ERROR:"))
+      text += strlen ("ERROR:");
+    while (*text == ' ')
+      text++;
+    line = g_strndup (text, strcspn (text, "\n"));
+    return g_error_new (NATTER_SERVER_DB_ERROR, code, "database: %s (%.5s)", line, error->message);
+  }
+
   return g_error_new (NATTER_SERVER_DB_ERROR, code, "database: %s", error->message);
 }
 
@@ -332,7 +349,9 @@ finish_turn (NatterServerPgStore *self, const GError *error)
     self->n_turns++;
     self->max_turn_jobs = MAX (self->max_turn_jobs, jobs.length);
   } else {
-    g_message ("storing %u requests failed: %s", jobs.length, error->message);
+    g_autoptr (GError) reported = store_error_new (error);
+
+    g_message ("storing %u requests failed: %s", jobs.length, reported->message);
   }
   finish_jobs (self, &jobs, error);
   start_turn (self);
@@ -350,21 +369,28 @@ fail_queued (NatterServerPgStore *self, const GError *error)
 }
 
 static void
+migration_failed (NatterServerPgStore *self, const GError *error)
+{
+  self->migrating = FALSE;
+  g_warning ("PostgreSQL schema migration failed: %s", error->message);
+  roll_back (self, error);
+  fail_queued (self, error);
+}
+
+static void
 on_migrated (NatterServerPgStore *self, Round *round, const GError *error)
 {
   g_autoptr (GError) local_error = NULL;
 
-  self->migrating = FALSE;
   if (error == NULL && !committed (round))
     error = local_error =
       g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "the schema migration was rolled back");
   if (error != NULL) {
-    g_warning ("PostgreSQL schema migration failed: %s", error->message);
-    roll_back (self, error);
-    fail_queued (self, error);
+    migration_failed (self, error);
     return;
   }
 
+  self->migrating = FALSE;
   self->schema_version = natter_server_pg_schema_version ();
   start_turn (self);
 }
@@ -379,9 +405,7 @@ on_schema_version_read (NatterServerPgStore *self, Round *round, const GError *e
   Statement *statement;
 
   if (error != NULL) {
-    self->migrating = FALSE;
-    roll_back (self, error);
-    fail_queued (self, error);
+    migration_failed (self, error);
     return;
   }
 
@@ -390,9 +414,7 @@ on_schema_version_read (NatterServerPgStore *self, Round *round, const GError *e
     local_error = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED,
                                "schema version %" G_GINT64_FORMAT " is newer than this server (%u)",
                                version, target);
-    self->migrating = FALSE;
-    roll_back (self, local_error);
-    fail_queued (self, local_error);
+    migration_failed (self, local_error);
     return;
   }
 
@@ -418,8 +440,10 @@ start_migration (NatterServerPgStore *self)
   self->migrating = TRUE;
   statement_new (statements, "BEGIN");
   statement_new (statements, "SELECT pg_advisory_xact_lock (" MIGRATION_LOCK_KEY ")");
-  statement_new (statements,
-                 "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)");
+  /* Not CREATE TABLE IF NOT EXISTS, whose notice libpq prints. */
+  statement_new (statements, "DO $$ BEGIN IF to_regclass ('schema_version') IS NULL THEN"
+                             " CREATE TABLE schema_version (version integer NOT NULL);"
+                             " END IF; END $$");
   statement_new (statements, "SELECT coalesce (max (version), 0) FROM schema_version");
   send_round (self, statements, on_schema_version_read);
 }
@@ -629,6 +653,9 @@ typedef struct {
   GString *delete_ids, *delete_types, *delete_event_ids;
   GString *message_ids, *sender_event_ids;
   guint n_events, n_deletes, n_messages;
+  /* message_id -> the sender's event id, of the messages of this turn: a
+   * retry queued behind the first copy finds it here. */
+  GHashTable *sender_event_ids_by_message;
 } Events;
 
 static gint64
@@ -720,8 +747,12 @@ build_message_events (NatterServerPgStore *self,
 
   /* A retry, also of a message another node stored: same ack, no event. */
   if (value_bool (row, 0, COLUMN_DUPLICATE)) {
+    gint64 *earlier =
+      g_hash_table_lookup (events->sender_event_ids_by_message, &message->message_id);
+
     request->duplicate = TRUE;
-    request->sender_event_id = value_int64 (row, 0, COLUMN_SENDER_EVENT_ID);
+    request->sender_event_id =
+      earlier != NULL ? *earlier : value_int64 (row, 0, COLUMN_SENDER_EVENT_ID);
     return TRUE;
   }
 
@@ -746,6 +777,9 @@ build_message_events (NatterServerPgStore *self,
   }
   request->message = g_steal_pointer (&event->message);
 
+  g_hash_table_insert (events->sender_event_ids_by_message,
+                       g_memdup2 (&request->message->message_id, sizeof (gint64)),
+                       g_memdup2 (&request->sender_event_id, sizeof (gint64)));
   array_add_int64 (events->message_ids, request->message->message_id);
   array_add_int64 (events->sender_event_ids, request->sender_event_id);
   events->n_messages++;
@@ -855,6 +889,8 @@ on_rows_stored (NatterServerPgStore *self, Round *round, const GError *error)
   events.delete_event_ids = g_string_new ("{");
   events.message_ids = g_string_new ("{");
   events.sender_event_ids = g_string_new ("{");
+  events.sender_event_ids_by_message =
+    g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
 
   for (GList *l = self->turn.head; l != NULL && local_error == NULL; l = l->next) {
     Job *job = l->data;
@@ -871,6 +907,8 @@ on_rows_stored (NatterServerPgStore *self, Round *round, const GError *error)
       build_event (self, &events, job->request);
     }
   }
+
+  g_hash_table_unref (events.sender_event_ids_by_message);
 
   counter_ids = g_string_new ("{");
   counter_types = g_string_new ("{");
@@ -1094,8 +1132,8 @@ natter_server_pg_store_init (NatterServerPgStore *self)
  * natter_server_pg_store_new:
  * @conninfo: libpq's connection string or a `postgresql://` URI
  *
- * Returns: (transfer full): the store, connecting; it migrates the schema
- *   before the first request is stored
+ * Returns: (transfer full): the store, connecting and then migrating the
+ *   schema; requests wait for both (a flush too)
  */
 NatterServerPgStore *
 natter_server_pg_store_new (const char *conninfo)
@@ -1108,6 +1146,7 @@ natter_server_pg_store_new (const char *conninfo)
   self->context = g_main_context_ref_thread_default ();
   self->connection = natter_pg_connection_new (conninfo);
   natter_pg_connection_start (self->connection);
+  start_migration (self);
 
   return self;
 }
