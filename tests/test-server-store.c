@@ -760,12 +760,16 @@ test_failed_turn_stores_nothing (Fixture *fixture, gconstpointer data)
 }
 
 #ifdef NATTER_HAVE_LIBPQ
-#define NODE_EVENTS 30
+#define N_NODES 3
+#define N_PROFILES 6
+/* Per node and profile. */
+#define NODE_EVENTS 12
+#define NODE_JOBS (N_PROFILES * NODE_EVENTS)
 
 /* What one "node" saw: the ids its callbacks got, per profile. */
 typedef struct {
   guint n_done;
-  GArray *ids[3];
+  GArray *ids[N_PROFILES];
 } NodeLog;
 
 typedef struct {
@@ -788,7 +792,7 @@ on_node_event (NatterServerStore *store, const GError *error, gpointer user_data
 static void
 assert_no_visible_gap (Fixture *fixture, NatterProfile **profiles)
 {
-  for (guint p = 0; p < 3; p++) {
+  for (guint p = 0; p < N_PROFILES; p++) {
     g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, profiles[p]->profile_id);
     const char *params[] = { id, profiles[p]->profile_type };
     PGresult *result = pg_exec (fixture->pg,
@@ -801,107 +805,124 @@ assert_no_visible_gap (Fixture *fixture, NatterProfile **profiles)
   }
 }
 
-/* Two stores on one database, as two nodes: each queues events for the
- * same three profiles, in opposite orders, so that their turns lock the
- * same counters at once. No deadlock (PostgreSQL would fail one turn),
- * every profile's ids are 1..2N without a gap, each node's callbacks see
- * its ids rise, and a reader polling meanwhile never sees a later id
- * before an earlier one. */
-static void
-test_two_nodes_gap_free (Fixture *fixture, gconstpointer data)
+static guint
+nodes_done (NodeLog *logs)
 {
-  g_autoptr (NatterProfile) c = NULL;
-  NatterServerStore *other;
-  NatterServerStore *nodes[2];
-  NodeLog logs[2];
-  NodeEvent calls[2][3 * NODE_EVENTS];
-  NatterProfile *profiles[3];
+  guint n_done = 0;
+
+  for (guint n = 0; n < N_NODES; n++)
+    n_done += logs[n].n_done;
+
+  return n_done;
+}
+
+/* Three stores on one database, as three nodes, each storing events for
+ * the same six profiles in its own shuffled order, a few requests at a
+ * time, so that their turns lock overlapping sets of counters at once and
+ * turns queue up behind each other. No deadlock (PostgreSQL would fail a
+ * turn with 40P01), every profile's ids are 1..3N without a gap or a
+ * repeat, each node's callbacks see its ids rise, and a reader polling all
+ * along never sees a later id committed before an earlier one. */
+static void
+test_nodes_gap_free (Fixture *fixture, gconstpointer data)
+{
+  NatterServerStore *nodes[N_NODES];
+  NodeLog logs[N_NODES];
+  NodeEvent calls[N_NODES][NODE_JOBS];
+  NatterProfile *profiles[N_PROFILES];
   guint polls = 0;
+  guint max_turn_jobs = 0;
   gint64 deadline;
 
   if (fixture->skipped)
     return;
 
-  c = add_user (fixture, "c@test.invalid", "parent");
-  profiles[0] = fixture->a;
-  profiles[1] = fixture->b;
-  profiles[2] = c;
-  other = new_pg_store (fixture);
-  nodes[0] = fixture->store;
-  nodes[1] = other;
+  profiles[0] = natter_profile_copy (fixture->a);
+  profiles[1] = natter_profile_copy (fixture->b);
+  profiles[2] = add_user (fixture, "c@test.invalid", "parent");
+  for (guint p = 3; p < N_PROFILES; p++) {
+    g_autofree char *email = g_strdup_printf ("%u@test.invalid", p);
 
-  for (guint n = 0; n < 2; n++) {
-    logs[n].n_done = 0;
-    for (guint p = 0; p < 3; p++)
-      logs[n].ids[p] = g_array_new (FALSE, FALSE, sizeof (gint64));
-    for (guint i = 0; i < 3 * NODE_EVENTS; i++) {
-      /* Node 0 goes a, b, c; node 1 c, b, a. */
-      guint p = n == 0 ? i % 3 : 2 - i % 3;
-
-      calls[n][i].log = &logs[n];
-      calls[n][i].profile = p;
-      calls[n][i].event =
-        natter_store_event_new (profiles[p], natter_frame_new (NATTER_FRAME_MISSED_CALL));
-    }
+    profiles[p] = add_user (fixture, email, "tutor");
   }
-  /* Interleaved, a few at a time: the turns of both nodes overlap. */
-  for (guint i = 0; i < 3 * NODE_EVENTS; i++) {
-    for (guint n = 0; n < 2; n++)
-      natter_server_store_add_event (nodes[n], calls[n][i].event, on_node_event, &calls[n][i]);
-    if (i % 9 == 8)
-      g_main_context_iteration (NULL, FALSE);
+  nodes[0] = fixture->store;
+  for (guint n = 1; n < N_NODES; n++)
+    nodes[n] = new_pg_store (fixture);
+
+  for (guint n = 0; n < N_NODES; n++) {
+    logs[n].n_done = 0;
+    for (guint p = 0; p < N_PROFILES; p++)
+      logs[n].ids[p] = g_array_new (FALSE, FALSE, sizeof (gint64));
+    for (guint i = 0; i < NODE_JOBS; i++)
+      calls[n][i].profile = i % N_PROFILES;
+    /* Fisher-Yates: each node its own order of the same events. */
+    for (guint i = NODE_JOBS - 1; i > 0; i--) {
+      guint j = (guint) g_test_rand_int_range (0, (gint32) i + 1);
+      guint swap = calls[n][i].profile;
+
+      calls[n][i].profile = calls[n][j].profile;
+      calls[n][j].profile = swap;
+    }
+    for (guint i = 0; i < NODE_JOBS; i++) {
+      calls[n][i].log = &logs[n];
+      calls[n][i].event = natter_store_event_new (profiles[calls[n][i].profile],
+                                                  natter_frame_new (NATTER_FRAME_MISSED_CALL));
+    }
   }
 
   deadline = g_get_monotonic_time () + WAIT_MS * 1000;
-  while (logs[0].n_done + logs[1].n_done < 2 * 3 * NODE_EVENTS) {
+  for (guint i = 0; i < NODE_JOBS || nodes_done (logs) < N_NODES * NODE_JOBS;) {
+    /* Three requests per node, then whatever the sockets have. */
+    for (guint k = 0; k < 3 && i < NODE_JOBS; k++, i++) {
+      for (guint n = 0; n < N_NODES; n++)
+        natter_server_store_add_event (nodes[n], calls[n][i].event, on_node_event, &calls[n][i]);
+    }
     g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-    g_main_context_iteration (NULL, TRUE);
+    g_main_context_iteration (NULL, i >= NODE_JOBS);
     assert_no_visible_gap (fixture, profiles);
     polls++;
   }
-  g_assert_cmpuint (polls, >, 0);
+  g_assert_cmpuint (polls, >, 1);
 
-  for (guint p = 0; p < 3; p++) {
-    g_autoptr (GArray) all = g_array_new (FALSE, FALSE, sizeof (gint64));
+  for (guint p = 0; p < N_PROFILES; p++) {
+    g_autoptr (GHashTable) seen = g_hash_table_new (g_int64_hash, g_int64_equal);
 
-    for (guint n = 0; n < 2; n++) {
+    for (guint n = 0; n < N_NODES; n++) {
       GArray *ids = logs[n].ids[p];
 
       g_assert_cmpuint (ids->len, ==, NODE_EVENTS);
       for (guint i = 0; i < ids->len; i++) {
+        gint64 *id = &g_array_index (ids, gint64, i);
+
         if (i > 0)
-          g_assert_cmpint (g_array_index (ids, gint64, i), >, g_array_index (ids, gint64, i - 1));
-        g_array_append_val (all, g_array_index (ids, gint64, i));
-      }
-    }
-    {
-      g_autoptr (GHashTable) seen = g_hash_table_new (g_int64_hash, g_int64_equal);
-
-      for (guint i = 0; i < all->len; i++) {
-        gint64 *id = &g_array_index (all, gint64, i);
-
+          g_assert_cmpint (*id, >, g_array_index (ids, gint64, i - 1));
         g_assert_cmpint (*id, >=, 1);
-        g_assert_cmpint (*id, <=, 2 * NODE_EVENTS);
+        g_assert_cmpint (*id, <=, N_NODES * NODE_EVENTS);
         g_assert_false (g_hash_table_contains (seen, id));
         g_hash_table_add (seen, id);
       }
-      g_assert_cmpuint (g_hash_table_size (seen), ==, 2 * NODE_EVENTS);
     }
-    g_assert_cmpint (observed_last_event_id (fixture, profiles[p]), ==, 2 * NODE_EVENTS);
+    g_assert_cmpuint (g_hash_table_size (seen), ==, N_NODES * NODE_EVENTS);
+    g_assert_cmpint (observed_last_event_id (fixture, profiles[p]), ==, N_NODES * NODE_EVENTS);
   }
   assert_no_visible_gap (fixture, profiles);
-  /* Group commit: some turn carried several requests. */
-  g_assert_cmpuint (natter_server_pg_store_get_max_turn_jobs (NATTER_SERVER_PG_STORE (other)), >,
-                    1);
 
-  for (guint n = 0; n < 2; n++) {
-    for (guint p = 0; p < 3; p++)
+  for (guint n = 0; n < N_NODES; n++) {
+    max_turn_jobs = MAX (
+      max_turn_jobs, natter_server_pg_store_get_max_turn_jobs (NATTER_SERVER_PG_STORE (nodes[n])));
+    for (guint p = 0; p < N_PROFILES; p++)
       g_array_unref (logs[n].ids[p]);
-    for (guint i = 0; i < 3 * NODE_EVENTS; i++)
+    for (guint i = 0; i < NODE_JOBS; i++)
       natter_store_event_unref (calls[n][i].event);
   }
-  close_store (fixture, other);
-  g_assert_finalize_object (other);
+  /* Group commit: some turn carried several requests. */
+  g_assert_cmpuint (max_turn_jobs, >, 1);
+  for (guint n = 1; n < N_NODES; n++) {
+    close_store (fixture, nodes[n]);
+    g_assert_finalize_object (nodes[n]);
+  }
+  for (guint p = 0; p < N_PROFILES; p++)
+    natter_profile_free (profiles[p]);
 }
 
 /* The same (sender, client_msg_id) sent to two nodes at once, as a client
@@ -1038,8 +1059,7 @@ main (int argc, char **argv)
     }
   }
 #ifdef NATTER_HAVE_LIBPQ
-  ADD ("/natter/server-store/postgresql/two-nodes-gap-free", BACKEND_POSTGRES,
-       test_two_nodes_gap_free);
+  ADD ("/natter/server-store/postgresql/nodes-gap-free", BACKEND_POSTGRES, test_nodes_gap_free);
   ADD ("/natter/server-store/postgresql/two-nodes-same-client-msg-id", BACKEND_POSTGRES,
        test_two_nodes_same_client_msg_id);
   ADD ("/natter/server-store/postgresql/migrations", BACKEND_POSTGRES, test_migrations);
