@@ -759,6 +759,231 @@ test_failed_turn_stores_nothing (Fixture *fixture, gconstpointer data)
   g_clear_error (&failed.error);
 }
 
+static void
+on_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GAsyncResult **out = user_data;
+
+  *out = g_object_ref (result);
+}
+
+/* The result of a read, waited for with a deadline. */
+static GAsyncResult *
+wait_read (GAsyncResult **result)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_MS * 1000;
+
+  while (*result == NULL) {
+    g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    g_main_context_iteration (NULL, TRUE);
+  }
+
+  return *result;
+}
+
+/* A token of @profile's user, expiring at @expires_unix; revoked if asked. */
+static void
+add_token (Fixture *fixture,
+           const NatterProfile *profile,
+           const char *hash,
+           gint64 expires_unix,
+           gboolean revoked,
+           gint64 *out_user_id)
+{
+#ifdef NATTER_HAVE_LIBPQ
+  if (fixture->backend == BACKEND_POSTGRES) {
+    g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, profile->profile_id);
+    const char *owner_params[] = { id, profile->profile_type };
+    g_autofree char *user_id = NULL;
+    g_autofree char *expires = g_strdup_printf ("%" G_GINT64_FORMAT, expires_unix);
+
+    *out_user_id = pg_exec_int64 (fixture->pg,
+                                  "SELECT user_id FROM profiles WHERE profile_id = $1"
+                                  " AND profile_type = $2",
+                                  2, owner_params);
+    user_id = g_strdup_printf ("%" G_GINT64_FORMAT, *out_user_id);
+    {
+      const char *params[] = { user_id, hash, expires, revoked ? "1" : NULL };
+
+      PQclear (pg_exec (fixture->pg,
+                        "INSERT INTO tokens (user_id, token_hash, created_at, expires_at,"
+                        " revoked_at) VALUES ($1, $2, 0, $3, $4)",
+                        4, params));
+    }
+    return;
+  }
+#endif
+  {
+    g_autoptr (GError) error = NULL;
+    gint64 token_id = 0;
+
+    *out_user_id =
+      natter_server_db_get_profile_owner (fixture->db, profile->profile_id, profile->profile_type);
+    g_assert_true (natter_server_db_add_token (fixture->db, *out_user_id, hash, expires_unix,
+                                               &token_id, &error));
+    g_assert_no_error (error);
+    if (revoked)
+      g_assert_true (natter_server_db_revoke_token (fixture->db, token_id, NULL));
+  }
+}
+
+static NatterStoreAuth *
+authenticate (Fixture *fixture, const char *hash, const NatterProfile *profile, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  natter_server_store_authenticate (fixture->store, hash, g_get_real_time () / G_USEC_PER_SEC,
+                                    profile, on_read, &result);
+  /* Never inside the call. */
+  g_assert_null (result);
+
+  return natter_server_store_authenticate_finish (fixture->store, wait_read (&result), error);
+}
+
+/* The upgrade's read: a valid token with its user's profile, with another
+ * user's profile ("not yours"), and tokens that are not valid. */
+static void
+test_read_authenticate (Fixture *fixture, gconstpointer data)
+{
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  gint64 user_id = 0;
+  gint64 other_user_id = 0;
+  const char *refused[] = { "expired", "revoked", "unknown" };
+
+  if (fixture->skipped)
+    return;
+
+  add_token (fixture, fixture->a, "valid", now + 3600, FALSE, &user_id);
+  add_token (fixture, fixture->a, "expired", now - 1, FALSE, &other_user_id);
+  add_token (fixture, fixture->a, "revoked", now + 3600, TRUE, &other_user_id);
+
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (NatterStoreAuth) auth = authenticate (fixture, "valid", fixture->a, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpint (auth->user_id, ==, user_id);
+    g_assert_cmpint (auth->token_id, >, 0);
+    g_assert_nonnull (auth->profile);
+    g_assert_true (natter_profile_equal (auth->profile, fixture->a));
+    g_assert_cmpstr (auth->profile->display_name, ==, "a@test.invalid");
+    g_assert_null (auth->profile->avatar_url);
+  }
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (NatterStoreAuth) auth = authenticate (fixture, "valid", fixture->b, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpint (auth->user_id, ==, user_id);
+    g_assert_null (auth->profile);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (NatterStoreAuth) auth = authenticate (fixture, refused[i], fixture->a, &error);
+
+    g_assert_null (auth);
+    g_assert_error (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND);
+  }
+}
+
+/* A chat route: the participants in the order they joined, full; none for
+ * a conversation that does not exist. */
+static void
+test_read_participants (Fixture *fixture, gconstpointer data)
+{
+  const gint64 conversations[] = { 0, 999999 };
+
+  if (fixture->skipped)
+    return;
+
+  for (guint i = 0; i < G_N_ELEMENTS (conversations); i++) {
+    g_autoptr (GAsyncResult) result = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GPtrArray) participants = NULL;
+
+    natter_server_store_list_participants (
+      fixture->store, i == 0 ? fixture->conversation_id : conversations[i], on_read, &result);
+    participants =
+      natter_server_store_list_participants_finish (fixture->store, wait_read (&result), &error);
+    g_assert_no_error (error);
+    if (i > 0) {
+      g_assert_cmpuint (participants->len, ==, 0);
+      continue;
+    }
+    g_assert_cmpuint (participants->len, ==, 2);
+    g_assert_true (natter_profile_equal (g_ptr_array_index (participants, 0), fixture->a));
+    g_assert_true (natter_profile_equal (g_ptr_array_index (participants, 1), fixture->b));
+    g_assert_cmpstr (((NatterProfile *) g_ptr_array_index (participants, 1))->display_name, ==,
+                     "b@test.invalid");
+  }
+}
+
+static NatterStoreReplay *
+replay (Fixture *fixture, gint64 after_event_id, guint limit)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  NatterStoreReplay *answer;
+
+  natter_server_store_replay (fixture->store, fixture->b, after_event_id, limit, on_read, &result);
+  answer = natter_server_store_replay_finish (fixture->store, wait_read (&result), &error);
+  g_assert_no_error (error);
+
+  return answer;
+}
+
+/* Replay after N: the stored frames after it, oldest first; the newest
+ * ones when more than the limit follow; hello's last id and epoch. */
+static void
+test_read_replay (Fixture *fixture, gconstpointer data)
+{
+  NatterStoreEvent *events[5];
+  guint n_done = 0;
+
+  if (fixture->skipped)
+    return;
+
+  {
+    g_autoptr (NatterStoreReplay) empty = replay (fixture, 0, 10);
+
+    g_assert_cmpuint (empty->events->len, ==, 0);
+    g_assert_false (empty->truncated);
+    g_assert_cmpint (empty->last_event_id, ==, 0);
+  }
+
+  for (guint i = 0; i < G_N_ELEMENTS (events); i++) {
+    events[i] = natter_store_event_new (fixture->b, natter_frame_new (NATTER_FRAME_MISSED_CALL));
+    natter_server_store_add_event (fixture->store, events[i], on_counted, &n_done);
+  }
+  iterate_until (&n_done, G_N_ELEMENTS (events));
+
+  {
+    g_autoptr (NatterStoreReplay) after_two = replay (fixture, 2, 10);
+    g_autoptr (NatterStoreReplay) newest = replay (fixture, 0, 2);
+    g_autoptr (NatterStoreReplay) hello = replay (fixture, 5, 0);
+
+    g_assert_cmpuint (after_two->events->len, ==, 3);
+    g_assert_false (after_two->truncated);
+    g_assert_cmpint (after_two->last_event_id, ==, 5);
+    for (guint i = 0; i < 3; i++)
+      g_assert_cmpstr (g_ptr_array_index (after_two->events, i), ==, events[i + 2]->text);
+
+    g_assert_cmpuint (newest->events->len, ==, 2);
+    g_assert_true (newest->truncated);
+    g_assert_cmpstr (g_ptr_array_index (newest->events, 0), ==, events[3]->text);
+    g_assert_cmpstr (g_ptr_array_index (newest->events, 1), ==, events[4]->text);
+
+    g_assert_cmpuint (hello->events->len, ==, 0);
+    g_assert_false (hello->truncated);
+    g_assert_cmpint (hello->last_event_id, ==, 5);
+    g_assert_cmpuint (strlen (hello->epoch), ==, 32);
+    g_assert_cmpstr (hello->epoch, ==, newest->epoch);
+  }
+
+  for (guint i = 0; i < G_N_ELEMENTS (events); i++)
+    natter_store_event_unref (events[i]);
+}
+
 #ifdef NATTER_HAVE_LIBPQ
 #define N_NODES 3
 #define N_PROFILES 6
@@ -1035,6 +1260,9 @@ main (int argc, char **argv)
     { "creates-direct-conversation-once", test_creates_direct_conversation_once },
     { "close-flushes", test_close_flushes },
     { "failed-turn-stores-nothing", test_failed_turn_stores_nothing },
+    { "read-authenticate", test_read_authenticate },
+    { "read-participants", test_read_participants },
+    { "read-replay", test_read_replay },
   };
   int status;
 

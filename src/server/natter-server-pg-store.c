@@ -70,6 +70,10 @@ struct _NatterServerPgStore {
   GObject parent_instance;
 
   NatterPgConnection *connection;
+  /* Reads go on a connection of their own: outside the writer's open
+   * transaction, they see only what is committed. */
+  NatterPgConnection *reader;
+  GQueue pending_reads; /* PgRead, waiting for the schema */
   GMainContext *context;
   GQueue queued;        /* Job */
   GQueue turn;          /* Job, on their way */
@@ -92,6 +96,7 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (NatterServerPgStore,
                                                       natter_server_pg_store_iface_init))
 
 static void start_turn (NatterServerPgStore *self);
+static void send_pending_reads (NatterServerPgStore *self, const GError *error);
 
 static void
 job_free (Job *job)
@@ -375,6 +380,7 @@ migration_failed (NatterServerPgStore *self, const GError *error)
   g_warning ("PostgreSQL schema migration failed: %s", error->message);
   roll_back (self, error);
   fail_queued (self, error);
+  send_pending_reads (self, error);
 }
 
 static void
@@ -392,6 +398,7 @@ on_migrated (NatterServerPgStore *self, Round *round, const GError *error)
 
   self->migrating = FALSE;
   self->schema_version = natter_server_pg_schema_version ();
+  send_pending_reads (self, NULL);
   start_turn (self);
 }
 
@@ -1080,9 +1087,249 @@ natter_server_pg_store_flush (NatterServerStore *store)
     g_main_context_iteration (self->context, TRUE);
 }
 
+/* Reads */
+
+typedef struct _PgRead PgRead;
+typedef void (*ReadParse) (PgRead *read, PGresult *rows);
+
+struct _PgRead {
+  GTask *task;
+  const char *sql;
+  GPtrArray *params; /* char * */
+  ReadParse parse;
+  NatterProfile *profile; /* what was asked about */
+  guint limit;
+};
+
+static void
+pg_read_free (PgRead *read)
+{
+  g_clear_object (&read->task);
+  g_ptr_array_unref (read->params);
+  g_clear_pointer (&read->profile, natter_profile_free);
+  g_free (read);
+}
+
+static void
+on_read_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PgRead *read = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PGresult) rows =
+    natter_pg_connection_query_finish (NATTER_PG_CONNECTION (source), result, &error);
+
+  if (rows == NULL)
+    g_task_return_error (read->task, store_error_new (error));
+  else
+    read->parse (read, rows);
+  pg_read_free (read);
+}
+
+static void
+send_read (NatterServerPgStore *self, PgRead *read)
+{
+  natter_pg_connection_query (self->reader, read->sql, (int) read->params->len,
+                              (const char *const *) read->params->pdata, on_read_done, read);
+}
+
+/* Once migrated: the reads that waited for the schema; @error fails them. */
+static void
+send_pending_reads (NatterServerPgStore *self, const GError *error)
+{
+  PgRead *read;
+
+  while ((read = g_queue_pop_head (&self->pending_reads)) != NULL) {
+    if (error != NULL) {
+      g_task_return_error (read->task, store_error_new (error));
+      pg_read_free (read);
+    } else {
+      send_read (self, read);
+    }
+  }
+}
+
+static PgRead *
+pg_read_new (NatterServerPgStore *self,
+             gpointer source_tag,
+             const char *sql,
+             ReadParse parse,
+             GAsyncReadyCallback callback,
+             gpointer user_data)
+{
+  PgRead *read = g_new0 (PgRead, 1);
+
+  read->task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (read->task, source_tag);
+  read->sql = sql;
+  read->params = g_ptr_array_new_with_free_func (g_free);
+  read->parse = parse;
+
+  return read;
+}
+
+static void
+start_read (NatterServerPgStore *self, PgRead *read)
+{
+  if (self->schema_version > 0) {
+    send_read (self, read);
+    return;
+  }
+  g_queue_push_tail (&self->pending_reads, read);
+  if (!self->migrating)
+    start_migration (self);
+}
+
+static NatterProfile *
+row_profile (PGresult *rows, int row, gint64 profile_id, const char *profile_type, int first)
+{
+  g_autofree char *avatar_url = NULL;
+
+  if (value_bool (rows, row, first + 1))
+    avatar_url =
+      g_strdup_printf ("/api/profiles/%s/%" G_GINT64_FORMAT "/avatar", profile_type, profile_id);
+
+  return natter_profile_new (profile_id, profile_type,
+                             PQgetisnull (rows, row, first) ? NULL : PQgetvalue (rows, row, first),
+                             avatar_url);
+}
+
+static void
+parse_auth (PgRead *read, PGresult *rows)
+{
+  g_autoptr (NatterStoreAuth) auth = NULL;
+
+  if (PQntuples (rows) == 0) {
+    g_task_return_new_error (read->task, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND,
+                             "unknown, expired or revoked token");
+    return;
+  }
+
+  auth = g_new0 (NatterStoreAuth, 1);
+  auth->user_id = value_int64 (rows, 0, 0);
+  auth->token_id = value_int64 (rows, 0, 1);
+  if (!PQgetisnull (rows, 0, 2))
+    auth->profile =
+      row_profile (rows, 0, read->profile->profile_id, read->profile->profile_type, 3);
+  g_task_return_pointer (read->task, g_steal_pointer (&auth),
+                         (GDestroyNotify) natter_store_auth_free);
+}
+
+static void
+natter_server_pg_store_authenticate (NatterServerStore *store,
+                                     const char *token_hash_hex,
+                                     gint64 now_unix,
+                                     const NatterProfile *profile,
+                                     GAsyncReadyCallback callback,
+                                     gpointer user_data)
+{
+  NatterServerPgStore *self = NATTER_SERVER_PG_STORE (store);
+  PgRead *read =
+    pg_read_new (self, natter_server_pg_store_authenticate,
+                 "SELECT t.user_id, t.token_id, p.profile_id, u.display_name, p.avatar IS NOT NULL"
+                 " FROM tokens t JOIN users u ON u.user_id = t.user_id"
+                 " LEFT JOIN profiles p ON p.user_id = t.user_id AND p.profile_id = $3::bigint"
+                 " AND p.profile_type = $4"
+                 " WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2::bigint",
+                 parse_auth, callback, user_data);
+
+  read->profile = natter_profile_copy (profile);
+  g_ptr_array_add (read->params, g_strdup (token_hash_hex));
+  g_ptr_array_add (read->params, g_strdup_printf ("%" G_GINT64_FORMAT, now_unix));
+  g_ptr_array_add (read->params, g_strdup_printf ("%" G_GINT64_FORMAT, profile->profile_id));
+  g_ptr_array_add (read->params, g_strdup (profile->profile_type));
+  start_read (self, read);
+}
+
+static void
+parse_participants (PgRead *read, PGresult *rows)
+{
+  GPtrArray *participants = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
+
+  for (int row = 0; row < PQntuples (rows); row++)
+    g_ptr_array_add (participants, row_profile (rows, row, value_int64 (rows, row, 0),
+                                                PQgetvalue (rows, row, 1), 2));
+  g_task_return_pointer (read->task, participants, (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void
+natter_server_pg_store_list_participants (NatterServerStore *store,
+                                          gint64 conversation_id,
+                                          GAsyncReadyCallback callback,
+                                          gpointer user_data)
+{
+  NatterServerPgStore *self = NATTER_SERVER_PG_STORE (store);
+  PgRead *read = pg_read_new (
+    self, natter_server_pg_store_list_participants,
+    "SELECT r.profile_id, r.profile_type, u.display_name, p.avatar IS NOT NULL"
+    " FROM participants r"
+    " LEFT JOIN profiles p ON p.profile_id = r.profile_id AND p.profile_type = r.profile_type"
+    " LEFT JOIN users u ON u.user_id = p.user_id"
+    " WHERE r.conversation_id = $1::bigint ORDER BY r.added",
+    parse_participants, callback, user_data);
+
+  g_ptr_array_add (read->params, g_strdup_printf ("%" G_GINT64_FORMAT, conversation_id));
+  start_read (self, read);
+}
+
+static void
+parse_replay (PgRead *read, PGresult *rows)
+{
+  g_autoptr (NatterStoreReplay) replay = g_new0 (NatterStoreReplay, 1);
+
+  replay->events = g_ptr_array_new_with_free_func (g_free);
+  replay->epoch = g_strdup (PQntuples (rows) > 0 ? PQgetvalue (rows, 0, 1) : "");
+  if (PQntuples (rows) > 0)
+    replay->last_event_id = value_int64 (rows, 0, 0);
+  /* Newest first, one more than the limit: the oldest of them is dropped. */
+  for (int row = PQntuples (rows) - 1; row >= 0; row--) {
+    if (PQgetisnull (rows, row, 2))
+      continue;
+    if ((guint) row >= read->limit) {
+      replay->truncated = TRUE;
+      continue;
+    }
+    g_ptr_array_add (replay->events, g_strdup (PQgetvalue (rows, row, 2)));
+  }
+  g_task_return_pointer (read->task, g_steal_pointer (&replay),
+                         (GDestroyNotify) natter_store_replay_free);
+}
+
+static void
+natter_server_pg_store_replay (NatterServerStore *store,
+                               const NatterProfile *profile,
+                               gint64 after_event_id,
+                               guint limit,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+  NatterServerPgStore *self = NATTER_SERVER_PG_STORE (store);
+  /* One statement, one snapshot: the last id and the events agree. */
+  PgRead *read = pg_read_new (
+    self, natter_server_pg_store_replay,
+    "SELECT l.last, m.value, e.frame FROM"
+    " (SELECT coalesce ((SELECT c.last FROM event_counters c WHERE c.profile_id = $1::bigint"
+    "   AND c.profile_type = $2), 0) AS last) l"
+    " CROSS JOIN (SELECT value FROM server_meta WHERE key = 'epoch') m"
+    " LEFT JOIN LATERAL (SELECT v.frame, v.event_id FROM events v"
+    "   WHERE v.profile_id = $1::bigint AND v.profile_type = $2 AND v.event_id > $3::bigint"
+    "   ORDER BY v.event_id DESC LIMIT $4::bigint) e ON true"
+    " ORDER BY e.event_id DESC",
+    parse_replay, callback, user_data);
+
+  read->limit = limit;
+  g_ptr_array_add (read->params, g_strdup_printf ("%" G_GINT64_FORMAT, profile->profile_id));
+  g_ptr_array_add (read->params, g_strdup (profile->profile_type));
+  g_ptr_array_add (read->params, g_strdup_printf ("%" G_GINT64_FORMAT, MAX (after_event_id, 0)));
+  g_ptr_array_add (read->params, g_strdup_printf ("%" G_GINT64_FORMAT, (gint64) limit + 1));
+  start_read (self, read);
+}
+
 static void
 natter_server_pg_store_iface_init (NatterServerStoreInterface *iface)
 {
+  iface->authenticate = natter_server_pg_store_authenticate;
+  iface->list_participants = natter_server_pg_store_list_participants;
+  iface->replay = natter_server_pg_store_replay;
   iface->store_chat_messages = natter_server_pg_store_store_chat_messages;
   iface->mark_read = natter_server_pg_store_mark_read;
   iface->add_event = natter_server_pg_store_add_event;
@@ -1097,6 +1344,7 @@ natter_server_pg_store_dispose (GObject *object)
   if (!self->closed)
     natter_server_pg_store_close (self);
   g_clear_object (&self->connection);
+  g_clear_object (&self->reader);
 
   G_OBJECT_CLASS (natter_server_pg_store_parent_class)->dispose (object);
 }
@@ -1107,6 +1355,7 @@ natter_server_pg_store_finalize (GObject *object)
   NatterServerPgStore *self = NATTER_SERVER_PG_STORE (object);
 
   g_assert (g_queue_is_empty (&self->queued) && g_queue_is_empty (&self->turn));
+  g_assert (g_queue_is_empty (&self->pending_reads));
   g_clear_pointer (&self->counters, g_hash_table_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
 
@@ -1125,6 +1374,7 @@ natter_server_pg_store_init (NatterServerPgStore *self)
 {
   g_queue_init (&self->queued);
   g_queue_init (&self->turn);
+  g_queue_init (&self->pending_reads);
   self->counters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
@@ -1146,6 +1396,8 @@ natter_server_pg_store_new (const char *conninfo)
   self->context = g_main_context_ref_thread_default ();
   self->connection = natter_pg_connection_new (conninfo);
   natter_pg_connection_start (self->connection);
+  self->reader = natter_pg_connection_new (conninfo);
+  natter_pg_connection_start (self->reader);
   start_migration (self);
 
   return self;
@@ -1157,6 +1409,7 @@ natter_server_pg_store_set_backoff (NatterServerPgStore *self, guint min_ms, gui
   g_return_if_fail (NATTER_IS_SERVER_PG_STORE (self));
 
   natter_pg_connection_set_backoff (self->connection, min_ms, max_ms);
+  natter_pg_connection_set_backoff (self->reader, min_ms, max_ms);
 }
 
 guint
