@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "natter-server-pg-store.h"
+#include "natter-test-server.h"
 #include "natter-test-services.h"
 #endif
 
@@ -78,6 +79,9 @@ pg_connect (const char *conninfo)
 
   if (PQstatus (conn) != CONNECTION_OK)
     g_error ("cannot connect to %s: %s", conninfo, PQerrorMessage (conn));
+  /* The harness's server does not wait for the WAL: the set-up must
+   * survive recovers-after-restart's crash. */
+  PQclear (PQexec (conn, "SET synchronous_commit = on"));
 
   return conn;
 }
@@ -1240,6 +1244,109 @@ test_migrations (Fixture *fixture, gconstpointer data)
 }
 #endif
 
+#ifdef NATTER_HAVE_LIBPQ
+#define RESTART_EVENTS 20
+
+typedef struct {
+  guint n_done;
+  guint n_stored;
+  GHashTable *ids; /* the event ids of the stored ones */
+} RestartLog;
+
+typedef struct {
+  RestartLog *log;
+  NatterStoreEvent *event;
+} RestartCall;
+
+static void
+on_restart_event (NatterServerStore *store, const GError *error, gpointer user_data)
+{
+  RestartCall *call = user_data;
+
+  call->log->n_done++;
+  if (error != NULL) {
+    g_assert_error (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_FAILED);
+    return;
+  }
+  call->log->n_stored++;
+  g_assert_false (g_hash_table_contains (call->log->ids, &call->event->event_id));
+  g_hash_table_add (call->log->ids, g_memdup2 (&call->event->event_id, sizeof (gint64)));
+}
+
+/* PostgreSQL dies (an immediate shutdown) with a turn on its way, and
+ * comes back: the requests it cut fail (their senders retry), none of them
+ * is half stored (no part of a transaction runs on the next connection),
+ * and once the store has reconnected, requests are stored again with the
+ * next ids: what committed is gap-free and every id was acknowledged once. */
+static void
+test_recovers_after_restart (Fixture *fixture, gconstpointer data)
+{
+  RestartLog log = { 0 };
+  RestartCall calls[RESTART_EVENTS];
+  RestartCall retry = { &log, NULL };
+  PGconn *locker;
+  guint tries = 0;
+  gint64 deadline;
+
+  if (fixture->skipped)
+    return;
+
+  natter_server_pg_store_set_backoff (NATTER_SERVER_PG_STORE (fixture->store), 20, 200);
+  log.ids = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  retry.event = natter_store_event_new (fixture->b, natter_frame_new (NATTER_FRAME_MISSED_CALL));
+  natter_server_store_add_event (fixture->store, retry.event, on_restart_event, &retry);
+  natter_test_wait_until (log.n_stored == 1, 10000);
+
+  /* Another session holds b's counter: the next turn waits in the server,
+   * its transaction open, until the server dies under it. */
+  locker = pg_connect (fixture->conninfo);
+  PQclear (pg_exec (locker, "BEGIN", 0, NULL));
+  PQclear (pg_exec (locker, "SELECT last FROM event_counters FOR UPDATE", 0, NULL));
+  for (guint i = 0; i < RESTART_EVENTS; i++) {
+    calls[i].log = &log;
+    calls[i].event =
+      natter_store_event_new (fixture->b, natter_frame_new (NATTER_FRAME_MISSED_CALL));
+    natter_server_store_add_event (fixture->store, calls[i].event, on_restart_event, &calls[i]);
+  }
+  natter_test_wait_until (
+    pg_exec_int64 (fixture->pg,
+                   "SELECT count (*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'", 0,
+                   NULL) > 0,
+    10000);
+  natter_test_postgres_kill (postgres);
+  natter_test_wait_until (log.n_done == RESTART_EVENTS + 1, 10000);
+  g_assert_cmpuint (log.n_stored, ==, 1);
+  PQfinish (locker);
+
+  natter_test_postgres_restart (postgres);
+  deadline = g_get_monotonic_time () + (gint64) natter_test_scale_ms (WAIT_MS) * 1000;
+  for (guint stored = log.n_stored; log.n_stored == stored; tries++) {
+    guint done = log.n_done;
+
+    g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    g_clear_pointer (&retry.event, natter_store_event_unref);
+    retry.event = natter_store_event_new (fixture->b, natter_frame_new (NATTER_FRAME_MISSED_CALL));
+    natter_server_store_add_event (fixture->store, retry.event, on_restart_event, &retry);
+    natter_test_wait_until (log.n_done > done, 10000);
+    if (log.n_stored == stored)
+      natter_test_iterate_until (g_get_monotonic_time () + 50 * 1000);
+  }
+  g_assert_cmpuint (tries, >, 0);
+
+  PQreset (fixture->pg);
+  g_assert_cmpint (PQstatus (fixture->pg), ==, CONNECTION_OK);
+  g_assert_cmpuint (observed_n_events (fixture, fixture->b), ==, log.n_stored);
+  g_assert_cmpint (observed_last_event_id (fixture, fixture->b), ==, log.n_stored);
+  g_assert_cmpint (retry.event->event_id, ==, 2);
+  g_assert_cmpuint (log.n_stored, ==, 2);
+
+  natter_store_event_unref (retry.event);
+  for (guint i = 0; i < RESTART_EVENTS; i++)
+    natter_store_event_unref (calls[i].event);
+  g_hash_table_unref (log.ids);
+}
+#endif
+
 int
 main (int argc, char **argv)
 {
@@ -1291,6 +1398,8 @@ main (int argc, char **argv)
   ADD ("/natter/server-store/postgresql/two-nodes-same-client-msg-id", BACKEND_POSTGRES,
        test_two_nodes_same_client_msg_id);
   ADD ("/natter/server-store/postgresql/migrations", BACKEND_POSTGRES, test_migrations);
+  ADD ("/natter/server-store/postgresql/recovers-after-restart", BACKEND_POSTGRES,
+       test_recovers_after_restart);
 #endif
 #undef ADD
 

@@ -74,6 +74,10 @@ struct _NatterServerPgStore {
    * transaction, they see only what is committed. */
   NatterPgConnection *reader;
   GQueue pending_reads; /* PgRead, waiting for the schema */
+  /* Counts the connections made: a transaction's second round goes only
+   * on the connection its first went on. */
+  guint generation;
+  guint round_generation;
   GMainContext *context;
   GQueue queued;        /* Job */
   GQueue turn;          /* Job, on their way */
@@ -322,6 +326,39 @@ committed (Round *round)
   return last != NULL && g_strcmp0 (PQcmdStatus (last), "COMMIT") == 0;
 }
 
+static void
+on_connection_state (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+  NatterServerPgStore *self = user_data;
+
+  if (natter_pg_connection_get_state (self->connection) == NATTER_PG_CONNECTION_READY)
+    self->generation++;
+}
+
+/* Before the first round of a transaction: made while connecting, it
+ * goes on the connection being made. */
+static void
+remember_connection (NatterServerPgStore *self)
+{
+  gboolean ready = natter_pg_connection_get_state (self->connection) == NATTER_PG_CONNECTION_READY;
+
+  self->round_generation = ready ? self->generation : self->generation + 1;
+}
+
+/* Before a later round: FALSE with @error when the connection is not the
+ * one the transaction began on. */
+static gboolean
+same_connection (NatterServerPgStore *self, GError **error)
+{
+  if (natter_pg_connection_get_state (self->connection) == NATTER_PG_CONNECTION_READY &&
+      self->generation == self->round_generation)
+    return TRUE;
+
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                       "the connection was lost during the transaction");
+  return FALSE;
+}
+
 /* Callbacks */
 
 /* Runs the callbacks of @jobs in order; @error fails them all. */
@@ -411,6 +448,8 @@ on_schema_version_read (NatterServerPgStore *self, Round *round, const GError *e
   gint64 version;
   Statement *statement;
 
+  if (error == NULL && !same_connection (self, &local_error))
+    error = local_error;
   if (error != NULL) {
     migration_failed (self, error);
     return;
@@ -445,7 +484,9 @@ start_migration (NatterServerPgStore *self)
   g_autoptr (GPtrArray) statements = statements_new ();
 
   self->migrating = TRUE;
+  remember_connection (self);
   statement_new (statements, "BEGIN");
+  statement_new (statements, "SET LOCAL synchronous_commit TO on");
   statement_new (statements, "SELECT pg_advisory_xact_lock (" MIGRATION_LOCK_KEY ")");
   /* Not CREATE TABLE IF NOT EXISTS, whose notice libpq prints. */
   statement_new (statements, "DO $$ BEGIN IF to_regclass ('schema_version') IS NULL THEN"
@@ -630,7 +671,10 @@ start_turn (NatterServerPgStore *self)
   }
 
   statements = statements_new ();
+  remember_connection (self);
   statement_new (statements, "BEGIN");
+  /* Acknowledged means durable, whatever the server's default. */
+  statement_new (statements, "SET LOCAL synchronous_commit TO on");
   add_lock_statement (self, statements);
   for (GList *l = self->turn.head; l != NULL; l = l->next) {
     job = l->data;
@@ -863,7 +907,7 @@ on_rows_stored (NatterServerPgStore *self, Round *round, const GError *error)
   g_autoptr (GError) local_error = NULL;
   Events events = { 0 };
   PGresult *locked;
-  guint index = 2;
+  guint index = 3;
   GHashTableIter iter;
   Counter *counter;
   GString *counter_ids;
@@ -877,7 +921,7 @@ on_rows_stored (NatterServerPgStore *self, Round *round, const GError *error)
     return;
   }
 
-  locked = round->results[1];
+  locked = round->results[2];
   for (int row = 0; row < PQntuples (locked); row++) {
     g_autofree char *key =
       g_strdup_printf ("%s:%s", PQgetvalue (locked, row, 0), PQgetvalue (locked, row, 1));
@@ -990,6 +1034,10 @@ on_rows_stored (NatterServerPgStore *self, Round *round, const GError *error)
     return;
   }
 
+  if (!same_connection (self, &local_error)) {
+    finish_turn (self, local_error);
+    return;
+  }
   statement_new (statements, "COMMIT");
   send_round (self, statements, on_turn_committed);
 }
@@ -1395,6 +1443,11 @@ natter_server_pg_store_new (const char *conninfo)
   self = g_object_new (NATTER_TYPE_SERVER_PG_STORE, NULL);
   self->context = g_main_context_ref_thread_default ();
   self->connection = natter_pg_connection_new (conninfo);
+  /* A turn's queries, sent over two round trips, are one transaction: none
+   * of them may run on a new connection outside its BEGIN. */
+  natter_pg_connection_set_fail_fast (self->connection, TRUE);
+  g_signal_connect_object (self->connection, "notify::state", G_CALLBACK (on_connection_state),
+                           self, G_CONNECT_DEFAULT);
   natter_pg_connection_start (self->connection);
   self->reader = natter_pg_connection_new (conninfo);
   natter_pg_connection_start (self->reader);
