@@ -922,6 +922,86 @@ test_read_participants (Fixture *fixture, gconstpointer data)
   }
 }
 
+static NatterStoreDirect *
+resolve_direct (Fixture *fixture, const NatterProfile *to, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  natter_server_store_resolve_direct (fixture->store, fixture->a, to, on_read, &result);
+  return natter_server_store_resolve_direct_finish (fixture->store, wait_read (&result), error);
+}
+
+static void
+add_block (Fixture *fixture, const NatterProfile *blocker, const NatterProfile *blocked)
+{
+#ifdef NATTER_HAVE_LIBPQ
+  if (fixture->backend == BACKEND_POSTGRES) {
+    g_autofree char *blocker_id = g_strdup_printf ("%" G_GINT64_FORMAT, blocker->profile_id);
+    g_autofree char *blocked_id = g_strdup_printf ("%" G_GINT64_FORMAT, blocked->profile_id);
+    const char *params[] = { blocker_id, blocker->profile_type, blocked_id, blocked->profile_type };
+
+    PQclear (pg_exec (fixture->pg,
+                      "INSERT INTO blocks (blocker_id, blocker_type, blocked_id, blocked_type,"
+                      " created_at) VALUES ($1, $2, $3, $4, 0)",
+                      4, params));
+    return;
+  }
+#endif
+  g_assert_true (natter_server_db_add_block (fixture->db, blocker, blocked, NULL));
+}
+
+/* A chat_message to a profile: its direct conversation when there is one,
+ * else the profile (full) to create it with; NOT_FOUND for no such
+ * profile; refused once either blocked the other. */
+static void
+test_read_resolve_direct (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterProfile) c = NULL;
+  g_autoptr (NatterProfile) nobody = natter_profile_new (999999, "tutor", NULL, NULL);
+
+  if (fixture->skipped)
+    return;
+
+  c = add_user (fixture, "c@test.invalid", "parent");
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (NatterStoreDirect) existing = resolve_direct (fixture, fixture->b, &error);
+
+    g_assert_no_error (error);
+    g_assert_false (existing->blocked);
+    g_assert_cmpint (existing->conversation_id, ==, fixture->conversation_id);
+    g_assert_null (existing->to);
+  }
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (NatterStoreDirect) first = resolve_direct (fixture, c, &error);
+
+    g_assert_no_error (error);
+    g_assert_false (first->blocked);
+    g_assert_cmpint (first->conversation_id, ==, 0);
+    g_assert_nonnull (first->to);
+    g_assert_true (natter_profile_equal (first->to, c));
+    g_assert_cmpstr (first->to->display_name, ==, "c@test.invalid");
+  }
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (NatterStoreDirect) missing = resolve_direct (fixture, nobody, &error);
+
+    g_assert_null (missing);
+    g_assert_error (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND);
+  }
+
+  add_block (fixture, fixture->b, fixture->a);
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (NatterStoreDirect) blocked = resolve_direct (fixture, fixture->b, &error);
+
+    g_assert_no_error (error);
+    g_assert_true (blocked->blocked);
+    g_assert_null (blocked->to);
+  }
+}
+
 static NatterStoreReplay *
 replay (Fixture *fixture, gint64 after_event_id, guint limit)
 {
@@ -1369,6 +1449,7 @@ main (int argc, char **argv)
     { "failed-turn-stores-nothing", test_failed_turn_stores_nothing },
     { "read-authenticate", test_read_authenticate },
     { "read-participants", test_read_participants },
+    { "read-resolve-direct", test_read_resolve_direct },
     { "read-replay", test_read_replay },
   };
   int status;

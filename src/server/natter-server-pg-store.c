@@ -1320,6 +1320,62 @@ natter_server_pg_store_list_participants (NatterServerStore *store,
 }
 
 static void
+parse_direct (PgRead *read, PGresult *rows)
+{
+  g_autoptr (NatterStoreDirect) direct = g_new0 (NatterStoreDirect, 1);
+
+  if (PQntuples (rows) != 1) {
+    g_task_return_new_error (read->task, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_FAILED,
+                             "database: resolve_direct read %d rows", PQntuples (rows));
+    return;
+  }
+  direct->blocked = value_bool (rows, 0, 0);
+  if (!direct->blocked) {
+    direct->conversation_id = value_int64 (rows, 0, 1);
+    if (direct->conversation_id == 0) {
+      if (PQgetisnull (rows, 0, 2)) {
+        g_task_return_new_error (read->task, NATTER_SERVER_DB_ERROR,
+                                 NATTER_SERVER_DB_ERROR_NOT_FOUND, "no such profile");
+        return;
+      }
+      direct->to = row_profile (rows, 0, read->profile->profile_id, read->profile->profile_type, 3);
+    }
+  }
+  g_task_return_pointer (read->task, g_steal_pointer (&direct),
+                         (GDestroyNotify) natter_store_direct_free);
+}
+
+static void
+natter_server_pg_store_resolve_direct (NatterServerStore *store,
+                                       const NatterProfile *sender,
+                                       const NatterProfile *to,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data)
+{
+  NatterServerPgStore *self = NATTER_SERVER_PG_STORE (store);
+  PgRead *read = pg_read_new (
+    self, natter_server_pg_store_resolve_direct,
+    "SELECT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = $1::bigint"
+    "   AND b.blocker_type = $2 AND b.blocked_id = $3::bigint AND b.blocked_type = $4)"
+    "   OR (b.blocker_id = $3::bigint AND b.blocker_type = $4 AND b.blocked_id = $1::bigint"
+    "   AND b.blocked_type = $2)),"
+    " (SELECT c.conversation_id FROM conversations c WHERE c.direct_key = $5),"
+    " p.profile_id, u.display_name, p.avatar IS NOT NULL"
+    " FROM (SELECT 1) AS one"
+    " LEFT JOIN profiles p ON p.profile_id = $3::bigint AND p.profile_type = $4"
+    " LEFT JOIN users u ON u.user_id = p.user_id",
+    parse_direct, callback, user_data);
+
+  read->profile = natter_profile_copy (to);
+  g_ptr_array_add (read->params, g_strdup_printf ("%" G_GINT64_FORMAT, sender->profile_id));
+  g_ptr_array_add (read->params, g_strdup (sender->profile_type));
+  g_ptr_array_add (read->params, g_strdup_printf ("%" G_GINT64_FORMAT, to->profile_id));
+  g_ptr_array_add (read->params, g_strdup (to->profile_type));
+  g_ptr_array_add (read->params, direct_key (sender, to));
+  start_read (self, read);
+}
+
+static void
 parse_replay (PgRead *read, PGresult *rows)
 {
   g_autoptr (NatterStoreReplay) replay = g_new0 (NatterStoreReplay, 1);
@@ -1377,6 +1433,7 @@ natter_server_pg_store_iface_init (NatterServerStoreInterface *iface)
 {
   iface->authenticate = natter_server_pg_store_authenticate;
   iface->list_participants = natter_server_pg_store_list_participants;
+  iface->resolve_direct = natter_server_pg_store_resolve_direct;
   iface->replay = natter_server_pg_store_replay;
   iface->store_chat_messages = natter_server_pg_store_store_chat_messages;
   iface->mark_read = natter_server_pg_store_mark_read;

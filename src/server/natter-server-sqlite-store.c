@@ -502,6 +502,35 @@ natter_server_sqlite_store_list_participants (NatterServerStore *store,
 }
 
 static void
+natter_server_sqlite_store_resolve_direct (NatterServerStore *store,
+                                           const NatterProfile *sender,
+                                           const NatterProfile *to,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data)
+{
+  NatterServerSqliteStore *self = NATTER_SERVER_SQLITE_STORE (store);
+  g_autoptr (GTask) task =
+    read_task_new (self, natter_server_sqlite_store_resolve_direct, callback, user_data);
+  g_autoptr (NatterStoreDirect) direct = g_new0 (NatterStoreDirect, 1);
+  GError *error = NULL;
+
+  direct->blocked = natter_server_db_is_blocked_either (self->db, sender, to);
+  if (!direct->blocked) {
+    direct->conversation_id = natter_server_db_find_direct (self->db, sender, to);
+    if (direct->conversation_id == 0) {
+      direct->to =
+        natter_server_db_get_profile (self->db, to->profile_id, to->profile_type, &error);
+      if (direct->to == NULL) {
+        g_task_return_error (task, error);
+        return;
+      }
+    }
+  }
+  g_task_return_pointer (task, g_steal_pointer (&direct),
+                         (GDestroyNotify) natter_store_direct_free);
+}
+
+static void
 natter_server_sqlite_store_replay (NatterServerStore *store,
                                    const NatterProfile *profile,
                                    gint64 after_event_id,
@@ -533,6 +562,7 @@ natter_server_sqlite_store_iface_init (NatterServerStoreInterface *iface)
 {
   iface->authenticate = natter_server_sqlite_store_authenticate;
   iface->list_participants = natter_server_sqlite_store_list_participants;
+  iface->resolve_direct = natter_server_sqlite_store_resolve_direct;
   iface->replay = natter_server_sqlite_store_replay;
   iface->store_chat_messages = natter_server_sqlite_store_store_chat_messages;
   iface->mark_read = natter_server_sqlite_store_mark_read;

@@ -136,6 +136,47 @@ natter_server_store_list_participants_finish (NatterServerStore *self,
 }
 
 void
+natter_server_store_resolve_direct (NatterServerStore *self,
+                                    const NatterProfile *sender,
+                                    const NatterProfile *to,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_SERVER_STORE (self));
+  g_return_if_fail (sender != NULL && to != NULL);
+
+  NATTER_SERVER_STORE_GET_IFACE (self)->resolve_direct (self, sender, to, callback, user_data);
+}
+
+/**
+ * natter_server_store_resolve_direct_finish:
+ * @self: the store
+ * @result: the callback's result
+ * @error: a #NatterServerDbError: NOT_FOUND for no such profile
+ *
+ * Returns: (transfer full) (nullable): where the message goes
+ */
+NatterStoreDirect *
+natter_server_store_resolve_direct_finish (NatterServerStore *self,
+                                           GAsyncResult *result,
+                                           GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_store_direct_free (NatterStoreDirect *direct)
+{
+  if (direct == NULL)
+    return;
+
+  g_clear_pointer (&direct->to, natter_profile_free);
+  g_free (direct);
+}
+
+void
 natter_server_store_replay (NatterServerStore *self,
                             const NatterProfile *profile,
                             gint64 after_event_id,

@@ -45,9 +45,9 @@ G_BEGIN_DECLS
  * Proposed operations, asynchronous like the writes (a GAsyncReadyCallback
  * on the main context; SQLite answers from its main-thread connection,
  * PostgreSQL from a second connection that sees only committed rows):
- * authenticate, list_participants and replay (below, done); then
- * get_profile, find_direct, relation (blocked either way, took part,
- * contact), list_contacts, find_message, check_attachments; for the HTTP
+ * authenticate, list_participants, resolve_direct and replay (below,
+ * done); then get_profile, is_participant, relation (blocked either way,
+ * took part, contact), list_contacts, find_message, check_attachments; for the HTTP
  * API find_login, get_user, search_profiles, get_avatar,
  * list_conversations, list_messages, list_calls, list_blocks,
  * attachment_usage and attachment_for_user; and the writes above as
@@ -133,6 +133,16 @@ typedef struct {
   char *epoch;          /* names the history (hello's server_epoch) */
 } NatterStoreReplay;
 
+/* Where a chat_message with to_profile_* goes (natter-hub-chat.c's
+ * resolve_conversation), read at once: refused when either blocked the
+ * other; else the direct conversation, or when there is none yet the
+ * recipient's full profile (the store then creates it with the message). */
+typedef struct {
+  gboolean blocked;
+  gint64 conversation_id; /* 0 when none yet */
+  NatterProfile *to;      /* full; NULL when blocked or the conversation exists */
+} NatterStoreDirect;
+
 struct _NatterServerStoreInterface {
   GTypeInterface parent_iface;
 
@@ -163,6 +173,11 @@ struct _NatterServerStoreInterface {
                              gint64 conversation_id,
                              GAsyncReadyCallback callback,
                              gpointer user_data);
+  void (*resolve_direct) (NatterServerStore *self,
+                          const NatterProfile *sender,
+                          const NatterProfile *to,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data);
   void (*replay) (NatterServerStore *self,
                   const NatterProfile *profile,
                   gint64 after_event_id,
@@ -205,6 +220,16 @@ void natter_server_store_list_participants (NatterServerStore *self,
 GPtrArray *natter_server_store_list_participants_finish (NatterServerStore *self,
                                                          GAsyncResult *result,
                                                          GError **error);
+/* NOT_FOUND when @to does not exist (and has no conversation with
+ * @sender). @to needs only its id and type. */
+void natter_server_store_resolve_direct (NatterServerStore *self,
+                                         const NatterProfile *sender,
+                                         const NatterProfile *to,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
+NatterStoreDirect *natter_server_store_resolve_direct_finish (NatterServerStore *self,
+                                                              GAsyncResult *result,
+                                                              GError **error);
 /* Replay after @after_event_id, at most @limit events; hello reads only
  * last_event_id and epoch (limit 0). */
 void natter_server_store_replay (NatterServerStore *self,
@@ -218,6 +243,7 @@ natter_server_store_replay_finish (NatterServerStore *self, GAsyncResult *result
 
 void natter_store_auth_free (NatterStoreAuth *auth);
 void natter_store_replay_free (NatterStoreReplay *replay);
+void natter_store_direct_free (NatterStoreDirect *direct);
 
 NatterStoreChatMessage *natter_store_chat_message_new (const NatterProfile *sender,
                                                        gint64 conversation_id,
@@ -245,5 +271,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStoreReadMark, natter_store_read_mark_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStoreEvent, natter_store_event_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStoreAuth, natter_store_auth_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStoreReplay, natter_store_replay_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStoreDirect, natter_store_direct_free)
 
 G_END_DECLS
