@@ -7,6 +7,7 @@
 
 #include "natter-pg-connection.h"
 #include "natter-server-db.h"
+#include "natter-server-pg-reads.h"
 #include "natter-server-pg-schema.h"
 #include "natter-server-pg-store.h"
 
@@ -73,7 +74,7 @@ struct _NatterServerPgStore {
   /* Reads go on a connection of their own: outside the writer's open
    * transaction, they see only what is committed. */
   NatterPgConnection *reader;
-  GQueue pending_reads; /* PgRead, waiting for the schema */
+  GQueue pending_reads; /* NatterPgRead, waiting for the schema */
   /* Counts the connections made: a transaction's second round goes only
    * on the connection its first went on. */
   guint generation;
@@ -109,40 +110,6 @@ job_free (Job *job)
   g_free (job);
 }
 
-/* PostgreSQL's errors as the SQLite backend's: NOT_FOUND for a missing
- * profile or conversation (no_data_found), EXISTS for a unique key. */
-static GError *
-store_error_new (const GError *error)
-{
-  int code = NATTER_SERVER_DB_ERROR_FAILED;
-
-  if (error->domain == G_IO_ERROR && error->code == G_IO_ERROR_FAILED) {
-    if (g_str_has_prefix (error->message, "P0002:"))
-      code = NATTER_SERVER_DB_ERROR_NOT_FOUND;
-    else if (g_str_has_prefix (error->message, "23505:"))
-      code = NATTER_SERVER_DB_ERROR_EXISTS;
-  }
-
-  /* "SQLSTATE: ERROR:  message\nCONTEXT: …" from the connection: the
-   * message and the SQLSTATE, on one line. */
-  if (error->domain == G_IO_ERROR && error->code == G_IO_ERROR_FAILED &&
-      strlen (error->message) > 6 && error->message[5] == ':') {
-    const char *text = error->message + 6;
-    g_autofree char *line = NULL;
-
-    while (*text == ' ')
-      text++;
-    if (g_str_has_prefix (text, "ERROR:"))
-      text += strlen ("ERROR:");
-    while (*text == ' ')
-      text++;
-    line = g_strndup (text, strcspn (text, "\n"));
-    return g_error_new (NATTER_SERVER_DB_ERROR, code, "database: %s (%.5s)", line, error->message);
-  }
-
-  return g_error_new (NATTER_SERVER_DB_ERROR, code, "database: %s", error->message);
-}
-
 static char *
 format_ms (gint64 ms)
 {
@@ -154,21 +121,6 @@ format_ms (gint64 ms)
   time = g_date_time_add (seconds, (ms % 1000) * G_TIME_SPAN_MILLISECOND);
 
   return natter_format_time (time);
-}
-
-static gint64
-value_int64 (PGresult *result, int row, int column)
-{
-  if (PQgetisnull (result, row, column))
-    return 0;
-
-  return g_ascii_strtoll (PQgetvalue (result, row, column), NULL, 10);
-}
-
-static gboolean
-value_bool (PGresult *result, int row, int column)
-{
-  return !PQgetisnull (result, row, column) && PQgetvalue (result, row, column)[0] == 't';
 }
 
 /* Statements */
@@ -369,7 +321,7 @@ finish_jobs (NatterServerPgStore *self, GQueue *jobs, const GError *error)
 
   while ((job = g_queue_pop_head (jobs)) != NULL) {
     if (error != NULL && job->error == NULL)
-      job->error = store_error_new (error);
+      job->error = natter_server_pg_error_new (error);
     if (job->error != NULL && job->kind == JOB_ADD_EVENT) {
       /* A later request that replaces this one must not delete another. */
       ((NatterStoreEvent *) job->request)->event_id = 0;
@@ -391,7 +343,7 @@ finish_turn (NatterServerPgStore *self, const GError *error)
     self->n_turns++;
     self->max_turn_jobs = MAX (self->max_turn_jobs, jobs.length);
   } else {
-    g_autoptr (GError) reported = store_error_new (error);
+    g_autoptr (GError) reported = natter_server_pg_error_new (error);
 
     g_message ("storing %u requests failed: %s", jobs.length, reported->message);
   }
@@ -455,7 +407,7 @@ on_schema_version_read (NatterServerPgStore *self, Round *round, const GError *e
     return;
   }
 
-  version = value_int64 (round->results[round->n - 1], 0, 0);
+  version = natter_pg_value_int64 (round->results[round->n - 1], 0, 0);
   if (version > (gint64) target) {
     local_error = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED,
                                "schema version %" G_GINT64_FORMAT " is newer than this server (%u)",
@@ -568,20 +520,6 @@ add_lock_statement (NatterServerPgStore *self, GPtrArray *statements)
   param_take (statement, array_finish (types));
 }
 
-static char *
-direct_key (const NatterProfile *a, const NatterProfile *b)
-{
-  g_autofree char *key_a =
-    g_strdup_printf ("%" G_GINT64_FORMAT ":%s", a->profile_id, a->profile_type);
-  g_autofree char *key_b =
-    g_strdup_printf ("%" G_GINT64_FORMAT ":%s", b->profile_id, b->profile_type);
-
-  if (g_strcmp0 (key_a, key_b) <= 0)
-    return g_strconcat (key_a, "|", key_b, NULL);
-
-  return g_strconcat (key_b, "|", key_a, NULL);
-}
-
 static void
 add_message_statement (GPtrArray *statements, NatterStoreChatMessage *request)
 {
@@ -595,7 +533,7 @@ add_message_statement (GPtrArray *statements, NatterStoreChatMessage *request)
   if (request->conversation_id == 0 && request->to_profile != NULL) {
     param_int64 (statement, request->to_profile->profile_id);
     param_take (statement, g_strdup (request->to_profile->profile_type));
-    param_take (statement, direct_key (request->sender, request->to_profile));
+    param_take (statement, natter_pg_direct_key (request->sender, request->to_profile));
   } else {
     param_take (statement, NULL);
     param_take (statement, NULL);
@@ -780,11 +718,11 @@ build_message_events (NatterServerPgStore *self,
   NatterMessage *message = natter_message_new ();
   g_autoptr (GError) local_error = NULL;
 
-  message->message_id = value_int64 (row, 0, COLUMN_MESSAGE_ID);
-  message->conversation_id = value_int64 (row, 0, COLUMN_CONVERSATION_ID);
-  message->seq = value_int64 (row, 0, COLUMN_SEQ);
+  message->message_id = natter_pg_value_int64 (row, 0, COLUMN_MESSAGE_ID);
+  message->conversation_id = natter_pg_value_int64 (row, 0, COLUMN_CONVERSATION_ID);
+  message->seq = natter_pg_value_int64 (row, 0, COLUMN_SEQ);
   message->text = g_strdup (PQgetvalue (row, 0, COLUMN_TEXT));
-  message->sent_at = format_ms (value_int64 (row, 0, COLUMN_SENT_AT));
+  message->sent_at = format_ms (natter_pg_value_int64 (row, 0, COLUMN_SENT_AT));
   message->client_msg_id = g_strdup (request->client_msg_id);
   message->sender = natter_profile_copy (request->sender);
   message->attachments = parse_attachments (row, COLUMN_ATTACHMENTS, &local_error);
@@ -797,21 +735,21 @@ build_message_events (NatterServerPgStore *self,
   }
 
   /* A retry, also of a message another node stored: same ack, no event. */
-  if (value_bool (row, 0, COLUMN_DUPLICATE)) {
+  if (natter_pg_value_bool (row, 0, COLUMN_DUPLICATE)) {
     gint64 *earlier =
       g_hash_table_lookup (events->sender_event_ids_by_message, &message->message_id);
 
     request->duplicate = TRUE;
     request->sender_event_id =
-      earlier != NULL ? *earlier : value_int64 (row, 0, COLUMN_SENDER_EVENT_ID);
+      earlier != NULL ? *earlier : natter_pg_value_int64 (row, 0, COLUMN_SENDER_EVENT_ID);
     return TRUE;
   }
 
   if (request->conversation_id == 0) {
     request->conversation_id = message->conversation_id;
-    request->created = value_bool (row, 0, COLUMN_CREATED);
+    request->created = natter_pg_value_bool (row, 0, COLUMN_CREATED);
   }
-  request->took_part = value_bool (row, 0, COLUMN_TOOK_PART);
+  request->took_part = natter_pg_value_bool (row, 0, COLUMN_TOOK_PART);
 
   /* One frame, its event_id changed for each participant. */
   event = natter_frame_new (NATTER_FRAME_CHAT_MESSAGE);
@@ -848,7 +786,7 @@ build_receipts (NatterServerPgStore *self, Events *events, NatterStoreReadMark *
   if (PQgetisnull (row, 0, 0))
     return;
 
-  mark->stored_up_to_seq = value_int64 (row, 0, 0);
+  mark->stored_up_to_seq = natter_pg_value_int64 (row, 0, 0);
   for (guint i = 0; i < mark->participants->len; i++) {
     g_autoptr (NatterFrame) receipt = natter_frame_new (NATTER_FRAME_READ_RECEIPT);
 
@@ -928,7 +866,7 @@ on_rows_stored (NatterServerPgStore *self, Round *round, const GError *error)
 
     counter = g_hash_table_lookup (self->counters, key);
     if (counter != NULL)
-      counter->first_last = counter->next = value_int64 (locked, row, 2);
+      counter->first_last = counter->next = natter_pg_value_int64 (locked, row, 2);
   }
 
   events.ids = g_string_new ("{");
@@ -1135,91 +1073,28 @@ natter_server_pg_store_flush (NatterServerStore *store)
     g_main_context_iteration (self->context, TRUE);
 }
 
-/* Reads */
-
-typedef struct _PgRead PgRead;
-typedef void (*ReadParse) (PgRead *read, PGresult *rows);
-
-struct _PgRead {
-  GTask *task;
-  const char *sql;
-  GPtrArray *params; /* char * */
-  ReadParse parse;
-  NatterProfile *profile; /* what was asked about */
-  guint limit;
-};
-
-static void
-pg_read_free (PgRead *read)
-{
-  g_clear_object (&read->task);
-  g_ptr_array_unref (read->params);
-  g_clear_pointer (&read->profile, natter_profile_free);
-  g_free (read);
-}
-
-static void
-on_read_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  PgRead *read = user_data;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PGresult) rows =
-    natter_pg_connection_query_finish (NATTER_PG_CONNECTION (source), result, &error);
-
-  if (rows == NULL)
-    g_task_return_error (read->task, store_error_new (error));
-  else
-    read->parse (read, rows);
-  pg_read_free (read);
-}
-
-static void
-send_read (NatterServerPgStore *self, PgRead *read)
-{
-  natter_pg_connection_query (self->reader, read->sql, (int) read->params->len,
-                              (const char *const *) read->params->pdata, on_read_done, read);
-}
+/* Reads (natter-server-pg-reads.c), on the reader connection once the
+ * schema is there. */
 
 /* Once migrated: the reads that waited for the schema; @error fails them. */
 static void
 send_pending_reads (NatterServerPgStore *self, const GError *error)
 {
-  PgRead *read;
+  NatterPgRead *read;
 
   while ((read = g_queue_pop_head (&self->pending_reads)) != NULL) {
-    if (error != NULL) {
-      g_task_return_error (read->task, store_error_new (error));
-      pg_read_free (read);
-    } else {
-      send_read (self, read);
-    }
+    if (error != NULL)
+      natter_pg_read_fail (read, error);
+    else
+      natter_pg_read_send (read, self->reader);
   }
 }
 
-static PgRead *
-pg_read_new (NatterServerPgStore *self,
-             gpointer source_tag,
-             const char *sql,
-             ReadParse parse,
-             GAsyncReadyCallback callback,
-             gpointer user_data)
-{
-  PgRead *read = g_new0 (PgRead, 1);
-
-  read->task = g_task_new (self, NULL, callback, user_data);
-  g_task_set_source_tag (read->task, source_tag);
-  read->sql = sql;
-  read->params = g_ptr_array_new_with_free_func (g_free);
-  read->parse = parse;
-
-  return read;
-}
-
 static void
-start_read (NatterServerPgStore *self, PgRead *read)
+start_read (NatterServerPgStore *self, NatterPgRead *read)
 {
   if (self->schema_version > 0) {
-    send_read (self, read);
+    natter_pg_read_send (read, self->reader);
     return;
   }
   g_queue_push_tail (&self->pending_reads, read);
@@ -1227,39 +1102,17 @@ start_read (NatterServerPgStore *self, PgRead *read)
     start_migration (self);
 }
 
-static NatterProfile *
-row_profile (PGresult *rows, int row, gint64 profile_id, const char *profile_type, int first)
+static GTask *
+read_task_new (NatterServerPgStore *self,
+               gpointer source_tag,
+               GAsyncReadyCallback callback,
+               gpointer user_data)
 {
-  g_autofree char *avatar_url = NULL;
+  GTask *task = g_task_new (self, NULL, callback, user_data);
 
-  if (value_bool (rows, row, first + 1))
-    avatar_url =
-      g_strdup_printf ("/api/profiles/%s/%" G_GINT64_FORMAT "/avatar", profile_type, profile_id);
+  g_task_set_source_tag (task, source_tag);
 
-  return natter_profile_new (profile_id, profile_type,
-                             PQgetisnull (rows, row, first) ? NULL : PQgetvalue (rows, row, first),
-                             avatar_url);
-}
-
-static void
-parse_auth (PgRead *read, PGresult *rows)
-{
-  g_autoptr (NatterStoreAuth) auth = NULL;
-
-  if (PQntuples (rows) == 0) {
-    g_task_return_new_error (read->task, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND,
-                             "unknown, expired or revoked token");
-    return;
-  }
-
-  auth = g_new0 (NatterStoreAuth, 1);
-  auth->user_id = value_int64 (rows, 0, 0);
-  auth->token_id = value_int64 (rows, 0, 1);
-  if (!PQgetisnull (rows, 0, 2))
-    auth->profile =
-      row_profile (rows, 0, read->profile->profile_id, read->profile->profile_type, 3);
-  g_task_return_pointer (read->task, g_steal_pointer (&auth),
-                         (GDestroyNotify) natter_store_auth_free);
+  return task;
 }
 
 static void
@@ -1271,32 +1124,9 @@ natter_server_pg_store_authenticate (NatterServerStore *store,
                                      gpointer user_data)
 {
   NatterServerPgStore *self = NATTER_SERVER_PG_STORE (store);
-  PgRead *read =
-    pg_read_new (self, natter_server_pg_store_authenticate,
-                 "SELECT t.user_id, t.token_id, p.profile_id, u.display_name, p.avatar IS NOT NULL"
-                 " FROM tokens t JOIN users u ON u.user_id = t.user_id"
-                 " LEFT JOIN profiles p ON p.user_id = t.user_id AND p.profile_id = $3::bigint"
-                 " AND p.profile_type = $4"
-                 " WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2::bigint",
-                 parse_auth, callback, user_data);
+  GTask *task = read_task_new (self, natter_server_pg_store_authenticate, callback, user_data);
 
-  read->profile = natter_profile_copy (profile);
-  g_ptr_array_add (read->params, g_strdup (token_hash_hex));
-  g_ptr_array_add (read->params, g_strdup_printf ("%" G_GINT64_FORMAT, now_unix));
-  g_ptr_array_add (read->params, g_strdup_printf ("%" G_GINT64_FORMAT, profile->profile_id));
-  g_ptr_array_add (read->params, g_strdup (profile->profile_type));
-  start_read (self, read);
-}
-
-static void
-parse_participants (PgRead *read, PGresult *rows)
-{
-  GPtrArray *participants = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
-
-  for (int row = 0; row < PQntuples (rows); row++)
-    g_ptr_array_add (participants, row_profile (rows, row, value_int64 (rows, row, 0),
-                                                PQgetvalue (rows, row, 1), 2));
-  g_task_return_pointer (read->task, participants, (GDestroyNotify) g_ptr_array_unref);
+  start_read (self, natter_pg_read_authenticate (task, token_hash_hex, now_unix, profile));
 }
 
 static void
@@ -1306,43 +1136,9 @@ natter_server_pg_store_list_participants (NatterServerStore *store,
                                           gpointer user_data)
 {
   NatterServerPgStore *self = NATTER_SERVER_PG_STORE (store);
-  PgRead *read = pg_read_new (
-    self, natter_server_pg_store_list_participants,
-    "SELECT r.profile_id, r.profile_type, u.display_name, p.avatar IS NOT NULL"
-    " FROM participants r"
-    " LEFT JOIN profiles p ON p.profile_id = r.profile_id AND p.profile_type = r.profile_type"
-    " LEFT JOIN users u ON u.user_id = p.user_id"
-    " WHERE r.conversation_id = $1::bigint ORDER BY r.added",
-    parse_participants, callback, user_data);
+  GTask *task = read_task_new (self, natter_server_pg_store_list_participants, callback, user_data);
 
-  g_ptr_array_add (read->params, g_strdup_printf ("%" G_GINT64_FORMAT, conversation_id));
-  start_read (self, read);
-}
-
-static void
-parse_direct (PgRead *read, PGresult *rows)
-{
-  g_autoptr (NatterStoreDirect) direct = g_new0 (NatterStoreDirect, 1);
-
-  if (PQntuples (rows) != 1) {
-    g_task_return_new_error (read->task, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_FAILED,
-                             "database: resolve_direct read %d rows", PQntuples (rows));
-    return;
-  }
-  direct->blocked = value_bool (rows, 0, 0);
-  if (!direct->blocked) {
-    direct->conversation_id = value_int64 (rows, 0, 1);
-    if (direct->conversation_id == 0) {
-      if (PQgetisnull (rows, 0, 2)) {
-        g_task_return_new_error (read->task, NATTER_SERVER_DB_ERROR,
-                                 NATTER_SERVER_DB_ERROR_NOT_FOUND, "no such profile");
-        return;
-      }
-      direct->to = row_profile (rows, 0, read->profile->profile_id, read->profile->profile_type, 3);
-    }
-  }
-  g_task_return_pointer (read->task, g_steal_pointer (&direct),
-                         (GDestroyNotify) natter_store_direct_free);
+  start_read (self, natter_pg_read_list_participants (task, conversation_id));
 }
 
 static void
@@ -1353,49 +1149,9 @@ natter_server_pg_store_resolve_direct (NatterServerStore *store,
                                        gpointer user_data)
 {
   NatterServerPgStore *self = NATTER_SERVER_PG_STORE (store);
-  PgRead *read = pg_read_new (
-    self, natter_server_pg_store_resolve_direct,
-    "SELECT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = $1::bigint"
-    "   AND b.blocker_type = $2 AND b.blocked_id = $3::bigint AND b.blocked_type = $4)"
-    "   OR (b.blocker_id = $3::bigint AND b.blocker_type = $4 AND b.blocked_id = $1::bigint"
-    "   AND b.blocked_type = $2)),"
-    " (SELECT c.conversation_id FROM conversations c WHERE c.direct_key = $5),"
-    " p.profile_id, u.display_name, p.avatar IS NOT NULL"
-    " FROM (SELECT 1) AS one"
-    " LEFT JOIN profiles p ON p.profile_id = $3::bigint AND p.profile_type = $4"
-    " LEFT JOIN users u ON u.user_id = p.user_id",
-    parse_direct, callback, user_data);
+  GTask *task = read_task_new (self, natter_server_pg_store_resolve_direct, callback, user_data);
 
-  read->profile = natter_profile_copy (to);
-  g_ptr_array_add (read->params, g_strdup_printf ("%" G_GINT64_FORMAT, sender->profile_id));
-  g_ptr_array_add (read->params, g_strdup (sender->profile_type));
-  g_ptr_array_add (read->params, g_strdup_printf ("%" G_GINT64_FORMAT, to->profile_id));
-  g_ptr_array_add (read->params, g_strdup (to->profile_type));
-  g_ptr_array_add (read->params, direct_key (sender, to));
-  start_read (self, read);
-}
-
-static void
-parse_replay (PgRead *read, PGresult *rows)
-{
-  g_autoptr (NatterStoreReplay) replay = g_new0 (NatterStoreReplay, 1);
-
-  replay->events = g_ptr_array_new_with_free_func (g_free);
-  replay->epoch = g_strdup (PQntuples (rows) > 0 ? PQgetvalue (rows, 0, 1) : "");
-  if (PQntuples (rows) > 0)
-    replay->last_event_id = value_int64 (rows, 0, 0);
-  /* Newest first, one more than the limit: the oldest of them is dropped. */
-  for (int row = PQntuples (rows) - 1; row >= 0; row--) {
-    if (PQgetisnull (rows, row, 2))
-      continue;
-    if ((guint) row >= read->limit) {
-      replay->truncated = TRUE;
-      continue;
-    }
-    g_ptr_array_add (replay->events, g_strdup (PQgetvalue (rows, row, 2)));
-  }
-  g_task_return_pointer (read->task, g_steal_pointer (&replay),
-                         (GDestroyNotify) natter_store_replay_free);
+  start_read (self, natter_pg_read_resolve_direct (task, sender, to));
 }
 
 static void
@@ -1407,25 +1163,9 @@ natter_server_pg_store_replay (NatterServerStore *store,
                                gpointer user_data)
 {
   NatterServerPgStore *self = NATTER_SERVER_PG_STORE (store);
-  /* One statement, one snapshot: the last id and the events agree. */
-  PgRead *read = pg_read_new (
-    self, natter_server_pg_store_replay,
-    "SELECT l.last, m.value, e.frame FROM"
-    " (SELECT coalesce ((SELECT c.last FROM event_counters c WHERE c.profile_id = $1::bigint"
-    "   AND c.profile_type = $2), 0) AS last) l"
-    " CROSS JOIN (SELECT value FROM server_meta WHERE key = 'epoch') m"
-    " LEFT JOIN LATERAL (SELECT v.frame, v.event_id FROM events v"
-    "   WHERE v.profile_id = $1::bigint AND v.profile_type = $2 AND v.event_id > $3::bigint"
-    "   ORDER BY v.event_id DESC LIMIT $4::bigint) e ON true"
-    " ORDER BY e.event_id DESC",
-    parse_replay, callback, user_data);
+  GTask *task = read_task_new (self, natter_server_pg_store_replay, callback, user_data);
 
-  read->limit = limit;
-  g_ptr_array_add (read->params, g_strdup_printf ("%" G_GINT64_FORMAT, profile->profile_id));
-  g_ptr_array_add (read->params, g_strdup (profile->profile_type));
-  g_ptr_array_add (read->params, g_strdup_printf ("%" G_GINT64_FORMAT, MAX (after_event_id, 0)));
-  g_ptr_array_add (read->params, g_strdup_printf ("%" G_GINT64_FORMAT, (gint64) limit + 1));
-  start_read (self, read);
+  start_read (self, natter_pg_read_replay (task, profile, after_event_id, limit));
 }
 
 static void
