@@ -241,6 +241,44 @@ test_query_fails_without_server (void)
   g_assert_finalize_object (g_steal_pointer (&connection));
 }
 
+/* Fail-fast (the store's transactions): with the server gone, a query
+ * fails at once instead of waiting for the next connection, which is a
+ * minute of backoff away here. */
+static void
+test_fail_fast_while_disconnected (void)
+{
+  NatterTestPostgres *pg = get_postgres ();
+  g_autoptr (NatterPgConnection) connection = NULL;
+  Replies replies;
+
+  if (pg == NULL)
+    return;
+
+  replies_init (&replies);
+  connection = natter_pg_connection_new (natter_test_postgres_get_conninfo (pg));
+  natter_pg_connection_set_backoff (connection, 60000, 60000);
+  natter_pg_connection_set_fail_fast (connection, TRUE);
+  natter_pg_connection_start (connection);
+  natter_test_wait_until (natter_pg_connection_get_state (connection) == NATTER_PG_CONNECTION_READY,
+                          10000);
+
+  natter_test_postgres_kill (pg);
+  natter_test_wait_until (
+    natter_pg_connection_get_state (connection) == NATTER_PG_CONNECTION_DISCONNECTED, 10000);
+  natter_pg_connection_query (connection, "SELECT 1", 0, NULL, on_query_done, &replies);
+  natter_test_wait_until (replies.results->len == 1, 1000);
+  g_assert_error ((GError *) g_ptr_array_index (replies.errors, 0), G_IO_ERROR,
+                  G_IO_ERROR_NOT_CONNECTED);
+  /* No connection was tried meanwhile: the failure did not wait for one. */
+  g_assert_cmpint (natter_pg_connection_get_state (connection), ==,
+                   NATTER_PG_CONNECTION_DISCONNECTED);
+
+  natter_test_postgres_restart (pg);
+  g_ptr_array_unref (replies.results);
+  g_ptr_array_unref (replies.errors);
+  g_assert_finalize_object (g_steal_pointer (&connection));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -254,6 +292,8 @@ main (int argc, char **argv)
                    test_reconnects_after_server_restart);
   g_test_add_func ("/natter/pg-connection/query-fails-without-server",
                    test_query_fails_without_server);
+  g_test_add_func ("/natter/pg-connection/fail-fast-while-disconnected",
+                   test_fail_fast_while_disconnected);
 
   status = g_test_run ();
   g_clear_pointer (&postgres, natter_test_postgres_free);

@@ -45,6 +45,7 @@ struct _NatterPgConnection {
   guint attempts;
   guint reconnect_id;
   gboolean started;
+  gboolean fail_fast;
 };
 
 G_DEFINE_FINAL_TYPE (NatterPgConnection, natter_pg_connection, G_TYPE_OBJECT)
@@ -188,8 +189,8 @@ connection_lost (NatterPgConnection *self, const char *reason)
   set_state (self, NATTER_PG_CONNECTION_DISCONNECTED);
   fail_queue (&self->sent, G_IO_ERROR_CONNECTION_CLOSED, message);
   /* Unsent queries wait for a connection that was there; not for one that
-   * cannot be made. */
-  if (!was_ready)
+   * cannot be made, nor when they must not outlive theirs (fail_fast). */
+  if (!was_ready || self->fail_fast)
     fail_queue (&self->waiting, G_IO_ERROR_NOT_CONNECTED, message);
   if (self->started && self->reconnect_id == 0)
     self->reconnect_id = g_timeout_add (next_delay_ms (self), on_reconnect_due, self);
@@ -452,6 +453,25 @@ natter_pg_connection_set_backoff (NatterPgConnection *self, guint min_ms, guint 
 }
 
 /**
+ * natter_pg_connection_set_fail_fast:
+ * @self: a connection
+ * @fail_fast: whether queries stay on the connection they were made for
+ *
+ * For a user whose queries belong together (a transaction sent as several
+ * queries): a lost connection fails every query made before the loss, sent
+ * or not, and a query made while disconnected fails at once instead of
+ * waiting. So no part of a transaction runs on the next connection, outside
+ * its BEGIN. Queries made while connecting still wait for the connection.
+ */
+void
+natter_pg_connection_set_fail_fast (NatterPgConnection *self, gboolean fail_fast)
+{
+  g_return_if_fail (NATTER_IS_PG_CONNECTION (self));
+
+  self->fail_fast = fail_fast;
+}
+
+/**
  * natter_pg_connection_start:
  * @self: a connection
  *
@@ -532,6 +552,8 @@ natter_pg_connection_query (NatterPgConnection *self,
     send_waiting (self);
   else if (!self->started)
     fail_queue (&self->waiting, G_IO_ERROR_NOT_CONNECTED, "the connection is not started");
+  else if (self->fail_fast && self->state == NATTER_PG_CONNECTION_DISCONNECTED)
+    fail_queue (&self->waiting, G_IO_ERROR_NOT_CONNECTED, "the connection was lost");
 }
 
 /**

@@ -19,6 +19,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PGresult, PQclear)
 
 NatterPgConnection *natter_pg_connection_new (const char *conninfo);
 void natter_pg_connection_set_backoff (NatterPgConnection *self, guint min_ms, guint max_ms);
+void natter_pg_connection_set_fail_fast (NatterPgConnection *self, gboolean fail_fast);
 void natter_pg_connection_start (NatterPgConnection *self);
 NatterPgConnectionState natter_pg_connection_get_state (NatterPgConnection *self);
 guint natter_pg_connection_get_max_in_flight (NatterPgConnection *self);

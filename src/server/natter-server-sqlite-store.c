@@ -436,9 +436,134 @@ natter_server_sqlite_store_flush (NatterServerStore *store)
   run_callbacks (self);
 }
 
+/* Reads: on the main thread's connection, answered in a later iteration
+ * (GTask); SQLite reads are local and short. */
+
+static GTask *
+read_task_new (NatterServerSqliteStore *self,
+               gpointer source_tag,
+               GAsyncReadyCallback callback,
+               gpointer user_data)
+{
+  GTask *task = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+
+  return task;
+}
+
+static void
+natter_server_sqlite_store_authenticate (NatterServerStore *store,
+                                         const char *token_hash_hex,
+                                         gint64 now_unix,
+                                         const NatterProfile *profile,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data)
+{
+  NatterServerSqliteStore *self = NATTER_SERVER_SQLITE_STORE (store);
+  g_autoptr (GTask) task =
+    read_task_new (self, natter_server_sqlite_store_authenticate, callback, user_data);
+  g_autoptr (NatterStoreAuth) auth = g_new0 (NatterStoreAuth, 1);
+  GError *error = NULL;
+
+  if (!natter_server_db_lookup_token (self->db, token_hash_hex, now_unix, &auth->user_id,
+                                      &auth->token_id, &error)) {
+    g_task_return_error (task, error);
+    return;
+  }
+  if (natter_server_db_get_profile_owner (self->db, profile->profile_id, profile->profile_type) ==
+      auth->user_id) {
+    auth->profile =
+      natter_server_db_get_profile (self->db, profile->profile_id, profile->profile_type, &error);
+    if (auth->profile == NULL) {
+      g_task_return_error (task, error);
+      return;
+    }
+  }
+  g_task_return_pointer (task, g_steal_pointer (&auth), (GDestroyNotify) natter_store_auth_free);
+}
+
+static void
+natter_server_sqlite_store_list_participants (NatterServerStore *store,
+                                              gint64 conversation_id,
+                                              GAsyncReadyCallback callback,
+                                              gpointer user_data)
+{
+  NatterServerSqliteStore *self = NATTER_SERVER_SQLITE_STORE (store);
+  g_autoptr (GTask) task =
+    read_task_new (self, natter_server_sqlite_store_list_participants, callback, user_data);
+  GError *error = NULL;
+  GPtrArray *participants = natter_server_db_list_participants (self->db, conversation_id, &error);
+
+  if (participants == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, participants, (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void
+natter_server_sqlite_store_resolve_direct (NatterServerStore *store,
+                                           const NatterProfile *sender,
+                                           const NatterProfile *to,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data)
+{
+  NatterServerSqliteStore *self = NATTER_SERVER_SQLITE_STORE (store);
+  g_autoptr (GTask) task =
+    read_task_new (self, natter_server_sqlite_store_resolve_direct, callback, user_data);
+  g_autoptr (NatterStoreDirect) direct = g_new0 (NatterStoreDirect, 1);
+  GError *error = NULL;
+
+  direct->blocked = natter_server_db_is_blocked_either (self->db, sender, to);
+  if (!direct->blocked) {
+    direct->conversation_id = natter_server_db_find_direct (self->db, sender, to);
+    if (direct->conversation_id == 0) {
+      direct->to =
+        natter_server_db_get_profile (self->db, to->profile_id, to->profile_type, &error);
+      if (direct->to == NULL) {
+        g_task_return_error (task, error);
+        return;
+      }
+    }
+  }
+  g_task_return_pointer (task, g_steal_pointer (&direct),
+                         (GDestroyNotify) natter_store_direct_free);
+}
+
+static void
+natter_server_sqlite_store_replay (NatterServerStore *store,
+                                   const NatterProfile *profile,
+                                   gint64 after_event_id,
+                                   guint limit,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data)
+{
+  NatterServerSqliteStore *self = NATTER_SERVER_SQLITE_STORE (store);
+  g_autoptr (GTask) task =
+    read_task_new (self, natter_server_sqlite_store_replay, callback, user_data);
+  g_autoptr (NatterStoreReplay) replay = g_new0 (NatterStoreReplay, 1);
+  GError *error = NULL;
+
+  /* The last id first: a later commit only adds events after it. */
+  replay->last_event_id = natter_server_db_get_last_event_id (self->db, profile);
+  replay->epoch = g_strdup (natter_server_db_get_epoch (self->db));
+  replay->events = natter_server_db_list_events_after (self->db, profile, MAX (after_event_id, 0),
+                                                       limit, &replay->truncated, &error);
+  if (replay->events == NULL) {
+    g_task_return_error (task, error);
+    return;
+  }
+  g_task_return_pointer (task, g_steal_pointer (&replay),
+                         (GDestroyNotify) natter_store_replay_free);
+}
+
 static void
 natter_server_sqlite_store_iface_init (NatterServerStoreInterface *iface)
 {
+  iface->authenticate = natter_server_sqlite_store_authenticate;
+  iface->list_participants = natter_server_sqlite_store_list_participants;
+  iface->resolve_direct = natter_server_sqlite_store_resolve_direct;
+  iface->replay = natter_server_sqlite_store_replay;
   iface->store_chat_messages = natter_server_sqlite_store_store_chat_messages;
   iface->mark_read = natter_server_sqlite_store_mark_read;
   iface->add_event = natter_server_sqlite_store_add_event;

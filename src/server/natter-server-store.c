@@ -71,6 +71,163 @@ natter_server_store_flush (NatterServerStore *self)
   NATTER_SERVER_STORE_GET_IFACE (self)->flush (self);
 }
 
+void
+natter_server_store_authenticate (NatterServerStore *self,
+                                  const char *token_hash_hex,
+                                  gint64 now_unix,
+                                  const NatterProfile *profile,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_SERVER_STORE (self));
+  g_return_if_fail (token_hash_hex != NULL && profile != NULL);
+
+  NATTER_SERVER_STORE_GET_IFACE (self)->authenticate (self, token_hash_hex, now_unix, profile,
+                                                      callback, user_data);
+}
+
+/**
+ * natter_server_store_authenticate_finish:
+ * @self: the store
+ * @result: the callback's result
+ * @error: a #NatterServerDbError: NOT_FOUND for a token that is not valid
+ *
+ * Returns: (transfer full) (nullable): the token's user and the profile
+ */
+NatterStoreAuth *
+natter_server_store_authenticate_finish (NatterServerStore *self,
+                                         GAsyncResult *result,
+                                         GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_server_store_list_participants (NatterServerStore *self,
+                                       gint64 conversation_id,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_SERVER_STORE (self));
+
+  NATTER_SERVER_STORE_GET_IFACE (self)->list_participants (self, conversation_id, callback,
+                                                           user_data);
+}
+
+/**
+ * natter_server_store_list_participants_finish:
+ * @self: the store
+ * @result: the callback's result
+ * @error: a #NatterServerDbError
+ *
+ * Returns: (transfer full) (element-type NatterProfile) (nullable): the
+ *   participants, empty for no such conversation
+ */
+GPtrArray *
+natter_server_store_list_participants_finish (NatterServerStore *self,
+                                              GAsyncResult *result,
+                                              GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_server_store_resolve_direct (NatterServerStore *self,
+                                    const NatterProfile *sender,
+                                    const NatterProfile *to,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_SERVER_STORE (self));
+  g_return_if_fail (sender != NULL && to != NULL);
+
+  NATTER_SERVER_STORE_GET_IFACE (self)->resolve_direct (self, sender, to, callback, user_data);
+}
+
+/**
+ * natter_server_store_resolve_direct_finish:
+ * @self: the store
+ * @result: the callback's result
+ * @error: a #NatterServerDbError: NOT_FOUND for no such profile
+ *
+ * Returns: (transfer full) (nullable): where the message goes
+ */
+NatterStoreDirect *
+natter_server_store_resolve_direct_finish (NatterServerStore *self,
+                                           GAsyncResult *result,
+                                           GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_store_direct_free (NatterStoreDirect *direct)
+{
+  if (direct == NULL)
+    return;
+
+  g_clear_pointer (&direct->to, natter_profile_free);
+  g_free (direct);
+}
+
+void
+natter_server_store_replay (NatterServerStore *self,
+                            const NatterProfile *profile,
+                            gint64 after_event_id,
+                            guint limit,
+                            GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_SERVER_STORE (self));
+  g_return_if_fail (profile != NULL);
+
+  NATTER_SERVER_STORE_GET_IFACE (self)->replay (self, profile, after_event_id, limit, callback,
+                                                user_data);
+}
+
+/**
+ * natter_server_store_replay_finish:
+ * @self: the store
+ * @result: the callback's result
+ * @error: a #NatterServerDbError
+ *
+ * Returns: (transfer full) (nullable): the events and the last id
+ */
+NatterStoreReplay *
+natter_server_store_replay_finish (NatterServerStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_store_auth_free (NatterStoreAuth *auth)
+{
+  if (auth == NULL)
+    return;
+
+  g_clear_pointer (&auth->profile, natter_profile_free);
+  g_free (auth);
+}
+
+void
+natter_store_replay_free (NatterStoreReplay *replay)
+{
+  if (replay == NULL)
+    return;
+
+  g_clear_pointer (&replay->events, g_ptr_array_unref);
+  g_free (replay->epoch);
+  g_free (replay);
+}
+
 NatterStoreChatMessage *
 natter_store_chat_message_new (const NatterProfile *sender,
                                gint64 conversation_id,

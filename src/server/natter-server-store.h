@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-#include <glib-object.h>
+#include <gio/gio.h>
 
 #include "natter-frame.h"
 #include "natter-types.h"
@@ -21,7 +21,37 @@ G_BEGIN_DECLS
  *
  * Each request is a plain struct the caller fills, keeps alive until its
  * callback ran, and reads the results from; the backend touches it only
- * between the call and the callback. */
+ * between the call and the callback.
+ *
+ * Reads. The hub and the HTTP API still read natter-server-db*.c (SQLite)
+ * directly; `--db postgresql://…` can select PostgreSQL only once every one
+ * of them goes through here. What they read today:
+ * - WebSocket path (natter-hub*.c): lookup_token, get_profile_owner and
+ *   get_profile (the upgrade), get_last_event_id and get_epoch (hello),
+ *   list_events_after (replay), list_participants, is_participant,
+ *   find_direct, get_profile (routes), is_blocked_either, list_contacts and
+ *   took_part (presence), find_message_by_client_id, get_sender_event_id,
+ *   fill_attachments and check_attachments (chat before storing),
+ *   get_read_seq, get_call (calls).
+ * - HTTP API (natter-http*.c): lookup_token, find_login, get_user,
+ *   get_profile_owner, search_profiles, get_avatar, list_conversations,
+ *   list_messages and fill_attachments_of_list, list_participants,
+ *   is_participant, find_direct, list_calls, list_blocks,
+ *   is_blocked_either, get_attachment_usage, get_attachment_for_user.
+ * - Writes outside this interface (main thread): create_user, add_token,
+ *   revoke_token(s), prune_tokens, set_avatar, get_or_create_direct,
+ *   create_call, set_call_status, end_call, fail_stale_calls, add_block,
+ *   remove_block, add_attachment, expire_attachments.
+ * Proposed operations, asynchronous like the writes (a GAsyncReadyCallback
+ * on the main context; SQLite answers from its main-thread connection,
+ * PostgreSQL from a second connection that sees only committed rows):
+ * authenticate, list_participants, resolve_direct and replay (below,
+ * done); then get_profile, is_participant, relation (blocked either way,
+ * took part, contact), list_contacts, find_message, check_attachments; for the HTTP
+ * API find_login, get_user, search_profiles, get_avatar,
+ * list_conversations, list_messages, list_calls, list_blocks,
+ * attachment_usage and attachment_for_user; and the writes above as
+ * requests of this interface. */
 
 #define NATTER_TYPE_SERVER_STORE (natter_server_store_get_type ())
 G_DECLARE_INTERFACE (NatterServerStore, natter_server_store, NATTER, SERVER_STORE, GObject)
@@ -86,6 +116,33 @@ struct _NatterStoreEvent {
   char *text;
 };
 
+/* What authenticate () found: the token's user, and @profile when the
+ * profile asked for is that user's (else NULL: "not yours"). */
+typedef struct {
+  gint64 user_id;
+  gint64 token_id;
+  NatterProfile *profile; /* full */
+} NatterStoreAuth;
+
+/* A profile's history after an event id, read in one snapshot. */
+typedef struct {
+  GPtrArray *events; /* char *, the stored frames, oldest first */
+  /* More than the limit followed: @events are the newest of them. */
+  gboolean truncated;
+  gint64 last_event_id; /* the profile's last event id, 0 when none */
+  char *epoch;          /* names the history (hello's server_epoch) */
+} NatterStoreReplay;
+
+/* Where a chat_message with to_profile_* goes (natter-hub-chat.c's
+ * resolve_conversation), read at once: refused when either blocked the
+ * other; else the direct conversation, or when there is none yet the
+ * recipient's full profile (the store then creates it with the message). */
+typedef struct {
+  gboolean blocked;
+  gint64 conversation_id; /* 0 when none yet */
+  NatterProfile *to;      /* full; NULL when blocked or the conversation exists */
+} NatterStoreDirect;
+
 struct _NatterServerStoreInterface {
   GTypeInterface parent_iface;
 
@@ -104,6 +161,29 @@ struct _NatterServerStoreInterface {
                      gpointer user_data);
   /* Waits until every request made so far is stored and its callback ran. */
   void (*flush) (NatterServerStore *self);
+
+  /* Reads, each answered through a GTask (natter_server_store_*_finish). */
+  void (*authenticate) (NatterServerStore *self,
+                        const char *token_hash_hex,
+                        gint64 now_unix,
+                        const NatterProfile *profile,
+                        GAsyncReadyCallback callback,
+                        gpointer user_data);
+  void (*list_participants) (NatterServerStore *self,
+                             gint64 conversation_id,
+                             GAsyncReadyCallback callback,
+                             gpointer user_data);
+  void (*resolve_direct) (NatterServerStore *self,
+                          const NatterProfile *sender,
+                          const NatterProfile *to,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data);
+  void (*replay) (NatterServerStore *self,
+                  const NatterProfile *profile,
+                  gint64 after_event_id,
+                  guint limit,
+                  GAsyncReadyCallback callback,
+                  gpointer user_data);
 };
 
 void natter_server_store_store_chat_messages (NatterServerStore *self,
@@ -119,6 +199,51 @@ void natter_server_store_add_event (NatterServerStore *self,
                                     NatterServerStoreDone done,
                                     gpointer user_data);
 void natter_server_store_flush (NatterServerStore *self);
+
+/* The upgrade of a WebSocket: NOT_FOUND when the token is unknown, expired
+ * at @now_unix or revoked. @profile needs only its id and type. */
+void natter_server_store_authenticate (NatterServerStore *self,
+                                       const char *token_hash_hex,
+                                       gint64 now_unix,
+                                       const NatterProfile *profile,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data);
+NatterStoreAuth *natter_server_store_authenticate_finish (NatterServerStore *self,
+                                                          GAsyncResult *result,
+                                                          GError **error);
+/* A conversation's participants (NatterProfile, full, in the order they
+ * joined): a chat route. Empty when there is no such conversation. */
+void natter_server_store_list_participants (NatterServerStore *self,
+                                            gint64 conversation_id,
+                                            GAsyncReadyCallback callback,
+                                            gpointer user_data);
+GPtrArray *natter_server_store_list_participants_finish (NatterServerStore *self,
+                                                         GAsyncResult *result,
+                                                         GError **error);
+/* NOT_FOUND when @to does not exist (and has no conversation with
+ * @sender). @to needs only its id and type. */
+void natter_server_store_resolve_direct (NatterServerStore *self,
+                                         const NatterProfile *sender,
+                                         const NatterProfile *to,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
+NatterStoreDirect *natter_server_store_resolve_direct_finish (NatterServerStore *self,
+                                                              GAsyncResult *result,
+                                                              GError **error);
+/* Replay after @after_event_id, at most @limit events; hello reads only
+ * last_event_id and epoch (limit 0). */
+void natter_server_store_replay (NatterServerStore *self,
+                                 const NatterProfile *profile,
+                                 gint64 after_event_id,
+                                 guint limit,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data);
+NatterStoreReplay *
+natter_server_store_replay_finish (NatterServerStore *self, GAsyncResult *result, GError **error);
+
+void natter_store_auth_free (NatterStoreAuth *auth);
+void natter_store_replay_free (NatterStoreReplay *replay);
+void natter_store_direct_free (NatterStoreDirect *direct);
 
 NatterStoreChatMessage *natter_store_chat_message_new (const NatterProfile *sender,
                                                        gint64 conversation_id,
@@ -144,5 +269,8 @@ void natter_store_stamp_sender (NatterFrame *frame, const NatterProfile *sender)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStoreChatMessage, natter_store_chat_message_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStoreReadMark, natter_store_read_mark_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStoreEvent, natter_store_event_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStoreAuth, natter_store_auth_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStoreReplay, natter_store_replay_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStoreDirect, natter_store_direct_free)
 
 G_END_DECLS
