@@ -25,7 +25,7 @@
  * - the app's RSS a second after that.
  *
  * --background starts the app hidden instead, signed in and able to ring
- * (as at login, --gapplication-service), and reads over --seconds its RSS
+ * (as at login, natter --background), and reads over --seconds its RSS
  * and how often each of its threads woke up (context switches, from
  * /proc/PID/task/TID/status). --calls N has the app place N video calls
  * to Bob (a core client in this process that answers and hangs up after a
@@ -535,8 +535,8 @@ run_background (const char *url, const char *data_dir, const char *tmp)
   g_subprocess_launcher_setenv (launcher, "GSETTINGS_BACKEND", "memory", TRUE);
   g_subprocess_launcher_setenv (launcher, "GSETTINGS_SCHEMA_DIR", opt_schemas, TRUE);
   g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
-  app = g_subprocess_launcher_spawn (launcher, &error, opt_natter, "--gapplication-service",
-                                     "--server", url, NULL);
+  app = g_subprocess_launcher_spawn (launcher, &error, opt_natter, "--background", "--server", url,
+                                     NULL);
   if (app == NULL)
     g_error ("natter: %s", error->message);
   pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (app), NULL, 10);

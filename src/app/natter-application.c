@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "natter-background.h"
 #include "natter-format.h"
 #include "natter-muted-conversations.h"
 #include "natter-application-private.h"
@@ -686,7 +687,7 @@ write_autostart_file (gboolean enabled)
                               "Type=Application\n"
                               "Name=Natter\n"
                               "Icon=%s\n"
-                              "Exec=natter --gapplication-service\n"
+                              "Exec=natter --background\n"
                               "X-GNOME-Autostart-enabled=true\n"
                               "NoDisplay=true\n",
                               APPLICATION_ID);
@@ -713,7 +714,7 @@ request_background_portal (NatterApplication *self, gboolean enabled)
 {
   GDBusConnection *bus = g_application_get_dbus_connection (G_APPLICATION (self));
   g_autoptr (GVariantBuilder) options = g_variant_builder_new (G_VARIANT_TYPE_VARDICT);
-  const char *const commandline[] = { "natter", "--gapplication-service", NULL };
+  const char *const commandline[] = { "natter", "--background", NULL };
 
   if (bus == NULL)
     return;
@@ -753,6 +754,14 @@ natter_application_handle_local_options (GApplication *application, GVariantDict
   if (g_variant_dict_contains (options, "version")) {
     g_print ("natter %s\n", PACKAGE_VERSION);
     return 0;
+  }
+
+  /* As at login (the autostart file, the Background portal): a service,
+   * signed in, with no window; and so, before GTK starts, without GL. */
+  if (g_variant_dict_contains (options, "background")) {
+    g_application_set_flags (application,
+                             g_application_get_flags (application) | G_APPLICATION_IS_SERVICE);
+    natter_background_start_without_gl ();
   }
 
   return -1;
@@ -877,6 +886,8 @@ natter_application_init (NatterApplication *self)
   const GOptionEntry options[] = {
     { "server", 's', 0, G_OPTION_ARG_STRING, NULL, N_ ("The Natter server to use"), N_ ("URL") },
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_ ("Show the version and quit"), NULL },
+    { "background", 0, 0, G_OPTION_ARG_NONE, NULL,
+      N_ ("Start without a window, as at login, to receive calls and messages"), NULL },
     { NULL }
   };
 
