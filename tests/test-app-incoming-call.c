@@ -11,6 +11,7 @@
 #include "natter-call-notifier.h"
 #include "natter-call-manager.h"
 #include "natter-call-overlay.h"
+#include "natter-chat-view.h"
 #include "natter-incoming-call-dialog.h"
 #include "natter-preferences-window.h"
 #include "natter-message-item.h"
@@ -746,6 +747,65 @@ test_message_notification_opens_conversation (Fixture *fixture, gconstpointer da
   g_free (sent.call_back_action);
 }
 
+/* Issue 20: closing the last window while Natter runs in the background
+ * destroys the window and its views, the message list they read with them;
+ * the connection and the call manager stay, and a call still rings. */
+static void
+test_closing_window_frees_views (Fixture *fixture, gconstpointer data)
+{
+  NatterClient *client = natter_application_get_client (fixture->application);
+  NatterCallManager *call_manager = get_call_manager (client);
+  g_autoptr (NatterCall) bob_call = NULL;
+  g_autoptr (NatterCall) ringing = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *id = NULL;
+  GtkWindow *window;
+  NatterChatView *chat_view;
+  GListModel *messages;
+  SentNotification sent = { 0 };
+
+  g_settings_set_boolean (natter_application_get_settings (fixture->application),
+                          "run-in-background", TRUE);
+  id = natter_client_send_message (fixture->bob, fixture->conversation_id, "Still there?", &error);
+  g_assert_no_error (error);
+  natter_test_wait_until (find_sent_notification ("Bob Tesfaye", &sent), TIMEOUT_MS);
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->application), "open-conversation",
+                                  g_variant_new_int64 (fixture->conversation_id));
+  natter_test_wait_until (natter_application_get_main_window (fixture->application) != NULL,
+                          TIMEOUT_MS);
+  window = natter_application_get_main_window (fixture->application);
+  natter_test_wait_until (natter_window_get_open_conversation_id (NATTER_WINDOW (window)) ==
+                            fixture->conversation_id,
+                          TIMEOUT_MS);
+  chat_view = natter_window_get_chat_view (NATTER_WINDOW (window));
+  natter_test_wait_until (natter_chat_view_get_messages (chat_view) != NULL &&
+                            g_list_model_get_n_items (natter_chat_view_get_messages (chat_view)) >
+                              0,
+                          TIMEOUT_MS);
+  messages = natter_chat_view_get_messages (chat_view);
+  natter_test_wait_until (gtk_widget_get_mapped (GTK_WIDGET (window)), TIMEOUT_MS);
+  g_object_add_weak_pointer (G_OBJECT (window), (gpointer *) &window);
+  g_object_add_weak_pointer (G_OBJECT (chat_view), (gpointer *) &chat_view);
+  g_object_add_weak_pointer (G_OBJECT (messages), (gpointer *) &messages);
+
+  gtk_window_close (window);
+  natter_test_wait_until (window == NULL && chat_view == NULL && messages == NULL, TIMEOUT_MS);
+  g_assert_null (window);
+  g_assert_null (chat_view);
+  g_assert_null (messages);
+  g_assert_true (natter_application_get_client (fixture->application) == client);
+  g_assert_true (get_call_manager (client) == call_manager);
+  g_assert_true (connected (client));
+
+  ringing = ring_alice (fixture, &bob_call);
+  g_assert_cmpint (natter_call_get_state (ringing), ==, NATTER_CALL_STATE_RINGING_INCOMING);
+  natter_call_hang_up (bob_call);
+  natter_test_wait_until (!has_prompt (fixture, ringing), TIMEOUT_MS);
+  g_free (sent.accept_action);
+  g_free (sent.decline_action);
+  g_free (sent.call_back_action);
+}
+
 /* Someone new writes while Natter runs in the background: the conversation
  * is not in Alice's list yet when the notification comes, and its default
  * action still opens it. */
@@ -1256,6 +1316,8 @@ main (int argc, char *argv[])
               test_new_conversation_notification_opens_it, fixture_tear_down);
   g_test_add ("/natter/app/background/start-at-login-autostart", Fixture, NULL, fixture_set_up,
               test_start_at_login_autostart, fixture_tear_down);
+  g_test_add ("/natter/app/background/closing-window-frees-views", Fixture, NULL, fixture_set_up,
+              test_closing_window_frees_views, fixture_tear_down);
   g_test_add ("/natter/app/background/service-starts-hidden-and-rings", Fixture, many_invitations,
               fixture_set_up, test_service_starts_hidden_and_rings, fixture_tear_down);
   g_test_add ("/natter/app/incoming-call/caller-cancels", Fixture, NULL, fixture_set_up,

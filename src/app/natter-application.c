@@ -839,10 +839,37 @@ natter_application_shutdown (GApplication *application)
   G_APPLICATION_CLASS (natter_application_parent_class)->shutdown (application);
 }
 
+static gboolean
+give_memory_back (gpointer user_data)
+{
+  NatterApplication *self = user_data;
+
+  self->give_back_id = 0;
+  if (gtk_application_get_windows (GTK_APPLICATION (self)) == NULL)
+    natter_background_give_memory_back ();
+  return G_SOURCE_REMOVE;
+}
+
+/* Closing the last window destroys it (GTK's default), and its views and
+ * their caches (thumbnails, textures, message lists) go with it; what
+ * they freed goes back to the system once GTK has finished tearing them
+ * down, a second later. */
+static void
+natter_application_window_removed (GtkApplication *application, GtkWindow *window)
+{
+  NatterApplication *self = NATTER_APPLICATION (application);
+
+  GTK_APPLICATION_CLASS (natter_application_parent_class)->window_removed (application, window);
+  if (gtk_application_get_windows (application) == NULL && self->give_back_id == 0)
+    self->give_back_id = g_timeout_add_seconds (1, give_memory_back, self);
+}
+
 static void
 natter_application_dispose (GObject *object)
 {
   NatterApplication *self = NATTER_APPLICATION (object);
+
+  g_clear_handle_id (&self->give_back_id, g_source_remove);
 
   g_clear_pointer (&self->watchers, g_ptr_array_unref);
   g_clear_object (&self->calling_watcher);
@@ -871,6 +898,7 @@ natter_application_class_init (NatterApplicationClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GApplicationClass *application_class = G_APPLICATION_CLASS (klass);
+  GtkApplicationClass *gtk_application_class = GTK_APPLICATION_CLASS (klass);
 
   object_class->dispose = natter_application_dispose;
   object_class->finalize = natter_application_finalize;
@@ -878,6 +906,7 @@ natter_application_class_init (NatterApplicationClass *klass)
   application_class->startup = natter_application_startup;
   application_class->activate = natter_application_activate;
   application_class->shutdown = natter_application_shutdown;
+  gtk_application_class->window_removed = natter_application_window_removed;
 }
 
 static void

@@ -15,7 +15,8 @@
  * natter_background_start_without_gl:
  *
  * For a process started with no window (natter --background, as at
- * login): GTK draws its windows with cairo, and Mesa never loads.
+ * login): opens the display without GL, so Mesa never loads, and its
+ * windows draw with cairo.
  *
  * Why: GTK 4.8's X11 backend chooses the visual of all its windows
  * through EGL (or GLX) when it opens the display, window or not, and that
@@ -25,27 +26,39 @@
  * process, so a window opened later (a call, the user) draws with GSK's
  * cairo renderer: the same widgets, text, images and call video, drawn on
  * the CPU. Started with a window (from the launcher), Natter keeps GL.
- * Must run before GTK opens the display. The user's own choice wins: a
- * GSK_RENDERER other than cairo, or a gl- or vulkan- key in GDK_DEBUG.
+ *
+ * GDK reads GDK_DEBUG once, in gtk_init (): this runs it early, before
+ * any thread, and puts the variable back so that what Natter launches
+ * (a viewer for an attachment) keeps GL. The user's own choice wins: a
+ * GSK_RENDERER other than cairo, or a gl- key in GDK_DEBUG.
  */
 void
 natter_background_start_without_gl (void)
 {
   const char *renderer = g_getenv ("GSK_RENDERER");
-  const char *debug = g_getenv ("GDK_DEBUG");
+  g_autofree char *debug = g_strdup (g_getenv ("GDK_DEBUG"));
   g_autofree char *keys = NULL;
 
   if (renderer != NULL && *renderer != '\0' && g_ascii_strcasecmp (renderer, "cairo") != 0)
     return;
-  if (debug != NULL && (strstr (debug, "gl-") != NULL || strstr (debug, "vulkan-") != NULL))
+  if (debug != NULL && strstr (debug, "gl-") != NULL)
     return;
 
-  /* Vulkan too: without GL, GSK would try it next (lavapipe is LLVM). */
   if (debug != NULL && *debug != '\0')
-    keys = g_strconcat (debug, ",gl-disable,vulkan-disable", NULL);
+    keys = g_strconcat (debug, ",gl-disable", NULL);
   else
-    keys = g_strdup ("gl-disable,vulkan-disable");
+    keys = g_strdup ("gl-disable");
   g_setenv ("GDK_DEBUG", keys, TRUE);
+  gtk_init ();
+  if (debug != NULL)
+    g_setenv ("GDK_DEBUG", debug, TRUE);
+  else
+    g_unsetenv ("GDK_DEBUG");
+
+  /* Without it GSK tries GL first and logs that it failed. The display's
+   * "gsk-renderer" is how GTK's inspector names the renderer of its own
+   * display. */
+  g_object_set_data (G_OBJECT (gdk_display_get_default ()), "gsk-renderer", (gpointer) "cairo");
 }
 
 /**
