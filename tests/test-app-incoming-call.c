@@ -806,6 +806,26 @@ test_closing_window_frees_views (Fixture *fixture, gconstpointer data)
   g_free (sent.call_back_action);
 }
 
+/* Issue 20: the device monitor (it probes every device provider) waits
+ * for a call, or preferences, to need the lists. */
+static void
+test_devices_wait_for_a_call (Fixture *fixture, gconstpointer data)
+{
+  NatterCallManager *call_manager =
+    get_call_manager (natter_application_get_client (fixture->application));
+  NatterDevices *devices = natter_call_manager_get_devices (call_manager);
+  g_autoptr (NatterCall) bob_call = NULL;
+  g_autoptr (NatterCall) ringing = NULL;
+
+  g_assert_nonnull (devices);
+  g_assert_false (natter_devices_get_started (devices));
+
+  ringing = ring_alice (fixture, &bob_call);
+  g_assert_true (natter_devices_get_started (devices));
+  natter_call_hang_up (bob_call);
+  natter_test_wait_until (!has_prompt (fixture, ringing), TIMEOUT_MS);
+}
+
 /* Someone new writes while Natter runs in the background: the conversation
  * is not in Alice's list yet when the notification comes, and its default
  * action still opens it. */
@@ -1318,6 +1338,8 @@ main (int argc, char *argv[])
               test_start_at_login_autostart, fixture_tear_down);
   g_test_add ("/natter/app/background/closing-window-frees-views", Fixture, NULL, fixture_set_up,
               test_closing_window_frees_views, fixture_tear_down);
+  g_test_add ("/natter/app/background/devices-wait-for-a-call", Fixture, NULL, fixture_set_up,
+              test_devices_wait_for_a_call, fixture_tear_down);
   g_test_add ("/natter/app/background/service-starts-hidden-and-rings", Fixture, many_invitations,
               fixture_set_up, test_service_starts_hidden_and_rings, fixture_tear_down);
   g_test_add ("/natter/app/incoming-call/caller-cancels", Fixture, NULL, fixture_set_up,

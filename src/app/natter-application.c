@@ -785,14 +785,14 @@ natter_application_startup (GApplication *application)
                            G_CALLBACK (on_start_at_login_changed), self, G_CONNECT_SWAPPED);
 
   /* Calls take the devices chosen in preferences (display names in
-   * GSettings), following hot-plug. */
+   * GSettings), following hot-plug. The monitor itself starts when a call
+   * or preferences need the lists (issue 20): it probes every device
+   * provider, and a process in the background may go all day without. */
   self->devices = natter_devices_new ();
   g_settings_bind (self->settings, "microphone", self->devices, "microphone-name",
                    G_SETTINGS_BIND_GET);
   g_settings_bind (self->settings, "camera", self->devices, "camera-name", G_SETTINGS_BIND_GET);
   g_settings_bind (self->settings, "speaker", self->devices, "speaker-name", G_SETTINGS_BIND_GET);
-  if (!natter_devices_start (self->devices))
-    g_debug ("no device monitor: calls use the default devices");
 
   natter_application_add_actions (self);
 

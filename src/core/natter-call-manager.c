@@ -216,8 +216,12 @@ prepare_call (NatterCallManager *self, NatterCall *call)
   hold_call_stack (self);
   natter_call_set_ice_servers (call, self->ice_servers);
   if (self->devices != NULL) {
-    g_autoptr (GstDevice) camera = natter_devices_get_camera (self->devices);
+    g_autoptr (GstDevice) camera = NULL;
 
+    /* The app starts the device monitor no sooner than a call needs it. */
+    if (!natter_devices_start (self->devices))
+      g_debug ("no device monitor: calls use the default devices");
+    camera = natter_devices_get_camera (self->devices);
     give_devices (self, call);
     /* A test source stands in for a camera when one is configured. */
     if (g_getenv ("NATTER_VIDEO_SRC") == NULL)

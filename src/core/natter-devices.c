@@ -253,6 +253,20 @@ natter_devices_start (NatterDevices *self)
   return TRUE;
 }
 
+/**
+ * natter_devices_get_started:
+ * @self: a #NatterDevices
+ *
+ * Returns: whether the monitor runs (natter_devices_start() was called)
+ */
+gboolean
+natter_devices_get_started (NatterDevices *self)
+{
+  g_return_val_if_fail (NATTER_IS_DEVICES (self), FALSE);
+
+  return self->bus_watch_id != 0;
+}
+
 void
 natter_devices_stop (NatterDevices *self)
 {

@@ -13,6 +13,7 @@ NatterDevices *natter_devices_new (void);
 
 gboolean natter_devices_start (NatterDevices *self);
 void natter_devices_stop (NatterDevices *self);
+gboolean natter_devices_get_started (NatterDevices *self);
 
 GListModel *natter_devices_get_microphones (NatterDevices *self);
 GListModel *natter_devices_get_cameras (NatterDevices *self);
