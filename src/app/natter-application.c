@@ -793,6 +793,7 @@ natter_application_startup (GApplication *application)
                    G_SETTINGS_BIND_GET);
   g_settings_bind (self->settings, "camera", self->devices, "camera-name", G_SETTINGS_BIND_GET);
   g_settings_bind (self->settings, "speaker", self->devices, "speaker-name", G_SETTINGS_BIND_GET);
+  natter_devices_start_on_demand (self->devices);
 
   natter_application_add_actions (self);
 

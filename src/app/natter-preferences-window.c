@@ -315,8 +315,8 @@ natter_preferences_window_set_client (NatterPreferencesWindow *self, NatterClien
 
     g_object_get (client, "call-manager", &call_manager, NULL);
     devices = call_manager ? natter_call_manager_get_devices (call_manager) : NULL;
-    if (devices != NULL && !natter_devices_start (devices))
-      g_debug ("no device monitor: calls use the default devices");
+    if (devices != NULL)
+      natter_devices_ensure_started (devices);
     natter_preferences_window_set_devices (self, devices);
   } else {
     natter_preferences_window_set_devices (self, NULL);

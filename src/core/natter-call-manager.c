@@ -218,9 +218,7 @@ prepare_call (NatterCallManager *self, NatterCall *call)
   if (self->devices != NULL) {
     g_autoptr (GstDevice) camera = NULL;
 
-    /* The app starts the device monitor no sooner than a call needs it. */
-    if (!natter_devices_start (self->devices))
-      g_debug ("no device monitor: calls use the default devices");
+    natter_devices_ensure_started (self->devices);
     camera = natter_devices_get_camera (self->devices);
     give_devices (self, call);
     /* A test source stands in for a camera when one is configured. */
