@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <X11/Xatom.h>
+#include <X11/Xlib.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,11 +27,14 @@
  * - the app's RSS a second after that.
  *
  * --background starts the app hidden instead, signed in and able to ring
- * (as at login, --gapplication-service), and reads over --seconds its RSS
+ * (as at login, natter --background), and reads over --seconds its RSS
  * and how often each of its threads woke up (context switches, from
  * /proc/PID/task/TID/status). --calls N has the app place N video calls
  * to Bob (a core client in this process that answers and hangs up after a
  * few seconds) and reads its RSS before the first and after the last.
+ * --background-after-window starts the app with its window, opens the
+ * conversation, closes the window as the window manager's close button
+ * does (WM_DELETE_WINDOW), then reads the same figures as --background.
  *
  * Run it inside a display and a session bus, e.g.
  *   xvfb-run -a dbus-run-session BUILD/bench/natter-bench-app
@@ -46,6 +51,7 @@ static int opt_runs = 5;
 static int opt_messages = 10000;
 static gboolean opt_smaps;
 static gboolean opt_background;
+static gboolean opt_background_after_window;
 static int opt_seconds = 60;
 static int opt_calls;
 
@@ -513,36 +519,21 @@ thread_switches (GPid pid)
   return switches;
 }
 
+/* RSS and each thread's wake-ups of the app @pid over --seconds, then
+ * quits it. */
 static void
-run_background (const char *url, const char *data_dir, const char *tmp)
+watch_background (GSubprocess *app, GPid pid)
 {
-  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  g_autoptr (GSubprocess) app = NULL;
   g_autoptr (GDBusConnection) bus = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GHashTable) before = NULL;
   g_autoptr (GHashTable) after = NULL;
-  g_autofree char *log_path = g_strdup_printf ("%s/natter-background.log", tmp);
   GHashTableIter iter;
   gpointer key, value;
   gsize total = 0;
   gint64 rss_start, rss_end;
   gboolean exited = FALSE;
-  GPid pid;
 
-  g_subprocess_launcher_setenv (launcher, "NATTER_DATA_DIR", data_dir, TRUE);
-  g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN_STORE", "file", TRUE);
-  g_subprocess_launcher_setenv (launcher, "GSETTINGS_BACKEND", "memory", TRUE);
-  g_subprocess_launcher_setenv (launcher, "GSETTINGS_SCHEMA_DIR", opt_schemas, TRUE);
-  g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
-  app = g_subprocess_launcher_spawn (launcher, &error, opt_natter, "--gapplication-service",
-                                     "--server", url, NULL);
-  if (app == NULL)
-    g_error ("natter: %s", error->message);
-  pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (app), NULL, 10);
-
-  /* Signed in and connected, its start-up work done. */
-  iterate_for (5 * G_USEC_PER_SEC);
   rss_start = rss_kib (pid);
   before = thread_switches (pid);
   iterate_for ((gint64) opt_seconds * G_USEC_PER_SEC);
@@ -574,6 +565,144 @@ run_background (const char *url, const char *data_dir, const char *tmp)
   activate_action (bus, "quit", NULL);
   g_subprocess_wait_async (app, NULL, on_exited, &exited);
   iterate_until (&exited, g_get_monotonic_time () + 10 * G_USEC_PER_SEC, "natter to quit");
+}
+
+static void
+run_background (const char *url, const char *data_dir, const char *tmp)
+{
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr (GSubprocess) app = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *log_path = g_strdup_printf ("%s/natter-background.log", tmp);
+
+  g_subprocess_launcher_setenv (launcher, "NATTER_DATA_DIR", data_dir, TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN_STORE", "file", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GSETTINGS_BACKEND", "memory", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GSETTINGS_SCHEMA_DIR", opt_schemas, TRUE);
+  g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
+  app = g_subprocess_launcher_spawn (launcher, &error, opt_natter, "--background", "--server", url,
+                                     NULL);
+  if (app == NULL)
+    g_error ("natter: %s", error->message);
+
+  /* Signed in and connected, its start-up work done. */
+  iterate_for (5 * G_USEC_PER_SEC);
+  watch_background (app, (GPid) g_ascii_strtoll (g_subprocess_get_identifier (app), NULL, 10));
+}
+
+/* Closes @pid's windows as a window manager's close button does: the
+ * WM_DELETE_WINDOW message of ICCCM to each top-level window of the
+ * process. Returns how many got it. */
+static guint
+close_windows_of (GPid pid)
+{
+  Display *display = XOpenDisplay (NULL);
+  Atom wm_pid, wm_protocols, wm_delete;
+  Window root, parent, *children = NULL;
+  unsigned int n_children = 0;
+  guint closed = 0;
+
+  if (display == NULL)
+    g_error ("cannot open the X display");
+  wm_pid = XInternAtom (display, "_NET_WM_PID", False);
+  wm_protocols = XInternAtom (display, "WM_PROTOCOLS", False);
+  wm_delete = XInternAtom (display, "WM_DELETE_WINDOW", False);
+  XQueryTree (display, DefaultRootWindow (display), &root, &parent, &children, &n_children);
+  for (unsigned int i = 0; i < n_children; i++) {
+    XWindowAttributes attributes;
+    Atom type;
+    int format;
+    unsigned long n_items, bytes_after;
+    unsigned char *data = NULL;
+    gboolean ours;
+    XEvent event = { 0 };
+
+    if (XGetWindowProperty (display, children[i], wm_pid, 0, 1, False, XA_CARDINAL, &type, &format,
+                            &n_items, &bytes_after, &data) != Success)
+      continue;
+    ours = data != NULL && n_items == 1 && (GPid) * (unsigned long *) data == pid;
+    if (data != NULL)
+      XFree (data);
+    if (!ours || !XGetWindowAttributes (display, children[i], &attributes) ||
+        attributes.map_state != IsViewable)
+      continue;
+
+    event.xclient.type = ClientMessage;
+    event.xclient.window = children[i];
+    event.xclient.message_type = wm_protocols;
+    event.xclient.format = 32;
+    event.xclient.data.l[0] = (long) wm_delete;
+    event.xclient.data.l[1] = CurrentTime;
+    XSendEvent (display, children[i], False, NoEventMask, &event);
+    closed++;
+  }
+  if (children != NULL)
+    XFree (children);
+  XCloseDisplay (display);
+  return closed;
+}
+
+/* As a user's day goes: the window opened (from the launcher: GL), a long
+ * conversation read, the window closed; then the app in the background. */
+static void
+run_background_after_window (const char *url,
+                             const char *data_dir,
+                             gint64 conversation_id,
+                             const char *tmp)
+{
+  g_autoptr (GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr (GSubprocess) app = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autoptr (GDBusConnection) bus = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *log_path = g_strdup_printf ("%s/natter-after-window.log", tmp);
+  g_autofree char *line = NULL;
+  gint64 rss_open;
+  GPid pid;
+
+  g_subprocess_launcher_setenv (launcher, "NATTER_BENCH_TIMING", "1", TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_DATA_DIR", data_dir, TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN_STORE", "file", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GSETTINGS_BACKEND", "memory", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GSETTINGS_SCHEMA_DIR", opt_schemas, TRUE);
+  g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
+  app = g_subprocess_launcher_spawn (launcher, &error, opt_natter, "--server", url, NULL);
+  if (app == NULL)
+    g_error ("natter: %s", error->message);
+  pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (app), NULL, 10);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (app));
+  while (line == NULL || !g_str_has_prefix (line, "natter-bench: first-frame")) {
+    g_clear_pointer (&line, g_free);
+    line = read_line (out, "the main window's first frame");
+    if (line == NULL)
+      g_error ("natter exited before its first frame; see %s", log_path);
+  }
+
+  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  if (bus == NULL)
+    g_error ("session bus: %s", error->message);
+  activate_action (bus, "open-conversation", g_variant_new_int64 (conversation_id));
+  while (!g_str_has_prefix (line, "natter-bench: conversation-shown")) {
+    g_clear_pointer (&line, g_free);
+    line = read_line (out, "the conversation to show");
+    if (line == NULL)
+      g_error ("natter exited before showing the conversation; see %s", log_path);
+  }
+  iterate_for (G_USEC_PER_SEC);
+  rss_open = rss_kib (pid);
+
+  if (close_windows_of (pid) == 0)
+    g_error ("natter has no window to close");
+  /* The views go, and the memory they freed is given back. */
+  iterate_for (5 * G_USEC_PER_SEC);
+  if (rss_kib (pid) < 0)
+    g_error ("natter exited when its window closed; see %s", log_path);
+  if (close_windows_of (pid) > 0)
+    g_error ("natter's window did not close");
+  g_print ("window: RSS %.1f MiB with the %d-message conversation open; closed 5 s ago\n",
+           rss_open / 1024.0, opt_messages);
+  watch_background (app, pid);
 }
 
 typedef struct {
@@ -711,6 +840,8 @@ main (int argc, char *argv[])
       "After each run, where the RSS is (by mapping, from /proc/PID/smaps)", NULL },
     { "background", 0, 0, G_OPTION_ARG_NONE, &opt_background,
       "Instead: the app hidden and signed in, its RSS and wake-ups over --seconds", NULL },
+    { "background-after-window", 0, 0, G_OPTION_ARG_NONE, &opt_background_after_window,
+      "Instead: the same after the window was open on the conversation, then closed", NULL },
     { "seconds", 0, 0, G_OPTION_ARG_INT, &opt_seconds, "How long --background watches (default 60)",
       "S" },
     { "calls", 0, 0, G_OPTION_ARG_INT, &opt_calls,
@@ -789,9 +920,11 @@ main (int argc, char *argv[])
   g_object_unref (alice);
   iterate_for (200 * 1000);
 
-  if (opt_background || opt_calls > 0) {
+  if (opt_background || opt_background_after_window || opt_calls > 0) {
     if (opt_background)
       run_background (url, alice_dir, tmp);
+    if (opt_background_after_window)
+      run_background_after_window (url, alice_dir, conversation_id, tmp);
     if (opt_calls > 0)
       run_calls (url, alice_dir, conversation_id, bob, tmp);
     g_clear_object (&bob);

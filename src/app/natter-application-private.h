@@ -28,6 +28,7 @@ struct _NatterApplication {
   gboolean held;
   gboolean notification_body_markup; /* the notification backend reads markup */
   guint inhibit_cookie;
+  guint give_back_id; /* malloc_trim once the last window is gone */
 };
 
 void natter_application_add_actions (NatterApplication *self);

@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "natter-background.h"
 #include "natter-format.h"
 #include "natter-muted-conversations.h"
 #include "natter-application-private.h"
@@ -686,7 +687,7 @@ write_autostart_file (gboolean enabled)
                               "Type=Application\n"
                               "Name=Natter\n"
                               "Icon=%s\n"
-                              "Exec=natter --gapplication-service\n"
+                              "Exec=natter --background\n"
                               "X-GNOME-Autostart-enabled=true\n"
                               "NoDisplay=true\n",
                               APPLICATION_ID);
@@ -713,7 +714,7 @@ request_background_portal (NatterApplication *self, gboolean enabled)
 {
   GDBusConnection *bus = g_application_get_dbus_connection (G_APPLICATION (self));
   g_autoptr (GVariantBuilder) options = g_variant_builder_new (G_VARIANT_TYPE_VARDICT);
-  const char *const commandline[] = { "natter", "--gapplication-service", NULL };
+  const char *const commandline[] = { "natter", "--background", NULL };
 
   if (bus == NULL)
     return;
@@ -755,6 +756,14 @@ natter_application_handle_local_options (GApplication *application, GVariantDict
     return 0;
   }
 
+  /* As at login (the autostart file, the Background portal): a service,
+   * signed in, with no window; and so, before GTK starts, without GL. */
+  if (g_variant_dict_contains (options, "background")) {
+    g_application_set_flags (application,
+                             g_application_get_flags (application) | G_APPLICATION_IS_SERVICE);
+    natter_background_start_without_gl ();
+  }
+
   return -1;
 }
 
@@ -776,14 +785,15 @@ natter_application_startup (GApplication *application)
                            G_CALLBACK (on_start_at_login_changed), self, G_CONNECT_SWAPPED);
 
   /* Calls take the devices chosen in preferences (display names in
-   * GSettings), following hot-plug. */
+   * GSettings), following hot-plug. The monitor itself starts when a call
+   * or preferences need the lists (issue 20): it probes every device
+   * provider, and a process in the background may go all day without. */
   self->devices = natter_devices_new ();
   g_settings_bind (self->settings, "microphone", self->devices, "microphone-name",
                    G_SETTINGS_BIND_GET);
   g_settings_bind (self->settings, "camera", self->devices, "camera-name", G_SETTINGS_BIND_GET);
   g_settings_bind (self->settings, "speaker", self->devices, "speaker-name", G_SETTINGS_BIND_GET);
-  if (!natter_devices_start (self->devices))
-    g_debug ("no device monitor: calls use the default devices");
+  natter_devices_start_on_demand (self->devices);
 
   natter_application_add_actions (self);
 
@@ -830,10 +840,37 @@ natter_application_shutdown (GApplication *application)
   G_APPLICATION_CLASS (natter_application_parent_class)->shutdown (application);
 }
 
+static gboolean
+give_memory_back (gpointer user_data)
+{
+  NatterApplication *self = user_data;
+
+  self->give_back_id = 0;
+  if (gtk_application_get_windows (GTK_APPLICATION (self)) == NULL)
+    natter_background_give_memory_back ();
+  return G_SOURCE_REMOVE;
+}
+
+/* Closing the last window destroys it (GTK's default), and its views and
+ * their caches (thumbnails, textures, message lists) go with it; what
+ * they freed goes back to the system once GTK has finished tearing them
+ * down, a second later. */
+static void
+natter_application_window_removed (GtkApplication *application, GtkWindow *window)
+{
+  NatterApplication *self = NATTER_APPLICATION (application);
+
+  GTK_APPLICATION_CLASS (natter_application_parent_class)->window_removed (application, window);
+  if (gtk_application_get_windows (application) == NULL && self->give_back_id == 0)
+    self->give_back_id = g_timeout_add_seconds (1, give_memory_back, self);
+}
+
 static void
 natter_application_dispose (GObject *object)
 {
   NatterApplication *self = NATTER_APPLICATION (object);
+
+  g_clear_handle_id (&self->give_back_id, g_source_remove);
 
   g_clear_pointer (&self->watchers, g_ptr_array_unref);
   g_clear_object (&self->calling_watcher);
@@ -862,6 +899,7 @@ natter_application_class_init (NatterApplicationClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GApplicationClass *application_class = G_APPLICATION_CLASS (klass);
+  GtkApplicationClass *gtk_application_class = GTK_APPLICATION_CLASS (klass);
 
   object_class->dispose = natter_application_dispose;
   object_class->finalize = natter_application_finalize;
@@ -869,6 +907,7 @@ natter_application_class_init (NatterApplicationClass *klass)
   application_class->startup = natter_application_startup;
   application_class->activate = natter_application_activate;
   application_class->shutdown = natter_application_shutdown;
+  gtk_application_class->window_removed = natter_application_window_removed;
 }
 
 static void
@@ -877,6 +916,8 @@ natter_application_init (NatterApplication *self)
   const GOptionEntry options[] = {
     { "server", 's', 0, G_OPTION_ARG_STRING, NULL, N_ ("The Natter server to use"), N_ ("URL") },
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_ ("Show the version and quit"), NULL },
+    { "background", 0, 0, G_OPTION_ARG_NONE, NULL,
+      N_ ("Start without a window, as at login, to receive calls and messages"), NULL },
     { NULL }
   };
 

@@ -307,13 +307,17 @@ natter_preferences_window_set_client (NatterPreferencesWindow *self, NatterClien
 
   natter_blocked_group_set_client (self->blocked_group, client);
 
-  /* The device lists the calls use, kept by the client's call manager. */
+  /* The device lists the calls use, kept by the client's call manager;
+   * their monitor starts when a call or this page needs them. */
   if (client != NULL) {
     g_autoptr (NatterCallManager) call_manager = NULL;
+    NatterDevices *devices;
 
     g_object_get (client, "call-manager", &call_manager, NULL);
-    natter_preferences_window_set_devices (
-      self, call_manager ? natter_call_manager_get_devices (call_manager) : NULL);
+    devices = call_manager ? natter_call_manager_get_devices (call_manager) : NULL;
+    if (devices != NULL)
+      natter_devices_ensure_started (devices);
+    natter_preferences_window_set_devices (self, devices);
   } else {
     natter_preferences_window_set_devices (self, NULL);
   }

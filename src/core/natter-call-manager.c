@@ -216,8 +216,10 @@ prepare_call (NatterCallManager *self, NatterCall *call)
   hold_call_stack (self);
   natter_call_set_ice_servers (call, self->ice_servers);
   if (self->devices != NULL) {
-    g_autoptr (GstDevice) camera = natter_devices_get_camera (self->devices);
+    g_autoptr (GstDevice) camera = NULL;
 
+    natter_devices_ensure_started (self->devices);
+    camera = natter_devices_get_camera (self->devices);
     give_devices (self, call);
     /* A test source stands in for a camera when one is configured. */
     if (g_getenv ("NATTER_VIDEO_SRC") == NULL)

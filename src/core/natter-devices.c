@@ -28,6 +28,7 @@ struct _NatterDevices {
   GListStore *stores[N_KINDS];
   char *chosen[N_KINDS]; /* display names, bound to GSettings by the app */
   gboolean has_camera;
+  gboolean start_on_demand; /* natter_devices_ensure_started() starts it */
 };
 
 G_DEFINE_FINAL_TYPE (NatterDevices, natter_devices, G_TYPE_OBJECT)
@@ -251,6 +252,51 @@ natter_devices_start (NatterDevices *self)
     natter_devices_add_device (self, l->data);
   g_list_free_full (devices, gst_object_unref);
   return TRUE;
+}
+
+/**
+ * natter_devices_start_on_demand:
+ * @self: a #NatterDevices
+ *
+ * Defers the monitor (it probes every device provider) to the first
+ * natter_devices_ensure_started(): a call or the device settings.
+ */
+void
+natter_devices_start_on_demand (NatterDevices *self)
+{
+  g_return_if_fail (NATTER_IS_DEVICES (self));
+
+  self->start_on_demand = TRUE;
+}
+
+/**
+ * natter_devices_ensure_started:
+ * @self: a #NatterDevices
+ *
+ * Starts the monitor deferred by natter_devices_start_on_demand(), if
+ * it does not run yet; lists filled by hand (tests) stay as they are.
+ */
+void
+natter_devices_ensure_started (NatterDevices *self)
+{
+  g_return_if_fail (NATTER_IS_DEVICES (self));
+
+  if (self->start_on_demand && self->bus_watch_id == 0 && !natter_devices_start (self))
+    g_debug ("no device monitor: calls use the default devices");
+}
+
+/**
+ * natter_devices_get_started:
+ * @self: a #NatterDevices
+ *
+ * Returns: whether the monitor runs (natter_devices_start() was called)
+ */
+gboolean
+natter_devices_get_started (NatterDevices *self)
+{
+  g_return_val_if_fail (NATTER_IS_DEVICES (self), FALSE);
+
+  return self->bus_watch_id != 0;
 }
 
 void

@@ -13,6 +13,9 @@ NatterDevices *natter_devices_new (void);
 
 gboolean natter_devices_start (NatterDevices *self);
 void natter_devices_stop (NatterDevices *self);
+gboolean natter_devices_get_started (NatterDevices *self);
+void natter_devices_start_on_demand (NatterDevices *self);
+void natter_devices_ensure_started (NatterDevices *self);
 
 GListModel *natter_devices_get_microphones (NatterDevices *self);
 GListModel *natter_devices_get_cameras (NatterDevices *self);
