@@ -330,9 +330,9 @@ deliver_chat_message (NatterHub *self, PendingChat *pending)
   /* The sending connection has its ack; the sender's other devices get the
    * message like everyone else. */
   for (guint i = 0; i < request->event_texts->len; i++)
-    natter_hub_send_to_profile (self, g_ptr_array_index (pending->route->keys, i),
-                                pending->connection, "chat_message",
-                                g_ptr_array_index (request->event_texts, i));
+    natter_hub_deliver_event (self, g_ptr_array_index (pending->route->keys, i),
+                              pending->connection, "chat_message",
+                              g_ptr_array_index (request->event_texts, i));
 }
 
 static void
@@ -471,9 +471,8 @@ on_read_marked (NatterServerStore *store, const GError *error, gpointer user_dat
   } else {
     /* Sent after the commit: nothing is sent that is not stored. */
     for (guint i = 0; i < pending->mark->event_texts->len; i++)
-      natter_hub_send_to_profile (pending->hub, g_ptr_array_index (pending->route->keys, i), NULL,
-                                  "read_receipt",
-                                  g_ptr_array_index (pending->mark->event_texts, i));
+      natter_hub_deliver_event (pending->hub, g_ptr_array_index (pending->route->keys, i), NULL,
+                                "read_receipt", g_ptr_array_index (pending->mark->event_texts, i));
   }
 
   natter_store_read_mark_free (pending->mark);

@@ -47,6 +47,12 @@ struct _NatterHub {
   GTask *shutdown_task;
   guint shutdown_timeout_id;
   gboolean shutting_down;
+
+  /* How this node reaches the others (natter-hub-nodes.c); shared: there
+   * may be others. profile key -> NodeProfile, only when shared. */
+  NatterServerBus *bus;
+  gboolean shared;
+  GHashTable *node_profiles;
 };
 
 /* A conversation's participants and their profile keys, for routing;
@@ -64,6 +70,16 @@ void natter_hub_send_to_profile (NatterHub *self,
                                  const char *type,
                                  const char *text);
 void natter_hub_stamp_sender (NatterFrame *frame, const NatterProfile *sender);
+/* natter-hub-nodes.c */
+void natter_hub_deliver_event (NatterHub *self,
+                               const char *profile_key,
+                               NatterHubConnection *except,
+                               const char *type,
+                               const char *text);
+void natter_hub_nodes_profile_opened (NatterHub *self, NatterHubConnection *connection);
+void natter_hub_nodes_profile_closed (NatterHub *self, const char *profile_key);
+void natter_hub_nodes_init (NatterHub *self);
+void natter_hub_nodes_dispose (NatterHub *self);
 /* natter-hub-attachments.c */
 gboolean natter_hub_check_attachments (NatterHub *self,
                                        NatterHubConnection *connection,

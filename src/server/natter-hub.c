@@ -5,6 +5,7 @@
 #include "natter-hub-testing.h"
 
 #include "natter-http-body.h"
+#include "natter-local-bus.h"
 #include "natter-password.h"
 #include "natter-token-bucket.h"
 
@@ -295,6 +296,7 @@ on_connection_closed (NatterHub *self, NatterHubConnection *connection)
   if (same_profile != NULL) {
     g_ptr_array_remove_fast (same_profile, connection);
     if (same_profile->len == 0) {
+      natter_hub_nodes_profile_closed (self, key);
       g_hash_table_remove (self->by_profile, key);
       was_last = TRUE;
     }
@@ -368,6 +370,8 @@ add_connection (NatterHub *self, NatterHubConnection *connection)
   }
   g_ptr_array_add (same_profile, connection);
   update_connections_gauge (self);
+  if (first)
+    natter_hub_nodes_profile_opened (self, connection);
 
   g_signal_connect_object (connection, "frame-received", G_CALLBACK (on_frame_received), self,
                            G_CONNECT_SWAPPED);
@@ -561,6 +565,7 @@ natter_hub_dispose (GObject *object)
     while (g_hash_table_iter_next (&iter, &connection, NULL))
       g_signal_handlers_disconnect_by_data (connection, self);
   }
+  natter_hub_nodes_dispose (self);
   g_clear_pointer (&self->routes, g_hash_table_unref);
   g_clear_pointer (&self->calls_by_profile, g_hash_table_unref);
   g_clear_pointer (&self->invitation_buckets, g_hash_table_unref);
@@ -601,6 +606,8 @@ natter_hub_init (NatterHub *self)
                                                     (GDestroyNotify) natter_token_bucket_free);
   self->missed_calls =
     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
+  self->bus = NATTER_SERVER_BUS (natter_local_bus_new (NULL));
+  natter_hub_nodes_init (self);
 }
 
 /**

@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-hub"
+
+/* The hub among several nodes (ARCHITECTURE.md "Server: one node, many
+ * cores, many nodes"): every stored event is published after its commit on
+ * its profile's channel, and the node holding connections of a profile
+ * hears that channel. Per profile the node remembers the last event id its
+ * connections got; an event that jumps past it first brings the missing
+ * ones from the store (an event another node committed whose publication is
+ * late or lost), one at or below it was already delivered and is dropped.
+ * So each connection sees every event once, in id order, whichever node
+ * stored it. A node alone (the in-process bus) skips all of this. */
+
+#include "natter-hub-private.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#define PROFILE_CHANNEL_PREFIX "natter:profile:"
+#define NODE_CHANNEL_PREFIX "natter:node:"
+
+/* A profile this node holds connections of. */
+typedef struct {
+  NatterProfile *profile;
+  /* The last event id its connections were sent (the hello's
+   * last_event_id to begin with). */
+  gint64 delivered;
+} NodeProfile;
+
+static void
+node_profile_free (gpointer data)
+{
+  NodeProfile *node_profile = data;
+
+  natter_profile_free (node_profile->profile);
+  g_free (node_profile);
+}
+
+static char *
+profile_channel (const char *profile_key)
+{
+  return g_strconcat (PROFILE_CHANNEL_PREFIX, profile_key, NULL);
+}
+
+/* An event's id and type (for the metrics), read from its stored text;
+ * FALSE for anything else (bus payloads come from the network). */
+static gboolean
+read_event_head (const char *text, gsize length, gint64 *out_event_id, const char **out_type)
+{
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  JsonNode *root;
+  JsonObject *object;
+  NatterFrameType type;
+
+  if (!json_parser_load_from_data (parser, text, (gssize) length, NULL))
+    return FALSE;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return FALSE;
+  object = json_node_get_object (root);
+  if (json_object_get_int_member_with_default (object, "event_id", 0) <= 0)
+    return FALSE;
+  type =
+    natter_frame_type_from_string (json_object_get_string_member_with_default (object, "type", ""));
+  if (type == NATTER_FRAME_UNKNOWN)
+    return FALSE;
+
+  *out_event_id = json_object_get_int_member (object, "event_id");
+  *out_type = natter_frame_type_to_string (type);
+  return TRUE;
+}
+
+static void
+count (NatterHub *self, const char *name, guint64 n)
+{
+  if (self->metrics != NULL && n > 0)
+    natter_metrics_add (self->metrics, name, NULL, NULL, n);
+}
+
+/* Sends @key's connections the stored events after the last one they got
+ * and before @before (every one when 0). Sending may close a connection,
+ * and with it forget the profile: looked up again after each. */
+static void
+fill_gap (NatterHub *self, const char *key, gint64 before)
+{
+  NodeProfile *node_profile = g_hash_table_lookup (self->node_profiles, key);
+  g_autoptr (GPtrArray) events = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean truncated = FALSE;
+  guint limit =
+    self->config->sync_replay_max > 0 ? self->config->sync_replay_max : NATTER_SYNC_REPLAY_MAX;
+  guint64 filled = 0;
+
+  if (node_profile == NULL)
+    return;
+  events = natter_server_db_list_events_after (self->db, node_profile->profile,
+                                               node_profile->delivered, limit, &truncated, &error);
+  if (events == NULL) {
+    g_warning ("Could not read the events %s missed: %s", key, error->message);
+    return;
+  }
+  if (truncated)
+    g_message ("%s missed more than %u events: its clients catch up with sync", key, limit);
+
+  for (guint i = 0; i < events->len; i++) {
+    const char *text = g_ptr_array_index (events, i);
+    gint64 event_id;
+    const char *type;
+
+    if (!read_event_head (text, strlen (text), &event_id, &type))
+      continue;
+    if (before > 0 && event_id >= before)
+      break;
+    node_profile = g_hash_table_lookup (self->node_profiles, key);
+    if (node_profile == NULL)
+      break;
+    if (event_id <= node_profile->delivered)
+      continue;
+    node_profile->delivered = event_id;
+    natter_hub_send_to_profile (self, key, NULL, type, text);
+    filled++;
+  }
+  count (self, "natter_bus_gap_events_total", filled);
+}
+
+/* Delivers one event to this node's connections of @key: after the ones
+ * it skipped, never twice. */
+static void
+deliver_in_order (NatterHub *self,
+                  const char *key,
+                  NatterHubConnection *except,
+                  const char *type,
+                  gint64 event_id,
+                  const char *text)
+{
+  NodeProfile *node_profile = g_hash_table_lookup (self->node_profiles, key);
+
+  if (node_profile == NULL || event_id <= node_profile->delivered)
+    return;
+  if (event_id > node_profile->delivered + 1) {
+    fill_gap (self, key, event_id);
+    node_profile = g_hash_table_lookup (self->node_profiles, key);
+    if (node_profile == NULL || event_id <= node_profile->delivered)
+      return;
+  }
+  node_profile->delivered = event_id;
+  natter_hub_send_to_profile (self, key, except, type, text);
+}
+
+/**
+ * natter_hub_deliver_event:
+ * @self: the hub
+ * @profile_key: whose event
+ * @except: (nullable): a connection that learns of it otherwise (the
+ *   sender's, through its message_ack)
+ * @type: the event's type, for the metrics
+ * @text: the stored event, just committed
+ *
+ * Sends a stored event to the profile's connections on this node and, with
+ * other nodes, publishes it to theirs.
+ */
+void
+natter_hub_deliver_event (NatterHub *self,
+                          const char *profile_key,
+                          NatterHubConnection *except,
+                          const char *type,
+                          const char *text)
+{
+  g_autofree char *channel = NULL;
+  g_autoptr (GString) payload = NULL;
+  gint64 event_id;
+  const char *parsed_type;
+
+  if (!self->shared) {
+    natter_hub_send_to_profile (self, profile_key, except, type, text);
+    return;
+  }
+
+  if (!read_event_head (text, strlen (text), &event_id, &parsed_type)) {
+    g_warning ("An event of %s without an event_id: sent, not published", profile_key);
+    natter_hub_send_to_profile (self, profile_key, except, type, text);
+    return;
+  }
+
+  /* "NODE\nEVENT": receivers skip what they published themselves. */
+  channel = profile_channel (profile_key);
+  payload = g_string_new (natter_server_bus_get_node_id (self->bus));
+  g_string_append_c (payload, '\n');
+  g_string_append (payload, text);
+  {
+    g_autoptr (GBytes) bytes = g_string_free_to_bytes (g_steal_pointer (&payload));
+
+    if (!natter_server_bus_publish (self->bus, channel, bytes))
+      count (self, "natter_bus_publish_failures_total", 1);
+  }
+
+  deliver_in_order (self, profile_key, except, type, event_id, text);
+}
+
+static void
+on_bus_message (NatterServerBus *bus, const char *channel, GBytes *payload, NatterHub *self)
+{
+  gsize size;
+  const char *data = g_bytes_get_data (payload, &size);
+  const char *newline;
+  const char *node_id = natter_server_bus_get_node_id (bus);
+  const char *key;
+  const char *type;
+  gint64 event_id;
+  g_autofree char *text = NULL;
+
+  if (!g_str_has_prefix (channel, PROFILE_CHANNEL_PREFIX) || data == NULL)
+    return;
+  key = channel + strlen (PROFILE_CHANNEL_PREFIX);
+
+  newline = memchr (data, '\n', size);
+  if (newline == NULL) {
+    g_warning ("A bus message on %s without its node: dropped", channel);
+    return;
+  }
+  if ((gsize) (newline - data) == strlen (node_id) &&
+      memcmp (data, node_id, (gsize) (newline - data)) == 0)
+    return;
+
+  text = g_strndup (newline + 1, size - (gsize) (newline + 1 - data));
+  if (!read_event_head (text, strlen (text), &event_id, &type)) {
+    g_warning ("A bus message on %s that is no event: dropped", channel);
+    return;
+  }
+  deliver_in_order (self, key, NULL, type, event_id, text);
+}
+
+/* What was published before the subscription held may be missed: read
+ * it. */
+static void
+on_bus_subscribed (NatterServerBus *bus, const char *channel, NatterHub *self)
+{
+  g_autofree char *key = NULL;
+
+  if (!g_str_has_prefix (channel, PROFILE_CHANNEL_PREFIX))
+    return;
+  key = g_strdup (channel + strlen (PROFILE_CHANNEL_PREFIX));
+  fill_gap (self, key, 0);
+}
+
+/* What was published while the bus was down is gone: read it. */
+static void
+on_bus_reconnected (NatterServerBus *bus, NatterHub *self)
+{
+  g_autoptr (GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, self->node_profiles);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (keys, g_strdup (key));
+  for (guint i = 0; i < keys->len; i++)
+    fill_gap (self, g_ptr_array_index (keys, i), 0);
+}
+
+/**
+ * natter_hub_nodes_profile_opened:
+ * @self: the hub
+ * @connection: the first connection of its profile on this node
+ *
+ * Subscribes to the profile's channel; its events are counted from what
+ * the store holds now, which the hello tells the client too.
+ */
+void
+natter_hub_nodes_profile_opened (NatterHub *self, NatterHubConnection *connection)
+{
+  const NatterProfile *profile = natter_hub_connection_get_profile (connection);
+  const char *key = natter_hub_connection_get_profile_key (connection);
+  g_autofree char *channel = NULL;
+  NodeProfile *node_profile;
+
+  if (!self->shared)
+    return;
+
+  node_profile = g_new0 (NodeProfile, 1);
+  node_profile->profile = natter_profile_copy (profile);
+  node_profile->delivered = natter_server_db_get_last_event_id (self->db, profile);
+  g_hash_table_replace (self->node_profiles, g_strdup (key), node_profile);
+  channel = profile_channel (key);
+  natter_server_bus_subscribe (self->bus, channel);
+}
+
+/* The last connection of @profile_key on this node closed. */
+void
+natter_hub_nodes_profile_closed (NatterHub *self, const char *profile_key)
+{
+  g_autofree char *channel = NULL;
+
+  if (!self->shared || !g_hash_table_remove (self->node_profiles, profile_key))
+    return;
+  channel = profile_channel (profile_key);
+  natter_server_bus_unsubscribe (self->bus, channel);
+}
+
+void
+natter_hub_nodes_init (NatterHub *self)
+{
+  self->node_profiles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, node_profile_free);
+}
+
+void
+natter_hub_nodes_dispose (NatterHub *self)
+{
+  if (self->bus != NULL)
+    g_signal_handlers_disconnect_by_data (self->bus, self);
+  g_clear_object (&self->bus);
+  g_clear_pointer (&self->node_profiles, g_hash_table_unref);
+}
+
+/**
+ * natter_hub_set_bus:
+ * @self: a hub without connections yet
+ * @bus: how this node reaches the others
+ *
+ * The hub starts with the in-process bus of a node alone.
+ */
+void
+natter_hub_set_bus (NatterHub *self, NatterServerBus *bus)
+{
+  g_autofree char *node_channel = NULL;
+
+  g_return_if_fail (NATTER_IS_HUB (self));
+  g_return_if_fail (NATTER_IS_SERVER_BUS (bus));
+  g_return_if_fail (g_hash_table_size (self->connections) == 0);
+
+  if (self->bus != NULL)
+    g_signal_handlers_disconnect_by_data (self->bus, self);
+  g_set_object (&self->bus, bus);
+  self->shared = natter_server_bus_is_shared (bus);
+  if (!self->shared)
+    return;
+
+  g_signal_connect (bus, "message", G_CALLBACK (on_bus_message), self);
+  g_signal_connect (bus, "subscribed", G_CALLBACK (on_bus_subscribed), self);
+  g_signal_connect (bus, "reconnected", G_CALLBACK (on_bus_reconnected), self);
+  /* What is meant for this node alone. */
+  node_channel = g_strconcat (NODE_CHANNEL_PREFIX, natter_server_bus_get_node_id (bus), NULL);
+  natter_server_bus_subscribe (bus, node_channel);
+}
