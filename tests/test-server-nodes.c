@@ -304,6 +304,59 @@ test_redis_restart (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (g_ptr_array_index (bob->texts, N_MESSAGES), ==, "after the restart");
 }
 
+/* Until @server's subscriptions to profile channels confirmed reached
+ * @n: a frame stored nowhere that is published before is not read back. */
+static void
+wait_for_subscriptions (NatterTestServer *server, guint64 n)
+{
+  natter_test_wait_until (natter_test_server_metric (server, "natter_bus_subscribed_total") >= n,
+                          DELIVERY_MS);
+}
+
+/* Typing crosses nodes both ways, to the others only. */
+static void
+test_typing_across_nodes (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (Client) alice = NULL;
+  g_autoptr (Client) bob = NULL;
+  g_autoptr (Client) bob_on_a = NULL;
+  g_autoptr (NatterFrame) typing = NULL;
+  g_autoptr (NatterFrame) on_bob_a = NULL;
+  g_autoptr (NatterFrame) back = NULL;
+
+  if (fixture->redis == NULL)
+    return;
+
+  alice = client_open (fixture->a, fixture->alice);
+  bob_on_a = client_open (fixture->a, fixture->bob);
+  bob = client_open (fixture->b, fixture->bob);
+  wait_for_subscriptions (fixture->a, 2);
+  wait_for_subscriptions (fixture->b, 1);
+
+  natter_test_ws_send_printf (
+    alice->ws, "{\"type\":\"typing\",\"conversation_id\":%" G_GINT64_FORMAT ",\"active\":true}",
+    fixture->conversation_id);
+  typing = natter_test_ws_expect (bob->ws, "typing");
+  g_assert_cmpint (typing->conversation_id, ==, fixture->conversation_id);
+  g_assert_true (typing->active);
+  g_assert_cmpint (typing->from_profile_id, ==, fixture->alice->profile->profile_id);
+  g_assert_cmpstr (typing->from_name, ==, "alice");
+  on_bob_a = natter_test_ws_expect (bob_on_a->ws, "typing");
+  g_assert_cmpint (on_bob_a->from_profile_id, ==, fixture->alice->profile->profile_id);
+
+  natter_test_ws_send_printf (
+    bob->ws, "{\"type\":\"typing\",\"conversation_id\":%" G_GINT64_FORMAT ",\"active\":false}",
+    fixture->conversation_id);
+  back = natter_test_ws_expect (alice->ws, "typing");
+  g_assert_false (back->active);
+  g_assert_cmpint (back->from_profile_id, ==, fixture->bob->profile->profile_id);
+
+  /* Once each, and never to the one typing. */
+  natter_test_ws_assert_none (bob->ws, "typing", 300);
+  g_assert_cmpuint (natter_test_ws_count (bob_on_a->ws, "typing"), ==, 0);
+  g_assert_cmpuint (natter_test_ws_count (alice->ws, "typing"), ==, 0);
+}
+
 /* A bad --redis or --node-id stops the server at start with a message that
  * names the option. */
 static void
@@ -339,6 +392,7 @@ main (int argc, char **argv)
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/natter/server-nodes/chat-across-nodes", test_chat_across_nodes);
   ADD ("/natter/server-nodes/redis-restart", test_redis_restart);
+  ADD ("/natter/server-nodes/typing-across-nodes", test_typing_across_nodes);
 #undef ADD
   g_test_add_func ("/natter/server-nodes/bad-options", test_bad_options);
 

@@ -449,7 +449,7 @@ natter_hub_chat_handle_typing (NatterHub *self, NatterHubConnection *connection,
     if (natter_profile_equal (g_ptr_array_index (route->participants, i), sender))
       continue;
 
-    natter_hub_send_to_profile (self, g_ptr_array_index (route->keys, i), NULL, "typing", text);
+    natter_hub_relay_frame (self, g_ptr_array_index (route->keys, i), "typing", text);
   }
 }
 

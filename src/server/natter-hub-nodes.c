@@ -18,6 +18,9 @@
 
 #define PROFILE_CHANNEL_PREFIX "natter:profile:"
 #define NODE_CHANNEL_PREFIX "natter:node:"
+/* What a bus message carries: a stored event, or a frame stored nowhere. */
+#define EVENT_KIND "event"
+#define FRAME_KIND_PREFIX "frame:"
 
 /* A profile this node holds connections of. */
 typedef struct {
@@ -147,6 +150,49 @@ deliver_in_order (NatterHub *self,
   natter_hub_send_to_profile (self, key, except, type, text);
 }
 
+/* "NODE\nKIND\nTEXT", KIND EVENT_KIND or FRAME_KIND_PREFIX + the frame's
+ * type: receivers skip what they published themselves. */
+static void
+publish (NatterHub *self, const char *profile_key, const char *kind, const char *text)
+{
+  g_autofree char *channel = profile_channel (profile_key);
+  g_autoptr (GString) payload = g_string_new (natter_server_bus_get_node_id (self->bus));
+  g_autoptr (GBytes) bytes = NULL;
+
+  g_string_append_c (payload, '\n');
+  g_string_append (payload, kind);
+  g_string_append_c (payload, '\n');
+  g_string_append (payload, text);
+  bytes = g_string_free_to_bytes (g_steal_pointer (&payload));
+  if (!natter_server_bus_publish (self->bus, channel, bytes))
+    count (self, "natter_bus_publish_failures_total", 1);
+}
+
+/**
+ * natter_hub_relay_frame:
+ * @self: the hub
+ * @profile_key: to whom
+ * @type: the frame's type (a NatterFrameType name)
+ * @text: the serialized frame, stored nowhere (typing)
+ *
+ * Sends @text to every connection of the profile, on this node and on the
+ * others. Nothing is read back if the bus loses it: such frames only say
+ * what is true now.
+ */
+void
+natter_hub_relay_frame (NatterHub *self,
+                        const char *profile_key,
+                        const char *type,
+                        const char *text)
+{
+  natter_hub_send_to_profile (self, profile_key, NULL, type, text);
+  if (self->shared) {
+    g_autofree char *kind = g_strconcat (FRAME_KIND_PREFIX, type, NULL);
+
+    publish (self, profile_key, kind, text);
+  }
+}
+
 /**
  * natter_hub_deliver_event:
  * @self: the hub
@@ -166,8 +212,6 @@ natter_hub_deliver_event (NatterHub *self,
                           const char *type,
                           const char *text)
 {
-  g_autofree char *channel = NULL;
-  g_autoptr (GString) payload = NULL;
   gint64 event_id;
   const char *parsed_type;
 
@@ -182,48 +226,64 @@ natter_hub_deliver_event (NatterHub *self,
     return;
   }
 
-  /* "NODE\nEVENT": receivers skip what they published themselves. */
-  channel = profile_channel (profile_key);
-  payload = g_string_new (natter_server_bus_get_node_id (self->bus));
-  g_string_append_c (payload, '\n');
-  g_string_append (payload, text);
-  {
-    g_autoptr (GBytes) bytes = g_string_free_to_bytes (g_steal_pointer (&payload));
-
-    if (!natter_server_bus_publish (self->bus, channel, bytes))
-      count (self, "natter_bus_publish_failures_total", 1);
-  }
-
+  publish (self, profile_key, EVENT_KIND, text);
   deliver_in_order (self, profile_key, except, type, event_id, text);
+}
+
+/* Splits "NODE\nKIND\nTEXT"; FALSE when malformed or published by this
+ * node. */
+static gboolean
+split_payload (const char *node_id, GBytes *payload, char **out_kind, char **out_text)
+{
+  gsize size;
+  const char *data = g_bytes_get_data (payload, &size);
+  const char *end;
+  const char *first;
+  const char *second;
+
+  if (data == NULL)
+    return FALSE;
+  end = data + size;
+  first = memchr (data, '\n', size);
+  if (first == NULL)
+    return FALSE;
+  second = memchr (first + 1, '\n', (gsize) (end - first - 1));
+  if (second == NULL)
+    return FALSE;
+  if ((gsize) (first - data) == strlen (node_id) && memcmp (data, node_id, strlen (node_id)) == 0)
+    return FALSE;
+
+  *out_kind = g_strndup (first + 1, (gsize) (second - first - 1));
+  *out_text = g_strndup (second + 1, (gsize) (end - second - 1));
+  return TRUE;
 }
 
 static void
 on_bus_message (NatterServerBus *bus, const char *channel, GBytes *payload, NatterHub *self)
 {
-  gsize size;
-  const char *data = g_bytes_get_data (payload, &size);
-  const char *newline;
-  const char *node_id = natter_server_bus_get_node_id (bus);
+  g_autofree char *kind = NULL;
+  g_autofree char *text = NULL;
   const char *key;
   const char *type;
   gint64 event_id;
-  g_autofree char *text = NULL;
 
-  if (!g_str_has_prefix (channel, PROFILE_CHANNEL_PREFIX) || data == NULL)
+  if (!g_str_has_prefix (channel, PROFILE_CHANNEL_PREFIX) ||
+      !split_payload (natter_server_bus_get_node_id (bus), payload, &kind, &text))
     return;
   key = channel + strlen (PROFILE_CHANNEL_PREFIX);
 
-  newline = memchr (data, '\n', size);
-  if (newline == NULL) {
-    g_warning ("A bus message on %s without its node: dropped", channel);
+  if (g_str_has_prefix (kind, FRAME_KIND_PREFIX)) {
+    NatterFrameType frame_type = natter_frame_type_from_string (kind + strlen (FRAME_KIND_PREFIX));
+
+    if (frame_type == NATTER_FRAME_UNKNOWN) {
+      g_warning ("A bus message on %s of unknown kind “%s”: dropped", channel, kind);
+      return;
+    }
+    natter_hub_send_to_profile (self, key, NULL, natter_frame_type_to_string (frame_type), text);
     return;
   }
-  if ((gsize) (newline - data) == strlen (node_id) &&
-      memcmp (data, node_id, (gsize) (newline - data)) == 0)
-    return;
 
-  text = g_strndup (newline + 1, size - (gsize) (newline + 1 - data));
-  if (!read_event_head (text, strlen (text), &event_id, &type)) {
+  if (!g_str_equal (kind, EVENT_KIND) || !read_event_head (text, strlen (text), &event_id, &type)) {
     g_warning ("A bus message on %s that is no event: dropped", channel);
     return;
   }
@@ -240,6 +300,7 @@ on_bus_subscribed (NatterServerBus *bus, const char *channel, NatterHub *self)
   if (!g_str_has_prefix (channel, PROFILE_CHANNEL_PREFIX))
     return;
   key = g_strdup (channel + strlen (PROFILE_CHANNEL_PREFIX));
+  count (self, "natter_bus_subscribed_total", 1);
   fill_gap (self, key, 0);
 }
 

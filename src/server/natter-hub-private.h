@@ -76,6 +76,10 @@ void natter_hub_deliver_event (NatterHub *self,
                                NatterHubConnection *except,
                                const char *type,
                                const char *text);
+void natter_hub_relay_frame (NatterHub *self,
+                             const char *profile_key,
+                             const char *type,
+                             const char *text);
 void natter_hub_nodes_profile_opened (NatterHub *self, NatterHubConnection *connection);
 void natter_hub_nodes_profile_closed (NatterHub *self, const char *profile_key);
 void natter_hub_nodes_init (NatterHub *self);
