@@ -158,6 +158,9 @@ assert_gap_free (Client *client, guint n_events)
   /* A late duplicate would come after the count was reached. */
   natter_test_ws_assert_none (client->ws, "chat_message", 300);
   client_drain (client);
+  for (guint i = 0; i < client->event_ids->len; i++)
+    g_test_message ("event %" G_GINT64_FORMAT ": %s", g_array_index (client->event_ids, gint64, i),
+                    (const char *) g_ptr_array_index (client->texts, i));
   g_assert_cmpuint (client->event_ids->len + client->ack_ids->len, ==, n_events);
 
   sorted = g_array_copy (client->event_ids);
@@ -357,6 +360,51 @@ test_typing_across_nodes (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (natter_test_ws_count (alice->ws, "typing"), ==, 0);
 }
 
+static guint
+logout (NatterTestServer *server, const char *token, const char *query)
+{
+  g_autofree char *path = g_strconcat ("/api/logout", query, NULL);
+  g_autofree char *answer = NULL;
+  guint status = 0;
+
+  answer = natter_test_http (server, "POST", path, token, NULL, &status);
+  return status;
+}
+
+/* A token revoked on one node closes its WebSockets on every node; so does
+ * signing out everywhere. */
+static void
+test_logout_across_nodes (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (Client) alice_on_b = NULL;
+  g_autoptr (Client) bob_on_b = NULL;
+  g_autoptr (Client) bob_on_a = NULL;
+
+  if (fixture->redis == NULL)
+    return;
+
+  alice_on_b = client_open (fixture->b, fixture->alice);
+  bob_on_a = client_open (fixture->a, fixture->bob);
+  bob_on_b = client_open (fixture->b, fixture->bob);
+  natter_test_wait_until (
+    natter_test_server_metric (fixture->b, "natter_bus_subscribed_total{kind=\"nodes\"}") >= 1 &&
+      natter_test_server_metric (fixture->a, "natter_bus_subscribed_total{kind=\"nodes\"}") >= 1,
+    DELIVERY_MS);
+
+  g_assert_cmpuint (logout (fixture->a, fixture->alice->token, ""), ==, 204);
+  g_assert_cmpuint (natter_test_ws_wait_closed (alice_on_b->ws, natter_test_scale_ms (DELIVERY_MS)),
+                    ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+  /* Bob's connections on either node stay. */
+  g_assert_true (natter_test_ws_is_open (bob_on_b->ws));
+  g_assert_true (natter_test_ws_is_open (bob_on_a->ws));
+
+  g_assert_cmpuint (logout (fixture->b, fixture->bob->token, "?everywhere=true"), ==, 204);
+  g_assert_cmpuint (natter_test_ws_wait_closed (bob_on_a->ws, natter_test_scale_ms (DELIVERY_MS)),
+                    ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+  g_assert_cmpuint (natter_test_ws_wait_closed (bob_on_b->ws, natter_test_scale_ms (DELIVERY_MS)),
+                    ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+}
+
 /* A bad --redis or --node-id stops the server at start with a message that
  * names the option. */
 static void
@@ -393,6 +441,7 @@ main (int argc, char **argv)
   ADD ("/natter/server-nodes/chat-across-nodes", test_chat_across_nodes);
   ADD ("/natter/server-nodes/redis-restart", test_redis_restart);
   ADD ("/natter/server-nodes/typing-across-nodes", test_typing_across_nodes);
+  ADD ("/natter/server-nodes/logout-across-nodes", test_logout_across_nodes);
 #undef ADD
   g_test_add_func ("/natter/server-nodes/bad-options", test_bad_options);
 

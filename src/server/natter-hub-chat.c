@@ -344,6 +344,7 @@ on_chat_messages_stored (NatterServerStore *store, const GError *error, gpointer
   for (guint i = 0; i < batch->pending->len; i++) {
     PendingChat *pending = g_ptr_array_index (batch->pending, i);
 
+    natter_hub_nodes_sending_end (self, pending->connection, pending->frame->client_msg_id);
     if (error == NULL || pending->request == NULL) {
       deliver_chat_message (self, pending);
       continue;
@@ -413,6 +414,7 @@ natter_hub_chat_queue_message (NatterHub *self, NatterHubConnection *connection,
   pending->connection = g_object_ref (connection);
   pending->frame = natter_frame_copy (frame);
   g_ptr_array_add (self->pending_chats, pending);
+  natter_hub_nodes_sending_begin (self, connection, frame->client_msg_id);
 
   if (self->pending_chats->len >= CHAT_BATCH_MAX)
     natter_hub_chat_flush (self);

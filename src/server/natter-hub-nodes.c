@@ -18,6 +18,9 @@
 
 #define PROFILE_CHANNEL_PREFIX "natter:profile:"
 #define NODE_CHANNEL_PREFIX "natter:node:"
+/* Every node hears it: what all must do (close the WebSockets of a token
+ * revoked on one of them). */
+#define NODES_CHANNEL "natter:nodes"
 /* What a bus message carries: a stored event, or a frame stored nowhere. */
 #define EVENT_KIND "event"
 #define FRAME_KIND_PREFIX "frame:"
@@ -46,9 +49,12 @@ profile_channel (const char *profile_key)
 }
 
 /* An event's id and type (for the metrics), read from its stored text;
- * FALSE for anything else (bus payloads come from the network). */
+ * FALSE for anything else (bus payloads come from the network). With
+ * @out_sending, the key under which natter_hub_nodes_sending_begin () knows
+ * a chat message of this node's (NULL for any other event). */
 static gboolean
-read_event_head (const char *text, gsize length, gint64 *out_event_id, const char **out_type)
+read_event_head (
+  const char *text, gsize length, gint64 *out_event_id, const char **out_type, char **out_sending)
 {
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
   JsonNode *root;
@@ -70,6 +76,24 @@ read_event_head (const char *text, gsize length, gint64 *out_event_id, const cha
 
   *out_event_id = json_object_get_int_member (object, "event_id");
   *out_type = natter_frame_type_to_string (type);
+  if (out_sending != NULL) {
+    JsonObject *message = json_object_get_object_member (object, "message");
+    JsonObject *sender = message != NULL ? json_object_get_object_member (message, "sender") : NULL;
+    const char *client_msg_id =
+      message != NULL ? json_object_get_string_member_with_default (message, "client_msg_id", NULL)
+                      : NULL;
+    const char *sender_type =
+      sender != NULL ? json_object_get_string_member_with_default (sender, "profile_type", NULL)
+                     : NULL;
+
+    *out_sending = NULL;
+    if (type == NATTER_FRAME_CHAT_MESSAGE && client_msg_id != NULL && sender_type != NULL) {
+      g_autofree char *sender_key = natter_hub_profile_key (
+        json_object_get_int_member_with_default (sender, "profile_id", 0), sender_type);
+
+      *out_sending = g_strconcat (sender_key, "\n", client_msg_id, NULL);
+    }
+  }
   return TRUE;
 }
 
@@ -78,6 +102,17 @@ count (NatterHub *self, const char *name, guint64 n)
 {
   if (self->metrics != NULL && n > 0)
     natter_metrics_add (self->metrics, name, NULL, NULL, n);
+}
+
+/* The kind of channel, as the label of natter_bus_subscribed_total. */
+static const char *
+channel_kind (const char *channel)
+{
+  if (g_str_has_prefix (channel, PROFILE_CHANNEL_PREFIX))
+    return "profile";
+  if (g_str_equal (channel, NODES_CHANNEL))
+    return "nodes";
+  return "node";
 }
 
 /* Sends @key's connections the stored events after the last one they got
@@ -107,10 +142,11 @@ fill_gap (NatterHub *self, const char *key, gint64 before)
 
   for (guint i = 0; i < events->len; i++) {
     const char *text = g_ptr_array_index (events, i);
+    g_autofree char *sending = NULL;
     gint64 event_id;
     const char *type;
 
-    if (!read_event_head (text, strlen (text), &event_id, &type))
+    if (!read_event_head (text, strlen (text), &event_id, &type, &sending))
       continue;
     if (before > 0 && event_id >= before)
       break;
@@ -120,7 +156,11 @@ fill_gap (NatterHub *self, const char *key, gint64 before)
     if (event_id <= node_profile->delivered)
       continue;
     node_profile->delivered = event_id;
-    natter_hub_send_to_profile (self, key, NULL, type, text);
+    /* A message of this profile's that this node is storing: the commit
+     * was faster than its callback, which will only ack it. The sending
+     * connection learns of it by that ack alone. */
+    natter_hub_send_to_profile (
+      self, key, sending != NULL ? g_hash_table_lookup (self->sending, sending) : NULL, type, text);
     filled++;
   }
   count (self, "natter_bus_gap_events_total", filled);
@@ -153,9 +193,8 @@ deliver_in_order (NatterHub *self,
 /* "NODE\nKIND\nTEXT", KIND EVENT_KIND or FRAME_KIND_PREFIX + the frame's
  * type: receivers skip what they published themselves. */
 static void
-publish (NatterHub *self, const char *profile_key, const char *kind, const char *text)
+publish_on (NatterHub *self, const char *channel, const char *kind, const char *text)
 {
-  g_autofree char *channel = profile_channel (profile_key);
   g_autoptr (GString) payload = g_string_new (natter_server_bus_get_node_id (self->bus));
   g_autoptr (GBytes) bytes = NULL;
 
@@ -166,6 +205,51 @@ publish (NatterHub *self, const char *profile_key, const char *kind, const char 
   bytes = g_string_free_to_bytes (g_steal_pointer (&payload));
   if (!natter_server_bus_publish (self->bus, channel, bytes))
     count (self, "natter_bus_publish_failures_total", 1);
+}
+
+static void
+publish (NatterHub *self, const char *profile_key, const char *kind, const char *text)
+{
+  g_autofree char *channel = profile_channel (profile_key);
+
+  publish_on (self, channel, kind, text);
+}
+
+/**
+ * natter_hub_nodes_tell_others:
+ * @self: the hub
+ * @request: NATTER_HUB_NODES_DISCONNECT_TOKEN or _USER
+ * @id: the token or user id
+ *
+ * Asks every other node to do what this one just did. Lost if the bus is
+ * down.
+ */
+void
+natter_hub_nodes_tell_others (NatterHub *self, const char *request, gint64 id)
+{
+  g_autofree char *text = NULL;
+
+  if (!self->shared)
+    return;
+  text = g_strdup_printf ("%" G_GINT64_FORMAT, id);
+  publish_on (self, NODES_CHANNEL, request, text);
+}
+
+static void
+on_nodes_request (NatterHub *self, const char *request, const char *text)
+{
+  gint64 id = 0;
+
+  if (!g_ascii_string_to_signed (text, 10, 1, G_MAXINT64, &id, NULL)) {
+    g_warning ("A request of the other nodes without an id: dropped");
+    return;
+  }
+  if (g_str_equal (request, NATTER_HUB_NODES_DISCONNECT_TOKEN))
+    natter_hub_close_token_here (self, id);
+  else if (g_str_equal (request, NATTER_HUB_NODES_DISCONNECT_USER))
+    natter_hub_close_user_here (self, id);
+  else
+    g_warning ("An unknown request of the other nodes “%s”: dropped", request);
 }
 
 /**
@@ -220,7 +304,7 @@ natter_hub_deliver_event (NatterHub *self,
     return;
   }
 
-  if (!read_event_head (text, strlen (text), &event_id, &parsed_type)) {
+  if (!read_event_head (text, strlen (text), &event_id, &parsed_type, NULL)) {
     g_warning ("An event of %s without an event_id: sent, not published", profile_key);
     natter_hub_send_to_profile (self, profile_key, except, type, text);
     return;
@@ -267,8 +351,13 @@ on_bus_message (NatterServerBus *bus, const char *channel, GBytes *payload, Natt
   const char *type;
   gint64 event_id;
 
-  if (!g_str_has_prefix (channel, PROFILE_CHANNEL_PREFIX) ||
-      !split_payload (natter_server_bus_get_node_id (bus), payload, &kind, &text))
+  if (!split_payload (natter_server_bus_get_node_id (bus), payload, &kind, &text))
+    return;
+  if (g_str_equal (channel, NODES_CHANNEL)) {
+    on_nodes_request (self, kind, text);
+    return;
+  }
+  if (!g_str_has_prefix (channel, PROFILE_CHANNEL_PREFIX))
     return;
   key = channel + strlen (PROFILE_CHANNEL_PREFIX);
 
@@ -283,7 +372,8 @@ on_bus_message (NatterServerBus *bus, const char *channel, GBytes *payload, Natt
     return;
   }
 
-  if (!g_str_equal (kind, EVENT_KIND) || !read_event_head (text, strlen (text), &event_id, &type)) {
+  if (!g_str_equal (kind, EVENT_KIND) ||
+      !read_event_head (text, strlen (text), &event_id, &type, NULL)) {
     g_warning ("A bus message on %s that is no event: dropped", channel);
     return;
   }
@@ -297,10 +387,12 @@ on_bus_subscribed (NatterServerBus *bus, const char *channel, NatterHub *self)
 {
   g_autofree char *key = NULL;
 
+  if (self->metrics != NULL)
+    natter_metrics_inc (self->metrics, "natter_bus_subscribed_total", "kind",
+                        channel_kind (channel));
   if (!g_str_has_prefix (channel, PROFILE_CHANNEL_PREFIX))
     return;
   key = g_strdup (channel + strlen (PROFILE_CHANNEL_PREFIX));
-  count (self, "natter_bus_subscribed_total", 1);
   fill_gap (self, key, 0);
 }
 
@@ -358,10 +450,49 @@ natter_hub_nodes_profile_closed (NatterHub *self, const char *profile_key)
   natter_server_bus_unsubscribe (self->bus, channel);
 }
 
+/**
+ * natter_hub_nodes_sending_begin:
+ * @self: the hub
+ * @connection: a connection whose chat_message goes to the store
+ * @client_msg_id: its id
+ *
+ * Until natter_hub_nodes_sending_end (), a gap filled from the store sends
+ * that message to the profile's other connections only: the sending one
+ * gets its message_ack instead.
+ */
+void
+natter_hub_nodes_sending_begin (NatterHub *self,
+                                NatterHubConnection *connection,
+                                const char *client_msg_id)
+{
+  if (!self->shared || client_msg_id == NULL)
+    return;
+  g_hash_table_replace (
+    self->sending,
+    g_strconcat (natter_hub_connection_get_profile_key (connection), "\n", client_msg_id, NULL),
+    connection);
+}
+
+void
+natter_hub_nodes_sending_end (NatterHub *self,
+                              NatterHubConnection *connection,
+                              const char *client_msg_id)
+{
+  g_autofree char *sending = NULL;
+
+  if (!self->shared || client_msg_id == NULL)
+    return;
+  sending =
+    g_strconcat (natter_hub_connection_get_profile_key (connection), "\n", client_msg_id, NULL);
+  if (g_hash_table_lookup (self->sending, sending) == connection)
+    g_hash_table_remove (self->sending, sending);
+}
+
 void
 natter_hub_nodes_init (NatterHub *self)
 {
   self->node_profiles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, node_profile_free);
+  self->sending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 void
@@ -371,6 +502,7 @@ natter_hub_nodes_dispose (NatterHub *self)
     g_signal_handlers_disconnect_by_data (self->bus, self);
   g_clear_object (&self->bus);
   g_clear_pointer (&self->node_profiles, g_hash_table_unref);
+  g_clear_pointer (&self->sending, g_hash_table_unref);
 }
 
 /**
@@ -402,4 +534,5 @@ natter_hub_set_bus (NatterHub *self, NatterServerBus *bus)
   /* What is meant for this node alone. */
   node_channel = g_strconcat (NODE_CHANNEL_PREFIX, natter_server_bus_get_node_id (bus), NULL);
   natter_server_bus_subscribe (bus, node_channel);
+  natter_server_bus_subscribe (bus, NODES_CHANNEL);
 }

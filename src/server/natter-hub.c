@@ -695,6 +695,16 @@ natter_hub_add_connection_for_testing (NatterHub *self, NatterHubConnection *con
 void
 natter_hub_disconnect_token (NatterHub *self, gint64 token_id)
 {
+  g_return_if_fail (NATTER_IS_HUB (self));
+
+  natter_hub_close_token_here (self, token_id);
+  natter_hub_nodes_tell_others (self, NATTER_HUB_NODES_DISCONNECT_TOKEN, token_id);
+}
+
+/* The same on this node only. */
+void
+natter_hub_close_token_here (NatterHub *self, gint64 token_id)
+{
   g_autoptr (GPtrArray) doomed = g_ptr_array_new_with_free_func (g_object_unref);
   GHashTableIter iter;
   gpointer connection;
@@ -914,6 +924,16 @@ natter_hub_profile_is_online (NatterHub *self, gint64 profile_id, const char *pr
  */
 void
 natter_hub_disconnect_user (NatterHub *self, gint64 user_id)
+{
+  g_return_if_fail (NATTER_IS_HUB (self));
+
+  natter_hub_close_user_here (self, user_id);
+  natter_hub_nodes_tell_others (self, NATTER_HUB_NODES_DISCONNECT_USER, user_id);
+}
+
+/* The same on this node only. */
+void
+natter_hub_close_user_here (NatterHub *self, gint64 user_id)
 {
   g_autoptr (GPtrArray) doomed = g_ptr_array_new_with_free_func (g_object_unref);
   GHashTableIter iter;
