@@ -360,6 +360,47 @@ test_typing_across_nodes (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (natter_test_ws_count (alice->ws, "typing"), ==, 0);
 }
 
+/* Redis stalls (SIGSTOP) with Alice's message to Bob inside: when Bob's
+ * own next event, stored on his node, jumps past it, his node reads it from
+ * the store and sends it first. Once Redis wakes up and hands the late copy
+ * over, it is dropped. */
+static void
+test_jump_reads_the_gap (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (Client) alice = NULL;
+  g_autoptr (Client) bob = NULL;
+  g_autoptr (NatterFrame) one = NULL;
+  g_autoptr (NatterFrame) ack = NULL;
+  g_autoptr (NatterFrame) two = NULL;
+
+  if (fixture->redis == NULL)
+    return;
+
+  alice = client_open (fixture->a, fixture->alice);
+  bob = client_open (fixture->b, fixture->bob);
+  wait_for_subscriptions (fixture->a, 1);
+  wait_for_subscriptions (fixture->b, 1);
+
+  natter_test_redis_pause (fixture->redis);
+  send_chat (alice, fixture->conversation_id, "j-1", "one");
+  wait_for_events (alice, 1);
+  send_chat (bob, fixture->conversation_id, "j-2", "two");
+
+  /* Redis answers nothing: this came from the store. */
+  one = natter_test_ws_expect (bob->ws, "chat_message");
+  g_assert_cmpstr (one->message->text, ==, "one");
+  g_assert_cmpint (one->event_id, ==, bob->hello_last_event_id + 1);
+  ack = natter_test_ws_expect (bob->ws, "message_ack");
+  g_assert_cmpint (ack->event_id, ==, bob->hello_last_event_id + 2);
+  g_assert_cmpuint (natter_test_server_metric (fixture->b, "natter_bus_gap_events_total"), ==, 1);
+
+  natter_test_redis_resume (fixture->redis);
+  /* Alice's node publishes Bob's message once Redis reads again. */
+  two = natter_test_ws_expect (alice->ws, "chat_message");
+  g_assert_cmpstr (two->message->text, ==, "two");
+  natter_test_ws_assert_none (bob->ws, "chat_message", 500);
+}
+
 static guint
 logout (NatterTestServer *server, const char *token, const char *query)
 {
@@ -440,6 +481,7 @@ main (int argc, char **argv)
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/natter/server-nodes/chat-across-nodes", test_chat_across_nodes);
   ADD ("/natter/server-nodes/redis-restart", test_redis_restart);
+  ADD ("/natter/server-nodes/jump-reads-the-gap", test_jump_reads_the_gap);
   ADD ("/natter/server-nodes/typing-across-nodes", test_typing_across_nodes);
   ADD ("/natter/server-nodes/logout-across-nodes", test_logout_across_nodes);
 #undef ADD
