@@ -52,14 +52,22 @@ cluster_start (void)
 
   uri = g_strdup (natter_test_redis_get_uri (cluster.redis));
   {
-    const char *args_a[] = { "--redis", uri, "--node-id", "node-a", NULL };
+    /* Every test registers two accounts from 127.0.0.1. */
+    const char *args_a[] = { "--redis", uri, "--node-id", "node-a", "--registration-burst",
+                             "100",     NULL };
 
     cluster.a = natter_test_server_new (args_a);
   }
   {
     /* The harness gives each server a --db of its own; a later one wins. */
-    const char *args_b[] = { "--redis", uri,    "--node-id",
-                             "node-b",  "--db", natter_test_server_get_db_path (cluster.a),
+    const char *args_b[] = { "--redis",
+                             uri,
+                             "--node-id",
+                             "node-b",
+                             "--registration-burst",
+                             "100",
+                             "--db",
+                             natter_test_server_get_db_path (cluster.a),
                              NULL };
 
     cluster.b = natter_test_server_new (args_b);
@@ -458,6 +466,52 @@ test_jump_reads_the_gap (Fixture *fixture, gconstpointer data)
   natter_test_ws_assert_none (bob->ws, "chat_message", 500);
 }
 
+/* The same for a read receipt: an event without a message. */
+static void
+test_jump_reads_a_receipt (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (Client) alice = NULL;
+  g_autoptr (Client) bob = NULL;
+  g_autoptr (NatterFrame) hi = NULL;
+  g_autoptr (NatterFrame) own = NULL;
+  g_autoptr (NatterFrame) first_ack = NULL;
+  g_autoptr (NatterFrame) receipt = NULL;
+  g_autoptr (NatterFrame) ack = NULL;
+  guint64 subscribed_a;
+  guint64 subscribed_b;
+
+  if (fixture->redis == NULL)
+    return;
+
+  subscribed_a = natter_test_server_metric (fixture->a, PROFILE_SUBSCRIPTIONS);
+  subscribed_b = natter_test_server_metric (fixture->b, PROFILE_SUBSCRIPTIONS);
+  alice = client_open (fixture->a, fixture->alice);
+  bob = client_open (fixture->b, fixture->bob);
+  wait_for_subscriptions (fixture->a, subscribed_a + 1);
+  wait_for_subscriptions (fixture->b, subscribed_b + 1);
+  send_chat (alice, fixture->conversation_id, "k-1", "hi");
+  hi = natter_test_ws_expect (bob->ws, "chat_message");
+  first_ack = natter_test_ws_expect (alice->ws, "message_ack");
+
+  natter_test_redis_pause (fixture->redis);
+  natter_test_ws_send_printf (bob->ws,
+                              "{\"type\":\"mark_read\",\"conversation_id\":%" G_GINT64_FORMAT
+                              ",\"up_to_seq\":%" G_GINT64_FORMAT "}",
+                              fixture->conversation_id, hi->message->seq);
+  own = natter_test_ws_expect (bob->ws, "read_receipt");
+  send_chat (alice, fixture->conversation_id, "k-2", "there");
+
+  receipt = natter_test_ws_expect (alice->ws, "read_receipt");
+  g_assert_cmpint (receipt->up_to_seq, ==, hi->message->seq);
+  g_assert_cmpint (receipt->event_id, ==, alice->hello_last_event_id + 2);
+  ack = natter_test_ws_wait_for (alice->ws, "message_ack", natter_test_scale_ms (DELIVERY_MS));
+  g_assert_nonnull (ack);
+  g_assert_cmpint (ack->event_id, ==, alice->hello_last_event_id + 3);
+
+  natter_test_redis_resume (fixture->redis);
+  natter_test_ws_assert_none (alice->ws, "read_receipt", 500);
+}
+
 static guint
 logout (NatterTestServer *server, const char *token, const char *query)
 {
@@ -541,6 +595,7 @@ main (int argc, char **argv)
   ADD ("/natter/server-nodes/chat-across-nodes", test_chat_across_nodes);
   ADD ("/natter/server-nodes/redis-restart", test_redis_restart);
   ADD ("/natter/server-nodes/jump-reads-the-gap", test_jump_reads_the_gap);
+  ADD ("/natter/server-nodes/jump-reads-a-receipt", test_jump_reads_a_receipt);
   ADD ("/natter/server-nodes/typing-across-nodes", test_typing_across_nodes);
   ADD ("/natter/server-nodes/logout-across-nodes", test_logout_across_nodes);
 #undef ADD

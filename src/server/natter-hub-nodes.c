@@ -48,6 +48,15 @@ profile_channel (const char *profile_key)
   return g_strconcat (PROFILE_CHANNEL_PREFIX, profile_key, NULL);
 }
 
+/* json_object_get_object_member () complains about a missing member. */
+static JsonObject *
+object_member (JsonObject *object, const char *name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+}
+
 /* An event's id and type (for the metrics), read from its stored text;
  * FALSE for anything else (bus payloads come from the network). With
  * @out_sending, the key under which natter_hub_nodes_sending_begin () knows
@@ -77,8 +86,8 @@ read_event_head (
   *out_event_id = json_object_get_int_member (object, "event_id");
   *out_type = natter_frame_type_to_string (type);
   if (out_sending != NULL) {
-    JsonObject *message = json_object_get_object_member (object, "message");
-    JsonObject *sender = message != NULL ? json_object_get_object_member (message, "sender") : NULL;
+    JsonObject *message = object_member (object, "message");
+    JsonObject *sender = message != NULL ? object_member (message, "sender") : NULL;
     const char *client_msg_id =
       message != NULL ? json_object_get_string_member_with_default (message, "client_msg_id", NULL)
                       : NULL;
