@@ -557,6 +557,66 @@ test_logout_across_nodes (Fixture *fixture, gconstpointer data)
                     ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
 }
 
+/* A token that expires is swept from the database by whichever node comes
+ * first; its WebSockets close on both. Two nodes of its own, with short
+ * token lifetimes. */
+static void
+test_expired_token_everywhere (void)
+{
+  g_autofree char *lifetime = NULL;
+  g_autoptr (NatterTestPeer) carol = NULL;
+  g_autoptr (Client) on_c = NULL;
+  g_autoptr (Client) on_d = NULL;
+  NatterTestServer *c;
+  NatterTestServer *d;
+  guint lifetime_s;
+
+  if (!cluster_start ())
+    return;
+
+  /* Long enough to register and connect twice, at valgrind's pace too. */
+  lifetime_s = MAX (3, natter_test_scale_ms (3000) / 1000);
+  lifetime = g_strdup_printf ("%u", lifetime_s);
+  {
+    const char *args_c[] = { "--redis",
+                             natter_test_redis_get_uri (cluster.redis),
+                             "--node-id",
+                             "node-c",
+                             "--token-lifetime",
+                             lifetime,
+                             NULL };
+
+    c = natter_test_server_new (args_c);
+  }
+  {
+    const char *args_d[] = { "--redis",
+                             natter_test_redis_get_uri (cluster.redis),
+                             "--node-id",
+                             "node-d",
+                             "--token-lifetime",
+                             lifetime,
+                             "--db",
+                             natter_test_server_get_db_path (c),
+                             NULL };
+
+    d = natter_test_server_new (args_d);
+  }
+
+  carol = natter_test_peer_new (c, "carol", "parent");
+  on_c = client_open (c, carol);
+  on_d = client_open (d, carol);
+  g_assert_cmpuint (
+    natter_test_ws_wait_closed (on_c->ws, natter_test_scale_ms (2000) + lifetime_s * 2000), ==,
+    SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+  g_assert_cmpuint (natter_test_ws_wait_closed (on_d->ws, natter_test_scale_ms (DELIVERY_MS)), ==,
+                    SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+
+  g_clear_pointer (&on_c, client_free);
+  g_clear_pointer (&on_d, client_free);
+  natter_test_server_free (d);
+  natter_test_server_free (c);
+}
+
 /* A bad --redis or --node-id stops the server at start with a message that
  * names the option. */
 static void
@@ -599,6 +659,7 @@ main (int argc, char **argv)
   ADD ("/natter/server-nodes/typing-across-nodes", test_typing_across_nodes);
   ADD ("/natter/server-nodes/logout-across-nodes", test_logout_across_nodes);
 #undef ADD
+  g_test_add_func ("/natter/server-nodes/expired-token-everywhere", test_expired_token_everywhere);
   g_test_add_func ("/natter/server-nodes/bad-options", test_bad_options);
 
   status = g_test_run ();

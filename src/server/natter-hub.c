@@ -983,4 +983,14 @@ natter_hub_disconnect_tokens (NatterHub *self, GHashTable *token_ids)
   for (guint i = 0; i < doomed->len; i++)
     natter_hub_connection_close (g_ptr_array_index (doomed, i),
                                  SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "the token expired");
+
+  /* Whichever node sweeps them first removes them from the database: the
+   * others would never find them. */
+  if (self->shared) {
+    gpointer token_id;
+
+    g_hash_table_iter_init (&iter, token_ids);
+    while (g_hash_table_iter_next (&iter, &token_id, NULL))
+      natter_hub_nodes_tell_others (self, NATTER_HUB_NODES_DISCONNECT_TOKEN, *(gint64 *) token_id);
+  }
 }
