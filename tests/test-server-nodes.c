@@ -418,6 +418,27 @@ test_typing_across_nodes (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (natter_test_ws_count (alice->ws, "typing"), ==, 0);
 }
 
+/* TRUE once the process is stopped (SIGSTOP is delivered asynchronously). */
+static gboolean
+process_stopped (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *stat = NULL;
+  const char *end;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return FALSE;
+  end = strrchr (stat, ')');
+  return end != NULL && end[1] == ' ' && (end[2] == 'T' || end[2] == 't');
+}
+
+static void
+pause_redis (NatterTestRedis *redis)
+{
+  natter_test_redis_pause (redis);
+  natter_test_wait_until (process_stopped (natter_test_redis_get_pid (redis)), DELIVERY_MS);
+}
+
 /* Redis stalls (SIGSTOP) with Alice's message to Bob inside: when Bob's
  * own next event, stored on his node, jumps past it, his node reads it from
  * the store and sends it first. Once Redis wakes up and hands the late copy
@@ -445,7 +466,7 @@ test_jump_reads_the_gap (Fixture *fixture, gconstpointer data)
   wait_for_subscriptions (fixture->a, subscribed_a + 1);
   wait_for_subscriptions (fixture->b, subscribed_b + 1);
 
-  natter_test_redis_pause (fixture->redis);
+  pause_redis (fixture->redis);
   send_chat (alice, fixture->conversation_id, "j-1", "one");
   wait_for_events (alice, 1);
   send_chat (bob, fixture->conversation_id, "j-2", "two");
@@ -493,7 +514,7 @@ test_jump_reads_a_receipt (Fixture *fixture, gconstpointer data)
   hi = natter_test_ws_expect (bob->ws, "chat_message");
   first_ack = natter_test_ws_expect (alice->ws, "message_ack");
 
-  natter_test_redis_pause (fixture->redis);
+  pause_redis (fixture->redis);
   natter_test_ws_send_printf (bob->ws,
                               "{\"type\":\"mark_read\",\"conversation_id\":%" G_GINT64_FORMAT
                               ",\"up_to_seq\":%" G_GINT64_FORMAT "}",

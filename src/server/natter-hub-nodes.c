@@ -24,6 +24,8 @@
 /* What a bus message carries: a stored event, or a frame stored nowhere. */
 #define EVENT_KIND "event"
 #define FRAME_KIND_PREFIX "frame:"
+/* Events and requests kept while the bus is down, at most. */
+#define UNPUBLISHED_MAX 65536
 
 /* A profile this node holds connections of. */
 typedef struct {
@@ -199,21 +201,69 @@ deliver_in_order (NatterHub *self,
   natter_hub_send_to_profile (self, key, except, type, text);
 }
 
-/* "NODE\nKIND\nTEXT", KIND EVENT_KIND or FRAME_KIND_PREFIX + the frame's
- * type: receivers skip what they published themselves. */
+typedef struct {
+  char *channel;
+  GBytes *payload;
+} Unpublished;
+
 static void
-publish_on (NatterHub *self, const char *channel, const char *kind, const char *text)
+unpublished_free (gpointer data)
+{
+  Unpublished *unpublished = data;
+
+  g_free (unpublished->channel);
+  g_bytes_unref (unpublished->payload);
+  g_free (unpublished);
+}
+
+/* What the bus could not take goes now, in order, as far as it takes it. */
+static void
+publish_kept (NatterHub *self)
+{
+  Unpublished *unpublished;
+
+  while ((unpublished = g_queue_peek_head (self->unpublished)) != NULL) {
+    if (!natter_server_bus_publish (self->bus, unpublished->channel, unpublished->payload))
+      return;
+    unpublished_free (g_queue_pop_head (self->unpublished));
+  }
+}
+
+/* "NODE\nKIND\nTEXT", KIND EVENT_KIND or FRAME_KIND_PREFIX + the frame's
+ * type: receivers skip what they published themselves. With @keep, what
+ * the bus could not take waits for it to come back: a node that already
+ * read its gaps after subscribing again would otherwise miss the events
+ * this node stored meanwhile until the next one. */
+static void
+publish_on (NatterHub *self, const char *channel, const char *kind, const char *text, gboolean keep)
 {
   g_autoptr (GString) payload = g_string_new (natter_server_bus_get_node_id (self->bus));
   g_autoptr (GBytes) bytes = NULL;
+  Unpublished *unpublished;
 
   g_string_append_c (payload, '\n');
   g_string_append (payload, kind);
   g_string_append_c (payload, '\n');
   g_string_append (payload, text);
   bytes = g_string_free_to_bytes (g_steal_pointer (&payload));
-  if (!natter_server_bus_publish (self->bus, channel, bytes))
-    count (self, "natter_bus_publish_failures_total", 1);
+  /* In order: what waits goes first. */
+  publish_kept (self);
+  if (g_queue_is_empty (self->unpublished) && natter_server_bus_publish (self->bus, channel, bytes))
+    return;
+
+  count (self, "natter_bus_publish_failures_total", 1);
+  if (!keep)
+    return;
+  unpublished = g_new0 (Unpublished, 1);
+  unpublished->channel = g_strdup (channel);
+  unpublished->payload = g_steal_pointer (&bytes);
+  g_queue_push_tail (self->unpublished, unpublished);
+  /* The oldest go first: their receivers read them from the store at
+   * their next event. */
+  if (g_queue_get_length (self->unpublished) > UNPUBLISHED_MAX) {
+    unpublished_free (g_queue_pop_head (self->unpublished));
+    count (self, "natter_bus_unpublished_dropped_total", 1);
+  }
 }
 
 static void
@@ -221,7 +271,7 @@ publish (NatterHub *self, const char *profile_key, const char *kind, const char 
 {
   g_autofree char *channel = profile_channel (profile_key);
 
-  publish_on (self, channel, kind, text);
+  publish_on (self, channel, kind, text, g_str_equal (kind, EVENT_KIND));
 }
 
 /**
@@ -241,7 +291,7 @@ natter_hub_nodes_tell_others (NatterHub *self, const char *request, gint64 id)
   if (!self->shared)
     return;
   text = g_strdup_printf ("%" G_GINT64_FORMAT, id);
-  publish_on (self, NODES_CHANNEL, request, text);
+  publish_on (self, NODES_CHANNEL, request, text, TRUE);
 }
 
 static void
@@ -399,6 +449,7 @@ on_bus_subscribed (NatterServerBus *bus, const char *channel, NatterHub *self)
   if (self->metrics != NULL)
     natter_metrics_inc (self->metrics, "natter_bus_subscribed_total", "kind",
                         channel_kind (channel));
+  publish_kept (self);
   if (!g_str_has_prefix (channel, PROFILE_CHANNEL_PREFIX))
     return;
   key = g_strdup (channel + strlen (PROFILE_CHANNEL_PREFIX));
@@ -413,6 +464,7 @@ on_bus_reconnected (NatterServerBus *bus, NatterHub *self)
   GHashTableIter iter;
   gpointer key;
 
+  publish_kept (self);
   g_hash_table_iter_init (&iter, self->node_profiles);
   while (g_hash_table_iter_next (&iter, &key, NULL))
     g_ptr_array_add (keys, g_strdup (key));
@@ -502,6 +554,7 @@ natter_hub_nodes_init (NatterHub *self)
 {
   self->node_profiles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, node_profile_free);
   self->sending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->unpublished = g_queue_new ();
 }
 
 void
@@ -512,6 +565,8 @@ natter_hub_nodes_dispose (NatterHub *self)
   g_clear_object (&self->bus);
   g_clear_pointer (&self->node_profiles, g_hash_table_unref);
   g_clear_pointer (&self->sending, g_hash_table_unref);
+  if (self->unpublished != NULL)
+    g_queue_free_full (g_steal_pointer (&self->unpublished), unpublished_free);
 }
 
 /**

@@ -56,6 +56,8 @@ struct _NatterHub {
   /* "profile key\nclient_msg_id" -> NatterHubConnection (unowned: its
    * PendingChat holds it) of the chat messages on their way to the store */
   GHashTable *sending;
+  /* Unpublished: events the bus could not take, sent when it is back */
+  GQueue *unpublished;
 };
 
 /* A conversation's participants and their profile keys, for routing;
