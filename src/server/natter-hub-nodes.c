@@ -9,7 +9,12 @@
  * ones from the store (an event another node committed whose publication is
  * late or lost), one at or below it was already delivered and is dropped.
  * So each connection sees every event once, in id order, whichever node
- * stored it. A node alone (the in-process bus) skips all of this. */
+ * stored it. Frames stored nowhere (typing) go on the same channels and
+ * are simply lost while the bus is down; requests every node must carry
+ * out (close a revoked token's WebSockets) go on natter:nodes. Each node
+ * also hears a channel of its own, natter:node:ID, which nothing sends on
+ * yet (calls across nodes will). A node alone (the in-process bus) skips
+ * all of this. */
 
 #include "natter-hub-private.h"
 
