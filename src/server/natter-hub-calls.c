@@ -181,8 +181,8 @@ on_missed_call_stored (NatterServerStore *store, const GError *error, gpointer u
     g_warning ("Could not store a missed call: %s", error->message);
   else
     /* Sent only once committed: an event that is not stored is never sent. */
-    natter_hub_send_to_profile (self, pending->callee_key, NULL, "missed_call",
-                                pending->request->text);
+    natter_hub_deliver_event (self, pending->callee_key, NULL, "missed_call",
+                              pending->request->text);
   if (pending->reply_to != NULL)
     natter_hub_connection_send_frame (pending->reply_to, pending->reply);
 

@@ -330,9 +330,9 @@ deliver_chat_message (NatterHub *self, PendingChat *pending)
   /* The sending connection has its ack; the sender's other devices get the
    * message like everyone else. */
   for (guint i = 0; i < request->event_texts->len; i++)
-    natter_hub_send_to_profile (self, g_ptr_array_index (pending->route->keys, i),
-                                pending->connection, "chat_message",
-                                g_ptr_array_index (request->event_texts, i));
+    natter_hub_deliver_event (self, g_ptr_array_index (pending->route->keys, i),
+                              pending->connection, "chat_message",
+                              g_ptr_array_index (request->event_texts, i));
 }
 
 static void
@@ -344,6 +344,7 @@ on_chat_messages_stored (NatterServerStore *store, const GError *error, gpointer
   for (guint i = 0; i < batch->pending->len; i++) {
     PendingChat *pending = g_ptr_array_index (batch->pending, i);
 
+    natter_hub_nodes_sending_end (self, pending->connection, pending->frame->client_msg_id);
     if (error == NULL || pending->request == NULL) {
       deliver_chat_message (self, pending);
       continue;
@@ -413,6 +414,7 @@ natter_hub_chat_queue_message (NatterHub *self, NatterHubConnection *connection,
   pending->connection = g_object_ref (connection);
   pending->frame = natter_frame_copy (frame);
   g_ptr_array_add (self->pending_chats, pending);
+  natter_hub_nodes_sending_begin (self, connection, frame->client_msg_id);
 
   if (self->pending_chats->len >= CHAT_BATCH_MAX)
     natter_hub_chat_flush (self);
@@ -449,7 +451,7 @@ natter_hub_chat_handle_typing (NatterHub *self, NatterHubConnection *connection,
     if (natter_profile_equal (g_ptr_array_index (route->participants, i), sender))
       continue;
 
-    natter_hub_send_to_profile (self, g_ptr_array_index (route->keys, i), NULL, "typing", text);
+    natter_hub_relay_frame (self, g_ptr_array_index (route->keys, i), "typing", text);
   }
 }
 
@@ -471,9 +473,8 @@ on_read_marked (NatterServerStore *store, const GError *error, gpointer user_dat
   } else {
     /* Sent after the commit: nothing is sent that is not stored. */
     for (guint i = 0; i < pending->mark->event_texts->len; i++)
-      natter_hub_send_to_profile (pending->hub, g_ptr_array_index (pending->route->keys, i), NULL,
-                                  "read_receipt",
-                                  g_ptr_array_index (pending->mark->event_texts, i));
+      natter_hub_deliver_event (pending->hub, g_ptr_array_index (pending->route->keys, i), NULL,
+                                "read_receipt", g_ptr_array_index (pending->mark->event_texts, i));
   }
 
   natter_store_read_mark_free (pending->mark);

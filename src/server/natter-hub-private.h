@@ -47,6 +47,17 @@ struct _NatterHub {
   GTask *shutdown_task;
   guint shutdown_timeout_id;
   gboolean shutting_down;
+
+  /* How this node reaches the others (natter-hub-nodes.c); shared: there
+   * may be others. profile key -> NodeProfile, only when shared. */
+  NatterServerBus *bus;
+  gboolean shared;
+  GHashTable *node_profiles;
+  /* "profile key\nclient_msg_id" -> NatterHubConnection (unowned: its
+   * PendingChat holds it) of the chat messages on their way to the store */
+  GHashTable *sending;
+  /* Unpublished: events the bus could not take, sent when it is back */
+  GQueue *unpublished;
 };
 
 /* A conversation's participants and their profile keys, for routing;
@@ -64,6 +75,32 @@ void natter_hub_send_to_profile (NatterHub *self,
                                  const char *type,
                                  const char *text);
 void natter_hub_stamp_sender (NatterFrame *frame, const NatterProfile *sender);
+void natter_hub_close_token_here (NatterHub *self, gint64 token_id);
+void natter_hub_close_user_here (NatterHub *self, gint64 user_id);
+/* natter-hub-nodes.c */
+void natter_hub_deliver_event (NatterHub *self,
+                               const char *profile_key,
+                               NatterHubConnection *except,
+                               const char *type,
+                               const char *text);
+void natter_hub_relay_frame (NatterHub *self,
+                             const char *profile_key,
+                             const char *type,
+                             const char *text);
+/* What a node asks of every other. */
+#define NATTER_HUB_NODES_DISCONNECT_TOKEN "disconnect-token"
+#define NATTER_HUB_NODES_DISCONNECT_USER "disconnect-user"
+void natter_hub_nodes_tell_others (NatterHub *self, const char *request, gint64 id);
+void natter_hub_nodes_sending_begin (NatterHub *self,
+                                     NatterHubConnection *connection,
+                                     const char *client_msg_id);
+void natter_hub_nodes_sending_end (NatterHub *self,
+                                   NatterHubConnection *connection,
+                                   const char *client_msg_id);
+void natter_hub_nodes_profile_opened (NatterHub *self, NatterHubConnection *connection);
+void natter_hub_nodes_profile_closed (NatterHub *self, const char *profile_key);
+void natter_hub_nodes_init (NatterHub *self);
+void natter_hub_nodes_dispose (NatterHub *self);
 /* natter-hub-attachments.c */
 gboolean natter_hub_check_attachments (NatterHub *self,
                                        NatterHubConnection *connection,

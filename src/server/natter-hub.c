@@ -5,6 +5,7 @@
 #include "natter-hub-testing.h"
 
 #include "natter-http-body.h"
+#include "natter-local-bus.h"
 #include "natter-password.h"
 #include "natter-token-bucket.h"
 #include "natter-websocket-limit-connection.h"
@@ -296,6 +297,7 @@ on_connection_closed (NatterHub *self, NatterHubConnection *connection)
   if (same_profile != NULL) {
     g_ptr_array_remove_fast (same_profile, connection);
     if (same_profile->len == 0) {
+      natter_hub_nodes_profile_closed (self, key);
       g_hash_table_remove (self->by_profile, key);
       was_last = TRUE;
     }
@@ -369,6 +371,8 @@ add_connection (NatterHub *self, NatterHubConnection *connection)
   }
   g_ptr_array_add (same_profile, connection);
   update_connections_gauge (self);
+  if (first)
+    natter_hub_nodes_profile_opened (self, connection);
 
   g_signal_connect_object (connection, "frame-received", G_CALLBACK (on_frame_received), self,
                            G_CONNECT_SWAPPED);
@@ -606,6 +610,7 @@ natter_hub_dispose (GObject *object)
     while (g_hash_table_iter_next (&iter, &connection, NULL))
       g_signal_handlers_disconnect_by_data (connection, self);
   }
+  natter_hub_nodes_dispose (self);
   g_clear_pointer (&self->routes, g_hash_table_unref);
   g_clear_pointer (&self->calls_by_profile, g_hash_table_unref);
   g_clear_pointer (&self->invitation_buckets, g_hash_table_unref);
@@ -646,6 +651,8 @@ natter_hub_init (NatterHub *self)
                                                     (GDestroyNotify) natter_token_bucket_free);
   self->missed_calls =
     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
+  self->bus = NATTER_SERVER_BUS (natter_local_bus_new (NULL));
+  natter_hub_nodes_init (self);
 }
 
 /**
@@ -729,6 +736,16 @@ natter_hub_add_connection_for_testing (NatterHub *self, NatterHubConnection *con
  */
 void
 natter_hub_disconnect_token (NatterHub *self, gint64 token_id)
+{
+  g_return_if_fail (NATTER_IS_HUB (self));
+
+  natter_hub_close_token_here (self, token_id);
+  natter_hub_nodes_tell_others (self, NATTER_HUB_NODES_DISCONNECT_TOKEN, token_id);
+}
+
+/* The same on this node only. */
+void
+natter_hub_close_token_here (NatterHub *self, gint64 token_id)
 {
   g_autoptr (GPtrArray) doomed = g_ptr_array_new_with_free_func (g_object_unref);
   GHashTableIter iter;
@@ -950,6 +967,16 @@ natter_hub_profile_is_online (NatterHub *self, gint64 profile_id, const char *pr
 void
 natter_hub_disconnect_user (NatterHub *self, gint64 user_id)
 {
+  g_return_if_fail (NATTER_IS_HUB (self));
+
+  natter_hub_close_user_here (self, user_id);
+  natter_hub_nodes_tell_others (self, NATTER_HUB_NODES_DISCONNECT_USER, user_id);
+}
+
+/* The same on this node only. */
+void
+natter_hub_close_user_here (NatterHub *self, gint64 user_id)
+{
   g_autoptr (GPtrArray) doomed = g_ptr_array_new_with_free_func (g_object_unref);
   GHashTableIter iter;
   gpointer connection;
@@ -998,4 +1025,14 @@ natter_hub_disconnect_tokens (NatterHub *self, GHashTable *token_ids)
   for (guint i = 0; i < doomed->len; i++)
     natter_hub_connection_close (g_ptr_array_index (doomed, i),
                                  SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "the token expired");
+
+  /* Whichever node sweeps them first removes them from the database: the
+   * others would never find them. */
+  if (self->shared) {
+    gpointer token_id;
+
+    g_hash_table_iter_init (&iter, token_ids);
+    while (g_hash_table_iter_next (&iter, &token_id, NULL))
+      natter_hub_nodes_tell_others (self, NATTER_HUB_NODES_DISCONNECT_TOKEN, *(gint64 *) token_id);
+  }
 }

@@ -4,6 +4,7 @@
 #include <libsoup/soup.h>
 
 #include "natter-metrics.h"
+#include "natter-server-bus.h"
 #include "natter-server-config.h"
 #include "natter-server-db.h"
 #include "natter-server-store.h"
@@ -19,6 +20,9 @@ NatterHub *natter_hub_new (NatterServerDb *db,
                            NatterServerStore *store,
                            const NatterServerConfig *config,
                            NatterMetrics *metrics);
+
+/* How this node reaches the others; the in-process bus until set. */
+void natter_hub_set_bus (NatterHub *self, NatterServerBus *bus);
 
 /* Adds the /ws/{profile_id}/{profile_type} endpoint to @server: token (header
  * or ?token=), profile ownership and Origin are checked before the upgrade

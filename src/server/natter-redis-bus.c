@@ -26,10 +26,6 @@ enum { PROP_0, PROP_CONNECTED, N_PROPS };
 
 static GParamSpec *properties[N_PROPS];
 
-enum { SIGNAL_MESSAGE, SIGNAL_RECONNECTED, N_SIGNALS };
-
-static guint signals[N_SIGNALS];
-
 struct _NatterRedisBus {
   GObject parent_instance;
 
@@ -62,7 +58,13 @@ struct _NatterRedisBus {
   gint64 heartbeat_pending_since_us;
 };
 
-G_DEFINE_FINAL_TYPE (NatterRedisBus, natter_redis_bus, G_TYPE_OBJECT)
+static void natter_redis_bus_iface_init (NatterServerBusInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (NatterRedisBus,
+                               natter_redis_bus,
+                               G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (NATTER_TYPE_SERVER_BUS,
+                                                      natter_redis_bus_iface_init))
 
 static gboolean
 connection_ready (NatterRedisConnection *connection)
@@ -87,7 +89,7 @@ update_connected (NatterRedisBus *self)
   if (self->ever_connected && self->lost) {
     self->lost = FALSE;
     g_message ("node %s: Redis bus reconnected", self->node_id);
-    g_signal_emit (self, signals[SIGNAL_RECONNECTED], 0);
+    natter_server_bus_emit_reconnected (NATTER_SERVER_BUS (self));
   }
   self->ever_connected = TRUE;
   self->lost = FALSE;
@@ -134,8 +136,12 @@ on_connection_state (NatterRedisConnection *connection, GParamSpec *pspec, Natte
 static void
 on_subscribed (NatterRedisConnection *connection, const char *channel, NatterRedisBus *self)
 {
-  g_hash_table_remove (self->unconfirmed, channel);
+  gboolean wanted = g_hash_table_remove (self->unconfirmed, channel) &&
+                    g_hash_table_contains (self->channels, channel);
+
   update_connected (self);
+  if (wanted)
+    natter_server_bus_emit_subscribed (NATTER_SERVER_BUS (self), channel);
 }
 
 static void
@@ -173,7 +179,7 @@ on_message (NatterRedisConnection *connection,
   if (!g_hash_table_contains (self->channels, channel))
     return;
 
-  g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, channel, payload);
+  natter_server_bus_emit_message (NATTER_SERVER_BUS (self), channel, payload);
 }
 
 static gboolean
@@ -268,24 +274,7 @@ natter_redis_bus_class_init (NatterRedisBusClass *klass)
     g_param_spec_boolean ("connected", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
-
-  /**
-   * NatterRedisBus::message:
-   * @channel: a subscribed channel
-   * @payload: what a node published there
-   */
-  signals[SIGNAL_MESSAGE] =
-    g_signal_new ("message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BYTES);
-  /**
-   * NatterRedisBus::reconnected:
-   *
-   * The bus is back after losing a connection, subscribed again: messages
-   * published meanwhile were lost, so gaps must be read from the store.
-   */
-  signals[SIGNAL_RECONNECTED] =
-    g_signal_new ("reconnected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 0);
+  /* ::message and ::reconnected are NatterServerBus's. */
 }
 
 static void
@@ -526,4 +515,44 @@ natter_redis_bus_publish (NatterRedisBus *self, const char *channel, GBytes *pay
   argv_lengths[2] = size;
 
   return natter_redis_connection_command (self->commands, NULL, NULL, 3, argv, argv_lengths);
+}
+
+static const char *
+natter_redis_bus_iface_get_node_id (NatterServerBus *bus)
+{
+  return natter_redis_bus_get_node_id (NATTER_REDIS_BUS (bus));
+}
+
+static gboolean
+natter_redis_bus_iface_is_shared (NatterServerBus *bus)
+{
+  return TRUE;
+}
+
+static void
+natter_redis_bus_iface_subscribe (NatterServerBus *bus, const char *channel)
+{
+  natter_redis_bus_subscribe (NATTER_REDIS_BUS (bus), channel);
+}
+
+static void
+natter_redis_bus_iface_unsubscribe (NatterServerBus *bus, const char *channel)
+{
+  natter_redis_bus_unsubscribe (NATTER_REDIS_BUS (bus), channel);
+}
+
+static gboolean
+natter_redis_bus_iface_publish (NatterServerBus *bus, const char *channel, GBytes *payload)
+{
+  return natter_redis_bus_publish (NATTER_REDIS_BUS (bus), channel, payload);
+}
+
+static void
+natter_redis_bus_iface_init (NatterServerBusInterface *iface)
+{
+  iface->get_node_id = natter_redis_bus_iface_get_node_id;
+  iface->is_shared = natter_redis_bus_iface_is_shared;
+  iface->subscribe = natter_redis_bus_iface_subscribe;
+  iface->unsubscribe = natter_redis_bus_iface_unsubscribe;
+  iface->publish = natter_redis_bus_iface_publish;
 }

@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "natter-server-bus.h"
+
 G_BEGIN_DECLS
 
 #define NATTER_TYPE_REDIS_BUS (natter_redis_bus_get_type ())

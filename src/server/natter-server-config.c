@@ -82,6 +82,8 @@ natter_server_config_free (NatterServerConfig *config)
   g_free (config->turn_secret);
   g_strfreev (config->trusted_proxies);
   g_free (config->metrics_listen);
+  g_free (config->redis_uri);
+  g_free (config->node_id);
   g_free (config);
 }
 
@@ -249,6 +251,12 @@ static const OptionSpec option_specs[] = {
     "Microseconds between two main-loop wake-ups under load, so each serves many sockets "
     "(default 1000; 0: wake for every event)",
     "US" },
+  { "redis", OPTION_TEXT, AT (redis_uri), 0,
+    "Redis server that joins several nodes sharing one database (default: none, this node "
+    "alone)",
+    "redis://HOST:PORT" },
+  { "node-id", OPTION_TEXT, AT (node_id), 0,
+    "This node's name among the nodes of --redis (default: host name and process id)", "NAME" },
 };
 
 #undef AT
@@ -468,7 +476,7 @@ validate_config (NatterServerConfig *config, GError **error)
   if (config->turn_uris[0] != NULL && config->turn_secret == NULL)
     return bad_value (error, "--turn-uri needs --turn-secret");
 
-  return TRUE;
+  return natter_server_config_check_nodes (config, error);
 }
 
 /**

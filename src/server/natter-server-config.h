@@ -68,6 +68,10 @@ typedef struct {
   guint call_invitations_per_min; /* 10 */
   guint max_call_candidates;      /* 64 kept per ringing call */
   double typing_rate_per_s;       /* 2 per conversation */
+
+  /* Several nodes (natter-server-config-nodes.c) */
+  char *redis_uri; /* redis://HOST:PORT; NULL: a node alone, the in-process bus */
+  char *node_id;   /* NULL: natter_server_config_default_node_id () */
 } NatterServerConfig;
 
 #define NATTER_MAX_OUTGOING_BYTES (4 * 1024 * 1024)
@@ -90,6 +94,10 @@ gboolean natter_server_config_parse_args (NatterServerConfig *config,
 GOptionGroup *natter_server_config_hub_option_group (NatterServerConfig *config);
 /* --attachment-quota and --attachment-unsent-lifetime. */
 GOptionGroup *natter_server_config_attachments_option_group (NatterServerConfig *config);
+/* --redis and --node-id make sense (natter-server-config-nodes.c). */
+gboolean natter_server_config_check_nodes (const NatterServerConfig *config, GError **error);
+/* HOSTNAME-PID: unique among the nodes of one machine and across machines. */
+char *natter_server_config_default_node_id (void);
 gboolean natter_server_config_origin_allowed (const NatterServerConfig *config, const char *origin);
 gboolean natter_server_config_is_trusted_proxy (const NatterServerConfig *config,
                                                 const char *address);

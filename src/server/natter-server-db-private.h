@@ -29,6 +29,10 @@ struct _NatterServerDb {
   /* Another connection (the store's writer) adds the events: the cache
    * above would go stale, every read asks the database. */
   gboolean events_written_elsewhere;
+  /* PRAGMA data_version when this connection's last transaction began: it
+   * moves when another connection, maybe another process (a second node
+   * on this file), committed meanwhile, and then last_event_ids is stale. */
+  gint64 data_version;
   guint transaction_depth;
   gboolean rollback_only;
 };

@@ -631,6 +631,24 @@ natter_db_bind_profile_at (sqlite3_stmt *stmt, int first, const NatterProfile *p
   natter_db_bind_profile (stmt, first, profile->profile_id, profile->profile_type);
 }
 
+/* Inside a write transaction: the cached last event ids hold unless another
+ * connection committed since the last one began. */
+static void
+forget_foreign_commits (NatterServerDb *self)
+{
+  g_autoptr (NatterDbStmt) stmt = natter_server_db_prepare (self, "PRAGMA data_version;", NULL);
+  gint64 version;
+
+  if (stmt == NULL || sqlite3_step (stmt) != SQLITE_ROW) {
+    natter_db_forget_uncommitted (self);
+    return;
+  }
+  version = sqlite3_column_int64 (stmt, 0);
+  if (version != self->data_version)
+    natter_db_forget_uncommitted (self);
+  self->data_version = version;
+}
+
 gboolean
 natter_server_db_begin (NatterServerDb *self, GError **error)
 {
@@ -645,6 +663,7 @@ natter_server_db_begin (NatterServerDb *self, GError **error)
     if (!natter_db_exec (self, "BEGIN IMMEDIATE;", error))
       return FALSE;
     self->rollback_only = FALSE;
+    forget_foreign_commits (self);
   }
   self->transaction_depth++;
 

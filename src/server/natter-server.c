@@ -15,11 +15,15 @@
 
 #include "natter-http-api.h"
 #include "natter-http-body.h"
+#include "natter-local-bus.h"
 #include "natter-password.h"
 #include "natter-protocol.h"
 #include "natter-request-guard.h"
 #include "natter-server-sqlite-store.h"
 #include "natter-server.h"
+#ifdef NATTER_HAVE_HIREDIS
+#include "natter-redis-bus.h"
+#endif
 
 #define DEMO_PASSWORD "natter-demo"
 
@@ -189,6 +193,29 @@ natter_server_init (NatterServer *self)
 {
 }
 
+/* How this node reaches the others: through Redis with --redis, else there
+ * are none. */
+static NatterServerBus *
+create_bus (const NatterServerConfig *config, GError **error)
+{
+  g_autofree char *node_id =
+    config->node_id != NULL ? g_strdup (config->node_id) : natter_server_config_default_node_id ();
+
+#ifdef NATTER_HAVE_HIREDIS
+  if (config->redis_uri != NULL) {
+    NatterRedisBus *bus = natter_redis_bus_new (config->redis_uri, node_id, error);
+
+    if (bus == NULL)
+      return NULL;
+    g_message ("node %s: joining the other nodes through %s", node_id, config->redis_uri);
+    natter_redis_bus_start (bus);
+    return NATTER_SERVER_BUS (bus);
+  }
+#endif
+
+  return NATTER_SERVER_BUS (natter_local_bus_new (node_id));
+}
+
 /**
  * natter_server_new:
  * @config: (transfer full): the configuration
@@ -233,6 +260,13 @@ natter_server_new (NatterServerConfig *config, GError **error)
   }
 
   self->hub = natter_hub_new (self->db, NATTER_SERVER_STORE (self->store), config, self->metrics);
+  {
+    g_autoptr (NatterServerBus) bus = create_bus (config, error);
+
+    if (bus == NULL)
+      return NULL;
+    natter_hub_set_bus (self->hub, bus);
+  }
   natter_hub_install (self->hub, self->soup_server);
   self->api = natter_http_api_new (self->db, config, self->metrics, self->hub);
   natter_http_api_install (self->api, self->soup_server);

@@ -1,0 +1,607 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-hub"
+
+/* The hub among several nodes (ARCHITECTURE.md "Server: one node, many
+ * cores, many nodes"): every stored event is published after its commit on
+ * its profile's channel, and the node holding connections of a profile
+ * hears that channel. Per profile the node remembers the last event id its
+ * connections got; an event that jumps past it first brings the missing
+ * ones from the store (an event another node committed whose publication is
+ * late or lost), one at or below it was already delivered and is dropped.
+ * So each connection sees every event once, in id order, whichever node
+ * stored it. Frames stored nowhere (typing) go on the same channels and
+ * are simply lost while the bus is down; requests every node must carry
+ * out (close a revoked token's WebSockets) go on natter:nodes. Each node
+ * also hears a channel of its own, natter:node:ID, which nothing sends on
+ * yet (calls across nodes will). A node alone (the in-process bus) skips
+ * all of this. */
+
+#include "natter-hub-private.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#define PROFILE_CHANNEL_PREFIX "natter:profile:"
+#define NODE_CHANNEL_PREFIX "natter:node:"
+/* Every node hears it: what all must do (close the WebSockets of a token
+ * revoked on one of them). */
+#define NODES_CHANNEL "natter:nodes"
+/* What a bus message carries: a stored event, or a frame stored nowhere. */
+#define EVENT_KIND "event"
+#define FRAME_KIND_PREFIX "frame:"
+/* Events and requests kept while the bus is down, at most. */
+#define UNPUBLISHED_MAX 65536
+
+/* A profile this node holds connections of. */
+typedef struct {
+  NatterProfile *profile;
+  /* The last event id its connections were sent (the hello's
+   * last_event_id to begin with). */
+  gint64 delivered;
+} NodeProfile;
+
+static void
+node_profile_free (gpointer data)
+{
+  NodeProfile *node_profile = data;
+
+  natter_profile_free (node_profile->profile);
+  g_free (node_profile);
+}
+
+static char *
+profile_channel (const char *profile_key)
+{
+  return g_strconcat (PROFILE_CHANNEL_PREFIX, profile_key, NULL);
+}
+
+/* json_object_get_object_member () complains about a missing member. */
+static JsonObject *
+object_member (JsonObject *object, const char *name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+}
+
+/* An event's id and type (for the metrics), read from its stored text;
+ * FALSE for anything else (bus payloads come from the network). With
+ * @out_sending, the key under which natter_hub_nodes_sending_begin () knows
+ * a chat message of this node's (NULL for any other event). */
+static gboolean
+read_event_head (
+  const char *text, gsize length, gint64 *out_event_id, const char **out_type, char **out_sending)
+{
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  JsonNode *root;
+  JsonObject *object;
+  NatterFrameType type;
+
+  if (!json_parser_load_from_data (parser, text, (gssize) length, NULL))
+    return FALSE;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return FALSE;
+  object = json_node_get_object (root);
+  if (json_object_get_int_member_with_default (object, "event_id", 0) <= 0)
+    return FALSE;
+  type =
+    natter_frame_type_from_string (json_object_get_string_member_with_default (object, "type", ""));
+  if (type == NATTER_FRAME_UNKNOWN)
+    return FALSE;
+
+  *out_event_id = json_object_get_int_member (object, "event_id");
+  *out_type = natter_frame_type_to_string (type);
+  if (out_sending != NULL) {
+    JsonObject *message = object_member (object, "message");
+    JsonObject *sender = message != NULL ? object_member (message, "sender") : NULL;
+    const char *client_msg_id =
+      message != NULL ? json_object_get_string_member_with_default (message, "client_msg_id", NULL)
+                      : NULL;
+    const char *sender_type =
+      sender != NULL ? json_object_get_string_member_with_default (sender, "profile_type", NULL)
+                     : NULL;
+
+    *out_sending = NULL;
+    if (type == NATTER_FRAME_CHAT_MESSAGE && client_msg_id != NULL && sender_type != NULL) {
+      g_autofree char *sender_key = natter_hub_profile_key (
+        json_object_get_int_member_with_default (sender, "profile_id", 0), sender_type);
+
+      *out_sending = g_strconcat (sender_key, "\n", client_msg_id, NULL);
+    }
+  }
+  return TRUE;
+}
+
+static void
+count (NatterHub *self, const char *name, guint64 n)
+{
+  if (self->metrics != NULL && n > 0)
+    natter_metrics_add (self->metrics, name, NULL, NULL, n);
+}
+
+/* The kind of channel, as the label of natter_bus_subscribed_total. */
+static const char *
+channel_kind (const char *channel)
+{
+  if (g_str_has_prefix (channel, PROFILE_CHANNEL_PREFIX))
+    return "profile";
+  if (g_str_equal (channel, NODES_CHANNEL))
+    return "nodes";
+  return "node";
+}
+
+/* Sends @key's connections the stored events after the last one they got
+ * and before @before (every one when 0). Sending may close a connection,
+ * and with it forget the profile: looked up again after each. */
+static void
+fill_gap (NatterHub *self, const char *key, gint64 before)
+{
+  NodeProfile *node_profile = g_hash_table_lookup (self->node_profiles, key);
+  g_autoptr (GPtrArray) events = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean truncated = FALSE;
+  guint limit =
+    self->config->sync_replay_max > 0 ? self->config->sync_replay_max : NATTER_SYNC_REPLAY_MAX;
+  guint64 filled = 0;
+
+  if (node_profile == NULL)
+    return;
+  events = natter_server_db_list_events_after (self->db, node_profile->profile,
+                                               node_profile->delivered, limit, &truncated, &error);
+  if (events == NULL) {
+    g_warning ("Could not read the events %s missed: %s", key, error->message);
+    return;
+  }
+  if (truncated)
+    g_message ("%s missed more than %u events: its clients catch up with sync", key, limit);
+
+  for (guint i = 0; i < events->len; i++) {
+    const char *text = g_ptr_array_index (events, i);
+    g_autofree char *sending = NULL;
+    gint64 event_id;
+    const char *type;
+
+    if (!read_event_head (text, strlen (text), &event_id, &type, &sending))
+      continue;
+    if (before > 0 && event_id >= before)
+      break;
+    node_profile = g_hash_table_lookup (self->node_profiles, key);
+    if (node_profile == NULL)
+      break;
+    if (event_id <= node_profile->delivered)
+      continue;
+    node_profile->delivered = event_id;
+    /* A message of this profile's that this node is storing: the commit
+     * was faster than its callback, which will only ack it. The sending
+     * connection learns of it by that ack alone. */
+    natter_hub_send_to_profile (
+      self, key, sending != NULL ? g_hash_table_lookup (self->sending, sending) : NULL, type, text);
+    filled++;
+  }
+  count (self, "natter_bus_gap_events_total", filled);
+}
+
+/* Delivers one event to this node's connections of @key: after the ones
+ * it skipped, never twice. */
+static void
+deliver_in_order (NatterHub *self,
+                  const char *key,
+                  NatterHubConnection *except,
+                  const char *type,
+                  gint64 event_id,
+                  const char *text)
+{
+  NodeProfile *node_profile = g_hash_table_lookup (self->node_profiles, key);
+
+  if (node_profile == NULL || event_id <= node_profile->delivered)
+    return;
+  if (event_id > node_profile->delivered + 1) {
+    fill_gap (self, key, event_id);
+    node_profile = g_hash_table_lookup (self->node_profiles, key);
+    if (node_profile == NULL || event_id <= node_profile->delivered)
+      return;
+  }
+  node_profile->delivered = event_id;
+  natter_hub_send_to_profile (self, key, except, type, text);
+}
+
+typedef struct {
+  char *channel;
+  GBytes *payload;
+} Unpublished;
+
+static void
+unpublished_free (gpointer data)
+{
+  Unpublished *unpublished = data;
+
+  g_free (unpublished->channel);
+  g_bytes_unref (unpublished->payload);
+  g_free (unpublished);
+}
+
+/* What the bus could not take goes now, in order, as far as it takes it. */
+static void
+publish_kept (NatterHub *self)
+{
+  Unpublished *unpublished;
+
+  while ((unpublished = g_queue_peek_head (self->unpublished)) != NULL) {
+    if (!natter_server_bus_publish (self->bus, unpublished->channel, unpublished->payload))
+      return;
+    unpublished_free (g_queue_pop_head (self->unpublished));
+  }
+}
+
+/* "NODE\nKIND\nTEXT", KIND EVENT_KIND or FRAME_KIND_PREFIX + the frame's
+ * type: receivers skip what they published themselves. With @keep, what
+ * the bus could not take waits for it to come back: a node that already
+ * read its gaps after subscribing again would otherwise miss the events
+ * this node stored meanwhile until the next one. */
+static void
+publish_on (NatterHub *self, const char *channel, const char *kind, const char *text, gboolean keep)
+{
+  g_autoptr (GString) payload = g_string_new (natter_server_bus_get_node_id (self->bus));
+  g_autoptr (GBytes) bytes = NULL;
+  Unpublished *unpublished;
+
+  g_string_append_c (payload, '\n');
+  g_string_append (payload, kind);
+  g_string_append_c (payload, '\n');
+  g_string_append (payload, text);
+  bytes = g_string_free_to_bytes (g_steal_pointer (&payload));
+  /* In order: what waits goes first. */
+  publish_kept (self);
+  if (g_queue_is_empty (self->unpublished) && natter_server_bus_publish (self->bus, channel, bytes))
+    return;
+
+  count (self, "natter_bus_publish_failures_total", 1);
+  if (!keep)
+    return;
+  unpublished = g_new0 (Unpublished, 1);
+  unpublished->channel = g_strdup (channel);
+  unpublished->payload = g_steal_pointer (&bytes);
+  g_queue_push_tail (self->unpublished, unpublished);
+  /* The oldest go first: their receivers read them from the store at
+   * their next event. */
+  if (g_queue_get_length (self->unpublished) > UNPUBLISHED_MAX) {
+    unpublished_free (g_queue_pop_head (self->unpublished));
+    count (self, "natter_bus_unpublished_dropped_total", 1);
+  }
+}
+
+static void
+publish (NatterHub *self, const char *profile_key, const char *kind, const char *text)
+{
+  g_autofree char *channel = profile_channel (profile_key);
+
+  publish_on (self, channel, kind, text, g_str_equal (kind, EVENT_KIND));
+}
+
+/**
+ * natter_hub_nodes_tell_others:
+ * @self: the hub
+ * @request: NATTER_HUB_NODES_DISCONNECT_TOKEN or _USER
+ * @id: the token or user id
+ *
+ * Asks every other node to do what this one just did. Lost if the bus is
+ * down.
+ */
+void
+natter_hub_nodes_tell_others (NatterHub *self, const char *request, gint64 id)
+{
+  g_autofree char *text = NULL;
+
+  if (!self->shared)
+    return;
+  text = g_strdup_printf ("%" G_GINT64_FORMAT, id);
+  publish_on (self, NODES_CHANNEL, request, text, TRUE);
+}
+
+static void
+on_nodes_request (NatterHub *self, const char *request, const char *text)
+{
+  gint64 id = 0;
+
+  if (!g_ascii_string_to_signed (text, 10, 1, G_MAXINT64, &id, NULL)) {
+    g_warning ("A request of the other nodes without an id: dropped");
+    return;
+  }
+  if (g_str_equal (request, NATTER_HUB_NODES_DISCONNECT_TOKEN))
+    natter_hub_close_token_here (self, id);
+  else if (g_str_equal (request, NATTER_HUB_NODES_DISCONNECT_USER))
+    natter_hub_close_user_here (self, id);
+  else
+    g_warning ("An unknown request of the other nodes “%s”: dropped", request);
+}
+
+/**
+ * natter_hub_relay_frame:
+ * @self: the hub
+ * @profile_key: to whom
+ * @type: the frame's type (a NatterFrameType name)
+ * @text: the serialized frame, stored nowhere (typing)
+ *
+ * Sends @text to every connection of the profile, on this node and on the
+ * others. Nothing is read back if the bus loses it: such frames only say
+ * what is true now.
+ */
+void
+natter_hub_relay_frame (NatterHub *self,
+                        const char *profile_key,
+                        const char *type,
+                        const char *text)
+{
+  natter_hub_send_to_profile (self, profile_key, NULL, type, text);
+  if (self->shared) {
+    g_autofree char *kind = g_strconcat (FRAME_KIND_PREFIX, type, NULL);
+
+    publish (self, profile_key, kind, text);
+  }
+}
+
+/**
+ * natter_hub_deliver_event:
+ * @self: the hub
+ * @profile_key: whose event
+ * @except: (nullable): a connection that learns of it otherwise (the
+ *   sender's, through its message_ack)
+ * @type: the event's type, for the metrics
+ * @text: the stored event, just committed
+ *
+ * Sends a stored event to the profile's connections on this node and, with
+ * other nodes, publishes it to theirs.
+ */
+void
+natter_hub_deliver_event (NatterHub *self,
+                          const char *profile_key,
+                          NatterHubConnection *except,
+                          const char *type,
+                          const char *text)
+{
+  gint64 event_id;
+  const char *parsed_type;
+
+  if (!self->shared) {
+    natter_hub_send_to_profile (self, profile_key, except, type, text);
+    return;
+  }
+
+  if (!read_event_head (text, strlen (text), &event_id, &parsed_type, NULL)) {
+    g_warning ("An event of %s without an event_id: sent, not published", profile_key);
+    natter_hub_send_to_profile (self, profile_key, except, type, text);
+    return;
+  }
+
+  publish (self, profile_key, EVENT_KIND, text);
+  deliver_in_order (self, profile_key, except, type, event_id, text);
+}
+
+/* Splits "NODE\nKIND\nTEXT"; FALSE when malformed or published by this
+ * node. */
+static gboolean
+split_payload (const char *node_id, GBytes *payload, char **out_kind, char **out_text)
+{
+  gsize size;
+  const char *data = g_bytes_get_data (payload, &size);
+  const char *end;
+  const char *first;
+  const char *second;
+
+  if (data == NULL)
+    return FALSE;
+  end = data + size;
+  first = memchr (data, '\n', size);
+  if (first == NULL)
+    return FALSE;
+  second = memchr (first + 1, '\n', (gsize) (end - first - 1));
+  if (second == NULL)
+    return FALSE;
+  if ((gsize) (first - data) == strlen (node_id) && memcmp (data, node_id, strlen (node_id)) == 0)
+    return FALSE;
+
+  *out_kind = g_strndup (first + 1, (gsize) (second - first - 1));
+  *out_text = g_strndup (second + 1, (gsize) (end - second - 1));
+  return TRUE;
+}
+
+static void
+on_bus_message (NatterServerBus *bus, const char *channel, GBytes *payload, NatterHub *self)
+{
+  g_autofree char *kind = NULL;
+  g_autofree char *text = NULL;
+  const char *key;
+  const char *type;
+  gint64 event_id;
+
+  if (!split_payload (natter_server_bus_get_node_id (bus), payload, &kind, &text))
+    return;
+  if (g_str_equal (channel, NODES_CHANNEL)) {
+    on_nodes_request (self, kind, text);
+    return;
+  }
+  if (!g_str_has_prefix (channel, PROFILE_CHANNEL_PREFIX))
+    return;
+  key = channel + strlen (PROFILE_CHANNEL_PREFIX);
+
+  if (g_str_has_prefix (kind, FRAME_KIND_PREFIX)) {
+    NatterFrameType frame_type = natter_frame_type_from_string (kind + strlen (FRAME_KIND_PREFIX));
+
+    if (frame_type == NATTER_FRAME_UNKNOWN) {
+      g_warning ("A bus message on %s of unknown kind “%s”: dropped", channel, kind);
+      return;
+    }
+    natter_hub_send_to_profile (self, key, NULL, natter_frame_type_to_string (frame_type), text);
+    return;
+  }
+
+  if (!g_str_equal (kind, EVENT_KIND) ||
+      !read_event_head (text, strlen (text), &event_id, &type, NULL)) {
+    g_warning ("A bus message on %s that is no event: dropped", channel);
+    return;
+  }
+  deliver_in_order (self, key, NULL, type, event_id, text);
+}
+
+/* What was published before the subscription held may be missed: read
+ * it. */
+static void
+on_bus_subscribed (NatterServerBus *bus, const char *channel, NatterHub *self)
+{
+  g_autofree char *key = NULL;
+
+  if (self->metrics != NULL)
+    natter_metrics_inc (self->metrics, "natter_bus_subscribed_total", "kind",
+                        channel_kind (channel));
+  publish_kept (self);
+  if (!g_str_has_prefix (channel, PROFILE_CHANNEL_PREFIX))
+    return;
+  key = g_strdup (channel + strlen (PROFILE_CHANNEL_PREFIX));
+  fill_gap (self, key, 0);
+}
+
+/* What was published while the bus was down is gone: read it. */
+static void
+on_bus_reconnected (NatterServerBus *bus, NatterHub *self)
+{
+  g_autoptr (GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  gpointer key;
+
+  publish_kept (self);
+  g_hash_table_iter_init (&iter, self->node_profiles);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (keys, g_strdup (key));
+  for (guint i = 0; i < keys->len; i++)
+    fill_gap (self, g_ptr_array_index (keys, i), 0);
+}
+
+/**
+ * natter_hub_nodes_profile_opened:
+ * @self: the hub
+ * @connection: the first connection of its profile on this node
+ *
+ * Subscribes to the profile's channel; its events are counted from what
+ * the store holds now, which the hello tells the client too.
+ */
+void
+natter_hub_nodes_profile_opened (NatterHub *self, NatterHubConnection *connection)
+{
+  const NatterProfile *profile = natter_hub_connection_get_profile (connection);
+  const char *key = natter_hub_connection_get_profile_key (connection);
+  g_autofree char *channel = NULL;
+  NodeProfile *node_profile;
+
+  if (!self->shared)
+    return;
+
+  node_profile = g_new0 (NodeProfile, 1);
+  node_profile->profile = natter_profile_copy (profile);
+  node_profile->delivered = natter_server_db_get_last_event_id (self->db, profile);
+  g_hash_table_replace (self->node_profiles, g_strdup (key), node_profile);
+  channel = profile_channel (key);
+  natter_server_bus_subscribe (self->bus, channel);
+}
+
+/* The last connection of @profile_key on this node closed. */
+void
+natter_hub_nodes_profile_closed (NatterHub *self, const char *profile_key)
+{
+  g_autofree char *channel = NULL;
+
+  if (!self->shared || !g_hash_table_remove (self->node_profiles, profile_key))
+    return;
+  channel = profile_channel (profile_key);
+  natter_server_bus_unsubscribe (self->bus, channel);
+}
+
+/**
+ * natter_hub_nodes_sending_begin:
+ * @self: the hub
+ * @connection: a connection whose chat_message goes to the store
+ * @client_msg_id: its id
+ *
+ * Until natter_hub_nodes_sending_end (), a gap filled from the store sends
+ * that message to the profile's other connections only: the sending one
+ * gets its message_ack instead.
+ */
+void
+natter_hub_nodes_sending_begin (NatterHub *self,
+                                NatterHubConnection *connection,
+                                const char *client_msg_id)
+{
+  if (!self->shared || client_msg_id == NULL)
+    return;
+  g_hash_table_replace (
+    self->sending,
+    g_strconcat (natter_hub_connection_get_profile_key (connection), "\n", client_msg_id, NULL),
+    connection);
+}
+
+void
+natter_hub_nodes_sending_end (NatterHub *self,
+                              NatterHubConnection *connection,
+                              const char *client_msg_id)
+{
+  g_autofree char *sending = NULL;
+
+  if (!self->shared || client_msg_id == NULL)
+    return;
+  sending =
+    g_strconcat (natter_hub_connection_get_profile_key (connection), "\n", client_msg_id, NULL);
+  if (g_hash_table_lookup (self->sending, sending) == connection)
+    g_hash_table_remove (self->sending, sending);
+}
+
+void
+natter_hub_nodes_init (NatterHub *self)
+{
+  self->node_profiles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, node_profile_free);
+  self->sending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->unpublished = g_queue_new ();
+}
+
+void
+natter_hub_nodes_dispose (NatterHub *self)
+{
+  if (self->bus != NULL)
+    g_signal_handlers_disconnect_by_data (self->bus, self);
+  g_clear_object (&self->bus);
+  g_clear_pointer (&self->node_profiles, g_hash_table_unref);
+  g_clear_pointer (&self->sending, g_hash_table_unref);
+  if (self->unpublished != NULL)
+    g_queue_free_full (g_steal_pointer (&self->unpublished), unpublished_free);
+}
+
+/**
+ * natter_hub_set_bus:
+ * @self: a hub without connections yet
+ * @bus: how this node reaches the others
+ *
+ * The hub starts with the in-process bus of a node alone.
+ */
+void
+natter_hub_set_bus (NatterHub *self, NatterServerBus *bus)
+{
+  g_autofree char *node_channel = NULL;
+
+  g_return_if_fail (NATTER_IS_HUB (self));
+  g_return_if_fail (NATTER_IS_SERVER_BUS (bus));
+  g_return_if_fail (g_hash_table_size (self->connections) == 0);
+
+  if (self->bus != NULL)
+    g_signal_handlers_disconnect_by_data (self->bus, self);
+  g_set_object (&self->bus, bus);
+  self->shared = natter_server_bus_is_shared (bus);
+  if (!self->shared)
+    return;
+
+  g_signal_connect (bus, "message", G_CALLBACK (on_bus_message), self);
+  g_signal_connect (bus, "subscribed", G_CALLBACK (on_bus_subscribed), self);
+  g_signal_connect (bus, "reconnected", G_CALLBACK (on_bus_reconnected), self);
+  /* What is meant for this node alone. */
+  node_channel = g_strconcat (NODE_CHANNEL_PREFIX, natter_server_bus_get_node_id (bus), NULL);
+  natter_server_bus_subscribe (bus, node_channel);
+  natter_server_bus_subscribe (bus, NODES_CHANNEL);
+}

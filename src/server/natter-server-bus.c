@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-server-bus"
+
+#include "config.h"
+
+#include "natter-server-bus.h"
+
+enum { SIGNAL_MESSAGE, SIGNAL_SUBSCRIBED, SIGNAL_RECONNECTED, N_SIGNALS };
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_INTERFACE (NatterServerBus, natter_server_bus, G_TYPE_OBJECT)
+
+static void
+natter_server_bus_default_init (NatterServerBusInterface *iface)
+{
+  /**
+   * NatterServerBus::message:
+   * @channel: a subscribed channel
+   * @payload: what another node published there
+   */
+  signals[SIGNAL_MESSAGE] =
+    g_signal_new ("message", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BYTES);
+  /**
+   * NatterServerBus::subscribed:
+   * @channel: a channel the bus hears from now on
+   */
+  signals[SIGNAL_SUBSCRIBED] =
+    g_signal_new ("subscribed", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  /**
+   * NatterServerBus::reconnected:
+   *
+   * The bus is back after losing a connection, subscribed again: messages
+   * published meanwhile were lost, so gaps must be read from the store.
+   */
+  signals[SIGNAL_RECONNECTED] =
+    g_signal_new ("reconnected", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 0);
+}
+
+/**
+ * natter_server_bus_get_node_id:
+ * @self: the bus
+ *
+ * Returns: (transfer none): this node's name (`--node-id`)
+ */
+const char *
+natter_server_bus_get_node_id (NatterServerBus *self)
+{
+  g_return_val_if_fail (NATTER_IS_SERVER_BUS (self), NULL);
+
+  return NATTER_SERVER_BUS_GET_IFACE (self)->get_node_id (self);
+}
+
+/**
+ * natter_server_bus_is_shared:
+ * @self: the bus
+ *
+ * Returns: %TRUE when other nodes may hear what this one publishes; %FALSE
+ *   for a node alone, whose hub then skips the bus altogether
+ */
+gboolean
+natter_server_bus_is_shared (NatterServerBus *self)
+{
+  g_return_val_if_fail (NATTER_IS_SERVER_BUS (self), FALSE);
+
+  return NATTER_SERVER_BUS_GET_IFACE (self)->is_shared (self);
+}
+
+/**
+ * natter_server_bus_subscribe:
+ * @self: the bus
+ * @channel: a channel name
+ *
+ * Kept across reconnections until natter_server_bus_unsubscribe ().
+ */
+void
+natter_server_bus_subscribe (NatterServerBus *self, const char *channel)
+{
+  g_return_if_fail (NATTER_IS_SERVER_BUS (self));
+  g_return_if_fail (channel != NULL);
+
+  NATTER_SERVER_BUS_GET_IFACE (self)->subscribe (self, channel);
+}
+
+void
+natter_server_bus_unsubscribe (NatterServerBus *self, const char *channel)
+{
+  g_return_if_fail (NATTER_IS_SERVER_BUS (self));
+  g_return_if_fail (channel != NULL);
+
+  NATTER_SERVER_BUS_GET_IFACE (self)->unsubscribe (self, channel);
+}
+
+/**
+ * natter_server_bus_publish:
+ * @self: the bus
+ * @channel: a channel name
+ * @payload: the message, binary safe
+ *
+ * Returns: %FALSE when the bus is down and the message was dropped (the
+ *   nodes that wanted it read it from the store once they see the gap)
+ */
+gboolean
+natter_server_bus_publish (NatterServerBus *self, const char *channel, GBytes *payload)
+{
+  g_return_val_if_fail (NATTER_IS_SERVER_BUS (self), FALSE);
+  g_return_val_if_fail (channel != NULL && payload != NULL, FALSE);
+
+  return NATTER_SERVER_BUS_GET_IFACE (self)->publish (self, channel, payload);
+}
+
+void
+natter_server_bus_emit_message (NatterServerBus *self, const char *channel, GBytes *payload)
+{
+  g_return_if_fail (NATTER_IS_SERVER_BUS (self));
+
+  g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, channel, payload);
+}
+
+void
+natter_server_bus_emit_subscribed (NatterServerBus *self, const char *channel)
+{
+  g_return_if_fail (NATTER_IS_SERVER_BUS (self));
+
+  g_signal_emit (self, signals[SIGNAL_SUBSCRIBED], 0, channel);
+}
+
+void
+natter_server_bus_emit_reconnected (NatterServerBus *self)
+{
+  g_return_if_fail (NATTER_IS_SERVER_BUS (self));
+
+  g_signal_emit (self, signals[SIGNAL_RECONNECTED], 0);
+}
