@@ -35,7 +35,7 @@ struct _NatterCallSessionSenders {
 
 typedef struct {
   NatterCallSessionSenders *senders;
-  GArray *ssrcs; /* guint32 already announced; the pad's streaming thread only */
+  GArray *ssrcs; /* guint32 already announced; under the pad's stream lock */
 } PadWatch;
 
 NatterCallSessionSenders *
