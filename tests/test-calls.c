@@ -943,6 +943,133 @@ test_callee_restarts_ice (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (natter_call_get_end_reason (outgoing), ==, NATTER_CALL_END_REASON_HANGUP);
 }
 
+/* ICE restarts one after another while the other direction keeps
+ * streaming: each restart tears down a session that is still sending and
+ * receiving (as when media was only slow) and builds the next one. Every
+ * round must bring media back both ways, and no GLib critical may fire
+ * (the test runs with G_DEBUG=fatal-criticals). */
+static void
+test_repeated_ice_restarts_keep_media (Fixture *fixture, gconstpointer data)
+{
+  g_auto (ScopedEnv) media_timeout = scoped_env ("NATTER_CALL_MEDIA_TIMEOUT_MS", "500");
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+  /* NATTER_TEST_RESTART_ROUNDS: more rounds, to hunt a rare race. */
+  const char *rounds_env = g_getenv ("NATTER_TEST_RESTART_ROUNDS");
+  const guint rounds = rounds_env != NULL ? (guint) g_ascii_strtoull (rounds_env, NULL, 10) : 5;
+
+  outgoing = ring (fixture, "video", &incoming);
+  g_assert_true (natter_call_accept (incoming, TRUE));
+  wait_connected (outgoing, incoming);
+  natter_test_wait_until (video_received (outgoing) >= 5 && video_received (incoming) >= 5,
+                          WAIT_MS);
+
+  for (guint round = 0; round < rounds; round++) {
+    g_autoptr (NatterCallPipeline) caller_before =
+      g_object_ref (natter_call_get_pipeline (outgoing));
+    g_autoptr (NatterCallPipeline) callee_before =
+      g_object_ref (natter_call_get_pipeline (incoming));
+    gint dropped = 0;
+
+    /* Only the callee stops receiving; the caller's session keeps
+     * sending into it and receiving from it until the restart. */
+    g_assert_cmpuint (cut_network_full (callee_before, TRUE, &dropped), >=, 1);
+    natter_test_wait_until (natter_call_get_pipeline (outgoing) != caller_before &&
+                              natter_call_get_pipeline (incoming) != callee_before,
+                            WAIT_MS);
+    natter_test_wait_until (video_received (outgoing) >= 5 && video_received (incoming) >= 5 &&
+                              audio_received (outgoing) >= 5 && audio_received (incoming) >= 5,
+                            WAIT_MS);
+    g_assert_cmpint (g_atomic_int_get (&dropped), >, 0);
+    g_assert_cmpint (natter_call_pipeline_get_state (caller_before), ==,
+                     NATTER_CALL_PIPELINE_STATE_CLOSED);
+    g_assert_cmpint (natter_call_get_state (outgoing), ==, NATTER_CALL_STATE_CONNECTED);
+    g_assert_cmpint (natter_call_get_state (incoming), ==, NATTER_CALL_STATE_CONNECTED);
+    g_test_message ("round %u: media back both ways", round + 1);
+  }
+
+  natter_call_hang_up (outgoing);
+  natter_test_wait_until (has_state (incoming, NATTER_CALL_STATE_ENDED), WAIT_MS);
+  g_assert_cmpint (natter_call_get_end_reason (incoming), ==, NATTER_CALL_END_REASON_HANGUP);
+}
+
+/* What the RTP sessions' sender reports did, from rtpsource's own log. */
+typedef struct {
+  gint reports;      /* rtp_source_get_new_sr() ran: a sender report was made */
+  gint rate_lookups; /* ...and had to look its sender's clock rate up */
+} SenderReportLog;
+
+static void
+on_gst_log (GstDebugCategory *category,
+            GstDebugLevel level,
+            const gchar *file,
+            const gchar *function,
+            gint line,
+            GObject *object,
+            GstDebugMessage *message,
+            gpointer user_data)
+{
+  SenderReportLog *log = user_data;
+  const char *text;
+
+  if (!g_str_equal (gst_debug_category_get_name (category), "rtpsource") ||
+      !g_str_equal (function, "rtp_source_get_new_sr"))
+    return;
+  text = gst_debug_message_get (message);
+  if (text != NULL && g_str_has_prefix (text, "last_rtime"))
+    g_atomic_int_inc (&log->reports);
+  if (text != NULL && g_str_has_prefix (text, "no clock-rate"))
+    g_atomic_int_inc (&log->rate_lookups);
+}
+
+/* GStreamer 1.22's rtpsession looks a sending source's unknown clock rate
+ * up with its lock released, halfway through walking its sources to build
+ * RTCP; a new remote source added in that moment (the peer's first packets
+ * after set-up or an ICE restart) stopped calls with "g_hash_table_foreach:
+ * assertion 'version == hash_table->version' failed" (see
+ * natter-call-session-senders.c). Every sending source must be known with
+ * its clock rate before its first sender report, in the first session and
+ * in the one an ICE restart builds. */
+static void
+test_sender_reports_need_no_rate_lookup (Fixture *fixture, gconstpointer data)
+{
+  g_auto (ScopedEnv) media_timeout = scoped_env ("NATTER_CALL_MEDIA_TIMEOUT_MS", "500");
+  g_autoptr (NatterCall) outgoing = NULL;
+  g_autoptr (NatterCall) incoming = NULL;
+  g_autoptr (NatterCallPipeline) callee_before = NULL;
+  SenderReportLog log = { 0, 0 };
+  gint reports_before_restart;
+  gint dropped = 0;
+
+  gst_debug_remove_log_function (gst_debug_log_default);
+  gst_debug_add_log_function (on_gst_log, &log, NULL);
+  gst_debug_set_threshold_for_name ("rtpsource", GST_LEVEL_DEBUG);
+
+  outgoing = ring (fixture, "video", &incoming);
+  g_assert_true (natter_call_accept (incoming, TRUE));
+  wait_connected (outgoing, incoming);
+  /* Audio and video, both ways: at least four sender reports. */
+  natter_test_wait_until (g_atomic_int_get (&log.reports) >= 4, WAIT_MS);
+
+  callee_before = g_object_ref (natter_call_get_pipeline (incoming));
+  g_assert_cmpuint (cut_network_full (callee_before, TRUE, &dropped), >=, 1);
+  natter_test_wait_until (natter_call_get_pipeline (incoming) != callee_before, WAIT_MS);
+  reports_before_restart = g_atomic_int_get (&log.reports);
+  natter_test_wait_until (video_received (outgoing) >= 5 && video_received (incoming) >= 5 &&
+                            g_atomic_int_get (&log.reports) >= reports_before_restart + 4,
+                          WAIT_MS);
+
+  gst_debug_set_threshold_for_name ("rtpsource", GST_LEVEL_NONE);
+  gst_debug_remove_log_function (on_gst_log);
+  gst_debug_add_log_function (gst_debug_log_default, NULL, NULL);
+  g_test_message ("%d sender reports, %d clock-rate lookups", g_atomic_int_get (&log.reports),
+                  g_atomic_int_get (&log.rate_lookups));
+  g_assert_cmpint (g_atomic_int_get (&log.rate_lookups), ==, 0);
+
+  natter_call_hang_up (outgoing);
+  natter_test_wait_until (has_state (incoming, NATTER_CALL_STATE_ENDED), WAIT_MS);
+}
+
 static void
 test_peer_vanishes_ends_failed (Fixture *fixture, gconstpointer data)
 {
@@ -1103,6 +1230,8 @@ main (int argc, char *argv[])
   ADD ("ice-restart-after-lost-path", test_ice_restart_after_lost_path, NULL);
   ADD ("peer-vanishes-ends-failed", test_peer_vanishes_ends_failed, NULL);
   ADD ("callee-restarts-ice-when-only-it-stops-receiving", test_callee_restarts_ice, NULL);
+  ADD ("repeated-ice-restarts-keep-media", test_repeated_ice_restarts_keep_media, NULL);
+  ADD ("sender-reports-need-no-clock-rate-lookup", test_sender_reports_need_no_rate_lookup, NULL);
   ADD ("microphone-fails-ends-call-at-once", test_microphone_fails_ends_call_at_once, NULL);
   ADD ("microphone-fails-as-it-starts-ends-call-at-once",
        test_microphone_fails_as_it_starts_ends_call_at_once, NULL);

@@ -230,6 +230,9 @@ natter_call_pipeline_on_deep_element_added (GstBin *bin,
     set_if_present (element, "automatic-request-sync-points", TRUE);
     set_if_present (element, "discard-corrupted-frames", TRUE);
   } else if (g_str_equal (name, "rtpsession")) {
+    NatterCallPipeline *self = user_data;
+
+    natter_call_session_senders_watch (self->session_senders, element);
     /* Receiver reports every second rather than every five: the round
      * trip they carry sizes the jitter buffers, and their loss Opus's FEC,
      * and both are wanted in the first seconds of a call. */

@@ -271,6 +271,7 @@ natter_call_pipeline_build_audio_send_bin (NatterCallPipeline *self, guint paylo
   g_object_set (encoder, "bitrate", 32000, "frame-size", 20, "inband-fec", TRUE, "audio-type",
                 2048 /* voice */, NULL);
   g_object_set (payloader, "pt", payload, NULL);
+  natter_call_session_senders_set_audio_payload (self->session_senders, payload);
   caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, "audio", "encoding-name",
                               G_TYPE_STRING, "OPUS", "clock-rate", G_TYPE_INT, 48000, "payload",
                               G_TYPE_INT, payload, NULL);

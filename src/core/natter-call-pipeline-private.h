@@ -11,6 +11,7 @@
 
 #include "natter-call-adaptation.h"
 #include "natter-call-pipeline.h"
+#include "natter-call-session-senders.h"
 
 G_BEGIN_DECLS
 
@@ -75,7 +76,8 @@ struct _NatterCallPipeline {
   GPtrArray *pending_candidates;
   NatterCallStats *stats;
   NatterCallAdaptation *adaptation;
-  guint twcc_extension_id; /* 0: not negotiated */
+  guint twcc_extension_id;                   /* 0: not negotiated */
+  NatterCallSessionSenders *session_senders; /* see natter-call-session-senders.c */
   gboolean twcc_probe_added;
   gboolean congestion_control;
   guint max_bitrate; /* bit/s, 0: no cap of our own */

@@ -263,6 +263,7 @@ natter_call_pipeline_finalize (GObject *object)
   g_clear_pointer (&self->pending_candidates, g_ptr_array_unref);
   g_clear_pointer (&self->stats, natter_call_stats_free);
   g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_pointer (&self->session_senders, natter_call_session_senders_unref);
   g_mutex_clear (&self->marks_lock);
   g_clear_pointer (&self->video_received_timing, natter_frame_timing_free);
   g_clear_pointer (&self->video_sent_timing, natter_frame_timing_free);
@@ -371,6 +372,7 @@ natter_call_pipeline_init (NatterCallPipeline *self)
 {
   self->context = g_main_context_ref_thread_default ();
   g_mutex_init (&self->marks_lock);
+  self->session_senders = natter_call_session_senders_new ();
   self->video_received_timing = natter_frame_timing_new ();
   self->video_sent_timing = natter_frame_timing_new ();
   self->pending_candidates =
