@@ -8,12 +8,15 @@
 #include <locale.h>
 
 #include "natter-application.h"
+#include "natter-call-pipeline.h"
 
 int
 main (int argc, char *argv[])
 {
   g_autoptr (NatterApplication) application = NULL;
 
+  /* Before any thread: what calls free goes back to the system. */
+  natter_call_pipeline_limit_arenas ();
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
