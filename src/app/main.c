@@ -9,6 +9,7 @@
 
 #include "natter-application.h"
 #include "natter-call-pipeline.h"
+#include "natter-display.h"
 
 int
 main (int argc, char *argv[])
@@ -23,6 +24,7 @@ main (int argc, char *argv[])
   textdomain (GETTEXT_PACKAGE);
 
   gst_init (NULL, NULL);
+  natter_display_open_for_cairo ();
 
   application = natter_application_new ();
   return g_application_run (G_APPLICATION (application), argc, argv);
