@@ -506,6 +506,10 @@ run_app (
   }
   run.first_frame_ms = (stamp - launched) / 1000.0;
   run.rss_first_frame_kib = rss_kib (pid);
+  if (opt_smaps) {
+    g_print ("run %u: at the first frame\n", index + 1);
+    print_smaps (pid, 16);
+  }
 
   /* As a notification's default action does. */
   bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
