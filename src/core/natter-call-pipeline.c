@@ -487,7 +487,11 @@ natter_call_pipeline_limit_arenas (void)
   static gsize done = 0;
 
   if (g_once_init_enter (&done)) {
-    mallopt (M_ARENA_MAX, 1);
+    /* NATTER_MALLOC_ARENAS (1 to 64) changes it, to compare in benchmarks. */
+    const char *arenas = g_getenv ("NATTER_MALLOC_ARENAS");
+
+    mallopt (M_ARENA_MAX,
+             arenas != NULL ? (int) CLAMP (g_ascii_strtoll (arenas, NULL, 10), 1, 64) : 1);
     g_once_init_leave (&done, 1);
   }
 #endif
