@@ -111,20 +111,17 @@ compare_rss (gconstpointer a, gconstpointer b, gpointer user_data)
 
 /* Where the RSS is: /proc/PID/smaps summed by mapped file ("[anon]" for
  * anonymous memory), the biggest first. */
-static void
-print_smaps (GPid pid, guint top)
+static GHashTable *
+read_smaps (GPid pid)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%d/smaps", (int) pid);
   g_autofree char *contents = NULL;
   g_auto (GStrv) lines = NULL;
-  g_autoptr (GHashTable) totals = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  GHashTable *totals = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   const char *current = "[anon]";
-  GHashTableIter iter;
-  gpointer key;
 
   if (!g_file_get_contents (path, &contents, NULL, NULL))
-    return;
+    return totals;
 
   lines = g_strsplit (contents, "\n", -1);
   for (guint i = 0; lines[i] != NULL; i++) {
@@ -145,6 +142,17 @@ print_smaps (GPid pid, guint top)
     }
   }
 
+  return totals;
+}
+
+static void
+print_smaps (GPid pid, guint top)
+{
+  g_autoptr (GHashTable) totals = read_smaps (pid);
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key;
+
   g_hash_table_iter_init (&iter, totals);
   while (g_hash_table_iter_next (&iter, &key, NULL))
     g_ptr_array_add (names, key);
@@ -154,6 +162,64 @@ print_smaps (GPid pid, guint top)
     g_print ("    %8.1f MiB  %s\n",
              GPOINTER_TO_SIZE (g_hash_table_lookup (totals, names->pdata[i])) / 1024.0,
              (const char *) names->pdata[i]);
+}
+
+/* The change in KiB over the mappings of one kind: 'h' the heap, 'a'
+ * anonymous memory (and other bracketed mappings but the heap), 'f' files. */
+static gssize
+smaps_change (GHashTable *before, GHashTable *after, char kind)
+{
+  GHashTable *tables[] = { before, after };
+  gssize sums[2] = { 0, 0 };
+
+  for (guint t = 0; t < 2; t++) {
+    GHashTableIter iter;
+    gpointer key, value;
+
+    g_hash_table_iter_init (&iter, tables[t]);
+    while (g_hash_table_iter_next (&iter, &key, &value)) {
+      const char *name = key;
+      char name_kind = g_str_equal (name, "[heap]") ? 'h' : name[0] == '[' ? 'a' : 'f';
+
+      if (name_kind == kind)
+        sums[t] += (gssize) GPOINTER_TO_SIZE (value);
+    }
+  }
+  return sums[1] - sums[0];
+}
+
+/* How the RSS of each mapping changed since @before (from read_smaps()),
+ * the changes over 0.5 MiB, biggest first. */
+static void
+print_smaps_change (GPid pid, GHashTable *before)
+{
+  g_autoptr (GHashTable) after = read_smaps (pid);
+  g_autoptr (GHashTable) changes = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, after);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    gssize change = (gssize) GPOINTER_TO_SIZE (value) -
+                    (gssize) GPOINTER_TO_SIZE (g_hash_table_lookup (before, key));
+
+    if (ABS (change) >= 64) {
+      g_hash_table_insert (changes, key, GSIZE_TO_POINTER ((gsize) ABS (change)));
+      g_ptr_array_add (names, key);
+    }
+  }
+  g_ptr_array_sort_with_data (names, compare_rss, changes);
+  g_print ("  RSS change: %+.1f MiB in files, %+.1f MiB heap, %+.1f MiB anonymous\n",
+           smaps_change (before, after, 'f') / 1024.0, smaps_change (before, after, 'h') / 1024.0,
+           smaps_change (before, after, 'a') / 1024.0);
+  g_print ("  RSS change by mapping:\n");
+  for (guint i = 0; i < names->len; i++) {
+    gssize change = (gssize) GPOINTER_TO_SIZE (g_hash_table_lookup (after, names->pdata[i])) -
+                    (gssize) GPOINTER_TO_SIZE (g_hash_table_lookup (before, names->pdata[i]));
+
+    g_print ("    %+8.1f MiB  %s\n", change / 1024.0, (const char *) names->pdata[i]);
+  }
 }
 
 static double
@@ -446,6 +512,10 @@ run_app (
   }
   run.first_frame_ms = (stamp - launched) / 1000.0;
   run.rss_first_frame_kib = rss_kib (pid);
+  if (opt_smaps) {
+    g_print ("run %u: at the first frame\n", index + 1);
+    print_smaps (pid, 16);
+  }
 
   /* As a notification's default action does. */
   bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
@@ -748,6 +818,7 @@ run_calls (
   g_autoptr (GError) error = NULL;
   g_autofree char *log_path = g_strdup_printf ("%s/natter-calls.log", tmp);
   g_autofree char *line = NULL;
+  g_autoptr (GHashTable) smaps_before = NULL;
   NatterCallManager *manager = NULL;
   Answerer answerer = { 0 };
   gint64 rss_before, rss_after, rss_peak = 0;
@@ -779,7 +850,9 @@ run_calls (
     g_error ("session bus: %s", error->message);
 
   iterate_for (3 * G_USEC_PER_SEC);
+  g_print ("calls: app pid %d\n", (int) pid);
   rss_before = rss_kib (pid);
+  smaps_before = read_smaps (pid);
   for (int i = 0; i < opt_calls; i++) {
     guint ended = answerer.ended;
 
@@ -798,8 +871,10 @@ run_calls (
            "them, %.1f MiB after the last (%+.1f MiB)\n",
            opt_calls, rss_before / 1024.0, rss_peak / 1024.0, rss_after / 1024.0,
            (rss_after - rss_before) / 1024.0);
-  if (opt_smaps)
+  if (opt_smaps) {
     print_smaps (pid, 12);
+    print_smaps_change (pid, smaps_before);
+  }
 
   g_signal_handlers_disconnect_by_data (manager, &answerer);
   g_object_unref (manager);

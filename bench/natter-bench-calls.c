@@ -14,6 +14,7 @@
 #include "natter-bench-common.h"
 #include "natter-bench-server.h"
 #include "natter-call-manager.h"
+#include "natter-call-pipeline.h"
 #include "natter-client.h"
 
 /* natter-bench calls [--server URL] [--count N] [--cpu-seconds S] [--json]
@@ -505,6 +506,8 @@ natter_bench_calls_main (int argc, char **argv)
   int failed = 0;
   static const char *const side_names[2] = { "caller", "callee" };
 
+  /* As natter and natter-cli do, before any thread. */
+  natter_call_pipeline_limit_arenas ();
   /* Over an emulated link the calls are natter-cli's, in two namespaces:
    * natter-bench-calls-link.c, with options of its own. */
   for (int i = 1; i < argc; i++) {

@@ -256,10 +256,20 @@ test_follows_video_call (Fixture *fixture, gconstpointer data)
   g_assert_false (gtk_widget_get_visible (template_child (fixture, "controls")));
   natter_test_wait_until (has_state (bob_call, NATTER_CALL_STATE_ENDED), TIMEOUT_MS);
 
-  /* Unbound, the overlay lets go of the call's pictures. */
+  /* Unbound, the overlay lets go of the call's pictures, and once the
+   * ended call is let go (its closed pipeline with it) nothing keeps them
+   * and their last frames: an app that runs all day keeps no call's
+   * textures (issue 20). */
+  local = natter_call_overlay_get_local_video (fixture->overlay);
+  remote = gtk_picture_get_paintable (remote_picture);
+  g_object_add_weak_pointer (G_OBJECT (local), (gpointer *) &local);
+  g_object_add_weak_pointer (G_OBJECT (remote), (gpointer *) &remote);
   natter_call_overlay_set_call (fixture->overlay, NULL);
   g_assert_null (natter_call_overlay_get_local_video (fixture->overlay));
   g_assert_null (gtk_picture_get_paintable (remote_picture));
+  g_clear_object (&call);
+  g_clear_object (&bob_call);
+  natter_test_wait_until (local == NULL && remote == NULL, TIMEOUT_MS);
 }
 
 static void

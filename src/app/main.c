@@ -8,18 +8,23 @@
 #include <locale.h>
 
 #include "natter-application.h"
+#include "natter-call-pipeline.h"
+#include "natter-display.h"
 
 int
 main (int argc, char *argv[])
 {
   g_autoptr (NatterApplication) application = NULL;
 
+  /* Before any thread: what calls free goes back to the system. */
+  natter_call_pipeline_limit_arenas ();
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
   gst_init (NULL, NULL);
+  natter_display_open_for_cairo ();
 
   application = natter_application_new ();
   return g_application_run (G_APPLICATION (application), argc, argv);

@@ -24,7 +24,11 @@
 int
 main (int argc, char **argv)
 {
-  int status = natter_cli_main (argc, argv);
+  int status;
+
+  /* Before any thread: what calls free goes back to the system. */
+  natter_call_pipeline_limit_arenas ();
+  status = natter_cli_main (argc, argv);
 
   /* Everything of ours is freed by now, but a library may still be busy
    * on a thread of its own (a GIO or GStreamer worker), and running the
