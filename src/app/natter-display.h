@@ -5,6 +5,7 @@
 
 G_BEGIN_DECLS
 
+gboolean natter_display_open_without_gl (void);
 gboolean natter_display_open_for_cairo (void);
 
 G_END_DECLS
