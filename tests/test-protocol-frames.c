@@ -746,6 +746,54 @@ test_forged_stamp_dropped (gconstpointer data)
   g_assert_null (strstr (json, "caller_"));
 }
 
+/* A message serialized once and spliced into each frame that carries it
+ * gives the very bytes of serializing each frame whole, whatever the text
+ * holds (quotes, the splice marker's own spelling, control characters). */
+static void
+test_frame_with_message_json (void)
+{
+  const char *texts[] = { "plain", "\"message\":\"\\u0001\"", "\001 \" \\ \n",
+                          "\"message\":\"\001\"" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (texts); i++) {
+    g_autoptr (NatterMessage) message = natter_message_new ();
+    g_autoptr (NatterFrame) event = natter_frame_new (NATTER_FRAME_CHAT_MESSAGE);
+    g_autoptr (NatterFrame) ack = natter_frame_new (NATTER_FRAME_MESSAGE_ACK);
+    g_autofree char *message_json = NULL;
+    g_autofree char *event_whole = NULL;
+    g_autofree char *event_spliced = NULL;
+    g_autofree char *ack_whole = NULL;
+    g_autofree char *ack_spliced = NULL;
+    gsize length = 0;
+
+    message->message_id = 9;
+    message->conversation_id = 7;
+    message->seq = 3;
+    message->sender = natter_profile_new (4, "tutor", texts[i], "/avatar");
+    message->text = g_strdup (texts[i]);
+    message->sent_at = g_strdup ("2026-12-07T00:00:00.000Z");
+    message->client_msg_id = g_strdup (texts[i]);
+    message_json = natter_message_to_json (message);
+
+    event->event_id = 12;
+    event->from_profile_id = 4;
+    event->from_profile_type = g_strdup ("tutor");
+    event->from_name = g_strdup (texts[i]);
+    event_spliced = natter_frame_to_json_with_message (event, message_json, &length);
+    g_assert_cmpuint (length, ==, strlen (event_spliced));
+    event->message = natter_message_copy (message);
+    event_whole = natter_frame_to_json (event, NULL);
+    g_assert_cmpstr (event_spliced, ==, event_whole);
+
+    ack->client_msg_id = g_strdup (texts[i]);
+    ack->event_id = 12;
+    ack_spliced = natter_frame_to_json_with_message (ack, message_json, NULL);
+    ack->message = natter_message_copy (message);
+    ack_whole = natter_frame_to_json (ack, NULL);
+    g_assert_cmpstr (ack_spliced, ==, ack_whole);
+  }
+}
+
 static void
 test_type_names (void)
 {
@@ -1051,6 +1099,7 @@ main (int argc, char *argv[])
                    test_message_copy_keeps_attachments);
   g_test_add_func ("/natter/protocol/profile-type-normalize", test_profile_type_normalize);
   g_test_add_func ("/natter/protocol/ids", test_ids);
+  g_test_add_func ("/natter/protocol/frames/message-serialized-once", test_frame_with_message_json);
   g_test_add_func ("/natter/protocol/error-codes", test_error_codes);
   g_test_add_func ("/natter/protocol/times", test_times);
 

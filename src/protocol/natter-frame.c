@@ -881,6 +881,37 @@ write_field (JsonObject *object, const FieldSpec *field, const NatterFrame *fram
   }
 }
 
+/* With @message_placeholder, a KIND_MESSAGE member is written as the string
+ * "\001", for natter_frame_to_json_with_message () to replace. */
+static JsonNode *
+frame_to_node (const NatterFrame *frame, gboolean message_placeholder)
+{
+  g_autoptr (JsonObject) object = NULL;
+  const FrameSpec *spec;
+
+  spec = &frame_specs[frame->type];
+  object = json_object_new ();
+  json_object_set_string_member (object, "type", spec->name);
+
+  for (const FieldSpec *field = spec->fields; field->name != NULL; field++) {
+    if (message_placeholder && field->kind == KIND_MESSAGE)
+      json_object_set_string_member (object, field->name, "\001");
+    else
+      write_field (object, field, frame);
+  }
+
+  if (frame->from_profile_id != 0)
+    json_object_set_int_member (object, "from_profile_id", frame->from_profile_id);
+  if (frame->from_profile_type != NULL)
+    json_object_set_string_member (object, "from_profile_type", frame->from_profile_type);
+  if (frame->from_name != NULL)
+    json_object_set_string_member (object, "from_name", frame->from_name);
+  if (frame->from_avatar != NULL)
+    json_object_set_string_member (object, "from_avatar", frame->from_avatar);
+
+  return json_node_init_object (json_node_alloc (), object);
+}
+
 /**
  * natter_frame_to_node:
  * @frame: a #NatterFrame
@@ -893,30 +924,11 @@ write_field (JsonObject *object, const FieldSpec *field, const NatterFrame *fram
 JsonNode *
 natter_frame_to_node (const NatterFrame *frame)
 {
-  g_autoptr (JsonObject) object = NULL;
-  const FrameSpec *spec;
-
   g_return_val_if_fail (frame != NULL, NULL);
   g_return_val_if_fail (frame->type > NATTER_FRAME_UNKNOWN && frame->type < NATTER_N_FRAME_TYPES,
                         NULL);
 
-  spec = &frame_specs[frame->type];
-  object = json_object_new ();
-  json_object_set_string_member (object, "type", spec->name);
-
-  for (const FieldSpec *field = spec->fields; field->name != NULL; field++)
-    write_field (object, field, frame);
-
-  if (frame->from_profile_id != 0)
-    json_object_set_int_member (object, "from_profile_id", frame->from_profile_id);
-  if (frame->from_profile_type != NULL)
-    json_object_set_string_member (object, "from_profile_type", frame->from_profile_type);
-  if (frame->from_name != NULL)
-    json_object_set_string_member (object, "from_name", frame->from_name);
-  if (frame->from_avatar != NULL)
-    json_object_set_string_member (object, "from_avatar", frame->from_avatar);
-
-  return json_node_init_object (json_node_alloc (), object);
+  return frame_to_node (frame, FALSE);
 }
 
 /**
@@ -937,6 +949,72 @@ natter_frame_to_json (const NatterFrame *frame, gsize *out_length)
   g_return_val_if_fail (node != NULL, NULL);
 
   return natter_json_to_string (node, out_length);
+}
+
+/**
+ * natter_frame_to_json_with_message:
+ * @frame: a frame with a message member (chat_message, message_ack), its
+ *   message left NULL
+ * @message_json: that message, serialized once (natter_message_to_json ())
+ * @out_length: (out) (optional): the length of the result in bytes
+ *
+ * The text natter_frame_to_json () writes for @frame with its message set,
+ * byte for byte, without building or writing the message again: one
+ * message goes out as each participant's event and as the sender's ack.
+ *
+ * Returns: (transfer full): the frame as compact JSON text, NUL-terminated
+ */
+char *
+natter_frame_to_json_with_message (const NatterFrame *frame,
+                                   const char *message_json,
+                                   gsize *out_length)
+{
+  /* Bare quotes: inside a written string every quote is escaped, so this
+   * matches only the member itself. */
+  static const char placeholder[] = "\"message\":\"\\u0001\"";
+  g_autoptr (JsonNode) node = NULL;
+  g_autofree char *text = NULL;
+  const char *at;
+  GString *out;
+
+  g_return_val_if_fail (frame != NULL, NULL);
+  g_return_val_if_fail (frame->type > NATTER_FRAME_UNKNOWN && frame->type < NATTER_N_FRAME_TYPES,
+                        NULL);
+  g_return_val_if_fail (frame->message == NULL, NULL);
+  g_return_val_if_fail (message_json != NULL, NULL);
+
+  node = frame_to_node (frame, TRUE);
+  text = natter_json_to_string (node, NULL);
+  at = strstr (text, placeholder);
+  g_return_val_if_fail (at != NULL, NULL);
+
+  out = g_string_sized_new (strlen (text) + strlen (message_json));
+  g_string_append_len (out, text, at - text);
+  g_string_append (out, "\"message\":");
+  g_string_append (out, message_json);
+  g_string_append (out, at + strlen (placeholder));
+  if (out_length != NULL)
+    *out_length = out->len;
+
+  return g_string_free (out, FALSE);
+}
+
+/**
+ * natter_message_to_json:
+ * @message: a #NatterMessage
+ *
+ * Returns: (transfer full): @message as compact JSON text, as it appears in
+ *   frames
+ */
+char *
+natter_message_to_json (const NatterMessage *message)
+{
+  g_autoptr (JsonNode) node = NULL;
+
+  g_return_val_if_fail (message != NULL, NULL);
+
+  node = natter_message_to_node (message);
+  return natter_json_to_string (node, NULL);
 }
 
 /**

@@ -147,6 +147,12 @@ NatterFrame *natter_frame_parse (
 
 /* Serializes the fields of frame->type; transfer full, NUL-terminated. */
 char *natter_frame_to_json (const NatterFrame *frame, gsize *out_length);
+/* As natter_frame_to_json () with the frame's message given as serialized
+ * text: a message serialized once goes into every frame that carries it. */
+char *natter_frame_to_json_with_message (const NatterFrame *frame,
+                                         const char *message_json,
+                                         gsize *out_length);
+char *natter_message_to_json (const NatterMessage *message);
 JsonNode *natter_frame_to_node (const NatterFrame *frame);
 
 /* An error frame for @error (a NATTER_PROTOCOL_ERROR), with @ref if not NULL. */

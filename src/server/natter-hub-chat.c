@@ -186,6 +186,22 @@ send_message_ack (NatterHubConnection *connection, const NatterMessage *message,
   natter_hub_connection_send_frame (connection, ack);
 }
 
+/* The same ack around the message the store serialized for the events. */
+static void
+send_message_ack_text (NatterHubConnection *connection,
+                       const NatterMessage *message,
+                       const char *message_json,
+                       gint64 event_id)
+{
+  g_autoptr (NatterFrame) ack = natter_frame_new (NATTER_FRAME_MESSAGE_ACK);
+  g_autofree char *text = NULL;
+
+  ack->client_msg_id = g_strdup (message->client_msg_id);
+  ack->event_id = event_id;
+  text = natter_frame_to_json_with_message (ack, message_json, NULL);
+  natter_hub_connection_send_text (connection, "message_ack", text);
+}
+
 /* One chat_message of a group commit, and what to send once it is on disk. */
 typedef struct {
   NatterHubConnection *connection;
@@ -317,7 +333,11 @@ deliver_chat_message (NatterHub *self, PendingChat *pending)
     return;
   }
 
-  send_message_ack (pending->connection, request->message, request->sender_event_id);
+  if (request->message_json != NULL)
+    send_message_ack_text (pending->connection, request->message, request->message_json,
+                           request->sender_event_id);
+  else
+    send_message_ack (pending->connection, request->message, request->sender_event_id);
   if (request->duplicate)
     return;
 

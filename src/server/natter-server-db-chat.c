@@ -593,25 +593,24 @@ natter_server_db_add_event (NatterServerDb *self,
  *
  * Returns: the event_id, 0 on error
  */
-gint64
-natter_server_db_add_event_with_json (NatterServerDb *self,
-                                      const NatterProfile *profile,
-                                      NatterFrame *frame,
-                                      char **out_json,
-                                      GError **error)
+static gint64
+add_event (NatterServerDb *self,
+           const NatterProfile *profile,
+           NatterFrame *frame,
+           const char *message_json,
+           char **out_json,
+           GError **error)
 {
   gint64 event_id;
   g_autofree char *json = NULL;
-
-  g_return_val_if_fail (NATTER_IS_SERVER_DB (self), 0);
-  g_return_val_if_fail (profile != NULL && frame != NULL, 0);
 
   if (!natter_server_db_begin (self, error))
     return 0;
 
   event_id = natter_server_db_get_last_event_id (self, profile) + 1;
   frame->event_id = event_id;
-  json = natter_frame_to_json (frame, NULL);
+  json = message_json != NULL ? natter_frame_to_json_with_message (frame, message_json, NULL)
+                              : natter_frame_to_json (frame, NULL);
 
   {
     g_autoptr (NatterDbStmt) stmt = natter_server_db_prepare (
@@ -642,6 +641,47 @@ failed:
   natter_server_db_rollback (self);
   frame->event_id = 0;
   return 0;
+}
+
+gint64
+natter_server_db_add_event_with_json (NatterServerDb *self,
+                                      const NatterProfile *profile,
+                                      NatterFrame *frame,
+                                      char **out_json,
+                                      GError **error)
+{
+  g_return_val_if_fail (NATTER_IS_SERVER_DB (self), 0);
+  g_return_val_if_fail (profile != NULL && frame != NULL, 0);
+
+  return add_event (self, profile, frame, NULL, out_json, error);
+}
+
+/**
+ * natter_server_db_add_message_event:
+ * @self: a database
+ * @profile: whose history gets the event
+ * @frame: a chat_message event without its message
+ * @message_json: the message, serialized once for all participants
+ * @out_json: (out) (optional): the stored JSON
+ * @error: return location
+ *
+ * As natter_server_db_add_event_with_json (), with the message written from
+ * @message_json.
+ *
+ * Returns: the event_id, 0 on error
+ */
+gint64
+natter_server_db_add_message_event (NatterServerDb *self,
+                                    const NatterProfile *profile,
+                                    NatterFrame *frame,
+                                    const char *message_json,
+                                    char **out_json,
+                                    GError **error)
+{
+  g_return_val_if_fail (NATTER_IS_SERVER_DB (self), 0);
+  g_return_val_if_fail (profile != NULL && frame != NULL && message_json != NULL, 0);
+
+  return add_event (self, profile, frame, message_json, out_json, error);
 }
 
 gint64

@@ -177,6 +177,13 @@ gint64 natter_server_db_add_event_with_json (NatterServerDb *self,
                                              NatterFrame *frame,
                                              char **out_json,
                                              GError **error);
+/* The same for a chat_message whose message is already serialized. */
+gint64 natter_server_db_add_message_event (NatterServerDb *self,
+                                           const NatterProfile *profile,
+                                           NatterFrame *frame,
+                                           const char *message_json,
+                                           char **out_json,
+                                           GError **error);
 gint64 natter_server_db_get_last_event_id (NatterServerDb *self, const NatterProfile *profile);
 /* The stored frames (JSON strings, in order) with event_id > @after_event_id;
  * when more than @limit exist, the newest @limit and *out_truncated = TRUE. */

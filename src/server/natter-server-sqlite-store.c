@@ -299,22 +299,23 @@ store_chat_message (NatterServerDb *db, NatterStoreChatMessage *request, GError 
       !natter_server_db_link_attachments (db, request->message, request->attachment_ids, error))
     return FALSE;
 
-  /* One frame, its event_id changed for each participant. */
+  /* One frame, its event_id changed for each participant; the message in
+   * it serialized once, for the events and the sender's ack. */
   event = natter_frame_new (NATTER_FRAME_CHAT_MESSAGE);
-  event->message = g_steal_pointer (&request->message);
   natter_store_stamp_sender (event, request->sender);
+  request->message_json = natter_message_to_json (request->message);
   request->event_texts = g_ptr_array_new_full (n, g_free);
   for (guint i = 0; i < n; i++) {
     const NatterProfile *participant = g_ptr_array_index (request->participants, i);
     char *text = NULL;
 
-    if (natter_server_db_add_event_with_json (db, participant, event, &text, error) == 0)
+    if (natter_server_db_add_message_event (db, participant, event, request->message_json, &text,
+                                            error) == 0)
       break;
     g_ptr_array_add (request->event_texts, text);
     if (natter_profile_equal (participant, request->sender))
       request->sender_event_id = event->event_id;
   }
-  request->message = g_steal_pointer (&event->message);
   if (request->event_texts->len != n)
     return FALSE;
 

@@ -260,6 +260,7 @@ natter_store_chat_message_free (NatterStoreChatMessage *message)
   g_clear_pointer (&message->attachment_ids, g_array_unref);
   g_clear_pointer (&message->message, natter_message_free);
   g_clear_pointer (&message->event_texts, g_ptr_array_unref);
+  g_free (message->message_json);
   g_free (message);
 }
 

@@ -83,6 +83,9 @@ typedef struct {
   NatterMessage *message;
   gint64 sender_event_id;
   GPtrArray *event_texts; /* char *, the stored event per participant; NULL for a duplicate */
+  /* @message serialized once, for the sender's ack (nullable: the hub then
+   * serializes the ack itself) */
+  char *message_json;
   gboolean duplicate;
   gboolean took_part; /* the sender's first message in the conversation */
   gboolean created;   /* the message made its direct conversation */
