@@ -47,8 +47,8 @@ update_row (NatterConversationRow *self)
   g_autofree char *time_text = NULL;
   g_autofree char *unread_text = NULL;
   g_autofree char *accessible = NULL;
+  g_autofree char *last_text = NULL;
   const char *title;
-  const char *last_text;
   guint unread;
   gboolean online;
   gboolean typing;
@@ -57,7 +57,7 @@ update_row (NatterConversationRow *self)
     return;
 
   title = natter_conversation_item_get_title (item);
-  last_text = natter_conversation_item_get_last_message_text (item);
+  last_text = natter_format_one_line (natter_conversation_item_get_last_message_text (item));
   unread = natter_conversation_item_get_unread_count (item);
   online = natter_conversation_item_get_peer_online (item);
   typing = natter_conversation_item_get_typing (item);

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "natter-format.h"
 
@@ -165,6 +166,42 @@ natter_format_duration (gint64 seconds)
                             (int) (seconds / 60 % 60), (int) (seconds % 60));
 
   return g_strdup_printf ("%d:%02d", (int) (seconds / 60), (int) (seconds % 60));
+}
+
+/**
+ * natter_format_one_line:
+ * @text: (nullable): a message's text, perhaps over several lines
+ *
+ * For a one-line preview (the sidebar): a single-line GtkLabel would show
+ * each line break as a glyph, so every run of white space, line breaks
+ * included, becomes one space, and none is left at either end.
+ *
+ * Returns: (transfer full) (nullable): @text on one line
+ */
+char *
+natter_format_one_line (const char *text)
+{
+  GString *line;
+  gboolean space = FALSE;
+
+  if (text == NULL)
+    return NULL;
+
+  line = g_string_sized_new (strlen (text));
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p)) {
+    gunichar c = g_utf8_get_char (p);
+
+    if (g_unichar_isspace (c)) {
+      space = line->len > 0;
+      continue;
+    }
+    if (space)
+      g_string_append_c (line, ' ');
+    space = FALSE;
+    g_string_append_unichar (line, c);
+  }
+
+  return g_string_free (line, FALSE);
 }
 
 static gboolean
