@@ -1102,19 +1102,6 @@ start_read (NatterServerPgStore *self, NatterPgRead *read)
     start_migration (self);
 }
 
-static GTask *
-read_task_new (NatterServerPgStore *self,
-               gpointer source_tag,
-               GAsyncReadyCallback callback,
-               gpointer user_data)
-{
-  GTask *task = g_task_new (self, NULL, callback, user_data);
-
-  g_task_set_source_tag (task, source_tag);
-
-  return task;
-}
-
 static void
 natter_server_pg_store_authenticate (NatterServerStore *store,
                                      const char *token_hash_hex,
@@ -1124,7 +1111,8 @@ natter_server_pg_store_authenticate (NatterServerStore *store,
                                      gpointer user_data)
 {
   NatterServerPgStore *self = NATTER_SERVER_PG_STORE (store);
-  GTask *task = read_task_new (self, natter_server_pg_store_authenticate, callback, user_data);
+  GTask *task = natter_server_store_read_task_new (store, natter_server_pg_store_authenticate,
+                                                   callback, user_data);
 
   start_read (self, natter_pg_read_authenticate (task, token_hash_hex, now_unix, profile));
 }
@@ -1136,7 +1124,8 @@ natter_server_pg_store_list_participants (NatterServerStore *store,
                                           gpointer user_data)
 {
   NatterServerPgStore *self = NATTER_SERVER_PG_STORE (store);
-  GTask *task = read_task_new (self, natter_server_pg_store_list_participants, callback, user_data);
+  GTask *task = natter_server_store_read_task_new (store, natter_server_pg_store_list_participants,
+                                                   callback, user_data);
 
   start_read (self, natter_pg_read_list_participants (task, conversation_id));
 }
@@ -1149,7 +1138,8 @@ natter_server_pg_store_resolve_direct (NatterServerStore *store,
                                        gpointer user_data)
 {
   NatterServerPgStore *self = NATTER_SERVER_PG_STORE (store);
-  GTask *task = read_task_new (self, natter_server_pg_store_resolve_direct, callback, user_data);
+  GTask *task = natter_server_store_read_task_new (store, natter_server_pg_store_resolve_direct,
+                                                   callback, user_data);
 
   start_read (self, natter_pg_read_resolve_direct (task, sender, to));
 }
@@ -1163,7 +1153,8 @@ natter_server_pg_store_replay (NatterServerStore *store,
                                gpointer user_data)
 {
   NatterServerPgStore *self = NATTER_SERVER_PG_STORE (store);
-  GTask *task = read_task_new (self, natter_server_pg_store_replay, callback, user_data);
+  GTask *task =
+    natter_server_store_read_task_new (store, natter_server_pg_store_replay, callback, user_data);
 
   start_read (self, natter_pg_read_replay (task, profile, after_event_id, limit));
 }

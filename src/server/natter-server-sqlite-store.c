@@ -440,19 +440,6 @@ natter_server_sqlite_store_flush (NatterServerStore *store)
 /* Reads: on the main thread's connection, answered in a later iteration
  * (GTask); SQLite reads are local and short. */
 
-static GTask *
-read_task_new (NatterServerSqliteStore *self,
-               gpointer source_tag,
-               GAsyncReadyCallback callback,
-               gpointer user_data)
-{
-  GTask *task = g_task_new (self, NULL, callback, user_data);
-
-  g_task_set_source_tag (task, source_tag);
-
-  return task;
-}
-
 static void
 natter_server_sqlite_store_authenticate (NatterServerStore *store,
                                          const char *token_hash_hex,
@@ -462,8 +449,8 @@ natter_server_sqlite_store_authenticate (NatterServerStore *store,
                                          gpointer user_data)
 {
   NatterServerSqliteStore *self = NATTER_SERVER_SQLITE_STORE (store);
-  g_autoptr (GTask) task =
-    read_task_new (self, natter_server_sqlite_store_authenticate, callback, user_data);
+  g_autoptr (GTask) task = natter_server_store_read_task_new (
+    store, natter_server_sqlite_store_authenticate, callback, user_data);
   g_autoptr (NatterStoreAuth) auth = g_new0 (NatterStoreAuth, 1);
   GError *error = NULL;
 
@@ -491,8 +478,8 @@ natter_server_sqlite_store_list_participants (NatterServerStore *store,
                                               gpointer user_data)
 {
   NatterServerSqliteStore *self = NATTER_SERVER_SQLITE_STORE (store);
-  g_autoptr (GTask) task =
-    read_task_new (self, natter_server_sqlite_store_list_participants, callback, user_data);
+  g_autoptr (GTask) task = natter_server_store_read_task_new (
+    store, natter_server_sqlite_store_list_participants, callback, user_data);
   GError *error = NULL;
   GPtrArray *participants = natter_server_db_list_participants (self->db, conversation_id, &error);
 
@@ -510,8 +497,8 @@ natter_server_sqlite_store_resolve_direct (NatterServerStore *store,
                                            gpointer user_data)
 {
   NatterServerSqliteStore *self = NATTER_SERVER_SQLITE_STORE (store);
-  g_autoptr (GTask) task =
-    read_task_new (self, natter_server_sqlite_store_resolve_direct, callback, user_data);
+  g_autoptr (GTask) task = natter_server_store_read_task_new (
+    store, natter_server_sqlite_store_resolve_direct, callback, user_data);
   g_autoptr (NatterStoreDirect) direct = g_new0 (NatterStoreDirect, 1);
   GError *error = NULL;
 
@@ -540,8 +527,8 @@ natter_server_sqlite_store_replay (NatterServerStore *store,
                                    gpointer user_data)
 {
   NatterServerSqliteStore *self = NATTER_SERVER_SQLITE_STORE (store);
-  g_autoptr (GTask) task =
-    read_task_new (self, natter_server_sqlite_store_replay, callback, user_data);
+  g_autoptr (GTask) task = natter_server_store_read_task_new (
+    store, natter_server_sqlite_store_replay, callback, user_data);
   g_autoptr (NatterStoreReplay) replay = g_new0 (NatterStoreReplay, 1);
   GError *error = NULL;
 

@@ -337,3 +337,25 @@ natter_store_stamp_sender (NatterFrame *frame, const NatterProfile *sender)
   g_free (frame->from_avatar);
   frame->from_avatar = g_strdup (sender->avatar_url);
 }
+
+/**
+ * natter_server_store_read_task_new:
+ * @self: the backend
+ * @source_tag: the read's function
+ * @callback: the caller's callback
+ * @user_data: its data
+ *
+ * Returns: (transfer full): the task a backend's read answers through
+ */
+GTask *
+natter_server_store_read_task_new (NatterServerStore *self,
+                                   gpointer source_tag,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data)
+{
+  GTask *task = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+
+  return task;
+}

@@ -203,6 +203,12 @@ void natter_server_store_add_event (NatterServerStore *self,
                                     gpointer user_data);
 void natter_server_store_flush (NatterServerStore *self);
 
+/* For backends: the GTask a read answers through. */
+GTask *natter_server_store_read_task_new (NatterServerStore *self,
+                                          gpointer source_tag,
+                                          GAsyncReadyCallback callback,
+                                          gpointer user_data);
+
 /* The upgrade of a WebSocket: NOT_FOUND when the token is unknown, expired
  * at @now_unix or revoked. @profile needs only its id and type. */
 void natter_server_store_authenticate (NatterServerStore *self,
