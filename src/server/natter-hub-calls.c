@@ -73,6 +73,8 @@ drop_session (NatterHub *self, NatterCallSession *session)
   gint64 call_log_id = natter_call_session_get_call_log_id (session);
 
   natter_call_session_end (session);
+  if (self->shared)
+    natter_server_bus_release_call (self->bus, call_log_id);
   g_signal_handlers_disconnect_by_data (session, self);
   unindex_from (self, natter_call_session_get_caller_key (session), session);
   unindex_from (self, natter_call_session_get_callee_key (session), session);
@@ -512,6 +514,9 @@ handle_invitation (NatterHub *self, NatterHubConnection *connection, NatterFrame
                        g_object_ref (session));
   index_into (self, natter_call_session_get_caller_key (session), session);
   index_into (self, natter_call_session_get_callee_key (session), session);
+  /* Should this node die, another one ends it. */
+  if (self->shared)
+    natter_server_bus_own_call (self->bus, call_log->call_log_id);
 
   invitation = natter_frame_new (NATTER_FRAME_CALL_INVITATION);
   invitation->call_log_id = call_log->call_log_id;
@@ -697,6 +702,8 @@ handle_answer (NatterHub *self, NatterHubConnection *connection, NatterFrame *fr
   /* Answering a call takes part like writing: a first one makes contacts. */
   were_contacts = natter_hub_are_contacts (self, natter_call_session_get_caller (session), callee);
   natter_call_session_answer (session, connection);
+  if (self->shared)
+    natter_server_bus_release_call (self->bus, natter_call_session_get_call_log_id (session));
   call_log = store_status (self, session, "answered");
   count_call_outcome (self, "answered");
   if (!were_contacts && call_log != NULL)
@@ -982,4 +989,74 @@ natter_hub_calls_shutdown (NatterHub *self)
     }
     drop_session (self, live);
   }
+}
+
+/**
+ * natter_hub_calls_left:
+ * @self: the hub
+ * @node_id: the node they rang on
+ * @own: %TRUE: this node's previous run, which a crash ended
+ * @call_log_ids: (element-type gint64): calls this node alone claimed
+ *
+ * Ends what still rings of them in the store: this node's own as
+ * "failed", as a node alone does at start-up; a dead node's as "missed",
+ * like a ring timeout (call_ended no_answer to the caller's connections
+ * here, call_cancelled timeout to the callee's, a missed_call event).
+ */
+void
+natter_hub_calls_left (NatterHub *self, const char *node_id, gboolean own, GArray *call_log_ids)
+{
+  guint ended = 0;
+
+  for (guint i = 0; i < call_log_ids->len; i++) {
+    gint64 call_log_id = g_array_index (call_log_ids, gint64, i);
+    g_autoptr (NatterCallLog) call_log = NULL;
+    g_autoptr (NatterCallLog) stored = NULL;
+    g_autoptr (NatterFrame) ended_frame = NULL;
+    g_autoptr (NatterFrame) cancelled = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autofree char *caller_key = NULL;
+    g_autofree char *callee_key = NULL;
+    g_autofree char *text = NULL;
+
+    /* Rings here (a set Redis lost and got back), or ended meanwhile. */
+    if (g_hash_table_contains (self->calls, &call_log_id))
+      continue;
+    call_log = natter_server_db_get_call (self->db, call_log_id, NULL);
+    if (call_log == NULL || g_strcmp0 (call_log->status, "ringing") != 0 ||
+        call_log->caller == NULL || call_log->callee == NULL)
+      continue;
+    stored =
+      natter_server_db_set_call_status (self->db, call_log_id, own ? "failed" : "missed", &error);
+    if (stored == NULL) {
+      g_warning ("Could not store call %" G_GINT64_FORMAT " of node %s as ended: %s", call_log_id,
+                 node_id, error->message);
+      continue;
+    }
+    count_call_outcome (self, own ? "failed" : "missed");
+    ended++;
+    if (own)
+      continue;
+
+    caller_key =
+      natter_hub_profile_key (call_log->caller->profile_id, call_log->caller->profile_type);
+    callee_key =
+      natter_hub_profile_key (call_log->callee->profile_id, call_log->callee->profile_type);
+    ended_frame = natter_frame_new (NATTER_FRAME_CALL_ENDED);
+    ended_frame->call_log_id = call_log_id;
+    ended_frame->reason = g_strdup ("no_answer");
+    natter_hub_stamp_sender (ended_frame, call_log->callee);
+    text = natter_frame_to_json (ended_frame, NULL);
+    natter_hub_send_to_profile (self, caller_key, NULL, "call_ended", text);
+    g_clear_pointer (&text, g_free);
+    cancelled = natter_frame_new (NATTER_FRAME_CALL_CANCELLED);
+    cancelled->call_log_id = call_log_id;
+    cancelled->reason = g_strdup ("timeout");
+    text = natter_frame_to_json (cancelled, NULL);
+    natter_hub_send_to_profile (self, callee_key, NULL, "call_cancelled", text);
+    store_missed_call_event (self, call_log->callee, stored, NULL, NULL);
+  }
+  if (ended > 0)
+    g_message ("%u calls left ringing by %s node %s marked %s", ended, own ? "this" : "the dead",
+               node_id, own ? "failed" : "missed");
 }

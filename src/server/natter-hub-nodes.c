@@ -13,8 +13,11 @@
  * are simply lost while the bus is down; requests every node must carry
  * out (close a revoked token's WebSockets) go on natter:nodes. Each node
  * also hears a channel of its own, natter:node:ID, which nothing sends on
- * yet (calls across nodes will). A node alone (the in-process bus) skips
- * all of this. */
+ * yet (calls across nodes will). The calls ringing on a node are written
+ * to Redis: when the node dies another one makes them missed calls, and
+ * when it starts again under the same id it fails only those
+ * (natter_hub_calls_left ()). A node alone (the in-process bus) skips all
+ * of this. */
 
 #include "natter-hub-private.h"
 
@@ -600,6 +603,7 @@ natter_hub_set_bus (NatterHub *self, NatterServerBus *bus)
   g_signal_connect (bus, "message", G_CALLBACK (on_bus_message), self);
   g_signal_connect (bus, "subscribed", G_CALLBACK (on_bus_subscribed), self);
   g_signal_connect (bus, "reconnected", G_CALLBACK (on_bus_reconnected), self);
+  g_signal_connect_swapped (bus, "calls-left", G_CALLBACK (natter_hub_calls_left), self);
   /* What is meant for this node alone. */
   node_channel = g_strconcat (NODE_CHANNEL_PREFIX, natter_server_bus_get_node_id (bus), NULL);
   natter_server_bus_subscribe (bus, node_channel);

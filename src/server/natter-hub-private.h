@@ -149,5 +149,8 @@ void natter_hub_calls_connection_closed (NatterHub *self,
                                          NatterHubConnection *connection,
                                          gboolean was_last);
 void natter_hub_calls_shutdown (NatterHub *self);
+/* Calls that rang on a node that is gone (natter-hub-calls.c). */
+void
+natter_hub_calls_left (NatterHub *self, const char *node_id, gboolean own, GArray *call_log_ids);
 
 G_END_DECLS

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "natter-redis-connection.h"
+#include "natter-redis-nodes.h"
 
 /* A node's link to the other nodes through Redis pub/sub. Two connections
  * (RESP2: a subscriber cannot send commands): one for PUBLISH and other
@@ -39,6 +40,8 @@ struct _NatterRedisBus {
 
   NatterRedisConnection *commands;
   NatterRedisConnection *subscriber;
+  /* Liveness, the cleaner election, the calls ringing here. */
+  NatterRedisNodes *nodes;
   /* The channels the hub wants, and those Redis has not confirmed yet on the
    * current subscriber connection. */
   GHashTable *channels;
@@ -125,6 +128,8 @@ on_connection_state (NatterRedisConnection *connection, GParamSpec *pspec, Natte
     if (self->ever_connected)
       self->lost = TRUE;
   }
+  if (connection == self->commands && state == NATTER_REDIS_CONNECTION_READY)
+    natter_redis_nodes_connected (self->nodes);
   if (connection == self->subscriber) {
     self->heartbeat_pending_since_us = 0;
     if (state == NATTER_REDIS_CONNECTION_READY)
@@ -182,6 +187,12 @@ on_message (NatterRedisConnection *connection,
   natter_server_bus_emit_message (NATTER_SERVER_BUS (self), channel, payload);
 }
 
+static void
+on_calls_left (const char *node_id, gboolean own, GArray *call_log_ids, gpointer user_data)
+{
+  natter_server_bus_emit_calls_left (NATTER_SERVER_BUS (user_data), node_id, own, call_log_ids);
+}
+
 static gboolean
 on_heartbeat_due (gpointer user_data)
 {
@@ -236,8 +247,10 @@ natter_redis_bus_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->commands, self);
   if (self->subscriber != NULL)
     g_signal_handlers_disconnect_by_data (self->subscriber, self);
+  /* Commands first: their pending replies reach the node registry. */
   g_clear_object (&self->commands);
   g_clear_object (&self->subscriber);
+  g_clear_object (&self->nodes);
 
   G_OBJECT_CLASS (natter_redis_bus_parent_class)->dispose (object);
 }
@@ -330,6 +343,7 @@ natter_redis_bus_new (const char *uri, const char *node_id, GError **error)
   g_signal_connect (self->subscriber, "notify::state", G_CALLBACK (on_connection_state), self);
   g_signal_connect (self->subscriber, "subscribed", G_CALLBACK (on_subscribed), self);
   g_signal_connect (self->subscriber, "message", G_CALLBACK (on_message), self);
+  self->nodes = natter_redis_nodes_new (self->commands, node_id, on_calls_left, self);
   natter_redis_bus_set_watchdog (self, DEFAULT_PING_INTERVAL_MS, DEFAULT_TIMEOUT_MS);
 
   return self;
@@ -384,6 +398,29 @@ natter_redis_bus_set_backoff (NatterRedisBus *self, guint min_ms, guint max_ms)
 }
 
 /**
+ * natter_redis_bus_set_dead_after:
+ * @self: a bus, not started yet
+ * @dead_after_ms: how long a node that stopped refreshing its liveness key
+ *   still counts as alive (default 10 s)
+ */
+void
+natter_redis_bus_set_dead_after (NatterRedisBus *self, guint dead_after_ms)
+{
+  g_return_if_fail (NATTER_IS_REDIS_BUS (self));
+
+  natter_redis_nodes_set_dead_after (self->nodes, dead_after_ms);
+}
+
+/* Whether this node cleaned up after dead nodes at its last heartbeat. */
+gboolean
+natter_redis_bus_is_cleaner (NatterRedisBus *self)
+{
+  g_return_val_if_fail (NATTER_IS_REDIS_BUS (self), FALSE);
+
+  return natter_redis_nodes_is_cleaner (self->nodes);
+}
+
+/**
  * natter_redis_bus_start:
  * @self: a bus
  *
@@ -398,6 +435,7 @@ natter_redis_bus_start (NatterRedisBus *self)
   if (self->heartbeat_id != 0)
     return;
   self->heartbeat_id = g_timeout_add (self->ping_interval_ms, on_heartbeat_due, self);
+  natter_redis_nodes_start (self->nodes);
   natter_redis_connection_start (self->commands);
   natter_redis_connection_start (self->subscriber);
 }
@@ -548,8 +586,22 @@ natter_redis_bus_iface_publish (NatterServerBus *bus, const char *channel, GByte
 }
 
 static void
+natter_redis_bus_iface_own_call (NatterServerBus *bus, gint64 call_log_id)
+{
+  natter_redis_nodes_own_call (NATTER_REDIS_BUS (bus)->nodes, call_log_id);
+}
+
+static void
+natter_redis_bus_iface_release_call (NatterServerBus *bus, gint64 call_log_id)
+{
+  natter_redis_nodes_release_call (NATTER_REDIS_BUS (bus)->nodes, call_log_id);
+}
+
+static void
 natter_redis_bus_iface_init (NatterServerBusInterface *iface)
 {
+  iface->own_call = natter_redis_bus_iface_own_call;
+  iface->release_call = natter_redis_bus_iface_release_call;
   iface->get_node_id = natter_redis_bus_iface_get_node_id;
   iface->is_shared = natter_redis_bus_iface_is_shared;
   iface->subscribe = natter_redis_bus_iface_subscribe;

@@ -14,6 +14,8 @@ NatterRedisBus *natter_redis_bus_new (const char *uri, const char *node_id, GErr
 char *natter_redis_bus_default_node_id (void);
 void natter_redis_bus_set_watchdog (NatterRedisBus *self, guint ping_interval_ms, guint timeout_ms);
 void natter_redis_bus_set_backoff (NatterRedisBus *self, guint min_ms, guint max_ms);
+void natter_redis_bus_set_dead_after (NatterRedisBus *self, guint dead_after_ms);
+gboolean natter_redis_bus_is_cleaner (NatterRedisBus *self);
 void natter_redis_bus_start (NatterRedisBus *self);
 const char *natter_redis_bus_get_node_id (NatterRedisBus *self);
 gboolean natter_redis_bus_get_connected (NatterRedisBus *self);

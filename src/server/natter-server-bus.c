@@ -5,7 +5,7 @@
 
 #include "natter-server-bus.h"
 
-enum { SIGNAL_MESSAGE, SIGNAL_SUBSCRIBED, SIGNAL_RECONNECTED, N_SIGNALS };
+enum { SIGNAL_MESSAGE, SIGNAL_SUBSCRIBED, SIGNAL_RECONNECTED, SIGNAL_CALLS_LEFT, N_SIGNALS };
 
 static guint signals[N_SIGNALS];
 
@@ -38,6 +38,16 @@ natter_server_bus_default_init (NatterServerBusInterface *iface)
   signals[SIGNAL_RECONNECTED] =
     g_signal_new ("reconnected", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 0);
+  /**
+   * NatterServerBus::calls-left:
+   * @node_id: the node they rang on
+   * @own: %TRUE when that was this node's previous run
+   * @call_log_ids: (element-type gint64): the calls, claimed by this node
+   *   only
+   */
+  signals[SIGNAL_CALLS_LEFT] =
+    g_signal_new ("calls-left", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_BOOLEAN, G_TYPE_ARRAY);
 }
 
 /**
@@ -112,6 +122,39 @@ natter_server_bus_publish (NatterServerBus *self, const char *channel, GBytes *p
   return NATTER_SERVER_BUS_GET_IFACE (self)->publish (self, channel, payload);
 }
 
+/**
+ * natter_server_bus_own_call:
+ * @self: the bus
+ * @call_log_id: a call that rings on this node from now on
+ *
+ * Should this node die while it rings, another node makes it a missed
+ * call (a node alone: nothing to do).
+ */
+void
+natter_server_bus_own_call (NatterServerBus *self, gint64 call_log_id)
+{
+  NatterServerBusInterface *iface;
+
+  g_return_if_fail (NATTER_IS_SERVER_BUS (self));
+
+  iface = NATTER_SERVER_BUS_GET_IFACE (self);
+  if (iface->own_call != NULL)
+    iface->own_call (self, call_log_id);
+}
+
+/* @call_log_id no longer rings on this node. */
+void
+natter_server_bus_release_call (NatterServerBus *self, gint64 call_log_id)
+{
+  NatterServerBusInterface *iface;
+
+  g_return_if_fail (NATTER_IS_SERVER_BUS (self));
+
+  iface = NATTER_SERVER_BUS_GET_IFACE (self);
+  if (iface->release_call != NULL)
+    iface->release_call (self, call_log_id);
+}
+
 void
 natter_server_bus_emit_message (NatterServerBus *self, const char *channel, GBytes *payload)
 {
@@ -134,4 +177,16 @@ natter_server_bus_emit_reconnected (NatterServerBus *self)
   g_return_if_fail (NATTER_IS_SERVER_BUS (self));
 
   g_signal_emit (self, signals[SIGNAL_RECONNECTED], 0);
+}
+
+void
+natter_server_bus_emit_calls_left (NatterServerBus *self,
+                                   const char *node_id,
+                                   gboolean own,
+                                   GArray *call_log_ids)
+{
+  g_return_if_fail (NATTER_IS_SERVER_BUS (self));
+  g_return_if_fail (node_id != NULL && call_log_ids != NULL);
+
+  g_signal_emit (self, signals[SIGNAL_CALLS_LEFT], 0, node_id, own, call_log_ids);
 }

@@ -20,7 +20,11 @@ G_BEGIN_DECLS
  * - "subscribed" (const char *channel): the subscription to @channel holds
  *   from now on (after natter_server_bus_subscribe () and after each
  *   reconnection); whatever was published there before may have been missed.
- * - "reconnected": the bus is back after a loss and subscribed again. */
+ * - "reconnected": the bus is back after a loss and subscribed again.
+ * - "calls-left" (const char *node_id, gboolean own, GArray *call_log_ids):
+ *   calls (gint64) that rang on a node that is gone, claimed by this node
+ *   alone: another node that died (@own FALSE: they are missed), or this
+ *   node's previous run under the same id (@own TRUE: they failed). */
 
 #define NATTER_TYPE_SERVER_BUS (natter_server_bus_get_type ())
 G_DECLARE_INTERFACE (NatterServerBus, natter_server_bus, NATTER, SERVER_BUS, GObject)
@@ -34,6 +38,10 @@ struct _NatterServerBusInterface {
   void (*subscribe) (NatterServerBus *self, const char *channel);
   void (*unsubscribe) (NatterServerBus *self, const char *channel);
   gboolean (*publish) (NatterServerBus *self, const char *channel, GBytes *payload);
+  /* Optional (a node alone has no one to tell): a call rings here from
+   * now on, or no longer. */
+  void (*own_call) (NatterServerBus *self, gint64 call_log_id);
+  void (*release_call) (NatterServerBus *self, gint64 call_log_id);
 };
 
 const char *natter_server_bus_get_node_id (NatterServerBus *self);
@@ -41,10 +49,16 @@ gboolean natter_server_bus_is_shared (NatterServerBus *self);
 void natter_server_bus_subscribe (NatterServerBus *self, const char *channel);
 void natter_server_bus_unsubscribe (NatterServerBus *self, const char *channel);
 gboolean natter_server_bus_publish (NatterServerBus *self, const char *channel, GBytes *payload);
+void natter_server_bus_own_call (NatterServerBus *self, gint64 call_log_id);
+void natter_server_bus_release_call (NatterServerBus *self, gint64 call_log_id);
 
 /* For backends. */
 void natter_server_bus_emit_message (NatterServerBus *self, const char *channel, GBytes *payload);
 void natter_server_bus_emit_subscribed (NatterServerBus *self, const char *channel);
 void natter_server_bus_emit_reconnected (NatterServerBus *self);
+void natter_server_bus_emit_calls_left (NatterServerBus *self,
+                                        const char *node_id,
+                                        gboolean own,
+                                        GArray *call_log_ids);
 
 G_END_DECLS

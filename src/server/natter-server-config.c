@@ -257,6 +257,10 @@ static const OptionSpec option_specs[] = {
     "redis://HOST:PORT" },
   { "node-id", OPTION_TEXT, AT (node_id), 0,
     "This node's name among the nodes of --redis (default: host name and process id)", "NAME" },
+  { "node-dead-after-ms", OPTION_UINT, AT (node_dead_after_ms), 300,
+    "Milliseconds after which a node of --redis that stopped saying it lives is dead: another "
+    "node makes its ringing calls missed (default 10000)",
+    "MS" },
 };
 
 #undef AT

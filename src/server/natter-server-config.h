@@ -70,8 +70,9 @@ typedef struct {
   double typing_rate_per_s;       /* 2 per conversation */
 
   /* Several nodes (natter-server-config-nodes.c) */
-  char *redis_uri; /* redis://HOST:PORT; NULL: a node alone, the in-process bus */
-  char *node_id;   /* NULL: natter_server_config_default_node_id () */
+  char *redis_uri;          /* redis://HOST:PORT; NULL: a node alone, the in-process bus */
+  char *node_id;            /* NULL: natter_server_config_default_node_id () */
+  guint node_dead_after_ms; /* 10000: a node silent this long is dead; 0: the default */
 } NatterServerConfig;
 
 #define NATTER_MAX_OUTGOING_BYTES (4 * 1024 * 1024)

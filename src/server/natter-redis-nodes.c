@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-redis-nodes"
+
+#include "natter-redis-nodes.h"
+
+#include <hiredis/hiredis.h>
+#include <string.h>
+
+/* Which nodes are alive, and who cleans up after the dead ones
+ * (ARCHITECTURE.md "Server: one node, many cores, many nodes"). Each node
+ * sets natter:node:ID:alive with an expiry of --node-dead-after-ms and
+ * refreshes it three times as often; a node whose key expired is dead.
+ * The node holding natter:nodes:cleaner (taken with SET NX PX, refreshed
+ * by its holder like the liveness key) looks at every node named in
+ * natter:nodes:known and, for each dead one, takes the set of calls it had
+ * ringing (natter:node:ID:calls) in one script that also forgets the
+ * node: whoever runs it first gets the calls, nobody else does, so each
+ * becomes a missed call once. A node that starts again under the same id
+ * takes its own set the same way at its first connection: those calls are
+ * its previous run's, failed, and no one else's calls are touched. */
+
+#define KNOWN_KEY "natter:nodes:known"
+#define CLEANER_KEY "natter:nodes:cleaner"
+
+/* KEYS: alive, known, cleaner; ARGV: node id, expiry (ms). 1: this node
+ * cleans up. */
+static const char heartbeat_script[] =
+  "redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])\n"
+  "redis.call('SADD', KEYS[2], ARGV[1])\n"
+  "if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end\n"
+  "if redis.call('GET', KEYS[3]) == ARGV[1] then\n"
+  "  redis.call('PEXPIRE', KEYS[3], ARGV[2])\n"
+  "  return 1\n"
+  "end\n"
+  "return 0\n";
+
+/* KEYS: the node's alive key, its calls, known; ARGV: its id. Its ringing
+ * calls once it is dead, nil while it lives. */
+static const char claim_dead_script[] =
+  "if redis.call('EXISTS', KEYS[1]) == 1 then return false end\n"
+  "local calls = redis.call('SMEMBERS', KEYS[2])\n"
+  "redis.call('DEL', KEYS[2])\n"
+  "redis.call('SREM', KEYS[3], ARGV[1])\n"
+  "return calls\n";
+
+/* KEYS: this node's calls. What a previous run under this id left. */
+static const char claim_own_script[] = "local calls = redis.call('SMEMBERS', KEYS[1])\n"
+                                       "redis.call('DEL', KEYS[1])\n"
+                                       "return calls\n";
+
+struct _NatterRedisNodes {
+  GObject parent_instance;
+
+  /* Not a reference: the bus disposes it first, which answers every
+   * pending command with NULL while this object still lives. */
+  NatterRedisConnection *commands;
+  char *node_id;
+  char *alive_key;
+  char *calls_key;
+  guint dead_after_ms;
+  NatterRedisNodesCallsLeftFunc calls_left;
+  gpointer user_data;
+
+  /* The calls ringing here (gint64 set), written again after Redis lost
+   * them. */
+  GHashTable *owned;
+  gboolean claimed_own;
+  gboolean cleaner;
+  guint heartbeat_id;
+};
+
+G_DEFINE_FINAL_TYPE (NatterRedisNodes, natter_redis_nodes, G_TYPE_OBJECT)
+
+static gboolean
+command (NatterRedisNodes *self,
+         NatterRedisReplyFunc func,
+         gpointer user_data,
+         int argc,
+         const char **argv)
+{
+  size_t lengths[8];
+
+  g_assert (argc <= (int) G_N_ELEMENTS (lengths));
+  for (int i = 0; i < argc; i++)
+    lengths[i] = strlen (argv[i]);
+  return natter_redis_connection_command (self->commands, func, user_data, argc, argv, lengths);
+}
+
+static char *
+alive_key (const char *node_id)
+{
+  return g_strconcat ("natter:node:", node_id, ":alive", NULL);
+}
+
+static char *
+calls_key (const char *node_id)
+{
+  return g_strconcat ("natter:node:", node_id, ":calls", NULL);
+}
+
+static gboolean
+reply_is_error (const redisReply *reply, const char *what)
+{
+  if (reply->type != REDIS_REPLY_ERROR)
+    return FALSE;
+  g_warning ("Redis refused %s: %s", what, reply->str);
+  return TRUE;
+}
+
+/* The call ids of an array reply; NULL for anything else (nil: the node
+ * lives). */
+static GArray *
+call_ids_of (const redisReply *reply)
+{
+  GArray *ids;
+
+  if (reply->type != REDIS_REPLY_ARRAY)
+    return NULL;
+  ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  for (size_t i = 0; i < reply->elements; i++) {
+    const redisReply *element = reply->element[i];
+    gint64 id;
+
+    if (element->type == REDIS_REPLY_STRING &&
+        g_ascii_string_to_signed (element->str, 10, 1, G_MAXINT64, &id, NULL))
+      g_array_append_val (ids, id);
+  }
+  return ids;
+}
+
+typedef struct {
+  NatterRedisNodes *nodes;
+  char *node_id;
+  gboolean own;
+} Claim;
+
+static void
+on_claimed (NatterRedisConnection *connection, const redisReply *reply, gpointer user_data)
+{
+  Claim *claim = user_data;
+  g_autoptr (GArray) ids = NULL;
+
+  if (reply != NULL && !reply_is_error (reply, "a claim of a node's calls"))
+    ids = call_ids_of (reply);
+  if (ids != NULL) {
+    if (!claim->own)
+      g_message ("node %s: node %s is dead, %u of its calls rang", claim->nodes->node_id,
+                 claim->node_id, ids->len);
+    if (ids->len > 0)
+      claim->nodes->calls_left (claim->node_id, claim->own, ids, claim->nodes->user_data);
+  }
+  g_free (claim->node_id);
+  g_free (claim);
+}
+
+static void
+claim (NatterRedisNodes *self, const char *node_id, gboolean own)
+{
+  Claim *pending = g_new0 (Claim, 1);
+  g_autofree char *alive = alive_key (node_id);
+  g_autofree char *calls = calls_key (node_id);
+  gboolean sent;
+
+  pending->nodes = self;
+  pending->node_id = g_strdup (node_id);
+  pending->own = own;
+  if (own) {
+    const char *argv[] = { "EVAL", claim_own_script, "1", calls };
+
+    sent = command (self, on_claimed, pending, G_N_ELEMENTS (argv), argv);
+  } else {
+    const char *argv[] = { "EVAL", claim_dead_script, "3", alive, calls, KNOWN_KEY, node_id };
+
+    sent = command (self, on_claimed, pending, G_N_ELEMENTS (argv), argv);
+  }
+  if (!sent) {
+    g_free (pending->node_id);
+    g_free (pending);
+  }
+}
+
+static void
+on_known (NatterRedisConnection *connection, const redisReply *reply, gpointer user_data)
+{
+  NatterRedisNodes *self = user_data;
+
+  if (reply == NULL || reply_is_error (reply, "the list of nodes") ||
+      reply->type != REDIS_REPLY_ARRAY)
+    return;
+  for (size_t i = 0; i < reply->elements; i++) {
+    const redisReply *element = reply->element[i];
+
+    if (element->type == REDIS_REPLY_STRING && !g_str_equal (element->str, self->node_id))
+      claim (self, element->str, FALSE);
+  }
+}
+
+static void
+on_heartbeat_reply (NatterRedisConnection *connection, const redisReply *reply, gpointer user_data)
+{
+  NatterRedisNodes *self = user_data;
+  gboolean cleaner;
+
+  if (reply == NULL || reply_is_error (reply, "the liveness heartbeat"))
+    return;
+  cleaner = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+  if (cleaner != self->cleaner)
+    g_message ("node %s: %s cleaning up after dead nodes", self->node_id,
+               cleaner ? "now" : "no longer");
+  self->cleaner = cleaner;
+  if (cleaner) {
+    const char *argv[] = { "SMEMBERS", KNOWN_KEY };
+
+    command (self, on_known, self, G_N_ELEMENTS (argv), argv);
+  }
+}
+
+static gboolean
+on_heartbeat_due (gpointer user_data)
+{
+  NatterRedisNodes *self = user_data;
+  g_autofree char *expiry = g_strdup_printf ("%u", self->dead_after_ms);
+  const char *argv[] = { "EVAL",    heartbeat_script, "3",           self->alive_key,
+                         KNOWN_KEY, CLEANER_KEY,      self->node_id, expiry };
+
+  command (self, on_heartbeat_reply, self, G_N_ELEMENTS (argv), argv);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+natter_redis_nodes_dispose (GObject *object)
+{
+  NatterRedisNodes *self = NATTER_REDIS_NODES (object);
+
+  g_clear_handle_id (&self->heartbeat_id, g_source_remove);
+
+  G_OBJECT_CLASS (natter_redis_nodes_parent_class)->dispose (object);
+}
+
+static void
+natter_redis_nodes_finalize (GObject *object)
+{
+  NatterRedisNodes *self = NATTER_REDIS_NODES (object);
+
+  g_free (self->node_id);
+  g_free (self->alive_key);
+  g_free (self->calls_key);
+  g_hash_table_unref (self->owned);
+
+  G_OBJECT_CLASS (natter_redis_nodes_parent_class)->finalize (object);
+}
+
+static void
+natter_redis_nodes_class_init (NatterRedisNodesClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = natter_redis_nodes_dispose;
+  object_class->finalize = natter_redis_nodes_finalize;
+}
+
+static void
+natter_redis_nodes_init (NatterRedisNodes *self)
+{
+  self->owned = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  self->dead_after_ms = NATTER_NODE_DEAD_AFTER_MS;
+}
+
+/**
+ * natter_redis_nodes_new:
+ * @commands: the bus's command connection, which must outlive the
+ *   returned object's pending commands (dispose it first)
+ * @node_id: this node's id
+ * @calls_left: told of the calls a dead node (or this node's previous
+ *   run) left ringing
+ * @user_data: for @calls_left
+ *
+ * Returns: (transfer full): the node registry, not started
+ */
+NatterRedisNodes *
+natter_redis_nodes_new (NatterRedisConnection *commands,
+                        const char *node_id,
+                        NatterRedisNodesCallsLeftFunc calls_left,
+                        gpointer user_data)
+{
+  NatterRedisNodes *self;
+
+  g_return_val_if_fail (NATTER_IS_REDIS_CONNECTION (commands), NULL);
+  g_return_val_if_fail (node_id != NULL && calls_left != NULL, NULL);
+
+  self = g_object_new (NATTER_TYPE_REDIS_NODES, NULL);
+  self->commands = commands;
+  self->node_id = g_strdup (node_id);
+  self->alive_key = alive_key (node_id);
+  self->calls_key = calls_key (node_id);
+  self->calls_left = calls_left;
+  self->user_data = user_data;
+  return self;
+}
+
+/**
+ * natter_redis_nodes_set_dead_after:
+ * @self: a registry, not started
+ * @dead_after_ms: how long after its last heartbeat a node counts as dead
+ */
+void
+natter_redis_nodes_set_dead_after (NatterRedisNodes *self, guint dead_after_ms)
+{
+  g_return_if_fail (NATTER_IS_REDIS_NODES (self));
+  g_return_if_fail (dead_after_ms >= 3 && self->heartbeat_id == 0);
+
+  self->dead_after_ms = dead_after_ms;
+}
+
+void
+natter_redis_nodes_start (NatterRedisNodes *self)
+{
+  g_return_if_fail (NATTER_IS_REDIS_NODES (self));
+
+  if (self->heartbeat_id == 0)
+    self->heartbeat_id = g_timeout_add (self->dead_after_ms / 3, on_heartbeat_due, self);
+}
+
+/**
+ * natter_redis_nodes_connected:
+ * @self: a registry
+ *
+ * The command connection is (again) ready: the first time, what a
+ * previous run under this id left is taken; every time, the calls ringing
+ * here are written again (a restarted Redis forgot them) and this node
+ * says it lives.
+ */
+void
+natter_redis_nodes_connected (NatterRedisNodes *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  g_return_if_fail (NATTER_IS_REDIS_NODES (self));
+
+  /* Commands run in order: the claim cannot take what comes after it. */
+  if (!self->claimed_own) {
+    self->claimed_own = TRUE;
+    claim (self, self->node_id, TRUE);
+  }
+  g_hash_table_iter_init (&iter, self->owned);
+  while (g_hash_table_iter_next (&iter, &key, NULL)) {
+    g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, *(gint64 *) key);
+    const char *argv[] = { "SADD", self->calls_key, id };
+
+    command (self, NULL, NULL, G_N_ELEMENTS (argv), argv);
+  }
+  on_heartbeat_due (self);
+}
+
+/**
+ * natter_redis_nodes_own_call:
+ * @self: a registry
+ * @call_log_id: a call now ringing on this node
+ *
+ * Should this node die, the cleaner makes it a missed call.
+ */
+void
+natter_redis_nodes_own_call (NatterRedisNodes *self, gint64 call_log_id)
+{
+  g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, call_log_id);
+  const char *argv[] = { "SADD", self->calls_key, id };
+
+  g_return_if_fail (NATTER_IS_REDIS_NODES (self));
+
+  if (!g_hash_table_add (self->owned, g_memdup2 (&call_log_id, sizeof call_log_id)))
+    return;
+  /* Not ready: natter_redis_nodes_connected () writes it. */
+  command (self, NULL, NULL, G_N_ELEMENTS (argv), argv);
+}
+
+/* @call_log_id stopped ringing here. */
+void
+natter_redis_nodes_release_call (NatterRedisNodes *self, gint64 call_log_id)
+{
+  g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, call_log_id);
+  const char *argv[] = { "SREM", self->calls_key, id };
+
+  g_return_if_fail (NATTER_IS_REDIS_NODES (self));
+
+  if (!g_hash_table_remove (self->owned, &call_log_id))
+    return;
+  command (self, NULL, NULL, G_N_ELEMENTS (argv), argv);
+}
+
+/* Whether this node held the cleaner key at its last heartbeat. */
+gboolean
+natter_redis_nodes_is_cleaner (NatterRedisNodes *self)
+{
+  g_return_val_if_fail (NATTER_IS_REDIS_NODES (self), FALSE);
+
+  return self->cleaner;
+}

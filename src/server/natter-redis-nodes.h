@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "natter-redis-connection.h"
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_REDIS_NODES (natter_redis_nodes_get_type ())
+G_DECLARE_FINAL_TYPE (NatterRedisNodes, natter_redis_nodes, NATTER, REDIS_NODES, GObject)
+
+/* @call_log_ids (gint64) rang on @node_id, which is gone: this node
+ * (@own: the same node id before a restart) claimed them, nobody else
+ * did. */
+typedef void (*NatterRedisNodesCallsLeftFunc) (const char *node_id,
+                                               gboolean own,
+                                               GArray *call_log_ids,
+                                               gpointer user_data);
+
+#define NATTER_NODE_DEAD_AFTER_MS 10000
+
+NatterRedisNodes *natter_redis_nodes_new (NatterRedisConnection *commands,
+                                          const char *node_id,
+                                          NatterRedisNodesCallsLeftFunc calls_left,
+                                          gpointer user_data);
+void natter_redis_nodes_set_dead_after (NatterRedisNodes *self, guint dead_after_ms);
+void natter_redis_nodes_start (NatterRedisNodes *self);
+void natter_redis_nodes_connected (NatterRedisNodes *self);
+void natter_redis_nodes_own_call (NatterRedisNodes *self, gint64 call_log_id);
+void natter_redis_nodes_release_call (NatterRedisNodes *self, gint64 call_log_id);
+gboolean natter_redis_nodes_is_cleaner (NatterRedisNodes *self);
+
+G_END_DECLS
