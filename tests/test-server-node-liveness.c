@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #define G_LOG_DOMAIN "test-server-node-liveness"
 
-/* Nodes that die (issue 17, item 3): two real natter-server processes on
- * one SQLite file and one real redis-server. A node killed while a call
- * rings on it leaves a missed call, ended by the node elected to clean up;
- * a node that starts again fails its own calls only, never the ones
- * ringing on the other node. Skipped when redis-server is not installed. */
+/* Shared state across nodes (issue 17, item 3): two real natter-server
+ * processes on one SQLite file and one real redis-server. A node killed
+ * while a call rings on it leaves a missed call, ended by the node elected
+ * to clean up, and its profiles go offline; a node that starts again fails
+ * its own calls only, never the ones ringing on the other node; presence
+ * is one across the nodes. Skipped when redis-server is not installed. */
 
 #include "config.h"
 
 #include <string.h>
 
+#include <hiredis/hiredis.h>
+
 #include "natter-http-body.h"
+#include "natter-redis-connection.h"
 #include "natter-test-server.h"
 #include "natter-test-services.h"
 #include "natter-test-ws.h"
@@ -138,11 +142,122 @@ call_status_is (NatterTestServer *server,
   return g_strcmp0 (status, expected) == 0;
 }
 
+static void
+on_integer (NatterRedisConnection *connection, const redisReply *reply, gpointer user_data)
+{
+  gint64 *out = user_data;
+
+  *out = reply != NULL && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -2;
+}
+
+/* How many connections of @peer Redis counts, expired ones too. */
+static gint64
+presence_members (Cluster *cluster, NatterTestPeer *peer)
+{
+  g_autoptr (NatterRedisConnection) connection =
+    natter_redis_connection_new ("127.0.0.1", natter_test_redis_get_port (cluster->redis), "test");
+  g_autofree char *key = g_strdup_printf ("natter:presence:%s/%" G_GINT64_FORMAT,
+                                          peer->profile->profile_type, peer->profile->profile_id);
+  const char *argv[] = { "ZCARD", key };
+  size_t lengths[] = { 5, strlen (key) };
+  gint64 value = -1;
+
+  natter_redis_connection_start (connection);
+  natter_test_wait_until (
+    natter_redis_connection_get_state (connection) == NATTER_REDIS_CONNECTION_READY, 5000);
+  g_assert_true (
+    natter_redis_connection_command (connection, on_integer, &value, 2, argv, lengths));
+  natter_test_wait_until (value != -1, 5000);
+  return value;
+}
+
+/* Contacts, with the WebSockets that made them gone from Redis too. */
+static void
+befriend (Cluster *cluster, NatterTestPeer *peer, NatterTestPeer *other)
+{
+  natter_test_peers_befriend (cluster->a, peer, other);
+  natter_test_wait_until (presence_members (cluster, peer) == 0, 5000);
+  natter_test_wait_until (presence_members (cluster, other) == 0, 5000);
+}
+
+/* The next presence frame about @peer on @ws. */
+static void
+expect_presence (NatterTestWs *ws, NatterTestPeer *peer, gboolean online, guint timeout_ms)
+{
+  g_autoptr (NatterFrame) presence = natter_test_ws_wait_for (ws, "presence", timeout_ms);
+
+  g_assert_nonnull (presence);
+  g_assert_nonnull (presence->profile);
+  g_assert_cmpint (presence->profile->profile_id, ==, peer->profile->profile_id);
+  g_assert_cmpstr (presence->profile->profile_type, ==, peer->profile->profile_type);
+  g_assert_cmpint (presence->online, ==, online);
+}
+
+/* One presence across the nodes: Alice's first connection anywhere
+ * brings her online for Bob on the other node, her second (on Bob's node)
+ * changes nothing, closing one of two changes nothing, closing the last
+ * takes her offline. A device of Bob's that connects where Alice is not
+ * learns that she is online elsewhere. */
+static void
+test_presence_across_nodes (void)
+{
+  Cluster cluster = { 0 };
+  g_autoptr (NatterTestPeer) alice = NULL;
+  g_autoptr (NatterTestPeer) bob = NULL;
+  g_autoptr (NatterTestWs) bob_on_b = NULL;
+  g_autoptr (NatterTestWs) alice_on_a = NULL;
+  g_autoptr (NatterTestWs) alice_on_b = NULL;
+  g_autoptr (NatterTestWs) bob_again_on_b = NULL;
+
+  if (!cluster_start (&cluster, dead_after_ms ())) {
+    g_test_skip ("redis-server is not installed (Debian: redis-server)");
+    return;
+  }
+  alice = natter_test_peer_new (cluster.a, "alice", "tutor");
+  bob = natter_test_peer_new (cluster.a, "bob", "student");
+  befriend (&cluster, alice, bob);
+
+  bob_on_b = natter_test_peer_open (cluster.b, bob);
+  natter_test_ws_assert_none (bob_on_b, "presence", 200);
+  alice_on_a = natter_test_peer_open (cluster.a, alice);
+  expect_presence (bob_on_b, alice, TRUE, natter_test_scale_ms (5000));
+  /* Alice learns Bob's presence from node B through Redis. */
+  expect_presence (alice_on_a, bob, TRUE, natter_test_scale_ms (5000));
+
+  alice_on_b = natter_test_peer_open (cluster.b, alice);
+  expect_presence (alice_on_b, bob, TRUE, natter_test_scale_ms (5000));
+  natter_test_ws_assert_none (bob_on_b, "presence", 300);
+
+  /* A device of Bob's connecting to B, where Alice also is, and one... */
+  bob_again_on_b = natter_test_peer_open (cluster.b, bob);
+  expect_presence (bob_again_on_b, alice, TRUE, natter_test_scale_ms (5000));
+  g_clear_pointer (&bob_again_on_b, natter_test_ws_free);
+
+  g_clear_pointer (&alice_on_a, natter_test_ws_free);
+  natter_test_wait_until (presence_members (&cluster, alice) == 1, 5000);
+  natter_test_ws_assert_none (bob_on_b, "presence", 300);
+
+  /* ... and one connecting where she is not: she is on B only now. */
+  {
+    g_autoptr (NatterTestWs) bob_on_a = natter_test_peer_open (cluster.a, bob);
+
+    expect_presence (bob_on_a, alice, TRUE, natter_test_scale_ms (5000));
+  }
+
+  g_clear_pointer (&alice_on_b, natter_test_ws_free);
+  expect_presence (bob_on_b, alice, FALSE, natter_test_scale_ms (5000));
+  g_assert_cmpint (presence_members (&cluster, alice), ==, 0);
+
+  g_clear_pointer (&bob_on_b, natter_test_ws_free);
+  cluster_stop (&cluster);
+}
+
 /* SIGKILL of the node a call rings on: while it lives its call rings on
  * past --node-dead-after-ms (it keeps saying it lives); once killed, node
  * B (which may first have to take over the cleaning) makes the call
  * missed: Bob's device on B gets call_cancelled "timeout" and the
- * missed_call event, as after a ring timeout. */
+ * missed_call event, as after a ring timeout, and Alice, who was
+ * connected to A only, goes offline for him. */
 static void
 test_killed_node_call_missed (void)
 {
@@ -163,9 +278,11 @@ test_killed_node_call_missed (void)
   }
   alice = natter_test_peer_new (cluster.a, "alice", "tutor");
   bob = natter_test_peer_new (cluster.a, "bob", "student");
+  befriend (&cluster, alice, bob);
   alice_on_a = natter_test_peer_open (cluster.a, alice);
   bob_on_a = natter_test_peer_open (cluster.a, bob);
   bob_on_b = natter_test_peer_open (cluster.b, bob);
+  expect_presence (bob_on_b, alice, TRUE, natter_test_scale_ms (5000));
 
   call_log_id = start_call (alice_on_a, bob);
   invitation = natter_test_ws_expect (bob_on_a, "call_invitation");
@@ -189,6 +306,10 @@ test_killed_node_call_missed (void)
   g_assert_cmpstr (missed->call->status, ==, "missed");
   g_assert_cmpint (missed->event_id, >, 0);
   g_assert_true (call_status_is (cluster.b, alice, call_log_id, "missed"));
+  /* Alice was on A only: offline with it. Bob is still on B. */
+  expect_presence (bob_on_b, alice, FALSE, natter_test_scale_ms (2000));
+  g_assert_cmpint (presence_members (&cluster, alice), ==, 0);
+  g_assert_cmpint (presence_members (&cluster, bob), ==, 1);
   /* Once. */
   natter_test_ws_assert_none (bob_on_b, "missed_call", DEAD_AFTER_MS);
 
@@ -292,6 +413,8 @@ main (int argc, char **argv)
   g_test_add_func ("/natter/server-node-liveness/restart-fails-only-own-calls",
                    test_restart_fails_only_own_calls);
   g_test_add_func ("/natter/server-node-liveness/dead-after-edge", test_dead_after_edge);
+  g_test_add_func ("/natter/server-node-liveness/presence-across-nodes",
+                   test_presence_across_nodes);
 
   return g_test_run ();
 }

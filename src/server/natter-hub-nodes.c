@@ -557,9 +557,174 @@ natter_hub_nodes_sending_end (NatterHub *self,
     g_hash_table_remove (self->sending, sending);
 }
 
+/* The presence frame of @profile: online now, or gone now. */
+static char *
+presence_json (const NatterProfile *profile, gboolean online)
+{
+  g_autoptr (NatterFrame) presence = natter_frame_new (NATTER_FRAME_PRESENCE);
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+
+  presence->profile = natter_profile_copy (profile);
+  presence->online = online;
+  presence->last_seen = natter_format_time (now);
+  return natter_frame_to_json (presence, NULL);
+}
+
+/* "TYPE/ID", as natter_hub_profile_key () writes it; NULL for anything
+ * else (it came through Redis). */
+static NatterProfile *
+profile_of_key (NatterHub *self, const char *profile_key)
+{
+  const char *slash = strrchr (profile_key, '/');
+  g_autofree char *type = NULL;
+  gint64 id = 0;
+
+  if (slash == NULL || slash == profile_key ||
+      !g_ascii_string_to_signed (slash + 1, 10, 1, G_MAXINT64, &id, NULL))
+    return NULL;
+  type = g_strndup (profile_key, (gsize) (slash - profile_key));
+  return natter_server_db_get_profile (self->db, id, type, NULL);
+}
+
+/* This node alone saw @profile_key come online or go offline on all
+ * nodes: its contacts hear it wherever they are connected. */
+static void
+on_presence_changed (NatterServerBus *bus,
+                     const char *profile_key,
+                     gboolean online,
+                     NatterHub *self)
+{
+  g_autoptr (NatterProfile) profile = profile_of_key (self, profile_key);
+  g_autoptr (GPtrArray) contacts = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  if (profile == NULL) {
+    g_warning ("The presence of an unknown profile “%s”: dropped", profile_key);
+    return;
+  }
+  contacts = natter_server_db_list_contacts (self->db, profile, &error);
+  if (contacts == NULL) {
+    g_warning ("Could not list contacts: %s", error->message);
+    return;
+  }
+  text = presence_json (profile, online);
+  for (guint i = 0; i < contacts->len; i++) {
+    NatterProfile *contact = g_ptr_array_index (contacts, i);
+    g_autofree char *key = natter_hub_profile_key (contact->profile_id, contact->profile_type);
+
+    natter_hub_relay_frame (self, key, "presence", text);
+  }
+}
+
+/* A new connection waiting to learn which contacts are online on other
+ * nodes. */
+typedef struct {
+  NatterHubConnection *connection;
+  GPtrArray *contacts; /* NatterProfile */
+} PresenceGreet;
+
+static void
+presence_greet_free (gpointer data)
+{
+  PresenceGreet *greet = data;
+
+  g_object_unref (greet->connection);
+  g_ptr_array_unref (greet->contacts);
+  g_free (greet);
+}
+
+static void
+on_presence_queried (NatterServerBus *bus,
+                     guint64 request,
+                     const char *const *online,
+                     NatterHub *self)
+{
+  PresenceGreet *greet = g_hash_table_lookup (self->presence_greets, &request);
+
+  if (greet == NULL)
+    return;
+  for (guint i = 0; i < greet->contacts->len; i++) {
+    NatterProfile *contact = g_ptr_array_index (greet->contacts, i);
+    g_autofree char *key = natter_hub_profile_key (contact->profile_id, contact->profile_type);
+
+    if (g_strv_contains (online, key)) {
+      g_autofree char *text = presence_json (contact, TRUE);
+
+      natter_hub_connection_send_text (greet->connection, "presence", text);
+    }
+  }
+  g_hash_table_remove (self->presence_greets, &request);
+}
+
+#define PRESENCE_MEMBER_KEY "natter-presence-member"
+
+/**
+ * natter_hub_nodes_presence_opened:
+ * @self: the hub
+ * @connection: a connection just greeted with the contacts online here
+ * @contacts_elsewhere: (element-type NatterProfile): its contacts without
+ *   a connection on this node
+ *
+ * Among several nodes, the connection counts in Redis (whether its
+ * profile came online by it is decided there, see on_presence_changed ())
+ * and learns which of @contacts_elsewhere are online on other nodes.
+ */
+void
+natter_hub_nodes_presence_opened (NatterHub *self,
+                                  NatterHubConnection *connection,
+                                  GPtrArray *contacts_elsewhere)
+{
+  g_autofree char *member = NULL;
+  g_autoptr (GPtrArray) keys = NULL;
+  PresenceGreet *greet;
+  guint64 request;
+
+  if (!self->shared)
+    return;
+
+  member = g_strdup_printf ("%s:%" G_GUINT64_FORMAT, natter_server_bus_get_node_id (self->bus),
+                            ++self->next_member);
+  natter_server_bus_add_presence (self->bus, natter_hub_connection_get_profile_key (connection),
+                                  member);
+  g_object_set_data_full (G_OBJECT (connection), PRESENCE_MEMBER_KEY, g_steal_pointer (&member),
+                          g_free);
+
+  if (contacts_elsewhere == NULL || contacts_elsewhere->len == 0)
+    return;
+  keys = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < contacts_elsewhere->len; i++) {
+    const NatterProfile *contact = g_ptr_array_index (contacts_elsewhere, i);
+
+    g_ptr_array_add (keys, natter_hub_profile_key (contact->profile_id, contact->profile_type));
+  }
+  g_ptr_array_add (keys, NULL);
+  request = ++self->next_greet;
+  if (!natter_server_bus_query_presence (self->bus, request, (const char *const *) keys->pdata))
+    return;
+  greet = g_new0 (PresenceGreet, 1);
+  greet->connection = g_object_ref (connection);
+  greet->contacts = g_ptr_array_ref (contacts_elsewhere);
+  g_hash_table_insert (self->presence_greets, g_memdup2 (&request, sizeof request), greet);
+}
+
+/* The connection closed: Redis decides whether its profile went offline. */
+void
+natter_hub_nodes_presence_closed (NatterHub *self, NatterHubConnection *connection)
+{
+  const char *member = g_object_get_data (G_OBJECT (connection), PRESENCE_MEMBER_KEY);
+
+  if (!self->shared || member == NULL)
+    return;
+  natter_server_bus_remove_presence (self->bus, natter_hub_connection_get_profile_key (connection),
+                                     member);
+}
+
 void
 natter_hub_nodes_init (NatterHub *self)
 {
+  self->presence_greets =
+    g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, presence_greet_free);
   self->node_profiles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, node_profile_free);
   self->sending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->unpublished = g_queue_new ();
@@ -573,6 +738,7 @@ natter_hub_nodes_dispose (NatterHub *self)
   g_clear_object (&self->bus);
   g_clear_pointer (&self->node_profiles, g_hash_table_unref);
   g_clear_pointer (&self->sending, g_hash_table_unref);
+  g_clear_pointer (&self->presence_greets, g_hash_table_unref);
   if (self->unpublished != NULL)
     g_queue_free_full (g_steal_pointer (&self->unpublished), unpublished_free);
 }
@@ -604,6 +770,8 @@ natter_hub_set_bus (NatterHub *self, NatterServerBus *bus)
   g_signal_connect (bus, "subscribed", G_CALLBACK (on_bus_subscribed), self);
   g_signal_connect (bus, "reconnected", G_CALLBACK (on_bus_reconnected), self);
   g_signal_connect_swapped (bus, "calls-left", G_CALLBACK (natter_hub_calls_left), self);
+  g_signal_connect (bus, "presence-changed", G_CALLBACK (on_presence_changed), self);
+  g_signal_connect (bus, "presence-queried", G_CALLBACK (on_presence_queried), self);
   /* What is meant for this node alone. */
   node_channel = g_strconcat (NODE_CHANNEL_PREFIX, natter_server_bus_get_node_id (bus), NULL);
   natter_server_bus_subscribe (bus, node_channel);

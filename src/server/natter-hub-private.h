@@ -58,6 +58,12 @@ struct _NatterHub {
   GHashTable *sending;
   /* Unpublished: events the bus could not take, sent when it is back */
   GQueue *unpublished;
+  /* Presence across nodes: request -> PresenceGreet (a new connection
+   * waiting to learn which contacts are online elsewhere), and the
+   * numbers of the next request and connection member. */
+  GHashTable *presence_greets;
+  guint64 next_greet;
+  guint64 next_member;
 };
 
 /* A conversation's participants and their profile keys, for routing;
@@ -99,6 +105,10 @@ void natter_hub_nodes_sending_end (NatterHub *self,
                                    const char *client_msg_id);
 void natter_hub_nodes_profile_opened (NatterHub *self, NatterHubConnection *connection);
 void natter_hub_nodes_profile_closed (NatterHub *self, const char *profile_key);
+void natter_hub_nodes_presence_opened (NatterHub *self,
+                                       NatterHubConnection *connection,
+                                       GPtrArray *contacts_elsewhere);
+void natter_hub_nodes_presence_closed (NatterHub *self, NatterHubConnection *connection);
 void natter_hub_nodes_init (NatterHub *self);
 void natter_hub_nodes_dispose (NatterHub *self);
 /* natter-hub-attachments.c */

@@ -229,30 +229,38 @@ natter_hub_introduce_participants (NatterHub *self,
 
 /* A new connection learns which of its contacts are online right now (later
  * changes reach it through announce_presence ()); when it is the profile's
- * first, those contacts learn that it came online. One contact query. */
-static void
+ * first, those contacts learn that it came online. One contact query.
+ * Among several nodes Redis decides who came online (natter-hub-nodes.c):
+ * returns the contacts without a connection here, to ask it about. */
+static GPtrArray *
 greet_contacts (NatterHub *self, NatterHubConnection *connection, gboolean first)
 {
   const NatterProfile *profile = natter_hub_connection_get_profile (connection);
   g_autoptr (GPtrArray) contacts = NULL;
+  g_autoptr (GPtrArray) elsewhere = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *online_text = NULL;
 
   contacts = natter_server_db_list_contacts (self->db, profile, &error);
   if (contacts == NULL) {
     g_warning ("Could not list contacts: %s", error->message);
-    return;
+    return NULL;
   }
+  if (self->shared)
+    elsewhere = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
 
   for (guint i = 0; i < contacts->len; i++) {
     NatterProfile *contact = g_ptr_array_index (contacts, i);
     g_autofree char *key = natter_hub_profile_key (contact->profile_id, contact->profile_type);
     g_autofree char *text = NULL;
 
-    if (natter_hub_lookup_connections (self, key) == NULL)
+    if (natter_hub_lookup_connections (self, key) == NULL) {
+      if (elsewhere != NULL)
+        g_ptr_array_add (elsewhere, natter_profile_copy (contact));
       continue;
+    }
 
-    if (first) {
+    if (first && !self->shared) {
       if (online_text == NULL)
         online_text = presence_json (profile, TRUE);
       natter_hub_send_to_profile (self, key, NULL, "presence", online_text);
@@ -261,6 +269,7 @@ greet_contacts (NatterHub *self, NatterHubConnection *connection, gboolean first
     text = presence_json (contact, TRUE);
     natter_hub_connection_send_text (connection, "presence", text);
   }
+  return g_steal_pointer (&elsewhere);
 }
 
 static void
@@ -315,9 +324,10 @@ on_connection_closed (NatterHub *self, NatterHubConnection *connection)
 
   if (!self->shutting_down) {
     natter_hub_calls_connection_closed (self, connection, was_last);
-    if (was_last)
+    if (was_last && !self->shared)
       announce_presence (self, natter_hub_connection_get_profile (connection), FALSE);
   }
+  natter_hub_nodes_presence_closed (self, connection);
 
   maybe_finish_shutdown (self);
 }
@@ -384,7 +394,11 @@ add_connection (NatterHub *self, NatterHubConnection *connection)
     g_hash_table_remove (self->missed_calls, natter_hub_connection_get_profile_key (connection));
 
   send_hello (self, connection);
-  greet_contacts (self, connection, first);
+  {
+    g_autoptr (GPtrArray) elsewhere = greet_contacts (self, connection, first);
+
+    natter_hub_nodes_presence_opened (self, connection, elsewhere);
+  }
   natter_hub_calls_connection_opened (self, connection);
 }
 

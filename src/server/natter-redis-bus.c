@@ -193,6 +193,18 @@ on_calls_left (const char *node_id, gboolean own, GArray *call_log_ids, gpointer
   natter_server_bus_emit_calls_left (NATTER_SERVER_BUS (user_data), node_id, own, call_log_ids);
 }
 
+static void
+on_presence_changed (const char *profile_key, gboolean online, gpointer user_data)
+{
+  natter_server_bus_emit_presence_changed (NATTER_SERVER_BUS (user_data), profile_key, online);
+}
+
+static void
+on_presence_queried (guint64 request, const char *const *online, gpointer user_data)
+{
+  natter_server_bus_emit_presence_queried (NATTER_SERVER_BUS (user_data), request, online);
+}
+
 static gboolean
 on_heartbeat_due (gpointer user_data)
 {
@@ -343,7 +355,8 @@ natter_redis_bus_new (const char *uri, const char *node_id, GError **error)
   g_signal_connect (self->subscriber, "notify::state", G_CALLBACK (on_connection_state), self);
   g_signal_connect (self->subscriber, "subscribed", G_CALLBACK (on_subscribed), self);
   g_signal_connect (self->subscriber, "message", G_CALLBACK (on_message), self);
-  self->nodes = natter_redis_nodes_new (self->commands, node_id, on_calls_left, self);
+  self->nodes = natter_redis_nodes_new (self->commands, node_id, on_calls_left, on_presence_changed,
+                                        on_presence_queried, self);
   natter_redis_bus_set_watchdog (self, DEFAULT_PING_INTERVAL_MS, DEFAULT_TIMEOUT_MS);
 
   return self;
@@ -598,8 +611,35 @@ natter_redis_bus_iface_release_call (NatterServerBus *bus, gint64 call_log_id)
 }
 
 static void
+natter_redis_bus_iface_add_presence (NatterServerBus *bus,
+                                     const char *profile_key,
+                                     const char *member)
+{
+  natter_redis_nodes_presence_add (NATTER_REDIS_BUS (bus)->nodes, profile_key, member);
+}
+
+static void
+natter_redis_bus_iface_remove_presence (NatterServerBus *bus,
+                                        const char *profile_key,
+                                        const char *member)
+{
+  natter_redis_nodes_presence_remove (NATTER_REDIS_BUS (bus)->nodes, profile_key, member);
+}
+
+static gboolean
+natter_redis_bus_iface_query_presence (NatterServerBus *bus,
+                                       guint64 request,
+                                       const char *const *profile_keys)
+{
+  return natter_redis_nodes_query (NATTER_REDIS_BUS (bus)->nodes, request, profile_keys);
+}
+
+static void
 natter_redis_bus_iface_init (NatterServerBusInterface *iface)
 {
+  iface->add_presence = natter_redis_bus_iface_add_presence;
+  iface->remove_presence = natter_redis_bus_iface_remove_presence;
+  iface->query_presence = natter_redis_bus_iface_query_presence;
   iface->own_call = natter_redis_bus_iface_own_call;
   iface->release_call = natter_redis_bus_iface_release_call;
   iface->get_node_id = natter_redis_bus_iface_get_node_id;

@@ -17,7 +17,16 @@
  * node: whoever runs it first gets the calls, nobody else does, so each
  * becomes a missed call once. A node that starts again under the same id
  * takes its own set the same way at its first connection: those calls are
- * its previous run's, failed, and no one else's calls are touched. */
+ * its previous run's, failed, and no one else's calls are touched.
+ *
+ * Presence: natter:presence:PROFILE is a sorted set of NODE:CONNECTION
+ * scored by when it expires (Redis's clock), one member per WebSocket,
+ * refreshed by the node holding it like its liveness key. Whether a
+ * profile came online or went offline is decided inside the script that
+ * adds or removes a member, so one node alone sees each transition and
+ * announces it. A dead node's members are removed by the claim script;
+ * the profiles left without a member went offline. An expired member
+ * never counts as online. */
 
 #define KNOWN_KEY "natter:nodes:known"
 #define CLEANER_KEY "natter:nodes:cleaner"
@@ -34,14 +43,61 @@ static const char heartbeat_script[] =
   "end\n"
   "return 0\n";
 
-/* KEYS: the node's alive key, its calls, known; ARGV: its id. Its ringing
- * calls once it is dead, nil while it lives. */
+#define PRESENCE_PREFIX "natter:presence:"
+#define NOW_MS                     \
+  "local t = redis.call('TIME')\n" \
+  "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+
+/* KEYS: the node's alive key, its calls, known, its profiles; ARGV: its
+ * id. Once it is dead: its ringing calls and the profiles that went
+ * offline with it; nil while it lives. */
 static const char claim_dead_script[] =
-  "if redis.call('EXISTS', KEYS[1]) == 1 then return false end\n"
+  "if redis.call('EXISTS', KEYS[1]) == 1 then return false end\n" NOW_MS
   "local calls = redis.call('SMEMBERS', KEYS[2])\n"
-  "redis.call('DEL', KEYS[2])\n"
+  "local offline = {}\n"
+  "local prefix = ARGV[1] .. ':'\n"
+  "for _, profile in ipairs(redis.call('SMEMBERS', KEYS[4])) do\n"
+  "  local key = '" PRESENCE_PREFIX "' .. profile\n"
+  "  local removed = 0\n"
+  "  for _, member in ipairs(redis.call('ZRANGE', key, 0, -1)) do\n"
+  "    if string.sub(member, 1, #prefix) == prefix then\n"
+  "      removed = removed + redis.call('ZREM', key, member)\n"
+  "    end\n"
+  "  end\n"
+  "  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)\n"
+  "  if removed > 0 and redis.call('ZCARD', key) == 0 then offline[#offline + 1] = profile end\n"
+  "end\n"
+  "redis.call('DEL', KEYS[2], KEYS[4])\n"
   "redis.call('SREM', KEYS[3], ARGV[1])\n"
-  "return calls\n";
+  "return {calls, offline}\n";
+
+/* KEYS: the profile's presence, this node's profiles; ARGV: the member,
+ * the expiry (ms), the profile. 1: the profile came online. Also the
+ * refresh: a member Redis lost comes back. */
+static const char presence_add_script[] =
+  NOW_MS "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
+         "local before = redis.call('ZCARD', KEYS[1])\n"
+         "local fresh = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])\n"
+         "redis.call('SADD', KEYS[2], ARGV[3])\n"
+         "if before == 0 then return 1 end\n"
+         "return 0\n";
+
+/* KEYS: the profile's presence; ARGV: the member. 1: the profile went
+ * offline. */
+static const char presence_remove_script[] =
+  NOW_MS "local removed = redis.call('ZREM', KEYS[1], ARGV[1])\n"
+         "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
+         "if removed == 1 and redis.call('ZCARD', KEYS[1]) == 0 then return 1 end\n"
+         "return 0\n";
+
+/* KEYS: presence sets. The indexes (1-based) of those with a member that
+ * has not expired. */
+static const char presence_query_script[] =
+  NOW_MS "local online = {}\n"
+         "for i, key in ipairs(KEYS) do\n"
+         "  if redis.call('ZCOUNT', key, '(' .. now, '+inf') > 0 then online[#online + 1] = i end\n"
+         "end\n"
+         "return online\n";
 
 /* KEYS: this node's calls. What a previous run under this id left. */
 static const char claim_own_script[] = "local calls = redis.call('SMEMBERS', KEYS[1])\n"
@@ -58,8 +114,14 @@ struct _NatterRedisNodes {
   char *alive_key;
   char *calls_key;
   guint dead_after_ms;
+  char *profiles_key;
   NatterRedisNodesCallsLeftFunc calls_left;
+  NatterRedisNodesPresenceFunc presence_changed;
+  NatterRedisNodesQueriedFunc presence_queried;
   gpointer user_data;
+
+  /* The members this node holds: member -> profile key. */
+  GHashTable *members;
 
   /* The calls ringing here (gint64 set), written again after Redis lost
    * them. */
@@ -98,6 +160,12 @@ calls_key (const char *node_id)
   return g_strconcat ("natter:node:", node_id, ":calls", NULL);
 }
 
+static char *
+profiles_key (const char *node_id)
+{
+  return g_strconcat ("natter:node:", node_id, ":profiles", NULL);
+}
+
 static gboolean
 reply_is_error (const redisReply *reply, const char *what)
 {
@@ -134,14 +202,35 @@ typedef struct {
   gboolean own;
 } Claim;
 
+/* The profiles of the second element of a dead node's claim. */
+static void
+presence_gone (NatterRedisNodes *self, const redisReply *reply)
+{
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+      reply->element[1]->type != REDIS_REPLY_ARRAY)
+    return;
+  reply = reply->element[1];
+  for (size_t i = 0; i < reply->elements; i++) {
+    if (reply->element[i]->type == REDIS_REPLY_STRING)
+      self->presence_changed (reply->element[i]->str, FALSE, self->user_data);
+  }
+}
+
 static void
 on_claimed (NatterRedisConnection *connection, const redisReply *reply, gpointer user_data)
 {
   Claim *claim = user_data;
   g_autoptr (GArray) ids = NULL;
 
-  if (reply != NULL && !reply_is_error (reply, "a claim of a node's calls"))
-    ids = call_ids_of (reply);
+  if (reply != NULL && !reply_is_error (reply, "a claim of a node's calls")) {
+    /* A dead node's: {calls, profiles gone offline}. */
+    if (!claim->own && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
+      ids = call_ids_of (reply->element[0]);
+      presence_gone (claim->nodes, reply);
+    } else if (claim->own) {
+      ids = call_ids_of (reply);
+    }
+  }
   if (ids != NULL) {
     if (!claim->own)
       g_message ("node %s: node %s is dead, %u of its calls rang", claim->nodes->node_id,
@@ -169,7 +258,9 @@ claim (NatterRedisNodes *self, const char *node_id, gboolean own)
 
     sent = command (self, on_claimed, pending, G_N_ELEMENTS (argv), argv);
   } else {
-    const char *argv[] = { "EVAL", claim_dead_script, "3", alive, calls, KNOWN_KEY, node_id };
+    g_autofree char *profiles = profiles_key (node_id);
+    const char *argv[] = { "EVAL", claim_dead_script, "4",      alive,
+                           calls,  KNOWN_KEY,         profiles, node_id };
 
     sent = command (self, on_claimed, pending, G_N_ELEMENTS (argv), argv);
   }
@@ -215,6 +306,51 @@ on_heartbeat_reply (NatterRedisConnection *connection, const redisReply *reply, 
   }
 }
 
+typedef struct {
+  NatterRedisNodes *nodes;
+  char *profile_key;
+  gboolean online; /* what 1 means: the adding script, or the removing one */
+} PresenceChange;
+
+static void
+on_presence_changed (NatterRedisConnection *connection, const redisReply *reply, gpointer user_data)
+{
+  PresenceChange *change = user_data;
+
+  if (reply != NULL && !reply_is_error (reply, "a presence change") &&
+      reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)
+    change->nodes->presence_changed (change->profile_key, change->online, change->nodes->user_data);
+  g_free (change->profile_key);
+  g_free (change);
+}
+
+static void
+presence_script (NatterRedisNodes *self, gboolean add, const char *member, const char *profile_key)
+{
+  g_autofree char *key = g_strconcat (PRESENCE_PREFIX, profile_key, NULL);
+  g_autofree char *expiry = g_strdup_printf ("%u", self->dead_after_ms);
+  PresenceChange *change = g_new0 (PresenceChange, 1);
+  gboolean sent;
+
+  change->nodes = self;
+  change->profile_key = g_strdup (profile_key);
+  change->online = add;
+  if (add) {
+    const char *argv[] = { "EVAL", presence_add_script, "2", key, self->profiles_key, member,
+                           expiry, profile_key };
+
+    sent = command (self, on_presence_changed, change, G_N_ELEMENTS (argv), argv);
+  } else {
+    const char *argv[] = { "EVAL", presence_remove_script, "1", key, member };
+
+    sent = command (self, on_presence_changed, change, G_N_ELEMENTS (argv), argv);
+  }
+  if (!sent) {
+    g_free (change->profile_key);
+    g_free (change);
+  }
+}
+
 static gboolean
 on_heartbeat_due (gpointer user_data)
 {
@@ -222,8 +358,16 @@ on_heartbeat_due (gpointer user_data)
   g_autofree char *expiry = g_strdup_printf ("%u", self->dead_after_ms);
   const char *argv[] = { "EVAL",    heartbeat_script, "3",           self->alive_key,
                          KNOWN_KEY, CLEANER_KEY,      self->node_id, expiry };
+  GHashTableIter iter;
+  gpointer member;
+  gpointer profile_key;
 
   command (self, on_heartbeat_reply, self, G_N_ELEMENTS (argv), argv);
+  /* Each member lives as long as this node says it lives; one Redis lost
+   * comes back. */
+  g_hash_table_iter_init (&iter, self->members);
+  while (g_hash_table_iter_next (&iter, &member, &profile_key))
+    presence_script (self, TRUE, member, profile_key);
   return G_SOURCE_CONTINUE;
 }
 
@@ -245,7 +389,9 @@ natter_redis_nodes_finalize (GObject *object)
   g_free (self->node_id);
   g_free (self->alive_key);
   g_free (self->calls_key);
+  g_free (self->profiles_key);
   g_hash_table_unref (self->owned);
+  g_hash_table_unref (self->members);
 
   G_OBJECT_CLASS (natter_redis_nodes_parent_class)->finalize (object);
 }
@@ -263,6 +409,7 @@ static void
 natter_redis_nodes_init (NatterRedisNodes *self)
 {
   self->owned = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  self->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->dead_after_ms = NATTER_NODE_DEAD_AFTER_MS;
 }
 
@@ -273,7 +420,11 @@ natter_redis_nodes_init (NatterRedisNodes *self)
  * @node_id: this node's id
  * @calls_left: told of the calls a dead node (or this node's previous
  *   run) left ringing
- * @user_data: for @calls_left
+ * @presence_changed: told when a profile came online or went offline, by
+ *   a connection of this node or because a node died
+ * @presence_queried: told which profiles of natter_redis_nodes_query ()
+ *   are online
+ * @user_data: for the three
  *
  * Returns: (transfer full): the node registry, not started
  */
@@ -281,19 +432,25 @@ NatterRedisNodes *
 natter_redis_nodes_new (NatterRedisConnection *commands,
                         const char *node_id,
                         NatterRedisNodesCallsLeftFunc calls_left,
+                        NatterRedisNodesPresenceFunc presence_changed,
+                        NatterRedisNodesQueriedFunc presence_queried,
                         gpointer user_data)
 {
   NatterRedisNodes *self;
 
   g_return_val_if_fail (NATTER_IS_REDIS_CONNECTION (commands), NULL);
   g_return_val_if_fail (node_id != NULL && calls_left != NULL, NULL);
+  g_return_val_if_fail (presence_changed != NULL && presence_queried != NULL, NULL);
 
   self = g_object_new (NATTER_TYPE_REDIS_NODES, NULL);
   self->commands = commands;
   self->node_id = g_strdup (node_id);
   self->alive_key = alive_key (node_id);
   self->calls_key = calls_key (node_id);
+  self->profiles_key = profiles_key (node_id);
   self->calls_left = calls_left;
+  self->presence_changed = presence_changed;
+  self->presence_queried = presence_queried;
   self->user_data = user_data;
   return self;
 }
@@ -328,7 +485,7 @@ natter_redis_nodes_start (NatterRedisNodes *self)
  * The command connection is (again) ready: the first time, what a
  * previous run under this id left is taken; every time, the calls ringing
  * here are written again (a restarted Redis forgot them) and this node
- * says it lives.
+ * says it lives (and its connections are online).
  */
 void
 natter_redis_nodes_connected (NatterRedisNodes *self)
@@ -395,4 +552,116 @@ natter_redis_nodes_is_cleaner (NatterRedisNodes *self)
   g_return_val_if_fail (NATTER_IS_REDIS_NODES (self), FALSE);
 
   return self->cleaner;
+}
+
+/**
+ * natter_redis_nodes_presence_add:
+ * @self: a registry
+ * @profile_key: whose connection
+ * @member: the connection's member, `NODE:N`, unique
+ *
+ * A connection opened here: refreshed until removed. Tells
+ * presence_changed if the profile came online by it.
+ */
+void
+natter_redis_nodes_presence_add (NatterRedisNodes *self,
+                                 const char *profile_key,
+                                 const char *member)
+{
+  g_return_if_fail (NATTER_IS_REDIS_NODES (self));
+
+  g_hash_table_replace (self->members, g_strdup (member), g_strdup (profile_key));
+  presence_script (self, TRUE, member, profile_key);
+}
+
+/* The connection closed: presence_changed if the profile went offline. */
+void
+natter_redis_nodes_presence_remove (NatterRedisNodes *self,
+                                    const char *profile_key,
+                                    const char *member)
+{
+  g_return_if_fail (NATTER_IS_REDIS_NODES (self));
+
+  if (g_hash_table_remove (self->members, member))
+    presence_script (self, FALSE, member, profile_key);
+}
+
+typedef struct {
+  NatterRedisNodes *nodes;
+  guint64 request;
+  GStrv profile_keys;
+} Query;
+
+static void
+on_queried (NatterRedisConnection *connection, const redisReply *reply, gpointer user_data)
+{
+  Query *query = user_data;
+  g_autoptr (GPtrArray) online = g_ptr_array_new ();
+  guint n = g_strv_length (query->profile_keys);
+
+  if (reply != NULL && !reply_is_error (reply, "a presence query") &&
+      reply->type == REDIS_REPLY_ARRAY) {
+    for (size_t i = 0; i < reply->elements; i++) {
+      const redisReply *element = reply->element[i];
+
+      if (element->type == REDIS_REPLY_INTEGER && element->integer >= 1 && element->integer <= n)
+        g_ptr_array_add (online, query->profile_keys[element->integer - 1]);
+    }
+  }
+  g_ptr_array_add (online, NULL);
+  /* Also on a lost connection (none online): the asker forgets it. */
+  query->nodes->presence_queried (query->request, (const char *const *) online->pdata,
+                                  query->nodes->user_data);
+  g_strfreev (query->profile_keys);
+  g_free (query);
+}
+
+/**
+ * natter_redis_nodes_query:
+ * @self: a registry
+ * @request: the asker's number for the answer
+ * @profile_keys: profiles
+ *
+ * Asks which of @profile_keys have a connection on any node; the answer
+ * comes through presence_queried (none when Redis is unreachable).
+ *
+ * Returns: %FALSE when Redis is unreachable: no answer comes
+ */
+gboolean
+natter_redis_nodes_query (NatterRedisNodes *self, guint64 request, const char *const *profile_keys)
+{
+  guint n;
+  g_autofree const char **argv = NULL;
+  g_autofree size_t *lengths = NULL;
+  g_autoptr (GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *n_keys = NULL;
+  Query *query;
+
+  g_return_val_if_fail (NATTER_IS_REDIS_NODES (self), FALSE);
+
+  n = g_strv_length ((GStrv) profile_keys);
+  argv = g_new0 (const char *, n + 3);
+  lengths = g_new0 (size_t, n + 3);
+  n_keys = g_strdup_printf ("%u", n);
+  argv[0] = "EVAL";
+  argv[1] = presence_query_script;
+  argv[2] = n_keys;
+  for (guint i = 0; i < n; i++) {
+    g_ptr_array_add (keys, g_strconcat (PRESENCE_PREFIX, profile_keys[i], NULL));
+    argv[3 + i] = g_ptr_array_index (keys, i);
+  }
+  for (guint i = 0; i < n + 3; i++)
+    lengths[i] = strlen (argv[i]);
+
+  query = g_new0 (Query, 1);
+  query->nodes = self;
+  query->request = request;
+  query->profile_keys = g_strdupv ((GStrv) profile_keys);
+  if (!natter_redis_connection_command (self->commands, on_queried, query, (int) n + 3, argv,
+                                        lengths)) {
+    g_strfreev (query->profile_keys);
+    g_free (query);
+    return FALSE;
+  }
+  return TRUE;
 }

@@ -18,11 +18,23 @@ typedef void (*NatterRedisNodesCallsLeftFunc) (const char *node_id,
                                                GArray *call_log_ids,
                                                gpointer user_data);
 
+/* @profile_key came online (@online) or went offline, on every node
+ * together. */
+typedef void (*NatterRedisNodesPresenceFunc) (const char *profile_key,
+                                              gboolean online,
+                                              gpointer user_data);
+/* The answer to natter_redis_nodes_query (): the keys of those online. */
+typedef void (*NatterRedisNodesQueriedFunc) (guint64 request,
+                                             const char *const *online,
+                                             gpointer user_data);
+
 #define NATTER_NODE_DEAD_AFTER_MS 10000
 
 NatterRedisNodes *natter_redis_nodes_new (NatterRedisConnection *commands,
                                           const char *node_id,
                                           NatterRedisNodesCallsLeftFunc calls_left,
+                                          NatterRedisNodesPresenceFunc presence_changed,
+                                          NatterRedisNodesQueriedFunc presence_queried,
                                           gpointer user_data);
 void natter_redis_nodes_set_dead_after (NatterRedisNodes *self, guint dead_after_ms);
 void natter_redis_nodes_start (NatterRedisNodes *self);
@@ -30,5 +42,13 @@ void natter_redis_nodes_connected (NatterRedisNodes *self);
 void natter_redis_nodes_own_call (NatterRedisNodes *self, gint64 call_log_id);
 void natter_redis_nodes_release_call (NatterRedisNodes *self, gint64 call_log_id);
 gboolean natter_redis_nodes_is_cleaner (NatterRedisNodes *self);
+void natter_redis_nodes_presence_add (NatterRedisNodes *self,
+                                      const char *profile_key,
+                                      const char *member);
+void natter_redis_nodes_presence_remove (NatterRedisNodes *self,
+                                         const char *profile_key,
+                                         const char *member);
+gboolean
+natter_redis_nodes_query (NatterRedisNodes *self, guint64 request, const char *const *profile_keys);
 
 G_END_DECLS

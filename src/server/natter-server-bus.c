@@ -5,7 +5,15 @@
 
 #include "natter-server-bus.h"
 
-enum { SIGNAL_MESSAGE, SIGNAL_SUBSCRIBED, SIGNAL_RECONNECTED, SIGNAL_CALLS_LEFT, N_SIGNALS };
+enum {
+  SIGNAL_MESSAGE,
+  SIGNAL_SUBSCRIBED,
+  SIGNAL_RECONNECTED,
+  SIGNAL_CALLS_LEFT,
+  SIGNAL_PRESENCE_CHANGED,
+  SIGNAL_PRESENCE_QUERIED,
+  N_SIGNALS
+};
 
 static guint signals[N_SIGNALS];
 
@@ -48,6 +56,22 @@ natter_server_bus_default_init (NatterServerBusInterface *iface)
   signals[SIGNAL_CALLS_LEFT] =
     g_signal_new ("calls-left", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_BOOLEAN, G_TYPE_ARRAY);
+  /**
+   * NatterServerBus::presence-changed:
+   * @profile_key: a profile
+   * @online: it came online (else it went offline) on the nodes together
+   */
+  signals[SIGNAL_PRESENCE_CHANGED] =
+    g_signal_new ("presence-changed", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BOOLEAN);
+  /**
+   * NatterServerBus::presence-queried:
+   * @request: the number given to natter_server_bus_query_presence ()
+   * @online: the profile keys of those online (none when Redis is gone)
+   */
+  signals[SIGNAL_PRESENCE_QUERIED] =
+    g_signal_new ("presence-queried", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_STRV);
 }
 
 /**
@@ -155,6 +179,63 @@ natter_server_bus_release_call (NatterServerBus *self, gint64 call_log_id)
     iface->release_call (self, call_log_id);
 }
 
+/**
+ * natter_server_bus_add_presence:
+ * @self: the bus
+ * @profile_key: whose connection opened
+ * @member: the connection, unique among the nodes
+ *
+ * Among several nodes, ::presence-changed tells whether the profile came
+ * online by it (a node alone: nothing happens, the hub knows).
+ */
+void
+natter_server_bus_add_presence (NatterServerBus *self, const char *profile_key, const char *member)
+{
+  NatterServerBusInterface *iface;
+
+  g_return_if_fail (NATTER_IS_SERVER_BUS (self));
+
+  iface = NATTER_SERVER_BUS_GET_IFACE (self);
+  if (iface->add_presence != NULL)
+    iface->add_presence (self, profile_key, member);
+}
+
+/* The connection closed; ::presence-changed if the profile went offline. */
+void
+natter_server_bus_remove_presence (NatterServerBus *self,
+                                   const char *profile_key,
+                                   const char *member)
+{
+  NatterServerBusInterface *iface;
+
+  g_return_if_fail (NATTER_IS_SERVER_BUS (self));
+
+  iface = NATTER_SERVER_BUS_GET_IFACE (self);
+  if (iface->remove_presence != NULL)
+    iface->remove_presence (self, profile_key, member);
+}
+
+/**
+ * natter_server_bus_query_presence:
+ * @self: the bus
+ * @request: a number for the answer
+ * @profile_keys: profiles
+ *
+ * Returns: %TRUE when ::presence-queried will answer
+ */
+gboolean
+natter_server_bus_query_presence (NatterServerBus *self,
+                                  guint64 request,
+                                  const char *const *profile_keys)
+{
+  NatterServerBusInterface *iface;
+
+  g_return_val_if_fail (NATTER_IS_SERVER_BUS (self), FALSE);
+
+  iface = NATTER_SERVER_BUS_GET_IFACE (self);
+  return iface->query_presence != NULL && iface->query_presence (self, request, profile_keys);
+}
+
 void
 natter_server_bus_emit_message (NatterServerBus *self, const char *channel, GBytes *payload)
 {
@@ -189,4 +270,24 @@ natter_server_bus_emit_calls_left (NatterServerBus *self,
   g_return_if_fail (node_id != NULL && call_log_ids != NULL);
 
   g_signal_emit (self, signals[SIGNAL_CALLS_LEFT], 0, node_id, own, call_log_ids);
+}
+
+void
+natter_server_bus_emit_presence_changed (NatterServerBus *self,
+                                         const char *profile_key,
+                                         gboolean online)
+{
+  g_return_if_fail (NATTER_IS_SERVER_BUS (self));
+
+  g_signal_emit (self, signals[SIGNAL_PRESENCE_CHANGED], 0, profile_key, online);
+}
+
+void
+natter_server_bus_emit_presence_queried (NatterServerBus *self,
+                                         guint64 request,
+                                         const char *const *online)
+{
+  g_return_if_fail (NATTER_IS_SERVER_BUS (self));
+
+  g_signal_emit (self, signals[SIGNAL_PRESENCE_QUERIED], 0, request, online);
 }

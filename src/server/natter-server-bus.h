@@ -24,7 +24,12 @@ G_BEGIN_DECLS
  * - "calls-left" (const char *node_id, gboolean own, GArray *call_log_ids):
  *   calls (gint64) that rang on a node that is gone, claimed by this node
  *   alone: another node that died (@own FALSE: they are missed), or this
- *   node's previous run under the same id (@own TRUE: they failed). */
+ *   node's previous run under the same id (@own TRUE: they failed).
+ * - "presence-changed" (const char *profile_key, gboolean online): this
+ *   node alone saw the profile come online or go offline across all
+ *   nodes, and announces it.
+ * - "presence-queried" (guint64 request, GStrv online): the answer to
+ *   natter_server_bus_query_presence (). */
 
 #define NATTER_TYPE_SERVER_BUS (natter_server_bus_get_type ())
 G_DECLARE_INTERFACE (NatterServerBus, natter_server_bus, NATTER, SERVER_BUS, GObject)
@@ -42,6 +47,12 @@ struct _NatterServerBusInterface {
    * now on, or no longer. */
   void (*own_call) (NatterServerBus *self, gint64 call_log_id);
   void (*release_call) (NatterServerBus *self, gint64 call_log_id);
+  /* Optional too: presence across nodes. */
+  void (*add_presence) (NatterServerBus *self, const char *profile_key, const char *member);
+  void (*remove_presence) (NatterServerBus *self, const char *profile_key, const char *member);
+  gboolean (*query_presence) (NatterServerBus *self,
+                              guint64 request,
+                              const char *const *profile_keys);
 };
 
 const char *natter_server_bus_get_node_id (NatterServerBus *self);
@@ -51,6 +62,14 @@ void natter_server_bus_unsubscribe (NatterServerBus *self, const char *channel);
 gboolean natter_server_bus_publish (NatterServerBus *self, const char *channel, GBytes *payload);
 void natter_server_bus_own_call (NatterServerBus *self, gint64 call_log_id);
 void natter_server_bus_release_call (NatterServerBus *self, gint64 call_log_id);
+void
+natter_server_bus_add_presence (NatterServerBus *self, const char *profile_key, const char *member);
+void natter_server_bus_remove_presence (NatterServerBus *self,
+                                        const char *profile_key,
+                                        const char *member);
+gboolean natter_server_bus_query_presence (NatterServerBus *self,
+                                           guint64 request,
+                                           const char *const *profile_keys);
 
 /* For backends. */
 void natter_server_bus_emit_message (NatterServerBus *self, const char *channel, GBytes *payload);
@@ -60,5 +79,11 @@ void natter_server_bus_emit_calls_left (NatterServerBus *self,
                                         const char *node_id,
                                         gboolean own,
                                         GArray *call_log_ids);
+void natter_server_bus_emit_presence_changed (NatterServerBus *self,
+                                              const char *profile_key,
+                                              gboolean online);
+void natter_server_bus_emit_presence_queried (NatterServerBus *self,
+                                              guint64 request,
+                                              const char *const *online);
 
 G_END_DECLS
