@@ -42,9 +42,10 @@ dead_after_ms (void)
 
 /* FALSE (the test skipped) without redis-server. */
 static gboolean
-cluster_start (Cluster *cluster, guint node_dead_after_ms)
+cluster_start_capped (Cluster *cluster, guint node_dead_after_ms, guint max_connections_per_user)
 {
   g_autofree char *dead_after = g_strdup_printf ("%u", node_dead_after_ms);
+  g_autofree char *max_connections = g_strdup_printf ("%u", max_connections_per_user);
 
   cluster->redis = natter_test_redis_new ();
   if (cluster->redis == NULL)
@@ -58,6 +59,8 @@ cluster_start (Cluster *cluster, guint node_dead_after_ms)
                              dead_after,
                              "--registration-burst",
                              "100",
+                             "--max-connections-per-user",
+                             max_connections,
                              NULL };
 
     cluster->a = natter_test_server_new (args_a);
@@ -69,6 +72,8 @@ cluster_start (Cluster *cluster, guint node_dead_after_ms)
                              "node-b",
                              "--node-dead-after-ms",
                              dead_after,
+                             "--max-connections-per-user",
+                             max_connections,
                              "--db",
                              natter_test_server_get_db_path (cluster->a),
                              NULL };
@@ -76,6 +81,12 @@ cluster_start (Cluster *cluster, guint node_dead_after_ms)
     cluster->b = natter_test_server_new (args_b);
   }
   return TRUE;
+}
+
+static gboolean
+cluster_start (Cluster *cluster, guint node_dead_after_ms)
+{
+  return cluster_start_capped (cluster, node_dead_after_ms, 16);
 }
 
 static void
@@ -252,6 +263,49 @@ test_presence_across_nodes (void)
   cluster_stop (&cluster);
 }
 
+/* --max-connections-per-user counts the connections on all nodes: at the
+ * cap (one on each node) both stay, one more on either node is closed
+ * with 1008 (a single node refuses its upgrade with 429), and once one
+ * closed there is room again. */
+static void
+test_connection_cap_across_nodes (void)
+{
+  Cluster cluster = { 0 };
+  g_autoptr (NatterTestPeer) alice = NULL;
+  g_autoptr (NatterTestWs) first = NULL;
+  g_autoptr (NatterTestWs) second = NULL;
+  g_autoptr (NatterTestWs) third = NULL;
+  g_autoptr (NatterTestWs) fourth = NULL;
+
+  if (!cluster_start_capped (&cluster, dead_after_ms (), 2)) {
+    g_test_skip ("redis-server is not installed (Debian: redis-server)");
+    return;
+  }
+  alice = natter_test_peer_new (cluster.a, "alice", "tutor");
+
+  first = natter_test_peer_open (cluster.a, alice);
+  second = natter_test_peer_open (cluster.b, alice);
+  natter_test_wait_until (presence_members (&cluster, alice) == 2, 5000);
+  third = natter_test_peer_open (cluster.a, alice);
+  g_assert_cmpuint (natter_test_ws_wait_closed (third, natter_test_scale_ms (5000)), ==,
+                    SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+  g_assert_true (natter_test_ws_is_open (first));
+  g_assert_true (natter_test_ws_is_open (second));
+  g_assert_cmpint (presence_members (&cluster, alice), ==, 2);
+
+  g_clear_pointer (&first, natter_test_ws_free);
+  natter_test_wait_until (presence_members (&cluster, alice) == 1, 5000);
+  fourth = natter_test_peer_open (cluster.a, alice);
+  natter_test_wait_until (presence_members (&cluster, alice) == 2, 5000);
+  g_assert_true (natter_test_ws_is_open (fourth));
+  g_assert_true (natter_test_ws_is_open (second));
+
+  g_clear_pointer (&second, natter_test_ws_free);
+  g_clear_pointer (&third, natter_test_ws_free);
+  g_clear_pointer (&fourth, natter_test_ws_free);
+  cluster_stop (&cluster);
+}
+
 /* SIGKILL of the node a call rings on: while it lives its call rings on
  * past --node-dead-after-ms (it keeps saying it lives); once killed, node
  * B (which may first have to take over the cleaning) makes the call
@@ -415,6 +469,8 @@ main (int argc, char **argv)
   g_test_add_func ("/natter/server-node-liveness/dead-after-edge", test_dead_after_edge);
   g_test_add_func ("/natter/server-node-liveness/presence-across-nodes",
                    test_presence_across_nodes);
+  g_test_add_func ("/natter/server-node-liveness/connection-cap-across-nodes",
+                   test_connection_cap_across_nodes);
 
   return g_test_run ();
 }

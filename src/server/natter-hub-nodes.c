@@ -685,8 +685,12 @@ natter_hub_nodes_presence_opened (NatterHub *self,
 
   member = g_strdup_printf ("%s:%" G_GUINT64_FORMAT, natter_server_bus_get_node_id (self->bus),
                             ++self->next_member);
+  g_hash_table_insert (self->presence_connections, g_strdup (member), connection);
   natter_server_bus_add_presence (self->bus, natter_hub_connection_get_profile_key (connection),
-                                  member);
+                                  natter_hub_connection_get_user_id (connection), member,
+                                  self->config->max_connections_per_user > 0
+                                    ? self->config->max_connections_per_user
+                                    : NATTER_MAX_CONNECTIONS_PER_USER);
   g_object_set_data_full (G_OBJECT (connection), PRESENCE_MEMBER_KEY, g_steal_pointer (&member),
                           g_free);
 
@@ -716,8 +720,25 @@ natter_hub_nodes_presence_closed (NatterHub *self, NatterHubConnection *connecti
 
   if (!self->shared || member == NULL)
     return;
-  natter_server_bus_remove_presence (self->bus, natter_hub_connection_get_profile_key (connection),
-                                     member);
+  g_hash_table_remove (self->presence_connections, member);
+  natter_server_bus_remove_presence (self->bus, member);
+}
+
+/* The user holds --max-connections-per-user on the nodes together
+ * already: the newest connection goes, as the upgrade of one too many on
+ * a single node is refused. */
+static void
+on_connection_refused (NatterServerBus *bus, const char *member, NatterHub *self)
+{
+  NatterHubConnection *connection = g_hash_table_lookup (self->presence_connections, member);
+
+  if (connection == NULL)
+    return;
+  g_hash_table_remove (self->presence_connections, member);
+  g_object_set_data (G_OBJECT (connection), PRESENCE_MEMBER_KEY, NULL);
+  count (self, "natter_node_connections_refused_total", 1);
+  natter_hub_connection_close (connection, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                               "too many connections");
 }
 
 void
@@ -725,6 +746,7 @@ natter_hub_nodes_init (NatterHub *self)
 {
   self->presence_greets =
     g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, presence_greet_free);
+  self->presence_connections = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->node_profiles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, node_profile_free);
   self->sending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->unpublished = g_queue_new ();
@@ -739,6 +761,7 @@ natter_hub_nodes_dispose (NatterHub *self)
   g_clear_pointer (&self->node_profiles, g_hash_table_unref);
   g_clear_pointer (&self->sending, g_hash_table_unref);
   g_clear_pointer (&self->presence_greets, g_hash_table_unref);
+  g_clear_pointer (&self->presence_connections, g_hash_table_unref);
   if (self->unpublished != NULL)
     g_queue_free_full (g_steal_pointer (&self->unpublished), unpublished_free);
 }
@@ -772,6 +795,7 @@ natter_hub_set_bus (NatterHub *self, NatterServerBus *bus)
   g_signal_connect_swapped (bus, "calls-left", G_CALLBACK (natter_hub_calls_left), self);
   g_signal_connect (bus, "presence-changed", G_CALLBACK (on_presence_changed), self);
   g_signal_connect (bus, "presence-queried", G_CALLBACK (on_presence_queried), self);
+  g_signal_connect (bus, "connection-refused", G_CALLBACK (on_connection_refused), self);
   /* What is meant for this node alone. */
   node_channel = g_strconcat (NODE_CHANNEL_PREFIX, natter_server_bus_get_node_id (bus), NULL);
   natter_server_bus_subscribe (bus, node_channel);

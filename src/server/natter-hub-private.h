@@ -62,6 +62,8 @@ struct _NatterHub {
    * waiting to learn which contacts are online elsewhere), and the
    * numbers of the next request and connection member. */
   GHashTable *presence_greets;
+  /* member -> NatterHubConnection (unowned: removed when it closes) */
+  GHashTable *presence_connections;
   guint64 next_greet;
   guint64 next_member;
 };

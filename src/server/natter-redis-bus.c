@@ -200,6 +200,12 @@ on_presence_changed (const char *profile_key, gboolean online, gpointer user_dat
 }
 
 static void
+on_refused (const char *member, gpointer user_data)
+{
+  natter_server_bus_emit_connection_refused (NATTER_SERVER_BUS (user_data), member);
+}
+
+static void
 on_presence_queried (guint64 request, const char *const *online, gpointer user_data)
 {
   natter_server_bus_emit_presence_queried (NATTER_SERVER_BUS (user_data), request, online);
@@ -356,7 +362,7 @@ natter_redis_bus_new (const char *uri, const char *node_id, GError **error)
   g_signal_connect (self->subscriber, "subscribed", G_CALLBACK (on_subscribed), self);
   g_signal_connect (self->subscriber, "message", G_CALLBACK (on_message), self);
   self->nodes = natter_redis_nodes_new (self->commands, node_id, on_calls_left, on_presence_changed,
-                                        on_presence_queried, self);
+                                        on_presence_queried, on_refused, self);
   natter_redis_bus_set_watchdog (self, DEFAULT_PING_INTERVAL_MS, DEFAULT_TIMEOUT_MS);
 
   return self;
@@ -611,19 +617,17 @@ natter_redis_bus_iface_release_call (NatterServerBus *bus, gint64 call_log_id)
 }
 
 static void
-natter_redis_bus_iface_add_presence (NatterServerBus *bus,
-                                     const char *profile_key,
-                                     const char *member)
+natter_redis_bus_iface_add_presence (
+  NatterServerBus *bus, const char *profile_key, gint64 user_id, const char *member, guint cap)
 {
-  natter_redis_nodes_presence_add (NATTER_REDIS_BUS (bus)->nodes, profile_key, member);
+  natter_redis_nodes_presence_add (NATTER_REDIS_BUS (bus)->nodes, profile_key, user_id, member,
+                                   cap);
 }
 
 static void
-natter_redis_bus_iface_remove_presence (NatterServerBus *bus,
-                                        const char *profile_key,
-                                        const char *member)
+natter_redis_bus_iface_remove_presence (NatterServerBus *bus, const char *member)
 {
-  natter_redis_nodes_presence_remove (NATTER_REDIS_BUS (bus)->nodes, profile_key, member);
+  natter_redis_nodes_presence_remove (NATTER_REDIS_BUS (bus)->nodes, member);
 }
 
 static gboolean

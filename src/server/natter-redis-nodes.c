@@ -71,24 +71,53 @@ static const char claim_dead_script[] =
   "redis.call('SREM', KEYS[3], ARGV[1])\n"
   "return {calls, offline}\n";
 
-/* KEYS: the profile's presence, this node's profiles; ARGV: the member,
- * the expiry (ms), the profile. 1: the profile came online. Also the
- * refresh: a member Redis lost comes back. */
+/* KEYS: the profile's presence, this node's profiles, the user's
+ * connections (a sorted set like presence); ARGV: the member, the expiry
+ * (ms), the profile, the user's cap (0: a refresh, no check). 1: the
+ * profile came online; -1: the user holds as many connections as the cap
+ * on all nodes together, this one is not counted. A refresh brings back a
+ * member Redis lost. */
 static const char presence_add_script[] =
-  NOW_MS "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
+  NOW_MS "local expires = now + tonumber(ARGV[2])\n"
+         "redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)\n"
+         "if ARGV[4] ~= '0' and not redis.call('ZSCORE', KEYS[3], ARGV[1]) and\n"
+         "   redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[4]) then\n"
+         "  return -1\n"
+         "end\n"
+         "redis.call('ZADD', KEYS[3], expires, ARGV[1])\n"
+         "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
          "local before = redis.call('ZCARD', KEYS[1])\n"
-         "local fresh = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])\n"
+         "redis.call('ZADD', KEYS[1], expires, ARGV[1])\n"
          "redis.call('SADD', KEYS[2], ARGV[3])\n"
          "if before == 0 then return 1 end\n"
          "return 0\n";
 
-/* KEYS: the profile's presence; ARGV: the member. 1: the profile went
- * offline. */
+/* KEYS: the profile's presence, the user's connections; ARGV: the
+ * member. 1: the profile went offline. */
 static const char presence_remove_script[] =
-  NOW_MS "local removed = redis.call('ZREM', KEYS[1], ARGV[1])\n"
+  NOW_MS "redis.call('ZREM', KEYS[2], ARGV[1])\n"
+         "local removed = redis.call('ZREM', KEYS[1], ARGV[1])\n"
          "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
          "if removed == 1 and redis.call('ZCARD', KEYS[1]) == 0 then return 1 end\n"
          "return 0\n";
+
+#define USER_CONNECTIONS_PREFIX "natter:user-connections:"
+
+/* A connection of this node, as Redis counts it. */
+typedef struct {
+  char *profile_key;
+  char *user_key; /* its user's connections */
+} Member;
+
+static void
+member_free (gpointer data)
+{
+  Member *member = data;
+
+  g_free (member->profile_key);
+  g_free (member->user_key);
+  g_free (member);
+}
 
 /* KEYS: presence sets. The indexes (1-based) of those with a member that
  * has not expired. */
@@ -118,9 +147,10 @@ struct _NatterRedisNodes {
   NatterRedisNodesCallsLeftFunc calls_left;
   NatterRedisNodesPresenceFunc presence_changed;
   NatterRedisNodesQueriedFunc presence_queried;
+  NatterRedisNodesRefusedFunc refused;
   gpointer user_data;
 
-  /* The members this node holds: member -> profile key. */
+  /* The members this node holds: member -> Member. */
   GHashTable *members;
 
   /* The calls ringing here (gint64 set), written again after Redis lost
@@ -140,7 +170,7 @@ command (NatterRedisNodes *self,
          int argc,
          const char **argv)
 {
-  size_t lengths[8];
+  size_t lengths[16];
 
   g_assert (argc <= (int) G_N_ELEMENTS (lengths));
   for (int i = 0; i < argc; i++)
@@ -309,6 +339,7 @@ on_heartbeat_reply (NatterRedisConnection *connection, const redisReply *reply, 
 typedef struct {
   NatterRedisNodes *nodes;
   char *profile_key;
+  char *member;
   gboolean online; /* what 1 means: the adding script, or the removing one */
 } PresenceChange;
 
@@ -316,37 +347,53 @@ static void
 on_presence_changed (NatterRedisConnection *connection, const redisReply *reply, gpointer user_data)
 {
   PresenceChange *change = user_data;
+  NatterRedisNodes *self = change->nodes;
 
   if (reply != NULL && !reply_is_error (reply, "a presence change") &&
-      reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)
-    change->nodes->presence_changed (change->profile_key, change->online, change->nodes->user_data);
+      reply->type == REDIS_REPLY_INTEGER) {
+    if (reply->integer == 1)
+      self->presence_changed (change->profile_key, change->online, self->user_data);
+    /* Over the cap: the connection never counted. */
+    else if (reply->integer == -1 && g_hash_table_remove (self->members, change->member))
+      self->refused (change->member, self->user_data);
+  }
   g_free (change->profile_key);
+  g_free (change->member);
   g_free (change);
 }
 
+/* @cap: the user's connections at most, 0 for a refresh or removal. */
 static void
-presence_script (NatterRedisNodes *self, gboolean add, const char *member, const char *profile_key)
+presence_script (
+  NatterRedisNodes *self, gboolean add, const char *member_name, const Member *member, guint cap)
 {
-  g_autofree char *key = g_strconcat (PRESENCE_PREFIX, profile_key, NULL);
+  g_autofree char *key = g_strconcat (PRESENCE_PREFIX, member->profile_key, NULL);
   g_autofree char *expiry = g_strdup_printf ("%u", self->dead_after_ms);
+  g_autofree char *cap_text = g_strdup_printf ("%u", cap);
   PresenceChange *change = g_new0 (PresenceChange, 1);
   gboolean sent;
 
   change->nodes = self;
-  change->profile_key = g_strdup (profile_key);
+  change->profile_key = g_strdup (member->profile_key);
+  change->member = g_strdup (member_name);
   change->online = add;
   if (add) {
-    const char *argv[] = { "EVAL", presence_add_script, "2", key, self->profiles_key, member,
-                           expiry, profile_key };
+    const char *argv[] = {
+      "EVAL", presence_add_script, "3",     key, self->profiles_key, member->user_key, member_name,
+      expiry, member->profile_key, cap_text
+    };
 
     sent = command (self, on_presence_changed, change, G_N_ELEMENTS (argv), argv);
   } else {
-    const char *argv[] = { "EVAL", presence_remove_script, "1", key, member };
+    const char *argv[] = {
+      "EVAL", presence_remove_script, "2", key, member->user_key, member_name
+    };
 
     sent = command (self, on_presence_changed, change, G_N_ELEMENTS (argv), argv);
   }
   if (!sent) {
     g_free (change->profile_key);
+    g_free (change->member);
     g_free (change);
   }
 }
@@ -359,15 +406,15 @@ on_heartbeat_due (gpointer user_data)
   const char *argv[] = { "EVAL",    heartbeat_script, "3",           self->alive_key,
                          KNOWN_KEY, CLEANER_KEY,      self->node_id, expiry };
   GHashTableIter iter;
+  gpointer name;
   gpointer member;
-  gpointer profile_key;
 
   command (self, on_heartbeat_reply, self, G_N_ELEMENTS (argv), argv);
   /* Each member lives as long as this node says it lives; one Redis lost
    * comes back. */
   g_hash_table_iter_init (&iter, self->members);
-  while (g_hash_table_iter_next (&iter, &member, &profile_key))
-    presence_script (self, TRUE, member, profile_key);
+  while (g_hash_table_iter_next (&iter, &name, &member))
+    presence_script (self, TRUE, name, member, 0);
   return G_SOURCE_CONTINUE;
 }
 
@@ -409,7 +456,7 @@ static void
 natter_redis_nodes_init (NatterRedisNodes *self)
 {
   self->owned = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  self->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, member_free);
   self->dead_after_ms = NATTER_NODE_DEAD_AFTER_MS;
 }
 
@@ -424,7 +471,8 @@ natter_redis_nodes_init (NatterRedisNodes *self)
  *   a connection of this node or because a node died
  * @presence_queried: told which profiles of natter_redis_nodes_query ()
  *   are online
- * @user_data: for the three
+ * @refused: told of a connection over its user's cap
+ * @user_data: for the four
  *
  * Returns: (transfer full): the node registry, not started
  */
@@ -434,6 +482,7 @@ natter_redis_nodes_new (NatterRedisConnection *commands,
                         NatterRedisNodesCallsLeftFunc calls_left,
                         NatterRedisNodesPresenceFunc presence_changed,
                         NatterRedisNodesQueriedFunc presence_queried,
+                        NatterRedisNodesRefusedFunc refused,
                         gpointer user_data)
 {
   NatterRedisNodes *self;
@@ -451,6 +500,7 @@ natter_redis_nodes_new (NatterRedisConnection *commands,
   self->calls_left = calls_left;
   self->presence_changed = presence_changed;
   self->presence_queried = presence_queried;
+  self->refused = refused;
   self->user_data = user_data;
   return self;
 }
@@ -558,32 +608,43 @@ natter_redis_nodes_is_cleaner (NatterRedisNodes *self)
  * natter_redis_nodes_presence_add:
  * @self: a registry
  * @profile_key: whose connection
+ * @user_id: the profile's user
  * @member: the connection's member, `NODE:N`, unique
+ * @cap: how many connections the user may hold on all nodes together
  *
  * A connection opened here: refreshed until removed. Tells
- * presence_changed if the profile came online by it.
+ * presence_changed if the profile came online by it, refused if it is one
+ * too many.
  */
 void
-natter_redis_nodes_presence_add (NatterRedisNodes *self,
-                                 const char *profile_key,
-                                 const char *member)
+natter_redis_nodes_presence_add (
+  NatterRedisNodes *self, const char *profile_key, gint64 user_id, const char *member, guint cap)
 {
-  g_return_if_fail (NATTER_IS_REDIS_NODES (self));
+  Member *added;
 
-  g_hash_table_replace (self->members, g_strdup (member), g_strdup (profile_key));
-  presence_script (self, TRUE, member, profile_key);
+  g_return_if_fail (NATTER_IS_REDIS_NODES (self));
+  g_return_if_fail (cap > 0);
+
+  added = g_new0 (Member, 1);
+  added->profile_key = g_strdup (profile_key);
+  added->user_key = g_strdup_printf (USER_CONNECTIONS_PREFIX "%" G_GINT64_FORMAT, user_id);
+  g_hash_table_replace (self->members, g_strdup (member), added);
+  presence_script (self, TRUE, member, added, cap);
 }
 
 /* The connection closed: presence_changed if the profile went offline. */
 void
-natter_redis_nodes_presence_remove (NatterRedisNodes *self,
-                                    const char *profile_key,
-                                    const char *member)
+natter_redis_nodes_presence_remove (NatterRedisNodes *self, const char *member)
 {
+  Member *removed;
+
   g_return_if_fail (NATTER_IS_REDIS_NODES (self));
 
-  if (g_hash_table_remove (self->members, member))
-    presence_script (self, FALSE, member, profile_key);
+  removed = g_hash_table_lookup (self->members, member);
+  if (removed == NULL)
+    return;
+  presence_script (self, FALSE, member, removed, 0);
+  g_hash_table_remove (self->members, member);
 }
 
 typedef struct {

@@ -28,6 +28,10 @@ typedef void (*NatterRedisNodesQueriedFunc) (guint64 request,
                                              const char *const *online,
                                              gpointer user_data);
 
+/* The connection @member is one too many for its user on all nodes: it
+ * does not count, close it. */
+typedef void (*NatterRedisNodesRefusedFunc) (const char *member, gpointer user_data);
+
 #define NATTER_NODE_DEAD_AFTER_MS 10000
 
 NatterRedisNodes *natter_redis_nodes_new (NatterRedisConnection *commands,
@@ -35,6 +39,7 @@ NatterRedisNodes *natter_redis_nodes_new (NatterRedisConnection *commands,
                                           NatterRedisNodesCallsLeftFunc calls_left,
                                           NatterRedisNodesPresenceFunc presence_changed,
                                           NatterRedisNodesQueriedFunc presence_queried,
+                                          NatterRedisNodesRefusedFunc refused,
                                           gpointer user_data);
 void natter_redis_nodes_set_dead_after (NatterRedisNodes *self, guint dead_after_ms);
 void natter_redis_nodes_start (NatterRedisNodes *self);
@@ -42,12 +47,9 @@ void natter_redis_nodes_connected (NatterRedisNodes *self);
 void natter_redis_nodes_own_call (NatterRedisNodes *self, gint64 call_log_id);
 void natter_redis_nodes_release_call (NatterRedisNodes *self, gint64 call_log_id);
 gboolean natter_redis_nodes_is_cleaner (NatterRedisNodes *self);
-void natter_redis_nodes_presence_add (NatterRedisNodes *self,
-                                      const char *profile_key,
-                                      const char *member);
-void natter_redis_nodes_presence_remove (NatterRedisNodes *self,
-                                         const char *profile_key,
-                                         const char *member);
+void natter_redis_nodes_presence_add (
+  NatterRedisNodes *self, const char *profile_key, gint64 user_id, const char *member, guint cap);
+void natter_redis_nodes_presence_remove (NatterRedisNodes *self, const char *member);
 gboolean
 natter_redis_nodes_query (NatterRedisNodes *self, guint64 request, const char *const *profile_keys);
 

@@ -12,6 +12,7 @@ enum {
   SIGNAL_CALLS_LEFT,
   SIGNAL_PRESENCE_CHANGED,
   SIGNAL_PRESENCE_QUERIED,
+  SIGNAL_CONNECTION_REFUSED,
   N_SIGNALS
 };
 
@@ -72,6 +73,16 @@ natter_server_bus_default_init (NatterServerBusInterface *iface)
   signals[SIGNAL_PRESENCE_QUERIED] =
     g_signal_new ("presence-queried", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL,
                   NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_STRV);
+  /**
+   * NatterServerBus::connection-refused:
+   * @member: a connection given to natter_server_bus_add_presence ()
+   *
+   * Its user already holds the cap on all nodes together: it does not
+   * count, and the hub closes it.
+   */
+  signals[SIGNAL_CONNECTION_REFUSED] =
+    g_signal_new ("connection-refused", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 /**
@@ -183,13 +194,17 @@ natter_server_bus_release_call (NatterServerBus *self, gint64 call_log_id)
  * natter_server_bus_add_presence:
  * @self: the bus
  * @profile_key: whose connection opened
+ * @user_id: the profile's user
  * @member: the connection, unique among the nodes
+ * @cap: the connections the user may hold on all nodes together
  *
  * Among several nodes, ::presence-changed tells whether the profile came
- * online by it (a node alone: nothing happens, the hub knows).
+ * online by it and ::connection-refused whether it is one too many (a
+ * node alone: nothing happens, the hub knows).
  */
 void
-natter_server_bus_add_presence (NatterServerBus *self, const char *profile_key, const char *member)
+natter_server_bus_add_presence (
+  NatterServerBus *self, const char *profile_key, gint64 user_id, const char *member, guint cap)
 {
   NatterServerBusInterface *iface;
 
@@ -197,14 +212,12 @@ natter_server_bus_add_presence (NatterServerBus *self, const char *profile_key, 
 
   iface = NATTER_SERVER_BUS_GET_IFACE (self);
   if (iface->add_presence != NULL)
-    iface->add_presence (self, profile_key, member);
+    iface->add_presence (self, profile_key, user_id, member, cap);
 }
 
-/* The connection closed; ::presence-changed if the profile went offline. */
+/* The connection closed; ::presence-changed if its profile went offline. */
 void
-natter_server_bus_remove_presence (NatterServerBus *self,
-                                   const char *profile_key,
-                                   const char *member)
+natter_server_bus_remove_presence (NatterServerBus *self, const char *member)
 {
   NatterServerBusInterface *iface;
 
@@ -212,7 +225,7 @@ natter_server_bus_remove_presence (NatterServerBus *self,
 
   iface = NATTER_SERVER_BUS_GET_IFACE (self);
   if (iface->remove_presence != NULL)
-    iface->remove_presence (self, profile_key, member);
+    iface->remove_presence (self, member);
 }
 
 /**
@@ -290,4 +303,12 @@ natter_server_bus_emit_presence_queried (NatterServerBus *self,
   g_return_if_fail (NATTER_IS_SERVER_BUS (self));
 
   g_signal_emit (self, signals[SIGNAL_PRESENCE_QUERIED], 0, request, online);
+}
+
+void
+natter_server_bus_emit_connection_refused (NatterServerBus *self, const char *member)
+{
+  g_return_if_fail (NATTER_IS_SERVER_BUS (self));
+
+  g_signal_emit (self, signals[SIGNAL_CONNECTION_REFUSED], 0, member);
 }

@@ -29,7 +29,9 @@ G_BEGIN_DECLS
  *   node alone saw the profile come online or go offline across all
  *   nodes, and announces it.
  * - "presence-queried" (guint64 request, GStrv online): the answer to
- *   natter_server_bus_query_presence (). */
+ *   natter_server_bus_query_presence ().
+ * - "connection-refused" (const char *member): the connection added as
+ *   @member is one more than its user may hold on all nodes together. */
 
 #define NATTER_TYPE_SERVER_BUS (natter_server_bus_get_type ())
 G_DECLARE_INTERFACE (NatterServerBus, natter_server_bus, NATTER, SERVER_BUS, GObject)
@@ -48,8 +50,9 @@ struct _NatterServerBusInterface {
   void (*own_call) (NatterServerBus *self, gint64 call_log_id);
   void (*release_call) (NatterServerBus *self, gint64 call_log_id);
   /* Optional too: presence across nodes. */
-  void (*add_presence) (NatterServerBus *self, const char *profile_key, const char *member);
-  void (*remove_presence) (NatterServerBus *self, const char *profile_key, const char *member);
+  void (*add_presence) (
+    NatterServerBus *self, const char *profile_key, gint64 user_id, const char *member, guint cap);
+  void (*remove_presence) (NatterServerBus *self, const char *member);
   gboolean (*query_presence) (NatterServerBus *self,
                               guint64 request,
                               const char *const *profile_keys);
@@ -62,11 +65,9 @@ void natter_server_bus_unsubscribe (NatterServerBus *self, const char *channel);
 gboolean natter_server_bus_publish (NatterServerBus *self, const char *channel, GBytes *payload);
 void natter_server_bus_own_call (NatterServerBus *self, gint64 call_log_id);
 void natter_server_bus_release_call (NatterServerBus *self, gint64 call_log_id);
-void
-natter_server_bus_add_presence (NatterServerBus *self, const char *profile_key, const char *member);
-void natter_server_bus_remove_presence (NatterServerBus *self,
-                                        const char *profile_key,
-                                        const char *member);
+void natter_server_bus_add_presence (
+  NatterServerBus *self, const char *profile_key, gint64 user_id, const char *member, guint cap);
+void natter_server_bus_remove_presence (NatterServerBus *self, const char *member);
 gboolean natter_server_bus_query_presence (NatterServerBus *self,
                                            guint64 request,
                                            const char *const *profile_keys);
@@ -82,6 +83,7 @@ void natter_server_bus_emit_calls_left (NatterServerBus *self,
 void natter_server_bus_emit_presence_changed (NatterServerBus *self,
                                               const char *profile_key,
                                               gboolean online);
+void natter_server_bus_emit_connection_refused (NatterServerBus *self, const char *member);
 void natter_server_bus_emit_presence_queried (NatterServerBus *self,
                                               guint64 request,
                                               const char *const *online);
