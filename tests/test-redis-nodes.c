@@ -16,7 +16,7 @@
 
 /* Short enough that each case takes about a second; stretched with the
  * other deadlines under sanitizers and valgrind. */
-#define DEAD_AFTER_MS 600
+#define DEAD_AFTER_MS 300
 
 typedef struct {
   char *node_id;
