@@ -375,7 +375,8 @@ test_killed_node_call_missed (void)
 
 /* Node A crashes and starts again under its id (before it counts as
  * dead): the call that rang on it failed, the call ringing on node B rings
- * on and can be answered. (A node alone fails every ringing call at
+ * on and can be answered, and Alice, whose only connection was on A, is
+ * offline for Carol on B. (A node alone fails every ringing call at
  * start-up, which among several nodes would kill B's.) */
 static void
 test_restart_fails_only_own_calls (void)
@@ -403,10 +404,12 @@ test_restart_fails_only_own_calls (void)
   bob = natter_test_peer_new (cluster.a, "bob", "student");
   carol = natter_test_peer_new (cluster.a, "carol", "parent");
   dan = natter_test_peer_new (cluster.a, "dan", "tutor");
+  befriend (&cluster, alice, carol);
   alice_on_a = natter_test_peer_open (cluster.a, alice);
   bob_on_a = natter_test_peer_open (cluster.a, bob);
   carol_on_b = natter_test_peer_open (cluster.b, carol);
   dan_on_b = natter_test_peer_open (cluster.b, dan);
+  expect_presence (carol_on_b, alice, TRUE, natter_test_scale_ms (5000));
 
   on_a = start_call (alice_on_a, bob);
   on_b = start_call (carol_on_b, dan);
@@ -420,6 +423,9 @@ test_restart_fails_only_own_calls (void)
 
   natter_test_wait_until (call_status_is (cluster.b, alice, on_a, "failed"), 5000);
   g_assert_true (call_status_is (cluster.b, carol, on_b, "ringing"));
+  /* Alice's connection went with A's previous run. */
+  expect_presence (carol_on_b, alice, FALSE, natter_test_scale_ms (5000));
+  g_assert_cmpint (presence_members (&cluster, alice), ==, 0);
 
   natter_test_ws_send_printf (
     dan_on_b,

@@ -17,7 +17,8 @@
  * node: whoever runs it first gets the calls, nobody else does, so each
  * becomes a missed call once. A node that starts again under the same id
  * takes its own set the same way at its first connection: those calls are
- * its previous run's, failed, and no one else's calls are touched.
+ * its previous run's, failed, and no one else's calls are touched; the
+ * connections of that run leave presence as a dead node's do.
  *
  * Presence: natter:presence:PROFILE is a sorted set of NODE:CONNECTION
  * scored by when it expires (Redis's clock), one member per WebSocket,
@@ -49,10 +50,11 @@ static const char heartbeat_script[] =
   "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 
 /* KEYS: the node's alive key, its calls, known, its profiles; ARGV: its
- * id. Once it is dead: its ringing calls and the profiles that went
- * offline with it; nil while it lives. */
-static const char claim_dead_script[] =
-  "if redis.call('EXISTS', KEYS[1]) == 1 then return false end\n" NOW_MS
+ * id, "own" when a node takes what its previous run under that id left
+ * (it lives again), else "dead". Once it is dead: its ringing calls and
+ * the profiles that went offline with it; nil while it lives. */
+static const char claim_script[] =
+  "if ARGV[2] ~= 'own' and redis.call('EXISTS', KEYS[1]) == 1 then return false end\n" NOW_MS
   "local calls = redis.call('SMEMBERS', KEYS[2])\n"
   "local offline = {}\n"
   "local prefix = ARGV[1] .. ':'\n"
@@ -127,11 +129,6 @@ static const char presence_query_script[] =
          "  if redis.call('ZCOUNT', key, '(' .. now, '+inf') > 0 then online[#online + 1] = i end\n"
          "end\n"
          "return online\n";
-
-/* KEYS: this node's calls. What a previous run under this id left. */
-static const char claim_own_script[] = "local calls = redis.call('SMEMBERS', KEYS[1])\n"
-                                       "redis.call('DEL', KEYS[1])\n"
-                                       "return calls\n";
 
 struct _NatterRedisNodes {
   GObject parent_instance;
@@ -253,12 +250,10 @@ on_claimed (NatterRedisConnection *connection, const redisReply *reply, gpointer
   g_autoptr (GArray) ids = NULL;
 
   if (reply != NULL && !reply_is_error (reply, "a claim of a node's calls")) {
-    /* A dead node's: {calls, profiles gone offline}. */
-    if (!claim->own && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
+    /* {calls, profiles gone offline}; nil: the node lives. */
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
       ids = call_ids_of (reply->element[0]);
       presence_gone (claim->nodes, reply);
-    } else if (claim->own) {
-      ids = call_ids_of (reply);
     }
   }
   if (ids != NULL) {
@@ -278,23 +273,14 @@ claim (NatterRedisNodes *self, const char *node_id, gboolean own)
   Claim *pending = g_new0 (Claim, 1);
   g_autofree char *alive = alive_key (node_id);
   g_autofree char *calls = calls_key (node_id);
-  gboolean sent;
+  g_autofree char *profiles = profiles_key (node_id);
+  const char *argv[] = { "EVAL",  claim_script,        "4", alive, calls, KNOWN_KEY, profiles,
+                         node_id, own ? "own" : "dead" };
 
   pending->nodes = self;
   pending->node_id = g_strdup (node_id);
   pending->own = own;
-  if (own) {
-    const char *argv[] = { "EVAL", claim_own_script, "1", calls };
-
-    sent = command (self, on_claimed, pending, G_N_ELEMENTS (argv), argv);
-  } else {
-    g_autofree char *profiles = profiles_key (node_id);
-    const char *argv[] = { "EVAL", claim_dead_script, "4",      alive,
-                           calls,  KNOWN_KEY,         profiles, node_id };
-
-    sent = command (self, on_claimed, pending, G_N_ELEMENTS (argv), argv);
-  }
-  if (!sent) {
+  if (!command (self, on_claimed, pending, G_N_ELEMENTS (argv), argv)) {
     g_free (pending->node_id);
     g_free (pending);
   }
