@@ -182,13 +182,19 @@ presence_members (Cluster *cluster, NatterTestPeer *peer)
   return value;
 }
 
-/* Contacts, with the WebSockets that made them gone from Redis too. */
+/* Contacts, with the WebSockets that made them gone from Redis too and
+ * their four presence changes (each online, then offline) announced by
+ * node A: none comes late to a test's connections. */
 static void
 befriend (Cluster *cluster, NatterTestPeer *peer, NatterTestPeer *other)
 {
+  guint64 changes = natter_test_server_metric (cluster->a, "natter_presence_changes_total");
+
   natter_test_peers_befriend (cluster->a, peer, other);
   natter_test_wait_until (presence_members (cluster, peer) == 0, 5000);
   natter_test_wait_until (presence_members (cluster, other) == 0, 5000);
+  natter_test_wait_until (
+    natter_test_server_metric (cluster->a, "natter_presence_changes_total") >= changes + 4, 5000);
 }
 
 /* The next presence frame about @peer on @ws. */
@@ -325,6 +331,7 @@ test_killed_node_call_missed (void)
   g_autoptr (NatterFrame) cancelled = NULL;
   g_autoptr (NatterFrame) missed = NULL;
   gint64 call_log_id;
+  gint64 killed_at;
 
   if (!cluster_start (&cluster, dead_after_ms ())) {
     g_test_skip ("redis-server is not installed (Debian: redis-server)");
@@ -346,6 +353,7 @@ test_killed_node_call_missed (void)
   natter_test_ws_assert_none (bob_on_b, "missed_call", 2 * DEAD_AFTER_MS);
   g_assert_true (call_status_is (cluster.b, bob, call_log_id, "ringing"));
 
+  killed_at = g_get_monotonic_time ();
   natter_test_server_kill (cluster.a);
   /* Dead after the period; B asks every third of it, and if A was the
    * cleaner B waits for that key to expire too. */
@@ -354,6 +362,8 @@ test_killed_node_call_missed (void)
   g_assert_nonnull (cancelled);
   g_assert_cmpint (cancelled->call_log_id, ==, call_log_id);
   g_assert_cmpstr (cancelled->reason, ==, "timeout");
+  g_test_message ("the call ended %" G_GINT64_FORMAT " ms after the SIGKILL (period %u ms)",
+                  (g_get_monotonic_time () - killed_at) / 1000, dead_after_ms ());
   missed = natter_test_ws_expect (bob_on_b, "missed_call");
   g_assert_nonnull (missed->call);
   g_assert_cmpint (missed->call->call_log_id, ==, call_log_id);

@@ -608,6 +608,7 @@ on_presence_changed (NatterServerBus *bus,
     g_warning ("Could not list contacts: %s", error->message);
     return;
   }
+  count (self, "natter_presence_changes_total", 1);
   text = presence_json (profile, online);
   for (guint i = 0; i < contacts->len; i++) {
     NatterProfile *contact = g_ptr_array_index (contacts, i);
