@@ -8,6 +8,7 @@
 #include "natter-metrics.h"
 #include "natter-server-config.h"
 #include "natter-server-db.h"
+#include "natter-server-store.h"
 
 G_BEGIN_DECLS
 
@@ -15,6 +16,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (NatterHttpApi, natter_http_api, NATTER, HTTP_API, GObject)
 
 NatterHttpApi *natter_http_api_new (NatterServerDb *db,
+                                    NatterServerStore *store,
                                     const NatterServerConfig *config,
                                     NatterMetrics *metrics,
                                     NatterHub *hub);

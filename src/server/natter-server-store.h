@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "natter-frame.h"
+#include "natter-store-queries.h"
 #include "natter-types.h"
 
 G_BEGIN_DECLS
@@ -187,6 +188,15 @@ struct _NatterServerStoreInterface {
                   guint limit,
                   GAsyncReadyCallback callback,
                   gpointer user_data);
+  /* Runs @func with the backend's NatterStoreQueries where it does not
+   * hold up the main context; @callback runs on it. */
+  void (*query) (NatterServerStore *self,
+                 NatterStoreQueryFunc func,
+                 gpointer data,
+                 GDestroyNotify data_free,
+                 GDestroyNotify result_free,
+                 GAsyncReadyCallback callback,
+                 gpointer user_data);
 };
 
 void natter_server_store_store_chat_messages (NatterServerStore *self,
@@ -208,6 +218,14 @@ GTask *natter_server_store_read_task_new (NatterServerStore *self,
                                           gpointer source_tag,
                                           GAsyncReadyCallback callback,
                                           gpointer user_data);
+
+/* For backends: runs @func on @queries and answers @task (taken). */
+void natter_server_store_query_run (GTask *task,
+                                    NatterStoreQueries *queries,
+                                    NatterStoreQueryFunc func,
+                                    gpointer data,
+                                    GDestroyNotify data_free,
+                                    GDestroyNotify result_free);
 
 /* The upgrade of a WebSocket: NOT_FOUND when the token is unknown, expired
  * at @now_unix or revoked. @profile needs only its id and type. */
@@ -249,6 +267,20 @@ void natter_server_store_replay (NatterServerStore *self,
                                  gpointer user_data);
 NatterStoreReplay *
 natter_server_store_replay_finish (NatterServerStore *self, GAsyncResult *result, GError **error);
+
+/* The HTTP API's reads and writes (NatterStoreQueries), in request order:
+ * @func runs with @data (freed with @data_free afterwards) where the store
+ * runs them, and its result (freed with @result_free when nobody takes
+ * it) comes back through natter_server_store_query_finish (). */
+void natter_server_store_query (NatterServerStore *self,
+                                NatterStoreQueryFunc func,
+                                gpointer data,
+                                GDestroyNotify data_free,
+                                GDestroyNotify result_free,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data);
+gpointer
+natter_server_store_query_finish (NatterServerStore *self, GAsyncResult *result, GError **error);
 
 void natter_store_auth_free (NatterStoreAuth *auth);
 void natter_store_replay_free (NatterStoreReplay *replay);
