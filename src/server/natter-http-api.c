@@ -68,7 +68,6 @@ typedef struct {
 struct _NatterHttpApi {
   GObject parent_instance;
 
-  NatterServerDb *db;
   NatterServerStore *store; /* every route's storage work but the passwords' */
   const NatterServerConfig *config;
   NatterMetrics *metrics;
@@ -245,77 +244,6 @@ request_body (SoupServerMessage *msg)
   return soup_message_body_flatten (soup_server_message_get_request_body (msg));
 }
 
-/**
- * natter_http_api_issue_token:
- * @db: the database
- * @config: for the token lifetime
- * @user_id: who logs in
- * @out_expires_at: (out) (optional) (transfer full): RFC 3339 expiry
- * @out_token_id: (out) (optional): the stored token's id
- * @error: a #NatterServerDbError
- *
- * Makes a new bearer token and stores only its SHA-256.
- *
- * Returns: (transfer full) (nullable): the token to hand to the client
- */
-char *
-natter_http_api_issue_token (NatterServerDb *db,
-                             const NatterServerConfig *config,
-                             gint64 user_id,
-                             char **out_expires_at,
-                             gint64 *out_token_id,
-                             GError **error)
-{
-  g_autofree char *token = NULL;
-  g_autofree char *token_hash = NULL;
-  gint64 expires_unix;
-
-  g_return_val_if_fail (NATTER_IS_SERVER_DB (db), NULL);
-  g_return_val_if_fail (config != NULL, NULL);
-
-  token = natter_token_generate (error);
-  if (token == NULL)
-    return NULL;
-  token_hash = natter_token_hash (token);
-  expires_unix = g_get_real_time () / G_USEC_PER_SEC + config->token_lifetime_s;
-  if (!natter_server_db_add_token (db, user_id, token_hash, expires_unix, out_token_id, error))
-    return NULL;
-
-  if (out_expires_at != NULL) {
-    g_autoptr (GDateTime) expires = g_date_time_new_from_unix_utc (expires_unix);
-
-    *out_expires_at = natter_format_time (expires);
-  }
-
-  return g_steal_pointer (&token);
-}
-
-static void
-respond_session (NatterHttpApi *self, SoupServerMessage *msg, guint status, gint64 user_id)
-{
-  g_autoptr (GError) error = NULL;
-  NatterSession session = { 0 };
-  g_autofree char *token = NULL;
-  g_autofree char *expires_at = NULL;
-  g_autoptr (NatterUser) user = NULL;
-
-  token = natter_http_api_issue_token (self->db, self->config, user_id, &expires_at, NULL, &error);
-  if (token == NULL) {
-    respond_internal (self, msg, error);
-    return;
-  }
-  user = natter_server_db_get_user (self->db, user_id, &error);
-  if (user == NULL) {
-    respond_internal (self, msg, error);
-    return;
-  }
-
-  session.token = token;
-  session.expires_at = expires_at;
-  session.user = user;
-  respond_json (msg, status, natter_session_to_json (&session));
-}
-
 /* Login and registration hash in a worker thread while the message waits:
  * argon2id takes tens of milliseconds the WebSockets should not wait for. */
 typedef struct {
@@ -329,6 +257,7 @@ typedef struct {
   /* register */
   NatterRegisterRequest *register_request;
   /* login */
+  char *email;
   gint64 user_id;
   char *password;
   char *stored_hash; /* NULL: unknown email, verify against the dummy */
@@ -348,6 +277,7 @@ password_job_free (PasswordJob *job)
   g_clear_object (&job->self);
   g_free (job->client_address);
   g_free (job->account_key);
+  g_free (job->email);
   g_clear_pointer (&job->register_request, natter_register_request_free);
   if (job->password != NULL)
     memset (job->password, 0, strlen (job->password));
@@ -441,13 +371,27 @@ run_password_job (NatterHttpApi *self, PasswordJob *job, GAsyncReadyCallback cal
   g_task_run_in_thread (task, password_job_thread);
 }
 
+/* The account and its first token: through the store, while the message
+ * stays paused. */
+static void
+start_session (NatterHttpApi *self, PasswordJob *job, NatterHttpQueryRun run, guint status)
+{
+  NatterHttpRoute *session = natter_http_route_new ();
+
+  session->user_id = job->user_id;
+  session->token_lifetime_s = self->config->token_lifetime_s;
+  session->session_status = status;
+  session->registration = g_steal_pointer (&job->register_request);
+  session->password_hash = g_steal_pointer (&job->new_hash);
+  natter_http_query_start (self->store, self->metrics, job->msg, run, NULL, session,
+                           (GDestroyNotify) natter_http_route_free);
+}
+
 static void
 on_register_hashed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PasswordJob *job = g_task_get_task_data (G_TASK (result));
   NatterHttpApi *self = job->self;
-  g_autoptr (GError) error = NULL;
-  gint64 user_id = 0;
 
   self->hashes_waiting--;
   if (job->disconnected)
@@ -455,20 +399,10 @@ on_register_hashed (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (job->new_hash == NULL) {
     respond_internal (self, job->msg, job->error);
-  } else if (!natter_server_db_create_user (
-               self->db, job->register_request->email, job->new_hash,
-               job->register_request->display_name,
-               (const char *const *) job->register_request->profile_types, &user_id, &error)) {
-    if (g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_EXISTS))
-      respond_error (self, job->msg, SOUP_STATUS_CONFLICT, "conflict",
-                     "this email already has an account");
-    else
-      respond_internal (self, job->msg, error);
-  } else {
-    g_message ("registered user %" G_GINT64_FORMAT, user_id);
-    respond_session (self, job->msg, SOUP_STATUS_CREATED, user_id);
+    soup_server_message_unpause (job->msg);
+    return;
   }
-  soup_server_message_unpause (job->msg);
+  start_session (self, job, natter_http_route_register, SOUP_STATUS_CREATED);
 }
 
 static void
@@ -539,13 +473,49 @@ on_login_verified (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
 
   if (job->verified) {
-    respond_session (self, job->msg, SOUP_STATUS_OK, job->user_id);
-  } else {
-    /* The same answer for an unknown email and a wrong password. */
-    respond_error (self, job->msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
-                   "wrong email or password");
+    start_session (self, job, natter_http_route_session, SOUP_STATUS_OK);
+    return;
   }
+  /* The same answer for an unknown email and a wrong password. */
+  respond_error (self, job->msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
+                 "wrong email or password");
   soup_server_message_unpause (job->msg);
+}
+
+/* On the store's side: the account's hash, none for an unknown email. */
+static gpointer
+find_login (NatterStoreQueries *queries, gpointer data, GError **error)
+{
+  PasswordJob *job = data;
+  g_autoptr (GError) local_error = NULL;
+
+  if (!natter_store_queries_find_login (queries, job->email, &job->user_id, &job->stored_hash,
+                                        &local_error) &&
+      !g_error_matches (local_error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND)) {
+    g_propagate_error (error, g_steal_pointer (&local_error));
+    return NULL;
+  }
+
+  return job;
+}
+
+static void
+on_login_found (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PasswordJob *job = user_data;
+  NatterHttpApi *self = job->self;
+  g_autoptr (GError) error = NULL;
+
+  self->hashes_waiting--;
+  if (natter_server_store_query_finish (NATTER_SERVER_STORE (source), result, &error) == NULL) {
+    if (!job->disconnected) {
+      respond_internal (self, job->msg, error);
+      soup_server_message_unpause (job->msg);
+    }
+    password_job_free (job);
+    return;
+  }
+  run_password_job (self, job, on_login_verified);
 }
 
 static void
@@ -554,10 +524,8 @@ handle_login (NatterHttpApi *self, SoupServerMessage *msg)
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (NatterLoginRequest) request = NULL;
-  g_autofree char *stored_hash = NULL;
   g_autofree char *address = NULL;
   g_autofree char *account = NULL;
-  gint64 user_id = 0;
   gint64 now = g_get_monotonic_time ();
   guint retry_after_s = 0;
   PasswordJob *job;
@@ -592,18 +560,13 @@ handle_login (NatterHttpApi *self, SoupServerMessage *msg)
     return;
   }
 
-  if (!natter_server_db_find_login (self->db, request->email, &user_id, &stored_hash, &error) &&
-      !g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND)) {
-    respond_internal (self, msg, error);
-    return;
-  }
-
   job = password_job_new (self, msg);
-  job->user_id = user_id;
   job->account_key = g_steal_pointer (&account);
+  job->email = g_strdup (request->email);
   job->password = g_strdup (request->password);
-  job->stored_hash = g_steal_pointer (&stored_hash);
-  run_password_job (self, job, on_login_verified);
+  /* The hash stays reserved while the account is looked up. */
+  self->hashes_waiting++;
+  natter_server_store_query (self->store, find_login, job, NULL, NULL, on_login_found, job);
 }
 
 static NatterHttpRoute *
@@ -971,7 +934,6 @@ natter_http_api_dispose (GObject *object)
 {
   NatterHttpApi *self = NATTER_HTTP_API (object);
 
-  g_clear_object (&self->db);
   g_clear_object (&self->store);
   g_clear_object (&self->metrics);
   g_clear_object (&self->hub);
@@ -1008,7 +970,6 @@ natter_http_api_init (NatterHttpApi *self)
 
 /**
  * natter_http_api_new:
- * @db: the database
  * @store: where the routes' storage work runs
  * @config: the configuration; must outlive the API
  * @metrics: where requests are counted
@@ -1017,22 +978,19 @@ natter_http_api_init (NatterHttpApi *self)
  * Returns: (transfer full): the HTTP API of PROTOCOL.md
  */
 NatterHttpApi *
-natter_http_api_new (NatterServerDb *db,
-                     NatterServerStore *store,
+natter_http_api_new (NatterServerStore *store,
                      const NatterServerConfig *config,
                      NatterMetrics *metrics,
                      NatterHub *hub)
 {
   NatterHttpApi *self;
 
-  g_return_val_if_fail (NATTER_IS_SERVER_DB (db), NULL);
   g_return_val_if_fail (NATTER_IS_SERVER_STORE (store), NULL);
   g_return_val_if_fail (config != NULL, NULL);
   g_return_val_if_fail (NATTER_IS_METRICS (metrics), NULL);
   g_return_val_if_fail (hub == NULL || NATTER_IS_HUB (hub), NULL);
 
   self = g_object_new (NATTER_TYPE_HTTP_API, NULL);
-  self->db = g_object_ref (db);
   self->store = g_object_ref (store);
   self->config = config;
   self->metrics = g_object_ref (metrics);

@@ -7,6 +7,7 @@
 
 #include "natter-http-body.h"
 #include "natter-http-routes.h"
+#include "natter-password.h"
 #include "natter-server-db.h"
 
 NatterHttpRoute *
@@ -23,6 +24,8 @@ natter_http_route_free (NatterHttpRoute *route)
   g_free (route->profile_type);
   g_free (route->text);
   g_free (route->bad_request);
+  g_clear_pointer (&route->registration, natter_register_request_free);
+  g_free (route->password_hash);
   if (route->owner != NULL && route->owner_free != NULL)
     route->owner_free (route->owner);
   g_free (route);
@@ -79,6 +82,72 @@ natter_http_route_authenticate (NatterStoreQueries *queries,
 {
   if (authenticate (queries, request, reply, data))
     natter_http_reply_no_content (reply);
+}
+
+void
+natter_http_route_session (NatterStoreQueries *queries,
+                           const NatterHttpRequest *request,
+                           NatterHttpReply *reply,
+                           gpointer data)
+{
+  NatterHttpRoute *route = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NatterUser) user = NULL;
+  g_autoptr (GDateTime) expires = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *token_hash = NULL;
+  g_autofree char *expires_at = NULL;
+  NatterSession session = { 0 };
+  gint64 expires_unix = g_get_real_time () / G_USEC_PER_SEC + route->token_lifetime_s;
+
+  /* Only the token's SHA-256 is stored. */
+  token = natter_token_generate (&error);
+  if (token == NULL) {
+    natter_http_reply_internal (reply, error);
+    return;
+  }
+  token_hash = natter_token_hash (token);
+  if (!natter_store_queries_add_token (queries, route->user_id, token_hash, expires_unix,
+                                       &route->token_id, &error)) {
+    natter_http_reply_internal (reply, error);
+    return;
+  }
+  user = natter_store_queries_get_user (queries, route->user_id, &error);
+  if (user == NULL) {
+    natter_http_reply_internal (reply, error);
+    return;
+  }
+
+  expires = g_date_time_new_from_unix_utc (expires_unix);
+  expires_at = natter_format_time (expires);
+  session.token = token;
+  session.expires_at = expires_at;
+  session.user = user;
+  natter_http_reply_json (reply, route->session_status, natter_session_to_json (&session));
+}
+
+void
+natter_http_route_register (NatterStoreQueries *queries,
+                            const NatterHttpRequest *request,
+                            NatterHttpReply *reply,
+                            gpointer data)
+{
+  NatterHttpRoute *route = data;
+  NatterRegisterRequest *registration = route->registration;
+  g_autoptr (GError) error = NULL;
+
+  if (!natter_store_queries_create_user (
+        queries, registration->email, route->password_hash, registration->display_name,
+        (const char *const *) registration->profile_types, &route->user_id, &error)) {
+    if (g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_EXISTS))
+      natter_http_reply_error (reply, SOUP_STATUS_CONFLICT, "conflict",
+                               "this email already has an account");
+    else
+      natter_http_reply_internal (reply, error);
+    return;
+  }
+  g_message ("registered user %" G_GINT64_FORMAT, route->user_id);
+  natter_http_route_session (queries, request, reply, route);
 }
 
 void

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include "natter-http-body.h"
 #include "natter-http-query.h"
 
 G_BEGIN_DECLS
@@ -19,6 +20,12 @@ typedef struct {
   char *text;        /* ?q= */
   char *bad_request; /* a 400 to answer once the token passed */
   gboolean all_tokens;
+  /* a session: a new token with this lifetime, answered with this status */
+  gint64 token_lifetime_s;
+  guint session_status;
+  /* registration: the account to make (taken), its password hashed */
+  NatterRegisterRequest *registration;
+  char *password_hash;
   gpointer owner; /* the API, for the callbacks (a reference) */
   GDestroyNotify owner_free;
   /* out */
@@ -34,6 +41,16 @@ void natter_http_route_authenticate (NatterStoreQueries *queries,
                                      const NatterHttpRequest *request,
                                      NatterHttpReply *reply,
                                      gpointer route);
+/* A token for route->user_id, answered with the user (register, login). */
+void natter_http_route_session (NatterStoreQueries *queries,
+                                const NatterHttpRequest *request,
+                                NatterHttpReply *reply,
+                                gpointer route);
+/* Makes route->registration's account, then a session as above. */
+void natter_http_route_register (NatterStoreQueries *queries,
+                                 const NatterHttpRequest *request,
+                                 NatterHttpReply *reply,
+                                 gpointer route);
 void natter_http_route_logout (NatterStoreQueries *queries,
                                const NatterHttpRequest *request,
                                NatterHttpReply *reply,
