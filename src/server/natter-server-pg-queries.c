@@ -943,6 +943,129 @@ pg_is_blocked_either (NatterStoreQueries *self, const NatterProfile *a, const Na
   return rows != NULL && PQntuples (rows) > 0;
 }
 
+/* attachments */
+
+static NatterAttachment *
+pg_add_attachment (NatterStoreQueries *self,
+                   gint64 user_id,
+                   const NatterProfile *uploader,
+                   gint64 conversation_id,
+                   const NatterAttachment *attachment,
+                   GError **error)
+{
+  g_autoptr (PGresult) rows = NULL;
+  GPtrArray *params = params_new ();
+  NatterAttachment *stored;
+
+  g_ptr_array_add (params, int_param (user_id));
+  add_profile_params (params, uploader);
+  g_ptr_array_add (params, int_param (conversation_id));
+  g_ptr_array_add (params, g_strdup (attachment->name));
+  g_ptr_array_add (params, g_strdup (attachment->content_type));
+  g_ptr_array_add (params, int_param (attachment->size));
+  g_ptr_array_add (params, g_strdup (attachment->sha256));
+  g_ptr_array_add (params, attachment->width > 0 ? int_param (attachment->width) : NULL);
+  g_ptr_array_add (params, attachment->height > 0 ? int_param (attachment->height) : NULL);
+  rows = run (self,
+              "INSERT INTO attachments (user_id, uploader_id, uploader_type, conversation_id,"
+              " name, content_type, size, sha256, width, height, created_at)"
+              " VALUES ($1::bigint, $2::bigint, $3, $4::bigint, $5, $6, $7::bigint, $8,"
+              " $9::bigint, $10::bigint, " NOW_MS ") RETURNING attachment_id",
+              params, error);
+  if (rows == NULL)
+    return NULL;
+
+  stored = natter_attachment_copy (attachment);
+  stored->attachment_id = natter_pg_value_int64 (rows, 0, 0);
+  return stored;
+}
+
+static gint64
+pg_get_attachment_usage (NatterStoreQueries *self, gint64 user_id)
+{
+  g_autoptr (PGresult) rows = NULL;
+  GPtrArray *params = params_new ();
+
+  g_ptr_array_add (params, int_param (user_id));
+  rows = run (self, "SELECT coalesce (sum (size), 0) FROM attachments WHERE user_id = $1::bigint",
+              params, NULL);
+  /* A failed read counts as full: no upload past a quota we cannot see. */
+  if (rows == NULL || PQntuples (rows) == 0)
+    return G_MAXINT64;
+
+  return natter_pg_value_int64 (rows, 0, 0);
+}
+
+static NatterAttachmentAccess
+pg_get_attachment_for_user (NatterStoreQueries *self,
+                            gint64 attachment_id,
+                            gint64 user_id,
+                            NatterAttachment **out_attachment,
+                            GError **error)
+{
+  g_autoptr (PGresult) rows = NULL;
+  GPtrArray *params = params_new ();
+  NatterAttachment *attachment;
+  gint64 owner;
+
+  g_ptr_array_add (params, int_param (attachment_id));
+  g_ptr_array_add (params, int_param (user_id));
+  rows = run (self,
+              "SELECT a.attachment_id, a.name, a.content_type, a.size, a.sha256, a.width,"
+              " a.height, a.message_id IS NOT NULL, a.user_id,"
+              " EXISTS (SELECT 1 FROM participants p JOIN profiles r"
+              "   ON r.profile_id = p.profile_id AND r.profile_type = p.profile_type"
+              "   WHERE p.conversation_id = a.conversation_id AND r.user_id = $2::bigint)"
+              " FROM attachments a WHERE a.attachment_id = $1::bigint",
+              params, error);
+  if (rows == NULL || PQntuples (rows) == 0)
+    return NATTER_ATTACHMENT_ACCESS_NONE;
+
+  owner = natter_pg_value_int64 (rows, 0, 8);
+  /* Unsent: only its uploader sees it; to anyone else it does not exist. */
+  if (!natter_pg_value_bool (rows, 0, 7) && owner != user_id)
+    return NATTER_ATTACHMENT_ACCESS_NONE;
+  if (owner != user_id && !natter_pg_value_bool (rows, 0, 9))
+    return NATTER_ATTACHMENT_ACCESS_FORBIDDEN;
+
+  attachment = natter_attachment_new ();
+  attachment->attachment_id = natter_pg_value_int64 (rows, 0, 0);
+  attachment->name = value_dup (rows, 0, 1);
+  attachment->content_type = value_dup (rows, 0, 2);
+  attachment->size = natter_pg_value_int64 (rows, 0, 3);
+  attachment->sha256 = value_dup (rows, 0, 4);
+  attachment->width = natter_pg_value_int64 (rows, 0, 5);
+  attachment->height = natter_pg_value_int64 (rows, 0, 6);
+  *out_attachment = attachment;
+  return NATTER_ATTACHMENT_ACCESS_ALLOWED;
+}
+
+static GPtrArray *
+pg_expire_attachments (NatterStoreQueries *self, gint64 before_ms, GError **error)
+{
+  g_autoptr (PGresult) rows = NULL;
+  GPtrArray *params = params_new ();
+  GPtrArray *unused;
+
+  g_ptr_array_add (params, int_param (before_ms));
+  /* The statement sees the rows as before its DELETE: the deleted ones are
+   * left out by id. */
+  rows = run (self,
+              "WITH gone AS (DELETE FROM attachments WHERE message_id IS NULL"
+              "   AND created_at < $1::bigint RETURNING attachment_id, sha256)"
+              " SELECT DISTINCT g.sha256 FROM gone g WHERE NOT EXISTS (SELECT 1 FROM attachments a"
+              "   WHERE a.sha256 = g.sha256"
+              "   AND a.attachment_id NOT IN (SELECT attachment_id FROM gone))",
+              params, error);
+  if (rows == NULL)
+    return NULL;
+
+  unused = g_ptr_array_new_with_free_func (g_free);
+  for (int row = 0; row < PQntuples (rows); row++)
+    g_ptr_array_add (unused, value_dup (rows, row, 0));
+  return unused;
+}
+
 static void
 pg_free (NatterStoreQueries *queries)
 {
@@ -976,6 +1099,10 @@ static const NatterStoreQueriesClass pg_class = {
   .remove_block = pg_remove_block,
   .list_blocks = pg_list_blocks,
   .is_blocked_either = pg_is_blocked_either,
+  .add_attachment = pg_add_attachment,
+  .get_attachment_usage = pg_get_attachment_usage,
+  .get_attachment_for_user = pg_get_attachment_for_user,
+  .expire_attachments = pg_expire_attachments,
   .free = pg_free,
 };
 

@@ -212,6 +212,39 @@ natter_store_queries_is_blocked_either (NatterStoreQueries *self,
   return CALL (self, is_blocked_either, a, b);
 }
 
+NatterAttachment *
+natter_store_queries_add_attachment (NatterStoreQueries *self,
+                                     gint64 user_id,
+                                     const NatterProfile *uploader,
+                                     gint64 conversation_id,
+                                     const NatterAttachment *attachment,
+                                     GError **error)
+{
+  return CALL (self, add_attachment, user_id, uploader, conversation_id, attachment, error);
+}
+
+gint64
+natter_store_queries_get_attachment_usage (NatterStoreQueries *self, gint64 user_id)
+{
+  return CALL (self, get_attachment_usage, user_id);
+}
+
+NatterAttachmentAccess
+natter_store_queries_get_attachment_for_user (NatterStoreQueries *self,
+                                              gint64 attachment_id,
+                                              gint64 user_id,
+                                              NatterAttachment **out_attachment,
+                                              GError **error)
+{
+  return CALL (self, get_attachment_for_user, attachment_id, user_id, out_attachment, error);
+}
+
+GPtrArray *
+natter_store_queries_expire_attachments (NatterStoreQueries *self, gint64 before_ms, GError **error)
+{
+  return CALL (self, expire_attachments, before_ms, error);
+}
+
 /* SQLite: the database's own functions. */
 
 typedef struct {
@@ -424,6 +457,41 @@ sqlite_is_blocked_either (NatterStoreQueries *self, const NatterProfile *a, cons
   return natter_server_db_is_blocked_either (DB (self), a, b);
 }
 
+static NatterAttachment *
+sqlite_add_attachment (NatterStoreQueries *self,
+                       gint64 user_id,
+                       const NatterProfile *uploader,
+                       gint64 conversation_id,
+                       const NatterAttachment *attachment,
+                       GError **error)
+{
+  return natter_server_db_add_attachment (DB (self), user_id, uploader, conversation_id, attachment,
+                                          error);
+}
+
+static gint64
+sqlite_get_attachment_usage (NatterStoreQueries *self, gint64 user_id)
+{
+  return natter_server_db_get_attachment_usage (DB (self), user_id);
+}
+
+static NatterAttachmentAccess
+sqlite_get_attachment_for_user (NatterStoreQueries *self,
+                                gint64 attachment_id,
+                                gint64 user_id,
+                                NatterAttachment **out_attachment,
+                                GError **error)
+{
+  return natter_server_db_get_attachment_for_user (DB (self), attachment_id, user_id,
+                                                   out_attachment, error);
+}
+
+static GPtrArray *
+sqlite_expire_attachments (NatterStoreQueries *self, gint64 before_ms, GError **error)
+{
+  return natter_server_db_expire_attachments (DB (self), before_ms, error);
+}
+
 static void
 sqlite_free (NatterStoreQueries *self)
 {
@@ -454,6 +522,10 @@ static const NatterStoreQueriesClass sqlite_class = {
   .remove_block = sqlite_remove_block,
   .list_blocks = sqlite_list_blocks,
   .is_blocked_either = sqlite_is_blocked_either,
+  .add_attachment = sqlite_add_attachment,
+  .get_attachment_usage = sqlite_get_attachment_usage,
+  .get_attachment_for_user = sqlite_get_attachment_for_user,
+  .expire_attachments = sqlite_expire_attachments,
   .free = sqlite_free,
 };
 

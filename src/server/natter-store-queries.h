@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "natter-server-db-attachments.h"
 #include "natter-types.h"
 
 G_BEGIN_DECLS
@@ -106,6 +107,21 @@ typedef struct {
   gboolean (*is_blocked_either) (NatterStoreQueries *self,
                                  const NatterProfile *a,
                                  const NatterProfile *b);
+
+  /* attachments */
+  NatterAttachment *(*add_attachment) (NatterStoreQueries *self,
+                                       gint64 user_id,
+                                       const NatterProfile *uploader,
+                                       gint64 conversation_id,
+                                       const NatterAttachment *attachment,
+                                       GError **error);
+  gint64 (*get_attachment_usage) (NatterStoreQueries *self, gint64 user_id);
+  NatterAttachmentAccess (*get_attachment_for_user) (NatterStoreQueries *self,
+                                                     gint64 attachment_id,
+                                                     gint64 user_id,
+                                                     NatterAttachment **out_attachment,
+                                                     GError **error);
+  GPtrArray *(*expire_attachments) (NatterStoreQueries *self, gint64 before_ms, GError **error);
 
   void (*free) (NatterStoreQueries *self);
 } NatterStoreQueriesClass;
@@ -213,6 +229,24 @@ GPtrArray *natter_store_queries_list_blocks (NatterStoreQueries *self,
 gboolean natter_store_queries_is_blocked_either (NatterStoreQueries *self,
                                                  const NatterProfile *a,
                                                  const NatterProfile *b);
+
+NatterAttachment *natter_store_queries_add_attachment (NatterStoreQueries *self,
+                                                       gint64 user_id,
+                                                       const NatterProfile *uploader,
+                                                       gint64 conversation_id,
+                                                       const NatterAttachment *attachment,
+                                                       GError **error);
+/* G_MAXINT64 when it cannot be read: no upload past a quota unseen. */
+gint64 natter_store_queries_get_attachment_usage (NatterStoreQueries *self, gint64 user_id);
+NatterAttachmentAccess
+natter_store_queries_get_attachment_for_user (NatterStoreQueries *self,
+                                              gint64 attachment_id,
+                                              gint64 user_id,
+                                              NatterAttachment **out_attachment,
+                                              GError **error);
+GPtrArray *natter_store_queries_expire_attachments (NatterStoreQueries *self,
+                                                    gint64 before_ms,
+                                                    GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStoreQueries, natter_store_queries_free)
 
