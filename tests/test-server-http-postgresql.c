@@ -14,6 +14,7 @@
 
 #include "natter-http-api.h"
 #include "natter-http-body.h"
+#include "natter-request-guard.h"
 #include "natter-test-server.h"
 
 #ifdef NATTER_HAVE_LIBPQ
@@ -31,6 +32,9 @@ typedef struct {
   NatterServerConfig *config;
   NatterMetrics *metrics;
   NatterHttpApi *api;
+  NatterRequestGuard *guard;
+  NatterHttpAttachments *attachments;
+  char *folder; /* the attachments' files */
   SoupServer *server;
   SoupSession *session;
   char *url;
@@ -158,10 +162,24 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
 
   fixture->store = NATTER_SERVER_STORE (natter_server_pg_store_new (fixture->conninfo));
   fixture->config = natter_server_config_new ();
+  fixture->folder = g_dir_make_tmp ("natter-test-http-pg-XXXXXX", NULL);
+  g_assert_nonnull (fixture->folder);
+  g_free (fixture->config->db_path);
+  fixture->config->db_path = g_build_filename (fixture->folder, "natter.db", NULL);
+  fixture->config->attachment_quota_bytes = 1000;
   fixture->metrics = natter_metrics_new ();
   fixture->api = natter_http_api_new (fixture->store, fixture->config, fixture->metrics, NULL);
   fixture->server = soup_server_new (NULL, NULL);
+  /* As natter-server.c puts them together. */
   natter_http_api_install (fixture->api, fixture->server);
+  fixture->guard = natter_request_guard_new (fixture->config, fixture->metrics,
+                                             natter_http_api_check_request, fixture->api);
+  natter_request_guard_install (fixture->guard, fixture->server);
+  fixture->attachments = natter_http_attachments_new (fixture->store, fixture->config,
+                                                      fixture->metrics, fixture->guard, NULL);
+  g_assert_nonnull (fixture->attachments);
+  natter_http_attachments_install (fixture->attachments, fixture->server);
+  natter_http_api_set_attachments (fixture->api, fixture->attachments);
   fixture->url = natter_test_soup_server_listen (fixture->server);
   fixture->session = soup_session_new ();
 }
@@ -178,11 +196,15 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
   while (g_main_context_iteration (NULL, FALSE))
     ;
   g_assert_finalize_object (g_steal_pointer (&fixture->api));
+  g_assert_finalize_object (g_steal_pointer (&fixture->attachments));
+  g_clear_object (&fixture->guard);
   g_assert_finalize_object (g_steal_pointer (&fixture->store));
   g_clear_object (&fixture->metrics);
   g_clear_pointer (&fixture->config, natter_server_config_free);
   g_free (fixture->url);
   g_free (fixture->conninfo);
+  natter_test_remove_tree (fixture->folder);
+  g_free (fixture->folder);
   g_clear_pointer (&fixture->postgres, natter_test_postgres_free);
 }
 
@@ -328,6 +350,44 @@ test_routes (Fixture *fixture, gconstpointer data)
     g_autofree char *calls = expect (fixture, "GET", path, token, NULL, 200);
 
     g_assert_cmpstr (calls, ==, "{\"calls\":[]}");
+  }
+
+  /* Attachments: uploaded within the quota, read back by the other
+   * participant once sent, refused past the quota. */
+  {
+    g_autofree char *path = g_strdup_printf (
+      "%s/conversations/%" G_GINT64_FORMAT "/attachments?name=notes.txt", as_a, conversation_id);
+    g_autoptr (GBytes) text = g_bytes_new_static ("some notes", 10);
+    g_autoptr (GBytes) big = g_bytes_new_take (g_malloc0 (995), 995);
+    g_autoptr (GBytes) answer = NULL;
+    g_autoptr (GBytes) again = NULL;
+    g_autoptr (GBytes) read_back = NULL;
+    g_autoptr (GBytes) unsent = NULL;
+    g_autoptr (JsonNode) node = NULL;
+    g_autofree char *download = NULL;
+    guint status = 0;
+    gint64 attachment_id;
+
+    answer = http (fixture, "POST", path, token, "text/plain", text, &status, NULL);
+    g_assert_cmpuint (status, ==, 201);
+    node = json_from_string (g_bytes_get_data (answer, NULL), &error);
+    g_assert_no_error (error);
+    attachment_id = json_object_get_int_member (json_node_get_object (node), "attachment_id");
+    g_assert_cmpint (pg_count (fixture, "SELECT count (*) FROM attachments"), ==, 1);
+    download = g_strdup_printf ("/api/attachments/%" G_GINT64_FORMAT, attachment_id);
+    read_back = http (fixture, "GET", download, token, NULL, NULL, &status, NULL);
+    g_assert_cmpuint (status, ==, 200);
+    g_assert_true (g_bytes_equal (read_back, text));
+    /* Unsent: Bob does not see it. */
+    unsent = http (fixture, "GET", download, bob->token, NULL, NULL, &status, NULL);
+    g_assert_cmpuint (status, ==, 404);
+    /* 10 bytes used of 1000: 995 more do not fit. */
+    again = http (fixture, "POST", path, token, "text/plain", big, &status, NULL);
+    g_assert_cmpuint (status, ==, 413);
+    g_assert_cmpint (pg_count (fixture, "SELECT count (*) FROM attachments"), ==, 1);
+    g_clear_pointer (&again, g_bytes_unref);
+    again = http (fixture, "POST", path, bob->token, "text/plain", text, &status, NULL);
+    g_assert_cmpuint (status, ==, 403);
   }
 
   /* Blocks: listed, refuse a conversation, lifted. */
