@@ -265,8 +265,9 @@ natter_server_store_replay_finish (NatterServerStore *self, GAsyncResult *result
 
 /* The HTTP API's reads and writes (NatterStoreQueries), in request order:
  * @func runs with @data (freed with @data_free afterwards) where the store
- * runs them, and its result (freed with @result_free when nobody takes
- * it) comes back through natter_server_store_query_finish (). */
+ * runs them (@data_free runs there too, maybe on the store's thread), and
+ * its result (freed with @result_free when nobody takes it) comes back
+ * through natter_server_store_query_finish (). */
 void natter_server_store_query (NatterServerStore *self,
                                 NatterStoreQueryFunc func,
                                 gpointer data,
