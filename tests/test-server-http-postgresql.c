@@ -14,6 +14,7 @@
 
 #include "natter-http-api.h"
 #include "natter-http-body.h"
+#include "natter-password.h"
 #include "natter-request-guard.h"
 #include "natter-test-server.h"
 
@@ -424,6 +425,18 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  /* The password code runs in this process: its warning about the test
+   * parameters (CI's valgrind run sets NATTER_TEST_INSECURE_PASSWORD_HASH)
+   * comes once, here, expected. */
+  if (g_strcmp0 (g_getenv ("NATTER_TEST_INSECURE_PASSWORD_HASH"), "1") == 0) {
+    g_autofree char *hash = NULL;
+
+    g_test_expect_message ("natter-password", G_LOG_LEVEL_WARNING,
+                           "*NATTER_TEST_INSECURE_PASSWORD_HASH*");
+    hash = natter_password_hash ("a password", NULL);
+    g_test_assert_expected_messages ();
+    g_assert_nonnull (hash);
+  }
 #ifdef NATTER_HAVE_LIBPQ
   g_test_add ("/natter/server-http-postgresql/routes", Fixture, NULL, fixture_set_up, test_routes,
               fixture_tear_down);
