@@ -695,6 +695,158 @@ test_calls (Fixture *fixture, gconstpointer data)
   run (fixture, step_calls, &people);
 }
 
+/* Attachments: the uploader's until sent, then the conversation's; the
+ * quota counts them; expiry takes only the unsent ones, naming the files
+ * no row holds any more. */
+#define SHA_SENT "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define SHA_UNSENT "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+typedef struct {
+  People *people;
+  gint64 user_b;
+  gint64 user_c;
+  gint64 sent_id;
+  gint64 unsent_id;
+} Files;
+
+static NatterAttachment *
+file_named (const char *name, const char *sha256, gint64 size)
+{
+  NatterAttachment *attachment = natter_attachment_new ();
+
+  attachment->name = g_strdup (name);
+  attachment->content_type = g_strdup ("text/plain");
+  attachment->sha256 = g_strdup (sha256);
+  attachment->size = size;
+
+  return attachment;
+}
+
+static void
+step_upload (NatterStoreQueries *queries, gpointer data)
+{
+  Files *files = data;
+  People *people = files->people;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NatterAttachment) sent = file_named ("sent.txt", SHA_SENT, 100);
+  g_autoptr (NatterAttachment) unsent = file_named ("unsent.txt", SHA_UNSENT, 30);
+  g_autoptr (NatterAttachment) stored = NULL;
+  g_autoptr (NatterAttachment) other = NULL;
+  g_autoptr (NatterAttachment) seen = NULL;
+
+  files->user_b = natter_store_queries_get_profile_owner (queries, people->b->profile_id, "tutor");
+  files->user_c = natter_store_queries_get_profile_owner (queries, people->c->profile_id, "tutor");
+  g_assert_cmpint (natter_store_queries_get_attachment_usage (queries, files->user_b), ==, 0);
+  stored = natter_store_queries_add_attachment (queries, files->user_b, people->b,
+                                                people->conversation_id, sent, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (stored->attachment_id, >, 0);
+  g_assert_cmpstr (stored->name, ==, "sent.txt");
+  other = natter_store_queries_add_attachment (queries, files->user_b, people->b,
+                                               people->conversation_id, unsent, &error);
+  g_assert_cmpint (other->attachment_id, >, stored->attachment_id);
+  files->sent_id = stored->attachment_id;
+  files->unsent_id = other->attachment_id;
+  g_assert_cmpint (natter_store_queries_get_attachment_usage (queries, files->user_b), ==, 130);
+
+  /* Unsent: only the uploader sees it. */
+  g_assert_cmpint (natter_store_queries_get_attachment_for_user (queries, files->sent_id,
+                                                                 files->user_b, &seen, &error),
+                   ==, NATTER_ATTACHMENT_ACCESS_ALLOWED);
+  g_assert_cmpstr (seen->sha256, ==, SHA_SENT);
+  g_assert_cmpint (seen->size, ==, 100);
+  g_assert_cmpint (natter_store_queries_get_attachment_for_user (queries, files->sent_id,
+                                                                 people->user_a, NULL, &error),
+                   ==, NATTER_ATTACHMENT_ACCESS_NONE);
+  g_assert_cmpint (
+    natter_store_queries_get_attachment_for_user (queries, 999999, files->user_b, NULL, &error), ==,
+    NATTER_ATTACHMENT_ACCESS_NONE);
+  g_assert_no_error (error);
+}
+
+static void
+step_sent_files (NatterStoreQueries *queries, gpointer data)
+{
+  Files *files = data;
+  People *people = files->people;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NatterAttachment) seen = NULL;
+  g_autoptr (GPtrArray) unused = NULL;
+  gboolean has_more = FALSE;
+
+  g_assert_cmpint (natter_store_queries_get_attachment_for_user (queries, files->sent_id,
+                                                                 people->user_a, &seen, &error),
+                   ==, NATTER_ATTACHMENT_ACCESS_ALLOWED);
+  g_assert_cmpint (natter_store_queries_get_attachment_for_user (queries, files->sent_id,
+                                                                 files->user_c, NULL, &error),
+                   ==, NATTER_ATTACHMENT_ACCESS_FORBIDDEN);
+  {
+    g_autoptr (GPtrArray) page = natter_store_queries_list_messages (
+      queries, people->conversation_id, 0, 10, &has_more, &error);
+    g_autoptr (GPtrArray) conversations =
+      natter_store_queries_list_conversations (queries, people->a, &error);
+    NatterMessage *message;
+    NatterConversation *conversation;
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (page->len, ==, 1);
+    message = g_ptr_array_index (page, 0);
+    g_assert_nonnull (message->attachments);
+    g_assert_cmpuint (message->attachments->len, ==, 1);
+    g_assert_cmpint (
+      ((NatterAttachment *) g_ptr_array_index (message->attachments, 0))->attachment_id, ==,
+      files->sent_id);
+    conversation = g_ptr_array_index (conversations, 0);
+    g_assert_cmpuint (conversation->last_message->attachments->len, ==, 1);
+  }
+
+  /* Expiry: the unsent one only; its file is no one's any more. */
+  unused = natter_store_queries_expire_attachments (queries, G_MAXINT64, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (unused->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (unused, 0), ==, SHA_UNSENT);
+  g_assert_cmpint (natter_store_queries_get_attachment_usage (queries, files->user_b), ==, 100);
+  g_assert_cmpint (natter_store_queries_get_attachment_for_user (queries, files->unsent_id,
+                                                                 files->user_b, NULL, &error),
+                   ==, NATTER_ATTACHMENT_ACCESS_NONE);
+}
+
+static void
+test_attachments (Fixture *fixture, gconstpointer data)
+{
+  g_auto (People) people = { 0 };
+  Files files = { &people, 0, 0, 0, 0 };
+  g_autoptr (GPtrArray) messages =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_store_chat_message_free);
+  g_autoptr (GPtrArray) participants =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
+  NatterStoreChatMessage *message;
+  guint n_stored = 0;
+  gint64 deadline;
+
+  if (fixture->skipped)
+    return;
+  run (fixture, step_people, &people);
+  run (fixture, step_direct, &people);
+  run (fixture, step_upload, &files);
+
+  /* Sent with a message, through the store's writes. */
+  g_ptr_array_add (participants, natter_profile_copy (people.a));
+  g_ptr_array_add (participants, natter_profile_copy (people.b));
+  message =
+    natter_store_chat_message_new (people.b, people.conversation_id, "a file", "f1", participants);
+  message->attachment_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_array_append_val (message->attachment_ids, files.sent_id);
+  g_ptr_array_add (messages, message);
+  natter_server_store_store_chat_messages (fixture->store, messages, on_stored, &n_stored);
+  deadline = g_get_monotonic_time () + WAIT_MS * 1000;
+  while (n_stored == 0) {
+    g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    g_main_context_iteration (NULL, TRUE);
+  }
+  run (fixture, step_sent_files, &files);
+}
+
 /* Queries answer in the order they were made. */
 static void
 step_append (NatterStoreQueries *queries, gpointer data)
@@ -753,6 +905,7 @@ main (int argc, char **argv)
     { "conversations", test_conversations },
     { "blocks", test_blocks },
     { "calls", test_calls },
+    { "attachments", test_attachments },
     { "in-order", test_in_order },
   };
   int status;
