@@ -9,6 +9,7 @@
 #include "natter-http-api.h"
 #include "natter-http-blocks.h"
 #include "natter-http-body.h"
+#include "natter-http-routes.h"
 #include "natter-password.h"
 #include "natter-protocol.h"
 #include "natter-request-guard.h"
@@ -67,7 +68,7 @@ typedef struct {
 struct _NatterHttpApi {
   GObject parent_instance;
 
-  NatterServerDb *db;
+  NatterServerStore *store; /* every route's storage work but the passwords' */
   const NatterServerConfig *config;
   NatterMetrics *metrics;
   NatterHub *hub;
@@ -197,17 +198,6 @@ respond_bad_input (NatterHttpApi *self, SoupServerMessage *msg, const GError *er
 }
 
 static void
-respond_db_error (NatterHttpApi *self, SoupServerMessage *msg, const GError *error)
-{
-  if (g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND))
-    respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "not_found", error->message);
-  else if (g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_EXISTS))
-    respond_error (self, msg, SOUP_STATUS_CONFLICT, "conflict", error->message);
-  else
-    respond_internal (self, msg, error);
-}
-
-static void
 early_handler (SoupServer *server,
                SoupServerMessage *msg,
                const char *path,
@@ -254,159 +244,6 @@ request_body (SoupServerMessage *msg)
   return soup_message_body_flatten (soup_server_message_get_request_body (msg));
 }
 
-/* Checks the bearer token; answers 401 itself when it is missing or bad. */
-static gboolean
-authenticate (NatterHttpApi *self,
-              SoupServerMessage *msg,
-              gint64 *out_user_id,
-              gint64 *out_token_id)
-{
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-  const char *authorization = soup_message_headers_get_one (headers, "Authorization");
-  g_autofree char *token_hash = NULL;
-  g_autoptr (GError) error = NULL;
-  const char *token;
-
-  if (authorization == NULL || g_ascii_strncasecmp (authorization, "Bearer ", 7) != 0) {
-    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                  "WWW-Authenticate", "Bearer");
-    respond_error (self, msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized", "a bearer token is needed");
-    return FALSE;
-  }
-  token = authorization + 7;
-  while (*token == ' ')
-    token++;
-
-  token_hash = natter_token_hash (token);
-  if (!natter_server_db_lookup_token (self->db, token_hash, g_get_real_time () / G_USEC_PER_SEC,
-                                      out_user_id, out_token_id, &error)) {
-    if (!g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND)) {
-      respond_internal (self, msg, error);
-      return FALSE;
-    }
-    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                  "WWW-Authenticate", "Bearer error=\"invalid_token\"");
-    respond_error (self, msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
-                   "the token is unknown, expired or revoked");
-    return FALSE;
-  }
-
-  return TRUE;
-}
-
-/* /api/as/{id}/{type}/…: only the profile's owner may act as it. */
-static gboolean
-authorize_profile (NatterHttpApi *self, SoupServerMessage *msg, const Route *route, gint64 user_id)
-{
-  gint64 owner =
-    natter_server_db_get_profile_owner (self->db, route->profile_id, route->profile_type);
-
-  if (owner == 0 || owner != user_id) {
-    respond_error (self, msg, SOUP_STATUS_FORBIDDEN, "forbidden", "that profile is not yours");
-    return FALSE;
-  }
-
-  return TRUE;
-}
-
-/* Reads ?NAME=N within 1..@max, @fallback when absent; answers 400 itself. */
-static gboolean
-query_limit (NatterHttpApi *self,
-             SoupServerMessage *msg,
-             GHashTable *query,
-             const char *name,
-             gint64 min,
-             gint64 max,
-             gint64 fallback,
-             gint64 *out_value)
-{
-  const char *text = query != NULL ? g_hash_table_lookup (query, name) : NULL;
-  g_autofree char *message = NULL;
-
-  if (text == NULL) {
-    *out_value = fallback;
-    return TRUE;
-  }
-  if (g_ascii_string_to_signed (text, 10, min, max, out_value, NULL))
-    return TRUE;
-
-  message = g_strdup_printf (
-    "%s: expected a whole number from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT, name, min, max);
-  respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_frame", message);
-  return FALSE;
-}
-
-/**
- * natter_http_api_issue_token:
- * @db: the database
- * @config: for the token lifetime
- * @user_id: who logs in
- * @out_expires_at: (out) (optional) (transfer full): RFC 3339 expiry
- * @out_token_id: (out) (optional): the stored token's id
- * @error: a #NatterServerDbError
- *
- * Makes a new bearer token and stores only its SHA-256.
- *
- * Returns: (transfer full) (nullable): the token to hand to the client
- */
-char *
-natter_http_api_issue_token (NatterServerDb *db,
-                             const NatterServerConfig *config,
-                             gint64 user_id,
-                             char **out_expires_at,
-                             gint64 *out_token_id,
-                             GError **error)
-{
-  g_autofree char *token = NULL;
-  g_autofree char *token_hash = NULL;
-  gint64 expires_unix;
-
-  g_return_val_if_fail (NATTER_IS_SERVER_DB (db), NULL);
-  g_return_val_if_fail (config != NULL, NULL);
-
-  token = natter_token_generate (error);
-  if (token == NULL)
-    return NULL;
-  token_hash = natter_token_hash (token);
-  expires_unix = g_get_real_time () / G_USEC_PER_SEC + config->token_lifetime_s;
-  if (!natter_server_db_add_token (db, user_id, token_hash, expires_unix, out_token_id, error))
-    return NULL;
-
-  if (out_expires_at != NULL) {
-    g_autoptr (GDateTime) expires = g_date_time_new_from_unix_utc (expires_unix);
-
-    *out_expires_at = natter_format_time (expires);
-  }
-
-  return g_steal_pointer (&token);
-}
-
-static void
-respond_session (NatterHttpApi *self, SoupServerMessage *msg, guint status, gint64 user_id)
-{
-  g_autoptr (GError) error = NULL;
-  NatterSession session = { 0 };
-  g_autofree char *token = NULL;
-  g_autofree char *expires_at = NULL;
-  g_autoptr (NatterUser) user = NULL;
-
-  token = natter_http_api_issue_token (self->db, self->config, user_id, &expires_at, NULL, &error);
-  if (token == NULL) {
-    respond_internal (self, msg, error);
-    return;
-  }
-  user = natter_server_db_get_user (self->db, user_id, &error);
-  if (user == NULL) {
-    respond_internal (self, msg, error);
-    return;
-  }
-
-  session.token = token;
-  session.expires_at = expires_at;
-  session.user = user;
-  respond_json (msg, status, natter_session_to_json (&session));
-}
-
 /* Login and registration hash in a worker thread while the message waits:
  * argon2id takes tens of milliseconds the WebSockets should not wait for. */
 typedef struct {
@@ -420,6 +257,7 @@ typedef struct {
   /* register */
   NatterRegisterRequest *register_request;
   /* login */
+  char *email;
   gint64 user_id;
   char *password;
   char *stored_hash; /* NULL: unknown email, verify against the dummy */
@@ -439,6 +277,7 @@ password_job_free (PasswordJob *job)
   g_clear_object (&job->self);
   g_free (job->client_address);
   g_free (job->account_key);
+  g_free (job->email);
   g_clear_pointer (&job->register_request, natter_register_request_free);
   if (job->password != NULL)
     memset (job->password, 0, strlen (job->password));
@@ -532,13 +371,27 @@ run_password_job (NatterHttpApi *self, PasswordJob *job, GAsyncReadyCallback cal
   g_task_run_in_thread (task, password_job_thread);
 }
 
+/* The account and its first token: through the store, while the message
+ * stays paused. */
+static void
+start_session (NatterHttpApi *self, PasswordJob *job, NatterHttpQueryRun run, guint status)
+{
+  NatterHttpRoute *session = natter_http_route_new ();
+
+  session->user_id = job->user_id;
+  session->token_lifetime_s = self->config->token_lifetime_s;
+  session->session_status = status;
+  session->registration = g_steal_pointer (&job->register_request);
+  session->password_hash = g_steal_pointer (&job->new_hash);
+  natter_http_query_start (self->store, self->metrics, job->msg, run, NULL, session,
+                           (GDestroyNotify) natter_http_route_free);
+}
+
 static void
 on_register_hashed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PasswordJob *job = g_task_get_task_data (G_TASK (result));
   NatterHttpApi *self = job->self;
-  g_autoptr (GError) error = NULL;
-  gint64 user_id = 0;
 
   self->hashes_waiting--;
   if (job->disconnected)
@@ -546,20 +399,10 @@ on_register_hashed (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (job->new_hash == NULL) {
     respond_internal (self, job->msg, job->error);
-  } else if (!natter_server_db_create_user (
-               self->db, job->register_request->email, job->new_hash,
-               job->register_request->display_name,
-               (const char *const *) job->register_request->profile_types, &user_id, &error)) {
-    if (g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_EXISTS))
-      respond_error (self, job->msg, SOUP_STATUS_CONFLICT, "conflict",
-                     "this email already has an account");
-    else
-      respond_internal (self, job->msg, error);
-  } else {
-    g_message ("registered user %" G_GINT64_FORMAT, user_id);
-    respond_session (self, job->msg, SOUP_STATUS_CREATED, user_id);
+    soup_server_message_unpause (job->msg);
+    return;
   }
-  soup_server_message_unpause (job->msg);
+  start_session (self, job, natter_http_route_register, SOUP_STATUS_CREATED);
 }
 
 static void
@@ -630,13 +473,49 @@ on_login_verified (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
 
   if (job->verified) {
-    respond_session (self, job->msg, SOUP_STATUS_OK, job->user_id);
-  } else {
-    /* The same answer for an unknown email and a wrong password. */
-    respond_error (self, job->msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
-                   "wrong email or password");
+    start_session (self, job, natter_http_route_session, SOUP_STATUS_OK);
+    return;
   }
+  /* The same answer for an unknown email and a wrong password. */
+  respond_error (self, job->msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
+                 "wrong email or password");
   soup_server_message_unpause (job->msg);
+}
+
+/* On the store's side: the account's hash, none for an unknown email. */
+static gpointer
+find_login (NatterStoreQueries *queries, gpointer data, GError **error)
+{
+  PasswordJob *job = data;
+  g_autoptr (GError) local_error = NULL;
+
+  if (!natter_store_queries_find_login (queries, job->email, &job->user_id, &job->stored_hash,
+                                        &local_error) &&
+      !g_error_matches (local_error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND)) {
+    g_propagate_error (error, g_steal_pointer (&local_error));
+    return NULL;
+  }
+
+  return job;
+}
+
+static void
+on_login_found (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PasswordJob *job = user_data;
+  NatterHttpApi *self = job->self;
+  g_autoptr (GError) error = NULL;
+
+  self->hashes_waiting--;
+  if (natter_server_store_query_finish (NATTER_SERVER_STORE (source), result, &error) == NULL) {
+    if (!job->disconnected) {
+      respond_internal (self, job->msg, error);
+      soup_server_message_unpause (job->msg);
+    }
+    password_job_free (job);
+    return;
+  }
+  run_password_job (self, job, on_login_verified);
 }
 
 static void
@@ -645,10 +524,8 @@ handle_login (NatterHttpApi *self, SoupServerMessage *msg)
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (NatterLoginRequest) request = NULL;
-  g_autofree char *stored_hash = NULL;
   g_autofree char *address = NULL;
   g_autofree char *account = NULL;
-  gint64 user_id = 0;
   gint64 now = g_get_monotonic_time ();
   guint retry_after_s = 0;
   PasswordJob *job;
@@ -683,28 +560,80 @@ handle_login (NatterHttpApi *self, SoupServerMessage *msg)
     return;
   }
 
-  if (!natter_server_db_find_login (self->db, request->email, &user_id, &stored_hash, &error) &&
-      !g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND)) {
-    respond_internal (self, msg, error);
-    return;
-  }
-
   job = password_job_new (self, msg);
-  job->user_id = user_id;
   job->account_key = g_steal_pointer (&account);
+  job->email = g_strdup (request->email);
   job->password = g_strdup (request->password);
-  job->stored_hash = g_steal_pointer (&stored_hash);
-  run_password_job (self, job, on_login_verified);
+  /* The hash stays reserved while the account is looked up. */
+  self->hashes_waiting++;
+  natter_server_store_query (self->store, find_login, job, NULL, NULL, on_login_found, job);
+}
+
+static NatterHttpRoute *
+route_query_new (NatterHttpApi *self, const Route *route)
+{
+  NatterHttpRoute *query = natter_http_route_new ();
+
+  query->owner = g_object_ref (self);
+  query->owner_free = g_object_unref;
+  query->profile_id = route->profile_id;
+  query->profile_type = g_strdup (route->profile_type);
+  query->conversation_id = route->conversation_id;
+
+  return query;
 }
 
 static void
-handle_logout (NatterHttpApi *self, SoupServerMessage *msg, GHashTable *query)
+start_route (NatterHttpApi *self,
+             SoupServerMessage *msg,
+             NatterHttpRoute *query,
+             NatterHttpQueryRun run,
+             NatterHttpQueryDone done)
 {
-  g_autoptr (GError) error = NULL;
+  natter_http_query_start (self->store, self->metrics, msg, run, done, query,
+                           (GDestroyNotify) natter_http_route_free);
+}
+
+/* Reads ?NAME=N within @min..@max, @fallback when absent; a bad value
+ * becomes the 400 the route answers once the token passed. */
+static void
+query_limit (NatterHttpRoute *route,
+             GHashTable *query,
+             const char *name,
+             gint64 min,
+             gint64 max,
+             gint64 fallback,
+             gint64 *out_value)
+{
+  const char *text = query != NULL ? g_hash_table_lookup (query, name) : NULL;
+
+  *out_value = fallback;
+  if (text == NULL || g_ascii_string_to_signed (text, 10, min, max, out_value, NULL) ||
+      route->bad_request != NULL)
+    return;
+  route->bad_request = g_strdup_printf (
+    "%s: expected a whole number from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT, name, min, max);
+}
+
+static void
+on_logout_done (NatterHttpReply *reply, gpointer data)
+{
+  NatterHttpRoute *route = data;
+  NatterHttpApi *self = route->owner;
+
+  if (reply->status != SOUP_STATUS_NO_CONTENT || self->hub == NULL)
+    return;
+  if (route->all_tokens)
+    natter_hub_disconnect_user (self->hub, route->user_id);
+  else
+    natter_hub_disconnect_token (self->hub, route->token_id);
+}
+
+static void
+handle_logout (NatterHttpApi *self, SoupServerMessage *msg, const Route *route, GHashTable *query)
+{
   const char *everywhere = query != NULL ? g_hash_table_lookup (query, "everywhere") : NULL;
-  gboolean all_tokens;
-  gint64 user_id;
-  gint64 token_id;
+  NatterHttpRoute *logout;
 
   if (everywhere != NULL && !g_str_equal (everywhere, "true") &&
       !g_str_equal (everywhere, "false")) {
@@ -712,292 +641,67 @@ handle_logout (NatterHttpApi *self, SoupServerMessage *msg, GHashTable *query)
                    "everywhere: expected true or false");
     return;
   }
-  all_tokens = g_strcmp0 (everywhere, "true") == 0;
-
-  if (!authenticate (self, msg, &user_id, &token_id))
-    return;
-  if (all_tokens ? !natter_server_db_revoke_user_tokens (self->db, user_id, &error)
-                 : !natter_server_db_revoke_token (self->db, token_id, &error)) {
-    respond_internal (self, msg, error);
-    return;
-  }
-  if (self->hub != NULL) {
-    if (all_tokens)
-      natter_hub_disconnect_user (self->hub, user_id);
-    else
-      natter_hub_disconnect_token (self->hub, token_id);
-  }
-  respond_no_content (msg);
+  logout = route_query_new (self, route);
+  logout->all_tokens = g_strcmp0 (everywhere, "true") == 0;
+  start_route (self, msg, logout, natter_http_route_logout, on_logout_done);
 }
 
 static void
-handle_me (NatterHttpApi *self, SoupServerMessage *msg)
+handle_profiles (NatterHttpApi *self, SoupServerMessage *msg, const Route *route, GHashTable *query)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (NatterUser) user = NULL;
-  gint64 user_id;
-
-  if (!authenticate (self, msg, &user_id, NULL))
-    return;
-  user = natter_server_db_get_user (self->db, user_id, &error);
-  if (user == NULL) {
-    respond_db_error (self, msg, error);
-    return;
-  }
-  respond_json (msg, SOUP_STATUS_OK, natter_user_to_json (user));
-}
-
-static void
-handle_profiles (NatterHttpApi *self, SoupServerMessage *msg, GHashTable *query)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) profiles = NULL;
+  NatterHttpRoute *search = route_query_new (self, route);
   const char *text = query != NULL ? g_hash_table_lookup (query, "q") : NULL;
-  gint64 limit;
 
-  if (!authenticate (self, msg, NULL, NULL))
-    return;
-  if (!query_limit (self, msg, query, "limit", 1, NATTER_DIRECTORY_LIMIT_MAX,
-                    NATTER_DIRECTORY_LIMIT_DEFAULT, &limit))
-    return;
-  if (text != NULL && g_utf8_strlen (text, -1) > NATTER_MAX_DISPLAY_NAME_CHARS) {
-    respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_frame", "q: too long");
-    return;
-  }
-
-  profiles = natter_server_db_search_profiles (self->db, text, (guint) limit, &error);
-  if (profiles == NULL) {
-    respond_internal (self, msg, error);
-    return;
-  }
-  respond_json (msg, SOUP_STATUS_OK, natter_profile_list_to_json (profiles));
-}
-
-static const char *
-image_content_type (GBytes *image)
-{
-  static const guint8 png_magic[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
-  static const guint8 jpeg_magic[] = { 0xff, 0xd8, 0xff };
-  gsize size;
-  const guint8 *data = g_bytes_get_data (image, &size);
-
-  if (size >= sizeof png_magic && memcmp (data, png_magic, sizeof png_magic) == 0)
-    return "image/png";
-  if (size >= sizeof jpeg_magic && memcmp (data, jpeg_magic, sizeof jpeg_magic) == 0)
-    return "image/jpeg";
-
-  return NULL;
+  query_limit (search, query, "limit", 1, NATTER_DIRECTORY_LIMIT_MAX,
+               NATTER_DIRECTORY_LIMIT_DEFAULT, &search->limit);
+  if (text != NULL && g_utf8_strlen (text, -1) > NATTER_MAX_DISPLAY_NAME_CHARS &&
+      search->bad_request == NULL)
+    search->bad_request = g_strdup ("q: too long");
+  search->text = g_strdup (text);
+  start_route (self, msg, search, natter_http_route_profiles, NULL);
 }
 
 static void
-handle_avatar (NatterHttpApi *self, SoupServerMessage *msg, const Route *route)
+on_conversations_done (NatterHttpReply *reply, gpointer data)
 {
-  g_autoptr (GError) error = NULL;
-  const char *method = soup_server_message_get_method (msg);
+  NatterHttpRoute *route = data;
+  NatterHttpApi *self = route->owner;
 
-  if (g_str_equal (method, "GET") || g_str_equal (method, "HEAD")) {
-    g_autofree char *content_type = NULL;
-    g_autoptr (GBytes) image = natter_server_db_get_avatar (
-      self->db, route->profile_id, route->profile_type, &content_type, &error);
-
-    if (image == NULL) {
-      respond_db_error (self, msg, error);
-      return;
-    }
-    soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
-    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control",
-                                  "no-cache");
-    soup_server_message_set_response (msg, content_type, SOUP_MEMORY_COPY,
-                                      g_bytes_get_data (image, NULL), g_bytes_get_size (image));
-  } else {
-    g_autoptr (GBytes) image = NULL;
-    const char *content_type;
-    gint64 user_id;
-    gint64 owner;
-
-    if (!authenticate (self, msg, &user_id, NULL))
-      return;
-    owner = natter_server_db_get_profile_owner (self->db, route->profile_id, route->profile_type);
-    if (owner == 0) {
-      respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "not_found", "no such profile");
-      return;
-    }
-    if (owner != user_id) {
-      respond_error (self, msg, SOUP_STATUS_FORBIDDEN, "forbidden", "that profile is not yours");
-      return;
-    }
-    image = request_body (msg);
-    content_type = image_content_type (image);
-    if (content_type == NULL) {
-      respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_frame",
-                     "an avatar must be a PNG or JPEG image");
-      return;
-    }
-    if (!natter_server_db_set_avatar (self->db, route->profile_id, route->profile_type, image,
-                                      content_type, &error)) {
-      respond_db_error (self, msg, error);
-      return;
-    }
-    respond_no_content (msg);
-  }
-}
-
-static gboolean
-fill_last_message_attachments (NatterHttpApi *self, GPtrArray *conversations, GError **error)
-{
-  for (guint i = 0; i < conversations->len; i++) {
-    NatterConversation *conversation = g_ptr_array_index (conversations, i);
-
-    if (conversation->last_message != NULL &&
-        !natter_server_db_fill_attachments (self->db, conversation->last_message, error))
-      return FALSE;
-  }
-
-  return TRUE;
-}
-
-static void
-handle_conversations (NatterHttpApi *self, SoupServerMessage *msg, const Route *route)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (NatterProfile) viewer = NULL;
-  gint64 user_id;
-
-  if (!authenticate (self, msg, &user_id, NULL) || !authorize_profile (self, msg, route, user_id))
-    return;
-  viewer = natter_profile_new (route->profile_id, route->profile_type, NULL, NULL);
-
-  if (g_str_equal (soup_server_message_get_method (msg), "GET")) {
-    g_autoptr (GPtrArray) conversations =
-      natter_server_db_list_conversations (self->db, viewer, &error);
-
-    if (conversations == NULL || !fill_last_message_attachments (self, conversations, &error)) {
-      respond_internal (self, msg, error);
-      return;
-    }
-    respond_json (msg, SOUP_STATUS_OK, natter_conversation_list_to_json (conversations));
-  } else {
-    g_autoptr (GBytes) body = request_body (msg);
-    g_autoptr (GPtrArray) with = NULL;
-    g_autoptr (NatterConversation) conversation = NULL;
-    NatterProfile *other;
-    gboolean existed;
-
-    with = natter_conversation_request_parse (g_bytes_get_data (body, NULL),
-                                              g_bytes_get_size (body), &error);
-    if (with == NULL) {
-      respond_bad_input (self, msg, error);
-      return;
-    }
-    if (with->len != 1) {
-      respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_frame",
-                     "with: a direct conversation has exactly one other profile");
-      return;
-    }
-    other = g_ptr_array_index (with, 0);
-    if (natter_profile_equal (viewer, other)) {
-      respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_frame",
-                     "with: a conversation with yourself is not possible");
-      return;
-    }
-    if (natter_server_db_get_profile_owner (self->db, other->profile_id, other->profile_type) ==
-        0) {
-      respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "not_found", "with: no such profile");
-      return;
-    }
-
-    /* A block answers like a stranger's attempt elsewhere: not allowed. */
-    if (natter_server_db_is_blocked_either (self->db, viewer, other)) {
-      respond_error (self, msg, SOUP_STATUS_FORBIDDEN, "not_allowed",
-                     "you cannot start a conversation with this profile");
-      return;
-    }
-
-    existed = natter_server_db_find_direct (self->db, viewer, other) != 0;
-    conversation = natter_server_db_get_or_create_direct (self->db, viewer, other, &error);
-    if (conversation == NULL) {
-      respond_db_error (self, msg, error);
-      return;
-    }
-    respond_json (msg, existed ? SOUP_STATUS_OK : SOUP_STATUS_CREATED,
-                  natter_conversation_to_json (conversation));
-    if (!existed && self->hub != NULL)
-      natter_hub_conversation_created (self->hub, conversation->conversation_id);
-  }
+  if (route->created && self->hub != NULL)
+    natter_hub_conversation_created (self->hub, route->conversation_id);
 }
 
 static void
 handle_messages (NatterHttpApi *self, SoupServerMessage *msg, const Route *route, GHashTable *query)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (NatterProfile) viewer = NULL;
-  g_autoptr (GPtrArray) messages = NULL;
-  gboolean has_more = FALSE;
-  gint64 user_id;
-  gint64 before_seq;
-  gint64 limit;
+  NatterHttpRoute *page = route_query_new (self, route);
 
-  if (!authenticate (self, msg, &user_id, NULL) || !authorize_profile (self, msg, route, user_id))
-    return;
-  if (!query_limit (self, msg, query, "before_seq", 0, NATTER_MAX_ID, 0, &before_seq) ||
-      !query_limit (self, msg, query, "limit", 1, NATTER_HISTORY_LIMIT_MAX,
-                    NATTER_HISTORY_LIMIT_DEFAULT, &limit))
-    return;
-
-  viewer = natter_profile_new (route->profile_id, route->profile_type, NULL, NULL);
-  if (!natter_server_db_is_participant (self->db, route->conversation_id, viewer)) {
-    g_autoptr (GPtrArray) participants =
-      natter_server_db_list_participants (self->db, route->conversation_id, NULL);
-
-    if (participants != NULL && participants->len > 0)
-      respond_error (self, msg, SOUP_STATUS_FORBIDDEN, "forbidden",
-                     "that profile is not in this conversation");
-    else
-      respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "not_found", "no such conversation");
-    return;
-  }
-
-  messages = natter_server_db_list_messages (self->db, route->conversation_id, before_seq,
-                                             (guint) limit, &has_more, &error);
-  if (messages == NULL || !natter_server_db_fill_attachments_of_list (self->db, messages, &error)) {
-    respond_internal (self, msg, error);
-    return;
-  }
-  respond_json (msg, SOUP_STATUS_OK, natter_message_page_to_json (messages, has_more));
+  query_limit (page, query, "before_seq", 0, NATTER_MAX_ID, 0, &page->before_seq);
+  query_limit (page, query, "limit", 1, NATTER_HISTORY_LIMIT_MAX, NATTER_HISTORY_LIMIT_DEFAULT,
+               &page->limit);
+  start_route (self, msg, page, natter_http_route_messages, NULL);
 }
 
 static void
 handle_calls (NatterHttpApi *self, SoupServerMessage *msg, const Route *route, GHashTable *query)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (NatterProfile) viewer = NULL;
-  g_autoptr (GPtrArray) calls = NULL;
-  gint64 user_id;
-  gint64 limit;
+  NatterHttpRoute *calls = route_query_new (self, route);
 
-  if (!authenticate (self, msg, &user_id, NULL) || !authorize_profile (self, msg, route, user_id))
-    return;
-  if (!query_limit (self, msg, query, "limit", 1, NATTER_CALLS_LIMIT_MAX,
-                    NATTER_CALLS_LIMIT_DEFAULT, &limit))
-    return;
-
-  viewer = natter_profile_new (route->profile_id, route->profile_type, NULL, NULL);
-  calls = natter_server_db_list_calls (self->db, viewer, (guint) limit, &error);
-  if (calls == NULL) {
-    respond_internal (self, msg, error);
-    return;
-  }
-  respond_json (msg, SOUP_STATUS_OK, natter_call_log_list_to_json (calls));
+  query_limit (calls, query, "limit", 1, NATTER_CALLS_LIMIT_MAX, NATTER_CALLS_LIMIT_DEFAULT,
+               &calls->limit);
+  start_route (self, msg, calls, natter_http_route_calls, NULL);
 }
 
+/* Once the token passed (204 from the query): the servers. */
 static void
-handle_ice_servers (NatterHttpApi *self, SoupServerMessage *msg)
+on_ice_servers_authenticated (NatterHttpReply *reply, gpointer data)
 {
+  NatterHttpRoute *route = data;
+  NatterHttpApi *self = route->owner;
   g_autoptr (GPtrArray) servers =
     g_ptr_array_new_with_free_func ((GDestroyNotify) natter_ice_server_free);
-  gint64 user_id;
 
-  if (!authenticate (self, msg, &user_id, NULL))
+  if (reply->status != SOUP_STATUS_NO_CONTENT)
     return;
 
   if (self->config->stun_uris != NULL && self->config->stun_uris[0] != NULL)
@@ -1009,15 +713,15 @@ handle_ice_servers (NatterHttpApi *self, SoupServerMessage *msg)
      * secret and refuses the username once its expiry has passed. */
     gint64 expiry = g_get_real_time () / G_USEC_PER_SEC + self->config->turn_ttl_s;
     g_autofree char *username =
-      g_strdup_printf ("%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, expiry, user_id);
+      g_strdup_printf ("%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, expiry, route->user_id);
     g_autofree char *credential = natter_turn_credential (self->config->turn_secret, username);
 
     g_ptr_array_add (servers, natter_ice_server_new ((const char *const *) self->config->turn_uris,
                                                      username, credential));
   }
 
-  respond_json (msg, SOUP_STATUS_OK,
-                natter_ice_servers_to_json (servers, self->config->turn_ttl_s));
+  natter_http_reply_json (reply, SOUP_STATUS_OK,
+                          natter_ice_servers_to_json (servers, self->config->turn_ttl_s));
 }
 
 static void
@@ -1128,7 +832,7 @@ handler (SoupServer *server,
   }
 
   /* Blocks live in natter-http-blocks.c. */
-  if (!matched && natter_http_blocks_handle (self->db, self->hub, msg, path)) {
+  if (!matched && natter_http_blocks_handle (self->store, self->hub, msg, path)) {
     g_object_set_data (G_OBJECT (msg), ROUTE_KEY, (gpointer) "/api/as/{id}/{type}/blocks");
     return;
   }
@@ -1176,19 +880,20 @@ handler (SoupServer *server,
       handle_login (self, msg);
       break;
     case ROUTE_LOGOUT:
-      handle_logout (self, msg, query);
+      handle_logout (self, msg, &route, query);
       break;
     case ROUTE_ME:
-      handle_me (self, msg);
+      start_route (self, msg, route_query_new (self, &route), natter_http_route_me, NULL);
       break;
     case ROUTE_PROFILES:
-      handle_profiles (self, msg, query);
+      handle_profiles (self, msg, &route, query);
       break;
     case ROUTE_AVATAR:
-      handle_avatar (self, msg, &route);
+      start_route (self, msg, route_query_new (self, &route), natter_http_route_avatar, NULL);
       break;
     case ROUTE_CONVERSATIONS:
-      handle_conversations (self, msg, &route);
+      start_route (self, msg, route_query_new (self, &route), natter_http_route_conversations,
+                   on_conversations_done);
       break;
     case ROUTE_MESSAGES:
       handle_messages (self, msg, &route, query);
@@ -1197,7 +902,8 @@ handler (SoupServer *server,
       handle_calls (self, msg, &route, query);
       break;
     case ROUTE_ICE_SERVERS:
-      handle_ice_servers (self, msg);
+      start_route (self, msg, route_query_new (self, &route), natter_http_route_authenticate,
+                   on_ice_servers_authenticated);
       break;
     case ROUTE_NONE:
     default:
@@ -1228,7 +934,7 @@ natter_http_api_dispose (GObject *object)
 {
   NatterHttpApi *self = NATTER_HTTP_API (object);
 
-  g_clear_object (&self->db);
+  g_clear_object (&self->store);
   g_clear_object (&self->metrics);
   g_clear_object (&self->hub);
   g_clear_object (&self->attachments);
@@ -1264,7 +970,7 @@ natter_http_api_init (NatterHttpApi *self)
 
 /**
  * natter_http_api_new:
- * @db: the database
+ * @store: where the routes' storage work runs
  * @config: the configuration; must outlive the API
  * @metrics: where requests are counted
  * @hub: (nullable): the hub, told about logouts
@@ -1272,20 +978,20 @@ natter_http_api_init (NatterHttpApi *self)
  * Returns: (transfer full): the HTTP API of PROTOCOL.md
  */
 NatterHttpApi *
-natter_http_api_new (NatterServerDb *db,
+natter_http_api_new (NatterServerStore *store,
                      const NatterServerConfig *config,
                      NatterMetrics *metrics,
                      NatterHub *hub)
 {
   NatterHttpApi *self;
 
-  g_return_val_if_fail (NATTER_IS_SERVER_DB (db), NULL);
+  g_return_val_if_fail (NATTER_IS_SERVER_STORE (store), NULL);
   g_return_val_if_fail (config != NULL, NULL);
   g_return_val_if_fail (NATTER_IS_METRICS (metrics), NULL);
   g_return_val_if_fail (hub == NULL || NATTER_IS_HUB (hub), NULL);
 
   self = g_object_new (NATTER_TYPE_HTTP_API, NULL);
-  self->db = g_object_ref (db);
+  self->store = g_object_ref (store);
   self->config = config;
   self->metrics = g_object_ref (metrics);
   self->hub = hub != NULL ? g_object_ref (hub) : NULL;

@@ -8,13 +8,14 @@
 #include "natter-metrics.h"
 #include "natter-server-config.h"
 #include "natter-server-db.h"
+#include "natter-server-store.h"
 
 G_BEGIN_DECLS
 
 #define NATTER_TYPE_HTTP_API (natter_http_api_get_type ())
 G_DECLARE_FINAL_TYPE (NatterHttpApi, natter_http_api, NATTER, HTTP_API, GObject)
 
-NatterHttpApi *natter_http_api_new (NatterServerDb *db,
+NatterHttpApi *natter_http_api_new (NatterServerStore *store,
                                     const NatterServerConfig *config,
                                     NatterMetrics *metrics,
                                     NatterHub *hub);
@@ -28,13 +29,5 @@ guint natter_http_api_check_request (SoupServerMessage *msg,
                                      const char *path,
                                      gsize *out_body_limit,
                                      gpointer user_data);
-
-/* A new bearer token for @user_id; only its SHA-256 is stored. */
-char *natter_http_api_issue_token (NatterServerDb *db,
-                                   const NatterServerConfig *config,
-                                   gint64 user_id,
-                                   char **out_expires_at,
-                                   gint64 *out_token_id,
-                                   GError **error);
 
 G_END_DECLS

@@ -20,6 +20,7 @@
 #include "natter-http-body.h"
 #include "natter-password.h"
 #include "natter-server-db-attachments.h"
+#include "natter-server-store.h"
 
 #define UPLOAD_KEY "natter-attachment-upload"
 #define STATUS_RANGE_NOT_SATISFIABLE 416
@@ -27,7 +28,7 @@
 struct _NatterHttpAttachments {
   GObject parent_instance;
 
-  NatterServerDb *db;
+  NatterServerStore *store; /* every read and write, off the routing thread */
   const NatterServerConfig *config;
   NatterMetrics *metrics;
   NatterRequestGuard *guard;
@@ -35,6 +36,7 @@ struct _NatterHttpAttachments {
   char *temp_folder;     /* folder/tmp: uploads in progress */
   GHashTable *finishing; /* sha256 -> count: renamed, row not yet stored */
   guint expiry_id;
+  gboolean expiring; /* an expiry query is on its way */
 };
 
 G_DEFINE_FINAL_TYPE (NatterHttpAttachments, natter_http_attachments, G_TYPE_OBJECT)
@@ -140,12 +142,11 @@ match_download_path (const char *path, gint64 *out_attachment_id)
   return g_strv_length (parts) == 3 && parse_id (parts[2], out_attachment_id);
 }
 
-/* The bearer token's user, or 0 (unknown, expired, revoked, absent). */
+/* The bearer token's user, or 0 (unknown, expired, revoked, absent); on
+ * the store's side. */
 static gint64
-token_user (NatterHttpAttachments *self, SoupServerMessage *msg)
+token_user (NatterStoreQueries *queries, const char *authorization)
 {
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-  const char *authorization = soup_message_headers_get_one (headers, "Authorization");
   g_autofree char *token_hash = NULL;
   const char *token;
   gint64 user_id = 0;
@@ -156,11 +157,53 @@ token_user (NatterHttpAttachments *self, SoupServerMessage *msg)
     ;
 
   token_hash = natter_token_hash (token);
-  if (!natter_server_db_lookup_token (self->db, token_hash, g_get_real_time () / G_USEC_PER_SEC,
-                                      &user_id, NULL, NULL))
+  if (!natter_store_queries_lookup_token (queries, token_hash, g_get_real_time () / G_USEC_PER_SEC,
+                                          &user_id, NULL, NULL))
     return 0;
 
   return user_id;
+}
+
+static const char *
+authorization_of (SoupServerMessage *msg)
+{
+  return soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                       "Authorization");
+}
+
+/* A message waiting (paused) for the store. */
+typedef struct {
+  NatterHttpAttachments *self;
+  SoupServerMessage *msg;
+  gulong disconnected_id;
+  gboolean disconnected;
+} Waiting;
+
+static void
+on_waiting_disconnected (SoupServerMessage *msg, gpointer user_data)
+{
+  Waiting *waiting = user_data;
+
+  waiting->disconnected = TRUE;
+}
+
+static void
+waiting_init (Waiting *waiting, NatterHttpAttachments *self, SoupServerMessage *msg)
+{
+  waiting->self = g_object_ref (self);
+  waiting->msg = g_object_ref (msg);
+  waiting->disconnected_id =
+    g_signal_connect (msg, "disconnected", G_CALLBACK (on_waiting_disconnected), waiting);
+  soup_server_message_pause (msg);
+}
+
+static void
+waiting_clear (Waiting *waiting)
+{
+  if (waiting->disconnected_id != 0)
+    g_signal_handler_disconnect (waiting->msg, waiting->disconnected_id);
+  g_clear_object (&waiting->msg);
+  g_clear_object (&waiting->self);
 }
 
 static char *
@@ -280,81 +323,116 @@ on_upload_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
   }
 }
 
-/* Decides about an upload once its headers are in, before a byte of its
- * body is read: who, where, how much, what. A refusal answers at once and
- * reads nothing more. */
-static void
-on_got_headers (SoupServerMessage *msg, gpointer user_data)
-{
-  NatterHttpAttachments *self = NATTER_HTTP_ATTACHMENTS (user_data);
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-  const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
-  g_autoptr (NatterProfile) uploader = NULL;
-  g_autoptr (NatterAttachment) attachment = NULL;
-  const char *problem = NULL;
-  g_autofree char *template = NULL;
-  Upload *upload;
-  gint64 conversation_id = 0;
+/* An upload's headers, checked by the store: who, where, how much. */
+typedef struct {
+  Waiting waiting;
+  char *authorization;
+  NatterProfile *uploader;
+  gint64 conversation_id;
+  NatterAttachment *attachment; /* NULL: @problem */
+  const char *problem;
+  goffset length; /* -1: unannounced */
+  guint64 quota;
+  /* the answer: a refusal (status), or the user and their usage */
+  guint status;
+  const char *code;
+  const char *text;
   gint64 user_id;
-  goffset length;
   gint64 used;
+} UploadCheck;
 
-  if (!g_str_equal (soup_server_message_get_method (msg), "POST") ||
-      !match_upload_path (path, &uploader, &conversation_id) ||
-      soup_server_message_get_status (msg) != 0)
-    return;
+static void
+upload_check_free (UploadCheck *check)
+{
+  waiting_clear (&check->waiting);
+  g_free (check->authorization);
+  g_clear_pointer (&check->uploader, natter_profile_free);
+  g_clear_pointer (&check->attachment, natter_attachment_free);
+  g_free (check);
+}
 
-  /* Over the size limit: the request guard refuses it. */
-  length = soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH
-             ? soup_message_headers_get_content_length (headers)
-             : -1;
-  if (length > (goffset) self->config->max_attachment_bytes)
-    return;
+static void
+check_refuse (UploadCheck *check, guint status, const char *code, const char *text)
+{
+  check->status = status;
+  check->code = code;
+  check->text = text;
+}
 
-  user_id = token_user (self, msg);
-  if (user_id == 0) {
-    natter_request_guard_refuse (self->guard, msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
-                                 "a valid bearer token is needed");
-    return;
+static gpointer
+check_upload (NatterStoreQueries *queries, gpointer data, GError **error)
+{
+  UploadCheck *check = data;
+  NatterProfile *uploader = check->uploader;
+
+  check->user_id = token_user (queries, check->authorization);
+  if (check->user_id == 0) {
+    check_refuse (check, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
+                  "a valid bearer token is needed");
+    return check;
   }
-  if (natter_server_db_get_profile_owner (self->db, uploader->profile_id, uploader->profile_type) !=
-      user_id) {
-    natter_request_guard_refuse (self->guard, msg, SOUP_STATUS_FORBIDDEN, "forbidden",
-                                 "that profile is not yours");
-    return;
+  if (natter_store_queries_get_profile_owner (queries, uploader->profile_id,
+                                              uploader->profile_type) != check->user_id) {
+    check_refuse (check, SOUP_STATUS_FORBIDDEN, "forbidden", "that profile is not yours");
+    return check;
   }
-  if (!natter_server_db_is_participant (self->db, conversation_id, uploader)) {
+  if (!natter_store_queries_is_participant (queries, check->conversation_id, uploader)) {
     g_autoptr (GPtrArray) participants =
-      natter_server_db_list_participants (self->db, conversation_id, NULL);
+      natter_store_queries_list_participants (queries, check->conversation_id, NULL);
 
     if (participants != NULL && participants->len > 0)
-      natter_request_guard_refuse (self->guard, msg, SOUP_STATUS_FORBIDDEN, "forbidden",
-                                   "that profile is not in this conversation");
+      check_refuse (check, SOUP_STATUS_FORBIDDEN, "forbidden",
+                    "that profile is not in this conversation");
     else
-      natter_request_guard_refuse (self->guard, msg, SOUP_STATUS_NOT_FOUND, "not_found",
-                                   "no such conversation");
+      check_refuse (check, SOUP_STATUS_NOT_FOUND, "not_found", "no such conversation");
+    return check;
+  }
+  if (check->attachment == NULL) {
+    check_refuse (check, SOUP_STATUS_BAD_REQUEST, "bad_frame", check->problem);
+    return check;
+  }
+  check->used = natter_store_queries_get_attachment_usage (queries, check->user_id);
+  if (check->used < 0 || (guint64) check->used > check->quota ||
+      (check->length > 0 && (guint64) check->length > check->quota - (guint64) check->used))
+    check_refuse (check, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
+                  "your attachment quota is used up");
+
+  return check;
+}
+
+static void
+on_upload_checked (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  UploadCheck *check = user_data;
+  NatterHttpAttachments *self = check->waiting.self;
+  SoupServerMessage *msg = check->waiting.msg;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *template = NULL;
+  Upload *upload;
+
+  if (natter_server_store_query_finish (NATTER_SERVER_STORE (source), result, &error) == NULL) {
+    g_warning ("Could not check an upload: %s", error->message);
+    check_refuse (check, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
+                  "the server could not store the file");
+  }
+  if (check->waiting.disconnected) {
+    upload_check_free (check);
     return;
   }
-  attachment = read_upload_metadata (msg, &problem);
-  if (attachment == NULL) {
-    natter_request_guard_refuse (self->guard, msg, SOUP_STATUS_BAD_REQUEST, "bad_frame", problem);
-    return;
-  }
-  used = natter_server_db_get_attachment_usage (self->db, user_id);
-  if (used < 0 || (guint64) used > self->config->attachment_quota_bytes ||
-      (length > 0 && (guint64) length > self->config->attachment_quota_bytes - (guint64) used)) {
-    natter_request_guard_refuse (self->guard, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
-                                 "too_large", "your attachment quota is used up");
+  if (check->status != 0) {
+    /* Answered on a connection of its own: the message is done with. */
+    natter_request_guard_refuse (self->guard, msg, check->status, check->code, check->text);
+    upload_check_free (check);
     return;
   }
 
   upload = g_new0 (Upload, 1);
   upload->fd = -1;
-  upload->quota_left = self->config->attachment_quota_bytes - (guint64) used;
-  upload->user_id = user_id;
-  upload->uploader = g_steal_pointer (&uploader);
-  upload->conversation_id = conversation_id;
-  upload->attachment = g_steal_pointer (&attachment);
+  upload->quota_left = self->config->attachment_quota_bytes - (guint64) check->used;
+  upload->user_id = check->user_id;
+  upload->uploader = g_steal_pointer (&check->uploader);
+  upload->conversation_id = check->conversation_id;
+  upload->attachment = g_steal_pointer (&check->attachment);
   upload->checksum = g_checksum_new (G_CHECKSUM_SHA256);
   template = g_build_filename (self->temp_folder, "upload-XXXXXX", NULL);
   upload->fd = g_mkstemp_full (template, O_WRONLY | O_CLOEXEC, 0600);
@@ -369,6 +447,47 @@ on_got_headers (SoupServerMessage *msg, gpointer user_data)
   /* The body goes to the file chunk by chunk and is not kept. */
   soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
   g_signal_connect_object (msg, "got-chunk", G_CALLBACK (on_upload_chunk), self, 0);
+  soup_server_message_unpause (msg);
+  upload_check_free (check);
+}
+
+/* Decides about an upload once its headers are in, before a byte of its
+ * body is read: who, where, how much, what. A refusal answers at once and
+ * reads nothing more. */
+static void
+on_got_headers (SoupServerMessage *msg, gpointer user_data)
+{
+  NatterHttpAttachments *self = NATTER_HTTP_ATTACHMENTS (user_data);
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
+  g_autoptr (NatterProfile) uploader = NULL;
+  UploadCheck *check;
+  gint64 conversation_id = 0;
+  goffset length;
+
+  if (!g_str_equal (soup_server_message_get_method (msg), "POST") ||
+      !match_upload_path (path, &uploader, &conversation_id) ||
+      soup_server_message_get_status (msg) != 0)
+    return;
+
+  /* Over the size limit: the request guard refuses it. */
+  length = soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH
+             ? soup_message_headers_get_content_length (headers)
+             : -1;
+  if (length > (goffset) self->config->max_attachment_bytes)
+    return;
+
+  check = g_new0 (UploadCheck, 1);
+  check->authorization = g_strdup (authorization_of (msg));
+  check->uploader = g_steal_pointer (&uploader);
+  check->conversation_id = conversation_id;
+  check->attachment = read_upload_metadata (msg, &check->problem);
+  check->length = length;
+  check->quota = self->config->attachment_quota_bytes;
+  /* Nothing of the body is read until the store has answered. */
+  waiting_init (&check->waiting, self, msg);
+  natter_server_store_query (self->store, check_upload, check, NULL, NULL, on_upload_checked,
+                             check);
 }
 
 static void
@@ -452,69 +571,153 @@ finishing_release (NatterHttpAttachments *self, const char *sha256)
     g_hash_table_insert (self->finishing, g_strdup (sha256), GUINT_TO_POINTER (count - 1));
 }
 
+typedef struct {
+  Waiting waiting;
+  gint64 user_id;
+  NatterProfile *uploader;
+  gint64 conversation_id;
+  NatterAttachment *attachment; /* in: what was received; out: the stored row */
+  char *sha256;                 /* held in self->finishing until the row exists */
+  guint64 received;
+  guint64 quota;
+  gboolean over_quota;
+} UploadRow;
+
 static void
-on_upload_finished (GObject *source, GAsyncResult *result, gpointer user_data)
+upload_row_free (UploadRow *row)
 {
-  NatterHttpAttachments *self = NATTER_HTTP_ATTACHMENTS (source);
-  g_autoptr (SoupServerMessage) msg = user_data;
-  Upload *upload = g_object_get_data (G_OBJECT (msg), UPLOAD_KEY);
-  g_autoptr (NatterAttachment) stored = NULL;
+  waiting_clear (&row->waiting);
+  g_clear_pointer (&row->uploader, natter_profile_free);
+  g_clear_pointer (&row->attachment, natter_attachment_free);
+  g_free (row->sha256);
+  g_free (row);
+}
+
+static UploadRow *
+upload_row_new (NatterHttpAttachments *self, SoupServerMessage *msg, Upload *upload)
+{
+  UploadRow *row = g_new0 (UploadRow, 1);
+
+  waiting_init (&row->waiting, self, msg);
+  row->user_id = upload->user_id;
+  row->uploader = natter_profile_copy (upload->uploader);
+  row->conversation_id = upload->conversation_id;
+  row->attachment = natter_attachment_copy (upload->attachment);
+  row->received = upload->received;
+  row->quota = self->config->attachment_quota_bytes;
+
+  return row;
+}
+
+static gpointer
+add_attachment (NatterStoreQueries *queries, gpointer data, GError **error)
+{
+  UploadRow *row = data;
+  NatterAttachment *stored = natter_store_queries_add_attachment (
+    queries, row->user_id, row->uploader, row->conversation_id, row->attachment, error);
+
+  if (stored == NULL)
+    return NULL;
+  natter_attachment_free (row->attachment);
+  row->attachment = stored;
+
+  return row;
+}
+
+static void
+on_attachment_added (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  UploadRow *row = user_data;
+  NatterHttpAttachments *self = row->waiting.self;
+  SoupServerMessage *msg = row->waiting.msg;
   g_autoptr (GError) error = NULL;
 
-  if (!g_task_propagate_boolean (G_TASK (result), &error)) {
+  finishing_release (self, row->sha256);
+  if (natter_server_store_query_finish (NATTER_SERVER_STORE (source), result, &error) == NULL) {
     g_warning ("Could not store an attachment: %s", error->message);
     respond_error (self, msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
                    "the server could not store the file");
   } else {
-    stored = natter_server_db_add_attachment (self->db, upload->user_id, upload->uploader,
-                                              upload->conversation_id, upload->attachment, &error);
-    if (stored == NULL) {
-      g_warning ("Could not store an attachment: %s", error->message);
-      respond_error (self, msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
-                     "the server could not store the file");
-    } else {
-      natter_metrics_inc (self->metrics, "natter_attachments_uploaded_total", NULL, NULL);
-      respond (msg, SOUP_STATUS_CREATED, "application/json", natter_attachment_to_json (stored));
-    }
+    natter_metrics_inc (self->metrics, "natter_attachments_uploaded_total", NULL, NULL);
+    respond (msg, SOUP_STATUS_CREATED, "application/json",
+             natter_attachment_to_json (row->attachment));
   }
-
-  finishing_release (self, upload->attachment->sha256);
-  soup_server_message_unpause (msg);
+  if (!row->waiting.disconnected)
+    soup_server_message_unpause (msg);
+  upload_row_free (row);
 }
 
 static void
-handle_upload (NatterHttpAttachments *self, SoupServerMessage *msg)
+on_upload_finished (GObject *source, GAsyncResult *result, gpointer user_data)
 {
+  NatterHttpAttachments *self = NATTER_HTTP_ATTACHMENTS (source);
+  UploadRow *row = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error)) {
+    g_warning ("Could not store an attachment: %s", error->message);
+    finishing_release (self, row->sha256);
+    respond_error (self, row->waiting.msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
+                   "the server could not store the file");
+    if (!row->waiting.disconnected)
+      soup_server_message_unpause (row->waiting.msg);
+    upload_row_free (row);
+    return;
+  }
+  natter_server_store_query (self->store, add_attachment, row, NULL, NULL, on_attachment_added,
+                             row);
+}
+
+/* Another upload of the same user may have finished meanwhile: the
+ * usage once more, from the store. */
+static gpointer
+recheck_quota (NatterStoreQueries *queries, gpointer data, GError **error)
+{
+  UploadRow *row = data;
+
+  row->over_quota =
+    (guint64) natter_store_queries_get_attachment_usage (queries, row->user_id) + row->received >
+    row->quota;
+
+  return row;
+}
+
+static void
+on_quota_rechecked (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  UploadRow *row = user_data;
+  NatterHttpAttachments *self = row->waiting.self;
+  SoupServerMessage *msg = row->waiting.msg;
   Upload *upload = g_object_get_data (G_OBJECT (msg), UPLOAD_KEY);
+  g_autoptr (GError) error = NULL;
   g_autoptr (GTask) task = NULL;
   Finish *finish;
   const char *sha256;
 
-  /* Refused after its headers: answered already, nothing to do. */
-  if (upload == NULL) {
-    if (soup_server_message_get_status (msg) == 0)
-      respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_frame", "the upload was refused");
-    return;
-  }
-  if (upload->failed || upload->fd < 0) {
+  if (natter_server_store_query_finish (NATTER_SERVER_STORE (source), result, &error) == NULL) {
+    g_warning ("Could not check an upload: %s", error->message);
     respond_error (self, msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
                    "the server could not store the file");
-    return;
-  }
-  /* Another upload of the same user may have finished meanwhile. */
-  if (upload->received > upload->quota_left ||
-      (guint64) natter_server_db_get_attachment_usage (self->db, upload->user_id) +
-          upload->received >
-        self->config->attachment_quota_bytes) {
-    upload_discard (upload);
+    row->over_quota = TRUE;
+  } else if (row->over_quota) {
     respond_error (self, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
                    "your attachment quota is used up");
+  }
+  if (row->over_quota || row->waiting.disconnected || upload == NULL || upload->fd < 0) {
+    if (upload != NULL)
+      upload_discard (upload);
+    if (!row->waiting.disconnected)
+      soup_server_message_unpause (msg);
+    upload_row_free (row);
     return;
   }
 
   upload->attachment->size = (gint64) upload->received;
   sha256 = g_checksum_get_string (upload->checksum);
   upload->attachment->sha256 = g_strdup (sha256);
+  row->attachment->size = upload->attachment->size;
+  row->attachment->sha256 = g_strdup (sha256);
+  row->sha256 = g_strdup (sha256);
 
   finish = g_new0 (Finish, 1);
   finish->fd = upload->fd;
@@ -527,10 +730,37 @@ handle_upload (NatterHttpAttachments *self, SoupServerMessage *msg)
     self->finishing, g_strdup (sha256),
     GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (self->finishing, sha256)) + 1));
 
-  soup_server_message_pause (msg);
-  task = g_task_new (self, NULL, on_upload_finished, g_object_ref (msg));
+  task = g_task_new (self, NULL, on_upload_finished, row);
   g_task_set_task_data (task, finish, (GDestroyNotify) finish_free);
   g_task_run_in_thread (task, finish_in_thread);
+}
+
+static void
+handle_upload (NatterHttpAttachments *self, SoupServerMessage *msg)
+{
+  Upload *upload = g_object_get_data (G_OBJECT (msg), UPLOAD_KEY);
+  UploadRow *row;
+
+  /* Refused after its headers: answered already, nothing to do. */
+  if (upload == NULL) {
+    if (soup_server_message_get_status (msg) == 0)
+      respond_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_frame", "the upload was refused");
+    return;
+  }
+  if (upload->failed || upload->fd < 0) {
+    respond_error (self, msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
+                   "the server could not store the file");
+    return;
+  }
+  if (upload->received > upload->quota_left) {
+    upload_discard (upload);
+    respond_error (self, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
+                   "your attachment quota is used up");
+    return;
+  }
+
+  row = upload_row_new (self, msg, upload);
+  natter_server_store_query (self->store, recheck_quota, row, NULL, NULL, on_quota_rechecked, row);
 }
 
 /* "bytes=FIRST-LAST", "bytes=FIRST-" or "bytes=-SUFFIX", one range only.
@@ -604,12 +834,102 @@ shown_inline (const NatterAttachment *attachment)
          !g_str_equal (attachment->content_type, "image/svg+xml");
 }
 
+/* A download's question to the store: whose token, which attachment. */
+typedef struct {
+  Waiting waiting;
+  char *authorization;
+  gint64 attachment_id;
+  gint64 user_id;
+  NatterAttachmentAccess access;
+  NatterAttachment *attachment;
+  GError *error;
+} DownloadAccess;
+
+static void
+download_access_free (DownloadAccess *access)
+{
+  waiting_clear (&access->waiting);
+  g_free (access->authorization);
+  g_clear_pointer (&access->attachment, natter_attachment_free);
+  g_clear_error (&access->error);
+  g_free (access);
+}
+
+static gpointer
+read_download_access (NatterStoreQueries *queries, gpointer data, GError **error)
+{
+  DownloadAccess *access = data;
+
+  access->user_id = token_user (queries, access->authorization);
+  if (access->user_id != 0)
+    access->access = natter_store_queries_get_attachment_for_user (
+      queries, access->attachment_id, access->user_id, &access->attachment, &access->error);
+
+  return access;
+}
+
+static void send_download (NatterHttpAttachments *self,
+                           SoupServerMessage *msg,
+                           gint64 attachment_id,
+                           NatterAttachment *attachment);
+
+static void
+on_download_access (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  DownloadAccess *access = user_data;
+  NatterHttpAttachments *self = access->waiting.self;
+  SoupServerMessage *msg = access->waiting.msg;
+  g_autoptr (GError) error = NULL;
+
+  if (access->waiting.disconnected) {
+    download_access_free (access);
+    return;
+  }
+  if (natter_server_store_query_finish (NATTER_SERVER_STORE (source), result, &error) == NULL) {
+    g_warning ("Could not read an attachment: %s", error->message);
+    respond_error (self, msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
+                   "the server could not read the attachment");
+  } else if (access->user_id == 0) {
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                  "WWW-Authenticate", "Bearer");
+    respond_error (self, msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
+                   "a valid bearer token is needed");
+  } else if (access->access == NATTER_ATTACHMENT_ACCESS_ALLOWED) {
+    send_download (self, msg, access->attachment_id, access->attachment);
+  } else if (access->access == NATTER_ATTACHMENT_ACCESS_FORBIDDEN) {
+    respond_error (self, msg, SOUP_STATUS_FORBIDDEN, "forbidden",
+                   "you are not in the conversation of this attachment");
+  } else if (access->error != NULL) {
+    respond_error (self, msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
+                   "the server could not read the attachment");
+  } else {
+    respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "not_found", "no such attachment");
+  }
+  soup_server_message_unpause (msg);
+  download_access_free (access);
+}
+
 static void
 handle_download (NatterHttpAttachments *self, SoupServerMessage *msg, gint64 attachment_id)
 {
+  DownloadAccess *access = g_new0 (DownloadAccess, 1);
+
+  access->authorization = g_strdup (authorization_of (msg));
+  access->attachment_id = attachment_id;
+  waiting_init (&access->waiting, self, msg);
+  natter_server_store_query (self->store, read_download_access, access, NULL, NULL,
+                             on_download_access, access);
+}
+
+/* The bytes of an attachment @msg may read. */
+static void
+send_download (NatterHttpAttachments *self,
+               SoupServerMessage *msg,
+               gint64 attachment_id,
+               NatterAttachment *attachment)
+{
   SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
   SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
-  g_autoptr (NatterAttachment) attachment = NULL;
   g_autoptr (GHashTable) disposition = NULL;
   g_autoptr (GMappedFile) file = NULL;
   g_autoptr (GBytes) bytes = NULL;
@@ -619,33 +939,6 @@ handle_download (NatterHttpAttachments *self, SoupServerMessage *msg, gint64 att
   gint64 first = 0;
   gint64 last = 0;
   gboolean satisfiable = FALSE;
-  gint64 user_id;
-
-  user_id = token_user (self, msg);
-  if (user_id == 0) {
-    soup_message_headers_replace (response, "WWW-Authenticate", "Bearer");
-    respond_error (self, msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
-                   "a valid bearer token is needed");
-    return;
-  }
-
-  switch (natter_server_db_get_attachment_for_user (self->db, attachment_id, user_id, &attachment,
-                                                    &error)) {
-    case NATTER_ATTACHMENT_ACCESS_ALLOWED:
-      break;
-    case NATTER_ATTACHMENT_ACCESS_FORBIDDEN:
-      respond_error (self, msg, SOUP_STATUS_FORBIDDEN, "forbidden",
-                     "you are not in the conversation of this attachment");
-      return;
-    case NATTER_ATTACHMENT_ACCESS_NONE:
-    default:
-      if (error != NULL)
-        respond_error (self, msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
-                       "the server could not read the attachment");
-      else
-        respond_error (self, msg, SOUP_STATUS_NOT_FOUND, "not_found", "no such attachment");
-      return;
-  }
 
   etag = g_strdup_printf ("\"%s\"", attachment->sha256);
   soup_message_headers_replace (response, "ETag", etag);
@@ -811,21 +1104,24 @@ natter_http_attachments_check_request (const NatterServerConfig *config,
   return SOUP_STATUS_NOT_FOUND;
 }
 
-/* Unsent uploads past their lifetime go, and with them every file no row
- * names any more. */
-static gboolean
-on_expiry (gpointer user_data)
+static gpointer
+expire_attachments (NatterStoreQueries *queries, gpointer data, GError **error)
 {
-  NatterHttpAttachments *self = NATTER_HTTP_ATTACHMENTS (user_data);
-  gint64 before_ms =
-    g_get_real_time () / 1000 - (gint64) self->config->attachment_unsent_lifetime_s * 1000;
+  return natter_store_queries_expire_attachments (queries, *(gint64 *) data, error);
+}
+
+static void
+on_expired (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (NatterHttpAttachments) self = user_data;
   g_autoptr (GPtrArray) unused = NULL;
   g_autoptr (GError) error = NULL;
 
-  unused = natter_server_db_expire_attachments (self->db, before_ms, &error);
+  self->expiring = FALSE;
+  unused = natter_server_store_query_finish (NATTER_SERVER_STORE (source), result, &error);
   if (unused == NULL) {
     g_warning ("Could not remove expired attachments: %s", error->message);
-    return G_SOURCE_CONTINUE;
+    return;
   }
 
   for (guint i = 0; i < unused->len; i++) {
@@ -841,6 +1137,24 @@ on_expiry (gpointer user_data)
   if (unused->len > 0)
     natter_metrics_add (self->metrics, "natter_attachment_files_removed_total", NULL, NULL,
                         unused->len);
+}
+
+/* Unsent uploads past their lifetime go, and with them every file no row
+ * names any more. */
+static gboolean
+on_expiry (gpointer user_data)
+{
+  NatterHttpAttachments *self = NATTER_HTTP_ATTACHMENTS (user_data);
+  gint64 *before_ms;
+
+  if (self->expiring)
+    return G_SOURCE_CONTINUE;
+  before_ms = g_new (gint64, 1);
+  *before_ms =
+    g_get_real_time () / 1000 - (gint64) self->config->attachment_unsent_lifetime_s * 1000;
+  self->expiring = TRUE;
+  natter_server_store_query (self->store, expire_attachments, before_ms, g_free,
+                             (GDestroyNotify) g_ptr_array_unref, on_expired, g_object_ref (self));
 
   return G_SOURCE_CONTINUE;
 }
@@ -865,7 +1179,7 @@ natter_http_attachments_dispose (GObject *object)
   NatterHttpAttachments *self = NATTER_HTTP_ATTACHMENTS (object);
 
   g_clear_handle_id (&self->expiry_id, g_source_remove);
-  g_clear_object (&self->db);
+  g_clear_object (&self->store);
   g_clear_object (&self->metrics);
   g_clear_object (&self->guard);
 
@@ -901,7 +1215,7 @@ natter_http_attachments_init (NatterHttpAttachments *self)
 
 /**
  * natter_http_attachments_new:
- * @db: the database
+ * @store: where the rows are read and written
  * @config: the limits and the database path; must outlive the object
  * @metrics: where uploads are counted
  * @guard: refuses uploads after their headers
@@ -911,7 +1225,7 @@ natter_http_attachments_init (NatterHttpAttachments *self)
  *   files in an `attachments` folder beside the database
  */
 NatterHttpAttachments *
-natter_http_attachments_new (NatterServerDb *db,
+natter_http_attachments_new (NatterServerStore *store,
                              const NatterServerConfig *config,
                              NatterMetrics *metrics,
                              NatterRequestGuard *guard,
@@ -921,11 +1235,11 @@ natter_http_attachments_new (NatterServerDb *db,
   g_autofree char *db_folder = NULL;
   guint interval_ms;
 
-  g_return_val_if_fail (NATTER_IS_SERVER_DB (db), NULL);
+  g_return_val_if_fail (NATTER_IS_SERVER_STORE (store), NULL);
   g_return_val_if_fail (config != NULL && config->db_path != NULL, NULL);
 
   self = g_object_new (NATTER_TYPE_HTTP_ATTACHMENTS, NULL);
-  self->db = g_object_ref (db);
+  self->store = g_object_ref (store);
   self->config = config;
   self->metrics = g_object_ref (metrics);
   self->guard = g_object_ref (guard);

@@ -6,7 +6,7 @@
 #include "natter-metrics.h"
 #include "natter-request-guard.h"
 #include "natter-server-config.h"
-#include "natter-server-db.h"
+#include "natter-server-store.h"
 
 G_BEGIN_DECLS
 
@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (
   NatterHttpAttachments, natter_http_attachments, NATTER, HTTP_ATTACHMENTS, GObject)
 
-NatterHttpAttachments *natter_http_attachments_new (NatterServerDb *db,
+NatterHttpAttachments *natter_http_attachments_new (NatterServerStore *store,
                                                     const NatterServerConfig *config,
                                                     NatterMetrics *metrics,
                                                     NatterRequestGuard *guard,

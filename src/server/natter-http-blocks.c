@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "natter-http-body.h"
-#include "natter-password.h"
+#include "natter-http-query.h"
 
 static void
 respond (SoupServerMessage *msg, guint status, const char *content_type, char *body)
@@ -26,39 +26,11 @@ respond_error (SoupServerMessage *msg, guint status, const char *code, const cha
   respond (msg, status, "application/json", natter_http_error_to_json (code, text));
 }
 
-/* The bearer token's user, or 0 after answering 401 (or 500). */
-static gint64
-authenticate (NatterServerDb *db, SoupServerMessage *msg)
+/* As respond_error (), not counted in the metrics (as before). */
+static void
+reply_error (NatterHttpReply *reply, guint status, const char *code, const char *text)
 {
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-  const char *authorization = soup_message_headers_get_one (headers, "Authorization");
-  g_autofree char *token_hash = NULL;
-  g_autoptr (GError) error = NULL;
-  const char *token;
-  gint64 user_id = 0;
-  gint64 token_id = 0;
-
-  if (authorization == NULL || g_ascii_strncasecmp (authorization, "Bearer ", 7) != 0) {
-    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                  "WWW-Authenticate", "Bearer");
-    respond_error (msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized", "a bearer token is needed");
-    return 0;
-  }
-  for (token = authorization + 7; *token == ' '; token++)
-    ;
-
-  token_hash = natter_token_hash (token);
-  if (!natter_server_db_lookup_token (db, token_hash, g_get_real_time () / G_USEC_PER_SEC, &user_id,
-                                      &token_id, &error)) {
-    if (g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND))
-      respond_error (msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
-                     "the token is unknown, expired or revoked");
-    else
-      respond_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal", "the server failed");
-    return 0;
-  }
-
-  return user_id;
+  natter_http_reply_json (reply, status, natter_http_error_to_json (code, text));
 }
 
 /* "/api/as/{id}/{type}/blocks[/{type}/{id}]": the acting profile and, for
@@ -90,28 +62,125 @@ match_blocks_path (const char *path, NatterProfile **out_actor, NatterProfile **
   return TRUE;
 }
 
+typedef struct {
+  NatterProfile *actor;
+  NatterProfile *other; /* DELETE's, then POST's once parsed */
+  NatterHub *hub;       /* nullable */
+} BlocksQuery;
+
+static void
+blocks_query_free (BlocksQuery *query)
+{
+  g_clear_pointer (&query->actor, natter_profile_free);
+  g_clear_pointer (&query->other, natter_profile_free);
+  g_clear_object (&query->hub);
+  g_free (query);
+}
+
+static void
+reply_failed (NatterHttpReply *reply, const GError *error)
+{
+  g_free (reply->failure);
+  reply->failure = g_strdup (error != NULL ? error->message : "failed");
+  reply_error (reply, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal", "the server failed");
+}
+
+/* The storage work, through the store (natter-http-query.h). */
+static void
+run_blocks (NatterStoreQueries *queries,
+            const NatterHttpRequest *request,
+            NatterHttpReply *reply,
+            gpointer data)
+{
+  BlocksQuery *query = data;
+  g_autoptr (GError) error = NULL;
+  gint64 user_id = 0;
+
+  if (!natter_http_query_authenticate (queries, request, reply, &user_id, NULL))
+    return;
+  if (natter_store_queries_get_profile_owner (queries, query->actor->profile_id,
+                                              query->actor->profile_type) != user_id) {
+    reply_error (reply, SOUP_STATUS_FORBIDDEN, "forbidden", "that profile is not yours");
+    return;
+  }
+
+  if (g_str_equal (request->method, "GET")) {
+    g_autoptr (GPtrArray) blocked =
+      natter_store_queries_list_blocks (queries, query->actor, &error);
+
+    if (blocked == NULL)
+      reply_failed (reply, error);
+    else
+      natter_http_reply_json (reply, SOUP_STATUS_OK, natter_block_list_to_json (blocked));
+    return;
+  }
+
+  if (g_str_equal (request->method, "POST")) {
+    query->other = natter_block_request_parse (g_bytes_get_data (request->body, NULL),
+                                               g_bytes_get_size (request->body), &error);
+    if (query->other == NULL) {
+      reply_error (reply, SOUP_STATUS_BAD_REQUEST, "bad_frame", error->message);
+      return;
+    }
+    if (natter_profile_equal (query->actor, query->other)) {
+      reply_error (reply, SOUP_STATUS_BAD_REQUEST, "bad_frame", "you cannot block yourself");
+      return;
+    }
+    if (natter_store_queries_get_profile_owner (queries, query->other->profile_id,
+                                                query->other->profile_type) == 0) {
+      reply_error (reply, SOUP_STATUS_NOT_FOUND, "not_found", "no such profile");
+      return;
+    }
+    if (!natter_store_queries_add_block (queries, query->actor, query->other, &error)) {
+      reply_failed (reply, error);
+      return;
+    }
+    /* 201: stored, the hub still to be told (on_blocks_done). */
+    reply->status = SOUP_STATUS_CREATED;
+    return;
+  }
+
+  if (!natter_store_queries_remove_block (queries, query->actor, query->other, &error)) {
+    reply_failed (reply, error);
+    return;
+  }
+  natter_http_reply_no_content (reply);
+}
+
+static void
+on_blocks_done (NatterHttpReply *reply, gpointer data)
+{
+  BlocksQuery *query = data;
+
+  if (reply->status != SOUP_STATUS_CREATED)
+    return;
+  if (query->hub != NULL)
+    natter_hub_profile_blocked (query->hub, query->actor, query->other);
+  natter_http_reply_no_content (reply);
+}
+
 /**
  * natter_http_blocks_handle:
- * @db: the database
+ * @store: where the blocks are
  * @hub: (nullable): told of new blocks, so presence stops at once
  * @msg: a request
  * @path: its path
  *
- * Answers @msg when @path is one of the blocks paths.
+ * Answers @msg when @path is one of the blocks paths (maybe later: the
+ * message waits, paused, for the store).
  *
- * Returns: %TRUE when @msg was answered here
+ * Returns: %TRUE when @msg is answered here
  */
 gboolean
-natter_http_blocks_handle (NatterServerDb *db,
+natter_http_blocks_handle (NatterServerStore *store,
                            NatterHub *hub,
                            SoupServerMessage *msg,
                            const char *path)
 {
   g_autoptr (NatterProfile) actor = NULL;
   g_autoptr (NatterProfile) other = NULL;
-  g_autoptr (GError) error = NULL;
   const char *method = soup_server_message_get_method (msg);
-  gint64 user_id;
+  BlocksQuery *query;
 
   if (!match_blocks_path (path, &actor, &other))
     return FALSE;
@@ -131,57 +200,12 @@ natter_http_blocks_handle (NatterServerDb *db,
     return TRUE;
   }
 
-  user_id = authenticate (db, msg);
-  if (user_id == 0)
-    return TRUE;
-  if (natter_server_db_get_profile_owner (db, actor->profile_id, actor->profile_type) != user_id) {
-    respond_error (msg, SOUP_STATUS_FORBIDDEN, "forbidden", "that profile is not yours");
-    return TRUE;
-  }
-
-  if (g_str_equal (method, "GET")) {
-    g_autoptr (GPtrArray) blocked = natter_server_db_list_blocks (db, actor, &error);
-
-    if (blocked == NULL)
-      respond_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal", "the server failed");
-    else
-      respond (msg, SOUP_STATUS_OK, "application/json", natter_block_list_to_json (blocked));
-    return TRUE;
-  }
-
-  if (g_str_equal (method, "POST")) {
-    g_autoptr (GBytes) body =
-      soup_message_body_flatten (soup_server_message_get_request_body (msg));
-
-    other =
-      natter_block_request_parse (g_bytes_get_data (body, NULL), g_bytes_get_size (body), &error);
-    if (other == NULL) {
-      respond_error (msg, SOUP_STATUS_BAD_REQUEST, "bad_frame", error->message);
-      return TRUE;
-    }
-    if (natter_profile_equal (actor, other)) {
-      respond_error (msg, SOUP_STATUS_BAD_REQUEST, "bad_frame", "you cannot block yourself");
-      return TRUE;
-    }
-    if (natter_server_db_get_profile_owner (db, other->profile_id, other->profile_type) == 0) {
-      respond_error (msg, SOUP_STATUS_NOT_FOUND, "not_found", "no such profile");
-      return TRUE;
-    }
-    if (!natter_server_db_add_block (db, actor, other, &error)) {
-      respond_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal", "the server failed");
-      return TRUE;
-    }
-    if (hub != NULL)
-      natter_hub_profile_blocked (hub, actor, other);
-    respond (msg, SOUP_STATUS_NO_CONTENT, NULL, NULL);
-    return TRUE;
-  }
-
-  if (!natter_server_db_remove_block (db, actor, other, &error)) {
-    respond_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal", "the server failed");
-    return TRUE;
-  }
-  respond (msg, SOUP_STATUS_NO_CONTENT, NULL, NULL);
+  query = g_new0 (BlocksQuery, 1);
+  query->actor = g_steal_pointer (&actor);
+  query->other = g_steal_pointer (&other);
+  query->hub = hub != NULL ? g_object_ref (hub) : NULL;
+  natter_http_query_start (store, NULL, msg, run_blocks, on_blocks_done, query,
+                           (GDestroyNotify) blocks_query_free);
   return TRUE;
 }
 

@@ -4,11 +4,11 @@
 #include <libsoup/soup.h>
 
 #include "natter-hub.h"
-#include "natter-server-db.h"
+#include "natter-server-store.h"
 
 G_BEGIN_DECLS
 
-gboolean natter_http_blocks_handle (NatterServerDb *db,
+gboolean natter_http_blocks_handle (NatterServerStore *store,
                                     NatterHub *hub,
                                     SoupServerMessage *msg,
                                     const char *path);

@@ -7,6 +7,7 @@
 
 #include "natter-pg-connection.h"
 #include "natter-server-db.h"
+#include "natter-server-pg-queries.h"
 #include "natter-server-pg-reads.h"
 #include "natter-server-pg-schema.h"
 #include "natter-server-pg-store.h"
@@ -75,6 +76,12 @@ struct _NatterServerPgStore {
    * transaction, they see only what is committed. */
   NatterPgConnection *reader;
   GQueue pending_reads; /* NatterPgRead, waiting for the schema */
+  /* The HTTP API's queries: blocking libpq on one thread of their own
+   * (a connection of its own), in request order. */
+  char *conninfo;
+  GThreadPool *query_pool;
+  NatterStoreQueries *queries; /* touched only by the pool's thread */
+  GQueue pending_queries;      /* QueryJob, waiting for the schema */
   /* Counts the connections made: a transaction's second round goes only
    * on the connection its first went on. */
   guint generation;
@@ -102,6 +109,40 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (NatterServerPgStore,
 
 static void start_turn (NatterServerPgStore *self);
 static void send_pending_reads (NatterServerPgStore *self, const GError *error);
+
+typedef struct {
+  GTask *task;
+  NatterStoreQueryFunc func;
+  gpointer data;
+  GDestroyNotify data_free;
+  GDestroyNotify result_free;
+} QueryJob;
+
+static void
+pool_free_waiting (GThreadPool *pool)
+{
+  g_thread_pool_free (pool, FALSE, TRUE);
+}
+
+static void
+query_job_fail (QueryJob *job, const GError *error)
+{
+  if (job->data_free != NULL)
+    job->data_free (job->data);
+  g_task_return_error (job->task, g_error_copy (error));
+  g_object_unref (job->task);
+  g_free (job);
+}
+
+static void
+run_query_job (gpointer job_data, gpointer pool_data)
+{
+  QueryJob *job = job_data;
+
+  natter_server_store_query_run (job->task, pool_data, job->func, job->data, job->data_free,
+                                 job->result_free);
+  g_free (job);
+}
 
 static void
 job_free (Job *job)
@@ -1081,6 +1122,14 @@ static void
 send_pending_reads (NatterServerPgStore *self, const GError *error)
 {
   NatterPgRead *read;
+  QueryJob *job;
+
+  while ((job = g_queue_pop_head (&self->pending_queries)) != NULL) {
+    if (error != NULL)
+      query_job_fail (job, error);
+    else
+      g_thread_pool_push (self->query_pool, job, NULL);
+  }
 
   while ((read = g_queue_pop_head (&self->pending_reads)) != NULL) {
     if (error != NULL)
@@ -1160,8 +1209,44 @@ natter_server_pg_store_replay (NatterServerStore *store,
 }
 
 static void
+natter_server_pg_store_query (NatterServerStore *store,
+                              NatterStoreQueryFunc func,
+                              gpointer data,
+                              GDestroyNotify data_free,
+                              GDestroyNotify result_free,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+  NatterServerPgStore *self = NATTER_SERVER_PG_STORE (store);
+  QueryJob *job = g_new0 (QueryJob, 1);
+
+  job->task =
+    natter_server_store_read_task_new (store, natter_server_pg_store_query, callback, user_data);
+  job->func = func;
+  job->data = data;
+  job->data_free = data_free;
+  job->result_free = result_free;
+
+  if (self->closed) {
+    g_autoptr (GError) error = g_error_new_literal (
+      NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_FAILED, "database: closed");
+
+    query_job_fail (job, error);
+    return;
+  }
+  if (self->schema_version > 0) {
+    g_thread_pool_push (self->query_pool, job, NULL);
+    return;
+  }
+  g_queue_push_tail (&self->pending_queries, job);
+  if (!self->migrating)
+    start_migration (self);
+}
+
+static void
 natter_server_pg_store_iface_init (NatterServerStoreInterface *iface)
 {
+  iface->query = natter_server_pg_store_query;
   iface->authenticate = natter_server_pg_store_authenticate;
   iface->list_participants = natter_server_pg_store_list_participants;
   iface->resolve_direct = natter_server_pg_store_resolve_direct;
@@ -1192,6 +1277,8 @@ natter_server_pg_store_finalize (GObject *object)
 
   g_assert (g_queue_is_empty (&self->queued) && g_queue_is_empty (&self->turn));
   g_assert (g_queue_is_empty (&self->pending_reads));
+  g_assert (g_queue_is_empty (&self->pending_queries));
+  g_free (self->conninfo);
   g_clear_pointer (&self->counters, g_hash_table_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
 
@@ -1211,6 +1298,7 @@ natter_server_pg_store_init (NatterServerPgStore *self)
   g_queue_init (&self->queued);
   g_queue_init (&self->turn);
   g_queue_init (&self->pending_reads);
+  g_queue_init (&self->pending_queries);
   self->counters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
@@ -1239,6 +1327,9 @@ natter_server_pg_store_new (const char *conninfo)
   natter_pg_connection_start (self->connection);
   self->reader = natter_pg_connection_new (conninfo);
   natter_pg_connection_start (self->reader);
+  self->conninfo = g_strdup (conninfo);
+  self->queries = natter_server_pg_queries_new (conninfo);
+  self->query_pool = g_thread_pool_new (run_query_job, self->queries, 1, FALSE, NULL);
   start_migration (self);
 
   return self;
@@ -1286,4 +1377,16 @@ natter_server_pg_store_close (NatterServerPgStore *self)
     return;
   natter_server_store_flush (NATTER_SERVER_STORE (self));
   self->closed = TRUE;
+
+  /* Queries already queued still run; their callbacks come later. */
+  {
+    g_autoptr (GError) error = g_error_new_literal (
+      NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_FAILED, "database: closed");
+    QueryJob *job;
+
+    while ((job = g_queue_pop_head (&self->pending_queries)) != NULL)
+      query_job_fail (job, error);
+  }
+  g_clear_pointer (&self->query_pool, pool_free_waiting);
+  g_clear_pointer (&self->queries, natter_store_queries_free);
 }

@@ -27,9 +27,10 @@ typedef struct {
 struct _NatterServerSqliteStore {
   GObject parent_instance;
 
-  NatterServerDb *db;        /* the main thread's connection */
-  NatterServerDb *writer_db; /* the writer thread's; NULL in memory */
-  GMainContext *context;     /* where the callbacks run */
+  NatterServerDb *db;          /* the main thread's connection */
+  NatterServerDb *writer_db;   /* the writer thread's; NULL in memory */
+  NatterStoreQueries *queries; /* on @db, made when first needed */
+  GMainContext *context;       /* where the callbacks run */
   GThread *thread;
 
   GMutex lock;
@@ -545,9 +546,30 @@ natter_server_sqlite_store_replay (NatterServerStore *store,
                          (GDestroyNotify) natter_store_replay_free);
 }
 
+/* The HTTP API's queries: on the main thread's connection too, as the
+ * reads above. */
+static void
+natter_server_sqlite_store_query (NatterServerStore *store,
+                                  NatterStoreQueryFunc func,
+                                  gpointer data,
+                                  GDestroyNotify data_free,
+                                  GDestroyNotify result_free,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+  NatterServerSqliteStore *self = NATTER_SERVER_SQLITE_STORE (store);
+  GTask *task = natter_server_store_read_task_new (store, natter_server_sqlite_store_query,
+                                                   callback, user_data);
+
+  if (self->queries == NULL)
+    self->queries = natter_store_queries_sqlite_new (self->db);
+  natter_server_store_query_run (task, self->queries, func, data, data_free, result_free);
+}
+
 static void
 natter_server_sqlite_store_iface_init (NatterServerStoreInterface *iface)
 {
+  iface->query = natter_server_sqlite_store_query;
   iface->authenticate = natter_server_sqlite_store_authenticate;
   iface->list_participants = natter_server_sqlite_store_list_participants;
   iface->resolve_direct = natter_server_sqlite_store_resolve_direct;
@@ -579,6 +601,7 @@ natter_server_sqlite_store_finalize (GObject *object)
   g_assert (g_queue_is_empty (&self->queued) && g_queue_is_empty (&self->finished));
 
   g_clear_object (&self->writer_db);
+  g_clear_pointer (&self->queries, natter_store_queries_free);
   g_clear_object (&self->db);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_mutex_clear (&self->lock);

@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include "natter-server-db.h"
 #include "natter-server-store.h"
 
 G_DEFINE_INTERFACE (NatterServerStore, natter_server_store, G_TYPE_OBJECT)
@@ -358,4 +359,80 @@ natter_server_store_read_task_new (NatterServerStore *self,
   g_task_set_source_tag (task, source_tag);
 
   return task;
+}
+
+/**
+ * natter_server_store_query:
+ * @self: the store
+ * @func: what to run, with the backend's queries
+ * @data: for @func
+ * @data_free: (nullable): frees @data once @func ran
+ * @result_free: (nullable): frees what @func returned when nobody takes it
+ * @callback: runs on the main context
+ * @user_data: for @callback
+ */
+void
+natter_server_store_query (NatterServerStore *self,
+                           NatterStoreQueryFunc func,
+                           gpointer data,
+                           GDestroyNotify data_free,
+                           GDestroyNotify result_free,
+                           GAsyncReadyCallback callback,
+                           gpointer user_data)
+{
+  g_return_if_fail (NATTER_IS_SERVER_STORE (self));
+  g_return_if_fail (func != NULL);
+
+  NATTER_SERVER_STORE_GET_IFACE (self)->query (self, func, data, data_free, result_free, callback,
+                                               user_data);
+}
+
+/**
+ * natter_server_store_query_finish:
+ * @self: the store
+ * @result: the result
+ * @error: what failed
+ *
+ * Returns: (transfer full) (nullable): what the query's function returned
+ */
+gpointer
+natter_server_store_query_finish (NatterServerStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * natter_server_store_query_run:
+ * @task: the query's task (taken)
+ * @queries: the backend's queries
+ * @func: what to run
+ * @data: for @func
+ * @data_free: (nullable): frees @data
+ * @result_free: (nullable): frees the result
+ *
+ * For backends: runs a query and answers its task.
+ */
+void
+natter_server_store_query_run (GTask *task,
+                               NatterStoreQueries *queries,
+                               NatterStoreQueryFunc func,
+                               gpointer data,
+                               GDestroyNotify data_free,
+                               GDestroyNotify result_free)
+{
+  GError *error = NULL;
+  gpointer result = func (queries, data, &error);
+
+  if (data_free != NULL)
+    data_free (data);
+  if (result != NULL)
+    g_task_return_pointer (task, result, result_free);
+  else if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_new_error (task, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_FAILED,
+                             "database: the query returned nothing");
+  g_object_unref (task);
 }

@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "natter-frame.h"
+#include "natter-store-queries.h"
 #include "natter-types.h"
 
 G_BEGIN_DECLS
@@ -23,35 +24,30 @@ G_BEGIN_DECLS
  * callback ran, and reads the results from; the backend touches it only
  * between the call and the callback.
  *
- * Reads. The hub and the HTTP API still read natter-server-db*.c (SQLite)
- * directly; `--db postgresql://…` can select PostgreSQL only once every one
- * of them goes through here. What they read today:
- * - WebSocket path (natter-hub*.c): lookup_token, get_profile_owner and
- *   get_profile (the upgrade), get_last_event_id and get_epoch (hello),
- *   list_events_after (replay), list_participants, is_participant,
- *   find_direct, get_profile (routes), is_blocked_either, list_contacts and
- *   took_part (presence), find_message_by_client_id, get_sender_event_id,
- *   fill_attachments and check_attachments (chat before storing),
- *   get_read_seq, get_call (calls).
- * - HTTP API (natter-http*.c): lookup_token, find_login, get_user,
- *   get_profile_owner, search_profiles, get_avatar, list_conversations,
- *   list_messages and fill_attachments_of_list, list_participants,
- *   is_participant, find_direct, list_calls, list_blocks,
- *   is_blocked_either, get_attachment_usage, get_attachment_for_user.
- * - Writes outside this interface (main thread): create_user, add_token,
- *   revoke_token(s), prune_tokens, set_avatar, get_or_create_direct,
- *   create_call, set_call_status, end_call, fail_stale_calls, add_block,
- *   remove_block, add_attachment, expire_attachments.
- * Proposed operations, asynchronous like the writes (a GAsyncReadyCallback
- * on the main context; SQLite answers from its main-thread connection,
- * PostgreSQL from a second connection that sees only committed rows):
- * authenticate, list_participants, resolve_direct and replay (below,
- * done); then get_profile, is_participant, relation (blocked either way,
- * took part, contact), list_contacts, find_message, check_attachments; for the HTTP
- * API find_login, get_user, search_profiles, get_avatar,
- * list_conversations, list_messages, list_calls, list_blocks,
- * attachment_usage and attachment_for_user; and the writes above as
- * requests of this interface. */
+ * Reads and the rest. The HTTP API (natter-http*.c) reads and writes only
+ * through here: natter_server_store_query () runs a route's work with the
+ * backend's NatterStoreQueries (natter-store-queries.h: every operation
+ * once per backend, synchronous, SQLite on its main-thread connection,
+ * PostgreSQL on a thread and connection of its own) while the message
+ * waits paused. The hub (natter-hub*.c) still reads natter-server-db*.c
+ * (SQLite) directly, so `--db postgresql://…` cannot be offered yet. What
+ * remains:
+ * - WebSocket path (natter-hub*.c), as of this comment: lookup_token,
+ *   get_profile_owner and get_profile (the upgrade), get_last_event_id and
+ *   get_epoch (hello), list_events_after (replay), list_participants,
+ *   is_participant, find_direct, get_profile (routes), is_blocked_either,
+ *   list_contacts and took_part (presence), find_message_by_client_id,
+ *   get_sender_event_id, fill_attachments and check_attachments (chat
+ *   before storing), get_read_seq, get_call (calls). This interface already
+ *   answers authenticate, list_participants, resolve_direct and replay
+ *   (below); the rest could be NatterStoreQueries operations.
+ * - Writes outside this interface: create_call, set_call_status, end_call
+ *   (hub), fail_stale_calls at start-up, prune_tokens (natter-server.c's
+ *   timer), the --demo accounts (is_empty, create_user, add_message…).
+ *   Queries keep request order among themselves but are not ordered with
+ *   the event writes above.
+ * - natter-server.c opens SQLite unconditionally (the hub's handle) and
+ *   makes the SQLite store; nothing selects PostgreSQL yet. */
 
 #define NATTER_TYPE_SERVER_STORE (natter_server_store_get_type ())
 G_DECLARE_INTERFACE (NatterServerStore, natter_server_store, NATTER, SERVER_STORE, GObject)
@@ -187,6 +183,15 @@ struct _NatterServerStoreInterface {
                   guint limit,
                   GAsyncReadyCallback callback,
                   gpointer user_data);
+  /* Runs @func with the backend's NatterStoreQueries where it does not
+   * hold up the main context; @callback runs on it. */
+  void (*query) (NatterServerStore *self,
+                 NatterStoreQueryFunc func,
+                 gpointer data,
+                 GDestroyNotify data_free,
+                 GDestroyNotify result_free,
+                 GAsyncReadyCallback callback,
+                 gpointer user_data);
 };
 
 void natter_server_store_store_chat_messages (NatterServerStore *self,
@@ -208,6 +213,14 @@ GTask *natter_server_store_read_task_new (NatterServerStore *self,
                                           gpointer source_tag,
                                           GAsyncReadyCallback callback,
                                           gpointer user_data);
+
+/* For backends: runs @func on @queries and answers @task (taken). */
+void natter_server_store_query_run (GTask *task,
+                                    NatterStoreQueries *queries,
+                                    NatterStoreQueryFunc func,
+                                    gpointer data,
+                                    GDestroyNotify data_free,
+                                    GDestroyNotify result_free);
 
 /* The upgrade of a WebSocket: NOT_FOUND when the token is unknown, expired
  * at @now_unix or revoked. @profile needs only its id and type. */
@@ -249,6 +262,21 @@ void natter_server_store_replay (NatterServerStore *self,
                                  gpointer user_data);
 NatterStoreReplay *
 natter_server_store_replay_finish (NatterServerStore *self, GAsyncResult *result, GError **error);
+
+/* The HTTP API's reads and writes (NatterStoreQueries), in request order:
+ * @func runs with @data (freed with @data_free afterwards) where the store
+ * runs them (@data_free runs there too, maybe on the store's thread), and
+ * its result (freed with @result_free when nobody takes it) comes back
+ * through natter_server_store_query_finish (). */
+void natter_server_store_query (NatterServerStore *self,
+                                NatterStoreQueryFunc func,
+                                gpointer data,
+                                GDestroyNotify data_free,
+                                GDestroyNotify result_free,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data);
+gpointer
+natter_server_store_query_finish (NatterServerStore *self, GAsyncResult *result, GError **error);
 
 void natter_store_auth_free (NatterStoreAuth *auth);
 void natter_store_replay_free (NatterStoreReplay *replay);

@@ -272,14 +272,15 @@ natter_server_new (NatterServerConfig *config, GError **error)
     natter_hub_set_bus (self->hub, bus);
   }
   natter_hub_install (self->hub, self->soup_server);
-  self->api = natter_http_api_new (self->db, config, self->metrics, self->hub);
+  self->api =
+    natter_http_api_new (NATTER_SERVER_STORE (self->store), config, self->metrics, self->hub);
   natter_http_api_install (self->api, self->soup_server);
   self->guard =
     natter_request_guard_new (config, self->metrics, natter_http_api_check_request, self->api);
   natter_request_guard_install (self->guard, self->soup_server);
   /* After the guard: its size check sees an upload's headers first. */
-  self->attachments =
-    natter_http_attachments_new (self->db, config, self->metrics, self->guard, error);
+  self->attachments = natter_http_attachments_new (NATTER_SERVER_STORE (self->store), config,
+                                                   self->metrics, self->guard, error);
   if (self->attachments == NULL)
     return NULL;
   natter_http_attachments_install (self->attachments, self->soup_server);
