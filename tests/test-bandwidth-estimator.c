@@ -295,7 +295,7 @@ test_ladder (void)
   g_assert_cmpuint (plan->video_bps + plan->audio_bps, <=, 2000000);
 
   /* Down at once, several rungs if need be. */
-  plan = natter_rate_controller_update (controller, 700000, now += 100000);
+  plan = natter_rate_controller_update (controller, 1100000, now += 100000);
   g_assert_cmpuint (plan->max_height, ==, 480);
   plan = natter_rate_controller_update (controller, 250000, now += 100000);
   g_assert_cmpuint (plan->max_height, ==, 240);
