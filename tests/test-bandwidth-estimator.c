@@ -281,6 +281,41 @@ test_odd_feedback (void)
   g_assert_cmpuint (natter_bandwidth_estimator_get_estimate (estimator), <=, 2500000);
 }
 
+/* A sender far below its estimate (the encoder skipping frames) sees its
+ * delay grow: the estimate comes down, but not to what little was
+ * acknowledged, in one step: at most to 0.85 × half of it. */
+static void
+test_overuse_cut_is_bounded (void)
+{
+  g_autoptr (NatterBandwidthEstimator) estimator =
+    natter_bandwidth_estimator_new (50000, 1000000, 2500000);
+  gint64 now = 0, delay = 40000;
+  guint before;
+
+  /* 50 bytes every 10 ms (40 kbit/s), reported every 50 ms, each arriving
+   * 2 ms later than the one before: a queue filling. */
+  for (guint report = 0; report < 40; report++) {
+    NatterPacketFeedback packets[5];
+
+    for (guint i = 0; i < 5; i++) {
+      now += 10000;
+      delay += 2000;
+      packets[i].send_time_us = now;
+      packets[i].arrival_time_us = now + delay + REMOTE_CLOCK_OFFSET_US;
+      packets[i].size = 50;
+    }
+    before = natter_bandwidth_estimator_get_estimate (estimator);
+    natter_bandwidth_estimator_on_feedback (estimator, packets, 5, now + delay + 10000);
+    if (natter_bandwidth_estimator_get_estimate (estimator) < before)
+      break;
+  }
+  g_assert_cmpuint (natter_bandwidth_estimator_get_acknowledged_bitrate (estimator), <, 60000);
+  g_assert_cmpuint (natter_bandwidth_estimator_get_estimate (estimator), <, before);
+  g_assert_cmpuint (natter_bandwidth_estimator_get_estimate (estimator), >=,
+                    0.85 * 0.5 * before - 1);
+  g_assert_true (natter_bandwidth_estimator_get_limited (estimator));
+}
+
 static void
 test_ladder (void)
 {
@@ -513,6 +548,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/natter/bandwidth-estimator/heavy-loss-cuts", test_heavy_loss_cuts);
   g_test_add_func ("/natter/bandwidth-estimator/loss-report-fallback", test_loss_report_fallback);
   g_test_add_func ("/natter/bandwidth-estimator/odd-feedback", test_odd_feedback);
+  g_test_add_func ("/natter/bandwidth-estimator/overuse-cut-is-bounded",
+                   test_overuse_cut_is_bounded);
   g_test_add_func ("/natter/rate-controller/ladder", test_ladder);
   g_test_add_func ("/natter/call-adaptation/parse-twcc", test_parse_twcc);
   g_test_add_func ("/natter/call-adaptation/follows-feedback", test_adaptation_follows_feedback);

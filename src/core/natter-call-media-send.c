@@ -113,15 +113,21 @@ add_probe (GstElement *element, const char *pad_name, GstPadProbeCallback callba
 
 /* Video leaves at about twice the estimate: a frame (and a keyframe of a
  * few frames' worth) still goes within a frame interval or two, and the
- * bottleneck's queue grows by half of it at most. A packet that would wait
- * longer than MAX_DELAY_MS is dropped with its frame. */
+ * bottleneck's queue grows by half of it at most. Until the estimator has
+ * seen congestion its estimate is only a start-up value, and the call's
+ * first keyframe should not wait on it: four times then. A packet that
+ * would wait longer than MAX_DELAY_MS is dropped with its frame. */
 #define PACING_FACTOR 2.0
+#define PACING_FACTOR_STARTING 4.0
 #define PACER_MAX_DELAY_MS 300
 
 static guint
 pacing_rate (NatterCallPipeline *self)
 {
-  return (guint) (PACING_FACTOR * natter_call_adaptation_get_estimate (self->adaptation));
+  double factor =
+    natter_call_adaptation_get_limited (self->adaptation) ? PACING_FACTOR : PACING_FACTOR_STARTING;
+
+  return (guint) (factor * natter_call_adaptation_get_estimate (self->adaptation));
 }
 
 static void
