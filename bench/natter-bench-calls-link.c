@@ -236,11 +236,23 @@ spawn_cli (const char *netns,
   const char *arg;
   va_list ap;
 
-  launcher = g_subprocess_launcher_new (out_path != NULL ? G_SUBPROCESS_FLAGS_STDERR_SILENCE
-                                                         : G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                                                             G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  const char *stderr_dir = g_getenv ("NATTER_BENCH_STDERR_DIR");
+  gboolean keep_stderr = out_path != NULL && stderr_dir != NULL && *stderr_dir != '\0';
+
+  launcher = g_subprocess_launcher_new (
+    out_path != NULL ? (keep_stderr ? G_SUBPROCESS_FLAGS_NONE : G_SUBPROCESS_FLAGS_STDERR_SILENCE)
+                     : G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   if (out_path != NULL)
     g_subprocess_launcher_set_stdout_file_path (launcher, out_path);
+  /* NATTER_BENCH_STDERR_DIR: each call's natter-cli logs (G_MESSAGES_DEBUG)
+   * are kept there, named after the side. */
+  if (keep_stderr) {
+    g_autofree char *base = g_path_get_basename (out_path);
+    g_autofree char *name = g_strconcat (base, ".stderr", NULL);
+    g_autofree char *path = g_build_filename (stderr_dir, name, NULL);
+
+    g_subprocess_launcher_set_stderr_file_path (launcher, path);
+  }
   g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data_dir, TRUE);
   g_ptr_array_add (args, (gpointer) "ip");
   g_ptr_array_add (args, (gpointer) "netns");
@@ -696,7 +708,11 @@ natter_bench_calls_link_main (int argc, char **argv)
 
   g_subprocess_send_signal (server, SIGTERM);
   g_subprocess_wait (server, NULL, NULL);
-  natter_bench_remove_tree (data_dir);
+  /* Kept with the natter-cli logs, for a look at the call_stats lines. */
+  if (g_getenv ("NATTER_BENCH_STDERR_DIR") != NULL)
+    g_printerr ("natter-bench calls: kept %s\n", data_dir);
+  else
+    natter_bench_remove_tree (data_dir);
 
   if (results->len > 0) {
     if (json)

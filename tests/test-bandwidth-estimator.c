@@ -281,6 +281,41 @@ test_odd_feedback (void)
   g_assert_cmpuint (natter_bandwidth_estimator_get_estimate (estimator), <=, 2500000);
 }
 
+/* A sender far below its estimate (the encoder skipping frames) sees its
+ * delay grow: the estimate comes down, but not to what little was
+ * acknowledged, in one step: at most to 0.85 × half of it. */
+static void
+test_overuse_cut_is_bounded (void)
+{
+  g_autoptr (NatterBandwidthEstimator) estimator =
+    natter_bandwidth_estimator_new (50000, 1000000, 2500000);
+  gint64 now = 0, delay = 40000;
+  guint before;
+
+  /* 50 bytes every 10 ms (40 kbit/s), reported every 50 ms, each arriving
+   * 2 ms later than the one before: a queue filling. */
+  for (guint report = 0; report < 40; report++) {
+    NatterPacketFeedback packets[5];
+
+    for (guint i = 0; i < 5; i++) {
+      now += 10000;
+      delay += 2000;
+      packets[i].send_time_us = now;
+      packets[i].arrival_time_us = now + delay + REMOTE_CLOCK_OFFSET_US;
+      packets[i].size = 50;
+    }
+    before = natter_bandwidth_estimator_get_estimate (estimator);
+    natter_bandwidth_estimator_on_feedback (estimator, packets, 5, now + delay + 10000);
+    if (natter_bandwidth_estimator_get_estimate (estimator) < before)
+      break;
+  }
+  g_assert_cmpuint (natter_bandwidth_estimator_get_acknowledged_bitrate (estimator), <, 60000);
+  g_assert_cmpuint (natter_bandwidth_estimator_get_estimate (estimator), <, before);
+  g_assert_cmpuint (natter_bandwidth_estimator_get_estimate (estimator), >=,
+                    0.85 * 0.5 * before - 1);
+  g_assert_true (natter_bandwidth_estimator_get_limited (estimator));
+}
+
 static void
 test_ladder (void)
 {
@@ -295,14 +330,23 @@ test_ladder (void)
   g_assert_cmpuint (plan->video_bps + plan->audio_bps, <=, 2000000);
 
   /* Down at once, several rungs if need be. */
-  plan = natter_rate_controller_update (controller, 700000, now += 100000);
+  plan = natter_rate_controller_update (controller, 1100000, now += 100000);
   g_assert_cmpuint (plan->max_height, ==, 480);
   plan = natter_rate_controller_update (controller, 250000, now += 100000);
   g_assert_cmpuint (plan->max_height, ==, 240);
   g_assert_cmpuint (plan->max_fps, ==, 30);
   g_assert_cmpuint (plan->audio_bps, ==, 32000);
-  plan = natter_rate_controller_update (controller, 150000, now += 100000);
-  g_assert_cmpuint (plan->max_height, ==, 240);
+  /* Below 240p, 180p keeps 30 fps while video has 60 kbit/s (90 % of the
+   * estimate, less Opus's 32 kbit/s): 103 kbit/s is just above that edge,
+   * 102 just below, and there Opus still has its full rate. */
+  plan = natter_rate_controller_update (controller, 200000, now += 100000);
+  g_assert_cmpuint (plan->max_height, ==, 180);
+  g_assert_cmpuint (plan->max_fps, ==, 30);
+  plan = natter_rate_controller_update (controller, 103000, now += 100000);
+  g_assert_cmpuint (plan->max_height, ==, 180);
+  g_assert_cmpuint (plan->max_fps, ==, 30);
+  plan = natter_rate_controller_update (controller, 102000, now += 100000);
+  g_assert_cmpuint (plan->max_height, ==, 180);
   g_assert_cmpuint (plan->max_fps, ==, 15);
   g_assert_cmpuint (plan->audio_bps, ==, 32000);
   g_assert_cmpuint (plan->rung, ==, natter_rate_controller_get_n_rungs () - 1);
@@ -319,14 +363,14 @@ test_ladder (void)
   g_assert_cmpuint (plan->max_fps, ==, 15);
   plan = natter_rate_controller_update (controller, 800000, now += 1100000);
   g_assert_cmpuint (plan->max_fps, ==, 30);
-  g_assert_cmpuint (plan->max_height, ==, 240);
+  g_assert_cmpuint (plan->max_height, ==, 180);
   /* A dip restarts the wait. */
   plan = natter_rate_controller_update (controller, 800000, now += 2 * G_USEC_PER_SEC);
-  plan = natter_rate_controller_update (controller, 300000, now += 100000);
+  plan = natter_rate_controller_update (controller, 200000, now += 100000);
   plan = natter_rate_controller_update (controller, 800000, now += 1100000);
-  g_assert_cmpuint (plan->max_height, ==, 240);
+  g_assert_cmpuint (plan->max_height, ==, 180);
   plan = natter_rate_controller_update (controller, 800000, now += 3 * G_USEC_PER_SEC);
-  g_assert_cmpuint (plan->max_height, ==, 360);
+  g_assert_cmpuint (plan->max_height, ==, 240);
 }
 
 /* rtpsession's RTPTWCCPackets as GStreamer 1.22 sends it upstream: a
@@ -422,6 +466,58 @@ test_latency_for_rtt (void)
   g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (500, 100), ==, 500);
 }
 
+/* Before RTCP has a round trip, transport-wide feedback gives one: each
+ * report comes back some time after the newest packet it covers was sent
+ * (here 150 ms for the quickest, more for the others), and the jitter
+ * buffers wait for one retransmission. An RTCP round trip then wins. */
+static void
+test_round_trip_from_feedback (void)
+{
+  g_autoptr (NatterCallAdaptation) adaptation = natter_call_adaptation_new (60, 0);
+  /* twcc_packets(): the newest packet was sent at 1,090 ms. */
+  gint64 newest_send_us = 1090000;
+
+  g_assert_cmpfloat (natter_call_adaptation_get_round_trip_time (adaptation), <, 0);
+  g_assert_cmpuint (natter_call_adaptation_get_latency (adaptation), ==, 60);
+  for (guint i = 0; i < 5; i++) {
+    g_autoptr (GstStructure) packets = twcc_packets (10, 0);
+
+    natter_call_adaptation_on_twcc (adaptation, packets, newest_send_us + (300 - i * 30) * 1000);
+  }
+  g_assert_cmpfloat_with_epsilon (natter_call_adaptation_get_round_trip_time (adaptation), 180.0,
+                                  0.01);
+  {
+    g_autoptr (GstStructure) packets = twcc_packets (10, 0);
+
+    natter_call_adaptation_on_twcc (adaptation, packets, newest_send_us + 150000);
+  }
+  g_assert_cmpfloat_with_epsilon (natter_call_adaptation_get_round_trip_time (adaptation), 150.0,
+                                  0.01);
+  g_assert_cmpuint (natter_call_adaptation_get_latency (adaptation), ==,
+                    natter_call_adaptation_latency_for_rtt (60, 150));
+
+  /* A report that came before its packets were sent is no round trip. */
+  {
+    g_autoptr (GstStructure) packets = twcc_packets (10, 0);
+
+    natter_call_adaptation_on_twcc (adaptation, packets, newest_send_us - 1000);
+  }
+  g_assert_cmpfloat_with_epsilon (natter_call_adaptation_get_round_trip_time (adaptation), 150.0,
+                                  0.01);
+
+  /* RTCP's round trip, once there is one, is the one used. */
+  natter_call_adaptation_on_receiver_report (adaptation, 100, -1, newest_send_us + 200000);
+  g_assert_cmpfloat_with_epsilon (natter_call_adaptation_get_round_trip_time (adaptation), 100.0,
+                                  0.01);
+  {
+    g_autoptr (GstStructure) packets = twcc_packets (10, 0);
+
+    natter_call_adaptation_on_twcc (adaptation, packets, newest_send_us + 2500000);
+  }
+  g_assert_cmpfloat_with_epsilon (natter_call_adaptation_get_round_trip_time (adaptation), 100.0,
+                                  0.01);
+}
+
 static void
 test_keyframe_requests_limited (void)
 {
@@ -442,6 +538,8 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/natter/bandwidth-estimator/clean-path-grows", test_clean_path_grows);
   g_test_add_func ("/natter/bandwidth-estimator/bottleneck-800k", test_bottleneck_800k);
+  g_test_add_func ("/natter/call-adaptation/round-trip-from-feedback",
+                   test_round_trip_from_feedback);
   g_test_add_func ("/natter/bandwidth-estimator/bottleneck-800k-from-low-start",
                    test_bottleneck_800k_from_low_start);
   g_test_add_func ("/natter/bandwidth-estimator/bottleneck-300k-with-loss",
@@ -450,6 +548,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/natter/bandwidth-estimator/heavy-loss-cuts", test_heavy_loss_cuts);
   g_test_add_func ("/natter/bandwidth-estimator/loss-report-fallback", test_loss_report_fallback);
   g_test_add_func ("/natter/bandwidth-estimator/odd-feedback", test_odd_feedback);
+  g_test_add_func ("/natter/bandwidth-estimator/overuse-cut-is-bounded",
+                   test_overuse_cut_is_bounded);
   g_test_add_func ("/natter/rate-controller/ladder", test_ladder);
   g_test_add_func ("/natter/call-adaptation/parse-twcc", test_parse_twcc);
   g_test_add_func ("/natter/call-adaptation/follows-feedback", test_adaptation_follows_feedback);

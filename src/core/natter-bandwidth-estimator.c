@@ -33,6 +33,8 @@
 /* What was acknowledged over this window is the rate the path carries. */
 #define ACK_WINDOW_US 500000
 #define ACK_HISTORY 512
+/* On overuse, the least fraction of the estimate the decrease starts from. */
+#define DECREASE_FLOOR 0.5
 /* Loss-based: judged over at least this long. */
 #define LOSS_INTERVAL_US 500000
 #define LOSS_HIGH 0.10
@@ -300,7 +302,15 @@ update_delay_rate (NatterBandwidthEstimator *self, gint64 now_us)
   switch (self->usage) {
     case NATTER_BANDWIDTH_USAGE_OVERUSING:
       if (self->rate_state != RATE_DECREASE) {
-        double base = self->acknowledged_bps > 0 ? self->acknowledged_bps : self->delay_bps;
+        /* What got through, but never under half the estimate in one step:
+         * a window of few acknowledged bytes (feedback held up on a busy
+         * machine, the encoder skipping frames) once took a call from
+         * 140 to 60 kbit/s on a 300 kbit/s link, where it stayed. A real
+         * bottleneck goes on signalling and is followed down in a few
+         * steps. */
+        double base = self->acknowledged_bps > 0
+                        ? MAX (self->acknowledged_bps, DECREASE_FLOOR * self->delay_bps)
+                        : self->delay_bps;
 
         self->delay_bps = clamp_rate (self, MIN (self->delay_bps, 0.85 * base));
         self->starting = FALSE;

@@ -48,7 +48,19 @@ struct _NatterCallAdaptation {
   guint applied_loss_percentage;
   double loss;
   double round_trip_time_ms;
+  gint64 rtcp_round_trip_at_us;  /* when RTCP last gave one */
+  double feedback_round_trip_ms; /* from transport-wide feedback; < 0: none */
+  double window_round_trip_ms;
+  gint64 window_start_us;
 };
+
+/* RTCP gives the round trip only after a sender report went and a receiver
+ * report came back: 5 to 10 s into a call at rtpsession's intervals (and on
+ * a slow link it was seen missing for a whole 20 s call). Until then, and
+ * whenever RTCP's is older than this, the round trip is taken from
+ * transport-wide feedback. */
+#define RTCP_ROUND_TRIP_FRESH_US (8 * G_USEC_PER_SEC)
+#define FEEDBACK_ROUND_TRIP_WINDOW_US G_USEC_PER_SEC
 
 /**
  * natter_call_adaptation_new:
@@ -74,6 +86,10 @@ natter_call_adaptation_new (guint min_latency_ms, guint max_bps)
   self->last_apply_us = G_MININT64;
   self->last_keyframe_us = G_MININT64;
   self->round_trip_time_ms = -1;
+  self->rtcp_round_trip_at_us = G_MININT64;
+  self->feedback_round_trip_ms = -1;
+  self->window_round_trip_ms = -1;
+  self->window_start_us = G_MININT64;
   return self;
 }
 
@@ -322,6 +338,62 @@ natter_call_adaptation_parse_twcc (const GstStructure *packets)
   return feedback;
 }
 
+/* A feedback report arrives one round trip (plus the peer's wait before
+ * it reports, plus any queue) after the newest packet it covers was sent;
+ * the least of that over a second is close to the round trip itself. */
+static void
+update_feedback_round_trip (NatterCallAdaptation *self, GArray *feedback, gint64 now_us)
+{
+  gint64 newest_send_us = G_MININT64;
+  double sample_ms;
+
+  for (guint i = 0; i < feedback->len; i++) {
+    const NatterPacketFeedback *packet = &g_array_index (feedback, NatterPacketFeedback, i);
+
+    if (packet->arrival_time_us >= 0)
+      newest_send_us = MAX (newest_send_us, packet->send_time_us);
+  }
+  if (newest_send_us == G_MININT64)
+    return;
+  sample_ms = (now_us - newest_send_us) / 1000.0;
+  /* Send times are the pipeline's monotonic clock, as @now_us; anything
+   * else (a clock of another kind, a report from before a restart) is no
+   * round trip. */
+  if (sample_ms <= 0 || sample_ms > 5000)
+    return;
+
+  if (self->window_start_us == G_MININT64 ||
+      now_us - self->window_start_us >= FEEDBACK_ROUND_TRIP_WINDOW_US) {
+    if (self->window_round_trip_ms >= 0)
+      self->feedback_round_trip_ms = self->window_round_trip_ms;
+    self->window_start_us = now_us;
+    self->window_round_trip_ms = sample_ms;
+  } else {
+    self->window_round_trip_ms = MIN (self->window_round_trip_ms, sample_ms);
+  }
+  /* The first window gives its least so far at once. */
+  if (self->feedback_round_trip_ms < 0 || self->window_round_trip_ms < self->feedback_round_trip_ms)
+    self->feedback_round_trip_ms = self->window_round_trip_ms;
+
+  if (self->rtcp_round_trip_at_us == G_MININT64 ||
+      now_us - self->rtcp_round_trip_at_us > RTCP_ROUND_TRIP_FRESH_US) {
+    self->round_trip_time_ms = self->feedback_round_trip_ms;
+    apply_latency (self);
+  }
+}
+
+/**
+ * natter_call_adaptation_get_round_trip_time:
+ *
+ * Returns: the round trip the jitter buffers follow, in ms (RTCP's, or
+ *   transport-wide feedback's until RTCP has one); negative when unknown
+ */
+double
+natter_call_adaptation_get_round_trip_time (NatterCallAdaptation *self)
+{
+  return self->round_trip_time_ms;
+}
+
 /**
  * natter_call_adaptation_on_twcc:
  * @self: an adaptation
@@ -348,6 +420,7 @@ natter_call_adaptation_on_twcc (NatterCallAdaptation *self,
              natter_bandwidth_estimator_get_trend (self->estimator));
   self->loss = natter_bandwidth_estimator_get_loss (self->estimator);
   apply_loss (self);
+  update_feedback_round_trip (self, feedback, now_us);
   return apply_plan (self, now_us);
 }
 
@@ -367,6 +440,7 @@ natter_call_adaptation_on_receiver_report (NatterCallAdaptation *self,
   g_debug ("receiver report: round trip %.1f ms, %.3f lost", round_trip_time_ms, fraction_lost);
   if (round_trip_time_ms >= 0 && round_trip_time_ms < 60000) {
     self->round_trip_time_ms = round_trip_time_ms;
+    self->rtcp_round_trip_at_us = now_us;
     apply_latency (self);
   }
   if (fraction_lost >= 0 && fraction_lost <= 1) {

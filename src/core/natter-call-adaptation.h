@@ -39,6 +39,7 @@ guint natter_call_adaptation_get_estimate (NatterCallAdaptation *self);
 gboolean natter_call_adaptation_get_limited (NatterCallAdaptation *self);
 double natter_call_adaptation_get_loss (NatterCallAdaptation *self);
 guint natter_call_adaptation_get_latency (NatterCallAdaptation *self);
+double natter_call_adaptation_get_round_trip_time (NatterCallAdaptation *self);
 gboolean natter_call_adaptation_get_video_reduced (NatterCallAdaptation *self);
 const NatterRatePlan *natter_call_adaptation_get_plan (NatterCallAdaptation *self);
 guint natter_call_adaptation_latency_for_rtt (guint min_latency_ms, double round_trip_time_ms);

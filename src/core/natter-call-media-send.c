@@ -111,6 +111,43 @@ add_probe (GstElement *element, const char *pad_name, GstPadProbeCallback callba
 
 /* Congestion control: see NatterCallAdaptation. */
 
+/* Video leaves at about twice the estimate: a frame (and a keyframe of a
+ * few frames' worth) still goes within a frame interval or two, and the
+ * bottleneck's queue grows by half of it at most. Until the estimator has
+ * seen congestion its estimate is only a start-up value, and the call's
+ * first keyframe should not wait on it: four times then. A packet that
+ * would wait longer than MAX_DELAY_MS is dropped with its frame. */
+#define PACING_FACTOR 2.0
+#define PACING_FACTOR_STARTING 4.0
+#define PACER_MAX_DELAY_MS 300
+
+static guint
+pacing_rate (NatterCallPipeline *self)
+{
+  double factor =
+    natter_call_adaptation_get_limited (self->adaptation) ? PACING_FACTOR : PACING_FACTOR_STARTING;
+
+  return (guint) (factor * natter_call_adaptation_get_estimate (self->adaptation));
+}
+
+static void
+on_keyframe_needed (NatterPacer *pacer, gpointer user_data)
+{
+  natter_call_pipeline_request_keyframe (user_data);
+}
+
+NatterPacer *
+natter_call_pipeline_ensure_pacer (NatterCallPipeline *self)
+{
+  if (!self->congestion_control || self->adaptation == NULL)
+    return NULL;
+  if (self->pacer == NULL) {
+    self->pacer = natter_pacer_new (pacing_rate (self), PACER_MAX_DELAY_MS);
+    g_signal_connect (self->pacer, "keyframe-needed", G_CALLBACK (on_keyframe_needed), self);
+  }
+  return self->pacer;
+}
+
 void
 natter_call_pipeline_update_adaptation_properties (NatterCallPipeline *self)
 {
@@ -127,6 +164,8 @@ natter_call_pipeline_update_adaptation_properties (NatterCallPipeline *self)
     self->video_reduced = reduced;
     g_object_notify_by_pspec (G_OBJECT (self), natter_call_pipeline_properties[PROP_VIDEO_REDUCED]);
   }
+  if (self->pacer != NULL)
+    natter_pacer_set_rate (self->pacer, pacing_rate (self));
   if (self->video_transceiver != NULL) {
     /* Twice the loss, at most a fifth of the packets: one FEC packet
      * protects a few, and at 1 % loss 2 % of the video is cheap insurance.
@@ -295,6 +334,8 @@ natter_call_pipeline_build_audio_send_bin (NatterCallPipeline *self, guint paylo
     natter_call_adaptation_set_audio_encoder (self->adaptation, encoder);
   watch_feedback (self, filter);
   src_pad = gst_element_get_static_pad (filter, "src");
+  if (natter_call_pipeline_ensure_pacer (self) != NULL)
+    natter_pacer_attach_audio (self->pacer, src_pad);
   gst_element_add_pad (bin, gst_ghost_pad_new ("src", src_pad));
   self->mute_volume = volume;
   return bin;
@@ -457,6 +498,8 @@ natter_call_pipeline_build_video_send_bin (NatterCallPipeline *self,
     natter_call_adaptation_set_video (self->adaptation, encoder, scale, raw_filter, rate);
   watch_feedback (self, filter);
   src_pad = gst_element_get_static_pad (filter, "src");
+  if (natter_call_pipeline_ensure_pacer (self) != NULL)
+    natter_pacer_attach_video (self->pacer, src_pad);
   gst_element_add_pad (bin, gst_ghost_pad_new ("src", src_pad));
   self->video_valve = valve;
   self->video_encoder = encoder;

@@ -12,6 +12,7 @@
 #include "natter-call-adaptation.h"
 #include "natter-call-pipeline.h"
 #include "natter-call-session-senders.h"
+#include "natter-pacer.h"
 
 G_BEGIN_DECLS
 
@@ -76,7 +77,8 @@ struct _NatterCallPipeline {
   GPtrArray *pending_candidates;
   NatterCallStats *stats;
   NatterCallAdaptation *adaptation;
-  guint twcc_extension_id;                   /* 0: not negotiated */
+  NatterPacer *pacer;      /* with congestion control: spreads the video packets */
+  guint twcc_extension_id; /* 0: not negotiated */
   NatterCallSessionSenders *session_senders; /* see natter-call-session-senders.c */
   gboolean twcc_probe_added;
   gboolean congestion_control;
@@ -154,6 +156,7 @@ GstElement *natter_call_pipeline_make_endpoint (const char *env_name,
 gboolean natter_call_pipeline_open_source (GstElement *source, GError **error);
 gboolean natter_call_pipeline_have_element (const char *factory);
 void natter_call_pipeline_update_adaptation_properties (NatterCallPipeline *self);
+NatterPacer *natter_call_pipeline_ensure_pacer (NatterCallPipeline *self);
 GstElement *
 natter_call_pipeline_build_audio_send_bin (NatterCallPipeline *self, guint payload, GError **error);
 GstElement *natter_call_pipeline_build_video_send_bin (NatterCallPipeline *self,

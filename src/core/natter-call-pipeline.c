@@ -728,6 +728,11 @@ natter_call_pipeline_close (NatterCallPipeline *self)
     g_signal_handlers_disconnect_by_data (self->dtls_transport, self);
     g_clear_object (&self->dtls_transport);
   }
+  /* A video packet waiting for its time would hold up the state change. */
+  if (self->pacer != NULL) {
+    g_signal_handlers_disconnect_by_data (self->pacer, self);
+    natter_pacer_stop (self->pacer);
+  }
   if (self->pipeline != NULL) {
     g_autoptr (GstIterator) iterator = gst_bin_iterate_recurse (GST_BIN (self->pipeline));
     g_auto (GValue) item = G_VALUE_INIT;
@@ -756,6 +761,7 @@ natter_call_pipeline_close (NatterCallPipeline *self)
   self->video_source = NULL;
   self->audio_sink = NULL;
   g_clear_object (&self->video_transceiver);
+  g_clear_object (&self->pacer);
   g_mutex_lock (&self->marks_lock);
   g_clear_pointer (&self->adaptation, natter_call_adaptation_free);
   g_mutex_unlock (&self->marks_lock);
