@@ -5,6 +5,7 @@
 
 #include "natter-attachment-tray.h"
 #include "natter-chat-view.h"
+#include "natter-tail-list-model.h"
 #include "natter-thumbnail-loader.h"
 
 G_BEGIN_DECLS
@@ -18,6 +19,7 @@ struct _NatterChatView {
   NatterConversationItem *conversation;
   gulong conversation_notify_handler;
   NatterMessageList *messages;
+  NatterTailListModel *shown_messages; /* the newest of @messages, grown on scroll */
   GtkSelectionModel *selection;
   gulong items_changed_handler;
   GHashTable *bound_items; /* GtkListItem */
@@ -41,6 +43,7 @@ struct _NatterChatView {
   guint save_draft_id;
   gboolean loading_draft;
   gboolean fill_after_paint;
+  gboolean grow_after_paint;
 
   AdwWindowTitle *window_title;
   GtkWidget *back_button;
