@@ -532,6 +532,38 @@ test_newest_visible (Fixture *fixture, gconstpointer data)
   save_screenshot (fixture, shot);
 }
 
+/* Scrolls the list to its top; returns whether the oldest message is on
+ * screen. */
+static gboolean
+scroll_to_top_shows_oldest (Fixture *fixture)
+{
+  GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (
+    GTK_SCROLLED_WINDOW (chat_child (fixture, "scrolled_window")));
+
+  gtk_adjustment_set_value (adjustment, gtk_adjustment_get_lower (adjustment));
+  return first_seq_on_screen (fixture) == 1;
+}
+
+/* Opening a long conversation makes rows for the newest messages only
+ * (GTK 4.8's list view made 205 for any long one: 0.35 s before the first
+ * frame, issue 20), and scrolling up still reaches the oldest. */
+static void
+test_long_history_rows (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GPtrArray) rows = NULL;
+
+  seed_history (fixture, 400, 0);
+  open_window (fixture);
+  assert_newest_on_screen (fixture);
+  rows = list_rows (fixture);
+  g_assert_cmpuint (rows->len, >=, 5);
+  g_assert_cmpuint (rows->len, <=, 60);
+  g_assert_cmpuint (count_items (fixture), ==, 400);
+
+  natter_test_wait_until (scroll_to_top_shows_oldest (fixture), TIMEOUT_MS * 3);
+  g_assert_cmpint (first_seq_on_screen (fixture), ==, 1);
+}
+
 /* Runs what @widget's own shortcut for @keyval with @modifiers does, as
  * GTK would on that key press (GTK 4 has no way to inject key events). */
 static gboolean
@@ -1205,6 +1237,8 @@ main (int argc, char *argv[])
               fixture_set_up, test_newest_visible, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/newest-visible/10000", Fixture, GUINT_TO_POINTER (10000),
               fixture_set_up, test_newest_visible, fixture_tear_down);
+  g_test_add ("/natter/app/chat-view/long-history-rows", Fixture, NULL, fixture_set_up,
+              test_long_history_rows, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/badge-cleared-in-open-chat", Fixture, NULL, fixture_set_up,
               test_badge_cleared_in_open_chat, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/search-in-conversation", Fixture, NULL, fixture_set_up,
