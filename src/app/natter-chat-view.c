@@ -38,7 +38,7 @@
 #define TYPING_IDLE_S 5
 #define OLDER_PAGE_SIZE 50
 #define FIRST_ROWS 24     /* rows made when a conversation opens: more than a screen */
-#define OLDER_ROWS_STEP 6 /* stored rows added per frame scrolling up: under 16 ms */
+#define OLDER_ROWS_STEP 6 /* stored rows added per frame scrolling up */
 #define SEARCH_LIMIT 1000
 #define SEARCH_SERVER_PAGE 200
 #define SEARCH_SERVER_PAGES 10
