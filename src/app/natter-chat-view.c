@@ -278,21 +278,20 @@ on_after_paint (NatterChatView *self, GdkFrameClock *frame_clock)
 
   mark_read_if_seen (self);
 
-  if (self->grow_after_paint) {
-    self->grow_after_paint = FALSE;
-    if (self->shown_messages != NULL &&
-        natter_tail_list_model_grow (self->shown_messages, OLDER_ROWS_STEP) > 0) {
-      /* Judged again once the new rows are laid out. */
-      self->fill_after_paint = TRUE;
-      gtk_widget_queue_draw (GTK_WIDGET (self->message_list_view));
-      return;
-    }
-  }
-
+  /* Judged once the rows added after the last frame are laid out. */
   if (self->fill_after_paint) {
     self->fill_after_paint = FALSE;
     maybe_fill_view (self);
     maybe_load_older (self);
+  }
+
+  if (self->grow_after_paint) {
+    self->grow_after_paint = FALSE;
+    if (self->shown_messages != NULL &&
+        natter_tail_list_model_grow (self->shown_messages, OLDER_ROWS_STEP) > 0) {
+      self->fill_after_paint = TRUE;
+      gtk_widget_queue_draw (GTK_WIDGET (self->message_list_view));
+    }
   }
 }
 
