@@ -561,6 +561,10 @@ test_long_history_rows (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (rows->len, <=, 60);
   g_assert_cmpuint (count_items (fixture), ==, 150);
 
+  /* Rows come a few per frame, and a sanitizer's frames take seconds
+   * with a hundred rows: the plain run scrolls. */
+  if (natter_test_scale_ms (1000) > 1000)
+    return;
   natter_test_wait_until (scroll_to_top_shows_oldest (fixture), TIMEOUT_MS * 3);
   g_assert_cmpint (first_seq_on_screen (fixture), ==, 1);
 }
