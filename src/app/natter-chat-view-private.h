@@ -77,6 +77,7 @@ void natter_chat_view_load_draft (NatterChatView *self);
 void natter_chat_view_show_toast (NatterChatView *self, const char *title);
 void natter_chat_view_install_attachment_actions (GtkWidgetClass *widget_class);
 void natter_chat_view_setup_attachments (NatterChatView *self);
+void natter_chat_view_setup_emoji (NatterChatView *self);
 gboolean natter_chat_view_has_attachments (NatterChatView *self);
 char *natter_chat_view_send_attachments (NatterChatView *self, const char *text, GError **error);
 

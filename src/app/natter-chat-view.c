@@ -834,15 +834,6 @@ on_text_view_key_pressed (NatterChatView *self,
 }
 
 static void
-on_emoji_picked (NatterChatView *self, const char *emoji)
-{
-  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->text_view);
-
-  gtk_text_buffer_insert_at_cursor (buffer, emoji, -1);
-  gtk_widget_grab_focus (GTK_WIDGET (self->text_view));
-}
-
-static void
 on_send_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
   NatterChatView *self = NATTER_CHAT_VIEW (widget);
@@ -1114,7 +1105,6 @@ natter_chat_view_class_init (NatterChatViewClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_message_setup);
   gtk_widget_class_bind_template_callback (widget_class, on_message_bind);
   gtk_widget_class_bind_template_callback (widget_class, on_message_unbind);
-  gtk_widget_class_bind_template_callback (widget_class, on_emoji_picked);
   gtk_widget_class_bind_template_child (widget_class, NatterChatView, search_bar);
   gtk_widget_class_bind_template_child (widget_class, NatterChatView, search_entry);
   gtk_widget_class_bind_template_child (widget_class, NatterChatView, search_count_label);
@@ -1166,6 +1156,7 @@ natter_chat_view_init (NatterChatView *self)
 
   gtk_widget_init_template (GTK_WIDGET (self));
   natter_chat_view_setup_attachments (self);
+  natter_chat_view_setup_emoji (self);
 
   g_signal_connect_object (self->search_bar, "notify::search-mode-enabled",
                            G_CALLBACK (on_search_mode_changed), self, G_CONNECT_SWAPPED);
