@@ -54,6 +54,7 @@ static gboolean opt_background;
 static gboolean opt_background_after_window;
 static int opt_seconds = 60;
 static int opt_calls;
+static gboolean opt_scroll;
 
 typedef struct {
   gboolean done;
@@ -458,6 +459,11 @@ typedef struct {
   guint n_items;
   gint64 rss_first_frame_kib;
   gint64 rss_open_kib;
+  /* --scroll: scrolling the conversation to its oldest message */
+  guint scroll_frames;
+  guint scroll_frames_over_16ms;
+  double scroll_longest_frame_ms;
+  double scroll_ms;
 } Run;
 
 static void
@@ -489,6 +495,8 @@ run_app (
   gboolean exited = FALSE;
 
   g_subprocess_launcher_setenv (launcher, "NATTER_BENCH_TIMING", "1", TRUE);
+  if (opt_scroll)
+    g_subprocess_launcher_setenv (launcher, "NATTER_BENCH_SCROLL", "1", TRUE);
   g_subprocess_launcher_setenv (launcher, "NATTER_DATA_DIR", data_dir, TRUE);
   g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN_STORE", "file", TRUE);
   g_subprocess_launcher_setenv (launcher, "GSETTINGS_BACKEND", "memory", TRUE);
@@ -544,6 +552,24 @@ run_app (
   run.rss_open_kib = rss_kib (pid);
   if (opt_smaps)
     print_smaps (pid, 12);
+
+  /* The app scrolls to the top every frame 2 s after showing the
+   * conversation, until the oldest message is in the list (see
+   * src/app/natter-bench-probes.c). */
+  while (opt_scroll && run.scroll_frames == 0) {
+    gint64 longest_us = 0, scroll_us = 0;
+
+    g_clear_pointer (&line, g_free);
+    line = read_line (out, "the scroll to the oldest message");
+    if (line == NULL)
+      g_error ("natter exited before scrolling to the oldest message; see %s", log_path);
+    if (sscanf (line,
+                "natter-bench: scrolled-to-oldest %u %u %" G_GINT64_FORMAT " %" G_GINT64_FORMAT,
+                &run.scroll_frames, &run.scroll_frames_over_16ms, &longest_us, &scroll_us) != 4)
+      run.scroll_frames = 0;
+    run.scroll_longest_frame_ms = longest_us / 1000.0;
+    run.scroll_ms = scroll_us / 1000.0;
+  }
 
   activate_action (bus, "quit", NULL);
   g_subprocess_wait_async (app, NULL, on_exited, &exited);
@@ -921,6 +947,8 @@ main (int argc, char *argv[])
       "S" },
     { "calls", 0, 0, G_OPTION_ARG_INT, &opt_calls,
       "Instead: the app's RSS before and after N video calls", "N" },
+    { "scroll", 0, 0, G_OPTION_ARG_NONE, &opt_scroll,
+      "Also scroll the open conversation to its oldest message; print the longest frame", NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) context =
@@ -1017,6 +1045,11 @@ main (int argc, char *argv[])
     g_print ("run %d: first frame %.0f ms (RSS %.1f MiB); conversation of %u shown %.0f ms "
              "after the action; RSS a second later %.1f MiB\n",
              i + 1, run.first_frame_ms, rss_first_mib, run.n_items, run.open_ms, rss_open_mib);
+    if (opt_scroll)
+      g_print ("run %d: scrolled to the oldest message in %.0f ms, %u frames, %u over 16 ms of "
+               "work, the longest %.1f ms\n",
+               i + 1, run.scroll_ms, run.scroll_frames, run.scroll_frames_over_16ms,
+               run.scroll_longest_frame_ms);
     g_array_append_val (first_frame, run.first_frame_ms);
     g_array_append_val (open, run.open_ms);
     g_array_append_val (rss_first, rss_first_mib);

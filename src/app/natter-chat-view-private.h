@@ -5,6 +5,7 @@
 
 #include "natter-attachment-tray.h"
 #include "natter-chat-view.h"
+#include "natter-tail-list-model.h"
 #include "natter-thumbnail-loader.h"
 
 G_BEGIN_DECLS
@@ -18,6 +19,7 @@ struct _NatterChatView {
   NatterConversationItem *conversation;
   gulong conversation_notify_handler;
   NatterMessageList *messages;
+  NatterTailListModel *shown_messages; /* the newest of @messages, grown on scroll */
   GtkSelectionModel *selection;
   gulong items_changed_handler;
   GHashTable *bound_items; /* GtkListItem */
@@ -41,6 +43,7 @@ struct _NatterChatView {
   guint save_draft_id;
   gboolean loading_draft;
   gboolean fill_after_paint;
+  gboolean grow_after_paint;
 
   AdwWindowTitle *window_title;
   GtkWidget *back_button;
@@ -74,6 +77,7 @@ void natter_chat_view_load_draft (NatterChatView *self);
 void natter_chat_view_show_toast (NatterChatView *self, const char *title);
 void natter_chat_view_install_attachment_actions (GtkWidgetClass *widget_class);
 void natter_chat_view_setup_attachments (NatterChatView *self);
+void natter_chat_view_setup_emoji (NatterChatView *self);
 gboolean natter_chat_view_has_attachments (NatterChatView *self);
 char *natter_chat_view_send_attachments (NatterChatView *self, const char *text, GError **error);
 

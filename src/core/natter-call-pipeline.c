@@ -468,19 +468,28 @@ natter_call_pipeline_preload (void)
   }
 }
 
+/* glibc's arenas for the process: the main one and one for other threads.
+ * One arena made calls slower (2026-12-07: accept → first remote video
+ * 1 to 9 ms longer in each of three back-to-back pairs of `natter-bench
+ * calls --count 10`: every streaming thread of a call took the one lock)
+ * and a second costs 0.7 MiB in the background. */
+#define DEFAULT_MALLOC_ARENAS 2
+#define MAX_MALLOC_ARENAS 64
+
+static int malloc_arenas = 1; /* set by natter_call_pipeline_limit_arenas() */
+
 /**
  * natter_call_pipeline_limit_arenas:
  *
- * Has every thread of the process allocate from glibc's main arena. Each
- * call's new streaming threads would otherwise take arenas of their own
- * (up to 8 per core), each faulting in the encoder's memory afresh (see
- * natter_call_pipeline_hold()); and malloc_trim() gives back the free
- * pages inside every arena but not the free top of a thread's arena, so
- * what the calls freed stayed resident: 26 MiB in the app after a call,
- * in 15 arenas. glibc fixes the limit when the second arena is made, so
- * this must run before the process's first thread: each program's main()
- * calls it first; #NatterCallManager calls it too, for the programs that
- * did not (it then only stops more arenas being made).
+ * Caps glibc's malloc arenas at two (NATTER_MALLOC_ARENAS, 1 to 64,
+ * changes it, to compare in benchmarks). Each call's new streaming threads
+ * would otherwise take arenas of their own (up to 8 per core), each
+ * faulting in the encoder's memory afresh (see natter_call_pipeline_hold())
+ * and keeping its free top after the call: 26 MiB in the app after a
+ * call, in 15 arenas. glibc fixes the limit when the second arena is made,
+ * so this must run before the process's first thread: each program's
+ * main() calls it first; #NatterCallManager calls it too, for the programs
+ * that did not (it then only stops more arenas being made).
  */
 void
 natter_call_pipeline_limit_arenas (void)
@@ -489,15 +498,46 @@ natter_call_pipeline_limit_arenas (void)
   static gsize done = 0;
 
   if (g_once_init_enter (&done)) {
-    /* NATTER_MALLOC_ARENAS (1 to 64) changes it, to compare in benchmarks. */
     const char *arenas = g_getenv ("NATTER_MALLOC_ARENAS");
 
-    mallopt (M_ARENA_MAX,
-             arenas != NULL ? (int) CLAMP (g_ascii_strtoll (arenas, NULL, 10), 1, 64) : 1);
+    malloc_arenas = arenas != NULL
+                      ? (int) CLAMP (g_ascii_strtoll (arenas, NULL, 10), 1, MAX_MALLOC_ARENAS)
+                      : DEFAULT_MALLOC_ARENAS;
+    mallopt (M_ARENA_MAX, malloc_arenas);
     g_once_init_leave (&done, 1);
   }
 #endif
 }
+
+#ifdef __GLIBC__
+/* Larger than glibc's fast-bin consolidation threshold (64 KiB), under
+ * the mmap threshold (128 KiB) once the call's settings are undone. */
+#define ARENA_TRIM_BLOCK (96 * 1024)
+
+/* malloc_trim() gives back the free pages inside every arena but the free
+ * top only of the main one; a thread's arena shrinks its top when a big
+ * block is freed in it. A new thread takes the arena a call's ended
+ * threads left (glibc reuses free arenas first) or, with none free, the
+ * next one in turn: one thread per arena, one after the other, frees a
+ * big block in each. */
+static gpointer
+trim_thread_arena (gpointer data)
+{
+  g_free (g_malloc (ARENA_TRIM_BLOCK));
+  return NULL;
+}
+
+static void
+trim_thread_arenas (void)
+{
+  for (int i = 0; i < malloc_arenas; i++) {
+    GThread *thread = g_thread_try_new ("natter-trim", trim_thread_arena, NULL, NULL);
+
+    if (thread != NULL)
+      g_thread_join (thread);
+  }
+}
+#endif
 
 static guint call_holds; /* main thread only */
 
@@ -548,6 +588,7 @@ natter_call_pipeline_release (void)
   mallopt (M_MMAP_THRESHOLD, 128 * 1024);
   mallopt (M_TRIM_THRESHOLD, 128 * 1024);
   malloc_trim (0);
+  trim_thread_arenas ();
 #endif
 }
 
