@@ -438,7 +438,8 @@ on_upgrade_written (SoupServerMessage *message, gpointer user_data)
   if (stream == NULL)
     return;
 
-  transport = natter_ws_transport_new (self->poller, stream, socket, max_bytes, heartbeat_s);
+  transport = natter_ws_transport_new (self->poller, stream, socket, max_bytes, heartbeat_s,
+                                       self->config->tls_cert_file != NULL);
   open_connection (self, message, socket, transport);
 }
 

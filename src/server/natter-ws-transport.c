@@ -52,8 +52,14 @@ struct _NatterWsTransport {
   gpointer handlers_data;
 
   /* Bytes libsoup read past the handshake wait in the stolen stream's
-   * buffer: they are read from it first, until it would block. */
+   * buffer: they are read from it first, until it would block. Under TLS
+   * every byte goes through the stream (tls: early_input stays). */
   GPollableInputStream *early_input;
+  GPollableOutputStream *tls_output;
+  gboolean tls;
+  /* Input may wait where epoll does not see it (the stream's buffers):
+   * read again in the next pass. */
+  gboolean read_again;
   gboolean socket_empty;
   gsize read_budget;
 
@@ -139,10 +145,19 @@ on_wslay_recv (wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
   if (self->early_input != NULL) {
     g_autoptr (GError) error = NULL;
 
-    n = g_pollable_input_stream_read_nonblocking (self->early_input, buf, len, NULL, &error);
-    if (n > 0)
+    if (self->read_budget == 0) {
+      self->read_again = TRUE;
+      wslay_event_set_error (ctx, WSLAY_ERR_WOULDBLOCK);
+      return -1;
+    }
+    n = g_pollable_input_stream_read_nonblocking (self->early_input, buf,
+                                                  MIN (len, self->read_budget), NULL, &error);
+    if (n > 0) {
+      self->read_budget -= (gsize) n;
       return n;
-    g_clear_object (&self->early_input);
+    }
+    if (!self->tls)
+      g_clear_object (&self->early_input);
     if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
       self->socket_empty = TRUE;
       wslay_event_set_error (ctx, WSLAY_ERR_WOULDBLOCK);
@@ -230,22 +245,44 @@ static const struct wslay_event_callbacks wslay_callbacks = {
   .on_msg_recv_callback = on_wslay_message,
 };
 
+/* Hands bytes to the kernel (through TLS when it is on): how many it
+ * took, 0 when it would block, -1 when the connection failed. */
+static gssize
+write_some (NatterWsTransport *self, const guint8 *data, gsize length)
+{
+  if (self->tls) {
+    g_autoptr (GError) error = NULL;
+    gssize n =
+      g_pollable_output_stream_write_nonblocking (self->tls_output, data, length, NULL, &error);
+
+    if (n >= 0)
+      return n;
+    return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) ? 0 : -1;
+  }
+
+  for (;;) {
+    gssize n = send (self->fd, data, length, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+    if (n >= 0)
+      return n;
+    if (errno == EINTR)
+      continue;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+  }
+}
+
 /* Sends what waits from earlier flushes; FALSE while some still waits. */
 static gboolean
 send_pending (NatterWsTransport *self)
 {
   while (has_pending (self)) {
-    ssize_t n = send (self->fd, self->pending + self->pending_offset,
-                      self->pending_length - self->pending_offset, MSG_NOSIGNAL | MSG_DONTWAIT);
+    gssize n = write_some (self, self->pending + self->pending_offset,
+                           self->pending_length - self->pending_offset);
 
     if (n > 0) {
       self->pending_offset += (gsize) n;
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      return FALSE;
     } else {
-      self->failed = TRUE;
+      self->failed = n < 0;
       return FALSE;
     }
   }
@@ -271,7 +308,9 @@ check_close_state (NatterWsTransport *self)
 
   if (!self->write_shut) {
     self->write_shut = TRUE;
-    shutdown (self->fd, SHUT_WR);
+    /* Under TLS, the close frame says it: a bare FIN would cut a record. */
+    if (!self->tls)
+      shutdown (self->fd, SHUT_WR);
   }
   if (wslay_event_get_close_received (self->wslay)) {
     finish (self, wslay_event_get_status_code_received (self->wslay));
@@ -296,7 +335,23 @@ drain_input (NatterWsTransport *self)
   gsize budget = READ_BUDGET_BYTES;
 
   while (budget > 0) {
-    ssize_t n = recv (self->fd, buffer, sizeof buffer, 0);
+    gssize n;
+
+    if (self->tls) {
+      g_autoptr (GError) error = NULL;
+
+      n = g_pollable_input_stream_read_nonblocking (self->early_input, buffer, sizeof buffer, NULL,
+                                                    &error);
+      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        return;
+      if (n <= 0) {
+        finish (self, self->close_code);
+        return;
+      }
+      budget -= MIN (budget, (gsize) n);
+      continue;
+    }
+    n = recv (self->fd, buffer, sizeof buffer, 0);
 
     if (n > 0) {
       budget -= MIN (budget, (gsize) n);
@@ -333,6 +388,8 @@ natter_ws_transport_handle_io (NatterWsTransport *self, guint32 events)
       self->read_budget = READ_BUDGET_BYTES;
       if (wslay_event_recv (self->wslay) != 0)
         self->failed = TRUE;
+      if (self->read_again)
+        queue_flush (self);
       /* Pongs, echoed close frames, and whatever the handlers sent. */
       queue_flush (self);
     } else if (events & (EPOLLHUP | EPOLLERR)) {
@@ -350,8 +407,10 @@ natter_ws_transport_flush (NatterWsTransport *self)
 
   if (self->finished)
     return;
-  if (self->early_input != NULL)
+  if (self->read_again) {
+    self->read_again = FALSE;
     natter_ws_transport_handle_io (self, EPOLLIN);
+  }
   if (self->finished)
     return;
 
@@ -364,14 +423,12 @@ natter_ws_transport_flush (NatterWsTransport *self)
       self->failed = TRUE;
 
     while (sent < (ssize_t) self->write_buffer_used && !self->failed) {
-      ssize_t n = send (self->fd, self->write_buffer + sent, self->write_buffer_used - (gsize) sent,
-                        MSG_NOSIGNAL | MSG_DONTWAIT);
+      gssize n =
+        write_some (self, self->write_buffer + sent, self->write_buffer_used - (gsize) sent);
 
       if (n > 0)
         sent += n;
-      else if (n < 0 && errno == EINTR)
-        continue;
-      else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      else if (n == 0)
         break;
       else
         self->failed = TRUE;
@@ -424,10 +481,13 @@ finish (NatterWsTransport *self, gushort code)
   if (self->handle != NULL)
     natter_ws_poller_remove (g_steal_pointer (&self->handle));
   g_clear_object (&self->early_input);
-  if (self->stream != NULL)
-    g_io_stream_close (self->stream, NULL, NULL);
+  g_clear_object (&self->tls_output);
+  /* The socket first: closing a TLS stream would otherwise wait to send
+   * its close_notify to a peer that may not read. */
   if (self->socket != NULL && !g_socket_is_closed (self->socket))
     g_socket_close (self->socket, NULL);
+  if (self->stream != NULL)
+    g_io_stream_close (self->stream, NULL, NULL);
   g_clear_pointer (&self->pending, g_free);
   self->pending_length = self->pending_offset = 0;
 
@@ -483,6 +543,8 @@ natter_ws_transport_init (NatterWsTransport *self)
  * @max_message_bytes: the largest message, counted over its fragments;
  *   one byte more closes with 1009 and stops reading
  * @keepalive_s: the interval of keepalive pings; 0 for none
+ * @tls: whether @stream encrypts: then every byte goes through it, else
+ *   through the socket
  *
  * Returns: (transfer full): a transport, open; the poller keeps it alive
  *   until its socket is closed
@@ -492,10 +554,12 @@ natter_ws_transport_new (NatterWsPoller *poller,
                          GIOStream *stream,
                          GSocket *socket,
                          gsize max_message_bytes,
-                         guint keepalive_s)
+                         guint keepalive_s,
+                         gboolean tls)
 {
   NatterWsTransport *self;
   GInputStream *input;
+  GOutputStream *output;
 
   g_return_val_if_fail (NATTER_IS_WS_POLLER (poller), NULL);
   g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
@@ -509,9 +573,20 @@ natter_ws_transport_new (NatterWsPoller *poller,
   self->keepalive_us = (gint64) keepalive_s * G_USEC_PER_SEC;
 
   input = g_io_stream_get_input_stream (stream);
+  output = g_io_stream_get_output_stream (stream);
   if (G_IS_POLLABLE_INPUT_STREAM (input) &&
       g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (input)))
     self->early_input = g_object_ref (G_POLLABLE_INPUT_STREAM (input));
+  if (tls) {
+    if (self->early_input == NULL || !G_IS_POLLABLE_OUTPUT_STREAM (output) ||
+        !g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (output))) {
+      g_warning ("a TLS stream that cannot poll: closing it");
+      self->failed = TRUE;
+    } else {
+      self->tls = TRUE;
+      self->tls_output = g_object_ref (G_POLLABLE_OUTPUT_STREAM (output));
+    }
+  }
 
   /* No extension is negotiated: RSV bits stay refused (1002), so a
    * compressed frame is never inflated. */
@@ -520,7 +595,7 @@ natter_ws_transport_new (NatterWsPoller *poller,
   wslay_event_config_set_max_recv_msg_length (self->wslay, max_message_bytes);
 
   self->handle = natter_ws_poller_add (poller, self->fd, EPOLLIN | EPOLLRDHUP, self);
-  if (self->handle == NULL) {
+  if (self->handle == NULL || self->failed) {
     self->failed = TRUE;
     finish (self, CLOSE_ABNORMAL);
     return self;
@@ -529,8 +604,10 @@ natter_ws_transport_new (NatterWsPoller *poller,
     natter_ws_poller_schedule_ping (self->handle, g_get_monotonic_time () + self->keepalive_us);
   /* What libsoup buffered raises no epoll event: it is read in the next
    * pass (natter_ws_transport_flush ()), once the owner listens. */
-  if (self->early_input != NULL)
+  if (self->early_input != NULL) {
+    self->read_again = TRUE;
     queue_flush (self);
+  }
 
   return self;
 }

@@ -24,7 +24,8 @@ NatterWsTransport *natter_ws_transport_new (NatterWsPoller *poller,
                                             GIOStream *stream,
                                             GSocket *socket,
                                             gsize max_message_bytes,
-                                            guint keepalive_s);
+                                            guint keepalive_s,
+                                            gboolean tls);
 
 void natter_ws_transport_set_handlers (NatterWsTransport *self,
                                        const NatterWsTransportHandlers *handlers,
