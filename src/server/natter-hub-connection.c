@@ -3,8 +3,10 @@
 
 #include "natter-hub-connection.h"
 
+#include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "natter-hub-testing.h"
@@ -15,6 +17,9 @@
 enum { SIGNAL_FRAME_RECEIVED, SIGNAL_CLOSED, N_SIGNALS };
 
 static guint signals[N_SIGNALS];
+
+/* Linux's longest delayed ACK (TCP_DELACK_MAX). */
+#define DELAYED_ACK_US (200 * 1000)
 
 static void mark_closed (NatterHubConnection *self, gushort code);
 
@@ -209,6 +214,7 @@ on_force_close (gpointer user_data)
   g_autoptr (NatterHubConnection) hold = g_object_ref (self);
 
   self->force_close_id = 0;
+  g_debug ("connection of %s did not take its close frame, closing", self->profile_key);
   if (self->transport != NULL)
     natter_ws_transport_abort (self->transport);
   mark_closed (self, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
@@ -697,9 +703,26 @@ natter_hub_connection_is_replaying (NatterHubConnection *self)
 
   if (self->bytes_acked >= self->sync_end_mark)
     return FALSE;
+  /* The replay may still wait in this pass's queue, where the peer cannot
+   * have taken it: hand it to the kernel before asking what it took. */
+  if (self->transport != NULL)
+    natter_ws_transport_flush_now (self->transport);
   if (!refresh_acked (self))
     return FALSE;
-  return self->bytes_acked < self->sync_end_mark;
+  if (self->bytes_acked >= self->sync_end_mark)
+    return FALSE;
+  /* All of it just went out on the wire, none waits for the peer's
+   * window: the peer's TCP has it and may only be delaying its ACK (up to
+   * TCP_DELACK_MAX), e.g. for syncs that were already on their way. */
+  if (self->transport != NULL) {
+    gint64 drained_us = natter_ws_transport_get_drained_time (self->transport);
+    int unsent = 0;
+
+    if (drained_us > 0 && g_get_monotonic_time () - drained_us < DELAYED_ACK_US &&
+        ioctl (g_socket_get_fd (self->socket), SIOCOUTQNSD, &unsent) == 0 && unsent == 0)
+      return FALSE;
+  }
+  return TRUE;
 }
 
 /**

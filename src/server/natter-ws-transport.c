@@ -72,6 +72,8 @@ struct _NatterWsTransport {
   guint8 *pending;
   gsize pending_length;
   gsize pending_offset;
+  /* When everything queued was last handed to the kernel. */
+  gint64 drained_us;
 
   gint64 keepalive_us;
   gushort close_code;
@@ -163,6 +165,7 @@ on_wslay_recv (wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
       wslay_event_set_error (ctx, WSLAY_ERR_WOULDBLOCK);
       return -1;
     }
+    g_debug ("fd %d: %s", self->fd, n == 0 ? "end of stream" : error->message);
     self->failed = TRUE;
     wslay_event_set_error (ctx, WSLAY_ERR_CALLBACK_FAILURE);
     return -1;
@@ -189,6 +192,7 @@ on_wslay_recv (wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
   }
 
   /* The end of the stream or a reset, without a close frame. */
+  g_debug ("fd %d: %s", self->fd, n == 0 ? "end of stream" : g_strerror (errno));
   self->failed = TRUE;
   wslay_event_set_error (ctx, WSLAY_ERR_CALLBACK_FAILURE);
   return -1;
@@ -267,7 +271,10 @@ write_some (NatterWsTransport *self, const guint8 *data, gsize length)
       return n;
     if (errno == EINTR)
       continue;
-    return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      return 0;
+    g_debug ("fd %d: send: %s", self->fd, g_strerror (errno));
+    return -1;
   }
 }
 
@@ -386,13 +393,18 @@ natter_ws_transport_handle_io (NatterWsTransport *self, guint32 events)
     if (wslay_event_want_read (self->wslay)) {
       self->socket_empty = FALSE;
       self->read_budget = READ_BUDGET_BYTES;
-      if (wslay_event_recv (self->wslay) != 0)
+      int result = wslay_event_recv (self->wslay);
+
+      if (result != 0) {
+        g_debug ("fd %d: wslay_event_recv: %d", self->fd, result);
         self->failed = TRUE;
+      }
       if (self->read_again)
         queue_flush (self);
       /* Pongs, echoed close frames, and whatever the handlers sent. */
       queue_flush (self);
     } else if (events & (EPOLLHUP | EPOLLERR)) {
+      g_debug ("fd %d: hung up", self->fd);
       self->failed = TRUE;
     }
   }
@@ -400,27 +412,22 @@ natter_ws_transport_handle_io (NatterWsTransport *self, guint32 events)
   check_close_state (self);
 }
 
-void
-natter_ws_transport_flush (NatterWsTransport *self)
+/* What wslay queued, framed into the shared buffer and handed to the
+ * kernel in one write; the rest waits in pending, then in wslay's queue. */
+static void
+write_out (NatterWsTransport *self)
 {
-  g_autoptr (NatterWsTransport) hold = g_object_ref (self);
-
-  if (self->finished)
-    return;
-  if (self->read_again) {
-    self->read_again = FALSE;
-    natter_ws_transport_handle_io (self, EPOLLIN);
-  }
-  if (self->finished)
-    return;
-
   while (!self->failed && send_pending (self) && wslay_event_want_write (self->wslay)) {
     ssize_t sent = 0;
+    int result;
 
     self->write_buffer = natter_ws_poller_get_write_buffer (self->poller, &self->write_buffer_size);
     self->write_buffer_used = 0;
-    if (wslay_event_send (self->wslay) != 0)
+    result = wslay_event_send (self->wslay);
+    if (result != 0) {
+      g_debug ("fd %d: wslay_event_send: %d", self->fd, result);
       self->failed = TRUE;
+    }
 
     while (sent < (ssize_t) self->write_buffer_used && !self->failed) {
       gssize n =
@@ -441,9 +448,49 @@ natter_ws_transport_flush (NatterWsTransport *self)
     self->write_buffer = NULL;
     self->write_buffer_used = 0;
   }
+  if (!self->failed && !has_pending (self) && !wslay_event_want_write (self->wslay))
+    self->drained_us = g_get_monotonic_time ();
+}
 
+void
+natter_ws_transport_flush (NatterWsTransport *self)
+{
+  g_autoptr (NatterWsTransport) hold = g_object_ref (self);
+
+  if (self->finished)
+    return;
+  if (self->read_again) {
+    self->read_again = FALSE;
+    natter_ws_transport_handle_io (self, EPOLLIN);
+  }
+  if (self->finished)
+    return;
+
+  write_out (self);
   check_close_state (self);
   if (!self->finished)
+    update_events (self);
+}
+
+/**
+ * natter_ws_transport_flush_now:
+ * @self: a transport
+ *
+ * Writes what is queued at once instead of at the end of the pass: for a
+ * caller about to ask the kernel how much the peer took. Never closes or
+ * calls a handler; a failure is handled in the next pass.
+ */
+void
+natter_ws_transport_flush_now (NatterWsTransport *self)
+{
+  g_return_if_fail (NATTER_IS_WS_TRANSPORT (self));
+
+  if (self->finished || self->write_buffer != NULL)
+    return;
+  write_out (self);
+  if (self->failed)
+    queue_flush (self);
+  else
     update_events (self);
 }
 
@@ -477,6 +524,7 @@ finish (NatterWsTransport *self, gushort code)
   if (self->finished)
     return;
   self->finished = TRUE;
+  g_debug ("fd %d: closed (%u)", self->fd, code);
 
   if (self->handle != NULL)
     natter_ws_poller_remove (g_steal_pointer (&self->handle));
@@ -759,4 +807,21 @@ natter_ws_transport_get_queued_bytes (NatterWsTransport *self)
 
   return wslay_event_get_queued_msg_length (self->wslay) +
          (self->pending_length - self->pending_offset);
+}
+
+/**
+ * natter_ws_transport_get_drained_time:
+ * @self: a transport
+ *
+ * Returns: the monotonic time when the last queued byte was handed to the
+ *   kernel; 0 while some wait in the transport
+ */
+gint64
+natter_ws_transport_get_drained_time (NatterWsTransport *self)
+{
+  g_return_val_if_fail (NATTER_IS_WS_TRANSPORT (self), 0);
+
+  if (has_pending (self) || wslay_event_want_write (self->wslay))
+    return 0;
+  return self->drained_us;
 }

@@ -34,9 +34,11 @@ gboolean natter_ws_transport_is_open (NatterWsTransport *self);
 gboolean natter_ws_transport_is_closed (NatterWsTransport *self);
 gushort natter_ws_transport_get_close_code (NatterWsTransport *self);
 void natter_ws_transport_send_text (NatterWsTransport *self, const char *text, gsize length);
+void natter_ws_transport_flush_now (NatterWsTransport *self);
 void natter_ws_transport_close (NatterWsTransport *self, gushort code, const char *reason);
 void natter_ws_transport_abort (NatterWsTransport *self);
 /* Bytes framed but not yet handed to the kernel. */
 gsize natter_ws_transport_get_queued_bytes (NatterWsTransport *self);
+gint64 natter_ws_transport_get_drained_time (NatterWsTransport *self);
 
 G_END_DECLS
