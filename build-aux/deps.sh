@@ -8,6 +8,7 @@ NATTER_PACKAGES=(
   gettext desktop-file-utils appstream libglib2.0-bin
   # libraries
   libglib2.0-dev libjson-glib-dev libsoup-3.0-dev libsqlite3-dev libargon2-dev
+  libwslay-dev  # server: WebSocket framing on its own epoll loop (issue 16)
   zlib1g-dev  # tests: a compressed WebSocket frame (test-server-hardening)
   libsecret-1-dev libgtk-4-dev libadwaita-1-dev
   libgdk-pixbuf-2.0-dev  # core: an image's size measured before it is sent

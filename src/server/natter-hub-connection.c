@@ -3,8 +3,10 @@
 
 #include "natter-hub-connection.h"
 
+#include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "natter-hub-testing.h"
@@ -16,13 +18,16 @@ enum { SIGNAL_FRAME_RECEIVED, SIGNAL_CLOSED, N_SIGNALS };
 
 static guint signals[N_SIGNALS];
 
+/* Linux's longest delayed ACK (TCP_DELACK_MAX). */
+#define DELAYED_ACK_US (200 * 1000)
+
 static void mark_closed (NatterHubConnection *self, gushort code);
 
 struct _NatterHubConnection {
   GObject parent_instance;
 
   /* NULL for a connection made for testing, whose frames go to outbox. */
-  SoupWebsocketConnection *websocket;
+  NatterWsTransport *transport;
   GPtrArray *outbox;
   NatterProfile *profile;
   char *profile_key;
@@ -36,10 +41,9 @@ struct _NatterHubConnection {
   GHashTable *typing_buckets;
   double typing_rate_per_s;
 
-  /* Slow readers. libsoup queues without bound and tells nothing about its
-   * queue, so the bytes handed to it are counted here and compared with
+  /* Slow readers. The bytes handed to the transport are counted here and compared with
    * what the peer's TCP stack acknowledged (TCP_INFO): the difference is
-   * what waits, in libsoup's queue or the kernel's. acked_base rebases the
+   * what waits, in the transport's queue or the kernel's. acked_base rebases the
    * count whenever it runs ahead (pings, pongs, TLS records we do not see). */
   GSocket *socket;
   guint64 bytes_sent;
@@ -156,16 +160,12 @@ receive_frame (NatterHubConnection *self,
 }
 
 static void
-on_websocket_message (NatterHubConnection *self,
-                      SoupWebsocketDataType data_type,
-                      GBytes *message,
-                      SoupWebsocketConnection *websocket)
+on_transport_message (gpointer user_data, gboolean text, const guint8 *data, gsize length)
 {
-  const char *data;
-  gsize length;
+  NatterHubConnection *self = user_data;
 
-  data = g_bytes_get_data (message, &length);
-  receive_frame (self, data_type, data, length);
+  receive_frame (self, text ? SOUP_WEBSOCKET_DATA_TEXT : SOUP_WEBSOCKET_DATA_BINARY,
+                 (const char *) data, length);
 }
 
 /* The bytes a frame takes on the wire (server frames are not masked). */
@@ -210,10 +210,13 @@ static gboolean
 on_force_close (gpointer user_data)
 {
   NatterHubConnection *self = user_data;
+  /* Aborting tells ::closed at once, and the hub may drop the last ref. */
+  g_autoptr (NatterHubConnection) hold = g_object_ref (self);
 
   self->force_close_id = 0;
-  if (self->websocket != NULL)
-    g_io_stream_close (soup_websocket_connection_get_io_stream (self->websocket), NULL, NULL);
+  g_debug ("connection of %s did not take its close frame, closing", self->profile_key);
+  if (self->transport != NULL)
+    natter_ws_transport_abort (self->transport);
   mark_closed (self, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
   return G_SOURCE_REMOVE;
 }
@@ -250,8 +253,10 @@ check_outgoing_queue (NatterHubConnection *self)
 }
 
 static void
-on_websocket_pong (NatterHubConnection *self, GBytes *message, SoupWebsocketConnection *websocket)
+on_transport_pong (gpointer user_data)
 {
+  NatterHubConnection *self = user_data;
+
   self->last_activity_us = g_get_monotonic_time ();
 }
 
@@ -268,22 +273,31 @@ mark_closed (NatterHubConnection *self, gushort code)
 }
 
 static void
-on_websocket_closed (NatterHubConnection *self, SoupWebsocketConnection *websocket)
+on_transport_closed (gpointer user_data, gushort code)
 {
-  mark_closed (self, soup_websocket_connection_get_close_code (websocket));
+  NatterHubConnection *self = user_data;
+  g_autoptr (NatterHubConnection) hold = g_object_ref (self);
+
+  mark_closed (self, code);
 }
+
+static const NatterWsTransportHandlers transport_handlers = {
+  .message = on_transport_message,
+  .pong = on_transport_pong,
+  .closed = on_transport_closed,
+};
 
 static void
 natter_hub_connection_dispose (GObject *object)
 {
   NatterHubConnection *self = (NatterHubConnection *) object;
 
-  if (self->websocket != NULL) {
-    g_signal_handlers_disconnect_by_data (self->websocket, self);
-    if (soup_websocket_connection_get_state (self->websocket) == SOUP_WEBSOCKET_STATE_OPEN)
-      soup_websocket_connection_close (self->websocket, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+  if (self->transport != NULL) {
+    natter_ws_transport_set_handlers (self->transport, NULL, NULL);
+    /* The poller keeps the transport until its close handshake ends. */
+    natter_ws_transport_close (self->transport, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
   }
-  g_clear_object (&self->websocket);
+  g_clear_object (&self->transport);
   g_clear_object (&self->socket);
   g_clear_object (&self->metrics);
   g_clear_handle_id (&self->force_close_id, g_source_remove);
@@ -380,17 +394,17 @@ connection_new (const NatterProfile *profile,
 
 /**
  * natter_hub_connection_new:
- * @websocket: the accepted WebSocket
+ * @transport: the accepted WebSocket, limits and keepalive already set
  * @profile: the full profile the connection speaks as
  * @user_id: the owner of @profile
  * @token_id: the token that opened the connection
  * @config: limits and heartbeat timing
  * @metrics: (nullable): where frames and errors are counted
  *
- * Returns: (transfer full): a new connection, watching @websocket
+ * Returns: (transfer full): a new connection, watching @transport
  */
 NatterHubConnection *
-natter_hub_connection_new (SoupWebsocketConnection *websocket,
+natter_hub_connection_new (NatterWsTransport *transport,
                            const NatterProfile *profile,
                            gint64 user_id,
                            gint64 token_id,
@@ -398,29 +412,16 @@ natter_hub_connection_new (SoupWebsocketConnection *websocket,
                            NatterMetrics *metrics)
 {
   NatterHubConnection *self;
-  guint heartbeat_s;
 
-  g_return_val_if_fail (SOUP_IS_WEBSOCKET_CONNECTION (websocket), NULL);
+  g_return_val_if_fail (NATTER_IS_WS_TRANSPORT (transport), NULL);
   g_return_val_if_fail (profile != NULL, NULL);
   g_return_val_if_fail (config != NULL, NULL);
 
   self = connection_new (profile, user_id, token_id, config, metrics);
-  self->websocket = g_object_ref (websocket);
-
-  /* libsoup refuses a frame whose payload is >= the limit with 1009. */
-  soup_websocket_connection_set_max_incoming_payload_size (
-    websocket,
-    (config->max_frame_bytes > 0 ? config->max_frame_bytes : NATTER_MAX_FRAME_BYTES) + 1);
-
-  heartbeat_s = config->heartbeat_s > 0 ? config->heartbeat_s : NATTER_HEARTBEAT_S;
-  soup_websocket_connection_set_keepalive_interval (websocket, heartbeat_s);
-
-  g_signal_connect_object (websocket, "message", G_CALLBACK (on_websocket_message), self,
-                           G_CONNECT_SWAPPED);
-  g_signal_connect_object (websocket, "pong", G_CALLBACK (on_websocket_pong), self,
-                           G_CONNECT_SWAPPED);
-  g_signal_connect_object (websocket, "closed", G_CALLBACK (on_websocket_closed), self,
-                           G_CONNECT_SWAPPED);
+  self->transport = g_object_ref (transport);
+  natter_ws_transport_set_handlers (transport, &transport_handlers, self);
+  if (natter_ws_transport_is_closed (transport))
+    mark_closed (self, natter_ws_transport_get_close_code (transport));
 
   return self;
 }
@@ -472,13 +473,13 @@ natter_hub_connection_receive_for_testing (NatterHubConnection *self,
                                            gsize length)
 {
   g_return_if_fail (NATTER_IS_HUB_CONNECTION (self));
-  g_return_if_fail (self->websocket == NULL);
+  g_return_if_fail (self->transport == NULL);
   g_return_if_fail (data != NULL || length == 0);
 
   if (self->closed)
     return;
 
-  /* libsoup closes with 1009 before a message over the limit is read. */
+  /* The transport closes with 1009 before a message over the limit is read. */
   if (length > self->max_frame_bytes) {
     natter_hub_connection_close (self, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "frame too large");
     return;
@@ -577,11 +578,10 @@ natter_hub_connection_is_open (NatterHubConnection *self)
 {
   g_return_val_if_fail (NATTER_IS_HUB_CONNECTION (self), FALSE);
 
-  if (self->websocket == NULL)
+  if (self->transport == NULL)
     return !self->closed;
 
-  return !self->closed &&
-         soup_websocket_connection_get_state (self->websocket) == SOUP_WEBSOCKET_STATE_OPEN;
+  return !self->closed && natter_ws_transport_is_open (self->transport);
 }
 
 /**
@@ -590,22 +590,25 @@ natter_hub_connection_is_open (NatterHubConnection *self)
  * @type: the frame's type, for the metrics
  * @text: the serialized frame
  *
- * Queues @text; libsoup keeps the queue and writes it when the socket allows.
+ * Queues @text; the transport writes it at the end of the poller's pass.
  */
 void
 natter_hub_connection_send_text (NatterHubConnection *self, const char *type, const char *text)
 {
+  gsize length;
+
   g_return_if_fail (NATTER_IS_HUB_CONNECTION (self));
   g_return_if_fail (text != NULL);
 
   if (!natter_hub_connection_is_open (self))
     return;
 
-  if (self->websocket != NULL)
-    soup_websocket_connection_send_text (self->websocket, text);
+  length = strlen (text);
+  if (self->transport != NULL)
+    natter_ws_transport_send_text (self->transport, text, length);
   else
     g_ptr_array_add (self->outbox, g_strdup (text));
-  self->bytes_sent += wire_size (strlen (text));
+  self->bytes_sent += wire_size (length);
   if (self->metrics != NULL)
     natter_metrics_inc (self->metrics, "natter_frames_out_total", "type", type);
 
@@ -653,7 +656,7 @@ natter_hub_connection_close_slow_reader (NatterHubConnection *self, const char *
   if (self->metrics != NULL)
     natter_metrics_inc (self->metrics, "natter_errors_total", "code", "slow_reader");
   natter_hub_connection_close (self, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
-  if (self->websocket != NULL && self->force_close_id == 0)
+  if (self->transport != NULL && self->force_close_id == 0)
     self->force_close_id = g_timeout_add (1000, on_force_close, self);
 }
 
@@ -700,9 +703,26 @@ natter_hub_connection_is_replaying (NatterHubConnection *self)
 
   if (self->bytes_acked >= self->sync_end_mark)
     return FALSE;
+  /* The replay may still wait in this pass's queue, where the peer cannot
+   * have taken it: hand it to the kernel before asking what it took. */
+  if (self->transport != NULL)
+    natter_ws_transport_flush_now (self->transport);
   if (!refresh_acked (self))
     return FALSE;
-  return self->bytes_acked < self->sync_end_mark;
+  if (self->bytes_acked >= self->sync_end_mark)
+    return FALSE;
+  /* All of it just went out on the wire, none waits for the peer's
+   * window: the peer's TCP has it and may only be delaying its ACK (up to
+   * TCP_DELACK_MAX), e.g. for syncs that were already on their way. */
+  if (self->transport != NULL) {
+    gint64 drained_us = natter_ws_transport_get_drained_time (self->transport);
+    int unsent = 0;
+
+    if (drained_us > 0 && g_get_monotonic_time () - drained_us < DELAYED_ACK_US &&
+        ioctl (g_socket_get_fd (self->socket), SIOCOUTQNSD, &unsent) == 0 && unsent == 0)
+      return FALSE;
+  }
+  return TRUE;
 }
 
 /**
@@ -790,8 +810,8 @@ natter_hub_connection_close (NatterHubConnection *self, gushort code, const char
   g_return_if_fail (NATTER_IS_HUB_CONNECTION (self));
 
   /* Without a WebSocket there is no handshake to wait for. */
-  if (self->websocket == NULL)
+  if (self->transport == NULL)
     mark_closed (self, code);
-  else if (soup_websocket_connection_get_state (self->websocket) == SOUP_WEBSOCKET_STATE_OPEN)
-    soup_websocket_connection_close (self->websocket, code, reason);
+  else
+    natter_ws_transport_close (self->transport, code, reason);
 }

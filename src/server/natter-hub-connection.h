@@ -6,6 +6,7 @@
 #include "natter-frame.h"
 #include "natter-metrics.h"
 #include "natter-server-config.h"
+#include "natter-ws-transport.h"
 
 G_BEGIN_DECLS
 
@@ -16,7 +17,7 @@ G_DECLARE_FINAL_TYPE (NatterHubConnection, natter_hub_connection, NATTER, HUB_CO
  * it, its rate limiters and its last sign of life. Incoming text frames are
  * parsed and limited here; valid frames are handed to the hub through
  * ::frame-received, every failure is answered with an error frame. */
-NatterHubConnection *natter_hub_connection_new (SoupWebsocketConnection *websocket,
+NatterHubConnection *natter_hub_connection_new (NatterWsTransport *transport,
                                                 const NatterProfile *profile,
                                                 gint64 user_id,
                                                 gint64 token_id,

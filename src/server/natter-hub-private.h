@@ -3,6 +3,7 @@
 
 #include "natter-call-session.h"
 #include "natter-hub-connection.h"
+#include "natter-ws-poller.h"
 #include "natter-hub.h"
 
 G_BEGIN_DECLS
@@ -43,6 +44,8 @@ struct _NatterHub {
 
   /* One timer closes the silent connections of every profile. */
   guint watchdog_id;
+  /* Every WebSocket's socket, in one epoll source (natter-ws-poller.c). */
+  NatterWsPoller *poller;
 
   GTask *shutdown_task;
   guint shutdown_timeout_id;

@@ -8,7 +8,7 @@
 #include "natter-local-bus.h"
 #include "natter-password.h"
 #include "natter-token-bucket.h"
-#include "natter-websocket-limit-connection.h"
+#include "natter-ws-transport.h"
 
 #include <string.h>
 
@@ -403,69 +403,58 @@ add_connection (NatterHub *self, NatterHubConnection *connection)
 }
 
 static void
-on_message_too_large (NatterHubConnection *connection)
-{
-  natter_hub_connection_close (connection, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "frame too large");
-}
-
-static void
 open_connection (NatterHub *self,
                  SoupServerMessage *message,
                  GSocket *socket,
-                 SoupWebsocketConnection *websocket,
-                 NatterWebsocketLimitInput *input)
+                 NatterWsTransport *transport)
 {
   HubAuth *auth = g_object_get_data (G_OBJECT (message), AUTH_DATA_KEY);
   g_autoptr (NatterHubConnection) connection = NULL;
   guint n_user;
 
   if (auth == NULL || self->shutting_down) {
-    soup_websocket_connection_close (websocket, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+    natter_ws_transport_close (transport, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
     return;
   }
 
   /* Two upgrades of one user may have passed the check at the same time. */
   n_user = GPOINTER_TO_UINT (g_hash_table_lookup (self->by_user, &auth->user_id));
   if (n_user >= max_connections_per_user (self)) {
-    soup_websocket_connection_close (websocket, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
-                                     "too many connections");
+    natter_ws_transport_close (transport, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                               "too many connections");
     return;
   }
 
-  connection = natter_hub_connection_new (websocket, auth->profile, auth->user_id, auth->token_id,
+  connection = natter_hub_connection_new (transport, auth->profile, auth->user_id, auth->token_id,
                                           self->config, self->metrics);
   natter_hub_connection_set_socket (connection, socket);
-  g_signal_connect_object (input, "limit-exceeded", G_CALLBACK (on_message_too_large), connection,
-                           G_CONNECT_SWAPPED);
   add_connection (self, connection);
 }
 
-/* The 101 is on the wire: the connection becomes a WebSocket. libsoup's
- * own WebSocket handler would read it unguarded (see
- * natter-websocket-limit-input.c), so the hub does the upgrade itself. */
+/* The 101 is on the wire: the connection becomes a WebSocket. libsoup did
+ * the handshake; from here the socket is wslay's, in the hub's one epoll
+ * source (natter-ws-transport.c): libsoup's WebSocket would cost a few
+ * GSources per connection, polled on every main-loop iteration, and joins
+ * fragments without a whole-message limit (CVE-2025-32049). */
 static void
 on_upgrade_written (SoupServerMessage *message, gpointer user_data)
 {
   NatterHub *self = user_data;
-  const char *origin =
-    soup_message_headers_get_one (soup_server_message_get_request_headers (message), "Origin");
+  guint heartbeat_s =
+    self->config->heartbeat_s > 0 ? self->config->heartbeat_s : NATTER_HEARTBEAT_S;
   guint max_bytes =
     self->config->max_frame_bytes > 0 ? self->config->max_frame_bytes : NATTER_MAX_FRAME_BYTES;
   g_autoptr (GSocket) socket = g_object_ref (soup_server_message_get_socket (message));
   g_autoptr (GIOStream) stream = soup_server_message_steal_connection (message);
-  g_autoptr (NatterWebsocketLimitConnection) limited = NULL;
-  g_autoptr (SoupWebsocketConnection) websocket = NULL;
+  g_autoptr (NatterWsTransport) transport = NULL;
 
   g_signal_handlers_disconnect_by_func (message, on_upgrade_written, self);
   if (stream == NULL)
     return;
 
-  limited = natter_websocket_limit_connection_new (stream, socket, max_bytes);
-  websocket =
-    soup_websocket_connection_new (G_IO_STREAM (limited), soup_server_message_get_uri (message),
-                                   SOUP_WEBSOCKET_CONNECTION_SERVER, origin, NULL, NULL);
-  open_connection (self, message, socket, websocket,
-                   natter_websocket_limit_connection_get_input (limited));
+  transport = natter_ws_transport_new (self->poller, stream, socket, max_bytes, heartbeat_s,
+                                       self->config->tls_cert_file != NULL);
+  open_connection (self, message, socket, transport);
 }
 
 static void
@@ -636,6 +625,9 @@ natter_hub_dispose (GObject *object)
   g_clear_object (&self->metrics);
   g_clear_object (&self->store);
   g_clear_object (&self->db);
+  if (self->poller != NULL)
+    natter_ws_poller_abort_all (self->poller);
+  g_clear_object (&self->poller);
 
   G_OBJECT_CLASS (natter_hub_parent_class)->dispose (object);
 }
@@ -686,6 +678,7 @@ natter_hub_new (NatterServerDb *db,
 {
   NatterHub *self;
   guint dead_after_s;
+  g_autoptr (GError) error = NULL;
 
   g_return_val_if_fail (NATTER_IS_SERVER_DB (db), NULL);
   g_return_val_if_fail (NATTER_IS_SERVER_STORE (store), NULL);
@@ -700,6 +693,9 @@ natter_hub_new (NatterServerDb *db,
 
   dead_after_s = config->dead_after_s > 0 ? config->dead_after_s : NATTER_DEAD_AFTER_S;
   self->watchdog_id = g_timeout_add (MAX (250, dead_after_s * 1000 / 4), on_watchdog, self);
+  self->poller = natter_ws_poller_new (NULL, &error);
+  if (self->poller == NULL)
+    g_error ("cannot watch WebSockets: %s", error->message);
 
   return self;
 }

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "natter-ws-transport.h"
+
+G_BEGIN_DECLS
+
+/* What the poller calls, from its one source's dispatch. */
+void natter_ws_transport_handle_io (NatterWsTransport *self, guint32 events);
+void natter_ws_transport_flush (NatterWsTransport *self);
+void natter_ws_transport_ping_due (NatterWsTransport *self, gint64 now_us);
+void natter_ws_transport_close_timed_out (NatterWsTransport *self);
+
+G_END_DECLS
