@@ -344,8 +344,14 @@ natter_test_server_new (const char *const *extra_args)
     g_error ("natter-test-server: %s", error->message);
   self->db_path = g_build_filename (self->tmpdir, "natter.db", NULL);
 
-  if (!try_start (self, 0, g_get_monotonic_time () + START_TIMEOUT_MS * 1000))
-    g_error ("natter-test-server: natter-server exited before listening (see stderr)");
+  /* The metrics port is found free, then given to the server: another test
+   * running beside this one can take it in between. Try a few. */
+  for (guint attempt = 0;; attempt++) {
+    if (try_start (self, 0, g_get_monotonic_time () + START_TIMEOUT_MS * 1000))
+      break;
+    if (attempt == 4)
+      g_error ("natter-test-server: natter-server exited before listening (see stderr)");
+  }
 
   return self;
 }
