@@ -15,6 +15,7 @@
 #include "natter-file-card.h"
 #include "natter-image-bubble.h"
 #include "natter-image-viewer.h"
+#include "natter-test-log.h"
 #include "natter-test-server.h"
 #include "natter-window.h"
 #include "tcp-proxy.h"
@@ -1437,6 +1438,7 @@ main (int argc, char *argv[])
   g_setenv ("XDG_CACHE_HOME", cache_dir, TRUE);
   g_setenv ("GTK_A11Y", "test", TRUE);
   gtk_test_init (&argc, &argv, NULL);
+  natter_test_log_allow_gst_sort_warning ();
   adw_init ();
   gst_init (NULL, NULL);
 

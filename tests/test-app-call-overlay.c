@@ -9,6 +9,7 @@
 #include "natter-call-manager.h"
 #include "natter-call-overlay.h"
 #include "natter-client.h"
+#include "natter-test-log.h"
 #include "natter-test-client.h"
 #include "natter-test-server.h"
 
@@ -309,6 +310,7 @@ main (int argc, char **argv)
   g_setenv ("LANGUAGE", "C", TRUE);
 
   g_test_init (&argc, &argv, NULL);
+  natter_test_log_allow_gst_sort_warning ();
   gst_init (&argc, &argv);
   adw_init ();
 

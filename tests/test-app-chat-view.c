@@ -13,6 +13,7 @@
 #include "natter-conversation-item.h"
 #include "natter-message-list.h"
 #include "natter-message-row.h"
+#include "natter-test-log.h"
 #include "natter-test-server.h"
 #include "natter-window.h"
 
@@ -1252,6 +1253,7 @@ main (int argc, char *argv[])
 {
   g_setenv ("GTK_A11Y", "test", TRUE);
   gtk_test_init (&argc, &argv, NULL);
+  natter_test_log_allow_gst_sort_warning ();
   adw_init ();
   gst_init (NULL, NULL);
 

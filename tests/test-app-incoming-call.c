@@ -17,6 +17,7 @@
 #include "natter-message-item.h"
 #include "natter-video-paintable.h"
 #include "natter-window.h"
+#include "natter-test-log.h"
 #include "natter-test-server.h"
 
 /* The application side of an incoming call, end to end: Bob calls Alice
@@ -1313,6 +1314,7 @@ main (int argc, char *argv[])
   g_setenv ("XDG_CONFIG_HOME", config_dir, TRUE);
 
   gtk_test_init (&argc, &argv, NULL);
+  natter_test_log_allow_gst_sort_warning ();
   adw_init ();
   gst_init (NULL, NULL);
 

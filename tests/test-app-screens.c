@@ -20,6 +20,7 @@
 #include "natter-new-conversation-dialog.h"
 #include "natter-preferences-window.h"
 #include "natter-sign-in-window.h"
+#include "natter-test-log.h"
 #include "natter-test-server.h"
 #include "natter-video-paintable.h"
 #include "natter-window.h"
@@ -1244,6 +1245,7 @@ main (int argc, char *argv[])
   g_setenv ("NATTER_AUDIO_SINK", "fakesink", FALSE);
   g_setenv ("NATTER_VIDEO_SRC", "videotestsrc is-live=true", FALSE);
   gtk_test_init (&argc, &argv, NULL);
+  natter_test_log_allow_gst_sort_warning ();
   adw_init ();
   gst_init (NULL, NULL);
 

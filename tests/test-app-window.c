@@ -15,6 +15,7 @@
 #include "natter-incoming-call-dialog.h"
 #include "natter-preferences-window.h"
 #include "natter-sign-in-window.h"
+#include "natter-test-log.h"
 #include "natter-test-server.h"
 #include "natter-window.h"
 
@@ -1408,6 +1409,7 @@ main (int argc, char *argv[])
 
   g_setenv ("XDG_CONFIG_HOME", config_dir, TRUE);
   gtk_test_init (&argc, &argv, NULL);
+  natter_test_log_allow_gst_sort_warning ();
   adw_init ();
   gst_init (NULL, NULL);
   g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
