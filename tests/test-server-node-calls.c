@@ -1,0 +1,451 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-server-node-calls"
+
+/* Calls across nodes (issue 17, items 3 and 5): three real natter-server
+ * processes on one SQLite file and one real redis-server. A callee with
+ * devices on two nodes rings on both, and when both answer at once exactly
+ * one wins, the other gets answered_elsewhere; a device that connects to a
+ * third node during the ring rings too; glare is seen across nodes; a call
+ * answered across nodes carries SDP and ICE both ways and hangs up.
+ * Skipped when redis-server is not installed. */
+
+#include "config.h"
+
+#include <string.h>
+
+#include "natter-test-server.h"
+#include "natter-test-services.h"
+#include "natter-test-ws.h"
+
+#define OFFER \
+  "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\no=- 1 1 IN IP4 127.0.0.1\\r\\ns=-\\r\\nt=0 0\\r\\n\"}"
+#define ANSWER \
+  "{\"type\":\"answer\",\"sdp\":\"v=0\\r\\no=- 2 1 IN IP4 127.0.0.1\\r\\ns=-\\r\\nt=0 0\\r\\n\"}"
+#define RACES 20
+/* How long a frame may take across nodes, on a quiet machine. */
+#define DELIVERY_MS 5000
+
+/* One redis-server and three nodes for every test (starting them per test
+ * would cost most of the file's time under valgrind); each test has
+ * accounts of its own. */
+typedef struct {
+  NatterTestRedis *redis;
+  NatterTestServer *a;
+  NatterTestServer *b;
+  NatterTestServer *c;
+  gboolean no_redis;
+  guint n_peers;
+} Cluster;
+
+static Cluster cluster;
+
+static NatterTestServer *
+start_node (const char *node_id, const char *db_path)
+{
+  const char *args[] = { "--redis",
+                         natter_test_redis_get_uri (cluster.redis),
+                         "--node-id",
+                         node_id,
+                         "--registration-burst",
+                         "100",
+                         "--call-invitations-per-minute",
+                         "1000",
+                         db_path != NULL ? "--db" : NULL,
+                         db_path,
+                         NULL };
+
+  return natter_test_server_new (args);
+}
+
+static gboolean
+cluster_start (void)
+{
+  if (cluster.a != NULL)
+    return TRUE;
+  if (cluster.no_redis) {
+    g_test_skip ("redis-server is not installed (Debian: redis-server)");
+    return FALSE;
+  }
+  cluster.redis = natter_test_redis_new ();
+  if (cluster.redis == NULL) {
+    cluster.no_redis = TRUE;
+    return FALSE;
+  }
+  cluster.a = start_node ("node-a", NULL);
+  /* The harness gives each server a --db of its own; a later one wins. */
+  cluster.b = start_node ("node-b", natter_test_server_get_db_path (cluster.a));
+  cluster.c = start_node ("node-c", natter_test_server_get_db_path (cluster.a));
+  return TRUE;
+}
+
+static void
+cluster_stop (void)
+{
+  /* A last: its folder holds the database. */
+  g_clear_pointer (&cluster.c, natter_test_server_free);
+  g_clear_pointer (&cluster.b, natter_test_server_free);
+  g_clear_pointer (&cluster.a, natter_test_server_free);
+  g_clear_pointer (&cluster.redis, natter_test_redis_free);
+}
+
+typedef struct {
+  gboolean skipped;
+  NatterTestPeer *alice; /* the caller, on node A */
+  NatterTestPeer *bob;   /* the callee */
+} Fixture;
+
+static void
+fixture_set_up (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *alice = NULL;
+  g_autofree char *bob = NULL;
+
+  if (!cluster_start ()) {
+    fixture->skipped = TRUE;
+    return;
+  }
+  cluster.n_peers++;
+  alice = g_strdup_printf ("alice%u", cluster.n_peers);
+  bob = g_strdup_printf ("bob%u", cluster.n_peers);
+  fixture->alice = natter_test_peer_new (cluster.a, alice, "tutor");
+  fixture->bob = natter_test_peer_new (cluster.b, bob, "student");
+}
+
+static void
+fixture_tear_down (Fixture *fixture, gconstpointer data)
+{
+  g_clear_pointer (&fixture->alice, natter_test_peer_free);
+  g_clear_pointer (&fixture->bob, natter_test_peer_free);
+}
+
+/* Invites @callee; returns the frame that answered (call_ringing or
+ * call_unavailable) with the client_call_id checked. */
+static NatterFrame *
+invite (NatterTestWs *caller, NatterTestPeer *callee)
+{
+  g_autofree char *client_call_id = natter_test_ws_uuid ();
+  NatterFrame *reply = NULL;
+
+  natter_test_ws_send_printf (caller,
+                              "{\"type\":\"call_invitation\",\"client_call_id\":\"%s\","
+                              "\"to_profile_id\":%" G_GINT64_FORMAT ",\"to_profile_type\":\"%s\","
+                              "\"call_type\":\"video\",\"offer\":" OFFER "}",
+                              client_call_id, callee->profile->profile_id,
+                              callee->profile->profile_type);
+  natter_test_wait_until (natter_test_ws_count (caller, "call_ringing") > 0 ||
+                            natter_test_ws_count (caller, "call_unavailable") > 0,
+                          DELIVERY_MS);
+  reply = natter_test_ws_wait_for (caller, "call_ringing", 0);
+  if (reply == NULL)
+    reply = natter_test_ws_wait_for (caller, "call_unavailable", 0);
+  g_assert_cmpstr (reply->client_call_id, ==, client_call_id);
+  return reply;
+}
+
+static gint64
+start_call (NatterTestWs *caller, NatterTestPeer *callee)
+{
+  g_autoptr (NatterFrame) ringing = invite (caller, callee);
+
+  g_assert_cmpint (ringing->type, ==, NATTER_FRAME_CALL_RINGING);
+  g_assert_cmpint (ringing->call_log_id, >, 0);
+  return ringing->call_log_id;
+}
+
+static void
+expect_invitation (NatterTestWs *ws, gint64 call_log_id, const NatterProfile *caller)
+{
+  g_autoptr (NatterFrame) invitation = natter_test_ws_expect (ws, "call_invitation");
+
+  g_assert_cmpint (invitation->call_log_id, ==, call_log_id);
+  g_assert_cmpint (invitation->from_profile_id, ==, caller->profile_id);
+  g_assert_cmpstr (invitation->from_profile_type, ==, caller->profile_type);
+  g_assert_cmpstr (invitation->call_type, ==, "video");
+  g_assert_nonnull (invitation->offer);
+  g_assert_nonnull (strstr (invitation->offer->sdp, "o=- 1 1"));
+  g_assert_nonnull (invitation->expires_at);
+}
+
+static void
+send_candidate (NatterTestWs *ws, gint64 call_log_id, const char *candidate)
+{
+  natter_test_ws_send_printf (ws,
+                              "{\"type\":\"ice_candidate\",\"call_log_id\":%" G_GINT64_FORMAT
+                              ",\"candidate\":{\"candidate\":\"%s\",\"sdpMid\":\"0\","
+                              "\"sdpMLineIndex\":0}}",
+                              call_log_id, candidate);
+}
+
+static void
+expect_candidate (NatterTestWs *ws, gint64 call_log_id, const char *candidate)
+{
+  g_autoptr (NatterFrame) frame = natter_test_ws_expect (ws, "ice_candidate");
+
+  g_assert_cmpint (frame->call_log_id, ==, call_log_id);
+  g_assert_nonnull (frame->candidate);
+  g_assert_cmpstr (frame->candidate->candidate, ==, candidate);
+}
+
+static void
+expect_call_frame (NatterTestWs *ws, const char *type, gint64 call_log_id, const char *reason)
+{
+  g_autoptr (NatterFrame) frame = natter_test_ws_expect (ws, type);
+
+  g_assert_cmpint (frame->call_log_id, ==, call_log_id);
+  g_assert_cmpstr (frame->reason, ==, reason);
+}
+
+/* A callee with a device on the caller's node and one on another rings on
+ * both, gets the caller's candidates on both, and both stop when the
+ * caller cancels; a callee online only on another node rings there (not
+ * "offline"), one online nowhere is still offline. */
+static void
+test_rings_on_every_node (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterTestWs) alice = NULL;
+  g_autoptr (NatterTestWs) bob_a = NULL;
+  g_autoptr (NatterTestWs) bob_b = NULL;
+  g_autoptr (NatterFrame) offline = NULL;
+  g_autoptr (NatterTestPeer) carol = NULL;
+  gint64 call_log_id;
+
+  if (fixture->skipped)
+    return;
+  alice = natter_test_peer_open (cluster.a, fixture->alice);
+  carol = natter_test_peer_new (cluster.c, "carol-away", "parent");
+  offline = invite (alice, carol);
+  g_assert_cmpint (offline->type, ==, NATTER_FRAME_CALL_UNAVAILABLE);
+  g_assert_cmpstr (offline->reason, ==, "offline");
+
+  /* Only on another node: it rings there. */
+  bob_b = natter_test_peer_open (cluster.b, fixture->bob);
+  call_log_id = start_call (alice, fixture->bob);
+  expect_invitation (bob_b, call_log_id, fixture->alice->profile);
+  natter_test_ws_send_printf (
+    alice, "{\"type\":\"call_ended\",\"call_log_id\":%" G_GINT64_FORMAT "}", call_log_id);
+  expect_call_frame (bob_b, "call_ended", call_log_id, "caller_cancelled");
+
+  /* On both nodes: both ring, both get the candidates, both stop. */
+  bob_a = natter_test_peer_open (cluster.a, fixture->bob);
+  call_log_id = start_call (alice, fixture->bob);
+  expect_invitation (bob_a, call_log_id, fixture->alice->profile);
+  expect_invitation (bob_b, call_log_id, fixture->alice->profile);
+  send_candidate (alice, call_log_id, "candidate:1 1 udp 1 127.0.0.1 5000 typ host");
+  expect_candidate (bob_a, call_log_id, "candidate:1 1 udp 1 127.0.0.1 5000 typ host");
+  expect_candidate (bob_b, call_log_id, "candidate:1 1 udp 1 127.0.0.1 5000 typ host");
+  natter_test_ws_send_printf (
+    alice, "{\"type\":\"call_ended\",\"call_log_id\":%" G_GINT64_FORMAT "}", call_log_id);
+  expect_call_frame (bob_a, "call_ended", call_log_id, "caller_cancelled");
+  expect_call_frame (bob_b, "call_ended", call_log_id, "caller_cancelled");
+}
+
+/* The callee's devices on two nodes answer at once, RACES times: each
+ * time the caller gets one answer, one device got answered_elsewhere and
+ * the other carries the call to its end. */
+static void
+test_answer_race (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterTestWs) alice = NULL;
+  g_autoptr (NatterTestWs) bob_a = NULL;
+  g_autoptr (NatterTestWs) bob_b = NULL;
+  guint won_on_b = 0;
+
+  if (fixture->skipped)
+    return;
+  alice = natter_test_peer_open (cluster.a, fixture->alice);
+  bob_a = natter_test_peer_open (cluster.a, fixture->bob);
+  bob_b = natter_test_peer_open (cluster.b, fixture->bob);
+
+  for (guint i = 0; i < RACES; i++) {
+    g_autoptr (NatterFrame) answer = NULL;
+    g_autoptr (NatterFrame) cancelled = NULL;
+    gint64 call_log_id = start_call (alice, fixture->bob);
+    NatterTestWs *winner;
+    NatterTestWs *loser;
+
+    expect_invitation (bob_a, call_log_id, fixture->alice->profile);
+    expect_invitation (bob_b, call_log_id, fixture->alice->profile);
+    /* At once: neither device waits for the other. */
+    natter_test_ws_send_printf (bob_b,
+                                "{\"type\":\"call_answer\",\"call_log_id\":%" G_GINT64_FORMAT
+                                ",\"answer\":" ANSWER "}",
+                                call_log_id);
+    natter_test_ws_send_printf (bob_a,
+                                "{\"type\":\"call_answer\",\"call_log_id\":%" G_GINT64_FORMAT
+                                ",\"answer\":" ANSWER "}",
+                                call_log_id);
+
+    answer = natter_test_ws_expect (alice, "call_answer");
+    g_assert_cmpint (answer->call_log_id, ==, call_log_id);
+    natter_test_wait_until (natter_test_ws_count (bob_a, "call_cancelled") +
+                                natter_test_ws_count (bob_b, "call_cancelled") >
+                              0,
+                            DELIVERY_MS);
+    loser = natter_test_ws_count (bob_a, "call_cancelled") > 0 ? bob_a : bob_b;
+    winner = loser == bob_a ? bob_b : bob_a;
+    won_on_b += winner == bob_b;
+    cancelled = natter_test_ws_expect (loser, "call_cancelled");
+    g_assert_cmpint (cancelled->call_log_id, ==, call_log_id);
+    g_assert_cmpstr (cancelled->reason, ==, "answered_elsewhere");
+
+    /* The caller hangs up: only the winner hears it. */
+    natter_test_ws_send_printf (
+      alice, "{\"type\":\"call_ended\",\"call_log_id\":%" G_GINT64_FORMAT "}", call_log_id);
+    expect_call_frame (winner, "call_ended", call_log_id, NULL);
+    g_assert_cmpuint (natter_test_ws_count (winner, "call_cancelled"), ==, 0);
+    g_assert_cmpuint (natter_test_ws_count (alice, "call_answer"), ==, 0);
+    g_assert_cmpuint (natter_test_ws_count (loser, "call_ended"), ==, 0);
+    natter_test_ws_clear (alice);
+    natter_test_ws_clear (bob_a);
+    natter_test_ws_clear (bob_b);
+  }
+  g_test_message ("the device on the other node won %u of %u races", won_on_b, RACES);
+}
+
+/* A device that connects to a third node while the call rings gets the
+ * invitation and the candidates so far, and its answer wins over the
+ * device on the second node. */
+static void
+test_late_device_on_third_node (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterTestWs) alice = NULL;
+  g_autoptr (NatterTestWs) bob_b = NULL;
+  g_autoptr (NatterTestWs) bob_c = NULL;
+  g_autoptr (NatterFrame) answer = NULL;
+  gint64 call_log_id;
+
+  if (fixture->skipped)
+    return;
+  alice = natter_test_peer_open (cluster.a, fixture->alice);
+  bob_b = natter_test_peer_open (cluster.b, fixture->bob);
+  call_log_id = start_call (alice, fixture->bob);
+  expect_invitation (bob_b, call_log_id, fixture->alice->profile);
+  send_candidate (alice, call_log_id, "candidate:7 1 udp 1 127.0.0.1 5007 typ host");
+  expect_candidate (bob_b, call_log_id, "candidate:7 1 udp 1 127.0.0.1 5007 typ host");
+
+  bob_c = natter_test_peer_open (cluster.c, fixture->bob);
+  expect_invitation (bob_c, call_log_id, fixture->alice->profile);
+  expect_candidate (bob_c, call_log_id, "candidate:7 1 udp 1 127.0.0.1 5007 typ host");
+
+  natter_test_ws_send_printf (
+    bob_c, "{\"type\":\"call_answer\",\"call_log_id\":%" G_GINT64_FORMAT ",\"answer\":" ANSWER "}",
+    call_log_id);
+  answer = natter_test_ws_expect (alice, "call_answer");
+  g_assert_cmpint (answer->call_log_id, ==, call_log_id);
+  g_assert_nonnull (strstr (answer->answer->sdp, "o=- 2 1"));
+  expect_call_frame (bob_b, "call_cancelled", call_log_id, "answered_elsewhere");
+
+  natter_test_ws_send_printf (
+    alice, "{\"type\":\"call_ended\",\"call_log_id\":%" G_GINT64_FORMAT "}", call_log_id);
+  expect_call_frame (bob_c, "call_ended", call_log_id, NULL);
+}
+
+/* Bob, rung from node A, calls Alice back from node B: glare, naming the
+ * call that rings; Alice's call survives and can be answered. */
+static void
+test_glare_across_nodes (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterTestWs) alice = NULL;
+  g_autoptr (NatterTestWs) bob_b = NULL;
+  g_autoptr (NatterFrame) glare = NULL;
+  g_autoptr (NatterFrame) answer = NULL;
+  gint64 call_log_id;
+
+  if (fixture->skipped)
+    return;
+  alice = natter_test_peer_open (cluster.a, fixture->alice);
+  bob_b = natter_test_peer_open (cluster.b, fixture->bob);
+  call_log_id = start_call (alice, fixture->bob);
+  expect_invitation (bob_b, call_log_id, fixture->alice->profile);
+
+  glare = invite (bob_b, fixture->alice);
+  g_assert_cmpint (glare->type, ==, NATTER_FRAME_CALL_UNAVAILABLE);
+  g_assert_cmpstr (glare->reason, ==, "glare");
+  g_assert_cmpint (glare->ringing_call_log_id, ==, call_log_id);
+  g_assert_cmpint (glare->call_log_id, ==, 0);
+  g_assert_cmpuint (natter_test_ws_count (alice, "call_invitation"), ==, 0);
+
+  natter_test_ws_send_printf (
+    bob_b, "{\"type\":\"call_answer\",\"call_log_id\":%" G_GINT64_FORMAT ",\"answer\":" ANSWER "}",
+    call_log_id);
+  answer = natter_test_ws_expect (alice, "call_answer");
+  g_assert_cmpint (answer->call_log_id, ==, call_log_id);
+  natter_test_ws_send_printf (
+    alice, "{\"type\":\"call_ended\",\"call_log_id\":%" G_GINT64_FORMAT "}", call_log_id);
+  expect_call_frame (bob_b, "call_ended", call_log_id, NULL);
+}
+
+/* A call answered across nodes: SDP and ICE both ways, an ICE restart
+ * from the callee, media state, and the callee's hang-up ends it for both
+ * (a frame for it afterwards finds no call). */
+static void
+test_answered_call_across_nodes (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterTestWs) alice = NULL;
+  g_autoptr (NatterTestWs) bob_b = NULL;
+  g_autoptr (NatterFrame) answer = NULL;
+  g_autoptr (NatterFrame) update = NULL;
+  g_autoptr (NatterFrame) media = NULL;
+  gint64 call_log_id;
+
+  if (fixture->skipped)
+    return;
+  alice = natter_test_peer_open (cluster.a, fixture->alice);
+  bob_b = natter_test_peer_open (cluster.b, fixture->bob);
+  call_log_id = start_call (alice, fixture->bob);
+  expect_invitation (bob_b, call_log_id, fixture->alice->profile);
+
+  natter_test_ws_send_printf (
+    bob_b, "{\"type\":\"call_answer\",\"call_log_id\":%" G_GINT64_FORMAT ",\"answer\":" ANSWER "}",
+    call_log_id);
+  answer = natter_test_ws_expect (alice, "call_answer");
+  g_assert_cmpint (answer->call_log_id, ==, call_log_id);
+  g_assert_cmpstr (answer->answer->type, ==, "answer");
+  g_assert_nonnull (strstr (answer->answer->sdp, "o=- 2 1"));
+
+  send_candidate (alice, call_log_id, "candidate:2 1 udp 1 127.0.0.1 6002 typ host");
+  expect_candidate (bob_b, call_log_id, "candidate:2 1 udp 1 127.0.0.1 6002 typ host");
+  send_candidate (bob_b, call_log_id, "candidate:3 1 udp 1 127.0.0.1 6003 typ host");
+  expect_candidate (alice, call_log_id, "candidate:3 1 udp 1 127.0.0.1 6003 typ host");
+
+  natter_test_ws_send_printf (
+    bob_b, "{\"type\":\"call_update\",\"call_log_id\":%" G_GINT64_FORMAT ",\"offer\":" OFFER "}",
+    call_log_id);
+  update = natter_test_ws_expect (alice, "call_update");
+  g_assert_cmpint (update->call_log_id, ==, call_log_id);
+  g_assert_nonnull (update->offer);
+  natter_test_ws_send_printf (alice,
+                              "{\"type\":\"call_media_state\",\"call_log_id\":%" G_GINT64_FORMAT
+                              ",\"audio_muted\":true,\"video_enabled\":false}",
+                              call_log_id);
+  media = natter_test_ws_expect (bob_b, "call_media_state");
+  g_assert_cmpint (media->call_log_id, ==, call_log_id);
+  g_assert_true (media->audio_muted);
+  g_assert_false (media->video_enabled);
+
+  natter_test_ws_send_printf (
+    bob_b, "{\"type\":\"call_ended\",\"call_log_id\":%" G_GINT64_FORMAT "}", call_log_id);
+  expect_call_frame (alice, "call_ended", call_log_id, NULL);
+  send_candidate (alice, call_log_id, "candidate:4 1 udp 1 127.0.0.1 6004 typ host");
+  natter_frame_free (natter_test_ws_expect_error (alice, "not_found"));
+}
+
+int
+main (int argc, char **argv)
+{
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("/natter/server-node-calls/rings-on-every-node", test_rings_on_every_node);
+  ADD ("/natter/server-node-calls/answer-race", test_answer_race);
+  ADD ("/natter/server-node-calls/late-device-on-third-node", test_late_device_on_third_node);
+  ADD ("/natter/server-node-calls/glare-across-nodes", test_glare_across_nodes);
+  ADD ("/natter/server-node-calls/answered-call-across-nodes", test_answered_call_across_nodes);
+#undef ADD
+
+  status = g_test_run ();
+  cluster_stop ();
+  return status;
+}
