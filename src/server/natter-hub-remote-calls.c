@@ -33,7 +33,7 @@
  *   call-ring  (profile channel) OWNER ID CALLER CALLEE INVITATION
  *   call-send  (profile channel) OWNER ID CALLEE EXCEPT TYPE TEXT
  *   call-join  (natter:nodes)    NODE MEMBER PROFILE
- *   call-known (node channel)    OWNER ID CALLER CALLEE
+ *   call-known (node channel)    OWNER ID CALLER CALLEE MEMBER
  *   call-to    (node channel)    MEMBER TYPE TEXT
  *   call-from  (node channel)    NODE MEMBER PROFILE FRAME
  *   call-gone  (node channel)    MEMBER */
@@ -58,6 +58,9 @@ typedef struct {
   char *caller_key;
   char *callee_key;
   gboolean ringing;
+  /* Members of the connections here already sent its invitation: a
+   * device whose call-join crossed the ring is not rung twice. */
+  GHashTable *rung;
 } RemoteCall;
 
 /* An invitation waiting to learn whether its callee is online elsewhere. */
@@ -94,6 +97,7 @@ remote_call_free (gpointer data)
   g_free (call->owner);
   g_free (call->caller_key);
   g_free (call->callee_key);
+  g_hash_table_unref (call->rung);
   g_free (call);
 }
 
@@ -163,15 +167,17 @@ parse_id (const char *text, gint64 *out_id)
   return g_ascii_string_to_signed (text, 10, 1, G_MAXINT64, out_id, NULL);
 }
 
-static void
+static RemoteCall *
 remember (NatterHub *self,
           gint64 call_log_id,
           const char *owner,
           const char *caller_key,
           const char *callee_key)
 {
-  RemoteCall *call;
+  RemoteCall *call = g_hash_table_lookup (self->remote_calls->calls, &call_log_id);
 
+  if (call != NULL)
+    return call;
   if (g_hash_table_size (self->remote_calls->calls) >= REMOTE_CALLS_MAX)
     g_hash_table_remove_all (self->remote_calls->calls);
   call = g_new0 (RemoteCall, 1);
@@ -179,8 +185,24 @@ remember (NatterHub *self,
   call->caller_key = g_strdup (caller_key);
   call->callee_key = g_strdup (callee_key);
   call->ringing = TRUE;
+  call->rung = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_hash_table_replace (self->remote_calls->calls, g_memdup2 (&call_log_id, sizeof call_log_id),
                         call);
+  return call;
+}
+
+/* @owner will send @connection's frames: it must hear when it closes. */
+static void
+note_owner (NatterHubConnection *connection, const char *owner)
+{
+  GHashTable *owners = g_object_get_data (G_OBJECT (connection), OWNERS_KEY);
+
+  if (owners == NULL) {
+    owners = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    g_object_set_data_full (G_OBJECT (connection), OWNERS_KEY, owners,
+                            (GDestroyNotify) g_hash_table_unref);
+  }
+  g_hash_table_add (owners, g_strdup (owner));
 }
 
 static gboolean
@@ -230,6 +252,9 @@ stand_in_for (NatterHub *self, const char *node, const char *member, const char 
 
   if (stand_in != NULL)
     return stand_in;
+  /* Bounded: a node that died never says its connections are gone. */
+  if (g_hash_table_size (self->remote_calls->stand_ins) >= REMOTE_CALLS_MAX)
+    g_hash_table_remove_all (self->remote_calls->stand_ins);
   if (slash == NULL || slash == profile_key || !parse_id (slash + 1, &id))
     return NULL;
   type = g_strndup (profile_key, (gsize) (slash - profile_key));
@@ -400,7 +425,6 @@ natter_hub_remote_calls_forward (NatterHub *self,
 {
   g_autofree char *json = NULL;
   g_autofree char *message = NULL;
-  GHashTable *owners;
   const char *member;
   RemoteCall *call;
 
@@ -416,14 +440,7 @@ natter_hub_remote_calls_forward (NatterHub *self,
   message = g_strdup_printf ("%s\n%s\n%s\n%s", node_id (self), member,
                              natter_hub_connection_get_profile_key (connection), json);
   natter_hub_nodes_publish_to_node (self, call->owner, "call-from", message);
-
-  owners = g_object_get_data (G_OBJECT (connection), OWNERS_KEY);
-  if (owners == NULL) {
-    owners = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-    g_object_set_data_full (G_OBJECT (connection), OWNERS_KEY, owners,
-                            (GDestroyNotify) g_hash_table_unref);
-  }
-  g_hash_table_add (owners, g_strdup (call->owner));
+  note_owner (connection, call->owner);
 
   if (frame->type == NATTER_FRAME_CALL_ENDED || frame->type == NATTER_FRAME_CALL_DECLINED)
     g_hash_table_remove (self->remote_calls->calls, &frame->call_log_id);
@@ -465,14 +482,24 @@ static void
 on_ring (NatterHub *self, const char *text)
 {
   g_auto (GStrv) parts = split_lines (text, 5);
+  GPtrArray *connections;
+  RemoteCall *call;
   gint64 call_log_id;
 
   if (parts == NULL || !parse_id (parts[1], &call_log_id)) {
     g_warning ("A malformed call-ring from the bus: dropped");
     return;
   }
-  remember (self, call_log_id, parts[0], parts[2], parts[3]);
-  natter_hub_send_to_profile (self, parts[3], NULL, "call_invitation", parts[4]);
+  call = remember (self, call_log_id, parts[0], parts[2], parts[3]);
+  connections = natter_hub_lookup_connections (self, parts[3]);
+  for (guint i = 0; connections != NULL && i < connections->len; i++) {
+    NatterHubConnection *connection = g_ptr_array_index (connections, i);
+    const char *member = member_of (connection);
+
+    if (member != NULL && !g_hash_table_add (call->rung, g_strdup (member)))
+      continue;
+    natter_hub_connection_send_text (connection, "call_invitation", parts[4]);
+  }
 }
 
 static void
@@ -526,10 +553,10 @@ on_join (NatterHub *self, const char *text)
     if (stand_in == NULL)
       return;
 
-    known = g_strdup_printf ("%s\n%" G_GINT64_FORMAT "\n%s\n%s", node_id (self),
+    known = g_strdup_printf ("%s\n%" G_GINT64_FORMAT "\n%s\n%s\n%s", node_id (self),
                              natter_call_session_get_call_log_id (session),
                              natter_call_session_get_caller_key (session),
-                             natter_call_session_get_callee_key (session));
+                             natter_call_session_get_callee_key (session), parts[1]);
     natter_hub_nodes_publish_to_node (self, parts[0], "call-known", known);
     natter_hub_connection_send_text (stand_in, "call_invitation",
                                      natter_call_session_get_invitation (session));
@@ -543,7 +570,8 @@ on_join (NatterHub *self, const char *text)
 static void
 on_known (NatterHub *self, const char *text)
 {
-  g_auto (GStrv) parts = split_lines (text, 4);
+  g_auto (GStrv) parts = split_lines (text, 5);
+  NatterHubConnection *connection;
   gint64 call_log_id;
 
   if (parts == NULL || !parse_id (parts[1], &call_log_id)) {
@@ -551,6 +579,9 @@ on_known (NatterHub *self, const char *text)
     return;
   }
   remember (self, call_log_id, parts[0], parts[2], parts[3]);
+  connection = g_hash_table_lookup (self->presence_connections, parts[4]);
+  if (connection != NULL)
+    note_owner (connection, parts[0]);
 }
 
 static void
@@ -564,6 +595,14 @@ on_to (NatterHub *self, const char *text)
     return;
   }
   connection = g_hash_table_lookup (self->presence_connections, parts[0]);
+  if (connection != NULL && g_str_equal (parts[1], "call_invitation")) {
+    gint64 call_log_id = call_log_id_of (parts[2]);
+    RemoteCall *call = g_hash_table_lookup (self->remote_calls->calls, &call_log_id);
+
+    /* Rung already by the ring itself. */
+    if (call != NULL && !g_hash_table_add (call->rung, g_strdup (parts[0])))
+      connection = NULL;
+  }
   if (connection != NULL)
     natter_hub_connection_send_text (connection, parts[1], parts[2]);
   if (g_str_equal (parts[1], "call_ended") || g_str_equal (parts[1], "call_declined")) {
