@@ -13,6 +13,9 @@
 
 #include <string.h>
 
+#include <hiredis/hiredis.h>
+
+#include "natter-redis-connection.h"
 #include "natter-test-server.h"
 #include "natter-test-services.h"
 #include "natter-test-ws.h"
@@ -193,6 +196,56 @@ expect_call_frame (NatterTestWs *ws, const char *type, gint64 call_log_id, const
 
   g_assert_cmpint (frame->call_log_id, ==, call_log_id);
   g_assert_cmpstr (frame->reason, ==, reason);
+}
+
+static void
+on_reply (NatterRedisConnection *connection, const redisReply *reply, gpointer user_data)
+{
+  char **out = user_data;
+
+  if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
+    *out = g_strdup ("error");
+  else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3) {
+    GString *text = g_string_new (NULL);
+
+    /* "state owner answered_by", "-" for a field not there */
+    for (size_t i = 0; i < 3; i++)
+      g_string_append_printf (text, "%s%s", i > 0 ? " " : "",
+                              reply->element[i]->type == REDIS_REPLY_STRING ? reply->element[i]->str
+                                                                            : "-");
+    *out = g_string_free (text, FALSE);
+  } else
+    *out = g_strdup ("unexpected");
+}
+
+/* The call's hash in Redis: "state owner answered_by" ("- - -" once gone). */
+static char *
+call_in_redis (gint64 call_log_id)
+{
+  g_autoptr (NatterRedisConnection) connection =
+    natter_redis_connection_new ("127.0.0.1", natter_test_redis_get_port (cluster.redis), "test");
+  g_autofree char *key = g_strdup_printf ("natter:call:%" G_GINT64_FORMAT, call_log_id);
+  const char *argv[] = { "HMGET", key, "state", "owner", "answered_by" };
+  size_t lengths[G_N_ELEMENTS (argv)];
+  char *value = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (argv); i++)
+    lengths[i] = strlen (argv[i]);
+  natter_redis_connection_start (connection);
+  natter_test_wait_until (
+    natter_redis_connection_get_state (connection) == NATTER_REDIS_CONNECTION_READY, DELIVERY_MS);
+  g_assert_true (natter_redis_connection_command (connection, on_reply, &value, G_N_ELEMENTS (argv),
+                                                  argv, lengths));
+  natter_test_wait_until (value != NULL, DELIVERY_MS);
+  return value;
+}
+
+static gboolean
+call_in_redis_is (gint64 call_log_id, const char *expected)
+{
+  g_autofree char *value = call_in_redis (call_log_id);
+
+  return g_str_equal (value, expected);
 }
 
 /* A callee with a device on the caller's node and one on another rings on
@@ -435,6 +488,77 @@ test_answered_call_across_nodes (Fixture *fixture, gconstpointer data)
   natter_frame_free (natter_test_ws_expect_error (alice, "not_found"));
 }
 
+/* The call's hash in Redis follows it: ringing with its owner, answered
+ * with the connection that won the compare-and-set, gone once it ends. */
+static void
+test_call_in_redis (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterTestWs) alice = NULL;
+  g_autoptr (NatterTestWs) bob_b = NULL;
+  g_autoptr (NatterFrame) answer = NULL;
+  g_autofree char *ringing = NULL;
+  g_autofree char *answered = NULL;
+  gint64 call_log_id;
+
+  if (fixture->skipped)
+    return;
+  alice = natter_test_peer_open (cluster.a, fixture->alice);
+  bob_b = natter_test_peer_open (cluster.b, fixture->bob);
+  call_log_id = start_call (alice, fixture->bob);
+  expect_invitation (bob_b, call_log_id, fixture->alice->profile);
+  ringing = call_in_redis (call_log_id);
+  g_assert_cmpstr (ringing, ==, "ringing node-a -");
+
+  natter_test_ws_send_printf (
+    bob_b, "{\"type\":\"call_answer\",\"call_log_id\":%" G_GINT64_FORMAT ",\"answer\":" ANSWER "}",
+    call_log_id);
+  answer = natter_test_ws_expect (alice, "call_answer");
+  answered = call_in_redis (call_log_id);
+  /* Bob's connection on node B, as its presence names it. */
+  g_assert_true (g_str_has_prefix (answered, "answered node-a node-b:"));
+
+  natter_test_ws_send_printf (
+    alice, "{\"type\":\"call_ended\",\"call_log_id\":%" G_GINT64_FORMAT "}", call_log_id);
+  expect_call_frame (bob_b, "call_ended", call_log_id, NULL);
+  natter_test_wait_until (call_in_redis_is (call_log_id, "- - -"), DELIVERY_MS);
+}
+
+/* The limit of ringing calls holds across nodes: two ring from Alice's
+ * device on node A, a third from her device on node C is busy, though no
+ * call rings on C. */
+static void
+test_busy_across_nodes (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterTestWs) alice_a = NULL;
+  g_autoptr (NatterTestWs) alice_c = NULL;
+  g_autoptr (NatterTestWs) bob_b = NULL;
+  g_autoptr (NatterTestWs) carol_b = NULL;
+  g_autoptr (NatterTestWs) dan_b = NULL;
+  g_autoptr (NatterTestPeer) carol = NULL;
+  g_autoptr (NatterTestPeer) dan = NULL;
+  g_autoptr (NatterFrame) busy = NULL;
+  g_autofree char *carol_name = g_strdup_printf ("carol%u", cluster.n_peers);
+  g_autofree char *dan_name = g_strdup_printf ("dan%u", cluster.n_peers);
+
+  if (fixture->skipped)
+    return;
+  carol = natter_test_peer_new (cluster.b, carol_name, "student");
+  dan = natter_test_peer_new (cluster.b, dan_name, "student");
+  alice_a = natter_test_peer_open (cluster.a, fixture->alice);
+  alice_c = natter_test_peer_open (cluster.c, fixture->alice);
+  bob_b = natter_test_peer_open (cluster.b, fixture->bob);
+  carol_b = natter_test_peer_open (cluster.b, carol);
+  dan_b = natter_test_peer_open (cluster.b, dan);
+
+  start_call (alice_a, fixture->bob);
+  start_call (alice_a, carol);
+  busy = invite (alice_c, dan);
+  g_assert_cmpint (busy->type, ==, NATTER_FRAME_CALL_UNAVAILABLE);
+  g_assert_cmpstr (busy->reason, ==, "busy");
+  g_assert_cmpint (busy->call_log_id, ==, 0);
+  g_assert_cmpuint (natter_test_ws_count (dan_b, "call_invitation"), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -448,6 +572,8 @@ main (int argc, char **argv)
   ADD ("/natter/server-node-calls/late-device-on-third-node", test_late_device_on_third_node);
   ADD ("/natter/server-node-calls/glare-across-nodes", test_glare_across_nodes);
   ADD ("/natter/server-node-calls/answered-call-across-nodes", test_answered_call_across_nodes);
+  ADD ("/natter/server-node-calls/call-in-redis", test_call_in_redis);
+  ADD ("/natter/server-node-calls/busy-across-nodes", test_busy_across_nodes);
 #undef ADD
 
   status = g_test_run ();

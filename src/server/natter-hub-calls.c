@@ -75,6 +75,7 @@ drop_session (NatterHub *self, NatterCallSession *session)
   natter_call_session_end (session);
   if (self->shared)
     natter_server_bus_release_call (self->bus, call_log_id);
+  natter_hub_remote_calls_dropped (self, session);
   g_signal_handlers_disconnect_by_data (session, self);
   unindex_from (self, natter_call_session_get_caller_key (session), session);
   unindex_from (self, natter_call_session_get_callee_key (session), session);
@@ -889,7 +890,8 @@ natter_hub_calls_handle_frame (NatterHub *self, NatterHubConnection *connection,
       handle_ice_candidate (self, connection, frame);
       break;
     case NATTER_FRAME_CALL_ANSWER:
-      handle_answer (self, connection, frame);
+      if (!natter_hub_remote_calls_take_answer (self, connection, frame))
+        handle_answer (self, connection, frame);
       break;
     case NATTER_FRAME_CALL_DECLINED:
       handle_declined (self, connection, frame);

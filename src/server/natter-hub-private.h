@@ -190,6 +190,10 @@ gboolean natter_hub_remote_calls_take_invitation (NatterHub *self,
                                                   NatterHubConnection *connection,
                                                   NatterFrame *frame);
 gboolean natter_hub_remote_calls_callee_elsewhere (NatterHub *self);
+gboolean natter_hub_remote_calls_take_answer (NatterHub *self,
+                                              NatterHubConnection *connection,
+                                              NatterFrame *frame);
+void natter_hub_remote_calls_dropped (NatterHub *self, NatterCallSession *session);
 void natter_hub_remote_calls_ring (NatterHub *self, NatterCallSession *session);
 void natter_hub_remote_calls_to_callee (NatterHub *self,
                                         NatterCallSession *session,

@@ -51,6 +51,8 @@
 /* Calls of other nodes remembered at most: forgetting one only means its
  * devices here stop reaching it. */
 #define REMOTE_CALLS_MAX 65536
+/* How much longer than its ring a ringing call is kept in Redis. */
+#define RING_MARGIN_MS 5000
 
 /* A call owned by another node that rings (or was answered) here. */
 typedef struct {
@@ -82,9 +84,10 @@ struct _NatterHubRemoteCalls {
   GHashTable *calls;
   /* member -> NatterHubConnection (owned): stand-ins on the owner */
   GHashTable *stand_ins;
-  /* presence request -> HeldInvitation */
+  /* request -> HeldInvitation: invitations waiting for the check in
+   * Redis, answers waiting for their compare-and-set there */
   GHashTable *held;
-  /* While a held invitation is handled again: it, and what Redis said. */
+  /* While a held frame is handled again: it, and what Redis said. */
   NatterFrame *resuming;
   gboolean callee_elsewhere;
 };
@@ -320,13 +323,18 @@ natter_hub_remote_calls_take_invitation (NatterHub *self,
     }
   }
 
-  if (natter_hub_lookup_connections (self, callee_key) != NULL)
-    return FALSE;
-
   request = ++self->next_greet;
-  keys[0] = callee_key;
-  if (!natter_server_bus_query_presence (self->bus, request, keys))
-    return FALSE;
+  if (!natter_server_bus_check_call (self->bus, request, caller_key, callee_key,
+                                     self->config->max_ringing_calls > 0
+                                       ? self->config->max_ringing_calls
+                                       : NATTER_MAX_RINGING_CALLS)) {
+    /* Without call sessions in the bus, presence alone tells whether to ring. */
+    if (natter_hub_lookup_connections (self, callee_key) != NULL)
+      return FALSE;
+    keys[0] = callee_key;
+    if (!natter_server_bus_query_presence (self->bus, request, keys))
+      return FALSE;
+  }
   held = g_new0 (HeldInvitation, 1);
   held->connection = g_object_ref (connection);
   held->frame = natter_frame_copy (frame);
@@ -335,23 +343,13 @@ natter_hub_remote_calls_take_invitation (NatterHub *self,
   return TRUE;
 }
 
+/* Handles a held frame again, now that Redis answered. */
 static void
-on_presence_queried (NatterServerBus *bus,
-                     guint64 request,
-                     const char *const *online,
-                     NatterHub *self)
+resume (NatterHub *self, HeldInvitation *held, gboolean callee_elsewhere)
 {
-  HeldInvitation *held;
-
-  if (!active (self))
-    return;
-  held = g_hash_table_lookup (self->remote_calls->held, &request);
-  if (held == NULL)
-    return;
-  g_hash_table_steal (self->remote_calls->held, &request);
   if (natter_hub_connection_is_open (held->connection)) {
     self->remote_calls->resuming = held->frame;
-    self->remote_calls->callee_elsewhere = g_strv_contains (online, held->callee_key);
+    self->remote_calls->callee_elsewhere = callee_elsewhere;
     natter_hub_calls_handle_frame (self, held->connection, held->frame);
     if (self->remote_calls != NULL) {
       self->remote_calls->resuming = NULL;
@@ -359,6 +357,122 @@ on_presence_queried (NatterServerBus *bus,
     }
   }
   held_invitation_free (held);
+}
+
+static HeldInvitation *
+take_held (NatterHub *self, guint64 request)
+{
+  HeldInvitation *held = NULL;
+  gpointer key = NULL;
+
+  if (!active (self) ||
+      !g_hash_table_steal_extended (self->remote_calls->held, &request, &key, (gpointer *) &held))
+    return NULL;
+  g_free (key);
+  return held;
+}
+
+static void
+on_call_checked (NatterServerBus *bus,
+                 guint64 request,
+                 const char *verdict,
+                 gint64 ringing_call_log_id,
+                 NatterHub *self)
+{
+  HeldInvitation *held = take_held (self, request);
+  g_autoptr (NatterFrame) reply = NULL;
+
+  if (held == NULL)
+    return;
+  if (g_str_equal (verdict, "glare") || g_str_equal (verdict, "busy")) {
+    reply = natter_frame_new (NATTER_FRAME_CALL_UNAVAILABLE);
+    reply->client_call_id = g_strdup (held->frame->client_call_id);
+    reply->reason = g_strdup (verdict);
+    reply->ringing_call_log_id = ringing_call_log_id;
+    natter_hub_connection_send_frame (held->connection, reply);
+    held_invitation_free (held);
+    return;
+  }
+  resume (self, held, g_str_equal (verdict, "ring"));
+}
+
+/**
+ * natter_hub_remote_calls_take_answer:
+ * @self: the hub
+ * @connection: the callee's (or a stand-in for one on another node)
+ * @frame: its call_answer
+ *
+ * An answer to a call ringing here first wins the compare-and-set in
+ * Redis; the loser is told the call was answered.
+ *
+ * Returns: %TRUE when it took @frame (it is handled later)
+ */
+gboolean
+natter_hub_remote_calls_take_answer (NatterHub *self,
+                                     NatterHubConnection *connection,
+                                     NatterFrame *frame)
+{
+  NatterCallSession *session;
+  HeldInvitation *held;
+  guint64 request;
+
+  if (!active (self) || frame == self->remote_calls->resuming)
+    return FALSE;
+  session = g_hash_table_lookup (self->calls, &frame->call_log_id);
+  if (session == NULL || natter_call_session_get_state (session) != NATTER_CALL_SESSION_RINGING ||
+      !natter_call_session_is_callee (session, natter_hub_connection_get_profile (connection)))
+    return FALSE;
+  request = ++self->next_greet;
+  if (!natter_server_bus_move_call (self->bus, request, frame->call_log_id, "ringing", "answered",
+                                    member_of (connection)))
+    return FALSE;
+  held = g_new0 (HeldInvitation, 1);
+  held->connection = g_object_ref (connection);
+  held->frame = natter_frame_copy (frame);
+  g_hash_table_insert (self->remote_calls->held, g_memdup2 (&request, sizeof request), held);
+  return TRUE;
+}
+
+static void
+on_call_moved (NatterServerBus *bus, guint64 request, int outcome, NatterHub *self)
+{
+  HeldInvitation *held = take_held (self, request);
+  NatterCallSession *session;
+
+  if (held == NULL)
+    return;
+  session = g_hash_table_lookup (self->calls, &held->frame->call_log_id);
+  /* Another answer won in Redis: this one lost, as it would here. */
+  if (outcome == 0 && session != NULL &&
+      natter_call_session_get_state (session) == NATTER_CALL_SESSION_RINGING) {
+    natter_hub_connection_send_error (held->connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
+                                      "the call was already answered", NULL);
+    held_invitation_free (held);
+    return;
+  }
+  /* Won, or Redis lost the call: this node's session decides. */
+  resume (self, held, FALSE);
+}
+
+/* The session ended here: Redis forgets it, whatever state it was in. */
+void
+natter_hub_remote_calls_dropped (NatterHub *self, NatterCallSession *session)
+{
+  if (active (self))
+    natter_server_bus_move_call (self->bus, 0, natter_call_session_get_call_log_id (session), "*",
+                                 "ended", NULL);
+}
+
+static void
+on_presence_queried (NatterServerBus *bus,
+                     guint64 request,
+                     const char *const *online,
+                     NatterHub *self)
+{
+  HeldInvitation *held = take_held (self, request);
+
+  if (held != NULL)
+    resume (self, held, g_strv_contains (online, held->callee_key));
 }
 
 /* While a held invitation is handled again: its callee is online on
@@ -384,6 +498,13 @@ natter_hub_remote_calls_ring (NatterHub *self, NatterCallSession *session)
     natter_call_session_get_callee_key (session), natter_call_session_get_invitation (session));
   natter_hub_nodes_publish_to_profile (self, natter_call_session_get_callee_key (session),
                                        "call-ring", message);
+  /* A little longer than the ring: the owner ends it in Redis first. */
+  natter_server_bus_ring_call (
+    self->bus, natter_call_session_get_call_log_id (session),
+    natter_call_session_get_caller_key (session), natter_call_session_get_callee_key (session),
+    (self->config->ring_timeout_s > 0 ? self->config->ring_timeout_s : NATTER_RING_TIMEOUT_S) *
+        1000 +
+      RING_MARGIN_MS);
 }
 
 /* The session just sent @text to every connection of the callee here but
@@ -702,6 +823,8 @@ natter_hub_remote_calls_init (NatterHub *self)
   remote->held = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, held_invitation_free);
   self->remote_calls = remote;
   g_signal_connect (self->bus, "presence-queried", G_CALLBACK (on_presence_queried), self);
+  g_signal_connect (self->bus, "call-checked", G_CALLBACK (on_call_checked), self);
+  g_signal_connect (self->bus, "call-moved", G_CALLBACK (on_call_moved), self);
 }
 
 void
