@@ -3,9 +3,14 @@
 
 /* Calls across nodes (PROTOCOL.md "Calls", ARCHITECTURE.md "Server: one
  * node, many cores, many nodes"). A call lives on the node its caller
- * invited from, the owner, in the same NatterCallSession as on a node alone:
- * that node's one event loop decides which answer came first, so exactly
- * one answer wins wherever the callee's devices are.
+ * invited from, the owner, in the same NatterCallSession as on a node alone,
+ * and in Redis as a hash every node agrees on (natter-redis-calls.c). Every
+ * answer reaches the owner and is first a compare-and-set on that hash:
+ * the one that finds the call ringing wins, the others lose as they would
+ * on one node. An invitation is first checked there in one script (glare
+ * with a call ringing the other way, the caller's ringing calls against
+ * the limit, whether the callee is online on any node); the end of a call
+ * removes its hash.
  *
  * The callee's devices on other nodes reach the session through stand-ins:
  * for each such device the owner holds a relay connection
@@ -22,11 +27,9 @@
  * call_cancelled of the losers, call_ended) follows the same way, naming
  * the winning device so its node skips it. A device that connects during
  * the ring asks every node (natter:nodes) and the owner sends it the
- * invitation and the candidates so far through a stand-in. Whether a
- * callee with no connection on the owner is online elsewhere comes from
- * presence in Redis, asked before the invitation is handled; glare with a
- * call ringing from another node is seen from the calls this node rings
- * for.
+ * invitation and the candidates so far through a stand-in. Glare with a
+ * call ringing from another node is also seen at once from the calls this
+ * node rings for.
  *
  * Bus messages (kind, then lines of text; the last line may hold
  * anything):
