@@ -27,6 +27,7 @@
 #define RACES 20
 /* How long a frame may take across nodes, on a quiet machine. */
 #define DELIVERY_MS 5000
+#define PROFILE_SUBSCRIPTIONS "natter_bus_subscribed_total{kind=\"profile\"}"
 
 /* One redis-server and three nodes for every test (starting them per test
  * would cost most of the file's time under valgrind); each test has
@@ -119,6 +120,19 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
 {
   g_clear_pointer (&fixture->alice, natter_test_peer_free);
   g_clear_pointer (&fixture->bob, natter_test_peer_free);
+}
+
+/* Opens the first WebSocket of @peer on @server, once the node hears the
+ * profile's channel: what other nodes send there from now on arrives. */
+static NatterTestWs *
+open_on (NatterTestServer *server, NatterTestPeer *peer)
+{
+  guint64 subscribed = natter_test_server_metric (server, PROFILE_SUBSCRIPTIONS);
+  NatterTestWs *ws = natter_test_peer_open (server, peer);
+
+  natter_test_wait_until (natter_test_server_metric (server, PROFILE_SUBSCRIPTIONS) > subscribed,
+                          DELIVERY_MS);
+  return ws;
 }
 
 /* Invites @callee; returns the frame that answered (call_ringing or
@@ -264,14 +278,14 @@ test_rings_on_every_node (Fixture *fixture, gconstpointer data)
 
   if (fixture->skipped)
     return;
-  alice = natter_test_peer_open (cluster.a, fixture->alice);
+  alice = open_on (cluster.a, fixture->alice);
   carol = natter_test_peer_new (cluster.c, "carol-away", "parent");
   offline = invite (alice, carol);
   g_assert_cmpint (offline->type, ==, NATTER_FRAME_CALL_UNAVAILABLE);
   g_assert_cmpstr (offline->reason, ==, "offline");
 
   /* Only on another node: it rings there. */
-  bob_b = natter_test_peer_open (cluster.b, fixture->bob);
+  bob_b = open_on (cluster.b, fixture->bob);
   call_log_id = start_call (alice, fixture->bob);
   expect_invitation (bob_b, call_log_id, fixture->alice->profile);
   natter_test_ws_send_printf (
@@ -279,7 +293,7 @@ test_rings_on_every_node (Fixture *fixture, gconstpointer data)
   expect_call_frame (bob_b, "call_ended", call_log_id, "caller_cancelled");
 
   /* On both nodes: both ring, both get the candidates, both stop. */
-  bob_a = natter_test_peer_open (cluster.a, fixture->bob);
+  bob_a = open_on (cluster.a, fixture->bob);
   call_log_id = start_call (alice, fixture->bob);
   expect_invitation (bob_a, call_log_id, fixture->alice->profile);
   expect_invitation (bob_b, call_log_id, fixture->alice->profile);
@@ -307,10 +321,10 @@ test_answer_race (Fixture *fixture, gconstpointer data)
 
   if (fixture->skipped)
     return;
-  alice_a = natter_test_peer_open (cluster.a, fixture->alice);
-  alice_c = natter_test_peer_open (cluster.c, fixture->alice);
-  bob_a = natter_test_peer_open (cluster.a, fixture->bob);
-  bob_b = natter_test_peer_open (cluster.b, fixture->bob);
+  alice_a = open_on (cluster.a, fixture->alice);
+  alice_c = open_on (cluster.c, fixture->alice);
+  bob_a = open_on (cluster.a, fixture->bob);
+  bob_b = open_on (cluster.b, fixture->bob);
 
   for (guint i = 0; i < RACES; i++) {
     g_autoptr (NatterFrame) answer = NULL;
@@ -374,14 +388,14 @@ test_late_device_on_third_node (Fixture *fixture, gconstpointer data)
 
   if (fixture->skipped)
     return;
-  alice = natter_test_peer_open (cluster.a, fixture->alice);
-  bob_b = natter_test_peer_open (cluster.b, fixture->bob);
+  alice = open_on (cluster.a, fixture->alice);
+  bob_b = open_on (cluster.b, fixture->bob);
   call_log_id = start_call (alice, fixture->bob);
   expect_invitation (bob_b, call_log_id, fixture->alice->profile);
   send_candidate (alice, call_log_id, "candidate:7 1 udp 1 127.0.0.1 5007 typ host");
   expect_candidate (bob_b, call_log_id, "candidate:7 1 udp 1 127.0.0.1 5007 typ host");
 
-  bob_c = natter_test_peer_open (cluster.c, fixture->bob);
+  bob_c = open_on (cluster.c, fixture->bob);
   expect_invitation (bob_c, call_log_id, fixture->alice->profile);
   expect_candidate (bob_c, call_log_id, "candidate:7 1 udp 1 127.0.0.1 5007 typ host");
 
@@ -411,8 +425,8 @@ test_glare_across_nodes (Fixture *fixture, gconstpointer data)
 
   if (fixture->skipped)
     return;
-  alice = natter_test_peer_open (cluster.a, fixture->alice);
-  bob_b = natter_test_peer_open (cluster.b, fixture->bob);
+  alice = open_on (cluster.a, fixture->alice);
+  bob_b = open_on (cluster.b, fixture->bob);
   call_log_id = start_call (alice, fixture->bob);
   expect_invitation (bob_b, call_log_id, fixture->alice->profile);
 
@@ -448,8 +462,8 @@ test_answered_call_across_nodes (Fixture *fixture, gconstpointer data)
 
   if (fixture->skipped)
     return;
-  alice = natter_test_peer_open (cluster.a, fixture->alice);
-  bob_b = natter_test_peer_open (cluster.b, fixture->bob);
+  alice = open_on (cluster.a, fixture->alice);
+  bob_b = open_on (cluster.b, fixture->bob);
   call_log_id = start_call (alice, fixture->bob);
   expect_invitation (bob_b, call_log_id, fixture->alice->profile);
 
@@ -502,8 +516,8 @@ test_call_in_redis (Fixture *fixture, gconstpointer data)
 
   if (fixture->skipped)
     return;
-  alice = natter_test_peer_open (cluster.a, fixture->alice);
-  bob_b = natter_test_peer_open (cluster.b, fixture->bob);
+  alice = open_on (cluster.a, fixture->alice);
+  bob_b = open_on (cluster.b, fixture->bob);
   call_log_id = start_call (alice, fixture->bob);
   expect_invitation (bob_b, call_log_id, fixture->alice->profile);
   ringing = call_in_redis (call_log_id);
@@ -544,11 +558,11 @@ test_busy_across_nodes (Fixture *fixture, gconstpointer data)
     return;
   carol = natter_test_peer_new (cluster.b, carol_name, "student");
   dan = natter_test_peer_new (cluster.b, dan_name, "student");
-  alice_a = natter_test_peer_open (cluster.a, fixture->alice);
-  alice_c = natter_test_peer_open (cluster.c, fixture->alice);
-  bob_b = natter_test_peer_open (cluster.b, fixture->bob);
-  carol_b = natter_test_peer_open (cluster.b, carol);
-  dan_b = natter_test_peer_open (cluster.b, dan);
+  alice_a = open_on (cluster.a, fixture->alice);
+  alice_c = open_on (cluster.c, fixture->alice);
+  bob_b = open_on (cluster.b, fixture->bob);
+  carol_b = open_on (cluster.b, carol);
+  dan_b = open_on (cluster.b, dan);
 
   start_call (alice_a, fixture->bob);
   start_call (alice_a, carol);
@@ -557,6 +571,43 @@ test_busy_across_nodes (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (busy->reason, ==, "busy");
   g_assert_cmpint (busy->call_log_id, ==, 0);
   g_assert_cmpuint (natter_test_ws_count (dan_b, "call_invitation"), ==, 0);
+}
+
+/* The callee's device that answered drops and comes back on another
+ * node: the call goes on there (candidates both ways, the hang-up), as a
+ * reconnect to the same node does. */
+static void
+test_callee_back_on_another_node (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterTestWs) alice = NULL;
+  g_autoptr (NatterTestWs) bob_b = NULL;
+  g_autoptr (NatterTestWs) bob_c = NULL;
+  g_autoptr (NatterFrame) answer = NULL;
+  gint64 call_log_id;
+
+  if (fixture->skipped)
+    return;
+  alice = open_on (cluster.a, fixture->alice);
+  bob_b = open_on (cluster.b, fixture->bob);
+  call_log_id = start_call (alice, fixture->bob);
+  expect_invitation (bob_b, call_log_id, fixture->alice->profile);
+  natter_test_ws_send_printf (
+    bob_b, "{\"type\":\"call_answer\",\"call_log_id\":%" G_GINT64_FORMAT ",\"answer\":" ANSWER "}",
+    call_log_id);
+  answer = natter_test_ws_expect (alice, "call_answer");
+
+  natter_test_ws_close (bob_b);
+  g_assert_cmpuint (natter_test_ws_wait_closed (bob_b, natter_test_scale_ms (DELIVERY_MS)), !=, 0);
+  bob_c = open_on (cluster.c, fixture->bob);
+
+  /* Until it speaks, what Alice sends goes to every device of Bob's. */
+  send_candidate (alice, call_log_id, "candidate:5 1 udp 1 127.0.0.1 6005 typ host");
+  expect_candidate (bob_c, call_log_id, "candidate:5 1 udp 1 127.0.0.1 6005 typ host");
+  send_candidate (bob_c, call_log_id, "candidate:6 1 udp 1 127.0.0.1 6006 typ host");
+  expect_candidate (alice, call_log_id, "candidate:6 1 udp 1 127.0.0.1 6006 typ host");
+  natter_test_ws_send_printf (
+    alice, "{\"type\":\"call_ended\",\"call_log_id\":%" G_GINT64_FORMAT "}", call_log_id);
+  expect_call_frame (bob_c, "call_ended", call_log_id, NULL);
 }
 
 int
@@ -574,6 +625,7 @@ main (int argc, char **argv)
   ADD ("/natter/server-node-calls/answered-call-across-nodes", test_answered_call_across_nodes);
   ADD ("/natter/server-node-calls/call-in-redis", test_call_in_redis);
   ADD ("/natter/server-node-calls/busy-across-nodes", test_busy_across_nodes);
+  ADD ("/natter/server-node-calls/callee-back-on-another-node", test_callee_back_on_another_node);
 #undef ADD
 
   status = g_test_run ();

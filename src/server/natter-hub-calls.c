@@ -107,8 +107,7 @@ send_to_side (NatterHub *self,
                               to_caller ? natter_call_session_get_caller_key (session)
                                         : natter_call_session_get_callee_key (session),
                               except, type, text);
-  if (!to_caller)
-    natter_hub_remote_calls_to_callee (self, session, except, type, text);
+  natter_hub_remote_calls_to_side (self, session, to_caller, except, type, text);
 }
 
 static NatterFrame *

@@ -195,6 +195,12 @@ gboolean natter_hub_remote_calls_take_answer (NatterHub *self,
                                               NatterFrame *frame);
 void natter_hub_remote_calls_dropped (NatterHub *self, NatterCallSession *session);
 void natter_hub_remote_calls_ring (NatterHub *self, NatterCallSession *session);
+void natter_hub_remote_calls_to_side (NatterHub *self,
+                                      NatterCallSession *session,
+                                      gboolean to_caller,
+                                      NatterHubConnection *except,
+                                      const char *type,
+                                      const char *text);
 void natter_hub_remote_calls_to_callee (NatterHub *self,
                                         NatterCallSession *session,
                                         NatterHubConnection *except,

@@ -34,7 +34,7 @@
  * Bus messages (kind, then lines of text; the last line may hold
  * anything):
  *   call-ring  (profile channel) OWNER ID CALLER CALLEE INVITATION
- *   call-send  (profile channel) OWNER ID CALLEE EXCEPT TYPE TEXT
+ *   call-send  (profile channel) OWNER ID CALLER CALLEE TO EXCEPT TYPE TEXT
  *   call-join  (natter:nodes)    NODE MEMBER PROFILE
  *   call-known (node channel)    OWNER ID CALLER CALLEE MEMBER
  *   call-to    (node channel)    MEMBER TYPE TEXT
@@ -510,8 +510,44 @@ natter_hub_remote_calls_ring (NatterHub *self, NatterCallSession *session)
       RING_MARGIN_MS);
 }
 
-/* The session just sent @text to every connection of the callee here but
- * @except: the callee's connections on the other nodes get it too. */
+/**
+ * natter_hub_remote_calls_to_side:
+ * @self: the hub
+ * @session: a call of this node's
+ * @to_caller: which party
+ * @except: (nullable): a connection that does not get it
+ * @type: the frame's type
+ * @text: the frame
+ *
+ * The session just sent @text to every connection of one party here but
+ * @except (the callee's ringing devices, or a party whose bound connection
+ * is gone): that party's connections on the other nodes get it too, and a
+ * device reconnected there speaks for the call from then on.
+ */
+void
+natter_hub_remote_calls_to_side (NatterHub *self,
+                                 NatterCallSession *session,
+                                 gboolean to_caller,
+                                 NatterHubConnection *except,
+                                 const char *type,
+                                 const char *text)
+{
+  g_autofree char *message = NULL;
+  const char *except_member = member_of (except);
+  const char *key;
+
+  if (!active (self))
+    return;
+  key = to_caller ? natter_call_session_get_caller_key (session)
+                  : natter_call_session_get_callee_key (session);
+  message = g_strdup_printf ("%s\n%" G_GINT64_FORMAT "\n%s\n%s\n%s\n%s\n%s\n%s", node_id (self),
+                             natter_call_session_get_call_log_id (session),
+                             natter_call_session_get_caller_key (session),
+                             natter_call_session_get_callee_key (session), key,
+                             except_member != NULL ? except_member : "", type, text);
+  natter_hub_nodes_publish_to_profile (self, key, "call-send", message);
+}
+
 void
 natter_hub_remote_calls_to_callee (NatterHub *self,
                                    NatterCallSession *session,
@@ -519,17 +555,7 @@ natter_hub_remote_calls_to_callee (NatterHub *self,
                                    const char *type,
                                    const char *text)
 {
-  g_autofree char *message = NULL;
-  const char *except_member = member_of (except);
-
-  if (!active (self))
-    return;
-  message = g_strdup_printf ("%s\n%" G_GINT64_FORMAT "\n%s\n%s\n%s\n%s", node_id (self),
-                             natter_call_session_get_call_log_id (session),
-                             natter_call_session_get_callee_key (session),
-                             except_member != NULL ? except_member : "", type, text);
-  natter_hub_nodes_publish_to_profile (self, natter_call_session_get_callee_key (session),
-                                       "call-send", message);
+  natter_hub_remote_calls_to_side (self, session, FALSE, except, type, text);
 }
 
 /**
@@ -629,22 +655,28 @@ on_ring (NatterHub *self, const char *text)
 static void
 on_send (NatterHub *self, const char *text)
 {
-  g_auto (GStrv) parts = split_lines (text, 6);
+  g_auto (GStrv) parts = split_lines (text, 8);
   NatterHubConnection *except = NULL;
   RemoteCall *call;
   gint64 call_log_id;
 
   if (parts == NULL || !parse_id (parts[1], &call_log_id) ||
-      natter_frame_type_from_string (parts[4]) == NATTER_FRAME_UNKNOWN) {
+      natter_frame_type_from_string (parts[6]) == NATTER_FRAME_UNKNOWN) {
     g_warning ("A malformed call-send from the bus: dropped");
     return;
   }
-  if (parts[3][0] != '\0')
-    except = g_hash_table_lookup (self->presence_connections, parts[3]);
-  natter_hub_send_to_profile (self, parts[2], except, parts[4], parts[5]);
+  if (parts[5][0] != '\0')
+    except = g_hash_table_lookup (self->presence_connections, parts[5]);
+  natter_hub_send_to_profile (self, parts[4], except, parts[6], parts[7]);
 
   call = g_hash_table_lookup (self->remote_calls->calls, &call_log_id);
-  if (call != NULL && ends_call (parts[4])) {
+  /* A party's device that reconnected here: its frames for the call go to
+   * the owner, which binds the call to it. */
+  if (call == NULL && !ends_call (parts[6]) && natter_hub_lookup_connections (self, parts[4])) {
+    call = remember (self, call_log_id, parts[0], parts[2], parts[3]);
+    call->ringing = FALSE;
+  }
+  if (call != NULL && ends_call (parts[6])) {
     call->ringing = FALSE;
     /* The device that won the call is here: it goes on through us. */
     if (except == NULL)
