@@ -976,7 +976,8 @@ natter_hub_calls_connection_closed (NatterHub *self,
              natter_hub_lookup_connections (self, natter_call_session_get_caller_key (session)) ==
                NULL &&
              natter_hub_lookup_connections (self, natter_call_session_get_callee_key (session)) ==
-               NULL)
+               NULL &&
+             !natter_hub_remote_calls_party_elsewhere (self, session))
       natter_call_session_parties_left (session, abandoned_s);
   }
 }

@@ -194,6 +194,7 @@ gboolean natter_hub_remote_calls_take_answer (NatterHub *self,
                                               NatterHubConnection *connection,
                                               NatterFrame *frame);
 void natter_hub_remote_calls_dropped (NatterHub *self, NatterCallSession *session);
+gboolean natter_hub_remote_calls_party_elsewhere (NatterHub *self, NatterCallSession *session);
 void natter_hub_remote_calls_ring (NatterHub *self, NatterCallSession *session);
 void natter_hub_remote_calls_to_side (NatterHub *self,
                                       NatterCallSession *session,

@@ -457,6 +457,19 @@ on_call_moved (NatterServerBus *bus, guint64 request, int outcome, NatterHub *se
   resume (self, held, FALSE);
 }
 
+/* A party of @session is bound to a device on another node: the call is
+ * not abandoned while only this node has no connection of either. */
+gboolean
+natter_hub_remote_calls_party_elsewhere (NatterHub *self, NatterCallSession *session)
+{
+  NatterHubConnection *caller = natter_call_session_get_caller_connection (session);
+  NatterHubConnection *callee = natter_call_session_get_callee_connection (session);
+
+  return active (self) &&
+         ((caller != NULL && g_object_get_data (G_OBJECT (caller), REMOTE_MEMBER_KEY) != NULL) ||
+          (callee != NULL && g_object_get_data (G_OBJECT (callee), REMOTE_MEMBER_KEY) != NULL));
+}
+
 /* The session ended here: Redis forgets it, whatever state it was in. */
 void
 natter_hub_remote_calls_dropped (NatterHub *self, NatterCallSession *session)
@@ -811,10 +824,18 @@ on_gone (NatterHub *self, const char *member)
 {
   NatterHubConnection *stand_in = g_hash_table_lookup (self->remote_calls->stand_ins, member);
 
+  g_autoptr (NatterHubConnection) gone = NULL;
+
   if (stand_in == NULL)
     return;
-  natter_hub_connection_close (stand_in, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+  gone = g_object_ref (stand_in);
+  natter_hub_connection_close (gone, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
   g_hash_table_remove (self->remote_calls->stand_ins, member);
+  /* As when a connection here closes: the grace of a caller, the end of
+   * a call both parties left. */
+  natter_hub_calls_connection_closed (
+    self, gone,
+    natter_hub_lookup_connections (self, natter_hub_connection_get_profile_key (gone)) == NULL);
 }
 
 /**
