@@ -75,6 +75,7 @@ drop_session (NatterHub *self, NatterCallSession *session)
   natter_call_session_end (session);
   if (self->shared)
     natter_server_bus_release_call (self->bus, call_log_id);
+  natter_hub_remote_calls_dropped (self, session);
   g_signal_handlers_disconnect_by_data (session, self);
   unindex_from (self, natter_call_session_get_caller_key (session), session);
   unindex_from (self, natter_call_session_get_callee_key (session), session);
@@ -106,6 +107,7 @@ send_to_side (NatterHub *self,
                               to_caller ? natter_call_session_get_caller_key (session)
                                         : natter_call_session_get_callee_key (session),
                               except, type, text);
+  natter_hub_remote_calls_to_side (self, session, to_caller, except, type, text);
 }
 
 static NatterFrame *
@@ -130,6 +132,7 @@ cancel_ringing (NatterHub *self,
 
   natter_hub_send_to_profile (self, natter_call_session_get_callee_key (session), except,
                               "call_cancelled", text);
+  natter_hub_remote_calls_to_callee (self, session, except, "call_cancelled", text);
 }
 
 /* The one missed_call event a caller has in the history of a callee that
@@ -331,6 +334,7 @@ on_caller_gone (NatterHub *self, NatterCallSession *session)
   text = natter_frame_to_json (ended, NULL);
   natter_hub_send_to_profile (self, natter_call_session_get_callee_key (session), NULL,
                               "call_ended", text);
+  natter_hub_remote_calls_to_callee (self, session, NULL, "call_ended", text);
   drop_session (self, session);
 }
 
@@ -485,7 +489,8 @@ handle_invitation (NatterHub *self, NatterHubConnection *connection, NatterFrame
   }
 
   callee_key = natter_hub_profile_key (callee->profile_id, callee->profile_type);
-  if (natter_hub_lookup_connections (self, callee_key) == NULL) {
+  if (natter_hub_lookup_connections (self, callee_key) == NULL &&
+      !natter_hub_remote_calls_callee_elsewhere (self)) {
     g_autoptr (NatterCallLog) missed = NULL;
 
     missed = natter_server_db_set_call_status (self->db, call_log->call_log_id, "missed", &error);
@@ -535,6 +540,7 @@ handle_invitation (NatterHub *self, NatterHubConnection *connection, NatterFrame
   natter_hub_connection_send_frame (connection, reply);
 
   natter_hub_send_to_profile (self, callee_key, NULL, "call_invitation", invitation_json);
+  natter_hub_remote_calls_ring (self, session);
   natter_call_session_start_ringing (session, ring_timeout_s);
 }
 
@@ -668,6 +674,7 @@ handle_ice_candidate (NatterHub *self, NatterHubConnection *connection, NatterFr
       natter_call_session_add_caller_candidate (session, text);
     natter_hub_send_to_profile (self, natter_call_session_get_callee_key (session), NULL,
                                 "ice_candidate", text);
+    natter_hub_remote_calls_to_callee (self, session, NULL, "ice_candidate", text);
     return;
   }
 
@@ -869,15 +876,21 @@ handle_in_call (NatterHub *self, NatterHubConnection *connection, NatterFrame *f
 void
 natter_hub_calls_handle_frame (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
 {
+  /* Calls of other nodes go there (natter-hub-remote-calls.c). */
+  if (natter_hub_remote_calls_forward (self, connection, frame))
+    return;
+
   switch (frame->type) {
     case NATTER_FRAME_CALL_INVITATION:
-      handle_invitation (self, connection, frame);
+      if (!natter_hub_remote_calls_take_invitation (self, connection, frame))
+        handle_invitation (self, connection, frame);
       break;
     case NATTER_FRAME_ICE_CANDIDATE:
       handle_ice_candidate (self, connection, frame);
       break;
     case NATTER_FRAME_CALL_ANSWER:
-      handle_answer (self, connection, frame);
+      if (!natter_hub_remote_calls_take_answer (self, connection, frame))
+        handle_answer (self, connection, frame);
       break;
     case NATTER_FRAME_CALL_DECLINED:
       handle_declined (self, connection, frame);
@@ -903,6 +916,7 @@ natter_hub_calls_connection_opened (NatterHub *self, NatterHubConnection *connec
   const NatterProfile *profile = natter_hub_connection_get_profile (connection);
   GPtrArray *sessions;
 
+  natter_hub_remote_calls_connection_opened (self, connection);
   sessions = g_hash_table_lookup (self->calls_by_profile,
                                   natter_hub_connection_get_profile_key (connection));
   if (sessions == NULL)
@@ -940,6 +954,7 @@ natter_hub_calls_connection_closed (NatterHub *self,
   guint grace_s;
   guint abandoned_s;
 
+  natter_hub_remote_calls_connection_closed (self, connection);
   if (!was_last)
     return;
 
@@ -961,7 +976,8 @@ natter_hub_calls_connection_closed (NatterHub *self,
              natter_hub_lookup_connections (self, natter_call_session_get_caller_key (session)) ==
                NULL &&
              natter_hub_lookup_connections (self, natter_call_session_get_callee_key (session)) ==
-               NULL)
+               NULL &&
+             !natter_hub_remote_calls_party_elsewhere (self, session))
       natter_call_session_parties_left (session, abandoned_s);
   }
 }

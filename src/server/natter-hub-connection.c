@@ -29,6 +29,10 @@ struct _NatterHubConnection {
   /* NULL for a connection made for testing, whose frames go to outbox. */
   NatterWsTransport *transport;
   GPtrArray *outbox;
+  /* A stand-in for a connection on another node: what is sent goes there. */
+  NatterHubConnectionRelayFunc relay;
+  gpointer relay_data;
+  GDestroyNotify relay_destroy;
   NatterProfile *profile;
   char *profile_key;
   gint64 user_id;
@@ -311,6 +315,8 @@ natter_hub_connection_finalize (GObject *object)
   NatterHubConnection *self = (NatterHubConnection *) object;
 
   g_clear_pointer (&self->outbox, g_ptr_array_unref);
+  if (self->relay_destroy != NULL)
+    g_clear_pointer (&self->relay_data, self->relay_destroy);
   g_clear_pointer (&self->profile, natter_profile_free);
   g_clear_pointer (&self->profile_key, g_free);
   g_clear_pointer (&self->frame_bucket, natter_token_bucket_free);
@@ -489,6 +495,43 @@ natter_hub_connection_receive_for_testing (NatterHubConnection *self,
 }
 
 /**
+ * natter_hub_connection_new_relay:
+ * @profile: the profile of the connection it stands for
+ * @config: the server's configuration
+ * @metrics: (nullable): where frames are counted
+ * @relay: called with every frame sent to it
+ * @relay_data: for @relay, freed with @relay_destroy
+ * @relay_destroy: (nullable): frees @relay_data
+ *
+ * A connection with no WebSocket that stands for one on another node
+ * (natter-hub-remote-calls.c): the call signalling binds to it as to any
+ * connection, and what it is sent travels on to the real one.
+ *
+ * Returns: (transfer full): a new connection
+ */
+NatterHubConnection *
+natter_hub_connection_new_relay (const NatterProfile *profile,
+                                 const NatterServerConfig *config,
+                                 NatterMetrics *metrics,
+                                 NatterHubConnectionRelayFunc relay,
+                                 gpointer relay_data,
+                                 GDestroyNotify relay_destroy)
+{
+  NatterHubConnection *self;
+
+  g_return_val_if_fail (profile != NULL, NULL);
+  g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (relay != NULL, NULL);
+
+  self = connection_new (profile, 0, 0, config, metrics);
+  self->relay = relay;
+  self->relay_data = relay_data;
+  self->relay_destroy = relay_destroy;
+
+  return self;
+}
+
+/**
  * natter_hub_connection_get_outbox_for_testing:
  * @self: a connection from natter_hub_connection_new_for_testing ()
  *
@@ -606,6 +649,8 @@ natter_hub_connection_send_text (NatterHubConnection *self, const char *type, co
   length = strlen (text);
   if (self->transport != NULL)
     natter_ws_transport_send_text (self->transport, text, length);
+  else if (self->relay != NULL)
+    self->relay (self, type, text, self->relay_data);
   else
     g_ptr_array_add (self->outbox, g_strdup (text));
   self->bytes_sent += wire_size (length);

@@ -24,6 +24,17 @@ NatterHubConnection *natter_hub_connection_new (NatterWsTransport *transport,
                                                 const NatterServerConfig *config,
                                                 NatterMetrics *metrics);
 
+typedef void (*NatterHubConnectionRelayFunc) (NatterHubConnection *self,
+                                              const char *type,
+                                              const char *text,
+                                              gpointer user_data);
+NatterHubConnection *natter_hub_connection_new_relay (const NatterProfile *profile,
+                                                      const NatterServerConfig *config,
+                                                      NatterMetrics *metrics,
+                                                      NatterHubConnectionRelayFunc relay,
+                                                      gpointer relay_data,
+                                                      GDestroyNotify relay_destroy);
+
 const NatterProfile *natter_hub_connection_get_profile (NatterHubConnection *self);
 /* "type/id": the key of the hub's tables for this profile. */
 const char *natter_hub_connection_get_profile_key (NatterHubConnection *self);

@@ -12,8 +12,8 @@
  * stored it. Frames stored nowhere (typing) go on the same channels and
  * are simply lost while the bus is down; requests every node must carry
  * out (close a revoked token's WebSockets) go on natter:nodes. Each node
- * also hears a channel of its own, natter:node:ID, which nothing sends on
- * yet (calls across nodes will). The calls ringing on a node are written
+ * also hears a channel of its own, natter:node:ID, on which calls across
+ * nodes travel (natter-hub-remote-calls.c). The calls ringing on a node are written
  * to Redis: when the node dies another one makes them missed calls, and
  * when it starts again under the same id it fails only those
  * (natter_hub_calls_left ()). A node alone (the in-process bus) skips all
@@ -302,6 +302,39 @@ natter_hub_nodes_tell_others (NatterHub *self, const char *request, gint64 id)
   publish_on (self, NODES_CHANNEL, request, text, TRUE);
 }
 
+/* For natter-hub-remote-calls.c: what only is true now, lost if the bus
+ * is down (a call outlives no Redis outage of its ring anyway). */
+void
+natter_hub_nodes_publish_to_node (NatterHub *self,
+                                  const char *node_id,
+                                  const char *kind,
+                                  const char *text)
+{
+  g_autofree char *channel = g_strconcat (NODE_CHANNEL_PREFIX, node_id, NULL);
+
+  if (self->shared)
+    publish_on (self, channel, kind, text, FALSE);
+}
+
+void
+natter_hub_nodes_publish_to_profile (NatterHub *self,
+                                     const char *profile_key,
+                                     const char *kind,
+                                     const char *text)
+{
+  g_autofree char *channel = profile_channel (profile_key);
+
+  if (self->shared)
+    publish_on (self, channel, kind, text, FALSE);
+}
+
+void
+natter_hub_nodes_publish_to_all (NatterHub *self, const char *kind, const char *text)
+{
+  if (self->shared)
+    publish_on (self, NODES_CHANNEL, kind, text, FALSE);
+}
+
 static void
 on_nodes_request (NatterHub *self, const char *request, const char *text)
 {
@@ -420,6 +453,10 @@ on_bus_message (NatterServerBus *bus, const char *channel, GBytes *payload, Natt
 
   if (!split_payload (natter_server_bus_get_node_id (bus), payload, &kind, &text))
     return;
+  if (g_str_has_prefix (kind, NATTER_HUB_REMOTE_CALLS_KIND_PREFIX)) {
+    natter_hub_remote_calls_bus_message (self, kind, text);
+    return;
+  }
   if (g_str_equal (channel, NODES_CHANNEL)) {
     on_nodes_request (self, kind, text);
     return;
@@ -758,6 +795,7 @@ natter_hub_nodes_dispose (NatterHub *self)
 {
   if (self->bus != NULL)
     g_signal_handlers_disconnect_by_data (self->bus, self);
+  natter_hub_remote_calls_dispose (self);
   g_clear_object (&self->bus);
   g_clear_pointer (&self->node_profiles, g_hash_table_unref);
   g_clear_pointer (&self->sending, g_hash_table_unref);
@@ -797,6 +835,7 @@ natter_hub_set_bus (NatterHub *self, NatterServerBus *bus)
   g_signal_connect (bus, "presence-changed", G_CALLBACK (on_presence_changed), self);
   g_signal_connect (bus, "presence-queried", G_CALLBACK (on_presence_queried), self);
   g_signal_connect (bus, "connection-refused", G_CALLBACK (on_connection_refused), self);
+  natter_hub_remote_calls_init (self);
   /* What is meant for this node alone. */
   node_channel = g_strconcat (NODE_CHANNEL_PREFIX, natter_server_bus_get_node_id (bus), NULL);
   natter_server_bus_subscribe (bus, node_channel);

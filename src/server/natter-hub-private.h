@@ -8,6 +8,8 @@
 
 G_BEGIN_DECLS
 
+typedef struct _NatterHubRemoteCalls NatterHubRemoteCalls;
+
 struct _NatterHub {
   GObject parent_instance;
 
@@ -69,6 +71,8 @@ struct _NatterHub {
   GHashTable *presence_connections;
   guint64 next_greet;
   guint64 next_member;
+  /* Calls across nodes (natter-hub-remote-calls.c), only when shared. */
+  NatterHubRemoteCalls *remote_calls;
 };
 
 /* A conversation's participants and their profile keys, for routing;
@@ -115,6 +119,15 @@ void natter_hub_nodes_presence_opened (NatterHub *self,
                                        GPtrArray *contacts_elsewhere);
 void natter_hub_nodes_presence_closed (NatterHub *self, NatterHubConnection *connection);
 void natter_hub_nodes_init (NatterHub *self);
+void natter_hub_nodes_publish_to_node (NatterHub *self,
+                                       const char *node_id,
+                                       const char *kind,
+                                       const char *text);
+void natter_hub_nodes_publish_to_profile (NatterHub *self,
+                                          const char *profile_key,
+                                          const char *kind,
+                                          const char *text);
+void natter_hub_nodes_publish_to_all (NatterHub *self, const char *kind, const char *text);
 void natter_hub_nodes_dispose (NatterHub *self);
 /* natter-hub-attachments.c */
 gboolean natter_hub_check_attachments (NatterHub *self,
@@ -167,5 +180,37 @@ void natter_hub_calls_shutdown (NatterHub *self);
 /* Calls that rang on a node that is gone (natter-hub-calls.c). */
 void
 natter_hub_calls_left (NatterHub *self, const char *node_id, gboolean own, GArray *call_log_ids);
+
+/* natter-hub-remote-calls.c: calls across nodes, hooks of natter-hub-calls.c */
+#define NATTER_HUB_REMOTE_CALLS_KIND_PREFIX "call-"
+void natter_hub_remote_calls_init (NatterHub *self);
+void natter_hub_remote_calls_dispose (NatterHub *self);
+void natter_hub_remote_calls_bus_message (NatterHub *self, const char *kind, const char *text);
+gboolean natter_hub_remote_calls_take_invitation (NatterHub *self,
+                                                  NatterHubConnection *connection,
+                                                  NatterFrame *frame);
+gboolean natter_hub_remote_calls_callee_elsewhere (NatterHub *self);
+gboolean natter_hub_remote_calls_take_answer (NatterHub *self,
+                                              NatterHubConnection *connection,
+                                              NatterFrame *frame);
+void natter_hub_remote_calls_dropped (NatterHub *self, NatterCallSession *session);
+gboolean natter_hub_remote_calls_party_elsewhere (NatterHub *self, NatterCallSession *session);
+void natter_hub_remote_calls_ring (NatterHub *self, NatterCallSession *session);
+void natter_hub_remote_calls_to_side (NatterHub *self,
+                                      NatterCallSession *session,
+                                      gboolean to_caller,
+                                      NatterHubConnection *except,
+                                      const char *type,
+                                      const char *text);
+void natter_hub_remote_calls_to_callee (NatterHub *self,
+                                        NatterCallSession *session,
+                                        NatterHubConnection *except,
+                                        const char *type,
+                                        const char *text);
+gboolean natter_hub_remote_calls_forward (NatterHub *self,
+                                          NatterHubConnection *connection,
+                                          NatterFrame *frame);
+void natter_hub_remote_calls_connection_opened (NatterHub *self, NatterHubConnection *connection);
+void natter_hub_remote_calls_connection_closed (NatterHub *self, NatterHubConnection *connection);
 
 G_END_DECLS

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "natter-redis-connection.h"
+#include "natter-redis-calls.h"
 #include "natter-redis-nodes.h"
 
 /* A node's link to the other nodes through Redis pub/sub. Two connections
@@ -639,8 +640,68 @@ natter_redis_bus_iface_query_presence (NatterServerBus *bus,
 }
 
 static void
+on_call_checked (guint64 request,
+                 const char *verdict,
+                 gint64 ringing_call_log_id,
+                 gpointer user_data)
+{
+  natter_server_bus_emit_call_checked (NATTER_SERVER_BUS (user_data), request, verdict,
+                                       ringing_call_log_id);
+}
+
+static gboolean
+natter_redis_bus_iface_check_call (NatterServerBus *bus,
+                                   guint64 request,
+                                   const char *caller_key,
+                                   const char *callee_key,
+                                   guint max_ringing)
+{
+  if (NATTER_REDIS_BUS (bus)->commands == NULL)
+    return FALSE;
+  return natter_redis_calls_check (NATTER_REDIS_BUS (bus)->commands, request, caller_key,
+                                   callee_key, max_ringing, on_call_checked, bus);
+}
+
+static void
+natter_redis_bus_iface_ring_call (NatterServerBus *bus,
+                                  gint64 call_log_id,
+                                  const char *caller_key,
+                                  const char *callee_key,
+                                  guint ring_ms)
+{
+  NatterRedisBus *self = NATTER_REDIS_BUS (bus);
+
+  if (self->commands != NULL)
+    natter_redis_calls_ring (self->commands, call_log_id, self->node_id, caller_key, callee_key,
+                             ring_ms);
+}
+
+static void
+on_call_moved (guint64 request, int outcome, gpointer user_data)
+{
+  natter_server_bus_emit_call_moved (NATTER_SERVER_BUS (user_data), request, outcome);
+}
+
+static gboolean
+natter_redis_bus_iface_move_call (NatterServerBus *bus,
+                                  guint64 request,
+                                  gint64 call_log_id,
+                                  const char *from_state,
+                                  const char *to_state,
+                                  const char *member)
+{
+  if (NATTER_REDIS_BUS (bus)->commands == NULL)
+    return FALSE;
+  return natter_redis_calls_move (NATTER_REDIS_BUS (bus)->commands, request, call_log_id,
+                                  from_state, to_state, member, on_call_moved, bus);
+}
+
+static void
 natter_redis_bus_iface_init (NatterServerBusInterface *iface)
 {
+  iface->check_call = natter_redis_bus_iface_check_call;
+  iface->ring_call = natter_redis_bus_iface_ring_call;
+  iface->move_call = natter_redis_bus_iface_move_call;
   iface->add_presence = natter_redis_bus_iface_add_presence;
   iface->remove_presence = natter_redis_bus_iface_remove_presence;
   iface->query_presence = natter_redis_bus_iface_query_presence;

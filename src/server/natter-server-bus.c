@@ -12,6 +12,8 @@ enum {
   SIGNAL_CALLS_LEFT,
   SIGNAL_PRESENCE_CHANGED,
   SIGNAL_PRESENCE_QUERIED,
+  SIGNAL_CALL_CHECKED,
+  SIGNAL_CALL_MOVED,
   SIGNAL_CONNECTION_REFUSED,
   N_SIGNALS
 };
@@ -83,6 +85,24 @@ natter_server_bus_default_init (NatterServerBusInterface *iface)
   signals[SIGNAL_CONNECTION_REFUSED] =
     g_signal_new ("connection-refused", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL,
                   NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  /**
+   * NatterServerBus::call-checked:
+   * @request: the number given to natter_server_bus_check_call ()
+   * @verdict: "ring", "offline", "glare", "busy", or "error" (Redis lost)
+   * @ringing_call_log_id: for "glare", the call ringing the other way
+   */
+  signals[SIGNAL_CALL_CHECKED] =
+    g_signal_new ("call-checked", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 3, G_TYPE_UINT64, G_TYPE_STRING, G_TYPE_INT64);
+  /**
+   * NatterServerBus::call-moved:
+   * @request: the number given to natter_server_bus_move_call ()
+   * @outcome: 1 moved, 0 the call was in another state, -1 unknown to
+   *   Redis (or Redis lost)
+   */
+  signals[SIGNAL_CALL_MOVED] =
+    g_signal_new ("call-moved", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_INT);
 }
 
 /**
@@ -247,6 +267,100 @@ natter_server_bus_query_presence (NatterServerBus *self,
 
   iface = NATTER_SERVER_BUS_GET_IFACE (self);
   return iface->query_presence != NULL && iface->query_presence (self, request, profile_keys);
+}
+
+/**
+ * natter_server_bus_check_call:
+ * @self: the bus
+ * @request: a number for the answer
+ * @caller_key: who invites
+ * @callee_key: whom
+ * @max_ringing: how many calls @caller_key may have ringing
+ *
+ * Glare, busy and whether the callee is online on any node, in one step.
+ *
+ * Returns: %TRUE when ::call-checked will answer
+ */
+gboolean
+natter_server_bus_check_call (NatterServerBus *self,
+                              guint64 request,
+                              const char *caller_key,
+                              const char *callee_key,
+                              guint max_ringing)
+{
+  NatterServerBusInterface *iface;
+
+  g_return_val_if_fail (NATTER_IS_SERVER_BUS (self), FALSE);
+
+  iface = NATTER_SERVER_BUS_GET_IFACE (self);
+  return iface->check_call != NULL &&
+         iface->check_call (self, request, caller_key, callee_key, max_ringing);
+}
+
+/* A call rings from now on, for at most @ring_ms. */
+void
+natter_server_bus_ring_call (NatterServerBus *self,
+                             gint64 call_log_id,
+                             const char *caller_key,
+                             const char *callee_key,
+                             guint ring_ms)
+{
+  NatterServerBusInterface *iface;
+
+  g_return_if_fail (NATTER_IS_SERVER_BUS (self));
+
+  iface = NATTER_SERVER_BUS_GET_IFACE (self);
+  if (iface->ring_call != NULL)
+    iface->ring_call (self, call_log_id, caller_key, callee_key, ring_ms);
+}
+
+/**
+ * natter_server_bus_move_call:
+ * @self: the bus
+ * @request: a number for the answer (0: none wanted)
+ * @call_log_id: the call
+ * @from_state: "ringing", "answered", or "*" (any)
+ * @to_state: "answered" or "ended"
+ * @member: (nullable): the connection that moves it
+ *
+ * One compare-and-set on the call's state across all nodes.
+ *
+ * Returns: %TRUE when ::call-moved will answer
+ */
+gboolean
+natter_server_bus_move_call (NatterServerBus *self,
+                             guint64 request,
+                             gint64 call_log_id,
+                             const char *from_state,
+                             const char *to_state,
+                             const char *member)
+{
+  NatterServerBusInterface *iface;
+
+  g_return_val_if_fail (NATTER_IS_SERVER_BUS (self), FALSE);
+
+  iface = NATTER_SERVER_BUS_GET_IFACE (self);
+  return iface->move_call != NULL &&
+         iface->move_call (self, request, call_log_id, from_state, to_state, member);
+}
+
+void
+natter_server_bus_emit_call_checked (NatterServerBus *self,
+                                     guint64 request,
+                                     const char *verdict,
+                                     gint64 ringing_call_log_id)
+{
+  g_return_if_fail (NATTER_IS_SERVER_BUS (self));
+
+  g_signal_emit (self, signals[SIGNAL_CALL_CHECKED], 0, request, verdict, ringing_call_log_id);
+}
+
+void
+natter_server_bus_emit_call_moved (NatterServerBus *self, guint64 request, int outcome)
+{
+  g_return_if_fail (NATTER_IS_SERVER_BUS (self));
+
+  g_signal_emit (self, signals[SIGNAL_CALL_MOVED], 0, request, outcome);
 }
 
 void

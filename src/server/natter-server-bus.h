@@ -31,7 +31,11 @@ G_BEGIN_DECLS
  * - "presence-queried" (guint64 request, GStrv online): the answer to
  *   natter_server_bus_query_presence ().
  * - "connection-refused" (const char *member): the connection added as
- *   @member is one more than its user may hold on all nodes together. */
+ *   @member is one more than its user may hold on all nodes together.
+ * - "call-checked" (guint64 request, const char *verdict, gint64
+ *   ringing_call_log_id): the answer to natter_server_bus_check_call ().
+ * - "call-moved" (guint64 request, gint outcome): the answer to
+ *   natter_server_bus_move_call (). */
 
 #define NATTER_TYPE_SERVER_BUS (natter_server_bus_get_type ())
 G_DECLARE_INTERFACE (NatterServerBus, natter_server_bus, NATTER, SERVER_BUS, GObject)
@@ -56,6 +60,23 @@ struct _NatterServerBusInterface {
   gboolean (*query_presence) (NatterServerBus *self,
                               guint64 request,
                               const char *const *profile_keys);
+  /* Optional too: call sessions every node agrees on. */
+  gboolean (*check_call) (NatterServerBus *self,
+                          guint64 request,
+                          const char *caller_key,
+                          const char *callee_key,
+                          guint max_ringing);
+  void (*ring_call) (NatterServerBus *self,
+                     gint64 call_log_id,
+                     const char *caller_key,
+                     const char *callee_key,
+                     guint ring_ms);
+  gboolean (*move_call) (NatterServerBus *self,
+                         guint64 request,
+                         gint64 call_log_id,
+                         const char *from_state,
+                         const char *to_state,
+                         const char *member);
 };
 
 const char *natter_server_bus_get_node_id (NatterServerBus *self);
@@ -71,6 +92,22 @@ void natter_server_bus_remove_presence (NatterServerBus *self, const char *membe
 gboolean natter_server_bus_query_presence (NatterServerBus *self,
                                            guint64 request,
                                            const char *const *profile_keys);
+gboolean natter_server_bus_check_call (NatterServerBus *self,
+                                       guint64 request,
+                                       const char *caller_key,
+                                       const char *callee_key,
+                                       guint max_ringing);
+void natter_server_bus_ring_call (NatterServerBus *self,
+                                  gint64 call_log_id,
+                                  const char *caller_key,
+                                  const char *callee_key,
+                                  guint ring_ms);
+gboolean natter_server_bus_move_call (NatterServerBus *self,
+                                      guint64 request,
+                                      gint64 call_log_id,
+                                      const char *from_state,
+                                      const char *to_state,
+                                      const char *member);
 
 /* For backends. */
 void natter_server_bus_emit_message (NatterServerBus *self, const char *channel, GBytes *payload);
@@ -84,6 +121,11 @@ void natter_server_bus_emit_presence_changed (NatterServerBus *self,
                                               const char *profile_key,
                                               gboolean online);
 void natter_server_bus_emit_connection_refused (NatterServerBus *self, const char *member);
+void natter_server_bus_emit_call_checked (NatterServerBus *self,
+                                          guint64 request,
+                                          const char *verdict,
+                                          gint64 ringing_call_log_id);
+void natter_server_bus_emit_call_moved (NatterServerBus *self, guint64 request, int outcome);
 void natter_server_bus_emit_presence_queried (NatterServerBus *self,
                                               guint64 request,
                                               const char *const *online);
