@@ -380,12 +380,17 @@ update_delay_rate (NatterBandwidthEstimator *self, gint64 now_us)
          * estimate instead, and let it grow back while the sender stays
          * application-limited; a real bottleneck goes on signalling and
          * soon carries less than is sent, which ends the exception. */
-        if (is_app_limited (self)) {
+        gboolean app_limited = is_app_limited (self);
+
+        if (app_limited) {
           self->app_limited_ceiling_bps = MAX (self->app_limited_ceiling_bps, self->delay_bps);
           base = self->delay_bps;
         } else {
           self->app_limited_ceiling_bps = 0;
         }
+        g_debug ("overuse: %.0f -> %.0f bit/s (sent %u, acknowledged %u%s)", self->delay_bps,
+                 clamp_rate (self, MIN (self->delay_bps, 0.85 * base)), self->sent_bps,
+                 self->acknowledged_bps, app_limited ? ", application-limited" : "");
         self->delay_bps = clamp_rate (self, MIN (self->delay_bps, 0.85 * base));
         self->starting = FALSE;
         /* Wait for the queue to drain before judging again. */
