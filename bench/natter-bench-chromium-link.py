@@ -13,10 +13,16 @@ first --warm-up seconds, median over --count calls; plus the emulator's
 bottleneck drops over the same window, and the caller's sent bitrate,
 resolution and estimate (availableOutgoingBitrate) over time.
 
+With --natter caller (or callee), natter-cli takes that side (the media of
+`natter-bench calls --link`): a Natter ↔ Chromium call, to see that each
+adapts to the other's feedback. Natter's figures are its call_stats lines
+(frames decoded, freezes, concealed audio; as the sender, its video
+bitrate, the encoder's target and its estimate).
+
 Usage (root; from the top of a build tree or with the paths given):
   bench/natter-bench-chromium-link.py --link DELAY_MS,LOSS_PCT,KBIT
       [--count 3] [--duration 20] [--warm-up 5] [--build build]
-      [--chromium PATH] [--json]
+      [--natter caller|callee] [--chromium PATH] [--json]
 """
 
 import argparse
@@ -141,6 +147,79 @@ def chromium(binary, netns, home, url, video_file):
                             start_new_session=True)
 
 
+# natter-bench calls --link's media (bench/natter-bench-calls-link.c).
+NATTER_MEDIA_ENV = {
+    "NATTER_VIDEO_SRC": "videotestsrc is-live=true pattern=smpte horizontal-speed=4 ! capsfilter "
+                        "caps=\"video/x-raw,width=640,height=360,framerate=30/1\"",
+    "NATTER_AUDIO_SRC": "audiotestsrc is-live=true wave=ticks",
+    "NATTER_AUDIO_SINK": "fakesink sync=false",
+    "NATTER_SOUND_DIR": "/nonexistent",
+    "NATTER_TOKEN_STORE": "file",
+}
+
+
+def natter_cli(binary, netns, home, server, user, args, out_path):
+    """natter-cli signed in as @user (token in the environment), stdout (its
+    JSON lines) to @out_path."""
+    os.makedirs(home, exist_ok=True)
+    env = dict(os.environ, XDG_DATA_HOME=home, NATTER_TOKEN=user[0], **NATTER_MEDIA_ENV)
+    with open(out_path, "w") as out, open(out_path + ".stderr", "w") as err:
+        return subprocess.Popen(
+            ["ip", "netns", "exec", netns, binary, "--server", server,
+             "--profile", "%s:%d" % (user[2], user[1])] + args,
+            env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
+
+
+def json_lines(path, event):
+    lines = []
+    try:
+        with open(path) as stream:
+            for line in stream:
+                try:
+                    value = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(value, dict) and value.get("event") == event:
+                    lines.append(value)
+    except OSError:
+        pass
+    return lines
+
+
+def natter_figures(out_path, from_s):
+    """A natter-cli side's figures after @from_s (CLOCK_MONOTONIC seconds),
+    as natter-bench calls --link counts them; None without a call_summary."""
+    summaries = json_lines(out_path, "call_summary")
+    if not summaries:
+        return None, None, []
+    accepted_s = summaries[-1]["accepted_at_us"] / 1e6
+    stats = [dict(line, at=accepted_s + line["t_ms"] / 1000.0)
+             for line in json_lines(out_path, "call_stats")]
+    window = [line for line in stats if line["at"] >= from_s]
+    figures = None
+    if len(window) >= 2:
+        first, last = window[0], window[-1]
+        seconds = last["at"] - first["at"]
+        played = last["audio_frames_played"] - first["audio_frames_played"]
+        concealed = last["audio_frames_concealed"] - first["audio_frames_concealed"]
+        figures = {
+            "fps": (last["video_frames_received"] - first["video_frames_received"]) / seconds,
+            "freezes": last["video_freezes"] - first["video_freezes"],
+            "freeze_s": (last["video_freeze_ms"] - first["video_freeze_ms"]) / 1000.0,
+            "concealed_pct": 100.0 * concealed / (played + concealed)
+            if played + concealed > 0 else 0.0,
+            "height_in": None,
+        }
+    series = []
+    for line in stats[1::2]:
+        def kbit(key):
+            value = line.get(key)
+            return "%.0f" % (value / 1000) if isinstance(value, (int, float)) else "n/a"
+        series.append("%s/%s/%s" % (kbit("video_send_bitrate"), kbit("encoder_target_bitrate"),
+                                    kbit("estimated_bitrate")))
+    return figures, accepted_s, series
+
+
 def stop(process):
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -184,43 +263,105 @@ def side_figures(samples, from_s):
 def run_call(args, index, url, users, page_port, work):
     REPORTS.items.clear()
     server_a, server_b = os.environ["NATTER_LINK_SERVER_A"], os.environ["NATTER_LINK_SERVER_B"]
+    port = url.rsplit(":", 1)[1]
+    natter_out = os.path.join(work, "natter-%d.jsonl" % index)
+    chromium_side = {"caller": "answer", "callee": "call"}.get(args.natter)
 
     def page(side, host, user, peer):
         query = urllib.parse.urlencode({
-            "server": "http://%s:%s" % (host, url.rsplit(":", 1)[1]), "token": user[0],
+            "server": "http://%s:%s" % (host, port), "token": user[0],
             "profile_id": user[1], "profile_type": user[2], "mode": side,
             "peer_id": peer[1], "peer_type": peer[2], "duration_s": args.duration})
         return "http://%s:%d/natter-link-call.html?%s" % (host, page_port, query)
 
-    callee = chromium(args.chromium, os.environ["NATTER_LINK_NETNS_B"],
-                      os.path.join(work, "b-%d" % index),
-                      page("answer", server_b, users["callee"], users["caller"]),
-                      os.path.join(work, "camera.y4m"))
-    caller = None
+    def natter_output_has(text):
+        try:
+            with open(natter_out) as stream:
+                return text in stream.read()
+        except OSError:
+            return False
+
+    callee = caller = None
     try:
-        REPORTS.wait(lambda items: any(r["kind"] == "ready" and r["side"] == "answer"
-                                       for r in items), 60, "the callee page")
-        caller = chromium(args.chromium, os.environ["NATTER_LINK_NETNS_A"],
-                          os.path.join(work, "a-%d" % index),
-                          page("call", server_a, users["caller"], users["callee"]),
-                          os.path.join(work, "camera.y4m"))
-        REPORTS.wait(lambda items: sum(r["kind"] == "ended" for r in items) >= 2,
-                     args.duration + 90, "both sides to end the call")
+        if args.natter == "callee":
+            callee = natter_cli(args.cli_binary, os.environ["NATTER_LINK_NETNS_B"],
+                                os.path.join(work, "b-%d" % index),
+                                "http://%s:%s" % (server_b, port), users["callee"],
+                                ["answer", "--auto", "--count", "1", "--duration",
+                                 str(args.duration + 60), "--stats-interval", "1000"],
+                                natter_out)
+            deadline = time.monotonic() + 30
+            while not natter_output_has('"waiting"') and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not natter_output_has('"waiting"'):
+                raise RuntimeError("natter-cli answer did not come up")
+        else:
+            callee = chromium(args.chromium, os.environ["NATTER_LINK_NETNS_B"],
+                              os.path.join(work, "b-%d" % index),
+                              page("answer", server_b, users["callee"], users["caller"]),
+                              os.path.join(work, "camera.y4m"))
+            REPORTS.wait(lambda items: any(r["kind"] == "ready" and r["side"] == "answer"
+                                           for r in items), 60, "the callee page")
+        if args.natter == "caller":
+            caller = natter_cli(args.cli_binary, os.environ["NATTER_LINK_NETNS_A"],
+                                os.path.join(work, "a-%d" % index),
+                                "http://%s:%s" % (server_a, port), users["caller"],
+                                ["call", "%s:%d" % (users["callee"][2], users["callee"][1]),
+                                 "--video", "--duration", str(args.duration), "--timeout", "60",
+                                 "--stats-interval", "1000"], natter_out)
+            caller.wait(timeout=args.duration + 120)
+            REPORTS.wait(lambda items: any(r["kind"] == "ended" for r in items), 30,
+                         "the callee page to end the call")
+        else:
+            caller = chromium(args.chromium, os.environ["NATTER_LINK_NETNS_A"],
+                              os.path.join(work, "a-%d" % index),
+                              page("call", server_a, users["caller"], users["callee"]),
+                              os.path.join(work, "camera.y4m"))
+            ended = 1 if args.natter == "callee" else 2
+            REPORTS.wait(lambda items: sum(r["kind"] == "ended" for r in items) >= ended,
+                         args.duration + 90, "the call to end")
+            if args.natter == "callee":
+                # It ends when the page's hang-up reaches it.
+                try:
+                    callee.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    pass
+    except subprocess.TimeoutExpired:
+        raise RuntimeError("natter-cli call did not end")
     finally:
         for process in (caller, callee):
             if process is not None:
                 stop(process)
 
+    keep = os.environ.get("NATTER_BENCH_STDERR_DIR")
+    if keep and args.natter:
+        # natter-cli's output and log (G_MESSAGES_DEBUG) kept for a look.
+        os.makedirs(keep, exist_ok=True)
+        subprocess.run(["cp", natter_out, natter_out + ".stderr", keep])
+
     items = list(REPORTS.items)
     accepted = [r["at"] for r in items if r["kind"] == "accepted" and r["side"] == "call"]
+    natter, natter_accepted, natter_series = (natter_figures(natter_out, 0) if args.natter
+                                              else (None, None, []))
+    if args.natter == "caller":
+        accepted = [natter_accepted] if natter_accepted is not None else []
     if not accepted:
         raise RuntimeError("the call was never answered")
     from_s = accepted[0] + args.warm_up
-    end_s = max(r["at"] for r in items if r["kind"] == "sample")
     samples = {side: [r for r in items if r["kind"] == "sample" and r["side"] == side]
                for side in ("call", "answer")}
-    result = {"caller_to_callee": side_figures(samples["answer"], from_s),
-              "callee_to_caller": side_figures(samples["call"], from_s)}
+    end_s = max([r["at"] for r in items if r["kind"] == "sample"] or [time.monotonic()])
+    if args.natter:
+        natter, _, _ = natter_figures(natter_out, from_s)
+    if args.natter == "caller":
+        result = {"caller_to_callee": side_figures(samples["answer"], from_s),
+                  "callee_to_caller": natter}
+    elif args.natter == "callee":
+        result = {"caller_to_callee": natter,
+                  "callee_to_caller": side_figures(samples["call"], from_s)}
+    else:
+        result = {"caller_to_callee": side_figures(samples["answer"], from_s),
+                  "callee_to_caller": side_figures(samples["call"], from_s)}
 
     link = link_events(os.environ["NATTER_LINK_STATS"])
     start = next((e for e in link if e["now_us"] >= from_s * 1e6), None)
@@ -232,16 +373,23 @@ def run_call(args, index, url, users, page_port, work):
         dropped = end[-1][key]["bottleneck_dropped"] - start[key]["bottleneck_dropped"]
         result[name]["dropped_pct"] = 100.0 * dropped / entered if entered else 0.0
 
-    series = []
-    previous = None
-    for s in samples["call"]:
-        if previous is not None and s["at"] > previous["at"]:
-            series.append("%.0f@%dp/%s" % (
-                (s["bytes_sent"] - previous["bytes_sent"]) * 8 / (s["at"] - previous["at"]) / 1000,
-                s["frame_height_out"],
-                "%.0f" % (s["estimate"] / 1000) if s["estimate"] else "n/a"))
-        previous = s
-    result["caller_send"] = series[1::2]
+    def chromium_series(side):
+        series = []
+        previous = None
+        for s in samples[side]:
+            if previous is not None and s["at"] > previous["at"]:
+                series.append("%.0f@%dp/%s" % (
+                    (s["bytes_sent"] - previous["bytes_sent"]) * 8
+                    / (s["at"] - previous["at"]) / 1000,
+                    s["frame_height_out"],
+                    "%.0f" % (s["estimate"] / 1000) if s["estimate"] else "n/a"))
+            previous = s
+        return series[1::2]
+
+    result["natter_send"] = natter_series
+    result["chromium_send"] = chromium_series(chromium_side) if chromium_side else []
+    result["caller_send"] = (natter_series if args.natter == "caller"
+                             else chromium_series("call"))
     return result
 
 
@@ -288,8 +436,10 @@ def inside(args):
     if args.json:
         print(json.dumps(summary))
         return 0 if results else 1
-    print("Chromium ↔ Chromium --link %s: %d calls of %d s, after the first %g s, median"
-          % (args.link, len(results), args.duration, args.warm_up))
+    title = {None: "Chromium ↔ Chromium", "caller": "natter-cli (caller) ↔ Chromium",
+             "callee": "Chromium (caller) ↔ natter-cli"}[args.natter]
+    print("%s --link %s: %d calls of %d s, after the first %g s, median"
+          % (title, args.link, len(results), args.duration, args.warm_up))
     for name in ("caller_to_callee", "callee_to_caller"):
         f = summary[name]
 
@@ -302,8 +452,14 @@ def inside(args):
     for index, result in enumerate(results, 1):
         print("  call %d: %s" % (index, json.dumps(
             {k: result[k] for k in ("caller_to_callee", "callee_to_caller")})))
-        print("    caller sends kbit/s@height/estimate every 2 s: %s"
-              % " ".join(result["caller_send"]))
+        if args.natter:
+            print("    natter-cli sends video kbit/s / encoder target / estimate every 2 s: %s"
+                  % " ".join(result["natter_send"]))
+            print("    Chromium sends video kbit/s@height/estimate every 2 s: %s"
+                  % " ".join(result["chromium_send"]))
+        else:
+            print("    caller sends kbit/s@height/estimate every 2 s: %s"
+                  % " ".join(result["caller_send"]))
     return 0 if results else 1
 
 
@@ -318,9 +474,13 @@ def main():
     parser.add_argument("--build", default="build")
     parser.add_argument("--chromium", default="chromium")
     parser.add_argument("--server-binary")
+    parser.add_argument("--cli-binary")
+    parser.add_argument("--natter", choices=("caller", "callee"),
+                        help="natter-cli takes this side of the call")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     args.server_binary = args.server_binary or os.path.join(args.build, "src/server/natter-server")
+    args.cli_binary = os.path.abspath(args.cli_binary or os.path.join(args.build, "src/cli/natter-cli"))
 
     if "NATTER_LINK_NETNS_A" in os.environ:
         return inside(args)

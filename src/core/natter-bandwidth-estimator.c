@@ -35,6 +35,14 @@
 #define ACK_HISTORY 512
 /* On overuse, the least fraction of the estimate the decrease starts from. */
 #define DECREASE_FLOOR 0.5
+/* Sending under this share of the estimate is application-limited (the
+ * encoder, not the path, sets the rate), as libwebrtc's ALR detector. */
+#define APP_LIMITED_FRACTION 0.8
+/* Over a second, so that a keyframe's burst does not hide it. */
+#define SENT_WINDOW_US 1000000
+/* ...unless the path carries less than this share of what was sent: then
+ * the queue is growing and the sender is over the path's rate after all. */
+#define CARRIED_FRACTION 0.85
 /* Loss-based: judged over at least this long. */
 #define LOSS_INTERVAL_US 500000
 #define LOSS_HIGH 0.10
@@ -89,6 +97,17 @@ struct _NatterBandwidthEstimator {
   guint ack_next;
   guint ack_count;
   guint acknowledged_bps;
+
+  /* Sent bitrate: send time and size of every reported packet, lost ones
+   * too. */
+  gint64 sent_time_us[ACK_HISTORY];
+  guint sent_size[ACK_HISTORY];
+  guint sent_next;
+  guint sent_count;
+  guint sent_bps;
+  /* The estimate before an overuse seen while application-limited: while
+   * the sender stays so, the estimate may grow back to it. */
+  double app_limited_ceiling_bps;
 
   /* Loss-based. */
   double loss_bps;
@@ -266,6 +285,48 @@ add_received_packet (NatterBandwidthEstimator *self, const NatterPacketFeedback 
 }
 
 static void
+add_sent_packet (NatterBandwidthEstimator *self, const NatterPacketFeedback *packet)
+{
+  self->sent_time_us[self->sent_next] = packet->send_time_us;
+  self->sent_size[self->sent_next] = packet->size;
+  self->sent_next = (self->sent_next + 1) % ACK_HISTORY;
+  self->sent_count = MIN (self->sent_count + 1, ACK_HISTORY);
+}
+
+static void
+update_sent_bitrate (NatterBandwidthEstimator *self)
+{
+  gint64 latest = G_MININT64, earliest = G_MAXINT64;
+  guint64 bytes = 0;
+
+  for (guint i = 0; i < self->sent_count; i++)
+    latest = MAX (latest, self->sent_time_us[i]);
+  for (guint i = 0; i < self->sent_count; i++) {
+    if (self->sent_time_us[i] > latest - SENT_WINDOW_US) {
+      bytes += self->sent_size[i];
+      earliest = MIN (earliest, self->sent_time_us[i]);
+    }
+  }
+  if (self->sent_count == 0 || latest - earliest < SENT_WINDOW_US / 5)
+    return;
+  self->sent_bps = (guint) (bytes * 8 * G_USEC_PER_SEC / MAX (latest - earliest, 1));
+}
+
+/* Whether the encoder rather than the path limits what is sent: then what
+ * is acknowledged is the encoder's rate and says nothing about the path's
+ * (GCC's application-limited region). */
+static gboolean
+is_app_limited (const NatterBandwidthEstimator *self)
+{
+  double estimate = MIN (self->delay_bps, self->loss_bps);
+
+  if (self->sent_bps == 0 || self->acknowledged_bps == 0)
+    return FALSE;
+  return self->sent_bps < APP_LIMITED_FRACTION * estimate &&
+         self->acknowledged_bps >= CARRIED_FRACTION * self->sent_bps;
+}
+
+static void
 update_acknowledged_bitrate (NatterBandwidthEstimator *self)
 {
   gint64 latest = G_MININT64, earliest = G_MAXINT64;
@@ -312,6 +373,24 @@ update_delay_rate (NatterBandwidthEstimator *self, gint64 now_us)
                         ? MAX (self->acknowledged_bps, DECREASE_FLOOR * self->delay_bps)
                         : self->delay_bps;
 
+        /* Application-limited, what got through is what the encoder sent:
+         * cutting from it, and from the next, lower, figure at the next
+         * overuse (a keyframe's burst, a busy machine), took a 300 kbit/s
+         * call's estimate from 200 to 100 kbit/s in 20 s. Cut from the
+         * estimate instead, and let it grow back while the sender stays
+         * application-limited; a real bottleneck goes on signalling and
+         * soon carries less than is sent, which ends the exception. */
+        gboolean app_limited = is_app_limited (self);
+
+        if (app_limited) {
+          self->app_limited_ceiling_bps = MAX (self->app_limited_ceiling_bps, self->delay_bps);
+          base = self->delay_bps;
+        } else {
+          self->app_limited_ceiling_bps = 0;
+        }
+        g_debug ("overuse: %.0f -> %.0f bit/s (sent %u, acknowledged %u%s)", self->delay_bps,
+                 clamp_rate (self, MIN (self->delay_bps, 0.85 * base)), self->sent_bps,
+                 self->acknowledged_bps, app_limited ? ", application-limited" : "");
         self->delay_bps = clamp_rate (self, MIN (self->delay_bps, 0.85 * base));
         self->starting = FALSE;
         /* Wait for the queue to drain before judging again. */
@@ -333,8 +412,13 @@ update_delay_rate (NatterBandwidthEstimator *self, gint64 now_us)
         self->rate_state = RATE_INCREASE;
         /* An encoder that sends less than allowed must not let the estimate
          * run away from what was ever tested. */
-        if (self->acknowledged_bps > 0)
-          grown = MIN (grown, MAX (self->delay_bps, 1.5 * self->acknowledged_bps + 10000));
+        if (self->acknowledged_bps > 0) {
+          double ceiling = 1.5 * self->acknowledged_bps + 10000;
+
+          if (is_app_limited (self))
+            ceiling = MAX (ceiling, self->app_limited_ceiling_bps);
+          grown = MIN (grown, MAX (self->delay_bps, ceiling));
+        }
         self->delay_bps = clamp_rate (self, grown);
       }
       break;
@@ -394,12 +478,14 @@ natter_bandwidth_estimator_on_feedback (NatterBandwidthEstimator *self,
     return;
   self->last_feedback_us = now_us;
   for (guint i = 0; i < n_packets; i++) {
+    add_sent_packet (self, &packets[i]);
     if (packets[i].arrival_time_us < 0)
       lost++;
     else
       add_received_packet (self, &packets[i]);
   }
   update_acknowledged_bitrate (self);
+  update_sent_bitrate (self);
   update_delay_rate (self, now_us);
   update_loss_rate (self, lost, n_packets, now_us);
 }

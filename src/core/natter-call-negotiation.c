@@ -671,7 +671,8 @@ set_transceivers_nack (NatterCallPipeline *self)
 }
 
 /* ULPFEC in RED for video, answered when the peer offers it (browsers
- * do). It costs nothing until loss is seen; then the share of FEC packets
+ * do) and no transport-wide congestion control is negotiated (see
+ * build_answerer()). It costs nothing until loss is seen; then the share of FEC packets
  * follows the loss (see update_adaptation_properties()). We offer it only
  * with NATTER_CALL_FEC=1: between two Natter clients on an emulated
  * 300 kbit/s link with 1 % loss, video fell from 6-10 fps to 1-7 fps with
@@ -911,7 +912,16 @@ build_answerer (NatterCallPipeline *self, GstSDPMessage *offer, GError **error)
       return FALSE;
   }
   set_transceivers_nack (self);
-  set_transceivers_fec (self, offer_has_fec (offer));
+  /* Not with transport-wide congestion control (unless NATTER_CALL_FEC=1
+   * asks for it): GStreamer 1.22's RED encoder leaves the transport-wide
+   * sequence number extension out of the video packets it wraps, so the
+   * peer's feedback covered audio alone and the estimate never moved from
+   * its start (Chromium calling natter-cli on an 800 kbit/s link: 300
+   * kbit/s for the whole call, and Chromium had no estimate either; without
+   * RED both follow the link). NACK and RTX still repair video. */
+  set_transceivers_fec (
+    self, offer_has_fec (offer) &&
+            (self->twcc_extension_id == 0 || g_strcmp0 (g_getenv ("NATTER_CALL_FEC"), "1") == 0));
 
   return start_playing (self, error);
 }
