@@ -23,10 +23,9 @@ struct _NatterMessageRow {
   GtkWidget parent_instance;
 
   NatterMessageItem *item;
-  /* Follow whichever item the row shows: the groups move their handler and
-   * bindings when the item changes. */
+  /* Follow whichever item the row shows: the group moves its handler when
+   * the item changes. */
   GSignalGroup *item_signals;
-  GBindingGroup *item_bindings;
   gboolean show_day;
   gboolean grouped;
   gboolean read;
@@ -124,7 +123,10 @@ update_highlight (NatterMessageRow *self)
 
   self->n_highlights = 0;
   if (self->highlight_words == NULL || text == NULL || *text == '\0') {
-    gtk_label_set_attributes (self->text_label, NULL);
+    /* GTK lays the label out anew for any attribute list given, even the
+     * same empty one: binding a row must not pay that twice. */
+    if (gtk_label_get_attributes (self->text_label) != NULL)
+      gtk_label_set_attributes (self->text_label, NULL);
     return;
   }
 
@@ -254,7 +256,6 @@ update_row (NatterMessageRow *self)
 {
   NatterMessageItem *item = self->item;
   g_autoptr (GDateTime) sent_at = NULL;
-  g_autoptr (GDateTime) now = NULL;
   g_autofree char *markup = NULL;
   g_autofree char *time_text = NULL;
   const char *text;
@@ -262,6 +263,10 @@ update_row (NatterMessageRow *self)
 
   if (item == NULL)
     return;
+
+  /* Set here rather than bound: every change of the item comes through this
+   * function already, and a binding per bind was a twentieth of a row's cost. */
+  gtk_label_set_label (self->sender_label, natter_message_item_get_sender_name (item));
 
   gtk_widget_set_visible (self->call_box, natter_message_item_get_call (item) != NULL);
   gtk_widget_set_visible (self->line_box, natter_message_item_get_call (item) == NULL);
@@ -288,7 +293,6 @@ update_row (NatterMessageRow *self)
                                                natter_message_item_get_attachments (item), text));
   update_highlight (self);
 
-  now = g_date_time_new_now_local ();
   sent_at = natter_parse_local_time (natter_message_item_get_sent_at (item));
   if (sent_at != NULL)
     time_text = natter_format_message_time (sent_at);
@@ -296,6 +300,7 @@ update_row (NatterMessageRow *self)
 
   gtk_widget_set_visible (GTK_WIDGET (self->day_label), self->show_day);
   if (self->show_day) {
+    g_autoptr (GDateTime) now = g_date_time_new_now_local ();
     g_autofree char *day = natter_format_day (sent_at ? sent_at : now, now);
 
     gtk_label_set_label (self->day_label, day);
@@ -382,7 +387,6 @@ natter_message_row_dispose (GObject *object)
 
   natter_message_row_set_item (self, NULL);
   g_clear_object (&self->item_signals);
-  g_clear_object (&self->item_bindings);
   g_clear_pointer (&self->highlight_words, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_MESSAGE_ROW);
   /* The template's top-level children are not bound, so unparent them too. */
@@ -440,9 +444,6 @@ natter_message_row_init (NatterMessageRow *self)
 
   self->item_signals = g_signal_group_new (NATTER_TYPE_MESSAGE_ITEM);
   g_signal_group_connect_swapped (self->item_signals, "notify", G_CALLBACK (update_row), self);
-  self->item_bindings = g_binding_group_new ();
-  g_binding_group_bind (self->item_bindings, "sender-name", self->sender_label, "label",
-                        G_BINDING_SYNC_CREATE);
 }
 
 /**
@@ -487,7 +488,6 @@ natter_message_row_set_item (NatterMessageRow *self, NatterMessageItem *item)
   natter_message_attachments_set_model (self->attachments_view,
                                         item ? natter_message_item_get_attachments (item) : NULL);
   g_signal_group_set_target (self->item_signals, item);
-  g_binding_group_set_source (self->item_bindings, item);
   update_row (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ITEM]);
 }
