@@ -869,6 +869,39 @@ save_in_styles (Fixture *fixture, const char *name)
   natter_test_wait_until (!adw_style_manager_get_high_contrast (style), TIMEOUT_MS);
 }
 
+/* Whether the bubble of @text hugs its sender's side of the row (own
+ * messages the end, others the start, 12 px in) and leaves the other
+ * side's 60 px free; a Retry button, when shown, sits just before it,
+ * centred on it. The row lays this out itself (natter-message-row.c). */
+static void
+assert_bubble_side (Fixture *fixture, const char *text, gboolean outgoing)
+{
+  GtkWidget *row = find_row (fixture, text);
+  GtkWidget *retry;
+  graphene_rect_t bubble, button;
+  int width;
+
+  g_assert_nonnull (row);
+  width = gtk_widget_get_width (row);
+  g_assert_true (gtk_widget_compute_bounds (row_child (row, "bubble"), row, &bubble));
+  g_assert_cmpfloat (bubble.size.width, >, 0);
+  if (outgoing) {
+    g_assert_cmpfloat_with_epsilon (bubble.origin.x + bubble.size.width, width - 12, 0.5);
+    g_assert_cmpfloat (bubble.origin.x, >=, 60 - 0.5);
+  } else {
+    g_assert_cmpfloat_with_epsilon (bubble.origin.x, 12, 0.5);
+    g_assert_cmpfloat (bubble.origin.x + bubble.size.width, <=, width - 60 + 0.5);
+  }
+
+  retry = row_child (row, "retry_button");
+  if (!gtk_widget_get_visible (retry))
+    return;
+  g_assert_true (gtk_widget_compute_bounds (retry, row, &button));
+  g_assert_cmpfloat_with_epsilon (button.origin.x + button.size.width + 6, bubble.origin.x, 0.5);
+  g_assert_cmpfloat_with_epsilon (button.origin.y + button.size.height / 2,
+                                  bubble.origin.y + bubble.size.height / 2, 1);
+}
+
 /* Every own message shows its state with an icon of its own and a name
  * for screen readers: sending (clock), sent (one tick), read (two ticks),
  * not sent (error, with a Retry button that sends it). */
@@ -918,6 +951,9 @@ test_message_states (Fixture *fixture, gconstpointer data)
   g_assert_true (row_shows_state (fixture, sent_text, "natter-message-sent-symbolic", "Sent"));
   g_assert_true (row_shows_state (fixture, failed_text, "dialog-error-symbolic", "Not sent"));
   assert_newest_on_screen (fixture);
+  assert_bubble_side (fixture, "Message 1", FALSE);
+  assert_bubble_side (fixture, read_text, TRUE);
+  assert_bubble_side (fixture, failed_text, TRUE);
   save_in_styles (fixture, "chat-message-states");
 
   /* Back online the pending one goes out; the refused one waits for the

@@ -38,6 +38,7 @@ struct _NatterBenchProbes {
   guint scroll_frames;
   guint frames_over_budget;
   gint64 longest_frame_us;
+  char *frame_log; /* NATTER_BENCH_FRAME_LOG: a file for each frame's work */
 };
 
 G_DEFINE_FINAL_TYPE (NatterBenchProbes, natter_bench_probes, G_TYPE_OBJECT)
@@ -65,6 +66,19 @@ on_before_paint (NatterBenchProbes *self)
   self->frame_started = thread_cpu_us ();
 }
 
+/* Appends "frame N WORK_US ROWS" for each frame of the scroll, to see
+ * which frames are slow and how many rows the list had then. */
+static void
+log_frame (NatterBenchProbes *self, gint64 work, guint n_rows)
+{
+  FILE *log = fopen (self->frame_log, "a");
+
+  if (log == NULL)
+    return;
+  fprintf (log, "frame %u %" G_GINT64_FORMAT " %u\n", self->scroll_frames, work, n_rows);
+  fclose (log);
+}
+
 /* One frame of scrolling to the top: done once every message is in the
  * list and the list is at its top. */
 static void
@@ -81,6 +95,8 @@ scroll_frame (NatterBenchProbes *self, gint64 now)
   self->longest_frame_us = MAX (self->longest_frame_us, work);
   if (work > FRAME_BUDGET_US)
     self->frames_over_budget++;
+  if (self->frame_log != NULL)
+    log_frame (self, work, shown != NULL ? g_list_model_get_n_items (shown) : 0);
 
   if (messages != NULL && shown != NULL &&
       g_list_model_get_n_items (shown) == g_list_model_get_n_items (messages) &&
@@ -156,8 +172,19 @@ on_window_map (NatterBenchProbes *self)
 }
 
 static void
+natter_bench_probes_finalize (GObject *object)
+{
+  NatterBenchProbes *self = NATTER_BENCH_PROBES (object);
+
+  g_free (self->frame_log);
+
+  G_OBJECT_CLASS (natter_bench_probes_parent_class)->finalize (object);
+}
+
+static void
 natter_bench_probes_class_init (NatterBenchProbesClass *klass)
 {
+  G_OBJECT_CLASS (klass)->finalize = natter_bench_probes_finalize;
 }
 
 static void
@@ -181,6 +208,7 @@ natter_bench_probes_new (NatterWindow *window)
   self = g_object_new (NATTER_TYPE_BENCH_PROBES, NULL);
   self->window = window;
   self->scroll = g_getenv ("NATTER_BENCH_SCROLL") != NULL;
+  self->frame_log = g_strdup (g_getenv ("NATTER_BENCH_FRAME_LOG"));
   g_signal_connect_object (window, "map", G_CALLBACK (on_window_map), self, G_CONNECT_SWAPPED);
 
   return self;

@@ -17,6 +17,29 @@
  * Returns: (transfer full) (nullable): the time in the local time zone, or
  *   %NULL if @rfc3339 does not parse
  */
+/* GLib reads the local zone anew for every g_date_time_to_local () (a
+ * stat of /etc/localtime and a parse of it): a tenth of the work of
+ * binding a message row while the list scrolls. One zone is kept and
+ * looked up again after a few seconds, so a change of zone still shows
+ * soon. Main thread only, like the rest of the app's formatting. */
+#define LOCAL_ZONE_REFRESH_US (5 * G_USEC_PER_SEC)
+
+static GTimeZone *
+local_zone (void)
+{
+  static GTimeZone *zone;
+  static gint64 looked_up_at;
+  gint64 now = g_get_monotonic_time ();
+
+  if (zone == NULL || now - looked_up_at > LOCAL_ZONE_REFRESH_US) {
+    g_clear_pointer (&zone, g_time_zone_unref);
+    zone = g_time_zone_new_local ();
+    looked_up_at = now;
+  }
+
+  return zone;
+}
+
 GDateTime *
 natter_parse_local_time (const char *rfc3339)
 {
@@ -29,7 +52,7 @@ natter_parse_local_time (const char *rfc3339)
   if (utc == NULL)
     return NULL;
 
-  return g_date_time_to_local (utc);
+  return g_date_time_to_timezone (utc, local_zone ());
 }
 
 /**

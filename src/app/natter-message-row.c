@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "natter-bubble-line-layout.h"
 #include "natter-format.h"
 #include "natter-message-attachments.h"
 #include "natter-message-row.h"
@@ -23,12 +24,12 @@ struct _NatterMessageRow {
   GtkWidget parent_instance;
 
   NatterMessageItem *item;
-  /* Follow whichever item the row shows: the groups move their handler and
-   * bindings when the item changes. */
+  /* Follow whichever item the row shows: the group moves its handler when
+   * the item changes. */
   GSignalGroup *item_signals;
-  GBindingGroup *item_bindings;
   gboolean show_day;
   gboolean grouped;
+  gboolean outgoing; /* the bubble goes on the end side */
   gboolean read;
   char *highlight_words;
   gboolean current_match;
@@ -124,7 +125,10 @@ update_highlight (NatterMessageRow *self)
 
   self->n_highlights = 0;
   if (self->highlight_words == NULL || text == NULL || *text == '\0') {
-    gtk_label_set_attributes (self->text_label, NULL);
+    /* GTK lays the label out anew for any attribute list given, even the
+     * same empty one: binding a row must not pay that twice. */
+    if (gtk_label_get_attributes (self->text_label) != NULL)
+      gtk_label_set_attributes (self->text_label, NULL);
     return;
   }
 
@@ -254,7 +258,6 @@ update_row (NatterMessageRow *self)
 {
   NatterMessageItem *item = self->item;
   g_autoptr (GDateTime) sent_at = NULL;
-  g_autoptr (GDateTime) now = NULL;
   g_autofree char *markup = NULL;
   g_autofree char *time_text = NULL;
   const char *text;
@@ -262,6 +265,10 @@ update_row (NatterMessageRow *self)
 
   if (item == NULL)
     return;
+
+  /* Set here rather than bound: every change of the item comes through this
+   * function already, and a binding per bind was a twentieth of a row's cost. */
+  gtk_label_set_label (self->sender_label, natter_message_item_get_sender_name (item));
 
   gtk_widget_set_visible (self->call_box, natter_message_item_get_call (item) != NULL);
   gtk_widget_set_visible (self->line_box, natter_message_item_get_call (item) == NULL);
@@ -288,7 +295,6 @@ update_row (NatterMessageRow *self)
                                                natter_message_item_get_attachments (item), text));
   update_highlight (self);
 
-  now = g_date_time_new_now_local ();
   sent_at = natter_parse_local_time (natter_message_item_get_sent_at (item));
   if (sent_at != NULL)
     time_text = natter_format_message_time (sent_at);
@@ -296,13 +302,18 @@ update_row (NatterMessageRow *self)
 
   gtk_widget_set_visible (GTK_WIDGET (self->day_label), self->show_day);
   if (self->show_day) {
+    g_autoptr (GDateTime) now = g_date_time_new_now_local ();
     g_autofree char *day = natter_format_day (sent_at ? sent_at : now, now);
 
     gtk_label_set_label (self->day_label, day);
   }
 
-  /* The bubble hugs its side and leaves room on the other one. */
-  gtk_widget_set_halign (self->line_box, outgoing ? GTK_ALIGN_END : GTK_ALIGN_START);
+  /* The bubble hugs its side and leaves room on the other one (see
+   * natter_message_row_size_allocate ()). */
+  if (self->outgoing != outgoing) {
+    self->outgoing = outgoing;
+    gtk_widget_queue_allocate (GTK_WIDGET (self));
+  }
   gtk_widget_set_margin_start (self->line_box, outgoing ? 60 : 12);
   gtk_widget_set_margin_end (self->line_box, outgoing ? 12 : 60);
   gtk_widget_set_margin_top (self->line_box, self->grouped ? 2 : 8);
@@ -375,6 +386,89 @@ natter_message_row_set_property (GObject *object,
   }
 }
 
+/* The width of the bubble's line: its natural width, at most the row's.
+ * The row places the line itself rather than giving it an halign: GTK
+ * measures a widget aligned to start or end across, for the height it is
+ * given, and a wrapping label answers that with a binary search over Pango
+ * layouts (see natter-bubble-line-layout.c). */
+static int
+line_width (NatterMessageRow *self, int row_width)
+{
+  int minimum, natural;
+
+  gtk_widget_measure (self->line_box, GTK_ORIENTATION_HORIZONTAL, -1, &minimum, &natural, NULL,
+                      NULL);
+  return MAX (minimum, MIN (natural, row_width));
+}
+
+static GtkSizeRequestMode
+natter_message_row_get_request_mode (GtkWidget *widget)
+{
+  return GTK_SIZE_REQUEST_HEIGHT_FOR_WIDTH;
+}
+
+/* The day, the bubble's line and the call row, one above the other. */
+static void
+natter_message_row_measure (GtkWidget *widget,
+                            GtkOrientation orientation,
+                            int for_size,
+                            int *minimum,
+                            int *natural,
+                            int *minimum_baseline,
+                            int *natural_baseline)
+{
+  NatterMessageRow *self = NATTER_MESSAGE_ROW (widget);
+
+  *minimum = *natural = 0;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child)) {
+    int child_minimum, child_natural;
+
+    if (!gtk_widget_should_layout (child))
+      continue;
+
+    if (orientation == GTK_ORIENTATION_HORIZONTAL) {
+      gtk_widget_measure (child, orientation, -1, &child_minimum, &child_natural, NULL, NULL);
+      *minimum = MAX (*minimum, child_minimum);
+      *natural = MAX (*natural, child_natural);
+    } else {
+      int child_width =
+        child == self->line_box && for_size >= 0 ? line_width (self, for_size) : for_size;
+
+      gtk_widget_measure (child, orientation, child_width, &child_minimum, &child_natural, NULL,
+                          NULL);
+      *minimum += child_minimum;
+      *natural += child_natural;
+    }
+  }
+}
+
+static void
+natter_message_row_size_allocate (GtkWidget *widget, int width, int height, int baseline)
+{
+  NatterMessageRow *self = NATTER_MESSAGE_ROW (widget);
+  gboolean rtl = gtk_widget_get_direction (widget) == GTK_TEXT_DIR_RTL;
+  int y = 0;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child)) {
+    GtkAllocation allocation = { 0, y, width, 0 };
+
+    if (!gtk_widget_should_layout (child))
+      continue;
+
+    if (child == self->line_box) {
+      allocation.width = line_width (self, width);
+      if (self->outgoing != rtl)
+        allocation.x = width - allocation.width;
+    }
+    gtk_widget_measure (child, GTK_ORIENTATION_VERTICAL, allocation.width, NULL, &allocation.height,
+                        NULL, NULL);
+    gtk_widget_size_allocate (child, &allocation, -1);
+    y += allocation.height;
+  }
+}
+
 static void
 natter_message_row_dispose (GObject *object)
 {
@@ -382,7 +476,6 @@ natter_message_row_dispose (GObject *object)
 
   natter_message_row_set_item (self, NULL);
   g_clear_object (&self->item_signals);
-  g_clear_object (&self->item_bindings);
   g_clear_pointer (&self->highlight_words, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_MESSAGE_ROW);
   /* The template's top-level children are not bound, so unparent them too. */
@@ -405,6 +498,9 @@ natter_message_row_class_init (NatterMessageRowClass *klass)
   object_class->get_property = natter_message_row_get_property;
   object_class->set_property = natter_message_row_set_property;
   object_class->dispose = natter_message_row_dispose;
+  widget_class->get_request_mode = natter_message_row_get_request_mode;
+  widget_class->measure = natter_message_row_measure;
+  widget_class->size_allocate = natter_message_row_size_allocate;
 
   properties[PROP_ITEM] =
     g_param_spec_object ("item", NULL, NULL, NATTER_TYPE_MESSAGE_ITEM,
@@ -437,12 +533,12 @@ static void
 natter_message_row_init (NatterMessageRow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  /* The line is a GtkBox in the template for its CSS node; only its layout
+   * changes, and nothing sets its box properties after this. */
+  gtk_widget_set_layout_manager (self->line_box, natter_bubble_line_layout_new ());
 
   self->item_signals = g_signal_group_new (NATTER_TYPE_MESSAGE_ITEM);
   g_signal_group_connect_swapped (self->item_signals, "notify", G_CALLBACK (update_row), self);
-  self->item_bindings = g_binding_group_new ();
-  g_binding_group_bind (self->item_bindings, "sender-name", self->sender_label, "label",
-                        G_BINDING_SYNC_CREATE);
 }
 
 /**
@@ -487,7 +583,6 @@ natter_message_row_set_item (NatterMessageRow *self, NatterMessageItem *item)
   natter_message_attachments_set_model (self->attachments_view,
                                         item ? natter_message_item_get_attachments (item) : NULL);
   g_signal_group_set_target (self->item_signals, item);
-  g_binding_group_set_source (self->item_bindings, item);
   update_row (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ITEM]);
 }
