@@ -5,7 +5,8 @@
  * processes on one SQLite file and one real redis-server. A callee with
  * devices on two nodes rings on both, and when both answer at once exactly
  * one wins, the other gets answered_elsewhere; a device that connects to a
- * third node during the ring rings too; glare is seen across nodes; a call
+ * third node during the ring rings too; glare is seen across nodes, also
+ * when both invite each other at once; a call
  * answered across nodes carries SDP and ICE both ways and hangs up.
  * Skipped when redis-server is not installed. */
 
@@ -447,6 +448,73 @@ test_glare_across_nodes (Fixture *fixture, gconstpointer data)
   expect_call_frame (bob_b, "call_ended", call_log_id, NULL);
 }
 
+/* Alice on node A and Bob on node B invite each other at the same moment,
+ * RACES times: each time exactly one call rings (its callee gets the
+ * invitation) and the other invitation gets glare naming it, with no row
+ * of its own; never two calls, never two refusals. */
+static void
+test_glare_race (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterTestWs) alice = NULL;
+  g_autoptr (NatterTestWs) bob = NULL;
+  guint alice_won = 0;
+
+  if (fixture->skipped)
+    return;
+  alice = open_on (cluster.a, fixture->alice);
+  bob = open_on (cluster.b, fixture->bob);
+
+  for (guint i = 0; i < RACES; i++) {
+    NatterTestWs *sides[2] = { alice, bob };
+    NatterTestPeer *callees[2] = { fixture->bob, fixture->alice };
+    g_autoptr (NatterFrame) ringing = NULL;
+    g_autoptr (NatterFrame) glare = NULL;
+    NatterTestWs *caller;
+    NatterTestWs *callee;
+
+    for (guint side = 0; side < 2; side++) {
+      g_autofree char *client_call_id = natter_test_ws_uuid ();
+
+      natter_test_ws_send_printf (
+        sides[side],
+        "{\"type\":\"call_invitation\",\"client_call_id\":\"%s\","
+        "\"to_profile_id\":%" G_GINT64_FORMAT ",\"to_profile_type\":\"%s\","
+        "\"call_type\":\"video\",\"offer\":" OFFER "}",
+        client_call_id, callees[side]->profile->profile_id, callees[side]->profile->profile_type);
+    }
+    for (guint side = 0; side < 2; side++)
+      natter_test_wait_until (natter_test_ws_count (sides[side], "call_ringing") +
+                                  natter_test_ws_count (sides[side], "call_unavailable") >
+                                0,
+                              DELIVERY_MS);
+    g_assert_cmpuint (natter_test_ws_count (alice, "call_ringing") +
+                        natter_test_ws_count (bob, "call_ringing"),
+                      ==, 1);
+    caller = natter_test_ws_count (alice, "call_ringing") > 0 ? alice : bob;
+    callee = caller == alice ? bob : alice;
+    alice_won += caller == alice;
+    ringing = natter_test_ws_expect (caller, "call_ringing");
+    glare = natter_test_ws_expect (callee, "call_unavailable");
+    g_assert_cmpstr (glare->reason, ==, "glare");
+    g_assert_cmpint (glare->ringing_call_log_id, ==, ringing->call_log_id);
+    g_assert_cmpint (glare->call_log_id, ==, 0);
+    expect_invitation (callee, ringing->call_log_id,
+                       caller == alice ? fixture->alice->profile : fixture->bob->profile);
+
+    /* The caller gives up; Redis forgets the call before the next race. */
+    natter_test_ws_send_printf (caller,
+                                "{\"type\":\"call_ended\",\"call_log_id\":%" G_GINT64_FORMAT "}",
+                                ringing->call_log_id);
+    expect_call_frame (callee, "call_ended", ringing->call_log_id, "caller_cancelled");
+    natter_test_wait_until (call_in_redis_is (ringing->call_log_id, "- - -"), DELIVERY_MS);
+    g_assert_cmpuint (natter_test_ws_count (caller, "call_unavailable"), ==, 0);
+    g_assert_cmpuint (natter_test_ws_count (callee, "call_ringing"), ==, 0);
+    natter_test_ws_clear (alice);
+    natter_test_ws_clear (bob);
+  }
+  g_test_message ("Alice's call survived %u of %u races", alice_won, RACES);
+}
+
 /* A call answered across nodes: SDP and ICE both ways, an ICE restart
  * from the callee, media state, and the callee's hang-up ends it for both
  * (a frame for it afterwards finds no call). */
@@ -622,6 +690,7 @@ main (int argc, char **argv)
   ADD ("/natter/server-node-calls/answer-race", test_answer_race);
   ADD ("/natter/server-node-calls/late-device-on-third-node", test_late_device_on_third_node);
   ADD ("/natter/server-node-calls/glare-across-nodes", test_glare_across_nodes);
+  ADD ("/natter/server-node-calls/glare-race", test_glare_race);
   ADD ("/natter/server-node-calls/answered-call-across-nodes", test_answered_call_across_nodes);
   ADD ("/natter/server-node-calls/call-in-redis", test_call_in_redis);
   ADD ("/natter/server-node-calls/busy-across-nodes", test_busy_across_nodes);

@@ -56,6 +56,9 @@
 #define REMOTE_CALLS_MAX 65536
 /* How much longer than its ring a ringing call is kept in Redis. */
 #define RING_MARGIN_MS 5000
+/* How soon an invitation that met a call being made the other way asks
+ * Redis again: that call's node is storing its row. */
+#define CLAIM_RETRY_MS 10
 
 /* A call owned by another node that rings (or was answered) here. */
 typedef struct {
@@ -73,6 +76,10 @@ typedef struct {
   NatterHubConnection *connection;
   NatterFrame *frame;
   char *callee_key;
+  /* Asking Redis again soon (the check said "wait"). */
+  NatterHub *hub;
+  guint64 request;
+  guint retry_id;
 } HeldInvitation;
 
 /* Where a stand-in's frames go. */
@@ -93,6 +100,9 @@ struct _NatterHubRemoteCalls {
   /* While a held frame is handled again: it, and what Redis said. */
   NatterFrame *resuming;
   gboolean callee_elsewhere;
+  /* The check whose claim on the pair the resumed invitation's ring takes
+   * (0: none); dropped if it does not ring. */
+  guint64 claim;
 };
 
 static void
@@ -112,6 +122,7 @@ held_invitation_free (gpointer data)
 {
   HeldInvitation *held = data;
 
+  g_clear_handle_id (&held->retry_id, g_source_remove);
   g_object_unref (held->connection);
   natter_frame_free (held->frame);
   g_free (held->callee_key);
@@ -279,6 +290,15 @@ stand_in_for (NatterHub *self, const char *node, const char *member, const char 
   return stand_in;
 }
 
+static gboolean
+check_call (NatterHub *self, guint64 request, const char *caller_key, const char *callee_key)
+{
+  return natter_server_bus_check_call (self->bus, request, caller_key, callee_key,
+                                       self->config->max_ringing_calls > 0
+                                         ? self->config->max_ringing_calls
+                                         : NATTER_MAX_RINGING_CALLS);
+}
+
 /**
  * natter_hub_remote_calls_take_invitation:
  * @self: the hub
@@ -327,10 +347,7 @@ natter_hub_remote_calls_take_invitation (NatterHub *self,
   }
 
   request = ++self->next_greet;
-  if (!natter_server_bus_check_call (self->bus, request, caller_key, callee_key,
-                                     self->config->max_ringing_calls > 0
-                                       ? self->config->max_ringing_calls
-                                       : NATTER_MAX_RINGING_CALLS)) {
+  if (!check_call (self, request, caller_key, callee_key)) {
     /* Without call sessions in the bus, presence alone tells whether to ring. */
     if (natter_hub_lookup_connections (self, callee_key) != NULL)
       return FALSE;
@@ -342,23 +359,32 @@ natter_hub_remote_calls_take_invitation (NatterHub *self,
   held->connection = g_object_ref (connection);
   held->frame = natter_frame_copy (frame);
   held->callee_key = g_steal_pointer (&callee_key);
+  held->hub = self;
+  held->request = request;
   g_hash_table_insert (self->remote_calls->held, g_memdup2 (&request, sizeof request), held);
   return TRUE;
 }
 
-/* Handles a held frame again, now that Redis answered. */
+/* Handles a held frame again, now that Redis answered; @claim: the check
+ * that claimed the pair for it (0: none), dropped unless it rang. */
 static void
-resume (NatterHub *self, HeldInvitation *held, gboolean callee_elsewhere)
+resume (NatterHub *self, HeldInvitation *held, gboolean callee_elsewhere, guint64 claim)
 {
   if (natter_hub_connection_is_open (held->connection)) {
     self->remote_calls->resuming = held->frame;
     self->remote_calls->callee_elsewhere = callee_elsewhere;
+    self->remote_calls->claim = claim;
     natter_hub_calls_handle_frame (self, held->connection, held->frame);
     if (self->remote_calls != NULL) {
+      claim = self->remote_calls->claim;
       self->remote_calls->resuming = NULL;
       self->remote_calls->callee_elsewhere = FALSE;
+      self->remote_calls->claim = 0;
     }
   }
+  if (claim != 0 && active (self))
+    natter_server_bus_drop_call_claim (self->bus, claim,
+                                       natter_hub_connection_get_profile_key (held->connection));
   held_invitation_free (held);
 }
 
@@ -375,6 +401,24 @@ take_held (NatterHub *self, guint64 request)
   return held;
 }
 
+static gboolean
+on_claim_retry_due (gpointer user_data)
+{
+  HeldInvitation *held = user_data;
+  NatterHub *self = held->hub;
+  guint64 request = held->request;
+  const char *caller_key = natter_hub_connection_get_profile_key (held->connection);
+
+  held->retry_id = 0;
+  if (!check_call (self, request, caller_key, held->callee_key)) {
+    /* Redis is gone: as if it had not answered the first time. */
+    held = take_held (self, request);
+    if (held != NULL)
+      resume (self, held, FALSE, 0);
+  }
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_call_checked (NatterServerBus *bus,
                  guint64 request,
@@ -387,6 +431,12 @@ on_call_checked (NatterServerBus *bus,
 
   if (held == NULL)
     return;
+  /* A call the other way is being made: it rings (glare) or not (ring). */
+  if (g_str_equal (verdict, "wait")) {
+    held->retry_id = g_timeout_add (CLAIM_RETRY_MS, on_claim_retry_due, held);
+    g_hash_table_insert (self->remote_calls->held, g_memdup2 (&request, sizeof request), held);
+    return;
+  }
   if (g_str_equal (verdict, "glare") || g_str_equal (verdict, "busy")) {
     reply = natter_frame_new (NATTER_FRAME_CALL_UNAVAILABLE);
     reply->client_call_id = g_strdup (held->frame->client_call_id);
@@ -396,7 +446,7 @@ on_call_checked (NatterServerBus *bus,
     held_invitation_free (held);
     return;
   }
-  resume (self, held, g_str_equal (verdict, "ring"));
+  resume (self, held, g_str_equal (verdict, "ring"), g_str_equal (verdict, "ring") ? request : 0);
 }
 
 /**
@@ -454,7 +504,7 @@ on_call_moved (NatterServerBus *bus, guint64 request, int outcome, NatterHub *se
     return;
   }
   /* Won, or Redis lost the call: this node's session decides. */
-  resume (self, held, FALSE);
+  resume (self, held, FALSE, 0);
 }
 
 /* A party of @session is bound to a device on another node: the call is
@@ -488,7 +538,7 @@ on_presence_queried (NatterServerBus *bus,
   HeldInvitation *held = take_held (self, request);
 
   if (held != NULL)
-    resume (self, held, g_strv_contains (online, held->callee_key));
+    resume (self, held, g_strv_contains (online, held->callee_key), 0);
 }
 
 /* While a held invitation is handled again: its callee is online on
@@ -520,7 +570,9 @@ natter_hub_remote_calls_ring (NatterHub *self, NatterCallSession *session)
     natter_call_session_get_caller_key (session), natter_call_session_get_callee_key (session),
     (self->config->ring_timeout_s > 0 ? self->config->ring_timeout_s : NATTER_RING_TIMEOUT_S) *
         1000 +
-      RING_MARGIN_MS);
+      RING_MARGIN_MS,
+    self->remote_calls->claim);
+  self->remote_calls->claim = 0;
 }
 
 /**

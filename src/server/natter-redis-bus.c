@@ -658,8 +658,9 @@ natter_redis_bus_iface_check_call (NatterServerBus *bus,
 {
   if (NATTER_REDIS_BUS (bus)->commands == NULL)
     return FALSE;
-  return natter_redis_calls_check (NATTER_REDIS_BUS (bus)->commands, request, caller_key,
-                                   callee_key, max_ringing, on_call_checked, bus);
+  return natter_redis_calls_check (NATTER_REDIS_BUS (bus)->commands, request,
+                                   NATTER_REDIS_BUS (bus)->node_id, caller_key, callee_key,
+                                   max_ringing, on_call_checked, bus);
 }
 
 static void
@@ -667,13 +668,23 @@ natter_redis_bus_iface_ring_call (NatterServerBus *bus,
                                   gint64 call_log_id,
                                   const char *caller_key,
                                   const char *callee_key,
-                                  guint ring_ms)
+                                  guint ring_ms,
+                                  guint64 claim)
 {
   NatterRedisBus *self = NATTER_REDIS_BUS (bus);
 
   if (self->commands != NULL)
     natter_redis_calls_ring (self->commands, call_log_id, self->node_id, caller_key, callee_key,
-                             ring_ms);
+                             ring_ms, claim);
+}
+
+static void
+natter_redis_bus_iface_drop_call_claim (NatterServerBus *bus, guint64 claim, const char *caller_key)
+{
+  NatterRedisBus *self = NATTER_REDIS_BUS (bus);
+
+  if (self->commands != NULL)
+    natter_redis_calls_drop_claim (self->commands, self->node_id, claim, caller_key);
 }
 
 static void
@@ -701,6 +712,7 @@ natter_redis_bus_iface_init (NatterServerBusInterface *iface)
 {
   iface->check_call = natter_redis_bus_iface_check_call;
   iface->ring_call = natter_redis_bus_iface_ring_call;
+  iface->drop_call_claim = natter_redis_bus_iface_drop_call_claim;
   iface->move_call = natter_redis_bus_iface_move_call;
   iface->add_presence = natter_redis_bus_iface_add_presence;
   iface->remove_presence = natter_redis_bus_iface_remove_presence;

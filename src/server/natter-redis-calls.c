@@ -17,7 +17,16 @@
  * other way, the caller's ringing calls against the limit, whether the
  * callee has a connection on any node), the ring that writes the hash,
  * and every move between states as a compare-and-set on the state: of two
- * answers only the first finds the call ringing. */
+ * answers only the first finds the call ringing.
+ *
+ * Between the check and the ring the node stores the call's row, so the
+ * check that says "ring" also claims the pair: it writes
+ * natter:call:claim:NODE:REQUEST (state claimed) and puts claim:NODE:REQUEST
+ * among the caller's ringing calls. An invitation the other way that
+ * meets the claim is told to wait and asks again: it then finds the call
+ * ringing (glare, with its id) or the claim dropped (the ring did not
+ * happen). The ring replaces the claim with the call; a claim whose node
+ * died expires after NATTER_REDIS_CLAIM_MS. */
 
 #define CALL_PREFIX "natter:call:"
 #define OUT_PREFIX "natter:calls:out:"
@@ -26,25 +35,48 @@
   "local t = redis.call('TIME')\n" \
   "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 
-/* KEYS: the callee's presence, the caller's ringing calls, the callee's;
- * ARGV: the caller's key, the most calls it may have ringing. */
+/* KEYS: the callee's presence, the caller's ringing calls, the callee's,
+ * the claim; ARGV: the caller's key, the most calls it may have ringing,
+ * the claim's member (claim:NODE:REQUEST), the callee's key, how long a
+ * claim lasts (ms). */
 static const char check_script[] =
   NOW_MS "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)\n"
          "redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)\n"
+         "local wait = false\n"
          "for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do\n"
          "  local call = redis.call('HMGET', '" CALL_PREFIX "' .. id, 'state', 'callee')\n"
-         "  if call[1] == 'ringing' and call[2] == ARGV[1] then return {'glare', id} end\n"
+         "  if call[2] == ARGV[1] then\n"
+         "    if call[1] == 'ringing' then return {'glare', id} end\n"
+         "    if call[1] == 'claimed' then wait = true end\n"
+         "  end\n"
          "end\n"
+         "if wait then return {'wait', '0'} end\n"
          "if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[2]) then return {'busy', '0'} end\n"
          "if redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf') == 0 then\n"
          "  return {'offline', '0'}\n"
          "end\n"
+         "redis.call('HSET', KEYS[4], 'state', 'claimed', 'caller', ARGV[1], 'callee', ARGV[4])\n"
+         "redis.call('PEXPIRE', KEYS[4], ARGV[5])\n"
+         "redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[3])\n"
+         "if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[5]) then\n"
+         "  redis.call('PEXPIRE', KEYS[2], ARGV[5])\n"
+         "end\n"
          "return {'ring', '0'}\n";
 
-/* KEYS: the call, the caller's ringing calls; ARGV: its id, the owner
- * node, the caller's key, the callee's, how long it rings (ms). */
+/* KEYS: the caller's ringing calls, the claim; ARGV: the claim's member. */
+static const char drop_claim_script[] = "redis.call('ZREM', KEYS[1], ARGV[1])\n"
+                                        "redis.call('DEL', KEYS[2])\n"
+                                        "return 1\n";
+
+/* KEYS: the call, the caller's ringing calls, the claim it replaces;
+ * ARGV: its id, the owner node, the caller's key, the callee's, how long
+ * it rings (ms), the claim's member ('': none). */
 static const char ring_script[] =
-  NOW_MS "redis.call('HSET', KEYS[1], 'state', 'ringing', 'owner', ARGV[2], 'caller', ARGV[3],\n"
+  NOW_MS "if ARGV[6] ~= '' then\n"
+         "  redis.call('ZREM', KEYS[2], ARGV[6])\n"
+         "  redis.call('DEL', KEYS[3])\n"
+         "end\n"
+         "redis.call('HSET', KEYS[1], 'state', 'ringing', 'owner', ARGV[2], 'caller', ARGV[3],\n"
          "           'callee', ARGV[4])\n"
          "redis.call('PEXPIRE', KEYS[1], ARGV[5])\n"
          "redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[1])\n"
@@ -83,6 +115,16 @@ command (NatterRedisConnection *commands,
   return natter_redis_connection_command (commands, func, user_data, argc, argv, lengths);
 }
 
+#define CLAIM_PREFIX "claim:"
+
+/* The member of a check's claim among the caller's ringing calls; its hash
+ * is CALL_PREFIX and this. */
+static char *
+claim_member (const char *node_id, guint64 request)
+{
+  return g_strdup_printf (CLAIM_PREFIX "%s:%" G_GUINT64_FORMAT, node_id, request);
+}
+
 static gboolean
 reply_is_error (const redisReply *reply, const char *what)
 {
@@ -113,8 +155,10 @@ on_checked (NatterRedisConnection *connection, const redisReply *reply, gpointer
       reply->element[1]->type == REDIS_REPLY_STRING) {
     const char *word = reply->element[0]->str;
 
-    if (g_str_equal (word, "glare") &&
-        g_ascii_string_to_signed (reply->element[1]->str, 10, 1, G_MAXINT64, &ringing, NULL))
+    if (g_str_equal (word, "wait"))
+      verdict = "wait";
+    else if (g_str_equal (word, "glare") &&
+             g_ascii_string_to_signed (reply->element[1]->str, 10, 1, G_MAXINT64, &ringing, NULL))
       verdict = "glare";
     else if (g_str_equal (word, "busy"))
       verdict = "busy";
@@ -129,18 +173,23 @@ on_checked (NatterRedisConnection *connection, const redisReply *reply, gpointer
 /**
  * natter_redis_calls_check:
  * @commands: the command connection
- * @request: the asker's number for the answer
+ * @request: the asker's number for the answer, which names the claim
+ * @node_id: this node
  * @caller_key: who invites
  * @callee_key: whom
  * @max_ringing: how many calls @caller_key may have ringing
  * @func: gets the verdict
  * @user_data: for @func
  *
+ * A "ring" verdict claims the pair until natter_redis_calls_ring () or
+ * natter_redis_calls_drop_claim () with @request.
+ *
  * Returns: %FALSE when Redis is unreachable: no answer comes
  */
 gboolean
 natter_redis_calls_check (NatterRedisConnection *commands,
                           guint64 request,
+                          const char *node_id,
                           const char *caller_key,
                           const char *callee_key,
                           guint max_ringing,
@@ -151,8 +200,11 @@ natter_redis_calls_check (NatterRedisConnection *commands,
   g_autofree char *caller_out = g_strconcat (OUT_PREFIX, caller_key, NULL);
   g_autofree char *callee_out = g_strconcat (OUT_PREFIX, callee_key, NULL);
   g_autofree char *max = g_strdup_printf ("%u", max_ringing);
-  const char *argv[] = { "EVAL",     check_script, "3",        presence,
-                         caller_out, callee_out,   caller_key, max };
+  g_autofree char *member = claim_member (node_id, request);
+  g_autofree char *claim = g_strconcat (CALL_PREFIX, member, NULL);
+  g_autofree char *claim_ms = g_strdup_printf ("%u", NATTER_REDIS_CLAIM_MS);
+  const char *argv[] = { "EVAL", check_script, "4", presence, caller_out, callee_out,
+                         claim,  caller_key,   max, member,   callee_key, claim_ms };
   Request *pending = g_new0 (Request, 1);
 
   pending->request = request;
@@ -171,22 +223,41 @@ on_rung (NatterRedisConnection *connection, const redisReply *reply, gpointer us
   reply_is_error (reply, "the ring of a call");
 }
 
-/* Writes the hash of a call that starts ringing on @node_id; FALSE when
- * Redis is unreachable. */
+/* Writes the hash of a call that starts ringing on @node_id, in place of
+ * the claim of check @claim (0: none); FALSE when Redis is unreachable. */
 gboolean
 natter_redis_calls_ring (NatterRedisConnection *commands,
                          gint64 call_log_id,
                          const char *node_id,
                          const char *caller_key,
                          const char *callee_key,
-                         guint ring_ms)
+                         guint ring_ms,
+                         guint64 claim)
 {
+  g_autofree char *member = claim != 0 ? claim_member (node_id, claim) : g_strdup ("");
+  g_autofree char *claim_key = g_strconcat (CALL_PREFIX, member, NULL);
   g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, call_log_id);
   g_autofree char *call = g_strconcat (CALL_PREFIX, id, NULL);
   g_autofree char *caller_out = g_strconcat (OUT_PREFIX, caller_key, NULL);
   g_autofree char *ms = g_strdup_printf ("%u", ring_ms);
-  const char *argv[] = { "EVAL", ring_script, "2",        call,       caller_out,
-                         id,     node_id,     caller_key, callee_key, ms };
+  const char *argv[] = { "EVAL", ring_script, "3",        call,       caller_out, claim_key,
+                         id,     node_id,     caller_key, callee_key, ms,         member };
+
+  return command (commands, on_rung, NULL, G_N_ELEMENTS (argv), argv);
+}
+
+/* Check @claim of @node_id said "ring" but no call rings: the pair is
+ * free again. FALSE when Redis is unreachable (the claim expires). */
+gboolean
+natter_redis_calls_drop_claim (NatterRedisConnection *commands,
+                               const char *node_id,
+                               guint64 claim,
+                               const char *caller_key)
+{
+  g_autofree char *member = claim_member (node_id, claim);
+  g_autofree char *claim_key = g_strconcat (CALL_PREFIX, member, NULL);
+  g_autofree char *caller_out = g_strconcat (OUT_PREFIX, caller_key, NULL);
+  const char *argv[] = { "EVAL", drop_claim_script, "2", caller_out, claim_key, member };
 
   return command (commands, on_rung, NULL, G_N_ELEMENTS (argv), argv);
 }

@@ -109,6 +109,12 @@ static const char presence_remove_script[] =
 typedef struct {
   char *profile_key;
   char *user_key; /* its user's connections */
+  guint cap;      /* its user's connections at most */
+  /* Redis answered its capped add with "counted": from then on it is
+   * refreshed. Until then a refresh (which adds without the cap) could
+   * land after a refusal and count a connection that is being closed. */
+  gboolean counted;
+  gboolean adding; /* its capped add awaits its answer */
 } Member;
 
 static void
@@ -335,6 +341,14 @@ on_presence_changed (NatterRedisConnection *connection, const redisReply *reply,
   PresenceChange *change = user_data;
   NatterRedisNodes *self = change->nodes;
 
+  Member *member = g_hash_table_lookup (self->members, change->member);
+
+  /* Only the capped add's answer says whether the member counts; a lost
+   * answer leaves it to be added again, with the cap, on reconnection. */
+  if (member != NULL && change->online && member->adding) {
+    member->adding = FALSE;
+    member->counted = reply != NULL && reply->type == REDIS_REPLY_INTEGER && reply->integer >= 0;
+  }
   if (reply != NULL && !reply_is_error (reply, "a presence change") &&
       reply->type == REDIS_REPLY_INTEGER) {
     if (reply->integer == 1)
@@ -351,7 +365,7 @@ on_presence_changed (NatterRedisConnection *connection, const redisReply *reply,
 /* @cap: the user's connections at most, 0 for a refresh or removal. */
 static void
 presence_script (
-  NatterRedisNodes *self, gboolean add, const char *member_name, const Member *member, guint cap)
+  NatterRedisNodes *self, gboolean add, const char *member_name, Member *member, guint cap)
 {
   g_autofree char *key = g_strconcat (PRESENCE_PREFIX, member->profile_key, NULL);
   g_autofree char *expiry = g_strdup_printf ("%u", self->dead_after_ms);
@@ -370,6 +384,8 @@ presence_script (
     };
 
     sent = command (self, on_presence_changed, change, G_N_ELEMENTS (argv), argv);
+    if (sent && cap > 0)
+      member->adding = TRUE;
   } else {
     const char *argv[] = {
       "EVAL", presence_remove_script, "2", key, member->user_key, member_name
@@ -397,10 +413,18 @@ on_heartbeat_due (gpointer user_data)
 
   command (self, on_heartbeat_reply, self, G_N_ELEMENTS (argv), argv);
   /* Each member lives as long as this node says it lives; one Redis lost
-   * comes back. */
+   * comes back. One not yet counted is added with the cap once (again,
+   * if Redis was unreachable at its add); one whose add is unanswered is
+   * left alone. */
   g_hash_table_iter_init (&iter, self->members);
-  while (g_hash_table_iter_next (&iter, &name, &member))
-    presence_script (self, TRUE, name, member, 0);
+  while (g_hash_table_iter_next (&iter, &name, &member)) {
+    Member *held = member;
+
+    if (held->counted)
+      presence_script (self, TRUE, name, held, 0);
+    else if (!held->adding)
+      presence_script (self, TRUE, name, held, held->cap);
+  }
   return G_SOURCE_CONTINUE;
 }
 
@@ -614,6 +638,7 @@ natter_redis_nodes_presence_add (
   added = g_new0 (Member, 1);
   added->profile_key = g_strdup (profile_key);
   added->user_key = g_strdup_printf (USER_CONNECTIONS_PREFIX "%" G_GINT64_FORMAT, user_id);
+  added->cap = cap;
   g_hash_table_replace (self->members, g_strdup (member), added);
   presence_script (self, TRUE, member, added, cap);
 }

@@ -297,13 +297,15 @@ natter_server_bus_check_call (NatterServerBus *self,
          iface->check_call (self, request, caller_key, callee_key, max_ringing);
 }
 
-/* A call rings from now on, for at most @ring_ms. */
+/* A call rings from now on, for at most @ring_ms; it takes the place of
+ * the claim of the check numbered @claim (0: none). */
 void
 natter_server_bus_ring_call (NatterServerBus *self,
                              gint64 call_log_id,
                              const char *caller_key,
                              const char *callee_key,
-                             guint ring_ms)
+                             guint ring_ms,
+                             guint64 claim)
 {
   NatterServerBusInterface *iface;
 
@@ -311,7 +313,21 @@ natter_server_bus_ring_call (NatterServerBus *self,
 
   iface = NATTER_SERVER_BUS_GET_IFACE (self);
   if (iface->ring_call != NULL)
-    iface->ring_call (self, call_log_id, caller_key, callee_key, ring_ms);
+    iface->ring_call (self, call_log_id, caller_key, callee_key, ring_ms, claim);
+}
+
+/* The check numbered @claim said "ring", but no call rings: another
+ * invitation between the two may go ahead. */
+void
+natter_server_bus_drop_call_claim (NatterServerBus *self, guint64 claim, const char *caller_key)
+{
+  NatterServerBusInterface *iface;
+
+  g_return_if_fail (NATTER_IS_SERVER_BUS (self));
+
+  iface = NATTER_SERVER_BUS_GET_IFACE (self);
+  if (iface->drop_call_claim != NULL)
+    iface->drop_call_claim (self, claim, caller_key);
 }
 
 /**

@@ -70,7 +70,9 @@ struct _NatterServerBusInterface {
                      gint64 call_log_id,
                      const char *caller_key,
                      const char *callee_key,
-                     guint ring_ms);
+                     guint ring_ms,
+                     guint64 claim);
+  void (*drop_call_claim) (NatterServerBus *self, guint64 claim, const char *caller_key);
   gboolean (*move_call) (NatterServerBus *self,
                          guint64 request,
                          gint64 call_log_id,
@@ -101,7 +103,10 @@ void natter_server_bus_ring_call (NatterServerBus *self,
                                   gint64 call_log_id,
                                   const char *caller_key,
                                   const char *callee_key,
-                                  guint ring_ms);
+                                  guint ring_ms,
+                                  guint64 claim);
+void
+natter_server_bus_drop_call_claim (NatterServerBus *self, guint64 claim, const char *caller_key);
 gboolean natter_server_bus_move_call (NatterServerBus *self,
                                       guint64 request,
                                       gint64 call_log_id,
