@@ -329,6 +329,7 @@ natter_bench_chat_main (int argc, char **argv)
   double connect_timeout_s = 120;
   int server_pid = 0;
   g_auto (NatterBenchServer) local_server = { 0 };
+  g_autofree char *server_cpus = NULL;
   int concurrency = 8;
   int loop_interval_us = 1000;
   gboolean json = FALSE;
@@ -345,6 +346,8 @@ natter_bench_chat_main (int argc, char **argv)
     { "save-users", 0, 0, G_OPTION_ARG_FILENAME, &save_users_file,
       "Write the registered users to FILE for --users", "FILE" },
     { "server-pid", 0, 0, G_OPTION_ARG_INT, &server_pid, "Report the server's RSS and CPU", "PID" },
+    { "server-cpus", 0, 0, G_OPTION_ARG_STRING, &server_cpus,
+      "Pin the server this command starts to these CPUs (taskset's list: 0 or 0,1)", "LIST" },
     { "concurrency", 0, 0, G_OPTION_ARG_INT, &concurrency,
       "Sign-ins and handshakes in flight (default 8)", "N" },
     { "connect-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &connect_timeout_s,
@@ -403,6 +406,10 @@ natter_bench_chat_main (int argc, char **argv)
     g_printerr ("natter-bench chat: the open file limit is too low for %d clients"
                 " (raise the hard limit: ulimit -Hn)\n",
                 n_clients);
+    return 2;
+  }
+  if (server_cpus != NULL && !natter_bench_server_set_cpus (server_cpus, &error)) {
+    g_printerr ("natter-bench chat: %s\n", error->message);
     return 2;
   }
   if (!natter_bench_server_start_unless_given (&local_server, &server_url, &server_pid, &error)) {

@@ -91,6 +91,7 @@ natter_bench_idle_main (int argc, char **argv)
   double connect_timeout_s = 300;
   int server_pid = 0;
   g_auto (NatterBenchServer) local_server = { 0 };
+  g_autofree char *server_cpus = NULL;
   int concurrency = 8;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
@@ -107,6 +108,8 @@ natter_bench_idle_main (int argc, char **argv)
       "Log in the users of FILE (email:password lines) instead of registering", "FILE" },
     { "save-users", 0, 0, G_OPTION_ARG_FILENAME, &save_users_file,
       "Write the registered users to FILE for --users", "FILE" },
+    { "server-cpus", 0, 0, G_OPTION_ARG_STRING, &server_cpus,
+      "Pin the server this command starts to these CPUs (taskset's list: 0 or 0,1)", "LIST" },
     { "concurrency", 0, 0, G_OPTION_ARG_INT, &concurrency,
       "Sign-ins and handshakes in flight (default 8)", "N" },
     { "connect-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &connect_timeout_s,
@@ -156,6 +159,10 @@ natter_bench_idle_main (int argc, char **argv)
                 ", too low for %d connections\n",
                 fd_limit, n_clients);
 
+  if (server_cpus != NULL && !natter_bench_server_set_cpus (server_cpus, &error)) {
+    g_printerr ("natter-bench idle: %s\n", error->message);
+    return 2;
+  }
   if (!natter_bench_server_start_unless_given (&local_server, &server_url, &server_pid, &error)) {
     g_printerr ("natter-bench idle: %s\n", error->message);
     return 2;

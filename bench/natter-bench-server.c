@@ -1,15 +1,55 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #define G_LOG_DOMAIN "natter-bench"
+#define _GNU_SOURCE /* sched_setaffinity, cpu_set_t */
 
 #include "config.h"
 
 #include "natter-bench-server.h"
 
 #include <glib/gstdio.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 
 #define START_TIMEOUT_MS 30000
+
+static cpu_set_t server_cpus;
+static gboolean server_pinned;
+
+gboolean
+natter_bench_server_set_cpus (const char *list, GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit (list, ",", -1);
+
+  CPU_ZERO (&server_cpus);
+  for (guint i = 0; parts[i] != NULL; i++) {
+    g_auto (GStrv) range = g_strsplit (parts[i], "-", 2);
+    guint64 first, last;
+
+    if (!g_ascii_string_to_unsigned (range[0], 10, 0, CPU_SETSIZE - 1, &first, error) ||
+        !g_ascii_string_to_unsigned (range[1] != NULL ? range[1] : range[0], 10, first,
+                                     CPU_SETSIZE - 1, &last, error)) {
+      g_prefix_error (error, "--server-cpus %s: ", list);
+      return FALSE;
+    }
+    for (guint64 cpu = first; cpu <= last; cpu++)
+      CPU_SET (cpu, &server_cpus);
+  }
+  if (CPU_COUNT (&server_cpus) == 0) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "--server-cpus %s: no CPU", list);
+    return FALSE;
+  }
+  server_pinned = TRUE;
+  return TRUE;
+}
+
+/* In the child before exec: every thread the server starts inherits it. */
+static void
+pin_child (gpointer user_data)
+{
+  if (server_pinned)
+    sched_setaffinity (0, sizeof server_cpus, &server_cpus);
+}
 
 char *
 natter_bench_find_program (const char *env_variable, const char *build_path, const char *name)
@@ -84,6 +124,7 @@ natter_bench_server_start (NatterBenchServer *server, GError **error)
   guint timeout;
 
   memset (server, 0, sizeof *server);
+  g_subprocess_launcher_set_child_setup (launcher, pin_child, NULL, NULL);
   if (binary == NULL) {
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
                          "natter-server not found (give --server URL, or set NATTER_SERVER)");

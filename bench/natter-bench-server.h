@@ -25,6 +25,9 @@ typedef struct {
   int pid;
 } NatterBenchServer;
 
+/* Pins the servers started after this to the CPUs of @list ("0", "0,1",
+ * "0-3"): what one core does against two. FALSE on a list that names none. */
+gboolean natter_bench_server_set_cpus (const char *list, GError **error);
 gboolean natter_bench_server_start (NatterBenchServer *server, GError **error);
 /* What every command does with --server: when *@url is NULL, starts
  * @server and sets *@url (and *@pid when given) to it. */

@@ -346,6 +346,72 @@ test_keepalive (Fixture *fixture, gconstpointer data)
   natter_test_wait_until (fixture->pongs == 2, 5000);
 }
 
+/* A ping, then @n raw bytes, in one write: once the pong is back the
+ * server has read both in the same pass. */
+static void
+client_send_ping_then (Fixture *fixture, const guint8 *bytes, gsize n)
+{
+  guint8 wire[64] = { 0x89, 0x80, 0, 0, 0, 0 };
+  g_autofree char *pong = NULL;
+
+  g_assert_cmpuint (n, <=, sizeof wire - 6);
+  if (n > 0)
+    memcpy (wire + 6, bytes, n);
+  g_assert_cmpint (send (fixture->client, wire, 6 + n, MSG_NOSIGNAL), ==, (gssize) (6 + n));
+  g_assert_cmpuint (client_read_frame (fixture, &pong), ==, 0xa);
+}
+
+/* wslay's contexts exist only while they hold something: not for an idle
+ * connection, but across passes for a frame cut in its header or payload
+ * and for a message in fragments, which then arrive whole. */
+static void
+test_framing_state_only_while_needed (Fixture *fixture, gconstpointer data)
+{
+  /* "hello": FIN + text, masked, 5 bytes, zero key. */
+  static const guint8 frame[] = { 0x81, 0x85, 0, 0, 0, 0, 'h', 'e', 'l', 'l', 'o' };
+  NatterWsTransport *transport = fixture->transport;
+
+  g_assert_false (natter_ws_transport_holds_framing_state (transport));
+  client_send (fixture, TRUE, 0x1, "first", 5);
+  natter_test_wait_until (fixture->messages->len == 1, 5000);
+  natter_test_wait_until (!natter_ws_transport_holds_framing_state (transport), 5000);
+
+  /* Cut in the header (3 of 6 bytes), then in the payload (8 of 11). */
+  for (gsize cut = 3; cut <= 8; cut += 5) {
+    guint expected = fixture->messages->len + 1;
+
+    client_send_ping_then (fixture, frame, cut);
+    g_assert_true (natter_ws_transport_holds_framing_state (transport));
+    g_assert_cmpint (send (fixture->client, frame + cut, sizeof frame - cut, MSG_NOSIGNAL), ==,
+                     (gssize) (sizeof frame - cut));
+    natter_test_wait_until (fixture->messages->len == expected, 5000);
+    g_assert_cmpstr (g_ptr_array_index (fixture->messages, expected - 1), ==, "t:hello");
+    natter_test_wait_until (!natter_ws_transport_holds_framing_state (transport), 5000);
+  }
+
+  /* A message in two fragments, the first one whole. */
+  client_send (fixture, FALSE, 0x1, "frag", 4);
+  client_send_ping_then (fixture, NULL, 0);
+  g_assert_true (natter_ws_transport_holds_framing_state (transport));
+  client_send (fixture, TRUE, 0x0, "ment", 4);
+  natter_test_wait_until (fixture->messages->len == 4, 5000);
+  g_assert_cmpstr (g_ptr_array_index (fixture->messages, 3), ==, "t:fragment");
+  natter_test_wait_until (!natter_ws_transport_holds_framing_state (transport), 5000);
+
+  /* Sending makes them again, only for as long as the frame takes. */
+  natter_ws_transport_send_text (transport, "out", 3);
+  g_assert_true (natter_ws_transport_holds_framing_state (transport));
+  {
+    g_autofree char *out = NULL;
+
+    g_assert_cmpuint (client_read_frame (fixture, &out), ==, 0x1);
+    g_assert_cmpstr (out, ==, "out");
+  }
+  natter_test_wait_until (!natter_ws_transport_holds_framing_state (transport), 5000);
+  g_assert_true (natter_ws_transport_is_open (transport));
+  g_assert_cmpuint (fixture->closed, ==, 0);
+}
+
 /* Aborting closes the socket at once, without a handshake. */
 static void
 test_abort (Fixture *fixture, gconstpointer data)
@@ -375,6 +441,7 @@ main (int argc, char **argv)
   ADD ("end-of-stream", 0, test_end_of_stream);
   ADD ("keepalive", 1, test_keepalive);
   ADD ("abort", 0, test_abort);
+  ADD ("framing-state-only-while-needed", 0, test_framing_state_only_while_needed);
 #undef ADD
 
   return g_test_run ();

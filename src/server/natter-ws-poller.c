@@ -27,6 +27,11 @@
 
 #define MAX_EVENTS_PER_PASS 256
 #define WRITE_BUFFER_SIZE (256 * 1024)
+/* Pings wait for the next whole second of the monotonic clock, so that
+ * the loop wakes once a second for all the pings due in it instead of once
+ * per connection (333 times a second for 10,000 connections at 30 s);
+ * their pongs come back together too. A ping is late by under a second. */
+#define PING_BATCH_US G_USEC_PER_SEC
 
 struct _NatterWsPollerHandle {
   NatterWsPoller *poller;
@@ -85,8 +90,11 @@ update_ready_time (NatterWsPoller *self)
   if (self->flush_queue.length > 0) {
     ready = 0;
   } else {
-    if (self->ping_queue.head != NULL)
-      ready = ((NatterWsPollerHandle *) self->ping_queue.head->data)->ping_deadline_us;
+    if (self->ping_queue.head != NULL) {
+      gint64 ping = ((NatterWsPollerHandle *) self->ping_queue.head->data)->ping_deadline_us;
+
+      ready = (ping + PING_BATCH_US - 1) / PING_BATCH_US * PING_BATCH_US;
+    }
     if (self->close_queue.head != NULL) {
       gint64 close = ((NatterWsPollerHandle *) self->close_queue.head->data)->close_deadline_us;
 

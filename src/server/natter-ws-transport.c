@@ -24,6 +24,15 @@
  * only what the kernel does not take is copied aside (pending) and waits
  * for EPOLLOUT, and then wslay keeps the rest in its own queue.
  *
+ * Memory: wslay's two contexts take 8.4 KiB (a 4 KiB input and a 4 KiB
+ * output buffer). An idle connection keeps none: the contexts are made
+ * when bytes arrive or a message is queued, and freed at the end of the
+ * pass when wslay holds nothing (no byte of a frame not yet parsed, no
+ * fragmented message under way, nothing queued, no close started). The
+ * transport counts the bytes it handed wslay against the frames wslay
+ * finished to know that; wslay refuses a length not encoded in its
+ * shortest form, so a frame's header length follows from its payload's.
+ *
  * Closing: the side that closes sends its close frame, then shuts its
  * write half so that the peer sees the end at once, and waits (at most
  * CLOSE_TIMEOUT_US) for the peer's close frame. When the peer broke the
@@ -46,7 +55,13 @@ struct _NatterWsTransport {
   GIOStream *stream;
   GSocket *socket;
   int fd;
+  /* NULL while idle (see above): then open, nothing buffered or queued. */
   wslay_event_context_ptr wslay;
+  gsize max_message_bytes;
+  /* Bytes handed to wslay that are not yet part of a finished frame. */
+  guint64 wslay_unparsed;
+  guint64 frame_bytes;
+  gboolean in_fragmented_message;
 
   const NatterWsTransportHandlers *handlers;
   gpointer handlers_data;
@@ -114,7 +129,7 @@ update_events (NatterWsTransport *self)
 
   if (self->handle == NULL)
     return;
-  if (self->draining || wslay_event_want_read (self->wslay))
+  if (self->draining || self->wslay == NULL || wslay_event_want_read (self->wslay))
     events |= EPOLLIN | EPOLLRDHUP;
   if (has_pending (self))
     events |= EPOLLOUT;
@@ -156,6 +171,7 @@ on_wslay_recv (wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
                                                   MIN (len, self->read_budget), NULL, &error);
     if (n > 0) {
       self->read_budget -= (gsize) n;
+      self->wslay_unparsed += (guint64) n;
       return n;
     }
     if (!self->tls)
@@ -183,6 +199,7 @@ on_wslay_recv (wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
     if ((size_t) n < MIN (len, self->read_budget))
       self->socket_empty = TRUE;
     self->read_budget -= (gsize) n;
+    self->wslay_unparsed += (guint64) n;
     return n;
   }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -243,11 +260,72 @@ on_wslay_message (wslay_event_context_ptr ctx,
   }
 }
 
+/* A frame's size on the wire: a client's frames are masked (wslay fails
+ * the connection otherwise), and their length is in its shortest form. */
+static void
+on_wslay_frame_start (wslay_event_context_ptr ctx,
+                      const struct wslay_event_on_frame_recv_start_arg *arg,
+                      void *user_data)
+{
+  NatterWsTransport *self = user_data;
+  guint64 header = 2 + 4;
+
+  if (arg->payload_length >= 65536)
+    header += 8;
+  else if (arg->payload_length >= 126)
+    header += 2;
+  self->frame_bytes = header + arg->payload_length;
+  if (!wslay_is_ctrl_frame (arg->opcode))
+    self->in_fragmented_message = !arg->fin;
+}
+
+static void
+on_wslay_frame_end (wslay_event_context_ptr ctx, void *user_data)
+{
+  NatterWsTransport *self = user_data;
+
+  self->wslay_unparsed -= MIN (self->wslay_unparsed, self->frame_bytes);
+  self->frame_bytes = 0;
+}
+
 static const struct wslay_event_callbacks wslay_callbacks = {
   .recv_callback = on_wslay_recv,
   .send_callback = on_wslay_send,
+  .on_frame_recv_start_callback = on_wslay_frame_start,
+  .on_frame_recv_end_callback = on_wslay_frame_end,
   .on_msg_recv_callback = on_wslay_message,
 };
+
+static wslay_event_context_ptr
+get_wslay (NatterWsTransport *self)
+{
+  if (self->wslay == NULL) {
+    /* No extension is negotiated: RSV bits stay refused (1002), so a
+     * compressed frame is never inflated. */
+    if (wslay_event_context_server_init (&self->wslay, &wslay_callbacks, self) != 0)
+      g_error ("out of memory");
+    wslay_event_config_set_max_recv_msg_length (self->wslay, self->max_message_bytes);
+    self->wslay_unparsed = self->frame_bytes = 0;
+    self->in_fragmented_message = FALSE;
+  }
+  return self->wslay;
+}
+
+/* At the end of a pass: wslay's contexts go when they hold nothing. */
+static void
+release_wslay_if_idle (NatterWsTransport *self)
+{
+  wslay_event_context_ptr wslay = self->wslay;
+
+  if (wslay == NULL || self->finished || self->failed || self->draining || self->closing ||
+      self->read_again || self->wslay_unparsed != 0 || self->in_fragmented_message)
+    return;
+  if (!wslay_event_get_read_enabled (wslay) || !wslay_event_get_write_enabled (wslay) ||
+      wslay_event_get_close_sent (wslay) || wslay_event_get_close_received (wslay) ||
+      wslay_event_want_write (wslay) || wslay_event_get_queued_msg_count (wslay) != 0)
+    return;
+  g_clear_pointer (&self->wslay, wslay_event_context_free);
+}
 
 /* Hands bytes to the kernel (through TLS when it is on): how many it
  * took, 0 when it would block, -1 when the connection failed. */
@@ -305,12 +383,12 @@ check_close_state (NatterWsTransport *self)
   if (self->finished)
     return;
   if (self->failed) {
-    finish (self, wslay_event_get_close_received (self->wslay)
+    finish (self, self->wslay != NULL && wslay_event_get_close_received (self->wslay)
                     ? wslay_event_get_status_code_received (self->wslay)
                     : CLOSE_ABNORMAL);
     return;
   }
-  if (!wslay_event_get_close_sent (self->wslay) || has_pending (self))
+  if (self->wslay == NULL || !wslay_event_get_close_sent (self->wslay) || has_pending (self))
     return;
 
   if (!self->write_shut) {
@@ -390,10 +468,10 @@ natter_ws_transport_handle_io (NatterWsTransport *self, guint32 events)
   }
 
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-    if (wslay_event_want_read (self->wslay)) {
+    if (self->wslay == NULL || wslay_event_want_read (self->wslay)) {
       self->socket_empty = FALSE;
       self->read_budget = READ_BUDGET_BYTES;
-      int result = wslay_event_recv (self->wslay);
+      int result = wslay_event_recv (get_wslay (self));
 
       if (result != 0) {
         g_debug ("fd %d: wslay_event_recv: %d", self->fd, result);
@@ -417,7 +495,8 @@ natter_ws_transport_handle_io (NatterWsTransport *self, guint32 events)
 static void
 write_out (NatterWsTransport *self)
 {
-  while (!self->failed && send_pending (self) && wslay_event_want_write (self->wslay)) {
+  while (!self->failed && send_pending (self) && self->wslay != NULL &&
+         wslay_event_want_write (self->wslay)) {
     ssize_t sent = 0;
     int result;
 
@@ -448,7 +527,8 @@ write_out (NatterWsTransport *self)
     self->write_buffer = NULL;
     self->write_buffer_used = 0;
   }
-  if (!self->failed && !has_pending (self) && !wslay_event_want_write (self->wslay))
+  if (!self->failed && !has_pending (self) &&
+      (self->wslay == NULL || !wslay_event_want_write (self->wslay)))
     self->drained_us = g_get_monotonic_time ();
 }
 
@@ -468,8 +548,10 @@ natter_ws_transport_flush (NatterWsTransport *self)
 
   write_out (self);
   check_close_state (self);
-  if (!self->finished)
+  if (!self->finished) {
+    release_wslay_if_idle (self);
     update_events (self);
+  }
 }
 
 /**
@@ -501,7 +583,7 @@ natter_ws_transport_ping_due (NatterWsTransport *self, gint64 now_us)
 
   if (!natter_ws_transport_is_open (self))
     return;
-  if (wslay_event_queue_msg (self->wslay, &ping) == 0)
+  if (wslay_event_queue_msg (get_wslay (self), &ping) == 0)
     queue_flush (self);
   natter_ws_poller_schedule_ping (self->handle, now_us + self->keepalive_us);
 }
@@ -636,11 +718,7 @@ natter_ws_transport_new (NatterWsPoller *poller,
     }
   }
 
-  /* No extension is negotiated: RSV bits stay refused (1002), so a
-   * compressed frame is never inflated. */
-  if (wslay_event_context_server_init (&self->wslay, &wslay_callbacks, self) != 0)
-    g_error ("out of memory");
-  wslay_event_config_set_max_recv_msg_length (self->wslay, max_message_bytes);
+  self->max_message_bytes = max_message_bytes;
 
   self->handle = natter_ws_poller_add (poller, self->fd, EPOLLIN | EPOLLRDHUP, self);
   if (self->handle == NULL || self->failed) {
@@ -689,10 +767,11 @@ natter_ws_transport_is_open (NatterWsTransport *self)
 {
   g_return_val_if_fail (NATTER_IS_WS_TRANSPORT (self), FALSE);
 
-  return !self->finished && !self->failed && !self->draining && !self->closing &&
-         wslay_event_get_read_enabled (self->wslay) &&
-         wslay_event_get_write_enabled (self->wslay) &&
-         !wslay_event_get_close_received (self->wslay);
+  if (self->finished || self->failed || self->draining || self->closing)
+    return FALSE;
+  return self->wslay == NULL || (wslay_event_get_read_enabled (self->wslay) &&
+                                 wslay_event_get_write_enabled (self->wslay) &&
+                                 !wslay_event_get_close_received (self->wslay));
 }
 
 /**
@@ -743,7 +822,7 @@ natter_ws_transport_send_text (NatterWsTransport *self, const char *text, gsize 
 
   if (!natter_ws_transport_is_open (self))
     return;
-  if (wslay_event_queue_msg (self->wslay, &message) == 0)
+  if (wslay_event_queue_msg (get_wslay (self), &message) == 0)
     queue_flush (self);
 }
 
@@ -774,7 +853,7 @@ natter_ws_transport_close (NatterWsTransport *self, gushort code, const char *re
     reason_length = (gsize) (end - reason);
   }
   self->closing = TRUE;
-  wslay_event_queue_close (self->wslay, code, (const uint8_t *) reason, reason_length);
+  wslay_event_queue_close (get_wslay (self), code, (const uint8_t *) reason, reason_length);
   start_close_timer (self);
   queue_flush (self);
 }
@@ -805,7 +884,7 @@ natter_ws_transport_get_queued_bytes (NatterWsTransport *self)
 {
   g_return_val_if_fail (NATTER_IS_WS_TRANSPORT (self), 0);
 
-  return wslay_event_get_queued_msg_length (self->wslay) +
+  return (self->wslay != NULL ? wslay_event_get_queued_msg_length (self->wslay) : 0) +
          (self->pending_length - self->pending_offset);
 }
 
@@ -821,7 +900,22 @@ natter_ws_transport_get_drained_time (NatterWsTransport *self)
 {
   g_return_val_if_fail (NATTER_IS_WS_TRANSPORT (self), 0);
 
-  if (has_pending (self) || wslay_event_want_write (self->wslay))
+  if (has_pending (self) || (self->wslay != NULL && wslay_event_want_write (self->wslay)))
     return 0;
   return self->drained_us;
+}
+
+/**
+ * natter_ws_transport_holds_framing_state:
+ * @self: a transport
+ *
+ * Returns: whether wslay's contexts (8.4 KiB) exist now; an idle open
+ *   connection holds none
+ */
+gboolean
+natter_ws_transport_holds_framing_state (NatterWsTransport *self)
+{
+  g_return_val_if_fail (NATTER_IS_WS_TRANSPORT (self), FALSE);
+
+  return self->wslay != NULL;
 }

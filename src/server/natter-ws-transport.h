@@ -40,5 +40,6 @@ void natter_ws_transport_abort (NatterWsTransport *self);
 /* Bytes framed but not yet handed to the kernel. */
 gsize natter_ws_transport_get_queued_bytes (NatterWsTransport *self);
 gint64 natter_ws_transport_get_drained_time (NatterWsTransport *self);
+gboolean natter_ws_transport_holds_framing_state (NatterWsTransport *self);
 
 G_END_DECLS
