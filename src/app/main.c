@@ -4,7 +4,6 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
-#include <gst/gst.h>
 #include <locale.h>
 
 #include "natter-application.h"
@@ -23,7 +22,8 @@ main (int argc, char *argv[])
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
-  gst_init (NULL, NULL);
+  /* No gst_init() here: GStreamer loads with the first call, ring or
+   * device list (issue 20), not before the first frame. */
   natter_display_open_for_cairo ();
 
   application = natter_application_new ();

@@ -30,7 +30,10 @@ G_DEFINE_FINAL_TYPE (NatterCallVideo, natter_call_video, G_TYPE_OBJECT)
 static GstElement *
 create_video_sink (GdkPaintable **out_paintable)
 {
-  GstElement *sink = gst_element_factory_make ("gtk4paintablesink", NULL);
+  GstElement *sink;
+
+  gst_init (NULL, NULL); /* not at start-up (issue 20); cheap once done */
+  sink = gst_element_factory_make ("gtk4paintablesink", NULL);
 
   if (sink != NULL) {
     g_object_get (sink, "paintable", out_paintable, NULL);

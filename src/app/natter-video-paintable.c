@@ -358,6 +358,7 @@ natter_video_paintable_create_sink (NatterVideoPaintable *self)
 
   g_return_val_if_fail (NATTER_IS_VIDEO_PAINTABLE (self), NULL);
 
+  gst_init (NULL, NULL); /* the app does not load GStreamer at start-up */
   bin = gst_bin_new (NULL);
   convert = gst_element_factory_make ("videoconvert", NULL);
   appsink = gst_element_factory_make ("appsink", NULL);

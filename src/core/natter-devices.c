@@ -211,7 +211,8 @@ natter_devices_init (NatterDevices *self)
 NatterDevices *
 natter_devices_new (void)
 {
-  gst_init (NULL, NULL);
+  /* GStreamer itself loads in natter_devices_start(): an app that never
+   * calls or opens preferences does without it (issue 20). */
   return g_object_new (NATTER_TYPE_DEVICES, NULL);
 }
 
@@ -235,6 +236,7 @@ natter_devices_start (NatterDevices *self)
     return TRUE;
 
   if (self->monitor == NULL) {
+    gst_init (NULL, NULL);
     self->monitor = gst_device_monitor_new ();
     for (int kind = 0; kind < N_KINDS; kind++)
       gst_device_monitor_add_filter (self->monitor, kind_classes[kind], NULL);
