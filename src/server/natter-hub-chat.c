@@ -532,21 +532,75 @@ natter_hub_chat_handle_mark_read (NatterHub *self,
   natter_server_store_mark_read (self->store, pending->mark, on_read_marked, pending);
 }
 
-void
-natter_hub_chat_handle_sync (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+/* A sync waiting for its replay; the connection's later frames wait too. */
+typedef struct {
+  NatterHub *hub;
+  NatterHubConnection *connection;
+} PendingSync;
+
+static void
+on_replay_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  const NatterProfile *profile = natter_hub_connection_get_profile (connection);
-  g_autoptr (GPtrArray) events = NULL;
+  PendingSync *pending = user_data;
+  NatterHub *self = pending->hub;
+  NatterHubConnection *connection = pending->connection;
+  g_autoptr (NatterStoreReplay) replay = NULL;
   g_autoptr (NatterFrame) done = NULL;
   g_autoptr (GError) error = NULL;
-  gboolean truncated = FALSE;
-  guint limit =
-    self->config->sync_replay_max > 0 ? self->config->sync_replay_max : NATTER_SYNC_REPLAY_MAX;
+  gboolean truncated;
   gsize max_bytes = self->config->sync_replay_max_bytes > 0 ? self->config->sync_replay_max_bytes
                                                             : NATTER_SYNC_REPLAY_MAX_BYTES;
   gsize bytes = 0;
   guint first = 0;
-  gint64 last_event_id;
+
+  replay = natter_server_store_replay_finish (NATTER_SERVER_STORE (source), result, &error);
+  if (replay == NULL) {
+    natter_hub_send_internal_error (connection, error, NULL);
+    goto out;
+  }
+
+  /* The newest events that fit in the byte limit. */
+  truncated = replay->truncated;
+  for (first = replay->events->len; first > 0; first--) {
+    gsize size = strlen (g_ptr_array_index (replay->events, first - 1));
+
+    if (bytes + size > max_bytes) {
+      truncated = TRUE;
+      break;
+    }
+    bytes += size;
+  }
+
+  natter_hub_connection_begin_replay (connection);
+  for (guint i = first; i < replay->events->len && natter_hub_connection_is_open (connection); i++)
+    natter_hub_connection_send_text (connection, "event", g_ptr_array_index (replay->events, i));
+
+  /* The store read last_event_id before the replay: the writer commits
+   * events meanwhile, and a last_event_id read after it could name events
+   * the replay did not hold, which the client would then skip when they
+   * arrive. Everything up to this one is in the replay (ids commit in
+   * order); what comes after it is sent live as well, and the client
+   * applies it once. */
+  done = natter_frame_new (NATTER_FRAME_SYNC_DONE);
+  done->last_event_id = replay->last_event_id;
+  done->truncated = truncated;
+  natter_hub_connection_send_frame (connection, done);
+  natter_hub_connection_end_replay (connection);
+
+out:
+  natter_hub_release_frames (self, connection);
+  g_object_unref (pending->connection);
+  g_object_unref (pending->hub);
+  g_free (pending);
+}
+
+void
+natter_hub_chat_handle_sync (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+{
+  const NatterProfile *profile = natter_hub_connection_get_profile (connection);
+  guint limit =
+    self->config->sync_replay_max > 0 ? self->config->sync_replay_max : NATTER_SYNC_REPLAY_MAX;
+  PendingSync *pending;
 
   /* One sync at a time: a client that asks again before it took the last
    * replay does not read what it is sent, and each replay would pile up in
@@ -558,37 +612,10 @@ natter_hub_chat_handle_sync (NatterHub *self, NatterHubConnection *connection, N
     return;
   }
 
-  /* Read before the replay: the store's writer commits events meanwhile,
-   * and a last_event_id read after it could name events the replay did not
-   * hold, which the client would then skip when they arrive. Everything up
-   * to this one is in the replay (ids commit in order); what comes after
-   * it is sent live as well, and the client applies it once. */
-  last_event_id = natter_server_db_get_last_event_id (self->db, profile);
-  events = natter_server_db_list_events_after (self->db, profile, MAX (frame->after_event_id, 0),
-                                               limit, &truncated, &error);
-  if (events == NULL) {
-    natter_hub_send_internal_error (connection, error, NULL);
-    return;
-  }
-
-  /* The newest events that fit in the byte limit. */
-  for (first = events->len; first > 0; first--) {
-    gsize size = strlen (g_ptr_array_index (events, first - 1));
-
-    if (bytes + size > max_bytes) {
-      truncated = TRUE;
-      break;
-    }
-    bytes += size;
-  }
-
-  natter_hub_connection_begin_replay (connection);
-  for (guint i = first; i < events->len && natter_hub_connection_is_open (connection); i++)
-    natter_hub_connection_send_text (connection, "event", g_ptr_array_index (events, i));
-
-  done = natter_frame_new (NATTER_FRAME_SYNC_DONE);
-  done->last_event_id = last_event_id;
-  done->truncated = truncated;
-  natter_hub_connection_send_frame (connection, done);
-  natter_hub_connection_end_replay (connection);
+  pending = g_new0 (PendingSync, 1);
+  pending->hub = g_object_ref (self);
+  pending->connection = g_object_ref (connection);
+  natter_hub_hold_frames (self, connection);
+  natter_server_store_replay (self->store, profile, frame->after_event_id, limit, on_replay_read,
+                              pending);
 }

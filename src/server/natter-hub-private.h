@@ -86,6 +86,10 @@ void natter_hub_send_to_profile (NatterHub *self,
                                  const char *type,
                                  const char *text);
 void natter_hub_stamp_sender (NatterFrame *frame, const NatterProfile *sender);
+/* A frame that waits for the store holds the connection's later frames
+ * back until released (once per hold): frames are handled in order. */
+void natter_hub_hold_frames (NatterHub *self, NatterHubConnection *connection);
+void natter_hub_release_frames (NatterHub *self, NatterHubConnection *connection);
 void natter_hub_close_token_here (NatterHub *self, gint64 token_id);
 void natter_hub_close_user_here (NatterHub *self, gint64 user_id);
 /* natter-hub-nodes.c */

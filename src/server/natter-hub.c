@@ -102,7 +102,7 @@ natter_hub_send_internal_error (NatterHubConnection *connection,
 }
 
 static void
-on_frame_received (NatterHub *self, NatterFrame *frame, NatterHubConnection *connection)
+dispatch_frame (NatterHub *self, NatterFrame *frame, NatterHubConnection *connection)
 {
   switch (frame->type) {
     case NATTER_FRAME_SYNC:
@@ -161,6 +161,84 @@ presence_json (const NatterProfile *profile, gboolean online)
   presence->online = online;
   presence->last_seen = now_rfc3339 ();
   return natter_frame_to_json (presence, NULL);
+}
+
+/* The frames of a connection that arrived while an earlier one waits for
+ * the store: a later frame never overtakes an earlier one. */
+typedef struct {
+  guint holds;
+  GQueue frames; /* NatterFrame */
+} HubInbox;
+
+#define INBOX_DATA_KEY "natter-hub-inbox"
+
+static void
+hub_inbox_free (gpointer data)
+{
+  HubInbox *inbox = data;
+
+  g_queue_clear_full (&inbox->frames, (GDestroyNotify) natter_frame_free);
+  g_free (inbox);
+}
+
+static HubInbox *
+get_inbox (NatterHubConnection *connection)
+{
+  HubInbox *inbox = g_object_get_data (G_OBJECT (connection), INBOX_DATA_KEY);
+
+  if (inbox == NULL) {
+    inbox = g_new0 (HubInbox, 1);
+    g_queue_init (&inbox->frames);
+    g_object_set_data_full (G_OBJECT (connection), INBOX_DATA_KEY, inbox, hub_inbox_free);
+  }
+  return inbox;
+}
+
+/**
+ * natter_hub_hold_frames:
+ * @self: the hub
+ * @connection: a connection whose frame now waits for the store
+ *
+ * Its later frames wait until natter_hub_release_frames (), called once
+ * for each hold, usually from the store's callback.
+ */
+void
+natter_hub_hold_frames (NatterHub *self, NatterHubConnection *connection)
+{
+  get_inbox (connection)->holds++;
+}
+
+void
+natter_hub_release_frames (NatterHub *self, NatterHubConnection *connection)
+{
+  G_GNUC_UNUSED g_autoptr (NatterHubConnection) hold = g_object_ref (connection);
+  HubInbox *inbox = get_inbox (connection);
+
+  g_return_if_fail (inbox->holds > 0);
+
+  inbox->holds--;
+  while (inbox->holds == 0 && !g_queue_is_empty (&inbox->frames)) {
+    g_autoptr (NatterFrame) frame = g_queue_pop_head (&inbox->frames);
+
+    /* Closed: what it still sent goes nowhere, as it would have. */
+    if (!natter_hub_connection_is_open (connection) ||
+        !g_hash_table_contains (self->connections, connection)) {
+      g_queue_clear_full (&inbox->frames, (GDestroyNotify) natter_frame_free);
+      break;
+    }
+    dispatch_frame (self, frame, connection);
+  }
+}
+
+static void
+on_frame_received (NatterHub *self, NatterFrame *frame, NatterHubConnection *connection)
+{
+  HubInbox *inbox = get_inbox (connection);
+
+  if (inbox->holds > 0 || !g_queue_is_empty (&inbox->frames))
+    g_queue_push_tail (&inbox->frames, natter_frame_copy (frame));
+  else
+    dispatch_frame (self, frame, connection);
 }
 
 /* Tells the profiles sharing a conversation with @profile that it came
@@ -332,20 +410,65 @@ on_connection_closed (NatterHub *self, NatterHubConnection *connection)
   maybe_finish_shutdown (self);
 }
 
-static void
-send_hello (NatterHub *self, NatterHubConnection *connection)
-{
-  const NatterProfile *profile = natter_hub_connection_get_profile (connection);
-  g_autoptr (NatterFrame) hello = natter_frame_new (NATTER_FRAME_HELLO);
+/* A connection being greeted: hello waits for the profile's last event id. */
+typedef struct {
+  NatterHub *hub;
+  NatterHubConnection *connection;
+  gboolean first;
+} HubGreeting;
 
+static void
+hub_greeting_free (HubGreeting *greeting)
+{
+  g_clear_object (&greeting->hub);
+  g_clear_object (&greeting->connection);
+  g_free (greeting);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HubGreeting, hub_greeting_free)
+
+/* Hello, then presence and the calls ringing for the profile; what was
+ * sent to the connection while hello was read follows hello. */
+static void
+on_hello_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (HubGreeting) greeting = user_data;
+  NatterHub *self = greeting->hub;
+  NatterHubConnection *connection = greeting->connection;
+  const NatterProfile *profile = natter_hub_connection_get_profile (connection);
+  g_autoptr (NatterStoreReplay) replay = NULL;
+  g_autoptr (NatterFrame) hello = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  replay = natter_server_store_replay_finish (NATTER_SERVER_STORE (source), result, &error);
+  if (replay == NULL) {
+    g_warning ("Could not read the last event of %s: %s",
+               natter_hub_connection_get_profile_key (connection), error->message);
+    natter_hub_connection_close (connection, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,
+                                 "the server could not read your history");
+    natter_hub_release_frames (self, connection);
+    return;
+  }
+
+  hello = natter_frame_new (NATTER_FRAME_HELLO);
   hello->protocol = NATTER_PROTOCOL_VERSION;
   hello->profile = natter_profile_copy (profile);
-  hello->last_event_id = natter_server_db_get_last_event_id (self->db, profile);
+  hello->last_event_id = replay->last_event_id;
   hello->heartbeat_s =
     self->config->heartbeat_s > 0 ? self->config->heartbeat_s : NATTER_HEARTBEAT_S;
   hello->server_time = now_rfc3339 ();
-  hello->server_epoch = g_strdup (natter_server_db_get_epoch (self->db));
-  natter_hub_connection_send_frame (connection, hello);
+  hello->server_epoch = g_strdup (replay->epoch);
+  text = natter_frame_to_json (hello, NULL);
+  natter_hub_connection_release_output (connection, "hello", text);
+
+  if (g_hash_table_contains (self->connections, connection) && !self->shutting_down) {
+    g_autoptr (GPtrArray) elsewhere = greet_contacts (self, connection, greeting->first);
+
+    natter_hub_nodes_presence_opened (self, connection, elsewhere);
+    natter_hub_calls_connection_opened (self, connection);
+  }
+  natter_hub_release_frames (self, connection);
 }
 
 static guint
@@ -393,13 +516,19 @@ add_connection (NatterHub *self, NatterHubConnection *connection)
   if (first)
     g_hash_table_remove (self->missed_calls, natter_hub_connection_get_profile_key (connection));
 
-  send_hello (self, connection);
+  /* Registered already: an event stored while hello is read is held for
+   * the connection, after hello, and so are its own frames. */
   {
-    g_autoptr (GPtrArray) elsewhere = greet_contacts (self, connection, first);
+    HubGreeting *greeting = g_new0 (HubGreeting, 1);
 
-    natter_hub_nodes_presence_opened (self, connection, elsewhere);
+    greeting->hub = g_object_ref (self);
+    greeting->connection = g_object_ref (connection);
+    greeting->first = first;
+    natter_hub_connection_hold_output (connection);
+    natter_hub_hold_frames (self, connection);
+    natter_server_store_replay (self->store, natter_hub_connection_get_profile (connection), 0, 0,
+                                on_hello_read, greeting);
   }
-  natter_hub_calls_connection_opened (self, connection);
 }
 
 static void
@@ -486,6 +615,87 @@ find_token (SoupServerMessage *message, GHashTable *query)
   return NULL;
 }
 
+/* An upgrade request paused while the store reads its token. */
+typedef struct {
+  NatterHub *hub;
+  SoupServerMessage *message;
+  gulong disconnected_id;
+  gboolean disconnected;
+} UpgradeJob;
+
+static void
+upgrade_job_free (UpgradeJob *job)
+{
+  g_clear_signal_handler (&job->disconnected_id, job->message);
+  g_clear_object (&job->message);
+  g_clear_object (&job->hub);
+  g_free (job);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (UpgradeJob, upgrade_job_free)
+
+static void
+on_upgrade_disconnected (SoupServerMessage *message, gpointer user_data)
+{
+  UpgradeJob *job = user_data;
+
+  job->disconnected = TRUE;
+}
+
+/* The rest of the checks of on_websocket_request (), once the token and
+ * the profile are read; then the handshake. */
+static void
+on_upgrade_authenticated (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (UpgradeJob) job = user_data;
+  NatterHub *self = job->hub;
+  SoupServerMessage *message = job->message;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (message);
+  g_autoptr (NatterStoreAuth) found = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *origin;
+  HubAuth *auth;
+
+  found = natter_server_store_authenticate_finish (NATTER_SERVER_STORE (source), result, &error);
+  if (job->disconnected)
+    return;
+
+  if (self->shutting_down) {
+    refuse (message, SOUP_STATUS_SERVICE_UNAVAILABLE, "internal", "the server is shutting down");
+  } else if (found == NULL) {
+    if (g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND)) {
+      refuse (message, SOUP_STATUS_UNAUTHORIZED, "unauthorized", "the token is not valid");
+    } else {
+      g_warning ("Could not read a token: %s", error->message);
+      refuse (message, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal", "could not read the token");
+    }
+  } else if (found->profile == NULL) {
+    refuse (message, SOUP_STATUS_FORBIDDEN, "forbidden", "this profile is not yours");
+  } else if ((origin = soup_message_headers_get_one (headers, "Origin")) != NULL &&
+             !natter_server_config_origin_allowed (self->config, origin)) {
+    refuse (message, SOUP_STATUS_FORBIDDEN, "forbidden", "this origin is not allowed");
+  } else if (GPOINTER_TO_UINT (g_hash_table_lookup (self->by_user, &found->user_id)) >=
+             max_connections_per_user (self)) {
+    refuse (message, 429, "rate_limited", "too many connections");
+  } else {
+    auth = g_new0 (HubAuth, 1);
+    auth->user_id = found->user_id;
+    auth->token_id = found->token_id;
+    auth->profile = g_steal_pointer (&found->profile);
+    g_object_set_data_full (G_OBJECT (message), AUTH_DATA_KEY, auth, hub_auth_free);
+
+    /* No subprotocol and no extension. permessage-deflate is not offered:
+     * chat frames are small, inflating each one costs the routing thread
+     * CPU, and a compressed frame is a decompression bomb waiting to happen
+     * (a client that sends RSV1 anyway is closed). A request that is no
+     * handshake gets libsoup's 400. */
+    if (soup_websocket_server_process_handshake (message, NULL, NULL, NULL, NULL))
+      g_signal_connect_object (message, "wrote-informational", G_CALLBACK (on_upgrade_written),
+                               self, 0);
+  }
+  soup_server_message_unpause (message);
+}
+
 /* Runs before libsoup's WebSocket handshake on the same path: any status set
  * here answers the request as plain HTTP and no WebSocket is ever created. */
 static void
@@ -496,18 +706,13 @@ on_websocket_request (SoupServer *server,
                       gpointer user_data)
 {
   NatterHub *self = user_data;
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (message);
   g_auto (GStrv) parts = g_strsplit (path, "/", -1);
   g_autofree char *profile_type = NULL;
   g_autofree char *token = NULL;
   g_autofree char *token_hash = NULL;
-  g_autoptr (NatterProfile) profile = NULL;
-  g_autoptr (GError) error = NULL;
-  const char *origin;
-  HubAuth *auth;
+  NatterProfile wanted = { 0 };
+  UpgradeJob *job;
   guint64 profile_id = 0;
-  gint64 user_id = 0;
-  gint64 token_id = 0;
 
   if (self->shutting_down) {
     refuse (message, SOUP_STATUS_SERVICE_UNAVAILABLE, "internal", "the server is shutting down");
@@ -529,49 +734,16 @@ on_websocket_request (SoupServer *server,
   }
 
   token_hash = natter_token_hash (token);
-  if (!natter_server_db_lookup_token (self->db, token_hash, g_get_real_time () / G_USEC_PER_SEC,
-                                      &user_id, &token_id, &error)) {
-    refuse (message, SOUP_STATUS_UNAUTHORIZED, "unauthorized", "the token is not valid");
-    return;
-  }
-
-  if (natter_server_db_get_profile_owner (self->db, (gint64) profile_id, profile_type) != user_id) {
-    refuse (message, SOUP_STATUS_FORBIDDEN, "forbidden", "this profile is not yours");
-    return;
-  }
-
-  origin = soup_message_headers_get_one (headers, "Origin");
-  if (origin != NULL && !natter_server_config_origin_allowed (self->config, origin)) {
-    refuse (message, SOUP_STATUS_FORBIDDEN, "forbidden", "this origin is not allowed");
-    return;
-  }
-
-  if (GPOINTER_TO_UINT (g_hash_table_lookup (self->by_user, &user_id)) >=
-      max_connections_per_user (self)) {
-    refuse (message, 429, "rate_limited", "too many connections");
-    return;
-  }
-
-  profile = natter_server_db_get_profile (self->db, (gint64) profile_id, profile_type, &error);
-  if (profile == NULL) {
-    refuse (message, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal", "could not read the profile");
-    return;
-  }
-
-  auth = g_new0 (HubAuth, 1);
-  auth->user_id = user_id;
-  auth->token_id = token_id;
-  auth->profile = g_steal_pointer (&profile);
-  g_object_set_data_full (G_OBJECT (message), AUTH_DATA_KEY, auth, hub_auth_free);
-
-  /* No subprotocol and no extension. permessage-deflate is not offered:
-   * chat frames are small, inflating each one costs the routing thread
-   * CPU, and a compressed frame is a decompression bomb waiting to happen
-   * (a client that sends RSV1 anyway is closed). A request that is no
-   * handshake gets libsoup's 400. */
-  if (soup_websocket_server_process_handshake (message, NULL, NULL, NULL, NULL))
-    g_signal_connect_object (message, "wrote-informational", G_CALLBACK (on_upgrade_written), self,
-                             0);
+  job = g_new0 (UpgradeJob, 1);
+  job->hub = g_object_ref (self);
+  job->message = g_object_ref (message);
+  job->disconnected_id =
+    g_signal_connect (message, "disconnected", G_CALLBACK (on_upgrade_disconnected), job);
+  soup_server_message_pause (message);
+  wanted.profile_id = (gint64) profile_id;
+  wanted.profile_type = profile_type;
+  natter_server_store_authenticate (self->store, token_hash, g_get_real_time () / G_USEC_PER_SEC,
+                                    &wanted, on_upgrade_authenticated, job);
 }
 
 /* A connection that answers nothing, not even pings, for the dead-after
