@@ -121,11 +121,6 @@ void natter_hub_nodes_presence_closed (NatterHub *self, NatterHubConnection *con
 void natter_hub_nodes_init (NatterHub *self);
 void natter_hub_nodes_dispose (NatterHub *self);
 /* natter-hub-attachments.c */
-gboolean natter_hub_check_attachments (NatterHub *self,
-                                       NatterHubConnection *connection,
-                                       const NatterFrame *frame,
-                                       gint64 conversation_id,
-                                       GError **error);
 gboolean natter_hub_are_contacts (NatterHub *self, const NatterProfile *a, const NatterProfile *b);
 void natter_hub_introduce (NatterHub *self, const NatterProfile *a, const NatterProfile *b);
 
@@ -140,10 +135,10 @@ void natter_hub_introduce_participants (NatterHub *self,
 /* natter-hub-chat.c */
 void natter_conversation_route_release (gpointer route);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterConversationRoute, natter_conversation_route_release)
-/* The conversation's participants, cached; NULL with @error (NOT_FOUND
- * when it does not exist). */
+/* The route of a conversation whose @participants the store read, kept
+ * for the next frames (participants never change). */
 NatterConversationRoute *
-natter_hub_lookup_route (NatterHub *self, gint64 conversation_id, GError **error);
+natter_hub_cache_route (NatterHub *self, gint64 conversation_id, GPtrArray *participants);
 void natter_hub_chat_queue_message (NatterHub *self,
                                     NatterHubConnection *connection,
                                     NatterFrame *frame);

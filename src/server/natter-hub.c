@@ -1030,26 +1030,48 @@ natter_hub_shutdown_finish (NatterHub *self, GAsyncResult *result, GError **erro
  * its last closes, so two people online when their conversation starts
  * would see each other offline.
  */
+typedef struct {
+  NatterHub *hub;
+  gint64 conversation_id;
+} CreatedConversation;
+
+static void
+on_created_participants (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  CreatedConversation *created = user_data;
+  g_autoptr (GPtrArray) participants = NULL;
+  g_autoptr (GError) error = NULL;
+
+  participants =
+    natter_server_store_list_participants_finish (NATTER_SERVER_STORE (source), result, &error);
+  if (participants == NULL)
+    g_warning ("Could not read the participants of conversation %" G_GINT64_FORMAT ": %s",
+               created->conversation_id, error->message);
+  else if (participants->len > 0)
+    natter_conversation_route_release (
+      natter_hub_cache_route (created->hub, created->conversation_id, participants));
+
+  g_object_unref (created->hub);
+  g_free (created);
+}
+
 void
 natter_hub_conversation_created (NatterHub *self, gint64 conversation_id)
 {
-  g_autoptr (NatterConversationRoute) route = NULL;
-  g_autoptr (GError) error = NULL;
+  CreatedConversation *created;
 
   g_return_if_fail (NATTER_IS_HUB (self));
 
   if (self->shutting_down)
     return;
 
-  route = natter_hub_lookup_route (self, conversation_id, &error);
-  if (route == NULL) {
-    g_warning ("Could not read the participants of conversation %" G_GINT64_FORMAT ": %s",
-               conversation_id, error->message);
-    return;
-  }
-
   /* Opening a conversation takes no part in it: presence waits until both
    * sides wrote. This only warms the route cache for the first message. */
+  created = g_new0 (CreatedConversation, 1);
+  created->hub = g_object_ref (self);
+  created->conversation_id = conversation_id;
+  natter_server_store_list_participants (self->store, conversation_id, on_created_participants,
+                                         created);
 }
 
 /* TRUE when @a sees @b's presence (natter_server_db_list_contacts ()). */
