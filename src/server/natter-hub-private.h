@@ -92,7 +92,28 @@ void natter_hub_hold_frames (NatterHub *self, NatterHubConnection *connection);
 void natter_hub_release_frames (NatterHub *self, NatterHubConnection *connection);
 void natter_hub_close_token_here (NatterHub *self, gint64 token_id);
 void natter_hub_close_user_here (NatterHub *self, gint64 user_id);
+/* Storage work of the hub, off the routing thread: @result is NULL on a
+ * failure (logged). */
+typedef void (*NatterHubQueryDone) (NatterHub *self, gpointer result, gpointer user_data);
+void natter_hub_query (NatterHub *self,
+                       NatterStoreQueryFunc func,
+                       gpointer data,
+                       GDestroyNotify data_free,
+                       GDestroyNotify result_free,
+                       const char *what,
+                       NatterHubQueryDone done,
+                       gpointer user_data,
+                       GDestroyNotify user_data_free);
+void natter_hub_read_contacts (NatterHub *self,
+                               const NatterProfile *profile,
+                               NatterHubQueryDone done,
+                               gpointer user_data,
+                               GDestroyNotify user_data_free);
 /* natter-hub-nodes.c */
+/* The profile's last event id as hello read it. */
+void natter_hub_nodes_profile_read (NatterHub *self,
+                                    NatterHubConnection *connection,
+                                    gint64 last_event_id);
 void natter_hub_deliver_event (NatterHub *self,
                                const char *profile_key,
                                NatterHubConnection *except,

@@ -152,6 +152,93 @@ dispatch_frame (NatterHub *self, NatterFrame *frame, NatterHubConnection *connec
   }
 }
 
+/* A query of the hub (natter_hub_query ()) on its way. */
+typedef struct {
+  NatterHub *hub;
+  const char *what;
+  NatterHubQueryDone done;
+  gpointer user_data;
+  GDestroyNotify user_data_free;
+  GDestroyNotify result_free;
+} HubQuery;
+
+static void
+on_hub_query_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  HubQuery *query = user_data;
+  g_autoptr (GError) error = NULL;
+  gpointer value = natter_server_store_query_finish (NATTER_SERVER_STORE (source), result, &error);
+
+  if (value == NULL)
+    g_warning ("Could not %s: %s", query->what, error->message);
+  query->done (query->hub, value, query->user_data);
+  if (value != NULL && query->result_free != NULL)
+    query->result_free (value);
+  if (query->user_data_free != NULL)
+    query->user_data_free (query->user_data);
+  g_object_unref (query->hub);
+  g_free (query);
+}
+
+/**
+ * natter_hub_query:
+ * @self: the hub
+ * @func: what to read or write, with the store's queries
+ * @data: for @func (freed with @data_free where the store runs it)
+ * @data_free: (nullable): frees @data
+ * @result_free: frees what @func returned, after @done
+ * @what: for the warning on a failure ("list contacts")
+ * @done: runs on the routing thread with the result, NULL on a failure
+ * @user_data: for @done (freed with @user_data_free after it)
+ * @user_data_free: (nullable): frees @user_data
+ *
+ * Storage work of the hub, done where the store runs queries: SQLite on
+ * its main-thread connection in a later iteration, PostgreSQL on its own
+ * thread; never waited for on the routing thread. Queries answer in the
+ * order they were made.
+ */
+void
+natter_hub_query (NatterHub *self,
+                  NatterStoreQueryFunc func,
+                  gpointer data,
+                  GDestroyNotify data_free,
+                  GDestroyNotify result_free,
+                  const char *what,
+                  NatterHubQueryDone done,
+                  gpointer user_data,
+                  GDestroyNotify user_data_free)
+{
+  HubQuery *query = g_new0 (HubQuery, 1);
+
+  query->hub = g_object_ref (self);
+  query->what = what;
+  query->done = done;
+  query->user_data = user_data;
+  query->user_data_free = user_data_free;
+  query->result_free = result_free;
+  natter_server_store_query (self->store, func, data, data_free, result_free, on_hub_query_done,
+                             query);
+}
+
+static gpointer
+run_list_contacts (NatterStoreQueries *queries, gpointer data, GError **error)
+{
+  return natter_store_queries_list_contacts (queries, data, error);
+}
+
+/* @done gets @profile's contacts (NatterProfile), NULL on a failure. */
+void
+natter_hub_read_contacts (NatterHub *self,
+                          const NatterProfile *profile,
+                          NatterHubQueryDone done,
+                          gpointer user_data,
+                          GDestroyNotify user_data_free)
+{
+  natter_hub_query (self, run_list_contacts, natter_profile_copy (profile),
+                    (GDestroyNotify) natter_profile_free, (GDestroyNotify) g_ptr_array_unref,
+                    "list contacts", done, user_data, user_data_free);
+}
+
 static char *
 presence_json (const NatterProfile *profile, gboolean online)
 {
@@ -241,30 +328,111 @@ on_frame_received (NatterHub *self, NatterFrame *frame, NatterHubConnection *con
     dispatch_frame (self, frame, connection);
 }
 
-/* Tells the profiles sharing a conversation with @profile that it came
- * online or went offline: one frame, serialized once. */
+/* A presence change waiting for the profile's contacts. */
+typedef struct {
+  NatterProfile *profile;
+  gboolean online;
+} PresenceChange;
+
 static void
-announce_presence (NatterHub *self, const NatterProfile *profile, gboolean online)
+presence_change_free (gpointer data)
 {
-  g_autoptr (GPtrArray) contacts = NULL;
-  g_autoptr (GError) error = NULL;
+  PresenceChange *change = data;
+
+  natter_profile_free (change->profile);
+  g_free (change);
+}
+
+static void
+on_announce_contacts (NatterHub *self, gpointer result, gpointer user_data)
+{
+  GPtrArray *contacts = result;
+  PresenceChange *change = user_data;
   g_autofree char *text = NULL;
 
-  contacts = natter_server_db_list_contacts (self->db, profile, &error);
-  if (contacts == NULL) {
-    g_warning ("Could not list contacts: %s", error->message);
-    return;
-  }
-
-  for (guint i = 0; i < contacts->len; i++) {
+  for (guint i = 0; contacts != NULL && i < contacts->len; i++) {
     NatterProfile *contact = g_ptr_array_index (contacts, i);
     g_autofree char *key = natter_hub_profile_key (contact->profile_id, contact->profile_type);
 
     if (natter_hub_lookup_connections (self, key) == NULL)
       continue;
     if (text == NULL)
-      text = presence_json (profile, online);
+      text = presence_json (change->profile, change->online);
     natter_hub_send_to_profile (self, key, NULL, "presence", text);
+  }
+}
+
+/* Tells the profiles sharing a conversation with @profile that it came
+ * online or went offline: one frame, serialized once. */
+static void
+announce_presence (NatterHub *self, const NatterProfile *profile, gboolean online)
+{
+  PresenceChange *change = g_new0 (PresenceChange, 1);
+
+  change->profile = natter_profile_copy (profile);
+  change->online = online;
+  natter_hub_read_contacts (self, profile, on_announce_contacts, change, presence_change_free);
+}
+
+/* The participants of a conversation that a newcomer's first message made
+ * its contacts: those who took part too, with no block between them. */
+typedef struct {
+  gint64 conversation_id;
+  NatterProfile *newcomer;
+  GPtrArray *participants; /* NatterProfile */
+} Introduction;
+
+static void
+introduction_free (gpointer data)
+{
+  Introduction *introduction = data;
+
+  natter_profile_free (introduction->newcomer);
+  g_ptr_array_unref (introduction->participants);
+  g_free (introduction);
+}
+
+static gpointer
+run_introduction (NatterStoreQueries *queries, gpointer data, GError **error)
+{
+  Introduction *introduction = data;
+  GPtrArray *contacts = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
+
+  for (guint i = 0; i < introduction->participants->len; i++) {
+    const NatterProfile *other = g_ptr_array_index (introduction->participants, i);
+
+    if (!natter_profile_equal (other, introduction->newcomer) &&
+        natter_store_queries_took_part (queries, introduction->conversation_id, other) &&
+        !natter_store_queries_is_blocked_either (queries, introduction->newcomer, other))
+      g_ptr_array_add (contacts, natter_profile_copy (other));
+  }
+  return contacts;
+}
+
+static void
+on_introduction_read (NatterHub *self, gpointer result, gpointer user_data)
+{
+  GPtrArray *contacts = result;
+  const NatterProfile *newcomer = user_data;
+  g_autofree char *newcomer_key =
+    natter_hub_profile_key (newcomer->profile_id, newcomer->profile_type);
+  g_autofree char *newcomer_text = NULL;
+
+  for (guint i = 0; contacts != NULL && i < contacts->len; i++) {
+    const NatterProfile *other = g_ptr_array_index (contacts, i);
+    g_autofree char *other_key = natter_hub_profile_key (other->profile_id, other->profile_type);
+    g_autofree char *text = NULL;
+
+    if (natter_hub_lookup_connections (self, newcomer_key) == NULL)
+      return;
+    if (natter_hub_lookup_connections (self, other_key) == NULL)
+      continue;
+
+    if (newcomer_text == NULL)
+      newcomer_text = presence_json (newcomer, TRUE);
+    natter_hub_send_to_profile (self, other_key, NULL, "presence", newcomer_text);
+    text = presence_json (other, TRUE);
+    natter_hub_send_to_profile (self, newcomer_key, NULL, "presence", text);
   }
 }
 
@@ -281,28 +449,19 @@ natter_hub_introduce_participants (NatterHub *self,
 {
   g_autofree char *newcomer_key =
     natter_hub_profile_key (newcomer->profile_id, newcomer->profile_type);
-  g_autofree char *newcomer_text = NULL;
+  Introduction *introduction;
 
   if (natter_hub_lookup_connections (self, newcomer_key) == NULL)
     return;
 
-  for (guint i = 0; i < route->participants->len; i++) {
-    const NatterProfile *other = g_ptr_array_index (route->participants, i);
-    const char *other_key = g_ptr_array_index (route->keys, i);
-    g_autofree char *text = NULL;
-
-    if (natter_profile_equal (other, newcomer) ||
-        natter_hub_lookup_connections (self, other_key) == NULL ||
-        !natter_server_db_took_part (self->db, conversation_id, other) ||
-        natter_server_db_is_blocked_either (self->db, newcomer, other))
-      continue;
-
-    if (newcomer_text == NULL)
-      newcomer_text = presence_json (newcomer, TRUE);
-    natter_hub_send_to_profile (self, other_key, NULL, "presence", newcomer_text);
-    text = presence_json (other, TRUE);
-    natter_hub_send_to_profile (self, newcomer_key, NULL, "presence", text);
-  }
+  introduction = g_new0 (Introduction, 1);
+  introduction->conversation_id = conversation_id;
+  introduction->newcomer = natter_profile_copy (newcomer);
+  introduction->participants =
+    g_ptr_array_copy (route->participants, (GCopyFunc) natter_profile_copy, NULL);
+  natter_hub_query (self, run_introduction, introduction, introduction_free,
+                    (GDestroyNotify) g_ptr_array_unref, "read who took part", on_introduction_read,
+                    natter_profile_copy (newcomer), (GDestroyNotify) natter_profile_free);
 }
 
 /* A new connection learns which of its contacts are online right now (later
@@ -311,19 +470,17 @@ natter_hub_introduce_participants (NatterHub *self,
  * Among several nodes Redis decides who came online (natter-hub-nodes.c):
  * returns the contacts without a connection here, to ask it about. */
 static GPtrArray *
-greet_contacts (NatterHub *self, NatterHubConnection *connection, gboolean first)
+greet_contacts (NatterHub *self,
+                NatterHubConnection *connection,
+                gboolean first,
+                GPtrArray *contacts)
 {
   const NatterProfile *profile = natter_hub_connection_get_profile (connection);
-  g_autoptr (GPtrArray) contacts = NULL;
   g_autoptr (GPtrArray) elsewhere = NULL;
-  g_autoptr (GError) error = NULL;
   g_autofree char *online_text = NULL;
 
-  contacts = natter_server_db_list_contacts (self->db, profile, &error);
-  if (contacts == NULL) {
-    g_warning ("Could not list contacts: %s", error->message);
+  if (contacts == NULL)
     return NULL;
-  }
   if (self->shared)
     elsewhere = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
 
@@ -427,6 +584,23 @@ hub_greeting_free (HubGreeting *greeting)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HubGreeting, hub_greeting_free)
 
+/* Presence and the calls ringing for the profile, after hello; then the
+ * connection's frames. */
+static void
+on_greeting_contacts (NatterHub *self, gpointer result, gpointer user_data)
+{
+  HubGreeting *greeting = user_data;
+  NatterHubConnection *connection = greeting->connection;
+
+  if (g_hash_table_contains (self->connections, connection) && !self->shutting_down) {
+    g_autoptr (GPtrArray) elsewhere = greet_contacts (self, connection, greeting->first, result);
+
+    natter_hub_nodes_presence_opened (self, connection, elsewhere);
+    natter_hub_calls_connection_opened (self, connection);
+  }
+  natter_hub_release_frames (self, connection);
+}
+
 /* Hello, then presence and the calls ringing for the profile; what was
  * sent to the connection while hello was read follows hello. */
 static void
@@ -462,13 +636,9 @@ on_hello_read (GObject *source, GAsyncResult *result, gpointer user_data)
   text = natter_frame_to_json (hello, NULL);
   natter_hub_connection_release_output (connection, "hello", text);
 
-  if (g_hash_table_contains (self->connections, connection) && !self->shutting_down) {
-    g_autoptr (GPtrArray) elsewhere = greet_contacts (self, connection, greeting->first);
-
-    natter_hub_nodes_presence_opened (self, connection, elsewhere);
-    natter_hub_calls_connection_opened (self, connection);
-  }
-  natter_hub_release_frames (self, connection);
+  natter_hub_nodes_profile_read (self, connection, replay->last_event_id);
+  natter_hub_read_contacts (self, profile, on_greeting_contacts, g_steal_pointer (&greeting),
+                            (GDestroyNotify) hub_greeting_free);
 }
 
 static guint
