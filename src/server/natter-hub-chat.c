@@ -6,7 +6,6 @@
  * read marks and the replay of events. */
 
 #include "natter-hub-private.h"
-#include "natter-server-db-attachments.h"
 
 #include <string.h>
 

@@ -11,8 +11,7 @@ G_BEGIN_DECLS
 struct _NatterHub {
   GObject parent_instance;
 
-  NatterServerDb *db;       /* reads */
-  NatterServerStore *store; /* writes that carry events */
+  NatterServerStore *store; /* every read and write, off this thread */
   const NatterServerConfig *config;
   NatterMetrics *metrics;
 
@@ -142,7 +141,6 @@ void natter_hub_nodes_presence_closed (NatterHub *self, NatterHubConnection *con
 void natter_hub_nodes_init (NatterHub *self);
 void natter_hub_nodes_dispose (NatterHub *self);
 /* natter-hub-attachments.c */
-gboolean natter_hub_are_contacts (NatterHub *self, const NatterProfile *a, const NatterProfile *b);
 void natter_hub_introduce (NatterHub *self, const NatterProfile *a, const NatterProfile *b);
 
 void natter_hub_send_internal_error (NatterHubConnection *connection,
@@ -174,6 +172,55 @@ void natter_hub_chat_handle_mark_read (NatterHub *self,
                                        NatterFrame *frame);
 void
 natter_hub_chat_handle_sync (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame);
+
+/* natter-hub-call-log.c: the call log, through the store. @call_log is
+ * NULL on a failure (logged); @were_contacts is for answers only. */
+typedef void (*NatterHubCallLogDone) (NatterHub *self,
+                                      NatterCallLog *call_log,
+                                      gboolean were_contacts,
+                                      gpointer user_data);
+void natter_hub_call_log_write (NatterHub *self,
+                                gint64 call_log_id,
+                                const char *status,
+                                NatterHubCallLogDone done,
+                                gpointer user_data,
+                                GDestroyNotify user_data_free);
+void natter_hub_call_log_read (NatterHub *self,
+                               gint64 call_log_id,
+                               NatterHubCallLogDone done,
+                               gpointer user_data,
+                               GDestroyNotify user_data_free);
+void natter_hub_call_log_answer (NatterHub *self,
+                                 gint64 call_log_id,
+                                 const NatterProfile *caller,
+                                 const NatterProfile *callee,
+                                 NatterHubCallLogDone done,
+                                 gpointer user_data,
+                                 GDestroyNotify user_data_free);
+void natter_hub_call_log_create (NatterHub *self,
+                                 const NatterProfile *caller,
+                                 const NatterProfile *callee,
+                                 const char *call_type,
+                                 gint64 conversation_id,
+                                 NatterHubCallLogDone done,
+                                 gpointer user_data,
+                                 GDestroyNotify user_data_free);
+/* What a call_invitation needs from the store: the callee (NULL when no
+ * such profile), a block either way, and both in the conversation. */
+typedef struct {
+  NatterProfile *callee;
+  gboolean blocked;
+  gboolean participants;
+} NatterCallInvitationCheck;
+typedef void (*NatterHubInvitationDone) (NatterHub *self,
+                                         NatterCallInvitationCheck *check,
+                                         gpointer user_data);
+void natter_hub_call_check_invitation (NatterHub *self,
+                                       const NatterProfile *caller,
+                                       const NatterFrame *frame,
+                                       NatterHubInvitationDone done,
+                                       gpointer user_data,
+                                       GDestroyNotify user_data_free);
 
 /* natter-hub-calls.c */
 void natter_hub_calls_handle_frame (NatterHub *self,

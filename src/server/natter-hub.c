@@ -966,7 +966,6 @@ natter_hub_dispose (GObject *object)
   g_clear_pointer (&self->connections, g_hash_table_unref);
   g_clear_object (&self->metrics);
   g_clear_object (&self->store);
-  g_clear_object (&self->db);
   if (self->poller != NULL)
     natter_ws_poller_abort_all (self->poller);
   g_clear_object (&self->poller);
@@ -1005,29 +1004,23 @@ natter_hub_init (NatterHub *self)
 
 /**
  * natter_hub_new:
- * @db: the storage's read connection: routes, blocks, tokens, replay
- * @store: where the writes that carry events go
+ * @store: everything the hub reads and writes goes there
  * @config: the server's settings; must outlive the hub
  * @metrics: (nullable): where frames, errors, calls and connections are counted
  *
  * Returns: (transfer full): a hub without connections
  */
 NatterHub *
-natter_hub_new (NatterServerDb *db,
-                NatterServerStore *store,
-                const NatterServerConfig *config,
-                NatterMetrics *metrics)
+natter_hub_new (NatterServerStore *store, const NatterServerConfig *config, NatterMetrics *metrics)
 {
   NatterHub *self;
   guint dead_after_s;
   g_autoptr (GError) error = NULL;
 
-  g_return_val_if_fail (NATTER_IS_SERVER_DB (db), NULL);
   g_return_val_if_fail (NATTER_IS_SERVER_STORE (store), NULL);
   g_return_val_if_fail (config != NULL, NULL);
 
   self = g_object_new (NATTER_TYPE_HUB, NULL);
-  self->db = g_object_ref (db);
   self->store = g_object_ref (store);
   self->config = config;
   self->metrics = metrics != NULL ? g_object_ref (metrics) : NULL;
@@ -1242,19 +1235,6 @@ natter_hub_conversation_created (NatterHub *self, gint64 conversation_id)
   created->conversation_id = conversation_id;
   natter_server_store_list_participants (self->store, conversation_id, on_created_participants,
                                          created);
-}
-
-/* TRUE when @a sees @b's presence (natter_server_db_list_contacts ()). */
-gboolean
-natter_hub_are_contacts (NatterHub *self, const NatterProfile *a, const NatterProfile *b)
-{
-  g_autoptr (GPtrArray) contacts = natter_server_db_list_contacts (self->db, a, NULL);
-
-  for (guint i = 0; contacts != NULL && i < contacts->len; i++) {
-    if (natter_profile_equal (g_ptr_array_index (contacts, i), b))
-      return TRUE;
-  }
-  return FALSE;
 }
 
 /* @a and @b just became contacts: each online side learns the other's

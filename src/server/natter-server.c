@@ -263,7 +263,7 @@ natter_server_new (NatterServerConfig *config, GError **error)
     self->tls = TRUE;
   }
 
-  self->hub = natter_hub_new (self->db, NATTER_SERVER_STORE (self->store), config, self->metrics);
+  self->hub = natter_hub_new (NATTER_SERVER_STORE (self->store), config, self->metrics);
   {
     g_autoptr (NatterServerBus) bus = create_bus (config, error);
 
