@@ -1199,3 +1199,16 @@ natter_server_pg_queries_new (const char *conninfo)
 
   return &self->parent;
 }
+
+/**
+ * natter_server_pg_queries_check:
+ * @self: queries from natter_server_pg_queries_new ()
+ * @error: why PostgreSQL cannot be reached
+ *
+ * Returns: whether the connection is up
+ */
+gboolean
+natter_server_pg_queries_check (NatterStoreQueries *self, GError **error)
+{
+  return ensure_connection ((PgQueries *) self, error);
+}
