@@ -337,8 +337,16 @@ pg_create_user (NatterStoreQueries *self,
          "   ON CONFLICT DO NOTHING RETURNING profile_id)"
          " SELECT user_id, (SELECT count (*) FROM p) FROM u",
          params, error);
-  if (rows == NULL)
+  if (rows == NULL) {
+    /* Worded as SQLite's: adduser prints it. */
+    if (error != NULL && *error != NULL && (*error)->domain == NATTER_SERVER_DB_ERROR &&
+        (*error)->code == NATTER_SERVER_DB_ERROR_EXISTS) {
+      g_clear_error (error);
+      g_set_error_literal (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_EXISTS,
+                           "this email already has an account");
+    }
     return FALSE;
+  }
   if (out_user_id != NULL)
     *out_user_id = natter_pg_value_int64 (rows, 0, 0);
 
