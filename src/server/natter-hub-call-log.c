@@ -49,12 +49,27 @@ are_contacts (NatterStoreQueries *queries, const NatterProfile *a, const NatterP
   return FALSE;
 }
 
-/* Where the store runs queries; the result is @data itself, freed there
- * on a failure. */
+/* What a job gives back. */
+typedef struct {
+  NatterCallLog *call_log;
+  gboolean were_contacts;
+} CallLogResult;
+
+static void
+call_log_result_free (gpointer data)
+{
+  CallLogResult *result = data;
+
+  natter_call_log_free (result->call_log);
+  g_free (result);
+}
+
+/* Where the store runs queries. */
 static gpointer
 run_call_log_job (NatterStoreQueries *queries, gpointer data, GError **error)
 {
   CallLogJob *job = data;
+  CallLogResult *result;
 
   if (job->call_type != NULL) {
     job->call_log = natter_store_queries_create_call (queries, job->caller, job->callee,
@@ -70,11 +85,12 @@ run_call_log_job (NatterStoreQueries *queries, gpointer data, GError **error)
     else
       job->call_log = natter_store_queries_get_call (queries, job->call_log_id, error);
   }
-  if (job->call_log == NULL) {
-    call_log_job_free (job);
+  if (job->call_log == NULL)
     return NULL;
-  }
-  return job;
+  result = g_new0 (CallLogResult, 1);
+  result->call_log = g_steal_pointer (&job->call_log);
+  result->were_contacts = job->were_contacts;
+  return result;
 }
 
 typedef struct {
@@ -96,7 +112,7 @@ call_log_wait_free (gpointer data)
 static void
 on_call_log_done (NatterHub *self, gpointer result, gpointer user_data)
 {
-  CallLogJob *job = result;
+  CallLogResult *job = result;
   CallLogWait *wait = user_data;
 
   if (wait->done != NULL)
@@ -117,8 +133,8 @@ start_job (NatterHub *self,
   wait->done = done;
   wait->user_data = user_data;
   wait->user_data_free = user_data_free;
-  natter_hub_query (self, run_call_log_job, job, NULL, call_log_job_free, what, on_call_log_done,
-                    wait, call_log_wait_free);
+  natter_hub_query (self, run_call_log_job, job, call_log_job_free, call_log_result_free, what,
+                    on_call_log_done, wait, call_log_wait_free);
 }
 
 /**
@@ -206,8 +222,6 @@ typedef struct {
   gint64 to_profile_id;
   char *to_profile_type;
   gint64 conversation_id;
-  /* out */
-  NatterCallInvitationCheck check;
 } InvitationJob;
 
 static void
@@ -217,35 +231,44 @@ invitation_job_free (gpointer data)
 
   natter_profile_free (job->caller);
   g_free (job->to_profile_type);
-  g_clear_pointer (&job->check.callee, natter_profile_free);
   g_free (job);
 }
 
+static void
+invitation_check_free (gpointer data)
+{
+  NatterCallInvitationCheck *check = data;
+
+  g_clear_pointer (&check->callee, natter_profile_free);
+  g_free (check);
+}
+
+/* Where the store runs queries: the check is the result. */
 static gpointer
 run_invitation_job (NatterStoreQueries *queries, gpointer data, GError **error)
 {
   InvitationJob *job = data;
   g_autoptr (GError) local_error = NULL;
+  NatterCallInvitationCheck *check = g_new0 (NatterCallInvitationCheck, 1);
 
-  job->check.callee = natter_store_queries_get_profile (queries, job->to_profile_id,
-                                                        job->to_profile_type, &local_error);
-  if (job->check.callee == NULL) {
+  check->callee = natter_store_queries_get_profile (queries, job->to_profile_id,
+                                                    job->to_profile_type, &local_error);
+  if (check->callee == NULL) {
     if (!g_error_matches (local_error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND)) {
       g_propagate_error (error, g_steal_pointer (&local_error));
-      invitation_job_free (job);
+      invitation_check_free (check);
       return NULL;
     }
-    return job;
+    return check;
   }
-  if (natter_profile_equal (job->check.callee, job->caller))
-    return job;
-  job->check.blocked =
-    natter_store_queries_is_blocked_either (queries, job->caller, job->check.callee);
-  job->check.participants =
+  if (natter_profile_equal (check->callee, job->caller))
+    return check;
+  check->blocked = natter_store_queries_is_blocked_either (queries, job->caller, check->callee);
+  check->participants =
     job->conversation_id == 0 ||
     (natter_store_queries_is_participant (queries, job->conversation_id, job->caller) &&
-     natter_store_queries_is_participant (queries, job->conversation_id, job->check.callee));
-  return job;
+     natter_store_queries_is_participant (queries, job->conversation_id, check->callee));
+  return check;
 }
 
 typedef struct {
@@ -267,10 +290,9 @@ invitation_wait_free (gpointer data)
 static void
 on_invitation_checked (NatterHub *self, gpointer result, gpointer user_data)
 {
-  InvitationJob *job = result;
   InvitationWait *wait = user_data;
 
-  wait->done (self, job != NULL ? &job->check : NULL, wait->user_data);
+  wait->done (self, result, wait->user_data);
 }
 
 /**
@@ -300,6 +322,6 @@ natter_hub_call_check_invitation (NatterHub *self,
   wait->done = done;
   wait->user_data = user_data;
   wait->user_data_free = user_data_free;
-  natter_hub_query (self, run_invitation_job, job, NULL, invitation_job_free, "read a callee",
-                    on_invitation_checked, wait, invitation_wait_free);
+  natter_hub_query (self, run_invitation_job, job, invitation_job_free, invitation_check_free,
+                    "read a callee", on_invitation_checked, wait, invitation_wait_free);
 }

@@ -731,31 +731,38 @@ presence_changed_free (gpointer data)
 /* Where the store runs queries. The key is "TYPE/ID", as
  * natter_hub_profile_key () writes it; anything else came through Redis
  * and is dropped. */
+/* Where the store runs queries: what the store knows of the profile is
+ * the result. */
 static gpointer
 run_presence_changed (NatterStoreQueries *queries, gpointer data, GError **error)
 {
   PresenceChanged *changed = data;
   const char *slash = strrchr (changed->profile_key, '/');
+  g_autoptr (NatterProfile) profile = NULL;
+  g_autoptr (GPtrArray) contacts = NULL;
   g_autofree char *type = NULL;
+  PresenceChanged *found;
   gint64 id = 0;
 
   if (slash == NULL || slash == changed->profile_key ||
       !g_ascii_string_to_signed (slash + 1, 10, 1, G_MAXINT64, &id, NULL)) {
     g_set_error (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND,
                  "the presence of an unknown profile “%s”", changed->profile_key);
-    presence_changed_free (changed);
     return NULL;
   }
   type = g_strndup (changed->profile_key, (gsize) (slash - changed->profile_key));
-  changed->profile = natter_store_queries_get_profile (queries, id, type, error);
-  if (changed->profile != NULL)
-    changed->contacts = natter_store_queries_list_contacts (queries, changed->profile, error);
-  if (changed->contacts == NULL) {
-    /* Not the result: freed here. */
-    presence_changed_free (changed);
+  profile = natter_store_queries_get_profile (queries, id, type, error);
+  if (profile == NULL)
     return NULL;
-  }
-  return changed;
+  contacts = natter_store_queries_list_contacts (queries, profile, error);
+  if (contacts == NULL)
+    return NULL;
+
+  found = g_new0 (PresenceChanged, 1);
+  found->online = changed->online;
+  found->profile = g_steal_pointer (&profile);
+  found->contacts = g_steal_pointer (&contacts);
+  return found;
 }
 
 static void
@@ -788,9 +795,9 @@ on_presence_changed (NatterServerBus *bus,
 
   changed->profile_key = g_strdup (profile_key);
   changed->online = online;
-  /* The result is @changed itself: the store frees it once, as result. */
-  natter_hub_query (self, run_presence_changed, changed, NULL, presence_changed_free,
-                    "read a presence change", on_presence_contacts, NULL, NULL);
+  natter_hub_query (self, run_presence_changed, changed, presence_changed_free,
+                    presence_changed_free, "read a presence change", on_presence_contacts, NULL,
+                    NULL);
 }
 
 /* A new connection waiting to learn which contacts are online on other
