@@ -648,9 +648,14 @@ natter_hub_connection_hold_output (NatterHubConnection *self)
  * @self: a connection
  * @type: the first frame's type
  * @text: the first frame, sent before what was held
+ * @drop_type: (nullable): a type whose held frames are dropped (presence:
+ *   the greeting that follows hello tells the state as it is now)
  */
 void
-natter_hub_connection_release_output (NatterHubConnection *self, const char *type, const char *text)
+natter_hub_connection_release_output (NatterHubConnection *self,
+                                      const char *type,
+                                      const char *text,
+                                      const char *drop_type)
 {
   g_autoptr (GPtrArray) held = NULL;
 
@@ -658,9 +663,11 @@ natter_hub_connection_release_output (NatterHubConnection *self, const char *typ
 
   held = g_steal_pointer (&self->held_output);
   natter_hub_connection_send_text (self, type, text);
-  for (guint i = 0; held != NULL && i + 1 < held->len; i += 2)
-    natter_hub_connection_send_text (self, g_ptr_array_index (held, i),
-                                     g_ptr_array_index (held, i + 1));
+  for (guint i = 0; held != NULL && i + 1 < held->len; i += 2) {
+    if (g_strcmp0 (g_ptr_array_index (held, i), drop_type) != 0)
+      natter_hub_connection_send_text (self, g_ptr_array_index (held, i),
+                                       g_ptr_array_index (held, i + 1));
+  }
 }
 
 /**

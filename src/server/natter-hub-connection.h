@@ -42,7 +42,8 @@ natter_hub_connection_send_text (NatterHubConnection *self, const char *type, co
 void natter_hub_connection_hold_output (NatterHubConnection *self);
 void natter_hub_connection_release_output (NatterHubConnection *self,
                                            const char *type,
-                                           const char *text);
+                                           const char *text,
+                                           const char *drop_type);
 void natter_hub_connection_send_frame (NatterHubConnection *self, const NatterFrame *frame);
 void natter_hub_connection_send_error (NatterHubConnection *self,
                                        NatterProtocolError code,

@@ -572,11 +572,13 @@ typedef struct {
   NatterHub *hub;
   NatterHubConnection *connection;
   gboolean first;
+  char *hello; /* sent with the contacts' presence */
 } HubGreeting;
 
 static void
 hub_greeting_free (HubGreeting *greeting)
 {
+  g_free (greeting->hello);
   g_clear_object (&greeting->hub);
   g_clear_object (&greeting->connection);
   g_free (greeting);
@@ -592,6 +594,9 @@ on_greeting_contacts (NatterHub *self, gpointer result, gpointer user_data)
   HubGreeting *greeting = user_data;
   NatterHubConnection *connection = greeting->connection;
 
+  /* Presence sent meanwhile is dropped: what follows hello is the state
+   * as it is now, each contact once. */
+  natter_hub_connection_release_output (connection, "hello", greeting->hello, "presence");
   if (g_hash_table_contains (self->connections, connection) && !self->shutting_down) {
     g_autoptr (GPtrArray) elsewhere = greet_contacts (self, connection, greeting->first, result);
 
@@ -613,7 +618,6 @@ on_hello_read (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (NatterStoreReplay) replay = NULL;
   g_autoptr (NatterFrame) hello = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *text = NULL;
 
   replay = natter_server_store_replay_finish (NATTER_SERVER_STORE (source), result, &error);
   if (replay == NULL) {
@@ -633,8 +637,7 @@ on_hello_read (GObject *source, GAsyncResult *result, gpointer user_data)
     self->config->heartbeat_s > 0 ? self->config->heartbeat_s : NATTER_HEARTBEAT_S;
   hello->server_time = now_rfc3339 ();
   hello->server_epoch = g_strdup (replay->epoch);
-  text = natter_frame_to_json (hello, NULL);
-  natter_hub_connection_release_output (connection, "hello", text);
+  greeting->hello = natter_frame_to_json (hello, NULL);
 
   natter_hub_nodes_profile_read (self, connection, replay->last_event_id);
   natter_hub_read_contacts (self, profile, on_greeting_contacts, g_steal_pointer (&greeting),
