@@ -829,6 +829,29 @@ handle_ice_candidate (NatterHub *self, NatterHubConnection *connection, NatterFr
   send_to_side (self, session, !is_caller, NULL, forward);
 }
 
+/* An answer on its way to the call log: the caller hears of it once the
+ * log says "answered", and the callee's later frames (its candidates)
+ * wait behind it. */
+typedef struct {
+  NatterHub *hub;
+  NatterHubConnection *connection;
+  NatterCallSession *session;
+  NatterFrame *forward;
+} PendingAnswer;
+
+static void
+pending_answer_free (gpointer data)
+{
+  PendingAnswer *pending = data;
+
+  natter_hub_release_frames (pending->hub, pending->connection);
+  g_object_unref (pending->hub);
+  g_object_unref (pending->connection);
+  g_object_unref (pending->session);
+  natter_frame_free (pending->forward);
+  g_free (pending);
+}
+
 /* A first answered call between two makes them contacts. */
 static void
 on_answer_stored (NatterHub *self,
@@ -836,15 +859,20 @@ on_answer_stored (NatterHub *self,
                   gboolean were_contacts,
                   gpointer user_data)
 {
+  PendingAnswer *pending = user_data;
+
   if (call_log != NULL && !were_contacts && call_log->caller != NULL && call_log->callee != NULL)
     natter_hub_introduce (self, call_log->caller, call_log->callee);
+
+  send_to_side (self, pending->session, TRUE, NULL, pending->forward);
+  cancel_ringing (self, pending->session, pending->connection, "answered_elsewhere");
 }
 
 static void
 handle_answer (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
 {
   const NatterProfile *callee = natter_hub_connection_get_profile (connection);
-  g_autoptr (NatterFrame) forward = NULL;
+  PendingAnswer *pending;
   NatterCallSession *session;
 
   session = lookup_session (self, connection, frame);
@@ -867,17 +895,19 @@ handle_answer (NatterHub *self, NatterHubConnection *connection, NatterFrame *fr
   natter_call_session_answer (session, connection);
   if (self->shared)
     natter_server_bus_release_call (self->bus, natter_call_session_get_call_log_id (session));
-  natter_hub_call_log_answer (self, natter_call_session_get_call_log_id (session),
-                              natter_call_session_get_caller (session), callee, on_answer_stored,
-                              NULL, NULL);
   count_call_outcome (self, "answered");
 
-  forward = new_call_frame (NATTER_FRAME_CALL_ANSWER, session, NULL);
-  forward->answer = natter_session_description_copy (frame->answer);
-  natter_hub_stamp_sender (forward, callee);
-  send_to_side (self, session, TRUE, NULL, forward);
-
-  cancel_ringing (self, session, connection, "answered_elsewhere");
+  pending = g_new0 (PendingAnswer, 1);
+  pending->hub = g_object_ref (self);
+  pending->connection = g_object_ref (connection);
+  pending->session = g_object_ref (session);
+  pending->forward = new_call_frame (NATTER_FRAME_CALL_ANSWER, session, NULL);
+  pending->forward->answer = natter_session_description_copy (frame->answer);
+  natter_hub_stamp_sender (pending->forward, callee);
+  natter_hub_hold_frames (self, connection);
+  natter_hub_call_log_answer (self, natter_call_session_get_call_log_id (session),
+                              natter_call_session_get_caller (session), callee, on_answer_stored,
+                              pending, pending_answer_free);
 }
 
 static void

@@ -766,6 +766,11 @@ refuse (SoupServerMessage *message, guint status, const char *code, const char *
 
   /* libsoup 3.2 has no name for 429, so give the reason phrase. */
   soup_server_message_set_status (message, status, status == 429 ? "Too Many Requests" : NULL);
+  /* A refused upgrade closes the connection, so that every client library
+   * reports the status at once (the request guard does so for answers
+   * given inside the handler; this one may come after the store read). */
+  soup_message_headers_replace (soup_server_message_get_response_headers (message), "Connection",
+                                "close");
   soup_server_message_set_response (message, "application/json", SOUP_MEMORY_TAKE, body,
                                     strlen (body));
 }
