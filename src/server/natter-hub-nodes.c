@@ -157,7 +157,7 @@ channel_kind (const char *channel)
   return "node";
 }
 
-static void deliver_waiting (NatterHub *self, const char *key);
+static void deliver_waiting (NatterHub *self, const char *key, gboolean may_fill);
 
 /* A gap of a profile's events on its way from the store. */
 typedef struct {
@@ -165,9 +165,26 @@ typedef struct {
   char *key;
 } GapRead;
 
+/* The event @event_id if it waits for this gap, taken from the queue. */
+static WaitingEvent *
+take_waiting (NodeProfile *node_profile, gint64 event_id)
+{
+  for (GList *l = node_profile->waiting.head; l != NULL; l = l->next) {
+    WaitingEvent *waiting = l->data;
+
+    if (waiting->event_id == event_id) {
+      g_queue_delete_link (&node_profile->waiting, l);
+      return waiting;
+    }
+  }
+  return NULL;
+}
+
 /* Sends @key's connections the stored events after the last one they got
- * (read by fill_gap ()). Sending may close a connection, and with it
- * forget the profile: looked up again after each. */
+ * (read by fill_gap ()), in order: one that also came from the bus and
+ * waits goes as it came (its sender's connection has the ack instead).
+ * Sending may close a connection, and with it forget the profile: looked
+ * up again after each. */
 static void
 on_gap_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -178,17 +195,11 @@ on_gap_read (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (NatterStoreReplay) replay = NULL;
   g_autoptr (GError) error = NULL;
   guint64 filled = 0;
-  gint64 before = 0;
+  gint64 delivered_before = -1;
 
-  /* What waits goes with its own sender's exception, after the gap. */
   node_profile = g_hash_table_lookup (self->node_profiles, key);
-  for (GList *l = node_profile != NULL ? node_profile->waiting.head : NULL; l != NULL;
-       l = l->next) {
-    WaitingEvent *waiting = l->data;
-
-    if (before == 0 || waiting->event_id < before)
-      before = waiting->event_id;
-  }
+  if (node_profile != NULL)
+    delivered_before = node_profile->delivered;
 
   replay = natter_server_store_replay_finish (NATTER_SERVER_STORE (source), result, &error);
   if (replay == NULL)
@@ -200,19 +211,24 @@ on_gap_read (GObject *source, GAsyncResult *result, gpointer user_data)
   for (guint i = 0; replay != NULL && i < replay->events->len; i++) {
     const char *text = g_ptr_array_index (replay->events, i);
     g_autofree char *sending = NULL;
+    WaitingEvent *waiting;
     gint64 event_id;
     const char *type;
 
     if (!read_event_head (text, strlen (text), &event_id, &type, &sending))
       continue;
-    if (before > 0 && event_id >= before)
-      break;
     node_profile = g_hash_table_lookup (self->node_profiles, key);
     if (node_profile == NULL)
       break;
     if (event_id <= node_profile->delivered)
       continue;
     node_profile->delivered = event_id;
+    waiting = take_waiting (node_profile, event_id);
+    if (waiting != NULL) {
+      natter_hub_send_to_profile (self, key, waiting->except, waiting->type, waiting->text);
+      waiting_event_free (waiting);
+      continue;
+    }
     /* A message of this profile's that this node is storing: the commit
      * was faster than its callback, which will only ack it. The sending
      * connection learns of it by that ack alone. */
@@ -222,10 +238,15 @@ on_gap_read (GObject *source, GAsyncResult *result, gpointer user_data)
   }
   count (self, "natter_bus_gap_events_total", filled);
 
+  /* What still waits goes now; a gap before it is read again (events of
+   * other nodes arrive out of order, but ids commit in order: the store
+   * has them), unless this read brought nothing or was cut. */
   node_profile = g_hash_table_lookup (self->node_profiles, key);
   if (node_profile != NULL) {
     node_profile->filling = FALSE;
-    deliver_waiting (self, key);
+    deliver_waiting (self, key,
+                     replay != NULL && !replay->truncated &&
+                       node_profile->delivered > delivered_before);
   }
 
   g_object_unref (gap->hub);
@@ -301,9 +322,19 @@ deliver_in_order (NatterHub *self,
   deliver_now (self, key, except, type, event_id, text, TRUE);
 }
 
-/* The events that waited for a gap (or hello), in order. */
+static int
+compare_waiting (gconstpointer a, gconstpointer b)
+{
+  const WaitingEvent *first = *(WaitingEvent *const *) a;
+  const WaitingEvent *second = *(WaitingEvent *const *) b;
+
+  return first->event_id < second->event_id ? -1 : first->event_id > second->event_id;
+}
+
+/* The events that waited for a gap (or hello), in order; with @may_fill a
+ * gap before one of them is read from the store first. */
 static void
-deliver_waiting (NatterHub *self, const char *key)
+deliver_waiting (NatterHub *self, const char *key, gboolean may_fill)
 {
   NodeProfile *node_profile = g_hash_table_lookup (self->node_profiles, key);
   g_autoptr (GPtrArray) waiting = g_ptr_array_new_with_free_func (waiting_event_free);
@@ -312,10 +343,12 @@ deliver_waiting (NatterHub *self, const char *key)
     return;
   while (!g_queue_is_empty (&node_profile->waiting))
     g_ptr_array_add (waiting, g_queue_pop_head (&node_profile->waiting));
+  /* Events of several nodes come in any order. */
+  g_ptr_array_sort (waiting, compare_waiting);
   for (guint i = 0; i < waiting->len; i++) {
     WaitingEvent *event = g_ptr_array_index (waiting, i);
 
-    deliver_now (self, key, event->except, event->type, event->event_id, event->text, FALSE);
+    deliver_now (self, key, event->except, event->type, event->event_id, event->text, may_fill);
   }
 }
 
@@ -642,7 +675,7 @@ natter_hub_nodes_profile_read (NatterHub *self,
   if (node_profile == NULL || node_profile->delivered >= 0)
     return;
   node_profile->delivered = last_event_id;
-  deliver_waiting (self, key);
+  deliver_waiting (self, key, TRUE);
 }
 
 /* The last connection of @profile_key on this node closed. */
