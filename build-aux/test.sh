@@ -78,7 +78,13 @@ valgrind_suites=(protocol server server-hub core cli)
 # Left out: outbox, whose random link cuts under 300 messages a side with
 # the test's own 5 s deadlines cannot run at valgrind's pace; its code paths
 # are those of client-chat and connection, which run here.
-valgrind_skip=(outbox)
+# The PostgreSQL runs of the hub and CLI acceptance tests too: the same
+# tests run here on SQLite, and the PostgreSQL code they add (the store's
+# backend) is valgrind's in server-http-postgresql and
+# server-store-queries; six more at valgrind's pace would cost the CI
+# minutes it does not have.
+valgrind_skip=(outbox server-ws-postgresql server-chat-postgresql server-calls-postgresql
+  server-cli-postgresql server-nodes-postgresql server-node-liveness-postgresql)
 if [ $# -eq 0 ] && [ "${NATTER_SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null 2>&1; then
   mapfile -t valgrind_tests < <(meson test -C "$build" --list 2>/dev/null | python3 -c '
 import sys

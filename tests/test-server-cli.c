@@ -422,6 +422,8 @@ test_bad_options (void)
     { { "--profile-types", "tutor,9bad", NULL }, "--profile-types" },
     { { "unexpected", NULL }, "unexpected" },
     { { "adduser", "--email", "x@example.org", NULL }, "--password-stdin" },
+    /* Nothing listens on port 1: said at once, not served as errors. */
+    { { "--db", "postgresql://postgres@127.0.0.1:1/natter", NULL }, "PostgreSQL" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {

@@ -695,6 +695,141 @@ test_calls (Fixture *fixture, gconstpointer data)
   run (fixture, step_calls, &people);
 }
 
+/* The hub's operations: profiles, the call log from ringing to its end,
+ * contacts made by an answered call, taking part, read positions, a
+ * message looked up by its client id, attachment checks, token pruning. */
+static void
+step_hub (NatterStoreQueries *queries, gpointer data)
+{
+  People *people = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NatterProfile) found = NULL;
+  g_autoptr (NatterCallLog) ringing = NULL;
+  g_autoptr (NatterCallLog) answered = NULL;
+  g_autoptr (NatterCallLog) ended = NULL;
+  g_autoptr (NatterCallLog) stale = NULL;
+  g_autoptr (NatterCallLog) failed = NULL;
+  g_autoptr (NatterConversation) conversation = NULL;
+  g_autoptr (NatterMessage) message = NULL;
+  g_autoptr (NatterMessage) none = NULL;
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GHashTable) pruned = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  gint64 missing = 999999;
+  gint64 expired_token = 0;
+  gint64 event_id = -1;
+
+  g_assert_false (natter_store_queries_is_empty (queries));
+  found = natter_store_queries_get_profile (queries, people->b->profile_id, "tutor", &error);
+  g_assert_no_error (error);
+  g_assert_true (natter_profile_equal (found, people->b));
+  g_assert_cmpstr (found->display_name, ==, "Bob");
+  g_assert_null (natter_store_queries_get_profile (queries, 999999, "tutor", &error));
+  g_assert_error (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* No contacts before an answered call; one after. */
+  {
+    g_autoptr (GPtrArray) contacts =
+      natter_store_queries_list_contacts (queries, people->a, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (contacts->len, ==, 0);
+  }
+  ringing = natter_store_queries_create_call (queries, people->a, people->b, "audio", 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (ringing->status, ==, "ringing");
+  g_assert_null (ringing->ended_at);
+  g_assert_true (natter_profile_equal (ringing->callee, people->b));
+  answered =
+    natter_store_queries_set_call_status (queries, ringing->call_log_id, "answered", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (answered->status, ==, "answered");
+  g_assert_nonnull (answered->answered_at);
+  g_assert_null (answered->ended_at);
+  {
+    g_autoptr (GPtrArray) contacts =
+      natter_store_queries_list_contacts (queries, people->a, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (contacts->len, ==, 1);
+    g_assert_true (natter_profile_equal (g_ptr_array_index (contacts, 0), people->b));
+  }
+  ended = natter_store_queries_end_call (queries, ringing->call_log_id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (ended->status, ==, "answered");
+  g_assert_nonnull (ended->ended_at);
+  g_assert_null (natter_store_queries_set_call_status (queries, missing, "missed", &error));
+  g_assert_error (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_null (natter_store_queries_get_call (queries, missing, &error));
+  g_assert_error (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* A call left ringing fails at start-up; an ended one stays. */
+  stale = natter_store_queries_create_call (queries, people->b, people->c, "video", 0, &error);
+  g_assert_no_error (error);
+  g_assert_true (natter_store_queries_fail_stale_calls (queries, &error));
+  g_assert_no_error (error);
+  failed = natter_store_queries_get_call (queries, stale->call_log_id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (failed->status, ==, "failed");
+  g_clear_pointer (&failed, natter_call_log_free);
+  failed = natter_store_queries_get_call (queries, ringing->call_log_id, &error);
+  g_assert_cmpstr (failed->status, ==, "answered");
+
+  /* Taking part and reading: nothing yet in a new conversation. */
+  conversation = natter_store_queries_get_or_create_direct (queries, people->a, people->c, &error);
+  g_assert_no_error (error);
+  g_assert_false (
+    natter_store_queries_took_part (queries, conversation->conversation_id, people->a));
+  g_assert_cmpint (
+    natter_store_queries_get_read_seq (queries, conversation->conversation_id, people->a), ==, 0);
+  message = natter_store_queries_add_message (queries, conversation->conversation_id, people->a,
+                                              "hello", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (message->seq, ==, 1);
+  g_assert_cmpstr (message->text, ==, "hello");
+  none = natter_store_queries_find_message_by_client_id (queries, people->a, "no-such-id",
+                                                         &event_id, &error);
+  g_assert_no_error (error);
+  g_assert_null (none);
+  g_assert_cmpint (event_id, ==, 0);
+
+  /* Attachments that do not exist are refused for the error frame. */
+  g_assert_true (natter_store_queries_check_attachments (queries, NULL, people->a,
+                                                         conversation->conversation_id, &error));
+  g_array_append_val (ids, missing);
+  g_assert_false (natter_store_queries_check_attachments (queries, ids, people->a,
+                                                          conversation->conversation_id, &error));
+  g_assert_error (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* Expired tokens go, and are named. */
+  g_assert_true (natter_store_queries_add_token (queries, people->user_a, "hub-expired", now - 5,
+                                                 &expired_token, &error));
+  g_assert_true (
+    natter_store_queries_add_token (queries, people->user_a, "hub-fresh", now + 60, NULL, &error));
+  g_assert_no_error (error);
+  pruned = natter_store_queries_prune_tokens (queries, now, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_hash_table_contains (pruned, &expired_token));
+  g_assert_cmpuint (g_hash_table_size (pruned), ==, 1);
+  g_assert_true (natter_store_queries_lookup_token (queries, "hub-fresh", now, NULL, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_hub (Fixture *fixture, gconstpointer data)
+{
+  g_auto (People) people = { 0 };
+
+  if (fixture->skipped)
+    return;
+  run (fixture, step_people, &people);
+  run (fixture, step_hub, &people);
+}
+
 /* Attachments: the uploader's until sent, then the conversation's; the
  * quota counts them; expiry takes only the unsent ones, naming the files
  * no row holds any more. */
@@ -905,6 +1040,7 @@ main (int argc, char **argv)
     { "conversations", test_conversations },
     { "blocks", test_blocks },
     { "calls", test_calls },
+    { "hub", test_hub },
     { "attachments", test_attachments },
     { "in-order", test_in_order },
   };

@@ -25,19 +25,12 @@ count_call_outcome (NatterHub *self, const char *status)
     natter_metrics_inc (self->metrics, "natter_calls_total", "outcome", status);
 }
 
-static NatterCallLog *
+/* Through the store, in order with the call's other writes. */
+static void
 store_status (NatterHub *self, NatterCallSession *session, const char *status)
 {
-  g_autoptr (GError) error = NULL;
-  NatterCallLog *call_log;
-
-  call_log = natter_server_db_set_call_status (
-    self->db, natter_call_session_get_call_log_id (session), status, &error);
-  if (call_log == NULL)
-    g_warning ("Could not store call %" G_GINT64_FORMAT " as %s: %s",
-               natter_call_session_get_call_log_id (session), status, error->message);
-
-  return call_log;
+  natter_hub_call_log_write (self, natter_call_session_get_call_log_id (session), status, NULL,
+                             NULL, NULL);
 }
 
 static void
@@ -299,14 +292,26 @@ take_invitation (NatterHub *self, const char *caller_key)
   return natter_token_bucket_take (bucket, g_get_monotonic_time ());
 }
 
+/* The callee's missed_call event, once the call log says "missed". */
+static void
+on_missed_status_stored (NatterHub *self,
+                         NatterCallLog *call_log,
+                         gboolean were_contacts,
+                         gpointer user_data)
+{
+  store_missed_call_event (self, user_data, call_log, NULL, NULL);
+}
+
 static void
 on_ring_timeout (NatterHub *self, NatterCallSession *session)
 {
   G_GNUC_UNUSED g_autoptr (NatterCallSession) hold = g_object_ref (session);
-  g_autoptr (NatterCallLog) call_log = NULL;
   g_autoptr (NatterFrame) ended = NULL;
 
-  call_log = store_status (self, session, "missed");
+  natter_hub_call_log_write (self, natter_call_session_get_call_log_id (session), "missed",
+                             on_missed_status_stored,
+                             natter_profile_copy (natter_call_session_get_callee (session)),
+                             (GDestroyNotify) natter_profile_free);
   count_call_outcome (self, "missed");
 
   ended = new_call_frame (NATTER_FRAME_CALL_ENDED, session, "no_answer");
@@ -314,8 +319,6 @@ on_ring_timeout (NatterHub *self, NatterCallSession *session)
   send_to_side (self, session, TRUE, NULL, ended);
   cancel_ringing (self, session, NULL, "timeout");
   drop_session (self, session);
-
-  store_missed_call_event (self, natter_call_session_get_callee (session), call_log, NULL, NULL);
 }
 
 static void
@@ -326,7 +329,7 @@ on_caller_gone (NatterHub *self, NatterCallSession *session)
   g_autoptr (NatterFrame) ended = NULL;
   g_autofree char *text = NULL;
 
-  call_log = store_status (self, session, "cancelled");
+  store_status (self, session, "cancelled");
   count_call_outcome (self, "cancelled");
 
   ended = new_call_frame (NATTER_FRAME_CALL_ENDED, session, "caller_cancelled");
@@ -345,13 +348,9 @@ static void
 on_call_abandoned (NatterHub *self, NatterCallSession *session)
 {
   G_GNUC_UNUSED g_autoptr (NatterCallSession) hold = g_object_ref (session);
-  g_autoptr (NatterCallLog) call_log = NULL;
-  g_autoptr (GError) error = NULL;
 
-  call_log =
-    natter_server_db_end_call (self->db, natter_call_session_get_call_log_id (session), &error);
-  if (call_log == NULL)
-    g_warning ("Could not store the end of a call: %s", error->message);
+  natter_hub_call_log_write (self, natter_call_session_get_call_log_id (session), NULL, NULL, NULL,
+                             NULL);
   drop_session (self, session);
 }
 
@@ -405,57 +404,69 @@ find_call_with (NatterHub *self, const NatterProfile *profile, const NatterProfi
   return found;
 }
 
+/* A call_invitation on its way through the store (the checks, then the
+ * call log); the connection's later frames wait for it. */
+typedef struct {
+  NatterHub *hub;
+  NatterHubConnection *connection;
+  NatterFrame *frame;
+  NatterProfile *callee;
+  NatterCallLog *call_log;
+  NatterFrame *reply;
+  /* From the other nodes' check (natter-hub-remote-calls.c), taken when
+   * the invitation arrived: the callee is online on another node, and the
+   * claim on the pair that the ring takes over (0: none). */
+  gboolean callee_elsewhere;
+  guint64 claim;
+} PendingInvitation;
+
 static void
-handle_invitation (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+pending_invitation_free (gpointer data)
+{
+  PendingInvitation *pending = data;
+
+  /* It did not ring: the other nodes may ring this pair again. */
+  natter_hub_remote_calls_drop_claim (pending->hub, pending->claim, pending->connection);
+  natter_hub_release_frames (pending->hub, pending->connection);
+  g_object_unref (pending->hub);
+  g_object_unref (pending->connection);
+  natter_frame_free (pending->frame);
+  g_clear_pointer (&pending->callee, natter_profile_free);
+  g_clear_pointer (&pending->call_log, natter_call_log_free);
+  g_clear_pointer (&pending->reply, natter_frame_free);
+  g_free (pending);
+}
+
+/* The next step's: holds the connection's frames again. */
+static PendingInvitation *
+pending_invitation_next (PendingInvitation *pending)
+{
+  PendingInvitation *next = g_new0 (PendingInvitation, 1);
+
+  next->hub = g_object_ref (pending->hub);
+  next->connection = g_object_ref (pending->connection);
+  next->frame = natter_frame_copy (pending->frame);
+  next->callee = g_steal_pointer (&pending->callee);
+  next->call_log = g_steal_pointer (&pending->call_log);
+  next->reply = g_steal_pointer (&pending->reply);
+  next->callee_elsewhere = pending->callee_elsewhere;
+  next->claim = pending->claim;
+  pending->claim = 0;
+  natter_hub_hold_frames (next->hub, next->connection);
+  return next;
+}
+
+/* Glare or too many calls ringing: FALSE after call_unavailable. */
+static gboolean
+may_ring (NatterHub *self,
+          NatterHubConnection *connection,
+          NatterFrame *frame,
+          const NatterProfile *callee,
+          gint64 call_log_id)
 {
   const NatterProfile *caller = natter_hub_connection_get_profile (connection);
-  g_autoptr (NatterProfile) callee = NULL;
-  g_autoptr (NatterCallLog) call_log = NULL;
-  g_autoptr (NatterCallSession) session = NULL;
   g_autoptr (NatterFrame) reply = NULL;
-  g_autoptr (NatterFrame) invitation = NULL;
-  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-  g_autoptr (GDateTime) expires = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *callee_key = NULL;
-  g_autofree char *invitation_json = NULL;
   NatterCallSession *glare;
-  guint ring_timeout_s;
-
-  callee =
-    natter_server_db_get_profile (self->db, frame->to_profile_id, frame->to_profile_type, &error);
-  if (callee == NULL) {
-    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_FOUND,
-                                      "no such profile", frame->client_call_id);
-    return;
-  }
-
-  if (natter_profile_equal (callee, caller)) {
-    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
-                                      "you cannot call yourself", frame->client_call_id);
-    return;
-  }
-
-  if (natter_server_db_is_blocked_either (self->db, caller, callee)) {
-    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
-                                      "you cannot call this profile", frame->client_call_id);
-    return;
-  }
-
-  if (!take_invitation (self, natter_hub_connection_get_profile_key (connection))) {
-    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_RATE_LIMITED,
-                                      "too many calls, wait a minute", frame->client_call_id);
-    return;
-  }
-
-  if (frame->conversation_id != 0 &&
-      (!natter_server_db_is_participant (self->db, frame->conversation_id, caller) ||
-       !natter_server_db_is_participant (self->db, frame->conversation_id, callee))) {
-    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
-                                      "the conversation is not yours and theirs",
-                                      frame->client_call_id);
-    return;
-  }
 
   /* Glare: the callee is ringing us right now; the earlier call survives. */
   glare =
@@ -465,45 +476,84 @@ handle_invitation (NatterHub *self, NatterHubConnection *connection, NatterFrame
     reply->client_call_id = g_strdup (frame->client_call_id);
     reply->reason = g_strdup ("glare");
     reply->ringing_call_log_id = natter_call_session_get_call_log_id (glare);
-    natter_hub_connection_send_frame (connection, reply);
-    return;
-  }
-
-  if (count_ringing_from (self, natter_hub_connection_get_profile_key (connection), caller) >=
-      (self->config->max_ringing_calls > 0 ? self->config->max_ringing_calls
-                                           : NATTER_MAX_RINGING_CALLS)) {
+  } else if (count_ringing_from (self, natter_hub_connection_get_profile_key (connection),
+                                 caller) >= (self->config->max_ringing_calls > 0
+                                               ? self->config->max_ringing_calls
+                                               : NATTER_MAX_RINGING_CALLS)) {
     reply = natter_frame_new (NATTER_FRAME_CALL_UNAVAILABLE);
     reply->client_call_id = g_strdup (frame->client_call_id);
     reply->reason = g_strdup ("busy");
-    natter_hub_connection_send_frame (connection, reply);
-    return;
+  } else {
+    return TRUE;
   }
 
-  call_log = natter_server_db_create_call (self->db, caller, callee, frame->call_type,
-                                           frame->conversation_id, &error);
-  if (call_log == NULL) {
-    g_warning ("Could not store a call: %s", error->message);
+  /* Found only once its call log was stored: it never rang. */
+  if (call_log_id != 0)
+    natter_hub_call_log_write (self, call_log_id, "failed", NULL, NULL, NULL);
+  natter_hub_connection_send_frame (connection, reply);
+  return FALSE;
+}
+
+static void
+on_offline_missed_stored (NatterHub *self,
+                          NatterCallLog *missed,
+                          gboolean were_contacts,
+                          gpointer user_data)
+{
+  PendingInvitation *pending = user_data;
+
+  store_missed_call_event (self, pending->callee, missed != NULL ? missed : pending->call_log,
+                           pending->connection, pending->reply);
+}
+
+static void
+on_invitation_stored (NatterHub *self,
+                      NatterCallLog *stored,
+                      gboolean were_contacts,
+                      gpointer user_data)
+{
+  PendingInvitation *pending = user_data;
+  NatterHubConnection *connection = pending->connection;
+  NatterFrame *frame = pending->frame;
+  const NatterProfile *caller = natter_hub_connection_get_profile (connection);
+  const NatterProfile *callee = pending->callee;
+  NatterCallLog *call_log;
+  g_autoptr (NatterCallSession) session = NULL;
+  g_autoptr (NatterFrame) reply = NULL;
+  g_autoptr (NatterFrame) invitation = NULL;
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autoptr (GDateTime) expires = NULL;
+  g_autofree char *callee_key = NULL;
+  g_autofree char *invitation_json = NULL;
+  guint ring_timeout_s;
+
+  if (stored == NULL) {
     natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_INTERNAL,
                                       "the server could not store the call", frame->client_call_id);
     return;
   }
-
-  callee_key = natter_hub_profile_key (callee->profile_id, callee->profile_type);
-  if (natter_hub_lookup_connections (self, callee_key) == NULL &&
-      !natter_hub_remote_calls_callee_elsewhere (self)) {
-    g_autoptr (NatterCallLog) missed = NULL;
-
-    missed = natter_server_db_set_call_status (self->db, call_log->call_log_id, "missed", &error);
-    count_call_outcome (self, "missed");
-
-    reply = natter_frame_new (NATTER_FRAME_CALL_UNAVAILABLE);
-    reply->client_call_id = g_strdup (frame->client_call_id);
-    reply->call_log_id = call_log->call_log_id;
-    reply->reason = g_strdup ("offline");
-    store_missed_call_event (self, callee, missed != NULL ? missed : call_log, connection, reply);
+  if (!natter_hub_connection_is_open (connection) || self->shutting_down) {
+    natter_hub_call_log_write (self, stored->call_log_id, "failed", NULL, NULL, NULL);
     return;
   }
+  /* Another invitation may have begun to ring meanwhile. */
+  if (!may_ring (self, connection, frame, callee, stored->call_log_id))
+    return;
+  call_log = pending->call_log = natter_call_log_copy (stored);
 
+  callee_key = natter_hub_profile_key (callee->profile_id, callee->profile_type);
+  if (natter_hub_lookup_connections (self, callee_key) == NULL && !pending->callee_elsewhere) {
+    count_call_outcome (self, "missed");
+
+    pending->reply = natter_frame_new (NATTER_FRAME_CALL_UNAVAILABLE);
+    pending->reply->client_call_id = g_strdup (frame->client_call_id);
+    pending->reply->call_log_id = call_log->call_log_id;
+    pending->reply->reason = g_strdup ("offline");
+    /* The connection's frames wait until the event is on its way. */
+    natter_hub_call_log_write (self, call_log->call_log_id, "missed", on_offline_missed_stored,
+                               pending_invitation_next (pending), pending_invitation_free);
+    return;
+  }
   ring_timeout_s =
     self->config->ring_timeout_s > 0 ? self->config->ring_timeout_s : NATTER_RING_TIMEOUT_S;
   session = natter_call_session_new (call_log->call_log_id, caller, callee, connection);
@@ -540,13 +590,130 @@ handle_invitation (NatterHub *self, NatterHubConnection *connection, NatterFrame
   natter_hub_connection_send_frame (connection, reply);
 
   natter_hub_send_to_profile (self, callee_key, NULL, "call_invitation", invitation_json);
-  natter_hub_remote_calls_ring (self, session);
+  natter_hub_remote_calls_ring (self, session, pending->claim);
+  pending->claim = 0;
   natter_call_session_start_ringing (session, ring_timeout_s);
+}
+
+static void
+on_invitation_checked (NatterHub *self, NatterCallInvitationCheck *check, gpointer user_data)
+{
+  PendingInvitation *pending = user_data;
+  NatterHubConnection *connection = pending->connection;
+  NatterFrame *frame = pending->frame;
+  const NatterProfile *caller = natter_hub_connection_get_profile (connection);
+
+  if (check == NULL) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_INTERNAL,
+                                      "the server could not read the callee",
+                                      frame->client_call_id);
+    return;
+  }
+  if (check->callee == NULL) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_FOUND,
+                                      "no such profile", frame->client_call_id);
+    return;
+  }
+
+  if (natter_profile_equal (check->callee, caller)) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
+                                      "you cannot call yourself", frame->client_call_id);
+    return;
+  }
+
+  if (check->blocked) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
+                                      "you cannot call this profile", frame->client_call_id);
+    return;
+  }
+
+  if (!take_invitation (self, natter_hub_connection_get_profile_key (connection))) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_RATE_LIMITED,
+                                      "too many calls, wait a minute", frame->client_call_id);
+    return;
+  }
+
+  if (!check->participants) {
+    natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
+                                      "the conversation is not yours and theirs",
+                                      frame->client_call_id);
+    return;
+  }
+
+  if (!may_ring (self, connection, frame, check->callee, 0))
+    return;
+
+  pending = pending_invitation_next (pending);
+  pending->callee = natter_profile_copy (check->callee);
+  natter_hub_call_log_create (self, caller, check->callee, frame->call_type, frame->conversation_id,
+                              on_invitation_stored, pending, pending_invitation_free);
+}
+
+static void
+handle_invitation (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+{
+  PendingInvitation *pending = g_new0 (PendingInvitation, 1);
+
+  pending->hub = g_object_ref (self);
+  pending->connection = g_object_ref (connection);
+  pending->frame = natter_frame_copy (frame);
+  pending->callee_elsewhere = natter_hub_remote_calls_callee_elsewhere (self);
+  pending->claim = natter_hub_remote_calls_take_claim (self);
+  natter_hub_hold_frames (self, connection);
+  natter_hub_call_check_invitation (self, natter_hub_connection_get_profile (connection), frame,
+                                    on_invitation_checked, pending, pending_invitation_free);
 }
 
 /* The live session @frame is about, or NULL after an error frame: not_found
  * for an unknown or finished call, not_allowed when @connection's profile is
  * not one of its two parties. */
+/* A frame about a call with no session here, once its call log is read.
+ * A call answered before this server (re)started has no session, only its
+ * call log row, "answered" and not ended: a party's call_ended ends it
+ * there and goes to every connection of the other party, or the peer would
+ * keep the call up on a media path nobody is sending on. */
+static void
+on_unknown_call_read (NatterHub *self,
+                      NatterCallLog *call_log,
+                      gboolean were_contacts,
+                      gpointer user_data)
+{
+  PendingInvitation *pending = user_data;
+  NatterFrame *frame = pending->frame;
+  const NatterProfile *sender = natter_hub_connection_get_profile (pending->connection);
+  const NatterProfile *other = NULL;
+
+  if (call_log != NULL && call_log->caller != NULL && call_log->callee != NULL) {
+    if (natter_profile_equal (call_log->caller, sender))
+      other = call_log->callee;
+    else if (natter_profile_equal (call_log->callee, sender))
+      other = call_log->caller;
+  }
+
+  if (other != NULL && frame->type == NATTER_FRAME_CALL_ENDED &&
+      g_strcmp0 (call_log->status, "answered") == 0 && call_log->ended_at == NULL &&
+      !g_hash_table_contains (self->calls, &frame->call_log_id)) {
+    g_autoptr (NatterFrame) forward = natter_frame_new (NATTER_FRAME_CALL_ENDED);
+    g_autofree char *key = natter_hub_profile_key (other->profile_id, other->profile_type);
+    g_autofree char *text = NULL;
+
+    natter_hub_call_log_write (self, frame->call_log_id, NULL, NULL, NULL, NULL);
+    forward->call_log_id = frame->call_log_id;
+    forward->reason = g_strdup (frame->reason);
+    natter_hub_stamp_sender (forward, sender);
+    text = natter_frame_to_json (forward, NULL);
+    natter_hub_send_to_profile (self, key, NULL, "call_ended", text);
+    return;
+  }
+
+  if (call_log != NULL && other == NULL)
+    natter_hub_connection_send_error (pending->connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
+                                      "this is not your call", NULL);
+  else
+    natter_hub_connection_send_error (pending->connection, NATTER_PROTOCOL_ERROR_NOT_FOUND,
+                                      "no such call, or it is over", NULL);
+}
+
 static NatterCallSession *
 lookup_session (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
 {
@@ -575,16 +742,16 @@ lookup_session (NatterHub *self, NatterHubConnection *connection, NatterFrame *f
 
   session = g_hash_table_lookup (self->calls, &frame->call_log_id);
   if (session == NULL) {
-    g_autoptr (NatterCallLog) call_log = NULL;
+    /* Over, never here, or someone else's: the call log tells, and the
+     * connection's later frames wait for the answer. */
+    PendingInvitation *pending = g_new0 (PendingInvitation, 1);
 
-    call_log = natter_server_db_get_call (self->db, frame->call_log_id, NULL);
-    if (call_log != NULL && !natter_profile_equal (call_log->caller, profile) &&
-        !natter_profile_equal (call_log->callee, profile))
-      natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_ALLOWED,
-                                        "this is not your call", NULL);
-    else
-      natter_hub_connection_send_error (connection, NATTER_PROTOCOL_ERROR_NOT_FOUND,
-                                        "no such call, or it is over", NULL);
+    pending->hub = g_object_ref (self);
+    pending->connection = g_object_ref (connection);
+    pending->frame = natter_frame_copy (frame);
+    natter_hub_hold_frames (self, connection);
+    natter_hub_call_log_read (self, frame->call_log_id, on_unknown_call_read, pending,
+                              pending_invitation_free);
     return NULL;
   }
 
@@ -681,14 +848,51 @@ handle_ice_candidate (NatterHub *self, NatterHubConnection *connection, NatterFr
   send_to_side (self, session, !is_caller, NULL, forward);
 }
 
+/* An answer on its way to the call log: the caller hears of it once the
+ * log says "answered", and the callee's later frames (its candidates)
+ * wait behind it. */
+typedef struct {
+  NatterHub *hub;
+  NatterHubConnection *connection;
+  NatterCallSession *session;
+  NatterFrame *forward;
+} PendingAnswer;
+
+static void
+pending_answer_free (gpointer data)
+{
+  PendingAnswer *pending = data;
+
+  natter_hub_release_frames (pending->hub, pending->connection);
+  g_object_unref (pending->hub);
+  g_object_unref (pending->connection);
+  g_object_unref (pending->session);
+  natter_frame_free (pending->forward);
+  g_free (pending);
+}
+
+/* A first answered call between two makes them contacts. */
+static void
+on_answer_stored (NatterHub *self,
+                  NatterCallLog *call_log,
+                  gboolean were_contacts,
+                  gpointer user_data)
+{
+  PendingAnswer *pending = user_data;
+
+  if (call_log != NULL && !were_contacts && call_log->caller != NULL && call_log->callee != NULL)
+    natter_hub_introduce (self, call_log->caller, call_log->callee);
+
+  send_to_side (self, pending->session, TRUE, NULL, pending->forward);
+  cancel_ringing (self, pending->session, pending->connection, "answered_elsewhere");
+}
+
 static void
 handle_answer (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
 {
   const NatterProfile *callee = natter_hub_connection_get_profile (connection);
-  g_autoptr (NatterFrame) forward = NULL;
-  g_autoptr (NatterCallLog) call_log = NULL;
+  PendingAnswer *pending;
   NatterCallSession *session;
-  gboolean were_contacts;
 
   session = lookup_session (self, connection, frame);
   if (session == NULL)
@@ -707,21 +911,22 @@ handle_answer (NatterHub *self, NatterHubConnection *connection, NatterFrame *fr
   }
 
   /* Answering a call takes part like writing: a first one makes contacts. */
-  were_contacts = natter_hub_are_contacts (self, natter_call_session_get_caller (session), callee);
   natter_call_session_answer (session, connection);
   if (self->shared)
     natter_server_bus_release_call (self->bus, natter_call_session_get_call_log_id (session));
-  call_log = store_status (self, session, "answered");
   count_call_outcome (self, "answered");
-  if (!were_contacts && call_log != NULL)
-    natter_hub_introduce (self, natter_call_session_get_caller (session), callee);
 
-  forward = new_call_frame (NATTER_FRAME_CALL_ANSWER, session, NULL);
-  forward->answer = natter_session_description_copy (frame->answer);
-  natter_hub_stamp_sender (forward, callee);
-  send_to_side (self, session, TRUE, NULL, forward);
-
-  cancel_ringing (self, session, connection, "answered_elsewhere");
+  pending = g_new0 (PendingAnswer, 1);
+  pending->hub = g_object_ref (self);
+  pending->connection = g_object_ref (connection);
+  pending->session = g_object_ref (session);
+  pending->forward = new_call_frame (NATTER_FRAME_CALL_ANSWER, session, NULL);
+  pending->forward->answer = natter_session_description_copy (frame->answer);
+  natter_hub_stamp_sender (pending->forward, callee);
+  natter_hub_hold_frames (self, connection);
+  natter_hub_call_log_answer (self, natter_call_session_get_call_log_id (session),
+                              natter_call_session_get_caller (session), callee, on_answer_stored,
+                              pending, pending_answer_free);
 }
 
 static void
@@ -746,7 +951,7 @@ handle_declined (NatterHub *self, NatterHubConnection *connection, NatterFrame *
   }
 
   hold = g_object_ref (session);
-  call_log = store_status (self, session, busy ? "busy" : "declined");
+  store_status (self, session, busy ? "busy" : "declined");
   count_call_outcome (self, busy ? "busy" : "declined");
 
   forward = new_call_frame (NATTER_FRAME_CALL_DECLINED, session, busy ? "busy" : "declined");
@@ -754,50 +959,6 @@ handle_declined (NatterHub *self, NatterHubConnection *connection, NatterFrame *
   send_to_side (self, session, TRUE, NULL, forward);
   cancel_ringing (self, session, connection, "declined_elsewhere");
   drop_session (self, session);
-}
-
-/* A call answered before this server (re)started has no session here, only
- * its call log row, "answered" and not ended: a party's call_ended ends it
- * there and goes to every connection of the other party, or the peer would
- * keep the call up on a media path nobody is sending on. Returns FALSE when
- * @frame is not about such a call. */
-static gboolean
-end_call_without_session (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
-{
-  const NatterProfile *sender = natter_hub_connection_get_profile (connection);
-  g_autoptr (NatterCallLog) call_log = NULL;
-  g_autoptr (NatterCallLog) ended = NULL;
-  g_autoptr (NatterFrame) forward = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *key = NULL;
-  g_autofree char *text = NULL;
-  const NatterProfile *other;
-
-  if (frame->call_log_id == 0 || g_hash_table_contains (self->calls, &frame->call_log_id))
-    return FALSE;
-  call_log = natter_server_db_get_call (self->db, frame->call_log_id, NULL);
-  if (call_log == NULL || g_strcmp0 (call_log->status, "answered") != 0 ||
-      call_log->ended_at != NULL)
-    return FALSE;
-  if (natter_profile_equal (call_log->caller, sender))
-    other = call_log->callee;
-  else if (natter_profile_equal (call_log->callee, sender))
-    other = call_log->caller;
-  else
-    return FALSE;
-
-  ended = natter_server_db_end_call (self->db, frame->call_log_id, &error);
-  if (ended == NULL)
-    g_warning ("Could not store the end of a call: %s", error->message);
-
-  forward = natter_frame_new (NATTER_FRAME_CALL_ENDED);
-  forward->call_log_id = frame->call_log_id;
-  forward->reason = g_strdup (frame->reason);
-  natter_hub_stamp_sender (forward, sender);
-  text = natter_frame_to_json (forward, NULL);
-  key = natter_hub_profile_key (other->profile_id, other->profile_type);
-  natter_hub_send_to_profile (self, key, NULL, "call_ended", text);
-  return TRUE;
 }
 
 static void
@@ -811,9 +972,6 @@ handle_ended (NatterHub *self, NatterHubConnection *connection, NatterFrame *fra
   NatterCallSession *session;
   gboolean is_caller;
 
-  if (end_call_without_session (self, connection, frame))
-    return;
-
   session = lookup_session (self, connection, frame);
   if (session == NULL || !authorize_sender (self, session, connection, &is_caller))
     return;
@@ -822,14 +980,14 @@ handle_ended (NatterHub *self, NatterHubConnection *connection, NatterFrame *fra
 
   if (natter_call_session_get_state (session) == NATTER_CALL_SESSION_RINGING) {
     if (is_caller) {
-      call_log = store_status (self, session, "cancelled");
+      store_status (self, session, "cancelled");
       count_call_outcome (self, "cancelled");
       forward = new_call_frame (NATTER_FRAME_CALL_ENDED, session, "caller_cancelled");
       natter_hub_stamp_sender (forward, sender);
       send_to_side (self, session, FALSE, NULL, forward);
     } else {
       /* Hanging up on a ringing call is declining it. */
-      call_log = store_status (self, session, "declined");
+      store_status (self, session, "declined");
       count_call_outcome (self, "declined");
       forward = new_call_frame (NATTER_FRAME_CALL_ENDED, session, frame->reason);
       natter_hub_stamp_sender (forward, sender);
@@ -837,10 +995,8 @@ handle_ended (NatterHub *self, NatterHubConnection *connection, NatterFrame *fra
       cancel_ringing (self, session, connection, "declined_elsewhere");
     }
   } else {
-    call_log =
-      natter_server_db_end_call (self->db, natter_call_session_get_call_log_id (session), &error);
-    if (call_log == NULL)
-      g_warning ("Could not store the end of a call: %s", error->message);
+    natter_hub_call_log_write (self, natter_call_session_get_call_log_id (session), NULL, NULL,
+                               NULL, NULL);
     forward = new_call_frame (NATTER_FRAME_CALL_ENDED, session, frame->reason);
     natter_hub_stamp_sender (forward, sender);
     send_to_side (self, session, !is_caller, NULL, forward);
@@ -999,7 +1155,7 @@ natter_hub_calls_shutdown (NatterHub *self)
     NatterCallSession *live = g_ptr_array_index (sessions, i);
 
     if (natter_call_session_get_state (live) == NATTER_CALL_SESSION_RINGING) {
-      G_GNUC_UNUSED g_autoptr (NatterCallLog) call_log = store_status (self, live, "failed");
+      store_status (self, live, "failed");
 
       count_call_outcome (self, "failed");
     }
@@ -1007,12 +1163,94 @@ natter_hub_calls_shutdown (NatterHub *self)
   }
 }
 
+/* A call of a node that is gone, on its way through the store. */
+typedef struct {
+  char *node_id;
+  gboolean own;
+  NatterCallLog *call_log; /* as it was before */
+} LeftCall;
+
+static void
+left_call_free (gpointer data)
+{
+  LeftCall *left = data;
+
+  g_free (left->node_id);
+  g_clear_pointer (&left->call_log, natter_call_log_free);
+  g_free (left);
+}
+
+static void
+on_left_call_stored (NatterHub *self,
+                     NatterCallLog *stored,
+                     gboolean were_contacts,
+                     gpointer user_data)
+{
+  LeftCall *left = user_data;
+  NatterCallLog *call_log = left->call_log;
+  g_autoptr (NatterFrame) ended_frame = NULL;
+  g_autoptr (NatterFrame) cancelled = NULL;
+  g_autofree char *caller_key = NULL;
+  g_autofree char *callee_key = NULL;
+  g_autofree char *text = NULL;
+
+  if (stored == NULL)
+    return;
+  count_call_outcome (self, left->own ? "failed" : "missed");
+  g_message ("call %" G_GINT64_FORMAT " left ringing by %s node %s marked %s",
+             call_log->call_log_id, left->own ? "this" : "the dead", left->node_id,
+             left->own ? "failed" : "missed");
+  if (left->own)
+    return;
+
+  caller_key =
+    natter_hub_profile_key (call_log->caller->profile_id, call_log->caller->profile_type);
+  callee_key =
+    natter_hub_profile_key (call_log->callee->profile_id, call_log->callee->profile_type);
+  ended_frame = natter_frame_new (NATTER_FRAME_CALL_ENDED);
+  ended_frame->call_log_id = call_log->call_log_id;
+  ended_frame->reason = g_strdup ("no_answer");
+  natter_hub_stamp_sender (ended_frame, call_log->callee);
+  text = natter_frame_to_json (ended_frame, NULL);
+  natter_hub_send_to_profile (self, caller_key, NULL, "call_ended", text);
+  g_clear_pointer (&text, g_free);
+  cancelled = natter_frame_new (NATTER_FRAME_CALL_CANCELLED);
+  cancelled->call_log_id = call_log->call_log_id;
+  cancelled->reason = g_strdup ("timeout");
+  text = natter_frame_to_json (cancelled, NULL);
+  natter_hub_send_to_profile (self, callee_key, NULL, "call_cancelled", text);
+  store_missed_call_event (self, call_log->callee, stored, NULL, NULL);
+}
+
+static void
+on_left_call_read (NatterHub *self,
+                   NatterCallLog *call_log,
+                   gboolean were_contacts,
+                   gpointer user_data)
+{
+  LeftCall *left = user_data;
+  LeftCall *next;
+
+  /* Rings here (a set Redis lost and got back), or ended meanwhile. */
+  if (call_log == NULL || g_hash_table_contains (self->calls, &call_log->call_log_id) ||
+      g_strcmp0 (call_log->status, "ringing") != 0 || call_log->caller == NULL ||
+      call_log->callee == NULL)
+    return;
+
+  next = g_new0 (LeftCall, 1);
+  next->node_id = g_strdup (left->node_id);
+  next->own = left->own;
+  next->call_log = natter_call_log_copy (call_log);
+  natter_hub_call_log_write (self, call_log->call_log_id, left->own ? "failed" : "missed",
+                             on_left_call_stored, next, left_call_free);
+}
+
 /**
  * natter_hub_calls_left:
  * @self: the hub
- * @node_id: the node they rang on
- * @own: %TRUE: this node's previous run, which a crash ended
- * @call_log_ids: (element-type gint64): calls this node alone claimed
+ * @node_id: the node that is gone (this one's own id at start-up)
+ * @own: whether those were this node's calls
+ * @call_log_ids: (element-type gint64): the calls it owned
  *
  * Ends what still rings of them in the store: this node's own as
  * "failed", as a node alone does at start-up; a dead node's as "missed",
@@ -1022,57 +1260,15 @@ natter_hub_calls_shutdown (NatterHub *self)
 void
 natter_hub_calls_left (NatterHub *self, const char *node_id, gboolean own, GArray *call_log_ids)
 {
-  guint ended = 0;
-
   for (guint i = 0; i < call_log_ids->len; i++) {
     gint64 call_log_id = g_array_index (call_log_ids, gint64, i);
-    g_autoptr (NatterCallLog) call_log = NULL;
-    g_autoptr (NatterCallLog) stored = NULL;
-    g_autoptr (NatterFrame) ended_frame = NULL;
-    g_autoptr (NatterFrame) cancelled = NULL;
-    g_autoptr (GError) error = NULL;
-    g_autofree char *caller_key = NULL;
-    g_autofree char *callee_key = NULL;
-    g_autofree char *text = NULL;
+    LeftCall *left;
 
-    /* Rings here (a set Redis lost and got back), or ended meanwhile. */
     if (g_hash_table_contains (self->calls, &call_log_id))
       continue;
-    call_log = natter_server_db_get_call (self->db, call_log_id, NULL);
-    if (call_log == NULL || g_strcmp0 (call_log->status, "ringing") != 0 ||
-        call_log->caller == NULL || call_log->callee == NULL)
-      continue;
-    stored =
-      natter_server_db_set_call_status (self->db, call_log_id, own ? "failed" : "missed", &error);
-    if (stored == NULL) {
-      g_warning ("Could not store call %" G_GINT64_FORMAT " of node %s as ended: %s", call_log_id,
-                 node_id, error->message);
-      continue;
-    }
-    count_call_outcome (self, own ? "failed" : "missed");
-    ended++;
-    if (own)
-      continue;
-
-    caller_key =
-      natter_hub_profile_key (call_log->caller->profile_id, call_log->caller->profile_type);
-    callee_key =
-      natter_hub_profile_key (call_log->callee->profile_id, call_log->callee->profile_type);
-    ended_frame = natter_frame_new (NATTER_FRAME_CALL_ENDED);
-    ended_frame->call_log_id = call_log_id;
-    ended_frame->reason = g_strdup ("no_answer");
-    natter_hub_stamp_sender (ended_frame, call_log->callee);
-    text = natter_frame_to_json (ended_frame, NULL);
-    natter_hub_send_to_profile (self, caller_key, NULL, "call_ended", text);
-    g_clear_pointer (&text, g_free);
-    cancelled = natter_frame_new (NATTER_FRAME_CALL_CANCELLED);
-    cancelled->call_log_id = call_log_id;
-    cancelled->reason = g_strdup ("timeout");
-    text = natter_frame_to_json (cancelled, NULL);
-    natter_hub_send_to_profile (self, callee_key, NULL, "call_cancelled", text);
-    store_missed_call_event (self, call_log->callee, stored, NULL, NULL);
+    left = g_new0 (LeftCall, 1);
+    left->node_id = g_strdup (node_id);
+    left->own = own;
+    natter_hub_call_log_read (self, call_log_id, on_left_call_read, left, left_call_free);
   }
-  if (ended > 0)
-    g_message ("%u calls left ringing by %s node %s marked %s", ended, own ? "this" : "the dead",
-               node_id, own ? "failed" : "missed");
 }

@@ -67,6 +67,10 @@ struct _NatterHubConnection {
   gint64 dead_after_us;
   gsize max_frame_bytes;
 
+  /* While hello is read from the store: what is sent meanwhile (type and
+   * text, in pairs) waits to follow it. */
+  GPtrArray *held_output;
+
   gboolean closed;
 };
 
@@ -317,6 +321,7 @@ natter_hub_connection_finalize (GObject *object)
   g_clear_pointer (&self->outbox, g_ptr_array_unref);
   if (self->relay_destroy != NULL)
     g_clear_pointer (&self->relay_data, self->relay_destroy);
+  g_clear_pointer (&self->held_output, g_ptr_array_unref);
   g_clear_pointer (&self->profile, natter_profile_free);
   g_clear_pointer (&self->profile_key, g_free);
   g_clear_pointer (&self->frame_bucket, natter_token_bucket_free);
@@ -646,6 +651,12 @@ natter_hub_connection_send_text (NatterHubConnection *self, const char *type, co
   if (!natter_hub_connection_is_open (self))
     return;
 
+  if (self->held_output != NULL) {
+    g_ptr_array_add (self->held_output, g_strdup (type));
+    g_ptr_array_add (self->held_output, g_strdup (text));
+    return;
+  }
+
   length = strlen (text);
   if (self->transport != NULL)
     natter_ws_transport_send_text (self->transport, text, length);
@@ -658,6 +669,50 @@ natter_hub_connection_send_text (NatterHubConnection *self, const char *type, co
     natter_metrics_inc (self->metrics, "natter_frames_out_total", "type", type);
 
   check_outgoing_queue (self);
+}
+
+/**
+ * natter_hub_connection_hold_output:
+ * @self: a connection
+ *
+ * Keeps what is sent from now on until natter_hub_connection_release_output
+ * (): the hub registers a connection at once, so that no event delivered
+ * while its hello is read from the store is lost, and sends hello first.
+ */
+void
+natter_hub_connection_hold_output (NatterHubConnection *self)
+{
+  g_return_if_fail (NATTER_IS_HUB_CONNECTION (self));
+
+  if (self->held_output == NULL)
+    self->held_output = g_ptr_array_new_with_free_func (g_free);
+}
+
+/**
+ * natter_hub_connection_release_output:
+ * @self: a connection
+ * @type: the first frame's type
+ * @text: the first frame, sent before what was held
+ * @drop_type: (nullable): a type whose held frames are dropped (presence:
+ *   the greeting that follows hello tells the state as it is now)
+ */
+void
+natter_hub_connection_release_output (NatterHubConnection *self,
+                                      const char *type,
+                                      const char *text,
+                                      const char *drop_type)
+{
+  g_autoptr (GPtrArray) held = NULL;
+
+  g_return_if_fail (NATTER_IS_HUB_CONNECTION (self));
+
+  held = g_steal_pointer (&self->held_output);
+  natter_hub_connection_send_text (self, type, text);
+  for (guint i = 0; held != NULL && i + 1 < held->len; i += 2) {
+    if (g_strcmp0 (g_ptr_array_index (held, i), drop_type) != 0)
+      natter_hub_connection_send_text (self, g_ptr_array_index (held, i),
+                                       g_ptr_array_index (held, i + 1));
+  }
 }
 
 /**

@@ -49,6 +49,12 @@ gboolean natter_hub_connection_check_alive (NatterHubConnection *self, gint64 no
  * once the connection is closing. */
 void
 natter_hub_connection_send_text (NatterHubConnection *self, const char *type, const char *text);
+/* Until hello is read: what is sent meanwhile follows @text. */
+void natter_hub_connection_hold_output (NatterHubConnection *self);
+void natter_hub_connection_release_output (NatterHubConnection *self,
+                                           const char *type,
+                                           const char *text,
+                                           const char *drop_type);
 void natter_hub_connection_send_frame (NatterHubConnection *self, const NatterFrame *frame);
 void natter_hub_connection_send_error (NatterHubConnection *self,
                                        NatterProtocolError code,

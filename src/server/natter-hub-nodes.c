@@ -39,9 +39,31 @@
 typedef struct {
   NatterProfile *profile;
   /* The last event id its connections were sent (the hello's
-   * last_event_id to begin with). */
+   * last_event_id to begin with; -1 until hello read it). */
   gint64 delivered;
+  /* While the store reads a gap (or hello's last id): the events that
+   * came meanwhile (WaitingEvent), delivered after it. */
+  gboolean filling;
+  GQueue waiting;
 } NodeProfile;
+
+typedef struct {
+  NatterHubConnection *except; /* nullable */
+  char *type;
+  gint64 event_id;
+  char *text;
+} WaitingEvent;
+
+static void
+waiting_event_free (gpointer data)
+{
+  WaitingEvent *waiting = data;
+
+  g_clear_object (&waiting->except);
+  g_free (waiting->type);
+  g_free (waiting->text);
+  g_free (waiting);
+}
 
 static void
 node_profile_free (gpointer data)
@@ -49,6 +71,7 @@ node_profile_free (gpointer data)
   NodeProfile *node_profile = data;
 
   natter_profile_free (node_profile->profile);
+  g_queue_clear_full (&node_profile->waiting, waiting_event_free);
   g_free (node_profile);
 }
 
@@ -134,47 +157,78 @@ channel_kind (const char *channel)
   return "node";
 }
 
-/* Sends @key's connections the stored events after the last one they got
- * and before @before (every one when 0). Sending may close a connection,
- * and with it forget the profile: looked up again after each. */
-static void
-fill_gap (NatterHub *self, const char *key, gint64 before)
+static void deliver_waiting (NatterHub *self, const char *key, gboolean may_fill);
+
+/* A gap of a profile's events on its way from the store. */
+typedef struct {
+  NatterHub *hub;
+  char *key;
+} GapRead;
+
+/* The event @event_id if it waits for this gap, taken from the queue. */
+static WaitingEvent *
+take_waiting (NodeProfile *node_profile, gint64 event_id)
 {
-  NodeProfile *node_profile = g_hash_table_lookup (self->node_profiles, key);
-  g_autoptr (GPtrArray) events = NULL;
-  g_autoptr (GError) error = NULL;
-  gboolean truncated = FALSE;
-  guint limit =
-    self->config->sync_replay_max > 0 ? self->config->sync_replay_max : NATTER_SYNC_REPLAY_MAX;
-  guint64 filled = 0;
+  for (GList *l = node_profile->waiting.head; l != NULL; l = l->next) {
+    WaitingEvent *waiting = l->data;
 
-  if (node_profile == NULL)
-    return;
-  events = natter_server_db_list_events_after (self->db, node_profile->profile,
-                                               node_profile->delivered, limit, &truncated, &error);
-  if (events == NULL) {
-    g_warning ("Could not read the events %s missed: %s", key, error->message);
-    return;
+    if (waiting->event_id == event_id) {
+      g_queue_delete_link (&node_profile->waiting, l);
+      return waiting;
+    }
   }
-  if (truncated)
-    g_message ("%s missed more than %u events: its clients catch up with sync", key, limit);
+  return NULL;
+}
 
-  for (guint i = 0; i < events->len; i++) {
-    const char *text = g_ptr_array_index (events, i);
+/* Sends @key's connections the stored events after the last one they got
+ * (read by fill_gap ()), in order: one that also came from the bus and
+ * waits goes as it came (its sender's connection has the ack instead).
+ * Sending may close a connection, and with it forget the profile: looked
+ * up again after each. */
+static void
+on_gap_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GapRead *gap = user_data;
+  NatterHub *self = gap->hub;
+  const char *key = gap->key;
+  NodeProfile *node_profile;
+  g_autoptr (NatterStoreReplay) replay = NULL;
+  g_autoptr (GError) error = NULL;
+  guint64 filled = 0;
+  gint64 delivered_before = -1;
+
+  node_profile = g_hash_table_lookup (self->node_profiles, key);
+  if (node_profile != NULL)
+    delivered_before = node_profile->delivered;
+
+  replay = natter_server_store_replay_finish (NATTER_SERVER_STORE (source), result, &error);
+  if (replay == NULL)
+    g_warning ("Could not read the events %s missed: %s", key, error->message);
+  else if (replay->truncated)
+    g_message ("%s missed more than %u events: its clients catch up with sync", key,
+               replay->events->len);
+
+  for (guint i = 0; replay != NULL && i < replay->events->len; i++) {
+    const char *text = g_ptr_array_index (replay->events, i);
     g_autofree char *sending = NULL;
+    WaitingEvent *waiting;
     gint64 event_id;
     const char *type;
 
     if (!read_event_head (text, strlen (text), &event_id, &type, &sending))
       continue;
-    if (before > 0 && event_id >= before)
-      break;
     node_profile = g_hash_table_lookup (self->node_profiles, key);
     if (node_profile == NULL)
       break;
     if (event_id <= node_profile->delivered)
       continue;
     node_profile->delivered = event_id;
+    waiting = take_waiting (node_profile, event_id);
+    if (waiting != NULL) {
+      natter_hub_send_to_profile (self, key, waiting->except, waiting->type, waiting->text);
+      waiting_event_free (waiting);
+      continue;
+    }
     /* A message of this profile's that this node is storing: the commit
      * was faster than its callback, which will only ack it. The sending
      * connection learns of it by that ack alone. */
@@ -183,10 +237,80 @@ fill_gap (NatterHub *self, const char *key, gint64 before)
     filled++;
   }
   count (self, "natter_bus_gap_events_total", filled);
+
+  /* What still waits goes now; a gap before it is read again (events of
+   * other nodes arrive out of order, but ids commit in order: the store
+   * has them), unless this read brought nothing or was cut. */
+  node_profile = g_hash_table_lookup (self->node_profiles, key);
+  if (node_profile != NULL) {
+    node_profile->filling = FALSE;
+    deliver_waiting (self, key,
+                     replay != NULL && !replay->truncated &&
+                       node_profile->delivered > delivered_before);
+  }
+
+  g_object_unref (gap->hub);
+  g_free (gap->key);
+  g_free (gap);
+}
+
+/* Reads the stored events of @key after the last one its connections got;
+ * what arrives meanwhile waits behind them. */
+static void
+fill_gap (NatterHub *self, const char *key)
+{
+  NodeProfile *node_profile = g_hash_table_lookup (self->node_profiles, key);
+  guint limit =
+    self->config->sync_replay_max > 0 ? self->config->sync_replay_max : NATTER_SYNC_REPLAY_MAX;
+  GapRead *gap;
+
+  if (node_profile == NULL || node_profile->filling || node_profile->delivered < 0)
+    return;
+  node_profile->filling = TRUE;
+  gap = g_new0 (GapRead, 1);
+  gap->hub = g_object_ref (self);
+  gap->key = g_strdup (key);
+  natter_server_store_replay (self->store, node_profile->profile, node_profile->delivered, limit,
+                              on_gap_read, gap);
 }
 
 /* Delivers one event to this node's connections of @key: after the ones
- * it skipped, never twice. */
+ * it skipped, never twice. @may_fill: a gap is read from the store first
+ * (else, the store having been asked once, the event goes anyway). */
+static void
+deliver_now (NatterHub *self,
+             const char *key,
+             NatterHubConnection *except,
+             const char *type,
+             gint64 event_id,
+             const char *text,
+             gboolean may_fill)
+{
+  NodeProfile *node_profile = g_hash_table_lookup (self->node_profiles, key);
+
+  if (node_profile == NULL)
+    return;
+  if (node_profile->filling || node_profile->delivered < 0 ||
+      (may_fill && event_id > node_profile->delivered + 1)) {
+    WaitingEvent *waiting;
+
+    if (node_profile->delivered >= 0 && event_id <= node_profile->delivered)
+      return;
+    waiting = g_new0 (WaitingEvent, 1);
+    waiting->except = except != NULL ? g_object_ref (except) : NULL;
+    waiting->type = g_strdup (type);
+    waiting->event_id = event_id;
+    waiting->text = g_strdup (text);
+    g_queue_push_tail (&node_profile->waiting, waiting);
+    fill_gap (self, key);
+    return;
+  }
+  if (event_id <= node_profile->delivered)
+    return;
+  node_profile->delivered = event_id;
+  natter_hub_send_to_profile (self, key, except, type, text);
+}
+
 static void
 deliver_in_order (NatterHub *self,
                   const char *key,
@@ -195,18 +319,37 @@ deliver_in_order (NatterHub *self,
                   gint64 event_id,
                   const char *text)
 {
-  NodeProfile *node_profile = g_hash_table_lookup (self->node_profiles, key);
+  deliver_now (self, key, except, type, event_id, text, TRUE);
+}
 
-  if (node_profile == NULL || event_id <= node_profile->delivered)
+static int
+compare_waiting (gconstpointer a, gconstpointer b)
+{
+  const WaitingEvent *first = *(WaitingEvent *const *) a;
+  const WaitingEvent *second = *(WaitingEvent *const *) b;
+
+  return first->event_id < second->event_id ? -1 : first->event_id > second->event_id;
+}
+
+/* The events that waited for a gap (or hello), in order; with @may_fill a
+ * gap before one of them is read from the store first. */
+static void
+deliver_waiting (NatterHub *self, const char *key, gboolean may_fill)
+{
+  NodeProfile *node_profile = g_hash_table_lookup (self->node_profiles, key);
+  g_autoptr (GPtrArray) waiting = g_ptr_array_new_with_free_func (waiting_event_free);
+
+  if (node_profile == NULL)
     return;
-  if (event_id > node_profile->delivered + 1) {
-    fill_gap (self, key, event_id);
-    node_profile = g_hash_table_lookup (self->node_profiles, key);
-    if (node_profile == NULL || event_id <= node_profile->delivered)
-      return;
+  while (!g_queue_is_empty (&node_profile->waiting))
+    g_ptr_array_add (waiting, g_queue_pop_head (&node_profile->waiting));
+  /* Events of several nodes come in any order. */
+  g_ptr_array_sort (waiting, compare_waiting);
+  for (guint i = 0; i < waiting->len; i++) {
+    WaitingEvent *event = g_ptr_array_index (waiting, i);
+
+    deliver_now (self, key, event->except, event->type, event->event_id, event->text, may_fill);
   }
-  node_profile->delivered = event_id;
-  natter_hub_send_to_profile (self, key, except, type, text);
 }
 
 typedef struct {
@@ -498,7 +641,7 @@ on_bus_subscribed (NatterServerBus *bus, const char *channel, NatterHub *self)
   if (!g_str_has_prefix (channel, PROFILE_CHANNEL_PREFIX))
     return;
   key = g_strdup (channel + strlen (PROFILE_CHANNEL_PREFIX));
-  fill_gap (self, key, 0);
+  fill_gap (self, key);
 }
 
 /* What was published while the bus was down is gone: read it. */
@@ -514,7 +657,7 @@ on_bus_reconnected (NatterServerBus *bus, NatterHub *self)
   while (g_hash_table_iter_next (&iter, &key, NULL))
     g_ptr_array_add (keys, g_strdup (key));
   for (guint i = 0; i < keys->len; i++)
-    fill_gap (self, g_ptr_array_index (keys, i), 0);
+    fill_gap (self, g_ptr_array_index (keys, i));
 }
 
 /**
@@ -538,10 +681,38 @@ natter_hub_nodes_profile_opened (NatterHub *self, NatterHubConnection *connectio
 
   node_profile = g_new0 (NodeProfile, 1);
   node_profile->profile = natter_profile_copy (profile);
-  node_profile->delivered = natter_server_db_get_last_event_id (self->db, profile);
+  /* Known once hello read it (natter_hub_nodes_profile_read ()). */
+  node_profile->delivered = -1;
+  g_queue_init (&node_profile->waiting);
   g_hash_table_replace (self->node_profiles, g_strdup (key), node_profile);
   channel = profile_channel (key);
   natter_server_bus_subscribe (self->bus, channel);
+}
+
+/**
+ * natter_hub_nodes_profile_read:
+ * @self: the hub
+ * @connection: a connection whose hello was just sent
+ * @last_event_id: the profile's last event id, as hello gave it
+ *
+ * Events of the profile published since it was opened here waited for
+ * this (the ones up to @last_event_id are in hello's count already).
+ */
+void
+natter_hub_nodes_profile_read (NatterHub *self,
+                               NatterHubConnection *connection,
+                               gint64 last_event_id)
+{
+  const char *key = natter_hub_connection_get_profile_key (connection);
+  NodeProfile *node_profile;
+
+  if (!self->shared)
+    return;
+  node_profile = g_hash_table_lookup (self->node_profiles, key);
+  if (node_profile == NULL || node_profile->delivered >= 0)
+    return;
+  node_profile->delivered = last_event_id;
+  deliver_waiting (self, key, TRUE);
 }
 
 /* The last connection of @profile_key on this node closed. */
@@ -607,20 +778,79 @@ presence_json (const NatterProfile *profile, gboolean online)
   return natter_frame_to_json (presence, NULL);
 }
 
-/* "TYPE/ID", as natter_hub_profile_key () writes it; NULL for anything
- * else (it came through Redis). */
-static NatterProfile *
-profile_of_key (NatterHub *self, const char *profile_key)
+/* A presence change another node decided on, and what the store knows of
+ * its profile. */
+typedef struct {
+  char *profile_key;
+  gboolean online;
+  NatterProfile *profile; /* out */
+  GPtrArray *contacts;    /* out */
+} PresenceChanged;
+
+static void
+presence_changed_free (gpointer data)
 {
-  const char *slash = strrchr (profile_key, '/');
+  PresenceChanged *changed = data;
+
+  g_free (changed->profile_key);
+  g_clear_pointer (&changed->profile, natter_profile_free);
+  g_clear_pointer (&changed->contacts, g_ptr_array_unref);
+  g_free (changed);
+}
+
+/* Where the store runs queries. The key is "TYPE/ID", as
+ * natter_hub_profile_key () writes it; anything else came through Redis
+ * and is dropped. */
+/* Where the store runs queries: what the store knows of the profile is
+ * the result. */
+static gpointer
+run_presence_changed (NatterStoreQueries *queries, gpointer data, GError **error)
+{
+  PresenceChanged *changed = data;
+  const char *slash = strrchr (changed->profile_key, '/');
+  g_autoptr (NatterProfile) profile = NULL;
+  g_autoptr (GPtrArray) contacts = NULL;
   g_autofree char *type = NULL;
+  PresenceChanged *found;
   gint64 id = 0;
 
-  if (slash == NULL || slash == profile_key ||
-      !g_ascii_string_to_signed (slash + 1, 10, 1, G_MAXINT64, &id, NULL))
+  if (slash == NULL || slash == changed->profile_key ||
+      !g_ascii_string_to_signed (slash + 1, 10, 1, G_MAXINT64, &id, NULL)) {
+    g_set_error (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND,
+                 "the presence of an unknown profile “%s”", changed->profile_key);
     return NULL;
-  type = g_strndup (profile_key, (gsize) (slash - profile_key));
-  return natter_server_db_get_profile (self->db, id, type, NULL);
+  }
+  type = g_strndup (changed->profile_key, (gsize) (slash - changed->profile_key));
+  profile = natter_store_queries_get_profile (queries, id, type, error);
+  if (profile == NULL)
+    return NULL;
+  contacts = natter_store_queries_list_contacts (queries, profile, error);
+  if (contacts == NULL)
+    return NULL;
+
+  found = g_new0 (PresenceChanged, 1);
+  found->online = changed->online;
+  found->profile = g_steal_pointer (&profile);
+  found->contacts = g_steal_pointer (&contacts);
+  return found;
+}
+
+static void
+on_presence_contacts (NatterHub *self, gpointer result, gpointer user_data)
+{
+  PresenceChanged *changed = result;
+  g_autofree char *text = NULL;
+
+  if (changed == NULL)
+    return;
+  count (self, "natter_presence_changes_total", 1);
+  text = presence_json (changed->profile, changed->online);
+  for (guint i = 0; i < changed->contacts->len; i++) {
+    NatterProfile *contact = g_ptr_array_index (changed->contacts, i);
+    g_autofree char *key = natter_hub_profile_key (contact->profile_id, contact->profile_type);
+
+    natter_hub_relay_frame (self, key, "presence", text);
+  }
 }
 
 /* This node alone saw @profile_key come online or go offline on all
@@ -631,28 +861,13 @@ on_presence_changed (NatterServerBus *bus,
                      gboolean online,
                      NatterHub *self)
 {
-  g_autoptr (NatterProfile) profile = profile_of_key (self, profile_key);
-  g_autoptr (GPtrArray) contacts = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *text = NULL;
+  PresenceChanged *changed = g_new0 (PresenceChanged, 1);
 
-  if (profile == NULL) {
-    g_warning ("The presence of an unknown profile “%s”: dropped", profile_key);
-    return;
-  }
-  contacts = natter_server_db_list_contacts (self->db, profile, &error);
-  if (contacts == NULL) {
-    g_warning ("Could not list contacts: %s", error->message);
-    return;
-  }
-  count (self, "natter_presence_changes_total", 1);
-  text = presence_json (profile, online);
-  for (guint i = 0; i < contacts->len; i++) {
-    NatterProfile *contact = g_ptr_array_index (contacts, i);
-    g_autofree char *key = natter_hub_profile_key (contact->profile_id, contact->profile_type);
-
-    natter_hub_relay_frame (self, key, "presence", text);
-  }
+  changed->profile_key = g_strdup (profile_key);
+  changed->online = online;
+  natter_hub_query (self, run_presence_changed, changed, presence_changed_free,
+                    presence_changed_free, "read a presence change", on_presence_contacts, NULL,
+                    NULL);
 }
 
 /* A new connection waiting to learn which contacts are online on other

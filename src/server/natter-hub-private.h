@@ -13,8 +13,7 @@ typedef struct _NatterHubRemoteCalls NatterHubRemoteCalls;
 struct _NatterHub {
   GObject parent_instance;
 
-  NatterServerDb *db;       /* reads */
-  NatterServerStore *store; /* writes that carry events */
+  NatterServerStore *store; /* every read and write, off this thread */
   const NatterServerConfig *config;
   NatterMetrics *metrics;
 
@@ -90,9 +89,34 @@ void natter_hub_send_to_profile (NatterHub *self,
                                  const char *type,
                                  const char *text);
 void natter_hub_stamp_sender (NatterFrame *frame, const NatterProfile *sender);
+/* A frame that waits for the store holds the connection's later frames
+ * back until released (once per hold): frames are handled in order. */
+void natter_hub_hold_frames (NatterHub *self, NatterHubConnection *connection);
+void natter_hub_release_frames (NatterHub *self, NatterHubConnection *connection);
 void natter_hub_close_token_here (NatterHub *self, gint64 token_id);
 void natter_hub_close_user_here (NatterHub *self, gint64 user_id);
+/* Storage work of the hub, off the routing thread: @result is NULL on a
+ * failure (logged). */
+typedef void (*NatterHubQueryDone) (NatterHub *self, gpointer result, gpointer user_data);
+void natter_hub_query (NatterHub *self,
+                       NatterStoreQueryFunc func,
+                       gpointer data,
+                       GDestroyNotify data_free,
+                       GDestroyNotify result_free,
+                       const char *what,
+                       NatterHubQueryDone done,
+                       gpointer user_data,
+                       GDestroyNotify user_data_free);
+void natter_hub_read_contacts (NatterHub *self,
+                               const NatterProfile *profile,
+                               NatterHubQueryDone done,
+                               gpointer user_data,
+                               GDestroyNotify user_data_free);
 /* natter-hub-nodes.c */
+/* The profile's last event id as hello read it. */
+void natter_hub_nodes_profile_read (NatterHub *self,
+                                    NatterHubConnection *connection,
+                                    gint64 last_event_id);
 void natter_hub_deliver_event (NatterHub *self,
                                const char *profile_key,
                                NatterHubConnection *except,
@@ -130,12 +154,6 @@ void natter_hub_nodes_publish_to_profile (NatterHub *self,
 void natter_hub_nodes_publish_to_all (NatterHub *self, const char *kind, const char *text);
 void natter_hub_nodes_dispose (NatterHub *self);
 /* natter-hub-attachments.c */
-gboolean natter_hub_check_attachments (NatterHub *self,
-                                       NatterHubConnection *connection,
-                                       const NatterFrame *frame,
-                                       gint64 conversation_id,
-                                       GError **error);
-gboolean natter_hub_are_contacts (NatterHub *self, const NatterProfile *a, const NatterProfile *b);
 void natter_hub_introduce (NatterHub *self, const NatterProfile *a, const NatterProfile *b);
 
 void natter_hub_send_internal_error (NatterHubConnection *connection,
@@ -149,10 +167,10 @@ void natter_hub_introduce_participants (NatterHub *self,
 /* natter-hub-chat.c */
 void natter_conversation_route_release (gpointer route);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterConversationRoute, natter_conversation_route_release)
-/* The conversation's participants, cached; NULL with @error (NOT_FOUND
- * when it does not exist). */
+/* The route of a conversation whose @participants the store read, kept
+ * for the next frames (participants never change). */
 NatterConversationRoute *
-natter_hub_lookup_route (NatterHub *self, gint64 conversation_id, GError **error);
+natter_hub_cache_route (NatterHub *self, gint64 conversation_id, GPtrArray *participants);
 void natter_hub_chat_queue_message (NatterHub *self,
                                     NatterHubConnection *connection,
                                     NatterFrame *frame);
@@ -167,6 +185,55 @@ void natter_hub_chat_handle_mark_read (NatterHub *self,
                                        NatterFrame *frame);
 void
 natter_hub_chat_handle_sync (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame);
+
+/* natter-hub-call-log.c: the call log, through the store. @call_log is
+ * NULL on a failure (logged); @were_contacts is for answers only. */
+typedef void (*NatterHubCallLogDone) (NatterHub *self,
+                                      NatterCallLog *call_log,
+                                      gboolean were_contacts,
+                                      gpointer user_data);
+void natter_hub_call_log_write (NatterHub *self,
+                                gint64 call_log_id,
+                                const char *status,
+                                NatterHubCallLogDone done,
+                                gpointer user_data,
+                                GDestroyNotify user_data_free);
+void natter_hub_call_log_read (NatterHub *self,
+                               gint64 call_log_id,
+                               NatterHubCallLogDone done,
+                               gpointer user_data,
+                               GDestroyNotify user_data_free);
+void natter_hub_call_log_answer (NatterHub *self,
+                                 gint64 call_log_id,
+                                 const NatterProfile *caller,
+                                 const NatterProfile *callee,
+                                 NatterHubCallLogDone done,
+                                 gpointer user_data,
+                                 GDestroyNotify user_data_free);
+void natter_hub_call_log_create (NatterHub *self,
+                                 const NatterProfile *caller,
+                                 const NatterProfile *callee,
+                                 const char *call_type,
+                                 gint64 conversation_id,
+                                 NatterHubCallLogDone done,
+                                 gpointer user_data,
+                                 GDestroyNotify user_data_free);
+/* What a call_invitation needs from the store: the callee (NULL when no
+ * such profile), a block either way, and both in the conversation. */
+typedef struct {
+  NatterProfile *callee;
+  gboolean blocked;
+  gboolean participants;
+} NatterCallInvitationCheck;
+typedef void (*NatterHubInvitationDone) (NatterHub *self,
+                                         NatterCallInvitationCheck *check,
+                                         gpointer user_data);
+void natter_hub_call_check_invitation (NatterHub *self,
+                                       const NatterProfile *caller,
+                                       const NatterFrame *frame,
+                                       NatterHubInvitationDone done,
+                                       gpointer user_data,
+                                       GDestroyNotify user_data_free);
 
 /* natter-hub-calls.c */
 void natter_hub_calls_handle_frame (NatterHub *self,
@@ -195,7 +262,10 @@ gboolean natter_hub_remote_calls_take_answer (NatterHub *self,
                                               NatterFrame *frame);
 void natter_hub_remote_calls_dropped (NatterHub *self, NatterCallSession *session);
 gboolean natter_hub_remote_calls_party_elsewhere (NatterHub *self, NatterCallSession *session);
-void natter_hub_remote_calls_ring (NatterHub *self, NatterCallSession *session);
+guint64 natter_hub_remote_calls_take_claim (NatterHub *self);
+void
+natter_hub_remote_calls_drop_claim (NatterHub *self, guint64 claim, NatterHubConnection *caller);
+void natter_hub_remote_calls_ring (NatterHub *self, NatterCallSession *session, guint64 claim);
 void natter_hub_remote_calls_to_side (NatterHub *self,
                                       NatterCallSession *session,
                                       gboolean to_caller,

@@ -256,26 +256,40 @@ on_stand_in_send (NatterHubConnection *stand_in,
   natter_hub_nodes_publish_to_node (target->hub, target->node, "call-to", message);
 }
 
+/* The full profile behind @profile_key, as a party of one of this node's
+ * calls knows it (the store is not asked: a device of another node only
+ * ever speaks here for a call of this node's). */
+static const NatterProfile *
+party_profile (NatterHub *self, const char *profile_key)
+{
+  GPtrArray *sessions = g_hash_table_lookup (self->calls_by_profile, profile_key);
+
+  for (guint i = 0; sessions != NULL && i < sessions->len; i++) {
+    NatterCallSession *session = g_ptr_array_index (sessions, i);
+
+    if (g_str_equal (natter_call_session_get_caller_key (session), profile_key))
+      return natter_call_session_get_caller (session);
+    if (g_str_equal (natter_call_session_get_callee_key (session), profile_key))
+      return natter_call_session_get_callee (session);
+  }
+
+  return NULL;
+}
+
 /* The stand-in on this node for @member of @node, made on first use. */
 static NatterHubConnection *
 stand_in_for (NatterHub *self, const char *node, const char *member, const char *profile_key)
 {
   NatterHubConnection *stand_in = g_hash_table_lookup (self->remote_calls->stand_ins, member);
-  g_autoptr (NatterProfile) profile = NULL;
-  const char *slash = strrchr (profile_key, '/');
-  g_autofree char *type = NULL;
+  const NatterProfile *profile;
   RelayTarget *target;
-  gint64 id = 0;
 
   if (stand_in != NULL)
     return stand_in;
   /* Bounded: a node that died never says its connections are gone. */
   if (g_hash_table_size (self->remote_calls->stand_ins) >= REMOTE_CALLS_MAX)
     g_hash_table_remove_all (self->remote_calls->stand_ins);
-  if (slash == NULL || slash == profile_key || !parse_id (slash + 1, &id))
-    return NULL;
-  type = g_strndup (profile_key, (gsize) (slash - profile_key));
-  profile = natter_server_db_get_profile (self->db, id, type, NULL);
+  profile = party_profile (self, profile_key);
   if (profile == NULL)
     return NULL;
 
@@ -549,10 +563,35 @@ natter_hub_remote_calls_callee_elsewhere (NatterHub *self)
   return active (self) && self->remote_calls->callee_elsewhere;
 }
 
-/* The session just rang the callee's connections here: the other nodes
- * ring theirs. */
+/* While a held invitation is handled again: the claim its check made on
+ * the pair, now the caller's to hand to natter_hub_remote_calls_ring() or
+ * natter_hub_remote_calls_drop_claim() (0: none). The invitation goes on
+ * through the store, after resume() has returned. */
+guint64
+natter_hub_remote_calls_take_claim (NatterHub *self)
+{
+  guint64 claim;
+
+  if (!active (self))
+    return 0;
+  claim = self->remote_calls->claim;
+  self->remote_calls->claim = 0;
+  return claim;
+}
+
+/* The invitation that held @claim will not ring. */
 void
-natter_hub_remote_calls_ring (NatterHub *self, NatterCallSession *session)
+natter_hub_remote_calls_drop_claim (NatterHub *self, guint64 claim, NatterHubConnection *caller)
+{
+  if (claim != 0 && active (self))
+    natter_server_bus_drop_call_claim (self->bus, claim,
+                                       natter_hub_connection_get_profile_key (caller));
+}
+
+/* The session just rang the callee's connections here: the other nodes
+ * ring theirs; @claim: its invitation's claim on the pair (0: none). */
+void
+natter_hub_remote_calls_ring (NatterHub *self, NatterCallSession *session, guint64 claim)
 {
   g_autofree char *message = NULL;
 
@@ -571,8 +610,7 @@ natter_hub_remote_calls_ring (NatterHub *self, NatterCallSession *session)
     (self->config->ring_timeout_s > 0 ? self->config->ring_timeout_s : NATTER_RING_TIMEOUT_S) *
         1000 +
       RING_MARGIN_MS,
-    self->remote_calls->claim);
-  self->remote_calls->claim = 0;
+    claim);
 }
 
 /**

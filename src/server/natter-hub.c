@@ -102,7 +102,7 @@ natter_hub_send_internal_error (NatterHubConnection *connection,
 }
 
 static void
-on_frame_received (NatterHub *self, NatterFrame *frame, NatterHubConnection *connection)
+dispatch_frame (NatterHub *self, NatterFrame *frame, NatterHubConnection *connection)
 {
   switch (frame->type) {
     case NATTER_FRAME_SYNC:
@@ -152,6 +152,93 @@ on_frame_received (NatterHub *self, NatterFrame *frame, NatterHubConnection *con
   }
 }
 
+/* A query of the hub (natter_hub_query ()) on its way. */
+typedef struct {
+  NatterHub *hub;
+  const char *what;
+  NatterHubQueryDone done;
+  gpointer user_data;
+  GDestroyNotify user_data_free;
+  GDestroyNotify result_free;
+} HubQuery;
+
+static void
+on_hub_query_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  HubQuery *query = user_data;
+  g_autoptr (GError) error = NULL;
+  gpointer value = natter_server_store_query_finish (NATTER_SERVER_STORE (source), result, &error);
+
+  if (value == NULL)
+    g_warning ("Could not %s: %s", query->what, error->message);
+  query->done (query->hub, value, query->user_data);
+  if (value != NULL && query->result_free != NULL)
+    query->result_free (value);
+  if (query->user_data_free != NULL)
+    query->user_data_free (query->user_data);
+  g_object_unref (query->hub);
+  g_free (query);
+}
+
+/**
+ * natter_hub_query:
+ * @self: the hub
+ * @func: what to read or write, with the store's queries
+ * @data: for @func (freed with @data_free where the store runs it)
+ * @data_free: (nullable): frees @data
+ * @result_free: frees what @func returned, after @done
+ * @what: for the warning on a failure ("list contacts")
+ * @done: runs on the routing thread with the result, NULL on a failure
+ * @user_data: for @done (freed with @user_data_free after it)
+ * @user_data_free: (nullable): frees @user_data
+ *
+ * Storage work of the hub, done where the store runs queries: SQLite on
+ * its main-thread connection in a later iteration, PostgreSQL on its own
+ * thread; never waited for on the routing thread. Queries answer in the
+ * order they were made.
+ */
+void
+natter_hub_query (NatterHub *self,
+                  NatterStoreQueryFunc func,
+                  gpointer data,
+                  GDestroyNotify data_free,
+                  GDestroyNotify result_free,
+                  const char *what,
+                  NatterHubQueryDone done,
+                  gpointer user_data,
+                  GDestroyNotify user_data_free)
+{
+  HubQuery *query = g_new0 (HubQuery, 1);
+
+  query->hub = g_object_ref (self);
+  query->what = what;
+  query->done = done;
+  query->user_data = user_data;
+  query->user_data_free = user_data_free;
+  query->result_free = result_free;
+  natter_server_store_query (self->store, func, data, data_free, result_free, on_hub_query_done,
+                             query);
+}
+
+static gpointer
+run_list_contacts (NatterStoreQueries *queries, gpointer data, GError **error)
+{
+  return natter_store_queries_list_contacts (queries, data, error);
+}
+
+/* @done gets @profile's contacts (NatterProfile), NULL on a failure. */
+void
+natter_hub_read_contacts (NatterHub *self,
+                          const NatterProfile *profile,
+                          NatterHubQueryDone done,
+                          gpointer user_data,
+                          GDestroyNotify user_data_free)
+{
+  natter_hub_query (self, run_list_contacts, natter_profile_copy (profile),
+                    (GDestroyNotify) natter_profile_free, (GDestroyNotify) g_ptr_array_unref,
+                    "list contacts", done, user_data, user_data_free);
+}
+
 static char *
 presence_json (const NatterProfile *profile, gboolean online)
 {
@@ -163,30 +250,189 @@ presence_json (const NatterProfile *profile, gboolean online)
   return natter_frame_to_json (presence, NULL);
 }
 
-/* Tells the profiles sharing a conversation with @profile that it came
- * online or went offline: one frame, serialized once. */
+/* The frames of a connection that arrived while an earlier one waits for
+ * the store: a later frame never overtakes an earlier one. */
+typedef struct {
+  guint holds;
+  GQueue frames; /* NatterFrame */
+} HubInbox;
+
+#define INBOX_DATA_KEY "natter-hub-inbox"
+
 static void
-announce_presence (NatterHub *self, const NatterProfile *profile, gboolean online)
+hub_inbox_free (gpointer data)
 {
-  g_autoptr (GPtrArray) contacts = NULL;
-  g_autoptr (GError) error = NULL;
+  HubInbox *inbox = data;
+
+  g_queue_clear_full (&inbox->frames, (GDestroyNotify) natter_frame_free);
+  g_free (inbox);
+}
+
+static HubInbox *
+get_inbox (NatterHubConnection *connection)
+{
+  HubInbox *inbox = g_object_get_data (G_OBJECT (connection), INBOX_DATA_KEY);
+
+  if (inbox == NULL) {
+    inbox = g_new0 (HubInbox, 1);
+    g_queue_init (&inbox->frames);
+    g_object_set_data_full (G_OBJECT (connection), INBOX_DATA_KEY, inbox, hub_inbox_free);
+  }
+  return inbox;
+}
+
+/**
+ * natter_hub_hold_frames:
+ * @self: the hub
+ * @connection: a connection whose frame now waits for the store
+ *
+ * Its later frames wait until natter_hub_release_frames (), called once
+ * for each hold, usually from the store's callback.
+ */
+void
+natter_hub_hold_frames (NatterHub *self, NatterHubConnection *connection)
+{
+  get_inbox (connection)->holds++;
+}
+
+void
+natter_hub_release_frames (NatterHub *self, NatterHubConnection *connection)
+{
+  G_GNUC_UNUSED g_autoptr (NatterHubConnection) hold = g_object_ref (connection);
+  HubInbox *inbox = get_inbox (connection);
+
+  g_return_if_fail (inbox->holds > 0);
+
+  inbox->holds--;
+  while (inbox->holds == 0 && !g_queue_is_empty (&inbox->frames)) {
+    g_autoptr (NatterFrame) frame = g_queue_pop_head (&inbox->frames);
+
+    /* Closed: what it still sent goes nowhere, as it would have. */
+    if (!natter_hub_connection_is_open (connection) ||
+        !g_hash_table_contains (self->connections, connection)) {
+      g_queue_clear_full (&inbox->frames, (GDestroyNotify) natter_frame_free);
+      break;
+    }
+    dispatch_frame (self, frame, connection);
+  }
+}
+
+static void
+on_frame_received (NatterHub *self, NatterFrame *frame, NatterHubConnection *connection)
+{
+  HubInbox *inbox = get_inbox (connection);
+
+  if (inbox->holds > 0 || !g_queue_is_empty (&inbox->frames))
+    g_queue_push_tail (&inbox->frames, natter_frame_copy (frame));
+  else
+    dispatch_frame (self, frame, connection);
+}
+
+/* A presence change waiting for the profile's contacts. */
+typedef struct {
+  NatterProfile *profile;
+  gboolean online;
+} PresenceChange;
+
+static void
+presence_change_free (gpointer data)
+{
+  PresenceChange *change = data;
+
+  natter_profile_free (change->profile);
+  g_free (change);
+}
+
+static void
+on_announce_contacts (NatterHub *self, gpointer result, gpointer user_data)
+{
+  GPtrArray *contacts = result;
+  PresenceChange *change = user_data;
   g_autofree char *text = NULL;
 
-  contacts = natter_server_db_list_contacts (self->db, profile, &error);
-  if (contacts == NULL) {
-    g_warning ("Could not list contacts: %s", error->message);
-    return;
-  }
-
-  for (guint i = 0; i < contacts->len; i++) {
+  for (guint i = 0; contacts != NULL && i < contacts->len; i++) {
     NatterProfile *contact = g_ptr_array_index (contacts, i);
     g_autofree char *key = natter_hub_profile_key (contact->profile_id, contact->profile_type);
 
     if (natter_hub_lookup_connections (self, key) == NULL)
       continue;
     if (text == NULL)
-      text = presence_json (profile, online);
+      text = presence_json (change->profile, change->online);
     natter_hub_send_to_profile (self, key, NULL, "presence", text);
+  }
+}
+
+/* Tells the profiles sharing a conversation with @profile that it came
+ * online or went offline: one frame, serialized once. */
+static void
+announce_presence (NatterHub *self, const NatterProfile *profile, gboolean online)
+{
+  PresenceChange *change = g_new0 (PresenceChange, 1);
+
+  change->profile = natter_profile_copy (profile);
+  change->online = online;
+  natter_hub_read_contacts (self, profile, on_announce_contacts, change, presence_change_free);
+}
+
+/* The participants of a conversation that a newcomer's first message made
+ * its contacts: those who took part too, with no block between them. */
+typedef struct {
+  gint64 conversation_id;
+  NatterProfile *newcomer;
+  GPtrArray *participants; /* NatterProfile */
+} Introduction;
+
+static void
+introduction_free (gpointer data)
+{
+  Introduction *introduction = data;
+
+  natter_profile_free (introduction->newcomer);
+  g_ptr_array_unref (introduction->participants);
+  g_free (introduction);
+}
+
+static gpointer
+run_introduction (NatterStoreQueries *queries, gpointer data, GError **error)
+{
+  Introduction *introduction = data;
+  GPtrArray *contacts = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
+
+  for (guint i = 0; i < introduction->participants->len; i++) {
+    const NatterProfile *other = g_ptr_array_index (introduction->participants, i);
+
+    if (!natter_profile_equal (other, introduction->newcomer) &&
+        natter_store_queries_took_part (queries, introduction->conversation_id, other) &&
+        !natter_store_queries_is_blocked_either (queries, introduction->newcomer, other))
+      g_ptr_array_add (contacts, natter_profile_copy (other));
+  }
+  return contacts;
+}
+
+static void
+on_introduction_read (NatterHub *self, gpointer result, gpointer user_data)
+{
+  GPtrArray *contacts = result;
+  const NatterProfile *newcomer = user_data;
+  g_autofree char *newcomer_key =
+    natter_hub_profile_key (newcomer->profile_id, newcomer->profile_type);
+  g_autofree char *newcomer_text = NULL;
+
+  for (guint i = 0; contacts != NULL && i < contacts->len; i++) {
+    const NatterProfile *other = g_ptr_array_index (contacts, i);
+    g_autofree char *other_key = natter_hub_profile_key (other->profile_id, other->profile_type);
+    g_autofree char *text = NULL;
+
+    if (natter_hub_lookup_connections (self, newcomer_key) == NULL)
+      return;
+    if (natter_hub_lookup_connections (self, other_key) == NULL)
+      continue;
+
+    if (newcomer_text == NULL)
+      newcomer_text = presence_json (newcomer, TRUE);
+    natter_hub_send_to_profile (self, other_key, NULL, "presence", newcomer_text);
+    text = presence_json (other, TRUE);
+    natter_hub_send_to_profile (self, newcomer_key, NULL, "presence", text);
   }
 }
 
@@ -203,28 +449,19 @@ natter_hub_introduce_participants (NatterHub *self,
 {
   g_autofree char *newcomer_key =
     natter_hub_profile_key (newcomer->profile_id, newcomer->profile_type);
-  g_autofree char *newcomer_text = NULL;
+  Introduction *introduction;
 
   if (natter_hub_lookup_connections (self, newcomer_key) == NULL)
     return;
 
-  for (guint i = 0; i < route->participants->len; i++) {
-    const NatterProfile *other = g_ptr_array_index (route->participants, i);
-    const char *other_key = g_ptr_array_index (route->keys, i);
-    g_autofree char *text = NULL;
-
-    if (natter_profile_equal (other, newcomer) ||
-        natter_hub_lookup_connections (self, other_key) == NULL ||
-        !natter_server_db_took_part (self->db, conversation_id, other) ||
-        natter_server_db_is_blocked_either (self->db, newcomer, other))
-      continue;
-
-    if (newcomer_text == NULL)
-      newcomer_text = presence_json (newcomer, TRUE);
-    natter_hub_send_to_profile (self, other_key, NULL, "presence", newcomer_text);
-    text = presence_json (other, TRUE);
-    natter_hub_send_to_profile (self, newcomer_key, NULL, "presence", text);
-  }
+  introduction = g_new0 (Introduction, 1);
+  introduction->conversation_id = conversation_id;
+  introduction->newcomer = natter_profile_copy (newcomer);
+  introduction->participants =
+    g_ptr_array_copy (route->participants, (GCopyFunc) natter_profile_copy, NULL);
+  natter_hub_query (self, run_introduction, introduction, introduction_free,
+                    (GDestroyNotify) g_ptr_array_unref, "read who took part", on_introduction_read,
+                    natter_profile_copy (newcomer), (GDestroyNotify) natter_profile_free);
 }
 
 /* A new connection learns which of its contacts are online right now (later
@@ -233,19 +470,17 @@ natter_hub_introduce_participants (NatterHub *self,
  * Among several nodes Redis decides who came online (natter-hub-nodes.c):
  * returns the contacts without a connection here, to ask it about. */
 static GPtrArray *
-greet_contacts (NatterHub *self, NatterHubConnection *connection, gboolean first)
+greet_contacts (NatterHub *self,
+                NatterHubConnection *connection,
+                gboolean first,
+                GPtrArray *contacts)
 {
   const NatterProfile *profile = natter_hub_connection_get_profile (connection);
-  g_autoptr (GPtrArray) contacts = NULL;
   g_autoptr (GPtrArray) elsewhere = NULL;
-  g_autoptr (GError) error = NULL;
   g_autofree char *online_text = NULL;
 
-  contacts = natter_server_db_list_contacts (self->db, profile, &error);
-  if (contacts == NULL) {
-    g_warning ("Could not list contacts: %s", error->message);
+  if (contacts == NULL)
     return NULL;
-  }
   if (self->shared)
     elsewhere = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
 
@@ -332,20 +567,81 @@ on_connection_closed (NatterHub *self, NatterHubConnection *connection)
   maybe_finish_shutdown (self);
 }
 
-static void
-send_hello (NatterHub *self, NatterHubConnection *connection)
-{
-  const NatterProfile *profile = natter_hub_connection_get_profile (connection);
-  g_autoptr (NatterFrame) hello = natter_frame_new (NATTER_FRAME_HELLO);
+/* A connection being greeted: hello waits for the profile's last event id. */
+typedef struct {
+  NatterHub *hub;
+  NatterHubConnection *connection;
+  gboolean first;
+  char *hello; /* sent with the contacts' presence */
+} HubGreeting;
 
+static void
+hub_greeting_free (HubGreeting *greeting)
+{
+  g_free (greeting->hello);
+  g_clear_object (&greeting->hub);
+  g_clear_object (&greeting->connection);
+  g_free (greeting);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HubGreeting, hub_greeting_free)
+
+/* Presence and the calls ringing for the profile, after hello; then the
+ * connection's frames. */
+static void
+on_greeting_contacts (NatterHub *self, gpointer result, gpointer user_data)
+{
+  HubGreeting *greeting = user_data;
+  NatterHubConnection *connection = greeting->connection;
+
+  /* Presence sent meanwhile is dropped: what follows hello is the state
+   * as it is now, each contact once. */
+  natter_hub_connection_release_output (connection, "hello", greeting->hello, "presence");
+  if (g_hash_table_contains (self->connections, connection) && !self->shutting_down) {
+    g_autoptr (GPtrArray) elsewhere = greet_contacts (self, connection, greeting->first, result);
+
+    natter_hub_nodes_presence_opened (self, connection, elsewhere);
+    natter_hub_calls_connection_opened (self, connection);
+  }
+  natter_hub_release_frames (self, connection);
+}
+
+/* Hello, then presence and the calls ringing for the profile; what was
+ * sent to the connection while hello was read follows hello. */
+static void
+on_hello_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (HubGreeting) greeting = user_data;
+  NatterHub *self = greeting->hub;
+  NatterHubConnection *connection = greeting->connection;
+  const NatterProfile *profile = natter_hub_connection_get_profile (connection);
+  g_autoptr (NatterStoreReplay) replay = NULL;
+  g_autoptr (NatterFrame) hello = NULL;
+  g_autoptr (GError) error = NULL;
+
+  replay = natter_server_store_replay_finish (NATTER_SERVER_STORE (source), result, &error);
+  if (replay == NULL) {
+    g_warning ("Could not read the last event of %s: %s",
+               natter_hub_connection_get_profile_key (connection), error->message);
+    natter_hub_connection_close (connection, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,
+                                 "the server could not read your history");
+    natter_hub_release_frames (self, connection);
+    return;
+  }
+
+  hello = natter_frame_new (NATTER_FRAME_HELLO);
   hello->protocol = NATTER_PROTOCOL_VERSION;
   hello->profile = natter_profile_copy (profile);
-  hello->last_event_id = natter_server_db_get_last_event_id (self->db, profile);
+  hello->last_event_id = replay->last_event_id;
   hello->heartbeat_s =
     self->config->heartbeat_s > 0 ? self->config->heartbeat_s : NATTER_HEARTBEAT_S;
   hello->server_time = now_rfc3339 ();
-  hello->server_epoch = g_strdup (natter_server_db_get_epoch (self->db));
-  natter_hub_connection_send_frame (connection, hello);
+  hello->server_epoch = g_strdup (replay->epoch);
+  greeting->hello = natter_frame_to_json (hello, NULL);
+
+  natter_hub_nodes_profile_read (self, connection, replay->last_event_id);
+  natter_hub_read_contacts (self, profile, on_greeting_contacts, g_steal_pointer (&greeting),
+                            (GDestroyNotify) hub_greeting_free);
 }
 
 static guint
@@ -393,13 +689,19 @@ add_connection (NatterHub *self, NatterHubConnection *connection)
   if (first)
     g_hash_table_remove (self->missed_calls, natter_hub_connection_get_profile_key (connection));
 
-  send_hello (self, connection);
+  /* Registered already: an event stored while hello is read is held for
+   * the connection, after hello, and so are its own frames. */
   {
-    g_autoptr (GPtrArray) elsewhere = greet_contacts (self, connection, first);
+    HubGreeting *greeting = g_new0 (HubGreeting, 1);
 
-    natter_hub_nodes_presence_opened (self, connection, elsewhere);
+    greeting->hub = g_object_ref (self);
+    greeting->connection = g_object_ref (connection);
+    greeting->first = first;
+    natter_hub_connection_hold_output (connection);
+    natter_hub_hold_frames (self, connection);
+    natter_server_store_replay (self->store, natter_hub_connection_get_profile (connection), 0, 0,
+                                on_hello_read, greeting);
   }
-  natter_hub_calls_connection_opened (self, connection);
 }
 
 static void
@@ -464,6 +766,11 @@ refuse (SoupServerMessage *message, guint status, const char *code, const char *
 
   /* libsoup 3.2 has no name for 429, so give the reason phrase. */
   soup_server_message_set_status (message, status, status == 429 ? "Too Many Requests" : NULL);
+  /* A refused upgrade closes the connection, so that every client library
+   * reports the status at once (the request guard does so for answers
+   * given inside the handler; this one may come after the store read). */
+  soup_message_headers_replace (soup_server_message_get_response_headers (message), "Connection",
+                                "close");
   soup_server_message_set_response (message, "application/json", SOUP_MEMORY_TAKE, body,
                                     strlen (body));
 }
@@ -486,6 +793,87 @@ find_token (SoupServerMessage *message, GHashTable *query)
   return NULL;
 }
 
+/* An upgrade request paused while the store reads its token. */
+typedef struct {
+  NatterHub *hub;
+  SoupServerMessage *message;
+  gulong disconnected_id;
+  gboolean disconnected;
+} UpgradeJob;
+
+static void
+upgrade_job_free (UpgradeJob *job)
+{
+  g_clear_signal_handler (&job->disconnected_id, job->message);
+  g_clear_object (&job->message);
+  g_clear_object (&job->hub);
+  g_free (job);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (UpgradeJob, upgrade_job_free)
+
+static void
+on_upgrade_disconnected (SoupServerMessage *message, gpointer user_data)
+{
+  UpgradeJob *job = user_data;
+
+  job->disconnected = TRUE;
+}
+
+/* The rest of the checks of on_websocket_request (), once the token and
+ * the profile are read; then the handshake. */
+static void
+on_upgrade_authenticated (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (UpgradeJob) job = user_data;
+  NatterHub *self = job->hub;
+  SoupServerMessage *message = job->message;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (message);
+  g_autoptr (NatterStoreAuth) found = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *origin;
+  HubAuth *auth;
+
+  found = natter_server_store_authenticate_finish (NATTER_SERVER_STORE (source), result, &error);
+  if (job->disconnected)
+    return;
+
+  if (self->shutting_down) {
+    refuse (message, SOUP_STATUS_SERVICE_UNAVAILABLE, "internal", "the server is shutting down");
+  } else if (found == NULL) {
+    if (g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND)) {
+      refuse (message, SOUP_STATUS_UNAUTHORIZED, "unauthorized", "the token is not valid");
+    } else {
+      g_warning ("Could not read a token: %s", error->message);
+      refuse (message, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal", "could not read the token");
+    }
+  } else if (found->profile == NULL) {
+    refuse (message, SOUP_STATUS_FORBIDDEN, "forbidden", "this profile is not yours");
+  } else if ((origin = soup_message_headers_get_one (headers, "Origin")) != NULL &&
+             !natter_server_config_origin_allowed (self->config, origin)) {
+    refuse (message, SOUP_STATUS_FORBIDDEN, "forbidden", "this origin is not allowed");
+  } else if (GPOINTER_TO_UINT (g_hash_table_lookup (self->by_user, &found->user_id)) >=
+             max_connections_per_user (self)) {
+    refuse (message, 429, "rate_limited", "too many connections");
+  } else {
+    auth = g_new0 (HubAuth, 1);
+    auth->user_id = found->user_id;
+    auth->token_id = found->token_id;
+    auth->profile = g_steal_pointer (&found->profile);
+    g_object_set_data_full (G_OBJECT (message), AUTH_DATA_KEY, auth, hub_auth_free);
+
+    /* No subprotocol and no extension. permessage-deflate is not offered:
+     * chat frames are small, inflating each one costs the routing thread
+     * CPU, and a compressed frame is a decompression bomb waiting to happen
+     * (a client that sends RSV1 anyway is closed). A request that is no
+     * handshake gets libsoup's 400. */
+    if (soup_websocket_server_process_handshake (message, NULL, NULL, NULL, NULL))
+      g_signal_connect_object (message, "wrote-informational", G_CALLBACK (on_upgrade_written),
+                               self, 0);
+  }
+  soup_server_message_unpause (message);
+}
+
 /* Runs before libsoup's WebSocket handshake on the same path: any status set
  * here answers the request as plain HTTP and no WebSocket is ever created. */
 static void
@@ -496,18 +884,13 @@ on_websocket_request (SoupServer *server,
                       gpointer user_data)
 {
   NatterHub *self = user_data;
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (message);
   g_auto (GStrv) parts = g_strsplit (path, "/", -1);
   g_autofree char *profile_type = NULL;
   g_autofree char *token = NULL;
   g_autofree char *token_hash = NULL;
-  g_autoptr (NatterProfile) profile = NULL;
-  g_autoptr (GError) error = NULL;
-  const char *origin;
-  HubAuth *auth;
+  NatterProfile wanted = { 0 };
+  UpgradeJob *job;
   guint64 profile_id = 0;
-  gint64 user_id = 0;
-  gint64 token_id = 0;
 
   if (self->shutting_down) {
     refuse (message, SOUP_STATUS_SERVICE_UNAVAILABLE, "internal", "the server is shutting down");
@@ -529,49 +912,16 @@ on_websocket_request (SoupServer *server,
   }
 
   token_hash = natter_token_hash (token);
-  if (!natter_server_db_lookup_token (self->db, token_hash, g_get_real_time () / G_USEC_PER_SEC,
-                                      &user_id, &token_id, &error)) {
-    refuse (message, SOUP_STATUS_UNAUTHORIZED, "unauthorized", "the token is not valid");
-    return;
-  }
-
-  if (natter_server_db_get_profile_owner (self->db, (gint64) profile_id, profile_type) != user_id) {
-    refuse (message, SOUP_STATUS_FORBIDDEN, "forbidden", "this profile is not yours");
-    return;
-  }
-
-  origin = soup_message_headers_get_one (headers, "Origin");
-  if (origin != NULL && !natter_server_config_origin_allowed (self->config, origin)) {
-    refuse (message, SOUP_STATUS_FORBIDDEN, "forbidden", "this origin is not allowed");
-    return;
-  }
-
-  if (GPOINTER_TO_UINT (g_hash_table_lookup (self->by_user, &user_id)) >=
-      max_connections_per_user (self)) {
-    refuse (message, 429, "rate_limited", "too many connections");
-    return;
-  }
-
-  profile = natter_server_db_get_profile (self->db, (gint64) profile_id, profile_type, &error);
-  if (profile == NULL) {
-    refuse (message, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal", "could not read the profile");
-    return;
-  }
-
-  auth = g_new0 (HubAuth, 1);
-  auth->user_id = user_id;
-  auth->token_id = token_id;
-  auth->profile = g_steal_pointer (&profile);
-  g_object_set_data_full (G_OBJECT (message), AUTH_DATA_KEY, auth, hub_auth_free);
-
-  /* No subprotocol and no extension. permessage-deflate is not offered:
-   * chat frames are small, inflating each one costs the routing thread
-   * CPU, and a compressed frame is a decompression bomb waiting to happen
-   * (a client that sends RSV1 anyway is closed). A request that is no
-   * handshake gets libsoup's 400. */
-  if (soup_websocket_server_process_handshake (message, NULL, NULL, NULL, NULL))
-    g_signal_connect_object (message, "wrote-informational", G_CALLBACK (on_upgrade_written), self,
-                             0);
+  job = g_new0 (UpgradeJob, 1);
+  job->hub = g_object_ref (self);
+  job->message = g_object_ref (message);
+  job->disconnected_id =
+    g_signal_connect (message, "disconnected", G_CALLBACK (on_upgrade_disconnected), job);
+  soup_server_message_pause (message);
+  wanted.profile_id = (gint64) profile_id;
+  wanted.profile_type = profile_type;
+  natter_server_store_authenticate (self->store, token_hash, g_get_real_time () / G_USEC_PER_SEC,
+                                    &wanted, on_upgrade_authenticated, job);
 }
 
 /* A connection that answers nothing, not even pings, for the dead-after
@@ -624,7 +974,6 @@ natter_hub_dispose (GObject *object)
   g_clear_pointer (&self->connections, g_hash_table_unref);
   g_clear_object (&self->metrics);
   g_clear_object (&self->store);
-  g_clear_object (&self->db);
   if (self->poller != NULL)
     natter_ws_poller_abort_all (self->poller);
   g_clear_object (&self->poller);
@@ -663,29 +1012,23 @@ natter_hub_init (NatterHub *self)
 
 /**
  * natter_hub_new:
- * @db: the storage's read connection: routes, blocks, tokens, replay
- * @store: where the writes that carry events go
+ * @store: everything the hub reads and writes goes there
  * @config: the server's settings; must outlive the hub
  * @metrics: (nullable): where frames, errors, calls and connections are counted
  *
  * Returns: (transfer full): a hub without connections
  */
 NatterHub *
-natter_hub_new (NatterServerDb *db,
-                NatterServerStore *store,
-                const NatterServerConfig *config,
-                NatterMetrics *metrics)
+natter_hub_new (NatterServerStore *store, const NatterServerConfig *config, NatterMetrics *metrics)
 {
   NatterHub *self;
   guint dead_after_s;
   g_autoptr (GError) error = NULL;
 
-  g_return_val_if_fail (NATTER_IS_SERVER_DB (db), NULL);
   g_return_val_if_fail (NATTER_IS_SERVER_STORE (store), NULL);
   g_return_val_if_fail (config != NULL, NULL);
 
   self = g_object_new (NATTER_TYPE_HUB, NULL);
-  self->db = g_object_ref (db);
   self->store = g_object_ref (store);
   self->config = config;
   self->metrics = metrics != NULL ? g_object_ref (metrics) : NULL;
@@ -858,39 +1201,48 @@ natter_hub_shutdown_finish (NatterHub *self, GAsyncResult *result, GError **erro
  * its last closes, so two people online when their conversation starts
  * would see each other offline.
  */
+typedef struct {
+  NatterHub *hub;
+  gint64 conversation_id;
+} CreatedConversation;
+
+static void
+on_created_participants (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  CreatedConversation *created = user_data;
+  g_autoptr (GPtrArray) participants = NULL;
+  g_autoptr (GError) error = NULL;
+
+  participants =
+    natter_server_store_list_participants_finish (NATTER_SERVER_STORE (source), result, &error);
+  if (participants == NULL)
+    g_warning ("Could not read the participants of conversation %" G_GINT64_FORMAT ": %s",
+               created->conversation_id, error->message);
+  else if (participants->len > 0)
+    natter_conversation_route_release (
+      natter_hub_cache_route (created->hub, created->conversation_id, participants));
+
+  g_object_unref (created->hub);
+  g_free (created);
+}
+
 void
 natter_hub_conversation_created (NatterHub *self, gint64 conversation_id)
 {
-  g_autoptr (NatterConversationRoute) route = NULL;
-  g_autoptr (GError) error = NULL;
+  CreatedConversation *created;
 
   g_return_if_fail (NATTER_IS_HUB (self));
 
   if (self->shutting_down)
     return;
 
-  route = natter_hub_lookup_route (self, conversation_id, &error);
-  if (route == NULL) {
-    g_warning ("Could not read the participants of conversation %" G_GINT64_FORMAT ": %s",
-               conversation_id, error->message);
-    return;
-  }
-
   /* Opening a conversation takes no part in it: presence waits until both
    * sides wrote. This only warms the route cache for the first message. */
-}
-
-/* TRUE when @a sees @b's presence (natter_server_db_list_contacts ()). */
-gboolean
-natter_hub_are_contacts (NatterHub *self, const NatterProfile *a, const NatterProfile *b)
-{
-  g_autoptr (GPtrArray) contacts = natter_server_db_list_contacts (self->db, a, NULL);
-
-  for (guint i = 0; contacts != NULL && i < contacts->len; i++) {
-    if (natter_profile_equal (g_ptr_array_index (contacts, i), b))
-      return TRUE;
-  }
-  return FALSE;
+  created = g_new0 (CreatedConversation, 1);
+  created->hub = g_object_ref (self);
+  created->conversation_id = conversation_id;
+  natter_server_store_list_participants (self->store, conversation_id, on_created_participants,
+                                         created);
 }
 
 /* @a and @b just became contacts: each online side learns the other's

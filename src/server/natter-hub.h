@@ -6,7 +6,6 @@
 #include "natter-metrics.h"
 #include "natter-server-bus.h"
 #include "natter-server-config.h"
-#include "natter-server-db.h"
 #include "natter-server-store.h"
 
 G_BEGIN_DECLS
@@ -16,10 +15,8 @@ G_DECLARE_FINAL_TYPE (NatterHub, natter_hub, NATTER, HUB, GObject)
 
 /* The hub: who is connected as which profile, the routing of PROTOCOL.md's
  * WebSocket frames, events and replay, presence, and call sessions. */
-NatterHub *natter_hub_new (NatterServerDb *db,
-                           NatterServerStore *store,
-                           const NatterServerConfig *config,
-                           NatterMetrics *metrics);
+NatterHub *
+natter_hub_new (NatterServerStore *store, const NatterServerConfig *config, NatterMetrics *metrics);
 
 /* How this node reaches the others; the in-process bus until set. */
 void natter_hub_set_bus (NatterHub *self, NatterServerBus *bus);

@@ -174,7 +174,9 @@ static const OptionSpec option_specs[] = {
     "Address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every interface)", "ADDR" },
   { "port", OPTION_PORT, AT (port), 0, "TCP port (default 8000; 0 picks a free port)", "N" },
   { "db", OPTION_PATH, AT (db_path), 0,
-    "SQLite database file (default $XDG_DATA_HOME/natter-server/natter.db)", "PATH" },
+    "SQLite database file (default $XDG_DATA_HOME/natter-server/natter.db), or PostgreSQL: "
+    "postgresql://USER@HOST:PORT/NAME",
+    "PATH|URI" },
   { "ring-timeout", OPTION_UINT, AT (ring_timeout_s), 1,
     "Seconds an unanswered call rings before it is missed (default 45)", "S" },
   { "allowed-origin", OPTION_LIST, AT (allowed_origins), 0,

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "natter-server-db.h"
+#include "natter-server-pg-queries-private.h"
 #include "natter-server-pg-queries.h"
 #include "natter-server-pg-reads.h"
 
@@ -239,6 +240,68 @@ fill_attachments (NatterStoreQueries *self, GPtrArray *messages, GError **error)
   return TRUE;
 }
 
+/* For natter-server-pg-hub-queries.c. */
+
+PGresult *
+natter_pg_queries_run (NatterStoreQueries *self, const char *sql, GPtrArray *params, GError **error)
+{
+  return run (self, sql, params, error);
+}
+
+GPtrArray *
+natter_pg_queries_params_new (void)
+{
+  return params_new ();
+}
+
+char *
+natter_pg_queries_int_param (gint64 value)
+{
+  return int_param (value);
+}
+
+void
+natter_pg_queries_add_profile_params (GPtrArray *params, const NatterProfile *profile)
+{
+  add_profile_params (params, profile);
+}
+
+char *
+natter_pg_queries_value_dup (PGresult *rows, int row, int column)
+{
+  return value_dup (rows, row, column);
+}
+
+char *
+natter_pg_queries_value_time (PGresult *rows, int row, int column)
+{
+  return value_time (rows, row, column);
+}
+
+NatterProfile *
+natter_pg_queries_value_profile (PGresult *rows, int row, int first)
+{
+  return value_profile (rows, row, first);
+}
+
+GPtrArray *
+natter_pg_queries_rows_profiles (PGresult *rows)
+{
+  return rows_profiles (rows);
+}
+
+NatterMessage *
+natter_pg_queries_value_message (PGresult *rows, int row)
+{
+  return value_message (rows, row);
+}
+
+gboolean
+natter_pg_queries_fill_attachments (NatterStoreQueries *self, GPtrArray *messages, GError **error)
+{
+  return fill_attachments (self, messages, error);
+}
+
 /* users and tokens */
 
 static gboolean
@@ -274,8 +337,16 @@ pg_create_user (NatterStoreQueries *self,
          "   ON CONFLICT DO NOTHING RETURNING profile_id)"
          " SELECT user_id, (SELECT count (*) FROM p) FROM u",
          params, error);
-  if (rows == NULL)
+  if (rows == NULL) {
+    /* Worded as SQLite's: adduser prints it. */
+    if (error != NULL && *error != NULL && (*error)->domain == NATTER_SERVER_DB_ERROR &&
+        (*error)->code == NATTER_SERVER_DB_ERROR_EXISTS) {
+      g_clear_error (error);
+      g_set_error_literal (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_EXISTS,
+                           "this email already has an account");
+    }
     return FALSE;
+  }
   if (out_user_id != NULL)
     *out_user_id = natter_pg_value_int64 (rows, 0, 0);
 
@@ -1103,6 +1174,20 @@ static const NatterStoreQueriesClass pg_class = {
   .get_attachment_usage = pg_get_attachment_usage,
   .get_attachment_for_user = pg_get_attachment_for_user,
   .expire_attachments = pg_expire_attachments,
+  .get_profile = natter_pg_get_profile,
+  .list_contacts = natter_pg_list_contacts,
+  .took_part = natter_pg_took_part,
+  .get_read_seq = natter_pg_get_read_seq,
+  .find_message_by_client_id = natter_pg_find_message_by_client_id,
+  .check_attachments = natter_pg_check_attachments,
+  .get_call = natter_pg_get_call,
+  .create_call = natter_pg_create_call,
+  .set_call_status = natter_pg_set_call_status,
+  .end_call = natter_pg_end_call,
+  .fail_stale_calls = natter_pg_fail_stale_calls,
+  .prune_tokens = natter_pg_prune_tokens,
+  .is_empty = natter_pg_is_empty,
+  .add_message = natter_pg_add_message,
   .free = pg_free,
 };
 
@@ -1121,4 +1206,17 @@ natter_server_pg_queries_new (const char *conninfo)
   self->conninfo = g_strdup (conninfo);
 
   return &self->parent;
+}
+
+/**
+ * natter_server_pg_queries_check:
+ * @self: queries from natter_server_pg_queries_new ()
+ * @error: why PostgreSQL cannot be reached
+ *
+ * Returns: whether the connection is up
+ */
+gboolean
+natter_server_pg_queries_check (NatterStoreQueries *self, GError **error)
+{
+  return ensure_connection ((PgQueries *) self, error);
 }

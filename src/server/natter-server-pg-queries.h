@@ -10,5 +10,7 @@ G_BEGIN_DECLS
  * them on (never the main context's). Connects on first use and again
  * after the connection broke. */
 NatterStoreQueries *natter_server_pg_queries_new (const char *conninfo);
+/* Connects now: FALSE with the server's answer when it cannot. */
+gboolean natter_server_pg_queries_check (NatterStoreQueries *self, GError **error);
 
 G_END_DECLS

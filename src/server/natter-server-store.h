@@ -24,30 +24,21 @@ G_BEGIN_DECLS
  * callback ran, and reads the results from; the backend touches it only
  * between the call and the callback.
  *
- * Reads and the rest. The HTTP API (natter-http*.c) reads and writes only
- * through here: natter_server_store_query () runs a route's work with the
- * backend's NatterStoreQueries (natter-store-queries.h: every operation
- * once per backend, synchronous, SQLite on its main-thread connection,
- * PostgreSQL on a thread and connection of its own) while the message
- * waits paused. The hub (natter-hub*.c) still reads natter-server-db*.c
- * (SQLite) directly, so `--db postgresql://…` cannot be offered yet. What
- * remains:
- * - WebSocket path (natter-hub*.c), as of this comment: lookup_token,
- *   get_profile_owner and get_profile (the upgrade), get_last_event_id and
- *   get_epoch (hello), list_events_after (replay), list_participants,
- *   is_participant, find_direct, get_profile (routes), is_blocked_either,
- *   list_contacts and took_part (presence), find_message_by_client_id,
- *   get_sender_event_id, fill_attachments and check_attachments (chat
- *   before storing), get_read_seq, get_call (calls). This interface already
- *   answers authenticate, list_participants, resolve_direct and replay
- *   (below); the rest could be NatterStoreQueries operations.
- * - Writes outside this interface: create_call, set_call_status, end_call
- *   (hub), fail_stale_calls at start-up, prune_tokens (natter-server.c's
- *   timer), the --demo accounts (is_empty, create_user, add_message…).
- *   Queries keep request order among themselves but are not ordered with
- *   the event writes above.
- * - natter-server.c opens SQLite unconditionally (the hub's handle) and
- *   makes the SQLite store; nothing selects PostgreSQL yet. */
+ * Reads and the rest. The HTTP API (natter-http*.c) and the hub
+ * (natter-hub*.c) read and write only through here. The hub's reads
+ * (authenticate, list_participants, replay, and natter_server_store_query
+ * () with the NatterStoreQueries operations: routing checks, contacts,
+ * the call log) complete on the main context; a WebSocket frame that waits
+ * for one holds the connection's later frames back (natter-hub.c,
+ * natter_hub_hold_frames ()), so frames are handled in order.
+ * natter_server_store_query () runs a route's work with the backend's
+ * NatterStoreQueries (natter-store-queries.h: every operation once per
+ * backend, synchronous, SQLite on its main-thread connection, PostgreSQL
+ * on a thread and connection of its own) while the message waits paused.
+ * Queries keep request order among themselves but are not ordered with
+ * the event writes above. natter-server.c opens the backend --db names
+ * (natter_server_open_store ()) and does its start-up work (stale calls,
+ * --demo, adduser) with that backend's queries before anything is served. */
 
 #define NATTER_TYPE_SERVER_STORE (natter_server_store_get_type ())
 G_DECLARE_INTERFACE (NatterServerStore, natter_server_store, NATTER, SERVER_STORE, GObject)

@@ -19,6 +19,10 @@
 #include "natter-password.h"
 #include "natter-protocol.h"
 #include "natter-request-guard.h"
+#ifdef NATTER_HAVE_LIBPQ
+#include "natter-server-pg-queries.h"
+#include "natter-server-pg-store.h"
+#endif
 #include "natter-server-sqlite-store.h"
 #include "natter-server.h"
 #ifdef NATTER_HAVE_HIREDIS
@@ -26,13 +30,16 @@
 #endif
 
 #define DEMO_PASSWORD "natter-demo"
+/* How long PostgreSQL may take to answer and migrate at start-up. */
+#define PG_START_S 15
 
 struct _NatterServer {
   GObject parent_instance;
 
   NatterServerConfig *config;
-  NatterServerDb *db;
-  NatterServerSqliteStore *store;
+  NatterServerDb *db;           /* SQLite only */
+  NatterServerStore *store;     /* SQLite or PostgreSQL */
+  NatterStoreQueries *start_up; /* the store's, for the start-up's work */
   NatterMetrics *metrics;
   NatterHub *hub;
   NatterHttpApi *api;
@@ -74,12 +81,12 @@ static const struct {
 };
 
 static gboolean
-create_demo_accounts (NatterServer *self, GError **error)
+create_demo_accounts (NatterStoreQueries *queries, GError **error)
 {
   NatterProfile *profiles[G_N_ELEMENTS (demo_accounts)] = { NULL };
   gboolean ok = FALSE;
 
-  if (!natter_server_db_is_empty (self->db))
+  if (!natter_store_queries_is_empty (queries))
     return TRUE;
 
   for (guint i = 0; i < G_N_ELEMENTS (demo_accounts); i++) {
@@ -89,10 +96,10 @@ create_demo_accounts (NatterServer *self, GError **error)
     gint64 user_id;
 
     if (hash == NULL ||
-        !natter_server_db_create_user (self->db, demo_accounts[i].email, hash,
-                                       demo_accounts[i].name, types, &user_id, error))
+        !natter_store_queries_create_user (queries, demo_accounts[i].email, hash,
+                                           demo_accounts[i].name, types, &user_id, error))
       goto out;
-    user = natter_server_db_get_user (self->db, user_id, error);
+    user = natter_store_queries_get_user (queries, user_id, error);
     if (user == NULL)
       goto out;
     profiles[i] = natter_profile_copy (g_ptr_array_index (user->profiles, 0));
@@ -102,13 +109,13 @@ create_demo_accounts (NatterServer *self, GError **error)
     const NatterProfile *from = profiles[demo_messages[i].from];
     const NatterProfile *to = profiles[demo_messages[i].to];
     g_autoptr (NatterConversation) conversation =
-      natter_server_db_get_or_create_direct (self->db, from, to, error);
+      natter_store_queries_get_or_create_direct (queries, from, to, error);
     g_autoptr (NatterMessage) message = NULL;
 
     if (conversation == NULL)
       goto out;
-    message = natter_server_db_add_message (self->db, conversation->conversation_id, from,
-                                            demo_messages[i].text, NULL, error);
+    message = natter_store_queries_add_message (queries, conversation->conversation_id, from,
+                                                demo_messages[i].text, error);
     if (message == NULL)
       goto out;
   }
@@ -127,22 +134,38 @@ out:
   return ok;
 }
 
+static gpointer
+run_prune_tokens (NatterStoreQueries *queries, gpointer data, GError **error)
+{
+  return natter_store_queries_prune_tokens (queries, g_get_real_time () / G_USEC_PER_SEC, error);
+}
+
+static void
+on_tokens_pruned (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (NatterServer) self = user_data;
+  g_autoptr (GHashTable) pruned = NULL;
+  g_autoptr (GError) error = NULL;
+
+  pruned = natter_server_store_query_finish (NATTER_SERVER_STORE (source), result, &error);
+  if (pruned == NULL) {
+    g_warning ("could not prune the tokens: %s", error->message);
+    return;
+  }
+  if (self->hub != NULL && !self->shutting_down)
+    natter_hub_disconnect_tokens (self->hub, pruned);
+}
+
 /* Expired and revoked tokens go from the database, and the WebSockets they
  * opened are closed: a connection lives no longer than its token. */
 static gboolean
 on_token_sweep (gpointer user_data)
 {
   NatterServer *self = NATTER_SERVER (user_data);
-  g_autoptr (GHashTable) pruned = NULL;
-  g_autoptr (GError) error = NULL;
 
-  pruned = natter_server_db_prune_tokens (self->db, g_get_real_time () / G_USEC_PER_SEC, &error);
-  if (pruned == NULL) {
-    g_warning ("could not prune the tokens: %s", error->message);
-    return G_SOURCE_CONTINUE;
-  }
-  natter_hub_disconnect_tokens (self->hub, pruned);
-
+  natter_server_store_query (self->store, run_prune_tokens, NULL, NULL,
+                             (GDestroyNotify) g_hash_table_unref, on_tokens_pruned,
+                             g_object_ref (self));
   return G_SOURCE_CONTINUE;
 }
 
@@ -164,6 +187,7 @@ natter_server_dispose (GObject *object)
   g_clear_object (&self->store);
   g_clear_object (&self->soup_server);
   g_clear_object (&self->metrics);
+  g_clear_pointer (&self->start_up, natter_store_queries_free);
   g_clear_object (&self->db);
 
   G_OBJECT_CLASS (natter_server_parent_class)->dispose (object);
@@ -219,6 +243,114 @@ create_bus (const NatterServerConfig *config, GError **error)
 }
 
 /**
+ * natter_server_db_is_postgresql:
+ * @db: what --db gave
+ *
+ * Returns: whether @db names a PostgreSQL database (a `postgresql://` or
+ *   `postgres://` URI) rather than a SQLite file
+ */
+gboolean
+natter_server_db_is_postgresql (const char *db)
+{
+  return db != NULL &&
+         (g_str_has_prefix (db, "postgresql://") || g_str_has_prefix (db, "postgres://"));
+}
+
+/* Stores what is queued and closes the store's connections. */
+static void
+close_store (NatterServerStore *store)
+{
+#ifdef NATTER_HAVE_LIBPQ
+  if (NATTER_IS_SERVER_PG_STORE (store)) {
+    natter_server_pg_store_close (NATTER_SERVER_PG_STORE (store));
+    return;
+  }
+#endif
+  natter_server_sqlite_store_close (NATTER_SERVER_SQLITE_STORE (store));
+}
+
+static gboolean
+on_migration_poll (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/**
+ * natter_server_open_store:
+ * @db: a SQLite file, or a `postgresql://` URI
+ * @out_db: (out) (transfer full): the SQLite database, NULL for PostgreSQL
+ * @out_store: (out) (transfer full): the store
+ * @out_queries: (out) (transfer full): blocking queries on the same
+ *   database, for the start-up's work only (before anything is served)
+ * @error: when the database cannot be opened or reached
+ *
+ * Opens the chosen backend and no other. PostgreSQL must answer and be
+ * migrated within PG_START_S seconds: a node that cannot reach it says so
+ * at once instead of serving errors.
+ */
+gboolean
+natter_server_open_store (const char *db,
+                          NatterServerDb **out_db,
+                          NatterServerStore **out_store,
+                          NatterStoreQueries **out_queries,
+                          GError **error)
+{
+  *out_db = NULL;
+  *out_store = NULL;
+  *out_queries = NULL;
+
+  if (natter_server_db_is_postgresql (db)) {
+#ifndef NATTER_HAVE_LIBPQ
+    g_set_error (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_FAILED,
+                 "this natter-server was built without PostgreSQL (libpq)");
+    return FALSE;
+#else
+    g_autoptr (NatterStoreQueries) queries = natter_server_pg_queries_new (db);
+    g_autoptr (NatterServerPgStore) store = NULL;
+    gint64 deadline = g_get_monotonic_time () + PG_START_S * G_USEC_PER_SEC;
+    guint poll_id;
+
+    if (!natter_server_pg_queries_check (queries, error)) {
+      g_prefix_error (error, "cannot reach PostgreSQL: ");
+      return FALSE;
+    }
+    /* The store migrates the schema on its own connection, on this
+     * context; nothing else runs yet. */
+    store = natter_server_pg_store_new (db);
+    poll_id = g_timeout_add (50, on_migration_poll, NULL);
+    while (natter_server_pg_store_get_schema_version (store) == 0 &&
+           g_get_monotonic_time () < deadline)
+      g_main_context_iteration (NULL, TRUE);
+    g_source_remove (poll_id);
+    if (natter_server_pg_store_get_schema_version (store) == 0) {
+      g_set_error (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_FAILED,
+                   "PostgreSQL: the schema was not ready after %d s", PG_START_S);
+      natter_server_pg_store_close (store);
+      return FALSE;
+    }
+    *out_store = NATTER_SERVER_STORE (g_steal_pointer (&store));
+    *out_queries = g_steal_pointer (&queries);
+    return TRUE;
+#endif
+  }
+
+  {
+    g_autoptr (NatterServerDb) sqlite = natter_server_db_open (db, error);
+    NatterServerSqliteStore *store;
+
+    if (sqlite == NULL)
+      return FALSE;
+    store = natter_server_sqlite_store_new (sqlite, error);
+    if (store == NULL)
+      return FALSE;
+    *out_queries = natter_store_queries_sqlite_new (sqlite);
+    *out_store = NATTER_SERVER_STORE (store);
+    *out_db = g_steal_pointer (&sqlite);
+    return TRUE;
+  }
+}
+
+/**
  * natter_server_new:
  * @config: (transfer full): the configuration
  * @error: on failure to open the database or load the TLS certificate
@@ -239,17 +371,13 @@ natter_server_new (NatterServerConfig *config, GError **error)
   self->config = config;
   self->metrics = natter_metrics_new ();
 
-  self->db = natter_server_db_open (config->db_path, error);
-  if (self->db == NULL)
+  if (!natter_server_open_store (config->db_path, &self->db, &self->store, &self->start_up, error))
     return NULL;
   /* Among several nodes the others' calls ring on: only this node's own
    * fail, once Redis says which they are (natter-redis-nodes.c). */
-  if (config->redis_uri == NULL && !natter_server_db_fail_stale_calls (self->db, error))
+  if (config->redis_uri == NULL && !natter_store_queries_fail_stale_calls (self->start_up, error))
     return NULL;
-  if (config->demo && !create_demo_accounts (self, error))
-    return NULL;
-  self->store = natter_server_sqlite_store_new (self->db, error);
-  if (self->store == NULL)
+  if (config->demo && !create_demo_accounts (self->start_up, error))
     return NULL;
 
   self->soup_server = soup_server_new ("server-header", "natter-server/" PACKAGE_VERSION " ", NULL);
@@ -263,7 +391,7 @@ natter_server_new (NatterServerConfig *config, GError **error)
     self->tls = TRUE;
   }
 
-  self->hub = natter_hub_new (self->db, NATTER_SERVER_STORE (self->store), config, self->metrics);
+  self->hub = natter_hub_new (self->store, config, self->metrics);
   {
     g_autoptr (NatterServerBus) bus = create_bus (config, error);
 
@@ -272,15 +400,14 @@ natter_server_new (NatterServerConfig *config, GError **error)
     natter_hub_set_bus (self->hub, bus);
   }
   natter_hub_install (self->hub, self->soup_server);
-  self->api =
-    natter_http_api_new (NATTER_SERVER_STORE (self->store), config, self->metrics, self->hub);
+  self->api = natter_http_api_new (self->store, config, self->metrics, self->hub);
   natter_http_api_install (self->api, self->soup_server);
   self->guard =
     natter_request_guard_new (config, self->metrics, natter_http_api_check_request, self->api);
   natter_request_guard_install (self->guard, self->soup_server);
   /* After the guard: its size check sees an upload's headers first. */
-  self->attachments = natter_http_attachments_new (NATTER_SERVER_STORE (self->store), config,
-                                                   self->metrics, self->guard, error);
+  self->attachments =
+    natter_http_attachments_new (self->store, config, self->metrics, self->guard, error);
   if (self->attachments == NULL)
     return NULL;
   natter_http_attachments_install (self->attachments, self->soup_server);
@@ -487,8 +614,9 @@ on_hub_shut_down (GObject *source, GAsyncResult *result, gpointer user_data)
   soup_server_disconnect (self->soup_server);
   if (self->metrics_server != NULL)
     soup_server_disconnect (self->metrics_server);
-  natter_server_sqlite_store_close (self->store);
-  natter_server_db_close (self->db);
+  close_store (self->store);
+  if (self->db != NULL)
+    natter_server_db_close (self->db);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -754,7 +882,9 @@ natter_server_adduser (int argc, char **argv)
   gboolean password_stdin = FALSE;
   const GOptionEntry entries[] = {
     { "db", 0, 0, G_OPTION_ARG_FILENAME, &db_path,
-      "SQLite database file (default $XDG_DATA_HOME/natter-server/natter.db)", "PATH" },
+      "SQLite database file (default $XDG_DATA_HOME/natter-server/natter.db), or a "
+      "postgresql:// URI",
+      "PATH|URI" },
     { "email", 0, 0, G_OPTION_ARG_STRING, &email, "The account's email (its login)", "E" },
     { "name", 0, 0, G_OPTION_ARG_STRING, &name, "The display name", "N" },
     { "profile-type", 0, 0, G_OPTION_ARG_STRING_ARRAY, &profile_types,
@@ -766,6 +896,8 @@ natter_server_adduser (int argc, char **argv)
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (NatterServerDb) db = NULL;
+  g_autoptr (NatterServerStore) store = NULL;
+  g_autoptr (NatterStoreQueries) queries = NULL;
   g_autoptr (NatterRegisterRequest) request = NULL;
   g_autofree char *password = NULL;
   g_autofree char *json = NULL;
@@ -806,19 +938,22 @@ natter_server_adduser (int argc, char **argv)
     return 2;
   }
 
-  db = natter_server_db_open (db_path != NULL ? db_path : config->db_path, &error);
-  if (db == NULL) {
+  if (!natter_server_open_store (db_path != NULL ? db_path : config->db_path, &db, &store, &queries,
+                                 &error)) {
     g_printerr ("natter-server adduser: %s\n", error->message);
     return 1;
   }
   hash = natter_password_hash (request->password, &error);
-  if (hash == NULL || !natter_server_db_create_user (
-                        db, request->email, hash, request->display_name,
+  if (hash == NULL || !natter_store_queries_create_user (
+                        queries, request->email, hash, request->display_name,
                         (const char *const *) request->profile_types, &user_id, &error)) {
     g_printerr ("natter-server adduser: %s\n", error->message);
     return 1;
   }
-  natter_server_db_close (db);
+  close_store (store);
+  g_clear_pointer (&queries, natter_store_queries_free);
+  if (db != NULL)
+    natter_server_db_close (db);
 
   g_print ("%" G_GINT64_FORMAT "\n", user_id);
 

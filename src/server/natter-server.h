@@ -14,9 +14,17 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (NatterServer, natter_server, NATTER, SERVER, GObject)
 
 NatterServer *natter_server_new (NatterServerConfig *config, GError **error);
+/* --db: a SQLite file, or PostgreSQL with a postgresql:// URI. */
+gboolean natter_server_db_is_postgresql (const char *db);
+gboolean natter_server_open_store (const char *db,
+                                   NatterServerDb **out_db,
+                                   NatterServerStore **out_store,
+                                   NatterStoreQueries **out_queries,
+                                   GError **error);
 gboolean natter_server_listen (NatterServer *self, GError **error);
 char *natter_server_get_url (NatterServer *self);
 guint natter_server_get_port (NatterServer *self);
+/* NULL on PostgreSQL. */
 NatterServerDb *natter_server_get_db (NatterServer *self);
 NatterMetrics *natter_server_get_metrics (NatterServer *self);
 NatterHub *natter_server_get_hub (NatterServer *self);

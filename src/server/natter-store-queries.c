@@ -247,6 +247,129 @@ natter_store_queries_expire_attachments (NatterStoreQueries *self, gint64 before
 
 /* SQLite: the database's own functions. */
 
+NatterProfile *
+natter_store_queries_get_profile (NatterStoreQueries *self,
+                                  gint64 profile_id,
+                                  const char *profile_type,
+                                  GError **error)
+{
+  return CALL (self, get_profile, profile_id, profile_type, error);
+}
+
+GPtrArray *
+natter_store_queries_list_contacts (NatterStoreQueries *self,
+                                    const NatterProfile *profile,
+                                    GError **error)
+{
+  return CALL (self, list_contacts, profile, error);
+}
+
+gboolean
+natter_store_queries_took_part (NatterStoreQueries *self,
+                                gint64 conversation_id,
+                                const NatterProfile *profile)
+{
+  return CALL (self, took_part, conversation_id, profile);
+}
+
+gint64
+natter_store_queries_get_read_seq (NatterStoreQueries *self,
+                                   gint64 conversation_id,
+                                   const NatterProfile *profile)
+{
+  return CALL (self, get_read_seq, conversation_id, profile);
+}
+
+NatterMessage *
+natter_store_queries_find_message_by_client_id (NatterStoreQueries *self,
+                                                const NatterProfile *sender,
+                                                const char *client_msg_id,
+                                                gint64 *out_sender_event_id,
+                                                GError **error)
+{
+  *out_sender_event_id = 0;
+  if (client_msg_id == NULL)
+    return NULL;
+  return CALL (self, find_message_by_client_id, sender, client_msg_id, out_sender_event_id, error);
+}
+
+gboolean
+natter_store_queries_check_attachments (NatterStoreQueries *self,
+                                        GArray *attachment_ids,
+                                        const NatterProfile *sender,
+                                        gint64 conversation_id,
+                                        GError **error)
+{
+  if (attachment_ids == NULL)
+    return TRUE;
+  if (attachment_ids->len > NATTER_MAX_MESSAGE_ATTACHMENTS) {
+    g_set_error (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_BAD_FRAME,
+                 "attachments: more than %d attachments", NATTER_MAX_MESSAGE_ATTACHMENTS);
+    return FALSE;
+  }
+  return CALL (self, check_attachments, attachment_ids, sender, conversation_id, error);
+}
+
+NatterCallLog *
+natter_store_queries_get_call (NatterStoreQueries *self, gint64 call_log_id, GError **error)
+{
+  return CALL (self, get_call, call_log_id, error);
+}
+
+NatterCallLog *
+natter_store_queries_create_call (NatterStoreQueries *self,
+                                  const NatterProfile *caller,
+                                  const NatterProfile *callee,
+                                  const char *call_type,
+                                  gint64 conversation_id,
+                                  GError **error)
+{
+  return CALL (self, create_call, caller, callee, call_type, conversation_id, error);
+}
+
+NatterCallLog *
+natter_store_queries_set_call_status (NatterStoreQueries *self,
+                                      gint64 call_log_id,
+                                      const char *status,
+                                      GError **error)
+{
+  return CALL (self, set_call_status, call_log_id, status, error);
+}
+
+NatterCallLog *
+natter_store_queries_end_call (NatterStoreQueries *self, gint64 call_log_id, GError **error)
+{
+  return CALL (self, end_call, call_log_id, error);
+}
+
+gboolean
+natter_store_queries_fail_stale_calls (NatterStoreQueries *self, GError **error)
+{
+  return CALL (self, fail_stale_calls, error);
+}
+
+GHashTable *
+natter_store_queries_prune_tokens (NatterStoreQueries *self, gint64 now_unix, GError **error)
+{
+  return CALL (self, prune_tokens, now_unix, error);
+}
+
+gboolean
+natter_store_queries_is_empty (NatterStoreQueries *self)
+{
+  return self->klass->is_empty (self);
+}
+
+NatterMessage *
+natter_store_queries_add_message (NatterStoreQueries *self,
+                                  gint64 conversation_id,
+                                  const NatterProfile *sender,
+                                  const char *text,
+                                  GError **error)
+{
+  return CALL (self, add_message, conversation_id, sender, text, error);
+}
+
 typedef struct {
   NatterStoreQueries parent;
   NatterServerDb *db;
@@ -492,6 +615,123 @@ sqlite_expire_attachments (NatterStoreQueries *self, gint64 before_ms, GError **
   return natter_server_db_expire_attachments (DB (self), before_ms, error);
 }
 
+static NatterProfile *
+sqlite_get_profile (NatterStoreQueries *self,
+                    gint64 profile_id,
+                    const char *profile_type,
+                    GError **error)
+{
+  return natter_server_db_get_profile (DB (self), profile_id, profile_type, error);
+}
+
+static GPtrArray *
+sqlite_list_contacts (NatterStoreQueries *self, const NatterProfile *profile, GError **error)
+{
+  return natter_server_db_list_contacts (DB (self), profile, error);
+}
+
+static gboolean
+sqlite_took_part (NatterStoreQueries *self, gint64 conversation_id, const NatterProfile *profile)
+{
+  return natter_server_db_took_part (DB (self), conversation_id, profile);
+}
+
+static gint64
+sqlite_get_read_seq (NatterStoreQueries *self, gint64 conversation_id, const NatterProfile *profile)
+{
+  return natter_server_db_get_read_seq (DB (self), conversation_id, profile);
+}
+
+static NatterMessage *
+sqlite_find_message_by_client_id (NatterStoreQueries *self,
+                                  const NatterProfile *sender,
+                                  const char *client_msg_id,
+                                  gint64 *out_sender_event_id,
+                                  GError **error)
+{
+  g_autoptr (NatterMessage) message =
+    natter_server_db_find_message_by_client_id (DB (self), sender, client_msg_id);
+
+  if (message == NULL)
+    return NULL;
+  *out_sender_event_id = natter_server_db_get_sender_event_id (DB (self), message->message_id);
+  if (!natter_server_db_fill_attachments (DB (self), message, error))
+    return NULL;
+  return g_steal_pointer (&message);
+}
+
+static gboolean
+sqlite_check_attachments (NatterStoreQueries *self,
+                          GArray *attachment_ids,
+                          const NatterProfile *sender,
+                          gint64 conversation_id,
+                          GError **error)
+{
+  return natter_server_db_check_attachments (DB (self), attachment_ids, sender, conversation_id,
+                                             error);
+}
+
+static NatterCallLog *
+sqlite_get_call (NatterStoreQueries *self, gint64 call_log_id, GError **error)
+{
+  return natter_server_db_get_call (DB (self), call_log_id, error);
+}
+
+static NatterCallLog *
+sqlite_create_call (NatterStoreQueries *self,
+                    const NatterProfile *caller,
+                    const NatterProfile *callee,
+                    const char *call_type,
+                    gint64 conversation_id,
+                    GError **error)
+{
+  return natter_server_db_create_call (DB (self), caller, callee, call_type, conversation_id,
+                                       error);
+}
+
+static NatterCallLog *
+sqlite_set_call_status (NatterStoreQueries *self,
+                        gint64 call_log_id,
+                        const char *status,
+                        GError **error)
+{
+  return natter_server_db_set_call_status (DB (self), call_log_id, status, error);
+}
+
+static NatterCallLog *
+sqlite_end_call (NatterStoreQueries *self, gint64 call_log_id, GError **error)
+{
+  return natter_server_db_end_call (DB (self), call_log_id, error);
+}
+
+static gboolean
+sqlite_fail_stale_calls (NatterStoreQueries *self, GError **error)
+{
+  return natter_server_db_fail_stale_calls (DB (self), error);
+}
+
+static GHashTable *
+sqlite_prune_tokens (NatterStoreQueries *self, gint64 now_unix, GError **error)
+{
+  return natter_server_db_prune_tokens (DB (self), now_unix, error);
+}
+
+static gboolean
+sqlite_is_empty (NatterStoreQueries *self)
+{
+  return natter_server_db_is_empty (DB (self));
+}
+
+static NatterMessage *
+sqlite_add_message (NatterStoreQueries *self,
+                    gint64 conversation_id,
+                    const NatterProfile *sender,
+                    const char *text,
+                    GError **error)
+{
+  return natter_server_db_add_message (DB (self), conversation_id, sender, text, NULL, error);
+}
+
 static void
 sqlite_free (NatterStoreQueries *self)
 {
@@ -526,6 +766,20 @@ static const NatterStoreQueriesClass sqlite_class = {
   .get_attachment_usage = sqlite_get_attachment_usage,
   .get_attachment_for_user = sqlite_get_attachment_for_user,
   .expire_attachments = sqlite_expire_attachments,
+  .get_profile = sqlite_get_profile,
+  .list_contacts = sqlite_list_contacts,
+  .took_part = sqlite_took_part,
+  .get_read_seq = sqlite_get_read_seq,
+  .find_message_by_client_id = sqlite_find_message_by_client_id,
+  .check_attachments = sqlite_check_attachments,
+  .get_call = sqlite_get_call,
+  .create_call = sqlite_create_call,
+  .set_call_status = sqlite_set_call_status,
+  .end_call = sqlite_end_call,
+  .fail_stale_calls = sqlite_fail_stale_calls,
+  .prune_tokens = sqlite_prune_tokens,
+  .is_empty = sqlite_is_empty,
+  .add_message = sqlite_add_message,
   .free = sqlite_free,
 };
 

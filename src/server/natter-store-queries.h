@@ -123,6 +123,54 @@ typedef struct {
                                                      GError **error);
   GPtrArray *(*expire_attachments) (NatterStoreQueries *self, gint64 before_ms, GError **error);
 
+  /* the hub's (WebSockets) and the start-up's */
+  NatterProfile *(*get_profile) (NatterStoreQueries *self,
+                                 gint64 profile_id,
+                                 const char *profile_type,
+                                 GError **error);
+  GPtrArray *(*list_contacts) (NatterStoreQueries *self,
+                               const NatterProfile *profile,
+                               GError **error);
+  gboolean (*took_part) (NatterStoreQueries *self,
+                         gint64 conversation_id,
+                         const NatterProfile *profile);
+  gint64 (*get_read_seq) (NatterStoreQueries *self,
+                          gint64 conversation_id,
+                          const NatterProfile *profile);
+  /* With its attachments and the sender's event id (0 when unknown);
+   * NULL without @error when there is none. */
+  NatterMessage *(*find_message_by_client_id) (NatterStoreQueries *self,
+                                               const NatterProfile *sender,
+                                               const char *client_msg_id,
+                                               gint64 *out_sender_event_id,
+                                               GError **error);
+  gboolean (*check_attachments) (NatterStoreQueries *self,
+                                 GArray *attachment_ids,
+                                 const NatterProfile *sender,
+                                 gint64 conversation_id,
+                                 GError **error);
+  NatterCallLog *(*get_call) (NatterStoreQueries *self, gint64 call_log_id, GError **error);
+  NatterCallLog *(*create_call) (NatterStoreQueries *self,
+                                 const NatterProfile *caller,
+                                 const NatterProfile *callee,
+                                 const char *call_type,
+                                 gint64 conversation_id,
+                                 GError **error);
+  NatterCallLog *(*set_call_status) (NatterStoreQueries *self,
+                                     gint64 call_log_id,
+                                     const char *status,
+                                     GError **error);
+  NatterCallLog *(*end_call) (NatterStoreQueries *self, gint64 call_log_id, GError **error);
+  gboolean (*fail_stale_calls) (NatterStoreQueries *self, GError **error);
+  GHashTable *(*prune_tokens) (NatterStoreQueries *self, gint64 now_unix, GError **error);
+  gboolean (*is_empty) (NatterStoreQueries *self);
+  /* A message without events (the --demo accounts' history). */
+  NatterMessage *(*add_message) (NatterStoreQueries *self,
+                                 gint64 conversation_id,
+                                 const NatterProfile *sender,
+                                 const char *text,
+                                 GError **error);
+
   void (*free) (NatterStoreQueries *self);
 } NatterStoreQueriesClass;
 
@@ -247,6 +295,53 @@ natter_store_queries_get_attachment_for_user (NatterStoreQueries *self,
 GPtrArray *natter_store_queries_expire_attachments (NatterStoreQueries *self,
                                                     gint64 before_ms,
                                                     GError **error);
+
+NatterProfile *natter_store_queries_get_profile (NatterStoreQueries *self,
+                                                 gint64 profile_id,
+                                                 const char *profile_type,
+                                                 GError **error);
+GPtrArray *natter_store_queries_list_contacts (NatterStoreQueries *self,
+                                               const NatterProfile *profile,
+                                               GError **error);
+gboolean natter_store_queries_took_part (NatterStoreQueries *self,
+                                         gint64 conversation_id,
+                                         const NatterProfile *profile);
+gint64 natter_store_queries_get_read_seq (NatterStoreQueries *self,
+                                          gint64 conversation_id,
+                                          const NatterProfile *profile);
+NatterMessage *natter_store_queries_find_message_by_client_id (NatterStoreQueries *self,
+                                                               const NatterProfile *sender,
+                                                               const char *client_msg_id,
+                                                               gint64 *out_sender_event_id,
+                                                               GError **error);
+gboolean natter_store_queries_check_attachments (NatterStoreQueries *self,
+                                                 GArray *attachment_ids,
+                                                 const NatterProfile *sender,
+                                                 gint64 conversation_id,
+                                                 GError **error);
+NatterCallLog *
+natter_store_queries_get_call (NatterStoreQueries *self, gint64 call_log_id, GError **error);
+NatterCallLog *natter_store_queries_create_call (NatterStoreQueries *self,
+                                                 const NatterProfile *caller,
+                                                 const NatterProfile *callee,
+                                                 const char *call_type,
+                                                 gint64 conversation_id,
+                                                 GError **error);
+NatterCallLog *natter_store_queries_set_call_status (NatterStoreQueries *self,
+                                                     gint64 call_log_id,
+                                                     const char *status,
+                                                     GError **error);
+NatterCallLog *
+natter_store_queries_end_call (NatterStoreQueries *self, gint64 call_log_id, GError **error);
+gboolean natter_store_queries_fail_stale_calls (NatterStoreQueries *self, GError **error);
+GHashTable *
+natter_store_queries_prune_tokens (NatterStoreQueries *self, gint64 now_unix, GError **error);
+gboolean natter_store_queries_is_empty (NatterStoreQueries *self);
+NatterMessage *natter_store_queries_add_message (NatterStoreQueries *self,
+                                                 gint64 conversation_id,
+                                                 const NatterProfile *sender,
+                                                 const char *text,
+                                                 GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStoreQueries, natter_store_queries_free)
 

@@ -158,8 +158,7 @@ world_init (World *world)
   world->metrics = natter_metrics_new ();
   world->store = natter_server_sqlite_store_new (world->db, &error);
   g_assert_no_error (error);
-  world->hub =
-    natter_hub_new (world->db, NATTER_SERVER_STORE (world->store), world->config, world->metrics);
+  world->hub = natter_hub_new (NATTER_SERVER_STORE (world->store), world->config, world->metrics);
 
   for (guint i = 0; i < N_SLOTS; i++)
     open_slot (world, i);

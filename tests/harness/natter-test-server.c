@@ -12,6 +12,12 @@
 
 #include "natter-http-body.h"
 #include "natter-test-server.h"
+#include "natter-test-services.h"
+
+#ifdef NATTER_TEST_HAVE_LIBPQ
+#include <libpq-fe.h>
+#endif
+#include <stdlib.h>
 
 #define START_TIMEOUT_MS natter_test_scale_ms (10000)
 #define RESTART_RETRY_MS natter_test_scale_ms (5000)
@@ -332,6 +338,78 @@ try_start (NatterTestServer *self, guint port, gint64 deadline)
  * Returns: (transfer full): the running server; free with
  *   natter_test_server_free()
  */
+/* NATTER_TEST_DB=postgresql: every server of this test program runs on
+ * PostgreSQL, a database of its own in one throwaway cluster (initdb once
+ * per program: it takes seconds). */
+static NatterTestPostgres *shared_postgres;
+
+static void
+free_shared_postgres (void)
+{
+  g_clear_pointer (&shared_postgres, natter_test_postgres_free);
+}
+
+static char *
+new_postgres_database (void)
+{
+#ifdef NATTER_TEST_HAVE_LIBPQ
+  static guint next;
+  g_autofree char *name = NULL;
+  g_autofree char *sql = NULL;
+  PGconn *admin;
+  PGresult *result;
+
+  if (shared_postgres == NULL) {
+    shared_postgres = natter_test_postgres_new ();
+    if (shared_postgres == NULL)
+      g_error ("natter-test-server: NATTER_TEST_DB=postgresql, but PostgreSQL did not start");
+    atexit (free_shared_postgres);
+  }
+
+  name = g_strdup_printf ("natter_test_%u", ++next);
+  sql = g_strdup_printf ("CREATE DATABASE %s", name);
+  admin = PQconnectdb (natter_test_postgres_get_conninfo (shared_postgres));
+  if (PQstatus (admin) != CONNECTION_OK)
+    g_error ("natter-test-server: PostgreSQL: %s", PQerrorMessage (admin));
+  result = PQexec (admin, sql);
+  if (PQresultStatus (result) != PGRES_COMMAND_OK)
+    g_error ("natter-test-server: %s: %s", sql, PQerrorMessage (admin));
+  PQclear (result);
+  PQfinish (admin);
+
+  return g_strdup_printf ("postgresql://postgres@127.0.0.1:%u/%s",
+                          natter_test_postgres_get_port (shared_postgres), name);
+#else
+  g_error (
+    "natter-test-server: NATTER_TEST_DB=postgresql, but the harness was built without libpq");
+#endif
+}
+
+/* A test program asked to run its servers on PostgreSQL where there is
+ * none is skipped as a whole, before GLib's TAP output begins. */
+__attribute__ ((constructor)) static void
+skip_without_postgresql (void)
+{
+  if (g_strcmp0 (g_getenv ("NATTER_TEST_DB"), "postgresql") != 0 ||
+      natter_test_postgres_available ())
+    return;
+  g_print ("1..0 # SKIP NATTER_TEST_DB=postgresql, but PostgreSQL 15 is not installed "
+           "(Debian: postgresql-15)\n");
+  exit (0);
+}
+
+/**
+ * natter_test_server_uses_postgresql:
+ *
+ * Returns: whether the servers of this test program run on PostgreSQL
+ *   (NATTER_TEST_DB=postgresql) rather than on a SQLite file
+ */
+gboolean
+natter_test_server_uses_postgresql (void)
+{
+  return g_strcmp0 (g_getenv ("NATTER_TEST_DB"), "postgresql") == 0;
+}
+
 NatterTestServer *
 natter_test_server_new (const char *const *extra_args)
 {
@@ -342,7 +420,11 @@ natter_test_server_new (const char *const *extra_args)
   self->tmpdir = g_dir_make_tmp ("natter-test-server-XXXXXX", &error);
   if (self->tmpdir == NULL)
     g_error ("natter-test-server: %s", error->message);
-  self->db_path = g_build_filename (self->tmpdir, "natter.db", NULL);
+  /* A postgresql:// URI when on PostgreSQL: --db takes either. */
+  if (natter_test_server_uses_postgresql ())
+    self->db_path = new_postgres_database ();
+  else
+    self->db_path = g_build_filename (self->tmpdir, "natter.db", NULL);
 
   /* The metrics port is found free, then given to the server: another test
    * running beside this one can take it in between. Try a few. */

@@ -14,6 +14,8 @@ G_BEGIN_DECLS
 typedef struct _NatterTestServer NatterTestServer;
 
 NatterTestServer *natter_test_server_new (const char *const *extra_args);
+/* NATTER_TEST_DB=postgresql: servers run on PostgreSQL (--db URI). */
+gboolean natter_test_server_uses_postgresql (void);
 void natter_test_server_free (NatterTestServer *self);
 
 const char *natter_test_server_get_url (NatterTestServer *self);

@@ -357,6 +357,15 @@ postgres_bin_dir (void)
   return dir != NULL && *dir != '\0' ? dir : POSTGRES_BIN_DIR;
 }
 
+/* Whether natter_test_postgres_new () has binaries to start. */
+gboolean
+natter_test_postgres_available (void)
+{
+  g_autofree char *initdb = g_build_filename (postgres_bin_dir (), "initdb", NULL);
+
+  return g_file_test (initdb, G_FILE_TEST_IS_EXECUTABLE);
+}
+
 /* The postmaster writes "ready" on line 8 of postmaster.pid once it accepts
  * connections (PostgreSQL 10 and later). */
 static gboolean

@@ -22,6 +22,7 @@ void natter_test_redis_resume (NatterTestRedis *self);
 typedef struct _NatterTestPostgres NatterTestPostgres;
 
 NatterTestPostgres *natter_test_postgres_new (void);
+gboolean natter_test_postgres_available (void);
 void natter_test_postgres_free (NatterTestPostgres *self);
 guint natter_test_postgres_get_port (NatterTestPostgres *self);
 const char *natter_test_postgres_get_socket_dir (NatterTestPostgres *self);
