@@ -500,8 +500,12 @@ test_latency_for_rtt (void)
   /* Unknown: the floor; a LAN: the floor; 100 ms: one retransmission and
    * some; far: bounded at 400 ms. */
   g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, -1), ==, 60);
-  g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, 10), ==, 60);
-  g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, 100), ==, 170);
+  g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, 0), ==, 60);
+  g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, 10), ==, 85);
+  /* The 30 ms / 5 % link's round trip: room for a second request. */
+  g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, 63), ==, 217);
+  g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, 100), ==, 310);
+  g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, 135), ==, 397);
   g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, 399), ==, 400);
   g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (60, 5000), ==, 400);
   g_assert_cmpuint (natter_call_adaptation_latency_for_rtt (500, 100), ==, 500);

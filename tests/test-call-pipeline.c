@@ -1051,6 +1051,67 @@ test_rejects_garbage_sdp (Fixture *fixture, gconstpointer data)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
 }
 
+/* A jitter buffer linked to an element whose source pad carries @caps, as
+ * rtpbin links one to its payload type demuxer. */
+static GstElement *
+linked_jitterbuffer (GstBin *bin, const char *caps)
+{
+  GstElement *jitterbuffer = gst_element_factory_make ("rtpjitterbuffer", NULL);
+  GstElement *demuxer = gst_element_factory_make ("identity", NULL);
+  g_autoptr (GstPad) demuxer_src = NULL;
+  g_autoptr (GstCaps) stream_caps = NULL;
+  g_autoptr (GstEvent) caps_event = NULL;
+
+  g_assert_nonnull (jitterbuffer);
+  gst_bin_add_many (bin, jitterbuffer, demuxer, NULL);
+  g_assert_true (gst_element_link (jitterbuffer, demuxer));
+  g_object_set (jitterbuffer, "do-retransmission", TRUE, NULL);
+  if (caps != NULL) {
+    demuxer_src = gst_element_get_static_pad (demuxer, "src");
+    stream_caps = gst_caps_from_string (caps);
+    gst_pad_set_active (demuxer_src, TRUE);
+    caps_event = gst_event_new_caps (stream_caps);
+    g_assert_cmpint (gst_pad_store_sticky_event (demuxer_src, caps_event), ==, GST_FLOW_OK);
+  }
+  return jitterbuffer;
+}
+
+static gboolean
+retransmission_requested (GstElement *jitterbuffer)
+{
+  gboolean requested = FALSE;
+
+  g_object_get (jitterbuffer, "do-retransmission", &requested, NULL);
+  return requested;
+}
+
+/* Only video has RTX: the audio jitter buffer's NACKs (hundreds a call on
+ * 5 % loss) went unanswered and crowded out the video ones. */
+static void
+test_audio_jitterbuffer_stops_nack (void)
+{
+  g_autoptr (NatterCallAdaptation) adaptation = natter_call_adaptation_new (60, 0);
+  g_autoptr (GstElement) bin = gst_bin_new (NULL);
+  GstElement *audio = linked_jitterbuffer (
+    GST_BIN (bin), "application/x-rtp, media=audio, clock-rate=48000, encoding-name=OPUS");
+  GstElement *video = linked_jitterbuffer (
+    GST_BIN (bin), "application/x-rtp, media=video, clock-rate=90000, encoding-name=VP8");
+  GstElement *unknown = linked_jitterbuffer (GST_BIN (bin), NULL);
+
+  natter_call_adaptation_add_jitterbuffer (adaptation, audio);
+  natter_call_adaptation_add_jitterbuffer (adaptation, video);
+  natter_call_adaptation_add_jitterbuffer (adaptation, unknown);
+  g_assert_true (retransmission_requested (audio));
+
+  natter_call_adaptation_on_receiver_report (adaptation, 63, 0.05, 1000000);
+  g_assert_false (retransmission_requested (audio));
+  g_assert_true (retransmission_requested (video));
+  /* Not linked yet: its media is not known, and it keeps asking. */
+  g_assert_true (retransmission_requested (unknown));
+  /* The round trip sized them all. */
+  g_assert_cmpuint (natter_call_adaptation_get_latency (adaptation), ==, 217);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1098,5 +1159,7 @@ main (int argc, char *argv[])
   g_test_add ("/natter/call-pipeline/rejects-garbage-sdp", Fixture, GINT_TO_POINTER (TRUE),
               fixture_set_up, test_rejects_garbage_sdp, fixture_tear_down);
 
+  g_test_add_func ("/natter/call-pipeline/audio-jitterbuffer-stops-nack",
+                   test_audio_jitterbuffer_stops_nack);
   return g_test_run ();
 }

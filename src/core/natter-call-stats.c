@@ -197,10 +197,16 @@ caps_are_audio (GstCaps *caps)
   return gst_structure_get_int (structure, "clock-rate", &clock_rate) && clock_rate != 90000;
 }
 
-/* A jitter buffer's caps carry only the SSRC: the payload type demuxer
- * after it knows the stream's media. */
-static gboolean
-jitterbuffer_is_audio (GstElement *jitterbuffer)
+/**
+ * natter_call_stats_jitterbuffer_is_audio:
+ *
+ * A jitter buffer's caps carry only the SSRC: the payload type demuxer
+ * after it knows the stream's media.
+ *
+ * Returns: whether @jitterbuffer passes on audio (%FALSE until it is linked)
+ */
+gboolean
+natter_call_stats_jitterbuffer_is_audio (GstElement *jitterbuffer)
 {
   g_autoptr (GstPad) pad = gst_element_get_static_pad (jitterbuffer, "src");
   g_autoptr (GstPad) peer = pad != NULL ? gst_pad_get_peer (pad) : NULL;
@@ -247,7 +253,7 @@ natter_call_stats_read_audio_playout (NatterCallStats *stats, GstElement *pipeli
     GstElementFactory *factory = gst_element_get_factory (element);
 
     if (factory != NULL && g_str_equal (GST_OBJECT_NAME (factory), "rtpjitterbuffer") &&
-        jitterbuffer_is_audio (element)) {
+        natter_call_stats_jitterbuffer_is_audio (element)) {
       g_autoptr (GstStructure) jitter_stats = NULL;
       guint64 pushed = 0, lost = 0;
 

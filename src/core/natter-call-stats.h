@@ -56,6 +56,7 @@ NatterCallStats *natter_call_stats_new_from_structure (const GstStructure *repor
                                                        gint64 now_us);
 
 void natter_call_stats_read_audio_playout (NatterCallStats *stats, GstElement *pipeline);
+gboolean natter_call_stats_jitterbuffer_is_audio (GstElement *jitterbuffer);
 double natter_call_stats_get_audio_concealed (const NatterCallStats *stats);
 int natter_call_stats_get_network_quality (const NatterCallStats *stats,
                                            guint estimate,
