@@ -35,8 +35,8 @@ if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" --buildtype=debugoptimized || exit 1
 fi
 meson compile -C "$build" natter-server natter-cli || exit 1
-server_bin="$top/$build/src/server/natter-server"
-cli_bin="$top/$build/src/cli/natter-cli"
+server_bin="$(cd "$build" && pwd)/src/server/natter-server"
+cli_bin="$(cd "$build" && pwd)/src/cli/natter-cli"
 pg_bin=${NATTER_POSTGRES_BIN_DIR:-/usr/lib/postgresql/15/bin}
 
 state=${NATTER_CLUSTER_DIR:-$(mktemp -d /tmp/natter-cluster-XXXXXX)}
