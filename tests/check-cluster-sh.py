@@ -11,57 +11,20 @@ redis-server and PostgreSQL, and remove the cluster's folder. Skipped
 Usage: check-cluster-sh.py SOURCE_ROOT BUILD_ROOT
 """
 
-import json
 import os
 import re
-import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 
-scale = float(os.environ.get('NATTER_TEST_TIME_SCALE', '1') or 1)
-failures = []
-
-
-def check(condition, message):
-    print(('ok   ' if condition else 'FAIL ') + message)
-    if not condition:
-        failures.append(message)
-    return condition
-
-
-def wait_for(predicate, seconds):
-    deadline = time.monotonic() + seconds * scale
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
-def port_open(port):
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(('127.0.0.1', port)) == 0
+from check_helpers import check, failures, json_lines, port_open, read_until, scale, wait_for
 
 
 def printed_commands(output):
     """The shell lines cluster.sh prints for one user, in order."""
     lines = [line.strip() for line in output.splitlines()]
     return [line for line in lines if line.startswith(('echo natter-demo', 'XDG_DATA_HOME='))]
-
-
-def events(text):
-    found = []
-    for line in text.splitlines():
-        try:
-            found.append(json.loads(line))
-        except ValueError:
-            pass
-    return found
 
 
 def main():
@@ -112,21 +75,14 @@ def main():
 
         listen_line = selam_login.split('|', 1)[1].split(' login ')[0] + ' listen --timeout 60'
         listener = subprocess.Popen(['bash', '-c', listen_line], cwd=source_root, env=env,
-                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         # Whether Selam's listener connects before or after the send, the
         # message reaches it: live, or in the replay of its first sync (with
         # the demo conversation's older messages).
         sent = run(abebe_send)
         check(sent.returncode == 0, 'Abebe sends from node1: ' + sent.stderr[-300:])
-        texts = []
-        deadline = time.monotonic() + 30 * scale
-        while 'Hello across nodes' not in texts and time.monotonic() < deadline:
-            ready, _, _ = select.select([listener.stdout], [], [], 0.2)
-            if ready:
-                line = listener.stdout.readline()
-                if not line:
-                    break
-                texts += [e.get('text') for e in events(line) if e.get('event') == 'message']
+        seen, _ = read_until(listener, lambda e: e.get('text') == 'Hello across nodes', 30)
+        texts = [e.get('text') for e in seen if e.get('event') == 'message']
         listener.kill()
         listener.wait()
         check('Hello across nodes' in texts, f'Selam on node2 receives it: {texts[-5:]}')
@@ -136,8 +92,8 @@ def main():
             cwd=source_root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         call = run(abebe_call, 90)
         answered, _ = answerer.communicate(timeout=60 * scale)
-        caller_states = [e.get('state') for e in events(call.stdout) if e.get('event') == 'call_state']
-        callee_states = [e.get('state') for e in events(answered) if e.get('event') == 'call_state']
+        caller_states = [e.get('state') for e in json_lines(call.stdout) if e.get('event') == 'call_state']
+        callee_states = [e.get('state') for e in json_lines(answered) if e.get('event') == 'call_state']
         check('connected' in caller_states, f'Abebe on node1 calls Selam on node2: {caller_states}')
         check('connected' in callee_states, f'Selam answers on node2: {callee_states}')
 
