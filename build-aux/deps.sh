@@ -27,6 +27,9 @@ NATTER_PACKAGES=(
   # on loopback ports (tests/harness/natter-test-services.c); installing them
   # also starts Debian's own instances, which the tests do not use
   postgresql-15 redis-server
+  # tests: deploy/nginx-natter.conf in front of two nodes (check-deploy-nginx.py);
+  # Debian's own nginx instance is not used
+  nginx
   # tests: the leak check of the core and server tests (build-aux/test.sh)
   valgrind
   # translations: run the app in de_DE.UTF-8 / am_ET.UTF-8 (locale-gen them),
