@@ -34,7 +34,7 @@ build=${NATTER_BUILD_DIR:-build}
 if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" --buildtype=debugoptimized || exit 1
 fi
-meson compile -C "$build" natter-server natter-cli || exit 1
+meson compile -C "$build" src/server/natter-server:executable src/cli/natter-cli:executable || exit 1
 server_bin="$(cd "$build" && pwd)/src/server/natter-server"
 cli_bin="$(cd "$build" && pwd)/src/cli/natter-cli"
 pg_bin=${NATTER_POSTGRES_BIN_DIR:-/usr/lib/postgresql/15/bin}
@@ -93,7 +93,11 @@ echo "redis-server: $redis_uri"
 
 # PostgreSQL: the storage every node shares. Throwaway data, so no fsync.
 mkdir -p "$state/postgres"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$state/postgres"
+if [ "$(id -u)" -eq 0 ]; then
+  # The user postgres must reach its folder through ours.
+  chmod o+x "$state"
+  chown postgres: "$state/postgres"
+fi
 if ! as_postgres "$pg_bin/initdb" -D "$state/postgres/data" -U postgres --auth=trust --no-sync \
   -E UTF8 --locale=C >"$state/initdb.log" 2>&1; then
   echo "initdb failed: $state/initdb.log" >&2
@@ -109,14 +113,15 @@ pg_started=1
 db_uri="postgresql://postgres@127.0.0.1:$pg_port/postgres"
 echo "PostgreSQL: $db_uri"
 
-# The nodes. Each prints one line on stdout once it listens.
+# The nodes. Each prints one line on stdout once it listens. They share the
+# attachments' folder as nodes on several machines would share storage.
 urls=()
 for i in $(seq "$nodes"); do
   out="$state/node$i.out"
   extra=()
   [ "$i" -eq 1 ] && extra+=(--demo)
   "$server_bin" --port 0 --db "$db_uri" --redis "$redis_uri" --node-id "node$i" \
-    "${extra[@]}" >"$out" 2>"$state/node$i.log" &
+    --attachments-dir "$state/attachments" "${extra[@]}" >"$out" 2>"$state/node$i.log" &
   pids+=($!)
   for _ in $(seq 200); do
     grep -q '^listening on ' "$out" 2>/dev/null && break

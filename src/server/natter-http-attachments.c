@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "natter-http-attachments.h"
+#include "natter-server.h"
 #include "natter-http-body.h"
 #include "natter-password.h"
 #include "natter-server-db-attachments.h"
@@ -1222,7 +1223,8 @@ natter_http_attachments_init (NatterHttpAttachments *self)
  * @error: when the folder cannot be made
  *
  * Returns: (transfer full) (nullable): the attachment endpoints, their
- *   files in an `attachments` folder beside the database
+ *   files in --attachments-dir, else in an `attachments` folder beside an
+ *   SQLite database or in the user data folder with PostgreSQL
  */
 NatterHttpAttachments *
 natter_http_attachments_new (NatterServerStore *store,
@@ -1243,8 +1245,14 @@ natter_http_attachments_new (NatterServerStore *store,
   self->config = config;
   self->metrics = g_object_ref (metrics);
   self->guard = g_object_ref (guard);
-  db_folder = g_path_get_dirname (config->db_path);
-  self->folder = g_build_filename (db_folder, "attachments", NULL);
+  if (config->attachments_dir != NULL) {
+    self->folder = g_strdup (config->attachments_dir);
+  } else if (natter_server_db_is_postgresql (config->db_path)) {
+    self->folder = g_build_filename (g_get_user_data_dir (), "natter-server", "attachments", NULL);
+  } else {
+    db_folder = g_path_get_dirname (config->db_path);
+    self->folder = g_build_filename (db_folder, "attachments", NULL);
+  }
   self->temp_folder = g_build_filename (self->folder, "tmp", NULL);
   if (g_mkdir_with_parents (self->temp_folder, 0700) != 0) {
     int saved_errno = errno;

@@ -8,6 +8,7 @@
 
 typedef struct {
   NatterServerConfig *config;
+  char *folder;
   char *quota;
   char *unsent_lifetime;
 } AttachmentOptions;
@@ -17,6 +18,7 @@ attachment_options_free (gpointer data)
 {
   AttachmentOptions *options = data;
 
+  g_free (options->folder);
   g_free (options->quota);
   g_free (options->unsent_lifetime);
   g_free (options);
@@ -42,6 +44,16 @@ on_attachment_options_parsed (GOptionContext *context,
 {
   AttachmentOptions *options = user_data;
   guint64 value = 0;
+
+  if (options->folder != NULL) {
+    if (*options->folder == '\0') {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                           "--attachments-dir: the folder is empty");
+      return FALSE;
+    }
+    g_free (options->config->attachments_dir);
+    options->config->attachments_dir = g_strdup (options->folder);
+  }
 
   if (options->quota != NULL) {
     if (!parse_whole ("--attachment-quota", options->quota, G_MAXINT64, &value, error))
@@ -70,6 +82,10 @@ natter_server_config_attachments_option_group (NatterServerConfig *config)
   AttachmentOptions *options = g_new0 (AttachmentOptions, 1);
   GOptionGroup *group;
   const GOptionEntry entries[] = {
+    { "attachments-dir", 0, 0, G_OPTION_ARG_FILENAME, &options->folder,
+      "Folder of the attachments' files (default: “attachments” beside an SQLite database, "
+      "$XDG_DATA_HOME/natter-server/attachments with PostgreSQL; shared by every node)",
+      "PATH" },
     { "attachment-quota", 0, 0, G_OPTION_ARG_STRING, &options->quota,
       "Bytes of attachments one user may keep on the server (default 1073741824)", "BYTES" },
     { "attachment-unsent-lifetime", 0, 0, G_OPTION_ARG_STRING, &options->unsent_lifetime,

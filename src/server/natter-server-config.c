@@ -73,6 +73,7 @@ natter_server_config_free (NatterServerConfig *config)
 
   g_free (config->listen_address);
   g_free (config->db_path);
+  g_free (config->attachments_dir);
   g_strfreev (config->allowed_origins);
   g_strfreev (config->profile_types);
   g_free (config->tls_cert_file);

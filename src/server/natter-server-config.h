@@ -54,6 +54,7 @@ typedef struct {
   char *metrics_listen;              /* ADDR:PORT of /metrics; NULL: off */
 
   /* Attachments (natter-server-config-attachments.c) */
+  char *attachments_dir;              /* NULL: beside the SQLite file, or the data dir */
   guint64 attachment_quota_bytes;     /* 1 GiB one user may keep */
   guint attachment_unsent_lifetime_s; /* 86400: unsent uploads are removed after */
 
