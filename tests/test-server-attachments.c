@@ -29,6 +29,8 @@ typedef struct {
 static const char *const limit_args[] = { "--max-attachment-size", G_STRINGIFY (LIMIT_BYTES),
                                           "--attachment-quota", G_STRINGIFY (QUOTA_BYTES), NULL };
 static const char *const expiry_args[] = { "--attachment-unsent-lifetime", "1", NULL };
+/* --attachments-dir and a folder made in main(). */
+static const char *folder_args[] = { "--attachments-dir", NULL, NULL };
 
 static void
 fixture_set_up (Fixture *fixture, gconstpointer data)
@@ -709,6 +711,21 @@ test_dedup (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (count_temp_files (fixture), ==, 0);
 }
 
+/* --attachments-dir: the files go there, not beside the database (where
+ * nodes on several machines could not share them). */
+static void
+test_attachments_dir (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterAttachment) stored = upload (fixture, fixture->alem, 5000, 44);
+  g_autofree char *prefix = g_strndup (stored->sha256, 2);
+  g_autofree char *path = g_build_filename (folder_args[1], prefix, stored->sha256, NULL);
+  g_autofree char *beside_db = attachments_folder (fixture);
+
+  g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+  g_assert_cmpuint (count_files (folder_args[1]), ==, 1);
+  g_assert_cmpuint (count_files (beside_db), ==, 0);
+}
+
 /* The client goes away half way: no row, no file, no temporary file. */
 static void
 test_truncated_upload (Fixture *fixture, gconstpointer data)
@@ -846,7 +863,7 @@ test_bad_options (void)
   static const char *const cases[][2] = {
     { "--attachment-quota", "0" },           { "--attachment-quota", "lots" },
     { "--attachment-unsent-lifetime", "0" }, { "--attachment-unsent-lifetime", "-5" },
-    { "--max-attachment-size", "0" },
+    { "--max-attachment-size", "0" },        { "--attachments-dir", "" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -870,6 +887,9 @@ test_bad_options (void)
 int
 main (int argc, char *argv[])
 {
+  g_autofree char *folder = NULL;
+  int status;
+
   g_test_init (&argc, &argv, NULL);
 
 #define ADD(path, func, args)                                                          \
@@ -885,9 +905,15 @@ main (int argc, char *argv[])
   ADD ("truncated-upload-leaves-nothing", test_truncated_upload, limit_args);
   ADD ("unsent-expire", test_unsent_expiry, expiry_args);
   ADD ("rss-during-25-mib-upload", test_rss_during_upload, NULL);
+  ADD ("attachments-dir", test_attachments_dir, folder_args);
 
 #undef ADD
   g_test_add_func ("/natter/server/attachments/bad-options", test_bad_options);
 
-  return g_test_run ();
+  folder = g_dir_make_tmp ("natter-attachments-dir-XXXXXX", NULL);
+  g_assert_nonnull (folder);
+  folder_args[1] = folder;
+  status = g_test_run ();
+  natter_test_remove_tree (folder);
+  return status;
 }
