@@ -300,8 +300,13 @@ decline (Fixture *fixture, const char *reason, const char *expected_status)
   g_autoptr (NatterTestWs) bob2 = natter_test_peer_open (fixture->server, fixture->bob);
   g_autoptr (NatterFrame) declined = NULL;
   g_autoptr (NatterFrame) cancelled = NULL;
+  g_autoptr (NatterFrame) invitation = NULL;
   gint64 call_log_id = start_call (alice, fixture->bob);
 
+  /* A device declines what rang on it: on two nodes the ring reaches bob1
+   * through Redis after alice's call_ringing. */
+  invitation = natter_test_ws_expect (bob1, "call_invitation");
+  g_assert_cmpint (invitation->call_log_id, ==, call_log_id);
   natter_test_ws_send_printf (
     bob1, "{\"type\":\"call_declined\",\"call_log_id\":%" G_GINT64_FORMAT ",\"reason\":\"%s\"}",
     call_log_id, reason);
