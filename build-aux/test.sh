@@ -78,7 +78,12 @@ valgrind_suites=(protocol server server-hub core cli)
 # Left out: outbox, whose random link cuts under 300 messages a side with
 # the test's own 5 s deadlines cannot run at valgrind's pace; its code paths
 # are those of client-chat and connection, which run here.
-valgrind_skip=(outbox)
+# Left out too: the acceptance suites on two nodes (*-two-nodes), about
+# 230 s each under valgrind against 5-15 s plain, for server code that
+# valgrind already sees in their one-node runs and in server-nodes and
+# server-node-*.
+valgrind_skip=(outbox server-ws-two-nodes server-chat-two-nodes server-calls-two-nodes
+  server-attachments-two-nodes)
 if [ $# -eq 0 ] && [ "${NATTER_SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null 2>&1; then
   mapfile -t valgrind_tests < <(meson test -C "$build" --list 2>/dev/null | python3 -c '
 import sys
