@@ -83,7 +83,7 @@ valgrind_suites=(protocol server server-hub core cli)
 # valgrind already sees in their one-node runs and in server-nodes and
 # server-node-*.
 valgrind_skip=(outbox server-ws-two-nodes server-chat-two-nodes server-calls-two-nodes
-  server-attachments-two-nodes)
+  server-attachments-two-nodes server-limits-two-nodes server-hardening-ws-two-nodes)
 if [ $# -eq 0 ] && [ "${NATTER_SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null 2>&1; then
   mapfile -t valgrind_tests < <(meson test -C "$build" --list 2>/dev/null | python3 -c '
 import sys
