@@ -82,9 +82,14 @@ valgrind_suites=(protocol server server-hub core cli)
 # tests run here on SQLite, and the PostgreSQL code they add (the store's
 # backend) is valgrind's in server-http-postgresql and
 # server-store-queries; six more at valgrind's pace would cost the CI
-# minutes it does not have.
+# minutes it does not have. Left out too: the acceptance suites on two
+# nodes (*-two-nodes), about 230 s each under valgrind against 5-15 s
+# plain, for server code that valgrind already sees in their one-node runs
+# and in server-nodes and server-node-*.
 valgrind_skip=(outbox server-ws-postgresql server-chat-postgresql server-calls-postgresql
-  server-cli-postgresql server-nodes-postgresql server-node-liveness-postgresql)
+  server-cli-postgresql server-nodes-postgresql server-node-liveness-postgresql
+  server-ws-two-nodes server-chat-two-nodes server-calls-two-nodes
+  server-attachments-two-nodes server-limits-two-nodes server-hardening-ws-two-nodes)
 if [ $# -eq 0 ] && [ "${NATTER_SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null 2>&1; then
   mapfile -t valgrind_tests < <(meson test -C "$build" --list 2>/dev/null | python3 -c '
 import sys

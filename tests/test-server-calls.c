@@ -73,6 +73,17 @@ start_call (NatterTestWs *caller, NatterTestPeer *callee)
   return ringing->call_log_id;
 }
 
+/* A device acts on a call once it rang there: on two nodes
+ * (NATTER_TEST_NODES=2) the ring reaches it through Redis after the
+ * caller's call_ringing. */
+static void
+await_ring (NatterTestWs *device, gint64 call_log_id)
+{
+  g_autoptr (NatterFrame) invitation = natter_test_ws_expect (device, "call_invitation");
+
+  g_assert_cmpint (invitation->call_log_id, ==, call_log_id);
+}
+
 static void
 send_candidate (NatterTestWs *ws, gint64 call_log_id, const char *candidate)
 {
@@ -234,6 +245,7 @@ test_first_answer_wins (Fixture *fixture, gconstpointer data)
   g_autoptr (NatterCallLog) call_log = NULL;
   gint64 call_log_id = start_call (alice, fixture->bob);
 
+  await_ring (bob1, call_log_id);
   send_answer (bob1, call_log_id);
   answer = natter_test_ws_expect (alice, "call_answer");
   g_assert_cmpint (answer->call_log_id, ==, call_log_id);
@@ -300,8 +312,13 @@ decline (Fixture *fixture, const char *reason, const char *expected_status)
   g_autoptr (NatterTestWs) bob2 = natter_test_peer_open (fixture->server, fixture->bob);
   g_autoptr (NatterFrame) declined = NULL;
   g_autoptr (NatterFrame) cancelled = NULL;
+  g_autoptr (NatterFrame) invitation = NULL;
   gint64 call_log_id = start_call (alice, fixture->bob);
 
+  /* A device declines what rang on it: on two nodes the ring reaches bob1
+   * through Redis after alice's call_ringing. */
+  invitation = natter_test_ws_expect (bob1, "call_invitation");
+  g_assert_cmpint (invitation->call_log_id, ==, call_log_id);
   natter_test_ws_send_printf (
     bob1, "{\"type\":\"call_declined\",\"call_log_id\":%" G_GINT64_FORMAT ",\"reason\":\"%s\"}",
     call_log_id, reason);
@@ -531,8 +548,11 @@ test_compat_routing (Fixture *fixture, gconstpointer data)
   g_autoptr (NatterFrame) stranger = NULL;
   g_autoptr (NatterTestWs) carol = natter_test_peer_open (fixture->server, fixture->carol);
   gint64 call_log_id = start_call (alice, fixture->bob);
+  g_autoptr (NatterFrame) invitation = natter_test_ws_expect (bob, "call_invitation");
 
-  /* A browser client that only names the peer. */
+  g_assert_cmpint (invitation->call_log_id, ==, call_log_id);
+  /* A browser client that only names the peer (once it rang: on two nodes
+   * the ring reaches bob through Redis after alice's call_ringing). */
   natter_test_ws_send_printf (bob,
                               "{\"type\":\"call_answer\",\"to_profile_id\":%" G_GINT64_FORMAT
                               ",\"to_profile_type\":\"tutor\",\"answer\":" ANSWER "}",
@@ -577,6 +597,7 @@ test_dropped_connection_keeps_call (Fixture *fixture, gconstpointer data)
   g_autoptr (NatterFrame) ended = NULL;
   gint64 call_log_id = start_call (alice, fixture->bob);
 
+  await_ring (bob, call_log_id);
   send_answer (bob, call_log_id);
   answer = natter_test_ws_expect (alice, "call_answer");
 
@@ -622,6 +643,7 @@ test_abandoned_call_ends (Fixture *fixture, gconstpointer data)
   gint64 call_log_id = start_call (alice, fixture->bob);
   gpointer args[] = { fixture, fixture->alice, &call_log_id };
 
+  await_ring (bob, call_log_id);
   send_answer (bob, call_log_id);
   answer = natter_test_ws_expect (alice, "call_answer");
 

@@ -630,6 +630,7 @@ test_answered_call_makes_contacts (Fixture *fixture, gconstpointer data)
   g_autoptr (NatterTestWs) alice = natter_test_peer_open (fixture->server, fixture->alice);
   g_autoptr (NatterTestWs) carol = natter_test_peer_open (fixture->server, fixture->carol);
   g_autoptr (NatterFrame) ringing = NULL;
+  g_autoptr (NatterFrame) invitation = NULL;
   g_autoptr (NatterFrame) answer = NULL;
   g_autoptr (NatterFrame) on_alice = NULL;
   g_autoptr (NatterFrame) on_carol = NULL;
@@ -637,6 +638,10 @@ test_answered_call_makes_contacts (Fixture *fixture, gconstpointer data)
   natter_test_ws_assert_none (alice, "presence", 200);
   send_invitation (alice, fixture->carol, "first-call");
   ringing = natter_test_ws_expect (alice, "call_ringing");
+  /* Carol answers once it rang: on two nodes (NATTER_TEST_NODES=2) the
+   * ring reaches her through Redis after alice's call_ringing. */
+  invitation = natter_test_ws_expect (carol, "call_invitation");
+  g_assert_cmpint (invitation->call_log_id, ==, ringing->call_log_id);
   g_assert_cmpuint (natter_test_ws_count (carol, "presence"), ==, 0);
   natter_test_ws_send_printf (carol,
                               "{\"type\":\"call_answer\",\"call_log_id\":%" G_GINT64_FORMAT

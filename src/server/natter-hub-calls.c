@@ -827,6 +827,8 @@ handle_ice_candidate (NatterHub *self, NatterHubConnection *connection, NatterFr
     g_autofree char *text = natter_frame_to_json (forward, NULL);
 
     natter_hub_send_to_profile (self, key, NULL, "ice_candidate", text);
+    /* The named peer is the other party: its devices on other nodes too. */
+    natter_hub_remote_calls_to_side (self, session, !is_caller, NULL, "ice_candidate", text);
     return;
   }
 

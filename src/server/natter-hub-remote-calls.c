@@ -661,6 +661,44 @@ natter_hub_remote_calls_to_callee (NatterHub *self,
   natter_hub_remote_calls_to_side (self, session, FALSE, except, type, text);
 }
 
+/* Compat (a frame naming the peer, not the call): the newest call another
+ * node owns between @connection's profile and the peer, unless one of this
+ * node's is between them too (the hub's own lookup finds that one). */
+static gint64
+remote_call_with_peer (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+{
+  const char *own_key = natter_hub_connection_get_profile_key (connection);
+  g_autofree char *peer_key = NULL;
+  GPtrArray *sessions = g_hash_table_lookup (self->calls_by_profile, own_key);
+  GHashTableIter iter;
+  gpointer id;
+  gpointer value;
+  gint64 found = 0;
+
+  if (frame->to_profile_id == 0 || frame->to_profile_type == NULL)
+    return 0;
+  peer_key = natter_hub_profile_key (frame->to_profile_id, frame->to_profile_type);
+  for (guint i = 0; sessions != NULL && i < sessions->len; i++) {
+    NatterCallSession *session = g_ptr_array_index (sessions, i);
+
+    if (g_str_equal (natter_call_session_get_caller_key (session), peer_key) ||
+        g_str_equal (natter_call_session_get_callee_key (session), peer_key))
+      return 0;
+  }
+
+  g_hash_table_iter_init (&iter, self->remote_calls->calls);
+  while (g_hash_table_iter_next (&iter, &id, &value)) {
+    RemoteCall *call = value;
+
+    if (((g_str_equal (call->caller_key, own_key) && g_str_equal (call->callee_key, peer_key)) ||
+         (g_str_equal (call->caller_key, peer_key) && g_str_equal (call->callee_key, own_key))) &&
+        *(gint64 *) id > found)
+      found = *(gint64 *) id;
+  }
+
+  return found;
+}
+
 /**
  * natter_hub_remote_calls_forward:
  * @self: the hub
@@ -681,8 +719,11 @@ natter_hub_remote_calls_forward (NatterHub *self,
   const char *member;
   RemoteCall *call;
 
-  if (!active (self) || frame->type == NATTER_FRAME_CALL_INVITATION || frame->call_log_id == 0 ||
-      g_hash_table_contains (self->calls, &frame->call_log_id))
+  if (!active (self) || frame->type == NATTER_FRAME_CALL_INVITATION)
+    return FALSE;
+  if (frame->call_log_id == 0)
+    frame->call_log_id = remote_call_with_peer (self, connection, frame);
+  if (frame->call_log_id == 0 || g_hash_table_contains (self->calls, &frame->call_log_id))
     return FALSE;
   call = g_hash_table_lookup (self->remote_calls->calls, &frame->call_log_id);
   member = member_of (connection);
@@ -804,6 +845,16 @@ on_join (NatterHub *self, const char *text)
     g_autofree char *known = NULL;
     GPtrArray *candidates;
 
+    /* As when a party comes back here (natter_hub_calls_connection_opened
+     * ()): a caller back on another node within the grace keeps the call,
+     * and what the session sends the caller reaches that node through the
+     * caller's profile channel. */
+    natter_call_session_party_returned (session);
+    if (natter_call_session_get_state (session) == NATTER_CALL_SESSION_RINGING &&
+        g_str_equal (natter_call_session_get_caller_key (session), parts[2])) {
+      natter_call_session_caller_returned (session);
+      continue;
+    }
     if (natter_call_session_get_state (session) != NATTER_CALL_SESSION_RINGING ||
         !g_str_equal (natter_call_session_get_callee_key (session), parts[2]))
       continue;

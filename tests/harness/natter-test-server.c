@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "natter-http-body.h"
+#include "natter-test-cluster.h"
 #include "natter-test-server.h"
 #include "natter-test-services.h"
 
@@ -42,6 +43,7 @@ struct _NatterTestServer {
   GSubprocess *process;
   GDataInputStream *stdout_stream;
   SoupSession *session;
+  NatterTestCluster *cluster; /* NATTER_TEST_NODES=2: redis and a second node */
 };
 
 /**
@@ -87,6 +89,7 @@ on_fatal_trap (int signum)
 static void __attribute__ ((constructor)) natter_test_harness_init (void)
 {
   signal (SIGTRAP, on_fatal_trap);
+  natter_test_cluster_skip_without_services ();
   if (g_getenv ("NATTER_CALL_MEDIA_TIMEOUT_MS") == NULL && natter_test_scale_ms (1000) > 1000) {
     g_autofree char *timeout = g_strdup_printf ("%u", natter_test_scale_ms (5000));
 
@@ -272,6 +275,8 @@ try_start (NatterTestServer *self, guint port, gint64 deadline)
   self->metrics_url = g_strdup_printf ("http://127.0.0.1:%u", free_port ());
   g_ptr_array_add (argv, g_strdup ("--metrics-listen"));
   g_ptr_array_add (argv, g_strdup (self->metrics_url + strlen ("http://")));
+  if (self->cluster != NULL)
+    natter_test_cluster_add_first_node_args (self->cluster, argv);
   for (guint i = 0; self->extra_args != NULL && self->extra_args[i] != NULL; i++)
     g_ptr_array_add (argv, g_strdup (self->extra_args[i]));
   g_ptr_array_add (argv, NULL);
@@ -425,6 +430,8 @@ natter_test_server_new (const char *const *extra_args)
     self->db_path = new_postgres_database ();
   else
     self->db_path = g_build_filename (self->tmpdir, "natter.db", NULL);
+  if (natter_test_cluster_wanted ())
+    self->cluster = natter_test_cluster_new ();
 
   /* The metrics port is found free, then given to the server: another test
    * running beside this one can take it in between. Try a few. */
@@ -434,6 +441,8 @@ natter_test_server_new (const char *const *extra_args)
     if (attempt == 4)
       g_error ("natter-test-server: natter-server exited before listening (see stderr)");
   }
+  if (self->cluster != NULL)
+    natter_test_cluster_start_second_node (self->cluster, extra_args, self->db_path);
 
   return self;
 }
@@ -681,6 +690,7 @@ natter_test_server_free (NatterTestServer *self)
 
   if (self->process != NULL)
     natter_test_server_stop (self);
+  g_clear_pointer (&self->cluster, natter_test_cluster_free);
   g_clear_object (&self->session);
 
   tmpdir = g_file_new_for_path (self->tmpdir);
@@ -704,6 +714,8 @@ natter_test_server_free (NatterTestServer *self)
 const char *
 natter_test_server_get_url (NatterTestServer *self)
 {
+  if (self->cluster != NULL)
+    return natter_test_cluster_pick_url (self->cluster, self->url, FALSE);
   return self->url;
 }
 
@@ -716,6 +728,8 @@ natter_test_server_get_url (NatterTestServer *self)
 const char *
 natter_test_server_get_ws_url (NatterTestServer *self)
 {
+  if (self->cluster != NULL)
+    return natter_test_cluster_pick_url (self->cluster, self->ws_url, TRUE);
   return self->ws_url;
 }
 
@@ -919,8 +933,9 @@ natter_test_http_full (NatterTestServer *server,
                        char **out_content_type)
 {
   /* A whole URL (the metrics address) or a path on the public one. */
-  g_autofree char *uri =
-    g_str_has_prefix (path, "http") ? g_strdup (path) : g_strconcat (server->url, path, NULL);
+  g_autofree char *uri = g_str_has_prefix (path, "http")
+                           ? g_strdup (path)
+                           : g_strconcat (natter_test_server_get_url (server), path, NULL);
   g_autoptr (SoupMessage) msg = soup_message_new (method, uri);
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   g_autoptr (GError) error = NULL;
