@@ -88,6 +88,7 @@ valgrind_suites=(protocol server server-hub core cli)
 # and in server-nodes and server-node-*.
 valgrind_skip=(outbox server-ws-postgresql server-chat-postgresql server-calls-postgresql
   server-cli-postgresql server-nodes-postgresql server-node-liveness-postgresql
+  server-node-faults-postgresql
   server-ws-two-nodes server-chat-two-nodes server-calls-two-nodes
   server-attachments-two-nodes server-limits-two-nodes server-hardening-ws-two-nodes)
 if [ $# -eq 0 ] && [ "${NATTER_SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null 2>&1; then

@@ -8,8 +8,10 @@
  * reaches the recipient exactly once, the event ids of each profile have
  * no gap, and its profiles go offline within --node-dead-after-ms. Redis
  * restarted mid-traffic: every message is acknowledged and delivered once,
- * and chat flows both ways after it returns. Skipped when redis-server is
- * not installed. */
+ * and chat flows both ways after it returns. With NATTER_TEST_DB=postgresql
+ * (server-node-faults-postgresql) the nodes share a PostgreSQL database,
+ * and PostgreSQL restarted mid-traffic loses nothing either. Skipped when
+ * redis-server is not installed. */
 
 #include "config.h"
 
@@ -116,6 +118,10 @@ typedef struct {
   GArray *event_ids;     /* gint64: of every event, acks too, as they came */
   GPtrArray *sent;       /* client_msg_ids, in order */
   GHashTable *texts;     /* client_msg_id -> text */
+  /* While the database is away: messages refused with `internal`, sent
+   * again by client_settle() as an outbox would (NULL: none allowed). */
+  GHashTable *refused;
+  gint64 resend_at_us; /* not before: an outbox waits between retries */
 } Client;
 
 static void
@@ -157,6 +163,7 @@ client_free (Client *client)
   g_array_unref (client->event_ids);
   g_ptr_array_unref (client->sent);
   g_hash_table_unref (client->texts);
+  g_clear_pointer (&client->refused, g_hash_table_unref);
   g_free (client);
 }
 
@@ -180,8 +187,15 @@ client_drain (Client *client)
     natter_frame_free (frame);
   }
   while ((frame = natter_test_ws_wait_for (client->ws, "error", 0)) != NULL) {
-    /* Every message is stored once: no refusal of any kind. */
     g_test_message ("error %s for %s: %s", frame->code, frame->ref, frame->error_message);
+    /* A store that cannot take a message says so, naming it: sent again. */
+    if (client->refused != NULL && g_strcmp0 (frame->code, "internal") == 0 && frame->ref != NULL &&
+        g_hash_table_contains (client->texts, frame->ref)) {
+      g_hash_table_add (client->refused, g_strdup (frame->ref));
+      natter_frame_free (frame);
+      continue;
+    }
+    /* Every message is stored once: no refusal of any other kind. */
     g_assert_cmpstr (frame->code, ==, NULL);
   }
   while ((frame = natter_test_ws_wait_for (client->ws, "message_ack", 0)) != NULL) {
@@ -224,6 +238,31 @@ client_resend (Client *client, gint64 conversation_id)
     if (!g_hash_table_contains (client->acked, id))
       client_send (client, conversation_id, id, g_hash_table_lookup (client->texts, id));
   }
+}
+
+/* Sends again what the store refused; TRUE once every message is acked. */
+static gboolean
+client_settle (Client *client, gint64 conversation_id)
+{
+  g_autoptr (GPtrArray) again = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  gpointer id;
+
+  client_drain (client);
+  if (g_get_monotonic_time () < client->resend_at_us)
+    return FALSE;
+  client->resend_at_us = g_get_monotonic_time () + 200 * 1000;
+  g_hash_table_iter_init (&iter, client->refused);
+  while (g_hash_table_iter_next (&iter, &id, NULL)) {
+    g_ptr_array_add (again, id);
+    g_hash_table_iter_steal (&iter);
+  }
+  for (guint i = 0; i < again->len; i++) {
+    const char *text = g_hash_table_lookup (client->texts, g_ptr_array_index (again, i));
+
+    client_send (client, conversation_id, g_ptr_array_index (again, i), text);
+  }
+  return g_hash_table_size (client->acked) == client->sent->len;
 }
 
 static gboolean
@@ -411,6 +450,65 @@ test_redis_restart_mid_traffic (void)
   cluster_stop (&cluster);
 }
 
+/* Alice on A and Bob on B write to each other while PostgreSQL crashes
+ * (SIGQUIT, no checkpoint) and starts again: the nodes reconnect on their
+ * own; a message the store could not take meanwhile is refused with
+ * `internal` and its client_msg_id and sent again, as an outbox does. In
+ * the end every message is acknowledged, reaches the other exactly once,
+ * and both profiles' event ids have no gap; chat flows after. */
+static void
+test_postgres_restart_mid_traffic (void)
+{
+  Cluster cluster = { 0 };
+  g_autoptr (Client) alice = NULL;
+  g_autoptr (Client) bob = NULL;
+
+  if (!natter_test_server_uses_postgresql ()) {
+    g_test_skip ("runs on PostgreSQL only (server-node-faults-postgresql)");
+    return;
+  }
+  if (!cluster_start (&cluster))
+    return;
+  g_assert_nonnull (natter_test_server_get_postgres ());
+  alice = client_new (cluster.a, cluster.alice);
+  bob = client_new (cluster.b, cluster.bob);
+  alice->refused = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  bob->refused = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint i = 0; i < N_MESSAGES; i++) {
+    g_autofree char *alice_id = g_strdup_printf ("a-%u", i);
+    g_autofree char *alice_text = g_strdup_printf ("from alice %u", i);
+    g_autofree char *bob_id = g_strdup_printf ("b-%u", i);
+    g_autofree char *bob_text = g_strdup_printf ("from bob %u", i);
+
+    /* A refused message is in flight until it is sent again. */
+    natter_test_wait_until (
+      (client_settle (alice, cluster.conversation_id) || client_can_send (alice)) &&
+        (client_settle (bob, cluster.conversation_id) || client_can_send (bob)),
+      4 * DELIVERY_MS);
+    if (i == N_MESSAGES / 4)
+      natter_test_postgres_restart (natter_test_server_get_postgres ());
+    client_send (alice, cluster.conversation_id, alice_id, alice_text);
+    client_send (bob, cluster.conversation_id, bob_id, bob_text);
+  }
+  natter_test_wait_until (client_settle (alice, cluster.conversation_id) &&
+                            client_settle (bob, cluster.conversation_id),
+                          4 * DELIVERY_MS);
+  natter_test_wait_until (client_received (alice, N_MESSAGES) && client_received (bob, N_MESSAGES),
+                          DELIVERY_MS);
+  g_assert_true (natter_test_ws_is_open (alice->ws));
+  g_assert_true (natter_test_ws_is_open (bob->ws));
+  assert_delivered_once (alice, bob);
+  assert_delivered_once (bob, alice);
+  assert_gap_free (alice, 2 * N_MESSAGES);
+  assert_gap_free (bob, 2 * N_MESSAGES);
+
+  client_send (alice, cluster.conversation_id, "a-last", "alice after");
+  natter_test_wait_until (client_received (bob, N_MESSAGES + 1), DELIVERY_MS);
+  g_assert_true (g_hash_table_contains (bob->received, "alice after"));
+  cluster_stop (&cluster);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -420,5 +518,7 @@ main (int argc, char **argv)
                    test_killed_node_mid_traffic);
   g_test_add_func ("/natter/server-node-faults/redis-restart-mid-traffic",
                    test_redis_restart_mid_traffic);
+  g_test_add_func ("/natter/server-node-faults/postgres-restart-mid-traffic",
+                   test_postgres_restart_mid_traffic);
   return g_test_run ();
 }

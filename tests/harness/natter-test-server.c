@@ -415,6 +415,18 @@ natter_test_server_uses_postgresql (void)
   return g_strcmp0 (g_getenv ("NATTER_TEST_DB"), "postgresql") == 0;
 }
 
+/**
+ * natter_test_server_get_postgres:
+ *
+ * Returns: (transfer none) (nullable): the PostgreSQL cluster the servers of
+ *   this test program run on, once one started; %NULL on SQLite
+ */
+NatterTestPostgres *
+natter_test_server_get_postgres (void)
+{
+  return shared_postgres;
+}
+
 NatterTestServer *
 natter_test_server_new (const char *const *extra_args)
 {

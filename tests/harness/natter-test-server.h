@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 #include <libsoup/soup.h>
 
+#include "natter-test-services.h"
 #include "natter-types.h"
 
 G_BEGIN_DECLS
@@ -16,6 +17,7 @@ typedef struct _NatterTestServer NatterTestServer;
 NatterTestServer *natter_test_server_new (const char *const *extra_args);
 /* NATTER_TEST_DB=postgresql: servers run on PostgreSQL (--db URI). */
 gboolean natter_test_server_uses_postgresql (void);
+NatterTestPostgres *natter_test_server_get_postgres (void);
 void natter_test_server_free (NatterTestServer *self);
 
 const char *natter_test_server_get_url (NatterTestServer *self);
