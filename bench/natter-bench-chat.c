@@ -141,13 +141,15 @@ note_event_id (Chat *chat, NatterBenchConnection *connection, const char *data, 
  * of its messages, the messages to it): an id missing between the lowest and
  * the highest a connection saw is an event it never got. */
 static guint64
-count_gaps (Chat *chat)
+count_gaps (Chat *chat, guint64 *out_seen)
 {
   guint64 gaps = 0;
 
+  *out_seen = 0;
   for (guint i = 0; i < chat->event_ids->len; i++) {
     GArray *ids = g_ptr_array_index (chat->event_ids, i);
 
+    *out_seen += ids->len;
     natter_bench_sort (ids);
     for (guint k = 1; k < ids->len; k++) {
       guint64 before = g_array_index (ids, guint64, k - 1);
@@ -494,6 +496,7 @@ natter_bench_chat_main (int argc, char **argv)
   g_autoptr (GArray) latencies_cross = NULL;
   guint64 n_cross_sent = 0;
   guint64 n_gaps;
+  guint64 n_event_ids;
   int redis_pid = 0;
   int postgres_pid = 0;
   g_autofree char *users_file = NULL;
@@ -777,7 +780,7 @@ natter_bench_chat_main (int argc, char **argv)
   natter_bench_sort (ack_latencies);
   natter_bench_sort (latencies_same);
   natter_bench_sort (latencies_cross);
-  n_gaps = count_gaps (&chat);
+  n_gaps = count_gaps (&chat, &n_event_ids);
 
   natter_bench_report_init (&report, "chat");
   natter_bench_report_section (&report, "setup");
@@ -814,6 +817,8 @@ natter_bench_chat_main (int argc, char **argv)
   natter_bench_report_int (&report, "failed", "refused (error frame)", (gint64) chat.n_failed);
   natter_bench_report_int (&report, "misrouted", "misrouted", (gint64) chat.n_misrouted);
   natter_bench_report_int (&report, "gaps", "event ids missing (gaps)", (gint64) n_gaps);
+  natter_bench_report_int (&report, "event_ids_seen", "event ids seen (acks, deliveries)",
+                           (gint64) n_event_ids);
   natter_bench_report_int (&report, "echoes", "copies to the sender", (gint64) chat.n_echoes);
 
   natter_bench_report_section (&report, "latency (send to recipient's chat_message)");

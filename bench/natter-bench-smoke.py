@@ -178,6 +178,7 @@ def check_chat_nodes(bench_binary, url, pid):
               and result["lost"] == 0 and result["gaps"] == 0 and result["duplicated"] == 0
               and result["latency_cross_node_p99_ms"] > 0
               and result["latency_same_node_p99_ms"] > 0
+              and result["event_ids_seen"] >= 100
               and "node_2_cpu_us_per_message" in result)
     except (ValueError, KeyError, TypeError):
         result, ok = None, False
