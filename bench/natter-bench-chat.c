@@ -29,6 +29,7 @@ typedef struct {
   guint8 acks;
   guint8 failed;
   guint8 settled;
+  guint8 cross_node; /* sender and recipient on different --server nodes */
 } ChatRecord;
 
 typedef struct {
@@ -38,6 +39,8 @@ typedef struct {
   GArray *live;           /* guint32: indexes of connected clients */
   GArray *records;        /* ChatRecord */
   GRand *rand;
+  GPtrArray *event_ids; /* GArray of guint64 per client: the event ids it saw */
+  guint n_nodes;        /* --server URLs; client i is on node i % n_nodes */
 
   double rate;
   guint64 n_planned;
@@ -102,6 +105,70 @@ find_record (Chat *chat, const char *data, gsize length)
   return &g_array_index (chat->records, ChatRecord, index);
 }
 
+/* The top-level "event_id" number of a frame (the first one: the server
+ * writes it before the message object). */
+static gboolean
+scan_event_id (const char *data, gsize length, guint64 *out_event_id)
+{
+  static const char key[] = "\"event_id\":";
+  const char *found = g_strstr_len (data, (gssize) length, key);
+  const char *end = data + length;
+  guint64 value = 0;
+  const char *digit;
+
+  if (found == NULL)
+    return FALSE;
+  digit = found + strlen (key);
+  if (digit >= end || !g_ascii_isdigit (*digit))
+    return FALSE;
+  for (; digit < end && g_ascii_isdigit (*digit); digit++)
+    value = value * 10 + (guint64) (*digit - '0');
+  *out_event_id = value;
+  return TRUE;
+}
+
+static void
+note_event_id (Chat *chat, NatterBenchConnection *connection, const char *data, gsize length)
+{
+  guint64 event_id;
+
+  if (scan_event_id (data, length, &event_id))
+    g_array_append_val (g_ptr_array_index (chat->event_ids, connection->index), event_id);
+}
+
+/* Event ids of a profile increase by one per stored event, and in this load
+ * each profile has one connection that is sent every event it stores (acks
+ * of its messages, the messages to it): an id missing between the lowest and
+ * the highest a connection saw is an event it never got. */
+static guint64
+count_gaps (Chat *chat, guint64 *out_seen)
+{
+  guint64 gaps = 0;
+
+  *out_seen = 0;
+  for (guint i = 0; i < chat->event_ids->len; i++) {
+    GArray *ids = g_ptr_array_index (chat->event_ids, i);
+
+    *out_seen += ids->len;
+    natter_bench_sort (ids);
+    for (guint k = 1; k < ids->len; k++) {
+      guint64 before = g_array_index (ids, guint64, k - 1);
+      guint64 after = g_array_index (ids, guint64, k);
+
+      if (after > before + 1)
+        gaps += after - before - 1;
+    }
+  }
+
+  return gaps;
+}
+
+static guint
+node_of (Chat *chat, guint32 connection_index)
+{
+  return connection_index % chat->n_nodes;
+}
+
 static void
 maybe_settle (Chat *chat, ChatRecord *record)
 {
@@ -140,6 +207,7 @@ on_chat_frame (NatterBenchConnection *connection,
     if (record == NULL)
       return;
 
+    note_event_id (chat, connection, data, length);
     if (connection->index == record->recipient) {
       record->deliveries++;
       if (record->deliveries == 1) {
@@ -161,6 +229,7 @@ on_chat_frame (NatterBenchConnection *connection,
     if (record == NULL)
       return;
 
+    note_event_id (chat, connection, data, length);
     record->acks++;
     if (record->acks == 1) {
       record->acked_us = now_us;
@@ -210,6 +279,23 @@ send_one (Chat *chat, gint64 now_us)
    * per-connection limit); the recipient is any other client. */
   if (recipient_slot >= sender_slot)
     recipient_slot++;
+  /* Over several nodes, every other message goes to a client on another
+   * node: half the deliveries cross nodes, half stay on one. */
+  if (chat->n_nodes > 1) {
+    guint32 sender_index = g_array_index (chat->live, guint32, sender_slot);
+    gboolean want_cross = index % 2 == 1;
+
+    for (guint tries = 0; tries < 64; tries++) {
+      guint32 recipient_index = g_array_index (chat->live, guint32, recipient_slot);
+
+      if (recipient_slot != sender_slot &&
+          (node_of (chat, recipient_index) != node_of (chat, sender_index)) == want_cross)
+        break;
+      recipient_slot = (guint32) g_rand_int_range (chat->rand, 0, (gint32) n_live);
+    }
+    if (recipient_slot == sender_slot)
+      recipient_slot = (sender_slot + 1) % n_live;
+  }
   sender = g_ptr_array_index (chat->connections, g_array_index (chat->live, guint32, sender_slot));
   recipient =
     g_ptr_array_index (chat->connections, g_array_index (chat->live, guint32, recipient_slot));
@@ -218,6 +304,7 @@ send_one (Chat *chat, gint64 now_us)
   record = &g_array_index (chat->records, ChatRecord, index);
   record->sender = sender->index;
   record->recipient = recipient->index;
+  record->cross_node = node_of (chat, sender->index) != node_of (chat, recipient->index);
 
   g_snprintf (frame, sizeof frame,
               "{\"type\":\"chat_message\",\"client_msg_id\":\"%s-%" G_GUINT64_FORMAT "\","
@@ -296,6 +383,85 @@ on_clock_tick (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* A process whose CPU is reported per message: a node, Redis, or PostgreSQL
+ * with every process it forked (one backend per connection of a node). */
+typedef struct {
+  char *key;
+  char *label;
+  GArray *pids; /* int */
+  NatterBenchProcStats start;
+  NatterBenchProcStats end;
+} Watched;
+
+static void
+watched_free (Watched *watched)
+{
+  g_free (watched->key);
+  g_free (watched->label);
+  g_array_unref (watched->pids);
+  g_free (watched);
+}
+
+static void
+watched_add (GPtrArray *watched, const char *key, const char *label, int pid, gboolean children)
+{
+  Watched *entry = g_new0 (Watched, 1);
+
+  entry->key = g_strdup (key);
+  entry->label = g_strdup (label);
+  entry->pids = g_array_new (FALSE, FALSE, sizeof (int));
+  g_array_append_val (entry->pids, pid);
+  if (children) {
+    g_autofree char *path = g_strdup_printf ("/proc/%d/task/%d/children", pid, pid);
+    g_autofree char *text = NULL;
+
+    if (g_file_get_contents (path, &text, NULL, NULL)) {
+      g_auto (GStrv) words = g_strsplit (g_strstrip (text), " ", -1);
+
+      for (guint i = 0; words[i] != NULL; i++) {
+        int child = (int) g_ascii_strtoll (words[i], NULL, 10);
+
+        if (child > 0)
+          g_array_append_val (entry->pids, child);
+      }
+    }
+  }
+  g_ptr_array_add (watched, entry);
+}
+
+static void
+watched_sample (GPtrArray *watched, gboolean at_end)
+{
+  for (guint i = 0; i < watched->len; i++) {
+    Watched *entry = g_ptr_array_index (watched, i);
+    NatterBenchProcStats *sum = at_end ? &entry->end : &entry->start;
+
+    memset (sum, 0, sizeof *sum);
+    for (guint k = 0; k < entry->pids->len; k++) {
+      NatterBenchProcStats one;
+
+      if (natter_bench_read_proc (g_array_index (entry->pids, int, k), &one)) {
+        sum->cpu_ticks += one.cpu_ticks;
+        sum->rss_kib += one.rss_kib;
+      }
+    }
+  }
+}
+
+static gboolean
+parse_pids (char **texts, GArray *pids)
+{
+  for (guint i = 0; texts != NULL && texts[i] != NULL; i++) {
+    guint64 pid;
+
+    if (!g_ascii_string_to_unsigned (texts[i], 10, 1, G_MAXINT, &pid, NULL))
+      return FALSE;
+    g_array_append_vals (pids, &(int){ (int) pid }, 1);
+  }
+
+  return TRUE;
+}
+
 static void
 chat_clear (Chat *chat)
 {
@@ -303,6 +469,7 @@ chat_clear (Chat *chat)
   g_clear_pointer (&chat->users, g_ptr_array_unref);
   g_clear_pointer (&chat->live, g_array_unref);
   g_clear_pointer (&chat->records, g_array_unref);
+  g_clear_pointer (&chat->event_ids, g_ptr_array_unref);
   g_clear_pointer (&chat->rand, g_rand_free);
   natter_bench_clear (&chat->bench);
 }
@@ -320,6 +487,18 @@ natter_bench_chat_main (int argc, char **argv)
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *server_url = NULL;
+  g_auto (GStrv) server_urls = NULL;
+  g_auto (GStrv) server_pid_texts = NULL;
+  g_autoptr (GArray) server_pids = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autoptr (GPtrArray) node_urls = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) watched = g_ptr_array_new_with_free_func ((GDestroyNotify) watched_free);
+  g_autoptr (GArray) latencies_same = NULL;
+  g_autoptr (GArray) latencies_cross = NULL;
+  guint64 n_cross_sent = 0;
+  guint64 n_gaps;
+  guint64 n_event_ids;
+  int redis_pid = 0;
+  int postgres_pid = 0;
   g_autofree char *users_file = NULL;
   g_autofree char *save_users_file = NULL;
   int n_clients = 10;
@@ -334,8 +513,11 @@ natter_bench_chat_main (int argc, char **argv)
   int loop_interval_us = 1000;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
-    { "server", 0, 0, G_OPTION_ARG_STRING, &server_url,
-      "Server URL (http://HOST:PORT; default: start this build's natter-server)", "URL" },
+    { "server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &server_urls,
+      "Server URL (http://HOST:PORT; default: start this build's natter-server); repeated: "
+      "nodes of one cluster, clients spread over them in turn, half the messages to a client "
+      "on another node",
+      "URL" },
     { "clients", 0, 0, G_OPTION_ARG_INT, &n_clients, "Connected clients (default 10)", "N" },
     { "rate", 0, 0, G_OPTION_ARG_DOUBLE, &rate, "Messages per second in total (default 100)", "R" },
     { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &duration_s, "Seconds of sending (default 10)", "S" },
@@ -345,7 +527,12 @@ natter_bench_chat_main (int argc, char **argv)
       "Log in the users of FILE (email:password lines) instead of registering", "FILE" },
     { "save-users", 0, 0, G_OPTION_ARG_FILENAME, &save_users_file,
       "Write the registered users to FILE for --users", "FILE" },
-    { "server-pid", 0, 0, G_OPTION_ARG_INT, &server_pid, "Report the server's RSS and CPU", "PID" },
+    { "server-pid", 0, 0, G_OPTION_ARG_STRING_ARRAY, &server_pid_texts,
+      "Report the server's RSS and CPU; repeated: each node's CPU, in --server order", "PID" },
+    { "redis-pid", 0, 0, G_OPTION_ARG_INT, &redis_pid, "Report redis-server's CPU per message",
+      "PID" },
+    { "postgres-pid", 0, 0, G_OPTION_ARG_INT, &postgres_pid,
+      "Report the CPU per message of PostgreSQL (this postmaster and its children)", "PID" },
     { "server-cpus", 0, 0, G_OPTION_ARG_STRING, &server_cpus,
       "Pin the server this command starts to these CPUs (taskset's list: 0 or 0,1)", "LIST" },
     { "concurrency", 0, 0, G_OPTION_ARG_INT, &concurrency,
@@ -394,6 +581,16 @@ natter_bench_chat_main (int argc, char **argv)
     return 2;
   }
 
+  if (!parse_pids (server_pid_texts, server_pids) || redis_pid < 0 || postgres_pid < 0) {
+    g_printerr ("natter-bench chat: --server-pid, --redis-pid and --postgres-pid take a "
+                "process id\n");
+    return 2;
+  }
+  if (server_pids->len > 0)
+    server_pid = g_array_index (server_pids, int, 0);
+  if (server_urls != NULL && server_urls[0] != NULL)
+    server_url = g_strdup (server_urls[0]);
+
   if (n_clients < 2 || rate <= 0 || duration_s <= 0 || drain_s < 0 || concurrency < 1 ||
       loop_interval_us < 0) {
     g_printerr ("natter-bench chat: needs --clients ≥ 2, --rate > 0, --duration > 0\n");
@@ -420,6 +617,33 @@ natter_bench_chat_main (int argc, char **argv)
     g_printerr ("natter-bench chat: %s\n", error->message);
     return 2;
   }
+  /* Accounts are made on the first node (the nodes share one store); the
+   * WebSockets go to every node in turn. */
+  g_ptr_array_add (node_urls, g_strdup (chat.bench.base_url));
+  for (guint i = 1; server_urls != NULL && server_urls[i] != NULL; i++) {
+    g_autoptr (GUri) uri = g_uri_parse (server_urls[i], G_URI_FLAGS_NONE, NULL);
+    char *url = g_strdup (server_urls[i]);
+
+    if (uri == NULL || (g_strcmp0 (g_uri_get_scheme (uri), "http") != 0 &&
+                        g_strcmp0 (g_uri_get_scheme (uri), "https") != 0)) {
+      g_printerr ("natter-bench chat: --server: %s is not an http:// or https:// URL\n",
+                  server_urls[i]);
+      g_free (url);
+      chat_clear (&chat);
+      return 2;
+    }
+    while (g_str_has_suffix (url, "/"))
+      url[strlen (url) - 1] = '\0';
+    g_ptr_array_add (node_urls, url);
+  }
+  chat.n_nodes = node_urls->len;
+  if (server_pids->len > 1)
+    for (guint i = 0; i < server_pids->len; i++) {
+      g_autofree char *key = g_strdup_printf ("node_%u", i + 1);
+      g_autofree char *label = g_strdup_printf ("node %u", i + 1);
+
+      watched_add (watched, key, label, g_array_index (server_pids, int, i), FALSE);
+    }
 
   if (local_server.process == NULL && rate / n_clients > NATTER_CHAT_RATE_PER_S)
     g_printerr ("natter-bench chat: %.1f messages/s per client is over the server's default "
@@ -460,6 +684,7 @@ natter_bench_chat_main (int argc, char **argv)
 
     connection->index = i;
     connection->user = g_ptr_array_index (chat.users, i);
+    connection->base_url = g_ptr_array_index (node_urls, i % chat.n_nodes);
     connection->on_frame = on_chat_frame;
     connection->user_data = &chat;
     g_ptr_array_add (chat.connections, connection);
@@ -491,10 +716,19 @@ natter_bench_chat_main (int argc, char **argv)
   chat.n_planned = connected >= 2 ? (guint64) (rate * duration_s + 0.5) : 0;
   chat.records = g_array_sized_new (FALSE, TRUE, sizeof (ChatRecord), (guint) chat.n_planned + 1);
   chat.rand = g_rand_new ();
+  chat.event_ids = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  for (guint i = 0; i < chat.connections->len; i++)
+    g_ptr_array_add (chat.event_ids, g_array_new (FALSE, FALSE, sizeof (guint64)));
+  /* After connecting: PostgreSQL's backends for the nodes exist by now. */
+  if (redis_pid > 0)
+    watched_add (watched, "redis", "redis-server", redis_pid, FALSE);
+  if (postgres_pid > 0)
+    watched_add (watched, "postgres", "PostgreSQL", postgres_pid, TRUE);
 
   clock_id = g_timeout_add (50, on_clock_tick, NULL);
   self_cpu_start_us = natter_bench_self_cpu_us ();
   natter_bench_read_proc (server_pid, &server_sending);
+  watched_sample (watched, FALSE);
   chat.send_start_us = g_get_monotonic_time ();
   chat.send_end_us = chat.send_start_us + (gint64) (duration_s * G_USEC_PER_SEC);
   if (chat.n_planned > 0) {
@@ -509,6 +743,7 @@ natter_bench_chat_main (int argc, char **argv)
   natter_bench_iterate_until (drained, &chat, G_MAXINT64, loop_interval_us);
   self_cpu_us = natter_bench_self_cpu_us () - self_cpu_start_us;
   natter_bench_read_proc (server_pid, &server_end);
+  watched_sample (watched, TRUE);
   measure_end_us = g_get_monotonic_time ();
   g_source_remove (clock_id);
 
@@ -518,6 +753,8 @@ natter_bench_chat_main (int argc, char **argv)
   /* Loss and latency, from the records. */
   latencies = g_array_sized_new (FALSE, FALSE, sizeof (gint64), (guint) chat.n_delivered + 1);
   ack_latencies = g_array_sized_new (FALSE, FALSE, sizeof (gint64), (guint) chat.n_acked + 1);
+  latencies_same = g_array_new (FALSE, FALSE, sizeof (gint64));
+  latencies_cross = g_array_new (FALSE, FALSE, sizeof (gint64));
   for (guint i = 0; i < chat.records->len; i++) {
     ChatRecord *record = &g_array_index (chat.records, ChatRecord, i);
 
@@ -525,7 +762,10 @@ natter_bench_chat_main (int argc, char **argv)
       gint64 latency_us = record->delivered_us - record->sent_us;
 
       g_array_append_val (latencies, latency_us);
+      g_array_append_val (record->cross_node ? latencies_cross : latencies_same, latency_us);
     }
+    if (record->cross_node)
+      n_cross_sent++;
     if (record->acks > 0) {
       gint64 latency_us = record->acked_us - record->sent_us;
 
@@ -538,6 +778,9 @@ natter_bench_chat_main (int argc, char **argv)
   }
   natter_bench_sort (latencies);
   natter_bench_sort (ack_latencies);
+  natter_bench_sort (latencies_same);
+  natter_bench_sort (latencies_cross);
+  n_gaps = count_gaps (&chat, &n_event_ids);
 
   natter_bench_report_init (&report, "chat");
   natter_bench_report_section (&report, "setup");
@@ -573,6 +816,9 @@ natter_bench_chat_main (int argc, char **argv)
   natter_bench_report_int (&report, "unacked", "unacked (no ack, no error)", (gint64) n_unacked);
   natter_bench_report_int (&report, "failed", "refused (error frame)", (gint64) chat.n_failed);
   natter_bench_report_int (&report, "misrouted", "misrouted", (gint64) chat.n_misrouted);
+  natter_bench_report_int (&report, "gaps", "event ids missing (gaps)", (gint64) n_gaps);
+  natter_bench_report_int (&report, "event_ids_seen", "event ids seen (acks, deliveries)",
+                           (gint64) n_event_ids);
   natter_bench_report_int (&report, "echoes", "copies to the sender", (gint64) chat.n_echoes);
 
   natter_bench_report_section (&report, "latency (send to recipient's chat_message)");
@@ -588,6 +834,23 @@ natter_bench_chat_main (int argc, char **argv)
                               natter_bench_percentile_ms (ack_latencies, 50));
   natter_bench_report_double (&report, "ack_p99_ms", "ack p99", "ms",
                               natter_bench_percentile_ms (ack_latencies, 99));
+
+  if (chat.n_nodes > 1) {
+    natter_bench_report_section (&report, "nodes (client i on node i mod N)");
+    natter_bench_report_int (&report, "nodes", "nodes", chat.n_nodes);
+    natter_bench_report_int (&report, "cross_node_sent", "sent to a client on another node",
+                             (gint64) n_cross_sent);
+    natter_bench_report_int (&report, "same_node_sent", "sent to a client on the same node",
+                             (gint64) (chat.n_sent - n_cross_sent));
+    natter_bench_report_double (&report, "latency_same_node_p50_ms", "same-node p50", "ms",
+                                natter_bench_percentile_ms (latencies_same, 50));
+    natter_bench_report_double (&report, "latency_same_node_p99_ms", "same-node p99", "ms",
+                                natter_bench_percentile_ms (latencies_same, 99));
+    natter_bench_report_double (&report, "latency_cross_node_p50_ms", "cross-node p50", "ms",
+                                natter_bench_percentile_ms (latencies_cross, 50));
+    natter_bench_report_double (&report, "latency_cross_node_p99_ms", "cross-node p99", "ms",
+                                natter_bench_percentile_ms (latencies_cross, 99));
+  }
 
   natter_bench_report_section (&report, "processes (while sending and draining)");
   /* CPU per delivered message does not depend on what else the machine
@@ -611,13 +874,27 @@ natter_bench_chat_main (int argc, char **argv)
     natter_bench_report_int (&report, "server_rss_peak_kib", "server RSS peak (KiB)",
                              (gint64) server_end.hwm_kib);
   }
+  for (guint i = 0; i < watched->len; i++) {
+    Watched *entry = g_ptr_array_index (watched, i);
+    g_autofree char *percent_key = g_strdup_printf ("%s_cpu_percent", entry->key);
+    g_autofree char *percent_label = g_strdup_printf ("%s CPU", entry->label);
+    g_autofree char *message_key = g_strdup_printf ("%s_cpu_us_per_message", entry->key);
+    g_autofree char *message_label = g_strdup_printf ("%s CPU per message", entry->label);
+
+    natter_bench_report_double (
+      &report, percent_key, percent_label, "% of a core",
+      natter_bench_cpu_percent (&entry->start, &entry->end, measure_end_us - chat.send_start_us));
+    natter_bench_report_double (&report, message_key, message_label, "us",
+                                (double) natter_bench_cpu_us (&entry->start, &entry->end) /
+                                  MAX (chat.n_delivered, 1));
+  }
   natter_bench_report_int (&report, "frames_received", "frames received",
                            (gint64) chat.n_frames_in);
   natter_bench_report_errors (&report, &chat.bench.errors);
   natter_bench_report_print (&report, json);
 
   /* Loss and duplicates are bugs, not slowness: they fail the run. */
-  status = n_lost > 0 || chat.n_duplicated > 0 ? 1 : 0;
+  status = n_lost > 0 || chat.n_duplicated > 0 || n_gaps > 0 ? 1 : 0;
   natter_bench_close_all (chat.connections, g_get_monotonic_time () + 5 * G_USEC_PER_SEC);
   chat_clear (&chat);
 

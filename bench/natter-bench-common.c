@@ -525,7 +525,8 @@ connector_start_more (Connector *connector)
     g_autofree char *url = NULL;
     g_autofree char *authorization = NULL;
 
-    url = g_strdup_printf ("%s/ws/%" G_GINT64_FORMAT "/%s", bench->base_url,
+    url = g_strdup_printf ("%s/ws/%" G_GINT64_FORMAT "/%s",
+                           connection->base_url != NULL ? connection->base_url : bench->base_url,
                            connection->user->profile_id, connection->user->profile_type);
     message = soup_message_new ("GET", url);
     authorization = g_strdup_printf ("Bearer %s", connection->user->token);

@@ -40,6 +40,7 @@ typedef void (*NatterBenchFrameFunc) (NatterBenchConnection *connection,
 struct _NatterBenchConnection {
   guint index;
   NatterBenchUser *user; /* unowned */
+  const char *base_url;  /* unowned; NULL: the bench's server (chat spreads over several) */
   SoupWebsocketConnection *websocket;
   gint64 started_us;
   gint64 hello_us; /* 0 until the server's hello */

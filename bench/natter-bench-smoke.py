@@ -12,7 +12,10 @@ build's natter-server itself) and checks that both calls had video both
 ways and that the setup times and each side's CPU (the callee of the CPU
 call is this build's natter-cli) are there; then `natter-bench calls
 --link`: a malformed link is refused, and one short call over a clean
-emulated link has video both ways (skipped without root). Prints TAP.
+emulated link has video both ways (skipped without root); last `natter-bench
+chat` with two --server URLs of the same server (two "nodes") and two
+--server-pid: half the messages counted cross-node, both latency splits and
+each node's CPU reported, no event id gaps. Prints TAP.
 
 Usage: natter-bench-smoke.py NATTER_SERVER NATTER_BENCH
 """
@@ -160,13 +163,42 @@ def check_calls_over_link(bench_binary):
     return failures
 
 
+def check_chat_nodes(bench_binary, url, pid):
+    """Two --server URLs (the same server twice: the bench cannot tell) spread
+    the clients and split the latencies into same-node and cross-node."""
+    bench = subprocess.run(
+        [bench_binary, "chat", "--server", url, "--server", url + "/", "--clients", "10",
+         "--rate", "50", "--duration", "1", "--drain", "5", "--server-pid", str(pid),
+         "--server-pid", str(pid), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=BENCH_TIMEOUT_S)
+    try:
+        result = json.loads(bench.stdout)
+        ok = (bench.returncode == 0 and result["nodes"] == 2 and result["sent"] == 50
+              and result["cross_node_sent"] == 25 and result["same_node_sent"] == 25
+              and result["lost"] == 0 and result["gaps"] == 0 and result["duplicated"] == 0
+              and result["latency_cross_node_p99_ms"] > 0
+              and result["latency_same_node_p99_ms"] > 0
+              and result["event_ids_seen"] >= 100
+              and "node_2_cpu_us_per_message" in result)
+    except (ValueError, KeyError, TypeError):
+        result, ok = None, False
+    if ok:
+        print("ok 10 - natter-bench chat over two --server URLs: 25 same-node (p99 %.2f ms), "
+              "25 cross-node (p99 %.2f ms), no gaps"
+              % (result["latency_same_node_p99_ms"], result["latency_cross_node_p99_ms"]))
+        return 0
+    print("not ok 10 - natter-bench chat over two --server URLs (exit %d): %s %s"
+          % (bench.returncode, bench.stdout.strip(), bench.stderr.strip()[-500:]))
+    return 1
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
     server_binary, bench_binary = sys.argv[1], sys.argv[2]
 
-    print("1..9")
+    print("1..10")
     with tempfile.TemporaryDirectory(prefix="natter-bench-smoke-") as tmp:
         server = subprocess.Popen(
             # Every bench client comes from 127.0.0.1: lift the per-address
@@ -196,10 +228,11 @@ def main():
                   % (result["clients_connected"], result["sent"], bench.returncode))
 
             failures = 0
-            if result["lost"] == 0 and result["duplicated"] == 0:
-                print("ok 3 - nothing lost or duplicated")
+            if result["lost"] == 0 and result["duplicated"] == 0 and result["gaps"] == 0:
+                print("ok 3 - nothing lost or duplicated, no event id gaps")
             else:
-                print("not ok 3 - lost %d, duplicated %d" % (result["lost"], result["duplicated"]))
+                print("not ok 3 - lost %d, duplicated %d, gaps %d"
+                      % (result["lost"], result["duplicated"], result["gaps"]))
                 failures += 1
             if result["delivered"] > 0:
                 print("ok 4 - %d messages delivered, p99 %.2f ms"
@@ -211,6 +244,7 @@ def main():
             failures += check_idle(bench_binary, url, server.pid)
             failures += check_calls(bench_binary)
             failures += check_calls_over_link(bench_binary)
+            failures += check_chat_nodes(bench_binary, url, server.pid)
             return 1 if failures else 0
         finally:
             server.send_signal(signal.SIGTERM)
