@@ -32,6 +32,11 @@
 /* What a bus message carries: a stored event, or a frame stored nowhere. */
 #define EVENT_KIND "event"
 #define FRAME_KIND_PREFIX "frame:"
+/* On a profile's channel: a presence frame (online) of a profile that just
+ * became its contact, told to its connections if that one is online. */
+#define INTRODUCE_KIND "introduce"
+
+static void on_introduced (NatterHub *self, const char *to_key, const char *text);
 /* Events and requests kept while the bus is down, at most. */
 #define UNPUBLISHED_MAX 65536
 
@@ -608,6 +613,10 @@ on_bus_message (NatterServerBus *bus, const char *channel, GBytes *payload, Natt
     return;
   key = channel + strlen (PROFILE_CHANNEL_PREFIX);
 
+  if (g_str_equal (kind, INTRODUCE_KIND)) {
+    on_introduced (self, key, text);
+    return;
+  }
   if (g_str_has_prefix (kind, FRAME_KIND_PREFIX)) {
     NatterFrameType frame_type = natter_frame_type_from_string (kind + strlen (FRAME_KIND_PREFIX));
 
@@ -912,6 +921,9 @@ on_presence_queried (NatterServerBus *bus,
 
 #define PRESENCE_MEMBER_KEY "natter-presence-member"
 
+static void
+query_elsewhere (NatterHub *self, NatterHubConnection *connection, GPtrArray *contacts_elsewhere);
+
 /**
  * natter_hub_nodes_presence_opened:
  * @self: the hub
@@ -929,9 +941,6 @@ natter_hub_nodes_presence_opened (NatterHub *self,
                                   GPtrArray *contacts_elsewhere)
 {
   g_autofree char *member = NULL;
-  g_autoptr (GPtrArray) keys = NULL;
-  PresenceGreet *greet;
-  guint64 request;
 
   if (!self->shared)
     return;
@@ -946,6 +955,17 @@ natter_hub_nodes_presence_opened (NatterHub *self,
                                     : NATTER_MAX_CONNECTIONS_PER_USER);
   g_object_set_data_full (G_OBJECT (connection), PRESENCE_MEMBER_KEY, g_steal_pointer (&member),
                           g_free);
+  query_elsewhere (self, connection, contacts_elsewhere);
+}
+
+/* @connection learns which of @contacts (none with a connection here) are
+ * online on other nodes, once Redis answers. */
+static void
+query_elsewhere (NatterHub *self, NatterHubConnection *connection, GPtrArray *contacts_elsewhere)
+{
+  g_autoptr (GPtrArray) keys = NULL;
+  PresenceGreet *greet;
+  guint64 request;
 
   if (contacts_elsewhere == NULL || contacts_elsewhere->len == 0)
     return;
@@ -992,6 +1012,69 @@ on_connection_refused (NatterServerBus *bus, const char *member, NatterHub *self
   count (self, "natter_node_connections_refused_total", 1);
   natter_hub_connection_close (connection, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
                                "too many connections");
+}
+
+/* The connections of @to_key here learn that @about is online, if it is on
+ * any node: at once when it has a connection here, else once Redis says. */
+static void
+tell_presence_here (NatterHub *self, const char *to_key, const NatterProfile *about)
+{
+  GPtrArray *connections = natter_hub_lookup_connections (self, to_key);
+  g_autofree char *about_key = natter_hub_profile_key (about->profile_id, about->profile_type);
+  g_autoptr (GPtrArray) contacts = NULL;
+
+  if (connections == NULL)
+    return;
+  if (natter_hub_lookup_connections (self, about_key) != NULL) {
+    g_autofree char *text = presence_json (about, TRUE);
+
+    natter_hub_send_to_profile (self, to_key, NULL, "presence", text);
+    return;
+  }
+  contacts = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
+  g_ptr_array_add (contacts, natter_profile_copy (about));
+  for (guint i = 0; i < connections->len; i++)
+    query_elsewhere (self, g_ptr_array_index (connections, i), contacts);
+}
+
+/**
+ * natter_hub_nodes_introduce:
+ * @self: the hub
+ * @a: a profile
+ * @b: a profile that just became @a's contact
+ *
+ * Among several nodes each side learns the other's presence wherever
+ * their connections are: this node's connections of either from Redis,
+ * and the other nodes' through the two profiles' channels.
+ */
+void
+natter_hub_nodes_introduce (NatterHub *self, const NatterProfile *a, const NatterProfile *b)
+{
+  g_autofree char *a_key = natter_hub_profile_key (a->profile_id, a->profile_type);
+  g_autofree char *b_key = natter_hub_profile_key (b->profile_id, b->profile_type);
+  g_autofree char *a_text = presence_json (a, TRUE);
+  g_autofree char *b_text = presence_json (b, TRUE);
+
+  g_return_if_fail (self->shared);
+
+  tell_presence_here (self, a_key, b);
+  tell_presence_here (self, b_key, a);
+  natter_hub_nodes_publish_to_profile (self, a_key, INTRODUCE_KIND, b_text);
+  natter_hub_nodes_publish_to_profile (self, b_key, INTRODUCE_KIND, a_text);
+}
+
+static void
+on_introduced (NatterHub *self, const char *to_key, const char *text)
+{
+  g_autoptr (NatterFrame) presence = NULL;
+  g_autoptr (GError) error = NULL;
+
+  presence = natter_frame_parse (text, strlen (text), NATTER_DIRECTION_TO_CLIENT, NULL, &error);
+  if (presence == NULL || presence->type != NATTER_FRAME_PRESENCE || presence->profile == NULL) {
+    g_warning ("An introduction on the bus that is no presence frame: dropped");
+    return;
+  }
+  tell_presence_here (self, to_key, presence->profile);
 }
 
 void

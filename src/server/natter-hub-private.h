@@ -147,6 +147,7 @@ void natter_hub_nodes_publish_to_node (NatterHub *self,
                                        const char *node_id,
                                        const char *kind,
                                        const char *text);
+void natter_hub_nodes_introduce (NatterHub *self, const NatterProfile *a, const NatterProfile *b);
 void natter_hub_nodes_publish_to_profile (NatterHub *self,
                                           const char *profile_key,
                                           const char *kind,

@@ -425,6 +425,11 @@ on_introduction_read (NatterHub *self, gpointer result, gpointer user_data)
 
     if (natter_hub_lookup_connections (self, newcomer_key) == NULL)
       return;
+    /* Among several nodes the other may be online elsewhere. */
+    if (self->shared) {
+      natter_hub_nodes_introduce (self, newcomer, other);
+      continue;
+    }
     if (natter_hub_lookup_connections (self, other_key) == NULL)
       continue;
 
@@ -1255,6 +1260,11 @@ natter_hub_introduce (NatterHub *self, const NatterProfile *a, const NatterProfi
   g_autofree char *a_text = NULL;
   g_autofree char *b_text = NULL;
 
+  /* Among several nodes either may be online elsewhere. */
+  if (self->shared) {
+    natter_hub_nodes_introduce (self, a, b);
+    return;
+  }
   if (natter_hub_lookup_connections (self, a_key) == NULL ||
       natter_hub_lookup_connections (self, b_key) == NULL)
     return;
