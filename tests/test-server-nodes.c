@@ -418,6 +418,76 @@ test_typing_across_nodes (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (natter_test_ws_count (alice->ws, "typing"), ==, 0);
 }
 
+/* The last presence frame about @about that reached @ws within @timeout_ms
+ * (NULL: none); earlier ones are dropped. */
+static NatterFrame *
+last_presence_of (NatterTestWs *ws, const NatterProfile *about, guint timeout_ms)
+{
+  NatterFrame *last = NULL;
+  NatterFrame *frame;
+
+  while ((frame = natter_test_ws_wait_for (ws, "presence", last == NULL ? timeout_ms : 300)) !=
+         NULL) {
+    if (frame->profile != NULL && frame->profile->profile_id == about->profile_id &&
+        g_strcmp0 (frame->profile->profile_type, about->profile_type) == 0) {
+      g_clear_pointer (&last, natter_frame_free);
+      last = frame;
+    } else {
+      natter_frame_free (frame);
+    }
+  }
+  return last;
+}
+
+/* A block made through one node stops presence between the two wherever
+ * their connections are: Bob (on B) blocks Alice (on A) through node A's
+ * API, and each hears the other go offline. */
+static void
+test_block_across_nodes (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (Client) alice = NULL;
+  g_autoptr (Client) bob = NULL;
+  g_autoptr (NatterFrame) bob_online = NULL;
+  g_autoptr (NatterFrame) alice_hears = NULL;
+  g_autoptr (NatterFrame) bob_hears = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *answer = NULL;
+  guint64 subscribed_a;
+  guint64 subscribed_b;
+  guint status = 0;
+
+  if (fixture->redis == NULL)
+    return;
+
+  natter_test_peers_befriend (fixture->a, fixture->alice, fixture->bob);
+  subscribed_a = natter_test_server_metric (fixture->a, PROFILE_SUBSCRIPTIONS);
+  subscribed_b = natter_test_server_metric (fixture->b, PROFILE_SUBSCRIPTIONS);
+  alice = client_open (fixture->a, fixture->alice);
+  bob = client_open (fixture->b, fixture->bob);
+  wait_for_subscriptions (fixture->a, subscribed_a + 1);
+  wait_for_subscriptions (fixture->b, subscribed_b + 1);
+  /* Contacts on two nodes: Alice hears Bob online. */
+  bob_online = last_presence_of (alice->ws, fixture->bob->profile, DELIVERY_MS);
+  g_assert_nonnull (bob_online);
+  g_assert_true (bob_online->online);
+
+  path = g_strdup_printf ("/api/as/%" G_GINT64_FORMAT "/%s/blocks",
+                          fixture->bob->profile->profile_id, fixture->bob->profile->profile_type);
+  body =
+    g_strdup_printf ("{\"profile_id\":%" G_GINT64_FORMAT ",\"profile_type\":\"%s\"}",
+                     fixture->alice->profile->profile_id, fixture->alice->profile->profile_type);
+  answer = natter_test_http (fixture->a, "POST", path, fixture->bob->token, body, &status);
+  g_assert_cmpuint (status, ==, 204);
+
+  alice_hears = last_presence_of (alice->ws, fixture->bob->profile, DELIVERY_MS);
+  g_assert_nonnull (alice_hears);
+  g_assert_false (alice_hears->online);
+  bob_hears = last_presence_of (bob->ws, fixture->alice->profile, DELIVERY_MS);
+  g_assert_nonnull (bob_hears);
+  g_assert_false (bob_hears->online);
+}
+
 /* TRUE once the process is stopped (SIGSTOP is delivered asynchronously). */
 static gboolean
 process_stopped (GPid pid)
@@ -679,6 +749,7 @@ main (int argc, char **argv)
   ADD ("/natter/server-nodes/jump-reads-a-receipt", test_jump_reads_a_receipt);
   ADD ("/natter/server-nodes/typing-across-nodes", test_typing_across_nodes);
   ADD ("/natter/server-nodes/logout-across-nodes", test_logout_across_nodes);
+  ADD ("/natter/server-nodes/block-across-nodes", test_block_across_nodes);
 #undef ADD
   g_test_add_func ("/natter/server-nodes/expired-token-everywhere", test_expired_token_everywhere);
   g_test_add_func ("/natter/server-nodes/bad-options", test_bad_options);

@@ -1297,6 +1297,17 @@ natter_hub_profile_blocked (NatterHub *self,
 
   blocker_key = natter_hub_profile_key (blocker->profile_id, blocker->profile_type);
   blocked_key = natter_hub_profile_key (blocked->profile_id, blocked->profile_type);
+  /* Among several nodes either may be online on another node: both sides'
+   * connections everywhere hear it (an offline they knew already is
+   * harmless). */
+  if (self->shared) {
+    g_autofree char *blocker_text = presence_json (blocker, FALSE);
+    g_autofree char *blocked_text = presence_json (blocked, FALSE);
+
+    natter_hub_relay_frame (self, blocked_key, "presence", blocker_text);
+    natter_hub_relay_frame (self, blocker_key, "presence", blocked_text);
+    return;
+  }
   if (natter_hub_lookup_connections (self, blocker_key) != NULL) {
     g_autofree char *text = presence_json (blocker, FALSE);
 
