@@ -798,17 +798,20 @@ find_token (SoupServerMessage *message, GHashTable *query)
   return NULL;
 }
 
-/* An upgrade request paused while the store reads its token. */
+/* An upgrade request paused while the store reads its token (and, among
+ * several nodes, while Redis counts the user's connections). */
 typedef struct {
   NatterHub *hub;
   SoupServerMessage *message;
   gulong disconnected_id;
   gboolean disconnected;
+  NatterStoreAuth *found; /* while Redis counts */
 } UpgradeJob;
 
 static void
 upgrade_job_free (UpgradeJob *job)
 {
+  g_clear_pointer (&job->found, natter_store_auth_free);
   g_clear_signal_handler (&job->disconnected_id, job->message);
   g_clear_object (&job->message);
   g_clear_object (&job->hub);
@@ -825,6 +828,56 @@ on_upgrade_disconnected (SoupServerMessage *message, gpointer user_data)
   job->disconnected = TRUE;
 }
 
+/* Every check passed: the handshake. */
+static void
+accept_upgrade (NatterHub *self, SoupServerMessage *message, NatterStoreAuth *found)
+{
+  HubAuth *auth = g_new0 (HubAuth, 1);
+
+  auth->user_id = found->user_id;
+  auth->token_id = found->token_id;
+  auth->profile = g_steal_pointer (&found->profile);
+  g_object_set_data_full (G_OBJECT (message), AUTH_DATA_KEY, auth, hub_auth_free);
+
+  /* No subprotocol and no extension. permessage-deflate is not offered:
+   * chat frames are small, inflating each one costs the routing thread
+   * CPU, and a compressed frame is a decompression bomb waiting to happen
+   * (a client that sends RSV1 anyway is closed). A request that is no
+   * handshake gets libsoup's 400. */
+  if (soup_websocket_server_process_handshake (message, NULL, NULL, NULL, NULL))
+    g_signal_connect_object (message, "wrote-informational", G_CALLBACK (on_upgrade_written), self,
+                             0);
+}
+
+/* Among several nodes: one over the cap on all nodes together is refused
+ * like one over it here (429). A connection that wins a race past this
+ * check is still closed after hello by the capped add in Redis
+ * (natter-hub-nodes.c); without an answer from Redis the upgrade goes on
+ * and that add decides. */
+static void
+on_upgrade_counted (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (UpgradeJob) job = user_data;
+  NatterHub *self = job->hub;
+  g_autoptr (GError) error = NULL;
+  gssize count;
+
+  count = natter_server_bus_count_connections_finish (NATTER_SERVER_BUS (source), result, &error);
+  if (job->disconnected)
+    return;
+  if (count < 0)
+    g_debug ("Redis did not count a user's connections: %s", error->message);
+
+  if (self->shutting_down)
+    refuse (job->message, SOUP_STATUS_SERVICE_UNAVAILABLE, "internal",
+            "the server is shutting down");
+  else if (count >= 0 && (gsize) count >= max_connections_per_user (self))
+    refuse (job->message, 429, "rate_limited", "too many connections");
+  else
+    accept_upgrade (self, job->message, job->found);
+  soup_server_message_unpause (job->message);
+}
+
 /* The rest of the checks of on_websocket_request (), once the token and
  * the profile are read; then the handshake. */
 static void
@@ -837,7 +890,6 @@ on_upgrade_authenticated (GObject *source, GAsyncResult *result, gpointer user_d
   g_autoptr (NatterStoreAuth) found = NULL;
   g_autoptr (GError) error = NULL;
   const char *origin;
-  HubAuth *auth;
 
   found = natter_server_store_authenticate_finish (NATTER_SERVER_STORE (source), result, &error);
   if (job->disconnected)
@@ -860,21 +912,16 @@ on_upgrade_authenticated (GObject *source, GAsyncResult *result, gpointer user_d
   } else if (GPOINTER_TO_UINT (g_hash_table_lookup (self->by_user, &found->user_id)) >=
              max_connections_per_user (self)) {
     refuse (message, 429, "rate_limited", "too many connections");
-  } else {
-    auth = g_new0 (HubAuth, 1);
-    auth->user_id = found->user_id;
-    auth->token_id = found->token_id;
-    auth->profile = g_steal_pointer (&found->profile);
-    g_object_set_data_full (G_OBJECT (message), AUTH_DATA_KEY, auth, hub_auth_free);
+  } else if (self->shared) {
+    /* The cap counts the user's connections on every node: Redis knows. */
+    gint64 user_id = found->user_id;
 
-    /* No subprotocol and no extension. permessage-deflate is not offered:
-     * chat frames are small, inflating each one costs the routing thread
-     * CPU, and a compressed frame is a decompression bomb waiting to happen
-     * (a client that sends RSV1 anyway is closed). A request that is no
-     * handshake gets libsoup's 400. */
-    if (soup_websocket_server_process_handshake (message, NULL, NULL, NULL, NULL))
-      g_signal_connect_object (message, "wrote-informational", G_CALLBACK (on_upgrade_written),
-                               self, 0);
+    job->found = g_steal_pointer (&found);
+    natter_server_bus_count_connections_async (self->bus, user_id, on_upgrade_counted,
+                                               g_steal_pointer (&job));
+    return;
+  } else {
+    accept_upgrade (self, message, found);
   }
   soup_server_message_unpause (message);
 }

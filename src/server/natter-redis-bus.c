@@ -640,6 +640,42 @@ natter_redis_bus_iface_query_presence (NatterServerBus *bus,
 }
 
 static void
+on_nodes_counted (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  GError *error = NULL;
+  gssize count;
+
+  count = natter_redis_nodes_count_connections_finish (NATTER_REDIS_NODES (source), result, &error);
+  if (count < 0)
+    g_task_return_error (task, error);
+  else
+    g_task_return_int (task, count);
+}
+
+static void
+natter_redis_bus_iface_count_connections_async (NatterServerBus *bus,
+                                                gint64 user_id,
+                                                GAsyncReadyCallback callback,
+                                                gpointer user_data)
+{
+  GTask *task = g_task_new (bus, NULL, callback, user_data);
+
+  natter_redis_nodes_count_connections_async (NATTER_REDIS_BUS (bus)->nodes, user_id,
+                                              on_nodes_counted, task);
+}
+
+static gssize
+natter_redis_bus_iface_count_connections_finish (NatterServerBus *bus,
+                                                 GAsyncResult *result,
+                                                 GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, bus), -1);
+
+  return g_task_propagate_int (G_TASK (result), error);
+}
+
+static void
 on_call_checked (guint64 request,
                  const char *verdict,
                  gint64 ringing_call_log_id,
@@ -717,6 +753,8 @@ natter_redis_bus_iface_init (NatterServerBusInterface *iface)
   iface->add_presence = natter_redis_bus_iface_add_presence;
   iface->remove_presence = natter_redis_bus_iface_remove_presence;
   iface->query_presence = natter_redis_bus_iface_query_presence;
+  iface->count_connections_async = natter_redis_bus_iface_count_connections_async;
+  iface->count_connections_finish = natter_redis_bus_iface_count_connections_finish;
   iface->own_call = natter_redis_bus_iface_own_call;
   iface->release_call = natter_redis_bus_iface_release_call;
   iface->get_node_id = natter_redis_bus_iface_get_node_id;

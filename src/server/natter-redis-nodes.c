@@ -737,3 +737,74 @@ natter_redis_nodes_query (NatterRedisNodes *self, guint64 request, const char *c
   }
   return TRUE;
 }
+
+/* KEYS: the user's connections. How many have not expired. */
+static const char connections_count_script[] =
+  NOW_MS "return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')\n";
+
+static void
+on_connections_counted (NatterRedisConnection *connection,
+                        const redisReply *reply,
+                        gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+
+  if (reply == NULL || reply_is_error (reply, "a count of a user's connections") ||
+      reply->type != REDIS_REPLY_INTEGER)
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED,
+                             "Redis did not count the user's connections");
+  else
+    g_task_return_int (task, MAX (reply->integer, 0));
+}
+
+/**
+ * natter_redis_nodes_count_connections_async:
+ * @self: a registry
+ * @user_id: a user
+ * @callback: told once Redis answered (or cannot)
+ * @user_data: for @callback
+ *
+ * Counts the user's connections on all nodes together, as the capped add
+ * of natter_redis_nodes_presence_add () does.
+ */
+void
+natter_redis_nodes_count_connections_async (NatterRedisNodes *self,
+                                            gint64 user_id,
+                                            GAsyncReadyCallback callback,
+                                            gpointer user_data)
+{
+  g_autofree char *key = NULL;
+  GTask *task;
+
+  g_return_if_fail (NATTER_IS_REDIS_NODES (self));
+
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, natter_redis_nodes_count_connections_async);
+  key = g_strdup_printf (USER_CONNECTIONS_PREFIX "%" G_GINT64_FORMAT, user_id);
+  {
+    const char *argv[] = { "EVAL", connections_count_script, "1", key };
+
+    if (!command (self, on_connections_counted, task, G_N_ELEMENTS (argv), argv)) {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "Redis is unreachable");
+      g_object_unref (task);
+    }
+  }
+}
+
+/**
+ * natter_redis_nodes_count_connections_finish:
+ * @self: a registry
+ * @result: the result
+ * @error: where Redis's failure goes
+ *
+ * Returns: the user's connections on all nodes, or -1 with @error set
+ */
+gssize
+natter_redis_nodes_count_connections_finish (NatterRedisNodes *self,
+                                             GAsyncResult *result,
+                                             GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), -1);
+
+  return g_task_propagate_int (G_TASK (result), error);
+}

@@ -52,5 +52,12 @@ void natter_redis_nodes_presence_add (
 void natter_redis_nodes_presence_remove (NatterRedisNodes *self, const char *member);
 gboolean
 natter_redis_nodes_query (NatterRedisNodes *self, guint64 request, const char *const *profile_keys);
+void natter_redis_nodes_count_connections_async (NatterRedisNodes *self,
+                                                 gint64 user_id,
+                                                 GAsyncReadyCallback callback,
+                                                 gpointer user_data);
+gssize natter_redis_nodes_count_connections_finish (NatterRedisNodes *self,
+                                                    GAsyncResult *result,
+                                                    GError **error);
 
 G_END_DECLS

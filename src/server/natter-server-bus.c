@@ -442,3 +442,53 @@ natter_server_bus_emit_connection_refused (NatterServerBus *self, const char *me
 
   g_signal_emit (self, signals[SIGNAL_CONNECTION_REFUSED], 0, member);
 }
+
+/**
+ * natter_server_bus_count_connections_async:
+ * @self: a bus
+ * @user_id: a user
+ * @callback: told once the bus answered
+ * @user_data: for @callback
+ *
+ * Counts the user's WebSocket connections on every node together (the
+ * backend's presence members), for the upgrade's connection cap.
+ */
+void
+natter_server_bus_count_connections_async (NatterServerBus *self,
+                                           gint64 user_id,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data)
+{
+  NatterServerBusInterface *iface;
+
+  g_return_if_fail (NATTER_IS_SERVER_BUS (self));
+
+  iface = NATTER_SERVER_BUS_GET_IFACE (self);
+  if (iface->count_connections_async == NULL) {
+    g_task_report_new_error (self, callback, user_data, natter_server_bus_count_connections_async,
+                             G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                             "This bus counts no connections");
+    return;
+  }
+  iface->count_connections_async (self, user_id, callback, user_data);
+}
+
+/**
+ * natter_server_bus_count_connections_finish:
+ * @self: a bus
+ * @result: the result
+ * @error: where the bus's failure goes
+ *
+ * Returns: the user's connections on all nodes, or -1 with @error set
+ */
+gssize
+natter_server_bus_count_connections_finish (NatterServerBus *self,
+                                            GAsyncResult *result,
+                                            GError **error)
+{
+  g_return_val_if_fail (NATTER_IS_SERVER_BUS (self), -1);
+
+  if (g_async_result_is_tagged (result, natter_server_bus_count_connections_async))
+    return g_task_propagate_int (G_TASK (result), error);
+  return NATTER_SERVER_BUS_GET_IFACE (self)->count_connections_finish (self, result, error);
+}

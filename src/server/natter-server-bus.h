@@ -79,6 +79,12 @@ struct _NatterServerBusInterface {
                          const char *from_state,
                          const char *to_state,
                          const char *member);
+  /* Optional too: a user's connections on all nodes together. */
+  void (*count_connections_async) (NatterServerBus *self,
+                                   gint64 user_id,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
+  gssize (*count_connections_finish) (NatterServerBus *self, GAsyncResult *result, GError **error);
 };
 
 const char *natter_server_bus_get_node_id (NatterServerBus *self);
@@ -113,6 +119,14 @@ gboolean natter_server_bus_move_call (NatterServerBus *self,
                                       const char *from_state,
                                       const char *to_state,
                                       const char *member);
+
+void natter_server_bus_count_connections_async (NatterServerBus *self,
+                                                gint64 user_id,
+                                                GAsyncReadyCallback callback,
+                                                gpointer user_data);
+gssize natter_server_bus_count_connections_finish (NatterServerBus *self,
+                                                   GAsyncResult *result,
+                                                   GError **error);
 
 /* For backends. */
 void natter_server_bus_emit_message (NatterServerBus *self, const char *channel, GBytes *payload);
