@@ -235,6 +235,56 @@ test_forged_sender_is_ignored (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (typing->from_name, ==, "alice");
 }
 
+/* Messages the frame alone refuses (to oneself; no recipient), in one
+ * batch with a good one: each gets its error with its ref, the good one
+ * its ack, and the server lives on (it once freed the refused ones' empty
+ * checks as if they were checks, and crashed). */
+static void
+test_refused_by_the_frame (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterTestWs) alice = natter_test_peer_open (fixture->server, fixture->alice);
+  g_autoptr (NatterFrame) to_self = NULL;
+  g_autoptr (NatterFrame) nobody = NULL;
+  g_autoptr (NatterFrame) ack = NULL;
+  g_autoptr (NatterFrame) again = NULL;
+
+  natter_test_ws_send_printf (
+    alice,
+    "{\"type\":\"chat_message\",\"client_msg_id\":\"self\","
+    "\"to_profile_id\":%" G_GINT64_FORMAT ",\"to_profile_type\":\"%s\",\"text\":\"me\"}",
+    fixture->alice->profile->profile_id, fixture->alice->profile->profile_type);
+  natter_test_ws_send_printf (alice, "{\"type\":\"chat_message\",\"client_msg_id\":\"nobody\","
+                                     "\"text\":\"to whom?\"}");
+  natter_test_ws_send_printf (alice,
+                              "{\"type\":\"chat_message\",\"client_msg_id\":\"good\","
+                              "\"conversation_id\":%" G_GINT64_FORMAT ",\"text\":\"hi\"}",
+                              fixture->conversation_id);
+
+  /* The frame parser may refuse the second before the batch sees the
+   * first: told apart by their refs. */
+  to_self = natter_test_ws_expect (alice, "error");
+  nobody = natter_test_ws_expect (alice, "error");
+  if (g_strcmp0 (to_self->ref, "self") != 0) {
+    NatterFrame *swap = to_self;
+
+    to_self = nobody;
+    nobody = swap;
+  }
+  g_assert_cmpstr (to_self->code, ==, "not_allowed");
+  g_assert_cmpstr (to_self->ref, ==, "self");
+  g_assert_cmpstr (nobody->code, ==, "bad_frame");
+  g_assert_cmpstr (nobody->ref, ==, "nobody");
+  ack = natter_test_ws_expect (alice, "message_ack");
+  g_assert_cmpstr (ack->client_msg_id, ==, "good");
+
+  natter_test_ws_send_printf (alice,
+                              "{\"type\":\"chat_message\",\"client_msg_id\":\"after\","
+                              "\"conversation_id\":%" G_GINT64_FORMAT ",\"text\":\"still here\"}",
+                              fixture->conversation_id);
+  again = natter_test_ws_expect (alice, "message_ack");
+  g_assert_cmpstr (again->client_msg_id, ==, "after");
+}
+
 static void
 test_too_long (Fixture *fixture, gconstpointer data)
 {
@@ -442,6 +492,7 @@ main (int argc, char **argv)
   ADD ("/natter/server-chat/not-a-participant", test_not_a_participant);
   ADD ("/natter/server-chat/forged-sender-is-ignored", test_forged_sender_is_ignored);
   ADD ("/natter/server-chat/too-long", test_too_long);
+  ADD ("/natter/server-chat/refused-by-the-frame", test_refused_by_the_frame);
   ADD ("/natter/server-chat/typing-goes-to-the-others", test_typing_goes_to_the_others);
   ADD ("/natter/server-chat/mark-read-reaches-everyone", test_mark_read_reaches_everyone);
   ADD ("/natter/server-chat/acked-messages-survive-kill", test_acked_messages_survive_kill);

@@ -101,6 +101,10 @@ conversation_check_free (gpointer data)
 {
   ConversationCheck *check = data;
 
+  /* A batch holds NULL for a message its frame alone refused. */
+  if (check == NULL)
+    return;
+
   g_clear_pointer (&check->sender, natter_profile_free);
   g_clear_pointer (&check->to, natter_profile_free);
   g_clear_pointer (&check->participants, g_ptr_array_unref);
