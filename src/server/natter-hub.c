@@ -169,7 +169,12 @@ on_hub_query_done (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
   gpointer value = natter_server_store_query_finish (NATTER_SERVER_STORE (source), result, &error);
 
-  if (value == NULL)
+  /* Not found is an answer (a client may name a call or profile that
+   * does not exist), not a failure of the store. */
+  if (value == NULL &&
+      g_error_matches (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND))
+    g_debug ("Could not %s: %s", query->what, error->message);
+  else if (value == NULL)
     g_warning ("Could not %s: %s", query->what, error->message);
   query->done (query->hub, value, query->user_data);
   if (value != NULL && query->result_free != NULL)
