@@ -90,7 +90,8 @@ valgrind_skip=(outbox server-ws-postgresql server-chat-postgresql server-calls-p
   server-cli-postgresql server-nodes-postgresql server-node-liveness-postgresql
   server-node-faults-postgresql
   server-ws-two-nodes server-chat-two-nodes server-calls-two-nodes
-  server-attachments-two-nodes server-limits-two-nodes server-hardening-ws-two-nodes)
+  server-attachments-two-nodes server-limits-two-nodes server-hardening-ws-two-nodes
+  server-hardening-two-nodes server-http-two-nodes)
 if [ $# -eq 0 ] && [ "${NATTER_SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null 2>&1; then
   mapfile -t valgrind_tests < <(meson test -C "$build" --list 2>/dev/null | python3 -c '
 import sys

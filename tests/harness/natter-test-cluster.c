@@ -141,6 +141,13 @@ natter_test_cluster_pick_url (NatterTestCluster *self,
                    : natter_test_server_get_url (self->second);
 }
 
+/* Returns: (transfer none) (nullable): the second node, once started */
+NatterTestServer *
+natter_test_cluster_get_second_node (NatterTestCluster *self)
+{
+  return self->second;
+}
+
 void
 natter_test_cluster_free (NatterTestCluster *self)
 {

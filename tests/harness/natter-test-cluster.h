@@ -19,6 +19,7 @@ void natter_test_cluster_start_second_node (NatterTestCluster *self,
 const char *natter_test_cluster_pick_url (NatterTestCluster *self,
                                           const char *first_node_url,
                                           gboolean websocket);
+struct _NatterTestServer *natter_test_cluster_get_second_node (NatterTestCluster *self);
 void natter_test_cluster_free (NatterTestCluster *self);
 
 G_END_DECLS

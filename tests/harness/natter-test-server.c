@@ -618,6 +618,48 @@ natter_test_server_metric (NatterTestServer *server, const char *prefix)
   return total;
 }
 
+/**
+ * natter_test_server_get_n_nodes:
+ * @server: a running server
+ *
+ * Returns: 2 when @server is the first of two nodes (NATTER_TEST_NODES=2),
+ *   else 1
+ */
+guint
+natter_test_server_get_n_nodes (NatterTestServer *server)
+{
+  g_return_val_if_fail (server != NULL, 1);
+
+  return server->cluster != NULL && natter_test_cluster_get_second_node (server->cluster) != NULL
+           ? 2
+           : 1;
+}
+
+/**
+ * natter_test_server_metric_all_nodes:
+ * @server: a running server
+ * @prefix: as for natter_test_server_metric()
+ *
+ * natter_test_server_metric() added up over every node of @server: a
+ * client's connections land on either of two nodes.
+ *
+ * Returns: the sum, 0 if no line matches
+ */
+guint64
+natter_test_server_metric_all_nodes (NatterTestServer *server, const char *prefix)
+{
+  guint64 total;
+
+  g_return_val_if_fail (server != NULL, 0);
+
+  total = natter_test_server_metric (server, prefix);
+  if (natter_test_server_get_n_nodes (server) > 1)
+    total +=
+      natter_test_server_metric (natter_test_cluster_get_second_node (server->cluster), prefix);
+
+  return total;
+}
+
 static void
 on_scripted_websocket (SoupServer *server,
                        SoupServerMessage *message,

@@ -56,6 +56,8 @@ NatterUser *natter_test_server_register (NatterTestServer *server,
                                          char **out_token,
                                          NatterProfile **out_profile);
 guint64 natter_test_server_metric (NatterTestServer *server, const char *prefix);
+guint natter_test_server_get_n_nodes (NatterTestServer *server);
+guint64 natter_test_server_metric_all_nodes (NatterTestServer *server, const char *prefix);
 char *natter_test_server_fetch_metrics (NatterTestServer *server, guint *out_status);
 const char *natter_test_server_get_metrics_url (NatterTestServer *self);
 char *natter_test_server_login (NatterTestServer *server,

@@ -439,12 +439,22 @@ natter_test_peer_conversation_with (NatterTestServer *server,
 
 /* Makes @peer and @other contacts (PROTOCOL.md: presence only between
  * profiles who both took part): each sends one message in their direct
- * conversation, from a connection closed again afterwards. */
+ * conversation, from a connection closed again afterwards.
+ *
+ * On two nodes it returns only once both connections are gone from every
+ * node: each profile came online and went offline (four presence changes,
+ * counted by the node that decided them), so no offline of theirs reaches
+ * the test's next connections through Redis after their new online. */
+#define PRESENCE_CHANGES "natter_presence_changes_total "
+
 gint64
 natter_test_peers_befriend (NatterTestServer *server, NatterTestPeer *peer, NatterTestPeer *other)
 {
   gint64 conversation_id = natter_test_peer_conversation_with (server, peer, other);
   NatterTestPeer *both[] = { peer, other };
+  gboolean several_nodes = natter_test_server_get_n_nodes (server) > 1;
+  guint64 changes =
+    several_nodes ? natter_test_server_metric_all_nodes (server, PRESENCE_CHANGES) : 0;
 
   for (guint i = 0; i < G_N_ELEMENTS (both); i++) {
     g_autoptr (NatterTestWs) ws = natter_test_peer_open (server, both[i]);
@@ -457,6 +467,10 @@ natter_test_peers_befriend (NatterTestServer *server, NatterTestPeer *peer, Natt
       i, conversation_id, conversation_id);
     ack = natter_test_ws_expect (ws, "message_ack");
   }
+  if (several_nodes)
+    natter_test_wait_until (natter_test_server_metric_all_nodes (server, PRESENCE_CHANGES) >=
+                              changes + 2 * G_N_ELEMENTS (both),
+                            5000);
 
   return conversation_id;
 }
