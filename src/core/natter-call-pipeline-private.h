@@ -113,6 +113,7 @@ struct _NatterCallPipeline {
   gint audio_buffers_sent;
   gint video_frames_sent;
   NatterFrameTiming *video_received_timing; /* fps and freezes, each way */
+  NatterFrameTiming *video_decoded_timing;  /* received, as frames left the decoder */
   NatterFrameTiming *video_sent_timing;
   gboolean dtls_watched;
   GObject *dtls_transport;                    /* watched for its state */
