@@ -27,14 +27,35 @@ count_received_audio (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
-/* The latency the sinks were given (the pipeline's, from its latency
- * query); 0 if the video sink is not a base sink or has none yet. */
+/* The latency a synced video sink renders with: the one the sinks were
+ * given (the pipeline's), or, when no sink syncs (natter-cli's fakesinks
+ * get 0), what the video path upstream of @pad reports (mostly the jitter
+ * buffer's, which follows the round trip), asked again each second. */
 static GstClockTime
-video_sink_latency (NatterCallPipeline *self)
+video_render_latency (NatterCallPipeline *self, GstPad *pad)
 {
-  if (self->video_sink != NULL && GST_IS_BASE_SINK (self->video_sink))
-    return gst_base_sink_get_latency (GST_BASE_SINK (self->video_sink));
-  return 0;
+  gint64 now_us = g_get_monotonic_time ();
+
+  if (self->video_sink != NULL && GST_IS_BASE_SINK (self->video_sink)) {
+    GstClockTime latency = gst_base_sink_get_latency (GST_BASE_SINK (self->video_sink));
+
+    if (latency > 0)
+      return latency;
+  }
+  if (self->video_latency_asked_us == 0 ||
+      now_us - self->video_latency_asked_us >= G_USEC_PER_SEC) {
+    g_autoptr (GstQuery) query = gst_query_new_latency ();
+    gboolean live = FALSE;
+    GstClockTime min_latency = 0;
+
+    self->video_latency_asked_us = now_us;
+    if (gst_pad_query (pad, query)) {
+      gst_query_parse_latency (query, &live, &min_latency, NULL);
+      self->video_upstream_latency =
+        live && GST_CLOCK_TIME_IS_VALID (min_latency) ? min_latency : 0;
+    }
+  }
+  return self->video_upstream_latency;
 }
 
 /* Counts a decoded frame when it leaves the decoder and when a sink synced
@@ -67,7 +88,7 @@ time_received_frame (NatterCallPipeline *self, GstPad *pad, GstBuffer *buffer)
   }
   natter_frame_timing_add_scheduled_frame (
     self->video_received_timing, (gint64) (now / GST_USECOND),
-    (gint64) ((base_time + running_time + video_sink_latency (self)) / GST_USECOND));
+    (gint64) ((base_time + running_time + video_render_latency (self, pad)) / GST_USECOND));
 }
 
 static GstPadProbeReturn

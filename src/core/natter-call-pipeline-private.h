@@ -114,6 +114,9 @@ struct _NatterCallPipeline {
   gint video_frames_sent;
   NatterFrameTiming *video_received_timing; /* fps and freezes, each way */
   NatterFrameTiming *video_decoded_timing;  /* received, as frames left the decoder */
+  /* The video path's latency, asked on the streaming thread (media-receive). */
+  gint64 video_latency_asked_us;
+  GstClockTime video_upstream_latency;
   NatterFrameTiming *video_sent_timing;
   gboolean dtls_watched;
   GObject *dtls_transport;                    /* watched for its state */
