@@ -29,33 +29,19 @@ count_received_audio (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 
 /* The latency a synced video sink renders with: the one the sinks were
  * given (the pipeline's), or, when no sink syncs (natter-cli's fakesinks
- * get 0), what the video path upstream of @pad reports (mostly the jitter
- * buffer's, which follows the round trip), asked again each second. */
+ * get 0), the jitter buffers' latency (it follows the round trip; copied
+ * on the main thread at each report: a latency query up the path from
+ * here held back the audio under ASan). */
 static GstClockTime
-video_render_latency (NatterCallPipeline *self, GstPad *pad)
+video_render_latency (NatterCallPipeline *self)
 {
-  gint64 now_us = g_get_monotonic_time ();
-
   if (self->video_sink != NULL && GST_IS_BASE_SINK (self->video_sink)) {
     GstClockTime latency = gst_base_sink_get_latency (GST_BASE_SINK (self->video_sink));
 
     if (latency > 0)
       return latency;
   }
-  if (self->video_latency_asked_us == 0 ||
-      now_us - self->video_latency_asked_us >= G_USEC_PER_SEC) {
-    g_autoptr (GstQuery) query = gst_query_new_latency ();
-    gboolean live = FALSE;
-    GstClockTime min_latency = 0;
-
-    self->video_latency_asked_us = now_us;
-    if (gst_pad_query (pad, query)) {
-      gst_query_parse_latency (query, &live, &min_latency, NULL);
-      self->video_upstream_latency =
-        live && GST_CLOCK_TIME_IS_VALID (min_latency) ? min_latency : 0;
-    }
-  }
-  return self->video_upstream_latency;
+  return (GstClockTime) g_atomic_int_get (&self->video_render_latency_ms) * GST_MSECOND;
 }
 
 /* Counts a decoded frame when it leaves the decoder and when a sink synced
@@ -88,7 +74,7 @@ time_received_frame (NatterCallPipeline *self, GstPad *pad, GstBuffer *buffer)
   }
   natter_frame_timing_add_scheduled_frame (
     self->video_received_timing, (gint64) (now / GST_USECOND),
-    (gint64) ((base_time + running_time + video_render_latency (self, pad)) / GST_USECOND));
+    (gint64) ((base_time + running_time + video_render_latency (self)) / GST_USECOND));
 }
 
 static GstPadProbeReturn
@@ -184,6 +170,7 @@ link_decoded_video (NatterCallPipeline *self, GstPad *pad)
 
   if (self->video_receive_linked)
     return;
+  natter_call_pipeline_update_render_latency (self);
 
   if (self->video_sink == NULL) {
     self->video_sink =

@@ -954,6 +954,7 @@ on_stats_main (NatterCallPipeline *self, gpointer data)
                                                stats->send_packet_loss, g_get_monotonic_time ());
     natter_call_pipeline_update_adaptation_properties (self);
   }
+  natter_call_pipeline_update_render_latency (self);
   g_object_notify_by_pspec (G_OBJECT (self), natter_call_pipeline_properties[PROP_STATS]);
 }
 
@@ -1054,6 +1055,15 @@ natter_call_pipeline_get_send_plan (NatterCallPipeline *self)
   if (self->adaptation == NULL || !self->congestion_control)
     return NULL;
   return natter_call_adaptation_get_plan (self->adaptation);
+}
+
+/* Copies the jitter buffers' latency for the receive side's streaming
+ * thread, which counts frames at their render time (media-receive). */
+void
+natter_call_pipeline_update_render_latency (NatterCallPipeline *self)
+{
+  g_atomic_int_set (&self->video_render_latency_ms,
+                    (gint) natter_call_pipeline_get_jitter_latency (self));
 }
 
 /**
