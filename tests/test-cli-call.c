@@ -257,6 +257,8 @@ test_video_call (Fixture *fixture, gconstpointer data)
   g_assert_cmpfloat (json_object_get_double_member (callee_summary, "video_fps_received"), >, 0);
   g_assert_cmpint (json_object_get_int_member (caller_summary, "video_freezes"), >=, 0);
   g_assert_cmpint (json_object_get_int_member (caller_summary, "video_freeze_ms"), >=, 0);
+  g_assert_true (json_object_has_member (caller_summary, "video_freezes_decoded"));
+  g_assert_true (json_object_has_member (caller_summary, "video_freeze_ms_decoded"));
   g_assert_cmpint (json_object_get_int_member (caller_summary, "audio_frames_played"), >, 0);
   g_assert_cmpfloat (json_object_get_double_member (caller_summary, "audio_concealed_pct"), >=, 0);
   g_assert_cmpfloat (json_object_get_double_member (caller_summary, "audio_concealed_pct"), <=,

@@ -185,6 +185,60 @@ test_threads (void)
   g_assert_cmpuint (natter_frame_timing_get_frames (timing), ==, 40000);
 }
 
+/* A packet held ~150 ms for a retransmission: the frames behind it leave
+ * the decoder together although their running times stay 33 ms apart and
+ * the pipeline's 200 ms latency still covers them. Counted as they leave
+ * the decoder that is a 150 ms+ gap, a freeze; a synced sink shows them on
+ * time, so counted at render time there is none (as browsers count). */
+static void
+test_burst_in_time_is_no_freeze (void)
+{
+  g_autoptr (NatterFrameTiming) decoded = natter_frame_timing_new ();
+  g_autoptr (NatterFrameTiming) rendered = natter_frame_timing_new ();
+  const gint64 latency_us = 200000, held_us = 160000;
+
+  for (guint i = 0; i < 120; i++) {
+    gint64 due = (gint64) i * FRAME_30FPS_US + latency_us;
+    gint64 arrival = (gint64) i * FRAME_30FPS_US;
+
+    /* Frames 60-64 wait for the retransmission, released together. */
+    if (i >= 60 && i < 65)
+      arrival = 60 * FRAME_30FPS_US + held_us;
+    natter_frame_timing_add_frame (decoded, arrival);
+    natter_frame_timing_add_scheduled_frame (rendered, arrival, due);
+  }
+
+  g_assert_cmpuint (natter_frame_timing_get_freeze_count (decoded), ==, 1);
+  g_assert_cmpuint (natter_frame_timing_get_freeze_count (rendered), ==, 0);
+  g_assert_cmpuint (natter_frame_timing_get_frames (rendered), ==, 120);
+  g_assert_cmpfloat_with_epsilon (natter_frame_timing_get_frames_per_second (rendered), 30.0, 0.01);
+}
+
+/* A frame that comes after its render time is shown at once, late: a held
+ * packet longer than the latency still freezes the rendered video, for the
+ * time it came late. */
+static void
+test_late_frame_is_a_freeze (void)
+{
+  g_autoptr (NatterFrameTiming) rendered = natter_frame_timing_new ();
+  const gint64 latency_us = 100000, held_us = 400000;
+
+  for (guint i = 0; i < 120; i++) {
+    gint64 due = (gint64) i * FRAME_30FPS_US + latency_us;
+    gint64 arrival = (gint64) i * FRAME_30FPS_US;
+
+    if (i >= 60 && i < 72)
+      arrival = 60 * FRAME_30FPS_US + held_us;
+    natter_frame_timing_add_scheduled_frame (rendered, arrival, due);
+  }
+
+  /* Frame 59 shown at 59 × 33.3 + 100 ms, frame 60 at 60 × 33.3 + 400 ms:
+   * a 333 ms gap; frames 61-71 then come at once (no gap, not a freeze). */
+  g_assert_cmpuint (natter_frame_timing_get_freeze_count (rendered), ==, 1);
+  g_assert_cmpint (natter_frame_timing_get_freeze_duration_us (rendered), ==,
+                   FRAME_30FPS_US + held_us - latency_us);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -199,6 +253,9 @@ main (int argc, char *argv[])
   g_test_add_func ("/natter/frame-timing/needs-five-gaps", test_needs_five_gaps);
   g_test_add_func ("/natter/frame-timing/time-going-back", test_time_going_back);
   g_test_add_func ("/natter/frame-timing/threads", test_threads);
+  g_test_add_func ("/natter/frame-timing/burst-in-time-is-no-freeze",
+                   test_burst_in_time_is_no_freeze);
+  g_test_add_func ("/natter/frame-timing/late-frame-is-a-freeze", test_late_frame_is_a_freeze);
 
   return g_test_run ();
 }

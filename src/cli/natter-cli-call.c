@@ -100,10 +100,11 @@ static void
 add_smoothness (JsonBuilder *builder, NatterCall *call, const NatterCallStats *stats)
 {
   NatterCallPipeline *pipeline = natter_call_get_pipeline (call);
-  NatterFrameTiming *received = NULL, *sent = NULL;
+  NatterFrameTiming *received = NULL, *sent = NULL, *decoded = NULL;
 
   if (pipeline != NULL) {
     received = natter_call_pipeline_get_video_received_timing (pipeline);
+    decoded = natter_call_pipeline_get_video_decoded_timing (pipeline);
     sent = natter_call_pipeline_get_video_sent_timing (pipeline);
   }
   add_double (builder, "video_fps_received",
@@ -114,6 +115,12 @@ add_smoothness (JsonBuilder *builder, NatterCall *call, const NatterCallStats *s
            received != NULL ? natter_frame_timing_get_freeze_count (received) : 0);
   add_int (builder, "video_freeze_ms",
            received != NULL ? natter_frame_timing_get_freeze_duration_us (received) / 1000 : 0);
+  /* The same counted as frames left the decoder (before the rendered
+   * count, fourth pass of bench/README.md). */
+  add_int (builder, "video_freezes_decoded",
+           decoded != NULL ? natter_frame_timing_get_freeze_count (decoded) : 0);
+  add_int (builder, "video_freeze_ms_decoded",
+           decoded != NULL ? natter_frame_timing_get_freeze_duration_us (decoded) / 1000 : 0);
   add_int (builder, "audio_frames_played",
            stats != NULL ? (gint64) stats->audio_packets_played : 0);
   add_int (builder, "audio_frames_concealed",

@@ -27,12 +27,62 @@ count_received_audio (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
+/* The latency a synced video sink renders with: the one the sinks were
+ * given (the pipeline's), or, when no sink syncs (natter-cli's fakesinks
+ * get 0), the jitter buffers' latency (it follows the round trip; copied
+ * on the main thread at each report: a latency query up the path from
+ * here held back the audio under ASan). */
+static GstClockTime
+video_render_latency (NatterCallPipeline *self)
+{
+  if (self->video_sink != NULL && GST_IS_BASE_SINK (self->video_sink)) {
+    GstClockTime latency = gst_base_sink_get_latency (GST_BASE_SINK (self->video_sink));
+
+    if (latency > 0)
+      return latency;
+  }
+  return (GstClockTime) g_atomic_int_get (&self->video_render_latency_ms) * GST_MSECOND;
+}
+
+/* Counts a decoded frame when it leaves the decoder and when a sink synced
+ * to the pipeline clock would render it: at its running time + base time +
+ * the pipeline's latency (or at once if later). Browsers count freezes from
+ * rendered frames; natter-cli's fakesink does not sync, so frames released
+ * together after a retransmission would otherwise look like a freeze. */
+static void
+time_received_frame (NatterCallPipeline *self, GstPad *pad, GstBuffer *buffer)
+{
+  g_autoptr (GstClock) clock = gst_element_get_clock (self->pipeline);
+  g_autoptr (GstEvent) segment_event = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  GstClockTime now, base_time, running_time = GST_CLOCK_TIME_NONE;
+  const GstSegment *segment = NULL;
+
+  natter_frame_timing_add_frame (self->video_decoded_timing, g_get_monotonic_time ());
+  if (clock == NULL) {
+    natter_frame_timing_add_frame (self->video_received_timing, g_get_monotonic_time ());
+    return;
+  }
+  now = gst_clock_get_time (clock);
+  base_time = gst_element_get_base_time (self->pipeline);
+  if (segment_event != NULL)
+    gst_event_parse_segment (segment_event, &segment);
+  if (segment != NULL && segment->format == GST_FORMAT_TIME && GST_BUFFER_PTS_IS_VALID (buffer))
+    running_time = gst_segment_to_running_time (segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
+  if (!GST_CLOCK_TIME_IS_VALID (running_time)) {
+    natter_frame_timing_add_frame (self->video_received_timing, (gint64) (now / GST_USECOND));
+    return;
+  }
+  natter_frame_timing_add_scheduled_frame (
+    self->video_received_timing, (gint64) (now / GST_USECOND),
+    (gint64) ((base_time + running_time + video_render_latency (self)) / GST_USECOND));
+}
+
 static GstPadProbeReturn
 count_received_video (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   NatterCallPipeline *self = user_data;
 
-  natter_frame_timing_add_frame (self->video_received_timing, g_get_monotonic_time ());
+  time_received_frame (self, pad, GST_PAD_PROBE_INFO_BUFFER (info));
   if (g_atomic_int_add (&self->video_frames_received, 1) == 0) {
     natter_call_pipeline_set_mark (self, NATTER_CALL_PIPELINE_MARK_FIRST_VIDEO);
     natter_call_pipeline_invoke_on_main (self, on_first_media_main, (gpointer) "video", NULL);
@@ -120,6 +170,7 @@ link_decoded_video (NatterCallPipeline *self, GstPad *pad)
 
   if (self->video_receive_linked)
     return;
+  natter_call_pipeline_update_render_latency (self);
 
   if (self->video_sink == NULL) {
     self->video_sink =

@@ -113,6 +113,9 @@ struct _NatterCallPipeline {
   gint audio_buffers_sent;
   gint video_frames_sent;
   NatterFrameTiming *video_received_timing; /* fps and freezes, each way */
+  NatterFrameTiming *video_decoded_timing;  /* received, as frames left the decoder */
+  /* The jitter buffers' latency in ms, for the streaming thread (atomic). */
+  gint video_render_latency_ms;
   NatterFrameTiming *video_sent_timing;
   gboolean dtls_watched;
   GObject *dtls_transport;                    /* watched for its state */
@@ -179,5 +182,7 @@ void natter_call_pipeline_on_deep_element_added (GstBin *bin,
 void
 natter_call_pipeline_on_webrtc_pad_added (GstElement *webrtcbin, GstPad *pad, gpointer user_data);
 gboolean natter_call_pipeline_build_audio_receive_chain (NatterCallPipeline *self, GError **error);
+
+void natter_call_pipeline_update_render_latency (NatterCallPipeline *self);
 
 G_END_DECLS

@@ -266,6 +266,7 @@ natter_call_pipeline_finalize (GObject *object)
   g_clear_pointer (&self->session_senders, natter_call_session_senders_unref);
   g_mutex_clear (&self->marks_lock);
   g_clear_pointer (&self->video_received_timing, natter_frame_timing_free);
+  g_clear_pointer (&self->video_decoded_timing, natter_frame_timing_free);
   g_clear_pointer (&self->video_sent_timing, natter_frame_timing_free);
 
   G_OBJECT_CLASS (natter_call_pipeline_parent_class)->finalize (object);
@@ -374,6 +375,7 @@ natter_call_pipeline_init (NatterCallPipeline *self)
   g_mutex_init (&self->marks_lock);
   self->session_senders = natter_call_session_senders_new ();
   self->video_received_timing = natter_frame_timing_new ();
+  self->video_decoded_timing = natter_frame_timing_new ();
   self->video_sent_timing = natter_frame_timing_new ();
   self->pending_candidates =
     g_ptr_array_new_with_free_func (natter_call_pipeline_pending_candidate_free);
@@ -880,13 +882,28 @@ natter_call_pipeline_get_first_audio_time (NatterCallPipeline *self)
  * natter_call_pipeline_get_video_received_timing:
  * @self: a #NatterCallPipeline
  *
- * Returns: (transfer none): when the peer's video frames were decoded
+ * Returns: (transfer none): when the peer's video frames were rendered, or
+ *   would be by a sink synced to the pipeline clock (browsers' count)
  */
 NatterFrameTiming *
 natter_call_pipeline_get_video_received_timing (NatterCallPipeline *self)
 {
   g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), NULL);
   return self->video_received_timing;
+}
+
+/**
+ * natter_call_pipeline_get_video_decoded_timing:
+ * @self: a #NatterCallPipeline
+ *
+ * Returns: (transfer none): when the peer's video frames left the decoder
+ *   (frames held back for a retransmission come out in a burst)
+ */
+NatterFrameTiming *
+natter_call_pipeline_get_video_decoded_timing (NatterCallPipeline *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_PIPELINE (self), NULL);
+  return self->video_decoded_timing;
 }
 
 /**
@@ -937,6 +954,7 @@ on_stats_main (NatterCallPipeline *self, gpointer data)
                                                stats->send_packet_loss, g_get_monotonic_time ());
     natter_call_pipeline_update_adaptation_properties (self);
   }
+  natter_call_pipeline_update_render_latency (self);
   g_object_notify_by_pspec (G_OBJECT (self), natter_call_pipeline_properties[PROP_STATS]);
 }
 
@@ -1037,6 +1055,15 @@ natter_call_pipeline_get_send_plan (NatterCallPipeline *self)
   if (self->adaptation == NULL || !self->congestion_control)
     return NULL;
   return natter_call_adaptation_get_plan (self->adaptation);
+}
+
+/* Copies the jitter buffers' latency for the receive side's streaming
+ * thread, which counts frames at their render time (media-receive). */
+void
+natter_call_pipeline_update_render_latency (NatterCallPipeline *self)
+{
+  g_atomic_int_set (&self->video_render_latency_ms,
+                    (gint) natter_call_pipeline_get_jitter_latency (self));
 }
 
 /**

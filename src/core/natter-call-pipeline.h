@@ -120,6 +120,7 @@ guint64 natter_call_pipeline_get_video_frames_sent (NatterCallPipeline *self);
 gint64 natter_call_pipeline_get_first_audio_time (NatterCallPipeline *self);
 gint64 natter_call_pipeline_get_first_video_time (NatterCallPipeline *self);
 NatterFrameTiming *natter_call_pipeline_get_video_received_timing (NatterCallPipeline *self);
+NatterFrameTiming *natter_call_pipeline_get_video_decoded_timing (NatterCallPipeline *self);
 NatterFrameTiming *natter_call_pipeline_get_video_sent_timing (NatterCallPipeline *self);
 gint64 natter_call_pipeline_get_mark_time (NatterCallPipeline *self, NatterCallPipelineMark mark);
 

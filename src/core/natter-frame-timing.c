@@ -17,6 +17,8 @@ struct _NatterFrameTiming {
   gint64 gap_sum;
   guint freezes;
   gint64 freeze_us;
+  /* The last frame's render time (natter_frame_timing_add_scheduled_frame). */
+  gint64 last_render_us;
 };
 
 /**
@@ -83,6 +85,34 @@ natter_frame_timing_add_frame (NatterFrameTiming *self, gint64 time_us)
     self->freezes++;
     self->freeze_us += gap;
   }
+}
+
+/**
+ * natter_frame_timing_add_scheduled_frame:
+ * @self: a #NatterFrameTiming
+ * @arrival_us: when the frame reached the sink, on any clock in µs
+ * @due_us: when a sink synced to that clock shows it (its running time
+ *   plus the pipeline's latency), on the same clock
+ *
+ * Counts a frame at the time it is rendered, as browsers count freezes
+ * (from rendered frames): a synced sink shows it at @due_us, or at once if
+ * it came late, and never before the frame it showed last. A frame held
+ * back by a retransmission but in time for its turn is no gap, while one
+ * decoded late is. Thread-safe.
+ */
+void
+natter_frame_timing_add_scheduled_frame (NatterFrameTiming *self, gint64 arrival_us, gint64 due_us)
+{
+  gint64 render_us;
+
+  g_return_if_fail (self != NULL);
+  g_mutex_lock (&self->lock);
+  render_us = MAX (arrival_us, due_us);
+  if (self->frames > 0)
+    render_us = MAX (render_us, self->last_render_us);
+  self->last_render_us = render_us;
+  g_mutex_unlock (&self->lock);
+  natter_frame_timing_add_frame (self, render_us);
 }
 
 /**

@@ -25,6 +25,8 @@ typedef struct _NatterFrameTiming NatterFrameTiming;
 NatterFrameTiming *natter_frame_timing_new (void);
 void natter_frame_timing_free (NatterFrameTiming *self);
 void natter_frame_timing_add_frame (NatterFrameTiming *self, gint64 time_us);
+void
+natter_frame_timing_add_scheduled_frame (NatterFrameTiming *self, gint64 arrival_us, gint64 due_us);
 
 guint64 natter_frame_timing_get_frames (NatterFrameTiming *self);
 guint natter_frame_timing_get_freeze_count (NatterFrameTiming *self);
