@@ -413,9 +413,9 @@ typedef struct {
   NatterProfile *callee;
   NatterCallLog *call_log;
   NatterFrame *reply;
-  /* From the other nodes' check (natter-hub-remote-calls.c), taken when
-   * the invitation arrived: the callee is online on another node, and the
-   * claim on the pair that the ring takes over (0: none). */
+  /* From the other nodes' check (natter-hub-remote-calls.c): the callee
+   * is online on another node, and the claim on the pair that the ring
+   * takes over (0: none). */
   gboolean callee_elsewhere;
   guint64 claim;
 } PendingInvitation;
@@ -649,16 +649,31 @@ on_invitation_checked (NatterHub *self, NatterCallInvitationCheck *check, gpoint
                               on_invitation_stored, pending, pending_invitation_free);
 }
 
-static void
-handle_invitation (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+/**
+ * natter_hub_calls_handle_invitation:
+ * @self: the hub
+ * @connection: the caller's
+ * @frame: its call_invitation
+ * @callee_elsewhere: the other nodes' check found the callee online there
+ * @claim: that check's claim on the pair (0: none), the invitation's from
+ *   now on: its ring takes it over, or it is dropped
+ *
+ * Checks @frame through the store, then rings the callee.
+ */
+void
+natter_hub_calls_handle_invitation (NatterHub *self,
+                                    NatterHubConnection *connection,
+                                    NatterFrame *frame,
+                                    gboolean callee_elsewhere,
+                                    guint64 claim)
 {
   PendingInvitation *pending = g_new0 (PendingInvitation, 1);
 
   pending->hub = g_object_ref (self);
   pending->connection = g_object_ref (connection);
   pending->frame = natter_frame_copy (frame);
-  pending->callee_elsewhere = natter_hub_remote_calls_callee_elsewhere (self);
-  pending->claim = natter_hub_remote_calls_take_claim (self);
+  pending->callee_elsewhere = callee_elsewhere;
+  pending->claim = claim;
   natter_hub_hold_frames (self, connection);
   natter_hub_call_check_invitation (self, natter_hub_connection_get_profile (connection), frame,
                                     on_invitation_checked, pending, pending_invitation_free);
@@ -889,8 +904,10 @@ on_answer_stored (NatterHub *self,
   cancel_ringing (self, pending->session, pending->connection, "answered_elsewhere");
 }
 
-static void
-handle_answer (NatterHub *self, NatterHubConnection *connection, NatterFrame *frame)
+void
+natter_hub_calls_handle_answer (NatterHub *self,
+                                NatterHubConnection *connection,
+                                NatterFrame *frame)
 {
   const NatterProfile *callee = natter_hub_connection_get_profile (connection);
   PendingAnswer *pending;
@@ -1041,14 +1058,14 @@ natter_hub_calls_handle_frame (NatterHub *self, NatterHubConnection *connection,
   switch (frame->type) {
     case NATTER_FRAME_CALL_INVITATION:
       if (!natter_hub_remote_calls_take_invitation (self, connection, frame))
-        handle_invitation (self, connection, frame);
+        natter_hub_calls_handle_invitation (self, connection, frame, FALSE, 0);
       break;
     case NATTER_FRAME_ICE_CANDIDATE:
       handle_ice_candidate (self, connection, frame);
       break;
     case NATTER_FRAME_CALL_ANSWER:
       if (!natter_hub_remote_calls_take_answer (self, connection, frame))
-        handle_answer (self, connection, frame);
+        natter_hub_calls_handle_answer (self, connection, frame);
       break;
     case NATTER_FRAME_CALL_DECLINED:
       handle_declined (self, connection, frame);

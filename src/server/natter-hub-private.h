@@ -240,6 +240,14 @@ void natter_hub_call_check_invitation (NatterHub *self,
 void natter_hub_calls_handle_frame (NatterHub *self,
                                     NatterHubConnection *connection,
                                     NatterFrame *frame);
+void natter_hub_calls_handle_invitation (NatterHub *self,
+                                         NatterHubConnection *connection,
+                                         NatterFrame *frame,
+                                         gboolean callee_elsewhere,
+                                         guint64 claim);
+void natter_hub_calls_handle_answer (NatterHub *self,
+                                     NatterHubConnection *connection,
+                                     NatterFrame *frame);
 void natter_hub_calls_connection_opened (NatterHub *self, NatterHubConnection *connection);
 void natter_hub_calls_connection_closed (NatterHub *self,
                                          NatterHubConnection *connection,
@@ -257,13 +265,11 @@ void natter_hub_remote_calls_bus_message (NatterHub *self, const char *kind, con
 gboolean natter_hub_remote_calls_take_invitation (NatterHub *self,
                                                   NatterHubConnection *connection,
                                                   NatterFrame *frame);
-gboolean natter_hub_remote_calls_callee_elsewhere (NatterHub *self);
 gboolean natter_hub_remote_calls_take_answer (NatterHub *self,
                                               NatterHubConnection *connection,
                                               NatterFrame *frame);
 void natter_hub_remote_calls_dropped (NatterHub *self, NatterCallSession *session);
 gboolean natter_hub_remote_calls_party_elsewhere (NatterHub *self, NatterCallSession *session);
-guint64 natter_hub_remote_calls_take_claim (NatterHub *self);
 void
 natter_hub_remote_calls_drop_claim (NatterHub *self, guint64 claim, NatterHubConnection *caller);
 void natter_hub_remote_calls_ring (NatterHub *self, NatterCallSession *session, guint64 claim);

@@ -97,12 +97,6 @@ struct _NatterHubRemoteCalls {
   /* request -> HeldInvitation: invitations waiting for the check in
    * Redis, answers waiting for their compare-and-set there */
   GHashTable *held;
-  /* While a held frame is handled again: it, and what Redis said. */
-  NatterFrame *resuming;
-  gboolean callee_elsewhere;
-  /* The check whose claim on the pair the resumed invitation's ring takes
-   * (0: none); dropped if it does not ring. */
-  guint64 claim;
 };
 
 static void
@@ -339,7 +333,7 @@ natter_hub_remote_calls_take_invitation (NatterHub *self,
   gpointer value;
   guint64 request;
 
-  if (!active (self) || frame == self->remote_calls->resuming || frame->to_profile_type == NULL)
+  if (!active (self) || frame->to_profile_type == NULL)
     return FALSE;
   callee_key = natter_hub_profile_key (frame->to_profile_id, frame->to_profile_type);
 
@@ -379,26 +373,19 @@ natter_hub_remote_calls_take_invitation (NatterHub *self,
   return TRUE;
 }
 
-/* Handles a held frame again, now that Redis answered; @claim: the check
- * that claimed the pair for it (0: none), dropped unless it rang. */
+/* Handles a held frame again, now that Redis answered: past the checks
+ * that held it, with their verdict; @claim: the check's claim on the pair
+ * (0: none), handed to the invitation. */
 static void
 resume (NatterHub *self, HeldInvitation *held, gboolean callee_elsewhere, guint64 claim)
 {
-  if (natter_hub_connection_is_open (held->connection)) {
-    self->remote_calls->resuming = held->frame;
-    self->remote_calls->callee_elsewhere = callee_elsewhere;
-    self->remote_calls->claim = claim;
-    natter_hub_calls_handle_frame (self, held->connection, held->frame);
-    if (self->remote_calls != NULL) {
-      claim = self->remote_calls->claim;
-      self->remote_calls->resuming = NULL;
-      self->remote_calls->callee_elsewhere = FALSE;
-      self->remote_calls->claim = 0;
-    }
-  }
-  if (claim != 0 && active (self))
-    natter_server_bus_drop_call_claim (self->bus, claim,
-                                       natter_hub_connection_get_profile_key (held->connection));
+  if (!natter_hub_connection_is_open (held->connection))
+    natter_hub_remote_calls_drop_claim (self, claim, held->connection);
+  else if (held->frame->type == NATTER_FRAME_CALL_INVITATION)
+    natter_hub_calls_handle_invitation (self, held->connection, held->frame, callee_elsewhere,
+                                        claim);
+  else
+    natter_hub_calls_handle_answer (self, held->connection, held->frame);
   held_invitation_free (held);
 }
 
@@ -483,7 +470,7 @@ natter_hub_remote_calls_take_answer (NatterHub *self,
   HeldInvitation *held;
   guint64 request;
 
-  if (!active (self) || frame == self->remote_calls->resuming)
+  if (!active (self))
     return FALSE;
   session = g_hash_table_lookup (self->calls, &frame->call_log_id);
   if (session == NULL || natter_call_session_get_state (session) != NATTER_CALL_SESSION_RINGING ||
@@ -553,30 +540,6 @@ on_presence_queried (NatterServerBus *bus,
 
   if (held != NULL)
     resume (self, held, g_strv_contains (online, held->callee_key), 0);
-}
-
-/* While a held invitation is handled again: its callee is online on
- * another node (ring it there), not offline. */
-gboolean
-natter_hub_remote_calls_callee_elsewhere (NatterHub *self)
-{
-  return active (self) && self->remote_calls->callee_elsewhere;
-}
-
-/* While a held invitation is handled again: the claim its check made on
- * the pair, now the caller's to hand to natter_hub_remote_calls_ring() or
- * natter_hub_remote_calls_drop_claim() (0: none). The invitation goes on
- * through the store, after resume() has returned. */
-guint64
-natter_hub_remote_calls_take_claim (NatterHub *self)
-{
-  guint64 claim;
-
-  if (!active (self))
-    return 0;
-  claim = self->remote_calls->claim;
-  self->remote_calls->claim = 0;
-  return claim;
 }
 
 /* The invitation that held @claim will not ring. */
