@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-app-handover"
+
+#include "config.h"
+
+#include <X11/Xatom.h>
+#include <X11/Xlib.h>
+#include <glib/gstdio.h>
+
+#include "natter-client.h"
+#include "natter-call-manager.h"
+#include "natter-test-client.h"
+#include "natter-test-server.h"
+
+/* Issue 20: the real natter binary, started with its window (as from the
+ * launcher), hands over to a fresh `natter --background` when that window
+ * closes: the same process (PID) with a new image, no GL driver, signed in
+ * again with the kept token, and a call still rings it. With
+ * NATTER_TEST_NO_NOTIFICATION_SERVER (a bare window manager) the ring is
+ * a window of its own; otherwise a notification. */
+
+#define TIMEOUT_MS 20000
+
+static GSubprocess *notification_daemon;
+
+static gboolean
+connected (NatterClient *client)
+{
+  return natter_connection_get_state (natter_client_get_connection (client)) ==
+         NATTER_CONNECTION_STATE_CONNECTED;
+}
+
+static void
+on_signed_in (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  int *state = user_data;
+
+  *state = natter_client_sign_in_finish (NATTER_CLIENT (source), result, NULL) ? 1 : -1;
+}
+
+static void
+on_line (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  char **line = user_data;
+
+  *line =
+    g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, NULL);
+  if (*line == NULL)
+    *line = g_strdup ("");
+}
+
+static char *
+read_line (GDataInputStream *out)
+{
+  char *line = NULL;
+
+  g_data_input_stream_read_line_async (out, G_PRIORITY_DEFAULT, NULL, on_line, &line);
+  natter_test_wait_until (line != NULL, TIMEOUT_MS);
+  return line;
+}
+
+/* The process's arguments, NUL-separated, as one string with spaces. */
+static char *
+command_line_of (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/cmdline", (int) pid);
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+
+  if (!g_file_get_contents (path, &contents, &length, NULL))
+    return g_strdup ("");
+  for (gsize i = 0; i + 1 < length; i++)
+    if (contents[i] == '\0')
+      contents[i] = ' ';
+  return g_steal_pointer (&contents);
+}
+
+static gboolean
+maps_gl_driver (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/maps", (int) pid);
+  g_autofree char *maps = NULL;
+
+  g_assert_true (g_file_get_contents (path, &maps, NULL, NULL));
+  return strstr (maps, "_dri.so") != NULL || strstr (maps, "libEGL_") != NULL ||
+         strstr (maps, "libGLX_") != NULL || strstr (maps, "libLLVM") != NULL;
+}
+
+/* The targets of @pid's descriptors above stdio ("socket:[1234]", paths). */
+static GPtrArray *
+descriptors_of (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/fd", (int) pid);
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  GPtrArray *targets = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL) {
+    g_autofree char *link_path = g_build_filename (path, name, NULL);
+    char *target;
+
+    if (g_ascii_strtoll (name, NULL, 10) < 3)
+      continue;
+    target = g_file_read_link (link_path, NULL);
+    if (target != NULL)
+      g_ptr_array_add (targets, target);
+  }
+  return targets;
+}
+
+static guint
+count_ending_with (GPtrArray *targets, const char *suffix)
+{
+  guint count = 0;
+
+  for (guint i = 0; i < targets->len; i++)
+    if (g_str_has_suffix (g_ptr_array_index (targets, i), suffix))
+      count++;
+  return count;
+}
+
+/* @pid's viewable top-level windows; with @close, each gets the
+ * WM_DELETE_WINDOW message a window manager's close button sends. */
+static guint
+windows_of (GPid pid, gboolean close)
+{
+  Display *display = XOpenDisplay (NULL);
+  Atom wm_pid, wm_protocols, wm_delete;
+  Window root, parent, *children = NULL;
+  unsigned int n_children = 0;
+  guint found = 0;
+
+  g_assert_nonnull (display);
+  wm_pid = XInternAtom (display, "_NET_WM_PID", False);
+  wm_protocols = XInternAtom (display, "WM_PROTOCOLS", False);
+  wm_delete = XInternAtom (display, "WM_DELETE_WINDOW", False);
+  XQueryTree (display, DefaultRootWindow (display), &root, &parent, &children, &n_children);
+  for (unsigned int i = 0; i < n_children; i++) {
+    XWindowAttributes attributes;
+    Atom type;
+    int format;
+    unsigned long n_items, bytes_after;
+    unsigned char *data = NULL;
+    gboolean ours;
+    XEvent event = { 0 };
+
+    if (XGetWindowProperty (display, children[i], wm_pid, 0, 1, False, XA_CARDINAL, &type, &format,
+                            &n_items, &bytes_after, &data) != Success)
+      continue;
+    ours = data != NULL && n_items == 1 && (GPid) * (unsigned long *) data == pid;
+    if (data != NULL)
+      XFree (data);
+    if (!ours || !XGetWindowAttributes (display, children[i], &attributes) ||
+        attributes.map_state != IsViewable)
+      continue;
+    found++;
+    if (!close)
+      continue;
+    event.xclient.type = ClientMessage;
+    event.xclient.window = children[i];
+    event.xclient.message_type = wm_protocols;
+    event.xclient.format = 32;
+    event.xclient.data.l[0] = (long) wm_delete;
+    event.xclient.data.l[1] = CurrentTime;
+    XSendEvent (display, children[i], False, NoEventMask, &event);
+  }
+  if (children != NULL)
+    XFree (children);
+  XCloseDisplay (display);
+  return found;
+}
+
+/* Whether the stand-in notification daemon was asked to show @summary. */
+static gboolean
+notified (const char *summary)
+{
+  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GVariant) calls = NULL;
+  GVariantIter iter;
+  const char *method;
+  GVariant *args;
+  gboolean found = FALSE;
+
+  reply = g_dbus_connection_call_sync (
+    bus, "org.freedesktop.Notifications", "/org/freedesktop/Notifications",
+    "org.freedesktop.DBus.Mock", "GetCalls", NULL, G_VARIANT_TYPE ("(a(tsav))"),
+    G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  g_assert_nonnull (reply);
+  calls = g_variant_get_child_value (reply, 0);
+  g_variant_iter_init (&iter, calls);
+  while (g_variant_iter_next (&iter, "(t&s@av)", NULL, &method, &args)) {
+    g_autoptr (GVariant) owned_args = args;
+    g_autoptr (GVariant) boxed = NULL;
+    g_autoptr (GVariant) title = NULL;
+
+    if (!g_str_equal (method, "Notify"))
+      continue;
+    boxed = g_variant_get_child_value (args, 3);
+    title = g_variant_get_variant (boxed);
+    if (g_strcmp0 (g_variant_get_string (title, NULL), summary) == 0)
+      found = TRUE;
+  }
+  return found;
+}
+
+static void
+test_window_closed_hands_over (void)
+{
+  NatterTestServer *server;
+  g_autofree char *natter = natter_test_top_build_filename ("src", "app", "natter", NULL);
+  g_autofree char *data_dir = g_dir_make_tmp ("natter-app-handover-XXXXXX", NULL);
+  g_autofree char *dawit_dir = g_build_filename (data_dir, "dawit", NULL);
+  g_autofree char *bob_dir = g_build_filename (data_dir, "bob", NULL);
+  g_autofree char *dawit_token = NULL;
+  g_autofree char *bob_token = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autoptr (NatterProfile) dawit_profile = NULL;
+  g_autoptr (NatterProfile) bob_profile = NULL;
+  g_autoptr (NatterUser) dawit = NULL;
+  g_autoptr (NatterUser) bob_user = NULL;
+  g_autoptr (NatterClient) bob = NULL;
+  g_autoptr (NatterClient) dawit_once = NULL;
+  g_autoptr (GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr (GSubprocess) app = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NatterCall) bob_call = NULL;
+  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr (GVariant) reply = NULL;
+  g_autofree char *object_path = g_strdelimit (g_strconcat ("/", APPLICATION_ID, NULL), ".", '/');
+  g_autoptr (GPtrArray) old_descriptors = NULL;
+  g_autoptr (GPtrArray) new_descriptors = NULL;
+  NatterCallManager *bob_calls;
+  gint64 deadline;
+  GPid pid;
+  int state = 0;
+
+  server = natter_test_server_new (NULL);
+  dawit = natter_test_server_register (server, "dawit@example.org", "Dawit Alemu", "student",
+                                       &dawit_token, &dawit_profile);
+  bob_user = natter_test_server_register (server, "bob@example.org", "Bob Tesfaye", "tutor",
+                                          &bob_token, &bob_profile);
+
+  /* Dawit signed in on this computer before: his token is in the token
+   * file of his data folder, where the new image must find it again. */
+  g_setenv ("NATTER_TOKEN_STORE", "file", TRUE);
+  dawit_once = natter_client_new (natter_test_server_get_url (server), dawit_dir);
+  natter_test_client_login (dawit_once, "dawit@example.org", TIMEOUT_MS);
+  g_clear_object (&dawit_once);
+
+  bob = natter_client_new (natter_test_server_get_url (server), bob_dir);
+  g_setenv ("NATTER_TOKEN", bob_token, TRUE);
+  state = 0;
+  natter_client_sign_in_async (bob, NULL, on_signed_in, &state);
+  natter_test_wait_until (state != 0, TIMEOUT_MS);
+  g_assert_cmpint (state, ==, 1);
+  g_unsetenv ("NATTER_TOKEN");
+  natter_test_wait_until (connected (bob), TIMEOUT_MS);
+  bob_calls = natter_client_get_call_manager (bob);
+
+  /* From the launcher: a window. GSK_RENDERER stays as the run sets it
+   * (cairo under the sanitizers): the handover does not depend on GL. */
+  g_subprocess_launcher_unsetenv (launcher, "NATTER_TOKEN");
+  g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN_STORE", "file", TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_DATA_DIR", dawit_dir, TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_BENCH_TIMING", "1", TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_HANDOVER_DELAY_MS", "300", TRUE);
+  app = g_subprocess_launcher_spawn (launcher, &error, natter, "--server",
+                                     natter_test_server_get_url (server), NULL);
+  g_assert_no_error (error);
+  pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (app), NULL, 10);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (app));
+  while (line == NULL || !g_str_has_prefix (line, "natter-bench: first-frame")) {
+    g_clear_pointer (&line, g_free);
+    line = read_line (out);
+    g_assert_cmpstr (line, !=, "");
+  }
+  before = command_line_of (pid);
+  g_assert_null (strstr (before, "--background"));
+  g_assert_cmpuint (windows_of (pid, FALSE), ==, 1);
+  old_descriptors = descriptors_of (pid);
+  g_assert_cmpuint (count_ending_with (old_descriptors, ".db"), >, 0);
+
+  /* The window manager's close button. */
+  g_assert_cmpuint (windows_of (pid, TRUE), ==, 1);
+  natter_test_wait_until (
+    strstr ((after = (g_free (after), command_line_of (pid))), "--background") != NULL, TIMEOUT_MS);
+  g_assert_cmpstr (g_subprocess_get_identifier (app), !=, NULL); /* not reaped: same process */
+  g_assert_nonnull (strstr (after, "--server"));
+  g_assert_nonnull (strstr (after, natter_test_server_get_url (server)));
+
+  /* Online again, from the token file: Bob's call rings it. During the
+   * handover the server answers "unavailable": call again. */
+  deadline = g_get_monotonic_time () + (gint64) natter_test_scale_ms (TIMEOUT_MS) * 1000;
+  for (;;) {
+    g_clear_object (&bob_call);
+    bob_call = natter_call_manager_start_call (bob_calls, dawit_profile, "voice", 0, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (bob_call);
+    g_object_ref (bob_call); /* the manager drops it when it ends */
+    natter_test_wait_until (natter_call_get_peer_ringing (bob_call) ||
+                              natter_call_get_state (bob_call) == NATTER_CALL_STATE_ENDED,
+                            TIMEOUT_MS);
+    if (natter_call_get_peer_ringing (bob_call))
+      break;
+    natter_test_wait_until (natter_call_manager_get_active_call (bob_calls) == NULL, TIMEOUT_MS);
+    g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    natter_test_iterate_until (g_get_monotonic_time () + 200 * 1000);
+  }
+  if (notification_daemon != NULL)
+    natter_test_wait_until (notified ("Voice call from Bob Tesfaye"), TIMEOUT_MS);
+  else
+    natter_test_wait_until (windows_of (pid, FALSE) == 1, TIMEOUT_MS);
+
+  /* The new image: no GL driver, and nothing of the old one's open but
+   * its stdio: none of its sockets (X, bus, server), its store not twice. */
+  g_assert_false (maps_gl_driver (pid));
+  new_descriptors = descriptors_of (pid);
+  g_assert_cmpuint (count_ending_with (new_descriptors, ".db"), <=,
+                    count_ending_with (old_descriptors, ".db"));
+  for (guint i = 0; i < old_descriptors->len; i++) {
+    const char *target = g_ptr_array_index (old_descriptors, i);
+
+    if (g_str_has_prefix (target, "socket:"))
+      g_assert_false (
+        g_ptr_array_find_with_equal_func (new_descriptors, target, g_str_equal, NULL));
+  }
+
+  natter_call_hang_up (bob_call);
+  natter_test_wait_until (natter_call_manager_get_active_call (bob_calls) == NULL, TIMEOUT_MS);
+  natter_test_wait_until (windows_of (pid, FALSE) == 0, TIMEOUT_MS);
+
+  /* Quit as the menu does: the new image owns the application's name. */
+  reply = g_dbus_connection_call_sync (bus, APPLICATION_ID, object_path, "org.gtk.Actions",
+                                       "Activate", g_variant_new ("(sava{sv})", "quit", NULL, NULL),
+                                       NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait (app, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (app));
+  g_assert_cmpint (g_subprocess_get_exit_status (app), ==, 0);
+
+  g_clear_object (&bob_call);
+  g_clear_object (&bob);
+  natter_test_server_free (server);
+  natter_test_remove_tree (data_dir);
+}
+
+int
+main (int argc, char *argv[])
+{
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  g_setenv ("NATTER_SOUND_DIR", "/nonexistent", FALSE);
+  g_setenv ("NATTER_AUDIO_SRC", "audiotestsrc is-live=true wave=silence", FALSE);
+  g_setenv ("NATTER_AUDIO_SINK", "fakesink", FALSE);
+
+  g_test_add_func ("/natter/app/background/window-closed-hands-over",
+                   test_window_closed_hands_over);
+
+  if (g_getenv ("NATTER_TEST_NO_NOTIFICATION_SERVER") == NULL)
+    notification_daemon = natter_test_start_notification_server ();
+  status = g_test_run ();
+  if (notification_daemon != NULL)
+    g_subprocess_force_exit (notification_daemon);
+  return status;
+}
