@@ -205,101 +205,129 @@ notified (const char *summary)
   return found;
 }
 
-static void
-test_window_closed_hands_over (void)
-{
+typedef struct {
   NatterTestServer *server;
+  char *data_dir;
+  NatterProfile *dawit_profile;
+  NatterClient *bob;
+  GSubprocess *app;
+  GDataInputStream *out;
+  GPid pid;
+} Fixture;
+
+/* Dawit's natter, started with its window as from the launcher; Bob, a
+ * core client, online to call him. */
+static void
+fixture_set_up (Fixture *fixture, gconstpointer data)
+{
+  const char *delay_ms = data;
   g_autofree char *natter = natter_test_top_build_filename ("src", "app", "natter", NULL);
-  g_autofree char *data_dir = g_dir_make_tmp ("natter-app-handover-XXXXXX", NULL);
-  g_autofree char *dawit_dir = g_build_filename (data_dir, "dawit", NULL);
-  g_autofree char *bob_dir = g_build_filename (data_dir, "bob", NULL);
-  g_autofree char *dawit_token = NULL;
+  g_autofree char *dawit_dir = NULL;
+  g_autofree char *bob_dir = NULL;
   g_autofree char *bob_token = NULL;
   g_autofree char *line = NULL;
-  g_autofree char *before = NULL;
-  g_autofree char *after = NULL;
-  g_autoptr (NatterProfile) dawit_profile = NULL;
   g_autoptr (NatterProfile) bob_profile = NULL;
   g_autoptr (NatterUser) dawit = NULL;
-  g_autoptr (NatterUser) bob_user = NULL;
-  g_autoptr (NatterClient) bob = NULL;
+  g_autoptr (NatterUser) bob = NULL;
+  g_autofree char *dawit_token = NULL;
   g_autoptr (NatterClient) dawit_once = NULL;
-  g_autoptr (GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_autoptr (GSubprocess) app = NULL;
-  g_autoptr (GDataInputStream) out = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (NatterCall) bob_call = NULL;
-  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
-  g_autoptr (GVariant) reply = NULL;
-  g_autofree char *object_path = g_strdelimit (g_strconcat ("/", APPLICATION_ID, NULL), ".", '/');
-  g_autoptr (GPtrArray) old_descriptors = NULL;
-  g_autoptr (GPtrArray) new_descriptors = NULL;
-  NatterCallManager *bob_calls;
-  gint64 deadline;
-  GPid pid;
   int state = 0;
 
-  server = natter_test_server_new (NULL);
-  dawit = natter_test_server_register (server, "dawit@example.org", "Dawit Alemu", "student",
-                                       &dawit_token, &dawit_profile);
-  bob_user = natter_test_server_register (server, "bob@example.org", "Bob Tesfaye", "tutor",
-                                          &bob_token, &bob_profile);
+  fixture->server = natter_test_server_new (NULL);
+  fixture->data_dir = g_dir_make_tmp ("natter-app-handover-XXXXXX", NULL);
+  dawit_dir = g_build_filename (fixture->data_dir, "dawit", NULL);
+  bob_dir = g_build_filename (fixture->data_dir, "bob", NULL);
+  dawit = natter_test_server_register (fixture->server, "dawit@example.org", "Dawit Alemu",
+                                       "student", &dawit_token, &fixture->dawit_profile);
+  bob = natter_test_server_register (fixture->server, "bob@example.org", "Bob Tesfaye", "tutor",
+                                     &bob_token, &bob_profile);
 
   /* Dawit signed in on this computer before: his token is in the token
    * file of his data folder, where the new image must find it again. */
   g_setenv ("NATTER_TOKEN_STORE", "file", TRUE);
-  dawit_once = natter_client_new (natter_test_server_get_url (server), dawit_dir);
+  dawit_once = natter_client_new (natter_test_server_get_url (fixture->server), dawit_dir);
   natter_test_client_login (dawit_once, "dawit@example.org", TIMEOUT_MS);
   g_clear_object (&dawit_once);
 
-  bob = natter_client_new (natter_test_server_get_url (server), bob_dir);
+  fixture->bob = natter_client_new (natter_test_server_get_url (fixture->server), bob_dir);
   g_setenv ("NATTER_TOKEN", bob_token, TRUE);
-  state = 0;
-  natter_client_sign_in_async (bob, NULL, on_signed_in, &state);
+  natter_client_sign_in_async (fixture->bob, NULL, on_signed_in, &state);
   natter_test_wait_until (state != 0, TIMEOUT_MS);
   g_assert_cmpint (state, ==, 1);
   g_unsetenv ("NATTER_TOKEN");
-  natter_test_wait_until (connected (bob), TIMEOUT_MS);
-  bob_calls = natter_client_get_call_manager (bob);
+  natter_test_wait_until (connected (fixture->bob), TIMEOUT_MS);
 
   /* From the launcher: a window. GSK_RENDERER stays as the run sets it
    * (cairo under the sanitizers): the handover does not depend on GL. */
-  g_subprocess_launcher_unsetenv (launcher, "NATTER_TOKEN");
-  g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN_STORE", "file", TRUE);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_subprocess_launcher_setenv (launcher, "NATTER_DATA_DIR", dawit_dir, TRUE);
   g_subprocess_launcher_setenv (launcher, "NATTER_BENCH_TIMING", "1", TRUE);
-  g_subprocess_launcher_setenv (launcher, "NATTER_HANDOVER_DELAY_MS", "300", TRUE);
-  app = g_subprocess_launcher_spawn (launcher, &error, natter, "--server",
-                                     natter_test_server_get_url (server), NULL);
+  g_subprocess_launcher_setenv (launcher, "NATTER_HANDOVER_DELAY_MS", delay_ms, TRUE);
+  fixture->app = g_subprocess_launcher_spawn (launcher, &error, natter, "--server",
+                                              natter_test_server_get_url (fixture->server), NULL);
   g_assert_no_error (error);
-  pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (app), NULL, 10);
-  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (app));
+  fixture->pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (fixture->app), NULL, 10);
+  fixture->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (fixture->app));
   while (line == NULL || !g_str_has_prefix (line, "natter-bench: first-frame")) {
     g_clear_pointer (&line, g_free);
-    line = read_line (out);
+    line = read_line (fixture->out);
     g_assert_cmpstr (line, !=, "");
   }
-  before = command_line_of (pid);
-  g_assert_null (strstr (before, "--background"));
-  g_assert_cmpuint (windows_of (pid, FALSE), ==, 1);
-  old_descriptors = descriptors_of (pid);
-  g_assert_cmpuint (count_ending_with (old_descriptors, ".db"), >, 0);
+  g_assert_cmpuint (windows_of (fixture->pid, FALSE), ==, 1);
+  natter_test_wait_until (natter_test_server_metric (fixture->server, "natter_connections ") == 2,
+                          TIMEOUT_MS);
+}
 
-  /* The window manager's close button. */
-  g_assert_cmpuint (windows_of (pid, TRUE), ==, 1);
-  natter_test_wait_until (
-    strstr ((after = (g_free (after), command_line_of (pid))), "--background") != NULL, TIMEOUT_MS);
-  g_assert_cmpstr (g_subprocess_get_identifier (app), !=, NULL); /* not reaped: same process */
-  g_assert_nonnull (strstr (after, "--server"));
-  g_assert_nonnull (strstr (after, natter_test_server_get_url (server)));
+/* Quits as the menu does: whichever image runs owns the application's name. */
+static void
+fixture_tear_down (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *object_path = g_strdelimit (g_strconcat ("/", APPLICATION_ID, NULL), ".", '/');
 
-  /* Online again, from the token file: Bob's call rings it. During the
-   * handover the server answers "unavailable": call again. */
-  deadline = g_get_monotonic_time () + (gint64) natter_test_scale_ms (TIMEOUT_MS) * 1000;
+  reply = g_dbus_connection_call_sync (bus, APPLICATION_ID, object_path, "org.gtk.Actions",
+                                       "Activate", g_variant_new ("(sava{sv})", "quit", NULL, NULL),
+                                       NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait (fixture->app, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (fixture->app));
+  g_assert_cmpint (g_subprocess_get_exit_status (fixture->app), ==, 0);
+
+  g_clear_object (&fixture->out);
+  g_clear_object (&fixture->app);
+  g_clear_object (&fixture->bob);
+  g_clear_pointer (&fixture->dawit_profile, natter_profile_free);
+  natter_test_server_free (fixture->server);
+  natter_test_remove_tree (fixture->data_dir);
+  g_clear_pointer (&fixture->data_dir, g_free);
+}
+
+static gboolean
+handed_over (Fixture *fixture)
+{
+  g_autofree char *command_line = command_line_of (fixture->pid);
+
+  return strstr (command_line, "--background") != NULL;
+}
+
+/* Bob calls Dawit until his app rings (while it is offline the server
+ * answers "unavailable"); returns Bob's call. */
+static NatterCall *
+ring_dawit (Fixture *fixture)
+{
+  NatterCallManager *bob_calls = natter_client_get_call_manager (fixture->bob);
+  gint64 deadline = g_get_monotonic_time () + (gint64) natter_test_scale_ms (TIMEOUT_MS) * 1000;
+  g_autoptr (GError) error = NULL;
+
   for (;;) {
-    g_clear_object (&bob_call);
-    bob_call = natter_call_manager_start_call (bob_calls, dawit_profile, "voice", 0, &error);
+    g_autoptr (NatterCall) bob_call =
+      natter_call_manager_start_call (bob_calls, fixture->dawit_profile, "voice", 0, &error);
+
     g_assert_no_error (error);
     g_assert_nonnull (bob_call);
     g_object_ref (bob_call); /* the manager drops it when it ends */
@@ -307,20 +335,61 @@ test_window_closed_hands_over (void)
                               natter_call_get_state (bob_call) == NATTER_CALL_STATE_ENDED,
                             TIMEOUT_MS);
     if (natter_call_get_peer_ringing (bob_call))
-      break;
+      return g_steal_pointer (&bob_call);
     natter_test_wait_until (natter_call_manager_get_active_call (bob_calls) == NULL, TIMEOUT_MS);
     g_assert_cmpint (g_get_monotonic_time (), <, deadline);
     natter_test_iterate_until (g_get_monotonic_time () + 200 * 1000);
   }
+}
+
+static void
+hang_up (Fixture *fixture, NatterCall *bob_call)
+{
+  natter_call_hang_up (bob_call);
+  natter_test_wait_until (
+    natter_call_manager_get_active_call (natter_client_get_call_manager (fixture->bob)) == NULL,
+    TIMEOUT_MS);
+}
+
+static void
+test_window_closed_hands_over (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *after = NULL;
+  g_autoptr (NatterCall) bob_call = NULL;
+  g_autoptr (GPtrArray) old_descriptors = descriptors_of (fixture->pid);
+  g_autoptr (GPtrArray) new_descriptors = NULL;
+  gint64 offline_since;
+
+  g_assert_false (handed_over (fixture));
+  g_assert_cmpuint (count_ending_with (old_descriptors, ".db"), >, 0);
+
+  /* The window manager's close button. The server sees Dawit's
+   * connection go and come back: how long he was offline is printed. */
+  g_assert_cmpuint (windows_of (fixture->pid, TRUE), ==, 1);
+  natter_test_wait_until (natter_test_server_metric (fixture->server, "natter_connections ") < 2,
+                          TIMEOUT_MS);
+  offline_since = g_get_monotonic_time ();
+  natter_test_wait_until (natter_test_server_metric (fixture->server, "natter_connections ") == 2,
+                          TIMEOUT_MS);
+  g_test_message ("offline for %.0f ms during the handover",
+                  (g_get_monotonic_time () - offline_since) / 1000.0);
+  /* The same process (not reaped), a new image. */
+  natter_test_wait_until (handed_over (fixture), TIMEOUT_MS);
+  g_assert_nonnull (g_subprocess_get_identifier (fixture->app));
+  after = command_line_of (fixture->pid);
+  g_assert_nonnull (strstr (after, natter_test_server_get_url (fixture->server)));
+
+  /* Online again, from the token file: Bob's call rings it. */
+  bob_call = ring_dawit (fixture);
   if (notification_daemon != NULL)
     natter_test_wait_until (notified ("Voice call from Bob Tesfaye"), TIMEOUT_MS);
   else
-    natter_test_wait_until (windows_of (pid, FALSE) == 1, TIMEOUT_MS);
+    natter_test_wait_until (windows_of (fixture->pid, FALSE) == 1, TIMEOUT_MS);
 
   /* The new image: no GL driver, and nothing of the old one's open but
    * its stdio: none of its sockets (X, bus, server), its store not twice. */
-  g_assert_false (maps_gl_driver (pid));
-  new_descriptors = descriptors_of (pid);
+  g_assert_false (maps_gl_driver (fixture->pid));
+  new_descriptors = descriptors_of (fixture->pid);
   g_assert_cmpuint (count_ending_with (new_descriptors, ".db"), <=,
                     count_ending_with (old_descriptors, ".db"));
   for (guint i = 0; i < old_descriptors->len; i++) {
@@ -331,24 +400,34 @@ test_window_closed_hands_over (void)
         g_ptr_array_find_with_equal_func (new_descriptors, target, g_str_equal, NULL));
   }
 
-  natter_call_hang_up (bob_call);
-  natter_test_wait_until (natter_call_manager_get_active_call (bob_calls) == NULL, TIMEOUT_MS);
-  natter_test_wait_until (windows_of (pid, FALSE) == 0, TIMEOUT_MS);
+  hang_up (fixture, bob_call);
+  natter_test_wait_until (windows_of (fixture->pid, FALSE) == 0, TIMEOUT_MS);
+}
 
-  /* Quit as the menu does: the new image owns the application's name. */
-  reply = g_dbus_connection_call_sync (bus, APPLICATION_ID, object_path, "org.gtk.Actions",
-                                       "Activate", g_variant_new ("(sava{sv})", "quit", NULL, NULL),
-                                       NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_wait (app, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_if_exited (app));
-  g_assert_cmpint (g_subprocess_get_exit_status (app), ==, 0);
+/* A call rings when the window has just closed: no handover while it
+ * rings (it would drop the call), one once it has ended. */
+static void
+test_no_handover_while_ringing (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterCall) bob_call = NULL;
+  gint64 closed = g_get_monotonic_time ();
+  gint64 until;
 
-  g_clear_object (&bob_call);
-  g_clear_object (&bob);
-  natter_test_server_free (server);
-  natter_test_remove_tree (data_dir);
+  g_assert_cmpuint (windows_of (fixture->pid, TRUE), ==, 1);
+  natter_test_wait_until (windows_of (fixture->pid, FALSE) == 0, TIMEOUT_MS);
+  bob_call = ring_dawit (fixture);
+  g_assert_false (handed_over (fixture));
+
+  /* The handover delay (3 s) is over, and more: still ringing, the same
+   * image. */
+  until = closed + (3000 + (gint64) natter_test_scale_ms (1000)) * 1000;
+  while (natter_test_iterate_until (until))
+    ;
+  g_assert_true (natter_call_get_peer_ringing (bob_call));
+  g_assert_false (handed_over (fixture));
+
+  hang_up (fixture, bob_call);
+  natter_test_wait_until (handed_over (fixture), TIMEOUT_MS);
 }
 
 int
@@ -361,8 +440,10 @@ main (int argc, char *argv[])
   g_setenv ("NATTER_AUDIO_SRC", "audiotestsrc is-live=true wave=silence", FALSE);
   g_setenv ("NATTER_AUDIO_SINK", "fakesink", FALSE);
 
-  g_test_add_func ("/natter/app/background/window-closed-hands-over",
-                   test_window_closed_hands_over);
+  g_test_add ("/natter/app/background/window-closed-hands-over", Fixture, "300", fixture_set_up,
+              test_window_closed_hands_over, fixture_tear_down);
+  g_test_add ("/natter/app/background/no-handover-while-ringing", Fixture, "3000", fixture_set_up,
+              test_no_handover_while_ringing, fixture_tear_down);
 
   if (g_getenv ("NATTER_TEST_NO_NOTIFICATION_SERVER") == NULL)
     notification_daemon = natter_test_start_notification_server ();

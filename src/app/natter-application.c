@@ -13,6 +13,7 @@
 #include "natter-application-private.h"
 #include "natter-conversation-list.h"
 #include "natter-sign-in-window.h"
+#include "natter-token-store.h"
 #include "natter-window.h"
 
 /* The application owns the client, and so the connection: it lives from
@@ -891,6 +892,34 @@ release_bus_name (NatterApplication *self)
     G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, 1000, NULL, NULL);
 }
 
+/* The new image signs in with the token it finds where this one keeps it
+ * (the keyring, or the token file): read it as it will, and hand over only
+ * if it is this session's. A keyring that cannot answer now would leave
+ * the background signed out. NATTER_TOKEN, in the environment, stays. */
+static gboolean
+token_kept (NatterApplication *self)
+{
+  NatterAccount *account = natter_client_get_account (self->client);
+  g_autoptr (NatterTokenStore) store = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *data_dir = NULL;
+  g_autofree char *kept = NULL;
+  const char *environment_token = g_getenv ("NATTER_TOKEN");
+
+  if (natter_account_get_token (account) == NULL)
+    return FALSE;
+  if (environment_token != NULL && *environment_token != '\0')
+    return g_str_equal (environment_token, natter_account_get_token (account));
+
+  data_dir = get_data_dir ();
+  store = natter_token_store_new (data_dir);
+  kept = natter_token_store_lookup (store, natter_account_get_server_url (account), &error);
+  if (kept == NULL)
+    g_message ("Staying as I am in the background: the kept token cannot be read%s%s",
+               error != NULL ? ": " : "", error != NULL ? error->message : "");
+  return g_strcmp0 (kept, natter_account_get_token (account)) == 0;
+}
+
 /* See natter-handover.c. Only while no window is open, signed in and kept
  * in the background ("run-in-background": otherwise the last window's
  * close ends the process anyway), and never under a call: waits for it. */
@@ -900,12 +929,16 @@ hand_over_when_idle (gpointer user_data)
   NatterApplication *self = user_data;
 
   if (gtk_application_get_windows (GTK_APPLICATION (self)) != NULL || !self->held ||
-      !natter_handover_possible ()) {
+      self->client == NULL) {
     self->handover_id = 0;
     return G_SOURCE_REMOVE;
   }
   if (has_calls (self))
     return G_SOURCE_CONTINUE;
+  if (!natter_handover_possible () || !token_kept (self)) {
+    self->handover_id = 0;
+    return G_SOURCE_REMOVE;
+  }
 
   self->handover_id = 0;
   self->handover_requested = TRUE;
