@@ -280,7 +280,22 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
                           TIMEOUT_MS);
 }
 
-/* Quits as the menu does: whichever image runs owns the application's name. */
+static gboolean
+name_has_owner (GDBusConnection *bus, const char *name)
+{
+  g_autoptr (GVariant) reply = NULL;
+  gboolean owned = FALSE;
+
+  reply = g_dbus_connection_call_sync (
+    bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner",
+    g_variant_new ("(s)", name), G_VARIANT_TYPE ("(b)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  g_assert_nonnull (reply);
+  g_variant_get (reply, "(b)", &owned);
+  return owned;
+}
+
+/* Quits as the menu does, once whichever image runs owns the
+ * application's name (a new one takes it as it starts). */
 static void
 fixture_tear_down (Fixture *fixture, gconstpointer data)
 {
@@ -289,6 +304,7 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_autofree char *object_path = g_strdelimit (g_strconcat ("/", APPLICATION_ID, NULL), ".", '/');
 
+  natter_test_wait_until (name_has_owner (bus, APPLICATION_ID), TIMEOUT_MS);
   reply = g_dbus_connection_call_sync (bus, APPLICATION_ID, object_path, "org.gtk.Actions",
                                        "Activate", g_variant_new ("(sava{sv})", "quit", NULL, NULL),
                                        NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
