@@ -5,6 +5,8 @@
 
 #include <X11/Xatom.h>
 #include <X11/Xlib.h>
+#include <X11/Xutil.h>
+#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <glib/gstdio.h>
 
 #include "natter-client.h"
@@ -169,6 +171,65 @@ windows_of (GPid pid, gboolean close)
     XFree (children);
   XCloseDisplay (display);
   return found;
+}
+
+/* Saves @pid's (first) viewable window as PNG at @path, once it shows more
+ * than one colour (painted); returns whether it did. */
+static gboolean
+save_window_png (GPid pid, const char *path)
+{
+  Display *display = XOpenDisplay (NULL);
+  Atom wm_pid = XInternAtom (display, "_NET_WM_PID", False);
+  Window root, parent, *children = NULL;
+  unsigned int n_children = 0;
+  gboolean saved = FALSE;
+
+  XQueryTree (display, DefaultRootWindow (display), &root, &parent, &children, &n_children);
+  for (unsigned int i = 0; i < n_children && !saved; i++) {
+    XWindowAttributes attributes;
+    Atom type;
+    int format;
+    unsigned long n_items, bytes_after;
+    unsigned char *data = NULL;
+    gboolean ours, painted = FALSE;
+    XImage *image;
+    g_autoptr (GdkPixbuf) pixbuf = NULL;
+
+    if (XGetWindowProperty (display, children[i], wm_pid, 0, 1, False, XA_CARDINAL, &type, &format,
+                            &n_items, &bytes_after, &data) != Success)
+      continue;
+    ours = data != NULL && n_items == 1 && (GPid) * (unsigned long *) data == pid;
+    if (data != NULL)
+      XFree (data);
+    if (!ours || !XGetWindowAttributes (display, children[i], &attributes) ||
+        attributes.map_state != IsViewable)
+      continue;
+    image = XGetImage (display, children[i], 0, 0, attributes.width, attributes.height, AllPlanes,
+                       ZPixmap);
+    if (image == NULL)
+      continue;
+    pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, attributes.width, attributes.height);
+    for (int y = 0; y < attributes.height; y++) {
+      guchar *row = gdk_pixbuf_get_pixels (pixbuf) + y * gdk_pixbuf_get_rowstride (pixbuf);
+
+      for (int x = 0; x < attributes.width; x++) {
+        unsigned long pixel = XGetPixel (image, x, y);
+
+        row[x * 3] = (pixel >> 16) & 0xff;
+        row[x * 3 + 1] = (pixel >> 8) & 0xff;
+        row[x * 3 + 2] = pixel & 0xff;
+        if (pixel != XGetPixel (image, 0, 0))
+          painted = TRUE;
+      }
+    }
+    XDestroyImage (image);
+    if (painted)
+      saved = gdk_pixbuf_save (pixbuf, path, "png", NULL, NULL);
+  }
+  if (children != NULL)
+    XFree (children);
+  XCloseDisplay (display);
+  return saved;
 }
 
 /* Whether the stand-in notification daemon was asked to show @summary. */
@@ -371,6 +432,8 @@ static void
 test_window_closed_hands_over (Fixture *fixture, gconstpointer data)
 {
   g_autofree char *after = NULL;
+  g_autofree char *shots = natter_test_top_build_filename ("screenshots", NULL);
+  g_autofree char *shot = g_build_filename (shots, "background-ring-after-handover.png", NULL);
   g_autoptr (NatterCall) bob_call = NULL;
   g_autoptr (GPtrArray) old_descriptors = descriptors_of (fixture->pid);
   g_autoptr (GPtrArray) new_descriptors = NULL;
@@ -389,6 +452,7 @@ test_window_closed_hands_over (Fixture *fixture, gconstpointer data)
                           TIMEOUT_MS);
   g_test_message ("offline for %.0f ms during the handover",
                   (g_get_monotonic_time () - offline_since) / 1000.0);
+  g_mkdir_with_parents (shots, 0755);
   /* The same process (not reaped), a new image. */
   natter_test_wait_until (handed_over (fixture), TIMEOUT_MS);
   g_assert_nonnull (g_subprocess_get_identifier (fixture->app));
@@ -400,7 +464,7 @@ test_window_closed_hands_over (Fixture *fixture, gconstpointer data)
   if (notification_daemon != NULL)
     natter_test_wait_until (notified ("Voice call from Bob Tesfaye"), TIMEOUT_MS);
   else
-    natter_test_wait_until (windows_of (fixture->pid, FALSE) == 1, TIMEOUT_MS);
+    natter_test_wait_until (save_window_png (fixture->pid, shot), TIMEOUT_MS);
 
   /* The new image: no GL driver, and nothing of the old one's open but
    * its stdio: none of its sockets (X, bus, server), its store not twice. */
