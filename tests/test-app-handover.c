@@ -276,12 +276,17 @@ typedef struct {
   GPid pid;
 } Fixture;
 
+typedef struct {
+  const char *delay_ms;    /* NATTER_HANDOVER_DELAY_MS */
+  gboolean background_off; /* the user turned "run-in-background" off */
+} Options;
+
 /* Dawit's natter, started with its window as from the launcher; Bob, a
  * core client, online to call him. */
 static void
 fixture_set_up (Fixture *fixture, gconstpointer data)
 {
-  const char *delay_ms = data;
+  const Options *options = data;
   g_autofree char *natter = natter_test_top_build_filename ("src", "app", "natter", NULL);
   g_autofree char *dawit_dir = NULL;
   g_autofree char *bob_dir = NULL;
@@ -325,7 +330,19 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_subprocess_launcher_setenv (launcher, "NATTER_DATA_DIR", dawit_dir, TRUE);
   g_subprocess_launcher_setenv (launcher, "NATTER_BENCH_TIMING", "1", TRUE);
-  g_subprocess_launcher_setenv (launcher, "NATTER_HANDOVER_DELAY_MS", delay_ms, TRUE);
+  g_subprocess_launcher_setenv (launcher, "NATTER_HANDOVER_DELAY_MS", options->delay_ms, TRUE);
+  if (options->background_off) {
+    /* Settings the process reads from a file, as dconf would keep them. */
+    g_autofree char *config = g_build_filename (fixture->data_dir, "config", NULL);
+    g_autofree char *folder = g_build_filename (config, "glib-2.0", "settings", NULL);
+    g_autofree char *keyfile = g_build_filename (folder, "keyfile", NULL);
+
+    g_assert_cmpint (g_mkdir_with_parents (folder, 0700), ==, 0);
+    g_assert_true (
+      g_file_set_contents (keyfile, "[org/natter/Natter]\nrun-in-background=false\n", -1, NULL));
+    g_subprocess_launcher_setenv (launcher, "GSETTINGS_BACKEND", "keyfile", TRUE);
+    g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", config, TRUE);
+  }
   fixture->app = g_subprocess_launcher_spawn (launcher, &error, natter, "--server",
                                               natter_test_server_get_url (fixture->server), NULL);
   g_assert_no_error (error);
@@ -364,12 +381,16 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
   g_autoptr (GVariant) reply = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *object_path = g_strdelimit (g_strconcat ("/", APPLICATION_ID, NULL), ".", '/');
+  const Options *options = data;
 
-  natter_test_wait_until (name_has_owner (bus, APPLICATION_ID), TIMEOUT_MS);
-  reply = g_dbus_connection_call_sync (bus, APPLICATION_ID, object_path, "org.gtk.Actions",
-                                       "Activate", g_variant_new ("(sava{sv})", "quit", NULL, NULL),
-                                       NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
-  g_assert_no_error (error);
+  if (!options->background_off) {
+    natter_test_wait_until (name_has_owner (bus, APPLICATION_ID), TIMEOUT_MS);
+    reply =
+      g_dbus_connection_call_sync (bus, APPLICATION_ID, object_path, "org.gtk.Actions", "Activate",
+                                   g_variant_new ("(sava{sv})", "quit", NULL, NULL), NULL,
+                                   G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+    g_assert_no_error (error);
+  }
   g_assert_true (g_subprocess_wait (fixture->app, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (g_subprocess_get_if_exited (fixture->app));
@@ -510,6 +531,30 @@ test_no_handover_while_ringing (Fixture *fixture, gconstpointer data)
   natter_test_wait_until (handed_over (fixture), TIMEOUT_MS);
 }
 
+static void
+on_exited (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  gboolean *exited = user_data;
+
+  g_assert_true (g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL));
+  *exited = TRUE;
+}
+
+/* The user turned "run-in-background" off: closing the window ends
+ * Natter, as before; no handover keeps it. */
+static void
+test_no_handover_without_background (Fixture *fixture, gconstpointer data)
+{
+  gboolean exited = FALSE;
+
+  g_subprocess_wait_async (fixture->app, NULL, on_exited, &exited);
+  g_assert_cmpuint (windows_of (fixture->pid, TRUE), ==, 1);
+  natter_test_wait_until (exited, TIMEOUT_MS);
+  g_assert_true (g_subprocess_get_if_exited (fixture->app));
+  g_assert_cmpint (g_subprocess_get_exit_status (fixture->app), ==, 0);
+  g_assert_cmpuint (natter_test_server_metric (fixture->server, "natter_connections "), ==, 1);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -520,10 +565,16 @@ main (int argc, char *argv[])
   g_setenv ("NATTER_AUDIO_SRC", "audiotestsrc is-live=true wave=silence", FALSE);
   g_setenv ("NATTER_AUDIO_SINK", "fakesink", FALSE);
 
-  g_test_add ("/natter/app/background/window-closed-hands-over", Fixture, "300", fixture_set_up,
+  static const Options quick = { "300", FALSE };
+  static const Options slow = { "3000", FALSE };
+  static const Options background_off = { "300", TRUE };
+
+  g_test_add ("/natter/app/background/window-closed-hands-over", Fixture, &quick, fixture_set_up,
               test_window_closed_hands_over, fixture_tear_down);
-  g_test_add ("/natter/app/background/no-handover-while-ringing", Fixture, "3000", fixture_set_up,
+  g_test_add ("/natter/app/background/no-handover-while-ringing", Fixture, &slow, fixture_set_up,
               test_no_handover_while_ringing, fixture_tear_down);
+  g_test_add ("/natter/app/background/no-handover-without-background", Fixture, &background_off,
+              fixture_set_up, test_no_handover_without_background, fixture_tear_down);
 
   if (g_getenv ("NATTER_TEST_NO_NOTIFICATION_SERVER") == NULL)
     notification_daemon = natter_test_start_notification_server ();
