@@ -55,6 +55,7 @@ static gboolean opt_background_after_window;
 static int opt_seconds = 60;
 static int opt_calls;
 static gboolean opt_scroll;
+static char *opt_shader_cache;
 
 typedef struct {
   gboolean done;
@@ -475,6 +476,25 @@ on_exited (GObject *source, GAsyncResult *result, gpointer user_data)
   *done = TRUE;
 }
 
+/* Mesa keeps what it compiled for GSK's shaders in an on-disk cache
+ * (~/.cache/mesa_shader_cache; llvmpipe too): a user's first launch
+ * compiles them, every later one reads them. "cold" gives each launch an
+ * empty cache, "warm" one cache for all launches, filled by an unmeasured
+ * launch first; without --shader-cache the app uses the caller's own. */
+static void
+set_shader_cache (GSubprocessLauncher *launcher, const char *tmp, guint index)
+{
+  g_autofree char *dir = NULL;
+
+  if (opt_shader_cache == NULL)
+    return;
+  if (g_str_equal (opt_shader_cache, "cold"))
+    dir = g_strdup_printf ("%s/mesa-shader-cache-%u", tmp, index);
+  else
+    dir = g_build_filename (tmp, "mesa-shader-cache-warm", NULL);
+  g_subprocess_launcher_setenv (launcher, "MESA_SHADER_CACHE_DIR", dir, TRUE);
+}
+
 static Run
 run_app (
   const char *url, const char *data_dir, gint64 conversation_id, guint index, const char *tmp)
@@ -502,6 +522,7 @@ run_app (
   g_subprocess_launcher_setenv (launcher, "GSETTINGS_BACKEND", "memory", TRUE);
   g_subprocess_launcher_setenv (launcher, "GSETTINGS_SCHEMA_DIR", opt_schemas, TRUE);
   g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
+  set_shader_cache (launcher, tmp, index);
 
   launched = g_get_monotonic_time ();
   app = g_subprocess_launcher_spawn (launcher, &error, opt_natter, "--server", url, NULL);
@@ -949,6 +970,10 @@ main (int argc, char *argv[])
       "Instead: the app's RSS before and after N video calls", "N" },
     { "scroll", 0, 0, G_OPTION_ARG_NONE, &opt_scroll,
       "Also scroll the open conversation to its oldest message; print the longest frame", NULL },
+    { "shader-cache", 0, 0, G_OPTION_ARG_STRING, &opt_shader_cache,
+      "Mesa's shader cache for each launch: cold (empty, a first launch) or warm (filled by an "
+      "unmeasured launch; default: the caller's own cache)",
+      "cold|warm" },
     { NULL }
   };
   g_autoptr (GOptionContext) context =
@@ -976,6 +1001,11 @@ main (int argc, char *argv[])
   }
   if (opt_runs < 1 || opt_messages < 1 || opt_seconds < 1 || opt_calls < 0) {
     g_printerr ("--runs, --messages and --seconds must be positive\n");
+    return 2;
+  }
+  if (opt_shader_cache != NULL && !g_str_equal (opt_shader_cache, "cold") &&
+      !g_str_equal (opt_shader_cache, "warm")) {
+    g_printerr ("--shader-cache must be cold or warm\n");
     return 2;
   }
   if (g_getenv ("DISPLAY") == NULL && g_getenv ("WAYLAND_DISPLAY") == NULL) {
@@ -1034,9 +1064,16 @@ main (int argc, char *argv[])
     opt_runs = 0;
   }
 
-  if (opt_runs > 0)
-    g_print ("natter-bench-app: %d messages, %d launches of %s\n", opt_messages, opt_runs,
-             opt_natter);
+  if (opt_runs > 0) {
+    g_print ("natter-bench-app: %d messages, %d launches of %s; Mesa's shader cache: %s\n",
+             opt_messages, opt_runs, opt_natter,
+             opt_shader_cache == NULL                 ? "the caller's (warm after one launch)"
+             : g_str_equal (opt_shader_cache, "cold") ? "cold (empty at each launch)"
+                                                      : "warm (filled by an unmeasured launch)");
+    /* Fills the warm cache; its figures are not counted. */
+    if (opt_shader_cache != NULL && g_str_equal (opt_shader_cache, "warm"))
+      run_app (url, alice_dir, conversation_id, (guint) opt_runs, tmp);
+  }
   for (int i = 0; i < opt_runs; i++) {
     Run run = run_app (url, alice_dir, conversation_id, (guint) i, tmp);
     double rss_first_mib = run.rss_first_frame_kib / 1024.0;
@@ -1068,6 +1105,7 @@ main (int argc, char *argv[])
   g_free (opt_natter);
   g_free (opt_server);
   g_free (opt_schemas);
+  g_free (opt_shader_cache);
 
   return 0;
 }

@@ -9,11 +9,14 @@
 #include "natter-application.h"
 #include "natter-call-pipeline.h"
 #include "natter-display.h"
+#include "natter-handover.h"
 
 int
 main (int argc, char *argv[])
 {
   g_autoptr (NatterApplication) application = NULL;
+  g_autofree char *server_url = NULL;
+  int status;
 
   /* Before any thread: what calls free goes back to the system. */
   natter_call_pipeline_limit_arenas ();
@@ -27,5 +30,15 @@ main (int argc, char *argv[])
   natter_display_open_for_cairo ();
 
   application = natter_application_new ();
-  return g_application_run (G_APPLICATION (application), argc, argv);
+  natter_application_enable_handover (application);
+  status = g_application_run (G_APPLICATION (application), argc, argv);
+  if (!natter_application_get_handover_requested (application))
+    return status;
+
+  /* The last window closed: the same binary again, in the background,
+   * once this run has closed its store and connection. */
+  server_url = g_strdup (natter_application_get_server_url_option (application));
+  g_clear_object (&application);
+  natter_handover_exec (argv[0], server_url);
+  return 1;
 }

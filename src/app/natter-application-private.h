@@ -28,7 +28,11 @@ struct _NatterApplication {
   gboolean held;
   gboolean notification_body_markup; /* the notification backend reads markup */
   guint inhibit_cookie;
-  guint give_back_id; /* malloc_trim once the last window is gone */
+  guint give_back_id;          /* malloc_trim once the last window is gone */
+  gboolean started_hidden;     /* natter --background: no GL to shed */
+  gboolean handover_enabled;   /* main () execs a fresh image when asked */
+  gboolean handover_requested; /* the run ended for that */
+  guint handover_id;           /* the last window closed; hand over when idle */
 };
 
 void natter_application_add_actions (NatterApplication *self);

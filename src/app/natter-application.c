@@ -8,10 +8,12 @@
 
 #include "natter-background.h"
 #include "natter-format.h"
+#include "natter-handover.h"
 #include "natter-muted-conversations.h"
 #include "natter-application-private.h"
 #include "natter-conversation-list.h"
 #include "natter-sign-in-window.h"
+#include "natter-token-store.h"
 #include "natter-window.h"
 
 /* The application owns the client, and so the connection: it lives from
@@ -762,6 +764,7 @@ natter_application_handle_local_options (GApplication *application, GVariantDict
     g_application_set_flags (application,
                              g_application_get_flags (application) | G_APPLICATION_IS_SERVICE);
     natter_background_start_without_gl ();
+    self->started_hidden = TRUE;
   }
 
   return -1;
@@ -851,18 +854,128 @@ give_memory_back (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+calls_of (NatterClient *client)
+{
+  NatterCallManager *calls = client ? natter_client_get_call_manager (client) : NULL;
+
+  return calls != NULL && g_list_model_get_n_items (natter_call_manager_get_calls (calls)) > 0;
+}
+
+/* A call ringing, placed or going on, for any profile: handing over would
+ * drop it. */
+static gboolean
+has_calls (NatterApplication *self)
+{
+  if (self->inhibit_cookie != 0 || calls_of (self->client) || calls_of (self->calling_watcher))
+    return TRUE;
+  for (guint i = 0; i < self->watchers->len; i++)
+    if (calls_of (g_ptr_array_index (self->watchers, i)))
+      return TRUE;
+  return FALSE;
+}
+
+/* Lets a launcher click during the handover start a Natter of its own
+ * (D-Bus activation) instead of reaching this one as it quits; the new
+ * image, a service, then finds the name taken and exits. */
+static void
+release_bus_name (NatterApplication *self)
+{
+  GDBusConnection *bus = g_application_get_dbus_connection (G_APPLICATION (self));
+  g_autoptr (GVariant) reply = NULL;
+
+  if (bus == NULL || g_application_get_application_id (G_APPLICATION (self)) == NULL)
+    return;
+  reply = g_dbus_connection_call_sync (
+    bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "ReleaseName",
+    g_variant_new ("(s)", g_application_get_application_id (G_APPLICATION (self))),
+    G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, 1000, NULL, NULL);
+}
+
+/* The new image signs in with the token it finds where this one keeps it
+ * (the keyring, or the token file): read it as it will, and hand over only
+ * if it is this session's. A keyring that cannot answer now would leave
+ * the background signed out. NATTER_TOKEN, in the environment, stays. */
+static gboolean
+token_kept (NatterApplication *self)
+{
+  NatterAccount *account = natter_client_get_account (self->client);
+  g_autoptr (NatterTokenStore) store = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *data_dir = NULL;
+  g_autofree char *kept = NULL;
+  const char *environment_token = g_getenv ("NATTER_TOKEN");
+
+  if (natter_account_get_token (account) == NULL)
+    return FALSE;
+  if (environment_token != NULL && *environment_token != '\0')
+    return g_str_equal (environment_token, natter_account_get_token (account));
+
+  data_dir = get_data_dir ();
+  store = natter_token_store_new (data_dir);
+  kept = natter_token_store_lookup (store, natter_account_get_server_url (account), &error);
+  if (kept == NULL)
+    g_message ("Staying as I am in the background: the kept token cannot be read%s%s",
+               error != NULL ? ": " : "", error != NULL ? error->message : "");
+  return g_strcmp0 (kept, natter_account_get_token (account)) == 0;
+}
+
+/* See natter-handover.c. Only while no window is open, signed in and kept
+ * in the background ("run-in-background": otherwise the last window's
+ * close ends the process anyway), and never under a call: waits for it. */
+static gboolean
+hand_over_when_idle (gpointer user_data)
+{
+  NatterApplication *self = user_data;
+
+  if (gtk_application_get_windows (GTK_APPLICATION (self)) != NULL || !self->held ||
+      self->client == NULL) {
+    self->handover_id = 0;
+    return G_SOURCE_REMOVE;
+  }
+  if (has_calls (self))
+    return G_SOURCE_CONTINUE;
+  if (!natter_handover_possible () || !token_kept (self)) {
+    self->handover_id = 0;
+    return G_SOURCE_REMOVE;
+  }
+
+  self->handover_id = 0;
+  self->handover_requested = TRUE;
+  g_message ("The last window closed: starting again in the background, without its memory");
+  /* GSettings writes are asynchronous (dconf): the new image reads them. */
+  g_settings_sync ();
+  release_bus_name (self);
+  g_application_quit (G_APPLICATION (self));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+natter_application_window_added (GtkApplication *application, GtkWindow *window)
+{
+  NatterApplication *self = NATTER_APPLICATION (application);
+
+  g_clear_handle_id (&self->handover_id, g_source_remove);
+  GTK_APPLICATION_CLASS (natter_application_parent_class)->window_added (application, window);
+}
+
 /* Closing the last window destroys it (GTK's default), and its views and
  * their caches (thumbnails, textures, message lists) go with it; what
  * they freed goes back to the system once GTK has finished tearing them
- * down, a second later. */
+ * down, a second later. What GSK and the GL driver keep goes only with a
+ * handover, when main () allows one. */
 static void
 natter_application_window_removed (GtkApplication *application, GtkWindow *window)
 {
   NatterApplication *self = NATTER_APPLICATION (application);
 
   GTK_APPLICATION_CLASS (natter_application_parent_class)->window_removed (application, window);
-  if (gtk_application_get_windows (application) == NULL && self->give_back_id == 0)
+  if (gtk_application_get_windows (application) != NULL)
+    return;
+  if (self->give_back_id == 0)
     self->give_back_id = g_timeout_add_seconds (1, give_memory_back, self);
+  if (self->handover_enabled && !self->started_hidden && self->handover_id == 0)
+    self->handover_id = g_timeout_add (natter_handover_get_delay_ms (), hand_over_when_idle, self);
 }
 
 static void
@@ -871,6 +984,7 @@ natter_application_dispose (GObject *object)
   NatterApplication *self = NATTER_APPLICATION (object);
 
   g_clear_handle_id (&self->give_back_id, g_source_remove);
+  g_clear_handle_id (&self->handover_id, g_source_remove);
 
   g_clear_pointer (&self->watchers, g_ptr_array_unref);
   g_clear_object (&self->calling_watcher);
@@ -907,6 +1021,7 @@ natter_application_class_init (NatterApplicationClass *klass)
   application_class->startup = natter_application_startup;
   application_class->activate = natter_application_activate;
   application_class->shutdown = natter_application_shutdown;
+  gtk_application_class->window_added = natter_application_window_added;
   gtk_application_class->window_removed = natter_application_window_removed;
 }
 
@@ -940,6 +1055,50 @@ natter_application_new (void)
   return g_object_new (NATTER_TYPE_APPLICATION, "application-id", APPLICATION_ID, "flags",
                        G_APPLICATION_DEFAULT_FLAGS, "resource-base-path", "/org/natter/Natter",
                        NULL);
+}
+
+/**
+ * natter_application_enable_handover:
+ * @self: a #NatterApplication
+ *
+ * Lets the application end its run when its last window has closed, to be
+ * started again in the background by main () (see natter-handover.c).
+ * Only main () may: the process is replaced.
+ */
+void
+natter_application_enable_handover (NatterApplication *self)
+{
+  g_return_if_fail (NATTER_IS_APPLICATION (self));
+
+  self->handover_enabled = TRUE;
+}
+
+/**
+ * natter_application_get_handover_requested:
+ * @self: a #NatterApplication
+ *
+ * Returns: whether the run ended to hand over to a fresh `natter --background`
+ */
+gboolean
+natter_application_get_handover_requested (NatterApplication *self)
+{
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), FALSE);
+
+  return self->handover_requested;
+}
+
+/**
+ * natter_application_get_server_url_option:
+ * @self: a #NatterApplication
+ *
+ * Returns: (nullable): the server named by --server, normalized
+ */
+const char *
+natter_application_get_server_url_option (NatterApplication *self)
+{
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), NULL);
+
+  return self->server_url_option;
 }
 
 /**

@@ -22,4 +22,8 @@ NatterClient *natter_application_get_profile_client (NatterApplication *self,
 gboolean natter_application_get_conversation_muted (NatterApplication *self,
                                                     gint64 conversation_id);
 
+void natter_application_enable_handover (NatterApplication *self);
+gboolean natter_application_get_handover_requested (NatterApplication *self);
+const char *natter_application_get_server_url_option (NatterApplication *self);
+
 G_END_DECLS

@@ -18,10 +18,16 @@
  * gl-disable for that call only, so that what Natter launches (a viewer
  * for an attachment) keeps GL. */
 
-/* The user's own choice wins: a renderer other than cairo, or a gl- key
- * in GDK_DEBUG. */
-static gboolean
-user_asked_for_gl (void)
+/**
+ * natter_display_user_asked_for_gl:
+ *
+ * The user's own choice wins: a renderer other than cairo, or a gl- key
+ * in GDK_DEBUG.
+ *
+ * Returns: whether the environment asks for GL
+ */
+gboolean
+natter_display_user_asked_for_gl (void)
 {
   const char *renderer = g_getenv ("GSK_RENDERER");
   const char *debug = g_getenv ("GDK_DEBUG");
@@ -47,7 +53,7 @@ natter_display_open_without_gl (void)
   g_autofree char *keys = NULL;
   gboolean opened;
 
-  if (user_asked_for_gl ())
+  if (natter_display_user_asked_for_gl ())
     return FALSE;
 
   keys = debug != NULL && *debug != '\0' ? g_strconcat (debug, ",gl-disable", NULL)

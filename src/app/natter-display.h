@@ -7,5 +7,6 @@ G_BEGIN_DECLS
 
 gboolean natter_display_open_without_gl (void);
 gboolean natter_display_open_for_cairo (void);
+gboolean natter_display_user_asked_for_gl (void);
 
 G_END_DECLS
