@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "natter-audio-concealment"
+
+#include "config.h"
+
+#include "natter-audio-concealment.h"
+#include "natter-opus-packet.h"
+
+/* opusdec rounds a gap's duration to 2.5 ms, the least Opus can conceal. */
+#define PLC_ALIGNMENT_US 2500
+#define SAMPLES_PER_MS 48
+#define DEFAULT_FRAME_SAMPLES (20 * SAMPLES_PER_MS)
+
+struct _NatterAudioConcealment {
+  gboolean decoder_uses_fec;
+
+  /* Streaming thread only. */
+  gboolean gap_pending;
+  guint gap_samples; /* of the last gap: what opusdec rebuilds from */
+  gboolean have_last_mode;
+  NatterOpusMode last_mode;  /* of the last packet decoded */
+  guint last_packet_samples; /* its duration, for gaps of unknown length */
+
+  /* Any thread (atomic): 2^31 frames of 20 ms are over a year. */
+  gint packets;
+  gint lost_frames;
+  gint rebuilt_frames;
+};
+
+/**
+ * natter_audio_concealment_new:
+ * @decoder_uses_fec: whether the decoder's `use-inband-fec` is on
+ *
+ * Returns: (transfer full): a counter with nothing seen
+ */
+NatterAudioConcealment *
+natter_audio_concealment_new (gboolean decoder_uses_fec)
+{
+  NatterAudioConcealment *self = g_atomic_rc_box_new0 (NatterAudioConcealment);
+
+  self->decoder_uses_fec = decoder_uses_fec;
+  self->last_packet_samples = DEFAULT_FRAME_SAMPLES;
+  return self;
+}
+
+NatterAudioConcealment *
+natter_audio_concealment_ref (NatterAudioConcealment *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return g_atomic_rc_box_acquire (self);
+}
+
+void
+natter_audio_concealment_unref (NatterAudioConcealment *self)
+{
+  g_atomic_rc_box_release (self);
+}
+
+/**
+ * natter_audio_concealment_add_gap:
+ * @self: a #NatterAudioConcealment
+ * @duration_us: how much audio is missing (a GAP event's duration), or a
+ *   negative value when not known (opusdec then takes the last packet's)
+ *
+ * Notes that the decoder was told audio is missing.
+ */
+void
+natter_audio_concealment_add_gap (NatterAudioConcealment *self, gint64 duration_us)
+{
+  guint samples, frames;
+
+  g_return_if_fail (self != NULL);
+
+  if (duration_us > 0) {
+    gint64 aligned = (duration_us + PLC_ALIGNMENT_US / 2) / PLC_ALIGNMENT_US * PLC_ALIGNMENT_US;
+
+    samples = (guint) MIN (aligned * SAMPLES_PER_MS / 1000, G_MAXUINT / 2);
+  } else {
+    samples = self->last_packet_samples;
+  }
+  if (samples == 0)
+    return;
+  frames =
+    MIN (MAX ((samples + self->last_packet_samples / 2) / self->last_packet_samples, 1), 1000);
+  g_atomic_int_add (&self->lost_frames, (gint) frames);
+  self->gap_pending = TRUE;
+  self->gap_samples = samples;
+}
+
+/**
+ * natter_audio_concealment_add_packet:
+ * @self: a #NatterAudioConcealment
+ * @data: (array length=size): the Opus packet the decoder got
+ * @size: its length
+ *
+ * Notes a packet; when a gap came just before it, decides whether the
+ * decoder rebuilds the gap's last frame from it.
+ */
+void
+natter_audio_concealment_add_packet (NatterAudioConcealment *self, const guint8 *data, gsize size)
+{
+  NatterOpusPacketInfo info;
+  gboolean valid;
+
+  g_return_if_fail (self != NULL);
+
+  valid = natter_opus_packet_parse (data, size, &info);
+  if (self->gap_pending && valid && self->decoder_uses_fec && info.has_lbrr &&
+      self->gap_samples >= info.samples_per_frame &&
+      !(self->have_last_mode && self->last_mode == NATTER_OPUS_MODE_CELT))
+    g_atomic_int_inc (&self->rebuilt_frames);
+  self->gap_pending = FALSE;
+  g_atomic_int_inc (&self->packets);
+  if (valid) {
+    self->have_last_mode = TRUE;
+    self->last_mode = info.mode;
+    self->last_packet_samples = MAX (info.samples_per_frame * info.frames, 1);
+  }
+}
+
+/**
+ * natter_audio_concealment_get_packets:
+ * @self: a #NatterAudioConcealment
+ *
+ * Returns: the packets the decoder got
+ */
+guint64
+natter_audio_concealment_get_packets (NatterAudioConcealment *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  return (guint) g_atomic_int_get (&self->packets);
+}
+
+/**
+ * natter_audio_concealment_get_lost_frames:
+ * @self: a #NatterAudioConcealment
+ *
+ * Returns: the frames the gaps stood for (each the length of the packet
+ *   before), rebuilt or concealed
+ */
+guint64
+natter_audio_concealment_get_lost_frames (NatterAudioConcealment *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  return (guint) g_atomic_int_get (&self->lost_frames);
+}
+
+/**
+ * natter_audio_concealment_get_rebuilt_frames:
+ * @self: a #NatterAudioConcealment
+ *
+ * Returns: the lost frames the decoder rebuilt from in-band FEC
+ */
+guint64
+natter_audio_concealment_get_rebuilt_frames (NatterAudioConcealment *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  return (guint) g_atomic_int_get (&self->rebuilt_frames);
+}
