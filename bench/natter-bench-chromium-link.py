@@ -202,6 +202,9 @@ def natter_figures(out_path, from_s):
         seconds = last["at"] - first["at"]
         played = last["audio_frames_played"] - first["audio_frames_played"]
         concealed = last["audio_frames_concealed"] - first["audio_frames_concealed"]
+        # Lost frames rebuilt from Opus in-band FEC: not concealed, yet
+        # frames of the stream.
+        played += last.get("audio_frames_rebuilt", 0) - first.get("audio_frames_rebuilt", 0)
         figures = {
             "fps": (last["video_frames_received"] - first["video_frames_received"]) / seconds,
             "freezes": last["video_freezes"] - first["video_freezes"],

@@ -20,7 +20,11 @@ G_BEGIN_DECLS
  * @audio_packets_played: audio packets the jitter buffer passed on (set by
  *   natter_call_stats_read_audio_playout())
  * @audio_packets_concealed: audio packets the jitter buffer gave up on (lost
- *   or too late), each one a 20 ms frame the decoder had to conceal
+ *   or too late) that the decoder had to conceal (synthesise): those it
+ *   rebuilt from the next packet's in-band FEC are not counted, as
+ *   libwebrtc's `concealedSamples` does not
+ * @audio_packets_rebuilt: audio packets the jitter buffer gave up on that
+ *   the decoder rebuilt from the next packet's in-band FEC
  *
  * One sample of webrtcbin's `get-stats`, reduced to what a call shows.
  */
@@ -36,6 +40,7 @@ typedef struct {
   guint64 video_receive_bitrate;
   guint64 audio_packets_played;
   guint64 audio_packets_concealed;
+  guint64 audio_packets_rebuilt;
 
   /*< private >*/
   gint64 sampled_at_us;
@@ -44,6 +49,9 @@ typedef struct {
   guint64 video_bytes_sent;
   guint64 video_bytes_received;
 } NatterCallStats;
+
+/* The #NatterAudioConcealment an Opus decoder's object data holds. */
+#define NATTER_CALL_STATS_AUDIO_CONCEALMENT_KEY "natter-audio-concealment"
 
 #define NATTER_TYPE_CALL_STATS (natter_call_stats_get_type ())
 GType natter_call_stats_get_type (void);
