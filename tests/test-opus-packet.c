@@ -29,6 +29,7 @@ typedef struct {
   opus_int32 bitrate;
   int max_bandwidth;
   gboolean fec;
+  gboolean quiet; /* a faint hiss instead of the voice */
 } EncoderSetup;
 
 static const EncoderSetup silk = { OPUS_APPLICATION_VOIP, 24000, OPUS_BANDWIDTH_WIDEBAND, FALSE };
@@ -37,13 +38,15 @@ static const EncoderSetup silk_fec = { OPUS_APPLICATION_VOIP, 24000, OPUS_BANDWI
 static const EncoderSetup hybrid = { OPUS_APPLICATION_VOIP, 32000, OPUS_BANDWIDTH_FULLBAND, FALSE };
 static const EncoderSetup hybrid_fec = { OPUS_APPLICATION_VOIP, 32000, OPUS_BANDWIDTH_FULLBAND,
                                          TRUE };
+static const EncoderSetup hiss = { OPUS_APPLICATION_VOIP, 24000, OPUS_BANDWIDTH_WIDEBAND, TRUE,
+                                   TRUE };
 static const EncoderSetup celt = { OPUS_APPLICATION_RESTRICTED_LOWDELAY, 64000,
                                    OPUS_BANDWIDTH_FULLBAND, TRUE };
 
 /* Something the encoder's voice activity detector takes for speech: a
  * harmonic sound whose pitch wanders, in syllables, over a little noise. */
 static void
-fill_voice (opus_int16 *pcm, guint frame)
+fill_voice (opus_int16 *pcm, guint frame, gboolean quiet)
 {
   static guint32 noise = 12345;
 
@@ -56,7 +59,8 @@ fill_voice (opus_int16 *pcm, guint frame)
     for (int k = 1; k <= 20; k++)
       sample += sin (2 * G_PI * pitch * k * t) / k;
     noise = noise * 1664525u + 1013904223u;
-    sample = 4000 * envelope * sample + (double) ((int) (noise >> 20) - 2048);
+    sample = quiet ? (double) ((int) (noise >> 26) - 32)
+                   : 4000 * envelope * sample + (double) ((int) (noise >> 20) - 2048);
     pcm[i] = (opus_int16) CLAMP (sample, -32768, 32767);
   }
 }
@@ -92,7 +96,7 @@ encode (const EncoderSetup *setup)
     Packet packet;
     opus_int32 size;
 
-    fill_voice (pcm, i);
+    fill_voice (pcm, i, setup->quiet);
     size = opus_encode (encoder, pcm, FRAME_SAMPLES, buffer, sizeof buffer);
     g_assert_cmpint (size, >, 0);
     /* Exactly sized, so that ASan and valgrind see any read past it. */
@@ -108,11 +112,12 @@ encode (const EncoderSetup *setup)
 #define SETTLED 10
 
 static guint
-count_mode (GArray *packets, NatterOpusMode mode, guint *with_lbrr)
+count_mode (GArray *packets, NatterOpusMode mode, guint *with_lbrr, guint *with_voice)
 {
   guint count = 0;
 
   *with_lbrr = 0;
+  *with_voice = 0;
   for (guint i = SETTLED; i < packets->len; i++) {
     Packet *packet = &g_array_index (packets, Packet, i);
     NatterOpusPacketInfo info;
@@ -125,6 +130,8 @@ count_mode (GArray *packets, NatterOpusMode mode, guint *with_lbrr)
       count++;
     if (info.has_lbrr)
       (*with_lbrr)++;
+    if (info.has_voice)
+      (*with_voice)++;
   }
   return count;
 }
@@ -138,20 +145,30 @@ test_modes_and_lbrr (void)
   g_autoptr (GArray) hybrid_packets = encode (&hybrid);
   g_autoptr (GArray) hybrid_fec_packets = encode (&hybrid_fec);
   g_autoptr (GArray) celt_packets = encode (&celt);
-  guint lbrr;
+  g_autoptr (GArray) quiet_packets = encode (&hiss);
+  guint lbrr, voice;
 
-  g_assert_cmpuint (count_mode (silk_packets, NATTER_OPUS_MODE_SILK, &lbrr), ==, settled);
+  g_assert_cmpuint (count_mode (silk_packets, NATTER_OPUS_MODE_SILK, &lbrr, &voice), ==, settled);
   g_assert_cmpuint (lbrr, ==, 0);
+  g_assert_cmpuint (voice, >=, settled / 2);
   /* FEC on: redundancy in the packets SILK finds speech in (its voice
    * activity above 0.3): most of this signal's. */
-  g_assert_cmpuint (count_mode (silk_fec_packets, NATTER_OPUS_MODE_SILK, &lbrr), ==, settled);
+  g_assert_cmpuint (count_mode (silk_fec_packets, NATTER_OPUS_MODE_SILK, &lbrr, &voice), ==,
+                    settled);
   g_assert_cmpuint (lbrr, >=, settled / 2);
-  g_assert_cmpuint (count_mode (hybrid_packets, NATTER_OPUS_MODE_HYBRID, &lbrr), ==, settled);
+  g_assert_cmpuint (count_mode (hybrid_packets, NATTER_OPUS_MODE_HYBRID, &lbrr, &voice), ==,
+                    settled);
   g_assert_cmpuint (lbrr, ==, 0);
-  g_assert_cmpuint (count_mode (hybrid_fec_packets, NATTER_OPUS_MODE_HYBRID, &lbrr), ==, settled);
+  g_assert_cmpuint (count_mode (hybrid_fec_packets, NATTER_OPUS_MODE_HYBRID, &lbrr, &voice), ==,
+                    settled);
   g_assert_cmpuint (lbrr, >=, settled / 2);
   /* CELT-only never carries LBRR, whatever its first byte. */
-  g_assert_cmpuint (count_mode (celt_packets, NATTER_OPUS_MODE_CELT, &lbrr), ==, settled);
+  g_assert_cmpuint (count_mode (celt_packets, NATTER_OPUS_MODE_CELT, &lbrr, &voice), ==, settled);
+  g_assert_cmpuint (lbrr, ==, 0);
+  g_assert_cmpuint (voice, ==, 0);
+  /* A faint hiss: no voice, so no LBRR either, FEC on or not. */
+  g_assert_cmpuint (count_mode (quiet_packets, NATTER_OPUS_MODE_SILK, &lbrr, &voice), ==, settled);
+  g_assert_cmpuint (voice, ==, 0);
   g_assert_cmpuint (lbrr, ==, 0);
 }
 
@@ -267,15 +284,17 @@ test_cut_short_and_garbage (void)
   g_rand_free (rand);
 }
 
-/* A packet of @packets with (or without) LBRR, after the first ones. */
+/* A packet of @packets with (or without) LBRR and voice, after the first
+ * ones. */
 static Packet *
-find_packet (GArray *packets, gboolean lbrr)
+find_packet (GArray *packets, gboolean lbrr, gboolean voice)
 {
   for (guint i = SETTLED; i < packets->len; i++) {
     Packet *packet = &g_array_index (packets, Packet, i);
     NatterOpusPacketInfo info;
 
-    if (natter_opus_packet_parse (packet->data, packet->size, &info) && info.has_lbrr == lbrr)
+    if (natter_opus_packet_parse (packet->data, packet->size, &info) && info.has_lbrr == lbrr &&
+        info.has_voice == voice)
       return packet;
   }
   g_assert_not_reached ();
@@ -290,9 +309,11 @@ test_concealment_counts (void)
   g_autoptr (GArray) fec_packets = encode (&hybrid_fec);
   g_autoptr (GArray) plain_packets = encode (&silk);
   g_autoptr (GArray) celt_packets = encode (&celt);
-  Packet *lbrr = find_packet (fec_packets, TRUE);
-  Packet *plain = find_packet (plain_packets, FALSE);
-  Packet *celt_packet = find_packet (celt_packets, FALSE);
+  g_autoptr (GArray) quiet_packets = encode (&hiss);
+  Packet *lbrr = find_packet (fec_packets, TRUE, TRUE);
+  Packet *hissing = &g_array_index (quiet_packets, Packet, SETTLED);
+  Packet *plain = find_packet (plain_packets, FALSE, TRUE);
+  Packet *celt_packet = find_packet (celt_packets, FALSE, FALSE);
   g_autoptr (NatterAudioConcealment) counter = natter_audio_concealment_new (TRUE);
   g_autoptr (NatterAudioConcealment) no_fec = natter_audio_concealment_new (FALSE);
 
@@ -337,6 +358,19 @@ test_concealment_counts (void)
   g_assert_cmpuint (natter_audio_concealment_get_rebuilt_frames (counter), ==, 4);
   g_assert_cmpuint (natter_audio_concealment_get_lost_frames (counter), ==, 12);
   g_assert_cmpuint (natter_audio_concealment_get_packets (counter), ==, 12);
+  g_assert_cmpuint (natter_audio_concealment_get_silent_concealed_frames (counter), ==, 0);
+
+  /* Two frames lost between packets without voice: silence concealed;
+   * between silence and speech: not silent. */
+  natter_audio_concealment_add_packet (counter, hissing->data, hissing->size);
+  natter_audio_concealment_add_gap (counter, GAP_US);
+  natter_audio_concealment_add_gap (counter, GAP_US);
+  natter_audio_concealment_add_packet (counter, hissing->data, hissing->size);
+  g_assert_cmpuint (natter_audio_concealment_get_silent_concealed_frames (counter), ==, 2);
+  natter_audio_concealment_add_gap (counter, GAP_US);
+  natter_audio_concealment_add_packet (counter, plain->data, plain->size);
+  g_assert_cmpuint (natter_audio_concealment_get_silent_concealed_frames (counter), ==, 2);
+  g_assert_cmpuint (natter_audio_concealment_get_rebuilt_frames (counter), ==, 4);
 
   /* A decoder without use-inband-fec conceals everything. */
   natter_audio_concealment_add_packet (no_fec, lbrr->data, lbrr->size);

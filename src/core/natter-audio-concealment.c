@@ -17,14 +17,17 @@ struct _NatterAudioConcealment {
   /* Streaming thread only. */
   gboolean gap_pending;
   guint gap_samples; /* of the last gap: what opusdec rebuilds from */
+  guint gap_frames;  /* of all the gaps since the last packet */
   gboolean have_last_mode;
-  NatterOpusMode last_mode;  /* of the last packet decoded */
+  NatterOpusMode last_mode; /* of the last packet decoded */
+  gboolean last_had_voice;
   guint last_packet_samples; /* its duration, for gaps of unknown length */
 
   /* Any thread (atomic): 2^31 frames of 20 ms are over a year. */
   gint packets;
   gint lost_frames;
   gint rebuilt_frames;
+  gint silent_concealed_frames;
 };
 
 /**
@@ -83,6 +86,7 @@ natter_audio_concealment_add_gap (NatterAudioConcealment *self, gint64 duration_
   frames =
     MIN (MAX ((samples + self->last_packet_samples / 2) / self->last_packet_samples, 1), 1000);
   g_atomic_int_add (&self->lost_frames, (gint) frames);
+  self->gap_frames = MIN (self->gap_frames + frames, G_MAXINT / 2);
   self->gap_pending = TRUE;
   self->gap_samples = samples;
 }
@@ -105,15 +109,28 @@ natter_audio_concealment_add_packet (NatterAudioConcealment *self, const guint8 
   g_return_if_fail (self != NULL);
 
   valid = natter_opus_packet_parse (data, size, &info);
-  if (self->gap_pending && valid && self->decoder_uses_fec && info.has_lbrr &&
-      self->gap_samples >= info.samples_per_frame &&
-      !(self->have_last_mode && self->last_mode == NATTER_OPUS_MODE_CELT))
-    g_atomic_int_inc (&self->rebuilt_frames);
+  if (self->gap_pending) {
+    guint concealed = self->gap_frames;
+
+    if (valid && self->decoder_uses_fec && info.has_lbrr &&
+        self->gap_samples >= info.samples_per_frame &&
+        !(self->have_last_mode && self->last_mode == NATTER_OPUS_MODE_CELT)) {
+      g_atomic_int_inc (&self->rebuilt_frames);
+      concealed--;
+    }
+    /* No voice on either side (CELT-only packets tell nothing): silence
+     * was lost. */
+    if (valid && info.mode != NATTER_OPUS_MODE_CELT && !info.has_voice && self->have_last_mode &&
+        self->last_mode != NATTER_OPUS_MODE_CELT && !self->last_had_voice)
+      g_atomic_int_add (&self->silent_concealed_frames, (gint) concealed);
+  }
   self->gap_pending = FALSE;
+  self->gap_frames = 0;
   g_atomic_int_inc (&self->packets);
   if (valid) {
     self->have_last_mode = TRUE;
     self->last_mode = info.mode;
+    self->last_had_voice = info.has_voice;
     self->last_packet_samples = MAX (info.samples_per_frame * info.frames, 1);
   }
 }
@@ -156,4 +173,19 @@ natter_audio_concealment_get_rebuilt_frames (NatterAudioConcealment *self)
 {
   g_return_val_if_fail (self != NULL, 0);
   return (guint) g_atomic_int_get (&self->rebuilt_frames);
+}
+
+/**
+ * natter_audio_concealment_get_silent_concealed_frames:
+ * @self: a #NatterAudioConcealment
+ *
+ * Returns: the lost frames the decoder concealed between two packets the
+ *   encoder found no voice in (SILK or hybrid packets with their voice
+ *   activity flags off)
+ */
+guint64
+natter_audio_concealment_get_silent_concealed_frames (NatterAudioConcealment *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  return (guint) g_atomic_int_get (&self->silent_concealed_frames);
 }

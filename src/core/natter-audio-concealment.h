@@ -16,7 +16,9 @@ G_BEGIN_DECLS
  * uses FEC, that packet and the one decoded before the gap are not
  * CELT-only, and that packet carries LBRR; frames lost before it (two or
  * more in a row) are concealed. As libwebrtc's `concealedSamples`: frames
- * decoded from FEC are not concealed.
+ * decoded from FEC are not concealed. Concealed frames between two packets
+ * the encoder found no voice in are counted apart as silent (libwebrtc's
+ * `silentConcealedSamples`): LBRR is only coded for speech.
  *
  * Gaps and packets come from one streaming thread; the counters may be
  * read from any thread.
@@ -34,6 +36,7 @@ natter_audio_concealment_add_packet (NatterAudioConcealment *self, const guint8 
 guint64 natter_audio_concealment_get_packets (NatterAudioConcealment *self);
 guint64 natter_audio_concealment_get_lost_frames (NatterAudioConcealment *self);
 guint64 natter_audio_concealment_get_rebuilt_frames (NatterAudioConcealment *self);
+guint64 natter_audio_concealment_get_silent_concealed_frames (NatterAudioConcealment *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterAudioConcealment, natter_audio_concealment_unref)
 

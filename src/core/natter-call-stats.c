@@ -247,7 +247,7 @@ natter_call_stats_read_audio_playout (NatterCallStats *stats, GstElement *pipeli
 {
   g_autoptr (GstIterator) iterator = NULL;
   g_auto (GValue) item = G_VALUE_INIT;
-  guint64 played = 0, lost = 0, rebuilt = 0;
+  guint64 played = 0, lost = 0, rebuilt = 0, silent = 0;
 
   g_return_if_fail (stats != NULL);
   g_return_if_fail (GST_IS_BIN (pipeline));
@@ -259,8 +259,10 @@ natter_call_stats_read_audio_playout (NatterCallStats *stats, GstElement *pipeli
     NatterAudioConcealment *concealment =
       g_object_get_data (G_OBJECT (element), NATTER_CALL_STATS_AUDIO_CONCEALMENT_KEY);
 
-    if (concealment != NULL)
+    if (concealment != NULL) {
       rebuilt += natter_audio_concealment_get_rebuilt_frames (concealment);
+      silent += natter_audio_concealment_get_silent_concealed_frames (concealment);
+    }
     if (factory != NULL && g_str_equal (GST_OBJECT_NAME (factory), "rtpjitterbuffer") &&
         natter_call_stats_jitterbuffer_is_audio (element)) {
       g_autoptr (GstStructure) jitter_stats = NULL;
@@ -281,6 +283,7 @@ natter_call_stats_read_audio_playout (NatterCallStats *stats, GstElement *pipeli
   stats->audio_packets_played = played;
   stats->audio_packets_concealed = lost - rebuilt;
   stats->audio_packets_rebuilt = rebuilt;
+  stats->audio_packets_concealed_silent = MIN (silent, lost - rebuilt);
 }
 
 /**

@@ -25,6 +25,9 @@ G_BEGIN_DECLS
  *   libwebrtc's `concealedSamples` does not
  * @audio_packets_rebuilt: audio packets the jitter buffer gave up on that
  *   the decoder rebuilt from the next packet's in-band FEC
+ * @audio_packets_concealed_silent: of @audio_packets_concealed, those lost
+ *   between two packets the encoder found no voice in (libwebrtc's
+ *   `silentConcealedSamples`); Opus codes no in-band FEC for them
  *
  * One sample of webrtcbin's `get-stats`, reduced to what a call shows.
  */
@@ -41,6 +44,7 @@ typedef struct {
   guint64 audio_packets_played;
   guint64 audio_packets_concealed;
   guint64 audio_packets_rebuilt;
+  guint64 audio_packets_concealed_silent;
 
   /*< private >*/
   gint64 sampled_at_us;

@@ -18,15 +18,20 @@
  * LBRR flag, for the mid channel, then the same for the side channel. Each
  * is range coded with probability 1/2, which at the start of the range
  * coder makes them the first byte's top bits, in that order. */
-static gboolean
-frame_has_lbrr (const guint8 *frame, gsize size, guint samples_per_frame)
+static void
+read_silk_header (const guint8 *frame,
+                  gsize size,
+                  guint samples_per_frame,
+                  NatterOpusPacketInfo *info)
 {
   guint silk_frames = MAX (samples_per_frame / SILK_FRAME_SAMPLES, 1);
+  guint voice_mask = (0xffu << (8 - silk_frames)) & 0xffu;
 
   /* An empty frame (a lost or discontinued one) carries nothing. */
   if (size == 0)
-    return FALSE;
-  return (frame[0] >> (7 - silk_frames)) & 1;
+    return;
+  info->has_voice = (frame[0] & voice_mask) != 0;
+  info->has_lbrr = (frame[0] >> (7 - silk_frames)) & 1;
 }
 
 /**
@@ -36,9 +41,9 @@ frame_has_lbrr (const guint8 *frame, gsize size, guint samples_per_frame)
  * @size: its length
  * @info: (out): what it holds
  *
- * Reads an Opus packet's coding mode, frames and in-band FEC flag without
- * decoding it. The packet's framing is checked by libopus's
- * opus_packet_parse(), so nothing outside @data is read.
+ * Reads an Opus packet's coding mode, frames, in-band FEC and voice
+ * activity flags without decoding it. The packet's framing is checked by
+ * libopus's opus_packet_parse(), so nothing outside @data is read.
  *
  * Returns: %FALSE, @info zeroed, when @data is not a valid Opus packet
  */
@@ -68,7 +73,7 @@ natter_opus_packet_parse (const guint8 *data, gsize size, NatterOpusPacketInfo *
   info->samples_per_frame = (guint) opus_packet_get_samples_per_frame (data, 48000);
   info->frames = (guint) count;
   info->channels = (guint) opus_packet_get_nb_channels (data);
-  info->has_lbrr = info->mode != NATTER_OPUS_MODE_CELT &&
-                   frame_has_lbrr (frames[0], (gsize) sizes[0], info->samples_per_frame);
+  if (info->mode != NATTER_OPUS_MODE_CELT)
+    read_silk_header (frames[0], (gsize) sizes[0], info->samples_per_frame, info);
   return TRUE;
 }

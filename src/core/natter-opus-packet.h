@@ -28,6 +28,9 @@ typedef enum {
  * @has_lbrr: whether the packet's first frame carries in-band FEC (SILK's
  *   low bit-rate redundancy, LBRR) of the audio just before the packet, for
  *   its mid (or only) channel: what the decoder rebuilds a lost packet from
+ * @has_voice: whether the encoder's voice activity detector found speech in
+ *   the packet's first frame (any of its SILK frames, mid channel); always
+ *   %FALSE in CELT-only packets, which carry no such flag
  */
 typedef struct {
   NatterOpusMode mode;
@@ -35,6 +38,7 @@ typedef struct {
   guint frames;
   guint channels;
   gboolean has_lbrr;
+  gboolean has_voice;
 } NatterOpusPacketInfo;
 
 gboolean natter_opus_packet_parse (const guint8 *data, gsize size, NatterOpusPacketInfo *info);
