@@ -247,7 +247,7 @@ natter_call_stats_read_audio_playout (NatterCallStats *stats, GstElement *pipeli
 {
   g_autoptr (GstIterator) iterator = NULL;
   g_auto (GValue) item = G_VALUE_INIT;
-  guint64 played = 0, lost = 0, rebuilt = 0, silent = 0;
+  guint64 played = 0, lost = 0, rebuilt = 0, silent = 0, decoder_lost = 0;
 
   g_return_if_fail (stats != NULL);
   g_return_if_fail (GST_IS_BIN (pipeline));
@@ -262,6 +262,7 @@ natter_call_stats_read_audio_playout (NatterCallStats *stats, GstElement *pipeli
     if (concealment != NULL) {
       rebuilt += natter_audio_concealment_get_rebuilt_frames (concealment);
       silent += natter_audio_concealment_get_silent_concealed_frames (concealment);
+      decoder_lost += natter_audio_concealment_get_lost_frames (concealment);
     }
     if (factory != NULL && g_str_equal (GST_OBJECT_NAME (factory), "rtpjitterbuffer") &&
         natter_call_stats_jitterbuffer_is_audio (element)) {
@@ -277,6 +278,9 @@ natter_call_stats_read_audio_playout (NatterCallStats *stats, GstElement *pipeli
     }
     g_value_reset (&item);
   }
+  g_debug ("audio: %" G_GUINT64_FORMAT " played, %" G_GUINT64_FORMAT " lost (%" G_GUINT64_FORMAT
+           " gaps at the decoder), %" G_GUINT64_FORMAT " rebuilt, %" G_GUINT64_FORMAT " silent",
+           played, lost, decoder_lost, rebuilt, silent);
   /* The decoder's count and the jitter buffers' are read at slightly
    * different moments: never more rebuilt than lost. */
   rebuilt = MIN (rebuilt, lost);
