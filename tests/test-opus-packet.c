@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <gst/check/gstharness.h>
 #include <opus.h>
 #include <string.h>
 
@@ -380,10 +381,65 @@ test_concealment_counts (void)
   g_assert_cmpuint (natter_audio_concealment_get_rebuilt_frames (no_fec), ==, 0);
 }
 
+/* The counter on a real opusdec (as a call sets it up): it sees the gaps
+ * opusdec sees, and counts as rebuilt the single losses followed by a
+ * packet with LBRR. */
+static void
+test_watching_opusdec (void)
+{
+  g_autoptr (GArray) packets = encode (&hybrid_fec);
+  GstHarness *harness = gst_harness_new ("opusdec");
+  g_autoptr (GstStructure) decoder_stats = NULL;
+  NatterAudioConcealment *concealment;
+  guint lost = 0, expected_rebuilt = 0;
+  guint64 gaps = 0;
+  gboolean lost_before = FALSE;
+
+  g_object_set (harness->element, "plc", TRUE, "use-inband-fec", TRUE, NULL);
+  concealment = natter_audio_concealment_watch_decoder (harness->element);
+  g_assert_nonnull (concealment);
+  g_assert_true (natter_audio_concealment_get_for_decoder (harness->element) == concealment);
+  gst_harness_set_src_caps_str (harness, "audio/x-opus, channel-mapping-family=(int)0, "
+                                         "channels=(int)1, rate=(int)48000");
+  for (guint i = 0; i < packets->len; i++) {
+    Packet *packet = &g_array_index (packets, Packet, i);
+    GstClockTime pts = i * 20 * GST_MSECOND;
+    /* Every 7th lost, and 40-41 lost in a row. */
+    gboolean lose = i > SETTLED && (i % 7 == 0 || i == 41);
+
+    if (lose) {
+      g_assert_true (gst_harness_push_event (harness, gst_event_new_gap (pts, 20 * GST_MSECOND)));
+      lost++;
+    } else {
+      GstBuffer *buffer = gst_buffer_new_memdup (packet->data, packet->size);
+      NatterOpusPacketInfo info;
+
+      GST_BUFFER_PTS (buffer) = pts;
+      GST_BUFFER_DURATION (buffer) = 20 * GST_MSECOND;
+      g_assert_cmpint (gst_harness_push (harness, buffer), ==, GST_FLOW_OK);
+      g_assert_true (natter_opus_packet_parse (packet->data, packet->size, &info));
+      if (lost_before && info.has_lbrr)
+        expected_rebuilt++;
+    }
+    lost_before = lose;
+  }
+  g_object_get (harness->element, "stats", &decoder_stats, NULL);
+  g_assert_true (gst_structure_get_uint64 (decoder_stats, "num-gap", &gaps));
+  g_assert_cmpuint (gaps, ==, lost);
+  g_assert_cmpuint (natter_audio_concealment_get_lost_frames (concealment), ==, lost);
+  g_assert_cmpuint (natter_audio_concealment_get_packets (concealment), ==, packets->len - lost);
+  g_assert_cmpuint (expected_rebuilt, >=, lost / 2);
+  g_assert_cmpuint (natter_audio_concealment_get_rebuilt_frames (concealment), ==,
+                    expected_rebuilt);
+  gst_harness_teardown (harness);
+}
+
 int
 main (int argc, char *argv[])
 {
+  gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/audio-concealment/watching-opusdec", test_watching_opusdec);
   g_test_add_func ("/opus-packet/modes-and-lbrr", test_modes_and_lbrr);
   g_test_add_func ("/opus-packet/lbrr-flag-matches-decoder", test_lbrr_flag_matches_decoder);
   g_test_add_func ("/opus-packet/cut-short-and-garbage", test_cut_short_and_garbage);

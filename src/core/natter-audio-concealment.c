@@ -10,6 +10,7 @@
 #define PLC_ALIGNMENT_US 2500
 #define SAMPLES_PER_MS 48
 #define DEFAULT_FRAME_SAMPLES (20 * SAMPLES_PER_MS)
+#define DECODER_DATA_KEY "natter-audio-concealment"
 
 struct _NatterAudioConcealment {
   gboolean decoder_uses_fec;
@@ -188,4 +189,81 @@ natter_audio_concealment_get_silent_concealed_frames (NatterAudioConcealment *se
 {
   g_return_val_if_fail (self != NULL, 0);
   return (guint) g_atomic_int_get (&self->silent_concealed_frames);
+}
+
+/* What reaches opusdec: its packets, and the gaps (GAP events, or empty
+ * buffers) the jitter buffer's lost packets become. */
+static GstPadProbeReturn
+follow_opus_input (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  NatterAudioConcealment *concealment = user_data;
+
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+    GstMapInfo map;
+
+    if (gst_buffer_get_size (buffer) == 0) {
+      natter_audio_concealment_add_gap (concealment,
+                                        GST_BUFFER_DURATION_IS_VALID (buffer)
+                                          ? (gint64) (GST_BUFFER_DURATION (buffer) / GST_USECOND)
+                                          : -1);
+    } else if (gst_buffer_map (buffer, &map, GST_MAP_READ)) {
+      natter_audio_concealment_add_packet (concealment, map.data, map.size);
+      gst_buffer_unmap (buffer, &map);
+    }
+  } else if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+    GstClockTime timestamp, duration;
+
+    if (GST_EVENT_TYPE (event) == GST_EVENT_GAP) {
+      gst_event_parse_gap (event, &timestamp, &duration);
+      natter_audio_concealment_add_gap (
+        concealment, GST_CLOCK_TIME_IS_VALID (duration) ? (gint64) (duration / GST_USECOND) : -1);
+    }
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/**
+ * natter_audio_concealment_watch_decoder:
+ * @decoder: an `opusdec`, `plc` and `use-inband-fec` already set
+ *
+ * Follows what reaches @decoder, so that a call's statistics can tell the
+ * lost audio frames it rebuilds from in-band FEC from those it conceals.
+ * The counter lives as long as @decoder.
+ *
+ * Returns: (transfer none): the counter
+ */
+NatterAudioConcealment *
+natter_audio_concealment_watch_decoder (GstElement *decoder)
+{
+  g_autoptr (GstPad) sink_pad = NULL;
+  gboolean uses_fec = FALSE;
+  NatterAudioConcealment *concealment;
+
+  g_return_val_if_fail (GST_IS_ELEMENT (decoder), NULL);
+  sink_pad = gst_element_get_static_pad (decoder, "sink");
+  g_return_val_if_fail (sink_pad != NULL, NULL);
+  g_object_get (decoder, "use-inband-fec", &uses_fec, NULL);
+  concealment = natter_audio_concealment_new (uses_fec);
+  gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                     follow_opus_input, natter_audio_concealment_ref (concealment),
+                     (GDestroyNotify) natter_audio_concealment_unref);
+  g_object_set_data_full (G_OBJECT (decoder), DECODER_DATA_KEY, concealment,
+                          (GDestroyNotify) natter_audio_concealment_unref);
+  return concealment;
+}
+
+/**
+ * natter_audio_concealment_get_for_decoder:
+ * @element: any element
+ *
+ * Returns: (transfer none) (nullable): the counter
+ *   natter_audio_concealment_watch_decoder() gave @element, if any
+ */
+NatterAudioConcealment *
+natter_audio_concealment_get_for_decoder (GstElement *element)
+{
+  g_return_val_if_fail (GST_IS_ELEMENT (element), NULL);
+  return g_object_get_data (G_OBJECT (element), DECODER_DATA_KEY);
 }

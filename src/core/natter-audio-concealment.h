@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-#include <glib.h>
+#include <gst/gst.h>
 
 G_BEGIN_DECLS
 
@@ -37,6 +37,9 @@ guint64 natter_audio_concealment_get_packets (NatterAudioConcealment *self);
 guint64 natter_audio_concealment_get_lost_frames (NatterAudioConcealment *self);
 guint64 natter_audio_concealment_get_rebuilt_frames (NatterAudioConcealment *self);
 guint64 natter_audio_concealment_get_silent_concealed_frames (NatterAudioConcealment *self);
+
+NatterAudioConcealment *natter_audio_concealment_watch_decoder (GstElement *decoder);
+NatterAudioConcealment *natter_audio_concealment_get_for_decoder (GstElement *element);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterAudioConcealment, natter_audio_concealment_unref)
 

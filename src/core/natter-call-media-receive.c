@@ -8,7 +8,6 @@
 
 #include "natter-audio-concealment.h"
 #include "natter-call-pipeline-private.h"
-#include "natter-call-stats.h"
 
 static void
 on_first_media_main (NatterCallPipeline *self, gpointer data)
@@ -99,57 +98,6 @@ count_rtp (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 
   g_atomic_int_inc (&self->rtp_received);
   return GST_PAD_PROBE_OK;
-}
-
-/* What reaches opusdec: its packets, and the gaps (GAP events, or empty
- * buffers) the jitter buffer's lost packets become. */
-static GstPadProbeReturn
-follow_opus_input (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
-{
-  NatterAudioConcealment *concealment = user_data;
-
-  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
-    GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
-    GstMapInfo map;
-
-    if (gst_buffer_get_size (buffer) == 0) {
-      natter_audio_concealment_add_gap (concealment,
-                                        GST_BUFFER_DURATION_IS_VALID (buffer)
-                                          ? (gint64) (GST_BUFFER_DURATION (buffer) / GST_USECOND)
-                                          : -1);
-    } else if (gst_buffer_map (buffer, &map, GST_MAP_READ)) {
-      natter_audio_concealment_add_packet (concealment, map.data, map.size);
-      gst_buffer_unmap (buffer, &map);
-    }
-  } else if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
-    GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
-    GstClockTime timestamp, duration;
-
-    if (GST_EVENT_TYPE (event) == GST_EVENT_GAP) {
-      gst_event_parse_gap (event, &timestamp, &duration);
-      natter_audio_concealment_add_gap (
-        concealment, GST_CLOCK_TIME_IS_VALID (duration) ? (gint64) (duration / GST_USECOND) : -1);
-    }
-  }
-  return GST_PAD_PROBE_OK;
-}
-
-/* Lets the call's statistics tell the lost audio frames opusdec rebuilds
- * from in-band FEC from those it conceals. */
-static void
-watch_opus_decoder (GstElement *decoder)
-{
-  g_autoptr (GstPad) sink_pad = gst_element_get_static_pad (decoder, "sink");
-  gboolean uses_fec = FALSE;
-  NatterAudioConcealment *concealment;
-
-  g_object_get (decoder, "use-inband-fec", &uses_fec, NULL);
-  concealment = natter_audio_concealment_new (uses_fec);
-  gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
-                     follow_opus_input, natter_audio_concealment_ref (concealment),
-                     (GDestroyNotify) natter_audio_concealment_unref);
-  g_object_set_data_full (G_OBJECT (decoder), NATTER_CALL_STATS_AUDIO_CONCEALMENT_KEY, concealment,
-                          (GDestroyNotify) natter_audio_concealment_unref);
 }
 
 /* Receive side. */
@@ -377,7 +325,7 @@ link_known_codec (NatterCallPipeline *self, GstPad *pad)
     decoder = natter_call_pipeline_make_element ("opusdec", NULL);
     /* Conceal a lost packet from the next one's redundancy, not silence. */
     g_object_set (decoder, "plc", TRUE, "use-inband-fec", TRUE, NULL);
-    watch_opus_decoder (decoder);
+    natter_audio_concealment_watch_decoder (decoder);
   } else if (g_str_equal (media, "video") && g_ascii_strcasecmp (encoding, "VP8") == 0 &&
              natter_call_pipeline_have_element ("rtpvp8depay") &&
              natter_call_pipeline_have_element ("vp8dec")) {

@@ -256,8 +256,7 @@ natter_call_stats_read_audio_playout (NatterCallStats *stats, GstElement *pipeli
   while (gst_iterator_next (iterator, &item) == GST_ITERATOR_OK) {
     GstElement *element = g_value_get_object (&item);
     GstElementFactory *factory = gst_element_get_factory (element);
-    NatterAudioConcealment *concealment =
-      g_object_get_data (G_OBJECT (element), NATTER_CALL_STATS_AUDIO_CONCEALMENT_KEY);
+    NatterAudioConcealment *concealment = natter_audio_concealment_get_for_decoder (element);
 
     if (concealment != NULL) {
       rebuilt += natter_audio_concealment_get_rebuilt_frames (concealment);

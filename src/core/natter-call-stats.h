@@ -54,9 +54,6 @@ typedef struct {
   guint64 video_bytes_received;
 } NatterCallStats;
 
-/* The #NatterAudioConcealment an Opus decoder's object data holds. */
-#define NATTER_CALL_STATS_AUDIO_CONCEALMENT_KEY "natter-audio-concealment"
-
 #define NATTER_TYPE_CALL_STATS (natter_call_stats_get_type ())
 GType natter_call_stats_get_type (void);
 
