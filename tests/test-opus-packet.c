@@ -17,7 +17,7 @@
 
 #define RATE 48000
 #define FRAME_SAMPLES 960 /* 20 ms */
-#define PACKETS 150
+#define PACKETS 80
 #define MAX_PACKET 1500
 
 typedef struct {
@@ -73,7 +73,7 @@ packet_clear (gpointer data)
 }
 
 static GArray *
-encode (const EncoderSetup *setup)
+encode_uncached (const EncoderSetup *setup)
 {
   GArray *packets = g_array_new (FALSE, TRUE, sizeof (Packet));
   int error = 0;
@@ -107,6 +107,24 @@ encode (const EncoderSetup *setup)
   }
   opus_encoder_destroy (encoder);
   return packets;
+}
+
+/* Each setup is encoded once per run (libopus is slow under valgrind). */
+static GHashTable *encoded;
+
+static GArray *
+encode (const EncoderSetup *setup)
+{
+  GArray *packets;
+
+  if (encoded == NULL)
+    encoded = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_array_unref);
+  packets = g_hash_table_lookup (encoded, setup);
+  if (packets == NULL) {
+    packets = encode_uncached (setup);
+    g_hash_table_insert (encoded, (gpointer) setup, packets);
+  }
+  return g_array_ref (packets);
 }
 
 /* The packets after the encoder settled (its first ones switch modes). */
@@ -225,9 +243,9 @@ test_lbrr_flag_matches_decoder (void)
   guint rebuilt;
 
   check_against_decoder (&silk_fec, &rebuilt);
-  g_assert_cmpuint (rebuilt, >=, PACKETS / 2);
+  g_assert_cmpuint (rebuilt, >=, (PACKETS - SETTLED) / 2);
   check_against_decoder (&hybrid_fec, &rebuilt);
-  g_assert_cmpuint (rebuilt, >=, PACKETS / 2);
+  g_assert_cmpuint (rebuilt, >=, (PACKETS - SETTLED) / 2);
   check_against_decoder (&silk, &rebuilt);
   g_assert_cmpuint (rebuilt, ==, 0);
 }
@@ -269,7 +287,7 @@ test_cut_short_and_garbage (void)
     }
   }
 
-  for (guint i = 0; i < 20000; i++) {
+  for (guint i = 0; i < 5000; i++) {
     gsize size = (gsize) g_rand_int_range (rand, 1, 80);
     g_autofree guint8 *garbage = g_malloc (size);
     const unsigned char *frames[48];
@@ -437,12 +455,16 @@ test_watching_opusdec (void)
 int
 main (int argc, char *argv[])
 {
+  int status;
+
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/audio-concealment/watching-opusdec", test_watching_opusdec);
   g_test_add_func ("/opus-packet/modes-and-lbrr", test_modes_and_lbrr);
   g_test_add_func ("/opus-packet/lbrr-flag-matches-decoder", test_lbrr_flag_matches_decoder);
   g_test_add_func ("/opus-packet/cut-short-and-garbage", test_cut_short_and_garbage);
   g_test_add_func ("/audio-concealment/counts", test_concealment_counts);
-  return g_test_run ();
+  g_test_add_func ("/audio-concealment/watching-opusdec", test_watching_opusdec);
+  status = g_test_run ();
+  g_clear_pointer (&encoded, g_hash_table_unref);
+  return status;
 }
