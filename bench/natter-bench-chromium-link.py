@@ -141,7 +141,12 @@ def chromium(binary, netns, home, url, video_file):
             "--disable-breakpad", "--disable-crash-reporter", "--password-store=basic",
             "--use-mock-keychain", "--disable-features=WebRtcHideLocalIpsWithMdns",
             "--unsafely-treat-insecure-origin-as-secure=" + origin,
-            "--use-file-for-fake-video-capture=" + video_file, url]
+            "--use-file-for-fake-video-capture=" + video_file]
+    # NATTER_BENCH_FAKE_AUDIO=FILE.wav: the microphone plays that file (say,
+    # speech, which Opus protects with FEC) instead of Chromium's beeps.
+    if os.environ.get("NATTER_BENCH_FAKE_AUDIO"):
+        argv.append("--use-file-for-fake-audio-capture=" + os.environ["NATTER_BENCH_FAKE_AUDIO"])
+    argv.append(url)
     return subprocess.Popen(argv, env=dict(os.environ, HOME=home), stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
