@@ -391,11 +391,16 @@ test_concealment_counts (void)
   g_assert_cmpuint (natter_audio_concealment_get_silent_concealed_frames (counter), ==, 2);
   g_assert_cmpuint (natter_audio_concealment_get_rebuilt_frames (counter), ==, 4);
 
+  /* A gap of any length counts as a minute at most. */
+  natter_audio_concealment_add_gap (no_fec, G_MAXINT64);
+  g_assert_cmpuint (natter_audio_concealment_get_lost_frames (no_fec), ==, 60 * 50);
+  natter_audio_concealment_add_packet (no_fec, lbrr->data, lbrr->size);
+
   /* A decoder without use-inband-fec conceals everything. */
   natter_audio_concealment_add_packet (no_fec, lbrr->data, lbrr->size);
   natter_audio_concealment_add_gap (no_fec, GAP_US);
   natter_audio_concealment_add_packet (no_fec, lbrr->data, lbrr->size);
-  g_assert_cmpuint (natter_audio_concealment_get_lost_frames (no_fec), ==, 1);
+  g_assert_cmpuint (natter_audio_concealment_get_lost_frames (no_fec), ==, 60 * 50 + 1);
   g_assert_cmpuint (natter_audio_concealment_get_rebuilt_frames (no_fec), ==, 0);
 }
 

@@ -76,7 +76,10 @@ natter_audio_concealment_add_gap (NatterAudioConcealment *self, gint64 duration_
   g_return_if_fail (self != NULL);
 
   if (duration_us > 0) {
-    gint64 aligned = (duration_us + PLC_ALIGNMENT_US / 2) / PLC_ALIGNMENT_US * PLC_ALIGNMENT_US;
+    /* A gap of more than a minute counts as a minute (whatever a peer's
+     * timestamps say): no overflow below. */
+    gint64 bounded = MIN (duration_us, 60 * G_USEC_PER_SEC);
+    gint64 aligned = (bounded + PLC_ALIGNMENT_US / 2) / PLC_ALIGNMENT_US * PLC_ALIGNMENT_US;
 
     samples = (guint) MIN (aligned * SAMPLES_PER_MS / 1000, G_MAXUINT / 2);
   } else {
@@ -84,8 +87,7 @@ natter_audio_concealment_add_gap (NatterAudioConcealment *self, gint64 duration_
   }
   if (samples == 0)
     return;
-  frames =
-    MIN (MAX ((samples + self->last_packet_samples / 2) / self->last_packet_samples, 1), 1000);
+  frames = MAX ((samples + self->last_packet_samples / 2) / self->last_packet_samples, 1);
   g_atomic_int_add (&self->lost_frames, (gint) frames);
   self->gap_frames = MIN (self->gap_frames + frames, G_MAXINT / 2);
   self->gap_pending = TRUE;
