@@ -34,6 +34,8 @@ typedef struct {
   double freezes;
   double freeze_s;
   double concealed_pct;
+  double rebuilt_pct; /* audio frames rebuilt from Opus in-band FEC */
+  double silent_pct;  /* concealed between packets without voice */
   double dropped_pct; /* of the link's packets in this direction */
 } Direction;
 
@@ -116,10 +118,11 @@ receiver_figures (GPtrArray *stats, JsonObject *summary, gint64 from_us, Directi
 {
   gint64 accepted_at = (gint64) member (summary, "accepted_at_us");
   JsonObject *first, *last;
-  double seconds, played, concealed;
+  double seconds, played, concealed, rebuilt, silent;
 
   if (!window (stats, accepted_at, from_us, &first, &last)) {
     direction->fps = direction->freezes = direction->freeze_s = direction->concealed_pct = -1;
+    direction->rebuilt_pct = direction->silent_pct = -1;
     return;
   }
   seconds = (member (last, "t_ms") - member (first, "t_ms")) / 1000.0;
@@ -130,7 +133,18 @@ receiver_figures (GPtrArray *stats, JsonObject *summary, gint64 from_us, Directi
     (member (last, "video_freeze_ms") - member (first, "video_freeze_ms")) / 1000.0;
   played = member (last, "audio_frames_played") - member (first, "audio_frames_played");
   concealed = member (last, "audio_frames_concealed") - member (first, "audio_frames_concealed");
-  direction->concealed_pct = played + concealed > 0 ? 100.0 * concealed / (played + concealed) : 0;
+  /* Rebuilt from in-band FEC: lost, yet not concealed (-1 from a natter-cli
+   * older than the member: none). */
+  rebuilt = MAX (member (last, "audio_frames_rebuilt"), 0) -
+            MAX (member (first, "audio_frames_rebuilt"), 0);
+  direction->rebuilt_pct =
+    played + concealed + rebuilt > 0 ? 100.0 * rebuilt / (played + concealed + rebuilt) : 0;
+  silent = MAX (member (last, "audio_frames_concealed_silent"), 0) -
+           MAX (member (first, "audio_frames_concealed_silent"), 0);
+  direction->concealed_pct =
+    played + concealed + rebuilt > 0 ? 100.0 * concealed / (played + concealed + rebuilt) : 0;
+  direction->silent_pct =
+    played + concealed + rebuilt > 0 ? 100.0 * silent / (played + concealed + rebuilt) : 0;
 }
 
 /* The emulator's bottleneck drops per direction between @from_us and
@@ -409,6 +423,12 @@ print_text (const char *link, GArray *results, int duration_s, double warm_up_s,
   g_print ("%-30s %18.2f %18.2f\n", "concealed audio (%)",
            median_of (results, DIRECTION_OFFSET (0, concealed_pct)),
            median_of (results, DIRECTION_OFFSET (1, concealed_pct)));
+  g_print ("%-30s %18.2f %18.2f\n", "  of which silence (%)",
+           median_of (results, DIRECTION_OFFSET (0, silent_pct)),
+           median_of (results, DIRECTION_OFFSET (1, silent_pct)));
+  g_print ("%-30s %18.2f %18.2f\n", "audio rebuilt from FEC (%)",
+           median_of (results, DIRECTION_OFFSET (0, rebuilt_pct)),
+           median_of (results, DIRECTION_OFFSET (1, rebuilt_pct)));
   g_print ("%-30s %18.1f %18.1f\n", "bottleneck drops (%)",
            median_of (results, DIRECTION_OFFSET (0, dropped_pct)),
            median_of (results, DIRECTION_OFFSET (1, dropped_pct)));
@@ -427,13 +447,16 @@ print_text (const char *link, GArray *results, int duration_s, double warm_up_s,
   for (guint i = 0; i < results->len; i++) {
     CallResult *result = &g_array_index (results, CallResult, i);
 
-    g_print ("call %u: fps %.1f / %.1f, freezes %.0f (%.2f s) / %.0f (%.2f s), concealed audio "
-             "%.2f / %.2f %%, dropped %.1f / %.1f %%\n",
-             i + 1, result->directions[0].fps, result->directions[1].fps,
-             result->directions[0].freezes, result->directions[0].freeze_s,
-             result->directions[1].freezes, result->directions[1].freeze_s,
-             result->directions[0].concealed_pct, result->directions[1].concealed_pct,
-             result->directions[0].dropped_pct, result->directions[1].dropped_pct);
+    g_print (
+      "call %u: fps %.1f / %.1f, freezes %.0f (%.2f s) / %.0f (%.2f s), concealed audio "
+      "%.2f / %.2f %% (silence %.2f / %.2f %%, rebuilt from FEC %.2f / %.2f %%), dropped %.1f / "
+      "%.1f %%\n",
+      i + 1, result->directions[0].fps, result->directions[1].fps, result->directions[0].freezes,
+      result->directions[0].freeze_s, result->directions[1].freezes, result->directions[1].freeze_s,
+      result->directions[0].concealed_pct, result->directions[1].concealed_pct,
+      result->directions[0].silent_pct, result->directions[1].silent_pct,
+      result->directions[0].rebuilt_pct, result->directions[1].rebuilt_pct,
+      result->directions[0].dropped_pct, result->directions[1].dropped_pct);
     g_print ("  caller's video send kbit/s every 2 s:%s\n", result->send_kbit->str);
     g_print ("  encoder target kbit/s:%s\n", result->target_kbit->str);
     g_print ("  estimate kbit/s:%s\n", result->estimate_kbit->str);
@@ -471,6 +494,10 @@ print_json (const char *link, GArray *results, int duration_s, double warm_up_s,
     json_builder_set_member_name (builder, "concealed_audio_pct");
     json_builder_add_double_value (builder,
                                    median_of (results, DIRECTION_OFFSET (d, concealed_pct)));
+    json_builder_set_member_name (builder, "silent_concealed_audio_pct");
+    json_builder_add_double_value (builder, median_of (results, DIRECTION_OFFSET (d, silent_pct)));
+    json_builder_set_member_name (builder, "rebuilt_audio_pct");
+    json_builder_add_double_value (builder, median_of (results, DIRECTION_OFFSET (d, rebuilt_pct)));
     json_builder_set_member_name (builder, "bottleneck_dropped_pct");
     json_builder_add_double_value (builder, median_of (results, DIRECTION_OFFSET (d, dropped_pct)));
     /* -1: no video came in any call. */

@@ -141,7 +141,12 @@ def chromium(binary, netns, home, url, video_file):
             "--disable-breakpad", "--disable-crash-reporter", "--password-store=basic",
             "--use-mock-keychain", "--disable-features=WebRtcHideLocalIpsWithMdns",
             "--unsafely-treat-insecure-origin-as-secure=" + origin,
-            "--use-file-for-fake-video-capture=" + video_file, url]
+            "--use-file-for-fake-video-capture=" + video_file]
+    # NATTER_BENCH_FAKE_AUDIO=FILE.wav: the microphone plays that file (say,
+    # speech, which Opus protects with FEC) instead of Chromium's beeps.
+    if os.environ.get("NATTER_BENCH_FAKE_AUDIO"):
+        argv.append("--use-file-for-fake-audio-capture=" + os.environ["NATTER_BENCH_FAKE_AUDIO"])
+    argv.append(url)
     return subprocess.Popen(argv, env=dict(os.environ, HOME=home), stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
@@ -202,6 +207,9 @@ def natter_figures(out_path, from_s):
         seconds = last["at"] - first["at"]
         played = last["audio_frames_played"] - first["audio_frames_played"]
         concealed = last["audio_frames_concealed"] - first["audio_frames_concealed"]
+        # Lost frames rebuilt from Opus in-band FEC: not concealed, yet
+        # frames of the stream.
+        played += last.get("audio_frames_rebuilt", 0) - first.get("audio_frames_rebuilt", 0)
         figures = {
             "fps": (last["video_frames_received"] - first["video_frames_received"]) / seconds,
             "freezes": last["video_freezes"] - first["video_freezes"],

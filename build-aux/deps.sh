@@ -13,6 +13,7 @@ NATTER_PACKAGES=(
   libsecret-1-dev libgtk-4-dev libadwaita-1-dev
   libgdk-pixbuf-2.0-dev  # core: an image's size measured before it is sent
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+  libopus-dev  # calls: Opus packets' in-band FEC flags (concealed audio, issue 14)
   # server on several nodes (issue 17): PostgreSQL storage and the Redis bus;
   # optional at build time (meson -Dlibpq / -Dhiredis)
   libpq-dev libhiredis-dev

@@ -494,6 +494,34 @@ test_adaptation_follows_feedback (void)
   g_assert_cmpuint (natter_call_adaptation_get_estimate (adaptation), <, start);
 }
 
+/* Opus codes no FEC at a packet-loss-percentage of 0: a loss that rounds
+ * to 0 % still asks for 1 %, from NATTER_CALL_ADAPTATION_MIN_FEC_LOSS. */
+static void
+test_small_loss_keeps_fec (void)
+{
+  g_autoptr (NatterCallAdaptation) adaptation = natter_call_adaptation_new (60, 0);
+  g_autoptr (NatterCallAdaptation) lossless = natter_call_adaptation_new (60, 0);
+  g_autoptr (GstElement) opus = gst_element_factory_make ("opusenc", NULL);
+  g_autoptr (GstElement) lossless_opus = gst_element_factory_make ("opusenc", NULL);
+  int percentage = -1;
+
+  if (opus == NULL || lossless_opus == NULL) {
+    g_test_skip ("no opusenc");
+    return;
+  }
+  natter_call_adaptation_set_audio_encoder (adaptation, opus);
+  natter_call_adaptation_set_audio_encoder (lossless, lossless_opus);
+  natter_call_adaptation_on_receiver_report (adaptation, 50, NATTER_CALL_ADAPTATION_MIN_FEC_LOSS,
+                                             1000000);
+  g_object_get (opus, "packet-loss-percentage", &percentage, NULL);
+  g_assert_cmpint (percentage, ==, 1);
+  /* Under the edge: no FEC asked for. */
+  natter_call_adaptation_on_receiver_report (lossless, 50, NATTER_CALL_ADAPTATION_MIN_FEC_LOSS / 2,
+                                             1000000);
+  g_object_get (lossless_opus, "packet-loss-percentage", &percentage, NULL);
+  g_assert_cmpint (percentage, ==, 0);
+}
+
 static void
 test_latency_for_rtt (void)
 {
@@ -602,6 +630,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/natter/rate-controller/ladder", test_ladder);
   g_test_add_func ("/natter/call-adaptation/parse-twcc", test_parse_twcc);
   g_test_add_func ("/natter/call-adaptation/follows-feedback", test_adaptation_follows_feedback);
+  g_test_add_func ("/natter/call-adaptation/small-loss-keeps-fec", test_small_loss_keeps_fec);
   g_test_add_func ("/natter/call-adaptation/latency-for-rtt", test_latency_for_rtt);
   g_test_add_func ("/natter/call-adaptation/keyframe-requests-limited",
                    test_keyframe_requests_limited);

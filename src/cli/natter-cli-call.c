@@ -125,6 +125,10 @@ add_smoothness (JsonBuilder *builder, NatterCall *call, const NatterCallStats *s
            stats != NULL ? (gint64) stats->audio_packets_played : 0);
   add_int (builder, "audio_frames_concealed",
            stats != NULL ? (gint64) stats->audio_packets_concealed : 0);
+  add_int (builder, "audio_frames_rebuilt",
+           stats != NULL ? (gint64) stats->audio_packets_rebuilt : 0);
+  add_int (builder, "audio_frames_concealed_silent",
+           stats != NULL ? (gint64) stats->audio_packets_concealed_silent : 0);
   add_double (builder, "audio_concealed_pct",
               stats != NULL ? 100.0 * natter_call_stats_get_audio_concealed (stats) : 0);
 }

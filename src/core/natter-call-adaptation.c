@@ -235,11 +235,16 @@ apply_plan (NatterCallAdaptation *self, gint64 now_us)
   return changed;
 }
 
-/* Opus's in-band FEC only spends bits on what it expects to be lost. */
+/* Opus's in-band FEC only spends bits on what it expects to be lost, and
+ * none at all at 0 %: a loss under 0.5 % (the smoothed loss of a 1 % link
+ * dips there) still asks for 1 %, or its lost packets find no LBRR. */
 static void
 apply_loss (NatterCallAdaptation *self)
 {
   guint percentage = (guint) CLAMP (lround (self->loss * 100), 0, 100);
+
+  if (percentage == 0 && self->loss >= NATTER_CALL_ADAPTATION_MIN_FEC_LOSS)
+    percentage = 1;
 
   if (self->audio_encoder == NULL || percentage == self->applied_loss_percentage)
     return;

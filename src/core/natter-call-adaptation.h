@@ -12,6 +12,9 @@ G_BEGIN_DECLS
 #define NATTER_TWCC_EXTENSION_URI \
   "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 
+/* The least measured loss (a fraction) Opus's in-band FEC is kept on for. */
+#define NATTER_CALL_ADAPTATION_MIN_FEC_LOSS 0.002
+
 typedef struct _NatterCallAdaptation NatterCallAdaptation;
 
 NatterCallAdaptation *natter_call_adaptation_new (guint min_latency_ms, guint max_bps);

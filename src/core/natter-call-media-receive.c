@@ -6,6 +6,7 @@
 #include <gst/base/gstbasesink.h>
 #include <gst/video/video.h>
 
+#include "natter-audio-concealment.h"
 #include "natter-call-pipeline-private.h"
 
 static void
@@ -324,6 +325,7 @@ link_known_codec (NatterCallPipeline *self, GstPad *pad)
     decoder = natter_call_pipeline_make_element ("opusdec", NULL);
     /* Conceal a lost packet from the next one's redundancy, not silence. */
     g_object_set (decoder, "plc", TRUE, "use-inband-fec", TRUE, NULL);
+    natter_audio_concealment_watch_decoder (decoder);
   } else if (g_str_equal (media, "video") && g_ascii_strcasecmp (encoding, "VP8") == 0 &&
              natter_call_pipeline_have_element ("rtpvp8depay") &&
              natter_call_pipeline_have_element ("vp8dec")) {

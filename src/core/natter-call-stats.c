@@ -6,6 +6,7 @@
 #define GST_USE_UNSTABLE_API
 #include <gst/webrtc/webrtc.h>
 
+#include "natter-audio-concealment.h"
 #include "natter-call-stats.h"
 
 G_DEFINE_BOXED_TYPE (NatterCallStats,
@@ -171,7 +172,7 @@ natter_call_stats_new_from_structure (const GstStructure *report,
  * @stats: a #NatterCallStats
  *
  * Returns: the share (0…1) of the peer's 20 ms audio frames that had to be
- *   concealed so far
+ *   concealed so far (frames rebuilt from in-band FEC are not concealed)
  */
 double
 natter_call_stats_get_audio_concealed (const NatterCallStats *stats)
@@ -179,7 +180,8 @@ natter_call_stats_get_audio_concealed (const NatterCallStats *stats)
   guint64 total;
 
   g_return_val_if_fail (stats != NULL, 0);
-  total = stats->audio_packets_played + stats->audio_packets_concealed;
+  total =
+    stats->audio_packets_played + stats->audio_packets_concealed + stats->audio_packets_rebuilt;
   return total > 0 ? (double) stats->audio_packets_concealed / (double) total : 0;
 }
 
@@ -232,17 +234,20 @@ natter_call_stats_jitterbuffer_is_audio (GstElement *jitterbuffer)
  * @stats: a #NatterCallStats
  * @pipeline: the call's pipeline
  *
- * Sets @stats' audio_packets_played and audio_packets_concealed from the
- * jitter buffers of the peer's audio. webrtcbin 1.22's `get-stats` leaves
- * their statistics out; each packet a jitter buffer declares lost (never
- * came, or came after its time) makes opusdec conceal 20 ms.
+ * Sets @stats' audio_packets_played, audio_packets_concealed and
+ * audio_packets_rebuilt from the jitter buffers of the peer's audio and
+ * what its Opus decoder got. webrtcbin 1.22's `get-stats` leaves their
+ * statistics out; each packet a jitter buffer declares lost (never came, or
+ * came after its time) is a gap for opusdec, which rebuilds it from the
+ * next packet's in-band FEC when that carries some for it
+ * (#NatterAudioConcealment follows which), and conceals it otherwise.
  */
 void
 natter_call_stats_read_audio_playout (NatterCallStats *stats, GstElement *pipeline)
 {
   g_autoptr (GstIterator) iterator = NULL;
   g_auto (GValue) item = G_VALUE_INIT;
-  guint64 played = 0, concealed = 0;
+  guint64 played = 0, lost = 0, rebuilt = 0, silent = 0, decoder_lost = 0;
 
   g_return_if_fail (stats != NULL);
   g_return_if_fail (GST_IS_BIN (pipeline));
@@ -251,23 +256,37 @@ natter_call_stats_read_audio_playout (NatterCallStats *stats, GstElement *pipeli
   while (gst_iterator_next (iterator, &item) == GST_ITERATOR_OK) {
     GstElement *element = g_value_get_object (&item);
     GstElementFactory *factory = gst_element_get_factory (element);
+    NatterAudioConcealment *concealment = natter_audio_concealment_get_for_decoder (element);
 
+    if (concealment != NULL) {
+      rebuilt += natter_audio_concealment_get_rebuilt_frames (concealment);
+      silent += natter_audio_concealment_get_silent_concealed_frames (concealment);
+      decoder_lost += natter_audio_concealment_get_lost_frames (concealment);
+    }
     if (factory != NULL && g_str_equal (GST_OBJECT_NAME (factory), "rtpjitterbuffer") &&
         natter_call_stats_jitterbuffer_is_audio (element)) {
       g_autoptr (GstStructure) jitter_stats = NULL;
-      guint64 pushed = 0, lost = 0;
+      guint64 pushed = 0, jitter_lost = 0;
 
       g_object_get (element, "stats", &jitter_stats, NULL);
       if (jitter_stats != NULL && gst_structure_get_uint64 (jitter_stats, "num-pushed", &pushed) &&
-          gst_structure_get_uint64 (jitter_stats, "num-lost", &lost)) {
+          gst_structure_get_uint64 (jitter_stats, "num-lost", &jitter_lost)) {
         played += pushed;
-        concealed += lost;
+        lost += jitter_lost;
       }
     }
     g_value_reset (&item);
   }
+  g_debug ("audio: %" G_GUINT64_FORMAT " played, %" G_GUINT64_FORMAT " lost (%" G_GUINT64_FORMAT
+           " gaps at the decoder), %" G_GUINT64_FORMAT " rebuilt, %" G_GUINT64_FORMAT " silent",
+           played, lost, decoder_lost, rebuilt, silent);
+  /* The decoder's count and the jitter buffers' are read at slightly
+   * different moments: never more rebuilt than lost. */
+  rebuilt = MIN (rebuilt, lost);
   stats->audio_packets_played = played;
-  stats->audio_packets_concealed = concealed;
+  stats->audio_packets_concealed = lost - rebuilt;
+  stats->audio_packets_rebuilt = rebuilt;
+  stats->audio_packets_concealed_silent = MIN (silent, lost - rebuilt);
 }
 
 /**

@@ -20,7 +20,14 @@ G_BEGIN_DECLS
  * @audio_packets_played: audio packets the jitter buffer passed on (set by
  *   natter_call_stats_read_audio_playout())
  * @audio_packets_concealed: audio packets the jitter buffer gave up on (lost
- *   or too late), each one a 20 ms frame the decoder had to conceal
+ *   or too late) that the decoder had to conceal (synthesise): those it
+ *   rebuilt from the next packet's in-band FEC are not counted, as
+ *   libwebrtc's `concealedSamples` does not
+ * @audio_packets_rebuilt: audio packets the jitter buffer gave up on that
+ *   the decoder rebuilt from the next packet's in-band FEC
+ * @audio_packets_concealed_silent: of @audio_packets_concealed, those lost
+ *   between two packets the encoder found no voice in (libwebrtc's
+ *   `silentConcealedSamples`); Opus codes no in-band FEC for them
  *
  * One sample of webrtcbin's `get-stats`, reduced to what a call shows.
  */
@@ -36,6 +43,8 @@ typedef struct {
   guint64 video_receive_bitrate;
   guint64 audio_packets_played;
   guint64 audio_packets_concealed;
+  guint64 audio_packets_rebuilt;
+  guint64 audio_packets_concealed_silent;
 
   /*< private >*/
   gint64 sampled_at_us;
