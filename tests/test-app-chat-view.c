@@ -12,6 +12,7 @@
 #include "natter-client.h"
 #include "natter-conversation-item.h"
 #include "natter-message-list.h"
+#include "natter-message-meta.h"
 #include "natter-message-row.h"
 #include "natter-test-log.h"
 #include "natter-test-server.h"
@@ -822,19 +823,28 @@ static gboolean
 row_shows_state (Fixture *fixture, const char *text, const char *icon, const char *label)
 {
   GtkWidget *row = find_row (fixture, text);
-  GtkWidget *image;
+  GtkWidget *meta;
+  g_autofree char *spoken = NULL;
   g_autofree char *mismatch = NULL;
 
   if (row == NULL)
     return FALSE;
 
-  image = row_child (row, "state_image");
-  if (!gtk_widget_get_visible (image) ||
-      g_strcmp0 (gtk_image_get_icon_name (GTK_IMAGE (image)), icon) != 0)
+  /* One widget draws the time and the state (natter-message-meta.c). */
+  meta = row_child (row, "meta");
+  if (!gtk_widget_get_visible (meta) ||
+      g_strcmp0 (natter_message_meta_get_icon_name (NATTER_MESSAGE_META (meta)), icon) != 0)
     return FALSE;
 
-  mismatch = gtk_test_accessible_check_property (GTK_ACCESSIBLE (image),
-                                                 GTK_ACCESSIBLE_PROPERTY_LABEL, label);
+  /* Screen readers get the time and the state. */
+  spoken =
+    g_strdup_printf ("%s, %s", natter_message_meta_get_time (NATTER_MESSAGE_META (meta)), label);
+  g_assert_cmpuint (strlen (natter_message_meta_get_time (NATTER_MESSAGE_META (meta))), >, 0);
+  mismatch = gtk_test_accessible_check_property (GTK_ACCESSIBLE (meta),
+                                                 GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, label);
+  if (mismatch == NULL)
+    mismatch = gtk_test_accessible_check_property (GTK_ACCESSIBLE (meta),
+                                                   GTK_ACCESSIBLE_PROPERTY_LABEL, spoken);
   return mismatch == NULL && gtk_widget_get_visible (row_child (row, "retry_button")) ==
                                (g_strcmp0 (label, "Not sent") == 0);
 }

@@ -8,6 +8,7 @@
 #include "natter-bubble-line-layout.h"
 #include "natter-format.h"
 #include "natter-message-attachments.h"
+#include "natter-message-meta.h"
 #include "natter-message-row.h"
 
 /* One message as a bubble: own messages on the end side, others on the
@@ -42,8 +43,7 @@ struct _NatterMessageRow {
   GtkLabel *sender_label;
   NatterMessageAttachments *attachments_view;
   GtkLabel *text_label;
-  GtkLabel *time_label;
-  GtkImage *state_image;
+  NatterMessageMeta *meta;
   GtkWidget *call_box;
   GtkImage *call_icon;
   GtkLabel *call_label;
@@ -60,47 +60,35 @@ G_DEFINE_FINAL_TYPE (NatterMessageRow, natter_message_row, GTK_TYPE_WIDGET)
 static void
 update_state (NatterMessageRow *self)
 {
-  static const char *const state_classes[] = { "pending", "sent", "read", "failed" };
   NatterMessageState state = natter_message_item_get_state (self->item);
   gboolean outgoing = natter_message_item_get_outgoing (self->item);
   const char *icon = NULL;
   const char *description = NULL;
-  const char *state_class = NULL;
-
-  for (guint i = 0; i < G_N_ELEMENTS (state_classes); i++)
-    gtk_widget_remove_css_class (GTK_WIDGET (self->state_image), state_classes[i]);
 
   if (outgoing) {
     switch (state) {
       case NATTER_MESSAGE_STATE_PENDING:
         icon = "natter-message-pending-symbolic";
         description = _ ("Sending");
-        state_class = "pending";
         break;
       case NATTER_MESSAGE_STATE_FAILED:
-        icon = "dialog-error-symbolic";
-        description = _ ("Not sent");
         /* In the bubble's own colour: red on the accent colour does not
          * read; the Retry button beside the bubble carries the alarm. */
-        state_class = "failed";
+        icon = "dialog-error-symbolic";
+        description = _ ("Not sent");
         break;
       case NATTER_MESSAGE_STATE_SENT:
       default:
         icon = self->read ? "natter-message-read-symbolic" : "natter-message-sent-symbolic";
         description = self->read ? _ ("Read") : _ ("Sent");
-        state_class = self->read ? "read" : "sent";
         break;
     }
   }
 
-  gtk_widget_set_visible (GTK_WIDGET (self->state_image), icon != NULL);
-  if (icon != NULL) {
-    gtk_image_set_from_icon_name (self->state_image, icon);
-    gtk_widget_add_css_class (GTK_WIDGET (self->state_image), state_class);
-    gtk_widget_set_tooltip_text (GTK_WIDGET (self->state_image), description);
-    gtk_accessible_update_property (GTK_ACCESSIBLE (self->state_image),
-                                    GTK_ACCESSIBLE_PROPERTY_LABEL, description, -1);
-  }
+  /* Read is also set apart by strength, for those who do not see shapes
+   * well at 12 px. */
+  natter_message_meta_set_state (self->meta, icon, description,
+                                 outgoing && state == NATTER_MESSAGE_STATE_SENT && self->read);
 
   gtk_widget_set_visible (self->retry_button, outgoing && state == NATTER_MESSAGE_STATE_FAILED);
   if (outgoing && state == NATTER_MESSAGE_STATE_FAILED) {
@@ -298,7 +286,7 @@ update_row (NatterMessageRow *self)
   sent_at = natter_parse_local_time (natter_message_item_get_sent_at (item));
   if (sent_at != NULL)
     time_text = natter_format_message_time (sent_at);
-  gtk_label_set_label (self->time_label, time_text ? time_text : "");
+  natter_message_meta_set_time (self->meta, time_text ? time_text : "");
 
   gtk_widget_set_visible (GTK_WIDGET (self->day_label), self->show_day);
   if (self->show_day) {
@@ -517,8 +505,8 @@ natter_message_row_class_init (NatterMessageRowClass *klass)
   g_type_ensure (NATTER_TYPE_MESSAGE_ATTACHMENTS);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, attachments_view);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, text_label);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, time_label);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, state_image);
+  g_type_ensure (NATTER_TYPE_MESSAGE_META);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, meta);
   gtk_widget_class_bind_template_callback (widget_class, on_retry_clicked);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, call_box);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, call_icon);
