@@ -880,22 +880,25 @@ save_in_styles (Fixture *fixture, const char *name)
 }
 
 /* Whether the bubble of @text hugs its sender's side of the row (own
- * messages the end, others the start, 12 px in) and leaves the other
- * side's 60 px free; a Retry button, when shown, sits just before it,
- * centred on it. The row lays this out itself (natter-message-row.c). */
+ * messages the end, others the start, 12 px in; mirrored right to left)
+ * and leaves the other side's 60 px free; a Retry button, when shown, sits
+ * just before it in reading order, centred on it. The row lays this out
+ * itself (natter-message-row.c). */
 static void
 assert_bubble_side (Fixture *fixture, const char *text, gboolean outgoing)
 {
   GtkWidget *row = find_row (fixture, text);
   GtkWidget *retry;
   graphene_rect_t bubble, button;
+  gboolean rtl;
   int width;
 
   g_assert_nonnull (row);
+  rtl = gtk_widget_get_direction (row) == GTK_TEXT_DIR_RTL;
   width = gtk_widget_get_width (row);
   g_assert_true (gtk_widget_compute_bounds (row_child (row, "bubble"), row, &bubble));
   g_assert_cmpfloat (bubble.size.width, >, 0);
-  if (outgoing) {
+  if (outgoing != rtl) {
     g_assert_cmpfloat_with_epsilon (bubble.origin.x + bubble.size.width, width - 12, 0.5);
     g_assert_cmpfloat (bubble.origin.x, >=, 60 - 0.5);
   } else {
@@ -907,7 +910,10 @@ assert_bubble_side (Fixture *fixture, const char *text, gboolean outgoing)
   if (!gtk_widget_get_visible (retry))
     return;
   g_assert_true (gtk_widget_compute_bounds (retry, row, &button));
-  g_assert_cmpfloat_with_epsilon (button.origin.x + button.size.width + 6, bubble.origin.x, 0.5);
+  if (rtl)
+    g_assert_cmpfloat_with_epsilon (bubble.origin.x + bubble.size.width + 6, button.origin.x, 0.5);
+  else
+    g_assert_cmpfloat_with_epsilon (button.origin.x + button.size.width + 6, bubble.origin.x, 0.5);
   g_assert_cmpfloat_with_epsilon (button.origin.y + button.size.height / 2,
                                   bubble.origin.y + bubble.size.height / 2, 1);
 }
@@ -965,6 +971,16 @@ test_message_states (Fixture *fixture, gconstpointer data)
   assert_bubble_side (fixture, read_text, TRUE);
   assert_bubble_side (fixture, failed_text, TRUE);
   save_in_styles (fixture, "chat-message-states");
+
+  /* Right to left the sides, the Retry button and the foot mirror. */
+  gtk_widget_set_default_direction (GTK_TEXT_DIR_RTL);
+  wait_frames (fixture, 2);
+  assert_bubble_side (fixture, "Message 1", FALSE);
+  assert_bubble_side (fixture, read_text, TRUE);
+  assert_bubble_side (fixture, failed_text, TRUE);
+  save_screenshot (fixture, "chat-message-states-rtl");
+  gtk_widget_set_default_direction (GTK_TEXT_DIR_LTR);
+  wait_frames (fixture, 2);
 
   /* Back online the pending one goes out; the refused one waits for the
    * user, and Retry sends it. */
