@@ -998,6 +998,44 @@ test_message_states (Fixture *fixture, gconstpointer data)
                           TIMEOUT_MS);
 }
 
+/* The foot of a bubble is one widget: the icon and its 4 px gap add to
+ * the time's width, the line is at least the icon's 14 px high, and
+ * screen readers get the time with the state. */
+static void
+test_message_meta (void)
+{
+  g_autoptr (GtkWidget) meta = g_object_ref_sink (natter_message_meta_new ());
+  int time_width, width, height;
+  g_autofree char *mismatch = NULL;
+
+  natter_message_meta_set_time (NATTER_MESSAGE_META (meta), "09:17");
+  gtk_widget_measure (meta, GTK_ORIENTATION_HORIZONTAL, -1, NULL, &time_width, NULL, NULL);
+  g_assert_cmpint (time_width, >, 0);
+  mismatch = gtk_test_accessible_check_property (GTK_ACCESSIBLE (meta),
+                                                 GTK_ACCESSIBLE_PROPERTY_LABEL, "09:17");
+  g_assert_null (mismatch);
+
+  natter_message_meta_set_state (NATTER_MESSAGE_META (meta), "natter-message-read-symbolic", "Read",
+                                 TRUE);
+  gtk_widget_measure (meta, GTK_ORIENTATION_HORIZONTAL, -1, NULL, &width, NULL, NULL);
+  gtk_widget_measure (meta, GTK_ORIENTATION_VERTICAL, -1, NULL, &height, NULL, NULL);
+  g_assert_cmpint (width, ==, time_width + 4 + 14);
+  g_assert_cmpint (height, >=, 14);
+  g_assert_cmpstr (natter_message_meta_get_icon_name (NATTER_MESSAGE_META (meta)), ==,
+                   "natter-message-read-symbolic");
+  mismatch = gtk_test_accessible_check_property (GTK_ACCESSIBLE (meta),
+                                                 GTK_ACCESSIBLE_PROPERTY_LABEL, "09:17, Read");
+  g_assert_null (mismatch);
+  mismatch = gtk_test_accessible_check_property (GTK_ACCESSIBLE (meta),
+                                                 GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, "Read");
+  g_assert_null (mismatch);
+
+  natter_message_meta_set_state (NATTER_MESSAGE_META (meta), NULL, NULL, FALSE);
+  gtk_widget_measure (meta, GTK_ORIENTATION_HORIZONTAL, -1, NULL, &width, NULL, NULL);
+  g_assert_cmpint (width, ==, time_width);
+  g_assert_null (natter_message_meta_get_icon_name (NATTER_MESSAGE_META (meta)));
+}
+
 static guint
 sidebar_rows (Fixture *fixture)
 {
@@ -1331,6 +1369,7 @@ main (int argc, char *argv[])
     g_action_map_add_action (G_ACTION_MAP (test_application), G_ACTION (start_call));
   }
 
+  g_test_add_func ("/natter/app/chat-view/message-meta", test_message_meta);
   g_test_add ("/natter/app/chat-view/newest-visible/120", Fixture, GUINT_TO_POINTER (120),
               fixture_set_up, test_newest_visible, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/newest-visible/10000", Fixture, GUINT_TO_POINTER (10000),
