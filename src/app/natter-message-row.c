@@ -259,9 +259,9 @@ update_row (NatterMessageRow *self)
   gtk_widget_set_visible (self->call_box, natter_message_item_get_call (item) != NULL);
   gtk_widget_set_visible (self->bubble, natter_message_item_get_call (item) == NULL);
   if (natter_message_item_get_call (item) != NULL) {
-    gtk_widget_set_visible (self->retry_button, FALSE);
     g_autoptr (GDateTime) day_of = natter_parse_local_time (natter_message_item_get_sent_at (item));
 
+    gtk_widget_set_visible (self->retry_button, FALSE);
     update_call (self, natter_message_item_get_call (item));
     gtk_widget_set_visible (GTK_WIDGET (self->day_label), self->show_day);
     if (self->show_day) {
