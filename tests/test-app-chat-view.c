@@ -12,6 +12,7 @@
 #include "natter-client.h"
 #include "natter-conversation-item.h"
 #include "natter-message-list.h"
+#include "natter-message-meta.h"
 #include "natter-message-row.h"
 #include "natter-test-log.h"
 #include "natter-test-server.h"
@@ -822,19 +823,28 @@ static gboolean
 row_shows_state (Fixture *fixture, const char *text, const char *icon, const char *label)
 {
   GtkWidget *row = find_row (fixture, text);
-  GtkWidget *image;
+  GtkWidget *meta;
+  g_autofree char *spoken = NULL;
   g_autofree char *mismatch = NULL;
 
   if (row == NULL)
     return FALSE;
 
-  image = row_child (row, "state_image");
-  if (!gtk_widget_get_visible (image) ||
-      g_strcmp0 (gtk_image_get_icon_name (GTK_IMAGE (image)), icon) != 0)
+  /* One widget draws the time and the state (natter-message-meta.c). */
+  meta = row_child (row, "meta");
+  if (!gtk_widget_get_visible (meta) ||
+      g_strcmp0 (natter_message_meta_get_icon_name (NATTER_MESSAGE_META (meta)), icon) != 0)
     return FALSE;
 
-  mismatch = gtk_test_accessible_check_property (GTK_ACCESSIBLE (image),
-                                                 GTK_ACCESSIBLE_PROPERTY_LABEL, label);
+  /* Screen readers get the time and the state. */
+  spoken =
+    g_strdup_printf ("%s, %s", natter_message_meta_get_time (NATTER_MESSAGE_META (meta)), label);
+  g_assert_cmpuint (strlen (natter_message_meta_get_time (NATTER_MESSAGE_META (meta))), >, 0);
+  mismatch = gtk_test_accessible_check_property (GTK_ACCESSIBLE (meta),
+                                                 GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, label);
+  if (mismatch == NULL)
+    mismatch = gtk_test_accessible_check_property (GTK_ACCESSIBLE (meta),
+                                                   GTK_ACCESSIBLE_PROPERTY_LABEL, spoken);
   return mismatch == NULL && gtk_widget_get_visible (row_child (row, "retry_button")) ==
                                (g_strcmp0 (label, "Not sent") == 0);
 }
@@ -870,22 +880,25 @@ save_in_styles (Fixture *fixture, const char *name)
 }
 
 /* Whether the bubble of @text hugs its sender's side of the row (own
- * messages the end, others the start, 12 px in) and leaves the other
- * side's 60 px free; a Retry button, when shown, sits just before it,
- * centred on it. The row lays this out itself (natter-message-row.c). */
+ * messages the end, others the start, 12 px in; mirrored right to left)
+ * and leaves the other side's 60 px free; a Retry button, when shown, sits
+ * just before it in reading order, centred on it. The row lays this out
+ * itself (natter-message-row.c). */
 static void
 assert_bubble_side (Fixture *fixture, const char *text, gboolean outgoing)
 {
   GtkWidget *row = find_row (fixture, text);
   GtkWidget *retry;
   graphene_rect_t bubble, button;
+  gboolean rtl;
   int width;
 
   g_assert_nonnull (row);
+  rtl = gtk_widget_get_direction (row) == GTK_TEXT_DIR_RTL;
   width = gtk_widget_get_width (row);
   g_assert_true (gtk_widget_compute_bounds (row_child (row, "bubble"), row, &bubble));
   g_assert_cmpfloat (bubble.size.width, >, 0);
-  if (outgoing) {
+  if (outgoing != rtl) {
     g_assert_cmpfloat_with_epsilon (bubble.origin.x + bubble.size.width, width - 12, 0.5);
     g_assert_cmpfloat (bubble.origin.x, >=, 60 - 0.5);
   } else {
@@ -897,7 +910,10 @@ assert_bubble_side (Fixture *fixture, const char *text, gboolean outgoing)
   if (!gtk_widget_get_visible (retry))
     return;
   g_assert_true (gtk_widget_compute_bounds (retry, row, &button));
-  g_assert_cmpfloat_with_epsilon (button.origin.x + button.size.width + 6, bubble.origin.x, 0.5);
+  if (rtl)
+    g_assert_cmpfloat_with_epsilon (bubble.origin.x + bubble.size.width + 6, button.origin.x, 0.5);
+  else
+    g_assert_cmpfloat_with_epsilon (button.origin.x + button.size.width + 6, bubble.origin.x, 0.5);
   g_assert_cmpfloat_with_epsilon (button.origin.y + button.size.height / 2,
                                   bubble.origin.y + bubble.size.height / 2, 1);
 }
@@ -956,6 +972,16 @@ test_message_states (Fixture *fixture, gconstpointer data)
   assert_bubble_side (fixture, failed_text, TRUE);
   save_in_styles (fixture, "chat-message-states");
 
+  /* Right to left the sides, the Retry button and the foot mirror. */
+  gtk_widget_set_default_direction (GTK_TEXT_DIR_RTL);
+  wait_frames (fixture, 2);
+  assert_bubble_side (fixture, "Message 1", FALSE);
+  assert_bubble_side (fixture, read_text, TRUE);
+  assert_bubble_side (fixture, failed_text, TRUE);
+  save_screenshot (fixture, "chat-message-states-rtl");
+  gtk_widget_set_default_direction (GTK_TEXT_DIR_LTR);
+  wait_frames (fixture, 2);
+
   /* Back online the pending one goes out; the refused one waits for the
    * user, and Retry sends it. */
   natter_test_server_restart (fixture->server);
@@ -970,6 +996,44 @@ test_message_states (Fixture *fixture, gconstpointer data)
   natter_test_wait_until (natter_store_count_messages (natter_client_get_store (fixture->bob),
                                                        fixture->conversation_id) == 4,
                           TIMEOUT_MS);
+}
+
+/* The foot of a bubble is one widget: the icon and its 4 px gap add to
+ * the time's width, the line is at least the icon's 14 px high, and
+ * screen readers get the time with the state. */
+static void
+test_message_meta (void)
+{
+  g_autoptr (GtkWidget) meta = g_object_ref_sink (natter_message_meta_new ());
+  int time_width, width, height;
+  g_autofree char *mismatch = NULL;
+
+  natter_message_meta_set_time (NATTER_MESSAGE_META (meta), "09:17");
+  gtk_widget_measure (meta, GTK_ORIENTATION_HORIZONTAL, -1, NULL, &time_width, NULL, NULL);
+  g_assert_cmpint (time_width, >, 0);
+  mismatch = gtk_test_accessible_check_property (GTK_ACCESSIBLE (meta),
+                                                 GTK_ACCESSIBLE_PROPERTY_LABEL, "09:17");
+  g_assert_null (mismatch);
+
+  natter_message_meta_set_state (NATTER_MESSAGE_META (meta), "natter-message-read-symbolic", "Read",
+                                 TRUE);
+  gtk_widget_measure (meta, GTK_ORIENTATION_HORIZONTAL, -1, NULL, &width, NULL, NULL);
+  gtk_widget_measure (meta, GTK_ORIENTATION_VERTICAL, -1, NULL, &height, NULL, NULL);
+  g_assert_cmpint (width, ==, time_width + 4 + 14);
+  g_assert_cmpint (height, >=, 14);
+  g_assert_cmpstr (natter_message_meta_get_icon_name (NATTER_MESSAGE_META (meta)), ==,
+                   "natter-message-read-symbolic");
+  mismatch = gtk_test_accessible_check_property (GTK_ACCESSIBLE (meta),
+                                                 GTK_ACCESSIBLE_PROPERTY_LABEL, "09:17, Read");
+  g_assert_null (mismatch);
+  mismatch = gtk_test_accessible_check_property (GTK_ACCESSIBLE (meta),
+                                                 GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, "Read");
+  g_assert_null (mismatch);
+
+  natter_message_meta_set_state (NATTER_MESSAGE_META (meta), NULL, NULL, FALSE);
+  gtk_widget_measure (meta, GTK_ORIENTATION_HORIZONTAL, -1, NULL, &width, NULL, NULL);
+  g_assert_cmpint (width, ==, time_width);
+  g_assert_null (natter_message_meta_get_icon_name (NATTER_MESSAGE_META (meta)));
 }
 
 static guint
@@ -1305,6 +1369,7 @@ main (int argc, char *argv[])
     g_action_map_add_action (G_ACTION_MAP (test_application), G_ACTION (start_call));
   }
 
+  g_test_add_func ("/natter/app/chat-view/message-meta", test_message_meta);
   g_test_add ("/natter/app/chat-view/newest-visible/120", Fixture, GUINT_TO_POINTER (120),
               fixture_set_up, test_newest_visible, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/newest-visible/10000", Fixture, GUINT_TO_POINTER (10000),

@@ -5,9 +5,9 @@
 
 #include <glib/gi18n.h>
 
-#include "natter-bubble-line-layout.h"
 #include "natter-format.h"
 #include "natter-message-attachments.h"
+#include "natter-message-meta.h"
 #include "natter-message-row.h"
 
 /* One message as a bubble: own messages on the end side, others on the
@@ -36,14 +36,12 @@ struct _NatterMessageRow {
   guint n_highlights;
 
   GtkLabel *day_label;
-  GtkWidget *line_box;
   GtkWidget *retry_button;
   GtkWidget *bubble;
   GtkLabel *sender_label;
   NatterMessageAttachments *attachments_view;
   GtkLabel *text_label;
-  GtkLabel *time_label;
-  GtkImage *state_image;
+  NatterMessageMeta *meta;
   GtkWidget *call_box;
   GtkImage *call_icon;
   GtkLabel *call_label;
@@ -60,47 +58,35 @@ G_DEFINE_FINAL_TYPE (NatterMessageRow, natter_message_row, GTK_TYPE_WIDGET)
 static void
 update_state (NatterMessageRow *self)
 {
-  static const char *const state_classes[] = { "pending", "sent", "read", "failed" };
   NatterMessageState state = natter_message_item_get_state (self->item);
   gboolean outgoing = natter_message_item_get_outgoing (self->item);
   const char *icon = NULL;
   const char *description = NULL;
-  const char *state_class = NULL;
-
-  for (guint i = 0; i < G_N_ELEMENTS (state_classes); i++)
-    gtk_widget_remove_css_class (GTK_WIDGET (self->state_image), state_classes[i]);
 
   if (outgoing) {
     switch (state) {
       case NATTER_MESSAGE_STATE_PENDING:
         icon = "natter-message-pending-symbolic";
         description = _ ("Sending");
-        state_class = "pending";
         break;
       case NATTER_MESSAGE_STATE_FAILED:
-        icon = "dialog-error-symbolic";
-        description = _ ("Not sent");
         /* In the bubble's own colour: red on the accent colour does not
          * read; the Retry button beside the bubble carries the alarm. */
-        state_class = "failed";
+        icon = "dialog-error-symbolic";
+        description = _ ("Not sent");
         break;
       case NATTER_MESSAGE_STATE_SENT:
       default:
         icon = self->read ? "natter-message-read-symbolic" : "natter-message-sent-symbolic";
         description = self->read ? _ ("Read") : _ ("Sent");
-        state_class = self->read ? "read" : "sent";
         break;
     }
   }
 
-  gtk_widget_set_visible (GTK_WIDGET (self->state_image), icon != NULL);
-  if (icon != NULL) {
-    gtk_image_set_from_icon_name (self->state_image, icon);
-    gtk_widget_add_css_class (GTK_WIDGET (self->state_image), state_class);
-    gtk_widget_set_tooltip_text (GTK_WIDGET (self->state_image), description);
-    gtk_accessible_update_property (GTK_ACCESSIBLE (self->state_image),
-                                    GTK_ACCESSIBLE_PROPERTY_LABEL, description, -1);
-  }
+  /* Read is also set apart by strength, for those who do not see shapes
+   * well at 12 px. */
+  natter_message_meta_set_state (self->meta, icon, description,
+                                 outgoing && state == NATTER_MESSAGE_STATE_SENT && self->read);
 
   gtk_widget_set_visible (self->retry_button, outgoing && state == NATTER_MESSAGE_STATE_FAILED);
   if (outgoing && state == NATTER_MESSAGE_STATE_FAILED) {
@@ -271,10 +257,11 @@ update_row (NatterMessageRow *self)
   gtk_label_set_label (self->sender_label, natter_message_item_get_sender_name (item));
 
   gtk_widget_set_visible (self->call_box, natter_message_item_get_call (item) != NULL);
-  gtk_widget_set_visible (self->line_box, natter_message_item_get_call (item) == NULL);
+  gtk_widget_set_visible (self->bubble, natter_message_item_get_call (item) == NULL);
   if (natter_message_item_get_call (item) != NULL) {
     g_autoptr (GDateTime) day_of = natter_parse_local_time (natter_message_item_get_sent_at (item));
 
+    gtk_widget_set_visible (self->retry_button, FALSE);
     update_call (self, natter_message_item_get_call (item));
     gtk_widget_set_visible (GTK_WIDGET (self->day_label), self->show_day);
     if (self->show_day) {
@@ -298,7 +285,7 @@ update_row (NatterMessageRow *self)
   sent_at = natter_parse_local_time (natter_message_item_get_sent_at (item));
   if (sent_at != NULL)
     time_text = natter_format_message_time (sent_at);
-  gtk_label_set_label (self->time_label, time_text ? time_text : "");
+  natter_message_meta_set_time (self->meta, time_text ? time_text : "");
 
   gtk_widget_set_visible (GTK_WIDGET (self->day_label), self->show_day);
   if (self->show_day) {
@@ -309,14 +296,11 @@ update_row (NatterMessageRow *self)
   }
 
   /* The bubble hugs its side and leaves room on the other one (see
-   * natter_message_row_size_allocate ()). */
+   * line_margins ()). */
   if (self->outgoing != outgoing) {
     self->outgoing = outgoing;
-    gtk_widget_queue_allocate (GTK_WIDGET (self));
+    gtk_widget_queue_resize (GTK_WIDGET (self));
   }
-  gtk_widget_set_margin_start (self->line_box, outgoing ? 60 : 12);
-  gtk_widget_set_margin_end (self->line_box, outgoing ? 12 : 60);
-  gtk_widget_set_margin_top (self->line_box, self->grouped ? 2 : 8);
   if (outgoing) {
     gtk_widget_add_css_class (self->bubble, "outgoing");
     gtk_widget_remove_css_class (self->bubble, "incoming");
@@ -386,19 +370,121 @@ natter_message_row_set_property (GObject *object,
   }
 }
 
-/* The width of the bubble's line: its natural width, at most the row's.
- * The row places the line itself rather than giving it an halign: GTK
- * measures a widget aligned to start or end across, for the height it is
- * given, and a wrapping label answers that with a binary search over Pango
- * layouts (see natter-bubble-line-layout.c). */
+/* The bubble's line (the Retry button when shown, then the bubble) is
+ * laid out by the row itself, not by a box of its own: GTK 4.8 restyles
+ * every CSS node of the rows below one it inserts, and a box was one node
+ * more per row. It never asks the bubble how wide it must be for a given
+ * height: a wrapping label answers that with a binary search over Pango
+ * layouts (GTK measures a height-for-width widget aligned to start or end
+ * that way). Widths are asked without a height, heights for the width
+ * given; the line gets its natural width, at most the row's, on the
+ * sender's side. */
+#define LINE_SPACING 6
+
+/* The bubble hugs its sender's side, 12 px in, and leaves 60 px on the
+ * other; start and end follow the text direction, as margins do. */
+static void
+line_margins (NatterMessageRow *self, int *start, int *end, int *top)
+{
+  *start = self->outgoing ? 60 : 12;
+  *end = self->outgoing ? 12 : 60;
+  *top = self->grouped ? 2 : 8;
+}
+
+/* The Retry button's natural width and the space after it, or 0. */
+static int
+retry_width (NatterMessageRow *self)
+{
+  int natural;
+
+  if (!gtk_widget_should_layout (self->retry_button))
+    return 0;
+  gtk_widget_measure (self->retry_button, GTK_ORIENTATION_HORIZONTAL, -1, NULL, &natural, NULL,
+                      NULL);
+  return natural + LINE_SPACING;
+}
+
+static void
+measure_line_width (NatterMessageRow *self, int *minimum, int *natural)
+{
+  int start, end, top, bubble_minimum, bubble_natural;
+  int fixed;
+
+  line_margins (self, &start, &end, &top);
+  fixed = start + end + retry_width (self);
+  gtk_widget_measure (self->bubble, GTK_ORIENTATION_HORIZONTAL, -1, &bubble_minimum,
+                      &bubble_natural, NULL, NULL);
+  *minimum = fixed + bubble_minimum;
+  *natural = fixed + bubble_natural;
+}
+
+/* The width of the line: its natural width, at most the row's. */
 static int
 line_width (NatterMessageRow *self, int row_width)
 {
   int minimum, natural;
 
-  gtk_widget_measure (self->line_box, GTK_ORIENTATION_HORIZONTAL, -1, &minimum, &natural, NULL,
-                      NULL);
+  measure_line_width (self, &minimum, &natural);
   return MAX (minimum, MIN (natural, row_width));
+}
+
+/* The bubble's width in a line @width wide (-1: not known). */
+static int
+bubble_width (NatterMessageRow *self, int width)
+{
+  int start, end, top;
+
+  if (width < 0)
+    return -1;
+  line_margins (self, &start, &end, &top);
+  return MAX (width - start - end - retry_width (self), 0);
+}
+
+static void
+measure_line_height (NatterMessageRow *self, int width, int *minimum, int *natural)
+{
+  int start, end, top;
+
+  line_margins (self, &start, &end, &top);
+  gtk_widget_measure (self->bubble, GTK_ORIENTATION_VERTICAL, bubble_width (self, width), minimum,
+                      natural, NULL, NULL);
+  if (gtk_widget_should_layout (self->retry_button)) {
+    int retry_minimum, retry_natural;
+
+    gtk_widget_measure (self->retry_button, GTK_ORIENTATION_VERTICAL, -1, &retry_minimum,
+                        &retry_natural, NULL, NULL);
+    *minimum = MAX (*minimum, retry_minimum);
+    *natural = MAX (*natural, retry_natural);
+  }
+  *minimum += top;
+  *natural += top;
+}
+
+static void
+allocate_line (NatterMessageRow *self, int row_width, int y)
+{
+  gboolean rtl = gtk_widget_get_direction (GTK_WIDGET (self)) == GTK_TEXT_DIR_RTL;
+  int width = line_width (self, row_width);
+  int retry = retry_width (self);
+  int start, end, top, minimum, height, x;
+  GtkAllocation bubble;
+
+  line_margins (self, &start, &end, &top);
+  measure_line_height (self, width, &minimum, &height);
+  x = (self->outgoing != rtl ? row_width - width : 0) + (rtl ? end : start);
+  bubble.width = bubble_width (self, width);
+  bubble.height = height - top;
+  bubble.x = rtl ? x : x + retry;
+  bubble.y = y + top;
+  gtk_widget_size_allocate (self->bubble, &bubble, -1);
+
+  /* The button is centred on the bubble (its valign). */
+  if (retry > 0) {
+    GtkAllocation button = { rtl ? x + bubble.width + LINE_SPACING : x, y + top,
+                             retry - LINE_SPACING, height - top };
+
+    gtk_widget_size_allocate (self->retry_button, &button, -1);
+  }
 }
 
 static GtkSizeRequestMode
@@ -424,19 +510,23 @@ natter_message_row_measure (GtkWidget *widget,
        child = gtk_widget_get_next_sibling (child)) {
     int child_minimum, child_natural;
 
-    if (!gtk_widget_should_layout (child))
+    if (!gtk_widget_should_layout (child) || child == self->retry_button)
       continue;
 
     if (orientation == GTK_ORIENTATION_HORIZONTAL) {
-      gtk_widget_measure (child, orientation, -1, &child_minimum, &child_natural, NULL, NULL);
+      if (child == self->bubble)
+        measure_line_width (self, &child_minimum, &child_natural);
+      else
+        gtk_widget_measure (child, orientation, -1, &child_minimum, &child_natural, NULL, NULL);
       *minimum = MAX (*minimum, child_minimum);
       *natural = MAX (*natural, child_natural);
     } else {
-      int child_width =
-        child == self->line_box && for_size >= 0 ? line_width (self, for_size) : for_size;
-
-      gtk_widget_measure (child, orientation, child_width, &child_minimum, &child_natural, NULL,
-                          NULL);
+      if (child == self->bubble)
+        measure_line_height (self, for_size >= 0 ? line_width (self, for_size) : -1, &child_minimum,
+                             &child_natural);
+      else
+        gtk_widget_measure (child, orientation, for_size, &child_minimum, &child_natural, NULL,
+                            NULL);
       *minimum += child_minimum;
       *natural += child_natural;
     }
@@ -447,24 +537,25 @@ static void
 natter_message_row_size_allocate (GtkWidget *widget, int width, int height, int baseline)
 {
   NatterMessageRow *self = NATTER_MESSAGE_ROW (widget);
-  gboolean rtl = gtk_widget_get_direction (widget) == GTK_TEXT_DIR_RTL;
   int y = 0;
 
   for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
        child = gtk_widget_get_next_sibling (child)) {
     GtkAllocation allocation = { 0, y, width, 0 };
 
-    if (!gtk_widget_should_layout (child))
+    if (!gtk_widget_should_layout (child) || child == self->retry_button)
       continue;
 
-    if (child == self->line_box) {
-      allocation.width = line_width (self, width);
-      if (self->outgoing != rtl)
-        allocation.x = width - allocation.width;
+    if (child == self->bubble) {
+      int minimum;
+
+      measure_line_height (self, line_width (self, width), &minimum, &allocation.height);
+      allocate_line (self, width, y);
+    } else {
+      gtk_widget_measure (child, GTK_ORIENTATION_VERTICAL, width, NULL, &allocation.height, NULL,
+                          NULL);
+      gtk_widget_size_allocate (child, &allocation, -1);
     }
-    gtk_widget_measure (child, GTK_ORIENTATION_VERTICAL, allocation.width, NULL, &allocation.height,
-                        NULL, NULL);
-    gtk_widget_size_allocate (child, &allocation, -1);
     y += allocation.height;
   }
 }
@@ -510,15 +601,14 @@ natter_message_row_class_init (NatterMessageRowClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/natter/Natter/natter-message-row.ui");
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, day_label);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, line_box);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, retry_button);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, bubble);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, sender_label);
   g_type_ensure (NATTER_TYPE_MESSAGE_ATTACHMENTS);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, attachments_view);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, text_label);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, time_label);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, state_image);
+  g_type_ensure (NATTER_TYPE_MESSAGE_META);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, meta);
   gtk_widget_class_bind_template_callback (widget_class, on_retry_clicked);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, call_box);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, call_icon);
@@ -533,9 +623,6 @@ static void
 natter_message_row_init (NatterMessageRow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
-  /* The line is a GtkBox in the template for its CSS node; only its layout
-   * changes, and nothing sets its box properties after this. */
-  gtk_widget_set_layout_manager (self->line_box, natter_bubble_line_layout_new ());
 
   self->item_signals = g_signal_group_new (NATTER_TYPE_MESSAGE_ITEM);
   g_signal_group_connect_swapped (self->item_signals, "notify", G_CALLBACK (update_row), self);
@@ -608,6 +695,9 @@ natter_message_row_set_context (NatterMessageRow *self,
   if (self->show_day == show_day && self->grouped == grouped && self->read == read)
     return;
 
+  /* The space above the bubble follows grouping (line_margins ()). */
+  if (self->grouped != grouped)
+    gtk_widget_queue_resize (GTK_WIDGET (self));
   self->show_day = show_day;
   self->grouped = grouped;
   self->read = read;
