@@ -16,38 +16,56 @@
  * about ten frames per tick, and the send time is taken per frame. */
 #define SEND_TICK_MS 2
 
+/* How a record's state moves, set with atomic ORs: the ack and the error
+ * come to the sender's thread, the delivery to the recipient's, and whichever
+ * completes the record counts it settled, once. */
+enum {
+  RECORD_ACKED = 1 << 0,
+  RECORD_DELIVERED = 1 << 1,
+  RECORD_FAILED = 1 << 2,
+  RECORD_SETTLED = 1 << 3,
+};
+
 /* One message: fixed-size, in one array indexed by the number embedded in
- * client_msg_id, so receiving a frame allocates nothing. */
+ * client_msg_id, so receiving a frame allocates nothing. The sender's thread
+ * writes the send, ack, echo and failure fields, the recipient's thread the
+ * delivery fields; the report reads them after the threads are joined. */
 typedef struct {
   gint64 sent_us;
   gint64 acked_us;
   gint64 delivered_us;
   guint32 sender;
   guint32 recipient;
+  guint state; /* RECORD_*, atomic */
   guint16 deliveries;
   guint16 echoes;
   guint8 acks;
   guint8 failed;
-  guint8 settled;
+  guint8 used;       /* sent (or refused before sending) by some thread */
   guint8 cross_node; /* sender and recipient on different --server nodes */
 } ChatRecord;
 
+typedef struct _Chat Chat;
+
+/* A client thread: its own GMainContext, SoupSession and share of the
+ * connections (client i belongs to thread i mod K), so no thread polls all
+ * of them. It sends from its own connections and counts what they receive;
+ * the counters are summed into the Chat once the threads are joined. */
 typedef struct {
-  NatterBench bench;
-  GPtrArray *users;       /* NatterBenchUser */
-  GPtrArray *connections; /* NatterBenchConnection, one per client */
-  GArray *live;           /* guint32: indexes of connected clients */
-  GArray *records;        /* ChatRecord */
+  Chat *chat;
+  guint id;
+  GThread *thread;
+  NatterBench bench;      /* this thread's session and errors */
+  GPtrArray *connections; /* NatterBenchConnection, unowned */
+  GArray *senders;        /* guint32: slots in chat->live of this thread's live clients */
   GRand *rand;
-  GPtrArray *event_ids; /* GArray of guint64 per client: the event ids it saw */
-  guint n_nodes;        /* --server URLs; client i is on node i % n_nodes */
+  guint connected;
+  int sending_finished; /* atomic */
 
   double rate;
   guint64 n_planned;
-  gint64 send_start_us;
-  gint64 send_end_us;
   gint64 send_stopped_us;
-  guint send_timer_id;
+  GSource *send_timer;
 
   guint64 n_sent;
   guint64 n_acked;
@@ -56,7 +74,45 @@ typedef struct {
   guint64 n_echoes;
   guint64 n_misrouted;
   guint64 n_failed;
-  guint64 n_settled;
+  guint64 n_frames_in;
+  guint64 n_foreign;
+  gint64 last_delivery_us;
+} ChatThread;
+
+struct _Chat {
+  NatterBench bench;
+  GPtrArray *users;       /* NatterBenchUser */
+  GPtrArray *connections; /* NatterBenchConnection, one per client */
+  GArray *live;           /* guint32: indexes of connected clients */
+  GArray *records;        /* ChatRecord, sized before sending: threads never resize it */
+  GPtrArray *event_ids;   /* GArray of guint64 per client: the event ids it saw */
+  guint n_nodes;          /* --server URLs; client i is on node i % n_nodes */
+
+  ChatThread *threads;
+  guint n_threads;
+  gint64 connect_deadline_us;
+  gint64 loop_interval_us;
+  GMutex mutex;
+  GCond cond;
+  guint n_threads_connected; /* under mutex */
+  gboolean go;               /* under mutex: live, records and shares are ready */
+  int stop;                  /* atomic: draining is over */
+  int n_settled;             /* atomic */
+
+  double rate;
+  guint64 n_planned;
+  gint64 send_start_us;
+  gint64 send_end_us;
+  gint64 send_stopped_us;
+
+  /* Sums of the threads' counters, after they are joined. */
+  guint64 n_sent;
+  guint64 n_acked;
+  guint64 n_delivered;
+  guint64 n_duplicated;
+  guint64 n_echoes;
+  guint64 n_misrouted;
+  guint64 n_failed;
   guint64 n_frames_in;
   guint64 n_foreign;
   gint64 last_delivery_us;
@@ -64,7 +120,7 @@ typedef struct {
   gint64 drain_us;
   guint64 drain_settled;
   gint64 drain_progress_us;
-} Chat;
+};
 
 static gboolean
 parse_record_index (Chat *chat, const char *id, gsize length, guint64 *out_index)
@@ -82,7 +138,7 @@ parse_record_index (Chat *chat, const char *id, gsize length, guint64 *out_index
     index = index * 10 + (guint64) (id[i] - '0');
   }
 
-  if (index >= chat->n_sent)
+  if (index >= chat->records->len)
     return FALSE;
 
   *out_index = index;
@@ -90,19 +146,19 @@ parse_record_index (Chat *chat, const char *id, gsize length, guint64 *out_index
 }
 
 static ChatRecord *
-find_record (Chat *chat, const char *data, gsize length)
+find_record (ChatThread *thread, const char *data, gsize length)
 {
   const char *id;
   gsize id_length;
   guint64 index;
 
   if (!natter_bench_scan_string (data, length, "client_msg_id", &id, &id_length) ||
-      !parse_record_index (chat, id, id_length, &index)) {
-    chat->n_foreign++;
+      !parse_record_index (thread->chat, id, id_length, &index)) {
+    thread->n_foreign++;
     return NULL;
   }
 
-  return &g_array_index (chat->records, ChatRecord, index);
+  return &g_array_index (thread->chat->records, ChatRecord, index);
 }
 
 /* The top-level "event_id" number of a frame (the first one: the server
@@ -170,12 +226,15 @@ node_of (Chat *chat, guint32 connection_index)
 }
 
 static void
-maybe_settle (Chat *chat, ChatRecord *record)
+mark_record (ChatThread *thread, ChatRecord *record, guint bit)
 {
-  if (!record->settled && ((record->acks > 0 && record->deliveries > 0) || record->failed)) {
-    record->settled = TRUE;
-    chat->n_settled++;
-  }
+  guint state = g_atomic_int_or (&record->state, bit) | bit;
+
+  if ((state & RECORD_SETTLED) == 0 &&
+      ((state & (RECORD_ACKED | RECORD_DELIVERED)) == (RECORD_ACKED | RECORD_DELIVERED) ||
+       (state & RECORD_FAILED) != 0) &&
+      (g_atomic_int_or (&record->state, RECORD_SETTLED) & RECORD_SETTLED) == 0)
+    g_atomic_int_inc (&thread->chat->n_settled);
 }
 
 static gboolean
@@ -190,20 +249,21 @@ on_chat_frame (NatterBenchConnection *connection,
                gsize length,
                gpointer user_data)
 {
-  Chat *chat = user_data;
+  ChatThread *thread = user_data;
+  Chat *chat = thread->chat;
   gint64 now_us = g_get_monotonic_time ();
   const char *type;
   gsize type_length;
   ChatRecord *record;
 
-  chat->n_frames_in++;
+  thread->n_frames_in++;
   if (!natter_bench_scan_string (data, length, "type", &type, &type_length)) {
-    natter_bench_errors_add (&chat->bench.errors, "frame:unreadable");
+    natter_bench_errors_add (&thread->bench.errors, "frame:unreadable");
     return;
   }
 
   if (type_is (type, type_length, "chat_message")) {
-    record = find_record (chat, data, length);
+    record = find_record (thread, data, length);
     if (record == NULL)
       return;
 
@@ -212,20 +272,20 @@ on_chat_frame (NatterBenchConnection *connection,
       record->deliveries++;
       if (record->deliveries == 1) {
         record->delivered_us = now_us;
-        chat->n_delivered++;
-        chat->last_delivery_us = now_us;
+        thread->n_delivered++;
+        thread->last_delivery_us = now_us;
+        mark_record (thread, record, RECORD_DELIVERED);
       } else {
-        chat->n_duplicated++;
+        thread->n_duplicated++;
       }
     } else if (connection->index == record->sender) {
       record->echoes++;
-      chat->n_echoes++;
+      thread->n_echoes++;
     } else {
-      chat->n_misrouted++;
+      thread->n_misrouted++;
     }
-    maybe_settle (chat, record);
   } else if (type_is (type, type_length, "message_ack")) {
-    record = find_record (chat, data, length);
+    record = find_record (thread, data, length);
     if (record == NULL)
       return;
 
@@ -233,9 +293,9 @@ on_chat_frame (NatterBenchConnection *connection,
     record->acks++;
     if (record->acks == 1) {
       record->acked_us = now_us;
-      chat->n_acked++;
+      thread->n_acked++;
+      mark_record (thread, record, RECORD_ACKED);
     }
-    maybe_settle (chat, record);
   } else if (type_is (type, type_length, "error")) {
     const char *code;
     gsize code_length;
@@ -248,35 +308,38 @@ on_chat_frame (NatterBenchConnection *connection,
       name = g_strdup_printf ("frame:%.*s", (int) code_length, code);
     else
       name = g_strdup ("frame:error");
-    natter_bench_errors_add (&chat->bench.errors, name);
+    natter_bench_errors_add (&thread->bench.errors, name);
 
     if (natter_bench_scan_string (data, length, "ref", &ref, &ref_length) &&
         parse_record_index (chat, ref, ref_length, &index)) {
       record = &g_array_index (chat->records, ChatRecord, index);
       if (!record->failed) {
         record->failed = TRUE;
-        chat->n_failed++;
+        thread->n_failed++;
+        mark_record (thread, record, RECORD_FAILED);
       }
-      maybe_settle (chat, record);
     }
   }
   /* presence, typing, read receipts: not part of the measure. */
 }
 
 static void
-send_one (Chat *chat, gint64 now_us)
+send_one (ChatThread *thread, gint64 now_us)
 {
+  Chat *chat = thread->chat;
   char frame[320];
   guint n_live = chat->live->len;
-  guint32 sender_slot = (guint32) (chat->n_sent % n_live);
-  guint32 recipient_slot = (guint32) g_rand_int_range (chat->rand, 0, (gint32) n_live - 1);
+  guint32 sender_slot =
+    g_array_index (thread->senders, guint32, (guint) (thread->n_sent % thread->senders->len));
+  guint32 recipient_slot = (guint32) g_rand_int_range (thread->rand, 0, (gint32) n_live - 1);
   NatterBenchConnection *sender;
   NatterBenchConnection *recipient;
   ChatRecord *record;
-  guint64 index = chat->n_sent++;
+  /* Threads interleave their indexes, so the records need no lock. */
+  guint64 index = thread->n_sent++ * chat->n_threads + thread->id;
 
   /* Round robin over senders spreads the rate evenly (each stays under the
-   * per-connection limit); the recipient is any other client. */
+   * per-connection limit); the recipient is any other client, on any thread. */
   if (recipient_slot >= sender_slot)
     recipient_slot++;
   /* Over several nodes, every other message goes to a client on another
@@ -291,7 +354,7 @@ send_one (Chat *chat, gint64 now_us)
       if (recipient_slot != sender_slot &&
           (node_of (chat, recipient_index) != node_of (chat, sender_index)) == want_cross)
         break;
-      recipient_slot = (guint32) g_rand_int_range (chat->rand, 0, (gint32) n_live);
+      recipient_slot = (guint32) g_rand_int_range (thread->rand, 0, (gint32) n_live);
     }
     if (recipient_slot == sender_slot)
       recipient_slot = (sender_slot + 1) % n_live;
@@ -300,8 +363,8 @@ send_one (Chat *chat, gint64 now_us)
   recipient =
     g_ptr_array_index (chat->connections, g_array_index (chat->live, guint32, recipient_slot));
 
-  g_array_set_size (chat->records, index + 1);
   record = &g_array_index (chat->records, ChatRecord, index);
+  record->used = TRUE;
   record->sender = sender->index;
   record->recipient = recipient->index;
   record->cross_node = node_of (chat, sender->index) != node_of (chat, recipient->index);
@@ -315,10 +378,10 @@ send_one (Chat *chat, gint64 now_us)
 
   if (sender->closed ||
       soup_websocket_connection_get_state (sender->websocket) != SOUP_WEBSOCKET_STATE_OPEN) {
-    natter_bench_errors_add (&chat->bench.errors, "send:closed");
+    natter_bench_errors_add (&thread->bench.errors, "send:closed");
     record->failed = TRUE;
-    chat->n_failed++;
-    maybe_settle (chat, record);
+    thread->n_failed++;
+    mark_record (thread, record, RECORD_FAILED);
     return;
   }
 
@@ -329,22 +392,23 @@ send_one (Chat *chat, gint64 now_us)
 static gboolean
 on_send_tick (gpointer user_data)
 {
-  Chat *chat = user_data;
+  ChatThread *thread = user_data;
+  Chat *chat = thread->chat;
   gint64 now_us = g_get_monotonic_time ();
   guint64 due;
 
   if (now_us >= chat->send_end_us)
-    due = chat->n_planned;
+    due = thread->n_planned;
   else
-    due = (guint64) ((double) (now_us - chat->send_start_us) * chat->rate / G_USEC_PER_SEC);
-  due = MIN (due, chat->n_planned);
+    due = (guint64) ((double) (now_us - chat->send_start_us) * thread->rate / G_USEC_PER_SEC);
+  due = MIN (due, thread->n_planned);
 
-  while (chat->n_sent < due)
-    send_one (chat, g_get_monotonic_time ());
+  while (thread->n_sent < due)
+    send_one (thread, g_get_monotonic_time ());
 
-  if (chat->n_sent >= chat->n_planned) {
-    chat->send_stopped_us = g_get_monotonic_time ();
-    chat->send_timer_id = 0;
+  if (thread->n_sent >= thread->n_planned) {
+    thread->send_stopped_us = g_get_monotonic_time ();
+    g_clear_pointer (&thread->send_timer, g_source_unref);
     return G_SOURCE_REMOVE;
   }
 
@@ -352,35 +416,95 @@ on_send_tick (gpointer user_data)
 }
 
 static gboolean
-sending_done (gpointer user_data)
+thread_sending_done (gpointer user_data)
 {
-  return ((Chat *) user_data)->send_timer_id == 0;
+  return ((ChatThread *) user_data)->send_timer == NULL;
+}
+
+static gboolean
+chat_stopped (gpointer user_data)
+{
+  return g_atomic_int_get (&((Chat *) user_data)->stop) != 0;
+}
+
+/* A client thread's life: connect its clients, wait for the others, send
+ * its share, keep reading until the main thread ends the drain, close. */
+static gpointer
+chat_thread_run (gpointer user_data)
+{
+  ChatThread *thread = user_data;
+  Chat *chat = thread->chat;
+  GMainContext *context = g_main_context_new ();
+  GSource *clock;
+  gboolean go;
+
+  g_main_context_push_thread_default (context);
+  /* The session is made here: libsoup binds it to this thread's context. */
+  thread->bench.session = soup_session_new_with_options (
+    "max-conns", thread->bench.concurrency + 8, "max-conns-per-host", thread->bench.concurrency + 8,
+    "timeout", 0, "idle-timeout", 0, "user-agent", "natter-bench/" PACKAGE_VERSION, NULL);
+  soup_session_set_proxy_resolver (thread->bench.session, NULL);
+
+  thread->connected =
+    natter_bench_connect_all (&thread->bench, thread->connections, chat->connect_deadline_us);
+
+  g_mutex_lock (&chat->mutex);
+  chat->n_threads_connected++;
+  g_cond_broadcast (&chat->cond);
+  while (!chat->go && !g_atomic_int_get (&chat->stop))
+    g_cond_wait (&chat->cond, &chat->mutex);
+  go = chat->go;
+  g_mutex_unlock (&chat->mutex);
+
+  clock = natter_bench_add_clock (50);
+  thread->send_stopped_us = chat->send_start_us;
+  if (go && thread->n_planned > 0) {
+    thread->send_timer = g_timeout_source_new (SEND_TICK_MS);
+    g_source_set_callback (thread->send_timer, on_send_tick, thread, NULL);
+    g_source_attach (thread->send_timer, context);
+    natter_bench_iterate_until (thread_sending_done, thread, G_MAXINT64, chat->loop_interval_us);
+  }
+  g_atomic_int_set (&thread->sending_finished, 1);
+  natter_bench_iterate_until (chat_stopped, chat, G_MAXINT64, chat->loop_interval_us);
+  g_source_destroy (clock);
+  g_source_unref (clock);
+
+  natter_bench_close_all (thread->connections, g_get_monotonic_time () + 5 * G_USEC_PER_SEC);
+  /* Everything of this context goes before the thread does. */
+  for (guint i = 0; i < thread->connections->len; i++) {
+    NatterBenchConnection *connection = g_ptr_array_index (thread->connections, i);
+
+    if (connection->websocket != NULL) {
+      g_signal_handlers_disconnect_by_data (connection->websocket, connection);
+      g_clear_object (&connection->websocket);
+    }
+  }
+  g_clear_object (&thread->bench.session);
+  while (g_main_context_iteration (context, FALSE))
+    ;
+  g_main_context_pop_thread_default (context);
+  g_main_context_unref (context);
+  return NULL;
 }
 
 /* Draining ends when every message is settled, or when nothing settled for
  * the drain time: a slow server still gets to deliver its backlog, so what
  * is counted as lost really never came. */
 static gboolean
-drained (gpointer user_data)
+drained (Chat *chat, guint64 n_sent)
 {
-  Chat *chat = user_data;
   gint64 now_us = g_get_monotonic_time ();
+  guint64 n_settled = (guint64) g_atomic_int_get (&chat->n_settled);
 
-  if (chat->n_settled >= chat->n_sent)
+  if (n_settled >= n_sent)
     return TRUE;
 
-  if (chat->n_settled != chat->drain_settled) {
-    chat->drain_settled = chat->n_settled;
+  if (n_settled != chat->drain_settled) {
+    chat->drain_settled = n_settled;
     chat->drain_progress_us = now_us;
   }
 
   return now_us - chat->drain_progress_us >= chat->drain_us;
-}
-
-static gboolean
-on_clock_tick (gpointer user_data)
-{
-  return G_SOURCE_CONTINUE;
 }
 
 /* A process whose CPU is reported per message: a node, Redis, or PostgreSQL
@@ -470,7 +594,17 @@ chat_clear (Chat *chat)
   g_clear_pointer (&chat->live, g_array_unref);
   g_clear_pointer (&chat->records, g_array_unref);
   g_clear_pointer (&chat->event_ids, g_ptr_array_unref);
-  g_clear_pointer (&chat->rand, g_rand_free);
+  for (guint i = 0; chat->threads != NULL && i < chat->n_threads; i++) {
+    ChatThread *thread = &chat->threads[i];
+
+    g_clear_pointer (&thread->connections, g_ptr_array_unref);
+    g_clear_pointer (&thread->senders, g_array_unref);
+    g_clear_pointer (&thread->rand, g_rand_free);
+    natter_bench_clear (&thread->bench);
+  }
+  g_clear_pointer (&chat->threads, g_free);
+  g_mutex_clear (&chat->mutex);
+  g_cond_clear (&chat->cond);
   natter_bench_clear (&chat->bench);
 }
 
@@ -510,6 +644,7 @@ natter_bench_chat_main (int argc, char **argv)
   g_auto (NatterBenchServer) local_server = { 0 };
   g_autofree char *server_cpus = NULL;
   int concurrency = 8;
+  int n_threads = (int) g_get_num_processors ();
   int loop_interval_us = 1000;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
@@ -537,6 +672,10 @@ natter_bench_chat_main (int argc, char **argv)
       "Pin the server this command starts to these CPUs (taskset's list: 0 or 0,1)", "LIST" },
     { "concurrency", 0, 0, G_OPTION_ARG_INT, &concurrency,
       "Sign-ins and handshakes in flight (default 8)", "N" },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &n_threads,
+      "Client threads, each with its own main context, HTTP session and share of the "
+      "connections (default: the number of cores)",
+      "K" },
     { "connect-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &connect_timeout_s,
       "Seconds allowed for connecting every client (default 120)", "S" },
     { "loop-interval", 0, 0, G_OPTION_ARG_INT, &loop_interval_us,
@@ -566,8 +705,9 @@ natter_bench_chat_main (int argc, char **argv)
   gint64 delivery_window_us;
   guint64 n_lost = 0;
   guint64 n_unacked = 0;
-  guint clock_id;
+  guint64 max_planned = 0;
   guint connected;
+  guint n_accounts;
   int status;
 
   context = g_option_context_new ("- chat load: N clients sending at R messages/s");
@@ -591,8 +731,9 @@ natter_bench_chat_main (int argc, char **argv)
   if (server_urls != NULL && server_urls[0] != NULL)
     server_url = g_strdup (server_urls[0]);
 
+  n_accounts = (guint) MAX (n_clients, 0);
   if (n_clients < 2 || rate <= 0 || duration_s <= 0 || drain_s < 0 || concurrency < 1 ||
-      loop_interval_us < 0) {
+      loop_interval_us < 0 || n_threads < 1) {
     g_printerr ("natter-bench chat: needs --clients ≥ 2, --rate > 0, --duration > 0\n");
     return 2;
   }
@@ -658,45 +799,87 @@ natter_bench_chat_main (int argc, char **argv)
       chat_clear (&chat);
       return 2;
     }
-    if (chat.users->len < (guint) n_clients) {
-      g_printerr ("natter-bench chat: %s has %u users, --clients needs %d (one profile each)\n",
-                  users_file, chat.users->len, n_clients);
-      chat_clear (&chat);
-      return 2;
-    }
-    g_ptr_array_set_size (chat.users, n_clients);
+    /* Each account may hold several profiles, one client each. */
+    if (chat.users->len > (guint) n_clients)
+      g_ptr_array_set_size (chat.users, n_clients);
   } else {
     chat.users = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_bench_user_free);
   }
+  /* A server of our own offers sixteen profile types: one registration (one
+   * argon2id hash, at full cost in a release build whatever
+   * NATTER_TEST_INSECURE_PASSWORD_HASH says) for sixteen clients. */
+  if (local_server.process != NULL) {
+    chat.bench.profile_types = g_strsplit (NATTER_BENCH_SERVER_PROFILE_TYPES, ",", -1);
+    n_accounts = (n_clients + g_strv_length (chat.bench.profile_types) - 1) /
+                 g_strv_length (chat.bench.profile_types);
+  }
 
   sign_in_start_us = g_get_monotonic_time ();
-  natter_bench_sign_in (&chat.bench, chat.users, (guint) n_clients);
+  natter_bench_sign_in (&chat.bench, chat.users, n_accounts);
   sign_in_us = g_get_monotonic_time () - sign_in_start_us;
+  if (chat.users->len > (guint) n_clients)
+    g_ptr_array_set_size (chat.users, n_clients);
+  if (users_file != NULL && chat.users->len < (guint) n_clients &&
+      natter_bench_errors_total (&chat.bench.errors) == 0) {
+    g_printerr ("natter-bench chat: %s has %u profiles, --clients needs %d (one profile each)\n",
+                users_file, chat.users->len, n_clients);
+    chat_clear (&chat);
+    return 2;
+  }
   if (save_users_file != NULL && !natter_bench_save_users (save_users_file, chat.users, &error)) {
     g_printerr ("natter-bench chat: %s\n", error->message);
     g_clear_error (&error);
   }
 
-  /* Connect, one WebSocket per user. */
+  /* Connect, one WebSocket per user, each on client thread i mod K. */
+  g_mutex_init (&chat.mutex);
+  g_cond_init (&chat.cond);
+  chat.n_threads = MIN ((guint) n_threads, MAX (chat.users->len, 1));
+  chat.threads = g_new0 (ChatThread, chat.n_threads);
+  chat.loop_interval_us = loop_interval_us;
+  for (guint t = 0; t < chat.n_threads; t++) {
+    ChatThread *thread = &chat.threads[t];
+
+    thread->chat = &chat;
+    thread->id = t;
+    thread->connections = g_ptr_array_new ();
+    thread->senders = g_array_new (FALSE, FALSE, sizeof (guint32));
+    thread->rand = g_rand_new ();
+    /* The session is made by the thread itself. */
+    thread->bench.base_url = g_strdup (chat.bench.base_url);
+    thread->bench.concurrency = chat.bench.concurrency;
+    natter_bench_errors_init (&thread->bench.errors);
+    memcpy (thread->bench.run_tag, chat.bench.run_tag, sizeof thread->bench.run_tag);
+  }
   chat.connections = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_bench_connection_free);
   for (guint i = 0; i < chat.users->len; i++) {
     NatterBenchConnection *connection = g_new0 (NatterBenchConnection, 1);
+    ChatThread *thread = &chat.threads[i % chat.n_threads];
 
     connection->index = i;
     connection->user = g_ptr_array_index (chat.users, i);
     connection->base_url = g_ptr_array_index (node_urls, i % chat.n_nodes);
     connection->on_frame = on_chat_frame;
-    connection->user_data = &chat;
+    connection->user_data = thread;
     g_ptr_array_add (chat.connections, connection);
+    g_ptr_array_add (thread->connections, connection);
   }
+  chat.event_ids = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  for (guint i = 0; i < chat.connections->len; i++)
+    g_ptr_array_add (chat.event_ids, g_array_new (FALSE, FALSE, sizeof (guint64)));
 
   have_server = natter_bench_read_proc (server_pid, &server_start);
   connect_start_us = g_get_monotonic_time ();
-  connected =
-    natter_bench_connect_all (&chat.bench, chat.connections,
-                              connect_start_us + (gint64) (connect_timeout_s * G_USEC_PER_SEC));
+  chat.connect_deadline_us = connect_start_us + (gint64) (connect_timeout_s * G_USEC_PER_SEC);
+  for (guint t = 0; t < chat.n_threads; t++)
+    chat.threads[t].thread = g_thread_new ("bench-client", chat_thread_run, &chat.threads[t]);
+  g_mutex_lock (&chat.mutex);
+  while (chat.n_threads_connected < chat.n_threads)
+    g_cond_wait (&chat.cond, &chat.mutex);
+  g_mutex_unlock (&chat.mutex);
   connect_us = g_get_monotonic_time () - connect_start_us;
 
+  connected = 0;
   chat.live = g_array_new (FALSE, FALSE, sizeof (guint32));
   handshakes = g_array_new (FALSE, FALSE, sizeof (gint64));
   for (guint i = 0; i < chat.connections->len; i++) {
@@ -704,48 +887,90 @@ natter_bench_chat_main (int argc, char **argv)
 
     if (connection->hello_us != 0 && !connection->failed) {
       gint64 handshake_us = connection->hello_us - connection->started_us;
+      guint32 slot = chat.live->len;
 
       g_array_append_val (chat.live, i);
       g_array_append_val (handshakes, handshake_us);
+      g_array_append_val (chat.threads[i % chat.n_threads].senders, slot);
     }
+  }
+  for (guint t = 0; t < chat.n_threads; t++) {
+    connected += chat.threads[t].connected;
+    natter_bench_errors_merge (&chat.bench.errors, &chat.threads[t].bench.errors);
+    g_hash_table_remove_all (chat.threads[t].bench.errors.counts);
   }
   natter_bench_sort (handshakes);
 
-  /* Send, paced by the clock, then wait for the last deliveries. */
+  /* Each thread sends its clients' share of the messages, paced by the
+   * clock; the record indexes interleave (thread t writes t, t + K, …). */
   chat.rate = rate;
   chat.n_planned = connected >= 2 ? (guint64) (rate * duration_s + 0.5) : 0;
-  chat.records = g_array_sized_new (FALSE, TRUE, sizeof (ChatRecord), (guint) chat.n_planned + 1);
-  chat.rand = g_rand_new ();
-  chat.event_ids = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
-  for (guint i = 0; i < chat.connections->len; i++)
-    g_ptr_array_add (chat.event_ids, g_array_new (FALSE, FALSE, sizeof (guint64)));
+  for (guint t = 0, before = 0; t < chat.n_threads && chat.n_planned > 0; t++) {
+    ChatThread *thread = &chat.threads[t];
+    guint64 start = chat.n_planned * before / chat.live->len;
+
+    before += thread->senders->len;
+    thread->n_planned = chat.n_planned * before / chat.live->len - start;
+    thread->rate = rate * thread->senders->len / chat.live->len;
+    max_planned = MAX (max_planned, thread->n_planned);
+  }
+  chat.records =
+    g_array_sized_new (FALSE, TRUE, sizeof (ChatRecord), (guint) (max_planned * chat.n_threads));
+  g_array_set_size (chat.records, (guint) (max_planned * chat.n_threads));
   /* After connecting: PostgreSQL's backends for the nodes exist by now. */
   if (redis_pid > 0)
     watched_add (watched, "redis", "redis-server", redis_pid, FALSE);
   if (postgres_pid > 0)
     watched_add (watched, "postgres", "PostgreSQL", postgres_pid, TRUE);
 
-  clock_id = g_timeout_add (50, on_clock_tick, NULL);
   self_cpu_start_us = natter_bench_self_cpu_us ();
   natter_bench_read_proc (server_pid, &server_sending);
   watched_sample (watched, FALSE);
   chat.send_start_us = g_get_monotonic_time ();
   chat.send_end_us = chat.send_start_us + (gint64) (duration_s * G_USEC_PER_SEC);
-  if (chat.n_planned > 0) {
-    chat.send_timer_id = g_timeout_add (SEND_TICK_MS, on_send_tick, &chat);
-    natter_bench_iterate_until (sending_done, &chat, G_MAXINT64, loop_interval_us);
-  } else {
-    chat.send_stopped_us = chat.send_start_us;
+  g_mutex_lock (&chat.mutex);
+  chat.go = TRUE;
+  g_cond_broadcast (&chat.cond);
+  g_mutex_unlock (&chat.mutex);
+
+  /* The main thread only watches: every thread done sending, then the
+   * drain over the settled count the threads keep together. */
+  for (guint t = 0; t < chat.n_threads; t++)
+    while (!g_atomic_int_get (&chat.threads[t].sending_finished))
+      g_usleep (2000);
+  chat.send_stopped_us = chat.send_start_us;
+  for (guint t = 0; t < chat.n_threads; t++) {
+    chat.n_sent += chat.threads[t].n_sent;
+    chat.send_stopped_us = MAX (chat.send_stopped_us, chat.threads[t].send_stopped_us);
   }
   chat.drain_us = (gint64) (drain_s * G_USEC_PER_SEC);
-  chat.drain_settled = chat.n_settled;
+  chat.drain_settled = (guint64) g_atomic_int_get (&chat.n_settled);
   chat.drain_progress_us = g_get_monotonic_time ();
-  natter_bench_iterate_until (drained, &chat, G_MAXINT64, loop_interval_us);
+  while (!drained (&chat, chat.n_sent))
+    g_usleep (2000);
   self_cpu_us = natter_bench_self_cpu_us () - self_cpu_start_us;
   natter_bench_read_proc (server_pid, &server_end);
   watched_sample (watched, TRUE);
   measure_end_us = g_get_monotonic_time ();
-  g_source_remove (clock_id);
+
+  /* The threads close their connections and end; their counters are then
+   * theirs no more and add up here. */
+  g_atomic_int_set (&chat.stop, 1);
+  for (guint t = 0; t < chat.n_threads; t++) {
+    ChatThread *thread = &chat.threads[t];
+
+    g_thread_join (thread->thread);
+    chat.n_acked += thread->n_acked;
+    chat.n_delivered += thread->n_delivered;
+    chat.n_duplicated += thread->n_duplicated;
+    chat.n_echoes += thread->n_echoes;
+    chat.n_misrouted += thread->n_misrouted;
+    chat.n_failed += thread->n_failed;
+    chat.n_frames_in += thread->n_frames_in;
+    chat.n_foreign += thread->n_foreign;
+    chat.last_delivery_us = MAX (chat.last_delivery_us, thread->last_delivery_us);
+    natter_bench_errors_merge (&chat.bench.errors, &thread->bench.errors);
+  }
 
   send_window_us = chat.send_stopped_us - chat.send_start_us;
   delivery_window_us = chat.last_delivery_us > 0 ? chat.last_delivery_us - chat.send_start_us : 0;
@@ -758,6 +983,8 @@ natter_bench_chat_main (int argc, char **argv)
   for (guint i = 0; i < chat.records->len; i++) {
     ChatRecord *record = &g_array_index (chat.records, ChatRecord, i);
 
+    if (!record->used)
+      continue;
     if (record->deliveries > 0) {
       gint64 latency_us = record->delivered_us - record->sent_us;
 
@@ -895,7 +1122,6 @@ natter_bench_chat_main (int argc, char **argv)
 
   /* Loss and duplicates are bugs, not slowness: they fail the run. */
   status = n_lost > 0 || chat.n_duplicated > 0 || n_gaps > 0 ? 1 : 0;
-  natter_bench_close_all (chat.connections, g_get_monotonic_time () + 5 * G_USEC_PER_SEC);
   chat_clear (&chat);
 
   return status;

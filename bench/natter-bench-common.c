@@ -27,6 +27,7 @@ natter_bench_user_free (NatterBenchUser *user)
   g_free (user->password);
   g_free (user->token);
   g_free (user->profile_type);
+  g_clear_pointer (&user->more_profiles, g_ptr_array_unref);
   g_free (user);
 }
 
@@ -49,6 +50,22 @@ natter_bench_errors_add (NatterBenchErrors *errors, const char *code)
 
   g_hash_table_replace (errors->counts, g_strdup (code),
                         GUINT_TO_POINTER (GPOINTER_TO_UINT (count) + 1));
+}
+
+void
+natter_bench_errors_merge (NatterBenchErrors *into, const NatterBenchErrors *from)
+{
+  GHashTableIter iter;
+  gpointer code;
+  gpointer count;
+
+  g_hash_table_iter_init (&iter, from->counts);
+  while (g_hash_table_iter_next (&iter, &code, &count)) {
+    guint before = GPOINTER_TO_UINT (g_hash_table_lookup (into->counts, code));
+
+    g_hash_table_replace (into->counts, g_strdup (code),
+                          GUINT_TO_POINTER (before + GPOINTER_TO_UINT (count)));
+  }
 }
 
 guint
@@ -122,7 +139,31 @@ natter_bench_clear (NatterBench *bench)
 {
   g_clear_pointer (&bench->base_url, g_free);
   g_clear_object (&bench->session);
+  g_clear_pointer (&bench->profile_types, g_strfreev);
   natter_bench_errors_clear (&bench->errors);
+}
+
+static gboolean
+on_clock_tick (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+GSource *
+natter_bench_add_clock (guint interval_ms)
+{
+  GSource *source = g_timeout_source_new (interval_ms);
+
+  g_source_set_callback (source, on_clock_tick, NULL, NULL);
+  g_source_attach (source, g_main_context_get_thread_default ());
+  return source;
+}
+
+static void
+remove_clock (GSource *source)
+{
+  g_source_destroy (source);
+  g_source_unref (source);
 }
 
 /**
@@ -140,7 +181,8 @@ natter_bench_iterate_until (gboolean (*done) (gpointer user_data),
                             gint64 deadline_us,
                             gint64 min_interval_us)
 {
-  GMainContext *context = g_main_context_default ();
+  /* A chat thread runs its own context; the main thread the global one. */
+  GMainContext *context = g_main_context_get_thread_default ();
 
   while (!done (user_data)) {
     gint64 started_us = g_get_monotonic_time ();
@@ -157,12 +199,6 @@ natter_bench_iterate_until (gboolean (*done) (gpointer user_data),
   }
 
   return TRUE;
-}
-
-static gboolean
-on_clock_tick (gpointer user_data)
-{
-  return G_SOURCE_CONTINUE;
 }
 
 /**
@@ -241,8 +277,11 @@ natter_bench_save_users (const char *path, GPtrArray *users, GError **error)
 
   for (guint i = 0; i < users->len; i++) {
     NatterBenchUser *user = g_ptr_array_index (users, i);
+    NatterBenchUser *before = i > 0 ? g_ptr_array_index (users, i - 1) : NULL;
 
-    g_string_append_printf (contents, "%s:%s\n", user->email, user->password);
+    /* An account's profiles follow each other: one line per account. */
+    if (before == NULL || g_strcmp0 (before->email, user->email) != 0)
+      g_string_append_printf (contents, "%s:%s\n", user->email, user->password);
   }
 
   return g_file_set_contents_full (path, contents->str, contents->len,
@@ -315,6 +354,21 @@ on_sign_in_answered (GObject *source, GAsyncResult *result, gpointer user_data)
       user->token = g_strdup (session->token);
       user->profile_id = profile->profile_id;
       user->profile_type = g_strdup (profile->profile_type);
+      /* Each further profile is a client of its own on the same account. */
+      for (guint i = 1; i < session->user->profiles->len; i++) {
+        NatterBenchUser *more = g_new0 (NatterBenchUser, 1);
+
+        profile = g_ptr_array_index (session->user->profiles, i);
+        more->email = g_strdup (user->email);
+        more->password = g_strdup (user->password);
+        more->token = g_strdup (session->token);
+        more->profile_id = profile->profile_id;
+        more->profile_type = g_strdup (profile->profile_type);
+        if (user->more_profiles == NULL)
+          user->more_profiles =
+            g_ptr_array_new_with_free_func ((GDestroyNotify) natter_bench_user_free);
+        g_ptr_array_add (user->more_profiles, more);
+      }
     }
   }
 
@@ -345,7 +399,7 @@ sign_in_start_more (SignIn *sign_in)
         .email = user->email,
         .password = user->password,
         .display_name = display_name,
-        .profile_types = (GStrv) types,
+        .profile_types = bench->profile_types != NULL ? bench->profile_types : (GStrv) types,
       };
 
       json = natter_register_request_to_json (&register_request);
@@ -398,7 +452,9 @@ natter_bench_sign_in (NatterBench *bench, GPtrArray *users, guint n_register)
     .users = users,
     .registering = users->len == 0,
   };
-  guint clock_id;
+  GSource *clock;
+  g_autofree gpointer *signed_in = NULL;
+  gsize n_signed_in = 0;
 
   g_return_if_fail (bench != NULL);
   g_return_if_fail (users != NULL);
@@ -415,17 +471,25 @@ natter_bench_sign_in (NatterBench *bench, GPtrArray *users, guint n_register)
     }
   }
 
-  clock_id = g_timeout_add (50, on_clock_tick, NULL);
+  clock = natter_bench_add_clock (50);
   sign_in_start_more (&sign_in);
   /* Requests always finish: libsoup reports network failures. */
   natter_bench_iterate_until (sign_in_done, &sign_in, G_MAXINT64, 0);
-  g_source_remove (clock_id);
+  remove_clock (clock);
 
-  for (guint i = users->len; i > 0; i--) {
-    NatterBenchUser *user = g_ptr_array_index (users, i - 1);
+  /* The users that signed in, each followed by its account's other profiles. */
+  signed_in = g_ptr_array_steal (users, &n_signed_in);
+  for (gsize i = 0; i < n_signed_in; i++) {
+    NatterBenchUser *user = signed_in[i];
+    g_autoptr (GPtrArray) more = g_steal_pointer (&user->more_profiles);
 
-    if (user->token == NULL)
-      g_ptr_array_remove_index (users, i - 1);
+    if (user->token == NULL) {
+      natter_bench_user_free (user);
+      continue;
+    }
+    g_ptr_array_add (users, user);
+    while (more != NULL && more->len > 0)
+      g_ptr_array_add (users, g_ptr_array_steal_index (more, 0));
   }
 }
 
@@ -565,7 +629,7 @@ natter_bench_connect_all (NatterBench *bench, GPtrArray *connections, gint64 dea
   };
   g_autofree NatterBenchFrameFunc *frame_funcs = NULL;
   g_autofree gpointer *frame_data = NULL;
-  guint clock_id;
+  GSource *clock;
 
   g_return_val_if_fail (bench != NULL, 0);
   g_return_val_if_fail (connections != NULL, 0);
@@ -582,16 +646,16 @@ natter_bench_connect_all (NatterBench *bench, GPtrArray *connections, gint64 dea
     connection->user_data = &connector;
   }
 
-  clock_id = g_timeout_add (50, on_clock_tick, NULL);
+  clock = natter_bench_add_clock (50);
   connector_start_more (&connector);
   natter_bench_iterate_until (connector_done, &connector, deadline_us, 0);
-  g_source_remove (clock_id);
+  remove_clock (clock);
 
   /* Handshakes still in flight after the deadline hold a pointer to the
    * connector: stop starting new ones and let those finish first. */
   connector.next = connections->len;
   while (connector.in_flight > 0)
-    g_main_context_iteration (NULL, TRUE);
+    g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
 
   for (guint i = 0; i < connections->len; i++) {
     NatterBenchConnection *connection = g_ptr_array_index (connections, i);
@@ -630,7 +694,7 @@ all_closed (gpointer user_data)
 void
 natter_bench_close_all (GPtrArray *connections, gint64 deadline_us)
 {
-  guint clock_id;
+  GSource *clock;
 
   for (guint i = 0; i < connections->len; i++) {
     NatterBenchConnection *connection = g_ptr_array_index (connections, i);
@@ -640,9 +704,9 @@ natter_bench_close_all (GPtrArray *connections, gint64 deadline_us)
       soup_websocket_connection_close (connection->websocket, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
   }
 
-  clock_id = g_timeout_add (50, on_clock_tick, NULL);
+  clock = natter_bench_add_clock (50);
   natter_bench_iterate_until (all_closed, connections, deadline_us, 0);
-  g_source_remove (clock_id);
+  remove_clock (clock);
 }
 
 void

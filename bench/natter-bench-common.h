@@ -16,6 +16,7 @@ typedef struct {
   char *token;
   gint64 profile_id;
   char *profile_type;
+  GPtrArray *more_profiles; /* NatterBenchUser: the account's other profiles, during sign-in */
 } NatterBenchUser;
 
 void natter_bench_user_free (NatterBenchUser *user);
@@ -28,6 +29,8 @@ typedef struct {
 void natter_bench_errors_init (NatterBenchErrors *errors);
 void natter_bench_errors_clear (NatterBenchErrors *errors);
 void natter_bench_errors_add (NatterBenchErrors *errors, const char *code);
+/* Adds every count of @from to @into (a thread's errors to the run's). */
+void natter_bench_errors_merge (NatterBenchErrors *into, const NatterBenchErrors *from);
 guint natter_bench_errors_total (const NatterBenchErrors *errors);
 
 typedef struct _NatterBenchConnection NatterBenchConnection;
@@ -58,13 +61,20 @@ typedef struct {
   guint concurrency;
   NatterBenchErrors errors;
   char run_tag[9]; /* 8 hex digits, fresh per run */
+  /* The profiles each registered account asks for (NULL: "student"): every
+   * profile is one client, so N clients cost ⌈N / profiles⌉ password hashes. */
+  char **profile_types;
 } NatterBench;
 
 gboolean natter_bench_init (
   NatterBench *bench, const char *server_url, int server_pid, guint concurrency, GError **error);
 void natter_bench_clear (NatterBench *bench);
 
-/* Runs the default main context until @done returns TRUE or @deadline_us
+/* Adds a timer on the thread-default main context that wakes it every
+ * @interval_ms (so loops check their clocks); returns the source to destroy. */
+GSource *natter_bench_add_clock (guint interval_ms);
+
+/* Runs the thread-default main context until @done returns TRUE or @deadline_us
  * (monotonic) passes; returns what @done says at the end.
  *
  * Each iteration of a GLib main loop prepares and checks every source, and
@@ -87,8 +97,9 @@ gboolean natter_bench_save_users (const char *path, GPtrArray *users, GError **e
 
 /* Registers @n_register fresh users (when @users is empty) or logs every user
  * of @users in, @bench->concurrency requests at a time. Fills token and the
- * first profile. Failures are counted in @bench->errors; the users that could
- * not sign in are removed from @users. */
+ * first profile; an account's further profiles follow it in @users as
+ * entries of their own (same email and token). Failures are counted in
+ * @bench->errors; the users that could not sign in are removed from @users. */
 void natter_bench_sign_in (NatterBench *bench, GPtrArray *users, guint n_register);
 
 /* Opens one WebSocket per entry of @connections (NatterBenchConnection with

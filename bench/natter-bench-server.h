@@ -25,6 +25,14 @@ typedef struct {
   int pid;
 } NatterBenchServer;
 
+/* The profile types a server the bench starts offers (the default four
+ * first, which the calls command registers): sixteen, the default
+ * --max-connections-per-user, so one account (one password hash, argon2id
+ * at full cost in a release build) holds sixteen clients. */
+#define NATTER_BENCH_SERVER_PROFILE_TYPES                                                    \
+  "student,tutor,parent,advertiser,bencha,benchb,benchc,benchd,benche,benchf,benchg,benchh," \
+  "benchi,benchj,benchk,benchl"
+
 /* Pins the servers started after this to the CPUs of @list ("0", "0,1",
  * "0-3"): what one core does against two. FALSE on a list that names none. */
 gboolean natter_bench_server_set_cpus (const char *list, GError **error);

@@ -15,7 +15,10 @@ call is this build's natter-cli) are there; then `natter-bench calls
 emulated link has video both ways (skipped without root); last `natter-bench
 chat` with two --server URLs of the same server (two "nodes") and two
 --server-pid: half the messages counted cross-node, both latency splits and
-each node's CPU reported, no event id gaps. Prints TAP.
+each node's CPU reported, no event id gaps; then `natter-bench chat` on a
+server of its own with 20 clients on 3 client threads: two accounts of
+sixteen profiles each (the saved users file has two lines), every message
+delivered once, and `--threads 0` refused. Prints TAP.
 
 Usage: natter-bench-smoke.py NATTER_SERVER NATTER_BENCH
 """
@@ -192,13 +195,47 @@ def check_chat_nodes(bench_binary, url, pid):
     return 1
 
 
+def check_chat_threads(bench_binary, tmp):
+    """Clients on three threads (7, 7 and 6 of them) on a server the bench
+    starts: ⌈20/16⌉ accounts, and the counts add up across the threads."""
+    users_file = os.path.join(tmp, "bench-users.txt")
+    bench = subprocess.run(
+        [bench_binary, "chat", "--clients", "20", "--threads", "3", "--rate", "40",
+         "--duration", "1", "--drain", "5", "--save-users", users_file, "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=BENCH_TIMEOUT_S)
+    try:
+        result = json.loads(bench.stdout)
+        with open(users_file, encoding="utf-8") as f:
+            accounts = len([line for line in f if line.strip()])
+        ok = (bench.returncode == 0 and result["clients_connected"] == 20
+              and result["sent"] == 40 and result["acked"] == 40 and result["delivered"] == 40
+              and result["lost"] == 0 and result["duplicated"] == 0 and result["gaps"] == 0
+              and result["unacked"] == 0 and result["misrouted"] == 0
+              and result["event_ids_seen"] >= 80 and result["errors"] == {} and accounts == 2)
+    except (ValueError, KeyError, TypeError, OSError):
+        result, accounts, ok = None, 0, False
+    if ok:
+        print("ok 11 - natter-bench chat on 3 threads: 20 clients of 2 accounts, 40 sent, "
+              "40 delivered, no gaps")
+    else:
+        print("not ok 11 - natter-bench chat --threads 3 (exit %d, %d accounts): %s %s"
+              % (bench.returncode, accounts, bench.stdout.strip(), bench.stderr.strip()[-500:]))
+    refused = subprocess.run([bench_binary, "chat", "--threads", "0"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, timeout=BENCH_TIMEOUT_S)
+    if refused.returncode == 2:
+        print("ok 12 - natter-bench chat --threads 0 is refused")
+        return 0 if ok else 1
+    print("not ok 12 - natter-bench chat --threads 0: exit %d" % refused.returncode)
+    return 1
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
     server_binary, bench_binary = sys.argv[1], sys.argv[2]
 
-    print("1..10")
+    print("1..12")
     with tempfile.TemporaryDirectory(prefix="natter-bench-smoke-") as tmp:
         server = subprocess.Popen(
             # Every bench client comes from 127.0.0.1: lift the per-address
@@ -245,6 +282,7 @@ def main():
             failures += check_calls(bench_binary)
             failures += check_calls_over_link(bench_binary)
             failures += check_chat_nodes(bench_binary, url, server.pid)
+            failures += check_chat_threads(bench_binary, tmp)
             return 1 if failures else 0
         finally:
             server.send_signal(signal.SIGTERM)
