@@ -550,8 +550,9 @@ both_have_estimates (Fixture *fixture)
 /* Both ends negotiate transport-wide congestion control, send each other
  * its feedback, and estimate from it. */
 /* Each rtpsession lets feedback out at once (its RTCP bandwidth is set
- * outright, not as a fraction of the media's), and each jitter buffer asks
- * for a missing packet soon after the gap. */
+ * outright, not as a fraction of the media's) and alone (reduced-size
+ * RTCP, answered too), and each jitter buffer asks for a missing packet
+ * soon after the gap. */
 static void
 assert_repair_timing (NatterCallPipeline *pipeline)
 {
@@ -568,9 +569,14 @@ assert_repair_timing (NatterCallPipeline *pipeline)
 
     if (g_str_equal (name, "rtpsession")) {
       double rtcp_bandwidth = 0;
+      g_autoptr (GObject) internal = NULL;
+      gboolean reduced_size = FALSE;
 
-      g_object_get (element, "rtcp-fraction", &rtcp_bandwidth, NULL);
+      g_object_get (element, "rtcp-fraction", &rtcp_bandwidth, "internal-session", &internal, NULL);
       g_assert_cmpfloat (rtcp_bandwidth, >=, 100000);
+      /* Both descriptions carry a=rtcp-rsize, so feedback goes alone. */
+      g_object_get (internal, "rtcp-reduced-size", &reduced_size, NULL);
+      g_assert_true (reduced_size);
       sessions++;
     } else if (g_str_equal (name, "rtpjitterbuffer")) {
       int delay = -1;
@@ -601,6 +607,7 @@ test_congestion_control_feedback (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (strstr (fixture->offer_sdp, "transport-cc"));
   g_assert_nonnull (strstr (fixture->answer_sdp, "transport-wide-cc-extensions-01"));
   g_assert_nonnull (strstr (fixture->answer_sdp, "transport-cc"));
+  g_assert_nonnull (strstr (fixture->answer_sdp, "a=rtcp-rsize"));
   assert_repair_timing (fixture->caller);
   assert_repair_timing (fixture->callee);
 
