@@ -725,8 +725,9 @@ scale_ms (guint ms)
 }
 
 /* Two losses 40 ms apart, at the low bitrate where rtpsession's own
- * timing made the second NACK wait 300-500 ms for room for early feedback
- * (or expire): each NACK now leaves within a few ms of its request. */
+ * timing made the second NACK wait for room for early feedback (290 ms in
+ * one run, past its deadline and never in another): each NACK now leaves
+ * within a fraction of a ms of its request. */
 static void
 test_nacks_leave_at_once (void)
 {
@@ -811,9 +812,9 @@ test_nacks_leave_at_once (void)
   g_assert_cmpint (watch.nacked_us[0], >=, requested_us[0]);
   g_assert_cmpint (watch.nacked_us[1], >=, requested_us[1]);
   g_assert_cmpint (watch.nacked_us[0] - requested_us[0], <=,
-                   scale_ms (30) * G_TIME_SPAN_MILLISECOND);
+                   scale_ms (60) * G_TIME_SPAN_MILLISECOND);
   g_assert_cmpint (watch.nacked_us[1] - requested_us[1], <=,
-                   scale_ms (30) * G_TIME_SPAN_MILLISECOND);
+                   scale_ms (60) * G_TIME_SPAN_MILLISECOND);
 }
 
 static void
