@@ -3,6 +3,8 @@
 
 #include <math.h>
 
+#include <gst/rtp/rtp.h>
+
 #include "natter-bandwidth-estimator.h"
 #include "natter-call-adaptation.h"
 #include "natter-rate-controller.h"
@@ -592,6 +594,258 @@ test_round_trip_from_feedback (void)
 }
 
 static void
+test_retry_timeout_for_rtt (void)
+{
+  /* Unknown: the jitter buffer's own choice; a LAN: at least 20 ms; the
+   * 30 ms / 5 % link: a round trip and 20 ms; far: bounded. */
+  g_assert_cmpint (natter_call_adaptation_retry_timeout_for_rtt (-1), ==, -1);
+  g_assert_cmpint (natter_call_adaptation_retry_timeout_for_rtt (NAN), ==, -1);
+  g_assert_cmpint (natter_call_adaptation_retry_timeout_for_rtt (0), ==, 20);
+  g_assert_cmpint (natter_call_adaptation_retry_timeout_for_rtt (63), ==, 83);
+  g_assert_cmpint (natter_call_adaptation_retry_timeout_for_rtt (279), ==, 299);
+  g_assert_cmpint (natter_call_adaptation_retry_timeout_for_rtt (280), ==, 300);
+  g_assert_cmpint (natter_call_adaptation_retry_timeout_for_rtt (5000), ==, 300);
+}
+
+static void
+assert_retransmission_timing (GstElement *jitterbuffer, guint latency, int retry_timeout)
+{
+  guint actual_latency = 0;
+  int delay = -1;
+  int actual_retry_timeout = 0;
+  gboolean next_seqnum = TRUE;
+
+  g_object_get (jitterbuffer, "latency", &actual_latency, "rtx-delay", &delay, "rtx-retry-timeout",
+                &actual_retry_timeout, "rtx-next-seqnum", &next_seqnum, NULL);
+  g_assert_cmpuint (actual_latency, ==, latency);
+  /* Asked for soon after the gap, not after its own 16-40 ms, and only
+   * for a gap: not for the next packet, which a paced frame may not have
+   * sent yet. */
+  g_assert_cmpint (delay, >=, 0);
+  g_assert_cmpint (delay, <=, 10);
+  g_assert_false (next_seqnum);
+  g_assert_cmpint (actual_retry_timeout, ==, retry_timeout);
+}
+
+/* The jitter buffers follow the round trip: their latency and their
+ * retry timeout, for those there and those made later; a few ms of change
+ * moves neither. */
+static void
+test_jitterbuffer_follows_round_trip (void)
+{
+  g_autoptr (NatterCallAdaptation) adaptation = natter_call_adaptation_new (60, 0);
+  g_autoptr (GstElement) early = gst_element_factory_make ("rtpjitterbuffer", NULL);
+  g_autoptr (GstElement) late = gst_element_factory_make ("rtpjitterbuffer", NULL);
+
+  g_assert_nonnull (early);
+  g_assert_nonnull (late);
+  gst_object_ref_sink (early);
+  gst_object_ref_sink (late);
+  natter_call_adaptation_add_jitterbuffer (adaptation, early);
+  assert_retransmission_timing (early, 60, -1);
+
+  natter_call_adaptation_on_receiver_report (adaptation, 63, -1, 1000000);
+  assert_retransmission_timing (early, natter_call_adaptation_latency_for_rtt (60, 63),
+                                natter_call_adaptation_retry_timeout_for_rtt (63));
+  natter_call_adaptation_on_receiver_report (adaptation, 67, -1, 2000000);
+  assert_retransmission_timing (early, natter_call_adaptation_latency_for_rtt (60, 63),
+                                natter_call_adaptation_retry_timeout_for_rtt (63));
+
+  natter_call_adaptation_add_jitterbuffer (adaptation, late);
+  assert_retransmission_timing (late, natter_call_adaptation_latency_for_rtt (60, 63),
+                                natter_call_adaptation_retry_timeout_for_rtt (63));
+
+  /* At the bounds: 400 ms of latency, 300 ms between requests. */
+  natter_call_adaptation_on_receiver_report (adaptation, 5000, -1, 3000000);
+  assert_retransmission_timing (early, 400, 300);
+  assert_retransmission_timing (late, 400, 300);
+}
+
+/* An rtpsession as a call's: the peer's video comes in; the jitter buffer
+ * asks for packets (as it does after a loss) and the NACKs in the RTCP
+ * going out are timed. */
+typedef struct {
+  GMutex lock;
+  gint64 nacked_us[2];
+  guint16 seqnums[2];
+  guint rtcp_packets;
+} NackWatch;
+
+static GstPadProbeReturn
+watch_nacks (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  NackWatch *watch = user_data;
+  GstRTCPBuffer rtcp = GST_RTCP_BUFFER_INIT;
+  GstRTCPPacket packet;
+  gint64 now = g_get_monotonic_time ();
+  gboolean more;
+
+  if (!gst_rtcp_buffer_map (GST_PAD_PROBE_INFO_BUFFER (info), GST_MAP_READ, &rtcp))
+    return GST_PAD_PROBE_OK;
+  g_mutex_lock (&watch->lock);
+  watch->rtcp_packets++;
+  for (more = gst_rtcp_buffer_get_first_packet (&rtcp, &packet); more;
+       more = gst_rtcp_packet_move_to_next (&packet)) {
+    const guint8 *fci;
+
+    if (gst_rtcp_packet_get_type (&packet) != GST_RTCP_TYPE_RTPFB ||
+        gst_rtcp_packet_fb_get_type (&packet) != GST_RTCP_RTPFB_TYPE_NACK)
+      continue;
+    fci = gst_rtcp_packet_fb_get_fci (&packet);
+    for (guint i = 0; fci != NULL && i < gst_rtcp_packet_fb_get_fci_length (&packet); i++) {
+      guint16 pid = GST_READ_UINT16_BE (fci + 4 * i);
+      guint16 blp = GST_READ_UINT16_BE (fci + 4 * i + 2);
+
+      for (guint j = 0; j < G_N_ELEMENTS (watch->seqnums); j++) {
+        guint16 offset = watch->seqnums[j] - pid;
+
+        if (watch->nacked_us[j] == 0 &&
+            (offset == 0 || (offset <= 16 && (blp >> (offset - 1)) & 1)))
+          watch->nacked_us[j] = now;
+      }
+    }
+  }
+  g_mutex_unlock (&watch->lock);
+  gst_rtcp_buffer_unmap (&rtcp);
+  return GST_PAD_PROBE_OK;
+}
+
+#define PEER_SSRC 0x12345678
+
+static void
+push_rtp (GstPad *pad, GstElement *pipeline, guint16 seqnum)
+{
+  GstBuffer *buffer = gst_rtp_buffer_new_allocate (100, 0, 0);
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  g_autoptr (GstClock) clock = gst_element_get_clock (pipeline);
+  GstClockTime running_time = gst_clock_get_time (clock) - gst_element_get_base_time (pipeline);
+
+  gst_rtp_buffer_map (buffer, GST_MAP_WRITE, &rtp);
+  gst_rtp_buffer_set_ssrc (&rtp, PEER_SSRC);
+  gst_rtp_buffer_set_seq (&rtp, seqnum);
+  gst_rtp_buffer_set_payload_type (&rtp, 96);
+  gst_rtp_buffer_set_timestamp (&rtp, (guint32) (running_time * 90000 / GST_SECOND));
+  gst_rtp_buffer_unmap (&rtp);
+  GST_BUFFER_PTS (buffer) = GST_BUFFER_DTS (buffer) = running_time;
+  g_assert_cmpint (gst_pad_push (pad, buffer), ==, GST_FLOW_OK);
+}
+
+static void
+request_retransmission (GstPad *recv_rtp_src, guint16 seqnum)
+{
+  /* As rtpjitterbuffer asks: 5 ms late, 400 ms of latency, a 60 ms round
+   * trip measured. */
+  GstStructure *request =
+    gst_structure_new ("GstRTPRetransmissionRequest", "seqnum", G_TYPE_UINT, (guint) seqnum, "ssrc",
+                       G_TYPE_UINT, (guint) PEER_SSRC, "delay", G_TYPE_UINT, 5u, "deadline",
+                       G_TYPE_UINT, 400u, "avg-rtt", G_TYPE_UINT, 60u, NULL);
+
+  gst_pad_send_event (recv_rtp_src, gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, request));
+}
+
+static guint
+scale_ms (guint ms)
+{
+  const char *scale = g_getenv ("NATTER_TEST_TIME_SCALE");
+  guint factor = scale != NULL ? (guint) g_ascii_strtoull (scale, NULL, 10) : 1;
+
+  return ms * MAX (factor, 1);
+}
+
+/* Two losses 40 ms apart, at the low bitrate where rtpsession's own
+ * timing made the second NACK wait for room for early feedback (290 ms in
+ * one run, past its deadline and never in another): each NACK now leaves
+ * within a fraction of a ms of its request. */
+static void
+test_nacks_leave_at_once (void)
+{
+  g_autoptr (GstElement) pipeline = gst_pipeline_new (NULL);
+  GstElement *session = gst_element_factory_make ("rtpsession", NULL);
+  GstElement *rtp_sink = gst_element_factory_make ("fakesink", NULL);
+  GstElement *rtcp_sink = gst_element_factory_make ("fakesink", NULL);
+  g_autoptr (GstPad) source = gst_pad_new ("src", GST_PAD_SRC);
+  g_autoptr (GstPad) recv_rtp_sink = NULL;
+  g_autoptr (GstPad) recv_rtp_src = NULL;
+  g_autoptr (GstPad) send_rtcp_src = NULL;
+  g_autoptr (GstPad) rtcp_sink_pad = NULL;
+  g_autoptr (GstCaps) caps = gst_caps_from_string (
+    "application/x-rtp, media=video, clock-rate=90000, encoding-name=VP8, payload=96");
+  GstSegment segment;
+  NackWatch watch = { .seqnums = { 90, 93 } };
+  gint64 requested_us[2] = { 0, 0 };
+  gint64 deadline;
+  guint16 seqnum = 1;
+
+  g_assert_nonnull (session);
+  g_mutex_init (&watch.lock);
+  /* As webrtcbin and NatterCallPipeline set it. */
+  gst_util_set_object_arg (G_OBJECT (session), "rtp-profile", "savpf");
+  g_object_set (session, "rtcp-min-interval", (guint64) GST_SECOND, NULL);
+  natter_call_adaptation_configure_session (session);
+  g_object_set (rtcp_sink, "sync", FALSE, "async", FALSE, NULL);
+  g_object_set (rtp_sink, "sync", FALSE, "async", FALSE, NULL);
+  gst_bin_add_many (GST_BIN (pipeline), session, rtp_sink, rtcp_sink, NULL);
+  recv_rtp_sink = gst_element_request_pad_simple (session, "recv_rtp_sink");
+  send_rtcp_src = gst_element_request_pad_simple (session, "send_rtcp_src");
+  recv_rtp_src = gst_element_get_static_pad (session, "recv_rtp_src");
+  rtcp_sink_pad = gst_element_get_static_pad (rtcp_sink, "sink");
+  g_assert_cmpint (gst_pad_link (source, recv_rtp_sink), ==, GST_PAD_LINK_OK);
+  g_assert_true (gst_element_link_pads (session, "recv_rtp_src", rtp_sink, "sink"));
+  g_assert_cmpint (gst_pad_link (send_rtcp_src, rtcp_sink_pad), ==, GST_PAD_LINK_OK);
+  gst_pad_add_probe (rtcp_sink_pad, GST_PAD_PROBE_TYPE_BUFFER, watch_nacks, &watch, NULL);
+  g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PLAYING), !=,
+                   GST_STATE_CHANGE_FAILURE);
+
+  gst_pad_set_active (source, TRUE);
+  gst_pad_push_event (source, gst_event_new_stream_start ("nack-timing"));
+  gst_pad_push_event (source, gst_event_new_caps (caps));
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  gst_pad_push_event (source, gst_event_new_segment (&segment));
+
+  /* 50 small packets a second (the least bitrate rtpsession assumes), 89
+   * and 92 lost; the requests go once the regular reports have started. */
+  deadline = g_get_monotonic_time () + scale_ms (10000) * G_TIME_SPAN_MILLISECOND;
+  while (g_get_monotonic_time () < deadline) {
+    gboolean done;
+
+    if (seqnum != 89 && seqnum != 92)
+      push_rtp (source, pipeline, seqnum);
+    g_mutex_lock (&watch.lock);
+    if (seqnum >= 91 && requested_us[0] == 0 && watch.rtcp_packets > 0) {
+      requested_us[0] = g_get_monotonic_time ();
+      watch.seqnums[0] = 89;
+      request_retransmission (recv_rtp_src, 89);
+    } else if (requested_us[0] != 0 && requested_us[1] == 0 &&
+               g_get_monotonic_time () - requested_us[0] >= 40 * G_TIME_SPAN_MILLISECOND) {
+      requested_us[1] = g_get_monotonic_time ();
+      watch.seqnums[1] = 92;
+      request_retransmission (recv_rtp_src, 92);
+    }
+    done = watch.nacked_us[0] != 0 && watch.nacked_us[1] != 0;
+    g_mutex_unlock (&watch.lock);
+    if (done)
+      break;
+    /* The peer's packet rate, not a wait for a result. */
+    g_usleep (20 * G_TIME_SPAN_MILLISECOND);
+    seqnum++;
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_element_release_request_pad (session, recv_rtp_sink);
+  gst_element_release_request_pad (session, send_rtcp_src);
+  g_mutex_clear (&watch.lock);
+
+  g_test_message ("NACKs after %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT " us",
+                  watch.nacked_us[0] - requested_us[0], watch.nacked_us[1] - requested_us[1]);
+  g_assert_cmpint (requested_us[1], >, 0);
+  g_assert_cmpint (watch.nacked_us[0], >=, requested_us[0]);
+  g_assert_cmpint (watch.nacked_us[1], >=, requested_us[1]);
+  g_assert_cmpint (watch.nacked_us[0] - requested_us[0], <=,
+                   scale_ms (60) * G_TIME_SPAN_MILLISECOND);
+  g_assert_cmpint (watch.nacked_us[1] - requested_us[1], <=,
+                   scale_ms (60) * G_TIME_SPAN_MILLISECOND);
+}
+
+static void
 test_keyframe_requests_limited (void)
 {
   g_autoptr (NatterCallAdaptation) adaptation = natter_call_adaptation_new (60, 0);
@@ -632,6 +886,10 @@ main (int argc, char *argv[])
   g_test_add_func ("/natter/call-adaptation/follows-feedback", test_adaptation_follows_feedback);
   g_test_add_func ("/natter/call-adaptation/small-loss-keeps-fec", test_small_loss_keeps_fec);
   g_test_add_func ("/natter/call-adaptation/latency-for-rtt", test_latency_for_rtt);
+  g_test_add_func ("/natter/call-adaptation/retry-timeout-for-rtt", test_retry_timeout_for_rtt);
+  g_test_add_func ("/natter/call-adaptation/jitterbuffer-follows-round-trip",
+                   test_jitterbuffer_follows_round_trip);
+  g_test_add_func ("/natter/call-adaptation/nacks-leave-at-once", test_nacks_leave_at_once);
   g_test_add_func ("/natter/call-adaptation/keyframe-requests-limited",
                    test_keyframe_requests_limited);
 

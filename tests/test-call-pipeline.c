@@ -549,6 +549,49 @@ both_have_estimates (Fixture *fixture)
 
 /* Both ends negotiate transport-wide congestion control, send each other
  * its feedback, and estimate from it. */
+/* Each rtpsession lets feedback out at once (its RTCP bandwidth is set
+ * outright, not as a fraction of the media's) and alone (reduced-size
+ * RTCP, answered too), and each jitter buffer asks for a missing packet
+ * soon after the gap. */
+static void
+assert_repair_timing (NatterCallPipeline *pipeline)
+{
+  g_autoptr (GstIterator) elements =
+    gst_bin_iterate_recurse (GST_BIN (natter_call_pipeline_get_element (pipeline)));
+  g_auto (GValue) item = G_VALUE_INIT;
+  guint sessions = 0;
+  guint jitterbuffers = 0;
+
+  while (gst_iterator_next (elements, &item) == GST_ITERATOR_OK) {
+    GstElement *element = g_value_get_object (&item);
+    GstElementFactory *factory = gst_element_get_factory (element);
+    const char *name = factory != NULL ? GST_OBJECT_NAME (factory) : "";
+
+    if (g_str_equal (name, "rtpsession")) {
+      double rtcp_bandwidth = 0;
+      g_autoptr (GObject) internal = NULL;
+      gboolean reduced_size = FALSE;
+
+      g_object_get (element, "rtcp-fraction", &rtcp_bandwidth, "internal-session", &internal, NULL);
+      g_assert_cmpfloat (rtcp_bandwidth, >=, 100000);
+      /* Both descriptions carry a=rtcp-rsize, so feedback goes alone. */
+      g_object_get (internal, "rtcp-reduced-size", &reduced_size, NULL);
+      g_assert_true (reduced_size);
+      sessions++;
+    } else if (g_str_equal (name, "rtpjitterbuffer")) {
+      int delay = -1;
+
+      g_object_get (element, "rtx-delay", &delay, NULL);
+      g_assert_cmpint (delay, >=, 0);
+      g_assert_cmpint (delay, <=, 10);
+      jitterbuffers++;
+    }
+    g_value_reset (&item);
+  }
+  g_assert_cmpuint (sessions, >=, 1);
+  g_assert_cmpuint (jitterbuffers, >=, 2);
+}
+
 static void
 test_congestion_control_feedback (Fixture *fixture, gconstpointer data)
 {
@@ -564,6 +607,9 @@ test_congestion_control_feedback (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (strstr (fixture->offer_sdp, "transport-cc"));
   g_assert_nonnull (strstr (fixture->answer_sdp, "transport-wide-cc-extensions-01"));
   g_assert_nonnull (strstr (fixture->answer_sdp, "transport-cc"));
+  g_assert_nonnull (strstr (fixture->answer_sdp, "a=rtcp-rsize"));
+  assert_repair_timing (fixture->caller);
+  assert_repair_timing (fixture->callee);
 
   g_assert_true (iterate_until (fixture, both_have_estimates, 10000));
   g_test_message ("estimates: caller %u, callee %u",

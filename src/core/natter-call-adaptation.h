@@ -27,6 +27,7 @@ void natter_call_adaptation_set_video (NatterCallAdaptation *self,
                                        GstElement *rate);
 void natter_call_adaptation_set_audio_encoder (NatterCallAdaptation *self, GstElement *encoder);
 void natter_call_adaptation_add_jitterbuffer (NatterCallAdaptation *self, GstElement *jitterbuffer);
+void natter_call_adaptation_configure_session (GstElement *session);
 
 GArray *natter_call_adaptation_parse_twcc (const GstStructure *packets);
 gboolean natter_call_adaptation_on_twcc (NatterCallAdaptation *self,
@@ -46,6 +47,7 @@ double natter_call_adaptation_get_round_trip_time (NatterCallAdaptation *self);
 gboolean natter_call_adaptation_get_video_reduced (NatterCallAdaptation *self);
 const NatterRatePlan *natter_call_adaptation_get_plan (NatterCallAdaptation *self);
 guint natter_call_adaptation_latency_for_rtt (guint min_latency_ms, double round_trip_time_ms);
+int natter_call_adaptation_retry_timeout_for_rtt (double round_trip_time_ms);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterCallAdaptation, natter_call_adaptation_free)
 

@@ -289,6 +289,7 @@ natter_call_pipeline_on_deep_element_added (GstBin *bin,
      * trip they carry sizes the jitter buffers, and their loss Opus's FEC,
      * and both are wanted in the first seconds of a call. */
     g_object_set (element, "rtcp-min-interval", (guint64) GST_SECOND, NULL);
+    natter_call_adaptation_configure_session (element);
   }
 }
 
