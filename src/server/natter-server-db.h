@@ -38,6 +38,8 @@ guint natter_server_db_get_n_checkpoints (NatterServerDb *self);
 /* Groups several writes into one commit (the hub stores a message and its
  * events together, then acks). Nested begin/commit pairs are counted. */
 gboolean natter_server_db_begin (NatterServerDb *self, GError **error);
+void natter_server_db_begin_reads (NatterServerDb *self);
+void natter_server_db_end_reads (NatterServerDb *self);
 gboolean natter_server_db_commit (NatterServerDb *self, GError **error);
 void natter_server_db_rollback (NatterServerDb *self);
 
