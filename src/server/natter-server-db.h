@@ -180,6 +180,13 @@ gint64 natter_server_db_add_event_with_json (NatterServerDb *self,
                                              char **out_json,
                                              GError **error);
 /* The same for a chat_message whose message is already serialized. */
+gboolean natter_server_db_add_message_events (NatterServerDb *self,
+                                              GPtrArray *participants,
+                                              NatterFrame *frame,
+                                              const char *message_json,
+                                              GPtrArray *out_texts,
+                                              gint64 *out_event_ids,
+                                              GError **error);
 gint64 natter_server_db_add_message_event (NatterServerDb *self,
                                            const NatterProfile *profile,
                                            NatterFrame *frame,
