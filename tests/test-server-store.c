@@ -554,6 +554,19 @@ test_chat_messages_in_order (Fixture *fixture, gconstpointer data)
       g_assert_cmpint (request->sender_event_id, ==, last_sender_event_id + 1);
       last_sender_event_id = request->sender_event_id;
       g_assert_cmpuint (request->event_texts->len, ==, 2);
+      /* Both participants' copies, serialized once: each with its own id,
+       * the same for both here (one event each per message). */
+      for (guint p = 0; p < 2; p++) {
+        const char *text = g_ptr_array_index (request->event_texts, p);
+        g_autofree char *id = g_strdup_printf ("\"event_id\":%u", c * PER_CALL + i + 1);
+        const char *at = strstr (text, id);
+
+        g_assert_nonnull (at);
+        g_assert_false (g_ascii_isdigit (at[strlen (id)]));
+        g_assert_null (strstr (text, "9223372036854775807"));
+        if (request->message_json != NULL)
+          g_assert_nonnull (strstr (text, request->message_json));
+      }
     }
   }
   g_assert_true (((NatterStoreChatMessage *) g_ptr_array_index (calls[0].requests, 0))->took_part);

@@ -237,10 +237,13 @@ run_checks (NatterStoreQueries *queries, gpointer data, GError **error)
 {
   GPtrArray *checks = data;
 
+  /* One snapshot for the whole batch: a few reads per message. */
+  natter_store_queries_begin_reads (queries);
   for (guint i = 0; i < checks->len; i++) {
     if (g_ptr_array_index (checks, i) != NULL)
       run_check (queries, g_ptr_array_index (checks, i));
   }
+  natter_store_queries_end_reads (queries);
   return g_ptr_array_ref (checks);
 }
 

@@ -573,18 +573,20 @@ natter_server_db_is_blocked_either (NatterServerDb *self,
   g_return_val_if_fail (NATTER_IS_SERVER_DB (self), FALSE);
   g_return_val_if_fail (a != NULL && b != NULL, FALSE);
 
-  stmt =
-    natter_server_db_prepare (self,
-                              "SELECT 1 FROM blocks WHERE (blocker_id = ?1 AND blocker_type = ?2"
-                              " AND blocked_id = ?3 AND blocked_type = ?4) OR (blocker_id = ?3"
-                              " AND blocker_type = ?4 AND blocked_id = ?1 AND blocked_type = ?2)"
-                              " LIMIT 1;",
-                              NULL);
+  /* Two primary-key probes: written as one WHERE with OR, SQLite made a
+   * temporary b-tree on every call to merge the two lookups, and the hub
+   * asks this for every chat message. */
+  stmt = natter_server_db_prepare (
+    self,
+    "SELECT EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ?1 AND blocker_type = ?2"
+    " AND blocked_id = ?3 AND blocked_type = ?4) OR EXISTS (SELECT 1 FROM blocks"
+    " WHERE blocker_id = ?3 AND blocker_type = ?4 AND blocked_id = ?1 AND blocked_type = ?2);",
+    NULL);
   if (stmt == NULL)
     return FALSE;
   natter_db_bind_profile_at (stmt, 1, a);
   natter_db_bind_profile_at (stmt, 3, b);
-  blocked = sqlite3_step (stmt) == SQLITE_ROW;
+  blocked = sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_int (stmt, 0) != 0;
   sqlite3_reset (stmt);
 
   return blocked;

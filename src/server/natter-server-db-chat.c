@@ -684,6 +684,100 @@ natter_server_db_add_message_event (NatterServerDb *self,
   return add_event (self, profile, frame, message_json, out_json, error);
 }
 
+/* An event_id no profile reaches: the frame is serialized once with it, and
+ * each participant's copy replaces it with the real one. */
+#define EVENT_ID_SLOT "\"event_id\":9223372036854775807"
+
+/**
+ * natter_server_db_add_message_events:
+ * @self: a database
+ * @participants: (element-type NatterProfile): whose histories get the event
+ * @frame: a chat_message event without its message
+ * @message_json: the message, serialized once for all participants
+ * @out_texts: (element-type utf8): gets each participant's stored JSON
+ * @out_event_ids: (array): gets each participant's event_id
+ * @error: return location
+ *
+ * As natter_server_db_add_message_event () for each participant, with the
+ * frame serialized once: the copies differ in their event_id only.
+ *
+ * Returns: whether every event was stored
+ */
+gboolean
+natter_server_db_add_message_events (NatterServerDb *self,
+                                     GPtrArray *participants,
+                                     NatterFrame *frame,
+                                     const char *message_json,
+                                     GPtrArray *out_texts,
+                                     gint64 *out_event_ids,
+                                     GError **error)
+{
+  g_autofree char *shared = NULL;
+  const char *slot = NULL;
+  gsize prefix_length;
+  const char *suffix;
+  gint64 created_at = natter_db_now_ms ();
+
+  g_return_val_if_fail (NATTER_IS_SERVER_DB (self), FALSE);
+  g_return_val_if_fail (participants != NULL && frame != NULL && message_json != NULL, FALSE);
+
+  frame->event_id = G_MAXINT64;
+  shared = natter_frame_to_json_with_message (frame, message_json, NULL);
+  frame->event_id = 0;
+  if (shared != NULL)
+    slot = strstr (shared, EVENT_ID_SLOT);
+  /* Not exactly once (a frame written differently): one by one. */
+  if (slot == NULL || strstr (slot + 1, EVENT_ID_SLOT) != NULL) {
+    for (guint i = 0; i < participants->len; i++) {
+      char *text = NULL;
+
+      out_event_ids[i] = natter_server_db_add_message_event (
+        self, g_ptr_array_index (participants, i), frame, message_json, &text, error);
+      if (out_event_ids[i] == 0)
+        return FALSE;
+      g_ptr_array_add (out_texts, text);
+    }
+    return TRUE;
+  }
+  prefix_length = (gsize) (slot - shared) + strlen ("\"event_id\":");
+  suffix = slot + strlen (EVENT_ID_SLOT);
+
+  if (!natter_server_db_begin (self, error))
+    return FALSE;
+  for (guint i = 0; i < participants->len; i++) {
+    const NatterProfile *profile = g_ptr_array_index (participants, i);
+    gint64 event_id = natter_server_db_get_last_event_id (self, profile) + 1;
+    GString *text = g_string_sized_new (strlen (shared));
+    g_autoptr (NatterDbStmt) stmt = natter_server_db_prepare (
+      self,
+      "INSERT INTO events (profile_id, profile_type, event_id, frame, created_at)"
+      " VALUES (?, ?, ?, ?, ?);",
+      error);
+
+    g_string_append_len (text, shared, (gssize) prefix_length);
+    g_string_append_printf (text, "%" G_GINT64_FORMAT, event_id);
+    g_string_append (text, suffix);
+    g_ptr_array_add (out_texts, g_string_free (text, FALSE));
+    if (stmt == NULL)
+      goto failed;
+    natter_db_bind_profile (stmt, 1, profile->profile_id, profile->profile_type);
+    sqlite3_bind_int64 (stmt, 3, event_id);
+    sqlite3_bind_text (stmt, 4, g_ptr_array_index (out_texts, out_texts->len - 1), -1,
+                       SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 5, created_at);
+    if (!natter_db_step_done (self, stmt, error))
+      goto failed;
+    natter_db_remember_last_event_id (self, profile, event_id);
+    out_event_ids[i] = event_id;
+  }
+
+  return natter_server_db_commit (self, error);
+
+failed:
+  natter_server_db_rollback (self);
+  return FALSE;
+}
+
 gint64
 natter_server_db_get_last_event_id (NatterServerDb *self, const NatterProfile *profile)
 {

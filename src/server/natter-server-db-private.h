@@ -35,6 +35,9 @@ struct _NatterServerDb {
   gint64 data_version;
   guint transaction_depth;
   gboolean rollback_only;
+  /* Between natter_server_db_begin_reads () and _end_reads (): a deferred
+   * transaction holds one read lock for all the reads in it. */
+  gboolean in_reads;
 };
 
 /* A profile as the key of last_event_ids: the type is interned, so that

@@ -649,10 +649,47 @@ forget_foreign_commits (NatterServerDb *self)
   self->data_version = version;
 }
 
+/**
+ * natter_server_db_begin_reads:
+ * @self: the database
+ *
+ * Starts a batch of reads that share one snapshot. Each read outside a
+ * transaction is a transaction of its own, which in WAL mode takes and
+ * drops a read lock on the shared-memory file (fcntl calls): the hub
+ * checks every chat message with a few reads. Does nothing inside a transaction. A write
+ * transaction begun before natter_server_db_end_reads () ends the batch first.
+ */
+void
+natter_server_db_begin_reads (NatterServerDb *self)
+{
+  g_return_if_fail (NATTER_IS_SERVER_DB (self));
+
+  if (self->handle == NULL || self->transaction_depth > 0 || self->in_reads)
+    return;
+  self->in_reads = natter_db_exec (self, "BEGIN;", NULL);
+}
+
+void
+natter_server_db_end_reads (NatterServerDb *self)
+{
+  g_return_if_fail (NATTER_IS_SERVER_DB (self));
+
+  if (!self->in_reads)
+    return;
+  self->in_reads = FALSE;
+  /* A read-only transaction cannot fail to commit; roll back if it did. */
+  if (!natter_db_exec (self, "COMMIT;", NULL))
+    natter_db_exec (self, "ROLLBACK;", NULL);
+}
+
 gboolean
 natter_server_db_begin (NatterServerDb *self, GError **error)
 {
   g_return_val_if_fail (NATTER_IS_SERVER_DB (self), FALSE);
+
+  /* A write needs the newest snapshot and BEGIN IMMEDIATE. */
+  if (self->in_reads)
+    natter_server_db_end_reads (self);
 
   if (self->transaction_depth == 0) {
     if (self->handle == NULL) {

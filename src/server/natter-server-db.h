@@ -38,6 +38,8 @@ guint natter_server_db_get_n_checkpoints (NatterServerDb *self);
 /* Groups several writes into one commit (the hub stores a message and its
  * events together, then acks). Nested begin/commit pairs are counted. */
 gboolean natter_server_db_begin (NatterServerDb *self, GError **error);
+void natter_server_db_begin_reads (NatterServerDb *self);
+void natter_server_db_end_reads (NatterServerDb *self);
 gboolean natter_server_db_commit (NatterServerDb *self, GError **error);
 void natter_server_db_rollback (NatterServerDb *self);
 
@@ -178,6 +180,13 @@ gint64 natter_server_db_add_event_with_json (NatterServerDb *self,
                                              char **out_json,
                                              GError **error);
 /* The same for a chat_message whose message is already serialized. */
+gboolean natter_server_db_add_message_events (NatterServerDb *self,
+                                              GPtrArray *participants,
+                                              NatterFrame *frame,
+                                              const char *message_json,
+                                              GPtrArray *out_texts,
+                                              gint64 *out_event_ids,
+                                              GError **error);
 gint64 natter_server_db_add_message_event (NatterServerDb *self,
                                            const NatterProfile *profile,
                                            NatterFrame *frame,

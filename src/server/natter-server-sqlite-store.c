@@ -266,6 +266,7 @@ static gboolean
 store_chat_message (NatterServerDb *db, NatterStoreChatMessage *request, GError **error)
 {
   g_autoptr (NatterFrame) event = NULL;
+  g_autofree gint64 *event_ids = NULL;
   guint n = request->participants->len;
 
   /* A retry after a reconnect, also one queued behind the first copy:
@@ -306,19 +307,14 @@ store_chat_message (NatterServerDb *db, NatterStoreChatMessage *request, GError 
   natter_store_stamp_sender (event, request->sender);
   request->message_json = natter_message_to_json (request->message);
   request->event_texts = g_ptr_array_new_full (n, g_free);
-  for (guint i = 0; i < n; i++) {
-    const NatterProfile *participant = g_ptr_array_index (request->participants, i);
-    char *text = NULL;
-
-    if (natter_server_db_add_message_event (db, participant, event, request->message_json, &text,
-                                            error) == 0)
-      break;
-    g_ptr_array_add (request->event_texts, text);
-    if (natter_profile_equal (participant, request->sender))
-      request->sender_event_id = event->event_id;
-  }
-  if (request->event_texts->len != n)
+  event_ids = g_new0 (gint64, n);
+  if (!natter_server_db_add_message_events (db, request->participants, event, request->message_json,
+                                            request->event_texts, event_ids, error))
     return FALSE;
+  for (guint i = 0; i < n; i++) {
+    if (natter_profile_equal (g_ptr_array_index (request->participants, i), request->sender))
+      request->sender_event_id = event_ids[i];
+  }
 
   return natter_server_db_set_sender_event_id (db, request->message->message_id,
                                                request->sender_event_id, error) &&

@@ -204,6 +204,20 @@ natter_store_queries_list_blocks (NatterStoreQueries *self,
   return CALL (self, list_blocks, blocker, error);
 }
 
+void
+natter_store_queries_begin_reads (NatterStoreQueries *self)
+{
+  if (self->klass->begin_reads != NULL)
+    self->klass->begin_reads (self);
+}
+
+void
+natter_store_queries_end_reads (NatterStoreQueries *self)
+{
+  if (self->klass->end_reads != NULL)
+    self->klass->end_reads (self);
+}
+
 gboolean
 natter_store_queries_is_blocked_either (NatterStoreQueries *self,
                                         const NatterProfile *a,
@@ -580,6 +594,18 @@ sqlite_is_blocked_either (NatterStoreQueries *self, const NatterProfile *a, cons
   return natter_server_db_is_blocked_either (DB (self), a, b);
 }
 
+static void
+sqlite_begin_reads (NatterStoreQueries *self)
+{
+  natter_server_db_begin_reads (DB (self));
+}
+
+static void
+sqlite_end_reads (NatterStoreQueries *self)
+{
+  natter_server_db_end_reads (DB (self));
+}
+
 static NatterAttachment *
 sqlite_add_attachment (NatterStoreQueries *self,
                        gint64 user_id,
@@ -780,6 +806,8 @@ static const NatterStoreQueriesClass sqlite_class = {
   .prune_tokens = sqlite_prune_tokens,
   .is_empty = sqlite_is_empty,
   .add_message = sqlite_add_message,
+  .begin_reads = sqlite_begin_reads,
+  .end_reads = sqlite_end_reads,
   .free = sqlite_free,
 };
 

@@ -171,6 +171,11 @@ typedef struct {
                                  const char *text,
                                  GError **error);
 
+  /* Optional (NULL where it saves nothing): the reads between them share
+   * one snapshot and one read lock. */
+  void (*begin_reads) (NatterStoreQueries *self);
+  void (*end_reads) (NatterStoreQueries *self);
+
   void (*free) (NatterStoreQueries *self);
 } NatterStoreQueriesClass;
 
@@ -188,6 +193,8 @@ typedef gpointer (*NatterStoreQueryFunc) (NatterStoreQueries *queries,
 NatterStoreQueries *natter_store_queries_sqlite_new (gpointer db);
 
 void natter_store_queries_free (NatterStoreQueries *self);
+void natter_store_queries_begin_reads (NatterStoreQueries *self);
+void natter_store_queries_end_reads (NatterStoreQueries *self);
 
 gboolean natter_store_queries_create_user (NatterStoreQueries *self,
                                            const char *email,
