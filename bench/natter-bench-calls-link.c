@@ -618,6 +618,36 @@ start_server (GSubprocess **server, char **port, const char *data_dir, GError **
   return TRUE;
 }
 
+/* Read aloud as each side's microphone with --audio speech: Opus codes its
+ * in-band FEC only for frames its voice detector finds speech in, so a
+ * test tone measures concealment without the FEC a real voice gets. */
+#define SPEECH_TEXT                                                                          \
+  "Good morning. Today we go on with fractions. Take the worksheet from last week and look " \
+  "at the third exercise. If you add one half and one third, what do you get? Write it "     \
+  "down first, then tell me how you found it. Remember that both parts need the same "       \
+  "denominator before you add them. Six is the smallest number both two and three divide, "  \
+  "so one half is three sixths and one third is two sixths. Together that makes five "       \
+  "sixths. Now try the next one on your own, and say it out loud while you work. "
+
+/* Writes SPEECH_TEXT, said often enough to outlast a call of @duration_s,
+ * as a WAV file in @dir with espeak-ng; returns its path, or NULL. */
+static char *
+make_speech (const char *dir, int duration_s, GError **error)
+{
+  g_autofree char *path = g_build_filename (dir, "speech.wav", NULL);
+  g_autoptr (GString) text = g_string_new (NULL);
+  g_autoptr (GSubprocess) espeak = NULL;
+
+  /* About 40 s per reading; the call rings and connects first. */
+  for (int i = 0; i < duration_s / 40 + 2; i++)
+    g_string_append (text, SPEECH_TEXT);
+  espeak = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, error, "espeak-ng", "-v", "en",
+                             "-s", "150", "-w", path, text->str, NULL);
+  if (espeak == NULL || !g_subprocess_wait_check (espeak, NULL, error))
+    return NULL;
+  return g_steal_pointer (&path);
+}
+
 int
 natter_bench_calls_link_main (int argc, char **argv)
 {
@@ -637,6 +667,9 @@ natter_bench_calls_link_main (int argc, char **argv)
   double delay_ms = 0, loss = 0, queue_ms = 100, warm_up_s = 5;
   gint64 seed = 1;
   gboolean json = FALSE;
+  g_autofree char *audio = NULL;
+  g_autofree char *speech = NULL;
+  g_autofree char *audio_src = NULL;
   GOptionEntry entries[] = {
     { "link", 0, 0, G_OPTION_ARG_STRING, &link,
       "Calls over an emulated link: one-way delay, random loss, rate each way (0: none)",
@@ -650,6 +683,9 @@ natter_bench_calls_link_main (int argc, char **argv)
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed of the link's random loss (default 1)", "N" },
     { "natter-cli", 0, 0, G_OPTION_ARG_FILENAME, &cli_path,
       "natter-cli for both sides (default: this build's)", "PATH" },
+    { "audio", 0, 0, G_OPTION_ARG_STRING, &audio,
+      "Each side's microphone: speech (espeak-ng, the default) or ticks (a test tone)",
+      "speech|ticks" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the medians as JSON", NULL },
     { NULL },
   };
@@ -671,6 +707,12 @@ natter_bench_calls_link_main (int argc, char **argv)
   delay_ms = g_ascii_strtod (parts[0], NULL);
   loss = g_ascii_strtod (parts[1], NULL);
   kbit = atoi (parts[2]);
+  if (audio == NULL)
+    audio = g_strdup ("speech");
+  if (!g_str_equal (audio, "speech") && !g_str_equal (audio, "ticks")) {
+    g_printerr ("natter-bench calls: --audio speech or --audio ticks\n");
+    return 2;
+  }
   if (delay_ms < 0 || loss < 0 || loss > 100 || kbit < 0) {
     g_printerr ("natter-bench calls: --link: delay ≥ 0, loss 0–100, kbit ≥ 0\n");
     return 2;
@@ -692,12 +734,27 @@ natter_bench_calls_link_main (int argc, char **argv)
             "videotestsrc is-live=true pattern=smpte horizontal-speed=4 ! capsfilter "
             "caps=\"video/x-raw,width=640,height=360,framerate=30/1\"",
             FALSE);
-  g_setenv ("NATTER_AUDIO_SRC", "audiotestsrc is-live=true wave=ticks", FALSE);
   g_setenv ("NATTER_AUDIO_SINK", "fakesink sync=false", FALSE);
   g_setenv ("NATTER_SOUND_DIR", "/nonexistent", FALSE);
   g_setenv ("NATTER_TOKEN_STORE", "file", TRUE);
 
   data_dir = g_dir_make_tmp ("natter-bench-link-XXXXXX", &error);
+  if (data_dir != NULL && g_str_equal (audio, "speech")) {
+    speech = make_speech (data_dir, duration_s, &error);
+    if (speech == NULL) {
+      g_printerr ("natter-bench calls: --audio speech needs espeak-ng (%s); "
+                  "--audio ticks uses a test tone\n",
+                  error->message);
+      natter_bench_remove_tree (data_dir);
+      return 2;
+    }
+    audio_src = g_strdup_printf ("filesrc location=\"%s\" ! wavparse ! audioconvert ! "
+                                 "audioresample ! identity sync=true",
+                                 speech);
+  }
+  g_setenv ("NATTER_AUDIO_SRC",
+            audio_src != NULL ? audio_src : "audiotestsrc is-live=true wave=ticks", FALSE);
+  g_print ("audio: %s\n", g_getenv ("NATTER_AUDIO_SRC"));
   if (data_dir == NULL || !start_server (&server, &port, data_dir, &error)) {
     g_printerr ("natter-bench calls: %s\n", error->message);
     if (data_dir != NULL)

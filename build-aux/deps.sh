@@ -20,6 +20,9 @@ NATTER_PACKAGES=(
   # run time: media
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-nice gstreamer1.0-tools
+  # bench: a voice for the microphones of natter-bench calls --link (Opus
+  # codes in-band FEC only for speech)
+  espeak-ng
   # calls: ringtones (the freedesktop theme sounds)
   sound-theme-freedesktop
   # tests: a display, a session bus, a notification daemon stand-in, screenshots
