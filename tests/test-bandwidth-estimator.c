@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include <glib/gstdio.h>
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #include <gst/rtp/rtp.h>
 
@@ -857,6 +860,117 @@ test_keyframe_requests_limited (void)
   g_assert_true (natter_call_adaptation_allow_keyframe (adaptation, 1300000));
 }
 
+/* Replays @path, feedback recorded from a real call with
+ * NATTER_CALL_FEEDBACK_RECORD (natter-call-adaptation.c), into a new
+ * estimator made as a call makes it; calls @check with the estimate after
+ * each step. Returns the number of feedback lines. */
+static guint
+replay_recording (const char *path,
+                  NatterBandwidthEstimator *estimator,
+                  void (*check) (gint64 elapsed_us, guint estimate))
+{
+  g_autofree char *text = NULL;
+  g_auto (GStrv) lines = NULL;
+  gint64 start_us = -1;
+  guint n_feedback = 0;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL && lines[i][0] != '\0'; i++) {
+    g_auto (GStrv) fields = g_strsplit (lines[i], " ", -1);
+    gint64 now_us = g_ascii_strtoll (fields[1], NULL, 10);
+
+    if (start_us < 0)
+      start_us = now_us;
+    if (g_str_equal (fields[0], "L")) {
+      natter_bandwidth_estimator_on_loss_report (estimator, g_ascii_strtod (fields[2], NULL),
+                                                 now_us);
+    } else {
+      g_autoptr (GArray) packets = g_array_new (FALSE, FALSE, sizeof (NatterPacketFeedback));
+
+      g_assert_cmpstr (fields[0], ==, "F");
+      for (guint f = 2; fields[f] != NULL; f++) {
+        NatterPacketFeedback packet = { 0 };
+
+        g_assert_cmpint (sscanf (fields[f], "%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT ",%u",
+                                 &packet.send_time_us, &packet.arrival_time_us, &packet.size),
+                         ==, 3);
+        g_array_append_val (packets, packet);
+      }
+      natter_bandwidth_estimator_on_feedback (estimator, (NatterPacketFeedback *) packets->data,
+                                              packets->len, now_us);
+      n_feedback++;
+    }
+    check (now_us - start_us, natter_bandwidth_estimator_get_estimate (estimator));
+  }
+  return n_feedback;
+}
+
+static void
+check_800k_link (gint64 elapsed_us, guint estimate)
+{
+  /* Never far over the link; once found (after 8 s), not far under it. */
+  g_assert_cmpuint (estimate, <=, 960000);
+  if (elapsed_us > 8 * G_USEC_PER_SEC)
+    g_assert_cmpuint (estimate, >=, 400000);
+}
+
+/* Transport-wide feedback and receiver reports recorded from a real call
+ * across the link emulator (800 kbit/s, 40 ms each way, no loss;
+ * `NATTER_CALL_FEEDBACK_RECORD=DIR natter-bench calls --link 40,0,800
+ * --count 1 --duration 20`): the estimate finds the link and stays under it. */
+static void
+test_recorded_800k_call (void)
+{
+  g_autofree char *path =
+    g_test_build_filename (G_TEST_DIST, "data", "feedback-800kbit-40ms.txt", NULL);
+  NatterBandwidthEstimator *estimator = natter_bandwidth_estimator_new (60000, 300000, 2500000);
+
+  g_assert_cmpuint (replay_recording (path, estimator, check_800k_link), >, 500);
+  g_test_message ("estimate at the end: %u bit/s",
+                  natter_bandwidth_estimator_get_estimate (estimator));
+  g_assert_cmpuint (natter_bandwidth_estimator_get_estimate (estimator), >=, 500000);
+  natter_bandwidth_estimator_free (estimator);
+}
+
+static void
+check_nothing (gint64 elapsed_us, guint estimate)
+{
+}
+
+/* What NATTER_CALL_FEEDBACK_RECORD writes reads back as the same feedback. */
+static void
+test_records_feedback (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("natter-feedback-XXXXXX", NULL);
+  g_autoptr (GstStructure) packets = twcc_packets (10, 5);
+  g_autoptr (GDir) listing = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *text = NULL;
+  NatterCallAdaptation *adaptation;
+  NatterBandwidthEstimator *estimator;
+
+  g_setenv ("NATTER_CALL_FEEDBACK_RECORD", dir, TRUE);
+  adaptation = natter_call_adaptation_new (60, 0);
+  g_unsetenv ("NATTER_CALL_FEEDBACK_RECORD");
+  natter_call_adaptation_on_twcc (adaptation, packets, 7000000);
+  natter_call_adaptation_on_receiver_report (adaptation, 80, 0.25, 7100000);
+  natter_call_adaptation_free (adaptation);
+
+  listing = g_dir_open (dir, 0, NULL);
+  path = g_build_filename (dir, g_dir_read_name (listing), NULL);
+  g_assert_null (g_dir_read_name (listing));
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  g_assert_true (g_str_has_prefix (text, "F 7000000 1000000,5040000,1200 "));
+  g_assert_nonnull (strstr (text, ",-1,1200 "));
+  g_assert_true (g_str_has_suffix (text, "\nL 7100000 0.250000\n"));
+  estimator = natter_bandwidth_estimator_new (60000, 300000, 2500000);
+  g_assert_cmpuint (replay_recording (path, estimator, check_nothing), ==, 1);
+  natter_bandwidth_estimator_free (estimator);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -881,6 +995,8 @@ main (int argc, char *argv[])
                    test_app_limited_does_not_drift);
   g_test_add_func ("/natter/bandwidth-estimator/app-limited-follows-real-bottleneck",
                    test_app_limited_follows_real_bottleneck);
+  g_test_add_func ("/natter/bandwidth-estimator/recorded-800k-call", test_recorded_800k_call);
+  g_test_add_func ("/natter/call-adaptation/records-feedback", test_records_feedback);
   g_test_add_func ("/natter/rate-controller/ladder", test_ladder);
   g_test_add_func ("/natter/call-adaptation/parse-twcc", test_parse_twcc);
   g_test_add_func ("/natter/call-adaptation/follows-feedback", test_adaptation_follows_feedback);

@@ -3,7 +3,10 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "natter-call-adaptation.h"
 #include "natter-call-stats.h"
@@ -54,6 +57,7 @@ struct _NatterCallAdaptation {
   double feedback_round_trip_ms; /* from transport-wide feedback; < 0: none */
   double window_round_trip_ms;
   gint64 window_start_us;
+  FILE *record; /* NATTER_CALL_FEEDBACK_RECORD: what the estimator was fed */
 };
 
 /* RTCP gives the round trip only after a sender report went and a receiver
@@ -63,6 +67,28 @@ struct _NatterCallAdaptation {
  * transport-wide feedback. */
 #define RTCP_ROUND_TRIP_FRESH_US (8 * G_USEC_PER_SEC)
 #define FEEDBACK_ROUND_TRIP_WINDOW_US G_USEC_PER_SEC
+
+/* With NATTER_CALL_FEEDBACK_RECORD=DIR, each call writes what its
+ * estimator is fed to DIR/feedback-PID-N.txt, for the estimator's tests to
+ * replay (tests/test-bandwidth-estimator.c reads the format). */
+static FILE *
+open_record (void)
+{
+  static gint n_records;
+  const char *dir = g_getenv ("NATTER_CALL_FEEDBACK_RECORD");
+  g_autofree char *name = NULL;
+  g_autofree char *path = NULL;
+  FILE *record;
+
+  if (dir == NULL || *dir == '\0')
+    return NULL;
+  name = g_strdup_printf ("feedback-%d-%d.txt", (int) getpid (), g_atomic_int_add (&n_records, 1));
+  path = g_build_filename (dir, name, NULL);
+  record = fopen (path, "we");
+  if (record == NULL)
+    g_warning ("Cannot record the call's feedback in %s: %s", path, g_strerror (errno));
+  return record;
+}
 
 /**
  * natter_call_adaptation_new:
@@ -93,12 +119,14 @@ natter_call_adaptation_new (guint min_latency_ms, guint max_bps)
   self->feedback_round_trip_ms = -1;
   self->window_round_trip_ms = -1;
   self->window_start_us = G_MININT64;
+  self->record = open_record ();
   return self;
 }
 
 void
 natter_call_adaptation_free (NatterCallAdaptation *self)
 {
+  g_clear_pointer (&self->record, fclose);
   g_clear_pointer (&self->estimator, natter_bandwidth_estimator_free);
   g_clear_pointer (&self->controller, natter_rate_controller_free);
   g_clear_object (&self->video_encoder);
@@ -499,6 +527,17 @@ natter_call_adaptation_on_twcc (NatterCallAdaptation *self,
 {
   g_autoptr (GArray) feedback = natter_call_adaptation_parse_twcc (packets);
 
+  if (self->record != NULL) {
+    /* "F NOW SEND,ARRIVAL,SIZE ...", arrival -1 for a lost packet. */
+    fprintf (self->record, "F %" G_GINT64_FORMAT, now_us);
+    for (guint i = 0; i < feedback->len; i++) {
+      const NatterPacketFeedback *packet = &g_array_index (feedback, NatterPacketFeedback, i);
+
+      fprintf (self->record, " %" G_GINT64_FORMAT ",%" G_GINT64_FORMAT ",%u", packet->send_time_us,
+               packet->arrival_time_us < 0 ? -1 : packet->arrival_time_us, packet->size);
+    }
+    fputc ('\n', self->record);
+  }
   natter_bandwidth_estimator_on_feedback (self->estimator, (NatterPacketFeedback *) feedback->data,
                                           feedback->len, now_us);
   /* Ten and more a second: formatted only when someone reads it. */
@@ -573,6 +612,8 @@ natter_call_adaptation_on_receiver_report (NatterCallAdaptation *self,
     apply_latency (self);
   }
   if (fraction_lost >= 0 && fraction_lost <= 1) {
+    if (self->record != NULL)
+      fprintf (self->record, "L %" G_GINT64_FORMAT " %.6f\n", now_us, fraction_lost);
     natter_bandwidth_estimator_on_loss_report (self->estimator, fraction_lost, now_us);
     /* Transport-wide feedback counts loss more often, when there is some. */
     self->loss = MAX (natter_bandwidth_estimator_get_loss (self->estimator), fraction_lost);
