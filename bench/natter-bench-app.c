@@ -3,7 +3,6 @@
 
 #include "config.h"
 
-#include <X11/Xatom.h>
 #include <X11/Xlib.h>
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -13,6 +12,7 @@
 #include "natter-call-manager.h"
 #include "natter-client.h"
 #include "natter-store.h"
+#include "natter-test-x11.h"
 
 /* The desktop app, measured as a user meets it: a real natter-server, an
  * account whose sign-in is stored (token file and local store of a previous
@@ -707,56 +707,21 @@ run_background (const char *url, const char *data_dir, const char *tmp)
   watch_background (app, (GPid) g_ascii_strtoll (g_subprocess_get_identifier (app), NULL, 10));
 }
 
-/* Closes @pid's windows as a window manager's close button does: the
- * WM_DELETE_WINDOW message of ICCCM to each top-level window of the
- * process. Returns how many got it. */
+/* Closes @pid's windows as a window manager's close button does.
+ * Returns how many it closed. */
 static guint
 close_windows_of (GPid pid)
 {
   Display *display = XOpenDisplay (NULL);
-  Atom wm_pid, wm_protocols, wm_delete;
-  Window root, parent, *children = NULL;
-  unsigned int n_children = 0;
-  guint closed = 0;
+  g_autoptr (GArray) windows = NULL;
 
   if (display == NULL)
     g_error ("cannot open the X display");
-  wm_pid = XInternAtom (display, "_NET_WM_PID", False);
-  wm_protocols = XInternAtom (display, "WM_PROTOCOLS", False);
-  wm_delete = XInternAtom (display, "WM_DELETE_WINDOW", False);
-  XQueryTree (display, DefaultRootWindow (display), &root, &parent, &children, &n_children);
-  for (unsigned int i = 0; i < n_children; i++) {
-    XWindowAttributes attributes;
-    Atom type;
-    int format;
-    unsigned long n_items, bytes_after;
-    unsigned char *data = NULL;
-    gboolean ours;
-    XEvent event = { 0 };
-
-    if (XGetWindowProperty (display, children[i], wm_pid, 0, 1, False, XA_CARDINAL, &type, &format,
-                            &n_items, &bytes_after, &data) != Success)
-      continue;
-    ours = data != NULL && n_items == 1 && (GPid) * (unsigned long *) data == pid;
-    if (data != NULL)
-      XFree (data);
-    if (!ours || !XGetWindowAttributes (display, children[i], &attributes) ||
-        attributes.map_state != IsViewable)
-      continue;
-
-    event.xclient.type = ClientMessage;
-    event.xclient.window = children[i];
-    event.xclient.message_type = wm_protocols;
-    event.xclient.format = 32;
-    event.xclient.data.l[0] = (long) wm_delete;
-    event.xclient.data.l[1] = CurrentTime;
-    XSendEvent (display, children[i], False, NoEventMask, &event);
-    closed++;
-  }
-  if (children != NULL)
-    XFree (children);
+  windows = natter_test_x11_windows_of (display, pid);
+  for (guint i = 0; i < windows->len; i++)
+    natter_test_x11_close_window (display, g_array_index (windows, Window, i));
   XCloseDisplay (display);
-  return closed;
+  return windows->len;
 }
 
 /* As a user's day goes: the window opened (from the launcher: GL), a long

@@ -3,7 +3,6 @@
 
 #include "config.h"
 
-#include <X11/Xatom.h>
 #include <X11/Xlib.h>
 #include <X11/Xutil.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
@@ -13,6 +12,7 @@
 #include "natter-call-manager.h"
 #include "natter-test-client.h"
 #include "natter-test-server.h"
+#include "natter-test-x11.h"
 
 /* Issue 20: the real natter binary, started with its window (as from the
  * launcher), hands over to a fresh `natter --background` when that window
@@ -137,49 +137,14 @@ static guint
 windows_of (GPid pid, gboolean close)
 {
   Display *display = XOpenDisplay (NULL);
-  Atom wm_pid, wm_protocols, wm_delete;
-  Window root, parent, *children = NULL;
-  unsigned int n_children = 0;
-  guint found = 0;
+  g_autoptr (GArray) windows = NULL;
 
   g_assert_nonnull (display);
-  wm_pid = XInternAtom (display, "_NET_WM_PID", False);
-  wm_protocols = XInternAtom (display, "WM_PROTOCOLS", False);
-  wm_delete = XInternAtom (display, "WM_DELETE_WINDOW", False);
-  XQueryTree (display, DefaultRootWindow (display), &root, &parent, &children, &n_children);
-  for (unsigned int i = 0; i < n_children; i++) {
-    XWindowAttributes attributes;
-    Atom type;
-    int format;
-    unsigned long n_items, bytes_after;
-    unsigned char *data = NULL;
-    gboolean ours;
-    XEvent event = { 0 };
-
-    if (XGetWindowProperty (display, children[i], wm_pid, 0, 1, False, XA_CARDINAL, &type, &format,
-                            &n_items, &bytes_after, &data) != Success)
-      continue;
-    ours = data != NULL && n_items == 1 && (GPid) * (unsigned long *) data == pid;
-    if (data != NULL)
-      XFree (data);
-    if (!ours || !XGetWindowAttributes (display, children[i], &attributes) ||
-        attributes.map_state != IsViewable)
-      continue;
-    found++;
-    if (!close)
-      continue;
-    event.xclient.type = ClientMessage;
-    event.xclient.window = children[i];
-    event.xclient.message_type = wm_protocols;
-    event.xclient.format = 32;
-    event.xclient.data.l[0] = (long) wm_delete;
-    event.xclient.data.l[1] = CurrentTime;
-    XSendEvent (display, children[i], False, NoEventMask, &event);
-  }
-  if (children != NULL)
-    XFree (children);
+  windows = natter_test_x11_windows_of (display, pid);
+  for (guint i = 0; close && i < windows->len; i++)
+    natter_test_x11_close_window (display, g_array_index (windows, Window, i));
   XCloseDisplay (display);
-  return found;
+  return windows->len;
 }
 
 /* Saves @pid's (first) viewable window as PNG at @path, once it shows more
@@ -188,33 +153,22 @@ static gboolean
 save_window_png (GPid pid, const char *path)
 {
   Display *display = XOpenDisplay (NULL);
-  Atom wm_pid = XInternAtom (display, "_NET_WM_PID", False);
-  Window root, parent, *children = NULL;
-  unsigned int n_children = 0;
+  g_autoptr (GArray) windows = NULL;
   gboolean saved = FALSE;
 
-  XQueryTree (display, DefaultRootWindow (display), &root, &parent, &children, &n_children);
-  for (unsigned int i = 0; i < n_children && !saved; i++) {
+  g_assert_nonnull (display);
+  windows = natter_test_x11_windows_of (display, pid);
+  for (guint i = 0; i < windows->len && !saved; i++) {
+    Window window = g_array_index (windows, Window, i);
     XWindowAttributes attributes;
-    Atom type;
-    int format;
-    unsigned long n_items, bytes_after;
-    unsigned char *data = NULL;
-    gboolean ours, painted = FALSE;
+    gboolean painted = FALSE;
     XImage *image;
     g_autoptr (GdkPixbuf) pixbuf = NULL;
 
-    if (XGetWindowProperty (display, children[i], wm_pid, 0, 1, False, XA_CARDINAL, &type, &format,
-                            &n_items, &bytes_after, &data) != Success)
+    if (!XGetWindowAttributes (display, window, &attributes))
       continue;
-    ours = data != NULL && n_items == 1 && (GPid) * (unsigned long *) data == pid;
-    if (data != NULL)
-      XFree (data);
-    if (!ours || !XGetWindowAttributes (display, children[i], &attributes) ||
-        attributes.map_state != IsViewable)
-      continue;
-    image = XGetImage (display, children[i], 0, 0, attributes.width, attributes.height, AllPlanes,
-                       ZPixmap);
+    image =
+      XGetImage (display, window, 0, 0, attributes.width, attributes.height, AllPlanes, ZPixmap);
     if (image == NULL)
       continue;
     pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, attributes.width, attributes.height);
@@ -235,8 +189,6 @@ save_window_png (GPid pid, const char *path)
     if (painted)
       saved = gdk_pixbuf_save (pixbuf, path, "png", NULL, NULL);
   }
-  if (children != NULL)
-    XFree (children);
   XCloseDisplay (display);
   return saved;
 }
