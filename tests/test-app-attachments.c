@@ -16,6 +16,7 @@
 #include "natter-image-bubble.h"
 #include "natter-image-viewer.h"
 #include "natter-test-log.h"
+#include "natter-test-client.h"
 #include "natter-test-server.h"
 #include "natter-window.h"
 #include "tcp-proxy.h"
@@ -45,59 +46,13 @@ typedef struct {
   char *bob_token;
 } Fixture;
 
-static gboolean
-flag_set (gpointer data)
-{
-  return *(int *) data != 0;
-}
-
-static void
-on_signed_in (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  int *state = user_data;
-  g_autoptr (GError) error = NULL;
-
-  *state = natter_client_sign_in_finish (NATTER_CLIENT (source), result, &error) ? 1 : -1;
-  g_assert_no_error (error);
-}
-
 static NatterClient *
 signed_in_client (Fixture *fixture, const char *name, const char *token)
 {
   g_autofree char *dir = g_build_filename (fixture->data_dir, name, NULL);
-  NatterClient *client = natter_client_new (natter_test_server_get_url (fixture->server), dir);
-  int state = 0;
 
-  g_setenv ("NATTER_TOKEN", token, TRUE);
-  natter_client_sign_in_async (client, NULL, on_signed_in, &state);
-  natter_test_wait (flag_set, &state, TIMEOUT_MS);
-  g_unsetenv ("NATTER_TOKEN");
-  g_assert_cmpint (state, ==, 1);
-
-  natter_test_wait_until (natter_connection_get_state (natter_client_get_connection (client)) ==
-                            NATTER_CONNECTION_STATE_CONNECTED,
-                          TIMEOUT_MS);
-  return client;
-}
-
-static void
-on_refreshed (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  int *done = user_data;
-  g_autoptr (GError) error = NULL;
-
-  natter_client_refresh_conversations_finish (NATTER_CLIENT (source), result, &error);
-  g_assert_no_error (error);
-  *done = 1;
-}
-
-static void
-refresh_conversations (NatterClient *client)
-{
-  int done = 0;
-
-  natter_client_refresh_conversations_async (client, NULL, on_refreshed, &done);
-  natter_test_wait (flag_set, &done, TIMEOUT_MS);
+  return natter_test_client_new_signed_in (natter_test_server_get_url (fixture->server), dir, token,
+                                           TIMEOUT_MS);
 }
 
 static void
@@ -105,13 +60,8 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
 {
   g_autofree char *alice_token = NULL;
   g_autofree char *bob_token = NULL;
-  g_autofree char *body = NULL;
-  g_autofree char *path = NULL;
-  g_autofree char *answer = NULL;
   g_autoptr (NatterUser) alice = NULL;
   g_autoptr (NatterUser) bob = NULL;
-  g_autoptr (JsonNode) node = NULL;
-  guint status = 0;
 
   fixture->server = natter_test_server_new (NULL);
   fixture->data_dir = g_dir_make_tmp ("natter-attachments-XXXXXX", NULL);
@@ -125,25 +75,15 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (alice);
   g_assert_nonnull (bob);
 
-  path = g_strdup_printf ("/api/as/%" G_GINT64_FORMAT "/%s/conversations",
-                          fixture->alice_profile->profile_id, fixture->alice_profile->profile_type);
-  body =
-    g_strdup_printf ("{\"with\":[{\"profile_id\":%" G_GINT64_FORMAT ",\"profile_type\":\"%s\"}]}",
-                     fixture->bob_profile->profile_id, fixture->bob_profile->profile_type);
-  answer = natter_test_http (fixture->server, "POST", path, alice_token, body, &status);
-  g_assert_cmpuint (status / 100, ==, 2);
-  node = json_from_string (answer, NULL);
-  g_assert_nonnull (node);
-  fixture->conversation_id =
-    json_object_get_int_member (json_node_get_object (node), "conversation_id");
-  g_assert_cmpint (fixture->conversation_id, >, 0);
+  fixture->conversation_id = natter_test_server_create_conversation (
+    fixture->server, alice_token, fixture->alice_profile, fixture->bob_profile);
 
   fixture->alice = signed_in_client (fixture, "alice", alice_token);
   fixture->alice_token = g_strdup (alice_token);
   fixture->bob = signed_in_client (fixture, "bob", bob_token);
   fixture->bob_token = g_strdup (bob_token);
-  refresh_conversations (fixture->alice);
-  refresh_conversations (fixture->bob);
+  natter_test_client_refresh_conversations (fixture->alice, TIMEOUT_MS);
+  natter_test_client_refresh_conversations (fixture->bob, TIMEOUT_MS);
 }
 
 static void
@@ -1311,20 +1251,12 @@ test_round_trip_through_cut_link (Fixture *fixture, gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_autofree char *alice_dir = g_build_filename (fixture->data_dir, "alice-proxied", NULL);
   GtkWidget *bubble, *card;
-  int state = 0;
 
   /* The app signed in through the proxy instead of straight to the server. */
   g_clear_object (&fixture->alice);
-  fixture->alice = natter_client_new (natter_tcp_proxy_get_url (proxy), alice_dir);
-  g_setenv ("NATTER_TOKEN", fixture->alice_token, TRUE);
-  natter_client_sign_in_async (fixture->alice, NULL, on_signed_in, &state);
-  natter_test_wait (flag_set, &state, TIMEOUT_MS);
-  g_unsetenv ("NATTER_TOKEN");
-  g_assert_cmpint (state, ==, 1);
-  natter_test_wait_until (natter_connection_get_state (natter_client_get_connection (
-                            fixture->alice)) == NATTER_CONNECTION_STATE_CONNECTED,
-                          TIMEOUT_MS);
-  refresh_conversations (fixture->alice);
+  fixture->alice = natter_test_client_new_signed_in (natter_tcp_proxy_get_url (proxy), alice_dir,
+                                                     fixture->alice_token, TIMEOUT_MS);
+  natter_test_client_refresh_conversations (fixture->alice, TIMEOUT_MS);
   open_window (fixture);
 
   /* Both through the attach path (what the file chooser's answer does). */

@@ -16,6 +16,7 @@
 #include "natter-preferences-window.h"
 #include "natter-sign-in-window.h"
 #include "natter-test-log.h"
+#include "natter-test-client.h"
 #include "natter-test-server.h"
 #include "natter-window.h"
 
@@ -49,14 +50,6 @@ static char *last_notification_body (const char *summary);
 
 static const char *const fast_chat[] = { "--chat-rate", "1000", "--chat-burst", "1000", NULL };
 
-static void
-on_signed_in (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  int *state = user_data;
-
-  *state = natter_client_sign_in_finish (NATTER_CLIENT (source), result, NULL) ? 1 : -1;
-}
-
 static NatterCallManager *
 get_call_manager (NatterClient *client)
 {
@@ -79,40 +72,9 @@ static NatterClient *
 signed_in_client (Fixture *fixture, const char *name, const char *token)
 {
   g_autofree char *dir = g_build_filename (fixture->data_dir, name, NULL);
-  NatterClient *client = natter_client_new (natter_test_server_get_url (fixture->server), dir);
-  int state = 0;
 
-  g_setenv ("NATTER_TOKEN", token, TRUE);
-  natter_client_sign_in_async (client, NULL, on_signed_in, &state);
-  natter_test_wait_until (state != 0, TIMEOUT_MS);
-  g_unsetenv ("NATTER_TOKEN");
-  g_assert_cmpint (state, ==, 1);
-  natter_test_wait_until (connected (client), TIMEOUT_MS);
-  return client;
-}
-
-static gint64
-create_conversation (Fixture *fixture,
-                     const char *token,
-                     const NatterProfile *as,
-                     const NatterProfile *with)
-{
-  g_autofree char *path = NULL;
-  g_autofree char *body = NULL;
-  g_autofree char *answer = NULL;
-  g_autoptr (JsonNode) node = NULL;
-  guint status = 0;
-
-  path = g_strdup_printf ("/api/as/%" G_GINT64_FORMAT "/%s/conversations", as->profile_id,
-                          as->profile_type);
-  body =
-    g_strdup_printf ("{\"with\":[{\"profile_id\":%" G_GINT64_FORMAT ",\"profile_type\":\"%s\"}]}",
-                     with->profile_id, with->profile_type);
-  answer = natter_test_http (fixture->server, "POST", path, token, body, &status);
-  g_assert_cmpuint (status / 100, ==, 2);
-  node = json_from_string (answer, NULL);
-  g_assert_nonnull (node);
-  return json_object_get_int_member (json_node_get_object (node), "conversation_id");
+  return natter_test_client_new_signed_in (natter_test_server_get_url (fixture->server), dir, token,
+                                           TIMEOUT_MS);
 }
 
 /* Alice's NatterApplication, started with her kept server and token, as
@@ -165,8 +127,8 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
                                      &fixture->bob_token, &fixture->bob_profile);
   g_assert_nonnull (alice);
   g_assert_nonnull (bob);
-  fixture->conversation_id =
-    create_conversation (fixture, fixture->bob_token, fixture->bob_profile, fixture->alice_profile);
+  fixture->conversation_id = natter_test_server_create_conversation (
+    fixture->server, fixture->bob_token, fixture->bob_profile, fixture->alice_profile);
   fixture->bob = signed_in_client (fixture, "bob", fixture->bob_token);
   clear_notifications ();
 }
@@ -370,8 +332,8 @@ test_sidebar_drawn_after_burst (Fixture *fixture, gconstpointer data)
   /* Two conversations, Carol's the newer: Bob's burst moves his to the top. */
   carol = natter_test_server_register (fixture->server, "carol@example.org", "Carol Haile",
                                        "parent", &carol_token, &carol_profile);
-  carol_conversation =
-    create_conversation (fixture, carol_token, carol_profile, fixture->alice_profile);
+  carol_conversation = natter_test_server_create_conversation (
+    fixture->server, carol_token, carol_profile, fixture->alice_profile);
   carol_client = signed_in_client (fixture, "carol", carol_token);
   id = natter_client_send_message (fixture->bob, fixture->conversation_id, "Hi", &error);
   g_assert_no_error (error);
@@ -1031,8 +993,8 @@ test_profile_switcher (Fixture *fixture, gconstpointer data)
   gint64 parent_conversation;
 
   g_assert_cmpstr (tutor->profile_type, ==, "tutor");
-  parent_conversation =
-    create_conversation (fixture, fixture->bob_token, fixture->bob_profile, parent);
+  parent_conversation = natter_test_server_create_conversation (fixture->server, fixture->bob_token,
+                                                                fixture->bob_profile, parent);
   id = natter_client_send_message (fixture->bob, parent_conversation, "Hello, parent", &error);
   g_assert_no_error (error);
 
@@ -1119,8 +1081,8 @@ test_profile_switcher (Fixture *fixture, gconstpointer data)
   /* Acting as the parent, the tutor is watched: a message to it notifies
    * (the first may come with the tutor's first sync, which is quiet). */
   {
-    gint64 tutor_conversation =
-      create_conversation (fixture, fixture->bob_token, fixture->bob_profile, tutor);
+    gint64 tutor_conversation = natter_test_server_create_conversation (
+      fixture->server, fixture->bob_token, fixture->bob_profile, tutor);
     g_autofree char *first =
       natter_client_send_message (fixture->bob, tutor_conversation, "Maths at 6?", &error);
     g_autofree char *second = NULL;
@@ -1232,8 +1194,8 @@ test_other_profile_call_rings (Fixture *fixture, gconstpointer data)
   NatterCall *dana_call;
   gint64 parent_conversation;
 
-  parent_conversation =
-    create_conversation (fixture, fixture->bob_token, fixture->bob_profile, parent);
+  parent_conversation = natter_test_server_create_conversation (fixture->server, fixture->bob_token,
+                                                                fixture->bob_profile, parent);
   /* She acts as the tutor (the profile switcher's test leaves the parent
    * as the last one used). */
   g_settings_reset (settings, "last-profile");

@@ -1154,6 +1154,45 @@ natter_test_server_login (NatterTestServer *server,
 }
 
 /**
+ * natter_test_server_create_conversation:
+ * @server: a test server
+ * @token: the session token of @as's account
+ * @as: the profile that starts the conversation
+ * @with: the other profile
+ *
+ * Starts (or finds) the direct conversation of @as and @with over HTTP;
+ * fails the test unless the server answers 2xx.
+ *
+ * Returns: the conversation's id
+ */
+gint64
+natter_test_server_create_conversation (NatterTestServer *server,
+                                        const char *token,
+                                        const NatterProfile *as,
+                                        const NatterProfile *with)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *answer = NULL;
+  g_autoptr (NatterConversation) conversation = NULL;
+  g_autoptr (GError) error = NULL;
+  guint status = 0;
+
+  path = g_strdup_printf ("/api/as/%" G_GINT64_FORMAT "/%s/conversations", as->profile_id,
+                          as->profile_type);
+  body =
+    g_strdup_printf ("{\"with\":[{\"profile_id\":%" G_GINT64_FORMAT ",\"profile_type\":\"%s\"}]}",
+                     with->profile_id, with->profile_type);
+  answer = natter_test_http (server, "POST", path, token, body, &status);
+  g_assert_cmpuint (status / 100, ==, 2);
+  conversation = natter_conversation_parse (answer, strlen (answer), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (conversation->conversation_id, >, 0);
+
+  return conversation->conversation_id;
+}
+
+/**
  * natter_test_start_notification_server:
  *
  * Starts python-dbusmock's notification daemon on the test's session bus,

@@ -64,6 +64,10 @@ char *natter_test_server_login (NatterTestServer *server,
                                 const char *email,
                                 const char *password,
                                 guint *out_status);
+gint64 natter_test_server_create_conversation (NatterTestServer *server,
+                                               const char *token,
+                                               const NatterProfile *as,
+                                               const NatterProfile *with);
 
 void natter_test_remove_tree (const char *path);
 char *natter_test_top_build_filename (const char *first_element, ...) G_GNUC_NULL_TERMINATED;

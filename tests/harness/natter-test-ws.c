@@ -417,24 +417,8 @@ natter_test_peer_conversation_with (NatterTestServer *server,
                                     NatterTestPeer *peer,
                                     NatterTestPeer *other)
 {
-  g_autofree char *path = NULL;
-  g_autofree char *body = NULL;
-  g_autofree char *answer = NULL;
-  g_autoptr (NatterConversation) conversation = NULL;
-  g_autoptr (GError) error = NULL;
-  guint status = 0;
-
-  path = g_strdup_printf ("/api/as/%" G_GINT64_FORMAT "/%s/conversations",
-                          peer->profile->profile_id, peer->profile->profile_type);
-  body =
-    g_strdup_printf ("{\"with\":[{\"profile_id\":%" G_GINT64_FORMAT ",\"profile_type\":\"%s\"}]}",
-                     other->profile->profile_id, other->profile->profile_type);
-  answer = natter_test_http (server, "POST", path, peer->token, body, &status);
-  g_assert_cmpuint (status / 100, ==, 2);
-  conversation = natter_conversation_parse (answer, strlen (answer), &error);
-  g_assert_no_error (error);
-
-  return conversation->conversation_id;
+  return natter_test_server_create_conversation (server, peer->token, peer->profile,
+                                                 other->profile);
 }
 
 /* Makes @peer and @other contacts (PROTOCOL.md: presence only between
