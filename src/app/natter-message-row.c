@@ -133,7 +133,8 @@ update_attachments (NatterMessageRow *self)
   if (self->attachments_view != NULL) {
     natter_message_attachments_set_model (self->attachments_view, attachments);
   } else if (attachments != NULL && self->attachments_handler == 0) {
-    /* The view, once made, follows the model itself. */
+    /* No view yet: update_row () makes one when attachments come; once
+     * made, the view follows the model itself. */
     self->attachments_handler = g_signal_connect_object (
       attachments, "items-changed", G_CALLBACK (update_row), self, G_CONNECT_SWAPPED);
   }
