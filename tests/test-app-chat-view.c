@@ -8,9 +8,11 @@
 #include <gst/gst.h>
 #include <sqlite3.h>
 
+#include "natter-attachment-item.h"
 #include "natter-chat-view.h"
 #include "natter-client.h"
 #include "natter-conversation-item.h"
+#include "natter-message-attachments.h"
 #include "natter-message-list.h"
 #include "natter-message-meta.h"
 #include "natter-message-row.h"
@@ -1090,6 +1092,58 @@ test_message_states (Fixture *fixture, gconstpointer data)
 /* The foot of a bubble is one widget: the icon and its 4 px gap add to
  * the time's width, the line is at least the icon's 14 px high, and
  * screen readers get the time with the state. */
+/* A row makes its day label and attachment column only when it first
+ * shows them (hidden_before_shown ()), in their place: the day first,
+ * the attachments above the text, also when they come after the row was
+ * bound. */
+static void
+test_row_parts_made_when_shown (void)
+{
+  g_autoptr (GtkWidget) row = g_object_ref_sink (natter_message_row_new ());
+  NatterMessage *message = natter_message_new ();
+  g_autoptr (NatterMessageItem) item = NULL;
+  g_autoptr (NatterMessageItem) plain = NULL;
+  g_autoptr (NatterAttachmentItem) attachment = NULL;
+  GtkWidget *bubble = row_child (row, "bubble");
+  GtkWidget *first;
+
+  message->seq = 1;
+  message->text = g_strdup ("The notes from Tuesday");
+  message->sent_at = g_strdup ("2026-12-07T09:17:00.000Z");
+  item = natter_message_item_new (message, FALSE);
+  plain = natter_message_item_new (message, FALSE);
+  natter_message_free (message);
+
+  natter_message_row_set_item (NATTER_MESSAGE_ROW (row), item);
+  g_assert_true (gtk_widget_get_first_child (row) == bubble);
+  g_assert_true (gtk_widget_get_first_child (bubble) == row_child (row, "text_label"));
+  g_assert_null (row_retry_button (row));
+  g_assert_null (hidden_before_shown (row));
+
+  natter_message_row_set_context (NATTER_MESSAGE_ROW (row), TRUE, FALSE, FALSE);
+  first = gtk_widget_get_first_child (row);
+  g_assert_true (GTK_IS_LABEL (first));
+  g_assert_true (gtk_widget_has_css_class (first, "day-separator"));
+  g_assert_true (gtk_widget_get_visible (first));
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (first)), !=, "");
+  g_assert_true (gtk_widget_get_next_sibling (first) == bubble);
+  natter_message_row_set_context (NATTER_MESSAGE_ROW (row), FALSE, FALSE, FALSE);
+  g_assert_false (gtk_widget_get_visible (first));
+
+  attachment = natter_attachment_item_new (7, "notes.pdf", "application/pdf", 4300, 0, 0, NULL);
+  natter_message_item_add_attachment (item, attachment);
+  first = gtk_widget_get_first_child (bubble);
+  g_assert_true (NATTER_IS_MESSAGE_ATTACHMENTS (first));
+  g_assert_true (gtk_widget_get_visible (first));
+  g_assert_true (natter_message_attachments_get_model (NATTER_MESSAGE_ATTACHMENTS (first)) ==
+                 natter_message_item_get_attachments (item));
+
+  /* The same row for a message without: the column stays, hidden. */
+  natter_message_row_set_item (NATTER_MESSAGE_ROW (row), plain);
+  g_assert_false (gtk_widget_get_visible (first));
+  natter_message_row_set_item (NATTER_MESSAGE_ROW (row), NULL);
+}
+
 static void
 test_message_meta (void)
 {
@@ -1459,6 +1513,8 @@ main (int argc, char *argv[])
   }
 
   g_test_add_func ("/natter/app/chat-view/message-meta", test_message_meta);
+  g_test_add_func ("/natter/app/chat-view/row-parts-made-when-shown",
+                   test_row_parts_made_when_shown);
   g_test_add ("/natter/app/chat-view/newest-visible/120", Fixture, GUINT_TO_POINTER (120),
               fixture_set_up, test_newest_visible, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/newest-visible/10000", Fixture, GUINT_TO_POINTER (10000),
