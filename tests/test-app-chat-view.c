@@ -8,9 +8,11 @@
 #include <gst/gst.h>
 #include <sqlite3.h>
 
+#include "natter-attachment-item.h"
 #include "natter-chat-view.h"
 #include "natter-client.h"
 #include "natter-conversation-item.h"
+#include "natter-message-attachments.h"
 #include "natter-message-list.h"
 #include "natter-message-meta.h"
 #include "natter-message-row.h"
@@ -496,6 +498,27 @@ scroll_to_top_shows_oldest (Fixture *fixture)
  * (GTK 4.8's list view made one for each of up to 200 items: 150 here,
  * 205 for 10,000 messages, 0.35 s before the first frame, issue 20), and
  * scrolling up still reaches the oldest. */
+static GtkWidget *hidden_before_shown (GtkWidget *widget);
+
+/* No message row made so far keeps a hidden widget before a shown one
+ * (hidden_before_shown ()). */
+static void
+assert_no_hidden_before_shown (Fixture *fixture)
+{
+  g_autoptr (GPtrArray) rows = list_rows (fixture);
+
+  for (guint i = 0; i < rows->len; i++) {
+    GtkWidget *row = g_ptr_array_index (rows, i);
+    GtkWidget *hidden = hidden_before_shown (row);
+
+    if (hidden != NULL)
+      g_error (
+        "the row of \"%s\" has a hidden %s before a shown widget",
+        natter_message_item_get_text (natter_message_row_get_item (NATTER_MESSAGE_ROW (row))),
+        G_OBJECT_TYPE_NAME (hidden));
+  }
+}
+
 static void
 test_long_history_rows (Fixture *fixture, gconstpointer data)
 {
@@ -508,6 +531,7 @@ test_long_history_rows (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (rows->len, >=, 5);
   g_assert_cmpuint (rows->len, <=, 60);
   g_assert_cmpuint (count_items (fixture), ==, 150);
+  assert_no_hidden_before_shown (fixture);
 
   /* Rows come a few per frame, and a sanitizer's frames take seconds
    * with a hundred rows: the plain run scrolls. */
@@ -515,6 +539,23 @@ test_long_history_rows (Fixture *fixture, gconstpointer data)
     return;
   natter_test_wait_until (scroll_to_top_shows_oldest (fixture), TIMEOUT_MS * 3);
   g_assert_cmpint (first_seq_on_screen (fixture), ==, 1);
+  /* The oldest message's row shows the day above it. */
+  assert_no_hidden_before_shown (fixture);
+  g_clear_pointer (&rows, g_ptr_array_unref);
+  rows = list_rows (fixture);
+  g_assert_cmpuint (rows->len, ==, 150);
+  for (guint i = 0; i < rows->len; i++) {
+    GtkWidget *row = g_ptr_array_index (rows, i);
+    GtkWidget *first = gtk_widget_get_first_child (row);
+    gboolean shows_day = natter_message_row_get_show_day (NATTER_MESSAGE_ROW (row));
+
+    g_assert_true (GTK_IS_LABEL (first) == shows_day);
+    if (shows_day) {
+      g_assert_true (gtk_widget_get_visible (first));
+      g_assert_true (gtk_widget_has_css_class (first, "day-separator"));
+      g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (first)), !=, "");
+    }
+  }
 }
 
 /* Runs what @widget's own shortcut for @keyval with @modifiers does, as
@@ -764,6 +805,56 @@ row_child (GtkWidget *row, const char *name)
   return GTK_WIDGET (gtk_widget_get_template_child (row, NATTER_TYPE_MESSAGE_ROW, name));
 }
 
+/* The row's Retry button, or NULL: the row makes it for its first
+ * message that was not sent. */
+static GtkWidget *
+row_retry_button (GtkWidget *row)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (row); child != NULL;
+       child = gtk_widget_get_next_sibling (child)) {
+    if (GTK_IS_BUTTON (child) && gtk_widget_has_css_class (child, "destructive-action"))
+      return child;
+  }
+
+  return NULL;
+}
+
+static gboolean
+row_shows_retry (GtkWidget *row)
+{
+  GtkWidget *retry = row_retry_button (row);
+
+  return retry != NULL && gtk_widget_get_visible (retry);
+}
+
+/* The first hidden widget in @widget's tree that comes before a shown
+ * sibling, or NULL. GTK 4.8 gives a new style to every row below one the
+ * list view inserts, and with each node its hidden siblings before it:
+ * rows are inserted above as the list is scrolled up, so a row keeps no
+ * hidden widgets before shown ones. */
+static GtkWidget *
+hidden_before_shown (GtkWidget *widget)
+{
+  GtkWidget *hidden = NULL;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child)) {
+    GtkWidget *inside;
+
+    if (!gtk_widget_get_visible (child)) {
+      if (hidden == NULL)
+        hidden = child;
+      continue;
+    }
+    if (hidden != NULL)
+      return hidden;
+    if ((inside = hidden_before_shown (child)) != NULL)
+      return inside;
+  }
+
+  return NULL;
+}
+
 /* Whether the row of @text shows @icon, named @label for screen readers. */
 static gboolean
 row_shows_state (Fixture *fixture, const char *text, const char *icon, const char *label)
@@ -791,8 +882,7 @@ row_shows_state (Fixture *fixture, const char *text, const char *icon, const cha
   if (mismatch == NULL)
     mismatch = gtk_test_accessible_check_property (GTK_ACCESSIBLE (meta),
                                                    GTK_ACCESSIBLE_PROPERTY_LABEL, spoken);
-  return mismatch == NULL && gtk_widget_get_visible (row_child (row, "retry_button")) ==
-                               (g_strcmp0 (label, "Not sent") == 0);
+  return mismatch == NULL && row_shows_retry (row) == (g_strcmp0 (label, "Not sent") == 0);
 }
 
 static void
@@ -852,9 +942,10 @@ assert_bubble_side (Fixture *fixture, const char *text, gboolean outgoing)
     g_assert_cmpfloat (bubble.origin.x + bubble.size.width, <=, width - 60 + 0.5);
   }
 
-  retry = row_child (row, "retry_button");
-  if (!gtk_widget_get_visible (retry))
+  if (!row_shows_retry (row))
     return;
+  retry = row_retry_button (row);
+  g_assert_true (gtk_widget_get_next_sibling (retry) == row_child (row, "bubble"));
   g_assert_true (gtk_widget_compute_bounds (retry, row, &button));
   if (rtl)
     g_assert_cmpfloat_with_epsilon (bubble.origin.x + bubble.size.width + 6, button.origin.x, 0.5);
@@ -934,8 +1025,8 @@ test_message_states (Fixture *fixture, gconstpointer data)
   natter_test_wait_until (
     row_shows_state (fixture, pending_text, "natter-message-sent-symbolic", "Sent"), TIMEOUT_MS);
   g_assert_true (row_shows_state (fixture, failed_text, "dialog-error-symbolic", "Not sent"));
-  retry = row_child (find_row (fixture, failed_text), "retry_button");
-  g_assert_true (gtk_widget_get_visible (retry));
+  retry = row_retry_button (find_row (fixture, failed_text));
+  g_assert_true (row_shows_retry (find_row (fixture, failed_text)));
   g_signal_emit_by_name (retry, "clicked");
   natter_test_wait_until (
     row_shows_state (fixture, failed_text, "natter-message-sent-symbolic", "Sent"), TIMEOUT_MS);
@@ -947,6 +1038,58 @@ test_message_states (Fixture *fixture, gconstpointer data)
 /* The foot of a bubble is one widget: the icon and its 4 px gap add to
  * the time's width, the line is at least the icon's 14 px high, and
  * screen readers get the time with the state. */
+/* A row makes its day label and attachment column only when it first
+ * shows them (hidden_before_shown ()), in their place: the day first,
+ * the attachments above the text, also when they come after the row was
+ * bound. */
+static void
+test_row_parts_made_when_shown (void)
+{
+  g_autoptr (GtkWidget) row = g_object_ref_sink (natter_message_row_new ());
+  NatterMessage *message = natter_message_new ();
+  g_autoptr (NatterMessageItem) item = NULL;
+  g_autoptr (NatterMessageItem) plain = NULL;
+  g_autoptr (NatterAttachmentItem) attachment = NULL;
+  GtkWidget *bubble = row_child (row, "bubble");
+  GtkWidget *first;
+
+  message->seq = 1;
+  message->text = g_strdup ("The notes from Tuesday");
+  message->sent_at = g_strdup ("2026-12-07T09:17:00.000Z");
+  item = natter_message_item_new (message, FALSE);
+  plain = natter_message_item_new (message, FALSE);
+  natter_message_free (message);
+
+  natter_message_row_set_item (NATTER_MESSAGE_ROW (row), item);
+  g_assert_true (gtk_widget_get_first_child (row) == bubble);
+  g_assert_true (gtk_widget_get_first_child (bubble) == row_child (row, "text_label"));
+  g_assert_null (row_retry_button (row));
+  g_assert_null (hidden_before_shown (row));
+
+  natter_message_row_set_context (NATTER_MESSAGE_ROW (row), TRUE, FALSE, FALSE);
+  first = gtk_widget_get_first_child (row);
+  g_assert_true (GTK_IS_LABEL (first));
+  g_assert_true (gtk_widget_has_css_class (first, "day-separator"));
+  g_assert_true (gtk_widget_get_visible (first));
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (first)), !=, "");
+  g_assert_true (gtk_widget_get_next_sibling (first) == bubble);
+  natter_message_row_set_context (NATTER_MESSAGE_ROW (row), FALSE, FALSE, FALSE);
+  g_assert_false (gtk_widget_get_visible (first));
+
+  attachment = natter_attachment_item_new (7, "notes.pdf", "application/pdf", 4300, 0, 0, NULL);
+  natter_message_item_add_attachment (item, attachment);
+  first = gtk_widget_get_first_child (bubble);
+  g_assert_true (NATTER_IS_MESSAGE_ATTACHMENTS (first));
+  g_assert_true (gtk_widget_get_visible (first));
+  g_assert_true (natter_message_attachments_get_model (NATTER_MESSAGE_ATTACHMENTS (first)) ==
+                 natter_message_item_get_attachments (item));
+
+  /* The same row for a message without: the column stays, hidden. */
+  natter_message_row_set_item (NATTER_MESSAGE_ROW (row), plain);
+  g_assert_false (gtk_widget_get_visible (first));
+  natter_message_row_set_item (NATTER_MESSAGE_ROW (row), NULL);
+}
+
 static void
 test_message_meta (void)
 {
@@ -1316,6 +1459,8 @@ main (int argc, char *argv[])
   }
 
   g_test_add_func ("/natter/app/chat-view/message-meta", test_message_meta);
+  g_test_add_func ("/natter/app/chat-view/row-parts-made-when-shown",
+                   test_row_parts_made_when_shown);
   g_test_add ("/natter/app/chat-view/newest-visible/120", Fixture, GUINT_TO_POINTER (120),
               fixture_set_up, test_newest_visible, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/newest-visible/10000", Fixture, GUINT_TO_POINTER (10000),

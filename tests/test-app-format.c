@@ -47,6 +47,33 @@ test_duration (void)
   }
 }
 
+/* Message text as the rows' labels read it: escaped for Pango markup,
+ * web addresses made links. */
+static void
+test_text_to_markup (void)
+{
+  static const struct {
+    const char *text;
+    const char *markup;
+  } cases[] = {
+    { "Hello <b>&\"'", "Hello &lt;b&gt;&amp;&quot;&apos;" },
+    { "see https://example.org/a?b=1&c=2.",
+      "see <a href=\"https://example.org/a?b=1&amp;c=2\">https://example.org/a?b=1&amp;c=2</a>." },
+    { "(www.natter.example)", "(<a href=\"https://www.natter.example\">www.natter.example</a>)" },
+    { "ሰላም http://x.y 👋 <3", "ሰላም <a href=\"http://x.y\">http://x.y</a> 👋 &lt;3" },
+    { "http://a.b,http://c.d", "<a href=\"http://a.b,http://c.d\">http://a.b,http://c.d</a>" },
+    { "nohttp://x www.a.b.", "nohttp://x <a href=\"https://www.a.b\">www.a.b</a>." },
+    { "a\001b\nc", "a&#x1;b\nc" },
+    { "", "" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *markup = natter_text_to_markup (cases[i].text);
+
+    g_assert_cmpstr (markup, ==, cases[i].markup);
+  }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -54,6 +81,7 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/natter/app/format/one-line", test_one_line);
   g_test_add_func ("/natter/app/format/duration", test_duration);
+  g_test_add_func ("/natter/app/format/text-to-markup", test_text_to_markup);
 
   return g_test_run ();
 }

@@ -234,6 +234,20 @@ is_link_start (const char *p)
          g_str_has_prefix (p, "www.");
 }
 
+/* Text between links, escaped in one piece: a message is bound each time
+ * its row is made, and escaping it a character at a time was a fifth of
+ * that (an allocation each). */
+static void
+append_escaped (GString *markup, const char *start, const char *end)
+{
+  g_autofree char *escaped = NULL;
+
+  if (end <= start)
+    return;
+  escaped = g_markup_escape_text (start, end - start);
+  g_string_append (markup, escaped);
+}
+
 /**
  * natter_text_to_markup:
  * @text: a message's text, as anyone may have written it
@@ -247,11 +261,12 @@ natter_text_to_markup (const char *text)
 {
   GString *markup;
   const char *p;
+  const char *plain; /* the text since the last link, not appended yet */
 
   g_return_val_if_fail (text != NULL, NULL);
 
-  markup = g_string_new (NULL);
-  p = text;
+  markup = g_string_sized_new (strlen (text) + 16);
+  p = plain = text;
 
   while (*p != '\0') {
     const char *start = p;
@@ -262,6 +277,7 @@ natter_text_to_markup (const char *text)
       g_autofree char *href = NULL;
       gsize length;
 
+      append_escaped (markup, plain, start);
       while (*p != '\0' && !g_ascii_isspace (*p) && *p != '<' && *p != '>' && *p != '"')
         p++;
       /* Punctuation that ends a sentence is not part of the address. */
@@ -274,16 +290,13 @@ natter_text_to_markup (const char *text)
       href = g_str_has_prefix (link, "www.") ? g_strconcat ("https://", escaped, NULL)
                                              : g_strdup (escaped);
       g_string_append_printf (markup, "<a href=\"%s\">%s</a>", href, escaped);
+      plain = p;
       continue;
     }
 
     p = g_utf8_next_char (p);
-    {
-      g_autofree char *escaped = g_markup_escape_text (start, p - start);
-
-      g_string_append (markup, escaped);
-    }
   }
+  append_escaped (markup, plain, p);
 
   return g_string_free (markup, FALSE);
 }

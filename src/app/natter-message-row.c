@@ -24,9 +24,8 @@ struct _NatterMessageRow {
   GtkWidget parent_instance;
 
   NatterMessageItem *item;
-  /* Follow whichever item the row shows: the group moves its handler when
-   * the item changes. */
-  GSignalGroup *item_signals;
+  gulong item_notify_handler; /* on @item: the row follows its changes */
+  gulong attachments_handler; /* on @item's attachments, while the row has no view of them */
   gboolean show_day;
   gboolean grouped;
   gboolean outgoing; /* the bubble goes on the end side */
@@ -35,11 +34,11 @@ struct _NatterMessageRow {
   gboolean current_match;
   guint n_highlights;
 
+  /* Made when first shown (see ensure_day_label ()): NULL until then. */
   GtkLabel *day_label;
   GtkWidget *retry_button;
-  GtkWidget *bubble;
-  GtkLabel *sender_label;
   NatterMessageAttachments *attachments_view;
+  GtkWidget *bubble;
   GtkLabel *text_label;
   NatterMessageMeta *meta;
   GtkWidget *call_box;
@@ -49,6 +48,107 @@ struct _NatterMessageRow {
 };
 
 G_DEFINE_FINAL_TYPE (NatterMessageRow, natter_message_row, GTK_TYPE_WIDGET)
+
+static void on_retry_clicked (NatterMessageRow *self);
+
+/* GTK 4.8 restyles every row after one the list view inserts, each node of
+ * it and each hidden node before a shown one (gtkcssnode.c), and the list
+ * view inserts rows at the top as the list is scrolled up. A row therefore
+ * makes its day label, Retry button and attachment column only when it
+ * first shows them: most rows never do. */
+static void
+ensure_day_label (NatterMessageRow *self)
+{
+  GtkWidget *label;
+
+  if (self->day_label != NULL)
+    return;
+
+  label = gtk_label_new (NULL);
+  gtk_widget_set_halign (label, GTK_ALIGN_CENTER);
+  gtk_widget_set_margin_top (label, 12);
+  gtk_widget_set_margin_bottom (label, 6);
+  gtk_widget_add_css_class (label, "day-separator");
+  gtk_widget_add_css_class (label, "caption-heading");
+  gtk_widget_insert_after (label, GTK_WIDGET (self), NULL);
+  self->day_label = GTK_LABEL (label);
+}
+
+static void
+ensure_retry_button (NatterMessageRow *self)
+{
+  GtkWidget *button;
+
+  if (self->retry_button != NULL)
+    return;
+
+  button = gtk_button_new_with_label (_ ("Retry"));
+  gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
+  gtk_widget_add_css_class (button, "pill");
+  gtk_widget_add_css_class (button, "small-pill");
+  gtk_widget_add_css_class (button, "destructive-action");
+  gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _ ("Retry Sending"), -1);
+  g_signal_connect_swapped (button, "clicked", G_CALLBACK (on_retry_clicked), self);
+  /* Before the bubble, so it is reached first as it is seen first. */
+  gtk_widget_insert_before (button, GTK_WIDGET (self), self->bubble);
+  self->retry_button = button;
+}
+
+/* The day above the row's message, or none (@day_of NULL). */
+static void
+update_day (NatterMessageRow *self, GDateTime *day_of)
+{
+  g_autoptr (GDateTime) now = NULL;
+  g_autofree char *day = NULL;
+
+  if (!self->show_day) {
+    if (self->day_label != NULL)
+      gtk_widget_set_visible (GTK_WIDGET (self->day_label), FALSE);
+    return;
+  }
+
+  now = g_date_time_new_now_local ();
+  day = natter_format_day (day_of ? day_of : now, now);
+  ensure_day_label (self);
+  gtk_label_set_label (self->day_label, day);
+  gtk_widget_set_visible (GTK_WIDGET (self->day_label), TRUE);
+}
+
+static void update_row (NatterMessageRow *self);
+
+/* The attachments, in a column above the text, made with the first
+ * message that has any; until then the row waits for some to be added. */
+static void
+update_attachments (NatterMessageRow *self)
+{
+  GListModel *attachments = self->item ? natter_message_item_get_attachments (self->item) : NULL;
+
+  if (self->attachments_view == NULL && attachments != NULL &&
+      g_list_model_get_n_items (attachments) > 0) {
+    self->attachments_view = NATTER_MESSAGE_ATTACHMENTS (natter_message_attachments_new ());
+    gtk_box_prepend (GTK_BOX (self->bubble), GTK_WIDGET (self->attachments_view));
+  }
+
+  if (self->attachments_view != NULL) {
+    natter_message_attachments_set_model (self->attachments_view, attachments);
+  } else if (attachments != NULL && self->attachments_handler == 0) {
+    /* No view yet: update_row () makes one when attachments come; once
+     * made, the view follows the model itself. */
+    self->attachments_handler = g_signal_connect_object (
+      attachments, "items-changed", G_CALLBACK (update_row), self, G_CONNECT_SWAPPED);
+  }
+}
+
+static void
+disconnect_item (NatterMessageRow *self)
+{
+  if (self->item == NULL)
+    return;
+  g_clear_signal_handler (&self->item_notify_handler, self->item);
+  g_clear_signal_handler (&self->attachments_handler,
+                          natter_message_item_get_attachments (self->item));
+}
 
 /* Each state of an own message has a shape of its own (not only a
  * colour), so it reads in every style: a clock while in the outbox, one
@@ -88,13 +188,16 @@ update_state (NatterMessageRow *self)
   natter_message_meta_set_state (self->meta, icon, description,
                                  outgoing && state == NATTER_MESSAGE_STATE_SENT && self->read);
 
-  gtk_widget_set_visible (self->retry_button, outgoing && state == NATTER_MESSAGE_STATE_FAILED);
   if (outgoing && state == NATTER_MESSAGE_STATE_FAILED) {
     const char *reason = natter_message_item_get_error_message (self->item);
     g_autofree char *tooltip = reason ? g_strdup_printf (_ ("Not sent: %s. Try again."), reason)
                                       : g_strdup (_ ("Not sent. Try again."));
 
+    ensure_retry_button (self);
     gtk_widget_set_tooltip_text (self->retry_button, tooltip);
+    gtk_widget_set_visible (self->retry_button, TRUE);
+  } else if (self->retry_button != NULL) {
+    gtk_widget_set_visible (self->retry_button, FALSE);
   }
 }
 
@@ -252,25 +355,22 @@ update_row (NatterMessageRow *self)
   if (item == NULL)
     return;
 
-  /* Set here rather than bound: every change of the item comes through this
-   * function already, and a binding per bind was a twentieth of a row's cost. */
-  gtk_label_set_label (self->sender_label, natter_message_item_get_sender_name (item));
-
   gtk_widget_set_visible (self->call_box, natter_message_item_get_call (item) != NULL);
   gtk_widget_set_visible (self->bubble, natter_message_item_get_call (item) == NULL);
   if (natter_message_item_get_call (item) != NULL) {
     g_autoptr (GDateTime) day_of = natter_parse_local_time (natter_message_item_get_sent_at (item));
 
-    gtk_widget_set_visible (self->retry_button, FALSE);
+    if (self->retry_button != NULL)
+      gtk_widget_set_visible (self->retry_button, FALSE);
     update_call (self, natter_message_item_get_call (item));
-    gtk_widget_set_visible (GTK_WIDGET (self->day_label), self->show_day);
-    if (self->show_day) {
-      g_autoptr (GDateTime) today = g_date_time_new_now_local ();
-      g_autofree char *day = natter_format_day (day_of ? day_of : today, today);
-
-      gtk_label_set_label (self->day_label, day);
-    }
+    update_day (self, day_of);
     return;
+  }
+
+  if (self->attachments_handler != 0 &&
+      g_list_model_get_n_items (natter_message_item_get_attachments (item)) > 0) {
+    g_clear_signal_handler (&self->attachments_handler, natter_message_item_get_attachments (item));
+    update_attachments (self);
   }
 
   outgoing = natter_message_item_get_outgoing (item);
@@ -287,13 +387,7 @@ update_row (NatterMessageRow *self)
     time_text = natter_format_message_time (sent_at);
   natter_message_meta_set_time (self->meta, time_text ? time_text : "");
 
-  gtk_widget_set_visible (GTK_WIDGET (self->day_label), self->show_day);
-  if (self->show_day) {
-    g_autoptr (GDateTime) now = g_date_time_new_now_local ();
-    g_autofree char *day = natter_format_day (sent_at ? sent_at : now, now);
-
-    gtk_label_set_label (self->day_label, day);
-  }
+  update_day (self, sent_at);
 
   /* The bubble hugs its side and leaves room on the other one (see
    * line_margins ()). */
@@ -397,7 +491,7 @@ retry_width (NatterMessageRow *self)
 {
   int natural;
 
-  if (!gtk_widget_should_layout (self->retry_button))
+  if (self->retry_button == NULL || !gtk_widget_should_layout (self->retry_button))
     return 0;
   gtk_widget_measure (self->retry_button, GTK_ORIENTATION_HORIZONTAL, -1, NULL, &natural, NULL,
                       NULL);
@@ -448,7 +542,7 @@ measure_line_height (NatterMessageRow *self, int width, int *minimum, int *natur
   line_margins (self, &start, &end, &top);
   gtk_widget_measure (self->bubble, GTK_ORIENTATION_VERTICAL, bubble_width (self, width), minimum,
                       natural, NULL, NULL);
-  if (gtk_widget_should_layout (self->retry_button)) {
+  if (self->retry_button != NULL && gtk_widget_should_layout (self->retry_button)) {
     int retry_minimum, retry_natural;
 
     gtk_widget_measure (self->retry_button, GTK_ORIENTATION_VERTICAL, -1, &retry_minimum,
@@ -566,16 +660,19 @@ natter_message_row_dispose (GObject *object)
   NatterMessageRow *self = NATTER_MESSAGE_ROW (object);
 
   natter_message_row_set_item (self, NULL);
-  g_clear_object (&self->item_signals);
   g_clear_pointer (&self->highlight_words, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_MESSAGE_ROW);
-  /* The template's top-level children are not bound, so unparent them too. */
+  /* The template's top-level children are not bound, and the row's own
+   * (day, Retry) are not the template's: unparent them too. */
   {
     GtkWidget *child;
 
     while ((child = gtk_widget_get_first_child (GTK_WIDGET (self))) != NULL)
       gtk_widget_unparent (child);
   }
+  self->day_label = NULL;
+  self->retry_button = NULL;
+  self->attachments_view = NULL;
 
   G_OBJECT_CLASS (natter_message_row_parent_class)->dispose (object);
 }
@@ -600,16 +697,10 @@ natter_message_row_class_init (NatterMessageRowClass *klass)
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/natter/Natter/natter-message-row.ui");
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, day_label);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, retry_button);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, bubble);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, sender_label);
-  g_type_ensure (NATTER_TYPE_MESSAGE_ATTACHMENTS);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, attachments_view);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, text_label);
   g_type_ensure (NATTER_TYPE_MESSAGE_META);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, meta);
-  gtk_widget_class_bind_template_callback (widget_class, on_retry_clicked);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, call_box);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, call_icon);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, call_label);
@@ -623,9 +714,6 @@ static void
 natter_message_row_init (NatterMessageRow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
-
-  self->item_signals = g_signal_group_new (NATTER_TYPE_MESSAGE_ITEM);
-  g_signal_group_connect_swapped (self->item_signals, "notify", G_CALLBACK (update_row), self);
 }
 
 /**
@@ -664,12 +752,15 @@ natter_message_row_set_item (NatterMessageRow *self, NatterMessageItem *item)
   g_return_if_fail (NATTER_IS_MESSAGE_ROW (self));
   g_return_if_fail (item == NULL || NATTER_IS_MESSAGE_ITEM (item));
 
-  if (!g_set_object (&self->item, item))
+  if (self->item == item)
     return;
 
-  natter_message_attachments_set_model (self->attachments_view,
-                                        item ? natter_message_item_get_attachments (item) : NULL);
-  g_signal_group_set_target (self->item_signals, item);
+  disconnect_item (self);
+  g_set_object (&self->item, item);
+  if (item != NULL)
+    self->item_notify_handler =
+      g_signal_connect_swapped (item, "notify", G_CALLBACK (update_row), self);
+  update_attachments (self);
   update_row (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ITEM]);
 }
