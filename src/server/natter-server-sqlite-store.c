@@ -186,6 +186,10 @@ writer_thread (gpointer data)
     run_turn (self->writer_db, &turn);
     g_mutex_lock (&self->lock);
     finish_turn_locked (self, &turn);
+    /* The acks of this turn are on their way: a pause costs least now. */
+    g_mutex_unlock (&self->lock);
+    natter_server_db_catch_up_wal (self->writer_db);
+    g_mutex_lock (&self->lock);
   }
   g_mutex_unlock (&self->lock);
 
@@ -648,6 +652,7 @@ natter_server_sqlite_store_new (NatterServerDb *db, GError **error)
   self->writer_db = natter_server_db_open (path, error);
   if (self->writer_db == NULL)
     return NULL;
+  natter_server_db_defer_wal_catch_up (self->writer_db);
   /* From now on only the writer adds events. */
   db->events_written_elsewhere = TRUE;
   self->thread = g_thread_new ("natter-store", writer_thread, self);
