@@ -117,6 +117,12 @@ gint64 natter_server_db_ensure_direct (NatterServerDb *self,
                                        const NatterProfile *a,
                                        const NatterProfile *b,
                                        GError **error);
+/* The same, and whether this call created it. */
+gint64 natter_server_db_ensure_direct_created (NatterServerDb *self,
+                                               const NatterProfile *a,
+                                               const NatterProfile *b,
+                                               gboolean *out_created,
+                                               GError **error);
 NatterConversation *natter_server_db_get_or_create_direct (NatterServerDb *self,
                                                            const NatterProfile *viewer,
                                                            const NatterProfile *other,
@@ -153,6 +159,14 @@ NatterMessage *natter_server_db_add_message (NatterServerDb *self,
                                              const char *text,
                                              const char *client_msg_id,
                                              GError **error);
+/* The same, with the sender's own event id stored at once (0: none). */
+NatterMessage *natter_server_db_add_message_with_sender_event (NatterServerDb *self,
+                                                               gint64 conversation_id,
+                                                               const NatterProfile *sender,
+                                                               const char *text,
+                                                               const char *client_msg_id,
+                                                               gint64 sender_event_id,
+                                                               GError **error);
 /* Oldest first; @before_seq 0 means the newest page. */
 GPtrArray *natter_server_db_list_messages (NatterServerDb *self,
                                            gint64 conversation_id,

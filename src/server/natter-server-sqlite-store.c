@@ -272,6 +272,7 @@ store_chat_message (NatterServerDb *db, NatterStoreChatMessage *request, GError 
   g_autoptr (NatterFrame) event = NULL;
   g_autofree gint64 *event_ids = NULL;
   guint n = request->participants->len;
+  gint64 expected_sender_event_id;
 
   /* A retry after a reconnect, also one queued behind the first copy:
    * same ack, no second copy, no second event. */
@@ -285,22 +286,21 @@ store_chat_message (NatterServerDb *db, NatterStoreChatMessage *request, GError 
   }
 
   if (request->conversation_id == 0) {
-    request->conversation_id =
-      natter_server_db_find_direct (db, request->sender, request->to_profile);
-    if (request->conversation_id == 0) {
-      request->conversation_id =
-        natter_server_db_ensure_direct (db, request->sender, request->to_profile, error);
-      if (request->conversation_id == 0)
-        return FALSE;
-      request->created = TRUE;
-    }
+    request->conversation_id = natter_server_db_ensure_direct_created (
+      db, request->sender, request->to_profile, &request->created, error);
+    if (request->conversation_id == 0)
+      return FALSE;
   }
 
-  /* The hub checked the attachments; linking them fails the transaction if
-   * another message took one meanwhile (its sender then retries and is
-   * told). */
-  request->message = natter_server_db_add_message (db, request->conversation_id, request->sender,
-                                                   request->text, request->client_msg_id, error);
+  /* The sender's own event comes next in its history (the writer holds
+   * every profile's last event id): stored with the message, no UPDATE
+   * after the events. The hub checked the attachments; linking them fails
+   * the transaction if another message took one meanwhile (its sender then
+   * retries and is told). */
+  expected_sender_event_id = natter_server_db_get_last_event_id (db, request->sender) + 1;
+  request->message = natter_server_db_add_message_with_sender_event (
+    db, request->conversation_id, request->sender, request->text, request->client_msg_id,
+    expected_sender_event_id, error);
   if (request->message == NULL ||
       !natter_server_db_link_attachments (db, request->message, request->attachment_ids, error))
     return FALSE;
@@ -320,9 +320,12 @@ store_chat_message (NatterServerDb *db, NatterStoreChatMessage *request, GError 
       request->sender_event_id = event_ids[i];
   }
 
-  return natter_server_db_set_sender_event_id (db, request->message->message_id,
-                                               request->sender_event_id, error) &&
-         natter_server_db_set_took_part (db, request->conversation_id, request->sender,
+  /* Not the id guessed above (the sender is no participant): set it. */
+  if (request->sender_event_id != expected_sender_event_id &&
+      !natter_server_db_set_sender_event_id (db, request->message->message_id,
+                                             request->sender_event_id, error))
+    return FALSE;
+  return natter_server_db_set_took_part (db, request->conversation_id, request->sender,
                                          &request->took_part, error);
 }
 
