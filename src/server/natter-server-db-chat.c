@@ -76,24 +76,36 @@ add_participant (NatterServerDb *self,
  *
  * Returns: the conversation_id, 0 on error
  */
+static gint64 ensure_direct (NatterServerDb *self,
+                             const NatterProfile *a,
+                             const NatterProfile *b,
+                             gboolean check_profiles,
+                             gboolean *out_created,
+                             GError **error);
+
 gint64
 natter_server_db_ensure_direct (NatterServerDb *self,
                                 const NatterProfile *a,
                                 const NatterProfile *b,
                                 GError **error)
 {
-  return natter_server_db_ensure_direct_created (self, a, b, NULL, error);
+  g_return_val_if_fail (NATTER_IS_SERVER_DB (self), 0);
+  g_return_val_if_fail (a != NULL && b != NULL, 0);
+
+  return ensure_direct (self, a, b, TRUE, NULL, error);
 }
 
 /**
  * natter_server_db_ensure_direct_created:
  * @self: the database
- * @a: one profile
- * @b: another profile
+ * @a: one profile, read from the database by the caller
+ * @b: another profile, read from the database by the caller
  * @out_created: (out) (optional): whether this call created it
- * @error: a #NatterServerDbError: NOT_FOUND when a profile does not exist
+ * @error: a #NatterServerDbError
  *
- * As natter_server_db_ensure_direct ().
+ * As natter_server_db_ensure_direct (), without looking the profiles up
+ * again: the store's writer gets them from the hub's checks, and profiles
+ * are never deleted.
  *
  * Returns: the conversation_id, 0 on error
  */
@@ -104,11 +116,22 @@ natter_server_db_ensure_direct_created (NatterServerDb *self,
                                         gboolean *out_created,
                                         GError **error)
 {
-  gint64 conversation_id;
-  g_autofree char *key = NULL;
-
   g_return_val_if_fail (NATTER_IS_SERVER_DB (self), 0);
   g_return_val_if_fail (a != NULL && b != NULL, 0);
+
+  return ensure_direct (self, a, b, FALSE, out_created, error);
+}
+
+static gint64
+ensure_direct (NatterServerDb *self,
+               const NatterProfile *a,
+               const NatterProfile *b,
+               gboolean check_profiles,
+               gboolean *out_created,
+               GError **error)
+{
+  gint64 conversation_id;
+  g_autofree char *key = NULL;
 
   if (out_created != NULL)
     *out_created = FALSE;
@@ -123,8 +146,9 @@ natter_server_db_ensure_direct_created (NatterServerDb *self,
   if (conversation_id != 0)
     return conversation_id;
 
-  if (natter_server_db_get_profile_owner (self, a->profile_id, a->profile_type) == 0 ||
-      natter_server_db_get_profile_owner (self, b->profile_id, b->profile_type) == 0) {
+  if (check_profiles &&
+      (natter_server_db_get_profile_owner (self, a->profile_id, a->profile_type) == 0 ||
+       natter_server_db_get_profile_owner (self, b->profile_id, b->profile_type) == 0)) {
     g_set_error_literal (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND,
                          "no such profile");
     return 0;

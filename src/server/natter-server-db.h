@@ -117,7 +117,8 @@ gint64 natter_server_db_ensure_direct (NatterServerDb *self,
                                        const NatterProfile *a,
                                        const NatterProfile *b,
                                        GError **error);
-/* The same, and whether this call created it. */
+/* The same for two profiles the caller read (no lookups), and whether
+ * this call created it. */
 gint64 natter_server_db_ensure_direct_created (NatterServerDb *self,
                                                const NatterProfile *a,
                                                const NatterProfile *b,
