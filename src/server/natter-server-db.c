@@ -751,7 +751,7 @@ natter_server_db_commit (NatterServerDb *self, GError **error)
     return FALSE;
   }
   if (!self->wal_catch_up_deferred)
-    natter_server_db_catch_up_wal (self);
+    natter_server_db_catch_up_wal (self, TRUE);
 
   return TRUE;
 }
@@ -759,6 +759,8 @@ natter_server_db_commit (NatterServerDb *self, GError **error)
 /**
  * natter_server_db_catch_up_wal:
  * @self: the database, outside a transaction
+ * @idle: whether nothing waits for this connection's thread (otherwise it
+ *   only copies once the WAL grew very large)
  *
  * After a checkpoint pass of the worker, copies the few frames this
  * connection committed since, so that its next transaction can rewind the
@@ -766,12 +768,12 @@ natter_server_db_commit (NatterServerDb *self, GError **error)
  * themselves unless natter_server_db_defer_wal_catch_up () was called.
  */
 void
-natter_server_db_catch_up_wal (NatterServerDb *self)
+natter_server_db_catch_up_wal (NatterServerDb *self, gboolean idle)
 {
   g_return_if_fail (NATTER_IS_SERVER_DB (self));
 
   if (self->checkpointer != NULL && self->handle != NULL && self->transaction_depth == 0)
-    natter_wal_checkpointer_catch_up (self->checkpointer, self->handle);
+    natter_wal_checkpointer_catch_up (self->checkpointer, self->handle, idle);
 }
 
 /**

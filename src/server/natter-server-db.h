@@ -36,7 +36,7 @@ gint natter_server_db_get_schema_version (NatterServerDb *self);
 guint natter_server_db_get_n_checkpoints (NatterServerDb *self);
 guint natter_server_db_get_n_wal_catch_ups (NatterServerDb *self);
 void natter_server_db_set_checkpoint_threshold (NatterServerDb *self, guint pages);
-void natter_server_db_catch_up_wal (NatterServerDb *self);
+void natter_server_db_catch_up_wal (NatterServerDb *self, gboolean idle);
 void natter_server_db_defer_wal_catch_up (NatterServerDb *self);
 
 /* Groups several writes into one commit (the hub stores a message and its

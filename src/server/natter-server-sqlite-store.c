@@ -175,6 +175,7 @@ writer_thread (gpointer data)
   g_mutex_lock (&self->lock);
   for (;;) {
     GQueue turn = G_QUEUE_INIT;
+    gboolean idle;
 
     while (g_queue_is_empty (&self->queued) && !self->stopping)
       g_cond_wait (&self->changed, &self->lock);
@@ -186,9 +187,11 @@ writer_thread (gpointer data)
     run_turn (self->writer_db, &turn);
     g_mutex_lock (&self->lock);
     finish_turn_locked (self, &turn);
-    /* The acks of this turn are on their way: a pause costs least now. */
+    /* The acks of this turn are on their way: a pause costs least now,
+     * and nothing at all when no request waits. */
+    idle = g_queue_is_empty (&self->queued);
     g_mutex_unlock (&self->lock);
-    natter_server_db_catch_up_wal (self->writer_db);
+    natter_server_db_catch_up_wal (self->writer_db, idle);
     g_mutex_lock (&self->lock);
   }
   g_mutex_unlock (&self->lock);

@@ -39,11 +39,14 @@ struct _NatterWalCheckpointer {
  * in passes until only a few frames are left behind, and the writer copies
  * those itself after a commit (natter_wal_checkpointer_catch_up ()): a
  * short pause of the writer, after which its next transaction rewinds the
- * WAL. When the writer runs big turns (the server is behind), what it
- * copies grows with them: that bounds the WAL (under 70 MB at 5,000
- * messages/s on a loaded machine) at the cost of a longer pause. */
+ * WAL. The writer does it when nothing waits for it, so that no ack
+ * waits for the copy; a server far behind is never idle, and once the WAL
+ * passed 64 MiB it copies the rest anyway, whatever the pause. */
 #define CATCH_UP_MAX_FRAMES 256
 #define MAX_PASSES 4
+/* 64 MiB of 4 KiB pages, the journal_size_limit: past it the writer copies
+ * whatever is left. */
+#define CATCH_UP_ANYWAY_FRAMES 16384
 
 static void
 checkpoint (NatterWalCheckpointer *self)
@@ -176,6 +179,7 @@ natter_wal_checkpointer_notify (NatterWalCheckpointer *self, guint wal_pages)
  * natter_wal_checkpointer_catch_up:
  * @self: the checkpointer
  * @handle: the writing connection, outside a transaction
+ * @writer_idle: whether nothing waits for the writing thread
  *
  * Called on the writing thread after a commit, when a short pause costs
  * least (the store's writer: once the turn's callbacks are on their way).
@@ -184,13 +188,20 @@ natter_wal_checkpointer_notify (NatterWalCheckpointer *self, guint wal_pages)
  * the WAL. Does nothing otherwise.
  */
 void
-natter_wal_checkpointer_catch_up (NatterWalCheckpointer *self, sqlite3 *handle)
+natter_wal_checkpointer_catch_up (NatterWalCheckpointer *self,
+                                  sqlite3 *handle,
+                                  gboolean writer_idle)
 {
   int n_log = 0;
   int n_ckpt = 0;
 
   g_return_if_fail (self != NULL);
 
+  /* With requests waiting, their acks would wait for the copy: later,
+   * unless the WAL grew so large that bounding it matters more (a server
+   * far behind is never idle). */
+  if (!writer_idle && (guint) g_atomic_int_get (&self->wal_pages) < CATCH_UP_ANYWAY_FRAMES)
+    return;
   if (!g_atomic_int_compare_and_exchange (&self->catch_up, TRUE, FALSE))
     return;
 

@@ -18,7 +18,9 @@ natter_wal_checkpointer_new (const char *path, guint threshold_pages, GError **e
 void natter_wal_checkpointer_notify (NatterWalCheckpointer *self, guint wal_pages);
 /* On the writing thread, outside a transaction: after a pass of the worker,
  * copies what was committed since, so that the WAL can rewind. */
-void natter_wal_checkpointer_catch_up (NatterWalCheckpointer *self, sqlite3 *handle);
+void natter_wal_checkpointer_catch_up (NatterWalCheckpointer *self,
+                                       sqlite3 *handle,
+                                       gboolean writer_idle);
 /* Stops the worker (a checkpoint under way finishes first) and closes its
  * connection. */
 void natter_wal_checkpointer_free (NatterWalCheckpointer *self);
