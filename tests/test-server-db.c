@@ -87,8 +87,8 @@ file_size (const char *path)
   return buf.st_size;
 }
 
-/* The writing thread never checkpoints (that waited for fsync on the main
- * thread); the worker does, once the WAL passed its threshold, and the
+/* The writing thread never checkpoints the bulk of the WAL (that waited for
+ * fsync on the main thread); the worker does, once the WAL passed its threshold, and the
  * pages reach the database file while the writer goes on. */
 static void
 test_checkpoints_off_the_writing_thread (Fixture *fixture, gconstpointer data)
@@ -118,6 +118,53 @@ test_checkpoints_off_the_writing_thread (Fixture *fixture, gconstpointer data)
                CHECKPOINT_TIMEOUT_MS, natter_server_db_get_n_checkpoints (fixture->db),
                file_size (fixture->path));
     g_usleep (10 * 1000);
+  }
+}
+
+/* A worker's pass never copies the frames committed while it ran, and the
+ * WAL only rewinds once every frame is copied: the writing connection
+ * copies the rest after its next commit, so that the WAL rewinds and stops
+ * growing, however steadily commits come. Each commit below writes at
+ * least one frame: a WAL file smaller than the commits made proves that
+ * it rewound. */
+static void
+test_wal_rewinds_under_steady_commits (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *wal = g_strconcat (fixture->path, "-wal", NULL);
+  g_autofree char *text = g_strnfill (3000, 'y');
+  gint64 deadline = g_get_monotonic_time () + CHECKPOINT_TIMEOUT_MS * 1000;
+  guint commits = 0;
+
+  natter_server_db_set_checkpoint_threshold (fixture->db, 8);
+
+  while (natter_server_db_get_n_wal_catch_ups (fixture->db) == 0 ||
+         file_size (wal) >= (goffset) commits * 4096) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (NatterMessage) message = natter_server_db_add_message (
+      fixture->db, fixture->conversation_id, fixture->a, text, NULL, &error);
+
+    g_assert_no_error (error);
+    commits++;
+    if (g_get_monotonic_time () > deadline)
+      g_error ("the WAL never rewound: %u commits, %u catch-ups, WAL %" G_GOFFSET_FORMAT " bytes",
+               commits, natter_server_db_get_n_wal_catch_ups (fixture->db), file_size (wal));
+  }
+  g_assert_cmpuint (natter_server_db_get_n_checkpoints (fixture->db), >, 0);
+
+  /* Nothing was lost on the way. */
+  g_assert_finalize_object (g_steal_pointer (&fixture->db));
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GPtrArray) messages = NULL;
+    gboolean has_more = TRUE;
+
+    fixture->db = natter_server_db_open (fixture->path, &error);
+    g_assert_no_error (error);
+    messages = natter_server_db_list_messages (fixture->db, fixture->conversation_id, 0, 1,
+                                               &has_more, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (messages->len, ==, 1);
+    g_assert_cmpint (((NatterMessage *) g_ptr_array_index (messages, 0))->seq, ==, commits);
   }
 }
 
@@ -198,6 +245,7 @@ main (int argc, char **argv)
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/natter/server-db/checkpoints-off-the-writing-thread",
        test_checkpoints_off_the_writing_thread);
+  ADD ("/natter/server-db/wal-rewinds-under-steady-commits", test_wal_rewinds_under_steady_commits);
   ADD ("/natter/server-db/commits-survive-reopening", test_commits_survive_reopening);
   ADD ("/natter/server-db/event-ids-after-rollback", test_event_ids_after_rollback);
 #undef ADD

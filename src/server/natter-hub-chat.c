@@ -472,8 +472,10 @@ deliver_chat_message (NatterHub *self, PendingChat *pending)
     return;
 
   /* Only now, after the commit: a failed batch changed nothing. The
-   * sender's first message may make the participants contacts. */
-  if (request->took_part)
+   * sender's first message may make the participants contacts, unless it
+   * created the conversation: then no one else took part yet (a reply in
+   * the same commit introduces both), and the query would find no one. */
+  if (request->took_part && !request->created)
     natter_hub_introduce_participants (self, pending->route, request->message->conversation_id,
                                        natter_hub_connection_get_profile (pending->connection));
 

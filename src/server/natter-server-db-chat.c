@@ -76,17 +76,65 @@ add_participant (NatterServerDb *self,
  *
  * Returns: the conversation_id, 0 on error
  */
+static gint64 ensure_direct (NatterServerDb *self,
+                             const NatterProfile *a,
+                             const NatterProfile *b,
+                             gboolean check_profiles,
+                             gboolean *out_created,
+                             GError **error);
+
 gint64
 natter_server_db_ensure_direct (NatterServerDb *self,
                                 const NatterProfile *a,
                                 const NatterProfile *b,
                                 GError **error)
 {
+  g_return_val_if_fail (NATTER_IS_SERVER_DB (self), 0);
+  g_return_val_if_fail (a != NULL && b != NULL, 0);
+
+  return ensure_direct (self, a, b, TRUE, NULL, error);
+}
+
+/**
+ * natter_server_db_ensure_direct_created:
+ * @self: the database
+ * @a: one profile, read from the database by the caller
+ * @b: another profile, read from the database by the caller
+ * @out_created: (out) (optional): whether this call created it
+ * @error: a #NatterServerDbError
+ *
+ * As natter_server_db_ensure_direct (), without looking the profiles up
+ * again: the store's writer gets them from the hub's checks, and profiles
+ * are never deleted.
+ *
+ * Returns: the conversation_id, 0 on error
+ */
+gint64
+natter_server_db_ensure_direct_created (NatterServerDb *self,
+                                        const NatterProfile *a,
+                                        const NatterProfile *b,
+                                        gboolean *out_created,
+                                        GError **error)
+{
+  g_return_val_if_fail (NATTER_IS_SERVER_DB (self), 0);
+  g_return_val_if_fail (a != NULL && b != NULL, 0);
+
+  return ensure_direct (self, a, b, FALSE, out_created, error);
+}
+
+static gint64
+ensure_direct (NatterServerDb *self,
+               const NatterProfile *a,
+               const NatterProfile *b,
+               gboolean check_profiles,
+               gboolean *out_created,
+               GError **error)
+{
   gint64 conversation_id;
   g_autofree char *key = NULL;
 
-  g_return_val_if_fail (NATTER_IS_SERVER_DB (self), 0);
-  g_return_val_if_fail (a != NULL && b != NULL, 0);
+  if (out_created != NULL)
+    *out_created = FALSE;
 
   if (natter_profile_equal (a, b)) {
     g_set_error_literal (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_FAILED,
@@ -98,8 +146,9 @@ natter_server_db_ensure_direct (NatterServerDb *self,
   if (conversation_id != 0)
     return conversation_id;
 
-  if (natter_server_db_get_profile_owner (self, a->profile_id, a->profile_type) == 0 ||
-      natter_server_db_get_profile_owner (self, b->profile_id, b->profile_type) == 0) {
+  if (check_profiles &&
+      (natter_server_db_get_profile_owner (self, a->profile_id, a->profile_type) == 0 ||
+       natter_server_db_get_profile_owner (self, b->profile_id, b->profile_type) == 0)) {
     g_set_error_literal (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_NOT_FOUND,
                          "no such profile");
     return 0;
@@ -131,6 +180,8 @@ natter_server_db_ensure_direct (NatterServerDb *self,
   if (!natter_server_db_commit (self, error))
     return 0;
 
+  if (out_created != NULL)
+    *out_created = TRUE;
   return conversation_id;
 
 failed:
@@ -427,6 +478,35 @@ natter_server_db_add_message (NatterServerDb *self,
                               const char *client_msg_id,
                               GError **error)
 {
+  return natter_server_db_add_message_with_sender_event (self, conversation_id, sender, text,
+                                                         client_msg_id, 0, error);
+}
+
+/**
+ * natter_server_db_add_message_with_sender_event:
+ * @self: the database
+ * @conversation_id: the conversation
+ * @sender: who sent it
+ * @text: its text
+ * @client_msg_id: (nullable): the sender's id for it
+ * @sender_event_id: the sender's own event of it, 0 when none
+ * @error: a #NatterServerDbError
+ *
+ * As natter_server_db_add_message (): the store's writer knows the
+ * sender's next event id before it stores the events, and so saves an
+ * UPDATE per message.
+ *
+ * Returns: (transfer full) (nullable): the message as stored
+ */
+NatterMessage *
+natter_server_db_add_message_with_sender_event (NatterServerDb *self,
+                                                gint64 conversation_id,
+                                                const NatterProfile *sender,
+                                                const char *text,
+                                                const char *client_msg_id,
+                                                gint64 sender_event_id,
+                                                GError **error)
+{
   gint64 seq;
   gint64 message_id;
   gint64 now = natter_db_now_ms ();
@@ -464,7 +544,7 @@ natter_server_db_add_message (NatterServerDb *self,
     g_autoptr (NatterDbStmt) stmt = natter_server_db_prepare (
       self,
       "INSERT INTO messages (conversation_id, seq, sender_id, sender_type, text, sent_at,"
-      " client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?);",
+      " client_msg_id, sender_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?);",
       error);
 
     if (stmt == NULL)
@@ -476,6 +556,8 @@ natter_server_db_add_message (NatterServerDb *self,
     sqlite3_bind_int64 (stmt, 6, now);
     if (client_msg_id != NULL)
       sqlite3_bind_text (stmt, 7, client_msg_id, -1, SQLITE_TRANSIENT);
+    if (sender_event_id > 0)
+      sqlite3_bind_int64 (stmt, 8, sender_event_id);
     if (!natter_db_step_done (self, stmt, error))
       goto failed;
     message_id = sqlite3_last_insert_rowid (self->handle);

@@ -38,6 +38,8 @@ struct _NatterServerDb {
   /* Between natter_server_db_begin_reads () and _end_reads (): a deferred
    * transaction holds one read lock for all the reads in it. */
   gboolean in_reads;
+  /* The store's writer calls natter_server_db_catch_up_wal () itself. */
+  gboolean wal_catch_up_deferred;
 };
 
 /* A profile as the key of last_event_ids: the type is interned, so that

@@ -450,7 +450,7 @@ natter_server_db_open (const char *path, GError **error)
   if (!natter_db_exec (self, "PRAGMA journal_mode = WAL;", error) ||
       !natter_db_exec (self, "PRAGMA synchronous = FULL;", error) ||
       !natter_db_exec (self, "PRAGMA foreign_keys = ON;", error) ||
-      !natter_db_exec (self, "PRAGMA cache_size = -16384;", error) ||
+      !natter_db_exec (self, "PRAGMA cache_size = -65536;", error) ||
       !natter_db_exec (self, "PRAGMA mmap_size = 268435456;", error) ||
       !natter_db_exec (self, "PRAGMA temp_store = MEMORY;", error) ||
       !natter_db_exec (self, "PRAGMA journal_size_limit = 67108864;", error) ||
@@ -518,6 +518,28 @@ natter_server_db_get_n_checkpoints (NatterServerDb *self)
     return 0;
 
   return natter_wal_checkpointer_get_n_checkpoints (self->checkpointer);
+}
+
+guint
+natter_server_db_get_n_wal_catch_ups (NatterServerDb *self)
+{
+  g_return_val_if_fail (NATTER_IS_SERVER_DB (self), 0);
+
+  if (self->checkpointer == NULL)
+    return 0;
+
+  return natter_wal_checkpointer_get_n_catch_ups (self->checkpointer);
+}
+
+/* For tests: a WAL of @pages more pages starts a checkpoint (a no-op
+ * without a WAL). */
+void
+natter_server_db_set_checkpoint_threshold (NatterServerDb *self, guint pages)
+{
+  g_return_if_fail (NATTER_IS_SERVER_DB (self));
+
+  if (self->checkpointer != NULL)
+    natter_wal_checkpointer_set_threshold (self->checkpointer, pages);
 }
 
 /**
@@ -728,8 +750,46 @@ natter_server_db_commit (NatterServerDb *self, GError **error)
     natter_db_forget_uncommitted (self);
     return FALSE;
   }
+  if (!self->wal_catch_up_deferred)
+    natter_server_db_catch_up_wal (self, TRUE);
 
   return TRUE;
+}
+
+/**
+ * natter_server_db_catch_up_wal:
+ * @self: the database, outside a transaction
+ * @idle: whether nothing waits for this connection's thread (otherwise it
+ *   only copies once the WAL grew very large)
+ *
+ * After a checkpoint pass of the worker, copies the few frames this
+ * connection committed since, so that its next transaction can rewind the
+ * WAL to its start (natter-wal-checkpointer.c says why). Commits do it
+ * themselves unless natter_server_db_defer_wal_catch_up () was called.
+ */
+void
+natter_server_db_catch_up_wal (NatterServerDb *self, gboolean idle)
+{
+  g_return_if_fail (NATTER_IS_SERVER_DB (self));
+
+  if (self->checkpointer != NULL && self->handle != NULL && self->transaction_depth == 0)
+    natter_wal_checkpointer_catch_up (self->checkpointer, self->handle, idle);
+}
+
+/**
+ * natter_server_db_defer_wal_catch_up:
+ * @self: the database
+ *
+ * Commits leave natter_server_db_catch_up_wal () to the caller, which
+ * calls it when a short pause costs least (the store's writer: after the
+ * turn's callbacks were scheduled).
+ */
+void
+natter_server_db_defer_wal_catch_up (NatterServerDb *self)
+{
+  g_return_if_fail (NATTER_IS_SERVER_DB (self));
+
+  self->wal_catch_up_deferred = TRUE;
 }
 
 void

@@ -34,6 +34,10 @@ gint natter_server_db_get_schema_version (NatterServerDb *self);
 /* WAL checkpoints run so far by the worker thread (none for a database
  * without WAL), for tests and logs. */
 guint natter_server_db_get_n_checkpoints (NatterServerDb *self);
+guint natter_server_db_get_n_wal_catch_ups (NatterServerDb *self);
+void natter_server_db_set_checkpoint_threshold (NatterServerDb *self, guint pages);
+void natter_server_db_catch_up_wal (NatterServerDb *self, gboolean idle);
+void natter_server_db_defer_wal_catch_up (NatterServerDb *self);
 
 /* Groups several writes into one commit (the hub stores a message and its
  * events together, then acks). Nested begin/commit pairs are counted. */
@@ -113,6 +117,13 @@ gint64 natter_server_db_ensure_direct (NatterServerDb *self,
                                        const NatterProfile *a,
                                        const NatterProfile *b,
                                        GError **error);
+/* The same for two profiles the caller read (no lookups), and whether
+ * this call created it. */
+gint64 natter_server_db_ensure_direct_created (NatterServerDb *self,
+                                               const NatterProfile *a,
+                                               const NatterProfile *b,
+                                               gboolean *out_created,
+                                               GError **error);
 NatterConversation *natter_server_db_get_or_create_direct (NatterServerDb *self,
                                                            const NatterProfile *viewer,
                                                            const NatterProfile *other,
@@ -149,6 +160,14 @@ NatterMessage *natter_server_db_add_message (NatterServerDb *self,
                                              const char *text,
                                              const char *client_msg_id,
                                              GError **error);
+/* The same, with the sender's own event id stored at once (0: none). */
+NatterMessage *natter_server_db_add_message_with_sender_event (NatterServerDb *self,
+                                                               gint64 conversation_id,
+                                                               const NatterProfile *sender,
+                                                               const char *text,
+                                                               const char *client_msg_id,
+                                                               gint64 sender_event_id,
+                                                               GError **error);
 /* Oldest first; @before_seq 0 means the newest page. */
 GPtrArray *natter_server_db_list_messages (NatterServerDb *self,
                                            gint64 conversation_id,

@@ -175,6 +175,7 @@ writer_thread (gpointer data)
   g_mutex_lock (&self->lock);
   for (;;) {
     GQueue turn = G_QUEUE_INIT;
+    gboolean idle;
 
     while (g_queue_is_empty (&self->queued) && !self->stopping)
       g_cond_wait (&self->changed, &self->lock);
@@ -186,6 +187,12 @@ writer_thread (gpointer data)
     run_turn (self->writer_db, &turn);
     g_mutex_lock (&self->lock);
     finish_turn_locked (self, &turn);
+    /* The acks of this turn are on their way: a pause costs least now,
+     * and nothing at all when no request waits. */
+    idle = g_queue_is_empty (&self->queued);
+    g_mutex_unlock (&self->lock);
+    natter_server_db_catch_up_wal (self->writer_db, idle);
+    g_mutex_lock (&self->lock);
   }
   g_mutex_unlock (&self->lock);
 
@@ -268,6 +275,7 @@ store_chat_message (NatterServerDb *db, NatterStoreChatMessage *request, GError 
   g_autoptr (NatterFrame) event = NULL;
   g_autofree gint64 *event_ids = NULL;
   guint n = request->participants->len;
+  gint64 expected_sender_event_id;
 
   /* A retry after a reconnect, also one queued behind the first copy:
    * same ack, no second copy, no second event. */
@@ -281,22 +289,21 @@ store_chat_message (NatterServerDb *db, NatterStoreChatMessage *request, GError 
   }
 
   if (request->conversation_id == 0) {
-    request->conversation_id =
-      natter_server_db_find_direct (db, request->sender, request->to_profile);
-    if (request->conversation_id == 0) {
-      request->conversation_id =
-        natter_server_db_ensure_direct (db, request->sender, request->to_profile, error);
-      if (request->conversation_id == 0)
-        return FALSE;
-      request->created = TRUE;
-    }
+    request->conversation_id = natter_server_db_ensure_direct_created (
+      db, request->sender, request->to_profile, &request->created, error);
+    if (request->conversation_id == 0)
+      return FALSE;
   }
 
-  /* The hub checked the attachments; linking them fails the transaction if
-   * another message took one meanwhile (its sender then retries and is
-   * told). */
-  request->message = natter_server_db_add_message (db, request->conversation_id, request->sender,
-                                                   request->text, request->client_msg_id, error);
+  /* The sender's own event comes next in its history (the writer holds
+   * every profile's last event id): stored with the message, no UPDATE
+   * after the events. The hub checked the attachments; linking them fails
+   * the transaction if another message took one meanwhile (its sender then
+   * retries and is told). */
+  expected_sender_event_id = natter_server_db_get_last_event_id (db, request->sender) + 1;
+  request->message = natter_server_db_add_message_with_sender_event (
+    db, request->conversation_id, request->sender, request->text, request->client_msg_id,
+    expected_sender_event_id, error);
   if (request->message == NULL ||
       !natter_server_db_link_attachments (db, request->message, request->attachment_ids, error))
     return FALSE;
@@ -316,9 +323,12 @@ store_chat_message (NatterServerDb *db, NatterStoreChatMessage *request, GError 
       request->sender_event_id = event_ids[i];
   }
 
-  return natter_server_db_set_sender_event_id (db, request->message->message_id,
-                                               request->sender_event_id, error) &&
-         natter_server_db_set_took_part (db, request->conversation_id, request->sender,
+  /* Not the id guessed above (the sender is no participant): set it. */
+  if (request->sender_event_id != expected_sender_event_id &&
+      !natter_server_db_set_sender_event_id (db, request->message->message_id,
+                                             request->sender_event_id, error))
+    return FALSE;
+  return natter_server_db_set_took_part (db, request->conversation_id, request->sender,
                                          &request->took_part, error);
 }
 
@@ -648,6 +658,7 @@ natter_server_sqlite_store_new (NatterServerDb *db, GError **error)
   self->writer_db = natter_server_db_open (path, error);
   if (self->writer_db == NULL)
     return NULL;
+  natter_server_db_defer_wal_catch_up (self->writer_db);
   /* From now on only the writer adds events. */
   db->events_written_elsewhere = TRUE;
   self->thread = g_thread_new ("natter-store", writer_thread, self);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <sqlite3.h>
 
 G_BEGIN_DECLS
 
@@ -15,11 +16,19 @@ NatterWalCheckpointer *
 natter_wal_checkpointer_new (const char *path, guint threshold_pages, GError **error);
 /* Wakes the worker when @wal_pages reached the threshold; never blocks. */
 void natter_wal_checkpointer_notify (NatterWalCheckpointer *self, guint wal_pages);
+/* On the writing thread, outside a transaction: after a pass of the worker,
+ * copies what was committed since, so that the WAL can rewind. */
+void natter_wal_checkpointer_catch_up (NatterWalCheckpointer *self,
+                                       sqlite3 *handle,
+                                       gboolean writer_idle);
 /* Stops the worker (a checkpoint under way finishes first) and closes its
  * connection. */
 void natter_wal_checkpointer_free (NatterWalCheckpointer *self);
 /* How many checkpoints ran, for tests and logs. */
 guint natter_wal_checkpointer_get_n_checkpoints (NatterWalCheckpointer *self);
+void natter_wal_checkpointer_set_threshold (NatterWalCheckpointer *self, guint threshold_pages);
+/* How many times the writing connection copied the rest after a pass. */
+guint natter_wal_checkpointer_get_n_catch_ups (NatterWalCheckpointer *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterWalCheckpointer, natter_wal_checkpointer_free)
 

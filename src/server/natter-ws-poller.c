@@ -87,20 +87,18 @@ update_ready_time (NatterWsPoller *self)
 
   if (self->source == NULL)
     return;
-  if (self->flush_queue.length > 0) {
-    ready = 0;
-  } else {
-    if (self->ping_queue.head != NULL) {
-      gint64 ping = ((NatterWsPollerHandle *) self->ping_queue.head->data)->ping_deadline_us;
+  /* Queued flushes are not a ready time: poller_source_prepare () sees
+   * them. */
+  if (self->ping_queue.head != NULL) {
+    gint64 ping = ((NatterWsPollerHandle *) self->ping_queue.head->data)->ping_deadline_us;
 
-      ready = (ping + PING_BATCH_US - 1) / PING_BATCH_US * PING_BATCH_US;
-    }
-    if (self->close_queue.head != NULL) {
-      gint64 close = ((NatterWsPollerHandle *) self->close_queue.head->data)->close_deadline_us;
+    ready = (ping + PING_BATCH_US - 1) / PING_BATCH_US * PING_BATCH_US;
+  }
+  if (self->close_queue.head != NULL) {
+    gint64 close = ((NatterWsPollerHandle *) self->close_queue.head->data)->close_deadline_us;
 
-      if (ready < 0 || close < ready)
-        ready = close;
-    }
+    if (ready < 0 || close < ready)
+      ready = close;
   }
   if (g_source_get_ready_time (self->source) != ready)
     g_source_set_ready_time (self->source, ready);
@@ -187,7 +185,22 @@ poller_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_dat
   return G_SOURCE_CONTINUE;
 }
 
+/* Frames queued outside a pass (the store's callbacks, other sources) are
+ * written in the next iteration. Always on the main context's own thread,
+ * so a check here is enough: a ready time of 0 would wake the context
+ * through its eventfd, a write and a read for every first frame queued
+ * after a pass. */
+static gboolean
+poller_source_prepare (GSource *source, gint *timeout)
+{
+  NatterWsPoller *self = ((PollerSource *) source)->poller;
+
+  *timeout = -1;
+  return self->flush_queue.length > 0;
+}
+
 static GSourceFuncs poller_source_funcs = {
+  .prepare = poller_source_prepare,
   .dispatch = poller_source_dispatch,
 };
 
@@ -399,8 +412,6 @@ natter_ws_poller_queue_flush (NatterWsPollerHandle *handle)
   self = handle->poller;
   handle->flush_queued = TRUE;
   g_queue_push_tail_link (&self->flush_queue, &handle->flush_link);
-  if (!self->dispatching)
-    update_ready_time (self);
 }
 
 /**
