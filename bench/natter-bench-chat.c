@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "natter-bench-common.h"
+#include "natter-bench-epoll.h"
 #include "natter-bench-server.h"
 #include "natter-protocol.h"
 
@@ -92,6 +93,8 @@ struct _Chat {
   guint n_threads;
   gint64 connect_deadline_us;
   gint64 loop_interval_us;
+  /* The client threads wait with natter_bench_epoll_poll () once connected. */
+  gboolean epoll;
   GMutex mutex;
   GCond cond;
   guint n_threads_connected; /* under mutex */
@@ -456,6 +459,10 @@ chat_thread_run (gpointer user_data)
   go = chat->go;
   g_mutex_unlock (&chat->mutex);
 
+  /* Every connection is up and none opens from here on: the socket set is
+   * fixed, which natter_bench_epoll_poll () needs. */
+  if (chat->epoll)
+    g_main_context_set_poll_func (context, natter_bench_epoll_poll);
   clock = natter_bench_add_clock (50);
   thread->send_stopped_us = chat->send_start_us;
   if (go && thread->n_planned > 0) {
@@ -469,6 +476,7 @@ chat_thread_run (gpointer user_data)
   g_source_destroy (clock);
   g_source_unref (clock);
 
+  g_main_context_set_poll_func (context, NULL);
   natter_bench_close_all (thread->connections, g_get_monotonic_time () + 5 * G_USEC_PER_SEC);
   /* Everything of this context goes before the thread does. */
   for (guint i = 0; i < thread->connections->len; i++) {
@@ -646,6 +654,7 @@ natter_bench_chat_main (int argc, char **argv)
   int concurrency = 8;
   int n_threads = (int) g_get_num_processors ();
   int loop_interval_us = 1000;
+  g_autofree char *poll_name = NULL;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
     { "server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &server_urls,
@@ -682,6 +691,10 @@ natter_bench_chat_main (int argc, char **argv)
       "Start main loop iterations at most every US microseconds while sending, so each reads "
       "many sockets (default 1000; 0: as often as frames come)",
       "US" },
+    { "poll", 0, 0, G_OPTION_ARG_STRING, &poll_name,
+      "How the client threads wait for their sockets once connected: epoll (default) or poll "
+      "(GLib's own, poll (2) over every socket in each iteration)",
+      "epoll|poll" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the results as JSON", NULL },
     { NULL },
   };
@@ -735,6 +748,11 @@ natter_bench_chat_main (int argc, char **argv)
   if (n_clients < 2 || rate <= 0 || duration_s <= 0 || drain_s < 0 || concurrency < 1 ||
       loop_interval_us < 0 || n_threads < 1) {
     g_printerr ("natter-bench chat: needs --clients ≥ 2, --rate > 0, --duration > 0\n");
+    return 2;
+  }
+  if (poll_name != NULL && g_strcmp0 (poll_name, "epoll") != 0 &&
+      g_strcmp0 (poll_name, "poll") != 0) {
+    g_printerr ("natter-bench chat: --poll is epoll or poll, not %s\n", poll_name);
     return 2;
   }
 
@@ -837,6 +855,7 @@ natter_bench_chat_main (int argc, char **argv)
   chat.n_threads = MIN ((guint) n_threads, MAX (chat.users->len, 1));
   chat.threads = g_new0 (ChatThread, chat.n_threads);
   chat.loop_interval_us = loop_interval_us;
+  chat.epoll = g_strcmp0 (poll_name, "poll") != 0;
   for (guint t = 0; t < chat.n_threads; t++) {
     ChatThread *thread = &chat.threads[t];
 
@@ -1030,6 +1049,8 @@ natter_bench_chat_main (int argc, char **argv)
   natter_bench_report_double (&report, "duration_s", "sending time", "s", send_window_us / 1e6);
   natter_bench_report_int (&report, "loop_interval_us", "bench loop interval (us)",
                            loop_interval_us);
+  natter_bench_report_int (&report, "epoll", "client threads wait with epoll (1) or poll (0)",
+                           chat.epoll ? 1 : 0);
   natter_bench_report_int (&report, "sent", "sent", (gint64) chat.n_sent);
   natter_bench_report_double (&report, "sent_per_s", "sent per second", "msg/s",
                               send_window_us > 0 ? chat.n_sent * 1e6 / send_window_us : 0);

@@ -566,6 +566,50 @@ test_third_ringing_call_is_busy (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (after->client_call_id, ==, "call-4");
 }
 
+/* A closed WebSocket gives its slot of --max-connections-per-address
+ * back at once: the request guard looks at WebSockets only every tenth
+ * sweep, but an address at its limit is counted again on the spot. */
+static const char *const per_address_args[] = { "--max-connections-per-address", "8", NULL };
+
+static void
+test_closed_websocket_frees_its_address_slot (Fixture *fixture, gconstpointer data)
+{
+  const char *url = natter_test_server_get_url (fixture->server);
+  gint64 profile_id = fixture->alice->profile->profile_id;
+  g_autoptr (GPtrArray) open =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_test_ws_free);
+  NatterTestWs *ws;
+  guint status = 0;
+  gint64 deadline;
+
+  /* Up to the limit (the set-up's HTTP connections may hold some). */
+  for (;;) {
+    ws = natter_test_ws_connect (url, profile_id, "tutor", fixture->alice->token, NULL, 0, &status);
+    if (ws == NULL)
+      break;
+    g_ptr_array_add (open, ws);
+    g_assert_cmpuint (open->len, <=, 8);
+  }
+  g_assert_cmpuint (status, ==, 429);
+  g_assert_cmpuint (open->len, >=, 1);
+
+  /* One closes; the next upgrade is let in long before a sweep of every
+   * connection would have noticed (10 s). */
+  natter_test_ws_close (g_ptr_array_index (open, 0));
+  g_assert_cmpuint (natter_test_ws_wait_closed (g_ptr_array_index (open, 0), 5000), !=, 0);
+  g_ptr_array_remove_index (open, 0);
+  deadline = g_get_monotonic_time () + natter_test_scale_ms (3000) * (gint64) 1000;
+  for (;;) {
+    ws = natter_test_ws_connect (url, profile_id, "tutor", fixture->alice->token, NULL, 0, &status);
+    if (ws != NULL)
+      break;
+    g_assert_cmpuint (status, ==, 429);
+    g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    natter_test_iterate_until (g_get_monotonic_time () + 50 * 1000);
+  }
+  g_ptr_array_add (open, ws);
+}
+
 static const char *const invitation_rate_args[] = { "--call-invitations-per-minute", "3",
                                                     "--max-ringing-calls", "100", NULL };
 
@@ -960,6 +1004,8 @@ main (int argc, char **argv)
   ADD ("mark-read-that-does-not-advance", NULL, test_mark_read_that_does_not_advance);
   ADD ("typing-is-limited", NULL, test_typing_is_limited);
   ADD ("third-ringing-call-is-busy", NULL, test_third_ringing_call_is_busy);
+  ADD ("closed-websocket-frees-its-address-slot", per_address_args,
+       test_closed_websocket_frees_its_address_slot);
   ADD ("invitations-per-minute", invitation_rate_args, test_invitations_per_minute);
   ADD ("kept-candidates-are-capped", candidate_args, test_kept_candidates_are_capped);
   ADD ("missed-calls-while-away-are-one-event", NULL, test_missed_calls_while_away_are_one_event);

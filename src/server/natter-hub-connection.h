@@ -44,6 +44,7 @@ gboolean natter_hub_connection_is_open (NatterHubConnection *self);
 /* Closes the connection when it was silent for too long (the hub calls this
  * from its one watchdog timer); FALSE when it did. */
 gboolean natter_hub_connection_check_alive (NatterHubConnection *self, gint64 now_us);
+gboolean natter_hub_connection_needs_check (NatterHubConnection *self, gint64 now_us);
 
 /* Sends an already serialized frame; @type labels the metrics. Does nothing
  * once the connection is closing. */

@@ -18,6 +18,9 @@
 #define LINGER_MS 1000
 #define LINGER_MAX_BYTES (1024 * 1024)
 #define LINGER_BUFFER_BYTES (16 * 1024)
+/* Every this many sweeps, one looks at every connection for a closed
+ * socket; the others only at connections with a deadline. */
+#define FULL_SWEEP_EVERY 10
 
 /* One TCP connection, from its first request-started until its socket is
  * closed (a WebSocket keeps it open after the upgrade). libsoup 3.2 may
@@ -38,6 +41,11 @@ struct _NatterRequestGuard {
   NatterRequestCheckFunc check;
   gpointer check_data;
   GHashTable *connections; /* GSocket * -> GuardedConnection (owned) */
+  /* The connections with a deadline: WebSockets have none, and a sweep
+   * that walked them all every second cost 10,000 idle ones more than
+   * everything else they do. */
+  GHashTable *timed; /* set of GuardedConnection (not owned) */
+  guint n_sweeps;
   GHashTable *per_address; /* address -> GPtrArray of its GuardedConnection (not owned) */
   guint sweep_id;
 };
@@ -53,7 +61,19 @@ guarded_connection_free (GuardedConnection *connection)
 }
 
 static void
-forget_connection (NatterRequestGuard *self, GuardedConnection *connection)
+set_deadline (NatterRequestGuard *self, GuardedConnection *connection, gint64 deadline_us)
+{
+  connection->deadline_us = deadline_us;
+  if (deadline_us != 0)
+    g_hash_table_add (self->timed, connection);
+  else
+    g_hash_table_remove (self->timed, connection);
+}
+
+/* Out of the per-address count and the table, which frees it; the caller
+ * took it out of timed. */
+static void
+drop_connection (NatterRequestGuard *self, GuardedConnection *connection)
 {
   GPtrArray *same_address = g_hash_table_lookup (self->per_address, connection->address);
 
@@ -63,6 +83,13 @@ forget_connection (NatterRequestGuard *self, GuardedConnection *connection)
       g_hash_table_remove (self->per_address, connection->address);
   }
   g_hash_table_remove (self->connections, connection->socket);
+}
+
+static void
+forget_connection (NatterRequestGuard *self, GuardedConnection *connection)
+{
+  g_hash_table_remove (self->timed, connection);
+  drop_connection (self, connection);
 }
 
 /* Open connections of @address. The sweep notices closed ones within a
@@ -280,7 +307,7 @@ on_got_headers (SoupServerMessage *msg, gpointer user_data)
   guint status;
 
   if (connection != NULL)
-    connection->deadline_us = 0;
+    set_deadline (self, connection, 0);
 
   has_body =
     encoding == SOUP_ENCODING_CHUNKED || (encoding == SOUP_ENCODING_CONTENT_LENGTH && length > 0);
@@ -353,8 +380,9 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_da
       }
       g_ptr_array_add (same_address, connection);
     }
-    connection->deadline_us =
-      g_get_monotonic_time () + (gint64) self->config->header_timeout_s * G_USEC_PER_SEC;
+    set_deadline (self, connection,
+                  g_get_monotonic_time () +
+                    (gint64) self->config->header_timeout_s * G_USEC_PER_SEC);
     connection->idle = FALSE;
   }
 
@@ -370,8 +398,8 @@ on_request_done (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
   GuardedConnection *connection = lookup_connection (self, msg);
 
   if (connection != NULL) {
-    connection->deadline_us =
-      g_get_monotonic_time () + (gint64) self->config->idle_timeout_s * G_USEC_PER_SEC;
+    set_deadline (self, connection,
+                  g_get_monotonic_time () + (gint64) self->config->idle_timeout_s * G_USEC_PER_SEC);
     connection->idle = TRUE;
   }
 }
@@ -389,24 +417,43 @@ on_sweep (gpointer user_data)
   GHashTableIter iter;
   gpointer value;
 
-  g_hash_table_iter_init (&iter, self->connections);
-  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+  g_hash_table_iter_init (&iter, self->timed);
+  while (g_hash_table_iter_next (&iter, &value, NULL)) {
     GuardedConnection *connection = value;
 
-    if (connection->deadline_us != 0 && connection->deadline_us <= now) {
+    if (connection->deadline_us <= now) {
       natter_metrics_inc (self->metrics, "natter_http_timeouts_total", NULL, NULL);
       if (connection->idle)
         g_socket_close (connection->socket, NULL);
       else
         g_socket_shutdown (connection->socket, TRUE, TRUE, NULL);
-      connection->deadline_us = 0;
+      /* Kept here until libsoup closes it after the shutdown. */
+      connection->deadline_us = G_MAXINT64;
     }
+    if (g_socket_is_closed (connection->socket)) {
+      connection->deadline_us = 0;
+      g_hash_table_iter_remove (&iter);
+      drop_connection (self, connection);
+    }
+  }
+
+  /* The others (WebSockets above all) are looked at less often: a closed
+   * one leaves the table here, or at once when its address is at its limit
+   * (count_open ()). */
+  if (++self->n_sweeps < FULL_SWEEP_EVERY)
+    return G_SOURCE_CONTINUE;
+  self->n_sweeps = 0;
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    GuardedConnection *connection = value;
+
     if (g_socket_is_closed (connection->socket)) {
       GPtrArray *same_address = g_hash_table_lookup (self->per_address, connection->address);
 
       g_ptr_array_remove_fast (same_address, connection);
       if (same_address->len == 0)
         g_hash_table_remove (self->per_address, connection->address);
+      g_hash_table_remove (self->timed, connection);
       g_hash_table_iter_remove (&iter);
     }
   }
@@ -421,6 +468,7 @@ natter_request_guard_dispose (GObject *object)
 
   g_clear_handle_id (&self->sweep_id, g_source_remove);
   g_clear_pointer (&self->per_address, g_hash_table_unref);
+  g_clear_pointer (&self->timed, g_hash_table_unref);
   g_clear_pointer (&self->connections, g_hash_table_unref);
   g_clear_object (&self->metrics);
 
@@ -440,6 +488,7 @@ natter_request_guard_init (NatterRequestGuard *self)
 {
   self->connections =
     g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) guarded_connection_free);
+  self->timed = g_hash_table_new (NULL, NULL);
   self->per_address =
     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
 }

@@ -137,6 +137,13 @@ poller_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_dat
   gint64 now_us;
   int n;
 
+  /* A handler that iterates the main context does not start a second
+   * pass inside this one (the outer pass sets the ready time when it
+   * ends). */
+  if (self->dispatching) {
+    g_source_set_ready_time (source, -1);
+    return G_SOURCE_CONTINUE;
+  }
   g_object_ref (self);
   self->dispatching = TRUE;
 
@@ -153,11 +160,21 @@ poller_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_dat
   now_us = g_get_monotonic_time ();
   while (self->ping_queue.head != NULL) {
     NatterWsPollerHandle *handle = self->ping_queue.head->data;
+    gboolean flush_was_queued = handle->flush_queued;
 
     if (handle->ping_deadline_us > now_us)
       break;
     g_queue_unlink (&self->ping_queue, &handle->ping_link);
     natter_ws_transport_ping_due (handle->transport, now_us);
+    /* A ping on an idle connection leaves at once rather than at the end
+     * of the pass: its framing state is made for it and freed right after,
+     * so a second's batch of pings reuses one block of memory instead of
+     * holding (and faulting in) one per connection until the pass ends. */
+    if (!flush_was_queued && handle->flush_queued && !handle->removed) {
+      g_queue_unlink (&self->flush_queue, &handle->flush_link);
+      handle->flush_queued = FALSE;
+      natter_ws_transport_flush (handle->transport);
+    }
   }
   while (self->close_queue.head != NULL) {
     NatterWsPollerHandle *handle = self->close_queue.head->data;
@@ -294,6 +311,12 @@ natter_ws_poller_new (GMainContext *context, GError **error)
   self->source = g_source_new (&poller_source_funcs, sizeof (PollerSource));
   ((PollerSource *) self->source)->poller = self;
   g_source_set_static_name (self->source, "natter-ws-poller");
+  /* GLib blocks a source that cannot recurse while it dispatches, which
+   * removes its fd from the poll set and adds it back after: two writes to
+   * the context's wakeup eventfd per pass, and an extra loop iteration to
+   * read them (most of an idle server's wake-ups). The pass guards against
+   * re-entry itself. */
+  g_source_set_can_recurse (self->source, TRUE);
   g_source_add_unix_fd (self->source, self->epoll_fd, G_IO_IN);
   g_source_attach (self->source, context != NULL ? context : g_main_context_get_thread_default ());
 
