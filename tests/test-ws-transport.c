@@ -33,7 +33,14 @@ typedef struct {
   gushort close_code;
   /* Texts sent back for each message, all from one handler call. */
   guint echoes;
+  /* With it, the first message's handler iterates the main context as the
+   * PostgreSQL store's flush does, and counts the iterations that
+   * dispatched something. */
+  gboolean nest;
+  guint nested_dispatches;
 } Fixture;
+
+static void client_send (Fixture *fixture, gboolean fin, guint opcode, const char *data, gsize n);
 
 static void
 on_message (gpointer user_data, gboolean text, const guint8 *data, gsize length)
@@ -46,6 +53,16 @@ on_message (gpointer user_data, gboolean text, const guint8 *data, gsize length)
     g_autofree char *echo = g_strdup_printf ("echo %u", i);
 
     natter_ws_transport_send_text (fixture->transport, echo, strlen (echo));
+  }
+  if (fixture->nest) {
+    fixture->nest = FALSE;
+    /* The epoll set becomes readable while this pass runs. */
+    client_send (fixture, TRUE, 0x1, "during", 6);
+    for (guint i = 0; i < 100; i++) {
+      if (g_main_context_iteration (NULL, FALSE))
+        fixture->nested_dispatches++;
+      g_usleep (100);
+    }
   }
 }
 
@@ -412,6 +429,28 @@ test_framing_state_only_while_needed (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (fixture->closed, ==, 0);
 }
 
+/* A handler that iterates the main context inside the poller's pass: the
+ * nested iterations do not spin on the still-readable epoll set or on the
+ * frames the pass has queued (at most one dispatch, which takes the set out
+ * of the poll); the pass writes its frames and the next one reads what
+ * came meanwhile. */
+static void
+test_nested_iteration (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *echo = NULL;
+
+  fixture->echoes = 1;
+  fixture->nest = TRUE;
+  client_send (fixture, TRUE, 0x1, "first", 5);
+  g_assert_cmpuint (client_read_frame (fixture, &echo), ==, 0x1);
+  g_assert_cmpstr (echo, ==, "echo 0");
+  natter_test_wait_until (fixture->messages->len == 2, 5000);
+  g_assert_cmpstr (g_ptr_array_index (fixture->messages, 0), ==, "t:first");
+  g_assert_cmpstr (g_ptr_array_index (fixture->messages, 1), ==, "t:during");
+  g_assert_cmpuint (fixture->nested_dispatches, <=, 1);
+  g_assert_true (natter_ws_transport_is_open (fixture->transport));
+}
+
 /* Aborting closes the socket at once, without a handshake. */
 static void
 test_abort (Fixture *fixture, gconstpointer data)
@@ -442,6 +481,7 @@ main (int argc, char **argv)
   ADD ("keepalive", 1, test_keepalive);
   ADD ("abort", 0, test_abort);
   ADD ("framing-state-only-while-needed", 0, test_framing_state_only_while_needed);
+  ADD ("nested-iteration", 0, test_nested_iteration);
 #undef ADD
 
   return g_test_run ();

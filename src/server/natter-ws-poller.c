@@ -67,6 +67,10 @@ struct _NatterWsPoller {
    * same batch, so they are freed when it ends. */
   GPtrArray *removed;
   gboolean dispatching;
+  gpointer epoll_tag;
+  /* A nested iteration found the epoll set readable during a pass: it is
+   * left out of the poll until the pass ends. */
+  gboolean epoll_paused;
 
   guint8 *write_buffer;
 };
@@ -138,10 +142,15 @@ poller_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_dat
   int n;
 
   /* A handler that iterates the main context does not start a second
-   * pass inside this one (the outer pass sets the ready time when it
-   * ends). */
+   * pass inside this one, nor spin in it: the epoll set stays readable
+   * until the outer pass reads it, so it leaves the poll until then (the
+   * outer pass also sets the ready time when it ends). */
   if (self->dispatching) {
     g_source_set_ready_time (source, -1);
+    if (!self->epoll_paused) {
+      g_source_modify_unix_fd (source, self->epoll_tag, 0);
+      self->epoll_paused = TRUE;
+    }
     return G_SOURCE_CONTINUE;
   }
   g_object_ref (self);
@@ -195,6 +204,10 @@ poller_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_dat
   }
 
   self->dispatching = FALSE;
+  if (self->epoll_paused) {
+    g_source_modify_unix_fd (source, self->epoll_tag, G_IO_IN);
+    self->epoll_paused = FALSE;
+  }
   g_ptr_array_set_size (self->removed, 0);
   update_ready_time (self);
   g_object_unref (self);
@@ -213,7 +226,8 @@ poller_source_prepare (GSource *source, gint *timeout)
   NatterWsPoller *self = ((PollerSource *) source)->poller;
 
   *timeout = -1;
-  return self->flush_queue.length > 0;
+  /* During a pass (a nested iteration), its end writes them. */
+  return self->flush_queue.length > 0 && !self->dispatching;
 }
 
 static GSourceFuncs poller_source_funcs = {
@@ -317,7 +331,7 @@ natter_ws_poller_new (GMainContext *context, GError **error)
    * read them (most of an idle server's wake-ups). The pass guards against
    * re-entry itself. */
   g_source_set_can_recurse (self->source, TRUE);
-  g_source_add_unix_fd (self->source, self->epoll_fd, G_IO_IN);
+  self->epoll_tag = g_source_add_unix_fd (self->source, self->epoll_fd, G_IO_IN);
   g_source_attach (self->source, context != NULL ? context : g_main_context_get_thread_default ());
 
   return g_steal_pointer (&self);
