@@ -392,6 +392,24 @@ test_sidebar_drawn_after_burst (Fixture *fixture, gconstpointer data)
     g_assert_cmpfloat (bounds.origin.y, <, carol_bounds.origin.y);
   }
 
+  /* And the sidebar still shows it as the open one: moving it to the top
+   * must not drop the selection. */
+  {
+    GtkSingleSelection *selection = GTK_SINGLE_SELECTION (
+      gtk_list_view_get_model (GTK_LIST_VIEW (template_child (window, "conversation_list_view"))));
+    NatterConversationItem *selected = gtk_single_selection_get_selected_item (selection);
+    GtkWidget *row = GTK_WIDGET (find_row_under (sidebar, fixture->conversation_id));
+
+    g_assert_nonnull (selected);
+    g_assert_cmpint (natter_conversation_item_get_conversation_id (selected), ==,
+                     fixture->conversation_id);
+    g_assert_true (gtk_widget_get_state_flags (gtk_widget_get_parent (row)) &
+                   GTK_STATE_FLAG_SELECTED);
+    g_assert_false (gtk_widget_get_state_flags (gtk_widget_get_parent (
+                      GTK_WIDGET (find_row_under (sidebar, carol_conversation)))) &
+                    GTK_STATE_FLAG_SELECTED);
+  }
+
   /* The header's buttons too. */
   g_assert_true (gtk_widget_compute_bounds (template_child (window, "sidebar_header_bar"),
                                             GTK_WIDGET (window), &bounds));

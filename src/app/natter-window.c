@@ -393,9 +393,48 @@ on_conversation_menu_action (GtkWidget *widget, const char *action_name, GVarian
     popup_row_menu (self, row, -1, -1);
 }
 
+/* A conversation that moves to the top is removed and inserted again, and
+ * GtkSingleSelection drops the selection with the removed item: find the
+ * open conversation's new place, so the sidebar keeps showing which one is
+ * open (or none while a search hides it). */
+static void
+select_open_conversation (NatterWindow *self)
+{
+  NatterConversationItem *open = natter_chat_view_get_conversation (self->chat_view);
+  GListModel *model = G_LIST_MODEL (self->filtered);
+  guint n_items = g_list_model_get_n_items (model);
+  guint selected;
+  gint64 open_id;
+
+  if (open == NULL)
+    return;
+
+  /* By position: after a removal GTK 4.8 can keep the removed item as the
+   * selected item while its position already names another. */
+  open_id = natter_conversation_item_get_conversation_id (open);
+  selected = gtk_single_selection_get_selected (self->selection);
+  if (selected < n_items) {
+    g_autoptr (NatterConversationItem) item = g_list_model_get_item (model, selected);
+
+    if (natter_conversation_item_get_conversation_id (item) == open_id)
+      return;
+  }
+
+  for (guint i = 0; i < n_items; i++) {
+    g_autoptr (NatterConversationItem) item = g_list_model_get_item (model, i);
+
+    if (natter_conversation_item_get_conversation_id (item) == open_id) {
+      gtk_single_selection_set_selected (self->selection, i);
+      return;
+    }
+  }
+  gtk_single_selection_set_selected (self->selection, GTK_INVALID_LIST_POSITION);
+}
+
 static void
 on_conversations_changed (NatterWindow *self)
 {
+  select_open_conversation (self);
   update_sidebar_page (self);
 }
 
@@ -686,7 +725,9 @@ natter_window_constructed (GObject *object)
   gtk_single_selection_set_selected (self->selection, GTK_INVALID_LIST_POSITION);
   gtk_list_view_set_model (self->conversation_list_view, GTK_SELECTION_MODEL (self->selection));
 
-  g_signal_connect_object (self->filtered, "items-changed", G_CALLBACK (on_conversations_changed),
+  /* The selection's own signal: it comes after the selection has followed the
+   * change, which the filter model's may not. */
+  g_signal_connect_object (self->selection, "items-changed", G_CALLBACK (on_conversations_changed),
                            self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->client, "notify::conversations",
                            G_CALLBACK (on_client_conversations_changed), self, G_CONNECT_SWAPPED);
