@@ -56,9 +56,11 @@ typedef struct {
   Chat *chat;
   guint id;
   GThread *thread;
-  NatterBench bench;      /* this thread's session and errors */
-  GPtrArray *connections; /* NatterBenchConnection, unowned */
-  GArray *senders;        /* guint32: slots in chat->live of this thread's live clients */
+  NatterBench bench;                  /* this thread's session and errors */
+  GPtrArray *connections;             /* NatterBenchConnection, unowned */
+  NatterBenchContextSet *context_set; /* --iterate ready */
+  GPtrArray *member_contexts;         /* GMainContext: the set's members */
+  GArray *senders; /* guint32: slots in chat->live of this thread's live clients */
   GRand *rand;
   guint connected;
   int sending_finished; /* atomic */
@@ -78,6 +80,7 @@ typedef struct {
   guint64 n_frames_in;
   guint64 n_foreign;
   gint64 last_delivery_us;
+  guint64 n_visits; /* member contexts visited from go to stop */
 } ChatThread;
 
 struct _Chat {
@@ -95,6 +98,15 @@ struct _Chat {
   gint64 loop_interval_us;
   /* The client threads wait with natter_bench_epoll_poll () once connected. */
   gboolean epoll;
+  /* --iterate ready: each client thread runs its connections in small
+   * contexts, group_size connections each, and visits only the ready ones
+   * (natter-bench-context-set.c); all: in its own context, every iteration
+   * over every connection. */
+  gboolean iterate_ready;
+  guint group_size;
+  /* --pairs: each client sends to its fixed partner (live slots 2k and
+   * 2k + 1), not to a random client. */
+  gboolean pairs;
   GMutex mutex;
   GCond cond;
   guint n_threads_connected; /* under mutex */
@@ -119,6 +131,7 @@ struct _Chat {
   guint64 n_frames_in;
   guint64 n_foreign;
   gint64 last_delivery_us;
+  guint64 n_visits;
 
   gint64 drain_us;
   guint64 drain_settled;
@@ -334,7 +347,7 @@ send_one (ChatThread *thread, gint64 now_us)
   guint n_live = chat->live->len;
   guint32 sender_slot =
     g_array_index (thread->senders, guint32, (guint) (thread->n_sent % thread->senders->len));
-  guint32 recipient_slot = (guint32) g_rand_int_range (thread->rand, 0, (gint32) n_live - 1);
+  guint32 recipient_slot;
   NatterBenchConnection *sender;
   NatterBenchConnection *recipient;
   ChatRecord *record;
@@ -342,12 +355,22 @@ send_one (ChatThread *thread, gint64 now_us)
   guint64 index = thread->n_sent++ * chat->n_threads + thread->id;
 
   /* Round robin over senders spreads the rate evenly (each stays under the
-   * per-connection limit); the recipient is any other client, on any thread. */
-  if (recipient_slot >= sender_slot)
-    recipient_slot++;
+   * per-connection limit); the recipient is any other client, on any thread,
+   * or with --pairs its partner: slot 2k with 2k + 1 (an odd last one with
+   * the one before it), so each pair's conversation exists after its first
+   * message. */
+  if (chat->pairs) {
+    recipient_slot = sender_slot ^ 1;
+    if (recipient_slot >= n_live)
+      recipient_slot = sender_slot - 1;
+  } else {
+    recipient_slot = (guint32) g_rand_int_range (thread->rand, 0, (gint32) n_live - 1);
+    if (recipient_slot >= sender_slot)
+      recipient_slot++;
+  }
   /* Over several nodes, every other message goes to a client on another
    * node: half the deliveries cross nodes, half stay on one. */
-  if (chat->n_nodes > 1) {
+  if (chat->n_nodes > 1 && !chat->pairs) {
     guint32 sender_index = g_array_index (chat->live, guint32, sender_slot);
     gboolean want_cross = index % 2 == 1;
 
@@ -389,7 +412,9 @@ send_one (ChatThread *thread, gint64 now_us)
   }
 
   record->sent_us = now_us;
+  natter_bench_connection_enter (sender);
   soup_websocket_connection_send_text (sender->websocket, frame);
+  natter_bench_connection_leave (sender);
 }
 
 static gboolean
@@ -448,6 +473,28 @@ chat_thread_run (gpointer user_data)
     "timeout", 0, "idle-timeout", 0, "user-agent", "natter-bench/" PACKAGE_VERSION, NULL);
   soup_session_set_proxy_resolver (thread->bench.session, NULL);
 
+  /* Each group of connections gets a context of its own before it
+   * connects: libsoup attaches a WebSocket's sources to the thread-default
+   * context, so the handshake runs there and the WebSocket stays. */
+  if (chat->iterate_ready) {
+    GMainContext *member = NULL;
+
+    thread->context_set = natter_bench_context_set_new ();
+    g_source_attach ((GSource *) thread->context_set, context);
+    thread->member_contexts = g_ptr_array_new ();
+    for (guint i = 0; i < thread->connections->len; i++) {
+      NatterBenchConnection *connection = g_ptr_array_index (thread->connections, i);
+
+      if (i % chat->group_size == 0) {
+        member = g_main_context_new ();
+        natter_bench_context_set_add (thread->context_set, member);
+        g_ptr_array_add (thread->member_contexts, member);
+      }
+      connection->context = member;
+      connection->context_set = thread->context_set;
+    }
+  }
+
   thread->connected =
     natter_bench_connect_all (&thread->bench, thread->connections, chat->connect_deadline_us);
 
@@ -464,6 +511,8 @@ chat_thread_run (gpointer user_data)
   if (chat->epoll)
     g_main_context_set_poll_func (context, natter_bench_epoll_poll);
   clock = natter_bench_add_clock (50);
+  if (thread->context_set != NULL)
+    thread->n_visits = natter_bench_context_set_get_visits (thread->context_set);
   thread->send_stopped_us = chat->send_start_us;
   if (go && thread->n_planned > 0) {
     thread->send_timer = g_timeout_source_new (SEND_TICK_MS);
@@ -473,6 +522,8 @@ chat_thread_run (gpointer user_data)
   }
   g_atomic_int_set (&thread->sending_finished, 1);
   natter_bench_iterate_until (chat_stopped, chat, G_MAXINT64, chat->loop_interval_us);
+  if (thread->context_set != NULL)
+    thread->n_visits = natter_bench_context_set_get_visits (thread->context_set) - thread->n_visits;
   g_source_destroy (clock);
   g_source_unref (clock);
 
@@ -488,6 +539,28 @@ chat_thread_run (gpointer user_data)
     }
   }
   g_clear_object (&thread->bench.session);
+  for (guint i = 0; thread->member_contexts != NULL && i < thread->member_contexts->len; i++) {
+    GMainContext *member = g_ptr_array_index (thread->member_contexts, i);
+
+    natter_bench_context_set_remove (thread->context_set, member);
+    g_main_context_push_thread_default (member);
+    while (g_main_context_iteration (member, FALSE))
+      ;
+    g_main_context_pop_thread_default (member);
+    g_main_context_unref (member);
+  }
+  g_clear_pointer (&thread->member_contexts, g_ptr_array_unref);
+  for (guint i = 0; i < thread->connections->len; i++) {
+    NatterBenchConnection *connection = g_ptr_array_index (thread->connections, i);
+
+    connection->context = NULL;
+    connection->context_set = NULL;
+  }
+  if (thread->context_set != NULL) {
+    g_source_destroy ((GSource *) thread->context_set);
+    g_source_unref ((GSource *) thread->context_set);
+    thread->context_set = NULL;
+  }
   while (g_main_context_iteration (context, FALSE))
     ;
   g_main_context_pop_thread_default (context);
@@ -655,6 +728,9 @@ natter_bench_chat_main (int argc, char **argv)
   int n_threads = (int) g_get_num_processors ();
   int loop_interval_us = 1000;
   g_autofree char *poll_name = NULL;
+  g_autofree char *iterate_name = NULL;
+  int group_size = 0;
+  gboolean pairs = FALSE;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
     { "server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &server_urls,
@@ -695,6 +771,18 @@ natter_bench_chat_main (int argc, char **argv)
       "How the client threads wait for their sockets once connected: epoll (default) or poll "
       "(GLib's own, poll (2) over every socket in each iteration)",
       "epoll|poll" },
+    { "iterate", 0, 0, G_OPTION_ARG_STRING, &iterate_name,
+      "What a client thread's main-loop iteration visits: ready (default: each connection, or "
+      "--group-size of them, in a main context of its own; only the contexts epoll reports "
+      "ready or with a timeout due) or all (one context per thread, every connection's sources "
+      "in every iteration)",
+      "ready|all" },
+    { "group-size", 0, 0, G_OPTION_ARG_INT, &group_size,
+      "With --iterate ready, connections per context (default: 1, more when the open file "
+      "limit cannot hold a wake-up descriptor per connection)",
+      "N" },
+    { "pairs", 0, 0, G_OPTION_ARG_NONE, &pairs,
+      "Each client sends to a fixed partner (default: to a random client each message)", NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the results as JSON", NULL },
     { NULL },
   };
@@ -721,6 +809,7 @@ natter_bench_chat_main (int argc, char **argv)
   guint64 max_planned = 0;
   guint connected;
   guint n_accounts;
+  guint64 fd_limit;
   int status;
 
   context = g_option_context_new ("- chat load: N clients sending at R messages/s");
@@ -755,14 +844,32 @@ natter_bench_chat_main (int argc, char **argv)
     g_printerr ("natter-bench chat: --poll is epoll or poll, not %s\n", poll_name);
     return 2;
   }
+  if (iterate_name != NULL && g_strcmp0 (iterate_name, "ready") != 0 &&
+      g_strcmp0 (iterate_name, "all") != 0) {
+    g_printerr ("natter-bench chat: --iterate is ready or all, not %s\n", iterate_name);
+    return 2;
+  }
+  if (group_size < 0) {
+    g_printerr ("natter-bench chat: --group-size is at least 1\n");
+    return 2;
+  }
 
   /* Before a server of our own starts, so that it inherits the limit: one
    * descriptor per client, on both sides. */
-  if (natter_bench_raise_fd_limit () < (guint64) n_clients + 64) {
+  fd_limit = natter_bench_raise_fd_limit ();
+  if (fd_limit < (guint64) n_clients + 64) {
     g_printerr ("natter-bench chat: the open file limit is too low for %d clients"
                 " (raise the hard limit: ulimit -Hn)\n",
                 n_clients);
     return 2;
+  }
+  /* A context holds a wake-up eventfd: one per connection when the limit
+   * has room for them beside the sockets, else shared by a few. */
+  if (group_size == 0) {
+    guint64 spare = fd_limit - (guint64) n_clients - 64;
+
+    group_size =
+      spare >= (guint64) n_clients ? 1 : (int) ((n_clients + spare - 1) / MAX (spare, 1));
   }
   if (server_cpus != NULL && !natter_bench_server_set_cpus (server_cpus, &error)) {
     g_printerr ("natter-bench chat: %s\n", error->message);
@@ -856,6 +963,9 @@ natter_bench_chat_main (int argc, char **argv)
   chat.threads = g_new0 (ChatThread, chat.n_threads);
   chat.loop_interval_us = loop_interval_us;
   chat.epoll = g_strcmp0 (poll_name, "poll") != 0;
+  chat.iterate_ready = g_strcmp0 (iterate_name, "all") != 0;
+  chat.group_size = (guint) group_size;
+  chat.pairs = pairs;
   for (guint t = 0; t < chat.n_threads; t++) {
     ChatThread *thread = &chat.threads[t];
 
@@ -987,6 +1097,7 @@ natter_bench_chat_main (int argc, char **argv)
     chat.n_failed += thread->n_failed;
     chat.n_frames_in += thread->n_frames_in;
     chat.n_foreign += thread->n_foreign;
+    chat.n_visits += thread->n_visits;
     chat.last_delivery_us = MAX (chat.last_delivery_us, thread->last_delivery_us);
     natter_bench_errors_merge (&chat.bench.errors, &thread->bench.errors);
   }
@@ -1051,6 +1162,18 @@ natter_bench_chat_main (int argc, char **argv)
                            loop_interval_us);
   natter_bench_report_int (&report, "epoll", "client threads wait with epoll (1) or poll (0)",
                            chat.epoll ? 1 : 0);
+  natter_bench_report_int (&report, "iterate_ready",
+                           "client threads visit ready contexts (1) or all connections (0)",
+                           chat.iterate_ready ? 1 : 0);
+  natter_bench_report_int (&report, "connections_per_context", "connections per context",
+                           chat.iterate_ready
+                             ? chat.group_size
+                             : (chat.connections->len + chat.n_threads - 1) / chat.n_threads);
+  natter_bench_report_double (&report, "context_visits_per_message",
+                              "contexts visited per message (--iterate ready)", "",
+                              (double) chat.n_visits / MAX (chat.n_delivered, 1));
+  natter_bench_report_int (&report, "pairs", "fixed partners (1) or random recipients (0)",
+                           chat.pairs ? 1 : 0);
   natter_bench_report_int (&report, "sent", "sent", (gint64) chat.n_sent);
   natter_bench_report_double (&report, "sent_per_s", "sent per second", "msg/s",
                               send_window_us > 0 ? chat.n_sent * 1e6 / send_window_us : 0);

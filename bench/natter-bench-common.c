@@ -599,8 +599,12 @@ connector_start_more (Connector *connector)
 
     connection->started_us = g_get_monotonic_time ();
     connector->in_flight++;
+    /* The handshake, its callback and the WebSocket belong to the
+     * connection's context. */
+    natter_bench_connection_enter (connection);
     soup_session_websocket_connect_async (bench->session, message, NULL, NULL, G_PRIORITY_DEFAULT,
                                           NULL, on_websocket_connected, connection);
+    natter_bench_connection_leave (connection);
   }
 }
 
@@ -700,13 +704,40 @@ natter_bench_close_all (GPtrArray *connections, gint64 deadline_us)
     NatterBenchConnection *connection = g_ptr_array_index (connections, i);
 
     if (connection->websocket != NULL &&
-        soup_websocket_connection_get_state (connection->websocket) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_get_state (connection->websocket) == SOUP_WEBSOCKET_STATE_OPEN) {
+      natter_bench_connection_enter (connection);
       soup_websocket_connection_close (connection->websocket, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+      natter_bench_connection_leave (connection);
+    }
   }
 
   clock = natter_bench_add_clock (50);
   natter_bench_iterate_until (all_closed, connections, deadline_us, 0);
   remove_clock (clock);
+}
+
+/**
+ * natter_bench_connection_enter:
+ * @connection: a connection
+ *
+ * Makes @connection's context thread-default, when it has one.
+ */
+void
+natter_bench_connection_enter (NatterBenchConnection *connection)
+{
+  if (connection->context_set != NULL)
+    natter_bench_context_set_enter (connection->context_set, connection->context);
+}
+
+/**
+ * natter_bench_connection_leave:
+ * @connection: the connection natter_bench_connection_enter () entered
+ */
+void
+natter_bench_connection_leave (NatterBenchConnection *connection)
+{
+  if (connection->context_set != NULL)
+    natter_bench_context_set_leave (connection->context_set, connection->context);
 }
 
 void

@@ -4,6 +4,8 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "natter-bench-context-set.h"
+
 G_BEGIN_DECLS
 
 /* What the chat and idle commands share: accounts, WebSocket connections on
@@ -51,7 +53,17 @@ struct _NatterBenchConnection {
   gboolean closed;
   NatterBenchFrameFunc on_frame;
   gpointer user_data;
+  /* NULL: the thread-default context. Otherwise a member of @context_set
+   * that holds this connection's WebSocket (both unowned). */
+  GMainContext *context;
+  NatterBenchContextSet *context_set;
 };
+
+/* Calls into libsoup for @connection from outside its context's dispatch go
+ * between these: libsoup attaches its sources to the thread-default context,
+ * and the set must look at the context after. */
+void natter_bench_connection_enter (NatterBenchConnection *connection);
+void natter_bench_connection_leave (NatterBenchConnection *connection);
 
 /* One run of a command: the server, the HTTP session and the loop's errors. */
 typedef struct {

@@ -18,7 +18,10 @@ chat` with two --server URLs of the same server (two "nodes") and two
 each node's CPU reported, no event id gaps; then `natter-bench chat` on a
 server of its own with 20 clients on 3 client threads: two accounts of
 sixteen profiles each (the saved users file has two lines), every message
-delivered once, and `--threads 0` refused. Prints TAP.
+delivered once, and `--threads 0` refused; last the client threads' two
+loops: `--iterate all` (every connection's sources in every iteration) and
+`--iterate ready --group-size 3 --pairs` (small contexts visited when ready,
+fixed partners) each deliver every message once. Prints TAP.
 
 Usage: natter-bench-smoke.py NATTER_SERVER NATTER_BENCH
 """
@@ -229,13 +232,41 @@ def check_chat_threads(bench_binary, tmp):
     return 1
 
 
+def check_chat_loops(bench_binary, url, pid):
+    """The old loop stays selectable, and the new one holds with several
+    connections per context and fixed partners."""
+    failures = 0
+    cases = [(13, ["--iterate", "all"], {"iterate_ready": 0, "pairs": 0}),
+             (14, ["--iterate", "ready", "--group-size", "3", "--pairs"],
+              {"iterate_ready": 1, "connections_per_context": 3, "pairs": 1})]
+    for number, options, expected in cases:
+        what = "natter-bench chat " + " ".join(options)
+        result = run_json([bench_binary, "chat", "--server", url, "--clients", "10", "--threads",
+                           "2", "--rate", "50", "--duration", "1", "--drain", "5",
+                           "--server-pid", str(pid), "--json"] + options, number, what)
+        if result is None:
+            failures += 1
+            continue
+        ok = (result["sent"] == 50 and result["acked"] == 50 and result["delivered"] == 50
+              and result["lost"] == 0 and result["duplicated"] == 0 and result["gaps"] == 0
+              and result["misrouted"] == 0 and result["errors"] == {}
+              and all(result[key] == value for key, value in expected.items()))
+        if ok:
+            print("ok %d - %s: 50 sent, 50 delivered once, p99 %.2f ms"
+                  % (number, what, result["latency_p99_ms"]))
+        else:
+            print("not ok %d - %s: %s" % (number, what, json.dumps(result)))
+            failures += 1
+    return failures
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
     server_binary, bench_binary = sys.argv[1], sys.argv[2]
 
-    print("1..12")
+    print("1..14")
     with tempfile.TemporaryDirectory(prefix="natter-bench-smoke-") as tmp:
         server = subprocess.Popen(
             # Every bench client comes from 127.0.0.1: lift the per-address
@@ -283,6 +314,7 @@ def main():
             failures += check_calls_over_link(bench_binary)
             failures += check_chat_nodes(bench_binary, url, server.pid)
             failures += check_chat_threads(bench_binary, tmp)
+            failures += check_chat_loops(bench_binary, url, server.pid)
             return 1 if failures else 0
         finally:
             server.send_signal(signal.SIGTERM)
