@@ -558,6 +558,130 @@ test_long_history_rows (Fixture *fixture, gconstpointer data)
   }
 }
 
+/* Styles GTK computes, counted where each one is made: GTK has no API
+ * for its count (its profiler's "created-styles" needs sysprof). */
+static guint styles_computed;
+static void (*static_style_constructed) (GObject *object);
+
+static void
+count_static_style (GObject *object)
+{
+  styles_computed++;
+  if (static_style_constructed != NULL)
+    static_style_constructed (object);
+}
+
+static GObjectClass *
+count_styles_begin (void)
+{
+  GType type = g_type_from_name ("GtkCssStaticStyle");
+  GObjectClass *klass;
+
+  g_assert_cmpuint (type, !=, 0);
+  klass = g_type_class_ref (type);
+  static_style_constructed = klass->constructed;
+  klass->constructed = count_static_style;
+  styles_computed = 0;
+  return klass;
+}
+
+static void
+count_styles_end (GObjectClass *klass)
+{
+  klass->constructed = static_style_constructed;
+  g_type_class_unref (klass);
+}
+
+static void
+on_row_item_notify (GObject *row, GParamSpec *pspec, guint *changes)
+{
+  (*changes)++;
+}
+
+/* Scrolling up shows older messages above the rows already made, a few a
+ * frame. GTK 4.8 then restyled every node of every row below them (a
+ * new list row's changes are passed on to its later siblings) and bound
+ * every row again (positions changed): about 4 styles and a bind a row,
+ * each frame, 800 styles with 200 rows (issue 20). Only the new rows may
+ * cost styles, the rows already there keep their item, and every row is
+ * shown. */
+static GtkWidget *row_call_box (GtkWidget *row);
+
+static void
+test_older_rows_restyle_only_themselves (Fixture *fixture, gconstpointer data)
+{
+  GtkAdjustment *adjustment;
+  g_autoptr (GPtrArray) rows = NULL;
+  g_autoptr (GPtrArray) rows_after = NULL;
+  GObjectClass *static_style_class;
+  GtkWidget *list_view;
+  guint item_changes = 0;
+  guint n_before;
+
+  /* Frames take seconds at a sanitizer's pace with a hundred rows. */
+  if (natter_test_scale_ms (1000) > 1000) {
+    g_test_skip ("scrolling through 100 rows only at full speed (NATTER_TEST_TIME_SCALE > 1)");
+    return;
+  }
+
+  seed_history (fixture, 300, 0);
+  open_window (fixture);
+  assert_newest_on_screen (fixture);
+  adjustment = gtk_scrolled_window_get_vadjustment (
+    GTK_SCROLLED_WINDOW (chat_child (fixture, "scrolled_window")));
+
+  /* Up until the list holds 100 rows: the cost grew with them. */
+  for (gint64 deadline = g_get_monotonic_time () + natter_test_scale_ms (TIMEOUT_MS) * 1000;;) {
+    g_clear_pointer (&rows, g_ptr_array_unref);
+    rows = list_rows (fixture);
+    if (rows->len >= 100)
+      break;
+    g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    gtk_adjustment_set_value (adjustment, gtk_adjustment_get_lower (adjustment));
+    wait_frames (fixture, 1);
+  }
+  g_assert_cmpuint (rows->len, <, 200);
+  wait_frames (fixture, 2);
+  n_before = rows->len;
+  for (guint i = 0; i < rows->len; i++)
+    g_signal_connect (g_ptr_array_index (rows, i), "notify::item", G_CALLBACK (on_row_item_notify),
+                      &item_changes);
+
+  /* A few more frames up: each adds rows above the 100. */
+  static_style_class = count_styles_begin ();
+  for (int frame = 0; frame < 4; frame++) {
+    gtk_adjustment_set_value (adjustment, gtk_adjustment_get_lower (adjustment));
+    wait_frames (fixture, 1);
+  }
+  wait_frames (fixture, 1);
+  count_styles_end (static_style_class);
+
+  rows_after = list_rows (fixture);
+  g_assert_cmpuint (rows_after->len, >=, n_before + 6);
+  g_assert_cmpuint (rows_after->len, <, 200);
+  g_test_message ("%u rows added above %u: %u styles computed", rows_after->len - n_before,
+                  n_before, styles_computed);
+  /* A new row is 4 or 5 nodes; restyling the rows below cost ~4 for each
+   * of them, each frame (~400 a frame here). */
+  g_assert_cmpuint (styles_computed, <=, 10 * (rows_after->len - n_before));
+  g_assert_cmpuint (item_changes, ==, 0);
+
+  /* None of them is a call: none made a call line (widgets a row makes
+   * cost in each of the rows made, 6 a frame here). */
+  for (guint i = 0; i < rows_after->len; i++)
+    g_assert_null (row_call_box (g_ptr_array_index (rows_after, i)));
+
+  list_view = chat_child (fixture, "message_list_view");
+  for (GtkWidget *list_row = gtk_widget_get_first_child (list_view); list_row != NULL;
+       list_row = gtk_widget_get_next_sibling (list_row))
+    g_assert_true (gtk_widget_get_visible (list_row));
+  for (guint i = 0; i < rows->len; i++)
+    g_signal_handlers_disconnect_by_func (g_ptr_array_index (rows, i), on_row_item_notify,
+                                          &item_changes);
+  /* The rows made above the others, drawn. */
+  save_screenshot (fixture, "chat-older-rows");
+}
+
 /* Runs what @widget's own shortcut for @keyval with @modifiers does, as
  * GTK would on that key press (GTK 4 has no way to inject key events). */
 static gboolean
@@ -1304,6 +1428,35 @@ refresh_calls (NatterClient *client)
   natter_test_wait (flag_set, &done, TIMEOUT_MS);
 }
 
+/* The row's call line, or NULL: the row makes it for its first call. */
+static GtkWidget *
+row_call_box (GtkWidget *row)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (row); child != NULL;
+       child = gtk_widget_get_next_sibling (child)) {
+    if (gtk_widget_has_css_class (child, "call-row"))
+      return child;
+  }
+
+  return NULL;
+}
+
+/* The first child of @row's call line of @type. */
+static GtkWidget *
+call_box_child (GtkWidget *row, GType type)
+{
+  GtkWidget *call_box = row_call_box (row);
+
+  g_assert_nonnull (call_box);
+  for (GtkWidget *child = gtk_widget_get_first_child (call_box); child != NULL;
+       child = gtk_widget_get_next_sibling (child)) {
+    if (G_TYPE_CHECK_INSTANCE_TYPE (child, type))
+      return child;
+  }
+
+  g_assert_not_reached ();
+}
+
 /* The row whose call line reads @text. */
 static GtkWidget *
 find_call_row (Fixture *fixture, const char *text)
@@ -1312,10 +1465,11 @@ find_call_row (Fixture *fixture, const char *text)
 
   for (guint i = 0; i < rows->len; i++) {
     GtkWidget *row = g_ptr_array_index (rows, i);
-    GtkWidget *label = row_child (row, "call_label");
+    GtkWidget *call_box = row_call_box (row);
 
-    if (gtk_widget_get_visible (row_child (row, "call_box")) &&
-        g_strcmp0 (gtk_label_get_label (GTK_LABEL (label)), text) == 0)
+    if (call_box != NULL && gtk_widget_get_visible (call_box) &&
+        g_strcmp0 (gtk_label_get_label (GTK_LABEL (call_box_child (row, GTK_TYPE_LABEL))), text) ==
+          0)
       return row;
   }
 
@@ -1367,9 +1521,9 @@ test_call_rows (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (missed_row);
   g_assert_nonnull (video_row);
   g_assert_nonnull (unanswered_row);
-  g_assert_true (gtk_widget_get_visible (row_child (missed_row, "call_back_button")));
-  g_assert_false (gtk_widget_get_visible (row_child (video_row, "call_back_button")));
-  g_assert_true (gtk_widget_has_css_class (row_child (missed_row, "call_box"), "missed"));
+  g_assert_true (gtk_widget_get_visible (call_box_child (missed_row, GTK_TYPE_BUTTON)));
+  g_assert_false (gtk_widget_get_visible (call_box_child (video_row, GTK_TYPE_BUTTON)));
+  g_assert_true (gtk_widget_has_css_class (row_call_box (missed_row), "missed"));
 
   /* In time order: the missed call after message 2 (sent 5 s ago). */
   {
@@ -1388,7 +1542,7 @@ test_call_rows (Fixture *fixture, gconstpointer data)
 
   /* Call Back asks the application for a voice call in this conversation. */
   g_clear_pointer (&started_call, g_variant_unref);
-  g_signal_emit_by_name (row_child (missed_row, "call_back_button"), "clicked");
+  g_signal_emit_by_name (call_box_child (missed_row, GTK_TYPE_BUTTON), "clicked");
   g_assert_nonnull (started_call);
   g_variant_get (started_call, "(x&s)", &conversation_id, &call_type);
   g_assert_cmpint (conversation_id, ==, fixture->conversation_id);
@@ -1467,6 +1621,8 @@ main (int argc, char *argv[])
               fixture_set_up, test_newest_visible, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/long-history-rows", Fixture, NULL, fixture_set_up,
               test_long_history_rows, fixture_tear_down);
+  g_test_add ("/natter/app/chat-view/older-rows-restyle-only-themselves", Fixture, NULL,
+              fixture_set_up, test_older_rows_restyle_only_themselves, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/emoji-chooser-on-demand", Fixture, NULL, fixture_set_up,
               test_emoji_chooser_on_demand, fixture_tear_down);
   g_test_add ("/natter/app/chat-view/badge-cleared-in-open-chat", Fixture, NULL, fixture_set_up,

@@ -692,24 +692,60 @@ on_message_setup (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpo
   gtk_list_item_set_selectable (list_item, FALSE);
 }
 
+/* GTK 4.8's list view puts a row widget it has just made among the rows it
+ * has, and at the next style update the list passes all that is new about
+ * that row (its parent, its root, animations to start) on to every row
+ * after it. Each of those then drops its style cache and computes the style
+ * of every node inside it again, about 4 a row: growing the list at its top
+ * while scrolling up did that for every row below, each frame (800 styles
+ * with 200 rows, the frame's largest cost). The changes of a hidden row are
+ * not passed on, so the new row gets its style while hidden and is then
+ * shown: the rows after it only learn that a sibling was shown, which none
+ * of their styles depends on. */
+static void
+style_row_before_others (GtkWidget *list_row)
+{
+  GdkRGBA color;
+
+  gtk_widget_set_visible (list_row, FALSE);
+  gtk_style_context_get_color (gtk_widget_get_style_context (list_row), &color);
+  gtk_widget_set_visible (list_row, TRUE);
+}
+
 static void
 on_message_bind (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer user_data)
 {
   NatterChatView *self = NATTER_CHAT_VIEW (user_data);
   NatterMessageRow *row = NATTER_MESSAGE_ROW (gtk_list_item_get_child (list_item));
+  NatterMessageItem *item = gtk_list_item_get_item (list_item);
+  GtkWidget *list_row = gtk_widget_get_parent (GTK_WIDGET (row));
 
-  natter_message_row_set_item (row, gtk_list_item_get_item (list_item));
   g_hash_table_add (self->bound_items, list_item);
+  /* Bound again to its own item (see on_message_unbind ()): nothing to do. */
+  if (natter_message_row_get_item (row) == item)
+    return;
+
+  /* A row without an item was just made, and GTK binds it as it puts it
+   * in the list: above other rows when older messages are shown. */
+  if (natter_message_row_get_item (row) == NULL && list_row != NULL &&
+      gtk_widget_get_parent (list_row) != NULL && gtk_widget_get_next_sibling (list_row) != NULL)
+    style_row_before_others (list_row);
+
+  natter_message_row_set_item (row, item);
   refresh_row_context (self, list_item);
 }
 
+/* GTK 4.8's list item factory unbinds and binds every row again whenever
+ * the positions change: each frame that shows older messages at the top,
+ * all ~200 rows. The row keeps its item, so binding it to the same item
+ * again costs nothing; a row bound to another item is updated then, and
+ * one GTK drops lets go of its item when it is disposed. */
 static void
 on_message_unbind (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer user_data)
 {
   NatterChatView *self = NATTER_CHAT_VIEW (user_data);
 
   g_hash_table_remove (self->bound_items, list_item);
-  natter_message_row_set_item (NATTER_MESSAGE_ROW (gtk_list_item_get_child (list_item)), NULL);
 }
 
 /* Connected to the list view's model after the list view, so the list

@@ -38,24 +38,27 @@ struct _NatterMessageRow {
   GtkLabel *day_label;
   GtkWidget *retry_button;
   NatterMessageAttachments *attachments_view;
-  GtkWidget *bubble;
-  GtkLabel *text_label;
-  NatterMessageMeta *meta;
   GtkWidget *call_box;
   GtkImage *call_icon;
   GtkLabel *call_label;
   GtkWidget *call_back_button;
+
+  GtkWidget *bubble;
+  GtkLabel *text_label;
+  NatterMessageMeta *meta;
 };
 
 G_DEFINE_FINAL_TYPE (NatterMessageRow, natter_message_row, GTK_TYPE_WIDGET)
 
 static void on_retry_clicked (NatterMessageRow *self);
+static void on_call_back_clicked (NatterMessageRow *self);
 
 /* GTK 4.8 restyles every row after one the list view inserts, each node of
  * it and each hidden node before a shown one (gtkcssnode.c), and the list
  * view inserts rows at the top as the list is scrolled up. A row therefore
- * makes its day label, Retry button and attachment column only when it
- * first shows them: most rows never do. */
+ * makes its day label, Retry button, attachment column and call line only
+ * when it first shows them: most rows never do, and each widget made costs
+ * in every row the list makes (6 a frame while scrolling up). */
 static void
 ensure_day_label (NatterMessageRow *self)
 {
@@ -93,6 +96,46 @@ ensure_retry_button (NatterMessageRow *self)
   /* Before the bubble, so it is reached first as it is seen first. */
   gtk_widget_insert_before (button, GTK_WIDGET (self), self->bubble);
   self->retry_button = button;
+}
+
+/* A call of the conversation, in place of the bubble: its icon, what
+ * happened, and Call Back for one that did not happen. */
+static void
+ensure_call_box (NatterMessageRow *self)
+{
+  GtkWidget *icon;
+  GtkWidget *label;
+  GtkWidget *button;
+
+  if (self->call_box != NULL)
+    return;
+
+  self->call_box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
+  gtk_widget_set_halign (self->call_box, GTK_ALIGN_CENTER);
+  gtk_widget_set_margin_top (self->call_box, 8);
+  gtk_widget_add_css_class (self->call_box, "call-row");
+
+  icon = g_object_new (GTK_TYPE_IMAGE, "accessible-role", GTK_ACCESSIBLE_ROLE_PRESENTATION, NULL);
+  gtk_box_append (GTK_BOX (self->call_box), icon);
+  self->call_icon = GTK_IMAGE (icon);
+
+  label = gtk_label_new (NULL);
+  gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_box_append (GTK_BOX (self->call_box), label);
+  self->call_label = GTK_LABEL (label);
+
+  button = gtk_button_new_with_label (_ ("Call Back"));
+  gtk_widget_set_visible (button, FALSE);
+  gtk_widget_add_css_class (button, "pill");
+  gtk_widget_add_css_class (button, "small-pill");
+  gtk_widget_add_css_class (button, "suggested-action");
+  g_signal_connect_swapped (button, "clicked", G_CALLBACK (on_call_back_clicked), self);
+  gtk_box_append (GTK_BOX (self->call_box), button);
+  self->call_back_button = button;
+
+  /* Last, where the template had it: after the (hidden) bubble. */
+  gtk_widget_insert_before (self->call_box, GTK_WIDGET (self), NULL);
 }
 
 /* The day above the row's message, or none (@day_of NULL). */
@@ -355,7 +398,10 @@ update_row (NatterMessageRow *self)
   if (item == NULL)
     return;
 
-  gtk_widget_set_visible (self->call_box, natter_message_item_get_call (item) != NULL);
+  if (natter_message_item_get_call (item) != NULL)
+    ensure_call_box (self);
+  if (self->call_box != NULL)
+    gtk_widget_set_visible (self->call_box, natter_message_item_get_call (item) != NULL);
   gtk_widget_set_visible (self->bubble, natter_message_item_get_call (item) == NULL);
   if (natter_message_item_get_call (item) != NULL) {
     g_autoptr (GDateTime) day_of = natter_parse_local_time (natter_message_item_get_sent_at (item));
@@ -663,7 +709,7 @@ natter_message_row_dispose (GObject *object)
   g_clear_pointer (&self->highlight_words, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_MESSAGE_ROW);
   /* The template's top-level children are not bound, and the row's own
-   * (day, Retry) are not the template's: unparent them too. */
+   * (day, Retry, call line) are not the template's: unparent them too. */
   {
     GtkWidget *child;
 
@@ -673,6 +719,10 @@ natter_message_row_dispose (GObject *object)
   self->day_label = NULL;
   self->retry_button = NULL;
   self->attachments_view = NULL;
+  self->call_box = NULL;
+  self->call_icon = NULL;
+  self->call_label = NULL;
+  self->call_back_button = NULL;
 
   G_OBJECT_CLASS (natter_message_row_parent_class)->dispose (object);
 }
@@ -701,11 +751,6 @@ natter_message_row_class_init (NatterMessageRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, text_label);
   g_type_ensure (NATTER_TYPE_MESSAGE_META);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, meta);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, call_box);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, call_icon);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, call_label);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, call_back_button);
-  gtk_widget_class_bind_template_callback (widget_class, on_call_back_clicked);
 
   gtk_widget_class_set_css_name (widget_class, "natter-message-row");
 }
