@@ -708,7 +708,11 @@ style_row_before_others (GtkWidget *list_row)
   GdkRGBA color;
 
   gtk_widget_set_visible (list_row, FALSE);
+#if GTK_CHECK_VERSION(4, 10, 0)
+  gtk_widget_get_color (list_row, &color);
+#else
   gtk_style_context_get_color (gtk_widget_get_style_context (list_row), &color);
+#endif
   gtk_widget_set_visible (list_row, TRUE);
 }
 
