@@ -443,15 +443,17 @@ natter_server_db_open (const char *path, GError **error)
   sqlite3_busy_timeout (self->handle, 5000);
   sqlite3_extended_result_codes (self->handle, 1);
 
-  /* 16 MiB of page cache, reads through mmap, temporary b-trees in memory:
-   * the hub reads the same few pages (participants, last event ids) for
-   * every message. A WAL that grew during a burst is cut back to 64 MiB
+  /* 64 MiB of page cache and temporary b-trees in memory: the hub reads the
+   * same few pages (participants, last event ids) for every message. No
+   * mmap: the checkpointer grows the file all the time under load, and each
+   * connection then maps it anew and faults its pages in again (about 4 maps
+   * a second at 2,000 messages/s, a fifth of the server's CPU; see
+   * bench/README.md). A WAL that grew during a burst is cut back to 64 MiB
    * when it rewinds. */
   if (!natter_db_exec (self, "PRAGMA journal_mode = WAL;", error) ||
       !natter_db_exec (self, "PRAGMA synchronous = FULL;", error) ||
       !natter_db_exec (self, "PRAGMA foreign_keys = ON;", error) ||
       !natter_db_exec (self, "PRAGMA cache_size = -65536;", error) ||
-      !natter_db_exec (self, "PRAGMA mmap_size = 268435456;", error) ||
       !natter_db_exec (self, "PRAGMA temp_store = MEMORY;", error) ||
       !natter_db_exec (self, "PRAGMA journal_size_limit = 67108864;", error) ||
       !migrate (self, error) || !start_checkpointer (self, path, error) ||
