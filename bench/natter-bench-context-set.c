@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "natter-bench"
 
 #include "natter-bench-context-set.h"
+#include "natter-bench-epoll.h"
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -77,38 +78,6 @@ struct _NatterBenchContextSet {
   guint rounds;
   guint64 visits;
 };
-
-static guint32
-to_epoll (gushort events)
-{
-  guint32 out = 0;
-
-  if (events & G_IO_IN)
-    out |= EPOLLIN;
-  if (events & G_IO_PRI)
-    out |= EPOLLPRI;
-  if (events & G_IO_OUT)
-    out |= EPOLLOUT;
-  return out;
-}
-
-static gushort
-to_glib (guint32 events)
-{
-  gushort out = 0;
-
-  if (events & EPOLLIN)
-    out |= G_IO_IN;
-  if (events & EPOLLPRI)
-    out |= G_IO_PRI;
-  if (events & EPOLLOUT)
-    out |= G_IO_OUT;
-  if (events & EPOLLERR)
-    out |= G_IO_ERR;
-  if (events & EPOLLHUP)
-    out |= G_IO_HUP;
-  return out;
-}
 
 static int
 compare_deadlines (gconstpointer a, gconstpointer b, gpointer user_data)
@@ -243,7 +212,8 @@ sync_fds (NatterBenchContextSet *set, Member *member, const GPollFD *fds, guint 
     }
     if (old < member->n_fds && member->fds[old].fd == fds[i].fd)
       current = member->registered[old++];
-    registered[i] = register_fd (set, member, fds[i].fd, current, to_epoll (fds[i].events));
+    registered[i] = register_fd (set, member, fds[i].fd, current,
+                                 natter_bench_epoll_events_from_glib (fds[i].events));
     if (registered[i] == 0)
       direct = TRUE;
   }
@@ -390,7 +360,8 @@ context_set_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 
     if (member == NULL || (pollfd = find_fd (member, fd)) == NULL)
       continue;
-    pollfd->revents |= to_glib (event->events) & (pollfd->events | G_IO_ERR | G_IO_HUP);
+    pollfd->revents |=
+      natter_bench_epoll_events_to_glib (event->events) & (pollfd->events | G_IO_ERR | G_IO_HUP);
     queue_member (set, member);
   }
   /* Reported as many as it could hold: the next round reads the rest. */

@@ -76,8 +76,10 @@ get_state (void)
   return state;
 }
 
-static guint32
-to_epoll (gushort events)
+/* GLib's condition bits and epoll's, both ways: the context set uses them
+ * too. */
+guint32
+natter_bench_epoll_events_from_glib (gushort events)
 {
   guint32 out = 0;
 
@@ -90,8 +92,8 @@ to_epoll (gushort events)
   return out;
 }
 
-static gushort
-to_glib (guint32 events)
+gushort
+natter_bench_epoll_events_to_glib (guint32 events)
 {
   gushort out = 0;
 
@@ -178,7 +180,7 @@ natter_bench_epoll_poll (GPollFD *fds, guint n_fds, int timeout_ms)
       /* The same descriptor twice in one array: rare, let poll (2) answer. */
       return g_poll (fds, n_fds, timeout_ms);
     }
-    if (!set_events (state, fd_state, fd, to_epoll (fds[i].events))) {
+    if (!set_events (state, fd_state, fd, natter_bench_epoll_events_from_glib (fds[i].events))) {
       /* Left for the sweep below to take out of the set. */
       fds[i].revents = G_IO_NVAL;
       n_ready++;
@@ -218,7 +220,8 @@ natter_bench_epoll_poll (GPollFD *fds, guint n_fds, int timeout_ms)
     FdState *fd_state = &g_array_index (state->fds, FdState, event->data.fd);
     GPollFD *pollfd = &fds[fd_state->index];
 
-    pollfd->revents = to_glib (event->events) & (pollfd->events | G_IO_ERR | G_IO_HUP);
+    pollfd->revents =
+      natter_bench_epoll_events_to_glib (event->events) & (pollfd->events | G_IO_ERR | G_IO_HUP);
     if (pollfd->revents != 0)
       n_ready++;
   }
