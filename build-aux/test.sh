@@ -52,11 +52,20 @@ fi
 # backend, which server-http-postgresql and server-store-queries run here,
 # and the Redis bus, which server-nodes and server-node-* run here. They
 # cost the ASan stage about two minutes that CI does not have.
+# Also left out (about 90 s of the stage's wall time): app-screens-de, the
+# app-screens program again in German (the same code, other strings);
+# bench-smoke, the load generator's own smoke run (not shipped; its client
+# loop is ASan's in bench-context-set and bench-epoll); and the liveness and
+# fault runs of two nodes on PostgreSQL, whose node code is ASan's in
+# server-node-liveness and server-node-faults and whose PostgreSQL store is
+# in server-nodes-postgresql.
 asan_skip=(server-ws-postgresql server-chat-postgresql server-calls-postgresql
   server-cli-postgresql
   server-ws-two-nodes server-chat-two-nodes server-calls-two-nodes
   server-attachments-two-nodes server-limits-two-nodes server-hardening-ws-two-nodes
-  server-hardening-two-nodes server-http-two-nodes)
+  server-hardening-two-nodes server-http-two-nodes
+  app-screens-de bench-smoke
+  server-node-liveness-postgresql server-node-faults-postgresql)
 if [ $# -eq 0 ] && [ "${NATTER_SKIP_SANITIZERS:-0}" != 1 ]; then
   asan_build=${NATTER_ASAN_BUILD_DIR:-build-asan}
   if [ ! -f "$asan_build/build.ninja" ]; then
@@ -105,8 +114,10 @@ valgrind_suites=(protocol server server-hub core cli)
 # minutes it does not have. Left out too: the acceptance suites on two
 # nodes (*-two-nodes), about 230 s each under valgrind against 5-15 s
 # plain, for server code that valgrind already sees in their one-node runs
-# and in server-nodes and server-node-*.
-valgrind_skip=(outbox server-ws-postgresql server-chat-postgresql server-calls-postgresql
+# and in server-nodes and server-node-*. And server-cli (51 s under
+# valgrind): natter-cli's code is valgrind's in the cli test, the server's
+# in the server tests.
+valgrind_skip=(outbox server-cli server-ws-postgresql server-chat-postgresql server-calls-postgresql
   server-cli-postgresql server-nodes-postgresql server-node-liveness-postgresql
   server-node-faults-postgresql
   server-ws-two-nodes server-chat-two-nodes server-calls-two-nodes
