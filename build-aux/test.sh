@@ -59,7 +59,15 @@ fi
 # fault runs of two nodes on PostgreSQL, whose node code is ASan's in
 # server-node-liveness and server-node-faults and whose PostgreSQL store is
 # in server-nodes-postgresql.
-asan_skip=(server-ws-postgresql server-chat-postgresql server-calls-postgresql
+# And the programs that run no compiled code of Natter's that other ASan
+# tests do not run (about 55 s, most of it with one core idle, as they run
+# alone): the data suite (files validated, translations, the install
+# tree), link-emulator (the emulated link itself), and the checks of
+# build-aux/run.sh, cluster.sh and the nginx configuration, which start
+# the same server and natter-cli code the server and cli tests run here
+# (the demo accounts in server-cli and server-hardening).
+asan_skip=(link-emulator run-sh-app run-sh-shell cluster-sh deploy-nginx
+  server-ws-postgresql server-chat-postgresql server-calls-postgresql
   server-cli-postgresql
   server-ws-two-nodes server-chat-two-nodes server-calls-two-nodes
   server-attachments-two-nodes server-limits-two-nodes server-hardening-ws-two-nodes
@@ -84,7 +92,7 @@ for line in sys.stdin:
     if " / " not in line:
         continue
     suite, name = line.strip().split(" / ", 1)
-    if suite.split(":")[-1] != "fuzz" and name not in skip:
+    if suite.split(":")[-1] not in ("fuzz", "data") and name not in skip:
         print(name)' "${asan_skip[*]}")
   # GSK_RENDERER=cairo: with GL, Mesa's llvmpipe registers its JIT code
   # with libgcc's unwinder, which allocates while holding its lock; ASan's
@@ -116,8 +124,11 @@ valgrind_suites=(protocol server server-hub core cli)
 # plain, for server code that valgrind already sees in their one-node runs
 # and in server-nodes and server-node-*. And server-cli (51 s under
 # valgrind): natter-cli's code is valgrind's in the cli test, the server's
-# in the server tests.
-valgrind_skip=(outbox server-cli server-ws-postgresql server-chat-postgresql server-calls-postgresql
+# in the server tests. And server-node-liveness (44 s): the node code it
+# runs (heartbeats, a dead node's calls claimed once, a restart) is
+# valgrind's in redis-nodes and server-nodes, and ASan's in
+# server-node-liveness itself.
+valgrind_skip=(outbox server-cli server-node-liveness server-ws-postgresql server-chat-postgresql server-calls-postgresql
   server-cli-postgresql server-nodes-postgresql server-node-liveness-postgresql
   server-node-faults-postgresql
   server-ws-two-nodes server-chat-two-nodes server-calls-two-nodes
