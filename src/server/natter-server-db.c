@@ -11,6 +11,7 @@
 
 #include "natter-server-db-attachments.h"
 #include "natter-server-db-private.h"
+#include "natter-sqlite-coalescing-vfs.h"
 
 /* WAL size that starts a checkpoint: SQLite's own default (4 MiB). */
 #define CHECKPOINT_THRESHOLD_PAGES 1000
@@ -405,6 +406,27 @@ natter_server_db_configure_library (void)
   sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/* The VFS every connection of the server writes through, registered once for
+ * the process: one write per transaction's WAL frames (see the file). */
+static const char *
+get_vfs_name (void)
+{
+  static gsize registered = 0;
+
+  if (g_once_init_enter (&registered)) {
+    g_autoptr (GError) error = NULL;
+    /* Registered for the process's lifetime. */
+    NatterSqliteCoalescingVfs *vfs = natter_sqlite_coalescing_vfs_register (
+      NATTER_SQLITE_COALESCING_VFS_NAME, NATTER_SQLITE_COALESCING_VFS_BUFFER_LIMIT, &error);
+
+    if (vfs == NULL)
+      g_warning ("Writing the WAL frame by frame: %s", error->message);
+    g_once_init_leave (&registered, vfs != NULL ? 1 : 2);
+  }
+
+  return registered == 1 ? NATTER_SQLITE_COALESCING_VFS_NAME : NULL;
+}
+
 /**
  * natter_server_db_open:
  * @path: the database file; its folder is created if needed
@@ -434,7 +456,8 @@ natter_server_db_open (const char *path, GError **error)
 
   self = g_object_new (NATTER_TYPE_SERVER_DB, NULL);
   rc = sqlite3_open_v2 (path, &self->handle,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        get_vfs_name ());
   if (rc != SQLITE_OK) {
     natter_db_set_error (self, rc, error);
     g_prefix_error (error, "%s: ", path);
