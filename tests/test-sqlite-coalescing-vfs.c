@@ -212,6 +212,65 @@ test_commit_survives_sigkill (Fixture *fixture, gconstpointer data)
   sqlite3_close (db);
 }
 
+/* A checkpoint copies consecutive pages of a new table with a write per
+ * run of them, not one per page; what it wrote reads back. */
+static void
+test_checkpoint_writes_runs_of_pages (Fixture *fixture, gconstpointer data)
+{
+  sqlite3 *db = open_database (fixture, VFS_NAME, "FULL");
+  sqlite3 *check = NULL;
+  int n_log = 0;
+  int n_copied = 0;
+  guint64 writes;
+  guint64 flushes;
+
+  exec (db, "CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB);");
+  exec (db, "BEGIN; " SERIES (200) "INSERT INTO t (body) SELECT randomblob (3000) FROM s; COMMIT;");
+  writes = natter_sqlite_coalescing_vfs_get_n_writes (fixture->vfs);
+  flushes = natter_sqlite_coalescing_vfs_get_n_flushes (fixture->vfs);
+  g_assert_cmpint (
+    sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, &n_log, &n_copied), ==,
+    SQLITE_OK);
+
+  /* A page per row in runs of at most 64 KiB (16 pages), and a few more
+   * for the pages out of line (the first one, the table's root). */
+  g_assert_cmpint (n_copied, >, 200);
+  g_assert_cmpuint (natter_sqlite_coalescing_vfs_get_n_writes (fixture->vfs) - writes, >=, 200);
+  g_assert_cmpuint (natter_sqlite_coalescing_vfs_get_n_flushes (fixture->vfs) - flushes, <=,
+                    (guint64) n_copied / 16 + 8);
+  sqlite3_close (db);
+
+  g_assert_cmpint (sqlite3_open_v2 (fixture->path, &check, SQLITE_OPEN_READONLY, NULL), ==,
+                   SQLITE_OK);
+  g_assert_cmpint (query_int (check, "SELECT count(*) FROM t WHERE length (body) = 3000;"), ==,
+                   200);
+  sqlite3_close (check);
+}
+
+/* Outside a checkpoint (here a rollback journal) every write to the
+ * database file goes to it at once. */
+static void
+test_database_writes_go_through_outside_checkpoints (Fixture *fixture, gconstpointer data)
+{
+  sqlite3 *db = NULL;
+  guint64 writes;
+  guint64 flushes;
+
+  g_assert_cmpint (
+    sqlite3_open_v2 (fixture->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, VFS_NAME), ==,
+    SQLITE_OK);
+  exec (db, "PRAGMA journal_mode = DELETE; PRAGMA synchronous = OFF;");
+  exec (db, "CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB);");
+  writes = natter_sqlite_coalescing_vfs_get_n_writes (fixture->vfs);
+  flushes = natter_sqlite_coalescing_vfs_get_n_flushes (fixture->vfs);
+  exec (db, "BEGIN; " SERIES (20) "INSERT INTO t (body) SELECT randomblob (3000) FROM s; COMMIT;");
+
+  g_assert_cmpuint (natter_sqlite_coalescing_vfs_get_n_writes (fixture->vfs) - writes, >=, 20);
+  g_assert_cmpuint (natter_sqlite_coalescing_vfs_get_n_flushes (fixture->vfs) - flushes, ==,
+                    natter_sqlite_coalescing_vfs_get_n_writes (fixture->vfs) - writes);
+  sqlite3_close (db);
+}
+
 /* The WAL file through the VFS's own methods, for exact sizes. */
 static sqlite3_file *
 open_wal (Fixture *fixture)
@@ -388,6 +447,9 @@ main (int argc, char **argv)
   ADD ("commit-frame-ends-gathering", test_commit_frame_ends_gathering, 0);
   ADD ("gathered-bytes-written-before-use", test_gathered_bytes_written_before_use, 0);
   ADD ("buffer-limit", test_buffer_limit, SMALL_LIMIT);
+  ADD ("checkpoint-writes-runs-of-pages", test_checkpoint_writes_runs_of_pages, 0);
+  ADD ("database-writes-go-through-outside-checkpoints",
+       test_database_writes_go_through_outside_checkpoints, 0);
 #undef ADD
   g_test_add_func ("/natter/sqlite-coalescing-vfs/largest-buffer-limit", test_largest_buffer_limit);
 

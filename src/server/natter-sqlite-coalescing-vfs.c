@@ -26,11 +26,16 @@ struct _NatterSqliteCoalescingVfs {
   gsize n_flushes; /* atomic */
 };
 
-/* A WAL file: the default VFS's file lives right after this struct. */
+/* A WAL or database file: the default VFS's file lives right after this
+ * struct. */
 typedef struct {
   sqlite3_file parent; /* first: pMethods is coalescing_methods */
   NatterSqliteCoalescingVfs *vfs;
   sqlite3_file *base;
+  gboolean wal;
+  /* The database file between SQLITE_FCNTL_CKPT_START and _DONE: the only
+   * time its writes are gathered. */
+  gboolean in_checkpoint;
   guint8 *buffer;
   gsize length;
   gsize allocated;
@@ -92,7 +97,11 @@ coalescing_write (sqlite3_file *file, const void *data, int amount, sqlite3_int6
   int rc = SQLITE_OK;
 
   g_atomic_pointer_add (&self->vfs->n_writes, 1);
-  self->flush_after_next_write = is_commit_frame_header (data, amount, offset);
+  if (!self->wal && !self->in_checkpoint) {
+    g_atomic_pointer_add (&self->vfs->n_flushes, 1);
+    return self->base->pMethods->xWrite (self->base, data, amount, offset);
+  }
+  self->flush_after_next_write = self->wal && is_commit_frame_header (data, amount, offset);
 
   if (self->length > 0 && offset >= self->offset && offset + amount <= end) {
     /* A frame of this transaction written again (SQLite does so when a
@@ -211,6 +220,19 @@ coalescing_file_control (sqlite3_file *file, int op, void *argument)
   CoalescingFile *self = (CoalescingFile *) file;
   int rc = flush (self);
 
+  /* SQLite ignores what this file control returns, then tells other
+   * connections the pages are in the database file (and rewinds the WAL
+   * over them once all are): pages that never got there must not be
+   * forgotten. Stopping keeps them in the WAL, which the next start copies
+   * again. */
+  if (op == SQLITE_FCNTL_CKPT_DONE && rc != SQLITE_OK)
+    g_error ("A checkpoint could not write the database file (SQLite error %d); stopping, the WAL "
+             "keeps the pages",
+             rc);
+  if (!self->wal && op == SQLITE_FCNTL_CKPT_START)
+    self->in_checkpoint = TRUE;
+  else if (op == SQLITE_FCNTL_CKPT_DONE)
+    self->in_checkpoint = FALSE;
   if (rc != SQLITE_OK)
     return rc;
   return self->base->pMethods->xFileControl (self->base, op, argument);
@@ -232,13 +254,16 @@ coalescing_device_characteristics (sqlite3_file *file)
   return self->base->pMethods->xDeviceCharacteristics (self->base);
 }
 
-/* The shared-memory methods belong to the database file, never the WAL;
- * forwarded for completeness. */
+/* The shared-memory methods belong to the database file (the WAL index);
+ * gathered pages are written before it changes. */
 static int
 coalescing_shm_map (sqlite3_file *file, int region, int size, int extend, void volatile **memory)
 {
   CoalescingFile *self = (CoalescingFile *) file;
+  int rc = flush (self);
 
+  if (rc != SQLITE_OK)
+    return rc;
   if (self->base->pMethods->iVersion < 2 || self->base->pMethods->xShmMap == NULL)
     return SQLITE_IOERR_SHMMAP;
   return self->base->pMethods->xShmMap (self->base, region, size, extend, memory);
@@ -248,7 +273,10 @@ static int
 coalescing_shm_lock (sqlite3_file *file, int offset, int n, int flags)
 {
   CoalescingFile *self = (CoalescingFile *) file;
+  int rc = flush (self);
 
+  if (rc != SQLITE_OK)
+    return rc;
   if (self->base->pMethods->iVersion < 2 || self->base->pMethods->xShmLock == NULL)
     return SQLITE_IOERR_SHMLOCK;
   return self->base->pMethods->xShmLock (self->base, offset, n, flags);
@@ -273,19 +301,26 @@ coalescing_shm_unmap (sqlite3_file *file, int delete_flag)
   return self->base->pMethods->xShmUnmap (self->base, delete_flag);
 }
 
-/* No memory map of the WAL: SQLite reads it with xRead (a NULL page tells it
- * to). */
 static int
 coalescing_fetch (sqlite3_file *file, sqlite3_int64 offset, int amount, void **page)
 {
+  CoalescingFile *self = (CoalescingFile *) file;
+  int rc = flush (self);
+
   *page = NULL;
-  return SQLITE_OK;
+  if (rc != SQLITE_OK || self->base->pMethods->iVersion < 3)
+    return rc;
+  return self->base->pMethods->xFetch (self->base, offset, amount, page);
 }
 
 static int
 coalescing_unfetch (sqlite3_file *file, sqlite3_int64 offset, void *page)
 {
-  return SQLITE_OK;
+  CoalescingFile *self = (CoalescingFile *) file;
+
+  if (self->base->pMethods->iVersion < 3)
+    return SQLITE_OK;
+  return self->base->pMethods->xUnfetch (self->base, offset, page);
 }
 
 static const sqlite3_io_methods coalescing_methods = {
@@ -317,12 +352,13 @@ vfs_open (sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags, int
   CoalescingFile *coalescing = (CoalescingFile *) file;
   int rc;
 
-  /* The database file and the rest: the default VFS's own file in place. */
-  if ((flags & SQLITE_OPEN_WAL) == 0)
+  /* Journals and temporary files: the default VFS's own file in place. */
+  if ((flags & (SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_DB)) == 0)
     return self->base->xOpen (self->base, name, file, flags, out_flags);
 
   memset (coalescing, 0, sizeof (CoalescingFile));
   coalescing->vfs = self;
+  coalescing->wal = (flags & SQLITE_OPEN_WAL) != 0;
   coalescing->base = (sqlite3_file *) ((guint8 *) file + BASE_FILE_OFFSET);
   rc = self->base->xOpen (self->base, name, coalescing->base, flags, out_flags);
   if (rc != SQLITE_OK) {

@@ -6,12 +6,14 @@
 G_BEGIN_DECLS
 
 /* A SQLite VFS over the default one that writes each transaction's WAL
- * frames with one write instead of two per frame (a header, then the page).
- * Frames are gathered in memory and written when the transaction's commit
- * frame is complete, and before anything that could see the file (a read,
- * a sync, its size, a truncation, a lock, a file control, closing it) or a
- * write elsewhere in the file: what reaches the disk, and when it is synced,
- * is what SQLite asked for. Other files go to the default VFS untouched. */
+ * frames with one write instead of two per frame (a header, then the page),
+ * and a checkpoint's consecutive database pages with one write. Writes are
+ * gathered in memory and written when the transaction's commit frame is
+ * complete or the checkpoint's copy is done, and before anything that could
+ * see the file (a read, a sync, its size, a truncation, a lock, the WAL
+ * index, a file control, closing it) or a write elsewhere in the file: what
+ * reaches the disk, and when it is synced, is what SQLite asked for.
+ * Journals and temporary files go to the default VFS untouched. */
 typedef struct _NatterSqliteCoalescingVfs NatterSqliteCoalescingVfs;
 
 /* The VFS the server's database connections use. */
@@ -25,7 +27,8 @@ NatterSqliteCoalescingVfs *
 natter_sqlite_coalescing_vfs_register (const char *name, gsize buffer_limit, GError **error);
 void natter_sqlite_coalescing_vfs_unregister (NatterSqliteCoalescingVfs *self);
 const char *natter_sqlite_coalescing_vfs_get_name (NatterSqliteCoalescingVfs *self);
-/* The writes SQLite asked for on WAL files, and those that reached them. */
+/* The writes SQLite asked for on WAL and database files, and those that
+ * reached them. */
 guint64 natter_sqlite_coalescing_vfs_get_n_writes (NatterSqliteCoalescingVfs *self);
 guint64 natter_sqlite_coalescing_vfs_get_n_flushes (NatterSqliteCoalescingVfs *self);
 
