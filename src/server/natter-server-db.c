@@ -338,6 +338,28 @@ on_wal_commit (gpointer user_data, sqlite3 *handle, const char *db_name, int wal
   return SQLITE_OK;
 }
 
+/* The VFS every connection of the server writes through, registered once for
+ * the process: one write per transaction's WAL frames and per run of a
+ * checkpoint's pages (see the file). */
+static const char *
+get_vfs_name (void)
+{
+  static gsize registered = 0;
+
+  if (g_once_init_enter (&registered)) {
+    g_autoptr (GError) error = NULL;
+    /* Registered for the process's lifetime. */
+    NatterSqliteCoalescingVfs *vfs = natter_sqlite_coalescing_vfs_register (
+      NATTER_SQLITE_COALESCING_VFS_NAME, NATTER_SQLITE_COALESCING_VFS_BUFFER_LIMIT, &error);
+
+    if (vfs == NULL)
+      g_warning ("Writing the WAL frame by frame: %s", error->message);
+    g_once_init_leave (&registered, vfs != NULL ? 1 : 2);
+  }
+
+  return registered == 1 ? NATTER_SQLITE_COALESCING_VFS_NAME : NULL;
+}
+
 /* SQLite checkpoints on the committing thread by default, and a checkpoint
  * waits for fsync twice: with every write on the main thread that stalled
  * the hub for tens of milliseconds every 1000 pages. A worker thread with
@@ -360,7 +382,8 @@ start_checkpointer (NatterServerDb *self, const char *path, GError **error)
   if (g_ascii_strcasecmp ((const char *) sqlite3_column_text (stmt, 0), "wal") != 0)
     return TRUE;
 
-  self->checkpointer = natter_wal_checkpointer_new (path, CHECKPOINT_THRESHOLD_PAGES, &local_error);
+  self->checkpointer =
+    natter_wal_checkpointer_new (path, get_vfs_name (), CHECKPOINT_THRESHOLD_PAGES, &local_error);
   if (self->checkpointer == NULL) {
     g_set_error (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_FAILED, "database: %s",
                  local_error->message);
@@ -404,27 +427,6 @@ natter_server_db_configure_library (void)
   /* SQLite's memory statistics take a global mutex on every allocation;
    * nothing reads them. Only possible before SQLite initializes. */
   sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0);
-}
-
-/* The VFS every connection of the server writes through, registered once for
- * the process: one write per transaction's WAL frames (see the file). */
-static const char *
-get_vfs_name (void)
-{
-  static gsize registered = 0;
-
-  if (g_once_init_enter (&registered)) {
-    g_autoptr (GError) error = NULL;
-    /* Registered for the process's lifetime. */
-    NatterSqliteCoalescingVfs *vfs = natter_sqlite_coalescing_vfs_register (
-      NATTER_SQLITE_COALESCING_VFS_NAME, NATTER_SQLITE_COALESCING_VFS_BUFFER_LIMIT, &error);
-
-    if (vfs == NULL)
-      g_warning ("Writing the WAL frame by frame: %s", error->message);
-    g_once_init_leave (&registered, vfs != NULL ? 1 : 2);
-  }
-
-  return registered == 1 ? NATTER_SQLITE_COALESCING_VFS_NAME : NULL;
 }
 
 /**
