@@ -16,12 +16,6 @@
  * writing them at the end of the commit frame changes nothing they see. */
 #define WAL_HEADER_SIZE 32
 #define WAL_FRAME_HEADER_SIZE 24
-/* A checkpoint reads the frames it copies in page order, all over the WAL:
- * one read per page. While it runs, a WAL read on its thread reads the
- * 64 KiB around the frame instead and keeps them for the next frames, up to
- * this much per checkpoint (the WAL can be tens of MiB when far behind). */
-#define CHECKPOINT_READ_CHUNK (64 * 1024)
-#define CHECKPOINT_READ_CACHE_LIMIT (8 * 1024 * 1024)
 
 struct _NatterSqliteCoalescingVfs {
   sqlite3_vfs vfs; /* first: SQLite hands it back to the methods */
@@ -30,7 +24,6 @@ struct _NatterSqliteCoalescingVfs {
   gsize buffer_limit;
   gsize n_writes;  /* atomic */
   gsize n_flushes; /* atomic */
-  gsize n_reads;   /* atomic */
 };
 
 /* A WAL or database file: the default VFS's file lives right after this
@@ -49,18 +42,7 @@ typedef struct {
   sqlite3_int64 offset; /* where buffer[0] goes in the file */
   /* A commit frame's header was written: its page ends the transaction. */
   gboolean flush_after_next_write;
-  /* A WAL file read by the thread's checkpoint: chunk index -> its bytes,
-   * and the file's size then. Dropped when the checkpoint is done. */
-  GHashTable *checkpoint_chunks;
-  sqlite3_int64 checkpoint_file_size;
 } CoalescingFile;
-
-/* The checkpoint running on this thread: frames up to the one it copies last
- * cannot change until it is done (SQLite's own copy relies on it), so their
- * bytes may be read ahead. The WAL files it read, to drop what was kept. */
-static _Thread_local gboolean checkpoint_running;
-static _Thread_local GSList *checkpoint_wal_files;
-static _Thread_local gsize checkpoint_cached_bytes;
 
 /* Where the default VFS's file starts, aligned for it. */
 #define BASE_FILE_OFFSET ((sizeof (CoalescingFile) + 15) & ~(gsize) 15)
@@ -95,15 +77,6 @@ append (CoalescingFile *self, const void *data, int amount, sqlite3_int64 offset
   self->length += (gsize) amount;
 }
 
-static void
-forget_checkpoint_chunks (CoalescingFile *self)
-{
-  if (self->checkpoint_chunks == NULL)
-    return;
-  checkpoint_wal_files = g_slist_remove (checkpoint_wal_files, self);
-  g_clear_pointer (&self->checkpoint_chunks, g_hash_table_unref);
-}
-
 static gboolean
 is_commit_frame_header (const void *data, int amount, sqlite3_int64 offset)
 {
@@ -124,8 +97,6 @@ coalescing_write (sqlite3_file *file, const void *data, int amount, sqlite3_int6
   int rc = SQLITE_OK;
 
   g_atomic_pointer_add (&self->vfs->n_writes, 1);
-  /* Never during a checkpoint's copy; if ever, what was read ahead is old. */
-  forget_checkpoint_chunks (self);
   if (!self->wal && !self->in_checkpoint) {
     g_atomic_pointer_add (&self->vfs->n_flushes, 1);
     return self->base->pMethods->xWrite (self->base, data, amount, offset);
@@ -164,60 +135,7 @@ coalescing_close (sqlite3_file *file)
 
   g_clear_pointer (&self->buffer, g_free);
   self->allocated = 0;
-  forget_checkpoint_chunks (self);
   return rc != SQLITE_OK ? rc : close_rc;
-}
-
-static void
-drop_checkpoint_chunks (void)
-{
-  for (GSList *l = checkpoint_wal_files; l != NULL; l = l->next) {
-    CoalescingFile *wal = l->data;
-
-    g_clear_pointer (&wal->checkpoint_chunks, g_hash_table_unref);
-  }
-  g_clear_pointer (&checkpoint_wal_files, g_slist_free);
-  checkpoint_cached_bytes = 0;
-}
-
-/* During the thread's checkpoint: @amount bytes at @offset from the chunk
- * around them, read when first needed. FALSE when they cross a chunk's end
- * or the file's, or the chunks reached their limit: read them directly. */
-static gboolean
-read_checkpoint_chunk (CoalescingFile *self, void *data, int amount, sqlite3_int64 offset)
-{
-  gint64 index = offset / CHECKPOINT_READ_CHUNK;
-  sqlite3_int64 chunk_start = index * CHECKPOINT_READ_CHUNK;
-  guint8 *chunk;
-
-  if (offset + amount > chunk_start + CHECKPOINT_READ_CHUNK)
-    return FALSE;
-  if (self->checkpoint_chunks == NULL) {
-    if (self->base->pMethods->xFileSize (self->base, &self->checkpoint_file_size) != SQLITE_OK)
-      return FALSE;
-    self->checkpoint_chunks = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
-    checkpoint_wal_files = g_slist_prepend (checkpoint_wal_files, self);
-  }
-  if (offset + amount > self->checkpoint_file_size)
-    return FALSE;
-
-  chunk = g_hash_table_lookup (self->checkpoint_chunks, &index);
-  if (chunk == NULL) {
-    int length = (int) MIN (CHECKPOINT_READ_CHUNK, self->checkpoint_file_size - chunk_start);
-
-    if (checkpoint_cached_bytes + (gsize) length > CHECKPOINT_READ_CACHE_LIMIT)
-      return FALSE;
-    chunk = g_malloc ((gsize) length);
-    g_atomic_pointer_add (&self->vfs->n_reads, 1);
-    if (self->base->pMethods->xRead (self->base, chunk, length, chunk_start) != SQLITE_OK) {
-      g_free (chunk);
-      return FALSE;
-    }
-    checkpoint_cached_bytes += (gsize) length;
-    g_hash_table_insert (self->checkpoint_chunks, g_memdup2 (&index, sizeof index), chunk);
-  }
-  memcpy (data, chunk + (offset - chunk_start), (gsize) amount);
-  return TRUE;
 }
 
 static int
@@ -228,9 +146,6 @@ coalescing_read (sqlite3_file *file, void *data, int amount, sqlite3_int64 offse
 
   if (rc != SQLITE_OK)
     return rc;
-  if (self->wal && checkpoint_running && read_checkpoint_chunk (self, data, amount, offset))
-    return SQLITE_OK;
-  g_atomic_pointer_add (&self->vfs->n_reads, 1);
   return self->base->pMethods->xRead (self->base, data, amount, offset);
 }
 
@@ -240,7 +155,6 @@ coalescing_truncate (sqlite3_file *file, sqlite3_int64 size)
   CoalescingFile *self = (CoalescingFile *) file;
   int rc = flush (self);
 
-  forget_checkpoint_chunks (self);
   if (rc != SQLITE_OK)
     return rc;
   return self->base->pMethods->xTruncate (self->base, size);
@@ -315,14 +229,10 @@ coalescing_file_control (sqlite3_file *file, int op, void *argument)
     g_error ("A checkpoint could not write the database file (SQLite error %d); stopping, the WAL "
              "keeps the pages",
              rc);
-  if (!self->wal && op == SQLITE_FCNTL_CKPT_START) {
+  if (!self->wal && op == SQLITE_FCNTL_CKPT_START)
     self->in_checkpoint = TRUE;
-    checkpoint_running = TRUE;
-  } else if (!self->wal && op == SQLITE_FCNTL_CKPT_DONE) {
+  else if (op == SQLITE_FCNTL_CKPT_DONE)
     self->in_checkpoint = FALSE;
-    checkpoint_running = FALSE;
-    drop_checkpoint_chunks ();
-  }
   if (rc != SQLITE_OK)
     return rc;
   return self->base->pMethods->xFileControl (self->base, op, argument);
@@ -662,12 +572,4 @@ natter_sqlite_coalescing_vfs_get_n_flushes (NatterSqliteCoalescingVfs *self)
   g_return_val_if_fail (self != NULL, 0);
 
   return (guint64) (gsize) g_atomic_pointer_get (&self->n_flushes);
-}
-
-guint64
-natter_sqlite_coalescing_vfs_get_n_reads (NatterSqliteCoalescingVfs *self)
-{
-  g_return_val_if_fail (self != NULL, 0);
-
-  return (guint64) (gsize) g_atomic_pointer_get (&self->n_reads);
 }

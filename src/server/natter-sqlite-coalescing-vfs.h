@@ -7,8 +7,7 @@ G_BEGIN_DECLS
 
 /* A SQLite VFS over the default one that writes each transaction's WAL
  * frames with one write instead of two per frame (a header, then the page),
- * and a checkpoint's consecutive database pages with one write; a
- * checkpoint reads the WAL 64 KiB at a time, not page by page. Writes are
+ * and a checkpoint's consecutive database pages with one write. Writes are
  * gathered in memory and written when the transaction's commit frame is
  * complete or the checkpoint's copy is done, and before anything that could
  * see the file (a read, a sync, its size, a truncation, a lock, the WAL
@@ -32,8 +31,6 @@ const char *natter_sqlite_coalescing_vfs_get_name (NatterSqliteCoalescingVfs *se
  * reached them. */
 guint64 natter_sqlite_coalescing_vfs_get_n_writes (NatterSqliteCoalescingVfs *self);
 guint64 natter_sqlite_coalescing_vfs_get_n_flushes (NatterSqliteCoalescingVfs *self);
-/* The reads that reached WAL and database files. */
-guint64 natter_sqlite_coalescing_vfs_get_n_reads (NatterSqliteCoalescingVfs *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterSqliteCoalescingVfs, natter_sqlite_coalescing_vfs_unregister)
 
