@@ -13,7 +13,10 @@
  * costs more than copying the page. The frames of a transaction are only
  * read by other connections after its commit frame is written (and synced,
  * with synchronous=FULL) and the WAL index updated, so gathering them and
- * writing them at the end of the commit frame changes nothing they see. */
+ * writing them at the end of the commit frame changes nothing they see.
+ * A checkpoint writes the database in page order, mostly to consecutive
+ * pages, and tells the file when it starts and when it is done: its runs of
+ * pages are gathered in between. */
 #define WAL_HEADER_SIZE 32
 #define WAL_FRAME_HEADER_SIZE 24
 
