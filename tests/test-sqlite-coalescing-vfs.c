@@ -24,6 +24,8 @@
 typedef struct {
   char *folder;
   char *path;
+  /* Given to xOpen, which keeps it until the file is closed. */
+  char *wal_path;
   NatterSqliteCoalescingVfs *vfs;
 } Fixture;
 
@@ -36,6 +38,7 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   fixture->folder = g_dir_make_tmp ("natter-test-coalescing-vfs-XXXXXX", &error);
   g_assert_no_error (error);
   fixture->path = g_build_filename (fixture->folder, "test.db", NULL);
+  fixture->wal_path = g_strconcat (fixture->path, "-wal", NULL);
   fixture->vfs = natter_sqlite_coalescing_vfs_register (
     VFS_NAME, buffer_limit > 0 ? buffer_limit : NATTER_SQLITE_COALESCING_VFS_BUFFER_LIMIT, &error);
   g_assert_no_error (error);
@@ -54,6 +57,7 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
     g_remove (file);
   }
   g_rmdir (fixture->folder);
+  g_free (fixture->wal_path);
   g_free (fixture->path);
   g_free (fixture->folder);
 }
@@ -277,13 +281,12 @@ open_wal (Fixture *fixture)
 {
   sqlite3_vfs *vfs = sqlite3_vfs_find (VFS_NAME);
   sqlite3_file *file = g_malloc0 ((gsize) vfs->szOsFile);
-  g_autofree char *name = g_strconcat (fixture->path, "-wal", NULL);
   int flags = 0;
 
   /* The unix VFS gives the WAL the database file's mode: it must exist. A
    * plain path does for the name, which it only reads. */
   g_assert_true (g_file_set_contents (fixture->path, "", 0, NULL));
-  g_assert_cmpint (vfs->xOpen (vfs, name, file,
+  g_assert_cmpint (vfs->xOpen (vfs, fixture->wal_path, file,
                                SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_WAL,
                                &flags),
                    ==, SQLITE_OK);
