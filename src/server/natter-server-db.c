@@ -11,6 +11,7 @@
 
 #include "natter-server-db-attachments.h"
 #include "natter-server-db-private.h"
+#include "natter-sqlite-coalescing-vfs.h"
 
 /* WAL size that starts a checkpoint: SQLite's own default (4 MiB). */
 #define CHECKPOINT_THRESHOLD_PAGES 1000
@@ -337,6 +338,28 @@ on_wal_commit (gpointer user_data, sqlite3 *handle, const char *db_name, int wal
   return SQLITE_OK;
 }
 
+/* The VFS every connection of the server writes through, registered once for
+ * the process: one write per transaction's WAL frames and per run of a
+ * checkpoint's pages (see the file). */
+static const char *
+get_vfs_name (void)
+{
+  static gsize registered = 0;
+
+  if (g_once_init_enter (&registered)) {
+    g_autoptr (GError) error = NULL;
+    /* Registered for the process's lifetime. */
+    NatterSqliteCoalescingVfs *vfs = natter_sqlite_coalescing_vfs_register (
+      NATTER_SQLITE_COALESCING_VFS_NAME, NATTER_SQLITE_COALESCING_VFS_BUFFER_LIMIT, &error);
+
+    if (vfs == NULL)
+      g_warning ("Writing the WAL frame by frame: %s", error->message);
+    g_once_init_leave (&registered, vfs != NULL ? 1 : 2);
+  }
+
+  return registered == 1 ? NATTER_SQLITE_COALESCING_VFS_NAME : NULL;
+}
+
 /* SQLite checkpoints on the committing thread by default, and a checkpoint
  * waits for fsync twice: with every write on the main thread that stalled
  * the hub for tens of milliseconds every 1000 pages. A worker thread with
@@ -359,7 +382,8 @@ start_checkpointer (NatterServerDb *self, const char *path, GError **error)
   if (g_ascii_strcasecmp ((const char *) sqlite3_column_text (stmt, 0), "wal") != 0)
     return TRUE;
 
-  self->checkpointer = natter_wal_checkpointer_new (path, CHECKPOINT_THRESHOLD_PAGES, &local_error);
+  self->checkpointer =
+    natter_wal_checkpointer_new (path, get_vfs_name (), CHECKPOINT_THRESHOLD_PAGES, &local_error);
   if (self->checkpointer == NULL) {
     g_set_error (error, NATTER_SERVER_DB_ERROR, NATTER_SERVER_DB_ERROR_FAILED, "database: %s",
                  local_error->message);
@@ -434,7 +458,8 @@ natter_server_db_open (const char *path, GError **error)
 
   self = g_object_new (NATTER_TYPE_SERVER_DB, NULL);
   rc = sqlite3_open_v2 (path, &self->handle,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        get_vfs_name ());
   if (rc != SQLITE_OK) {
     natter_db_set_error (self, rc, error);
     g_prefix_error (error, "%s: ", path);

@@ -103,6 +103,8 @@ run_worker (gpointer data)
 /**
  * natter_wal_checkpointer_new:
  * @path: a database file already in WAL mode
+ * @vfs_name: (nullable): the SQLite VFS to open it with, %NULL for the
+ *   default
  * @threshold_pages: the WAL size, in pages, that starts a checkpoint
  * @error: a #NatterServerDbError
  *
@@ -111,7 +113,10 @@ run_worker (gpointer data)
  * Returns: (transfer full) (nullable): the checkpointer
  */
 NatterWalCheckpointer *
-natter_wal_checkpointer_new (const char *path, guint threshold_pages, GError **error)
+natter_wal_checkpointer_new (const char *path,
+                             const char *vfs_name,
+                             guint threshold_pages,
+                             GError **error)
 {
   g_autoptr (NatterWalCheckpointer) self = NULL;
   char *message = NULL;
@@ -126,7 +131,7 @@ natter_wal_checkpointer_new (const char *path, guint threshold_pages, GError **e
   g_mutex_init (&self->mutex);
   g_cond_init (&self->cond);
 
-  rc = sqlite3_open_v2 (path, &self->handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+  rc = sqlite3_open_v2 (path, &self->handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, vfs_name);
   if (rc == SQLITE_OK)
     /* Reading the schema opens the WAL, which a checkpoint needs. */
     rc = sqlite3_exec (self->handle,

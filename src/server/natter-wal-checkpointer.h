@@ -12,8 +12,10 @@ G_BEGIN_DECLS
  * natter_wal_checkpointer_notify () after each commit (from its wal hook). */
 typedef struct _NatterWalCheckpointer NatterWalCheckpointer;
 
-NatterWalCheckpointer *
-natter_wal_checkpointer_new (const char *path, guint threshold_pages, GError **error);
+NatterWalCheckpointer *natter_wal_checkpointer_new (const char *path,
+                                                    const char *vfs_name,
+                                                    guint threshold_pages,
+                                                    GError **error);
 /* Wakes the worker when @wal_pages reached the threshold; never blocks. */
 void natter_wal_checkpointer_notify (NatterWalCheckpointer *self, guint wal_pages);
 /* On the writing thread, outside a transaction: after a pass of the worker,
