@@ -64,12 +64,8 @@ uses_media_helper (void)
 
 /* The helper's frames: mapped memfds, wrapped without a copy. */
 static void
-on_helper_video_frame (NatterCallVideo *self,
-                       gboolean local,
-                       guint width,
-                       guint height,
-                       guint stride,
-                       GBytes *pixels)
+on_helper_video_frame (
+  NatterCallVideo *self, gboolean local, guint width, guint height, guint stride, GBytes *pixels)
 {
   g_autoptr (GdkTexture) texture = NULL;
   GdkPaintable **field = local ? &self->local_paintable : &self->remote_paintable;

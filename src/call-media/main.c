@@ -50,12 +50,12 @@ main (int argc, char *argv[])
     return 1;
   }
   stream = g_socket_connection_factory_create_connection (socket);
-  connection = g_dbus_connection_new_sync (
-    G_IO_STREAM (stream), guid,
-    G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_SERVER |
-      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_REQUIRE_SAME_USER |
-      G_DBUS_CONNECTION_FLAGS_DELAY_MESSAGE_PROCESSING,
-    NULL, NULL, &error);
+  connection =
+    g_dbus_connection_new_sync (G_IO_STREAM (stream), guid,
+                                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_SERVER |
+                                  G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_REQUIRE_SAME_USER |
+                                  G_DBUS_CONNECTION_FLAGS_DELAY_MESSAGE_PROCESSING,
+                                NULL, NULL, &error);
   if (connection == NULL) {
     g_printerr ("natter-call-media: %s\n", error->message);
     return 1;

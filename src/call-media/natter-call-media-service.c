@@ -46,7 +46,10 @@ emit (NatterCallMediaService *self, const char *name, GVariant *parameters)
 }
 
 static void
-emit_state (NatterCallMediaService *self, NatterCallPipelineState state, const char *error, gboolean unrecoverable)
+emit_state (NatterCallMediaService *self,
+            NatterCallPipelineState state,
+            const char *error,
+            gboolean unrecoverable)
 {
   emit (self, "State", g_variant_new ("(usb)", state, error != NULL ? error : "", unrecoverable));
 }
@@ -246,14 +249,14 @@ create_pipeline (NatterCallMediaService *self, gboolean with_video)
                     self);
   g_signal_connect (self->pipeline, "local-description", G_CALLBACK (on_local_description), self);
   g_signal_connect (self->pipeline, "local-candidate", G_CALLBACK (on_local_candidate), self);
-  g_signal_connect (self->pipeline, "first-remote-media", G_CALLBACK (on_first_remote_media),
-                    self);
+  g_signal_connect (self->pipeline, "first-remote-media", G_CALLBACK (on_first_remote_media), self);
 }
 
 static void
 set_ice_servers (NatterCallMediaService *self, GVariant *parameters)
 {
-  g_autoptr (GPtrArray) servers = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_ice_server_free);
+  g_autoptr (GPtrArray) servers =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) natter_ice_server_free);
   g_autoptr (GVariantIter) iter = NULL;
   g_autofree const char **urls = NULL;
   const char *username, *credential;
@@ -301,8 +304,8 @@ on_method_call (GDBusConnection *connection,
   } else if (g_str_equal (method_name, "Close")) {
     finish (self);
   } else if (self->pipeline == NULL) {
-    g_dbus_method_invocation_return_error_literal (invocation, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED,
-                                                   "Create comes first");
+    g_dbus_method_invocation_return_error_literal (
+      invocation, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED, "Create comes first");
     return;
   } else if (g_str_equal (method_name, "SetIceServers")) {
     set_ice_servers (self, parameters);

@@ -9,8 +9,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (
   NatterCallMediaService, natter_call_media_service, NATTER, CALL_MEDIA_SERVICE, GObject)
 
-NatterCallMediaService *natter_call_media_service_new (GDBusConnection *connection,
-                                                       GError **error);
+NatterCallMediaService *natter_call_media_service_new (GDBusConnection *connection, GError **error);
 gboolean natter_call_media_service_get_finished (NatterCallMediaService *self);
 
 G_END_DECLS

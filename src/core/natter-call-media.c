@@ -68,7 +68,7 @@ natter_call_media_set_remote_description (NatterCallMedia *self,
   return NATTER_CALL_MEDIA_GET_IFACE (self)->set_remote_description (self, type, sdp, error);
 }
 
-NatterCallPipelineState 
+NatterCallPipelineState
 natter_call_media_get_state (NatterCallMedia *self)
 {
   g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), NATTER_CALL_PIPELINE_STATE_CLOSED);
@@ -82,21 +82,21 @@ natter_call_media_get_error_message (NatterCallMedia *self)
   return NATTER_CALL_MEDIA_GET_IFACE (self)->get_error_message (self);
 }
 
-gboolean 
+gboolean
 natter_call_media_get_unrecoverable (NatterCallMedia *self)
 {
   g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), FALSE);
   return NATTER_CALL_MEDIA_GET_IFACE (self)->get_unrecoverable (self);
 }
 
-gboolean 
+gboolean
 natter_call_media_get_with_video (NatterCallMedia *self)
 {
   g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), FALSE);
   return NATTER_CALL_MEDIA_GET_IFACE (self)->get_with_video (self);
 }
 
-gboolean 
+gboolean
 natter_call_media_get_camera_enabled (NatterCallMedia *self)
 {
   g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), FALSE);
@@ -110,21 +110,21 @@ natter_call_media_get_stats (NatterCallMedia *self)
   return NATTER_CALL_MEDIA_GET_IFACE (self)->get_stats (self);
 }
 
-guint 
+guint
 natter_call_media_get_bandwidth_estimate (NatterCallMedia *self)
 {
   g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), 0);
   return NATTER_CALL_MEDIA_GET_IFACE (self)->get_bandwidth_estimate (self);
 }
 
-gboolean 
+gboolean
 natter_call_media_get_bandwidth_limited (NatterCallMedia *self)
 {
   g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), FALSE);
   return NATTER_CALL_MEDIA_GET_IFACE (self)->get_bandwidth_limited (self);
 }
 
-gboolean 
+gboolean
 natter_call_media_get_video_reduced (NatterCallMedia *self)
 {
   g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), FALSE);
@@ -146,7 +146,10 @@ natter_call_media_set_ice_servers (NatterCallMedia *self, GPtrArray *ice_servers
 }
 
 void
-natter_call_media_set_devices (NatterCallMedia *self, GstDevice *microphone, GstDevice *camera, GstDevice *speaker)
+natter_call_media_set_devices (NatterCallMedia *self,
+                               GstDevice *microphone,
+                               GstDevice *camera,
+                               GstDevice *speaker)
 {
   g_return_if_fail (NATTER_IS_CALL_MEDIA (self));
   NATTER_CALL_MEDIA_GET_IFACE (self)->set_devices (self, microphone, camera, speaker);
@@ -167,7 +170,9 @@ natter_call_media_set_camera_enabled (NatterCallMedia *self, gboolean enabled)
 }
 
 void
-natter_call_media_add_remote_candidate (NatterCallMedia *self, guint sdp_mline_index, const char *candidate)
+natter_call_media_add_remote_candidate (NatterCallMedia *self,
+                                        guint sdp_mline_index,
+                                        const char *candidate)
 {
   g_return_if_fail (NATTER_IS_CALL_MEDIA (self));
   NATTER_CALL_MEDIA_GET_IFACE (self)->add_remote_candidate (self, sdp_mline_index, candidate);

@@ -48,7 +48,9 @@ struct _NatterCallMediaInterface {
                                       const char *type,
                                       const char *sdp,
                                       GError **error);
-  void (*add_remote_candidate) (NatterCallMedia *self, guint sdp_mline_index, const char *candidate);
+  void (*add_remote_candidate) (NatterCallMedia *self,
+                                guint sdp_mline_index,
+                                const char *candidate);
   void (*update_stats) (NatterCallMedia *self);
   void (*close) (NatterCallMedia *self);
 };
@@ -80,8 +82,9 @@ gboolean natter_call_media_set_remote_description (NatterCallMedia *self,
                                                    const char *type,
                                                    const char *sdp,
                                                    GError **error);
-void
-natter_call_media_add_remote_candidate (NatterCallMedia *self, guint sdp_mline_index, const char *candidate);
+void natter_call_media_add_remote_candidate (NatterCallMedia *self,
+                                             guint sdp_mline_index,
+                                             const char *candidate);
 void natter_call_media_update_stats (NatterCallMedia *self);
 void natter_call_media_close (NatterCallMedia *self);
 

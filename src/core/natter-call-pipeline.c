@@ -393,7 +393,8 @@ natter_call_pipeline_class_init (NatterCallPipelineClass *klass)
   /* The signals NatterCall follows are NatterCallMedia's. */
   natter_call_pipeline_signals[SIGNAL_LOCAL_DESCRIPTION] =
     natter_call_media_local_description_signal ();
-  natter_call_pipeline_signals[SIGNAL_LOCAL_CANDIDATE] = natter_call_media_local_candidate_signal ();
+  natter_call_pipeline_signals[SIGNAL_LOCAL_CANDIDATE] =
+    natter_call_media_local_candidate_signal ();
   /**
    * NatterCallPipeline::first-remote-media:
    * @kind: "audio" or "video"

@@ -49,8 +49,7 @@ handle_update (NatterCall *self, const NatterFrame *frame)
     return;
 
   if (frame->offer != NULL) {
-    gboolean with_video =
-      self->media != NULL && natter_call_media_get_with_video (self->media);
+    gboolean with_video = self->media != NULL && natter_call_media_get_with_video (self->media);
     NatterCallMedia *pipeline;
 
     /* Glare between two restarts: the caller's offer wins, the callee drops
@@ -70,7 +69,7 @@ handle_update (NatterCall *self, const NatterFrame *frame)
   } else if (frame->answer != NULL && self->media != NULL) {
     self->restart_offered = FALSE;
     if (!natter_call_media_set_remote_description (self->media, "answer", frame->answer->sdp,
-                                                      &error))
+                                                   &error))
       g_debug ("Ignoring a call_update answer: %s", error->message);
   }
 }
@@ -132,8 +131,8 @@ natter_call_handle_frame (NatterCall *self, const NatterFrame *frame)
       self->peer_ringing = FALSE;
       natter_call_notify (self, PROP_PEER_RINGING);
       natter_call_set_state (self, NATTER_CALL_STATE_CONNECTING);
-      if (!natter_call_media_set_remote_description (self->media, "answer",
-                                                        frame->answer->sdp, &error)) {
+      if (!natter_call_media_set_remote_description (self->media, "answer", frame->answer->sdp,
+                                                     &error)) {
         NatterFrame *ended = natter_frame_new (NATTER_FRAME_CALL_ENDED);
 
         ended->call_log_id = self->call_log_id;

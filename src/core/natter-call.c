@@ -115,8 +115,8 @@ send_media_state (NatterCall *self)
   frame = natter_frame_new (NATTER_FRAME_CALL_MEDIA_STATE);
   frame->call_log_id = self->call_log_id;
   frame->audio_muted = self->muted;
-  frame->video_enabled = self->camera_enabled && self->media != NULL &&
-                         natter_call_media_get_with_video (self->media);
+  frame->video_enabled =
+    self->camera_enabled && self->media != NULL && natter_call_media_get_with_video (self->media);
   natter_call_send_frame (self, frame);
 }
 
@@ -164,10 +164,7 @@ on_local_description (NatterCallMedia *pipeline,
 }
 
 static void
-on_local_candidate (NatterCallMedia *pipeline,
-                    guint mline,
-                    const char *candidate,
-                    NatterCall *self)
+on_local_candidate (NatterCallMedia *pipeline, guint mline, const char *candidate, NatterCall *self)
 {
   g_autoptr (NatterIceCandidate) ice = NULL;
   const char *mid = NULL;
@@ -753,9 +750,8 @@ natter_call_start (NatterCall *self, GError **error)
   g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
   g_return_val_if_fail (!self->incoming && self->media == NULL, FALSE);
 
-  pipeline = natter_call_create_pipeline (self, g_str_equal (self->call_type, "video") &&
-                                                  self->camera_available,
-                                         error);
+  pipeline = natter_call_create_pipeline (
+    self, g_str_equal (self->call_type, "video") && self->camera_available, error);
   if (pipeline == NULL || !natter_call_media_start_offer (pipeline, error)) {
     natter_call_end (self, NATTER_CALL_END_REASON_FAILED,
                      error != NULL && *error != NULL ? (*error)->message : NULL, TRUE);
@@ -787,12 +783,10 @@ natter_call_accept (NatterCall *self, gboolean with_video)
 
   self->accepted_at = g_get_monotonic_time ();
   natter_call_set_state (self, NATTER_CALL_STATE_CONNECTING);
-  pipeline = natter_call_create_pipeline (self, with_video && self->camera_available &&
-                                                  g_str_equal (self->call_type, "video"),
-                                         &error);
-  if (pipeline == NULL ||
-      !natter_call_media_set_remote_description (pipeline, "offer", self->remote_offer->sdp,
-                                                 &error)) {
+  pipeline = natter_call_create_pipeline (
+    self, with_video && self->camera_available && g_str_equal (self->call_type, "video"), &error);
+  if (pipeline == NULL || !natter_call_media_set_remote_description (
+                            pipeline, "offer", self->remote_offer->sdp, &error)) {
     end_failed (self, error->message);
     return FALSE;
   }
