@@ -45,6 +45,7 @@
 #define LINE_TIMEOUT_US (60 * G_USEC_PER_SEC)
 
 static char *opt_natter;
+static char *opt_call_media;
 static char *opt_server;
 static char *opt_schemas;
 static int opt_runs = 5;
@@ -818,6 +819,35 @@ on_bob_incoming_call (NatterCallManager *manager, NatterCall *call, Answerer *an
   natter_call_accept (call, TRUE);
 }
 
+/* The RSS of the app's natter-call-media helpers, summed (KiB). */
+static gint64
+helpers_rss_kib (GPid app)
+{
+  g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+  gint64 total = 0;
+
+  while (proc != NULL && (name = g_dir_read_name (proc)) != NULL) {
+    g_autofree char *path = g_build_filename ("/proc", name, "stat", NULL);
+    g_autofree char *stat = NULL;
+    const char *end;
+    int ppid = 0;
+    char state = '?';
+
+    if (!g_ascii_isdigit (name[0]) || !g_file_get_contents (path, &stat, NULL, NULL))
+      continue;
+    end = strrchr (stat, ')');
+    if (end == NULL || strstr (stat, "(natter-call-med") == NULL)
+      continue;
+    if (sscanf (end + 1, " %c %d", &state, &ppid) == 2 && ppid == (int) app && state != 'Z') {
+      gint64 rss = rss_kib ((GPid) g_ascii_strtoll (name, NULL, 10));
+
+      total += MAX (rss, 0);
+    }
+  }
+  return total;
+}
+
 static void
 run_calls (
   const char *url, const char *data_dir, gint64 conversation_id, NatterClient *bob, const char *tmp)
@@ -833,7 +863,8 @@ run_calls (
   g_autoptr (GHashTable) smaps_before = NULL;
   NatterCallManager *manager = NULL;
   Answerer answerer = { 0 };
-  gint64 rss_before, rss_after, rss_peak = 0;
+  gint64 rss_before, rss_after, rss_peak = 0, helpers_peak = 0;
+  g_autoptr (GArray) first_video = g_array_new (FALSE, FALSE, sizeof (double));
   gboolean exited = FALSE;
   GPid pid;
 
@@ -842,6 +873,9 @@ run_calls (
   g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN_STORE", "file", TRUE);
   g_subprocess_launcher_setenv (launcher, "GSETTINGS_BACKEND", "memory", TRUE);
   g_subprocess_launcher_setenv (launcher, "GSETTINGS_SCHEMA_DIR", opt_schemas, TRUE);
+  /* The app finds its media helper in the build tree so (main's app, which
+   * has none, ignores it). */
+  g_subprocess_launcher_setenv (launcher, "NATTER_CALL_MEDIA_HELPER", opt_call_media, FALSE);
   g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
   app = g_subprocess_launcher_spawn (launcher, &error, opt_natter, "--server", url, NULL);
   if (app == NULL)
@@ -869,11 +903,29 @@ run_calls (
     guint ended = answerer.ended;
 
     activate_action (bus, "start-call", g_variant_new ("(xs)", conversation_id, "video"));
+    gint64 first_video_us = -1;
+
     while (answerer.ended == ended) {
       iterate_for (100 * 1000);
       rss_peak = MAX (rss_peak, rss_kib (pid));
+      helpers_peak = MAX (helpers_peak, helpers_rss_kib (pid));
     }
-    g_print ("call %d: ended; app RSS %.1f MiB\n", i + 1, rss_kib (pid) / 1024.0);
+    /* The app (NATTER_BENCH_TIMING) prints when the call's first remote
+     * frame reached its picture; older apps print nothing. */
+    while (first_video_us < 0 && g_getenv ("NATTER_BENCH_NO_CALL_TIMING") == NULL) {
+      g_clear_pointer (&line, g_free);
+      line = read_line (out, "the call's first remote frame");
+      if (line == NULL)
+        break;
+      sscanf (line, "natter-bench: call-first-video %" G_GINT64_FORMAT, &first_video_us);
+    }
+    if (first_video_us >= 0) {
+      double ms = first_video_us / 1000.0;
+
+      g_array_append_val (first_video, ms);
+    }
+    g_print ("call %d: ended; app RSS %.1f MiB; answer to first remote frame %.1f ms\n", i + 1,
+             rss_kib (pid) / 1024.0, first_video_us / 1000.0);
     iterate_for (G_USEC_PER_SEC);
   }
   /* The app gives the calls' memory back a few seconds after the last. */
@@ -883,6 +935,16 @@ run_calls (
            "them, %.1f MiB after the last (%+.1f MiB)\n",
            opt_calls, rss_before / 1024.0, rss_peak / 1024.0, rss_after / 1024.0,
            (rss_after - rss_before) / 1024.0);
+  g_print ("calls: media helpers' RSS %.1f MiB at most (0: the media ran in the app)\n",
+           helpers_peak / 1024.0);
+  if (first_video->len > 0) {
+    double middle = median (first_video); /* sorts it */
+
+    g_print ("calls: answer to first remote frame in the app: median %.1f ms, min %.1f, max "
+             "%.1f (%u calls)\n",
+             middle, g_array_index (first_video, double, 0),
+             g_array_index (first_video, double, first_video->len - 1), first_video->len);
+  }
   if (opt_smaps) {
     print_smaps (pid, 12);
     print_smaps_change (pid, smaps_before);
@@ -904,6 +966,8 @@ set_default_paths (void)
 
   if (opt_natter == NULL)
     opt_natter = g_build_filename (build_dir, "src", "app", "natter", NULL);
+  if (opt_call_media == NULL)
+    opt_call_media = g_build_filename (build_dir, "src", "call-media", "natter-call-media", NULL);
   if (opt_server == NULL)
     opt_server = g_build_filename (build_dir, "src", "server", "natter-server", NULL);
   if (opt_schemas == NULL)
@@ -918,6 +982,8 @@ main (int argc, char *argv[])
       "PATH" },
     { "server", 0, 0, G_OPTION_ARG_FILENAME, &opt_server, "natter-server (default: this build's)",
       "PATH" },
+    { "call-media", 0, 0, G_OPTION_ARG_FILENAME, &opt_call_media,
+      "natter-call-media, the app's media helper (default: this build's)", "PATH" },
     { "schemas", 0, 0, G_OPTION_ARG_FILENAME, &opt_schemas,
       "Compiled GSettings schemas (default: this build's data/)", "DIR" },
     { "runs", 'n', 0, G_OPTION_ARG_INT, &opt_runs, "Launches to measure (default 5)", "N" },

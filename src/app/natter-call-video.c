@@ -49,11 +49,34 @@ create_video_sink (GdkPaintable **out_paintable)
   return natter_video_paintable_create_sink (NATTER_VIDEO_PAINTABLE (*out_paintable));
 }
 
+/* NATTER_BENCH_TIMING: natter-bench-app reads how long after the call was
+ * accepted (for the caller: after the answer came) its first remote frame
+ * reached the picture, with the media in a helper or in this process. */
+static void
+on_first_remote_contents (GdkPaintable *paintable, NatterCallVideo *self)
+{
+  gint64 accepted_at = self->call != NULL ? natter_call_get_accepted_at (self->call) : 0;
+
+  g_signal_handlers_disconnect_by_func (paintable, on_first_remote_contents, self);
+  if (accepted_at <= 0)
+    return;
+  g_print ("natter-bench: call-first-video %" G_GINT64_FORMAT "\n",
+           g_get_monotonic_time () - accepted_at);
+  fflush (stdout);
+}
+
 static void
 set_paintable (NatterCallVideo *self, GdkPaintable **field, GdkPaintable *paintable, guint prop)
 {
-  if (g_set_object (field, paintable))
-    g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+  if (*field != NULL)
+    g_signal_handlers_disconnect_by_func (*field, on_first_remote_contents, self);
+  if (!g_set_object (field, paintable))
+    return;
+  if (paintable != NULL && prop == PROP_REMOTE_PAINTABLE &&
+      g_getenv ("NATTER_BENCH_TIMING") != NULL)
+    g_signal_connect (paintable, "invalidate-contents", G_CALLBACK (on_first_remote_contents),
+                      self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
 }
 
 static gboolean
@@ -160,8 +183,8 @@ natter_call_video_dispose (GObject *object)
     g_signal_group_set_target (self->media_signals, NULL);
   g_clear_object (&self->media_signals);
   g_clear_object (&self->call);
-  g_clear_object (&self->remote_paintable);
-  g_clear_object (&self->local_paintable);
+  set_paintable (self, &self->remote_paintable, NULL, PROP_REMOTE_PAINTABLE);
+  set_paintable (self, &self->local_paintable, NULL, PROP_LOCAL_PAINTABLE);
 
   G_OBJECT_CLASS (natter_call_video_parent_class)->dispose (object);
 }
