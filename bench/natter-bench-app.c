@@ -55,6 +55,7 @@ static gboolean opt_background;
 static gboolean opt_background_after_window;
 static int opt_seconds = 60;
 static int opt_calls;
+static int opt_ring_ms;
 static gboolean opt_scroll;
 static char *opt_shader_cache;
 
@@ -812,11 +813,24 @@ on_bob_call_state (NatterCall *call, GParamSpec *pspec, Answerer *answerer)
     answerer->ended++;
 }
 
+static gboolean
+accept_later (gpointer user_data)
+{
+  natter_call_accept (user_data, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/* At once, or after --ring-ms as a person would: the app starts its media
+ * helper as the call is placed, and a call rings for seconds. */
 static void
 on_bob_incoming_call (NatterCallManager *manager, NatterCall *call, Answerer *answerer)
 {
   g_signal_connect (call, "notify::state", G_CALLBACK (on_bob_call_state), answerer);
-  natter_call_accept (call, TRUE);
+  if (opt_ring_ms > 0)
+    g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) opt_ring_ms, accept_later, g_object_ref (call),
+                        g_object_unref);
+  else
+    natter_call_accept (call, TRUE);
 }
 
 /* The RSS of the app's natter-call-media helpers, summed (KiB). */
@@ -999,6 +1013,8 @@ main (int argc, char *argv[])
       "S" },
     { "calls", 0, 0, G_OPTION_ARG_INT, &opt_calls,
       "Instead: the app's RSS before and after N video calls", "N" },
+    { "ring-ms", 0, 0, G_OPTION_ARG_INT, &opt_ring_ms,
+      "With --calls: the callee answers after MS of ringing (default 0: at once)", "MS" },
     { "scroll", 0, 0, G_OPTION_ARG_NONE, &opt_scroll,
       "Also scroll the open conversation to its oldest message; print the longest frame", NULL },
     { "shader-cache", 0, 0, G_OPTION_ARG_STRING, &opt_shader_cache,

@@ -191,7 +191,11 @@ create_frame_sink (NatterCallMediaService *self, gboolean local)
   GstElement *convert = gst_element_factory_make ("videoconvert", NULL);
   GstElement *appsink = gst_element_factory_make ("appsink", NULL);
 
-  g_object_set (appsink, "caps", caps, "max-buffers", 1, "drop", TRUE, NULL);
+  /* Not synced: a frame leaves as it is decoded (the jitter buffer has
+   * smoothed the stream already) and the app shows it at its next paint.
+   * Synced, each frame also waited out the pipeline's latency here, 70 to
+   * 85 ms for the first one in natter-bench-app --calls (2026-12-07). */
+  g_object_set (appsink, "caps", caps, "max-buffers", 1, "drop", TRUE, "sync", FALSE, NULL);
   g_object_set_data (G_OBJECT (appsink), "natter-local", GINT_TO_POINTER (local));
   gst_app_sink_set_callbacks (GST_APP_SINK (appsink), &callbacks, self, NULL);
   gst_bin_add_many (GST_BIN (bin), convert, appsink, NULL);
