@@ -138,10 +138,12 @@ release_call_stack (gpointer user_data)
   self->release_call_stack_id = 0;
   if (self->holds_call_stack) {
     self->holds_call_stack = FALSE;
-    if (natter_call_media_proxy_get_helper_path () != NULL)
+    if (natter_call_media_proxy_get_helper_path () != NULL) {
       natter_call_media_proxy_discard_spare ();
-    else
+      natter_call_pipeline_trim_memory ();
+    } else {
       natter_call_pipeline_release ();
+    }
   }
   return G_SOURCE_REMOVE;
 }

@@ -627,6 +627,20 @@ natter_call_pipeline_release (void)
 #ifdef __GLIBC__
   mallopt (M_MMAP_THRESHOLD, 128 * 1024);
   mallopt (M_TRIM_THRESHOLD, 128 * 1024);
+#endif
+  natter_call_pipeline_trim_memory ();
+}
+
+/**
+ * natter_call_pipeline_trim_memory:
+ *
+ * Returns to the system what the process freed, in every arena: after a
+ * call whose media ran in a helper, what showing its video freed.
+ */
+void
+natter_call_pipeline_trim_memory (void)
+{
+#ifdef __GLIBC__
   malloc_trim (0);
   trim_thread_arenas ();
 #endif
