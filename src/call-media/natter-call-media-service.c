@@ -193,7 +193,7 @@ create_frame_sink (NatterCallMediaService *self, gboolean local)
 
   /* Not synced: a frame leaves as it is decoded (the jitter buffer has
    * smoothed the stream already) and the app shows it at its next paint.
-   * Synced, each frame also waited out the pipeline's latency here, 70 to
+   * Synced, each frame also waited out the pipeline's latency here, 74 to
    * 85 ms for the first one in natter-bench-app --calls (2026-12-07). */
   g_object_set (appsink, "caps", caps, "max-buffers", 1, "drop", TRUE, "sync", FALSE, NULL);
   g_object_set_data (G_OBJECT (appsink), "natter-local", GINT_TO_POINTER (local));
