@@ -45,6 +45,7 @@
 #define LINE_TIMEOUT_US (60 * G_USEC_PER_SEC)
 
 static char *opt_natter;
+static char *opt_call_media;
 static char *opt_server;
 static char *opt_schemas;
 static int opt_runs = 5;
@@ -54,6 +55,7 @@ static gboolean opt_background;
 static gboolean opt_background_after_window;
 static int opt_seconds = 60;
 static int opt_calls;
+static int opt_ring_ms;
 static gboolean opt_scroll;
 static char *opt_shader_cache;
 
@@ -811,11 +813,53 @@ on_bob_call_state (NatterCall *call, GParamSpec *pspec, Answerer *answerer)
     answerer->ended++;
 }
 
+static gboolean
+accept_later (gpointer user_data)
+{
+  natter_call_accept (user_data, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/* At once, or after --ring-ms as a person would: the app starts its media
+ * helper as the call is placed, and a call rings for seconds. */
 static void
 on_bob_incoming_call (NatterCallManager *manager, NatterCall *call, Answerer *answerer)
 {
   g_signal_connect (call, "notify::state", G_CALLBACK (on_bob_call_state), answerer);
-  natter_call_accept (call, TRUE);
+  if (opt_ring_ms > 0)
+    g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) opt_ring_ms, accept_later, g_object_ref (call),
+                        g_object_unref);
+  else
+    natter_call_accept (call, TRUE);
+}
+
+/* The RSS of the app's natter-call-media helpers, summed (KiB). */
+static gint64
+helpers_rss_kib (GPid app)
+{
+  g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+  gint64 total = 0;
+
+  while (proc != NULL && (name = g_dir_read_name (proc)) != NULL) {
+    g_autofree char *path = g_build_filename ("/proc", name, "stat", NULL);
+    g_autofree char *stat = NULL;
+    const char *end;
+    int ppid = 0;
+    char state = '?';
+
+    if (!g_ascii_isdigit (name[0]) || !g_file_get_contents (path, &stat, NULL, NULL))
+      continue;
+    end = strrchr (stat, ')');
+    if (end == NULL || strstr (stat, "(natter-call-med") == NULL)
+      continue;
+    if (sscanf (end + 1, " %c %d", &state, &ppid) == 2 && ppid == (int) app && state != 'Z') {
+      gint64 rss = rss_kib ((GPid) g_ascii_strtoll (name, NULL, 10));
+
+      total += MAX (rss, 0);
+    }
+  }
+  return total;
 }
 
 static void
@@ -833,7 +877,8 @@ run_calls (
   g_autoptr (GHashTable) smaps_before = NULL;
   NatterCallManager *manager = NULL;
   Answerer answerer = { 0 };
-  gint64 rss_before, rss_after, rss_peak = 0;
+  gint64 rss_before, rss_after, rss_peak = 0, helpers_peak = 0;
+  g_autoptr (GArray) first_video = g_array_new (FALSE, FALSE, sizeof (double));
   gboolean exited = FALSE;
   GPid pid;
 
@@ -842,6 +887,9 @@ run_calls (
   g_subprocess_launcher_setenv (launcher, "NATTER_TOKEN_STORE", "file", TRUE);
   g_subprocess_launcher_setenv (launcher, "GSETTINGS_BACKEND", "memory", TRUE);
   g_subprocess_launcher_setenv (launcher, "GSETTINGS_SCHEMA_DIR", opt_schemas, TRUE);
+  /* The app finds its media helper in the build tree so (main's app, which
+   * has none, ignores it). */
+  g_subprocess_launcher_setenv (launcher, "NATTER_CALL_MEDIA_HELPER", opt_call_media, FALSE);
   g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
   app = g_subprocess_launcher_spawn (launcher, &error, opt_natter, "--server", url, NULL);
   if (app == NULL)
@@ -869,11 +917,29 @@ run_calls (
     guint ended = answerer.ended;
 
     activate_action (bus, "start-call", g_variant_new ("(xs)", conversation_id, "video"));
+    gint64 first_video_us = -1;
+
     while (answerer.ended == ended) {
       iterate_for (100 * 1000);
       rss_peak = MAX (rss_peak, rss_kib (pid));
+      helpers_peak = MAX (helpers_peak, helpers_rss_kib (pid));
     }
-    g_print ("call %d: ended; app RSS %.1f MiB\n", i + 1, rss_kib (pid) / 1024.0);
+    /* The app (NATTER_BENCH_TIMING) prints when the call's first remote
+     * frame reached its picture; older apps print nothing. */
+    while (first_video_us < 0 && g_getenv ("NATTER_BENCH_NO_CALL_TIMING") == NULL) {
+      g_clear_pointer (&line, g_free);
+      line = read_line (out, "the call's first remote frame");
+      if (line == NULL)
+        break;
+      sscanf (line, "natter-bench: call-first-video %" G_GINT64_FORMAT, &first_video_us);
+    }
+    if (first_video_us >= 0) {
+      double ms = first_video_us / 1000.0;
+
+      g_array_append_val (first_video, ms);
+    }
+    g_print ("call %d: ended; app RSS %.1f MiB; answer to first remote frame %.1f ms\n", i + 1,
+             rss_kib (pid) / 1024.0, first_video_us / 1000.0);
     iterate_for (G_USEC_PER_SEC);
   }
   /* The app gives the calls' memory back a few seconds after the last. */
@@ -883,6 +949,16 @@ run_calls (
            "them, %.1f MiB after the last (%+.1f MiB)\n",
            opt_calls, rss_before / 1024.0, rss_peak / 1024.0, rss_after / 1024.0,
            (rss_after - rss_before) / 1024.0);
+  g_print ("calls: media helpers' RSS %.1f MiB at most (0: the media ran in the app)\n",
+           helpers_peak / 1024.0);
+  if (first_video->len > 0) {
+    double middle = median (first_video); /* sorts it */
+
+    g_print ("calls: answer to first remote frame in the app: median %.1f ms, min %.1f, max "
+             "%.1f (%u calls)\n",
+             middle, g_array_index (first_video, double, 0),
+             g_array_index (first_video, double, first_video->len - 1), first_video->len);
+  }
   if (opt_smaps) {
     print_smaps (pid, 12);
     print_smaps_change (pid, smaps_before);
@@ -904,6 +980,8 @@ set_default_paths (void)
 
   if (opt_natter == NULL)
     opt_natter = g_build_filename (build_dir, "src", "app", "natter", NULL);
+  if (opt_call_media == NULL)
+    opt_call_media = g_build_filename (build_dir, "src", "call-media", "natter-call-media", NULL);
   if (opt_server == NULL)
     opt_server = g_build_filename (build_dir, "src", "server", "natter-server", NULL);
   if (opt_schemas == NULL)
@@ -918,6 +996,8 @@ main (int argc, char *argv[])
       "PATH" },
     { "server", 0, 0, G_OPTION_ARG_FILENAME, &opt_server, "natter-server (default: this build's)",
       "PATH" },
+    { "call-media", 0, 0, G_OPTION_ARG_FILENAME, &opt_call_media,
+      "natter-call-media, the app's media helper (default: this build's)", "PATH" },
     { "schemas", 0, 0, G_OPTION_ARG_FILENAME, &opt_schemas,
       "Compiled GSettings schemas (default: this build's data/)", "DIR" },
     { "runs", 'n', 0, G_OPTION_ARG_INT, &opt_runs, "Launches to measure (default 5)", "N" },
@@ -933,6 +1013,8 @@ main (int argc, char *argv[])
       "S" },
     { "calls", 0, 0, G_OPTION_ARG_INT, &opt_calls,
       "Instead: the app's RSS before and after N video calls", "N" },
+    { "ring-ms", 0, 0, G_OPTION_ARG_INT, &opt_ring_ms,
+      "With --calls: the callee answers after MS of ringing (default 0: at once)", "MS" },
     { "scroll", 0, 0, G_OPTION_ARG_NONE, &opt_scroll,
       "Also scroll the open conversation to its oldest message; print the longest frame", NULL },
     { "shader-cache", 0, 0, G_OPTION_ARG_STRING, &opt_shader_cache,

@@ -7,6 +7,7 @@
 #include <locale.h>
 
 #include "natter-application.h"
+#include "natter-call-media-proxy.h"
 #include "natter-call-pipeline.h"
 #include "natter-display.h"
 #include "natter-handover.h"
@@ -28,6 +29,17 @@ main (int argc, char *argv[])
   /* No gst_init() here: GStreamer loads with the first call, ring or
    * device list (issue 20), not before the first frame. */
   natter_display_open_for_cairo ();
+
+  /* Each call's media runs in natter-call-media, which exits when the call
+   * ends and takes the call stack's libraries with it (issue 20).
+   * NATTER_CALL_MEDIA_HELPER names another one (the build tree's);
+   * NATTER_CALL_MEDIA=in-process keeps calls in this process, to compare. */
+  if (g_strcmp0 (g_getenv ("NATTER_CALL_MEDIA"), "in-process") != 0) {
+    const char *helper = g_getenv ("NATTER_CALL_MEDIA_HELPER");
+
+    natter_call_media_proxy_set_helper_path (helper != NULL ? helper
+                                                            : LIBEXECDIR "/natter-call-media");
+  }
 
   application = natter_application_new ();
   natter_application_enable_handover (application);

@@ -196,6 +196,14 @@ describe_end (NatterCallOverlay *self)
 {
   g_autofree char *duration = NULL;
 
+  if (self->call_was_connected &&
+      natter_call_get_end_reason (self->call) == NATTER_CALL_END_REASON_FAILED &&
+      natter_call_get_end_message (self->call) != NULL) {
+    duration = natter_format_duration (natter_call_get_duration (self->call));
+    /* Translators: a call that broke off: its length, "12:04", and why */
+    return g_strdup_printf (_ ("Call failed after %s: %s"), duration,
+                            natter_call_get_end_message (self->call));
+  }
   if (self->call_was_connected) {
     duration = natter_format_duration (natter_call_get_duration (self->call));
     /* Translators: shown for a moment when a call ends: its length, "12:04" */

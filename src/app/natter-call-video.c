@@ -3,13 +3,17 @@
 
 #include "config.h"
 
+#include "natter-call-media-proxy.h"
 #include "natter-call-video.h"
 #include "natter-video-paintable.h"
 
 /* A call's pictures as paintables for GTK: it makes the video sinks and
  * hands them to the call (the peer's picture, and the camera's own for the
  * self view of each new pipeline), so core stays free of GTK and the call
- * overlay only shows the two paintables. */
+ * overlay only shows the two paintables. When the call's media runs in
+ * natter-call-media (NatterCallMediaProxy), the frames come from there as
+ * shared memory and become GdkMemoryTextures here: the app then loads no
+ * GStreamer plugin at all. */
 
 enum { PROP_0, PROP_CALL, PROP_REMOTE_PAINTABLE, PROP_LOCAL_PAINTABLE, N_PROPS };
 
@@ -20,6 +24,7 @@ struct _NatterCallVideo {
 
   NatterCall *call;
   GSignalGroup *call_signals;
+  GSignalGroup *media_signals; /* the helper's frames */
   GdkPaintable *remote_paintable;
   GdkPaintable *local_paintable;
 };
@@ -44,11 +49,68 @@ create_video_sink (GdkPaintable **out_paintable)
   return natter_video_paintable_create_sink (NATTER_VIDEO_PAINTABLE (*out_paintable));
 }
 
+/* NATTER_BENCH_TIMING: natter-bench-app reads how long after the call was
+ * accepted (for the caller: after the answer came) its first remote frame
+ * reached the picture, with the media in a helper or in this process. */
+static void
+on_first_remote_contents (GdkPaintable *paintable, NatterCallVideo *self)
+{
+  gint64 accepted_at = self->call != NULL ? natter_call_get_accepted_at (self->call) : 0;
+
+  g_signal_handlers_disconnect_by_func (paintable, on_first_remote_contents, self);
+  if (accepted_at <= 0)
+    return;
+  g_print ("natter-bench: call-first-video %" G_GINT64_FORMAT "\n",
+           g_get_monotonic_time () - accepted_at);
+  fflush (stdout);
+}
+
 static void
 set_paintable (NatterCallVideo *self, GdkPaintable **field, GdkPaintable *paintable, guint prop)
 {
-  if (g_set_object (field, paintable))
-    g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+  if (*field != NULL)
+    g_signal_handlers_disconnect_by_func (*field, on_first_remote_contents, self);
+  if (!g_set_object (field, paintable))
+    return;
+  if (paintable != NULL && prop == PROP_REMOTE_PAINTABLE &&
+      g_getenv ("NATTER_BENCH_TIMING") != NULL)
+    g_signal_connect (paintable, "invalidate-contents", G_CALLBACK (on_first_remote_contents),
+                      self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
+static gboolean
+uses_media_helper (void)
+{
+  return natter_call_media_proxy_get_helper_path () != NULL;
+}
+
+/* The helper's frames: mapped memfds, wrapped without a copy. */
+static void
+on_helper_video_frame (
+  NatterCallVideo *self, gboolean local, guint width, guint height, guint stride, GBytes *pixels)
+{
+  g_autoptr (GdkTexture) texture = NULL;
+  GdkPaintable **field = local ? &self->local_paintable : &self->remote_paintable;
+
+  if (*field == NULL) {
+    g_autoptr (GdkPaintable) paintable = GDK_PAINTABLE (natter_video_paintable_new ());
+
+    set_paintable (self, field, paintable, local ? PROP_LOCAL_PAINTABLE : PROP_REMOTE_PAINTABLE);
+  }
+  if (!NATTER_IS_VIDEO_PAINTABLE (*field))
+    return;
+  texture = gdk_memory_texture_new ((int) width, (int) height, GDK_MEMORY_R8G8B8A8, pixels, stride);
+  natter_video_paintable_push_texture (NATTER_VIDEO_PAINTABLE (*field), texture);
+}
+
+static void
+follow_media (NatterCallVideo *self)
+{
+  NatterCallMedia *media = self->call != NULL ? natter_call_get_media (self->call) : NULL;
+
+  g_signal_group_set_target (self->media_signals,
+                             NATTER_IS_CALL_MEDIA_PROXY (media) ? media : NULL);
 }
 
 /* The self view: the camera's picture, for each pipeline of the call that
@@ -59,6 +121,7 @@ attach_self_view (NatterCallVideo *self)
   g_autoptr (GdkPaintable) paintable = NULL;
   GstElement *sink;
 
+  follow_media (self);
   if (self->call == NULL || !natter_call_wants_local_video_sink (self->call))
     return;
 
@@ -116,9 +179,12 @@ natter_call_video_dispose (GObject *object)
   if (self->call_signals != NULL)
     g_signal_group_set_target (self->call_signals, NULL);
   g_clear_object (&self->call_signals);
+  if (self->media_signals != NULL)
+    g_signal_group_set_target (self->media_signals, NULL);
+  g_clear_object (&self->media_signals);
   g_clear_object (&self->call);
-  g_clear_object (&self->remote_paintable);
-  g_clear_object (&self->local_paintable);
+  set_paintable (self, &self->remote_paintable, NULL, PROP_REMOTE_PAINTABLE);
+  set_paintable (self, &self->local_paintable, NULL, PROP_LOCAL_PAINTABLE);
 
   G_OBJECT_CLASS (natter_call_video_parent_class)->dispose (object);
 }
@@ -160,6 +226,9 @@ natter_call_video_init (NatterCallVideo *self)
   self->call_signals = g_signal_group_new (NATTER_TYPE_CALL);
   g_signal_group_connect_swapped (self->call_signals, "notify::pipeline",
                                   G_CALLBACK (attach_self_view), self);
+  self->media_signals = g_signal_group_new (NATTER_TYPE_CALL_MEDIA_PROXY);
+  g_signal_group_connect_swapped (self->media_signals, "video-frame",
+                                  G_CALLBACK (on_helper_video_frame), self);
 }
 
 /**
@@ -206,8 +275,10 @@ natter_call_video_set_call (NatterCallVideo *self, NatterCall *call)
   set_paintable (self, &self->remote_paintable, NULL, PROP_REMOTE_PAINTABLE);
   set_paintable (self, &self->local_paintable, NULL, PROP_LOCAL_PAINTABLE);
 
-  if (call != NULL && g_strcmp0 (natter_call_get_call_type (call), "video") == 0 &&
-      natter_call_get_state (call) != NATTER_CALL_STATE_ENDED) {
+  if (uses_media_helper ()) {
+    /* The paintables come with the helper's first frames. */
+  } else if (call != NULL && g_strcmp0 (natter_call_get_call_type (call), "video") == 0 &&
+             natter_call_get_state (call) != NATTER_CALL_STATE_ENDED) {
     g_autoptr (GdkPaintable) paintable = NULL;
     GstElement *sink = create_video_sink (&paintable);
 

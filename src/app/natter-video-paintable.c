@@ -294,6 +294,24 @@ natter_video_paintable_push_buffer (NatterVideoPaintable *self, GstBuffer *buffe
 }
 
 /**
+ * natter_video_paintable_push_texture:
+ * @self: a #NatterVideoPaintable
+ * @texture: a decoded frame, e.g. one the call's media process sent
+ *
+ * Shows @texture. Must be called on the main thread.
+ */
+void
+natter_video_paintable_push_texture (NatterVideoPaintable *self, GdkTexture *texture)
+{
+  g_return_if_fail (NATTER_IS_VIDEO_PAINTABLE (self));
+  g_return_if_fail (GDK_IS_TEXTURE (texture));
+
+  self->frame_count++;
+  natter_video_paintable_set_texture (self, texture, gdk_texture_get_width (texture),
+                                      gdk_texture_get_height (texture));
+}
+
+/**
  * natter_video_paintable_push_sample:
  * @self: a #NatterVideoPaintable
  * @sample: a sample with caps and a buffer, RGBA or BGRx

@@ -14,6 +14,7 @@ NatterVideoPaintable *natter_video_paintable_new (void);
 gboolean natter_video_paintable_push_sample (NatterVideoPaintable *self, GstSample *sample);
 gboolean
 natter_video_paintable_push_buffer (NatterVideoPaintable *self, GstBuffer *buffer, GstCaps *caps);
+void natter_video_paintable_push_texture (NatterVideoPaintable *self, GdkTexture *texture);
 void natter_video_paintable_clear (NatterVideoPaintable *self);
 GstElement *natter_video_paintable_create_sink (NatterVideoPaintable *self);
 guint64 natter_video_paintable_get_frame_count (NatterVideoPaintable *self);

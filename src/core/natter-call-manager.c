@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "natter-call-manager.h"
+#include "natter-call-media-proxy.h"
 #include "natter-http-body.h"
 
 /* See release_call_stack_later(). */
@@ -121,7 +122,12 @@ hold_call_stack (NatterCallManager *self)
   if (self->holds_call_stack)
     return;
   self->holds_call_stack = TRUE;
-  natter_call_pipeline_hold ();
+  /* With a helper the call stack loads there, and this process only
+   * starts the helper (its start-up is done before accept). */
+  if (natter_call_media_proxy_get_helper_path () != NULL)
+    natter_call_media_proxy_prepare ();
+  else
+    natter_call_pipeline_hold ();
 }
 
 static gboolean
@@ -132,7 +138,12 @@ release_call_stack (gpointer user_data)
   self->release_call_stack_id = 0;
   if (self->holds_call_stack) {
     self->holds_call_stack = FALSE;
-    natter_call_pipeline_release ();
+    if (natter_call_media_proxy_get_helper_path () != NULL) {
+      natter_call_media_proxy_discard_spare ();
+      natter_call_pipeline_trim_memory ();
+    } else {
+      natter_call_pipeline_release ();
+    }
   }
   return G_SOURCE_REMOVE;
 }

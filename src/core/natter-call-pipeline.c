@@ -10,6 +10,7 @@
 
 #include <gst/gst.h>
 
+#include "natter-call-media.h"
 #include "natter-call-pipeline-private.h"
 
 /* Jitter buffer: see natter_call_pipeline_init() for why 60 ms. */
@@ -23,7 +24,13 @@ GParamSpec *natter_call_pipeline_properties[N_PROPS];
 
 guint natter_call_pipeline_signals[N_SIGNALS];
 
-G_DEFINE_FINAL_TYPE (NatterCallPipeline, natter_call_pipeline, G_TYPE_OBJECT)
+static void natter_call_pipeline_media_init (NatterCallMediaInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (NatterCallPipeline,
+                               natter_call_pipeline,
+                               G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (NATTER_TYPE_CALL_MEDIA,
+                                                      natter_call_pipeline_media_init))
 
 G_DEFINE_ENUM_TYPE (NatterCallPipelineState,
                     natter_call_pipeline_state,
@@ -272,6 +279,51 @@ natter_call_pipeline_finalize (GObject *object)
   G_OBJECT_CLASS (natter_call_pipeline_parent_class)->finalize (object);
 }
 
+static gboolean
+media_get_unrecoverable (NatterCallMedia *media)
+{
+  return natter_call_pipeline_get_microphone_failed (NATTER_CALL_PIPELINE (media));
+}
+
+static void
+media_set_devices (NatterCallMedia *media,
+                   GstDevice *microphone,
+                   GstDevice *camera,
+                   GstDevice *speaker)
+{
+  NatterCallPipeline *self = NATTER_CALL_PIPELINE (media);
+
+  natter_call_pipeline_set_audio_source_device (self, microphone);
+  natter_call_pipeline_set_video_source_device (self, camera);
+  natter_call_pipeline_set_audio_sink_device (self, speaker);
+}
+
+static void
+natter_call_pipeline_media_init (NatterCallMediaInterface *iface)
+{
+#define MEDIA_FUNC(name) iface->name = (gpointer) natter_call_pipeline_##name
+  MEDIA_FUNC (get_state);
+  MEDIA_FUNC (get_error_message);
+  MEDIA_FUNC (get_with_video);
+  MEDIA_FUNC (get_camera_enabled);
+  MEDIA_FUNC (get_stats);
+  MEDIA_FUNC (get_bandwidth_estimate);
+  MEDIA_FUNC (get_bandwidth_limited);
+  MEDIA_FUNC (get_video_reduced);
+  MEDIA_FUNC (set_video_sink);
+  MEDIA_FUNC (set_ice_servers);
+  MEDIA_FUNC (set_muted);
+  MEDIA_FUNC (set_camera_enabled);
+  MEDIA_FUNC (start_offer);
+  MEDIA_FUNC (set_remote_description);
+  MEDIA_FUNC (add_remote_candidate);
+  MEDIA_FUNC (update_stats);
+  MEDIA_FUNC (close);
+#undef MEDIA_FUNC
+  iface->get_unrecoverable = media_get_unrecoverable;
+  iface->set_devices = media_set_devices;
+}
+
 static void
 natter_call_pipeline_class_init (NatterCallPipelineClass *klass)
 {
@@ -338,25 +390,11 @@ natter_call_pipeline_class_init (NatterCallPipelineClass *klass)
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, natter_call_pipeline_properties);
 
-  /**
-   * NatterCallPipeline::local-description:
-   * @type: "offer" or "answer"
-   * @sdp: the SDP text
-   *
-   * A local description was applied and must reach the peer.
-   */
+  /* The signals NatterCall follows are NatterCallMedia's. */
   natter_call_pipeline_signals[SIGNAL_LOCAL_DESCRIPTION] =
-    g_signal_new ("local-description", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                  NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
-  /**
-   * NatterCallPipeline::local-candidate:
-   * @sdp_mline_index: the m-line
-   * @candidate: (nullable): the "candidate:…" line; %NULL at the end of
-   *   gathering
-   */
+    natter_call_media_local_description_signal ();
   natter_call_pipeline_signals[SIGNAL_LOCAL_CANDIDATE] =
-    g_signal_new ("local-candidate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                  NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
+    natter_call_media_local_candidate_signal ();
   /**
    * NatterCallPipeline::first-remote-media:
    * @kind: "audio" or "video"
@@ -589,6 +627,20 @@ natter_call_pipeline_release (void)
 #ifdef __GLIBC__
   mallopt (M_MMAP_THRESHOLD, 128 * 1024);
   mallopt (M_TRIM_THRESHOLD, 128 * 1024);
+#endif
+  natter_call_pipeline_trim_memory ();
+}
+
+/**
+ * natter_call_pipeline_trim_memory:
+ *
+ * Returns to the system what the process freed, in every arena: after a
+ * call whose media ran in a helper, what showing its video freed.
+ */
+void
+natter_call_pipeline_trim_memory (void)
+{
+#ifdef __GLIBC__
   malloc_trim (0);
   trim_thread_arenas ();
 #endif

@@ -77,6 +77,7 @@ void natter_call_pipeline_preload_wait (void);
 void natter_call_pipeline_limit_arenas (void);
 void natter_call_pipeline_hold (void);
 void natter_call_pipeline_release (void);
+void natter_call_pipeline_trim_memory (void);
 gboolean natter_call_pipeline_get_held (void);
 NatterCallPipeline *natter_call_pipeline_new (gboolean with_video);
 

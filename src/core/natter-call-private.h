@@ -38,7 +38,7 @@ struct _NatterCall {
   GObject parent_instance;
 
   NatterConnection *connection;
-  NatterCallPipeline *pipeline;
+  NatterCallMedia *media; /* a NatterCallPipeline, or the helper's proxy */
   GstElement *video_sink;
   GPtrArray *ice_servers;
   GstDevice *microphone;
@@ -92,7 +92,8 @@ void natter_call_set_state (NatterCall *self, NatterCallState state);
 /* Takes @frame. */
 void natter_call_send_frame (NatterCall *self, NatterFrame *frame);
 void natter_call_send_candidate (NatterCall *self, const NatterIceCandidate *candidate);
-NatterCallPipeline *natter_call_create_pipeline (NatterCall *self, gboolean with_video);
+NatterCallMedia *
+natter_call_create_pipeline (NatterCall *self, gboolean with_video, GError **error);
 /* Ends the call unless the media path comes back within recovery_ms. */
 void natter_call_start_recovery (NatterCall *self);
 void natter_call_add_remote_candidate (NatterCall *self, const NatterIceCandidate *candidate);

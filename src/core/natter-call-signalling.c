@@ -30,13 +30,13 @@ natter_call_add_remote_candidate (NatterCall *self, const NatterIceCandidate *ca
   if (candidate == NULL || candidate->candidate == NULL)
     return;
 
-  if (self->pipeline == NULL) {
+  if (self->media == NULL) {
     /* Early candidates wait for accept. */
     g_ptr_array_add (self->early_candidates, natter_ice_candidate_copy (candidate));
     return;
   }
-  natter_call_pipeline_add_remote_candidate (
-    self->pipeline, candidate->sdp_mline_index >= 0 ? (guint) candidate->sdp_mline_index : 0,
+  natter_call_media_add_remote_candidate (
+    self->media, candidate->sdp_mline_index >= 0 ? (guint) candidate->sdp_mline_index : 0,
     candidate->candidate);
 }
 
@@ -49,9 +49,8 @@ handle_update (NatterCall *self, const NatterFrame *frame)
     return;
 
   if (frame->offer != NULL) {
-    gboolean with_video =
-      self->pipeline != NULL && natter_call_pipeline_get_with_video (self->pipeline);
-    NatterCallPipeline *pipeline;
+    gboolean with_video = self->media != NULL && natter_call_media_get_with_video (self->media);
+    NatterCallMedia *pipeline;
 
     /* Glare between two restarts: the caller's offer wins, the callee drops
      * its own session and answers the caller's. */
@@ -61,15 +60,16 @@ handle_update (NatterCall *self, const NatterFrame *frame)
       return;
     }
     self->restart_offered = FALSE;
-    pipeline = natter_call_create_pipeline (self, with_video);
+    pipeline = natter_call_create_pipeline (self, with_video, &error);
 
     natter_call_start_recovery (self);
-    if (!natter_call_pipeline_set_remote_description (pipeline, "offer", frame->offer->sdp, &error))
+    if (pipeline == NULL ||
+        !natter_call_media_set_remote_description (pipeline, "offer", frame->offer->sdp, &error))
       natter_call_end (self, NATTER_CALL_END_REASON_FAILED, error->message, TRUE);
-  } else if (frame->answer != NULL && self->pipeline != NULL) {
+  } else if (frame->answer != NULL && self->media != NULL) {
     self->restart_offered = FALSE;
-    if (!natter_call_pipeline_set_remote_description (self->pipeline, "answer", frame->answer->sdp,
-                                                      &error))
+    if (!natter_call_media_set_remote_description (self->media, "answer", frame->answer->sdp,
+                                                   &error))
       g_debug ("Ignoring a call_update answer: %s", error->message);
   }
 }
@@ -131,8 +131,8 @@ natter_call_handle_frame (NatterCall *self, const NatterFrame *frame)
       self->peer_ringing = FALSE;
       natter_call_notify (self, PROP_PEER_RINGING);
       natter_call_set_state (self, NATTER_CALL_STATE_CONNECTING);
-      if (!natter_call_pipeline_set_remote_description (self->pipeline, "answer",
-                                                        frame->answer->sdp, &error)) {
+      if (!natter_call_media_set_remote_description (self->media, "answer", frame->answer->sdp,
+                                                     &error)) {
         NatterFrame *ended = natter_frame_new (NATTER_FRAME_CALL_ENDED);
 
         ended->call_log_id = self->call_log_id;

@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include "natter-call-media-proxy.h"
 #include "natter-call-private.h"
 
 #define STATS_INTERVAL_MS 2000
@@ -47,16 +48,16 @@ update_network_quality (NatterCall *self)
   int quality = -1;
   gboolean poor = FALSE;
 
-  if (self->pipeline != NULL && self->state == NATTER_CALL_STATE_CONNECTED) {
-    gboolean reduced = natter_call_pipeline_get_video_reduced (self->pipeline);
+  if (self->media != NULL && self->state == NATTER_CALL_STATE_CONNECTED) {
+    gboolean reduced = natter_call_media_get_video_reduced (self->media);
     /* A start-up estimate, still growing, says nothing of the link. */
-    guint estimate = natter_call_pipeline_get_bandwidth_limited (self->pipeline)
-                       ? natter_call_pipeline_get_bandwidth_estimate (self->pipeline)
+    guint estimate = natter_call_media_get_bandwidth_limited (self->media)
+                       ? natter_call_media_get_bandwidth_estimate (self->media)
                        : 0;
 
     quality = natter_call_stats_get_network_quality (
-      natter_call_pipeline_get_stats (self->pipeline), estimate,
-      natter_call_pipeline_get_with_video (self->pipeline) && self->camera_enabled, reduced);
+      natter_call_media_get_stats (self->media), estimate,
+      natter_call_media_get_with_video (self->media) && self->camera_enabled, reduced);
     poor = reduced;
   }
   if (quality != self->network_quality) {
@@ -114,13 +115,13 @@ send_media_state (NatterCall *self)
   frame = natter_frame_new (NATTER_FRAME_CALL_MEDIA_STATE);
   frame->call_log_id = self->call_log_id;
   frame->audio_muted = self->muted;
-  frame->video_enabled = self->camera_enabled && self->pipeline != NULL &&
-                         natter_call_pipeline_get_with_video (self->pipeline);
+  frame->video_enabled =
+    self->camera_enabled && self->media != NULL && natter_call_media_get_with_video (self->media);
   natter_call_send_frame (self, frame);
 }
 
 static void
-on_local_description (NatterCallPipeline *pipeline,
+on_local_description (NatterCallMedia *pipeline,
                       const char *type,
                       const char *sdp,
                       NatterCall *self)
@@ -163,10 +164,7 @@ on_local_description (NatterCallPipeline *pipeline,
 }
 
 static void
-on_local_candidate (NatterCallPipeline *pipeline,
-                    guint mline,
-                    const char *candidate,
-                    NatterCall *self)
+on_local_candidate (NatterCallMedia *pipeline, guint mline, const char *candidate, NatterCall *self)
 {
   g_autoptr (NatterIceCandidate) ice = NULL;
   const char *mid = NULL;
@@ -203,20 +201,20 @@ on_stats_tick (gpointer user_data)
 {
   NatterCall *self = user_data;
 
-  if (self->pipeline != NULL)
-    natter_call_pipeline_update_stats (self->pipeline);
+  if (self->media != NULL)
+    natter_call_media_update_stats (self->media);
   return G_SOURCE_CONTINUE;
 }
 
 static void
-on_pipeline_stats (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *self)
+on_pipeline_stats (NatterCallMedia *pipeline, GParamSpec *pspec, NatterCall *self)
 {
   natter_call_notify (self, PROP_STATS);
   update_network_quality (self);
 }
 
 static void
-on_pipeline_adaptation (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *self)
+on_pipeline_adaptation (NatterCallMedia *pipeline, GParamSpec *pspec, NatterCall *self)
 {
   update_network_quality (self);
 }
@@ -227,7 +225,7 @@ on_recovery_timeout (gpointer user_data)
   NatterCall *self = user_data;
   g_autofree char *message = NULL;
   const char *cause =
-    self->pipeline != NULL ? natter_call_pipeline_get_error_message (self->pipeline) : NULL;
+    self->media != NULL ? natter_call_media_get_error_message (self->media) : NULL;
 
   /* A restarted session that never connected has no error of its own: the
    * cause is what ended the one before it. */
@@ -273,11 +271,11 @@ end_failed (NatterCall *self, const char *message)
 }
 
 static void
-on_pipeline_state (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *self)
+on_pipeline_state (NatterCallMedia *pipeline, GParamSpec *pspec, NatterCall *self)
 {
-  NatterCallPipelineState state = natter_call_pipeline_get_state (pipeline);
+  NatterCallPipelineState state = natter_call_media_get_state (pipeline);
 
-  if (pipeline != self->pipeline || self->state == NATTER_CALL_STATE_ENDED)
+  if (pipeline != self->media || self->state == NATTER_CALL_STATE_ENDED)
     return;
 
   switch (state) {
@@ -294,8 +292,8 @@ on_pipeline_state (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *
     case NATTER_CALL_PIPELINE_STATE_DISCONNECTED:
     case NATTER_CALL_PIPELINE_STATE_FAILED:
       /* No new session brings back a microphone that failed as it started. */
-      if (natter_call_pipeline_get_microphone_failed (pipeline)) {
-        end_failed (self, natter_call_pipeline_get_error_message (pipeline));
+      if (natter_call_media_get_unrecoverable (pipeline)) {
+        end_failed (self, natter_call_media_get_error_message (pipeline));
         break;
       }
       /* From here the call has recovery_ms to get its media back, however
@@ -307,9 +305,9 @@ on_pipeline_state (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *
        * candidates) and offers it through call_update; the other answers
        * from a new session of its own. Disconnected counts too: it means no media
        * came for a while, and waiting longer does not bring it back. */
-      if (natter_call_pipeline_get_error_message (pipeline) != NULL) {
+      if (natter_call_media_get_error_message (pipeline) != NULL) {
         g_free (self->last_error);
-        self->last_error = g_strdup (natter_call_pipeline_get_error_message (pipeline));
+        self->last_error = g_strdup (natter_call_media_get_error_message (pipeline));
       }
       /* Either side may offer the restart (PROTOCOL.md): when only the
        * callee stops receiving, only the callee notices. */
@@ -317,7 +315,7 @@ on_pipeline_state (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *
         g_message ("Call %" G_GINT64_FORMAT ": media %s (%s), restarting ICE", self->call_log_id,
                    state == NATTER_CALL_PIPELINE_STATE_FAILED ? "failed" : "lost",
                    self->last_error != NULL ? self->last_error : "no cause");
-        replace_pipeline (self, natter_call_pipeline_get_with_video (pipeline));
+        replace_pipeline (self, natter_call_media_get_with_video (pipeline));
       }
       break;
     case NATTER_CALL_PIPELINE_STATE_NEW:
@@ -331,9 +329,9 @@ on_pipeline_state (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *
 
 /* The pipeline turns the camera off itself when it cannot open it. */
 static void
-on_pipeline_camera_enabled (NatterCallPipeline *pipeline, GParamSpec *pspec, NatterCall *self)
+on_pipeline_camera_enabled (NatterCallMedia *pipeline, GParamSpec *pspec, NatterCall *self)
 {
-  if (pipeline != self->pipeline || natter_call_pipeline_get_camera_enabled (pipeline))
+  if (pipeline != self->media || natter_call_media_get_camera_enabled (pipeline))
     return;
   natter_call_set_camera_enabled (self, FALSE);
 }
@@ -341,26 +339,35 @@ on_pipeline_camera_enabled (NatterCallPipeline *pipeline, GParamSpec *pspec, Nat
 static void
 drop_pipeline (NatterCall *self)
 {
-  if (self->pipeline == NULL)
+  if (self->media == NULL)
     return;
-  g_signal_handlers_disconnect_by_data (self->pipeline, self);
-  natter_call_pipeline_close (self->pipeline);
-  g_clear_object (&self->pipeline);
+  g_signal_handlers_disconnect_by_data (self->media, self);
+  natter_call_media_close (self->media);
+  g_clear_object (&self->media);
 }
 
-NatterCallPipeline *
-natter_call_create_pipeline (NatterCall *self, gboolean with_video)
+/* The app runs each call's media in a process of its own (see
+ * natter_call_media_proxy_set_helper_path()); natter-cli and the benches
+ * keep it in this one. */
+NatterCallMedia *
+natter_call_create_pipeline (NatterCall *self, gboolean with_video, GError **error)
 {
-  NatterCallPipeline *pipeline = natter_call_pipeline_new (with_video);
+  NatterCallMedia *pipeline;
+
+  if (natter_call_media_proxy_get_helper_path () != NULL) {
+    pipeline = natter_call_media_proxy_new (with_video, error);
+    if (pipeline == NULL)
+      return NULL;
+  } else {
+    pipeline = NATTER_CALL_MEDIA (natter_call_pipeline_new (with_video));
+  }
 
   if (self->video_sink != NULL)
-    natter_call_pipeline_set_video_sink (pipeline, self->video_sink);
-  natter_call_pipeline_set_ice_servers (pipeline, self->ice_servers);
-  natter_call_pipeline_set_audio_source_device (pipeline, self->microphone);
-  natter_call_pipeline_set_video_source_device (pipeline, self->camera);
-  natter_call_pipeline_set_audio_sink_device (pipeline, self->speaker);
-  natter_call_pipeline_set_muted (pipeline, self->muted);
-  natter_call_pipeline_set_camera_enabled (pipeline, self->camera_enabled);
+    natter_call_media_set_video_sink (pipeline, self->video_sink);
+  natter_call_media_set_ice_servers (pipeline, self->ice_servers);
+  natter_call_media_set_devices (pipeline, self->microphone, self->camera, self->speaker);
+  natter_call_media_set_muted (pipeline, self->muted);
+  natter_call_media_set_camera_enabled (pipeline, self->camera_enabled);
   g_signal_connect (pipeline, "local-description", G_CALLBACK (on_local_description), self);
   g_signal_connect (pipeline, "local-candidate", G_CALLBACK (on_local_candidate), self);
   g_signal_connect (pipeline, "notify::state", G_CALLBACK (on_pipeline_state), self);
@@ -372,7 +379,7 @@ natter_call_create_pipeline (NatterCall *self, gboolean with_video)
                     self);
 
   drop_pipeline (self);
-  self->pipeline = pipeline;
+  self->media = pipeline;
   natter_call_notify (self, PROP_PIPELINE);
 
   if (self->stats_id == 0)
@@ -384,11 +391,11 @@ static void
 replace_pipeline (NatterCall *self, gboolean with_video)
 {
   g_autoptr (GError) error = NULL;
-  NatterCallPipeline *pipeline = natter_call_create_pipeline (self, with_video);
+  NatterCallMedia *pipeline = natter_call_create_pipeline (self, with_video, &error);
 
   self->restart_offered = TRUE;
 
-  if (!natter_call_pipeline_start_offer (pipeline, &error))
+  if (pipeline == NULL || !natter_call_media_start_offer (pipeline, &error))
     natter_call_end (self, NATTER_CALL_END_REASON_FAILED, error->message, TRUE);
 }
 
@@ -428,8 +435,8 @@ natter_call_end (NatterCall *self,
   g_object_thaw_notify (G_OBJECT (self));
 
   /* The counters stay readable: the pipeline is stopped, not dropped. */
-  if (self->pipeline != NULL)
-    natter_call_pipeline_close (self->pipeline);
+  if (self->media != NULL)
+    natter_call_media_close (self->media);
   g_ptr_array_set_size (self->early_candidates, 0);
   g_ptr_array_set_size (self->pending_candidates, 0);
 }
@@ -498,7 +505,7 @@ natter_call_get_property (GObject *object, guint prop_id, GValue *value, GParamS
       g_value_set_boolean (value, self->poor_connection);
       break;
     case PROP_PIPELINE:
-      g_value_set_object (value, self->pipeline);
+      g_value_set_object (value, self->media);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -614,7 +621,7 @@ natter_call_class_init (NatterCallClass *klass)
   properties[PROP_STATS] =
     g_param_spec_boxed ("stats", NULL, NULL, NATTER_TYPE_CALL_STATS, readable);
   properties[PROP_PIPELINE] =
-    g_param_spec_object ("pipeline", NULL, NULL, NATTER_TYPE_CALL_PIPELINE, readable);
+    g_param_spec_object ("pipeline", NULL, NULL, NATTER_TYPE_CALL_MEDIA, readable);
   /**
    * NatterCall:network-quality:
    *
@@ -738,14 +745,14 @@ natter_call_new_incoming (NatterConnection *connection, const NatterFrame *invit
 gboolean
 natter_call_start (NatterCall *self, GError **error)
 {
-  NatterCallPipeline *pipeline;
+  NatterCallMedia *pipeline;
 
   g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
-  g_return_val_if_fail (!self->incoming && self->pipeline == NULL, FALSE);
+  g_return_val_if_fail (!self->incoming && self->media == NULL, FALSE);
 
-  pipeline = natter_call_create_pipeline (self, g_str_equal (self->call_type, "video") &&
-                                                  self->camera_available);
-  if (!natter_call_pipeline_start_offer (pipeline, error)) {
+  pipeline = natter_call_create_pipeline (
+    self, g_str_equal (self->call_type, "video") && self->camera_available, error);
+  if (pipeline == NULL || !natter_call_media_start_offer (pipeline, error)) {
     natter_call_end (self, NATTER_CALL_END_REASON_FAILED,
                      error != NULL && *error != NULL ? (*error)->message : NULL, TRUE);
     return FALSE;
@@ -767,7 +774,7 @@ gboolean
 natter_call_accept (NatterCall *self, gboolean with_video)
 {
   g_autoptr (GError) error = NULL;
-  NatterCallPipeline *pipeline;
+  NatterCallMedia *pipeline;
 
   g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
 
@@ -776,10 +783,10 @@ natter_call_accept (NatterCall *self, gboolean with_video)
 
   self->accepted_at = g_get_monotonic_time ();
   natter_call_set_state (self, NATTER_CALL_STATE_CONNECTING);
-  pipeline = natter_call_create_pipeline (self, with_video && self->camera_available &&
-                                                  g_str_equal (self->call_type, "video"));
-  if (!natter_call_pipeline_set_remote_description (pipeline, "offer", self->remote_offer->sdp,
-                                                    &error)) {
+  pipeline = natter_call_create_pipeline (
+    self, with_video && self->camera_available && g_str_equal (self->call_type, "video"), &error);
+  if (pipeline == NULL || !natter_call_media_set_remote_description (
+                            pipeline, "offer", self->remote_offer->sdp, &error)) {
     end_failed (self, error->message);
     return FALSE;
   }
@@ -877,8 +884,8 @@ natter_call_set_muted (NatterCall *self, gboolean muted)
   if (self->muted == muted)
     return;
   self->muted = muted;
-  if (self->pipeline != NULL)
-    natter_call_pipeline_set_muted (self->pipeline, muted);
+  if (self->media != NULL)
+    natter_call_media_set_muted (self->media, muted);
   send_media_state (self);
   natter_call_notify (self, PROP_MUTED);
 }
@@ -897,8 +904,8 @@ natter_call_set_camera_enabled (NatterCall *self, gboolean enabled)
   if (self->camera_enabled == enabled)
     return;
   self->camera_enabled = enabled;
-  if (self->pipeline != NULL)
-    natter_call_pipeline_set_camera_enabled (self->pipeline, enabled);
+  if (self->media != NULL)
+    natter_call_media_set_camera_enabled (self->media, enabled);
   send_media_state (self);
   natter_call_notify (self, PROP_CAMERA_ENABLED);
 }
@@ -1147,20 +1154,35 @@ const NatterCallStats *
 natter_call_get_stats (NatterCall *self)
 {
   g_return_val_if_fail (NATTER_IS_CALL (self), NULL);
-  return self->pipeline != NULL ? natter_call_pipeline_get_stats (self->pipeline) : NULL;
+  return self->media != NULL ? natter_call_media_get_stats (self->media) : NULL;
 }
 
 /**
  * natter_call_get_pipeline:
  * @self: a #NatterCall
  *
- * Returns: (transfer none) (nullable): the media side, once built
+ * Returns: (transfer none) (nullable): the media side, once built, when
+ *   it runs in this process
  */
 NatterCallPipeline *
 natter_call_get_pipeline (NatterCall *self)
 {
   g_return_val_if_fail (NATTER_IS_CALL (self), NULL);
-  return self->pipeline;
+  return NATTER_IS_CALL_PIPELINE (self->media) ? NATTER_CALL_PIPELINE (self->media) : NULL;
+}
+
+/**
+ * natter_call_get_media:
+ * @self: a #NatterCall
+ *
+ * Returns: (transfer none) (nullable): the media side, once built: a
+ *   #NatterCallPipeline or a #NatterCallMediaProxy
+ */
+NatterCallMedia *
+natter_call_get_media (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), NULL);
+  return self->media;
 }
 
 /**
@@ -1177,8 +1199,8 @@ natter_call_set_video_sink (NatterCall *self, GstElement *sink)
     gst_object_ref_sink (sink);
   g_clear_object (&self->video_sink);
   self->video_sink = sink;
-  if (self->pipeline != NULL)
-    natter_call_pipeline_set_video_sink (self->pipeline, sink);
+  if (self->media != NULL)
+    natter_call_media_set_video_sink (self->media, sink);
 }
 
 /**
@@ -1218,11 +1240,8 @@ natter_call_set_devices (NatterCall *self,
   g_set_object (&self->camera, camera);
   g_set_object (&self->speaker, speaker);
   /* During the call the pipeline switches at once. */
-  if (self->pipeline != NULL) {
-    natter_call_pipeline_set_audio_source_device (self->pipeline, microphone);
-    natter_call_pipeline_set_video_source_device (self->pipeline, camera);
-    natter_call_pipeline_set_audio_sink_device (self->pipeline, speaker);
-  }
+  if (self->media != NULL)
+    natter_call_media_set_devices (self->media, microphone, camera, speaker);
 }
 
 /**

@@ -3,6 +3,7 @@
 
 #include <gst/gst.h>
 
+#include "natter-call-media.h"
 #include "natter-call-pipeline.h"
 #include "natter-call-stats.h"
 #include "natter-connection.h"
@@ -106,6 +107,7 @@ const NatterCallStats *natter_call_get_stats (NatterCall *self);
 int natter_call_get_network_quality (NatterCall *self);
 gboolean natter_call_get_poor_connection (NatterCall *self);
 NatterCallPipeline *natter_call_get_pipeline (NatterCall *self);
+NatterCallMedia *natter_call_get_media (NatterCall *self);
 void natter_call_set_video_sink (NatterCall *self, GstElement *sink);
 void natter_call_set_ice_servers (NatterCall *self, GPtrArray *ice_servers);
 void natter_call_set_devices (NatterCall *self,
