@@ -78,8 +78,10 @@ fi
 # And faults (about 75 s, run alone): its link cuts, server kills and
 # restarts go through the outbox, connection and reconnect code that
 # outbox, connection, server-node-faults and calls'
-# websocket-cut-keeps-media run under ASan; the plain stage runs it.
-asan_skip=(link-emulator run-sh-app run-sh-shell cluster-sh deploy-nginx faults
+# websocket-cut-keeps-media run under ASan; the plain stage runs it. And
+# cli-call (about 17 s, run alone): natter-cli's call and answer commands
+# are ASan's in call-over-link and interop-chromium, the call in calls.
+asan_skip=(link-emulator run-sh-app run-sh-shell cluster-sh deploy-nginx faults cli-call
   server-ws-postgresql server-chat-postgresql server-calls-postgresql
   server-cli-postgresql
   server-ws-two-nodes server-chat-two-nodes server-calls-two-nodes
@@ -140,8 +142,10 @@ valgrind_suites=(protocol server server-hub core cli)
 # in the server tests. And server-node-liveness (44 s): the node code it
 # runs (heartbeats, a dead node's calls claimed once, a restart) is
 # valgrind's in redis-nodes and server-nodes, and ASan's in
-# server-node-liveness itself.
-valgrind_skip=(outbox server-cli server-node-liveness server-ws-postgresql server-chat-postgresql server-calls-postgresql
+# server-node-liveness itself. And network-monitor (43 s): the reconnects
+# it drives are valgrind's in connection and client-chat, and its handling
+# of network changes is ASan's in network-monitor itself.
+valgrind_skip=(outbox server-cli server-node-liveness network-monitor server-ws-postgresql server-chat-postgresql server-calls-postgresql
   server-cli-postgresql server-nodes-postgresql server-node-liveness-postgresql
   server-node-faults-postgresql
   server-ws-two-nodes server-chat-two-nodes server-calls-two-nodes
