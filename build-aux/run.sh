@@ -86,7 +86,8 @@ if [ -x "$app_bin" ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]
   # once (bash runs traps only after a foreground child ends) and stops
   # every child, the app included.
   env "${media_env[@]}" XDG_DATA_HOME="$state/abebe" GSETTINGS_BACKEND=${GSETTINGS_BACKEND:-memory} \
-    GSETTINGS_SCHEMA_DIR="$build/data" "$app_bin" --server "$url" &
+    GSETTINGS_SCHEMA_DIR="$build/data" \
+    NATTER_CALL_MEDIA_HELPER="$build/src/call-media/natter-call-media" "$app_bin" --server "$url" &
   pids+=($!)
   wait "${pids[-1]}"
 else
