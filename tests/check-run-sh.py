@@ -3,13 +3,16 @@
 """Starts build-aux/run.sh as a newcomer would, then stops it with SIGTERM.
 
 Every child it started (natter-server, Selam's natter-cli, the app when a
-display exists) must be gone within a few seconds of the signal. Run with a
-display (xvfb-run) to cover the app, without one for the shell branch.
+display exists, and the media helper of the call it places from the app) must
+be gone within a few seconds of the signal. Run with a display (xvfb-run) to
+cover the app, without one for the shell branch.
 
 Usage: check-run-sh.py SOURCE_ROOT BUILD_ROOT
 """
 
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -89,6 +92,54 @@ def check_printed_commands(output, source_root):
             print(result.stdout[-2000:], result.stderr[-2000:])
 
 
+def application_id(build_root):
+    with open(os.path.join(build_root, 'config.h')) as f:
+        return re.search(r'#define APPLICATION_ID "([^"]+)"', f.read()).group(1)
+
+
+def place_call_in_app(source_root, build_root, env, run_dir, app_pid):
+    """Abebe calls Selam from the app, as a newcomer pressing the video call
+    button would (the app's start-call action over D-Bus): the call's media
+    helper must start and Selam's natter-cli must report the call connected."""
+    url = f'http://127.0.0.1:{env["NATTER_PORT"]}'
+    cli = os.path.join(build_root, 'src', 'cli', 'natter-cli')
+    listed = subprocess.run([cli, '--server', url, 'conversations'], capture_output=True, text=True,
+                            timeout=30 * scale,
+                            env=dict(env, XDG_DATA_HOME=os.path.join(run_dir, 'abebe'),
+                                     NATTER_TOKEN_STORE='file'))
+    ids = [json.loads(line)['conversation_id'] for line in listed.stdout.splitlines()
+           if '"peer":"student:2"' in line]
+    if not check(len(ids) == 1, f'Abebe has one conversation with Selam ({len(ids)})'):
+        print(listed.stdout, listed.stderr)
+        return
+    app_id = application_id(build_root)
+    activate = ['gdbus', 'call', '--session', '--dest', app_id,
+                '--object-path', '/' + app_id.replace('.', '/'),
+                '--method', 'org.gtk.Actions.Activate', 'start-call',
+                f"[<(int64 {ids[0]}, 'video')>]", '{}']
+
+    def helper_started():
+        return any('natter-call-media' in command_line(pid) for pid in children(app_pid))
+
+    # The app may still be fetching its conversations: the action does nothing
+    # until it knows the peer, so it is sent again until the helper starts.
+    deadline = time.monotonic() + 60 * scale
+    while not helper_started() and time.monotonic() < deadline:
+        subprocess.run(activate, capture_output=True, timeout=30 * scale)
+        wait_for(helper_started, 3)
+    if not check(helper_started(), "the app's call started its media helper (natter-call-media)"):
+        return
+    answers = os.path.join(run_dir, 'selam-answers.log')
+
+    def connected():
+        with open(answers) as f:
+            return '"state":"connected"' in f.read()
+
+    if not check(wait_for(connected, 60), "Selam's natter-cli reports the app's call connected"):
+        with open(answers) as f:
+            print(f.read()[-2000:])
+
+
 def main():
     source_root, build_root = sys.argv[1], sys.argv[2]
     with_display = bool(os.environ.get('DISPLAY'))
@@ -116,9 +167,13 @@ def main():
         if not check(ready, 'run.sh started ' + ', '.join(n.strip() for n in wanted)):
             print(output)
             return
-        if not with_display:
-            check_printed_commands(output, source_root)
         started_children = children(script.pid)
+        if with_display:
+            app_pid = next(pid for pid in started_children if 'src/app/natter ' in command_line(pid) + ' ')
+            place_call_in_app(source_root, build_root, env, run_dir, app_pid)
+            started_children += children(app_pid)
+        else:
+            check_printed_commands(output, source_root)
         os.kill(script.pid, signal.SIGTERM)
         check(wait_for(lambda: script.poll() is not None, 10), 'run.sh exits on SIGTERM')
         left = [pid for pid in started_children if wait_for(lambda: not alive(pid), 10) is False]
