@@ -595,30 +595,24 @@ proxy_set_ice_servers (NatterCallMedia *media, GPtrArray *ice_servers)
 }
 
 static const char *
-device_name (GstDevice *device, char **name)
+device_name (NatterDevice *device)
 {
-  *name = device != NULL ? gst_device_get_display_name (device) : NULL;
-  return *name != NULL ? *name : "";
+  return device != NULL ? natter_device_get_display_name (device) : "";
 }
 
-/* By name: a GstDevice does not cross processes; the helper's own device
- * monitor finds the device again. */
+/* By name: a device does not cross processes; the helper's own device
+ * monitor finds it again. */
 static void
 proxy_set_devices (NatterCallMedia *media,
-                   GstDevice *microphone,
-                   GstDevice *camera,
-                   GstDevice *speaker)
+                   NatterDevice *microphone,
+                   NatterDevice *camera,
+                   NatterDevice *speaker)
 {
-  g_autofree char *microphone_name = NULL;
-  g_autofree char *camera_name = NULL;
-  g_autofree char *speaker_name = NULL;
-
   if (microphone == NULL && camera == NULL && speaker == NULL)
     return;
-  call_helper (NATTER_CALL_MEDIA_PROXY (media), "SetDevices",
-               g_variant_new ("(sss)", device_name (microphone, &microphone_name),
-                              device_name (camera, &camera_name),
-                              device_name (speaker, &speaker_name)));
+  call_helper (
+    NATTER_CALL_MEDIA_PROXY (media), "SetDevices",
+    g_variant_new ("(sss)", device_name (microphone), device_name (camera), device_name (speaker)));
 }
 
 static void

@@ -287,15 +287,19 @@ media_get_unrecoverable (NatterCallMedia *media)
 
 static void
 media_set_devices (NatterCallMedia *media,
-                   GstDevice *microphone,
-                   GstDevice *camera,
-                   GstDevice *speaker)
+                   NatterDevice *microphone,
+                   NatterDevice *camera,
+                   NatterDevice *speaker)
 {
   NatterCallPipeline *self = NATTER_CALL_PIPELINE (media);
 
-  natter_call_pipeline_set_audio_source_device (self, microphone);
-  natter_call_pipeline_set_video_source_device (self, camera);
-  natter_call_pipeline_set_audio_sink_device (self, speaker);
+  /* Devices known by name only (the app's lists) open the defaults here. */
+  natter_call_pipeline_set_audio_source_device (
+    self, microphone != NULL ? natter_device_get_gst_device (microphone) : NULL);
+  natter_call_pipeline_set_video_source_device (
+    self, camera != NULL ? natter_device_get_gst_device (camera) : NULL);
+  natter_call_pipeline_set_audio_sink_device (
+    self, speaker != NULL ? natter_device_get_gst_device (speaker) : NULL);
 }
 
 static void
