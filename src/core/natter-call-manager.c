@@ -140,6 +140,9 @@ release_call_stack (gpointer user_data)
     self->holds_call_stack = FALSE;
     if (natter_call_media_proxy_get_helper_path () != NULL) {
       natter_call_media_proxy_discard_spare ();
+      /* natter-call-media --devices too: the next call starts it again. */
+      if (self->devices != NULL)
+        natter_devices_stop_helper (self->devices);
       natter_call_pipeline_trim_memory ();
     } else {
       natter_call_pipeline_release ();

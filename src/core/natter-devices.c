@@ -304,6 +304,10 @@ natter_devices_start (NatterDevices *self)
   if (natter_call_media_proxy_get_helper_path () != NULL) {
     g_autoptr (GError) error = NULL;
 
+    /* A fresh list: what was unplugged while no helper ran goes. */
+    for (int kind = 0; kind < N_KINDS; kind++)
+      g_list_store_remove_all (self->stores[kind]);
+    update_has_camera (self);
     self->monitor_process =
       natter_device_monitor_process_new (natter_call_media_proxy_get_helper_path ());
     g_signal_connect (self->monitor_process, "device-added", G_CALLBACK (on_process_device_added),
@@ -372,6 +376,26 @@ natter_devices_ensure_started (NatterDevices *self)
 }
 
 /**
+ * natter_devices_stop_helper:
+ * @self: a #NatterDevices
+ *
+ * Stops natter-call-media --devices, if it runs, keeping the lists as
+ * they are: when no call needs them (the app, a few seconds after the
+ * last call). natter_devices_ensure_started() starts it again. Without
+ * a helper the monitor in this process goes on.
+ */
+void
+natter_devices_stop_helper (NatterDevices *self)
+{
+  g_return_if_fail (NATTER_IS_DEVICES (self));
+
+  if (self->monitor_process == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->monitor_process, self);
+  g_clear_object (&self->monitor_process); /* the helper exits */
+}
+
+/**
  * natter_devices_get_started:
  * @self: a #NatterDevices
  *
@@ -390,10 +414,7 @@ natter_devices_stop (NatterDevices *self)
 {
   g_return_if_fail (NATTER_IS_DEVICES (self));
 
-  if (self->monitor_process != NULL) {
-    g_signal_handlers_disconnect_by_data (self->monitor_process, self);
-    g_clear_object (&self->monitor_process); /* the helper exits */
-  }
+  natter_devices_stop_helper (self);
   if (self->bus_watch_id == 0)
     return;
   g_clear_handle_id (&self->bus_watch_id, g_source_remove);

@@ -18,6 +18,7 @@ void natter_devices_stop (NatterDevices *self);
 gboolean natter_devices_get_started (NatterDevices *self);
 void natter_devices_start_on_demand (NatterDevices *self);
 void natter_devices_ensure_started (NatterDevices *self);
+void natter_devices_stop_helper (NatterDevices *self);
 
 GListModel *natter_devices_get_microphones (NatterDevices *self);
 GListModel *natter_devices_get_cameras (NatterDevices *self);
