@@ -214,8 +214,14 @@ test_app_loads_no_gstreamer (NatterTestCallFixture *fixture, gconstpointer data)
   natter_ringer_set_mode (alice_ringer, NATTER_RINGER_MODE_NONE);
   g_assert_false (natter_ringer_get_playing (alice_ringer));
 
+  /* With the call stack released (NATTER_CALL_RELEASE_DELAY_MS=0), the
+   * device monitor's helper has gone too; Preferences starts it again. */
+  natter_test_wait_until (count_helpers () == 0, TIMEOUT_MS);
+  g_assert_false (natter_devices_get_started (devices));
   preferences = natter_preferences_window_new (NULL, settings, "alice@example.org");
   natter_preferences_window_set_client (preferences, fixture->alice);
+  g_assert_true (natter_devices_get_started (devices));
+  g_assert_cmpuint (count_helpers (), ==, 1);
   g_assert_true (natter_preferences_window_get_devices (preferences) == devices);
   gtk_window_present (GTK_WINDOW (preferences));
   natter_test_wait_until (gtk_widget_get_mapped (GTK_WIDGET (preferences)), TIMEOUT_MS);
