@@ -42,16 +42,24 @@ set_flag (NatterRingtoneProcess *self, gboolean *field, gboolean value, guint pr
 static void read_report (NatterRingtoneProcess *self);
 
 static void
+weak_ref_free (GWeakRef *ref)
+{
+  g_weak_ref_clear (ref);
+  g_free (ref);
+}
+
+static void
 on_report (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *line =
     g_data_input_stream_read_line_finish (G_DATA_INPUT_STREAM (source), result, NULL, &error);
-  NatterRingtoneProcess *self;
+  g_autoptr (NatterRingtoneProcess) self = g_weak_ref_get (user_data);
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  weak_ref_free (user_data);
+  /* Gone, or going: a line read as it went is not for anyone. */
+  if (self == NULL || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
-  self = NATTER_RINGTONE_PROCESS (user_data);
   if (line == NULL) {
     /* The helper exited: silent, and failed unless it was asked to stop. */
     set_flag (self, &self->playing, FALSE, PROP_PLAYING);
@@ -70,8 +78,12 @@ on_report (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 read_report (NatterRingtoneProcess *self)
 {
+  GWeakRef *ref = g_new0 (GWeakRef, 1);
+
+  /* Not a strong reference: the helper stops when the last one goes. */
+  g_weak_ref_init (ref, self);
   g_data_input_stream_read_line_async (self->reports, G_PRIORITY_DEFAULT, self->cancellable,
-                                       on_report, self);
+                                       on_report, ref);
 }
 
 static void
