@@ -70,6 +70,7 @@ on_first_remote_contents (GdkPaintable *paintable, NatterCallVideo *self)
       g_print ("natter-bench: call-trace decoded-in-helper %" G_GINT64_FORMAT "\n",
                decoded_at - accepted_at);
   }
+  g_print ("natter-bench: call-trace accepted-at %" G_GINT64_FORMAT "\n", accepted_at);
   g_print ("natter-bench: call-first-video %" G_GINT64_FORMAT "\n",
            g_get_monotonic_time () - accepted_at);
   fflush (stdout);
