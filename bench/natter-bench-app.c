@@ -931,6 +931,8 @@ run_calls (
       line = read_line (out, "the call's first remote frame");
       if (line == NULL)
         break;
+      if (g_str_has_prefix (line, "natter-bench: call-trace "))
+        g_print ("call %d: %s\n", i + 1, line + strlen ("natter-bench: call-trace "));
       sscanf (line, "natter-bench: call-first-video %" G_GINT64_FORMAT, &first_video_us);
     }
     if (first_video_us >= 0) {

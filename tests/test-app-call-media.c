@@ -11,6 +11,7 @@
 #include "natter-call-media-proxy.h"
 #include "natter-call-overlay.h"
 #include "natter-client.h"
+#include "natter-preferences-window.h"
 #include "natter-test-call-fixture.h"
 #include "natter-test-log.h"
 #include "natter-test-client.h"
@@ -80,6 +81,28 @@ mapped_call_libraries (void)
   return g_string_free (g_steal_pointer (&found), FALSE);
 }
 
+/* What of GStreamer this process maps beyond the libraries it links
+ * (libgstreamer and liborc come with core): the plugins that gst_init()'s
+ * registry and the first pipeline or device monitor load. */
+static char *
+mapped_gstreamer_plugins (void)
+{
+  g_autofree char *maps = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autoptr (GString) found = g_string_new (NULL);
+
+  g_assert_true (g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL));
+  lines = g_strsplit (maps, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++) {
+    const char *path = strchr (lines[i], '/');
+
+    if (path != NULL && strstr (path, "/gstreamer-1.0/") != NULL &&
+        strstr (found->str, path) == NULL)
+      g_string_append_printf (found, "%s\n", path);
+  }
+  return g_string_free (g_steal_pointer (&found), FALSE);
+}
+
 static gboolean
 paintable_has_frame (GdkPaintable *paintable)
 {
@@ -133,6 +156,86 @@ test_video_call_leaves_no_call_stack (NatterTestCallFixture *fixture, gconstpoin
   g_assert_cmpstr (mapped_after, ==, mapped_before);
   /* One helper a side (both clients live in this process). */
   g_assert_cmpuint (helpers_during_call, ==, 2);
+}
+
+static gboolean
+ringer_playing (NatterClient *client)
+{
+  return natter_ringer_get_playing (
+    natter_call_manager_get_ringer (natter_test_call_manager_of (client)));
+}
+
+/* Ringing, a video call with the device lists in use, the busy tone and
+ * Preferences' device lists: the ringtones play in natter-call-media
+ * --ring, the lists come from natter-call-media --devices, and this
+ * process never starts GStreamer (issue 20). */
+static void
+test_app_loads_no_gstreamer (NatterTestCallFixture *fixture, gconstpointer data)
+{
+  g_autoptr (NatterDevices) devices = natter_devices_new ();
+  g_autoptr (GSettings) settings = g_settings_new (APPLICATION_ID);
+  g_autoptr (NatterCall) bob_call = NULL;
+  g_autoptr (NatterCall) call = NULL;
+  g_autofree char *mapped = NULL;
+  NatterCallManager *alice_manager = natter_test_call_manager_of (fixture->alice);
+  NatterRinger *alice_ringer = natter_call_manager_get_ringer (alice_manager);
+  NatterPreferencesWindow *preferences;
+  gint64 rang_at;
+
+  natter_devices_start_on_demand (devices);
+  natter_call_manager_set_devices (alice_manager, devices);
+
+  /* Ringing: Alice's ringtone and Bob's ringback, each from a helper. */
+  call = natter_test_call_fixture_ring_alice (fixture, "video", &bob_call);
+  rang_at = g_get_monotonic_time ();
+  g_assert_cmpint (natter_ringer_get_mode (alice_ringer), ==, NATTER_RINGER_MODE_INCOMING);
+  natter_test_wait_until (ringer_playing (fixture->alice), TIMEOUT_MS);
+  g_test_message ("ringtone playing %.1f ms after the call rang",
+                  (g_get_monotonic_time () - rang_at) / 1000.0);
+  natter_test_wait_until (ringer_playing (fixture->bob), TIMEOUT_MS);
+  g_assert_true (natter_devices_get_started (devices));
+
+  natter_call_overlay_set_call (fixture->overlay, call);
+  g_assert_true (natter_call_accept (call, TRUE));
+  natter_test_wait_until (natter_test_call_has_state (call, NATTER_CALL_STATE_CONNECTED),
+                          TIMEOUT_MS);
+  g_assert_false (natter_ringer_get_playing (alice_ringer));
+  natter_test_wait_until (paintable_has_frame (gtk_picture_get_paintable (
+                            natter_test_call_fixture_template_child (fixture, "remote_picture"))),
+                          TIMEOUT_MS);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->overlay), "call.hang-up", NULL));
+  natter_test_wait_until (natter_test_call_has_state (bob_call, NATTER_CALL_STATE_ENDED),
+                          TIMEOUT_MS);
+  natter_call_overlay_set_call (fixture->overlay, NULL);
+
+  /* The busy tone, from a helper too. */
+  natter_ringer_set_mode (alice_ringer, NATTER_RINGER_MODE_BUSY);
+  natter_test_wait_until (natter_ringer_get_playing (alice_ringer), TIMEOUT_MS);
+  natter_ringer_set_mode (alice_ringer, NATTER_RINGER_MODE_NONE);
+  g_assert_false (natter_ringer_get_playing (alice_ringer));
+
+  /* With the call stack released (NATTER_CALL_RELEASE_DELAY_MS=0), the
+   * device monitor's helper has gone too; Preferences starts it again. */
+  natter_test_wait_until (count_helpers () == 0, TIMEOUT_MS);
+  g_assert_false (natter_devices_get_started (devices));
+  preferences = natter_preferences_window_new (NULL, settings, "alice@example.org");
+  natter_preferences_window_set_client (preferences, fixture->alice);
+  g_assert_true (natter_devices_get_started (devices));
+  g_assert_cmpuint (count_helpers (), ==, 1);
+  g_assert_true (natter_preferences_window_get_devices (preferences) == devices);
+  gtk_window_present (GTK_WINDOW (preferences));
+  natter_test_wait_until (gtk_widget_get_mapped (GTK_WIDGET (preferences)), TIMEOUT_MS);
+  gtk_window_destroy (GTK_WINDOW (preferences));
+
+  g_assert_false (gst_is_initialized ());
+  mapped = mapped_gstreamer_plugins ();
+  g_assert_cmpstr (mapped, ==, "");
+
+  natter_call_manager_set_devices (alice_manager, NULL);
+  natter_devices_stop (devices);
+  g_clear_object (&call);
+  g_clear_object (&bob_call);
+  natter_test_wait_until (count_helpers () == 0, TIMEOUT_MS);
 }
 
 static void
@@ -208,6 +311,7 @@ main (int argc, char **argv)
               natter_test_call_fixture_tear_down)
   ADD ("/natter/app/call-media/video-call-leaves-no-call-stack",
        test_video_call_leaves_no_call_stack);
+  ADD ("/natter/app/call-media/app-loads-no-gstreamer", test_app_loads_no_gstreamer);
   ADD ("/natter/app/call-media/helper-killed-mid-call", test_helper_killed_mid_call);
   ADD ("/natter/app/call-media/helper-that-cannot-start", test_helper_that_cannot_start);
 #undef ADD

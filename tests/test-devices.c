@@ -132,15 +132,15 @@ get_provider (void)
   return provider;
 }
 
+/* The #GstDevice the monitor found, as the list holds it. */
 static GstDevice *
 find_device (GListModel *model, const char *display_name)
 {
   for (guint i = 0; i < g_list_model_get_n_items (model); i++) {
-    g_autoptr (GstDevice) device = g_list_model_get_item (model, i);
-    g_autofree char *name = gst_device_get_display_name (device);
+    g_autoptr (NatterDevice) device = g_list_model_get_item (model, i);
 
-    if (g_strcmp0 (name, display_name) == 0)
-      return g_steal_pointer (&device);
+    if (g_strcmp0 (natter_device_get_display_name (device), display_name) == 0)
+      return gst_object_ref (natter_device_get_gst_device (device));
   }
   return NULL;
 }
@@ -154,9 +154,9 @@ has_device (GListModel *model, const char *display_name)
 }
 
 static char *
-chosen_name (GstDevice *device)
+chosen_name (NatterDevice *device)
 {
-  return device != NULL ? gst_device_get_display_name (device) : NULL;
+  return device != NULL ? g_strdup (natter_device_get_display_name (device)) : NULL;
 }
 
 static void
@@ -238,7 +238,7 @@ test_remembered_by_name (void)
   g_autoptr (NatterDevices) devices = natter_devices_new ();
   g_autoptr (GstDeviceProvider) provider = get_provider ();
   GstDevice *usb_camera = test_device_new ("USB Camera", "Video/Source");
-  g_autoptr (GstDevice) chosen = NULL;
+  g_autoptr (NatterDevice) chosen = NULL;
   g_autofree char *name = NULL;
   guint name_notifies = 0;
 

@@ -4,8 +4,11 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <gst/gst.h>
 
+#include "natter-call-media-proxy.h"
 #include "natter-ringer.h"
 
 /* The ringer on its own: every mode, the theme sounds and the synthesized
@@ -89,9 +92,14 @@ test_synthesized_modes (void)
   g_assert_false (natter_ringer_get_playing (ringer));
 
   for (guint i = 0; i < G_N_ELEMENTS (modes); i++) {
+    gint64 started = g_get_monotonic_time ();
+
     natter_ringer_set_mode (ringer, modes[i]);
     g_assert_cmpint (natter_ringer_get_mode (ringer), ==, modes[i]);
     g_assert_true (iterate_until (ringer, is_playing, WAIT_MS));
+    /* To compare with in-helper-process. */
+    g_test_message ("in process: playing %.1f ms after set_mode",
+                    (g_get_monotonic_time () - started) / 1000.0);
     g_assert_true (natter_ringer_get_synthesized (ringer));
 
     /* Off, and silent before the call returns. */
@@ -262,6 +270,74 @@ test_dispose_while_ringing (void)
   iterate_for (100);
 }
 
+/* natter-call-media processes of this one that have not exited. */
+static guint
+count_helpers (void)
+{
+  g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+  guint count = 0;
+
+  while (proc != NULL && (name = g_dir_read_name (proc)) != NULL) {
+    g_autofree char *path = g_build_filename ("/proc", name, "stat", NULL);
+    g_autofree char *stat = NULL;
+    const char *end;
+    int ppid = 0;
+    char state = '?';
+
+    if (!g_ascii_isdigit (name[0]) || !g_file_get_contents (path, &stat, NULL, NULL))
+      continue;
+    end = strrchr (stat, ')');
+    if (end == NULL || strstr (stat, "(natter-call-med") == NULL)
+      continue;
+    if (sscanf (end + 1, " %c %d", &state, &ppid) == 2 && ppid == (int) getpid () && state != 'Z')
+      count++;
+  }
+  return count;
+}
+
+static gboolean
+no_helper (NatterRinger *ringer)
+{
+  return count_helpers () == 0;
+}
+
+/* As in the app (issue 20): natter-call-media --ring plays each sound;
+ * the ringer's API and timing are the same. */
+static void
+test_in_helper_process (void)
+{
+  g_autoptr (NatterRinger) ringer = natter_ringer_new ();
+  const NatterRingerMode modes[] = { NATTER_RINGER_MODE_INCOMING, NATTER_RINGER_MODE_RINGBACK,
+                                     NATTER_RINGER_MODE_SOFT };
+
+  natter_call_media_proxy_set_helper_path (NATTER_CALL_MEDIA_BINARY);
+  natter_ringer_set_sound_dir (ringer, "/nonexistent");
+  for (guint i = 0; i < G_N_ELEMENTS (modes); i++) {
+    gint64 started = g_get_monotonic_time ();
+
+    natter_ringer_set_mode (ringer, modes[i]);
+    g_assert_true (iterate_until (ringer, is_playing, WAIT_MS));
+    g_test_message ("in natter-call-media: playing %.1f ms after set_mode",
+                    (g_get_monotonic_time () - started) / 1000.0);
+    g_assert_true (natter_ringer_get_synthesized (ringer));
+    g_assert_cmpuint (count_helpers (), ==, 1);
+    natter_ringer_set_mode (ringer, NATTER_RINGER_MODE_NONE);
+    g_assert_true (is_silent (ringer));
+    g_assert_true (iterate_until (ringer, no_helper, WAIT_MS));
+  }
+
+  /* The busy tone ends by itself, and its helper with it. */
+  natter_ringer_set_busy_duration (ringer, 300);
+  natter_ringer_set_mode (ringer, NATTER_RINGER_MODE_BUSY);
+  g_assert_true (iterate_until (ringer, is_playing, WAIT_MS));
+  g_assert_true (iterate_until (ringer, is_silent, WAIT_MS));
+  g_assert_true (iterate_until (ringer, no_helper, WAIT_MS));
+
+  natter_call_media_proxy_set_helper_path (NULL);
+  g_assert_finalize_object (g_steal_pointer (&ringer));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -280,6 +356,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/natter/ringer/theme-sound-rings-past-its-end",
                    test_theme_sound_rings_past_its_end);
   g_test_add_func ("/natter/ringer/dispose-while-ringing", test_dispose_while_ringing);
+  g_test_add_func ("/natter/ringer/in-helper-process", test_in_helper_process);
 
   return g_test_run ();
 }

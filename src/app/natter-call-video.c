@@ -60,6 +60,17 @@ on_first_remote_contents (GdkPaintable *paintable, NatterCallVideo *self)
   g_signal_handlers_disconnect_by_func (paintable, on_first_remote_contents, self);
   if (accepted_at <= 0)
     return;
+  /* Through a helper: when its FirstRemoteMedia (the first remote frame
+   * decoded there) reached this process, to split the time. */
+  if (NATTER_IS_CALL_MEDIA_PROXY (natter_call_get_media (self->call))) {
+    gint64 decoded_at = natter_call_media_proxy_get_first_video_time (
+      NATTER_CALL_MEDIA_PROXY (natter_call_get_media (self->call)));
+
+    if (decoded_at > 0)
+      g_print ("natter-bench: call-trace decoded-in-helper %" G_GINT64_FORMAT "\n",
+               decoded_at - accepted_at);
+  }
+  g_print ("natter-bench: call-trace accepted-at %" G_GINT64_FORMAT "\n", accepted_at);
   g_print ("natter-bench: call-first-video %" G_GINT64_FORMAT "\n",
            g_get_monotonic_time () - accepted_at);
   fflush (stdout);

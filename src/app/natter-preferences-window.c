@@ -78,8 +78,8 @@ update_device_row (NatterPreferencesWindow *self, guint kind)
   gtk_string_list_append (names, kind == 1 ? _ ("First Camera Found") : _ ("System Default"));
 
   for (guint i = 0; i < n_devices; i++) {
-    g_autoptr (GstDevice) device = g_list_model_get_item (devices, i);
-    g_autofree char *name = gst_device_get_display_name (device);
+    g_autoptr (NatterDevice) device = g_list_model_get_item (devices, i);
+    const char *name = natter_device_get_display_name (device);
 
     gtk_string_list_append (names, name);
     if (g_strcmp0 (name, chosen) == 0)

@@ -638,8 +638,8 @@ update_devices_menu (NatterWindow *self)
     g_menu_item_set_action_and_target (fallback, action, "s", "");
     g_menu_append_item (section, fallback);
     for (guint i = 0; i < n; i++) {
-      g_autoptr (GstDevice) device = g_list_model_get_item (list, i);
-      g_autofree char *name = gst_device_get_display_name (device);
+      g_autoptr (NatterDevice) device = g_list_model_get_item (list, i);
+      const char *name = natter_device_get_display_name (device);
       g_autoptr (GMenuItem) item = g_menu_item_new (name, NULL);
 
       g_menu_item_set_action_and_target (item, action, "s", name);

@@ -5,13 +5,17 @@
 
 #include <gio/gio.h>
 
+#include "natter-call-media-devices.h"
+#include "natter-call-media-ring.h"
 #include "natter-call-media-service.h"
 #include "natter-call-pipeline.h"
 
 /* natter-call-media: one call's media, for the app (issue 20). Started by
  * NatterCallMediaProxy with its end of a socketpair as --fd; exits when
  * the call is closed or the app goes away, taking the call stack's
- * libraries with it. */
+ * libraries with it. With --ring MODE it plays the app's ringtone instead
+ * (NatterRingtoneProcess), with --devices it is the app's device monitor
+ * (NatterDeviceMonitorProcess): the app loads no GStreamer (issue 20). */
 
 static void
 on_finished (NatterCallMediaService *service, GParamSpec *pspec, GMainLoop *loop)
@@ -30,16 +34,31 @@ main (int argc, char *argv[])
   g_autoptr (NatterCallMediaService) service = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   g_autofree char *guid = g_dbus_generate_guid ();
+  g_autofree char *ring = NULL;
+  gboolean devices = FALSE;
+  g_autofree char *sound_dir = NULL;
   int fd = -1;
   const GOptionEntry entries[] = {
     { "fd", 0, 0, G_OPTION_ARG_INT, &fd, "The app's end of the control socket", "FD" },
+    { "ring", 0, 0, G_OPTION_ARG_STRING, &ring, "Play this ringtone until stdin closes", "MODE" },
+    { "devices", 0, 0, G_OPTION_ARG_NONE, &devices, "List the devices and follow hot-plug", NULL },
+    { "sound-dir", 0, 0, G_OPTION_ARG_FILENAME, &sound_dir, "The sound theme's directory", "DIR" },
     { NULL },
   };
 
-  natter_call_pipeline_limit_arenas ();
   g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, &argc, &argv, &error) || fd < 0) {
-    g_printerr ("natter-call-media: %s\n", error != NULL ? error->message : "--fd is needed");
+  if (!g_option_context_parse (context, &argc, &argv, &error)) {
+    g_printerr ("natter-call-media: %s\n", error->message);
+    return 2;
+  }
+  if (devices)
+    return natter_call_media_devices_run ();
+  if (ring != NULL)
+    return natter_call_media_ring_run (ring, sound_dir != NULL ? sound_dir : "/nonexistent");
+
+  natter_call_pipeline_limit_arenas ();
+  if (fd < 0) {
+    g_printerr ("natter-call-media: --fd, --ring or --devices is needed\n");
     return 2;
   }
 

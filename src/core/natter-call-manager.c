@@ -140,6 +140,9 @@ release_call_stack (gpointer user_data)
     self->holds_call_stack = FALSE;
     if (natter_call_media_proxy_get_helper_path () != NULL) {
       natter_call_media_proxy_discard_spare ();
+      /* natter-call-media --devices too: the next call starts it again. */
+      if (self->devices != NULL)
+        natter_devices_stop_helper (self->devices);
       natter_call_pipeline_trim_memory ();
     } else {
       natter_call_pipeline_release ();
@@ -199,9 +202,9 @@ on_call_ringing_changed (NatterCall *call, GParamSpec *pspec, NatterCallManager 
 static void
 give_devices (NatterCallManager *self, NatterCall *call)
 {
-  g_autoptr (GstDevice) microphone = natter_devices_get_microphone (self->devices);
-  g_autoptr (GstDevice) camera = natter_devices_get_camera (self->devices);
-  g_autoptr (GstDevice) speaker = natter_devices_get_speaker (self->devices);
+  g_autoptr (NatterDevice) microphone = natter_devices_get_microphone (self->devices);
+  g_autoptr (NatterDevice) camera = natter_devices_get_camera (self->devices);
+  g_autoptr (NatterDevice) speaker = natter_devices_get_speaker (self->devices);
 
   natter_call_set_devices (call, microphone, camera, speaker);
 }
@@ -227,7 +230,7 @@ prepare_call (NatterCallManager *self, NatterCall *call)
   hold_call_stack (self);
   natter_call_set_ice_servers (call, self->ice_servers);
   if (self->devices != NULL) {
-    g_autoptr (GstDevice) camera = NULL;
+    g_autoptr (NatterDevice) camera = NULL;
 
     natter_devices_ensure_started (self->devices);
     camera = natter_devices_get_camera (self->devices);

@@ -10,6 +10,7 @@
 #include <gio/gunixfdlist.h>
 
 #include "natter-call-media-dbus.h"
+#include "natter-call-media-launch.h"
 #include "natter-call-media-proxy.h"
 
 /* A call's media in a process of its own (issue 20): natter-call-media
@@ -56,7 +57,9 @@ struct _NatterCallMediaProxy {
   GObject parent_instance;
 
   GSubprocess *helper;
+  NatterCallMediaLaunch *launch; /* until its connection is up */
   GDBusConnection *connection;
+  GQueue pending_calls; /* PendingCall: made before the connection was up */
   guint subscription_id;
   guint filter_id;
   FrameInbox *inbox;
@@ -88,8 +91,20 @@ static char *helper_path;
 
 /* A helper spawned when a call starts ringing or is placed, so that its
  * start (exec, gst_init, the plugins' preload) is done before accept. */
-static GSubprocess *spare_helper;
-static GDBusConnection *spare_connection;
+static NatterCallMediaLaunch *spare_launch;
+
+typedef struct {
+  char *method;
+  GVariant *parameters; /* owned, nullable */
+} PendingCall;
+
+static void
+pending_call_free (PendingCall *call)
+{
+  g_free (call->method);
+  g_clear_pointer (&call->parameters, g_variant_unref);
+  g_free (call);
+}
 
 static void
 frame_inbox_clear (FrameInbox *inbox)
@@ -331,6 +346,15 @@ on_connection_closed (GDBusConnection *connection,
 static void
 call_helper (NatterCallMediaProxy *self, const char *method, GVariant *parameters)
 {
+  /* Before the connection is up: sent, in order, when it is. */
+  if (self->launch != NULL) {
+    PendingCall *call = g_new0 (PendingCall, 1);
+
+    call->method = g_strdup (method);
+    call->parameters = parameters != NULL ? g_variant_ref_sink (parameters) : NULL;
+    g_queue_push_tail (&self->pending_calls, call);
+    return;
+  }
   /* No reply asked for: the helper reports failures through State, and
    * the connection keeps the calls in order. */
   if (self->connection == NULL || g_dbus_connection_is_closed (self->connection)) {
@@ -341,57 +365,6 @@ call_helper (NatterCallMediaProxy *self, const char *method, GVariant *parameter
   g_dbus_connection_call (self->connection, NULL, NATTER_CALL_MEDIA_DBUS_PATH,
                           NATTER_CALL_MEDIA_DBUS_INTERFACE, method, parameters, NULL,
                           G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL, NULL);
-}
-
-static gboolean
-spawn_helper (GSubprocess **out_helper, GDBusConnection **out_connection, GError **error)
-{
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
-  g_autoptr (GSubprocess) helper = NULL;
-  g_autoptr (GSocket) socket = NULL;
-  g_autoptr (GSocketConnection) stream = NULL;
-  GDBusConnection *connection;
-  int fds[2];
-
-  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {
-    int saved_errno = errno;
-
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                 "Could not start the call's media process: %s", g_strerror (saved_errno));
-    return FALSE;
-  }
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  g_subprocess_launcher_take_fd (launcher, fds[1], 3);
-  helper = g_subprocess_launcher_spawn (launcher, error, helper_path, "--fd", "3", NULL);
-  g_clear_object (&launcher); /* closes our copy of the helper's end */
-  if (helper == NULL) {
-    close (fds[0]);
-    g_prefix_error (error, "Could not start the call's media process: ");
-    return FALSE;
-  }
-
-  socket = g_socket_new_from_fd (fds[0], error);
-  if (socket == NULL) {
-    close (fds[0]);
-    g_subprocess_force_exit (helper);
-    return FALSE;
-  }
-  stream = g_socket_connection_factory_create_connection (socket);
-  connection = g_dbus_connection_new_sync (G_IO_STREAM (stream), NULL,
-                                           G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                             G_DBUS_CONNECTION_FLAGS_DELAY_MESSAGE_PROCESSING,
-                                           NULL, NULL, error);
-  if (connection == NULL) {
-    g_subprocess_force_exit (helper);
-    g_prefix_error (error, "Could not reach the call's media process: ");
-    return FALSE;
-  }
-  g_dbus_connection_set_exit_on_close (connection, FALSE);
-
-  *out_helper = g_steal_pointer (&helper);
-  *out_connection = connection;
-  return TRUE;
 }
 
 static void
@@ -432,6 +405,12 @@ natter_call_media_proxy_dispose (GObject *object)
   NatterCallMediaProxy *self = NATTER_CALL_MEDIA_PROXY (object);
 
   natter_call_media_close (NATTER_CALL_MEDIA (self));
+  if (self->launch != NULL) {
+    g_signal_handlers_disconnect_by_data (self->launch, self);
+    natter_call_media_launch_cancel (self->launch);
+    g_clear_object (&self->launch);
+  }
+  g_queue_clear_full (&self->pending_calls, (GDestroyNotify) pending_call_free);
   if (self->connection != NULL) {
     g_signal_handlers_disconnect_by_data (self->connection, self);
     if (self->subscription_id != 0)
@@ -595,30 +574,24 @@ proxy_set_ice_servers (NatterCallMedia *media, GPtrArray *ice_servers)
 }
 
 static const char *
-device_name (GstDevice *device, char **name)
+device_name (NatterDevice *device)
 {
-  *name = device != NULL ? gst_device_get_display_name (device) : NULL;
-  return *name != NULL ? *name : "";
+  return device != NULL ? natter_device_get_display_name (device) : "";
 }
 
-/* By name: a GstDevice does not cross processes; the helper's own device
- * monitor finds the device again. */
+/* By name: a device does not cross processes; the helper's own device
+ * monitor finds it again. */
 static void
 proxy_set_devices (NatterCallMedia *media,
-                   GstDevice *microphone,
-                   GstDevice *camera,
-                   GstDevice *speaker)
+                   NatterDevice *microphone,
+                   NatterDevice *camera,
+                   NatterDevice *speaker)
 {
-  g_autofree char *microphone_name = NULL;
-  g_autofree char *camera_name = NULL;
-  g_autofree char *speaker_name = NULL;
-
   if (microphone == NULL && camera == NULL && speaker == NULL)
     return;
-  call_helper (NATTER_CALL_MEDIA_PROXY (media), "SetDevices",
-               g_variant_new ("(sss)", device_name (microphone, &microphone_name),
-                              device_name (camera, &camera_name),
-                              device_name (speaker, &speaker_name)));
+  call_helper (
+    NATTER_CALL_MEDIA_PROXY (media), "SetDevices",
+    g_variant_new ("(sss)", device_name (microphone), device_name (camera), device_name (speaker)));
 }
 
 static void
@@ -683,6 +656,14 @@ proxy_close (NatterCallMedia *media)
 
   if (self->closed)
     return;
+  if (self->launch != NULL) {
+    /* Never connected: nothing to close but the launch; the helper
+     * exits when its socket closes. */
+    g_signal_handlers_disconnect_by_data (self->launch, self);
+    natter_call_media_launch_cancel (self->launch);
+    g_clear_object (&self->launch);
+    g_queue_clear_full (&self->pending_calls, (GDestroyNotify) pending_call_free);
+  }
   call_helper (self, "Close", NULL);
   self->closed = TRUE;
   set_state (self, NATTER_CALL_PIPELINE_STATE_CLOSED);
@@ -749,32 +730,87 @@ natter_call_media_proxy_prepare (void)
 {
   g_autoptr (GError) error = NULL;
 
-  if (helper_path == NULL || spare_helper != NULL)
+  if (helper_path == NULL || spare_launch != NULL)
     return;
   /* The call itself fails with this, when it builds its media. */
-  if (!spawn_helper (&spare_helper, &spare_connection, &error))
+  spare_launch = natter_call_media_launch_new (helper_path, &error);
+  if (spare_launch == NULL)
     g_message ("%s", error->message);
 }
 
 /**
  * natter_call_media_proxy_discard_spare:
  *
- * Lets a helper that natter_call_media_proxy_prepare() started and no call
- * took exit.
+ * The helper natter_call_media_proxy_prepare() started exits unused.
  */
 void
 natter_call_media_proxy_discard_spare (void)
 {
-  if (spare_connection != NULL)
-    g_dbus_connection_close (spare_connection, NULL, NULL, NULL);
-  g_clear_object (&spare_connection);
-  g_clear_object (&spare_helper);
+  if (spare_launch != NULL)
+    natter_call_media_launch_cancel (spare_launch);
+  g_clear_object (&spare_launch);
+}
+
+/* The helper's connection is up: what the call asked meanwhile goes out,
+ * in order. */
+static void
+attach_connection (NatterCallMediaProxy *self, GDBusConnection *connection)
+{
+  PendingCall *call;
+
+  self->connection = g_object_ref (connection);
+  self->subscription_id = g_dbus_connection_signal_subscribe (
+    self->connection, NULL, NATTER_CALL_MEDIA_DBUS_INTERFACE, NULL, NATTER_CALL_MEDIA_DBUS_PATH,
+    NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_helper_signal, self, NULL);
+  self->filter_id =
+    g_dbus_connection_add_filter (self->connection, filter_video_frames,
+                                  g_atomic_rc_box_acquire (self->inbox), frame_inbox_release);
+  g_signal_connect (self->connection, "closed", G_CALLBACK (on_connection_closed), self);
+  g_dbus_connection_start_message_processing (self->connection);
+  if (g_dbus_connection_is_closed (self->connection)) {
+    on_connection_closed (self->connection, TRUE, NULL, self);
+    return;
+  }
+  while ((call = g_queue_pop_head (&self->pending_calls)) != NULL) {
+    call_helper (self, call->method, g_steal_pointer (&call->parameters));
+    pending_call_free (call);
+  }
+}
+
+static void
+fail_to_start (NatterCallMediaProxy *self, const char *message)
+{
+  g_free (self->error_message);
+  self->error_message = g_strdup (message);
+  self->unrecoverable = TRUE;
+  set_state (self, NATTER_CALL_PIPELINE_STATE_FAILED);
+}
+
+static void
+on_launch_done (NatterCallMediaLaunch *launch, NatterCallMediaProxy *self)
+{
+  g_autoptr (NatterCallMediaLaunch) done = g_steal_pointer (&self->launch);
+  GDBusConnection *connection = natter_call_media_launch_get_connection (launch);
+
+  g_signal_handlers_disconnect_by_data (launch, self);
+  if (connection == NULL) {
+    const GError *error = natter_call_media_launch_get_error (launch);
+
+    g_queue_clear_full (&self->pending_calls, (GDestroyNotify) pending_call_free);
+    g_message ("%s", error != NULL ? error->message : "no connection");
+    fail_to_start (self, "The call's media process stopped as it started");
+    return;
+  }
+  attach_connection (self, connection);
 }
 
 /**
  * natter_call_media_proxy_new:
  * @with_video: whether to send video
  * @error: where a helper that cannot start says so
+ *
+ * Does not wait for the helper: what the call asks before its connection
+ * is up is sent when it is.
  *
  * Returns: (transfer full) (nullable): the media side of one call, in the
  *   helper natter_call_media_proxy_prepare() started or in a new one
@@ -783,25 +819,24 @@ NatterCallMedia *
 natter_call_media_proxy_new (gboolean with_video, GError **error)
 {
   g_autoptr (NatterCallMediaProxy) self = NULL;
-  g_autoptr (GSubprocess) helper = NULL;
-  g_autoptr (GDBusConnection) connection = NULL;
+  g_autoptr (NatterCallMediaLaunch) launch = NULL;
   FrameInbox *inbox;
 
   g_return_val_if_fail (helper_path != NULL, NULL);
 
-  if (spare_connection != NULL && !g_dbus_connection_is_closed (spare_connection)) {
-    helper = g_steal_pointer (&spare_helper);
-    connection = g_steal_pointer (&spare_connection);
+  if (spare_launch != NULL && (!natter_call_media_launch_get_done (spare_launch) ||
+                               natter_call_media_launch_get_connection (spare_launch) != NULL)) {
+    launch = g_steal_pointer (&spare_launch);
   } else {
     natter_call_media_proxy_discard_spare ();
-    if (!spawn_helper (&helper, &connection, error))
+    launch = natter_call_media_launch_new (helper_path, error);
+    if (launch == NULL)
       return NULL;
   }
 
   self = g_object_new (NATTER_TYPE_CALL_MEDIA_PROXY, NULL);
   self->with_video = with_video;
-  self->helper = g_steal_pointer (&helper);
-  self->connection = g_steal_pointer (&connection);
+  self->helper = g_object_ref (natter_call_media_launch_get_helper (launch));
 
   inbox = g_atomic_rc_box_new0 (FrameInbox);
   g_mutex_init (&inbox->lock);
@@ -809,18 +844,16 @@ natter_call_media_proxy_new (gboolean with_video, GError **error)
   inbox->context = g_main_context_ref_thread_default ();
   self->inbox = inbox;
 
-  self->subscription_id = g_dbus_connection_signal_subscribe (
-    self->connection, NULL, NATTER_CALL_MEDIA_DBUS_INTERFACE, NULL, NATTER_CALL_MEDIA_DBUS_PATH,
-    NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_helper_signal, self, NULL);
-  self->filter_id = g_dbus_connection_add_filter (
-    self->connection, filter_video_frames, g_atomic_rc_box_acquire (inbox), frame_inbox_release);
-  g_signal_connect (self->connection, "closed", G_CALLBACK (on_connection_closed), self);
-  g_dbus_connection_start_message_processing (self->connection);
-
-  if (g_dbus_connection_is_closed (self->connection)) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
-                         "The call's media process stopped as it started");
-    return NULL;
+  if (natter_call_media_launch_get_done (launch)) {
+    attach_connection (self, natter_call_media_launch_get_connection (launch));
+    if (self->state == NATTER_CALL_PIPELINE_STATE_FAILED) {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
+                           "The call's media process stopped as it started");
+      return NULL;
+    }
+  } else {
+    self->launch = g_steal_pointer (&launch);
+    g_signal_connect (self->launch, "done", G_CALLBACK (on_launch_done), self);
   }
   call_helper (self, "Create", g_variant_new ("(b)", with_video));
   return NATTER_CALL_MEDIA (g_steal_pointer (&self));

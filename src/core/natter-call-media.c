@@ -147,9 +147,9 @@ natter_call_media_set_ice_servers (NatterCallMedia *self, GPtrArray *ice_servers
 
 void
 natter_call_media_set_devices (NatterCallMedia *self,
-                               GstDevice *microphone,
-                               GstDevice *camera,
-                               GstDevice *speaker)
+                               NatterDevice *microphone,
+                               NatterDevice *camera,
+                               NatterDevice *speaker)
 {
   g_return_if_fail (NATTER_IS_CALL_MEDIA (self));
   NATTER_CALL_MEDIA_GET_IFACE (self)->set_devices (self, microphone, camera, speaker);

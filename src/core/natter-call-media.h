@@ -4,6 +4,7 @@
 #include <gst/gst.h>
 
 #include "natter-call-pipeline.h"
+#include "natter-device.h"
 #include "natter-call-stats.h"
 
 G_BEGIN_DECLS
@@ -37,9 +38,9 @@ struct _NatterCallMediaInterface {
   void (*set_video_sink) (NatterCallMedia *self, GstElement *sink);
   void (*set_ice_servers) (NatterCallMedia *self, GPtrArray *ice_servers);
   void (*set_devices) (NatterCallMedia *self,
-                       GstDevice *microphone,
-                       GstDevice *camera,
-                       GstDevice *speaker);
+                       NatterDevice *microphone,
+                       NatterDevice *camera,
+                       NatterDevice *speaker);
   void (*set_muted) (NatterCallMedia *self, gboolean muted);
   void (*set_camera_enabled) (NatterCallMedia *self, gboolean enabled);
 
@@ -71,9 +72,9 @@ gboolean natter_call_media_get_video_reduced (NatterCallMedia *self);
 void natter_call_media_set_video_sink (NatterCallMedia *self, GstElement *sink);
 void natter_call_media_set_ice_servers (NatterCallMedia *self, GPtrArray *ice_servers);
 void natter_call_media_set_devices (NatterCallMedia *self,
-                                    GstDevice *microphone,
-                                    GstDevice *camera,
-                                    GstDevice *speaker);
+                                    NatterDevice *microphone,
+                                    NatterDevice *camera,
+                                    NatterDevice *speaker);
 void natter_call_media_set_muted (NatterCallMedia *self, gboolean muted);
 void natter_call_media_set_camera_enabled (NatterCallMedia *self, gboolean enabled);
 

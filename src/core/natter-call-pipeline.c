@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -59,10 +60,23 @@ G_DEFINE_ENUM_TYPE (
 void
 natter_call_pipeline_set_mark (NatterCallPipeline *self, NatterCallPipelineMark mark)
 {
+  gint64 now = 0;
+
   g_mutex_lock (&self->marks_lock);
   if (self->marks[mark] == 0)
-    self->marks[mark] = g_get_monotonic_time ();
+    self->marks[mark] = now = g_get_monotonic_time ();
   g_mutex_unlock (&self->marks_lock);
+
+  /* natter-bench-app --calls: the app's setup, step by step, whether the
+   * pipeline runs in the app or in natter-call-media (whose stdout is the
+   * app's). CLOCK_MONOTONIC, so comparable across the two processes. */
+  if (now != 0 && g_getenv ("NATTER_BENCH_TIMING") != NULL) {
+    g_autoptr (GEnumClass) marks = g_type_class_ref (NATTER_TYPE_CALL_PIPELINE_MARK);
+
+    g_print ("natter-bench: call-trace %s-at %" G_GINT64_FORMAT "\n",
+             g_enum_get_value (marks, mark)->value_nick, now);
+    fflush (stdout);
+  }
 }
 
 gint64
@@ -287,15 +301,19 @@ media_get_unrecoverable (NatterCallMedia *media)
 
 static void
 media_set_devices (NatterCallMedia *media,
-                   GstDevice *microphone,
-                   GstDevice *camera,
-                   GstDevice *speaker)
+                   NatterDevice *microphone,
+                   NatterDevice *camera,
+                   NatterDevice *speaker)
 {
   NatterCallPipeline *self = NATTER_CALL_PIPELINE (media);
 
-  natter_call_pipeline_set_audio_source_device (self, microphone);
-  natter_call_pipeline_set_video_source_device (self, camera);
-  natter_call_pipeline_set_audio_sink_device (self, speaker);
+  /* Devices known by name only (the app's lists) open the defaults here. */
+  natter_call_pipeline_set_audio_source_device (
+    self, microphone != NULL ? natter_device_get_gst_device (microphone) : NULL);
+  natter_call_pipeline_set_video_source_device (
+    self, camera != NULL ? natter_device_get_gst_device (camera) : NULL);
+  natter_call_pipeline_set_audio_sink_device (
+    self, speaker != NULL ? natter_device_get_gst_device (speaker) : NULL);
 }
 
 static void

@@ -41,9 +41,9 @@ struct _NatterCall {
   NatterCallMedia *media; /* a NatterCallPipeline, or the helper's proxy */
   GstElement *video_sink;
   GPtrArray *ice_servers;
-  GstDevice *microphone;
-  GstDevice *camera;
-  GstDevice *speaker;
+  NatterDevice *microphone;
+  NatterDevice *camera;
+  NatterDevice *speaker;
 
   NatterCallState state;
   NatterCallEndReason end_reason;

@@ -1230,9 +1230,9 @@ natter_call_set_ice_servers (NatterCall *self, GPtrArray *ice_servers)
  */
 void
 natter_call_set_devices (NatterCall *self,
-                         GstDevice *microphone,
-                         GstDevice *camera,
-                         GstDevice *speaker)
+                         NatterDevice *microphone,
+                         NatterDevice *camera,
+                         NatterDevice *speaker)
 {
   g_return_if_fail (NATTER_IS_CALL (self));
 

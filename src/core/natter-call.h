@@ -111,9 +111,9 @@ NatterCallMedia *natter_call_get_media (NatterCall *self);
 void natter_call_set_video_sink (NatterCall *self, GstElement *sink);
 void natter_call_set_ice_servers (NatterCall *self, GPtrArray *ice_servers);
 void natter_call_set_devices (NatterCall *self,
-                              GstDevice *microphone,
-                              GstDevice *camera,
-                              GstDevice *speaker);
+                              NatterDevice *microphone,
+                              NatterDevice *camera,
+                              NatterDevice *speaker);
 void natter_call_set_camera_available (NatterCall *self, gboolean available);
 
 gint64 natter_call_get_invited_at (NatterCall *self);

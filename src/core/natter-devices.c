@@ -3,7 +3,16 @@
 
 #include "config.h"
 
+#include "natter-call-media-proxy.h"
+#include "natter-device-monitor-process.h"
 #include "natter-devices.h"
+
+/* The microphones, cameras and speakers present, as #NatterDevice lists
+ * that follow hot-plug, and the ones chosen. A GstDeviceMonitor in this
+ * process finds them (core, natter-cli), or, when calls run in
+ * natter-call-media (the app), that helper's --devices mode does
+ * (#NatterDeviceMonitorProcess): the app loads no GStreamer for its lists
+ * (issue 20). */
 
 enum {
   PROP_0,
@@ -25,6 +34,7 @@ struct _NatterDevices {
 
   GstDeviceMonitor *monitor;
   guint bus_watch_id;
+  NatterDeviceMonitorProcess *monitor_process;
   GListStore *stores[N_KINDS];
   char *chosen[N_KINDS]; /* display names, bound to GSettings by the app */
   gboolean has_camera;
@@ -32,16 +42,6 @@ struct _NatterDevices {
 };
 
 G_DEFINE_FINAL_TYPE (NatterDevices, natter_devices, G_TYPE_OBJECT)
-
-static int
-device_kind (GstDevice *device)
-{
-  for (int kind = 0; kind < N_KINDS; kind++) {
-    if (gst_device_has_classes (device, kind_classes[kind]))
-      return kind;
-  }
-  return -1;
-}
 
 static void
 update_has_camera (NatterDevices *self)
@@ -52,6 +52,72 @@ update_has_camera (NatterDevices *self)
     return;
   self->has_camera = has_camera;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HAS_CAMERA]);
+}
+
+static int
+device_kind (NatterDevice *device)
+{
+  for (int kind = 0; kind < N_KINDS; kind++) {
+    if (natter_device_has_class (device, kind_classes[kind]))
+      return kind;
+  }
+  return -1;
+}
+
+static gboolean
+same_gst_device (gconstpointer item, gconstpointer device)
+{
+  return natter_device_get_gst_device ((NatterDevice *) item) ==
+         natter_device_get_gst_device ((NatterDevice *) device);
+}
+
+static gboolean
+same_name_and_class (gconstpointer item, gconstpointer device)
+{
+  return g_str_equal (natter_device_get_display_name ((NatterDevice *) item),
+                      natter_device_get_display_name ((NatterDevice *) device)) &&
+         g_str_equal (natter_device_get_device_class ((NatterDevice *) item),
+                      natter_device_get_device_class ((NatterDevice *) device));
+}
+
+static void
+add_device (NatterDevices *self, NatterDevice *device, GEqualFunc same)
+{
+  int kind = device_kind (device);
+  guint position;
+
+  if (kind < 0 || g_list_store_find_with_equal_func (self->stores[kind], device, same, &position))
+    return;
+  g_list_store_append (self->stores[kind], device);
+  update_has_camera (self);
+}
+
+static void
+remove_device (NatterDevices *self, NatterDevice *device, GEqualFunc same)
+{
+  guint position;
+
+  for (int kind = 0; kind < N_KINDS; kind++) {
+    if (g_list_store_find_with_equal_func (self->stores[kind], device, same, &position))
+      g_list_store_remove (self->stores[kind], position);
+  }
+  update_has_camera (self);
+}
+
+static void
+on_process_device_added (NatterDeviceMonitorProcess *process,
+                         NatterDevice *device,
+                         NatterDevices *self)
+{
+  add_device (self, device, same_name_and_class);
+}
+
+static void
+on_process_device_removed (NatterDeviceMonitorProcess *process,
+                           NatterDevice *device,
+                           NatterDevices *self)
+{
+  remove_device (self, device, same_name_and_class);
 }
 
 static gboolean
@@ -75,7 +141,7 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-static GstDevice *
+static NatterDevice *
 chosen_device (NatterDevices *self, Kind kind)
 {
   GListModel *model = G_LIST_MODEL (self->stores[kind]);
@@ -83,10 +149,9 @@ chosen_device (NatterDevices *self, Kind kind)
 
   /* The remembered one if it is plugged in, otherwise the first. */
   for (guint i = 0; self->chosen[kind] != NULL && i < n; i++) {
-    g_autoptr (GstDevice) device = g_list_model_get_item (model, i);
-    g_autofree char *name = gst_device_get_display_name (device);
+    g_autoptr (NatterDevice) device = g_list_model_get_item (model, i);
 
-    if (g_strcmp0 (name, self->chosen[kind]) == 0)
+    if (g_strcmp0 (natter_device_get_display_name (device), self->chosen[kind]) == 0)
       return g_steal_pointer (&device);
   }
   return n > 0 ? g_list_model_get_item (model, 0) : NULL;
@@ -152,6 +217,7 @@ natter_devices_dispose (GObject *object)
 
   natter_devices_stop (self);
   g_clear_object (&self->monitor);
+  g_clear_object (&self->monitor_process);
   for (int kind = 0; kind < N_KINDS; kind++)
     g_clear_object (&self->stores[kind]);
 
@@ -200,7 +266,7 @@ static void
 natter_devices_init (NatterDevices *self)
 {
   for (int kind = 0; kind < N_KINDS; kind++)
-    self->stores[kind] = g_list_store_new (GST_TYPE_DEVICE);
+    self->stores[kind] = g_list_store_new (NATTER_TYPE_DEVICE);
 }
 
 /**
@@ -232,8 +298,30 @@ natter_devices_start (NatterDevices *self)
 
   g_return_val_if_fail (NATTER_IS_DEVICES (self), FALSE);
 
-  if (self->bus_watch_id != 0)
+  if (natter_devices_get_started (self))
     return TRUE;
+
+  if (natter_call_media_proxy_get_helper_path () != NULL) {
+    g_autoptr (GError) error = NULL;
+
+    /* A fresh list: what was unplugged while no helper ran goes. */
+    for (int kind = 0; kind < N_KINDS; kind++)
+      g_list_store_remove_all (self->stores[kind]);
+    update_has_camera (self);
+    self->monitor_process =
+      natter_device_monitor_process_new (natter_call_media_proxy_get_helper_path ());
+    g_signal_connect (self->monitor_process, "device-added", G_CALLBACK (on_process_device_added),
+                      self);
+    g_signal_connect (self->monitor_process, "device-removed",
+                      G_CALLBACK (on_process_device_removed), self);
+    if (!natter_device_monitor_process_start (self->monitor_process, &error)) {
+      g_message ("No device monitor: %s", error->message);
+      g_signal_handlers_disconnect_by_data (self->monitor_process, self);
+      g_clear_object (&self->monitor_process);
+      return FALSE;
+    }
+    return TRUE;
+  }
 
   if (self->monitor == NULL) {
     gst_init (NULL, NULL);
@@ -283,8 +371,28 @@ natter_devices_ensure_started (NatterDevices *self)
 {
   g_return_if_fail (NATTER_IS_DEVICES (self));
 
-  if (self->start_on_demand && self->bus_watch_id == 0 && !natter_devices_start (self))
+  if (self->start_on_demand && !natter_devices_get_started (self) && !natter_devices_start (self))
     g_debug ("no device monitor: calls use the default devices");
+}
+
+/**
+ * natter_devices_stop_helper:
+ * @self: a #NatterDevices
+ *
+ * Stops natter-call-media --devices, if it runs, keeping the lists as
+ * they are: when no call needs them (the app, a few seconds after the
+ * last call). natter_devices_ensure_started() starts it again. Without
+ * a helper the monitor in this process goes on.
+ */
+void
+natter_devices_stop_helper (NatterDevices *self)
+{
+  g_return_if_fail (NATTER_IS_DEVICES (self));
+
+  if (self->monitor_process == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->monitor_process, self);
+  g_clear_object (&self->monitor_process); /* the helper exits */
 }
 
 /**
@@ -298,7 +406,7 @@ natter_devices_get_started (NatterDevices *self)
 {
   g_return_val_if_fail (NATTER_IS_DEVICES (self), FALSE);
 
-  return self->bus_watch_id != 0;
+  return self->bus_watch_id != 0 || self->monitor_process != NULL;
 }
 
 void
@@ -306,6 +414,7 @@ natter_devices_stop (NatterDevices *self)
 {
   g_return_if_fail (NATTER_IS_DEVICES (self));
 
+  natter_devices_stop_helper (self);
   if (self->bus_watch_id == 0)
     return;
   g_clear_handle_id (&self->bus_watch_id, g_source_remove);
@@ -316,7 +425,7 @@ natter_devices_stop (NatterDevices *self)
  * natter_devices_get_microphones:
  * @self: a #NatterDevices
  *
- * Returns: (transfer none): the microphones (#GstDevice)
+ * Returns: (transfer none): the microphones (#NatterDevice)
  */
 GListModel *
 natter_devices_get_microphones (NatterDevices *self)
@@ -329,7 +438,7 @@ natter_devices_get_microphones (NatterDevices *self)
  * natter_devices_get_cameras:
  * @self: a #NatterDevices
  *
- * Returns: (transfer none): the cameras (#GstDevice)
+ * Returns: (transfer none): the cameras (#NatterDevice)
  */
 GListModel *
 natter_devices_get_cameras (NatterDevices *self)
@@ -342,7 +451,7 @@ natter_devices_get_cameras (NatterDevices *self)
  * natter_devices_get_speakers:
  * @self: a #NatterDevices
  *
- * Returns: (transfer none): the speakers (#GstDevice)
+ * Returns: (transfer none): the speakers (#NatterDevice)
  */
 GListModel *
 natter_devices_get_speakers (NatterDevices *self)
@@ -399,7 +508,7 @@ natter_devices_set_speaker_name (NatterDevices *self, const char *name)
  *
  * Returns: (transfer full) (nullable): the chosen microphone
  */
-GstDevice *
+NatterDevice *
 natter_devices_get_microphone (NatterDevices *self)
 {
   g_return_val_if_fail (NATTER_IS_DEVICES (self), NULL);
@@ -412,7 +521,7 @@ natter_devices_get_microphone (NatterDevices *self)
  *
  * Returns: (transfer full) (nullable): the chosen camera
  */
-GstDevice *
+NatterDevice *
 natter_devices_get_camera (NatterDevices *self)
 {
   g_return_val_if_fail (NATTER_IS_DEVICES (self), NULL);
@@ -425,7 +534,7 @@ natter_devices_get_camera (NatterDevices *self)
  *
  * Returns: (transfer full) (nullable): the chosen speaker
  */
-GstDevice *
+NatterDevice *
 natter_devices_get_speaker (NatterDevices *self)
 {
   g_return_val_if_fail (NATTER_IS_DEVICES (self), NULL);
@@ -453,17 +562,13 @@ natter_devices_get_has_camera (NatterDevices *self)
 void
 natter_devices_add_device (NatterDevices *self, GstDevice *device)
 {
-  int kind;
-  guint position;
+  g_autoptr (NatterDevice) item = NULL;
 
   g_return_if_fail (NATTER_IS_DEVICES (self));
   g_return_if_fail (GST_IS_DEVICE (device));
 
-  kind = device_kind (device);
-  if (kind < 0 || g_list_store_find (self->stores[kind], device, &position))
-    return;
-  g_list_store_append (self->stores[kind], device);
-  update_has_camera (self);
+  item = natter_device_new_for_gst_device (device);
+  add_device (self, item, same_gst_device);
 }
 
 /**
@@ -474,14 +579,11 @@ natter_devices_add_device (NatterDevices *self, GstDevice *device)
 void
 natter_devices_remove_device (NatterDevices *self, GstDevice *device)
 {
-  guint position;
+  g_autoptr (NatterDevice) item = NULL;
 
   g_return_if_fail (NATTER_IS_DEVICES (self));
   g_return_if_fail (GST_IS_DEVICE (device));
 
-  for (int kind = 0; kind < N_KINDS; kind++) {
-    if (g_list_store_find (self->stores[kind], device, &position))
-      g_list_store_remove (self->stores[kind], position);
-  }
-  update_has_camera (self);
+  item = natter_device_new_for_gst_device (device);
+  remove_device (self, item, same_gst_device);
 }

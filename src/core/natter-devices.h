@@ -4,6 +4,8 @@
 #include <gio/gio.h>
 #include <gst/gst.h>
 
+#include "natter-device.h"
+
 G_BEGIN_DECLS
 
 #define NATTER_TYPE_DEVICES (natter_devices_get_type ())
@@ -16,6 +18,7 @@ void natter_devices_stop (NatterDevices *self);
 gboolean natter_devices_get_started (NatterDevices *self);
 void natter_devices_start_on_demand (NatterDevices *self);
 void natter_devices_ensure_started (NatterDevices *self);
+void natter_devices_stop_helper (NatterDevices *self);
 
 GListModel *natter_devices_get_microphones (NatterDevices *self);
 GListModel *natter_devices_get_cameras (NatterDevices *self);
@@ -28,9 +31,9 @@ void natter_devices_set_camera_name (NatterDevices *self, const char *name);
 const char *natter_devices_get_speaker_name (NatterDevices *self);
 void natter_devices_set_speaker_name (NatterDevices *self, const char *name);
 
-GstDevice *natter_devices_get_microphone (NatterDevices *self);
-GstDevice *natter_devices_get_camera (NatterDevices *self);
-GstDevice *natter_devices_get_speaker (NatterDevices *self);
+NatterDevice *natter_devices_get_microphone (NatterDevices *self);
+NatterDevice *natter_devices_get_camera (NatterDevices *self);
+NatterDevice *natter_devices_get_speaker (NatterDevices *self);
 gboolean natter_devices_get_has_camera (NatterDevices *self);
 
 void natter_devices_add_device (NatterDevices *self, GstDevice *device);

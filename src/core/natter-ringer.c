@@ -3,9 +3,16 @@
 
 #include "config.h"
 
-#include <gst/gst.h>
-
+#include "natter-call-media-proxy.h"
 #include "natter-ringer.h"
+#include "natter-ringtone-process.h"
+#include "natter-ringtone.h"
+
+/* The ringer decides what plays and for how long; the sound itself is a
+ * #NatterRingtone in this process, or, when calls run in natter-call-media
+ * (the app), a #NatterRingtoneProcess: that helper plays it, and the app
+ * loads no GStreamer for ringing (issue 20). Both have the properties
+ * `playing` and `failed`. */
 
 #define DEFAULT_SOUND_DIR "/usr/share/sounds/freedesktop/stereo"
 #define DEFAULT_BUSY_MS 3000
@@ -26,14 +33,10 @@ struct _NatterRinger {
   GObject parent_instance;
 
   NatterRingerMode mode;
-  GstElement *pipeline;
-  GstElement *volume;
+  GObject *ringtone; /* NatterRingtone or NatterRingtoneProcess */
   char *sound_dir;
-  guint bus_watch_id;
-  guint cadence_id;
   guint busy_timeout_id;
   guint busy_duration_ms;
-  guint cadence_step;
   gboolean playing;
   gboolean synthesized;
 };
@@ -47,22 +50,6 @@ G_DEFINE_ENUM_TYPE (NatterRingerMode,
                     G_DEFINE_ENUM_VALUE (NATTER_RINGER_MODE_RINGBACK, "ringback"),
                     G_DEFINE_ENUM_VALUE (NATTER_RINGER_MODE_BUSY, "busy"),
                     G_DEFINE_ENUM_VALUE (NATTER_RINGER_MODE_SOFT, "soft"))
-
-/* Synthesized fallbacks: a tone and its on/off cadence in milliseconds. */
-typedef struct {
-  double frequency;
-  double volume;
-  guint on_ms;
-  guint off_ms;
-  const char *theme_sound;
-} Tone;
-
-static const Tone tones[] = {
-  [NATTER_RINGER_MODE_INCOMING] = { 480.0, 0.5, 1000, 2000, "phone-incoming-call" },
-  [NATTER_RINGER_MODE_RINGBACK] = { 440.0, 0.3, 2000, 4000, "phone-outgoing-calling" },
-  [NATTER_RINGER_MODE_BUSY] = { 620.0, 0.3, 500, 500, "phone-outgoing-busy" },
-  [NATTER_RINGER_MODE_SOFT] = { 880.0, 0.15, 200, 3000, NULL },
-};
 
 static void
 set_playing (NatterRinger *self, gboolean playing)
@@ -83,132 +70,60 @@ set_synthesized (NatterRinger *self, gboolean synthesized)
 }
 
 static void
-stop_pipeline (NatterRinger *self)
+stop_ringtone (NatterRinger *self)
 {
-  g_clear_handle_id (&self->cadence_id, g_source_remove);
-  g_clear_handle_id (&self->bus_watch_id, g_source_remove);
-  if (self->pipeline != NULL) {
-    gst_element_set_state (self->pipeline, GST_STATE_NULL);
-    g_clear_object (&self->pipeline);
+  if (self->ringtone != NULL) {
+    g_signal_handlers_disconnect_by_data (self->ringtone, self);
+    /* Its last reference: the pipeline stops, or the helper is killed. */
+    g_clear_object (&self->ringtone);
   }
-  self->volume = NULL;
   set_playing (self, FALSE);
 }
 
-static gboolean
-on_cadence (gpointer user_data)
+static void
+on_ringtone_playing (GObject *ringtone, GParamSpec *pspec, NatterRinger *self)
 {
-  NatterRinger *self = user_data;
-  const Tone *tone = &tones[self->mode];
-  gboolean on = (self->cadence_step++ % 2) == 1;
+  gboolean playing = FALSE;
 
-  g_object_set (self->volume, "mute", !on, NULL);
-  self->cadence_id = g_timeout_add (on ? tone->on_ms : tone->off_ms, on_cadence, self);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
-{
-  NatterRinger *self = user_data;
-
-  switch (GST_MESSAGE_TYPE (message)) {
-    case GST_MESSAGE_EOS:
-      /* Loop the theme sound. */
-      gst_element_seek_simple (self->pipeline, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH, 0);
-      break;
-    case GST_MESSAGE_STATE_CHANGED:
-      if (GST_MESSAGE_SRC (message) == GST_OBJECT (self->pipeline)) {
-        GstState state;
-
-        gst_message_parse_state_changed (message, NULL, &state, NULL);
-        set_playing (self, state == GST_STATE_PLAYING);
-      }
-      break;
-    case GST_MESSAGE_ERROR: {
-      g_autoptr (GError) error = NULL;
-
-      gst_message_parse_error (message, &error, NULL);
-      g_warning ("Cannot play the ringtone: %s", error->message);
-      stop_pipeline (self);
-      break;
-    }
-    default:
-      break;
-  }
-  return G_SOURCE_CONTINUE;
-}
-
-static char *
-sink_description (void)
-{
-  const char *sink = g_getenv ("NATTER_AUDIO_SINK");
-
-  return g_strdup (sink != NULL && *sink != '\0' ? sink : "autoaudiosink");
+  g_object_get (ringtone, "playing", &playing, NULL);
+  set_playing (self, playing);
 }
 
 static void
-start_pipeline (NatterRinger *self)
+on_ringtone_failed (GObject *ringtone, GParamSpec *pspec, NatterRinger *self)
 {
-  const Tone *tone = &tones[self->mode];
-  g_autofree char *sink = sink_description ();
-  g_autofree char *file = NULL;
-  g_autofree char *description = NULL;
+  stop_ringtone (self);
+}
+
+static void
+start_ringtone (NatterRinger *self)
+{
+  const char *helper_path = natter_call_media_proxy_get_helper_path ();
+  g_autofree char *sound = natter_ringtone_find_sound (self->mode, self->sound_dir);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GstBus) bus = NULL;
-  char volume[G_ASCII_DTOSTR_BUF_SIZE];
-  char frequency[G_ASCII_DTOSTR_BUF_SIZE];
+  gboolean started;
 
-  if (tone->theme_sound != NULL) {
-    g_autofree char *name = g_strconcat (tone->theme_sound, ".oga", NULL);
+  set_synthesized (self, sound == NULL);
+  if (helper_path != NULL) {
+    NatterRingtoneProcess *process =
+      natter_ringtone_process_new (helper_path, self->mode, self->sound_dir);
 
-    file = g_build_filename (self->sound_dir, name, NULL);
-    if (!g_file_test (file, G_FILE_TEST_IS_REGULAR))
-      g_clear_pointer (&file, g_free);
-  }
-
-  /* A decimal point whatever the locale: gst_parse_launch() reads "0,30"
-   * (German) as no number at all. */
-  g_ascii_formatd (volume, sizeof volume, "%.2f", tone->volume);
-  g_ascii_formatd (frequency, sizeof frequency, "%.0f", tone->frequency);
-  if (file != NULL) {
-    g_autofree char *quoted = g_strescape (file, NULL);
-
-    description =
-      g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! audioconvert ! audioresample ! "
-                       "volume name=level volume=%s ! %s",
-                       quoted, volume, sink);
+    self->ringtone = G_OBJECT (process);
+    started = natter_ringtone_process_start (process, &error);
+    if (!started)
+      g_warning ("Cannot start the ringtone's process: %s", error->message);
   } else {
-    description = g_strdup_printf ("audiotestsrc is-live=true wave=sine freq=%s ! audioconvert ! "
-                                   "audioresample ! volume name=level volume=%s ! %s",
-                                   frequency, volume, sink);
-  }
-  set_synthesized (self, file == NULL);
+    NatterRingtone *ringtone = natter_ringtone_new (self->mode, self->sound_dir);
 
-  gst_init (NULL, NULL);
-  self->pipeline = gst_parse_launch (description, &error);
-  if (self->pipeline == NULL || error != NULL) {
-    g_warning ("Cannot build the ringtone pipeline: %s",
-               error != NULL ? error->message : "unknown");
-    g_clear_object (&self->pipeline);
+    self->ringtone = G_OBJECT (ringtone);
+    started = natter_ringtone_start (ringtone);
+  }
+  if (!started) {
+    g_clear_object (&self->ringtone);
     return;
   }
-  gst_object_ref_sink (self->pipeline);
-  self->volume = gst_bin_get_by_name (GST_BIN (self->pipeline), "level");
-  /* The bin keeps it alive; we only need a borrowed pointer. */
-  gst_object_unref (self->volume);
-
-  bus = gst_pipeline_get_bus (GST_PIPELINE (self->pipeline));
-  self->bus_watch_id = gst_bus_add_watch (bus, on_bus_message, self);
-
-  if (file == NULL) {
-    self->cadence_step = 0;
-    on_cadence (self);
-  }
-  if (gst_element_set_state (self->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    g_warning ("Cannot start the ringtone");
-    stop_pipeline (self);
-  }
+  g_signal_connect (self->ringtone, "notify::playing", G_CALLBACK (on_ringtone_playing), self);
+  g_signal_connect (self->ringtone, "notify::failed", G_CALLBACK (on_ringtone_failed), self);
 }
 
 static gboolean
@@ -273,7 +188,7 @@ natter_ringer_dispose (GObject *object)
   NatterRinger *self = NATTER_RINGER (object);
 
   g_clear_handle_id (&self->busy_timeout_id, g_source_remove);
-  stop_pipeline (self);
+  stop_ringtone (self);
 
   G_OBJECT_CLASS (natter_ringer_parent_class)->dispose (object);
 }
@@ -370,10 +285,10 @@ natter_ringer_set_mode (NatterRinger *self, NatterRingerMode mode)
     return;
 
   g_clear_handle_id (&self->busy_timeout_id, g_source_remove);
-  stop_pipeline (self);
+  stop_ringtone (self);
   self->mode = mode;
   if (mode != NATTER_RINGER_MODE_NONE)
-    start_pipeline (self);
+    start_ringtone (self);
   if (mode == NATTER_RINGER_MODE_BUSY)
     self->busy_timeout_id = g_timeout_add (self->busy_duration_ms, on_busy_done, self);
 
