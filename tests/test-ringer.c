@@ -338,6 +338,27 @@ test_in_helper_process (void)
   g_assert_finalize_object (g_steal_pointer (&ringer));
 }
 
+/* A missing helper must not silence a call: the tone plays in process. */
+static void
+test_missing_helper_rings_in_process (void)
+{
+  g_autoptr (NatterRinger) ringer = natter_ringer_new ();
+
+  natter_call_media_proxy_set_helper_path ("/nonexistent/natter-call-media");
+  natter_ringer_set_sound_dir (ringer, "/nonexistent");
+  g_test_expect_message ("natter-ringer", G_LOG_LEVEL_WARNING,
+                         "Cannot start the ringtone's process, playing it in the app:*");
+  natter_ringer_set_mode (ringer, NATTER_RINGER_MODE_INCOMING);
+  g_test_assert_expected_messages ();
+  g_assert_true (iterate_until (ringer, is_playing, WAIT_MS));
+  g_assert_cmpuint (count_helpers (), ==, 0);
+  natter_ringer_set_mode (ringer, NATTER_RINGER_MODE_NONE);
+  g_assert_true (is_silent (ringer));
+
+  natter_call_media_proxy_set_helper_path (NULL);
+  g_assert_finalize_object (g_steal_pointer (&ringer));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -357,6 +378,8 @@ main (int argc, char *argv[])
                    test_theme_sound_rings_past_its_end);
   g_test_add_func ("/natter/ringer/dispose-while-ringing", test_dispose_while_ringing);
   g_test_add_func ("/natter/ringer/in-helper-process", test_in_helper_process);
+  g_test_add_func ("/natter/ringer/missing-helper-rings-in-process",
+                   test_missing_helper_rings_in_process);
 
   return g_test_run ();
 }

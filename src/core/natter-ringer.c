@@ -95,33 +95,46 @@ on_ringtone_failed (GObject *ringtone, GParamSpec *pspec, NatterRinger *self)
   stop_ringtone (self);
 }
 
+/* Returns: (transfer full) (nullable): the helper playing the tone */
+static GObject *
+start_in_helper (NatterRinger *self, const char *helper_path)
+{
+  g_autoptr (NatterRingtoneProcess) process =
+    natter_ringtone_process_new (helper_path, self->mode, self->sound_dir);
+  g_autoptr (GError) error = NULL;
+
+  if (!natter_ringtone_process_start (process, &error)) {
+    g_warning ("Cannot start the ringtone's process, playing it in the app: %s", error->message);
+    return NULL;
+  }
+  return G_OBJECT (g_steal_pointer (&process));
+}
+
+/* Returns: (transfer full) (nullable): the pipeline playing the tone */
+static GObject *
+start_in_process (NatterRinger *self)
+{
+  g_autoptr (NatterRingtone) ringtone = natter_ringtone_new (self->mode, self->sound_dir);
+
+  if (!natter_ringtone_start (ringtone))
+    return NULL;
+  return G_OBJECT (g_steal_pointer (&ringtone));
+}
+
 static void
 start_ringtone (NatterRinger *self)
 {
   const char *helper_path = natter_call_media_proxy_get_helper_path ();
   g_autofree char *sound = natter_ringtone_find_sound (self->mode, self->sound_dir);
-  g_autoptr (GError) error = NULL;
-  gboolean started;
 
   set_synthesized (self, sound == NULL);
-  if (helper_path != NULL) {
-    NatterRingtoneProcess *process =
-      natter_ringtone_process_new (helper_path, self->mode, self->sound_dir);
-
-    self->ringtone = G_OBJECT (process);
-    started = natter_ringtone_process_start (process, &error);
-    if (!started)
-      g_warning ("Cannot start the ringtone's process: %s", error->message);
-  } else {
-    NatterRingtone *ringtone = natter_ringtone_new (self->mode, self->sound_dir);
-
-    self->ringtone = G_OBJECT (ringtone);
-    started = natter_ringtone_start (ringtone);
-  }
-  if (!started) {
-    g_clear_object (&self->ringtone);
+  if (helper_path != NULL)
+    self->ringtone = start_in_helper (self, helper_path);
+  /* A call must ring: without its helper, the ringtone plays here. */
+  if (self->ringtone == NULL)
+    self->ringtone = start_in_process (self);
+  if (self->ringtone == NULL)
     return;
-  }
   g_signal_connect (self->ringtone, "notify::playing", G_CALLBACK (on_ringtone_playing), self);
   g_signal_connect (self->ringtone, "notify::failed", G_CALLBACK (on_ringtone_failed), self);
 }
