@@ -310,6 +310,22 @@ test_writer (void)
   g_assert_cmpstr (text, ==, "null");
 }
 
+/* Integers are written in decimal like printf's, down to the extremes of
+ * int64 (the writer does not use printf). */
+static void
+test_integers_written (void)
+{
+  const gint64 values[] = { 0, 7, -7, 10, -10, 1234567890123, G_MAXINT64, G_MININT64 };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (values); i++) {
+    g_autoptr (JsonNode) node = json_node_init_int (json_node_alloc (), values[i]);
+    g_autofree char *expected = g_strdup_printf ("%" G_GINT64_FORMAT, values[i]);
+    g_autofree char *text = natter_json_to_string (node, NULL);
+
+    g_assert_cmpstr (text, ==, expected);
+  }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -326,6 +342,7 @@ main (int argc, char *argv[])
   }
 
   g_test_add_func ("/natter/json/integers-are-int64-others-double", test_integer_types);
+  g_test_add_func ("/natter/json/integers-written-in-decimal", test_integers_written);
   g_test_add_func ("/natter/json/error-names-byte-offset", test_error_offset);
   g_test_add_func ("/natter/json/reads-only-the-given-bytes", test_not_nul_terminated);
   g_test_add_func ("/natter/json/array-limit", test_array_limit);

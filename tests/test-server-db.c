@@ -6,6 +6,8 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "natter-protocol.h"
+#include "natter-server-db-private.h"
 #include "natter-server-db.h"
 
 #define N_MESSAGES 1500
@@ -237,11 +239,39 @@ test_event_ids_after_rollback (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (natter_server_db_get_last_event_id (fixture->db, fixture->a), ==, 0);
 }
 
+/* Stored times (ms since the epoch) read back as natter_format_time ()
+ * writes them, without GDateTime. */
+static void
+test_times_formatted_as_the_protocol_says (void)
+{
+  const gint64 values[] = { 0,
+                            1,
+                            999,
+                            1000,
+                            951782400123 /* 2000-02-29 */,
+                            1796688000000,
+                            1796774399999,
+                            4102444800000,
+                            253402300799999 };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (values); i++) {
+    g_autoptr (GDateTime) seconds = g_date_time_new_from_unix_utc (values[i] / 1000);
+    g_autoptr (GDateTime) time =
+      g_date_time_add (seconds, (values[i] % 1000) * G_TIME_SPAN_MILLISECOND);
+    g_autofree char *expected = natter_format_time (time);
+    g_autofree char *text = natter_db_format_ms (values[i]);
+
+    g_assert_cmpstr (text, ==, expected);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
+  g_test_add_func ("/natter/server-db/times-formatted-as-the-protocol-says",
+                   test_times_formatted_as_the_protocol_says);
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/natter/server-db/checkpoints-off-the-writing-thread",
        test_checkpoints_off_the_writing_thread);

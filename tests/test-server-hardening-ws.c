@@ -887,6 +887,7 @@ test_block_stops_everything (Fixture *fixture, gconstpointer data)
   g_autoptr (NatterFrame) online = NULL;
   g_autoptr (NatterFrame) offline = NULL;
   g_autoptr (NatterFrame) refused = NULL;
+  g_autoptr (NatterFrame) before = NULL;
   g_autoptr (GPtrArray) blocked = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *path = blocks_path (fixture->bob);
@@ -901,6 +902,19 @@ test_block_stops_everything (Fixture *fixture, gconstpointer data)
   bob = natter_test_peer_open (fixture->server, fixture->bob);
   online = natter_test_ws_expect (alice, "presence");
   g_assert_true (online->online);
+
+  /* By profile before the block: the hub then knows the pair's
+   * conversation, and the block below must hold all the same. */
+  natter_test_ws_send_printf (alice,
+                              "{\"type\":\"chat_message\",\"client_msg_id\":\"before-block\","
+                              "\"to_profile_id\":%" G_GINT64_FORMAT
+                              ",\"to_profile_type\":\"student\",\"text\":\"hi\"}",
+                              fixture->bob->profile->profile_id);
+  before = natter_test_ws_expect (alice, "message_ack");
+  g_assert_cmpstr (before->client_msg_id, ==, "before-block");
+  g_assert_cmpint (before->message->conversation_id, ==, fixture->conversation_id);
+  g_clear_pointer (&before, natter_frame_free);
+  before = natter_test_ws_expect (bob, "chat_message");
 
   body =
     g_strdup_printf ("{\"profile_id\":%" G_GINT64_FORMAT ",\"profile_type\":\"%s\"}",

@@ -429,6 +429,66 @@ test_framing_state_only_while_needed (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (fixture->closed, ==, 0);
 }
 
+/* A second connection on the same poller, its own limit. */
+static void
+second_set_up (Fixture *second, Fixture *first, gsize max_message)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GSocketConnection) stream = NULL;
+  int fds[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  socket = g_socket_new_from_fd (fds[0], &error);
+  g_assert_no_error (error);
+  stream = g_socket_connection_factory_create_connection (socket);
+  second->poller = g_object_ref (first->poller);
+  second->transport =
+    natter_ws_transport_new (second->poller, G_IO_STREAM (stream), socket, max_message, 0, FALSE);
+  natter_ws_transport_set_handlers (second->transport, &handlers, second);
+  second->client = fds[1];
+  second->received = g_byte_array_new ();
+  second->messages = g_ptr_array_new_with_free_func (g_free);
+}
+
+/* The poller keeps an idle connection's framing state for the next one:
+ * taken over, it reports to its new connection only, with that one's
+ * message limit, and the first connection gets framing state again. */
+static void
+test_framing_state_passes_between_connections (Fixture *fixture, gconstpointer data)
+{
+  Fixture second = { 0 };
+  g_autofree char *echo = NULL;
+  g_autofree char *close_payload = NULL;
+
+  second_set_up (&second, fixture, 10);
+  client_send (fixture, TRUE, 0x1, "first", 5);
+  natter_test_wait_until (fixture->messages->len == 1, 5000);
+  natter_test_wait_until (!natter_ws_transport_holds_framing_state (fixture->transport), 5000);
+
+  second.echoes = 1;
+  client_send (&second, TRUE, 0x1, "second", 6);
+  natter_test_wait_until (second.messages->len == 1, 5000);
+  g_assert_cmpstr (g_ptr_array_index (second.messages, 0), ==, "t:second");
+  g_assert_cmpuint (client_read_frame (&second, &echo), ==, 0x1);
+  g_assert_cmpstr (echo, ==, "echo 0");
+  g_assert_cmpuint (fixture->messages->len, ==, 1);
+  natter_test_wait_until (!natter_ws_transport_holds_framing_state (second.transport), 5000);
+
+  /* 11 bytes: over the second connection's limit, under the first's. */
+  client_send (fixture, TRUE, 0x1, "eleven byte", 11);
+  natter_test_wait_until (fixture->messages->len == 2, 5000);
+  g_assert_cmpstr (g_ptr_array_index (fixture->messages, 1), ==, "t:eleven byte");
+  client_send (&second, TRUE, 0x1, "eleven byte", 11);
+  g_assert_cmpuint (client_read_frame (&second, &close_payload), ==, 0x8);
+  g_assert_cmpuint (close_code_of (close_payload), ==, 1009);
+  g_assert_cmpuint (second.messages->len, ==, 1);
+  g_assert_true (natter_ws_transport_is_open (fixture->transport));
+  g_assert_cmpuint (fixture->closed, ==, 0);
+
+  fixture_tear_down (&second, NULL);
+}
+
 /* A handler that iterates the main context inside the poller's pass: the
  * nested iterations do not spin on the still-readable epoll set or on the
  * frames the pass has queued (at most one dispatch, which takes the set out
@@ -481,6 +541,8 @@ main (int argc, char **argv)
   ADD ("keepalive", 1, test_keepalive);
   ADD ("abort", 0, test_abort);
   ADD ("framing-state-only-while-needed", 0, test_framing_state_only_while_needed);
+  ADD ("framing-state-passes-between-connections", 0,
+       test_framing_state_passes_between_connections);
   ADD ("nested-iteration", 0, test_nested_iteration);
 #undef ADD
 

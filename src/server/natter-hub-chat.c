@@ -73,6 +73,40 @@ natter_hub_cache_route (NatterHub *self, gint64 conversation_id, GPtrArray *part
   return route;
 }
 
+/* The key of @a and @b's direct conversation, the same both ways. */
+static char *
+direct_pair_key (const NatterProfile *a, const NatterProfile *b)
+{
+  g_autofree char *first = natter_hub_profile_key (a->profile_id, a->profile_type);
+  g_autofree char *second = natter_hub_profile_key (b->profile_id, b->profile_type);
+
+  return strcmp (first, second) < 0 ? g_strconcat (first, "|", second, NULL)
+                                    : g_strconcat (second, "|", first, NULL);
+}
+
+/* The id of @a and @b's direct conversation when a check found it before,
+ * or 0: then the store looks it up (and the blocks between the two). */
+static gint64
+cached_direct_conversation (NatterHub *self, const NatterProfile *a, const NatterProfile *b)
+{
+  g_autofree char *key = direct_pair_key (a, b);
+  gint64 *conversation_id = g_hash_table_lookup (self->direct_conversations, key);
+
+  return conversation_id != NULL ? *conversation_id : 0;
+}
+
+static void
+cache_direct_conversation (NatterHub *self,
+                           const NatterProfile *a,
+                           const NatterProfile *b,
+                           gint64 conversation_id)
+{
+  if (g_hash_table_size (self->direct_conversations) >= ROUTES_MAX)
+    g_hash_table_remove_all (self->direct_conversations);
+  g_hash_table_replace (self->direct_conversations, direct_pair_key (a, b),
+                        g_memdup2 (&conversation_id, sizeof conversation_id));
+}
+
 /* What a frame about a conversation needs from the store, read in one
  * query where the store runs them (never waiting on the routing thread);
  * run_check () stops at the first reason to refuse. */
@@ -407,6 +441,10 @@ prepare_chat_message (NatterHub *self, PendingChat *pending, ConversationCheck *
     pending->route = check_route (self, pending->connection, check, frame->client_msg_id, FALSE);
   if (pending->route == NULL)
     return FALSE;
+  /* Found by the pair: the next message to the same profile is checked as
+   * one with the conversation's id (route cached, no lookup by the pair). */
+  if (check->to != NULL && check->to_full == NULL)
+    cache_direct_conversation (self, sender, check->to, check->conversation_id);
 
   pending->request =
     natter_store_chat_message_new (sender, check->to_full != NULL ? 0 : check->conversation_id,
@@ -426,6 +464,7 @@ chat_check_new (NatterHub *self, PendingChat *pending)
   NatterFrame *frame = pending->frame;
   ConversationCheck *check;
   NatterProfile to = { 0 };
+  gint64 conversation_id = frame->conversation_id;
 
   if (frame->conversation_id == 0) {
     if (frame->to_profile_id == 0 || frame->to_profile_type == NULL) {
@@ -443,8 +482,10 @@ chat_check_new (NatterHub *self, PendingChat *pending)
     }
   }
 
-  check = conversation_check_new (self, pending->connection, frame->conversation_id);
-  if (frame->conversation_id == 0)
+  if (conversation_id == 0)
+    conversation_id = cached_direct_conversation (self, sender, &to);
+  check = conversation_check_new (self, pending->connection, conversation_id);
+  if (conversation_id == 0)
     check->to = natter_profile_copy (&to);
   check->client_msg_id = g_strdup (frame->client_msg_id);
   if (frame->attachment_ids != NULL)

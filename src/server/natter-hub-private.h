@@ -33,6 +33,9 @@ struct _NatterHub {
   /* conversation_id -> NatterConversationRoute (reference held): who takes
    * part, read once; participants never change once a conversation exists */
   GHashTable *routes;
+  /* direct pair key -> gint64 conversation_id: a direct conversation is
+   * never deleted and there is one per pair, so its id never changes */
+  GHashTable *direct_conversations;
 
   /* PendingChat: chat messages waiting for the next group commit */
   GPtrArray *pending_chats;

@@ -1026,6 +1026,7 @@ natter_hub_dispose (GObject *object)
   }
   natter_hub_nodes_dispose (self);
   g_clear_pointer (&self->routes, g_hash_table_unref);
+  g_clear_pointer (&self->direct_conversations, g_hash_table_unref);
   g_clear_pointer (&self->calls_by_profile, g_hash_table_unref);
   g_clear_pointer (&self->invitation_buckets, g_hash_table_unref);
   g_clear_pointer (&self->missed_calls, g_hash_table_unref);
@@ -1061,6 +1062,7 @@ natter_hub_init (NatterHub *self)
   self->calls = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_object_unref);
   self->routes =
     g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, natter_conversation_route_release);
+  self->direct_conversations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->calls_by_profile =
     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
   self->invitation_buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,

@@ -517,27 +517,33 @@ natter_server_db_add_message_with_sender_event (NatterServerDb *self,
   if (!natter_server_db_begin (self, error))
     return NULL;
 
+  /* Read, then set, inside the write transaction: UPDATE … RETURNING would
+   * stage its row in an ephemeral table, a b-tree opened, allocated and
+   * freed for every message (a sixth of the writer's time at 5,000/s). */
   {
-    g_autoptr (NatterDbStmt) stmt =
-      natter_server_db_prepare (self,
-                                "UPDATE conversations SET last_seq = last_seq + 1, updated_at = ?"
-                                " WHERE conversation_id = ? RETURNING last_seq;",
-                                error);
-    int rc;
+    g_autoptr (NatterDbStmt) stmt = natter_server_db_prepare (
+      self, "SELECT last_seq FROM conversations WHERE conversation_id = ?;", error);
 
     if (stmt == NULL)
       goto failed;
-    sqlite3_bind_int64 (stmt, 1, now);
-    sqlite3_bind_int64 (stmt, 2, conversation_id);
+    sqlite3_bind_int64 (stmt, 1, conversation_id);
     if (!natter_db_step_row (self, stmt, error, "no such conversation"))
       goto failed;
-    seq = sqlite3_column_int64 (stmt, 0);
-    /* RETURNING finishes the update only when stepped to the end. */
-    rc = sqlite3_step (stmt);
-    if (rc != SQLITE_DONE) {
-      natter_db_set_error (self, rc, error);
+    seq = sqlite3_column_int64 (stmt, 0) + 1;
+  }
+
+  {
+    g_autoptr (NatterDbStmt) stmt = natter_server_db_prepare (
+      self, "UPDATE conversations SET last_seq = ?, updated_at = ? WHERE conversation_id = ?;",
+      error);
+
+    if (stmt == NULL)
       goto failed;
-    }
+    sqlite3_bind_int64 (stmt, 1, seq);
+    sqlite3_bind_int64 (stmt, 2, now);
+    sqlite3_bind_int64 (stmt, 3, conversation_id);
+    if (!natter_db_step_done (self, stmt, error))
+      goto failed;
   }
 
   {

@@ -26,6 +26,9 @@
  */
 
 #define MAX_EVENTS_PER_PASS 256
+/* Idle wslay contexts kept for the next transport that needs one (8.4 KiB
+ * each): about as many as a pass and the store's callbacks before it use. */
+#define MAX_SPARE_WSLAY 512
 #define WRITE_BUFFER_SIZE (256 * 1024)
 /* Pings wait for the next whole second of the monotonic clock, so that
  * the loop wakes once a second for all the pings due in it instead of once
@@ -73,6 +76,7 @@ struct _NatterWsPoller {
   gboolean epoll_paused;
 
   guint8 *write_buffer;
+  GPtrArray *spare_wslay; /* NatterWsWslayHolder */
 };
 
 G_DEFINE_FINAL_TYPE (NatterWsPoller, natter_ws_poller, G_TYPE_OBJECT)
@@ -280,6 +284,7 @@ natter_ws_poller_finalize (GObject *object)
   if (self->epoll_fd >= 0)
     close (self->epoll_fd);
   g_free (self->write_buffer);
+  g_clear_pointer (&self->spare_wslay, g_ptr_array_unref);
 
   G_OBJECT_CLASS (natter_ws_poller_parent_class)->finalize (object);
 }
@@ -298,6 +303,7 @@ natter_ws_poller_init (NatterWsPoller *self)
 {
   self->epoll_fd = -1;
   self->removed = g_ptr_array_new_with_free_func ((GDestroyNotify) handle_free);
+  self->spare_wslay = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_ws_wslay_holder_free);
 }
 
 /**
@@ -513,6 +519,25 @@ natter_ws_poller_get_write_buffer (NatterWsPoller *self, gsize *size)
     self->write_buffer = g_malloc (WRITE_BUFFER_SIZE);
   *size = WRITE_BUFFER_SIZE;
   return self->write_buffer;
+}
+
+/* Private (natter-ws-transport-private.h): an idle wslay context, or NULL. */
+NatterWsWslayHolder *
+natter_ws_poller_take_spare_wslay (NatterWsPoller *self)
+{
+  if (self->spare_wslay->len == 0)
+    return NULL;
+  return g_ptr_array_steal_index_fast (self->spare_wslay, self->spare_wslay->len - 1);
+}
+
+/* Private: keeps @holder (idle) unless enough are kept; FALSE then. */
+gboolean
+natter_ws_poller_keep_spare_wslay (NatterWsPoller *self, NatterWsWslayHolder *holder)
+{
+  if (self->spare_wslay->len >= MAX_SPARE_WSLAY)
+    return FALSE;
+  g_ptr_array_add (self->spare_wslay, holder);
+  return TRUE;
 }
 
 /**
