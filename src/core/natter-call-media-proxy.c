@@ -343,27 +343,28 @@ on_connection_closed (GDBusConnection *connection,
   set_state (self, NATTER_CALL_PIPELINE_STATE_FAILED);
 }
 
+/* @parameters: (transfer full) (nullable): floating, or a reference given
+ * up (a queued call's) */
 static void
 call_helper (NatterCallMediaProxy *self, const char *method, GVariant *parameters)
 {
+  g_autoptr (GVariant) owned = parameters != NULL ? g_variant_take_ref (parameters) : NULL;
+
   /* Before the connection is up: sent, in order, when it is. */
   if (self->launch != NULL) {
     PendingCall *call = g_new0 (PendingCall, 1);
 
     call->method = g_strdup (method);
-    call->parameters = parameters != NULL ? g_variant_ref_sink (parameters) : NULL;
+    call->parameters = g_steal_pointer (&owned);
     g_queue_push_tail (&self->pending_calls, call);
     return;
   }
   /* No reply asked for: the helper reports failures through State, and
    * the connection keeps the calls in order. */
-  if (self->connection == NULL || g_dbus_connection_is_closed (self->connection)) {
-    if (parameters != NULL)
-      g_variant_unref (g_variant_ref_sink (parameters));
+  if (self->connection == NULL || g_dbus_connection_is_closed (self->connection))
     return;
-  }
   g_dbus_connection_call (self->connection, NULL, NATTER_CALL_MEDIA_DBUS_PATH,
-                          NATTER_CALL_MEDIA_DBUS_INTERFACE, method, parameters, NULL,
+                          NATTER_CALL_MEDIA_DBUS_INTERFACE, method, owned, NULL,
                           G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL, NULL);
 }
 
