@@ -16,6 +16,7 @@
 #include "natter-test-log.h"
 #include "natter-test-client.h"
 #include "natter-test-server.h"
+#include "natter-test-processes.h"
 
 /* Calls whose media runs in natter-call-media, as the app's do (issue 20):
  * two real clients through the real natter-server, the call overlay on
@@ -25,31 +26,11 @@
 
 #define TIMEOUT_MS 20000
 
-/* natter-call-media processes this one started that have not exited. */
+/* natter-call-media children still running. */
 static guint
 count_helpers (void)
 {
-  g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
-  const char *name;
-  guint count = 0;
-
-  g_assert_nonnull (proc);
-  while ((name = g_dir_read_name (proc)) != NULL) {
-    g_autofree char *path = g_build_filename ("/proc", name, "stat", NULL);
-    g_autofree char *stat = NULL;
-    const char *end;
-    int ppid = 0;
-    char state = '?';
-
-    if (!g_ascii_isdigit (name[0]) || !g_file_get_contents (path, &stat, NULL, NULL))
-      continue;
-    end = strrchr (stat, ')');
-    if (end == NULL || strstr (stat, "(natter-call-med") == NULL)
-      continue;
-    if (sscanf (end + 1, " %c %d", &state, &ppid) == 2 && ppid == (int) getpid () && state != 'Z')
-      count++;
-  }
-  return count;
+  return natter_test_count_children ("natter-call-med");
 }
 
 /* The libraries only the call stack loads, one a line: webrtcbin's ICE,

@@ -10,6 +10,7 @@
 
 #include "natter-call-media-proxy.h"
 #include "natter-ringer.h"
+#include "natter-test-processes.h"
 
 /* The ringer on its own: every mode, the theme sounds and the synthesized
  * fallback, looping, the busy tone ending by itself, and stopping at once.
@@ -270,30 +271,11 @@ test_dispose_while_ringing (void)
   iterate_for (100);
 }
 
-/* natter-call-media processes of this one that have not exited. */
+/* natter-call-media children still running. */
 static guint
 count_helpers (void)
 {
-  g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
-  const char *name;
-  guint count = 0;
-
-  while (proc != NULL && (name = g_dir_read_name (proc)) != NULL) {
-    g_autofree char *path = g_build_filename ("/proc", name, "stat", NULL);
-    g_autofree char *stat = NULL;
-    const char *end;
-    int ppid = 0;
-    char state = '?';
-
-    if (!g_ascii_isdigit (name[0]) || !g_file_get_contents (path, &stat, NULL, NULL))
-      continue;
-    end = strrchr (stat, ')');
-    if (end == NULL || strstr (stat, "(natter-call-med") == NULL)
-      continue;
-    if (sscanf (end + 1, " %c %d", &state, &ppid) == 2 && ppid == (int) getpid () && state != 'Z')
-      count++;
-  }
-  return count;
+  return natter_test_count_children ("natter-call-med");
 }
 
 static gboolean
